@@ -1,0 +1,1 @@
+"""The command line: typer commands that call the engine and render its reports."""

@@ -1,0 +1,1 @@
+"""The engine: the verbs behind the CLI, over storage/ and rootless/."""

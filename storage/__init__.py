@@ -1,0 +1,1 @@
+"""Image and layer storage: layers on disk, image metadata, the SQLite store."""

@@ -1,0 +1,1 @@
+"""Storage drivers: kernel overlay, fuse-overlayfs and a copying driver."""

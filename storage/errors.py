@@ -1,0 +1,45 @@
+"""Errors raised by storage/.
+
+    StorageError
+    ├── LayerError            a layer could not be applied (bad tar, unsafe entry)
+    │   └── UnsafeEntryError  an entry would escape the layer or is malformed
+    ├── ImageUnknownError     no image by that name or id
+    ├── ImageInUseError       an image still used by a container
+    ├── AmbiguousIdError      an id prefix matches several images
+    ├── ReferenceError_       a malformed image name
+    └── DriverError           a storage driver cannot be used
+"""
+
+from __future__ import annotations
+
+
+class StorageError(Exception):
+    """Base of every error storage/ raises on purpose."""
+
+
+class LayerError(StorageError):
+    """A layer tar stream could not be applied."""
+
+
+class UnsafeEntryError(LayerError):
+    """A tar entry would write outside the layer, or its name is malformed."""
+
+
+class ImageUnknownError(StorageError):
+    """No image matches the given name or id."""
+
+
+class ImageInUseError(StorageError):
+    """The image is used by a container and cannot be removed without force."""
+
+
+class AmbiguousIdError(StorageError):
+    """An id prefix matches more than one object."""
+
+
+class ReferenceError_(StorageError):
+    """An image reference (name) is malformed."""
+
+
+class DriverError(StorageError):
+    """A storage driver cannot be used here."""
