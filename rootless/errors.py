@@ -1,0 +1,96 @@
+"""Errors raised by rootless/, and their wire form between processes.
+
+    RuntimeFailure
+    ├── SyscallError      a system call failed: names the call, the path and errno
+    ├── IdMapError        newuidmap/newgidmap or /etc/subuid refused the mapping
+    ├── ExecError         the container's command could not be executed
+    │                     (exit 127 when not found, 126 when not executable)
+    ├── NetworkError      slirp4netns/pasta could not be started or configured
+    └── SetupError        anything else in the container set-up, with its step
+
+Errors raised inside a container's set-up process travel to the parent over the
+sync socket as a small dict (`to_wire`) and are rebuilt there (`from_wire`), so
+the CLI prints one line instead of a child's traceback.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import os
+from typing import Any
+
+
+class RuntimeFailure(Exception):
+    """Base of every error rootless/ raises on purpose."""
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"kind": "setup", "message": str(self)}
+
+
+class SyscallError(RuntimeFailure, OSError):
+    """A system call failed; `str()` reads like crun's: "mount `/x`: Permission denied"."""
+
+    def __init__(self, syscall: str, path: str, err: int) -> None:
+        OSError.__init__(self, err, os.strerror(err))
+        self.syscall = syscall
+        self.path = path
+
+    def __str__(self) -> str:
+        where = f" `{self.path}`" if self.path else ""
+        return f"{self.syscall}{where}: {os.strerror(self.errno or 0)}"
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"kind": "syscall", "syscall": self.syscall, "path": self.path, "errno": self.errno}
+
+
+class IdMapError(RuntimeFailure):
+    """The user namespace's id maps could not be written."""
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"kind": "idmap", "message": str(self)}
+
+
+class ExecError(RuntimeFailure):
+    """The container's process could not be executed.
+
+    `exit_code` follows podman: 127 when the file is not found, 126 otherwise.
+    """
+
+    def __init__(self, command: str, err: int) -> None:
+        self.command = command
+        self.errno = err
+        self.exit_code = 127 if err == _errno.ENOENT else 126
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        if self.errno == _errno.ENOENT:
+            return f"executable file `{self.command}` not found in $PATH: No such file or directory"
+        return f"`{self.command}`: {os.strerror(self.errno)}: permission denied or not executable"
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"kind": "exec", "command": self.command, "errno": self.errno}
+
+
+class NetworkError(RuntimeFailure):
+    """Userspace networking could not be set up."""
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"kind": "network", "message": str(self)}
+
+
+class SetupError(RuntimeFailure):
+    """A step of the container set-up failed for another reason."""
+
+
+def from_wire(data: dict[str, Any]) -> RuntimeFailure:
+    """Rebuild an error sent by `to_wire` in another process."""
+    kind = data.get("kind")
+    if kind == "syscall":
+        return SyscallError(str(data["syscall"]), str(data.get("path", "")), int(data["errno"]))
+    if kind == "exec":
+        return ExecError(str(data["command"]), int(data["errno"]))
+    if kind == "idmap":
+        return IdMapError(str(data["message"]))
+    if kind == "network":
+        return NetworkError(str(data["message"]))
+    return SetupError(str(data.get("message", "container set-up failed")))

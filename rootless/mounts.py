@@ -1,0 +1,192 @@
+"""Mounts: OCI mount options, destinations resolved inside the rootfs, and the
+rootfs itself (kernel overlay, fuse-overlayfs or a bind of a copied tree).
+
+Every destination is resolved as if the rootfs were `/`: a symlink in the image
+(say `/etc -> /home/user`) can never make a bind mount land on a host path.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import time
+from typing import Any, Optional
+
+from . import syscalls as S
+from .errors import SetupError, SyscallError
+
+# OCI option -> (flags to set, flags to clear)
+_FLAGS: dict[str, tuple[int, int]] = {
+    "ro": (S.MS_RDONLY, 0), "rw": (0, S.MS_RDONLY),
+    "nosuid": (S.MS_NOSUID, 0), "suid": (0, S.MS_NOSUID),
+    "nodev": (S.MS_NODEV, 0), "dev": (0, S.MS_NODEV),
+    "noexec": (S.MS_NOEXEC, 0), "exec": (0, S.MS_NOEXEC),
+    "noatime": (S.MS_NOATIME, 0), "strictatime": (S.MS_STRICTATIME, 0),
+    "bind": (S.MS_BIND, 0), "rbind": (S.MS_BIND | S.MS_REC, 0),
+}
+_PROPAGATION = {
+    "private": S.MS_PRIVATE, "rprivate": S.MS_PRIVATE | S.MS_REC,
+    "slave": S.MS_SLAVE, "rslave": S.MS_SLAVE | S.MS_REC,
+}
+# podpy's own option words that are not kernel options.
+_IGNORED = {"z", "Z", "U", "copy", "nocopy", "notmpcopyup", "tmpcopyup", "relatime", "defaults"}
+
+# statvfs flag bits -> mount flags, to carry locked flags into a remount.
+_ST_TO_MS = ((os.ST_NOSUID, S.MS_NOSUID), (os.ST_NODEV, S.MS_NODEV),
+             (os.ST_NOEXEC, S.MS_NOEXEC), (os.ST_NOATIME, S.MS_NOATIME))
+
+
+def parse_options(options: list[str]) -> tuple[int, int, str]:
+    """OCI mount options -> (flags, propagation flags, data string)."""
+    flags = 0
+    prop = 0
+    data: list[str] = []
+    for opt in options:
+        if opt in _FLAGS:
+            on, off = _FLAGS[opt]
+            flags = (flags | on) & ~off
+        elif opt in _PROPAGATION:
+            prop |= _PROPAGATION[opt]
+        elif opt in _IGNORED:
+            continue
+        else:
+            data.append(opt)
+    return flags, prop, ",".join(data)
+
+
+def resolve_in_root(root: str, path: str, *, follow_last: bool = True) -> str:
+    """The host path of `path` inside `root`, following symlinks inside root only."""
+    root = os.path.abspath(root)
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    resolved: list[str] = []
+    hops = 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        candidate = os.path.join(root, *resolved, part)
+        try:
+            st = os.lstat(candidate)
+        except FileNotFoundError:
+            resolved.append(part)
+            continue
+        if stat.S_ISLNK(st.st_mode) and (parts or follow_last):
+            hops += 1
+            if hops > 40:
+                raise SetupError(f"too many levels of symbolic links in `{path}`")
+            target = os.readlink(candidate)
+            if target.startswith("/"):
+                resolved = []
+            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
+            continue
+        resolved.append(part)
+    return os.path.join(root, *resolved)
+
+
+def ensure_target(path: str, is_dir: bool) -> None:
+    """Create the mount point (directory or empty file) with its parents."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        os.makedirs(path if is_dir else os.path.dirname(path), mode=0o755, exist_ok=True)
+        if not is_dir:
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+        return
+    if is_dir and not stat.S_ISDIR(st.st_mode):
+        raise SetupError(f"mount destination `{path}` exists and is not a directory")
+
+
+def remount_readonly(sc: S.Syscalls, target: str, extra: int = 0) -> None:
+    """Make a bind mount read-only, keeping the flags the kernel locked on it."""
+    flags = S.MS_REMOUNT | S.MS_BIND | S.MS_RDONLY | extra
+    try:
+        st = os.statvfs(target)
+        for st_bit, ms_bit in _ST_TO_MS:
+            if st.f_flag & st_bit:
+                flags |= ms_bit
+    except OSError:
+        pass
+    sc.mount(None, target, None, flags)
+
+
+def mount_one(sc: S.Syscalls, rootfs: str, m: dict[str, Any]) -> None:
+    """Perform one OCI `mounts` entry below `rootfs` (before pivot_root)."""
+    dest = resolve_in_root(rootfs, m["destination"])
+    mtype = m.get("type") or ""
+    options = list(m.get("options") or [])
+    flags, prop, data = parse_options(options)
+    if mtype == "bind" or flags & S.MS_BIND:
+        source = m["source"]
+        try:
+            src_dir = stat.S_ISDIR(os.stat(source).st_mode)
+        except OSError as exc:
+            raise SyscallError("stat", source, exc.errno or 0) from exc
+        ensure_target(dest, src_dir)
+        sc.mount(source, dest, None, S.MS_BIND | (flags & S.MS_REC))
+        rest = flags & ~(S.MS_BIND | S.MS_REC)
+        if rest & S.MS_RDONLY:
+            remount_readonly(sc, dest, rest & ~S.MS_RDONLY)
+        elif rest:
+            sc.mount(None, dest, None, S.MS_REMOUNT | S.MS_BIND | rest)
+    else:
+        ensure_target(dest, True)
+        sc.mount(m.get("source") or mtype, dest, mtype, flags, data or None)
+    if prop:
+        sc.mount(None, dest, None, prop)
+
+
+def mount_rootfs(sc: S.Syscalls, desc: dict[str, Any]) -> Optional[int]:
+    """Mount the container's root filesystem as storage described it.
+
+    Returns the pid of a fuse-overlayfs server when one was started (it runs in
+    the foreground as our child, dying with us through PDEATHSIG).
+    """
+    kind = desc["type"]
+    target = desc["target"]
+    if kind == "bind":
+        sc.mount(desc["source"], target, None, S.MS_BIND | S.MS_REC)
+        return None
+    lower = ":".join(desc["lower"])
+    opts = f"lowerdir={lower},upperdir={desc['upper']},workdir={desc['work']}"
+    if kind == "overlay":
+        if desc.get("userxattr"):
+            opts += ",userxattr"
+        # The option string is one page at most: mount from the layers' parent
+        # directory with relative paths when the absolute ones would not fit.
+        sc.mount("overlay", target, "overlay", 0, opts)
+        return None
+    if kind == "fuse-overlayfs":
+        return _fuse_overlay(desc, opts, target)
+    raise SetupError(f"unknown rootfs mount type `{kind}`")
+
+
+def _fuse_overlay(desc: dict[str, Any], opts: str, target: str) -> int:
+    program = desc.get("program") or "fuse-overlayfs"
+    before = os.stat(target).st_dev
+    pid = os.fork()
+    if pid == 0:
+        try:
+            S.default().prctl(S.PR_SET_PDEATHSIG, signal.SIGKILL)
+            devnull = os.open("/dev/null", os.O_RDWR)
+            os.dup2(devnull, 0)
+            os.dup2(devnull, 1)
+            os.execvp(program, [program, "-f", "-o", opts, target])
+        finally:
+            os._exit(127)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            raise SetupError(f"fuse-overlayfs exited ({os.waitstatus_to_exitcode(status)}) "
+                             f"before mounting `{target}`")
+        try:
+            if os.stat(target).st_dev != before:
+                return pid
+        except OSError:
+            pass
+        time.sleep(0.002)
+    os.kill(pid, signal.SIGKILL)
+    raise SetupError(f"fuse-overlayfs did not mount `{target}` within 10 s")

@@ -1,0 +1,1 @@
+"""Userspace networking for a container's network namespace (slirp4netns, pasta)."""

@@ -1,0 +1,110 @@
+"""slirp4netns: outbound connectivity for an unprivileged network namespace.
+
+slirp4netns runs as a subprocess of the host side, joins the container's user
+and network namespaces, creates `tap0` there and configures it (10.0.2.100/24,
+gateway 10.0.2.2, DNS 10.0.2.3). It writes to --ready-fd once the interface is
+up, and exits when the read end of --exit-fd is closed, so it can never outlive
+the process that started it.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal
+from dataclasses import dataclass, field
+from typing import Optional
+
+from ..errors import NetworkError
+
+DNS = "10.0.2.3"
+GATEWAY = "10.0.2.2"
+ADDRESS = "10.0.2.100"
+
+
+@dataclass(frozen=True)
+class SlirpOptions:
+    """podman's slirp4netns options."""
+
+    mtu: int = 65520
+    cidr: Optional[str] = None
+    allow_host_loopback: bool = False
+    enable_ipv6: bool = False
+    outbound_addr: Optional[str] = None
+    extra: tuple[str, ...] = field(default_factory=tuple)
+
+
+class Slirp:
+    """A running slirp4netns attached to one container."""
+
+    def __init__(self, pid: int, exit_w: int) -> None:
+        self.pid = pid
+        self._exit_w = exit_w
+
+    def stop(self) -> None:
+        """Close the exit fd (slirp4netns exits by itself) and reap it."""
+        if self._exit_w >= 0:
+            os.close(self._exit_w)
+            self._exit_w = -1
+        try:
+            done, _ = os.waitpid(self.pid, os.WNOHANG)
+            if not done:
+                os.kill(self.pid, signal.SIGTERM)
+                os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+
+
+def start(target_pid: int, options: SlirpOptions, *, userns: bool, timeout: float = 10.0) -> Slirp:
+    """Start slirp4netns for the network namespace of target_pid; wait until it is ready."""
+    binary = shutil.which("slirp4netns")
+    if binary is None:
+        raise NetworkError("slirp4netns is not installed (Debian: apt-get install slirp4netns)")
+    ready_r, ready_w = os.pipe()
+    exit_r, exit_w = os.pipe()
+    argv = [binary, "--configure", f"--mtu={options.mtu}", f"--ready-fd={ready_w}", f"--exit-fd={exit_r}"]
+    if not options.allow_host_loopback:
+        argv.append("--disable-host-loopback")
+    if options.cidr:
+        argv.append(f"--cidr={options.cidr}")
+    if options.enable_ipv6:
+        argv.append("--enable-ipv6")
+    if options.outbound_addr:
+        argv.append(f"--outbound-addr={options.outbound_addr}")
+    argv += list(options.extra)
+    if userns:
+        argv.append(f"--userns-path=/proc/{target_pid}/ns/user")
+    argv += ["--netns-type=path", f"/proc/{target_pid}/ns/net", "tap0"]
+    # stderr goes to a memory file: read only on failure, and never a pipe
+    # that could fill up or break (SIGPIPE) while the container runs.
+    err_w = os.memfd_create("slirp4netns-stderr", os.MFD_CLOEXEC)
+    os.set_inheritable(ready_w, True)
+    os.set_inheritable(exit_r, True)
+    try:
+        pid = os.posix_spawn(
+            binary, argv, {"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+            file_actions=[(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+                          (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
+                          (os.POSIX_SPAWN_DUP2, err_w, 2)],
+            setsid=True,
+        )
+    except OSError:
+        os.close(err_w)
+        raise
+    finally:
+        os.close(ready_w)
+        os.close(exit_r)
+    slirp = Slirp(pid, exit_w)
+    try:
+        ready, _, _ = select.select([ready_r], [], [], timeout)
+        data = os.read(ready_r, 1) if ready else b""
+        if data != b"1":
+            slirp.stop()
+            err = os.pread(err_w, 65536, 0).decode(errors="replace").strip().splitlines()
+            why = err[-1] if err else ("timed out" if not ready else "exited")
+            raise NetworkError(f"slirp4netns failed to configure the network: {why}")
+    finally:
+        os.close(ready_r)
+        os.close(err_w)
+    return slirp

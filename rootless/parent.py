@@ -1,0 +1,162 @@
+"""The host side of starting a container: fork, id maps, network, cgroup, and
+the wait for the container's process to exec.
+
+Message order on the sync channel (see child.py for the other side):
+    stage1 -> "userns"          (only with a user namespace)
+    host   -> "mapped"          after newuidmap/newgidmap
+    stage1 -> "pid" {pid}       the init's host pid; stage 1 then closes its end
+    host   -> "go"              after slirp4netns is up and the cgroup joined
+    init   -> "pty" [fd]        with a terminal: the pty master
+    init   -> EOF               execve succeeded (the socket is close-on-exec)
+Any side may instead send "error", which is raised here as its typed error.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from . import child
+from .errors import RuntimeFailure, SetupError, from_wire
+from .network import slirp as slirp_mod
+from .sync import Channel
+from .userns import IdMappings, write_maps
+
+
+@dataclass
+class LaunchOptions:
+    """Host-side settings that are not part of the OCI spec."""
+
+    slirp: Optional[slirp_mod.SlirpOptions] = None
+    cgroup_procs: Optional[str] = None   # a cgroup.procs file to move the init into
+    on_pid: Optional[Callable[[int], None]] = None   # told the init's pid before it execs
+    keep_fds: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Container:
+    """A started container, seen from the host side."""
+
+    stage1_pid: int
+    pid: int
+    pty_master: Optional[int] = None
+    slirp: Optional[slirp_mod.Slirp] = None
+    exit_code: Optional[int] = None
+
+    def signal(self, sig: int) -> None:
+        try:
+            os.kill(self.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def wait(self) -> int:
+        """Wait for the container to exit; its exit code (128+N for a signal)."""
+        if self.exit_code is None:
+            while True:
+                try:
+                    _, status = os.waitpid(self.stage1_pid, 0)
+                    break
+                except ChildProcessError:
+                    status = child.EXIT_SETUP_FAILED << 8
+                    break
+            self.exit_code = os.waitstatus_to_exitcode(status)
+            if self.exit_code < 0:
+                self.exit_code = 128 - self.exit_code
+            if self.slirp:
+                self.slirp.stop()
+        return self.exit_code
+
+
+def launch(spec: dict[str, Any], options: LaunchOptions) -> Container:
+    """Start the container described by spec, up to and including its execve."""
+    host, inside = Channel.pair()
+    pid = os.fork()
+    if pid == 0:
+        child.stage1(spec, inside, [host.fileno()])
+    inside.close()
+    started: Optional[Container] = None
+    try:
+        linux = spec.get("linux", {})
+        if any(ns["type"] == "user" for ns in linux.get("namespaces", [])):
+            host.expect("userns")
+            write_maps(pid, IdMappings.from_spec(linux))
+            host.send("mapped")
+        msg, _ = host.expect("pid")
+        started = Container(stage1_pid=pid, pid=int(msg["pid"]))
+        if options.cgroup_procs:
+            _join_cgroup(options.cgroup_procs, started.pid)
+        if options.slirp is not None:
+            started.slirp = slirp_mod.start(started.pid, options.slirp, userns=_has_userns(spec))
+        if options.on_pid:
+            options.on_pid(started.pid)
+        host.send("go")
+        while True:
+            reply, fds = host.recv()
+            if reply is None:
+                break
+            if reply.get("type") == "pty" and fds:
+                started.pty_master = fds[0]
+            elif reply.get("type") == "error":
+                raise from_wire(reply["error"])
+            else:
+                for fd in fds:
+                    os.close(fd)
+        return started
+    except BaseException as exc:
+        host.close()
+        code = _abort(pid, started)
+        if isinstance(exc, RuntimeFailure):
+            exc.exit_code = code  # type: ignore[attr-defined]
+            raise
+        if isinstance(exc, OSError):
+            raise SetupError(f"starting the container: {exc}") from exc
+        raise
+    finally:
+        host.close()
+
+
+def _has_userns(spec: dict[str, Any]) -> bool:
+    return any(ns["type"] == "user" for ns in spec.get("linux", {}).get("namespaces", []))
+
+
+def _join_cgroup(procs: str, pid: int) -> None:
+    try:
+        with open(procs, "w") as f:
+            f.write(str(pid))
+    except OSError as exc:
+        raise SetupError(f"joining cgroup `{os.path.dirname(procs)}`: {exc.strerror}") from exc
+
+
+def _abort(stage1: int, started: Optional[Container]) -> int:
+    """Tear down a half-started container and return stage 1's exit code.
+
+    With the channel closed, an init still waiting for "go" fails and exits, and
+    stage 1 follows after its clean-up; only one that hangs is killed.
+    """
+    import time
+
+    deadline = time.monotonic() + 5
+    status = None
+    while status is None:
+        try:
+            done, st = os.waitpid(stage1, os.WNOHANG)
+        except ChildProcessError:
+            status = child.EXIT_SETUP_FAILED << 8
+            break
+        if done:
+            status = st
+        elif time.monotonic() > deadline:
+            os.kill(stage1, signal.SIGKILL)
+            _, status = os.waitpid(stage1, 0)
+        else:
+            time.sleep(0.002)
+    code = os.waitstatus_to_exitcode(status)
+    if started is not None:
+        started.exit_code = code
+        if started.slirp:
+            started.slirp.stop()
+        if started.pty_master is not None:
+            os.close(started.pty_master)
+    return code

@@ -1,0 +1,128 @@
+"""The container's view below its root: /proc, /sys, /dev and friends, masked and
+read-only paths, and pivot_root.
+
+Order matters: everything is mounted while host paths are still reachable
+(device nodes are bound from the host's /dev, since a user namespace may not
+mknod them), then pivot_root, then the paths that must be hidden are masked.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from typing import Any
+
+from . import syscalls as S
+from .errors import SyscallError
+from .mounts import ensure_target, mount_one, remount_readonly, resolve_in_root
+
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+DEV_LINKS = (
+    ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"), ("core", "/proc/kcore"), ("ptmx", "pts/ptmx"),
+)
+
+DEFAULT_MASKED = (
+    "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+    "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/fs/selinux",
+    "/sys/dev/block",
+)
+DEFAULT_READONLY = (
+    "/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+)
+
+_NOSUID_NODEV_NOEXEC = S.MS_NOSUID | S.MS_NODEV | S.MS_NOEXEC
+
+
+def default_mounts(tty_gid_mapped: bool, own_netns: bool) -> list[dict[str, Any]]:
+    """The kernel file systems every container gets, in OCI `mounts` form."""
+    pts = ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]
+    if tty_gid_mapped:
+        pts.append("gid=5")
+    mounts: list[dict[str, Any]] = [
+        {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+        {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": pts},
+        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+         "options": ["nosuid", "noexec", "nodev"]},
+        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+         "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+    ]
+    if own_netns:
+        mounts.append({"destination": "/sys", "type": "sysfs", "source": "sysfs",
+                       "options": ["nosuid", "noexec", "nodev", "ro"]})
+    else:
+        # sysfs can only be mounted by the owner of the network namespace; with
+        # the host's network podman binds the host's /sys instead.
+        mounts.append({"destination": "/sys", "type": "bind", "source": "/sys",
+                       "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]})
+    return mounts
+
+
+def populate_dev(sc: S.Syscalls, rootfs: str) -> None:
+    """Bind the usual device nodes from the host and add /dev's symlinks."""
+    dev = os.path.join(rootfs, "dev")
+    for name in DEVICES:
+        target = os.path.join(dev, name)
+        ensure_target(target, False)
+        sc.mount(f"/dev/{name}", target, None, S.MS_BIND)
+    for name, link in DEV_LINKS:
+        try:
+            os.symlink(link, os.path.join(dev, name))
+        except FileExistsError:
+            pass
+
+
+def mount_all(sc: S.Syscalls, rootfs: str, mounts: list[dict[str, Any]]) -> None:
+    """Mount every OCI mount below rootfs; /dev gets its nodes right after its tmpfs."""
+    for m in mounts:
+        try:
+            mount_one(sc, rootfs, m)
+        except SyscallError as exc:
+            if m["destination"] == "/sys" and exc.errno == errno.EPERM and m.get("type") == "sysfs":
+                mount_one(sc, rootfs, {"destination": "/sys", "type": "bind", "source": "/sys",
+                                       "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]})
+                continue
+            if m["destination"] == "/dev/mqueue" and exc.errno in (errno.EPERM, errno.EINVAL):
+                continue  # sharing the host IPC namespace: no mqueue of our own
+            raise
+        if m["destination"] == "/dev" and m.get("type") == "tmpfs":
+            populate_dev(sc, rootfs)
+
+
+def pivot(sc: S.Syscalls, rootfs: str) -> None:
+    """Make rootfs the root: pivot_root(".", ".") then detach the old root."""
+    os.chdir(rootfs)
+    sc.pivot_root(".", ".")
+    sc.umount2(".", S.MNT_DETACH)
+    os.chdir("/")
+
+
+def mask_paths(sc: S.Syscalls, masked: list[str], readonly: list[str]) -> None:
+    """After pivot_root: hide masked paths and make read-only ones so."""
+    for path in masked:
+        try:
+            if os.path.isdir(path):
+                sc.mount("tmpfs", path, "tmpfs", S.MS_RDONLY, "size=0k,mode=000")
+            elif os.path.exists(path):
+                sc.mount("/dev/null", path, None, S.MS_BIND)
+        except SyscallError:
+            pass  # a path the kernel will not let us cover stays as it is, as in crun
+    for path in readonly:
+        if not os.path.exists(path):
+            continue
+        try:
+            sc.mount(path, path, None, S.MS_BIND | S.MS_REC)
+            remount_readonly(sc, path, _NOSUID_NODEV_NOEXEC)
+        except SyscallError:
+            pass
+
+
+def readonly_root(sc: S.Syscalls) -> None:
+    """--read-only: remount / read-only (after pivot_root)."""
+    sc.mount("/", "/", None, S.MS_BIND | S.MS_REC)
+    remount_readonly(sc, "/")
+
+
+__all__ = ["default_mounts", "mount_all", "pivot", "mask_paths", "readonly_root", "resolve_in_root"]

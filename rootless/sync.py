@@ -1,0 +1,72 @@
+"""Typed messages between the host side and a container's set-up processes.
+
+A SOCK_SEQPACKET socketpair keeps message boundaries, so each message is one
+JSON object, optionally carrying file descriptors (SCM_RIGHTS) such as a pty
+master. End of file means the peer closed its end: for the container's init
+that happens on a successful execve, because the socket is close-on-exec.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from typing import Any, Optional
+
+from .errors import RuntimeFailure, SetupError, from_wire
+
+_MAX = 65536
+
+
+class Channel:
+    """One end of the sync socketpair."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    @classmethod
+    def pair(cls) -> tuple["Channel", "Channel"]:
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+        return cls(a), cls(b)
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def send(self, kind: str, fds: Optional[list[int]] = None, **fields: Any) -> None:
+        fields["type"] = kind
+        data = json.dumps(fields).encode()
+        if fds:
+            socket.send_fds(self.sock, [data], fds)
+        else:
+            self.sock.send(data)
+
+    def send_error(self, exc: BaseException) -> None:
+        wire = exc.to_wire() if isinstance(exc, RuntimeFailure) else {
+            "kind": "setup", "message": f"{type(exc).__name__}: {exc}"}
+        self.send("error", error=wire)
+
+    def recv(self) -> tuple[Optional[dict[str, Any]], list[int]]:
+        """Next message and the fds that came with it; (None, []) at end of file."""
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(self.sock, _MAX, 4)
+        except ConnectionResetError:
+            return None, []
+        if not data:
+            for fd in fds:
+                os.close(fd)
+            return None, []
+        return json.loads(data), list(fds)
+
+    def expect(self, kind: str) -> tuple[dict[str, Any], list[int]]:
+        """Receive a message of `kind`; an error message is raised as its typed error."""
+        msg, fds = self.recv()
+        if msg is None:
+            raise SetupError(f"container set-up ended before sending `{kind}`")
+        if msg.get("type") == "error":
+            raise from_wire(msg["error"])
+        if msg.get("type") != kind:
+            raise SetupError(f"container set-up sent `{msg.get('type')}`, expected `{kind}`")
+        return msg, fds
+
+    def close(self) -> None:
+        self.sock.close()

@@ -1,0 +1,112 @@
+"""The caller's terminal and a container's pty: raw mode, window size, relay.
+
+The caller's terminal is put in raw mode so Ctrl-C, Ctrl-Z and friends reach
+the container's line discipline as bytes; its settings are restored on every
+way out (normal exit, exception, signal), because `restore` runs in `finally`.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import select
+import signal
+import struct
+import termios
+import tty as _tty
+from typing import Any, Optional
+
+
+def window_size(fd: int = 0) -> Optional[tuple[int, int]]:
+    """(rows, columns) of the terminal on fd, or None when it is not a terminal."""
+    try:
+        rows, cols, _, _ = struct.unpack("HHHH", fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8))
+    except OSError:
+        return None
+    return rows, cols
+
+
+def set_window_size(fd: int, rows: int, cols: int) -> None:
+    try:
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    except OSError:
+        pass
+
+
+class RawMode:
+    """Context manager: the terminal on fd in raw mode, restored on exit."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.saved: Optional[list[Any]] = None
+
+    def __enter__(self) -> "RawMode":
+        if os.isatty(self.fd):
+            self.saved = termios.tcgetattr(self.fd)
+            _tty.setraw(self.fd, termios.TCSANOW)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.saved is not None:
+            termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)
+            self.saved = None
+
+
+def relay(master: int, stdin_open: bool, in_fd: int = 0, out_fd: int = 1) -> None:
+    """Copy in_fd -> master and master -> out_fd until the container closes the pty.
+
+    SIGWINCH on our terminal is passed on as the pty's new window size.
+    """
+    def on_winch(_sig: int, _frame: object) -> None:
+        size = window_size(in_fd)
+        if size:
+            set_window_size(master, *size)
+
+    old = signal.signal(signal.SIGWINCH, on_winch)
+    inputs = [master] + ([in_fd] if stdin_open else [])
+    try:
+        while True:
+            try:
+                ready, _, _ = select.select(inputs, [], [])
+            except InterruptedError:
+                continue
+            if master in ready:
+                try:
+                    data = os.read(master, 65536)
+                except OSError as exc:
+                    if exc.errno == errno.EIO:  # every slave fd closed: the container is gone
+                        return
+                    raise
+                if not data:
+                    return
+                _write_all(out_fd, data)
+            if in_fd in ready:
+                data = os.read(in_fd, 65536)
+                if not data:
+                    inputs.remove(in_fd)
+                    # End of input: pass an EOF character, as a terminal would.
+                    try:
+                        _write_all(master, b"\x04")
+                    except OSError:
+                        pass
+                    continue
+                try:
+                    _write_all(master, data)
+                except OSError as exc:
+                    if exc.errno == errno.EIO:
+                        return
+                    raise
+    finally:
+        signal.signal(signal.SIGWINCH, old)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            n = os.write(fd, view)
+        except BlockingIOError:
+            select.select([], [fd], [])
+            continue
+        view = view[n:]
