@@ -4,7 +4,8 @@ Stage 1 is forked by the host side. It unshares the user namespace, waits for
 its id maps, takes a mount namespace of its own and mounts the rootfs there
 (so a fuse-overlayfs server stays outside the container's PID namespace),
 unshares the PID, UTS, IPC and network namespaces and forks the init, then
-waits for it and exits with its status, removing what it was asked to remove.
+waits for it and exits with its status, after running the caller's `after_exit`
+(still inside the user namespace, so it can remove files owned by container ids).
 
 The init is PID 1 of the new PID namespace. It waits for "go" (the host side
 has by then started networking and placed it in its cgroup), copies the mount
@@ -22,7 +23,7 @@ import signal
 import socket
 import struct
 import termios
-from typing import Any, NoReturn, Optional
+from typing import Any, Callable, NoReturn, Optional
 
 from . import capabilities as caps
 from . import rootfs as R
@@ -47,13 +48,14 @@ def namespaces(spec: dict[str, Any]) -> dict[str, Optional[str]]:
     return {ns["type"]: ns.get("path") for ns in spec.get("linux", {}).get("namespaces", [])}
 
 
-def stage1(spec: dict[str, Any], chan: Channel, host_side_fds: list[int]) -> NoReturn:
+def stage1(spec: dict[str, Any], chan: Channel, host_side_fds: list[int],
+           after_exit: Optional[Callable[[], None]] = None) -> NoReturn:
     """The namespace holder. Never returns."""
     code = EXIT_SETUP_FAILED
     try:
         for fd in host_side_fds:
             os.close(fd)
-        code = _stage1(spec, chan)
+        code = _stage1(spec, chan, after_exit)
     except BaseException as exc:  # noqa: BLE001 - reported to the host side
         try:
             chan.send_error(exc)
@@ -62,7 +64,7 @@ def stage1(spec: dict[str, Any], chan: Channel, host_side_fds: list[int]) -> NoR
     os._exit(code)
 
 
-def _stage1(spec: dict[str, Any], chan: Channel) -> int:
+def _stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[Callable[[], None]]) -> int:
     sc = S.default()
     sc.prctl(S.PR_SET_PDEATHSIG, signal.SIGKILL)
     os.setsid()  # out of the caller's terminal process group: podpy forwards signals itself
@@ -101,8 +103,11 @@ def _stage1(spec: dict[str, Any], chan: Channel) -> int:
     if fuse_pid:
         os.kill(fuse_pid, signal.SIGTERM)
         _wait(fuse_pid)
-    for path in spec.get("removeAfterExit", []):
-        remove_tree(path)
+    if after_exit is not None:
+        try:
+            after_exit()
+        except Exception:  # noqa: BLE001 - the next command cleans up what is left
+            pass
     return status
 
 
@@ -125,27 +130,6 @@ def _wait(pid: int) -> int:
             return os.WEXITSTATUS(status)
         if os.WIFSIGNALED(status):
             return 128 + os.WTERMSIG(status)
-
-
-def remove_tree(path: str) -> None:
-    """rm -rf that copes with directories whose mode forbids listing (overlay's work/work)."""
-    import shutil
-
-    def fix(func: Any, p: str, _exc: Any) -> None:
-        try:
-            os.chmod(os.path.dirname(p), 0o700)
-            os.chmod(p, 0o700)
-        except OSError:
-            pass
-        try:
-            if os.path.isdir(p) and not os.path.islink(p):
-                shutil.rmtree(p, ignore_errors=True)
-            else:
-                os.unlink(p)
-        except OSError:
-            pass
-
-    shutil.rmtree(path, onerror=fix)
 
 
 def init(spec: dict[str, Any], chan: Channel) -> NoReturn:

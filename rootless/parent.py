@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import signal
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from . import child
@@ -32,7 +32,7 @@ class LaunchOptions:
     slirp: Optional[slirp_mod.SlirpOptions] = None
     cgroup_procs: Optional[str] = None   # a cgroup.procs file to move the init into
     on_pid: Optional[Callable[[int], None]] = None   # told the init's pid before it execs
-    keep_fds: list[int] = field(default_factory=list)
+    after_exit: Optional[Callable[[], None]] = None   # run by stage 1 after the init exits
 
 
 @dataclass
@@ -74,7 +74,7 @@ def launch(spec: dict[str, Any], options: LaunchOptions) -> Container:
     host, inside = Channel.pair()
     pid = os.fork()
     if pid == 0:
-        child.stage1(spec, inside, [host.fileno()])
+        child.stage1(spec, inside, [host.fileno()], options.after_exit)
     inside.close()
     started: Optional[Container] = None
     try:

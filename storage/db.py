@@ -1,0 +1,103 @@
+"""The per-user SQLite database: connection settings, transactions, migrations.
+
+One file holds everything that must survive and be queried (layers, images,
+names, and the engine's containers). WAL lets readers run beside one writer;
+writes take `BEGIN IMMEDIATE` so two writers queue on the busy timeout instead
+of failing half-way with "database is locked"; `synchronous=NORMAL` in WAL mode
+keeps commits durable across a crash of the process (not of the machine)
+without an fsync per commit. Transactions are short: no layer work is done
+while the write lock is held.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from contextlib import contextmanager
+from typing import Iterator, Sequence
+
+BUSY_TIMEOUT_MS = 60_000
+
+STORAGE_SCHEMA: Sequence[str] = (
+    # version 1
+    """
+    CREATE TABLE layers (
+        id TEXT PRIMARY KEY,
+        parent TEXT,
+        diff_id TEXT NOT NULL,
+        compressed_digest TEXT,
+        size INTEGER NOT NULL DEFAULT 0,
+        created REAL NOT NULL
+    );
+    CREATE TABLE images (
+        id TEXT PRIMARY KEY,
+        config TEXT NOT NULL,
+        manifest TEXT,
+        digest TEXT,
+        layers TEXT NOT NULL,
+        size INTEGER NOT NULL DEFAULT 0,
+        created REAL NOT NULL
+    );
+    CREATE TABLE image_names (
+        name TEXT PRIMARY KEY,
+        image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
+    );
+    CREATE INDEX image_names_by_image ON image_names(image_id);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+)
+
+
+class Database:
+    """A connection to the user's database with podpy's settings."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        # isolation_level=None: we issue BEGIN ourselves, so reads never hold locks.
+        self.conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                    check_same_thread=False)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        mode = self.conn.execute("PRAGMA journal_mode").fetchone()[0]
+        if mode != "wal":
+            self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: BEGIN IMMEDIATE ... COMMIT, rolled back on error."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def migrate(self, component: str, migrations: Sequence[str]) -> None:
+        """Bring `component`'s tables to the latest of `migrations` (one script a version)."""
+        have = self._version(component)
+        if have >= len(migrations):
+            return
+        with self.write() as c:
+            c.execute("CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER)")
+            row = c.execute("SELECT version FROM schema_versions WHERE component=?", (component,)).fetchone()
+            have = row[0] if row else 0
+            for i in range(have, len(migrations)):
+                for stmt in migrations[i].split(";"):
+                    if stmt.strip():
+                        c.execute(stmt)
+            c.execute("INSERT OR REPLACE INTO schema_versions VALUES (?, ?)", (component, len(migrations)))
+
+    def _version(self, component: str) -> int:
+        try:
+            row = self.conn.execute(
+                "SELECT version FROM schema_versions WHERE component=?", (component,)).fetchone()
+        except sqlite3.OperationalError:
+            return 0
+        return int(row[0]) if row else 0
+
+    def close(self) -> None:
+        self.conn.close()

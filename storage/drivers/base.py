@@ -1,0 +1,47 @@
+"""What every storage driver provides, and the choice of driver.
+
+A layer is a directory under `layers/<id>`; a container's writable state lives
+under `containers/<id>`. The overlay drivers keep each layer as a diff (with
+overlay whiteouts) and stack them at mount time; the copying driver keeps each
+layer as a full tree, so it works on any file system at the cost of space.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The driver in force and why it was chosen (shown by `podpy info`)."""
+
+    name: str
+    reason: str
+
+
+class Driver(Protocol):
+    name: str
+
+    def whiteout_format(self) -> str:
+        """"overlay" or "vfs": how layer tars' whiteouts are written."""
+
+    def opaque_xattr(self) -> str:
+        """The xattr that marks an opaque directory in a layer."""
+
+    def prepare_layer(self, layer_dir: str, parent_dir: str | None) -> None:
+        """Make the empty directory a layer is applied into (runs in the user namespace)."""
+
+    def prepare_container(self, cdir: str, layer_dirs: list[str]) -> None:
+        """Create a container's writable state (runs in the user namespace when it copies)."""
+
+    def rootfs_mount(self, cdir: str, layer_dirs: list[str]) -> dict[str, Any]:
+        """The rootfs description handed to the runtime (`rootfsMount` in the spec)."""
+
+    def needs_userns_to_prepare(self) -> bool:
+        """True when prepare_* copies files owned by container ids."""
+
+
+def merged_dir(cdir: str) -> str:
+    return os.path.join(cdir, "merged")

@@ -1,0 +1,104 @@
+"""Image records: the Image type and its rows (images, image_names)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from . import reference
+from .errors import AmbiguousIdError, ImageUnknownError
+
+
+@dataclass(frozen=True)
+class Image:
+    """An image in the store. `layers` are layer ids, bottom first."""
+
+    id: str
+    names: tuple[str, ...]
+    config: dict[str, Any]
+    layers: tuple[str, ...]
+    size: int
+    created: float
+    digest: Optional[str] = None
+    manifest: Optional[str] = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+
+def _from_row(row: sqlite3.Row, names: list[str]) -> Image:
+    return Image(
+        id=row["id"], names=tuple(sorted(names)), config=json.loads(row["config"]),
+        layers=tuple(json.loads(row["layers"])), size=int(row["size"]), created=float(row["created"]),
+        digest=row["digest"], manifest=row["manifest"],
+    )
+
+
+def all_images(conn: sqlite3.Connection) -> list[Image]:
+    names: dict[str, list[str]] = {}
+    for r in conn.execute("SELECT name, image_id FROM image_names"):
+        names.setdefault(r["image_id"], []).append(r["name"])
+    rows = conn.execute("SELECT * FROM images ORDER BY created DESC").fetchall()
+    return [_from_row(r, names.get(r["id"], [])) for r in rows]
+
+
+def by_id(conn: sqlite3.Connection, image_id: str) -> Optional[Image]:
+    row = conn.execute("SELECT * FROM images WHERE id=?", (image_id,)).fetchone()
+    if row is None:
+        return None
+    names = [r[0] for r in conn.execute("SELECT name FROM image_names WHERE image_id=?", (image_id,))]
+    return _from_row(row, names)
+
+
+def lookup(conn: sqlite3.Connection, name: str, search_registries: list[str]) -> Image:
+    """Find an image by name (podman's short-name rules), full id or unique id prefix."""
+    bare = name[7:] if name.startswith("sha256:") else name
+    if reference.HEX_ID.match(name) and len(bare) >= 3:
+        rows = conn.execute("SELECT id FROM images WHERE id LIKE ?", (bare + "%",)).fetchall()
+        if len(rows) == 1:
+            found = by_id(conn, rows[0][0])
+            assert found is not None
+            return found
+        if len(rows) > 1:
+            raise AmbiguousIdError(f"{name}: image id prefix is ambiguous ({len(rows)} images match)")
+    try:
+        cands = reference.candidates(name, search_registries)
+    except Exception:
+        if name.startswith("sha256:"):
+            raise ImageUnknownError(f"{name}: image not known") from None
+        raise
+    for cand in cands:
+        row = conn.execute("SELECT image_id FROM image_names WHERE name=?", (cand,)).fetchone()
+        if row:
+            found = by_id(conn, row[0])
+            if found:
+                return found
+    # A short name matches any stored repository ending in it (podman does the same).
+    ref = reference.parse(name).with_default_tag()
+    if not ref.qualified:
+        suffix = "/" + str(ref)
+        rows = conn.execute("SELECT name, image_id FROM image_names WHERE name LIKE ?",
+                            ("%" + suffix,)).fetchall()
+        ids = {r[1] for r in rows if r[0].endswith(suffix)}
+        if len(ids) == 1:
+            found = by_id(conn, ids.pop())
+            if found:
+                return found
+    raise ImageUnknownError(f"{name}: image not known")
+
+
+def insert(conn: sqlite3.Connection, image_id: str, config_text: str, layers: list[str], size: int,
+           created: float, manifest: Optional[str], digest: Optional[str]) -> None:
+    conn.execute(
+        "INSERT OR IGNORE INTO images (id, config, manifest, digest, layers, size, created) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (image_id, config_text, manifest, digest, json.dumps(layers), size, created))
+
+
+def set_name(conn: sqlite3.Connection, name: str, image_id: str) -> None:
+    """Point `name` at image_id, taking it from any other image (as podman's tag does)."""
+    conn.execute("INSERT OR REPLACE INTO image_names (name, image_id) VALUES (?, ?)", (name, image_id))

@@ -1,0 +1,272 @@
+"""The Store: one facade over the database, the driver and the layer directories.
+
+Layout under the store root:
+    podpy.db                 the database (shared with the engine's tables)
+    layers/<layer id>/       one directory per layer (a diff, or a full tree for vfs)
+    containers/<id>/         a container's writable state
+    tmp/<name> + <name>.lock work in progress: a staging directory and the lock
+                             its writer holds; a directory whose lock nobody
+                             holds was left by a killed command and is removed
+                             by the next one (`collect_garbage`).
+
+Work that touches files owned by container ids (applying a layer, copying,
+removing) runs through `in_userns`, a callable the engine hands in; storage/
+itself never creates namespaces.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import time
+from typing import Any, BinaryIO, Callable, Optional
+
+from . import images as img
+from .db import STORAGE_SCHEMA, Database
+from .drivers.base import Driver
+from .errors import ImageInUseError, LayerError, StorageError
+
+InUserns = Callable[..., Any]
+
+
+def _apply_in_ns(source: str, dest: str, options: Any) -> Any:
+    from .archive import apply_layer
+
+    if source == "-":
+        stream: BinaryIO = os.fdopen(os.dup(0), "rb", buffering=0)
+    else:
+        stream = open(source, "rb", buffering=0)
+    with stream:
+        return apply_layer(stream, dest, options)
+
+
+def _prepare_container_in_ns(driver: Driver, cdir: str, layer_dirs: list[str]) -> None:
+    driver.prepare_container(cdir, layer_dirs)
+
+
+def _remove_trees(paths: list[str]) -> None:
+    from .fsutil import remove_tree
+
+    for p in paths:
+        remove_tree(p)
+
+
+def chain_id(parent_chain: Optional[str], diff_id: str) -> str:
+    """The OCI ChainID of a layer: its diff id on top of its parent's chain."""
+    if parent_chain is None:
+        return diff_id
+    return "sha256:" + hashlib.sha256(f"{parent_chain} {diff_id}".encode()).hexdigest()
+
+
+class Staging:
+    """A directory under tmp/ that is being written, guarded by a held lock."""
+
+    def __init__(self, root: str, kind: str) -> None:
+        tmp = os.path.join(root, "tmp")
+        os.makedirs(tmp, mode=0o700, exist_ok=True)
+        name = f"{kind}-{os.urandom(8).hex()}"
+        self.path = os.path.join(tmp, name)
+        self.lock_path = self.path + ".lock"
+        self._lock_fd = os.open(self.lock_path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        os.mkdir(self.path, 0o755)
+
+    def release(self) -> None:
+        if self._lock_fd >= 0:
+            try:
+                os.unlink(self.lock_path)
+            except FileNotFoundError:
+                pass
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+
+
+class Store:
+    def __init__(self, root: str, driver: Driver, *, rootless: bool, in_userns: InUserns,
+                 db: Optional[Database] = None) -> None:
+        self.root = root
+        self.driver = driver
+        self.rootless = rootless
+        self.in_userns = in_userns
+        os.makedirs(root, mode=0o700, exist_ok=True)
+        self.db = db or Database(os.path.join(root, "podpy.db"))
+        self.db.migrate("storage", STORAGE_SCHEMA)
+        self._check_driver()
+
+    # -- driver -------------------------------------------------------------
+    def _check_driver(self) -> None:
+        row = self.db.conn.execute("SELECT value FROM meta WHERE key='driver'").fetchone()
+        if row is None:
+            with self.db.write() as c:
+                c.execute("INSERT OR IGNORE INTO meta VALUES ('driver', ?)", (self.driver.name,))
+            row = self.db.conn.execute("SELECT value FROM meta WHERE key='driver'").fetchone()
+        stored = row[0]
+        compatible = {stored, self.driver.name} <= {"overlay", "fuse-overlayfs"}
+        if stored != self.driver.name and not compatible:
+            raise StorageError(
+                f"storage driver {self.driver.name!r} does not match the {stored!r} driver this store "
+                f"was created with (run `podpy system reset` or use --root for another store)")
+
+    # -- layers -------------------------------------------------------------
+    def layer_dir(self, layer_id: str) -> str:
+        return os.path.join(self.root, "layers", layer_id.split(":", 1)[-1])
+
+    def apply_layer(self, source: str, parent: Optional[str], options: Any) -> tuple[str, Any]:
+        """Apply a tar (a path, or "-" for stdin) on top of layer `parent`; returns (layer id, result).
+
+        The tar is unpacked into a staging directory inside the user namespace,
+        then renamed into place; a layer that already exists is reused.
+        """
+        os.makedirs(os.path.join(self.root, "layers"), mode=0o700, exist_ok=True)
+        stage = Staging(self.root, "layer")
+        try:
+            target = os.path.join(stage.path, "diff")
+            parent_dir = self.layer_dir(parent) if parent else None
+
+            def work(src: str, dest: str, opts: Any, pdir: Optional[str]) -> Any:
+                self.driver.prepare_layer(dest, pdir)
+                return _apply_in_ns(src, dest, opts)
+
+            result = self.in_userns(work, source, target, options, parent_dir)
+            layer_id = chain_id(parent, result.diff_id)
+            final = self.layer_dir(layer_id)
+            with self.db.write() as c:
+                try:
+                    os.rename(target, final)
+                except OSError:
+                    if not os.path.isdir(final):
+                        raise
+                c.execute("INSERT OR IGNORE INTO layers (id, parent, diff_id, compressed_digest, size, created)"
+                          " VALUES (?, ?, ?, ?, ?, ?)",
+                          (layer_id, parent, result.diff_id, result.compressed_digest, result.size, time.time()))
+            return layer_id, result
+        finally:
+            self._discard(stage)
+
+    def _discard(self, stage: Staging) -> None:
+        try:
+            if os.path.exists(stage.path):
+                if any(True for _ in os.scandir(stage.path)):
+                    self.in_userns(_remove_trees, [stage.path])
+                else:
+                    os.rmdir(stage.path)
+        finally:
+            stage.release()
+
+    # -- images -------------------------------------------------------------
+    def images(self) -> list[img.Image]:
+        return img.all_images(self.db.conn)
+
+    def image(self, name: str, search_registries: list[str]) -> img.Image:
+        return img.lookup(self.db.conn, name, search_registries)
+
+    def create_image(self, config: dict[str, Any], layers: list[str], names: list[str],
+                     manifest: Optional[str] = None, digest: Optional[str] = None) -> img.Image:
+        text = json.dumps(config, separators=(",", ":"))
+        image_id = hashlib.sha256(text.encode()).hexdigest()
+        size = 0
+        for lid in layers:
+            row = self.db.conn.execute("SELECT size FROM layers WHERE id=?", (lid,)).fetchone()
+            if row is None:
+                raise LayerError(f"layer {lid} is not in the store")
+            size += int(row[0])
+        with self.db.write() as c:
+            img.insert(c, image_id, text, layers, size, time.time(), manifest, digest)
+            for n in names:
+                img.set_name(c, n, image_id)
+        found = img.by_id(self.db.conn, image_id)
+        assert found is not None
+        return found
+
+    def tag(self, image_id: str, name: str) -> None:
+        with self.db.write() as c:
+            img.set_name(c, name, image_id)
+
+    def untag(self, name: str) -> bool:
+        with self.db.write() as c:
+            return c.execute("DELETE FROM image_names WHERE name=?", (name,)).rowcount > 0
+
+    def delete_image(self, image_id: str, in_use: bool) -> list[str]:
+        """Remove an image and every layer no other image uses; returns its names."""
+        if in_use:
+            raise ImageInUseError(f"image {image_id[:12]} is in use by a container")
+        with self.db.write() as c:
+            image = img.by_id(c, image_id)
+            if image is None:
+                return []
+            c.execute("DELETE FROM image_names WHERE image_id=?", (image_id,))
+            c.execute("DELETE FROM images WHERE id=?", (image_id,))
+            used: set[str] = set()
+            for r in c.execute("SELECT layers FROM images"):
+                used.update(json.loads(r[0]))
+            doomed = [lid for lid in image.layers if lid not in used]
+            for lid in doomed:
+                c.execute("DELETE FROM layers WHERE id=?", (lid,))
+        paths = [self.layer_dir(lid) for lid in doomed if os.path.exists(self.layer_dir(lid))]
+        if paths:
+            self.in_userns(_remove_trees, paths)
+        return list(image.names)
+
+    # -- containers ---------------------------------------------------------
+    def container_dir(self, cid: str) -> str:
+        return os.path.join(self.root, "containers", cid)
+
+    def layer_dirs(self, image: img.Image) -> list[str]:
+        return [self.layer_dir(lid) for lid in image.layers]
+
+    def create_container(self, cid: str, image: img.Image) -> dict[str, Any]:
+        """Make the container's writable state; returns the runtime's rootfs description."""
+        cdir = self.container_dir(cid)
+        os.makedirs(os.path.dirname(cdir), mode=0o700, exist_ok=True)
+        os.mkdir(cdir, 0o700)
+        dirs = self.layer_dirs(image)
+        if self.driver.needs_userns_to_prepare():
+            self.in_userns(_prepare_container_in_ns, self.driver, cdir, dirs)
+        else:
+            self.driver.prepare_container(cdir, dirs)
+        return self.driver.rootfs_mount(cdir, dirs)
+
+    def rootfs_mount(self, cid: str, image: img.Image) -> dict[str, Any]:
+        return self.driver.rootfs_mount(self.container_dir(cid), self.layer_dirs(image))
+
+    def remove_container(self, cid: str) -> None:
+        cdir = self.container_dir(cid)
+        if os.path.lexists(cdir):
+            self.in_userns(_remove_trees, [cdir])
+
+    # -- garbage --------------------------------------------------------------
+    def collect_garbage(self) -> int:
+        """Remove staging directories whose writer is gone; returns how many."""
+        tmp = os.path.join(self.root, "tmp")
+        try:
+            names = os.listdir(tmp)
+        except FileNotFoundError:
+            return 0
+        doomed = []
+        for name in names:
+            if name.endswith(".lock"):
+                continue
+            lock = os.path.join(tmp, name + ".lock")
+            try:
+                fd = os.open(lock, os.O_RDWR | os.O_CLOEXEC)
+            except FileNotFoundError:
+                doomed.append((os.path.join(tmp, name), None, lock))
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            doomed.append((os.path.join(tmp, name), fd, lock))
+        if doomed:
+            self.in_userns(_remove_trees, [d[0] for d in doomed])
+            for _, fd, lock in doomed:
+                try:
+                    os.unlink(lock)
+                except FileNotFoundError:
+                    pass
+                if fd is not None:
+                    os.close(fd)
+        return len(doomed)
