@@ -176,7 +176,7 @@ def write_maps(pid: int, mappings: IdMappings) -> None:
         raise IdMapError("; ".join(errors) + " (check /etc/subuid and /etc/subgid)")
 
 
-def become_root_in_userns(sc: syscalls.Syscalls) -> None:
+def become_root_in_userns() -> None:
     """After the maps are written: take uid/gid 0 inside explicitly (the caller's
     ids already map to 0, but a set-gid helper may have left others) and keep caps."""
     os.setresgid(0, 0, 0)
@@ -188,11 +188,14 @@ def run_in_userns(
     *args: Any,
     mappings: Optional[IdMappings] = None,
     extra_flags: int = 0,
+    expect_exec: bool = False,
 ) -> Any:
     """Run `fn(*args)` in a forked child inside a new user namespace; return its result.
 
     The result (or the exception) comes back pickled through a pipe. When the
     caller is real root no user namespace is made: `fn` runs in a plain child.
+    With expect_exec, `fn` execs a program and the return value is that
+    program's exit code (128+N when a signal ended it).
     """
     rootful = os.geteuid() == 0 and mappings is None
     mappings = mappings or (None if rootful else default_mappings())
@@ -216,7 +219,7 @@ def run_in_userns(
             if os.read(go_r, 1) != b"1":
                 os._exit(1)
             if not rootful:
-                become_root_in_userns(sc)
+                become_root_in_userns()
             try:
                 result: Any = ("ok", fn(*args))
             except BaseException as exc:  # noqa: BLE001 - carried to the parent
@@ -255,6 +258,9 @@ def run_in_userns(
             os.close(res_r)
         _, status = os.waitpid(pid, 0)
     if not data:
+        if expect_exec:
+            code = os.waitstatus_to_exitcode(status)
+            return 128 - code if code < 0 else code
         raise SetupError(f"the user-namespace helper died ({_describe(status)})")
     kind, value = pickle.loads(data)
     if kind == "err":

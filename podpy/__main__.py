@@ -1,0 +1,13 @@
+"""`python -m podpy` and the `podpy` command."""
+
+import sys
+
+
+def main() -> None:
+    from podpy.cli.app import main as cli_main
+
+    sys.exit(cli_main())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""Image commands: import, images, rmi, tag, image exists/inspect."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import typer
+
+from . import render
+from .app import runtime
+
+IMAGE_COLUMNS = [("REPOSITORY", "Repository"), ("TAG", "Tag"), ("IMAGE ID", "ID"), ("CREATED", "CreatedSince"),
+                 ("SIZE", "Size")]
+
+
+def import_(
+    ctx: typer.Context,
+    source: str = typer.Argument(..., help="A rootfs tarball, or - for stdin."),
+    reference: Optional[str] = typer.Argument(None, help="Name for the new image."),
+    change: List[str] = typer.Option([], "-c", "--change", help="Apply a Containerfile instruction."),
+    message: str = typer.Option("", "-m", "--message", help="Commit message for the image."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Accepted for podman compatibility."),
+) -> None:
+    """Import a tarball as a one-layer image."""
+    from ..engine.images import import_image
+
+    image = import_image(runtime(ctx), source, reference, list(change), message)
+    render.out(image.id)
+
+
+def images(
+    ctx: typer.Context,
+    name: Optional[str] = typer.Argument(None, help="Show only images of this repository."),
+    all_: bool = typer.Option(False, "-a", "--all", help="Show all images."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only the ids."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="json, or a Go template."),
+    no_trunc: bool = typer.Option(False, "--no-trunc", help="Do not truncate ids."),
+    noheading: bool = typer.Option(False, "-n", "--noheading", help="Do not print the header."),
+) -> None:
+    """List images."""
+    from ..engine import reports
+    from ..engine.images import lookup
+
+    rt = runtime(ctx)
+    found = rt.store.images()
+    if name:
+        wanted = lookup(rt, name).id
+        found = [i for i in found if i.id == wanted]
+    counts: dict[str, int] = {}
+    for rec in rt.state.all():
+        counts[rec.image_id] = counts.get(rec.image_id, 0) + 1
+    if quiet:
+        seen = set()
+        for i in found:
+            if i.id not in seen:
+                seen.add(i.id)
+                render.out(i.id if no_trunc else i.short_id)
+        return
+    rows = [row for i in found for row in reports.image_rows(i, counts.get(i.id, 0), no_trunc)]
+    render.formatted(rows, fmt, IMAGE_COLUMNS, json_rows=[reports.image_json(i, counts.get(i.id, 0)) for i in found],
+                     header_overrides={"ID": "IMAGE ID", "CreatedSince": "CREATED"}, noheading=noheading)
+
+
+def rmi(
+    ctx: typer.Context,
+    names: Optional[List[str]] = typer.Argument(None, help="Images to remove."),
+    force: bool = typer.Option(False, "-f", "--force", help="Also remove containers using them."),
+    all_: bool = typer.Option(False, "-a", "--all", help="Remove all images."),
+) -> None:
+    """Remove one or more images."""
+    from ..engine.images import remove_images
+    from ..errors import InvalidArgument, NoSuchImage
+
+    rt = runtime(ctx)
+    targets = list(names or [])
+    if all_:
+        targets += [i.id for i in rt.store.images()]
+    if not targets:
+        raise InvalidArgument("`podpy rmi` requires at least one image name or id, or --all")
+    codes = set()
+    for rep in remove_images(rt, targets, force):
+        for n in rep.untagged:
+            render.out(f"Untagged: {n}")
+        if rep.deleted:
+            render.out(f"Deleted: {rep.deleted}")
+        if rep.error is not None:
+            render.error(str(rep.error))
+            codes.add(1 if isinstance(rep.error, NoSuchImage) else 2 if "in use" in str(rep.error) else 125)
+    raise typer.Exit(125 if 125 in codes else 2 if 2 in codes else 1 if codes else 0)
+
+
+def tag(
+    ctx: typer.Context,
+    image: str = typer.Argument(..., help="Source image."),
+    targets: List[str] = typer.Argument(..., help="New names."),
+) -> None:
+    """Add names to an image."""
+    from ..engine.images import tag as do_tag
+
+    do_tag(runtime(ctx), image, list(targets))
+
+
+def exists(ctx: typer.Context, name: str = typer.Argument(..., help="Image name or id.")) -> None:
+    """Exit 0 if the image exists, 1 if not."""
+    from ..engine.images import exists as image_exists
+
+    if not image_exists(runtime(ctx), name):
+        raise typer.Exit(1)
+
+
+def inspect(
+    ctx: typer.Context,
+    names: List[str] = typer.Argument(..., help="Images."),
+    fmt: Optional[str] = typer.Option(None, "-f", "--format", help="json, or a Go template."),
+) -> None:
+    """Show the configuration of images."""
+    from ..engine import reports
+    from ..engine.images import lookup
+    from ..errors import PodpyError
+
+    rt = runtime(ctx)
+    items, failed = [], None
+    for n in names:
+        try:
+            image = lookup(rt, n)
+            items.append(reports.image_inspect(image, rt.store.driver.name, rt.store.layer_dirs(image)))
+        except PodpyError as exc:
+            failed = failed or exc
+    render.inspect(items, fmt)
+    if failed is not None:
+        raise failed
+
+
+def register(app: typer.Typer, group: typer.Typer) -> None:
+    app.command("import")(import_)
+    app.command("images")(images)
+    app.command("rmi")(rmi)
+    app.command("tag")(tag)
+    group.command("import")(import_)
+    group.command("ls")(images)
+    group.command("list", hidden=True)(images)
+    group.command("rm")(rmi)
+    group.command("tag")(tag)
+    group.command("exists")(exists)
+    group.command("inspect")(inspect)

@@ -1,0 +1,91 @@
+"""Everything podpy prints: tables, JSON, Go templates, errors and warnings."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Iterable, Optional, Sequence
+
+
+def out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def error(message: str) -> None:
+    sys.stdout.flush()
+    sys.stderr.write(f"Error: {message}\n")
+    sys.stderr.flush()
+
+
+def warn(message: str) -> None:
+    sys.stderr.write(f"WARN[0000] {message}\n")
+    sys.stderr.flush()
+
+
+def to_json(obj: Any) -> str:
+    return json.dumps(obj, indent=4, default=str)
+
+
+def _tabwrite(lines: Sequence[Sequence[str]], minwidth: int = 12, padding: int = 2) -> list[str]:
+    """Go's tabwriter as podman configures it: cells padded to max(width + 2, 12), last one bare."""
+    ncols = max((len(line) for line in lines), default=0)
+    widths = [0] * ncols
+    for line in lines:
+        for i, cell in enumerate(line[:-1]):
+            widths[i] = max(widths[i], len(cell) + padding, minwidth)
+    result = []
+    for line in lines:
+        cells = [cell.ljust(widths[i]) if i < len(line) - 1 else cell for i, cell in enumerate(line)]
+        result.append("".join(cells).rstrip())
+    return result
+
+
+def table(rows: Iterable[dict[str, Any]], columns: Sequence[tuple[str, str]], header: bool = True) -> None:
+    lines = [[h for h, _ in columns]] if header else []
+    for row in rows:
+        lines.append([str(row.get(k, "")) for _, k in columns])
+    for line in _tabwrite(lines):
+        out(line)
+
+
+def formatted(rows: list[dict[str, Any]], fmt: Optional[str], columns: Sequence[tuple[str, str]],
+              json_rows: Optional[list[Any]] = None, header_overrides: Optional[dict[str, str]] = None,
+              noheading: bool = False) -> None:
+    """A listing in podman's ways: default table, `json`, `table {{...}}`, or a template per row."""
+    if fmt is None or fmt == "":
+        table(rows, columns, header=not noheading)
+        return
+    if fmt == "json":
+        out(to_json(json_rows if json_rows is not None else rows))
+        return
+    from . import gotemplate as gt
+
+    is_table, body = gt.split_table(fmt)
+    if is_table:
+        if not body:
+            table(rows, columns, header=not noheading)
+            return
+        tmpl = gt.parse(body)
+        lines = [] if noheading else [gt.header_for(body, header_overrides or {}).split("\t")]
+        for row in rows:
+            lines.append(tmpl.execute(row).split("\t"))
+        for line in _tabwrite(lines):
+            out(line)
+        return
+    tmpl = gt.parse(body)
+    for row in rows:
+        text = tmpl.execute(row)
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def inspect(items: list[Any], fmt: Optional[str]) -> None:
+    """`inspect`: a JSON array, or a template per item."""
+    if fmt is None or fmt in ("", "json"):
+        out(to_json(items))
+        return
+    from . import gotemplate as gt
+
+    tmpl = gt.parse(gt.split_table(fmt)[1])
+    for item in items:
+        text = tmpl.execute(item)
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")

@@ -1,0 +1,185 @@
+"""System commands: info, version, unshare."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from typing import Any, List, Optional
+
+import typer
+
+from . import render
+from .app import runtime
+
+
+def _yaml(data: Any, indent: int = 0) -> list[str]:
+    """podman prints `info` as YAML; this is enough YAML for nested dicts, lists and scalars."""
+    pad = "  " * indent
+    lines: list[str] = []
+    if isinstance(data, dict):
+        for k, v in data.items():
+            if isinstance(v, dict) and v:
+                lines.append(f"{pad}{k}:")
+                lines.extend(_yaml(v, indent + 1))
+            elif isinstance(v, list) and v:
+                lines.append(f"{pad}{k}:")
+                for item in v:
+                    if isinstance(item, dict):
+                        sub = _yaml(item, indent + 2)
+                        sub[0] = f"{pad}  - " + sub[0].lstrip()
+                        lines.extend(sub)
+                    else:
+                        lines.append(f"{pad}  - {_scalar(item)}")
+            else:
+                lines.append(f"{pad}{k}: {_scalar(v)}")
+    return lines
+
+
+def _scalar(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if v is None:
+        return "null"
+    if isinstance(v, (dict, list)):
+        return "{}" if isinstance(v, dict) else "[]"
+    return str(v)
+
+
+def version_data() -> dict[str, Any]:
+    from .. import __version__
+
+    return {"Version": __version__, "APIVersion": __version__, "PythonVersion": platform.python_version(),
+            "GoVersion": "", "GitCommit": "", "Built": 0, "BuiltTime": "",
+            "OsArch": f"{platform.system().lower()}/{_arch()}", "Os": platform.system().lower()}
+
+
+def _arch() -> str:
+    from ..engine.images import host_arch
+
+    return host_arch()
+
+
+def version(
+    fmt: Optional[str] = typer.Option(None, "-f", "--format", help="json, or a Go template."),
+) -> None:
+    """Print podpy's version."""
+    data = version_data()
+    if fmt == "json":
+        render.out(render.to_json({"Client": data}))
+    elif fmt:
+        render.inspect([{"Client": data, **data}], fmt)
+    else:
+        render.out(f"Version:      {data['Version']}")
+        render.out(f"API Version:  {data['APIVersion']}")
+        render.out(f"Python Version: {data['PythonVersion']}")
+        render.out(f"OS/Arch:      {data['OsArch']}")
+
+
+def info(
+    ctx: typer.Context,
+    fmt: Optional[str] = typer.Option(None, "-f", "--format", help="json, or a Go template."),
+) -> None:
+    """Show how podpy is set up on this host: store, driver and why, id mappings, cgroups, network."""
+    import shutil
+
+    from rootless.cgroups import detect
+    from rootless.userns import default_mappings
+
+    rt = runtime(ctx)
+    cfg = rt.cfg
+    choice = rt.driver_choice
+    rt.store  # records the choice
+    recs = rt.state.all()
+    mappings = default_mappings() if cfg.rootless else None
+    cg = detect()
+    uname = os.uname()
+
+    def idmap(maps: Any) -> list[dict[str, int]]:
+        return [{"container_id": m.container_id, "host_id": m.host_id, "size": m.size} for m in maps]
+
+    data = {
+        "host": {
+            "arch": _arch(),
+            "cgroupManager": "cgroupfs",
+            "cgroupVersion": "v2" if cg.mount else "none",
+            "cgroupMount": cg.mount or "",
+            "cgroupPath": cg.path or "",
+            "cgroupDelegated": cg.writable,
+            "cgroupControllers": list(cg.controllers),
+            "cgroupStatus": cg.reason,
+            "cpus": os.cpu_count(),
+            "hostname": uname.nodename,
+            "idMappings": {"uidmap": idmap(mappings.uids), "gidmap": idmap(mappings.gids)} if mappings else {},
+            "idMappingsWarning": mappings.warning if mappings else "",
+            "kernel": uname.release,
+            "os": "linux",
+            "ociRuntime": {"name": "podpy", "path": sys.argv[0], "version": version_data()["Version"]},
+            "security": {"rootless": cfg.rootless, "capabilities": "CAP_CHOWN,CAP_DAC_OVERRIDE,CAP_FOWNER,"
+                         "CAP_FSETID,CAP_KILL,CAP_NET_BIND_SERVICE,CAP_SETFCAP,CAP_SETGID,CAP_SETPCAP,"
+                         "CAP_SETUID,CAP_SYS_CHROOT"},
+            "networkDefault": "slirp4netns",
+            "slirp4netns": {"executable": shutil.which("slirp4netns") or ""},
+            "pasta": {"executable": shutil.which("pasta") or ""},
+        },
+        "registries": {"search": cfg.search_registries},
+        "store": {
+            "configFile": os.path.join(cfg.config_dir, "storage.conf"),
+            "containerStore": {"number": len(recs), "running": sum(r.state == "running" for r in recs),
+                               "stopped": sum(r.state != "running" for r in recs), "paused": 0},
+            "graphDriverName": choice.name,
+            "graphDriverReason": choice.reason,
+            "graphRoot": cfg.root,
+            "imageStore": {"number": len(rt.store.images())},
+            "runRoot": cfg.runroot,
+        },
+        "version": version_data(),
+    }
+    if fmt == "json":
+        render.out(render.to_json(data))
+    elif fmt:
+        render.inspect([data], fmt)
+    else:
+        for line in _yaml(data):
+            render.out(line)
+
+
+def unshare(
+    ctx: typer.Context,
+    command: Optional[List[str]] = typer.Argument(None, help="Command to run (default: $SHELL)."),
+) -> None:
+    """Run a command in the user's user namespace (to reach files owned by subordinate ids)."""
+    from rootless import syscalls
+    from rootless.userns import run_in_userns
+
+    from ..errors import ExecFailed
+
+    rt = runtime(ctx)
+    argv = list(command or []) or [os.environ.get("SHELL") or "/bin/sh"]
+    env = dict(os.environ, PODPY_GRAPHROOT=rt.cfg.root, PODPY_RUNROOT=rt.cfg.runroot,
+               _PODPY_USERNS_CONFIGURED="done")
+
+    import signal
+
+    def do_exec() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        os.execvpe(argv[0], argv, env)
+
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        code = run_in_userns(do_exec, extra_flags=syscalls.CLONE_NEWNS, expect_exec=True)
+    except FileNotFoundError:
+        raise ExecFailed(f"executable file `{argv[0]}` not found in $PATH: No such file or directory", 127)
+    except PermissionError:
+        raise ExecFailed(f"`{argv[0]}`: permission denied", 126)
+    finally:
+        signal.signal(signal.SIGINT, old)
+    raise typer.Exit(code)
+
+
+def register(app: typer.Typer, group: typer.Typer) -> None:
+    app.command("info")(info)
+    app.command("version")(version)
+    app.command("unshare", context_settings={"allow_interspersed_args": False})(unshare)
+    group.command("info")(info)

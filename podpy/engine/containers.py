@@ -1,0 +1,201 @@
+"""Container verbs: start in the foreground (run, start -a), remove, list, inspect.
+
+A foreground container is supervised by the podpy process itself: it forwards
+SIGINT/SIGTERM/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2 to the container's PID 1, relays
+the pty with -t, waits, and records the exit code (or removes everything with
+--rm). If podpy is killed, stage 1 and the init die with it (PDEATHSIG) and
+the next command finds the row with a dead owner (see state.py).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from .. import specgen
+from ..errors import InvalidState, NoSuchContainer, PodpyError, translate
+from ..state import CREATED, EXITED, RUNNING, STOPPED, ContainerRecord
+from .runtime import Runtime
+
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+
+
+def _slirp_options(opts: dict[str, str]) -> Any:
+    from rootless.network.slirp import SlirpOptions
+
+    def flag(k: str) -> bool:
+        return k in opts and opts[k].lower() in ("true", "1", "yes", "")
+
+    return SlirpOptions(
+        mtu=int(opts.get("mtu", 65520)), cidr=opts.get("cidr") or None,
+        allow_host_loopback=flag("allow_host_loopback"), enable_ipv6=flag("enable_ipv6"),
+        outbound_addr=opts.get("outbound_addr") or None)
+
+
+class _Forwarder:
+    """Signal handlers that pass signals to the container (remembered until its pid is known)."""
+
+    def __init__(self) -> None:
+        self.target: Optional[Callable[[int], None]] = None
+        self.pending: list[int] = []
+        self.old: dict[int, Any] = {}
+
+    def __enter__(self) -> "_Forwarder":
+        for sig in FORWARDED:
+            self.old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, sig: int, _frame: object) -> None:
+        if self.target is None:
+            self.pending.append(sig)
+        else:
+            self.target(sig)
+
+    def attach(self, target: Callable[[int], None]) -> None:
+        self.target = target
+        for sig in self.pending:
+            target(sig)
+        self.pending.clear()
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self.old.items():
+            signal.signal(sig, handler)
+
+
+def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None]) -> int:
+    """Start a created or exited container in the foreground; its exit code."""
+    from rootless import parent, tty
+    from rootless.userns import default_mappings
+    from storage import images as img
+    from storage.fsutil import remove_tree
+
+    rec = rt.state.claim(rec.id, (CREATED, EXITED, STOPPED), RUNNING)
+    cfg = rec.config
+    run_dir = rt.container_run_dir(rec.id)
+    container = None
+    with _Forwarder() as fwd:
+        try:
+            image = img.by_id(rt.db.conn, rec.image_id)
+            if image is None:
+                raise InvalidState(f"the image of container {rec.name} ({rec.image_id[:12]}) is gone")
+            desc = rt.store.rootfs_mount(rec.id, image)
+            etc = specgen.etc_files(rec, run_dir)
+            mappings = None
+            if rt.cfg.rootless:
+                mappings = default_mappings()
+                if mappings.warning:
+                    warn(mappings.warning)
+            console = tty.window_size(0) if cfg.tty else None
+            spec = specgen.build(rec, desc, mappings, etc, console)
+            cdir = rt.store.container_dir(rec.id)
+            options = parent.LaunchOptions(
+                slirp=_slirp_options(cfg.network_options) if cfg.network == "slirp4netns" else None,
+                after_exit=(lambda: remove_tree(cdir)) if cfg.remove else None,
+            )
+            container = parent.launch(spec, options)
+        except BaseException as exc:
+            _failed_start(rt, rec, exc)
+            raise translate(exc) if isinstance(exc, Exception) else exc
+        fwd.attach(container.signal)
+        rt.state.update(rec.id, pid=container.pid, started_at=time.time(), exit_code=None, finished_at=None)
+        try:
+            if container.pty_master is not None:
+                with tty.RawMode(0):
+                    tty.relay(container.pty_master, stdin_open=cfg.interactive)
+                os.close(container.pty_master)
+            code = container.wait()
+        finally:
+            if container.exit_code is None:  # an exception in the relay: do not leave it running
+                container.signal(signal.SIGKILL)
+                container.wait()
+            _record_exit(rt, rec, container.exit_code)
+    return code
+
+
+def _failed_start(rt: Runtime, rec: ContainerRecord, exc: BaseException) -> None:
+    """Undo a start that never reached exec: back to `created` (podman leaves it so), or gone with --rm."""
+    if rec.config.remove:
+        remove(rt, rec, force=True)
+    else:
+        rt.state.update(rec.id, state=CREATED, pid=None, owner_pid=None, owner_start=None)
+        shutil.rmtree(rt.container_run_dir(rec.id), ignore_errors=True)
+
+
+def _record_exit(rt: Runtime, rec: ContainerRecord, code: Optional[int]) -> None:
+    if rec.config.remove:
+        rt.state.delete(rec.id)
+        shutil.rmtree(rt.container_run_dir(rec.id), ignore_errors=True)
+        if os.path.lexists(rt.store.container_dir(rec.id)):
+            rt.store.remove_container(rec.id)
+    else:
+        rt.state.finish(rec.id, code)
+        shutil.rmtree(rt.container_run_dir(rec.id), ignore_errors=True)
+
+
+def remove(rt: Runtime, rec: ContainerRecord, force: bool) -> None:
+    """Remove one container; a running one only with force (it is killed first)."""
+    if rec.state == RUNNING:
+        if not force:
+            raise InvalidState(
+                f"cannot remove container {rec.id} as it is running - running or paused containers "
+                "cannot be removed without force: container state improper")
+        _kill_and_wait(rec)
+    rt.store.remove_container(rec.id)
+    shutil.rmtree(rt.container_run_dir(rec.id), ignore_errors=True)
+    rt.state.delete(rec.id)
+
+
+def _kill_and_wait(rec: ContainerRecord, timeout: float = 10.0) -> None:
+    """SIGKILL the container and wait until it and the podpy supervising it are gone
+    (the supervisor records the exit; removing under its feet would race it)."""
+    from ..state import alive
+
+    if rec.pid:
+        try:
+            os.kill(rec.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not (rec.pid and os.path.exists(f"/proc/{rec.pid}")) and not alive(rec.owner_pid, rec.owner_start):
+            return
+        time.sleep(0.005)
+
+
+@dataclass
+class RemoveReport:
+    name: str
+    error: Optional[PodpyError] = None
+
+
+def remove_many(rt: Runtime, names: list[str], force: bool, all_: bool, ignore: bool) -> list[RemoveReport]:
+    """`rm`: one report per container, each with its own error, so a partial failure says which."""
+    rt.reconcile()
+    targets: list[tuple[str, Optional[ContainerRecord], Optional[PodpyError]]] = []
+    if all_:
+        targets = [(r.id, r, None) for r in rt.state.all()]
+    for n in names:
+        try:
+            targets.append((n, rt.state.lookup(n), None))
+        except NoSuchContainer as exc:
+            if not ignore:
+                targets.append((n, None, exc))
+        except PodpyError as exc:
+            targets.append((n, None, exc))
+    reports = []
+    for label, rec, err in targets:
+        if rec is None:
+            reports.append(RemoveReport(label, err))
+            continue
+        try:
+            remove(rt, rec, force)
+            reports.append(RemoveReport(label))
+        except PodpyError as exc:
+            reports.append(RemoveReport(label, exc))
+        except Exception as exc:  # noqa: BLE001
+            reports.append(RemoveReport(label, translate(exc)))
+    return reports

@@ -1,0 +1,177 @@
+"""`create`: options + image -> a container record and its writable storage."""
+
+from __future__ import annotations
+
+import os
+import random
+import shlex
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+from storage import view
+
+from .. import options as opt
+from ..config import DEFAULT_PATH
+from ..errors import EngineError, InvalidArgument, translate
+from ..state import CONFIGURED, CREATED, ContainerConfig, ContainerRecord
+from .runtime import Runtime
+
+NETWORK_MODES = ("slirp4netns", "host", "none")
+
+
+@dataclass
+class CreateOptions:
+    image: str
+    command: list[str] = field(default_factory=list)
+    name: Optional[str] = None
+    entrypoint: Optional[str] = None
+    env: list[str] = field(default_factory=list)
+    env_file: list[str] = field(default_factory=list)
+    volumes: list[str] = field(default_factory=list)
+    workdir: Optional[str] = None
+    user: Optional[str] = None
+    hostname: Optional[str] = None
+    network: Optional[str] = None
+    tty: bool = False
+    interactive: bool = False
+    remove: bool = False
+    labels: list[str] = field(default_factory=list)
+    read_only: bool = False
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    privileged: bool = False
+    create_command: list[str] = field(default_factory=list)
+
+
+_ADJ = ("admiring", "bold", "brave", "calm", "clever", "cool", "dazzling", "eager", "elegant", "festive",
+        "focused", "gallant", "gifted", "happy", "hopeful", "jolly", "keen", "kind", "lucid", "modest",
+        "nice", "optimistic", "peaceful", "quirky", "relaxed", "serene", "sharp", "stoic", "tender",
+        "upbeat", "vibrant", "wizardly", "youthful", "zealous")
+_NOUN = ("albattani", "babbage", "bell", "bohr", "curie", "darwin", "dijkstra", "einstein", "euler",
+         "fermi", "galileo", "goldberg", "hopper", "hypatia", "kepler", "knuth", "lamarr", "lovelace",
+         "mayer", "meitner", "newton", "noether", "pascal", "ritchie", "sammet", "shannon", "tesla",
+         "thompson", "torvalds", "turing", "wilson", "wozniak", "yalow")
+
+
+def random_name() -> str:
+    return f"{random.choice(_ADJ)}_{random.choice(_NOUN)}"
+
+
+def parse_network(value: Optional[str]) -> tuple[str, dict[str, str]]:
+    """--network MODE[:OPTIONS]; the default is slirp4netns."""
+    if not value:
+        return "slirp4netns", {}
+    mode, _, rest = value.partition(":")
+    if mode == "private":
+        mode = "slirp4netns"
+    if mode not in NETWORK_MODES:
+        raise InvalidArgument(f"unsupported network mode {value!r}: use slirp4netns, host or none")
+    opts: dict[str, str] = {}
+    for item in filter(None, rest.split(",")):
+        k, _, v = item.partition("=")
+        opts[k] = v
+    if opts and mode != "slirp4netns":
+        raise InvalidArgument(f"network mode {mode!r} takes no options")
+    for k in opts:
+        if k not in ("allow_host_loopback", "cidr", "mtu", "outbound_addr", "enable_ipv6"):
+            raise InvalidArgument(f"unknown slirp4netns option {k!r}")
+    return mode, opts
+
+
+def create(rt: Runtime, o: CreateOptions) -> ContainerRecord:
+    """Validate everything first, then make the row (state `configured`), the
+    storage, and flip the row to `created`; on failure undo what was made."""
+    name = opt.check_name(o.name) if o.name else None
+    user_env = opt.parse_env_files(o.env_file) + opt.parse_env(o.env)
+    volumes = [opt.parse_volume(v) for v in o.volumes]
+    entrypoint = opt.parse_entrypoint(o.entrypoint)
+    labels = opt.parse_labels(o.labels)
+    user_spec = opt.parse_user(o.user) if o.user else None
+    network, net_opts = parse_network(o.network)
+    if o.workdir is not None and not o.workdir.startswith("/"):
+        raise InvalidArgument(f"invalid --workdir {o.workdir!r}: must be an absolute path")
+    from rootless import capabilities
+    from rootless.errors import SetupError
+
+    try:
+        capabilities.resolve((), o.cap_add, o.cap_drop, False)
+    except SetupError as exc:
+        raise InvalidArgument(str(exc)) from exc
+    try:
+        image = rt.store.image(o.image, rt.cfg.search_registries)
+    except Exception as exc:  # noqa: BLE001
+        raise translate(exc) from exc
+    icfg = image.config.get("config") or {}
+    layer_dirs = rt.store.layer_dirs(image)
+    user_str = o.user if o.user is not None else str(icfg.get("User") or "")
+    spec = user_spec or (opt.parse_user(user_str) if user_str else opt.UserSpec("0", None))
+    passwd = view.read_file(layer_dirs, "/etc/passwd")
+    group = view.read_file(layer_dirs, "/etc/group")
+    uid, gid, groups, home = opt.resolve_user(spec, passwd, group)
+    if uid == 0 and home == "/":
+        home = "/root"
+    if entrypoint is None:
+        entrypoint = list(icfg.get("Entrypoint") or [])
+        command = list(o.command) if o.command else list(icfg.get("Cmd") or [])
+    else:
+        command = list(o.command)
+    if not entrypoint and not command:
+        raise InvalidArgument(f"no command or entrypoint provided, and no CMD or ENTRYPOINT from image {o.image}")
+    cid = os.urandom(32).hex()
+    hostname = o.hostname or ""
+    base_env = ["PATH=" + DEFAULT_PATH, "TERM=xterm", "container=podpy"]
+    env = opt.merge_env(base_env, list(icfg.get("Env") or []), user_env)
+    if not any(e.startswith("HOME=") for e in env):
+        env.append(f"HOME={home}")
+    env.append(f"HOSTNAME={hostname or cid[:12]}")
+    image_name = o.image if image.id.startswith(o.image.removeprefix("sha256:")) else _display_name(image, o.image)
+    cfg = ContainerConfig(
+        command=command, entrypoint=entrypoint, env=env, user=user_str, uid=uid, gid=gid, groups=groups,
+        workdir=o.workdir or str(icfg.get("WorkingDir") or "/"), hostname=hostname, tty=o.tty,
+        interactive=o.interactive, remove=o.remove, network=network, network_options=net_opts,
+        mounts=[opt.volume_mount(v) for v in volumes], labels={**(icfg.get("Labels") or {}), **labels},
+        read_only=o.read_only, cap_add=o.cap_add, cap_drop=o.cap_drop, privileged=o.privileged,
+        stop_signal=str(icfg.get("StopSignal") or "SIGTERM"),
+        create_command=o.create_command or [os.path.basename(sys.argv[0])] + sys.argv[1:],
+    )
+    rec = ContainerRecord(id=cid, name=name or "", image_id=image.id, image_name=image_name,
+                          created=time.time(), state=CONFIGURED, config=cfg)
+    for _ in range(20):
+        if not rec.name:
+            rec.name = random_name()
+        try:
+            rt.state.insert(rec)
+            break
+        except Exception:
+            if name:
+                raise
+            rec.name = ""
+    else:
+        raise EngineError("could not find a free random container name")
+    try:
+        rt.store.create_container(cid, image)
+        rt.state.update(cid, state=CREATED, owner_pid=None, owner_start=None)
+    except BaseException as exc:
+        try:
+            rt.store.remove_container(cid)
+        finally:
+            rt.state.delete(cid)
+        if isinstance(exc, Exception):
+            raise translate(exc) from exc
+        raise
+    rec.state, rec.owner_pid = CREATED, None
+    return rec
+
+
+def _display_name(image: object, asked: str) -> str:
+    names = getattr(image, "names", ())
+    for n in names:
+        if n.endswith("/" + asked) or n.endswith("/" + asked + ":latest") or n == asked:
+            return n
+    return names[0] if names else asked
+
+
+def command_string(rec: ContainerRecord) -> str:
+    return shlex.join(rec.config.entrypoint + rec.config.command)

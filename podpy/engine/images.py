@@ -1,0 +1,190 @@
+"""Image verbs: import, list, remove, tag, exists."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import shlex
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from storage import reference
+from storage.images import Image
+
+from ..errors import InvalidArgument, NoSuchImage, PodpyError, translate
+from .runtime import Runtime
+
+_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le",
+         "s390x": "s390x", "riscv64": "riscv64", "i686": "386"}
+
+
+def host_arch() -> str:
+    m = platform.machine()
+    return _ARCH.get(m, m)
+
+
+def rfc3339(ts: float) -> str:
+    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def apply_changes(changes: list[str], cfg: dict[str, Any]) -> None:
+    """--change 'CMD ...' and friends, as `podman import -c` takes them."""
+    for change in changes:
+        word, _, rest = change.strip().partition(" ")
+        word, rest = word.upper(), rest.strip()
+        if word in ("CMD", "ENTRYPOINT"):
+            if rest.startswith("["):
+                try:
+                    value = json.loads(rest)
+                except ValueError as exc:
+                    raise InvalidArgument(f"invalid --change {change!r}: {exc}") from exc
+            else:
+                value = ["/bin/sh", "-c", rest]
+            cfg["Cmd" if word == "CMD" else "Entrypoint"] = value
+        elif word == "ENV":
+            k, eq, v = rest.partition("=")
+            if not eq:
+                k, _, v = rest.partition(" ")
+            if not k:
+                raise InvalidArgument(f"invalid --change {change!r}")
+            env = [e for e in cfg.get("Env", []) if not e.startswith(k + "=")]
+            cfg["Env"] = env + [f"{k}={v.strip()}"]
+        elif word == "WORKDIR":
+            cfg["WorkingDir"] = rest
+        elif word == "USER":
+            cfg["User"] = rest
+        elif word == "LABEL":
+            for item in shlex.split(rest):
+                k, _, v = item.partition("=")
+                cfg.setdefault("Labels", {})[k] = v
+        elif word == "EXPOSE":
+            for port in rest.split():
+                cfg.setdefault("ExposedPorts", {})[port if "/" in port else port + "/tcp"] = {}
+        elif word == "VOLUME":
+            vols = json.loads(rest) if rest.startswith("[") else rest.split()
+            for v in vols:
+                cfg.setdefault("Volumes", {})[v] = {}
+        elif word == "STOPSIGNAL":
+            cfg["StopSignal"] = rest
+        else:
+            raise InvalidArgument(f"invalid --change {change!r}: unknown instruction {word}")
+
+
+def import_image(rt: Runtime, source: str, name: Optional[str], changes: list[str], message: str) -> Image:
+    """`import`: a rootfs tarball (file or "-") becomes a one-layer image."""
+    from storage.archive import ApplyOptions
+
+    if source != "-" and not os.path.isfile(source):
+        if "://" in source:
+            raise InvalidArgument(f"importing from a URL is not supported yet: {source}")
+        raise InvalidArgument(f"cannot import {source}: no such file")
+    target = reference.normalize_local(name) if name else None
+    cfg: dict[str, Any] = {}
+    apply_changes(changes, cfg)
+    rt.reconcile()
+    driver = rt.store.driver
+    full_map = True
+    if rt.cfg.rootless:
+        from rootless.userns import default_mappings
+
+        full_map = not default_mappings().warning
+    options = ApplyOptions(
+        whiteout_format=driver.whiteout_format(),  # type: ignore[arg-type]
+        opaque_xattr=driver.opaque_xattr() or "user.overlay.opaque",
+        chown="full" if full_map else "ignore_errors",
+        create_devices=not rt.cfg.rootless,
+    )
+    try:
+        layer_id, result = rt.store.apply_layer(source, None, options)
+        now = rfc3339(_now())
+        config = {
+            "created": now,
+            "architecture": host_arch(),
+            "os": "linux",
+            "config": cfg,
+            "rootfs": {"type": "layers", "diff_ids": [result.diff_id]},
+            "history": [{"created": now, "created_by": f"/bin/sh -c #(nop) ADD file:{result.diff_id[7:]} in / ",
+                         **({"comment": message} if message else {})}],
+        }
+        return rt.store.create_image(config, [layer_id], [target] if target else [])
+    except PodpyError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise translate(exc) from exc
+
+
+def _now() -> float:
+    import time
+
+    return time.time()
+
+
+def lookup(rt: Runtime, name: str) -> Image:
+    try:
+        return rt.store.image(name, rt.cfg.search_registries)
+    except Exception as exc:  # noqa: BLE001
+        raise translate(exc) from exc
+
+
+@dataclass
+class ImageRemoveReport:
+    name: str
+    untagged: list[str]
+    deleted: Optional[str] = None
+    error: Optional[PodpyError] = None
+
+
+def remove_images(rt: Runtime, names: list[str], force: bool) -> list[ImageRemoveReport]:
+    """`rmi`: an image used by a container is refused unless force (which removes those containers)."""
+    from .containers import remove
+
+    rt.reconcile()
+    reports = []
+    for name in names:
+        try:
+            image = lookup(rt, name)
+            users = [r for r in rt.state.all() if r.image_id == image.id]
+            # `rmi name` of an image with several names only untags that name.
+            full = None
+            if not reference.HEX_ID.match(name) and len(image.names) > 1:
+                for cand in reference.candidates(name, rt.cfg.search_registries):
+                    if cand in image.names:
+                        full = cand
+                        break
+            if full is not None:
+                rt.store.untag(full)
+                reports.append(ImageRemoveReport(name, [full]))
+                continue
+            if users and not force:
+                raise PodpyError(
+                    f"image used by {users[0].id}: image is in use by a container: consider listing "
+                    "external containers and force-removing image")
+            for rec in users:
+                remove(rt, rec, force=True)
+            untagged = rt.store.delete_image(image.id, in_use=False)
+            reports.append(ImageRemoveReport(name, untagged, image.id))
+        except PodpyError as exc:
+            reports.append(ImageRemoveReport(name, [], error=exc))
+        except Exception as exc:  # noqa: BLE001
+            reports.append(ImageRemoveReport(name, [], error=translate(exc)))
+    return reports
+
+
+def tag(rt: Runtime, source: str, targets: list[str]) -> None:
+    image = lookup(rt, source)
+    try:
+        names = [reference.normalize_local(t) for t in targets]
+    except Exception as exc:  # noqa: BLE001
+        raise translate(exc) from exc
+    for n in names:
+        rt.store.tag(image.id, n)
+
+
+def exists(rt: Runtime, name: str) -> bool:
+    try:
+        lookup(rt, name)
+        return True
+    except NoSuchImage:
+        return False

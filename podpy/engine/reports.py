@@ -1,0 +1,293 @@
+"""Records -> the dicts podman prints: `ps`, `images`, `inspect` (JSON and template views)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import shlex
+import time
+from typing import Any, Optional
+
+from storage.images import Image
+
+from ..state import CONFIGURED, CREATED, EXITED, RUNNING, STOPPED, ContainerRecord
+from .images import rfc3339
+
+
+def human_duration(seconds: float) -> str:
+    """Go's units.HumanDuration, which podman's Status and CREATED use."""
+    s = int(seconds)
+    if s < 1:
+        return "Less than a second"
+    if s == 1:
+        return "1 second"
+    if s < 60:
+        return f"{s} seconds"
+    m = s // 60
+    if m == 1:
+        return "About a minute"
+    if m < 60:
+        return f"{m} minutes"
+    h = round(s / 3600)
+    if h == 1:
+        return "About an hour"
+    if h < 48:
+        return f"{h} hours"
+    if h < 24 * 7 * 2:
+        return f"{h // 24} days"
+    if h < 24 * 30 * 2:
+        return f"{h // 24 // 7} weeks"
+    if h < 24 * 365 * 2:
+        return f"{h // 24 // 30} months"
+    return f"{h // 24 // 365} years"
+
+
+def ago(ts: Optional[float]) -> str:
+    return f"{human_duration(time.time() - ts)} ago" if ts else ""
+
+
+def human_size(n: float) -> str:
+    """Docker's units.HumanSize: SI units, three significant digits."""
+    units = ("B", "kB", "MB", "GB", "TB", "PB")
+    i = 0
+    while n >= 1000 and i < len(units) - 1:
+        n /= 1000
+        i += 1
+    return f"{n:.3g} {units[i]}"
+
+
+def go_time(ts: Optional[float]) -> str:
+    """Go's time.Time String(), as podman prints CreatedAt."""
+    if not ts:
+        return "0001-01-01 00:00:00 +0000 UTC"
+    d = _dt.datetime.fromtimestamp(ts, _dt.timezone.utc)
+    return d.strftime("%Y-%m-%d %H:%M:%S.%f").rstrip("0").rstrip(".") + " +0000 UTC"
+
+
+def status(rec: ContainerRecord) -> str:
+    if rec.state == RUNNING:
+        return f"Up {human_duration(time.time() - (rec.started_at or rec.created))}"
+    if rec.state in (EXITED, STOPPED):
+        code = -1 if rec.exit_code is None else rec.exit_code
+        return f"Exited ({code}) {ago(rec.finished_at)}"
+    if rec.state in (CREATED, CONFIGURED):
+        return "Created"
+    return rec.state.capitalize()
+
+
+def _ps_state(rec: ContainerRecord) -> str:
+    return {CONFIGURED: CREATED, STOPPED: EXITED}.get(rec.state, rec.state)
+
+
+def ps_json(rec: ContainerRecord) -> dict[str, Any]:
+    cmd = rec.config.entrypoint + rec.config.command
+    return {
+        "AutoRemove": rec.config.remove,
+        "Command": cmd,
+        "CreatedAt": ago(rec.created),
+        "Exited": rec.state in (EXITED, STOPPED),
+        "ExitedAt": int(rec.finished_at or 0),
+        "ExitCode": rec.exit_code if rec.exit_code is not None else 0,
+        "Id": rec.id,
+        "Image": rec.image_name,
+        "ImageID": rec.image_id,
+        "IsInfra": False,
+        "Labels": rec.config.labels or None,
+        "Mounts": [m["destination"] for m in rec.config.mounts],
+        "Names": [rec.name],
+        "Namespaces": {},
+        "Networks": [],
+        "Pid": rec.pid or 0,
+        "Pod": "",
+        "PodName": "",
+        "Ports": None,
+        "Size": None,
+        "StartedAt": int(rec.started_at or 0),
+        "State": _ps_state(rec),
+        "Status": status(rec),
+        "Created": int(rec.created),
+    }
+
+
+def ps_row(rec: ContainerRecord, no_trunc: bool) -> dict[str, Any]:
+    """The template view: what `{{.ID}}`, `{{.Names}}`... mean in `ps --format`."""
+    data = ps_json(rec)
+    cmd = shlex.join(rec.config.entrypoint + rec.config.command)
+    data.update({
+        "ID": rec.id if no_trunc else rec.id[:12],
+        "Command": cmd if no_trunc or len(cmd) <= 20 else cmd[:17] + "...",
+        "CreatedAt": go_time(rec.created),
+        "CreatedHuman": ago(rec.created),
+        "RunningFor": ago(rec.created),
+        "Names": rec.name,
+        "Ports": "",
+        "Mounts": ",".join(data["Mounts"]),
+        "Networks": "",
+        "Labels": rec.config.labels,
+        "Size": "",
+    })
+    return data
+
+
+def container_inspect(rec: ContainerRecord, rootfs: str, driver: str, run_dir: str,
+                      image: Optional[Image]) -> dict[str, Any]:
+    cfg = rec.config
+    args = cfg.entrypoint + cfg.command
+    hostname = cfg.hostname or rec.id[:12]
+    state = _ps_state(rec)
+    return {
+        "Id": rec.id,
+        "Created": rfc3339(rec.created),
+        "Path": args[0] if args else "",
+        "Args": args[1:],
+        "State": {
+            "OciVersion": "1.0.2",
+            "Status": state,
+            "Running": rec.state == RUNNING,
+            "Paused": False,
+            "Restarting": False,
+            "OOMKilled": False,
+            "Dead": False,
+            "Pid": rec.pid or 0,
+            "ExitCode": rec.exit_code if rec.exit_code is not None else 0,
+            "Error": "",
+            "StartedAt": rfc3339(rec.started_at) if rec.started_at else "0001-01-01T00:00:00Z",
+            "FinishedAt": rfc3339(rec.finished_at) if rec.finished_at else "0001-01-01T00:00:00Z",
+        },
+        "Image": rec.image_id,
+        "ImageName": rec.image_name,
+        "Rootfs": "",
+        "ResolvConfPath": os.path.join(run_dir, "resolv.conf"),
+        "HostnamePath": os.path.join(run_dir, "hostname"),
+        "HostsPath": os.path.join(run_dir, "hosts"),
+        "Name": rec.name,
+        "RestartCount": 0,
+        "Driver": driver,
+        "Mounts": [
+            {"Type": "bind", "Source": m["source"], "Destination": m["destination"], "Driver": "",
+             "Mode": "", "Options": [o for o in m.get("options", []) if o not in ("ro", "rw")],
+             "RW": "ro" not in m.get("options", []), "Propagation": next(
+                 (o for o in m.get("options", []) if o in ("private", "rprivate", "slave", "rslave")), "")}
+            for m in cfg.mounts
+        ],
+        "GraphDriver": {"Name": driver, "Data": {"MergedDir": rootfs}},
+        "Config": {
+            "Hostname": hostname,
+            "User": cfg.user,
+            "Env": cfg.env,
+            "Cmd": cfg.command or None,
+            "Image": rec.image_name,
+            "WorkingDir": cfg.workdir,
+            "Entrypoint": shlex.join(cfg.entrypoint) if cfg.entrypoint else "",
+            "Labels": cfg.labels or None,
+            "StopSignal": cfg.stop_signal,
+            "Tty": cfg.tty,
+            "OpenStdin": cfg.interactive,
+            "CreateCommand": cfg.create_command,
+            "Annotations": cfg.annotations,
+        },
+        "HostConfig": {
+            "Binds": [f"{m['source']}:{m['destination']}:{','.join(m.get('options', []))}" for m in cfg.mounts],
+            "NetworkMode": cfg.network,
+            "AutoRemove": cfg.remove,
+            "CapAdd": cfg.cap_add,
+            "CapDrop": cfg.cap_drop,
+            "Privileged": cfg.privileged,
+            "ReadonlyRootfs": cfg.read_only,
+        },
+        "NetworkSettings": {
+            "IPAddress": "10.0.2.100" if cfg.network == "slirp4netns" and rec.state == RUNNING else "",
+            "Gateway": "10.0.2.2" if cfg.network == "slirp4netns" and rec.state == RUNNING else "",
+        },
+        "IsInfra": False,
+    }
+
+
+def _image_history(image: Image) -> list[dict[str, Any]]:
+    return list(image.config.get("history") or [])
+
+
+def image_json(image: Image, containers: int) -> dict[str, Any]:
+    """One entry of `images --format json`."""
+    created = _created_ts(image)
+    return {
+        "Id": image.id,
+        "ParentId": "",
+        "RepoTags": list(image.names) or None,
+        "RepoDigests": [],
+        "Size": image.size,
+        "SharedSize": 0,
+        "VirtualSize": image.size,
+        "Labels": (image.config.get("config") or {}).get("Labels") or None,
+        "Containers": containers,
+        "Names": list(image.names) or None,
+        "Digest": image.digest or "",
+        "History": [n for n in image.names],
+        "Created": int(created),
+        "CreatedAt": rfc3339(created),
+    }
+
+
+def _created_ts(image: Image) -> float:
+    text = image.config.get("created")
+    if isinstance(text, str) and text:
+        try:
+            t = text.rstrip("Z")
+            if "." in t:
+                head, frac = t.split(".", 1)
+                t = f"{head}.{frac[:6]}"
+            return _dt.datetime.fromisoformat(t).replace(tzinfo=_dt.timezone.utc).timestamp()
+        except ValueError:
+            pass
+    return image.created
+
+
+def image_rows(image: Image, containers: int, no_trunc: bool) -> list[dict[str, Any]]:
+    """The template view: one row per name (REPOSITORY, TAG), or one <none> row."""
+    created = _created_ts(image)
+    base = image_json(image, containers)
+    base.update({
+        "ID": image.id if no_trunc else image.id[:12],
+        "CreatedSince": ago(created),
+        "CreatedAt": go_time(created),
+        "Size": human_size(image.size),
+        "ReadOnly": False,
+        "Digest": image.digest or "",
+    })
+    rows = []
+    from storage.reference import split_repo_tag
+
+    for name in image.names or ("<none>:<none>",):
+        repo, tag = ("<none>", "<none>") if name == "<none>:<none>" else split_repo_tag(name)
+        rows.append({**base, "Repository": repo, "Tag": tag})
+    return rows
+
+
+def image_inspect(image: Image, driver: str, layer_dirs: list[str]) -> dict[str, Any]:
+    cfg = image.config
+    icfg = cfg.get("config") or {}
+    created = _created_ts(image)
+    return {
+        "Id": image.id,
+        "Digest": image.digest or "",
+        "RepoTags": list(image.names),
+        "RepoDigests": [],
+        "Parent": "",
+        "Comment": next((h.get("comment", "") for h in _image_history(image) if h.get("comment")), ""),
+        "Created": rfc3339(created),
+        "Config": icfg,
+        "Version": "",
+        "Author": cfg.get("author", ""),
+        "Architecture": cfg.get("architecture", ""),
+        "Os": cfg.get("os", ""),
+        "Size": image.size,
+        "VirtualSize": image.size,
+        "GraphDriver": {"Name": driver, "Data": {"LowerDir": ":".join(reversed(layer_dirs))}},
+        "RootFS": {"Type": "layers", "Layers": list((cfg.get("rootfs") or {}).get("diff_ids", []))},
+        "Labels": icfg.get("Labels") or None,
+        "Annotations": {},
+        "ManifestType": "application/vnd.oci.image.manifest.v1+json",
+        "User": icfg.get("User", ""),
+        "History": _image_history(image),
+        "NamesHistory": list(image.names),
+    }

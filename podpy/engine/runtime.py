@@ -1,0 +1,129 @@
+"""The engine's context: configuration, the database, the store and the state,
+opened once per command, plus the clean-up of what killed commands left.
+
+The storage driver is chosen once per store and remembered in the database, so
+the probe (a test overlay mount in a user namespace) runs only on first use.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Callable, Optional
+
+from storage.db import Database
+from storage.drivers.base import Choice, Driver
+from storage.store import Store
+
+from .. import config as config_mod
+from ..errors import EngineError, InvalidArgument, translate
+from ..state import CONFIGURED, EXITED, RUNNING, State
+
+
+def in_userns_for(rootless: bool) -> Callable[..., Any]:
+    """How storage runs work that touches container-owned files."""
+    if not rootless:
+        return lambda fn, *args: fn(*args)
+    from rootless.userns import run_in_userns
+
+    return run_in_userns
+
+
+def make_driver(name: str, rootless: bool, mount_program: Optional[str]) -> Driver:
+    from storage.drivers.overlay import FuseOverlayDriver, OverlayDriver
+    from storage.drivers.vfs import VfsDriver
+
+    if name == "overlay":
+        return OverlayDriver(rootless)
+    if name == "fuse-overlayfs":
+        return FuseOverlayDriver(rootless, mount_program)
+    if name == "vfs":
+        return VfsDriver()
+    raise InvalidArgument(f"unknown storage driver {name!r}")
+
+
+@dataclass
+class Runtime:
+    cfg: config_mod.Config
+
+    @classmethod
+    def open(cls, root: Optional[str] = None, runroot: Optional[str] = None,
+             storage_driver: Optional[str] = None) -> "Runtime":
+        return cls(config_mod.load(root, runroot, storage_driver))
+
+    @cached_property
+    def db(self) -> Database:
+        try:
+            return Database(os.path.join(self.cfg.root, "podpy.db"))
+        except Exception as exc:  # noqa: BLE001
+            raise EngineError(f"opening the database in {self.cfg.root}: {exc}") from exc
+
+    @cached_property
+    def driver_choice(self) -> Choice:
+        cfg = self.cfg
+        row = None
+        try:
+            row = self.db.conn.execute("SELECT key, value FROM meta WHERE key IN ('driver', 'driver_reason')"
+                                       ).fetchall()
+        except Exception:  # noqa: BLE001 - no tables yet
+            row = None
+        stored = {r[0]: r[1] for r in row or []}
+        if cfg.driver:
+            if stored.get("driver") == cfg.driver:
+                return Choice(cfg.driver, stored.get("driver_reason") or f"set by {cfg.driver_source}")
+            return Choice(cfg.driver, f"set by {cfg.driver_source}")
+        if "driver" in stored:
+            return Choice(stored["driver"], stored.get("driver_reason", "chosen when the store was created"))
+        return self._probe()
+
+    def _probe(self) -> Choice:
+        from rootless.probe import fuse_refusal, overlay_refusal
+
+        base = os.path.join(self.cfg.root, "tmp", f"probe-{os.getpid()}")
+        why_not = overlay_refusal(base, self.cfg.rootless)
+        if why_not is None:
+            how = "in the user namespace with userxattr" if self.cfg.rootless else "as root"
+            return Choice("overlay", f"kernel overlayfs works {how}")
+        fuse_why = fuse_refusal()
+        if fuse_why is None:
+            return Choice("fuse-overlayfs", f"kernel overlay refused ({why_not}); fuse-overlayfs works")
+        return Choice("vfs", f"kernel overlay refused ({why_not}) and {fuse_why}: copying layers")
+
+    @cached_property
+    def store(self) -> Store:
+        choice = self.driver_choice
+        try:
+            store = Store(self.cfg.root, make_driver(choice.name, self.cfg.rootless, self.cfg.mount_program),
+                          rootless=self.cfg.rootless, in_userns=in_userns_for(self.cfg.rootless), db=self.db)
+            with self.db.write() as c:
+                c.execute("INSERT OR IGNORE INTO meta VALUES ('driver_reason', ?)", (choice.reason,))
+        except Exception as exc:  # noqa: BLE001
+            raise translate(exc) from exc
+        return store
+
+    @cached_property
+    def state(self) -> State:
+        self.store  # the storage tables first: one migration order for everyone
+        return State(self.db)
+
+    def container_run_dir(self, cid: str) -> str:
+        return os.path.join(self.cfg.runroot, "containers", cid)
+
+    def reconcile(self) -> None:
+        """Finish what killed commands left behind (see state.py)."""
+        import shutil
+
+        for rec in self.state.orphans():
+            if rec.state == CONFIGURED or (rec.config.remove and rec.state in (RUNNING, EXITED)):
+                try:
+                    self.store.remove_container(rec.id)
+                except Exception:  # noqa: BLE001 - tried again by the next command
+                    continue
+                shutil.rmtree(self.container_run_dir(rec.id), ignore_errors=True)
+                self.state.delete(rec.id)
+            elif rec.state == RUNNING:
+                self.state.finish(rec.id, -1)
+            else:
+                self.state.update(rec.id, owner_pid=None, owner_start=None)
+        self.store.collect_garbage()

@@ -1,0 +1,80 @@
+"""Errors the engine raises, and the exit codes the CLI maps them to.
+
+    PodpyError (125)
+    ├── InvalidArgument      bad flag values, malformed -v/-e/-u/-p, bad names
+    ├── NoSuchContainer      unknown name or id prefix  (podman rm: exit 1)
+    ├── NoSuchImage          unknown image
+    ├── Ambiguous            an id prefix matches several objects
+    ├── NameInUse            a container name already taken
+    ├── InvalidState         the container's state forbids it (rm of a running one: exit 2)
+    └── EngineError          anything else, wrapping a storage/ or rootless/ error
+
+Errors from storage/ and rootless/ are wrapped with context at the engine
+boundary (`raise EngineError("mounting ...") from exc`) or translated by
+`translate()` so the CLI shows one line.
+"""
+
+from __future__ import annotations
+
+
+class PodpyError(Exception):
+    exit_code = 125
+
+
+class InvalidArgument(PodpyError):
+    pass
+
+
+class NoSuchContainer(PodpyError):
+    pass
+
+
+class NoSuchImage(PodpyError):
+    pass
+
+
+class Ambiguous(PodpyError):
+    pass
+
+
+class NameInUse(PodpyError):
+    pass
+
+
+class InvalidState(PodpyError):
+    pass
+
+
+class EngineError(PodpyError):
+    pass
+
+
+class ExecFailed(PodpyError):
+    """The container's command could not be run: 126 (not executable) or 127 (not found)."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def translate(exc: BaseException) -> PodpyError:
+    """The engine's view of an error from storage/ or rootless/."""
+    from rootless.errors import ExecError, RuntimeFailure
+    from storage.errors import AmbiguousIdError, ImageUnknownError, ReferenceError_, StorageError
+
+    if isinstance(exc, PodpyError):
+        return exc
+    if isinstance(exc, ExecError):
+        return ExecFailed(str(exc), exc.exit_code)
+    if isinstance(exc, ImageUnknownError):
+        return NoSuchImage(str(exc))
+    if isinstance(exc, AmbiguousIdError):
+        return Ambiguous(str(exc))
+    if isinstance(exc, ReferenceError_):
+        return InvalidArgument(str(exc))
+    if isinstance(exc, (StorageError, RuntimeFailure)):
+        return EngineError(str(exc))
+    if isinstance(exc, OSError):
+        where = f" `{exc.filename}`" if exc.filename else ""
+        return EngineError(f"{exc.strerror or exc}{where}")
+    return EngineError(f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,210 @@
+"""Parsing what users type: -e, --env-file, -v, -u, --label, --entrypoint, names.
+
+Each parser raises InvalidArgument with one line naming the bad value, before
+anything is created.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+from .errors import InvalidArgument
+
+NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+_ENV_NAME = re.compile(r"^[^=\s]+$")
+_VOLUME_OPTS = {
+    "ro", "rw", "z", "Z", "U", "O", "copy", "nocopy", "exec", "noexec", "suid", "nosuid", "dev", "nodev",
+    "private", "rprivate", "shared", "rshared", "slave", "rslave", "bind", "rbind", "idmap",
+}
+
+
+def check_name(name: str) -> str:
+    if not NAME_RE.match(name):
+        raise InvalidArgument(f"container name {name!r} is invalid: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*")
+    return name
+
+
+def parse_env(items: list[str], host_env: Optional[dict[str, str]] = None) -> list[str]:
+    """-e values: K=V, K (taken from the host when set), K* (every host variable matching)."""
+    host = dict(os.environ) if host_env is None else host_env
+    out: list[str] = []
+    for item in items:
+        name, eq, value = item.partition("=")
+        if not name or not _ENV_NAME.match(name):
+            raise InvalidArgument(f"invalid environment variable: {item!r}")
+        if eq:
+            out.append(f"{name}={value}")
+        elif name.endswith("*"):
+            out.extend(f"{k}={v}" for k, v in sorted(host.items()) if fnmatch.fnmatchcase(k, name))
+        elif name in host:
+            out.append(f"{name}={host[name]}")
+    return out
+
+
+def parse_env_files(paths: list[str]) -> list[str]:
+    """--env-file: K=V lines; blank lines and # comments skipped; K alone takes the host's value."""
+    items: list[str] = []
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8") as f:
+                lines = f.read().splitlines()
+        except OSError as exc:
+            raise InvalidArgument(f"cannot read env file {path}: {exc.strerror}") from exc
+        for n, line in enumerate(lines, 1):
+            s = line.strip()
+            if not s or s.startswith("#"):
+                continue
+            if s.startswith("="):
+                raise InvalidArgument(f"invalid environment variable in {path}:{n}: {line!r}")
+            items.append(line.lstrip())
+    return parse_env(items)
+
+
+def merge_env(*layers: list[str]) -> list[str]:
+    """Later lists override earlier ones by name; order of first appearance kept."""
+    merged: dict[str, str] = {}
+    for layer in layers:
+        for item in layer:
+            k, _, v = item.partition("=")
+            merged[k] = v
+    return [f"{k}={v}" for k, v in merged.items()]
+
+
+@dataclass(frozen=True)
+class Volume:
+    source: str
+    destination: str
+    options: tuple[str, ...]
+
+
+def parse_volume(spec: str) -> Volume:
+    """-v SRC:DST[:OPTS] with SRC a host path (absolute, or ./ ../ relative)."""
+    parts = spec.split(":")
+    if len(parts) < 2 or len(parts) > 3 or not all(parts[:2]):
+        raise InvalidArgument(f"invalid volume {spec!r}: expected HOST-PATH:CONTAINER-PATH[:OPTIONS]")
+    src, dst = parts[0], parts[1]
+    opts = tuple(o for o in parts[2].split(",") if o) if len(parts) == 3 else ()
+    for o in opts:
+        if o not in _VOLUME_OPTS:
+            raise InvalidArgument(f"invalid volume {spec!r}: unknown option {o!r}")
+    if "ro" in opts and "rw" in opts:
+        raise InvalidArgument(f"invalid volume {spec!r}: ro and rw together")
+    if not dst.startswith("/"):
+        raise InvalidArgument(f"invalid volume {spec!r}: container path {dst!r} is not absolute")
+    if src.startswith("/") or src.startswith("."):
+        src = os.path.abspath(src)
+        if not os.path.exists(src):
+            raise InvalidArgument(f"invalid volume {spec!r}: host path {src}: no such file or directory")
+    else:
+        raise InvalidArgument(f"invalid volume {spec!r}: named volumes are not supported yet; "
+                              "give an absolute host path")
+    return Volume(src, os.path.normpath(dst), opts)
+
+
+def volume_mount(v: Volume) -> dict[str, object]:
+    """The OCI mount for a bind volume."""
+    options = ["rbind"]
+    options.append("ro" if "ro" in v.options else "rw")
+    for o in v.options:
+        if o in ("exec", "noexec", "suid", "nosuid", "dev", "nodev", "private", "rprivate",
+                 "slave", "rslave"):
+            options.append(o)
+    if not any(o in options for o in ("private", "rprivate", "slave", "rslave")):
+        options.append("rprivate")
+    return {"destination": v.destination, "type": "bind", "source": v.source, "options": options}
+
+
+def parse_labels(items: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        k, _, v = item.partition("=")
+        if not k:
+            raise InvalidArgument(f"invalid label {item!r}: empty name")
+        out[k] = v
+    return out
+
+
+def parse_entrypoint(value: Optional[str]) -> Optional[list[str]]:
+    """--entrypoint: a JSON array, or one string (the whole command); "" clears the image's."""
+    if value is None:
+        return None
+    if value == "":
+        return []
+    if value.lstrip().startswith("["):
+        try:
+            parsed = json.loads(value)
+        except ValueError as exc:
+            raise InvalidArgument(f"invalid --entrypoint {value!r}: {exc}") from exc
+        if not isinstance(parsed, list) or not all(isinstance(x, str) for x in parsed):
+            raise InvalidArgument(f"invalid --entrypoint {value!r}: expected a JSON array of strings")
+        return parsed
+    return [value]
+
+
+@dataclass(frozen=True)
+class UserSpec:
+    user: str
+    group: Optional[str]
+
+
+def parse_user(value: str) -> UserSpec:
+    """-u USER[:GROUP] with names or numbers."""
+    if not value:
+        raise InvalidArgument("invalid user \"\": empty")
+    user, sep, group = value.partition(":")
+    if not user or (sep and not group) or ":" in group:
+        raise InvalidArgument(f"invalid user {value!r}: expected USER[:GROUP]")
+    for part in (user, group):
+        if part and (part.startswith("-") or any(c.isspace() for c in part)):
+            raise InvalidArgument(f"invalid user {value!r}")
+    return UserSpec(user, group or None)
+
+
+def resolve_user(spec: UserSpec, passwd: Optional[bytes], group: Optional[bytes]
+                 ) -> tuple[int, int, list[int], str]:
+    """(uid, gid, supplementary gids, home) from the image's /etc/passwd and /etc/group."""
+    users = _table(passwd)
+    groups = _table(group)
+    home = "/"
+    if spec.user.isdigit():
+        uid = int(spec.user)
+        entry = next((e for e in users if len(e) > 2 and e[2] == spec.user), None)
+        gid = int(entry[3]) if entry and len(entry) > 3 and entry[3].isdigit() else 0
+        name = entry[0] if entry else None
+        if entry and len(entry) > 5:
+            home = entry[5] or "/"
+    else:
+        entry = next((e for e in users if e[0] == spec.user), None)
+        if entry is None or len(entry) < 4 or not entry[2].isdigit() or not entry[3].isdigit():
+            raise InvalidArgument(f"unable to find user {spec.user}: no matching entries in passwd file")
+        uid, gid, name = int(entry[2]), int(entry[3]), entry[0]
+        home = (entry[5] if len(entry) > 5 else "") or "/"
+    if spec.group is not None:
+        if spec.group.isdigit():
+            gid = int(spec.group)
+        else:
+            g = next((e for e in groups if e[0] == spec.group), None)
+            if g is None or len(g) < 3 or not g[2].isdigit():
+                raise InvalidArgument(f"unable to find group {spec.group}: no matching entries in group file")
+            gid = int(g[2])
+    extra: list[int] = []
+    if name is not None and spec.group is None:
+        for g in groups:
+            if len(g) > 3 and g[2].isdigit() and name in g[3].split(",") and int(g[2]) != gid:
+                extra.append(int(g[2]))
+    return uid, gid, extra, home
+
+
+def _table(data: Optional[bytes]) -> list[list[str]]:
+    if not data:
+        return []
+    rows = []
+    for line in data.decode("utf-8", "replace").splitlines():
+        if line and not line.startswith("#"):
+            rows.append(line.split(":"))
+    return rows

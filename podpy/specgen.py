@@ -1,0 +1,128 @@
+"""A container's record + its image + this host -> the OCI runtime spec dict that
+rootless/ runs, and the per-container /etc files (hostname, hosts, resolv.conf)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Optional
+
+from rootless import capabilities, rootfs
+from rootless.userns import IdMappings
+
+from .state import ContainerRecord
+
+SLIRP_ADDRESS = "10.0.2.100"
+SLIRP_GATEWAY = "10.0.2.2"
+SLIRP_DNS = "10.0.2.3"
+
+
+def own_netns(network: str) -> bool:
+    return network != "host"
+
+
+def etc_files(rec: ContainerRecord, run_dir: str) -> dict[str, str]:
+    """Write hostname, hosts and resolv.conf for the container; returns destination -> file."""
+    cfg = rec.config
+    hostname = cfg.hostname or rec.id[:12]
+    os.makedirs(run_dir, mode=0o700, exist_ok=True)
+    files = {
+        "/etc/hostname": hostname + "\n",
+        "/etc/hosts": _hosts(rec, hostname),
+        "/etc/resolv.conf": _resolv(cfg.network),
+    }
+    out = {}
+    for dest, content in files.items():
+        path = os.path.join(run_dir, os.path.basename(dest))
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(content)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+        out[dest] = path
+    return out
+
+
+def _hosts(rec: ContainerRecord, hostname: str) -> str:
+    names = hostname if hostname == rec.name else f"{hostname} {rec.name}"
+    lines = [
+        "127.0.0.1\tlocalhost localhost.localdomain localhost4 localhost4.localdomain4",
+        "::1\tlocalhost localhost.localdomain localhost6 localhost6.localdomain6",
+    ]
+    net = rec.config.network
+    if net == "host":
+        try:
+            with open("/etc/hosts") as f:
+                lines = [ln for ln in f.read().splitlines() if ln.strip()]
+        except OSError:
+            pass
+        lines.append(f"127.0.1.1\t{names}")
+    elif net == "none":
+        lines.append(f"127.0.1.1\t{names}")
+    else:
+        lines.append(f"{SLIRP_ADDRESS}\t{names}")
+        lines.append(f"{SLIRP_GATEWAY}\thost.containers.internal")
+    return "\n".join(lines) + "\n"
+
+
+def _resolv(network: str) -> str:
+    host_lines: list[str] = []
+    try:
+        with open("/etc/resolv.conf") as f:
+            host_lines = f.read().splitlines()
+    except OSError:
+        pass
+    search = [ln for ln in host_lines if ln.startswith(("search", "options"))]
+    if network == "host":
+        return "\n".join(host_lines) + "\n"
+    if network == "none":
+        servers = [ln for ln in host_lines if ln.startswith("nameserver")
+                   and not ln.split()[1:2] in (["127.0.0.1"], ["::1"], ["127.0.0.53"])]
+        return "\n".join(search + servers) + "\n"
+    return "\n".join(search + [f"nameserver {SLIRP_DNS}"]) + "\n"
+
+
+def build(rec: ContainerRecord, rootfs_desc: dict[str, Any], mappings: Optional[IdMappings],
+          etc: dict[str, str], console_size: Optional[tuple[int, int]]) -> dict[str, Any]:
+    cfg = rec.config
+    caps = capabilities.resolve(capabilities.DEFAULT, cfg.cap_add, cfg.cap_drop, cfg.privileged)
+    process: dict[str, Any] = {
+        "terminal": cfg.tty,
+        "stdin": cfg.interactive,
+        "user": {"uid": cfg.uid, "gid": cfg.gid, "additionalGids": cfg.groups},
+        "args": cfg.entrypoint + cfg.command,
+        "env": cfg.env,
+        "cwd": cfg.workdir or "/",
+        "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+        "noNewPrivileges": False,
+    }
+    if console_size:
+        process["consoleSize"] = {"height": console_size[0], "width": console_size[1]}
+    namespaces = [{"type": t} for t in ("pid", "uts", "ipc", "mount")]
+    if own_netns(cfg.network):
+        namespaces.append({"type": "network"})
+    linux: dict[str, Any] = {"namespaces": namespaces}
+    tty_gid_mapped = True
+    if mappings is not None:
+        namespaces.insert(0, {"type": "user"})
+        linux.update(mappings.to_spec())
+        tty_gid_mapped = any(m.container_id <= 5 < m.container_id + m.size for m in mappings.gids)
+    if not cfg.privileged:
+        linux["maskedPaths"] = list(rootfs.DEFAULT_MASKED)
+        linux["readonlyPaths"] = list(rootfs.DEFAULT_READONLY)
+    mounts = rootfs.default_mounts(tty_gid_mapped, own_netns(cfg.network))
+    user_dests = {m["destination"] for m in cfg.mounts}
+    for dest, path in etc.items():
+        if dest not in user_dests:
+            mounts.append({"destination": dest, "type": "bind", "source": path,
+                           "options": ["bind", "rprivate"]})
+    mounts.extend(cfg.mounts)
+    return {
+        "ociVersion": "1.0.2",
+        "process": process,
+        "root": {"path": rootfs_desc["target"], "readonly": cfg.read_only},
+        "rootfsMount": rootfs_desc,
+        "hostname": cfg.hostname or rec.id[:12],
+        "mounts": mounts,
+        "linux": linux,
+        "annotations": dict(cfg.annotations),
+    }

@@ -1,0 +1,222 @@
+"""The engine's tables in the user's database: containers.
+
+A row's `owner_pid`/`owner_start` name the process that is driving it right
+now (creating it, or running it in the foreground). If that process is gone
+(killed with SIGKILL, say), the next command finds the row with a dead owner
+and finishes the job: a half-created container is removed, a running one is
+marked exited with an unknown code (and removed if it was started with --rm).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+from storage.db import Database
+
+from .errors import Ambiguous, NameInUse, NoSuchContainer
+
+SCHEMA = (
+    """
+    CREATE TABLE containers (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        image_id TEXT NOT NULL,
+        image_name TEXT NOT NULL,
+        created REAL NOT NULL,
+        state TEXT NOT NULL,
+        config TEXT NOT NULL,
+        pid INTEGER,
+        exit_code INTEGER,
+        started_at REAL,
+        finished_at REAL,
+        owner_pid INTEGER,
+        owner_start TEXT
+    );
+    CREATE INDEX containers_by_image ON containers(image_id);
+    """,
+)
+
+# The states, as podman names them.
+CONFIGURED = "configured"   # row made, storage being created
+CREATED = "created"
+RUNNING = "running"
+EXITED = "exited"
+STOPPED = "stopped"
+REMOVING = "removing"
+
+
+@dataclass
+class ContainerConfig:
+    """What `create` decided; everything `start` needs to build the runtime spec."""
+
+    command: list[str]
+    entrypoint: list[str]
+    env: list[str]
+    user: str = ""
+    uid: int = 0
+    gid: int = 0
+    groups: list[int] = field(default_factory=list)
+    workdir: str = "/"
+    hostname: str = ""
+    tty: bool = False
+    interactive: bool = False
+    remove: bool = False
+    network: str = "slirp4netns"
+    network_options: dict[str, Any] = field(default_factory=dict)
+    mounts: list[dict[str, Any]] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    read_only: bool = False
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    privileged: bool = False
+    stop_signal: str = "SIGTERM"
+    annotations: dict[str, str] = field(default_factory=dict)
+    create_command: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ContainerConfig":
+        data = json.loads(text)
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+
+@dataclass
+class ContainerRecord:
+    id: str
+    name: str
+    image_id: str
+    image_name: str
+    created: float
+    state: str
+    config: ContainerConfig
+    pid: Optional[int] = None
+    exit_code: Optional[int] = None
+    started_at: Optional[float] = None
+    finished_at: Optional[float] = None
+    owner_pid: Optional[int] = None
+    owner_start: Optional[str] = None
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+
+def _record(row: sqlite3.Row) -> ContainerRecord:
+    return ContainerRecord(
+        id=row["id"], name=row["name"], image_id=row["image_id"], image_name=row["image_name"],
+        created=row["created"], state=row["state"], config=ContainerConfig.from_json(row["config"]),
+        pid=row["pid"], exit_code=row["exit_code"], started_at=row["started_at"],
+        finished_at=row["finished_at"], owner_pid=row["owner_pid"], owner_start=row["owner_start"],
+    )
+
+
+def process_start_time(pid: int) -> Optional[str]:
+    """The kernel's start time of pid (field 22 of /proc/pid/stat), to tell a reused pid apart."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    return data[data.rindex(b")") + 2:].split()[19].decode()
+
+
+def alive(pid: Optional[int], start: Optional[str]) -> bool:
+    if not pid:
+        return False
+    now = process_start_time(pid)
+    return now is not None and (start is None or now == start)
+
+
+class State:
+    """Container rows over the shared database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        db.migrate("containers", SCHEMA)
+        self.me = os.getpid()
+        self.my_start = process_start_time(self.me)
+
+    def insert(self, rec: ContainerRecord) -> None:
+        try:
+            with self.db.write() as c:
+                c.execute(
+                    "INSERT INTO containers (id, name, image_id, image_name, created, state, config,"
+                    " owner_pid, owner_start) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (rec.id, rec.name, rec.image_id, rec.image_name, rec.created, rec.state,
+                     rec.config.to_json(), self.me, self.my_start))
+        except sqlite3.IntegrityError as exc:
+            other = self.db.conn.execute("SELECT id FROM containers WHERE name=?", (rec.name,)).fetchone()
+            if other is None:
+                raise
+            raise NameInUse(
+                f"the container name \"{rec.name}\" is already in use by {other[0]}. You have to remove "
+                "that container to be able to reuse that name: that name is already in use") from exc
+
+    def get(self, cid: str) -> Optional[ContainerRecord]:
+        row = self.db.conn.execute("SELECT * FROM containers WHERE id=?", (cid,)).fetchone()
+        return _record(row) if row else None
+
+    def lookup(self, name_or_id: str) -> ContainerRecord:
+        """By exact name, full id, or unique id prefix."""
+        c = self.db.conn
+        row = c.execute("SELECT * FROM containers WHERE name=? OR id=?", (name_or_id, name_or_id)).fetchone()
+        if row:
+            return _record(row)
+        if name_or_id and all(ch in "0123456789abcdef" for ch in name_or_id):
+            rows = c.execute("SELECT * FROM containers WHERE id LIKE ?", (name_or_id + "%",)).fetchall()
+            if len(rows) == 1:
+                return _record(rows[0])
+            if len(rows) > 1:
+                raise Ambiguous(f"{name_or_id}: more than one container matches this id prefix")
+        raise NoSuchContainer(f"no container with name or ID \"{name_or_id}\" found: no such container")
+
+    def all(self) -> list[ContainerRecord]:
+        rows = self.db.conn.execute("SELECT * FROM containers ORDER BY created DESC").fetchall()
+        return [_record(r) for r in rows]
+
+    def update(self, cid: str, **fields: Any) -> bool:
+        if not fields:
+            return False
+        cols = ", ".join(f"{k}=?" for k in fields)
+        with self.db.write() as c:
+            return c.execute(f"UPDATE containers SET {cols} WHERE id=?", (*fields.values(), cid)).rowcount > 0
+
+    def claim(self, cid: str, allowed: tuple[str, ...], new_state: str) -> ContainerRecord:
+        """Atomically move a container from one of `allowed` states to new_state, owned by us."""
+        from .errors import InvalidState
+
+        with self.db.write() as c:
+            row = c.execute("SELECT * FROM containers WHERE id=?", (cid,)).fetchone()
+            if row is None:
+                raise NoSuchContainer(f"no container with ID \"{cid}\" found: no such container")
+            rec = _record(row)
+            if rec.state not in allowed:
+                raise InvalidState(f"container {rec.name} is {rec.state}: container state improper")
+            c.execute("UPDATE containers SET state=?, owner_pid=?, owner_start=? WHERE id=?",
+                      (new_state, self.me, self.my_start, cid))
+        rec.state, rec.owner_pid, rec.owner_start = new_state, self.me, self.my_start
+        return rec
+
+    def finish(self, cid: str, exit_code: Optional[int], state: str = EXITED) -> None:
+        self.update(cid, state=state, exit_code=exit_code, finished_at=time.time(), pid=None,
+                    owner_pid=None, owner_start=None)
+
+    def delete(self, cid: str) -> None:
+        with self.db.write() as c:
+            c.execute("DELETE FROM containers WHERE id=?", (cid,))
+
+    def orphans(self) -> list[ContainerRecord]:
+        """Rows whose owning process has died."""
+        rows = self.db.conn.execute("SELECT * FROM containers WHERE owner_pid IS NOT NULL").fetchall()
+        return [_record(r) for r in rows if not alive(r["owner_pid"], r["owner_start"])]
+
+    def image_in_use(self, image_id: str) -> list[str]:
+        return [r[0] for r in self.db.conn.execute("SELECT name FROM containers WHERE image_id=?", (image_id,))]

@@ -1,0 +1,110 @@
+"""Parsing of -e, --env-file, -v, -u, --entrypoint, labels and names."""
+
+import os
+
+import pytest
+
+from podpy import options as opt
+from podpy.errors import InvalidArgument
+
+PASSWD = b"root:x:0:0:root:/root:/bin/sh\ntester:x:1000:1000::/home/tester:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n"
+GROUP = b"root:x:0:\ntester:x:1000:\nextra:x:1001:tester\nnogroup:x:65534:\n"
+
+
+def test_env_forms():
+    host = {"FOO": "1", "FOOBAR": "2", "OTHER": "3"}
+    assert opt.parse_env(["A=1", "B=", "FOO", "MISSING", "FOO*"], host) == [
+        "A=1", "B=", "FOO=1", "FOO=1", "FOOBAR=2"]
+
+
+@pytest.mark.parametrize("bad", ["=x", "", " A=1", "A B=1"])
+def test_env_rejects_malformed(bad):
+    with pytest.raises(InvalidArgument, match="invalid environment variable"):
+        opt.parse_env([bad], {})
+
+
+def test_env_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("FROM_HOST", "h")
+    f = tmp_path / "env"
+    f.write_text("# comment\n\nA=1\nB=two words\nFROM_HOST\n")
+    assert opt.parse_env_files([str(f)]) == ["A=1", "B=two words", "FROM_HOST=h"]
+
+
+def test_env_file_missing(tmp_path):
+    with pytest.raises(InvalidArgument, match="cannot read env file"):
+        opt.parse_env_files([str(tmp_path / "nope")])
+
+
+def test_merge_env_later_wins():
+    assert opt.merge_env(["PATH=/a", "X=1"], ["PATH=/b"], ["Y=2"]) == ["PATH=/b", "X=1", "Y=2"]
+
+
+def test_volume_ok(tmp_path):
+    v = opt.parse_volume(f"{tmp_path}:/src:ro,z")
+    assert (v.source, v.destination, v.options) == (str(tmp_path), "/src", ("ro", "z"))
+    m = opt.volume_mount(v)
+    assert m["options"][:2] == ["rbind", "ro"] and m["type"] == "bind"
+
+
+@pytest.mark.parametrize("bad,msg", [
+    ("/x", "expected HOST-PATH"),
+    ("/tmp:rel", "not absolute"),
+    ("/tmp:/a:bogus", "unknown option"),
+    ("/nonexistent-path-xyz:/a", "no such file"),
+    ("/tmp:/a:ro,rw", "ro and rw"),
+    ("/tmp:/a:b:c", "expected HOST-PATH"),
+    ("named:/data", "named volumes"),
+])
+def test_volume_rejects(bad, msg):
+    with pytest.raises(InvalidArgument, match=msg):
+        opt.parse_volume(bad)
+
+
+def test_relative_volume_resolves(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "d").mkdir()
+    assert opt.parse_volume("./d:/d").source == os.path.join(str(tmp_path), "d")
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("0", (0, 0, [], "/root")),
+    ("tester", (1000, 1000, [1001], "/home/tester")),
+    ("tester:extra", (1000, 1001, [], "/home/tester")),
+    ("1000:1000", (1000, 1000, [], "/home/tester")),
+    ("4242", (4242, 0, [], "/")),
+    ("4242:77", (4242, 77, [], "/")),
+])
+def test_user_resolution(value, expected):
+    assert opt.resolve_user(opt.parse_user(value), PASSWD, GROUP) == expected
+
+
+def test_unknown_user_and_group():
+    with pytest.raises(InvalidArgument, match="unable to find user nosuch"):
+        opt.resolve_user(opt.parse_user("nosuch"), PASSWD, GROUP)
+    with pytest.raises(InvalidArgument, match="unable to find group nogrp"):
+        opt.resolve_user(opt.parse_user("tester:nogrp"), PASSWD, GROUP)
+
+
+@pytest.mark.parametrize("bad", ["", ":", "a:", "a:b:c", "-x"])
+def test_user_malformed(bad):
+    with pytest.raises(InvalidArgument):
+        opt.parse_user(bad)
+
+
+def test_entrypoint_forms():
+    assert opt.parse_entrypoint(None) is None
+    assert opt.parse_entrypoint("") == []
+    assert opt.parse_entrypoint("/bin/echo") == ["/bin/echo"]
+    assert opt.parse_entrypoint('["/bin/sh", "-c"]') == ["/bin/sh", "-c"]
+    with pytest.raises(InvalidArgument):
+        opt.parse_entrypoint("[broken")
+
+
+def test_names_and_labels():
+    assert opt.check_name("web-1.a_b") == "web-1.a_b"
+    for bad in ("-x", "a b", "", "a/b"):
+        with pytest.raises(InvalidArgument):
+            opt.check_name(bad)
+    assert opt.parse_labels(["a=1", "b"]) == {"a": "1", "b": ""}
+    with pytest.raises(InvalidArgument):
+        opt.parse_labels(["=1"])
