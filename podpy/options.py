@@ -192,11 +192,13 @@ def resolve_user(spec: UserSpec, passwd: Optional[bytes], group: Optional[bytes]
             if g is None or len(g) < 3 or not g[2].isdigit():
                 raise InvalidArgument(f"unable to find group {spec.group}: no matching entries in group file")
             gid = int(g[2])
-    extra: list[int] = []
+    # As runc does: supplementary groups are the user's memberships in /etc/group
+    # when no group was given and some exist, otherwise just the primary group.
+    extra = [gid]
     if name is not None and spec.group is None:
-        for g in groups:
-            if len(g) > 3 and g[2].isdigit() and name in g[3].split(",") and int(g[2]) != gid:
-                extra.append(int(g[2]))
+        member = [int(g[2]) for g in groups if len(g) > 3 and g[2].isdigit() and name in g[3].split(",")]
+        if member:
+            extra = member
     return uid, gid, extra, home
 
 

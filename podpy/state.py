@@ -119,13 +119,17 @@ def _record(row: sqlite3.Row) -> ContainerRecord:
 
 
 def process_start_time(pid: int) -> Optional[str]:
-    """The kernel's start time of pid (field 22 of /proc/pid/stat), to tell a reused pid apart."""
+    """The kernel's start time of pid (field 22 of /proc/pid/stat), to tell a reused pid
+    apart; None when there is no such process or it is a zombie (it has exited)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             data = f.read()
     except OSError:
         return None
-    return data[data.rindex(b")") + 2:].split()[19].decode()
+    fields = data[data.rindex(b")") + 2:].split()
+    if fields[0] in (b"Z", b"X"):
+        return None
+    return fields[19].decode()
 
 
 def alive(pid: Optional[int], start: Optional[str]) -> bool:

@@ -21,6 +21,7 @@ import fcntl
 import os
 import signal
 import socket
+import stat
 import struct
 import termios
 from typing import Any, Callable, NoReturn, Optional
@@ -39,6 +40,11 @@ _NS_FLAGS = {
     "network": S.CLONE_NEWNET, "mount": S.CLONE_NEWNS, "cgroup": S.CLONE_NEWCGROUP,
     "user": S.CLONE_NEWUSER,
 }
+# unlockpt/ptsname ioctls, which Python's termios does not name: _IOW/_IOR('T', 0x31/0x30, int);
+# powerpc swaps the direction bits.
+_PPC = os.uname().machine.startswith("ppc")
+_TIOCSPTLCK = 0x80045431 if _PPC else 0x40045431
+_TIOCGPTN = 0x40045430 if _PPC else 0x80045430
 _RESET_SIGNALS = (signal.SIGINT, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGTERM, signal.SIGHUP,
                   signal.SIGQUIT, signal.SIGCHLD, signal.SIGWINCH, signal.SIGUSR1, signal.SIGUSR2)
 
@@ -212,8 +218,8 @@ def _terminal(sc: S.Syscalls, chan: Channel, process: dict[str, Any]) -> None:
     """Allocate the pty in the container's own devpts, make it our controlling
     terminal on 0/1/2 and /dev/console, and send the master to the host side."""
     master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
-    fcntl.ioctl(master, termios.TIOCSPTLCK, struct.pack("i", 0))
-    num = struct.unpack("i", fcntl.ioctl(master, termios.TIOCGPTN, struct.pack("i", 0)))[0]
+    fcntl.ioctl(master, _TIOCSPTLCK, struct.pack("i", 0))
+    num = struct.unpack("i", fcntl.ioctl(master, _TIOCGPTN, struct.pack("i", 0)))[0]
     slave_path = f"/dev/pts/{num}"
     slave = os.open(slave_path, os.O_RDWR | os.O_NOCTTY)
     size = process.get("consoleSize")
@@ -273,8 +279,27 @@ def _exec(process: dict[str, Any], chan: Channel) -> None:
     os.closerange(3, keep)
     os.closerange(keep + 1, 1 << 16)
     try:
-        if "/" in args[0]:
-            os.execve(args[0], args, env)
-        os.execvpe(args[0], args, env)
+        os.execve(lookpath(args[0], env.get("PATH")), args, env)
     except OSError as exc:
         raise ExecError(args[0], exc.errno or errno.ENOENT) from exc
+
+
+def lookpath(name: str, path: Optional[str]) -> str:
+    """Find name on PATH as Go's exec.LookPath does: directories we may not search
+    are skipped (execvp would report their EACCES instead of "not found")."""
+    if "/" in name:
+        return name
+    found_unexecutable = None
+    for d in (path if path is not None else os.defpath).split(":"):
+        cand = os.path.join(d or ".", name)
+        try:
+            st = os.stat(cand)
+        except OSError:
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            if os.access(cand, os.X_OK):
+                return cand
+            found_unexecutable = found_unexecutable or cand
+    if found_unexecutable:
+        return found_unexecutable  # execve reports EACCES: 126, as podman
+    raise FileNotFoundError(errno.ENOENT, "not found in $PATH", name)

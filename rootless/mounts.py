@@ -166,6 +166,7 @@ def mount_rootfs(sc: S.Syscalls, desc: dict[str, Any]) -> Optional[int]:
 def _fuse_overlay(desc: dict[str, Any], opts: str, target: str) -> int:
     program = desc.get("program") or "fuse-overlayfs"
     before = os.stat(target).st_dev
+    err = os.memfd_create("fuse-overlayfs-stderr", os.MFD_CLOEXEC)
     pid = os.fork()
     if pid == 0:
         try:
@@ -173,15 +174,25 @@ def _fuse_overlay(desc: dict[str, Any], opts: str, target: str) -> int:
             devnull = os.open("/dev/null", os.O_RDWR)
             os.dup2(devnull, 0)
             os.dup2(devnull, 1)
+            os.dup2(err, 2)
             os.execvp(program, [program, "-f", "-o", opts, target])
         finally:
             os._exit(127)
+    try:
+        return _wait_mounted(pid, target, before, err)
+    finally:
+        os.close(err)
+
+
+def _wait_mounted(pid: int, target: str, before: int, err: int) -> int:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
+            lines = os.pread(err, 65536, 0).decode(errors="replace").strip().splitlines()
+            why = f": {lines[-1]}" if lines else ""
             raise SetupError(f"fuse-overlayfs exited ({os.waitstatus_to_exitcode(status)}) "
-                             f"before mounting `{target}`")
+                             f"before mounting `{target}`{why}")
         try:
             if os.stat(target).st_dev != before:
                 return pid

@@ -225,16 +225,12 @@ def exists(ctx: typer.Context, name: str = typer.Argument(..., help="Container n
         raise typer.Exit(1)
 
 
-def register(app: typer.Typer, group: typer.Typer) -> None:
-    for target in (app, group):
-        target.command("run", context_settings=RUN_SETTINGS,
-                       help="Run a command in a new container.")(run_or_create)
-        target.command("create", context_settings=RUN_SETTINGS,
-                       help="Create a container without starting it.")(run_or_create)
-        target.command("start")(start)
-        target.command("rm")(rm)
-        target.command("inspect")(inspect)
-    app.command("ps")(ps)
-    for alias in ("ps", "ls", "list"):
-        group.command(alias, hidden=alias != "ls")(ps)
-    group.command("exists")(exists)
+_RUN = {"context_settings": RUN_SETTINGS, "help": "Run a command in a new container."}
+_CREATE = {"context_settings": RUN_SETTINGS, "help": "Create a container without starting it."}
+
+# name -> (function, command settings); the app registers only what a command line needs.
+TOP = {"run": (run_or_create, _RUN), "create": (run_or_create, _CREATE), "start": (start, {}),
+       "rm": (rm, {}), "inspect": (inspect, {}), "ps": (ps, {})}
+GROUP = {**TOP, "ls": (ps, {}), "list": (ps, {"hidden": True}), "exists": (exists, {})}
+GROUP.pop("ps")
+GROUP["ps"] = (ps, {"hidden": True})

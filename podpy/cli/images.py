@@ -131,15 +131,6 @@ def inspect(
         raise failed
 
 
-def register(app: typer.Typer, group: typer.Typer) -> None:
-    app.command("import")(import_)
-    app.command("images")(images)
-    app.command("rmi")(rmi)
-    app.command("tag")(tag)
-    group.command("import")(import_)
-    group.command("ls")(images)
-    group.command("list", hidden=True)(images)
-    group.command("rm")(rmi)
-    group.command("tag")(tag)
-    group.command("exists")(exists)
-    group.command("inspect")(inspect)
+TOP = {"import": (import_, {}), "images": (images, {}), "rmi": (rmi, {}), "tag": (tag, {})}
+GROUP = {"import": (import_, {}), "ls": (images, {}), "list": (images, {"hidden": True}), "rm": (rmi, {}),
+         "tag": (tag, {}), "exists": (exists, {}), "inspect": (inspect, {})}

@@ -164,7 +164,9 @@ def unshare(
     def do_exec() -> None:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-        os.execvpe(argv[0], argv, env)
+        from rootless.child import lookpath
+
+        os.execve(lookpath(argv[0], env.get("PATH")), argv, env)
 
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
@@ -178,8 +180,6 @@ def unshare(
     raise typer.Exit(code)
 
 
-def register(app: typer.Typer, group: typer.Typer) -> None:
-    app.command("info")(info)
-    app.command("version")(version)
-    app.command("unshare", context_settings={"allow_interspersed_args": False})(unshare)
-    group.command("info")(info)
+TOP = {"info": (info, {}), "version": (version, {}),
+       "unshare": (unshare, {"context_settings": {"allow_interspersed_args": False}})}
+GROUP = {"info": (info, {})}

@@ -117,12 +117,18 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
 
 
 def _failed_start(rt: Runtime, rec: ContainerRecord, exc: BaseException) -> None:
-    """Undo a start that never reached exec: back to `created` (podman leaves it so), or gone with --rm."""
+    """Undo a start that never reached exec: back to `created` (podman leaves it so), or gone with --rm.
+
+    We own the row (state `running` since claim), so nothing else is waited for.
+    """
+    shutil.rmtree(rt.container_run_dir(rec.id), ignore_errors=True)
     if rec.config.remove:
-        remove(rt, rec, force=True)
+        try:
+            rt.store.remove_container(rec.id)
+        finally:
+            rt.state.delete(rec.id)
     else:
         rt.state.update(rec.id, state=CREATED, pid=None, owner_pid=None, owner_start=None)
-        shutil.rmtree(rt.container_run_dir(rec.id), ignore_errors=True)
 
 
 def _record_exit(rt: Runtime, rec: ContainerRecord, code: Optional[int]) -> None:
@@ -138,7 +144,7 @@ def _record_exit(rt: Runtime, rec: ContainerRecord, code: Optional[int]) -> None
 
 def remove(rt: Runtime, rec: ContainerRecord, force: bool) -> None:
     """Remove one container; a running one only with force (it is killed first)."""
-    if rec.state == RUNNING:
+    if rec.state == RUNNING and rec.owner_pid != os.getpid():
         if not force:
             raise InvalidState(
                 f"cannot remove container {rec.id} as it is running - running or paused containers "

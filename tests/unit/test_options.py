@@ -67,12 +67,12 @@ def test_relative_volume_resolves(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("value,expected", [
-    ("0", (0, 0, [], "/root")),
+    ("0", (0, 0, [0], "/root")),
     ("tester", (1000, 1000, [1001], "/home/tester")),
-    ("tester:extra", (1000, 1001, [], "/home/tester")),
-    ("1000:1000", (1000, 1000, [], "/home/tester")),
-    ("4242", (4242, 0, [], "/")),
-    ("4242:77", (4242, 77, [], "/")),
+    ("tester:extra", (1000, 1001, [1001], "/home/tester")),
+    ("1000:1000", (1000, 1000, [1000], "/home/tester")),
+    ("4242", (4242, 0, [0], "/")),
+    ("4242:77", (4242, 77, [77], "/")),
 ])
 def test_user_resolution(value, expected):
     assert opt.resolve_user(opt.parse_user(value), PASSWD, GROUP) == expected

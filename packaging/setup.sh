@@ -1,0 +1,470 @@
+#!/bin/bash
+# Installs podpy on Debian 12 and runs its demo or its test suite as an unprivileged user.
+#
+# Usage (as root):
+#   bash packaging/setup.sh demo
+#   bash packaging/setup.sh test [extra pytest args...]
+#
+# Both modes install the Debian packages podpy needs, copy this source tree to
+# /opt/podpy/src, (re)install it into the virtual environment /opt/podpy/venv
+# (made from Debian's /usr/bin/python3), build the zipapp /opt/podpy/podpy.pyz
+# and the busybox image /opt/podpy/images/busybox.tar, and prepare an
+# unprivileged user the way a login session on a systemd machine would be
+# prepared: subordinate id ranges, /run/user/<uid>, usable /dev/fuse and
+# /dev/net/tun, and a delegated cgroup v2 subtree.
+#
+#   demo  prepares podpy-demo and runs packaging/demo.sh as that user.
+#   test  runs tests/unit as root, then tests/system as podpy-test.
+#
+# Running it again is safe and quicker: the virtual environment is reused.
+set -euo pipefail
+
+PREFIX=/opt/podpy
+SRC=$PREFIX/src
+VENV=$PREFIX/venv
+IMAGE_TAR=$PREFIX/images/busybox.tar
+ZIPAPP=$PREFIX/podpy.pyz
+SYSTEM_PYTHON=/usr/bin/python3
+SUBID_COUNT=65536
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+
+BASE_PACKAGES=(
+    python3 python3-venv python3-dev gcc git uidmap slirp4netns fuse-overlayfs
+    fuse3 busybox-static iproute2 tini catatonit util-linux procps
+)
+OPTIONAL_PACKAGES=(passt)
+TEST_PACKAGES=(podman runc docker-registry skopeo systemd tmux)
+
+log() { printf '\n==> %s\n' "$*"; }
+note() { printf '    %s\n' "$*"; }
+warn() { printf 'warning: %s\n' "$*" >&2; }
+die() { printf 'setup.sh: %s\n' "$*" >&2; exit 1; }
+
+usage() {
+    cat >&2 <<'EOF'
+usage: bash packaging/setup.sh demo
+       bash packaging/setup.sh test [extra pytest args...]
+Run as root on Debian 12.
+EOF
+    exit 2
+}
+
+# ---------------------------------------------------------------- packages --
+
+CREATED_POLICY_RC=""
+cleanup() {
+    if [ -n "$CREATED_POLICY_RC" ]; then
+        rm -f /usr/sbin/policy-rc.d
+    fi
+}
+trap cleanup EXIT
+
+has_candidate() {
+    local policy
+    policy=$(apt-cache policy "$1" 2>/dev/null) || return 1
+    [[ $policy == *"Candidate: "[!\(]* ]]
+}
+
+install_packages() {
+    local mode=$1 pkg
+    local packages=("${BASE_PACKAGES[@]}")
+    [ "$mode" = test ] && packages+=("${TEST_PACKAGES[@]}")
+
+    log "Installing Debian packages"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    for pkg in "${OPTIONAL_PACKAGES[@]}"; do
+        if has_candidate "$pkg"; then
+            packages+=("$pkg")
+        fi
+    done
+    # Packages such as docker-registry would start their service on
+    # installation; keep them stopped, as in an image build.
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\n# Temporary: no service starts while setup.sh installs packages.\nexit 101\n' \
+            >/usr/sbin/policy-rc.d
+        chmod 0755 /usr/sbin/policy-rc.d
+        CREATED_POLICY_RC=1
+    fi
+    apt-get install -y --no-install-recommends --no-upgrade -o Dpkg::Use-Pty=0 \
+        -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+        "${packages[@]}"
+    cleanup
+    CREATED_POLICY_RC=""
+}
+
+# ----------------------------------------------------------- source + venv --
+
+# Print the files to copy, NUL-separated, relative to $REPO.
+list_source_files() {
+    local f
+    if command -v git >/dev/null 2>&1 &&
+        git -c safe.directory='*' -C "$REPO" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+        git -c safe.directory='*' -C "$REPO" ls-files -z --cached --others --exclude-standard |
+            while IFS= read -r -d '' f; do
+                # Deleted but still in the index: skip.
+                if [ -e "$REPO/$f" ] || [ -L "$REPO/$f" ]; then
+                    printf '%s\0' "$f"
+                fi
+            done
+    else
+        (cd "$REPO" && find . \
+            \( -name .git -o -name build -o -name dist -o -name '*.egg-info' \
+               -o -name __pycache__ -o -name .pytest_cache -o -name '*.pyz' \) -prune \
+            -o \( -type f -o -type l \) -printf '%P\0')
+    fi
+}
+
+copy_source() {
+    log "Copying the source tree to $SRC"
+    install -d -m 0755 "$PREFIX"
+    local staging="$PREFIX/.src.new"
+    rm -rf "$staging"
+    mkdir -m 0755 "$staging"
+    list_source_files |
+        tar -C "$REPO" --null --files-from=- -cf - |
+        tar -C "$staging" --no-same-owner -xf -
+    chmod -R u+rwX,go+rX,go-w "$staging"
+    rm -rf "$SRC"
+    mv "$staging" "$SRC"
+    note "$(find "$SRC" -type f | wc -l) files"
+}
+
+venv_is_usable() {
+    [ -x "$VENV/bin/python" ] || return 1
+    grep -qx 'home = /usr/bin' "$VENV/pyvenv.cfg" 2>/dev/null || return 1
+    local want have
+    want=$("$SYSTEM_PYTHON" -c 'import sys; print(sys.version)')
+    have=$("$VENV/bin/python" -c 'import sys; print(sys.version)' 2>/dev/null) || return 1
+    [ "$want" = "$have" ]
+}
+
+install_venv() {
+    if venv_is_usable; then
+        log "Reusing the virtual environment $VENV"
+    else
+        log "Creating the virtual environment $VENV"
+        rm -rf "$VENV"
+        "$SYSTEM_PYTHON" -m venv "$VENV"
+    fi
+    log "Installing podpy (with test extras) and shiv into $VENV"
+    local pip=("$VENV/bin/python" -m pip --disable-pip-version-check --no-input)
+    # pip always rebuilds and reinstalls a project given as a local directory,
+    # even when its version did not change; other packages are kept.
+    "${pip[@]}" install --progress-bar off -q shiv "${SRC}[test]"
+    rm -rf "$SRC/build" "$SRC"/*.egg-info
+    note "$("$VENV/bin/python" -m pip --disable-pip-version-check show podpy | sed -n 's/^Version: /podpy /p')"
+}
+
+build_zipapp() {
+    log "Building $ZIPAPP"
+    "$VENV/bin/python" "$SRC/packaging/build_zipapp.py" \
+        --spec "$SRC/zipapp.spec" --out "$PREFIX" "$SRC"
+}
+
+build_image() {
+    log "Building the busybox image $IMAGE_TAR"
+    install -d -m 0755 "$(dirname "$IMAGE_TAR")"
+    bash "$SRC/packaging/make-busybox-image.sh" "$IMAGE_TAR"
+}
+
+# ------------------------------------------------------------------- users --
+
+ensure_user() {
+    local user=$1
+    if ! id -u "$user" >/dev/null 2>&1; then
+        log "Creating user $user"
+        useradd --create-home --user-group --shell /bin/bash \
+            --comment "podpy unprivileged user" "$user"
+    fi
+    local home group
+    home=$(getent passwd "$user" | cut -d: -f6)
+    group=$(id -gn "$user")
+    if [ ! -d "$home" ]; then
+        mkdir -p "$home"
+        cp -rT /etc/skel "$home" 2>/dev/null || true
+        chown -R "$user:$group" "$home"
+        chmod 0750 "$home"
+    fi
+}
+
+# ensure_subids USER FILE: give USER a 65536-id range in FILE unless it has one.
+ensure_subids() {
+    local user=$1 file=$2 uid have start
+    uid=$(id -u "$user")
+    touch "$file"
+    chmod 0644 "$file"
+    # Ids the user already owns, by name or by number.
+    have=$(awk -F: -v u="$user" -v id="$uid" \
+        '($1 == u || $1 == id) && $3 ~ /^[0-9]+$/ { n += $3 } END { print n + 0 }' "$file")
+    if [ "$have" -ge "$SUBID_COUNT" ]; then
+        note "$file: $user already owns $have ids"
+        return
+    fi
+    # First id past every existing range (and not below Debian's SUB_UID_MIN).
+    start=$(awk -F: 'BEGIN { next_free = 100000 }
+        $2 ~ /^[0-9]+$/ && $3 ~ /^[0-9]+$/ && $2 + $3 > next_free { next_free = $2 + $3 }
+        END { print next_free }' "$file")
+    local end=$((start + SUBID_COUNT - 1))
+    if [ "$file" = /etc/subuid ]; then
+        usermod --add-subuids "$start-$end" "$user"
+    else
+        usermod --add-subgids "$start-$end" "$user"
+    fi
+    note "$file: gave $user ids $start-$end"
+}
+
+# What logind does at login: a private runtime directory.
+ensure_runtime_dir() {
+    local user=$1 uid group dir
+    uid=$(id -u "$user")
+    group=$(id -gn "$user")
+    dir=/run/user/$uid
+    install -d -m 0755 /run/user
+    if [ -d "$dir" ] && ! pgrep -u "$uid" >/dev/null 2>&1; then
+        # No process of the user is left: start afresh, as after a logout.
+        find "$dir" -mindepth 1 -delete 2>/dev/null || rm -rf "${dir:?}"/* 2>/dev/null || true
+    fi
+    mkdir -p "$dir"
+    chown "$user:$group" "$dir"
+    chmod 0700 "$dir"
+    note "XDG_RUNTIME_DIR=$dir"
+}
+
+fix_device_modes() {
+    local dev
+    for dev in /dev/fuse /dev/net/tun; do
+        if [ -c "$dev" ]; then
+            chmod 0666 "$dev"
+            note "$dev: mode 0666"
+        else
+            warn "$dev does not exist; features that need it will not work"
+        fi
+    done
+}
+
+cgroup2_mount_point() {
+    # mountinfo: ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAGS...] - FSTYPE SOURCE SUPEROPTS
+    awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break } }' \
+        /proc/self/mountinfo
+}
+
+# Like systemd's Delegate=yes: the user may manage the subtree below SLICE.
+CGROUP_SLICE=""
+delegate_cgroup() {
+    local user=$1 group mnt ctrl available
+    group=$(id -gn "$user")
+    CGROUP_SLICE=""
+    mnt=$(cgroup2_mount_point)
+    if [ -z "$mnt" ]; then
+        warn "no cgroup2 file system is mounted; cgroups are not delegated"
+        return
+    fi
+    # Make the available controllers usable below the mount point, as systemd
+    # does at boot; a cgroup that holds processes refuses, which is harmless.
+    available=()
+    read -r -a available <"$mnt/cgroup.controllers" || true
+    for ctrl in "${available[@]}"; do
+        grep -qw "$ctrl" "$mnt/cgroup.subtree_control" 2>/dev/null ||
+            echo "+$ctrl" >"$mnt/cgroup.subtree_control" 2>/dev/null || true
+    done
+    CGROUP_SLICE=$mnt/podpy-$user.slice
+    mkdir -p "$CGROUP_SLICE"
+    chown "$user:$group" "$CGROUP_SLICE" "$CGROUP_SLICE/cgroup.procs" \
+        "$CGROUP_SLICE/cgroup.subtree_control" "$CGROUP_SLICE/cgroup.threads"
+    note "delegated $CGROUP_SLICE (controllers: $(cat "$CGROUP_SLICE/cgroup.controllers"))"
+}
+
+# Kill whatever a finished run left behind in the delegated cgroup.
+reap_cgroup() {
+    [ -n "$CGROUP_SLICE" ] && [ -d "$CGROUP_SLICE" ] || return 0
+    local left
+    left=$(find "$CGROUP_SLICE" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -un | tr '\n' ' ')
+    [ -n "${left// /}" ] || return 0
+    warn "processes left in $CGROUP_SLICE after the run: $left- stopping them"
+    ps -o pid=,user=,args= -p "${left// /,}" 2>/dev/null | sed 's/^/    /' >&2 || true
+    if [ -e "$CGROUP_SLICE/cgroup.kill" ]; then
+        echo 1 >"$CGROUP_SLICE/cgroup.kill" || true
+    else
+        # shellcheck disable=SC2086
+        kill -KILL $left 2>/dev/null || true
+    fi
+}
+
+configure_podman() {
+    local user=$1 home group dir
+    home=$(getent passwd "$user" | cut -d: -f6)
+    group=$(id -gn "$user")
+    dir=$home/.config/containers
+    mkdir -p "$dir"
+    chown "$user:$group" "$home/.config" "$dir"
+    cat >"$dir/containers.conf" <<'EOF'
+# Written by podpy's packaging/setup.sh: podman is only a reference for the
+# benchmarks.  Debian's podman 4.3 needs runc here, and without systemd it
+# must manage cgroups itself and log events to a file.
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+EOF
+    chown "$user:$group" "$dir/containers.conf"
+    chmod 0644 "$dir/containers.conf"
+    note "$dir/containers.conf: runtime runc"
+}
+
+prepare_user() {
+    local user=$1
+    log "Preparing the unprivileged user $user"
+    ensure_user "$user"
+    ensure_subids "$user" /etc/subuid
+    ensure_subids "$user" /etc/subgid
+    ensure_runtime_dir "$user"
+    fix_device_modes
+    delegate_cgroup "$user"
+}
+
+# run_as USER DIR [VAR=VALUE...] -- COMMAND...: run COMMAND as USER in DIR
+# with a clean environment, inside the delegated cgroup.
+run_as() {
+    local user=$1 dir=$2 uid home
+    shift 2
+    local extra_env=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do
+        extra_env+=("$1")
+        shift
+    done
+    [ "${1:-}" = -- ] && shift
+    uid=$(id -u "$user")
+    home=$(getent passwd "$user" | cut -d: -f6)
+    (
+        if [ -n "$CGROUP_SLICE" ]; then
+            echo "$BASHPID" >"$CGROUP_SLICE/cgroup.procs" ||
+                warn "could not move into $CGROUP_SLICE"
+        fi
+        cd "$dir"
+        exec runuser -u "$user" -- env -i \
+            HOME="$home" USER="$user" LOGNAME="$user" SHELL=/bin/bash \
+            XDG_RUNTIME_DIR="/run/user/$uid" \
+            PATH="$VENV/bin:/usr/bin:/bin" LANG=C.UTF-8 \
+            ${CI:+CI="$CI"} \
+            "${extra_env[@]}" "$@"
+    )
+}
+
+# ------------------------------------------------------------------- tests --
+
+FAILED=()
+
+has_test_files() {
+    [ -d "$1" ] && [ -n "$(find "$1" \( -name 'test_*.py' -o -name '*_test.py' \) -print -quit)" ]
+}
+
+# record_result LABEL DIR RC: remember failures; pytest's 5 is "no tests collected".
+record_result() {
+    local label=$1 dir=$2 rc=$3
+    case $rc in
+    0) note "$label: passed" ;;
+    5)
+        if ! has_test_files "$dir"; then
+            note "$label: no tests collected (pytest exit 5): $dir has no tests yet; counted as a pass"
+        elif [ "$EXTRA_ARGS_GIVEN" = 1 ]; then
+            note "$label: no tests collected (pytest exit 5): the extra arguments selected none; counted as a pass"
+        else
+            note "$label: pytest collected no tests (exit 5) although $dir has test files"
+            FAILED+=("$label (no tests collected)")
+        fi
+        ;;
+    124 | 137) FAILED+=("$label (stopped: over its time limit)") ;;
+    *) FAILED+=("$label (pytest exit $rc)") ;;
+    esac
+}
+
+PYTEST_OPTS=(-q -rfEs -p no:cacheprovider)
+EXTRA_ARGS_GIVEN=0
+# Time limits for each pytest run, so that a hung test still ends with a report.
+UNIT_TIMEOUT=${PODPY_UNIT_TEST_TIMEOUT:-15m}
+SYSTEM_TIMEOUT=${PODPY_SYSTEM_TEST_TIMEOUT:-60m}
+
+run_unit_tests() {
+    local dir=$SRC/tests/unit rc=0
+    log "Unit tests (as root): $dir"
+    if [ ! -d "$dir" ]; then
+        note "unit tests: $dir does not exist yet; nothing to run"
+        return
+    fi
+    (cd "$SRC" && PATH="$VENV/bin:$PATH" PYTHONDONTWRITEBYTECODE=1 \
+        timeout --kill-after=30s "$UNIT_TIMEOUT" \
+        "$VENV/bin/python" -m pytest "${PYTEST_OPTS[@]}" "$dir" "$@") || rc=$?
+    record_result "unit tests" "$dir" "$rc"
+}
+
+run_system_tests() {
+    local user=$1
+    shift
+    local dir=$SRC/tests/system rc=0
+    log "System tests (as $user): $dir"
+    if [ ! -d "$dir" ]; then
+        note "system tests: $dir does not exist yet; nothing to run"
+        return
+    fi
+    # Old pytest temporary directories hold files owned by subordinate ids,
+    # which the user cannot delete; clear them here as root.
+    rm -rf "/tmp/pytest-of-$user" || warn "could not clear /tmp/pytest-of-$user"
+    run_as "$user" "$SRC" \
+        PODPY_TEST_IMAGE_TAR="$IMAGE_TAR" PODPY_ZIPAPP="$ZIPAPP" PYTHONDONTWRITEBYTECODE=1 -- \
+        timeout --kill-after=30s "$SYSTEM_TIMEOUT" "$VENV/bin/python" -m pytest "${PYTEST_OPTS[@]}" "$dir" "$@" || rc=$?
+    reap_cgroup
+    record_result "system tests" "$dir" "$rc"
+}
+
+# -------------------------------------------------------------------- main --
+
+common_install() {
+    install_packages "$1"
+    copy_source
+    install_venv
+    build_zipapp
+    build_image
+    chmod -R a+rX "$PREFIX"
+}
+
+main() {
+    [ $# -ge 1 ] || usage
+    local mode=$1
+    shift
+    case $mode in
+    demo | test) ;;
+    -h | --help) usage ;;
+    *) usage ;;
+    esac
+    [ "$(id -u)" -eq 0 ] || die "must run as root (try: sudo bash packaging/setup.sh $mode)"
+    [ -r /etc/debian_version ] || warn "this does not look like Debian; continuing anyway"
+
+    common_install "$mode"
+
+    case $mode in
+    demo)
+        [ $# -eq 0 ] || die "demo takes no arguments"
+        prepare_user podpy-demo
+        log "Running the demo as podpy-demo"
+        run_as podpy-demo "$(getent passwd podpy-demo | cut -d: -f6)" \
+            PODPY_DEMO_IMAGE="$IMAGE_TAR" -- bash "$SRC/packaging/demo.sh"
+        ;;
+    test)
+        [ $# -eq 0 ] || EXTRA_ARGS_GIVEN=1
+        run_unit_tests "$@"
+        prepare_user podpy-test
+        configure_podman podpy-test
+        run_system_tests podpy-test "$@"
+        log "Summary"
+        if [ ${#FAILED[@]} -gt 0 ]; then
+            printf '    FAILED: %s\n' "${FAILED[@]}"
+            exit 1
+        fi
+        note "all test runs passed"
+        ;;
+    esac
+}
+
+main "$@"

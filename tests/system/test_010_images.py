@@ -1,0 +1,89 @@
+"""import, images, tag, image exists/inspect, rmi — against a real store."""
+
+import json
+import subprocess
+
+import pytest
+
+
+def test_import_names_and_lists(podpy, busybox, image_tar):
+    out = podpy("images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}").stdout
+    assert "localhost/busybox:latest" in out
+    rows = json.loads(podpy("images", "--format", "json").stdout)
+    entry = next(r for r in rows if "localhost/busybox:latest" in (r["Names"] or []))
+    assert len(entry["Id"]) == 64 and entry["Size"] > 1_000_000
+    table = podpy("images").stdout.splitlines()
+    assert table[0].split() == ["REPOSITORY", "TAG", "IMAGE", "ID", "CREATED", "SIZE"]
+
+
+def test_import_from_stdin_and_change(podpy, image_tar):
+    with open(image_tar, "rb") as f:
+        data = f.read()
+    proc = subprocess.run(podpy.command("import", "-c", "CMD [\"echo\", \"from-cmd\"]", "-c", "ENV X=1",
+                                        "-", "stdin-img"),
+                          input=data, capture_output=True, env=podpy.environ(), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    image_id = proc.stdout.decode().strip()
+    assert len(image_id) == 64
+    cfg = json.loads(podpy("image", "inspect", "stdin-img").stdout)[0]["Config"]
+    assert cfg["Cmd"] == ["echo", "from-cmd"] and "X=1" in cfg["Env"]
+    assert podpy("run", "--rm", "--network", "none", "stdin-img").stdout == "from-cmd\n"
+    podpy("rmi", "stdin-img")
+
+
+def test_tag_exists_and_rmi_untags(podpy, busybox):
+    podpy("tag", "busybox", "extra:one", "quay.io/some/thing:v2")
+    assert podpy("image", "exists", "localhost/extra:one").returncode == 0
+    assert podpy("image", "exists", "quay.io/some/thing:v2").returncode == 0
+    assert podpy("image", "exists", "nosuch-image", check=False).returncode == 1
+    ids = {r["Id"] for r in json.loads(podpy("images", "--format", "json").stdout)
+           if "localhost/extra:one" in (r["Names"] or [])}
+    busy = json.loads(podpy("image", "inspect", "busybox").stdout)[0]["Id"]
+    assert ids == {busy}
+    out = podpy("rmi", "extra:one").stdout
+    assert "Untagged: localhost/extra:one" in out and "Deleted" not in out
+    podpy("rmi", "quay.io/some/thing:v2")
+    assert podpy("image", "exists", "busybox").returncode == 0
+
+
+def test_inspect_image_template(podpy, busybox):
+    out = podpy("image", "inspect", "--format", "{{.Os}}/{{.Architecture}} {{len .RootFS.Layers}}",
+                "busybox").stdout
+    assert out.startswith("linux/") and out.strip().endswith(" 1")
+
+
+def test_rmi_refuses_image_in_use_unless_forced(new_podpy, image_tar):
+    p = new_podpy()
+    p("import", image_tar, "busybox")
+    p("create", "--name", "user-of-image", "busybox", "true")
+    res = p("rmi", "busybox", check=False)
+    assert res.returncode == 2 and "in use" in res.stderr
+    assert p("image", "exists", "busybox").returncode == 0
+    out = p("rmi", "-f", "busybox").stdout
+    assert "Deleted:" in out
+    assert p("container", "exists", "user-of-image", check=False).returncode == 1
+    assert not any((p.data_home / "podpy" / "layers").iterdir())
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["import", "/nonexistent.tar", "x"], "no such file"),
+    (["import", "/etc/hostname", "Bad_Name"], "invalid reference"),
+    (["rmi", "nosuch"], "image not known"),
+    (["tag", "nosuch", "x"], "image not known"),
+])
+def test_image_errors_are_one_line(podpy, busybox, args, msg):
+    res = podpy(*args, check=False)
+    assert res.returncode in (1, 125)
+    assert msg in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_import_of_garbage_keeps_nothing(new_podpy, tmp_path):
+    p = new_podpy()
+    junk = tmp_path / "junk.tar"
+    junk.write_bytes(b"this is not a tar archive at all" * 100)
+    res = p("import", junk, "junk", check=False)
+    assert res.returncode == 125 and len(res.stderr.strip().splitlines()) == 1
+    assert p("images", "-q").stdout == ""
+    store = p.data_home / "podpy"
+    assert not list((store / "tmp").iterdir()) if (store / "tmp").exists() else True
+    assert not list((store / "layers").iterdir()) if (store / "layers").exists() else True

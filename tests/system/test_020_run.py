@@ -1,0 +1,156 @@
+"""podpy run: namespaces, the rootfs, /etc files, exit codes, -v -e -w -u --entrypoint --rm, networks."""
+
+import json
+import os
+import socket
+import threading
+
+import pytest
+
+NONE = ("--network", "none")
+
+
+def run(podpy, *args, **kw):
+    return podpy("run", "--rm", *NONE, *args, **kw)
+
+
+def test_uid_map_is_the_full_rootless_mapping(podpy, busybox):
+    out = run(podpy, busybox, "cat", "/proc/self/uid_map").stdout.split()
+    assert out[:3] == ["0", str(os.getuid()), "1"]
+    assert out[3] == "1" and int(out[5]) >= 65536
+    assert run(podpy, busybox, "id", "-u").stdout == "0\n"
+
+
+def test_pid1_hostname_and_etc_files(podpy, busybox):
+    out = podpy("run", "--rm", "--name", "etcfiles", busybox, "sh", "-c",
+                "echo $$; hostname; cat /etc/hostname; cat /etc/hosts; cat /etc/resolv.conf").stdout
+    lines = out.splitlines()
+    assert lines[0] == "1"
+    assert len(lines[1]) == 12 and lines[2] == lines[1]
+    assert f"{lines[1]} etcfiles" in out and "127.0.0.1\tlocalhost" in out
+    assert "nameserver 10.0.2.3" in out
+    assert run(podpy, "--hostname", "box1", busybox, "hostname").stdout == "box1\n"
+
+
+def test_mounts_inside(podpy, busybox):
+    out = run(podpy, busybox, "sh", "-c", "cat /proc/mounts; ls /dev; touch /sys/x 2>&1; echo rc=$?").stdout
+    assert " / overlay " in out or " / " in out
+    for want in ("proc /proc proc", "tmpfs /dev tmpfs", "devpts /dev/pts devpts", "mqueue /dev/mqueue",
+                 "shm /dev/shm tmpfs"):
+        assert want in out, want
+    assert "sysfs /sys sysfs ro" in out
+    for dev in ("null", "zero", "full", "random", "urandom", "tty", "ptmx", "pts", "shm", "fd"):
+        assert dev in out.split()
+    assert "rc=1" in out
+    assert run(podpy, busybox, "sh", "-c", "echo hi > /dev/null && head -c 4 /dev/zero | wc -c").stdout.strip() == "4"
+
+
+def test_masked_paths_and_caps(podpy, busybox):
+    out = run(podpy, busybox, "sh", "-c", "cat /proc/keys | wc -c; grep -c ' /proc/keys ' /proc/mounts; grep CapBnd /proc/self/status").stdout
+    assert out.splitlines()[0].strip() == "0"   # masked: /dev/null is bound over it
+    assert out.splitlines()[1].strip() == "1"
+    assert out.split()[-1] == "00000000800405fb"  # podman 4 default set: CHOWN..SYS_CHROOT, SETFCAP
+
+
+@pytest.mark.parametrize("cmd,code", [
+    (["true"], 0), (["sh", "-c", "exit 3"], 3), (["false"], 1), (["sh", "-c", "exit 255"], 255),
+])
+def test_exit_codes(podpy, busybox, cmd, code):
+    assert run(podpy, busybox, *cmd, check=False).returncode == code
+
+
+def test_not_found_is_127_and_not_executable_is_126(podpy, busybox):
+    res = run(podpy, busybox, "no-such-command", check=False)
+    assert res.returncode == 127 and "not found" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+    res = run(podpy, busybox, "/etc/passwd", check=False)
+    assert res.returncode == 126 and "permission denied" in res.stderr.lower()
+
+
+def test_bind_volumes_rw_and_ro(podpy, busybox, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "in.txt").write_text("hello")
+    out = run(podpy, "-v", f"{data}:/src", busybox, "sh", "-c", "cat /src/in.txt; echo out > /src/out.txt").stdout
+    assert out == "hello" and (data / "out.txt").read_text() == "out\n"
+    res = run(podpy, "-v", f"{data}:/src:ro", busybox, "sh", "-c", "cat /src/in.txt; touch /src/x", check=False)
+    assert res.returncode == 1 and "Read-only file system" in res.stderr
+    assert not (data / "x").exists()
+
+
+def test_env_envfile_workdir(podpy, busybox, tmp_path):
+    envfile = tmp_path / "env"
+    envfile.write_text("# comment\nFROM_FILE=f\nOVER=file\n")
+    out = run(podpy, "--env-file", envfile, "-e", "A=1", "-e", "OVER=flag", "-w", "/tmp/new/dir",
+              busybox, "sh", "-c", "echo $A $FROM_FILE $OVER; pwd; echo $HOME; echo $PATH").stdout.split("\n")
+    assert out[0] == "1 f flag"
+    assert out[1] == "/tmp/new/dir"
+    assert out[2] == "/root"
+    assert "/usr/bin" in out[3]
+
+
+def test_user_by_id_and_name(podpy, busybox):
+    assert run(podpy, "-u", "1000:1000", busybox, "id").stdout.strip() == "uid=1000(tester) gid=1000(tester) groups=1000(tester)"
+    out = run(podpy, "-u", "tester", busybox, "sh", "-c", "id -u; id -G; echo $HOME").stdout.split()
+    assert out[0] == "1000" and "1001" in out[1:-1] and out[-1] == "/home/tester"
+    assert run(podpy, "-u", "4242", busybox, "id", "-u").stdout == "4242\n"
+    assert run(podpy, "-u", "tester", busybox, "grep", "CapEff", "/proc/self/status").stdout.split()[-1] == "0000000000000000"
+
+
+def test_entrypoint_override(podpy, busybox):
+    assert run(podpy, "--entrypoint", "/bin/echo", busybox, "a", "b").stdout == "a b\n"
+    assert run(podpy, "--entrypoint", '["/bin/sh", "-c"]', busybox, "echo $0", "zero").stdout == "zero\n"
+
+
+def test_rm_leaves_nothing(podpy, busybox):
+    before = set(os.listdir(podpy.data_home / "podpy" / "containers"))
+    podpy("run", "--rm", *NONE, "--name", "gone-after", busybox, "sh", "-c", "echo x > /file")
+    assert podpy("container", "exists", "gone-after", check=False).returncode == 1
+    assert set(os.listdir(podpy.data_home / "podpy" / "containers")) == before
+
+
+def test_without_rm_the_container_stays_exited(podpy, busybox):
+    podpy("run", *NONE, "--name", "stays", busybox, "sh", "-c", "exit 4", check=False)
+    data = json.loads(podpy("inspect", "stays").stdout)[0]
+    assert data["State"]["Status"] == "exited" and data["State"]["ExitCode"] == 4
+    podpy("rm", "stays")
+
+
+def test_network_none_has_only_loopback(podpy, busybox):
+    out = run(podpy, busybox, "ip", "-o", "link").stdout
+    assert "lo:" in out and "tap0" not in out and "UP" in out
+
+
+def test_network_host_shares_interfaces(podpy, busybox):
+    out = podpy("run", "--rm", "--network", "host", busybox, "ip", "-o", "link").stdout
+    assert len(out.splitlines()) == len(os.listdir("/sys/class/net"))
+
+
+def test_default_network_reaches_the_host(podpy, busybox):
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = srv.getsockname()[1]
+
+    def serve():
+        conn, _ = srv.accept()
+        conn.recv(1024)
+        conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+        conn.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    out = podpy("run", "--rm", "--network", "slirp4netns:allow_host_loopback=true", busybox, "sh", "-c",
+                f"ip -o addr show tap0; wget -q -O- http://10.0.2.2:{port}/").stdout
+    srv.close()
+    assert "10.0.2.100/24" in out and out.endswith("hello")
+
+
+def test_stdin_only_with_interactive(podpy, busybox):
+    assert run(podpy, "-i", busybox, "cat", input="piped\n").stdout == "piped\n"
+    assert run(podpy, busybox, "cat", input="ignored\n").stdout == ""
+
+
+def test_read_only_rootfs(podpy, busybox):
+    res = run(podpy, "--read-only", busybox, "touch", "/x", check=False)
+    assert res.returncode == 1 and "Read-only" in res.stderr

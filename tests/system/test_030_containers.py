@@ -1,0 +1,92 @@
+"""create, start -a, ps (table, json, templates), inspect, rm (several, partial failure, -f)."""
+
+import json
+import subprocess
+import time
+
+import pytest
+
+
+def test_create_then_start_attached(podpy, busybox):
+    cid = podpy("create", "--network", "none", "--name", "made", busybox, "sh", "-c", "echo started; exit 5").stdout.strip()
+    assert len(cid) == 64
+    ps = json.loads(podpy("ps", "-a", "--format", "json").stdout)
+    row = next(r for r in ps if r["Id"] == cid)
+    assert row["State"] == "created" and row["Names"] == ["made"] and row["Status"] == "Created"
+    res = podpy("start", "-a", "made", check=False)
+    assert res.returncode == 5 and res.stdout == "started\n"
+    again = podpy("start", "--attach", cid[:12], check=False)
+    assert again.returncode == 5
+    podpy("rm", "made")
+
+
+def test_ps_formats(podpy, busybox):
+    podpy("run", "--network", "none", "--name", "fmt1", "--label", "team=a", busybox, "true")
+    out = podpy("ps", "-a", "--format", "{{.ID}} {{.Names}} {{.Status}}").stdout
+    line = next(l for l in out.splitlines() if " fmt1 " in l)
+    cid, name, status = line.split(" ", 2)
+    assert len(cid) == 12 and status.startswith("Exited (0) ")
+    table = podpy("ps", "-a", "--format", "table {{.ID}}\t{{.Names}}").stdout.splitlines()
+    assert table[0].split() == ["CONTAINER", "ID", "NAMES"]
+    default = podpy("ps", "-a").stdout.splitlines()[0]
+    for col in ("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"):
+        assert col in default
+    assert podpy("ps", "-a", "--filter", "label=team=a", "--format", "{{.Names}}").stdout == "fmt1\n"
+    assert podpy("ps", "-a", "-q", "--filter", "name=fmt1").stdout.strip() == cid
+    assert "fmt1" not in podpy("ps").stdout  # not running
+    out = podpy("ps", "-a", "--format", "{{json .Labels}} {{upper .Names}} {{if eq .State \"exited\"}}down{{end}}",
+                "--filter", "name=fmt1").stdout
+    assert out == '{"team":"a"} FMT1 down\n'
+    podpy("rm", "fmt1")
+
+
+def test_inspect_shape_and_templates(podpy, busybox, tmp_path):
+    podpy("create", "--name", "insp", "-e", "K=V", "-v", f"{tmp_path}:/data:ro", "-w", "/data",
+          busybox, "ls")
+    data = json.loads(podpy("inspect", "insp").stdout)[0]
+    assert data["Name"] == "insp" and data["State"]["Status"] == "created"
+    assert "K=V" in data["Config"]["Env"] and data["Config"]["WorkingDir"] == "/data"
+    assert data["Mounts"][0]["Destination"] == "/data" and data["Mounts"][0]["RW"] is False
+    assert data["ImageName"] == "localhost/busybox:latest"
+    assert podpy("inspect", "--format", "{{.State.Status}} {{.Config.WorkingDir}}", "insp").stdout == "created /data\n"
+    assert podpy("container", "inspect", "-f", "{{index .Config.Env 0}}", "insp").stdout.startswith("PATH=")
+    podpy("rm", "insp")
+
+
+def test_rm_several_with_partial_failure(podpy, busybox):
+    for n in ("r1", "r2"):
+        podpy("create", "--name", n, busybox, "true")
+    res = podpy("rm", "r1", "no-such-container", "r2", check=False)
+    assert res.returncode == 1
+    assert res.stdout.split() == ["r1", "r2"]
+    assert "no-such-container" in res.stderr
+    assert podpy("ps", "-a", "--filter", "name=r1", "-q").stdout == ""
+
+
+def test_rm_running_needs_force(podpy, busybox):
+    proc = subprocess.Popen(podpy.command("run", "--network", "none", "--name", "longrun", busybox, "sleep", "60"),
+                            env=podpy.environ(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            if podpy("ps", "--format", "{{.Names}}").stdout.strip() == "longrun":
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("container never showed as running")
+        assert podpy("ps", "--format", "{{.Status}}", "--filter", "name=longrun").stdout.startswith("Up ")
+        res = podpy("rm", "longrun", check=False)
+        assert res.returncode == 2 and "running" in res.stderr
+        assert podpy("rm", "-f", "longrun").stdout.strip() == "longrun"
+        assert proc.wait(timeout=30) == 137
+    finally:
+        proc.kill()
+        proc.wait()
+    assert podpy("container", "exists", "longrun", check=False).returncode == 1
+
+
+def test_name_in_use(podpy, busybox):
+    podpy("create", "--name", "taken", busybox, "true")
+    res = podpy("create", "--name", "taken", busybox, "true", check=False)
+    assert res.returncode == 125 and "already in use" in res.stderr
+    assert len([l for l in podpy("ps", "-a", "--format", "{{.Names}}").stdout.split() if l == "taken"]) == 1
+    podpy("rm", "taken")

@@ -1,0 +1,54 @@
+"""info (driver and why), version, unshare, the runtime-directory fallback."""
+
+import json
+import os
+import stat
+
+
+def test_info_says_which_driver_and_why(podpy, busybox):
+    info = json.loads(podpy("info", "--format", "json").stdout)
+    store = info["store"]
+    assert store["graphDriverName"] in ("overlay", "fuse-overlayfs", "vfs")
+    assert store["graphDriverReason"]
+    assert info["host"]["security"]["rootless"] is True
+    assert info["host"]["idMappings"]["uidmap"][0]["host_id"] == os.getuid()
+    assert podpy("info", "--format", "{{.Store.GraphDriverName}}").stdout.strip() == store["graphDriverName"]
+    text = podpy("info").stdout
+    assert "graphDriverName:" in text and "cgroupVersion:" in text
+
+
+def test_version_formats(podpy):
+    assert "Version:" in podpy("version").stdout
+    assert podpy("version", "--format", "{{.Client.Version}}").stdout.strip() == "0.1.0"
+    assert json.loads(podpy("version", "--format", "json").stdout)["Client"]["Version"] == "0.1.0"
+
+
+def test_unshare_sees_container_owned_files(podpy, busybox):
+    assert podpy("unshare", "id", "-u").stdout == "0\n"
+    assert podpy("unshare", "cat", "/proc/self/uid_map").stdout.split()[:3] == ["0", str(os.getuid()), "1"]
+    # A file written by uid 1000 in a container is owned by a subordinate id on the host...
+    podpy("run", "--network", "none", "--name", "owner", "-u", "1000", busybox, "sh", "-c",
+          "echo x > /tmp/mine")
+    upper = podpy.data_home / "podpy" / "containers"
+    cid = json.loads(podpy("inspect", "owner").stdout)[0]["Id"]
+    path = upper / cid / "diff" / "tmp" / "mine"
+    if path.exists():  # overlay drivers keep the upper layer there
+        assert os.stat(path).st_uid != os.getuid()
+        # ...and podpy unshare can reach and remove it.
+        assert podpy("unshare", "stat", "-c", "%u", str(path)).stdout.strip() == "1000"
+        podpy("unshare", "rm", str(path))
+        assert not path.exists()
+    assert podpy("unshare", "sh", "-c", "exit 9", check=False).returncode == 9
+    assert podpy("unshare", "no-such-cmd", check=False).returncode == 127
+    podpy("rm", "owner")
+
+
+def test_runtime_dir_fallback_when_xdg_runtime_dir_is_not_ours(new_podpy, image_tar):
+    p = new_podpy()
+    p("import", image_tar, "busybox")
+    env = {"XDG_RUNTIME_DIR": "/tmp"}  # exists, but shared: must not be used
+    assert p("run", "--rm", "--network", "none", "busybox", "true", env=env).returncode == 0
+    fallback = f"/tmp/podpy-run-{os.getuid()}"
+    st = os.lstat(fallback)
+    assert st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) == 0o700
+    assert not os.path.exists("/tmp/podpy")

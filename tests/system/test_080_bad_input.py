@@ -1,0 +1,49 @@
+"""Bad input: one line naming the fault, exit 125, and nothing half-made."""
+
+import os
+
+import pytest
+
+
+def _snapshot(p):
+    store = p.data_home / "podpy"
+    return (p("ps", "-a", "-q").stdout, sorted(os.listdir(store / "containers"))
+            if (store / "containers").exists() else [])
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["run", "no-such-image", "true"], "image not known"),
+    (["run", "-v", "/tmp", "busybox", "true"], "invalid volume"),
+    (["run", "-v", "/tmp:relative", "busybox", "true"], "not absolute"),
+    (["run", "-v", "/does/not/exist:/x", "busybox", "true"], "no such file"),
+    (["run", "-e", "=oops", "busybox", "true"], "invalid environment variable"),
+    (["run", "--env-file", "/does/not/exist", "busybox", "true"], "cannot read env file"),
+    (["run", "-u", "a:b:c", "busybox", "true"], "invalid user"),
+    (["run", "-u", "nosuchuser", "busybox", "true"], "unable to find user nosuchuser"),
+    (["run", "-u", "tester:nosuchgroup", "busybox", "true"], "unable to find group"),
+    (["run", "--name", "bad name", "busybox", "true"], "invalid"),
+    (["run", "--network", "bogus", "busybox", "true"], "network mode"),
+    (["run", "--cap-add", "CAP_BOGUS", "busybox", "true"], "unknown capability"),
+    (["run", "-w", "relative", "busybox", "true"], "workdir"),
+    (["run", "--bogus-flag", "busybox", "true"], "unknown flag: --bogus-flag"),
+    (["create", "busybox"], "no command"),
+    (["start", "-a", "no-such-container"], "no such container"),
+    (["inspect", "no-such-thing"], "no such object"),
+])
+def test_bad_input(podpy, busybox, args, msg):
+    before = _snapshot(podpy)
+    res = podpy(*args, check=False)
+    assert res.returncode == 125, (res.returncode, res.stderr)
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and msg in lines[0], lines
+    assert _snapshot(podpy) == before
+
+
+def test_failed_exec_leaves_the_container_created_without_rm(podpy, busybox):
+    res = podpy("run", "--network", "none", "--name", "badexec", busybox, "nope", check=False)
+    assert res.returncode == 127
+    assert podpy("ps", "-a", "--format", "{{.Status}}", "--filter", "name=badexec").stdout == "Created\n"
+    podpy("rm", "badexec")
+    before = _snapshot(podpy)
+    assert podpy("run", "--rm", "--network", "none", busybox, "nope", check=False).returncode == 127
+    assert _snapshot(podpy) == before
