@@ -11,7 +11,6 @@ owned by the same ids in the next.
 from __future__ import annotations
 
 import os
-import pickle
 import pwd
 import signal
 from dataclasses import dataclass
@@ -197,6 +196,8 @@ def run_in_userns(
     With expect_exec, `fn` execs a program and the return value is that
     program's exit code (128+N when a signal ended it).
     """
+    import pickle  # only commands that use a helper process pay for it
+
     rootful = os.geteuid() == 0 and mappings is None
     mappings = mappings or (None if rootful else default_mappings())
     ready_r, ready_w = os.pipe()

@@ -17,7 +17,6 @@ itself never creates namespaces.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import time
@@ -57,6 +56,8 @@ def chain_id(parent_chain: Optional[str], diff_id: str) -> str:
     """The OCI ChainID of a layer: its diff id on top of its parent's chain."""
     if parent_chain is None:
         return diff_id
+    import hashlib
+
     return "sha256:" + hashlib.sha256(f"{parent_chain} {diff_id}".encode()).hexdigest()
 
 
@@ -164,6 +165,8 @@ class Store:
 
     def create_image(self, config: dict[str, Any], layers: list[str], names: list[str],
                      manifest: Optional[str] = None, digest: Optional[str] = None) -> img.Image:
+        import hashlib
+
         text = json.dumps(config, separators=(",", ":"))
         image_id = hashlib.sha256(text.encode()).hexdigest()
         size = 0

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import random
-import shlex
 import sys
 import time
 from dataclasses import dataclass, field
@@ -56,6 +54,8 @@ _NOUN = ("albattani", "babbage", "bell", "bohr", "curie", "darwin", "dijkstra", 
 
 
 def random_name() -> str:
+    import random
+
     return f"{random.choice(_ADJ)}_{random.choice(_NOUN)}"
 
 
@@ -174,4 +174,6 @@ def _display_name(image: object, asked: str) -> str:
 
 
 def command_string(rec: ContainerRecord) -> str:
+    import shlex
+
     return shlex.join(rec.config.entrypoint + rec.config.command)
