@@ -14,7 +14,7 @@
 # /dev/net/tun, and a delegated cgroup v2 subtree.
 #
 #   demo  prepares podpy-demo and runs packaging/demo.sh as that user.
-#   test  runs tests/unit as root, then tests/system as podpy-test.
+#   test  runs tests/unit and tests/root as root, then tests/system as podpy-test.
 #
 # Running it again is safe and quicker: the virtual environment is reused.
 set -euo pipefail
@@ -418,6 +418,21 @@ run_system_tests() {
     record_result "system tests" "$dir" "$rc"
 }
 
+# Tests that need root: rootful podpy, and a user with no subordinate ids
+# (made here, with any range Debian's useradd gave it removed).
+run_root_tests() {
+    local dir=$SRC/tests/root rc=0
+    log "Root tests (as root): $dir"
+    ensure_user podpy-nosub
+    local uid
+    uid=$(id -u podpy-nosub)
+    sed -i -e "/^podpy-nosub:/d" -e "/^$uid:/d" /etc/subuid /etc/subgid
+    (cd "$SRC" && PATH="$VENV/bin:$PATH" PYTHONDONTWRITEBYTECODE=1 PODPY_TEST_IMAGE_TAR="$IMAGE_TAR" \
+        timeout --kill-after=30s "$UNIT_TIMEOUT" \
+        "$VENV/bin/python" -m pytest "${PYTEST_OPTS[@]}" "$dir" "$@") || rc=$?
+    record_result "root tests" "$dir" "$rc"
+}
+
 # -------------------------------------------------------------------- main --
 
 common_install() {
@@ -454,6 +469,7 @@ main() {
     test)
         [ $# -eq 0 ] || EXTRA_ARGS_GIVEN=1
         run_unit_tests "$@"
+        run_root_tests "$@"
         prepare_user podpy-test
         configure_podman podpy-test
         run_system_tests podpy-test "$@"

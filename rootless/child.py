@@ -251,8 +251,9 @@ def _set_user_and_caps(sc: S.Syscalls, process: dict[str, Any]) -> None:
     try:
         os.setgroups(extra)
     except OSError as exc:
-        # setgroups is denied in a single-id user namespace; fine with no extra groups.
-        if extra or exc.errno != errno.EPERM:
+        # setgroups is denied in a single-id user namespace: fine when nothing
+        # beyond the primary group was asked for.
+        if exc.errno != errno.EPERM or not set(extra) <= {gid}:
             raise SetupError(f"setgroups {extra}: {exc.strerror}") from exc
     try:
         os.setresgid(gid, gid, gid)

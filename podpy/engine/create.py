@@ -112,6 +112,8 @@ def create(rt: Runtime, o: CreateOptions) -> ContainerRecord:
     uid, gid, groups, home = opt.resolve_user(spec, passwd, group)
     if uid == 0 and home == "/":
         home = "/root"
+    if rt.cfg.rootless:
+        _check_mapped(uid, [gid, *groups])
     if entrypoint is None:
         entrypoint = list(icfg.get("Entrypoint") or [])
         command = list(o.command) if o.command else list(icfg.get("Cmd") or [])
@@ -163,6 +165,19 @@ def create(rt: Runtime, o: CreateOptions) -> ContainerRecord:
         raise
     rec.state, rec.owner_pid = CREATED, None
     return rec
+
+
+def _check_mapped(uid: int, gids: list[int]) -> None:
+    """Refuse ids the user namespace will not have, before anything is made."""
+    from rootless.userns import default_mappings
+
+    maps = default_mappings()
+    if maps.to_host_uid(uid) is None or any(
+            not any(m.container_id <= g < m.container_id + m.size for m in maps.gids) for g in gids):
+        total = maps.container_ids()
+        raise InvalidArgument(
+            f"user {uid}:{gids[0]} is not mapped in the user namespace, which has container ids 0-{total - 1}"
+            + (" (no subordinate ids: see /etc/subuid and /etc/subgid)" if maps.warning else ""))
 
 
 def _display_name(image: object, asked: str) -> str:

@@ -21,6 +21,7 @@ def _snapshot(p):
     (["run", "-u", "a:b:c", "busybox", "true"], "invalid user"),
     (["run", "-u", "nosuchuser", "busybox", "true"], "unable to find user nosuchuser"),
     (["run", "-u", "tester:nosuchgroup", "busybox", "true"], "unable to find group"),
+    (["run", "-u", "70000", "busybox", "true"], "not mapped in the user namespace"),
     (["run", "--name", "bad name", "busybox", "true"], "invalid"),
     (["run", "--network", "bogus", "busybox", "true"], "network mode"),
     (["run", "--cap-add", "CAP_BOGUS", "busybox", "true"], "unknown capability"),

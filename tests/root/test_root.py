@@ -1,0 +1,79 @@
+"""Tests run as root by the test command: rootful podpy, and a user with no subordinate ids."""
+
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (run by packaging/setup.sh test)")
+
+NOSUB_USER = "podpy-nosub"
+
+
+def podpy_bin() -> str:
+    found = shutil.which("podpy")
+    if not found:
+        pytest.skip("the podpy command is not on PATH")
+    return found
+
+
+@pytest.fixture
+def image_tar() -> str:
+    tar = os.environ.get("PODPY_TEST_IMAGE_TAR", "")
+    if not os.path.isfile(tar):
+        pytest.skip("PODPY_TEST_IMAGE_TAR is not set to the busybox image")
+    return tar
+
+
+def test_rootful_run(tmp_path, image_tar):
+    base = [podpy_bin(), "--root", str(tmp_path / "store"), "--runroot", str(tmp_path / "run")]
+
+    def pp(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(base + list(args), capture_output=True, text=True, timeout=120, check=True)
+
+    pp("import", image_tar, "busybox")
+    out = pp("run", "--rm", "--network", "none", "busybox", "sh", "-c",
+             "cat /proc/self/uid_map; echo $$; ls -ln /bin/busybox; id -u").stdout.splitlines()
+    assert out[0].split() == ["0", "0", "4294967295"]  # no user namespace: root is root
+    assert out[1] == "1" and out[2].split()[2:4] == ["0", "0"] and out[3] == "0"
+    assert pp("run", "--rm", "--network", "none", "-u", "1000", "busybox", "id", "-u").stdout == "1000\n"
+    info = json.loads(pp("info", "--format", "json").stdout)
+    assert info["host"]["security"]["rootless"] is False
+    assert info["store"]["graphRoot"] == str(tmp_path / "store")
+
+
+def test_user_without_subordinate_ids_gets_a_single_id_mapping(image_tar):
+    try:
+        user = pwd.getpwnam(NOSUB_USER)
+    except KeyError:
+        pytest.skip(f"user {NOSUB_USER} does not exist (made by packaging/setup.sh test)")
+    for path in ("/etc/subuid", "/etc/subgid"):
+        with open(path) as f:
+            assert not any(line.split(":")[0] in (NOSUB_USER, str(user.pw_uid)) for line in f), path
+    home = Path(tempfile.mkdtemp(prefix="podpy-nosub-"))
+    os.chown(home, user.pw_uid, user.pw_gid)
+    env = {"HOME": str(home), "USER": NOSUB_USER, "PATH": os.path.dirname(podpy_bin()) + ":/usr/bin:/bin",
+           "XDG_DATA_HOME": str(home / "data"), "XDG_CONFIG_HOME": str(home / "config")}
+
+    def pp(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(["runuser", "-u", NOSUB_USER, "--", "env", "-i",
+                               *(f"{k}={v}" for k, v in env.items()), podpy_bin(), *args],
+                              capture_output=True, text=True, timeout=120, check=check, cwd=str(home))
+
+    try:
+        imp = pp("import", image_tar, "busybox")
+        assert "single-id mapping" in imp.stderr or imp.stderr == ""
+        res = pp("run", "--rm", "--network", "none", "busybox", "sh", "-c", "cat /proc/self/uid_map; id -u")
+        assert res.stdout.split() == ["0", str(user.pw_uid), "1", "0"]
+        warnings = [line for line in res.stderr.splitlines() if line.strip()]
+        assert len(warnings) == 1 and "single-id mapping" in warnings[0]
+        bad = pp("run", "--rm", "--network", "none", "-u", "1000", "busybox", "true", check=False)
+        assert bad.returncode == 125 and "not mapped" in bad.stderr.splitlines()[-1]
+        assert pp("ps", "-a", "-q").stdout == ""
+    finally:
+        subprocess.run(["rm", "-rf", str(home)], check=False)
