@@ -4,7 +4,7 @@ import sys
 
 
 def main() -> None:
-    from podpy.cli.app import main as cli_main
+    from podpy.cli.main import main as cli_main
 
     sys.exit(cli_main())
 

@@ -156,6 +156,7 @@ class State:
                     " owner_pid, owner_start) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (rec.id, rec.name, rec.image_id, rec.image_name, rec.created, rec.state,
                      rec.config.to_json(), self.me, self.my_start))
+            rec.owner_pid, rec.owner_start = self.me, self.my_start
         except sqlite3.IntegrityError as exc:
             other = self.db.conn.execute("SELECT id FROM containers WHERE name=?", (rec.name,)).fetchone()
             if other is None:

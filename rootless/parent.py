@@ -16,20 +16,22 @@ from __future__ import annotations
 import os
 import signal
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from . import child
 from .errors import RuntimeFailure, SetupError, from_wire
-from .network import slirp as slirp_mod
 from .sync import Channel
 from .userns import IdMappings, write_maps
+
+if TYPE_CHECKING:
+    from .network import slirp as slirp_mod
 
 
 @dataclass
 class LaunchOptions:
     """Host-side settings that are not part of the OCI spec."""
 
-    slirp: Optional[slirp_mod.SlirpOptions] = None
+    slirp: Optional["slirp_mod.SlirpOptions"] = None
     cgroup_procs: Optional[str] = None   # a cgroup.procs file to move the init into
     on_pid: Optional[Callable[[int], None]] = None   # told the init's pid before it execs
     after_exit: Optional[Callable[[], None]] = None   # run by stage 1 after the init exits
@@ -42,7 +44,7 @@ class Container:
     stage1_pid: int
     pid: int
     pty_master: Optional[int] = None
-    slirp: Optional[slirp_mod.Slirp] = None
+    slirp: Optional["slirp_mod.Slirp"] = None
     exit_code: Optional[int] = None
 
     def signal(self, sig: int) -> None:
@@ -88,6 +90,8 @@ def launch(spec: dict[str, Any], options: LaunchOptions) -> Container:
         if options.cgroup_procs:
             _join_cgroup(options.cgroup_procs, started.pid)
         if options.slirp is not None:
+            from .network import slirp as slirp_mod
+
             started.slirp = slirp_mod.start(started.pid, options.slirp, userns=_has_userns(spec))
         if options.on_pid:
             options.on_pid(started.pid)

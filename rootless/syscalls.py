@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import platform
 from typing import Optional
 
 from .errors import SyscallError
@@ -77,7 +76,7 @@ class Syscalls:
 
     def __init__(self) -> None:
         self._libc = ctypes.CDLL(None, use_errno=True)
-        self._nr = _NR.get(platform.machine(), _NR["x86_64"])
+        self._nr = _NR.get(os.uname().machine, _NR["x86_64"])
 
     def _check(self, name: str, ret: int, path: str = "") -> int:
         if ret < 0:

@@ -1,21 +1,15 @@
-"""The typer root: global flags, sub-command groups, and the exit-code contract.
-
-Exit codes, as podman's: 125 for podpy's own errors (including unknown flags
-and bad values), 126 when the container's command cannot be invoked, 127 when
-it is not found, otherwise the container's own exit code.
-"""
+"""The typer root: global flags and sub-command groups (see main.py for the entry
+point and the exit-code contract)."""
 
 from __future__ import annotations
 
-import sys
-from dataclasses import dataclass
 from typing import Optional
 
 import click
 import typer
 
 from .. import __version__
-from ..errors import PodpyError
+from .main import Globals, guarded
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -32,14 +26,6 @@ MODULES = {
     "info": "system", "version": "system", "unshare": "system", "system": "system",
 }
 GROUPS = {"container": "Manage containers.", "image": "Manage images.", "system": "Manage podpy."}
-_GLOBAL_WITH_VALUE = {"--root", "--runroot", "--storage-driver", "--log-level"}
-
-
-@dataclass
-class Globals:
-    root: Optional[str] = None
-    runroot: Optional[str] = None
-    storage_driver: Optional[str] = None
 
 
 def runtime(ctx: typer.Context):  # type: ignore[no-untyped-def]
@@ -71,19 +57,6 @@ def _globals(
     ctx.obj = Globals(root, runroot, storage_driver)
 
 
-def command_name(args: list[str]) -> Optional[str]:
-    """The first word after the global flags: the command a line names."""
-    skip = False
-    for a in args:
-        if skip:
-            skip = False
-        elif a in _GLOBAL_WITH_VALUE:
-            skip = True
-        elif not a.startswith("-"):
-            return a
-    return None
-
-
 def build(only: Optional[str] = None) -> typer.Typer:
     """Register the command `only` names (or all of them) on the app."""
     import importlib
@@ -102,41 +75,25 @@ def build(only: Optional[str] = None) -> typer.Typer:
     return app
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(args: list[str], command: Optional[str]) -> int:
+    """Run a command line through typer, registering only the command it names."""
     from . import render
 
-    args = sys.argv[1:] if argv is None else argv
-    build(command_name(args))
-    try:
-        code = app(args=args, prog_name="podpy", standalone_mode=False)
-    except click.exceptions.NoSuchOption as exc:
-        render.error(f"unknown flag: {exc.option_name}")
-        return 125
-    except click.exceptions.UsageError as exc:
-        render.error(exc.format_message())
-        return 125
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    except click.exceptions.Abort:
-        return 130
-    except PodpyError as exc:
-        render.error(str(exc))
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        return 0
-    except Exception as exc:  # noqa: BLE001 - one line, not a traceback (PODPY_DEBUG=1 shows it)
-        import os
+    build(command)
 
-        if os.environ.get("PODPY_DEBUG"):
-            raise
-        from ..errors import translate
+    def invoke() -> int:
+        try:
+            code = app(args=args, prog_name="podpy", standalone_mode=False)
+        except click.exceptions.NoSuchOption as exc:
+            render.error(f"unknown flag: {exc.option_name}")
+            return 125
+        except click.exceptions.UsageError as exc:
+            render.error(exc.format_message())
+            return 125
+        except click.exceptions.Exit as exc:
+            return int(exc.exit_code)
+        except click.exceptions.Abort:
+            return 130
+        return code if isinstance(code, int) else 0
 
-        render.error(str(translate(exc)))
-        return 125
-    return code if isinstance(code, int) else 0
-
-
-def entry() -> None:
-    sys.exit(main())
+    return guarded(invoke)

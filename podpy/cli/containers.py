@@ -10,57 +10,21 @@ import typer
 from . import render
 from .app import runtime
 
-RUN_SETTINGS = {"allow_interspersed_args": False, "help_option_names": ["--help"]}  # -h is --hostname
+# Everything after `run` goes, unparsed, to runargs (which owns -h for --hostname and --help).
+RUN_SETTINGS = {"allow_interspersed_args": False, "ignore_unknown_options": True, "allow_extra_args": True,
+                "help_option_names": []}
 
 PS_COLUMNS = [("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command"), ("CREATED", "RunningFor"),
               ("STATUS", "Status"), ("PORTS", "Ports"), ("NAMES", "Names")]
 
 
-def run_or_create(
-    ctx: typer.Context,
-    image: str = typer.Argument(..., help="Image to run."),
-    command: Optional[List[str]] = typer.Argument(None, help="Command and arguments."),
-    name: Optional[str] = typer.Option(None, "--name", help="Name of the container."),
-    rm: bool = typer.Option(False, "--rm", help="Remove the container when it exits."),
-    interactive: bool = typer.Option(False, "-i", "--interactive", help="Keep stdin open."),
-    tty: bool = typer.Option(False, "-t", "--tty", help="Allocate a pseudo-terminal."),
-    env: List[str] = typer.Option([], "-e", "--env", help="Set environment variables."),
-    env_file: List[str] = typer.Option([], "--env-file", help="Read environment variables from a file."),
-    volume: List[str] = typer.Option([], "-v", "--volume", help="Bind mount HOST:CONTAINER[:OPTS]."),
-    workdir: Optional[str] = typer.Option(None, "-w", "--workdir", help="Working directory inside."),
-    user: Optional[str] = typer.Option(None, "-u", "--user", help="USER[:GROUP], names or ids."),
-    entrypoint: Optional[str] = typer.Option(None, "--entrypoint", help="Override the image's ENTRYPOINT."),
-    hostname: Optional[str] = typer.Option(None, "-h", "--hostname", help="Container host name."),
-    network: Optional[str] = typer.Option(None, "--network", "--net",
-                                          help="slirp4netns[:OPTIONS] (default), host or none."),
-    label: List[str] = typer.Option([], "-l", "--label", help="Set metadata KEY=VALUE."),
-    read_only: bool = typer.Option(False, "--read-only", help="Mount the root file system read-only."),
-    cap_add: List[str] = typer.Option([], "--cap-add", help="Add a capability."),
-    cap_drop: List[str] = typer.Option([], "--cap-drop", help="Drop a capability."),
-    privileged: bool = typer.Option(False, "--privileged", help="All capabilities, no masked paths."),
-) -> None:
-    """Create a container; `run` also starts it in the foreground."""
-    from ..engine import containers as ce
-    from ..engine.create import CreateOptions, create
+def forward_run(ctx: typer.Context) -> None:
+    """`run`/`create` reached through typer (`podpy container run`): the fast path's code."""
+    from .main import Globals, run_or_create
 
-    rt = runtime(ctx)
-    rt.reconcile()
-    opts = CreateOptions(
-        image=image, command=list(command or []), name=name, entrypoint=entrypoint, env=list(env),
-        env_file=list(env_file), volumes=list(volume), workdir=workdir, user=user, hostname=hostname,
-        network=network, tty=tty, interactive=interactive, remove=rm, labels=list(label),
-        read_only=read_only, cap_add=list(cap_add), cap_drop=list(cap_drop), privileged=privileged,
-        create_command=["podpy"] + sys.argv[1:],
-    )
-    if tty and not sys.stdin.isatty() and interactive:
-        render.warn("The input device is not a TTY. The --tty and --interactive flags might not work properly")
-    rec = create(rt, opts)
-    if ctx.info_name == "create":
-        render.out(rec.id)
-        return
-    sys.stdout.flush()
-    code = ce.start_attached(rt, rec, render.warn)
-    raise typer.Exit(code)
+    root = ctx.find_root()
+    g = root.obj if isinstance(root.obj, Globals) else Globals()
+    raise typer.Exit(run_or_create(str(ctx.info_name), list(ctx.args), g))
 
 
 def start(
@@ -225,11 +189,12 @@ def exists(ctx: typer.Context, name: str = typer.Argument(..., help="Container n
         raise typer.Exit(1)
 
 
-_RUN = {"context_settings": RUN_SETTINGS, "help": "Run a command in a new container."}
-_CREATE = {"context_settings": RUN_SETTINGS, "help": "Create a container without starting it."}
+_RUN = {"context_settings": RUN_SETTINGS, "add_help_option": False, "help": "Run a command in a new container."}
+_CREATE = {"context_settings": RUN_SETTINGS, "add_help_option": False,
+           "help": "Create a container without starting it."}
 
 # name -> (function, command settings); the app registers only what a command line needs.
-TOP = {"run": (run_or_create, _RUN), "create": (run_or_create, _CREATE), "start": (start, {}),
+TOP = {"run": (forward_run, _RUN), "create": (forward_run, _CREATE), "start": (start, {}),
        "rm": (rm, {}), "inspect": (inspect, {}), "ps": (ps, {})}
 GROUP = {**TOP, "ls": (ps, {}), "list": (ps, {"hidden": True}), "exists": (exists, {})}
 GROUP.pop("ps")

@@ -10,7 +10,6 @@ the next command finds the row with a dead owner (see state.py).
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import time
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from typing import Any, Callable, Optional
 
 from .. import specgen
 from ..errors import InvalidState, NoSuchContainer, PodpyError, translate
-from ..state import CREATED, EXITED, RUNNING, STOPPED, ContainerRecord
+from ..state import CONFIGURED, CREATED, EXITED, RUNNING, STOPPED, ContainerRecord
 from .runtime import Runtime
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
@@ -73,7 +72,8 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
     from storage import images as img
     from storage.fsutil import remove_tree
 
-    rec = rt.state.claim(rec.id, (CREATED, EXITED, STOPPED), RUNNING)
+    startable = (CREATED, EXITED, STOPPED) + ((CONFIGURED,) if rec.owner_pid == os.getpid() else ())
+    rec = rt.state.claim(rec.id, startable, RUNNING)
     cfg = rec.config
     run_dir = rt.container_run_dir(rec.id)
     container = None
@@ -116,12 +116,21 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
     return code
 
 
+def _remove_run_dir(rt: Runtime, cid: str) -> None:
+    from storage.fsutil import remove_tree
+
+    try:
+        remove_tree(rt.container_run_dir(cid))
+    except OSError:
+        pass  # a runtime directory is on tmpfs and is recreated at the next start
+
+
 def _failed_start(rt: Runtime, rec: ContainerRecord, exc: BaseException) -> None:
     """Undo a start that never reached exec: back to `created` (podman leaves it so), or gone with --rm.
 
     We own the row (state `running` since claim), so nothing else is waited for.
     """
-    shutil.rmtree(rt.container_run_dir(rec.id), ignore_errors=True)
+    _remove_run_dir(rt, rec.id)
     if rec.config.remove:
         try:
             rt.store.remove_container(rec.id)
@@ -134,12 +143,12 @@ def _failed_start(rt: Runtime, rec: ContainerRecord, exc: BaseException) -> None
 def _record_exit(rt: Runtime, rec: ContainerRecord, code: Optional[int]) -> None:
     if rec.config.remove:
         rt.state.delete(rec.id)
-        shutil.rmtree(rt.container_run_dir(rec.id), ignore_errors=True)
+        _remove_run_dir(rt, rec.id)
         if os.path.lexists(rt.store.container_dir(rec.id)):
             rt.store.remove_container(rec.id)
     else:
         rt.state.finish(rec.id, code)
-        shutil.rmtree(rt.container_run_dir(rec.id), ignore_errors=True)
+        _remove_run_dir(rt, rec.id)
 
 
 def remove(rt: Runtime, rec: ContainerRecord, force: bool) -> None:
@@ -151,7 +160,7 @@ def remove(rt: Runtime, rec: ContainerRecord, force: bool) -> None:
                 "cannot be removed without force: container state improper")
         _kill_and_wait(rec)
     rt.store.remove_container(rec.id)
-    shutil.rmtree(rt.container_run_dir(rec.id), ignore_errors=True)
+    _remove_run_dir(rt, rec.id)
     rt.state.delete(rec.id)
 
 

@@ -80,9 +80,14 @@ def parse_network(value: Optional[str]) -> tuple[str, dict[str, str]]:
     return mode, opts
 
 
-def create(rt: Runtime, o: CreateOptions) -> ContainerRecord:
+def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRecord:
     """Validate everything first, then make the row (state `configured`), the
-    storage, and flip the row to `created`; on failure undo what was made."""
+    storage, and flip the row to `created`; on failure undo what was made.
+
+    With for_run the row stays `configured` and ours until `start` claims it,
+    so a run killed before its container starts leaves a row the next command
+    removes, not a stray created container.
+    """
     name = opt.check_name(o.name) if o.name else None
     user_env = opt.parse_env_files(o.env_file) + opt.parse_env(o.env)
     volumes = [opt.parse_volume(v) for v in o.volumes]
@@ -154,7 +159,8 @@ def create(rt: Runtime, o: CreateOptions) -> ContainerRecord:
         raise EngineError("could not find a free random container name")
     try:
         rt.store.create_container(cid, image)
-        rt.state.update(cid, state=CREATED, owner_pid=None, owner_start=None)
+        if not for_run:
+            rt.state.update(cid, state=CREATED, owner_pid=None, owner_start=None)
     except BaseException as exc:
         try:
             rt.store.remove_container(cid)
@@ -163,7 +169,8 @@ def create(rt: Runtime, o: CreateOptions) -> ContainerRecord:
         if isinstance(exc, Exception):
             raise translate(exc) from exc
         raise
-    rec.state, rec.owner_pid = CREATED, None
+    if not for_run:
+        rec.state, rec.owner_pid = CREATED, None
     return rec
 
 
