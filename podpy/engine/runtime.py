@@ -71,10 +71,12 @@ class Runtime:
         stored = {r[0]: r[1] for r in row or []}
         if cfg.driver:
             if stored.get("driver") == cfg.driver:
-                return Choice(cfg.driver, stored.get("driver_reason") or f"set by {cfg.driver_source}")
+                return Choice(cfg.driver, stored.get("driver_reason") or f"set by {cfg.driver_source}",
+                              "driver_reason" in stored)
             return Choice(cfg.driver, f"set by {cfg.driver_source}")
         if "driver" in stored:
-            return Choice(stored["driver"], stored.get("driver_reason", "chosen when the store was created"))
+            return Choice(stored["driver"], stored.get("driver_reason", "chosen when the store was created"),
+                          "driver_reason" in stored)
         return self._probe()
 
     def _probe(self) -> Choice:
@@ -96,8 +98,9 @@ class Runtime:
         try:
             store = Store(self.cfg.root, make_driver(choice.name, self.cfg.rootless, self.cfg.mount_program),
                           rootless=self.cfg.rootless, in_userns=in_userns_for(self.cfg.rootless), db=self.db)
-            with self.db.write() as c:
-                c.execute("INSERT OR IGNORE INTO meta VALUES ('driver_reason', ?)", (choice.reason,))
+            if not choice.recorded:  # the first command on a store records why its driver was chosen
+                with self.db.write() as c:
+                    c.execute("INSERT OR IGNORE INTO meta VALUES ('driver_reason', ?)", (choice.reason,))
         except Exception as exc:  # noqa: BLE001
             raise translate(exc) from exc
         return store

@@ -19,6 +19,7 @@ class Choice:
 
     name: str
     reason: str
+    recorded: bool = False   # already in the store's database
 
 
 class Driver(Protocol):
