@@ -61,6 +61,7 @@ def load_spec(path: Path) -> dict:
         "compressed": app.get("compressed", True),
         "reproducible": app.get("reproducible", True),
         "extend_pythonpath": app.get("extend_pythonpath", False),
+        "compile_pyc": app.get("compile_pyc", True),
         "root": app.get("root", ""),
         "extras": contents.get("extras", []),
         "requirements": contents.get("requirements", []),
@@ -73,7 +74,7 @@ def load_spec(path: Path) -> dict:
         raise SpecError(f"{path}: [zipapp] entry_point must look like 'module:function'")
     if not isinstance(spec["output"], str) or "/" in spec["output"] or not spec["output"]:
         raise SpecError(f"{path}: [zipapp] output must be a plain file name")
-    for key in ("compressed", "reproducible", "extend_pythonpath"):
+    for key in ("compressed", "reproducible", "extend_pythonpath", "compile_pyc"):
         if not isinstance(spec[key], bool):
             raise SpecError(f"{path}: [zipapp] {key} must be true or false")
     for key in ("extras", "requirements", "packages", "native"):
@@ -128,6 +129,8 @@ def shiv_command(spec: dict, site: Path, output: Path) -> list[str]:
         cmd.append("--reproducible")
     if spec["extend_pythonpath"]:
         cmd.append("--extend-pythonpath")
+    if spec["compile_pyc"]:
+        cmd.append("--compile-pyc")
     if spec["root"]:
         cmd += ["--root", spec["root"]]
     return cmd
