@@ -20,7 +20,7 @@ import fcntl
 import json
 import os
 import time
-from typing import Any, BinaryIO, Callable, Optional
+from typing import Any, BinaryIO, Callable, Optional, Union
 
 from . import images as img
 from .db import STORAGE_SCHEMA, Database
@@ -30,11 +30,17 @@ from .errors import ImageInUseError, LayerError, StorageError
 InUserns = Callable[..., Any]
 
 
-def _apply_in_ns(source: str, dest: str, options: Any) -> Any:
+Source = Union[str, Callable[[], BinaryIO]]
+
+
+def _apply_in_ns(source: Source, dest: str, options: Any) -> Any:
+    """Runs in the user namespace: open the source there and apply it."""
     from .archive import apply_layer
 
-    if source == "-":
-        stream: BinaryIO = os.fdopen(os.dup(0), "rb", buffering=0)
+    if callable(source):
+        stream = source()  # e.g. a registry blob, fetched by this process itself
+    elif source == "-":
+        stream = os.fdopen(os.dup(0), "rb", buffering=0)
     else:
         stream = open(source, "rb", buffering=0)
     with stream:
@@ -114,8 +120,14 @@ class Store:
     def layer_dir(self, layer_id: str) -> str:
         return os.path.join(self.root, "layers", layer_id.split(":", 1)[-1])
 
-    def apply_layer(self, source: str, parent: Optional[str], options: Any) -> tuple[str, Any]:
-        """Apply a tar (a path, or "-" for stdin) on top of layer `parent`; returns (layer id, result).
+    def has_layer(self, layer_id: str) -> bool:
+        row = self.db.conn.execute("SELECT 1 FROM layers WHERE id=?", (layer_id,)).fetchone()
+        return row is not None and os.path.isdir(self.layer_dir(layer_id))
+
+    def apply_layer(self, source: Source, parent: Optional[str], options: Any,
+                    expect_diff_id: Optional[str] = None) -> tuple[str, Any]:
+        """Apply a tar (a path, "-" for stdin, or a callable that opens a stream in the
+        user namespace) on top of layer `parent`; returns (layer id, result).
 
         The tar is unpacked into a staging directory inside the user namespace,
         then renamed into place; a layer that already exists is reused.
@@ -126,11 +138,13 @@ class Store:
             target = os.path.join(stage.path, "diff")
             parent_dir = self.layer_dir(parent) if parent else None
 
-            def work(src: str, dest: str, opts: Any, pdir: Optional[str]) -> Any:
+            def work(src: Source, dest: str, opts: Any, pdir: Optional[str]) -> Any:
                 self.driver.prepare_layer(dest, pdir)
                 return _apply_in_ns(src, dest, opts)
 
             result = self.in_userns(work, source, target, options, parent_dir)
+            if expect_diff_id is not None and result.diff_id != expect_diff_id:
+                raise LayerError(f"layer content is {result.diff_id}, but the image config says {expect_diff_id}")
             layer_id = chain_id(parent, result.diff_id)
             final = self.layer_dir(layer_id)
             with self.db.write() as c:
@@ -163,12 +177,15 @@ class Store:
     def image(self, name: str, search_registries: list[str]) -> img.Image:
         return img.lookup(self.db.conn, name, search_registries)
 
-    def create_image(self, config: dict[str, Any], layers: list[str], names: list[str],
+    def create_image(self, config: Union[dict[str, Any], bytes], layers: list[str], names: list[str],
                      manifest: Optional[str] = None, digest: Optional[str] = None) -> img.Image:
+        """Record an image. Its id is the sha256 of the config's bytes: pass the exact
+        bytes of a pulled config, or a dict for an image made here."""
         import hashlib
 
-        text = json.dumps(config, separators=(",", ":"))
-        image_id = hashlib.sha256(text.encode()).hexdigest()
+        raw = config if isinstance(config, bytes) else json.dumps(config, separators=(",", ":")).encode()
+        text = raw.decode()
+        image_id = hashlib.sha256(raw).hexdigest()
         size = 0
         for lid in layers:
             row = self.db.conn.execute("SELECT size FROM layers WHERE id=?", (lid,)).fetchone()

@@ -23,6 +23,7 @@ MODULES = {
     "run": "containers", "create": "containers", "start": "containers", "rm": "containers",
     "inspect": "containers", "ps": "containers", "container": "containers",
     "import": "images", "images": "images", "rmi": "images", "tag": "images", "image": "images",
+    "pull": "images",
     "info": "system", "version": "system", "unshare": "system", "system": "system",
 }
 GROUPS = {"container": "Manage containers.", "image": "Manage images.", "system": "Manage podpy."}
@@ -75,11 +76,24 @@ def build(only: Optional[str] = None) -> typer.Typer:
     return app
 
 
+# podman spells boolean flags with values (`--tls-verify=false`); click's paired
+# flags take none, so those spellings are rewritten before parsing.
+_PAIRED_FLAGS = ("--tls-verify",)
+
+
+def _bool_flag(arg: str) -> str:
+    name, eq, value = arg.partition("=")
+    if eq and name in _PAIRED_FLAGS and value.lower() in ("true", "false", "1", "0"):
+        return name if value.lower() in ("true", "1") else "--no-" + name[2:]
+    return arg
+
+
 def main(args: list[str], command: Optional[str]) -> int:
     """Run a command line through typer, registering only the command it names."""
     from . import render
 
     build(command)
+    args = [_bool_flag(a) for a in args]
 
     def invoke() -> int:
         try:

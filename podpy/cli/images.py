@@ -28,6 +28,34 @@ def import_(
     render.out(image.id)
 
 
+def pull(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Image to pull, e.g. registry.example.com/app:1.0."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only the image id."),
+    tls_verify: Optional[bool] = typer.Option(None, "--tls-verify/--no-tls-verify",
+                                              help="Require HTTPS and verify certificates."),
+    creds: Optional[str] = typer.Option(None, "--creds", help="USERNAME:PASSWORD for the registry."),
+    cert_dir: Optional[str] = typer.Option(None, "--cert-dir", help="Directory with ca.crt, client.cert/.key."),
+    platform: Optional[str] = typer.Option(None, "--platform", help="OS/ARCH[/VARIANT]."),
+    os_: Optional[str] = typer.Option(None, "--os", help="Operating system to choose."),
+    arch: Optional[str] = typer.Option(None, "--arch", help="Architecture to choose."),
+    variant: Optional[str] = typer.Option(None, "--variant", help="Architecture variant to choose."),
+) -> None:
+    """Pull an image from a registry."""
+    import sys
+
+    from ..engine.pull import PullOptions, platform_of
+    from ..engine.pull import pull as do_pull
+
+    def report(line: str) -> None:
+        if not quiet:
+            sys.stderr.write(line + "\n")
+
+    opts = PullOptions(name=name, tls_verify=tls_verify, creds=creds, cert_dir=cert_dir)
+    image = do_pull(runtime(ctx), opts, report, platform_of(platform, os_, arch, variant))
+    render.out(image.id)
+
+
 def images(
     ctx: typer.Context,
     name: Optional[str] = typer.Argument(None, help="Show only images of this repository."),
@@ -131,6 +159,6 @@ def inspect(
         raise failed
 
 
-TOP = {"import": (import_, {}), "images": (images, {}), "rmi": (rmi, {}), "tag": (tag, {})}
-GROUP = {"import": (import_, {}), "ls": (images, {}), "list": (images, {"hidden": True}), "rm": (rmi, {}),
+TOP = {"import": (import_, {}), "images": (images, {}), "rmi": (rmi, {}), "tag": (tag, {}), "pull": (pull, {})}
+GROUP = {"import": (import_, {}), "pull": (pull, {}), "ls": (images, {}), "list": (images, {"hidden": True}), "rm": (rmi, {}),
          "tag": (tag, {}), "exists": (exists, {}), "inspect": (inspect, {})}

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
+
+if TYPE_CHECKING:
+    from ..engine.runtime import Runtime
 
 # Global flags that take a value; they may come before the command.
 GLOBAL_WITH_VALUE = ("--root", "--runroot", "--storage-driver", "--log-level")
@@ -87,12 +90,30 @@ def run_or_create(command: str, args: list[str], g: Globals) -> int:
         render.warn("The input device is not a TTY. The --tty and --interactive flags might not work properly")
     rt = Runtime.open(g.root, g.runroot, g.storage_driver)
     rt.reconcile()
+    if fields["pull"] != "never":
+        _pull_if_needed(rt, fields["image"], fields["pull"] or "missing")
     rec = create(rt, CreateOptions(**fields, create_command=["podpy", *sys.argv[1:]]), for_run=command == "run")
     if command == "create":
         render.out(rec.id)
         return 0
     sys.stdout.flush()
     return ce.start_attached(rt, rec, render.warn)
+
+
+def _pull_if_needed(rt: "Runtime", image: str, policy: str) -> None:
+    from storage.errors import StorageError
+
+    from . import render
+
+    if policy == "missing":
+        try:
+            rt.store.image(image, rt.cfg.search_registries)
+            return
+        except StorageError:
+            pass  # not here: pull it, as podman does
+    from ..engine.pull import ensure_image
+
+    ensure_image(rt, image, policy, lambda line: render.err_line(line))
 
 
 def main(argv: Optional[list[str]] = None) -> int:

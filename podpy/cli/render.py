@@ -11,6 +11,12 @@ def out(text: str = "") -> None:
     sys.stdout.write(text + "\n")
 
 
+def err_line(text: str) -> None:
+    """Progress and notes go to stderr, so stdout stays parseable."""
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
 def error(message: str) -> None:
     sys.stdout.flush()
     sys.stderr.write(f"Error: {message}\n")

@@ -35,6 +35,7 @@ OPTIONS: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (
     (("--cap-add",), "cap_add", MULTI, "CAP", "add a capability"),
     (("--cap-drop",), "cap_drop", MULTI, "CAP", "drop a capability"),
     (("--privileged",), "privileged", FLAG, "", "all capabilities, no masked paths"),
+    (("--pull",), "pull", VALUE, "POLICY", "pull the image: missing (default), always, newer or never"),
 )
 
 HELP = {"run": "Run a command in a new container.", "create": "Create a container without starting it."}

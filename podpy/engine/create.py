@@ -40,6 +40,7 @@ class CreateOptions:
     cap_add: list[str] = field(default_factory=list)
     cap_drop: list[str] = field(default_factory=list)
     privileged: bool = False
+    pull: Optional[str] = None
     create_command: list[str] = field(default_factory=list)
 
 

@@ -1,0 +1,204 @@
+"""`pull`: a registry image into the store, layers fetched and applied as they stream.
+
+Order: resolve the name (short names through the search registries), fetch
+the manifest (choosing the platform from an index), fetch and check the config,
+then every missing layer is downloaded and applied at once, in parallel for the
+overlay drivers (their layers are independent directories) and in order for
+vfs (each layer starts as a copy of its parent). Each layer's compressed digest
+is checked as it streams and its uncompressed digest against the config before
+it is committed, so a bad blob keeps nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from storage import reference
+from storage.images import Image
+from storage.store import chain_id
+
+from ..errors import InvalidArgument, NoSuchImage, PodpyError, translate
+from .images import host_arch
+from .runtime import Runtime
+
+POLICIES = ("always", "missing", "never", "newer")
+
+
+@dataclass(frozen=True)
+class PullOptions:
+    name: str
+    os: Optional[str] = None
+    arch: Optional[str] = None
+    variant: Optional[str] = None
+    tls_verify: Optional[bool] = None     # None: as registries.conf says
+    creds: Optional[str] = None           # "user:password"
+    cert_dir: Optional[str] = None
+
+
+def platform_of(value: Optional[str], os_: Optional[str], arch: Optional[str],
+                variant: Optional[str]) -> tuple[str, str, Optional[str]]:
+    """--platform os/arch[/variant] and --os/--arch/--variant; defaults are the host's."""
+    if value:
+        parts = value.split("/")
+        if len(parts) not in (2, 3) or not all(parts):
+            raise InvalidArgument(f"invalid platform {value!r}: expected OS/ARCH[/VARIANT]")
+        os_, arch = parts[0], parts[1]
+        variant = parts[2] if len(parts) == 3 else variant
+    return os_ or "linux", arch or host_arch(), variant
+
+
+def _candidates(rt: Runtime, name: str, search: list[str], aliases: dict[str, str]) -> list[reference.Reference]:
+    ref = reference.parse(name)
+    if ref.qualified:
+        return [ref.with_default_tag()]
+    if ref.path in aliases:
+        return [reference.parse(aliases[ref.path]).with_default_tag()]
+    if not search:
+        raise InvalidArgument(f"short-name {name!r} did not resolve: no unqualified-search-registries are "
+                              "configured in registries.conf")
+    return [ref.with_domain(reg).with_default_tag() for reg in search]
+
+
+def pull(rt: Runtime, o: PullOptions, report: Callable[[str], None],
+         platform: tuple[str, str, Optional[str]]) -> Image:
+    from storage.transports.registry import ManifestUnknownError, RegistryError
+
+    from ..registries import load
+
+    conf = load(rt.cfg.config_dir, rt.cfg.search_registries)
+    try:
+        cands = _candidates(rt, o.name, conf.search, conf.aliases)
+    except PodpyError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise translate(exc) from exc
+    rt.reconcile()
+    errors: list[str] = []
+    for ref in cands:
+        report(f"Trying to pull {ref}...")
+        try:
+            return _pull_one(rt, ref, o, conf, report, platform)
+        except ManifestUnknownError as exc:
+            errors.append(str(exc))
+            if len(cands) == 1:
+                raise NoSuchImage(str(exc)) from exc
+        except RegistryError as exc:
+            if len(cands) == 1:
+                raise translate(exc) from exc
+            errors.append(str(exc))
+    raise NoSuchImage(f"pulling {o.name}: " + "; ".join(errors))
+
+
+def _client(rt: Runtime, ref: reference.Reference, o: PullOptions, conf: Any) -> tuple[Any, str]:
+    from storage.transports.registry import RegistryClient, RegistryOptions
+
+    entry = conf.find(ref.repository)
+    if entry is not None and entry.blocked:
+        raise InvalidArgument(f"registry {ref.domain} is blocked in registries.conf")
+    creds = None
+    if o.creds:
+        user, sep, password = o.creds.partition(":")
+        if not sep or not user:
+            raise InvalidArgument("invalid --creds: expected USERNAME:PASSWORD")
+        creds = (user, password)
+    insecure = bool(entry and entry.insecure)
+    tls_verify = (not insecure) if o.tls_verify is None else o.tls_verify
+    host = ref.domain
+    if entry is not None and entry.location != entry.prefix:
+        host = entry.location.split("/", 1)[0]
+    options = RegistryOptions(insecure=insecure or not tls_verify, tls_verify=tls_verify,
+                              cert_dir=o.cert_dir, credentials=creds)
+    return RegistryClient(host, options), host
+
+
+def _pull_one(rt: Runtime, ref: reference.Reference, o: PullOptions, conf: Any,
+              report: Callable[[str], None], platform: tuple[str, str, Optional[str]]) -> Image:
+    client, _host = _client(rt, ref, o, conf)
+    with client:
+        return _fetch_image(rt, client, ref, report, platform)
+
+
+def _fetch_image(rt: Runtime, client: Any, ref: reference.Reference, report: Callable[[str], None],
+                 platform: tuple[str, str, Optional[str]]) -> Image:
+    from storage.archive import ApplyOptions
+
+    repo = ref.path
+    manifest = client.resolve(repo, ref.digest or ref.tag or "latest", *platform)
+    report("Getting image source signatures")
+    with client.open_blob(repo, manifest.config.digest, manifest.config.size) as blob:
+        config_raw = blob.read()
+    config = json.loads(config_raw)
+    diff_ids = list((config.get("rootfs") or {}).get("diff_ids") or [])
+    if len(diff_ids) != len(manifest.layers):
+        raise PodpyError(f"pulling {ref}: the config lists {len(diff_ids)} layers, the manifest "
+                         f"{len(manifest.layers)}")
+    name = str(ref)
+    existing = _existing(rt, config_raw)
+    chains: list[str] = []
+    parent: Optional[str] = None
+    for d in diff_ids:
+        parent = chain_id(parent, d)
+        chains.append(parent)
+    driver = rt.store.driver
+    full_map = True
+    if rt.cfg.rootless:
+        from rootless.userns import default_mappings
+
+        full_map = not default_mappings().warning
+    options = ApplyOptions(
+        whiteout_format=driver.whiteout_format(),  # type: ignore[arg-type]
+        opaque_xattr=driver.opaque_xattr() or "user.overlay.opaque",
+        chown="full" if full_map else "ignore_errors", create_devices=not rt.cfg.rootless)
+
+    def fetch(i: int) -> None:
+        desc = manifest.layers[i]
+        short = desc.digest.split(":", 1)[-1][:12]
+        if rt.store.has_layer(chains[i]):
+            report(f"Copying blob {short} skipped: already exists")
+            return
+        report(f"Copying blob {short}")
+
+        def opener() -> Any:  # runs in the user-namespace child: a connection of its own
+            return client.fork_copy().open_blob(repo, desc.digest, desc.size)
+
+        rt.store.apply_layer(opener, chains[i - 1] if i else None, options, expect_diff_id=diff_ids[i])
+
+    if existing is not None:
+        for desc in manifest.layers:
+            report(f"Copying blob {desc.digest.split(':', 1)[-1][:12]} skipped: already exists")
+    else:
+        if driver.name == "vfs":
+            for i in range(len(chains)):
+                fetch(i)
+        else:
+            with ThreadPoolExecutor(max_workers=min(4, max(1, len(chains)))) as pool:
+                for f in [pool.submit(fetch, i) for i in range(len(chains))]:
+                    f.result()
+        report(f"Copying config {manifest.config.digest.split(':', 1)[-1][:12]}")
+    report("Writing manifest to image destination")
+    try:
+        return rt.store.create_image(config_raw, chains, [name], manifest=manifest.raw.decode(),
+                                     digest=manifest.digest)
+    except Exception as exc:  # noqa: BLE001
+        raise translate(exc) from exc
+
+
+def _existing(rt: Runtime, config_raw: bytes) -> Optional[str]:
+    import hashlib
+
+    from storage import images as img
+
+    image_id = hashlib.sha256(config_raw).hexdigest()
+    return image_id if img.by_id(rt.db.conn, image_id) else None
+
+
+def ensure_image(rt: Runtime, name: str, policy: str, report: Callable[[str], None]) -> None:
+    """`run --pull=POLICY` once the caller found the image missing, or for always/newer
+    (newer re-resolves the name; unchanged layers are not fetched again)."""
+    if policy not in POLICIES:
+        raise InvalidArgument(f"invalid --pull {policy!r}: use always, missing, never or newer")
+    if policy != "never":
+        pull(rt, PullOptions(name=name), report, platform_of(None, None, None, None))

@@ -1,0 +1,1 @@
+"""Image transports: fetching manifests and blobs from where images live (registries)."""

@@ -1,0 +1,99 @@
+"""A real local registry (Debian's docker-registry) and images pushed to it with skopeo."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tarfile
+import time
+import urllib.request
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LocalRegistry:
+    """docker-registry serving plain HTTP on 127.0.0.1, storage in a temporary directory."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        config = workdir / "config.yml"
+        config.write_text(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
+            f"    rootdirectory: {workdir / 'data'}\n  delete:\n    enabled: true\n"
+            f"http:\n  addr: {self.host}\n")
+        self.proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://{self.host}/v2/", timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("docker-registry did not start")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def _blob(layout: Path, data: bytes) -> dict:
+    digest = hashlib.sha256(data).hexdigest()
+    (layout / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
+    (layout / "blobs" / "sha256" / digest).write_bytes(data)
+    return {"digest": f"sha256:{digest}", "size": len(data)}
+
+
+def tar_of(files: dict[str, bytes], whiteouts: tuple[str, ...] = ()) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for name, data in list(files.items()) + [(w, b"") for w in whiteouts]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            info.mtime = 1700000000
+            tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def oci_layout(layout: Path, layers: list[bytes], cmd: list[str], arch: str = "amd64") -> None:
+    """An OCI image layout with gzip layers (given as uncompressed tars)."""
+    layout.mkdir(parents=True, exist_ok=True)
+    (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    descs, diff_ids = [], []
+    for tar in layers:
+        diff_ids.append("sha256:" + hashlib.sha256(tar).hexdigest())
+        descs.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                      **_blob(layout, gzip.compress(tar, mtime=0))})
+    config = {"architecture": arch, "os": "linux", "config": {"Cmd": cmd},
+              "rootfs": {"type": "layers", "diff_ids": diff_ids}}
+    cdesc = {"mediaType": "application/vnd.oci.image.config.v1+json",
+             **_blob(layout, json.dumps(config).encode())}
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": cdesc, "layers": descs}
+    mdesc = {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+             **_blob(layout, json.dumps(manifest).encode()),
+             "annotations": {"org.opencontainers.image.ref.name": "latest"}}
+    (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [mdesc]}))
+
+
+def push(layout: Path, dest: str) -> None:
+    """skopeo copy oci:LAYOUT:latest docker://DEST (plain HTTP)."""
+    if shutil.which("skopeo") is None:
+        raise RuntimeError("skopeo is not installed")
+    subprocess.run(["skopeo", "copy", "--quiet", "--dest-tls-verify=false", f"oci:{layout}:latest",
+                    f"docker://{dest}"], check=True, capture_output=True, timeout=120,
+                   env=dict(os.environ))

@@ -1,0 +1,100 @@
+"""pull and run's automatic pull, from a real registry on 127.0.0.1 (plain HTTP)."""
+
+import json
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from registry import LocalRegistry, oci_layout, push, tar_of
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory, image_tar):
+    if shutil.which("docker-registry") is None or shutil.which("skopeo") is None:
+        pytest.skip("docker-registry and skopeo are needed (installed by packaging/setup.sh test)")
+    work = tmp_path_factory.mktemp("registry")
+    reg = LocalRegistry(work)
+    try:
+        base = image_tar.read_bytes()
+        oci_layout(work / "busybox", [base], ["sh"])
+        push(work / "busybox", f"{reg.host}/library/busybox:latest")
+        push(work / "busybox", f"{reg.host}/podpytest/tiny:latest")
+        # Two layers: the second deletes /etc/motd-gone (a whiteout) and adds /added.
+        first = tar_of({"etc/motd-gone": b"old\n", "kept": b"kept\n"})
+        second = tar_of({"added": b"new\n"}, whiteouts=("etc/.wh.motd-gone",))
+        oci_layout(work / "multi", [base, first, second], ["cat", "/added"])
+        push(work / "multi", f"{reg.host}/tests/multi:latest")
+        yield reg
+    finally:
+        reg.stop()
+
+
+def test_pull_and_run(new_podpy, registry):
+    p = new_podpy()
+    res = p("pull", "--tls-verify=false", f"{registry.host}/library/busybox:latest")
+    image_id = res.stdout.strip()
+    assert len(image_id) == 64
+    assert "Trying to pull" in res.stderr and "Writing manifest" in res.stderr
+    names = json.loads(p("images", "--format", "json").stdout)[0]["Names"]
+    assert names == [f"{registry.host}/library/busybox:latest"]
+    assert p("run", "--rm", "--network", "none", f"{registry.host}/library/busybox", "echo", "ok").stdout == "ok\n"
+    # Pulling again fetches nothing new and gives the same id.
+    again = p("pull", "--tls-verify=false", f"{registry.host}/library/busybox:latest")
+    assert again.stdout.strip() == image_id and "skipped: already exists" in again.stderr
+
+
+def _insecure_conf(p, host, search=False):
+    conf = p.home / "config" / "containers"
+    conf.mkdir(parents=True, exist_ok=True)
+    text = f'[[registry]]\nlocation = "{host}"\ninsecure = true\n'
+    if search:
+        text = f'unqualified-search-registries = ["{host}"]\n' + text
+    (conf / "registries.conf").write_text(text)
+
+
+def test_run_pulls_a_missing_multilayer_image(new_podpy, registry):
+    p = new_podpy()
+    _insecure_conf(p, registry.host)
+    out = p("run", "--rm", "--network", "none", f"{registry.host}/tests/multi", "sh", "-c",
+            "cat /added /kept; ls /etc/motd-gone 2>&1; true")
+    assert out.stdout.startswith("new\nkept\n") and "No such file" in out.stdout
+    assert len(json.loads(p("image", "inspect", f"{registry.host}/tests/multi").stdout)[0]["RootFS"]["Layers"]) == 3
+
+
+def test_short_name_through_search_registries(new_podpy, registry):
+    p = new_podpy()
+    _insecure_conf(p, registry.host, search=True)
+    # (not "busybox": Debian's shortnames.conf aliases that to docker.io, as podman would use)
+    assert len(p("pull", "-q", "podpytest/tiny").stdout.strip()) == 64
+    assert p("image", "exists", f"{registry.host}/podpytest/tiny:latest").returncode == 0
+
+
+def test_pull_unknown_image_keeps_nothing(new_podpy, registry):
+    p = new_podpy()
+    res = p("pull", "--tls-verify=false", f"{registry.host}/library/nope:latest", check=False)
+    assert res.returncode == 125
+    assert len(res.stderr.strip().splitlines()[-1:]) == 1 and res.stderr.strip().splitlines()[-1].startswith("Error:")
+    assert p("images", "-q").stdout == ""
+    res = p("run", "--pull=never", "--rm", f"{registry.host}/library/busybox", "true", check=False)
+    assert res.returncode == 125 and "image not known" in res.stderr
+
+
+def test_unreachable_registry_is_one_line(new_podpy):
+    p = new_podpy()
+    res = p("pull", "--tls-verify=false", "127.0.0.1:1/nothing/here:latest", check=False, timeout=120)
+    assert res.returncode == 125
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error:") and "127.0.0.1:1" in last
+
+
+def test_two_pulls_at_once_share_the_blobs(new_podpy, registry):
+    p = new_podpy()
+    name = f"{registry.host}/tests/multi:latest"
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: p("pull", "--tls-verify=false", "-q", name, check=False), range(2)))
+    assert [r.returncode for r in results] == [0, 0], [r.stderr for r in results]
+    assert results[0].stdout == results[1].stdout
+    store = p.data_home / "podpy"
+    assert len(list((store / "layers").iterdir())) == 3
