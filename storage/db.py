@@ -11,6 +11,7 @@ while the write lock is held.
 
 from __future__ import annotations
 
+import _thread
 import os
 import sqlite3
 from contextlib import contextmanager
@@ -64,17 +65,21 @@ class Database:
             self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA foreign_keys=ON")
+        # One connection may serve several threads (a pull applies layers in
+        # parallel): their write transactions take turns on it.
+        self._lock = _thread.RLock()
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction: BEGIN IMMEDIATE ... COMMIT, rolled back on error."""
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+        with self._lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
 
     def migrate(self, component: str, migrations: Sequence[str]) -> None:
         """Bring `component`'s tables to the latest of `migrations` (one script a version)."""

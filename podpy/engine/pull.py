@@ -12,6 +12,7 @@ it is committed, so a bad blob keeps nothing.
 from __future__ import annotations
 
 import json
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
@@ -92,40 +93,107 @@ def pull(rt: Runtime, o: PullOptions, report: Callable[[str], None],
     raise NoSuchImage(f"pulling {o.name}: " + "; ".join(errors))
 
 
-def _client(rt: Runtime, ref: reference.Reference, o: PullOptions, conf: Any) -> tuple[Any, str]:
-    from storage.transports.registry import RegistryClient, RegistryOptions
+@dataclass(frozen=True)
+class Endpoint:
+    """Where to fetch one name from: a mirror, or the registry itself."""
 
-    entry = conf.find(ref.repository)
+    host: str
+    repository: str
+    insecure: bool
+    mirror: bool
+
+
+def _split(location: str) -> tuple[str, str]:
+    host, _, path = location.partition("/")
+    return host, path
+
+
+def endpoints(ref: reference.Reference, conf: Any) -> list[Endpoint]:
+    """Mirrors first (registries.conf, or docker's daemon.json for Docker Hub), then the registry."""
+    name = ref.repository
+    entry = conf.find(name)
     if entry is not None and entry.blocked:
         raise InvalidArgument(f"registry {ref.domain} is blocked in registries.conf")
+    out: list[Endpoint] = []
+
+    def rewrite(location: str) -> tuple[str, str]:
+        rest = name[len(entry.prefix):].lstrip("/") if entry is not None else ref.path
+        host, base = _split(location)
+        return host, "/".join(p for p in (base, rest) if p)
+
+    mirrors = list(entry.mirrors) if entry is not None else []
+    if not mirrors and ref.domain == reference.DEFAULT_REGISTRY:
+        mirrors = _daemon_json_mirrors()
+    for m in mirrors:
+        host, repo = rewrite(m.location) if entry is not None else (_split(m.location)[0], ref.path)
+        out.append(Endpoint(host, repo, m.insecure, True))
+    if entry is not None:
+        host, repo = rewrite(entry.location)
+        out.append(Endpoint(host, repo, entry.insecure, False))
+    else:
+        out.append(Endpoint(ref.domain, ref.path, False, False))
+    return out
+
+
+def _daemon_json_mirrors() -> list[Any]:
+    """docker's "registry-mirrors" ("https://host[:port]" URLs) for Docker Hub."""
+    from ..registries import Mirror
+
+    for path in (os.path.expanduser("~/.config/docker/daemon.json"), "/etc/docker/daemon.json"):
+        try:
+            with open(path, encoding="utf-8") as f:
+                urls = json.load(f).get("registry-mirrors") or []
+        except (OSError, ValueError, AttributeError):
+            continue
+        out = []
+        for url in urls:
+            scheme, _, rest = str(url).partition("://")
+            if rest:
+                out.append(Mirror(rest.rstrip("/"), insecure=scheme == "http"))
+        return out
+    return []
+
+
+def _client(ep: Endpoint, o: PullOptions) -> Any:
+    from storage.transports.registry import RegistryClient, RegistryOptions
+
+    from ..authfile import credentials
+
     creds = None
     if o.creds:
         user, sep, password = o.creds.partition(":")
         if not sep or not user:
             raise InvalidArgument("invalid --creds: expected USERNAME:PASSWORD")
         creds = (user, password)
-    insecure = bool(entry and entry.insecure)
-    tls_verify = (not insecure) if o.tls_verify is None else o.tls_verify
-    host = ref.domain
-    if entry is not None and entry.location != entry.prefix:
-        host = entry.location.split("/", 1)[0]
-    options = RegistryOptions(insecure=insecure or not tls_verify, tls_verify=tls_verify,
+    else:
+        creds = credentials(ep.host, ep.repository)
+    tls_verify = (not ep.insecure) if o.tls_verify is None else o.tls_verify
+    options = RegistryOptions(insecure=ep.insecure or not tls_verify, tls_verify=tls_verify,
                               cert_dir=o.cert_dir, credentials=creds)
-    return RegistryClient(host, options), host
+    return RegistryClient(ep.host, options)
 
 
 def _pull_one(rt: Runtime, ref: reference.Reference, o: PullOptions, conf: Any,
               report: Callable[[str], None], platform: tuple[str, str, Optional[str]]) -> Image:
-    client, _host = _client(rt, ref, o, conf)
-    with client:
-        return _fetch_image(rt, client, ref, report, platform)
+    """Try each endpoint in turn; a mirror that fails falls back to the next, then the registry."""
+    from storage.transports.registry import RegistryError
+
+    eps = endpoints(ref, conf)
+    for i, ep in enumerate(eps):
+        try:
+            with _client(ep, o) as client:
+                return _fetch_image(rt, client, ep.repository, ref, report, platform)
+        except RegistryError as exc:
+            if i == len(eps) - 1:
+                raise
+            report(f"Error pulling from mirror {ep.host}: {exc}; trying {eps[i + 1].host}")
+    raise AssertionError("unreachable")
 
 
-def _fetch_image(rt: Runtime, client: Any, ref: reference.Reference, report: Callable[[str], None],
-                 platform: tuple[str, str, Optional[str]]) -> Image:
+def _fetch_image(rt: Runtime, client: Any, repo: str, ref: reference.Reference,
+                 report: Callable[[str], None], platform: tuple[str, str, Optional[str]]) -> Image:
     from storage.archive import ApplyOptions
 
-    repo = ref.path
     manifest = client.resolve(repo, ref.digest or ref.tag or "latest", *platform)
     report("Getting image source signatures")
     with client.open_blob(repo, manifest.config.digest, manifest.config.size) as blob:

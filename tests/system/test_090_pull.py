@@ -98,3 +98,18 @@ def test_two_pulls_at_once_share_the_blobs(new_podpy, registry):
     assert results[0].stdout == results[1].stdout
     store = p.data_home / "podpy"
     assert len(list((store / "layers").iterdir())) == 3
+
+
+def test_broken_mirror_falls_back_to_the_next(new_podpy, registry):
+    # Names under localhost:5999 (where nothing listens) are served by mirrors:
+    # the first is refused, the second is the local registry.
+    p = new_podpy()
+    conf = p.home / "config" / "containers"
+    conf.mkdir(parents=True, exist_ok=True)
+    (conf / "registries.conf").write_text(
+        '[[registry]]\nprefix = "localhost:5999"\nlocation = "localhost:5999"\n'
+        '[[registry.mirror]]\nlocation = "127.0.0.1:1"\ninsecure = true\n'
+        f'[[registry.mirror]]\nlocation = "{registry.host}"\ninsecure = true\n')
+    res = p("pull", "localhost:5999/library/busybox:latest", timeout=120)
+    assert "Error pulling from mirror 127.0.0.1:1" in res.stderr
+    assert p("image", "exists", "localhost:5999/library/busybox:latest").returncode == 0

@@ -1,0 +1,68 @@
+"""Where pull fetches from (mirrors, prefixes, blocked registries) and which credentials it uses."""
+
+import base64
+import json
+
+import pytest
+
+from podpy.authfile import credentials
+from podpy.engine.pull import endpoints, platform_of
+from podpy.errors import InvalidArgument
+from podpy.registries import Mirror, RegistriesConf, Registry
+from storage import reference
+
+
+def ref(name):
+    return reference.parse(name).with_default_tag()
+
+
+def test_mirrors_then_registry_with_prefix_rewrite():
+    conf = RegistriesConf(registries=[Registry(
+        prefix="example.com/team", location="internal.example.com/mirror-of-team",
+        mirrors=(Mirror("m1.example.com:5000/cache"), Mirror("127.0.0.1:5000", insecure=True)))])
+    eps = endpoints(ref("example.com/team/app:1"), conf)
+    assert [(e.host, e.repository, e.insecure, e.mirror) for e in eps] == [
+        ("m1.example.com:5000", "cache/app", False, True),
+        ("127.0.0.1:5000", "app", True, True),
+        ("internal.example.com", "mirror-of-team/app", False, False),
+    ]
+
+
+def test_unconfigured_registry_is_itself():
+    eps = endpoints(ref("quay.io/a/b"), RegistriesConf())
+    assert [(e.host, e.repository, e.mirror) for e in eps] == [("quay.io", "a/b", False)]
+
+
+def test_blocked():
+    conf = RegistriesConf(registries=[Registry(prefix="bad.example", location="bad.example", blocked=True)])
+    with pytest.raises(InvalidArgument, match="blocked"):
+        endpoints(ref("bad.example/x"), conf)
+
+
+def test_platform_flags():
+    assert platform_of("linux/arm64/v8", None, None, None) == ("linux", "arm64", "v8")
+    assert platform_of(None, "linux", "arm", "v7") == ("linux", "arm", "v7")
+    with pytest.raises(InvalidArgument):
+        platform_of("linux", None, None, None)
+
+
+def _auth(user, pw):
+    return {"auth": base64.b64encode(f"{user}:{pw}".encode()).decode()}
+
+
+def test_credentials_from_podman_and_docker_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    monkeypatch.delenv("REGISTRY_AUTH_FILE", raising=False)
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    (tmp_path / "run" / "containers").mkdir(parents=True)
+    (tmp_path / "run" / "containers" / "auth.json").write_text(json.dumps({"auths": {
+        "reg.example:5000": _auth("alice", "pw1"),
+        "reg.example:5000/team/app": _auth("bob", "pw:2")}}))
+    (tmp_path / ".docker").mkdir()
+    (tmp_path / ".docker" / "config.json").write_text(json.dumps({"auths": {
+        "https://index.docker.io/v1/": _auth("hubuser", "hubpw")}}))
+    assert credentials("reg.example:5000", "other/repo") == ("alice", "pw1")
+    assert credentials("reg.example:5000", "team/app") == ("bob", "pw:2")
+    assert credentials("docker.io", "library/busybox") == ("hubuser", "hubpw")
+    assert credentials("nowhere.example") is None
