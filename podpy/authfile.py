@@ -39,9 +39,9 @@ def _keys(host: str, repository: str) -> list[str]:
     return keys + [f"https://{k}" for k in keys] + [f"http://{k}" for k in keys]
 
 
-def credentials(host: str, repository: str = "") -> Optional[tuple[str, str]]:
-    """(user, password) for host (and repository), or None."""
-    for path in auth_files():
+def credentials(host: str, repository: str = "", files: Optional[list[str]] = None) -> Optional[tuple[str, str]]:
+    """(user, password) for host (and repository), or None; `files` replaces the usual places."""
+    for path in files if files is not None else auth_files():
         try:
             with open(path, encoding="utf-8") as f:
                 auths = json.load(f).get("auths") or {}

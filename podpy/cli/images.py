@@ -36,6 +36,7 @@ def pull(
                                               help="Require HTTPS and verify certificates."),
     creds: Optional[str] = typer.Option(None, "--creds", help="USERNAME:PASSWORD for the registry."),
     cert_dir: Optional[str] = typer.Option(None, "--cert-dir", help="Directory with ca.crt, client.cert/.key."),
+    authfile: Optional[str] = typer.Option(None, "--authfile", help="Credentials file (default: auth.json)."),
     platform: Optional[str] = typer.Option(None, "--platform", help="OS/ARCH[/VARIANT]."),
     os_: Optional[str] = typer.Option(None, "--os", help="Operating system to choose."),
     arch: Optional[str] = typer.Option(None, "--arch", help="Architecture to choose."),
@@ -51,9 +52,64 @@ def pull(
         if not quiet:
             sys.stderr.write(line + "\n")
 
-    opts = PullOptions(name=name, tls_verify=tls_verify, creds=creds, cert_dir=cert_dir)
+    opts = PullOptions(name=name, tls_verify=tls_verify, creds=creds, cert_dir=cert_dir, auth_file=authfile)
     image = do_pull(runtime(ctx), opts, report, platform_of(platform, os_, arch, variant))
     render.out(image.id)
+
+
+def login(
+    registry: str = typer.Argument(..., help="Registry host[:port] to log in to."),
+    username: Optional[str] = typer.Option(None, "-u", "--username", help="User name."),
+    password: Optional[str] = typer.Option(None, "-p", "--password", help="Password (prefer --password-stdin)."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
+    tls_verify: Optional[bool] = typer.Option(None, "--tls-verify/--no-tls-verify",
+                                              help="Require HTTPS and verify certificates."),
+    cert_dir: Optional[str] = typer.Option(None, "--cert-dir", help="Directory with ca.crt, client.cert/.key."),
+    authfile: Optional[str] = typer.Option(None, "--authfile", help="Credentials file to write."),
+    get_login: bool = typer.Option(False, "--get-login", help="Print the stored user name for the registry."),
+) -> None:
+    """Log in to a registry: check the credentials and store them in auth.json."""
+    import sys
+
+    from ..engine.login import login as do_login
+    from ..engine.login import stored_user
+    from ..errors import InvalidArgument, PodpyError
+
+    if get_login:
+        user = stored_user(registry, authfile)
+        if user is None:
+            raise PodpyError(f"not logged into {registry}")
+        render.out(user)
+        return
+    if password_stdin:
+        if password is not None:
+            raise InvalidArgument("--password and --password-stdin are mutually exclusive")
+        password = sys.stdin.readline().rstrip("\n")
+    if username is None and sys.stdin.isatty():
+        username = input("Username: ")
+    if password is None:
+        if not sys.stdin.isatty():
+            raise InvalidArgument("no password given: use --password-stdin or -p")
+        import getpass
+
+        password = getpass.getpass("Password: ")
+    do_login(registry, username or "", password, tls_verify=tls_verify, cert_dir=cert_dir, auth_file=authfile)
+    render.out("Login Succeeded!")
+
+
+def logout(
+    registry: Optional[str] = typer.Argument(None, help="Registry to log out of."),
+    all_: bool = typer.Option(False, "-a", "--all", help="Remove every stored credential."),
+    authfile: Optional[str] = typer.Option(None, "--authfile", help="Credentials file."),
+) -> None:
+    """Remove the stored credentials of a registry."""
+    from ..engine.login import logout as do_logout
+
+    removed = do_logout(registry, all_, authfile)
+    if all_:
+        render.out("Removed login credentials for all registries")
+    else:
+        render.out(f"Removed login credentials for {removed[0]}")
 
 
 def images(
@@ -159,6 +215,7 @@ def inspect(
         raise failed
 
 
-TOP = {"import": (import_, {}), "images": (images, {}), "rmi": (rmi, {}), "tag": (tag, {}), "pull": (pull, {})}
+TOP = {"import": (import_, {}), "images": (images, {}), "rmi": (rmi, {}), "tag": (tag, {}), "pull": (pull, {}),
+       "login": (login, {}), "logout": (logout, {})}
 GROUP = {"import": (import_, {}), "pull": (pull, {}), "ls": (images, {}), "list": (images, {"hidden": True}), "rm": (rmi, {}),
          "tag": (tag, {}), "exists": (exists, {}), "inspect": (inspect, {})}

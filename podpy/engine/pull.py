@@ -37,6 +37,7 @@ class PullOptions:
     tls_verify: Optional[bool] = None     # None: as registries.conf says
     creds: Optional[str] = None           # "user:password"
     cert_dir: Optional[str] = None
+    auth_file: Optional[str] = None       # --authfile: look credentials up there only
 
 
 def platform_of(value: Optional[str], os_: Optional[str], arch: Optional[str],
@@ -166,7 +167,7 @@ def _client(ep: Endpoint, o: PullOptions) -> Any:
             raise InvalidArgument("invalid --creds: expected USERNAME:PASSWORD")
         creds = (user, password)
     else:
-        creds = credentials(ep.host, ep.repository)
+        creds = credentials(ep.host, ep.repository, [o.auth_file] if o.auth_file else None)
     tls_verify = (not ep.insecure) if o.tls_verify is None else o.tls_verify
     options = RegistryOptions(insecure=ep.insecure or not tls_verify, tls_verify=tls_verify,
                               cert_dir=o.cert_dir, credentials=creds)

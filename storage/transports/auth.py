@@ -93,7 +93,9 @@ def basic_authorization(credentials: tuple[str, str]) -> str:
 
 
 def token_scope(repository: str, push: bool = False) -> str:
-    """The token scope for pulling (and pushing, only when asked) repository."""
+    """The token scope for pulling (and pushing, only when asked) repository; "" for none (a login check)."""
+    if not repository:
+        return ""
     return f"repository:{repository}:{'pull,push' if push else 'pull'}"
 
 
@@ -103,7 +105,7 @@ def token_url(challenge: Challenge, scope: str) -> Optional[str]:
     parts = urlsplit(realm)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return None
-    query = {"scope": scope}
+    query = {"scope": scope} if scope else {}
     if challenge.params.get("service"):
         query = {"service": challenge.params["service"], **query}
     sep = "&" if parts.query else "?"

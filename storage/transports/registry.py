@@ -253,6 +253,13 @@ class RegistryClient:
             raise DigestMismatchError(f"{label}: size mismatch: expected {size} bytes, the registry sends {length}")
         return cast(BinaryIO, reader)
 
+    def check_login(self) -> None:
+        """GET /v2/ with the credentials, as `login` checks them; raises UnauthorizedError when refused."""
+        label = _printable(f"logging in to {self.registry}")
+        reply = self._fetch(_Request("GET", "/v2/", {}, label), "")
+        if reply.status != 200:
+            raise RegistryError(f"{label}: {_unexpected(reply)}")
+
     def blob_exists(self, repository: str, digest: str, *, push: bool = False) -> bool:
         """Whether the registry has the blob (HEAD); push asks for a token that may also push."""
         label = _printable(f"checking blob {digest} in {self.registry}/{repository}")

@@ -156,6 +156,10 @@ class FakeRegistry:
             return self.token(h, parse_qs(url.query))
         if url.path.startswith("/blobs/"):
             return self.blob(h, url.path.rsplit("/", 1)[1])
+        if url.path == "/v2/":  # the API version check `login` uses
+            if self.authorized(h, ""):
+                self.send(h, 200, b"{}", {"Content-Type": "application/json"})
+            return
         m = re.match(r"^/v2/(.+)/(manifests|blobs)/([^/]+)$", url.path)
         if m is None:
             return self.error(h, 404, "NOT_FOUND")
