@@ -23,7 +23,7 @@ MODULES = {
     "run": "containers", "create": "containers", "start": "containers", "rm": "containers",
     "inspect": "containers", "ps": "containers", "container": "containers",
     "import": "images", "images": "images", "rmi": "images", "tag": "images", "image": "images",
-    "pull": "images", "login": "images", "logout": "images",
+    "pull": "images", "login": "images", "logout": "images", "history": "images",
     "info": "system", "version": "system", "unshare": "system", "system": "system",
 }
 GROUPS = {"container": "Manage containers.", "image": "Manage images.", "system": "Manage podpy."}

@@ -112,6 +112,46 @@ def logout(
         render.out(f"Removed login credentials for {removed[0]}")
 
 
+def history(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Image."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="json, or a Go template."),
+    no_trunc: bool = typer.Option(False, "--no-trunc", help="Do not truncate the output."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only the ids."),
+) -> None:
+    """Show the history of an image."""
+    from ..engine.images import history as image_history
+    from ..engine.images import lookup
+
+    rt = runtime(ctx)
+    image = lookup(rt, name)
+    sizes = {r[0]: int(r[1]) for r in rt.db.conn.execute("SELECT id, size FROM layers")}
+    rows = image_history(image, sizes, no_trunc)
+    if quiet:
+        for r in rows:
+            render.out(r["ID"])
+        return
+    if not no_trunc:
+        for r in rows:
+            r["CreatedBy"] = r["CreatedBy"] if len(r["CreatedBy"]) <= 45 else r["CreatedBy"][:42] + "..."
+    json_rows = [{k: r[k] for k in ("id", "created", "CreatedBy", "size", "comment", "tags")} for r in rows]
+    render.formatted(rows, fmt, [("ID", "ID"), ("CREATED", "Created"), ("CREATED BY", "CreatedBy"),
+                                 ("SIZE", "Size"), ("COMMENT", "Comment")], json_rows=json_rows,
+                     header_overrides={"CreatedBy": "CREATED BY"})
+
+
+def prune(
+    ctx: typer.Context,
+    all_: bool = typer.Option(False, "-a", "--all", help="Remove every image no container uses."),
+    force: bool = typer.Option(False, "-f", "--force", help="Do not ask (podpy never asks)."),
+) -> None:
+    """Remove dangling images (with -a, every unused image)."""
+    from ..engine.images import prune as do_prune
+
+    for image_id in do_prune(runtime(ctx), all_):
+        render.out(image_id)
+
+
 def images(
     ctx: typer.Context,
     name: Optional[str] = typer.Argument(None, help="Show only images of this repository."),
@@ -216,6 +256,6 @@ def inspect(
 
 
 TOP = {"import": (import_, {}), "images": (images, {}), "rmi": (rmi, {}), "tag": (tag, {}), "pull": (pull, {}),
-       "login": (login, {}), "logout": (logout, {})}
-GROUP = {"import": (import_, {}), "pull": (pull, {}), "ls": (images, {}), "list": (images, {"hidden": True}), "rm": (rmi, {}),
+       "login": (login, {}), "logout": (logout, {}), "history": (history, {})}
+GROUP = {"import": (import_, {}), "pull": (pull, {}), "history": (history, {}), "prune": (prune, {}), "ls": (images, {}), "list": (images, {"hidden": True}), "rm": (rmi, {}),
          "tag": (tag, {}), "exists": (exists, {}), "inspect": (inspect, {})}

@@ -8,7 +8,7 @@ import os
 import platform
 import shlex
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from storage import reference
 from storage.images import Image
@@ -76,9 +76,8 @@ def import_image(rt: Runtime, source: str, name: Optional[str], changes: list[st
     """`import`: a rootfs tarball (file or "-") becomes a one-layer image."""
     from storage.archive import ApplyOptions
 
-    if source != "-" and not os.path.isfile(source):
-        if "://" in source:
-            raise InvalidArgument(f"importing from a URL is not supported yet: {source}")
+    url = source.startswith(("http://", "https://"))
+    if source != "-" and not url and not os.path.isfile(source):
         raise InvalidArgument(f"cannot import {source}: no such file")
     target = reference.normalize_local(name) if name else None
     cfg: dict[str, Any] = {}
@@ -97,7 +96,7 @@ def import_image(rt: Runtime, source: str, name: Optional[str], changes: list[st
         create_devices=not rt.cfg.rootless,
     )
     try:
-        layer_id, result = rt.store.apply_layer(source, None, options)
+        layer_id, result = rt.store.apply_layer(_url_opener(source) if url else source, None, options)
         now = rfc3339(_now())
         config = {
             "created": now,
@@ -113,6 +112,78 @@ def import_image(rt: Runtime, source: str, name: Optional[str], changes: list[st
         raise
     except Exception as exc:  # noqa: BLE001
         raise translate(exc) from exc
+
+
+def _url_opener(url: str) -> Callable[[], Any]:
+    """Opens the URL in the process that applies the layer, streaming it."""
+    def opener() -> Any:
+        import urllib.error
+        import urllib.request
+
+        try:
+            return urllib.request.urlopen(url, timeout=60)  # noqa: S310 - http(s) only, checked above
+        except (urllib.error.URLError, OSError) as exc:
+            raise InvalidArgument(f"cannot import {url}: {getattr(exc, 'reason', exc)}") from exc
+
+    return opener
+
+
+def history(image: Image, layer_sizes: dict[str, int], no_trunc: bool) -> list[dict[str, Any]]:
+    """`image history`: one row per history entry, newest first, as podman prints them."""
+    from .reports import ago
+
+    entries = list(image.config.get("history") or [])
+    diff_ids = list((image.config.get("rootfs") or {}).get("diff_ids") or [])
+    sizes = [layer_sizes.get(lid, 0) for lid in image.layers]
+    rows, layer = [], 0
+    for h in entries:
+        size = 0
+        if not h.get("empty_layer"):
+            size = sizes[layer] if layer < len(sizes) else 0
+            layer += 1
+        rows.append({"created": h.get("created", ""), "CreatedBy": h.get("created_by", ""), "size": size,
+                     "comment": h.get("comment", ""), "ID": "<missing>", "tags": None})
+    if not rows:  # no history recorded: one row per layer
+        rows = [{"created": "", "CreatedBy": "", "size": sizes[i] if i < len(sizes) else 0, "comment": "",
+                 "ID": "<missing>", "tags": None} for i in range(len(diff_ids))]
+    rows.reverse()
+    if rows:
+        rows[0]["ID"] = image.id if no_trunc else image.id[:12]
+        rows[0]["tags"] = list(image.names) or None
+    for r in rows:
+        r["Created"] = ago(_parse_time(r["created"])) if r["created"] else ""
+        r["Size"] = _human(r["size"])
+        r["Comment"] = r["comment"]
+        r["Tags"] = r["tags"]
+        r["id"] = r["ID"]
+    return rows
+
+
+def _parse_time(text: str) -> Optional[float]:
+    try:
+        t = text.rstrip("Z").split(".")[0]
+        return _dt.datetime.fromisoformat(t).replace(tzinfo=_dt.timezone.utc).timestamp()
+    except ValueError:
+        return None
+
+
+def _human(n: int) -> str:
+    from .reports import human_size
+
+    return human_size(n)
+
+
+def prune(rt: Runtime, all_: bool) -> list[str]:
+    """`image prune`: remove dangling images (no name), or with all_ every image no container uses."""
+    rt.reconcile()
+    used = {r.image_id for r in rt.state.all()}
+    removed = []
+    for image in rt.store.images():
+        if image.id in used or (image.names and not all_):
+            continue
+        rt.store.delete_image(image.id, in_use=False)
+        removed.append(image.id)
+    return removed
 
 
 def _now() -> float:

@@ -87,3 +87,38 @@ def test_import_of_garbage_keeps_nothing(new_podpy, tmp_path):
     store = p.data_home / "podpy"
     assert not list((store / "tmp").iterdir()) if (store / "tmp").exists() else True
     assert not list((store / "layers").iterdir()) if (store / "layers").exists() else True
+
+
+def test_import_from_url_history_and_prune(new_podpy, image_tar):
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(image_tar.parent))
+    handler.log_message = lambda *a: None  # type: ignore[method-assign]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        p = new_podpy()
+        url = f"http://127.0.0.1:{server.server_address[1]}/{image_tar.name}"
+        image_id = p("import", "-m", "from the web", url, "webimg").stdout.strip()
+        assert len(image_id) == 64
+        res = p("import", f"http://127.0.0.1:{server.server_address[1]}/missing.tar", "x", check=False)
+        assert res.returncode == 125 and "cannot import" in res.stderr
+    finally:
+        server.shutdown()
+        server.server_close()
+    hist = json.loads(p("image", "history", "--format", "json", "webimg").stdout)
+    assert len(hist) == 1 and hist[0]["comment"] == "from the web" and "ADD file:" in hist[0]["CreatedBy"]
+    table = p("history", "webimg").stdout.splitlines()
+    assert table[0].split()[:3] == ["ID", "CREATED", "CREATED"] and table[1].startswith(image_id[:12])
+    # prune: a dangling image goes, a named one stays unless -a, a used one always stays.
+    p("tag", "webimg", "second")
+    p("rmi", "webimg")
+    p("create", "--name", "user", "second", "true")
+    assert p("image", "prune").stdout == ""
+    assert p("image", "prune", "-a").stdout == ""   # in use by "user"
+    p("rm", "user")
+    assert p("image", "prune", "-a").stdout.strip() == image_id
+    assert p("images", "-q").stdout == ""
