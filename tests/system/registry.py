@@ -69,15 +69,24 @@ def tar_of(files: dict[str, bytes], whiteouts: tuple[str, ...] = ()) -> bytes:
     return buf.getvalue()
 
 
-def oci_layout(layout: Path, layers: list[bytes], cmd: list[str], arch: str = "amd64") -> None:
-    """An OCI image layout with gzip layers (given as uncompressed tars)."""
+def compress(tar: bytes, compression: str) -> bytes:
+    if compression == "zstd":
+        import zstandard
+
+        return zstandard.ZstdCompressor(level=3).compress(tar)
+    return gzip.compress(tar, compresslevel=6, mtime=0)
+
+
+def oci_layout(layout: Path, layers: list[bytes], cmd: list[str], arch: str = "amd64",
+               compression: str = "gzip") -> None:
+    """An OCI image layout with gzip or zstd layers (given as uncompressed tars)."""
     layout.mkdir(parents=True, exist_ok=True)
     (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
     descs, diff_ids = [], []
     for tar in layers:
         diff_ids.append("sha256:" + hashlib.sha256(tar).hexdigest())
-        descs.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                      **_blob(layout, gzip.compress(tar, mtime=0))})
+        descs.append({"mediaType": f"application/vnd.oci.image.layer.v1.tar+{compression}",
+                      **_blob(layout, compress(tar, compression))})
     config = {"architecture": arch, "os": "linux", "config": {"Cmd": cmd},
               "rootfs": {"type": "layers", "diff_ids": diff_ids}}
     cdesc = {"mediaType": "application/vnd.oci.image.config.v1+json",

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Cold pull of a ~300 MB, 4-layer image from a local registry: podpy beside podman, same run.
+
+Run as an unprivileged user with subordinate ids, with Debian's docker-registry
+and skopeo installed (packaging/setup.sh test installs them):
+
+    python3 bench/pull.py --image-tar /opt/podpy/images/busybox.tar
+
+The image is made here: the busybox root file system plus three layers of
+generated files (text that compresses, and incompressible data), pushed with
+skopeo once with gzip layers and once with zstd layers. Each run pulls into a
+fresh, empty store; runs alternate podpy and podman. Target: podpy at most
+0.8 x podman's time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "system"))
+from registry import LocalRegistry, oci_layout, push  # noqa: E402
+
+
+def generated_layer(seed: int, megabytes: int) -> bytes:
+    """A layer of files, half text-like (compressible), half random."""
+    rng = random.Random(seed)
+    words = [bytes(rng.choice(b"abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 9))) for _ in range(4000)]
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        total, n = 0, 0
+        while total < megabytes << 20:
+            size = rng.choice((4096, 65536, 1 << 20))
+            if n % 2:
+                data = rng.randbytes(size)
+            else:
+                data = b" ".join(rng.choice(words) for _ in range(size // 6))[:size]
+            info = tarfile.TarInfo(f"data{seed}/d{n % 50}/f{n}")
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+            total += len(data)
+            n += 1
+    return buf.getvalue()
+
+
+def timed(argv: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(argv)} failed: {proc.stderr.decode().strip()[-500:]}")
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--image-tar", required=True)
+    ap.add_argument("--podpy", default=shutil.which("podpy") or "podpy")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--megabytes", type=int, default=95, help="size of each generated layer")
+    args = ap.parse_args()
+    podman = shutil.which("podman")
+    with tempfile.TemporaryDirectory(prefix="podpy-pull-bench-", ignore_cleanup_errors=True) as tmp:
+        work = Path(tmp)
+        (work / "registry").mkdir()
+        reg = LocalRegistry(work / "registry")
+        try:
+            base = Path(args.image_tar).read_bytes()
+            layers = [base] + [generated_layer(i, args.megabytes) for i in range(1, 4)]
+            size = sum(len(t) for t in layers) / 1e6
+            for comp in ("gzip", "zstd"):
+                oci_layout(work / comp, layers, ["sh"], compression=comp)
+                push(work / comp, f"{reg.host}/bench/{comp}:latest")
+            print(f"image: 4 layers, {size:.0f} MB uncompressed; median of {args.runs} cold pulls")
+            print(f"{'layers':8} {'podpy s':>8} {'podman s':>9} {'ratio':>6}")
+            for comp in ("gzip", "zstd"):
+                name = f"{reg.host}/bench/{comp}:latest"
+                a_t, b_t = [], []
+                for i in range(args.runs):
+                    store = work / f"podpy-{comp}-{i}"
+                    env = dict(os.environ, XDG_DATA_HOME=str(store), XDG_CONFIG_HOME=str(store / "cfg"))
+                    a_t.append(timed(args.podpy.split() + ["pull", "-q", "--tls-verify=false", name], env))
+                    subprocess.run(args.podpy.split() + ["unshare", "rm", "-rf", str(store)], env=env)
+                    if podman:
+                        pstore = work / f"podman-{comp}-{i}"
+                        (pstore / "cfg" / "containers").mkdir(parents=True)
+                        (pstore / "cfg" / "containers" / "storage.conf").write_text(
+                            f'[storage]\ndriver = "overlay"\ngraphroot = "{pstore}/g"\nrunroot = "{pstore}/r"\n')
+                        (pstore / "cfg" / "containers" / "containers.conf").write_text(
+                            '[engine]\nevents_logger = "file"\ncgroup_manager = "cgroupfs"\n')
+                        penv = dict(os.environ, XDG_CONFIG_HOME=str(pstore / "cfg"))
+                        b_t.append(timed([podman, "pull", "-q", "--tls-verify=false", name], penv))
+                        # podman keeps its overlay mounted in its pause namespace: let it clean up.
+                        subprocess.run([podman, "system", "reset", "--force"], env=penv,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                a = statistics.median(a_t)
+                if b_t:
+                    b = statistics.median(b_t)
+                    print(f"{comp:8} {a:8.2f} {b:9.2f} {a / b:6.2f}")
+                else:
+                    print(f"{comp:8} {a:8.2f} {'-':>9} {'-':>6}   (podman not installed)")
+        finally:
+            reg.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
