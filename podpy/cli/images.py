@@ -48,12 +48,15 @@ def pull(
     from ..engine.pull import PullOptions, platform_of
     from ..engine.pull import pull as do_pull
 
-    def report(line: str) -> None:
-        if not quiet:
-            sys.stderr.write(line + "\n")
-
     opts = PullOptions(name=name, tls_verify=tls_verify, creds=creds, cert_dir=cert_dir, auth_file=authfile)
-    image = do_pull(runtime(ctx), opts, report, platform_of(platform, os_, arch, variant))
+    where = platform_of(platform, os_, arch, variant)
+    if quiet:
+        image = do_pull(runtime(ctx), opts, lambda _line: None, where)
+    elif sys.stderr.isatty():
+        with render.LayerProgress() as bars:
+            image = do_pull(runtime(ctx), opts, bars.line, where, bars.start)
+    else:
+        image = do_pull(runtime(ctx), opts, render.err_line, where)
     render.out(image.id)
 
 

@@ -95,3 +95,27 @@ def inspect(items: list[Any], fmt: Optional[str]) -> None:
     for item in items:
         text = tmpl.execute(item)
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+class LayerProgress:
+    """On a terminal: one bar per layer with bytes and rate (rich, imported only here)."""
+
+    def __enter__(self) -> "LayerProgress":
+        from rich.console import Console
+        from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn)
+
+        self._progress = Progress(TextColumn("Copying blob {task.description}"), BarColumn(), DownloadColumn(),
+                                  TransferSpeedColumn(), console=Console(stderr=True), transient=False)
+        self._progress.__enter__()
+        return self
+
+    def line(self, text: str) -> None:
+        if not text.startswith("Copying blob ") or "skipped" in text:
+            self._progress.console.print(text, highlight=False, markup=False)
+
+    def start(self, label: str, total: int) -> Any:
+        task = self._progress.add_task(label, total=total or None)
+        return lambda n: self._progress.advance(task, n)
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.__exit__(None, None, None)

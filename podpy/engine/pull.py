@@ -64,8 +64,12 @@ def _candidates(rt: Runtime, name: str, search: list[str], aliases: dict[str, st
     return [ref.with_domain(reg).with_default_tag() for reg in search]
 
 
+# progress(label, total bytes) -> advance(n): how a front end shows each layer's download.
+Progress = Callable[[str, int], Callable[[int], None]]
+
+
 def pull(rt: Runtime, o: PullOptions, report: Callable[[str], None],
-         platform: tuple[str, str, Optional[str]]) -> Image:
+         platform: tuple[str, str, Optional[str]], progress: Optional[Progress] = None) -> Image:
     from storage.transports.registry import ManifestUnknownError, RegistryError
 
     from ..registries import load
@@ -82,7 +86,7 @@ def pull(rt: Runtime, o: PullOptions, report: Callable[[str], None],
     for ref in cands:
         report(f"Trying to pull {ref}...")
         try:
-            return _pull_one(rt, ref, o, conf, report, platform)
+            return _pull_one(rt, ref, o, conf, report, platform, progress)
         except ManifestUnknownError as exc:
             errors.append(str(exc))
             if len(cands) == 1:
@@ -175,7 +179,8 @@ def _client(ep: Endpoint, o: PullOptions) -> Any:
 
 
 def _pull_one(rt: Runtime, ref: reference.Reference, o: PullOptions, conf: Any,
-              report: Callable[[str], None], platform: tuple[str, str, Optional[str]]) -> Image:
+              report: Callable[[str], None], platform: tuple[str, str, Optional[str]],
+              progress: Optional[Progress]) -> Image:
     """Try each endpoint in turn; a mirror that fails falls back to the next, then the registry."""
     from storage.transports.registry import RegistryError
 
@@ -183,7 +188,7 @@ def _pull_one(rt: Runtime, ref: reference.Reference, o: PullOptions, conf: Any,
     for i, ep in enumerate(eps):
         try:
             with _client(ep, o) as client:
-                return _fetch_image(rt, client, ep.repository, ref, report, platform)
+                return _fetch_image(rt, client, ep.repository, ref, report, platform, progress)
         except RegistryError as exc:
             if i == len(eps) - 1:
                 raise
@@ -192,7 +197,8 @@ def _pull_one(rt: Runtime, ref: reference.Reference, o: PullOptions, conf: Any,
 
 
 def _fetch_image(rt: Runtime, client: Any, repo: str, ref: reference.Reference,
-                 report: Callable[[str], None], platform: tuple[str, str, Optional[str]]) -> Image:
+                 report: Callable[[str], None], platform: tuple[str, str, Optional[str]],
+                 progress: Optional[Progress]) -> Image:
     from storage.archive import ApplyOptions
 
     manifest = client.resolve(repo, ref.digest or ref.tag or "latest", *platform)
@@ -229,11 +235,17 @@ def _fetch_image(rt: Runtime, client: Any, repo: str, ref: reference.Reference,
             report(f"Copying blob {short} skipped: already exists")
             return
         report(f"Copying blob {short}")
+        meter = _Meter(progress(short, desc.size)) if progress else None
 
         def opener() -> Any:  # runs in the user-namespace child: a connection of its own
-            return client.fork_copy().open_blob(repo, desc.digest, desc.size)
+            blob = client.fork_copy().open_blob(repo, desc.digest, desc.size)
+            return meter.wrap(blob) if meter else blob
 
-        rt.store.apply_layer(opener, chains[i - 1] if i else None, options, expect_diff_id=diff_ids[i])
+        try:
+            rt.store.apply_layer(opener, chains[i - 1] if i else None, options, expect_diff_id=diff_ids[i])
+        finally:
+            if meter:
+                meter.close()
 
     if existing is not None:
         for desc in manifest.layers:
@@ -253,6 +265,69 @@ def _fetch_image(rt: Runtime, client: Any, repo: str, ref: reference.Reference,
                                      digest=manifest.digest)
     except Exception as exc:  # noqa: BLE001
         raise translate(exc) from exc
+
+
+class _Meter:
+    """Byte counts from the child that downloads a layer, back to the front end's bar.
+
+    The child (a fork) writes 8-byte counts into a pipe as it reads the blob; a
+    thread here reads them until every write end is closed.
+    """
+
+    def __init__(self, advance: Callable[[int], None]) -> None:
+        import threading
+
+        self._r, self._w = os.pipe()
+        self._advance = advance
+        self._thread = threading.Thread(target=self._pump, daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        import struct
+
+        while True:
+            data = os.read(self._r, 8)
+            if len(data) < 8:
+                return
+            self._advance(struct.unpack("Q", data)[0])
+
+    def wrap(self, blob: Any) -> Any:
+        """In the child: a reader that counts what passes."""
+        return _Counting(blob, self._w)
+
+    def close(self) -> None:
+        os.close(self._w)
+        self._thread.join(timeout=5)
+        os.close(self._r)
+
+
+class _Counting:
+    def __init__(self, inner: Any, fd: int) -> None:
+        self._inner, self._fd, self._pending = inner, fd, 0
+
+    def read(self, n: int = -1) -> bytes:
+        import struct
+
+        data = self._inner.read(n)
+        self._pending += len(data)
+        if self._pending >= 1 << 18 or not data:
+            os.write(self._fd, struct.pack("Q", self._pending))
+            self._pending = 0
+        return bytes(data)
+
+    def readinto(self, buf: Any) -> int:
+        data = self.read(len(buf))
+        buf[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def __enter__(self) -> "_Counting":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _existing(rt: Runtime, config_raw: bytes) -> Optional[str]:

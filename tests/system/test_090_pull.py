@@ -113,3 +113,39 @@ def test_broken_mirror_falls_back_to_the_next(new_podpy, registry):
     res = p("pull", "localhost:5999/library/busybox:latest", timeout=120)
     assert "Error pulling from mirror 127.0.0.1:1" in res.stderr
     assert p("image", "exists", "localhost:5999/library/busybox:latest").returncode == 0
+
+
+def test_sigkilled_pull_is_cleaned_and_the_next_pull_works(new_podpy, registry):
+    import os
+    import signal
+    import time
+
+    p = new_podpy()
+    name = f"{registry.host}/tests/multi:latest"
+    for delay in (0.05, 0.15, 0.3):
+        proc = subprocess.Popen(p.command("pull", "--tls-verify=false", name), env=p.environ(),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        time.sleep(delay)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    time.sleep(0.2)
+    assert len(p("pull", "-q", "--tls-verify=false", name).stdout.strip()) == 64
+    store = p.data_home / "podpy"
+    assert [n for n in os.listdir(store / "tmp") if not n.startswith("probe")] == []
+    assert len(os.listdir(store / "layers")) == 3
+    assert p("run", "--rm", "--network", "none", name, "cat", "/added").stdout == "new\n"
+
+
+def test_progress_bars_on_a_terminal(new_podpy, registry):
+    import pexpect
+
+    p = new_podpy()
+    cmd = p.command("pull", "--tls-verify=false", f"{registry.host}/tests/multi:latest")
+    child = pexpect.spawn(cmd[0], cmd[1:], env=p.environ(), encoding="utf-8", timeout=60, dimensions=(40, 160))
+    child.expect(pexpect.EOF)
+    child.close()
+    out = child.before
+    assert child.exitstatus == 0, out
+    assert "Copying blob" in out and "MB" in out and "Writing manifest" in out
+    last = out.strip().splitlines()[-1].strip()
+    assert len(last) >= 64 and all(c in "0123456789abcdef" for c in last[-64:])  # the id, last
