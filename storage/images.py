@@ -102,3 +102,11 @@ def insert(conn: sqlite3.Connection, image_id: str, config_text: str, layers: li
 def set_name(conn: sqlite3.Connection, name: str, image_id: str) -> None:
     """Point `name` at image_id, taking it from any other image (as podman's tag does)."""
     conn.execute("INSERT OR REPLACE INTO image_names (name, image_id) VALUES (?, ?)", (name, image_id))
+
+
+def config_text(conn: sqlite3.Connection, image_id: str) -> str:
+    """The config exactly as stored (a pulled image's bytes, whose digest is the image id)."""
+    row = conn.execute("SELECT config FROM images WHERE id=?", (image_id,)).fetchone()
+    if row is None:
+        raise ImageUnknownError(f"{image_id}: image not known")
+    return str(row[0])

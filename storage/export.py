@@ -1,0 +1,186 @@
+"""A layer directory back into an OCI layer tar: what push (and later save, commit) sends.
+
+The tar is deterministic: entries in sorted order, PAX headers, numeric owners
+only, so exporting the same directory twice gives the same bytes and the same
+diff id. Overlay whiteouts (char 0/0 devices) become `.wh.NAME` entries and an
+opaque directory gets `.wh..wh..opq`, as the OCI image spec describes. Runs in
+the user namespace, where every file of the layer can be read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import stat
+import tarfile
+import zlib
+from typing import Any, BinaryIO, Optional
+
+from .errors import LayerError
+
+_OPAQUE = ("user.overlay.opaque", "trusted.overlay.opaque")
+_KEEP_XATTR = ("security.capability",)
+
+
+class _HashingSink(io.RawIOBase):
+    """Counts and hashes the uncompressed tar, passing it on to the compressor."""
+
+    def __init__(self, compressor: Any, out: BinaryIO) -> None:
+        self.diff = hashlib.sha256()
+        self.compressor = compressor
+        self.out = out
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        b = bytes(data)
+        self.diff.update(b)
+        chunk = self.compressor.compress(b)
+        if chunk:
+            self.out.write(chunk)
+        return len(b)
+
+
+class _DigestFile:
+    """The compressed output: written to a file, hashed and counted on the way."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self.f = f
+        self.sha = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.sha.update(data)
+        self.size += len(data)
+        return self.f.write(data)
+
+
+def _compressor(compression: str) -> Any:
+    if compression == "gzip":
+        # wbits 31: a gzip member with mtime 0, so the bytes are reproducible.
+        return zlib.compressobj(6, zlib.DEFLATED, 31)
+    if compression == "zstd":
+        import zstandard
+
+        return zstandard.ZstdCompressor(level=3).compressobj()
+    if compression == "none":
+        class _Identity:
+            def compress(self, b: bytes) -> bytes:
+                return b
+
+            def flush(self) -> bytes:
+                return b""
+        return _Identity()
+    raise LayerError(f"unknown compression {compression!r}: use gzip, zstd or none")
+
+
+def export_to_file(layer_dir: str, path: str, compression: str = "gzip") -> tuple[str, str, int]:
+    """Write the layer as a compressed tar to path; returns (diff id, compressed digest, size)."""
+    with open(path, "wb") as f:
+        out = _DigestFile(f)  # type: ignore[arg-type]
+        comp = _compressor(compression)
+        sink = _HashingSink(comp, out)  # type: ignore[arg-type]
+        with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tf:  # type: ignore[arg-type]
+            write_tar(layer_dir, tf)
+        tail = comp.flush()
+        if tail:
+            out.write(tail)
+        f.flush()
+        os.fsync(f.fileno())
+    return "sha256:" + sink.diff.hexdigest(), "sha256:" + out.sha.hexdigest(), out.size
+
+
+def write_tar(root: str, tf: tarfile.TarFile) -> None:
+    """Every entry below root, sorted, with overlay whiteouts translated."""
+    links: dict[tuple[int, int], str] = {}
+
+    def walk(rel: str) -> None:
+        full = os.path.join(root, rel) if rel else root
+        with os.scandir(full) as it:
+            names = sorted(e.name for e in it)
+        for name in names:
+            entry_rel = f"{rel}/{name}" if rel else name
+            path = os.path.join(full, name)
+            st = os.lstat(path)
+            if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+                _add(tf, _info(f"{rel + '/' if rel else ''}.wh.{name}", st, tarfile.REGTYPE, size=0))
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                _add(tf, _info(entry_rel, st, tarfile.DIRTYPE), xattrs=_xattrs(path))
+                if _opaque(path):
+                    _add(tf, _info(f"{entry_rel}/.wh..wh..opq", st, tarfile.REGTYPE, size=0))
+                walk(entry_rel)
+            elif stat.S_ISLNK(st.st_mode):
+                info = _info(entry_rel, st, tarfile.SYMTYPE)
+                info.linkname = os.readlink(path)
+                _add(tf, info)
+            elif stat.S_ISREG(st.st_mode):
+                key = (st.st_dev, st.st_ino)
+                if st.st_nlink > 1 and key in links:
+                    info = _info(entry_rel, st, tarfile.LNKTYPE)
+                    info.linkname = links[key]
+                    _add(tf, info)
+                    continue
+                links[key] = entry_rel
+                info = _info(entry_rel, st, tarfile.REGTYPE, size=st.st_size)
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+                with os.fdopen(fd, "rb") as data:
+                    _add(tf, info, data, _xattrs(path))
+            elif stat.S_ISFIFO(st.st_mode):
+                _add(tf, _info(entry_rel, st, tarfile.FIFOTYPE))
+            elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+                kind = tarfile.CHRTYPE if stat.S_ISCHR(st.st_mode) else tarfile.BLKTYPE
+                info = _info(entry_rel, st, kind)
+                info.devmajor, info.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
+                _add(tf, info)
+            # sockets are not part of images
+
+    walk("")
+
+
+def _info(name: str, st: os.stat_result, kind: bytes, size: int = 0) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.mode = stat.S_IMODE(st.st_mode)
+    info.uid, info.gid = st.st_uid, st.st_gid
+    info.uname = info.gname = ""
+    info.mtime = int(st.st_mtime)
+    info.size = size
+    return info
+
+
+def _add(tf: tarfile.TarFile, info: tarfile.TarInfo, data: Optional[BinaryIO] = None,
+         xattrs: Optional[dict[str, str]] = None) -> None:
+    if xattrs:
+        info.pax_headers = {f"SCHILY.xattr.{k}": v for k, v in sorted(xattrs.items())}
+    tf.addfile(info, data)
+
+
+def _opaque(path: str) -> bool:
+    for name in _OPAQUE:
+        try:
+            if os.getxattr(path, name, follow_symlinks=False) == b"y":
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _xattrs(path: str) -> dict[str, str]:
+    """xattrs an image may carry: capabilities and user.* (never overlay's own)."""
+    out: dict[str, str] = {}
+    try:
+        names = os.listxattr(path, follow_symlinks=False)
+    except OSError:
+        return out
+    for name in names:
+        if name in _KEEP_XATTR or (name.startswith("user.") and not name.startswith(("user.overlay.",
+                                                                                      "user.fuseoverlayfs."))):
+            try:
+                # tarfile writes surrogate-escaped text back as the original bytes (hdrcharset=BINARY).
+                out[name] = os.getxattr(path, name, follow_symlinks=False).decode("utf-8", "surrogateescape")
+            except OSError:
+                continue
+    return out
