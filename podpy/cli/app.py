@@ -7,6 +7,11 @@ from typing import Optional
 
 import click
 import typer
+import typer.core
+
+# rich is installed (pull's progress bars) but must not render help: typer checks
+# this flag when it formats help, and importing rich costs ~100 ms per --help.
+typer.core.HAS_RICH = False
 
 from .. import __version__
 from .main import Globals, guarded
@@ -14,7 +19,7 @@ from .main import Globals, guarded
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 app = typer.Typer(name="podpy", add_completion=False, no_args_is_help=True, context_settings=CONTEXT,
-                  pretty_exceptions_enable=False, help="Rootless, daemonless containers.")
+                  pretty_exceptions_enable=False, rich_markup_mode=None, help="Rootless, daemonless containers.")
 
 # Top-level commands and groups -> the module that defines them. Building every
 # typer command costs ~25 ms (signature inspection), so a command line gets
@@ -24,6 +29,7 @@ MODULES = {
     "inspect": "containers", "ps": "containers", "container": "containers",
     "import": "images", "images": "images", "rmi": "images", "tag": "images", "image": "images",
     "pull": "images", "login": "images", "logout": "images", "history": "images",
+    "push": "images",
     "info": "system", "version": "system", "unshare": "system", "system": "system",
 }
 GROUPS = {"container": "Manage containers.", "image": "Manage images.", "system": "Manage podpy."}
@@ -66,7 +72,8 @@ def build(only: Optional[str] = None) -> typer.Typer:
     for name in names:
         module = importlib.import_module(f"podpy.cli.{MODULES[name]}")
         if name in GROUPS:
-            group = typer.Typer(name=name, help=GROUPS[name], no_args_is_help=True, context_settings=CONTEXT)
+            group = typer.Typer(name=name, help=GROUPS[name], no_args_is_help=True, context_settings=CONTEXT,
+                                rich_markup_mode=None)
             for sub, (fn, settings) in module.GROUP.items():
                 group.command(sub, **settings)(fn)
             app.add_typer(group)

@@ -60,6 +60,31 @@ def pull(
     render.out(image.id)
 
 
+def push(
+    ctx: typer.Context,
+    image: str = typer.Argument(..., help="Image to push."),
+    destination: Optional[str] = typer.Argument(None, help="Where to (default: the image's name)."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Print nothing but errors."),
+    compression: str = typer.Option("gzip", "--compression-format", help="gzip or zstd."),
+    tls_verify: Optional[bool] = typer.Option(None, "--tls-verify/--no-tls-verify",
+                                              help="Require HTTPS and verify certificates."),
+    creds: Optional[str] = typer.Option(None, "--creds", help="USERNAME:PASSWORD for the registry."),
+    cert_dir: Optional[str] = typer.Option(None, "--cert-dir", help="Directory with ca.crt, client.cert/.key."),
+    authfile: Optional[str] = typer.Option(None, "--authfile", help="Credentials file (default: auth.json)."),
+    digestfile: Optional[str] = typer.Option(None, "--digestfile", help="Write the manifest digest here."),
+) -> None:
+    """Push an image to a registry."""
+    from ..engine.push import PushOptions
+    from ..engine.push import push as do_push
+
+    opts = PushOptions(image=image, destination=destination, compression=compression, tls_verify=tls_verify,
+                       creds=creds, cert_dir=cert_dir, auth_file=authfile)
+    digest = do_push(runtime(ctx), opts, (lambda _l: None) if quiet else render.err_line)
+    if digestfile:
+        with open(digestfile, "w") as f:
+            f.write(digest)
+
+
 def login(
     registry: str = typer.Argument(..., help="Registry host[:port] to log in to."),
     username: Optional[str] = typer.Option(None, "-u", "--username", help="User name."),
@@ -259,6 +284,6 @@ def inspect(
 
 
 TOP = {"import": (import_, {}), "images": (images, {}), "rmi": (rmi, {}), "tag": (tag, {}), "pull": (pull, {}),
-       "login": (login, {}), "logout": (logout, {}), "history": (history, {})}
-GROUP = {"import": (import_, {}), "pull": (pull, {}), "history": (history, {}), "prune": (prune, {}), "ls": (images, {}), "list": (images, {"hidden": True}), "rm": (rmi, {}),
+       "login": (login, {}), "logout": (logout, {}), "history": (history, {}), "push": (push, {})}
+GROUP = {"import": (import_, {}), "pull": (pull, {}), "push": (push, {}), "history": (history, {}), "prune": (prune, {}), "ls": (images, {}), "list": (images, {"hidden": True}), "rm": (rmi, {}),
          "tag": (tag, {}), "exists": (exists, {}), "inspect": (inspect, {})}

@@ -6,7 +6,7 @@ import dataclasses
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, Optional, cast
 from urllib.parse import urljoin, urlsplit
@@ -40,6 +40,14 @@ class UnauthorizedError(RegistryError):
 
 class DigestMismatchError(RegistryError):
     """Content did not match its digest or announced size."""
+
+
+class _TransientError(RegistryError):
+    """A request failed in a way worth repeating (connection error, 5xx, 429) and was given up on.
+
+    Uploads catch it to start over from their beginning, since repeating one
+    request of an upload session the registry may have dropped seldom helps.
+    """
 
 
 MANIFEST_LIMIT = 4 << 20
@@ -80,6 +88,10 @@ class _Request:
     label: str  # what the user asked for, to start error messages
     limit: int = _SMALL_LIMIT  # most body bytes read into memory
     stream: bool = False  # leave a 200 body unread, for the caller to stream
+    # A factory, not bytes: a request may be sent again (stale keep-alive
+    # connection, 401), and an upload body streams from a file each time.
+    body: Optional[Callable[[], Iterable[bytes]]] = None
+    retry: bool = True  # False: the caller repeats the whole operation instead
 
 
 @dataclass
@@ -260,14 +272,32 @@ class RegistryClient:
         if reply.status != 200:
             raise RegistryError(f"{label}: {_unexpected(reply)}")
 
-    def blob_exists(self, repository: str, digest: str, *, push: bool = False) -> bool:
+    def blob_exists(self, repository: str, digest: str, *, push: bool = False, label: str = "") -> bool:
         """Whether the registry has the blob (HEAD); push asks for a token that may also push."""
-        label = _printable(f"checking blob {digest} in {self.registry}/{repository}")
+        label = label or _printable(f"checking blob {digest} in {self.registry}/{repository}")
         reply = self._fetch(_Request("HEAD", self._blob_path(repository, digest, label), {}, label), repository,
                             push)
         if reply.status in (200, 404):
             return reply.status == 200
         raise RegistryError(f"{label}: {_unexpected(reply)}")
+
+    def upload_blob(self, repository: str, digest: str, size: int, source: BinaryIO,
+                    mount_from: Optional[str] = None, chunk_size: Optional[int] = None) -> str:
+        """Push size bytes of source as blob digest: "exists", "mounted" (from mount_from) or "uploaded".
+
+        The body is streamed; chunk_size set uploads in PATCH chunks of that
+        size instead of one PUT.  Failed attempts start over only if source
+        can seek back (or nothing was read from it yet).
+        """
+        from storage.transports import upload  # it builds on this module
+
+        return upload.upload_blob(self, repository, digest, size, source, mount_from, chunk_size)
+
+    def put_manifest(self, repository: str, reference: str, raw: bytes, media_type: str) -> str:
+        """Push manifest raw under reference (tag or digest); returns its sha256 digest."""
+        from storage.transports import upload
+
+        return upload.put_manifest(self, repository, reference, raw, media_type)
 
     # -- helpers for the API ----------------------------------------------------
 
@@ -295,27 +325,33 @@ class RegistryClient:
 
     # -- authentication and redirects ---------------------------------------------------
 
-    def _fetch(self, request: _Request, repository: str, push: bool = False) -> _Reply:
-        """A request to the registry with authentication, then any redirects followed."""
+    def _fetch(self, request: _Request, repository: str, push: bool = False, key: Optional[_Key] = None) -> _Reply:
+        """A request to the registry (or key: an upload location) with authentication, then redirects followed."""
         label = request.label
         extra = dict(request.headers)
         request.headers = {"User-Agent": _USER_AGENT, **extra}
-        current = self._auth.header(repository, push)
+        # An upload location may be on another host, which must not get the
+        # registry's credentials; nor may plain HTTP when the registry is HTTPS.
+        trusted = key is None or key == self._registry_key(self._scheme or "https")
+        current = self._auth.header(repository, push) if trusted else None
         if current:
             request.headers["Authorization"] = current
-        reply = self._exchange(request, None)
-        if reply.status == 401:
+        reply = self._exchange(request, key)
+        if reply.status == 401 and trusted:
             request.headers["Authorization"] = self._auth.answer(
                 reply.headers.get_all("WWW-Authenticate") or [], current, repository, push, label,
                 lambda url, headers: self._get_token(url, headers, label))
-            reply = self._exchange(request, None)
-            if reply.status == 401:
+            reply = self._exchange(request, key)
+        if reply.status == 401:
+            if trusted:  # a refusal elsewhere says nothing about the registry's token
                 self._auth.forget(auth.token_scope(repository, push))
-                raise UnauthorizedError(f"{label}: authentication required")
+            raise UnauthorizedError(f"{label}: authentication required")
         if reply.status == 403:
             raise UnauthorizedError(f"{label}: access denied")
         for _ in range(_MAX_REDIRECTS):
-            if reply.status not in _REDIRECTS:
+            # Only reads are redirected; resending an upload elsewhere is no
+            # part of the protocol, so such an answer is left to the caller.
+            if reply.status not in _REDIRECTS or request.method not in ("GET", "HEAD"):
                 return reply
             location = reply.headers.get("Location")
             target = _url_target(urljoin(reply.url, location)) if location else None
@@ -356,6 +392,7 @@ class RegistryClient:
         import ssl
 
         opts, label = self._options, request.label
+        retries = opts.retries if request.retry else 0
         attempt = 0
         while True:
             where = _netloc(key or self._registry_key(self._scheme or "https"))
@@ -376,9 +413,9 @@ class RegistryClient:
                 if reply.status < 500 and reply.status != 429:
                     return reply
                 problem = _unexpected(reply)
-            if attempt >= opts.retries:
+            if attempt >= retries:
                 after = f" (after {attempt + 1} attempts)" if attempt else ""
-                raise RegistryError(f"{label}: {problem}{after}")
+                raise _TransientError(f"{label}: {problem}{after}")
             time.sleep(min(opts.backoff * 2 ** attempt, opts.backoff_max))
             attempt += 1
 
@@ -419,7 +456,8 @@ class RegistryClient:
             reused = conn is not None
             conn = conn or self._connect(key, request.label)
             try:
-                conn.request(request.method, request.path, headers=request.headers)
+                body = request.body() if request.body is not None else None
+                conn.request(request.method, request.path, body, headers=request.headers)
                 response = conn.getresponse()
             except BaseException as e:
                 conn.close()

@@ -149,3 +149,39 @@ def test_progress_bars_on_a_terminal(new_podpy, registry):
     assert "Copying blob" in out and "MB" in out and "Writing manifest" in out
     last = out.strip().splitlines()[-1].strip()
     assert len(last) >= 64 and all(c in "0123456789abcdef" for c in last[-64:])  # the id, last
+
+
+def test_push_then_pull_back(new_podpy, registry, image_tar):
+    a = new_podpy()
+    a("import", image_tar, "busybox")
+    dest = f"{registry.host}/pushed/busybox:v1"
+    res = a("push", "--tls-verify=false", "busybox", dest)
+    assert "Writing manifest" in res.stderr
+    again = a("push", "--tls-verify=false", "--digestfile", str(a.home / "digest"), "busybox", dest)
+    assert "skipped: already exists" in again.stderr
+    digest = (a.home / "digest").read_text()
+    assert digest.startswith("sha256:")
+    raw = json.loads(subprocess.run(["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{dest}"],
+                                    check=True, capture_output=True, text=True).stdout)
+    assert raw["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
+    assert [layer["mediaType"] for layer in raw["layers"]] == ["application/vnd.oci.image.layer.v1.tar+gzip"]
+    b = new_podpy()
+    b("pull", "--tls-verify=false", dest)
+    assert b("run", "--rm", "--network", "none", dest, "echo", "round-trip").stdout == "round-trip\n"
+
+
+def test_push_zstd_and_bad_destinations(new_podpy, registry, image_tar):
+    p = new_podpy()
+    p("import", image_tar, "busybox")
+    dest = f"{registry.host}/pushed/zstd:latest"
+    p("push", "--tls-verify=false", "--compression-format", "zstd", "busybox", dest)
+    raw = json.loads(subprocess.run(["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{dest}"],
+                                    check=True, capture_output=True, text=True).stdout)
+    assert raw["layers"][0]["mediaType"].endswith("tar+zstd")
+    fresh = new_podpy()
+    fresh("pull", "--tls-verify=false", dest)
+    assert fresh("run", "--rm", "--network", "none", dest, "true").returncode == 0
+    res = p("push", "busybox", check=False)
+    assert res.returncode == 125 and "names no registry" in res.stderr
+    res = p("push", "--compression-format", "xz", "busybox", dest, check=False)
+    assert res.returncode == 125 and "compression" in res.stderr

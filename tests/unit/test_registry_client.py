@@ -60,6 +60,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:
         self.server.app.handle(self)
 
+    # Pushing: see FakeRegistry.upload.
+    do_POST = do_PATCH = do_PUT = do_GET
+
 
 class _Server(ThreadingHTTPServer):
     app: FakeRegistry
@@ -85,6 +88,16 @@ class FakeRegistry:
         self.redirect: Optional[str] = None  # base URL blobs are redirected to
         self.chunked = False
         self.close_connections = False
+        # Pushing.  Uploaded blobs go to `blobs`; `links` says which
+        # repositories hold which blob, checked only when repo_scoped.
+        self.repo_scoped = False
+        self.links: set[tuple[str, str]] = set()
+        self.uploads: dict[str, bytearray] = {}  # upload id -> content so far
+        self.token_scopes: dict[str, str] = {}  # token -> scope it was issued for
+        self.allow_mount = True
+        self.upload_host: Optional[str] = None  # send absolute upload Locations naming this host
+        self.put_failures = 0  # answer 500 to this many upload PUTs (after reading their body)
+        self.manifest_digest: Optional[str] = None  # Docker-Content-Digest to answer a manifest PUT with
         self.lock = threading.Lock()
         self.server = _Server(("127.0.0.1", 0), _Handler)
         self.server.app = self
@@ -156,6 +169,8 @@ class FakeRegistry:
             return self.token(h, parse_qs(url.query))
         if url.path.startswith("/blobs/"):
             return self.blob(h, url.path.rsplit("/", 1)[1])
+        if h.command in ("POST", "PATCH", "PUT"):
+            return self.upload(h, url.path, parse_qs(url.query))
         if url.path == "/v2/":  # the API version check `login` uses
             if self.authorized(h, ""):
                 self.send(h, 200, b"{}", {"Content-Type": "application/json"})
@@ -177,6 +192,8 @@ class FakeRegistry:
                 return self.error(h, 404, "MANIFEST_UNKNOWN" if known else "NAME_UNKNOWN")
             body, media_type = self.manifests[f"{repo}:{ref}"]
             return self.send(h, 200, body, {"Content-Type": media_type, "Docker-Content-Digest": sha(body)})
+        if self.repo_scoped and kind == "blobs" and (repo, ref) not in self.links:
+            return self.error(h, 404, "BLOB_UNKNOWN")
         if self.redirect:
             return self.send(h, 307, b"", {"Location": f"{self.redirect}/blobs/{ref}?X-Signature=abc"})
         return self.blob(h, ref)
@@ -186,7 +203,67 @@ class FakeRegistry:
             return self.error(h, 404, "BLOB_UNKNOWN")
         self.send(h, 200, self.blobs[digest], {"Content-Type": "application/octet-stream"})
 
-    def authorized(self, h: _Handler, repo: str) -> bool:
+    def upload(self, h: _Handler, path: str, query: dict[str, list[str]]) -> None:
+        """The push side of the API: upload sessions (POST, PATCH, PUT), mounts, and manifest PUTs."""
+        body = h.rfile.read(int(h.headers.get("Content-Length") or 0))
+        m = re.match(r"^/v2/(.+)/(blobs/uploads|manifests)/([^/]*)$", path)
+        if m is None:
+            return self.error(h, 404, "NOT_FOUND")
+        repo, kind, ref = m.groups()
+        session = kind == "blobs/uploads" and ref != ""
+        # A foreign upload host gets no credentials: the state token is its authorization.
+        foreign = session and h.headers.get("Host", "").startswith(f"{self.upload_host}:")
+        if foreign and query.get("_state") != [f"secret-{ref}"]:
+            return self.error(h, 401, "UNAUTHORIZED")
+        if not foreign and not self.authorized(h, repo, push=True):
+            return
+        if kind == "manifests" and h.command == "PUT":
+            self.manifests[f"{repo}:{ref}"] = self.manifests[f"{repo}:{sha(body)}"] = (
+                body, h.headers.get("Content-Type", ""))
+            return self.send(h, 201, b"", {"Docker-Content-Digest": self.manifest_digest or sha(body),
+                                           "Location": f"/v2/{repo}/manifests/{sha(body)}"})
+        if kind == "manifests":
+            return self.error(h, 405, "UNSUPPORTED")
+        if h.command == "POST" and not session:
+            digest, source = query.get("mount", [""])[0], query.get("from", [""])[0]
+            if digest and self.allow_mount and (source, digest) in self.links:
+                self.links.add((repo, digest))
+                return self.send(h, 201, b"", {"Location": f"/v2/{repo}/blobs/{digest}",
+                                               "Docker-Content-Digest": digest})
+            with self.lock:
+                upload_id = f"u{len(self.uploads)}"
+                self.uploads[upload_id] = bytearray()
+            return self.send(h, 202, b"", {"Location": self.session_url(repo, upload_id), "Range": "0-0"})
+        if not session or ref not in self.uploads:
+            return self.error(h, 404, "BLOB_UPLOAD_UNKNOWN")
+        content = self.uploads[ref]
+        if h.command == "PATCH":
+            first, _, last = h.headers.get("Content-Range", "").partition("-")
+            if not first.isdigit() or int(first) != len(content) or int(last) != len(content) + len(body) - 1:
+                return self.error(h, 416, "BLOB_UPLOAD_INVALID")
+            content += body
+            return self.send(h, 202, b"", {"Location": self.session_url(repo, ref),
+                                           "Range": f"0-{len(content) - 1}"})
+        if self.put_failures > 0:
+            self.put_failures -= 1
+            return self.error(h, 500, "UNAVAILABLE")
+        content += body
+        digest = query.get("digest", [""])[0]
+        if sha(bytes(content)) != digest:
+            del self.uploads[ref]
+            return self.error(h, 400, "DIGEST_INVALID")
+        self.blobs[digest] = bytes(content)
+        self.links.add((repo, digest))
+        del self.uploads[ref]
+        self.send(h, 201, b"", {"Location": f"/v2/{repo}/blobs/{digest}", "Docker-Content-Digest": digest})
+
+    def session_url(self, repo: str, upload_id: str) -> str:
+        path = f"/v2/{repo}/blobs/uploads/{upload_id}?_state=secret-{upload_id}"
+        if self.upload_host:
+            return f"http://{self.upload_host}:{self.server.server_address[1]}{path}"
+        return path
+
+    def authorized(self, h: _Handler, repo: str, push: bool = False) -> bool:
         given = h.headers.get("Authorization", "")
         if self.auth == "basic":
             if given == basic(USER, PASSWORD):
@@ -194,10 +271,11 @@ class FakeRegistry:
             self.error(h, 401, "UNAUTHORIZED", {"WWW-Authenticate": 'Basic realm="fake registry"'})
             return False
         if self.auth == "bearer":
-            if given.startswith("Bearer ") and given[7:] in self.tokens:
+            token = given[7:] if given.startswith("Bearer ") else ""
+            if token in self.tokens and (not push or self.token_scopes[token].endswith(f"{repo}:pull,push")):
                 return True
             challenge = (f'Bearer realm="http://{self.netloc}/token",service="fake, registry",'
-                         f'scope="repository:{repo}:pull"')
+                         f'scope="repository:{repo}:{"pull,push" if push else "pull"}"')
             self.error(h, 401, "UNAUTHORIZED", {"WWW-Authenticate": challenge})
             return False
         return True
@@ -209,6 +287,7 @@ class FakeRegistry:
             return self.send(h, 401, b'{"details": "incorrect username or password"}')
         token = f"tok-{len(self.token_requests)}"
         self.tokens.add(token)
+        self.token_scopes[token] = query.get("scope", [""])[0]
         self.send(h, 200, json.dumps({self.token_key: token, "expires_in": 300}).encode(),
                   {"Content-Type": "application/json"})
 

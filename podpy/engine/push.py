@@ -1,0 +1,142 @@
+"""`push`: an image from the store to a registry as an OCI image.
+
+Each layer is exported from its directory (in the user namespace, where every
+file can be read) into a compressed file under the store's tmp/ (removed by the
+next command if this one is killed), digests computed while writing. Blobs the
+registry has are not sent again; one known in another repository of the same
+registry is mounted from there. The export is reproducible, so an image whose
+layers podpy made pushes with its own diff ids and keeps its id; an image whose
+layers came from elsewhere gets a config with the exported layers' diff ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from storage import reference
+from storage.store import Staging
+
+from ..errors import InvalidArgument, PodpyError, translate
+from .images import lookup
+from .runtime import Runtime
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+LAYER_TYPES = {"gzip": "application/vnd.oci.image.layer.v1.tar+gzip",
+               "zstd": "application/vnd.oci.image.layer.v1.tar+zstd"}
+
+
+@dataclass(frozen=True)
+class PushOptions:
+    image: str
+    destination: Optional[str] = None
+    compression: str = "gzip"
+    tls_verify: Optional[bool] = None
+    creds: Optional[str] = None
+    cert_dir: Optional[str] = None
+    auth_file: Optional[str] = None
+
+
+def _export_in_ns(layer_dir: str, path: str, compression: str) -> tuple[str, str, int]:
+    from storage.export import export_to_file
+
+    return export_to_file(layer_dir, path, compression)
+
+
+def push(rt: Runtime, o: PushOptions, report: Callable[[str], None]) -> str:
+    """Push and return the manifest digest."""
+    from ..registries import load
+    from .pull import Endpoint, PullOptions, _client
+
+    if o.compression not in LAYER_TYPES:
+        raise InvalidArgument(f"invalid --compression-format {o.compression!r}: use gzip or zstd")
+    image = lookup(rt, o.image)
+    dest_name = o.destination or o.image
+    try:
+        dest = reference.parse(dest_name).with_default_tag()
+    except Exception as exc:  # noqa: BLE001
+        raise translate(exc) from exc
+    if not dest.qualified or dest.domain == reference.LOCAL_REGISTRY:
+        raise InvalidArgument(f"push destination {dest_name!r} names no registry (e.g. registry.example.com/app:1)")
+    if rt.store.driver.name == "vfs":
+        raise InvalidArgument("push from a store using the vfs driver is not supported yet")
+    conf = load(rt.cfg.config_dir, rt.cfg.search_registries)
+    entry = conf.find(dest.repository)
+    if entry is not None and entry.blocked:
+        raise InvalidArgument(f"registry {dest.domain} is blocked in registries.conf")
+    ep = Endpoint(dest.domain, dest.path, bool(entry and entry.insecure), False)
+    popts = PullOptions(name=dest_name, tls_verify=o.tls_verify, creds=o.creds, cert_dir=o.cert_dir,
+                        auth_file=o.auth_file)
+    rt.reconcile()
+    stage = Staging(rt.store.root, "push")
+    try:
+        report("Getting image source signatures")
+        blobs = []
+        for i, lid in enumerate(image.layers):
+            path = os.path.join(stage.path, f"layer{i}")
+            blobs.append((path, *rt.store.in_userns(_export_in_ns, rt.store.layer_dir(lid), path, o.compression)))
+        config_raw = _config_for(rt, image, [b[1] for b in blobs])
+        config_digest = "sha256:" + hashlib.sha256(config_raw).hexdigest()
+        mount_from = _same_registry_repo(image.names, dest)
+        with _client(ep, popts) as client:
+            for path, _diff, digest, size in blobs:
+                with open(path, "rb") as f:
+                    how = client.upload_blob(dest.path, digest, size, f, mount_from=mount_from)
+                short = digest.split(":", 1)[1][:12]
+                report(f"Copying blob {short}" + (" skipped: already exists" if how == "exists" else ""))
+            import io
+
+            client.upload_blob(dest.path, config_digest, len(config_raw), io.BytesIO(config_raw))
+            report(f"Copying config {config_digest.split(':', 1)[1][:12]}")
+            manifest = {
+                "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": len(config_raw)},
+                "layers": [{"mediaType": LAYER_TYPES[o.compression], "digest": d, "size": s}
+                           for _p, _diff, d, s in blobs],
+            }
+            raw = json.dumps(manifest, separators=(",", ":")).encode()
+            report("Writing manifest to image destination")
+            return str(client.put_manifest(dest.path, dest.digest or dest.tag or "latest", raw, OCI_MANIFEST))
+    except PodpyError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise translate(exc) from exc
+    finally:
+        _discard(rt, stage)
+
+
+def _config_for(rt: Runtime, image: Any, diff_ids: list[str]) -> bytes:
+    """The image's config bytes as stored when the layers export to the same diff ids; otherwise
+    the same config with the exported layers' diff ids."""
+    from storage import images as img
+
+    raw = img.config_text(rt.db.conn, image.id).encode()
+    config = json.loads(raw)
+    if list((config.get("rootfs") or {}).get("diff_ids") or []) == diff_ids:
+        return raw
+    config.setdefault("rootfs", {"type": "layers"})["diff_ids"] = diff_ids
+    return json.dumps(config, separators=(",", ":")).encode()
+
+
+def _same_registry_repo(names: tuple[str, ...], dest: reference.Reference) -> Optional[str]:
+    for n in names:
+        try:
+            r = reference.parse(n)
+        except Exception:  # noqa: BLE001
+            continue
+        if r.domain == dest.domain and r.path != dest.path:
+            return r.path
+    return None
+
+
+def _discard(rt: Runtime, stage: Staging) -> None:
+    from storage.fsutil import remove_tree
+
+    try:
+        remove_tree(stage.path)  # our own files: no user namespace needed
+    finally:
+        stage.release()

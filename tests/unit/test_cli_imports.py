@@ -1,0 +1,30 @@
+"""What the hot paths import: `run` parses without click/typer; help never loads rich."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _modules_after(code: str) -> set[str]:
+    script = f"import sys\n{code}\nprint(' '.join(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=str(ROOT)).stdout
+    return set(out.split()[-1000:]) if out else set()
+
+
+def test_run_arguments_parse_without_click_or_typer():
+    mods = _modules_after("from podpy.cli import runargs\nrunargs.parse('run', ['--rm', 'img', 'true'])\n"
+                          "import podpy.engine.containers, podpy.engine.create")
+    assert "podpy.engine.containers" in mods
+    assert not {"click", "typer", "rich"} & mods
+
+
+def test_help_does_not_import_rich():
+    mods = _modules_after("from podpy.cli.main import main\n"
+                          "import contextlib, io\n"
+                          "with contextlib.redirect_stdout(io.StringIO()):\n"
+                          "    main(['pull', '--help'])")
+    assert "typer" in mods and "rich" not in mods
