@@ -18,8 +18,8 @@ import zlib
 from typing import Any, BinaryIO, Optional
 
 from .errors import LayerError
+from .fsutil import is_opaque
 
-_OPAQUE = ("user.overlay.opaque", "trusted.overlay.opaque")
 _KEEP_XATTR = ("security.capability",)
 
 
@@ -109,7 +109,7 @@ def write_tar(root: str, tf: tarfile.TarFile) -> None:
                 continue
             if stat.S_ISDIR(st.st_mode):
                 _add(tf, _info(entry_rel, st, tarfile.DIRTYPE), xattrs=_xattrs(path))
-                if _opaque(path):
+                if is_opaque(path):
                     _add(tf, _info(f"{entry_rel}/.wh..wh..opq", st, tarfile.REGTYPE, size=0))
                 walk(entry_rel)
             elif stat.S_ISLNK(st.st_mode):
@@ -156,16 +156,6 @@ def _add(tf: tarfile.TarFile, info: tarfile.TarInfo, data: Optional[BinaryIO] = 
     if xattrs:
         info.pax_headers = {f"SCHILY.xattr.{k}": v for k, v in sorted(xattrs.items())}
     tf.addfile(info, data)
-
-
-def _opaque(path: str) -> bool:
-    for name in _OPAQUE:
-        try:
-            if os.getxattr(path, name, follow_symlinks=False) == b"y":
-                return True
-        except OSError:
-            continue
-    return False
 
 
 def _xattrs(path: str) -> dict[str, str]:

@@ -43,3 +43,17 @@ def _empty(path: str) -> None:
                 os.unlink(e.path)
             except FileNotFoundError:
                 pass
+
+
+OPAQUE_XATTRS = ("user.overlay.opaque", "trusted.overlay.opaque")
+
+
+def is_opaque(path: str) -> bool:
+    """Whether an overlay layer marks this directory opaque (rootless or rootful xattr)."""
+    for name in OPAQUE_XATTRS:
+        try:
+            if os.getxattr(path, name, follow_symlinks=False) == b"y":
+                return True
+        except OSError:
+            continue
+    return False

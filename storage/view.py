@@ -8,17 +8,7 @@ import os
 import stat
 from typing import Optional
 
-_OPAQUE = ("user.overlay.opaque", "trusted.overlay.opaque")
-
-
-def _is_opaque(path: str) -> bool:
-    for name in _OPAQUE:
-        try:
-            if os.getxattr(path, name, follow_symlinks=False) == b"y":
-                return True
-        except OSError:
-            continue
-    return False
+from .fsutil import is_opaque as _is_opaque
 
 
 def _find(layers: list[str], rel: list[str]) -> Optional[tuple[str, os.stat_result]]:

@@ -72,10 +72,26 @@ def apply_changes(changes: list[str], cfg: dict[str, Any]) -> None:
             raise InvalidArgument(f"invalid --change {change!r}: unknown instruction {word}")
 
 
-def import_image(rt: Runtime, source: str, name: Optional[str], changes: list[str], message: str) -> Image:
-    """`import`: a rootfs tarball (file or "-") becomes a one-layer image."""
+def apply_options(rt: Runtime) -> Any:
+    """How this store unpacks layers: its driver's whiteouts, and owners as the id map allows."""
     from storage.archive import ApplyOptions
 
+    driver = rt.store.driver
+    full_map = True
+    if rt.cfg.rootless:
+        from rootless.userns import default_mappings
+
+        full_map = not default_mappings().warning
+    return ApplyOptions(
+        whiteout_format=driver.whiteout_format(),  # type: ignore[arg-type]
+        opaque_xattr=driver.opaque_xattr() or "user.overlay.opaque",
+        chown="full" if full_map else "ignore_errors",
+        create_devices=not rt.cfg.rootless,
+    )
+
+
+def import_image(rt: Runtime, source: str, name: Optional[str], changes: list[str], message: str) -> Image:
+    """`import`: a rootfs tarball (file, "-" or an http(s) URL) becomes a one-layer image."""
     url = source.startswith(("http://", "https://"))
     if source != "-" and not url and not os.path.isfile(source):
         raise InvalidArgument(f"cannot import {source}: no such file")
@@ -83,18 +99,7 @@ def import_image(rt: Runtime, source: str, name: Optional[str], changes: list[st
     cfg: dict[str, Any] = {}
     apply_changes(changes, cfg)
     rt.reconcile()
-    driver = rt.store.driver
-    full_map = True
-    if rt.cfg.rootless:
-        from rootless.userns import default_mappings
-
-        full_map = not default_mappings().warning
-    options = ApplyOptions(
-        whiteout_format=driver.whiteout_format(),  # type: ignore[arg-type]
-        opaque_xattr=driver.opaque_xattr() or "user.overlay.opaque",
-        chown="full" if full_map else "ignore_errors",
-        create_devices=not rt.cfg.rootless,
-    )
+    options = apply_options(rt)
     try:
         layer_id, result = rt.store.apply_layer(_url_opener(source) if url else source, None, options)
         now = rfc3339(_now())

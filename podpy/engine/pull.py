@@ -22,7 +22,7 @@ from storage.images import Image
 from storage.store import chain_id
 
 from ..errors import InvalidArgument, NoSuchImage, PodpyError, translate
-from .images import host_arch
+from .images import apply_options, host_arch
 from .runtime import Runtime
 
 POLICIES = ("always", "missing", "never", "newer")
@@ -199,8 +199,6 @@ def _pull_one(rt: Runtime, ref: reference.Reference, o: PullOptions, conf: Any,
 def _fetch_image(rt: Runtime, client: Any, repo: str, ref: reference.Reference,
                  report: Callable[[str], None], platform: tuple[str, str, Optional[str]],
                  progress: Optional[Progress]) -> Image:
-    from storage.archive import ApplyOptions
-
     manifest = client.resolve(repo, ref.digest or ref.tag or "latest", *platform)
     report("Getting image source signatures")
     with client.open_blob(repo, manifest.config.digest, manifest.config.size) as blob:
@@ -218,15 +216,7 @@ def _fetch_image(rt: Runtime, client: Any, repo: str, ref: reference.Reference,
         parent = chain_id(parent, d)
         chains.append(parent)
     driver = rt.store.driver
-    full_map = True
-    if rt.cfg.rootless:
-        from rootless.userns import default_mappings
-
-        full_map = not default_mappings().warning
-    options = ApplyOptions(
-        whiteout_format=driver.whiteout_format(),  # type: ignore[arg-type]
-        opaque_xattr=driver.opaque_xattr() or "user.overlay.opaque",
-        chown="full" if full_map else "ignore_errors", create_devices=not rt.cfg.rootless)
+    options = apply_options(rt)
 
     def fetch(i: int) -> None:
         desc = manifest.layers[i]

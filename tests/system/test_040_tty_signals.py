@@ -1,6 +1,5 @@
 """-it through a real pty (pexpect), window size, Ctrl-C inside, raw mode restored; signal forwarding."""
 
-import os
 import signal
 import subprocess
 import time

@@ -8,7 +8,6 @@ import hashlib
 import http.client
 import io
 import json
-import os
 import re
 import shutil
 import socket
@@ -32,7 +31,6 @@ from storage.transports.registry import (
 )
 
 USER, PASSWORD = "user", "s3cret-pass"
-REGISTRY_BINARY = "/usr/bin/docker-registry"
 
 
 def sha(data: bytes) -> str:
@@ -671,12 +669,6 @@ def test_docker_hub_api_host() -> None:
 # -- the real registry ----------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _push_blob(conn: http.client.HTTPConnection, repo: str, data: bytes) -> None:
     conn.request("POST", f"/v2/{repo}/blobs/uploads/", headers={"Content-Length": "0"})
     r = conn.getresponse()
@@ -717,72 +709,40 @@ def _tiny_image(arch: str) -> tuple[bytes, bytes, bytes]:
     return config, layer, manifest
 
 
-def test_real_registry(tmp_path: Path) -> None:
-    if not os.path.exists(REGISTRY_BINARY):
-        print(f"skipping: {REGISTRY_BINARY} is not installed (Debian package docker-registry)")
-        pytest.skip(f"{REGISTRY_BINARY} is not installed")
-    port = _free_port()
-    config = tmp_path / "config.yml"
-    config.write_text(f"""version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: {tmp_path / 'data'}
-http:
-  addr: 127.0.0.1:{port}
-""")
-    with open(tmp_path / "registry.log", "wb") as log:
-        proc = subprocess.Popen([REGISTRY_BINARY, "serve", str(config)], stdout=log, stderr=log,
-                                stdin=subprocess.DEVNULL)
+def test_real_registry(real_registry: str) -> None:
+    port = int(real_registry.rsplit(":", 1)[1])
+    repo = "test/tiny"
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    entries = []
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("docker-registry did not start: " + (tmp_path / "registry.log").read_text())
-                time.sleep(0.05)
-        repo = "test/tiny"
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        entries = []
-        try:
-            for arch in ("amd64", "arm64"):
-                cfg, layer, manifest = _tiny_image(arch)
-                _push_blob(conn, repo, cfg)
-                _push_blob(conn, repo, layer)
-                _push_manifest(conn, repo, sha(manifest), manifest, OCI_MANIFEST)
-                entries.append({"mediaType": OCI_MANIFEST, "digest": sha(manifest), "size": len(manifest),
-                                "platform": {"os": "linux", "architecture": arch}})
-            index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}).encode()
-            _push_manifest(conn, repo, "latest", index, OCI_INDEX)
-        finally:
-            conn.close()
-
-        with RegistryClient(f"127.0.0.1:{port}", RegistryOptions(insecure=True, timeout=5, backoff=0.01)) as c:
-            raw, media_type, digest = c.get_manifest(repo, "latest")
-            assert (raw, media_type, digest) == (index, OCI_INDEX, sha(index))
-            image = c.resolve(repo, "latest", "linux", "arm64", None)
-            assert image.index_digest == sha(index) and image.digest == entries[1]["digest"]
-            cfg, layer, manifest = _tiny_image("arm64")
-            assert image.raw == manifest
-            [desc] = image.layers
-            assert read_all(c, repo, desc.digest, desc.size) == layer
-            assert json.loads(read_all(c, repo, image.config.digest, image.config.size))["architecture"] == "arm64"
-            assert c.blob_exists(repo, desc.digest)
-            assert not c.blob_exists(repo, sha(b"absent"))
-            with pytest.raises(ManifestUnknownError, match=rf"^pulling 127.0.0.1:{port}/test/tiny:nope: "):
-                c.get_manifest(repo, "nope")
-            with pytest.raises(ManifestUnknownError):
-                c.get_manifest("test/absent", "latest")
+        for arch in ("amd64", "arm64"):
+            cfg, layer, manifest = _tiny_image(arch)
+            _push_blob(conn, repo, cfg)
+            _push_blob(conn, repo, layer)
+            _push_manifest(conn, repo, sha(manifest), manifest, OCI_MANIFEST)
+            entries.append({"mediaType": OCI_MANIFEST, "digest": sha(manifest), "size": len(manifest),
+                            "platform": {"os": "linux", "architecture": arch}})
+        index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}).encode()
+        _push_manifest(conn, repo, "latest", index, OCI_INDEX)
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-    shutil.rmtree(tmp_path / "data", ignore_errors=True)
+        conn.close()
+
+    with RegistryClient(f"127.0.0.1:{port}", RegistryOptions(insecure=True, timeout=5, backoff=0.01)) as c:
+        raw, media_type, digest = c.get_manifest(repo, "latest")
+        assert (raw, media_type, digest) == (index, OCI_INDEX, sha(index))
+        image = c.resolve(repo, "latest", "linux", "arm64", None)
+        assert image.index_digest == sha(index) and image.digest == entries[1]["digest"]
+        cfg, layer, manifest = _tiny_image("arm64")
+        assert image.raw == manifest
+        [desc] = image.layers
+        assert read_all(c, repo, desc.digest, desc.size) == layer
+        assert json.loads(read_all(c, repo, image.config.digest, image.config.size))["architecture"] == "arm64"
+        assert c.blob_exists(repo, desc.digest)
+        assert not c.blob_exists(repo, sha(b"absent"))
+        with pytest.raises(ManifestUnknownError, match=rf"^pulling 127.0.0.1:{port}/test/tiny:nope: "):
+            c.get_manifest(repo, "nope")
+        with pytest.raises(ManifestUnknownError):
+            c.get_manifest("test/absent", "latest")
 
 
 # -- TLS ------------------------------------------------------------------------------------------

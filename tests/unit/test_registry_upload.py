@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,7 +14,7 @@ import pytest
 from storage.transports.manifest import OCI_MANIFEST
 from storage.transports.registry import DigestMismatchError, RegistryClient, RegistryError, RegistryOptions
 from test_registry_client import (  # the fake registry and helpers beside this file
-    PASSWORD, REGISTRY_BINARY, USER, FakeRegistry, _free_port, _tiny_image, client, read_all, sha,
+    PASSWORD, USER, FakeRegistry, _tiny_image, client, read_all, sha,
 )
 
 BIG = bytes(range(256)) * (10 << 10) + b"tail"  # 2.5 MiB and a bit: several 1 MiB pieces
@@ -204,44 +200,6 @@ def test_push_needs_push_scope(fake: FakeRegistry) -> None:
 
 
 # -- the real registry ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def real_registry(tmp_path: Path) -> Iterator[str]:
-    """A docker-registry on 127.0.0.1 storing under tmp_path; yields its host:port."""
-    if not os.path.exists(REGISTRY_BINARY):
-        print(f"skipping: {REGISTRY_BINARY} is not installed (Debian package docker-registry)")
-        pytest.skip(f"{REGISTRY_BINARY} is not installed")
-    port = _free_port()
-    config = tmp_path / "config.yml"
-    config.write_text(f"""version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: {tmp_path / 'data'}
-http:
-  addr: 127.0.0.1:{port}
-""")
-    with open(tmp_path / "registry.log", "wb") as log:
-        proc = subprocess.Popen([REGISTRY_BINARY, "serve", str(config)], stdout=log, stderr=log,
-                                stdin=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("docker-registry did not start: " + (tmp_path / "registry.log").read_text())
-                time.sleep(0.05)
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_real_registry_push_then_pull(real_registry: str) -> None:
