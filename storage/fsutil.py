@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+from contextlib import contextmanager
+from typing import BinaryIO, Iterator
 
 
 def remove_tree(path: str) -> None:
@@ -57,3 +59,23 @@ def is_opaque(path: str) -> bool:
         except OSError:
             continue
     return False
+
+
+@contextmanager
+def atomic_file(path: str, mode: int = 0o644) -> Iterator[BinaryIO]:
+    """Write beside path, fsync, then rename over it: readers see the old file or the
+    whole new one, never half of it. On any error the temporary file is removed."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

@@ -29,7 +29,7 @@ MODULES = {
     "inspect": "containers", "ps": "containers", "container": "containers",
     "import": "images", "images": "images", "rmi": "images", "tag": "images", "image": "images",
     "pull": "images", "login": "images", "logout": "images", "history": "images",
-    "push": "images",
+    "push": "images", "save": "images", "load": "images",
     "info": "system", "version": "system", "unshare": "system", "system": "system",
 }
 GROUPS = {"container": "Manage containers.", "image": "Manage images.", "system": "Manage podpy."}

@@ -1,4 +1,4 @@
-"""Image commands: import, images, rmi, tag, image exists/inspect."""
+"""Image commands: import, images, rmi, tag, save, load, image exists/inspect."""
 
 from __future__ import annotations
 
@@ -83,6 +83,43 @@ def push(
     if digestfile:
         with open(digestfile, "w") as f:
             f.write(digest)
+
+
+def save(
+    ctx: typer.Context,
+    names: List[str] = typer.Argument(..., help="Images to save."),
+    output: Optional[str] = typer.Option(None, "-o", "--output", help="Write to this file (default: stdout)."),
+    fmt: str = typer.Option("docker-archive", "--format", help="docker-archive or oci-archive."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Print nothing but errors."),
+) -> None:
+    """Save images to a docker-archive or oci-archive tar."""
+    import sys
+
+    from ..engine.archive_io import save as do_save
+    from ..errors import InvalidArgument
+
+    if output in (None, "-") and sys.stdout.isatty():
+        raise InvalidArgument("refusing to save to a terminal. Use -o flag or redirect")
+    sys.stdout.flush()  # the archive goes to fd 1 directly: nothing buffered may follow it
+    do_save(runtime(ctx), list(names), output, fmt, (lambda _l: None) if quiet else render.err_line)
+
+
+def load(
+    ctx: typer.Context,
+    input_: Optional[str] = typer.Option(None, "-i", "--input", help="Read from this file (default: stdin)."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only the loaded names."),
+) -> None:
+    """Load images from a docker-archive or oci-archive tar."""
+    import sys
+
+    from ..engine.archive_io import load as do_load
+    from ..errors import InvalidArgument
+
+    if input_ in (None, "-") and sys.stdin.isatty():
+        raise InvalidArgument("cannot read from terminal, use command-line redirection or the --input flag")
+    for image in do_load(runtime(ctx), input_, (lambda _l: None) if quiet else render.err_line):
+        for name in image.names or (image.id,):
+            render.out(f"Loaded image: {name}")
 
 
 def login(
@@ -284,6 +321,7 @@ def inspect(
 
 
 TOP = {"import": (import_, {}), "images": (images, {}), "rmi": (rmi, {}), "tag": (tag, {}), "pull": (pull, {}),
-       "login": (login, {}), "logout": (logout, {}), "history": (history, {}), "push": (push, {})}
-GROUP = {"import": (import_, {}), "pull": (pull, {}), "push": (push, {}), "history": (history, {}), "prune": (prune, {}), "ls": (images, {}), "list": (images, {"hidden": True}), "rm": (rmi, {}),
+       "login": (login, {}), "logout": (logout, {}), "history": (history, {}), "push": (push, {}),
+       "save": (save, {}), "load": (load, {})}
+GROUP = {"save": (save, {}), "load": (load, {}), "import": (import_, {}), "pull": (pull, {}), "push": (push, {}), "history": (history, {}), "prune": (prune, {}), "ls": (images, {}), "list": (images, {"hidden": True}), "rm": (rmi, {}),
          "tag": (tag, {}), "exists": (exists, {}), "inspect": (inspect, {})}
