@@ -8,7 +8,7 @@ import io
 import lzma
 import zlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, BinaryIO, Protocol, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, cast
 
 from storage._zstdscan import ZstdFrameScanner
 from storage.errors import LayerError
