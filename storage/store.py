@@ -20,7 +20,8 @@ import fcntl
 import json
 import os
 import time
-from typing import Any, BinaryIO, Callable, Optional, Union
+from contextlib import contextmanager
+from typing import Any, BinaryIO, Callable, Iterator, Optional, Union
 
 from . import images as img
 from .db import STORAGE_SCHEMA, Database
@@ -160,13 +161,24 @@ class Store:
         finally:
             self._discard(stage)
 
-    def _discard(self, stage: Staging) -> None:
+    @contextmanager
+    def temporary(self, kind: str) -> Iterator[Staging]:
+        """A staging directory under tmp/ for the length of a with block, then removed;
+        if this process is killed first, the next command removes it (collect_garbage)."""
+        stage = Staging(self.root, kind)
         try:
-            if os.path.exists(stage.path):
-                if any(True for _ in os.scandir(stage.path)):
-                    self.in_userns(_remove_trees, [stage.path])
-                else:
-                    os.rmdir(stage.path)
+            yield stage
+        finally:
+            self._discard(stage)
+
+    def _discard(self, stage: Staging) -> None:
+        from .fsutil import remove_tree
+
+        try:
+            try:
+                remove_tree(stage.path)  # files this user wrote: no namespace needed
+            except PermissionError:
+                self.in_userns(_remove_trees, [stage.path])  # files owned by container ids
         finally:
             stage.release()
 

@@ -17,7 +17,7 @@ from storage.store import Staging, chain_id
 
 from ..errors import InvalidArgument, PodpyError, translate
 from .images import apply_options, host_arch, lookup
-from .push import OCI_CONFIG, OCI_MANIFEST, _config_for, _discard, _export_in_ns
+from .push import OCI_CONFIG, OCI_MANIFEST, _config_for, _export_in_ns
 from .runtime import Runtime
 
 FORMATS = ("docker-archive", "oci-archive")
@@ -53,22 +53,20 @@ def save(rt: Runtime, names: list[str], output: Optional[str], fmt: str, report:
         raise InvalidArgument(f"cannot save to {output}: is a directory")
     images = [(lookup(rt, n), n) for n in names]
     rt.reconcile()
-    stage = Staging(rt.store.root, "save")
     try:
-        saved = _export(rt, stage, images, report)
-        if to_stdout:
-            # Stream mode: stdout may be a pipe, which cannot seek.
-            with os.fdopen(os.dup(1), "wb") as out:
-                _write(out, "w|", saved, fmt)
-        else:
-            assert output is not None
-            _write_atomically(output, saved, fmt)
+        with rt.store.temporary("save") as stage:
+            saved = _export(rt, stage, images, report)
+            if to_stdout:
+                # Stream mode: stdout may be a pipe, which cannot seek.
+                with os.fdopen(os.dup(1), "wb") as out:
+                    _write(out, "w|", saved, fmt)
+            else:
+                assert output is not None
+                _write_atomically(output, saved, fmt)
     except PodpyError:
         raise
     except Exception as exc:  # noqa: BLE001
         raise translate(exc) from exc
-    finally:
-        _discard(rt, stage)
 
 
 def _tags_for(image: Image, name: str, search: list[str]) -> list[str]:
@@ -213,26 +211,21 @@ class _ToLoad:
 def load(rt: Runtime, input: Optional[str], report: Report) -> list[Image]:
     """Load every image of a docker-archive or oci-archive (None or "-": stdin)."""
     rt.reconcile()
-    stage: Optional[Staging] = None
     try:
-        if input in (None, "-"):
-            # A tar is read by member name, out of order: stdin must land in a file first.
-            stage = Staging(rt.store.root, "load")
+        if input not in (None, "-"):
+            if not os.path.isfile(input):
+                raise InvalidArgument(f"cannot load {input}: no such file")
+            return _load_path(rt, input, report)
+        # A tar is read by member name, out of order: stdin must land in a file first.
+        with rt.store.temporary("load") as stage:
             path = os.path.join(stage.path, "archive.tar")
             with os.fdopen(os.dup(0), "rb") as src, open(path, "wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
-        else:
-            path = input
-            if not os.path.isfile(path):
-                raise InvalidArgument(f"cannot load {path}: no such file")
-        return _load_path(rt, path, report)
+            return _load_path(rt, path, report)
     except PodpyError:
         raise
     except Exception as exc:  # noqa: BLE001
         raise translate(exc) from exc
-    finally:
-        if stage is not None:
-            _discard(rt, stage)
 
 
 def _load_path(rt: Runtime, path: str, report: Report) -> list[Image]:
