@@ -74,6 +74,7 @@ def pull(rt: Runtime, o: PullOptions, report: Callable[[str], None],
 
     from ..registries import load
 
+    given_credentials(o)
     conf = load(rt.cfg.config_dir, rt.cfg.search_registries)
     try:
         cands = _candidates(rt, o.name, conf.search, conf.aliases)
@@ -159,19 +160,22 @@ def _daemon_json_mirrors() -> list[Any]:
     return []
 
 
+def given_credentials(o: PullOptions) -> Optional[tuple[str, str]]:
+    """--creds USER:PASSWORD, checked before anything is fetched."""
+    if not o.creds:
+        return None
+    user, sep, password = o.creds.partition(":")
+    if not sep or not user:
+        raise InvalidArgument("invalid --creds: expected USERNAME:PASSWORD")
+    return user, password
+
+
 def _client(ep: Endpoint, o: PullOptions) -> Any:
     from storage.transports.registry import RegistryClient, RegistryOptions
 
     from ..authfile import credentials
 
-    creds = None
-    if o.creds:
-        user, sep, password = o.creds.partition(":")
-        if not sep or not user:
-            raise InvalidArgument("invalid --creds: expected USERNAME:PASSWORD")
-        creds = (user, password)
-    else:
-        creds = credentials(ep.host, ep.repository, [o.auth_file] if o.auth_file else None)
+    creds = given_credentials(o) or credentials(ep.host, ep.repository, [o.auth_file] if o.auth_file else None)
     tls_verify = (not ep.insecure) if o.tls_verify is None else o.tls_verify
     options = RegistryOptions(insecure=ep.insecure or not tls_verify, tls_verify=tls_verify,
                               cert_dir=o.cert_dir, credentials=creds)

@@ -12,13 +12,13 @@ layers came from elsewhere gets a config with the exported layers' diff ids.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from storage import reference
-from storage.store import Staging
 
 from ..errors import InvalidArgument, PodpyError, translate
 from .images import lookup
@@ -50,7 +50,7 @@ def _export_in_ns(layer_dir: str, path: str, compression: str) -> tuple[str, str
 def push(rt: Runtime, o: PushOptions, report: Callable[[str], None]) -> str:
     """Push and return the manifest digest."""
     from ..registries import load
-    from .pull import Endpoint, PullOptions, _client
+    from .pull import Endpoint, PullOptions, _client, given_credentials
 
     if o.compression not in LAYER_TYPES:
         raise InvalidArgument(f"invalid --compression-format {o.compression!r}: use gzip or zstd")
@@ -71,42 +71,40 @@ def push(rt: Runtime, o: PushOptions, report: Callable[[str], None]) -> str:
     ep = Endpoint(dest.domain, dest.path, bool(entry and entry.insecure), False)
     popts = PullOptions(name=dest_name, tls_verify=o.tls_verify, creds=o.creds, cert_dir=o.cert_dir,
                         auth_file=o.auth_file)
+    given_credentials(popts)
     rt.reconcile()
-    stage = Staging(rt.store.root, "push")
     try:
-        report("Getting image source signatures")
-        blobs = []
-        for i, lid in enumerate(image.layers):
-            path = os.path.join(stage.path, f"layer{i}")
-            blobs.append((path, *rt.store.in_userns(_export_in_ns, rt.store.layer_dir(lid), path, o.compression)))
-        config_raw = _config_for(rt, image, [b[1] for b in blobs])
-        config_digest = "sha256:" + hashlib.sha256(config_raw).hexdigest()
-        mount_from = _same_registry_repo(image.names, dest)
-        with _client(ep, popts) as client:
-            for path, _diff, digest, size in blobs:
-                with open(path, "rb") as f:
-                    how = client.upload_blob(dest.path, digest, size, f, mount_from=mount_from)
-                short = digest.split(":", 1)[1][:12]
-                report(f"Copying blob {short}" + (" skipped: already exists" if how == "exists" else ""))
-            import io
-
-            client.upload_blob(dest.path, config_digest, len(config_raw), io.BytesIO(config_raw))
-            report(f"Copying config {config_digest.split(':', 1)[1][:12]}")
-            manifest = {
-                "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": len(config_raw)},
-                "layers": [{"mediaType": LAYER_TYPES[o.compression], "digest": d, "size": s}
-                           for _p, _diff, d, s in blobs],
-            }
-            raw = json.dumps(manifest, separators=(",", ":")).encode()
-            report("Writing manifest to image destination")
-            return str(client.put_manifest(dest.path, dest.digest or dest.tag or "latest", raw, OCI_MANIFEST))
+        with rt.store.temporary("push") as stage:
+            report("Getting image source signatures")
+            blobs = []
+            for i, lid in enumerate(image.layers):
+                path = os.path.join(stage.path, f"layer{i}")
+                exported = rt.store.in_userns(_export_in_ns, rt.store.layer_dir(lid), path, o.compression)
+                blobs.append((path, *exported))
+            config_raw = _config_for(rt, image, [b[1] for b in blobs])
+            config_digest = "sha256:" + hashlib.sha256(config_raw).hexdigest()
+            mount_from = _same_registry_repo(image.names, dest)
+            with _client(ep, popts) as client:
+                for path, _diff, digest, size in blobs:
+                    with open(path, "rb") as f:
+                        how = client.upload_blob(dest.path, digest, size, f, mount_from=mount_from)
+                    short = digest.split(":", 1)[1][:12]
+                    report(f"Copying blob {short}" + (" skipped: already exists" if how == "exists" else ""))
+                client.upload_blob(dest.path, config_digest, len(config_raw), io.BytesIO(config_raw))
+                report(f"Copying config {config_digest.split(':', 1)[1][:12]}")
+                manifest = {
+                    "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                    "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": len(config_raw)},
+                    "layers": [{"mediaType": LAYER_TYPES[o.compression], "digest": d, "size": s}
+                               for _p, _diff, d, s in blobs],
+                }
+                raw = json.dumps(manifest, separators=(",", ":")).encode()
+                report("Writing manifest to image destination")
+                return str(client.put_manifest(dest.path, dest.digest or dest.tag or "latest", raw, OCI_MANIFEST))
     except PodpyError:
         raise
     except Exception as exc:  # noqa: BLE001
         raise translate(exc) from exc
-    finally:
-        _discard(rt, stage)
 
 
 def _config_for(rt: Runtime, image: Any, diff_ids: list[str]) -> bytes:
@@ -131,12 +129,3 @@ def _same_registry_repo(names: tuple[str, ...], dest: reference.Reference) -> Op
         if r.domain == dest.domain and r.path != dest.path:
             return r.path
     return None
-
-
-def _discard(rt: Runtime, stage: Staging) -> None:
-    from storage.fsutil import remove_tree
-
-    try:
-        remove_tree(stage.path)  # our own files: no user namespace needed
-    finally:
-        stage.release()

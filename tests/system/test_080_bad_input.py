@@ -31,6 +31,21 @@ def _snapshot(p):
     (["create", "busybox"], "no command"),
     (["start", "-a", "no-such-container"], "no such container"),
     (["inspect", "no-such-thing"], "no such object"),
+    (["inspect", "--type", "volume", "busybox"], "invalid --type"),
+    (["start", "busybox"], "--attach"),
+    (["start", "-a", "a", "b"], "multiple containers"),
+    (["rm"], "requires at least one argument"),
+    (["rmi"], "requires at least one image"),
+    (["ps", "--filter", "color=red"], "invalid filter"),
+    (["ps", "--filter", "novalue"], "expected KEY=VALUE"),
+    (["history", "no-such-image"], "image not known"),
+    (["pull", "--creds", "nocolon", "127.0.0.1:1/x/y"], "invalid --creds"),
+    (["pull", "--platform", "linux", "127.0.0.1:1/x/y"], "invalid platform"),
+    (["login", "-u", "x", "-p", "a", "--password-stdin", "127.0.0.1:1"], "mutually exclusive"),
+    (["login", "-u", "x", "127.0.0.1:1"], "no password given"),
+    (["logout"], "needs a registry"),
+    (["logout", "never.example"], "not logged into never.example"),
+    (["load", "-i", "/does/not/exist.tar"], "no such file"),
 ])
 def test_bad_input(podpy, busybox, args, msg):
     before = _snapshot(podpy)
@@ -49,3 +64,13 @@ def test_failed_exec_leaves_the_container_created_without_rm(podpy, busybox):
     before = _snapshot(podpy)
     assert podpy("run", "--rm", "--network", "none", busybox, "nope", check=False).returncode == 127
     assert _snapshot(podpy) == before
+
+
+def test_blocked_registry_is_refused_before_any_connection(new_podpy):
+    p = new_podpy()
+    conf = p.home / "config" / "containers"
+    conf.mkdir(parents=True, exist_ok=True)
+    (conf / "registries.conf").write_text('[[registry]]\nlocation = "127.0.0.1:1"\nblocked = true\n')
+    for args in (["pull", "127.0.0.1:1/x/y"], ["run", "--rm", "127.0.0.1:1/x/y", "true"]):
+        res = p(*args, check=False)
+        assert res.returncode == 125 and "blocked" in res.stderr.strip().splitlines()[-1]
