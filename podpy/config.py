@@ -20,27 +20,31 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
-from typing import Any, Optional
 
 from .errors import InvalidArgument
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
 DRIVERS = ("overlay", "fuse-overlayfs", "vfs")
 DEFAULT_SEARCH_REGISTRIES = ["docker.io", "quay.io"]
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-@dataclass
 class Config:
-    rootless: bool
-    root: str
-    runroot: str
-    config_dir: str
-    driver: Optional[str] = None          # what the user asked for, None = automatic
-    driver_source: str = ""               # where that request came from
-    mount_program: Optional[str] = None
-    search_registries: list[str] = field(default_factory=lambda: list(DEFAULT_SEARCH_REGISTRIES))
-    warnings: list[str] = field(default_factory=list)
+    """The settings in force for one command."""
+
+    def __init__(self, rootless: bool, root: str, runroot: str, config_dir: str) -> None:
+        self.rootless = rootless
+        self.root = root
+        self.runroot = runroot
+        self.config_dir = config_dir
+        self.driver: Optional[str] = None    # what the user asked for, None = automatic
+        self.driver_source = ""              # where that request came from
+        self.mount_program: Optional[str] = None
+        self.search_registries: list[str] = list(DEFAULT_SEARCH_REGISTRIES)
+        self.warnings: list[str] = []
 
 
 def _home() -> str:

@@ -6,14 +6,16 @@ anything is created.
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
 import re
-from dataclasses import dataclass
-from typing import Optional
+from collections import namedtuple
 
 from .errors import InvalidArgument
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 _ENV_NAME = re.compile(r"^[^=\s]+$")
@@ -40,6 +42,8 @@ def parse_env(items: list[str], host_env: Optional[dict[str, str]] = None) -> li
         if eq:
             out.append(f"{name}={value}")
         elif name.endswith("*"):
+            import fnmatch
+
             out.extend(f"{k}={v}" for k, v in sorted(host.items()) if fnmatch.fnmatchcase(k, name))
         elif name in host:
             out.append(f"{name}={host[name]}")
@@ -75,8 +79,8 @@ def merge_env(*layers: list[str]) -> list[str]:
     return [f"{k}={v}" for k, v in merged.items()]
 
 
-@dataclass(frozen=True)
-class Volume:
+class Volume(namedtuple("Volume", "source destination options")):
+    __slots__ = ()
     source: str
     destination: str
     options: tuple[str, ...]
@@ -146,8 +150,8 @@ def parse_entrypoint(value: Optional[str]) -> Optional[list[str]]:
     return [value]
 
 
-@dataclass(frozen=True)
-class UserSpec:
+class UserSpec(namedtuple("UserSpec", "user group")):
+    __slots__ = ()
     user: str
     group: Optional[str]
 

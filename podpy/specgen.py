@@ -4,12 +4,15 @@ rootless/ runs, and the per-container /etc files (hostname, hosts, resolv.conf).
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
 
 from rootless import capabilities, rootfs
 from rootless.userns import IdMappings
 
 from .state import ContainerRecord
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
 SLIRP_ADDRESS = "10.0.2.100"
 SLIRP_GATEWAY = "10.0.2.2"

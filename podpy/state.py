@@ -13,12 +13,15 @@ import json
 import os
 import sqlite3
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Any, Optional
 
 from storage.db import Database
 
 from .errors import Ambiguous, NameInUse, NoSuchContainer
+from .record import REQUIRED, Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
 SCHEMA = (
     """
@@ -50,46 +53,59 @@ STOPPED = "stopped"
 REMOVING = "removing"
 
 
-@dataclass
-class ContainerConfig:
+class ContainerConfig(Record):
     """What `create` decided; everything `start` needs to build the runtime spec."""
 
+    FIELDS = {
+        "command": REQUIRED, "entrypoint": REQUIRED, "env": REQUIRED, "user": "", "uid": 0, "gid": 0,
+        "groups": list, "workdir": "/", "hostname": "", "tty": False, "interactive": False, "remove": False,
+        "network": "slirp4netns", "network_options": dict, "mounts": list, "labels": dict, "read_only": False,
+        "cap_add": list, "cap_drop": list, "privileged": False, "stop_signal": "SIGTERM", "annotations": dict,
+        "create_command": list,
+    }
+    __slots__ = tuple(FIELDS)
     command: list[str]
     entrypoint: list[str]
     env: list[str]
-    user: str = ""
-    uid: int = 0
-    gid: int = 0
-    groups: list[int] = field(default_factory=list)
-    workdir: str = "/"
-    hostname: str = ""
-    tty: bool = False
-    interactive: bool = False
-    remove: bool = False
-    network: str = "slirp4netns"
-    network_options: dict[str, Any] = field(default_factory=dict)
-    mounts: list[dict[str, Any]] = field(default_factory=list)
-    labels: dict[str, str] = field(default_factory=dict)
-    read_only: bool = False
-    cap_add: list[str] = field(default_factory=list)
-    cap_drop: list[str] = field(default_factory=list)
-    privileged: bool = False
-    stop_signal: str = "SIGTERM"
-    annotations: dict[str, str] = field(default_factory=dict)
-    create_command: list[str] = field(default_factory=list)
+    user: str
+    uid: int
+    gid: int
+    groups: list[int]
+    workdir: str
+    hostname: str
+    tty: bool
+    interactive: bool
+    remove: bool
+    network: str
+    network_options: dict[str, Any]
+    mounts: list[dict[str, Any]]
+    labels: dict[str, str]
+    read_only: bool
+    cap_add: list[str]
+    cap_drop: list[str]
+    privileged: bool
+    stop_signal: str
+    annotations: dict[str, str]
+    create_command: list[str]
 
     @classmethod
     def from_json(cls, text: str) -> "ContainerConfig":
         data = json.loads(text)
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**{k: v for k, v in data.items() if k in cls.FIELDS})
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self))
+        return json.dumps(self.as_dict())
 
 
-@dataclass
-class ContainerRecord:
+class ContainerRecord(Record):
+    """A row of the containers table."""
+
+    FIELDS = {
+        "id": REQUIRED, "name": REQUIRED, "image_id": REQUIRED, "image_name": REQUIRED, "created": REQUIRED,
+        "state": REQUIRED, "config": REQUIRED, "pid": None, "exit_code": None, "started_at": None,
+        "finished_at": None, "owner_pid": None, "owner_start": None,
+    }
+    __slots__ = tuple(FIELDS)
     id: str
     name: str
     image_id: str
@@ -97,12 +113,12 @@ class ContainerRecord:
     created: float
     state: str
     config: ContainerConfig
-    pid: Optional[int] = None
-    exit_code: Optional[int] = None
-    started_at: Optional[float] = None
-    finished_at: Optional[float] = None
-    owner_pid: Optional[int] = None
-    owner_start: Optional[str] = None
+    pid: Optional[int]
+    exit_code: Optional[int]
+    started_at: Optional[float]
+    finished_at: Optional[float]
+    owner_pid: Optional[int]
+    owner_start: Optional[str]
 
     @property
     def short_id(self) -> str:

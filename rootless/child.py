@@ -20,11 +20,10 @@ import errno
 import fcntl
 import os
 import signal
-import socket
+import _socket
 import stat
 import struct
 import termios
-from typing import Any, Callable, NoReturn, Optional
 
 from . import capabilities as caps
 from . import rootfs as R
@@ -32,6 +31,10 @@ from . import syscalls as S
 from .errors import ExecError, SetupError
 from .mounts import mount_rootfs
 from .sync import Channel
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, NoReturn, Optional
 
 EXIT_SETUP_FAILED = 125
 
@@ -173,7 +176,7 @@ def _init(spec: dict[str, Any], chan: Channel) -> None:
     if ns.get("network", "") is None:
         _loopback_up()
     if "uts" in ns and spec.get("hostname"):
-        socket.sethostname(spec["hostname"])
+        _socket.sethostname(spec["hostname"])
     R.mount_all(sc, rootfs, spec.get("mounts", []))
     cwd = process.get("cwd") or "/"
     cwd_host = R.resolve_in_root(rootfs, cwd)
@@ -201,10 +204,13 @@ def _init(spec: dict[str, Any], chan: Channel) -> None:
 def _loopback_up() -> None:
     """A new network namespace starts with `lo` down; containers expect it up."""
     siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+    s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+    try:
         req = struct.pack("16sH14x", b"lo", 0)
         flags = struct.unpack("16sH14x", fcntl.ioctl(s.fileno(), siocgifflags, req))[1]
         fcntl.ioctl(s.fileno(), siocsifflags, struct.pack("16sH14x", b"lo", flags | iff_up))
+    finally:
+        s.close()
 
 
 def _stdin_devnull() -> None:

@@ -11,10 +11,13 @@ import os
 import signal
 import stat
 import time
-from typing import Any, Optional
 
 from . import syscalls as S
 from .errors import SetupError, SyscallError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
 # OCI option -> (flags to set, flags to clear)
 _FLAGS: dict[str, tuple[int, int]] = {

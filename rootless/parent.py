@@ -15,37 +15,49 @@ from __future__ import annotations
 
 import os
 import signal
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from . import child
 from .errors import RuntimeFailure, SetupError, from_wire
 from .sync import Channel
 from .userns import IdMappings, write_maps
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, Callable, Optional
     from .network import slirp as slirp_mod
 
 
-@dataclass
 class LaunchOptions:
-    """Host-side settings that are not part of the OCI spec."""
+    """Host-side settings that are not part of the OCI spec.
 
-    slirp: Optional["slirp_mod.SlirpOptions"] = None
-    cgroup_procs: Optional[str] = None   # a cgroup.procs file to move the init into
-    on_pid: Optional[Callable[[int], None]] = None   # told the init's pid before it execs
-    after_exit: Optional[Callable[[], None]] = None   # run by stage 1 after the init exits
+    slirp: start slirp4netns with these options; cgroup_procs: a cgroup.procs file to move the
+    init into; on_pid: told the init's pid before it execs; after_exit: run by stage 1 after
+    the init exits.
+    """
+
+    __slots__ = ("slirp", "cgroup_procs", "on_pid", "after_exit")
+
+    def __init__(self, slirp: Optional["slirp_mod.SlirpOptions"] = None, cgroup_procs: Optional[str] = None,
+                 on_pid: Optional[Callable[[int], None]] = None,
+                 after_exit: Optional[Callable[[], None]] = None) -> None:
+        self.slirp = slirp
+        self.cgroup_procs = cgroup_procs
+        self.on_pid = on_pid
+        self.after_exit = after_exit
 
 
-@dataclass
 class Container:
     """A started container, seen from the host side."""
 
-    stage1_pid: int
-    pid: int
-    pty_master: Optional[int] = None
-    slirp: Optional["slirp_mod.Slirp"] = None
-    exit_code: Optional[int] = None
+    __slots__ = ("stage1_pid", "pid", "pty_master", "slirp", "exit_code")
+
+    def __init__(self, stage1_pid: int, pid: int, pty_master: Optional[int] = None,
+                 slirp: Optional["slirp_mod.Slirp"] = None, exit_code: Optional[int] = None) -> None:
+        self.stage1_pid = stage1_pid
+        self.pid = pid
+        self.pty_master = pty_master
+        self.slirp = slirp
+        self.exit_code = exit_code
 
     def signal(self, sig: int) -> None:
         try:

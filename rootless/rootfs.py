@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Any
 
 from . import syscalls as S
 from .errors import SyscallError
 from .mounts import ensure_target, mount_one, remount_readonly, resolve_in_root
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 DEV_LINKS = (

@@ -8,25 +8,32 @@ that happens on a successful execve, because the socket is close-on-exec.
 
 from __future__ import annotations
 
+import _socket
 import json
 import os
-import socket
-from typing import Any, Optional
+import struct
 
 from .errors import RuntimeFailure, SetupError, from_wire
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional
+
 _MAX = 65536
+_MAX_FDS = 4
+# socket.py (with its enums and selectors) is not imported for this: _socket has all of it.
+_SOL_SOCKET, _SCM_RIGHTS = _socket.SOL_SOCKET, _socket.SCM_RIGHTS
 
 
 class Channel:
     """One end of the sync socketpair."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: _socket.socket) -> None:
         self.sock = sock
 
     @classmethod
     def pair(cls) -> tuple["Channel", "Channel"]:
-        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+        a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
         return cls(a), cls(b)
 
     def fileno(self) -> int:
@@ -36,7 +43,8 @@ class Channel:
         fields["type"] = kind
         data = json.dumps(fields).encode()
         if fds:
-            socket.send_fds(self.sock, [data], fds)
+            rights = struct.pack(f"{len(fds)}i", *fds)
+            self.sock.sendmsg([data], [(_SOL_SOCKET, _SCM_RIGHTS, rights)])
         else:
             self.sock.send(data)
 
@@ -48,14 +56,19 @@ class Channel:
     def recv(self) -> tuple[Optional[dict[str, Any]], list[int]]:
         """Next message and the fds that came with it; (None, []) at end of file."""
         try:
-            data, fds, _flags, _addr = socket.recv_fds(self.sock, _MAX, 4)
+            data, ancillary, _flags, _addr = self.sock.recvmsg(_MAX, _socket.CMSG_SPACE(_MAX_FDS * 4))
         except ConnectionResetError:
             return None, []
+        fds: list[int] = []
+        for level, kind, payload in ancillary:
+            if level == _SOL_SOCKET and kind == _SCM_RIGHTS:
+                usable = len(payload) - len(payload) % 4
+                fds.extend(struct.unpack(f"{usable // 4}i", payload[:usable]))
         if not data:
             for fd in fds:
                 os.close(fd)
             return None, []
-        return json.loads(data), list(fds)
+        return json.loads(data), fds
 
     def expect(self, kind: str) -> tuple[dict[str, Any], list[int]]:
         """Receive a message of `kind`; an error message is raised as its typed error."""

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import ctypes
 import os
-from typing import Optional
 
 from .errors import SyscallError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional
 
 # Namespace flags (linux/sched.h).
 CLONE_NEWNS = 0x00020000

@@ -15,7 +15,10 @@ import signal
 import struct
 import termios
 import tty as _tty
-from typing import Any, Optional
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
 
 def window_size(fd: int = 0) -> Optional[tuple[int, int]]:

@@ -13,32 +13,35 @@ from __future__ import annotations
 import os
 import pwd
 import signal
-from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence
+from collections import namedtuple
 
 from . import syscalls
 from .errors import IdMapError, RuntimeFailure, SetupError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Optional, Sequence
 
 SUBUID = "/etc/subuid"
 SUBGID = "/etc/subgid"
 
 
-@dataclass(frozen=True)
-class IdMap:
+class IdMap(namedtuple("IdMap", "container_id host_id size")):
     """One line of a uid_map/gid_map: container ids [container_id, +size) are host ids [host_id, +size)."""
 
+    __slots__ = ()
     container_id: int
     host_id: int
     size: int
 
 
-@dataclass(frozen=True)
-class IdMappings:
+class IdMappings(namedtuple("IdMappings", "uids gids warning", defaults=("",))):
     """The uid and gid maps of a user namespace, plus a warning to show when degraded."""
 
+    __slots__ = ()
     uids: tuple[IdMap, ...]
     gids: tuple[IdMap, ...]
-    warning: str = ""
+    warning: str
 
     def to_spec(self) -> dict[str, list[dict[str, int]]]:
         def conv(maps: Sequence[IdMap]) -> list[dict[str, int]]:

@@ -15,7 +15,10 @@ import _thread
 import os
 import sqlite3
 from contextlib import contextmanager
-from typing import Iterator, Sequence
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterator, Sequence
 
 BUSY_TIMEOUT_MS = 60_000
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import stat
 from contextlib import contextmanager
-from typing import BinaryIO, Iterator
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO, Iterator
 
 
 def remove_tree(path: str) -> None:

@@ -4,26 +4,28 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass, field
-from typing import Any, Optional
+from collections import namedtuple
 
 from . import reference
 from .errors import AmbiguousIdError, ImageUnknownError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
-@dataclass(frozen=True)
-class Image:
+
+class Image(namedtuple("Image", "id names config layers size created digest manifest", defaults=(None, None))):
     """An image in the store. `layers` are layer ids, bottom first."""
 
+    __slots__ = ()
     id: str
     names: tuple[str, ...]
     config: dict[str, Any]
     layers: tuple[str, ...]
     size: int
     created: float
-    digest: Optional[str] = None
-    manifest: Optional[str] = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    digest: Optional[str]
+    manifest: Optional[str]
 
     @property
     def short_id(self) -> str:

@@ -7,10 +7,13 @@ an image made here (import, tag, commit) without a registry gets `localhost/`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Optional
+from collections import namedtuple
 
 from .errors import ReferenceError_
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional
 
 DEFAULT_REGISTRY = "docker.io"
 LOCAL_REGISTRY = "localhost"
@@ -24,14 +27,17 @@ _DOMAIN = re.compile(r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)"
 HEX_ID = re.compile(r"^(?:sha256:)?[0-9a-f]{1,64}$")
 
 
-@dataclass(frozen=True)
-class Reference:
-    """A parsed image name. `domain` is empty when the user gave none."""
+class Reference(namedtuple("Reference", "domain path tag digest", defaults=(None, None))):
+    """A parsed image name. `domain` is empty when the user gave none; `tag` and `digest` may be None.
 
+    A named tuple, not a dataclass: it is built on the path of every `podpy run`.
+    """
+
+    __slots__ = ()
     domain: str
     path: str
-    tag: Optional[str] = None
-    digest: Optional[str] = None
+    tag: Optional[str]
+    digest: Optional[str]
 
     @property
     def qualified(self) -> bool:

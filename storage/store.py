@@ -21,17 +21,18 @@ import json
 import os
 import time
 from contextlib import contextmanager
-from typing import Any, BinaryIO, Callable, Iterator, Optional, Union
 
 from . import images as img
 from .db import STORAGE_SCHEMA, Database
 from .drivers.base import Driver
 from .errors import ImageInUseError, LayerError, StorageError
 
-InUserns = Callable[..., Any]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO, Callable, Iterator, Optional, Union
 
-
-Source = Union[str, Callable[[], BinaryIO]]
+    InUserns = Callable[..., Any]
+    Source = Union[str, Callable[[], BinaryIO]]
 
 
 def _apply_in_ns(source: Source, dest: str, options: Any) -> Any:

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Optional
 
 from .fsutil import is_opaque as _is_opaque
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional
 
 
 def _find(layers: list[str], rel: list[str]) -> Optional[tuple[str, os.stat_result]]:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Callable, Optional
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Callable, Optional
     from ..engine.runtime import Runtime
 
 # Global flags that take a value; they may come before the command.

@@ -1,18 +1,25 @@
-"""The options of `run` and `create`, declared once, parsed with argparse.
+"""The options of `run` and `create`, declared once, parsed by hand.
 
 `podpy run` is the hot path: importing click and typer costs about 45 ms here,
-more than everything else podpy does to start a container. So `run` and
-`create` are parsed by the standard library's argparse, built from the table
-below; typer lists them in `podpy --help` and forwards to the same code.
+and even argparse (its import plus a formatter built per option) costs about
+10 ms, more than podpy needs for everything else it does before the fork. So
+`run` and `create` are parsed from the table below with the rules of podman's
+flag library: long flags as `--name VALUE` or `--name=VALUE`, short ones as
+`-e VALUE` or `-eVALUE`, booleans grouped (`-it`), `--flag=true|false` for
+booleans, no abbreviations, and the options end at the image: everything after
+it is the container's command. typer lists them in `podpy --help` and forwards
+`podpy container run` to the same code.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
-from typing import Any, NoReturn, Optional
 
 from ..errors import InvalidArgument
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
 FLAG, VALUE, MULTI = "flag", "value", "multi"
 
@@ -39,45 +46,107 @@ OPTIONS: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (
 )
 
 HELP = {"run": "Run a command in a new container.", "create": "Create a container without starting it."}
+_TRUE = ("true", "1", "t", "yes")
+_FALSE = ("false", "0", "f", "no")
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        if message.startswith("unrecognized arguments: "):
-            flag = message.split(": ", 1)[1].split()[0]
-            raise InvalidArgument(f"unknown flag: {flag}")
-        if message.startswith("the following arguments are required"):
-            raise InvalidArgument(f"`podpy {self.prog.split()[-1]}` requires an image name")
-        raise InvalidArgument(message)
+def _index() -> dict[str, tuple[str, str]]:
+    """flag -> (destination, kind), `--help` included."""
+    table = {flag: (dest, kind) for flags, dest, kind, _, _ in OPTIONS for flag in flags}
+    table["--help"] = ("help", FLAG)
+    return table
 
 
-def parser(command: str) -> argparse.ArgumentParser:
-    p = _Parser(prog=f"podpy {command}", description=HELP[command], add_help=False, allow_abbrev=False,
-                usage=f"podpy {command} [OPTIONS] IMAGE [COMMAND [ARG...]]")
-    for flags, dest, kind, metavar, text in OPTIONS:
-        if kind == FLAG:
-            p.add_argument(*flags, dest=dest, action="store_true", help=text)
-        elif kind == MULTI:
-            p.add_argument(*flags, dest=dest, action="append", default=[], metavar=metavar, help=text)
-        else:
-            p.add_argument(*flags, dest=dest, metavar=metavar, help=text)
-    p.add_argument("--help", action="store_true", help="show this help and exit")
-    p.add_argument("image", nargs="?", help="the image to run")
-    p.add_argument("command", nargs=argparse.REMAINDER, help="command and arguments")
-    return p
+def help_text(command: str) -> str:
+    lines = [f"Usage: podpy {command} [OPTIONS] IMAGE [COMMAND [ARG...]]", "", HELP[command], "", "Options:"]
+    rows = []
+    for flags, _, kind, metavar, text in OPTIONS:
+        names = ", ".join(flags)
+        rows.append((names + (f" {metavar}" if kind != FLAG else ""), text))
+    rows.append(("--help", "show this help and exit"))
+    width = max(len(r[0]) for r in rows) + 2
+    lines += [f"  {name.ljust(width)}{text}" for name, text in rows]
+    return "\n".join(lines) + "\n"
 
 
 def parse(command: str, args: list[str]) -> Optional[dict[str, Any]]:
     """The parsed options as CreateOptions fields, or None after printing --help."""
-    p = parser(command)
-    # Options end at the image: everything after it belongs to the container.
-    ns = p.parse_args(args)
-    if ns.help:
-        sys.stdout.write(p.format_help())
+    table = _index()
+    fields: dict[str, Any] = {}
+    for _, dest, kind, _, _ in OPTIONS:
+        fields[dest] = [] if kind == MULTI else (False if kind == FLAG else None)
+    fields["help"] = False
+
+    def store(flag: str, dest: str, kind: str, value: str) -> None:
+        if kind == MULTI:
+            fields[dest].append(value)
+        else:
+            fields[dest] = value
+
+    i, image = 0, None
+    while i < len(args):
+        a = args[i]
+        i += 1
+        if a == "--":
+            if i < len(args):
+                image = args[i]
+                i += 1
+            break
+        if not a.startswith("-") or a == "-":
+            image = a
+            break
+        if a.startswith("--"):
+            flag, eq, value = a.partition("=")
+            if flag not in table:
+                raise InvalidArgument(f"unknown flag: {flag}")
+            dest, kind = table[flag]
+            if kind == FLAG:
+                fields[dest] = _boolean(flag, value) if eq else True
+                continue
+            if not eq:
+                if i >= len(args):
+                    raise InvalidArgument(f"flag needs an argument: {flag}")
+                value = args[i]
+                i += 1
+            store(flag, dest, kind, value)
+            continue
+        # A group of short flags: booleans first, the last may take a value (attached or next).
+        j = 1
+        while j < len(a):
+            flag = "-" + a[j]
+            if flag not in table:
+                raise InvalidArgument(f"unknown shorthand flag: {a[j]!r} in {a}")
+            dest, kind = table[flag]
+            j += 1
+            if kind == FLAG:
+                if j < len(a) and a[j] == "=":
+                    fields[dest] = _boolean(flag, a[j + 1:])
+                    break
+                fields[dest] = True
+                continue
+            value = a[j:]
+            if value.startswith("="):
+                value = value[1:]
+            elif not value:
+                if i >= len(args):
+                    raise InvalidArgument(f"flag needs an argument: {flag}")
+                value = args[i]
+                i += 1
+            store(flag, dest, kind, value)
+            break
+    if fields.pop("help"):
+        sys.stdout.write(help_text(command))
         return None
-    if not ns.image:
+    if not image:
         raise InvalidArgument(f"`podpy {command}` requires an image name")
-    fields = {dest: getattr(ns, dest) for _, dest, _, _, _ in OPTIONS}
-    fields["image"] = ns.image
-    fields["command"] = list(ns.command)
+    fields["image"] = image
+    fields["command"] = args[i:]
     return fields
+
+
+def _boolean(flag: str, value: str) -> bool:
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise InvalidArgument(f"invalid argument {value!r} for {flag}: expected true or false")

@@ -12,13 +12,15 @@ from __future__ import annotations
 import os
 import signal
 import time
-from dataclasses import dataclass
-from typing import Any, Callable, Optional
 
 from .. import specgen
 from ..errors import InvalidState, NoSuchContainer, PodpyError, translate
 from ..state import CONFIGURED, CREATED, EXITED, RUNNING, STOPPED, ContainerRecord
 from .runtime import Runtime
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Optional
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 
@@ -181,10 +183,12 @@ def _kill_and_wait(rec: ContainerRecord, timeout: float = 10.0) -> None:
         time.sleep(0.005)
 
 
-@dataclass
 class RemoveReport:
-    name: str
-    error: Optional[PodpyError] = None
+    """One container of `rm`: its name as given and, when it was not removed, why."""
+
+    def __init__(self, name: str, error: Optional[PodpyError] = None) -> None:
+        self.name = name
+        self.error = error
 
 
 def remove_many(rt: Runtime, names: list[str], force: bool, all_: bool, ignore: bool) -> list[RemoveReport]:

@@ -5,43 +5,54 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass, field
-from typing import Optional
 
 from storage import view
 
 from .. import options as opt
 from ..config import DEFAULT_PATH
 from ..errors import EngineError, InvalidArgument, translate
+from ..record import REQUIRED, Record
 from ..state import CONFIGURED, CREATED, ContainerConfig, ContainerRecord
 from .runtime import Runtime
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional
 
 NETWORK_MODES = ("slirp4netns", "host", "none")
 
 
-@dataclass
-class CreateOptions:
+class CreateOptions(Record):
+    """The options of `create` and `run`, as given (validated by create())."""
+
+    FIELDS = {
+        "image": REQUIRED, "command": list, "name": None, "entrypoint": None, "env": list, "env_file": list,
+        "volumes": list, "workdir": None, "user": None, "hostname": None, "network": None, "tty": False,
+        "interactive": False, "remove": False, "labels": list, "read_only": False, "cap_add": list,
+        "cap_drop": list, "privileged": False, "pull": None, "create_command": list,
+    }
+    __slots__ = tuple(FIELDS)
     image: str
-    command: list[str] = field(default_factory=list)
-    name: Optional[str] = None
-    entrypoint: Optional[str] = None
-    env: list[str] = field(default_factory=list)
-    env_file: list[str] = field(default_factory=list)
-    volumes: list[str] = field(default_factory=list)
-    workdir: Optional[str] = None
-    user: Optional[str] = None
-    hostname: Optional[str] = None
-    network: Optional[str] = None
-    tty: bool = False
-    interactive: bool = False
-    remove: bool = False
-    labels: list[str] = field(default_factory=list)
-    read_only: bool = False
-    cap_add: list[str] = field(default_factory=list)
-    cap_drop: list[str] = field(default_factory=list)
-    privileged: bool = False
-    pull: Optional[str] = None
-    create_command: list[str] = field(default_factory=list)
+    command: list[str]
+    name: Optional[str]
+    entrypoint: Optional[str]
+    env: list[str]
+    env_file: list[str]
+    volumes: list[str]
+    workdir: Optional[str]
+    user: Optional[str]
+    hostname: Optional[str]
+    network: Optional[str]
+    tty: bool
+    interactive: bool
+    remove: bool
+    labels: list[str]
+    read_only: bool
+    cap_add: list[str]
+    cap_drop: list[str]
+    privileged: bool
+    pull: Optional[str]
+    create_command: list[str]
 
 
 _ADJ = ("admiring", "bold", "brave", "calm", "clever", "cool", "dazzling", "eager", "elegant", "festive",
@@ -55,9 +66,9 @@ _NOUN = ("albattani", "babbage", "bell", "bohr", "curie", "darwin", "dijkstra", 
 
 
 def random_name() -> str:
-    import random
-
-    return f"{random.choice(_ADJ)}_{random.choice(_NOUN)}"
+    """adjective_scientist, as podman names containers (os.urandom: `random` is a slow import)."""
+    a, n = os.urandom(2)
+    return f"{_ADJ[a % len(_ADJ)]}_{_NOUN[n % len(_NOUN)]}"
 
 
 def parse_network(value: Optional[str]) -> tuple[str, dict[str, str]]:

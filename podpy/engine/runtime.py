@@ -8,9 +8,7 @@ the probe (a test overlay mount in a user namespace) runs only on first use.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Callable, Optional
 
 from storage.db import Database
 from storage.drivers.base import Choice, Driver
@@ -19,6 +17,10 @@ from storage.store import Store
 from .. import config as config_mod
 from ..errors import EngineError, InvalidArgument, translate
 from ..state import CONFIGURED, EXITED, RUNNING, State
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Optional
 
 
 def in_userns_for(rootless: bool) -> Callable[..., Any]:
@@ -43,9 +45,11 @@ def make_driver(name: str, rootless: bool, mount_program: Optional[str]) -> Driv
     raise InvalidArgument(f"unknown storage driver {name!r}")
 
 
-@dataclass
 class Runtime:
-    cfg: config_mod.Config
+    """The engine's context for one command; its parts are opened on first use."""
+
+    def __init__(self, cfg: config_mod.Config) -> None:
+        self.cfg = cfg
 
     @classmethod
     def open(cls, root: Optional[str] = None, runroot: Optional[str] = None,
@@ -115,14 +119,14 @@ class Runtime:
 
     def reconcile(self) -> None:
         """Finish what killed commands left behind (see state.py)."""
-        import shutil
-
         for rec in self.state.orphans():
             if rec.state == CONFIGURED or (rec.config.remove and rec.state in (RUNNING, EXITED)):
                 try:
                     self.store.remove_container(rec.id)
                 except Exception:  # noqa: BLE001 - tried again by the next command
                     continue
+                import shutil
+
                 shutil.rmtree(self.container_run_dir(rec.id), ignore_errors=True)
                 self.state.delete(rec.id)
             elif rec.state == RUNNING:

@@ -11,28 +11,31 @@ from __future__ import annotations
 
 import os
 import select
-import shutil
 import signal
-from dataclasses import dataclass, field
-from typing import Optional
+from collections import namedtuple
 
 from ..errors import NetworkError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional
 
 DNS = "10.0.2.3"
 GATEWAY = "10.0.2.2"
 ADDRESS = "10.0.2.100"
 
 
-@dataclass(frozen=True)
-class SlirpOptions:
+class SlirpOptions(namedtuple("SlirpOptions", "mtu cidr allow_host_loopback enable_ipv6 outbound_addr extra",
+                              defaults=(65520, None, False, False, None, ()))):
     """podman's slirp4netns options."""
 
-    mtu: int = 65520
-    cidr: Optional[str] = None
-    allow_host_loopback: bool = False
-    enable_ipv6: bool = False
-    outbound_addr: Optional[str] = None
-    extra: tuple[str, ...] = field(default_factory=tuple)
+    __slots__ = ()
+    mtu: int
+    cidr: Optional[str]
+    allow_host_loopback: bool
+    enable_ipv6: bool
+    outbound_addr: Optional[str]
+    extra: tuple[str, ...]
 
 
 class Slirp:
@@ -56,9 +59,18 @@ class Slirp:
             pass
 
 
+def _which(name: str) -> Optional[str]:
+    """The program's path in $PATH (shutil.which without importing shutil on the run path)."""
+    for directory in os.get_exec_path():
+        path = os.path.join(directory, name)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return None
+
+
 def start(target_pid: int, options: SlirpOptions, *, userns: bool, timeout: float = 10.0) -> Slirp:
     """Start slirp4netns for the network namespace of target_pid; wait until it is ready."""
-    binary = shutil.which("slirp4netns")
+    binary = _which("slirp4netns")
     if binary is None:
         raise NetworkError("slirp4netns is not installed (Debian: apt-get install slirp4netns)")
     ready_r, ready_w = os.pipe()

@@ -9,17 +9,23 @@ layer as a full tree, so it works on any file system at the cost of space.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections import namedtuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+else:
+    Protocol = object
 
 
-@dataclass(frozen=True)
-class Choice:
-    """The driver in force and why it was chosen (shown by `podpy info`)."""
+class Choice(namedtuple("Choice", "name reason recorded", defaults=(False,))):
+    """The driver in force and why it was chosen (shown by `podpy info`); `recorded`: already in
+    the store's database."""
 
+    __slots__ = ()
     name: str
     reason: str
-    recorded: bool = False   # already in the store's database
+    recorded: bool
 
 
 class Driver(Protocol):

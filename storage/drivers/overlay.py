@@ -8,8 +8,10 @@ layer), `work` and `merged`.
 from __future__ import annotations
 
 import os
-import shutil
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class OverlayDriver:
@@ -50,6 +52,8 @@ class FuseOverlayDriver(OverlayDriver):
 
     def __init__(self, rootless: bool, program: str | None = None) -> None:
         super().__init__(rootless)
+        import shutil
+
         self.program = program or shutil.which("fuse-overlayfs") or "fuse-overlayfs"
 
     def opaque_xattr(self) -> str:

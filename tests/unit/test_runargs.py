@@ -1,4 +1,4 @@
-"""The run/create fast path: argparse from one option table, global flags before the command."""
+"""The run/create fast path: parsed from one option table, global flags before the command."""
 
 import pytest
 
@@ -13,6 +13,14 @@ def test_options_end_at_the_image():
     assert f["env"] == ["A=1", "B=2"] and f["image"] == "img"
     assert f["command"] == ["sh", "-c", "ls --rm -e"]
     assert runargs.parse("run", ["img", "--rm"])["command"] == ["--rm"]
+
+
+def test_pflag_forms():
+    f = runargs.parse("run", ["-itv/a:/b", "--rm=false", "-t=false", "-u=1:2", "--", "img", "x"])
+    assert f["interactive"] and not f["tty"] and not f["remove"]
+    assert f["volumes"] == ["/a:/b"] and f["user"] == "1:2"
+    assert (f["image"], f["command"]) == ("img", ["x"])
+    assert runargs.parse("run", ["--privileged=true", "img"])["privileged"] is True
 
 
 def test_dash_h_is_hostname():
@@ -30,7 +38,10 @@ def test_every_option_maps_to_a_create_field():
     (["--bogus", "img"], "unknown flag: --bogus"),
     ([], "requires an image"),
     (["--nam", "x", "img"], "unknown flag: --nam"),  # no abbreviations
-    (["--name"], "expected one argument"),
+    (["--name"], "flag needs an argument: --name"),
+    (["-e"], "flag needs an argument: -e"),
+    (["-x", "img"], "unknown shorthand flag: 'x' in -x"),
+    (["--rm=maybe", "img"], "invalid argument 'maybe' for --rm"),
 ])
 def test_errors(args, msg):
     with pytest.raises(InvalidArgument, match=msg):
