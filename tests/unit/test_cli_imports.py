@@ -22,6 +22,17 @@ def test_run_arguments_parse_without_click_or_typer():
     assert not {"click", "typer", "rich"} & mods
 
 
+def test_run_path_keeps_slow_standard_modules_out():
+    """Each of these costs 2-10 ms at every `podpy run` (dataclasses pulls in inspect, ast, dis)."""
+    mods = _modules_after("from podpy.cli import runargs\nrunargs.parse('run', ['--rm', 'img', 'true'])\n"
+                          "import podpy.engine.containers, podpy.engine.create, podpy.engine.runtime\n"
+                          "import rootless.parent, rootless.child, rootless.network.slirp, storage.store\n"
+                          "import storage.drivers.overlay, storage.drivers.vfs, podpy.__main__")
+    slow = {"typing", "dataclasses", "inspect", "argparse", "shutil", "random", "socket", "tempfile",
+            "subprocess", "threading", "logging"}
+    assert not slow & mods, sorted(slow & mods)
+
+
 def test_help_does_not_import_rich():
     mods = _modules_after("from podpy.cli.main import main\n"
                           "import contextlib, io\n"
