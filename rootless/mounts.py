@@ -153,7 +153,9 @@ def mount_rootfs(sc: S.Syscalls, desc: dict[str, Any]) -> Optional[int]:
         sc.mount(desc["source"], target, None, S.MS_BIND | S.MS_REC)
         return None
     lower = ":".join(desc["lower"])
-    opts = f"lowerdir={lower},upperdir={desc['upper']},workdir={desc['work']}"
+    opts = f"lowerdir={lower}"
+    if desc.get("upper"):  # without one the overlay is read-only (export, commit)
+        opts += f",upperdir={desc['upper']},workdir={desc['work']}"
     if kind == "overlay":
         if desc.get("userxattr"):
             opts += ",userxattr"

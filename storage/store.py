@@ -264,6 +264,17 @@ class Store:
     def rootfs_mount(self, cid: str, image: img.Image) -> dict[str, Any]:
         return self.driver.rootfs_mount(self.container_dir(cid), self.layer_dirs(image))
 
+    def rootfs_view(self, cid: str, image: img.Image, target: str) -> dict[str, Any]:
+        """A read-only description of the container's file system, to mount at target in a
+        private mount namespace: its writable layer becomes the top lower layer, so it can be
+        mounted while the container runs."""
+        desc = self.rootfs_mount(cid, image)
+        desc["target"] = target
+        if desc.get("upper"):
+            desc["lower"] = [desc.pop("upper"), *desc["lower"]]
+            desc.pop("work", None)
+        return desc
+
     def remove_container(self, cid: str) -> None:
         cdir = self.container_dir(cid)
         if os.path.lexists(cdir):
@@ -294,7 +305,13 @@ class Store:
                 continue
             doomed.append((os.path.join(tmp, name), fd, lock))
         if doomed:
-            self.in_userns(_remove_trees, [d[0] for d in doomed])
+            try:
+                self.in_userns(_remove_trees, [d[0] for d in doomed])
+            except Exception:  # noqa: BLE001 - another command's leftovers must not fail this one
+                for _, fd, _lock in doomed:
+                    if fd is not None:
+                        os.close(fd)
+                return 0
             for _, fd, lock in doomed:
                 try:
                     os.unlink(lock)

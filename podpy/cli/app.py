@@ -26,7 +26,7 @@ app = typer.Typer(name="podpy", add_completion=False, no_args_is_help=True, cont
 # only the command it names; `--help` and unknown names get them all.
 MODULES = {
     "run": "containers", "create": "containers", "start": "containers", "rm": "containers",
-    "inspect": "containers", "ps": "containers", "container": "containers",
+    "inspect": "containers", "ps": "containers", "container": "containers", "export": "containers",
     "import": "images", "images": "images", "rmi": "images", "tag": "images", "image": "images",
     "pull": "images", "login": "images", "logout": "images", "history": "images",
     "push": "images", "save": "images", "load": "images",

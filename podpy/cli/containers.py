@@ -189,13 +189,28 @@ def exists(ctx: typer.Context, name: str = typer.Argument(..., help="Container n
         raise typer.Exit(1)
 
 
+def export(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Container name or id."),
+    output: Optional[str] = typer.Option(None, "-o", "--output", help="Write to this file (default: stdout)."),
+) -> None:
+    """Export a container's file system as a tar archive."""
+    from ..engine.archive_io import export_container
+    from ..errors import InvalidArgument
+
+    if output in (None, "-") and sys.stdout.isatty():
+        raise InvalidArgument("refusing to export to terminal. Use -o flag or redirect")
+    sys.stdout.flush()  # the tar goes to fd 1 directly
+    export_container(runtime(ctx), name, output)
+
+
 _RUN = {"context_settings": RUN_SETTINGS, "add_help_option": False, "help": "Run a command in a new container."}
 _CREATE = {"context_settings": RUN_SETTINGS, "add_help_option": False,
            "help": "Create a container without starting it."}
 
 # name -> (function, command settings); the app registers only what a command line needs.
 TOP = {"run": (forward_run, _RUN), "create": (forward_run, _CREATE), "start": (start, {}),
-       "rm": (rm, {}), "inspect": (inspect, {}), "ps": (ps, {})}
+       "rm": (rm, {}), "inspect": (inspect, {}), "ps": (ps, {}), "export": (export, {})}
 GROUP = {**TOP, "ls": (ps, {}), "list": (ps, {"hidden": True}), "exists": (exists, {})}
 GROUP.pop("ps")
 GROUP["ps"] = (ps, {"hidden": True})

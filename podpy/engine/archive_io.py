@@ -378,3 +378,68 @@ def _member_opener(path: str, name: str) -> Callable[[], IO[bytes]]:
         return f
 
     return opener
+
+
+# -------------------------------------------------------------- export --
+
+
+def export_container(rt: Runtime, name: str, output: Optional[str]) -> None:
+    """`export`: the container's file system (image layers plus its changes) as one tar, to
+    output (None or "-": stdout). Works on a running container too: its writable layer is
+    mounted read-only, as the top lower layer of a private overlay."""
+    from storage import images as img
+
+    to_stdout = output in (None, "-")
+    if not to_stdout and output and os.path.isdir(output):
+        raise InvalidArgument(f"cannot export to {output}: is a directory")
+    rt.reconcile()
+    rec = rt.state.lookup(name)
+    image = img.by_id(rt.db.conn, rec.image_id)
+    if image is None:
+        raise InvalidArgument(f"the image of container {rec.name} ({rec.image_id[:12]}) is gone")
+    try:
+        with rt.store.temporary("export") as stage:
+            target = os.path.join(stage.path, "rootfs")
+            os.mkdir(target, 0o700)
+            desc = rt.store.rootfs_view(rec.id, image, target)
+            if to_stdout:
+                _export_to_fd(desc, 1)
+            else:
+                from storage.fsutil import atomic_file
+
+                assert output is not None
+                with atomic_file(output) as f:
+                    _export_to_fd(desc, f.fileno())
+    except PodpyError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise translate(exc) from exc
+
+
+def _export_to_fd(desc: dict[str, Any], fd: int) -> None:
+    from rootless import syscalls
+    from rootless.userns import run_in_userns
+
+    run_in_userns(_tar_mounted_rootfs, desc, fd, extra_flags=syscalls.CLONE_NEWNS)
+
+
+def _tar_mounted_rootfs(desc: dict[str, Any], fd: int) -> None:
+    """In a user and mount namespace of our own: mount the view, tar it to fd."""
+    import signal
+
+    from rootless import syscalls
+    from rootless.mounts import mount_rootfs
+    from storage.export import write_tar
+
+    sc = syscalls.default()
+    sc.mount(None, "/", None, syscalls.MS_REC | syscalls.MS_PRIVATE)
+    fuse_pid = mount_rootfs(sc, desc)
+    try:
+        with os.fdopen(os.dup(fd), "wb") as out:
+            with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tf:
+                write_tar(desc["target"], tf)
+    finally:
+        if fuse_pid:
+            sc.umount2(desc["target"], syscalls.MNT_DETACH)
+            os.kill(fuse_pid, signal.SIGTERM)
+            os.waitpid(fuse_pid, 0)

@@ -85,9 +85,18 @@ class Runtime:
 
     def _probe(self) -> Choice:
         from rootless.probe import fuse_refusal, overlay_refusal
+        from storage.store import Staging
 
-        base = os.path.join(self.cfg.root, "tmp", f"probe-{os.getpid()}")
-        why_not = overlay_refusal(base, self.cfg.rootless)
+        # A staging directory, so that another command's clean-up leaves it alone while we probe.
+        stage = Staging(self.cfg.root, "probe")
+        try:
+            why_not = overlay_refusal(os.path.join(stage.path, "overlay"), self.cfg.rootless)
+        finally:
+            try:
+                os.rmdir(stage.path)
+            except OSError:
+                pass  # collected by the next command
+            stage.release()
         if why_not is None:
             how = "in the user namespace with userxattr" if self.cfg.rootless else "as root"
             return Choice("overlay", f"kernel overlayfs works {how}")

@@ -32,3 +32,34 @@ def test_user_and_volume_on_driver(podpy_driver, tmp_path):
     out = p("run", "--rm", "--network", "none", "-u", "tester", "-v", f"{tmp_path}:/v:ro", "-w", "/v",
             "busybox", "sh", "-c", "id -u; cat f").stdout
     assert out == "1000\nv"
+
+
+def _members(p, name):
+    import io
+    import subprocess
+    import tarfile
+
+    out = subprocess.run(p.command("export", name), capture_output=True, env=p.environ(), timeout=120)
+    assert out.returncode == 0, out.stderr
+    with tarfile.open(fileobj=io.BytesIO(out.stdout), mode="r:") as tf:
+        return {m.name: (m, tf.extractfile(m).read() if m.isfile() else None) for m in tf.getmembers()}
+
+
+def test_export_is_the_containers_view(podpy_driver, tmp_path):
+    p = podpy_driver
+    p("run", "--network", "none", "--name", "ex", "busybox", "sh", "-c",
+      "echo hello > /etc/added; rm /bin/vi; mkdir -p /var/x && chown 1000:1000 /var/x; "
+      "rm -r /home/tester; mkdir /home/tester; touch /home/tester/only")
+    members = _members(p, "ex")
+    assert members["etc/added"][1] == b"hello\n"
+    assert "bin/vi" not in members and "bin/busybox" in members
+    assert (members["var/x"][0].uid, members["var/x"][0].gid) == (1000, 1000)
+    assert members["bin/busybox"][0].uid == 0 and members["bin/busybox"][0].mode & 0o111
+    # a directory removed and made again holds only its new content (no whiteouts leak out)
+    assert [n for n in members if n.startswith("home/tester/")] == ["home/tester/only"]
+    assert not [n for n in members if ".wh." in n]
+    # -o writes the same tar atomically
+    out = tmp_path / "ex.tar"
+    p("export", "-o", out, "ex")
+    assert out.stat().st_size > 1_000_000 and not list(tmp_path.glob("ex.tar.tmp-*"))
+    p("rm", "ex")

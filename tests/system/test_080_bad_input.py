@@ -74,3 +74,13 @@ def test_blocked_registry_is_refused_before_any_connection(new_podpy):
     for args in (["pull", "127.0.0.1:1/x/y"], ["run", "--rm", "127.0.0.1:1/x/y", "true"]):
         res = p(*args, check=False)
         assert res.returncode == 125 and "blocked" in res.stderr.strip().splitlines()[-1]
+
+
+def test_export_bad_input(podpy, busybox, tmp_path):
+    res = podpy("export", "no-such-container", check=False)
+    assert res.returncode == 125 and res.stderr.strip() == (
+        'Error: no container with name or ID "no-such-container" found: no such container')
+    podpy("create", "--name", "exp-bad", busybox, "true")
+    res = podpy("export", "-o", tmp_path, "exp-bad", check=False)
+    assert res.returncode == 125 and "is a directory" in res.stderr and res.stderr.count("\n") == 1
+    podpy("rm", "exp-bad")
