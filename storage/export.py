@@ -5,6 +5,12 @@ only, so exporting the same directory twice gives the same bytes and the same
 diff id. Overlay whiteouts (char 0/0 devices) become `.wh.NAME` entries and an
 opaque directory gets `.wh..wh..opq`, as the OCI image spec describes. Runs in
 the user namespace, where every file of the layer can be read.
+
+A driver that keeps each layer as a full tree (vfs) exports the difference to
+the parent layer's tree instead: entries added or changed (type, mode, owner,
+device, link target; for non-directories also size and modification time, as
+containers/storage's naive differ compares them), and a whiteout for each
+entry the parent has and the layer has not.
 """
 
 from __future__ import annotations
@@ -76,14 +82,16 @@ def _compressor(compression: str) -> Any:
     raise LayerError(f"unknown compression {compression!r}: use gzip, zstd or none")
 
 
-def export_to_file(layer_dir: str, path: str, compression: str = "gzip") -> tuple[str, str, int]:
-    """Write the layer as a compressed tar to path; returns (diff id, compressed digest, size)."""
+def export_to_file(layer_dir: str, path: str, compression: str = "gzip",
+                   parent_dir: Optional[str] = None) -> tuple[str, str, int]:
+    """Write the layer as a compressed tar to path; returns (diff id, compressed digest, size).
+    With parent_dir (full-tree layers), only the difference to that tree is written."""
     with open(path, "wb") as f:
         out = _DigestFile(f)  # type: ignore[arg-type]
         comp = _compressor(compression)
         sink = _HashingSink(comp, out)  # type: ignore[arg-type]
         with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tf:  # type: ignore[arg-type]
-            write_tar(layer_dir, tf)
+            write_tar(layer_dir, tf, parent_dir)
         tail = comp.flush()
         if tail:
             out.write(tail)
@@ -92,18 +100,34 @@ def export_to_file(layer_dir: str, path: str, compression: str = "gzip") -> tupl
     return "sha256:" + sink.diff.hexdigest(), "sha256:" + out.sha.hexdigest(), out.size
 
 
-def write_tar(root: str, tf: tarfile.TarFile) -> None:
-    """Every entry below root, sorted, with overlay whiteouts translated."""
+def write_tar(root: str, tf: tarfile.TarFile, parent: Optional[str] = None) -> None:
+    """Every entry below root, sorted, with overlay whiteouts translated; with parent, only
+    what differs from the tree at parent (see the module's docstring)."""
     links: dict[tuple[int, int], str] = {}
 
-    def walk(rel: str) -> None:
+    def walk(rel: str, compare: bool) -> None:
         full = os.path.join(root, rel) if rel else root
         with os.scandir(full) as it:
             names = sorted(e.name for e in it)
+        before: dict[str, os.stat_result] = {}
+        if compare:
+            assert parent is not None
+            pfull = os.path.join(parent, rel) if rel else parent
+            with os.scandir(pfull) as it:
+                before = {e.name: e.stat(follow_symlinks=False) for e in it}
+            present = set(names)
+            dir_st = os.lstat(full)
+            for gone in sorted(n for n in before if n not in present):
+                _add(tf, _info(f"{rel + '/' if rel else ''}.wh.{gone}", dir_st, tarfile.REGTYPE, size=0))
         for name in names:
             entry_rel = f"{rel}/{name}" if rel else name
             path = os.path.join(full, name)
             st = os.lstat(path)
+            old = before.get(name)
+            if old is not None and not _differs(st, old, path, os.path.join(parent or "", entry_rel)):
+                if stat.S_ISDIR(st.st_mode):
+                    walk(entry_rel, True)
+                continue
             if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
                 _add(tf, _info(f"{rel + '/' if rel else ''}.wh.{name}", st, tarfile.REGTYPE, size=0))
                 continue
@@ -111,7 +135,7 @@ def write_tar(root: str, tf: tarfile.TarFile) -> None:
                 _add(tf, _info(entry_rel, st, tarfile.DIRTYPE), xattrs=_xattrs(path))
                 if is_opaque(path):
                     _add(tf, _info(f"{entry_rel}/.wh..wh..opq", st, tarfile.REGTYPE, size=0))
-                walk(entry_rel)
+                walk(entry_rel, old is not None and stat.S_ISDIR(old.st_mode))
             elif stat.S_ISLNK(st.st_mode):
                 info = _info(entry_rel, st, tarfile.SYMTYPE)
                 info.linkname = os.readlink(path)
@@ -137,7 +161,21 @@ def write_tar(root: str, tf: tarfile.TarFile) -> None:
                 _add(tf, info)
             # sockets are not part of images
 
-    walk("")
+    walk("", parent is not None)
+
+
+def _differs(st: os.stat_result, old: os.stat_result, path: str, old_path: str) -> bool:
+    """Whether an entry changed between the parent tree and this one (for a directory: itself,
+    not its content)."""
+    if (st.st_mode, st.st_uid, st.st_gid, st.st_rdev) != (old.st_mode, old.st_uid, old.st_gid, old.st_rdev):
+        return True
+    if stat.S_ISDIR(st.st_mode):
+        return _xattrs(path) != _xattrs(old_path)
+    if st.st_size != old.st_size or st.st_mtime_ns != old.st_mtime_ns:
+        return True
+    if stat.S_ISLNK(st.st_mode):
+        return os.readlink(path) != os.readlink(old_path)
+    return _xattrs(path) != _xattrs(old_path)
 
 
 def _info(name: str, st: os.stat_result, kind: bytes, size: int = 0) -> tarfile.TarInfo:

@@ -246,6 +246,14 @@ class Store:
     def container_dir(self, cid: str) -> str:
         return os.path.join(self.root, "containers", cid)
 
+    def layer_export_dirs(self, image: img.Image, index: int) -> tuple[str, Optional[str]]:
+        """(the directory of the image's layer at index, the tree its tar is the difference to):
+        None when the directory is the diff itself."""
+        parent = None
+        if index > 0 and self.driver.full_tree_layers:
+            parent = self.layer_dir(image.layers[index - 1])
+        return self.layer_dir(image.layers[index]), parent
+
     def layer_dirs(self, image: img.Image) -> list[str]:
         return [self.layer_dir(lid) for lid in image.layers]
 

@@ -84,11 +84,12 @@ def _export(rt: Runtime, stage: Staging, images: list[tuple[Image, str]], report
     merged: dict[str, _Saved] = {}
     report("Getting image source signatures")
     for image, name in images:
-        for lid in image.layers:
+        for i, lid in enumerate(image.layers):
             if lid in done:
                 continue
             path = os.path.join(stage.path, f"layer{len(done)}")
-            diff, _digest, size = rt.store.in_userns(_export_in_ns, rt.store.layer_dir(lid), path, "none")
+            dirs = rt.store.layer_export_dirs(image, i)
+            diff, _digest, size = rt.store.in_userns(_export_in_ns, dirs, path, "none")
             report(f"Copying blob {diff.split(':', 1)[-1][:12]}")
             done[lid] = (path, diff, size)
         tags = _tags_for(image, name, rt.cfg.search_registries)

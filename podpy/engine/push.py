@@ -41,10 +41,11 @@ class PushOptions:
     auth_file: Optional[str] = None
 
 
-def _export_in_ns(layer_dir: str, path: str, compression: str) -> tuple[str, str, int]:
+def _export_in_ns(dirs: tuple[str, Optional[str]], path: str, compression: str) -> tuple[str, str, int]:
     from storage.export import export_to_file
 
-    return export_to_file(layer_dir, path, compression)
+    layer_dir, parent_dir = dirs
+    return export_to_file(layer_dir, path, compression, parent_dir)
 
 
 def push(rt: Runtime, o: PushOptions, report: Callable[[str], None]) -> str:
@@ -62,8 +63,6 @@ def push(rt: Runtime, o: PushOptions, report: Callable[[str], None]) -> str:
         raise translate(exc) from exc
     if not dest.qualified or dest.domain == reference.LOCAL_REGISTRY:
         raise InvalidArgument(f"push destination {dest_name!r} names no registry (e.g. registry.example.com/app:1)")
-    if rt.store.driver.name == "vfs":
-        raise InvalidArgument("push from a store using the vfs driver is not supported yet")
     conf = load(rt.cfg.config_dir, rt.cfg.search_registries)
     entry = conf.find(dest.repository)
     if entry is not None and entry.blocked:
@@ -77,9 +76,10 @@ def push(rt: Runtime, o: PushOptions, report: Callable[[str], None]) -> str:
         with rt.store.temporary("push") as stage:
             report("Getting image source signatures")
             blobs = []
-            for i, lid in enumerate(image.layers):
+            for i in range(len(image.layers)):
                 path = os.path.join(stage.path, f"layer{i}")
-                exported = rt.store.in_userns(_export_in_ns, rt.store.layer_dir(lid), path, o.compression)
+                dirs = rt.store.layer_export_dirs(image, i)
+                exported = rt.store.in_userns(_export_in_ns, dirs, path, o.compression)
                 blobs.append((path, *exported))
             config_raw = _config_for(rt, image, [b[1] for b in blobs])
             config_digest = "sha256:" + hashlib.sha256(config_raw).hexdigest()

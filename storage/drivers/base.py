@@ -30,6 +30,7 @@ class Choice(namedtuple("Choice", "name reason recorded", defaults=(False,))):
 
 class Driver(Protocol):
     name: str
+    full_tree_layers: bool   # each layer directory holds the whole tree, not its diff
 
     def whiteout_format(self) -> str:
         """"overlay" or "vfs": how layer tars' whiteouts are written."""

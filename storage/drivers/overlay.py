@@ -20,6 +20,8 @@ class OverlayDriver:
     def __init__(self, rootless: bool) -> None:
         self.rootless = rootless
 
+    full_tree_layers = False   # a layer directory is its diff
+
     def whiteout_format(self) -> str:
         return "overlay"
 

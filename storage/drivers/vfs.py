@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 class VfsDriver:
     name = "vfs"
+    full_tree_layers = True   # a layer's tar is its difference to the parent's tree
 
     def whiteout_format(self) -> str:
         return "vfs"

@@ -9,9 +9,11 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import tarfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -23,30 +25,54 @@ def free_port() -> int:
 
 
 class LocalRegistry:
-    """docker-registry serving plain HTTP on 127.0.0.1, storage in a temporary directory."""
+    """docker-registry on 127.0.0.1, storage in a temporary directory.
 
-    def __init__(self, workdir: Path) -> None:
+    Plain HTTP by default; with tls=(certificate, key) it serves HTTPS.  auth is
+    the registry's `auth:` section as a mapping, e.g.
+    {"htpasswd": {"realm": "test", "path": "/path/htpasswd"}} or
+    {"token": {"realm": ..., "service": ..., "issuer": ..., "rootcertbundle": ...}}.
+    The registry's own log goes to registry.log in workdir.
+    """
+
+    def __init__(self, workdir: Path, tls: tuple[Path, Path] | None = None,
+                 auth: dict[str, dict[str, str]] | None = None) -> None:
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
+        self.scheme = "https" if tls else "http"
+        self.log = workdir / "registry.log"
+        text = ("version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
+                f"    rootdirectory: {workdir / 'data'}\n  delete:\n    enabled: true\n"
+                f"http:\n  addr: {self.host}\n")
+        if tls:
+            text += f"  tls:\n    certificate: {tls[0]}\n    key: {tls[1]}\n"
+        if auth:
+            text += "auth:\n"
+            for kind, settings in auth.items():
+                text += f"  {kind}:\n" + "".join(f"    {k}: {json.dumps(str(v))}\n" for k, v in settings.items())
         config = workdir / "config.yml"
-        config.write_text(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
-            f"    rootdirectory: {workdir / 'data'}\n  delete:\n    enabled: true\n"
-            f"http:\n  addr: {self.host}\n")
-        self.proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        config.write_text(text)
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        context = None
+        if tls:  # only to see that it is up: the tests check the certificate themselves
+            context = ssl.create_default_context()
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self.proc.poll() is None:
             try:
-                with urllib.request.urlopen(f"http://{self.host}/v2/", timeout=1):
+                with urllib.request.urlopen(f"{self.scheme}://{self.host}/v2/", timeout=1, context=context):
                     return
+            except urllib.error.HTTPError:
+                return  # it answers (401 when it wants credentials)
             except OSError:
                 time.sleep(0.1)
         self.stop()
-        raise RuntimeError("docker-registry did not start")
+        raise RuntimeError("docker-registry did not start: " + self.log.read_text(errors="replace")[-2000:])
 
     def stop(self) -> None:
-        self.proc.terminate()
+        if self.proc.poll() is None:
+            self.proc.terminate()
         self.proc.wait(timeout=10)
 
 
@@ -99,10 +125,13 @@ def oci_layout(layout: Path, layers: list[bytes], cmd: list[str], arch: str = "a
     (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [mdesc]}))
 
 
-def push(layout: Path, dest: str) -> None:
-    """skopeo copy oci:LAYOUT:latest docker://DEST (plain HTTP)."""
+def push(layout: Path, dest: str, cert_dir: Path | None = None, creds: str | None = None) -> None:
+    """skopeo copy oci:LAYOUT:latest docker://DEST: plain HTTP, or HTTPS trusting the CA in cert_dir."""
     if shutil.which("skopeo") is None:
         raise RuntimeError("skopeo is not installed")
-    subprocess.run(["skopeo", "copy", "--quiet", "--dest-tls-verify=false", f"oci:{layout}:latest",
-                    f"docker://{dest}"], check=True, capture_output=True, timeout=120,
-                   env=dict(os.environ))
+    tls = [f"--dest-cert-dir={cert_dir}"] if cert_dir else ["--dest-tls-verify=false"]
+    auth = [f"--dest-creds={creds}"] if creds else []
+    proc = subprocess.run(["skopeo", "copy", "--quiet", *tls, *auth, f"oci:{layout}:latest", f"docker://{dest}"],
+                          capture_output=True, text=True, timeout=120, env=dict(os.environ))
+    if proc.returncode != 0:
+        raise RuntimeError(f"skopeo copy to {dest} failed (exit {proc.returncode}): {proc.stderr.strip()}")

@@ -185,3 +185,27 @@ def test_push_zstd_and_bad_destinations(new_podpy, registry, image_tar):
     assert res.returncode == 125 and "names no registry" in res.stderr
     res = p("push", "--compression-format", "xz", "busybox", dest, check=False)
     assert res.returncode == 125 and "compression" in res.stderr
+
+
+@pytest.mark.parametrize("driver", ["overlay", "fuse-overlayfs", "vfs"])
+def test_push_from_each_driver_keeps_layers_and_deletions(new_podpy, registry, driver, harness_tmp):
+    """A layer pushed from a store is that layer's change, whiteouts included, whatever the
+    driver keeps on disk (vfs keeps whole trees: its layers are diffed against their parents)."""
+    from helpers import driver_skip_reason
+
+    reason = driver_skip_reason(driver, harness_tmp)
+    if reason:
+        pytest.skip(f"storage driver {driver} unavailable: {reason}")
+    src = new_podpy(driver=driver)
+    src("pull", "--tls-verify=false", f"{registry.host}/tests/multi:latest")
+    dest = f"{registry.host}/pushed/multi-{driver}:latest"
+    src("push", "--tls-verify=false", f"{registry.host}/tests/multi:latest", dest)
+    raw = json.loads(subprocess.run(["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{dest}"],
+                                    check=True, capture_output=True, text=True).stdout)
+    sizes = [layer["size"] for layer in raw["layers"]]
+    assert len(sizes) == 3 and sizes[1] < 4096 and sizes[2] < 4096  # diffs, not whole trees
+    back = new_podpy()
+    _insecure_conf(back, registry.host)
+    out = back("run", "--rm", "--network", "none", dest, "sh", "-c",
+               "cat /added /kept; ls /etc/motd-gone 2>&1; true").stdout
+    assert out.startswith("new\nkept\n") and "No such file" in out

@@ -59,3 +59,46 @@ def test_export_translates_whiteouts_and_roundtrips(layer, tmp_path):
     assert os.stat(dest / "etc" / "conf").st_ino == os.stat(dest / "etc" / "hard").st_ino
     assert stat.S_ISCHR(os.lstat(dest / "etc" / "gone").st_mode)
     assert os.getxattr(dest / "opaque", "user.overlay.opaque") == b"y"
+
+
+def test_full_tree_layer_exports_its_difference_to_the_parent(tmp_path):
+    """vfs keeps each layer as a whole tree: its tar holds what changed, with whiteouts for what
+    went, and applying parent tar + child tar (vfs style) gives the child's tree."""
+    from storage.drivers.vfs import copy_tree
+
+    parent = tmp_path / "parent"
+    (parent / "etc").mkdir(parents=True)
+    (parent / "etc" / "same").write_text("same")
+    (parent / "etc" / "edit").write_text("old")
+    (parent / "etc" / "gone").write_text("bye")
+    (parent / "dir-gone" / "sub").mkdir(parents=True)
+    (parent / "becomes-dir").write_text("file")
+    os.symlink("same", parent / "etc" / "link")
+    child = tmp_path / "child"
+    copy_tree(str(parent), str(child))
+    (child / "etc" / "edit").write_text("new content")
+    (child / "etc" / "gone").unlink()
+    (child / "etc" / "added").write_text("+")
+    os.chmod(child / "etc" / "same", 0o600)  # metadata only
+    import shutil
+
+    shutil.rmtree(child / "dir-gone")
+    (child / "becomes-dir").unlink()
+    (child / "becomes-dir").mkdir()
+    (child / "becomes-dir" / "inside").write_text("i")
+    (child / "etc" / "link").unlink()
+    os.symlink("edit", child / "etc" / "link")
+
+    export_to_file(str(child), str(tmp_path / "d.tar"), "none", str(parent))
+    with tarfile.open(tmp_path / "d.tar") as tf:
+        names = [m.name for m in tf.getmembers()]
+    assert set(names) == {"etc/.wh.gone", "etc/added", "etc/edit", "etc/link", "etc/same", ".wh.dir-gone",
+                          "becomes-dir", "becomes-dir/inside"}
+    # applied (vfs whiteouts) over a copy of the parent, it makes the child's tree
+    full = export_to_file(str(child), str(tmp_path / "full.tar"), "none")
+    dest = tmp_path / "applied"
+    copy_tree(str(parent), str(dest))
+    with open(tmp_path / "d.tar", "rb") as f:
+        apply_layer(f, str(dest), ApplyOptions(whiteout_format="vfs"))
+    again = export_to_file(str(dest), str(tmp_path / "again.tar"), "none")
+    assert again[0] == full[0]
