@@ -77,3 +77,27 @@ def test_user_without_subordinate_ids_gets_a_single_id_mapping(image_tar):
         assert pp("ps", "-a", "-q").stdout == ""
     finally:
         subprocess.run(["rm", "-rf", str(home)], check=False)
+
+
+def test_disk_full_is_one_line_and_keeps_nothing(tmp_path, image_tar):
+    """A store on a file system too small for the layer: the error names the cause, no
+    traceback, exit 125, and no half-applied layer or staging directory stays behind."""
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)], check=True)
+    try:
+        base = [podpy_bin(), "--root", str(small / "store"), "--runroot", str(tmp_path / "run")]
+        res = subprocess.run(base + ["import", image_tar, "busybox"], capture_output=True, text=True, timeout=120)
+        assert res.returncode == 125, res.stderr
+        assert res.stderr.count("\n") == 1 and "No space left on device" in res.stderr, res.stderr
+        assert "Traceback" not in res.stderr
+        listed = subprocess.run(base + ["images", "-q"], capture_output=True, text=True, timeout=60)
+        assert listed.returncode == 0 and listed.stdout == ""
+        layers = small / "store" / "layers"
+        assert not layers.exists() or list(layers.iterdir()) == []
+        # the next command that reconciles the store removes any staging leftovers
+        subprocess.run(base + ["ps", "-a"], capture_output=True, text=True, timeout=60, check=True)
+        tmp = small / "store" / "tmp"
+        assert not tmp.exists() or list(tmp.iterdir()) == []
+    finally:
+        subprocess.run(["umount", "-l", str(small)], check=False)

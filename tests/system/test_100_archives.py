@@ -1,5 +1,6 @@
 """save and load: docker-archive and oci-archive, round trips, pipes, and archives skopeo reads and writes."""
 
+import json
 import shutil
 import subprocess
 
@@ -90,3 +91,27 @@ def test_load_garbage_keeps_nothing(new_podpy, tmp_path):
 def test_save_refuses_a_terminal_and_unknown_images(source, tmp_path):
     res = source("save", "-o", tmp_path / "x.tar", "nosuchimage", check=False)
     assert res.returncode == 125 and not (tmp_path / "x.tar").exists()
+
+
+@pytest.mark.parametrize("fmt", ["docker-archive", "oci-archive"])
+def test_several_images_in_one_archive(source, new_podpy, tmp_path, fmt):
+    from registry import tar_of
+
+    (tmp_path / "tiny.tar").write_bytes(tar_of({"hello": b"hi\n"}))
+    source("import", tmp_path / "tiny.tar", "tiny", "--change", "CMD [\"/hello\"]")
+    source("tag", "busybox", "other:1")
+    out = tmp_path / "many.tar"
+    source("save", "-q", "--format", fmt, "-o", out, "busybox", "tiny", "other:1")
+    q = new_podpy()
+    loaded = q("load", "-q", "-i", out).stdout.splitlines()
+    assert sorted(loaded) == ["Loaded image: localhost/busybox:latest", "Loaded image: localhost/other:1",
+                              "Loaded image: localhost/tiny:latest"]
+    images = json.loads(q("images", "--format", "json").stdout)
+    assert len(images) == 2  # busybox and other:1 are one image
+    by_names = {tuple(sorted(i["Names"])): i for i in images}
+    assert ("localhost/busybox:latest", "localhost/other:1") in by_names
+    assert _ok(q, "other:1") == "ok\n"
+    if shutil.which("skopeo") is not None and fmt == "docker-archive":
+        res = subprocess.run(["skopeo", "inspect", f"docker-archive:{out}:localhost/tiny:latest"],
+                             capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0 and '"Layers"' in res.stdout, res.stderr
