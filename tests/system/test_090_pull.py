@@ -209,3 +209,55 @@ def test_push_from_each_driver_keeps_layers_and_deletions(new_podpy, registry, d
     out = back("run", "--rm", "--network", "none", dest, "sh", "-c",
                "cat /added /kept; ls /etc/motd-gone 2>&1; true").stdout
     assert out.startswith("new\nkept\n") and "No such file" in out
+
+
+def _multi_arch_layout(work, base, arches):
+    """An OCI layout whose tag `latest` is an image index of one image per architecture."""
+    import hashlib
+
+    for arch in arches:
+        oci_layout(work / arch, [base, tar_of({"arch": f"{arch}\n".encode()})], ["cat", "/arch"], arch=arch)
+    top = work / "index"
+    (top / "blobs" / "sha256").mkdir(parents=True)
+    (top / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    entries = []
+    for arch in arches:
+        for blob in (work / arch / "blobs" / "sha256").iterdir():
+            shutil.copyfile(blob, top / "blobs" / "sha256" / blob.name)
+        desc = json.loads((work / arch / "index.json").read_text())["manifests"][0]
+        desc.pop("annotations", None)
+        desc["platform"] = {"architecture": arch, "os": "linux"}
+        entries.append(desc)
+    index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                        "manifests": entries}).encode()
+    digest = hashlib.sha256(index).hexdigest()
+    (top / "blobs" / "sha256" / digest).write_bytes(index)
+    (top / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [
+        {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": f"sha256:{digest}",
+         "size": len(index), "annotations": {"org.opencontainers.image.ref.name": "latest"}}]}))
+    return top
+
+
+def test_multi_arch_index_picks_the_platform(new_podpy, registry, image_tar, tmp_path):
+    import platform
+
+    host = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine())
+    if host is None:
+        pytest.skip(f"no test image for this host's architecture ({platform.machine()})")
+    foreign = "arm64" if host == "amd64" else "amd64"
+    layout = _multi_arch_layout(tmp_path, image_tar.read_bytes(), (foreign, host))
+    name = f"{registry.host}/tests/multiarch:latest"
+    subprocess.run(["skopeo", "copy", "--quiet", "--all", "--dest-tls-verify=false", f"oci:{layout}:latest",
+                    f"docker://{name}"], check=True, capture_output=True, timeout=120)
+    p = new_podpy()
+    p("pull", "-q", "--tls-verify=false", name)
+    assert p("run", "--rm", "--network", "none", name).stdout == f"{host}\n"  # the host's, though listed last
+    arm = new_podpy()
+    arm("pull", "-q", "--tls-verify=false", "--arch", foreign, name)
+    info = json.loads(arm("image", "inspect", name).stdout)[0]
+    assert info["Architecture"] == foreign and info["Os"] == "linux"
+    other = new_podpy()
+    other("pull", "-q", "--tls-verify=false", "--platform", f"linux/{foreign}", name)
+    assert json.loads(other("image", "inspect", name).stdout)[0]["Id"] == info["Id"]
+    res = new_podpy()("pull", "--tls-verify=false", "--arch", "s390x", name, check=False)
+    assert res.returncode == 125 and "s390x" in res.stderr and res.stderr.count("Error:") == 1
