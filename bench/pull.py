@@ -53,12 +53,31 @@ def generated_layer(seed: int, megabytes: int) -> bytes:
     return buf.getvalue()
 
 
-def timed(argv: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    proc = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    if proc.returncode != 0:
-        sys.exit(f"{' '.join(argv)} failed: {proc.stderr.decode().strip()[-500:]}")
-    return time.perf_counter() - start
+# Linux carries a process's peak RSS across exec, so a command started straight from this
+# (large) process would report our peak. A small python forks it instead and reports the
+# peak of that child and everything it waited for.
+_MEASURE = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as f:
+    f.write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, peak resident MB among the command's processes)."""
+    with tempfile.NamedTemporaryFile("r") as peak:
+        start = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-c", _MEASURE, peak.name, *argv], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wall = time.perf_counter() - start
+        if proc.returncode != 0:
+            sys.exit(f"{' '.join(argv)} failed: {proc.stderr.decode().strip()[-500:]}")
+        return wall, int(peak.read() or 0) / 1024
 
 
 def main() -> int:
@@ -81,14 +100,19 @@ def main() -> int:
                 oci_layout(work / comp, layers, ["sh"], compression=comp)
                 push(work / comp, f"{reg.host}/bench/{comp}:latest")
             print(f"image: 4 layers, {size:.0f} MB uncompressed; median of {args.runs} cold pulls")
-            print(f"{'layers':8} {'podpy s':>8} {'podman s':>9} {'ratio':>6}")
+            print("(peak MB: the largest resident set among the command's processes; run with a larger\n"
+                  " --megabytes to see that it does not grow with the layers)")
+            print(f"{'layers':8} {'podpy s':>8} {'podman s':>9} {'ratio':>6} {'podpy peak MB':>14} "
+                  f"{'podman peak MB':>15}")
             for comp in ("gzip", "zstd"):
                 name = f"{reg.host}/bench/{comp}:latest"
-                a_t, b_t = [], []
+                a_t, b_t, a_m, b_m = [], [], [], []
                 for i in range(args.runs):
                     store = work / f"podpy-{comp}-{i}"
                     env = dict(os.environ, XDG_DATA_HOME=str(store), XDG_CONFIG_HOME=str(store / "cfg"))
-                    a_t.append(timed(args.podpy.split() + ["pull", "-q", "--tls-verify=false", name], env))
+                    wall, peak = timed(args.podpy.split() + ["pull", "-q", "--tls-verify=false", name], env)
+                    a_t.append(wall)
+                    a_m.append(peak)
                     subprocess.run(args.podpy.split() + ["unshare", "rm", "-rf", str(store)], env=env)
                     if podman:
                         pstore = work / f"podman-{comp}-{i}"
@@ -98,16 +122,18 @@ def main() -> int:
                         (pstore / "cfg" / "containers" / "containers.conf").write_text(
                             '[engine]\nevents_logger = "file"\ncgroup_manager = "cgroupfs"\n')
                         penv = dict(os.environ, XDG_CONFIG_HOME=str(pstore / "cfg"))
-                        b_t.append(timed([podman, "pull", "-q", "--tls-verify=false", name], penv))
+                        wall, peak = timed([podman, "pull", "-q", "--tls-verify=false", name], penv)
+                        b_t.append(wall)
+                        b_m.append(peak)
                         # podman keeps its overlay mounted in its pause namespace: let it clean up.
                         subprocess.run([podman, "system", "reset", "--force"], env=penv,
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                a = statistics.median(a_t)
+                a, am = statistics.median(a_t), max(a_m)
                 if b_t:
-                    b = statistics.median(b_t)
-                    print(f"{comp:8} {a:8.2f} {b:9.2f} {a / b:6.2f}")
+                    b, bm = statistics.median(b_t), max(b_m)
+                    print(f"{comp:8} {a:8.2f} {b:9.2f} {a / b:6.2f} {am:14.0f} {bm:15.0f}")
                 else:
-                    print(f"{comp:8} {a:8.2f} {'-':>9} {'-':>6}   (podman not installed)")
+                    print(f"{comp:8} {a:8.2f} {'-':>9} {'-':>6} {am:14.0f} {'-':>15}   (podman not installed)")
         finally:
             reg.stop()
     return 0
