@@ -100,16 +100,34 @@ def token_scope(repository: str, push: bool = False) -> str:
 
 
 def token_url(challenge: Challenge, scope: str) -> Optional[str]:
-    """The token endpoint URL for a Bearer challenge, or None if it names no usable realm."""
+    """The token endpoint URL for a Bearer challenge, or None if it names no usable realm.
+
+    The scopes asked for are ours plus any the challenge names that ours does not cover (a
+    cross-repository mount also needs pull on the source repository)."""
     realm = challenge.params.get("realm", "")
     parts = urlsplit(realm)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return None
-    query = {"scope": scope} if scope else {}
-    if challenge.params.get("service"):
-        query = {"service": challenge.params["service"], **query}
+    scopes = [scope] if scope else []
+    for extra in challenge.params.get("scope", "").split():
+        if extra not in scopes and not _covered(extra, scopes):
+            scopes.append(extra)
+    query = [("service", challenge.params["service"])] if challenge.params.get("service") else []
+    query += [("scope", s) for s in scopes]
     sep = "&" if parts.query else "?"
     return realm + sep + urlencode(query)
+
+
+def _covered(scope: str, held: list[str]) -> bool:
+    """Whether a scope (type:name:actions) is within one of held."""
+    kind, _, rest = scope.partition(":")
+    name, _, actions = rest.rpartition(":")
+    for h in held:
+        hkind, _, hrest = h.partition(":")
+        hname, _, hactions = hrest.rpartition(":")
+        if (hkind, hname) == (kind, name) and set(actions.split(",")) <= set(hactions.split(",")):
+            return True
+    return False
 
 
 def parse_token_response(body: bytes) -> Optional[str]:

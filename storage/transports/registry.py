@@ -345,7 +345,9 @@ class RegistryClient:
         if reply.status == 401:
             if trusted:  # a refusal elsewhere says nothing about the registry's token
                 self._auth.forget(auth.token_scope(repository, push))
-            raise UnauthorizedError(f"{label}: authentication required")
+            rejected = " (credentials rejected)" if request.headers.get("Authorization", "").startswith(
+                "Basic ") else ""
+            raise UnauthorizedError(f"{label}: authentication required{rejected}")
         if reply.status == 403:
             raise UnauthorizedError(f"{label}: access denied")
         for _ in range(_MAX_REDIRECTS):

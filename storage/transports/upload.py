@@ -11,7 +11,7 @@ from storage.compression import CHUNK
 from storage.transports.manifest import sha256_digest, valid_digest
 from storage.transports.registry import (
     _ALGORITHM, _TAG, MANIFEST_LIMIT, DigestMismatchError, RegistryError, _Key, _one_line, _printable, _registry_error,
-    _Reply, _Request, _TransientError, _unexpected, _url_target,
+    UnauthorizedError, _Reply, _Request, _TransientError, _unexpected, _url_target,
 )
 
 if TYPE_CHECKING:
@@ -115,6 +115,11 @@ def upload_blob(client: RegistryClient, repository: str, digest: str, size: int,
     while True:
         try:
             return _upload_once(client, repo, digest, size, content, mount_from, chunk_size, label)
+        except UnauthorizedError:
+            # Mounting needs pull rights on the other repository too; without them, upload.
+            if mount_from is None:
+                raise
+            mount_from = None
         except _TransientError as e:
             # Start over with a new upload session: the registry may have
             # dropped the old one, and the content must be sent again from

@@ -382,6 +382,17 @@ def test_token_url() -> None:
     assert auth.parse_token_response(b"nope") is None
 
 
+def test_token_url_adds_the_scopes_a_challenge_names() -> None:
+    c = auth.Challenge("bearer", {"realm": "https://t/token", "service": "reg",
+                                  "scope": "repository:dst:pull,push repository:src:pull"})
+    url = auth.token_url(c, auth.token_scope("dst", push=True))
+    assert url == ("https://t/token?service=reg&scope=repository%3Adst%3Apull%2Cpush"
+                   "&scope=repository%3Asrc%3Apull")
+    # a challenge scope ours already covers is not asked twice
+    c2 = auth.Challenge("bearer", {"realm": "https://t/token", "scope": "repository:dst:pull"})
+    assert auth.token_url(c2, auth.token_scope("dst", push=True)).count("scope=") == 1
+
+
 # -- pulling from the fake -----------------------------------------------------------------------
 
 
