@@ -214,3 +214,99 @@ def _table(data: Optional[bytes]) -> list[list[str]]:
         if line and not line.startswith("#"):
             rows.append(line.split(":"))
     return rows
+
+
+RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
+
+
+def parse_restart(value: Optional[str]) -> str:
+    """--restart: no, always, unless-stopped, on-failure[:N] (returned normalised)."""
+    if not value:
+        return "no"
+    name, sep, count = value.partition(":")
+    if name not in RESTART_POLICIES:
+        raise InvalidArgument(f"invalid restart policy {value!r}: use no, always, unless-stopped or on-failure[:N]")
+    if sep:
+        if name != "on-failure":
+            raise InvalidArgument(f"invalid restart policy {value!r}: only on-failure takes a retry count")
+        if not count.isdigit():
+            raise InvalidArgument(f"invalid restart policy {value!r}: the retry count must be a number")
+        return f"on-failure:{int(count)}"
+    return name
+
+
+def parse_signal(value: str) -> int:
+    """A signal given as a name (TERM, SIGTERM) or a number, as podman takes them."""
+    import signal
+
+    text = value.strip().upper()
+    if text.isdigit():
+        num = int(text)
+        if 0 < num < signal.NSIG:
+            return num
+    else:
+        name = text if text.startswith("SIG") else "SIG" + text
+        sig = getattr(signal.Signals, name, None) if name.isidentifier() else None
+        if isinstance(sig, signal.Signals):
+            return int(sig)
+        if name.startswith("SIGRTMIN") or name.startswith("SIGRTMAX"):
+            base = signal.SIGRTMIN if name.startswith("SIGRTMIN") else signal.SIGRTMAX
+            off = name[8:]
+            if not off:
+                return int(base)
+            if off[0] in "+-" and off[1:].isdigit():
+                num = int(base) + int(off)
+                if signal.SIGRTMIN <= num <= signal.SIGRTMAX:
+                    return num
+    raise InvalidArgument(f"invalid signal: {value}")
+
+
+def signal_name(num: int) -> str:
+    import signal
+
+    try:
+        return signal.Signals(num).name
+    except ValueError:
+        return str(num)
+
+
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1 << 20, "g": 1 << 30, "gb": 1 << 30}
+
+
+def parse_size(value: str, what: str) -> int:
+    """A size such as 512, 10k, 10m, 1g (podman's units, powers of 1024)."""
+    text = value.strip().lower()
+    digits = text.rstrip("bkmg")
+    unit = text[len(digits):]
+    try:
+        number = float(digits)
+    except ValueError:
+        number = -1
+    if number < 0 or unit not in _UNITS:
+        raise InvalidArgument(f"invalid {what} {value!r}: expected a size such as 10m")
+    return int(number * _UNITS[unit])
+
+
+def parse_log_options(driver: Optional[str], items: list[str]) -> tuple[str, dict[str, str]]:
+    """--log-driver and --log-opt: the driver (k8s-file, or json-file as its alias; none) and its options."""
+    name = driver or "k8s-file"
+    if name == "json-file":
+        name = "k8s-file"
+    if name not in ("k8s-file", "none"):
+        raise InvalidArgument(f"unsupported log driver {driver!r}: use k8s-file or none")
+    opts: dict[str, str] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq or not value:
+            raise InvalidArgument(f"invalid log option {item!r}: expected KEY=VALUE")
+        if key == "max-size":
+            opts[key] = str(parse_size(value, "log max-size"))
+        elif key == "path":
+            if not value.startswith("/"):
+                raise InvalidArgument(f"invalid log option {item!r}: the path must be absolute")
+            opts[key] = value
+        elif key in ("tag", "max-file"):
+            opts[key] = value
+        else:
+            raise InvalidArgument(f"unknown log option {key!r}: use max-size or path")
+    return name, opts

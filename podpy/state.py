@@ -42,6 +42,13 @@ SCHEMA = (
     );
     CREATE INDEX containers_by_image ON containers(image_id);
     """,
+    # detached: supervised by the monitor (which then owns the row); restarts: by the restart
+    # policy; stopping: `stop`/`kill`/`rm -f` ended it, so the policy does not bring it back.
+    """
+    ALTER TABLE containers ADD COLUMN detached INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE containers ADD COLUMN restarts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE containers ADD COLUMN stopping INTEGER NOT NULL DEFAULT 0
+    """,
 )
 
 # The states, as podman names them.
@@ -61,7 +68,7 @@ class ContainerConfig(Record):
         "groups": list, "workdir": "/", "hostname": "", "tty": False, "interactive": False, "remove": False,
         "network": "slirp4netns", "network_options": dict, "mounts": list, "labels": dict, "read_only": False,
         "cap_add": list, "cap_drop": list, "privileged": False, "stop_signal": "SIGTERM", "annotations": dict,
-        "create_command": list,
+        "create_command": list, "restart": "no", "stop_timeout": 10, "log_driver": "k8s-file", "log_opts": dict,
     }
     __slots__ = tuple(FIELDS)
     command: list[str]
@@ -87,6 +94,10 @@ class ContainerConfig(Record):
     stop_signal: str
     annotations: dict[str, str]
     create_command: list[str]
+    restart: str            # no, always, unless-stopped, on-failure[:N]
+    stop_timeout: int
+    log_driver: str         # k8s-file or none
+    log_opts: dict[str, str]
 
     @classmethod
     def from_json(cls, text: str) -> "ContainerConfig":
@@ -103,7 +114,8 @@ class ContainerRecord(Record):
     FIELDS = {
         "id": REQUIRED, "name": REQUIRED, "image_id": REQUIRED, "image_name": REQUIRED, "created": REQUIRED,
         "state": REQUIRED, "config": REQUIRED, "pid": None, "exit_code": None, "started_at": None,
-        "finished_at": None, "owner_pid": None, "owner_start": None,
+        "finished_at": None, "owner_pid": None, "owner_start": None, "detached": False, "restarts": 0,
+        "stopping": False,
     }
     __slots__ = tuple(FIELDS)
     id: str
@@ -119,6 +131,9 @@ class ContainerRecord(Record):
     finished_at: Optional[float]
     owner_pid: Optional[int]
     owner_start: Optional[str]
+    detached: bool
+    restarts: int
+    stopping: bool
 
     @property
     def short_id(self) -> str:
@@ -131,6 +146,7 @@ def _record(row: sqlite3.Row) -> ContainerRecord:
         created=row["created"], state=row["state"], config=ContainerConfig.from_json(row["config"]),
         pid=row["pid"], exit_code=row["exit_code"], started_at=row["started_at"],
         finished_at=row["finished_at"], owner_pid=row["owner_pid"], owner_start=row["owner_start"],
+        detached=bool(row["detached"]), restarts=row["restarts"], stopping=bool(row["stopping"]),
     )
 
 
@@ -210,8 +226,10 @@ class State:
         with self.db.write() as c:
             return c.execute(f"UPDATE containers SET {cols} WHERE id=?", (*fields.values(), cid)).rowcount > 0
 
-    def claim(self, cid: str, allowed: tuple[str, ...], new_state: str) -> ContainerRecord:
-        """Atomically move a container from one of `allowed` states to new_state, owned by us."""
+    def claim(self, cid: str, allowed: tuple[str, ...], new_state: str, unless_stopping: bool = False
+              ) -> ContainerRecord:
+        """Atomically move a container from one of `allowed` states to new_state, owned by us
+        (with unless_stopping, not one that podpy was told to stop: a restart policy's start)."""
         from .errors import InvalidState
 
         with self.db.write() as c:
@@ -219,7 +237,7 @@ class State:
             if row is None:
                 raise NoSuchContainer(f"no container with ID \"{cid}\" found: no such container")
             rec = _record(row)
-            if rec.state not in allowed:
+            if rec.state not in allowed or (unless_stopping and rec.stopping):
                 raise InvalidState(f"container {rec.name} is {rec.state}: container state improper")
             c.execute("UPDATE containers SET state=?, owner_pid=?, owner_start=? WHERE id=?",
                       (new_state, self.me, self.my_start, cid))
@@ -233,6 +251,10 @@ class State:
     def delete(self, cid: str) -> None:
         with self.db.write() as c:
             c.execute("DELETE FROM containers WHERE id=?", (cid,))
+
+    def running_detached(self) -> list[ContainerRecord]:
+        rows = self.db.conn.execute("SELECT * FROM containers WHERE state=? AND detached=1", (RUNNING,))
+        return [_record(r) for r in rows.fetchall()]
 
     def orphans(self) -> list[ContainerRecord]:
         """Rows whose owning process has died."""

@@ -6,6 +6,8 @@ its id maps, takes a mount namespace of its own and mounts the rootfs there
 unshares the PID, UTS, IPC and network namespaces and forks the init, then
 waits for it and exits with its status, after running the caller's `after_exit`
 (still inside the user namespace, so it can remove files owned by container ids).
+A detached stage 1 (the monitor's containers) exits once the init is forked: the
+init is then reaped by the monitor, a child subreaper.
 
 The init is PID 1 of the new PID namespace. It waits for "go" (the host side
 has by then started networking and placed it in its cgroup), copies the mount
@@ -58,13 +60,13 @@ def namespaces(spec: dict[str, Any]) -> dict[str, Optional[str]]:
 
 
 def stage1(spec: dict[str, Any], chan: Channel, host_side_fds: list[int],
-           after_exit: Optional[Callable[[], None]] = None) -> NoReturn:
+           after_exit: Optional[Callable[[], None]] = None, detach: bool = False) -> NoReturn:
     """The namespace holder. Never returns."""
     code = EXIT_SETUP_FAILED
     try:
         for fd in host_side_fds:
             os.close(fd)
-        code = _stage1(spec, chan, after_exit)
+        code = _stage1(spec, chan, after_exit, detach)
     except BaseException as exc:  # noqa: BLE001 - reported to the host side
         try:
             chan.send_error(exc)
@@ -73,7 +75,7 @@ def stage1(spec: dict[str, Any], chan: Channel, host_side_fds: list[int],
     os._exit(code)
 
 
-def _stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[Callable[[], None]]) -> int:
+def _stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[Callable[[], None]], detach: bool) -> int:
     sc = S.default()
     sc.prctl(S.PR_SET_PDEATHSIG, signal.SIGKILL)
     os.setsid()  # out of the caller's terminal process group: podpy forwards signals itself
@@ -90,7 +92,7 @@ def _stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[Callable[[
     sc.unshare(S.CLONE_NEWNS)
     sc.mount(None, "/", None, S.MS_REC | S.MS_PRIVATE)
     root_desc = spec.get("rootfsMount")
-    fuse_pid = mount_rootfs(sc, root_desc) if root_desc else None
+    fuse_pid = mount_rootfs(sc, root_desc, tied=not detach) if root_desc else None
     flags = 0
     for kind in ("pid", "uts", "ipc", "network"):
         if kind in ns and ns[kind] is None:
@@ -100,9 +102,13 @@ def _stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[Callable[[
     sc.unshare(flags)
     pid = os.fork()
     if pid == 0:
-        init(spec, chan)
-    chan.send("pid", pid=pid)
+        init(spec, chan, detach)
+    chan.send("pid", pid=pid, fuse_pid=fuse_pid)
     chan.close()
+    if detach:
+        # The init lives on without us: it is reparented to the caller's subreaper (the
+        # monitor), which reaps it; its mount namespace keeps the root file system mounted.
+        return 0
     status = _wait(pid)
     if root_desc:
         try:
@@ -141,10 +147,10 @@ def _wait(pid: int) -> int:
             return 128 + os.WTERMSIG(status)
 
 
-def init(spec: dict[str, Any], chan: Channel) -> NoReturn:
+def init(spec: dict[str, Any], chan: Channel, detach: bool = False) -> NoReturn:
     """PID 1 of the container. Never returns: execs or exits."""
     try:
-        _init(spec, chan)
+        _init(spec, chan, detach)
     except ExecError as exc:
         _report(chan, exc)
         os._exit(exc.exit_code)
@@ -160,9 +166,10 @@ def _report(chan: Channel, exc: BaseException) -> None:
         pass
 
 
-def _init(spec: dict[str, Any], chan: Channel) -> None:
+def _init(spec: dict[str, Any], chan: Channel, detach: bool) -> None:
     sc = S.default()
-    sc.prctl(S.PR_SET_PDEATHSIG, signal.SIGKILL)
+    if not detach:  # a detached init outlives stage 1 by design
+        sc.prctl(S.PR_SET_PDEATHSIG, signal.SIGKILL)
     chan.expect("go")
     os.setsid()
     ns = namespaces(spec)

@@ -141,11 +141,12 @@ def mount_one(sc: S.Syscalls, rootfs: str, m: dict[str, Any]) -> None:
         sc.mount(None, dest, None, prop)
 
 
-def mount_rootfs(sc: S.Syscalls, desc: dict[str, Any]) -> Optional[int]:
+def mount_rootfs(sc: S.Syscalls, desc: dict[str, Any], tied: bool = True) -> Optional[int]:
     """Mount the container's root filesystem as storage described it.
 
     Returns the pid of a fuse-overlayfs server when one was started (it runs in
-    the foreground as our child, dying with us through PDEATHSIG).
+    the foreground as our child; when tied, it dies with us through PDEATHSIG,
+    otherwise it serves until the last mount namespace holding the mount is gone).
     """
     kind = desc["type"]
     target = desc["target"]
@@ -164,18 +165,19 @@ def mount_rootfs(sc: S.Syscalls, desc: dict[str, Any]) -> Optional[int]:
         sc.mount("overlay", target, "overlay", 0, opts)
         return None
     if kind == "fuse-overlayfs":
-        return _fuse_overlay(desc, opts, target)
+        return _fuse_overlay(desc, opts, target, tied)
     raise SetupError(f"unknown rootfs mount type `{kind}`")
 
 
-def _fuse_overlay(desc: dict[str, Any], opts: str, target: str) -> int:
+def _fuse_overlay(desc: dict[str, Any], opts: str, target: str, tied: bool = True) -> int:
     program = desc.get("program") or "fuse-overlayfs"
     before = os.stat(target).st_dev
     err = os.memfd_create("fuse-overlayfs-stderr", os.MFD_CLOEXEC)
     pid = os.fork()
     if pid == 0:
         try:
-            S.default().prctl(S.PR_SET_PDEATHSIG, signal.SIGKILL)
+            if tied:
+                S.default().prctl(S.PR_SET_PDEATHSIG, signal.SIGKILL)
             devnull = os.open("/dev/null", os.O_RDWR)
             os.dup2(devnull, 0)
             os.dup2(devnull, 1)

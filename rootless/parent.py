@@ -32,32 +32,36 @@ class LaunchOptions:
 
     slirp: start slirp4netns with these options; cgroup_procs: a cgroup.procs file to move the
     init into; on_pid: told the init's pid before it execs; after_exit: run by stage 1 after
-    the init exits.
+    the init exits; detach: stage 1 exits once the init is forked, leaving the init to the
+    caller's subreaper (a detached container's monitor), which must reap it.
     """
 
-    __slots__ = ("slirp", "cgroup_procs", "on_pid", "after_exit")
+    __slots__ = ("slirp", "cgroup_procs", "on_pid", "after_exit", "detach")
 
     def __init__(self, slirp: Optional["slirp_mod.SlirpOptions"] = None, cgroup_procs: Optional[str] = None,
                  on_pid: Optional[Callable[[int], None]] = None,
-                 after_exit: Optional[Callable[[], None]] = None) -> None:
+                 after_exit: Optional[Callable[[], None]] = None, detach: bool = False) -> None:
         self.slirp = slirp
         self.cgroup_procs = cgroup_procs
         self.on_pid = on_pid
         self.after_exit = after_exit
+        self.detach = detach
 
 
 class Container:
     """A started container, seen from the host side."""
 
-    __slots__ = ("stage1_pid", "pid", "pty_master", "slirp", "exit_code")
+    __slots__ = ("stage1_pid", "pid", "pty_master", "slirp", "exit_code", "fuse_pid")
 
     def __init__(self, stage1_pid: int, pid: int, pty_master: Optional[int] = None,
-                 slirp: Optional["slirp_mod.Slirp"] = None, exit_code: Optional[int] = None) -> None:
+                 slirp: Optional["slirp_mod.Slirp"] = None, exit_code: Optional[int] = None,
+                 fuse_pid: Optional[int] = None) -> None:
         self.stage1_pid = stage1_pid
         self.pid = pid
         self.pty_master = pty_master
         self.slirp = slirp
         self.exit_code = exit_code
+        self.fuse_pid = fuse_pid
 
     def signal(self, sig: int) -> None:
         try:
@@ -88,7 +92,7 @@ def launch(spec: dict[str, Any], options: LaunchOptions) -> Container:
     host, inside = Channel.pair()
     pid = os.fork()
     if pid == 0:
-        child.stage1(spec, inside, [host.fileno()], options.after_exit)
+        child.stage1(spec, inside, [host.fileno()], options.after_exit, options.detach)
     inside.close()
     started: Optional[Container] = None
     try:
@@ -98,7 +102,7 @@ def launch(spec: dict[str, Any], options: LaunchOptions) -> Container:
             write_maps(pid, IdMappings.from_spec(linux))
             host.send("mapped")
         msg, _ = host.expect("pid")
-        started = Container(stage1_pid=pid, pid=int(msg["pid"]))
+        started = Container(stage1_pid=pid, pid=int(msg["pid"]), fuse_pid=msg.get("fuse_pid"))
         if options.cgroup_procs:
             _join_cgroup(options.cgroup_procs, started.pid)
         if options.slirp is not None:
@@ -123,14 +127,28 @@ def launch(spec: dict[str, Any], options: LaunchOptions) -> Container:
     except BaseException as exc:
         host.close()
         code = _abort(pid, started)
+        if options.detach and started is not None:
+            _kill_detached(started)
         if isinstance(exc, RuntimeFailure):
-            exc.exit_code = code  # type: ignore[attr-defined]
+            if not options.detach:  # a detached stage 1's status is not the init's
+                exc.exit_code = code  # type: ignore[attr-defined]
             raise
         if isinstance(exc, OSError):
             raise SetupError(f"starting the container: {exc}") from exc
         raise
     finally:
         host.close()
+
+
+def _kill_detached(started: Container) -> None:
+    """A detached init that failed before exec exits by itself once the channel closes; one
+    past that point (an error after exec) must not be left running."""
+    for pid in (started.pid, started.fuse_pid):
+        if pid:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def _has_userns(spec: dict[str, Any]) -> bool:

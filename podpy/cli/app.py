@@ -27,6 +27,8 @@ app = typer.Typer(name="podpy", add_completion=False, no_args_is_help=True, cont
 MODULES = {
     "run": "containers", "create": "containers", "start": "containers", "rm": "containers",
     "inspect": "containers", "ps": "containers", "container": "containers", "export": "containers",
+    "stop": "containers", "kill": "containers", "wait": "containers", "restart": "containers",
+    "logs": "containers",
     "import": "images", "images": "images", "rmi": "images", "tag": "images", "image": "images",
     "pull": "images", "login": "images", "logout": "images", "history": "images",
     "push": "images", "save": "images", "load": "images",

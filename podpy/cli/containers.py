@@ -1,9 +1,9 @@
-"""Container commands: run, create, start, rm, ps, inspect, container exists."""
+"""Container commands: run, create, start, stop, kill, wait, restart, rm, ps, inspect, export, exists."""
 
 from __future__ import annotations
 
 import sys
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import typer
 
@@ -40,8 +40,15 @@ def start(
     rt = runtime(ctx)
     rt.reconcile()
     if not attach:
-        raise InvalidArgument("starting without --attach needs detached containers, which podpy "
-                              "does not run yet: use `podpy start -a`")
+        from ..engine.detached import start_detached
+        from ..state import RUNNING
+
+        def one(name: str) -> None:
+            rec = rt.state.lookup(name)
+            if rec.state != RUNNING:   # starting a running container changes nothing, as in podman
+                start_detached(rt, rec, render.warn)
+
+        raise typer.Exit(_each(containers, one))
     if len(containers) > 1:
         raise InvalidArgument("you cannot start and attach multiple containers at once")
     rec = rt.state.lookup(containers[0])
@@ -161,9 +168,14 @@ def inspect(
             try:
                 rec = rt.state.lookup(name)
                 image = img.by_id(rt.db.conn, rec.image_id)
-                items.append(reports.container_inspect(
+                from ..engine.detached import log_path
+
+                data = reports.container_inspect(
                     rec, rt.store.container_dir(rec.id) + "/merged", rt.store.driver.name,
-                    rt.container_run_dir(rec.id), image))
+                    rt.container_run_dir(rec.id), image)
+                data["HostConfig"]["LogConfig"]["Path"] = log_path(rt, rec)
+                data["LogPath"] = log_path(rt, rec)
+                items.append(data)
                 continue
             except NoSuchContainer as exc:
                 if kind == "container":
@@ -189,6 +201,178 @@ def exists(ctx: typer.Context, name: str = typer.Argument(..., help="Container n
         raise typer.Exit(1)
 
 
+def _each(names: List[str], action: Any, echo: bool = True) -> int:
+    """Apply action to each named container; print the name (as given) or the error; podman's
+    exit codes: 0, or 125 when any failed."""
+    from ..errors import PodpyError, translate
+
+    code = 0
+    for name in names:
+        try:
+            action(name)
+        except PodpyError as exc:
+            render.error(str(exc))
+            code = exc.exit_code if exc.exit_code != 0 else 125
+            continue
+        except Exception as exc:  # noqa: BLE001
+            render.error(str(translate(exc)))
+            code = 125
+            continue
+        if echo:
+            render.out(name)
+    return code
+
+
+def _targets(ctx: typer.Context, names: Optional[List[str]], all_: bool, latest: bool = False) -> List[str]:
+    from ..errors import InvalidArgument
+    from ..state import RUNNING
+
+    if all_:
+        return [r.name for r in runtime(ctx).state.all() if r.state == RUNNING]
+    if latest:
+        recs = [r for r in runtime(ctx).state.all()]
+        if not recs:
+            raise InvalidArgument("no containers to act on")
+        return [recs[0].name]
+    if not names:
+        raise InvalidArgument(f"`podpy {ctx.info_name}` requires at least one container name or id")
+    return list(names)
+
+
+def stop(
+    ctx: typer.Context,
+    containers: Optional[List[str]] = typer.Argument(None, help="Containers to stop."),
+    timeout: Optional[int] = typer.Option(None, "-t", "--time", "--timeout",
+                                          help="Seconds to wait before SIGKILL (default: the container's, 10)."),
+    all_: bool = typer.Option(False, "-a", "--all", help="Stop every running container."),
+    ignore: bool = typer.Option(False, "-i", "--ignore", help="Ignore containers that do not exist."),
+    latest: bool = typer.Option(False, "-l", "--latest", help="The latest container."),
+) -> None:
+    """Stop containers: the stop signal, then SIGKILL."""
+    from ..engine import detached
+    from ..errors import NoSuchContainer
+
+    rt = runtime(ctx)
+    detached.check_timeout(timeout)
+    rt.reconcile()
+
+    def one(name: str) -> None:
+        try:
+            detached.stop(rt, name, timeout, render.warn)
+        except NoSuchContainer:
+            if not ignore:
+                raise
+
+    raise typer.Exit(_each(_targets(ctx, containers, all_, latest), one))
+
+
+def kill(
+    ctx: typer.Context,
+    containers: Optional[List[str]] = typer.Argument(None, help="Containers to signal."),
+    sig: str = typer.Option("KILL", "-s", "--signal", help="Signal to send (name or number)."),
+    all_: bool = typer.Option(False, "-a", "--all", help="Signal every running container."),
+    latest: bool = typer.Option(False, "-l", "--latest", help="The latest container."),
+) -> None:
+    """Send a signal to containers' main process."""
+    from ..engine import detached
+    from ..options import parse_signal
+
+    rt = runtime(ctx)
+    num = parse_signal(sig)
+    raise typer.Exit(_each(_targets(ctx, containers, all_, latest), lambda n: detached.kill(rt, n, num)))
+
+
+def wait(
+    ctx: typer.Context,
+    containers: List[str] = typer.Argument(..., help="Containers to wait for."),
+    condition: List[str] = typer.Option([], "--condition", help="stopped (default), exited or created."),
+    ignore: bool = typer.Option(False, "-i", "--ignore", help="Ignore containers that do not exist."),
+) -> None:
+    """Wait for containers to stop; print their exit codes."""
+    from ..engine import detached
+    from ..errors import InvalidArgument, NoSuchContainer
+
+    rt = runtime(ctx)
+    conds = tuple(condition) or ("stopped",)
+    for c in conds:
+        if c not in ("stopped", "exited", "created", "running"):
+            raise InvalidArgument(f"invalid --condition {c!r}: use stopped, exited or created")
+
+    def one(name: str) -> None:
+        try:
+            render.out(str(detached.wait(rt, name, conds)))
+        except NoSuchContainer:
+            if ignore:
+                render.out("-1")
+            else:
+                raise
+
+    raise typer.Exit(_each(list(containers), one, echo=False))
+
+
+def restart(
+    ctx: typer.Context,
+    containers: Optional[List[str]] = typer.Argument(None, help="Containers to restart."),
+    timeout: Optional[int] = typer.Option(None, "-t", "--time", "--timeout", help="Seconds before SIGKILL."),
+    all_: bool = typer.Option(False, "-a", "--all", help="Restart every container."),
+    running: bool = typer.Option(False, "--running", help="With --all: only running containers."),
+) -> None:
+    """Stop and start containers again (detached)."""
+    from ..engine import detached
+
+    rt = runtime(ctx)
+    detached.check_timeout(timeout)
+    rt.reconcile()
+    if all_:
+        from ..state import CONFIGURED, RUNNING
+
+        names = [r.name for r in rt.state.all() if r.state != CONFIGURED and (r.state == RUNNING or not running)]
+    else:
+        names = _targets(ctx, containers, False)
+
+    def one(name: str) -> None:
+        rec = detached.stop(rt, name, timeout, render.warn)
+        detached.start_detached(rt, rt.state.get(rec.id) or rec, render.warn)
+
+    raise typer.Exit(_each(names, one))
+
+
+def logs(
+    ctx: typer.Context,
+    containers: List[str] = typer.Argument(..., help="Containers whose logs to show."),
+    follow: bool = typer.Option(False, "-f", "--follow", help="Keep printing new lines until the container stops."),
+    tail: int = typer.Option(-1, "-n", "--tail", help="Only the last N lines (-1: all)."),
+    since: Optional[str] = typer.Option(None, "--since", help="Only lines since a time or duration (10m)."),
+    until: Optional[str] = typer.Option(None, "--until", help="Only lines until a time or duration."),
+    timestamps: bool = typer.Option(False, "-t", "--timestamps", help="Prefix each line with its time."),
+    names: bool = typer.Option(False, "--names", help="Prefix each line with the container's name."),
+) -> None:
+    """Show a container's output: stdout to stdout, stderr to stderr."""
+    from ..engine import logs as lg
+
+    rt = runtime(ctx)
+    rt.reconcile()
+    t_since = lg.parse_time(since, "--since") if since else None
+    t_until = lg.parse_time(until, "--until") if until else None
+    recs = [rt.state.lookup(n) for n in containers]
+    prefix_names = names or len(recs) > 1
+    out, err = sys.stdout.buffer, sys.stderr.buffer
+    for rec in recs:
+        prefix = (rec.name + " ").encode() if prefix_names else b""
+        for e in lg.entries(rt, rec, follow, tail, t_since, t_until):
+            stream = err if e.stream == b"stderr" else out
+            stream.write(prefix + (e.stamp + b" " if timestamps else b"") + e.text)
+            if follow:
+                stream.flush()
+
+
+def cleanup(ctx: typer.Context, container: str = typer.Argument(..., help="Container id.")) -> None:
+    """Record a detached container's exit; apply --rm and its restart policy (run by the monitor)."""
+    from ..engine import detached
+
+    detached.cleanup(runtime(ctx), container, render.warn)
+
+
 def export(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Container name or id."),
@@ -210,7 +394,9 @@ _CREATE = {"context_settings": RUN_SETTINGS, "add_help_option": False,
 
 # name -> (function, command settings); the app registers only what a command line needs.
 TOP = {"run": (forward_run, _RUN), "create": (forward_run, _CREATE), "start": (start, {}),
-       "rm": (rm, {}), "inspect": (inspect, {}), "ps": (ps, {}), "export": (export, {})}
-GROUP = {**TOP, "ls": (ps, {}), "list": (ps, {"hidden": True}), "exists": (exists, {})}
+       "rm": (rm, {}), "inspect": (inspect, {}), "ps": (ps, {}), "export": (export, {}), "stop": (stop, {}),
+       "kill": (kill, {}), "wait": (wait, {}), "restart": (restart, {}), "logs": (logs, {})}
+GROUP = {**TOP, "ls": (ps, {}), "list": (ps, {"hidden": True}), "exists": (exists, {}),
+         "cleanup": (cleanup, {"hidden": True})}
 GROUP.pop("ps")
 GROUP["ps"] = (ps, {"hidden": True})

@@ -87,7 +87,7 @@ def run_or_create(command: str, args: list[str], g: Globals) -> int:
     fields = runargs.parse(command, args)
     if fields is None:
         return 0
-    if fields["tty"] and fields["interactive"] and not sys.stdin.isatty():
+    if fields["tty"] and fields["interactive"] and not fields["detach"] and not sys.stdin.isatty():
         render.warn("The input device is not a TTY. The --tty and --interactive flags might not work properly")
     rt = Runtime.open(g.root, g.runroot, g.storage_driver)
     rt.reconcile()
@@ -95,6 +95,12 @@ def run_or_create(command: str, args: list[str], g: Globals) -> int:
         _pull_if_needed(rt, fields["image"], fields["pull"] or "missing")
     rec = create(rt, CreateOptions(**fields, create_command=["podpy", *sys.argv[1:]]), for_run=command == "run")
     if command == "create":
+        render.out(rec.id)
+        return 0
+    if fields["detach"]:
+        from ..engine.detached import start_detached
+
+        start_detached(rt, rec, render.warn)
         render.out(rec.id)
         return 0
     sys.stdout.flush()

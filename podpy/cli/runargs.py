@@ -43,6 +43,12 @@ OPTIONS: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (
     (("--cap-drop",), "cap_drop", MULTI, "CAP", "drop a capability"),
     (("--privileged",), "privileged", FLAG, "", "all capabilities, no masked paths"),
     (("--pull",), "pull", VALUE, "POLICY", "pull the image: missing (default), always, newer or never"),
+    (("-d", "--detach"), "detach", FLAG, "", "run in the background and print the container's id"),
+    (("--restart",), "restart", VALUE, "POLICY", "no, always, unless-stopped or on-failure[:N]"),
+    (("--stop-signal",), "stop_signal", VALUE, "SIGNAL", "signal that stops the container (default: the image's or SIGTERM)"),
+    (("--stop-timeout",), "stop_timeout", VALUE, "SECONDS", "seconds to wait after the stop signal before SIGKILL (10)"),
+    (("--log-driver",), "log_driver", VALUE, "DRIVER", "k8s-file (default) or none"),
+    (("--log-opt",), "log_opts", MULTI, "K=V", "log option: max-size=SIZE (e.g. 10m), path=FILE"),
 )
 
 HELP = {"run": "Run a command in a new container.", "create": "Create a container without starting it."}

@@ -67,32 +67,41 @@ class _Forwarder:
             signal.signal(sig, handler)
 
 
+def runtime_spec(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None],
+                 console: Optional[tuple[int, int]]) -> dict[str, Any]:
+    """The OCI-shaped spec that starts rec (its /etc files written on the way)."""
+    from rootless.userns import default_mappings
+    from storage import images as img
+
+    image = img.by_id(rt.db.conn, rec.image_id)
+    if image is None:
+        raise InvalidState(f"the image of container {rec.name} ({rec.image_id[:12]}) is gone")
+    desc = rt.store.rootfs_mount(rec.id, image)
+    etc = specgen.etc_files(rec, rt.container_run_dir(rec.id))
+    mappings = None
+    if rt.cfg.rootless:
+        mappings = default_mappings()
+        if mappings.warning:
+            warn(mappings.warning)
+    return specgen.build(rec, desc, mappings, etc, console)
+
+
+STARTABLE = (CREATED, EXITED, STOPPED)
+
+
 def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None]) -> int:
     """Start a created or exited container in the foreground; its exit code."""
     from rootless import parent, tty
-    from rootless.userns import default_mappings
-    from storage import images as img
     from storage.fsutil import remove_tree
 
-    startable = (CREATED, EXITED, STOPPED) + ((CONFIGURED,) if rec.owner_pid == os.getpid() else ())
+    startable = STARTABLE + ((CONFIGURED,) if rec.owner_pid == os.getpid() else ())
     rec = rt.state.claim(rec.id, startable, RUNNING)
     cfg = rec.config
-    run_dir = rt.container_run_dir(rec.id)
     container = None
     with _Forwarder() as fwd:
         try:
-            image = img.by_id(rt.db.conn, rec.image_id)
-            if image is None:
-                raise InvalidState(f"the image of container {rec.name} ({rec.image_id[:12]}) is gone")
-            desc = rt.store.rootfs_mount(rec.id, image)
-            etc = specgen.etc_files(rec, run_dir)
-            mappings = None
-            if rt.cfg.rootless:
-                mappings = default_mappings()
-                if mappings.warning:
-                    warn(mappings.warning)
             console = tty.window_size(0) if cfg.tty else None
-            spec = specgen.build(rec, desc, mappings, etc, console)
+            spec = runtime_spec(rt, rec, warn, console)
             cdir = rt.store.container_dir(rec.id)
             options = parent.LaunchOptions(
                 slirp=_slirp_options(cfg.network_options) if cfg.network == "slirp4netns" else None,
@@ -103,7 +112,8 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
             _failed_start(rt, rec, exc)
             raise translate(exc) if isinstance(exc, Exception) else exc
         fwd.attach(container.signal)
-        rt.state.update(rec.id, pid=container.pid, started_at=time.time(), exit_code=None, finished_at=None)
+        rt.state.update(rec.id, pid=container.pid, started_at=time.time(), exit_code=None, finished_at=None,
+                        detached=False, stopping=False)
         try:
             if container.pty_master is not None:
                 with tty.RawMode(0):
@@ -160,7 +170,12 @@ def remove(rt: Runtime, rec: ContainerRecord, force: bool) -> None:
             raise InvalidState(
                 f"cannot remove container {rec.id} as it is running - running or paused containers "
                 "cannot be removed without force: container state improper")
-        _kill_and_wait(rec)
+        if rec.detached:
+            from .detached import kill_and_wait
+
+            kill_and_wait(rt, rec)
+        else:
+            _kill_and_wait(rec)
     rt.store.remove_container(rec.id)
     _remove_run_dir(rt, rec.id)
     rt.state.delete(rec.id)

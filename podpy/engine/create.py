@@ -29,7 +29,8 @@ class CreateOptions(Record):
         "image": REQUIRED, "command": list, "name": None, "entrypoint": None, "env": list, "env_file": list,
         "volumes": list, "workdir": None, "user": None, "hostname": None, "network": None, "tty": False,
         "interactive": False, "remove": False, "labels": list, "read_only": False, "cap_add": list,
-        "cap_drop": list, "privileged": False, "pull": None, "create_command": list,
+        "cap_drop": list, "privileged": False, "pull": None, "create_command": list, "detach": False,
+        "restart": None, "stop_signal": None, "stop_timeout": None, "log_driver": None, "log_opts": list,
     }
     __slots__ = tuple(FIELDS)
     image: str
@@ -53,6 +54,12 @@ class CreateOptions(Record):
     privileged: bool
     pull: Optional[str]
     create_command: list[str]
+    detach: bool
+    restart: Optional[str]
+    stop_signal: Optional[str]
+    stop_timeout: Optional[str]
+    log_driver: Optional[str]
+    log_opts: list[str]
 
 
 _ADJ = ("admiring", "bold", "brave", "calm", "clever", "cool", "dazzling", "eager", "elegant", "festive",
@@ -107,6 +114,16 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
     labels = opt.parse_labels(o.labels)
     user_spec = opt.parse_user(o.user) if o.user else None
     network, net_opts = parse_network(o.network)
+    restart = opt.parse_restart(o.restart)
+    if restart != "no" and o.remove:
+        raise InvalidArgument("the --rm option conflicts with --restart, when the restartPolicy is not \"no\"")
+    stop_signal = opt.signal_name(opt.parse_signal(o.stop_signal)) if o.stop_signal else None
+    stop_timeout = 10
+    if o.stop_timeout is not None:
+        if not str(o.stop_timeout).isdigit():
+            raise InvalidArgument(f"invalid --stop-timeout {o.stop_timeout!r}: expected a number of seconds")
+        stop_timeout = int(o.stop_timeout)
+    log_driver, log_opts = opt.parse_log_options(o.log_driver, o.log_opts)
     if o.workdir is not None and not o.workdir.startswith("/"):
         raise InvalidArgument(f"invalid --workdir {o.workdir!r}: must be an absolute path")
     from rootless import capabilities
@@ -152,7 +169,8 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
         interactive=o.interactive, remove=o.remove, network=network, network_options=net_opts,
         mounts=[opt.volume_mount(v) for v in volumes], labels={**(icfg.get("Labels") or {}), **labels},
         read_only=o.read_only, cap_add=o.cap_add, cap_drop=o.cap_drop, privileged=o.privileged,
-        stop_signal=str(icfg.get("StopSignal") or "SIGTERM"),
+        stop_signal=stop_signal or _image_stop_signal(icfg),
+        restart=restart, stop_timeout=stop_timeout, log_driver=log_driver, log_opts=log_opts,
         create_command=o.create_command or [os.path.basename(sys.argv[0])] + sys.argv[1:],
     )
     rec = ContainerRecord(id=cid, name=name or "", image_id=image.id, image_name=image_name,
@@ -184,6 +202,14 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
     if not for_run:
         rec.state, rec.owner_pid = CREATED, None
     return rec
+
+
+def _image_stop_signal(icfg: dict[str, object]) -> str:
+    value = str(icfg.get("StopSignal") or "")
+    try:
+        return opt.signal_name(opt.parse_signal(value)) if value else "SIGTERM"
+    except InvalidArgument:
+        return "SIGTERM"
 
 
 def _check_mapped(uid: int, gids: list[int]) -> None:

@@ -161,7 +161,7 @@ def container_inspect(rec: ContainerRecord, rootfs: str, driver: str, run_dir: s
         "HostnamePath": os.path.join(run_dir, "hostname"),
         "HostsPath": os.path.join(run_dir, "hosts"),
         "Name": rec.name,
-        "RestartCount": 0,
+        "RestartCount": rec.restarts,
         "Driver": driver,
         "Mounts": [
             {"Type": "bind", "Source": m["source"], "Destination": m["destination"], "Driver": "",
@@ -183,6 +183,7 @@ def container_inspect(rec: ContainerRecord, rootfs: str, driver: str, run_dir: s
             "StopSignal": cfg.stop_signal,
             "Tty": cfg.tty,
             "OpenStdin": cfg.interactive,
+            "StopTimeout": cfg.stop_timeout,
             "CreateCommand": cfg.create_command,
             "Annotations": cfg.annotations,
         },
@@ -194,6 +195,11 @@ def container_inspect(rec: ContainerRecord, rootfs: str, driver: str, run_dir: s
             "CapDrop": cfg.cap_drop,
             "Privileged": cfg.privileged,
             "ReadonlyRootfs": cfg.read_only,
+            "RestartPolicy": {"Name": cfg.restart.partition(":")[0] if cfg.restart != "no" else "",
+                              "MaximumRetryCount": int(cfg.restart.partition(":")[2] or 0)},
+            "LogConfig": {"Type": cfg.log_driver, "Config": None, "Path": cfg.log_opts.get("path", ""),
+                          "Size": cfg.log_opts.get("max-size", "0B")},
+            "StopTimeout": cfg.stop_timeout,
         },
         "NetworkSettings": {
             "IPAddress": "10.0.2.100" if cfg.network == "slirp4netns" and rec.state == RUNNING else "",

@@ -127,8 +127,23 @@ class Runtime:
         return os.path.join(self.cfg.runroot, "containers", cid)
 
     def reconcile(self) -> None:
-        """Finish what killed commands left behind (see state.py)."""
+        """Finish what killed commands left behind (see state.py), and record the exits of
+        detached containers whose clean-up has not run yet."""
+        for rec in self.state.running_detached():
+            if os.path.exists(os.path.join(self.container_run_dir(rec.id), "exit")):
+                from .detached import record_exit
+
+                record_exit(self, rec)
         for rec in self.state.orphans():
+            if rec.detached and rec.state == RUNNING:
+                # Its monitor died: nothing supervises it any more. End it and call it exited
+                # (with the code the monitor wrote, if it did; otherwise unknown).
+                from .detached import end_unsupervised
+
+                end_unsupervised(self, rec)
+                rec = self.state.get(rec.id) or rec
+                if rec.state != RUNNING and not rec.config.remove:
+                    continue
             if rec.state == CONFIGURED or (rec.config.remove and rec.state in (RUNNING, EXITED)):
                 try:
                     self.store.remove_container(rec.id)

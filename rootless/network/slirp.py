@@ -45,6 +45,15 @@ class Slirp:
         self.pid = pid
         self._exit_w = exit_w
 
+    @property
+    def exit_fd(self) -> int:
+        return self._exit_w
+
+    def hand_over(self) -> int:
+        """Give up the exit fd (to a process that outlives us): slirp4netns runs until it is closed."""
+        fd, self._exit_w = self._exit_w, -1
+        return fd
+
     def stop(self) -> None:
         """Close the exit fd (slirp4netns exits by itself) and reap it."""
         if self._exit_w >= 0:

@@ -32,7 +32,7 @@ def _snapshot(p):
     (["start", "-a", "no-such-container"], "no such container"),
     (["inspect", "no-such-thing"], "no such object"),
     (["inspect", "--type", "volume", "busybox"], "invalid --type"),
-    (["start", "busybox"], "--attach"),
+    (["start", "nosuchcontainer"], "no such container"),
     (["start", "-a", "a", "b"], "multiple containers"),
     (["rm"], "requires at least one argument"),
     (["rmi"], "requires at least one image"),

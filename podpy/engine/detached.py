@@ -1,0 +1,415 @@
+"""Detached containers: started through the user's monitor (podpy/monitor.py), and the
+verbs that act on running containers: stop, kill, wait, restart, and the clean-up the
+monitor runs when a container exits.
+
+The row of a detached container is owned by the monitor while it runs. When its init
+exits, the monitor writes `exit` (the code and the time) into the container's runtime
+directory and runs `podpy container cleanup ID`; any podpy command that reconciles the
+state reads such a file too, so an exit is recorded even if the clean-up never ran. A
+monitor that died (SIGKILL) leaves running rows with a dead owner: those are reported as
+exited with an unknown code, and their processes are killed.
+"""
+
+from __future__ import annotations
+
+import _socket
+import json
+import os
+import signal
+import sys
+import time
+
+from ..errors import EngineError, InvalidArgument, InvalidState, translate
+from ..state import CONFIGURED, CREATED, EXITED, REMOVING, RUNNING, STOPPED, ContainerRecord, process_start_time
+from .runtime import Runtime
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Optional
+
+    from rootless.sync import Channel
+
+EXIT_FILE = "exit"
+LOG_FILE = "ctr.log"
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+# -------------------------------------------------------------- the monitor --
+
+
+def _package_root() -> str:
+    import podpy
+
+    return os.path.dirname(os.path.dirname(os.path.abspath(podpy.__file__)))
+
+
+def _python_env() -> dict[str, str]:
+    """The environment for a python that must import podpy as this process does."""
+    env = dict(os.environ)
+    root = _package_root()
+    old = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = root + (os.pathsep + old if old else "")
+    return env
+
+
+def _spawn_monitor(runroot: str) -> None:
+    """Start a monitor for runroot: a child subreaper (set here, kept across exec) in a
+    session of its own, running a python without site (a small process)."""
+    from rootless import syscalls
+
+    argv = [sys.executable, "-S", "-c", "from podpy.monitor import main; main()", runroot]
+    env = _python_env()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setsid()
+            null = os.open("/dev/null", os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            os.closerange(3, 1 << 16)
+            # A second fork: the monitor must not stay our child (nobody would reap it).
+            if os.fork() == 0:
+                # Not inherited across fork, but kept across execve: set it here.
+                syscalls.default().prctl(_PR_SET_CHILD_SUBREAPER, 1)
+                os.execve(sys.executable, argv, env)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def _connect(runroot: str, timeout: float = 10.0) -> "Channel":
+    from rootless.sync import Channel
+
+    from ..monitor import socket_address
+
+    deadline = time.monotonic() + timeout
+    spawned_at = 0.0
+    while True:
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
+        address, dirfd = socket_address(runroot)
+        try:
+            sock.connect(address)
+            return Channel(sock)
+        except (FileNotFoundError, ConnectionRefusedError):
+            sock.close()
+        finally:
+            if dirfd >= 0:
+                os.close(dirfd)
+        now = time.monotonic()
+        if now > deadline:
+            raise EngineError(f"the container monitor did not start (see {os.path.join(runroot, 'monitor.log')})")
+        if now - spawned_at > 2.0:
+            _spawn_monitor(runroot)
+            spawned_at = now
+        time.sleep(0.003)
+
+
+def _request(runroot: str, kind: str, **fields: Any) -> dict[str, Any]:
+    """One request to the monitor; a monitor that leaves as we ask is replaced and asked again."""
+    from rootless.errors import from_wire
+
+    for _attempt in range(3):
+        chan = _connect(runroot)
+        try:
+            chan.send(kind, **fields)
+            reply, fds = chan.recv()
+        except (ConnectionResetError, BrokenPipeError):
+            reply, fds = None, []
+        finally:
+            chan.close()
+        for fd in fds:
+            os.close(fd)
+        if reply is None:
+            continue
+        if reply.get("type") == "error":
+            raise from_wire(reply["error"])
+        return reply
+    raise EngineError("the container monitor went away while starting the container")
+
+
+# ---------------------------------------------------------------- starting --
+
+
+def log_path(rt: Runtime, rec: ContainerRecord) -> str:
+    return rec.config.log_opts.get("path") or os.path.join(rt.store.container_dir(rec.id), LOG_FILE)
+
+
+def _cleanup_command(rt: Runtime, cid: str) -> dict[str, Any]:
+    argv = [sys.executable, "-m", "podpy", "--root", rt.cfg.root, "--runroot", rt.cfg.runroot,
+            "--storage-driver", rt.store.driver.name, "container", "cleanup", cid]
+    return {"argv": argv, "env": _python_env()}
+
+
+def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None],
+                   by_policy: bool = False) -> ContainerRecord:
+    """Start a created or exited container under the monitor; returns its row once it runs.
+    by_policy: a restart policy's start, which a `stop` meanwhile cancels."""
+    from .containers import STARTABLE, _failed_start, _slirp_options, runtime_spec
+
+    startable = STARTABLE + ((CONFIGURED,) if rec.owner_pid == os.getpid() else ())
+    rec = rt.state.claim(rec.id, startable, RUNNING, unless_stopping=by_policy)
+    started = time.time()
+    rt.state.update(rec.id, started_at=started, finished_at=None, exit_code=None, pid=None, detached=True,
+                    stopping=False, **({"restarts": rec.restarts + 1} if by_policy else {}))
+    cfg = rec.config
+    try:
+        spec = runtime_spec(rt, rec, warn, (24, 80) if cfg.tty else None)
+        run_dir = rt.container_run_dir(rec.id)
+        try:
+            os.unlink(os.path.join(run_dir, EXIT_FILE))
+        except FileNotFoundError:
+            pass
+        slirp = None
+        if cfg.network == "slirp4netns":
+            s = _slirp_options(cfg.network_options)
+            slirp = {"mtu": s.mtu, "cidr": s.cidr, "allow_host_loopback": s.allow_host_loopback,
+                     "enable_ipv6": s.enable_ipv6, "outbound_addr": s.outbound_addr, "extra": list(s.extra)}
+        log = {"driver": cfg.log_driver, "path": log_path(rt, rec),
+               "max_size": int(cfg.log_opts.get("max-size") or 0)}
+        reply = _request(rt.cfg.runroot, "launch", id=rec.id, spec=spec, slirp=slirp, log=log,
+                         exit_path=os.path.join(run_dir, EXIT_FILE), cleanup=_cleanup_command(rt, rec.id))
+    except BaseException as exc:
+        _failed_start(rt, rec, exc)
+        raise translate(exc) if isinstance(exc, Exception) else exc
+    monitor = int(reply["monitor"])
+    # Only while it still runs: a container that is already over was recorded by its clean-up.
+    with rt.db.write() as c:
+        c.execute("UPDATE containers SET pid=?, owner_pid=?, owner_start=? WHERE id=? AND state=?",
+                  (int(reply["pid"]), monitor, process_start_time(monitor), rec.id, RUNNING))
+    rec.pid, rec.state = int(reply["pid"]), RUNNING
+    return rec
+
+
+# ------------------------------------------------------------------ exits --
+
+
+def read_exit(rt: Runtime, cid: str) -> Optional[tuple[int, float]]:
+    """(exit code, finish time) from the monitor's exit file, if it wrote one."""
+    try:
+        with open(os.path.join(rt.container_run_dir(cid), EXIT_FILE)) as f:
+            data = json.load(f)
+        return int(data["code"]), float(data["finished"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def record_exit(rt: Runtime, rec: ContainerRecord) -> None:
+    """Record an exit the monitor wrote that no clean-up has recorded yet (part of reconcile)."""
+    got = read_exit(rt, rec.id)
+    if got is not None:
+        _record(rt, rec, *got)
+
+
+def end_unsupervised(rt: Runtime, rec: ContainerRecord) -> None:
+    """A running detached container whose monitor is gone: kill what is left of it (only a
+    process that is PID 1 of its own PID namespace: the pid may have been reused) and record
+    it as exited, with the monitor's exit file if there is one, else with an unknown code."""
+    if rec.pid and _is_container_init(rec.pid):
+        try:
+            os.kill(rec.pid, signal.SIGKILL)
+        except OSError:
+            pass
+    got = read_exit(rt, rec.id)
+    code, finished = got if got is not None else (-1, time.time())
+    _record(rt, rec, code, finished)
+
+
+def _is_container_init(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("NSpid:"):
+                    ids = line.split()[1:]
+                    return len(ids) > 1 and ids[-1] == "1"
+    except OSError:
+        pass
+    return False
+
+
+def _record(rt: Runtime, rec: ContainerRecord, code: int, finished: float) -> bool:
+    """The container is over. False when another command recorded it first."""
+    with rt.db.write() as c:
+        done = c.execute(
+            "UPDATE containers SET state=?, exit_code=?, finished_at=?, pid=NULL, owner_pid=NULL,"
+            " owner_start=NULL WHERE id=? AND state=? AND detached=1",
+            (EXITED, code, finished, rec.id, RUNNING)).rowcount > 0
+    if done:
+        from .containers import _remove_run_dir
+
+        _remove_run_dir(rt, rec.id)
+    return done
+
+
+def cleanup(rt: Runtime, cid: str, warn: Callable[[str], None]) -> None:
+    """`container cleanup`: what the monitor runs after a container's exit: record it, then
+    --rm or the restart policy."""
+    rt.reconcile()
+    rec = rt.state.get(cid)
+    if rec is None:
+        return
+    if rec.state == RUNNING and rec.detached:
+        got = read_exit(rt, cid)
+        if got is None:
+            return   # still running (or its monitor died; reconcile handles that)
+        if not _record(rt, rec, *got):
+            return
+        rec = rt.state.get(cid)
+        if rec is None:
+            return
+    if rec.state != EXITED or not rec.detached:
+        return
+    if rec.config.remove:
+        from .containers import remove
+
+        remove(rt, rec, force=False)
+        return
+    if should_restart(rec):
+        _restart_after_backoff(rt, rec, warn)
+
+
+def should_restart(rec: ContainerRecord) -> bool:
+    policy = rec.config.restart
+    if rec.stopping or policy == "no":
+        return False
+    if policy in ("always", "unless-stopped"):
+        return True
+    if policy.startswith("on-failure"):
+        if not rec.exit_code:
+            return False
+        _, _, limit = policy.partition(":")
+        return not limit or rec.restarts < int(limit)
+    return False
+
+
+def _restart_after_backoff(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None]) -> None:
+    """Start it again, after podman's back-off: 100 ms doubling with each restart (at most
+    5 minutes); the wait is abandoned when the container is stopped, started or removed meanwhile."""
+    delay = min(0.1 * (2 ** rec.restarts), 300.0)
+    deadline = time.monotonic() + delay
+    while time.monotonic() < deadline:
+        time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+        now = rt.state.get(rec.id)
+        if now is None or now.state != EXITED or now.stopping:
+            return
+    try:
+        start_detached(rt, rt.state.lookup(rec.id), warn, by_policy=True)
+    except Exception:  # noqa: BLE001 - it stays exited (or was stopped meanwhile); `ps` shows it
+        pass
+
+
+# ------------------------------------------------------------ stop and kill --
+
+
+def _running(rt: Runtime, name: str) -> ContainerRecord:
+    rec = rt.state.lookup(name)
+    if rec.state != RUNNING or not rec.pid:
+        raise InvalidState(f"can only kill running containers. {rec.id} is in state {_state_word(rec)}: "
+                           "container state improper")
+    return rec
+
+
+def _state_word(rec: ContainerRecord) -> str:
+    return {CONFIGURED: "configured", CREATED: "created", EXITED: "exited", STOPPED: "stopped",
+            REMOVING: "removing"}.get(rec.state, rec.state)
+
+
+def kill(rt: Runtime, name: str, sig: int) -> ContainerRecord:
+    """`kill -s SIG`: the signal to the container's init (SIGKILL ends every process of it)."""
+    rt.reconcile()
+    rec = _running(rt, name)
+    if sig in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP):
+        rt.state.update(rec.id, stopping=True)
+    _signal(rec, sig)
+    return rec
+
+
+def _signal(rec: ContainerRecord, sig: int) -> None:
+    try:
+        os.kill(int(rec.pid or 0), sig)
+    except ProcessLookupError:
+        pass
+    except PermissionError as exc:
+        raise EngineError(f"signalling container {rec.name}: {exc.strerror}") from exc
+
+
+def stop(rt: Runtime, name: str, timeout: Optional[int], warn: Callable[[str], None]) -> ContainerRecord:
+    """`stop`: the stop signal, then SIGKILL after timeout seconds; returns once it is over.
+    A container that is not running is left as it is (podman says nothing either)."""
+    rt.reconcile()
+    rec = rt.state.lookup(name)
+    if rec.state != RUNNING:
+        if rec.state in (CREATED, EXITED, STOPPED):
+            rt.state.update(rec.id, stopping=True)   # a restart policy's pending start is cancelled
+            return rec
+        raise InvalidState(f"container {rec.name} is {_state_word(rec)}: container state improper")
+    from ..options import parse_signal
+
+    rt.state.update(rec.id, stopping=True)
+    wait_for = rec.config.stop_timeout if timeout is None else timeout
+    if rec.pid:
+        sig = parse_signal(rec.config.stop_signal or "SIGTERM")
+        if wait_for > 0:
+            _signal(rec, sig)
+            if _wait_over(rt, rec, wait_for):
+                return rec
+            warn(f"StopSignal {rec.config.stop_signal} failed to stop container {rec.name} in {wait_for} "
+                 "seconds, resorting to SIGKILL")
+        _signal(rec, signal.SIGKILL)
+    if not _wait_over(rt, rec, 30):
+        raise EngineError(f"container {rec.name} did not exit after SIGKILL")
+    return rec
+
+
+def kill_and_wait(rt: Runtime, rec: ContainerRecord) -> None:
+    """SIGKILL a detached container and wait until its exit is recorded (rm -f)."""
+    rt.state.update(rec.id, stopping=True)
+    _signal(rec, signal.SIGKILL)
+    if not _wait_over(rt, rec, 30):
+        raise EngineError(f"container {rec.name} did not exit after SIGKILL")
+
+
+def _wait_over(rt: Runtime, rec: ContainerRecord, timeout: float) -> bool:
+    """Wait until the container has exited and that is recorded; False on timeout."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        now = rt.state.get(rec.id)
+        if now is None or now.state != RUNNING:
+            return True
+        if now.detached:
+            got = read_exit(rt, rec.id)
+            if got is not None:
+                _record(rt, now, *got)
+                continue
+        rt.reconcile()   # a foreground owner or a monitor that died
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
+def wait(rt: Runtime, name: str, conditions: tuple[str, ...] = ("stopped", "exited")) -> int:
+    """`wait`: block until the container is not running; its exit code (-1 if unknown)."""
+    rt.reconcile()
+    rec = rt.state.lookup(name)
+    delay = 0.005
+    while True:
+        now = rt.state.get(rec.id)
+        if now is None:
+            raise InvalidState(f"container {rec.name} was removed while waiting for it")
+        if now.state in (EXITED, STOPPED) or (now.state == CREATED and "created" in conditions):
+            return now.exit_code if now.exit_code is not None else -1
+        if now.state == RUNNING and now.detached:
+            got = read_exit(rt, now.id)
+            if got is not None:
+                _record(rt, now, *got)
+                continue
+        rt.reconcile()
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
+def check_timeout(value: Optional[int]) -> Optional[int]:
+    if value is not None and value < 0:
+        raise InvalidArgument(f"invalid timeout {value}: must not be negative")
+    return value

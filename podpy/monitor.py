@@ -1,0 +1,504 @@
+"""The monitor: one process per user that supervises every detached container.
+
+What conmon is to podman, but one for all of a user's containers rather than one
+each (one Python process costs about 4 MB; ten of them would cost more than
+podman's conmons, pause process and network helpers together). It is started
+on demand by the first `run -d` (or `start`), lives in the user's runtime
+directory (`monitor.sock`, `monitor.lock`) and exits shortly after its last
+container has.
+
+For each container it
+- forks a short-lived launcher that starts the container (rootless.parent with
+  `detach`): stage 1 exits once the init is forked, so the init is reparented
+  to the monitor, a child subreaper, which reaps it;
+- reads the container's stdout and stderr (or its terminal) and writes them to
+  the log file in the k8s-file format (`TIME STREAM F|P TEXT`), rotating it at
+  --log-opt max-size;
+- holds slirp4netns's exit fd, so the network helper ends with the container;
+- when the init exits: writes `exit` (code and time) into the container's
+  runtime directory and runs `podpy container cleanup ID`, which records the
+  exit in the database and applies --rm and the restart policy.
+
+The database is not opened here: the monitor stays small, and a monitor killed
+with SIGKILL leaves containers that the next podpy command reports as exited
+with an unknown code.
+
+Requests arrive on a SOCK_SEQPACKET socket as JSON messages (rootless.sync).
+"""
+
+from __future__ import annotations
+
+import _socket
+import errno
+import fcntl
+import os
+import select
+import signal
+import sys
+import time
+
+from rootless.sync import Channel
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional
+
+SOCKET, LOCK = "monitor.sock", "monitor.lock"
+IDLE_EXIT = 1.0          # seconds with no container and no client before the monitor leaves
+DRAIN = 2.0              # seconds to read what a dead container's processes still write
+_CHUNK = 65536
+
+
+def socket_address(runroot: str) -> tuple[str, int]:
+    """The address of the monitor's socket, and an fd to close after use (-1 for none).
+
+    A unix socket's path is limited to 107 bytes; a longer one is reached through
+    /proc/self/fd/N of the runtime directory instead."""
+    path = os.path.join(runroot, SOCKET)
+    if len(path.encode()) < 100:
+        return path, -1
+    fd = os.open(runroot, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    return f"/proc/self/fd/{fd}/{SOCKET}", fd
+
+
+def rfc3339(ns: int) -> str:
+    """A nanosecond timestamp as podman's log lines have it: local time with its offset."""
+    secs, frac = divmod(ns, 1_000_000_000)
+    t = time.localtime(secs)
+    off = t.tm_gmtoff or 0
+    sign = "+" if off >= 0 else "-"
+    off = abs(off)
+    return (time.strftime("%Y-%m-%dT%H:%M:%S", t) + f".{frac:09d}{sign}{off // 3600:02d}:{off % 3600 // 60:02d}")
+
+
+class LogFile:
+    """A container's log in the k8s-file format, rotated (one old file kept) at max_size."""
+
+    def __init__(self, path: str, max_size: int) -> None:
+        self.path = path
+        self.max_size = max_size
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        self.size = os.fstat(self.fd).st_size
+        self.failed = False
+
+    def write(self, stream: str, data: bytes) -> None:
+        """Lines of data from stream ("stdout"/"stderr"); a last line without newline is partial (P)."""
+        stamp = rfc3339(time.time_ns()).encode()
+        tag = stream.encode()
+        out = bytearray()
+        lines = data.split(b"\n")
+        for i, line in enumerate(lines):
+            last = i == len(lines) - 1
+            if last and not line:
+                break
+            entry = b"%s %s %s %s\n" % (stamp, tag, b"P" if last else b"F", line)
+            if self.max_size > 0 and self.size + len(out) + len(entry) > self.max_size and self.size + len(out):
+                self._flush(out)
+                out = bytearray()
+                self._rotate()
+            out += entry
+        self._flush(out)
+
+    def _flush(self, out: bytes) -> None:
+        if not out:
+            return
+        try:
+            os.write(self.fd, out)
+            self.size += len(out)
+            self.failed = False
+        except OSError:
+            # A full disk loses log lines, never the container: try again with the next write.
+            self.failed = True
+
+    def _rotate(self) -> None:
+        try:
+            os.replace(self.path, self.path + ".1")
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        except OSError:
+            return
+        os.close(self.fd)
+        self.fd, self.size = fd, 0
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+class Container:
+    """One supervised container."""
+
+    def __init__(self, cid: str, request: dict[str, Any]) -> None:
+        self.id = cid
+        self.request = request
+        self.pid = 0
+        self.fuse_pid: Optional[int] = None
+        self.streams: dict[int, str] = {}      # fd -> "stdout" / "stderr"
+        self.slirp_exit: Optional[int] = None
+        self.stdin: Optional[int] = None
+        self.log: Optional[LogFile] = None
+        self.exit_code: Optional[int] = None
+        self.drain_until = 0.0
+
+
+class Monitor:
+    def __init__(self, runroot: str) -> None:
+        self.runroot = runroot
+        self.poller = select.poll()
+        self.handlers: dict[int, Any] = {}
+        self.containers: dict[int, Container] = {}    # init pid -> container
+        self.launching: dict[int, tuple[Container, Channel, Channel]] = {}   # launcher pid -> ...
+        self.clients = 0
+        self.unclaimed: dict[int, tuple[int, float]] = {}   # reaped pids no container claimed yet
+        self.idle_since = time.monotonic()
+        self.sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC
+                                   | _socket.SOCK_NONBLOCK)
+        try:
+            os.unlink(os.path.join(runroot, SOCKET))
+        except FileNotFoundError:
+            pass
+        address, dirfd = socket_address(runroot)
+        try:
+            self.sock.bind(address)
+        finally:
+            if dirfd >= 0:
+                os.close(dirfd)
+        self.sock.listen(256)
+        self.watch(self.sock.fileno(), self._accept)
+        wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        os.set_blocking(self.wake_w, False)
+        signal.set_wakeup_fd(self.wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
+            signal.signal(sig, signal.SIG_IGN)
+        self.watch(wake_r, lambda fd: self._drain_wakeups(fd))
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def watch(self, fd: int, handler: Any) -> None:
+        self.handlers[fd] = handler
+        self.poller.register(fd, select.POLLIN)
+
+    def unwatch(self, fd: int) -> None:
+        if self.handlers.pop(fd, None) is not None:
+            self.poller.unregister(fd)
+
+    def serve(self) -> None:
+        while True:
+            now = time.monotonic()
+            if self.containers or self.launching or self.clients:
+                self.idle_since = now
+            elif now - self.idle_since >= IDLE_EXIT:
+                self._leave()
+                return
+            timeout = 250
+            for fd, _ev in self.poller.poll(timeout):
+                handler = self.handlers.get(fd)
+                if handler is not None:
+                    handler(fd)
+            self._reap()
+            self._finish_drained()
+
+    def _leave(self) -> None:
+        """Stop taking requests, then go: a client that connected meanwhile sees the
+        connection reset and starts a new monitor."""
+        try:
+            os.unlink(os.path.join(self.runroot, SOCKET))
+        except OSError:
+            pass
+        self.sock.close()
+
+    def _drain_wakeups(self, fd: int) -> None:
+        try:
+            while os.read(fd, 512):
+                pass
+        except BlockingIOError:
+            pass
+
+    # -- clients -----------------------------------------------------------------------------
+
+    def _accept(self, _fd: int) -> None:
+        while True:
+            try:
+                conn, _ = self.sock._accept()  # type: ignore[attr-defined]
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            sock = _socket.socket(fileno=conn)
+            chan = Channel(sock)
+            self.clients += 1
+            self.watch(sock.fileno(), lambda fd, chan=chan: self._request(chan))
+
+    def _drop(self, chan: Channel) -> None:
+        self.unwatch(chan.fileno())
+        chan.close()
+        self.clients -= 1
+
+    def _request(self, chan: Channel) -> None:
+        try:
+            msg, fds = chan.recv()
+        except OSError:
+            msg, fds = None, []
+        for fd in fds:
+            os.close(fd)
+        if msg is None:
+            self._drop(chan)
+            return
+        kind = msg.get("type")
+        if kind == "ping":
+            chan.send("pong", pid=os.getpid())
+        elif kind == "launch":
+            self.unwatch(chan.fileno())   # the answer comes when the launcher reports
+            self._launch(chan, msg)
+        else:
+            chan.send("error", error={"kind": "setup", "message": f"monitor: unknown request {kind!r}"})
+
+    # -- launching ---------------------------------------------------------------------------
+
+    def _launch(self, client: Channel, msg: dict[str, Any]) -> None:
+        ctr = Container(str(msg["id"]), msg)
+        spec = msg["spec"]
+        process = spec.get("process", {})
+        stdio: list[int] = []
+        keep: list[int] = []
+        try:
+            if process.get("stdin"):
+                in_r, in_w = os.pipe2(os.O_CLOEXEC)
+                ctr.stdin = in_w
+                stdio.append(in_r)
+            else:
+                stdio.append(os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC))
+            if process.get("terminal"):
+                null = os.open("/dev/null", os.O_WRONLY | os.O_CLOEXEC)
+                stdio += [null, os.dup(null)]   # the init opens its own terminal
+            else:
+                for stream in ("stdout", "stderr"):
+                    r, w = os.pipe2(os.O_CLOEXEC)
+                    ctr.streams[r] = stream
+                    keep.append(r)
+                    stdio.append(w)
+            log = msg.get("log") or {}
+            if log.get("driver", "k8s-file") != "none" and log.get("path"):
+                ctr.log = LogFile(log["path"], int(log.get("max_size") or 0))
+            here, there = Channel.pair()
+        except OSError as exc:
+            for fd in stdio + keep:
+                os.close(fd)
+            client.send("error", error={"kind": "setup", "message": f"monitor: {exc}"})
+            self._drop(client)
+            return
+        pid = os.fork()
+        if pid == 0:
+            _launcher(msg, stdio, there)
+        for fd in stdio:
+            os.close(fd)
+        there.close()
+        self.launching[pid] = (ctr, client, here)
+        self.watch(here.fileno(), lambda fd, pid=pid: self._launched(pid))
+
+    def _launched(self, launcher: int) -> None:
+        ctr, client, here = self.launching[launcher]
+        try:
+            msg, fds = here.recv()
+        except OSError:
+            msg, fds = None, []
+        self.unwatch(here.fileno())
+        here.close()
+        del self.launching[launcher]
+        if msg is None or msg.get("type") != "started":
+            error = (msg or {}).get("error") or {"kind": "setup", "message": "the container launcher died"}
+            self._forget(ctr)
+            self._reply(client, "error", error=error)
+            return
+        ctr.pid = int(msg["pid"])
+        ctr.fuse_pid = msg.get("fuse_pid")
+        names = list(msg.get("fd_names", []))
+        for name, fd in zip(names, fds):
+            if name == "slirp_exit":
+                ctr.slirp_exit = fd
+            elif name == "pty":
+                os.set_blocking(fd, False)
+                ctr.streams[fd] = "stdout"
+        for fd in ctr.streams:
+            os.set_blocking(fd, False)
+            self.watch(fd, lambda fd, ctr=ctr: self._output(ctr, fd))
+        self.containers[ctr.pid] = ctr
+        early = self.unclaimed.pop(ctr.pid, None)
+        if early is not None:   # it exited before its launcher's report was read
+            ctr.exit_code = early[0]
+            ctr.drain_until = time.monotonic() + DRAIN
+        self._reply(client, "started", pid=ctr.pid, monitor=os.getpid())
+
+    def _reply(self, client: Channel, kind: str, **fields: Any) -> None:
+        try:
+            client.send(kind, **fields)
+        except OSError:
+            pass   # the client went away: the container runs all the same
+        self._drop(client)
+
+    def _forget(self, ctr: Container) -> None:
+        for fd in list(ctr.streams):
+            self.unwatch(fd)
+            os.close(fd)
+        ctr.streams.clear()
+        for fd in (ctr.stdin, ctr.slirp_exit):
+            if fd is not None:
+                os.close(fd)
+        ctr.stdin = ctr.slirp_exit = None
+        if ctr.log is not None:
+            ctr.log.close()
+            ctr.log = None
+
+    # -- output ------------------------------------------------------------------------------
+
+    def _output(self, ctr: Container, fd: int) -> None:
+        try:
+            data = os.read(fd, _CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""   # EIO: a terminal whose other side is closed
+        if not data:
+            self.unwatch(fd)
+            os.close(fd)
+            del ctr.streams[fd]
+            return
+        if ctr.log is not None:
+            ctr.log.write(ctr.streams[fd], data)
+
+    # -- exits -------------------------------------------------------------------------------
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            code = os.waitstatus_to_exitcode(status)
+            code = 128 - code if code < 0 else code
+            ctr = self.containers.get(pid)
+            if ctr is None:
+                # A launcher, a stage 1, slirp4netns, a clean-up command, or an init whose
+                # launcher's report is still unread: kept a while for the latter.
+                now = time.monotonic()
+                self.unclaimed[pid] = (code, now)
+                for old, (_c, when) in list(self.unclaimed.items()):
+                    if now - when > 60:
+                        del self.unclaimed[old]
+                continue
+            ctr.exit_code = code
+            ctr.drain_until = time.monotonic() + DRAIN
+
+    def _finish_drained(self) -> None:
+        now = time.monotonic()
+        for pid, ctr in list(self.containers.items()):
+            if ctr.exit_code is None or (ctr.streams and now < ctr.drain_until):
+                continue
+            del self.containers[pid]
+            self._forget(ctr)
+            self._exited(ctr)
+
+    def _exited(self, ctr: Container) -> None:
+        request = ctr.request
+        if ctr.fuse_pid:
+            try:
+                os.kill(int(ctr.fuse_pid), signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        exit_path = request.get("exit_path")
+        if exit_path:
+            try:
+                tmp = f"{exit_path}.tmp"
+                with open(tmp, "w") as f:
+                    f.write(f'{{"code": {ctr.exit_code}, "finished": {time.time()!r}}}\n')
+                os.replace(tmp, exit_path)
+            except OSError:
+                pass   # the clean-up command reports the exit as unknown
+        cleanup = request.get("cleanup")
+        if cleanup:
+            try:
+                os.posix_spawn(cleanup["argv"][0], cleanup["argv"], cleanup.get("env") or dict(os.environ),
+                               file_actions=[(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+                                             (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
+                                             (os.POSIX_SPAWN_OPEN, 2, "/dev/null", os.O_WRONLY, 0)],
+                               setsid=True)
+            except OSError:
+                pass   # the next podpy command records the exit from the exit file
+
+
+def _launcher(msg: dict[str, Any], stdio: list[int], chan: Channel) -> None:
+    """In a fork of the monitor: start the container with stdio as its 0, 1, 2; report; exit."""
+    code = 0
+    try:
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        for target, fd in enumerate(stdio):
+            os.dup2(fd, target)
+        from rootless import parent
+
+        slirp = None
+        if msg.get("slirp") is not None:
+            from rootless.network.slirp import SlirpOptions
+
+            opts = dict(msg["slirp"])
+            opts["extra"] = tuple(opts.get("extra") or ())
+            slirp = SlirpOptions(**opts)
+        try:
+            started = parent.launch(msg["spec"], parent.LaunchOptions(slirp=slirp, detach=True))
+        except BaseException as exc:  # noqa: BLE001 - reported to the monitor
+            chan.send_error(exc)
+            return
+        fds, names = [], []
+        if started.slirp is not None:
+            fds.append(started.slirp.hand_over())
+            names.append("slirp_exit")
+        if started.pty_master is not None:
+            fds.append(started.pty_master)
+            names.append("pty")
+        chan.send("started", fds=fds, pid=started.pid, fuse_pid=started.fuse_pid,
+                  slirp_pid=started.slirp.pid if started.slirp else None, fd_names=names)
+    except BaseException:  # noqa: BLE001
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def _take_lock(runroot: str) -> int:
+    fd = os.open(os.path.join(runroot, LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)   # who serves, for people and tests
+            return fd
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                os.close(fd)
+                return -1
+            time.sleep(0.01)   # a monitor that is leaving: it is gone in a moment
+
+
+def main() -> None:
+    runroot = sys.argv[1]
+    lock = _take_lock(runroot)
+    if lock < 0:
+        os._exit(0)   # another monitor serves this runtime directory
+    # The spawner made us a child subreaper before exec (the setting survives execve), so
+    # this process needs no ctypes.
+    try:
+        Monitor(runroot).serve()
+    except BaseException as exc:  # noqa: BLE001
+        try:
+            with open(os.path.join(runroot, "monitor.log"), "a") as f:
+                f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} monitor failed: {type(exc).__name__}: {exc}\n")
+        except OSError:
+            pass
+        raise
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

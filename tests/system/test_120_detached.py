@@ -1,0 +1,242 @@
+"""Detached containers and their monitor: run -d, start, stop, kill, wait, restart, logs,
+restart policies, --rm, rm -f, and a monitor killed with SIGKILL."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+TRAP = "trap 'echo got-term; exit 0' TERM; trap 'echo got-usr1' USR1; echo ready; while :; do sleep 0.05; done"
+
+
+def _status(p, name):
+    return p("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", name).stdout.split()
+
+
+def _until(check, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _processes_of(uid):
+    out = subprocess.run(["ps", "-ww", "-o", "pid=,args=", "-u", str(uid)], capture_output=True, text=True).stdout
+    return [line.strip() for line in out.splitlines()]
+
+
+@pytest.fixture
+def store(new_podpy, image_tar, tmp_path):
+    """A fresh store with its own runtime directory, so it gets a monitor of its own."""
+    run = tmp_path / "xdg-run"
+    run.mkdir(mode=0o700)
+    p = new_podpy()
+    p.base_env = {**p.base_env, "XDG_RUNTIME_DIR": str(run)}
+    p("import", image_tar, "busybox")
+    p.runroot = run / "podpy"
+    yield p
+    p("rm", "-fa", check=False)
+
+
+def test_run_detached_prints_the_id_and_logs_keep_the_streams_apart(store):
+    p = store
+    cid = p("run", "-d", "--name", "d", "--network", "none", "busybox", "sh", "-c",
+            "echo out1; echo err1 >&2; echo out2; printf tail; exit 3").stdout.strip()
+    assert len(cid) == 64
+    assert p("wait", "d").stdout == "3\n"
+    assert _status(p, "d") == ["exited", "3"]
+    logs = p("logs", "d")
+    assert logs.stdout == "out1\nout2\ntail" and logs.stderr == "err1\n"
+    stamped = p("logs", "-t", "--tail", "1", "d").stdout
+    assert stamped.endswith(" tail") and stamped[:4].isdigit() and "T" in stamped.split()[0]
+    assert "Exited (3)" in p("ps", "-a", "--format", "{{.Status}}").stdout
+    # the log file is in podman's k8s-file format
+    path = json.loads(p("inspect", "d").stdout)[0]["LogPath"]
+    lines = [line.split(" ", 1)[1] for line in Path(path).read_text().splitlines()]
+    # (the two streams are two pipes: their relative order is not kept)
+    assert [x for x in lines if x.startswith("stdout")] == ["stdout F out1", "stdout F out2", "stdout P tail"]
+    assert [x for x in lines if x.startswith("stderr")] == ["stderr F err1"]
+
+
+def test_ps_and_inspect_of_a_running_container(store):
+    p = store
+    p("run", "-d", "--name", "up", "--network", "none", "busybox", "sleep", "60")
+    state = json.loads(p("inspect", "up").stdout)[0]["State"]
+    assert state["Running"] and state["Status"] == "running" and state["Pid"] > 0
+    assert os.path.exists(f"/proc/{state['Pid']}")
+    assert state["StartedAt"] != "0001-01-01T00:00:00Z"
+    time.sleep(1.1)
+    status = p("ps", "--format", "{{.Names}} {{.Status}}").stdout
+    assert status.startswith("up Up ") and "second" in status
+    p("rm", "-f", "up")
+    assert not os.path.exists(f"/proc/{state['Pid']}") or _until(lambda: not os.path.exists(f"/proc/{state['Pid']}"))
+    assert p("ps", "-aq").stdout == ""
+
+
+def test_stop_uses_the_stop_signal_then_sigkill(store):
+    p = store
+    p("run", "-d", "--name", "polite", "--network", "none", "busybox", "sh", "-c", TRAP)
+    assert _until(lambda: "ready" in p("logs", "polite").stdout)
+    start = time.monotonic()
+    assert p("stop", "polite").stdout == "polite\n"
+    assert time.monotonic() - start < 5
+    assert _status(p, "polite") == ["exited", "0"] and "got-term" in p("logs", "polite").stdout
+    # PID 1 ignores a signal it has no handler for: stop falls back to SIGKILL after -t
+    p("run", "-d", "--name", "stubborn", "--network", "none", "busybox", "sleep", "60")
+    res = p("stop", "-t", "1", "stubborn")
+    assert "resorting to SIGKILL" in res.stderr
+    assert _status(p, "stubborn") == ["exited", "137"]
+    # --stop-signal is kept with the container
+    p("run", "-d", "--name", "usr", "--stop-signal", "USR1", "--stop-timeout", "1", "--network", "none",
+      "busybox", "sh", "-c", TRAP)
+    assert _until(lambda: "ready" in p("logs", "usr").stdout)
+    assert json.loads(p("inspect", "usr").stdout)[0]["Config"]["StopSignal"] == "SIGUSR1"
+    p("stop", "usr")
+    assert "got-usr1" in p("logs", "usr").stdout and _status(p, "usr") == ["exited", "137"]
+    # stopping what is not running is not an error
+    assert p("stop", "usr").returncode == 0
+
+
+def test_kill_sends_the_signal(store):
+    p = store
+    p("run", "-d", "--name", "k", "--network", "none", "busybox", "sh", "-c", TRAP)
+    assert _until(lambda: "ready" in p("logs", "k").stdout)
+    p("kill", "-s", "USR1", "k")
+    assert _until(lambda: "got-usr1" in p("logs", "k").stdout)
+    assert _status(p, "k")[0] == "running"
+    p("kill", "k")   # SIGKILL by default
+    assert p("wait", "k").stdout == "137\n"
+    res = p("kill", "k", check=False)
+    assert res.returncode == 125 and "state improper" in res.stderr
+    res = p("kill", "-s", "NOSUCH", "k", check=False)
+    assert res.returncode == 125 and "invalid signal" in res.stderr
+
+
+def test_start_restart_and_wait_several(store):
+    p = store
+    p("create", "--name", "c1", "--network", "none", "busybox", "sh", "-c", "echo run; exit 4")
+    p("create", "--name", "c2", "--network", "none", "busybox", "sh", "-c", "exit 5")
+    assert p("start", "c1", "c2").stdout == "c1\nc2\n"
+    assert p("wait", "c1", "c2").stdout == "4\n5\n"
+    p("start", "c1")
+    assert p("wait", "c1").stdout == "4\n"
+    assert p("logs", "c1").stdout == "run\nrun\n"   # one log across starts
+    p("run", "-d", "--name", "r", "--network", "none", "busybox", "sh", "-c", TRAP)
+    pid1 = json.loads(p("inspect", "r").stdout)[0]["State"]["Pid"]
+    assert p("restart", "r").stdout == "r\n"
+    pid2 = json.loads(p("inspect", "r").stdout)[0]["State"]["Pid"]
+    assert pid2 != pid1 and _status(p, "r")[0] == "running"
+    res = p("wait", "nosuch", check=False)
+    assert res.returncode == 125 and "no such container" in res.stderr
+
+
+def test_restart_policies(store):
+    p = store
+    p("run", "-d", "--name", "fail", "--restart", "on-failure:2", "--network", "none", "busybox",
+      "sh", "-c", "echo try; exit 1")
+    assert _until(lambda: p("logs", "fail").stdout.count("try") == 3 and _status(p, "fail")[0] == "exited")
+    time.sleep(0.5)
+    assert p("logs", "fail").stdout.count("try") == 3
+    info = json.loads(p("inspect", "fail").stdout)[0]
+    assert info["RestartCount"] == 2 and info["HostConfig"]["RestartPolicy"] == {
+        "Name": "on-failure", "MaximumRetryCount": 2}
+    p("run", "-d", "--name", "ok", "--restart", "on-failure", "--network", "none", "busybox", "true")
+    assert p("wait", "ok").stdout == "0\n"
+    time.sleep(0.5)
+    assert _status(p, "ok")[0] == "exited"
+    # always: brought back after it exits; `stop` wins
+    p("run", "-d", "--name", "always", "--restart", "always", "--network", "none", "busybox",
+      "sh", "-c", "echo up; sleep 0.2")
+    assert _until(lambda: p("logs", "always").stdout.count("up") >= 3)
+    p("stop", "-t", "0", "always")
+    count = p("logs", "always").stdout.count("up")
+    time.sleep(1.0)
+    assert p("logs", "always").stdout.count("up") == count and _status(p, "always")[0] == "exited"
+    res = p("run", "-d", "--rm", "--restart", "always", "busybox", "true", check=False)
+    assert res.returncode == 125 and "--rm" in res.stderr
+    res = p("run", "-d", "--restart", "sometimes", "busybox", "true", check=False)
+    assert res.returncode == 125 and "invalid restart policy" in res.stderr
+
+
+def test_detached_rm_removes_everything_after_exit(store):
+    p = store
+    p("run", "-d", "--rm", "--name", "gone", "--network", "none", "busybox", "sh", "-c", "sleep 0.2")
+    assert _until(lambda: p("ps", "-aq").stdout == "")
+    assert list((p.data_home / "podpy" / "containers").iterdir()) == []
+
+
+def test_logs_follow_since_and_drivers(store):
+    p = store
+    p("run", "-d", "--name", "f", "--network", "none", "busybox", "sh", "-c",
+      "for i in 1 2 3 4; do echo line$i; sleep 0.3; done")
+    start = time.monotonic()
+    followed = p("logs", "-f", "f", timeout=30).stdout
+    assert followed == "line1\nline2\nline3\nline4\n" and time.monotonic() - start > 0.5
+    assert p("logs", "--since", "1h", "f").stdout == followed
+    assert p("logs", "--until", "1h", "f").stdout == ""
+    assert p("logs", "--tail", "0", "f").stdout == ""
+    res = p("logs", "--since", "yesterday-ish", "f", check=False)
+    assert res.returncode == 125 and "invalid --since" in res.stderr
+    p("run", "-d", "--name", "quiet", "--log-driver", "none", "--network", "none", "busybox", "echo", "x")
+    p("wait", "quiet")
+    res = p("logs", "quiet", check=False)
+    assert res.returncode == 125 and "none" in res.stderr
+    # max-size rotates the file: the newest lines are kept
+    p("run", "-d", "--name", "big", "--log-opt", "max-size=4k", "--network", "none", "busybox", "sh", "-c",
+      "i=0; while [ $i -lt 300 ]; do echo line-$i; i=$((i+1)); done")
+    p("wait", "big")
+    path = json.loads(p("inspect", "big").stdout)[0]["LogPath"]
+    assert os.path.getsize(path) <= 4096 and os.path.exists(path + ".1")
+    assert p("logs", "--tail", "1", "big").stdout == "line-299\n"
+    res = p("run", "-d", "--log-opt", "max-size=huge", "busybox", "true", check=False)
+    assert res.returncode == 125 and "max-size" in res.stderr
+
+
+def test_default_network_helper_ends_with_the_container(store):
+    p = store
+    p("run", "-d", "--name", "net", "busybox", "sh", "-c", "ip -o -4 addr show tap0; sleep 60")
+    assert _until(lambda: "10.0.2.100" in p("logs", "net").stdout)
+    pid = json.loads(p("inspect", "net").stdout)[0]["State"]["Pid"]
+    helpers = _processes_of(os.getuid())
+    assert any(f"/proc/{pid}/ns/net" in line for line in helpers), helpers
+    p("rm", "-f", "net")
+    assert _until(lambda: not any(f"/proc/{pid}/ns/net" in line for line in _processes_of(os.getuid())))
+
+
+def test_a_monitor_killed_with_sigkill(store):
+    p = store
+    p("run", "-d", "--name", "orphan", "--network", "none", "busybox", "sleep", "60")
+    pid = json.loads(p("inspect", "orphan").stdout)[0]["State"]["Pid"]
+    monitor = int((p.runroot / "monitor.lock").read_text())
+    os.kill(monitor, signal.SIGKILL)
+    assert _until(lambda: not os.path.exists(f"/proc/{monitor}/cmdline")
+                  or Path(f"/proc/{monitor}/cmdline").read_text() == "")
+    # the next command finds the container unsupervised: it is ended and reported exited
+    assert _status(p, "orphan") == ["exited", "-1"]
+    assert _until(lambda: not os.path.exists(f"/proc/{pid}") or Path(f"/proc/{pid}/cmdline").read_text() == "")
+    assert p("rm", "orphan").stdout == "orphan\n"
+    # and a new monitor serves the next container
+    p("run", "-d", "--name", "after", "--network", "none", "busybox", "true")
+    assert p("wait", "after").stdout == "0\n"
+
+
+def test_bad_input_for_the_new_verbs(store):
+    p = store
+    for args, msg in [
+        (("stop", "nosuch"), "no such container"),
+        (("logs", "nosuch"), "no such container"),
+        (("stop", "-t", "-3", "x"), "invalid timeout"),
+        (("run", "-d", "--stop-signal", "BOGUS", "busybox", "true"), "invalid signal"),
+        (("run", "-d", "--log-driver", "syslog", "busybox", "true"), "unsupported log driver"),
+    ]:
+        res = p(*args, check=False)
+        assert res.returncode == 125, args
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1 and msg in lines[0], (args, res.stderr)
+    assert p("ps", "-aq").stdout == ""
