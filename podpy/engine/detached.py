@@ -282,7 +282,7 @@ def should_restart(rec: ContainerRecord) -> bool:
 
 
 def _restart_after_backoff(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None]) -> None:
-    """Start it again, after podman's back-off: 100 ms doubling with each restart (at most
+    """Start it again after a back-off (docker's: 100 ms, doubling with each restart, at most
     5 minutes); the wait is abandoned when the container is stopped, started or removed meanwhile."""
     delay = min(0.1 * (2 ** rec.restarts), 300.0)
     deadline = time.monotonic() + delay
@@ -314,11 +314,11 @@ def _state_word(rec: ContainerRecord) -> str:
 
 
 def kill(rt: Runtime, name: str, sig: int) -> ContainerRecord:
-    """`kill -s SIG`: the signal to the container's init (SIGKILL ends every process of it)."""
+    """`kill -s SIG`: the signal to the container's init (SIGKILL ends every process of it).
+    As in podman, a container ended this way is not brought back by its restart policy."""
     rt.reconcile()
     rec = _running(rt, name)
-    if sig in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP):
-        rt.state.update(rec.id, stopping=True)
+    rt.state.update(rec.id, stopping=True)
     _signal(rec, sig)
     return rec
 
