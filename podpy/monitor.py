@@ -23,21 +23,22 @@ The database is not opened here: the monitor stays small, and a monitor killed
 with SIGKILL leaves containers that the next podpy command reports as exited
 with an unknown code.
 
-Requests arrive on a SOCK_SEQPACKET socket as JSON messages (rootless.sync).
+Requests arrive on a SOCK_SEQPACKET socket, one marshalled dict a message, file
+descriptors alongside (SCM_RIGHTS). Only modules written in C are imported here
+(no json, no signal's enums): each Python module would stay resident in every
+monitor, and a bare python3 is already most of the monitor's 5 MB.
 """
 
 from __future__ import annotations
 
+import _signal
 import _socket
-import errno
 import fcntl
+import marshal
 import os
 import select
-import signal
 import sys
 import time
-
-from rootless.sync import Channel
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -47,6 +48,68 @@ SOCKET, LOCK = "monitor.sock", "monitor.lock"
 IDLE_EXIT = 1.0          # seconds with no container and no client before the monitor leaves
 DRAIN = 2.0              # seconds to read what a dead container's processes still write
 _CHUNK = 65536
+_MAX_MESSAGE = 1 << 20
+_MAX_FDS = 8
+
+
+class Channel:
+    """One end of a SOCK_SEQPACKET connection carrying marshalled dicts and fds.
+
+    marshal, not json: it is built in. Both ends are the same user's podpy (the socket
+    lives in the user's private runtime directory)."""
+
+    def __init__(self, sock: _socket.socket) -> None:
+        self.sock = sock
+
+    @classmethod
+    def pair(cls) -> tuple["Channel", "Channel"]:
+        a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
+        return cls(a), cls(b)
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def send(self, kind: str, fds: Optional[list[int]] = None, **fields: Any) -> None:
+        fields["type"] = kind
+        data = marshal.dumps(fields)
+        if fds:
+            rights = b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in fds)
+            self.sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])
+        else:
+            self.sock.sendall(data)
+
+    def send_error(self, exc: BaseException) -> None:
+        wire = exc.to_wire() if hasattr(exc, "to_wire") else {  # rootless's errors know their wire form
+            "kind": "setup", "message": f"{type(exc).__name__}: {exc}"}
+        self.send("error", error=wire)
+
+    def recv(self) -> tuple[Optional[dict[str, Any]], list[int]]:
+        """The next message and its fds; (None, []) at end of file."""
+        try:
+            data, ancillary, _flags, _addr = self.sock.recvmsg(_MAX_MESSAGE, _socket.CMSG_SPACE(_MAX_FDS * 4))
+        except ConnectionResetError:
+            return None, []
+        fds: list[int] = []
+        for level, kind, payload in ancillary:
+            if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+                fds += [int.from_bytes(payload[i:i + 4], sys.byteorder, signed=True)
+                        for i in range(0, len(payload) - len(payload) % 4, 4)]
+        if not data:
+            for fd in fds:
+                os.close(fd)
+            return None, []
+        try:
+            msg = marshal.loads(data)
+        except (ValueError, EOFError, TypeError):
+            msg = None
+        if not isinstance(msg, dict):
+            for fd in fds:
+                os.close(fd)
+            return {"type": "invalid"}, []
+        return msg, fds
+
+    def close(self) -> None:
+        self.sock.close()
 
 
 def socket_address(runroot: str) -> tuple[str, int]:
@@ -128,7 +191,9 @@ class Container:
 
     def __init__(self, cid: str, request: dict[str, Any]) -> None:
         self.id = cid
-        self.request = request
+        # only what the exit needs: the spec is the launcher's business (and memory held here
+        # stays with the monitor for its whole life)
+        self.request = {k: request[k] for k in ("exit_path", "cleanup") if k in request}
         self.pid = 0
         self.fuse_pid: Optional[int] = None
         self.streams: dict[int, str] = {}      # fd -> "stdout" / "stderr"
@@ -164,11 +229,10 @@ class Monitor:
         self.sock.listen(256)
         self.watch(self.sock.fileno(), self._accept)
         wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        os.set_blocking(self.wake_w, False)
-        signal.set_wakeup_fd(self.wake_w)
-        signal.signal(signal.SIGCHLD, lambda *_: None)
-        for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
-            signal.signal(sig, signal.SIG_IGN)
+        _signal.set_wakeup_fd(self.wake_w)
+        _signal.signal(_signal.SIGCHLD, lambda *_: None)
+        for sig in (_signal.SIGINT, _signal.SIGHUP, _signal.SIGPIPE):
+            _signal.signal(sig, _signal.SIG_IGN)
         self.watch(wake_r, lambda fd: self._drain_wakeups(fd))
 
     # -- the loop ----------------------------------------------------------------------------
@@ -289,6 +353,7 @@ class Monitor:
         pid = os.fork()
         if pid == 0:
             _launcher(msg, stdio, there)
+        del msg, spec, process
         for fd in stdio:
             os.close(fd)
         there.close()
@@ -403,7 +468,7 @@ class Monitor:
         request = ctr.request
         if ctr.fuse_pid:
             try:
-                os.kill(int(ctr.fuse_pid), signal.SIGTERM)
+                os.kill(int(ctr.fuse_pid), _signal.SIGTERM)
             except ProcessLookupError:
                 pass
         exit_path = request.get("exit_path")
@@ -431,9 +496,9 @@ def _launcher(msg: dict[str, Any], stdio: list[int], chan: Channel) -> None:
     """In a fork of the monitor: start the container with stdio as its 0, 1, 2; report; exit."""
     code = 0
     try:
-        signal.set_wakeup_fd(-1)
-        for sig in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGINT, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_DFL)
+        _signal.set_wakeup_fd(-1)
+        for sig in (_signal.SIGCHLD, _signal.SIGPIPE, _signal.SIGINT, _signal.SIGHUP):
+            _signal.signal(sig, _signal.SIG_DFL)
         for target, fd in enumerate(stdio):
             os.dup2(fd, target)
         from rootless import parent

@@ -27,7 +27,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Optional
 
-    from rootless.sync import Channel
+    from ..monitor import Channel
 
 EXIT_FILE = "exit"
 LOG_FILE = "ctr.log"
@@ -78,9 +78,7 @@ def _spawn_monitor(runroot: str) -> None:
 
 
 def _connect(runroot: str, timeout: float = 10.0) -> "Channel":
-    from rootless.sync import Channel
-
-    from ..monitor import socket_address
+    from ..monitor import Channel, socket_address
 
     deadline = time.monotonic() + timeout
     spawned_at = 0.0
