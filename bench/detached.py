@@ -8,7 +8,9 @@ Run it as an unprivileged user with subordinate ids (the test user works):
 1. Wall time for N concurrent `run -d --network none IMAGE sleep 60` until every
    command has returned (each returns once its container runs), and how many
    failed. Target: podpy at most 0.5 x podman.
-2. Idle memory of the helpers each tool keeps for 1 and for 10 detached `sleep`
+2. Median wall time of `exec CONTAINER true` into a running container. Target:
+   podpy at most 0.5 x podman.
+3. Idle memory of the helpers each tool keeps for 1 and for 10 detached `sleep`
    containers on the default network: the summed PSS of every new process of
    the user that is not inside a container (podpy: its monitor and slirp4netns;
    podman: conmon, its pause process, slirp4netns, ...). Target at 10
@@ -47,6 +49,18 @@ def concurrent_runs(cmd: list[str], env: dict[str, str], image: str, count: int)
         codes = list(pool.map(lambda _: subprocess.run(argv, env=env, capture_output=True).returncode,
                               range(count)))
     return time.perf_counter() - start, sum(1 for c in codes if c != 0)
+
+
+def exec_latency(cmd: list[str], env: dict[str, str], image: str, runs: int = 15) -> float:
+    import statistics
+
+    run(cmd + ["run", "-d", "--name", "bench-exec", "--network", "none", image, "sleep", "120"], env)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        run(cmd + ["exec", "bench-exec", "true"], env)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
 
 
 def my_processes() -> set[int]:
@@ -153,11 +167,14 @@ def main() -> int:
                 run(cmd + ["import", args.image_tar, image], e)
                 wall, failed = concurrent_runs(cmd, e, image, args.count)
                 cleanup(cmd, e, label == "podman")
+                exec_ms = exec_latency(cmd, e, image)
+                cleanup(cmd, e, label == "podman")
                 one, _ = helper_memory(cmd, e, image, 1, baseline)
                 cleanup(cmd, e, label == "podman")
                 ten, names = helper_memory(cmd, e, image, 10, baseline)
                 cleanup(cmd, e, label == "podman")
-                results[label] = {"wall": wall, "failed": failed, "one": one, "ten": ten, "names": names}
+                results[label] = {"wall": wall, "failed": failed, "one": one, "ten": ten, "names": names,
+                                  "exec": exec_ms}
         finally:
             for label, cmd, e, _image in tools:
                 cleanup(cmd, e, label == "podman")
@@ -169,6 +186,11 @@ def main() -> int:
         print(f"  {label:7} {r['wall']:7.2f} s  {r['failed']} failed")
     if "podman" in results:
         print(f"  ratio   {results['podpy']['wall'] / results['podman']['wall']:7.2f} (target <= 0.50)")
+    print("exec CONTAINER true (median ms of 15)")
+    for label, r in results.items():
+        print(f"  {label:7} {r['exec']:7.1f} ms")
+    if "podman" in results:
+        print(f"  ratio   {results['podpy']['exec'] / results['podman']['exec']:7.2f} (target <= 0.50)")
     print("idle helper memory, default network (summed PSS, MB): 1 container, 10 containers;"
           " processes at 10 (count, MB)")
     for label, r in results.items():

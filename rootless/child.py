@@ -227,9 +227,9 @@ def _stdin_devnull() -> None:
         os.close(fd)
 
 
-def _terminal(sc: S.Syscalls, chan: Channel, process: dict[str, Any]) -> None:
+def _terminal(sc: S.Syscalls, chan: Channel, process: dict[str, Any], console: bool = True) -> None:
     """Allocate the pty in the container's own devpts, make it our controlling
-    terminal on 0/1/2 and /dev/console, and send the master to the host side."""
+    terminal on 0/1/2 (and /dev/console), and send the master to the host side."""
     master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
     fcntl.ioctl(master, _TIOCSPTLCK, struct.pack("i", 0))
     num = struct.unpack("i", fcntl.ioctl(master, _TIOCGPTN, struct.pack("i", 0)))[0]
@@ -239,11 +239,12 @@ def _terminal(sc: S.Syscalls, chan: Channel, process: dict[str, Any]) -> None:
     if size:
         fcntl.ioctl(slave, termios.TIOCSWINSZ,
                     struct.pack("HHHH", int(size["height"]), int(size["width"]), 0, 0))
-    try:
-        R.ensure_target("/dev/console", False)
-        sc.mount(slave_path, "/dev/console", None, S.MS_BIND)
-    except OSError:
-        pass
+    if console:
+        try:
+            R.ensure_target("/dev/console", False)
+            sc.mount(slave_path, "/dev/console", None, S.MS_BIND)
+        except OSError:
+            pass
     fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
     for fd in (0, 1, 2):
         os.dup2(slave, fd)

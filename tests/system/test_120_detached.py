@@ -240,3 +240,55 @@ def test_bad_input_for_the_new_verbs(store):
         lines = res.stderr.strip().splitlines()
         assert len(lines) == 1 and msg in lines[0], (args, res.stderr)
     assert p("ps", "-aq").stdout == ""
+
+
+def test_exec_runs_in_every_namespace_of_the_container(store):
+    p = store
+    p("run", "-d", "--name", "ex", "--hostname", "exbox", "--network", "none", "busybox", "sleep", "60")
+    init = json.loads(p("inspect", "ex").stdout)[0]["State"]["Pid"]
+    out = p("exec", "ex", "sh", "-c", "hostname; echo $$; readlink /proc/1/exe; cat /proc/self/uid_map | head -1;"
+            " pwd; id -u").stdout.split("\n")
+    assert out[0] == "exbox" and out[1] != "1" and int(out[1]) < 100 and out[2] == "/bin/busybox"
+    assert out[3].split()[:2] == ["0", str(os.getuid())] and out[4] == "/" and out[5] == "0"
+    for ns in ("mnt", "pid", "uts", "ipc", "net", "user"):
+        inside = p("exec", "ex", "readlink", f"/proc/self/ns/{ns}").stdout.strip()
+        assert inside == os.readlink(f"/proc/{init}/ns/{ns}"), ns
+    # user, directory and environment; the image's names resolve
+    out = p("exec", "-u", "tester", "-w", "/tmp", "-e", "X=1", "ex", "sh", "-c", "id -u; id -g; pwd; echo $X $HOME")
+    assert out.stdout == "1000\n1000\n/tmp\n1 /home/tester\n"
+    # exit codes as run's
+    assert p("exec", "ex", "sh", "-c", "exit 7", check=False).returncode == 7
+    res = p("exec", "ex", "no-such-command", check=False)
+    assert res.returncode == 127 and res.stderr.count("\n") == 1
+    assert p("exec", "ex", "/etc/passwd", check=False).returncode == 126
+    # stdin with -i; -d returns at once and the command runs on
+    assert p("exec", "-i", "ex", "cat", input="piped\n").stdout == "piped\n"
+    assert p("exec", "ex", "cat", input="ignored\n").stdout == ""
+    p("exec", "-d", "ex", "sh", "-c", "sleep 0.3; echo later > /tmp/bg")
+    assert _until(lambda: p("exec", "ex", "cat", "/tmp/bg", check=False).stdout == "later\n")
+    # --privileged gets every capability; the default set does not have CAP_SYS_ADMIN
+    caps = p("exec", "ex", "grep", "CapEff", "/proc/self/status").stdout.split()[1]
+    priv = p("exec", "--privileged", "ex", "grep", "CapEff", "/proc/self/status").stdout.split()[1]
+    assert not int(caps, 16) & (1 << 21) and int(priv, 16) & (1 << 21)
+    p("stop", "-t", "0", "ex")
+    res = p("exec", "ex", "true", check=False)
+    assert res.returncode == 125 and "running containers" in res.stderr
+
+
+def test_exec_with_a_terminal(store):
+    pexpect = pytest.importorskip("pexpect")
+    p = store
+    p("run", "-d", "--name", "tt", "--network", "none", "busybox", "sleep", "60")
+    argv = p.command("exec", "-it", "tt", "sh")
+    child = pexpect.spawn(argv[0], argv[1:], env=p.environ(), encoding="utf-8", timeout=20,
+                          dimensions=(33, 101))
+    try:
+        child.sendline("stty size; tty; echo marker-$((6*7))")
+        child.expect("33 101")
+        child.expect("/dev/pts/")
+        child.expect("marker-42")
+        child.sendline("exit 5")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 5

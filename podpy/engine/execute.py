@@ -1,0 +1,125 @@
+"""`exec`: run a command in a running container, as `run` would run it there."""
+
+from __future__ import annotations
+
+import os
+
+from .. import options as opt
+from ..errors import InvalidArgument, InvalidState, translate
+from ..record import REQUIRED, Record
+from ..state import RUNNING
+from .runtime import Runtime
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Optional
+
+
+class ExecOptions(Record):
+    FIELDS = {
+        "container": REQUIRED, "command": REQUIRED, "interactive": False, "tty": False, "detach": False,
+        "env": list, "env_file": list, "user": None, "workdir": None, "privileged": False,
+    }
+    __slots__ = tuple(FIELDS)
+    container: str
+    command: list[str]
+    interactive: bool
+    tty: bool
+    detach: bool
+    env: list[str]
+    env_file: list[str]
+    user: Optional[str]
+    workdir: Optional[str]
+    privileged: bool
+
+
+def _container_file(pid: int, path: str, layer_dirs: list[str]) -> Optional[bytes]:
+    """A file as the container sees it now (through its init's root), else from the image."""
+    try:
+        with open(f"/proc/{pid}/root{path}", "rb") as f:
+            return f.read(1 << 20)
+    except OSError:
+        from storage import view
+
+        return view.read_file(layer_dirs, path)
+
+
+def process_for(rt: Runtime, o: ExecOptions, console: Optional[tuple[int, int]]) -> tuple[int, dict[str, Any]]:
+    """(the container's init pid, the OCI process to run)."""
+    from rootless import capabilities
+
+    from storage import images as img
+
+    if not o.command:
+        raise InvalidArgument("`podpy exec` requires a command to run")
+    if o.workdir is not None and not o.workdir.startswith("/"):
+        raise InvalidArgument(f"invalid --workdir {o.workdir!r}: must be an absolute path")
+    user_env = opt.parse_env_files(o.env_file) + opt.parse_env(o.env)
+    rt.reconcile()
+    rec = rt.state.lookup(o.container)
+    if rec.state != RUNNING or not rec.pid:
+        raise InvalidState(f"can only create exec sessions on running containers: container {rec.name} is "
+                           f"{rec.state}: container state improper")
+    cfg = rec.config
+    uid, gid, groups = cfg.uid, cfg.gid, list(cfg.groups)
+    home = None
+    if o.user:
+        image = img.by_id(rt.db.conn, rec.image_id)
+        layer_dirs = rt.store.layer_dirs(image) if image is not None else []
+        spec = opt.parse_user(o.user)
+        uid, gid, groups, home = opt.resolve_user(spec, _container_file(rec.pid, "/etc/passwd", layer_dirs),
+                                                  _container_file(rec.pid, "/etc/group", layer_dirs))
+        if uid == 0 and home == "/":
+            home = "/root"
+    env = opt.merge_env(cfg.env, user_env)
+    if home and not any(e.startswith("HOME=") for e in user_env):
+        env = [e for e in env if not e.startswith("HOME=")] + [f"HOME={home}"]
+    privileged = o.privileged or cfg.privileged
+    caps = capabilities.resolve(capabilities.DEFAULT, cfg.cap_add, cfg.cap_drop, privileged)
+    process: dict[str, Any] = {
+        "terminal": o.tty,
+        "stdin": o.interactive,
+        "user": {"uid": uid, "gid": gid, "additionalGids": groups},
+        "args": list(o.command),
+        "env": env,
+        "cwd": o.workdir or cfg.workdir or "/",
+        "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+        "noNewPrivileges": False,
+    }
+    if console:
+        process["consoleSize"] = {"height": console[0], "width": console[1]}
+    return rec.pid, process
+
+
+def exec_(rt: Runtime, o: ExecOptions, on_started: Callable[[], None]) -> int:
+    """Run the command; its exit code (126/127 as `run`'s), or 0 at once with detach."""
+    import signal
+
+    from rootless import tty
+    from rootless.execute import exec_in
+
+    from .containers import _Forwarder
+
+    console = tty.window_size(0) if o.tty and not o.detach else None
+    pid, process = process_for(rt, o, console)
+    with _Forwarder() as fwd:
+        try:
+            started = exec_in(pid, process, detach=o.detach)
+        except Exception as exc:  # noqa: BLE001
+            raise translate(exc) from exc
+        on_started()
+        if o.detach:
+            if started.pty_master is not None:
+                os.close(started.pty_master)
+            return 0
+        fwd.attach(started.signal)
+        try:
+            if started.pty_master is not None:
+                with tty.RawMode(0):
+                    tty.relay(started.pty_master, stdin_open=o.interactive)
+                os.close(started.pty_master)
+            return started.wait()
+        finally:
+            if started.exit_code is None:
+                started.signal(signal.SIGKILL)
+                started.wait()

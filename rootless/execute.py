@@ -1,0 +1,186 @@
+"""`exec`: a new process in a running container's namespaces.
+
+The host side forks a stage that joins the container's namespaces (its user
+namespace first, for the capabilities the others need; the mount namespace
+last) and forks the process, which is then inside the container's PID
+namespace: it takes the terminal, user, groups and capabilities it was given,
+and execs. The stage stays as the process's parent, forwards signals to it and
+exits with its status, so the caller learns the exit code (126/127 when the
+command cannot be run, as for `run`).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from . import child as C
+from . import syscalls as S
+from .errors import ExecError, RuntimeFailure, SetupError, from_wire
+from .sync import Channel
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NoReturn, Optional
+
+# Joining order: the user namespace gives the capabilities to join the others; the mount
+# namespace last, since joining it changes what paths mean.
+_ORDER = (("user", S.CLONE_NEWUSER), ("ipc", S.CLONE_NEWIPC), ("uts", S.CLONE_NEWUTS),
+          ("net", S.CLONE_NEWNET), ("pid", S.CLONE_NEWPID), ("cgroup", S.CLONE_NEWCGROUP),
+          ("mnt", S.CLONE_NEWNS))
+_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+
+
+class Execution:
+    """A started exec: its stage (our child) and the process inside."""
+
+    def __init__(self, stage: int, pid: int, pty_master: Optional[int]) -> None:
+        self.stage = stage
+        self.pid = pid
+        self.pty_master = pty_master
+        self.exit_code: Optional[int] = None
+
+    def signal(self, sig: int) -> None:
+        try:
+            os.kill(self.stage, sig)   # the stage passes it on
+        except ProcessLookupError:
+            pass
+
+    def wait(self) -> int:
+        if self.exit_code is None:
+            _, status = os.waitpid(self.stage, 0)
+            code = os.waitstatus_to_exitcode(status)
+            self.exit_code = 128 - code if code < 0 else code
+        return self.exit_code
+
+
+def _namespace_fds(target: int) -> list[tuple[int, int, str]]:
+    """(fd, flag, path) of each namespace of target that is not already ours."""
+    out = []
+    for name, flag in _ORDER:
+        path = f"/proc/{target}/ns/{name}"
+        try:
+            if os.stat(path).st_ino == os.stat(f"/proc/self/ns/{name}").st_ino:
+                continue
+            out.append((os.open(path, os.O_RDONLY | os.O_CLOEXEC), flag, path))
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            for fd, _f, _p in out:
+                os.close(fd)
+            raise SetupError(f"opening {path}: {exc.strerror}") from exc
+    return out
+
+
+def exec_in(target: int, process: dict[str, Any], detach: bool = False) -> Execution:
+    """Start process (OCI process shape) in the namespaces of target, a container's init."""
+    namespaces = _namespace_fds(target)
+    host, inside = Channel.pair()
+    stage = os.fork()
+    if stage == 0:
+        _stage(namespaces, process, inside, host.fileno(), detach)
+    inside.close()
+    for fd, _f, _p in namespaces:
+        os.close(fd)
+    try:
+        msg, _ = host.expect("pid")
+        started = Execution(stage, int(msg["pid"]), None)
+        while True:
+            reply, fds = host.recv()
+            if reply is None:
+                break
+            if reply.get("type") == "pty" and fds:
+                started.pty_master = fds[0]
+            elif reply.get("type") == "error":
+                raise from_wire(reply["error"])
+            else:
+                for fd in fds:
+                    os.close(fd)
+        return started
+    except BaseException as exc:
+        host.close()
+        if isinstance(exc, ExecError):
+            os.waitpid(stage, 0)
+            raise
+        try:
+            os.kill(stage, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.waitpid(stage, 0)
+        if isinstance(exc, OSError) and not isinstance(exc, RuntimeFailure):
+            raise SetupError(f"exec: {exc}") from exc
+        raise
+    finally:
+        host.close()
+
+
+def _stage(namespaces: list[tuple[int, int, str]], process: dict[str, Any], chan: Channel, host_fd: int,
+           detach: bool) -> NoReturn:
+    code = C.EXIT_SETUP_FAILED
+    try:
+        os.close(host_fd)
+        sc = S.default()
+        if not detach:
+            sc.prctl(S.PR_SET_PDEATHSIG, signal.SIGKILL)
+        os.setsid()   # out of the caller's process group: podpy forwards signals itself
+        if detach:
+            null = os.open("/dev/null", os.O_RDWR)
+            for target in (0, 1, 2):
+                os.dup2(null, target)
+            os.close(null)
+        for fd, flag, path in namespaces:
+            sc.setns(fd, flag, path)
+            os.close(fd)
+        pid = os.fork()
+        if pid == 0:
+            _process(sc, process, chan)
+        chan.send("pid", pid=pid)
+        chan.close()
+        for sig in _FORWARDED:
+            signal.signal(sig, lambda s, _f: _pass_on(pid, s))
+        while True:
+            try:
+                _, status = os.waitpid(pid, 0)
+                break
+            except InterruptedError:
+                continue
+        code = os.waitstatus_to_exitcode(status)
+        code = 128 - code if code < 0 else code
+    except BaseException as exc:  # noqa: BLE001 - reported to the host side
+        try:
+            chan.send_error(exc)
+        except OSError:
+            pass
+    os._exit(code)
+
+
+def _pass_on(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _process(sc: S.Syscalls, process: dict[str, Any], chan: Channel) -> NoReturn:
+    """In the container's PID namespace: become the process."""
+    try:
+        os.setsid()
+        cwd = process.get("cwd") or "/"
+        if process.get("terminal"):
+            C._terminal(sc, chan, process, console=False)
+        elif not process.get("stdin", False):
+            C._stdin_devnull()
+        C._set_user_and_caps(sc, process)
+        try:
+            os.chdir(cwd)
+        except OSError as exc:
+            raise SetupError(f"cannot chdir to `{cwd}`: {exc.strerror}") from exc
+        if process.get("noNewPrivileges"):
+            sc.prctl(S.PR_SET_NO_NEW_PRIVS, 1)
+        C._exec(process, chan)
+    except ExecError as exc:
+        C._report(chan, exc)
+        os._exit(exc.exit_code)
+    except BaseException as exc:  # noqa: BLE001
+        C._report(chan, exc)
+    os._exit(C.EXIT_SETUP_FAILED)
