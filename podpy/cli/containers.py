@@ -366,29 +366,13 @@ def logs(
                 stream.flush()
 
 
-def exec_cmd(
-    ctx: typer.Context,
-    container: str = typer.Argument(..., help="Container name or id."),
-    command: Optional[List[str]] = typer.Argument(None, help="Command and arguments."),
-    interactive: bool = typer.Option(False, "-i", "--interactive", help="Keep stdin open."),
-    tty: bool = typer.Option(False, "-t", "--tty", help="Allocate a pseudo-terminal."),
-    detach: bool = typer.Option(False, "-d", "--detach", help="Run in the background."),
-    env: List[str] = typer.Option([], "-e", "--env", help="Set an environment variable."),
-    env_file: List[str] = typer.Option([], "--env-file", help="Read environment variables from a file."),
-    user: Optional[str] = typer.Option(None, "-u", "--user", help="User[:group], names or ids."),
-    workdir: Optional[str] = typer.Option(None, "-w", "--workdir", help="Working directory."),
-    privileged: bool = typer.Option(False, "--privileged", help="All capabilities."),
-) -> None:
-    """Run a command in a running container."""
-    from ..engine.execute import ExecOptions, exec_
+def forward_exec(ctx: typer.Context) -> None:
+    """`container exec` reached through typer: the fast path's code."""
+    from .main import Globals, exec_command
 
-    if tty and interactive and not detach and not sys.stdin.isatty():
-        render.warn("The input device is not a TTY. The --tty and --interactive flags might not work properly")
-    o = ExecOptions(container=container, command=list(command or []), interactive=interactive, tty=tty,
-                    detach=detach, env=list(env), env_file=list(env_file), user=user, workdir=workdir,
-                    privileged=privileged)
-    sys.stdout.flush()
-    raise typer.Exit(exec_(runtime(ctx), o, lambda: None))
+    root = ctx.find_root()
+    g = root.obj if isinstance(root.obj, Globals) else Globals()
+    raise typer.Exit(exec_command(list(ctx.args), g))
 
 
 def cleanup(ctx: typer.Context, container: str = typer.Argument(..., help="Container id.")) -> None:
@@ -421,7 +405,8 @@ _CREATE = {"context_settings": RUN_SETTINGS, "add_help_option": False,
 TOP = {"run": (forward_run, _RUN), "create": (forward_run, _CREATE), "start": (start, {}),
        "rm": (rm, {}), "inspect": (inspect, {}), "ps": (ps, {}), "export": (export, {}), "stop": (stop, {}),
        "kill": (kill, {}), "wait": (wait, {}), "restart": (restart, {}), "logs": (logs, {}),
-       "exec": (exec_cmd, {"context_settings": {"allow_interspersed_args": False}})}
+       "exec": (forward_exec, {"context_settings": RUN_SETTINGS, "add_help_option": False,
+                               "help": "Run a command in a running container."})}
 GROUP = {**TOP, "ls": (ps, {}), "list": (ps, {"hidden": True}), "exists": (exists, {}),
          "cleanup": (cleanup, {"hidden": True})}
 GROUP.pop("ps")

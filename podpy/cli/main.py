@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 # Global flags that take a value; they may come before the command.
 GLOBAL_WITH_VALUE = ("--root", "--runroot", "--storage-driver", "--log-level")
-FAST = ("run", "create")
+FAST = ("run", "create", "exec")
 
 
 class Globals:
@@ -123,9 +123,27 @@ def _pull_if_needed(rt: "Runtime", image: str, policy: str) -> None:
     ensure_image(rt, image, policy, lambda line: render.err_line(line))
 
 
+def exec_command(args: list[str], g: Globals) -> int:
+    """`podpy exec`: parsed here too, for the same reason as run."""
+    from ..engine.execute import ExecOptions, exec_
+    from ..engine.runtime import Runtime
+    from . import render, runargs
+
+    fields = runargs.parse("exec", args)
+    if fields is None:
+        return 0
+    if fields["tty"] and fields["interactive"] and not fields["detach"] and not sys.stdin.isatty():
+        render.warn("The input device is not a TTY. The --tty and --interactive flags might not work properly")
+    rt = Runtime.open(g.root, g.runroot, g.storage_driver)
+    sys.stdout.flush()
+    return exec_(rt, ExecOptions(**fields), lambda: None)
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     g, command, rest = split_globals(args)
+    if g is not None and command == "exec":
+        return guarded(lambda: exec_command(rest, g))
     if g is not None and command in FAST:
         return guarded(lambda: run_or_create(str(command), rest, g))
     from .app import main as typer_main

@@ -51,22 +51,37 @@ OPTIONS: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (
     (("--log-opt",), "log_opts", MULTI, "K=V", "log option: max-size=SIZE (e.g. 10m), path=FILE"),
 )
 
-HELP = {"run": "Run a command in a new container.", "create": "Create a container without starting it."}
+EXEC_OPTIONS: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (
+    (("-i", "--interactive"), "interactive", FLAG, "", "keep stdin open"),
+    (("-t", "--tty"), "tty", FLAG, "", "allocate a pseudo-terminal"),
+    (("-d", "--detach"), "detach", FLAG, "", "run the command in the background"),
+    (("-e", "--env"), "env", MULTI, "K=V", "set an environment variable"),
+    (("--env-file",), "env_file", MULTI, "FILE", "read environment variables from a file"),
+    (("-u", "--user"), "user", VALUE, "USER[:GROUP]", "user and group, names or ids"),
+    (("-w", "--workdir"), "workdir", VALUE, "DIR", "working directory inside the container"),
+    (("--privileged",), "privileged", FLAG, "", "all capabilities"),
+)
+
+HELP = {"run": "Run a command in a new container.", "create": "Create a container without starting it.",
+        "exec": "Run a command in a running container."}
+USAGE = {"exec": "CONTAINER COMMAND [ARG...]"}
+TABLES = {"exec": EXEC_OPTIONS}
 _TRUE = ("true", "1", "t", "yes")
 _FALSE = ("false", "0", "f", "no")
 
 
-def _index() -> dict[str, tuple[str, str]]:
+def _index(options: tuple[tuple[tuple[str, ...], str, str, str, str], ...]) -> dict[str, tuple[str, str]]:
     """flag -> (destination, kind), `--help` included."""
-    table = {flag: (dest, kind) for flags, dest, kind, _, _ in OPTIONS for flag in flags}
+    table = {flag: (dest, kind) for flags, dest, kind, _, _ in options for flag in flags}
     table["--help"] = ("help", FLAG)
     return table
 
 
 def help_text(command: str) -> str:
-    lines = [f"Usage: podpy {command} [OPTIONS] IMAGE [COMMAND [ARG...]]", "", HELP[command], "", "Options:"]
+    usage = USAGE.get(command, "IMAGE [COMMAND [ARG...]]")
+    lines = [f"Usage: podpy {command} [OPTIONS] {usage}", "", HELP[command], "", "Options:"]
     rows = []
-    for flags, _, kind, metavar, text in OPTIONS:
+    for flags, _, kind, metavar, text in TABLES.get(command, OPTIONS):
         names = ", ".join(flags)
         rows.append((names + (f" {metavar}" if kind != FLAG else ""), text))
     rows.append(("--help", "show this help and exit"))
@@ -76,10 +91,11 @@ def help_text(command: str) -> str:
 
 
 def parse(command: str, args: list[str]) -> Optional[dict[str, Any]]:
-    """The parsed options as CreateOptions fields, or None after printing --help."""
-    table = _index()
+    """The parsed options as CreateOptions fields (ExecOptions' for exec), or None after --help."""
+    options = TABLES.get(command, OPTIONS)
+    table = _index(options)
     fields: dict[str, Any] = {}
-    for _, dest, kind, _, _ in OPTIONS:
+    for _, dest, kind, _, _ in options:
         fields[dest] = [] if kind == MULTI else (False if kind == FLAG else None)
     fields["help"] = False
 
@@ -144,8 +160,9 @@ def parse(command: str, args: list[str]) -> Optional[dict[str, Any]]:
         sys.stdout.write(help_text(command))
         return None
     if not image:
-        raise InvalidArgument(f"`podpy {command}` requires an image name")
-    fields["image"] = image
+        what = "a container name or id" if command == "exec" else "an image name"
+        raise InvalidArgument(f"`podpy {command}` requires {what}")
+    fields["container" if command == "exec" else "image"] = image
     fields["command"] = args[i:]
     return fields
 

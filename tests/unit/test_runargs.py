@@ -59,3 +59,16 @@ def test_split_globals():
     assert (g.root, g.storage_driver, cmd, rest) == ("/r", "vfs", "run", ["--rm", "x"])
     assert split_globals(["--version"])[0] is None
     assert split_globals(["--root"])[0] is None
+
+
+def test_exec_options_end_at_the_container():
+    f = runargs.parse("exec", ["-it", "-u", "tester", "-eA=1", "box", "sh", "-c", "ls -l"])
+    assert f["interactive"] and f["tty"] and f["user"] == "tester" and f["env"] == ["A=1"]
+    assert (f["container"], f["command"]) == ("box", ["sh", "-c", "ls -l"])
+    from podpy.engine.execute import ExecOptions
+
+    ExecOptions(**f)  # every option maps to a field
+    with pytest.raises(InvalidArgument, match="requires a container name or id"):
+        runargs.parse("exec", ["-i"])
+    with pytest.raises(InvalidArgument, match="unknown flag: --rm"):
+        runargs.parse("exec", ["--rm", "box", "true"])
