@@ -252,6 +252,17 @@ class State:
         with self.db.write() as c:
             c.execute("DELETE FROM containers WHERE id=?", (cid,))
 
+    def rename(self, cid: str, name: str) -> None:
+        try:
+            with self.db.write() as c:
+                c.execute("UPDATE containers SET name=? WHERE id=?", (name, cid))
+        except sqlite3.IntegrityError as exc:
+            other = self.db.conn.execute("SELECT id FROM containers WHERE name=?", (name,)).fetchone()
+            raise NameInUse(
+                f"the container name \"{name}\" is already in use by {other[0] if other else 'another container'}."
+                " You have to remove that container to be able to reuse that name: that name is already in use"
+            ) from exc
+
     def running_detached(self) -> list[ContainerRecord]:
         rows = self.db.conn.execute("SELECT * FROM containers WHERE state=? AND detached=1", (RUNNING,))
         return [_record(r) for r in rows.fetchall()]

@@ -28,7 +28,7 @@ MODULES = {
     "run": "containers", "create": "containers", "start": "containers", "rm": "containers",
     "inspect": "containers", "ps": "containers", "container": "containers", "export": "containers",
     "stop": "containers", "kill": "containers", "wait": "containers", "restart": "containers",
-    "logs": "containers", "exec": "containers",
+    "logs": "containers", "exec": "containers", "rename": "containers",
     "import": "images", "images": "images", "rmi": "images", "tag": "images", "image": "images",
     "pull": "images", "login": "images", "logout": "images", "history": "images",
     "push": "images", "save": "images", "load": "images",

@@ -375,6 +375,66 @@ def forward_exec(ctx: typer.Context) -> None:
     raise typer.Exit(exec_command(list(ctx.args), g))
 
 
+def rename(
+    ctx: typer.Context,
+    container: str = typer.Argument(..., help="Container name or id."),
+    name: str = typer.Argument(..., help="Its new name."),
+) -> None:
+    """Rename a container (running or not)."""
+    from ..options import check_name
+
+    rt = runtime(ctx)
+    rt.reconcile()
+    rec = rt.state.lookup(container)
+    new = check_name(name)
+    if new != rec.name:
+        rt.state.rename(rec.id, new)
+
+
+def prune(
+    ctx: typer.Context,
+    force: bool = typer.Option(False, "-f", "--force", help="Do not ask for confirmation."),
+    filters: List[str] = typer.Option([], "--filter", help="until=TIME or label=K[=V]."),
+) -> None:
+    """Remove every container that is not running."""
+    from ..engine import containers as ce
+    from ..engine.logs import parse_time
+    from ..errors import InvalidArgument
+    from ..state import CONFIGURED, RUNNING
+
+    rt = runtime(ctx)
+    until, labels = None, []
+    for f in filters:
+        key, _, value = f.partition("=")
+        if key == "until" and value:
+            until = parse_time(value, "--filter until")
+        elif key == "label" and value:
+            labels.append(value.partition("="))
+        else:
+            raise InvalidArgument(f"invalid filter {f!r}: use until=TIME or label=KEY[=VALUE]")
+    if not force:
+        if not sys.stdin.isatty():
+            raise InvalidArgument("container prune asks for confirmation: use -f/--force when stdin is no terminal")
+        answer = input("WARNING! This will remove all non running containers.\nAre you sure you want to continue? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            return
+    rt.reconcile()
+    doomed = [r for r in rt.state.all() if r.state not in (RUNNING, CONFIGURED)
+              and (until is None or r.created < until)
+              and all(r.config.labels.get(k) == v if sep else k in r.config.labels for k, sep, v in labels)]
+    code = 0
+    for rec in doomed:
+        try:
+            ce.remove(rt, rec, force=False)
+            render.out(rec.id)
+        except Exception as exc:  # noqa: BLE001
+            from ..errors import translate
+
+            render.error(f"{rec.name}: {translate(exc)}")
+            code = 125
+    raise typer.Exit(code)
+
+
 def cleanup(ctx: typer.Context, container: str = typer.Argument(..., help="Container id.")) -> None:
     """Record a detached container's exit; apply --rm and its restart policy (run by the monitor)."""
     from ..engine import detached
@@ -405,9 +465,10 @@ _CREATE = {"context_settings": RUN_SETTINGS, "add_help_option": False,
 TOP = {"run": (forward_run, _RUN), "create": (forward_run, _CREATE), "start": (start, {}),
        "rm": (rm, {}), "inspect": (inspect, {}), "ps": (ps, {}), "export": (export, {}), "stop": (stop, {}),
        "kill": (kill, {}), "wait": (wait, {}), "restart": (restart, {}), "logs": (logs, {}),
+       "rename": (rename, {}),
        "exec": (forward_exec, {"context_settings": RUN_SETTINGS, "add_help_option": False,
                                "help": "Run a command in a running container."})}
 GROUP = {**TOP, "ls": (ps, {}), "list": (ps, {"hidden": True}), "exists": (exists, {}),
-         "cleanup": (cleanup, {"hidden": True})}
+         "cleanup": (cleanup, {"hidden": True}), "prune": (prune, {})}
 GROUP.pop("ps")
 GROUP["ps"] = (ps, {"hidden": True})

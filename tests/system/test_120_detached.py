@@ -292,3 +292,22 @@ def test_exec_with_a_terminal(store):
     finally:
         child.close()
     assert child.exitstatus == 5
+
+
+def test_rename_and_container_prune(store):
+    p = store
+    p("run", "-d", "--name", "old", "--network", "none", "busybox", "sleep", "60")
+    p("rename", "old", "new")
+    assert p("ps", "--format", "{{.Names}}").stdout == "new\n"
+    assert p("exec", "new", "true").returncode == 0
+    p("create", "--name", "taken", "busybox", "true")
+    res = p("rename", "new", "taken", check=False)
+    assert res.returncode == 125 and "already in use" in res.stderr
+    res = p("rename", "new", "bad name!", check=False)
+    assert res.returncode == 125
+    p("run", "--name", "done", "--network", "none", "busybox", "true")
+    pruned = p("container", "prune", "-f").stdout.split()
+    assert len(pruned) == 2   # the created and the exited one; the running one stays
+    assert p("ps", "-a", "--format", "{{.Names}}").stdout == "new\n"
+    res = p("container", "prune", check=False, input="")
+    assert res.returncode == 125 and "--force" in res.stderr
