@@ -510,8 +510,10 @@ def _launcher(msg: dict[str, Any], stdio: list[int], chan: Channel) -> None:
             opts = dict(msg["slirp"])
             opts["extra"] = tuple(opts.get("extra") or ())
             slirp = SlirpOptions(**opts)
+        cgroup = msg.get("cgroup")
+        procs = os.path.join(cgroup, "cgroup.procs") if cgroup else None
         try:
-            started = parent.launch(msg["spec"], parent.LaunchOptions(slirp=slirp, detach=True))
+            started = parent.launch(msg["spec"], parent.LaunchOptions(slirp=slirp, cgroup_procs=procs, detach=True))
         except BaseException as exc:  # noqa: BLE001 - reported to the monitor
             chan.send_error(exc)
             return

@@ -310,3 +310,46 @@ def parse_log_options(driver: Optional[str], items: list[str]) -> tuple[str, dic
         else:
             raise InvalidArgument(f"unknown log option {key!r}: use max-size or path")
     return name, opts
+
+
+def parse_limits(memory: Optional[str], memory_swap: Optional[str], cpus: Optional[str],
+                 cpu_shares: Optional[str], pids_limit: Optional[str]) -> dict[str, str]:
+    """--memory, --memory-swap, --cpus, --cpu-shares, --pids-limit as cgroup v2 file values."""
+    out: dict[str, str] = {}
+    mem = None
+    if memory:
+        mem = parse_size(memory, "--memory")
+        if mem < 6 * 1024 * 1024:
+            raise InvalidArgument(f"invalid --memory {memory!r}: the minimum allowed is 6MiB")
+        out["memory"] = str(mem)
+    if memory_swap:
+        if memory_swap.strip() == "-1":
+            out["memory_swap"] = "max"
+        else:
+            total = parse_size(memory_swap, "--memory-swap")
+            if mem is None:
+                raise InvalidArgument("--memory-swap needs --memory as well")
+            if total < mem:
+                raise InvalidArgument("--memory-swap must be at least --memory (it is memory plus swap)")
+            out["memory_swap"] = str(total - mem)
+    if cpus:
+        try:
+            value = float(cpus)
+        except ValueError:
+            value = -1
+        if value <= 0:
+            raise InvalidArgument(f"invalid --cpus {cpus!r}: expected a positive number such as 1.5")
+        out["cpus"] = f"{int(value * 100000)} 100000"
+    if cpu_shares:
+        if not cpu_shares.isdigit() or not 2 <= int(cpu_shares) <= 262144:
+            raise InvalidArgument(f"invalid --cpu-shares {cpu_shares!r}: expected 2-262144")
+        out["cpu_shares"] = str(1 + (int(cpu_shares) - 2) * 9999 // 262142)   # cgroup v1 shares as v2 weight
+    if pids_limit:
+        text = pids_limit.strip()
+        if text.lstrip("-").isdigit() and int(text) <= 0:
+            out["pids_limit"] = "max"
+        elif text.isdigit():
+            out["pids_limit"] = text
+        else:
+            raise InvalidArgument(f"invalid --pids-limit {pids_limit!r}: expected a number (-1: unlimited)")
+    return out

@@ -49,12 +49,15 @@ SCHEMA = (
     ALTER TABLE containers ADD COLUMN restarts INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE containers ADD COLUMN stopping INTEGER NOT NULL DEFAULT 0
     """,
+    # cgroup: the container's cgroup directory while it runs (in a delegated subtree)
+    "ALTER TABLE containers ADD COLUMN cgroup TEXT",
 )
 
 # The states, as podman names them.
 CONFIGURED = "configured"   # row made, storage being created
 CREATED = "created"
 RUNNING = "running"
+PAUSED = "paused"
 EXITED = "exited"
 STOPPED = "stopped"
 REMOVING = "removing"
@@ -69,6 +72,7 @@ class ContainerConfig(Record):
         "network": "slirp4netns", "network_options": dict, "mounts": list, "labels": dict, "read_only": False,
         "cap_add": list, "cap_drop": list, "privileged": False, "stop_signal": "SIGTERM", "annotations": dict,
         "create_command": list, "restart": "no", "stop_timeout": 10, "log_driver": "k8s-file", "log_opts": dict,
+        "limits": dict, "cgroup_parent": "",
     }
     __slots__ = tuple(FIELDS)
     command: list[str]
@@ -98,6 +102,8 @@ class ContainerConfig(Record):
     stop_timeout: int
     log_driver: str         # k8s-file or none
     log_opts: dict[str, str]
+    limits: dict[str, str]  # --memory & co: option name -> the value for its cgroup file
+    cgroup_parent: str
 
     @classmethod
     def from_json(cls, text: str) -> "ContainerConfig":
@@ -115,7 +121,7 @@ class ContainerRecord(Record):
         "id": REQUIRED, "name": REQUIRED, "image_id": REQUIRED, "image_name": REQUIRED, "created": REQUIRED,
         "state": REQUIRED, "config": REQUIRED, "pid": None, "exit_code": None, "started_at": None,
         "finished_at": None, "owner_pid": None, "owner_start": None, "detached": False, "restarts": 0,
-        "stopping": False,
+        "stopping": False, "cgroup": None,
     }
     __slots__ = tuple(FIELDS)
     id: str
@@ -134,6 +140,7 @@ class ContainerRecord(Record):
     detached: bool
     restarts: int
     stopping: bool
+    cgroup: Optional[str]
 
     @property
     def short_id(self) -> str:
@@ -147,6 +154,7 @@ def _record(row: sqlite3.Row) -> ContainerRecord:
         pid=row["pid"], exit_code=row["exit_code"], started_at=row["started_at"],
         finished_at=row["finished_at"], owner_pid=row["owner_pid"], owner_start=row["owner_start"],
         detached=bool(row["detached"]), restarts=row["restarts"], stopping=bool(row["stopping"]),
+        cgroup=row["cgroup"],
     )
 
 
@@ -246,7 +254,7 @@ class State:
 
     def finish(self, cid: str, exit_code: Optional[int], state: str = EXITED) -> None:
         self.update(cid, state=state, exit_code=exit_code, finished_at=time.time(), pid=None,
-                    owner_pid=None, owner_start=None)
+                    owner_pid=None, owner_start=None, cgroup=None)
 
     def delete(self, cid: str) -> None:
         with self.db.write() as c:
@@ -264,7 +272,8 @@ class State:
             ) from exc
 
     def running_detached(self) -> list[ContainerRecord]:
-        rows = self.db.conn.execute("SELECT * FROM containers WHERE state=? AND detached=1", (RUNNING,))
+        rows = self.db.conn.execute("SELECT * FROM containers WHERE state IN (?, ?) AND detached=1",
+                                    (RUNNING, PAUSED))
         return [_record(r) for r in rows.fetchall()]
 
     def orphans(self) -> list[ContainerRecord]:

@@ -1,5 +1,7 @@
-"""cgroup v2: where it is mounted, where this process sits, and whether that
-subtree is delegated to us (writable), the way systemd's Delegate=yes does it.
+"""cgroup v2: where it is mounted, where this process sits, whether that subtree is
+delegated to us (writable), the way systemd's Delegate=yes does it, and the
+cgroups of containers inside it: limits, freezing, killing every process, and
+the figures `stats` shows.
 
 The mount point is read from /proc/self/mountinfo, never assumed: on a hybrid
 host cgroup2 lives at /sys/fs/cgroup/unified while v1 controllers own
@@ -9,17 +11,20 @@ host cgroup2 lives at /sys/fs/cgroup/unified while v1 controllers own
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Optional
+import time
+from collections import namedtuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional
 
 
-@dataclass(frozen=True)
-class CgroupInfo:
-    mount: Optional[str]          # the cgroup2 mount point, None when there is none
-    path: Optional[str]           # this process's cgroup directory (host path)
-    writable: bool                # can we create child cgroups there
-    controllers: tuple[str, ...]  # enabled in our cgroup (cgroup.controllers)
-    reason: str                   # why containers do or do not get a cgroup
+class CgroupInfo(namedtuple("CgroupInfo", "mount path writable controllers reason")):
+    """mount: the cgroup2 mount point (None: none); path: this process's cgroup directory;
+    writable: can we create child cgroups there; controllers: enabled in our cgroup;
+    reason: why containers do or do not get a cgroup."""
+
+    __slots__ = ()
 
 
 def cgroup2_mount(mountinfo: str = "/proc/self/mountinfo") -> Optional[str]:
@@ -62,3 +67,146 @@ def detect() -> CgroupInfo:
     reason = (f"delegated subtree {path}" if writable else
               f"{path} is not delegated to this user (no systemd user session or Delegate=yes)")
     return CgroupInfo(mount, path, writable, controllers, reason)
+
+
+# ------------------------------------------------------------ a container's cgroup --
+
+# option -> (controller, file)
+LIMIT_FILES = {"memory": ("memory", "memory.max"), "memory_swap": ("memory", "memory.swap.max"),
+               "cpus": ("cpu", "cpu.max"), "cpu_shares": ("cpu", "cpu.weight"), "pids_limit": ("pids", "pids.max")}
+
+
+def _read(path: str) -> str:
+    with open(path) as f:
+        return f.read()
+
+
+def _write(path: str, value: str) -> None:
+    with open(path, "w") as f:
+        f.write(value)
+
+
+def make(parent: str, name: str) -> str:
+    path = os.path.join(parent, name)
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def enable_controllers(parent: str, wanted: set[str]) -> set[str]:
+    """Controllers of `wanted` that children of parent get (enabling them where we may);
+    a parent that holds processes itself cannot hand domain controllers down."""
+    try:
+        available = set(_read(os.path.join(parent, "cgroup.controllers")).split())
+        enabled = set(_read(os.path.join(parent, "cgroup.subtree_control")).split())
+    except OSError:
+        return set()
+    for ctrl in sorted((wanted & available) - enabled):
+        try:
+            _write(os.path.join(parent, "cgroup.subtree_control"), f"+{ctrl}")
+            enabled.add(ctrl)
+        except OSError:
+            pass
+    return wanted & enabled
+
+
+def apply_limits(path: str, values: dict[str, str]) -> list[str]:
+    """Write each limit (file -> value) whose controller the cgroup has; the controllers
+    it lacks, named for a warning."""
+    missing = []
+    parent = os.path.dirname(path)
+    wanted = {LIMIT_FILES[k][0] for k in values}
+    have = enable_controllers(parent, wanted)
+    for key, value in values.items():
+        ctrl, fname = LIMIT_FILES[key]
+        if ctrl not in have:
+            if ctrl not in missing:
+                missing.append(ctrl)
+            continue
+        _write(os.path.join(path, fname), value)
+    return missing
+
+
+def join(path: str, pid: int = 0) -> None:
+    _write(os.path.join(path, "cgroup.procs"), str(pid or os.getpid()))
+
+
+def pids(path: str) -> list[int]:
+    """Every process in the cgroup and its children."""
+    out = []
+    for dirpath, _dirs, _files in os.walk(path):
+        try:
+            out += [int(x) for x in _read(os.path.join(dirpath, "cgroup.procs")).split()]
+        except OSError:
+            continue
+    return out
+
+
+def kill_all(path: str) -> bool:
+    """SIGKILL every process of the cgroup (cgroup.kill); False where the kernel lacks it."""
+    try:
+        _write(os.path.join(path, "cgroup.kill"), "1")
+        return True
+    except OSError:
+        return False
+
+
+def freeze(path: str, frozen: bool, timeout: float = 5.0) -> bool:
+    """Freeze or thaw the cgroup and wait until the kernel reports it done."""
+    _write(os.path.join(path, "cgroup.freeze"), "1" if frozen else "0")
+    want = f"frozen {1 if frozen else 0}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if want in _read(os.path.join(path, "cgroup.events")).splitlines():
+                return True
+        except OSError:
+            return False
+        time.sleep(0.005)
+    return False
+
+
+def remove(path: str, timeout: float = 2.0) -> None:
+    """Remove the (emptied) cgroup; it may take the kernel a moment to let the last process go."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            os.rmdir(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.01)
+
+
+def stat_values(path: str) -> dict[str, int]:
+    """cpu.stat's usage_usec, memory.current, pids.current, io.stat's bytes, where present."""
+    out: dict[str, int] = {}
+    try:
+        for line in _read(os.path.join(path, "cpu.stat")).splitlines():
+            key, _, value = line.partition(" ")
+            if key in ("usage_usec", "user_usec", "system_usec"):
+                out[key] = int(value)
+    except (OSError, ValueError):
+        pass
+    for fname, key in (("memory.current", "memory"), ("memory.max", "memory_limit"), ("pids.current", "pids")):
+        try:
+            text = _read(os.path.join(path, fname)).strip()
+            if text != "max":
+                out[key] = int(text)
+        except (OSError, ValueError):
+            pass
+    try:
+        rbytes = wbytes = 0
+        for line in _read(os.path.join(path, "io.stat")).splitlines():
+            for field in line.split()[1:]:
+                k, _, v = field.partition("=")
+                if k == "rbytes":
+                    rbytes += int(v)
+                elif k == "wbytes":
+                    wbytes += int(v)
+        out["io_read"], out["io_write"] = rbytes, wbytes
+    except (OSError, ValueError):
+        pass
+    return out

@@ -72,30 +72,37 @@ def _namespace_fds(target: int) -> list[tuple[int, int, str]]:
     return out
 
 
-def exec_in(target: int, process: dict[str, Any], detach: bool = False) -> Execution:
-    """Start process (OCI process shape) in the namespaces of target, a container's init."""
+def exec_in(target: int, process: dict[str, Any], detach: bool = False, cgroup: Optional[str] = None
+            ) -> Execution:
+    """Start process (OCI process shape) in the namespaces of target, a container's init (and
+    in its cgroup, when it has one)."""
     namespaces = _namespace_fds(target)
     host, inside = Channel.pair()
     stage = os.fork()
     if stage == 0:
-        _stage(namespaces, process, inside, host.fileno(), detach)
+        _stage(namespaces, process, inside, host.fileno(), detach, cgroup)
     inside.close()
     for fd, _f, _p in namespaces:
         os.close(fd)
     try:
-        msg, _ = host.expect("pid")
-        started = Execution(stage, int(msg["pid"]), None)
+        # The stage says "pid" and the process "pty" over one socket: in either order.
+        started = Execution(stage, 0, None)
         while True:
             reply, fds = host.recv()
             if reply is None:
                 break
-            if reply.get("type") == "pty" and fds:
+            kind = reply.get("type")
+            if kind == "pid":
+                started.pid = int(reply["pid"])
+            elif kind == "pty" and fds:
                 started.pty_master = fds[0]
-            elif reply.get("type") == "error":
+            elif kind == "error":
                 raise from_wire(reply["error"])
             else:
                 for fd in fds:
                     os.close(fd)
+        if not started.pid:
+            raise SetupError("the exec set-up ended before the process started")
         return started
     except BaseException as exc:
         host.close()
@@ -115,7 +122,7 @@ def exec_in(target: int, process: dict[str, Any], detach: bool = False) -> Execu
 
 
 def _stage(namespaces: list[tuple[int, int, str]], process: dict[str, Any], chan: Channel, host_fd: int,
-           detach: bool) -> NoReturn:
+           detach: bool, cgroup: Optional[str] = None) -> NoReturn:
     code = C.EXIT_SETUP_FAILED
     try:
         os.close(host_fd)
@@ -128,12 +135,27 @@ def _stage(namespaces: list[tuple[int, int, str]], process: dict[str, Any], chan
             for target in (0, 1, 2):
                 os.dup2(null, target)
             os.close(null)
+        home = None
+        if cgroup:   # before the mount namespace changes what the path means
+            home = _own_cgroup_procs(cgroup)
+            try:
+                with open(os.path.join(cgroup, "cgroup.procs"), "w") as f:
+                    f.write(str(os.getpid()))
+            except OSError as exc:
+                raise SetupError(f"joining cgroup `{cgroup}`: {exc.strerror}") from exc
         for fd, flag, path in namespaces:
             sc.setns(fd, flag, path)
             os.close(fd)
         pid = os.fork()
         if pid == 0:
             _process(sc, process, chan)
+        if home is not None:
+            # The process stays in the container's cgroup; we, a host-side helper, leave it.
+            try:
+                os.write(home, str(os.getpid()).encode())
+            except OSError:
+                pass
+            os.close(home)
         chan.send("pid", pid=pid)
         chan.close()
         for sig in _FORWARDED:
@@ -152,6 +174,24 @@ def _stage(namespaces: list[tuple[int, int, str]], process: dict[str, Any], chan
         except OSError:
             pass
     os._exit(code)
+
+
+def _own_cgroup_procs(cgroup: str) -> Optional[int]:
+    """An open cgroup.procs of the cgroup we are in now, to go back to (None if unknown)."""
+    try:
+        with open("/proc/self/cgroup") as f:
+            rel = next((line[3:].strip() for line in f if line.startswith("0::")), None)
+        if rel is None:
+            return None
+        # the container's cgroup sits somewhere below the cgroup2 mount; find that mount
+        # from the container's path and ours
+        mount = cgroup
+        while mount != "/" and not os.path.exists(os.path.join(mount, rel.lstrip("/"), "cgroup.procs")):
+            mount = os.path.dirname(mount)
+        path = os.path.join(mount, rel.lstrip("/"), "cgroup.procs")
+        return os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
 
 
 def _pass_on(pid: int, sig: int) -> None:

@@ -105,7 +105,7 @@ def ps(
     rt.reconcile()
     recs = [r for r in rt.state.all() if r.state != CONFIGURED]
     if not all_ and not latest and last < 0 and not filters:
-        recs = [r for r in recs if r.state == RUNNING]
+        recs = [r for r in recs if r.state in (RUNNING, "paused")]
     recs = _filter(recs, filters)
     if latest:
         recs = recs[:1]
@@ -375,6 +375,91 @@ def forward_exec(ctx: typer.Context) -> None:
     raise typer.Exit(exec_command(list(ctx.args), g))
 
 
+def pause(
+    ctx: typer.Context,
+    containers: Optional[List[str]] = typer.Argument(None, help="Containers to pause."),
+    all_: bool = typer.Option(False, "-a", "--all", help="Pause every running container."),
+) -> None:
+    """Freeze every process of containers (cgroup.freeze)."""
+    from ..engine import detached
+
+    rt = runtime(ctx)
+    raise typer.Exit(_each(_targets(ctx, containers, all_), lambda n: detached.pause(rt, n)))
+
+
+def unpause(
+    ctx: typer.Context,
+    containers: Optional[List[str]] = typer.Argument(None, help="Containers to unpause."),
+    all_: bool = typer.Option(False, "-a", "--all", help="Unpause every paused container."),
+) -> None:
+    """Thaw paused containers."""
+    from ..engine import detached
+
+    rt = runtime(ctx)
+    rt.reconcile()
+    names = [r.name for r in rt.state.all() if r.state == "paused"] if all_ else _targets(ctx, containers, False)
+    raise typer.Exit(_each(names, lambda n: detached.unpause(rt, n)))
+
+
+def top(
+    ctx: typer.Context,
+    container: str = typer.Argument(..., help="Container name or id."),
+    descriptors: Optional[List[str]] = typer.Argument(None, help="Fields: user pid ppid pcpu etime tty time args..."),
+) -> None:
+    """Show a container's processes."""
+    from ..engine import observe
+
+    rows = observe.top(runtime(ctx), container, list(descriptors or []))
+    for line in render._tabwrite(rows):
+        render.out(line)
+
+
+def stats(
+    ctx: typer.Context,
+    containers: Optional[List[str]] = typer.Argument(None, help="Containers (default: all running)."),
+    all_: bool = typer.Option(False, "-a", "--all", help="All containers, not only running ones."),
+    no_stream: bool = typer.Option(False, "--no-stream", help="One reading, then exit."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="json, or a Go template."),
+    interval: int = typer.Option(1, "-i", "--interval", help="Seconds between readings."),
+) -> None:
+    """Resource use of running containers: CPU, memory, network, block I/O, processes."""
+    import time as _time
+
+    from ..engine import observe
+    from ..errors import InvalidArgument
+    from ..state import RUNNING
+
+    if interval < 1:
+        raise InvalidArgument("--interval must be at least 1 second")
+    rt = runtime(ctx)
+    rt.reconcile()
+    if containers:
+        recs = [observe.running(rt, n) for n in containers]
+    else:
+        recs = [r for r in rt.state.all() if r.state in (RUNNING, "paused") and r.pid]
+    columns = [("ID", "ID"), ("NAME", "Name"), ("CPU %", "CPUPerc"), ("MEM USAGE / LIMIT", "MemUsage"),
+               ("MEM %", "MemPerc"), ("NET IO", "NetIO"), ("BLOCK IO", "BlockIO"), ("PIDS", "PIDs")]
+    before: dict[str, Any] = {}
+    while True:
+        rows = []
+        for rec in recs:
+            now = observe.sample(rec)
+            rows.append(observe.stats_report(rec, now, before.get(rec.id)))
+            before[rec.id] = now
+        if not no_stream and sys.stdout.isatty():
+            sys.stdout.write("\x1b[2J\x1b[H")
+        render.formatted(rows, fmt, columns)
+        sys.stdout.flush()
+        if no_stream:
+            return
+        _time.sleep(interval)
+        rt.reconcile()
+        live = {r.id for r in rt.state.all() if r.state in (RUNNING, "paused")}
+        recs = [r for r in recs if r.id in live]
+        if not recs and containers:
+            return
+
+
 def rename(
     ctx: typer.Context,
     container: str = typer.Argument(..., help="Container name or id."),
@@ -419,7 +504,7 @@ def prune(
         if answer.strip().lower() not in ("y", "yes"):
             return
     rt.reconcile()
-    doomed = [r for r in rt.state.all() if r.state not in (RUNNING, CONFIGURED)
+    doomed = [r for r in rt.state.all() if r.state not in (RUNNING, CONFIGURED, "paused")
               and (until is None or r.created < until)
               and all(r.config.labels.get(k) == v if sep else k in r.config.labels for k, sep, v in labels)]
     code = 0
@@ -465,7 +550,8 @@ _CREATE = {"context_settings": RUN_SETTINGS, "add_help_option": False,
 TOP = {"run": (forward_run, _RUN), "create": (forward_run, _CREATE), "start": (start, {}),
        "rm": (rm, {}), "inspect": (inspect, {}), "ps": (ps, {}), "export": (export, {}), "stop": (stop, {}),
        "kill": (kill, {}), "wait": (wait, {}), "restart": (restart, {}), "logs": (logs, {}),
-       "rename": (rename, {}),
+       "rename": (rename, {}), "pause": (pause, {}), "unpause": (unpause, {}), "top": (top, {}),
+       "stats": (stats, {}),
        "exec": (forward_exec, {"context_settings": RUN_SETTINGS, "add_help_option": False,
                                "help": "Run a command in a running container."})}
 GROUP = {**TOP, "ls": (ps, {}), "list": (ps, {"hidden": True}), "exists": (exists, {}),

@@ -49,6 +49,12 @@ OPTIONS: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (
     (("--stop-timeout",), "stop_timeout", VALUE, "SECONDS", "seconds to wait after the stop signal before SIGKILL (10)"),
     (("--log-driver",), "log_driver", VALUE, "DRIVER", "k8s-file (default) or none"),
     (("--log-opt",), "log_opts", MULTI, "K=V", "log option: max-size=SIZE (e.g. 10m), path=FILE"),
+    (("-m", "--memory"), "memory", VALUE, "SIZE", "memory limit (e.g. 512m)"),
+    (("--memory-swap",), "memory_swap", VALUE, "SIZE", "memory plus swap limit (-1: unlimited swap)"),
+    (("--cpus",), "cpus", VALUE, "N", "CPUs the container may use (e.g. 1.5)"),
+    (("-c", "--cpu-shares"), "cpu_shares", VALUE, "SHARES", "relative CPU weight (2-262144, default 1024)"),
+    (("--pids-limit",), "pids_limit", VALUE, "N", "most processes at once (-1: unlimited)"),
+    (("--cgroup-parent",), "cgroup_parent", VALUE, "PATH", "cgroup (within the cgroup2 tree) to put the container under"),
 )
 
 EXEC_OPTIONS: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (

@@ -87,6 +87,53 @@ def runtime_spec(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None],
 
 
 STARTABLE = (CREATED, EXITED, STOPPED)
+_FLAGS = {"memory": "--memory", "memory_swap": "--memory-swap", "cpus": "--cpus", "cpu_shares": "--cpu-shares",
+          "pids_limit": "--pids-limit"}
+
+
+def container_cgroup(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None]) -> Optional[str]:
+    """Make the container's cgroup in the delegated subtree (under --cgroup-parent when given)
+    and apply its limits; None when no cgroup can be made here (said in a warning when it
+    matters: limits asked for, or a parent that is not ours)."""
+    from rootless import cgroups
+
+    cfg = rec.config
+    info = cgroups.detect()
+    parent: Optional[str] = info.path if info.writable else None
+    why = info.reason
+    if cfg.cgroup_parent and info.mount:
+        wanted = os.path.join(info.mount, cfg.cgroup_parent.strip("/"))
+        try:
+            os.makedirs(wanted, exist_ok=True)
+            parent = wanted
+        except OSError as exc:
+            parent, why = None, f"cannot create {wanted}: {exc.strerror}"
+            warn(f"--cgroup-parent ignored: {why}")
+    if parent is None:
+        if cfg.limits:
+            flags = ", ".join(_FLAGS[k] for k in cfg.limits)
+            warn(f"{flags} ignored: containers get no cgroup here ({why})")
+        return None
+    try:
+        path = cgroups.make(parent, f"podpy-{rec.id}")
+    except OSError as exc:
+        warn(f"the container runs without a cgroup: cannot create one in {parent}: {exc.strerror}")
+        return None
+    missing = cgroups.apply_limits(path, cfg.limits) if cfg.limits else []
+    for ctrl in missing:
+        flags = ", ".join(_FLAGS[k] for k in cfg.limits if cgroups.LIMIT_FILES[k][0] == ctrl)
+        warn(f"{flags} ignored: the {ctrl} controller is not delegated to {parent}")
+    rt.state.update(rec.id, cgroup=path)
+    rec.cgroup = path
+    return path
+
+
+def release_cgroup(rec: ContainerRecord) -> None:
+    if rec.cgroup:
+        from rootless import cgroups
+
+        cgroups.kill_all(rec.cgroup)   # what the container left behind (exec'd daemons)
+        cgroups.remove(rec.cgroup)
 
 
 def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None]) -> int:
@@ -103,8 +150,10 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
             console = tty.window_size(0) if cfg.tty else None
             spec = runtime_spec(rt, rec, warn, console)
             cdir = rt.store.container_dir(rec.id)
+            cgroup = container_cgroup(rt, rec, warn)
             options = parent.LaunchOptions(
                 slirp=_slirp_options(cfg.network_options) if cfg.network == "slirp4netns" else None,
+                cgroup_procs=os.path.join(cgroup, "cgroup.procs") if cgroup else None,
                 after_exit=(lambda: remove_tree(cdir)) if cfg.remove else None,
             )
             container = parent.launch(spec, options)
@@ -143,16 +192,18 @@ def _failed_start(rt: Runtime, rec: ContainerRecord, exc: BaseException) -> None
     We own the row (state `running` since claim), so nothing else is waited for.
     """
     _remove_run_dir(rt, rec.id)
+    release_cgroup(rec)
     if rec.config.remove:
         try:
             rt.store.remove_container(rec.id)
         finally:
             rt.state.delete(rec.id)
     else:
-        rt.state.update(rec.id, state=CREATED, pid=None, owner_pid=None, owner_start=None)
+        rt.state.update(rec.id, state=CREATED, pid=None, owner_pid=None, owner_start=None, cgroup=None)
 
 
 def _record_exit(rt: Runtime, rec: ContainerRecord, code: Optional[int]) -> None:
+    release_cgroup(rec)
     if rec.config.remove:
         rt.state.delete(rec.id)
         _remove_run_dir(rt, rec.id)
@@ -165,7 +216,7 @@ def _record_exit(rt: Runtime, rec: ContainerRecord, code: Optional[int]) -> None
 
 def remove(rt: Runtime, rec: ContainerRecord, force: bool) -> None:
     """Remove one container; a running one only with force (it is killed first)."""
-    if rec.state == RUNNING and rec.owner_pid != os.getpid():
+    if rec.state in (RUNNING, "paused") and rec.owner_pid != os.getpid():
         if not force:
             raise InvalidState(
                 f"cannot remove container {rec.id} as it is running - running or paused containers "

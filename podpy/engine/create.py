@@ -31,6 +31,8 @@ class CreateOptions(Record):
         "interactive": False, "remove": False, "labels": list, "read_only": False, "cap_add": list,
         "cap_drop": list, "privileged": False, "pull": None, "create_command": list, "detach": False,
         "restart": None, "stop_signal": None, "stop_timeout": None, "log_driver": None, "log_opts": list,
+        "memory": None, "memory_swap": None, "cpus": None, "cpu_shares": None, "pids_limit": None,
+        "cgroup_parent": None,
     }
     __slots__ = tuple(FIELDS)
     image: str
@@ -60,6 +62,12 @@ class CreateOptions(Record):
     stop_timeout: Optional[str]
     log_driver: Optional[str]
     log_opts: list[str]
+    memory: Optional[str]
+    memory_swap: Optional[str]
+    cpus: Optional[str]
+    cpu_shares: Optional[str]
+    pids_limit: Optional[str]
+    cgroup_parent: Optional[str]
 
 
 _ADJ = ("admiring", "bold", "brave", "calm", "clever", "cool", "dazzling", "eager", "elegant", "festive",
@@ -124,6 +132,9 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
             raise InvalidArgument(f"invalid --stop-timeout {o.stop_timeout!r}: expected a number of seconds")
         stop_timeout = int(o.stop_timeout)
     log_driver, log_opts = opt.parse_log_options(o.log_driver, o.log_opts)
+    limits = opt.parse_limits(o.memory, o.memory_swap, o.cpus, o.cpu_shares, o.pids_limit)
+    if o.cgroup_parent is not None and (not o.cgroup_parent or ".." in o.cgroup_parent.split("/")):
+        raise InvalidArgument(f"invalid --cgroup-parent {o.cgroup_parent!r}: a path in the cgroup2 tree")
     if o.workdir is not None and not o.workdir.startswith("/"):
         raise InvalidArgument(f"invalid --workdir {o.workdir!r}: must be an absolute path")
     from rootless import capabilities
@@ -171,6 +182,7 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
         read_only=o.read_only, cap_add=o.cap_add, cap_drop=o.cap_drop, privileged=o.privileged,
         stop_signal=stop_signal or _image_stop_signal(icfg),
         restart=restart, stop_timeout=stop_timeout, log_driver=log_driver, log_opts=log_opts,
+        limits=limits, cgroup_parent=o.cgroup_parent or "",
         create_command=o.create_command or [os.path.basename(sys.argv[0])] + sys.argv[1:],
     )
     rec = ContainerRecord(id=cid, name=name or "", image_id=image.id, image_name=image_name,

@@ -20,7 +20,9 @@ import sys
 import time
 
 from ..errors import EngineError, InvalidArgument, InvalidState, translate
-from ..state import CONFIGURED, CREATED, EXITED, REMOVING, RUNNING, STOPPED, ContainerRecord, process_start_time
+from ..state import (
+    CONFIGURED, CREATED, EXITED, PAUSED, REMOVING, RUNNING, STOPPED, ContainerRecord, process_start_time,
+)
 from .runtime import Runtime
 
 TYPE_CHECKING = False
@@ -142,7 +144,7 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
                    by_policy: bool = False) -> ContainerRecord:
     """Start a created or exited container under the monitor; returns its row once it runs.
     by_policy: a restart policy's start, which a `stop` meanwhile cancels."""
-    from .containers import STARTABLE, _failed_start, _slirp_options, runtime_spec
+    from .containers import STARTABLE, _failed_start, _slirp_options, container_cgroup, runtime_spec
 
     startable = STARTABLE + ((CONFIGURED,) if rec.owner_pid == os.getpid() else ())
     rec = rt.state.claim(rec.id, startable, RUNNING, unless_stopping=by_policy)
@@ -164,7 +166,8 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
                      "enable_ipv6": s.enable_ipv6, "outbound_addr": s.outbound_addr, "extra": list(s.extra)}
         log = {"driver": cfg.log_driver, "path": log_path(rt, rec),
                "max_size": int(cfg.log_opts.get("max-size") or 0)}
-        reply = _request(rt.cfg.runroot, "launch", id=rec.id, spec=spec, slirp=slirp, log=log,
+        cgroup = container_cgroup(rt, rec, warn)
+        reply = _request(rt.cfg.runroot, "launch", id=rec.id, spec=spec, slirp=slirp, log=log, cgroup=cgroup,
                          exit_path=os.path.join(run_dir, EXIT_FILE), cleanup=_cleanup_command(rt, rec.id))
     except BaseException as exc:
         _failed_start(rt, rec, exc)
@@ -227,14 +230,20 @@ def _is_container_init(pid: int) -> bool:
 def _record(rt: Runtime, rec: ContainerRecord, code: int, finished: float) -> bool:
     """The container is over. False when another command recorded it first."""
     with rt.db.write() as c:
-        done = c.execute(
+        row = c.execute("SELECT cgroup FROM containers WHERE id=? AND state IN (?, ?) AND detached=1",
+                        (rec.id, RUNNING, PAUSED)).fetchone()
+        done = row is not None and c.execute(
             "UPDATE containers SET state=?, exit_code=?, finished_at=?, pid=NULL, owner_pid=NULL,"
-            " owner_start=NULL WHERE id=? AND state=? AND detached=1",
-            (EXITED, code, finished, rec.id, RUNNING)).rowcount > 0
+            " owner_start=NULL, cgroup=NULL WHERE id=?", (EXITED, code, finished, rec.id)).rowcount > 0
     if done:
         from .containers import _remove_run_dir
 
         _remove_run_dir(rt, rec.id)
+        if row[0]:
+            from rootless import cgroups
+
+            cgroups.kill_all(row[0])
+            cgroups.remove(row[0])
     return done
 
 
@@ -245,7 +254,7 @@ def cleanup(rt: Runtime, cid: str, warn: Callable[[str], None]) -> None:
     rec = rt.state.get(cid)
     if rec is None:
         return
-    if rec.state == RUNNING and rec.detached:
+    if rec.state in (RUNNING, PAUSED) and rec.detached:
         got = read_exit(rt, cid)
         if got is None:
             return   # still running (or its monitor died; reconcile handles that)
@@ -322,6 +331,11 @@ def kill(rt: Runtime, name: str, sig: int) -> ContainerRecord:
 
 
 def _signal(rec: ContainerRecord, sig: int) -> None:
+    if sig == signal.SIGKILL and rec.cgroup:
+        from rootless import cgroups
+
+        if cgroups.kill_all(rec.cgroup):   # every process, exec'd ones too
+            return
     try:
         os.kill(int(rec.pid or 0), sig)
     except ProcessLookupError:
@@ -335,6 +349,9 @@ def stop(rt: Runtime, name: str, timeout: Optional[int], warn: Callable[[str], N
     A container that is not running is left as it is (podman says nothing either)."""
     rt.reconcile()
     rec = rt.state.lookup(name)
+    if rec.state == PAUSED:
+        unpause(rt, rec.id)
+        rec = rt.state.lookup(rec.id)
     if rec.state != RUNNING:
         if rec.state in (CREATED, EXITED, STOPPED):
             rt.state.update(rec.id, stopping=True)   # a restart policy's pending start is cancelled
@@ -358,6 +375,37 @@ def stop(rt: Runtime, name: str, timeout: Optional[int], warn: Callable[[str], N
     return rec
 
 
+def pause(rt: Runtime, name: str) -> ContainerRecord:
+    """Freeze every process of the container (cgroup.freeze)."""
+    from rootless import cgroups
+
+    rt.reconcile()
+    rec = rt.state.lookup(name)
+    if rec.state == PAUSED:
+        raise InvalidState(f"\"{rec.name}\" is already paused: container state improper")
+    if rec.state != RUNNING:
+        raise InvalidState(f"\"{rec.name}\" is not running, can't pause: container state improper")
+    if not rec.cgroup:
+        raise InvalidState(f"cannot pause {rec.name}: it has no cgroup to freeze "
+                           f"({cgroups.detect().reason})")
+    if not cgroups.freeze(rec.cgroup, True):
+        raise EngineError(f"pausing {rec.name}: the kernel did not report its cgroup frozen")
+    rt.state.update(rec.id, state=PAUSED)
+    return rec
+
+
+def unpause(rt: Runtime, name: str) -> ContainerRecord:
+    from rootless import cgroups
+
+    rec = rt.state.lookup(name)
+    if rec.state != PAUSED:
+        raise InvalidState(f"\"{rec.name}\" is not paused, can't unpause: container state improper")
+    if rec.cgroup:
+        cgroups.freeze(rec.cgroup, False)
+    rt.state.update(rec.id, state=RUNNING)
+    return rec
+
+
 def kill_and_wait(rt: Runtime, rec: ContainerRecord) -> None:
     """SIGKILL a detached container and wait until its exit is recorded (rm -f)."""
     rt.state.update(rec.id, stopping=True)
@@ -372,7 +420,7 @@ def _wait_over(rt: Runtime, rec: ContainerRecord, timeout: float) -> bool:
     delay = 0.005
     while True:
         now = rt.state.get(rec.id)
-        if now is None or now.state != RUNNING:
+        if now is None or now.state not in (RUNNING, PAUSED):
             return True
         if now.detached:
             got = read_exit(rt, rec.id)

@@ -44,8 +44,9 @@ def _container_file(pid: int, path: str, layer_dirs: list[str]) -> Optional[byte
         return view.read_file(layer_dirs, path)
 
 
-def process_for(rt: Runtime, o: ExecOptions, console: Optional[tuple[int, int]]) -> tuple[int, dict[str, Any]]:
-    """(the container's init pid, the OCI process to run)."""
+def process_for(rt: Runtime, o: ExecOptions, console: Optional[tuple[int, int]]
+                ) -> tuple[int, dict[str, Any], Optional[str]]:
+    """(the container's init pid, the OCI process to run, the container's cgroup)."""
     from rootless import capabilities
 
     from storage import images as img
@@ -88,7 +89,7 @@ def process_for(rt: Runtime, o: ExecOptions, console: Optional[tuple[int, int]])
     }
     if console:
         process["consoleSize"] = {"height": console[0], "width": console[1]}
-    return rec.pid, process
+    return rec.pid, process, rec.cgroup
 
 
 def exec_(rt: Runtime, o: ExecOptions, on_started: Callable[[], None]) -> int:
@@ -101,10 +102,10 @@ def exec_(rt: Runtime, o: ExecOptions, on_started: Callable[[], None]) -> int:
     from .containers import _Forwarder
 
     console = tty.window_size(0) if o.tty and not o.detach else None
-    pid, process = process_for(rt, o, console)
+    pid, process, cgroup = process_for(rt, o, console)
     with _Forwarder() as fwd:
         try:
-            started = exec_in(pid, process, detach=o.detach)
+            started = exec_in(pid, process, detach=o.detach, cgroup=cgroup)
         except Exception as exc:  # noqa: BLE001
             raise translate(exc) from exc
         on_started()

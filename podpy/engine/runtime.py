@@ -135,7 +135,7 @@ class Runtime:
 
                 record_exit(self, rec)
         for rec in self.state.orphans():
-            if rec.detached and rec.state == RUNNING:
+            if rec.detached and rec.state in (RUNNING, "paused"):
                 # Its monitor died: nothing supervises it any more. End it and call it exited
                 # (with the code the monitor wrote, if it did; otherwise unknown).
                 from .detached import end_unsupervised
@@ -154,6 +154,10 @@ class Runtime:
                 shutil.rmtree(self.container_run_dir(rec.id), ignore_errors=True)
                 self.state.delete(rec.id)
             elif rec.state == RUNNING:
+                if rec.cgroup:
+                    from .containers import release_cgroup
+
+                    release_cgroup(rec)
                 self.state.finish(rec.id, -1)
             else:
                 self.state.update(rec.id, owner_pid=None, owner_start=None)

@@ -1,0 +1,241 @@
+"""`top` and `stats`: a running container's processes and resource use.
+
+The processes are those of the container's cgroup, or, where it has none, those
+in its PID namespace. Figures come from the cgroup (cpu.stat, memory.current,
+pids.current, io.stat) where the controllers are delegated, otherwise from the
+processes themselves (CPU time and resident memory from /proc); network
+traffic from /proc/PID/net/dev of the container's PID 1.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from ..errors import InvalidArgument, InvalidState
+from ..state import RUNNING, ContainerRecord
+from .runtime import Runtime
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional
+
+_TICK = os.sysconf("SC_CLK_TCK")
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+TOP_FIELDS = ("user", "pid", "ppid", "pcpu", "etime", "tty", "time", "args", "comm", "group", "nice", "vsz", "rss")
+_HEADERS = {"user": "USER", "pid": "PID", "ppid": "PPID", "pcpu": "%CPU", "etime": "ELAPSED", "tty": "TTY",
+            "time": "TIME", "args": "COMMAND", "comm": "COMMAND", "group": "GROUP", "nice": "NI", "vsz": "VSZ",
+            "rss": "RSS"}
+_ALIASES = {"%cpu": "pcpu", "command": "args", "cmd": "args", "etime": "etime", "cputime": "time", "uid": "user"}
+
+
+def running(rt: Runtime, name: str) -> ContainerRecord:
+    rt.reconcile()
+    rec = rt.state.lookup(name)
+    if rec.state not in (RUNNING, "paused") or not rec.pid:
+        raise InvalidState(f"container {rec.name} is not running: container state improper")
+    return rec
+
+
+def container_pids(rec: ContainerRecord) -> list[int]:
+    """Host pids of the container's processes."""
+    try:
+        target = os.readlink(f"/proc/{rec.pid}/ns/pid")
+    except OSError:
+        return []
+    if rec.cgroup:
+        from rootless import cgroups
+
+        candidates = [str(p) for p in cgroups.pids(rec.cgroup)]
+    else:
+        candidates = [e for e in os.listdir("/proc") if e.isdigit()]
+    out = []
+    for entry in candidates:   # only processes inside the container's PID namespace
+        try:
+            if os.readlink(f"/proc/{entry}/ns/pid") == target:
+                out.append(int(entry))
+        except OSError:
+            continue
+    return sorted(out)
+
+
+def _boot_time() -> float:
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith("btime "):
+                return float(line.split()[1])
+    return 0.0
+
+
+def _duration(seconds: float) -> str:
+    """Go's time.Duration text, as podman's top prints it (1m2.5s, 3h4m5s)."""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms" if seconds > 0 else "0s"
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    text = f"{s:.3f}".rstrip("0").rstrip(".") + "s"
+    if m or h:
+        text = f"{int(m)}m" + text
+    if h:
+        text = f"{int(h)}h" + text
+    return text
+
+
+def _names(path: str) -> dict[int, str]:
+    out: dict[int, str] = {}
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                parts = line.split(":")
+                if len(parts) > 2 and parts[2].isdigit():
+                    out.setdefault(int(parts[2]), parts[0])
+    except OSError:
+        pass
+    return out
+
+
+def top(rt: Runtime, name: str, descriptors: list[str]) -> list[list[str]]:
+    """Rows (header first) of ps-like fields for each process of the container."""
+    rec = running(rt, name)
+    fields = []
+    for d in descriptors or ["user", "pid", "ppid", "pcpu", "etime", "tty", "time", "args"]:
+        for part in d.split(","):
+            key = _ALIASES.get(part.strip().lower(), part.strip().lower())
+            if key not in TOP_FIELDS:
+                raise InvalidArgument(f"unknown descriptor: {part} (use {', '.join(TOP_FIELDS)})")
+            fields.append(key)
+    users = _names(f"/proc/{rec.pid}/root/etc/passwd")
+    groups = _names(f"/proc/{rec.pid}/root/etc/group")
+    boot, now = _boot_time(), time.time()
+    rows = [[_HEADERS[f] for f in fields]]
+    ns_pid: dict[int, int] = {}
+    infos = []
+    for pid in container_pids(rec):
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                raw = f.read().decode(errors="replace")
+            with open(f"/proc/{pid}/status") as f:
+                status = {k: v.strip() for k, _, v in (line.partition(":") for line in f)}
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read().rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue   # it has just exited
+        comm = raw[raw.index("(") + 1:raw.rindex(")")]
+        st = raw[raw.rindex(")") + 2:].split()
+        inner = int(status.get("NSpid", str(pid)).split()[-1])
+        ns_pid[pid] = inner
+        infos.append((pid, inner, comm, st, status, cmdline))
+    for pid, inner, comm, st, status, cmdline in infos:
+        started = boot + int(st[19]) / _TICK
+        cpu = (int(st[11]) + int(st[12])) / _TICK
+        elapsed = max(now - started, 1e-6)
+        uid = int(status.get("Uid", "0").split()[0])
+        gid = int(status.get("Gid", "0").split()[0])
+        tty_nr = int(st[4])
+        ppid = int(st[1])
+        values = {
+            "user": users.get(_container_id(rec, uid, "uid"), str(_container_id(rec, uid, "uid"))),
+            "group": groups.get(_container_id(rec, gid, "gid"), str(_container_id(rec, gid, "gid"))),
+            "pid": str(inner), "ppid": str(ns_pid.get(ppid, 0)),
+            "pcpu": f"{100 * cpu / elapsed:.3f}", "etime": _duration(elapsed),
+            "tty": f"pts/{os.minor(tty_nr)}" if tty_nr and os.major(tty_nr) == 136 else "?",
+            "time": _duration(cpu), "args": cmdline or f"[{comm}]", "comm": comm, "nice": st[16],
+            "vsz": str(int(st[20]) // 1024), "rss": str(int(st[21]) * _PAGE // 1024),
+        }
+        rows.append([values[f] for f in fields])
+    return rows
+
+
+def _container_id(rec: ContainerRecord, host_id: int, kind: str) -> int:
+    """A host uid/gid as the container sees it (through its init's map)."""
+    try:
+        with open(f"/proc/{rec.pid}/{kind}_map") as f:
+            for line in f:
+                inside, outside, size = (int(x) for x in line.split())
+                if outside <= host_id < outside + size:
+                    return inside + host_id - outside
+    except (OSError, ValueError):
+        pass
+    return host_id
+
+
+def _net_io(pid: int) -> tuple[int, int]:
+    rx = tx = 0
+    try:
+        with open(f"/proc/{pid}/net/dev") as f:
+            for line in f.readlines()[2:]:
+                iface, _, data = line.partition(":")
+                if iface.strip() == "lo":
+                    continue
+                cols = data.split()
+                rx += int(cols[0])
+                tx += int(cols[8])
+    except (OSError, ValueError, IndexError):
+        pass
+    return rx, tx
+
+
+def _mem_total() -> int:
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def sample(rec: ContainerRecord) -> dict[str, Any]:
+    """One reading of the container's figures (CPU as microseconds used so far)."""
+    values: dict[str, Any] = {}
+    if rec.cgroup:
+        from rootless import cgroups
+
+        values = cgroups.stat_values(rec.cgroup)
+    pids = container_pids(rec)
+    if "usage_usec" not in values or "memory" not in values:
+        cpu_ticks = rss = 0
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    st = f.read().rsplit(")", 1)[1].split()
+                cpu_ticks += int(st[11]) + int(st[12])
+                rss += int(st[21]) * _PAGE
+            except (OSError, ValueError, IndexError):
+                continue
+        values.setdefault("usage_usec", cpu_ticks * 1_000_000 // _TICK)
+        values.setdefault("memory", rss)
+    values.setdefault("pids", len(pids))
+    values.setdefault("memory_limit", _mem_total())
+    values["net_rx"], values["net_tx"] = _net_io(int(rec.pid or 0))
+    values["time"] = time.monotonic()
+    return values
+
+
+def _size(n: Optional[int]) -> str:
+    if n is None:
+        return "--"
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g}{unit}"
+    return f"{n}B"
+
+
+def stats_report(rec: ContainerRecord, now: dict[str, Any], before: Optional[dict[str, Any]]) -> dict[str, Any]:
+    """podman's stats fields; CPU % over the interval since before (or since the start)."""
+    if before is not None:
+        span = max(now["time"] - before["time"], 1e-6)
+        cpu = (now["usage_usec"] - before["usage_usec"]) / 1e6 / span * 100
+    else:
+        span = max(time.time() - (rec.started_at or time.time()), 1e-6)
+        cpu = now["usage_usec"] / 1e6 / span * 100
+    mem, limit = now.get("memory"), now.get("memory_limit")
+    io_r, io_w = now.get("io_read"), now.get("io_write")
+    return {
+        "ID": rec.id[:12], "ContainerID": rec.id, "Name": rec.name,
+        "CPUPerc": f"{cpu:.2f}%", "CPU": cpu, "AvgCPU": cpu,
+        "MemUsage": f"{_size(mem)} / {_size(limit)}", "MemPerc": f"{100 * mem / limit:.2f}%" if mem and limit else "--",
+        "MemUsageBytes": mem, "MemLimit": limit,
+        "NetIO": f"{_size(now['net_rx'])} / {_size(now['net_tx'])}",
+        "BlockIO": f"{_size(io_r)} / {_size(io_w)}" if io_r is not None else "-- / --",
+        "PIDs": str(now["pids"]), "PIDS": now["pids"],
+        "CPUNano": now["usage_usec"] * 1000, "UpTime": int((time.time() - (rec.started_at or time.time())) * 1e9),
+    }
