@@ -92,7 +92,7 @@ def build(rec: ContainerRecord, rootfs_desc: dict[str, Any], mappings: Optional[
         "terminal": cfg.tty,
         "stdin": cfg.interactive,
         "user": {"uid": cfg.uid, "gid": cfg.gid, "additionalGids": cfg.groups},
-        "args": cfg.entrypoint + cfg.command,
+        "args": (["/run/podman-init", "--"] if cfg.init_path else []) + cfg.entrypoint + cfg.command,
         "env": cfg.env,
         "cwd": cfg.workdir or "/",
         "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
@@ -119,6 +119,14 @@ def build(rec: ContainerRecord, rootfs_desc: dict[str, Any], mappings: Optional[
             mounts.append({"destination": dest, "type": "bind", "source": path,
                            "options": ["bind", "rprivate"]})
     mounts.extend(cfg.mounts)
+    if cfg.read_only_tmpfs:
+        for dest in ("/run", "/tmp", "/var/tmp"):
+            if dest not in user_dests:
+                mounts.append({"destination": dest, "type": "tmpfs", "source": "tmpfs",
+                               "options": ["rw", "nosuid", "nodev", "mode=1777" if dest != "/run" else "mode=755"]})
+    if cfg.init_path:
+        mounts.append({"destination": "/run/podman-init", "type": "bind", "source": cfg.init_path,
+                       "options": ["bind", "ro", "nodev", "rprivate"]})
     return {
         "ociVersion": "1.0.2",
         "process": process,

@@ -72,7 +72,7 @@ class ContainerConfig(Record):
         "network": "slirp4netns", "network_options": dict, "mounts": list, "labels": dict, "read_only": False,
         "cap_add": list, "cap_drop": list, "privileged": False, "stop_signal": "SIGTERM", "annotations": dict,
         "create_command": list, "restart": "no", "stop_timeout": 10, "log_driver": "k8s-file", "log_opts": dict,
-        "limits": dict, "cgroup_parent": "",
+        "limits": dict, "cgroup_parent": "", "init_path": "", "read_only_tmpfs": False,
     }
     __slots__ = tuple(FIELDS)
     command: list[str]
@@ -104,6 +104,8 @@ class ContainerConfig(Record):
     log_opts: dict[str, str]
     limits: dict[str, str]  # --memory & co: option name -> the value for its cgroup file
     cgroup_parent: str
+    init_path: str          # --init: the host's init binary, mounted at /run/podman-init
+    read_only_tmpfs: bool   # --read-only with tmpfs on /run, /tmp, /var/tmp
 
     @classmethod
     def from_json(cls, text: str) -> "ContainerConfig":

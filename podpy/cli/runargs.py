@@ -55,6 +55,9 @@ OPTIONS: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (
     (("-c", "--cpu-shares"), "cpu_shares", VALUE, "SHARES", "relative CPU weight (2-262144, default 1024)"),
     (("--pids-limit",), "pids_limit", VALUE, "N", "most processes at once (-1: unlimited)"),
     (("--cgroup-parent",), "cgroup_parent", VALUE, "PATH", "cgroup (within the cgroup2 tree) to put the container under"),
+    (("--init",), "init", FLAG, "", "run a minimal init (catatonit or tini) as PID 1 that reaps zombies"),
+    (("--init-path",), "init_path", VALUE, "PATH", "the init binary to use with --init"),
+    (("--read-only-tmpfs",), "read_only_tmpfs", VALUE, "BOOL", "with --read-only: tmpfs on /run, /tmp, /var/tmp (true)"),
 )
 
 EXEC_OPTIONS: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (

@@ -32,7 +32,7 @@ class CreateOptions(Record):
         "cap_drop": list, "privileged": False, "pull": None, "create_command": list, "detach": False,
         "restart": None, "stop_signal": None, "stop_timeout": None, "log_driver": None, "log_opts": list,
         "memory": None, "memory_swap": None, "cpus": None, "cpu_shares": None, "pids_limit": None,
-        "cgroup_parent": None,
+        "cgroup_parent": None, "init": False, "init_path": None, "read_only_tmpfs": None,
     }
     __slots__ = tuple(FIELDS)
     image: str
@@ -68,6 +68,9 @@ class CreateOptions(Record):
     cpu_shares: Optional[str]
     pids_limit: Optional[str]
     cgroup_parent: Optional[str]
+    init: bool
+    init_path: Optional[str]
+    read_only_tmpfs: Optional[str]
 
 
 _ADJ = ("admiring", "bold", "brave", "calm", "clever", "cool", "dazzling", "eager", "elegant", "festive",
@@ -133,6 +136,12 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
         stop_timeout = int(o.stop_timeout)
     log_driver, log_opts = opt.parse_log_options(o.log_driver, o.log_opts)
     limits = opt.parse_limits(o.memory, o.memory_swap, o.cpus, o.cpu_shares, o.pids_limit)
+    init_path = find_init(o.init_path) if o.init or o.init_path else ""
+    ro_tmpfs = True
+    if o.read_only_tmpfs is not None:
+        if o.read_only_tmpfs.lower() not in ("true", "false", "1", "0"):
+            raise InvalidArgument(f"invalid --read-only-tmpfs {o.read_only_tmpfs!r}: true or false")
+        ro_tmpfs = o.read_only_tmpfs.lower() in ("true", "1")
     if o.cgroup_parent is not None and (not o.cgroup_parent or ".." in o.cgroup_parent.split("/")):
         raise InvalidArgument(f"invalid --cgroup-parent {o.cgroup_parent!r}: a path in the cgroup2 tree")
     if o.workdir is not None and not o.workdir.startswith("/"):
@@ -182,7 +191,8 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
         read_only=o.read_only, cap_add=o.cap_add, cap_drop=o.cap_drop, privileged=o.privileged,
         stop_signal=stop_signal or _image_stop_signal(icfg),
         restart=restart, stop_timeout=stop_timeout, log_driver=log_driver, log_opts=log_opts,
-        limits=limits, cgroup_parent=o.cgroup_parent or "",
+        limits=limits, cgroup_parent=o.cgroup_parent or "", init_path=init_path,
+        read_only_tmpfs=ro_tmpfs and o.read_only,
         create_command=o.create_command or [os.path.basename(sys.argv[0])] + sys.argv[1:],
     )
     rec = ContainerRecord(id=cid, name=name or "", image_id=image.id, image_name=image_name,
@@ -214,6 +224,24 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
     if not for_run:
         rec.state, rec.owner_pid = CREATED, None
     return rec
+
+
+INIT_CANDIDATES = ("/usr/libexec/podman/catatonit", "/usr/bin/catatonit", "/usr/local/bin/catatonit",
+                   "/usr/bin/tini-static", "/usr/local/bin/tini-static", "/usr/bin/tini", "/usr/local/bin/tini")
+
+
+def find_init(given: Optional[str]) -> str:
+    """--init's binary: --init-path, else the distribution's catatonit or tini (static builds
+    first: the container may have no C library)."""
+    if given:
+        if not os.path.isabs(given) or not os.access(given, os.X_OK):
+            raise InvalidArgument(f"invalid --init-path {given!r}: not an executable file")
+        return given
+    for path in INIT_CANDIDATES:
+        if os.access(path, os.X_OK):
+            return os.path.realpath(path)
+    raise InvalidArgument("--init needs catatonit or tini, and neither is installed "
+                          "(Debian: apt-get install catatonit)")
 
 
 def _image_stop_signal(icfg: dict[str, object]) -> str:

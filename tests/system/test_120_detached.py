@@ -311,3 +311,30 @@ def test_rename_and_container_prune(store):
     assert p("ps", "-a", "--format", "{{.Names}}").stdout == "new\n"
     res = p("container", "prune", check=False, input="")
     assert res.returncode == 125 and "--force" in res.stderr
+
+
+def test_init_reaps_and_forwards_signals(store):
+    p = store
+    out = p("run", "--rm", "--init", "--network", "none", "busybox", "sh", "-c",
+            "tr '\\0' ' ' < /proc/1/cmdline; echo; echo $$").stdout.splitlines()
+    assert out[0].startswith("/run/podman-init -- sh -c") and out[1] != "1"
+    # a zombie left by an orphaned child is reaped by the init, not kept
+    p("run", "-d", "--name", "reaper", "--init", "--network", "none", "busybox", "sh", "-c",
+      "sh -c 'sleep 0.1 & exec true'; sleep 60")
+    time.sleep(0.6)
+    states = p("exec", "reaper", "sh", "-c", "cat /proc/[0-9]*/stat 2>/dev/null | cut -d' ' -f3").stdout.split()
+    assert "Z" not in states
+    p("stop", "-t", "5", "reaper")   # the init passes SIGTERM on: no SIGKILL needed
+    assert _status(p, "reaper") == ["exited", "143"]
+    res = p("run", "--rm", "--init-path", "/no/such/init", "busybox", "true", check=False)
+    assert res.returncode == 125 and "--init-path" in res.stderr
+
+
+def test_read_only_with_tmpfs(store):
+    p = store
+    out = p("run", "--rm", "--read-only", "--network", "none", "busybox", "sh", "-c",
+            "touch /tmp/a /run/b /var/tmp/c && echo writable; touch /etc/x 2>&1; true").stdout
+    assert out.startswith("writable\n") and "Read-only file system" in out
+    out = p("run", "--rm", "--read-only", "--read-only-tmpfs=false", "--network", "none", "busybox", "sh", "-c",
+            "touch /tmp/a 2>&1; true").stdout
+    assert "Read-only file system" in out
