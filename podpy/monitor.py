@@ -194,6 +194,9 @@ class Container:
         # only what the exit needs: the spec is the launcher's business (and memory held here
         # stays with the monitor for its whole life)
         self.request = {k: request[k] for k in ("exit_path", "cleanup") if k in request}
+        self.health = request.get("health")     # interval, argv, env of `podpy healthcheck run`
+        self.health_due = time.monotonic() + float(self.health["interval"]) if self.health else 0.0
+        self.health_pid = 0
         self.pid = 0
         self.fuse_pid: Optional[int] = None
         self.streams: dict[int, str] = {}      # fd -> "stdout" / "stderr"
@@ -260,6 +263,7 @@ class Monitor:
                     handler(fd)
             self._reap()
             self._finish_drained()
+            self._healthchecks()
 
     def _leave(self) -> None:
         """Stop taking requests, then go: a client that connected meanwhile sees the
@@ -455,6 +459,17 @@ class Monitor:
             ctr.exit_code = code
             ctr.drain_until = time.monotonic() + DRAIN
 
+    def _healthchecks(self) -> None:
+        """Run each due healthcheck (`podpy healthcheck run ID`), one at a time per container."""
+        now = time.monotonic()
+        for ctr in self.containers.values():
+            if not ctr.health or ctr.exit_code is not None or now < ctr.health_due:
+                continue
+            ctr.health_due = now + float(ctr.health["interval"])
+            if ctr.health_pid and _alive(ctr.health_pid):
+                continue
+            ctr.health_pid = _spawn(ctr.health)
+
     def _finish_drained(self) -> None:
         now = time.monotonic()
         for pid, ctr in list(self.containers.items()):
@@ -482,14 +497,27 @@ class Monitor:
                 pass   # the clean-up command reports the exit as unknown
         cleanup = request.get("cleanup")
         if cleanup:
-            try:
-                os.posix_spawn(cleanup["argv"][0], cleanup["argv"], cleanup.get("env") or dict(os.environ),
-                               file_actions=[(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
-                                             (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
-                                             (os.POSIX_SPAWN_OPEN, 2, "/dev/null", os.O_WRONLY, 0)],
-                               setsid=True)
-            except OSError:
-                pass   # the next podpy command records the exit from the exit file
+            _spawn(cleanup)   # if it cannot run, the next podpy command records the exit from the file
+
+
+def _spawn(command: dict[str, Any]) -> int:
+    """Start a podpy command (argv, env) in a session of its own; its pid, or 0."""
+    try:
+        return os.posix_spawn(command["argv"][0], command["argv"], command.get("env") or dict(os.environ),
+                              file_actions=[(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+                                            (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
+                                            (os.POSIX_SPAWN_OPEN, 2, "/dev/null", os.O_WRONLY, 0)],
+                              setsid=True)
+    except OSError:
+        return 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+    except (OSError, IndexError):
+        return False
 
 
 def _launcher(msg: dict[str, Any], stdio: list[int], chan: Channel) -> None:

@@ -353,3 +353,73 @@ def parse_limits(memory: Optional[str], memory_swap: Optional[str], cpus: Option
         else:
             raise InvalidArgument(f"invalid --pids-limit {pids_limit!r}: expected a number (-1: unlimited)")
     return out
+
+
+def parse_duration(value: str, what: str) -> float:
+    """A Go duration (30s, 1m30s, 500ms, 2h) in seconds; a bare number is seconds."""
+    import re
+
+    text = value.strip()
+    if text.replace(".", "", 1).isdigit():
+        return float(text)
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise InvalidArgument(f"invalid {what} {value!r}: expected a duration such as 30s or 1m30s")
+    scale = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+    return sum(float(n) * scale[u] for n, u in parts)
+
+
+HEALTH_ACTIONS = ("none", "kill", "restart", "stop")
+
+
+def healthcheck(image_check: Optional[dict[str, object]], cmd: Optional[str], interval: Optional[str],
+                retries: Optional[str], start_period: Optional[str], timeout: Optional[str],
+                on_failure: Optional[str], disabled: bool) -> dict[str, object]:
+    """The container's healthcheck from the image's HEALTHCHECK and the --health-* flags ({} for none)."""
+    base = dict(image_check or {})
+    test: list[str] = [str(x) for x in (base.get("Test") or [])]  # type: ignore[union-attr]
+    if cmd is not None:
+        if cmd.strip().startswith("["):
+            try:
+                parsed = json.loads(cmd)
+            except ValueError as exc:
+                raise InvalidArgument(f"invalid --health-cmd {cmd!r}: {exc}") from exc
+            if not isinstance(parsed, list) or not all(isinstance(x, str) for x in parsed):
+                raise InvalidArgument(f"invalid --health-cmd {cmd!r}: expected a JSON array of strings")
+            test = parsed if parsed and parsed[0] in ("CMD", "CMD-SHELL", "NONE") else ["CMD", *parsed]
+        elif cmd.lower() == "none":
+            test = ["NONE"]
+        else:
+            test = ["CMD-SHELL", cmd]
+    if disabled or not test or test[0] == "NONE":
+        if any(v is not None for v in (interval, retries, start_period, timeout)) and cmd is None and not test:
+            raise InvalidArgument("--health-* options need a --health-cmd or an image with a HEALTHCHECK")
+        return {}
+    if test[0] not in ("CMD", "CMD-SHELL") or len(test) < 2:
+        raise InvalidArgument(f"invalid healthcheck {test!r}: expected CMD or CMD-SHELL and a command")
+
+    def seconds(flag: Optional[str], key: str, default: float, what: str) -> float:
+        if flag is not None:
+            return parse_duration(flag, what)
+        ns = base.get(key)
+        return float(ns) / 1e9 if isinstance(ns, (int, float)) and ns > 0 else default
+
+    check = {
+        "test": test,
+        "interval": seconds(interval, "Interval", 30.0, "--health-interval"),
+        "timeout": seconds(timeout, "Timeout", 30.0, "--health-timeout"),
+        "start_period": seconds(start_period, "StartPeriod", 0.0, "--health-start-period"),
+        "retries": 3,
+        "on_failure": on_failure or "none",
+    }
+    if retries is not None:
+        if not retries.isdigit() or int(retries) < 1:
+            raise InvalidArgument(f"invalid --health-retries {retries!r}: expected a number of at least 1")
+        check["retries"] = int(retries)
+    elif isinstance(base.get("Retries"), int) and int(base["Retries"]) > 0:  # type: ignore[arg-type]
+        check["retries"] = int(base["Retries"])  # type: ignore[arg-type]
+    if check["on_failure"] not in HEALTH_ACTIONS:
+        raise InvalidArgument(f"invalid --health-on-failure {on_failure!r}: use none, kill, restart or stop")
+    if check["interval"] <= 0 or check["timeout"] <= 0:  # type: ignore[operator]
+        raise InvalidArgument("--health-interval and --health-timeout must be more than 0")
+    return check

@@ -72,7 +72,7 @@ class ContainerConfig(Record):
         "network": "slirp4netns", "network_options": dict, "mounts": list, "labels": dict, "read_only": False,
         "cap_add": list, "cap_drop": list, "privileged": False, "stop_signal": "SIGTERM", "annotations": dict,
         "create_command": list, "restart": "no", "stop_timeout": 10, "log_driver": "k8s-file", "log_opts": dict,
-        "limits": dict, "cgroup_parent": "", "init_path": "", "read_only_tmpfs": False,
+        "limits": dict, "cgroup_parent": "", "init_path": "", "read_only_tmpfs": False, "healthcheck": dict,
     }
     __slots__ = tuple(FIELDS)
     command: list[str]
@@ -106,6 +106,7 @@ class ContainerConfig(Record):
     cgroup_parent: str
     init_path: str          # --init: the host's init binary, mounted at /run/podman-init
     read_only_tmpfs: bool   # --read-only with tmpfs on /run, /tmp, /var/tmp
+    healthcheck: dict[str, Any]   # test, interval, timeout, start_period (seconds), retries, on_failure
 
     @classmethod
     def from_json(cls, text: str) -> "ContainerConfig":

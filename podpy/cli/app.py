@@ -29,13 +29,16 @@ MODULES = {
     "inspect": "containers", "ps": "containers", "container": "containers", "export": "containers",
     "stop": "containers", "kill": "containers", "wait": "containers", "restart": "containers",
     "logs": "containers", "exec": "containers", "rename": "containers", "pause": "containers",
-    "unpause": "containers", "top": "containers", "stats": "containers",
+    "unpause": "containers", "top": "containers", "stats": "containers", "healthcheck": "containers",
     "import": "images", "images": "images", "rmi": "images", "tag": "images", "image": "images",
     "pull": "images", "login": "images", "logout": "images", "history": "images",
     "push": "images", "save": "images", "load": "images",
     "info": "system", "version": "system", "unshare": "system", "system": "system",
 }
-GROUPS = {"container": "Manage containers.", "image": "Manage images.", "system": "Manage podpy."}
+GROUPS = {"container": "Manage containers.", "image": "Manage images.", "system": "Manage podpy.",
+          "healthcheck": "Run containers' healthchecks."}
+# a group's commands when its module holds more than one group (module attribute by group name)
+GROUP_TABLES = {"healthcheck": "HEALTHCHECK"}
 
 
 def runtime(ctx: typer.Context):  # type: ignore[no-untyped-def]
@@ -77,7 +80,7 @@ def build(only: Optional[str] = None) -> typer.Typer:
         if name in GROUPS:
             group = typer.Typer(name=name, help=GROUPS[name], no_args_is_help=True, context_settings=CONTEXT,
                                 rich_markup_mode=None)
-            for sub, (fn, settings) in module.GROUP.items():
+            for sub, (fn, settings) in getattr(module, GROUP_TABLES.get(name, "GROUP")).items():
                 group.command(sub, **settings)(fn)
             app.add_typer(group)
         else:

@@ -115,8 +115,16 @@ def ps(
         for r in recs:
             render.out(r.id if no_trunc else r.short_id)
         return
-    render.formatted([reports.ps_row(r, no_trunc) for r in recs], fmt, PS_COLUMNS,
-                     json_rows=[reports.ps_json(r) for r in recs], header_overrides={"ID": "CONTAINER ID"},
+    rows, json_rows = [reports.ps_row(r, no_trunc) for r in recs], [reports.ps_json(r) for r in recs]
+    for rec, row, data in zip(recs, rows, json_rows):
+        if rec.config.healthcheck and rec.state == RUNNING:
+            from ..engine.health import read
+
+            state = (read(rt, rec) or {}).get("Status", "starting")
+            row["Status"] = f"{row['Status']} ({state})"
+            data["Status"] = row["Status"]
+            data["Health"] = row["Health"] = state
+    render.formatted(rows, fmt, PS_COLUMNS, json_rows=json_rows, header_overrides={"ID": "CONTAINER ID"},
                      noheading=noheading)
 
 
@@ -174,6 +182,15 @@ def inspect(
                     rec, rt.store.container_dir(rec.id) + "/merged", rt.store.driver.name,
                     rt.container_run_dir(rec.id), image)
                 data["HostConfig"]["LogConfig"]["Path"] = log_path(rt, rec)
+                if rec.config.healthcheck:
+                    from ..engine.health import read
+
+                    data["State"]["Health"] = read(rt, rec)
+                    hc = rec.config.healthcheck
+                    data["Config"]["Healthcheck"] = {
+                        "Test": hc["test"], "Interval": int(hc["interval"] * 1e9), "Timeout": int(hc["timeout"] * 1e9),
+                        "StartPeriod": int(hc["start_period"] * 1e9), "Retries": hc["retries"]}
+                    data["Config"]["HealthcheckOnFailureAction"] = hc["on_failure"]
                 data["LogPath"] = log_path(rt, rec)
                 items.append(data)
                 continue
@@ -520,6 +537,16 @@ def prune(
     raise typer.Exit(code)
 
 
+def healthcheck_run(ctx: typer.Context, container: str = typer.Argument(..., help="Container name or id.")) -> None:
+    """Run a container's healthcheck once: exit 0 when it passes, 1 (and "unhealthy") when not."""
+    from ..engine import health
+
+    _status, code = health.run(runtime(ctx), container, render.warn)
+    if code != 0:
+        render.out("unhealthy")
+        raise typer.Exit(1)
+
+
 def cleanup(ctx: typer.Context, container: str = typer.Argument(..., help="Container id.")) -> None:
     """Record a detached container's exit; apply --rm and its restart policy (run by the monitor)."""
     from ..engine import detached
@@ -558,3 +585,5 @@ GROUP = {**TOP, "ls": (ps, {}), "list": (ps, {"hidden": True}), "exists": (exist
          "cleanup": (cleanup, {"hidden": True}), "prune": (prune, {})}
 GROUP.pop("ps")
 GROUP["ps"] = (ps, {"hidden": True})
+
+HEALTHCHECK = {"run": (healthcheck_run, {})}

@@ -58,6 +58,13 @@ OPTIONS: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (
     (("--init",), "init", FLAG, "", "run a minimal init (catatonit or tini) as PID 1 that reaps zombies"),
     (("--init-path",), "init_path", VALUE, "PATH", "the init binary to use with --init"),
     (("--read-only-tmpfs",), "read_only_tmpfs", VALUE, "BOOL", "with --read-only: tmpfs on /run, /tmp, /var/tmp (true)"),
+    (("--health-cmd",), "health_cmd", VALUE, "CMD", "healthcheck command (a shell string or a JSON array; none)"),
+    (("--health-interval",), "health_interval", VALUE, "DURATION", "time between healthchecks (30s)"),
+    (("--health-retries",), "health_retries", VALUE, "N", "failures in a row that make the container unhealthy (3)"),
+    (("--health-start-period",), "health_start_period", VALUE, "DURATION", "failures then do not count (0s)"),
+    (("--health-timeout",), "health_timeout", VALUE, "DURATION", "longest a healthcheck may run (30s)"),
+    (("--health-on-failure",), "health_on_failure", VALUE, "ACTION", "when unhealthy: none, kill, restart or stop"),
+    (("--no-healthcheck",), "no_healthcheck", FLAG, "", "disable the image's HEALTHCHECK"),
 )
 
 EXEC_OPTIONS: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (

@@ -78,6 +78,10 @@ def runtime_spec(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None],
         raise InvalidState(f"the image of container {rec.name} ({rec.image_id[:12]}) is gone")
     desc = rt.store.rootfs_mount(rec.id, image)
     etc = specgen.etc_files(rec, rt.container_run_dir(rec.id))
+    if rec.config.healthcheck:
+        from .health import reset
+
+        reset(rt, rec)
     mappings = None
     if rt.cfg.rootless:
         mappings = default_mappings()

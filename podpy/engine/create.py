@@ -33,6 +33,8 @@ class CreateOptions(Record):
         "restart": None, "stop_signal": None, "stop_timeout": None, "log_driver": None, "log_opts": list,
         "memory": None, "memory_swap": None, "cpus": None, "cpu_shares": None, "pids_limit": None,
         "cgroup_parent": None, "init": False, "init_path": None, "read_only_tmpfs": None,
+        "health_cmd": None, "health_interval": None, "health_retries": None, "health_start_period": None,
+        "health_timeout": None, "health_on_failure": None, "no_healthcheck": False,
     }
     __slots__ = tuple(FIELDS)
     image: str
@@ -71,6 +73,13 @@ class CreateOptions(Record):
     init: bool
     init_path: Optional[str]
     read_only_tmpfs: Optional[str]
+    health_cmd: Optional[str]
+    health_interval: Optional[str]
+    health_retries: Optional[str]
+    health_start_period: Optional[str]
+    health_timeout: Optional[str]
+    health_on_failure: Optional[str]
+    no_healthcheck: bool
 
 
 _ADJ = ("admiring", "bold", "brave", "calm", "clever", "cool", "dazzling", "eager", "elegant", "festive",
@@ -158,6 +167,8 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
     except Exception as exc:  # noqa: BLE001
         raise translate(exc) from exc
     icfg = image.config.get("config") or {}
+    health = opt.healthcheck(icfg.get("Healthcheck"), o.health_cmd, o.health_interval, o.health_retries,
+                             o.health_start_period, o.health_timeout, o.health_on_failure, o.no_healthcheck)
     layer_dirs = rt.store.layer_dirs(image)
     user_str = o.user if o.user is not None else str(icfg.get("User") or "")
     spec = user_spec or (opt.parse_user(user_str) if user_str else opt.UserSpec("0", None))
@@ -191,7 +202,7 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
         read_only=o.read_only, cap_add=o.cap_add, cap_drop=o.cap_drop, privileged=o.privileged,
         stop_signal=stop_signal or _image_stop_signal(icfg),
         restart=restart, stop_timeout=stop_timeout, log_driver=log_driver, log_opts=log_opts,
-        limits=limits, cgroup_parent=o.cgroup_parent or "", init_path=init_path,
+        limits=limits, cgroup_parent=o.cgroup_parent or "", init_path=init_path, healthcheck=health,
         read_only_tmpfs=ro_tmpfs and o.read_only,
         create_command=o.create_command or [os.path.basename(sys.argv[0])] + sys.argv[1:],
     )

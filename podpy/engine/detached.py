@@ -134,10 +134,15 @@ def log_path(rt: Runtime, rec: ContainerRecord) -> str:
     return rec.config.log_opts.get("path") or os.path.join(rt.store.container_dir(rec.id), LOG_FILE)
 
 
-def _cleanup_command(rt: Runtime, cid: str) -> dict[str, Any]:
+def _podpy_command(rt: Runtime, *args: str) -> dict[str, Any]:
+    """A podpy command line (for the monitor to run) on this store."""
     argv = [sys.executable, "-m", "podpy", "--root", rt.cfg.root, "--runroot", rt.cfg.runroot,
-            "--storage-driver", rt.store.driver.name, "container", "cleanup", cid]
+            "--storage-driver", rt.store.driver.name, *args]
     return {"argv": argv, "env": _python_env()}
+
+
+def _cleanup_command(rt: Runtime, cid: str) -> dict[str, Any]:
+    return _podpy_command(rt, "container", "cleanup", cid)
 
 
 def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None],
@@ -167,8 +172,13 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
         log = {"driver": cfg.log_driver, "path": log_path(rt, rec),
                "max_size": int(cfg.log_opts.get("max-size") or 0)}
         cgroup = container_cgroup(rt, rec, warn)
+        health = None
+        if cfg.healthcheck:
+            health = {"interval": float(cfg.healthcheck["interval"]),
+                      **_podpy_command(rt, "healthcheck", "run", rec.id)}
         reply = _request(rt.cfg.runroot, "launch", id=rec.id, spec=spec, slirp=slirp, log=log, cgroup=cgroup,
-                         exit_path=os.path.join(run_dir, EXIT_FILE), cleanup=_cleanup_command(rt, rec.id))
+                         exit_path=os.path.join(run_dir, EXIT_FILE), cleanup=_cleanup_command(rt, rec.id),
+                         health=health)
     except BaseException as exc:
         _failed_start(rt, rec, exc)
         raise translate(exc) if isinstance(exc, Exception) else exc

@@ -338,3 +338,37 @@ def test_read_only_with_tmpfs(store):
     out = p("run", "--rm", "--read-only", "--read-only-tmpfs=false", "--network", "none", "busybox", "sh", "-c",
             "touch /tmp/a 2>&1; true").stdout
     assert "Read-only file system" in out
+
+
+def test_healthchecks(store):
+    p = store
+    p("run", "-d", "--name", "h", "--health-cmd", "test -e /tmp/ok", "--health-interval", "1s",
+      "--health-retries", "2", "--network", "none", "busybox", "sleep", "60")
+    assert p("ps", "--format", "{{.Status}}").stdout.endswith("(starting)\n")
+    res = p("healthcheck", "run", "h", check=False)
+    assert res.returncode == 1 and res.stdout == "unhealthy\n"
+    # the monitor runs the check at each interval: two failures make it unhealthy
+    assert _until(lambda: p("inspect", "--format", "{{.State.Health.Status}}", "h").stdout == "unhealthy\n")
+    assert "(unhealthy)" in p("ps", "--format", "{{.Status}}").stdout
+    p("exec", "h", "touch", "/tmp/ok")
+    assert _until(lambda: p("inspect", "--format", "{{.State.Health.Status}}", "h").stdout == "healthy\n")
+    assert p("healthcheck", "run", "h").returncode == 0
+    health = json.loads(p("inspect", "h").stdout)[0]["State"]["Health"]
+    assert health["FailingStreak"] == 0 and 1 <= len(health["Log"]) <= 5 and health["Log"][-1]["ExitCode"] == 0
+    # --health-on-failure kill
+    p("run", "-d", "--name", "k", "--health-cmd", "exit 1", "--health-interval", "1s", "--health-retries", "1",
+      "--health-on-failure", "kill", "--network", "none", "busybox", "sleep", "60")
+    assert _until(lambda: _status(p, "k") == ["exited", "137"])
+    # the timeout counts as a failure
+    p("run", "-d", "--name", "slow", "--health-cmd", "sleep 5", "--health-timeout", "0.5s",
+      "--health-interval", "1h", "--network", "none", "busybox", "sleep", "60")
+    start = time.monotonic()
+    assert p("healthcheck", "run", "slow", check=False).returncode == 1
+    assert time.monotonic() - start < 4
+    log = json.loads(p("inspect", "slow").stdout)[0]["State"]["Health"]["Log"][-1]
+    assert "timed out" in log["Output"]
+    res = p("healthcheck", "run", "k", check=False)
+    assert res.returncode == 125 and "not running" in res.stderr
+    for bad in (["--health-interval", "soon"], ["--health-retries", "0"], ["--health-on-failure", "panic"]):
+        res = p("run", "-d", "--health-cmd", "true", *bad, "busybox", "true", check=False)
+        assert res.returncode == 125, bad

@@ -1,0 +1,169 @@
+"""Healthchecks: `healthcheck run` and the state it keeps.
+
+A check runs the test in the container as `exec` would (CMD-SHELL through
+/bin/sh -c), with its output captured and a time limit. The result goes into
+`health.json` beside the container's storage: the status (starting, healthy,
+unhealthy), the failing streak and the last five results, which `inspect` and
+`ps` show. Failures during --health-start-period do not count; --health-retries
+failures in a row make the container unhealthy, and then --health-on-failure
+acts (kill, restart or stop). The monitor runs `podpy healthcheck run` at each
+--health-interval for the containers it supervises.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import select
+import signal
+import time
+
+from ..errors import InvalidArgument, InvalidState
+from ..state import RUNNING, ContainerRecord
+from .runtime import Runtime
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Optional
+
+HEALTH_FILE = "health.json"
+_KEEP = 5
+_OUTPUT = 4096
+
+
+def health_path(rt: Runtime, rec: ContainerRecord) -> str:
+    return os.path.join(rt.store.container_dir(rec.id), HEALTH_FILE)
+
+
+def read(rt: Runtime, rec: ContainerRecord) -> Optional[dict[str, Any]]:
+    """The container's health as inspect shows it (None without a healthcheck)."""
+    if not rec.config.healthcheck:
+        return None
+    try:
+        with open(health_path(rt, rec)) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {"Status": "starting", "FailingStreak": 0, "Log": []}
+
+
+def reset(rt: Runtime, rec: ContainerRecord) -> None:
+    """A (re)started container is `starting` again."""
+    if rec.config.healthcheck:
+        try:
+            os.unlink(health_path(rt, rec))
+        except FileNotFoundError:
+            pass
+
+
+def _stamp(t: float) -> str:
+    from .reports import rfc3339
+
+    return rfc3339(t)
+
+
+def _run_test(rt: Runtime, rec: ContainerRecord, test: list[str], timeout: float) -> tuple[int, str]:
+    """(exit code, output) of the test run in the container; -1 when it timed out."""
+    from rootless.errors import ExecError
+    from rootless.execute import exec_in
+
+    from .execute import ExecOptions, process_for
+
+    argv = ["/bin/sh", "-c", test[1]] if test[0] == "CMD-SHELL" else list(test[1:])
+    pid, process, cgroup = process_for(rt, ExecOptions(container=rec.id, command=argv), None)
+    r, w = os.pipe()
+    saved = os.dup(1), os.dup(2)
+    try:
+        os.dup2(w, 1)
+        os.dup2(w, 2)
+        try:
+            started = exec_in(pid, process, cgroup=cgroup)
+        except ExecError as exc:
+            return exc.exit_code, str(exc)
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, w):
+            os.close(fd)
+    output = bytearray()
+    deadline = time.monotonic() + timeout
+    timed_out = False
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                timed_out = True
+                break
+            ready, _, _ = select.select([r], [], [], left)
+            if not ready:
+                continue
+            chunk = os.read(r, 65536)
+            if not chunk:
+                break
+            if len(output) < _OUTPUT:
+                output += chunk[:_OUTPUT - len(output)]
+    finally:
+        os.close(r)
+    if timed_out:
+        for target in (started.pid, started.stage):
+            try:
+                os.kill(target, signal.SIGKILL)
+            except OSError:
+                pass
+        started.wait()
+        return -1, f"healthcheck command timed out after {timeout:g}s"
+    return started.wait(), output.decode(errors="replace")
+
+
+def run(rt: Runtime, name: str, warn: Callable[[str], None]) -> tuple[str, int]:
+    """One check: the container's status after it (healthy, unhealthy or starting) and the
+    check's own exit code."""
+    rt.reconcile()
+    rec = rt.state.lookup(name)
+    check = rec.config.healthcheck
+    if not check:
+        raise InvalidArgument(f"container {rec.name} has no defined healthcheck")
+    if rec.state != RUNNING or not rec.pid:
+        raise InvalidState(f"container {rec.name} is not running: container state improper")
+    start = time.time()
+    code, output = _run_test(rt, rec, list(check["test"]), float(check["timeout"]))
+    end = time.time()
+    path = health_path(rt, rec)
+    fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        health = read(rt, rec) or {"Status": "starting", "FailingStreak": 0, "Log": []}
+        log = list(health.get("Log") or [])
+        log.append({"Start": _stamp(start), "End": _stamp(end), "ExitCode": code, "Output": output})
+        health["Log"] = log[-_KEEP:]
+        in_start_period = start - (rec.started_at or start) < float(check["start_period"])
+        before = health.get("Status")
+        if code == 0:
+            health["Status"], health["FailingStreak"] = "healthy", 0
+        elif not in_start_period:
+            health["FailingStreak"] = int(health.get("FailingStreak") or 0) + 1
+            if health["FailingStreak"] >= int(check["retries"]):
+                health["Status"] = "unhealthy"
+        tmp = f"{path}.tmp-{os.getpid()}"
+        with open(tmp, "w") as f:
+            json.dump(health, f)
+        os.replace(tmp, path)
+    finally:
+        os.close(fd)
+    status = str(health["Status"])
+    if status == "unhealthy" and before != "unhealthy":
+        _act(rt, rec, str(check.get("on_failure") or "none"), warn)
+    return status, code
+
+
+def _act(rt: Runtime, rec: ContainerRecord, action: str, warn: Callable[[str], None]) -> None:
+    """--health-on-failure, when the container has just become unhealthy."""
+    from . import detached
+
+    if action == "kill":
+        detached.kill(rt, rec.id, signal.SIGKILL)
+    elif action == "stop":
+        detached.stop(rt, rec.id, None, warn)
+    elif action == "restart":
+        stopped = detached.stop(rt, rec.id, None, warn)
+        detached.start_detached(rt, rt.state.get(stopped.id) or stopped, warn)
