@@ -15,6 +15,10 @@ from .errors import InvalidArgument
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
     from typing import Optional
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
@@ -423,3 +427,34 @@ def healthcheck(image_check: Optional[dict[str, object]], cmd: Optional[str], in
     if check["interval"] <= 0 or check["timeout"] <= 0:  # type: ignore[operator]
         raise InvalidArgument("--health-interval and --health-timeout must be more than 0")
     return check
+
+
+def parse_security_opts(items: list[str]) -> dict[str, Any]:
+    """--security-opt: seccomp=unconfined|FILE, no-new-privileges[=BOOL], mask=PATHS,
+    unmask=ALL|PATHS; label= and apparmor= are accepted and have no effect (podpy
+    sets no SELinux label or AppArmor profile)."""
+    out: dict[str, Any] = {"seccomp": "", "no_new_privileges": False, "mask": [], "unmask": []}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if key == "seccomp" and value:
+            if value != "unconfined":
+                if not os.path.isabs(value):
+                    value = os.path.abspath(value)
+                if not os.path.isfile(value):
+                    raise InvalidArgument(f"invalid --security-opt {item!r}: {value}: no such file")
+            out["seccomp"] = value
+        elif key in ("no-new-privileges", "no_new_privileges"):
+            if eq and value.lower() not in ("true", "false", "1", "0"):
+                raise InvalidArgument(f"invalid --security-opt {item!r}: expected true or false")
+            out["no_new_privileges"] = not eq or value.lower() in ("true", "1")
+        elif key in ("mask", "unmask") and value:
+            paths = value.split(":")
+            if not all(p == "ALL" and key == "unmask" or p.startswith("/") for p in paths):
+                raise InvalidArgument(f"invalid --security-opt {item!r}: expected absolute paths separated by :")
+            out[key] += paths
+        elif key in ("label", "apparmor") and value:
+            continue
+        else:
+            raise InvalidArgument(f"invalid --security-opt {item!r}: use seccomp=unconfined|FILE, "
+                                  "no-new-privileges, mask=PATHS, unmask=PATHS, label= or apparmor=")
+    return out

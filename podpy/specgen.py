@@ -84,6 +84,16 @@ def _resolv(network: str) -> str:
     return "\n".join(search + [f"nameserver {SLIRP_DNS}"]) + "\n"
 
 
+def seccomp_for(cfg: Any, caps: list[str]) -> Optional[dict[str, Any]]:
+    """The container's seccomp filter (OCI form): podman's default profile unless unconfined,
+    privileged, or another profile was given."""
+    if cfg.privileged or cfg.seccomp == "unconfined":
+        return None
+    from rootless import seccomp
+
+    return seccomp.resolve(seccomp.read_profile(cfg.seccomp or None), caps)
+
+
 def build(rec: ContainerRecord, rootfs_desc: dict[str, Any], mappings: Optional[IdMappings],
           etc: dict[str, str], console_size: Optional[tuple[int, int]]) -> dict[str, Any]:
     cfg = rec.config
@@ -96,7 +106,7 @@ def build(rec: ContainerRecord, rootfs_desc: dict[str, Any], mappings: Optional[
         "env": cfg.env,
         "cwd": cfg.workdir or "/",
         "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-        "noNewPrivileges": False,
+        "noNewPrivileges": cfg.no_new_privileges,
     }
     if console_size:
         process["consoleSize"] = {"height": console_size[0], "width": console_size[1]}
@@ -110,8 +120,13 @@ def build(rec: ContainerRecord, rootfs_desc: dict[str, Any], mappings: Optional[
         linux.update(mappings.to_spec())
         tty_gid_mapped = any(m.container_id <= 5 < m.container_id + m.size for m in mappings.gids)
     if not cfg.privileged:
-        linux["maskedPaths"] = list(rootfs.DEFAULT_MASKED)
-        linux["readonlyPaths"] = list(rootfs.DEFAULT_READONLY)
+        unmask = set(cfg.unmask)
+        linux["maskedPaths"] = [p for p in rootfs.DEFAULT_MASKED if "ALL" not in unmask and p not in unmask]
+        linux["maskedPaths"] += [p for p in cfg.mask if p not in linux["maskedPaths"]]
+        linux["readonlyPaths"] = [p for p in rootfs.DEFAULT_READONLY if "ALL" not in unmask and p not in unmask]
+    seccomp = seccomp_for(cfg, caps)
+    if seccomp is not None:
+        linux["seccomp"] = seccomp
     mounts = rootfs.default_mounts(tty_gid_mapped, own_netns(cfg.network))
     user_dests = {m["destination"] for m in cfg.mounts}
     for dest, path in etc.items():

@@ -73,6 +73,7 @@ class ContainerConfig(Record):
         "cap_add": list, "cap_drop": list, "privileged": False, "stop_signal": "SIGTERM", "annotations": dict,
         "create_command": list, "restart": "no", "stop_timeout": 10, "log_driver": "k8s-file", "log_opts": dict,
         "limits": dict, "cgroup_parent": "", "init_path": "", "read_only_tmpfs": False, "healthcheck": dict,
+        "seccomp": "", "no_new_privileges": False, "mask": list, "unmask": list,
     }
     __slots__ = tuple(FIELDS)
     command: list[str]
@@ -107,6 +108,10 @@ class ContainerConfig(Record):
     init_path: str          # --init: the host's init binary, mounted at /run/podman-init
     read_only_tmpfs: bool   # --read-only with tmpfs on /run, /tmp, /var/tmp
     healthcheck: dict[str, Any]   # test, interval, timeout, start_period (seconds), retries, on_failure
+    seccomp: str            # "" (the default profile), "unconfined" or a profile file
+    no_new_privileges: bool
+    mask: list[str]         # --security-opt mask=: more paths masked
+    unmask: list[str]       # --security-opt unmask=: paths (or ALL) not masked
 
     @classmethod
     def from_json(cls, text: str) -> "ContainerConfig":

@@ -29,6 +29,7 @@ import termios
 
 from . import capabilities as caps
 from . import rootfs as R
+from . import seccomp as _seccomp
 from . import syscalls as S
 from .errors import ExecError, SetupError
 from .mounts import mount_rootfs
@@ -184,6 +185,10 @@ def _init(spec: dict[str, Any], chan: Channel, detach: bool) -> None:
         _loopback_up()
     if "uts" in ns and spec.get("hostname"):
         _socket.sethostname(spec["hostname"])
+    if spec.get("linux", {}).get("seccomp"):
+        from . import seccomp
+
+        seccomp.preload()   # before pivot_root: the host's libseccomp is out of reach after it
     R.mount_all(sc, rootfs, spec.get("mounts", []))
     cwd = process.get("cwd") or "/"
     cwd_host = R.resolve_in_root(rootfs, cwd)
@@ -198,13 +203,11 @@ def _init(spec: dict[str, Any], chan: Channel, detach: bool) -> None:
         _terminal(sc, chan, process)
     elif not process.get("stdin", False):
         _stdin_devnull()
-    _set_user_and_caps(sc, process)
+    secure(sc, process, linux.get("seccomp"))
     try:
         os.chdir(cwd)
     except OSError as exc:
         raise SetupError(f"cannot chdir to `{cwd}`: {exc.strerror}") from exc
-    if process.get("noNewPrivileges"):
-        sc.prctl(S.PR_SET_NO_NEW_PRIVS, 1)
     _exec(process, chan)
 
 
@@ -252,6 +255,20 @@ def _terminal(sc: S.Syscalls, chan: Channel, process: dict[str, Any], console: b
         os.close(slave)
     chan.send("pty", fds=[master])
     os.close(master)
+
+
+def secure(sc: S.Syscalls, process: dict[str, Any], seccomp: Optional[dict[str, Any]]) -> None:
+    """User, groups, capabilities, no_new_privs and the seccomp filter, in the order that works:
+    without no_new_privs the filter needs CAP_SYS_ADMIN, so it goes in before the capabilities
+    are dropped; with it, last."""
+    nnp = bool(process.get("noNewPrivileges"))
+    if seccomp and not nnp:
+        _seccomp.load(seccomp)
+    _set_user_and_caps(sc, process)
+    if nnp:
+        sc.prctl(S.PR_SET_NO_NEW_PRIVS, 1)
+        if seccomp:
+            _seccomp.load(seccomp)
 
 
 def _set_user_and_caps(sc: S.Syscalls, process: dict[str, Any]) -> None:

@@ -143,6 +143,8 @@ def _stage(namespaces: list[tuple[int, int, str]], process: dict[str, Any], chan
                     f.write(str(os.getpid()))
             except OSError as exc:
                 raise SetupError(f"joining cgroup `{cgroup}`: {exc.strerror}") from exc
+        if process.get("seccomp"):
+            C._seccomp.preload()   # the host's library, before the container's mount namespace
         for fd, flag, path in namespaces:
             sc.setns(fd, flag, path)
             os.close(fd)
@@ -210,13 +212,11 @@ def _process(sc: S.Syscalls, process: dict[str, Any], chan: Channel) -> NoReturn
             C._terminal(sc, chan, process, console=False)
         elif not process.get("stdin", False):
             C._stdin_devnull()
-        C._set_user_and_caps(sc, process)
+        C.secure(sc, process, process.get("seccomp"))
         try:
             os.chdir(cwd)
         except OSError as exc:
             raise SetupError(f"cannot chdir to `{cwd}`: {exc.strerror}") from exc
-        if process.get("noNewPrivileges"):
-            sc.prctl(S.PR_SET_NO_NEW_PRIVS, 1)
         C._exec(process, chan)
     except ExecError as exc:
         C._report(chan, exc)

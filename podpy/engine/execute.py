@@ -89,6 +89,11 @@ def process_for(rt: Runtime, o: ExecOptions, console: Optional[tuple[int, int]]
     }
     if console:
         process["consoleSize"] = {"height": console[0], "width": console[1]}
+    from ..specgen import seccomp_for
+
+    process["noNewPrivileges"] = cfg.no_new_privileges
+    if not o.privileged:
+        process["seccomp"] = seccomp_for(cfg, caps)
     return rec.pid, process, rec.cgroup
 
 

@@ -64,7 +64,7 @@ def test_each_container_has_its_own_cgroup(store, delegated):
 def test_pause_and_unpause_freeze_the_cgroup(store):
     p = store
     p("run", "-d", "--name", "pz", "--network", "none", "busybox", "sh", "-c",
-      "i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done")
+      "i=0; while :; do i=$((i+1)); echo $i > /tmp/n.new; mv /tmp/n.new /tmp/n; sleep 0.05; done")
     path = _state(p, "pz")["CgroupPath"]
     assert p("pause", "pz").stdout == "pz\n"
     assert "frozen 1" in Path(path, "cgroup.events").read_text().splitlines()

@@ -1,0 +1,71 @@
+"""Security defaults as rootless podman's: a seccomp filter (podman's default profile), a
+profile of one's own or none, no-new-privileges, masked paths, and no fd of podpy's inside."""
+
+import json
+
+import pytest
+
+
+@pytest.fixture
+def p(podpy, busybox):
+    return podpy
+
+
+def _status_field(p, field, *opts):
+    out = p("run", "--rm", "--network", "none", *opts, "busybox", "grep", f"^{field}:", "/proc/self/status").stdout
+    return out.split()[1]
+
+
+def test_default_seccomp_filter(p):
+    # a filter is in place (what the default profile allows and denies: tests/unit/test_seccomp.py)
+    assert _status_field(p, "Seccomp") == "2"
+    assert _status_field(p, "Seccomp", "--security-opt", "seccomp=unconfined") == "0"
+    assert _status_field(p, "Seccomp", "--privileged") == "0"
+
+
+def test_exec_gets_the_filter_too(p):
+    p("run", "-d", "--name", "sec", "--network", "none", "busybox", "sleep", "60")
+    try:
+        assert p("exec", "sec", "grep", "^Seccomp:", "/proc/self/status").stdout.split()[1] == "2"
+        assert p("exec", "--privileged", "sec", "grep", "^Seccomp:", "/proc/self/status").stdout.split()[1] == "0"
+    finally:
+        p("rm", "-f", "sec")
+
+
+def test_a_profile_of_ones_own(p, tmp_path):
+    profile = tmp_path / "no-mkdir.json"
+    profile.write_text(json.dumps({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}))
+    profile.chmod(0o644)
+    res = p("run", "--rm", "--network", "none", "--security-opt", f"seccomp={profile}", "busybox",
+            "sh", "-c", "mkdir /tmp/x", check=False)
+    assert res.returncode != 0 and "Permission denied" in res.stderr   # errno 13, as the profile says
+    res = p("run", "--rm", "--security-opt", "seccomp=/no/such/profile.json", "busybox", "true", check=False)
+    assert res.returncode == 125 and res.stderr.count("\n") == 1
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    bad.chmod(0o644)
+    res = p("run", "--rm", "--network", "none", "--security-opt", f"seccomp={bad}", "busybox", "true", check=False)
+    assert res.returncode == 125 and "not JSON" in res.stderr and res.stderr.count("\n") == 1
+
+
+def test_no_new_privileges_and_masks(p):
+    assert _status_field(p, "NoNewPrivs") == "0"
+    assert _status_field(p, "NoNewPrivs", "--security-opt", "no-new-privileges") == "1"
+    out = p("run", "--rm", "--network", "none", "busybox", "sh", "-c", "cat /proc/keys 2>&1 | wc -c; "
+            "cat /proc/sys/kernel/hostname >/dev/null && touch /proc/sys/kernel/hostname 2>&1 | head -1").stdout
+    assert out.splitlines()[0] == "0" and "Read-only" in out
+    out = p("run", "--rm", "--network", "none", "--security-opt", "unmask=/proc/keys", "busybox",
+            "sh", "-c", "test -s /proc/keys -o -r /proc/keys && echo visible").stdout
+    assert out == "visible\n"
+    out = p("run", "--rm", "--network", "none", "--security-opt", "mask=/etc/hostname", "busybox",
+            "cat", "/etc/hostname").stdout
+    assert out == ""
+    res = p("run", "--rm", "--security-opt", "bogus=1", "busybox", "true", check=False)
+    assert res.returncode == 125 and "--security-opt" in res.stderr
+
+
+def test_only_standard_fds_reach_the_container(p):
+    out = p("run", "--rm", "--network", "none", "busybox", "ls", "/proc/self/fd").stdout.split()
+    assert sorted(out) == ["0", "1", "2", "3"]   # 3: the directory ls is reading
