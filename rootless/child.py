@@ -188,7 +188,7 @@ def _init(spec: dict[str, Any], chan: Channel, detach: bool) -> None:
     if spec.get("linux", {}).get("seccomp"):
         from . import seccomp
 
-        seccomp.preload()   # before pivot_root: the host's libseccomp is out of reach after it
+        seccomp.preload(spec["linux"]["seccomp"])   # before pivot_root: the host's files are out of reach after it
     R.mount_all(sc, rootfs, spec.get("mounts", []))
     cwd = process.get("cwd") or "/"
     cwd_host = R.resolve_in_root(rootfs, cwd)

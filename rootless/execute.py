@@ -144,7 +144,7 @@ def _stage(namespaces: list[tuple[int, int, str]], process: dict[str, Any], chan
             except OSError as exc:
                 raise SetupError(f"joining cgroup `{cgroup}`: {exc.strerror}") from exc
         if process.get("seccomp"):
-            C._seccomp.preload()   # the host's library, before the container's mount namespace
+            C._seccomp.preload(process["seccomp"])   # the host's files, before the container's mount namespace
         for fd, flag, path in namespaces:
             sc.setns(fd, flag, path)
             os.close(fd)

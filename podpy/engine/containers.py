@@ -87,7 +87,11 @@ def runtime_spec(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None],
         mappings = default_mappings()
         if mappings.warning:
             warn(mappings.warning)
-    return specgen.build(rec, desc, mappings, etc, console)
+    spec = specgen.build(rec, desc, mappings, etc, console)
+    seccomp = spec["linux"].get("seccomp")
+    if seccomp:
+        seccomp["bpf"] = specgen.compiled_seccomp(rt.cfg.runroot, seccomp)
+    return spec
 
 
 STARTABLE = (CREATED, EXITED, STOPPED)

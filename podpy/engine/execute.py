@@ -89,11 +89,13 @@ def process_for(rt: Runtime, o: ExecOptions, console: Optional[tuple[int, int]]
     }
     if console:
         process["consoleSize"] = {"height": console[0], "width": console[1]}
-    from ..specgen import seccomp_for
+    from ..specgen import compiled_seccomp, seccomp_for
 
     process["noNewPrivileges"] = cfg.no_new_privileges
-    if not o.privileged:
-        process["seccomp"] = seccomp_for(cfg, caps)
+    seccomp = None if o.privileged else seccomp_for(cfg, caps)
+    if seccomp:
+        seccomp["bpf"] = compiled_seccomp(rt.cfg.runroot, seccomp)
+        process["seccomp"] = seccomp
     return rec.pid, process, rec.cgroup
 
 
