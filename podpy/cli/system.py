@@ -180,6 +180,83 @@ def unshare(
     raise typer.Exit(code)
 
 
+def df(
+    ctx: typer.Context,
+    verbose: bool = typer.Option(False, "-v", "--verbose", help="Each image and container."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="json, or a Go template."),
+) -> None:
+    """Show the disk space the user's images and containers take."""
+    from ..engine import system as sysm
+    from ..engine.reports import human_size
+
+    usage = sysm.disk_usage(runtime(ctx))
+    rows = []
+    for kind, label in (("Images", "Images"), ("Containers", "Containers"), ("Volumes", "Local Volumes")):
+        u = usage[kind]
+        pct = f"{100 * u['Reclaimable'] / u['Size']:.0f}%" if u["Size"] else "0%"
+        rows.append({"Type": label, "Total": u["Total"], "Active": u["Active"], "Size": human_size(u["Size"]),
+                     "Reclaimable": f"{human_size(u['Reclaimable'])} ({pct})", "RawSize": u["Size"],
+                     "RawReclaimable": u["Reclaimable"]})
+    if verbose and fmt is None:
+        render.out("Images space usage:\n")
+        render.table([{**i, "Id": i["Id"][:12], "Size": human_size(i["Size"]), "Names": ",".join(i["Names"])}
+                      for i in usage["ImageList"]],
+                     [("IMAGE ID", "Id"), ("REPOSITORY", "Names"), ("SIZE", "Size"), ("CONTAINERS", "Containers")])
+        render.out("\nContainers space usage:\n")
+        render.table([{**c, "Id": c["Id"][:12], "Size": human_size(c["Size"])} for c in usage["ContainerList"]],
+                     [("CONTAINER ID", "Id"), ("IMAGE", "Image"), ("SIZE", "Size"), ("STATUS", "Status"),
+                      ("NAMES", "Name")])
+        return
+    render.formatted(rows, fmt, [("TYPE", "Type"), ("TOTAL", "Total"), ("ACTIVE", "Active"), ("SIZE", "Size"),
+                                 ("RECLAIMABLE", "Reclaimable")])
+
+
+def prune(
+    ctx: typer.Context,
+    all_: bool = typer.Option(False, "-a", "--all", help="Remove every unused image, not only dangling ones."),
+    force: bool = typer.Option(False, "-f", "--force", help="Do not ask for confirmation."),
+    volumes: bool = typer.Option(False, "--volumes", help="Prune volumes too (podpy has none yet)."),
+) -> None:
+    """Remove stopped containers and dangling (with -a: unused) images."""
+    from ..engine import system as sysm
+    from ..errors import InvalidArgument
+
+    if not force:
+        if not sys.stdin.isatty():
+            raise InvalidArgument("system prune asks for confirmation: use -f/--force when stdin is no terminal")
+        what = "all images without at least one container" if all_ else "all dangling images"
+        answer = input(f"WARNING! This command removes:\n\t- all stopped containers\n\t- {what}\n\n"
+                       "Are you sure you want to continue? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            return
+    removed = sysm.prune(runtime(ctx), all_)
+    render.out("Deleted Containers")
+    for cid in removed["containers"]:
+        render.out(cid)
+    render.out("Deleted Images")
+    for iid in removed["images"]:
+        render.out(iid)
+
+
+def reset(
+    ctx: typer.Context,
+    force: bool = typer.Option(False, "-f", "--force", help="Do not ask for confirmation."),
+) -> None:
+    """Remove every container, image and layer of the user's, and podpy's state."""
+    from ..engine import system as sysm
+    from ..errors import InvalidArgument
+
+    rt = runtime(ctx)
+    if not force:
+        if not sys.stdin.isatty():
+            raise InvalidArgument("system reset asks for confirmation: use -f/--force when stdin is no terminal")
+        answer = input(f"WARNING! This will remove all containers, images and state in {rt.cfg.root} and "
+                       f"{rt.cfg.runroot}.\nAre you sure you want to continue? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            return
+    sysm.reset(rt, render.warn)
+
+
 TOP = {"info": (info, {}), "version": (version, {}),
        "unshare": (unshare, {"context_settings": {"allow_interspersed_args": False}})}
-GROUP = {"info": (info, {})}
+GROUP = {"info": (info, {}), "df": (df, {}), "prune": (prune, {}), "reset": (reset, {})}

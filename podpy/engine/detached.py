@@ -260,6 +260,8 @@ def _record(rt: Runtime, rec: ContainerRecord, code: int, finished: float) -> bo
 def cleanup(rt: Runtime, cid: str, warn: Callable[[str], None]) -> None:
     """`container cleanup`: what the monitor runs after a container's exit: record it, then
     --rm or the restart policy."""
+    if not os.path.exists(os.path.join(rt.cfg.root, "podpy.db")):
+        return   # the store is gone (system reset): nothing to record, and nothing to recreate
     rt.reconcile()
     rec = rt.state.get(cid)
     if rec is None:

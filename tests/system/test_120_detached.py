@@ -372,3 +372,26 @@ def test_healthchecks(store):
     for bad in (["--health-interval", "soon"], ["--health-retries", "0"], ["--health-on-failure", "panic"]):
         res = p("run", "-d", "--health-cmd", "true", *bad, "busybox", "true", check=False)
         assert res.returncode == 125, bad
+
+
+def test_system_df_prune_and_reset(store, tmp_path):
+    p = store
+    p("run", "-d", "--name", "keep", "--network", "none", "busybox", "sleep", "60")
+    p("run", "--name", "done", "--network", "none", "busybox", "sh", "-c", "head -c 100000 /dev/zero > /big")
+    rows = {line.split()[0]: line for line in p("system", "df").stdout.splitlines()[1:]}
+    assert rows["Images"].split()[1:3] == ["1", "1"] and rows["Containers"].split()[1:3] == ["2", "1"]
+    data = json.loads(p("system", "df", "--format", "json").stdout)
+    assert [r["Type"] for r in data] == ["Images", "Containers", "Local Volumes"]
+    assert data[1]["RawReclaimable"] >= 100000   # the stopped container's writable layer
+    assert "Containers space usage" in p("system", "df", "-v").stdout
+    out = p("system", "prune", "-f").stdout.split()
+    assert out[0] == "Deleted" and len([x for x in out if len(x) == 64]) == 1
+    assert p("ps", "-a", "--format", "{{.Names}}").stdout == "keep\n"
+    res = p("system", "reset", check=False, input="")
+    assert res.returncode == 125 and "--force" in res.stderr
+    # reset: the running container is killed, and everything goes, subordinate-owned files too
+    p("exec", "keep", "sh", "-c", "mkdir -p /owned && chown 1000:1000 /owned")
+    p("system", "reset", "-f")
+    assert p("ps", "-aq").stdout == "" and p("images", "-q").stdout == ""
+    assert not (p.data_home / "podpy" / "containers").exists()
+    assert p("run", "--rm", "--network", "none", "busybox", "true", check=False).returncode == 125  # no image
