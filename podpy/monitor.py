@@ -202,6 +202,8 @@ class Container:
         self.streams: dict[int, str] = {}      # fd -> "stdout" / "stderr"
         self.slirp_exit: Optional[int] = None
         self.stdin: Optional[int] = None
+        self.pty: Optional[int] = None
+        self.attached: list[Channel] = []     # `podpy attach` clients
         self.log: Optional[LogFile] = None
         self.exit_code: Optional[int] = None
         self.drain_until = 0.0
@@ -314,6 +316,8 @@ class Monitor:
         kind = msg.get("type")
         if kind == "ping":
             chan.send("pong", pid=os.getpid())
+        elif kind == "attach":
+            self._attach(chan, str(msg.get("id")))
         elif kind == "launch":
             self.unwatch(chan.fileno())   # the answer comes when the launcher reports
             self._launch(chan, msg)
@@ -387,6 +391,7 @@ class Monitor:
             elif name == "pty":
                 os.set_blocking(fd, False)
                 ctr.streams[fd] = "stdout"
+                ctr.pty = fd
         for fd in ctr.streams:
             os.set_blocking(fd, False)
             self.watch(fd, lambda fd, ctr=ctr: self._output(ctr, fd))
@@ -405,6 +410,12 @@ class Monitor:
         self._drop(client)
 
     def _forget(self, ctr: Container) -> None:
+        for client in list(ctr.attached):
+            try:
+                client.send("exit", code=ctr.exit_code)
+            except OSError:
+                pass
+            self._detach(ctr, client)
         for fd in list(ctr.streams):
             self.unwatch(fd)
             os.close(fd)
@@ -428,11 +439,61 @@ class Monitor:
             data = b""   # EIO: a terminal whose other side is closed
         if not data:
             self.unwatch(fd)
+            if fd == ctr.pty:
+                ctr.pty = None
             os.close(fd)
             del ctr.streams[fd]
             return
         if ctr.log is not None:
             ctr.log.write(ctr.streams[fd], data)
+        for client in list(ctr.attached):
+            try:
+                client.send("output", stream=ctr.streams[fd], data=data)
+            except OSError:
+                self._detach(ctr, client)
+
+    # -- attach ------------------------------------------------------------------------------
+
+    def _attach(self, chan: Channel, cid: str) -> None:
+        ctr = next((c for c in self.containers.values() if c.id == cid and c.exit_code is None), None)
+        if ctr is None:
+            chan.send("error", error={"kind": "setup", "message": f"container {cid[:12]} is not running"})
+            return
+        ctr.attached.append(chan)
+        chan.send("attached", tty=ctr.pty is not None, stdin=ctr.stdin is not None or ctr.pty is not None)
+        self.handlers[chan.fileno()] = lambda fd: self._attached_input(ctr, chan)
+
+    def _attached_input(self, ctr: Container, chan: Channel) -> None:
+        try:
+            msg, fds = chan.recv()
+        except OSError:
+            msg, fds = None, []
+        for fd in fds:
+            os.close(fd)
+        if msg is None:
+            self._detach(ctr, chan)
+            return
+        kind = msg.get("type")
+        target = ctr.pty if ctr.pty is not None else ctr.stdin
+        if kind == "input" and target is not None:
+            try:
+                os.write(target, bytes(msg.get("data") or b""))
+            except OSError:
+                pass
+        elif kind == "eof" and ctr.stdin is not None and ctr.pty is None:
+            os.close(ctr.stdin)
+            ctr.stdin = None
+        elif kind == "resize" and ctr.pty is not None:
+            try:
+                fcntl.ioctl(ctr.pty, 0x5414, int(msg["rows"]).to_bytes(2, sys.byteorder)   # TIOCSWINSZ
+                            + int(msg["cols"]).to_bytes(2, sys.byteorder) + bytes(4))
+            except (OSError, KeyError, ValueError, OverflowError):
+                pass
+
+    def _detach(self, ctr: Container, chan: Channel) -> None:
+        if chan in ctr.attached:
+            ctr.attached.remove(chan)
+        self._drop(chan)
 
     # -- exits -------------------------------------------------------------------------------
 

@@ -477,6 +477,19 @@ def stats(
             return
 
 
+def attach(
+    ctx: typer.Context,
+    container: str = typer.Argument(..., help="Container name or id."),
+    no_stdin: bool = typer.Option(False, "--no-stdin", help="Do not pass this terminal's input on."),
+    detach_keys: str = typer.Option("ctrl-p,ctrl-q", "--detach-keys", help="Keys that detach (with -t)."),
+) -> None:
+    """Attach this terminal to a detached container's input and output."""
+    from ..engine.attach import attach as do_attach
+
+    code = do_attach(runtime(ctx), container, no_stdin, detach_keys)
+    raise typer.Exit(code if code is not None else 0)
+
+
 def rename(
     ctx: typer.Context,
     container: str = typer.Argument(..., help="Container name or id."),
@@ -577,7 +590,7 @@ _CREATE = {"context_settings": RUN_SETTINGS, "add_help_option": False,
 TOP = {"run": (forward_run, _RUN), "create": (forward_run, _CREATE), "start": (start, {}),
        "rm": (rm, {}), "inspect": (inspect, {}), "ps": (ps, {}), "export": (export, {}), "stop": (stop, {}),
        "kill": (kill, {}), "wait": (wait, {}), "restart": (restart, {}), "logs": (logs, {}),
-       "rename": (rename, {}), "pause": (pause, {}), "unpause": (unpause, {}), "top": (top, {}),
+       "rename": (rename, {}), "attach": (attach, {}), "pause": (pause, {}), "unpause": (unpause, {}), "top": (top, {}),
        "stats": (stats, {}),
        "exec": (forward_exec, {"context_settings": RUN_SETTINGS, "add_help_option": False,
                                "help": "Run a command in a running container."})}

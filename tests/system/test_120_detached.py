@@ -395,3 +395,41 @@ def test_system_df_prune_and_reset(store, tmp_path):
     assert p("ps", "-aq").stdout == "" and p("images", "-q").stdout == ""
     assert not (p.data_home / "podpy" / "containers").exists()
     assert p("run", "--rm", "--network", "none", "busybox", "true", check=False).returncode == 125  # no image
+
+
+def test_attach_with_a_terminal_and_the_detach_keys(store):
+    pexpect = pytest.importorskip("pexpect")
+    p = store
+    p("run", "-d", "-it", "--name", "at", "--network", "none", "busybox", "sh")
+    argv = p.command("attach", "at")
+
+    def attach():
+        return pexpect.spawn(argv[0], argv[1:], env=p.environ(), encoding="utf-8", timeout=20,
+                             dimensions=(30, 90))
+
+    child = attach()
+    try:
+        child.sendline("echo attached-$((40+2)); stty size")
+        child.expect("attached-42")
+        child.expect("30 90")
+        child.send("\x10\x11")   # ctrl-p ctrl-q: detach, the container runs on
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0 and _status(p, "at")[0] == "running"
+    child = attach()
+    try:
+        child.sendline("exit 6")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 6 and _status(p, "at") == ["exited", "6"]
+
+
+def test_attach_passes_stdin_and_ends_with_the_container(store):
+    p = store
+    p("run", "-d", "-i", "--name", "cat", "--network", "none", "busybox", "sh", "-c", "cat; echo done >&2")
+    res = p("attach", "cat", input="through the monitor\n")
+    assert res.stdout == "through the monitor\n" and res.stderr == "done\n" and res.returncode == 0
+    res = p("attach", "cat", check=False)
+    assert res.returncode == 125 and "running" in res.stderr
