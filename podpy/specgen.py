@@ -128,6 +128,7 @@ def build(rec: ContainerRecord, rootfs_desc: dict[str, Any], mappings: Optional[
         "cwd": cfg.workdir or "/",
         "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
         "noNewPrivileges": cfg.no_new_privileges,
+        "preserveFds": cfg.preserve_fds,
     }
     if console_size:
         process["consoleSize"] = {"height": console_size[0], "width": console_size[1]}

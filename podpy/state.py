@@ -73,7 +73,7 @@ class ContainerConfig(Record):
         "cap_add": list, "cap_drop": list, "privileged": False, "stop_signal": "SIGTERM", "annotations": dict,
         "create_command": list, "restart": "no", "stop_timeout": 10, "log_driver": "k8s-file", "log_opts": dict,
         "limits": dict, "cgroup_parent": "", "init_path": "", "read_only_tmpfs": False, "healthcheck": dict,
-        "seccomp": "", "no_new_privileges": False, "mask": list, "unmask": list,
+        "seccomp": "", "no_new_privileges": False, "mask": list, "unmask": list, "preserve_fds": 0,
     }
     __slots__ = tuple(FIELDS)
     command: list[str]
@@ -112,6 +112,7 @@ class ContainerConfig(Record):
     no_new_privileges: bool
     mask: list[str]         # --security-opt mask=: more paths masked
     unmask: list[str]       # --security-opt unmask=: paths (or ALL) not masked
+    preserve_fds: int
 
     @classmethod
     def from_json(cls, text: str) -> "ContainerConfig":

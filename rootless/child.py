@@ -307,9 +307,13 @@ def _exec(process: dict[str, Any], chan: Channel) -> None:
         signal.signal(sig, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
     keep = chan.fileno()
-    # Only 0, 1 and 2 cross into the container (the sync socket is close-on-exec).
-    os.closerange(3, keep)
-    os.closerange(keep + 1, 1 << 16)
+    # Only 0, 1 and 2 cross into the container (the sync socket is close-on-exec), and
+    # with preserveFds (--preserve-fds N) the N after them, as the caller had them.
+    first = 3 + int(process.get("preserveFds") or 0)
+    for fd in range(3, first):
+        os.set_inheritable(fd, True)
+    os.closerange(first, keep)
+    os.closerange(max(keep + 1, first), 1 << 16)
     try:
         os.execve(lookpath(args[0], env.get("PATH")), args, env)
     except OSError as exc:

@@ -87,6 +87,8 @@ def run_or_create(command: str, args: list[str], g: Globals) -> int:
     fields = runargs.parse(command, args)
     if fields is None:
         return 0
+    if fields.get("preserve_fds"):
+        _check_inherited_fds(fields["preserve_fds"])
     if fields["tty"] and fields["interactive"] and not fields["detach"] and not sys.stdin.isatty():
         render.warn("The input device is not a TTY. The --tty and --interactive flags might not work properly")
     rt = Runtime.open(g.root, g.runroot, g.storage_driver)
@@ -105,6 +107,19 @@ def run_or_create(command: str, args: list[str], g: Globals) -> int:
         return 0
     sys.stdout.flush()
     return ce.start_attached(rt, rec, render.warn)
+
+
+def _check_inherited_fds(value: str) -> None:
+    """--preserve-fds N: 3..3+N-1 must be open now, before podpy opens anything of its own."""
+    from ..errors import InvalidArgument
+
+    if not value.isdigit():
+        raise InvalidArgument(f"invalid --preserve-fds {value!r}: expected a number")
+    for fd in range(3, 3 + int(value)):
+        try:
+            os.fstat(fd)
+        except OSError:
+            raise InvalidArgument(f"--preserve-fds {value}: file descriptor {fd} is not open") from None
 
 
 def _pull_if_needed(rt: "Runtime", image: str, policy: str) -> None:

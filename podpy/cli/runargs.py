@@ -65,6 +65,7 @@ OPTIONS: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (
     (("--health-timeout",), "health_timeout", VALUE, "DURATION", "longest a healthcheck may run (30s)"),
     (("--health-on-failure",), "health_on_failure", VALUE, "ACTION", "when unhealthy: none, kill, restart or stop"),
     (("--no-healthcheck",), "no_healthcheck", FLAG, "", "disable the image's HEALTHCHECK"),
+    (("--preserve-fds",), "preserve_fds", VALUE, "N", "pass file descriptors 3 to 3+N-1 on to the container"),
     (("--security-opt",), "security_opts", MULTI, "OPT",
      "seccomp=unconfined|FILE, no-new-privileges, mask=PATHS, unmask=PATHS"),
 )

@@ -35,6 +35,7 @@ class CreateOptions(Record):
         "cgroup_parent": None, "init": False, "init_path": None, "read_only_tmpfs": None,
         "health_cmd": None, "health_interval": None, "health_retries": None, "health_start_period": None,
         "health_timeout": None, "health_on_failure": None, "no_healthcheck": False, "security_opts": list,
+        "preserve_fds": None,
     }
     __slots__ = tuple(FIELDS)
     image: str
@@ -81,6 +82,7 @@ class CreateOptions(Record):
     health_on_failure: Optional[str]
     no_healthcheck: bool
     security_opts: list[str]
+    preserve_fds: Optional[str]
 
 
 _ADJ = ("admiring", "bold", "brave", "calm", "clever", "cool", "dazzling", "eager", "elegant", "festive",
@@ -146,6 +148,13 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
         stop_timeout = int(o.stop_timeout)
     log_driver, log_opts = opt.parse_log_options(o.log_driver, o.log_opts)
     security = opt.parse_security_opts(o.security_opts)
+    preserve = 0
+    if o.preserve_fds is not None:
+        if not o.preserve_fds.isdigit():
+            raise InvalidArgument(f"invalid --preserve-fds {o.preserve_fds!r}: expected a number")
+        preserve = int(o.preserve_fds)
+        if preserve and (o.detach or not for_run):
+            raise InvalidArgument("--preserve-fds works with `podpy run` in the foreground only")
     limits = opt.parse_limits(o.memory, o.memory_swap, o.cpus, o.cpu_shares, o.pids_limit)
     init_path = find_init(o.init_path) if o.init or o.init_path else ""
     ro_tmpfs = True
@@ -205,7 +214,7 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
         stop_signal=stop_signal or _image_stop_signal(icfg),
         restart=restart, stop_timeout=stop_timeout, log_driver=log_driver, log_opts=log_opts,
         limits=limits, cgroup_parent=o.cgroup_parent or "", init_path=init_path, healthcheck=health,
-        seccomp=security["seccomp"], no_new_privileges=security["no_new_privileges"],
+        preserve_fds=preserve, seccomp=security["seccomp"], no_new_privileges=security["no_new_privileges"],
         mask=security["mask"], unmask=security["unmask"],
         read_only_tmpfs=ro_tmpfs and o.read_only,
         create_command=o.create_command or [os.path.basename(sys.argv[0])] + sys.argv[1:],

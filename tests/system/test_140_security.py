@@ -69,3 +69,21 @@ def test_no_new_privileges_and_masks(p):
 def test_only_standard_fds_reach_the_container(p):
     out = p("run", "--rm", "--network", "none", "busybox", "ls", "/proc/self/fd").stdout.split()
     assert sorted(out) == ["0", "1", "2", "3"]   # 3: the directory ls is reading
+
+
+def test_preserve_fds(p, tmp_path):
+    import subprocess
+
+    data = tmp_path / "passed"
+    data.write_text("through fd 3\n")
+    data.chmod(0o644)
+    # the shell opens the file as fd 3 of podpy, as a caller would
+    argv = ["sh", "-c", 'exec "$@" 3<"$PASSED"', "sh",
+            *p.command("run", "--rm", "--network", "none", "--preserve-fds", "1", "busybox",
+                       "sh", "-c", "cat <&3; ls /proc/self/fd | sort -n | tr '\\n' ' '")]
+    res = subprocess.run(argv, env={**p.environ(), "PASSED": str(data)}, capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("through fd 3\n") and res.stdout.split("\n")[1].split() == ["0", "1", "2", "3", "4"]
+    res = p("run", "--rm", "--preserve-fds", "2", "busybox", "true", check=False)
+    assert res.returncode == 125 and "not open" in res.stderr
