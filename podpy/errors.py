@@ -33,6 +33,10 @@ class NoSuchImage(PodpyError):
     pass
 
 
+class NoSuchVolume(PodpyError):
+    pass
+
+
 class Ambiguous(PodpyError):
     pass
 

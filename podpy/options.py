@@ -83,18 +83,25 @@ def merge_env(*layers: list[str]) -> list[str]:
     return [f"{k}={v}" for k, v in merged.items()]
 
 
-class Volume(namedtuple("Volume", "source destination options")):
+class Volume(namedtuple("Volume", "source destination options kind", defaults=("bind",))):
+    """A mount asked for: kind bind (source a host path), volume (source a volume's name; ""
+    for a new anonymous one) or tmpfs (source unused)."""
+
     __slots__ = ()
     source: str
     destination: str
     options: tuple[str, ...]
+    kind: str
 
 
 def parse_volume(spec: str) -> Volume:
-    """-v SRC:DST[:OPTS] with SRC a host path (absolute, or ./ ../ relative)."""
+    """-v SRC:DST[:OPTS]: SRC a host path (absolute, or ./ ../ relative) or a volume's name;
+    -v DST alone: a new anonymous volume."""
     parts = spec.split(":")
+    if len(parts) == 1 and spec.startswith("/"):
+        return Volume("", os.path.normpath(spec), (), "volume")
     if len(parts) < 2 or len(parts) > 3 or not all(parts[:2]):
-        raise InvalidArgument(f"invalid volume {spec!r}: expected HOST-PATH:CONTAINER-PATH[:OPTIONS]")
+        raise InvalidArgument(f"invalid volume {spec!r}: expected SOURCE:CONTAINER-PATH[:OPTIONS]")
     src, dst = parts[0], parts[1]
     opts = tuple(o for o in parts[2].split(",") if o) if len(parts) == 3 else ()
     for o in opts:
@@ -109,13 +116,79 @@ def parse_volume(spec: str) -> Volume:
         if not os.path.exists(src):
             raise InvalidArgument(f"invalid volume {spec!r}: host path {src}: no such file or directory")
     else:
-        raise InvalidArgument(f"invalid volume {spec!r}: named volumes are not supported yet; "
-                              "give an absolute host path")
+        if not NAME_RE.match(src):
+            raise InvalidArgument(f"invalid volume {spec!r}: {src!r} is neither a path nor a volume name")
+        return Volume(src, os.path.normpath(dst), opts, "volume")
     return Volume(src, os.path.normpath(dst), opts)
 
 
+def parse_mount(spec: str) -> Volume:
+    """--mount type=bind|volume|tmpfs,source=,destination=,ro[=true],... (docker's syntax)."""
+    fields: dict[str, str] = {}
+    flags: list[str] = []
+    for item in spec.split(","):
+        key, eq, value = item.partition("=")
+        key = key.strip().lower()
+        if not eq:
+            flags.append(key)
+        else:
+            fields[key] = value
+    kind = fields.pop("type", "volume")
+    dst = fields.pop("destination", None) or fields.pop("dst", None) or fields.pop("target", None)
+    src = fields.pop("source", None) or fields.pop("src", None) or ""
+    if kind not in ("bind", "volume", "tmpfs"):
+        raise InvalidArgument(f"invalid --mount {spec!r}: type must be bind, volume or tmpfs")
+    if not dst or not dst.startswith("/"):
+        raise InvalidArgument(f"invalid --mount {spec!r}: an absolute destination is needed")
+    opts: list[str] = []
+    for flag in flags:
+        if flag in ("ro", "readonly"):
+            opts.append("ro")
+        elif flag in ("rw", "z", "Z", "U", "nocopy", "nosuid", "nodev", "noexec", "suid", "dev", "exec"):
+            opts.append(flag)
+        else:
+            raise InvalidArgument(f"invalid --mount {spec!r}: unknown option {flag!r}")
+    for key, value in fields.items():
+        if key in ("ro", "readonly"):
+            if value.lower() in ("true", "1"):
+                opts.append("ro")
+        elif key in ("bind-propagation",) and value in ("private", "rprivate", "slave", "rslave"):
+            opts.append(value)
+        elif key == "tmpfs-size" and kind == "tmpfs":
+            opts.append(f"size={parse_size(value, '--mount tmpfs-size')}")
+        elif key == "tmpfs-mode" and kind == "tmpfs":
+            opts.append(f"mode={value}")
+        elif key in ("relabel", "consistency"):
+            continue
+        else:
+            raise InvalidArgument(f"invalid --mount {spec!r}: unknown option {key!r}")
+    if kind == "bind":
+        if not src:
+            raise InvalidArgument(f"invalid --mount {spec!r}: a bind mount needs a source")
+        return parse_volume(f"{src}:{dst}" + (":" + ",".join(opts) if opts else ""))
+    if kind == "volume":
+        if src and not NAME_RE.match(src):
+            raise InvalidArgument(f"invalid --mount {spec!r}: {src!r} is not a volume name")
+        return Volume(src, os.path.normpath(dst), tuple(opts), "volume")
+    return Volume("", os.path.normpath(dst), tuple(opts), "tmpfs")
+
+
+def parse_tmpfs(spec: str) -> Volume:
+    """--tmpfs DST[:OPTIONS] (mount options such as size=64m,mode=1777,noexec)."""
+    dst, _, options = spec.partition(":")
+    if not dst.startswith("/"):
+        raise InvalidArgument(f"invalid --tmpfs {spec!r}: the path must be absolute")
+    return Volume("", os.path.normpath(dst), tuple(o for o in options.split(",") if o), "tmpfs")
+
+
 def volume_mount(v: Volume) -> dict[str, object]:
-    """The OCI mount for a bind volume."""
+    """The OCI mount for a bind (or a volume once its source is its directory)."""
+    if v.kind == "tmpfs":
+        opts = [o for o in v.options if o not in ("z", "Z", "U")]
+        if not any(o.startswith("mode=") for o in opts):
+            opts.append("mode=1777")
+        return {"destination": v.destination, "type": "tmpfs", "source": "tmpfs",
+                "options": ["rw", "nosuid", "nodev", *opts]}
     options = ["rbind"]
     options.append("ro" if "ro" in v.options else "rw")
     for o in v.options:

@@ -115,11 +115,67 @@ def remount_readonly(sc: S.Syscalls, target: str, extra: int = 0) -> None:
     sc.mount(None, target, None, flags)
 
 
+def _copy_up(src: str, dst: str) -> None:
+    """A volume's first use: what the image has at the mount point, into the (empty) volume,
+    with owners, modes and times (we are root in the container's user namespace)."""
+    for entry in os.scandir(src):
+        s, d = entry.path, os.path.join(dst, entry.name)
+        st = entry.stat(follow_symlinks=False)
+        if stat.S_ISDIR(st.st_mode):
+            os.mkdir(d, stat.S_IMODE(st.st_mode))
+            _copy_up(s, d)
+        elif stat.S_ISLNK(st.st_mode):
+            os.symlink(os.readlink(s), d)
+        elif stat.S_ISREG(st.st_mode):
+            with open(s, "rb") as fin, open(d, "wb") as fout:
+                while True:
+                    chunk = fin.read(1 << 20)
+                    if not chunk:
+                        break
+                    fout.write(chunk)
+            os.chmod(d, stat.S_IMODE(st.st_mode))
+        else:
+            continue   # devices, fifos and sockets stay in the image
+        os.lchown(d, st.st_uid, st.st_gid)
+        os.utime(d, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
+
+
+def _chown_tree(path: str, uid: int, gid: int) -> None:
+    """`:U`: the mount's source, and everything in it, owned by the container's user."""
+    os.lchown(path, uid, gid)
+    for dirpath, dirs, files in os.walk(path):
+        for name in dirs + files:
+            os.lchown(os.path.join(dirpath, name), uid, gid)
+
+
+def _prepare_source(rootfs: str, m: dict[str, Any], options: list[str]) -> None:
+    """podpy's own bind options: `podpy.copyup` (fill an empty volume from the image) and
+    `podpy.chown=UID:GID` (`:U`)."""
+    source = m["source"]
+    if "podpy.copyup" in options:
+        try:
+            image_dir = resolve_in_root(rootfs, m["destination"])
+            if os.path.isdir(image_dir) and os.path.isdir(source) and not os.listdir(source):
+                _copy_up(image_dir, source)
+        except OSError as exc:
+            raise SetupError(f"copying the image's {m['destination']} into its volume: {exc}") from exc
+    for opt in options:
+        if opt.startswith("podpy.chown="):
+            uid, _, gid = opt.partition("=")[2].partition(":")
+            try:
+                _chown_tree(source, int(uid), int(gid))
+            except OSError as exc:
+                raise SetupError(f"chowning {source} for :U: {exc}") from exc
+
+
 def mount_one(sc: S.Syscalls, rootfs: str, m: dict[str, Any]) -> None:
     """Perform one OCI `mounts` entry below `rootfs` (before pivot_root)."""
     dest = resolve_in_root(rootfs, m["destination"])
     mtype = m.get("type") or ""
     options = list(m.get("options") or [])
+    if any(o.startswith("podpy.") for o in options):
+        _prepare_source(rootfs, m, options)
+        options = [o for o in options if not o.startswith("podpy.")]
     flags, prop, data = parse_options(options)
     if mtype == "bind" or flags & S.MS_BIND:
         source = m["source"]

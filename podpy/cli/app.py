@@ -29,7 +29,7 @@ MODULES = {
     "inspect": "containers", "ps": "containers", "container": "containers", "export": "containers",
     "stop": "containers", "kill": "containers", "wait": "containers", "restart": "containers",
     "logs": "containers", "exec": "containers", "rename": "containers", "pause": "containers",
-    "attach": "containers",
+    "attach": "containers", "volume": "volumes",
     "unpause": "containers", "top": "containers", "stats": "containers", "healthcheck": "containers",
     "import": "images", "images": "images", "rmi": "images", "tag": "images", "image": "images",
     "pull": "images", "login": "images", "logout": "images", "history": "images",
@@ -37,7 +37,7 @@ MODULES = {
     "info": "system", "version": "system", "unshare": "system", "system": "system",
 }
 GROUPS = {"container": "Manage containers.", "image": "Manage images.", "system": "Manage podpy.",
-          "healthcheck": "Run containers' healthchecks."}
+          "healthcheck": "Run containers' healthchecks.", "volume": "Manage volumes."}
 # a group's commands when its module holds more than one group (module attribute by group name)
 GROUP_TABLES = {"healthcheck": "HEALTHCHECK"}
 

@@ -64,7 +64,7 @@ def rm(
     force: bool = typer.Option(False, "-f", "--force", help="Kill and remove running containers."),
     all_: bool = typer.Option(False, "-a", "--all", help="Remove all containers."),
     ignore: bool = typer.Option(False, "-i", "--ignore", help="Ignore containers that do not exist."),
-    volumes: bool = typer.Option(False, "-v", "--volumes", help="Accepted for podman compatibility."),
+    volumes: bool = typer.Option(False, "-v", "--volumes", help="Remove the containers' anonymous volumes too."),
 ) -> None:
     """Remove one or more containers."""
     from ..engine import containers as ce
@@ -73,7 +73,7 @@ def rm(
     if not containers and not all_:
         raise InvalidArgument("`podpy rm` requires at least one argument, or --all")
     rt = runtime(ctx)
-    reports = ce.remove_many(rt, list(containers or []), force, all_, ignore)
+    reports = ce.remove_many(rt, list(containers or []), force, all_, ignore, volumes)
     # podman's codes: 1 when a container did not exist, 2 when one was running, 125 otherwise.
     codes = set()
     for rep in reports:

@@ -206,6 +206,7 @@ def _failed_start(rt: Runtime, rec: ContainerRecord, exc: BaseException) -> None
             rt.store.remove_container(rec.id)
         finally:
             rt.state.delete(rec.id)
+            _remove_anonymous_volumes(rt, rec)
     else:
         rt.state.update(rec.id, state=CREATED, pid=None, owner_pid=None, owner_start=None, cgroup=None)
 
@@ -217,13 +218,22 @@ def _record_exit(rt: Runtime, rec: ContainerRecord, code: Optional[int]) -> None
         _remove_run_dir(rt, rec.id)
         if os.path.lexists(rt.store.container_dir(rec.id)):
             rt.store.remove_container(rec.id)
+        _remove_anonymous_volumes(rt, rec)
     else:
         rt.state.finish(rec.id, code)
         _remove_run_dir(rt, rec.id)
 
 
-def remove(rt: Runtime, rec: ContainerRecord, force: bool) -> None:
-    """Remove one container; a running one only with force (it is killed first)."""
+def _remove_anonymous_volumes(rt: Runtime, rec: ContainerRecord) -> None:
+    if any(m.get("anonymous") for m in rec.config.mounts):
+        from .volumes import remove_anonymous
+
+        remove_anonymous(rt, rec.config.mounts)
+
+
+def remove(rt: Runtime, rec: ContainerRecord, force: bool, volumes: bool = False) -> None:
+    """Remove one container; a running one only with force (it is killed first); with volumes,
+    its anonymous volumes too."""
     if rec.state in (RUNNING, "paused") and rec.owner_pid != os.getpid():
         if not force:
             raise InvalidState(
@@ -238,6 +248,8 @@ def remove(rt: Runtime, rec: ContainerRecord, force: bool) -> None:
     rt.store.remove_container(rec.id)
     _remove_run_dir(rt, rec.id)
     rt.state.delete(rec.id)
+    if volumes:
+        _remove_anonymous_volumes(rt, rec)
 
 
 def _kill_and_wait(rec: ContainerRecord, timeout: float = 10.0) -> None:
@@ -265,7 +277,8 @@ class RemoveReport:
         self.error = error
 
 
-def remove_many(rt: Runtime, names: list[str], force: bool, all_: bool, ignore: bool) -> list[RemoveReport]:
+def remove_many(rt: Runtime, names: list[str], force: bool, all_: bool, ignore: bool,
+                volumes: bool = False) -> list[RemoveReport]:
     """`rm`: one report per container, each with its own error, so a partial failure says which."""
     rt.reconcile()
     targets: list[tuple[str, Optional[ContainerRecord], Optional[PodpyError]]] = []
@@ -285,7 +298,7 @@ def remove_many(rt: Runtime, names: list[str], force: bool, all_: bool, ignore: 
             reports.append(RemoveReport(label, err))
             continue
         try:
-            remove(rt, rec, force)
+            remove(rt, rec, force, volumes)
             reports.append(RemoveReport(label))
         except PodpyError as exc:
             reports.append(RemoveReport(label, exc))

@@ -35,7 +35,7 @@ class CreateOptions(Record):
         "cgroup_parent": None, "init": False, "init_path": None, "read_only_tmpfs": None,
         "health_cmd": None, "health_interval": None, "health_retries": None, "health_start_period": None,
         "health_timeout": None, "health_on_failure": None, "no_healthcheck": False, "security_opts": list,
-        "preserve_fds": None,
+        "preserve_fds": None, "mounts": list, "tmpfs": list, "volumes_from": list,
     }
     __slots__ = tuple(FIELDS)
     image: str
@@ -83,6 +83,9 @@ class CreateOptions(Record):
     no_healthcheck: bool
     security_opts: list[str]
     preserve_fds: Optional[str]
+    mounts: list[str]
+    tmpfs: list[str]
+    volumes_from: list[str]
 
 
 _ADJ = ("admiring", "bold", "brave", "calm", "clever", "cool", "dazzling", "eager", "elegant", "festive",
@@ -132,7 +135,13 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
     """
     name = opt.check_name(o.name) if o.name else None
     user_env = opt.parse_env_files(o.env_file) + opt.parse_env(o.env)
-    volumes = [opt.parse_volume(v) for v in o.volumes]
+    volumes = ([opt.parse_volume(v) for v in o.volumes] + [opt.parse_mount(m) for m in o.mounts]
+               + [opt.parse_tmpfs(t) for t in o.tmpfs])
+    dests = [v.destination for v in volumes]
+    if len(set(dests)) != len(dests):
+        dup = next(d for d in dests if dests.count(d) > 1)
+        raise InvalidArgument(f"{dup}: duplicate mount destination")
+    shared = _volumes_from(rt, o.volumes_from, set(dests))
     entrypoint = opt.parse_entrypoint(o.entrypoint)
     labels = opt.parse_labels(o.labels)
     user_spec = opt.parse_user(o.user) if o.user else None
@@ -209,7 +218,7 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
         command=command, entrypoint=entrypoint, env=env, user=user_str, uid=uid, gid=gid, groups=groups,
         workdir=o.workdir or str(icfg.get("WorkingDir") or "/"), hostname=hostname, tty=o.tty,
         interactive=o.interactive, remove=o.remove, network=network, network_options=net_opts,
-        mounts=[opt.volume_mount(v) for v in volumes], labels={**(icfg.get("Labels") or {}), **labels},
+        mounts=[], labels={**(icfg.get("Labels") or {}), **labels},
         read_only=o.read_only, cap_add=o.cap_add, cap_drop=o.cap_drop, privileged=o.privileged,
         stop_signal=stop_signal or _image_stop_signal(icfg),
         restart=restart, stop_timeout=stop_timeout, log_driver=log_driver, log_opts=log_opts,
@@ -221,6 +230,9 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
     )
     rec = ContainerRecord(id=cid, name=name or "", image_id=image.id, image_name=image_name,
                           created=time.time(), state=CONFIGURED, config=cfg)
+    from .volumes import remove_anonymous, resolve
+
+    cfg.mounts = resolve(rt, volumes, icfg.get("Volumes") or {}, uid, gid) + shared
     for _ in range(20):
         if not rec.name:
             rec.name = random_name()
@@ -242,6 +254,7 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
             rt.store.remove_container(cid)
         finally:
             rt.state.delete(cid)
+            remove_anonymous(rt, cfg.mounts)
         if isinstance(exc, Exception):
             raise translate(exc) from exc
         raise
@@ -266,6 +279,27 @@ def find_init(given: Optional[str]) -> str:
             return os.path.realpath(path)
     raise InvalidArgument("--init needs catatonit or tini, and neither is installed "
                           "(Debian: apt-get install catatonit)")
+
+
+def _volumes_from(rt: Runtime, items: list[str], taken: set[str]) -> list[dict[str, object]]:
+    """--volumes-from CTR[:ro|rw]: the other container's binds and volumes (not its tmpfs)."""
+    out: list[dict[str, object]] = []
+    for item in items:
+        name, _, mode = item.partition(":")
+        if mode not in ("", "ro", "rw"):
+            raise InvalidArgument(f"invalid --volumes-from {item!r}: the mode is ro or rw")
+        other = rt.state.lookup(name)
+        for m in other.config.mounts:
+            if m.get("type") != "bind" or m["destination"] in taken:
+                continue
+            options = [o for o in m.get("options", []) if not str(o).startswith("podpy.")]
+            if mode:
+                options = [o for o in options if o not in ("ro", "rw")] + [mode]
+            shared = {**m, "options": options}
+            shared.pop("anonymous", None)   # it stays the other container's to remove
+            out.append(shared)
+            taken.add(m["destination"])
+    return out
 
 
 def _image_stop_signal(icfg: dict[str, object]) -> str:

@@ -280,7 +280,7 @@ def cleanup(rt: Runtime, cid: str, warn: Callable[[str], None]) -> None:
     if rec.config.remove:
         from .containers import remove
 
-        remove(rt, rec, force=False)
+        remove(rt, rec, force=False, volumes=True)
         return
     if should_restart(rec):
         _restart_after_backoff(rt, rec, warn)

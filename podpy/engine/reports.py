@@ -165,7 +165,8 @@ def container_inspect(rec: ContainerRecord, rootfs: str, driver: str, run_dir: s
         "RestartCount": rec.restarts,
         "Driver": driver,
         "Mounts": [
-            {"Type": "bind", "Source": m["source"], "Destination": m["destination"], "Driver": "",
+            {"Type": "volume" if m.get("volume") else m.get("type", "bind"), "Name": m.get("volume", ""),
+             "Source": m["source"], "Destination": m["destination"], "Driver": "local" if m.get("volume") else "",
              "Mode": "", "Options": [o for o in m.get("options", []) if o not in ("ro", "rw")],
              "RW": "ro" not in m.get("options", []), "Propagation": next(
                  (o for o in m.get("options", []) if o in ("private", "rprivate", "slave", "rslave")), "")}

@@ -45,12 +45,22 @@ def disk_usage(rt: Runtime) -> dict[str, Any]:
                    "Size": image_size, "Reclaimable": reclaim_images},
         "Containers": {"Total": len(recs), "Active": len(running), "Size": sum(sizes),
                        "Reclaimable": sum(per_container[r.id] for r in recs if r not in running)},
-        "Volumes": {"Total": 0, "Active": 0, "Size": 0, "Reclaimable": 0},
+        "Volumes": _volume_usage(rt, recs),
         "ImageList": [{"Id": i.id, "Names": list(i.names), "Size": i.size,
                        "Containers": sum(1 for r in recs if r.image_id == i.id)} for i in images],
         "ContainerList": [{"Id": r.id, "Name": r.name, "Image": r.image_name, "Size": per_container[r.id],
                            "Status": r.state} for r in recs],
     }
+
+
+def _volume_usage(rt: Runtime, recs: list[Any]) -> dict[str, int]:
+    from . import volumes
+
+    vols = volumes.all_volumes(rt)
+    used = {m.get("volume") for r in recs for m in r.config.mounts}
+    sizes = rt.store.in_userns(_tree_size, [v["Mountpoint"] for v in vols]) if vols else []
+    return {"Total": len(vols), "Active": sum(1 for v in vols if v["Name"] in used), "Size": sum(sizes),
+            "Reclaimable": sum(s for v, s in zip(vols, sizes) if v["Name"] not in used)}
 
 
 def prune(rt: Runtime, all_images: bool) -> dict[str, list[str]]:

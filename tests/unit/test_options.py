@@ -47,13 +47,13 @@ def test_volume_ok(tmp_path):
 
 
 @pytest.mark.parametrize("bad,msg", [
-    ("/x", "expected HOST-PATH"),
+    ("x", "expected SOURCE"),
     ("/tmp:rel", "not absolute"),
     ("/tmp:/a:bogus", "unknown option"),
     ("/nonexistent-path-xyz:/a", "no such file"),
     ("/tmp:/a:ro,rw", "ro and rw"),
-    ("/tmp:/a:b:c", "expected HOST-PATH"),
-    ("named:/data", "named volumes"),
+    ("/tmp:/a:b:c", "expected SOURCE"),
+    ("bad name!:/data", "neither a path nor a volume name"),
 ])
 def test_volume_rejects(bad, msg):
     with pytest.raises(InvalidArgument, match=msg):
@@ -108,3 +108,16 @@ def test_names_and_labels():
     assert opt.parse_labels(["a=1", "b"]) == {"a": "1", "b": ""}
     with pytest.raises(InvalidArgument):
         opt.parse_labels(["=1"])
+
+
+def test_volume_kinds():
+    assert opt.parse_volume("data:/var/lib/x:ro") == opt.Volume("data", "/var/lib/x", ("ro",), "volume")
+    assert opt.parse_volume("/anon") == opt.Volume("", "/anon", (), "volume")
+    m = opt.parse_mount("type=volume,src=v1,dst=/d,ro=true,nocopy")
+    assert (m.kind, m.source, m.destination, set(m.options)) == ("volume", "v1", "/d", {"ro", "nocopy"})
+    t = opt.parse_mount("type=tmpfs,destination=/t,tmpfs-size=1m")
+    assert t.kind == "tmpfs" and "size=1048576" in t.options
+    assert opt.volume_mount(opt.parse_tmpfs("/run/x:size=1m,noexec"))["type"] == "tmpfs"
+    for bad in ("type=nfs,dst=/x", "type=volume,dst=rel", "type=bind,dst=/x", "type=volume,dst=/x,bogus=1"):
+        with pytest.raises(InvalidArgument):
+            opt.parse_mount(bad)
