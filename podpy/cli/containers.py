@@ -477,6 +477,43 @@ def stats(
             return
 
 
+def commit(
+    ctx: typer.Context,
+    container: str = typer.Argument(..., help="Container name or id."),
+    image: Optional[str] = typer.Argument(None, help="Name of the new image."),
+    change: List[str] = typer.Option([], "-c", "--change", help="Apply a Containerfile instruction."),
+    message: str = typer.Option("", "-m", "--message", help="Commit message."),
+    author: str = typer.Option("", "-a", "--author", help="Author of the image."),
+    pause: bool = typer.Option(False, "-p", "--pause", help="Pause the container while committing."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only the image id."),
+) -> None:
+    """Create an image from a container's changes; print its id."""
+    from ..engine import commit as cm
+
+    cm.check_target(image)
+    made = cm.commit(runtime(ctx), container, image, list(change), message, author, pause)
+    render.out(made.id)
+
+
+def diff(
+    ctx: typer.Context,
+    container: str = typer.Argument(..., help="Container name or id."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="json"),
+) -> None:
+    """List what a container changed: A added, C changed, D deleted."""
+    from ..engine import commit as cm
+
+    changes = cm.diff(runtime(ctx), container)
+    if fmt == "json":
+        groups: dict[str, list[str]] = {"changed": [], "added": [], "deleted": []}
+        for kind, path in changes:
+            groups[{"A": "added", "C": "changed", "D": "deleted"}[kind]].append(path)
+        render.out(render.to_json({k: v or None for k, v in groups.items()}))
+        return
+    for kind, path in changes:
+        render.out(f"{kind} {path}")
+
+
 def attach(
     ctx: typer.Context,
     container: str = typer.Argument(..., help="Container name or id."),
@@ -590,7 +627,7 @@ _CREATE = {"context_settings": RUN_SETTINGS, "add_help_option": False,
 TOP = {"run": (forward_run, _RUN), "create": (forward_run, _CREATE), "start": (start, {}),
        "rm": (rm, {}), "inspect": (inspect, {}), "ps": (ps, {}), "export": (export, {}), "stop": (stop, {}),
        "kill": (kill, {}), "wait": (wait, {}), "restart": (restart, {}), "logs": (logs, {}),
-       "rename": (rename, {}), "attach": (attach, {}), "pause": (pause, {}), "unpause": (unpause, {}), "top": (top, {}),
+       "rename": (rename, {}), "attach": (attach, {}), "commit": (commit, {}), "diff": (diff, {}), "pause": (pause, {}), "unpause": (unpause, {}), "top": (top, {}),
        "stats": (stats, {}),
        "exec": (forward_exec, {"context_settings": RUN_SETTINGS, "add_help_option": False,
                                "help": "Run a command in a running container."})}

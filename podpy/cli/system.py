@@ -215,7 +215,7 @@ def prune(
     ctx: typer.Context,
     all_: bool = typer.Option(False, "-a", "--all", help="Remove every unused image, not only dangling ones."),
     force: bool = typer.Option(False, "-f", "--force", help="Do not ask for confirmation."),
-    volumes: bool = typer.Option(False, "--volumes", help="Prune volumes too (podpy has none yet)."),
+    volumes: bool = typer.Option(False, "--volumes", help="Remove volumes no container uses too."),
 ) -> None:
     """Remove stopped containers and dangling (with -a: unused) images."""
     from ..engine import system as sysm
@@ -236,6 +236,12 @@ def prune(
     render.out("Deleted Images")
     for iid in removed["images"]:
         render.out(iid)
+    if volumes:
+        from ..engine import volumes as vol
+
+        render.out("Deleted Volumes")
+        for name in vol.prune(runtime(ctx)):
+            render.out(name)
 
 
 def reset(
