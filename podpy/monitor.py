@@ -400,7 +400,7 @@ class Monitor:
         if early is not None:   # it exited before its launcher's report was read
             ctr.exit_code = early[0]
             ctr.drain_until = time.monotonic() + DRAIN
-        self._reply(client, "started", pid=ctr.pid, monitor=os.getpid())
+        self._reply(client, "started", pid=ctr.pid, monitor=os.getpid(), cgroup_error=msg.get("cgroup_error"))
 
     def _reply(self, client: Channel, kind: str, **fields: Any) -> None:
         try:
@@ -614,7 +614,8 @@ def _launcher(msg: dict[str, Any], stdio: list[int], chan: Channel) -> None:
             fds.append(started.pty_master)
             names.append("pty")
         chan.send("started", fds=fds, pid=started.pid, fuse_pid=started.fuse_pid,
-                  slirp_pid=started.slirp.pid if started.slirp else None, fd_names=names)
+                  slirp_pid=started.slirp.pid if started.slirp else None, fd_names=names,
+                  cgroup_error=started.cgroup_error)
     except BaseException:  # noqa: BLE001
         code = 1
     finally:

@@ -141,8 +141,12 @@ def _stage(namespaces: list[tuple[int, int, str]], process: dict[str, Any], chan
             try:
                 with open(os.path.join(cgroup, "cgroup.procs"), "w") as f:
                     f.write(str(os.getpid()))
-            except OSError as exc:
-                raise SetupError(f"joining cgroup `{cgroup}`: {exc.strerror}") from exc
+            except OSError:
+                # From a cgroup that does not reach the container's (a move needs write access
+                # to both sides' common ancestor): the process runs outside it.
+                if home is not None:
+                    os.close(home)
+                home = None
         if process.get("seccomp"):
             C._seccomp.preload(process["seccomp"])   # the host's files, before the container's mount namespace
         for fd, flag, path in namespaces:

@@ -51,7 +51,7 @@ class LaunchOptions:
 class Container:
     """A started container, seen from the host side."""
 
-    __slots__ = ("stage1_pid", "pid", "pty_master", "slirp", "exit_code", "fuse_pid")
+    __slots__ = ("stage1_pid", "pid", "pty_master", "slirp", "exit_code", "fuse_pid", "cgroup_error")
 
     def __init__(self, stage1_pid: int, pid: int, pty_master: Optional[int] = None,
                  slirp: Optional["slirp_mod.Slirp"] = None, exit_code: Optional[int] = None,
@@ -62,6 +62,7 @@ class Container:
         self.slirp = slirp
         self.exit_code = exit_code
         self.fuse_pid = fuse_pid
+        self.cgroup_error: Optional[str] = None
 
     def signal(self, sig: int) -> None:
         try:
@@ -104,7 +105,13 @@ def launch(spec: dict[str, Any], options: LaunchOptions) -> Container:
         msg, _ = host.expect("pid")
         started = Container(stage1_pid=pid, pid=int(msg["pid"]), fuse_pid=msg.get("fuse_pid"))
         if options.cgroup_procs:
-            _join_cgroup(options.cgroup_procs, started.pid)
+            try:
+                _join_cgroup(options.cgroup_procs, started.pid)
+            except SetupError as exc:
+                if options.detach:   # the monitor's cgroup may not reach this one: run without
+                    started.cgroup_error = str(exc)
+                else:
+                    raise
         if options.slirp is not None:
             from .network import slirp as slirp_mod
 

@@ -29,7 +29,7 @@ MODULES = {
     "inspect": "containers", "ps": "containers", "container": "containers", "export": "containers",
     "stop": "containers", "kill": "containers", "wait": "containers", "restart": "containers",
     "logs": "containers", "exec": "containers", "rename": "containers", "pause": "containers",
-    "attach": "containers", "volume": "volumes", "commit": "containers", "diff": "containers",
+    "attach": "containers", "volume": "volumes", "commit": "containers", "diff": "containers", "cp": "containers",
     "unpause": "containers", "top": "containers", "stats": "containers", "healthcheck": "containers",
     "import": "images", "images": "images", "rmi": "images", "tag": "images", "image": "images",
     "pull": "images", "login": "images", "logout": "images", "history": "images",

@@ -514,6 +514,22 @@ def diff(
         render.out(f"{kind} {path}")
 
 
+def cp(
+    ctx: typer.Context,
+    src: str = typer.Argument(..., help="CONTAINER:PATH, a host path, or - (a tar on stdin)."),
+    dst: str = typer.Argument(..., help="CONTAINER:PATH, a host path, or - (a tar on stdout)."),
+    archive: bool = typer.Option(False, "-a", "--archive", help="Keep the files' owners (ids) when copying in."),
+) -> None:
+    """Copy files between a container and the host."""
+    from ..engine.cp import cp as do_cp
+    from ..errors import InvalidArgument
+
+    if dst == "-" and sys.stdout.isatty():
+        raise InvalidArgument("refusing to write a tar to a terminal: redirect stdout")
+    sys.stdout.flush()
+    do_cp(runtime(ctx), src, dst, archive)
+
+
 def attach(
     ctx: typer.Context,
     container: str = typer.Argument(..., help="Container name or id."),
@@ -627,7 +643,7 @@ _CREATE = {"context_settings": RUN_SETTINGS, "add_help_option": False,
 TOP = {"run": (forward_run, _RUN), "create": (forward_run, _CREATE), "start": (start, {}),
        "rm": (rm, {}), "inspect": (inspect, {}), "ps": (ps, {}), "export": (export, {}), "stop": (stop, {}),
        "kill": (kill, {}), "wait": (wait, {}), "restart": (restart, {}), "logs": (logs, {}),
-       "rename": (rename, {}), "attach": (attach, {}), "commit": (commit, {}), "diff": (diff, {}), "pause": (pause, {}), "unpause": (unpause, {}), "top": (top, {}),
+       "rename": (rename, {}), "attach": (attach, {}), "commit": (commit, {}), "diff": (diff, {}), "cp": (cp, {}), "pause": (pause, {}), "unpause": (unpause, {}), "top": (top, {}),
        "stats": (stats, {}),
        "exec": (forward_exec, {"context_settings": RUN_SETTINGS, "add_help_option": False,
                                "help": "Run a command in a running container."})}

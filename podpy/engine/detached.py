@@ -183,6 +183,16 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
         _failed_start(rt, rec, exc)
         raise translate(exc) if isinstance(exc, Exception) else exc
     monitor = int(reply["monitor"])
+    if reply.get("cgroup_error") and rec.cgroup:
+        # The monitor runs in a cgroup from which this one cannot be reached (it was started
+        # from elsewhere): the container runs, without its cgroup.
+        warn(f"the container runs without its cgroup: {reply['cgroup_error']} (the container monitor "
+             "was started from a cgroup that does not reach this one)")
+        from rootless import cgroups
+
+        cgroups.remove(rec.cgroup, timeout=0)
+        rt.state.update(rec.id, cgroup=None)
+        rec.cgroup = None
     # Only while it still runs: a container that is already over was recorded by its clean-up.
     with rt.db.write() as c:
         c.execute("UPDATE containers SET pid=?, owner_pid=?, owner_start=? WHERE id=? AND state=?",

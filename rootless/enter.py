@@ -1,0 +1,97 @@
+"""Running a Python function inside a container's file system: in the user and mount
+namespaces of its running init, or (stopped) with its root file system mounted in a
+private mount namespace and made our root. Used by `cp`: there, "/" is the container's
+root, so no path the container controls (a symlink, "..") can lead out of it."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from . import syscalls as S
+from .errors import SetupError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
+
+def in_running(pid: int, fn: Callable[..., Any], *args: Any) -> Any:
+    """fn(*args) in a child that has joined the user and mount namespaces of pid."""
+    from .execute import _namespace_fds
+
+    wanted = {S.CLONE_NEWUSER, S.CLONE_NEWNS}
+    namespaces = [n for n in _namespace_fds(pid) if n[1] in wanted]
+    try:
+        return _in_child(lambda: _join(namespaces), fn, args)
+    finally:
+        for fd, _f, _p in namespaces:
+            os.close(fd)
+
+
+def _join(namespaces: list[tuple[int, int, str]]) -> None:
+    sc = S.default()
+    for fd, flag, path in namespaces:
+        sc.setns(fd, flag, path)
+    os.chdir("/")
+
+
+def in_stopped(desc: dict[str, Any], fn: Callable[..., Any], *args: Any) -> Any:
+    """fn(*args) with the root file system described by desc (storage's rootfsMount) mounted
+    read-write and chrooted into, in a user namespace (unless rootful) and mount namespace
+    of our own."""
+    from .userns import run_in_userns
+
+    return run_in_userns(_chrooted, desc, fn, args, extra_flags=S.CLONE_NEWNS)
+
+
+def _chrooted(desc: dict[str, Any], fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    from .mounts import mount_rootfs
+
+    sc = S.default()
+    sc.mount(None, "/", None, S.MS_REC | S.MS_PRIVATE)
+    fuse = mount_rootfs(sc, desc)
+    try:
+        os.chroot(desc["target"])
+        os.chdir("/")
+        return fn(*args)
+    finally:
+        if fuse:
+            os.kill(fuse, signal.SIGTERM)
+
+
+def _in_child(prepare: Callable[[], None], fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    import pickle
+
+    r, w = os.pipe()
+    child = os.fork()
+    if child == 0:
+        code = 0
+        try:
+            os.close(r)
+            S.default().prctl(S.PR_SET_PDEATHSIG, signal.SIGKILL)
+            try:
+                prepare()
+                result: Any = ("ok", fn(*args))
+            except BaseException as exc:  # noqa: BLE001 - carried to the parent
+                result = ("err", exc)
+            try:
+                data = pickle.dumps(result)
+            except Exception as exc:  # noqa: BLE001
+                data = pickle.dumps(("err", SetupError(f"{type(exc).__name__}: {exc}")))
+            with os.fdopen(w, "wb") as f:
+                f.write(data)
+        except BaseException:  # noqa: BLE001
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        data = f.read()
+    os.waitpid(child, 0)
+    if not data:
+        raise SetupError("the helper in the container's namespaces died")
+    kind, value = pickle.loads(data)
+    if kind == "err":
+        raise value
+    return value
