@@ -40,6 +40,8 @@ import select
 import sys
 import time
 
+from rootless import sync
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Optional
@@ -52,65 +54,23 @@ _MAX_MESSAGE = 1 << 20
 _MAX_FDS = 8
 
 
-class Channel:
-    """One end of a SOCK_SEQPACKET connection carrying marshalled dicts and fds.
+class Channel(sync.Channel):
+    """rootless.sync's channel with marshalled dicts: marshal is built in, json is not. Both
+    ends are the same user's podpy (the socket lives in the user's private runtime
+    directory); a launch request carries a whole runtime spec, hence the larger limit."""
 
-    marshal, not json: it is built in. Both ends are the same user's podpy (the socket
-    lives in the user's private runtime directory)."""
+    max_message = _MAX_MESSAGE
+    max_fds = _MAX_FDS
 
-    def __init__(self, sock: _socket.socket) -> None:
-        self.sock = sock
+    def encode(self, fields: dict[str, Any]) -> bytes:
+        return marshal.dumps(fields)
 
-    @classmethod
-    def pair(cls) -> tuple["Channel", "Channel"]:
-        a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
-        return cls(a), cls(b)
-
-    def fileno(self) -> int:
-        return self.sock.fileno()
-
-    def send(self, kind: str, fds: Optional[list[int]] = None, **fields: Any) -> None:
-        fields["type"] = kind
-        data = marshal.dumps(fields)
-        if fds:
-            rights = b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in fds)
-            self.sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])
-        else:
-            self.sock.sendall(data)
-
-    def send_error(self, exc: BaseException) -> None:
-        wire = exc.to_wire() if hasattr(exc, "to_wire") else {  # rootless's errors know their wire form
-            "kind": "setup", "message": f"{type(exc).__name__}: {exc}"}
-        self.send("error", error=wire)
-
-    def recv(self) -> tuple[Optional[dict[str, Any]], list[int]]:
-        """The next message and its fds; (None, []) at end of file."""
-        try:
-            data, ancillary, _flags, _addr = self.sock.recvmsg(_MAX_MESSAGE, _socket.CMSG_SPACE(_MAX_FDS * 4))
-        except ConnectionResetError:
-            return None, []
-        fds: list[int] = []
-        for level, kind, payload in ancillary:
-            if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-                fds += [int.from_bytes(payload[i:i + 4], sys.byteorder, signed=True)
-                        for i in range(0, len(payload) - len(payload) % 4, 4)]
-        if not data:
-            for fd in fds:
-                os.close(fd)
-            return None, []
+    def decode(self, data: bytes) -> Optional[dict[str, Any]]:
         try:
             msg = marshal.loads(data)
         except (ValueError, EOFError, TypeError):
-            msg = None
-        if not isinstance(msg, dict):
-            for fd in fds:
-                os.close(fd)
-            return {"type": "invalid"}, []
-        return msg, fds
-
-    def close(self) -> None:
-        self.sock.close()
-
+            return None
+        return msg if isinstance(msg, dict) else None
 
 def socket_address(runroot: str) -> tuple[str, int]:
     """The address of the monitor's socket, and an fd to close after use (-1 for none).
@@ -303,13 +263,19 @@ class Monitor:
         chan.close()
         self.clients -= 1
 
-    def _request(self, chan: Channel) -> None:
+    @staticmethod
+    def _read(chan: Channel) -> Optional[dict[str, Any]]:
+        """A client's next message (fds it should not have sent closed); None at its end."""
         try:
             msg, fds = chan.recv()
         except OSError:
             msg, fds = None, []
         for fd in fds:
             os.close(fd)
+        return msg
+
+    def _request(self, chan: Channel) -> None:
+        msg = self._read(chan)
         if msg is None:
             self._drop(chan)
             return
@@ -464,12 +430,7 @@ class Monitor:
         self.handlers[chan.fileno()] = lambda fd: self._attached_input(ctr, chan)
 
     def _attached_input(self, ctr: Container, chan: Channel) -> None:
-        try:
-            msg, fds = chan.recv()
-        except OSError:
-            msg, fds = None, []
-        for fd in fds:
-            os.close(fd)
+        msg = self._read(chan)
         if msg is None:
             self._detach(ctr, chan)
             return

@@ -61,7 +61,9 @@ def _chrooted(desc: dict[str, Any], fn: Callable[..., Any], args: tuple[Any, ...
 
 
 def _in_child(prepare: Callable[[], None], fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
-    import pickle
+    import pickle  # noqa: F401 - before the child leaves the host's files behind
+
+    from .userns import call_and_send, received
 
     r, w = os.pipe()
     child = os.fork()
@@ -70,17 +72,12 @@ def _in_child(prepare: Callable[[], None], fn: Callable[..., Any], args: tuple[A
         try:
             os.close(r)
             S.default().prctl(S.PR_SET_PDEATHSIG, signal.SIGKILL)
-            try:
+
+            def prepared() -> Any:
                 prepare()
-                result: Any = ("ok", fn(*args))
-            except BaseException as exc:  # noqa: BLE001 - carried to the parent
-                result = ("err", exc)
-            try:
-                data = pickle.dumps(result)
-            except Exception as exc:  # noqa: BLE001
-                data = pickle.dumps(("err", SetupError(f"{type(exc).__name__}: {exc}")))
-            with os.fdopen(w, "wb") as f:
-                f.write(data)
+                return fn(*args)
+
+            call_and_send(prepared, (), w)
         except BaseException:  # noqa: BLE001
             code = 1
         finally:
@@ -91,7 +88,4 @@ def _in_child(prepare: Callable[[], None], fn: Callable[..., Any], args: tuple[A
     os.waitpid(child, 0)
     if not data:
         raise SetupError("the helper in the container's namespaces died")
-    kind, value = pickle.loads(data)
-    if kind == "err":
-        raise value
-    return value
+    return received(data)

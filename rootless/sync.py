@@ -9,7 +9,6 @@ that happens on a successful execve, because the socket is close-on-exec.
 from __future__ import annotations
 
 import _socket
-import json
 import os
 import struct
 
@@ -26,7 +25,10 @@ _SOL_SOCKET, _SCM_RIGHTS = _socket.SOL_SOCKET, _socket.SCM_RIGHTS
 
 
 class Channel:
-    """One end of the sync socketpair."""
+    """One end of the sync socketpair: JSON messages (a subclass may encode them otherwise)."""
+
+    max_message = _MAX
+    max_fds = _MAX_FDS
 
     def __init__(self, sock: _socket.socket) -> None:
         self.sock = sock
@@ -41,7 +43,7 @@ class Channel:
 
     def send(self, kind: str, fds: Optional[list[int]] = None, **fields: Any) -> None:
         fields["type"] = kind
-        data = json.dumps(fields).encode()
+        data = self.encode(fields)
         if fds:
             rights = struct.pack(f"{len(fds)}i", *fds)
             self.sock.sendmsg([data], [(_SOL_SOCKET, _SCM_RIGHTS, rights)])
@@ -56,7 +58,8 @@ class Channel:
     def recv(self) -> tuple[Optional[dict[str, Any]], list[int]]:
         """Next message and the fds that came with it; (None, []) at end of file."""
         try:
-            data, ancillary, _flags, _addr = self.sock.recvmsg(_MAX, _socket.CMSG_SPACE(_MAX_FDS * 4))
+            data, ancillary, _flags, _addr = self.sock.recvmsg(self.max_message,
+                                                                _socket.CMSG_SPACE(self.max_fds * 4))
         except ConnectionResetError:
             return None, []
         fds: list[int] = []
@@ -68,7 +71,27 @@ class Channel:
             for fd in fds:
                 os.close(fd)
             return None, []
-        return json.loads(data), fds
+        msg = self.decode(data)
+        if msg is None:
+            for fd in fds:
+                os.close(fd)
+            return {"type": "invalid"}, []
+        return msg, fds
+
+    def encode(self, fields: dict[str, Any]) -> bytes:
+        import json   # imported here: the monitor's channel does without it
+
+        return json.dumps(fields).encode()
+
+    def decode(self, data: bytes) -> Optional[dict[str, Any]]:
+        """The message, or None when it is not one."""
+        import json
+
+        try:
+            msg = json.loads(data)
+        except ValueError:
+            return None
+        return msg if isinstance(msg, dict) else None
 
     def expect(self, kind: str) -> tuple[dict[str, Any], list[int]]:
         """Receive a message of `kind`; an error message is raised as its typed error."""

@@ -199,7 +199,7 @@ def run_in_userns(
     With expect_exec, `fn` execs a program and the return value is that
     program's exit code (128+N when a signal ended it).
     """
-    import pickle  # only commands that use a helper process pay for it
+    import pickle  # noqa: F401 - loaded before the fork: fn may leave the host's files behind
 
     rootful = os.geteuid() == 0 and mappings is None
     mappings = mappings or (None if rootful else default_mappings())
@@ -224,16 +224,7 @@ def run_in_userns(
                 os._exit(1)
             if not rootful:
                 become_root_in_userns()
-            try:
-                result: Any = ("ok", fn(*args))
-            except BaseException as exc:  # noqa: BLE001 - carried to the parent
-                result = ("err", exc)
-            try:
-                data = pickle.dumps(result)
-            except Exception as exc:  # noqa: BLE001
-                data = pickle.dumps(("err", SetupError(f"{type(exc).__name__}: {exc}")))
-            with os.fdopen(res_w, "wb") as f:
-                f.write(data)
+            call_and_send(fn, args, res_w)
         except BaseException:  # noqa: BLE001
             code = 1
         finally:
@@ -266,6 +257,29 @@ def run_in_userns(
             code = os.waitstatus_to_exitcode(status)
             return 128 - code if code < 0 else code
         raise SetupError(f"the user-namespace helper died ({_describe(status)})")
+    return received(data)
+
+
+def call_and_send(fn: Callable[..., Any], args: tuple[Any, ...], fd: int) -> None:
+    """In a helper process: fn(*args), its result or exception pickled to fd (and closed)."""
+    import pickle
+
+    try:
+        result: Any = ("ok", fn(*args))
+    except BaseException as exc:  # noqa: BLE001 - carried to the parent
+        result = ("err", exc)
+    try:
+        data = pickle.dumps(result)
+    except Exception as exc:  # noqa: BLE001
+        data = pickle.dumps(("err", SetupError(f"{type(exc).__name__}: {exc}")))
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def received(data: bytes) -> Any:
+    """What call_and_send sent: the result, or its exception raised here."""
+    import pickle
+
     kind, value = pickle.loads(data)
     if kind == "err":
         raise value
