@@ -6,9 +6,14 @@ and skopeo installed (packaging/setup.sh test installs them):
 
     python3 bench/pull.py --image-tar /opt/podpy/images/busybox.tar
 
-The image is made here: the busybox root file system plus three layers of
+The image is made here: a base root file system plus three layers of
 generated files (text that compresses, and incompressible data), pushed with
-skopeo once with gzip layers and once with zstd layers. Each run pulls into a
+skopeo once with gzip layers and once with zstd layers. The base is the busybox
+image, or with --base-tar a Debian minbase made by
+packaging/make-minbase-image.sh (as root) -- thousands of real files:
+
+    sudo bash packaging/make-minbase-image.sh /tmp/minbase.tar
+    python3 bench/pull.py --image-tar /opt/podpy/images/busybox.tar --base-tar /tmp/minbase.tar Each run pulls into a
 fresh, empty store; runs alternate podpy and podman. Target: podpy at most
 0.8 x podman's time.
 """
@@ -86,6 +91,7 @@ def main() -> int:
     ap.add_argument("--podpy", default=shutil.which("podpy") or "podpy")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--megabytes", type=int, default=95, help="size of each generated layer")
+    ap.add_argument("--base-tar", help="the first layer: a root file system tarball (default: --image-tar)")
     args = ap.parse_args()
     podman = shutil.which("podman")
     with tempfile.TemporaryDirectory(prefix="podpy-pull-bench-", ignore_cleanup_errors=True) as tmp:
@@ -93,13 +99,16 @@ def main() -> int:
         (work / "registry").mkdir()
         reg = LocalRegistry(work / "registry")
         try:
-            base = Path(args.image_tar).read_bytes()
+            base = Path(args.base_tar or args.image_tar).read_bytes()
             layers = [base] + [generated_layer(i, args.megabytes) for i in range(1, 4)]
             size = sum(len(t) for t in layers) / 1e6
             for comp in ("gzip", "zstd"):
                 oci_layout(work / comp, layers, ["sh"], compression=comp)
                 push(work / comp, f"{reg.host}/bench/{comp}:latest")
-            print(f"image: 4 layers, {size:.0f} MB uncompressed; median of {args.runs} cold pulls")
+            with tarfile.open(fileobj=io.BytesIO(base)) as tf:
+                files = sum(1 for _ in tf)
+            print(f"image: 4 layers, {size:.0f} MB uncompressed (base: {len(base) / 1e6:.0f} MB, {files} entries); "
+                  f"median of {args.runs} cold pulls")
             print("(peak MB: the largest resident set among the command's processes; run with a larger\n"
                   " --megabytes to see that it does not grow with the layers)")
             print(f"{'layers':8} {'podpy s':>8} {'podman s':>9} {'ratio':>6} {'podpy peak MB':>14} "
