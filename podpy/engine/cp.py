@@ -55,28 +55,33 @@ def _tar_out(path: str, arcname: str, fd: int) -> None:
             tf.add(path, arcname=arcname)
 
 
-def _tar_in(fd: int, dest: str, top: Optional[str], keep_ids: bool) -> None:
-    """Unpack the tar at fd to dest (a directory to copy into), or, when dest does not
-    exist, as dest itself (the tar's top entry `top` renamed)."""
+def _unpack(stream: BinaryIO, dest: str, top: Optional[str], chown: str, where: str) -> None:
+    """Unpack a tar into dest when it is a directory (or top is None: a stream of entries);
+    otherwise as dest itself: in a staging directory beside it, its top entry renamed to dest."""
     from storage.archive import ApplyOptions, apply_layer
 
-    options = ApplyOptions(whiteout_format="vfs", chown="ignore_errors" if keep_ids else "none")
+    options = ApplyOptions(whiteout_format="vfs", chown=chown)  # type: ignore[arg-type]
+    if os.path.isdir(dest) or top is None or dest.endswith("/"):
+        if not os.path.isdir(dest):
+            raise InvalidArgument(f"{dest}: no such directory{where}")
+        apply_layer(stream, dest, options)
+        return
+    parent = os.path.dirname(os.path.abspath(dest.rstrip("/"))) or "/"
+    if not os.path.isdir(parent):
+        raise InvalidArgument(f"{parent}: no such directory{where}")
+    stage = os.path.join(parent, f".podpy-cp-{os.getpid()}")
+    os.mkdir(stage, 0o700)
+    try:
+        apply_layer(stream, stage, options)
+        os.replace(os.path.join(stage, top), dest)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _tar_in(fd: int, dest: str, top: Optional[str], keep_ids: bool) -> None:
+    """In the container: unpack the tar at fd (see _unpack)."""
     with os.fdopen(os.dup(fd), "rb") as stream:
-        if os.path.isdir(dest) or top is None or dest.endswith("/"):
-            if not os.path.isdir(dest):
-                raise InvalidArgument(f"{dest}: no such directory in the container")
-            apply_layer(stream, dest, options)
-            return
-        parent = os.path.dirname(dest.rstrip("/")) or "/"
-        if not os.path.isdir(parent):
-            raise InvalidArgument(f"{parent}: no such directory in the container")
-        stage = os.path.join(parent, f".podpy-cp-{os.getpid()}")
-        os.mkdir(stage, 0o700)
-        try:
-            apply_layer(stream, stage, options)
-            os.replace(os.path.join(stage, top), dest)
-        finally:
-            shutil.rmtree(stage, ignore_errors=True)
+        _unpack(stream, dest, top, "ignore_errors" if keep_ids else "none", " in the container")
 
 
 def _in_container(rt: Runtime, rec: ContainerRecord, fn: Any, *args: Any) -> Any:
@@ -125,8 +130,6 @@ def cp(rt: Runtime, src: str, dst: str, archive: bool) -> None:
 
 
 def _from_container(rt: Runtime, rec: ContainerRecord, path: str, dest: str, tar: str) -> None:
-    from storage.archive import ApplyOptions, apply_layer
-
     base = os.path.basename(path.rstrip("/")) or "root"
     fd = os.open(tar, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
@@ -137,21 +140,9 @@ def _from_container(rt: Runtime, rec: ContainerRecord, path: str, dest: str, tar
                 shutil.copyfileobj(stream, sys.stdout.buffer)
                 sys.stdout.buffer.flush()
                 return
-            options = ApplyOptions(whiteout_format="vfs", chown="none")
-            if os.path.isdir(dest) or path.endswith("/."):
+            if path.endswith("/."):
                 os.makedirs(dest, exist_ok=True)
-                apply_layer(stream, dest, options)
-                return
-            parent = os.path.dirname(os.path.abspath(dest))
-            if not os.path.isdir(parent):
-                raise InvalidArgument(f"{parent}: no such directory")
-            stage = os.path.join(parent, f".podpy-cp-{os.getpid()}")
-            os.mkdir(stage, 0o700)
-            try:
-                apply_layer(stream, stage, options)
-                os.replace(os.path.join(stage, base), dest)
-            finally:
-                shutil.rmtree(stage, ignore_errors=True)
+            _unpack(stream, dest, base, "none", "")
     finally:
         os.close(fd)
 

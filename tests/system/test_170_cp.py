@@ -42,7 +42,9 @@ def test_cp_both_ways(p, tmp_path):
         info = tarfile.TarInfo("streamed")
         info.size = 3
         tf.addfile(info, io.BytesIO(b"ok\n"))
-    subprocess.run(p.command("cp", "-", "r:/tmp"), env=p.environ(), input=buf.getvalue(), check=True, timeout=60)
+    res = subprocess.run(p.command("cp", "-", "r:/tmp"), env=p.environ(), input=buf.getvalue(), capture_output=True,
+                         timeout=60)
+    assert res.returncode == 0, res.stderr
     assert p("exec", "r", "cat", "/tmp/streamed").stdout == "ok\n"
 
 
