@@ -34,7 +34,7 @@ MODULES = {
     "import": "images", "images": "images", "rmi": "images", "tag": "images", "image": "images",
     "pull": "images", "login": "images", "logout": "images", "history": "images",
     "push": "images", "save": "images", "load": "images",
-    "info": "system", "version": "system", "unshare": "system", "system": "system",
+    "info": "system", "version": "system", "unshare": "system", "system": "system", "events": "system",
 }
 GROUPS = {"container": "Manage containers.", "image": "Manage images.", "system": "Manage podpy.",
           "healthcheck": "Run containers' healthchecks.", "volume": "Manage volumes."}
@@ -92,7 +92,7 @@ def build(only: Optional[str] = None) -> typer.Typer:
 
 # podman spells boolean flags with values (`--tls-verify=false`); click's paired
 # flags take none, so those spellings are rewritten before parsing.
-_PAIRED_FLAGS = ("--tls-verify",)
+_PAIRED_FLAGS = ("--tls-verify", "--stream")
 
 
 def _bool_flag(arg: str) -> str:

@@ -263,6 +263,40 @@ def reset(
     sysm.reset(rt, render.warn)
 
 
-TOP = {"info": (info, {}), "version": (version, {}),
+def events(
+    ctx: typer.Context,
+    since: Optional[str] = typer.Option(None, "--since", help="Events since a time or duration (10m)."),
+    until: Optional[str] = typer.Option(None, "--until", help="Events until a time or duration."),
+    filters: List[str] = typer.Option([], "-f", "--filter", help="type=, event=, container=, image=, volume=."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="json, or a Go template."),
+    stream: bool = typer.Option(True, "--stream/--no-stream", help="Keep printing new events (default)."),
+) -> None:
+    """Show the event log: containers, images and volumes."""
+    from ..engine import events_read as ev
+    from ..engine.logs import parse_time
+
+    rt = runtime(ctx)
+    t_since = parse_time(since, "--since") if since else None
+    t_until = parse_time(until, "--until") if until else None
+    wanted = ev.parse_filters(list(filters))
+    tmpl = None
+    if fmt and fmt != "json":
+        from . import gotemplate as gt
+
+        tmpl = gt.parse(fmt)
+    for e in ev.events(rt, t_since, t_until, wanted, stream):
+        if fmt == "json":
+            import json
+
+            render.out(json.dumps(ev.report(e), default=str))
+        elif tmpl is not None:
+            text = tmpl.execute(ev.report(e))
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        else:
+            render.out(ev.line(e))
+        sys.stdout.flush()
+
+
+TOP = {"info": (info, {}), "version": (version, {}), "events": (events, {}),
        "unshare": (unshare, {"context_settings": {"allow_interspersed_args": False}})}
-GROUP = {"info": (info, {}), "df": (df, {}), "prune": (prune, {}), "reset": (reset, {})}
+GROUP = {"info": (info, {}), "df": (df, {}), "prune": (prune, {}), "reset": (reset, {}), "events": (events, {})}

@@ -171,6 +171,9 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
         fwd.attach(container.signal)
         rt.state.update(rec.id, pid=container.pid, started_at=time.time(), exit_code=None, finished_at=None,
                         detached=False, stopping=False)
+        from ..events import container as event
+
+        event(rt.cfg.runroot, "start", rec)
         try:
             if container.pty_master is not None:
                 with tty.RawMode(0):
@@ -212,6 +215,11 @@ def _failed_start(rt: Runtime, rec: ContainerRecord, exc: BaseException) -> None
 
 
 def _record_exit(rt: Runtime, rec: ContainerRecord, code: Optional[int]) -> None:
+    from ..events import container as event
+
+    event(rt.cfg.runroot, "died", rec, containerExitCode=code)
+    if rec.config.remove:
+        event(rt.cfg.runroot, "remove", rec)
     release_cgroup(rec)
     if rec.config.remove:
         rt.state.delete(rec.id)
@@ -248,6 +256,9 @@ def remove(rt: Runtime, rec: ContainerRecord, force: bool, volumes: bool = False
     rt.store.remove_container(rec.id)
     _remove_run_dir(rt, rec.id)
     rt.state.delete(rec.id)
+    from ..events import container as event
+
+    event(rt.cfg.runroot, "remove", rec)
     if volumes:
         _remove_anonymous_volumes(rt, rec)
 

@@ -260,6 +260,9 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
         raise
     if not for_run:
         rec.state, rec.owner_pid = CREATED, None
+    from ..events import container as event
+
+    event(rt.cfg.runroot, "create", rec)
     return rec
 
 

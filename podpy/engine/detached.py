@@ -198,6 +198,9 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
         c.execute("UPDATE containers SET pid=?, owner_pid=?, owner_start=? WHERE id=? AND state=?",
                   (int(reply["pid"]), monitor, process_start_time(monitor), rec.id, RUNNING))
     rec.pid, rec.state = int(reply["pid"]), RUNNING
+    from ..events import container as event
+
+    event(rt.cfg.runroot, "restart" if by_policy else "start", rec)
     return rec
 
 
@@ -256,8 +259,10 @@ def _record(rt: Runtime, rec: ContainerRecord, code: int, finished: float) -> bo
             "UPDATE containers SET state=?, exit_code=?, finished_at=?, pid=NULL, owner_pid=NULL,"
             " owner_start=NULL, cgroup=NULL WHERE id=?", (EXITED, code, finished, rec.id)).rowcount > 0
     if done:
+        from ..events import container as event
         from .containers import _remove_run_dir
 
+        event(rt.cfg.runroot, "died", rec, containerExitCode=code)
         _remove_run_dir(rt, rec.id)
         if row[0]:
             from rootless import cgroups
@@ -349,6 +354,10 @@ def kill(rt: Runtime, name: str, sig: int) -> ContainerRecord:
     rec = _running(rt, name)
     rt.state.update(rec.id, stopping=True)
     _signal(rec, sig)
+    from ..events import container as event
+    from ..options import signal_name
+
+    event(rt.cfg.runroot, "kill", rec, signal=signal_name(sig))
     return rec
 
 
@@ -379,8 +388,10 @@ def stop(rt: Runtime, name: str, timeout: Optional[int], warn: Callable[[str], N
             rt.state.update(rec.id, stopping=True)   # a restart policy's pending start is cancelled
             return rec
         raise InvalidState(f"container {rec.name} is {_state_word(rec)}: container state improper")
+    from ..events import container as event
     from ..options import parse_signal
 
+    event(rt.cfg.runroot, "stop", rec)
     rt.state.update(rec.id, stopping=True)
     wait_for = rec.config.stop_timeout if timeout is None else timeout
     if rec.pid:
@@ -413,6 +424,9 @@ def pause(rt: Runtime, name: str) -> ContainerRecord:
     if not cgroups.freeze(rec.cgroup, True):
         raise EngineError(f"pausing {rec.name}: the kernel did not report its cgroup frozen")
     rt.state.update(rec.id, state=PAUSED)
+    from ..events import container as event
+
+    event(rt.cfg.runroot, "pause", rec)
     return rec
 
 
@@ -425,6 +439,9 @@ def unpause(rt: Runtime, name: str) -> ContainerRecord:
     if rec.cgroup:
         cgroups.freeze(rec.cgroup, False)
     rt.state.update(rec.id, state=RUNNING)
+    from ..events import container as event
+
+    event(rt.cfg.runroot, "unpause", rec)
     return rec
 
 

@@ -116,6 +116,9 @@ def exec_(rt: Runtime, o: ExecOptions, on_started: Callable[[], None]) -> int:
         except Exception as exc:  # noqa: BLE001
             raise translate(exc) from exc
         on_started()
+        from ..events import emit
+
+        emit(rt.cfg.runroot, "container", "exec", o.container, attributes={"command": " ".join(o.command)})
         if o.detach:
             if started.pty_master is not None:
                 os.close(started.pty_master)

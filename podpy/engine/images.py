@@ -112,7 +112,11 @@ def import_image(rt: Runtime, source: str, name: Optional[str], changes: list[st
             "history": [{"created": now, "created_by": f"/bin/sh -c #(nop) ADD file:{result.diff_id[7:]} in / ",
                          **({"comment": message} if message else {})}],
         }
-        return rt.store.create_image(config, [layer_id], [target] if target else [])
+        image = rt.store.create_image(config, [layer_id], [target] if target else [])
+        from ..events import emit
+
+        emit(rt.cfg.runroot, "image", "import", image.id, target or "")
+        return image
     except PodpyError:
         raise
     except Exception as exc:  # noqa: BLE001
@@ -241,6 +245,9 @@ def remove_images(rt: Runtime, names: list[str], force: bool) -> list[ImageRemov
                 remove(rt, rec, force=True)
             untagged = rt.store.delete_image(image.id, in_use=False)
             reports.append(ImageRemoveReport(name, untagged, image.id))
+            from ..events import emit
+
+            emit(rt.cfg.runroot, "image", "remove", image.id, name)
         except PodpyError as exc:
             reports.append(ImageRemoveReport(name, [], error=exc))
         except Exception as exc:  # noqa: BLE001
@@ -254,8 +261,11 @@ def tag(rt: Runtime, source: str, targets: list[str]) -> None:
         names = [reference.normalize_local(t) for t in targets]
     except Exception as exc:  # noqa: BLE001
         raise translate(exc) from exc
+    from ..events import emit
+
     for n in names:
         rt.store.tag(image.id, n)
+        emit(rt.cfg.runroot, "image", "tag", image.id, n)
 
 
 def exists(rt: Runtime, name: str) -> bool:

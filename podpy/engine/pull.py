@@ -87,7 +87,11 @@ def pull(rt: Runtime, o: PullOptions, report: Callable[[str], None],
     for ref in cands:
         report(f"Trying to pull {ref}...")
         try:
-            return _pull_one(rt, ref, o, conf, report, platform, progress)
+            image = _pull_one(rt, ref, o, conf, report, platform, progress)
+            from ..events import emit
+
+            emit(rt.cfg.runroot, "image", "pull", image.id, str(ref))
+            return image
         except ManifestUnknownError as exc:
             errors.append(str(exc))
             if len(cands) == 1:

@@ -83,6 +83,9 @@ def create(rt: Runtime, name: Optional[str], labels: dict[str, str], options: di
         except OSError as exc:
             raise PodpyError(f"creating volume {name}: {exc.strerror}") from exc
     del conn
+    from ..events import emit
+
+    emit(rt.cfg.runroot, "volume", "create", name, name)
     return name
 
 
@@ -123,6 +126,9 @@ def remove(rt: Runtime, name: str, force: bool) -> str:
         rt.store.in_userns(_remove_tree, path)
     with rt.db.write() as c:
         c.execute("DELETE FROM volumes WHERE name=?", (vol["Name"],))
+    from ..events import emit
+
+    emit(rt.cfg.runroot, "volume", "remove", str(vol["Name"]), str(vol["Name"]))
     return str(vol["Name"])
 
 

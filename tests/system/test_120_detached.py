@@ -433,3 +433,25 @@ def test_attach_passes_stdin_and_ends_with_the_container(store):
     assert res.stdout == "through the monitor\n" and res.stderr == "done\n" and res.returncode == 0
     res = p("attach", "cat", check=False)
     assert res.returncode == 125 and "running" in res.stderr
+
+
+def test_events(store):
+    p = store
+    p("run", "--rm", "--name", "ev1", "--network", "none", "busybox", "true")
+    p("run", "-d", "--name", "ev2", "--network", "none", "busybox", "sleep", "60")
+    p("stop", "-t", "0", "ev2")
+    p("rm", "ev2")
+    p("volume", "create", "evv")
+    lines = p("events", "--stream=false", "--filter", "container=ev2", "--format", "{{.Status}}").stdout.split()
+    assert lines == ["create", "start", "stop", "died", "remove"]
+    assert p("events", "--stream=false", "--filter", "container=ev1", "--format", "{{.Status}}").stdout.split() == [
+        "create", "start", "died", "remove"]
+    died = [json.loads(x) for x in p("events", "--stream=false", "--filter", "event=died", "--format", "json")
+            .stdout.splitlines()]
+    assert [d["Name"] for d in died] == ["ev1", "ev2"] and died[1]["Attributes"]["containerExitCode"] == 137
+    assert p("events", "--stream=false", "--filter", "type=volume", "--format", "{{.Name}}").stdout == "evv\n"
+    assert p("events", "--stream=false", "--until", "1h").stdout == ""   # nothing as old as that
+    plain = p("events", "--stream=false", "--filter", "type=volume").stdout
+    assert " volume create evv (name=evv)" in plain
+    res = p("events", "--stream=false", "--filter", "colour=red", check=False)
+    assert res.returncode == 125

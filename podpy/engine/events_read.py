@@ -1,0 +1,102 @@
+"""`events`: read (and follow) the event log, filtered, in podman's shapes."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from ..errors import InvalidArgument
+from ..events import path
+from .runtime import Runtime
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Iterator, Optional
+
+_FILTERS = ("type", "event", "status", "container", "image", "volume", "label")
+
+
+def parse_filters(items: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq or key not in _FILTERS:
+            raise InvalidArgument(f"invalid filter {item!r}: use {', '.join(k + '=' for k in _FILTERS)}")
+        out.setdefault("event" if key == "status" else key, []).append(value)
+    return out
+
+
+def _match(e: dict[str, Any], filters: dict[str, list[str]]) -> bool:
+    for key, values in filters.items():
+        if key == "type" and e.get("Type") not in values:
+            return False
+        if key == "event" and e.get("Status") not in values:
+            return False
+        if key in ("container", "image", "volume"):
+            if e.get("Type") != key:
+                return False
+            if not any(v in (e.get("Name"), e.get("ID")) or str(e.get("ID", "")).startswith(v) for v in values):
+                return False
+    return True
+
+
+def events(rt: Runtime, since: Optional[float], until: Optional[float], filters: dict[str, list[str]],
+           stream: bool) -> Iterator[dict[str, Any]]:
+    """Events in order; with stream, new ones as they come (until `until`, or forever)."""
+    file = path(rt.cfg.runroot)
+    pos, rest = 0, b""
+    while True:
+        try:
+            with open(file, "rb") as f:
+                f.seek(pos)
+                data = f.read()
+                pos = f.tell()
+        except FileNotFoundError:
+            data = b""
+        lines = (rest + data).split(b"\n")
+        rest = lines.pop()
+        for line in lines:
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue
+            t = e.get("Time", 0) / 1e9
+            if since is not None and t < since:
+                continue
+            if until is not None and t > until:
+                return
+            if _match(e, filters):
+                yield e
+        if not stream or (until is not None and time.time() > until):
+            return
+        time.sleep(0.2)
+
+
+def report(e: dict[str, Any]) -> dict[str, Any]:
+    """podman's fields for --format."""
+    from .reports import rfc3339
+
+    t = e.get("Time", 0) / 1e9
+    return {**e, "time": int(t), "timeNano": e.get("Time", 0), "Time": rfc3339(t), "Status": e.get("Status"),
+            "Type": e.get("Type"), "ID": e.get("ID"), "Name": e.get("Name"), "Image": e.get("Image"),
+            "Attributes": e.get("Attributes") or {}}
+
+
+def line(e: dict[str, Any]) -> str:
+    """podman's plain form: TIME TYPE STATUS ID (image=..., name=...)."""
+    import datetime as dt
+
+    t = e.get("Time", 0) / 1e9
+    stamp = dt.datetime.fromtimestamp(t).astimezone().strftime("%Y-%m-%d %H:%M:%S.%f %z")
+    attrs = []
+    if e.get("Image"):
+        attrs.append(f"image={e['Image']}")
+    if e.get("Name"):
+        attrs.append(f"name={e['Name']}")
+    attrs += [f"{k}={v}" for k, v in sorted((e.get("Attributes") or {}).items())]
+    return f"{stamp} {e.get('Type')} {e.get('Status')} {e.get('ID')} ({', '.join(attrs)})"
+
+
+def check_runroot(rt: Runtime) -> None:
+    os.makedirs(rt.cfg.runroot, mode=0o700, exist_ok=True)
