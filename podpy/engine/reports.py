@@ -202,6 +202,11 @@ def container_inspect(rec: ContainerRecord, rootfs: str, driver: str, run_dir: s
             "LogConfig": {"Type": cfg.log_driver, "Config": None, "Path": cfg.log_opts.get("path", ""),
                           "Size": cfg.log_opts.get("max-size", "0B")},
             "StopTimeout": cfg.stop_timeout,
+            **_limits(cfg.limits),
+            "CgroupParent": cfg.cgroup_parent,
+            "SecurityOpt": ([f"seccomp={cfg.seccomp}"] if cfg.seccomp else [])
+            + (["no-new-privileges"] if cfg.no_new_privileges else []),
+            "Init": bool(cfg.init_path),
         },
         "NetworkSettings": {
             "IPAddress": "10.0.2.100" if cfg.network == "slirp4netns" and rec.state == RUNNING else "",
@@ -209,6 +214,20 @@ def container_inspect(rec: ContainerRecord, rootfs: str, driver: str, run_dir: s
         },
         "IsInfra": False,
     }
+
+
+def _limits(limits: dict[str, str]) -> dict[str, int]:
+    """--memory & co as docker's HostConfig fields (0: no limit)."""
+    def num(key: str) -> int:
+        value = limits.get(key, "")
+        return int(value) if value.isdigit() else (-1 if value == "max" else 0)
+
+    mem, swap = num("memory"), num("memory_swap")
+    cpus = limits.get("cpus", "")
+    nano = int(int(cpus.split()[0]) * 1e9 / int(cpus.split()[1])) if cpus else 0
+    weight = num("cpu_shares")
+    return {"Memory": mem, "MemorySwap": -1 if swap == -1 else (mem + swap if swap else 0), "NanoCpus": nano,
+            "CpuShares": 2 + (weight - 1) * 262142 // 9999 if weight else 0, "PidsLimit": num("pids_limit")}
 
 
 def _image_history(image: Image) -> list[dict[str, Any]]:

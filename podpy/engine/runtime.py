@@ -145,6 +145,10 @@ class Runtime:
                 if rec.state != RUNNING and not rec.config.remove:
                     continue
             if rec.state == CONFIGURED or (rec.config.remove and rec.state in (RUNNING, EXITED)):
+                if rec.cgroup:
+                    from .containers import release_cgroup
+
+                    release_cgroup(rec)
                 try:
                     self.store.remove_container(rec.id)
                 except Exception:  # noqa: BLE001 - tried again by the next command

@@ -127,3 +127,24 @@ def test_limits_apply_or_say_why_not(store, delegated):
     assert res.returncode == 125 and "--memory" in res.stderr
     res = p("run", "--rm", "--cpus", "-1", "busybox", "true", check=False)
     assert res.returncode == 125 and "--cpus" in res.stderr
+
+
+def test_cgroup_parent_and_limits_in_inspect(store, delegated):
+    p = store
+    parent = os.path.relpath(os.path.join(delegated.path, "my-parent"), _mount_of(delegated.path))
+    p("run", "-d", "--name", "cp", "--cgroup-parent", parent, "--memory", "64m", "--cpus", "0.5",
+      "--cpu-shares", "512", "--pids-limit", "30", "--network", "none", "busybox", "sleep", "60")
+    state = _state(p, "cp")
+    assert state["CgroupPath"].startswith(os.path.join(delegated.path, "my-parent") + "/podpy-")
+    host = json.loads(p("inspect", "cp").stdout)[0]["HostConfig"]
+    assert host["Memory"] == 64 << 20 and host["NanoCpus"] == 500_000_000 and host["PidsLimit"] == 30
+    assert abs(host["CpuShares"] - 512) <= 16 and host["CgroupParent"] == parent   # via cpu.weight
+    p("rm", "-f", "cp")
+    os.rmdir(os.path.join(delegated.path, "my-parent"))
+
+
+def _mount_of(path):
+    """The cgroup2 mount point above path (from /proc/self/mountinfo)."""
+    with open("/proc/self/mountinfo") as f:
+        mounts = [line.split(" - ")[0].split()[4] for line in f if " - cgroup2 " in line]
+    return max((m for m in mounts if path.startswith(m)), key=len)
