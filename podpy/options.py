@@ -217,14 +217,19 @@ def parse_entrypoint(value: Optional[str]) -> Optional[list[str]]:
     if value == "":
         return []
     if value.lstrip().startswith("["):
-        try:
-            parsed = json.loads(value)
-        except ValueError as exc:
-            raise InvalidArgument(f"invalid --entrypoint {value!r}: {exc}") from exc
-        if not isinstance(parsed, list) or not all(isinstance(x, str) for x in parsed):
-            raise InvalidArgument(f"invalid --entrypoint {value!r}: expected a JSON array of strings")
-        return parsed
+        return json_strings(value, "--entrypoint")
     return [value]
+
+
+def json_strings(value: str, flag: str) -> list[str]:
+    """A flag's value given as a JSON array of strings."""
+    try:
+        parsed = json.loads(value)
+    except ValueError as exc:
+        raise InvalidArgument(f"invalid {flag} {value!r}: {exc}") from exc
+    if not isinstance(parsed, list) or not all(isinstance(x, str) for x in parsed):
+        raise InvalidArgument(f"invalid {flag} {value!r}: expected a JSON array of strings")
+    return parsed
 
 
 class UserSpec(namedtuple("UserSpec", "user group")):
@@ -432,18 +437,27 @@ def parse_limits(memory: Optional[str], memory_swap: Optional[str], cpus: Option
     return out
 
 
-def parse_duration(value: str, what: str) -> float:
-    """A Go duration (30s, 1m30s, 500ms, 2h) in seconds; a bare number is seconds."""
-    import re
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_DURATION_SCALE = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
+
+def go_duration(text: str) -> Optional[float]:
+    """A Go duration (30s, 1m30s, 500ms, 2h) in seconds; None when text is not one."""
+    parts = _DURATION_PART.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        return None
+    return sum(float(n) * _DURATION_SCALE[u] for n, u in parts)
+
+
+def parse_duration(value: str, what: str) -> float:
+    """A Go duration in seconds; a bare number is seconds."""
     text = value.strip()
     if text.replace(".", "", 1).isdigit():
         return float(text)
-    parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", text)
-    if not parts or "".join(n + u for n, u in parts) != text:
+    seconds = go_duration(text)
+    if seconds is None:
         raise InvalidArgument(f"invalid {what} {value!r}: expected a duration such as 30s or 1m30s")
-    scale = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-    return sum(float(n) * scale[u] for n, u in parts)
+    return seconds
 
 
 HEALTH_ACTIONS = ("none", "kill", "restart", "stop")
@@ -457,12 +471,7 @@ def healthcheck(image_check: Optional[dict[str, object]], cmd: Optional[str], in
     test: list[str] = [str(x) for x in (base.get("Test") or [])]  # type: ignore[union-attr]
     if cmd is not None:
         if cmd.strip().startswith("["):
-            try:
-                parsed = json.loads(cmd)
-            except ValueError as exc:
-                raise InvalidArgument(f"invalid --health-cmd {cmd!r}: {exc}") from exc
-            if not isinstance(parsed, list) or not all(isinstance(x, str) for x in parsed):
-                raise InvalidArgument(f"invalid --health-cmd {cmd!r}: expected a JSON array of strings")
+            parsed = json_strings(cmd, "--health-cmd")
             test = parsed if parsed and parsed[0] in ("CMD", "CMD-SHELL", "NONE") else ["CMD", *parsed]
         elif cmd.lower() == "none":
             test = ["NONE"]

@@ -1,14 +1,18 @@
-"""Container commands: run, create, start, stop, kill, wait, restart, rm, ps, inspect, export, exists."""
+"""Container commands: run, create, start, rm, ps, inspect, export, exec, rename, prune, cp, diff, commit,
+exists; the verbs on running containers live in lifecycle.py."""
 
 from __future__ import annotations
 
 import sys
-from typing import Any, List, Optional
+from typing import List, Optional
 
 import typer
 
 from . import render
 from .app import runtime
+from .lifecycle import (
+    _each, attach, cleanup, healthcheck_run, kill, logs, pause, restart, stats, stop, top, unpause, wait,
+)
 
 # Everything after `run` goes, unparsed, to runargs (which owns -h for --hostname and --help).
 RUN_SETTINGS = {"allow_interspersed_args": False, "ignore_unknown_options": True, "allow_extra_args": True,
@@ -218,171 +222,6 @@ def exists(ctx: typer.Context, name: str = typer.Argument(..., help="Container n
         raise typer.Exit(1)
 
 
-def _each(names: List[str], action: Any, echo: bool = True) -> int:
-    """Apply action to each named container; print the name (as given) or the error; podman's
-    exit codes: 0, or 125 when any failed."""
-    from ..errors import PodpyError, translate
-
-    code = 0
-    for name in names:
-        try:
-            action(name)
-        except PodpyError as exc:
-            render.error(str(exc))
-            code = exc.exit_code if exc.exit_code != 0 else 125
-            continue
-        except Exception as exc:  # noqa: BLE001
-            render.error(str(translate(exc)))
-            code = 125
-            continue
-        if echo:
-            render.out(name)
-    return code
-
-
-def _targets(ctx: typer.Context, names: Optional[List[str]], all_: bool, latest: bool = False) -> List[str]:
-    from ..errors import InvalidArgument
-    from ..state import RUNNING
-
-    if all_:
-        return [r.name for r in runtime(ctx).state.all() if r.state == RUNNING]
-    if latest:
-        recs = [r for r in runtime(ctx).state.all()]
-        if not recs:
-            raise InvalidArgument("no containers to act on")
-        return [recs[0].name]
-    if not names:
-        raise InvalidArgument(f"`podpy {ctx.info_name}` requires at least one container name or id")
-    return list(names)
-
-
-def stop(
-    ctx: typer.Context,
-    containers: Optional[List[str]] = typer.Argument(None, help="Containers to stop."),
-    timeout: Optional[int] = typer.Option(None, "-t", "--time", "--timeout",
-                                          help="Seconds to wait before SIGKILL (default: the container's, 10)."),
-    all_: bool = typer.Option(False, "-a", "--all", help="Stop every running container."),
-    ignore: bool = typer.Option(False, "-i", "--ignore", help="Ignore containers that do not exist."),
-    latest: bool = typer.Option(False, "-l", "--latest", help="The latest container."),
-) -> None:
-    """Stop containers: the stop signal, then SIGKILL."""
-    from ..engine import detached
-    from ..errors import NoSuchContainer
-
-    rt = runtime(ctx)
-    detached.check_timeout(timeout)
-    rt.reconcile()
-
-    def one(name: str) -> None:
-        try:
-            detached.stop(rt, name, timeout, render.warn)
-        except NoSuchContainer:
-            if not ignore:
-                raise
-
-    raise typer.Exit(_each(_targets(ctx, containers, all_, latest), one))
-
-
-def kill(
-    ctx: typer.Context,
-    containers: Optional[List[str]] = typer.Argument(None, help="Containers to signal."),
-    sig: str = typer.Option("KILL", "-s", "--signal", help="Signal to send (name or number)."),
-    all_: bool = typer.Option(False, "-a", "--all", help="Signal every running container."),
-    latest: bool = typer.Option(False, "-l", "--latest", help="The latest container."),
-) -> None:
-    """Send a signal to containers' main process."""
-    from ..engine import detached
-    from ..options import parse_signal
-
-    rt = runtime(ctx)
-    num = parse_signal(sig)
-    raise typer.Exit(_each(_targets(ctx, containers, all_, latest), lambda n: detached.kill(rt, n, num)))
-
-
-def wait(
-    ctx: typer.Context,
-    containers: List[str] = typer.Argument(..., help="Containers to wait for."),
-    condition: List[str] = typer.Option([], "--condition", help="stopped (default), exited or created."),
-    ignore: bool = typer.Option(False, "-i", "--ignore", help="Ignore containers that do not exist."),
-) -> None:
-    """Wait for containers to stop; print their exit codes."""
-    from ..engine import detached
-    from ..errors import InvalidArgument, NoSuchContainer
-
-    rt = runtime(ctx)
-    conds = tuple(condition) or ("stopped",)
-    for c in conds:
-        if c not in ("stopped", "exited", "created", "running"):
-            raise InvalidArgument(f"invalid --condition {c!r}: use stopped, exited or created")
-
-    def one(name: str) -> None:
-        try:
-            render.out(str(detached.wait(rt, name, conds)))
-        except NoSuchContainer:
-            if ignore:
-                render.out("-1")
-            else:
-                raise
-
-    raise typer.Exit(_each(list(containers), one, echo=False))
-
-
-def restart(
-    ctx: typer.Context,
-    containers: Optional[List[str]] = typer.Argument(None, help="Containers to restart."),
-    timeout: Optional[int] = typer.Option(None, "-t", "--time", "--timeout", help="Seconds before SIGKILL."),
-    all_: bool = typer.Option(False, "-a", "--all", help="Restart every container."),
-    running: bool = typer.Option(False, "--running", help="With --all: only running containers."),
-) -> None:
-    """Stop and start containers again (detached)."""
-    from ..engine import detached
-
-    rt = runtime(ctx)
-    detached.check_timeout(timeout)
-    rt.reconcile()
-    if all_:
-        from ..state import CONFIGURED, RUNNING
-
-        names = [r.name for r in rt.state.all() if r.state != CONFIGURED and (r.state == RUNNING or not running)]
-    else:
-        names = _targets(ctx, containers, False)
-
-    def one(name: str) -> None:
-        rec = detached.stop(rt, name, timeout, render.warn)
-        detached.start_detached(rt, rt.state.get(rec.id) or rec, render.warn)
-
-    raise typer.Exit(_each(names, one))
-
-
-def logs(
-    ctx: typer.Context,
-    containers: List[str] = typer.Argument(..., help="Containers whose logs to show."),
-    follow: bool = typer.Option(False, "-f", "--follow", help="Keep printing new lines until the container stops."),
-    tail: int = typer.Option(-1, "-n", "--tail", help="Only the last N lines (-1: all)."),
-    since: Optional[str] = typer.Option(None, "--since", help="Only lines since a time or duration (10m)."),
-    until: Optional[str] = typer.Option(None, "--until", help="Only lines until a time or duration."),
-    timestamps: bool = typer.Option(False, "-t", "--timestamps", help="Prefix each line with its time."),
-    names: bool = typer.Option(False, "--names", help="Prefix each line with the container's name."),
-) -> None:
-    """Show a container's output: stdout to stdout, stderr to stderr."""
-    from ..engine import logs as lg
-
-    rt = runtime(ctx)
-    rt.reconcile()
-    t_since = lg.parse_time(since, "--since") if since else None
-    t_until = lg.parse_time(until, "--until") if until else None
-    recs = [rt.state.lookup(n) for n in containers]
-    prefix_names = names or len(recs) > 1
-    out, err = sys.stdout.buffer, sys.stderr.buffer
-    for rec in recs:
-        prefix = (rec.name + " ").encode() if prefix_names else b""
-        for e in lg.entries(rt, rec, follow, tail, t_since, t_until):
-            stream = err if e.stream == b"stderr" else out
-            stream.write(prefix + (e.stamp + b" " if timestamps else b"") + e.text)
-            if follow:
-                stream.flush()
-
-
 def forward_exec(ctx: typer.Context) -> None:
     """`container exec` reached through typer: the fast path's code."""
     from .main import Globals, exec_command
@@ -390,91 +229,6 @@ def forward_exec(ctx: typer.Context) -> None:
     root = ctx.find_root()
     g = root.obj if isinstance(root.obj, Globals) else Globals()
     raise typer.Exit(exec_command(list(ctx.args), g))
-
-
-def pause(
-    ctx: typer.Context,
-    containers: Optional[List[str]] = typer.Argument(None, help="Containers to pause."),
-    all_: bool = typer.Option(False, "-a", "--all", help="Pause every running container."),
-) -> None:
-    """Freeze every process of containers (cgroup.freeze)."""
-    from ..engine import detached
-
-    rt = runtime(ctx)
-    raise typer.Exit(_each(_targets(ctx, containers, all_), lambda n: detached.pause(rt, n)))
-
-
-def unpause(
-    ctx: typer.Context,
-    containers: Optional[List[str]] = typer.Argument(None, help="Containers to unpause."),
-    all_: bool = typer.Option(False, "-a", "--all", help="Unpause every paused container."),
-) -> None:
-    """Thaw paused containers."""
-    from ..engine import detached
-
-    rt = runtime(ctx)
-    rt.reconcile()
-    names = [r.name for r in rt.state.all() if r.state == "paused"] if all_ else _targets(ctx, containers, False)
-    raise typer.Exit(_each(names, lambda n: detached.unpause(rt, n)))
-
-
-def top(
-    ctx: typer.Context,
-    container: str = typer.Argument(..., help="Container name or id."),
-    descriptors: Optional[List[str]] = typer.Argument(None, help="Fields: user pid ppid pcpu etime tty time args..."),
-) -> None:
-    """Show a container's processes."""
-    from ..engine import observe
-
-    rows = observe.top(runtime(ctx), container, list(descriptors or []))
-    for line in render._tabwrite(rows):
-        render.out(line)
-
-
-def stats(
-    ctx: typer.Context,
-    containers: Optional[List[str]] = typer.Argument(None, help="Containers (default: all running)."),
-    all_: bool = typer.Option(False, "-a", "--all", help="All containers, not only running ones."),
-    no_stream: bool = typer.Option(False, "--no-stream", help="One reading, then exit."),
-    fmt: Optional[str] = typer.Option(None, "--format", help="json, or a Go template."),
-    interval: int = typer.Option(1, "-i", "--interval", help="Seconds between readings."),
-) -> None:
-    """Resource use of running containers: CPU, memory, network, block I/O, processes."""
-    import time as _time
-
-    from ..engine import observe
-    from ..errors import InvalidArgument
-    from ..state import RUNNING
-
-    if interval < 1:
-        raise InvalidArgument("--interval must be at least 1 second")
-    rt = runtime(ctx)
-    rt.reconcile()
-    if containers:
-        recs = [observe.running(rt, n) for n in containers]
-    else:
-        recs = [r for r in rt.state.all() if r.state in (RUNNING, "paused") and r.pid]
-    columns = [("ID", "ID"), ("NAME", "Name"), ("CPU %", "CPUPerc"), ("MEM USAGE / LIMIT", "MemUsage"),
-               ("MEM %", "MemPerc"), ("NET IO", "NetIO"), ("BLOCK IO", "BlockIO"), ("PIDS", "PIDs")]
-    before: dict[str, Any] = {}
-    while True:
-        rows = []
-        for rec in recs:
-            now = observe.sample(rec)
-            rows.append(observe.stats_report(rec, now, before.get(rec.id)))
-            before[rec.id] = now
-        if not no_stream and sys.stdout.isatty():
-            sys.stdout.write("\x1b[2J\x1b[H")
-        render.formatted(rows, fmt, columns)
-        sys.stdout.flush()
-        if no_stream:
-            return
-        _time.sleep(interval)
-        rt.reconcile()
-        live = {r.id for r in rt.state.all() if r.state in (RUNNING, "paused")}
-        recs = [r for r in recs if r.id in live]
-        if not recs and containers:
-            return
 
 
 def commit(
@@ -530,19 +284,6 @@ def cp(
     do_cp(runtime(ctx), src, dst, archive)
 
 
-def attach(
-    ctx: typer.Context,
-    container: str = typer.Argument(..., help="Container name or id."),
-    no_stdin: bool = typer.Option(False, "--no-stdin", help="Do not pass this terminal's input on."),
-    detach_keys: str = typer.Option("ctrl-p,ctrl-q", "--detach-keys", help="Keys that detach (with -t)."),
-) -> None:
-    """Attach this terminal to a detached container's input and output."""
-    from ..engine.attach import attach as do_attach
-
-    code = do_attach(runtime(ctx), container, no_stdin, detach_keys)
-    raise typer.Exit(code if code is not None else 0)
-
-
 def rename(
     ctx: typer.Context,
     container: str = typer.Argument(..., help="Container name or id."),
@@ -580,12 +321,8 @@ def prune(
             labels.append(value.partition("="))
         else:
             raise InvalidArgument(f"invalid filter {f!r}: use until=TIME or label=KEY[=VALUE]")
-    if not force:
-        if not sys.stdin.isatty():
-            raise InvalidArgument("container prune asks for confirmation: use -f/--force when stdin is no terminal")
-        answer = input("WARNING! This will remove all non running containers.\nAre you sure you want to continue? [y/N] ")
-        if answer.strip().lower() not in ("y", "yes"):
-            return
+    if not force and not render.confirm("container prune", "WARNING! This will remove all non running containers."):
+        return
     rt.reconcile()
     doomed = [r for r in rt.state.all() if r.state not in (RUNNING, CONFIGURED, "paused")
               and (until is None or r.created < until)
@@ -601,23 +338,6 @@ def prune(
             render.error(f"{rec.name}: {translate(exc)}")
             code = 125
     raise typer.Exit(code)
-
-
-def healthcheck_run(ctx: typer.Context, container: str = typer.Argument(..., help="Container name or id.")) -> None:
-    """Run a container's healthcheck once: exit 0 when it passes, 1 (and "unhealthy") when not."""
-    from ..engine import health
-
-    _status, code = health.run(runtime(ctx), container, render.warn)
-    if code != 0:
-        render.out("unhealthy")
-        raise typer.Exit(1)
-
-
-def cleanup(ctx: typer.Context, container: str = typer.Argument(..., help="Container id.")) -> None:
-    """Record a detached container's exit; apply --rm and its restart policy (run by the monitor)."""
-    from ..engine import detached
-
-    detached.cleanup(runtime(ctx), container, render.warn)
 
 
 def export(

@@ -122,3 +122,13 @@ class LayerProgress:
 
     def __exit__(self, *exc: object) -> None:
         self._progress.__exit__(None, None, None)
+
+
+def confirm(command: str, warning: str) -> bool:
+    """Ask before a destructive command (-f/--force skips this); a refusal without a terminal."""
+    from ..errors import InvalidArgument
+
+    if not sys.stdin.isatty():
+        raise InvalidArgument(f"{command} asks for confirmation: use -f/--force when stdin is no terminal")
+    answer = input(f"{warning}\nAre you sure you want to continue? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")

@@ -219,16 +219,12 @@ def prune(
 ) -> None:
     """Remove stopped containers and dangling (with -a: unused) images."""
     from ..engine import system as sysm
-    from ..errors import InvalidArgument
 
-    if not force:
-        if not sys.stdin.isatty():
-            raise InvalidArgument("system prune asks for confirmation: use -f/--force when stdin is no terminal")
-        what = "all images without at least one container" if all_ else "all dangling images"
-        answer = input(f"WARNING! This command removes:\n\t- all stopped containers\n\t- {what}\n\n"
-                       "Are you sure you want to continue? [y/N] ")
-        if answer.strip().lower() not in ("y", "yes"):
-            return
+    what = "all images without at least one container" if all_ else "all dangling images"
+    extra = "\n\t- all volumes not used by at least one container" if volumes else ""
+    if not force and not render.confirm(
+            "system prune", f"WARNING! This command removes:\n\t- all stopped containers\n\t- {what}{extra}\n"):
+        return
     removed = sysm.prune(runtime(ctx), all_)
     render.out("Deleted Containers")
     for cid in removed["containers"]:
@@ -250,16 +246,12 @@ def reset(
 ) -> None:
     """Remove every container, image and layer of the user's, and podpy's state."""
     from ..engine import system as sysm
-    from ..errors import InvalidArgument
 
     rt = runtime(ctx)
-    if not force:
-        if not sys.stdin.isatty():
-            raise InvalidArgument("system reset asks for confirmation: use -f/--force when stdin is no terminal")
-        answer = input(f"WARNING! This will remove all containers, images and state in {rt.cfg.root} and "
-                       f"{rt.cfg.runroot}.\nAre you sure you want to continue? [y/N] ")
-        if answer.strip().lower() not in ("y", "yes"):
-            return
+    if not force and not render.confirm(
+            "system reset", f"WARNING! This will remove all containers, images and state in {rt.cfg.root} and "
+            f"{rt.cfg.runroot}."):
+        return
     sysm.reset(rt, render.warn)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import List, Optional
 
 import typer
@@ -113,15 +112,10 @@ def prune(
 ) -> None:
     """Remove every volume no container uses."""
     from ..engine import volumes
-    from ..errors import InvalidArgument
 
-    if not force:
-        if not sys.stdin.isatty():
-            raise InvalidArgument("volume prune asks for confirmation: use -f/--force when stdin is no terminal")
-        answer = input("WARNING! This will remove all volumes not used by at least one container.\n"
-                       "Are you sure you want to continue? [y/N] ")
-        if answer.strip().lower() not in ("y", "yes"):
-            return
+    if not force and not render.confirm(
+            "volume prune", "WARNING! This will remove all volumes not used by at least one container."):
+        return
     for name in volumes.prune(runtime(ctx)):
         render.out(name)
 

@@ -18,17 +18,17 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import BinaryIO, Iterator, Optional
 
-_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h))+$")
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_SCALE = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
 
 
 def parse_time(value: str, what: str, now: Optional[float] = None) -> float:
     """--since/--until: an RFC 3339 time, a date, a unix time, or a duration (10m, 1h30m) before now."""
     now = time.time() if now is None else now
     text = value.strip()
-    if _DURATION.match(text):
-        return now - sum(float(n) * _SCALE[u] for n, u in _PART.findall(text))
+    from ..options import go_duration
+
+    ago = go_duration(text)
+    if ago is not None:
+        return now - ago
     try:
         return float(text)
     except ValueError:

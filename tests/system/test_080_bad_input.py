@@ -46,6 +46,23 @@ def _snapshot(p):
     (["logout"], "needs a registry"),
     (["logout", "never.example"], "not logged into never.example"),
     (["load", "-i", "/does/not/exist.tar"], "no such file"),
+    (["run", "-d", "--preserve-fds", "1", "busybox", "true"], "not open"),
+    (["run", "--stop-timeout", "soon", "busybox", "true"], "invalid --stop-timeout"),
+    (["run", "--cgroup-parent", "../up", "busybox", "true"], "invalid --cgroup-parent"),
+    (["run", "--read-only-tmpfs", "maybe", "busybox", "true"], "invalid --read-only-tmpfs"),
+    (["exec", "-i"], "requires a container name or id"),
+    (["commit", "nosuch", "img"], "no such container"),
+    (["cp", "nosuch:/etc", "."], "no such container"),
+    (["top", "nosuch"], "no such container"),
+    (["stats", "--no-stream", "--interval", "0"], "--interval"),
+    (["events", "--stream=false", "--since", "the dawn of time"], "invalid --since"),
+    (["volume", "create", "-o", "type=nfs", "v"], "unsupported volume options"),
+    (["volume", "create", "bad name"], "invalid volume name"),
+    (["volume", "inspect", "nosuch"], "no such volume"),
+    (["healthcheck", "run", "nosuch"], "no such container"),
+    (["attach", "nosuch"], "no such container"),
+    (["system", "prune"], "use -f/--force"),
+    (["volume", "prune"], "use -f/--force"),
 ])
 def test_bad_input(podpy, busybox, args, msg):
     before = _snapshot(podpy)
@@ -84,3 +101,16 @@ def test_export_bad_input(podpy, busybox, tmp_path):
     res = podpy("export", "-o", tmp_path, "exp-bad", check=False)
     assert res.returncode == 125 and "is a directory" in res.stderr and res.stderr.count("\n") == 1
     podpy("rm", "exp-bad")
+
+
+def test_bad_input_on_existing_containers(podpy, busybox):
+    podpy("create", "--name", "idle", busybox, "true")
+    try:
+        for args, msg in [(["top", "idle"], "not running"), (["attach", "idle"], "running containers"),
+                          (["pause", "idle"], "not running"), (["unpause", "idle"], "not paused"),
+                          (["healthcheck", "run", "idle"], "no defined healthcheck"),
+                          (["commit", "idle", "Bad:Name:x"], "invalid"), (["volume", "rm", "nosuch"], "no such volume")]:
+            res = podpy(*args, check=False)
+            assert res.returncode in (1, 125) and res.stderr.count("Error:") == 1 and msg in res.stderr, (args, res)
+    finally:
+        podpy("rm", "idle")

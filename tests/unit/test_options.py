@@ -121,3 +121,68 @@ def test_volume_kinds():
     for bad in ("type=nfs,dst=/x", "type=volume,dst=rel", "type=bind,dst=/x", "type=volume,dst=/x,bogus=1"):
         with pytest.raises(InvalidArgument):
             opt.parse_mount(bad)
+
+
+def test_lifecycle_option_parsers():
+    assert opt.parse_restart(None) == "no" and opt.parse_restart("on-failure:3") == "on-failure:3"
+    assert opt.parse_signal("TERM") == 15 and opt.parse_signal("SIGKILL") == 9 and opt.parse_signal("10") == 10
+    import signal
+
+    assert opt.parse_signal("SIGRTMIN+1") == signal.SIGRTMIN + 1
+    assert opt.parse_size("10m", "x") == 10 << 20 and opt.parse_size("512", "x") == 512
+    assert opt.parse_duration("1m30s", "x") == 90 and opt.parse_duration("2", "x") == 2
+    assert opt.go_duration("500ms") == 0.5 and opt.go_duration("soon") is None
+    limits = opt.parse_limits("64m", "96m", "1.5", "1024", "-1")
+    assert limits == {"memory": str(64 << 20), "memory_swap": str(32 << 20), "cpus": "150000 100000",
+                      "cpu_shares": "39", "pids_limit": "max"}
+    assert opt.parse_log_options("json-file", ["max-size=1k"]) == ("k8s-file", {"max-size": "1024"})
+    sec = opt.parse_security_opts(["seccomp=unconfined", "no-new-privileges", "mask=/a:/b", "label=disable"])
+    assert sec == {"seccomp": "unconfined", "no_new_privileges": True, "mask": ["/a", "/b"], "unmask": []}
+    hc = opt.healthcheck({"Test": ["CMD-SHELL", "true"], "Interval": 5_000_000_000, "Retries": 2},
+                         None, None, None, None, "10s", "kill", False)
+    assert hc == {"test": ["CMD-SHELL", "true"], "interval": 5.0, "timeout": 10.0, "start_period": 0.0,
+                  "retries": 2, "on_failure": "kill"}
+    assert opt.healthcheck({"Test": ["CMD", "x"]}, None, None, None, None, None, None, True) == {}
+    assert opt.healthcheck(None, '["curl", "-f", "x"]', None, None, None, None, None, False)["test"] == [
+        "CMD", "curl", "-f", "x"]
+
+
+@pytest.mark.parametrize("call,msg", [
+    (lambda: opt.parse_restart("sometimes"), "invalid restart policy"),
+    (lambda: opt.parse_restart("always:3"), "only on-failure"),
+    (lambda: opt.parse_restart("on-failure:x"), "retry count"),
+    (lambda: opt.parse_signal("NOPE"), "invalid signal"),
+    (lambda: opt.parse_signal("99"), "invalid signal"),
+    (lambda: opt.parse_size("lots", "--memory"), "invalid --memory"),
+    (lambda: opt.parse_duration("soon", "--health-interval"), "invalid --health-interval"),
+    (lambda: opt.parse_limits("1m", None, None, None, None), "minimum allowed is 6MiB"),
+    (lambda: opt.parse_limits(None, "1g", None, None, None), "needs --memory"),
+    (lambda: opt.parse_limits("64m", "32m", None, None, None), "at least --memory"),
+    (lambda: opt.parse_limits(None, None, "0", None, None), "invalid --cpus"),
+    (lambda: opt.parse_limits(None, None, None, "1", None), "invalid --cpu-shares"),
+    (lambda: opt.parse_limits(None, None, None, None, "many"), "invalid --pids-limit"),
+    (lambda: opt.parse_log_options("syslog", []), "unsupported log driver"),
+    (lambda: opt.parse_log_options(None, ["max-size"]), "expected KEY=VALUE"),
+    (lambda: opt.parse_log_options(None, ["path=rel"]), "must be absolute"),
+    (lambda: opt.parse_log_options(None, ["colour=red"]), "unknown log option"),
+    (lambda: opt.parse_security_opts(["seccomp=/no/such.json"]), "no such file"),
+    (lambda: opt.parse_security_opts(["no-new-privileges=maybe"]), "expected true or false"),
+    (lambda: opt.parse_security_opts(["mask=relative"]), "absolute paths"),
+    (lambda: opt.parse_security_opts(["selinux=on"]), "invalid --security-opt"),
+    (lambda: opt.healthcheck(None, "[bad", None, None, None, None, None, False), "invalid --health-cmd"),
+    (lambda: opt.healthcheck(None, "true", None, "0", None, None, None, False), "--health-retries"),
+    (lambda: opt.healthcheck(None, "true", None, None, None, None, "panic", False), "--health-on-failure"),
+    (lambda: opt.healthcheck(None, None, "5s", None, None, None, None, False), "need a --health-cmd"),
+    (lambda: opt.parse_tmpfs("rel"), "must be absolute"),
+])
+def test_lifecycle_option_errors(call, msg):
+    with pytest.raises(InvalidArgument, match=msg):
+        call()
+
+
+def test_detach_keys():
+    from podpy.engine.attach import detach_sequence
+
+    assert detach_sequence("ctrl-p,ctrl-q") == b"\x10\x11" and detach_sequence("") == b""
+    with pytest.raises(InvalidArgument, match="--detach-keys"):
+        detach_sequence("ctrl-p,meta-x")
