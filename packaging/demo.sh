@@ -42,6 +42,7 @@ fi
 echo "Running as $(id -un) (uid $(id -u)); XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-unset}"
 
 step "Version" "$podpy" version
+"$podpy" rm -f --ignore demo-bg >/dev/null 2>&1 || true
 if "$podpy" image exists busybox >/dev/null 2>&1; then
     step "Remove the image an earlier demo run imported" "$podpy" rmi busybox
 fi
@@ -54,6 +55,13 @@ step "Files keep their owners from the image" \
     "$podpy" run --rm busybox ls -lnd /root /tmp /home/tester
 step "The container has its own process list" \
     "$podpy" run --rm busybox ps
+step "A container in the background (supervised by podpy's monitor)" \
+    "$podpy" run -d --name demo-bg busybox sh -c 'for i in 1 2 3; do echo tick $i; sleep 0.3; done; exec sleep 60'
+sleep 1.5
+step "Its output" "$podpy" logs demo-bg
+step "A command run inside it" "$podpy" exec demo-bg ps
+step "Running containers" "$podpy" ps
+step "Stopped and removed (the monitor leaves with its last container)" "$podpy" rm -f demo-bg
 step "Containers (removed ones are gone)" "$podpy" ps -a
 step "Host and store information" "$podpy" info
 
