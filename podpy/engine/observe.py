@@ -211,12 +211,9 @@ def sample(rec: ContainerRecord) -> dict[str, Any]:
 
 
 def _size(n: Optional[int]) -> str:
-    if n is None:
-        return "--"
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.3g}{unit}"
-    return f"{n}B"
+    from .reports import human_size
+
+    return "--" if n is None else human_size(n, sep="")
 
 
 def stats_report(rec: ContainerRecord, now: dict[str, Any], before: Optional[dict[str, Any]]) -> dict[str, Any]:
