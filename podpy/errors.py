@@ -4,6 +4,7 @@
     ├── InvalidArgument      bad flag values, malformed -v/-e/-u/-p, bad names
     ├── NoSuchContainer      unknown name or id prefix  (podman rm: exit 1)
     ├── NoSuchImage          unknown image
+    ├── NoSuchNetwork        unknown network
     ├── Ambiguous            an id prefix matches several objects
     ├── NameInUse            a container name already taken
     ├── InvalidState         the container's state forbids it (rm of a running one: exit 2)
@@ -34,6 +35,10 @@ class NoSuchImage(PodpyError):
 
 
 class NoSuchVolume(PodpyError):
+    pass
+
+
+class NoSuchNetwork(PodpyError):
     pass
 
 

@@ -15,6 +15,8 @@ For each container it
   the log file in the k8s-file format (`TIME STREAM F|P TEXT`), rotating it at
   --log-opt max-size;
 - holds slirp4netns's exit fd, so the network helper ends with the container;
+- forwards the container's published ports (rootless.network.portfwd, imported and
+  run in threads only while a container publishes ports), and ends pasta with it;
 - when the init exits: writes `exit` (code and time) into the container's
   runtime directory and runs `podpy container cleanup ID`, which records the
   exit in the database and applies --rm and the restart policy.
@@ -54,7 +56,7 @@ IDLE_EXIT = 1.0          # seconds with no container and no client before the mo
 DRAIN = 2.0              # seconds to read what a dead container's processes still write
 _CHUNK = 65536
 _MAX_MESSAGE = 1 << 20
-_MAX_FDS = 8
+_MAX_FDS = 250           # a launch request carries the listening sockets of its published ports
 
 
 class Channel(sync.Channel):
@@ -102,6 +104,9 @@ class Container:
         self.fuse_pid: Optional[int] = None
         self.streams: dict[int, str] = {}      # fd -> "stdout" / "stderr"
         self.slirp_exit: Optional[int] = None
+        self.listeners: list[int] = []        # published ports, until the forwarder takes them
+        self.forwarder: Any = None
+        self.pasta_pid: Optional[int] = None
         self.stdin: Optional[int] = None
         self.pty: Optional[int] = None
         self.attached: list[Channel] = []     # `podpy attach` clients
@@ -216,7 +221,13 @@ class Monitor:
         return msg
 
     def _request(self, chan: Channel) -> None:
-        msg = self._read(chan)
+        try:
+            msg, fds = chan.recv()
+        except OSError:
+            msg, fds = None, []
+        if msg is None or msg.get("type") != "launch":
+            for fd in fds:
+                os.close(fd)
         if msg is None:
             self._drop(chan)
             return
@@ -227,14 +238,18 @@ class Monitor:
             self._attach(chan, str(msg.get("id")))
         elif kind == "launch":
             self.unwatch(chan.fileno())   # the answer comes when the launcher reports
-            self._launch(chan, msg)
+            self._launch(chan, msg, fds)
         else:
             chan.send("error", error={"kind": "setup", "message": f"monitor: unknown request {kind!r}"})
 
     # -- launching ---------------------------------------------------------------------------
 
-    def _launch(self, client: Channel, msg: dict[str, Any]) -> None:
+    def _launch(self, client: Channel, msg: dict[str, Any], listeners: list[int]) -> None:
         ctr = Container(str(msg["id"]), msg)
+        ctr.listeners = listeners
+        net = msg.get("net") or {}
+        ctr.request["target"] = net.get("target")
+        ctr.request["ports"] = net.get("ports") or []
         spec = msg["spec"]
         process = spec.get("process", {})
         stdio: list[int] = []
@@ -262,6 +277,7 @@ class Monitor:
         except OSError as exc:
             for fd in stdio + keep:
                 os.close(fd)
+            self._forget(ctr)
             client.send("error", error={"kind": "setup", "message": f"monitor: {exc}"})
             self._drop(client)
             return
@@ -292,9 +308,12 @@ class Monitor:
         ctr.pid = int(msg["pid"])
         ctr.fuse_pid = msg.get("fuse_pid")
         names = list(msg.get("fd_names", []))
+        ctr.pasta_pid = msg.get("pasta_pid")
         for name, fd in zip(names, fds):
             if name == "slirp_exit":
                 ctr.slirp_exit = fd
+            elif name == "ports":
+                self._forward(ctr, fd)
             elif name == "pty":
                 os.set_blocking(fd, False)
                 ctr.streams[fd] = "stdout"
@@ -308,6 +327,16 @@ class Monitor:
             ctr.exit_code = early[0]
             ctr.drain_until = time.monotonic() + DRAIN
         self._reply(client, "started", pid=ctr.pid, monitor=os.getpid(), cgroup_error=msg.get("cgroup_error"))
+
+    def _forward(self, ctr: Container, helper: int) -> None:
+        """Start forwarding the container's published ports (threads; the module is imported
+        here, so a monitor whose containers publish nothing never loads it)."""
+        from rootless.network import nsock, portfwd
+
+        mappings = [portfwd.Mapping.from_dict(p) for p in ctr.request.get("ports") or []]
+        listeners = [(_socket.socket(fileno=fd), m) for fd, m in zip(ctr.listeners, mappings)]
+        ctr.listeners = []
+        ctr.forwarder = portfwd.forwarder(listeners, nsock.SocketSource(helper), str(ctr.request["target"]))
 
     def _reply(self, client: Channel, kind: str, **fields: Any) -> None:
         try:
@@ -327,10 +356,19 @@ class Monitor:
             self.unwatch(fd)
             os.close(fd)
         ctr.streams.clear()
-        for fd in (ctr.stdin, ctr.slirp_exit):
+        for fd in (ctr.stdin, ctr.slirp_exit, *ctr.listeners):
             if fd is not None:
                 os.close(fd)
         ctr.stdin = ctr.slirp_exit = None
+        ctr.listeners = []
+        if ctr.forwarder is not None:
+            ctr.forwarder.stop()
+            ctr.forwarder = None
+        if ctr.pasta_pid:
+            from rootless.network.setup import stop_pasta
+
+            stop_pasta(int(ctr.pasta_pid))
+            ctr.pasta_pid = None
         if ctr.log is not None:
             ctr.log.close()
             ctr.log = None
@@ -503,21 +541,40 @@ def _launcher(msg: dict[str, Any], stdio: list[int], chan: Channel) -> None:
             slirp = SlirpOptions(**opts)
         cgroup = msg.get("cgroup")
         procs = os.path.join(cgroup, "cgroup.procs") if cgroup else None
+        plan = (msg.get("net") or {}).get("plan") or {}
+        net: list[Any] = []
+
+        def on_pid(pid: int) -> None:
+            if plan:
+                from rootless.network.setup import on_pid as network_on_pid
+
+                userns = any(ns["type"] == "user" for ns in msg["spec"]["linux"].get("namespaces", []))
+                net.append(network_on_pid(pid, plan, userns=userns, tied=False))
+
         try:
-            started = parent.launch(msg["spec"], parent.LaunchOptions(slirp=slirp, cgroup_procs=procs, detach=True))
+            started = parent.launch(msg["spec"], parent.LaunchOptions(slirp=slirp, cgroup_procs=procs, detach=True,
+                                                                      on_pid=on_pid))
         except BaseException as exc:  # noqa: BLE001 - reported to the monitor
+            for done in net:
+                done.stop()
             chan.send_error(exc)
             return
         fds, names = [], []
+        pasta_pid = None
         if started.slirp is not None:
             fds.append(started.slirp.hand_over())
             names.append("slirp_exit")
+        for done in net:
+            if done.source is not None:
+                fds.append(done.source.detach())
+                names.append("ports")
+            pasta_pid = done.pasta_pid
         if started.pty_master is not None:
             fds.append(started.pty_master)
             names.append("pty")
         chan.send("started", fds=fds, pid=started.pid, fuse_pid=started.fuse_pid,
                   slirp_pid=started.slirp.pid if started.slirp else None, fd_names=names,
-                  cgroup_error=started.cgroup_error)
+                  cgroup_error=started.cgroup_error, pasta_pid=pasta_pid)
     except BaseException:  # noqa: BLE001
         code = 1
     finally:

@@ -14,6 +14,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Optional
 
+    from .netfiles import EtcNet
+
 SLIRP_ADDRESS = "10.0.2.100"
 SLIRP_GATEWAY = "10.0.2.2"
 SLIRP_DNS = "10.0.2.3"
@@ -23,18 +25,26 @@ def own_netns(network: str) -> bool:
     return network != "host"
 
 
-def etc_files(rec: ContainerRecord, run_dir: str) -> dict[str, str]:
-    """Write hostname, hosts and resolv.conf for the container; returns destination -> file."""
+def etc_files(rec: ContainerRecord, run_dir: str, net: Optional["EtcNet"] = None) -> dict[str, str]:
+    """Write hostname, hosts and resolv.conf for the container; returns destination -> file
+    (no resolv.conf when the container keeps its image's: --network none without --dns)."""
+    from . import netfiles
+
     cfg = rec.config
     hostname = cfg.hostname or rec.id[:12]
+    if net is None:
+        net = netfiles.EtcNet([SLIRP_ADDRESS], None, [SLIRP_DNS])
     os.makedirs(run_dir, mode=0o700, exist_ok=True)
+    host_lines = _host_resolv()
     files = {
         "/etc/hostname": hostname + "\n",
-        "/etc/hosts": _hosts(rec, hostname),
-        "/etc/resolv.conf": _resolv(cfg.network),
+        "/etc/hosts": netfiles.hosts(hostname, rec.name, cfg.add_hosts, net),
+        "/etc/resolv.conf": netfiles.resolv(net, cfg.dns, host_lines),
     }
     out = {}
     for dest, content in files.items():
+        if content is None:
+            continue
         path = os.path.join(run_dir, os.path.basename(dest))
         tmp = path + ".tmp"
         with open(tmp, "w") as f:
@@ -45,43 +55,12 @@ def etc_files(rec: ContainerRecord, run_dir: str) -> dict[str, str]:
     return out
 
 
-def _hosts(rec: ContainerRecord, hostname: str) -> str:
-    names = hostname if hostname == rec.name else f"{hostname} {rec.name}"
-    lines = [
-        "127.0.0.1\tlocalhost localhost.localdomain localhost4 localhost4.localdomain4",
-        "::1\tlocalhost localhost.localdomain localhost6 localhost6.localdomain6",
-    ]
-    net = rec.config.network
-    if net == "host":
-        try:
-            with open("/etc/hosts") as f:
-                lines = [ln for ln in f.read().splitlines() if ln.strip()]
-        except OSError:
-            pass
-        lines.append(f"127.0.1.1\t{names}")
-    elif net == "none":
-        lines.append(f"127.0.1.1\t{names}")
-    else:
-        lines.append(f"{SLIRP_ADDRESS}\t{names}")
-        lines.append(f"{SLIRP_GATEWAY}\thost.containers.internal")
-    return "\n".join(lines) + "\n"
-
-
-def _resolv(network: str) -> str:
-    host_lines: list[str] = []
+def _host_resolv() -> list[str]:
     try:
         with open("/etc/resolv.conf") as f:
-            host_lines = f.read().splitlines()
+            return f.read().splitlines()
     except OSError:
-        pass
-    search = [ln for ln in host_lines if ln.startswith(("search", "options"))]
-    if network == "host":
-        return "\n".join(host_lines) + "\n"
-    if network == "none":
-        servers = [ln for ln in host_lines if ln.startswith("nameserver")
-                   and not ln.split()[1:2] in (["127.0.0.1"], ["::1"], ["127.0.0.53"])]
-        return "\n".join(search + servers) + "\n"
-    return "\n".join(search + [f"nameserver {SLIRP_DNS}"]) + "\n"
+        return []
 
 
 def compiled_seccomp(runroot: str, seccomp: dict[str, Any]) -> str:

@@ -74,6 +74,7 @@ class ContainerConfig(Record):
         "create_command": list, "restart": "no", "stop_timeout": 10, "log_driver": "k8s-file", "log_opts": dict,
         "limits": dict, "cgroup_parent": "", "init_path": "", "read_only_tmpfs": False, "healthcheck": dict,
         "seccomp": "", "no_new_privileges": False, "mask": list, "unmask": list, "preserve_fds": 0,
+        "ports": list, "exposed": list, "networks": dict, "dns": dict, "add_hosts": list,
     }
     __slots__ = tuple(FIELDS)
     command: list[str]
@@ -113,6 +114,11 @@ class ContainerConfig(Record):
     mask: list[str]         # --security-opt mask=: more paths masked
     unmask: list[str]       # --security-opt unmask=: paths (or ALL) not masked
     preserve_fds: int
+    ports: list[dict[str, Any]]      # -p/-P: host_ip, host_port, container_port, protocol (one per port)
+    exposed: list[list[Any]]         # EXPOSE and --expose: [port, protocol]
+    networks: dict[str, dict[str, Any]]   # user networks (network "bridge"): name -> ip, mac, aliases
+    dns: dict[str, list[str]]        # --dns, --dns-search, --dns-option: servers, search, options
+    add_hosts: list[list[str]]       # --add-host: [name, ip]
 
     @classmethod
     def from_json(cls, text: str) -> "ContainerConfig":

@@ -84,9 +84,14 @@ def _stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[Callable[[
         signal.signal(sig, signal.SIG_IGN)
     ns = namespaces(spec)
     if "user" in ns:
-        sc.unshare(S.CLONE_NEWUSER)
-        chan.send("userns")
-        chan.expect("mapped")
+        if ns["user"]:
+            # An existing user namespace (one that owns the network namespace to join): it
+            # has its maps already. Joining needs a single-threaded caller, which a fork is.
+            _join(sc, str(ns["user"]), S.CLONE_NEWUSER)
+        else:
+            sc.unshare(S.CLONE_NEWUSER)
+            chan.send("userns")
+            chan.expect("mapped")
         os.setresgid(0, 0, 0)
         os.setresuid(0, 0, 0)
     # A mount namespace of our own for the rootfs; nothing propagates back to the host.

@@ -98,7 +98,7 @@ def launch(spec: dict[str, Any], options: LaunchOptions) -> Container:
     started: Optional[Container] = None
     try:
         linux = spec.get("linux", {})
-        if any(ns["type"] == "user" for ns in linux.get("namespaces", [])):
+        if any(ns["type"] == "user" and not ns.get("path") for ns in linux.get("namespaces", [])):
             host.expect("userns")
             write_maps(pid, IdMappings.from_spec(linux))
             host.send("mapped")

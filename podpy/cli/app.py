@@ -31,13 +31,15 @@ MODULES = {
     "logs": "containers", "exec": "containers", "rename": "containers", "pause": "containers",
     "attach": "containers", "volume": "volumes", "commit": "containers", "diff": "containers", "cp": "containers",
     "unpause": "containers", "top": "containers", "stats": "containers", "healthcheck": "containers",
+    "port": "containers", "network": "network",
     "import": "images", "images": "images", "rmi": "images", "tag": "images", "image": "images",
     "pull": "images", "login": "images", "logout": "images", "history": "images",
     "push": "images", "save": "images", "load": "images",
     "info": "system", "version": "system", "unshare": "system", "system": "system", "events": "system",
 }
 GROUPS = {"container": "Manage containers.", "image": "Manage images.", "system": "Manage podpy.",
-          "healthcheck": "Run containers' healthchecks.", "volume": "Manage volumes."}
+          "healthcheck": "Run containers' healthchecks.", "volume": "Manage volumes.",
+          "network": "Manage user networks."}
 # a group's commands when its module holds more than one group (module attribute by group name)
 GROUP_TABLES = {"healthcheck": "HEALTHCHECK"}
 

@@ -212,6 +212,41 @@ def inspect(
         raise missing
 
 
+def port(
+    ctx: typer.Context,
+    container: Optional[str] = typer.Argument(None, help="Container name or id."),
+    private: Optional[str] = typer.Argument(None, help="A container port: PORT[/PROTOCOL]."),
+    all_: bool = typer.Option(False, "-a", "--all", help="Every running container's ports."),
+    latest: bool = typer.Option(False, "-l", "--latest", help="The latest container."),
+) -> None:
+    """List a container's published ports, or the host address of one of them."""
+    from ..errors import InvalidArgument
+    from ..netopts import port_lines
+    from ..state import RUNNING
+
+    rt = runtime(ctx)
+    rt.reconcile()
+    if all_ or latest:
+        if private is not None or (container is not None and all_):
+            raise InvalidArgument("--all and --latest take no container name")
+        recs = [r for r in rt.state.all() if r.state == RUNNING]
+        for rec in recs[:1] if latest else recs:
+            prefix = f"{rec.short_id}\t" if all_ else ""
+            for line in port_lines(rec.config.ports, container if latest else None):
+                render.out(prefix + line)
+        return
+    if container is None:
+        raise InvalidArgument("`podpy port` requires a container name or id, --all or --latest")
+    rec = rt.state.lookup(container)
+    if rec.state != RUNNING:
+        return   # as podman: a container that does not run publishes nothing
+    lines = port_lines(rec.config.ports, private)
+    if private is not None and not lines:
+        raise InvalidArgument(f"failed to find published port \"{private}\"")
+    for line in lines:
+        render.out(line)
+
+
 def exists(ctx: typer.Context, name: str = typer.Argument(..., help="Container name or id.")) -> None:
     """Exit 0 if the container exists, 1 if not."""
     from ..errors import NoSuchContainer
@@ -364,7 +399,7 @@ TOP = {"run": (forward_run, _RUN), "create": (forward_run, _CREATE), "start": (s
        "rm": (rm, {}), "inspect": (inspect, {}), "ps": (ps, {}), "export": (export, {}), "stop": (stop, {}),
        "kill": (kill, {}), "wait": (wait, {}), "restart": (restart, {}), "logs": (logs, {}),
        "rename": (rename, {}), "attach": (attach, {}), "commit": (commit, {}), "diff": (diff, {}), "cp": (cp, {}), "pause": (pause, {}), "unpause": (unpause, {}), "top": (top, {}),
-       "stats": (stats, {}),
+       "stats": (stats, {}), "port": (port, {}),
        "exec": (forward_exec, {"context_settings": RUN_SETTINGS, "add_help_option": False,
                                "help": "Run a command in a running container."})}
 GROUP = {**TOP, "ls": (ps, {}), "list": (ps, {"hidden": True}), "exists": (exists, {}),

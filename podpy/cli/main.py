@@ -96,6 +96,8 @@ def run_or_create(command: str, args: list[str], g: Globals) -> int:
     if fields["pull"] != "never":
         _pull_if_needed(rt, fields["image"], fields["pull"] or "missing")
     rec = create(rt, CreateOptions(**fields, create_command=["podpy", *sys.argv[1:]]), for_run=command == "run")
+    for line in rt.cfg.warnings:
+        render.warn(line)
     if command == "create":
         render.out(rec.id)
         return 0

@@ -94,6 +94,9 @@ def info(
     mappings = default_mappings() if cfg.rootless else None
     cg = detect()
     uname = os.uname()
+    from ..netopts import default_rootless_cmd
+
+    net_default, net_source = default_rootless_cmd(cfg.config_dir)
 
     def idmap(maps: Any) -> list[dict[str, int]]:
         return [{"container_id": m.container_id, "host_id": m.host_id, "size": m.size} for m in maps]
@@ -118,7 +121,9 @@ def info(
             "security": {"rootless": cfg.rootless, "capabilities": "CAP_CHOWN,CAP_DAC_OVERRIDE,CAP_FOWNER,"
                          "CAP_FSETID,CAP_KILL,CAP_NET_BIND_SERVICE,CAP_SETFCAP,CAP_SETGID,CAP_SETPCAP,"
                          "CAP_SETUID,CAP_SYS_CHROOT"},
-            "networkDefault": "slirp4netns",
+            "networkDefault": net_default,
+            "networkDefaultSource": net_source,
+            "networkBackend": "podpy (rootless network namespace with bridges, veths and a DNS responder)",
             "slirp4netns": {"executable": shutil.which("slirp4netns") or ""},
             "pasta": {"executable": shutil.which("pasta") or ""},
         },

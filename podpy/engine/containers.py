@@ -22,19 +22,15 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Optional
 
+    from .netstart import NetStart
+
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 
 
 def _slirp_options(opts: dict[str, str]) -> Any:
-    from rootless.network.slirp import SlirpOptions
+    from .netstart import slirp_options
 
-    def flag(k: str) -> bool:
-        return k in opts and opts[k].lower() in ("true", "1", "yes", "")
-
-    return SlirpOptions(
-        mtu=int(opts.get("mtu", 65520)), cidr=opts.get("cidr") or None,
-        allow_host_loopback=flag("allow_host_loopback"), enable_ipv6=flag("enable_ipv6"),
-        outbound_addr=opts.get("outbound_addr") or None)
+    return slirp_options(opts)
 
 
 class _Forwarder:
@@ -68,7 +64,7 @@ class _Forwarder:
 
 
 def runtime_spec(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None],
-                 console: Optional[tuple[int, int]]) -> dict[str, Any]:
+                 console: Optional[tuple[int, int]], net: Optional["NetStart"] = None) -> dict[str, Any]:
     """The OCI-shaped spec that starts rec (its /etc files written on the way)."""
     from rootless.userns import default_mappings
     from storage import images as img
@@ -77,7 +73,7 @@ def runtime_spec(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None],
     if image is None:
         raise InvalidState(f"the image of container {rec.name} ({rec.image_id[:12]}) is gone")
     desc = rt.store.rootfs_mount(rec.id, image)
-    etc = specgen.etc_files(rec, rt.container_run_dir(rec.id))
+    etc = specgen.etc_files(rec, rt.container_run_dir(rec.id), net.etc if net is not None else None)
     if rec.config.healthcheck:
         from .health import reset
 
@@ -88,6 +84,8 @@ def runtime_spec(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None],
         if mappings.warning:
             warn(mappings.warning)
     spec = specgen.build(rec, desc, mappings, etc, console)
+    if net is not None:
+        net.adjust_spec(spec)
     seccomp = spec["linux"].get("seccomp")
     if seccomp:
         seccomp["bpf"] = specgen.compiled_seccomp(rt.cfg.runroot, seccomp)
@@ -153,19 +151,31 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
     rec = rt.state.claim(rec.id, startable, RUNNING)
     cfg = rec.config
     container = None
+    net = None
     with _Forwarder() as fwd:
         try:
+            from .netstart import NetStart
+
+            net = NetStart(rt, rec)
             console = tty.window_size(0) if cfg.tty else None
-            spec = runtime_spec(rt, rec, warn, console)
+            spec = runtime_spec(rt, rec, warn, console, net)
             cdir = rt.store.container_dir(rec.id)
+            net.bind()
             cgroup = container_cgroup(rt, rec, warn)
             options = parent.LaunchOptions(
-                slirp=_slirp_options(cfg.network_options) if cfg.network == "slirp4netns" else None,
+                slirp=net.slirp,
                 cgroup_procs=os.path.join(cgroup, "cgroup.procs") if cgroup else None,
                 after_exit=(lambda: remove_tree(cdir)) if cfg.remove else None,
+                on_pid=net.on_pid,
             )
             container = parent.launch(spec, options)
+            net.running()
         except BaseException as exc:
+            if net is not None:
+                net.stop()
+            if container is not None:
+                container.signal(signal.SIGKILL)
+                container.wait()
             _failed_start(rt, rec, exc)
             raise translate(exc) if isinstance(exc, Exception) else exc
         fwd.attach(container.signal)
@@ -184,6 +194,7 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
             if container.exit_code is None:  # an exception in the relay: do not leave it running
                 container.signal(signal.SIGKILL)
                 container.wait()
+            net.stop()
             _record_exit(rt, rec, container.exit_code)
     return code
 

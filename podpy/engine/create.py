@@ -19,15 +19,12 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Optional
 
-NETWORK_MODES = ("slirp4netns", "host", "none")
-
-
 class CreateOptions(Record):
     """The options of `create` and `run`, as given (validated by create())."""
 
     FIELDS = {
         "image": REQUIRED, "command": list, "name": None, "entrypoint": None, "env": list, "env_file": list,
-        "volumes": list, "workdir": None, "user": None, "hostname": None, "network": None, "tty": False,
+        "volumes": list, "workdir": None, "user": None, "hostname": None, "network": list, "tty": False,
         "interactive": False, "remove": False, "labels": list, "read_only": False, "cap_add": list,
         "cap_drop": list, "privileged": False, "pull": None, "create_command": list, "detach": False,
         "restart": None, "stop_signal": None, "stop_timeout": None, "log_driver": None, "log_opts": list,
@@ -36,6 +33,8 @@ class CreateOptions(Record):
         "health_cmd": None, "health_interval": None, "health_retries": None, "health_start_period": None,
         "health_timeout": None, "health_on_failure": None, "no_healthcheck": False, "security_opts": list,
         "preserve_fds": None, "mounts": list, "tmpfs": list, "volumes_from": list,
+        "publish": list, "publish_all": False, "expose": list, "network_aliases": list, "ip": None,
+        "mac_address": None, "add_hosts": list, "dns": list, "dns_search": list, "dns_options": list,
     }
     __slots__ = tuple(FIELDS)
     image: str
@@ -48,7 +47,7 @@ class CreateOptions(Record):
     workdir: Optional[str]
     user: Optional[str]
     hostname: Optional[str]
-    network: Optional[str]
+    network: list[str]
     tty: bool
     interactive: bool
     remove: bool
@@ -86,6 +85,16 @@ class CreateOptions(Record):
     mounts: list[str]
     tmpfs: list[str]
     volumes_from: list[str]
+    publish: list[str]
+    publish_all: bool
+    expose: list[str]
+    network_aliases: list[str]
+    ip: Optional[str]
+    mac_address: Optional[str]
+    add_hosts: list[str]
+    dns: list[str]
+    dns_search: list[str]
+    dns_options: list[str]
 
 
 _ADJ = ("admiring", "bold", "brave", "calm", "clever", "cool", "dazzling", "eager", "elegant", "festive",
@@ -102,27 +111,6 @@ def random_name() -> str:
     """adjective_scientist, as podman names containers (os.urandom: `random` is a slow import)."""
     a, n = os.urandom(2)
     return f"{_ADJ[a % len(_ADJ)]}_{_NOUN[n % len(_NOUN)]}"
-
-
-def parse_network(value: Optional[str]) -> tuple[str, dict[str, str]]:
-    """--network MODE[:OPTIONS]; the default is slirp4netns."""
-    if not value:
-        return "slirp4netns", {}
-    mode, _, rest = value.partition(":")
-    if mode == "private":
-        mode = "slirp4netns"
-    if mode not in NETWORK_MODES:
-        raise InvalidArgument(f"unsupported network mode {value!r}: use slirp4netns, host or none")
-    opts: dict[str, str] = {}
-    for item in filter(None, rest.split(",")):
-        k, _, v = item.partition("=")
-        opts[k] = v
-    if opts and mode != "slirp4netns":
-        raise InvalidArgument(f"network mode {mode!r} takes no options")
-    for k in opts:
-        if k not in ("allow_host_loopback", "cidr", "mtu", "outbound_addr", "enable_ipv6"):
-            raise InvalidArgument(f"unknown slirp4netns option {k!r}")
-    return mode, opts
 
 
 def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRecord:
@@ -145,7 +133,6 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
     entrypoint = opt.parse_entrypoint(o.entrypoint)
     labels = opt.parse_labels(o.labels)
     user_spec = opt.parse_user(o.user) if o.user else None
-    network, net_opts = parse_network(o.network)
     restart = opt.parse_restart(o.restart)
     if restart != "no" and o.remove:
         raise InvalidArgument("the --rm option conflicts with --restart, when the restartPolicy is not \"no\"")
@@ -187,6 +174,9 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
     except Exception as exc:  # noqa: BLE001
         raise translate(exc) from exc
     icfg = image.config.get("config") or {}
+    from . import netconfig
+
+    net = netconfig.resolve(rt, o, icfg)
     health = opt.healthcheck(icfg.get("Healthcheck"), o.health_cmd, o.health_interval, o.health_retries,
                              o.health_start_period, o.health_timeout, o.health_on_failure, o.no_healthcheck)
     layer_dirs = rt.store.layer_dirs(image)
@@ -217,7 +207,7 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
     cfg = ContainerConfig(
         command=command, entrypoint=entrypoint, env=env, user=user_str, uid=uid, gid=gid, groups=groups,
         workdir=o.workdir or str(icfg.get("WorkingDir") or "/"), hostname=hostname, tty=o.tty,
-        interactive=o.interactive, remove=o.remove, network=network, network_options=net_opts,
+        interactive=o.interactive, remove=o.remove, **net,
         mounts=[], labels={**(icfg.get("Labels") or {}), **labels},
         read_only=o.read_only, cap_add=o.cap_add, cap_drop=o.cap_drop, privileged=o.privileged,
         stop_signal=stop_signal or _image_stop_signal(icfg),
@@ -233,6 +223,7 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
     from .volumes import remove_anonymous, resolve
 
     cfg.mounts = resolve(rt, volumes, icfg.get("Volumes") or {}, uid, gid) + shared
+    netconfig.allocate(rt, cid, net)
     for _ in range(20):
         if not rec.name:
             rec.name = random_name()
@@ -244,6 +235,7 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
                 raise
             rec.name = ""
     else:
+        netconfig.release(rt, cid, net)
         raise EngineError("could not find a free random container name")
     try:
         rt.store.create_container(cid, image)
@@ -255,6 +247,7 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
         finally:
             rt.state.delete(cid)
             remove_anonymous(rt, cfg.mounts)
+            netconfig.release(rt, cid, net)
         if isinstance(exc, Exception):
             raise translate(exc) from exc
         raise

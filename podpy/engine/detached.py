@@ -104,14 +104,15 @@ def _connect(runroot: str, timeout: float = 10.0) -> "Channel":
         time.sleep(0.003)
 
 
-def _request(runroot: str, kind: str, **fields: Any) -> dict[str, Any]:
-    """One request to the monitor; a monitor that leaves as we ask is replaced and asked again."""
+def _request(runroot: str, kind: str, fds: Optional[list[int]] = None, **fields: Any) -> dict[str, Any]:
+    """One request to the monitor (fds go along, SCM_RIGHTS); a monitor that leaves as we ask
+    is replaced and asked again."""
     from rootless.errors import from_wire
 
     for _attempt in range(3):
         chan = _connect(runroot)
         try:
-            chan.send(kind, **fields)
+            chan.send(kind, fds=fds, **fields)
             reply, fds = chan.recv()
         except (ConnectionResetError, BrokenPipeError):
             reply, fds = None, []
@@ -149,7 +150,8 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
                    by_policy: bool = False) -> ContainerRecord:
     """Start a created or exited container under the monitor; returns its row once it runs.
     by_policy: a restart policy's start, which a `stop` meanwhile cancels."""
-    from .containers import STARTABLE, _failed_start, _slirp_options, container_cgroup, runtime_spec
+    from .containers import STARTABLE, _failed_start, container_cgroup, runtime_spec
+    from .netstart import NetStart
 
     startable = STARTABLE + ((CONFIGURED,) if rec.owner_pid == os.getpid() else ())
     rec = rt.state.claim(rec.id, startable, RUNNING, unless_stopping=by_policy)
@@ -157,18 +159,21 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
     rt.state.update(rec.id, started_at=started, finished_at=None, exit_code=None, pid=None, detached=True,
                     stopping=False, **({"restarts": rec.restarts + 1} if by_policy else {}))
     cfg = rec.config
+    net = None
     try:
-        spec = runtime_spec(rt, rec, warn, (24, 80) if cfg.tty else None)
+        net = NetStart(rt, rec)
+        spec = runtime_spec(rt, rec, warn, (24, 80) if cfg.tty else None, net)
         run_dir = rt.container_run_dir(rec.id)
         try:
             os.unlink(os.path.join(run_dir, EXIT_FILE))
         except FileNotFoundError:
             pass
         slirp = None
-        if cfg.network == "slirp4netns":
-            s = _slirp_options(cfg.network_options)
+        if net.slirp is not None:
+            s = net.slirp
             slirp = {"mtu": s.mtu, "cidr": s.cidr, "allow_host_loopback": s.allow_host_loopback,
                      "enable_ipv6": s.enable_ipv6, "outbound_addr": s.outbound_addr, "extra": list(s.extra)}
+        listeners = net.bind()
         log = {"driver": cfg.log_driver, "path": log_path(rt, rec),
                "max_size": int(cfg.log_opts.get("max-size") or 0)}
         cgroup = container_cgroup(rt, rec, warn)
@@ -176,12 +181,15 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
         if cfg.healthcheck:
             health = {"interval": float(cfg.healthcheck["interval"]),
                       **_podpy_command(rt, "healthcheck", "run", rec.id)}
-        reply = _request(rt.cfg.runroot, "launch", id=rec.id, spec=spec, slirp=slirp, log=log, cgroup=cgroup,
-                         exit_path=os.path.join(run_dir, EXIT_FILE), cleanup=_cleanup_command(rt, rec.id),
-                         health=health)
+        reply = _request(rt.cfg.runroot, "launch", fds=listeners, id=rec.id, spec=spec, slirp=slirp, log=log,
+                         cgroup=cgroup, exit_path=os.path.join(run_dir, EXIT_FILE),
+                         cleanup=_cleanup_command(rt, rec.id), health=health, net=net.monitor_request())
     except BaseException as exc:
+        if net is not None:
+            net.stop()
         _failed_start(rt, rec, exc)
         raise translate(exc) if isinstance(exc, Exception) else exc
+    net.stop()   # our copies of the listeners: the monitor has its own
     monitor = int(reply["monitor"])
     if reply.get("cgroup_error") and rec.cgroup:
         # The monitor runs in a cgroup from which this one cannot be reached (it was started

@@ -10,6 +10,7 @@ from typing import Any, Optional
 
 from storage.images import Image
 
+from ..netopts import inspect_ports, ports_json, ports_text
 from ..state import CONFIGURED, CREATED, EXITED, RUNNING, STOPPED, ContainerRecord
 from .images import rfc3339
 
@@ -96,11 +97,11 @@ def ps_json(rec: ContainerRecord) -> dict[str, Any]:
         "Mounts": [m["destination"] for m in rec.config.mounts],
         "Names": [rec.name],
         "Namespaces": {},
-        "Networks": [],
+        "Networks": sorted(rec.config.networks),
         "Pid": rec.pid or 0,
         "Pod": "",
         "PodName": "",
-        "Ports": None,
+        "Ports": ports_json(rec.config.ports),
         "Size": None,
         "StartedAt": int(rec.started_at or 0),
         "State": _ps_state(rec),
@@ -120,9 +121,9 @@ def ps_row(rec: ContainerRecord, no_trunc: bool) -> dict[str, Any]:
         "CreatedHuman": ago(rec.created),
         "RunningFor": ago(rec.created),
         "Names": rec.name,
-        "Ports": "",
+        "Ports": ports_text(rec.config.ports),
         "Mounts": ",".join(data["Mounts"]),
-        "Networks": "",
+        "Networks": ",".join(data["Networks"]),
         "Labels": rec.config.labels,
         "Size": "",
     })
@@ -192,6 +193,11 @@ def container_inspect(rec: ContainerRecord, rootfs: str, driver: str, run_dir: s
         "HostConfig": {
             "Binds": [f"{m['source']}:{m['destination']}:{','.join(m.get('options', []))}" for m in cfg.mounts],
             "NetworkMode": cfg.network,
+            "PortBindings": inspect_ports(cfg.ports, []),
+            "Dns": cfg.dns.get("servers", []),
+            "DnsSearch": cfg.dns.get("search", []),
+            "DnsOptions": cfg.dns.get("options", []),
+            "ExtraHosts": [f"{h}:{ip}" for h, ip in cfg.add_hosts],
             "AutoRemove": cfg.remove,
             "CapAdd": cfg.cap_add,
             "CapDrop": cfg.cap_drop,
@@ -208,12 +214,31 @@ def container_inspect(rec: ContainerRecord, rootfs: str, driver: str, run_dir: s
             + (["no-new-privileges"] if cfg.no_new_privileges else []),
             "Init": bool(cfg.init_path),
         },
-        "NetworkSettings": {
-            "IPAddress": "10.0.2.100" if cfg.network == "slirp4netns" and rec.state == RUNNING else "",
-            "Gateway": "10.0.2.2" if cfg.network == "slirp4netns" and rec.state == RUNNING else "",
-        },
+        "NetworkSettings": network_settings(rec, run_dir),
         "IsInfra": False,
     }
+
+
+def network_settings(rec: ContainerRecord, run_dir: str) -> dict[str, Any]:
+    """inspect's NetworkSettings: addresses while the container runs, ports always."""
+    from .netstart import addresses
+
+    cfg = rec.config
+    running = rec.state in (RUNNING, "paused")
+    ips, gateway = addresses(rec) if running else ([], None)
+    out: dict[str, Any] = {
+        "EndpointID": "", "Gateway": gateway or "", "IPAddress": ips[0] if ips and cfg.network != "bridge" else "",
+        "IPPrefixLen": 24 if ips and cfg.network == "slirp4netns" else 0, "IPv6Gateway": "",
+        "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "MacAddress": "", "Bridge": "", "SandboxID": "",
+        "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
+        "Ports": inspect_ports(cfg.ports, [tuple(e) for e in cfg.exposed]),
+        "SandboxKey": f"/proc/{rec.pid}/ns/net" if running and rec.pid else "",
+    }
+    if cfg.network == "bridge":
+        from .networks import inspect_endpoints
+
+        out["Networks"] = inspect_endpoints(rec, running)
+    return out
 
 
 def _limits(limits: dict[str, str]) -> dict[str, int]:

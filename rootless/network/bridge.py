@@ -1,0 +1,134 @@
+"""Bridges and veths in the rootless network namespace, with pyroute2.
+
+Runs in the holder (holder.py), which is root in the user namespace that owns both the
+rootless network namespace and the network namespaces of the containers on user networks,
+so it has CAP_NET_ADMIN over each: it may create a veth pair and move one end into a
+container's namespace. The container's end is configured through a netlink socket made
+inside that namespace (setns there and back: the holder is single-threaded), so no
+process is started for it.
+"""
+
+from __future__ import annotations
+
+import _socket
+import os
+
+from .. import syscalls
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional
+
+NETLINK_ROUTE = 0
+
+
+def _ipr(fileno: Optional[int] = None) -> Any:
+    from pyroute2 import IPRoute
+
+    return IPRoute(fileno=fileno) if fileno is not None else IPRoute()
+
+
+def _write(path: str, value: str) -> None:
+    with open(path, "w") as f:
+        f.write(value)
+
+
+class Bridges:
+    """The holder's view of its namespace: bridges by name, and the container ends made."""
+
+    def __init__(self) -> None:
+        self.ipr = _ipr()
+        self.own_netns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        self.sc = syscalls.default()
+
+    def setup_namespace(self) -> None:
+        """Loopback up, forwarding on (the bridges reach the uplink), and proxy ARP on the
+        uplink so that slirp4netns's replies to the containers' addresses find their way."""
+        lo = self.ipr.link_lookup(ifname="lo")
+        if lo:
+            self.ipr.link("set", index=lo[0], state="up")
+        _write("/proc/sys/net/ipv4/ip_forward", "1")
+        if os.path.exists("/proc/sys/net/ipv4/conf/tap0/proxy_arp"):
+            _write("/proc/sys/net/ipv4/conf/tap0/proxy_arp", "1")
+
+    def ensure_bridge(self, name: str, gateway: str, prefix: int, internal: bool) -> int:
+        """The bridge for a network, made or brought to the network's settings; its index."""
+        found = self.ipr.link_lookup(ifname=name)
+        if found:
+            index = found[0]
+            have = {(a.get_attr("IFA_ADDRESS"), a["prefixlen"]) for a in self.ipr.get_addr(index=index, family=2)}
+            if have != {(gateway, prefix)}:
+                for addr, plen in have:
+                    self.ipr.addr("del", index=index, address=addr, prefixlen=plen)
+                self.ipr.addr("add", index=index, address=gateway, prefixlen=prefix)
+        else:
+            self.ipr.link("add", ifname=name, kind="bridge")
+            index = self.ipr.link_lookup(ifname=name)[0]
+            self.ipr.addr("add", index=index, address=gateway, prefixlen=prefix)
+        # An internal network's packets are not routed anywhere: no forwarding from its bridge.
+        _write(f"/proc/sys/net/ipv4/conf/{name}/forwarding", "0" if internal else "1")
+        self.ipr.link("set", index=index, state="up")
+        return index
+
+    def attach(self, netns_fd: int, bridge: str, host_ifname: str, ifname: str, ip: str, prefix: int,
+               mac: str, gateway: Optional[str], mtu: int = 1500) -> None:
+        """A veth pair: host_ifname on the bridge here, ifname with ip/prefix and mac in the
+        container's namespace, and a default route via gateway (None: no route out)."""
+        br = self.ipr.link_lookup(ifname=bridge)[0]
+        stale = self.ipr.link_lookup(ifname=host_ifname)
+        if stale:
+            self.ipr.link("del", index=stale[0])
+        tmp = f"pp{os.urandom(5).hex()}"
+        self.ipr.link("add", ifname=host_ifname, kind="veth", mtu=mtu,
+                      peer={"ifname": tmp, "net_ns_fd": netns_fd, "mtu": mtu})
+        try:
+            host = self.ipr.link_lookup(ifname=host_ifname)[0]
+            self.ipr.link("set", index=host, master=br, state="up")
+            ipr = self._ipr_in(netns_fd)
+            try:
+                idx = ipr.link_lookup(ifname=tmp)[0]
+                ipr.link("set", index=idx, ifname=ifname, address=mac)
+                ipr.addr("add", index=idx, address=ip, prefixlen=prefix)
+                ipr.link("set", index=idx, state="up")
+                lo = ipr.link_lookup(ifname="lo")
+                if lo:
+                    ipr.link("set", index=lo[0], state="up")
+                if gateway:
+                    ipr.route("add", dst="0.0.0.0/0", gateway=gateway, oif=idx)
+            finally:
+                ipr.close()
+        except BaseException:
+            for index in self.ipr.link_lookup(ifname=host_ifname):
+                self.ipr.link("del", index=index)
+            raise
+
+    def detach(self, host_ifname: str) -> None:
+        """Remove a container's veth (both ends go)."""
+        for index in self.ipr.link_lookup(ifname=host_ifname):
+            try:
+                self.ipr.link("del", index=index)
+            except Exception:  # noqa: BLE001 - gone with its namespace meanwhile
+                pass
+
+    def _ipr_in(self, netns_fd: int) -> Any:
+        """pyroute2 over a netlink socket that belongs to the container's namespace."""
+        self.sc.setns(netns_fd, syscalls.CLONE_NEWNET, "the container's network namespace")
+        try:
+            # datagram rather than raw (the same to netlink): pyroute2's asyncio transport wants one
+            sock = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC, NETLINK_ROUTE)
+        finally:
+            self.sc.setns(self.own_netns, syscalls.CLONE_NEWNET, "the rootless network namespace")
+        try:
+            ipr = _ipr(sock.fileno())
+        except BaseException:
+            sock.close()
+            raise
+        sock.detach()   # pyroute2 owns the fd now
+        return ipr
+
+    def bind_in(self, address: tuple[str, int], kind: int) -> _socket.socket:
+        """A socket bound here (the DNS responder's)."""
+        sock = _socket.socket(_socket.AF_INET, kind | _socket.SOCK_CLOEXEC)
+        sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        return sock

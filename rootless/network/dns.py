@@ -1,0 +1,118 @@
+"""A DNS responder for one user network: the names of its containers, and the rest passed
+on to the upstream resolver (unless the network is internal).
+
+It answers A queries for a container's name, its aliases and its short id, bare or under
+the search domain `dns.podman` (what podman's aardvark-dns answers), with the container's
+address on that network; AAAA and other types for those names get an empty answer. Other
+names are forwarded, query and answer as they are, to the upstream resolver; an internal
+network gets REFUSED for them, having no way out.
+
+Only the wire format podpy needs is implemented (RFC 1035: header, one question, A
+records); anything it cannot parse is dropped, as a resolver would drop garbage.
+"""
+
+from __future__ import annotations
+
+import struct
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional
+
+SEARCH_DOMAIN = "dns.podman"
+TTL = 60
+A, AAAA, ANY = 1, 28, 255
+NOERROR, SERVFAIL, NXDOMAIN, REFUSED = 0, 2, 3, 5
+_HEADER = struct.Struct("!HHHHHH")
+
+
+class Query:
+    """One parsed question."""
+
+    __slots__ = ("id", "flags", "name", "qtype", "qclass", "question")
+
+    def __init__(self, ident: int, flags: int, name: str, qtype: int, qclass: int, question: bytes) -> None:
+        self.id = ident
+        self.flags = flags
+        self.name = name
+        self.qtype = qtype
+        self.qclass = qclass
+        self.question = question   # the question section's bytes, echoed in the answer
+
+
+def parse_query(data: bytes) -> Optional[Query]:
+    """The question of a standard query, or None when data is not one we can answer."""
+    if len(data) < 12:
+        return None
+    ident, flags, qdcount, _an, _ns, _ar = _HEADER.unpack_from(data)
+    if flags & 0x8000 or (flags >> 11) & 0xF != 0 or qdcount != 1:
+        return None   # a response, another opcode, or several questions
+    labels = []
+    pos = 12
+    while True:
+        if pos >= len(data):
+            return None
+        length = data[pos]
+        pos += 1
+        if length == 0:
+            break
+        if length > 63 or pos + length > len(data):
+            return None   # compression pointers do not occur in a question we accept
+        labels.append(data[pos:pos + length].decode("ascii", "replace"))
+        pos += length
+    if pos + 4 > len(data):
+        return None
+    qtype, qclass = struct.unpack_from("!HH", data, pos)
+    return Query(ident, flags, ".".join(labels), qtype, qclass, data[12:pos + 4])
+
+
+def local_name(name: str) -> str:
+    """The container name a query asks about: lower case, without the search domain."""
+    name = name.rstrip(".").lower()
+    if name.endswith("." + SEARCH_DOMAIN):
+        name = name[: -len(SEARCH_DOMAIN) - 1]
+    return name
+
+
+def answer(q: Query, addresses: list[str]) -> bytes:
+    """The response to q for a name we know: its A records (none for other types)."""
+    records = b""
+    count = 0
+    if q.qtype in (A, ANY) and q.qclass == 1:
+        for ip in addresses:
+            parts = ip.split(".")
+            if len(parts) != 4:
+                continue
+            records += struct.pack("!HHHIH", 0xC00C, A, 1, TTL, 4) + bytes(int(p) for p in parts)
+            count += 1
+    return _header(q, NOERROR, count) + q.question + records
+
+
+def error(q: Query, rcode: int) -> bytes:
+    return _header(q, rcode, 0) + q.question
+
+
+def _header(q: Query, rcode: int, answers: int) -> bytes:
+    # QR, the opcode and RD of the query, RA, AA for our own names
+    flags = 0x8000 | (q.flags & 0x0100) | 0x0080 | (0x0400 if rcode == NOERROR else 0) | rcode
+    return _HEADER.pack(q.id, flags, 1, answers, 0, 0)
+
+
+class Records:
+    """Names -> addresses on one network, from the containers attached to it."""
+
+    def __init__(self) -> None:
+        self.by_container: dict[str, tuple[list[str], str]] = {}
+
+    def add(self, container: str, names: list[str], ip: str) -> None:
+        self.by_container[container] = ([n.lower() for n in names if n], ip)
+
+    def remove(self, container: str) -> None:
+        self.by_container.pop(container, None)
+
+    def lookup(self, name: str) -> list[str]:
+        name = local_name(name)
+        return [ip for names, ip in self.by_container.values() if name in names]
+
+    def __len__(self) -> int:
+        return len(self.by_container)

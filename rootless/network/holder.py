@@ -1,0 +1,366 @@
+"""The holder of the rootless network namespace: one process per user (per runtime
+directory) while containers on user networks run, like rootless podman's pause process
+and its rootless-netns together.
+
+It is root in a user namespace of its own (the user's usual mapping) and sits in a
+network namespace of its own, whose way out is slirp4netns (tap0, 10.0.2.100, default
+route via 10.0.2.2). Containers on user networks join that user namespace instead of
+making one (so their network namespaces belong to it, and the holder may move a veth
+into them); each network is a bridge here with the network's gateway address, each
+container a veth on it. Forwarding is on and tap0 answers ARP for the containers'
+addresses (proxy ARP), so slirp4netns's replies reach them without NAT; an internal
+network's bridge does not forward at all.
+
+Per network with DNS, a responder (dns.py) on the gateway's port 53 answers the names of
+the network's containers and forwards other queries to slirp4netns's resolver (10.0.2.3).
+
+It watches each container's init through a pidfd: when the init exits, its names are
+dropped (its veth goes with its namespace). A second after the last container and
+client, it leaves: the namespaces, bridges and slirp4netns go with it.
+
+Requests (rootless.sync messages on netns.sock): hello -> {pid, userns}; attach {pid, id,
+networks: [...]} with the container's netns fd -> ok; detach {id, network} -> ok.
+"""
+
+from __future__ import annotations
+
+import _socket
+import fcntl
+import os
+import select
+import signal
+import sys
+import time
+
+from .. import syscalls
+from ..sync import Channel
+from . import dns
+from .holder_client import LOCK, SOCKET, address
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional
+
+IDLE_EXIT = 1.0
+UPSTREAM = ("10.0.2.3", 53)
+FORWARD_TIMEOUT = 5.0
+
+
+def main() -> None:
+    runroot, chan_fd, rootless = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+    chan = Channel(_socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET, 0, chan_fd))
+    os.set_inheritable(chan_fd, False)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        sc = syscalls.default()
+        sc.unshare((syscalls.CLONE_NEWUSER if rootless else 0) | syscalls.CLONE_NEWNET)
+        chan.send("unshared")
+        _msg, fds = chan.expect("go")
+        uplink_exit = fds[0] if fds else -1    # held until we exit: slirp4netns ends with us
+        if rootless:
+            os.setresgid(0, 0, 0)
+            os.setresuid(0, 0, 0)
+        lock = os.open(os.path.join(runroot, LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            chan.send("ready", exists=True)   # another holder serves this runtime directory
+            os._exit(0)
+        holder = Holder(runroot, uplink_exit)
+        os.ftruncate(lock, 0)
+        os.pwrite(lock, f"{os.getpid()}\n".encode(), 0)
+        chan.send("ready")
+        chan.close()
+    except BaseException as exc:  # noqa: BLE001
+        try:
+            chan.send_error(exc)
+        except OSError:
+            pass
+        _log(f"starting failed: {type(exc).__name__}: {exc}")
+        os._exit(1)
+    try:
+        holder.serve()
+    except BaseException as exc:  # noqa: BLE001
+        _log(f"failed: {type(exc).__name__}: {exc}")
+        holder.leave()
+        os._exit(1)
+    os._exit(0)
+
+
+def _log(text: str) -> None:
+    sys.stderr.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} netns holder {os.getpid()}: {text}\n")
+    sys.stderr.flush()
+
+
+class Network:
+    """One user network as set up here."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.name = spec["name"]
+        self.bridge = spec["bridge"]
+        self.gateway = spec["gateway"]
+        self.prefix = int(spec["prefix"])
+        self.internal = bool(spec.get("internal"))
+        self.records = dns.Records()
+        self.dns_sock: Optional[_socket.socket] = None
+
+
+class Holder:
+    def __init__(self, runroot: str, uplink_exit: int) -> None:
+        from .bridge import Bridges
+
+        self.runroot = runroot
+        self.uplink_exit = uplink_exit
+        self.bridges = Bridges()
+        self.bridges.setup_namespace()
+        self.poller = select.poll()
+        self.handlers: dict[int, Any] = {}
+        self.networks: dict[str, Network] = {}
+        self.containers: dict[str, dict[str, Any]] = {}    # id -> pidfd, networks: name -> veth
+        self.clients = 0
+        self.forwards: dict[int, tuple[_socket.socket, Network, Any, float]] = {}
+        self.sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC
+                                   | _socket.SOCK_NONBLOCK)
+        try:
+            os.unlink(os.path.join(runroot, SOCKET))
+        except FileNotFoundError:
+            pass
+        where, dirfd = address(runroot)
+        try:
+            self.sock.bind(where)
+        finally:
+            if dirfd >= 0:
+                os.close(dirfd)
+        self.sock.listen(64)
+        self.watch(self.sock.fileno(), self._accept)
+        signal.signal(signal.SIGTERM, lambda *_: self._terminate())
+        self.stopping = False
+
+    def _terminate(self) -> None:
+        self.stopping = True
+
+    # -- loop ----------------------------------------------------------------------------
+
+    def watch(self, fd: int, handler: Any) -> None:
+        self.handlers[fd] = handler
+        self.poller.register(fd, select.POLLIN)
+
+    def unwatch(self, fd: int) -> None:
+        if self.handlers.pop(fd, None) is not None:
+            self.poller.unregister(fd)
+
+    def serve(self) -> None:
+        idle_since = time.monotonic()
+        while not self.stopping:
+            now = time.monotonic()
+            if self.containers or self.clients:
+                idle_since = now
+            elif now - idle_since >= IDLE_EXIT:
+                break
+            try:
+                events = self.poller.poll(250)
+            except InterruptedError:
+                continue
+            for fd, _ev in events:
+                handler = self.handlers.get(fd)
+                if handler is not None:
+                    handler(fd)
+            self._expire_forwards(time.monotonic())
+        self.leave()
+
+    def leave(self) -> None:
+        try:
+            os.unlink(os.path.join(self.runroot, SOCKET))
+        except OSError:
+            pass
+        self.sock.close()
+
+    # -- clients -------------------------------------------------------------------------
+
+    def _accept(self, _fd: int) -> None:
+        while True:
+            try:
+                conn, _ = self.sock._accept()  # type: ignore[attr-defined]
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            chan = Channel(_socket.socket(fileno=conn))
+            self.clients += 1
+            self.watch(conn, lambda fd, chan=chan: self._request(chan))
+
+    def _request(self, chan: Channel) -> None:
+        try:
+            msg, fds = chan.recv()
+        except OSError:
+            msg, fds = None, []
+        if msg is None:
+            self.unwatch(chan.fileno())
+            chan.close()
+            self.clients -= 1
+            for fd in fds:
+                os.close(fd)
+            return
+        kind = msg.get("type")
+        try:
+            if kind == "hello":
+                chan.send("hello", pid=os.getpid(), userns=f"/proc/{os.getpid()}/ns/user")
+            elif kind == "attach":
+                self._attach(msg, fds[0] if fds else -1)
+                chan.send("ok")
+            elif kind == "detach":
+                self._detach(str(msg["id"]), str(msg["network"]))
+                chan.send("ok")
+            else:
+                chan.send("error", message=f"unknown request {kind!r}")
+        except Exception as exc:  # noqa: BLE001 - one line back to the client
+            _log(f"{kind}: {type(exc).__name__}: {exc}")
+            try:
+                chan.send("error", message=_describe(exc))
+            except OSError:
+                pass
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    # -- containers ----------------------------------------------------------------------
+
+    def _network(self, spec: dict[str, Any]) -> Network:
+        net = self.networks.get(spec["name"])
+        if net is None or (net.bridge, net.gateway, net.prefix, net.internal) != (
+                spec["bridge"], spec["gateway"], int(spec["prefix"]), bool(spec.get("internal"))):
+            if net is not None and net.dns_sock is not None:
+                self.unwatch(net.dns_sock.fileno())
+                net.dns_sock.close()
+            old = net
+            net = Network(spec)
+            if old is not None:
+                net.records = old.records
+            self.networks[net.name] = net
+        self.bridges.ensure_bridge(net.bridge, net.gateway, net.prefix, net.internal)
+        if spec.get("dns", True) and net.dns_sock is None:
+            net.dns_sock = self.bridges.bind_in((net.gateway, 53), _socket.SOCK_DGRAM)
+            net.dns_sock.setblocking(False)
+            self.watch(net.dns_sock.fileno(), lambda fd, net=net: self._query(net))
+        return net
+
+    def _attach(self, msg: dict[str, Any], netns_fd: int) -> None:
+        if netns_fd < 0:
+            raise ValueError("no network namespace was sent")
+        cid = str(msg["id"])
+        ctr = self.containers.get(cid)
+        if ctr is None:
+            pidfd = os.pidfd_open(int(msg["pid"]))
+            ctr = self.containers[cid] = {"pidfd": pidfd, "networks": {}}
+            self.watch(pidfd, lambda fd, cid=cid: self._exited(cid))
+        done = []
+        try:
+            for spec in msg["networks"]:
+                net = self._network(spec)
+                veth = f"veth{os.urandom(4).hex()}"
+                self.bridges.attach(netns_fd, net.bridge, veth, spec["ifname"], spec["ip"], net.prefix,
+                                    spec["mac"], spec.get("route_via"))
+                ctr["networks"][net.name] = veth
+                done.append(net.name)
+                net.records.add(cid, list(spec.get("names") or []), spec["ip"])
+        except BaseException:
+            for name in done:
+                self._detach(cid, name)
+            if not ctr["networks"]:
+                self._forget(cid)
+            raise
+
+    def _detach(self, cid: str, network: str) -> None:
+        ctr = self.containers.get(cid)
+        if ctr is None:
+            return
+        veth = ctr["networks"].pop(network, None)
+        if veth:
+            self.bridges.detach(veth)
+        net = self.networks.get(network)
+        if net is not None:
+            net.records.remove(cid)
+
+    def _exited(self, cid: str) -> None:
+        ctr = self.containers.get(cid)
+        if ctr is None:
+            return
+        for name in list(ctr["networks"]):
+            net = self.networks.get(name)
+            if net is not None:
+                net.records.remove(cid)
+        self._forget(cid)
+
+    def _forget(self, cid: str) -> None:
+        ctr = self.containers.pop(cid, None)
+        if ctr is not None:
+            self.unwatch(ctr["pidfd"])
+            os.close(ctr["pidfd"])
+
+    # -- DNS -----------------------------------------------------------------------------
+
+    def _query(self, net: Network) -> None:
+        assert net.dns_sock is not None
+        while True:
+            try:
+                data, client = net.dns_sock.recvfrom(4096)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            q = dns.parse_query(data)
+            if q is None:
+                continue
+            found = net.records.lookup(q.name)
+            if found:
+                reply = dns.answer(q, found)
+            elif net.internal:
+                reply = dns.error(q, dns.REFUSED)
+            else:
+                self._forward(net, data, client)
+                continue
+            try:
+                net.dns_sock.sendto(reply, client)
+            except OSError:
+                pass
+
+    def _forward(self, net: Network, data: bytes, client: Any) -> None:
+        up = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC | _socket.SOCK_NONBLOCK)
+        try:
+            up.connect(UPSTREAM)
+            up.send(data)
+        except OSError:
+            up.close()
+            return
+        self.forwards[up.fileno()] = (up, net, client, time.monotonic() + FORWARD_TIMEOUT)
+        self.watch(up.fileno(), self._forwarded)
+
+    def _forwarded(self, fd: int) -> None:
+        up, net, client, _ = self.forwards.pop(fd)
+        self.unwatch(fd)
+        try:
+            data = up.recv(65536)
+            if net.dns_sock is not None:
+                net.dns_sock.sendto(data, client)
+        except OSError:
+            pass
+        finally:
+            up.close()
+
+    def _expire_forwards(self, now: float) -> None:
+        for fd, (up, _net, _client, deadline) in list(self.forwards.items()):
+            if now > deadline:
+                del self.forwards[fd]
+                self.unwatch(fd)
+                up.close()
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"setting up the container's network: {exc.strerror}"
+    return f"setting up the container's network: {exc}"
+
+
+if __name__ == "__main__":
+    main()
