@@ -1,0 +1,438 @@
+"""Networking: published ports (-p, -P, port, ps, inspect), the network modes (slirp4netns,
+pasta, none, host, container:, ns:), /etc/hosts and resolv.conf options, user networks
+(names and aliases by DNS, internal networks, connect and disconnect), bad input, and
+that nothing outlives the containers that need it."""
+
+import http.server
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import VARIANTS, Podpy, command_for_variant, remove_tree
+
+PYTHON_IN_CONTAINER = ("-v", "/usr:/usr:ro", "-v", "/usr/lib:/lib:ro", "-v", "/usr/lib64:/lib64:ro")
+HTTPD = "mkdir -p /www && echo hello-from-the-container > /www/index.html && exec httpd -f -p 80 -h /www"
+
+
+@pytest.fixture(scope="module", params=VARIANTS, ids=VARIANTS)
+def p(request, tmp_path_factory, base_env, image_tar):
+    """A store of its own with a runtime directory of its own: its monitor, its rootless
+    network namespace and their processes are this module's alone."""
+    argv, reason = command_for_variant(request.param)
+    if argv is None:
+        if request.param == "installed":
+            pytest.fail(f"cannot run the installed podpy: {reason}", pytrace=False)
+        pytest.skip(f"{request.param} variant skipped: {reason}")
+    home = tmp_path_factory.mktemp(f"net-{request.param}")
+    run = home / "run"
+    run.mkdir(mode=0o700)
+    runner = Podpy(variant=request.param, argv=argv, home=home, base_env={**base_env, "XDG_RUNTIME_DIR": str(run)})
+    runner.runroot = run / "podpy"
+    runner("import", image_tar, "busybox", timeout=300)
+    yield runner
+    runner("rm", "-fa", check=False)
+    runner("network", "prune", "-f", check=False)
+    remove_tree(home)
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def host_ip():
+    """The host's address on its default route (reachable from containers through the uplink)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("203.0.113.1", 9))
+        except OSError:
+            return None
+        ip = s.getsockname()[0]
+    return None if ip.startswith("127.") else ip
+
+
+def fetch(port, path="/index.html", host="127.0.0.1", timeout=10.0):
+    """GET over a published port, retried while the container's server starts."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=3) as s:
+                s.sendall(f"GET {path} HTTP/1.0\r\nHost: x\r\n\r\n".encode())
+                data = b""
+                while chunk := s.recv(65536):
+                    data += chunk
+            if data:
+                return data.decode(errors="replace")
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"nothing served on {host}:{port}")
+        time.sleep(0.1)
+
+
+class HostServer:
+    """An HTTP server on the host (all addresses), for containers to reach."""
+
+    def __init__(self):
+        handler = type("H", (http.server.BaseHTTPRequestHandler,), {
+            "do_GET": lambda self: (self.send_response(200), self.end_headers(), self.wfile.write(b"from-the-host")),
+            "log_message": lambda self, *a: None})
+        self.httpd = http.server.ThreadingHTTPServer(("0.0.0.0", 0), handler)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def host_server():
+    srv = HostServer()
+    yield srv
+    srv.close()
+
+
+def helpers_of(p):
+    """This store's helper processes still running: the monitor, the rootless network
+    namespace's holder, pasta and the socket helpers (all have the runtime directory in
+    their arguments), and any slirp4netns whose namespace's process is gone or is that holder."""
+    out = subprocess.run(["ps", "-ww", "-o", "pid=,args=", "-u", str(os.getuid())], capture_output=True,
+                         text=True).stdout
+    runroot = str(p.runroot)
+    mine = [line.strip() for line in out.splitlines() if runroot in line]
+    holders = {line.split()[0] for line in mine if "rootless.network.holder" in line}
+    for line in out.splitlines():
+        if "slirp4netns" in line and "--netns-type=path /proc/" in line:
+            target = line.split("--netns-type=path /proc/")[1].split("/")[0]
+            if target in holders or not os.path.exists(f"/proc/{target}"):
+                mine.append(line.strip())
+    return mine
+
+
+def until(check, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return check()
+
+
+def one_error_line(res):
+    assert res.returncode == 125, res
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), res.stderr
+    assert "Traceback" not in res.stderr
+    return lines[0]
+
+
+# ------------------------------------------------------------------ published ports --
+
+
+def test_httpd_on_a_published_port(p):
+    port = free_port()
+    p("run", "-d", "--name", "web", "-p", f"127.0.0.1:{port}:80", "busybox", "sh", "-c", HTTPD)
+    try:
+        assert "hello-from-the-container" in fetch(port)
+        assert p("port", "web").stdout == f"80/tcp -> 127.0.0.1:{port}\n"
+        assert p("port", "web", "80").stdout == f"127.0.0.1:{port}\n"
+        assert p("ps", "--format", "{{.Names}} {{.Ports}}").stdout == f"web 127.0.0.1:{port}->80/tcp\n"
+        data = json.loads(p("inspect", "web").stdout)[0]
+        assert data["NetworkSettings"]["Ports"] == {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]}
+        assert data["HostConfig"]["PortBindings"] == data["NetworkSettings"]["Ports"]
+        # a connection open when the container ends is closed with it
+        held = socket.create_connection(("127.0.0.1", port), timeout=10)
+        p("rm", "-f", "web")
+        assert held.recv(1) == b""
+        held.close()
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    finally:
+        p("rm", "-f", "web", check=False)
+
+
+def test_foreground_run_forwards_until_the_container_exits(p):
+    port = free_port()
+    proc = subprocess.Popen(p.command("run", "--rm", "-p", f"127.0.0.1:{port}:80", "busybox", "sh", "-c",
+                                      "mkdir /www; echo fg > /www/f; httpd -p 80 -h /www; sleep 3"),
+                            env=p.environ(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        assert fetch(port, "/f").endswith("fg\n")
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    finally:
+        proc.kill()
+        proc.communicate()
+
+
+def test_port_forms_ranges_udp_and_random_ports(p):
+    a, b = free_port(), free_port()
+    base = free_port()
+    cid = p("create", "--name", "forms", "-p", f"{a}:80", "-p", "127.0.0.1::81", "-p", f"{b}:82/udp",
+            "-p", f"127.0.0.1:{base}-{base + 1}:90-91", "busybox", "true").stdout.strip()
+    bindings = json.loads(p("inspect", cid).stdout)[0]["HostConfig"]["PortBindings"]
+    assert bindings["80/tcp"] == [{"HostIp": "", "HostPort": str(a)}]
+    random_port = int(bindings["81/tcp"][0]["HostPort"])
+    assert bindings["81/tcp"][0]["HostIp"] == "127.0.0.1" and 0 < random_port < 65536
+    assert bindings["82/udp"] == [{"HostIp": "", "HostPort": str(b)}]
+    assert bindings["91/tcp"] == [{"HostIp": "127.0.0.1", "HostPort": str(base + 1)}]
+    ports = p("ps", "-a", "--filter", "name=forms", "--format", "{{.Ports}}").stdout.strip()
+    assert ports == (f"127.0.0.1:{random_port}->81/tcp, 127.0.0.1:{base}-{base + 1}->90-91/tcp, "
+                     f"0.0.0.0:{a}->80/tcp, 0.0.0.0:{b}->82/udp")
+    assert p("port", "forms").stdout == ""   # not running: nothing published
+    p("rm", "forms")
+
+
+def test_publish_all_and_udp_relay(p):
+    port = free_port(socket.SOCK_DGRAM)
+    echo = ("import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('', 9000)); "
+            "print('ready', flush=True)\nwhile True:\n    d, a = s.recvfrom(100); s.sendto(d.upper(), a)")
+    p("run", "-d", "--name", "udp", "--expose", "7000", "-P", "-p", f"127.0.0.1:{port}:9000/udp",
+      *PYTHON_IN_CONTAINER, "busybox", "/usr/bin/python3", "-S", "-c", echo)
+    try:
+        lines = p("port", "udp").stdout.splitlines()
+        assert f"9000/udp -> 127.0.0.1:{port}" in lines
+        assert any(line.startswith("7000/tcp -> 0.0.0.0:") for line in lines), lines
+        assert until(lambda: "ready" in p("logs", "udp").stdout)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(1)
+            for _ in range(10):
+                s.sendto(b"ping", ("127.0.0.1", port))
+                try:
+                    assert s.recvfrom(100)[0] == b"PING"
+                    break
+                except socket.timeout:
+                    continue
+            else:
+                raise AssertionError("no answer through the published UDP port")
+    finally:
+        p("rm", "-f", "udp", check=False)
+
+
+def test_port_in_use_fails_the_start_with_nothing_left(p):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        line = one_error_line(p("run", "--rm", "--name", "clash", "-p", f"127.0.0.1:{port}:80", "busybox", "true",
+                                check=False))
+        assert f"127.0.0.1:{port}/tcp" in line and "in use" in line
+        assert p("ps", "-a", "--format", "{{.Names}}").stdout.split().count("clash") == 0
+        line = one_error_line(p("run", "-d", "--name", "clash2", "-p", f"127.0.0.1:{port}:80", "busybox", "true",
+                                check=False))
+        assert "in use" in line
+        assert p("inspect", "--format", "{{.State.Status}}", "clash2").stdout == "created\n"
+        p("rm", "clash2")
+
+
+@pytest.mark.parametrize("spec,words", [
+    ("99999:80", "between 1 and 65535"),
+    ("abc", "invalid container port"),
+    ("1:2:3:4", "invalid port format"),
+    ("8000-8002:80-81", "different lengths"),
+    ("80/sctp", "protocol"),
+    ("300.1.1.1:80:80", "not an IP address"),
+])
+def test_malformed_publish(p, spec, words):
+    assert words in one_error_line(p("run", "--rm", "-p", spec, "busybox", "true", check=False))
+
+
+# ----------------------------------------------------------------- network modes --
+
+
+def test_none_cannot_reach_the_host(p, host_server):
+    res = p("run", "--rm", "--network", "none", "busybox", "sh", "-c",
+            f"ip -o link | wc -l; wget -q -O- http://127.0.0.1:{host_server.port}/ 2>&1; "
+            f"wget -q -O- http://{host_ip() or '192.0.2.1'}:{host_server.port}/ 2>&1; true")
+    assert res.stdout.splitlines()[0] == "1"
+    assert "from-the-host" not in res.stdout
+    assert "unreachable" in res.stdout or "refused" in res.stdout
+
+
+def test_default_network_reaches_a_server_on_the_host(p, host_server):
+    ip = host_ip()
+    if ip is None:
+        pytest.skip("the host has no address on a default route to reach")
+    out = p("run", "--rm", "busybox", "wget", "-q", "-O-", f"http://{ip}:{host_server.port}/").stdout
+    assert out == "from-the-host"
+
+
+def test_etc_files_take_the_options(p):
+    out = p("run", "--rm", "--name", "etc", "--hostname", "box", "--add-host", "db:10.1.2.3",
+            "--add-host", "v6:fd00::9", "--dns", "9.9.9.9", "--dns-search", "example.com",
+            "--dns-option", "ndots:3", "busybox", "sh", "-c",
+            "cat /etc/hosts; echo ---; cat /etc/resolv.conf; echo ---; hostname").stdout
+    hosts, resolv, hostname = out.split("---\n")
+    lines = hosts.splitlines()
+    assert lines[:2] == ["10.1.2.3\tdb", "fd00::9\tv6"]
+    assert "127.0.0.1\tlocalhost" in lines and lines[-1] == "10.0.2.100\tbox etc"
+    assert resolv == "search example.com\nnameserver 9.9.9.9\noptions ndots:3\n"
+    assert hostname == "box\n"
+    assert "127.0.0.1\t" in p("run", "--rm", "--network", "none", "--name", "etcnone", "busybox",
+                              "cat", "/etc/hosts").stdout.splitlines()[-1]
+
+
+def test_container_and_ns_modes_share_a_network_namespace(p):
+    p("run", "-d", "--name", "netowner", "busybox", "sleep", "60")
+    try:
+        out = p("run", "--rm", "--network", "container:netowner", "busybox", "ip", "-o", "addr").stdout
+        assert "tap0" in out and "10.0.2.100/24" in out
+        pid = json.loads(p("inspect", "netowner").stdout)[0]["State"]["Pid"]
+        out = p("run", "--rm", "--network", f"ns:/proc/{pid}/ns/net", "busybox", "ip", "-o", "addr").stdout
+        assert "10.0.2.100/24" in out
+    finally:
+        p("rm", "-f", "netowner", check=False)
+    assert "no container" in one_error_line(p("run", "--rm", "--network", "container:nosuch", "busybox", "true",
+                                               check=False))
+    assert "host's user namespace" in one_error_line(
+        p("run", "--rm", "--network", "ns:/proc/self/ns/net", "busybox", "true", check=False))
+
+
+def test_pasta_publishes_and_configures(p):
+    if not any(os.access(os.path.join(d, "pasta"), os.X_OK) for d in os.get_exec_path()):
+        pytest.skip("pasta is not installed (Debian package passt)")
+    port = free_port()
+    p("run", "-d", "--name", "pasta", "--network", "pasta", "-p", f"127.0.0.1:{port}:80", "busybox", "sh", "-c",
+      HTTPD)
+    try:
+        assert "hello-from-the-container" in fetch(port)
+        assert until(lambda: any("pasta" in h for h in helpers_of(p)))
+    finally:
+        p("rm", "-f", "pasta", check=False)
+    assert until(lambda: not any("pasta" in h for h in helpers_of(p)))
+
+
+def test_missing_or_failing_network_helpers(p, tmp_path):
+    line = one_error_line(p("run", "--rm", "--name", "noslirp", "busybox", "true", check=False,
+                            env={"PATH": str(tmp_path)}))
+    assert "slirp4netns is not installed" in line
+    fake = tmp_path / "slirp4netns"
+    fake.write_text("#!/bin/sh\necho 'slirp4netns: cannot open tap device: crashed' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    line = one_error_line(p("run", "--rm", "--name", "badslirp", "busybox", "true", check=False,
+                            env={"PATH": f"{tmp_path}:{os.environ['PATH']}"}))
+    assert "slirp4netns failed" in line and "crashed" in line
+    assert "noslirp" not in p("ps", "-a", "--format", "{{.Names}}").stdout
+    assert "badslirp" not in p("ps", "-a", "--format", "{{.Names}}").stdout
+
+
+# ------------------------------------------------------------------- user networks --
+
+
+def test_user_network_names_aliases_and_the_way_out(p, host_server):
+    assert p("network", "create", "--label", "team=a", "front").stdout == "front\n"
+    try:
+        p("run", "-d", "--name", "db", "--network", "front", "--network-alias", "database", "busybox", "sh", "-c",
+          HTTPD)
+        ip = host_ip()
+        out = p("run", "--rm", "--name", "client", "--network", "front", "busybox", "sh", "-c",
+                "wget -q -O- http://db/index.html; wget -q -O- http://database/index.html; "
+                "wget -q -O- http://db.dns.podman/index.html; cat /etc/resolv.conf; "
+                + (f"wget -q -O- http://{ip}:{host_server.port}/" if ip else "true")).stdout
+        assert out.count("hello-from-the-container") == 3
+        assert "search dns.podman" in out and "nameserver 10.89." in out
+        if ip:
+            assert out.endswith("from-the-host")
+        nets = json.loads(p("inspect", "db").stdout)[0]["NetworkSettings"]["Networks"]
+        assert nets["front"]["IPAddress"].startswith("10.89.") and "database" in nets["front"]["Aliases"]
+        assert p("ps", "--format", "{{.Names}} {{.Networks}}").stdout == "db front\n"
+        listed = json.loads(p("network", "ls", "--format", "json").stdout)
+        assert {"front", "podman"} <= {n["name"] for n in listed}
+        assert p("network", "ls", "--filter", "label=team=a", "-q").stdout == "front\n"
+        # in use: refused without -f (nothing removed), removed with its containers with -f
+        assert "network is being used" in one_error_line(p("network", "rm", "front", check=False))
+        assert p("network", "exists", "front").returncode == 0
+        assert p("network", "rm", "-f", "front").stdout == "front\n"
+        assert p("container", "exists", "db", check=False).returncode == 1
+    finally:
+        p("rm", "-f", "db", check=False)
+        p("network", "rm", "-f", "front", check=False)
+    assert until(lambda: not helpers_of(p)), helpers_of(p)
+
+
+def test_internal_network_has_no_way_out(p, host_server):
+    p("network", "create", "--internal", "--subnet", "10.97.0.0/24", "--gateway", "10.97.0.254",
+      "--ip-range", "10.97.0.128/25", "sealed")
+    try:
+        net = json.loads(p("network", "inspect", "sealed").stdout)[0]
+        assert net["internal"] is True and net["subnets"][0]["gateway"] == "10.97.0.254"
+        assert net["subnets"][0]["lease_range"]["start_ip"] == "10.97.0.129"
+        p("run", "-d", "--name", "inside", "--network", "sealed", "busybox", "sleep", "60")
+        ip = host_ip() or "192.0.2.1"
+        out = p("run", "--rm", "--network", "sealed", "--ip", "10.97.0.200", "busybox", "sh", "-c",
+                f"ip -o -4 addr show eth0; ip route; nslookup inside 10.97.0.254 | grep Address: | tail -1; "
+                f"wget -q -O- http://{ip}:{host_server.port}/ 2>&1; true").stdout
+        assert "10.97.0.200/24" in out and "default" not in out
+        assert "10.97.0.129" in out   # the first address of the range, given to `inside`
+        assert "from-the-host" not in out and "unreachable" in out
+    finally:
+        p("rm", "-f", "inside", check=False)
+        p("network", "rm", "-f", "sealed", check=False)
+
+
+def test_connect_and_disconnect(p):
+    p("network", "create", "net-a")
+    p("network", "create", "net-b")
+    try:
+        p("run", "-d", "--name", "multi", "--network", "net-a", "busybox", "sleep", "60")
+        p("network", "connect", "--alias", "second", "net-b", "multi")
+        out = p("exec", "multi", "ip", "-o", "-4", "addr").stdout
+        assert "eth0" in out and "eth1" in out
+        out = p("run", "--rm", "--network", "net-b", "busybox", "nslookup", "second").stdout
+        assert "Address: 10.89." in out.split("Name:")[1]
+        p("network", "disconnect", "net-b", "multi")
+        assert "eth1" not in p("exec", "multi", "ip", "-o", "-4", "addr").stdout
+        assert "last network" in one_error_line(p("network", "disconnect", "net-a", "multi", check=False))
+    finally:
+        p("rm", "-f", "multi", check=False)
+        p("network", "rm", "-f", "net-a", "net-b", check=False)
+    assert p("network", "prune", "-f").returncode == 0
+
+
+@pytest.mark.parametrize("args,words", [
+    (["run", "--rm", "--network", "nosuchnet", "busybox", "true"], "network not found"),
+    (["network", "create", "--subnet", "10.0.2.0/25", "clash"], "overlaps"),
+    (["network", "create", "--subnet", "10.88.1.0/24", "clash"], "overlaps"),
+    (["network", "create", "--subnet", "nonsense", "clash"], "invalid --subnet"),
+    (["network", "create", "--gateway", "10.1.0.1", "clash"], "need --subnet"),
+    (["network", "rm", "nosuchnet"], "network not found"),
+    (["network", "rm", "podman"], "cannot be removed"),
+    (["run", "--rm", "--ip", "10.1.1.1", "busybox", "true"], "user network"),
+    (["run", "--rm", "--network", "podman", "--ip", "10.1.1.1", "busybox", "true"], "not a free host address"),
+    (["run", "--rm", "--network", "slirp4netns:mtu=abc", "busybox", "true"], "mtu"),
+])
+def test_network_bad_input(p, args, words):
+    assert words in one_error_line(p(*args, check=False))
+    assert p("network", "exists", "clash", check=False).returncode == 1
+
+
+def test_nothing_outlives_a_killed_podpy(p):
+    p("network", "create", "solo")
+    try:
+        port = free_port()
+        proc = subprocess.Popen(p.command("run", "--rm", "--name", "victim", "--network", "solo", "-p",
+                                          f"127.0.0.1:{port}:80", "busybox", "sh", "-c", HTTPD),
+                                env=p.environ(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert "hello-from-the-container" in fetch(port)
+        assert helpers_of(p)
+        proc.kill()
+        proc.wait()
+        with pytest.raises(OSError):
+            for _ in range(50):
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                time.sleep(0.05)
+        assert until(lambda: not helpers_of(p)), helpers_of(p)
+        p("ps", "-a")   # the next command cleans up: the --rm container is gone
+        assert "victim" not in p("ps", "-a", "--format", "{{.Names}}").stdout
+    finally:
+        p("network", "rm", "-f", "solo", check=False)
