@@ -221,6 +221,7 @@ def _failed_start(rt: Runtime, rec: ContainerRecord, exc: BaseException) -> None
         finally:
             rt.state.delete(rec.id)
             _remove_anonymous_volumes(rt, rec)
+            release_addresses(rt, rec)
     else:
         rt.state.update(rec.id, state=CREATED, pid=None, owner_pid=None, owner_start=None, cgroup=None)
 
@@ -238,6 +239,7 @@ def _record_exit(rt: Runtime, rec: ContainerRecord, code: Optional[int]) -> None
         if os.path.lexists(rt.store.container_dir(rec.id)):
             rt.store.remove_container(rec.id)
         _remove_anonymous_volumes(rt, rec)
+        release_addresses(rt, rec)
     else:
         rt.state.finish(rec.id, code)
         _remove_run_dir(rt, rec.id)
@@ -267,11 +269,20 @@ def remove(rt: Runtime, rec: ContainerRecord, force: bool, volumes: bool = False
     rt.store.remove_container(rec.id)
     _remove_run_dir(rt, rec.id)
     rt.state.delete(rec.id)
+    release_addresses(rt, rec)
     from ..events import container as event
 
     event(rt.cfg.runroot, "remove", rec)
     if volumes:
         _remove_anonymous_volumes(rt, rec)
+
+
+def release_addresses(rt: Runtime, rec: ContainerRecord) -> None:
+    """A removed container's addresses on user networks are free again."""
+    if rec.config.networks:
+        from .networks import release_addresses as release
+
+        release(rt, rec.id)
 
 
 def _kill_and_wait(rec: ContainerRecord, timeout: float = 10.0) -> None:

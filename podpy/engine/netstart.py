@@ -158,6 +158,20 @@ class NetStart:
             self.holder = None
 
 
+def end_pasta(rt: Runtime, rec: ContainerRecord) -> None:
+    """Stop the pasta of a container whose supervisor is gone (pasta does not notice that
+    its namespace's processes have ended)."""
+    try:
+        with open(os.path.join(rt.container_run_dir(rec.id), "pasta.pid")) as f:
+            pid = int(f.read().strip() or 0)
+    except (OSError, ValueError):
+        return
+    if pid:
+        from rootless.network.setup import stop_pasta
+
+        stop_pasta(pid)
+
+
 def slirp_options(opts: dict[str, str]) -> Any:
     from rootless.network.slirp import SlirpOptions
 

@@ -135,6 +135,10 @@ class Runtime:
 
                 record_exit(self, rec)
         for rec in self.state.orphans():
+            if rec.config.network == "pasta" and rec.state in (RUNNING, "paused"):
+                from .netstart import end_pasta   # its supervisor died: pasta would stay
+
+                end_pasta(self, rec)
             if rec.detached and rec.state in (RUNNING, "paused"):
                 # Its monitor died: nothing supervises it any more. End it and call it exited
                 # (with the code the monitor wrote, if it did; otherwise unknown).
@@ -157,6 +161,9 @@ class Runtime:
 
                 shutil.rmtree(self.container_run_dir(rec.id), ignore_errors=True)
                 self.state.delete(rec.id)
+                from .containers import release_addresses
+
+                release_addresses(self, rec)
             elif rec.state == RUNNING:
                 if rec.cgroup:
                     from .containers import release_cgroup

@@ -28,10 +28,21 @@ def test_run_path_keeps_slow_standard_modules_out():
                           "import podpy.engine.containers, podpy.engine.create, podpy.engine.runtime\n"
                           "import rootless.parent, rootless.child, rootless.network.slirp, storage.store\n"
                           "import storage.drivers.overlay, storage.drivers.vfs, podpy.__main__\n"
-                          "import podpy.engine.detached, podpy.engine.execute, rootless.execute, podpy.monitor")
+                          "import podpy.engine.detached, podpy.engine.execute, rootless.execute, podpy.monitor\n"
+                          "import podpy.engine.netstart, podpy.engine.netconfig, podpy.netopts, podpy.netfiles\n"
+                          "import rootless.network.portfwd, rootless.network.nsock, rootless.network.setup")
     slow = {"typing", "dataclasses", "inspect", "argparse", "shutil", "random", "socket", "tempfile",
             "subprocess", "threading", "logging"}
     assert not slow & mods, sorted(slow & mods)
+
+
+def test_run_path_leaves_user_network_code_alone():
+    """pyroute2 (~120 ms) and ipaddress are for user networks only: the default network, none,
+    host and published ports do without them."""
+    mods = _modules_after("import podpy.engine.netstart, podpy.engine.netconfig, podpy.netopts, podpy.netfiles\n"
+                          "import rootless.network.portfwd, rootless.network.nsock, rootless.network.setup\n"
+                          "import podpy.engine.containers, podpy.engine.detached, podpy.monitor")
+    assert not {"pyroute2", "ipaddress", "asyncio", "podpy.engine.networks"} & mods
 
 
 def test_help_does_not_import_rich():
