@@ -250,6 +250,7 @@ class Monitor:
         net = msg.get("net") or {}
         ctr.request["target"] = net.get("target")
         ctr.request["ports"] = net.get("ports") or []
+        ctr.request["userns"] = any(ns["type"] == "user" for ns in msg["spec"]["linux"].get("namespaces", []))
         spec = msg["spec"]
         process = spec.get("process", {})
         stdio: list[int] = []
@@ -312,8 +313,6 @@ class Monitor:
         for name, fd in zip(names, fds):
             if name == "slirp_exit":
                 ctr.slirp_exit = fd
-            elif name == "ports":
-                self._forward(ctr, fd)
             elif name == "pty":
                 os.set_blocking(fd, False)
                 ctr.streams[fd] = "stdout"
@@ -322,21 +321,30 @@ class Monitor:
             os.set_blocking(fd, False)
             self.watch(fd, lambda fd, ctr=ctr: self._output(ctr, fd))
         self.containers[ctr.pid] = ctr
+        if ctr.listeners:
+            self._forward(ctr)
         early = self.unclaimed.pop(ctr.pid, None)
         if early is not None:   # it exited before its launcher's report was read
             ctr.exit_code = early[0]
             ctr.drain_until = time.monotonic() + DRAIN
         self._reply(client, "started", pid=ctr.pid, monitor=os.getpid(), cgroup_error=msg.get("cgroup_error"))
 
-    def _forward(self, ctr: Container, helper: int) -> None:
-        """Start forwarding the container's published ports (threads; the module is imported
-        here, so a monitor whose containers publish nothing never loads it)."""
+    def _forward(self, ctr: Container) -> None:
+        """Start forwarding the container's published ports, in threads, with a socket helper
+        forked from here: it shares this process's pages, which live on, and so costs little
+        memory of its own (a fork of the short-lived launcher would own everything the launcher
+        imported). The modules are imported here, so a monitor whose containers publish nothing
+        never loads them. Connections that come before the forwarder wait in the listen queue."""
         from rootless.network import nsock, portfwd
 
+        try:
+            source = nsock.spawn(ctr.pid, bool(ctr.request.get("userns")), tied=False)
+        except OSError:
+            return   # the container is already gone: its exit closes the listeners
         mappings = [portfwd.Mapping.from_dict(p) for p in ctr.request.get("ports") or []]
         listeners = [(_socket.socket(fileno=fd), m) for fd, m in zip(ctr.listeners, mappings)]
         ctr.listeners = []
-        ctr.forwarder = portfwd.forwarder(listeners, nsock.SocketSource(helper), str(ctr.request["target"]))
+        ctr.forwarder = portfwd.forwarder(listeners, source, str(ctr.request["target"]))
 
     def _reply(self, client: Channel, kind: str, **fields: Any) -> None:
         try:
@@ -565,9 +573,6 @@ def _launcher(msg: dict[str, Any], stdio: list[int], chan: Channel) -> None:
             fds.append(started.slirp.hand_over())
             names.append("slirp_exit")
         for done in net:
-            if done.source is not None:
-                fds.append(done.source.detach())
-                names.append("ports")
             pasta_pid = done.pasta_pid
         if started.pty_master is not None:
             fds.append(started.pty_master)

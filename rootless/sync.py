@@ -58,8 +58,11 @@ class Channel:
     def recv(self) -> tuple[Optional[dict[str, Any]], list[int]]:
         """Next message and the fds that came with it; (None, []) at end of file."""
         try:
+            # close-on-exec, as every fd Python opens itself: a received fd must not leak into
+            # the helpers the receiver spawns later (a slirp4netns exit pipe, a listener)
             data, ancillary, _flags, _addr = self.sock.recvmsg(self.max_message,
-                                                                _socket.CMSG_SPACE(self.max_fds * 4))
+                                                                _socket.CMSG_SPACE(self.max_fds * 4),
+                                                                _socket.MSG_CMSG_CLOEXEC)
         except ConnectionResetError:
             return None, []
         fds: list[int] = []

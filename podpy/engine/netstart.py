@@ -117,8 +117,10 @@ class NetStart:
         return [s.fileno() for s, _ in self.listeners]
 
     def monitor_request(self) -> dict[str, Any]:
-        """What a detached start hands the monitor (the listeners go along as fds)."""
-        return {"plan": self.plan, "target": self.target, "ports": self.ports}
+        """What a detached start hands the monitor (the listeners go along as fds). The monitor
+        forks the socket helper itself, once the container runs, not its launcher."""
+        plan = {k: v for k, v in self.plan.items() if k != "helper"}
+        return {"plan": plan, "target": self.target, "ports": self.ports}
 
     # -- during and after the launch (foreground) ----------------------------------------
 

@@ -19,6 +19,7 @@ with podpy (PDEATHSIG).
 from __future__ import annotations
 
 import _socket
+import gc
 import os
 import signal
 import struct
@@ -51,7 +52,8 @@ class SocketSource:
         """`count` new sockets made in the namespace (OSError if the helper is gone)."""
         count = max(1, min(count, _MAX_BATCH))
         self.sock.send(_REQUEST.pack(family, kind, count))
-        data, ancillary, _flags, _addr = self.sock.recvmsg(16, _socket.CMSG_SPACE(count * 4))
+        data, ancillary, _flags, _addr = self.sock.recvmsg(16, _socket.CMSG_SPACE(count * 4),
+                                                           _socket.MSG_CMSG_CLOEXEC)
         fds: list[int] = []
         for level, typ, payload in ancillary:
             if level == _socket.SOL_SOCKET and typ == _socket.SCM_RIGHTS:
@@ -78,9 +80,13 @@ def spawn(pid: int, userns: bool, tied: bool) -> SocketSource:
             os.close(userns_fd)
         raise
     here, there = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
+    syscalls.default()   # made before the fork: shared with the helper rather than copied into it
     try:
         child = os.fork()
         if child == 0:
+            # No garbage collection here: a collection would touch every object the fork
+            # shares with its parent and copy the pages (a few MB per container).
+            gc.disable()
             code = 1
             try:
                 here.close()
