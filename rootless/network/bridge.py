@@ -1,11 +1,11 @@
 """Bridges and veths in the rootless network namespace, with pyroute2.
 
-Runs in the holder (holder.py), which is root in the user namespace that owns both the
-rootless network namespace and the network namespaces of the containers on user networks,
-so it has CAP_NET_ADMIN over each: it may create a veth pair and move one end into a
-container's namespace. The container's end is configured through a netlink socket made
-inside that namespace (setns there and back: the holder is single-threaded), so no
-process is started for it.
+Runs in the holder's worker (holder.py), a fork of the holder: root in the user namespace
+that owns both the rootless network namespace and the network namespaces of the
+containers on user networks, so it has CAP_NET_ADMIN over each and may create a veth pair
+and move one end into a container's namespace. The container's end is configured through
+a netlink socket made inside that namespace (setns there and back: the worker is
+single-threaded), so no process is started for it.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from typing import Any, Optional
 
 NETLINK_ROUTE = 0
+IDLE = 5.0      # seconds without a request before the worker leaves (and pyroute2's memory with it)
 
 
 def _ipr(fileno: Optional[int] = None) -> Any:
@@ -33,23 +34,44 @@ def _write(path: str, value: str) -> None:
         f.write(value)
 
 
+def serve(chan: Any) -> None:
+    """The worker's loop: one request at a time from the holder (rootless.sync messages),
+    until the holder closes the channel or nothing comes for IDLE seconds."""
+    import select
+
+    bridges = Bridges()
+    while True:
+        ready, _, _ = select.select([chan.fileno()], [], [], IDLE)
+        if not ready:
+            return
+        msg, fds = chan.recv()
+        if msg is None:
+            return
+        try:
+            kind = msg.get("type")
+            if kind == "bridge":
+                bridges.ensure_bridge(msg["name"], msg["gateway"], int(msg["prefix"]), bool(msg["internal"]))
+            elif kind == "attach":
+                bridges.attach(fds[0], msg["bridge"], msg["host_ifname"], msg["ifname"], msg["ip"],
+                               int(msg["prefix"]), msg["mac"], msg.get("gateway"))
+            elif kind == "detach":
+                bridges.detach(msg["host_ifname"])
+            chan.send("ok")
+        except Exception as exc:  # noqa: BLE001 - back to the holder as one line
+            chan.send("error", message=str(exc) if not isinstance(exc, OSError) or not exc.strerror
+                      else exc.strerror)
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+
 class Bridges:
-    """The holder's view of its namespace: bridges by name, and the container ends made."""
+    """Bridges and container ends in the rootless network namespace."""
 
     def __init__(self) -> None:
         self.ipr = _ipr()
         self.own_netns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         self.sc = syscalls.default()
-
-    def setup_namespace(self) -> None:
-        """Loopback up, forwarding on (the bridges reach the uplink), and proxy ARP on the
-        uplink so that slirp4netns's replies to the containers' addresses find their way."""
-        lo = self.ipr.link_lookup(ifname="lo")
-        if lo:
-            self.ipr.link("set", index=lo[0], state="up")
-        _write("/proc/sys/net/ipv4/ip_forward", "1")
-        if os.path.exists("/proc/sys/net/ipv4/conf/tap0/proxy_arp"):
-            _write("/proc/sys/net/ipv4/conf/tap0/proxy_arp", "1")
 
     def ensure_bridge(self, name: str, gateway: str, prefix: int, internal: bool) -> int:
         """The bridge for a network, made or brought to the network's settings; its index."""
@@ -125,10 +147,3 @@ class Bridges:
             raise
         sock.detach()   # pyroute2 owns the fd now
         return ipr
-
-    def bind_in(self, address: tuple[str, int], kind: int) -> _socket.socket:
-        """A socket bound here (the DNS responder's)."""
-        sock = _socket.socket(_socket.AF_INET, kind | _socket.SOCK_CLOEXEC)
-        sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        return sock

@@ -18,6 +18,10 @@ It watches each container's init through a pidfd: when the init exits, its names
 dropped (its veth goes with its namespace). A second after the last container and
 client, it leaves: the namespaces, bridges and slirp4netns go with it.
 
+pyroute2 (with asyncio, some 20 MB) is not loaded here: links, addresses and routes are
+set by a worker, a fork of the holder made when there is work and gone five seconds after
+the last request (bridge.py), so the holder itself stays at the size of a small Python.
+
 Requests (rootless.sync messages on netns.sock): hello -> {pid, userns}; attach {pid, id,
 networks: [...]} with the container's netns fd -> ok; detach {id, network} -> ok.
 """
@@ -106,14 +110,99 @@ class Network:
         self.dns_sock: Optional[_socket.socket] = None
 
 
+class WorkerError(Exception):
+    pass
+
+
+class Worker:
+    """The pyroute2 worker, forked when there is work, gone when idle (bridge.serve)."""
+
+    def __init__(self) -> None:
+        self.chan: Optional[Channel] = None
+        self.pid = 0
+
+    def call(self, kind: str, fds: Optional[list[int]] = None, **fields: Any) -> None:
+        for _attempt in range(3):
+            if self.chan is None:
+                self._spawn()
+            assert self.chan is not None
+            try:
+                self.chan.send(kind, fds=fds, **fields)
+                msg, _ = self.chan.recv()
+            except OSError:
+                msg = None
+            if msg is None:   # it left, idle, as we asked: a new one
+                self._drop()
+                continue
+            if msg.get("type") == "error":
+                raise WorkerError(str(msg.get("message")))
+            return
+        raise WorkerError("the network worker keeps failing")
+
+    def _spawn(self) -> None:
+        here, there = Channel.pair()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                os.closerange(3, there.fileno())
+                os.closerange(there.fileno() + 1, 1 << 16)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                from .bridge import serve
+
+                serve(there)
+                code = 0
+            except BaseException as exc:  # noqa: BLE001
+                _log(f"network worker failed: {type(exc).__name__}: {exc}")
+            finally:
+                os._exit(code)
+        there.close()
+        self.chan, self.pid = here, pid
+
+    def _drop(self) -> None:
+        if self.chan is not None:
+            self.chan.close()
+        self.chan = None
+        self.reap(block=True)
+
+    def reap(self, block: bool = False) -> None:
+        if self.pid:
+            try:
+                done, _ = os.waitpid(self.pid, 0 if block else os.WNOHANG)
+            except ChildProcessError:
+                done = self.pid
+            if done:
+                self.pid = 0
+                if self.chan is not None and not block:
+                    self.chan.close()
+                    self.chan = None
+
+
+def _setup_namespace() -> None:
+    """Loopback up, forwarding on (the bridges reach the uplink), and proxy ARP on the uplink
+    so that slirp4netns's replies to the containers' addresses find their way."""
+    import struct
+
+    siocgifflags, siocsifflags = 0x8913, 0x8914
+    s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+    try:
+        req = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(s.fileno(), siocgifflags, req))[1]
+        fcntl.ioctl(s.fileno(), siocsifflags, struct.pack("16sH14x", b"lo", flags | 1))
+    finally:
+        s.close()
+    for path in ("/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv4/conf/tap0/proxy_arp"):
+        if os.path.exists(path):
+            with open(path, "w") as f:
+                f.write("1")
+
+
 class Holder:
     def __init__(self, runroot: str, uplink_exit: int) -> None:
-        from .bridge import Bridges
-
         self.runroot = runroot
         self.uplink_exit = uplink_exit
-        self.bridges = Bridges()
-        self.bridges.setup_namespace()
+        _setup_namespace()
+        self.worker = Worker()
         self.poller = select.poll()
         self.handlers: dict[int, Any] = {}
         self.networks: dict[str, Network] = {}
@@ -167,6 +256,7 @@ class Holder:
                 if handler is not None:
                     handler(fd)
             self._expire_forwards(time.monotonic())
+            self.worker.reap()
         self.leave()
 
     def leave(self) -> None:
@@ -238,10 +328,15 @@ class Holder:
             if old is not None:
                 net.records = old.records
             self.networks[net.name] = net
-        self.bridges.ensure_bridge(net.bridge, net.gateway, net.prefix, net.internal)
+        self.worker.call("bridge", name=net.bridge, gateway=net.gateway, prefix=net.prefix, internal=net.internal)
         if spec.get("dns", True) and net.dns_sock is None:
-            net.dns_sock = self.bridges.bind_in((net.gateway, 53), _socket.SOCK_DGRAM)
-            net.dns_sock.setblocking(False)
+            sock = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC | _socket.SOCK_NONBLOCK)
+            try:
+                sock.bind((net.gateway, 53))
+            except OSError:
+                sock.close()
+                raise
+            net.dns_sock = sock
             self.watch(net.dns_sock.fileno(), lambda fd, net=net: self._query(net))
         return net
 
@@ -259,8 +354,9 @@ class Holder:
             for spec in msg["networks"]:
                 net = self._network(spec)
                 veth = f"veth{os.urandom(4).hex()}"
-                self.bridges.attach(netns_fd, net.bridge, veth, spec["ifname"], spec["ip"], net.prefix,
-                                    spec["mac"], spec.get("route_via"))
+                self.worker.call("attach", fds=[netns_fd], bridge=net.bridge, host_ifname=veth,
+                                 ifname=spec["ifname"], ip=spec["ip"], prefix=net.prefix, mac=spec["mac"],
+                                 gateway=spec.get("route_via"))
                 ctr["networks"][net.name] = veth
                 done.append(net.name)
                 net.records.add(cid, list(spec.get("names") or []), spec["ip"])
@@ -277,7 +373,7 @@ class Holder:
             return
         veth = ctr["networks"].pop(network, None)
         if veth:
-            self.bridges.detach(veth)
+            self.worker.call("detach", host_ifname=veth)
         net = self.networks.get(network)
         if net is not None:
             net.records.remove(cid)

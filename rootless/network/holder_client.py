@@ -145,6 +145,7 @@ def _starter(runroot: str, rootless: bool, timeout: float) -> str:
 
     for fd in (0, 1, 2):
         os.dup2(os.open("/dev/null", os.O_RDWR), fd)
+    os.chdir("/")   # `python -c` looks in its working directory first, which must not be the caller's
     here, there = Channel.pair()
     os.set_inheritable(there.fileno(), True)
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

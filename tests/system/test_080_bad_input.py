@@ -24,7 +24,7 @@ def _snapshot(p):
     (["run", "-u", "tester:nosuchgroup", "busybox", "true"], "unable to find group"),
     (["run", "-u", "70000", "busybox", "true"], "not mapped in the user namespace"),
     (["run", "--name", "bad name", "busybox", "true"], "invalid"),
-    (["run", "--network", "bogus", "busybox", "true"], "network mode"),
+    (["run", "--network", "bogus", "busybox", "true"], "network not found"),
     (["run", "--cap-add", "CAP_BOGUS", "busybox", "true"], "unknown capability"),
     (["run", "-w", "relative", "busybox", "true"], "workdir"),
     (["run", "--bogus-flag", "busybox", "true"], "unknown flag: --bogus-flag"),
