@@ -109,11 +109,16 @@ class NetStart:
                 ns["path"] = self.userns_path
 
     def bind(self) -> list[int]:
-        """Listen on the host ports now (for the forwarder); their fds."""
-        if self.plan.get("helper") and not self.listeners:
+        """Listen on the host ports now (for the forwarder); their fds. For pasta, which binds
+        them itself, only see that they are free, to fail with the same line."""
+        if (self.plan.get("helper") or self.plan.get("pasta")) and self.ports and not self.listeners:
             from rootless.network import portfwd
 
             self.listeners = portfwd.listen([portfwd.Mapping.from_dict(p) for p in self.ports])
+            if not self.plan.get("helper"):
+                for sock, _ in self.listeners:
+                    sock.close()
+                self.listeners = []
         return [s.fileno() for s, _ in self.listeners]
 
     def monitor_request(self) -> dict[str, Any]:

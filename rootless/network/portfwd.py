@@ -44,6 +44,27 @@ PIPE_SIZE = 1 << 20         # the most an unprivileged process may ask for (fs.p
 SMALL_PIPE = 1 << 16        # when the user's pipe budget (fs.pipe-user-pages-soft) is spent
 UDP_IDLE = 60.0
 _POOL = 16
+IDLE_THREADS = 16           # threads kept (with their pipes) for the next connections
+IDLE_THREAD_TIME = 30.0     # seconds an idle thread waits for work before it ends
+
+
+class _Worker:
+    """A thread of the forwarder's pool: it keeps its pipe from one connection to the next
+    (creating a thread and a pipe each time costs a fifth of a short connection)."""
+
+    __slots__ = ("wake", "task", "pipe")
+
+    def __init__(self) -> None:
+        self.wake = _thread.allocate_lock()
+        self.wake.acquire()
+        self.task: Any = None
+        self.pipe: Optional[tuple[int, int]] = None
+
+    def drop_pipe(self) -> None:
+        if self.pipe is not None:
+            for fd in self.pipe:
+                os.close(fd)
+            self.pipe = None
 
 
 class Mapping:
@@ -120,6 +141,7 @@ class Forwarder:
         self.lock = _thread.allocate_lock()
         self.pool: dict[int, list[_socket.socket]] = {}
         self.live: set[_socket.socket] = set()
+        self.idle: list[_Worker] = []
         self.stopped = False
         self.wake_r, self.wake_w = os.pipe2(os.O_CLOEXEC)
         self.small_pipes = False
@@ -143,6 +165,10 @@ class Forwarder:
             live = list(self.live)
             pooled = [s for socks in self.pool.values() for s in socks]
             self.pool.clear()
+            idle, self.idle = self.idle, []
+        for worker in idle:
+            worker.task = None
+            worker.wake.release()
         try:
             os.write(self.wake_w, b"x")
         except OSError:
@@ -183,7 +209,7 @@ class Forwarder:
                             break
                         client = _socket.socket(sock.family, _socket.SOCK_STREAM, 0, conn)
                         client.setblocking(True)
-                        _thread.start_new_thread(self._connection, (client, m.container_port))
+                        self._spawn(self._connection, client, m.container_port)
         finally:
             for sock, _ in tcp:
                 sock.close()
@@ -199,7 +225,40 @@ class Forwarder:
                 pool.extend(self.source.sockets(self.family, kind, _POOL))
             return pool.pop()
 
-    def _connection(self, client: _socket.socket, port: int) -> None:
+    def _spawn(self, fn: Any, *args: Any) -> None:
+        """fn(worker, *args) in a pool thread: an idle one, else a new one."""
+        with self.lock:
+            worker = self.idle.pop() if self.idle else None
+        if worker is None:
+            _thread.start_new_thread(self._work, (_Worker(), fn, args))
+        else:
+            worker.task = (fn, args)
+            worker.wake.release()
+
+    def _work(self, me: _Worker, fn: Any, args: tuple[Any, ...]) -> None:
+        try:
+            while True:
+                try:
+                    fn(me, *args)
+                except Exception:  # noqa: BLE001 - one connection's trouble ends that connection
+                    pass
+                with self.lock:
+                    if self.stopped or len(self.idle) >= IDLE_THREADS:
+                        return
+                    self.idle.append(me)
+                if not me.wake.acquire(timeout=IDLE_THREAD_TIME):
+                    with self.lock:
+                        if me in self.idle:
+                            self.idle.remove(me)
+                            return
+                    me.wake.acquire()   # taken from the pool meanwhile: its task is on the way
+                if me.task is None:
+                    return
+                (fn, args), me.task = me.task, None
+        finally:
+            me.drop_pipe()
+
+    def _connection(self, me: _Worker, client: _socket.socket, port: int) -> None:
         try:
             inner = self._socket(_socket.SOCK_STREAM)
         except OSError:
@@ -207,6 +266,10 @@ class Forwarder:
             return
         try:
             inner.connect((self.target, port))
+            # The peers' own writes decide the segments: no Nagle delay added in between (as Go,
+            # and so podman's rootlessport, does by default).
+            inner.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+            client.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
         except OSError:
             inner.close()
             client.close()   # the client sees the connection closed, as with podman
@@ -219,8 +282,8 @@ class Forwarder:
             self.live.add(client)
             self.live.add(inner)
         state = [2]
-        _thread.start_new_thread(self._pump, (inner, client, state))
-        self._pump(client, inner, state)
+        self._spawn(self._pump, inner, client, state)
+        self._pump(me, client, inner, state)
 
     def _pipe(self) -> tuple[int, int]:
         r, w = os.pipe2(os.O_CLOEXEC)
@@ -236,14 +299,15 @@ class Forwarder:
                 pass
         return r, w
 
-    def _pump(self, src: _socket.socket, dst: _socket.socket, state: list[int]) -> None:
+    def _pump(self, me: _Worker, src: _socket.socket, dst: _socket.socket, state: list[int]) -> None:
         """src -> dst until src's end of file (passed on as a half-close) or an error (which
         ends both directions)."""
         splice = os.splice
-        r = w = -1
         s_fd, d_fd = src.fileno(), dst.fileno()
         try:
-            r, w = self._pipe()
+            if me.pipe is None:
+                me.pipe = self._pipe()
+            r, w = me.pipe
             while True:
                 n = splice(s_fd, w, PIPE_SIZE)
                 if n == 0:
@@ -252,15 +316,13 @@ class Forwarder:
                 while n:
                     n -= splice(r, d_fd, n)
         except OSError:
+            me.drop_pipe()   # it may hold bytes of this connection
             for s in (src, dst):
                 try:
                     s.shutdown(_socket.SHUT_RDWR)
                 except OSError:
                     pass
         finally:
-            for fd in (r, w):
-                if fd >= 0:
-                    os.close(fd)
             with self.lock:
                 state[0] -= 1
                 last = state[0] == 0

@@ -160,7 +160,9 @@ def start_pasta(pid: int, conf: dict[str, Any], userns: bool, timeout: float = 1
                                file_actions=[(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
                                              (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
                                              (os.POSIX_SPAWN_DUP2, err, 2)],
-                               setsid=True)
+                               # Python ignores SIGPIPE, and this pasta dies when it finds it ignored
+                               setsid=True, setsigdef=(signal.SIGPIPE, signal.SIGINT, signal.SIGTERM,
+                                                       signal.SIGHUP, signal.SIGQUIT))
         deadline = time.monotonic() + timeout
         while True:
             done, status = os.waitpid(child, os.WNOHANG)
@@ -175,7 +177,9 @@ def start_pasta(pid: int, conf: dict[str, Any], userns: bool, timeout: float = 1
         lines = [ln for ln in os.pread(err, 65536, 0).decode(errors="replace").splitlines()
                  if ln.strip() and "syslog" not in ln]
         if code != 0:
-            why = lines[-1] if lines else f"exit code {code}"
+            # getopt's complaint comes first, before the usage text; other errors come last
+            why = next((ln for ln in lines if "option" in ln and not ln.startswith(" ")), None) \
+                or (lines[-1].strip() if lines else f"exit code {code}")
             raise NetworkError(f"pasta failed to configure the network: {why}")
         try:
             with open(pidfile) as f:

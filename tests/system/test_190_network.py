@@ -10,7 +10,6 @@ import socket
 import subprocess
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -307,6 +306,14 @@ def test_pasta_publishes_and_configures(p):
     try:
         assert "hello-from-the-container" in fetch(port)
         assert until(lambda: any("pasta" in h for h in helpers_of(p)))
+        # in the foreground too; a port in use, or an option pasta refuses, fails the start
+        out = p("run", "--rm", "--network", "pasta", "busybox", "sh", "-c", "ip -o -4 addr; ip route").stdout
+        assert "eth0" in out and "default via" in out
+        line = one_error_line(p("run", "--rm", "--network", "pasta", "-p", f"127.0.0.1:{port}:80", "busybox",
+                                "true", check=False))
+        assert f"127.0.0.1:{port}/tcp" in line and "in use" in line
+        assert "bogus" in one_error_line(p("run", "--rm", "--network", "pasta:--bogus", "busybox", "true",
+                                           check=False))
     finally:
         p("rm", "-f", "pasta", check=False)
     assert until(lambda: not any("pasta" in h for h in helpers_of(p)))
