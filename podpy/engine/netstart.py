@@ -59,7 +59,7 @@ class NetStart:
             self.slirp = slirp_options(opts)
             if self.ports:
                 if opts.get("port_handler") == "slirp4netns":
-                    api = os.path.join(run_dir, "slirp4netns.sock")
+                    api = _api_socket_path(rt, self.rec.id)
                     self.slirp = self.slirp._replace(extra=(*self.slirp.extra, f"--api-socket={api}"))
                     self.plan.update(slirp_api=api, ports=self.ports)
                 else:
@@ -163,6 +163,18 @@ class NetStart:
         if self.holder is not None:
             self.holder.close()
             self.holder = None
+
+
+def _api_socket_path(rt: Runtime, cid: str) -> str:
+    """Where slirp4netns listens for port_handler=slirp4netns (a unix socket's path has at most
+    107 bytes: a private directory under /tmp when the runtime directory's is too long). The
+    socket is removed once the ports are set up."""
+    path = os.path.join(rt.cfg.runroot, f"slirp4netns-{cid[:12]}.sock")
+    if len(path.encode()) < 100:
+        return path
+    import tempfile
+
+    return os.path.join(tempfile.mkdtemp(prefix="podpy-"), "slirp4netns.sock")
 
 
 def end_pasta(rt: Runtime, rec: ContainerRecord) -> None:

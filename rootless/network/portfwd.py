@@ -145,16 +145,19 @@ class Forwarder:
         self.stopped = False
         self.wake_r, self.wake_w = os.pipe2(os.O_CLOEXEC)
         self.small_pipes = False
+        self.loops: list[Any] = []     # a lock per listening loop, held until it has closed its sockets
 
     # -- life ------------------------------------------------------------------------------
 
     def start(self) -> None:
         tcp = [(s, m) for s, m in self.listeners if m.protocol == "tcp"]
         udp = [(s, m) for s, m in self.listeners if m.protocol == "udp"]
-        if tcp:
-            _thread.start_new_thread(self._accept_loop, (tcp,))
-        if udp:
-            _thread.start_new_thread(self._udp_loop, (udp,))
+        for loop, items in ((self._accept_loop, tcp), (self._udp_loop, udp)):
+            if items:
+                running = _thread.allocate_lock()
+                running.acquire()
+                self.loops.append(running)
+                _thread.start_new_thread(loop, (items, running))
 
     def stop(self) -> None:
         """No new connections, and every open one ends (as they would with the container)."""
@@ -181,10 +184,16 @@ class Forwarder:
         for sock in pooled:
             sock.close()
         self.source.close()
+        # The host ports are free once stop() returns: a restart may bind them again at once.
+        for running in self.loops:
+            if running.acquire(timeout=2.0):
+                running.release()
+        os.close(self.wake_r)
+        os.close(self.wake_w)
 
     # -- TCP -------------------------------------------------------------------------------
 
-    def _accept_loop(self, tcp: list[tuple[_socket.socket, Mapping]]) -> None:
+    def _accept_loop(self, tcp: list[tuple[_socket.socket, Mapping]], running: Any) -> None:
         poller = select.poll()
         by_fd = {}
         for sock, m in tcp:
@@ -213,6 +222,7 @@ class Forwarder:
         finally:
             for sock, _ in tcp:
                 sock.close()
+            running.release()
 
     def _socket(self, kind: int) -> _socket.socket:
         """A fresh socket in the container's namespace (taken from a small pool: one round trip
@@ -335,7 +345,7 @@ class Forwarder:
 
     # -- UDP -------------------------------------------------------------------------------
 
-    def _udp_loop(self, udp: list[tuple[_socket.socket, Mapping]]) -> None:
+    def _udp_loop(self, udp: list[tuple[_socket.socket, Mapping]], running: Any) -> None:
         poller = select.poll()
         listeners = {}
         for sock, m in udp:
@@ -378,6 +388,7 @@ class Forwarder:
                 flow[0].close()
             for sock, _ in udp:
                 sock.close()
+            running.release()
 
     def _udp_in(self, sock: _socket.socket, m: Mapping, fd: int, flows: dict[tuple[int, Any], list[Any]],
                 inner_fds: dict[int, tuple[_socket.socket, Any, _socket.socket]], poller: Any) -> None:

@@ -77,7 +77,20 @@ def on_pid(pid: int, plan: dict[str, Any], userns: bool, tied: bool) -> Started:
 
 
 def slirp_forward(api: str, ports: list[dict[str, Any]], timeout: float = 5.0) -> None:
-    """port_handler=slirp4netns: ask slirp4netns itself to listen on each host port."""
+    """port_handler=slirp4netns: ask slirp4netns itself to listen on each host port; then the
+    API socket's file goes (nothing more is asked, and nothing is left behind)."""
+    try:
+        _slirp_forward(api, ports, timeout)
+    finally:
+        try:
+            os.unlink(api)
+            if os.path.basename(os.path.dirname(api)).startswith("podpy-"):
+                os.rmdir(os.path.dirname(api))
+        except OSError:
+            pass
+
+
+def _slirp_forward(api: str, ports: list[dict[str, Any]], timeout: float) -> None:
     import _socket
 
     deadline = time.monotonic() + timeout

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -172,6 +173,27 @@ def test_foreground_run_forwards_until_the_container_exits(p):
     finally:
         proc.kill()
         proc.communicate()
+
+
+def test_slirp4netns_port_handler_and_restart(p):
+    """port_handler=slirp4netns publishes through slirp4netns's API (its socket file goes once
+    the ports are set up); a restarted container gets its host port back at once."""
+    port = free_port()
+    p("run", "-d", "--name", "slirpfwd", "--network", "slirp4netns:port_handler=slirp4netns",
+      "-p", f"127.0.0.1:{port}:80", "busybox", "sh", "-c", HTTPD)
+    try:
+        assert "hello-from-the-container" in fetch(port)
+        assert not list(Path(p.runroot).glob("slirp4netns-*.sock"))
+    finally:
+        p("rm", "-f", "slirpfwd", check=False)
+    port = free_port()
+    p("run", "-d", "--name", "again", "-p", f"127.0.0.1:{port}:80", "busybox", "sh", "-c", HTTPD)
+    try:
+        assert "hello-from-the-container" in fetch(port)
+        p("restart", "-t", "0", "again")
+        assert "hello-from-the-container" in fetch(port)
+    finally:
+        p("rm", "-f", "again", check=False)
 
 
 def test_port_forms_ranges_udp_and_random_ports(p):
@@ -376,10 +398,12 @@ def test_internal_network_has_no_way_out(p, host_server):
         assert net["subnets"][0]["lease_range"]["start_ip"] == "10.97.0.129"
         p("run", "-d", "--name", "inside", "--network", "sealed", "busybox", "sleep", "60")
         ip = host_ip() or "192.0.2.1"
-        out = p("run", "--rm", "--network", "sealed", "--ip", "10.97.0.200", "busybox", "sh", "-c",
-                f"ip -o -4 addr show eth0; ip route; nslookup inside 10.97.0.254 | grep Address: | tail -1; "
+        out = p("run", "--rm", "--network", "sealed", "--ip", "10.97.0.200", "--mac-address", "92:d0:c6:0a:29:33",
+                "busybox", "sh", "-c",
+                f"ip -o -4 addr show eth0; ip -o link show eth0; ip route; "
+                f"nslookup inside 10.97.0.254 | grep Address: | tail -1; "
                 f"wget -q -O- http://{ip}:{host_server.port}/ 2>&1; true").stdout
-        assert "10.97.0.200/24" in out and "default" not in out
+        assert "10.97.0.200/24" in out and "default" not in out and "92:d0:c6:0a:29:33" in out
         assert "10.97.0.129" in out   # the first address of the range, given to `inside`
         assert "from-the-host" not in out and "unreachable" in out
     finally:
