@@ -74,6 +74,7 @@ class ContainerConfig(Record):
         "create_command": list, "restart": "no", "stop_timeout": 10, "log_driver": "k8s-file", "log_opts": dict,
         "limits": dict, "cgroup_parent": "", "init_path": "", "read_only_tmpfs": False, "healthcheck": dict,
         "seccomp": "", "no_new_privileges": False, "mask": list, "unmask": list, "preserve_fds": 0,
+        "userns": "", "idmap": dict, "etc_entries": dict,
     }
     __slots__ = tuple(FIELDS)
     command: list[str]
@@ -113,6 +114,9 @@ class ContainerConfig(Record):
     mask: list[str]         # --security-opt mask=: more paths masked
     unmask: list[str]       # --security-opt unmask=: paths (or ALL) not masked
     preserve_fds: int
+    userns: str             # --userns as given ("" for the default)
+    idmap: dict[str, list[list[int]]]   # "uids"/"gids": [container, intermediate, size]; {} = default
+    etc_entries: dict[str, str]         # /etc/passwd, /etc/group with keep-id's entries added
 
     @classmethod
     def from_json(cls, text: str) -> "ContainerConfig":

@@ -87,11 +87,54 @@ def runtime_spec(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None],
         mappings = default_mappings()
         if mappings.warning:
             warn(mappings.warning)
-    spec = specgen.build(rec, desc, mappings, etc, console)
+    nested = None
+    if rec.config.idmap:
+        nested = nested_mappings(rec.config.idmap)
+        desc = idmapped_rootfs(rt, rec.id, desc, rec.config.idmap)
+    spec = specgen.build(rec, desc, mappings, etc, console, nested)
     seccomp = spec["linux"].get("seccomp")
     if seccomp:
         seccomp["bpf"] = specgen.compiled_seccomp(rt.cfg.runroot, seccomp)
     return spec
+
+
+def nested_mappings(idmap: dict[str, list[list[int]]]) -> Any:
+    """A container's --userns/--uidmap ranges, in the ids of the default user namespace."""
+    from rootless.userns import IdMap, IdMappings
+
+    return IdMappings(tuple(IdMap(*r) for r in idmap["uids"]), tuple(IdMap(*r) for r in idmap["gids"]))
+
+
+def idmapped_rootfs(rt: Runtime, cid: str, desc: dict[str, Any], idmap: dict[str, list[list[int]]]
+                    ) -> dict[str, Any]:
+    """The root file system seen through fuse-overlayfs with id mapping: image layers keep the
+    default mapping's ids, which a container with other mappings must see unchanged (kernel
+    overlayfs cannot shift ids in a user namespace)."""
+    from rootless.userns import fuse_idmapping
+
+    program = _fuse_overlayfs()
+    if program is None:
+        raise InvalidState("--userns=keep-id|auto and --uidmap/--gidmap need fuse-overlayfs (to show the "
+                           "image's files with their own ids) and /dev/fuse: install fuse-overlayfs")
+    desc = dict(desc)
+    if desc["type"] == "bind":   # the copying driver: the container's tree is the upper layer
+        cdir = rt.store.container_dir(cid)
+        for sub in ("idmap-lower", "idmap-work"):
+            os.makedirs(os.path.join(cdir, sub), mode=0o700, exist_ok=True)
+        desc = {"lower": [os.path.join(cdir, "idmap-lower")], "upper": desc["source"],
+                "work": os.path.join(cdir, "idmap-work"), "target": desc["target"]}
+    desc.pop("userxattr", None)
+    desc.update(type="fuse-overlayfs", program=program, uidmapping=fuse_idmapping(idmap["uids"]),
+                gidmapping=fuse_idmapping(idmap["gids"]))
+    return desc
+
+
+def _fuse_overlayfs() -> Optional[str]:
+    for d in os.get_exec_path() + ["/usr/bin", "/usr/local/bin"]:
+        path = os.path.join(d, "fuse-overlayfs")
+        if os.access(path, os.X_OK):
+            return path if os.access("/dev/fuse", os.R_OK | os.W_OK) else None
+    return None
 
 
 STARTABLE = (CREATED, EXITED, STOPPED)
