@@ -217,6 +217,7 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
         from ..events import container as event
 
         event(rt.cfg.runroot, "start", rec)
+        checks = _ForegroundHealth(rt, rec) if cfg.healthcheck else None
         try:
             if container.pty_master is not None:
                 with tty.RawMode(0):
@@ -224,11 +225,54 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
                 os.close(container.pty_master)
             code = container.wait()
         finally:
+            if checks is not None:
+                checks.stop()
             if container.exit_code is None:  # an exception in the relay: do not leave it running
                 container.signal(signal.SIGKILL)
                 container.wait()
             _record_exit(rt, rec, container.exit_code)
     return code
+
+
+class _ForegroundHealth:
+    """A foreground container's healthchecks: what the monitor does for detached ones (run
+    `podpy healthcheck run ID` every --health-interval, one at a time), from a thread of the
+    `podpy run` that waits for the container."""
+
+    def __init__(self, rt: Runtime, rec: ContainerRecord) -> None:
+        import threading
+
+        from .detached import _podpy_command
+
+        self.command = _podpy_command(rt, "healthcheck", "run", rec.id)
+        self.interval = float(rec.config.healthcheck["interval"])
+        self.done = threading.Event()
+        self.child = 0
+        self.thread = threading.Thread(target=self._loop, name="healthcheck", daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        null = os.open(os.devnull, os.O_RDWR)
+        try:
+            while not self.done.wait(self.interval):
+                try:
+                    self.child = os.posix_spawn(
+                        self.command["argv"][0], self.command["argv"], self.command["env"],
+                        file_actions=[(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, null, 1),
+                                      (os.POSIX_SPAWN_DUP2, null, 2)], setsid=True)
+                    os.waitpid(self.child, 0)
+                except ChildProcessError:
+                    pass
+                except OSError:
+                    return
+                finally:
+                    self.child = 0
+        finally:
+            os.close(null)
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join(timeout=5)
 
 
 def _remove_run_dir(rt: Runtime, cid: str) -> None:
