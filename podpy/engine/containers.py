@@ -329,17 +329,36 @@ def _remove_anonymous_volumes(rt: Runtime, rec: ContainerRecord) -> None:
 def remove(rt: Runtime, rec: ContainerRecord, force: bool, volumes: bool = False) -> None:
     """Remove one container; a running one only with force (it is killed first); with volumes,
     its anonymous volumes too."""
-    if rec.state in (RUNNING, "paused") and rec.owner_pid != os.getpid():
-        if not force:
-            raise InvalidState(
-                f"cannot remove container {rec.id} as it is running - running or paused containers "
-                "cannot be removed without force: container state improper")
-        if rec.detached:
-            from .detached import kill_and_wait
+    from ..state import REMOVING
 
-            kill_and_wait(rt, rec)
-        else:
-            _kill_and_wait(rec)
+    for _ in range(5):
+        if rec.state in (RUNNING, "paused") and rec.owner_pid != os.getpid():
+            if not force:
+                raise InvalidState(
+                    f"cannot remove container {rec.id} as it is running - running or paused containers "
+                    "cannot be removed without force: container state improper")
+            if rec.detached:
+                from .detached import kill_and_wait
+
+                kill_and_wait(rt, rec)
+            else:
+                _kill_and_wait(rec)
+        # Ours from here: a restart (a policy's, a healthcheck's) can no longer claim it, and
+        # if this command is killed the next one finishes the removal (Runtime.reconcile).
+        try:
+            rec = rt.state.claim(rec.id, (CONFIGURED, CREATED, EXITED, STOPPED), REMOVING)
+            break
+        except InvalidState:
+            now = rt.state.get(rec.id)
+            if now is None:
+                return   # removed meanwhile by someone else
+            if now.state == REMOVING:
+                raise InvalidState(f"container {rec.name} is being removed by another command") from None
+            rec = now    # started again meanwhile: killed again above (with force)
+    else:
+        raise InvalidState(f"container {rec.name} keeps being restarted: could not remove it")
+    if rec.cgroup:
+        release_cgroup(rec)
     rt.store.remove_container(rec.id)
     _remove_run_dir(rt, rec.id)
     rt.state.delete(rec.id)
