@@ -85,6 +85,7 @@ EXEC_OPTIONS: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (
     (("-u", "--user"), "user", VALUE, "USER[:GROUP]", "user and group, names or ids"),
     (("-w", "--workdir"), "workdir", VALUE, "DIR", "working directory inside the container"),
     (("--privileged",), "privileged", FLAG, "", "all capabilities"),
+    (("--preserve-fds",), "preserve_fds", VALUE, "N", "pass file descriptors 3 to 3+N-1 on to the command"),
 )
 
 HELP = {"run": "Run a command in a new container.", "create": "Create a container without starting it.",
