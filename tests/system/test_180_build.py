@@ -443,12 +443,13 @@ def test_failing_run_gives_its_code_and_keeps_no_layer(p, tmp_path):
 
 
 def test_ctrl_c_stops_a_run_and_leaves_the_cache_consistent(p, tmp_path):
-    d = ctx(tmp_path, "FROM busybox\nRUN echo RAN before\nRUN echo RAN sleeping; sleep 60\n")
+    # the marker is computed by the step, so the STEP line itself does not show it
+    d = ctx(tmp_path, "FROM busybox\nRUN echo RAN before\nRUN echo RAN sleeping $((6*7)); sleep 60\n")
     proc = subprocess.Popen(p.command("build", d), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=p.environ(), start_new_session=True, text=True)
     deadline = time.time() + 30
     seen = ""
-    while "RAN sleeping" not in seen and time.time() < deadline:
+    while "RAN sleeping 42" not in seen and time.time() < deadline:
         seen += proc.stdout.readline()
     os.killpg(proc.pid, signal.SIGINT)
     try:
@@ -457,7 +458,7 @@ def test_ctrl_c_stops_a_run_and_leaves_the_cache_consistent(p, tmp_path):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
-    assert "RAN sleeping" in seen and proc.returncode == 130, err
+    assert "RAN sleeping 42" in seen and proc.returncode == 130, err
     assert not list((p.data_home / "podpy" / "tmp").glob("build*"))
     d2 = ctx(tmp_path, "FROM busybox\nRUN echo RAN before\nRUN echo RAN sleeping\n")
     assert steps_run(p("build", d2).stdout) == ["RAN sleeping"]
