@@ -35,6 +35,7 @@ def build(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only the image id."),
     iidfile: Optional[str] = typer.Option(None, "--iidfile", help="Write the image id to this file."),
     network: Optional[str] = typer.Option(None, "--network", help="RUN's network: slirp4netns, none or host."),
+    jobs: int = typer.Option(1, "--jobs", help="Stages built side by side when independent (0: no limit)."),
 ) -> None:
     """Build an image from a Containerfile."""
     from ..build.executor import BuildOptions
@@ -43,7 +44,8 @@ def build(
     opts = BuildOptions(context=context, files=list(files), tags=list(tags), target=target,
                         build_args=list(build_args), build_arg_files=list(build_arg_files), no_cache=no_cache,
                         pull=pull or "missing", layers=layers, squash=squash, labels=list(labels),
-                        secrets=list(secrets), format=fmt, quiet=quiet, iidfile=iidfile, network=network)
+                        secrets=list(secrets), format=fmt, quiet=quiet, iidfile=iidfile, network=network,
+                        jobs=jobs)
     image = do_build(runtime(ctx), opts, _say, render.warn, render.err_line)
     render.out(image.id)
 

@@ -257,6 +257,8 @@ STAGES = """\
 ARG BASE=busybox
 FROM $BASE AS tools
 RUN echo RAN tools; echo tool > /tool
+FROM tools AS derived
+RUN echo RAN derived; cat /tool > /derived
 FROM scratch AS files
 COPY --from=tools /tool /t
 FROM busybox AS unused
@@ -264,26 +266,43 @@ RUN echo RAN unused
 FROM ${BASE}
 COPY --from=files /t /from-files
 COPY --from=0 /tool /from-index
+COPY --from=derived /derived /from-derived
 COPY --from=busybox /bin/busybox /from-image
 RUN --mount=type=bind,from=tools,source=/tool,target=/mnt/tool cat /mnt/tool > /mounted
-CMD ["cat", "/from-files", "/from-index", "/mounted"]
+CMD ["cat", "/from-files", "/from-index", "/from-derived", "/mounted"]
 """
 
 
 def test_multi_stage_target_and_from(p, tmp_path):
     d = ctx(tmp_path, STAGES)
     res = p("build", "-t", "ms", d)
-    assert steps_run(res.stdout) == ["RAN tools"]
-    assert "[1/4] STEP 1/2: FROM $BASE AS tools" in res.stdout and "[4/4] COMMIT ms" in res.stdout
-    assert p("run", "--rm", "--network", "none", "ms").stdout == "tool\ntool\ntool\n"
+    assert steps_run(res.stdout) == ["RAN tools", "RAN derived"]
+    assert "[1/5] STEP 1/2: FROM $BASE AS tools" in res.stdout and "[5/5] COMMIT ms" in res.stdout
+    assert p("run", "--rm", "--network", "none", "ms").stdout == "tool\n" * 4
     assert p("run", "--rm", "--network", "none", "ms", "ls", "-l", "/from-image").returncode == 0
     t = p("build", "--target", "files", "-t", "only-files", d)
-    assert "[2/2] STEP 1/2: FROM scratch AS files" in t.stdout and steps_run(t.stdout) == []
+    assert "[3/3] STEP 1/2: FROM scratch AS files" in t.stdout and steps_run(t.stdout) == []
+    assert "derived" not in t.stdout
     t = p("build", "--target", "tools", d)
     assert t.stdout.splitlines()[0] == "STEP 1/2: FROM $BASE AS tools"
     assert len(inspect(p, "only-files")["RootFS"]["Layers"]) == 1
     res = p("build", "--target", "nope", d, check=False)
     assert res.returncode == 125 and res.stderr.strip() == "Error: target stage 'nope' not found in Containerfile"
+
+
+def test_jobs_build_independent_stages_side_by_side(p, tmp_path):
+    d = ctx(tmp_path, "FROM busybox AS a\nRUN echo RAN a; echo a > /a\nFROM busybox AS b\nRUN echo RAN b; echo b > /b\n"
+                      "FROM busybox\nCOPY --from=a /a /a\nCOPY --from=b /b /b\nCMD cat /a /b\n")
+    res = p("build", "--jobs", "2", "-t", "jobs", d)
+    assert sorted(steps_run(res.stdout)) == ["RAN a", "RAN b"]
+    assert res.stdout.index("[3/3] STEP 1/4") > max(res.stdout.index("[1/3] STEP 2/2"), res.stdout.index("[2/3] STEP 2/2"))
+    assert p("run", "--rm", "--network", "none", "jobs").stdout == "a\nb\n"
+    # a failing stage stops the one running beside it (which would take a minute)
+    (d / "Containerfile").write_text("FROM busybox AS a\nRUN sleep 1; exit 3\nFROM busybox AS b\nRUN sleep 60\n"
+                                     "FROM busybox\nCOPY --from=a /a /a\nCOPY --from=b /b /b\n")
+    res = p("build", "--jobs", "0", d, check=False, timeout=30)
+    assert res.returncode == 3 and "exit status 3" in res.stderr
+    assert not list((p.data_home / "podpy" / "tmp").glob("build*"))
 
 
 def test_flags(p, tmp_path):
