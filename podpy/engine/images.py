@@ -201,22 +201,23 @@ def _steps(image: Image) -> tuple[tuple[str, str], ...]:
 
 def parents(images: list[Image]) -> dict[str, str]:
     """child id -> parent id: the image a build step started from, as podman finds it: the
-    parent's layers and history begin the child's, and the child's history is longer."""
+    parent's layers and history begin the child's, and the child's history is longer (the
+    longest such parent)."""
+    by_steps: dict[tuple[tuple[str, str], ...], list[Image]] = {}
+    steps = {}
+    for i in images:
+        steps[i.id] = _steps(i)
+        if steps[i.id]:
+            by_steps.setdefault(steps[i.id], []).append(i)
     out: dict[str, str] = {}
-    steps = {i.id: _steps(i) for i in images}
     for child in images:
-        best: Optional[Image] = None
         cs = steps[child.id]
-        for cand in images:
-            ps = steps[cand.id]
-            if cand.id == child.id or not ps or len(ps) >= len(cs) or cs[:len(ps)] != ps:
-                continue
-            if tuple(child.layers[:len(cand.layers)]) != tuple(cand.layers):
-                continue
-            if best is None or len(steps[best.id]) < len(ps):
-                best = cand
-        if best is not None:
-            out[child.id] = best.id
+        for n in range(len(cs) - 1, 0, -1):
+            cands = [c for c in by_steps.get(cs[:n], ())
+                     if tuple(child.layers[:len(c.layers)]) == tuple(c.layers)]
+            if cands:
+                out[child.id] = cands[0].id
+                break
     return out
 
 
