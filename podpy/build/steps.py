@@ -86,13 +86,17 @@ class StageBuilder:
     def run(self) -> Optional["Image"]:
         b = self.b
         triggers = self._start()
-        steps = triggers + self.stage.instructions
-        total = 1 + len(steps)
+        total = 1 + len(self.stage.instructions)
+        # the base image's ONBUILD triggers run first, as steps without a number of their own
+        steps = [(None, t) for t in triggers] + list(enumerate(self.stage.instructions, start=2))
         try:
-            for n, ins in enumerate(steps, start=2):
+            for n, ins in steps:
                 if b.stopper.stopped:
                     raise Stopped("stopped")
-                self.b.say(f"{self.prefix}STEP {n}/{total}: {ins.original}")
+                if n is None:
+                    self.b.say(f"{self.prefix}ONBUILD: {ins.original}")
+                else:
+                    self.b.say(f"{self.prefix}STEP {n}/{total}: {ins.original}")
                 self._step(ins, last=n == total and self.final)
             if not b.layers:
                 self._commit_stage()
