@@ -51,6 +51,10 @@ class BuildOptions:
     iidfile: Optional[str] = None
     network: Optional[str] = None
     jobs: int = 1
+    tls_verify: Optional[bool] = None     # for the images FROM and --from pull
+    creds: Optional[str] = None
+    cert_dir: Optional[str] = None
+    auth_file: Optional[str] = None
 
 
 class Secret:
@@ -238,7 +242,9 @@ class Build:
                 raise NoSuchImage(f"{what} {name}: image not known (and --pull=never)")
             where = platform_of(platform, None, None, None) if platform else platform_of(None, None, None, None)
             try:
-                image = pull(self.rt, PullOptions(name=name), self.info, where)
+                given = PullOptions(name=name, tls_verify=self.o.tls_verify, creds=self.o.creds,
+                                    cert_dir=self.o.cert_dir, auth_file=self.o.auth_file)
+                image = pull(self.rt, given, self.info, where)
             except PodpyError as exc:
                 raise NoSuchImage(f"{what} {name}: {exc}") from None
         self.pulled[key] = image

@@ -36,6 +36,11 @@ def build(
     iidfile: Optional[str] = typer.Option(None, "--iidfile", help="Write the image id to this file."),
     network: Optional[str] = typer.Option(None, "--network", help="RUN's network: slirp4netns, none or host."),
     jobs: int = typer.Option(1, "--jobs", help="Stages built side by side when independent (0: no limit)."),
+    tls_verify: Optional[bool] = typer.Option(None, "--tls-verify/--no-tls-verify",
+                                              help="Require HTTPS and verify certificates when pulling."),
+    creds: Optional[str] = typer.Option(None, "--creds", help="USERNAME:PASSWORD for pulling."),
+    cert_dir: Optional[str] = typer.Option(None, "--cert-dir", help="Directory with ca.crt, client.cert/.key."),
+    authfile: Optional[str] = typer.Option(None, "--authfile", help="Credentials file (default: auth.json)."),
 ) -> None:
     """Build an image from a Containerfile."""
     from ..build.executor import BuildOptions
@@ -45,7 +50,7 @@ def build(
                         build_args=list(build_args), build_arg_files=list(build_arg_files), no_cache=no_cache,
                         pull=pull or "missing", layers=layers, squash=squash, labels=list(labels),
                         secrets=list(secrets), format=fmt, quiet=quiet, iidfile=iidfile, network=network,
-                        jobs=jobs)
+                        jobs=jobs, tls_verify=tls_verify, creds=creds, cert_dir=cert_dir, auth_file=authfile)
     image = do_build(runtime(ctx), opts, _say, render.warn, render.err_line)
     render.out(image.id)
 

@@ -520,5 +520,10 @@ def test_built_image_pushed_and_pulled_back(p, tmp_path):
         pulled, built = inspect(fresh, dest), inspect(p, "pushme")
         assert len(pulled["RootFS"]["Layers"]) == len(built["RootFS"]["Layers"]) == 3
         assert pulled["RootFS"]["Layers"][1:] == built["RootFS"]["Layers"][1:]   # the built layers keep their ids
+        # a build FROM the registry's image: --pull (alone: always) fetches it; --platform names the host's
+        d2 = ctx(tmp_path / "2", f"FROM --platform=$BUILDPLATFORM {dest}\nRUN cat /built\n")
+        other = p.__class__(variant=p.variant, argv=p.argv, home=tmp_path / "other", base_env=p.base_env)
+        res = other("build", "--pull", "--tls-verify=false", d2)
+        assert "built\n" in res.stdout and "Copying blob" in res.stderr
     finally:
         reg.stop()
