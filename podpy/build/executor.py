@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -72,18 +73,15 @@ class Secret:
 def parse_build_args(items: list[str], files: list[str]) -> dict[str, str]:
     """--build-arg-file lines, then --build-arg KEY=VALUE (KEY alone: from the environment)."""
     out: dict[str, str] = {}
+    from_files: list[str] = []
     for path in files:
         try:
             with open(path, encoding="utf-8") as f:
                 lines = f.read().splitlines()
         except OSError as exc:
             raise InvalidArgument(f"--build-arg-file {path}: {exc.strerror}") from exc
-        for line in lines:
-            line = line.strip()
-            if line and not line.startswith("#"):
-                items_ = [line]
-                out.update(parse_build_args(items_, []))
-    for item in items:
+        from_files += [ln.strip() for ln in lines if ln.strip() and not ln.strip().startswith("#")]
+    for item in from_files + items:
         k, eq, v = item.partition("=")
         if not k:
             raise InvalidArgument(f"invalid --build-arg {item!r}: expected KEY=VALUE")
@@ -180,12 +178,11 @@ class Build:
         import threading
 
         self.pull_lock = threading.Lock()
-        self._n = 0
+        self._names = itertools.count(1)   # scratch file names (stages may run in threads)
 
     # -- helpers the steps use -------------------------------------------------------
     def scratch_file(self, data: bytes) -> str:
-        self._n += 1
-        path = os.path.join(self.scratch, f"file-{self._n}")
+        path = os.path.join(self.scratch, f"file-{next(self._names)}")
         with open(path, "wb") as f:
             f.write(data)
         return path
@@ -197,8 +194,7 @@ class Build:
         import urllib.request
         from email.utils import parsedate_to_datetime
 
-        self._n += 1
-        path = os.path.join(self.scratch, f"url-{self._n}")
+        path = os.path.join(self.scratch, f"url-{next(self._names)}")
         sha = hashlib.sha256()
         try:
             with urllib.request.urlopen(url, timeout=60) as resp, open(path, "wb") as f:  # noqa: S310
@@ -240,7 +236,7 @@ class Build:
         if image is None:
             if self.pull == "never":
                 raise NoSuchImage(f"{what} {name}: image not known (and --pull=never)")
-            where = platform_of(platform, None, None, None) if platform else platform_of(None, None, None, None)
+            where = platform_of(platform or None, None, None, None)
             try:
                 given = PullOptions(name=name, tls_verify=self.o.tls_verify, creds=self.o.creds,
                                     cert_dir=self.o.cert_dir, auth_file=self.o.auth_file)
@@ -251,7 +247,7 @@ class Build:
         return image
 
     # -- the build -------------------------------------------------------------------------
-    def run(self, names: list[str]) -> Image:
+    def run(self) -> Image:
         o = self.o
         with contextlib.ExitStack() as stack:
             self.scratch = stack.enter_context(self.rt.store.temporary("build-files")).path
@@ -361,7 +357,7 @@ class Build:
         if not self.quiet:
             self.say(line)
 
-    def _finish(self, sb: Any, image: Optional[Image], prefix: str, names: list[str]) -> Image:
+    def _finish(self, sb: Any, image: Optional[Image], prefix: str, tags: list[str]) -> Image:
         """--label on the final image; an image for a stage that made none (scratch alone)."""
         labels = {}
         for item in self.o.labels:
@@ -388,7 +384,7 @@ class Build:
                 image = self.rt.store.create_image(config, sb.layers, [])
                 if self.layers:
                     self.cache.put(key, image.id)
-        self.say(f"{prefix}COMMIT {names[0] if names else ''}".rstrip())
+        self.say(f"{prefix}COMMIT {tags[0] if tags else ''}".rstrip())
         self.say(f"--> {image.id[:11]}")
         return image
 
@@ -470,7 +466,7 @@ def build(rt: Runtime, o: BuildOptions, say: Callable[[str], None], warn: Callab
     b = Build(rt, o, say, warn, info)
     rt.reconcile()
     try:
-        image = b.run(names)
+        image = b.run()
     except PodpyError:
         raise
     except (KeyboardInterrupt, SystemExit):
