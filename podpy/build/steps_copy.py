@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING, Optional
 
 from ..errors import InvalidArgument
-from .context import Top
+from .context import Top, is_git_url
 from .copy import CopyJob, copy_into, is_archive
 from .ignore import Matcher
 from .parser import Instruction
@@ -71,6 +71,9 @@ def copy_step(sb: "StageBuilder", ins: Instruction) -> Step:
             path = b.scratch_file(content.encode("utf-8", "surrogateescape"))
             tops.append(Top(path, h.name, False, mode=0o644))
             digest.update(f"heredoc {h.name}\n{content}\n".encode("utf-8", "surrogateescape"))
+        elif kw == "ADD" and is_git_url(src):
+            raise InvalidArgument(f"ADD {src}: adding a git repository is not supported (use it as the build "
+                                  "context, or RUN git clone)")
         elif kw == "ADD" and src.startswith(("http://", "https://")):
             urls.append(src)
         elif from_:
