@@ -148,19 +148,32 @@ class Store:
             if expect_diff_id is not None and result.diff_id != expect_diff_id:
                 raise LayerError(f"layer content is {result.diff_id}, but the image config says {expect_diff_id}")
             layer_id = chain_id(parent, result.diff_id)
-            final = self.layer_dir(layer_id)
-            with self.db.write() as c:
-                try:
-                    os.rename(target, final)
-                except OSError:
-                    if not os.path.isdir(final):
-                        raise
-                c.execute("INSERT OR IGNORE INTO layers (id, parent, diff_id, compressed_digest, size, created)"
-                          " VALUES (?, ?, ?, ?, ?, ?)",
-                          (layer_id, parent, result.diff_id, result.compressed_digest, result.size, time.time()))
+            self._install(target, layer_id, parent, result.diff_id, result.compressed_digest, result.size)
             return layer_id, result
         finally:
             self._discard(stage)
+
+    def adopt_layer(self, directory: str, parent: Optional[str], diff_id: str, size: int) -> str:
+        """Make a directory written under tmp/ (a build step's changes, in the driver's layer
+        format, whose tar digests to diff_id) the layer on top of parent: renamed into place.
+        A layer that exists already is reused, the directory left to the caller's clean-up."""
+        layer_id = chain_id(parent, diff_id)
+        os.makedirs(os.path.join(self.root, "layers"), mode=0o700, exist_ok=True)
+        self._install(directory, layer_id, parent, diff_id, diff_id, size)
+        return layer_id
+
+    def _install(self, directory: str, layer_id: str, parent: Optional[str], diff_id: str,
+                 compressed_digest: str, size: int) -> None:
+        final = self.layer_dir(layer_id)
+        with self.db.write() as c:
+            try:
+                os.rename(directory, final)
+            except OSError:
+                if not os.path.isdir(final):
+                    raise
+            c.execute("INSERT OR IGNORE INTO layers (id, parent, diff_id, compressed_digest, size, created)"
+                      " VALUES (?, ?, ?, ?, ?, ?)",
+                      (layer_id, parent, diff_id, compressed_digest, size, time.time()))
 
     @contextmanager
     def temporary(self, kind: str) -> Iterator[Staging]:
