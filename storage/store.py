@@ -78,8 +78,17 @@ class Staging:
         name = f"{kind}-{os.urandom(8).hex()}"
         self.path = os.path.join(tmp, name)
         self.lock_path = self.path + ".lock"
-        self._lock_fd = os.open(self.lock_path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        while True:
+            self._lock_fd = os.open(self.lock_path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            # collect_garbage may have removed a lone lock between our open and flock: then
+            # ours is not the one on disk, and another one is made.
+            try:
+                if os.stat(self.lock_path).st_ino == os.fstat(self._lock_fd).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            os.close(self._lock_fd)
         os.mkdir(self.path, 0o755)
 
     def release(self) -> None:
@@ -90,6 +99,22 @@ class Staging:
                 pass
             os.close(self._lock_fd)
             self._lock_fd = -1
+
+
+def _remove_lone_lock(lock: str) -> None:
+    """A lock without its staging directory: its writer was killed before making the directory
+    or after removing it. Removed unless a writer holds it (about to make the directory)."""
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.unlink(lock)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 class Store:
@@ -312,6 +337,8 @@ class Store:
         doomed = []
         for name in names:
             if name.endswith(".lock"):
+                if name[:-5] not in names:
+                    _remove_lone_lock(os.path.join(tmp, name))
                 continue
             lock = os.path.join(tmp, name + ".lock")
             try:
