@@ -30,11 +30,26 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 DEFAULT_SRC = HERE.parent
 
-# Left out when the source tree is copied for the build.
-IGNORED = shutil.ignore_patterns(
-    ".git", ".ci", "build", "dist", "*.egg-info", "__pycache__", "*.pyc",
+# Left out when the source tree is copied for the build: these names anywhere, and the
+# build output directories at the top only (podpy/build/ is a package).
+_IGNORED_ANYWHERE = shutil.ignore_patterns(
+    ".git", ".ci", "*.egg-info", "__pycache__", "*.pyc",
     ".pytest_cache", ".mypy_cache", ".ruff_cache", ".venv", "*.pyz",
 )
+_TOP_ONLY = {"build", "dist"}
+
+
+def ignored_for(src: Path):  # type: ignore[no-untyped-def]
+    """The copytree ignore function for a source tree rooted at src."""
+    top = os.path.realpath(src)
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        out = set(_IGNORED_ANYWHERE(directory, names))
+        if os.path.realpath(directory) == top:
+            out |= _TOP_ONLY & set(names)
+        return out
+
+    return ignore
 
 
 class SpecError(Exception):
@@ -206,7 +221,7 @@ def build(src: Path, spec_path: Path, out_dir: Path, check: bool = True) -> Path
     final = out_dir / spec["output"]
     with tempfile.TemporaryDirectory(prefix="podpy-zipapp.") as tmp:
         project = Path(tmp) / "src"
-        shutil.copytree(src, project, ignore=IGNORED, symlinks=True)
+        shutil.copytree(src, project, ignore=ignored_for(src), symlinks=True)
         site = Path(tmp) / "site-packages"
         partial = Path(tmp) / spec["output"]
         env = {k: v for k, v in os.environ.items() if k != "PIP_REQUIRE_VIRTUALENV"}

@@ -110,7 +110,7 @@ list_source_files() {
             done
     else
         (cd "$REPO" && find . \
-            \( -name .git -o -name build -o -name dist -o -name '*.egg-info' \
+            \( -name .git -o -path ./build -o -path ./dist -o -name '*.egg-info' \
                -o -name __pycache__ -o -name .pytest_cache -o -name '*.pyz' \) -prune \
             -o \( -type f -o -type l \) -printf '%P\0')
     fi

@@ -40,6 +40,7 @@ def etc_files(rec: ContainerRecord, run_dir: str, net: Optional["EtcNet"] = None
         "/etc/hostname": hostname + "\n",
         "/etc/hosts": netfiles.hosts(hostname, rec.name, cfg.add_hosts, net),
         "/etc/resolv.conf": netfiles.resolv(net, cfg.dns, host_lines),
+        **cfg.etc_entries,   # --userns=keep-id: /etc/passwd and /etc/group with the user's entries
     }
     out = {}
     for dest, content in files.items():
@@ -94,8 +95,27 @@ def seccomp_for(cfg: Any, caps: list[str]) -> Optional[dict[str, Any]]:
     return seccomp.resolve(seccomp.read_profile(cfg.seccomp or None), caps)
 
 
+def _owned_by_container_root(mounts: list[dict[str, Any]], nested: IdMappings) -> None:
+    """The kernel file systems are mounted before the init enters its nested user namespace:
+    their ids count in the outer one, so name the outer ids of the container's root (and of
+    its tty group) for them to show as root (and tty) inside."""
+    def outer(maps: tuple[Any, ...], cid: int) -> Optional[int]:
+        return next((m.host_id + cid - m.container_id for m in maps
+                     if m.container_id <= cid < m.container_id + m.size), None)
+
+    uid, gid, tty = outer(nested.uids, 0), outer(nested.gids, 0), outer(nested.gids, 5)
+    for m in mounts:
+        if m["type"] == "tmpfs" and uid is not None and gid is not None:
+            m["options"] = [*m["options"], f"uid={uid}", f"gid={gid}"]
+        elif m["type"] == "devpts":
+            m["options"] = [o for o in m["options"] if not o.startswith("gid=")]
+            if tty is not None:
+                m["options"].append(f"gid={tty}")
+
+
 def build(rec: ContainerRecord, rootfs_desc: dict[str, Any], mappings: Optional[IdMappings],
-          etc: dict[str, str], console_size: Optional[tuple[int, int]]) -> dict[str, Any]:
+          etc: dict[str, str], console_size: Optional[tuple[int, int]],
+          nested: Optional[IdMappings] = None) -> dict[str, Any]:
     cfg = rec.config
     caps = capabilities.resolve(capabilities.DEFAULT, cfg.cap_add, cfg.cap_drop, cfg.privileged)
     process: dict[str, Any] = {
@@ -120,6 +140,11 @@ def build(rec: ContainerRecord, rootfs_desc: dict[str, Any], mappings: Optional[
         namespaces.insert(0, {"type": "user"})
         linux.update(mappings.to_spec())
         tty_gid_mapped = any(m.container_id <= 5 < m.container_id + m.size for m in mappings.gids)
+    if nested is not None:
+        # --userns=keep-id|auto, --uidmap: the container's namespace nests in the default one
+        # (the maps count in its ids); see rootless.child.
+        linux["nestedIdMappings"] = nested.to_spec()
+        tty_gid_mapped = any(m.container_id <= 5 < m.container_id + m.size for m in nested.gids)
     if not cfg.privileged:
         unmask = set(cfg.unmask)
         linux["maskedPaths"] = [p for p in rootfs.DEFAULT_MASKED if "ALL" not in unmask and p not in unmask]
@@ -129,6 +154,8 @@ def build(rec: ContainerRecord, rootfs_desc: dict[str, Any], mappings: Optional[
     if seccomp is not None:
         linux["seccomp"] = seccomp
     mounts = rootfs.default_mounts(tty_gid_mapped, own_netns(cfg.network))
+    if nested is not None:
+        _owned_by_container_root(mounts, nested)
     user_dests = {m["destination"] for m in cfg.mounts}
     for dest, path in etc.items():
         if dest not in user_dests:

@@ -75,6 +75,7 @@ class ContainerConfig(Record):
         "limits": dict, "cgroup_parent": "", "init_path": "", "read_only_tmpfs": False, "healthcheck": dict,
         "seccomp": "", "no_new_privileges": False, "mask": list, "unmask": list, "preserve_fds": 0,
         "ports": list, "exposed": list, "networks": dict, "dns": dict, "add_hosts": list,
+        "userns": "", "idmap": dict, "etc_entries": dict,
     }
     __slots__ = tuple(FIELDS)
     command: list[str]
@@ -119,6 +120,9 @@ class ContainerConfig(Record):
     networks: dict[str, dict[str, Any]]   # user networks (network "bridge"): name -> ip, mac, aliases
     dns: dict[str, list[str]]        # --dns, --dns-search, --dns-option: servers, search, options
     add_hosts: list[list[str]]       # --add-host: [name, ip]
+    userns: str             # --userns as given ("" for the default)
+    idmap: dict[str, list[list[int]]]   # "uids"/"gids": [container, intermediate, size]; {} = default
+    etc_entries: dict[str, str]         # /etc/passwd, /etc/group with keep-id's entries added
 
     @classmethod
     def from_json(cls, text: str) -> "ContainerConfig":

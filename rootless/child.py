@@ -199,6 +199,18 @@ def _init(spec: dict[str, Any], chan: Channel, detach: bool) -> None:
     cwd_host = R.resolve_in_root(rootfs, cwd)
     if not os.path.isdir(cwd_host):
         os.makedirs(cwd_host, 0o755, exist_ok=True)
+    nested = spec.get("linux", {}).get("nestedIdMappings")
+    if nested:
+        # The path to the root file system may not be searchable with the nested namespace's
+        # ids: start from its parent directory, which they may search (but not read).
+        parent, base = os.path.split(rootfs.rstrip("/"))
+        os.chmod(parent, 0o711)
+        os.chdir(parent)
+        _enter_nested_userns(sc, rootfs, nested)
+        # Mounts that came from the outer namespace are locked, and pivot_root refuses to
+        # move onto one: a bind of the root file system made here is ours.
+        sc.mount(base, base, None, S.MS_BIND | S.MS_REC)
+        rootfs = base
     R.pivot(sc, rootfs)
     linux = spec.get("linux", {})
     R.mask_paths(sc, linux.get("maskedPaths", []), linux.get("readonlyPaths", []))
@@ -214,6 +226,42 @@ def _init(spec: dict[str, Any], chan: Channel, detach: bool) -> None:
     except OSError as exc:
         raise SetupError(f"cannot chdir to `{cwd}`: {exc.strerror}") from exc
     _exec(process, chan)
+
+
+def _enter_nested_userns(sc: S.Syscalls, rootfs: str, maps: dict[str, list[dict[str, int]]]) -> None:
+    """Move the init into a user namespace nested in the one it was made in, with the maps of
+    --userns=keep-id|auto or --uidmap/--gidmap given in the outer namespace's ids (podman's
+    intermediate ids). Everything that needs the outer namespace's privileges (the root file
+    system, the mounts, the hostname, the loopback) is done by then; a child that stays in the
+    outer namespace writes the maps (a process may not write its own), and a mount namespace
+    owned by the nested one lets pivot_root and the masks work there."""
+    r, w = os.pipe()
+    helper = os.fork()
+    if helper == 0:
+        code = 1
+        try:
+            os.close(w)
+            if os.read(r, 1) == b"1":
+                # This PID namespace's proc, mounted in the root file system: the init is 1 there.
+                proc = os.path.join(rootfs, "proc", "1")
+                for name, key in (("uid_map", "uidMappings"), ("gid_map", "gidMappings")):
+                    with open(os.path.join(proc, name), "w") as f:
+                        f.write("".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in maps[key]))
+                code = 0
+        finally:
+            os._exit(code)
+    os.close(r)
+    try:
+        sc.unshare(S.CLONE_NEWUSER)
+        os.write(w, b"1")
+    finally:
+        os.close(w)
+    _, status = os.waitpid(helper, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SetupError("could not write the id maps of the container's nested user namespace")
+    os.setresgid(0, 0, 0)
+    os.setresuid(0, 0, 0)
+    sc.unshare(S.CLONE_NEWNS)
 
 
 def _loopback_up() -> None:

@@ -33,6 +33,10 @@ def _join(namespaces: list[tuple[int, int, str]]) -> None:
     sc = S.default()
     for fd, flag, path in namespaces:
         sc.setns(fd, flag, path)
+    if any(flag == S.CLONE_NEWUSER for _fd, flag, _p in namespaces):
+        # Root of the container's namespace: the user is not mapped in a nested one (auto).
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
     os.chdir("/")
 
 

@@ -54,21 +54,50 @@ class Execution:
         return self.exit_code
 
 
+_NS_GET_PARENT = 0xB702   # _IO(0xb7, 0x2)
+
+
 def _namespace_fds(target: int) -> list[tuple[int, int, str]]:
-    """(fd, flag, path) of each namespace of target that is not already ours."""
-    out = []
-    for name, flag in _ORDER:
-        path = f"/proc/{target}/ns/{name}"
-        try:
-            if os.stat(path).st_ino == os.stat(f"/proc/self/ns/{name}").st_ino:
+    """(fd, flag, path) of each namespace of target that is not already ours, in joining order.
+
+    A container with --userns=keep-id|auto or --uidmap runs in a user namespace nested in
+    the one that owns its other namespaces: that outer one is joined first, the nested one
+    after the namespaces it does not own, just before the mount namespace (which it owns)."""
+    import fcntl
+
+    out: list[tuple[int, int, str]] = []
+    nested: Optional[tuple[int, int, str]] = None
+    try:
+        for name, flag in _ORDER:
+            path = f"/proc/{target}/ns/{name}"
+            try:
+                if os.stat(path).st_ino == os.stat(f"/proc/self/ns/{name}").st_ino:
+                    continue
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
                 continue
-            out.append((os.open(path, os.O_RDONLY | os.O_CLOEXEC), flag, path))
-        except FileNotFoundError:
-            continue
-        except OSError as exc:
-            for fd, _f, _p in out:
-                os.close(fd)
-            raise SetupError(f"opening {path}: {exc.strerror}") from exc
+            if name == "user":
+                try:
+                    parent = fcntl.ioctl(fd, _NS_GET_PARENT)
+                except OSError:
+                    parent = -1
+                if parent >= 0:
+                    os.set_inheritable(parent, False)
+                    if os.fstat(parent).st_ino != os.stat("/proc/self/ns/user").st_ino:
+                        nested = (fd, flag, path)
+                        out.append((parent, flag, f"{path} (its parent)"))
+                        continue
+                    os.close(parent)
+            if name == "mnt" and nested is not None:
+                out.append(nested)
+                nested = None
+            out.append((fd, flag, path))
+        if nested is not None:
+            out.append(nested)
+    except OSError as exc:
+        for fd, _f, _p in out + ([nested] if nested else []):
+            os.close(fd)
+        raise SetupError(f"opening the namespaces of process {target}: {exc.strerror}") from exc
     return out
 
 

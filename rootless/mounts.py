@@ -221,6 +221,9 @@ def mount_rootfs(sc: S.Syscalls, desc: dict[str, Any], tied: bool = True) -> Opt
         sc.mount("overlay", target, "overlay", 0, opts)
         return None
     if kind == "fuse-overlayfs":
+        for key in ("uidmapping", "gidmapping"):
+            if desc.get(key):
+                opts += f",{key}={desc[key]}"
         return _fuse_overlay(desc, opts, target, tied)
     raise SetupError(f"unknown rootfs mount type `{kind}`")
 

@@ -290,3 +290,66 @@ def _describe(status: int) -> str:
     if os.WIFSIGNALED(status):
         return f"signal {os.WTERMSIG(status)}"
     return f"exit {os.WEXITSTATUS(status)}"
+
+
+# -- container mappings other than the default ---------------------------------
+#
+# `--userns=keep-id|auto` and `--uidmap/--gidmap` describe a container's ids in
+# terms of the *intermediate* ids, as rootless podman does: intermediate 0 is the
+# user, 1.. are the subordinate ids in order (exactly the default mapping's
+# container ids). Image layers are stored with the default mapping, so an image
+# file owned by id u is owned by intermediate u; a container with another mapping
+# sees its root file system through fuse-overlayfs with the matching
+# uidmapping/gidmapping (see fuse_idmapping).
+
+def parse_idmap(value: str, flag: str) -> tuple[int, int, int]:
+    """One --uidmap/--gidmap item: CONTAINER:INTERMEDIATE:SIZE."""
+    parts = value.split(":")
+    try:
+        if len(parts) != 3:
+            raise ValueError
+        c, i, n = (int(p) for p in parts)
+        if c < 0 or i < 0 or n < 1:
+            raise ValueError
+    except ValueError:
+        raise IdMapError(f"invalid {flag} {value!r}: expected CONTAINER_ID:HOST_ID:SIZE "
+                         "(HOST_ID counts the user as 0 and the subordinate ids from 1)") from None
+    return c, i, n
+
+
+def check_ranges(ranges: Sequence[tuple[int, int, int]], available: int, what: str) -> None:
+    """Container ranges must not overlap, nor intermediate ones, and must stay below `available`."""
+    for key, side in ((0, "container"), (1, "host")):
+        spans = sorted((r[key], r[key] + r[2]) for r in ranges)
+        for (_, end), (start, _) in zip(spans, spans[1:]):
+            if start < end:
+                raise IdMapError(f"{what}: the {side} ranges overlap")
+    for c, i, n in ranges:
+        if i + n > available:
+            raise IdMapError(f"{what}: host ids {i}-{i + n - 1} are not available: the user namespace has "
+                             f"0-{available - 1} (the user and the subordinate ids of /etc/subuid, /etc/subgid)")
+
+
+def keep_id(own: int, inside: int, available: int) -> list[tuple[int, int, int]]:
+    """--userns=keep-id: the user (intermediate 0) is `inside` in the container; the
+    subordinate ids fill the container ids around it, as podman maps them."""
+    ranges = []
+    below = min(inside, available - 1)
+    if below:
+        ranges.append((0, 1, below))
+    ranges.append((inside, 0, 1))
+    if available - 1 - below > 0:
+        ranges.append((inside + 1, below + 1, available - 1 - below))
+    return ranges
+
+
+def fuse_idmapping(ranges: Sequence[tuple[int, int, int]]) -> str:
+    """fuse-overlayfs's uidmapping/gidmapping value for a container of these ranges, the
+    server running in the container's user namespace. Its triples are ID_SEEN:ID_SHOWN:SIZE:
+    a file whose owner the server sees as container id c (stored as intermediate i) is
+    shown as i, the id the image gave it."""
+    return ":".join(f"{c}:{i}:{n}" for c, i, n in ranges)
+
+
+def is_identity(ranges: Sequence[tuple[int, int, int]], available: int) -> bool:
+    return list(ranges) == [(0, 0, available)]

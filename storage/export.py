@@ -100,6 +100,39 @@ def export_to_file(layer_dir: str, path: str, compression: str = "gzip",
     return "sha256:" + sink.diff.hexdigest(), "sha256:" + out.sha.hexdigest(), out.size
 
 
+class _Counter(io.RawIOBase):
+    """Hashes the tar stream and drops it."""
+
+    def __init__(self) -> None:
+        self.sha = hashlib.sha256()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.sha.update(data)
+        return len(data)
+
+
+def layer_digest(layer_dir: str, parent_dir: Optional[str] = None) -> tuple[str, int]:
+    """(diff id, bytes of file content) of the tar export_to_file would write for the layer,
+    without writing it: a layer made in place (a build step) gets the id its push will have."""
+    sink = _Counter()
+    size = 0
+    with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tf:  # type: ignore[arg-type]
+        add = tf.addfile
+
+        def counting(info: tarfile.TarInfo, data: Optional[BinaryIO] = None) -> None:
+            nonlocal size
+            if info.isreg():
+                size += info.size
+            add(info, data)
+
+        tf.addfile = counting  # type: ignore[method-assign]
+        write_tar(layer_dir, tf, parent_dir)
+    return "sha256:" + sink.sha.hexdigest(), size
+
+
 def write_tar(root: str, tf: tarfile.TarFile, parent: Optional[str] = None) -> None:
     """Every entry below root, sorted, with overlay whiteouts translated; with parent, only
     what differs from the tree at parent (see the module's docstring)."""

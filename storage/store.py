@@ -78,8 +78,17 @@ class Staging:
         name = f"{kind}-{os.urandom(8).hex()}"
         self.path = os.path.join(tmp, name)
         self.lock_path = self.path + ".lock"
-        self._lock_fd = os.open(self.lock_path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        while True:
+            self._lock_fd = os.open(self.lock_path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            # collect_garbage may have removed a lone lock between our open and flock: then
+            # ours is not the one on disk, and another one is made.
+            try:
+                if os.stat(self.lock_path).st_ino == os.fstat(self._lock_fd).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            os.close(self._lock_fd)
         os.mkdir(self.path, 0o755)
 
     def release(self) -> None:
@@ -90,6 +99,22 @@ class Staging:
                 pass
             os.close(self._lock_fd)
             self._lock_fd = -1
+
+
+def _remove_lone_lock(lock: str) -> None:
+    """A lock without its staging directory: its writer was killed before making the directory
+    or after removing it. Removed unless a writer holds it (about to make the directory)."""
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.unlink(lock)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 class Store:
@@ -148,19 +173,32 @@ class Store:
             if expect_diff_id is not None and result.diff_id != expect_diff_id:
                 raise LayerError(f"layer content is {result.diff_id}, but the image config says {expect_diff_id}")
             layer_id = chain_id(parent, result.diff_id)
-            final = self.layer_dir(layer_id)
-            with self.db.write() as c:
-                try:
-                    os.rename(target, final)
-                except OSError:
-                    if not os.path.isdir(final):
-                        raise
-                c.execute("INSERT OR IGNORE INTO layers (id, parent, diff_id, compressed_digest, size, created)"
-                          " VALUES (?, ?, ?, ?, ?, ?)",
-                          (layer_id, parent, result.diff_id, result.compressed_digest, result.size, time.time()))
+            self._install(target, layer_id, parent, result.diff_id, result.compressed_digest, result.size)
             return layer_id, result
         finally:
             self._discard(stage)
+
+    def adopt_layer(self, directory: str, parent: Optional[str], diff_id: str, size: int) -> str:
+        """Make a directory written under tmp/ (a build step's changes, in the driver's layer
+        format, whose tar digests to diff_id) the layer on top of parent: renamed into place.
+        A layer that exists already is reused, the directory left to the caller's clean-up."""
+        layer_id = chain_id(parent, diff_id)
+        os.makedirs(os.path.join(self.root, "layers"), mode=0o700, exist_ok=True)
+        self._install(directory, layer_id, parent, diff_id, diff_id, size)
+        return layer_id
+
+    def _install(self, directory: str, layer_id: str, parent: Optional[str], diff_id: str,
+                 compressed_digest: str, size: int) -> None:
+        final = self.layer_dir(layer_id)
+        with self.db.write() as c:
+            try:
+                os.rename(directory, final)
+            except OSError:
+                if not os.path.isdir(final):
+                    raise
+            c.execute("INSERT OR IGNORE INTO layers (id, parent, diff_id, compressed_digest, size, created)"
+                      " VALUES (?, ?, ?, ?, ?, ?)",
+                      (layer_id, parent, diff_id, compressed_digest, size, time.time()))
 
     @contextmanager
     def temporary(self, kind: str) -> Iterator[Staging]:
@@ -299,6 +337,8 @@ class Store:
         doomed = []
         for name in names:
             if name.endswith(".lock"):
+                if name[:-5] not in names:
+                    _remove_lone_lock(os.path.join(tmp, name))
                 continue
             lock = os.path.join(tmp, name + ".lock")
             try:

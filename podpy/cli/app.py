@@ -35,6 +35,7 @@ MODULES = {
     "import": "images", "images": "images", "rmi": "images", "tag": "images", "image": "images",
     "pull": "images", "login": "images", "logout": "images", "history": "images",
     "push": "images", "save": "images", "load": "images",
+    "build": "build",
     "info": "system", "version": "system", "unshare": "system", "system": "system", "events": "system",
 }
 GROUPS = {"container": "Manage containers.", "image": "Manage images.", "system": "Manage podpy.",
@@ -94,7 +95,9 @@ def build(only: Optional[str] = None) -> typer.Typer:
 
 # podman spells boolean flags with values (`--tls-verify=false`); click's paired
 # flags take none, so those spellings are rewritten before parsing.
-_PAIRED_FLAGS = ("--tls-verify", "--stream")
+_PAIRED_FLAGS = ("--tls-verify", "--stream", "--layers")
+# podman's `--pull` alone means `--pull=always`; with a policy word after it, that is its value
+_PULL_WORDS = ("always", "missing", "never", "newer", "true", "false", "ifmissing", "ifnewer")
 
 
 def _bool_flag(arg: str) -> str:
@@ -110,6 +113,8 @@ def main(args: list[str], command: Optional[str]) -> int:
 
     build(command)
     args = [_bool_flag(a) for a in args]
+    args = [("--pull=always" if a == "--pull" and (i + 1 >= len(args) or args[i + 1].lower() not in _PULL_WORDS)
+             else a) for i, a in enumerate(args)]
 
     def invoke() -> int:
         try:

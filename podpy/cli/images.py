@@ -191,7 +191,7 @@ def history(
     rt = runtime(ctx)
     image = lookup(rt, name)
     sizes = {r[0]: int(r[1]) for r in rt.db.conn.execute("SELECT id, size FROM layers")}
-    rows = image_history(image, sizes, no_trunc)
+    rows = image_history(image, sizes, no_trunc, rt.store.images())
     if quiet:
         for r in rows:
             render.out(r["ID"])
@@ -230,8 +230,13 @@ def images(
     from ..engine import reports
     from ..engine.images import lookup
 
+    from ..engine.images import intermediate
+
     rt = runtime(ctx)
     found = rt.store.images()
+    if not all_:
+        hidden = intermediate(found)
+        found = [i for i in found if i.id not in hidden]
     if name:
         wanted = lookup(rt, name).id
         found = [i for i in found if i.id == wanted]
@@ -272,6 +277,8 @@ def rmi(
             render.out(f"Untagged: {n}")
         if rep.deleted:
             render.out(f"Deleted: {rep.deleted}")
+        for image_id in rep.also:
+            render.out(f"Deleted: {image_id}")
         if rep.error is not None:
             render.error(str(rep.error))
             codes.add(1 if isinstance(rep.error, NoSuchImage) else 2 if "in use" in str(rep.error) else 125)
@@ -323,5 +330,7 @@ def inspect(
 TOP = {"import": (import_, {}), "images": (images, {}), "rmi": (rmi, {}), "tag": (tag, {}), "pull": (pull, {}),
        "login": (login, {}), "logout": (logout, {}), "history": (history, {}), "push": (push, {}),
        "save": (save, {}), "load": (load, {})}
-GROUP = {"save": (save, {}), "load": (load, {}), "import": (import_, {}), "pull": (pull, {}), "push": (push, {}), "history": (history, {}), "prune": (prune, {}), "ls": (images, {}), "list": (images, {"hidden": True}), "rm": (rmi, {}),
+from .build import build as _build  # noqa: E402 - `image build` is `build`
+
+GROUP = {"build": (_build, {}), "save": (save, {}), "load": (load, {}), "import": (import_, {}), "pull": (pull, {}), "push": (push, {}), "history": (history, {}), "prune": (prune, {}), "ls": (images, {}), "list": (images, {"hidden": True}), "rm": (rmi, {}),
          "tag": (tag, {}), "exists": (exists, {}), "inspect": (inspect, {})}

@@ -147,6 +147,8 @@ def exec_command(args: list[str], g: Globals) -> int:
     from . import render, runargs
 
     fields = runargs.parse("exec", args)
+    if fields and fields.get("preserve_fds"):
+        _check_inherited_fds(fields["preserve_fds"])
     if fields is None:
         return 0
     if fields["tty"] and fields["interactive"] and not fields["detach"] and not sys.stdin.isatty():

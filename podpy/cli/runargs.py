@@ -82,6 +82,9 @@ OPTIONS: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (
     (("--preserve-fds",), "preserve_fds", VALUE, "N", "pass file descriptors 3 to 3+N-1 on to the container"),
     (("--security-opt",), "security_opts", MULTI, "OPT",
      "seccomp=unconfined|FILE, no-new-privileges, mask=PATHS, unmask=PATHS"),
+    (("--userns",), "userns", VALUE, "MODE", "user namespace: host (default), keep-id[:uid=N,gid=N], auto[:size=N]"),
+    (("--uidmap",), "uidmap", MULTI, "CTR:HOST:SIZE", "map container uids (HOST counts the user as 0, sub-ids from 1)"),
+    (("--gidmap",), "gidmap", MULTI, "CTR:HOST:SIZE", "map container gids (as --uidmap)"),
 )
 
 EXEC_OPTIONS: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (
@@ -93,6 +96,7 @@ EXEC_OPTIONS: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (
     (("-u", "--user"), "user", VALUE, "USER[:GROUP]", "user and group, names or ids"),
     (("-w", "--workdir"), "workdir", VALUE, "DIR", "working directory inside the container"),
     (("--privileged",), "privileged", FLAG, "", "all capabilities"),
+    (("--preserve-fds",), "preserve_fds", VALUE, "N", "pass file descriptors 3 to 3+N-1 on to the command"),
 )
 
 HELP = {"run": "Run a command in a new container.", "create": "Create a container without starting it.",

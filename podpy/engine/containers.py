@@ -83,13 +83,56 @@ def runtime_spec(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None],
         mappings = default_mappings()
         if mappings.warning:
             warn(mappings.warning)
-    spec = specgen.build(rec, desc, mappings, etc, console)
+    nested = None
+    if rec.config.idmap:
+        nested = nested_mappings(rec.config.idmap)
+        desc = idmapped_rootfs(rt, rec.id, desc, rec.config.idmap)
+    spec = specgen.build(rec, desc, mappings, etc, console, nested)
     if net is not None:
         net.adjust_spec(spec)
     seccomp = spec["linux"].get("seccomp")
     if seccomp:
         seccomp["bpf"] = specgen.compiled_seccomp(rt.cfg.runroot, seccomp)
     return spec
+
+
+def nested_mappings(idmap: dict[str, list[list[int]]]) -> Any:
+    """A container's --userns/--uidmap ranges, in the ids of the default user namespace."""
+    from rootless.userns import IdMap, IdMappings
+
+    return IdMappings(tuple(IdMap(*r) for r in idmap["uids"]), tuple(IdMap(*r) for r in idmap["gids"]))
+
+
+def idmapped_rootfs(rt: Runtime, cid: str, desc: dict[str, Any], idmap: dict[str, list[list[int]]]
+                    ) -> dict[str, Any]:
+    """The root file system seen through fuse-overlayfs with id mapping: image layers keep the
+    default mapping's ids, which a container with other mappings must see unchanged (kernel
+    overlayfs cannot shift ids in a user namespace)."""
+    from rootless.userns import fuse_idmapping
+
+    program = _fuse_overlayfs()
+    if program is None:
+        raise InvalidState("--userns=keep-id|auto and --uidmap/--gidmap need fuse-overlayfs (to show the "
+                           "image's files with their own ids) and /dev/fuse: install fuse-overlayfs")
+    desc = dict(desc)
+    if desc["type"] == "bind":   # the copying driver: the container's tree is the upper layer
+        cdir = rt.store.container_dir(cid)
+        for sub in ("idmap-lower", "idmap-work"):
+            os.makedirs(os.path.join(cdir, sub), mode=0o700, exist_ok=True)
+        desc = {"lower": [os.path.join(cdir, "idmap-lower")], "upper": desc["source"],
+                "work": os.path.join(cdir, "idmap-work"), "target": desc["target"]}
+    desc.pop("userxattr", None)
+    desc.update(type="fuse-overlayfs", program=program, uidmapping=fuse_idmapping(idmap["uids"]),
+                gidmapping=fuse_idmapping(idmap["gids"]))
+    return desc
+
+
+def _fuse_overlayfs() -> Optional[str]:
+    for d in os.get_exec_path() + ["/usr/bin", "/usr/local/bin"]:
+        path = os.path.join(d, "fuse-overlayfs")
+        if os.access(path, os.X_OK):
+            return path if os.access("/dev/fuse", os.R_OK | os.W_OK) else None
+    return None
 
 
 STARTABLE = (CREATED, EXITED, STOPPED)
@@ -184,6 +227,7 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
         from ..events import container as event
 
         event(rt.cfg.runroot, "start", rec)
+        checks = _ForegroundHealth(rt, rec) if cfg.healthcheck else None
         try:
             if container.pty_master is not None:
                 with tty.RawMode(0):
@@ -191,12 +235,55 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
                 os.close(container.pty_master)
             code = container.wait()
         finally:
+            if checks is not None:
+                checks.stop()
             if container.exit_code is None:  # an exception in the relay: do not leave it running
                 container.signal(signal.SIGKILL)
                 container.wait()
             net.stop()
             _record_exit(rt, rec, container.exit_code)
     return code
+
+
+class _ForegroundHealth:
+    """A foreground container's healthchecks: what the monitor does for detached ones (run
+    `podpy healthcheck run ID` every --health-interval, one at a time), from a thread of the
+    `podpy run` that waits for the container."""
+
+    def __init__(self, rt: Runtime, rec: ContainerRecord) -> None:
+        import threading
+
+        from .detached import _podpy_command
+
+        self.command = _podpy_command(rt, "healthcheck", "run", rec.id)
+        self.interval = float(rec.config.healthcheck["interval"])
+        self.done = threading.Event()
+        self.child = 0
+        self.thread = threading.Thread(target=self._loop, name="healthcheck", daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        null = os.open(os.devnull, os.O_RDWR)
+        try:
+            while not self.done.wait(self.interval):
+                try:
+                    self.child = os.posix_spawn(
+                        self.command["argv"][0], self.command["argv"], self.command["env"],
+                        file_actions=[(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, null, 1),
+                                      (os.POSIX_SPAWN_DUP2, null, 2)], setsid=True)
+                    os.waitpid(self.child, 0)
+                except ChildProcessError:
+                    pass
+                except OSError:
+                    return
+                finally:
+                    self.child = 0
+        finally:
+            os.close(null)
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join(timeout=5)
 
 
 def _remove_run_dir(rt: Runtime, cid: str) -> None:
@@ -255,17 +342,36 @@ def _remove_anonymous_volumes(rt: Runtime, rec: ContainerRecord) -> None:
 def remove(rt: Runtime, rec: ContainerRecord, force: bool, volumes: bool = False) -> None:
     """Remove one container; a running one only with force (it is killed first); with volumes,
     its anonymous volumes too."""
-    if rec.state in (RUNNING, "paused") and rec.owner_pid != os.getpid():
-        if not force:
-            raise InvalidState(
-                f"cannot remove container {rec.id} as it is running - running or paused containers "
-                "cannot be removed without force: container state improper")
-        if rec.detached:
-            from .detached import kill_and_wait
+    from ..state import REMOVING
 
-            kill_and_wait(rt, rec)
-        else:
-            _kill_and_wait(rec)
+    for _ in range(5):
+        if rec.state in (RUNNING, "paused") and rec.owner_pid != os.getpid():
+            if not force:
+                raise InvalidState(
+                    f"cannot remove container {rec.id} as it is running - running or paused containers "
+                    "cannot be removed without force: container state improper")
+            if rec.detached:
+                from .detached import kill_and_wait
+
+                kill_and_wait(rt, rec)
+            else:
+                _kill_and_wait(rec)
+        # Ours from here: a restart (a policy's, a healthcheck's) can no longer claim it, and
+        # if this command is killed the next one finishes the removal (Runtime.reconcile).
+        try:
+            rec = rt.state.claim(rec.id, (CONFIGURED, CREATED, EXITED, STOPPED), REMOVING)
+            break
+        except InvalidState:
+            now = rt.state.get(rec.id)
+            if now is None:
+                return   # removed meanwhile by someone else
+            if now.state == REMOVING:
+                raise InvalidState(f"container {rec.name} is being removed by another command") from None
+            rec = now    # started again meanwhile: killed again above (with force)
+    else:
+        raise InvalidState(f"container {rec.name} keeps being restarted: could not remove it")
+    if rec.cgroup:
+        release_cgroup(rec)
     rt.store.remove_container(rec.id)
     _remove_run_dir(rt, rec.id)
     rt.state.delete(rec.id)

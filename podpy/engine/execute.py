@@ -19,6 +19,7 @@ class ExecOptions(Record):
     FIELDS = {
         "container": REQUIRED, "command": REQUIRED, "interactive": False, "tty": False, "detach": False,
         "env": list, "env_file": list, "user": None, "workdir": None, "privileged": False,
+        "preserve_fds": None,
     }
     __slots__ = tuple(FIELDS)
     container: str
@@ -31,6 +32,7 @@ class ExecOptions(Record):
     user: Optional[str]
     workdir: Optional[str]
     privileged: bool
+    preserve_fds: Optional[str]
 
 
 def _container_file(pid: int, path: str, layer_dirs: list[str]) -> Optional[bytes]:
@@ -86,6 +88,7 @@ def process_for(rt: Runtime, o: ExecOptions, console: Optional[tuple[int, int]]
         "cwd": o.workdir or cfg.workdir or "/",
         "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
         "noNewPrivileges": False,
+        "preserveFds": int(o.preserve_fds or 0),
     }
     if console:
         process["consoleSize"] = {"height": console[0], "width": console[1]}

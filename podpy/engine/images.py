@@ -7,7 +7,7 @@ import json
 import os
 import platform
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from storage import reference
@@ -137,9 +137,19 @@ def _url_opener(url: str) -> Callable[[], Any]:
     return opener
 
 
-def history(image: Image, layer_sizes: dict[str, int], no_trunc: bool) -> list[dict[str, Any]]:
-    """`image history`: one row per history entry, newest first, as podman prints them."""
+def history(image: Image, layer_sizes: dict[str, int], no_trunc: bool,
+            others: Optional[list[Image]] = None) -> list[dict[str, Any]]:
+    """`image history`: one row per history entry, newest first, as podman prints them; an entry
+    that ends another stored image (a build's step) shows that image's id."""
     from .reports import ago
+
+    ends: dict[int, str] = {}
+    mine = _steps(image)
+    for other in others or []:
+        theirs = _steps(other)
+        if theirs and len(theirs) < len(mine) and mine[:len(theirs)] == theirs \
+                and tuple(image.layers[:len(other.layers)]) == tuple(other.layers):
+            ends[len(theirs) - 1] = other.id
 
     entries = list(image.config.get("history") or [])
     diff_ids = list((image.config.get("rootfs") or {}).get("diff_ids") or [])
@@ -150,8 +160,10 @@ def history(image: Image, layer_sizes: dict[str, int], no_trunc: bool) -> list[d
         if not h.get("empty_layer"):
             size = sizes[layer] if layer < len(sizes) else 0
             layer += 1
+        found = ends.get(len(rows))
         rows.append({"created": h.get("created", ""), "CreatedBy": h.get("created_by", ""), "size": size,
-                     "comment": h.get("comment", ""), "ID": "<missing>", "tags": None})
+                     "comment": h.get("comment", ""), "tags": None,
+                     "ID": "<missing>" if found is None else found if no_trunc else found[:12]})
     if not rows:  # no history recorded: one row per layer
         rows = [{"created": "", "CreatedBy": "", "size": sizes[i] if i < len(sizes) else 0, "comment": "",
                  "ID": "<missing>", "tags": None} for i in range(len(diff_ids))]
@@ -182,16 +194,82 @@ def _human(n: int) -> str:
     return human_size(n)
 
 
+def _steps(image: Image) -> tuple[tuple[str, str], ...]:
+    return tuple((str(h.get("created", "")), str(h.get("created_by", "")))
+                 for h in image.config.get("history") or [])
+
+
+def parents(images: list[Image]) -> dict[str, str]:
+    """child id -> parent id: the image a build step started from, as podman finds it: the
+    parent's layers and history begin the child's, and the child's history is longer (the
+    longest such parent)."""
+    by_steps: dict[tuple[tuple[str, str], ...], list[Image]] = {}
+    steps = {}
+    for i in images:
+        steps[i.id] = _steps(i)
+        if steps[i.id]:
+            by_steps.setdefault(steps[i.id], []).append(i)
+    out: dict[str, str] = {}
+    for child in images:
+        cs = steps[child.id]
+        for n in range(len(cs) - 1, 0, -1):
+            cands = [c for c in by_steps.get(cs[:n], ())
+                     if tuple(child.layers[:len(c.layers)]) == tuple(c.layers)]
+            if cands:
+                out[child.id] = cands[0].id
+                break
+    return out
+
+
+def intermediate(images: list[Image]) -> set[str]:
+    """Unnamed images that other images were built on (a build's steps): `images` lists them
+    only with -a, and `image prune` leaves them while what was built on them is kept."""
+    with_children = set(parents(images).values())
+    return {i.id for i in images if not i.names and i.id in with_children}
+
+
 def prune(rt: Runtime, all_: bool) -> list[str]:
-    """`image prune`: remove dangling images (no name), or with all_ every image no container uses."""
+    """`image prune`: remove dangling images (no name and nothing built on them, over and over, so
+    a removed build's steps go too), or with all_ every image no container uses; then the layer
+    cache entries of the removed images."""
     rt.reconcile()
     used = {r.image_id for r in rt.state.all()}
-    removed = []
-    for image in rt.store.images():
-        if image.id in used or (image.names and not all_):
-            continue
-        rt.store.delete_image(image.id, in_use=False)
-        removed.append(image.id)
+    removed: list[str] = []
+    while True:
+        images = rt.store.images()
+        keep = intermediate(images) if not all_ else set()
+        doomed = [i for i in images if i.id not in used and i.id not in keep and (all_ or not i.names)]
+        if not doomed:
+            break
+        for image in doomed:
+            rt.store.delete_image(image.id, in_use=False)
+            removed.append(image.id)
+        if all_:
+            break
+    _forget_cache(rt)
+    return removed
+
+
+def _forget_cache(rt: Runtime) -> None:
+    from ..build.cache import forget_missing
+
+    forget_missing(rt.db)
+
+
+def _dangling_parents(rt: Runtime, image: Image, before: list[Image], used: set[str]) -> list[str]:
+    """After `rmi` of image: the unnamed images it was built on that nothing else uses, removed
+    too (podman removes a build's steps with its image)."""
+    removed: list[str] = []
+    parent_of = parents(before)
+    current = parent_of.get(image.id)
+    while current:
+        now = rt.store.images()
+        found = next((i for i in now if i.id == current), None)
+        if found is None or found.names or found.id in used or found.id in set(parents(now).values()):
+            break
+        rt.store.delete_image(found.id, in_use=False)
+        removed.append(found.id)
+        current = parent_of.get(found.id)
     return removed
 
 
@@ -214,6 +292,7 @@ class ImageRemoveReport:
     untagged: list[str]
     deleted: Optional[str] = None
     error: Optional[PodpyError] = None
+    also: list[str] = field(default_factory=list)   # the build steps it was made from, removed with it
 
 
 def remove_images(rt: Runtime, names: list[str], force: bool) -> list[ImageRemoveReport]:
@@ -243,8 +322,12 @@ def remove_images(rt: Runtime, names: list[str], force: bool) -> list[ImageRemov
                     "external containers and force-removing image")
             for rec in users:
                 remove(rt, rec, force=True)
+            before = rt.store.images()
             untagged = rt.store.delete_image(image.id, in_use=False)
-            reports.append(ImageRemoveReport(name, untagged, image.id))
+            used = {r.image_id for r in rt.state.all()}
+            reports.append(ImageRemoveReport(name, untagged, image.id,
+                                             also=_dangling_parents(rt, image, before, used)))
+            _forget_cache(rt)
             from ..events import emit
 
             emit(rt.cfg.runroot, "image", "remove", image.id, name)

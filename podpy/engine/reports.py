@@ -213,6 +213,10 @@ def container_inspect(rec: ContainerRecord, rootfs: str, driver: str, run_dir: s
             "SecurityOpt": ([f"seccomp={cfg.seccomp}"] if cfg.seccomp else [])
             + (["no-new-privileges"] if cfg.no_new_privileges else []),
             "Init": bool(cfg.init_path),
+            "UsernsMode": cfg.userns or "",
+            "IDMappings": {"UidMap": [":".join(map(str, r)) for r in cfg.idmap.get("uids", [])],
+                           "GidMap": [":".join(map(str, r)) for r in cfg.idmap.get("gids", [])]}
+            if cfg.idmap else {},
         },
         "NetworkSettings": network_settings(rec, run_dir),
         "IsInfra": False,

@@ -16,7 +16,7 @@ from storage.store import Store
 
 from .. import config as config_mod
 from ..errors import EngineError, InvalidArgument, translate
-from ..state import CONFIGURED, EXITED, RUNNING, State
+from ..state import CONFIGURED, EXITED, REMOVING, RUNNING, State
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -148,7 +148,7 @@ class Runtime:
                 rec = self.state.get(rec.id) or rec
                 if rec.state != RUNNING and not rec.config.remove:
                     continue
-            if rec.state == CONFIGURED or (rec.config.remove and rec.state in (RUNNING, EXITED)):
+            if rec.state in (CONFIGURED, REMOVING) or (rec.config.remove and rec.state in (RUNNING, EXITED)):
                 if rec.cgroup:
                     from .containers import release_cgroup
 

@@ -19,6 +19,7 @@ with podpy (PDEATHSIG).
 from __future__ import annotations
 
 import _socket
+import fcntl
 import gc
 import os
 import signal
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from typing import Optional
 
 _REQUEST = struct.Struct("=iiI")
+NS_GET_USERNS = 0xB701      # ioctl on a namespace fd: a new fd of the user namespace that owns it
 _MAX_BATCH = 64
 
 
@@ -69,16 +71,20 @@ class SocketSource:
 
 
 def spawn(pid: int, userns: bool, tied: bool) -> SocketSource:
-    """Fork the helper for the namespaces of process `pid` (a container's init, before it
-    execs: its /proc/PID/ns files are opened here, as the host user). userns: enter the
-    user namespace first (rootless). tied: it dies with this process (PDEATHSIG)."""
-    userns_fd = os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC) if userns else -1
-    try:
-        netns_fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        if userns_fd >= 0:
-            os.close(userns_fd)
-        raise
+    """Fork the helper for the network namespace of process `pid` (a container's init; the
+    host user may open its /proc/PID/ns files, being the owner of its user namespaces).
+    userns: enter the user namespace that owns it first (rootless). tied: it dies with this
+    process (PDEATHSIG)."""
+    netns_fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    userns_fd = -1
+    if userns:
+        # The user namespace that owns the network namespace, which need not be the init's own
+        # (with --userns=keep-id the init moves on into one nested in it).
+        try:
+            userns_fd = fcntl.ioctl(netns_fd, NS_GET_USERNS)
+        except OSError:
+            os.close(netns_fd)
+            raise
     here, there = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
     syscalls.default()   # made before the fork: shared with the helper rather than copied into it
     try:

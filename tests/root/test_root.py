@@ -101,3 +101,32 @@ def test_disk_full_is_one_line_and_keeps_nothing(tmp_path, image_tar):
         assert not tmp.exists() or list(tmp.iterdir()) == []
     finally:
         subprocess.run(["umount", "-l", str(small)], check=False)
+
+
+def test_full_disk_while_writing_logs(tmp_path, image_tar):
+    """A container whose log file's file system fills up keeps running and exits with its own
+    code; `logs` shows what was kept, without a traceback."""
+    small = tmp_path / "logs"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(small)], check=True)
+    base = [podpy_bin(), "--root", str(tmp_path / "store"), "--runroot", str(tmp_path / "run")]
+
+    def pp(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(base + list(args), capture_output=True, text=True, timeout=120, check=check)
+
+    try:
+        pp("import", image_tar, "busybox")
+        log = small / "chatty.log"
+        pp("run", "-d", "--name", "chatty", "--network", "none", "--log-opt", f"path={log}", "busybox", "sh", "-c",
+           "i=0; while [ $i -lt 3000 ]; do echo line $i of a log that will not fit; i=$((i+1)); done; exit 3")
+        assert pp("wait", "chatty").stdout == "3\n"
+        assert log.stat().st_size <= 64 * 1024
+        res = pp("logs", "chatty", check=False)
+        assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+        assert res.stdout.startswith("line 0 of a log") and "line 2999" not in res.stdout
+        state = json.loads(pp("inspect", "chatty").stdout)[0]["State"]
+        assert state["Status"] == "exited" and state["ExitCode"] == 3
+        pp("rm", "chatty")
+    finally:
+        pp("rm", "-af", check=False)
+        subprocess.run(["umount", "-l", str(small)], check=False)

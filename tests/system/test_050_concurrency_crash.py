@@ -82,3 +82,33 @@ def test_sigkill_at_every_moment_leaves_a_consistent_store(new_podpy, image_tar)
     assert os.listdir(store / "containers") == []
     assert [n for n in os.listdir(store / "tmp") if not n.startswith("probe")] == [] if (store / "tmp").exists() else True
     assert p("run", "--rm", "--network", "none", "busybox", "true").returncode == 0
+
+
+def test_sigkilled_rm_is_finished_by_the_next_command(new_podpy, image_tar):
+    p = new_podpy()
+    p("import", image_tar, "busybox")
+    store = p.data_home / "podpy"
+
+    def many():
+        # a writable layer of 10,000 files takes a while to remove
+        p("run", "--name", "many", "--network", "none", "busybox", "sh", "-c",
+          "mkdir /m && cd /m && seq 1 10000 | xargs touch", timeout=120)
+
+    many()
+    start = time.monotonic()
+    p("rm", "many")
+    whole = time.monotonic() - start
+    for fraction in (0.3, 0.7):
+        many()
+        proc = subprocess.Popen(p.command("rm", "many"), env=p.environ(), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(whole * fraction)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        # The next command finishes a removal that had begun; one that had not is still whole.
+        left = p("ps", "-a", "--format", "{{.Names}} {{.Status}}").stdout.split("\n")[:-1]
+        if left:
+            assert len(left) == 1 and left[0].startswith("many Exited (0)"), left
+            p("rm", "many")
+        assert p("ps", "-a", "-q").stdout == ""
+        assert os.listdir(store / "containers") == []

@@ -374,6 +374,20 @@ def test_healthchecks(store):
         assert res.returncode == 125, bad
 
 
+def test_healthchecks_of_a_foreground_container(store):
+    p = store
+    # `podpy run` in the foreground runs the checks itself: the container's own check sees the
+    # file appear, and --health-on-failure=kill ends it once it is gone again
+    res = p("run", "--name", "fg", "--health-cmd", "test -e /tmp/ok", "--health-interval", "1s",
+            "--health-retries", "1", "--health-on-failure", "kill", "--network", "none", "busybox", "sh", "-c",
+            "touch /tmp/ok; sleep 3.5; rm /tmp/ok; sleep 20; echo survived", check=False, timeout=40)
+    assert res.returncode == 137 and "survived" not in res.stdout
+    health = json.loads(p("inspect", "fg").stdout)[0]["State"]["Health"]
+    assert health["Status"] == "unhealthy"
+    assert [entry["ExitCode"] for entry in health["Log"]][:1] == [0] and health["Log"][-1]["ExitCode"] == 1
+    p("rm", "fg")
+
+
 def test_system_df_prune_and_reset(store, tmp_path):
     p = store
     p("run", "-d", "--name", "keep", "--network", "none", "busybox", "sleep", "60")

@@ -87,3 +87,31 @@ def test_preserve_fds(p, tmp_path):
     assert res.stdout.startswith("through fd 3\n") and res.stdout.split("\n")[1].split() == ["0", "1", "2", "3", "4"]
     res = p("run", "--rm", "--preserve-fds", "2", "busybox", "true", check=False)
     assert res.returncode == 125 and "not open" in res.stderr
+
+
+def test_exec_preserve_fds(p, tmp_path):
+    import subprocess
+
+    data = tmp_path / "passed"
+    data.write_text("through fd 3 into exec\n")
+    data.chmod(0o644)
+    p("run", "-d", "--name", "fds", "--network", "none", "busybox", "sleep", "60")
+    try:
+        argv = ["sh", "-c", 'exec "$@" 3<"$PASSED"', "sh",
+                *p.command("exec", "--preserve-fds", "1", "fds", "sh", "-c",
+                           "cat <&3; ls /proc/self/fd | sort -n | tr '\\n' ' '")]
+        res = subprocess.run(argv, env={**p.environ(), "PASSED": str(data)}, capture_output=True, text=True,
+                             timeout=60)
+        assert res.returncode == 0, res.stderr
+        lines = res.stdout.split("\n")
+        assert lines[0] == "through fd 3 into exec" and lines[1].split() == ["0", "1", "2", "3", "4"]
+        # without the flag, nothing of the caller's beyond 0-2
+        argv = ["sh", "-c", 'exec "$@" 3<"$PASSED"', "sh",
+                *p.command("exec", "fds", "sh", "-c", "ls /proc/self/fd | sort -n | tr '\\n' ' '")]
+        res = subprocess.run(argv, env={**p.environ(), "PASSED": str(data)}, capture_output=True, text=True,
+                             timeout=60)
+        assert res.returncode == 0 and res.stdout.split() == ["0", "1", "2", "3"], res.stdout
+        res = p("exec", "--preserve-fds", "2", "fds", "true", check=False)
+        assert res.returncode == 125 and "not open" in res.stderr
+    finally:
+        p("rm", "-f", "fds")

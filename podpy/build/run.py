@@ -1,0 +1,241 @@
+"""RUN: the working container's runtime spec (through specgen, as `podpy run` builds its own),
+its `--mount`s and secrets, and the process run to its exit.
+
+The step runs in the foreground with podpy's stdout and stderr (nothing with -q) and
+/dev/null for stdin. Ctrl-C (or SIGTERM) kills the step's processes; the caller then
+drops its working container, so nothing of the step is committed or cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from .. import specgen
+from ..errors import InvalidArgument
+from ..state import ContainerConfig, ContainerRecord
+from .working import FORK_LOCK, Working
+
+MOUNT_TYPES = ("bind", "cache", "tmpfs", "secret")
+
+
+@dataclass
+class RunStep:
+    argv: list[str]
+    env: list[str]
+    user: str                      # the image's USER ("" for root)
+    workdir: str
+    network: str                   # slirp4netns, host or none
+    mounts: list[dict[str, Any]] = field(default_factory=list)
+    privileged: bool = False
+    quiet: bool = False
+
+
+@dataclass
+class MountSpec:
+    """One parsed `RUN --mount=...`."""
+
+    type: str
+    target: str
+    source: Optional[str] = None
+    from_: Optional[str] = None
+    readonly: Optional[bool] = None
+    id: Optional[str] = None
+    sharing: str = "shared"
+    mode: Optional[int] = None
+    uid: int = 0
+    gid: int = 0
+    size: Optional[str] = None
+    required: bool = False
+    env: Optional[str] = None
+
+
+def parse_mount(value: str, workdir: str) -> MountSpec:
+    """`type=cache,target=/root/.cache,...` -> a MountSpec (BuildKit's keys and aliases)."""
+    fields: dict[str, str] = {}
+    flags: set[str] = set()
+    for item in value.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        k, eq, v = item.partition("=")
+        k = k.strip().lower()
+        if eq:
+            fields[k] = v.strip()
+        else:
+            flags.add(k)
+    kind = fields.pop("type", "bind")
+    if kind == "ssh":
+        raise InvalidArgument("RUN --mount=type=ssh is not supported")
+    if kind not in MOUNT_TYPES:
+        raise InvalidArgument(f"RUN --mount: unknown type {kind!r}: use bind, cache, tmpfs or secret")
+    target = fields.pop("target", None) or fields.pop("dst", None) or fields.pop("destination", None)
+    m = MountSpec(kind, "")
+    m.source = fields.pop("source", None) or fields.pop("src", None)
+    m.from_ = fields.pop("from", None)
+    m.id = fields.pop("id", None)
+    m.sharing = fields.pop("sharing", "shared")
+    if m.sharing not in ("shared", "private", "locked"):
+        raise InvalidArgument(f"RUN --mount: invalid sharing {m.sharing!r}: shared, private or locked")
+    m.size = fields.pop("size", None) or fields.pop("tmpfs-size", None)
+    m.env = fields.pop("env", None)
+    for key in ("ro", "readonly"):
+        if key in flags or fields.get(key, "").lower() in ("true", "1"):
+            m.readonly = True
+        fields.pop(key, None)
+    for key in ("rw", "readwrite"):
+        if key in flags or fields.get(key, "").lower() in ("true", "1"):
+            m.readonly = False
+        fields.pop(key, None)
+    if "required" in flags or fields.get("required", "").lower() in ("true", "1"):
+        m.required = True
+    fields.pop("required", None)
+    try:
+        if "mode" in fields:
+            m.mode = int(fields.pop("mode"), 8)
+        m.uid = int(fields.pop("uid", "0"))
+        m.gid = int(fields.pop("gid", "0"))
+    except ValueError:
+        raise InvalidArgument(f"RUN --mount={value}: mode is octal, uid and gid are numbers") from None
+    if fields:
+        raise InvalidArgument(f"RUN --mount={value}: unknown option {sorted(fields)[0]!r}")
+    if kind == "secret":
+        if not m.id and not target:
+            raise InvalidArgument(f"RUN --mount={value}: a secret needs an id or a target")
+        m.id = m.id or os.path.basename(target or "")
+        target = target or ("" if m.env else f"/run/secrets/{m.id}")
+    elif not target:
+        raise InvalidArgument(f"RUN --mount={value}: the target is missing")
+    if target and not target.startswith("/"):
+        target = os.path.normpath(os.path.join(workdir, target))
+    m.target = target or ""
+    return m
+
+
+def created_paths(layer_dirs: list[str], destinations: list[str]) -> list[str]:
+    """The mount points (and their parents) the image lacks: the runtime makes them, and they
+    are removed again before the step's changes become a layer."""
+    from storage import view
+
+    out: list[str] = []
+    for dest in destinations:
+        rel = dest.strip("/")
+        while rel and rel not in out and view.resolve(layer_dirs, "/" + rel) is None:
+            out.append(rel)
+            rel = os.path.dirname(rel)
+    return out
+
+
+class Stopped(Exception):
+    """A step stopped because another stage failed (--jobs), or Ctrl-C."""
+
+
+class Stopper:
+    """The build's running steps, to stop them all: on Ctrl-C, or when a stage running beside
+    them (--jobs) fails."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.lock = threading.Lock()
+        self.running: set[Any] = set()
+        self.stopped = False
+
+    def add(self, container: Any) -> None:
+        with self.lock:
+            self.running.add(container)
+            if self.stopped:
+                container.signal(signal.SIGKILL)
+
+    def discard(self, container: Any) -> None:
+        with self.lock:
+            self.running.discard(container)
+
+    def stop(self) -> None:
+        with self.lock:
+            self.stopped = True
+            for container in self.running:
+                container.signal(signal.SIGKILL)
+
+
+RUNTIME_DESTINATIONS = ["/proc", "/sys", "/dev", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf"]
+
+
+def run(work: Working, step: RunStep, warn: Callable[[str], None], stopper: Stopper) -> int:
+    """Run the step in the working container; its exit code. Ctrl-C: KeyboardInterrupt; stopped
+    by the stopper from another thread: Stopped."""
+    from rootless import parent
+    from rootless.userns import default_mappings
+
+    from .. import options as opt
+    from ..engine.containers import _slirp_options
+    from storage import view
+
+    rt = work.rt
+    layer_dirs = work.layer_dirs
+    spec_user = opt.parse_user(step.user) if step.user else opt.UserSpec("0", None)
+    uid, gid, groups, home = opt.resolve_user(spec_user, view.read_file(layer_dirs, "/etc/passwd"),
+                                              view.read_file(layer_dirs, "/etc/group"))
+    env = list(step.env)
+    if not any(e.startswith("HOME=") for e in env):
+        env.append(f"HOME={home if home != '/' or uid else '/root'}")
+    cid = hashlib.sha256(os.urandom(16)).hexdigest()
+    cfg = ContainerConfig(command=step.argv, entrypoint=[], env=env, user=step.user, uid=uid, gid=gid,
+                          groups=groups, workdir=step.workdir or "/", hostname="", network=step.network,
+                          mounts=step.mounts, privileged=step.privileged)
+    rec = ContainerRecord(id=cid, name=cid[:12], image_id="", image_name="", created=time.time(),
+                          state="running", config=cfg)
+    run_dir = os.path.join(work.cdir, "run")
+    etc = specgen.etc_files(rec, run_dir)
+    mappings = None
+    if rt.cfg.rootless:
+        mappings = default_mappings()
+    spec = specgen.build(rec, work.rootfs(), mappings, etc, None)
+    seccomp = spec["linux"].get("seccomp")
+    if seccomp:
+        seccomp["bpf"] = specgen.compiled_seccomp(rt.cfg.runroot, seccomp)
+    options = parent.LaunchOptions(slirp=_slirp_options({}) if step.network == "slirp4netns" else None)
+    work.touched = True
+    import threading
+
+    interrupted: list[int] = []
+    main = threading.current_thread() is threading.main_thread()
+
+    def stop(sig: int, _frame: object) -> None:
+        interrupted.append(sig)
+        stopper.stop()
+
+    # signal handlers can only be set by the main thread; with --jobs it waits for the stages
+    # and stops them itself
+    old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)} if main else {}
+    saved = None
+    container = None
+    try:
+        if step.quiet:
+            saved = os.dup(1)
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, 1)
+            os.close(null)
+        try:
+            with FORK_LOCK:   # until its exec: see working.FORK_LOCK
+                container = parent.launch(spec, options)
+        finally:
+            if saved is not None:
+                os.dup2(saved, 1)
+                os.close(saved)
+        stopper.add(container)
+        code = container.wait()
+    finally:
+        if container is not None:
+            stopper.discard(container)
+        for s, h in old.items():
+            signal.signal(s, h)
+    if interrupted:
+        raise KeyboardInterrupt
+    if stopper.stopped:
+        raise Stopped("stopped")
+    return code

@@ -1,0 +1,45 @@
+"""The staging area's garbage collection: what a killed writer leaves is removed, what a live
+writer holds is not."""
+
+import fcntl
+import os
+
+from storage.store import Staging, _remove_lone_lock
+
+
+def test_a_lone_lock_nobody_holds_is_removed(tmp_path):
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    lock = tmp / "layer-0123.lock"   # its writer was killed before making the directory
+    lock.write_text("")
+    _remove_lone_lock(str(lock))
+    assert not lock.exists()
+
+
+def test_a_held_lock_is_kept(tmp_path):
+    stage = Staging(str(tmp_path), "layer")
+    os.rmdir(stage.path)    # between the lock and the directory, as a writer can be
+    _remove_lone_lock(stage.lock_path)
+    assert os.path.exists(stage.lock_path)
+    stage.release()
+    assert not os.path.exists(stage.lock_path)
+
+
+def test_a_writer_whose_lock_was_collected_makes_another(tmp_path, monkeypatch):
+    # The collector removes the lock between the writer's open and its flock: the writer
+    # notices (the file on disk is not the one it locked) and locks a new one.
+    real_flock = fcntl.flock
+    removed = []
+
+    def flock(fd, op):
+        if not removed and op == fcntl.LOCK_EX:
+            path = os.readlink(f"/proc/self/fd/{fd}")
+            os.unlink(path)
+            removed.append(path)
+        return real_flock(fd, op)
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    stage = Staging(str(tmp_path), "layer")
+    assert removed and os.path.exists(stage.lock_path) and os.path.isdir(stage.path)
+    assert os.stat(stage.lock_path).st_ino == os.fstat(stage._lock_fd).st_ino
+    stage.release()
