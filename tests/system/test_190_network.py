@@ -430,6 +430,26 @@ def test_connect_and_disconnect(p):
     assert p("network", "prune", "-f").returncode == 0
 
 
+def test_keep_id_container_on_a_user_network_publishes(p):
+    """--userns=keep-id nests the container's user namespace in the one that owns its network
+    namespace: the port helper and the network's DNS work all the same."""
+    if not any(os.access(os.path.join(d, "fuse-overlayfs"), os.X_OK) for d in os.get_exec_path()) \
+            or not os.access("/dev/fuse", os.R_OK | os.W_OK):
+        pytest.skip("--userns=keep-id needs fuse-overlayfs and /dev/fuse")
+    p("network", "create", "kept")
+    port = free_port()
+    try:
+        p("run", "-d", "--name", "keeper", "--userns", "keep-id", "-u", "0", "--network", "kept",
+          "-p", f"127.0.0.1:{port}:8080", "busybox", "sh", "-c",
+          "mkdir -p /tmp/w && echo kept > /tmp/w/i && exec httpd -f -p 8080 -h /tmp/w")
+        assert fetch(port, "/i").endswith("kept\n")
+        assert p("run", "--rm", "--network", "kept", "busybox", "wget", "-q", "-O-",
+                 "http://keeper:8080/i").stdout == "kept\n"
+    finally:
+        p("rm", "-f", "keeper", check=False)
+        p("network", "rm", "-f", "kept", check=False)
+
+
 @pytest.mark.parametrize("args,words", [
     (["run", "--rm", "--network", "nosuchnet", "busybox", "true"], "network not found"),
     (["network", "create", "--subnet", "10.0.2.0/25", "clash"], "overlaps"),
