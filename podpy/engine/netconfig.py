@@ -32,7 +32,7 @@ def resolve(rt: Runtime, o: Any, icfg: dict[str, Any]) -> dict[str, Any]:
         if not os.path.exists(options["path"]):
             raise InvalidArgument(f"network namespace {options['path']} does not exist")
         mode, options = f"ns:{options['path']}", {}
-    elif mode == "pasta" and rt.cfg.rootless and not netopts_which("pasta"):
+    elif mode == "pasta" and not _installed("pasta"):
         raise InvalidArgument("--network pasta needs pasta, which is not installed (Debian: apt-get install passt)")
     exposed = netopts.image_exposed(icfg)
     for item in o.expose:
@@ -60,7 +60,7 @@ def resolve(rt: Runtime, o: Any, icfg: dict[str, Any]) -> dict[str, Any]:
             "exposed": [list(e) for e in exposed], "networks": networks, "dns": dns, "add_hosts": add_hosts}
 
 
-def netopts_which(name: str) -> bool:
+def _installed(name: str) -> bool:
     for d in os.get_exec_path():
         if os.access(os.path.join(d, name), os.X_OK):
             return True

@@ -52,6 +52,7 @@ UPLINK = "10.0.2.0/24"          # slirp4netns's network in the rootless namespac
 AUTO_POOL = "10.89.{}.0/24"     # podman's default pool for new networks
 DEFAULT_ID = "2f259bab93aaaaa2542ba43ef33eb990d0999ee1b9924b557b7be53c0b7a1bb9"
 SEARCH = "dns.podman"
+RESERVED = ("bridge", "host", "none", "private", "slirp4netns", "pasta", "container", "ns", "default")
 
 
 def _conn(rt: Runtime) -> sqlite3.Connection:
@@ -108,6 +109,8 @@ def create(rt: Runtime, name: Optional[str], driver: str, subnet: Optional[str],
         raise InvalidArgument(f"unsupported network driver {driver!r}: bridge")
     if name is not None and not NAME_RE.match(name):
         raise InvalidArgument(f"invalid network name {name!r}: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*")
+    if name in RESERVED:
+        raise InvalidArgument(f"network name {name} is a network mode: choose another")
     if (gateway or ip_range) and not subnet:
         raise InvalidArgument("--gateway and --ip-range need --subnet")
     conn = _conn(rt)

@@ -456,6 +456,7 @@ def test_keep_id_container_on_a_user_network_publishes(p):
     (["network", "create", "--subnet", "10.88.1.0/24", "clash"], "overlaps"),
     (["network", "create", "--subnet", "nonsense", "clash"], "invalid --subnet"),
     (["network", "create", "--gateway", "10.1.0.1", "clash"], "need --subnet"),
+    (["network", "create", "host"], "network mode"),
     (["network", "rm", "nosuchnet"], "network not found"),
     (["network", "rm", "podman"], "cannot be removed"),
     (["run", "--rm", "--ip", "10.1.1.1", "busybox", "true"], "user network"),
