@@ -9,7 +9,9 @@ Run it as an unprivileged user with subordinate ids (the test user works):
    (slirp4netns) serves a file of --size MB through `-p 127.0.0.1:PORT:80`; a client on
    the host (curl when installed, else Python) downloads it. Beside it, the same download
    from a busybox httpd on the host over loopback, with no container. Target: podpy at
-   least 1.5 x podman's throughput.
+   least 1.5 x podman's throughput. Also the CPU time the port forwarder itself spends
+   per GB (podpy: its monitor, which holds the forwarder; podman: rootlessport), which
+   the machine's other load does not move.
 2. Connection rate through the published port: short HTTP requests (connect, GET a small
    file, read to the end, close) from --clients client threads for --seconds.
 3. Container to container on a user network: the client runs in a second container on the
@@ -129,6 +131,31 @@ def connection_rate(port: int, seconds: float, clients: int) -> float:
     return sum(counts) / (time.perf_counter() - start)
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def pids_named(name: str) -> set[int]:
+    out = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as f:
+                    if f.read().strip() == name:
+                        out.add(int(entry))
+            except OSError:
+                pass
+    return out
+
+
 def host_httpd(size: int, tmp: Path) -> tuple[subprocess.Popen, int]:
     """busybox httpd on the host serving the same files: the no-container baseline."""
     busybox = shutil.which("busybox")
@@ -170,26 +197,38 @@ def main() -> int:
         if podman:
             tools.append(("podman", [podman], podman_env(home / "podman")))
         ports: dict[str, int] = {}
+        forwarders: dict[str, list[int]] = {}
         results: dict[str, dict[str, list[float]]] = {}
         baseline, base_port = host_httpd(args.size, home)
         try:
             for label, cmd, e in tools:
                 run(cmd + ["import", args.image_tar, "localhost/bench"], e)
                 ports[label] = free_port()
+                before = pids_named("rootlessport")
                 run(cmd + ["run", "-d", "--name", "netbench-srv", "-p", f"127.0.0.1:{ports[label]}:80",
                            "localhost/bench", "sh", "-c", SERVER.format(size=args.size)], e)
                 wait_served(ports[label])
+                if label == "podpy":
+                    lock = run_dir / "podpy" / "monitor.lock"
+                    forwarders[label] = [int(lock.read_text().split()[0])]
+                else:
+                    forwarders[label] = sorted(pids_named("rootlessport") - before)
                 if not args.skip_c2c:
                     run(cmd + ["network", "create", "netbench"], e)
                     run(cmd + ["run", "-d", "--name", "netbench-peer", "--network", "netbench", "localhost/bench",
                                "sh", "-c", SERVER.format(size=args.size)], e)
-                results[label] = {"port_bytes": [], "port_conns": [], "c2c_bytes": [], "c2c_conns": []}
+                results[label] = {"port_bytes": [], "port_conns": [], "c2c_bytes": [], "c2c_conns": [],
+                                  "port_cpu": []}
             if baseline is not None:
                 results["loopback"] = {"port_bytes": [], "port_conns": []}
                 ports["loopback"] = base_port
             for _ in range(args.rounds):
                 for label in results:
+                    cpu = cpu_seconds(forwarders.get(label, []))
                     results[label]["port_bytes"].append(download(ports[label]))
+                    if label in forwarders:
+                        spent = cpu_seconds(forwarders[label]) - cpu
+                        results[label]["port_cpu"].append(spent / (args.size / 1024))
                     results[label]["port_conns"].append(connection_rate(ports[label], args.seconds, args.clients))
             if not args.skip_c2c:
                 for _ in range(max(3, args.rounds // 2)):
@@ -226,6 +265,10 @@ def main() -> int:
     for label, r in results.items():
         line(label, r["port_bytes"], "GB/s", 1e9)
     ratio("port_bytes", ">= 1.5")
+    print("published port: CPU seconds of the port forwarder per GB moved (median)")
+    for label, r in results.items():
+        if r.get("port_cpu"):
+            line(label, r["port_cpu"], "s/GB", 1)
     print(f"published port, short requests from {args.clients} clients (connections/s)")
     for label, r in results.items():
         line(label, r["port_conns"], "conn/s", 1)
@@ -236,7 +279,7 @@ def main() -> int:
             if r.get("c2c_bytes"):
                 line(label, r["c2c_bytes"], "GB/s", 1e9)
         ratio("c2c_bytes")
-        print(f"container to container, short requests from one client (connections/s)")
+        print("container to container, short requests from one client (connections/s)")
         for label, r in results.items():
             if r.get("c2c_conns"):
                 line(label, r["c2c_conns"], "conn/s", 1)

@@ -4,8 +4,9 @@ Before the launch: the facts for /etc/hosts and /etc/resolv.conf, the namespaces
 (--network container:NAME and ns:PATH join the user namespace that owns the network
 namespace, as setns(2) requires), and the host ports, bound now so that a port in use fails
 the start with nothing made. Between the init's pid and its "go" (rootless.network.setup):
-the socket helper for published ports, pasta, the user networks. After the launch: the
-forwarder, in this process for a foreground container, in the monitor for a detached one.
+pasta, the user networks, and a foreground container's socket helper for published ports.
+After the launch: the forwarder, in this process for a foreground container; a detached
+one's forwarder and socket helper are the monitor's.
 """
 
 from __future__ import annotations
