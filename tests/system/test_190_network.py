@@ -341,6 +341,22 @@ def test_pasta_publishes_and_configures(p):
     assert until(lambda: not any("pasta" in h for h in helpers_of(p)))
 
 
+def test_info_names_the_default_network_and_containers_conf_changes_it(p):
+    info = json.loads(p("info", "--format", "json").stdout)["host"]
+    assert info["networkDefault"] == "slirp4netns" and info["networkDefaultSource"] == "default"
+    if not any(os.access(os.path.join(d, "pasta"), os.X_OK) for d in os.get_exec_path()):
+        pytest.skip("pasta is not installed (Debian package passt)")
+    conf = p.config_home / "podpy" / "containers.conf"
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    conf.write_text('[network]\ndefault_rootless_network_cmd = "pasta"\n')
+    try:
+        assert json.loads(p("info", "--format", "json").stdout)["host"]["networkDefault"] == "pasta"
+        out = p("run", "--rm", "busybox", "ip", "-o", "link").stdout
+        assert "tap0" not in out and len(out.splitlines()) == 2
+    finally:
+        conf.unlink()
+
+
 def test_missing_or_failing_network_helpers(p, tmp_path):
     line = one_error_line(p("run", "--rm", "--name", "noslirp", "busybox", "true", check=False,
                             env={"PATH": str(tmp_path)}))
