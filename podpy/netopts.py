@@ -22,6 +22,7 @@ SLIRP_OPTIONS = ("allow_host_loopback", "cidr", "mtu", "outbound_addr", "outboun
                  "port_handler")
 NETWORK_OPTIONS = ("alias", "ip", "mac", "interface_name")
 DEFAULT_BRIDGE = "podman"
+MAX_PUBLISHED = 240     # a detached container's listeners go to the monitor in one message (SCM_RIGHTS: 253)
 
 
 # ------------------------------------------------------------------ addresses --

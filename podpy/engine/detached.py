@@ -20,6 +20,7 @@ import sys
 import time
 
 from ..errors import EngineError, InvalidArgument, InvalidState, translate
+from ..netopts import MAX_PUBLISHED
 from ..state import (
     CONFIGURED, CREATED, EXITED, PAUSED, REMOVING, RUNNING, STOPPED, ContainerRecord, process_start_time,
 )
@@ -174,6 +175,8 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
             slirp = {"mtu": s.mtu, "cidr": s.cidr, "allow_host_loopback": s.allow_host_loopback,
                      "enable_ipv6": s.enable_ipv6, "outbound_addr": s.outbound_addr, "extra": list(s.extra)}
         listeners = net.bind()
+        if len(listeners) > MAX_PUBLISHED:   # checked at create too
+            raise InvalidArgument(f"at most {MAX_PUBLISHED} published ports ({len(listeners)} asked for)")
         log = {"driver": cfg.log_driver, "path": log_path(rt, rec),
                "max_size": int(cfg.log_opts.get("max-size") or 0)}
         cgroup = container_cgroup(rt, rec, warn)

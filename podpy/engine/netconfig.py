@@ -46,6 +46,8 @@ def resolve(rt: Runtime, o: Any, icfg: dict[str, Any]) -> dict[str, Any]:
     else:
         publish_all = exposed if o.publish_all else []
     ports = netopts.settle_ports(ports, publish_all)
+    if len(ports) > netopts.MAX_PUBLISHED:
+        raise InvalidArgument(f"at most {netopts.MAX_PUBLISHED} published ports ({len(ports)} asked for)")
     networks: dict[str, dict[str, Any]] = {}
     if mode == "bridge":
         from .networks import check_attach

@@ -248,8 +248,16 @@ def check_attach(rt: Runtime, requested: dict[str, dict[str, Any]], aliases: lis
             _check_in_subnet(net, ep["ip"])
         if opts.get("mac") or mac:
             ep["mac"] = opts.get("mac") or parse_mac(str(mac))
+        if opts.get("interface_name"):
+            ep["ifname"] = _ifname(str(opts["interface_name"]))
         out[net["name"]] = ep
     return out
+
+
+def _ifname(name: str) -> str:
+    if not 0 < len(name) < 16 or "/" in name or any(c.isspace() for c in name) or name in (".", ".."):
+        raise InvalidArgument(f"invalid interface_name {name!r}: 1-15 characters, no / or spaces")
+    return name
 
 
 def _check_in_subnet(net: dict[str, Any], ip: str) -> None:

@@ -473,6 +473,8 @@ def test_keep_id_container_on_a_user_network_publishes(p):
     (["network", "create", "--subnet", "nonsense", "clash"], "invalid --subnet"),
     (["network", "create", "--gateway", "10.1.0.1", "clash"], "need --subnet"),
     (["network", "create", "host"], "network mode"),
+    (["run", "--rm", "-p", "20000-20300:20000-20300", "busybox", "true"], "at most 240"),
+    (["run", "--rm", "--network", "podman:interface_name=a/b", "busybox", "true"], "interface_name"),
     (["network", "rm", "nosuchnet"], "network not found"),
     (["network", "rm", "podman"], "cannot be removed"),
     (["run", "--rm", "--ip", "10.1.1.1", "busybox", "true"], "user network"),
