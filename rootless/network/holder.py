@@ -317,6 +317,12 @@ class Holder:
     # -- containers ----------------------------------------------------------------------
 
     def _network(self, spec: dict[str, Any]) -> Network:
+        # A network removed and another made since may reuse a bridge or a gateway address:
+        # whatever no container uses any more goes first.
+        for other in list(self.networks.values()):
+            if other.name != spec["name"] and not other.records and (
+                    other.bridge == spec["bridge"] or other.gateway == spec["gateway"]):
+                self._forget_network(other)
         net = self.networks.get(spec["name"])
         if net is None or (net.bridge, net.gateway, net.prefix, net.internal) != (
                 spec["bridge"], spec["gateway"], int(spec["prefix"]), bool(spec.get("internal"))):
@@ -366,6 +372,13 @@ class Holder:
             if not ctr["networks"]:
                 self._forget(cid)
             raise
+
+    def _forget_network(self, net: Network) -> None:
+        if net.dns_sock is not None:
+            self.unwatch(net.dns_sock.fileno())
+            net.dns_sock.close()
+            net.dns_sock = None
+        self.networks.pop(net.name, None)
 
     def _detach(self, cid: str, network: str) -> None:
         ctr = self.containers.get(cid)

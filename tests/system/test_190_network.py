@@ -446,6 +446,26 @@ def test_connect_and_disconnect(p):
     assert p("network", "prune", "-f").returncode == 0
 
 
+def test_a_removed_networks_subnet_and_bridge_serve_the_next_one(p):
+    """While the rootless network namespace stays (a container elsewhere keeps it), a new
+    network may get a removed one's subnet, gateway and bridge."""
+    p("network", "create", "anchor")
+    p("run", "-d", "--name", "anchored", "--network", "anchor", "busybox", "sleep", "60")
+    try:
+        p("network", "create", "first")
+        p("run", "--rm", "--network", "first", "busybox", "true")
+        subnet = json.loads(p("network", "inspect", "first").stdout)[0]["subnets"][0]["subnet"]
+        p("network", "rm", "first")
+        p("network", "create", "second")
+        assert json.loads(p("network", "inspect", "second").stdout)[0]["subnets"][0]["subnet"] == subnet
+        p("run", "-d", "--name", "named", "--network", "second", "busybox", "sleep", "60")
+        assert "Address: 10.89." in p("run", "--rm", "--network", "second", "busybox", "nslookup",
+                                      "named").stdout.split("Name:")[1]
+    finally:
+        p("rm", "-f", "anchored", "named", check=False)
+        p("network", "rm", "-f", "anchor", "first", "second", check=False)
+
+
 def test_keep_id_container_on_a_user_network_publishes(p):
     """--userns=keep-id nests the container's user namespace in the one that owns its network
     namespace: the port helper and the network's DNS work all the same."""
