@@ -139,7 +139,10 @@ def apply_layer(stream: BinaryIO, dest: str, options: ApplyOptions) -> ApplyResu
     (UnsafeEntryError for entries that cannot be placed safely); on error dest
     is left half-written for the caller to discard.
     """
-    raw = DigestReader(stream)
+    # A registry blob reader already hashes what it hands out (to check the
+    # blob's digest at its end); hashing the same bytes again costs as much.
+    fresh = isinstance(stream, DigestReader) and stream.count == 0
+    raw = stream if fresh else DigestReader(stream)
     decompressed, compression = open_decompressed(io.BufferedReader(raw, CHUNK))
     # Uncompressed: both digests are of the same bytes, so hash them once.
     tar_bytes = DigestReader(decompressed) if compression != "none" else None
