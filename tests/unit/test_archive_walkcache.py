@@ -15,7 +15,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from layertar import Layer, apply, open_fds
+from layertar import Layer, apply, can_mknod_whiteout, can_user_xattr, open_fds, skip_unless
 
 from storage import _writer
 from storage._inroot import DirCache, Root
@@ -29,6 +29,13 @@ class _NoCache(DirCache):
         super().__init__(root, size=0)
 
 
+def _opaque(path: Path) -> bool:
+    try:
+        return os.getxattr(path, "user.overlay.opaque", follow_symlinks=False) == b"y"
+    except OSError:
+        return False
+
+
 def _tree(dest: Path) -> dict[str, tuple[str, bytes | str | int]]:
     out: dict[str, tuple[str, bytes | str | int]] = {}
     for top, dirs, files in os.walk(dest):
@@ -40,8 +47,12 @@ def _tree(dest: Path) -> dict[str, tuple[str, bytes | str | int]]:
                 out[rel] = ("link", os.readlink(p))
             elif stat.S_ISDIR(st.st_mode):
                 out[rel] = ("dir", stat.S_IMODE(st.st_mode))
-            else:
+                if _opaque(p):
+                    out[rel + "/(opaque)"] = ("xattr", "y")
+            elif stat.S_ISREG(st.st_mode):
                 out[rel] = ("file", p.read_bytes())
+            else:
+                out[rel] = ("node", st.st_rdev)
     return out
 
 
@@ -199,8 +210,28 @@ def _random_layer(rng: random.Random) -> Layer:
     return layer
 
 
+def test_overlay_whiteout_and_opaque_in_a_remembered_directory(tmp_path: Path) -> None:
+    skip_unless(can_mknod_whiteout(tmp_path))
+    skip_unless(can_user_xattr(tmp_path))
+    layer = Layer().file("d/sub/f", b"f").file("d/sub/.wh.old").file("d/sub/.wh..wh..opq").file("d/sub/g", b"g")
+    tree = same_as_uncached(tmp_path, layer, "overlay")
+    assert isinstance(tree, dict)
+    assert tree["d/sub/f"] == ("file", b"f") and tree["d/sub/g"] == ("file", b"g")
+    assert os.getxattr(tmp_path / "cached" / "d" / "sub", "user.overlay.opaque") == b"y"
+    assert stat.S_ISCHR(os.lstat(tmp_path / "cached" / "d" / "sub" / "old").st_mode)
+
+
 @pytest.mark.parametrize("seed", range(40))
 def test_random_layers_land_as_without_the_cache(tmp_path: Path, seed: int) -> None:
     rng = random.Random(seed)
     for i in range(10):
         same_as_uncached(tmp_path / str(i), _random_layer(rng), lower={"a/b/c": b"lower", "c/x": b"x"})
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_random_layers_land_as_without_the_cache_overlay(tmp_path: Path, seed: int) -> None:
+    skip_unless(can_mknod_whiteout(tmp_path))
+    skip_unless(can_user_xattr(tmp_path))
+    rng = random.Random(1000 + seed)
+    for i in range(10):
+        same_as_uncached(tmp_path / str(i), _random_layer(rng), "overlay")
