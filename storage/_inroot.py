@@ -27,6 +27,9 @@ Phys = tuple[bytes, ...]
 MkdirHook = Callable[[int, bytes, Phys], None]
 """Called after the walker creates a missing directory: (parent fd, name, path)."""
 
+Reached = tuple[int, Phys, int]
+"""A directory a walk reached: its fd, its physical path and the symlinks followed on the way."""
+
 
 def show(name: str) -> str:
     """Render an entry name for a one-line error: control characters escaped."""
@@ -109,15 +112,36 @@ class Root:
         FileNotFoundError); a non-directory on the way is NotADirectoryError;
         more than MAX_SYMLINKS links is OSError(ELOOP).
         """
+        fd, phys, _ = self.walk_from(None, comps, create=create, on_mkdir=on_mkdir)
+        return fd, phys
+
+    def walk_from(
+        self,
+        start: Reached | None,
+        comps: Sequence[bytes],
+        *,
+        create: bool,
+        on_mkdir: MkdirHook | None = None,
+    ) -> Reached:
+        """walk continued from a directory an earlier walk reached (None: the root).
+
+        start's fd is borrowed; the result's is new.  The symlinks start
+        followed count against the same MAX_SYMLINKS.
+        """
         # Pending components, last one on top, so a symlink's target can be
         # pushed in front of what remains in O(len(target)).
         pending = list(reversed(comps))
-        names: list[bytes] = []
         # Only one fd is held at a time: going up uses the physical "..", which
         # is safe because names never contains a symlink, and it keeps deep
         # (hostile) trees from exhausting the fd table.
-        cur = os.dup(self.fd)
-        links = 0
+        if start is None:
+            names: list[bytes] = []
+            cur = os.dup(self.fd)
+            links = 0
+        else:
+            names = list(start[1])
+            cur = os.dup(start[0])
+            links = start[2]
         try:
             while pending:
                 comp = pending.pop()
@@ -164,7 +188,7 @@ class Root:
         except BaseException:
             os.close(cur)
             raise
-        return cur, tuple(names)
+        return cur, tuple(names), links
 
     def lookup(self, comps: Sequence[bytes]) -> tuple[int, Phys] | None:
         """Like walk without creating; None when the path does not lead to a directory."""
@@ -176,6 +200,80 @@ class Root:
             if e.errno == errno.ELOOP:  # a symlink loop leads nowhere either
                 return None
             raise
+
+
+class DirCache:
+    """Directories that recent walks reached, so entries sharing a parent skip the walk.
+
+    A layer lists most entries right after their siblings, so walking every
+    name from the root again costs two syscalls per component for nothing.
+    Each remembered walk maps the path as given (components after
+    clean_path) to an O_PATH fd and the physical path it reached, and a walk
+    starts from the longest remembered prefix of its path.
+
+    A remembered walk stays true only while nothing on its way is removed or
+    replaced, so the owner calls invalidate() before removing a directory or
+    a symlink (also through whiteouts and opaque directories) and whenever it
+    makes a symlink.  Creating a name that did not exist cannot change where
+    an existing path leads, and a file or device is never on a walk's way.
+    """
+
+    def __init__(self, root: Root, size: int = 64) -> None:
+        self.root = root
+        self.size = size
+        self._known: dict[tuple[bytes, ...], Reached] = {}
+
+    def walk(
+        self,
+        comps: Sequence[bytes],
+        *,
+        create: bool,
+        on_mkdir: MkdirHook | None = None,
+    ) -> tuple[int, Phys]:
+        """Root.walk, starting from what an earlier walk reached; the caller closes the fd."""
+        key = tuple(comps)
+        known = self._known
+        hit = known.get(key)
+        if hit is not None:
+            # Most recently used last, so eviction takes the oldest.
+            del known[key]
+            known[key] = hit
+            return os.dup(hit[0]), hit[1]
+        start: Reached | None = None
+        rest: Sequence[bytes] = key
+        for i in range(len(key) - 1, 0, -1):
+            start = known.get(key[:i])
+            if start is not None:
+                rest = key[i:]
+                break
+        reached = self.root.walk_from(start, rest, create=create, on_mkdir=on_mkdir)
+        try:
+            mine = os.dup(reached[0])
+        except BaseException:
+            os.close(reached[0])
+            raise
+        known[key] = (mine, reached[1], reached[2])
+        if len(known) > self.size:
+            oldest = next(iter(known))
+            os.close(known.pop(oldest)[0])
+        return reached[0], reached[1]
+
+    def lookup(self, comps: Sequence[bytes]) -> tuple[int, Phys] | None:
+        """Root.lookup through the cache."""
+        try:
+            return self.walk(comps, create=False)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                return None
+            raise
+
+    def invalidate(self) -> None:
+        """Forget every remembered walk (before the tree changes under them)."""
+        known, self._known = self._known, {}
+        for fd, _, _ in known.values():
+            os.close(fd)
 
 
 def _force_rwx(parent_fd: int, name: bytes | str) -> None:
@@ -246,19 +344,28 @@ def remove_tree(parent_fd: int, name: bytes) -> None:
     _unlink(parent_fd, name, True)
 
 
-def clear_slot(parent_fd: int, name: bytes, *, keep_dir: bool) -> os.stat_result | None:
+def clear_slot(
+    parent_fd: int,
+    name: bytes,
+    *,
+    keep_dir: bool,
+    before_remove: Callable[[os.stat_result], None] | None = None,
+) -> os.stat_result | None:
     """Make room for a new entry: remove whatever is at name, never following it.
 
     An existing directory is kept when keep_dir (a directory entry over a
     directory only updates metadata); its stat is returned in that case.
+    before_remove is told what is about to be removed.
     """
     try:
         st = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
     except FileNotFoundError:
         return None
+    if stat.S_ISDIR(st.st_mode) and keep_dir:
+        return st
+    if before_remove is not None:
+        before_remove(st)
     if stat.S_ISDIR(st.st_mode):
-        if keep_dir:
-            return st
         remove_tree(parent_fd, name)
     else:
         _unlink(parent_fd, name, False)

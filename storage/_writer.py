@@ -8,7 +8,7 @@ import stat
 import tarfile
 from typing import IO, TYPE_CHECKING, NamedTuple
 
-from storage._inroot import PATH_MAX, Phys, Root, clean_path, clear_slot, show, to_bytes, unsafe
+from storage._inroot import PATH_MAX, DirCache, Phys, Root, clean_path, clear_slot, show, to_bytes, unsafe
 from storage._meta import Ownership, final_mode, set_times, set_xattrs, tar_times, tar_xattrs
 from storage.compression import CHUNK
 from storage.errors import LayerError
@@ -61,10 +61,11 @@ def _copy(src: IO[bytes], fd: int) -> int:
 
 
 class LayerWriter:
-    """Applies tar members under a Root with the OCI whiteout rules."""
+    """Applies tar members under a Root with the OCI whiteout rules; close() at the end."""
 
     def __init__(self, root: Root, options: ApplyOptions) -> None:
         self.root = root
+        self.walker = DirCache(root)
         self.options = options
         self.vfs = options.whiteout_format == "vfs"
         self.owner = Ownership(options.chown)
@@ -105,7 +106,7 @@ class LayerWriter:
             self._check_symlink_target(entry, member.linkname)
         elif not (member.isreg() or member.isdir() or member.isfifo() or member.isdev()):
             return  # e.g. GNU volume labels: nothing to create
-        parent, phys = self.root.walk(comps[:-1], create=True, on_mkdir=self._made_dir)
+        parent, phys = self.walker.walk(comps[:-1], create=True, on_mkdir=self._made_dir)
         path = (*phys, base)
         try:
             if member.isreg():
@@ -132,6 +133,20 @@ class LayerWriter:
         if len(to_bytes(target)) >= PATH_MAX:
             raise unsafe(entry, f"symlink target is longer than {PATH_MAX - 1} bytes")
 
+    def close(self) -> None:
+        """Release the directories the walk cache holds."""
+        self.walker.invalidate()
+
+    def _clear(self, parent: int, name: bytes, *, keep_dir: bool) -> os.stat_result | None:
+        """clear_slot that keeps the walk cache true."""
+        return clear_slot(parent, name, keep_dir=keep_dir, before_remove=self._before_remove)
+
+    def _before_remove(self, st: os.stat_result) -> None:
+        # Only a directory or a symlink can be on a remembered walk's way; a
+        # file or device never is, so removing one leaves the cache true.
+        if stat.S_ISDIR(st.st_mode) or stat.S_ISLNK(st.st_mode):
+            self.walker.invalidate()
+
     def _made_dir(self, parent: int, name: bytes, path: Phys) -> None:
         # Implicit parents: mode 0755 exactly (mkdir's mode went through the
         # umask) and the owner of the layer root, as other runtimes do.
@@ -155,7 +170,7 @@ class LayerWriter:
         self.dirs[()] = _DirMeta(st.st_dev, st.st_ino, final_mode(member.mode, applied), tar_times(member))
 
     def _file(self, tar: tarfile.TarFile, member: tarfile.TarInfo, parent: int, name: bytes) -> None:
-        clear_slot(parent, name, keep_dir=False)
+        self._clear(parent, name, keep_dir=False)
         # O_EXCL|O_NOFOLLOW: the slot was just cleared, so anything found there
         # now is an error, and never a symlink to follow.
         fd = os.open(name, _CREATE_FILE, 0o600, dir_fd=parent)
@@ -174,7 +189,7 @@ class LayerWriter:
             os.close(fd)
 
     def _dir(self, member: tarfile.TarInfo, parent: int, name: bytes, path: Phys) -> None:
-        if clear_slot(parent, name, keep_dir=True) is None:
+        if self._clear(parent, name, keep_dir=True) is None:
             # Private until the end: the real mode is applied after children.
             os.mkdir(name, 0o700, dir_fd=parent)
         applied = self.owner.apply(member.name, member.uid, member.gid, dir_fd=parent, name=name)
@@ -183,7 +198,11 @@ class LayerWriter:
         self.dirs[path] = _DirMeta(st.st_dev, st.st_ino, final_mode(member.mode, applied), tar_times(member))
 
     def _symlink(self, member: tarfile.TarInfo, parent: int, name: bytes) -> None:
-        clear_slot(parent, name, keep_dir=False)
+        self._clear(parent, name, keep_dir=False)
+        # A name that did not exist was on no remembered walk's way, so a new
+        # symlink cannot change where one leads; forgetting them all anyway
+        # costs a few walks and leaves no doubt.
+        self.walker.invalidate()
         # The target text is stored verbatim; it is only ever resolved in-root.
         os.symlink(to_bytes(member.linkname), name, dir_fd=parent)
         self.owner.apply(member.name, member.uid, member.gid, dir_fd=parent, name=name)
@@ -193,7 +212,7 @@ class LayerWriter:
     def _hardlink(self, member: tarfile.TarInfo, parent: int, name: bytes, link: list[bytes]) -> None:
         entry = member.name
         missing = unsafe(entry, f'hardlink target "{show(member.linkname)}" does not exist in the layer')
-        found = self.root.lookup(link[:-1])
+        found = self.walker.lookup(link[:-1])
         if found is None:
             raise missing
         tparent, _ = found
@@ -210,14 +229,14 @@ class LayerWriter:
                     return  # already that very file
             except FileNotFoundError:
                 pass
-            clear_slot(parent, name, keep_dir=False)
+            self._clear(parent, name, keep_dir=False)
             # follow_symlinks=False: a link to a symlink links the symlink itself.
             os.link(link[-1], name, src_dir_fd=tparent, dst_dir_fd=parent, follow_symlinks=False)
         finally:
             os.close(tparent)
 
     def _node(self, member: tarfile.TarInfo, parent: int, name: bytes) -> None:
-        clear_slot(parent, name, keep_dir=False)
+        self._clear(parent, name, keep_dir=False)
         if member.isfifo():
             os.mkfifo(name, 0o600, dir_fd=parent)
         else:
@@ -234,6 +253,9 @@ class LayerWriter:
     # -- whiteouts -----------------------------------------------------------
 
     def _whiteout(self, entry: str, comps: list[bytes]) -> None:
+        # Rare, and they remove or hide what walks may have gone through:
+        # forget every remembered walk first.
+        self.walker.invalidate()
         base, where = comps[-1], comps[:-1]
         if base == WHITEOUT_OPAQUE:
             self._opaque(entry, where)
@@ -244,18 +266,18 @@ class LayerWriter:
         if victim in (b"", b".", b".."):
             raise unsafe(entry, "whiteout does not name a file")
         if self.vfs:
-            found = self.root.lookup(where)
+            found = self.walker.lookup(where)
             if found is None:
                 return  # nothing below to hide
             fd, _ = found
             try:
-                clear_slot(fd, victim, keep_dir=False)
+                self._clear(fd, victim, keep_dir=False)
             finally:
                 os.close(fd)
             return
-        fd, _ = self.root.walk(where, create=True, on_mkdir=self._made_dir)
+        fd, _ = self.walker.walk(where, create=True, on_mkdir=self._made_dir)
         try:
-            clear_slot(fd, victim, keep_dir=False)
+            self._clear(fd, victim, keep_dir=False)
             try:
                 os.mknod(victim, stat.S_IFCHR, os.makedev(0, 0), dir_fd=fd)
             except PermissionError as e:
@@ -268,7 +290,7 @@ class LayerWriter:
             os.close(fd)
 
     def _opaque(self, entry: str, where: list[bytes]) -> None:
-        fd, phys = self.root.walk(where, create=True, on_mkdir=self._made_dir)
+        fd, phys = self.walker.walk(where, create=True, on_mkdir=self._made_dir)
         try:
             if self.vfs:
                 self._prune(phys)
@@ -291,7 +313,7 @@ class LayerWriter:
         todo = [top]
         while todo:
             path = todo.pop()
-            found = self.root.lookup(path)
+            found = self.walker.lookup(path)
             if found is None:
                 continue
             fd, _ = found
@@ -305,7 +327,7 @@ class LayerWriter:
                 for name, is_dir in listing:
                     child = (*path, name)
                     if b"/".join(child) not in self.written:
-                        clear_slot(fd, name, keep_dir=False)
+                        self._clear(fd, name, keep_dir=False)
                     elif is_dir:
                         # Ours, but it may have been an existing lower directory
                         # whose old children must go too.
@@ -322,7 +344,7 @@ class LayerWriter:
                 os.chmod(self.root.fd, meta.mode)
                 os.utime(self.root.fd, ns=meta.times)
                 continue
-            found = self.root.lookup(path[:-1])
+            found = self.walker.lookup(path[:-1])
             if found is None:
                 continue  # removed or replaced later in the layer
             fd, _ = found

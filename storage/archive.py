@@ -50,6 +50,14 @@ class ApplyResult:
     compression: str  # "gzip" | "zstd" | "bzip2" | "xz" | "none"
 
 
+# tarfile's stream reader keeps what it read ahead in one bytes object and
+# slices the rest off after every read, so each 512-byte header costs a copy of
+# the whole read-ahead: 64 KiB instead of CHUNK cut the time to read the
+# entries of a 6,700-entry, 120 MB layer from 1.29 s to 0.80 s (the stream
+# below it is buffered CHUNK-wise anyway).
+_TAR_BUFSIZE = 1 << 16
+
+
 def _header_error(name: str) -> type[BaseException]:
     # Not in the typing stubs, but part of tarfile since Python 3.2.
     cls: type[BaseException] = getattr(tarfile, name)
@@ -90,6 +98,39 @@ def _next(tar: tarfile.TarFile) -> tarfile.TarInfo | None:
         raise LayerError(f"layer is not a valid tar stream: {e}") from e
 
 
+def _extract(tar_source: BinaryIO, writer: LayerWriter) -> None:
+    try:
+        tar = tarfile.open(
+            fileobj=tar_source,
+            mode="r|",
+            bufsize=_TAR_BUFSIZE,
+            encoding="utf-8",
+            errors="surrogateescape",
+            tarinfo=_StrictTarInfo,
+        )
+    except tarfile.TarError as e:
+        raise LayerError(f"layer is not a valid tar stream: {e}") from e
+    try:
+        while (member := _next(tar)) is not None:
+            # tarfile remembers every member; forget them so memory stays
+            # flat however many entries the layer has.
+            _members(tar).clear()
+            try:
+                writer.add(tar, member)
+            except LayerError:
+                raise
+            except tarfile.TarError as e:
+                raise LayerError(f'layer entry "{show(member.name)}": corrupt tar data: {e}') from e
+            except OSError as e:
+                raise os_error(member.name, e) from e
+        try:
+            writer.finish()
+        except OSError as e:
+            raise LayerError(f"setting directory metadata: {e}") from e
+    finally:
+        tar.close()
+
+
 def apply_layer(stream: BinaryIO, dest: str, options: ApplyOptions) -> ApplyResult:
     """Extract the layer read from stream into the existing directory dest.
 
@@ -98,7 +139,10 @@ def apply_layer(stream: BinaryIO, dest: str, options: ApplyOptions) -> ApplyResu
     (UnsafeEntryError for entries that cannot be placed safely); on error dest
     is left half-written for the caller to discard.
     """
-    raw = DigestReader(stream)
+    # A registry blob reader already hashes what it hands out (to check the
+    # blob's digest at its end); hashing the same bytes again costs as much.
+    fresh = isinstance(stream, DigestReader) and stream.count == 0
+    raw = stream if fresh else DigestReader(stream)
     decompressed, compression = open_decompressed(io.BufferedReader(raw, CHUNK))
     # Uncompressed: both digests are of the same bytes, so hash them once.
     tar_bytes = DigestReader(decompressed) if compression != "none" else None
@@ -107,35 +151,9 @@ def apply_layer(stream: BinaryIO, dest: str, options: ApplyOptions) -> ApplyResu
     with Root(dest) as root:
         writer = LayerWriter(root, options)
         try:
-            tar = tarfile.open(
-                fileobj=tar_source,
-                mode="r|",
-                bufsize=CHUNK,
-                encoding="utf-8",
-                errors="surrogateescape",
-                tarinfo=_StrictTarInfo,
-            )
-        except tarfile.TarError as e:
-            raise LayerError(f"layer is not a valid tar stream: {e}") from e
-        try:
-            while (member := _next(tar)) is not None:
-                # tarfile remembers every member; forget them so memory stays
-                # flat however many entries the layer has.
-                _members(tar).clear()
-                try:
-                    writer.add(tar, member)
-                except LayerError:
-                    raise
-                except tarfile.TarError as e:
-                    raise LayerError(f'layer entry "{show(member.name)}": corrupt tar data: {e}') from e
-                except OSError as e:
-                    raise os_error(member.name, e) from e
-            try:
-                writer.finish()
-            except OSError as e:
-                raise LayerError(f"setting directory metadata: {e}") from e
+            _extract(tar_source, writer)
         finally:
-            tar.close()
+            writer.close()
 
     # Read to the very end: the zero blocks after the last member, and any
     # padding, are part of what the digests cover.

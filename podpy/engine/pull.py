@@ -3,8 +3,9 @@
 Order: resolve the name (short names through the search registries), fetch
 the manifest (choosing the platform from an index), fetch and check the config,
 then every missing layer is downloaded and applied at once, in parallel for the
-overlay drivers (their layers are independent directories) and in order for
-vfs (each layer starts as a copy of its parent). Each layer's compressed digest
+overlay drivers (their layers are independent directories; as many at once as
+there are CPUs, see parallel_layers) and in order for vfs (each layer starts
+as a copy of its parent). Each layer's compressed digest
 is checked as it streams and its uncompressed digest against the config before
 it is committed, so a bad blob keeps nothing.
 """
@@ -253,7 +254,7 @@ def _fetch_image(rt: Runtime, client: Any, repo: str, ref: reference.Reference,
             for i in range(len(chains)):
                 fetch(i)
         else:
-            with ThreadPoolExecutor(max_workers=min(4, max(1, len(chains)))) as pool:
+            with ThreadPoolExecutor(max_workers=parallel_layers(len(chains))) as pool:
                 for f in [pool.submit(fetch, i) for i in range(len(chains))]:
                     f.result()
         report(f"Copying config {manifest.config.digest.split(':', 1)[-1][:12]}")
@@ -263,6 +264,24 @@ def _fetch_image(rt: Runtime, client: Any, repo: str, ref: reference.Reference,
                                      digest=manifest.digest)
     except Exception as exc:  # noqa: BLE001
         raise translate(exc) from exc
+
+
+def parallel_layers(layers: int) -> int:
+    """How many layers to fetch and apply at once: one per CPU, at least 2, at most 4.
+
+    Applying a layer is CPU work (decompressing, hashing, making files), and
+    more layers at once than CPUs only share them out: with 4 layers on 2
+    CPUs the base layer, which has most of the files and takes longest, ran
+    at half speed while the others did. Layers start in order, so it gets a
+    CPU of its own from the start. Cold pulls of the 4-layer benchmark image
+    (bench/pull.py with a Debian base) on a 2-CPU machine, 11 each, alternating:
+    median 6.3 s with 2 at once, 7.5 s with 4.
+    """
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, min(layers, 4, max(2, cpus)))
 
 
 class _Meter:

@@ -12,6 +12,7 @@ import socket
 import ssl
 import subprocess
 import tarfile
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -131,7 +132,14 @@ def push(layout: Path, dest: str, cert_dir: Path | None = None, creds: str | Non
         raise RuntimeError("skopeo is not installed")
     tls = [f"--dest-cert-dir={cert_dir}"] if cert_dir else ["--dest-tls-verify=false"]
     auth = [f"--dest-creds={creds}"] if creds else []
-    proc = subprocess.run(["skopeo", "copy", "--quiet", *tls, *auth, f"oci:{layout}:latest", f"docker://{dest}"],
-                          capture_output=True, text=True, timeout=120, env=dict(os.environ))
+    # skopeo remembers which compressed blobs hold which content (its blob info
+    # cache, under XDG_DATA_HOME) and, when the registry already has the same
+    # content compressed otherwise, links that blob instead of uploading ours:
+    # a zstd layout pushed after its gzip twin would arrive with gzip layers.
+    # An empty cache for every push sends exactly the layout's blobs.
+    with tempfile.TemporaryDirectory(prefix="podpy-skopeo-cache-") as cache:
+        proc = subprocess.run(["skopeo", "copy", "--quiet", *tls, *auth, f"oci:{layout}:latest", f"docker://{dest}"],
+                              capture_output=True, text=True, timeout=120,
+                              env=dict(os.environ, XDG_DATA_HOME=cache))
     if proc.returncode != 0:
         raise RuntimeError(f"skopeo copy to {dest} failed (exit {proc.returncode}): {proc.stderr.strip()}")

@@ -19,7 +19,7 @@ import pytest
 import zstandard
 
 from storage.archive import ApplyOptions, apply_layer
-from storage.compression import detect, open_decompressed
+from storage.compression import DigestReader, detect, open_decompressed
 from storage.errors import LayerError
 
 if TYPE_CHECKING:
@@ -150,6 +150,22 @@ def test_apply_each_compression(tmp_path: Path, name: str) -> None:
     assert digest == sha(blob)
     assert size == sum(len(d) for d in FILES.values())
     check_tree(tmp_path / "r")
+
+
+@pytest.mark.parametrize("name", ["none", "gzip", "zstd"])
+def test_digest_of_a_hashing_source_is_reused_only_when_it_read_nothing_yet(tmp_path: Path, name: str) -> None:
+    blob = COMPRESSORS[name](TAR)
+    fresh = DigestReader(io.BytesIO(blob))
+    (tmp_path / "first").mkdir()
+    r = apply_layer(fresh, str(tmp_path / "first"), ApplyOptions(whiteout_format="overlay"))
+    assert (r.diff_id, r.compressed_digest) == (sha(TAR), sha(blob))
+    assert fresh.digest() == sha(blob)  # the source's own hash saw every byte once
+    # A source that already handed out bytes hashes more than the layer: not reused.
+    used = DigestReader(io.BytesIO(b"junk" + blob))
+    assert used.read(4) == b"junk"
+    (tmp_path / "again").mkdir()
+    r = apply_layer(used, str(tmp_path / "again"), ApplyOptions(whiteout_format="overlay"))
+    assert (r.diff_id, r.compressed_digest) == (sha(TAR), sha(blob))
 
 
 def test_diff_id_covers_trailing_zero_blocks(tmp_path: Path) -> None:
