@@ -188,6 +188,7 @@ def _init(spec: dict[str, Any], chan: Channel, detach: bool) -> None:
     rootfs = spec["root"]["path"]
     if ns.get("network", "") is None:
         _loopback_up()
+        _ping_group(spec)
     if "uts" in ns and spec.get("hostname"):
         _socket.sethostname(spec["hostname"])
     if spec.get("linux", {}).get("seccomp"):
@@ -262,6 +263,24 @@ def _enter_nested_userns(sc: S.Syscalls, rootfs: str, maps: dict[str, list[dict[
     os.setresgid(0, 0, 0)
     os.setresuid(0, 0, 0)
     sc.unshare(S.CLONE_NEWNS)
+
+
+def _ping_group(spec: dict[str, Any]) -> None:
+    """As podman's default sysctl net.ipv4.ping_group_range=0 0: the container's root group may
+    ping (ICMP datagram sockets) without CAP_NET_RAW, which the default set lacks. The ids count
+    in the namespace that owns the network namespace: for a nested one, its outer id of gid 0."""
+    gid = 0
+    nested = spec.get("linux", {}).get("nestedIdMappings")
+    if nested:
+        outer = [m["hostID"] for m in nested.get("gidMappings", []) if m["containerID"] == 0]
+        if not outer:
+            return
+        gid = outer[0]
+    try:
+        with open("/proc/sys/net/ipv4/ping_group_range", "w") as f:
+            f.write(f"{gid} {gid}")
+    except OSError:
+        pass
 
 
 def _loopback_up() -> None:

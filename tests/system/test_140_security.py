@@ -115,3 +115,13 @@ def test_exec_preserve_fds(p, tmp_path):
         assert res.returncode == 125 and "not open" in res.stderr
     finally:
         p("rm", "-f", "fds")
+
+
+def test_ping_group_range_as_podman(p):
+    # podman's default sysctl: the container's root group may open ICMP datagram sockets
+    # (ping without CAP_NET_RAW, which the default capability set lacks)
+    out = p("run", "--rm", "--network", "none", "busybox", "cat", "/proc/sys/net/ipv4/ping_group_range").stdout
+    assert out.split() == ["0", "0"]
+    out = p("run", "--rm", "--network", "none", "--userns=auto", "busybox", "cat",
+            "/proc/sys/net/ipv4/ping_group_range").stdout
+    assert out.split() == ["0", "0"]
