@@ -77,18 +77,6 @@ class Channel(sync.Channel):
             return None
         return msg if isinstance(msg, dict) else None
 
-def socket_address(runroot: str) -> tuple[str, int]:
-    """The address of the monitor's socket, and an fd to close after use (-1 for none).
-
-    A unix socket's path is limited to 107 bytes; a longer one is reached through
-    /proc/self/fd/N of the runtime directory instead."""
-    path = os.path.join(runroot, SOCKET)
-    if len(path.encode()) < 100:
-        return path, -1
-    fd = os.open(runroot, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    return f"/proc/self/fd/{fd}/{SOCKET}", fd
-
-
 class Container:
     """One supervised container."""
 
@@ -125,19 +113,7 @@ class Monitor:
         self.clients = 0
         self.unclaimed: dict[int, tuple[int, float]] = {}   # reaped pids no container claimed yet
         self.idle_since = time.monotonic()
-        self.sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC
-                                   | _socket.SOCK_NONBLOCK)
-        try:
-            os.unlink(os.path.join(runroot, SOCKET))
-        except FileNotFoundError:
-            pass
-        address, dirfd = socket_address(runroot)
-        try:
-            self.sock.bind(address)
-        finally:
-            if dirfd >= 0:
-                os.close(dirfd)
-        self.sock.listen(256)
+        self.sock = sync.listen(runroot, SOCKET, 256)
         self.watch(self.sock.fileno(), self._accept)
         wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         _signal.set_wakeup_fd(self.wake_w)

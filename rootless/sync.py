@@ -109,3 +109,47 @@ class Channel:
 
     def close(self) -> None:
         self.sock.close()
+
+
+# -- a per-user service's socket (the monitor's, the network holder's) --------
+
+def _address(directory: str, name: str) -> tuple[str, int]:
+    """A socket's address, and an fd to close after use (-1 for none): a unix socket's path is
+    limited to 107 bytes, so a longer one is reached through /proc/self/fd/N of its directory."""
+    path = os.path.join(directory, name)
+    if len(path.encode()) < 100:
+        return path, -1
+    fd = os.open(directory, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    return f"/proc/self/fd/{fd}/{name}", fd
+
+
+def listen(directory: str, name: str, backlog: int) -> _socket.socket:
+    """A non-blocking SOCK_SEQPACKET socket listening at directory/name (made anew)."""
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC | _socket.SOCK_NONBLOCK)
+    try:
+        os.unlink(os.path.join(directory, name))
+    except FileNotFoundError:
+        pass
+    where, dirfd = _address(directory, name)
+    try:
+        sock.bind(where)
+    finally:
+        if dirfd >= 0:
+            os.close(dirfd)
+    sock.listen(backlog)
+    return sock
+
+
+def connect(directory: str, name: str) -> Optional[_socket.socket]:
+    """A connection to the socket at directory/name; None when nothing listens there."""
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
+    where, dirfd = _address(directory, name)
+    try:
+        sock.connect(where)
+        return sock
+    except (FileNotFoundError, ConnectionRefusedError):
+        sock.close()
+        return None
+    finally:
+        if dirfd >= 0:
+            os.close(dirfd)

@@ -18,6 +18,8 @@ import stat
 from dataclasses import dataclass, field
 from typing import Optional
 
+from storage.fsutil import copy_file
+
 from ..errors import InvalidArgument
 from .context import Top, walk_tree
 from .ignore import Matcher
@@ -193,7 +195,7 @@ class _Writer:
             os.mkfifo(host, 0o600)
         elif stat.S_ISREG(st.st_mode):
             self._clear(host, False)
-            _copy_data(src, host)
+            copy_file(src, host)
         else:
             return    # sockets and devices are not copied
         self._meta(host, top, st)
@@ -235,27 +237,6 @@ class _Writer:
     def finish(self) -> None:
         for host, ns in reversed(self.dir_times):
             os.utime(host, ns=(ns, ns), follow_symlinks=False)
-
-
-def _copy_data(src: str, dst: str) -> None:
-    fin = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    try:
-        fout = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        try:
-            size = os.fstat(fin).st_size
-            done = 0
-            while done < size:
-                try:
-                    n = os.copy_file_range(fin, fout, size - done)
-                except OSError:
-                    n = os.sendfile(fout, fin, None, size - done)
-                if n == 0:
-                    break
-                done += n
-        finally:
-            os.close(fout)
-    finally:
-        os.close(fin)
 
 
 ARCHIVE_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd")

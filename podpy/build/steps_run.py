@@ -215,7 +215,8 @@ def _bind_source(sb: "StageBuilder", w: "Working", m: MountSpec, i: int) -> str:
 def _copy_from_view(view: dict[str, Any], source: str, staged: str) -> None:
     from rootless import syscalls as S
     from rootless.mounts import resolve_in_root
-    from storage.drivers.vfs import _copy_file, copy_tree
+    from storage.drivers.vfs import copy_tree
+    from storage.fsutil import copy_file
 
     from .working import mount_view
 
@@ -226,6 +227,6 @@ def _copy_from_view(view: dict[str, Any], source: str, staged: str) -> None:
     if os.path.isdir(src):
         copy_tree(src, staged)
     elif os.path.exists(src):
-        _copy_file(src, staged)
+        copy_file(src, staged)
     else:
         raise InvalidArgument(f"RUN --mount from: {source}: no such file or directory")

@@ -12,7 +12,6 @@ exited with an unknown code, and their processes are killed.
 
 from __future__ import annotations
 
-import _socket
 import json
 import os
 import signal
@@ -81,21 +80,16 @@ def _spawn_monitor(runroot: str) -> None:
 
 
 def _connect(runroot: str, timeout: float = 10.0) -> "Channel":
-    from ..monitor import Channel, socket_address
+    from rootless.sync import connect
+
+    from ..monitor import SOCKET, Channel
 
     deadline = time.monotonic() + timeout
     spawned_at = 0.0
     while True:
-        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
-        address, dirfd = socket_address(runroot)
-        try:
-            sock.connect(address)
+        sock = connect(runroot, SOCKET)
+        if sock is not None:
             return Channel(sock)
-        except (FileNotFoundError, ConnectionRefusedError):
-            sock.close()
-        finally:
-            if dirfd >= 0:
-                os.close(dirfd)
         now = time.monotonic()
         if now > deadline:
             raise EngineError(f"the container monitor did not start (see {os.path.join(runroot, 'monitor.log')})")

@@ -37,9 +37,9 @@ import sys
 import time
 
 from .. import syscalls
-from ..sync import Channel
+from ..sync import Channel, listen
 from . import dns
-from .holder_client import LOCK, SOCKET, address
+from .holder_client import LOCK, SOCKET
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -209,19 +209,7 @@ class Holder:
         self.containers: dict[str, dict[str, Any]] = {}    # id -> pidfd, networks: name -> veth
         self.clients = 0
         self.forwards: dict[int, tuple[_socket.socket, Network, Any, float]] = {}
-        self.sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC
-                                   | _socket.SOCK_NONBLOCK)
-        try:
-            os.unlink(os.path.join(runroot, SOCKET))
-        except FileNotFoundError:
-            pass
-        where, dirfd = address(runroot)
-        try:
-            self.sock.bind(where)
-        finally:
-            if dirfd >= 0:
-                os.close(dirfd)
-        self.sock.listen(64)
+        self.sock = listen(runroot, SOCKET, 64)
         self.watch(self.sock.fileno(), self._accept)
         signal.signal(signal.SIGTERM, lambda *_: self._terminate())
         self.stopping = False

@@ -12,13 +12,13 @@ holder (its exit fd), and the holder ends a second after its last container.
 
 from __future__ import annotations
 
-import _socket
 import os
 import sys
 import time
 
 from ..errors import NetworkError
 from ..sync import Channel
+from ..sync import connect as connect_socket
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -27,28 +27,9 @@ if TYPE_CHECKING:
 SOCKET, LOCK, LOG = "netns.sock", "netns.lock", "netns.log"
 
 
-def address(runroot: str) -> tuple[str, int]:
-    """The socket's address, and an fd to close after use (-1 for none): a path longer than a
-    unix socket allows is reached through /proc/self/fd/N of its directory."""
-    path = os.path.join(runroot, SOCKET)
-    if len(path.encode()) < 100:
-        return path, -1
-    fd = os.open(runroot, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    return f"/proc/self/fd/{fd}/{SOCKET}", fd
-
-
 def _try_connect(runroot: str) -> Optional[Channel]:
-    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
-    where, dirfd = address(runroot)
-    try:
-        sock.connect(where)
-        return Channel(sock)
-    except (FileNotFoundError, ConnectionRefusedError):
-        sock.close()
-        return None
-    finally:
-        if dirfd >= 0:
-            os.close(dirfd)
+    sock = connect_socket(runroot, SOCKET)
+    return Channel(sock) if sock is not None else None
 
 
 def connect(runroot: str, rootless: bool, timeout: float = 15.0) -> tuple[Channel, dict[str, Any]]:

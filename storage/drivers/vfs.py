@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import stat
 
+from storage.fsutil import copy_file
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -86,7 +88,7 @@ def copy_tree(src: str, dst: str) -> None:
             if stat.S_ISLNK(est.st_mode):
                 os.symlink(os.readlink(sp), dp)
             elif stat.S_ISREG(est.st_mode):
-                _copy_file(sp, dp)
+                copy_file(sp, dp)
             elif stat.S_ISFIFO(est.st_mode):
                 os.mkfifo(dp, 0o600)
             else:
@@ -101,27 +103,6 @@ def copy_tree(src: str, dst: str) -> None:
     walk(src, dst)
     for d, st in reversed(dirs):
         meta(d, st, False)
-
-
-def _copy_file(src: str, dst: str) -> None:
-    fin = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    try:
-        fout = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        try:
-            size = os.fstat(fin).st_size
-            done = 0
-            while done < size:
-                try:
-                    n = os.copy_file_range(fin, fout, size - done)
-                except OSError:
-                    n = os.sendfile(fout, fin, None, size - done)
-                if n == 0:
-                    break
-                done += n
-        finally:
-            os.close(fout)
-    finally:
-        os.close(fin)
 
 
 def _copy_xattrs(src: str, dst: str) -> None:
