@@ -42,7 +42,8 @@ fi
 echo "Running as $(id -un) (uid $(id -u)); XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-unset}"
 
 step "Version" "$podpy" version
-"$podpy" rm -f --ignore demo-bg >/dev/null 2>&1 || true
+"$podpy" rm -f --ignore demo-bg demo-web >/dev/null 2>&1 || true
+"$podpy" rmi demo-web >/dev/null 2>&1 || true
 if "$podpy" image exists busybox >/dev/null 2>&1; then
     step "Remove the image an earlier demo run imported" "$podpy" rmi busybox
 fi
@@ -63,6 +64,28 @@ step "A command run inside it" "$podpy" exec demo-bg ps
 step "Running containers" "$podpy" ps
 step "Stopped and removed (the monitor leaves with its last container)" "$podpy" rm -f demo-bg
 step "Containers (removed ones are gone)" "$podpy" ps -a
+step "Your own ids inside with --userns=keep-id (files in bind mounts stay yours)" \
+    "$podpy" run --rm --userns=keep-id busybox sh -c 'id; stat -c "%u:%g %n" /etc/hostname /bin/busybox'
+
+context=$(mktemp -d)
+trap 'rm -rf "$context"' EXIT
+printf 'hello through a published port\n' >"$context/index.html"
+cat >"$context/Containerfile" <<'END'
+FROM busybox
+COPY index.html /www/index.html
+RUN echo "built by podpy" > /www/about.txt
+EXPOSE 80
+CMD ["httpd", "-f", "-p", "80", "-h", "/www"]
+END
+step "Build an image from a Containerfile" "$podpy" build -t demo-web "$context"
+step "Build it again: every step comes from the cache" "$podpy" build -t demo-web "$context"
+step "Serve it on a port of the host (any free one)" \
+    "$podpy" run -d --name demo-web -p 127.0.0.1::80 demo-web
+step "Which port it got" "$podpy" port demo-web 80
+address=$("$podpy" port demo-web 80)
+sleep 0.5
+step "Fetched from the host" busybox wget -q -O - "http://$address/index.html" "http://$address/about.txt"
+step "Removed" "$podpy" rm -f demo-web
 step "Host and store information" "$podpy" info
 
 printf '\nDemo finished.\n'
