@@ -364,6 +364,8 @@ def connect(rt: Runtime, container: str, network: str, aliases: list[str], ip: O
             raise
     rec.config.networks[name] = eps[name]
     rt.state.update(rec.id, config=rec.config.to_json())
+    if rec.state in (RUNNING, PAUSED):
+        _refresh_hosts(rt, rec)
 
 
 def disconnect(rt: Runtime, container: str, network: str, force: bool) -> None:
@@ -392,6 +394,27 @@ def disconnect(rt: Runtime, container: str, network: str, force: bool) -> None:
     del rec.config.networks[net["name"]]
     rt.state.update(rec.id, config=rec.config.to_json())
     release_addresses(rt, rec.id, net["id"])
+    if rec.state in (RUNNING, PAUSED):
+        _refresh_hosts(rt, rec)
+
+
+def _refresh_hosts(rt: Runtime, rec: "ContainerRecord") -> None:
+    """A running container's /etc/hosts after connect or disconnect, with its addresses on the
+    networks it is on now (as podman updates it). Written in place: the container has this
+    very file bind-mounted, a new one would not reach it."""
+    from .. import netfiles, netopts
+    from .netstart import addresses
+
+    path = os.path.join(rt.container_run_dir(rec.id), "hosts")
+    ips, _ = addresses(rec)
+    content = netfiles.hosts(rec.config.hostname or rec.id[:12], rec.name, rec.config.add_hosts,
+                             netfiles.EtcNet(ips, netopts.host_address(), []))
+    try:
+        with open(path, "r+") as f:
+            f.write(content)
+            f.truncate()
+    except OSError:
+        pass   # not started with one (a user-given /etc/hosts), or its run directory is gone
 
 
 # ------------------------------------------------------------ starting --

@@ -435,10 +435,15 @@ def test_connect_and_disconnect(p):
         p("network", "connect", "--alias", "second", "net-b", "multi")
         out = p("exec", "multi", "ip", "-o", "-4", "addr").stdout
         assert "eth0" in out and "eth1" in out
+        ips = [line.split()[3].split("/")[0] for line in out.splitlines() if "eth" in line]
+        hosts = p("exec", "multi", "cat", "/etc/hosts").stdout   # updated, as podman does
+        assert all(f"{ip}\t" in hosts for ip in ips) and len(ips) == 2
         out = p("run", "--rm", "--network", "net-b", "busybox", "nslookup", "second").stdout
         assert "Address: 10.89." in out.split("Name:")[1]
         p("network", "disconnect", "net-b", "multi")
         assert "eth1" not in p("exec", "multi", "ip", "-o", "-4", "addr").stdout
+        hosts = p("exec", "multi", "cat", "/etc/hosts").stdout
+        assert f"{ips[0]}\t" in hosts and f"{ips[1]}\t" not in hosts
         assert "last network" in one_error_line(p("network", "disconnect", "net-a", "multi", check=False))
     finally:
         p("rm", "-f", "multi", check=False)
