@@ -226,9 +226,8 @@ class Monitor:
         net = msg.get("net") or {}
         ctr.request["target"] = net.get("target")
         ctr.request["ports"] = net.get("ports") or []
-        ctr.request["userns"] = any(ns["type"] == "user" for ns in msg["spec"]["linux"].get("namespaces", []))
-        spec = msg["spec"]
-        process = spec.get("process", {})
+        ctr.request["userns"] = bool(msg.get("userns"))
+        process = msg.get("process") or {}
         stdio: list[int] = []
         keep: list[int] = []
         try:
@@ -261,7 +260,7 @@ class Monitor:
         pid = os.fork()
         if pid == 0:
             _launcher(msg, stdio, there)
-        del msg, spec, process
+        del msg, process
         for fd in stdio:
             os.close(fd)
         there.close()
@@ -516,6 +515,10 @@ def _launcher(msg: dict[str, Any], stdio: list[int], chan: Channel) -> None:
             os.dup2(fd, target)
         from rootless import parent
 
+        # The spec is read here, in the short-lived launcher: the monitor never holds it (a whole
+        # runtime spec, podman's seccomp profile included, would leave its heap larger for good).
+        with open(msg["spec_path"], "rb") as f:
+            spec = marshal.load(f)
         slirp = None
         if msg.get("slirp") is not None:
             from rootless.network.slirp import SlirpOptions
@@ -532,11 +535,10 @@ def _launcher(msg: dict[str, Any], stdio: list[int], chan: Channel) -> None:
             if plan:
                 from rootless.network.setup import on_pid as network_on_pid
 
-                userns = any(ns["type"] == "user" for ns in msg["spec"]["linux"].get("namespaces", []))
-                net.append(network_on_pid(pid, plan, userns=userns, tied=False))
+                net.append(network_on_pid(pid, plan, userns=bool(msg.get("userns")), tied=False))
 
         try:
-            started = parent.launch(msg["spec"], parent.LaunchOptions(slirp=slirp, cgroup_procs=procs, detach=True,
+            started = parent.launch(spec, parent.LaunchOptions(slirp=slirp, cgroup_procs=procs, detach=True,
                                                                       on_pid=on_pid))
         except BaseException as exc:  # noqa: BLE001 - reported to the monitor
             for done in net:

@@ -141,6 +141,16 @@ def _cleanup_command(rt: Runtime, cid: str) -> dict[str, Any]:
     return _podpy_command(rt, "container", "cleanup", cid)
 
 
+def _write_spec(path: str, spec: dict[str, Any]) -> None:
+    """The runtime spec for the monitor's launcher (marshal: the monitor imports no json)."""
+    import marshal
+
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600), "wb") as f:
+        marshal.dump(spec, f)   # the environment may hold secrets: the user's alone
+    os.replace(tmp, path)
+
+
 def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None],
                    by_policy: bool = False) -> ContainerRecord:
     """Start a created or exited container under the monitor; returns its row once it runs.
@@ -178,7 +188,13 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
         if cfg.healthcheck:
             health = {"interval": float(cfg.healthcheck["interval"]),
                       **_podpy_command(rt, "healthcheck", "run", rec.id)}
-        reply = _request(rt.cfg.runroot, "launch", fds=listeners, id=rec.id, spec=spec, slirp=slirp, log=log,
+        spec_path = os.path.join(run_dir, "spec")
+        _write_spec(spec_path, spec)
+        process = spec["process"]
+        reply = _request(rt.cfg.runroot, "launch", fds=listeners, id=rec.id, spec_path=spec_path,
+                         process={"stdin": bool(process.get("stdin")), "terminal": bool(process.get("terminal"))},
+                         userns=any(ns["type"] == "user" for ns in spec["linux"].get("namespaces", [])),
+                         slirp=slirp, log=log,
                          cgroup=cgroup, exit_path=os.path.join(run_dir, EXIT_FILE),
                          cleanup=_cleanup_command(rt, rec.id), health=health, net=net.monitor_request())
     except BaseException as exc:
