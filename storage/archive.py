@@ -131,35 +131,60 @@ def _extract(tar_source: BinaryIO, writer: LayerWriter) -> None:
         tar.close()
 
 
-def apply_layer(stream: BinaryIO, dest: str, options: ApplyOptions) -> ApplyResult:
+def apply_layer(stream: BinaryIO, dest: str, options: ApplyOptions, split_path: str | None = None
+                ) -> ApplyResult:
     """Extract the layer read from stream into the existing directory dest.
 
     Every entry is created by hand under dest as if dest were "/" (see the
     module _inroot); nothing is ever written outside dest.  Raises LayerError
     (UnsafeEntryError for entries that cannot be placed safely); on error dest
-    is left half-written for the caller to discard.
+    is left half-written for the caller to discard. With split_path, the tar's
+    tar-split record is written there (see the module tarsplit), if it can be followed.
     """
     # A registry blob reader already hashes what it hands out (to check the
     # blob's digest at its end); hashing the same bytes again costs as much.
     fresh = isinstance(stream, DigestReader) and stream.count == 0
     raw = stream if fresh else DigestReader(stream)
+    seen: list[bytes] = []
+    if split_path is not None:
+        raw.observe = seen.append   # what the sniffing reads, in case it is the tar itself
     decompressed, compression = open_decompressed(io.BufferedReader(raw, CHUNK))
     # Uncompressed: both digests are of the same bytes, so hash them once.
     tar_bytes = DigestReader(decompressed) if compression != "none" else None
     tar_source: BinaryIO = io.BufferedReader(tar_bytes, CHUNK) if tar_bytes is not None else decompressed
+    recorder = None
+    if split_path is not None:
+        from .tarsplit import Recorder
 
-    with Root(dest) as root:
-        writer = LayerWriter(root, options)
-        try:
-            _extract(tar_source, writer)
-        finally:
-            writer.close()
+        recorder = Recorder(split_path)
+        if tar_bytes is not None:
+            raw.observe = None
+            tar_bytes.observe = recorder.feed
+        else:
+            for chunk in seen:
+                recorder.feed(chunk)
+            raw.observe = recorder.feed
+        seen.clear()
 
-    # Read to the very end: the zero blocks after the last member, and any
-    # padding, are part of what the digests cover.
-    if tar_bytes is not None:
-        tar_bytes.drain()
-    raw.drain()
+    try:
+        with Root(dest) as root:
+            writer = LayerWriter(root, options)
+            try:
+                _extract(tar_source, writer)
+            finally:
+                writer.close()
+
+        # Read to the very end: the zero blocks after the last member, and any
+        # padding, are part of what the digests cover.
+        if tar_bytes is not None:
+            tar_bytes.drain()
+        raw.drain()
+        if recorder is not None:
+            recorder.finish()
+    except BaseException:
+        if recorder is not None:
+            recorder.abandon()
+        raise
     diff_id = tar_bytes.digest() if tar_bytes is not None else raw.digest()
     return ApplyResult(
         diff_id=diff_id,

@@ -83,11 +83,14 @@ class DigestReader(_Reader):
         self._source = source
         self._hash = hashlib.sha256()
         self.count = 0
+        self.observe: Callable[[bytes], None] | None = None   # also shown every chunk
 
     def _read(self, size: int) -> bytes:
         data = _read_some(self._source, size)
         self._hash.update(data)
         self.count += len(data)
+        if self.observe is not None:
+            self.observe(data)
         return data
 
     def drain(self) -> None:

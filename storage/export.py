@@ -83,15 +83,38 @@ def _compressor(compression: str) -> Any:
 
 
 def export_to_file(layer_dir: str, path: str, compression: str = "gzip",
-                   parent_dir: Optional[str] = None) -> tuple[str, str, int]:
+                   parent_dir: Optional[str] = None, tar_split: Optional[str] = None,
+                   diff_id: Optional[str] = None) -> tuple[str, str, int]:
     """Write the layer as a compressed tar to path; returns (diff id, compressed digest, size).
-    With parent_dir (full-tree layers), only the difference to that tree is written."""
+    With parent_dir (full-tree layers), only the difference to that tree is written. With a
+    tar-split record of the layer's original tar (and its diff id), that very tar is written
+    again when it can be; otherwise the layer's tar is made anew."""
+    if tar_split is not None and diff_id is not None and os.path.exists(tar_split):
+        from .tarsplit import replay
+
+        done = _compressed(path, compression, lambda sink: replay(tar_split, layer_dir, sink.write))
+        if done is not None and done[0] == diff_id:
+            return done
+
+    def make(sink: _HashingSink) -> str:
+        with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tf:  # type: ignore[arg-type]
+            write_tar(layer_dir, tf, parent_dir)
+        return ""
+
+    made = _compressed(path, compression, make)
+    assert made is not None
+    return made
+
+
+def _compressed(path: str, compression: str, produce: Any) -> Optional[tuple[str, str, int]]:
+    """Run produce(sink) to write a tar into a compressed file at path; (diff id, compressed
+    digest, size), or None when produce returns None (gave up)."""
     with open(path, "wb") as f:
         out = _DigestFile(f)  # type: ignore[arg-type]
         comp = _compressor(compression)
         sink = _HashingSink(comp, out)  # type: ignore[arg-type]
-        with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tf:  # type: ignore[arg-type]
-            write_tar(layer_dir, tf, parent_dir)
+        if produce(sink) is None:
+            return None
         tail = comp.flush()
         if tail:
             out.write(tail)

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     Source = Union[str, Callable[[], BinaryIO]]
 
 
-def _apply_in_ns(source: Source, dest: str, options: Any) -> Any:
+def _apply_in_ns(source: Source, dest: str, options: Any, split_path: Optional[str] = None) -> Any:
     """Runs in the user namespace: open the source there and apply it."""
     from .archive import apply_layer
 
@@ -46,7 +46,7 @@ def _apply_in_ns(source: Source, dest: str, options: Any) -> Any:
     else:
         stream = open(source, "rb", buffering=0)
     with stream:
-        return apply_layer(stream, dest, options)
+        return apply_layer(stream, dest, options, split_path)
 
 
 def _prepare_container_in_ns(driver: Driver, cdir: str, layer_dirs: list[str]) -> None:
@@ -147,6 +147,14 @@ class Store:
     def layer_dir(self, layer_id: str) -> str:
         return os.path.join(self.root, "layers", layer_id.split(":", 1)[-1])
 
+    def tar_split(self, layer_id: str) -> str:
+        """Where the layer's tar-split record is kept (see storage.tarsplit), if it has one."""
+        return os.path.join(self.root, "tar-split", layer_id.split(":", 1)[-1])
+
+    def layer_diff_id(self, layer_id: str) -> Optional[str]:
+        row = self.db.conn.execute("SELECT diff_id FROM layers WHERE id=?", (layer_id,)).fetchone()
+        return row[0] if row else None
+
     def has_layer(self, layer_id: str) -> bool:
         row = self.db.conn.execute("SELECT 1 FROM layers WHERE id=?", (layer_id,)).fetchone()
         return row is not None and os.path.isdir(self.layer_dir(layer_id))
@@ -163,16 +171,22 @@ class Store:
         stage = Staging(self.root, "layer")
         try:
             target = os.path.join(stage.path, "diff")
+            split = os.path.join(stage.path, "tar-split")
             parent_dir = self.layer_dir(parent) if parent else None
 
             def work(src: Source, dest: str, opts: Any, pdir: Optional[str]) -> Any:
                 self.driver.prepare_layer(dest, pdir)
-                return _apply_in_ns(src, dest, opts)
+                return _apply_in_ns(src, dest, opts, split)
 
             result = self.in_userns(work, source, target, options, parent_dir)
             if expect_diff_id is not None and result.diff_id != expect_diff_id:
                 raise LayerError(f"layer content is {result.diff_id}, but the image config says {expect_diff_id}")
             layer_id = chain_id(parent, result.diff_id)
+            if os.path.exists(split):
+                # Before the layer is in place: a layer never has a record of another tar.
+                os.makedirs(os.path.dirname(self.tar_split(layer_id)), mode=0o700, exist_ok=True)
+                if not os.path.exists(self.tar_split(layer_id)):
+                    os.replace(split, self.tar_split(layer_id))
             self._install(target, layer_id, parent, result.diff_id, result.compressed_digest, result.size)
             return layer_id, result
         finally:
@@ -275,6 +289,11 @@ class Store:
             doomed = [lid for lid in image.layers if lid not in used]
             for lid in doomed:
                 c.execute("DELETE FROM layers WHERE id=?", (lid,))
+        for lid in doomed:
+            try:
+                os.unlink(self.tar_split(lid))
+            except FileNotFoundError:
+                pass
         paths = [self.layer_dir(lid) for lid in doomed if os.path.exists(self.layer_dir(lid))]
         if paths:
             self.in_userns(_remove_trees, paths)

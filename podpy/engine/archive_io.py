@@ -89,7 +89,8 @@ def _export(rt: Runtime, stage: Staging, images: list[tuple[Image, str]], report
                 continue
             path = os.path.join(stage.path, f"layer{len(done)}")
             dirs = rt.store.layer_export_dirs(image, i)
-            diff, _digest, size = rt.store.in_userns(_export_in_ns, dirs, path, "none")
+            diff, _digest, size = rt.store.in_userns(_export_in_ns, dirs, path, "none", rt.store.tar_split(lid),
+                                                     rt.store.layer_diff_id(lid))
             report(f"Copying blob {diff.split(':', 1)[-1][:12]}")
             done[lid] = (path, diff, size)
         tags = _tags_for(image, name, rt.cfg.search_registries)

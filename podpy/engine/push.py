@@ -41,11 +41,12 @@ class PushOptions:
     auth_file: Optional[str] = None
 
 
-def _export_in_ns(dirs: tuple[str, Optional[str]], path: str, compression: str) -> tuple[str, str, int]:
+def _export_in_ns(dirs: tuple[str, Optional[str]], path: str, compression: str, tar_split: Optional[str] = None,
+                  diff_id: Optional[str] = None) -> tuple[str, str, int]:
     from storage.export import export_to_file
 
     layer_dir, parent_dir = dirs
-    return export_to_file(layer_dir, path, compression, parent_dir)
+    return export_to_file(layer_dir, path, compression, parent_dir, tar_split, diff_id)
 
 
 def push(rt: Runtime, o: PushOptions, report: Callable[[str], None]) -> str:
@@ -79,7 +80,11 @@ def push(rt: Runtime, o: PushOptions, report: Callable[[str], None]) -> str:
             for i in range(len(image.layers)):
                 path = os.path.join(stage.path, f"layer{i}")
                 dirs = rt.store.layer_export_dirs(image, i)
-                exported = rt.store.in_userns(_export_in_ns, dirs, path, o.compression)
+                # A pulled or loaded layer is sent as the very tar it came as (its tar-split
+                # record), so the image keeps its diff ids and its id.
+                lid = image.layers[i]
+                exported = rt.store.in_userns(_export_in_ns, dirs, path, o.compression, rt.store.tar_split(lid),
+                                              rt.store.layer_diff_id(lid))
                 blobs.append((path, *exported))
             config_raw = _config_for(rt, image, [b[1] for b in blobs])
             config_digest = "sha256:" + hashlib.sha256(config_raw).hexdigest()

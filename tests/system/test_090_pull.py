@@ -1,6 +1,7 @@
 """pull and run's automatic pull, from a real registry on 127.0.0.1 (plain HTTP)."""
 
 import json
+import os
 import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -261,3 +262,22 @@ def test_multi_arch_index_picks_the_platform(new_podpy, registry, image_tar, tmp
     assert json.loads(other("image", "inspect", name).stdout)[0]["Id"] == info["Id"]
     res = new_podpy()("pull", "--tls-verify=false", "--arch", "s390x", name, check=False)
     assert res.returncode == 125 and "s390x" in res.stderr and res.stderr.count("Error:") == 1
+
+
+def test_a_pulled_image_pushed_again_keeps_its_id(new_podpy, registry):
+    """Its layers go out as the very tars they came as (their tar-split records), so the pushed
+    config is the same and so is the image id that a fresh store pulls back."""
+    p = new_podpy()
+    name = f"{registry.host}/tests/multi:latest"
+    iid = p("pull", "-q", "--tls-verify=false", name).stdout.strip()
+    assert len(os.listdir(p.data_home / "podpy" / "tar-split")) == 3
+    p("push", "--tls-verify=false", name, f"{registry.host}/tests/multi-again:latest")
+    q = new_podpy()
+    again = q("pull", "-q", "--tls-verify=false", f"{registry.host}/tests/multi-again:latest").stdout.strip()
+    assert again == iid
+    # and `save` writes the same layers (podman's diff ids)
+    out = p.home / "saved.tar"
+    p("save", "-o", str(out), name)
+    r = new_podpy()
+    r("load", "-i", str(out))
+    assert iid in r("images", "-q", "--no-trunc").stdout
