@@ -23,6 +23,9 @@ import struct
 import zlib
 from typing import Any, BinaryIO, Optional
 
+from ._inroot import Root, clean_path
+from .errors import UnsafeEntryError
+
 BLOCK = 512
 _FILE_TYPES = (b"0", b"\0", b"7")
 _MAX_META = 1 << 20      # a pax or long-name record larger than this is not followed
@@ -256,25 +259,15 @@ def _items(path: str) -> Any:
                 raise ValueError("not a tar-split record")
 
 
-def _clean(name: bytes) -> bytes:
-    """The path below the layer directory that the writer used for an entry name."""
-    parts: list[bytes] = []
-    for part in name.split(b"/"):
-        if part in (b"", b"."):
-            continue
-        if part == b"..":
-            if parts:
-                parts.pop()
-            continue
-        parts.append(part)
-    return b"/".join(parts)
-
-
 def replay(record: str, layer_dir: str, write: Any) -> Optional[str]:
     """Write the layer's original tar through write(bytes); its "sha256:" digest, or None when
     a file is missing or has another size (the tar cannot be the same)."""
+    with Root(layer_dir) as root:
+        return _replay(record, root, write)
+
+
+def _replay(record: str, root: Root, write: Any) -> Optional[str]:
     sha = hashlib.sha256()
-    root = os.fsencode(layer_dir)
     for item in _items(record):
         if item[0] == "R":
             sha.update(item[1])
@@ -282,8 +275,20 @@ def replay(record: str, layer_dir: str, write: Any) -> Optional[str]:
             continue
         _, name, size = item
         try:
-            fd = os.open(os.path.join(root, _clean(name)), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except OSError:
+            # Where the layer writer put the entry, resolved the same way: inside the layer
+            # (its symbolic links, even absolute ones, never lead out of it).
+            text = name.decode("utf-8", "surrogateescape")
+            comps = clean_path(text, text)
+            if not comps:
+                return None
+            parent = root.lookup(comps[:-1])
+            if parent is None:
+                return None
+            try:
+                fd = os.open(comps[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent[0])
+            finally:
+                os.close(parent[0])
+        except (OSError, UnsafeEntryError):
             return None
         try:
             if os.fstat(fd).st_size != size:

@@ -97,3 +97,25 @@ def test_a_tar_the_recorder_cannot_follow_gets_no_record(tmp_path):
     except Exception:  # noqa: BLE001 - the layer writer may refuse it too; no record either way
         pass
     assert not split.exists()
+
+
+def test_replay_resolves_names_inside_the_layer(tmp_path):
+    # "a" is an absolute symlink to /etc: the writer put a/passwd at <layer>/etc/passwd, and the
+    # replay must read it there, never the host's /etc/passwd
+    entries = []
+    for name, kind, data, link in (("etc", tarfile.DIRTYPE, None, ""), ("a", tarfile.SYMTYPE, None, "/etc"),
+                                   ("a/passwd", tarfile.REGTYPE, b"root:x:0:0::/root:/bin/sh\n", "")):
+        info = tarfile.TarInfo(name)
+        info.type, info.linkname = kind, link
+        if data is not None:
+            info.size = len(data)
+        entries.append((info, data))
+    data = _tar(tarfile.PAX_FORMAT, entries)
+    dest = tmp_path / "layer"
+    dest.mkdir()
+    split = tmp_path / "split"
+    result = apply_layer(io.BytesIO(data), str(dest), ApplyOptions(whiteout_format="vfs"), str(split))
+    assert (dest / "etc" / "passwd").read_bytes() == b"root:x:0:0::/root:/bin/sh\n"
+    out = tmp_path / "out.tar"
+    diff, _d, _s = export_to_file(str(dest), str(out), "none", tar_split=str(split), diff_id=result.diff_id)
+    assert diff == result.diff_id and out.read_bytes() == data
