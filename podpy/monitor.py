@@ -39,7 +39,6 @@ import _socket
 import fcntl
 import marshal
 import os
-import select
 import sys
 import time
 
@@ -103,17 +102,14 @@ class Container:
         self.drain_until = 0.0
 
 
-class Monitor:
+class Monitor(sync.Service):
     def __init__(self, runroot: str) -> None:
-        self.runroot = runroot
-        self.poller = select.poll()
-        self.handlers: dict[int, Any] = {}
+        super().__init__(runroot, SOCKET, 256)
         self.containers: dict[int, Container] = {}    # init pid -> container
         self.launching: dict[int, tuple[Container, Channel, Channel]] = {}   # launcher pid -> ...
         self.clients = 0
         self.unclaimed: dict[int, tuple[int, float]] = {}   # reaped pids no container claimed yet
         self.idle_since = time.monotonic()
-        self.sock = sync.listen(runroot, SOCKET, 256)
         self.watch(self.sock.fileno(), self._accept)
         wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         _signal.set_wakeup_fd(self.wake_w)
@@ -124,39 +120,18 @@ class Monitor:
 
     # -- the loop ----------------------------------------------------------------------------
 
-    def watch(self, fd: int, handler: Any) -> None:
-        self.handlers[fd] = handler
-        self.poller.register(fd, select.POLLIN)
-
-    def unwatch(self, fd: int) -> None:
-        if self.handlers.pop(fd, None) is not None:
-            self.poller.unregister(fd)
-
     def serve(self) -> None:
         while True:
             now = time.monotonic()
             if self.containers or self.launching or self.clients:
                 self.idle_since = now
             elif now - self.idle_since >= IDLE_EXIT:
-                self._leave()
+                self.leave()
                 return
-            timeout = 250
-            for fd, _ev in self.poller.poll(timeout):
-                handler = self.handlers.get(fd)
-                if handler is not None:
-                    handler(fd)
+            self.dispatch(250)
             self._reap()
             self._finish_drained()
             self._healthchecks()
-
-    def _leave(self) -> None:
-        """Stop taking requests, then go: a client that connected meanwhile sees the
-        connection reset and starts a new monitor."""
-        try:
-            os.unlink(os.path.join(self.runroot, SOCKET))
-        except OSError:
-            pass
-        self.sock.close()
 
     def _drain_wakeups(self, fd: int) -> None:
         try:

@@ -153,3 +153,46 @@ def connect(directory: str, name: str) -> Optional[_socket.socket]:
     finally:
         if dirfd >= 0:
             os.close(dirfd)
+
+
+class Service:
+    """What the per-user services (the monitor, the network holder) share: a listening socket
+    in their runtime directory and a poll loop that calls a handler per ready fd."""
+
+    def __init__(self, runroot: str, name: str, backlog: int) -> None:
+        import select
+
+        self.runroot = runroot
+        self.socket_name = name
+        self.poller = select.poll()
+        self.handlers: dict[int, Any] = {}
+        self.sock = listen(runroot, name, backlog)
+
+    def watch(self, fd: int, handler: Any) -> None:
+        import select
+
+        self.handlers[fd] = handler
+        self.poller.register(fd, select.POLLIN)
+
+    def unwatch(self, fd: int) -> None:
+        if self.handlers.pop(fd, None) is not None:
+            self.poller.unregister(fd)
+
+    def dispatch(self, timeout_ms: int) -> None:
+        """Wait up to timeout_ms for ready fds and call their handlers."""
+        try:
+            events = self.poller.poll(timeout_ms)
+        except InterruptedError:
+            return
+        for fd, _ev in events:
+            handler = self.handlers.get(fd)
+            if handler is not None:
+                handler(fd)
+
+    def leave(self) -> None:
+        """Stop taking requests: a client that connects meanwhile sees no one (and starts anew)."""
+        try:
+            os.unlink(os.path.join(self.runroot, self.socket_name))
+        except OSError:
+            pass
+        self.sock.close()

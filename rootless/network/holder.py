@@ -31,13 +31,12 @@ from __future__ import annotations
 import _socket
 import fcntl
 import os
-import select
 import signal
 import sys
 import time
 
 from .. import syscalls
-from ..sync import Channel, listen
+from ..sync import Channel, Service
 from . import dns
 from .holder_client import LOCK, SOCKET
 
@@ -197,19 +196,16 @@ def _setup_namespace() -> None:
                 f.write("1")
 
 
-class Holder:
+class Holder(Service):
     def __init__(self, runroot: str, uplink_exit: int) -> None:
-        self.runroot = runroot
         self.uplink_exit = uplink_exit
         _setup_namespace()
         self.worker = Worker()
-        self.poller = select.poll()
-        self.handlers: dict[int, Any] = {}
+        super().__init__(runroot, SOCKET, 64)
         self.networks: dict[str, Network] = {}
         self.containers: dict[str, dict[str, Any]] = {}    # id -> pidfd, networks: name -> veth
         self.clients = 0
         self.forwards: dict[int, tuple[_socket.socket, Network, Any, float]] = {}
-        self.sock = listen(runroot, SOCKET, 64)
         self.watch(self.sock.fileno(), self._accept)
         signal.signal(signal.SIGTERM, lambda *_: self._terminate())
         self.stopping = False
@@ -219,14 +215,6 @@ class Holder:
 
     # -- loop ----------------------------------------------------------------------------
 
-    def watch(self, fd: int, handler: Any) -> None:
-        self.handlers[fd] = handler
-        self.poller.register(fd, select.POLLIN)
-
-    def unwatch(self, fd: int) -> None:
-        if self.handlers.pop(fd, None) is not None:
-            self.poller.unregister(fd)
-
     def serve(self) -> None:
         idle_since = time.monotonic()
         while not self.stopping:
@@ -235,24 +223,10 @@ class Holder:
                 idle_since = now
             elif now - idle_since >= IDLE_EXIT:
                 break
-            try:
-                events = self.poller.poll(250)
-            except InterruptedError:
-                continue
-            for fd, _ev in events:
-                handler = self.handlers.get(fd)
-                if handler is not None:
-                    handler(fd)
+            self.dispatch(250)
             self._expire_forwards(time.monotonic())
             self.worker.reap()
         self.leave()
-
-    def leave(self) -> None:
-        try:
-            os.unlink(os.path.join(self.runroot, SOCKET))
-        except OSError:
-            pass
-        self.sock.close()
 
     # -- clients -------------------------------------------------------------------------
 

@@ -14,8 +14,8 @@ from podpy.errors import InvalidArgument
 
 
 def test_parse_mount():
-    m = parse_mount("type=cache,target=cache,id=pip,sharing=locked,mode=0700,uid=5,gid=6", "/work")
-    assert (m.type, m.target, m.id, m.sharing, m.mode, m.uid, m.gid) == ("cache", "/work/cache", "pip", "locked",
+    m = parse_mount("type=cache,target=cache,id=pip,sharing=locked,mode=0700,uid=5,gid=6", "/app")
+    assert (m.type, m.target, m.id, m.sharing, m.mode, m.uid, m.gid) == ("cache", "/app/cache", "pip", "locked",
                                                                          0o700, 5, 6)
     m = parse_mount("source=src,dst=/s,rw", "/")
     assert (m.type, m.source, m.target, m.readonly) == ("bind", "src", "/s", False)
