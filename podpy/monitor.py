@@ -93,6 +93,7 @@ class Container:
         self.slirp_exit: Optional[int] = None
         self.listeners: list[int] = []        # published ports, until the forwarder takes them
         self.forwarder: Any = None
+        self.bind_notify: Optional[int] = None   # the init's bind(2) listener, for the forwarder
         self.pasta_pid: Optional[int] = None
         self.stdin: Optional[int] = None
         self.pty: Optional[int] = None
@@ -263,6 +264,8 @@ class Monitor(sync.Service):
         for name, fd in zip(names, fds):
             if name == "slirp_exit":
                 ctr.slirp_exit = fd
+            elif name == "bind_notify":
+                ctr.bind_notify = fd
             elif name == "pty":
                 os.set_blocking(fd, False)
                 ctr.streams[fd] = "stdout"
@@ -287,14 +290,19 @@ class Monitor(sync.Service):
         never loads them. Connections that come before the forwarder wait in the listen queue."""
         from rootless.network import nsock, portfwd
 
+        notify, ctr.bind_notify = ctr.bind_notify, None
         try:
             source = nsock.spawn(ctr.pid, bool(ctr.request.get("userns")), tied=False)
+            netns = os.stat(f"/proc/{ctr.pid}/ns/net").st_ino if notify is not None else 0
         except OSError:
+            if notify is not None:
+                os.close(notify)
             return   # the container is already gone: its exit closes the listeners
         mappings = [portfwd.Mapping.from_dict(p) for p in ctr.request.get("ports") or []]
         listeners = [(_socket.socket(fileno=fd), m) for fd, m in zip(ctr.listeners, mappings)]
         ctr.listeners = []
-        ctr.forwarder = portfwd.forwarder(listeners, source, str(ctr.request["target"]))
+        ctr.forwarder = portfwd.forwarder(listeners, source, str(ctr.request["target"]),
+                                          -1 if notify is None else notify, netns)
 
     def _reply(self, client: Channel, kind: str, **fields: Any) -> None:
         try:
@@ -314,10 +322,10 @@ class Monitor(sync.Service):
             self.unwatch(fd)
             os.close(fd)
         ctr.streams.clear()
-        for fd in (ctr.stdin, ctr.slirp_exit, *ctr.listeners):
+        for fd in (ctr.stdin, ctr.slirp_exit, ctr.bind_notify, *ctr.listeners):
             if fd is not None:
                 os.close(fd)
-        ctr.stdin = ctr.slirp_exit = None
+        ctr.stdin = ctr.slirp_exit = ctr.bind_notify = None
         ctr.listeners = []
         if ctr.forwarder is not None:
             ctr.forwarder.stop()
@@ -488,6 +496,16 @@ def _launcher(msg: dict[str, Any], stdio: list[int], chan: Channel) -> None:
             _signal.signal(sig, _signal.SIG_DFL)
         for target, fd in enumerate(stdio):
             os.dup2(fd, target)
+        # Nothing else of the monitor's stays open here: above all not the listening sockets of
+        # other containers' published ports, which their servers may be taking over meanwhile
+        # (rootless.network.redirect) and which a copy here would keep bound. The monitor's
+        # objects that owned those fds live on untouched until _exit (no collection runs).
+        import gc
+
+        gc.disable()
+        keep = chan.fileno()
+        os.closerange(3, keep)
+        os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
         from rootless import parent
 
         # The spec is read here, in the short-lived launcher: the monitor never holds it (a whole
@@ -530,6 +548,9 @@ def _launcher(msg: dict[str, Any], stdio: list[int], chan: Channel) -> None:
         if started.pty_master is not None:
             fds.append(started.pty_master)
             names.append("pty")
+        if started.bind_notify is not None:
+            fds.append(started.bind_notify)
+            names.append("bind_notify")
         chan.send("started", fds=fds, pid=started.pid, fuse_pid=started.fuse_pid,
                   slirp_pid=started.slirp.pid if started.slirp else None, fd_names=names,
                   cgroup_error=started.cgroup_error, pasta_pid=pasta_pid)

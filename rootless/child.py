@@ -195,6 +195,9 @@ def _init(spec: dict[str, Any], chan: Channel, detach: bool) -> None:
         from . import seccomp
 
         seccomp.preload(spec["linux"]["seccomp"])   # before pivot_root: the host's files are out of reach after it
+    notify = None
+    if spec.get("linux", {}).get("bindNotify"):
+        from .network import bindnotify as notify   # before pivot_root, as seccomp above
     R.mount_all(sc, rootfs, spec.get("mounts", []))
     cwd = process.get("cwd") or "/"
     cwd_host = R.resolve_in_root(rootfs, cwd)
@@ -221,6 +224,13 @@ def _init(spec: dict[str, Any], chan: Channel, detach: bool) -> None:
         _terminal(sc, chan, process)
     elif not process.get("stdin", False):
         _stdin_devnull()
+    if notify is not None:
+        # Still with CAP_SYS_ADMIN (which a filter needs without no_new_privs), and before the
+        # profile's filter, which may refuse seccomp(2) itself.
+        listener = notify.install()
+        if listener >= 0:
+            chan.send("bind_notify", fds=[listener])
+            os.close(listener)
     secure(sc, process, linux.get("seccomp"))
     try:
         os.chdir(cwd)

@@ -7,6 +7,7 @@ Message order on the sync channel (see child.py for the other side):
     stage1 -> "pid" {pid}       the init's host pid; stage 1 then closes its end
     host   -> "go"              after slirp4netns is up and the cgroup joined
     init   -> "pty" [fd]        with a terminal: the pty master
+    init   -> "bind_notify" [fd] with linux.bindNotify: its bind(2) listener (network/redirect.py)
     init   -> EOF               execve succeeded (the socket is close-on-exec)
 Any side may instead send "error", which is raised here as its typed error.
 """
@@ -33,25 +34,30 @@ class LaunchOptions:
     slirp: start slirp4netns with these options; cgroup_procs: a cgroup.procs file to move the
     init into; on_pid: told the init's pid before it execs; after_exit: run by stage 1 after
     the init exits; detach: stage 1 exits once the init is forked, leaving the init to the
-    caller's subreaper (a detached container's monitor), which must reap it.
+    caller's subreaper (a detached container's monitor), which must reap it; close_fds: the
+    caller's fds that stage 1, which lives as long as the container, must not hold (the
+    listening sockets of published ports, which a process in the container may take over).
     """
 
-    __slots__ = ("slirp", "cgroup_procs", "on_pid", "after_exit", "detach")
+    __slots__ = ("slirp", "cgroup_procs", "on_pid", "after_exit", "detach", "close_fds")
 
     def __init__(self, slirp: Optional["slirp_mod.SlirpOptions"] = None, cgroup_procs: Optional[str] = None,
                  on_pid: Optional[Callable[[int], None]] = None,
-                 after_exit: Optional[Callable[[], None]] = None, detach: bool = False) -> None:
+                 after_exit: Optional[Callable[[], None]] = None, detach: bool = False,
+                 close_fds: tuple[int, ...] = ()) -> None:
         self.slirp = slirp
         self.cgroup_procs = cgroup_procs
         self.on_pid = on_pid
         self.after_exit = after_exit
         self.detach = detach
+        self.close_fds = close_fds
 
 
 class Container:
     """A started container, seen from the host side."""
 
-    __slots__ = ("stage1_pid", "pid", "pty_master", "slirp", "exit_code", "fuse_pid", "cgroup_error")
+    __slots__ = ("stage1_pid", "pid", "pty_master", "slirp", "exit_code", "fuse_pid", "cgroup_error",
+                 "bind_notify")
 
     def __init__(self, stage1_pid: int, pid: int, pty_master: Optional[int] = None,
                  slirp: Optional["slirp_mod.Slirp"] = None, exit_code: Optional[int] = None,
@@ -63,6 +69,7 @@ class Container:
         self.exit_code = exit_code
         self.fuse_pid = fuse_pid
         self.cgroup_error: Optional[str] = None
+        self.bind_notify: Optional[int] = None
 
     def signal(self, sig: int) -> None:
         try:
@@ -93,7 +100,7 @@ def launch(spec: dict[str, Any], options: LaunchOptions) -> Container:
     host, inside = Channel.pair()
     pid = os.fork()
     if pid == 0:
-        child.stage1(spec, inside, [host.fileno()], options.after_exit, options.detach)
+        child.stage1(spec, inside, [host.fileno(), *options.close_fds], options.after_exit, options.detach)
     inside.close()
     started: Optional[Container] = None
     try:
@@ -125,6 +132,8 @@ def launch(spec: dict[str, Any], options: LaunchOptions) -> Container:
                 break
             if reply.get("type") == "pty" and fds:
                 started.pty_master = fds[0]
+            elif reply.get("type") == "bind_notify" and fds:
+                started.bind_notify = fds[0]
             elif reply.get("type") == "error":
                 raise from_wire(reply["error"])
             else:
@@ -200,4 +209,6 @@ def _abort(stage1: int, started: Optional[Container]) -> int:
             started.slirp.stop()
         if started.pty_master is not None:
             os.close(started.pty_master)
+        if started.bind_notify is not None:
+            os.close(started.bind_notify)
     return code

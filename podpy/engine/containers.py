@@ -203,16 +203,17 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
             console = tty.window_size(0) if cfg.tty else None
             spec = runtime_spec(rt, rec, warn, console, net)
             cdir = rt.store.container_dir(rec.id)
-            net.bind()
+            listening = tuple(net.bind())
             cgroup = container_cgroup(rt, rec, warn)
             options = parent.LaunchOptions(
                 slirp=net.slirp,
                 cgroup_procs=os.path.join(cgroup, "cgroup.procs") if cgroup else None,
                 after_exit=(lambda: remove_tree(cdir)) if cfg.remove else None,
                 on_pid=net.on_pid,
+                close_fds=listening,
             )
             container = parent.launch(spec, options)
-            net.running()
+            net.running(container)
         except BaseException as exc:
             if net is not None:
                 net.stop()

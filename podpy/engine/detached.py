@@ -99,15 +99,21 @@ def _connect(runroot: str, timeout: float = 10.0) -> "Channel":
         time.sleep(0.003)
 
 
-def _request(runroot: str, kind: str, fds: Optional[list[int]] = None, **fields: Any) -> dict[str, Any]:
+def _request(runroot: str, kind: str, fds: Optional[list[int]] = None, sent: Optional[Callable[[], Any]] = None,
+             again: Optional[Callable[[], list[int]]] = None, **fields: Any) -> dict[str, Any]:
     """One request to the monitor (fds go along, SCM_RIGHTS); a monitor that leaves as we ask
-    is replaced and asked again."""
+    is replaced and asked again. sent: told once the fds are on their way (ours may close);
+    again: the fds for another attempt."""
     from rootless.errors import from_wire
 
-    for _attempt in range(3):
+    for attempt in range(3):
         chan = _connect(runroot)
         try:
+            if attempt and again is not None:
+                fds = again()
             chan.send(kind, fds=fds, **fields)
+            if sent is not None:
+                sent()
             reply, fds = chan.recv()
         except (ConnectionResetError, BrokenPipeError):
             reply, fds = None, []
@@ -191,7 +197,10 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
         spec_path = os.path.join(run_dir, "spec")
         _write_spec(spec_path, spec)
         process = spec["process"]
-        reply = _request(rt.cfg.runroot, "launch", fds=listeners, id=rec.id, spec_path=spec_path,
+        # Our copies of the host ports' sockets close once sent: a server in the container that
+        # takes its port over (rootless.network.redirect) may have to bind it anew.
+        reply = _request(rt.cfg.runroot, "launch", fds=listeners, sent=net.close_listeners, again=net.bind,
+                         id=rec.id, spec_path=spec_path,
                          process={"stdin": bool(process.get("stdin")), "terminal": bool(process.get("terminal"))},
                          userns=any(ns["type"] == "user" for ns in spec["linux"].get("namespaces", [])),
                          slirp=slirp, log=log,

@@ -102,7 +102,10 @@ class NetStart:
         raise InvalidArgument(f"unknown network mode {mode!r}")
 
     def adjust_spec(self, spec: dict[str, Any]) -> None:
-        """Point the spec's user and network namespaces at the ones to join."""
+        """Point the spec's user and network namespaces at the ones to join; with published TCP
+        ports for the forwarder, have the init report its processes' binds (redirect.py)."""
+        if self.plan.get("helper") and any(p.get("protocol", "tcp") == "tcp" for p in self.ports):
+            spec.setdefault("linux", {})["bindNotify"] = True
         for ns in spec.get("linux", {}).get("namespaces", []):
             if ns["type"] == "network" and self.netns_path:
                 ns["path"] = self.netns_path
@@ -136,16 +139,27 @@ class NetStart:
 
             self.started = on_pid(pid, self.plan, userns=self.rt.cfg.rootless, tied=True)
 
-    def running(self) -> None:
+    def running(self, container: Any) -> None:
         """The container runs (it has joined the holder's user namespace, if any): start
-        forwarding."""
+        forwarding (with the init's bind(2) listener, which is ours from here)."""
         self.release_holder()
+        notify, container.bind_notify = container.bind_notify, None
         if self.listeners and self.started is not None and self.started.source is not None:
             from rootless.network import portfwd
 
             source, self.started.source = self.started.source, None
-            self.forwarder = portfwd.forwarder(self.listeners, source, str(self.target))
+            netns = 0
+            if notify is not None:
+                try:
+                    netns = os.stat(f"/proc/{container.pid}/ns/net").st_ino
+                except OSError:
+                    os.close(notify)
+                    notify = None
+            self.forwarder = portfwd.forwarder(self.listeners, source, str(self.target),
+                                               -1 if notify is None else notify, netns)
             self.listeners = []
+        elif notify is not None:
+            os.close(notify)
 
     def stop(self) -> None:
         """The container is over (or never started): end everything of its network."""
@@ -155,10 +169,13 @@ class NetStart:
         if self.started is not None:
             self.started.stop()
             self.started = None
+        self.close_listeners()
+        self.release_holder()
+
+    def close_listeners(self) -> None:
         for sock, _ in self.listeners:
             sock.close()
         self.listeners = []
-        self.release_holder()
 
     def release_holder(self) -> None:
         if self.holder is not None:

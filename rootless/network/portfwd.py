@@ -150,18 +150,34 @@ class Forwarder:
         self.wake_r, self.wake_w = os.pipe2(os.O_CLOEXEC)
         self.small_pipes = False
         self.loops: list[Any] = []     # a lock per listening loop, held until it has closed its sockets
+        # The listening sockets the accept loop serves: fd -> (socket, what serves a connection,
+        # its argument): the host ports (into the container) and, once a process in the
+        # container took a host port over (redirect.py), a socket in the container's namespace
+        # on that port (out to the host's).
+        self.accepting: dict[int, tuple[_socket.socket, Any, Any]] = {}
+        self.changed_r, self.changed_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        self.redirect: Any = None
+        self.generation = self.polled = 0   # changes to `accepting`, and the last one the loop saw
 
     # -- life ------------------------------------------------------------------------------
 
     def start(self) -> None:
         tcp = [(s, m) for s, m in self.listeners if m.protocol == "tcp"]
         udp = [(s, m) for s, m in self.listeners if m.protocol == "udp"]
+        for sock, m in tcp:
+            sock.setblocking(False)
+            self.accepting[sock.fileno()] = (sock, self._connection, m)
         for loop, items in ((self._accept_loop, tcp), (self._udp_loop, udp)):
             if items:
                 running = _thread.allocate_lock()
                 running.acquire()
                 self.loops.append(running)
                 _thread.start_new_thread(loop, (items, running))
+        if self.redirect is not None:
+            running = _thread.allocate_lock()
+            running.acquire()
+            self.loops.append(running)
+            _thread.start_new_thread(self.redirect.serve, (running,))
 
     def stop(self) -> None:
         """No new connections, and every open one ends (as they would with the container)."""
@@ -192,41 +208,104 @@ class Forwarder:
         for running in self.loops:
             if running.acquire(timeout=2.0):
                 running.release()
-        os.close(self.wake_r)
-        os.close(self.wake_w)
+        for fd in (self.wake_r, self.wake_w, self.changed_r, self.changed_w):
+            os.close(fd)
 
     # -- TCP -------------------------------------------------------------------------------
 
-    def _accept_loop(self, tcp: list[tuple[_socket.socket, Mapping]], running: Any) -> None:
+    def _accept_loop(self, _tcp: list[tuple[_socket.socket, Mapping]], running: Any) -> None:
         poller = select.poll()
-        by_fd = {}
-        for sock, m in tcp:
-            sock.setblocking(False)
-            poller.register(sock.fileno(), select.POLLIN)
-            by_fd[sock.fileno()] = (sock, m)
+        registered: set[int] = set()
         poller.register(self.wake_r, select.POLLIN)
+        poller.register(self.changed_r, select.POLLIN)
         try:
             while not self.stopped:
+                with self.lock:
+                    # No poll(2) of ours runs now: the sockets taken since the last one are closed
+                    # for good when their taker closes them (a sleeping poll holds a reference
+                    # to each file it waits on, which would keep a host port bound).
+                    self.polled = self.generation
+                    now = set(self.accepting)
+                for fd in registered - now:
+                    poller.unregister(fd)
+                for fd in now - registered:
+                    poller.register(fd, select.POLLIN)
+                registered = now
                 for fd, _ev in poller.poll():
                     if fd == self.wake_r:
                         return
-                    sock, m = by_fd[fd]
-                    while not self.stopped:
+                    if fd == self.changed_r:
                         try:
-                            conn, _ = sock._accept()  # type: ignore[attr-defined]
-                        except (BlockingIOError, InterruptedError):
-                            break
-                        except OSError as exc:
-                            if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                                time.sleep(0.05)
-                            break
-                        client = _socket.socket(sock.family, _socket.SOCK_STREAM, 0, conn)
-                        client.setblocking(True)
-                        self._spawn(self._connection, client, m.container_port)
+                            os.read(fd, 512)
+                        except OSError:
+                            pass
+                        continue
+                    self._accept_all(fd)
         finally:
-            for sock, _ in tcp:
+            with self.lock:
+                socks = [entry[0] for entry in self.accepting.values()]
+                self.accepting.clear()
+            for sock in socks:
                 sock.close()
             running.release()
+
+    def _accept_all(self, fd: int) -> None:
+        while not self.stopped:
+            # Under the lock: a socket taken out of `accepting` (redirect.py) is not touched here
+            # again, even while its fd number is reused.
+            with self.lock:
+                entry = self.accepting.get(fd)
+                if entry is None:
+                    return
+                sock, serve, arg = entry
+                try:
+                    conn, _ = sock._accept()  # type: ignore[attr-defined]
+                except (BlockingIOError, InterruptedError):
+                    return
+                except OSError as exc:
+                    if exc.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                        return
+                    conn = -1
+            if conn < 0:
+                time.sleep(0.05)
+                return
+            client = _socket.socket(sock.family, _socket.SOCK_STREAM, 0, conn)
+            client.setblocking(True)
+            self._spawn(serve, client, arg, sock)
+
+    def add_listener(self, sock: _socket.socket, serve: Any, arg: Any) -> None:
+        """Serve one more listening socket: serve(worker, client, arg, listener) per connection."""
+        sock.setblocking(False)
+        with self.lock:
+            if self.stopped:
+                sock.close()
+                return
+            self.accepting[sock.fileno()] = (sock, serve, arg)
+        self._changed()
+
+    def take_listener(self, match: Any) -> Optional[_socket.socket]:
+        """Stop serving the listening socket for which match(serve, arg) holds; it is the
+        caller's once this returns (the accept loop no longer waits on it)."""
+        with self.lock:
+            for fd, (sock, serve, arg) in list(self.accepting.items()):
+                if match(serve, arg):
+                    del self.accepting[fd]
+                    break
+            else:
+                return None
+            self.generation += 1
+            wanted = self.generation
+        self._changed()
+        deadline = time.monotonic() + 2.0
+        while self.polled < wanted and not self.stopped and time.monotonic() < deadline:
+            time.sleep(0.0005)
+        return sock
+
+    def _changed(self) -> None:
+        try:
+            os.write(self.changed_w, b"x")
+        except OSError:
+            pass   # full: the loop has a wake-up pending anyway
 
     def _socket(self, kind: int) -> _socket.socket:
         """A fresh socket in the container's namespace (taken from a small pool: one round trip
@@ -272,14 +351,14 @@ class Forwarder:
         finally:
             me.drop_pipe()
 
-    def _connection(self, me: _Worker, client: _socket.socket, port: int) -> None:
+    def _connection(self, me: _Worker, client: _socket.socket, m: Mapping, _listener: Any = None) -> None:
         try:
             inner = self._socket(_socket.SOCK_STREAM)
         except OSError:
             client.close()
             return
         try:
-            inner.connect((self.target, port))
+            inner.connect((self.target, m.container_port))
             # The peers' own writes decide the segments: no Nagle delay added in between (as Go,
             # and so podman's rootlessport, does by default).
             inner.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
@@ -288,6 +367,10 @@ class Forwarder:
             inner.close()
             client.close()   # the client sees the connection closed, as with podman
             return
+        self.relay(me, client, inner)
+
+    def relay(self, me: _Worker, client: _socket.socket, inner: _socket.socket) -> None:
+        """Move bytes both ways between two connected sockets until both directions end."""
         with self.lock:
             if self.stopped:
                 inner.close()
@@ -422,11 +505,19 @@ class Forwarder:
 
 
 def forwarder(listeners: list[tuple[_socket.socket, Mapping]], source: "SocketSource", target: str,
-              ) -> Optional[Forwarder]:
-    """A started forwarder, or None when there is nothing to forward."""
+              notify: int = -1, netns: int = 0) -> Optional[Forwarder]:
+    """A started forwarder, or None when there is nothing to forward. notify: the container's
+    bind(2) listener (bindnotify.py), whose calls on published ports take the host ports over
+    (redirect.py); netns: the inode of the container's network namespace."""
     if not listeners:
         source.close()
+        if notify >= 0:
+            os.close(notify)
         return None
     fwd = Forwarder(listeners, source, target)
+    if notify >= 0:
+        from .redirect import Redirect
+
+        fwd.redirect = Redirect(fwd, notify, netns)
     fwd.start()
     return fwd

@@ -1,0 +1,220 @@
+"""The kernel side of a published port without a forwarder: a seccomp filter that reports a
+container's bind(2) calls to the process that forwards its ports, and the calls that answer.
+
+A process in the container that binds a published port gets, in place of its socket, one made
+on the host and bound to the host's address and port (see redirect.py for the decisions). The
+container's init installs the filter before it execs (`install()`, returning the listener fd
+it hands out); every bind of every process it starts then waits for an answer:
+`SECCOMP_IOCTL_NOTIF_ADDFD` with `SECCOMP_ADDFD_FLAG_SETFD` puts the host's socket at the
+caller's fd number (as dup2 would) and the answer is bind's "0"; any other bind goes on as
+the process asked (`SECCOMP_USER_NOTIF_FLAG_CONTINUE`). Linux 5.9 or later; where the filter
+cannot be installed the forwarder carries every connection, as before.
+
+The ioctl numbers and structure layouts are the uapi's (linux/seccomp.h).
+"""
+
+from __future__ import annotations
+
+import _socket
+import ctypes
+import errno
+import os
+import struct
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional
+
+# uname machine -> (AUDIT_ARCH_*, __NR_bind, __NR_seccomp); pidfd_getfd is 438 everywhere
+_ARCH = {"x86_64": (0xC000003E, 49, 317), "aarch64": (0xC00000B7, 200, 277)}
+_NR_PIDFD_GETFD = 438
+_SECCOMP_SET_MODE_FILTER = 1
+_SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3
+_RET_USER_NOTIF, _RET_ALLOW = 0x7FC00000, 0x7FFF0000
+_LD_W_ABS, _JEQ_K, _RET_K = 0x20, 0x15, 0x06
+
+NOTIF_RECV = 0xC0502100        # _IOWR('!', 0, struct seccomp_notif)       80 bytes
+NOTIF_SEND = 0xC0182101        # _IOWR('!', 1, struct seccomp_notif_resp)  24 bytes
+NOTIF_ID_VALID = 0x40082102    # _IOW('!', 2, __u64)
+NOTIF_ADDFD = 0x40182103       # _IOW('!', 3, struct seccomp_notif_addfd)  24 bytes
+_FLAG_CONTINUE = 1
+_ADDFD_FLAG_SETFD = 1
+
+_NOTIF = struct.Struct("=QIIiIQ6Q")      # id, pid, flags, nr, arch, instruction pointer, args
+_RESP = struct.Struct("=QqiI")           # id, val, error, flags
+_ADDFD = struct.Struct("=QIIII")         # id, flags, srcfd, newfd, newfd_flags
+_SOCKADDR_MAX = 128
+
+
+def _insn(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
+    return struct.pack("=HBBI", code, jt, jf, k)
+
+
+def program(machine: Optional[str] = None) -> Optional[bytes]:
+    """The filter: bind(2) of the native architecture is reported, every other call allowed
+    (struct sock_filter[]). None where the architecture is not known here."""
+    arch = _ARCH.get(machine or os.uname().machine)
+    if arch is None:
+        return None
+    audit, nr_bind, _ = arch
+    return b"".join([
+        _insn(_LD_W_ABS, 4),                  # seccomp_data.arch
+        _insn(_JEQ_K, audit, 0, 3),
+        _insn(_LD_W_ABS, 0),                  # seccomp_data.nr
+        _insn(_JEQ_K, nr_bind, 0, 1),
+        _insn(_RET_K, _RET_USER_NOTIF),
+        _insn(_RET_K, _RET_ALLOW),
+    ])
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def _libc() -> Any:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    return libc
+
+
+def install() -> int:
+    """Install the filter in this process (which must hold CAP_SYS_ADMIN in its user namespace
+    or have no_new_privs set); the listener's fd, or -1 when this kernel or architecture cannot
+    (the ports are then forwarded as before)."""
+    prog = program()
+    if prog is None:
+        return -1
+    buf = ctypes.create_string_buffer(prog, len(prog))
+    fprog = _SockFprog(len(prog) // 8, ctypes.cast(buf, ctypes.c_void_p))
+    fd = _libc().syscall(_ARCH[os.uname().machine][2], _SECCOMP_SET_MODE_FILTER,
+                         _SECCOMP_FILTER_FLAG_NEW_LISTENER, ctypes.byref(fprog))
+    if fd < 0:
+        return -1   # EBUSY: a listener up the chain already (podpy in a container); EINVAL: old kernel
+    os.set_inheritable(fd, False)
+    return int(fd)
+
+
+class Notification:
+    __slots__ = ("id", "pid", "nr", "arch", "args")
+
+    def __init__(self, data: bytes) -> None:
+        fields = _NOTIF.unpack_from(data)
+        self.id, self.pid, _flags, self.nr, self.arch = fields[:5]
+        self.args = fields[6:]
+
+    def is_bind(self) -> bool:
+        arch = _ARCH.get(os.uname().machine)
+        return arch is not None and self.arch == arch[0] and self.nr == arch[1]
+
+
+def receive(listener: int) -> Optional[Notification]:
+    """The next reported call; None when its caller is already gone."""
+    buf = bytearray(_NOTIF.size)
+    try:
+        import fcntl
+
+        fcntl.ioctl(listener, NOTIF_RECV, buf, True)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.EINTR):
+            return None
+        raise
+    return Notification(bytes(buf))
+
+
+def _ioctl(listener: int, request: int, data: bytes) -> None:
+    import fcntl
+
+    fcntl.ioctl(listener, request, bytearray(data), True)
+
+
+def answer(listener: int, nid: int, error: int = 0) -> None:
+    """The call returns 0, or fails with errno `error`."""
+    try:
+        _ioctl(listener, NOTIF_SEND, _RESP.pack(nid, 0, -error if error else 0, 0))
+    except OSError as exc:
+        if exc.errno != errno.ENOENT:   # the caller was killed meanwhile
+            raise
+
+
+def proceed(listener: int, nid: int) -> None:
+    """The call goes on as its caller made it."""
+    try:
+        _ioctl(listener, NOTIF_SEND, _RESP.pack(nid, 0, 0, _FLAG_CONTINUE))
+    except OSError as exc:
+        if exc.errno != errno.ENOENT:
+            raise
+
+
+def still_waiting(listener: int, nid: int) -> bool:
+    """The caller still waits for this answer (so its pid was not reused since)."""
+    try:
+        _ioctl(listener, NOTIF_ID_VALID, struct.pack("=Q", nid))
+        return True
+    except OSError:
+        return False
+
+
+def place(listener: int, nid: int, src: int, target: int, cloexec: bool) -> None:
+    """Put (a reference to) our fd `src` at the caller's fd number `target`, closing what was there."""
+    _ioctl(listener, NOTIF_ADDFD, _ADDFD.pack(nid, _ADDFD_FLAG_SETFD, src, target,
+                                               os.O_CLOEXEC if cloexec else 0))
+
+
+def read_memory(pid: int, address: int, length: int) -> bytes:
+    """Bytes of a process's memory (the host user may: it owns the container's user namespaces)."""
+    fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return os.pread(fd, max(0, min(length, _SOCKADDR_MAX)), address)
+    finally:
+        os.close(fd)
+
+
+def parse_sockaddr(data: bytes) -> Optional[tuple[int, str, int, int]]:
+    """(family, address, port, IPv6 scope id) of a sockaddr_in/sockaddr_in6; None for anything else."""
+    if len(data) < 2:
+        return None
+    family = struct.unpack_from("=H", data)[0]
+    if family == _socket.AF_INET and len(data) >= 8:
+        return family, _socket.inet_ntop(_socket.AF_INET, data[4:8]), struct.unpack_from("!H", data, 2)[0], 0
+    if family == _socket.AF_INET6 and len(data) >= 24:
+        scope = struct.unpack_from("=I", data, 24)[0] if len(data) >= 28 else 0
+        return family, _socket.inet_ntop(_socket.AF_INET6, data[8:24]), struct.unpack_from("!H", data, 2)[0], scope
+    return None
+
+
+def thread_group(pid: int) -> int:
+    """The process a thread belongs to (pidfd_open takes a process)."""
+    with open(f"/proc/{pid}/status", "rb") as f:
+        for line in f:
+            if line.startswith(b"Tgid:"):
+                return int(line.split()[1])
+    raise OSError(errno.ESRCH, "no such process")
+
+
+def take_fd(pid: int, fd: int) -> int:
+    """A duplicate of another process's fd (pidfd_getfd), close-on-exec."""
+    pidfd = os.pidfd_open(thread_group(pid))
+    try:
+        dup = _libc().syscall(_NR_PIDFD_GETFD, pidfd, fd, 0)
+        if dup < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err))
+        return int(dup)
+    finally:
+        os.close(pidfd)
+
+
+def fd_cloexec(pid: int, fd: int) -> bool:
+    """Whether another process's fd is close-on-exec (fdinfo's octal flags)."""
+    try:
+        with open(f"/proc/{pid}/fdinfo/{fd}", "rb") as f:
+            for line in f:
+                if line.startswith(b"flags:"):
+                    return bool(int(line.split()[1], 8) & os.O_CLOEXEC)
+    except (OSError, ValueError):
+        pass
+    return False
+
+
+def netns_inode(pid: int) -> int:
+    return os.stat(f"/proc/{pid}/ns/net").st_ino

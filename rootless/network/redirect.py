@@ -1,0 +1,318 @@
+"""Published TCP ports served by the container's own listening socket, made on the host.
+
+Through a forwarder every byte crosses two TCP connections and a process in between;
+here the forwarder steps aside once the container's server is listening. The server's
+bind(2) of a published port is reported by the container's seccomp filter (bindnotify.py)
+and answered with a socket made in the host's namespace, bound to the host's address and
+port, put at the server's fd number: connections from the host then go straight to the
+server, which also sees its clients' real addresses. (The idea is bypass4netns's, here for
+the bind of published ports only.)
+
+What the server's clients inside see stays as before: a socket made in the container's
+namespace is bound to the address and port the server asked for and listens there, and
+its connections are carried to the host's port (a connection from another container on a
+user network, or from a health check, takes the slower way).
+
+Taken over: binds of a published port whose TCP socket would get the forwarder's
+connections (the wildcard address or the container's own, in the container's network
+namespace), when that container port is published once. The host's listening socket is
+handed to the server when the families agree (queued connections and all); otherwise the
+port is bound again in the server's family (an IPv4 host address as a v4-mapped one for an
+IPv6 server), with the server's SO_REUSEPORT. Anything else -- UDP, other ports, a
+loopback-only bind, a port published twice, a process in a nested network namespace, the
+processes of `exec` (the filter is the init's) -- binds as it asked, and the forwarder
+carries those ports as before. A bind the host refuses (its port taken by someone else
+since) fails with the host's errno. When the server closes its socket, the host port is
+free until the server binds again; the first connection from inside that finds it closed
+gives the port back to the forwarder.
+"""
+
+from __future__ import annotations
+
+import _socket
+import _thread
+import errno
+import fcntl
+import os
+import select
+import time
+
+from . import bindnotify as bn
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Optional
+
+    from .portfwd import Forwarder, Mapping
+
+_COPIED = ((_socket.SOL_SOCKET, _socket.SO_KEEPALIVE), (_socket.IPPROTO_TCP, _socket.TCP_NODELAY))
+_INNER_BACKLOG = 128
+
+
+class Redirect:
+    """Answers one container's bind(2) calls, for its forwarder."""
+
+    def __init__(self, fwd: "Forwarder", listener: int, netns: int) -> None:
+        self.fwd = fwd
+        self.listener = listener
+        self.netns = netns
+        tcp = [m for _, m in fwd.listeners if m.protocol == "tcp"]
+        counts: dict[int, int] = {}
+        for m in tcp:
+            counts[m.container_port] = counts.get(m.container_port, 0) + 1
+        self.ports = {m.container_port: m for m in tcp if counts[m.container_port] == 1}
+        target = fwd.target
+        self.wildcards = {"0.0.0.0", "::", target, "::ffff:" + target}
+        # container port -> (socket listening in the container's namespace, its SO_REUSEPORT)
+        self.inner: dict[int, tuple[_socket.socket, int]] = {}
+        self.taken = 0   # binds answered with a host socket (for tests and people)
+        self.lock = _thread.allocate_lock()   # self.inner: the loop and the connections from inside
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def serve(self, running: Any) -> None:
+        poller = select.poll()
+        poller.register(self.listener, select.POLLIN)
+        poller.register(self.fwd.wake_r, select.POLLIN)
+        try:
+            while not self.fwd.stopped:
+                for fd, ev in poller.poll():
+                    if fd == self.fwd.wake_r:
+                        return
+                    if not ev & select.POLLIN:
+                        return   # no process of the container is left
+                    self._one()
+        finally:
+            os.close(self.listener)
+            running.release()
+
+    def _one(self) -> None:
+        try:
+            n = bn.receive(self.listener)
+        except OSError:
+            return
+        if n is None:
+            return
+        try:
+            error = self._handle(n)
+        except Exception:  # noqa: BLE001 - whatever went wrong, the caller must not wait for ever
+            error = None
+        try:
+            if error is None:
+                bn.proceed(self.listener, n.id)
+            else:
+                bn.answer(self.listener, n.id, error)
+        except OSError:
+            pass
+
+    # -- one bind ----------------------------------------------------------------------------
+
+    def _handle(self, n: bn.Notification) -> Optional[int]:
+        """None: the call goes on as asked; else its errno (0: done here)."""
+        if not n.is_bind():
+            return None
+        fd = n.args[0] & 0xFFFFFFFF
+        try:
+            if bn.netns_inode(n.pid) != self.netns:
+                return None
+            addr = bn.parse_sockaddr(bn.read_memory(n.pid, n.args[1], n.args[2] & 0xFFFFFFFF))
+        except OSError:
+            return None
+        if addr is None or addr[2] not in self.ports or addr[1] not in self.wildcards:
+            return None
+        if not bn.still_waiting(self.listener, n.id):   # what we read was the caller's
+            return None
+        try:
+            app = _socket.socket(fileno=bn.take_fd(n.pid, fd))
+        except OSError:
+            return None
+        try:
+            if (app.type != _socket.SOCK_STREAM or app.family != addr[0]
+                    or app.getsockopt(_socket.SOL_SOCKET, _socket.SO_PROTOCOL) != _socket.IPPROTO_TCP):
+                return None
+            if app.family == _socket.AF_INET6 and addr[1] == "::" and ":" not in self.fwd.target \
+                    and app.getsockopt(_socket.IPPROTO_IPV6, _socket.IPV6_V6ONLY):
+                return None   # an IPv6-only server, which the forwarder's IPv4 would not reach
+            return self._take_over(n, fd, app, addr, self.ports[addr[2]])
+        finally:
+            app.close()
+
+    def _take_over(self, n: bn.Notification, fd: int, app: _socket.socket, addr: tuple[int, str, int, int],
+                   m: "Mapping") -> Optional[int]:
+        family = app.family
+        host_ip = m.host_ip or "0.0.0.0"
+        if ":" in host_ip:
+            if family != _socket.AF_INET6:
+                return None
+            bind_ip = host_ip
+        else:
+            bind_ip = "::ffff:" + host_ip if family == _socket.AF_INET6 else host_ip
+        reuseport = app.getsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEPORT)
+        try:
+            host, give_back = self._host_socket(m, family, bind_ip, reuseport)
+        except OSError as exc:
+            return exc.errno or errno.EADDRINUSE
+        inner = None
+        try:
+            with self.lock:
+                inner = self._inner_socket(m, app, addr, reuseport)
+            for level, opt in _COPIED:
+                host.setsockopt(level, opt, app.getsockopt(level, opt))
+            flags = fcntl.fcntl(host.fileno(), fcntl.F_GETFL) & ~os.O_NONBLOCK
+            fcntl.fcntl(host.fileno(), fcntl.F_SETFL, flags | (fcntl.fcntl(app.fileno(), fcntl.F_GETFL) & os.O_NONBLOCK))
+        except OSError as exc:
+            if inner is not None:
+                inner.close()
+            give_back()
+            return exc.errno or errno.EADDRINUSE
+        try:
+            bn.place(self.listener, n.id, host.fileno(), fd, bn.fd_cloexec(n.pid, fd))
+        except OSError as exc:
+            if inner is not None:
+                inner.close()
+            give_back()
+            return exc.errno or errno.ESRCH
+        host.close()   # the container's process holds it now
+        if inner is not None:
+            out = ("::1" if host_ip == "::" else "127.0.0.1" if host_ip == "0.0.0.0" else host_ip, m.host_port)
+            with self.lock:
+                self.inner[m.container_port] = (inner, reuseport)
+            self.fwd.add_listener(inner, self._out, (out, m, inner))
+        self.taken += 1
+        return 0
+
+    def _host_socket(self, m: "Mapping", family: int, bind_ip: str, reuseport: int
+                     ) -> tuple[_socket.socket, Callable[[], None]]:
+        """The host's socket for the server, and what undoes taking it."""
+        fwd = self.fwd
+        old = fwd.take_listener(lambda _serve, arg: arg is m)
+        if old is not None and old.family == family and not reuseport:
+            return old, lambda: fwd.add_listener(old, fwd._connection, m)
+        if old is not None:
+            old.close()
+        sock = _socket.socket(family, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+        try:
+            sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+            if reuseport:
+                sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEPORT, 1)
+            if family == _socket.AF_INET6:
+                sock.setsockopt(_socket.IPPROTO_IPV6, _socket.IPV6_V6ONLY, 0 if bind_ip.startswith("::ffff:") else 1)
+            _bind_soon(sock, (bind_ip, m.host_port), old is not None)
+        except OSError:
+            sock.close()
+            if old is not None:
+                self._forward_again(m)
+            raise
+
+        def give_back() -> None:
+            sock.close()
+            if old is not None:
+                self._forward_again(m)
+        return sock, give_back
+
+    def _forward_again(self, m: "Mapping") -> None:
+        """The forwarder listens on m's host port again (when it is still free)."""
+        from .portfwd import _bind
+
+        try:
+            sock = _bind(m)
+        except Exception:  # noqa: BLE001 - taken meanwhile: nothing to forward
+            return
+        self.fwd.add_listener(sock, self.fwd._connection, m)
+
+    def _inner_socket(self, m: "Mapping", app: _socket.socket, addr: tuple[int, str, int, int],
+                      reuseport: int) -> Optional[_socket.socket]:
+        """A socket listening in the container's namespace where the server asked to (None: the
+        one there already serves, both having SO_REUSEPORT)."""
+        prev = self.inner.pop(m.container_port, None)
+        if prev is not None:
+            if reuseport and prev[1] and prev[0].fileno() >= 0:
+                self.inner[m.container_port] = prev
+                return None
+            # The host's port was free for this bind: the server that had it closed it.
+            self._drop_inner(prev[0])
+        sock = self.fwd.source.sockets(app.family, _socket.SOCK_STREAM, 1)[0]
+        try:
+            sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+            if reuseport:
+                sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEPORT, 1)
+            if app.family == _socket.AF_INET6:
+                sock.setsockopt(_socket.IPPROTO_IPV6, _socket.IPV6_V6ONLY,
+                                app.getsockopt(_socket.IPPROTO_IPV6, _socket.IPV6_V6ONLY))
+                _bind_soon(sock, (addr[1], addr[2], 0, addr[3]), prev is not None)
+            else:
+                _bind_soon(sock, (addr[1], addr[2]), prev is not None)
+            sock.listen(_INNER_BACKLOG)
+        except OSError:
+            sock.close()
+            raise
+        return sock
+
+    def _drop_inner(self, sock: _socket.socket) -> bool:
+        taken = self.fwd.take_listener(lambda _serve, arg: isinstance(arg, tuple) and arg[2] is sock)
+        if taken is not None:
+            taken.close()
+        return taken is not None
+
+    # -- connections from inside --------------------------------------------------------------
+
+    def _out(self, me: Any, client: _socket.socket, arg: tuple[tuple[str, int], "Mapping", _socket.socket],
+             _listener: Any = None) -> None:
+        """A connection to the port inside the container, carried to the server's host socket."""
+        address, m, inner = arg
+        out = _socket.socket(_socket.AF_INET6 if ":" in address[0] else _socket.AF_INET,
+                             _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+        try:
+            out.connect(address)
+            out.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+            client.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+        except OSError as exc:
+            out.close()
+            client.close()
+            if exc.errno == errno.ECONNREFUSED:
+                self._reclaim(m, inner)
+            return
+        self.fwd.relay(me, client, out)
+
+    def _reclaim(self, m: "Mapping", inner: _socket.socket) -> None:
+        """The server's host socket refused a connection: when nothing is bound to the host's
+        port any more (a bind without SO_REUSEADDR succeeds), the forwarder has it again until
+        the next bind, and the port inside is free for any process."""
+        from .portfwd import _bind
+
+        with self.lock:
+            current = self.inner.get(m.container_port)
+            if current is None or current[0] is not inner:
+                return
+            ip = m.host_ip or "0.0.0.0"
+            probe = _socket.socket(_socket.AF_INET6 if ":" in ip else _socket.AF_INET, _socket.SOCK_STREAM)
+            try:
+                probe.bind((ip, m.host_port))
+            except OSError:
+                return   # still bound (not yet listening, or in TIME_WAIT): leave it be
+            finally:
+                probe.close()
+            try:
+                sock = _bind(m)
+            except Exception:  # noqa: BLE001 - taken meanwhile
+                return
+            del self.inner[m.container_port]
+        self._drop_inner(inner)
+        self.fwd.add_listener(sock, self.fwd._connection, m)
+
+
+def _bind_soon(sock: _socket.socket, address: tuple[Any, ...], closed_one: bool) -> None:
+    """bind(2), given a moment when we have just closed the socket that had the address: a
+    process forked from ours meanwhile (a socket helper, a launcher, anything about to exec)
+    holds a copy of it until it closes its inherited fds, which it does at once."""
+    deadline = time.monotonic() + (0.5 if closed_one else 0)
+    pause = 0.001
+    while True:
+        try:
+            sock.bind(address)
+            return
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
