@@ -11,7 +11,9 @@ Run it as an unprivileged user with subordinate ids (the test user works):
    from a busybox httpd on the host over loopback, with no container. Target: podpy at
    least 1.5 x podman's throughput. Also the CPU time the port forwarder itself spends
    per GB (podpy: its monitor, which holds the forwarder; podman: rootlessport), which
-   the machine's other load does not move.
+   the machine's other load does not move. podpy hands the host's port to the server
+   itself when the kernel lets it guard the socket; with --host-loopback, also a server
+   with allow_host_loopback=true, whose port is handed over in any case ("podpy-hl").
 2. Connection rate through the published port: short HTTP requests (connect, GET a small
    file, read to the end, close) from --clients client threads for --seconds.
 3. Container to container on a user network: the client runs in a second container on the
@@ -181,6 +183,9 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=3.0, help="length of a connection-rate round")
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--skip-c2c", action="store_true", help="only the published port")
+    ap.add_argument("--host-loopback", action="store_true",
+                    help="also a podpy server with slirp4netns allow_host_loopback=true (its host port is "
+                         "handed to the server on kernels that refuse to guard it)")
     args = ap.parse_args()
     podpy = args.podpy.split()
     podman = shutil.which("podman")
@@ -219,6 +224,14 @@ def main() -> int:
                                "sh", "-c", SERVER.format(size=args.size)], e)
                 results[label] = {"port_bytes": [], "port_conns": [], "c2c_bytes": [], "c2c_conns": [],
                                   "port_cpu": []}
+            if args.host_loopback:
+                ports["podpy-hl"] = free_port()
+                run(podpy + ["run", "-d", "--name", "netbench-hl", "--network", "slirp4netns:allow_host_loopback=true",
+                             "-p", f"127.0.0.1:{ports['podpy-hl']}:80", "localhost/bench", "sh", "-c",
+                             SERVER.format(size=args.size)], env)
+                wait_served(ports["podpy-hl"])
+                forwarders["podpy-hl"] = forwarders["podpy"]
+                results["podpy-hl"] = {"port_bytes": [], "port_conns": [], "port_cpu": []}
             if baseline is not None:
                 results["loopback"] = {"port_bytes": [], "port_conns": []}
                 ports["loopback"] = base_port
@@ -244,8 +257,8 @@ def main() -> int:
                 baseline.kill()
                 baseline.wait()
             for label, cmd, e in tools:
-                run(cmd + ["rm", "-f", "netbench-srv", "netbench-peer"] + (["-t", "0"] if label == "podman" else []),
-                    e, check=False)
+                run(cmd + ["rm", "-f", "netbench-srv", "netbench-peer"]
+                    + (["-t", "0"] if label == "podman" else ["netbench-hl"]), e, check=False)
                 run(cmd + ["network", "rm", "-f", "netbench"], e, check=False)
             if podman:
                 run([podman, "system", "reset", "--force"], tools[-1][2], check=False)
@@ -258,8 +271,11 @@ def main() -> int:
 
     def ratio(key: str, target: str = "") -> None:
         if "podman" in results and results["podman"].get(key):
-            r = statistics.median(results["podpy"][key]) / statistics.median(results["podman"][key])
-            print(f"  ratio     {r:8.2f} x podman" + (f" (target {target})" if target else ""))
+            for label in ("podpy", "podpy-hl"):
+                if results.get(label, {}).get(key):
+                    r = statistics.median(results[label][key]) / statistics.median(results["podman"][key])
+                    print(f"  ratio     {r:8.2f} x podman" + (f" ({label})" if label != "podpy" else "")
+                          + (f" (target {target})" if target else ""))
 
     print(f"published port, one download of {args.size} MB (median of {args.rounds})")
     for label, r in results.items():

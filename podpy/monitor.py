@@ -202,6 +202,7 @@ class Monitor(sync.Service):
         net = msg.get("net") or {}
         ctr.request["target"] = net.get("target")
         ctr.request["ports"] = net.get("ports") or []
+        ctr.request["loopback_open"] = bool(net.get("loopback_open"))
         ctr.request["userns"] = bool(msg.get("userns"))
         process = msg.get("process") or {}
         stdio: list[int] = []
@@ -302,7 +303,8 @@ class Monitor(sync.Service):
         listeners = [(_socket.socket(fileno=fd), m) for fd, m in zip(ctr.listeners, mappings)]
         ctr.listeners = []
         ctr.forwarder = portfwd.forwarder(listeners, source, str(ctr.request["target"]),
-                                          -1 if notify is None else notify, netns)
+                                          -1 if notify is None else notify, netns,
+                                          bool(ctr.request.get("loopback_open")))
 
     def _reply(self, client: Channel, kind: str, **fields: Any) -> None:
         try:

@@ -101,11 +101,22 @@ class NetStart:
             return bridge_start(self, host_ip, host_lines)
         raise InvalidArgument(f"unknown network mode {mode!r}")
 
+    def loopback_open(self) -> bool:
+        """The container reaches the host's loopback anyway (slirp4netns allow_host_loopback=true,
+        IPv4 ports): a host socket in its hands gives it nothing more."""
+        return (self.mode == "slirp4netns" and netopts.flag(self.opts, "allow_host_loopback")
+                and not any(":" in str(p.get("host_ip") or "") for p in self.ports))
+
     def adjust_spec(self, spec: dict[str, Any]) -> None:
         """Point the spec's user and network namespaces at the ones to join; with published TCP
-        ports for the forwarder, have the init report its processes' binds (redirect.py)."""
+        ports for the forwarder, have the init report its processes' binds (redirect.py) when
+        the host sockets can be handed over safely: guarded (bindnotify.guard), or to a container
+        that reaches the host's loopback anyway."""
         if self.plan.get("helper") and any(p.get("protocol", "tcp") == "tcp" for p in self.ports):
-            spec.setdefault("linux", {})["bindNotify"] = True
+            from rootless.network.bindnotify import guard_works
+
+            if self.loopback_open() or guard_works():
+                spec.setdefault("linux", {})["bindNotify"] = True
         for ns in spec.get("linux", {}).get("namespaces", []):
             if ns["type"] == "network" and self.netns_path:
                 ns["path"] = self.netns_path
@@ -129,7 +140,7 @@ class NetStart:
         """What a detached start hands the monitor (the listeners go along as fds). The monitor
         forks the socket helper itself, once the container runs, not its launcher."""
         plan = {k: v for k, v in self.plan.items() if k != "helper"}
-        return {"plan": plan, "target": self.target, "ports": self.ports}
+        return {"plan": plan, "target": self.target, "ports": self.ports, "loopback_open": self.loopback_open()}
 
     # -- during and after the launch (foreground) ----------------------------------------
 
@@ -156,7 +167,7 @@ class NetStart:
                     os.close(notify)
                     notify = None
             self.forwarder = portfwd.forwarder(self.listeners, source, str(self.target),
-                                               -1 if notify is None else notify, netns)
+                                               -1 if notify is None else notify, netns, self.loopback_open())
             self.listeners = []
         elif notify is not None:
             os.close(notify)

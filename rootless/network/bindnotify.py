@@ -216,5 +216,97 @@ def fd_cloexec(pid: int, fd: int) -> bool:
     return False
 
 
+# A socket filter (classic BPF, run on each TCP segment the socket receives, from the TCP
+# header on) that drops a SYN-ACK: a listening socket and the connections it accepts never
+# get one, a connection made from the socket always does. A server given the host's socket
+# could otherwise disconnect it (shutdown, or connect to AF_UNSPEC) and connect from the
+# host, to what only the host should reach (its loopback); locked, so it stays.
+_GUARD = b"".join([
+    _insn(0x30, 13),                  # ldb [13]: the TCP flags
+    _insn(0x54, 0x12),                # and #SYN|ACK
+    _insn(0x15, 0x12, 0, 1),          # jeq #SYN|ACK ? drop : keep
+    _insn(_RET_K, 0),
+    _insn(_RET_K, 0xFFFFFFFF),
+])
+SO_ATTACH_FILTER, SO_LOCK_FILTER = 26, 44
+
+
+def guard(sock: _socket.socket) -> bool:
+    """Let sock (a host TCP socket for a container's server) serve, never connect. False where
+    the kernel refuses: since Linux 6.1x (commit 5d39580f68e6) a filter on a TCP socket needs
+    CAP_NET_ADMIN over the socket's network namespace, which a rootless user has only in its
+    own."""
+    buf = ctypes.create_string_buffer(_GUARD, len(_GUARD))
+    try:
+        sock.setsockopt(_socket.SOL_SOCKET, SO_ATTACH_FILTER,
+                        struct.pack("HP", len(_GUARD) // 8, ctypes.addressof(buf)))
+        sock.setsockopt(_socket.SOL_SOCKET, SO_LOCK_FILTER, 1)
+    except OSError:
+        return False
+    return True
+
+
+def guarded(sock: _socket.socket) -> bool:
+    try:
+        return bool(sock.getsockopt(_socket.SOL_SOCKET, SO_LOCK_FILTER))
+    except OSError:
+        return False
+
+
+_GUARD_WORKS: Optional[bool] = None
+
+
+def guard_works() -> bool:
+    """Whether this process may guard a host TCP socket (tried once)."""
+    global _GUARD_WORKS
+    if _GUARD_WORKS is None:
+        probe = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+        try:
+            _GUARD_WORKS = guard(probe)
+        finally:
+            probe.close()
+    return _GUARD_WORKS
+
+
 def netns_inode(pid: int) -> int:
     return os.stat(f"/proc/{pid}/ns/net").st_ino
+
+
+# sock_diag (linux/inet_diag.h): the listening TCP sockets of this network namespace
+_NETLINK_SOCK_DIAG, _SOCK_DIAG_BY_FAMILY = 4, 20
+_NLM_F_REQUEST, _NLM_F_DUMP, _NLMSG_ERROR, _NLMSG_DONE = 1, 0x300, 2, 3
+_TCP_LISTEN = 10
+_NLMSGHDR = struct.Struct("=IHHII")
+_DIAG_REQ = struct.Struct("=BBBBI48x")          # family, protocol, ext, pad, states, sockid
+_DIAG_MSG_INODE = 4 + 48 + 16                   # family..retrans, sockid, expires..uid
+
+
+def listening_inodes() -> set[int]:
+    """The inodes of every listening TCP socket (IPv4 and IPv6) in this network namespace."""
+    found: set[int] = set()
+    sock = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC, _NETLINK_SOCK_DIAG)
+    try:
+        for seq, family in enumerate((_socket.AF_INET, _socket.AF_INET6), 1):
+            body = _DIAG_REQ.pack(family, _socket.IPPROTO_TCP, 0, 0, 1 << _TCP_LISTEN)
+            sock.send(_NLMSGHDR.pack(_NLMSGHDR.size + len(body), _SOCK_DIAG_BY_FAMILY,
+                                     _NLM_F_REQUEST | _NLM_F_DUMP, seq, 0) + body)
+            done = False
+            while not done:
+                data = sock.recv(65536)
+                offset = 0
+                while offset + _NLMSGHDR.size <= len(data):
+                    length, kind, _flags, _seq, _pid = _NLMSGHDR.unpack_from(data, offset)
+                    if length < _NLMSGHDR.size:
+                        done = True
+                        break
+                    if kind == _NLMSG_DONE:
+                        done = True
+                    elif kind == _NLMSG_ERROR:
+                        err = -struct.unpack_from("=i", data, offset + _NLMSGHDR.size)[0]
+                        raise OSError(err, os.strerror(err))
+                    elif kind == _SOCK_DIAG_BY_FAMILY:
+                        found.add(struct.unpack_from("=I", data, offset + _NLMSGHDR.size + _DIAG_MSG_INODE)[0])
+                    offset += (length + 3) & ~3
+    finally:
+        sock.close()
+    return found

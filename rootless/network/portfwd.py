@@ -11,10 +11,12 @@ is a few microseconds per chunk of up to a pipe's size (a 1 GB download moves in
 about 2,400 calls). Measured on a busy 2-core VM with a busybox httpd download of
 1 GB through the published port (bench/network.py): the forwarder spends 0.23 s
 of CPU per GB against 0.51 s for podman's rootlessport, and the download runs at
-1.14-1.25 x podman's speed; the rest of the cost is the two TCP connections, the
-server and the client, which no forwarder avoids. Threads come from a small
-pool that keeps each thread's pipe for its next connection, and both sockets get
-TCP_NODELAY, so that short requests are not held back (1.0-1.2 x podman's rate).
+1.14-1.25 x podman's speed; the rest of the cost is the two TCP connections, which
+no forwarder avoids -- so once the container's server binds its published TCP port,
+the server gets the host's port itself and the forwarder steps aside (redirect.py):
+the download then runs at loopback speed. Threads come from a small pool that keeps
+each thread's pipe for its next connection, and both sockets get TCP_NODELAY, so
+that short requests are not held back (1.0-1.2 x podman's rate).
 
 UDP is relayed datagram by datagram: one socket in the container per client
 address, forgotten after a minute without traffic.
@@ -119,6 +121,12 @@ def _bind(m: Mapping) -> _socket.socket:
     try:
         if kind == _socket.SOCK_STREAM:
             sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+            # It, and the connections waiting in its queue, may be handed to the container's
+            # server (redirect.py): they serve, never connect from the host (where the kernel
+            # lets us say so; otherwise it is not handed over).
+            from .bindnotify import guard
+
+            guard(sock)
         if family == _socket.AF_INET6:
             sock.setsockopt(_socket.IPPROTO_IPV6, _socket.IPV6_V6ONLY, 1)
         sock.bind((ip, m.host_port))
@@ -505,10 +513,11 @@ class Forwarder:
 
 
 def forwarder(listeners: list[tuple[_socket.socket, Mapping]], source: "SocketSource", target: str,
-              notify: int = -1, netns: int = 0) -> Optional[Forwarder]:
+              notify: int = -1, netns: int = 0, loopback_open: bool = False) -> Optional[Forwarder]:
     """A started forwarder, or None when there is nothing to forward. notify: the container's
     bind(2) listener (bindnotify.py), whose calls on published ports take the host ports over
-    (redirect.py); netns: the inode of the container's network namespace."""
+    (redirect.py); netns: the inode of the container's network namespace; loopback_open: the
+    container reaches the host's loopback anyway (the host sockets need no guard)."""
     if not listeners:
         source.close()
         if notify >= 0:
@@ -518,6 +527,6 @@ def forwarder(listeners: list[tuple[_socket.socket, Mapping]], source: "SocketSo
     if notify >= 0:
         from .redirect import Redirect
 
-        fwd.redirect = Redirect(fwd, notify, netns)
+        fwd.redirect = Redirect(fwd, notify, netns, loopback_open)
     fwd.start()
     return fwd

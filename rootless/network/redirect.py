@@ -8,6 +8,12 @@ port, put at the server's fd number: connections from the host then go straight 
 server, which also sees its clients' real addresses. (The idea is bypass4netns's, here for
 the bind of published ports only.)
 
+A host socket in the container's hands must not become a client of the host's network
+(reaching its loopback, which the container may not): each one handed over carries a
+locked filter that lets it serve and never connect (bindnotify.guard). Where the kernel
+refuses that filter, nothing is handed over unless the container reaches the host's
+loopback anyway (loopback_open); the init is then not even asked to report its binds.
+
 What the server's clients inside see stays as before: a socket made in the container's
 namespace is bound to the address and port the server asked for and listens there, and
 its connections are carried to the host's port (a connection from another container on a
@@ -22,9 +28,10 @@ IPv6 server), with the server's SO_REUSEPORT. Anything else -- UDP, other ports,
 loopback-only bind, a port published twice, a process in a nested network namespace, the
 processes of `exec` (the filter is the init's) -- binds as it asked, and the forwarder
 carries those ports as before. A bind the host refuses (its port taken by someone else
-since) fails with the host's errno. When the server closes its socket, the host port is
-free until the server binds again; the first connection from inside that finds it closed
-gives the port back to the forwarder.
+since) fails with the host's errno. When the server closes its socket (it ended, or is
+being restarted), the port goes back to the forwarder, and the port inside is freed for any
+process: found out every CHECK_EVERY seconds by asking the kernel (sock_diag) whether the
+sockets handed out still listen, or at once when a connection from inside is refused.
 """
 
 from __future__ import annotations
@@ -47,15 +54,31 @@ if TYPE_CHECKING:
 
 _COPIED = ((_socket.SOL_SOCKET, _socket.SO_KEEPALIVE), (_socket.IPPROTO_TCP, _socket.TCP_NODELAY))
 _INNER_BACKLOG = 128
+CHECK_EVERY = 2.0    # seconds between looks at whether the servers' host sockets still listen
+
+
+class _Taken:
+    """A container port whose server holds the host's port: the socket that listens for it in
+    the container's namespace, and the server's host sockets (inode -> [seen listening, the
+    process and fd it was put at])."""
+
+    __slots__ = ("m", "inner", "reuseport", "sockets")
+
+    def __init__(self, m: "Mapping", inner: _socket.socket, reuseport: int) -> None:
+        self.m = m
+        self.inner = inner
+        self.reuseport = reuseport
+        self.sockets: dict[int, list[Any]] = {}
 
 
 class Redirect:
     """Answers one container's bind(2) calls, for its forwarder."""
 
-    def __init__(self, fwd: "Forwarder", listener: int, netns: int) -> None:
+    def __init__(self, fwd: "Forwarder", listener: int, netns: int, loopback_open: bool = False) -> None:
         self.fwd = fwd
         self.listener = listener
         self.netns = netns
+        self.need_guard = not loopback_open
         tcp = [m for _, m in fwd.listeners if m.protocol == "tcp"]
         counts: dict[int, int] = {}
         for m in tcp:
@@ -63,8 +86,7 @@ class Redirect:
         self.ports = {m.container_port: m for m in tcp if counts[m.container_port] == 1}
         target = fwd.target
         self.wildcards = {"0.0.0.0", "::", target, "::ffff:" + target}
-        # container port -> (socket listening in the container's namespace, its SO_REUSEPORT)
-        self.inner: dict[int, tuple[_socket.socket, int]] = {}
+        self.inner: dict[int, _Taken] = {}    # by container port
         self.taken = 0   # binds answered with a host socket (for tests and people)
         self.lock = _thread.allocate_lock()   # self.inner: the loop and the connections from inside
 
@@ -76,7 +98,10 @@ class Redirect:
         poller.register(self.fwd.wake_r, select.POLLIN)
         try:
             while not self.fwd.stopped:
-                for fd, ev in poller.poll():
+                events = poller.poll(CHECK_EVERY * 1000 if self.inner else None)
+                if not events:
+                    self._check()
+                for fd, ev in events:
                     if fd == self.fwd.wake_r:
                         return
                     if not ev & select.POLLIN:
@@ -149,9 +174,12 @@ class Redirect:
             bind_ip = "::ffff:" + host_ip if family == _socket.AF_INET6 else host_ip
         reuseport = app.getsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEPORT)
         try:
-            host, give_back = self._host_socket(m, family, bind_ip, reuseport)
+            got = self._host_socket(m, family, bind_ip, reuseport)
         except OSError as exc:
             return exc.errno or errno.EADDRINUSE
+        if got is None:
+            return None   # no guard for it: the server binds inside, the forwarder carries the port
+        host, give_back = got
         inner = None
         try:
             with self.lock:
@@ -172,25 +200,37 @@ class Redirect:
                 inner.close()
             give_back()
             return exc.errno or errno.ESRCH
+        inode = os.fstat(host.fileno()).st_ino
         host.close()   # the container's process holds it now
+        with self.lock:
+            if inner is not None:
+                self.inner[m.container_port] = _Taken(m, inner, reuseport)
+            self.inner[m.container_port].sockets[inode] = [False, bn.thread_group(n.pid), fd]
         if inner is not None:
             out = ("::1" if host_ip == "::" else "127.0.0.1" if host_ip == "0.0.0.0" else host_ip, m.host_port)
-            with self.lock:
-                self.inner[m.container_port] = (inner, reuseport)
             self.fwd.add_listener(inner, self._out, (out, m, inner))
         self.taken += 1
         return 0
 
     def _host_socket(self, m: "Mapping", family: int, bind_ip: str, reuseport: int
-                     ) -> tuple[_socket.socket, Callable[[], None]]:
-        """The host's socket for the server, and what undoes taking it."""
+                     ) -> Optional[tuple[_socket.socket, Callable[[], None]]]:
+        """The host's socket for the server, and what undoes taking it; None when it cannot be
+        guarded (and must be: see bindnotify.guard)."""
         fwd = self.fwd
         old = fwd.take_listener(lambda _serve, arg: arg is m)
         if old is not None and old.family == family and not reuseport:
+            if self.need_guard and not bn.guarded(old):
+                fwd.add_listener(old, fwd._connection, m)
+                return None
             return old, lambda: fwd.add_listener(old, fwd._connection, m)
+        sock = _socket.socket(family, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+        if not bn.guard(sock) and self.need_guard:
+            sock.close()
+            if old is not None:
+                fwd.add_listener(old, fwd._connection, m)
+            return None
         if old is not None:
             old.close()
-        sock = _socket.socket(family, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
         try:
             sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
             if reuseport:
@@ -226,11 +266,11 @@ class Redirect:
         one there already serves, both having SO_REUSEPORT)."""
         prev = self.inner.pop(m.container_port, None)
         if prev is not None:
-            if reuseport and prev[1] and prev[0].fileno() >= 0:
+            if reuseport and prev.reuseport:
                 self.inner[m.container_port] = prev
                 return None
             # The host's port was free for this bind: the server that had it closed it.
-            self._drop_inner(prev[0])
+            self._drop_inner(prev.inner)
         sock = self.fwd.source.sockets(app.family, _socket.SOCK_STREAM, 1)[0]
         try:
             sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
@@ -275,30 +315,37 @@ class Redirect:
         self.fwd.relay(me, client, out)
 
     def _reclaim(self, m: "Mapping", inner: _socket.socket) -> None:
-        """The server's host socket refused a connection: when nothing is bound to the host's
-        port any more (a bind without SO_REUSEADDR succeeds), the forwarder has it again until
-        the next bind, and the port inside is free for any process."""
-        from .portfwd import _bind
-
+        """The server's host socket refused a connection: see whether it is gone."""
         with self.lock:
             current = self.inner.get(m.container_port)
-            if current is None or current[0] is not inner:
+            if current is None or current.inner is not inner:
                 return
-            ip = m.host_ip or "0.0.0.0"
-            probe = _socket.socket(_socket.AF_INET6 if ":" in ip else _socket.AF_INET, _socket.SOCK_STREAM)
-            try:
-                probe.bind((ip, m.host_port))
-            except OSError:
-                return   # still bound (not yet listening, or in TIME_WAIT): leave it be
-            finally:
-                probe.close()
-            try:
-                sock = _bind(m)
-            except Exception:  # noqa: BLE001 - taken meanwhile
-                return
-            del self.inner[m.container_port]
-        self._drop_inner(inner)
-        self.fwd.add_listener(sock, self.fwd._connection, m)
+        self._check()
+
+    def _check(self) -> None:
+        """Give back to the forwarder every host port whose server sockets were all seen
+        listening and are all closed now (the server ended, or closed its port): the forwarder
+        carries the port again until the next bind, and the port inside is free for any process
+        (one started by `exec`, say). A socket not seen listening yet is left be while the
+        process it was given to still has it: it may be between bind and listen."""
+        try:
+            listening = bn.listening_inodes()
+        except OSError:
+            return
+        gone: list[_Taken] = []
+        with self.lock:
+            for port, taken in list(self.inner.items()):
+                for inode, (seen, pid, fd) in list(taken.sockets.items()):
+                    if inode in listening:
+                        taken.sockets[inode][0] = True
+                    elif seen or not _holds(pid, fd, inode):
+                        del taken.sockets[inode]
+                if not taken.sockets:
+                    del self.inner[port]
+                    gone.append(taken)
+        for taken in gone:
+            self._drop_inner(taken.inner)
+            self._forward_again(taken.m)
 
 
 def _bind_soon(sock: _socket.socket, address: tuple[Any, ...], closed_one: bool) -> None:
@@ -316,3 +363,11 @@ def _bind_soon(sock: _socket.socket, address: tuple[Any, ...], closed_one: bool)
                 raise
         time.sleep(pause)
         pause = min(pause * 2, 0.05)
+
+
+def _holds(pid: int, fd: int, inode: int) -> bool:
+    """Process pid still has the socket with this inode at fd."""
+    try:
+        return os.readlink(f"/proc/{pid}/fd/{fd}") == f"socket:[{inode}]"
+    except OSError:
+        return False

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from helpers import VARIANTS, Podpy, command_for_variant, remove_tree
+from rootless.network.bindnotify import guard_works
 
 PYTHON_IN_CONTAINER = ("-v", "/usr:/usr:ro", "-v", "/usr/lib:/lib:ro", "-v", "/usr/lib64:/lib64:ro")
 HTTPD = "mkdir -p /www && echo hello-from-the-container > /www/index.html && exec httpd -f -p 80 -h /www"
@@ -173,6 +174,143 @@ def test_foreground_run_forwards_until_the_container_exits(p):
     finally:
         proc.kill()
         proc.communicate()
+
+
+def listener_owners(port):
+    """The names of the processes that hold the host's listening TCP socket(s) on port."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(f"socket:[{fields[9]}]")
+    owners = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if any(os.readlink(f"/proc/{pid}/fd/{fd}") in inodes for fd in os.listdir(f"/proc/{pid}/fd")):
+                with open(f"/proc/{pid}/comm") as f:
+                    owners.add(f.read().strip())
+        except OSError:
+            pass
+    return owners
+
+
+# Where the kernel lets an unprivileged process lock a filter on a TCP socket, the host's socket
+# is handed over to any container; elsewhere only to one that reaches the host's loopback anyway.
+TAKEOVER = [] if guard_works() else ["--network", "slirp4netns:allow_host_loopback=true"]
+
+
+def test_the_default_takes_over_only_with_a_guard(p):
+    port = free_port()
+    p("run", "-d", "--name", "dflt", "-p", f"127.0.0.1:{port}:80", "busybox", "sh", "-c", HTTPD)
+    try:
+        assert "hello-from-the-container" in fetch(port)
+        owners = listener_owners(port)
+        if guard_works():
+            assert owners == {"httpd"}
+        else:
+            print("this kernel refuses a socket filter on a TCP socket without CAP_NET_ADMIN: "
+                  "the forwarder keeps the port")
+            assert owners and "httpd" not in owners
+    finally:
+        p("rm", "-f", "dflt", check=False)
+
+
+def test_a_published_server_takes_its_host_port_over(p):
+    """The server's bind of its published port is answered with the host's port itself: the
+    host's socket is the server's, which sees its clients' own addresses; inside, the port
+    still answers; a server restarted inside takes the port again; once it has ended, the
+    forwarder has the port back and the port inside is free for a server started by exec."""
+    port = free_port()
+    script = ("mkdir -p /www && echo direct > /www/index.html && "
+              "while [ ! -e /stop ]; do httpd -f -vv -p 80 -h /www; done; exec sleep 1000")
+    p("run", "-d", "--name", "direct", *TAKEOVER, "-p", f"127.0.0.1:{port}:80", "busybox", "sh", "-c", script)
+    try:
+        assert "direct" in fetch(port)
+        assert listener_owners(port) == {"httpd"}
+        # busybox httpd -vv logs each client: the host's loopback, not the container's address
+        assert until(lambda: "127.0.0.1" in p("logs", "direct").stderr)
+        assert "10.0.2." not in p("logs", "direct").stderr
+        assert p("exec", "direct", "wget", "-qO-", "http://127.0.0.1/index.html").stdout == "direct\n"
+        assert p("exec", "direct", "wget", "-qO-", "http://10.0.2.100/index.html").stdout == "direct\n"
+        first = p("exec", "direct", "pidof", "httpd").stdout.split()
+        p("exec", "direct", "kill", *first)
+        assert until(lambda: p("exec", "direct", "pidof", "httpd", check=False).stdout.split() not in ([], first))
+        assert "direct" in fetch(port)
+        assert listener_owners(port) == {"httpd"}
+        # the server ends for good: the forwarder listens again, and the port inside is free
+        p("exec", "direct", "touch", "/stop")
+        p("exec", "direct", "killall", "httpd")
+        assert until(lambda: p("exec", "direct", "httpd", "-p", "80", "-h", "/www", check=False).returncode == 0)
+        assert "direct" in fetch(port)
+        owners = listener_owners(port)
+        assert owners and "httpd" not in owners
+    finally:
+        p("rm", "-f", "direct", check=False)
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+ESCAPE = r"""
+import ctypes, socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 80))
+s.listen()
+print("bound", s.getsockname()[1], flush=True)
+unspec = (ctypes.c_char * 16)()
+print("disconnect", ctypes.CDLL(None, use_errno=True).connect(s.fileno(), unspec, 16), flush=True)
+s.settimeout(3)
+try:
+    s.connect(("127.0.0.1", int(sys.argv[1])))
+    s.sendall(b"escaped")
+    print("connected", flush=True)
+except OSError as exc:
+    print("refused", exc, flush=True)
+"""
+
+
+def test_a_server_given_the_host_port_cannot_connect_from_the_host(p):
+    """A hostile server that takes its published port over, then disconnects the host's socket
+    and connects from it to a service on the host's loopback (which the container may not
+    reach) gets nowhere: the socket serves, never connects."""
+    with socket.socket() as service:
+        service.bind(("127.0.0.1", 0))
+        service.listen()
+        service.settimeout(0.5)
+        port = free_port()
+        out = p("run", "--rm", *PYTHON_IN_CONTAINER, "-p", f"127.0.0.1:{port}:80", "busybox",
+                "/usr/bin/python3", "-c", ESCAPE, str(service.getsockname()[1])).stdout
+        # the host's port where the bind is taken over (guarded); else the port inside
+        assert f"bound {port if guard_works() else 80}" in out
+        assert "disconnect 0" in out and "refused" in out and "connected" not in out, out
+        with pytest.raises(OSError):
+            service.accept()
+
+
+def test_a_port_published_twice_and_user_network_peers(p):
+    """A container port published on two host ports stays with the forwarder (one socket
+    cannot be both); a server on a user network (which takes its port over where the kernel
+    allows the guard) answers its peers by name."""
+    a, b = free_port(), free_port()
+    p("run", "-d", "--name", "twice", "-p", f"127.0.0.1:{a}:80", "-p", f"127.0.0.1:{b}:80", "busybox",
+      "sh", "-c", HTTPD)
+    p("network", "create", "peers")
+    c = free_port()
+    p("run", "-d", "--name", "pub", "--network", "peers", "-p", f"127.0.0.1:{c}:80", "busybox", "sh", "-c", HTTPD)
+    try:
+        for port in (a, b):
+            assert "hello-from-the-container" in fetch(port)
+            assert "httpd" not in listener_owners(port)
+        assert "hello-from-the-container" in fetch(c)
+        assert ("httpd" in listener_owners(c)) == guard_works()
+        out = p("run", "--rm", "--network", "peers", "busybox", "wget", "-qO-", "http://pub/index.html").stdout
+        assert "hello-from-the-container" in out
+    finally:
+        p("rm", "-f", "twice", "pub", check=False)
+        p("network", "rm", "-f", "peers", check=False)
 
 
 def test_slirp4netns_port_handler_and_restart(p):
