@@ -168,11 +168,12 @@ class Service:
         self.handlers: dict[int, Any] = {}
         self.sock = listen(runroot, name, backlog)
 
-    def watch(self, fd: int, handler: Any) -> None:
+    def watch(self, fd: int, handler: Any, events: int = 0) -> None:
+        """Call handler(fd) when fd is readable (or ready for `events`, poll(2)'s flags)."""
         import select
 
         self.handlers[fd] = handler
-        self.poller.register(fd, select.POLLIN)
+        self.poller.register(fd, events or select.POLLIN)
 
     def unwatch(self, fd: int) -> None:
         if self.handlers.pop(fd, None) is not None:

@@ -3,11 +3,13 @@ on to the upstream resolver (unless the network is internal).
 
 It answers A queries for a container's name, its aliases and its short id, bare or under
 the search domain `dns.podman` (what podman's aardvark-dns answers), with the container's
-address on that network; AAAA and other types for those names get an empty answer. Other
-names are forwarded, query and answer as they are, to the upstream resolver; an internal
-network gets REFUSED for them, having no way out.
+address on that network; AAAA and other types for those names get an empty answer. A PTR
+query for a container's address (`D.C.B.A.in-addr.arpa`) is answered with its names under
+the search domain. Other names are forwarded, query and answer as they are, to the upstream
+resolver; an internal network gets REFUSED for them, having no way out. The same answers go
+over UDP and over TCP (dnstcp.py).
 
-Only the wire format podpy needs is implemented (RFC 1035: header, one question, A
+Only the wire format podpy needs is implemented (RFC 1035: header, one question, A and PTR
 records); anything it cannot parse is dropped, as a resolver would drop garbage.
 """
 
@@ -21,7 +23,7 @@ if TYPE_CHECKING:
 
 SEARCH_DOMAIN = "dns.podman"
 TTL = 60
-A, AAAA, ANY = 1, 28, 255
+A, PTR, AAAA, ANY = 1, 12, 28, 255
 NOERROR, SERVFAIL, NXDOMAIN, REFUSED = 0, 2, 3, 5
 _HEADER = struct.Struct("!HHHHHH")
 
@@ -88,6 +90,33 @@ def answer(q: Query, addresses: list[str]) -> bytes:
     return _header(q, NOERROR, count) + q.question + records
 
 
+def reverse_address(name: str) -> Optional[str]:
+    """The IPv4 address a PTR query's name stands for (4.3.2.1.in-addr.arpa -> 1.2.3.4)."""
+    labels = name.rstrip(".").lower().split(".")
+    if len(labels) != 6 or labels[4:] != ["in-addr", "arpa"]:
+        return None
+    if not all(p.isdigit() and len(p) <= 3 and int(p) < 256 for p in labels[:4]):
+        return None
+    return ".".join(str(int(p)) for p in reversed(labels[:4]))
+
+
+def _encode_name(name: str) -> bytes:
+    out = b""
+    for label in name.rstrip(".").split("."):
+        raw = label.encode("ascii", "replace")[:63]
+        out += bytes([len(raw)]) + raw
+    return out + b"\0"
+
+
+def answer_ptr(q: Query, names: list[str]) -> bytes:
+    """The response to a PTR query for an address we know: a record per name."""
+    records = b""
+    for name in names:
+        target = _encode_name(f"{name}.{SEARCH_DOMAIN}")
+        records += struct.pack("!HHHIH", 0xC00C, PTR, 1, TTL, len(target)) + target
+    return _header(q, NOERROR, len(names)) + q.question + records
+
+
 def error(q: Query, rcode: int) -> bytes:
     return _header(q, rcode, 0) + q.question
 
@@ -113,6 +142,34 @@ class Records:
     def lookup(self, name: str) -> list[str]:
         name = local_name(name)
         return [ip for names, ip in self.by_container.values() if name in names]
+
+    def names_of(self, ip: str) -> list[str]:
+        """The names of the container with this address (its name first, then its aliases and
+        short id), for PTR."""
+        for names, address in self.by_container.values():
+            if address == ip:
+                return [n for n in names if n]
+        return []
+
+    def respond(self, data: bytes, internal: bool) -> Optional[bytes]:
+        """The reply to a query from this network's records: its answer, REFUSED when the
+        network has no way out for other names, or None when the query is to be passed on
+        upstream (or is not one we parse: None as well, with nothing to pass on)."""
+        q = parse_query(data)
+        if q is None:
+            return b""
+        if q.qtype == PTR:
+            ip = reverse_address(q.name)
+            names = self.names_of(ip) if ip else []
+            if names:
+                return answer_ptr(q, names)
+        else:
+            found = self.lookup(q.name)
+            if found:
+                return answer(q, found)
+        if internal:
+            return error(q, REFUSED)
+        return None
 
     def __len__(self) -> int:
         return len(self.by_container)

@@ -11,8 +11,9 @@ container a veth on it. Forwarding is on and tap0 answers ARP for the containers
 addresses (proxy ARP), so slirp4netns's replies reach them without NAT; an internal
 network's bridge does not forward at all.
 
-Per network with DNS, a responder (dns.py) on the gateway's port 53 answers the names of
-the network's containers and forwards other queries to slirp4netns's resolver (10.0.2.3).
+Per network with DNS, a responder (dns.py) on the gateway's port 53, UDP and TCP
+(dnstcp.py), answers the names of the network's containers and forwards other queries to
+slirp4netns's resolver (10.0.2.3).
 
 It watches each container's init through a pidfd: when the init exits, its names are
 dropped (its veth goes with its namespace). A second after the last container and
@@ -107,6 +108,10 @@ class Network:
         self.internal = bool(spec.get("internal"))
         self.records = dns.Records()
         self.dns_sock: Optional[_socket.socket] = None
+        self.dns_tcp: Any = None
+
+    def respond(self, data: bytes) -> Optional[bytes]:
+        return self.records.respond(data, self.internal)
 
 
 class WorkerError(Exception):
@@ -224,7 +229,11 @@ class Holder(Service):
             elif now - idle_since >= IDLE_EXIT:
                 break
             self.dispatch(250)
-            self._expire_forwards(time.monotonic())
+            now = time.monotonic()
+            self._expire_forwards(now)
+            for net in self.networks.values():
+                if net.dns_tcp is not None:
+                    net.dns_tcp.expire(now)
             self.worker.reap()
         self.leave()
 
@@ -288,9 +297,8 @@ class Holder(Service):
         net = self.networks.get(spec["name"])
         if net is None or (net.bridge, net.gateway, net.prefix, net.internal) != (
                 spec["bridge"], spec["gateway"], int(spec["prefix"]), bool(spec.get("internal"))):
-            if net is not None and net.dns_sock is not None:
-                self.unwatch(net.dns_sock.fileno())
-                net.dns_sock.close()
+            if net is not None:
+                self._close_dns(net)
             old = net
             net = Network(spec)
             if old is not None:
@@ -306,7 +314,23 @@ class Holder(Service):
                 raise
             net.dns_sock = sock
             self.watch(net.dns_sock.fileno(), lambda fd, net=net: self._query(net))
+            from .dnstcp import TcpDns
+
+            try:
+                net.dns_tcp = TcpDns(self, (net.gateway, 53), net.respond, None if net.internal else UPSTREAM)
+            except OSError:
+                self._close_dns(net)
+                raise
         return net
+
+    def _close_dns(self, net: Network) -> None:
+        if net.dns_sock is not None:
+            self.unwatch(net.dns_sock.fileno())
+            net.dns_sock.close()
+            net.dns_sock = None
+        if net.dns_tcp is not None:
+            net.dns_tcp.close()
+            net.dns_tcp = None
 
     def _attach(self, msg: dict[str, Any], netns_fd: int) -> None:
         if netns_fd < 0:
@@ -336,10 +360,7 @@ class Holder(Service):
             raise
 
     def _forget_network(self, net: Network) -> None:
-        if net.dns_sock is not None:
-            self.unwatch(net.dns_sock.fileno())
-            net.dns_sock.close()
-            net.dns_sock = None
+        self._close_dns(net)
         self.networks.pop(net.name, None)
 
     def _detach(self, cid: str, network: str) -> None:
@@ -380,16 +401,11 @@ class Holder(Service):
                 return
             except OSError:
                 return
-            q = dns.parse_query(data)
-            if q is None:
-                continue
-            found = net.records.lookup(q.name)
-            if found:
-                reply = dns.answer(q, found)
-            elif net.internal:
-                reply = dns.error(q, dns.REFUSED)
-            else:
+            reply = net.respond(data)
+            if reply is None:
                 self._forward(net, data, client)
+                continue
+            if not reply:
                 continue
             try:
                 net.dns_sock.sendto(reply, client)

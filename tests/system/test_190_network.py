@@ -543,6 +543,43 @@ def test_user_network_names_aliases_and_the_way_out(p, host_server):
     assert until(lambda: not helpers_of(p)), helpers_of(p)
 
 
+DNS_CLIENT = r"""
+import socket, struct, sys
+ns = [line.split()[1] for line in open("/etc/resolv.conf") if line.startswith("nameserver")][0]
+def query(name, qtype):
+    body = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0" + struct.pack("!HH", qtype, 1)
+    return struct.pack("!HHHHHH", 7, 0x0100, 1, 0, 0, 0) + body
+tcp = socket.create_connection((ns, 53), timeout=5)
+m = query(sys.argv[1], 1)
+tcp.sendall(struct.pack("!H", len(m)) + m)
+n = struct.unpack("!H", tcp.recv(2))[0]
+r = b""
+while len(r) < n:
+    r += tcp.recv(n - len(r))
+ip = ".".join(map(str, r[-4:]))
+print("tcp", ip)
+udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+udp.settimeout(5)
+udp.sendto(query(".".join(reversed(ip.split("."))) + ".in-addr.arpa", 12), (ns, 53))
+print("ptr", udp.recv(512))
+"""
+
+
+def test_user_network_dns_over_tcp_and_reverse_lookups(p):
+    p("network", "create", "tcpdns")
+    try:
+        p("run", "-d", "--name", "db", "--network", "tcpdns", "--network-alias", "database", "busybox",
+          "sleep", "1000")
+        ip = json.loads(p("inspect", "db").stdout)[0]["NetworkSettings"]["Networks"]["tcpdns"]["IPAddress"]
+        out = p("run", "--rm", "--network", "tcpdns", *PYTHON_IN_CONTAINER, "busybox", "/usr/bin/python3", "-c",
+                DNS_CLIENT, "database").stdout
+        assert f"tcp {ip}\n" in out
+        assert "\\x02db\\x03dns\\x06podman" in out and "\\x08database\\x03dns\\x06podman" in out
+    finally:
+        p("rm", "-f", "db", check=False)
+        p("network", "rm", "-f", "tcpdns", check=False)
+
+
 def test_internal_network_has_no_way_out(p, host_server):
     p("network", "create", "--internal", "--subnet", "10.97.0.0/24", "--gateway", "10.97.0.254",
       "--ip-range", "10.97.0.128/25", "sealed")
