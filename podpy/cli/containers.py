@@ -69,15 +69,20 @@ def rm(
     all_: bool = typer.Option(False, "-a", "--all", help="Remove all containers."),
     ignore: bool = typer.Option(False, "-i", "--ignore", help="Ignore containers that do not exist."),
     volumes: bool = typer.Option(False, "-v", "--volumes", help="Remove the containers' anonymous volumes too."),
+    timeout: Optional[int] = typer.Option(None, "-t", "--time",
+                                          help="With --force: stop a running container first, waiting this "
+                                               "many seconds before SIGKILL (default: SIGKILL at once)."),
 ) -> None:
     """Remove one or more containers."""
     from ..engine import containers as ce
+    from ..engine.detached import check_timeout
     from ..errors import InvalidArgument, InvalidState, NoSuchContainer
 
     if not containers and not all_:
         raise InvalidArgument("`podpy rm` requires at least one argument, or --all")
+    check_timeout(timeout)
     rt = runtime(ctx)
-    reports = ce.remove_many(rt, list(containers or []), force, all_, ignore, volumes)
+    reports = ce.remove_many(rt, list(containers or []), force, all_, ignore, volumes, timeout, render.warn)
     # podman's codes: 1 when a container did not exist, 2 when one was running, 125 otherwise.
     codes = set()
     for rep in reports:

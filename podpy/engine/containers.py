@@ -340,9 +340,10 @@ def _remove_anonymous_volumes(rt: Runtime, rec: ContainerRecord) -> None:
         remove_anonymous(rt, rec.config.mounts)
 
 
-def remove(rt: Runtime, rec: ContainerRecord, force: bool, volumes: bool = False) -> None:
-    """Remove one container; a running one only with force (it is killed first); with volumes,
-    its anonymous volumes too."""
+def remove(rt: Runtime, rec: ContainerRecord, force: bool, volumes: bool = False,
+           timeout: Optional[int] = None, warn: Optional[Callable[[str], None]] = None) -> None:
+    """Remove one container; a running one only with force (it is killed first, or stopped
+    with timeout seconds before SIGKILL); with volumes, its anonymous volumes too."""
     from ..state import REMOVING
 
     for _ in range(5):
@@ -351,7 +352,12 @@ def remove(rt: Runtime, rec: ContainerRecord, force: bool, volumes: bool = False
                 raise InvalidState(
                     f"cannot remove container {rec.id} as it is running - running or paused containers "
                     "cannot be removed without force: container state improper")
-            if rec.detached:
+            if timeout:
+                from .detached import stop
+
+                stop(rt, rec.id, timeout, warn or (lambda _line: None))
+                rec = rt.state.get(rec.id) or rec
+            elif rec.detached:
                 from .detached import kill_and_wait
 
                 kill_and_wait(rt, rec)
@@ -418,7 +424,8 @@ class RemoveReport:
 
 
 def remove_many(rt: Runtime, names: list[str], force: bool, all_: bool, ignore: bool,
-                volumes: bool = False) -> list[RemoveReport]:
+                volumes: bool = False, timeout: Optional[int] = None,
+                warn: Optional[Callable[[str], None]] = None) -> list[RemoveReport]:
     """`rm`: one report per container, each with its own error, so a partial failure says which."""
     rt.reconcile()
     targets: list[tuple[str, Optional[ContainerRecord], Optional[PodpyError]]] = []
@@ -438,7 +445,7 @@ def remove_many(rt: Runtime, names: list[str], force: bool, all_: bool, ignore: 
             reports.append(RemoveReport(label, err))
             continue
         try:
-            remove(rt, rec, force, volumes)
+            remove(rt, rec, force, volumes, timeout, warn)
             reports.append(RemoveReport(label))
         except PodpyError as exc:
             reports.append(RemoveReport(label, exc))

@@ -84,6 +84,28 @@ def test_rm_running_needs_force(podpy, busybox):
     assert podpy("container", "exists", "longrun", check=False).returncode == 1
 
 
+def test_rm_force_with_a_time_stops_the_container_first(podpy, busybox, tmp_path):
+    """rm -f -t N sends the stop signal and waits (the container's trap runs); -t 0 and plain
+    -f kill at once; a negative time is refused before anything is touched."""
+    out = tmp_path / "out"
+    out.mkdir(mode=0o777)
+    script = "trap 'echo stopped > /out/said; exit 3' TERM; while true; do sleep 0.1; done"
+    podpy("run", "-d", "--network", "none", "--name", "graceful", "-v", f"{out}:/out", busybox, "sh", "-c", script)
+    bad = podpy("rm", "-f", "-t", "-1", "graceful", check=False)
+    assert bad.returncode == 125 and len(bad.stderr.strip().splitlines()) == 1
+    assert podpy("container", "exists", "graceful").returncode == 0
+    time.sleep(0.3)   # the trap is set
+    started = time.monotonic()
+    assert podpy("rm", "-f", "-t", "5", "graceful").stdout == "graceful\n"
+    assert time.monotonic() - started < 5
+    assert (out / "said").read_text() == "stopped\n"
+    podpy("run", "-d", "--network", "none", "--name", "abrupt", "-v", f"{out}:/out", busybox, "sh", "-c",
+          script.replace("said", "again"))
+    time.sleep(0.3)
+    assert podpy("rm", "-f", "-t", "0", "abrupt").stdout == "abrupt\n"
+    assert not (out / "again").exists()
+
+
 def test_name_in_use(podpy, busybox):
     podpy("create", "--name", "taken", busybox, "true")
     res = podpy("create", "--name", "taken", busybox, "true", check=False)
