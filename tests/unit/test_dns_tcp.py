@@ -8,12 +8,8 @@ import struct
 import threading
 
 from rootless.network import dns
+from dnswire import query as _query
 from rootless.network.dnstcp import TcpDns
-
-
-def _query(name, qtype=dns.A, ident=0x1234):
-    q = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0" + struct.pack("!HH", qtype, 1)
-    return struct.pack("!HHHHHH", ident, 0x0100, 1, 0, 0, 0) + q
 
 
 def _records():

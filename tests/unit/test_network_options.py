@@ -8,6 +8,7 @@ import pytest
 from podpy import netfiles, netopts
 from podpy.errors import InvalidArgument
 from rootless.network import dns
+from dnswire import query as _query
 
 
 def m(host_ip, host_port, ctr, proto="tcp"):
@@ -149,11 +150,6 @@ def test_resolv_conf_like_podman():
         "nameserver 9.9.9.9\n"
     assert netfiles.host_nameservers(host) == ["10.1.1.1"]
     assert netfiles.resolv(netfiles.EtcNet([], None, [], none=True), {}, host) is None
-
-
-def _query(name, qtype=dns.A, ident=0x1234):
-    q = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0" + struct.pack("!HH", qtype, 1)
-    return struct.pack("!HHHHHH", ident, 0x0100, 1, 0, 0, 0) + q
 
 
 def test_dns_answers_container_names():
