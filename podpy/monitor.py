@@ -275,7 +275,7 @@ class Monitor(sync.Service):
             os.set_blocking(fd, False)
             self.watch(fd, lambda fd, ctr=ctr: self._output(ctr, fd))
         self.containers[ctr.pid] = ctr
-        if ctr.listeners:
+        if ctr.listeners or ctr.bind_notify is not None:
             self._forward(ctr)
         early = self.unclaimed.pop(ctr.pid, None)
         if early is not None:   # it exited before its launcher's report was read
@@ -293,8 +293,8 @@ class Monitor(sync.Service):
 
         notify, ctr.bind_notify = ctr.bind_notify, None
         try:
-            source = nsock.spawn(ctr.pid, bool(ctr.request.get("userns")), tied=False)
             netns = os.stat(f"/proc/{ctr.pid}/ns/net").st_ino if notify is not None else 0
+            source = nsock.spawn(ctr.pid, bool(ctr.request.get("userns")), tied=False)
         except OSError:
             if notify is not None:
                 os.close(notify)
@@ -498,10 +498,9 @@ def _launcher(msg: dict[str, Any], stdio: list[int], chan: Channel) -> None:
             _signal.signal(sig, _signal.SIG_DFL)
         for target, fd in enumerate(stdio):
             os.dup2(fd, target)
-        # Nothing else of the monitor's stays open here: above all not the listening sockets of
-        # other containers' published ports, which their servers may be taking over meanwhile
-        # (rootless.network.redirect) and which a copy here would keep bound. The monitor's
-        # objects that owned those fds live on untouched until _exit (no collection runs).
+        # Nothing else of the monitor's stays open here: not other containers' host ports, which a
+        # copy here would keep bound while their servers take them over (rootless.network.redirect).
+        # The objects that owned those fds live on untouched until _exit (no collection runs).
         import gc
 
         gc.disable()

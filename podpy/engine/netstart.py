@@ -103,8 +103,10 @@ class NetStart:
 
     def loopback_open(self) -> bool:
         """The container reaches the host's loopback anyway (slirp4netns allow_host_loopback=true,
-        IPv4 ports): a host socket in its hands gives it nothing more."""
+        IPv4 ports, no outbound address of its own): an unguarded host socket in its hands
+        gives it little more (any 127/8 address, not only 127.0.0.1)."""
         return (self.mode == "slirp4netns" and netopts.flag(self.opts, "allow_host_loopback")
+                and not self.opts.get("outbound_addr") and not self.opts.get("outbound_addr6")
                 and not any(":" in str(p.get("host_ip") or "") for p in self.ports))
 
     def adjust_spec(self, spec: dict[str, Any]) -> None:
@@ -112,7 +114,9 @@ class NetStart:
         ports for the forwarder, have the init report its processes' binds (redirect.py) when
         the host sockets can be handed over safely: guarded (bindnotify.guard), or to a container
         that reaches the host's loopback anyway."""
-        if self.plan.get("helper") and any(p.get("protocol", "tcp") == "tcp" for p in self.ports):
+        # Not on a user network: its peers would reach the server from the host's loopback.
+        if self.mode == "slirp4netns" and self.plan.get("helper") and any(
+                p.get("protocol", "tcp") == "tcp" for p in self.ports):
             from rootless.network.bindnotify import guard_works
 
             if self.loopback_open() or guard_works():
@@ -170,7 +174,9 @@ class NetStart:
                                                -1 if notify is None else notify, netns, self.loopback_open())
             self.listeners = []
         elif notify is not None:
-            os.close(notify)
+            from rootless.network.bindnotify import pass_through
+
+            pass_through(notify)   # closed, it would fail the container's binds
 
     def stop(self) -> None:
         """The container is over (or never started): end everything of its network."""

@@ -30,6 +30,8 @@ _ARCH = {"x86_64": (0xC000003E, 49, 317), "aarch64": (0xC00000B7, 200, 277)}
 _NR_PIDFD_GETFD = 438
 _SECCOMP_SET_MODE_FILTER = 1
 _SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3
+_SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV = 1 << 5   # Linux 5.19: a signal no longer interrupts a
+                                                   # bind we are answering (it would restart it)
 _RET_USER_NOTIF, _RET_ALLOW = 0x7FC00000, 0x7FFF0000
 _LD_W_ABS, _JEQ_K, _RET_K = 0x20, 0x15, 0x06
 
@@ -50,18 +52,29 @@ def _insn(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
     return struct.pack("=HBBI", code, jt, jf, k)
 
 
+# The address lengths of an IPv4 or IPv6 bind as programs pass them (sizeof sockaddr_in,
+# RFC 2133's sockaddr_in6, sockaddr_in6, sockaddr_storage): a bind with another length (a
+# unix, netlink or packet socket's) is never reported, so it never waits for us.
+_INET_LENGTHS = (16, 24, 28, 128)
+
+
 def program(machine: Optional[str] = None) -> Optional[bytes]:
-    """The filter: bind(2) of the native architecture is reported, every other call allowed
-    (struct sock_filter[]). None where the architecture is not known here."""
+    """The filter: bind(2) of the native architecture with an IPv4/IPv6 address length is
+    reported, every other call allowed (struct sock_filter[]). None where the architecture is
+    not known here."""
     arch = _ARCH.get(machine or os.uname().machine)
     if arch is None:
         return None
     audit, nr_bind, _ = arch
+    n = len(_INET_LENGTHS)
+    checks = [_insn(_JEQ_K, length, n - 1 - i, 1 if i == n - 1 else 0) for i, length in enumerate(_INET_LENGTHS)]
     return b"".join([
         _insn(_LD_W_ABS, 4),                  # seccomp_data.arch
-        _insn(_JEQ_K, audit, 0, 3),
+        _insn(_JEQ_K, audit, 0, 4 + n),       # -> allow
         _insn(_LD_W_ABS, 0),                  # seccomp_data.nr
-        _insn(_JEQ_K, nr_bind, 0, 1),
+        _insn(_JEQ_K, nr_bind, 0, 2 + n),     # -> allow
+        _insn(_LD_W_ABS, 32),                 # seccomp_data.args[2] (low half): the address length
+        *checks,
         _insn(_RET_K, _RET_USER_NOTIF),
         _insn(_RET_K, _RET_ALLOW),
     ])
@@ -86,8 +99,12 @@ def install() -> int:
         return -1
     buf = ctypes.create_string_buffer(prog, len(prog))
     fprog = _SockFprog(len(prog) // 8, ctypes.cast(buf, ctypes.c_void_p))
-    fd = _libc().syscall(_ARCH[os.uname().machine][2], _SECCOMP_SET_MODE_FILTER,
-                         _SECCOMP_FILTER_FLAG_NEW_LISTENER, ctypes.byref(fprog))
+    libc = _libc()
+    nr = _ARCH[os.uname().machine][2]
+    fd = libc.syscall(nr, _SECCOMP_SET_MODE_FILTER,
+                      _SECCOMP_FILTER_FLAG_NEW_LISTENER | _SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, ctypes.byref(fprog))
+    if fd < 0 and ctypes.get_errno() == errno.EINVAL:
+        fd = libc.syscall(nr, _SECCOMP_SET_MODE_FILTER, _SECCOMP_FILTER_FLAG_NEW_LISTENER, ctypes.byref(fprog))
     if fd < 0:
         return -1   # EBUSY: a listener up the chain already (podpy in a container); EINVAL: old kernel
     os.set_inheritable(fd, False)
@@ -174,7 +191,8 @@ def parse_sockaddr(data: bytes) -> Optional[tuple[int, str, int, int]]:
     if len(data) < 2:
         return None
     family = struct.unpack_from("=H", data)[0]
-    if family == _socket.AF_INET and len(data) >= 8:
+    # the lengths the kernel itself requires; a shorter one gets its EINVAL from the kernel
+    if family == _socket.AF_INET and len(data) >= 16:
         return family, _socket.inet_ntop(_socket.AF_INET, data[4:8]), struct.unpack_from("!H", data, 2)[0], 0
     if family == _socket.AF_INET6 and len(data) >= 24:
         scope = struct.unpack_from("=I", data, 24)[0] if len(data) >= 28 else 0
@@ -191,17 +209,13 @@ def thread_group(pid: int) -> int:
     raise OSError(errno.ESRCH, "no such process")
 
 
-def take_fd(pid: int, fd: int) -> int:
+def take_fd(pidfd: int, fd: int) -> int:
     """A duplicate of another process's fd (pidfd_getfd), close-on-exec."""
-    pidfd = os.pidfd_open(thread_group(pid))
-    try:
-        dup = _libc().syscall(_NR_PIDFD_GETFD, pidfd, fd, 0)
-        if dup < 0:
-            err = ctypes.get_errno()
-            raise OSError(err, os.strerror(err))
-        return int(dup)
-    finally:
-        os.close(pidfd)
+    dup = _libc().syscall(_NR_PIDFD_GETFD, pidfd, fd, 0)
+    if dup < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return int(dup)
 
 
 def fd_cloexec(pid: int, fd: int) -> bool:
@@ -272,22 +286,25 @@ def netns_inode(pid: int) -> int:
     return os.stat(f"/proc/{pid}/ns/net").st_ino
 
 
-# sock_diag (linux/inet_diag.h): the listening TCP sockets of this network namespace
+# sock_diag (linux/inet_diag.h): the bound TCP sockets of this network namespace
 _NETLINK_SOCK_DIAG, _SOCK_DIAG_BY_FAMILY = 4, 20
 _NLM_F_REQUEST, _NLM_F_DUMP, _NLMSG_ERROR, _NLMSG_DONE = 1, 0x300, 2, 3
-_TCP_LISTEN = 10
+TCP_LISTEN, _TCP_BOUND_INACTIVE = 10, 13       # the second: bound, not listening (Linux 6.5)
 _NLMSGHDR = struct.Struct("=IHHII")
 _DIAG_REQ = struct.Struct("=BBBBI48x")          # family, protocol, ext, pad, states, sockid
 _DIAG_MSG_INODE = 4 + 48 + 16                   # family..retrans, sockid, expires..uid
 
 
-def listening_inodes() -> set[int]:
-    """The inodes of every listening TCP socket (IPv4 and IPv6) in this network namespace."""
-    found: set[int] = set()
+def tcp_sockets(bound_too: bool = True) -> dict[int, tuple[int, int]]:
+    """inode -> (state, local port) of every listening TCP socket (IPv4 and IPv6) in this
+    network namespace, and with bound_too of those bound and not listening, where the kernel
+    can tell (see bound_sockets_shown)."""
+    found: dict[int, tuple[int, int]] = {}
+    states = 1 << TCP_LISTEN | (1 << _TCP_BOUND_INACTIVE if bound_too else 0)
     sock = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC, _NETLINK_SOCK_DIAG)
     try:
         for seq, family in enumerate((_socket.AF_INET, _socket.AF_INET6), 1):
-            body = _DIAG_REQ.pack(family, _socket.IPPROTO_TCP, 0, 0, 1 << _TCP_LISTEN)
+            body = _DIAG_REQ.pack(family, _socket.IPPROTO_TCP, 0, 0, states)
             sock.send(_NLMSGHDR.pack(_NLMSGHDR.size + len(body), _SOCK_DIAG_BY_FAMILY,
                                      _NLM_F_REQUEST | _NLM_F_DUMP, seq, 0) + body)
             done = False
@@ -296,17 +313,72 @@ def listening_inodes() -> set[int]:
                 offset = 0
                 while offset + _NLMSGHDR.size <= len(data):
                     length, kind, _flags, _seq, _pid = _NLMSGHDR.unpack_from(data, offset)
-                    if length < _NLMSGHDR.size:
+                    if length < _NLMSGHDR.size or offset + length > len(data):
                         done = True
                         break
+                    body_at = offset + _NLMSGHDR.size
                     if kind == _NLMSG_DONE:
                         done = True
                     elif kind == _NLMSG_ERROR:
-                        err = -struct.unpack_from("=i", data, offset + _NLMSGHDR.size)[0]
+                        err = -struct.unpack_from("=i", data, body_at)[0]
                         raise OSError(err, os.strerror(err))
-                    elif kind == _SOCK_DIAG_BY_FAMILY:
-                        found.add(struct.unpack_from("=I", data, offset + _NLMSGHDR.size + _DIAG_MSG_INODE)[0])
+                    elif kind == _SOCK_DIAG_BY_FAMILY and length >= _NLMSGHDR.size + _DIAG_MSG_INODE + 4:
+                        state = data[body_at + 1]
+                        port = struct.unpack_from("!H", data, body_at + 4)[0]
+                        found[struct.unpack_from("=I", data, body_at + _DIAG_MSG_INODE)[0]] = (state, port)
                     offset += (length + 3) & ~3
+    except struct.error as exc:
+        raise OSError(errno.EPROTO, f"sock_diag: {exc}") from None
     finally:
         sock.close()
     return found
+
+
+def listening_inodes() -> set[int]:
+    """The inodes of every listening TCP socket (IPv4 and IPv6) in this network namespace."""
+    return {inode for inode, (state, _) in tcp_sockets(False).items() if state == TCP_LISTEN}
+
+
+_BOUND_SHOWN: Optional[bool] = None
+
+
+def bound_sockets_shown() -> bool:
+    """Whether tcp_sockets() sees sockets bound and not listening (tried once)."""
+    global _BOUND_SHOWN
+    if _BOUND_SHOWN is None:
+        probe = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+        try:
+            probe.bind(("127.0.0.1", 0))
+            _BOUND_SHOWN = os.fstat(probe.fileno()).st_ino in tcp_sockets()
+        except OSError:
+            _BOUND_SHOWN = False
+        finally:
+            probe.close()
+    return _BOUND_SHOWN
+
+
+def pass_through(listener: int) -> None:
+    """Answer every reported bind with "go on" until no process of the container is left (for
+    a container whose binds are reported with nobody else to answer them: closing the listener
+    would fail every later bind with ENOSYS)."""
+    import _thread
+    import select
+
+    def serve() -> None:
+        poller = select.poll()
+        poller.register(listener, select.POLLIN)
+        try:
+            while True:
+                for _fd, ev in poller.poll():
+                    if not ev & select.POLLIN:
+                        return
+                    try:
+                        n = receive(listener)
+                        if n is not None:
+                            proceed(listener, n.id)
+                    except OSError:
+                        pass
+        finally:
+            os.close(listener)
+
+    _thread.start_new_thread(serve, ())

@@ -40,8 +40,11 @@ class SocketSource:
     """The host side of a helper: new sockets in the container's network namespace."""
 
     def __init__(self, fd: int, pid: int = 0) -> None:
+        import _thread
+
         self.sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET, 0, fd)
         self.pid = pid
+        self.lock = _thread.allocate_lock()   # one request and its answer at a time
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -53,9 +56,10 @@ class SocketSource:
     def sockets(self, family: int, kind: int, count: int = 1) -> list[_socket.socket]:
         """`count` new sockets made in the namespace (OSError if the helper is gone)."""
         count = max(1, min(count, _MAX_BATCH))
-        self.sock.send(_REQUEST.pack(family, kind, count))
-        data, ancillary, _flags, _addr = self.sock.recvmsg(16, _socket.CMSG_SPACE(count * 4),
-                                                           _socket.MSG_CMSG_CLOEXEC)
+        with self.lock:
+            self.sock.send(_REQUEST.pack(family, kind, count))
+            data, ancillary, _flags, _addr = self.sock.recvmsg(16, _socket.CMSG_SPACE(count * 4),
+                                                               _socket.MSG_CMSG_CLOEXEC)
         fds: list[int] = []
         for level, typ, payload in ancillary:
             if level == _socket.SOL_SOCKET and typ == _socket.SCM_RIGHTS:

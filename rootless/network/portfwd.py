@@ -49,6 +49,7 @@ F_SETPIPE_SZ = 1031
 PIPE_SIZE = 1 << 20         # the most an unprivileged process may ask for (fs.pipe-max-size)
 SMALL_PIPE = 1 << 16        # when the user's pipe budget (fs.pipe-user-pages-soft) is spent
 UDP_IDLE = 60.0
+CONNECT_TIMEOUT = 10.0      # a container that does not accept holds no thread of ours longer
 _POOL = 16
 IDLE_THREADS = 16           # threads kept (with their pipes) for the next connections
 IDLE_THREAD_TIME = 30.0     # seconds an idle thread waits for work before it ends
@@ -326,6 +327,10 @@ class Forwarder:
                 pool.extend(self.source.sockets(self.family, kind, _POOL))
             return pool.pop()
 
+    def socket_in(self, family: int, kind: int) -> _socket.socket:
+        """One new socket in the container's namespace."""
+        return self.source.sockets(family, kind, 1)[0]
+
     def _spawn(self, fn: Any, *args: Any) -> None:
         """fn(worker, *args) in a pool thread: an idle one, else a new one."""
         with self.lock:
@@ -366,7 +371,9 @@ class Forwarder:
             client.close()
             return
         try:
+            inner.settimeout(CONNECT_TIMEOUT)
             inner.connect((self.target, m.container_port))
+            inner.settimeout(None)
             # The peers' own writes decide the segments: no Nagle delay added in between (as Go,
             # and so podman's rootlessport, does by default).
             inner.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
@@ -521,7 +528,9 @@ def forwarder(listeners: list[tuple[_socket.socket, Mapping]], source: "SocketSo
     if not listeners:
         source.close()
         if notify >= 0:
-            os.close(notify)
+            from .bindnotify import pass_through
+
+            pass_through(notify)   # closed, it would fail the container's binds
         return None
     fwd = Forwarder(listeners, source, target)
     if notify >= 0:

@@ -19,7 +19,8 @@ namespace is bound to the address and port the server asked for and listens ther
 its connections are carried to the host's port (a connection from another container on a
 user network, or from a health check, takes the slower way).
 
-Taken over: binds of a published port whose TCP socket would get the forwarder's
+Taken over: binds of a published port by a fresh TCP socket (not bound, listening or
+connected; no device binding or socket filter of its own) that would get the forwarder's
 connections (the wildcard address or the container's own, in the container's network
 namespace), when that container port is published once. The host's listening socket is
 handed to the server when the families agree (queued connections and all); otherwise the
@@ -27,11 +28,18 @@ port is bound again in the server's family (an IPv4 host address as a v4-mapped 
 IPv6 server), with the server's SO_REUSEPORT. Anything else -- UDP, other ports, a
 loopback-only bind, a port published twice, a process in a nested network namespace, the
 processes of `exec` (the filter is the init's) -- binds as it asked, and the forwarder
-carries those ports as before. A bind the host refuses (its port taken by someone else
-since) fails with the host's errno. When the server closes its socket (it ended, or is
-being restarted), the port goes back to the forwarder, and the port inside is freed for any
-process: found out every CHECK_EVERY seconds by asking the kernel (sock_diag) whether the
-sockets handed out still listen, or at once when a connection from inside is refused.
+carries those ports as before. When the forwarder no longer holds the host port (its
+server closed it; or taken by someone else since), a new bind first gets it back for the
+forwarder and otherwise binds inside as asked: never joins a SO_REUSEPORT group that is
+not this container's. When the server closes its socket (it ended, or is being
+restarted), the port goes back to the forwarder, and the port inside is freed for any
+process: found out at most CHECK_EVERY seconds later by asking the kernel (sock_diag)
+which sockets handed out are still bound, or sooner when a connection from inside is
+refused. A connection from inside is carried only while every socket listening on the
+host port is one handed out here.
+
+All decisions are made in one thread, the one that answers the binds; the connections
+from inside (the forwarder's pool threads) only ask it to look again.
 """
 
 from __future__ import annotations
@@ -52,9 +60,13 @@ if TYPE_CHECKING:
 
     from .portfwd import Forwarder, Mapping
 
-_COPIED = ((_socket.SOL_SOCKET, _socket.SO_KEEPALIVE), (_socket.IPPROTO_TCP, _socket.TCP_NODELAY))
+_COPIED = ((_socket.SOL_SOCKET, _socket.SO_KEEPALIVE), (_socket.IPPROTO_TCP, _socket.TCP_NODELAY),
+           (_socket.IPPROTO_IP, _socket.IP_TOS))
 _INNER_BACKLOG = 128
-CHECK_EVERY = 2.0    # seconds between looks at whether the servers' host sockets still listen
+CHECK_EVERY = 2.0        # seconds between looks at whether the servers' host sockets are still bound
+CHECK_AT_MOST = 0.2      # ... and the least between two looks asked for by connections from inside
+CONNECT_TIMEOUT = 5.0
+SO_GET_FILTER, SO_BINDTODEVICE = 26, 25
 
 
 class _Taken:
@@ -88,7 +100,9 @@ class Redirect:
         self.wildcards = {"0.0.0.0", "::", target, "::ffff:" + target}
         self.inner: dict[int, _Taken] = {}    # by container port
         self.taken = 0   # binds answered with a host socket (for tests and people)
-        self.lock = _thread.allocate_lock()   # self.inner: the loop and the connections from inside
+        self.lock = _thread.allocate_lock()   # self.inner, read by the connections from inside
+        self.look_r, self.look_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        self.next_check = 0.0
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -96,19 +110,45 @@ class Redirect:
         poller = select.poll()
         poller.register(self.listener, select.POLLIN)
         poller.register(self.fwd.wake_r, select.POLLIN)
+        poller.register(self.look_r, select.POLLIN)
+        asked = False
+        last = 0.0
         try:
             while not self.fwd.stopped:
-                events = poller.poll(CHECK_EVERY * 1000 if self.inner else None)
-                if not events:
-                    self._check()
-                for fd, ev in events:
+                wait: Optional[float] = None
+                if self.inner:
+                    now = time.monotonic()
+                    due = min(self.next_check, last + CHECK_AT_MOST) if asked else self.next_check
+                    if now >= due:
+                        asked, last = False, now
+                        self.next_check = now + CHECK_EVERY
+                        try:
+                            self._check()
+                        except Exception:  # noqa: BLE001 - the next look may do better
+                            pass
+                        due = self.next_check
+                    wait = max(0.0, due - time.monotonic())
+                else:
+                    asked = False
+                for fd, ev in poller.poll(None if wait is None else int(wait * 1000) + 1):
                     if fd == self.fwd.wake_r:
                         return
-                    if not ev & select.POLLIN:
+                    if fd == self.look_r:
+                        try:
+                            os.read(fd, 512)
+                        except OSError:
+                            pass
+                        asked = True
+                    elif not ev & select.POLLIN:
                         return   # no process of the container is left
-                    self._one()
+                    else:
+                        self._one()
         finally:
             os.close(self.listener)
+            with self.lock:
+                os.close(self.look_r)
+                os.close(self.look_w)
+                self.look_w = -1
             running.release()
 
     def _one(self) -> None:
@@ -145,25 +185,61 @@ class Redirect:
             return None
         if addr is None or addr[2] not in self.ports or addr[1] not in self.wildcards:
             return None
-        if not bn.still_waiting(self.listener, n.id):   # what we read was the caller's
-            return None
         try:
-            app = _socket.socket(fileno=bn.take_fd(n.pid, fd))
+            tgid = bn.thread_group(n.pid)
+            pidfd = os.pidfd_open(tgid)
         except OSError:
             return None
         try:
-            if (app.type != _socket.SOCK_STREAM or app.family != addr[0]
-                    or app.getsockopt(_socket.SOL_SOCKET, _socket.SO_PROTOCOL) != _socket.IPPROTO_TCP):
+            # Checked once the pidfd is held: what we read was the caller's, and the pidfd is its
+            # process's, not one that took its pid since.
+            if not bn.still_waiting(self.listener, n.id):
                 return None
-            if app.family == _socket.AF_INET6 and addr[1] == "::" and ":" not in self.fwd.target \
-                    and app.getsockopt(_socket.IPPROTO_IPV6, _socket.IPV6_V6ONLY):
-                return None   # an IPv6-only server, which the forwarder's IPv4 would not reach
-            return self._take_over(n, fd, app, addr, self.ports[addr[2]])
+            dup = bn.take_fd(pidfd, fd)
+        except OSError:
+            return None
+        finally:
+            os.close(pidfd)
+        try:
+            app = _socket.socket(fileno=dup)
+        except OSError:
+            os.close(dup)   # not a socket: the kernel says so to the caller
+            return None
+        try:
+            if not self._fresh_tcp(app, addr):
+                return None
+            return self._take_over(n, tgid, fd, app, addr, self.ports[addr[2]])
         finally:
             app.close()
 
-    def _take_over(self, n: bn.Notification, fd: int, app: _socket.socket, addr: tuple[int, str, int, int],
-                   m: "Mapping") -> Optional[int]:
+    def _fresh_tcp(self, app: _socket.socket, addr: tuple[int, str, int, int]) -> bool:
+        """A TCP socket of the address's family that nothing was done with yet, which the
+        forwarder's connections would reach, with nothing set that a host socket would lose."""
+        if (app.type != _socket.SOCK_STREAM or app.family != addr[0]
+                or app.getsockopt(_socket.SOL_SOCKET, _socket.SO_PROTOCOL) != _socket.IPPROTO_TCP):
+            return False
+        if app.getsockname()[1] != 0 or app.getsockopt(_socket.SOL_SOCKET, _socket.SO_ACCEPTCONN):
+            return False   # bound or listening already: the kernel's EINVAL
+        try:
+            app.getpeername()
+            return False   # connected
+        except OSError as exc:
+            if exc.errno != errno.ENOTCONN:
+                return False
+        if app.getsockopt(_socket.SOL_SOCKET, SO_BINDTODEVICE, 64).strip(b"\0"):
+            return False   # the container's device: none such on the host
+        try:
+            if app.getsockopt(_socket.SOL_SOCKET, SO_GET_FILTER):
+                return False   # a filter of its own, which the host socket could not carry
+        except OSError:
+            return False
+        if app.family == _socket.AF_INET6 and addr[1] == "::" and ":" not in self.fwd.target \
+                and app.getsockopt(_socket.IPPROTO_IPV6, _socket.IPV6_V6ONLY):
+            return False   # an IPv6-only server, which the forwarder's IPv4 would not reach
+        return True
+
+    def _take_over(self, n: bn.Notification, tgid: int, fd: int, app: _socket.socket,
+                   addr: tuple[int, str, int, int], m: "Mapping") -> Optional[int]:
         family = app.family
         host_ip = m.host_ip or "0.0.0.0"
         if ":" in host_ip:
@@ -178,46 +254,74 @@ class Redirect:
         except OSError as exc:
             return exc.errno or errno.EADDRINUSE
         if got is None:
-            return None   # no guard for it: the server binds inside, the forwarder carries the port
+            return None   # bound inside as asked; the forwarder carries the port (if it has it)
         host, give_back = got
         inner = None
         try:
-            with self.lock:
-                inner = self._inner_socket(m, app, addr, reuseport)
-            for level, opt in _COPIED:
-                host.setsockopt(level, opt, app.getsockopt(level, opt))
+            inner = self._inner_socket(m, app, addr, reuseport)
+            self._copy_options(app, host, inner)
             flags = fcntl.fcntl(host.fileno(), fcntl.F_GETFL) & ~os.O_NONBLOCK
             fcntl.fcntl(host.fileno(), fcntl.F_SETFL, flags | (fcntl.fcntl(app.fileno(), fcntl.F_GETFL) & os.O_NONBLOCK))
+            cloexec = bn.fd_cloexec(tgid, fd)
         except OSError as exc:
             if inner is not None:
                 inner.close()
             give_back()
             return exc.errno or errno.EADDRINUSE
+        app.close()   # before the caller's fd is replaced: the last close of its socket is the caller's
         try:
-            bn.place(self.listener, n.id, host.fileno(), fd, bn.fd_cloexec(n.pid, fd))
+            bn.place(self.listener, n.id, host.fileno(), fd, cloexec)
         except OSError as exc:
             if inner is not None:
                 inner.close()
             give_back()
             return exc.errno or errno.ESRCH
-        inode = os.fstat(host.fileno()).st_ino
-        host.close()   # the container's process holds it now
-        with self.lock:
+        # Placed: whatever happens now, the caller's bind has succeeded.
+        try:
+            inode = os.fstat(host.fileno()).st_ino
+            host.close()   # the container's process holds it now
+            with self.lock:
+                if inner is not None:
+                    self.inner[m.container_port] = _Taken(m, inner, reuseport)
+                taken = self.inner.get(m.container_port)
+                if taken is not None:
+                    taken.sockets[inode] = [False, tgid, fd]
             if inner is not None:
-                self.inner[m.container_port] = _Taken(m, inner, reuseport)
-            self.inner[m.container_port].sockets[inode] = [False, bn.thread_group(n.pid), fd]
-        if inner is not None:
-            out = ("::1" if host_ip == "::" else "127.0.0.1" if host_ip == "0.0.0.0" else host_ip, m.host_port)
-            self.fwd.add_listener(inner, self._out, (out, m, inner))
-        self.taken += 1
+                out = ("::1" if host_ip == "::" else "127.0.0.1" if host_ip == "0.0.0.0" else host_ip, m.host_port)
+                self.fwd.add_listener(inner, self._out, (out, m, inner))
+            self.taken += 1
+            self.next_check = min(self.next_check, time.monotonic() + 0.5)   # see it listen soon
+        except Exception:  # noqa: BLE001
+            pass
         return 0
+
+    def _copy_options(self, app: _socket.socket, host: _socket.socket, inner: Optional[_socket.socket]) -> None:
+        """What the server set before its bind, onto the host's socket (its buffer sizes only
+        where they differ from a fresh socket's, so that the host's autotuning stays)."""
+        for level, opt in _COPIED:
+            if level == _socket.IPPROTO_IP and app.family != _socket.AF_INET:
+                continue
+            host.setsockopt(level, opt, app.getsockopt(level, opt))
+        linger = app.getsockopt(_socket.SOL_SOCKET, _socket.SO_LINGER, 8)
+        if linger != bytes(8):
+            host.setsockopt(_socket.SOL_SOCKET, _socket.SO_LINGER, linger)
+        if inner is not None:
+            for opt in (_socket.SO_RCVBUF, _socket.SO_SNDBUF):
+                value = app.getsockopt(_socket.SOL_SOCKET, opt)
+                if value != inner.getsockopt(_socket.SOL_SOCKET, opt):
+                    host.setsockopt(_socket.SOL_SOCKET, opt, value // 2)   # the kernel doubles it
 
     def _host_socket(self, m: "Mapping", family: int, bind_ip: str, reuseport: int
                      ) -> Optional[tuple[_socket.socket, Callable[[], None]]]:
-        """The host's socket for the server, and what undoes taking it; None when it cannot be
-        guarded (and must be: see bindnotify.guard)."""
+        """The host's socket for the server, and what undoes taking it; None to let the bind go
+        on inside (the socket cannot be guarded and must be, or the host port is not ours)."""
         fwd = self.fwd
         old = fwd.take_listener(lambda _serve, arg: arg is m)
+        if old is None and not (reuseport and self._our_group(m)):
+            # The server that had the port closed it (or someone else took it): ours again first.
+            old = self._forward_again(m, serve=False)
+            if old is None:
+                return None
         if old is not None and old.family == family and not reuseport:
             if self.need_guard and not bn.guarded(old):
                 fwd.add_listener(old, fwd._connection, m)
@@ -250,28 +354,47 @@ class Redirect:
                 self._forward_again(m)
         return sock, give_back
 
-    def _forward_again(self, m: "Mapping") -> None:
-        """The forwarder listens on m's host port again (when it is still free)."""
+    def _our_group(self, m: "Mapping") -> bool:
+        """The host port is held by SO_REUSEPORT sockets handed out here, and only by them: a
+        worker may join their group."""
+        with self.lock:
+            taken = self.inner.get(m.container_port)
+            ours = set(taken.sockets) if taken is not None and taken.reuseport else set()
+        if not ours:
+            return False
+        try:
+            others = {inode for inode, (_state, port) in bn.tcp_sockets().items() if port == m.host_port}
+        except OSError:
+            return False
+        return bool(others) and others <= ours
+
+    def _forward_again(self, m: "Mapping", serve: bool = True) -> Optional[_socket.socket]:
+        """The forwarder listens on m's host port again (when it is free); with serve=False the
+        socket is the caller's."""
         from .portfwd import _bind
 
         try:
             sock = _bind(m)
         except Exception:  # noqa: BLE001 - taken meanwhile: nothing to forward
-            return
+            return None
+        if not serve:
+            return sock
         self.fwd.add_listener(sock, self.fwd._connection, m)
+        return None
 
     def _inner_socket(self, m: "Mapping", app: _socket.socket, addr: tuple[int, str, int, int],
                       reuseport: int) -> Optional[_socket.socket]:
         """A socket listening in the container's namespace where the server asked to (None: the
         one there already serves, both having SO_REUSEPORT)."""
-        prev = self.inner.pop(m.container_port, None)
-        if prev is not None:
-            if reuseport and prev.reuseport:
+        with self.lock:
+            prev = self.inner.pop(m.container_port, None)
+            if prev is not None and reuseport and prev.reuseport:
                 self.inner[m.container_port] = prev
                 return None
+        if prev is not None:
             # The host's port was free for this bind: the server that had it closed it.
             self._drop_inner(prev.inner)
-        sock = self.fwd.source.sockets(app.family, _socket.SOCK_STREAM, 1)[0]
+        sock = self.fwd.socket_in(app.family, _socket.SOCK_STREAM)
         try:
             sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
             if reuseport:
@@ -288,57 +411,69 @@ class Redirect:
             raise
         return sock
 
-    def _drop_inner(self, sock: _socket.socket) -> bool:
+    def _drop_inner(self, sock: _socket.socket) -> None:
         taken = self.fwd.take_listener(lambda _serve, arg: isinstance(arg, tuple) and arg[2] is sock)
         if taken is not None:
             taken.close()
-        return taken is not None
 
     # -- connections from inside --------------------------------------------------------------
 
     def _out(self, me: Any, client: _socket.socket, arg: tuple[tuple[str, int], "Mapping", _socket.socket],
              _listener: Any = None) -> None:
-        """A connection to the port inside the container, carried to the server's host socket."""
+        """A connection to the port inside the container, carried to the server's host socket
+        (only while every socket listening on the host port is one handed out here)."""
         address, m, inner = arg
+        with self.lock:
+            taken = self.inner.get(m.container_port)
+            ours = set(taken.sockets) if taken is not None and taken.inner is inner else set()
+        try:
+            listening = {inode for inode, (state, port) in bn.tcp_sockets(False).items()
+                         if port == m.host_port and state == bn.TCP_LISTEN}
+        except OSError:
+            listening = set()
+        if not listening or not listening <= ours:
+            client.close()
+            self._look_again()
+            return
         out = _socket.socket(_socket.AF_INET6 if ":" in address[0] else _socket.AF_INET,
                              _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
         try:
+            out.settimeout(CONNECT_TIMEOUT)
             out.connect(address)
+            out.settimeout(None)
             out.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
             client.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
-        except OSError as exc:
+        except OSError:
             out.close()
             client.close()
-            if exc.errno == errno.ECONNREFUSED:
-                self._reclaim(m, inner)
+            self._look_again()
             return
         self.fwd.relay(me, client, out)
 
-    def _reclaim(self, m: "Mapping", inner: _socket.socket) -> None:
-        """The server's host socket refused a connection: see whether it is gone."""
+    def _look_again(self) -> None:
         with self.lock:
-            current = self.inner.get(m.container_port)
-            if current is None or current.inner is not inner:
-                return
-        self._check()
+            if self.look_w >= 0:
+                try:
+                    os.write(self.look_w, b"x")
+                except OSError:
+                    pass   # full: a look is asked for already
 
     def _check(self) -> None:
-        """Give back to the forwarder every host port whose server sockets were all seen
-        listening and are all closed now (the server ended, or closed its port): the forwarder
-        carries the port again until the next bind, and the port inside is free for any process
-        (one started by `exec`, say). A socket not seen listening yet is left be while the
-        process it was given to still has it: it may be between bind and listen."""
-        try:
-            listening = bn.listening_inodes()
-        except OSError:
-            return
+        """Give back to the forwarder every host port whose server sockets are all closed (the
+        server ended, or closed its port): the forwarder carries the port again until the next
+        bind, and the port inside is free for any process (one started by `exec`, say). Where
+        the kernel does not show sockets bound and not listening, one not seen listening yet is
+        left be while the process it was given to still has it."""
+        found = bn.tcp_sockets()
+        bound_shown = bn.bound_sockets_shown()
         gone: list[_Taken] = []
         with self.lock:
             for port, taken in list(self.inner.items()):
                 for inode, (seen, pid, fd) in list(taken.sockets.items()):
-                    if inode in listening:
-                        taken.sockets[inode][0] = True
-                    elif seen or not _holds(pid, fd, inode):
+                    state = found.get(inode)
+                    if state is not None:
+                        taken.sockets[inode][0] = seen or state[0] == bn.TCP_LISTEN
+                    elif seen or bound_shown or not _holds(pid, fd, inode):
                         del taken.sockets[inode]
                 if not taken.sockets:
                     del self.inner[port]

@@ -15,14 +15,34 @@ from rootless.network import bindnotify as bn
 pytestmark = pytest.mark.skipif(bn.program() is None, reason=f"no bind filter for {platform.machine()}")
 
 
-def test_the_filter_reports_bind_of_the_native_architecture_only():
-    prog = bn.program("x86_64")
-    assert len(prog) == 6 * 8
+def _run(prog, arch, nr, addrlen):
+    """What the classic BPF program answers for one call (the three loads and jumps it uses)."""
     insns = [struct.unpack("=HBBI", prog[i:i + 8]) for i in range(0, len(prog), 8)]
-    assert insns[1] == (0x15, 0, 3, 0xC000003E)       # another architecture: allowed
-    assert insns[3][3] == 49                           # x86_64's bind
-    assert insns[4][3] == 0x7FC00000 and insns[5][3] == 0x7FFF0000
-    assert bn.program("aarch64") != prog and bn.program("mips") is None
+    pc, acc = 0, 0
+    while True:
+        code, jt, jf, k = insns[pc]
+        if code == 0x20:
+            acc = {0: nr, 4: arch, 32: addrlen}[k]
+            pc += 1
+        elif code == 0x15:
+            pc += 1 + (jt if acc == k else jf)
+        else:
+            assert code == 0x06
+            return {0x7FC00000: "notify", 0x7FFF0000: "allow"}[k]
+
+
+def test_the_filter_reports_inet_binds_of_the_native_architecture_only():
+    prog = bn.program("x86_64")
+    x86_64, bind = 0xC000003E, 49
+    for length in (16, 24, 28, 128):
+        assert _run(prog, x86_64, bind, length) == "notify"
+    for length in (12, 20, 110, 2):              # netlink, packet, unix: never wait for us
+        assert _run(prog, x86_64, bind, length) == "allow"
+    assert _run(prog, x86_64, 42, 16) == "allow"                 # connect
+    assert _run(prog, 0x40000003, bind, 16) == "allow"           # i386
+    arm = bn.program("aarch64")
+    assert _run(arm, 0xC00000B7, 200, 28) == "notify" and _run(arm, 0xC00000B7, 49, 28) == "allow"
+    assert bn.program("mips") is None
 
 
 def test_sockaddrs_parse():
@@ -66,6 +86,11 @@ def _child(binds):
             if fd < 0:
                 os._exit(3)
             os.close(fd)
+            unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            name = "\0bindnotify-%d" % os.getpid()
+            name += "x" * (2 + len(name) in (16, 24, 28, 128))      # not an inet length
+            unix.bind(name)   # not reported: nobody answers it
+            os.write(w, b"unix bound\n")
             for family, address in binds:
                 s = socket.socket(family, socket.SOCK_STREAM)
                 try:
@@ -93,13 +118,16 @@ def test_a_bind_answered_with_our_socket_a_bind_that_goes_on_and_a_refused_one()
     pid, listener, out = _child([(socket.AF_INET6, ("::", 80)), (socket.AF_INET, ("127.0.0.1", 0)),
                                  (socket.AF_INET, ("127.0.0.1", 81))])
     try:
+        assert out.readline() == "unix bound\n"
         # 1: an IPv6 server's bind of port 80 gets our v4-mapped socket on a free port
         n = bn.receive(listener)
         assert n.is_bind() and bn.still_waiting(listener, n.id)
         assert bn.thread_group(n.pid) == pid
         family, address, port, _ = bn.parse_sockaddr(bn.read_memory(n.pid, n.args[1], n.args[2]))
         assert (family, address, port) == (socket.AF_INET6, "::", 80)
-        theirs = socket.socket(fileno=bn.take_fd(n.pid, n.args[0]))
+        pidfd = os.pidfd_open(pid)
+        theirs = socket.socket(fileno=bn.take_fd(pidfd, n.args[0]))
+        os.close(pidfd)
         assert theirs.family == socket.AF_INET6 and theirs.type == socket.SOCK_STREAM
         assert bn.fd_cloexec(n.pid, n.args[0])          # Python's sockets are close-on-exec
         theirs.close()
