@@ -329,6 +329,50 @@ def test_hostile_binds_get_the_kernels_answers_and_cost_the_monitor_nothing(p):
         p("rm", "-f", "hostile", check=False)
 
 
+WORKERS = r"""
+import os, socket, time
+def worker(i):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    s.bind(("0.0.0.0", 80))
+    s.listen()
+    while True:
+        c, _ = s.accept()
+        c.recv(1024)
+        c.sendall(b"HTTP/1.0 200 OK\r\n\r\nworker%d\n" % i)
+        c.close()
+for i in range(2):
+    if os.fork() == 0:
+        worker(i)
+six = socket.socket(socket.AF_INET6)
+six.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+six.bind(("::", 80))           # an IPv6-only socket beside them, as nginx's "listen [::]:80"
+six.listen()
+print("ready", flush=True)
+time.sleep(1000)
+"""
+
+
+def test_reuseport_workers_share_the_host_port(p):
+    """Two workers binding the published port with SO_REUSEPORT both get the host's port (one
+    group, the kernel spreads the connections); an IPv6-only socket on the same port binds
+    inside as asked."""
+    port = free_port()
+    p("run", "-d", "--name", "workers", *TAKEOVER, *PYTHON_IN_CONTAINER, "-p", f"127.0.0.1:{port}:80",
+      "busybox", "/usr/bin/python3", "-c", WORKERS)
+    try:
+        seen = set()
+        deadline = time.monotonic() + 20
+        while seen != {"worker0", "worker1"} and time.monotonic() < deadline:
+            seen.add(fetch(port).split()[-1])
+        assert seen == {"worker0", "worker1"}
+        assert listener_owners(port) == {"python3"}
+        assert until(lambda: "ready" in p("logs", "workers").stdout)
+    finally:
+        p("rm", "-f", "workers", check=False)
+
+
 def test_a_port_published_twice_and_user_network_peers(p):
     """A container port published on two host ports stays with the forwarder (one socket
     cannot be both); so does a server on a user network (its peers would otherwise reach it
