@@ -461,11 +461,10 @@ class Redirect:
     def _check(self) -> None:
         """Give back to the forwarder every host port whose server sockets are all closed (the
         server ended, or closed its port): the forwarder carries the port again until the next
-        bind, and the port inside is free for any process (one started by `exec`, say). Where
-        the kernel does not show sockets bound and not listening, one not seen listening yet is
-        left be while the process it was given to still has it."""
+        bind, and the port inside is free for any process (one started by `exec`, say). One not
+        seen listening yet is left be while the kernel shows it bound (Linux 6.5) or the process
+        it was given to still has it at its fd."""
         found = bn.tcp_sockets()
-        bound_shown = bn.bound_sockets_shown()
         gone: list[_Taken] = []
         with self.lock:
             for port, taken in list(self.inner.items()):
@@ -473,7 +472,7 @@ class Redirect:
                     state = found.get(inode)
                     if state is not None:
                         taken.sockets[inode][0] = seen or state[0] == bn.TCP_LISTEN
-                    elif seen or bound_shown or not _holds(pid, fd, inode):
+                    elif seen or not _holds(pid, fd, inode):
                         del taken.sockets[inode]
                 if not taken.sockets:
                     del self.inner[port]

@@ -366,7 +366,7 @@ def test_reuseport_workers_share_the_host_port(p):
         deadline = time.monotonic() + 20
         while seen != {"worker0", "worker1"} and time.monotonic() < deadline:
             seen.add(fetch(port).split()[-1])
-        assert seen == {"worker0", "worker1"}
+        assert seen == {"worker0", "worker1"}, p("logs", "workers").stdout + p("logs", "workers").stderr
         assert listener_owners(port) == {"python3"}
         assert until(lambda: "ready" in p("logs", "workers").stdout)
     finally:
