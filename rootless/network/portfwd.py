@@ -50,6 +50,8 @@ PIPE_SIZE = 1 << 20         # the most an unprivileged process may ask for (fs.p
 SMALL_PIPE = 1 << 16        # when the user's pipe budget (fs.pipe-user-pages-soft) is spent
 UDP_IDLE = 60.0
 CONNECT_TIMEOUT = 10.0      # a container that does not accept holds no thread of ours longer
+MAX_CONNECTIONS = 4096      # carried at once per container (two threads each): a container that
+                            # opens its own port without end must not use up the user's processes
 _POOL = 16
 IDLE_THREADS = 16           # threads kept (with their pipes) for the next connections
 IDLE_THREAD_TIME = 30.0     # seconds an idle thread waits for work before it ends
@@ -59,13 +61,14 @@ class _Worker:
     """A thread of the forwarder's pool: it keeps its pipe from one connection to the next
     (creating a thread and a pipe each time costs a fifth of a short connection)."""
 
-    __slots__ = ("wake", "task", "pipe")
+    __slots__ = ("wake", "task", "pipe", "release")
 
     def __init__(self) -> None:
         self.wake = _thread.allocate_lock()
         self.wake.acquire()
         self.task: Any = None
         self.pipe: Optional[tuple[int, int]] = None
+        self.release: Any = None   # frees the connection's place (MAX_CONNECTIONS) once it is over
 
     def drop_pipe(self) -> None:
         if self.pipe is not None:
@@ -167,6 +170,7 @@ class Forwarder:
         self.changed_r, self.changed_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         self.redirect: Any = None
         self.generation = self.polled = 0   # changes to `accepting`, and the last one the loop saw
+        self.connections = 0
 
     # -- life ------------------------------------------------------------------------------
 
@@ -279,8 +283,32 @@ class Forwarder:
                 time.sleep(0.05)
                 return
             client = _socket.socket(sock.family, _socket.SOCK_STREAM, 0, conn)
+            with self.lock:
+                full = self.connections >= MAX_CONNECTIONS
+                if not full:
+                    self.connections += 1
+            if full:
+                client.close()   # as a full listen queue would: the client tries again later
+                continue
             client.setblocking(True)
-            self._spawn(serve, client, arg, sock)
+            self._spawn(self._counted, serve, client, arg, sock)
+
+    def _counted(self, me: _Worker, serve: Any, client: _socket.socket, arg: Any, listener: Any) -> None:
+        """serve() one connection, which holds its place until both its directions are over."""
+        done = [False]
+
+        def release() -> None:
+            with self.lock:
+                if not done[0]:
+                    done[0] = True
+                    self.connections -= 1
+        me.release = release
+        try:
+            serve(me, client, arg, listener)
+        finally:
+            if me.release is release:   # it ended before relay() took the place over
+                release()
+            me.release = None
 
     def add_listener(self, sock: _socket.socket, serve: Any, arg: Any) -> None:
         """Serve one more listening socket: serve(worker, client, arg, listener) per connection."""
@@ -393,7 +421,8 @@ class Forwarder:
                 return
             self.live.add(client)
             self.live.add(inner)
-        state = [2]
+        state: list[Any] = [2, me.release]
+        me.release = None
         self._spawn(self._pump, inner, client, state)
         self._pump(me, client, inner, state)
 
@@ -411,7 +440,7 @@ class Forwarder:
                 pass
         return r, w
 
-    def _pump(self, me: _Worker, src: _socket.socket, dst: _socket.socket, state: list[int]) -> None:
+    def _pump(self, me: _Worker, src: _socket.socket, dst: _socket.socket, state: list[Any]) -> None:
         """src -> dst until src's end of file (passed on as a half-close) or an error (which
         ends both directions)."""
         splice = os.splice
@@ -444,6 +473,8 @@ class Forwarder:
             if last:
                 src.close()
                 dst.close()
+                if state[1] is not None:
+                    state[1]()
 
     # -- UDP -------------------------------------------------------------------------------
 
