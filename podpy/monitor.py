@@ -104,14 +104,14 @@ class Container:
 
 
 class Monitor(sync.Service):
+    channel_class = Channel
+
     def __init__(self, runroot: str) -> None:
         super().__init__(runroot, SOCKET, 256)
         self.containers: dict[int, Container] = {}    # init pid -> container
         self.launching: dict[int, tuple[Container, Channel, Channel]] = {}   # launcher pid -> ...
-        self.clients = 0
         self.unclaimed: dict[int, tuple[int, float]] = {}   # reaped pids no container claimed yet
         self.idle_since = time.monotonic()
-        self.watch(self.sock.fileno(), self._accept)
         wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         _signal.set_wakeup_fd(self.wake_w)
         _signal.signal(_signal.SIGCHLD, lambda *_: None)
@@ -142,19 +142,6 @@ class Monitor(sync.Service):
             pass
 
     # -- clients -----------------------------------------------------------------------------
-
-    def _accept(self, _fd: int) -> None:
-        while True:
-            try:
-                conn, _ = self.sock._accept()  # type: ignore[attr-defined]
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                return
-            sock = _socket.socket(fileno=conn)
-            chan = Channel(sock)
-            self.clients += 1
-            self.watch(sock.fileno(), lambda fd, chan=chan: self._request(chan))
 
     def _drop(self, chan: Channel) -> None:
         self.unwatch(chan.fileno())

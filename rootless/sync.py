@@ -167,6 +167,23 @@ class Service:
         self.poller = select.poll()
         self.handlers: dict[int, Any] = {}
         self.sock = listen(runroot, name, backlog)
+        self.clients = 0   # connected clients, each served by the subclass's _request(chan)
+        self.watch(self.sock.fileno(), self._accept)
+
+    channel_class: Any = Channel
+
+    def _accept(self, _fd: int) -> None:
+        while True:
+            try:
+                conn, _ = self.sock._accept()  # type: ignore[attr-defined]
+            except OSError:
+                return   # none waiting (or gone meanwhile)
+            chan = self.channel_class(_socket.socket(fileno=conn))
+            self.clients += 1
+            self.watch(conn, lambda fd, chan=chan: self._request(chan))
+
+    def _request(self, chan: Any) -> None:
+        raise NotImplementedError
 
     def watch(self, fd: int, handler: Any, events: int = 0) -> None:
         """Call handler(fd) when fd is readable (or ready for `events`, poll(2)'s flags)."""

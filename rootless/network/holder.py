@@ -209,9 +209,7 @@ class Holder(Service):
         super().__init__(runroot, SOCKET, 64)
         self.networks: dict[str, Network] = {}
         self.containers: dict[str, dict[str, Any]] = {}    # id -> pidfd, networks: name -> veth
-        self.clients = 0
         self.forwards: dict[int, tuple[_socket.socket, Network, Any, float]] = {}
-        self.watch(self.sock.fileno(), self._accept)
         signal.signal(signal.SIGTERM, lambda *_: self._terminate())
         self.stopping = False
 
@@ -238,18 +236,6 @@ class Holder(Service):
         self.leave()
 
     # -- clients -------------------------------------------------------------------------
-
-    def _accept(self, _fd: int) -> None:
-        while True:
-            try:
-                conn, _ = self.sock._accept()  # type: ignore[attr-defined]
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                return
-            chan = Channel(_socket.socket(fileno=conn))
-            self.clients += 1
-            self.watch(conn, lambda fd, chan=chan: self._request(chan))
 
     def _request(self, chan: Channel) -> None:
         try:
