@@ -31,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_SRC = HERE.parent
 
 # Left out when the source tree is copied for the build: these names anywhere, and the
-# build output directories at the top only (podpy/build/ is a package).
+# build output directories at the top only.
 _IGNORED_ANYWHERE = shutil.ignore_patterns(
     ".git", ".ci", "*.egg-info", "__pycache__", "*.pyc",
     ".pytest_cache", ".mypy_cache", ".ruff_cache", ".venv", "*.pyz",

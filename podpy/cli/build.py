@@ -1,4 +1,4 @@
-"""`podpy build` (and `podpy image build`): options -> podpy.build's executor."""
+"""`podpy build` (and `podpy image build`): options -> podpy.imagebuild's executor."""
 
 from __future__ import annotations
 
@@ -43,8 +43,8 @@ def build(
     authfile: Optional[str] = typer.Option(None, "--authfile", help="Credentials file (default: auth.json)."),
 ) -> None:
     """Build an image from a Containerfile."""
-    from ..build.executor import BuildOptions
-    from ..build.executor import build as do_build
+    from ..imagebuild.executor import BuildOptions
+    from ..imagebuild.executor import build as do_build
 
     opts = BuildOptions(context=context, files=list(files), tags=list(tags), target=target,
                         build_args=list(build_args), build_arg_files=list(build_arg_files), no_cache=no_cache,

@@ -251,7 +251,7 @@ def prune(rt: Runtime, all_: bool) -> list[str]:
 
 
 def _forget_cache(rt: Runtime) -> None:
-    from ..build.cache import forget_missing
+    from ..imagebuild.cache import forget_missing
 
     forget_missing(rt.db)
 

@@ -5,10 +5,10 @@ import os
 
 import pytest
 
-from podpy.build.context import Context
-from podpy.build.copy import CopyJob, copy_into, is_archive
-from podpy.build.ignore import Matcher
-from podpy.build.working import _drop_created
+from podpy.imagebuild.context import Context
+from podpy.imagebuild.copy import CopyJob, copy_into, is_archive
+from podpy.imagebuild.ignore import Matcher
+from podpy.imagebuild.working import _drop_created
 from podpy.errors import InvalidArgument
 
 ROOT = os.geteuid() == 0

@@ -2,7 +2,7 @@
 
 import pytest
 
-from podpy.build.ignore import Matcher, load
+from podpy.imagebuild.ignore import Matcher, load
 
 
 @pytest.mark.parametrize("patterns,path,excluded", [

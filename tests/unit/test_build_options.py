@@ -5,11 +5,11 @@ import os
 
 import pytest
 
-from podpy.build.cache import step_key
-from podpy.build.context import Context
-from podpy.build.executor import parse_build_args, parse_network, parse_secrets
-from podpy.build.ignore import Matcher
-from podpy.build.run import parse_mount
+from podpy.imagebuild.cache import step_key
+from podpy.imagebuild.context import Context
+from podpy.imagebuild.executor import parse_build_args, parse_network, parse_secrets
+from podpy.imagebuild.ignore import Matcher
+from podpy.imagebuild.run import parse_mount
 from podpy.errors import InvalidArgument
 
 

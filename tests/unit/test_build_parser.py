@@ -2,7 +2,7 @@
 
 import pytest
 
-from podpy.build.parser import ParseError, parse
+from podpy.imagebuild.parser import ParseError, parse
 
 
 def kinds(text):

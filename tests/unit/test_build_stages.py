@@ -2,8 +2,8 @@
 
 import pytest
 
-from podpy.build.parser import ParseError, parse
-from podpy.build.stages import base_of, global_values, needed, split
+from podpy.imagebuild.parser import ParseError, parse
+from podpy.imagebuild.stages import base_of, global_values, needed, split
 from podpy.errors import InvalidArgument
 
 TEXT = """\

@@ -2,7 +2,7 @@
 
 import pytest
 
-from podpy.build.words import ExpansionError, expand, expand_words, name_values, split_raw
+from podpy.imagebuild.words import ExpansionError, expand, expand_words, name_values, split_raw
 
 ENV = {"A": "aa", "B": "two words", "E": ""}
 

@@ -34,7 +34,7 @@ def test_run_path_keeps_slow_standard_modules_out():
     slow = {"typing", "dataclasses", "inspect", "argparse", "shutil", "random", "socket", "tempfile",
             "subprocess", "threading", "logging"}
     assert not slow & mods, sorted(slow & mods)
-    assert not {m for m in mods if m.startswith("podpy.build")}, "the run path imports the build package"
+    assert not {m for m in mods if m.startswith("podpy.imagebuild")}, "the run path imports the build package"
 
 
 def test_run_path_leaves_user_network_code_alone():
