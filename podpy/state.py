@@ -296,9 +296,28 @@ class State:
         return [_record(r) for r in rows.fetchall()]
 
     def orphans(self) -> list[ContainerRecord]:
-        """Rows whose owning process has died."""
-        rows = self.db.conn.execute("SELECT * FROM containers WHERE owner_pid IS NOT NULL").fetchall()
-        return [_record(r) for r in rows if not alive(r["owner_pid"], r["owner_start"])]
+        """Rows whose owning process has died, each adopted by this process (see adopt)."""
+        rows = self.db.conn.execute("SELECT id, owner_pid, owner_start FROM containers"
+                                    " WHERE owner_pid IS NOT NULL").fetchall()
+        adopted = (self.adopt(r["id"]) for r in rows if not alive(r["owner_pid"], r["owner_start"]))
+        return [rec for rec in adopted if rec is not None]
+
+    def adopt(self, cid: str) -> Optional[ContainerRecord]:
+        """Take over a row whose owner has died; None when it has a living owner (or is gone).
+
+        The row is read again and its owner checked while this command holds the write lock:
+        an owner only ever changes under that lock, so what we see cannot change before we
+        make it ours. A decision taken from an earlier read would be wrong whenever the row
+        changed hands in between: a `run -d` hands its row to the monitor and exits, and its
+        dead pid would then pass for a dead monitor."""
+        with self.db.write() as c:
+            row = c.execute("SELECT * FROM containers WHERE id=?", (cid,)).fetchone()
+            if row is None or row["owner_pid"] is None or alive(row["owner_pid"], row["owner_start"]):
+                return None
+            c.execute("UPDATE containers SET owner_pid=?, owner_start=? WHERE id=?", (self.me, self.my_start, cid))
+        rec = _record(row)
+        rec.owner_pid, rec.owner_start = self.me, self.my_start
+        return rec
 
     def image_in_use(self, image_id: str) -> list[str]:
         return [r[0] for r in self.db.conn.execute("SELECT name FROM containers WHERE image_id=?", (image_id,))]
