@@ -11,6 +11,7 @@ import os
 import re
 from collections import namedtuple
 
+from .formats import parse_size, parse_duration
 from .errors import InvalidArgument
 
 TYPE_CHECKING = False
@@ -352,21 +353,6 @@ def signal_name(num: int) -> str:
         return str(num)
 
 
-_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1 << 20, "g": 1 << 30, "gb": 1 << 30}
-
-
-def parse_size(value: str, what: str) -> int:
-    """A size such as 512, 10k, 10m, 1g (podman's units, powers of 1024)."""
-    text = value.strip().lower()
-    digits = text.rstrip("bkmg")
-    unit = text[len(digits):]
-    try:
-        number = float(digits)
-    except ValueError:
-        number = -1
-    if number < 0 or unit not in _UNITS:
-        raise InvalidArgument(f"invalid {what} {value!r}: expected a size such as 10m")
-    return int(number * _UNITS[unit])
 
 
 def parse_log_options(driver: Optional[str], items: list[str]) -> tuple[str, dict[str, str]]:
@@ -437,27 +423,6 @@ def parse_limits(memory: Optional[str], memory_swap: Optional[str], cpus: Option
     return out
 
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_DURATION_SCALE = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def go_duration(text: str) -> Optional[float]:
-    """A Go duration (30s, 1m30s, 500ms, 2h) in seconds; None when text is not one."""
-    parts = _DURATION_PART.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        return None
-    return sum(float(n) * _DURATION_SCALE[u] for n, u in parts)
-
-
-def parse_duration(value: str, what: str) -> float:
-    """A Go duration in seconds; a bare number is seconds."""
-    text = value.strip()
-    if text.replace(".", "", 1).isdigit():
-        return float(text)
-    seconds = go_duration(text)
-    if seconds is None:
-        raise InvalidArgument(f"invalid {what} {value!r}: expected a duration such as 30s or 1m30s")
-    return seconds
 
 
 HEALTH_ACTIONS = ("none", "kill", "restart", "stop")

@@ -253,10 +253,11 @@ class State:
         with self.db.write() as c:
             return c.execute(f"UPDATE containers SET {cols} WHERE id=?", (*fields.values(), cid)).rowcount > 0
 
-    def claim(self, cid: str, allowed: tuple[str, ...], new_state: str, unless_stopping: bool = False
-              ) -> ContainerRecord:
-        """Atomically move a container from one of `allowed` states to new_state, owned by us
-        (with unless_stopping, not one that podpy was told to stop: a restart policy's start)."""
+    def claim(self, cid: str, allowed: tuple[str, ...], new_state: str, unless_stopping: bool = False,
+              **fields: Any) -> ContainerRecord:
+        """Atomically move a container from one of `allowed` states to new_state, owned by us,
+        with `fields` set in the same transaction (with unless_stopping, not one that podpy was
+        told to stop: a restart policy's start)."""
         from .errors import InvalidState
 
         with self.db.write() as c:
@@ -266,9 +267,11 @@ class State:
             rec = _record(row)
             if rec.state not in allowed or (unless_stopping and rec.stopping):
                 raise InvalidState(f"container {rec.name} is {rec.state}: container state improper")
-            c.execute("UPDATE containers SET state=?, owner_pid=?, owner_start=? WHERE id=?",
-                      (new_state, self.me, self.my_start, cid))
-        rec.state, rec.owner_pid, rec.owner_start = new_state, self.me, self.my_start
+            fields.update(state=new_state, owner_pid=self.me, owner_start=self.my_start)
+            cols = ", ".join(f"{k}=?" for k in fields)
+            c.execute(f"UPDATE containers SET {cols} WHERE id=?", (*fields.values(), cid))
+        for k, v in fields.items():
+            setattr(rec, k, v)
         return rec
 
     def finish(self, cid: str, exit_code: Optional[int], state: str = EXITED) -> None:

@@ -14,7 +14,7 @@ import typer.core
 typer.core.HAS_RICH = False
 
 from .. import __version__
-from .main import Globals, guarded
+from .common import Globals, guarded
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -47,7 +47,7 @@ GROUP_TABLES = {"healthcheck": "HEALTHCHECK"}
 
 def runtime(ctx: typer.Context):  # type: ignore[no-untyped-def]
     """The engine runtime for this command, opened once."""
-    from ..engine.runtime import Runtime
+    from ..engine.context import Runtime
 
     root = ctx.find_root()
     g: Globals = root.obj if isinstance(root.obj, Globals) else Globals()

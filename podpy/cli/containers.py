@@ -11,7 +11,7 @@ import typer
 from . import render
 from .app import runtime
 from .lifecycle import (
-    _each, attach, cleanup, healthcheck_run, kill, logs, pause, restart, stats, stop, top, unpause, wait,
+    attach, cleanup, healthcheck_run, kill, logs, pause, restart, stats, stop, top, unpause, wait,
 )
 
 # Everything after `run` goes, unparsed, to runargs (which owns -h for --hostname and --help).
@@ -38,28 +38,14 @@ def start(
     interactive: bool = typer.Option(False, "-i", "--interactive", help="Attach stdin."),
 ) -> None:
     """Start one or more containers (in the foreground with -a)."""
-    from ..engine import containers as ce
     from ..errors import InvalidArgument
+    from .lifecycle import _reports, engine
 
-    rt = runtime(ctx)
-    rt.reconcile()
     if not attach:
-        from ..engine.detached import start_detached
-        from ..state import RUNNING
-
-        def one(name: str) -> None:
-            rec = rt.state.lookup(name)
-            if rec.state != RUNNING:   # starting a running container changes nothing, as in podman
-                start_detached(rt, rec, render.warn)
-
-        raise typer.Exit(_each(containers, one))
+        raise typer.Exit(_reports(engine(ctx).start(list(containers))))
     if len(containers) > 1:
         raise InvalidArgument("you cannot start and attach multiple containers at once")
-    rec = rt.state.lookup(containers[0])
-    if interactive:
-        rec.config.interactive = True
-    sys.stdout.flush()
-    raise typer.Exit(ce.start_attached(rt, rec, render.warn))
+    raise typer.Exit(engine(ctx).start_attached(containers[0], interactive))
 
 
 def rm(
@@ -74,15 +60,10 @@ def rm(
                                                "many seconds before SIGKILL (default: SIGKILL at once)."),
 ) -> None:
     """Remove one or more containers."""
-    from ..engine import containers as ce
-    from ..engine.detached import check_timeout
-    from ..errors import InvalidArgument, InvalidState, NoSuchContainer
+    from ..errors import InvalidState, NoSuchContainer
+    from .lifecycle import engine
 
-    if not containers and not all_:
-        raise InvalidArgument("`podpy rm` requires at least one argument, or --all")
-    check_timeout(timeout)
-    rt = runtime(ctx)
-    reports = ce.remove_many(rt, list(containers or []), force, all_, ignore, volumes, timeout, render.warn)
+    reports = engine(ctx).rm(list(containers or []), force, all_, ignore, volumes, timeout)
     # podman's codes: 1 when a container did not exist, 2 when one was running, 125 otherwise.
     codes = set()
     for rep in reports:
@@ -111,7 +92,9 @@ def ps(
     from ..state import CONFIGURED, RUNNING
 
     rt = runtime(ctx)
-    rt.reconcile()
+    from ..engine.reconcile import reconcile
+
+    reconcile(rt)
     recs = [r for r in rt.state.all() if r.state != CONFIGURED]
     if not all_ and not latest and last < 0 and not filters:
         recs = [r for r in recs if r.state in (RUNNING, "paused")]
@@ -127,7 +110,7 @@ def ps(
     rows, json_rows = [reports.ps_row(r, no_trunc) for r in recs], [reports.ps_json(r) for r in recs]
     for rec, row, data in zip(recs, rows, json_rows):
         if rec.config.healthcheck and rec.state == RUNNING:
-            from ..engine.health import read
+            from ..engine.healthstate import read
 
             state = (read(rt, rec) or {}).get("Status", "starting")
             row["Status"] = f"{row['Status']} ({state})"
@@ -177,7 +160,9 @@ def inspect(
         raise InvalidArgument(f"invalid --type {kind!r}: use container, image or all")
     rt = runtime(ctx)
     if kind != "image":
-        rt.reconcile()
+        from ..engine.reconcile import reconcile
+
+        reconcile(rt)
     items = []
     missing = None
     for name in names:
@@ -192,7 +177,7 @@ def inspect(
                     rt.container_run_dir(rec.id), image)
                 data["HostConfig"]["LogConfig"]["Path"] = log_path(rt, rec)
                 if rec.config.healthcheck:
-                    from ..engine.health import read
+                    from ..engine.healthstate import read
 
                     data["State"]["Health"] = read(rt, rec)
                     hc = rec.config.healthcheck
@@ -226,11 +211,13 @@ def port(
 ) -> None:
     """List a container's published ports, or the host address of one of them."""
     from ..errors import InvalidArgument
-    from ..netopts import port_lines
+    from ..network.options import port_lines
     from ..state import RUNNING
 
     rt = runtime(ctx)
-    rt.reconcile()
+    from ..engine.reconcile import reconcile
+
+    reconcile(rt)
     if all_ or latest:
         if private is not None or (container is not None and all_):
             raise InvalidArgument("--all and --latest take no container name")
@@ -330,14 +317,9 @@ def rename(
     name: str = typer.Argument(..., help="Its new name."),
 ) -> None:
     """Rename a container (running or not)."""
-    from ..options import check_name
+    from .lifecycle import engine
 
-    rt = runtime(ctx)
-    rt.reconcile()
-    rec = rt.state.lookup(container)
-    new = check_name(name)
-    if new != rec.name:
-        rt.state.rename(rec.id, new)
+    engine(ctx).rename(container, name)
 
 
 def prune(
@@ -346,8 +328,8 @@ def prune(
     filters: List[str] = typer.Option([], "--filter", help="until=TIME or label=K[=V]."),
 ) -> None:
     """Remove every container that is not running."""
-    from ..engine import containers as ce
-    from ..engine.logs import parse_time
+    from ..engine.removal import remove_container
+    from ..formats import parse_time
     from ..errors import InvalidArgument
     from ..state import CONFIGURED, RUNNING
 
@@ -363,14 +345,16 @@ def prune(
             raise InvalidArgument(f"invalid filter {f!r}: use until=TIME or label=KEY[=VALUE]")
     if not force and not render.confirm("container prune", "WARNING! This will remove all non running containers."):
         return
-    rt.reconcile()
+    from ..engine.reconcile import reconcile
+
+    reconcile(rt)
     doomed = [r for r in rt.state.all() if r.state not in (RUNNING, CONFIGURED, "paused")
               and (until is None or r.created < until)
               and all(r.config.labels.get(k) == v if sep else k in r.config.labels for k, sep, v in labels)]
     code = 0
     for rec in doomed:
         try:
-            ce.remove(rt, rec, force=False)
+            remove_container(rt, rec, force=False)
             render.out(rec.id)
         except Exception as exc:  # noqa: BLE001
             from ..errors import translate

@@ -34,6 +34,29 @@ def _each(names: List[str], action: Any, echo: bool = True) -> int:
     return code
 
 
+def _reports(reports: List[Any], echo: bool = True, ignore_missing: bool = False) -> int:
+    """Render the engine's reports: each name (as given) or its error; podman's exit codes:
+    0, or 125 when any failed (with ignore_missing, a container that does not exist is no
+    failure)."""
+    from ..errors import NoSuchContainer
+
+    code = 0
+    for rep in reports:
+        if rep.error is not None and not (ignore_missing and isinstance(rep.error, NoSuchContainer)):
+            render.error(str(rep.error))
+            code = rep.error.exit_code if rep.error.exit_code != 0 else 125
+        elif echo:
+            render.out(rep.name)
+    return code
+
+
+def engine(ctx: typer.Context) -> Any:
+    """The container engine over this command's store."""
+    from ..engine.containers import ContainerEngine
+
+    return ContainerEngine(runtime(ctx), render.warn, render.err_line)
+
+
 def _targets(ctx: typer.Context, names: Optional[List[str]], all_: bool, latest: bool = False) -> List[str]:
     from ..errors import InvalidArgument
     from ..state import RUNNING
@@ -60,21 +83,8 @@ def stop(
     latest: bool = typer.Option(False, "-l", "--latest", help="The latest container."),
 ) -> None:
     """Stop containers: the stop signal, then SIGKILL."""
-    from ..engine import detached
-    from ..errors import NoSuchContainer
-
-    rt = runtime(ctx)
-    detached.check_timeout(timeout)
-    rt.reconcile()
-
-    def one(name: str) -> None:
-        try:
-            detached.stop(rt, name, timeout, render.warn)
-        except NoSuchContainer:
-            if not ignore:
-                raise
-
-    raise typer.Exit(_each(_targets(ctx, containers, all_, latest), one))
+    raise typer.Exit(_reports(engine(ctx).stop(_targets(ctx, containers, all_, latest), timeout),
+                              ignore_missing=ignore))
 
 
 def kill(
@@ -85,12 +95,10 @@ def kill(
     latest: bool = typer.Option(False, "-l", "--latest", help="The latest container."),
 ) -> None:
     """Send a signal to containers' main process."""
-    from ..engine import detached
     from ..options import parse_signal
 
-    rt = runtime(ctx)
     num = parse_signal(sig)
-    raise typer.Exit(_each(_targets(ctx, containers, all_, latest), lambda n: detached.kill(rt, n, num)))
+    raise typer.Exit(_reports(engine(ctx).kill(_targets(ctx, containers, all_, latest), num)))
 
 
 def wait(
@@ -100,25 +108,21 @@ def wait(
     ignore: bool = typer.Option(False, "-i", "--ignore", help="Ignore containers that do not exist."),
 ) -> None:
     """Wait for containers to stop; print their exit codes."""
-    from ..engine import detached
     from ..errors import InvalidArgument, NoSuchContainer
 
-    rt = runtime(ctx)
     conds = tuple(condition) or ("stopped",)
     for c in conds:
         if c not in ("stopped", "exited", "created", "running"):
             raise InvalidArgument(f"invalid --condition {c!r}: use stopped, exited or created")
-
-    def one(name: str) -> None:
-        try:
-            render.out(str(detached.wait(rt, name, conds)))
-        except NoSuchContainer:
-            if ignore:
-                render.out("-1")
-            else:
-                raise
-
-    raise typer.Exit(_each(list(containers), one, echo=False))
+    code = 0
+    for rep in engine(ctx).wait(list(containers), conds):
+        if rep.error is None:
+            render.out(str(rep.value))
+        elif ignore and isinstance(rep.error, NoSuchContainer):
+            render.out("-1")
+        else:
+            code = _reports([rep])
+    raise typer.Exit(code)
 
 
 def restart(
@@ -129,23 +133,16 @@ def restart(
     running: bool = typer.Option(False, "--running", help="With --all: only running containers."),
 ) -> None:
     """Stop and start containers again (detached)."""
-    from ..engine import detached
-
-    rt = runtime(ctx)
-    detached.check_timeout(timeout)
-    rt.reconcile()
+    eng = engine(ctx)
     if all_:
+        from ..engine.reconcile import reconcile
         from ..state import CONFIGURED, RUNNING
 
-        names = [r.name for r in rt.state.all() if r.state != CONFIGURED and (r.state == RUNNING or not running)]
+        reconcile(eng.rt)
+        names = [r.name for r in eng.rt.state.all() if r.state != CONFIGURED and (r.state == RUNNING or not running)]
     else:
         names = _targets(ctx, containers, False)
-
-    def one(name: str) -> None:
-        rec = detached.stop(rt, name, timeout, render.warn)
-        detached.start_detached(rt, rt.state.get(rec.id) or rec, render.warn)
-
-    raise typer.Exit(_each(names, one))
+    raise typer.Exit(_reports(eng.restart(names, timeout)))
 
 
 def logs(
@@ -160,11 +157,14 @@ def logs(
 ) -> None:
     """Show a container's output: stdout to stdout, stderr to stderr."""
     from ..engine import logs as lg
+    from ..formats import parse_time
 
     rt = runtime(ctx)
-    rt.reconcile()
-    t_since = lg.parse_time(since, "--since") if since else None
-    t_until = lg.parse_time(until, "--until") if until else None
+    from ..engine.reconcile import reconcile
+
+    reconcile(rt)
+    t_since = parse_time(since, "--since") if since else None
+    t_until = parse_time(until, "--until") if until else None
     recs = [rt.state.lookup(n) for n in containers]
     prefix_names = names or len(recs) > 1
     out, err = sys.stdout.buffer, sys.stderr.buffer
@@ -183,10 +183,7 @@ def pause(
     all_: bool = typer.Option(False, "-a", "--all", help="Pause every running container."),
 ) -> None:
     """Freeze every process of containers (cgroup.freeze)."""
-    from ..engine import detached
-
-    rt = runtime(ctx)
-    raise typer.Exit(_each(_targets(ctx, containers, all_), lambda n: detached.pause(rt, n)))
+    raise typer.Exit(_reports(engine(ctx).pause(_targets(ctx, containers, all_))))
 
 
 def unpause(
@@ -195,12 +192,15 @@ def unpause(
     all_: bool = typer.Option(False, "-a", "--all", help="Unpause every paused container."),
 ) -> None:
     """Thaw paused containers."""
-    from ..engine import detached
+    eng = engine(ctx)
+    if all_:
+        from ..engine.reconcile import reconcile
 
-    rt = runtime(ctx)
-    rt.reconcile()
-    names = [r.name for r in rt.state.all() if r.state == "paused"] if all_ else _targets(ctx, containers, False)
-    raise typer.Exit(_each(names, lambda n: detached.unpause(rt, n)))
+        reconcile(eng.rt)
+        names = [r.name for r in eng.rt.state.all() if r.state == "paused"]
+    else:
+        names = _targets(ctx, containers, False)
+    raise typer.Exit(_reports(eng.unpause(names)))
 
 
 def top(
@@ -233,7 +233,9 @@ def stats(
     if interval < 1:
         raise InvalidArgument("--interval must be at least 1 second")
     rt = runtime(ctx)
-    rt.reconcile()
+    from ..engine.reconcile import reconcile
+
+    reconcile(rt)
     if containers:
         recs = [observe.running(rt, n) for n in containers]
     else:
@@ -254,7 +256,9 @@ def stats(
         if no_stream:
             return
         _time.sleep(interval)
-        rt.reconcile()
+        from ..engine.reconcile import reconcile
+
+        reconcile(rt)
         live = {r.id for r in rt.state.all() if r.state in (RUNNING, "paused")}
         recs = [r for r in recs if r.id in live]
         if not recs and containers:
@@ -286,6 +290,4 @@ def healthcheck_run(ctx: typer.Context, container: str = typer.Argument(..., hel
 
 def cleanup(ctx: typer.Context, container: str = typer.Argument(..., help="Container id.")) -> None:
     """Record a detached container's exit; apply --rm and its restart policy (run by the monitor)."""
-    from ..engine import detached
-
-    detached.cleanup(runtime(ctx), container, render.warn)
+    engine(ctx).cleanup(container)

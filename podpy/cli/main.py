@@ -12,22 +12,13 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Callable, Optional
-    from ..engine.runtime import Runtime
+    from typing import Optional
+
+from .common import Globals, guarded
 
 # Global flags that take a value; they may come before the command.
 GLOBAL_WITH_VALUE = ("--root", "--runroot", "--storage-driver", "--log-level")
 FAST = ("run", "create", "exec")
-
-
-class Globals:
-    """The global flags of one command line."""
-
-    def __init__(self, root: Optional[str] = None, runroot: Optional[str] = None,
-                 storage_driver: Optional[str] = None) -> None:
-        self.root = root
-        self.runroot = runroot
-        self.storage_driver = storage_driver
 
 
 def split_globals(args: list[str]) -> tuple[Optional[Globals], Optional[str], list[str]]:
@@ -54,34 +45,11 @@ def split_globals(args: list[str]) -> tuple[Optional[Globals], Optional[str], li
     return None, None, args
 
 
-def guarded(fn: Callable[[], int]) -> int:
-    """Run fn; podpy's errors become one `Error:` line and their exit code."""
-    from ..errors import PodpyError
-    from . import render
-
-    try:
-        return fn()
-    except PodpyError as exc:
-        render.error(str(exc))
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        return 0
-    except Exception as exc:  # noqa: BLE001 - one line, not a traceback (PODPY_DEBUG=1 shows it)
-        if os.environ.get("PODPY_DEBUG"):
-            raise
-        from ..errors import translate
-
-        render.error(str(translate(exc)))
-        return 125
-
-
 def run_or_create(command: str, args: list[str], g: Globals) -> int:
     """`podpy run` and `podpy create`: parse, create, and for run start in the foreground."""
-    from ..engine import containers as ce
-    from ..engine.create import CreateOptions, create
-    from ..engine.runtime import Runtime
+    from ..engine.containers import ContainerEngine
+    from ..engine.context import Runtime
+    from ..engine.create import CreateOptions
     from . import render, runargs
 
     fields = runargs.parse(command, args)
@@ -91,24 +59,15 @@ def run_or_create(command: str, args: list[str], g: Globals) -> int:
         _check_inherited_fds(fields["preserve_fds"])
     if fields["tty"] and fields["interactive"] and not fields["detach"] and not sys.stdin.isatty():
         render.warn("The input device is not a TTY. The --tty and --interactive flags might not work properly")
-    rt = Runtime.open(g.root, g.runroot, g.storage_driver)
-    rt.reconcile()
-    if fields["pull"] != "never":
-        _pull_if_needed(rt, fields["image"], fields["pull"] or "missing")
-    rec = create(rt, CreateOptions(**fields, create_command=["podpy", *sys.argv[1:]]), for_run=command == "run")
-    for line in rt.cfg.warnings:
-        render.warn(line)
+    engine = ContainerEngine(Runtime.open(g.root, g.runroot, g.storage_driver), render.warn, render.err_line)
+    opts = CreateOptions(**fields, create_command=["podpy", *sys.argv[1:]])
     if command == "create":
+        rec = engine.create(opts)
+        for line in engine.rt.cfg.warnings:
+            render.warn(line)
         render.out(rec.id)
         return 0
-    if fields["detach"]:
-        from ..engine.detached import start_detached
-
-        start_detached(rt, rec, render.warn)
-        render.out(rec.id)
-        return 0
-    sys.stdout.flush()
-    return ce.start_attached(rt, rec, render.warn)
+    return engine.run(opts, on_detached=render.out)
 
 
 def _check_inherited_fds(value: str) -> None:
@@ -124,26 +83,10 @@ def _check_inherited_fds(value: str) -> None:
             raise InvalidArgument(f"--preserve-fds {value}: file descriptor {fd} is not open") from None
 
 
-def _pull_if_needed(rt: "Runtime", image: str, policy: str) -> None:
-    from storage.errors import StorageError
-
-    from . import render
-
-    if policy == "missing":
-        try:
-            rt.store.image(image, rt.cfg.search_registries)
-            return
-        except StorageError:
-            pass  # not here: pull it, as podman does
-    from ..engine.pull import ensure_image
-
-    ensure_image(rt, image, policy, lambda line: render.err_line(line))
-
-
 def exec_command(args: list[str], g: Globals) -> int:
     """`podpy exec`: parsed here too, for the same reason as run."""
     from ..engine.execute import ExecOptions, exec_
-    from ..engine.runtime import Runtime
+    from ..engine.context import Runtime
     from . import render, runargs
 
     fields = runargs.parse("exec", args)

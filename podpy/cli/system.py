@@ -94,7 +94,7 @@ def info(
     mappings = default_mappings() if cfg.rootless else None
     cg = detect()
     uname = os.uname()
-    from ..netopts import default_rootless_cmd
+    from ..network.options import default_rootless_cmd
 
     net_default, net_source = default_rootless_cmd(cfg.config_dir)
 
@@ -192,7 +192,7 @@ def df(
 ) -> None:
     """Show the disk space the user's images and containers take."""
     from ..engine import system as sysm
-    from ..engine.reports import human_size
+    from ..formats import human_size
 
     usage = sysm.disk_usage(runtime(ctx))
     rows = []
@@ -270,7 +270,7 @@ def events(
 ) -> None:
     """Show the event log: containers, images and volumes."""
     from ..engine import events_read as ev
-    from ..engine.logs import parse_time
+    from ..formats import parse_time
 
     rt = runtime(ctx)
     t_since = parse_time(since, "--since") if since else None

@@ -25,7 +25,7 @@ def create(
     ignore: bool = typer.Option(False, "--ignore", help="Do nothing if it exists already."),
 ) -> None:
     """Create a volume; print its name."""
-    from ..engine import volumes
+    from ..engine import volumestore
     from ..errors import InvalidArgument
 
     if driver != "local":
@@ -34,7 +34,7 @@ def create(
     for item in opt:
         k, _, v = item.partition("=")
         options[k] = v
-    render.out(volumes.create(runtime(ctx), name, _labels(label), options, exist_ok=ignore))
+    render.out(volumestore.create(runtime(ctx), name, _labels(label), options, exist_ok=ignore))
 
 
 def ls(
@@ -45,11 +45,11 @@ def ls(
     noheading: bool = typer.Option(False, "-n", "--noheading", help="Do not print the header."),
 ) -> None:
     """List volumes."""
-    from ..engine import volumes
+    from ..engine import volumestore
     from ..errors import InvalidArgument
 
     rt = runtime(ctx)
-    rows = volumes.all_volumes(rt)
+    rows = volumestore.all_volumes(rt)
     used = {m.get("volume") for r in rt.state.all() for m in r.config.mounts}
     for f in filters:
         key, _, value = f.partition("=")
@@ -75,10 +75,10 @@ def inspect(
     fmt: Optional[str] = typer.Option(None, "-f", "--format", help="A Go template."),
 ) -> None:
     """Show volumes' details as JSON."""
-    from ..engine import volumes
+    from ..engine import volumestore
 
     rt = runtime(ctx)
-    render.inspect([volumes.lookup(rt, n) for n in names], fmt)
+    render.inspect([volumestore.lookup(rt, n) for n in names], fmt)
 
 
 def rm(
@@ -88,12 +88,14 @@ def rm(
     all_: bool = typer.Option(False, "-a", "--all", help="Remove every volume."),
 ) -> None:
     """Remove volumes."""
-    from ..engine import volumes
+    from ..engine import volumes, volumestore
     from ..errors import InvalidArgument, PodpyError
 
     rt = runtime(ctx)
-    rt.reconcile()
-    targets = [v["Name"] for v in volumes.all_volumes(rt)] if all_ else list(names or [])
+    from ..engine.reconcile import reconcile
+
+    reconcile(rt)
+    targets = [v["Name"] for v in volumestore.all_volumes(rt)] if all_ else list(names or [])
     if not targets and not all_:
         raise InvalidArgument("`podpy volume rm` requires at least one volume name, or --all")
     code = 0
@@ -122,11 +124,11 @@ def prune(
 
 def exists(ctx: typer.Context, name: str = typer.Argument(..., help="Volume name.")) -> None:
     """Exit 0 if the volume exists, 1 if not."""
-    from ..engine import volumes
+    from ..engine import volumestore
     from ..errors import NoSuchVolume
 
     try:
-        volumes.lookup(runtime(ctx), name)
+        volumestore.lookup(runtime(ctx), name)
     except NoSuchVolume:
         raise typer.Exit(1)
 

@@ -18,7 +18,8 @@ from storage.store import Staging, chain_id
 from ..errors import InvalidArgument, PodpyError, translate
 from .images import apply_options, host_arch, lookup
 from .push import OCI_CONFIG, OCI_MANIFEST, _config_for, _export_in_ns
-from .runtime import Runtime
+from .context import Runtime
+from .reconcile import reconcile
 
 FORMATS = ("docker-archive", "oci-archive")
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -52,7 +53,7 @@ def save(rt: Runtime, names: list[str], output: Optional[str], fmt: str, report:
     if not to_stdout and output and os.path.isdir(output):
         raise InvalidArgument(f"cannot save to {output}: is a directory")
     images = [(lookup(rt, n), n) for n in names]
-    rt.reconcile()
+    reconcile(rt)
     try:
         with rt.store.temporary("save") as stage:
             saved = _export(rt, stage, images, report)
@@ -212,7 +213,7 @@ class _ToLoad:
 
 def load(rt: Runtime, input: Optional[str], report: Report) -> list[Image]:
     """Load every image of a docker-archive or oci-archive (None or "-": stdin)."""
-    rt.reconcile()
+    reconcile(rt)
     try:
         if input not in (None, "-"):
             if not os.path.isfile(input):
@@ -394,7 +395,7 @@ def export_container(rt: Runtime, name: str, output: Optional[str]) -> None:
     to_stdout = output in (None, "-")
     if not to_stdout and output and os.path.isdir(output):
         raise InvalidArgument(f"cannot export to {output}: is a directory")
-    rt.reconcile()
+    reconcile(rt)
     rec = rt.state.lookup(name)
     image = img.by_id(rt.db.conn, rec.image_id)
     if image is None:

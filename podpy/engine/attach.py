@@ -16,7 +16,8 @@ import sys
 
 from ..errors import InvalidArgument, InvalidState
 from ..state import RUNNING
-from .runtime import Runtime
+from .context import Runtime
+from .reconcile import reconcile
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -44,17 +45,17 @@ def attach(rt: Runtime, name: str, no_stdin: bool, detach_keys: str = "ctrl-p,ct
     """The container's exit code once it has exited; None when detached with the keys."""
     from rootless import tty
 
-    from .detached import _connect
+    from ..monitor.client import connect_monitor
 
     keys = detach_sequence(detach_keys)
-    rt.reconcile()
+    reconcile(rt)
     rec = rt.state.lookup(name)
     if rec.state != RUNNING:
         raise InvalidState(f"you can only attach to running containers: {rec.name} is {rec.state}: "
                            "container state improper")
     if not rec.detached:
         raise InvalidState(f"container {rec.name} runs in the foreground of another podpy: nothing to attach to")
-    chan = _connect(rt.cfg.runroot)
+    chan = connect_monitor(rt.cfg.runroot)
     chan.send("attach", id=rec.id)
     reply, _fds = chan.recv()
     if reply is None or reply.get("type") != "attached":

@@ -18,7 +18,8 @@ from storage import reference
 
 from ..errors import InvalidArgument, InvalidState, PodpyError, translate
 from ..state import RUNNING
-from .runtime import Runtime
+from .context import Runtime
+from .reconcile import reconcile
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ def _changes_tar(rt: Runtime, rec: ContainerRecord, image: Image, path: str) -> 
 
 
 def _container(rt: Runtime, name: str) -> tuple[ContainerRecord, Image]:
-    rt.reconcile()
+    reconcile(rt)
     rec = rt.state.lookup(name)
     image = img.by_id(rt.db.conn, rec.image_id)
     if image is None:
@@ -93,7 +94,7 @@ def commit(rt: Runtime, name: str, target: Optional[str], changes: list[str], me
     from .detached import pause as do_pause
     from .detached import unpause
     from .images import apply_changes, apply_options
-    from .reports import rfc3339
+    from ..formats import rfc3339
 
     rec, image = _container(rt, name)
     new_name = reference.normalize_local(target) if target else None

@@ -19,7 +19,8 @@ import tarfile
 
 from ..errors import InvalidArgument, NoSuchContainer, PodpyError, translate
 from ..state import RUNNING
-from .runtime import Runtime
+from .context import Runtime
+from .reconcile import reconcile
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ def cp(rt: Runtime, src: str, dst: str, archive: bool) -> None:
     import storage.archive  # noqa: F401
     import storage.compression  # noqa: F401
 
-    rt.reconcile()
+    reconcile(rt)
     src_ctr, src_path = _split(rt, src)
     dst_ctr, dst_path = _split(rt, dst)
     if (src_ctr is None) == (dst_ctr is None):

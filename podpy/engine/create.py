@@ -12,8 +12,8 @@ from .. import options as opt
 from ..config import DEFAULT_PATH
 from ..errors import EngineError, InvalidArgument, translate
 from ..record import REQUIRED, Record
-from ..state import CONFIGURED, CREATED, ContainerConfig, ContainerRecord
-from .runtime import Runtime
+from ..state import CONFIGURED, ContainerConfig, ContainerRecord
+from .context import Runtime
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -178,7 +178,7 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
     except Exception as exc:  # noqa: BLE001
         raise translate(exc) from exc
     icfg = image.config.get("config") or {}
-    from . import netconfig
+    from ..network import config as netconfig
 
     net = netconfig.resolve(rt, o, icfg)
     health = opt.healthcheck(icfg.get("Healthcheck"), o.health_cmd, o.health_interval, o.health_retries,
@@ -233,7 +233,8 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
     )
     rec = ContainerRecord(id=cid, name=name or "", image_id=image.id, image_name=image_name,
                           created=time.time(), state=CONFIGURED, config=cfg)
-    from .volumes import remove_anonymous, resolve
+    from .container import Container
+    from .volumestore import resolve
 
     cfg.mounts = resolve(rt, volumes, icfg.get("Volumes") or {}, uid, gid) + shared
     netconfig.allocate(rt, cid, net)
@@ -245,7 +246,7 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
                 if not rec.name:
                     rec.name = random_name()
                 try:
-                    rt.state.insert(rec)
+                    ctr = Container.insert(rt, rec)
                     break
                 except Exception:
                     if name:
@@ -258,23 +259,15 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
         raise
     try:
         rt.store.create_container(cid, image)
-        if not for_run:
-            rt.state.update(cid, state=CREATED, owner_pid=None, owner_start=None)
     except BaseException as exc:
         try:
-            rt.store.remove_container(cid)
+            ctr.abandon_create()
         finally:
-            rt.state.delete(cid)
-            remove_anonymous(rt, cfg.mounts)
             netconfig.release(rt, cid, net)
         if isinstance(exc, Exception):
             raise translate(exc) from exc
         raise
-    if not for_run:
-        rec.state, rec.owner_pid = CREATED, None
-    from ..events import container as event
-
-    event(rt.cfg.runroot, "create", rec)
+    ctr.created(keep=for_run)
     return rec
 
 

@@ -8,7 +8,7 @@ import time
 
 from ..errors import InvalidArgument
 from ..events import path
-from .runtime import Runtime
+from .context import Runtime
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ def events(rt: Runtime, since: Optional[float], until: Optional[float], filters:
 
 def report(e: dict[str, Any]) -> dict[str, Any]:
     """podman's fields for --format."""
-    from .reports import rfc3339
+    from ..formats import rfc3339
 
     t = e.get("Time", 0) / 1e9
     return {**e, "time": int(t), "timeNano": e.get("Time", 0), "Time": rfc3339(t), "Status": e.get("Status"),

@@ -8,7 +8,8 @@ from .. import options as opt
 from ..errors import InvalidArgument, InvalidState, translate
 from ..record import REQUIRED, Record
 from ..state import RUNNING
-from .runtime import Runtime
+from .context import Runtime
+from .reconcile import reconcile
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ def process_for(rt: Runtime, o: ExecOptions, console: Optional[tuple[int, int]]
     if o.workdir is not None and not o.workdir.startswith("/"):
         raise InvalidArgument(f"invalid --workdir {o.workdir!r}: must be an absolute path")
     user_env = opt.parse_env_files(o.env_file) + opt.parse_env(o.env)
-    rt.reconcile()
+    reconcile(rt)
     rec = rt.state.lookup(o.container)
     if rec.state != RUNNING or not rec.pid:
         raise InvalidState(f"can only create exec sessions on running containers: container {rec.name} is "
@@ -92,7 +93,7 @@ def process_for(rt: Runtime, o: ExecOptions, console: Optional[tuple[int, int]]
     }
     if console:
         process["consoleSize"] = {"height": console[0], "width": console[1]}
-    from ..specgen import compiled_seccomp, seccomp_for
+    from .spec import compiled_seccomp, seccomp_for
 
     process["noNewPrivileges"] = cfg.no_new_privileges
     seccomp = None if o.privileged else seccomp_for(cfg, caps)
@@ -109,11 +110,11 @@ def exec_(rt: Runtime, o: ExecOptions, on_started: Callable[[], None]) -> int:
     from rootless import tty
     from rootless.execute import exec_in
 
-    from .containers import _Forwarder
+    from .forward import Forwarder
 
     console = tty.window_size(0) if o.tty and not o.detach else None
     pid, process, cgroup = process_for(rt, o, console)
-    with _Forwarder() as fwd:
+    with Forwarder() as fwd:
         try:
             started = exec_in(pid, process, detach=o.detach, cgroup=cgroup)
         except Exception as exc:  # noqa: BLE001

@@ -21,43 +21,20 @@ import time
 
 from ..errors import InvalidArgument, InvalidState
 from ..state import RUNNING, ContainerRecord
-from .runtime import Runtime
+from .context import Runtime
+from .healthstate import health_path, read
+from .reconcile import reconcile
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Optional
+    from typing import Callable
 
-HEALTH_FILE = "health.json"
 _KEEP = 5
 _OUTPUT = 4096
 
 
-def health_path(rt: Runtime, rec: ContainerRecord) -> str:
-    return os.path.join(rt.store.container_dir(rec.id), HEALTH_FILE)
-
-
-def read(rt: Runtime, rec: ContainerRecord) -> Optional[dict[str, Any]]:
-    """The container's health as inspect shows it (None without a healthcheck)."""
-    if not rec.config.healthcheck:
-        return None
-    try:
-        with open(health_path(rt, rec)) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return {"Status": "starting", "FailingStreak": 0, "Log": []}
-
-
-def reset(rt: Runtime, rec: ContainerRecord) -> None:
-    """A (re)started container is `starting` again."""
-    if rec.config.healthcheck:
-        try:
-            os.unlink(health_path(rt, rec))
-        except FileNotFoundError:
-            pass
-
-
 def _stamp(t: float) -> str:
-    from .reports import rfc3339
+    from ..formats import rfc3339
 
     return rfc3339(t)
 
@@ -118,7 +95,7 @@ def _run_test(rt: Runtime, rec: ContainerRecord, test: list[str], timeout: float
 def run(rt: Runtime, name: str, warn: Callable[[str], None]) -> tuple[str, int]:
     """One check: the container's status after it (healthy, unhealthy or starting) and the
     check's own exit code."""
-    rt.reconcile()
+    reconcile(rt)
     rec = rt.state.lookup(name)
     check = rec.config.healthcheck
     if not check:
@@ -158,12 +135,13 @@ def run(rt: Runtime, name: str, warn: Callable[[str], None]) -> tuple[str, int]:
 
 def _act(rt: Runtime, rec: ContainerRecord, action: str, warn: Callable[[str], None]) -> None:
     """--health-on-failure, when the container has just become unhealthy."""
-    from . import detached
+    from . import lifecycle
+    from .start import start_detached
 
     if action == "kill":
-        detached.kill(rt, rec.id, signal.SIGKILL)
+        lifecycle.kill(rt, rec.id, signal.SIGKILL)
     elif action == "stop":
-        detached.stop(rt, rec.id, None, warn)
+        lifecycle.stop(rt, rec.id, None, warn)
     elif action == "restart":
-        stopped = detached.stop(rt, rec.id, None, warn)
-        detached.start_detached(rt, rt.state.get(stopped.id) or stopped, warn)
+        stopped = lifecycle.stop(rt, rec.id, None, warn)
+        start_detached(rt, rt.state.get(stopped.id) or stopped, warn)

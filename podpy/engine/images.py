@@ -13,8 +13,10 @@ from typing import Any, Callable, Optional
 from storage import reference
 from storage.images import Image
 
+from ..formats import rfc3339
 from ..errors import InvalidArgument, NoSuchImage, PodpyError, translate
-from .runtime import Runtime
+from .context import Runtime
+from .reconcile import reconcile
 
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le",
          "s390x": "s390x", "riscv64": "riscv64", "i686": "386"}
@@ -23,10 +25,6 @@ _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc
 def host_arch() -> str:
     m = platform.machine()
     return _ARCH.get(m, m)
-
-
-def rfc3339(ts: float) -> str:
-    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def apply_changes(changes: list[str], cfg: dict[str, Any]) -> None:
@@ -98,7 +96,7 @@ def import_image(rt: Runtime, source: str, name: Optional[str], changes: list[st
     target = reference.normalize_local(name) if name else None
     cfg: dict[str, Any] = {}
     apply_changes(changes, cfg)
-    rt.reconcile()
+    reconcile(rt)
     options = apply_options(rt)
     try:
         layer_id, result = rt.store.apply_layer(_url_opener(source) if url else source, None, options)
@@ -141,7 +139,7 @@ def history(image: Image, layer_sizes: dict[str, int], no_trunc: bool,
             others: Optional[list[Image]] = None) -> list[dict[str, Any]]:
     """`image history`: one row per history entry, newest first, as podman prints them; an entry
     that ends another stored image (a build's step) shows that image's id."""
-    from .reports import ago
+    from ..formats import ago
 
     ends: dict[int, str] = {}
     mine = _steps(image)
@@ -189,7 +187,7 @@ def _parse_time(text: str) -> Optional[float]:
 
 
 def _human(n: int) -> str:
-    from .reports import human_size
+    from ..formats import human_size
 
     return human_size(n)
 
@@ -232,7 +230,7 @@ def prune(rt: Runtime, all_: bool) -> list[str]:
     """`image prune`: remove dangling images (no name and nothing built on them, over and over, so
     a removed build's steps go too), or with all_ every image no container uses; then the layer
     cache entries of the removed images."""
-    rt.reconcile()
+    reconcile(rt)
     used = {r.image_id for r in rt.state.all()}
     removed: list[str] = []
     while True:
@@ -297,9 +295,9 @@ class ImageRemoveReport:
 
 def remove_images(rt: Runtime, names: list[str], force: bool) -> list[ImageRemoveReport]:
     """`rmi`: an image used by a container is refused unless force (which removes those containers)."""
-    from .containers import remove
+    from .removal import remove_container as remove
 
-    rt.reconcile()
+    reconcile(rt)
     reports = []
     for name in names:
         try:

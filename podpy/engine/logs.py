@@ -7,60 +7,17 @@ STREAM stdout or stderr, F a full line and P part of one (the rest follows).
 from __future__ import annotations
 
 import os
-import re
 import time
 
+from ..formats import parse_rfc3339
 from ..errors import InvalidArgument
 from ..state import RUNNING, ContainerRecord
-from .runtime import Runtime
+from .context import Runtime
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import BinaryIO, Iterator, Optional
 
-
-
-def parse_time(value: str, what: str, now: Optional[float] = None) -> float:
-    """--since/--until: an RFC 3339 time, a date, a unix time, or a duration (10m, 1h30m) before now."""
-    now = time.time() if now is None else now
-    text = value.strip()
-    from ..options import go_duration
-
-    ago = go_duration(text)
-    if ago is not None:
-        return now - ago
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    ts = parse_rfc3339(text)
-    if ts is None:
-        raise InvalidArgument(f"invalid {what} {value!r}: use a time (2024-01-02T15:04:05Z), a unix time or "
-                              "a duration such as 10m")
-    return ts
-
-
-def parse_rfc3339(text: str) -> Optional[float]:
-    import datetime as dt
-
-    m = re.match(r"^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2})?)(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$", text)
-    if not m:
-        return None
-    date, clock, frac, zone = m.groups()
-    try:
-        base = dt.datetime.fromisoformat(f"{date}T{clock or '00:00:00'}")
-    except ValueError:
-        return None
-    if zone and zone != "Z":
-        sign = 1 if zone[0] == "+" else -1
-        digits = zone[1:].replace(":", "")
-        offset = dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-        base = base.replace(tzinfo=dt.timezone(sign * offset))
-    elif zone == "Z":
-        base = base.replace(tzinfo=dt.timezone.utc)
-    else:
-        base = base.astimezone()   # local time, as podman reads a zone-less time
-    return base.timestamp() + (float(frac) if frac else 0.0)
 
 
 class Entry:

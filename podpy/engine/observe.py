@@ -14,7 +14,8 @@ import time
 
 from ..errors import InvalidArgument, InvalidState
 from ..state import RUNNING, ContainerRecord
-from .runtime import Runtime
+from .context import Runtime
+from .reconcile import reconcile
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ _ALIASES = {"%cpu": "pcpu", "command": "args", "cmd": "args", "etime": "etime", 
 
 
 def running(rt: Runtime, name: str) -> ContainerRecord:
-    rt.reconcile()
+    reconcile(rt)
     rec = rt.state.lookup(name)
     if rec.state not in (RUNNING, "paused") or not rec.pid:
         raise InvalidState(f"container {rec.name} is not running: container state improper")
@@ -211,7 +212,7 @@ def sample(rec: ContainerRecord) -> dict[str, Any]:
 
 
 def _size(n: Optional[int]) -> str:
-    from .reports import human_size
+    from ..formats import human_size
 
     return "--" if n is None else human_size(n, sep="")
 

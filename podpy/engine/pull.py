@@ -24,7 +24,8 @@ from storage.store import chain_id
 
 from ..errors import InvalidArgument, NoSuchImage, PodpyError, translate
 from .images import apply_options, host_arch
-from .runtime import Runtime
+from .context import Runtime
+from .reconcile import reconcile
 
 POLICIES = ("always", "missing", "never", "newer")
 
@@ -83,7 +84,7 @@ def pull(rt: Runtime, o: PullOptions, report: Callable[[str], None],
         raise
     except Exception as exc:  # noqa: BLE001
         raise translate(exc) from exc
-    rt.reconcile()
+    reconcile(rt)
     errors: list[str] = []
     for ref in cands:
         report(f"Trying to pull {ref}...")

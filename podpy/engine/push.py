@@ -22,7 +22,8 @@ from storage import reference
 
 from ..errors import InvalidArgument, PodpyError, translate
 from .images import lookup
-from .runtime import Runtime
+from .context import Runtime
+from .reconcile import reconcile
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -72,7 +73,7 @@ def push(rt: Runtime, o: PushOptions, report: Callable[[str], None]) -> str:
     popts = PullOptions(name=dest_name, tls_verify=o.tls_verify, creds=o.creds, cert_dir=o.cert_dir,
                         auth_file=o.auth_file)
     given_credentials(popts)
-    rt.reconcile()
+    reconcile(rt)
     try:
         with rt.store.temporary("push") as stage:
             report("Getting image source signatures")

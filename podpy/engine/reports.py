@@ -10,59 +10,9 @@ from typing import Any, Optional
 
 from storage.images import Image
 
-from ..netopts import inspect_ports, ports_json, ports_text
+from ..formats import human_duration, ago, human_size, go_time, rfc3339
+from ..network.options import inspect_ports, ports_json, ports_text
 from ..state import CONFIGURED, CREATED, EXITED, RUNNING, STOPPED, ContainerRecord
-from .images import rfc3339
-
-
-def human_duration(seconds: float) -> str:
-    """Go's units.HumanDuration, which podman's Status and CREATED use."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    m = s // 60
-    if m == 1:
-        return "About a minute"
-    if m < 60:
-        return f"{m} minutes"
-    h = round(s / 3600)
-    if h == 1:
-        return "About an hour"
-    if h < 48:
-        return f"{h} hours"
-    if h < 24 * 7 * 2:
-        return f"{h // 24} days"
-    if h < 24 * 30 * 2:
-        return f"{h // 24 // 7} weeks"
-    if h < 24 * 365 * 2:
-        return f"{h // 24 // 30} months"
-    return f"{h // 24 // 365} years"
-
-
-def ago(ts: Optional[float]) -> str:
-    return f"{human_duration(time.time() - ts)} ago" if ts else ""
-
-
-def human_size(n: float, sep: str = " ") -> str:
-    """Docker's units.HumanSize: SI units, three significant digits (podman's stats: no space)."""
-    units = ("B", "kB", "MB", "GB", "TB", "PB")
-    i = 0
-    while n >= 1000 and i < len(units) - 1:
-        n /= 1000
-        i += 1
-    return f"{n:.3g}{sep}{units[i]}"
-
-
-def go_time(ts: Optional[float]) -> str:
-    """Go's time.Time String(), as podman prints CreatedAt."""
-    if not ts:
-        return "0001-01-01 00:00:00 +0000 UTC"
-    d = _dt.datetime.fromtimestamp(ts, _dt.timezone.utc)
-    return d.strftime("%Y-%m-%d %H:%M:%S.%f").rstrip("0").rstrip(".") + " +0000 UTC"
 
 
 def status(rec: ContainerRecord) -> str:
@@ -225,7 +175,7 @@ def container_inspect(rec: ContainerRecord, rootfs: str, driver: str, run_dir: s
 
 def network_settings(rec: ContainerRecord, run_dir: str) -> dict[str, Any]:
     """inspect's NetworkSettings: addresses while the container runs, ports always."""
-    from .netstart import addresses
+    from ..network.start import addresses
 
     cfg = rec.config
     running = rec.state in (RUNNING, "paused")

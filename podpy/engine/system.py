@@ -6,7 +6,8 @@ import os
 import time
 
 from ..state import CONFIGURED, RUNNING
-from .runtime import Runtime
+from .context import Runtime
+from .reconcile import reconcile
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ def _tree_size(paths: list[str]) -> list[int]:
 
 def disk_usage(rt: Runtime) -> dict[str, Any]:
     """podman's `system df` figures: images, containers (their writable layers), volumes."""
-    rt.reconcile()
+    reconcile(rt)
     images = rt.store.images()
     recs = [r for r in rt.state.all() if r.state != CONFIGURED]
     used_images = {r.image_id for r in recs}
@@ -65,10 +66,10 @@ def _volume_usage(rt: Runtime, recs: list[Any]) -> dict[str, int]:
 
 def prune(rt: Runtime, all_images: bool) -> dict[str, list[str]]:
     """Containers that are not running, then dangling images (every unused one with all_images)."""
-    from .containers import remove
+    from .removal import remove_container as remove
     from .images import prune as prune_images
 
-    rt.reconcile()
+    reconcile(rt)
     removed: list[str] = []
     for rec in rt.state.all():
         if rec.state not in (RUNNING, "paused", CONFIGURED):
@@ -82,9 +83,9 @@ def reset(rt: Runtime, warn: Callable[[str], None]) -> None:
     runtime directory; files owned by subordinate ids are removed in the user namespace."""
     from storage.fsutil import remove_tree
 
-    from .containers import remove
+    from .removal import remove_container as remove
 
-    rt.reconcile()
+    reconcile(rt)
     for rec in rt.state.all():
         try:
             remove(rt, rec, force=True)

@@ -22,7 +22,7 @@ from storage import reference
 from storage.images import Image
 
 from ..errors import InvalidArgument, NoSuchImage, PodpyError, translate
-from ..engine.runtime import Runtime
+from ..engine.context import Runtime
 from .cache import Cache, DigestMemo, step_key
 from .context import Context, clone, is_git_url, unpack_stdin
 from .parser import parse
@@ -378,7 +378,7 @@ class Build:
                 if labels:
                     icfg["Labels"] = {**(icfg.get("Labels") or {}), **labels}
                 config["config"] = icfg
-                from .steps import now
+                from .step import now
 
                 config["created"] = now()
                 image = self.rt.store.create_image(config, sb.layers, [])
@@ -464,7 +464,9 @@ def build(rt: Runtime, o: BuildOptions, say: Callable[[str], None], warn: Callab
     except Exception as exc:  # noqa: BLE001
         raise InvalidArgument(f"invalid tag: {exc}") from exc
     b = Build(rt, o, say, warn, info)
-    rt.reconcile()
+    from ..engine.reconcile import reconcile
+
+    reconcile(rt)
     try:
         image = b.run()
     except PodpyError:

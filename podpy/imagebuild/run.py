@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from .. import specgen
+from ..engine import spec as specgen
 from ..errors import InvalidArgument
 from ..state import ContainerConfig, ContainerRecord
 from .working import FORK_LOCK, Working
@@ -172,7 +172,7 @@ def run(work: Working, step: RunStep, warn: Callable[[str], None], stopper: Stop
     from rootless.userns import default_mappings
 
     from .. import options as opt
-    from ..engine.containers import _slirp_options
+    from ..network.start import slirp_options as _slirp_options
     from storage import view
 
     rt = work.rt

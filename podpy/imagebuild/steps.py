@@ -11,60 +11,26 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import posixpath
-import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from ..config import DEFAULT_PATH
 from ..errors import InvalidArgument, PodpyError, translate
 from .cache import step_key
 from .parser import Instruction
 from .run import Stopped
+from .step import Step, StepFailed, nop, now
 from .words import ExpansionError, expand, expand_words, name_values
 
 if TYPE_CHECKING:
     from storage.images import Image
 
-    from .executor import Build
     from .stages import Stage
     from .working import Working
 
 DOCKER_ONLY = {"Healthcheck": "HEALTHCHECK", "OnBuild": "ONBUILD", "Shell": "SHELL"}
-PROXY_ARGS = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
-              "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy")
-
-
-class StepFailed(PodpyError):
-    """A step that failed: `building at STEP "...": why`, with the step's exit code for RUN."""
-
-    def __init__(self, message: str, exit_code: int = 125) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
-@dataclass
-class Step:
-    created_by: str
-    digest: str = ""
-    change: Optional[Callable[[dict[str, Any]], None]] = None   # on the image config's `config`
-    work: Optional[Callable[["Working"], list[str]]] = None     # returns mount points it made
-    author: Optional[str] = None
-
-
-def now() -> str:
-    from ..engine.images import rfc3339
-
-    return rfc3339(time.time())
-
-
-def nop(text: str) -> str:
-    return f"/bin/sh -c #(nop) {text}"
-
-
 class StageBuilder:
-    def __init__(self, build: "Build", stage: "Stage", prefix: str, final: bool) -> None:
+    def __init__(self, build: Any, stage: "Stage", prefix: str, final: bool) -> None:
         self.b = build
         self.stage = stage
         self.prefix = prefix
@@ -427,7 +393,7 @@ class StageBuilder:
         return Step(nop("STOPSIGNAL " + value), change=change)
 
     def _healthcheck(self, ins: Instruction) -> Step:
-        from .. import options as opt
+        from ..formats import parse_duration
 
         word, _, rest = ins.args.partition(" ")
         check: dict[str, Any]
@@ -447,7 +413,7 @@ class StageBuilder:
                               ("start-interval", "StartInterval")):
                 given = ins.flag(flag)
                 if given:
-                    seconds = opt.parse_duration(given, f"HEALTHCHECK --{flag}")
+                    seconds = parse_duration(given, f"HEALTHCHECK --{flag}")
                     if seconds and seconds < 0.001:
                         raise InvalidArgument(f"HEALTHCHECK --{flag} cannot be less than 1ms")
                     check[key] = int(seconds * 1e9)
@@ -519,11 +485,3 @@ class StageBuilder:
             raise InvalidArgument(f"{what}: no stage {ref} before this one")
         image = b.image_for(ref, self.stage.index, None, what=what)
         return image.id, list(image.layers)
-
-
-def ensure_dir(root: str, path: str) -> None:
-    """In the working container: make a directory (WORKDIR) with its parents, owned by root."""
-    from rootless.mounts import resolve_in_root
-
-    host = resolve_in_root(root, path)
-    os.makedirs(host, mode=0o755, exist_ok=True)

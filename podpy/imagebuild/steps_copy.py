@@ -8,24 +8,23 @@ import hashlib
 import os
 import posixpath
 import re
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from ..errors import InvalidArgument
 from .context import Top, is_git_url
 from .copy import CopyJob, copy_into, is_archive
 from .ignore import Matcher
 from .parser import Instruction
-from .steps import Step, nop
+from .step import Step, nop
 from .words import split_raw
 
 if TYPE_CHECKING:
-    from .steps import StageBuilder
     from .working import Working
 
 _HEREDOC_WORD = re.compile(r"^\d*<<-?(['\"]?)([^'\"]+)\1$")
 
 
-def copy_step(sb: "StageBuilder", ins: Instruction) -> Step:
+def copy_step(sb: Any, ins: Instruction) -> Step:
     b = sb.b
     kw = ins.keyword
     raw = list(ins.exec_form) if ins.exec_form is not None else split_raw(ins.args, sb.escape)
@@ -131,7 +130,7 @@ def _chmod(value: Optional[str], kw: str) -> Optional[int]:
     return int(value, 8)
 
 
-def _chown(sb: "StageBuilder", value: str, kw: str) -> tuple[int, int]:
+def _chown(sb: Any, value: str, kw: str) -> tuple[int, int]:
     """USER[:GROUP] by number or by the names in the image's /etc/passwd and /etc/group; a
     user alone gives its number to the group too (Docker's rule)."""
     from storage import view

@@ -15,16 +15,15 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InvalidArgument
 from .parser import Instruction
 from .run import RUNTIME_DESTINATIONS, MountSpec, RunStep, created_paths, parse_mount, run
-from .steps import PROXY_ARGS, Step, StepFailed, ensure_dir
+from .step import PROXY_ARGS, Step, StepFailed, ensure_dir
 
 if TYPE_CHECKING:
-    from .steps import StageBuilder
     from .working import Working
 
 NETWORKS = {"default": None, "none": "none", "host": "host"}
 
 
-def _argv(sb: "StageBuilder", ins: Instruction) -> tuple[list[str], list[tuple[str, str]]]:
+def _argv(sb: Any, ins: Instruction) -> tuple[list[str], list[tuple[str, str]]]:
     """The command, and heredoc scripts to mount at /dev/pipes/NAME (shebang scripts run directly)."""
     if not ins.heredocs:
         if ins.exec_form is not None:
@@ -42,7 +41,7 @@ def _argv(sb: "StageBuilder", ins: Instruction) -> tuple[list[str], list[tuple[s
     return [*sb.shell, script], []
 
 
-def run_step(sb: "StageBuilder", ins: Instruction) -> Step:
+def run_step(sb: Any, ins: Instruction) -> Step:
     b = sb.b
     argv, scripts = _argv(sb, ins)
     workdir = sb.workdir()
@@ -108,7 +107,7 @@ def run_step(sb: "StageBuilder", ins: Instruction) -> Step:
     return Step(created_by, digest.hexdigest(), work=work)
 
 
-def _prepare_mounts(sb: "StageBuilder", w: "Working", mounts: list[MountSpec],
+def _prepare_mounts(sb: Any, w: "Working", mounts: list[MountSpec],
                     scripts: list[tuple[str, str]]) -> tuple[list[dict[str, Any]], list[str], list[int]]:
     """The OCI mounts for the step, environment variables from secrets, and held lock fds."""
     b = sb.b
@@ -170,7 +169,7 @@ def _make_cache_dir(path: str, uid: int, gid: int, mode: int) -> None:
         shutil.rmtree(tmp, ignore_errors=True)   # another build made it first
 
 
-def _cache_dir(sb: "StageBuilder", m: MountSpec) -> str:
+def _cache_dir(sb: Any, m: MountSpec) -> str:
     """A cache mount's directory, kept in the store between builds (keyed by its id, or target)."""
     base = os.path.join(sb.b.rt.cfg.root, "buildcache")
     os.makedirs(base, mode=0o700, exist_ok=True)
@@ -181,7 +180,7 @@ def _cache_dir(sb: "StageBuilder", m: MountSpec) -> str:
     return path
 
 
-def _bind_source(sb: "StageBuilder", w: "Working", m: MountSpec, i: int) -> str:
+def _bind_source(sb: Any, w: "Working", m: MountSpec, i: int) -> str:
     """A bind mount's source: a context path (bound as it is when read-only and nothing is
     ignored; otherwise a filtered copy), or a copy of a path of a stage or an image."""
     b = sb.b

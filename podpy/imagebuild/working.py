@@ -21,7 +21,7 @@ from typing import Any, Callable, Optional
 from rootless import syscalls as S
 from rootless.mounts import mount_rootfs
 
-from ..engine.runtime import Runtime
+from ..engine.context import Runtime
 
 
 # Helpers and containers are forked, not spawned: a child gets a copy of every descriptor

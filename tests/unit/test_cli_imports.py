@@ -25,11 +25,11 @@ def test_run_arguments_parse_without_click_or_typer():
 def test_run_path_keeps_slow_standard_modules_out():
     """Each of these costs 2-10 ms at every `podpy run` (dataclasses pulls in inspect, ast, dis)."""
     mods = _modules_after("from podpy.cli import runargs\nrunargs.parse('run', ['--rm', 'img', 'true'])\n"
-                          "import podpy.engine.containers, podpy.engine.create, podpy.engine.runtime\n"
+                          "import podpy.engine.containers, podpy.engine.create, podpy.engine.context\n"
                           "import rootless.parent, rootless.child, rootless.network.slirp, storage.store\n"
                           "import storage.drivers.overlay, storage.drivers.vfs, podpy.__main__\n"
-                          "import podpy.engine.detached, podpy.engine.execute, rootless.execute, podpy.monitor\n"
-                          "import podpy.engine.netstart, podpy.engine.netconfig, podpy.netopts, podpy.netfiles\n"
+                          "import podpy.engine.start, podpy.engine.lifecycle, podpy.engine.execute, rootless.execute, podpy.monitor.service\n"
+                          "import podpy.network.start, podpy.network.config, podpy.network.options, podpy.network.files\n"
                           "import rootless.network.portfwd, rootless.network.nsock, rootless.network.setup")
     slow = {"typing", "dataclasses", "inspect", "argparse", "shutil", "random", "socket", "tempfile",
             "subprocess", "threading", "logging"}
@@ -40,9 +40,9 @@ def test_run_path_keeps_slow_standard_modules_out():
 def test_run_path_leaves_user_network_code_alone():
     """pyroute2 (~120 ms) and ipaddress are for user networks only: the default network, none,
     host and published ports do without them."""
-    mods = _modules_after("import podpy.engine.netstart, podpy.engine.netconfig, podpy.netopts, podpy.netfiles\n"
+    mods = _modules_after("import podpy.network.start, podpy.network.config, podpy.network.options, podpy.network.files\n"
                           "import rootless.network.portfwd, rootless.network.nsock, rootless.network.setup\n"
-                          "import podpy.engine.containers, podpy.engine.detached, podpy.monitor")
+                          "import podpy.engine.containers, podpy.engine.start, podpy.monitor.service")
     assert not {"pyroute2", "ipaddress", "asyncio", "podpy.engine.networks"} & mods
 
 

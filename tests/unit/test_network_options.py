@@ -5,7 +5,7 @@ import struct
 
 import pytest
 
-from podpy import netfiles, netopts
+from podpy.network import files as netfiles, options as netopts
 from podpy.errors import InvalidArgument
 from rootless.network import dns
 from dnswire import query as _query

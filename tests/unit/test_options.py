@@ -4,6 +4,7 @@ import os
 
 import pytest
 
+from podpy import formats as fmt
 from podpy import options as opt
 from podpy.errors import InvalidArgument
 
@@ -129,9 +130,9 @@ def test_lifecycle_option_parsers():
     import signal
 
     assert opt.parse_signal("SIGRTMIN+1") == signal.SIGRTMIN + 1
-    assert opt.parse_size("10m", "x") == 10 << 20 and opt.parse_size("512", "x") == 512
-    assert opt.parse_duration("1m30s", "x") == 90 and opt.parse_duration("2", "x") == 2
-    assert opt.go_duration("500ms") == 0.5 and opt.go_duration("soon") is None
+    assert fmt.parse_size("10m", "x") == 10 << 20 and fmt.parse_size("512", "x") == 512
+    assert fmt.parse_duration("1m30s", "x") == 90 and fmt.parse_duration("2", "x") == 2
+    assert fmt.go_duration("500ms") == 0.5 and fmt.go_duration("soon") is None
     limits = opt.parse_limits("64m", "96m", "1.5", "1024", "-1")
     assert limits == {"memory": str(64 << 20), "memory_swap": str(32 << 20), "cpus": "150000 100000",
                       "cpu_shares": "39", "pids_limit": "max"}
@@ -153,8 +154,8 @@ def test_lifecycle_option_parsers():
     (lambda: opt.parse_restart("on-failure:x"), "retry count"),
     (lambda: opt.parse_signal("NOPE"), "invalid signal"),
     (lambda: opt.parse_signal("99"), "invalid signal"),
-    (lambda: opt.parse_size("lots", "--memory"), "invalid --memory"),
-    (lambda: opt.parse_duration("soon", "--health-interval"), "invalid --health-interval"),
+    (lambda: fmt.parse_size("lots", "--memory"), "invalid --memory"),
+    (lambda: fmt.parse_duration("soon", "--health-interval"), "invalid --health-interval"),
     (lambda: opt.parse_limits("1m", None, None, None, None), "minimum allowed is 6MiB"),
     (lambda: opt.parse_limits(None, "1g", None, None, None), "needs --memory"),
     (lambda: opt.parse_limits("64m", "32m", None, None, None), "at least --memory"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import _socket
 import os
 
-from .errors import InvalidArgument
+from ..errors import InvalidArgument
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

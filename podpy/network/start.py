@@ -14,11 +14,11 @@ from __future__ import annotations
 import fcntl
 import os
 
-from .. import netopts
+from . import options as netopts
 from ..errors import InvalidArgument, InvalidState
-from ..netfiles import EtcNet, host_nameservers
+from .files import EtcNet, host_nameservers
 from ..state import PAUSED, RUNNING, ContainerRecord
-from .runtime import Runtime
+from ..engine.context import Runtime
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ class NetStart:
                 self.userns_path = owner_userns(self.netns_path)
             return EtcNet(["127.0.0.1"], host_ip, host_nameservers(host_lines))
         if mode == "bridge":
-            from .networks import bridge_start
+            from .table import bridge_start
 
             return bridge_start(self, host_ip, host_lines)
         raise InvalidArgument(f"unknown network mode {mode!r}")

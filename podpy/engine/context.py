@@ -1,5 +1,5 @@
-"""The engine's context: configuration, the database, the store and the state,
-opened once per command, plus the clean-up of what killed commands left.
+"""The engine's context: configuration, the database, the store and the state, opened
+once per command (the bottom of the engine: it imports no other engine module).
 
 The storage driver is chosen once per store and remembered in the database, so
 the probe (a test overlay mount in a user namespace) runs only on first use.
@@ -16,7 +16,7 @@ from storage.store import Store
 
 from .. import config as config_mod
 from ..errors import EngineError, InvalidArgument, translate
-from ..state import CONFIGURED, EXITED, REMOVING, RUNNING, State
+from ..state import State
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -125,51 +125,3 @@ class Runtime:
 
     def container_run_dir(self, cid: str) -> str:
         return os.path.join(self.cfg.runroot, "containers", cid)
-
-    def reconcile(self) -> None:
-        """Finish what killed commands left behind (see state.py), and record the exits of
-        detached containers whose clean-up has not run yet."""
-        for rec in self.state.running_detached():
-            if os.path.exists(os.path.join(self.container_run_dir(rec.id), "exit")):
-                from .detached import record_exit
-
-                record_exit(self, rec)
-        for rec in self.state.orphans():
-            if rec.config.network == "pasta" and rec.state in (RUNNING, "paused"):
-                from .netstart import end_pasta   # its supervisor died: pasta would stay
-
-                end_pasta(self, rec)
-            if rec.detached and rec.state in (RUNNING, "paused"):
-                # Its monitor died: nothing supervises it any more. End it and call it exited
-                # (with the code the monitor wrote, if it did; otherwise unknown).
-                from .detached import end_unsupervised
-
-                end_unsupervised(self, rec)
-                rec = self.state.get(rec.id) or rec
-                if rec.state != RUNNING and not rec.config.remove:
-                    continue
-            if rec.state in (CONFIGURED, REMOVING) or (rec.config.remove and rec.state in (RUNNING, EXITED)):
-                if rec.cgroup:
-                    from .containers import release_cgroup
-
-                    release_cgroup(rec)
-                try:
-                    self.store.remove_container(rec.id)
-                except Exception:  # noqa: BLE001 - tried again by the next command
-                    continue
-                import shutil
-
-                shutil.rmtree(self.container_run_dir(rec.id), ignore_errors=True)
-                self.state.delete(rec.id)
-                from .containers import release_addresses
-
-                release_addresses(self, rec)
-            elif rec.state == RUNNING:
-                if rec.cgroup:
-                    from .containers import release_cgroup
-
-                    release_cgroup(rec)
-                self.state.finish(rec.id, -1)
-            else:
-                self.state.update(rec.id, owner_pid=None, owner_start=None)
-        self.store.collect_garbage()

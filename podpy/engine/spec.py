@@ -1,5 +1,6 @@
-"""A container's record + its image + this host -> the OCI runtime spec dict that
-rootless/ runs, and the per-container /etc files (hostname, hosts, resolv.conf)."""
+"""The one runtime-spec builder: a container's record + its image + this host -> the OCI
+runtime spec dict that rootless/ runs (foreground and detached starts, exec, healthchecks
+and build steps use it), and the per-container /etc files (hostname, hosts, resolv.conf)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ import os
 from rootless import capabilities, rootfs
 from rootless.userns import IdMappings
 
-from .state import ContainerRecord
+from ..errors import InvalidState
+from ..state import ContainerRecord
+from .context import Runtime
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Optional
+    from typing import Any, Callable, Optional
 
-    from .netfiles import EtcNet
+    from ..network.files import EtcNet
+    from ..network.start import NetStart
 
 SLIRP_ADDRESS = "10.0.2.100"
 SLIRP_GATEWAY = "10.0.2.2"
@@ -28,7 +32,7 @@ def own_netns(network: str) -> bool:
 def etc_files(rec: ContainerRecord, run_dir: str, net: Optional["EtcNet"] = None) -> dict[str, str]:
     """Write hostname, hosts and resolv.conf for the container; returns destination -> file
     (no resolv.conf when the container keeps its image's: --network none without --dns)."""
-    from . import netfiles
+    from ..network import files as netfiles
 
     cfg = rec.config
     hostname = cfg.hostname or rec.id[:12]
@@ -180,3 +184,74 @@ def build(rec: ContainerRecord, rootfs_desc: dict[str, Any], mappings: Optional[
         "linux": linux,
         "annotations": dict(cfg.annotations),
     }
+
+
+# -- the whole spec of a container start ------------------------------------------------
+
+
+def runtime_spec(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None],
+                 console: Optional[tuple[int, int]], net: Optional["NetStart"] = None) -> dict[str, Any]:
+    """The OCI-shaped spec that starts rec (its /etc files written on the way)."""
+    from rootless.userns import default_mappings
+    from storage import images as img
+
+    image = img.by_id(rt.db.conn, rec.image_id)
+    if image is None:
+        raise InvalidState(f"the image of container {rec.name} ({rec.image_id[:12]}) is gone")
+    desc = rt.store.rootfs_mount(rec.id, image)
+    etc = etc_files(rec, rt.container_run_dir(rec.id), net.etc if net is not None else None)
+    mappings = None
+    if rt.cfg.rootless:
+        mappings = default_mappings()
+        if mappings.warning:
+            warn(mappings.warning)
+    nested = None
+    if rec.config.idmap:
+        nested = nested_mappings(rec.config.idmap)
+        desc = idmapped_rootfs(rt, rec.id, desc, rec.config.idmap)
+    spec = build(rec, desc, mappings, etc, console, nested)
+    if net is not None:
+        net.adjust_spec(spec)
+    seccomp = spec["linux"].get("seccomp")
+    if seccomp:
+        seccomp["bpf"] = compiled_seccomp(rt.cfg.runroot, seccomp)
+    return spec
+
+
+def nested_mappings(idmap: dict[str, list[list[int]]]) -> Any:
+    """A container's --userns/--uidmap ranges, in the ids of the default user namespace."""
+    from rootless.userns import IdMap, IdMappings
+
+    return IdMappings(tuple(IdMap(*r) for r in idmap["uids"]), tuple(IdMap(*r) for r in idmap["gids"]))
+
+
+def idmapped_rootfs(rt: Runtime, cid: str, desc: dict[str, Any], idmap: dict[str, list[list[int]]]
+                    ) -> dict[str, Any]:
+    """The root file system seen through fuse-overlayfs with id mapping: image layers keep the
+    default mapping's ids, which a container with other mappings must see unchanged (kernel
+    overlayfs cannot shift ids in a user namespace)."""
+    from rootless.userns import fuse_idmapping
+
+    program = _fuse_overlayfs()
+    if program is None:
+        raise InvalidState("--userns=keep-id|auto and --uidmap/--gidmap need fuse-overlayfs (to show the "
+                           "image's files with their own ids) and /dev/fuse: install fuse-overlayfs")
+    desc = dict(desc)
+    if desc["type"] == "bind":   # the copying driver: the container's tree is the upper layer
+        cdir = rt.store.container_dir(cid)
+        for sub in ("idmap-lower", "idmap-work"):
+            os.makedirs(os.path.join(cdir, sub), mode=0o700, exist_ok=True)
+        desc = {"lower": [os.path.join(cdir, "idmap-lower")], "upper": desc["source"],
+                "work": os.path.join(cdir, "idmap-work"), "target": desc["target"]}
+    desc.pop("userxattr", None)
+    desc.update(type="fuse-overlayfs", program=program, uidmapping=fuse_idmapping(idmap["uids"]),
+                gidmapping=fuse_idmapping(idmap["gids"]))
+    return desc
+
+
+def _fuse_overlayfs() -> Optional[str]:
+    for d in os.get_exec_path() + ["/usr/bin", "/usr/local/bin"]:
+        path = os.path.join(d, "fuse-overlayfs")
+        if os.access(path, os.X_OK):
+            return path if os.access("/dev/fuse", os.R_OK | os.W_OK) else None
+    return None

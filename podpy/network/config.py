@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import os
 
-from .. import netopts
+from . import options as netopts
 from ..errors import InvalidArgument, NoSuchContainer
-from .runtime import Runtime
+from ..engine.context import Runtime
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def resolve(rt: Runtime, o: Any, icfg: dict[str, Any]) -> dict[str, Any]:
         raise InvalidArgument(f"at most {netopts.MAX_PUBLISHED} published ports ({len(ports)} asked for)")
     networks: dict[str, dict[str, Any]] = {}
     if mode == "bridge":
-        from .networks import check_attach
+        from .table import check_attach
 
         networks = check_attach(rt, choice.networks, list(o.network_aliases), o.ip, o.mac_address)
     elif o.ip or o.mac_address or o.network_aliases:
@@ -72,7 +72,7 @@ def _installed(name: str) -> bool:
 def allocate(rt: Runtime, cid: str, fields: dict[str, Any]) -> None:
     """Give the container its addresses on its user networks (before its row is made)."""
     if fields["networks"]:
-        from .networks import allocate_addresses
+        from .table import allocate_addresses
 
         allocate_addresses(rt, cid, fields["networks"])
 
@@ -80,6 +80,6 @@ def allocate(rt: Runtime, cid: str, fields: dict[str, Any]) -> None:
 def release(rt: Runtime, cid: str, fields: dict[str, Any]) -> None:
     """Undo allocate() for a container that was not made after all."""
     if fields["networks"]:
-        from .networks import release_addresses
+        from .table import release_addresses
 
         release_addresses(rt, cid)

@@ -37,44 +37,23 @@ from __future__ import annotations
 import _signal
 import _socket
 import fcntl
-import marshal
 import os
 import sys
 import time
 
 from rootless import sync
 
+from .channel import LOCK, SOCKET, Channel
 from .logfile import LogFile
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Optional
 
-SOCKET, LOCK = "monitor.sock", "monitor.lock"
 IDLE_EXIT = 1.0          # seconds with no container and no client before the monitor leaves
 DRAIN = 2.0              # seconds to read what a dead container's processes still write
 _CHUNK = 65536
-_MAX_MESSAGE = 1 << 20
-_MAX_FDS = 250           # a launch request carries the listening sockets of its published ports
 
-
-class Channel(sync.Channel):
-    """rootless.sync's channel with marshalled dicts: marshal is built in, json is not. Both
-    ends are the same user's podpy (the socket lives in the user's private runtime
-    directory); a launch request carries a whole runtime spec, hence the larger limit."""
-
-    max_message = _MAX_MESSAGE
-    max_fds = _MAX_FDS
-
-    def encode(self, fields: dict[str, Any]) -> bytes:
-        return marshal.dumps(fields)
-
-    def decode(self, data: bytes) -> Optional[dict[str, Any]]:
-        try:
-            msg = marshal.loads(data)
-        except (ValueError, EOFError, TypeError):
-            return None
-        return msg if isinstance(msg, dict) else None
 
 class Container:
     """One supervised container."""
@@ -223,7 +202,9 @@ class Monitor(sync.Service):
             return
         pid = os.fork()
         if pid == 0:
-            _launcher(msg, stdio, there)
+            from .launcher import launch
+
+            launch(msg, stdio, there)
         del msg, process
         for fd in stdio:
             os.close(fd)
@@ -474,78 +455,6 @@ def _alive(pid: int) -> bool:
             return f.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
     except (OSError, IndexError):
         return False
-
-
-def _launcher(msg: dict[str, Any], stdio: list[int], chan: Channel) -> None:
-    """In a fork of the monitor: start the container with stdio as its 0, 1, 2; report; exit."""
-    code = 0
-    try:
-        _signal.set_wakeup_fd(-1)
-        for sig in (_signal.SIGCHLD, _signal.SIGPIPE, _signal.SIGINT, _signal.SIGHUP):
-            _signal.signal(sig, _signal.SIG_DFL)
-        for target, fd in enumerate(stdio):
-            os.dup2(fd, target)
-        # Nothing else of the monitor's stays open here: not other containers' host ports, which a
-        # copy here would keep bound while their servers take them over (rootless.network.redirect).
-        # The objects that owned those fds live on untouched until _exit (no collection runs).
-        import gc
-
-        gc.disable()
-        keep = chan.fileno()
-        os.closerange(3, keep)
-        os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
-        from rootless import parent
-
-        # The spec is read here, in the short-lived launcher: the monitor never holds it (a whole
-        # runtime spec, podman's seccomp profile included, would leave its heap larger for good).
-        with open(msg["spec_path"], "rb") as f:
-            spec = marshal.load(f)
-        slirp = None
-        if msg.get("slirp") is not None:
-            from rootless.network.slirp import SlirpOptions
-
-            opts = dict(msg["slirp"])
-            opts["extra"] = tuple(opts.get("extra") or ())
-            slirp = SlirpOptions(**opts)
-        cgroup = msg.get("cgroup")
-        procs = os.path.join(cgroup, "cgroup.procs") if cgroup else None
-        plan = (msg.get("net") or {}).get("plan") or {}
-        net: list[Any] = []
-
-        def on_pid(pid: int) -> None:
-            if plan:
-                from rootless.network.setup import on_pid as network_on_pid
-
-                net.append(network_on_pid(pid, plan, userns=bool(msg.get("userns")), tied=False))
-
-        try:
-            started = parent.launch(spec, parent.LaunchOptions(slirp=slirp, cgroup_procs=procs, detach=True,
-                                                                      on_pid=on_pid))
-        except BaseException as exc:  # noqa: BLE001 - reported to the monitor
-            for done in net:
-                done.stop()
-            chan.send_error(exc)
-            return
-        fds, names = [], []
-        pasta_pid = None
-        if started.slirp is not None:
-            fds.append(started.slirp.hand_over())
-            names.append("slirp_exit")
-        for done in net:
-            pasta_pid = done.pasta_pid
-        if started.pty_master is not None:
-            fds.append(started.pty_master)
-            names.append("pty")
-        if started.bind_notify is not None:
-            fds.append(started.bind_notify)
-            names.append("bind_notify")
-        chan.send("started", fds=fds, pid=started.pid, fuse_pid=started.fuse_pid,
-                  slirp_pid=started.slirp.pid if started.slirp else None, fd_names=names,
-                  cgroup_error=started.cgroup_error, pasta_pid=pasta_pid)
-    except BaseException:  # noqa: BLE001
-        code = 1
-    finally:
-        os._exit(code)
 
 
 def _take_lock(runroot: str) -> int:

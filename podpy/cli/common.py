@@ -1,0 +1,44 @@
+"""What both entry paths share (the fast path in main.py and typer's in app.py): the
+global flags of one command line, and the guard that turns errors into one line and an
+exit code."""
+
+from __future__ import annotations
+
+import os
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, Optional
+
+
+class Globals:
+    """The global flags of one command line."""
+
+    def __init__(self, root: Optional[str] = None, runroot: Optional[str] = None,
+                 storage_driver: Optional[str] = None) -> None:
+        self.root = root
+        self.runroot = runroot
+        self.storage_driver = storage_driver
+
+
+def guarded(fn: Callable[[], int]) -> int:
+    """Run fn; podpy's errors become one `Error:` line and their exit code."""
+    from ..errors import PodpyError
+    from . import render
+
+    try:
+        return fn()
+    except PodpyError as exc:
+        render.error(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # noqa: BLE001 - one line, not a traceback (PODPY_DEBUG=1 shows it)
+        if os.environ.get("PODPY_DEBUG"):
+            raise
+        from ..errors import translate
+
+        render.error(str(translate(exc)))
+        return 125

@@ -1,0 +1,319 @@
+"""The container state machine: every change of a container's row, and its one teardown.
+
+States, as podman names them:
+
+    configured --(storage made)--> created --start--> running <--> paused
+        |                             ^                  |
+        |                             |  failed start    v
+        +-- killed create: removed    +-------------- exited --start--> running
+    any state but running/paused --rm--> removing --> (gone)
+
+A transition claims the row (`BEGIN IMMEDIATE`), reads this row again, checks the states
+the verb allows, writes, and emits its event. The row's owner (`owner_pid`/`owner_start`)
+is the process driving it right now: the command creating or starting it, a foreground
+`run`, or the monitor of a detached container. A command that finds an owner dead adopts
+the row under the same lock (State.adopt) and finishes the job through `recover`.
+
+Teardown has one path. `_release` ends what a run holds (cgroup, runtime directory,
+pasta); `destroy` also removes the container: its storage, its row, its addresses on
+user networks and, for `--rm` or `rm -v`, its anonymous volumes. A failed start, an
+exit, `rm`, `--rm` and the clean-up after a killed command all go through them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from ..errors import InvalidState
+from ..state import CONFIGURED, CREATED, EXITED, PAUSED, REMOVING, RUNNING, STOPPED, ContainerRecord
+from .context import Runtime
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional
+
+STARTABLE = (CREATED, EXITED, STOPPED)
+REMOVABLE = (CONFIGURED, CREATED, EXITED, STOPPED)
+EXIT_FILE = "exit"
+
+
+def state_word(rec: ContainerRecord) -> str:
+    return {CONFIGURED: "configured", CREATED: "created", EXITED: "exited", STOPPED: "stopped",
+            REMOVING: "removing"}.get(rec.state, rec.state)
+
+
+class Container:
+    """One container: its row (as last read) and the transitions that change it."""
+
+    def __init__(self, rt: Runtime, rec: ContainerRecord) -> None:
+        self.rt = rt
+        self.rec = rec
+
+    # -- finding -----------------------------------------------------------------------------
+
+    @classmethod
+    def lookup(cls, rt: Runtime, name: str) -> "Container":
+        return cls(rt, rt.state.lookup(name))
+
+    @property
+    def id(self) -> str:
+        return self.rec.id
+
+    @property
+    def name(self) -> str:
+        return self.rec.name
+
+    def refresh(self) -> Optional[ContainerRecord]:
+        """Read the row again; None when the container is gone."""
+        now = self.rt.state.get(self.rec.id)
+        if now is not None:
+            self.rec = now
+        return now
+
+    def run_dir(self) -> str:
+        return self.rt.container_run_dir(self.rec.id)
+
+    def _event(self, status: str, **attributes: Any) -> None:
+        from ..events import container as event
+
+        event(self.rt.cfg.runroot, status, self.rec, **attributes)
+
+    def _claim(self, allowed: tuple[str, ...], new_state: str, unless_stopping: bool = False,
+               **fields: Any) -> ContainerRecord:
+        """Move the row from one of `allowed` to new_state, owned by this process, in one
+        transaction with `fields`."""
+        rec = self.rt.state.claim(self.rec.id, allowed, new_state, unless_stopping=unless_stopping, **fields)
+        self.rec = rec
+        return rec
+
+    # -- create ------------------------------------------------------------------------------
+
+    @classmethod
+    def insert(cls, rt: Runtime, rec: ContainerRecord) -> "Container":
+        """A new row, `configured` and owned by this process until its storage is made."""
+        rt.state.insert(rec)
+        return cls(rt, rec)
+
+    def created(self, keep: bool) -> None:
+        """Its storage is made. keep: this command goes on to start it (`run`), so the row
+        stays ours, `configured`, until the start claims it."""
+        if not keep:
+            self.rt.state.update(self.rec.id, state=CREATED, owner_pid=None, owner_start=None)
+            self.rec.state, self.rec.owner_pid, self.rec.owner_start = CREATED, None, None
+        self._event("create")
+
+    def abandon_create(self) -> None:
+        """Undo a create that failed half-way (nothing else ever saw it run)."""
+        try:
+            self.rt.store.remove_container(self.rec.id)
+        finally:
+            self.rt.state.delete(self.rec.id)
+            self._release_resources(volumes=True)
+
+    # -- start -------------------------------------------------------------------------------
+
+    def claim_start(self, detached: bool, by_policy: bool = False) -> ContainerRecord:
+        """Ours and `running` from here (the start itself follows). by_policy: a restart
+        policy's start, which a `stop` meanwhile cancels."""
+        allowed = STARTABLE + ((CONFIGURED,) if self.rec.owner_pid == os.getpid() else ())
+        extra: dict[str, Any] = {"started_at": time.time(), "finished_at": None, "exit_code": None, "pid": None,
+                                 "detached": detached, "stopping": False}
+        if by_policy:
+            extra["restarts"] = self.rec.restarts + 1
+        rec = self._claim(allowed, RUNNING, unless_stopping=by_policy, **extra)
+        if rec.config.healthcheck:
+            from .healthstate import reset
+
+            reset(self.rt, rec)   # a (re)started container is `starting` again
+        return rec
+
+    def set_cgroup(self, path: Optional[str]) -> None:
+        self.rt.state.update(self.rec.id, cgroup=path)
+        self.rec.cgroup = path
+
+    def running(self, pid: int) -> None:
+        """A foreground start reached exec: this process supervises it."""
+        self.rt.state.update(self.rec.id, pid=pid, started_at=time.time())
+        self.rec.pid = pid
+        self._event("start")
+
+    def handed_over(self, pid: int, monitor: int, monitor_start: Optional[str], by_policy: bool) -> None:
+        """A detached start reached exec: the monitor owns the row from now on (only while
+        it still runs: a container that is already over was recorded by its clean-up)."""
+        with self.rt.db.write() as c:
+            c.execute("UPDATE containers SET pid=?, owner_pid=?, owner_start=? WHERE id=? AND state=?",
+                      (pid, monitor, monitor_start, self.rec.id, RUNNING))
+        self.rec.pid, self.rec.state = pid, RUNNING
+        self._event("restart" if by_policy else "start")
+
+    def start_failed(self) -> None:
+        """A start that never reached exec: back to `created` (podman leaves it so), or gone
+        with --rm. The row is ours (claimed), so nothing else is waited for."""
+        if self.rec.config.remove:
+            self.destroy(volumes=True, event=False)
+            return
+        self._release()
+        self.rt.state.update(self.rec.id, state=CREATED, pid=None, owner_pid=None, owner_start=None, cgroup=None)
+
+    # -- running -----------------------------------------------------------------------------
+
+    def mark_stopping(self) -> None:
+        """`stop`, `kill`, `rm -f` ended it: its restart policy does not bring it back."""
+        self.rt.state.update(self.rec.id, stopping=True)
+        self.rec.stopping = True
+
+    def paused(self) -> None:
+        self.rt.state.update(self.rec.id, state=PAUSED)
+        self.rec.state = PAUSED
+        self._event("pause")
+
+    def unpaused(self) -> None:
+        self.rt.state.update(self.rec.id, state=RUNNING)
+        self.rec.state = RUNNING
+        self._event("unpause")
+
+    def event(self, status: str, **attributes: Any) -> None:
+        """An event that changes no state (stop, kill, exec, ...)."""
+        self._event(status, **attributes)
+
+    def save_config(self) -> None:
+        """The configuration changed (a network connected or disconnected)."""
+        self.rt.state.update(self.rec.id, config=self.rec.config.to_json())
+
+    def rename(self, new: str) -> None:
+        self.rt.state.rename(self.rec.id, new)
+        self.rec.name = new
+        self._event("rename")
+
+    # -- exit --------------------------------------------------------------------------------
+
+    def exited(self, code: Optional[int], finished: Optional[float] = None) -> bool:
+        """The container is over: record it (once: False when another command recorded it
+        first), release what the run held, and with --rm of a foreground run remove it (a
+        detached one is removed by the monitor's clean-up command)."""
+        with self.rt.db.write() as c:
+            row = c.execute("SELECT state, detached, cgroup FROM containers WHERE id=?", (self.rec.id,)).fetchone()
+            if row is None or row[0] not in (RUNNING, PAUSED):
+                return False
+            c.execute("UPDATE containers SET state=?, exit_code=?, finished_at=?, pid=NULL, owner_pid=NULL,"
+                      " owner_start=NULL, cgroup=NULL WHERE id=?",
+                      (EXITED, code, finished or time.time(), self.rec.id))
+        self.rec.state, self.rec.exit_code, self.rec.cgroup = EXITED, code, row[2]
+        self._event("died", containerExitCode=code)
+        self._release()
+        self.rec.cgroup = None
+        if self.rec.config.remove and not row[1]:
+            self.destroy(volumes=True)
+        return True
+
+    def read_exit(self) -> Optional[tuple[int, float]]:
+        """(exit code, finish time) from the monitor's exit file, if it wrote one."""
+        import json
+
+        try:
+            with open(os.path.join(self.run_dir(), EXIT_FILE)) as f:
+                data = json.load(f)
+            return int(data["code"]), float(data["finished"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def end_unsupervised(self) -> None:
+        """A running detached container whose monitor is gone: kill what is left of it (only a
+        process that is PID 1 of its own PID namespace: the pid may have been reused) and record
+        it as exited, with the monitor's exit file if there is one, else with an unknown code."""
+        import signal
+
+        if self.rec.pid and _is_container_init(self.rec.pid):
+            try:
+                os.kill(self.rec.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        got = self.read_exit()
+        self.exited(*(got if got is not None else (-1, time.time())))
+
+    # -- remove ------------------------------------------------------------------------------
+
+    def claim_remove(self) -> None:
+        """Ours from here: a restart (a policy's, a healthcheck's) can no longer claim it, and if
+        this command is killed the next one finishes the removal (reconcile)."""
+        self._claim(REMOVABLE, REMOVING)
+
+    def destroy(self, volumes: bool, event: bool = True) -> None:
+        """Remove the container, whose row is ours: what its run held, its storage, its row,
+        its addresses and, with volumes, its anonymous volumes."""
+        self._release()
+        self.rt.store.remove_container(self.rec.id)
+        self.rt.state.delete(self.rec.id)
+        self._release_resources(volumes)
+        if event:
+            self._event("remove")
+
+    # -- the teardown's parts ----------------------------------------------------------------
+
+    def _release(self) -> None:
+        """What a run holds: its cgroup (every process left in it killed), its runtime directory."""
+        if self.rec.cgroup:
+            from rootless import cgroups
+
+            cgroups.kill_all(self.rec.cgroup)   # what the container left behind (exec'd daemons)
+            cgroups.remove(self.rec.cgroup)
+        from storage.fsutil import remove_tree
+
+        try:
+            remove_tree(self.run_dir())
+        except OSError:
+            pass  # a runtime directory is on tmpfs and is recreated at the next start
+
+    def _release_resources(self, volumes: bool) -> None:
+        """What a container holds beyond its storage: addresses on user networks, anonymous volumes."""
+        if self.rec.config.networks:
+            from ..network.table import release_addresses
+
+            release_addresses(self.rt, self.rec.id)
+        if volumes and any(m.get("anonymous") for m in self.rec.config.mounts):
+            from .volumestore import remove_anonymous
+
+            remove_anonymous(self.rt, self.rec.config.mounts)
+
+    # -- after a killed command --------------------------------------------------------------
+
+    def recover(self) -> None:
+        """Finish what a dead owner left (the row is ours: adopted under the write lock)."""
+        rec = self.rec
+        if rec.config.network == "pasta" and rec.state in (RUNNING, PAUSED):
+            from ..network.start import end_pasta   # its supervisor died: pasta would stay
+
+            end_pasta(self.rt, rec)
+        if rec.state in (RUNNING, PAUSED):
+            if rec.detached:
+                self.end_unsupervised()   # its monitor died: nothing supervises it any more
+            else:
+                self.exited(-1)           # its foreground podpy died (and the container with it)
+            if not rec.config.remove or self.refresh() is None:
+                return
+            rec = self.rec
+        if rec.state in (CONFIGURED, REMOVING) or (rec.config.remove and rec.state == EXITED):
+            try:
+                self.destroy(volumes=rec.config.remove or rec.state == CONFIGURED, event=rec.state != CONFIGURED)
+            except Exception:  # noqa: BLE001 - tried again by the next command (the row stays ours until we exit)
+                return
+        else:
+            self.rt.state.update(rec.id, owner_pid=None, owner_start=None)
+
+
+def _is_container_init(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("NSpid:"):
+                    ids = line.split()[1:]
+                    return len(ids) > 1 and ids[-1] == "1"
+    except OSError:
+        pass
+    return False
+
+
+def require_state(rec: ContainerRecord, allowed: tuple[str, ...], verb: str) -> None:
+    if rec.state not in allowed:
+        raise InvalidState(f"container {rec.name} is {state_word(rec)}, cannot {verb}: container state improper")

@@ -1,0 +1,174 @@
+"""The verbs on a container that runs: stop, kill, pause, unpause, wait."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from ..errors import EngineError, InvalidArgument, InvalidState
+from ..state import CREATED, EXITED, PAUSED, RUNNING, STOPPED, ContainerRecord
+from .container import Container, state_word
+from .context import Runtime
+from .reconcile import reconcile
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, Optional
+
+
+def _running(rt: Runtime, name: str) -> ContainerRecord:
+    rec = rt.state.lookup(name)
+    if rec.state != RUNNING or not rec.pid:
+        raise InvalidState(f"can only kill running containers. {rec.id} is in state {state_word(rec)}: "
+                           "container state improper")
+    return rec
+
+
+def kill(rt: Runtime, name: str, sig: int) -> ContainerRecord:
+    """`kill -s SIG`: the signal to the container's init (SIGKILL ends every process of it).
+    As in podman, a container ended this way is not brought back by its restart policy."""
+    reconcile(rt)
+    rec = _running(rt, name)
+    ctr = Container(rt, rec)
+    ctr.mark_stopping()
+    _signal(rec, sig)
+    from ..options import signal_name
+
+    ctr.event("kill", signal=signal_name(sig))
+    return rec
+
+
+def _signal(rec: ContainerRecord, sig: int) -> None:
+    if sig == signal.SIGKILL and rec.cgroup:
+        from rootless import cgroups
+
+        if cgroups.kill_all(rec.cgroup):   # every process, exec'd ones too
+            return
+    try:
+        os.kill(int(rec.pid or 0), sig)
+    except ProcessLookupError:
+        pass
+    except PermissionError as exc:
+        raise EngineError(f"signalling container {rec.name}: {exc.strerror}") from exc
+
+
+def stop(rt: Runtime, name: str, timeout: Optional[int], warn: Callable[[str], None]) -> ContainerRecord:
+    """`stop`: the stop signal, then SIGKILL after timeout seconds; returns once it is over.
+    A container that is not running is left as it is (podman says nothing either)."""
+    reconcile(rt)
+    rec = rt.state.lookup(name)
+    if rec.state == PAUSED:
+        unpause(rt, rec.id)
+        rec = rt.state.lookup(rec.id)
+    if rec.state != RUNNING:
+        if rec.state in (CREATED, EXITED, STOPPED):
+            Container(rt, rec).mark_stopping()   # a restart policy's pending start is cancelled
+            return rec
+        raise InvalidState(f"container {rec.name} is {state_word(rec)}: container state improper")
+    from ..options import parse_signal
+
+    ctr = Container(rt, rec)
+    ctr.event("stop")
+    ctr.mark_stopping()
+    wait_for = rec.config.stop_timeout if timeout is None else timeout
+    if rec.pid:
+        sig = parse_signal(rec.config.stop_signal or "SIGTERM")
+        if wait_for > 0:
+            _signal(rec, sig)
+            if _wait_over(rt, rec, wait_for):
+                return rec
+            warn(f"StopSignal {rec.config.stop_signal} failed to stop container {rec.name} in {wait_for} "
+                 "seconds, resorting to SIGKILL")
+        _signal(rec, signal.SIGKILL)
+    if not _wait_over(rt, rec, 30):
+        raise EngineError(f"container {rec.name} did not exit after SIGKILL")
+    return rec
+
+
+def pause(rt: Runtime, name: str) -> ContainerRecord:
+    """Freeze every process of the container (cgroup.freeze)."""
+    from rootless import cgroups
+
+    reconcile(rt)
+    rec = rt.state.lookup(name)
+    if rec.state == PAUSED:
+        raise InvalidState(f"\"{rec.name}\" is already paused: container state improper")
+    if rec.state != RUNNING:
+        raise InvalidState(f"\"{rec.name}\" is not running, can't pause: container state improper")
+    if not rec.cgroup:
+        raise InvalidState(f"cannot pause {rec.name}: it has no cgroup to freeze "
+                           f"({cgroups.detect().reason})")
+    if not cgroups.freeze(rec.cgroup, True):
+        raise EngineError(f"pausing {rec.name}: the kernel did not report its cgroup frozen")
+    Container(rt, rec).paused()
+    return rec
+
+
+def unpause(rt: Runtime, name: str) -> ContainerRecord:
+    from rootless import cgroups
+
+    rec = rt.state.lookup(name)
+    if rec.state != PAUSED:
+        raise InvalidState(f"\"{rec.name}\" is not paused, can't unpause: container state improper")
+    if rec.cgroup:
+        cgroups.freeze(rec.cgroup, False)
+    Container(rt, rec).unpaused()
+    return rec
+
+
+def kill_and_wait(rt: Runtime, rec: ContainerRecord) -> None:
+    """SIGKILL a detached container and wait until its exit is recorded (rm -f)."""
+    Container(rt, rec).mark_stopping()
+    _signal(rec, signal.SIGKILL)
+    if not _wait_over(rt, rec, 30):
+        raise EngineError(f"container {rec.name} did not exit after SIGKILL")
+
+
+def _wait_over(rt: Runtime, rec: ContainerRecord, timeout: float) -> bool:
+    """Wait until the container has exited and that is recorded; False on timeout."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        now = rt.state.get(rec.id)
+        if now is None or now.state not in (RUNNING, PAUSED):
+            return True
+        if now.detached:
+            ctr = Container(rt, now)
+            got = ctr.read_exit()
+            if got is not None:
+                ctr.exited(*got)
+                continue
+        reconcile(rt)   # a foreground owner or a monitor that died
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
+def wait(rt: Runtime, name: str, conditions: tuple[str, ...] = ("stopped", "exited")) -> int:
+    """`wait`: block until the container is not running; its exit code (-1 if unknown)."""
+    reconcile(rt)
+    rec = rt.state.lookup(name)
+    delay = 0.005
+    while True:
+        now = rt.state.get(rec.id)
+        if now is None:
+            raise InvalidState(f"container {rec.name} was removed while waiting for it")
+        if now.state in (EXITED, STOPPED) or (now.state == CREATED and "created" in conditions):
+            return now.exit_code if now.exit_code is not None else -1
+        if now.state == RUNNING and now.detached:
+            ctr = Container(rt, now)
+            got = ctr.read_exit()
+            if got is not None:
+                ctr.exited(*got)
+                continue
+        reconcile(rt)
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
+def check_timeout(value: Optional[int]) -> Optional[int]:
+    if value is not None and value < 0:
+        raise InvalidArgument(f"invalid timeout {value}: must not be negative")
+    return value

@@ -1,0 +1,27 @@
+"""Finishing what killed commands left behind, at the start of the commands that read state.
+
+Two kinds of leftovers: a detached container whose exit the monitor wrote to its exit
+file but whose clean-up command never recorded it, and rows whose owner died (a killed
+`create`, `run`, `rm`, or a monitor killed with its containers). Each row is adopted under
+the write lock before anything is decided about it (State.adopt), then finished by the
+container's own transitions (Container.recover).
+"""
+
+from __future__ import annotations
+
+import os
+
+from .container import EXIT_FILE, Container
+from .context import Runtime
+
+
+def reconcile(rt: Runtime) -> None:
+    for rec in rt.state.running_detached():
+        if os.path.exists(os.path.join(rt.container_run_dir(rec.id), EXIT_FILE)):
+            ctr = Container(rt, rec)
+            got = ctr.read_exit()
+            if got is not None:
+                ctr.exited(*got)
+    for rec in rt.state.orphans():
+        Container(rt, rec).recover()
+    rt.store.collect_garbage()

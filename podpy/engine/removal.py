@@ -1,0 +1,111 @@
+"""`rm`: removing containers, a running one only with force (killed, or stopped first with
+-t). The teardown itself is the container's (Container.destroy)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from ..errors import InvalidState, NoSuchContainer, PodpyError, translate
+from ..state import REMOVING, RUNNING, ContainerRecord
+from .container import Container
+from .context import Runtime
+from .reconcile import reconcile
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, Optional
+
+
+def remove_container(rt: Runtime, rec: ContainerRecord, force: bool, volumes: bool = False,
+           timeout: Optional[int] = None, warn: Optional[Callable[[str], None]] = None) -> None:
+    """Remove one container; a running one only with force (it is killed first, or stopped
+    with timeout seconds before SIGKILL); with volumes, its anonymous volumes too."""
+    for _ in range(5):
+        if rec.state in (RUNNING, "paused") and rec.owner_pid != os.getpid():
+            if not force:
+                raise InvalidState(
+                    f"cannot remove container {rec.id} as it is running - running or paused containers "
+                    "cannot be removed without force: container state improper")
+            if timeout:
+                from .lifecycle import stop
+
+                stop(rt, rec.id, timeout, warn or (lambda _line: None))
+                rec = rt.state.get(rec.id) or rec
+            elif rec.detached:
+                from .lifecycle import kill_and_wait
+
+                kill_and_wait(rt, rec)
+            else:
+                _kill_and_wait(rec)
+        ctr = Container(rt, rec)
+        try:
+            ctr.claim_remove()
+            break
+        except InvalidState:
+            now = rt.state.get(rec.id)
+            if now is None:
+                return   # removed meanwhile by someone else
+            if now.state == REMOVING:
+                raise InvalidState(f"container {rec.name} is being removed by another command") from None
+            rec = now    # started again meanwhile: killed again above (with force)
+    else:
+        raise InvalidState(f"container {rec.name} keeps being restarted: could not remove it")
+    ctr.destroy(volumes)
+
+
+def _kill_and_wait(rec: ContainerRecord, timeout: float = 10.0) -> None:
+    """SIGKILL the container and wait until it and the podpy supervising it are gone
+    (the supervisor records the exit; removing under its feet would race it)."""
+    from ..state import alive
+
+    if rec.pid:
+        try:
+            os.kill(rec.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not (rec.pid and os.path.exists(f"/proc/{rec.pid}")) and not alive(rec.owner_pid, rec.owner_start):
+            return
+        time.sleep(0.005)
+
+
+class RemoveReport:
+    """One container of `rm`: its name as given and, when it was not removed, why."""
+
+    def __init__(self, name: str, error: Optional[PodpyError] = None) -> None:
+        self.name = name
+        self.error = error
+
+
+def remove_many(rt: Runtime, names: list[str], force: bool, all_: bool, ignore: bool,
+                volumes: bool = False, timeout: Optional[int] = None,
+                warn: Optional[Callable[[str], None]] = None) -> list[RemoveReport]:
+    """`rm`: one report per container, each with its own error, so a partial failure says which."""
+    reconcile(rt)
+    targets: list[tuple[str, Optional[ContainerRecord], Optional[PodpyError]]] = []
+    if all_:
+        targets = [(r.id, r, None) for r in rt.state.all()]
+    for n in names:
+        try:
+            targets.append((n, rt.state.lookup(n), None))
+        except NoSuchContainer as exc:
+            if not ignore:
+                targets.append((n, None, exc))
+        except PodpyError as exc:
+            targets.append((n, None, exc))
+    reports = []
+    for label, rec, err in targets:
+        if rec is None:
+            reports.append(RemoveReport(label, err))
+            continue
+        try:
+            remove_container(rt, rec, force, volumes, timeout, warn)
+            reports.append(RemoveReport(label))
+        except PodpyError as exc:
+            reports.append(RemoveReport(label, exc))
+        except Exception as exc:  # noqa: BLE001
+            reports.append(RemoveReport(label, translate(exc)))
+    return reports

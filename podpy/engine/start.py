@@ -1,0 +1,266 @@
+"""Starting a container: in the foreground (`run`, `start -a`), supervised by this podpy,
+or detached, handed to the user's monitor (podpy/monitor/).
+
+A foreground container: this process forwards SIGINT/SIGTERM/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2
+to the container's PID 1, relays the pty with -t, waits, and records the exit code (or
+removes everything with --rm). If podpy is killed, stage 1 and the init die with it
+(PDEATHSIG) and the next command finds the row with a dead owner.
+
+A detached container: the spec goes to the container's runtime directory, the monitor's
+launcher starts it, and the monitor owns the row while it runs. When its init exits, the
+monitor writes `exit` (the code and the time) into the runtime directory and runs `podpy
+container cleanup ID` (lifecycle.cleanup).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+from ..errors import InvalidArgument, translate
+from ..network.options import MAX_PUBLISHED
+from ..state import ContainerRecord, process_start_time
+from .container import EXIT_FILE, Container
+from .context import Runtime
+from .forward import Forwarder
+from .spec import runtime_spec
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Optional
+
+LOG_FILE = "ctr.log"
+
+
+_FLAGS = {"memory": "--memory", "memory_swap": "--memory-swap", "cpus": "--cpus", "cpu_shares": "--cpu-shares",
+          "pids_limit": "--pids-limit"}
+
+
+def container_cgroup(ctr: Container, warn: Callable[[str], None]) -> Optional[str]:
+    """Make the container's cgroup in the delegated subtree (under --cgroup-parent when given)
+    and apply its limits; None when no cgroup can be made here (said in a warning when it
+    matters: limits asked for, or a parent that is not ours)."""
+    from rootless import cgroups
+
+    rec = ctr.rec
+    cfg = rec.config
+    info = cgroups.detect()
+    parent: Optional[str] = info.path if info.writable else None
+    why = info.reason
+    if cfg.cgroup_parent and info.mount:
+        wanted = os.path.join(info.mount, cfg.cgroup_parent.strip("/"))
+        try:
+            os.makedirs(wanted, exist_ok=True)
+            parent = wanted
+        except OSError as exc:
+            parent, why = None, f"cannot create {wanted}: {exc.strerror}"
+            warn(f"--cgroup-parent ignored: {why}")
+    if parent is None:
+        if cfg.limits:
+            flags = ", ".join(_FLAGS[k] for k in cfg.limits)
+            warn(f"{flags} ignored: containers get no cgroup here ({why})")
+        return None
+    try:
+        path = cgroups.make(parent, f"podpy-{rec.id}")
+    except OSError as exc:
+        warn(f"the container runs without a cgroup: cannot create one in {parent}: {exc.strerror}")
+        return None
+    missing = cgroups.apply_limits(path, cfg.limits) if cfg.limits else []
+    for ctrl in missing:
+        flags = ", ".join(_FLAGS[k] for k in cfg.limits if cgroups.LIMIT_FILES[k][0] == ctrl)
+        warn(f"{flags} ignored: the {ctrl} controller is not delegated to {parent}")
+    ctr.set_cgroup(path)
+    return path
+
+
+def log_path(rt: Runtime, rec: ContainerRecord) -> str:
+    return rec.config.log_opts.get("path") or os.path.join(rt.store.container_dir(rec.id), LOG_FILE)
+
+
+def _podpy_command(rt: Runtime, *args: str) -> dict[str, Any]:
+    """A podpy command line (for the monitor to run) on this store."""
+    argv = [sys.executable, "-m", "podpy", "--root", rt.cfg.root, "--runroot", rt.cfg.runroot,
+            "--storage-driver", rt.store.driver.name, *args]
+    from ..monitor.client import python_env
+
+    return {"argv": argv, "env": python_env()}
+
+
+def _cleanup_command(rt: Runtime, cid: str) -> dict[str, Any]:
+    return _podpy_command(rt, "container", "cleanup", cid)
+
+
+def _write_spec(path: str, spec: dict[str, Any]) -> None:
+    """The runtime spec for the monitor's launcher (marshal: the monitor imports no json)."""
+    import marshal
+
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600), "wb") as f:
+        marshal.dump(spec, f)   # the environment may hold secrets: the user's alone
+    os.replace(tmp, path)
+
+
+def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None],
+                   by_policy: bool = False) -> ContainerRecord:
+    """Start a created or exited container under the monitor; returns its row once it runs.
+    by_policy: a restart policy's start, which a `stop` meanwhile cancels."""
+    from ..network.start import NetStart
+
+    ctr = Container(rt, rec)
+    rec = ctr.claim_start(detached=True, by_policy=by_policy)
+    cfg = rec.config
+    net = None
+    try:
+        net = NetStart(rt, rec)
+        spec = runtime_spec(rt, rec, warn, (24, 80) if cfg.tty else None, net)
+        run_dir = rt.container_run_dir(rec.id)
+        try:
+            os.unlink(os.path.join(run_dir, EXIT_FILE))
+        except FileNotFoundError:
+            pass
+        slirp = None
+        if net.slirp is not None:
+            s = net.slirp
+            slirp = {"mtu": s.mtu, "cidr": s.cidr, "allow_host_loopback": s.allow_host_loopback,
+                     "enable_ipv6": s.enable_ipv6, "outbound_addr": s.outbound_addr, "extra": list(s.extra)}
+        listeners = net.bind()
+        if len(listeners) > MAX_PUBLISHED:   # checked at create too
+            raise InvalidArgument(f"at most {MAX_PUBLISHED} published ports ({len(listeners)} asked for)")
+        log = {"driver": cfg.log_driver, "path": log_path(rt, rec),
+               "max_size": int(cfg.log_opts.get("max-size") or 0)}
+        cgroup = container_cgroup(ctr, warn)
+        health = None
+        if cfg.healthcheck:
+            health = {"interval": float(cfg.healthcheck["interval"]),
+                      **_podpy_command(rt, "healthcheck", "run", rec.id)}
+        spec_path = os.path.join(run_dir, "spec")
+        _write_spec(spec_path, spec)
+        process = spec["process"]
+        # Our copies of the host ports' sockets close once sent: a server in the container that
+        # takes its port over (rootless.network.redirect) may have to bind it anew.
+        from ..monitor.client import request
+
+        reply = request(rt.cfg.runroot, "launch", fds=listeners, sent=net.close_listeners, again=net.bind,
+                         id=rec.id, spec_path=spec_path,
+                         process={"stdin": bool(process.get("stdin")), "terminal": bool(process.get("terminal"))},
+                         userns=any(ns["type"] == "user" for ns in spec["linux"].get("namespaces", [])),
+                         slirp=slirp, log=log,
+                         cgroup=cgroup, exit_path=os.path.join(run_dir, EXIT_FILE),
+                         cleanup=_cleanup_command(rt, rec.id), health=health, net=net.monitor_request())
+    except BaseException as exc:
+        if net is not None:
+            net.stop()
+        ctr.start_failed()
+        raise translate(exc) if isinstance(exc, Exception) else exc
+    net.stop()   # our copies of the listeners: the monitor has its own
+    monitor = int(reply["monitor"])
+    if reply.get("cgroup_error") and rec.cgroup:
+        # The monitor runs in a cgroup from which this one cannot be reached (it was started
+        # from elsewhere): the container runs, without its cgroup.
+        warn(f"the container runs without its cgroup: {reply['cgroup_error']} (the container monitor "
+             "was started from a cgroup that does not reach this one)")
+        from rootless import cgroups
+
+        cgroups.remove(rec.cgroup, timeout=0)
+        ctr.set_cgroup(None)
+    ctr.handed_over(int(reply["pid"]), monitor, process_start_time(monitor), by_policy)
+    return ctr.rec
+
+
+def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None]) -> int:
+    """Start a created or exited container in the foreground; its exit code."""
+    from rootless import parent, tty
+    from storage.fsutil import remove_tree
+
+    ctr = Container(rt, rec)
+    rec = ctr.claim_start(detached=False)
+    cfg = rec.config
+    container = None
+    net = None
+    with Forwarder() as fwd:
+        try:
+            from ..network.start import NetStart
+
+            net = NetStart(rt, rec)
+            console = tty.window_size(0) if cfg.tty else None
+            spec = runtime_spec(rt, rec, warn, console, net)
+            cdir = rt.store.container_dir(rec.id)
+            listening = tuple(net.bind())
+            cgroup = container_cgroup(ctr, warn)
+            options = parent.LaunchOptions(
+                slirp=net.slirp,
+                cgroup_procs=os.path.join(cgroup, "cgroup.procs") if cgroup else None,
+                after_exit=(lambda: remove_tree(cdir)) if cfg.remove else None,
+                on_pid=net.on_pid,
+                close_fds=listening,
+            )
+            container = parent.launch(spec, options)
+            net.running(container)
+        except BaseException as exc:
+            if net is not None:
+                net.stop()
+            if container is not None:
+                container.signal(signal.SIGKILL)
+                container.wait()
+            ctr.start_failed()
+            raise translate(exc) if isinstance(exc, Exception) else exc
+        fwd.attach(container.signal)
+        ctr.running(container.pid)
+        checks = _ForegroundHealth(rt, rec) if cfg.healthcheck else None
+        try:
+            if container.pty_master is not None:
+                with tty.RawMode(0):
+                    tty.relay(container.pty_master, stdin_open=cfg.interactive)
+                os.close(container.pty_master)
+            code = container.wait()
+        finally:
+            if checks is not None:
+                checks.stop()
+            if container.exit_code is None:  # an exception in the relay: do not leave it running
+                container.signal(signal.SIGKILL)
+                container.wait()
+            net.stop()
+            ctr.exited(container.exit_code)
+    return code
+
+
+class _ForegroundHealth:
+    """A foreground container's healthchecks: what the monitor does for detached ones (run
+    `podpy healthcheck run ID` every --health-interval, one at a time), from a thread of the
+    `podpy run` that waits for the container."""
+
+    def __init__(self, rt: Runtime, rec: ContainerRecord) -> None:
+        import threading
+
+        self.command = _podpy_command(rt, "healthcheck", "run", rec.id)
+        self.interval = float(rec.config.healthcheck["interval"])
+        self.done = threading.Event()
+        self.child = 0
+        self.thread = threading.Thread(target=self._loop, name="healthcheck", daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        null = os.open(os.devnull, os.O_RDWR)
+        try:
+            while not self.done.wait(self.interval):
+                try:
+                    self.child = os.posix_spawn(
+                        self.command["argv"][0], self.command["argv"], self.command["env"],
+                        file_actions=[(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, null, 1),
+                                      (os.POSIX_SPAWN_DUP2, null, 2)], setsid=True)
+                    os.waitpid(self.child, 0)
+                except ChildProcessError:
+                    pass
+                except OSError:
+                    return
+                finally:
+                    self.child = 0
+        finally:
+            os.close(null)
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join(timeout=5)
+
+

@@ -1,0 +1,154 @@
+"""Times, durations and sizes as podman and docker print and read them (one place for all).
+
+Printing: `human_duration`/`ago` (Go's units.HumanDuration), `human_size` (docker's
+units.HumanSize), `go_time` (Go's time.Time String), `rfc3339`. Reading: `parse_size`
+(512m, 1g), `go_duration`/`parse_duration` (Go's time.ParseDuration), `parse_time`
+(--since/--until: a time, a unix time or a duration before now), `parse_rfc3339`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from .errors import InvalidArgument
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional
+
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1 << 20, "g": 1 << 30, "gb": 1 << 30}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_DURATION_SCALE = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def human_duration(seconds: float) -> str:
+    """Go's units.HumanDuration, which podman's Status and CREATED use."""
+    s = int(seconds)
+    if s < 1:
+        return "Less than a second"
+    if s == 1:
+        return "1 second"
+    if s < 60:
+        return f"{s} seconds"
+    m = s // 60
+    if m == 1:
+        return "About a minute"
+    if m < 60:
+        return f"{m} minutes"
+    h = round(s / 3600)
+    if h == 1:
+        return "About an hour"
+    if h < 48:
+        return f"{h} hours"
+    if h < 24 * 7 * 2:
+        return f"{h // 24} days"
+    if h < 24 * 30 * 2:
+        return f"{h // 24 // 7} weeks"
+    if h < 24 * 365 * 2:
+        return f"{h // 24 // 30} months"
+    return f"{h // 24 // 365} years"
+
+
+def ago(ts: Optional[float]) -> str:
+    return f"{human_duration(time.time() - ts)} ago" if ts else ""
+
+
+def human_size(n: float, sep: str = " ") -> str:
+    """Docker's units.HumanSize: SI units, three significant digits (podman's stats: no space)."""
+    units = ("B", "kB", "MB", "GB", "TB", "PB")
+    i = 0
+    while n >= 1000 and i < len(units) - 1:
+        n /= 1000
+        i += 1
+    return f"{n:.3g}{sep}{units[i]}"
+
+
+def go_time(ts: Optional[float]) -> str:
+    """Go's time.Time String(), as podman prints CreatedAt."""
+    if not ts:
+        return "0001-01-01 00:00:00 +0000 UTC"
+    import datetime as _dt
+
+    d = _dt.datetime.fromtimestamp(ts, _dt.timezone.utc)
+    return d.strftime("%Y-%m-%d %H:%M:%S.%f").rstrip("0").rstrip(".") + " +0000 UTC"
+
+
+def rfc3339(ts: float) -> str:
+    import datetime as _dt
+
+    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_size(value: str, what: str) -> int:
+    """A size such as 512, 10k, 10m, 1g (podman's units, powers of 1024)."""
+    text = value.strip().lower()
+    digits = text.rstrip("bkmg")
+    unit = text[len(digits):]
+    try:
+        number = float(digits)
+    except ValueError:
+        number = -1
+    if number < 0 or unit not in _UNITS:
+        raise InvalidArgument(f"invalid {what} {value!r}: expected a size such as 10m")
+    return int(number * _UNITS[unit])
+
+
+def go_duration(text: str) -> Optional[float]:
+    """A Go duration (30s, 1m30s, 500ms, 2h) in seconds; None when text is not one."""
+    parts = _DURATION_PART.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        return None
+    return sum(float(n) * _DURATION_SCALE[u] for n, u in parts)
+
+
+def parse_duration(value: str, what: str) -> float:
+    """A Go duration in seconds; a bare number is seconds."""
+    text = value.strip()
+    if text.replace(".", "", 1).isdigit():
+        return float(text)
+    seconds = go_duration(text)
+    if seconds is None:
+        raise InvalidArgument(f"invalid {what} {value!r}: expected a duration such as 30s or 1m30s")
+    return seconds
+
+
+def parse_time(value: str, what: str, now: Optional[float] = None) -> float:
+    """--since/--until: an RFC 3339 time, a date, a unix time, or a duration (10m, 1h30m) before now."""
+    now = time.time() if now is None else now
+    text = value.strip()
+    ago = go_duration(text)
+    if ago is not None:
+        return now - ago
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    ts = parse_rfc3339(text)
+    if ts is None:
+        raise InvalidArgument(f"invalid {what} {value!r}: use a time (2024-01-02T15:04:05Z), a unix time or "
+                              "a duration such as 10m")
+    return ts
+
+
+def parse_rfc3339(text: str) -> Optional[float]:
+    import datetime as dt
+
+    m = re.match(r"^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2})?)(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$", text)
+    if not m:
+        return None
+    date, clock, frac, zone = m.groups()
+    try:
+        base = dt.datetime.fromisoformat(f"{date}T{clock or '00:00:00'}")
+    except ValueError:
+        return None
+    if zone and zone != "Z":
+        sign = 1 if zone[0] == "+" else -1
+        digits = zone[1:].replace(":", "")
+        offset = dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        base = base.replace(tzinfo=dt.timezone(sign * offset))
+    elif zone == "Z":
+        base = base.replace(tzinfo=dt.timezone.utc)
+    else:
+        base = base.astimezone()   # local time, as podman reads a zone-less time
+    return base.timestamp() + (float(frac) if frac else 0.0)

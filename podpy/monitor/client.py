@@ -1,0 +1,108 @@
+"""How a podpy command reaches the user's monitor: start it when none serves the runtime
+directory, connect, and make one request (a monitor that leaves as we ask is replaced)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from ..errors import EngineError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Optional
+
+    from .channel import Channel
+
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def package_root() -> str:
+    import podpy
+
+    return os.path.dirname(os.path.dirname(os.path.abspath(podpy.__file__)))
+
+
+def python_env() -> dict[str, str]:
+    """The environment for a python that must import podpy as this process does."""
+    env = dict(os.environ)
+    root = package_root()
+    old = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = root + (os.pathsep + old if old else "")
+    return env
+
+
+def spawn(runroot: str) -> None:
+    """Start a monitor for runroot: a child subreaper (set here, kept across exec) in a
+    session of its own, running a python without site (a small process)."""
+    from rootless import syscalls
+
+    argv = [sys.executable, "-S", "-c", "from podpy.monitor.service import main; main()", runroot]
+    env = python_env()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setsid()
+            null = os.open("/dev/null", os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            os.closerange(3, 1 << 16)
+            # A second fork: the monitor must not stay our child (nobody would reap it).
+            if os.fork() == 0:
+                # Not inherited across fork, but kept across execve: set it here.
+                syscalls.default().prctl(_PR_SET_CHILD_SUBREAPER, 1)
+                os.execve(sys.executable, argv, env)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def connect_monitor(runroot: str, timeout: float = 10.0) -> "Channel":
+    from rootless.sync import connect
+
+    from .channel import SOCKET, Channel
+
+    deadline = time.monotonic() + timeout
+    spawned_at = 0.0
+    while True:
+        sock = connect(runroot, SOCKET)
+        if sock is not None:
+            return Channel(sock)
+        now = time.monotonic()
+        if now > deadline:
+            raise EngineError(f"the container monitor did not start (see {os.path.join(runroot, 'monitor.log')})")
+        if now - spawned_at > 2.0:
+            spawn(runroot)
+            spawned_at = now
+        time.sleep(0.003)
+
+
+def request(runroot: str, kind: str, fds: Optional[list[int]] = None, sent: Optional[Callable[[], Any]] = None,
+             again: Optional[Callable[[], list[int]]] = None, **fields: Any) -> dict[str, Any]:
+    """One request to the monitor (fds go along, SCM_RIGHTS); a monitor that leaves as we ask
+    is replaced and asked again. sent: told once the fds are on their way (ours may close);
+    again: the fds for another attempt."""
+    from rootless.errors import from_wire
+
+    for attempt in range(3):
+        chan = connect_monitor(runroot)
+        try:
+            if attempt and again is not None:
+                fds = again()
+            chan.send(kind, fds=fds, **fields)
+            if sent is not None:
+                sent()
+            reply, fds = chan.recv()
+        except (ConnectionResetError, BrokenPipeError):
+            reply, fds = None, []
+        finally:
+            chan.close()
+        for fd in fds:
+            os.close(fd)
+        if reply is None:
+            continue
+        if reply.get("type") == "error":
+            raise from_wire(reply["error"])
+        return reply
+    raise EngineError("the container monitor went away while starting the container")

@@ -1,0 +1,251 @@
+"""The user networks' table and the addresses given out on them (a row per address in
+`network_addresses`, so two containers never get the same one), and what a container
+on them needs when it starts: the holder's attach request and its /etc facts.
+
+A network is a row in the `networks` table (its configuration in podman's JSON shape) and,
+while containers on it run, a bridge in the rootless network namespace
+(rootless/network/holder.py). The network `podman` always exists (10.88.0.0/16, no DNS),
+as in podman: `--network bridge` means it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+
+from ..errors import InvalidArgument, InvalidState, NoSuchNetwork, PodpyError
+from .files import EtcNet, host_nameservers
+from .options import DEFAULT_BRIDGE, parse_mac
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional
+
+    from ..engine.context import Runtime
+    from ..state import ContainerRecord
+
+SCHEMA = (
+    """
+    CREATE TABLE networks (
+        name TEXT PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        created REAL NOT NULL,
+        config TEXT NOT NULL
+    );
+    CREATE TABLE network_addresses (
+        network TEXT NOT NULL,
+        ip TEXT NOT NULL,
+        container TEXT NOT NULL,
+        created REAL NOT NULL,
+        PRIMARY KEY (network, ip)
+    )
+    """,
+)
+UPLINK = "10.0.2.0/24"          # slirp4netns's network in the rootless namespace
+AUTO_POOL = "10.89.{}.0/24"     # podman's default pool for new networks
+DEFAULT_ID = "2f259bab93aaaaa2542ba43ef33eb990d0999ee1b9924b557b7be53c0b7a1bb9"
+SEARCH = "dns.podman"
+RESERVED = ("bridge", "host", "none", "private", "slirp4netns", "pasta", "container", "ns", "default")
+
+
+def _conn(rt: Runtime) -> sqlite3.Connection:
+    rt.state   # the containers' tables first: one migration order for everyone
+    rt.db.migrate("networks", SCHEMA)
+    return rt.db.conn
+
+
+def _default() -> dict[str, Any]:
+    return {"name": DEFAULT_BRIDGE, "id": DEFAULT_ID, "driver": "bridge", "network_interface": "podpy0",
+            "created": "0001-01-01T00:00:00Z", "subnets": [{"subnet": "10.88.0.0/16", "gateway": "10.88.0.1"}],
+            "ipv6_enabled": False, "internal": False, "dns_enabled": False,
+            "ipam_options": {"driver": "host-local"}}
+
+
+def _record(row: sqlite3.Row) -> dict[str, Any]:
+    return json.loads(row["config"])
+
+
+def all_networks(rt: Runtime) -> list[dict[str, Any]]:
+    conn = _conn(rt)
+    nets = [_record(r) for r in conn.execute("SELECT * FROM networks").fetchall()]
+    return sorted([_default(), *nets], key=lambda n: n["name"])
+
+
+def lookup(rt: Runtime, name: str) -> dict[str, Any]:
+    """By name, full id or unique id prefix."""
+    for net in all_networks(rt):
+        if name in (net["name"], net["id"]):
+            return net
+    found = [n for n in all_networks(rt) if name and n["id"].startswith(name)]
+    if len(found) == 1:
+        return found[0]
+    raise NoSuchNetwork(f"unable to find network with name or ID {name}: network not found")
+
+
+def by_id(rt: Runtime, net_id: str) -> Optional[dict[str, Any]]:
+    return next((n for n in all_networks(rt) if n["id"] == net_id), None)
+
+
+def _stamp(t: float) -> str:
+    from ..formats import rfc3339
+
+    return rfc3339(t)
+
+
+def check_attach(rt: Runtime, requested: dict[str, dict[str, Any]], aliases: list[str], ip: Optional[str],
+                 mac: Optional[str]) -> dict[str, dict[str, Any]]:
+    """--network NAME... with --network-alias, --ip, --mac-address: the container's endpoints
+    (network id, aliases, the address and MAC asked for), every network known."""
+    from .options import is_ipv4
+
+    if (ip or mac) and len(requested) > 1:
+        raise InvalidArgument("--ip and --mac-address can only be used with a single network "
+                              "(use --network NAME:ip=IP,mac=MAC for several)")
+    if ip and not is_ipv4(ip):
+        raise InvalidArgument(f"invalid --ip {ip!r}: not an IPv4 address")
+    out: dict[str, dict[str, Any]] = {}
+    for name, opts in requested.items():
+        net = lookup(rt, name)
+        ep: dict[str, Any] = {"id": net["id"], "aliases": [*opts.get("aliases", []), *aliases]}
+        if opts.get("ip") or ip:
+            ep["ip"] = opts.get("ip") or ip
+            _check_in_subnet(net, ep["ip"])
+        if opts.get("mac") or mac:
+            ep["mac"] = opts.get("mac") or parse_mac(str(mac))
+        if opts.get("interface_name"):
+            ep["ifname"] = _ifname(str(opts["interface_name"]))
+        out[net["name"]] = ep
+    return out
+
+
+def _ifname(name: str) -> str:
+    if not 0 < len(name) < 16 or "/" in name or any(c.isspace() for c in name) or name in (".", ".."):
+        raise InvalidArgument(f"invalid interface_name {name!r}: 1-15 characters, no / or spaces")
+    return name
+
+
+def _check_in_subnet(net: dict[str, Any], ip: str) -> None:
+    import ipaddress
+
+    sub = net["subnets"][0]
+    addr = ipaddress.ip_address(ip)
+    network = ipaddress.ip_network(sub["subnet"])
+    if addr not in network or addr in (network.network_address, network.broadcast_address) \
+            or str(addr) == sub["gateway"]:
+        raise InvalidArgument(f"IP address {ip} is not a free host address of network {net['name']} "
+                              f"({sub['subnet']}, gateway {sub['gateway']})")
+
+
+def allocate_addresses(rt: Runtime, cid: str, endpoints: dict[str, dict[str, Any]]) -> None:
+    """Give each endpoint an address (the one asked for, or the lowest free one of the
+    network's range), a MAC and an interface name, in one transaction."""
+    import ipaddress
+
+    conn = _conn(rt)
+    now = time.time()
+    with rt.db.write() as c:
+        # rows of containers that were never made (their create was killed) go after a minute
+        c.execute("DELETE FROM network_addresses WHERE created < ? AND container NOT IN "
+                  "(SELECT id FROM containers)", (now - 60,))
+        taken_if = {ep.get("ifname") for ep in endpoints.values() if ep.get("ifname")}
+        for name, ep in endpoints.items():
+            net = by_id(rt, ep["id"])
+            if net is None:
+                raise NoSuchNetwork(f"unable to find network with name or ID {name}: network not found")
+            used = {r[0] for r in c.execute("SELECT ip FROM network_addresses WHERE network=?", (net["id"],))}
+            sub = net["subnets"][0]
+            if ep.get("ip"):
+                if ep["ip"] in used:
+                    raise InvalidArgument(f"IP address {ep['ip']} is already allocated on network {name}")
+            else:
+                network = ipaddress.ip_network(sub["subnet"])
+                lease = sub.get("lease_range")
+                lo = ipaddress.ip_address(lease["start_ip"]) if lease else network.network_address + 1
+                hi = ipaddress.ip_address(lease["end_ip"]) if lease else network.broadcast_address - 1
+                hi = min(hi, network.broadcast_address - 1)
+                addr = lo
+                while addr <= hi and (str(addr) in used or str(addr) == sub["gateway"]):
+                    addr += 1
+                if addr > hi:
+                    raise PodpyError(f"network {name} has no free address left")
+                ep["ip"] = str(addr)
+            c.execute("INSERT INTO network_addresses (network, ip, container, created) VALUES (?, ?, ?, ?)",
+                      (net["id"], ep["ip"], cid, now))
+            ep["gateway"], ep["prefix"] = sub["gateway"], int(sub["subnet"].partition("/")[2])
+            if not ep.get("mac"):
+                ep["mac"] = _random_mac()
+            if not ep.get("ifname"):
+                ep["ifname"] = next(f"eth{i}" for i in range(1000) if f"eth{i}" not in taken_if)
+                taken_if.add(ep["ifname"])
+    del conn
+
+
+def _random_mac() -> str:
+    raw = bytearray(os.urandom(6))
+    raw[0] = (raw[0] & 0xFE) | 0x02     # unicast, locally administered
+    return ":".join(f"{b:02x}" for b in raw)
+
+
+def release_addresses(rt: Runtime, cid: str, network_id: Optional[str] = None) -> None:
+    _conn(rt)
+    with rt.db.write() as c:
+        if network_id:
+            c.execute("DELETE FROM network_addresses WHERE container=? AND network=?", (cid, network_id))
+        else:
+            c.execute("DELETE FROM network_addresses WHERE container=?", (cid,))
+
+
+def _endpoint_request(rt: Runtime, rec: "ContainerRecord", name: str, ep: dict[str, Any],
+                      route: bool) -> dict[str, Any]:
+    net = by_id(rt, ep["id"])
+    if net is None:
+        raise NoSuchNetwork(f"network {name} of container {rec.name} no longer exists")
+    sub = net["subnets"][0]
+    prefix = int(sub["subnet"].partition("/")[2])
+    return {"name": net["name"], "bridge": net["network_interface"], "gateway": sub["gateway"], "prefix": prefix,
+            "internal": bool(net.get("internal")), "dns": bool(net.get("dns_enabled")), "ip": ep["ip"],
+            "mac": ep["mac"], "ifname": ep["ifname"],
+            "names": [rec.name, rec.id[:12], *ep.get("aliases", [])],
+            "route_via": sub["gateway"] if route and not net.get("internal") else None}
+
+
+def bridge_start(ns: Any, host_ip: Optional[str], host_lines: list[str]) -> EtcNet:
+    """NetStart's part for a container on user networks: the holder running (and held while
+    the container joins its user namespace), the attach request, the /etc facts."""
+    from rootless.network.holder_client import connect
+
+    rt, rec = ns.rt, ns.rec
+    requests = []
+    routed = False
+    for name, ep in rec.config.networks.items():
+        req = _endpoint_request(rt, rec, name, ep, route=not routed)
+        routed = routed or req["route_via"] is not None
+        requests.append(req)
+    if not requests:
+        raise InvalidState(f"container {rec.name} is on no network: connect it to one, or recreate it")
+    chan, hello = connect(rt.cfg.runroot, rt.cfg.rootless)
+    ns.holder = chan
+    if rt.cfg.rootless:
+        ns.userns_path = str(hello["userns"])
+    ns.plan["bridge"] = {"runroot": rt.cfg.runroot, "request": {"id": rec.id, "networks": requests}}
+    if ns.ports:
+        ns.plan["helper"] = True
+        ns.target = requests[0]["ip"]
+    servers = [r["gateway"] for r in requests if r["dns"]]
+    if any(not r["internal"] for r in requests):
+        servers += [s for s in host_nameservers(host_lines) if s not in servers]
+    search = [SEARCH] if any(r["dns"] for r in requests) else []
+    return EtcNet([r["ip"] for r in requests], host_ip, servers, search)
+
+
+def inspect_endpoints(rec: "ContainerRecord", running: bool) -> dict[str, Any]:
+    out = {}
+    for name, ep in rec.config.networks.items():
+        out[name] = {"EndpointID": "", "Gateway": ep.get("gateway", "") if running else "",
+                     "IPAddress": ep.get("ip", "") if running else "",
+                     "IPPrefixLen": ep.get("prefix", 0) if running else 0, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+                     "MacAddress": ep.get("mac", "") if running else "", "NetworkID": name, "DriverOpts": None,
+                     "IPAMConfig": None, "Links": None, "Aliases": [*ep.get("aliases", []), rec.id[:12]]}
+    return out
