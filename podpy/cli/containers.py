@@ -170,7 +170,7 @@ def inspect(
             try:
                 rec = rt.state.lookup(name)
                 image = img.by_id(rt.db.conn, rec.image_id)
-                from ..engine.detached import log_path
+                from ..engine.start import log_path
 
                 data = reports.container_inspect(
                     rec, rt.store.container_dir(rec.id) + "/merged", rt.store.driver.name,

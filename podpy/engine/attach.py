@@ -125,6 +125,6 @@ def attach(rt: Runtime, name: str, no_stdin: bool, detach_keys: str = "ctrl-p,ct
         if old_winch is not None:
             signal.signal(signal.SIGWINCH, old_winch)
         chan.close()
-    from .detached import wait
+    from .lifecycle import wait
 
     return wait(rt, rec.id)

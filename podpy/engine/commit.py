@@ -91,8 +91,8 @@ def commit(rt: Runtime, name: str, target: Optional[str], changes: list[str], me
            pause: bool, include_volumes: bool = False) -> Image:
     """A new image: the container's image plus its changes as one more layer, with the
     container's configuration (command, environment, ...) and the --change instructions."""
-    from .detached import pause as do_pause
-    from .detached import unpause
+    from .lifecycle import pause as do_pause
+    from .lifecycle import unpause
     from .images import apply_changes, apply_options
     from ..formats import rfc3339
 

@@ -101,7 +101,7 @@ class Reader:
 def entries(rt: Runtime, rec: ContainerRecord, follow: bool, tail: int, since: Optional[float],
             until: Optional[float]) -> Iterator[Entry]:
     """The log's entries in order, filtered; with follow, new ones until the container stops."""
-    from .detached import log_path
+    from .start import log_path
 
     if rec.config.log_driver == "none":
         raise InvalidArgument(f"container {rec.name} uses the \"none\" log driver: there are no logs to read")

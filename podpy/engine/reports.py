@@ -189,7 +189,7 @@ def network_settings(rec: ContainerRecord, run_dir: str) -> dict[str, Any]:
         "SandboxKey": f"/proc/{rec.pid}/ns/net" if running and rec.pid else "",
     }
     if cfg.network == "bridge":
-        from .networks import inspect_endpoints
+        from ..network.table import inspect_endpoints
 
         out["Networks"] = inspect_endpoints(rec, running)
     return out
