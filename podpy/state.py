@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import time
 
 from storage.db import Database
 
@@ -273,10 +272,6 @@ class State:
         for k, v in fields.items():
             setattr(rec, k, v)
         return rec
-
-    def finish(self, cid: str, exit_code: Optional[int], state: str = EXITED) -> None:
-        self.update(cid, state=state, exit_code=exit_code, finished_at=time.time(), pid=None,
-                    owner_pid=None, owner_start=None, cgroup=None)
 
     def delete(self, cid: str) -> None:
         with self.db.write() as c:

@@ -12,28 +12,6 @@ from . import render
 from .app import runtime
 
 
-def _each(names: List[str], action: Any, echo: bool = True) -> int:
-    """Apply action to each named container; print the name (as given) or the error; podman's
-    exit codes: 0, or 125 when any failed."""
-    from ..errors import PodpyError, translate
-
-    code = 0
-    for name in names:
-        try:
-            action(name)
-        except PodpyError as exc:
-            render.error(str(exc))
-            code = exc.exit_code if exc.exit_code != 0 else 125
-            continue
-        except Exception as exc:  # noqa: BLE001
-            render.error(str(translate(exc)))
-            code = 125
-            continue
-        if echo:
-            render.out(name)
-    return code
-
-
 def _reports(reports: List[Any], echo: bool = True, ignore_missing: bool = False) -> int:
     """Render the engine's reports: each name (as given) or its error; podman's exit codes:
     0, or 125 when any failed (with ignore_missing, a container that does not exist is no

@@ -25,7 +25,6 @@ from __future__ import annotations
 import os
 import time
 
-from ..errors import InvalidState
 from ..state import CONFIGURED, CREATED, EXITED, PAUSED, REMOVING, RUNNING, STOPPED, ContainerRecord
 from .context import Runtime
 
@@ -312,8 +311,3 @@ def _is_container_init(pid: int) -> bool:
     except OSError:
         pass
     return False
-
-
-def require_state(rec: ContainerRecord, allowed: tuple[str, ...], verb: str) -> None:
-    if rec.state not in allowed:
-        raise InvalidState(f"container {rec.name} is {state_word(rec)}, cannot {verb}: container state improper")
