@@ -9,7 +9,7 @@ import tarfile
 from dataclasses import dataclass
 from typing import IO, Literal, NamedTuple
 
-from storage._inroot import PATH_MAX, DirCache, Phys, Root, clean_path, clear_slot, show, to_bytes, unsafe
+from storage.inroot import PATH_MAX, DirCache, Phys, Root, clean_path, clear_slot, show, to_bytes, unsafe
 from storage._meta import Ownership, final_mode, set_times, set_xattrs, tar_times, tar_xattrs
 from storage.compression import CHUNK
 from storage.errors import LayerError

@@ -7,7 +7,7 @@ import tarfile
 from dataclasses import dataclass
 from typing import BinaryIO, Self
 
-from storage._inroot import Root, show
+from storage.inroot import Root, show
 from storage._writer import ApplyOptions, LayerWriter, os_error
 from storage.compression import CHUNK, DigestReader, detect, open_decompressed
 from storage.errors import LayerError, UnsafeEntryError
@@ -119,7 +119,7 @@ def apply_layer(stream: BinaryIO, dest: str, options: ApplyOptions, split_path: 
     """Extract the layer read from stream into the existing directory dest.
 
     Every entry is created by hand under dest as if dest were "/" (see the
-    module _inroot); nothing is ever written outside dest.  Raises LayerError
+    module inroot); nothing is ever written outside dest.  Raises LayerError
     (UnsafeEntryError for entries that cannot be placed safely); on error dest
     is left half-written for the caller to discard. With split_path, the tar's
     tar-split record is written there (see the module tarsplit), if it can be followed.

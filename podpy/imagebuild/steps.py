@@ -523,7 +523,6 @@ class StageBuilder:
 
 def ensure_dir(root: str, path: str) -> None:
     """In the working container: make a directory (WORKDIR) with its parents, owned by root."""
-    from rootless.mounts import resolve_in_root
+    from storage.inroot import make_dirs
 
-    host = resolve_in_root(root, path)
-    os.makedirs(host, mode=0o755, exist_ok=True)
+    make_dirs(root, path)
