@@ -131,7 +131,7 @@ def _pull_if_needed(rt: "Runtime", image: str, policy: str) -> None:
 
     if policy == "missing":
         try:
-            rt.store.image(image, rt.cfg.search_registries)
+            rt.store.image(image, rt.cfg.short_names)
             return
         except StorageError:
             pass  # not here: pull it, as podman does
