@@ -18,6 +18,10 @@ packaging/make-minbase-image.sh (as root) -- thousands of real files:
 Each run pulls into a fresh, empty store, which is removed after; runs
 alternate podpy and podman and the gzip and zstd images. The push is checked
 to have kept the zstd layers zstd. Target: podpy at most 0.8 x podman's time.
+
+--compare CMD pulls with a second podpy command too (another tree, e.g.
+"env PYTHONPATH=/path/to/tree podpy"), in the same run and turn order, and
+prints its own row: a change is judged against the same machine load.
 """
 
 from __future__ import annotations
@@ -130,6 +134,7 @@ def main() -> int:
     ap.add_argument("--megabytes", type=int, default=95, help="size of each generated layer")
     ap.add_argument("--base-tar", help="the first layer: a root file system tarball (default: --image-tar)")
     ap.add_argument("--each", action="store_true", help="also print every pull's time as it ends")
+    ap.add_argument("--compare", help="a second podpy command to pull with in the same run (row podpy-b)")
     args = ap.parse_args()
     podman = shutil.which("podman")
     with tempfile.TemporaryDirectory(prefix="podpy-pull-bench-", ignore_cleanup_errors=True) as tmp:
@@ -165,21 +170,26 @@ def main() -> int:
             for i in range(args.runs):
                 for comp in ("gzip", "zstd"):
                     name = f"{reg.host}/bench/{comp}:latest"
-                    tools = ["podpy", "podman"] if podman else ["podpy"]
+                    tools = ["podpy"] + (["podpy-b"] if args.compare else []) + (["podman"] if podman else [])
                     for tool in tools if i % 2 == 0 else tools[::-1]:
-                        wall, peak = (pull_podpy(args.podpy, work, name, comp, i) if tool == "podpy"
-                                      else pull_podman(podman, work, name, comp, i))
+                        if tool == "podman":
+                            wall, peak = pull_podman(podman, work, name, comp, i)
+                        else:
+                            command = args.podpy if tool == "podpy" else args.compare
+                            wall, peak = pull_podpy(command, work, name, f"{comp}-{tool}", i)
                         times.setdefault((tool, comp), []).append(wall)
                         if args.each:
                             print(f"  run {i + 1} {comp} {tool}: {wall:.2f} s", flush=True)
                         peaks.setdefault((tool, comp), []).append(peak)
             for comp in ("gzip", "zstd"):
-                a, am = statistics.median(times[("podpy", comp)]), max(peaks[("podpy", comp)])
-                if podman:
-                    b, bm = statistics.median(times[("podman", comp)]), max(peaks[("podman", comp)])
-                    print(f"{comp:8} {a:8.2f} {b:9.2f} {a / b:6.2f} {am:14.0f} {bm:15.0f}")
-                else:
-                    print(f"{comp:8} {a:8.2f} {'-':>9} {'-':>6} {am:14.0f} {'-':>15}   (podman not installed)")
+                for tool in ("podpy", "podpy-b") if args.compare else ("podpy",):
+                    row = comp if tool == "podpy" else f"{comp} (b)"
+                    a, am = statistics.median(times[(tool, comp)]), max(peaks[(tool, comp)])
+                    if podman:
+                        b, bm = statistics.median(times[("podman", comp)]), max(peaks[("podman", comp)])
+                        print(f"{row:8} {a:8.2f} {b:9.2f} {a / b:6.2f} {am:14.0f} {bm:15.0f}")
+                    else:
+                        print(f"{row:8} {a:8.2f} {'-':>9} {'-':>6} {am:14.0f} {'-':>15}   (podman not installed)")
         finally:
             reg.stop()
     return 0

@@ -4,7 +4,7 @@ Rootless (any user but root):
     store     $XDG_DATA_HOME/podpy            (default ~/.local/share/podpy)
     runtime   $XDG_RUNTIME_DIR/podpy          (when that directory is the user's, mode 0700;
                                                otherwise /tmp/podpy-run-<uid>, checked the same way)
-    config    $XDG_CONFIG_HOME/podpy/         (storage.conf, registries.conf)
+    config    $XDG_CONFIG_HOME/podpy/         (storage.conf, registries.conf: see podpy.registry.conf)
 Rootful (root): /var/lib/podpy, /run/podpy and /etc/podpy.
 
 storage.conf is TOML in the shape of containers-storage.conf:
@@ -27,8 +27,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Optional
 
+    from storage.reference import ShortNames
+
 DRIVERS = ("overlay", "fuse-overlayfs", "vfs")
-DEFAULT_SEARCH_REGISTRIES = ["docker.io", "quay.io"]
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -43,8 +44,26 @@ class Config:
         self.driver: Optional[str] = None    # what the user asked for, None = automatic
         self.driver_source = ""              # where that request came from
         self.mount_program: Optional[str] = None
-        self.search_registries: list[str] = list(DEFAULT_SEARCH_REGISTRIES)
         self.warnings: list[str] = []
+        self._short_names: Optional[ShortNames] = None
+
+    @property
+    def short_names(self) -> ShortNames:
+        """Search registries and short-name aliases from registries.conf (read once, through its cache)."""
+        if self._short_names is None:
+            from .registry.conf import short_names
+
+            self._short_names = short_names(self.config_dir, self.runroot if _usable_dir(self.runroot) else None)
+        return self._short_names
+
+    @property
+    def search_registries(self) -> list[str]:
+        """registries.conf's unqualified-search-registries."""
+        return list(self.short_names.search)
+
+
+def _usable_dir(path: str) -> bool:
+    return os.path.isdir(path) and os.access(path, os.W_OK)
 
 
 def _home() -> str:
@@ -137,7 +156,4 @@ def load(root: Optional[str] = None, runroot: Optional[str] = None,
     cfg.mount_program = options.get("overlay", {}).get("mount_program") or options.get("mount_program")
     if cfg.mount_program and cfg.driver in (None, "overlay"):
         cfg.driver, cfg.driver_source = "fuse-overlayfs", f"{conf_path} (mount_program)"
-    regs = _read_toml(os.path.join(config_dir, "registries.conf"))
-    if isinstance(regs.get("unqualified-search-registries"), list):
-        cfg.search_registries = [str(r) for r in regs["unqualified-search-registries"]]
     return cfg

@@ -10,7 +10,7 @@ import tarfile
 import urllib.parse
 from decimal import Decimal, InvalidOperation
 
-from storage._inroot import show
+from storage.inroot import show
 from storage.errors import LayerError
 
 # uid_t/gid_t are 32-bit and (uid_t)-1 means "leave unchanged" to chown(2),

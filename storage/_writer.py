@@ -6,15 +6,13 @@ import errno
 import os
 import stat
 import tarfile
-from typing import IO, TYPE_CHECKING, NamedTuple
+from dataclasses import dataclass
+from typing import IO, Literal, NamedTuple
 
-from storage._inroot import PATH_MAX, DirCache, Phys, Root, clean_path, clear_slot, show, to_bytes, unsafe
+from storage.inroot import PATH_MAX, DirCache, Phys, Root, clean_path, clear_slot, show, to_bytes, unsafe
 from storage._meta import Ownership, final_mode, set_times, set_xattrs, tar_times, tar_xattrs
 from storage.compression import CHUNK
 from storage.errors import LayerError
-
-if TYPE_CHECKING:
-    from storage.archive import ApplyOptions
 
 WHITEOUT_PREFIX = b".wh."
 WHITEOUT_META_PREFIX = b".wh..wh."
@@ -24,6 +22,23 @@ _ZEROS = bytes(CHUNK)
 _CREATE_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _DEV_MAX = 2**32 - 1
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    """How a layer is written to disk."""
+
+    # overlay: whiteouts become 0/0 char devices and opaque dirs get an xattr;
+    # vfs: whiteouts delete the lower path in place (dest holds the parent's copy).
+    whiteout_format: Literal["overlay", "vfs"]
+    # "trusted.overlay.opaque" for the kernel's overlayfs when rootful.
+    opaque_xattr: str = "user.overlay.opaque"
+    # full: lchown to the tar's ids, failure is an error; ignore_errors: try and
+    # keep the current owner on failure; none: never chown.
+    chown: Literal["full", "ignore_errors", "none"] = "full"
+    # Only real root outside a user namespace can make device nodes; everyone
+    # else skips them, as rootless podman does.
+    create_devices: bool = False
 
 
 class _DirMeta(NamedTuple):

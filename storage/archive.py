@@ -5,10 +5,10 @@ from __future__ import annotations
 import io
 import tarfile
 from dataclasses import dataclass
-from typing import BinaryIO, Literal, Self
+from typing import BinaryIO, Self
 
-from storage._inroot import Root, show
-from storage._writer import LayerWriter, os_error
+from storage.inroot import Root, show
+from storage._writer import ApplyOptions, LayerWriter, os_error
 from storage.compression import CHUNK, DigestReader, detect, open_decompressed
 from storage.errors import LayerError, UnsafeEntryError
 
@@ -21,23 +21,6 @@ __all__ = [
     "detect",
     "open_decompressed",
 ]
-
-
-@dataclass(frozen=True)
-class ApplyOptions:
-    """How a layer is written to disk."""
-
-    # overlay: whiteouts become 0/0 char devices and opaque dirs get an xattr;
-    # vfs: whiteouts delete the lower path in place (dest holds the parent's copy).
-    whiteout_format: Literal["overlay", "vfs"]
-    # "trusted.overlay.opaque" for the kernel's overlayfs when rootful.
-    opaque_xattr: str = "user.overlay.opaque"
-    # full: lchown to the tar's ids, failure is an error; ignore_errors: try and
-    # keep the current owner on failure; none: never chown.
-    chown: Literal["full", "ignore_errors", "none"] = "full"
-    # Only real root outside a user namespace can make device nodes; everyone
-    # else skips them, as rootless podman does.
-    create_devices: bool = False
 
 
 @dataclass(frozen=True)
@@ -136,7 +119,7 @@ def apply_layer(stream: BinaryIO, dest: str, options: ApplyOptions, split_path: 
     """Extract the layer read from stream into the existing directory dest.
 
     Every entry is created by hand under dest as if dest were "/" (see the
-    module _inroot); nothing is ever written outside dest.  Raises LayerError
+    module inroot); nothing is ever written outside dest.  Raises LayerError
     (UnsafeEntryError for entries that cannot be placed safely); on error dest
     is left half-written for the caller to discard. With split_path, the tar's
     tar-split record is written there (see the module tarsplit), if it can be followed.

@@ -56,7 +56,7 @@ def by_id(conn: sqlite3.Connection, image_id: str) -> Optional[Image]:
     return _from_row(row, names)
 
 
-def lookup(conn: sqlite3.Connection, name: str, search_registries: list[str]) -> Image:
+def lookup(conn: sqlite3.Connection, name: str, short_names: reference.ShortNames) -> Image:
     """Find an image by name (podman's short-name rules), full id or unique id prefix."""
     bare = name[7:] if name.startswith("sha256:") else name
     if reference.HEX_ID.match(name) and len(bare) >= 3:
@@ -68,7 +68,7 @@ def lookup(conn: sqlite3.Connection, name: str, search_registries: list[str]) ->
         if len(rows) > 1:
             raise AmbiguousIdError(f"{name}: image id prefix is ambiguous ({len(rows)} images match)")
     try:
-        cands = reference.candidates(name, search_registries)
+        cands = reference.candidates(name, short_names)
     except Exception:
         if name.startswith("sha256:"):
             raise ImageUnknownError(f"{name}: image not known") from None

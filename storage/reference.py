@@ -1,7 +1,9 @@
-"""Image names: parsing, validation and normalisation, as podman does them.
+"""Image names: parsing, validation, normalisation and short-name resolution, as podman does them.
 
 `busybox` means `docker.io/library/busybox:latest` when pulled; a name given to
 an image made here (import, tag, commit) without a registry gets `localhost/`.
+Short names resolve through plain data (ShortNames: search registries and
+aliases) that the caller read from registries.conf; this module reads no file.
 """
 
 from __future__ import annotations
@@ -102,6 +104,56 @@ def parse(name: str) -> Reference:
     return Reference(domain, path, tag, digest)
 
 
+class ShortNames(namedtuple("ShortNames", "search aliases")):
+    """How short names resolve: `unqualified-search-registries` and `[aliases]` (short name -> repository)."""
+
+    __slots__ = ()
+    search: tuple[str, ...]
+    aliases: dict[str, str]
+
+
+def apply_alias(ref: Reference, aliases: dict[str, str]) -> Optional[Reference]:
+    """The reference a short-name alias makes of ref, keeping the tag or digest the user gave; None without one.
+
+    An alias names a repository; one that also pins a tag yields to the
+    user's tag or digest, and one that pins a digest the user contradicts
+    is an error (ReferenceError_).
+    """
+    if ref.qualified or ref.path not in aliases:
+        return None
+    target = aliases[ref.path]
+    try:
+        alias = parse(target)
+    except ReferenceError_ as exc:
+        raise ReferenceError_(f"short-name alias {ref.path!r} = {target!r}: {exc}") from None
+    if not alias.qualified:
+        raise ReferenceError_(f"short-name alias {ref.path!r} = {target!r}: the alias must name a registry")
+    if ref.digest and alias.digest and ref.digest != alias.digest:
+        raise ReferenceError_(f"{ref}: the digest does not match {alias.digest}, which short-name alias "
+                              f"{ref.path!r} pins")
+    if ref.tag is None and ref.digest is None:
+        return alias.with_default_tag()
+    return Reference(alias.domain, alias.path, ref.tag, ref.digest or alias.digest)
+
+
+def pull_candidates(name: str, names: ShortNames) -> list[Reference]:
+    """The fully qualified references to try pulling for name, in order: itself, its alias, or each search registry.
+
+    Raises ReferenceError_ for a malformed name, and for a short name when
+    there is neither an alias nor a search registry.
+    """
+    ref = parse(name)
+    if ref.qualified:
+        return [ref.with_default_tag()]
+    alias = apply_alias(ref, names.aliases)
+    if alias is not None:
+        return [alias]
+    if not names.search:
+        raise ReferenceError_(f"short-name {name!r} did not resolve: no unqualified-search-registries are "
+                              "configured in registries.conf")
+    return [ref.with_domain(reg).with_default_tag() for reg in names.search]
+
+
 def normalize_local(name: str) -> str:
     """The name podman gives an image created here: `x` -> `localhost/x:latest`."""
     ref = parse(name)
@@ -118,14 +170,23 @@ def normalize_pull(name: str) -> str:
     return str(ref.with_default_tag())
 
 
-def candidates(name: str, search_registries: list[str]) -> list[str]:
-    """Fully qualified names to look for locally for `name`, in podman's order."""
-    ref = parse(name).with_default_tag()
+def candidates(name: str, names: ShortNames) -> list[str]:
+    """Fully qualified names to look for locally for `name`, in podman's order.
+
+    localhost/ first (images made here), then the alias, then each search registry.
+    """
+    given = parse(name)
+    ref = given.with_default_tag()
     if ref.qualified:
         return [str(ref)]
     out = [str(ref.with_domain(LOCAL_REGISTRY))]
-    for reg in search_registries:
-        out.append(str(ref.with_domain(reg)))
+    alias = apply_alias(given, names.aliases)
+    if alias is not None:
+        out.append(str(alias))
+    for reg in names.search:
+        cand = str(ref.with_domain(reg))
+        if cand not in out:
+            out.append(cand)
     return out
 
 

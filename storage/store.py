@@ -23,6 +23,7 @@ import time
 from contextlib import contextmanager
 
 from . import images as img
+from . import reference
 from .db import STORAGE_SCHEMA, Database
 from .drivers.base import Driver
 from .errors import ImageInUseError, LayerError, StorageError
@@ -239,8 +240,9 @@ class Store:
     def images(self) -> list[img.Image]:
         return img.all_images(self.db.conn)
 
-    def image(self, name: str, search_registries: list[str]) -> img.Image:
-        return img.lookup(self.db.conn, name, search_registries)
+    def image(self, name: str, short_names: reference.ShortNames) -> img.Image:
+        """The image name (short names resolved with short_names), id or id prefix stands for."""
+        return img.lookup(self.db.conn, name, short_names)
 
     def create_image(self, config: Union[dict[str, Any], bytes], layers: list[str], names: list[str],
                      manifest: Optional[str] = None, digest: Optional[str] = None) -> img.Image:

@@ -23,7 +23,7 @@ import struct
 import zlib
 from typing import Any, BinaryIO, Optional
 
-from ._inroot import Root, clean_path
+from .inroot import Root, clean_path
 from .errors import UnsafeEntryError
 
 BLOCK = 512

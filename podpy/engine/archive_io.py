@@ -70,10 +70,10 @@ def save(rt: Runtime, names: list[str], output: Optional[str], fmt: str, report:
         raise translate(exc) from exc
 
 
-def _tags_for(image: Image, name: str, search: list[str]) -> list[str]:
+def _tags_for(image: Image, name: str, names: reference.ShortNames) -> list[str]:
     """The name the user asked for, as stored; an id saves with no tag (as podman does)."""
     try:
-        cands = reference.candidates(name, search)
+        cands = reference.candidates(name, names)
     except Exception:  # noqa: BLE001 - an id or id prefix is no reference
         return []
     return [c for c in cands if c in image.names and "@" not in c][:1]
@@ -94,7 +94,7 @@ def _export(rt: Runtime, stage: Staging, images: list[tuple[Image, str]], report
                                                      rt.store.layer_diff_id(lid))
             report(f"Copying blob {diff.split(':', 1)[-1][:12]}")
             done[lid] = (path, diff, size)
-        tags = _tags_for(image, name, rt.cfg.search_registries)
+        tags = _tags_for(image, name, rt.cfg.short_names)
         if image.id in merged:  # one image named twice: one entry with both tags
             merged[image.id].tags += [t for t in tags if t not in merged[image.id].tags]
             continue

@@ -95,7 +95,7 @@ class ContainerEngine:
             from storage.errors import StorageError
 
             try:
-                self.rt.store.image(image, self.rt.cfg.search_registries)
+                self.rt.store.image(image, self.rt.cfg.short_names)
                 return
             except StorageError:
                 pass  # not here: pull it, as podman does

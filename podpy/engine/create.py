@@ -174,7 +174,7 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
     except SetupError as exc:
         raise InvalidArgument(str(exc)) from exc
     try:
-        image = rt.store.image(o.image, rt.cfg.search_registries)
+        image = rt.store.image(o.image, rt.cfg.short_names)
     except Exception as exc:  # noqa: BLE001
         raise translate(exc) from exc
     icfg = image.config.get("config") or {}

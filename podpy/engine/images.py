@@ -279,7 +279,7 @@ def _now() -> float:
 
 def lookup(rt: Runtime, name: str) -> Image:
     try:
-        return rt.store.image(name, rt.cfg.search_registries)
+        return rt.store.image(name, rt.cfg.short_names)
     except Exception as exc:  # noqa: BLE001
         raise translate(exc) from exc
 
@@ -306,7 +306,7 @@ def remove_images(rt: Runtime, names: list[str], force: bool) -> list[ImageRemov
             # `rmi name` of an image with several names only untags that name.
             full = None
             if not reference.HEX_ID.match(name) and len(image.names) > 1:
-                for cand in reference.candidates(name, rt.cfg.search_registries):
+                for cand in reference.candidates(name, rt.cfg.short_names):
                     if cand in image.names:
                         full = cand
                         break

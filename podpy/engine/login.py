@@ -65,8 +65,8 @@ def login(registry: str, user: str, password: str, *, tls_verify: Optional[bool]
     """Check the credentials against the registry, then store them; returns the auth file."""
     from storage.transports.registry import RegistryClient, RegistryOptions
 
-    from ..registries import load
     from ..config import load as load_config
+    from ..registry.conf import load
 
     if not user:
         raise InvalidArgument("a username is needed (-u/--username)")

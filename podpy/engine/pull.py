@@ -54,18 +54,6 @@ def platform_of(value: Optional[str], os_: Optional[str], arch: Optional[str],
     return os_ or "linux", arch or host_arch(), variant
 
 
-def _candidates(rt: Runtime, name: str, search: list[str], aliases: dict[str, str]) -> list[reference.Reference]:
-    ref = reference.parse(name)
-    if ref.qualified:
-        return [ref.with_default_tag()]
-    if ref.path in aliases:
-        return [reference.parse(aliases[ref.path]).with_default_tag()]
-    if not search:
-        raise InvalidArgument(f"short-name {name!r} did not resolve: no unqualified-search-registries are "
-                              "configured in registries.conf")
-    return [ref.with_domain(reg).with_default_tag() for reg in search]
-
-
 # progress(label, total bytes) -> advance(n): how a front end shows each layer's download.
 Progress = Callable[[str, int], Callable[[int], None]]
 
@@ -74,12 +62,13 @@ def pull(rt: Runtime, o: PullOptions, report: Callable[[str], None],
          platform: tuple[str, str, Optional[str]], progress: Optional[Progress] = None) -> Image:
     from storage.transports.registry import ManifestUnknownError, RegistryError
 
-    from ..registries import load
+    from ..registry.conf import load
 
     given_credentials(o)
-    conf = load(rt.cfg.config_dir, rt.cfg.search_registries)
+    conf = load(rt.cfg.config_dir)
     try:
-        cands = _candidates(rt, o.name, conf.search, conf.aliases)
+        # Aliases keep the tag or digest given: busybox:1.36 stays 1.36.
+        cands = reference.pull_candidates(o.name, conf.short_names())
     except PodpyError:
         raise
     except Exception as exc:  # noqa: BLE001
@@ -149,7 +138,7 @@ def endpoints(ref: reference.Reference, conf: Any) -> list[Endpoint]:
 
 def _daemon_json_mirrors() -> list[Any]:
     """docker's "registry-mirrors" ("https://host[:port]" URLs) for Docker Hub."""
-    from ..registries import Mirror
+    from ..registry.conf import Mirror
 
     for path in (os.path.expanduser("~/.config/docker/daemon.json"), "/etc/docker/daemon.json"):
         try:
@@ -179,7 +168,7 @@ def given_credentials(o: PullOptions) -> Optional[tuple[str, str]]:
 def _client(ep: Endpoint, o: PullOptions) -> Any:
     from storage.transports.registry import RegistryClient, RegistryOptions
 
-    from ..authfile import credentials
+    from ..registry.authfile import credentials
 
     creds = given_credentials(o) or credentials(ep.host, ep.repository, [o.auth_file] if o.auth_file else None)
     tls_verify = (not ep.insecure) if o.tls_verify is None else o.tls_verify

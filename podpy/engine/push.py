@@ -52,7 +52,7 @@ def _export_in_ns(dirs: tuple[str, Optional[str]], path: str, compression: str, 
 
 def push(rt: Runtime, o: PushOptions, report: Callable[[str], None]) -> str:
     """Push and return the manifest digest."""
-    from ..registries import load
+    from ..registry.conf import load
     from .pull import Endpoint, PullOptions, _client, given_credentials
 
     if o.compression not in LAYER_TYPES:
@@ -65,7 +65,7 @@ def push(rt: Runtime, o: PushOptions, report: Callable[[str], None]) -> str:
         raise translate(exc) from exc
     if not dest.qualified or dest.domain == reference.LOCAL_REGISTRY:
         raise InvalidArgument(f"push destination {dest_name!r} names no registry (e.g. registry.example.com/app:1)")
-    conf = load(rt.cfg.config_dir, rt.cfg.search_registries)
+    conf = load(rt.cfg.config_dir)
     entry = conf.find(dest.repository)
     if entry is not None and entry.blocked:
         raise InvalidArgument(f"registry {dest.domain} is blocked in registries.conf")

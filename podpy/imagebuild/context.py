@@ -62,12 +62,12 @@ class Context:
         return found
 
     def _top(self, rel: str) -> Optional[Top]:
-        from rootless.mounts import resolve_in_root
+        from storage.inroot import resolve
 
         if rel == ".":
             return Top(self.root, ".", True, "")
-        host = resolve_in_root(self.root, rel)
         try:
+            host = resolve(self.root, rel)
             st = os.stat(host)
         except OSError:
             return None

@@ -6,8 +6,8 @@ file goes to DEST, or into DEST when DEST ends with `/` or is a directory; sever
 sources need a DEST ending with `/`; missing directories of DEST are made. Files from the
 context belong to root (or --chown) with their modes and modification times; files from
 another stage or image (--from) keep their owners unless --chown. The destination is
-resolved inside the container's root (its symlinks cannot lead out), and the files are
-written with O_NOFOLLOW below directories resolved that way.
+resolved inside the container's root by storage.inroot (its symlinks cannot lead out), and
+the files are written below the physical directories it returns.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from storage.fsutil import copy_file
+from storage.inroot import make_dirs, resolve
 
 from ..errors import InvalidArgument
 from .context import Top, walk_tree
@@ -74,17 +75,14 @@ def _view_tops(view: str, pattern: str) -> list[Top]:
     """The sources a --from pattern names inside the mounted image."""
     import fnmatch
 
-    from rootless.mounts import resolve_in_root
-
     rel = posixpath.normpath("/" + pattern).lstrip("/")
     names = [""]
     for part in [p for p in rel.split("/") if p]:
         nxt = []
         for base in names:
             if any(c in part for c in "*?["):
-                host = resolve_in_root(view, base) if base else view
                 try:
-                    entries = sorted(os.listdir(host))
+                    entries = sorted(os.listdir(resolve(view, base)))
                 except OSError:
                     continue
                 nxt += [f"{base}/{n}" if base else n for n in entries if fnmatch.fnmatchcase(n, part)]
@@ -93,8 +91,8 @@ def _view_tops(view: str, pattern: str) -> list[Top]:
         names = nxt
     tops = []
     for name in names:
-        host = resolve_in_root(view, name) if name else view
         try:
+            host = resolve(view, name)
             st = os.stat(host)
         except OSError:
             continue
@@ -117,39 +115,30 @@ class _Writer:
         return 0, 0
 
     def existing(self, path: str) -> Optional[str]:
-        from rootless.mounts import resolve_in_root
-
-        host = resolve_in_root(self.root, path)
+        try:
+            host = resolve(self.root, path)
+        except OSError as exc:
+            raise self._unusable(path, exc) from None
         return host if os.path.lexists(host) else None
 
     def mkdirs(self, path: str) -> str:
         """The host path of directory `path` in the root, made (with its parents) when missing."""
-        from rootless.mounts import resolve_in_root
+        uid, gid = (self.job.uid, self.job.gid) if self.job.uid is not None else (0, 0)
 
-        cur = self.root
-        done = ""
-        for comp in [c for c in path.split("/") if c not in ("", ".")]:
-            done = f"{done}/{comp}"
-            nxt = os.path.join(cur, comp)
-            try:
-                st = os.lstat(nxt)
-            except FileNotFoundError:
-                os.mkdir(nxt, 0o755)
-                os.chmod(nxt, 0o755)
-                uid, gid = (self.job.uid, self.job.gid) if self.job.uid is not None else (0, 0)
-                os.lchown(nxt, uid, gid if gid is not None else uid)
-                cur = nxt
-                continue
-            if stat.S_ISLNK(st.st_mode) or comp == "..":
-                nxt = resolve_in_root(self.root, done)
-                try:
-                    st = os.lstat(nxt)
-                except FileNotFoundError:
-                    return self.mkdirs(os.path.relpath(nxt, self.root))
-            if not stat.S_ISDIR(st.st_mode):
-                raise InvalidArgument(f"{self.job.keyword}: cannot copy into {path}: {done} is not a directory")
-            cur = nxt
-        return cur
+        def made(parent: int, name: bytes, _path: tuple[bytes, ...]) -> None:
+            # mkdir's mode went through the umask; new parents are 0755 exactly.
+            os.chmod(name, 0o755, dir_fd=parent)
+            os.chown(name, uid, gid if gid is not None else uid, dir_fd=parent, follow_symlinks=False)
+
+        try:
+            return make_dirs(self.root, path, made)
+        except OSError as exc:
+            raise self._unusable(path, exc) from None
+
+    def _unusable(self, path: str, exc: OSError) -> InvalidArgument:
+        if isinstance(exc, NotADirectoryError) and exc.filename:
+            return InvalidArgument(f"{self.job.keyword}: cannot copy into {path}: /{exc.filename} is not a directory")
+        return InvalidArgument(f"{self.job.keyword}: cannot copy into {path}: {exc.strerror or exc}")
 
     def _clear(self, host: str, want_dir: bool) -> bool:
         """Make room for an entry; True when a directory is already there (and one is wanted)."""

@@ -228,7 +228,7 @@ class Build:
         image = None
         if self.pull not in ("always", "newer"):
             try:
-                image = store.image(name, self.rt.cfg.search_registries)
+                image = store.image(name, self.rt.cfg.short_names)
             except Exception:  # noqa: BLE001 - not here: pulled below, or the error says so
                 image = None
             if image is not None and platform and not _platform_matches(image, platform):

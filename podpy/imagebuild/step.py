@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional
@@ -45,7 +44,6 @@ def nop(text: str) -> str:
 
 def ensure_dir(root: str, path: str) -> None:
     """In the working container: make a directory (WORKDIR) with its parents, owned by root."""
-    from rootless.mounts import resolve_in_root
+    from storage.inroot import make_dirs
 
-    host = resolve_in_root(root, path)
-    os.makedirs(host, mode=0o755, exist_ok=True)
+    make_dirs(root, path)

@@ -213,16 +213,19 @@ def _bind_source(sb: Any, w: "Working", m: MountSpec, i: int) -> str:
 
 def _copy_from_view(view: dict[str, Any], source: str, staged: str) -> None:
     from rootless import syscalls as S
-    from rootless.mounts import resolve_in_root
     from storage.drivers.vfs import copy_tree
     from storage.fsutil import copy_file
+    from storage.inroot import resolve
 
     from .working import mount_view
 
     sc = S.default()
     sc.mount(None, "/", None, S.MS_REC | S.MS_PRIVATE)
     mount_view(sc, view)
-    src = resolve_in_root(view["target"], source)
+    try:
+        src = resolve(view["target"], source)
+    except OSError:
+        src = ""  # a loop or a file on the way: nothing there to copy
     if os.path.isdir(src):
         copy_tree(src, staged)
     elif os.path.exists(src):

@@ -6,10 +6,9 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
-if TYPE_CHECKING:
-    from storage.transports.registry import RegistryError
+from storage.transports.errors import RegistryError
 
 __all__ = [
     "ACCEPT_MANIFESTS", "DOCKER_LIST", "DOCKER_MANIFEST", "DOCKER_V1", "DOCKER_V1_SIGNED", "Descriptor",
@@ -82,14 +81,6 @@ class ImageManifest:
     index_digest: Optional[str] = None
 
 
-def _error(message: str) -> RegistryError:
-    # registry.py owns the error classes and imports this module, so the
-    # import waits until an error is actually raised (both are loaded by then).
-    from storage.transports.registry import RegistryError
-
-    return RegistryError(message)
-
-
 def sha256_digest(data: bytes) -> str:
     """The "sha256:<hex>" digest of data."""
     return "sha256:" + hashlib.sha256(data).hexdigest()
@@ -102,29 +93,29 @@ def valid_digest(digest: str) -> bool:
 
 def _descriptor(value: object, what: str) -> Descriptor:
     if not isinstance(value, dict):
-        raise _error(f"malformed manifest: {what} is not an object")
+        raise RegistryError(f"malformed manifest: {what} is not an object")
     media_type = value.get("mediaType")
     digest = value.get("digest")
     size = value.get("size")
     if not isinstance(media_type, str) or not media_type:
-        raise _error(f"malformed manifest: {what} has no mediaType")
+        raise RegistryError(f"malformed manifest: {what} has no mediaType")
     if not isinstance(digest, str) or not digest:
-        raise _error(f"malformed manifest: {what} has no digest")
+        raise RegistryError(f"malformed manifest: {what} has no digest")
     if not valid_digest(digest):
         algorithm = digest.split(":", 1)[0] if ":" in digest else digest
         if algorithm != "sha256":
-            raise _error(f"unsupported digest algorithm {algorithm!r} in {what}")
-        raise _error(f"malformed manifest: {what} has an invalid digest")
+            raise RegistryError(f"unsupported digest algorithm {algorithm!r} in {what}")
+        raise RegistryError(f"malformed manifest: {what} has an invalid digest")
     # bool is an int in Python but never a size in JSON.
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise _error(f"malformed manifest: {what} has no valid size")
+        raise RegistryError(f"malformed manifest: {what} has no valid size")
     platform = value.get("platform")
     if platform is not None and not isinstance(platform, dict):
-        raise _error(f"malformed manifest: {what} has a malformed platform")
+        raise RegistryError(f"malformed manifest: {what} has a malformed platform")
     annotations = value.get("annotations")
     if annotations is not None and not (isinstance(annotations, dict)
                                         and all(isinstance(v, str) for v in annotations.values())):
-        raise _error(f"malformed manifest: {what} has malformed annotations")
+        raise RegistryError(f"malformed manifest: {what} has malformed annotations")
     return Descriptor(media_type, digest, size, platform, annotations)
 
 
@@ -133,29 +124,29 @@ def _effective_type(doc: dict[str, Any], media_type: str) -> str:
     declared = doc.get("mediaType")
     declared = declared.strip().lower() if isinstance(declared, str) else ""
     if served in SCHEMA1_TYPES or declared in SCHEMA1_TYPES or doc.get("schemaVersion") == 1:
-        raise _error("Docker schema 1 manifests are not supported; "
+        raise RegistryError("Docker schema 1 manifests are not supported; "
                      "push the image again with a current client to convert it to schema 2 or OCI")
     if doc.get("schemaVersion") != 2:
-        raise _error(f"unsupported manifest schemaVersion {doc.get('schemaVersion')!r}")
+        raise RegistryError(f"unsupported manifest schemaVersion {doc.get('schemaVersion')!r}")
     known = IMAGE_TYPES | INDEX_TYPES
     if served not in _GENERIC_TYPES:
         if served not in known:
-            raise _error(f"unsupported manifest media type {served}")
+            raise RegistryError(f"unsupported manifest media type {served}")
         if declared in known and (declared in INDEX_TYPES) != (served in INDEX_TYPES):
             # An index served as an image (or the reverse) could be read two
             # ways; refusing keeps the digest meaning one thing.
-            raise _error(f"manifest served as {served} but declares {declared}")
+            raise RegistryError(f"manifest served as {served} but declares {declared}")
         return served
     if declared:
         if declared not in known:
-            raise _error(f"unsupported manifest media type {declared}")
+            raise RegistryError(f"unsupported manifest media type {declared}")
         return declared
     # OCI allows omitting mediaType; the shape of the document tells.
     if "manifests" in doc and "layers" not in doc:
         return OCI_INDEX
     if "layers" in doc and "manifests" not in doc:
         return OCI_MANIFEST
-    raise _error("manifest has no media type and its content fits no known kind")
+    raise RegistryError("manifest has no media type and its content fits no known kind")
 
 
 def served_media_type(raw: bytes, content_type: str) -> str:
@@ -179,28 +170,28 @@ def parse_manifest(raw: bytes, media_type: str) -> ImageManifest | list[Descript
     try:
         doc = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise _error(f"manifest is not valid JSON: {e}") from None
+        raise RegistryError(f"manifest is not valid JSON: {e}") from None
     if not isinstance(doc, dict):
-        raise _error("manifest is not a JSON object")
+        raise RegistryError("manifest is not a JSON object")
     kind = _effective_type(doc, media_type)
     if kind in INDEX_TYPES:
         entries = doc.get("manifests")
         if not isinstance(entries, list):
-            raise _error("malformed manifest list: no manifests array")
+            raise RegistryError("malformed manifest list: no manifests array")
         return [_descriptor(e, f"manifest list entry {i}") for i, e in enumerate(entries)]
     if "config" not in doc or not isinstance(doc.get("layers"), list):
-        raise _error(f"malformed manifest: {kind} without config and layers")
+        raise RegistryError(f"malformed manifest: {kind} without config and layers")
     config = _descriptor(doc["config"], "config")
     if config.media_type not in CONFIG_TYPES:
-        raise _error(f"not a container image (config media type {config.media_type}); "
+        raise RegistryError(f"not a container image (config media type {config.media_type}); "
                      "artifacts cannot be pulled as images")
     layers = tuple(_descriptor(e, f"layer {i}") for i, e in enumerate(doc["layers"]))
     for layer in layers:
         if layer.media_type in FOREIGN_LAYER_TYPES:
-            raise _error(f"layer {layer.digest} is a foreign (non-distributable) layer ({layer.media_type}); "
+            raise RegistryError(f"layer {layer.digest} is a foreign (non-distributable) layer ({layer.media_type}); "
                          "such images (usually Windows) cannot be pulled")
         if layer.media_type not in LAYER_TYPES:
-            raise _error(f"unsupported layer media type {layer.media_type}")
+            raise RegistryError(f"unsupported layer media type {layer.media_type}")
     return ImageManifest(raw, kind, sha256_digest(raw), config, layers, None)
 
 
@@ -273,7 +264,7 @@ def choose_platform(entries: list[Descriptor], os: str, arch: str, variant: Opti
         return images[0]
     available = sorted({platform_name(e.platform) for e in images if e.platform})
     wanted = "/".join(x for x in (want_os, want_arch, variant or "") if x)
-    raise _error(f"no image in the manifest list for platform {wanted} "
+    raise RegistryError(f"no image in the manifest list for platform {wanted} "
                  f"(available: {', '.join(available) or 'none'})")
 
 

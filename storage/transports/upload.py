@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, BinaryIO, Optional
+from typing import BinaryIO, Optional
 from urllib.parse import urlencode, urljoin
 
 from storage.compression import CHUNK
-from storage.transports.manifest import sha256_digest, valid_digest
-from storage.transports.registry import (
-    _ALGORITHM, _TAG, MANIFEST_LIMIT, DigestMismatchError, RegistryError, _Key, _one_line, _printable, _registry_error,
-    UnauthorizedError, _Reply, _Request, _TransientError, _unexpected, _url_target,
+from storage.transports._api import MANIFEST_LIMIT, blob_path, by_digest, check_repository, check_tag, reference_label
+from storage.transports._http import Key, Reply, Request, Session, unexpected, url_target
+from storage.transports.errors import (
+    DigestMismatchError, RegistryError, TransientError, UnauthorizedError, error_body, one_line, printable,
 )
+from storage.transports.manifest import sha256_digest, valid_digest
 
-if TYPE_CHECKING:
-    from storage.transports.registry import RegistryClient
-
-__all__ = ["put_manifest", "upload_blob"]
+__all__ = ["blob_exists", "put_manifest", "upload_blob"]
 
 _OCTETS = "application/octet-stream"
 # Codes by which the registry says the content is not what we announced.
@@ -39,7 +37,7 @@ class _Source:
         try:
             self.file.seek(self.start + offset)
         except (OSError, ValueError) as e:
-            raise RegistryError(f"{self.label}: seeking back in the content failed: {_one_line(e)}") from None
+            raise RegistryError(f"{self.label}: seeking back in the content failed: {one_line(e)}") from None
 
     def body(self, offset: int, length: int) -> Callable[[], Iterator[bytes]]:
         """A request body factory: length bytes from offset, read in CHUNK pieces, never all in memory."""
@@ -57,7 +55,7 @@ class _Source:
                     data = self.file.read(min(CHUNK, remaining)) or b""
                 except (OSError, ValueError) as e:
                     # Not an OSError: it would pass for a network failure and be retried.
-                    raise RegistryError(f"{self.label}: reading the content failed: {_one_line(e)}") from None
+                    raise RegistryError(f"{self.label}: reading the content failed: {one_line(e)}") from None
                 if not data:
                     raise RegistryError(f"{self.label}: the content ended after {offset + length - remaining} "
                                         "bytes, before its announced size")
@@ -75,10 +73,10 @@ def _seekable(source: BinaryIO) -> bool:
         return False
 
 
-def _location(reply: _Reply, label: str) -> tuple[_Key, str]:
+def _location(reply: Reply, label: str) -> tuple[Key, str]:
     """Where an upload goes on: the reply's Location, resolved against the URL that was asked."""
-    location = reply.headers.get("Location")
-    target = _url_target(urljoin(reply.url, location)) if location else None
+    location = reply.header("Location")
+    target = url_target(urljoin(reply.url, location)) if location else None
     # http.client refuses control characters and spaces with a message that
     # quotes the URL, and a Location may hold a state token: check first.
     if target is None or not target[1].isprintable() or " " in target[1]:
@@ -91,36 +89,45 @@ def _with_query(path: str, **params: str) -> str:
     return path + ("&" if "?" in path else "?") + urlencode(params)
 
 
-def _failed(reply: _Reply, label: str) -> RegistryError:
-    if _registry_error(reply.body)[0] in _CONTENT_CODES:
-        return DigestMismatchError(f"{label}: {_unexpected(reply)}")
-    return RegistryError(f"{label}: {_unexpected(reply)}")
+def _failed(reply: Reply, label: str) -> RegistryError:
+    if error_body(reply.body)[0] in _CONTENT_CODES:
+        return DigestMismatchError(f"{label}: {unexpected(reply)}")
+    return RegistryError(f"{label}: {unexpected(reply)}")
 
 
-def upload_blob(client: RegistryClient, repository: str, digest: str, size: int, source: BinaryIO,
+def blob_exists(session: Session, repository: str, digest: str, *, push: bool = False, label: str = "") -> bool:
+    """RegistryClient.blob_exists: whether the registry has the blob (HEAD); push asks for a push token."""
+    label = label or printable(f"checking blob {digest} in {session.registry}/{repository}")
+    reply = session.fetch(Request("HEAD", blob_path(repository, digest, label), {}, label), repository, push)
+    if reply.status in (200, 404):
+        return reply.status == 200
+    raise RegistryError(f"{label}: {unexpected(reply)}")
+
+
+def upload_blob(session: Session, repository: str, digest: str, size: int, source: BinaryIO,
                 mount_from: Optional[str], chunk_size: Optional[int]) -> str:
     """RegistryClient.upload_blob: "exists", "mounted" or "uploaded"."""
-    label = _printable(f"pushing blob {digest} to {client.registry}/{repository}")
+    label = printable(f"pushing blob {digest} to {session.registry}/{repository}")
     if not valid_digest(digest):
         raise RegistryError(f"{label}: only sha256 digests are supported")
-    repo = client._repo(repository, label)
+    repo = check_repository(repository, label)
     if mount_from is not None:
-        client._repo(mount_from, label)
+        check_repository(mount_from, label)
     if size < 0 or (chunk_size is not None and chunk_size <= 0):
         raise RegistryError(f"{label}: invalid size or chunk size")
-    if client.blob_exists(repository, digest, push=True, label=label):
+    if blob_exists(session, repository, digest, push=True, label=label):
         return "exists"
     content = _Source(source, label)
-    opts, attempt = client._options, 0
+    opts, attempt = session.options, 0
     while True:
         try:
-            return _upload_once(client, repo, digest, size, content, mount_from, chunk_size, label)
+            return _upload_once(session, repo, digest, size, content, mount_from, chunk_size, label)
         except UnauthorizedError:
             # Mounting needs pull rights on the other repository too; without them, upload.
             if mount_from is None:
                 raise
             mount_from = None
-        except _TransientError as e:
+        except TransientError as e:
             # Start over with a new upload session: the registry may have
             # dropped the old one, and the content must be sent again from
             # its start, which needs a source that can seek back.
@@ -131,13 +138,13 @@ def upload_blob(client: RegistryClient, repository: str, digest: str, size: int,
             attempt += 1
 
 
-def _upload_once(client: RegistryClient, repo: str, digest: str, size: int, content: _Source,
+def _upload_once(session: Session, repo: str, digest: str, size: int, content: _Source,
                  mount_from: Optional[str], chunk_size: Optional[int], label: str) -> str:
     """One attempt: start (or mount) an upload, send the content, commit it."""
     path = f"/v2/{repo}/blobs/uploads/"
     if mount_from is not None:
         path += "?" + urlencode({"mount": digest, "from": mount_from})
-    reply = client._fetch(_Request("POST", path, {}, label, retry=False), repo, True)
+    reply = session.fetch(Request("POST", path, {}, label, retry=False), repo, True)
     if mount_from is not None and reply.status == 201:
         return "mounted"
     if reply.status != 202:
@@ -148,46 +155,45 @@ def _upload_once(client: RegistryClient, repo: str, digest: str, size: int, cont
     if chunk_size is not None:
         while offset < size:
             length = min(chunk_size, size - offset)
-            request = _Request("PATCH", where, {**headers, "Content-Length": str(length),
+            request = Request("PATCH", where, {**headers, "Content-Length": str(length),
                                                 "Content-Range": f"{offset}-{offset + length - 1}"},
                                label, body=content.body(offset, length), retry=False)
-            reply = client._fetch(request, repo, True, key)
+            reply = session.fetch(request, repo, True, key)
             if reply.status != 202:
                 raise _failed(reply, label)
             key, where = _location(reply, label)
             offset += length
-    request = _Request("PUT", _with_query(where, digest=digest), {**headers, "Content-Length": str(size - offset)},
+    request = Request("PUT", _with_query(where, digest=digest), {**headers, "Content-Length": str(size - offset)},
                        label, body=content.body(offset, size - offset), retry=False)
-    reply = client._fetch(request, repo, True, key)
+    reply = session.fetch(request, repo, True, key)
     if reply.status != 201:
         raise _failed(reply, label)
-    stored = reply.headers.get("Docker-Content-Digest")
+    stored = reply.header("Docker-Content-Digest")
     if stored and stored != digest:
-        raise DigestMismatchError(f"{label}: the registry stored the content as {_printable(stored)[:80]}")
+        raise DigestMismatchError(f"{label}: the registry stored the content as {printable(stored)[:80]}")
     return "uploaded"
 
 
-def put_manifest(client: RegistryClient, repository: str, reference: str, raw: bytes, media_type: str) -> str:
+def put_manifest(session: Session, repository: str, reference: str, raw: bytes, media_type: str) -> str:
     """RegistryClient.put_manifest: the manifest's sha256 digest."""
-    sep = "@" if _ALGORITHM.match(reference) else ":"
-    label = _printable(f"pushing manifest {client.registry}/{repository}{sep}{reference}")
-    repo = client._repo(repository, label)
+    label = reference_label("pushing manifest", session.registry, repository, reference)
+    repo = check_repository(repository, label)
     digest = sha256_digest(raw)
-    if sep == "@" and reference != digest:
+    if by_digest(reference) and reference != digest:
         raise DigestMismatchError(f"{label}: the manifest's digest is {digest}")
-    if sep == ":" and not _TAG.fullmatch(reference):
-        raise RegistryError(f"{label}: invalid tag")
+    if not by_digest(reference):
+        check_tag(reference, label)
     if len(raw) > MANIFEST_LIMIT:
         raise RegistryError(f"{label}: manifest is larger than {MANIFEST_LIMIT >> 20} MiB")
     if not media_type or not media_type.isprintable():
         raise RegistryError(f"{label}: invalid media type")
-    request = _Request("PUT", f"/v2/{repo}/manifests/{reference}",
+    request = Request("PUT", f"/v2/{repo}/manifests/{reference}",
                        {"Content-Type": media_type, "Content-Length": str(len(raw))}, label, body=lambda: (raw,))
-    reply = client._fetch(request, repo, True)
+    reply = session.fetch(request, repo, True)
     if reply.status != 201:
         raise _failed(reply, label)
-    stored = reply.headers.get("Docker-Content-Digest")
+    stored = reply.header("Docker-Content-Digest")
     if stored and stored != digest:
-        raise DigestMismatchError(f"{label}: the registry stored the manifest as {_printable(stored)[:80]}, "
+        raise DigestMismatchError(f"{label}: the registry stored the manifest as {printable(stored)[:80]}, "
                                   f"not {digest}")
     return digest

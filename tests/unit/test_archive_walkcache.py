@@ -18,7 +18,7 @@ import pytest
 from layertar import Layer, apply, can_mknod_whiteout, can_user_xattr, open_fds, skip_unless
 
 from storage import _writer
-from storage._inroot import DirCache, Root
+from storage.inroot import DirCache, Root
 from storage.errors import LayerError, UnsafeEntryError
 
 

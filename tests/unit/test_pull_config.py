@@ -1,14 +1,15 @@
-"""Where pull fetches from (mirrors, prefixes, blocked registries) and which credentials it uses."""
+"""Where pull fetches from (registries.conf: short names, mirrors, prefixes, blocked registries) and with which
+credentials."""
 
 import base64
 import json
 
 import pytest
 
-from podpy.authfile import credentials
 from podpy.engine.pull import endpoints, platform_of
 from podpy.errors import InvalidArgument
-from podpy.registries import Mirror, RegistriesConf, Registry
+from podpy.registry.authfile import credentials
+from podpy.registry.conf import Mirror, RegistriesConf, Registry, load, short_names
 from storage import reference
 
 
@@ -66,3 +67,31 @@ def test_credentials_from_podman_and_docker_files(tmp_path, monkeypatch):
     assert credentials("reg.example:5000", "team/app") == ("bob", "pw:2")
     assert credentials("docker.io", "library/busybox") == ("hubuser", "hubpw")
     assert credentials("nowhere.example") is None
+
+
+def test_short_names_come_from_every_file_and_are_cached(tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(os, "getuid", lambda: 1000)  # the user's own files count for a rootless user only
+    drop_in = tmp_path / "xdg" / "containers" / "registries.conf.d"
+    drop_in.mkdir(parents=True)
+    (drop_in / "shortnames.conf").write_text('[aliases]\n"mine" = "example.com/me/mine"\n')
+    own = tmp_path / "podpy"
+    own.mkdir()
+    (own / "registries.conf").write_text('unqualified-search-registries = ["r.example"]\n')
+    cache = tmp_path / "run"
+    cache.mkdir()
+    names = short_names(str(own), str(cache))
+    assert names.search == ("r.example",) and names.aliases["mine"] == "example.com/me/mine"
+    assert (cache / "registries.cache").is_file()
+    # The full reader agrees: pull and lookups resolve alike.
+    assert load(str(own)).short_names() == names
+    # Unchanged files: the cache answers (even though it now disagrees with nothing else).
+    assert short_names(str(own), str(cache)) == names
+    # A changed file is read again.
+    (drop_in / "shortnames.conf").write_text('[aliases]\n"mine" = "example.com/other/mine"\n')
+    os.utime(drop_in / "shortnames.conf", ns=(1, 1))
+    assert short_names(str(own), str(cache)).aliases["mine"] == "example.com/other/mine"
+    assert [str(r) for r in reference.pull_candidates("mine:2", short_names(str(own), str(cache)))] == \
+        ["example.com/other/mine:2"]

@@ -1,4 +1,4 @@
-"""Image name parsing and normalisation, as podman does it."""
+"""Image name parsing, normalisation and short-name resolution, as podman does them."""
 
 import pytest
 
@@ -31,10 +31,54 @@ def test_invalid(bad):
         ref.parse(bad)
 
 
+SEARCH = ref.ShortNames(("docker.io", "quay.io"), {})
+ALIASES = ref.ShortNames(("docker.io", "quay.io"), {
+    "busybox": "docker.io/library/busybox", "tw-busybox": "registry.opensuse.org/opensuse/busybox",
+    "pinned": "example.com/p/pinned@sha256:" + "b" * 64, "tagged": "example.com/t/tagged:v9"})
+DIGEST = "sha256:" + "a" * 64
+
+
 def test_candidates_order():
-    assert ref.candidates("busybox", ["docker.io", "quay.io"]) == [
+    assert ref.candidates("busybox", SEARCH) == [
         "localhost/busybox:latest", "docker.io/library/busybox:latest", "quay.io/busybox:latest"]
-    assert ref.candidates("quay.io/a/b", ["docker.io"]) == ["quay.io/a/b:latest"]
+    assert ref.candidates("quay.io/a/b", SEARCH) == ["quay.io/a/b:latest"]
+
+
+def test_local_candidates_put_the_alias_after_localhost():
+    assert ref.candidates("tw-busybox:1.36", ALIASES) == [
+        "localhost/tw-busybox:1.36", "registry.opensuse.org/opensuse/busybox:1.36",
+        "docker.io/library/tw-busybox:1.36", "quay.io/tw-busybox:1.36"]
+
+
+def test_pull_candidates_without_an_alias_go_through_the_search_registries():
+    assert [str(r) for r in ref.pull_candidates("me/app:2", SEARCH)] == ["docker.io/me/app:2", "quay.io/me/app:2"]
+    assert [str(r) for r in ref.pull_candidates("quay.io/a/b", SEARCH)] == ["quay.io/a/b:latest"]
+    with pytest.raises(ReferenceError_, match="no unqualified-search-registries"):
+        ref.pull_candidates("app", ref.ShortNames((), {}))
+
+
+def test_alias_keeps_the_tag_given():
+    assert [str(r) for r in ref.pull_candidates("busybox:1.36", ALIASES)] == ["docker.io/library/busybox:1.36"]
+    assert [str(r) for r in ref.pull_candidates("busybox", ALIASES)] == ["docker.io/library/busybox:latest"]
+    # The user's tag wins over one the alias names.
+    assert [str(r) for r in ref.pull_candidates("tagged:1", ALIASES)] == ["example.com/t/tagged:1"]
+    assert [str(r) for r in ref.pull_candidates("tagged", ALIASES)] == ["example.com/t/tagged:v9"]
+
+
+def test_alias_keeps_the_digest_given():
+    [r] = ref.pull_candidates(f"busybox@{DIGEST}", ALIASES)
+    assert (r.domain, r.path, r.tag, r.digest) == ("docker.io", "library/busybox", None, DIGEST)
+    [r] = ref.pull_candidates(f"busybox:1.36@{DIGEST}", ALIASES)
+    assert (r.tag, r.digest) == ("1.36", DIGEST)
+    [r] = ref.pull_candidates("pinned", ALIASES)
+    assert r.digest == "sha256:" + "b" * 64
+
+
+def test_a_digest_that_contradicts_the_alias_is_an_error():
+    with pytest.raises(ReferenceError_, match="does not match"):
+        ref.pull_candidates(f"pinned@{DIGEST}", ALIASES)
+    with pytest.raises(ReferenceError_, match="must name a registry"):
+        ref.pull_candidates("x", ref.ShortNames((), {"x": "library/x"}))
 
 
 def test_split_repo_tag():

@@ -673,7 +673,7 @@ def test_bad_arguments(fake: FakeRegistry) -> None:
 
 def test_docker_hub_api_host() -> None:
     c = RegistryClient("docker.io", RegistryOptions())
-    assert c._registry_key("https") == ("https", "registry-1.docker.io", 443)
+    assert c._session.registry_key("https") == ("https", "registry-1.docker.io", 443)
     c.close()
 
 
@@ -812,4 +812,4 @@ def test_tls_verification_off(tls_registry: tuple[FakeRegistry, Path, Path], tmp
     for options in ({"insecure": False, "tls_verify": False}, {"insecure": True}):
         with client(registry, cert_dir=cert_dir, **options) as c:
             assert read_all(c, "a/b", sha(LAYERS[0])) == LAYERS[0]
-            assert c._scheme == "https"
+            assert c._session.scheme == "https"

@@ -1,4 +1,9 @@
-"""Resolve layer paths inside a root directory, chroot-style, using directory fds."""
+"""Resolve paths inside a root directory, chroot-style, using directory fds: symlinks never lead out.
+
+Layer extraction walks with Root and DirCache; callers that work with host
+paths (build's COPY/ADD, WORKDIR, the build context) use resolve() and
+make_dirs(), which return physical host paths (no symlink on the way).
+"""
 
 from __future__ import annotations
 
@@ -200,6 +205,91 @@ class Root:
             if e.errno == errno.ELOOP:  # a symlink loop leads nowhere either
                 return None
             raise
+
+
+def _split(path: str | bytes) -> list[bytes]:
+    raw = os.fsencode(path)
+    return [c for c in raw.split(b"/") if c not in (b"", b".")]
+
+
+def resolve(root: str, path: str, *, follow_last: bool = True) -> str:
+    """The host path of path inside root, its symlinks followed inside root only.
+
+    Missing components are kept as named (".." still going up), so the result
+    says where a new entry would be made.  With follow_last false a final
+    symlink is the answer itself.  Raises OSError(ELOOP) past MAX_SYMLINKS
+    links, NotADirectoryError when a file stands where a directory must be.
+    """
+    with Root(root) as top:
+        phys = _resolve(top, _split(path), follow_last)
+    return os.path.join(os.path.abspath(root), *(os.fsdecode(c) for c in phys))
+
+
+def _resolve(root: Root, comps: list[bytes], follow_last: bool) -> Phys:
+    # Root.walk's loop, but a missing name is no error (the rest is then
+    # lexical) and the last component may be a file, or a symlink to one.
+    pending = list(reversed(comps))
+    names: list[bytes] = []
+    missing: list[bytes] = []
+    links = 0
+    cur = os.dup(root.fd)
+    try:
+        while pending:
+            comp = pending.pop()
+            if comp == b"..":
+                if missing:
+                    missing.pop()
+                elif names:  # at the root ".." stays put, as in a chroot
+                    nxt = os.open(b"..", _WALK_FLAGS, dir_fd=cur)
+                    os.close(cur)
+                    cur = nxt
+                    names.pop()
+                continue
+            if missing:
+                missing.append(comp)  # below a missing name nothing exists to follow
+                continue
+            try:
+                st = os.stat(comp, dir_fd=cur, follow_symlinks=False)
+            except FileNotFoundError:
+                missing.append(comp)
+                continue
+            if stat.S_ISLNK(st.st_mode) and (pending or follow_last):
+                links += 1
+                if links > MAX_SYMLINKS:
+                    raise _loop_error((*names, comp))
+                target = os.readlink(comp, dir_fd=cur)
+                if target.startswith(b"/"):
+                    # Absolute targets restart at our root, never the host's.
+                    os.close(cur)
+                    cur = os.dup(root.fd)
+                    names.clear()
+                pending.extend(reversed(_split(target)))
+                continue
+            if not stat.S_ISDIR(st.st_mode):
+                if pending:
+                    raise NotADirectoryError(errno.ENOTDIR, "not a directory", os.fsdecode(b"/".join((*names, comp))))
+                names.append(comp)
+                break
+            # O_NOFOLLOW: a symlink put here since the stat fails instead of leading anywhere.
+            nxt = os.open(comp, _WALK_FLAGS, dir_fd=cur)
+            os.close(cur)
+            cur = nxt
+            names.append(comp)
+    finally:
+        os.close(cur)
+    return (*names, *missing)
+
+
+def make_dirs(root: str, path: str, on_mkdir: MkdirHook | None = None) -> str:
+    """The host path of directory path inside root, made with its missing parents (mode 0755, then on_mkdir).
+
+    Symlinks on the way are followed inside root.  Raises NotADirectoryError
+    when a non-directory is in the way and OSError(ELOOP) on a symlink loop.
+    """
+    with Root(root) as top:
+        fd, phys = top.walk(_split(path), create=True, on_mkdir=on_mkdir)
+        os.close(fd)
+    return os.path.join(os.path.abspath(root), *(os.fsdecode(c) for c in phys))
 
 
 class DirCache:
