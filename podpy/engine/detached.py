@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 EXIT_FILE = "exit"
 LOG_FILE = "ctr.log"
-_PR_SET_CHILD_SUBREAPER = 36
 
 
 # -------------------------------------------------------------- the monitor --
@@ -72,7 +71,7 @@ def _spawn_monitor(runroot: str) -> None:
             # A second fork: the monitor must not stay our child (nobody would reap it).
             if os.fork() == 0:
                 # Not inherited across fork, but kept across execve: set it here.
-                syscalls.default().prctl(_PR_SET_CHILD_SUBREAPER, 1)
+                syscalls.default().set_child_subreaper()
                 os.execve(sys.executable, argv, env)
         finally:
             os._exit(0)
