@@ -9,7 +9,6 @@ import ast
 import errno
 import inspect
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -262,13 +261,3 @@ def test_the_recorder_has_only_real_methods():
     with pytest.raises(TypeError):
         rec.unshare()                          # the real signature takes flags
 
-
-@pytest.fixture(autouse=True)
-def _no_stray_children():
-    yield
-    try:
-        while os.waitpid(-1, os.WNOHANG)[0]:
-            pass
-    except ChildProcessError:
-        pass
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
