@@ -74,7 +74,7 @@ def drop_bounding(sc: S.Syscalls, keep: int) -> None:
     for cap in range(last_cap() + 1):
         if not keep & (1 << cap):
             try:
-                sc.prctl(S.PR_CAPBSET_DROP, cap)
+                sc.capbset_drop(cap)
             except OSError:
                 pass  # unknown to this kernel
 
@@ -86,6 +86,6 @@ def apply(sc: S.Syscalls, keep: int, ambient: bool) -> None:
         for cap in range(last_cap() + 1):
             if keep & (1 << cap):
                 try:
-                    sc.prctl(S.PR_CAP_AMBIENT, 2, cap)  # PR_CAP_AMBIENT_RAISE
+                    sc.cap_ambient_raise(cap)
                 except OSError:
                     pass

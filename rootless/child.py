@@ -14,18 +14,17 @@ has by then started networking and placed it in its cgroup), copies the mount
 namespace so pivot_root does not move stage 1, mounts the container's file
 systems, pivots, masks paths, sets the terminal, user and capabilities, and
 execs. Each step that fails is sent back as a typed error.
+
+Both take the syscalls object they use (`sc`, by default `syscalls.default()`): a unit test
+hands in a recorder and checks the calls in their order.
 """
 
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import signal
-import _socket
 import stat
-import struct
-import termios
 
 from . import capabilities as caps
 from . import rootfs as R
@@ -46,11 +45,6 @@ _NS_FLAGS = {
     "network": S.CLONE_NEWNET, "mount": S.CLONE_NEWNS, "cgroup": S.CLONE_NEWCGROUP,
     "user": S.CLONE_NEWUSER,
 }
-# unlockpt/ptsname ioctls, which Python's termios does not name: _IOW/_IOR('T', 0x31/0x30, int);
-# powerpc swaps the direction bits.
-_PPC = os.uname().machine.startswith("ppc")
-_TIOCSPTLCK = 0x80045431 if _PPC else 0x40045431
-_TIOCGPTN = 0x40045430 if _PPC else 0x80045430
 _RESET_SIGNALS = (signal.SIGINT, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGTERM, signal.SIGHUP,
                   signal.SIGQUIT, signal.SIGCHLD, signal.SIGWINCH, signal.SIGUSR1, signal.SIGUSR2)
 
@@ -61,13 +55,14 @@ def namespaces(spec: dict[str, Any]) -> dict[str, Optional[str]]:
 
 
 def stage1(spec: dict[str, Any], chan: Channel, host_side_fds: list[int],
-           after_exit: Optional[Callable[[], None]] = None, detach: bool = False) -> NoReturn:
+           after_exit: Optional[Callable[[], None]] = None, detach: bool = False,
+           sc: Optional[S.Syscalls] = None) -> NoReturn:
     """The namespace holder. Never returns."""
     code = EXIT_SETUP_FAILED
     try:
         for fd in host_side_fds:
             os.close(fd)
-        code = _stage1(spec, chan, after_exit, detach)
+        code = _stage1(spec, chan, after_exit, detach, sc or S.default())
     except BaseException as exc:  # noqa: BLE001 - reported to the host side
         try:
             chan.send_error(exc)
@@ -76,9 +71,9 @@ def stage1(spec: dict[str, Any], chan: Channel, host_side_fds: list[int],
     os._exit(code)
 
 
-def _stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[Callable[[], None]], detach: bool) -> int:
-    sc = S.default()
-    sc.prctl(S.PR_SET_PDEATHSIG, signal.SIGKILL)
+def _stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[Callable[[], None]], detach: bool,
+            sc: S.Syscalls) -> int:
+    sc.set_pdeathsig(signal.SIGKILL)
     os.setsid()  # out of the caller's terminal process group: podpy forwards signals itself
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(sig, signal.SIG_IGN)
@@ -92,8 +87,8 @@ def _stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[Callable[[
             sc.unshare(S.CLONE_NEWUSER)
             chan.send("userns")
             chan.expect("mapped")
-        os.setresgid(0, 0, 0)
-        os.setresuid(0, 0, 0)
+        sc.setresgid(0, 0, 0)
+        sc.setresuid(0, 0, 0)
     # A mount namespace of our own for the rootfs; nothing propagates back to the host.
     sc.unshare(S.CLONE_NEWNS)
     sc.mount(None, "/", None, S.MS_REC | S.MS_PRIVATE)
@@ -108,7 +103,7 @@ def _stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[Callable[[
     sc.unshare(flags)
     pid = os.fork()
     if pid == 0:
-        init(spec, chan, detach)
+        init(spec, chan, detach, sc)
     chan.send("pid", pid=pid, fuse_pid=fuse_pid)
     chan.close()
     if detach:
@@ -153,10 +148,11 @@ def _wait(pid: int) -> int:
             return 128 + os.WTERMSIG(status)
 
 
-def init(spec: dict[str, Any], chan: Channel, detach: bool = False) -> NoReturn:
+def init(spec: dict[str, Any], chan: Channel, detach: bool = False,
+         sc: Optional[S.Syscalls] = None) -> NoReturn:
     """PID 1 of the container. Never returns: execs or exits."""
     try:
-        _init(spec, chan, detach)
+        _init(spec, chan, detach, sc or S.default())
     except ExecError as exc:
         _report(chan, exc)
         os._exit(exc.exit_code)
@@ -172,10 +168,9 @@ def _report(chan: Channel, exc: BaseException) -> None:
         pass
 
 
-def _init(spec: dict[str, Any], chan: Channel, detach: bool) -> None:
-    sc = S.default()
+def _init(spec: dict[str, Any], chan: Channel, detach: bool, sc: S.Syscalls) -> None:
     if not detach:  # a detached init outlives stage 1 by design
-        sc.prctl(S.PR_SET_PDEATHSIG, signal.SIGKILL)
+        sc.set_pdeathsig(signal.SIGKILL)
     chan.expect("go")
     os.setsid()
     ns = namespaces(spec)
@@ -187,14 +182,13 @@ def _init(spec: dict[str, Any], chan: Channel, detach: bool) -> None:
     process = spec["process"]
     rootfs = spec["root"]["path"]
     if ns.get("network", "") is None:
-        _loopback_up()
-        _ping_group(spec)
+        sc.interface_up("lo")   # a new network namespace starts with `lo` down; containers expect it up
+        _ping_group(sc, spec)
     if "uts" in ns and spec.get("hostname"):
-        _socket.sethostname(spec["hostname"])
+        sc.sethostname(spec["hostname"])
     if spec.get("linux", {}).get("seccomp"):
-        from . import seccomp
-
-        seccomp.preload(spec["linux"]["seccomp"])   # before pivot_root: the host's files are out of reach after it
+        # before pivot_root: the host's files are out of reach after it
+        _seccomp.preload(spec["linux"]["seccomp"], sc)
     notify = None
     if spec.get("linux", {}).get("bindNotify"):
         from .network import bindnotify as notify   # before pivot_root, as seccomp above
@@ -227,7 +221,7 @@ def _init(spec: dict[str, Any], chan: Channel, detach: bool) -> None:
     if notify is not None:
         # Still with CAP_SYS_ADMIN (which a filter needs without no_new_privs), and before the
         # profile's filter, which may refuse seccomp(2) itself.
-        listener = notify.install()
+        listener = notify.install(sc)
         if listener >= 0:
             chan.send("bind_notify", fds=[listener])
             os.close(listener)
@@ -270,12 +264,12 @@ def _enter_nested_userns(sc: S.Syscalls, rootfs: str, maps: dict[str, list[dict[
     _, status = os.waitpid(helper, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         raise SetupError("could not write the id maps of the container's nested user namespace")
-    os.setresgid(0, 0, 0)
-    os.setresuid(0, 0, 0)
+    sc.setresgid(0, 0, 0)
+    sc.setresuid(0, 0, 0)
     sc.unshare(S.CLONE_NEWNS)
 
 
-def _ping_group(spec: dict[str, Any]) -> None:
+def _ping_group(sc: S.Syscalls, spec: dict[str, Any]) -> None:
     """As podman's default sysctl net.ipv4.ping_group_range=0 0: the container's root group may
     ping (ICMP datagram sockets) without CAP_NET_RAW, which the default set lacks. The ids count
     in the namespace that owns the network namespace: for a nested one, its outer id of gid 0."""
@@ -287,22 +281,9 @@ def _ping_group(spec: dict[str, Any]) -> None:
             return
         gid = outer[0]
     try:
-        with open("/proc/sys/net/ipv4/ping_group_range", "w") as f:
-            f.write(f"{gid} {gid}")
+        sc.sysctl("net/ipv4/ping_group_range", f"{gid} {gid}")
     except OSError:
         pass
-
-
-def _loopback_up() -> None:
-    """A new network namespace starts with `lo` down; containers expect it up."""
-    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
-    s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
-    try:
-        req = struct.pack("16sH14x", b"lo", 0)
-        flags = struct.unpack("16sH14x", fcntl.ioctl(s.fileno(), siocgifflags, req))[1]
-        fcntl.ioctl(s.fileno(), siocsifflags, struct.pack("16sH14x", b"lo", flags | iff_up))
-    finally:
-        s.close()
 
 
 def _stdin_devnull() -> None:
@@ -316,21 +297,19 @@ def _terminal(sc: S.Syscalls, chan: Channel, process: dict[str, Any], console: b
     """Allocate the pty in the container's own devpts, make it our controlling
     terminal on 0/1/2 (and /dev/console), and send the master to the host side."""
     master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
-    fcntl.ioctl(master, _TIOCSPTLCK, struct.pack("i", 0))
-    num = struct.unpack("i", fcntl.ioctl(master, _TIOCGPTN, struct.pack("i", 0)))[0]
-    slave_path = f"/dev/pts/{num}"
+    sc.unlockpt(master)
+    slave_path = sc.ptsname(master)
     slave = os.open(slave_path, os.O_RDWR | os.O_NOCTTY)
     size = process.get("consoleSize")
     if size:
-        fcntl.ioctl(slave, termios.TIOCSWINSZ,
-                    struct.pack("HHHH", int(size["height"]), int(size["width"]), 0, 0))
+        sc.set_winsize(slave, int(size["height"]), int(size["width"]))
     if console:
         try:
             R.ensure_target("/dev/console", False)
             sc.mount(slave_path, "/dev/console", None, S.MS_BIND)
         except OSError:
             pass
-    fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+    sc.set_controlling_terminal(slave, slave_path)
     for fd in (0, 1, 2):
         os.dup2(slave, fd)
     if slave > 2:
@@ -345,12 +324,12 @@ def secure(sc: S.Syscalls, process: dict[str, Any], seccomp: Optional[dict[str, 
     are dropped; with it, last."""
     nnp = bool(process.get("noNewPrivileges"))
     if seccomp and not nnp:
-        _seccomp.load(seccomp)
+        _seccomp.load(seccomp, sc)
     _set_user_and_caps(sc, process)
     if nnp:
-        sc.prctl(S.PR_SET_NO_NEW_PRIVS, 1)
+        sc.set_no_new_privs()
         if seccomp:
-            _seccomp.load(seccomp)
+            _seccomp.load(seccomp, sc)
 
 
 def _set_user_and_caps(sc: S.Syscalls, process: dict[str, Any]) -> None:
@@ -362,15 +341,15 @@ def _set_user_and_caps(sc: S.Syscalls, process: dict[str, Any]) -> None:
     if keep is not None:
         caps.drop_bounding(sc, keep)
     try:
-        os.setgroups(extra)
+        sc.setgroups(extra)
     except OSError as exc:
         # setgroups is denied in a single-id user namespace: fine when nothing
         # beyond the primary group was asked for.
         if exc.errno != errno.EPERM or not set(extra) <= {gid}:
             raise SetupError(f"setgroups {extra}: {exc.strerror}") from exc
     try:
-        os.setresgid(gid, gid, gid)
-        os.setresuid(uid, uid, uid)
+        sc.setresgid(gid, gid, gid)
+        sc.setresuid(uid, uid, uid)
     except OSError as exc:
         raise SetupError(f"cannot set user {uid}:{gid}: {exc.strerror} "
                          "(is the id mapped in the user namespace?)") from exc

@@ -35,8 +35,8 @@ def _join(namespaces: list[tuple[int, int, str]]) -> None:
         sc.setns(fd, flag, path)
     if any(flag == S.CLONE_NEWUSER for _fd, flag, _p in namespaces):
         # Root of the container's namespace: the user is not mapped in a nested one (auto).
-        os.setresgid(0, 0, 0)
-        os.setresuid(0, 0, 0)
+        sc.setresgid(0, 0, 0)
+        sc.setresuid(0, 0, 0)
     os.chdir("/")
 
 
@@ -56,7 +56,7 @@ def _chrooted(desc: dict[str, Any], fn: Callable[..., Any], args: tuple[Any, ...
     sc.mount(None, "/", None, S.MS_REC | S.MS_PRIVATE)
     fuse = mount_rootfs(sc, desc)
     try:
-        os.chroot(desc["target"])
+        sc.chroot(desc["target"])
         os.chdir("/")
         return fn(*args)
     finally:
@@ -75,7 +75,7 @@ def _in_child(prepare: Callable[[], None], fn: Callable[..., Any], args: tuple[A
         code = 0
         try:
             os.close(r)
-            S.default().prctl(S.PR_SET_PDEATHSIG, signal.SIGKILL)
+            S.default().set_pdeathsig(signal.SIGKILL)
 
             def prepared() -> Any:
                 prepare()

@@ -1,7 +1,7 @@
 """Errors raised by rootless/, and their wire form between processes.
 
     RuntimeFailure
-    ├── SyscallError      a system call failed: names the call, the path and errno
+    ├── SyscallError      a system call failed: its op, path and errno (also an OSError)
     ├── IdMapError        newuidmap/newgidmap or /etc/subuid refused the mapping
     ├── ExecError         the container's command could not be executed
     │                     (exit 127 when not found, 126 when not executable)
@@ -31,19 +31,29 @@ class RuntimeFailure(Exception):
 
 
 class SyscallError(RuntimeFailure, OSError):
-    """A system call failed; `str()` reads like crun's: "mount `/x`: Permission denied"."""
+    """A system call failed: `op` (the call, "ioctl(TIOCSCTTY)" for an ioctl), the `path` it
+    was about ("" when none) and `errno`. `str()` reads like crun's:
+    "pivot_root `/x`: Invalid argument". An OSError, so `except OSError` catches it."""
 
-    def __init__(self, syscall: str, path: str, err: int) -> None:
+    def __init__(self, op: str, path: str, err: int) -> None:
         OSError.__init__(self, err, os.strerror(err))
-        self.syscall = syscall
+        self.op = op
         self.path = path
+
+    @property
+    def syscall(self) -> str:
+        return self.op
 
     def __str__(self) -> str:
         where = f" `{self.path}`" if self.path else ""
-        return f"{self.syscall}{where}: {os.strerror(self.errno or 0)}"
+        return f"{self.op}{where}: {os.strerror(self.errno or 0)}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickled by run_in_userns's helpers: rebuilt from the fields, not OSError's args
+        return (type(self), (self.op, self.path, self.errno))
 
     def to_wire(self) -> dict[str, Any]:
-        return {"kind": "syscall", "syscall": self.syscall, "path": self.path, "errno": self.errno}
+        return {"kind": "syscall", "op": self.op, "path": self.path, "errno": self.errno}
 
 
 class IdMapError(RuntimeFailure):
@@ -70,6 +80,9 @@ class ExecError(RuntimeFailure):
             return f"executable file `{self.command}` not found in $PATH: No such file or directory"
         return f"`{self.command}`: {os.strerror(self.errno)}: permission denied or not executable"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.command, self.errno))
+
     def to_wire(self) -> dict[str, Any]:
         return {"kind": "exec", "command": self.command, "errno": self.errno}
 
@@ -89,7 +102,9 @@ def from_wire(data: dict[str, Any]) -> RuntimeFailure:
     """Rebuild an error sent by `to_wire` in another process."""
     kind = data.get("kind")
     if kind == "syscall":
-        return SyscallError(str(data["syscall"]), str(data.get("path", "")), int(data["errno"]))
+        # "syscall": the field's name before it was "op" (a monitor started by an older podpy)
+        op = data.get("op", data.get("syscall", "?"))
+        return SyscallError(str(op), str(data.get("path") or ""), int(data["errno"]))
     if kind == "exec":
         return ExecError(str(data["command"]), int(data["errno"]))
     if kind == "idmap":

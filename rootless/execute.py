@@ -54,17 +54,13 @@ class Execution:
         return self.exit_code
 
 
-_NS_GET_PARENT = 0xB702   # _IO(0xb7, 0x2)
-
-
-def _namespace_fds(target: int) -> list[tuple[int, int, str]]:
+def _namespace_fds(target: int, sc: Optional[S.Syscalls] = None) -> list[tuple[int, int, str]]:
     """(fd, flag, path) of each namespace of target that is not already ours, in joining order.
 
     A container with --userns=keep-id|auto or --uidmap runs in a user namespace nested in
     the one that owns its other namespaces: that outer one is joined first, the nested one
     after the namespaces it does not own, just before the mount namespace (which it owns)."""
-    import fcntl
-
+    sc = sc or S.default()
     out: list[tuple[int, int, str]] = []
     nested: Optional[tuple[int, int, str]] = None
     try:
@@ -78,7 +74,7 @@ def _namespace_fds(target: int) -> list[tuple[int, int, str]]:
                 continue
             if name == "user":
                 try:
-                    parent = fcntl.ioctl(fd, _NS_GET_PARENT)
+                    parent = sc.ns_get_parent(fd, path)
                 except OSError:
                     parent = -1
                 if parent >= 0:
@@ -101,15 +97,16 @@ def _namespace_fds(target: int) -> list[tuple[int, int, str]]:
     return out
 
 
-def exec_in(target: int, process: dict[str, Any], detach: bool = False, cgroup: Optional[str] = None
-            ) -> Execution:
+def exec_in(target: int, process: dict[str, Any], detach: bool = False, cgroup: Optional[str] = None,
+            sc: Optional[S.Syscalls] = None) -> Execution:
     """Start process (OCI process shape) in the namespaces of target, a container's init (and
     in its cgroup, when it has one)."""
-    namespaces = _namespace_fds(target)
+    sc = sc or S.default()
+    namespaces = _namespace_fds(target, sc)
     host, inside = Channel.pair()
     stage = os.fork()
     if stage == 0:
-        _stage(namespaces, process, inside, host.fileno(), detach, cgroup)
+        _stage(namespaces, process, inside, host.fileno(), detach, cgroup, sc)
     inside.close()
     for fd, _f, _p in namespaces:
         os.close(fd)
@@ -151,13 +148,14 @@ def exec_in(target: int, process: dict[str, Any], detach: bool = False, cgroup: 
 
 
 def _stage(namespaces: list[tuple[int, int, str]], process: dict[str, Any], chan: Channel, host_fd: int,
-           detach: bool, cgroup: Optional[str] = None) -> NoReturn:
+           detach: bool, cgroup: Optional[str], sc: S.Syscalls) -> NoReturn:
     code = C.EXIT_SETUP_FAILED
     try:
         os.close(host_fd)
-        sc = S.default()
+        # libc now: once in the container's mount namespace the host's files are out of reach
+        sc.load()
         if not detach:
-            sc.prctl(S.PR_SET_PDEATHSIG, signal.SIGKILL)
+            sc.set_pdeathsig(signal.SIGKILL)
         os.setsid()   # out of the caller's process group: podpy forwards signals itself
         if detach:
             null = os.open("/dev/null", os.O_RDWR)
@@ -177,7 +175,7 @@ def _stage(namespaces: list[tuple[int, int, str]], process: dict[str, Any], chan
                     os.close(home)
                 home = None
         if process.get("seccomp"):
-            C._seccomp.preload(process["seccomp"])   # the host's files, before the container's mount namespace
+            C._seccomp.preload(process["seccomp"], sc)   # the host's files, before the container's mount namespace
         for fd, flag, path in namespaces:
             sc.setns(fd, flag, path)
             os.close(fd)

@@ -224,11 +224,11 @@ def mount_rootfs(sc: S.Syscalls, desc: dict[str, Any], tied: bool = True) -> Opt
         for key in ("uidmapping", "gidmapping"):
             if desc.get(key):
                 opts += f",{key}={desc[key]}"
-        return _fuse_overlay(desc, opts, target, tied)
+        return _fuse_overlay(sc, desc, opts, target, tied)
     raise SetupError(f"unknown rootfs mount type `{kind}`")
 
 
-def _fuse_overlay(desc: dict[str, Any], opts: str, target: str, tied: bool = True) -> int:
+def _fuse_overlay(sc: S.Syscalls, desc: dict[str, Any], opts: str, target: str, tied: bool = True) -> int:
     program = desc.get("program") or "fuse-overlayfs"
     before = os.stat(target).st_dev
     err = os.memfd_create("fuse-overlayfs-stderr", os.MFD_CLOEXEC)
@@ -236,7 +236,7 @@ def _fuse_overlay(desc: dict[str, Any], opts: str, target: str, tied: bool = Tru
     if pid == 0:
         try:
             if tied:
-                S.default().prctl(S.PR_SET_PDEATHSIG, signal.SIGKILL)
+                sc.set_pdeathsig(signal.SIGKILL)
             devnull = os.open("/dev/null", os.O_RDWR)
             os.dup2(devnull, 0)
             os.dup2(devnull, 1)

@@ -1,5 +1,5 @@
 """seccomp: profiles (docker/podman format) resolved for one container, and the filter loaded
-into the kernel through libseccomp (ctypes).
+into the kernel.
 
 A profile has a default action, an `archMap` (an architecture and the ones its
 kernel also runs, such as x86 and x32 beside x86_64), and syscall groups, each
@@ -7,20 +7,23 @@ with an action, optional argument conditions and optional `includes`/`excludes`
 on capabilities, architectures and the kernel version. `resolve()` keeps the
 groups that apply to a container with given capabilities on this machine and
 returns the OCI runtime spec's `linux.seccomp`; `load()` installs that filter
-in the calling process, last thing before exec.
+in the calling process, last thing before exec, through the syscalls object (its compiled
+program, or built by libseccomp there).
 """
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 
+from . import syscalls as S
 from .errors import SetupError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Optional
+
+    from ._ffi.libseccomp import Filter
 
 DEFAULT_PROFILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "seccomp_default.json")
 
@@ -34,7 +37,6 @@ _ACTIONS = {"SCMP_ACT_KILL": 0x00000000, "SCMP_ACT_KILL_THREAD": 0x00000000, "SC
             "SCMP_ACT_NOTIFY": 0x7FC00000}
 _OPS = {"SCMP_CMP_NE": 1, "SCMP_CMP_LT": 2, "SCMP_CMP_LE": 3, "SCMP_CMP_EQ": 4, "SCMP_CMP_GE": 5,
         "SCMP_CMP_GT": 6, "SCMP_CMP_MASKED_EQ": 7}
-_FLTATR_CTL_NNP = 3
 EPERM = 1
 
 
@@ -115,11 +117,6 @@ def _short(arch: str) -> str:
         arch, arch.removeprefix("SCMP_ARCH_").lower())
 
 
-class _ArgCmp(ctypes.Structure):
-    _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int), ("datum_a", ctypes.c_uint64),
-                ("datum_b", ctypes.c_uint64)]
-
-
 def _action(name: str, errno_ret: Optional[int]) -> int:
     if name == "SCMP_ACT_ERRNO":
         return _ERRNO_BASE | ((EPERM if errno_ret is None else int(errno_ret)) & 0xFFFF)
@@ -131,73 +128,39 @@ def _action(name: str, errno_ret: Optional[int]) -> int:
         raise SetupError(f"seccomp: unknown action {name}") from None
 
 
-_LIB: Any = None
-
-
-def preload(spec: Optional[dict[str, Any]] = None) -> None:
+def preload(spec: Optional[dict[str, Any]] = None, sc: Optional[S.Syscalls] = None) -> None:
     """Read what load() will need while the host's files are still reachable (before
     pivot_root or joining a container's mount namespace): the compiled program, else libseccomp."""
     if spec is not None and spec.get("bpf"):
         spec["bpf_program"] = read_bpf(spec["bpf"])
         return
-    _lib()
+    (sc or S.default()).libseccomp_load()
 
 
-def _lib() -> Any:
-    global _LIB
-    if _LIB is not None:
-        return _LIB
-    try:
-        lib = ctypes.CDLL("libseccomp.so.2", use_errno=True)
-    except OSError as exc:
-        raise SetupError("seccomp: libseccomp is not installed (Debian: apt-get install libseccomp2), "
-                         "or run with --security-opt seccomp=unconfined") from exc
-    lib.seccomp_init.restype = ctypes.c_void_p
-    lib.seccomp_init.argtypes = [ctypes.c_uint32]
-    lib.seccomp_arch_resolve_name.restype = ctypes.c_uint32
-    lib.seccomp_arch_resolve_name.argtypes = [ctypes.c_char_p]
-    lib.seccomp_arch_add.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
-    lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
-    lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint,
-                                           ctypes.POINTER(_ArgCmp)]
-    lib.seccomp_attr_set.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32]
-    lib.seccomp_load.argtypes = [ctypes.c_void_p]
-    lib.seccomp_release.argtypes = [ctypes.c_void_p]
-    lib.seccomp_export_bpf.argtypes = [ctypes.c_void_p, ctypes.c_int]
-    _LIB = lib
-    return lib
-
-
-def load(spec: dict[str, Any]) -> None:
+def load(spec: dict[str, Any], sc: Optional[S.Syscalls] = None) -> None:
     """Install the filter (OCI `linux.seccomp`) in this process: its compiled program when the
     spec carries one (`bpf`, read by preload()), else built here through libseccomp."""
+    sc = sc or S.default()
     program = spec.get("bpf_program")
     if program is None and spec.get("bpf"):
         program = read_bpf(spec["bpf"])
     if program is not None:
-        load_bpf(program)
+        load_bpf(program, sc)
         return
-    ctx = _build(spec)
-    try:
-        rc = _LIB.seccomp_load(ctx)
-        if rc != 0:
-            raise SetupError(f"seccomp: loading the filter: {os.strerror(-rc)}")
-    finally:
-        _LIB.seccomp_release(ctx)
+    with _build(spec, sc) as ctx:
+        ctx.load()
 
 
-def compile_bpf(spec: dict[str, Any]) -> bytes:
+def compile_bpf(spec: dict[str, Any], sc: Optional[S.Syscalls] = None) -> bytes:
     """The filter as the kernel's BPF program (what seccomp_load would install). Building it
     takes libseccomp some 20 ms for podman's profile; the program loads in well under one."""
-    ctx = _build(spec)
-    try:
+    with _build(spec, sc or S.default()) as ctx:
         r, w = os.pipe()
         try:
-            rc = _LIB.seccomp_export_bpf(ctx, w)
-            os.close(w)
-            w = -1
-            if rc != 0:
-                raise SetupError(f"seccomp: exporting the filter: {os.strerror(-rc)}")
+            try:
+                ctx.export_bpf(w)
+            finally:
+                os.close(w)
             chunks = []
             while True:
                 chunk = os.read(r, 65536)
@@ -207,10 +170,6 @@ def compile_bpf(spec: dict[str, Any]) -> bytes:
             return b"".join(chunks)
         finally:
             os.close(r)
-            if w >= 0:
-                os.close(w)
-    finally:
-        _LIB.seccomp_release(ctx)
 
 
 def read_bpf(path: str) -> bytes:
@@ -221,37 +180,24 @@ def read_bpf(path: str) -> bytes:
         raise SetupError(f"seccomp: reading the compiled filter {path}: {exc.strerror}") from exc
 
 
-class _SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-
-
-def load_bpf(program: bytes) -> None:
-    """Install a compiled filter (struct sock_filter[]) with prctl(PR_SET_SECCOMP)."""
+def load_bpf(program: bytes, sc: Optional[S.Syscalls] = None) -> None:
+    """Install a compiled filter (struct sock_filter[])."""
     if not program or len(program) % 8:
         raise SetupError("seccomp: the compiled filter is damaged")
-    buf = ctypes.create_string_buffer(program, len(program))
-    prog = _SockFprog(len(program) // 8, ctypes.cast(buf, ctypes.c_void_p))
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(22, 2, ctypes.byref(prog), 0, 0) != 0:   # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
-        err = ctypes.get_errno()
-        raise SetupError(f"seccomp: installing the filter: {os.strerror(err)}")
+    (sc or S.default()).seccomp_filter(program)
 
 
-def _build(spec: dict[str, Any]) -> Any:
+def _build(spec: dict[str, Any], sc: S.Syscalls) -> Filter:
     """A libseccomp context holding the filter (the caller releases it)."""
-    lib = _lib()
     default = _action(spec["defaultAction"], spec.get("defaultErrnoRet"))
-    ctx = lib.seccomp_init(default)
-    if not ctx:
-        raise SetupError("seccomp: seccomp_init failed")
+    ctx = sc.libseccomp_filter(default)
     try:
         # libseccomp would set no_new_privs itself; that is --security-opt no-new-privileges' call.
-        lib.seccomp_attr_set(ctx, _FLTATR_CTL_NNP, 0)
+        ctx.set_nnp(False)
         for arch in spec.get("architectures") or []:
-            # libseccomp's names: SCMP_ARCH_X86_64 -> x86_64, SCMP_ARCH_X32 -> x32
-            token = lib.seccomp_arch_resolve_name(arch.removeprefix("SCMP_ARCH_").lower().encode())
-            if token:
-                lib.seccomp_arch_add(ctx, token)   # -EEXIST for the native one: fine
+            # libseccomp's names: SCMP_ARCH_X86_64 -> x86_64, SCMP_ARCH_X32 -> x32 (the native one
+            # is there already)
+            ctx.add_arch(arch.removeprefix("SCMP_ARCH_").lower())
         for rule in spec.get("syscalls") or []:
             action = _action(rule["action"], rule.get("errnoRet"))
             if action == default:
@@ -262,16 +208,13 @@ def _build(spec: dict[str, Any]) -> Any:
             indexes = [a["index"] for a in args]
             groups = [[a] for a in args] if len(set(indexes)) != len(indexes) else [args]
             for name in rule["names"]:
-                nr = lib.seccomp_syscall_resolve_name(str(name).encode())
+                nr = ctx.syscall_number(str(name))
                 if nr < 0:
                     continue
                 for conds in groups:
-                    array = (_ArgCmp * max(1, len(conds)))()
-                    for i, a in enumerate(conds):
-                        array[i] = _ArgCmp(int(a["index"]), _OPS[a["op"]], int(a.get("value", 0)),
-                                           int(a.get("valueTwo", 0)))
-                    lib.seccomp_rule_add_array(ctx, action, nr, len(conds), array)
+                    ctx.add_rule(action, nr, [(int(a["index"]), _OPS[a["op"]], int(a.get("value", 0)),
+                                               int(a.get("valueTwo", 0))) for a in conds])
     except BaseException:
-        lib.seccomp_release(ctx)
+        ctx.release()
         raise
     return ctx

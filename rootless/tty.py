@@ -8,13 +8,13 @@ way out (normal exit, exception, signal), because `restore` runs in `finally`.
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import select
 import signal
-import struct
 import termios
 import tty as _tty
+
+from . import syscalls
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -24,15 +24,14 @@ if TYPE_CHECKING:
 def window_size(fd: int = 0) -> Optional[tuple[int, int]]:
     """(rows, columns) of the terminal on fd, or None when it is not a terminal."""
     try:
-        rows, cols, _, _ = struct.unpack("HHHH", fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8))
+        return syscalls.default().get_winsize(fd)
     except OSError:
         return None
-    return rows, cols
 
 
 def set_window_size(fd: int, rows: int, cols: int) -> None:
     try:
-        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        syscalls.default().set_winsize(fd, rows, cols)
     except OSError:
         pass
 

@@ -178,11 +178,12 @@ def write_maps(pid: int, mappings: IdMappings) -> None:
         raise IdMapError("; ".join(errors) + " (check /etc/subuid and /etc/subgid)")
 
 
-def become_root_in_userns() -> None:
+def become_root_in_userns(sc: Optional[syscalls.Syscalls] = None) -> None:
     """After the maps are written: take uid/gid 0 inside explicitly (the caller's
     ids already map to 0, but a set-gid helper may have left others) and keep caps."""
-    os.setresgid(0, 0, 0)
-    os.setresuid(0, 0, 0)
+    sc = sc or syscalls.default()
+    sc.setresgid(0, 0, 0)
+    sc.setresuid(0, 0, 0)
 
 
 def run_in_userns(
@@ -214,7 +215,7 @@ def run_in_userns(
             os.close(go_w)
             os.close(res_r)
             sc = syscalls.default()
-            sc.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
+            sc.set_pdeathsig(signal.SIGKILL)
             if not rootful:
                 sc.unshare(syscalls.CLONE_NEWUSER | extra_flags)
             elif extra_flags:
@@ -223,7 +224,7 @@ def run_in_userns(
             if os.read(go_r, 1) != b"1":
                 os._exit(1)
             if not rootful:
-                become_root_in_userns()
+                become_root_in_userns(sc)
             call_and_send(fn, args, res_w)
         except BaseException:  # noqa: BLE001
             code = 1

@@ -15,7 +15,6 @@ if TYPE_CHECKING:
 
     from .channel import Channel
 
-_PR_SET_CHILD_SUBREAPER = 36
 
 
 def package_root() -> str:
@@ -51,7 +50,7 @@ def spawn(runroot: str) -> None:
             # A second fork: the monitor must not stay our child (nobody would reap it).
             if os.fork() == 0:
                 # Not inherited across fork, but kept across execve: set it here.
-                syscalls.default().prctl(_PR_SET_CHILD_SUBREAPER, 1)
+                syscalls.default().set_child_subreaper()
                 os.execve(sys.executable, argv, env)
         finally:
             os._exit(0)

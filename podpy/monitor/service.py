@@ -360,10 +360,12 @@ class Monitor(sync.Service):
             os.close(ctr.stdin)
             ctr.stdin = None
         elif kind == "resize" and ctr.pty is not None:
+            # rootless.syscalls without ctypes (loaded only by calls that need it): a few small modules
+            from rootless import syscalls
+
             try:
-                fcntl.ioctl(ctr.pty, 0x5414, int(msg["rows"]).to_bytes(2, sys.byteorder)   # TIOCSWINSZ
-                            + int(msg["cols"]).to_bytes(2, sys.byteorder) + bytes(4))
-            except (OSError, KeyError, ValueError, OverflowError):
+                syscalls.default().set_winsize(ctr.pty, int(msg["rows"]), int(msg["cols"]))
+            except (OSError, KeyError, ValueError, OverflowError, TypeError):
                 pass
 
     def _detach(self, ctr: Container, chan: Channel) -> None:

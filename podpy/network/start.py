@@ -11,7 +11,6 @@ one's forwarder and socket helper are the monitor's.
 
 from __future__ import annotations
 
-import fcntl
 import os
 
 from . import options as netopts
@@ -23,8 +22,6 @@ from ..engine.context import Runtime
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Optional
-
-NS_GET_USERNS = 0xB701
 
 
 class NetStart:
@@ -273,13 +270,15 @@ def owner_userns(path: str) -> str:
     namespace, which the container must join first. PATH must be /proc/PID/ns/net of a
     process in that user namespace; the host's own namespaces cannot be joined without
     privileges."""
+    from rootless import syscalls
+
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as exc:
         raise InvalidArgument(f"network namespace {path}: {exc.strerror}") from None
     try:
         try:
-            owner = fcntl.ioctl(fd, NS_GET_USERNS)
+            owner = syscalls.default().ns_get_userns(fd, path)
         except OSError as exc:
             raise InvalidArgument(f"{path} is not a network namespace ({exc.strerror})") from None
         try:

@@ -10,35 +10,27 @@ caller's fd number (as dup2 would) and the answer is bind's "0"; any other bind 
 the process asked (`SECCOMP_USER_NOTIF_FLAG_CONTINUE`). Linux 5.9 or later; where the filter
 cannot be installed the forwarder carries every connection, as before.
 
-The ioctl numbers and structure layouts are the uapi's (linux/seccomp.h).
+The structure layouts are the uapi's (linux/seccomp.h); the calls go through the syscalls
+object (its seccomp_* methods).
 """
 
 from __future__ import annotations
 
 import _socket
-import ctypes
 import errno
 import os
 import struct
 
+from .. import syscalls as S
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Optional
+    from typing import Optional
 
-# uname machine -> (AUDIT_ARCH_*, __NR_bind, __NR_seccomp); pidfd_getfd is 438 everywhere
-_ARCH = {"x86_64": (0xC000003E, 49, 317), "aarch64": (0xC00000B7, 200, 277)}
-_NR_PIDFD_GETFD = 438
-_SECCOMP_SET_MODE_FILTER = 1
-_SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3
-_SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV = 1 << 5   # Linux 5.19: a signal no longer interrupts a
-                                                   # bind we are answering (it would restart it)
+# uname machine -> (AUDIT_ARCH_*, __NR_bind), what the filter program compares
+_ARCH = {"x86_64": (0xC000003E, 49), "aarch64": (0xC00000B7, 200)}
 _RET_USER_NOTIF, _RET_ALLOW = 0x7FC00000, 0x7FFF0000
 _LD_W_ABS, _JEQ_K, _RET_K = 0x20, 0x15, 0x06
-
-NOTIF_RECV = 0xC0502100        # _IOWR('!', 0, struct seccomp_notif)       80 bytes
-NOTIF_SEND = 0xC0182101        # _IOWR('!', 1, struct seccomp_notif_resp)  24 bytes
-NOTIF_ID_VALID = 0x40082102    # _IOW('!', 2, __u64)
-NOTIF_ADDFD = 0x40182103       # _IOW('!', 3, struct seccomp_notif_addfd)  24 bytes
 _FLAG_CONTINUE = 1
 _ADDFD_FLAG_SETFD = 1
 
@@ -65,7 +57,7 @@ def program(machine: Optional[str] = None) -> Optional[bytes]:
     arch = _ARCH.get(machine or os.uname().machine)
     if arch is None:
         return None
-    audit, nr_bind, _ = arch
+    audit, nr_bind = arch
     n = len(_INET_LENGTHS)
     checks = [_insn(_JEQ_K, length, n - 1 - i, 1 if i == n - 1 else 0) for i, length in enumerate(_INET_LENGTHS)]
     return b"".join([
@@ -80,32 +72,23 @@ def program(machine: Optional[str] = None) -> Optional[bytes]:
     ])
 
 
-class _SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-
-
-def _libc() -> Any:
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.syscall.restype = ctypes.c_long
-    return libc
-
-
-def install() -> int:
+def install(sc: Optional[S.Syscalls] = None) -> int:
     """Install the filter in this process (which must hold CAP_SYS_ADMIN in its user namespace
     or have no_new_privs set); the listener's fd, or -1 when this kernel or architecture cannot
     (the ports are then forwarded as before)."""
     prog = program()
     if prog is None:
         return -1
-    buf = ctypes.create_string_buffer(prog, len(prog))
-    fprog = _SockFprog(len(prog) // 8, ctypes.cast(buf, ctypes.c_void_p))
-    libc = _libc()
-    nr = _ARCH[os.uname().machine][2]
-    fd = libc.syscall(nr, _SECCOMP_SET_MODE_FILTER,
-                      _SECCOMP_FILTER_FLAG_NEW_LISTENER | _SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, ctypes.byref(fprog))
-    if fd < 0 and ctypes.get_errno() == errno.EINVAL:
-        fd = libc.syscall(nr, _SECCOMP_SET_MODE_FILTER, _SECCOMP_FILTER_FLAG_NEW_LISTENER, ctypes.byref(fprog))
-    if fd < 0:
+    sc = sc or S.default()
+    try:
+        try:
+            # Linux 5.19: a signal no longer interrupts a bind we are answering (it would restart it)
+            fd = sc.seccomp_listener(prog, S.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV)
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:
+                raise
+            fd = sc.seccomp_listener(prog)
+    except OSError:
         return -1   # EBUSY: a listener up the chain already (podpy in a container); EINVAL: old kernel
     os.set_inheritable(fd, False)
     return int(fd)
@@ -128,9 +111,7 @@ def receive(listener: int) -> Optional[Notification]:
     """The next reported call; None when its caller is already gone."""
     buf = bytearray(_NOTIF.size)
     try:
-        import fcntl
-
-        fcntl.ioctl(listener, NOTIF_RECV, buf, True)
+        S.default().seccomp_notif_recv(listener, buf)
     except OSError as exc:
         if exc.errno in (errno.ENOENT, errno.EINTR):
             return None
@@ -138,16 +119,10 @@ def receive(listener: int) -> Optional[Notification]:
     return Notification(bytes(buf))
 
 
-def _ioctl(listener: int, request: int, data: bytes) -> None:
-    import fcntl
-
-    fcntl.ioctl(listener, request, bytearray(data), True)
-
-
 def answer(listener: int, nid: int, error: int = 0) -> None:
     """The call returns 0, or fails with errno `error`."""
     try:
-        _ioctl(listener, NOTIF_SEND, _RESP.pack(nid, 0, -error if error else 0, 0))
+        S.default().seccomp_notif_send(listener, _RESP.pack(nid, 0, -error if error else 0, 0))
     except OSError as exc:
         if exc.errno != errno.ENOENT:   # the caller was killed meanwhile
             raise
@@ -156,7 +131,7 @@ def answer(listener: int, nid: int, error: int = 0) -> None:
 def proceed(listener: int, nid: int) -> None:
     """The call goes on as its caller made it."""
     try:
-        _ioctl(listener, NOTIF_SEND, _RESP.pack(nid, 0, 0, _FLAG_CONTINUE))
+        S.default().seccomp_notif_send(listener, _RESP.pack(nid, 0, 0, _FLAG_CONTINUE))
     except OSError as exc:
         if exc.errno != errno.ENOENT:
             raise
@@ -165,7 +140,7 @@ def proceed(listener: int, nid: int) -> None:
 def still_waiting(listener: int, nid: int) -> bool:
     """The caller still waits for this answer (so its pid was not reused since)."""
     try:
-        _ioctl(listener, NOTIF_ID_VALID, struct.pack("=Q", nid))
+        S.default().seccomp_notif_id_valid(listener, nid)
         return True
     except OSError:
         return False
@@ -173,8 +148,8 @@ def still_waiting(listener: int, nid: int) -> bool:
 
 def place(listener: int, nid: int, src: int, target: int, cloexec: bool) -> None:
     """Put (a reference to) our fd `src` at the caller's fd number `target`, closing what was there."""
-    _ioctl(listener, NOTIF_ADDFD, _ADDFD.pack(nid, _ADDFD_FLAG_SETFD, src, target,
-                                               os.O_CLOEXEC if cloexec else 0))
+    S.default().seccomp_notif_addfd(listener, _ADDFD.pack(nid, _ADDFD_FLAG_SETFD, src, target,
+                                                          os.O_CLOEXEC if cloexec else 0))
 
 
 def read_memory(pid: int, address: int, length: int) -> bytes:
@@ -211,11 +186,7 @@ def thread_group(pid: int) -> int:
 
 def take_fd(pidfd: int, fd: int) -> int:
     """A duplicate of another process's fd (pidfd_getfd), close-on-exec."""
-    dup = _libc().syscall(_NR_PIDFD_GETFD, pidfd, fd, 0)
-    if dup < 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
-    return int(dup)
+    return S.default().pidfd_getfd(pidfd, fd)
 
 
 def fd_cloexec(pid: int, fd: int) -> bool:
@@ -242,7 +213,7 @@ _GUARD = b"".join([
     _insn(_RET_K, 0),
     _insn(_RET_K, 0xFFFFFFFF),
 ])
-SO_ATTACH_FILTER, SO_LOCK_FILTER = 26, 44
+SO_LOCK_FILTER = S.SO_LOCK_FILTER
 
 
 def guard(sock: _socket.socket) -> bool:
@@ -250,10 +221,8 @@ def guard(sock: _socket.socket) -> bool:
     the kernel refuses: since Linux 6.1x (commit 5d39580f68e6) a filter on a TCP socket needs
     CAP_NET_ADMIN over the socket's network namespace, which a rootless user has only in its
     own."""
-    buf = ctypes.create_string_buffer(_GUARD, len(_GUARD))
     try:
-        sock.setsockopt(_socket.SOL_SOCKET, SO_ATTACH_FILTER,
-                        struct.pack("HP", len(_GUARD) // 8, ctypes.addressof(buf)))
+        S.default().attach_socket_filter(sock.fileno(), _GUARD)
         sock.setsockopt(_socket.SOL_SOCKET, SO_LOCK_FILTER, 1)
     except OSError:
         return False

@@ -63,8 +63,8 @@ def main() -> None:
         _msg, fds = chan.expect("go")
         uplink_exit = fds[0] if fds else -1    # held until we exit: slirp4netns ends with us
         if rootless:
-            os.setresgid(0, 0, 0)
-            os.setresuid(0, 0, 0)
+            sc.setresgid(0, 0, 0)
+            sc.setresuid(0, 0, 0)
         lock = os.open(os.path.join(runroot, LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -185,20 +185,11 @@ class Worker:
 def _setup_namespace() -> None:
     """Loopback up, forwarding on (the bridges reach the uplink), and proxy ARP on the uplink
     so that slirp4netns's replies to the containers' addresses find their way."""
-    import struct
-
-    siocgifflags, siocsifflags = 0x8913, 0x8914
-    s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
-    try:
-        req = struct.pack("16sH14x", b"lo", 0)
-        flags = struct.unpack("16sH14x", fcntl.ioctl(s.fileno(), siocgifflags, req))[1]
-        fcntl.ioctl(s.fileno(), siocsifflags, struct.pack("16sH14x", b"lo", flags | 1))
-    finally:
-        s.close()
-    for path in ("/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv4/conf/tap0/proxy_arp"):
-        if os.path.exists(path):
-            with open(path, "w") as f:
-                f.write("1")
+    sc = syscalls.default()
+    sc.interface_up("lo")
+    for name in ("net/ipv4/ip_forward", "net/ipv4/conf/tap0/proxy_arp"):
+        if os.path.exists("/proc/sys/" + name):
+            sc.sysctl(name, "1")
 
 
 class Holder(Service):

@@ -19,7 +19,6 @@ with podpy (PDEATHSIG).
 from __future__ import annotations
 
 import _socket
-import fcntl
 import gc
 import os
 import signal
@@ -32,7 +31,6 @@ if TYPE_CHECKING:
     from typing import Optional
 
 _REQUEST = struct.Struct("=iiI")
-NS_GET_USERNS = 0xB701      # ioctl on a namespace fd: a new fd of the user namespace that owns it
 _MAX_BATCH = 64
 
 
@@ -85,12 +83,12 @@ def spawn(pid: int, userns: bool, tied: bool) -> SocketSource:
         # The user namespace that owns the network namespace, which need not be the init's own
         # (with --userns=keep-id the init moves on into one nested in it).
         try:
-            userns_fd = fcntl.ioctl(netns_fd, NS_GET_USERNS)
+            userns_fd = syscalls.default().ns_get_userns(netns_fd, f"/proc/{pid}/ns/net")
         except OSError:
             os.close(netns_fd)
             raise
     here, there = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
-    syscalls.default()   # made before the fork: shared with the helper rather than copied into it
+    syscalls.default().load()   # libc loaded before the fork: shared with the helper rather than copied into it
     try:
         child = os.fork()
         if child == 0:
@@ -115,7 +113,7 @@ def spawn(pid: int, userns: bool, tied: bool) -> SocketSource:
 def _helper(chan: _socket.socket, userns_fd: int, netns_fd: int, tied: bool) -> None:
     sc = syscalls.default()
     if tied:
-        sc.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
+        sc.set_pdeathsig(signal.SIGKILL)
     os.setsid()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
                 signal.SIGWINCH, signal.SIGCHLD):

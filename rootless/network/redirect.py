@@ -53,12 +53,28 @@ import select
 import time
 
 from . import bindnotify as bn
+from .hostports import bind
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Optional
+    from typing import Any, Callable, Optional, Protocol
 
-    from .portfwd import Forwarder, Mapping
+    from .hostports import Mapping
+
+    class Forwarder(Protocol):
+        """What a Redirect uses of its forwarder (portfwd.Forwarder, which makes the Redirect:
+        named here by its shape, so that this module does not import portfwd)."""
+
+        listeners: list[tuple[_socket.socket, Mapping]]
+        target: str
+        wake_r: int
+        stopped: bool
+
+        def add_listener(self, sock: _socket.socket, serve: Any, arg: Any) -> None: ...
+        def take_listener(self, match: Any) -> Optional[_socket.socket]: ...
+        def socket_in(self, family: int, kind: int) -> _socket.socket: ...
+        def relay(self, me: Any, client: _socket.socket, inner: _socket.socket) -> None: ...
+        def _connection(self, me: Any, client: _socket.socket, m: Mapping, _listener: Any = None) -> None: ...
 
 _COPIED = ((_socket.SOL_SOCKET, _socket.SO_KEEPALIVE), (_socket.IPPROTO_TCP, _socket.TCP_NODELAY),
            (_socket.IPPROTO_IP, _socket.IP_TOS))
@@ -371,10 +387,8 @@ class Redirect:
     def _forward_again(self, m: "Mapping", serve: bool = True) -> Optional[_socket.socket]:
         """The forwarder listens on m's host port again (when it is free); with serve=False the
         socket is the caller's."""
-        from .portfwd import _bind
-
         try:
-            sock = _bind(m)
+            sock = bind(m)
         except Exception:  # noqa: BLE001 - taken meanwhile: nothing to forward
             return None
         if not serve:

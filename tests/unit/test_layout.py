@@ -87,8 +87,10 @@ def _circles(edges: dict[str, set[str]]) -> list[list[str]]:
     return out
 
 
-def test_no_import_circles_in_podpy():
-    circles = [c for c in _circles(_graph()) if c[0].startswith("podpy")]
+def test_no_import_circles():
+    """No circle of imports in podpy/, storage/ or rootless/ (every module of a circle would
+    have to be understood, and loaded, before any of them)."""
+    circles = _circles(_graph())
     assert not circles, circles
 
 

@@ -1,0 +1,263 @@
+"""Stage 1 and the container's init, run with a recording stand-in for the kernel: the calls
+they make, in order, for a typical spec, and a failed call reaching the host side as the same
+SyscallError. No namespaces are made (the recorder makes no call), so this runs as any user;
+the two stages are forked as in a real start, and the init ends by exec'ing /bin/true."""
+
+from __future__ import annotations
+
+import ast
+import errno
+import inspect
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rootless import capabilities, child, rootfs
+from rootless import syscalls as S
+from rootless.errors import SyscallError, from_wire
+from rootless.sync import Channel
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# What a stand-in returns where the real call returns something.
+_RESULTS = {"ptsname": "/dev/pts/0", "get_winsize": (24, 80), "capget": (0, 0, 0), "prctl": 0,
+            "seccomp_listener": -1, "ns_get_userns": -1, "ns_get_parent": -1, "pidfd_getfd": -1}
+
+
+class Recorder:
+    """Stands in for rootless.syscalls.Syscalls: each call is written as one line (pid, method,
+    arguments) to a pipe, so that calls made in forked processes reach the test. Only methods
+    the real object has, with arguments its signature takes, can be called. fail=(method, errno)
+    makes that call raise what the real one would."""
+
+    def __init__(self, out: int, fail: tuple[str, int] | None = None) -> None:
+        self._out = out
+        self._fail = fail
+
+    def __getattr__(self, name: str):
+        real = getattr(S.Syscalls, name)   # AttributeError for a call the real object lacks
+        signature = inspect.signature(real)
+
+        def call(*args, **kwargs):
+            bound = signature.bind(None, *args, **kwargs)
+            bound.apply_defaults()
+            values = [int(v) if isinstance(v, int) else v for v in list(bound.arguments.values())[1:]]
+            os.write(self._out, (repr((os.getpid(), name, values)) + "\n").encode())
+            if self._fail and self._fail[0] == name:
+                path = next((v for v in values if isinstance(v, str)), "")
+                if path and not path.startswith("/"):
+                    path = os.path.normpath(os.path.join(os.getcwd(), path))
+                raise SyscallError(name, path, self._fail[1])
+            return _RESULTS.get(name)
+        return call
+
+
+def _spec(tmp_path: Path) -> dict:
+    root = tmp_path / "merged"
+    for d in ("merged", "lower", "upper", "work"):
+        (tmp_path / d).mkdir()
+    program = tmp_path / "seccomp.bpf"
+    program.write_bytes(b"\x06\x00\x00\x00\x00\x00\xff\x7f")   # one instruction: RET ALLOW
+    caps = ["CAP_" + c for c in capabilities.DEFAULT]
+    return {
+        "process": {"args": ["true"], "env": ["PATH=/usr/bin:/bin"], "cwd": "/", "terminal": False,
+                    "user": {"uid": 0, "gid": 0, "additionalGids": [10]},
+                    "capabilities": {"bounding": caps, "effective": caps, "permitted": caps}},
+        "root": {"path": str(root)},
+        "hostname": "box",
+        # host paths that are there on every Linux (the recorder's pivot_root leaves us on the host)
+        "linux": {"namespaces": [{"type": t} for t in ("user", "mount", "pid", "uts", "ipc", "network")],
+                  "maskedPaths": ["/proc/cmdline"], "readonlyPaths": ["/proc/sys"],
+                  "seccomp": {"bpf": str(program)}},
+        "mounts": rootfs.default_mounts(tty_gid_mapped=True, own_netns=True),
+        "rootfsMount": {"type": "overlay", "target": str(root), "lower": [str(tmp_path / "lower")],
+                        "upper": str(tmp_path / "upper"), "work": str(tmp_path / "work"), "userxattr": True},
+    }
+
+
+def _start(spec: dict, fail: tuple[str, int] | None = None):
+    """Fork stage 1 with a recorder and play the host side (without id maps). Returns stage 1's
+    pid, the init's pid (0 when it never came), the error the host side got (or None), and the
+    recorded calls as (pid, method, arguments)."""
+    r, w = os.pipe()
+    host, inside = Channel.pair()
+    stage1 = os.fork()
+    if stage1 == 0:
+        os.close(r)
+        child.stage1(spec, inside, [host.fileno()], sc=Recorder(w, fail))
+    os.close(w)
+    inside.close()
+    init, error = 0, None
+    try:
+        host.expect("userns")
+        host.send("mapped")
+        msg, _ = host.expect("pid")
+        init = int(msg["pid"])
+        host.send("go")
+        while True:
+            reply, fds = host.recv()
+            for fd in fds:
+                os.close(fd)
+            if reply is None:
+                break
+            if reply.get("type") == "error":
+                raise from_wire(reply["error"])
+    except SyscallError as exc:
+        error = exc
+    finally:
+        host.close()
+        with os.fdopen(r) as f:
+            calls = [ast.literal_eval(line) for line in f]
+        _, status = os.waitpid(stage1, 0)
+    return stage1, init, error, calls, os.waitstatus_to_exitcode(status)
+
+
+def _brief(calls, pid, root):
+    """(method, what it was about) of pid's calls; repeats of one bounding-set drop as one."""
+    out = []
+    for who, name, args in calls:
+        if who != pid:
+            continue
+        if name in ("mount", "umount2"):
+            target = args[1] if name == "mount" else args[0]
+            item = (name, target.replace(root, "<root>"))
+        elif name == "unshare":
+            item = (name, args[0])
+        elif name in ("sethostname", "interface_up", "sysctl", "setgroups", "setresgid", "setresuid"):
+            item = (name, args[0])
+        else:
+            item = (name,)
+        if out and item == out[-1] == ("capbset_drop",):
+            continue
+        out.append(item)
+    return out
+
+
+def test_stage1_and_init_make_their_calls_in_order(tmp_path):
+    spec = _spec(tmp_path)
+    root = spec["root"]["path"]
+    stage1, init, error, calls, status = _start(spec)
+    assert error is None and status == 0
+    assert _brief(calls, stage1, root) == [
+        ("set_pdeathsig",),
+        ("unshare", S.CLONE_NEWUSER),
+        ("setresgid", 0), ("setresuid", 0),
+        ("unshare", S.CLONE_NEWNS),
+        ("mount", "/"),                                      # made private
+        ("mount", "<root>"),                                 # the overlay
+        ("unshare", S.CLONE_NEWPID | S.CLONE_NEWUTS | S.CLONE_NEWIPC | S.CLONE_NEWNET),
+        ("umount2", "<root>"),                               # after the init exited
+    ]
+    devices = [("mount", f"<root>/dev/{d}") for d in rootfs.DEVICES]
+    assert _brief(calls, init, root) == [
+        ("set_pdeathsig",),
+        ("unshare", S.CLONE_NEWNS),
+        ("interface_up", "lo"),
+        ("sysctl", "net/ipv4/ping_group_range"),
+        ("sethostname", "box"),
+        ("mount", "<root>/proc"), ("mount", "<root>/dev"), *devices, ("mount", "<root>/dev/pts"),
+        ("mount", "<root>/dev/mqueue"), ("mount", "<root>/dev/shm"), ("mount", "<root>/sys"),
+        ("pivot_root",), ("umount2", "."),
+        ("mount", "/proc/cmdline"),                          # masked
+        ("mount", "/proc/sys"), ("mount", "/proc/sys"),      # read-only: bind, then remount
+        ("seccomp_filter",),                                 # before the capabilities go
+        ("capbset_drop",),
+        ("setgroups", [10]), ("setresgid", 0), ("setresuid", 0),
+        ("capset",),
+    ]
+    by_name = {name: args for who, name, args in calls if who == init}
+    assert by_name["pivot_root"] == [".", "."]
+    assert by_name["seccomp_filter"] == [(tmp_path / "seccomp.bpf").read_bytes()]
+    keep = capabilities.mask_of(spec["process"]["capabilities"]["bounding"])
+    assert by_name["capset"] == [keep, keep, 0]
+    dropped = {args[0] for who, name, args in calls if who == init and name == "capbset_drop"}
+    assert dropped and not {c for c in dropped if keep & (1 << c)}
+    assert {who for who, _n, _a in calls} == {stage1, init}
+
+
+@pytest.mark.parametrize("where, method, err", [("stage 1", "unshare", errno.EPERM),
+                                                 ("init", "pivot_root", errno.EINVAL)])
+def test_a_failed_call_reaches_the_host_side_as_a_syscall_error(tmp_path, where, method, err):
+    spec = _spec(tmp_path)
+    stage1, init, error, calls, status = _start(spec, fail=(method, err))
+    assert isinstance(error, SyscallError) and isinstance(error, OSError)
+    assert (error.op, error.errno) == (method, err)
+    if where == "init":
+        assert init and error.path == spec["root"]["path"]   # pivot_root(".", ".") in the root
+        assert str(error) == f"pivot_root `{spec['root']['path']}`: Invalid argument"
+    else:
+        assert not init and str(error) == "unshare: Operation not permitted"
+    assert status == child.EXIT_SETUP_FAILED
+    failing = [name for who, name, _a in calls if who == (init if where == "init" else stage1)]
+    assert failing[-1] == method                             # nothing after the failed call
+    if where == "init":                                      # stage 1 still cleans up
+        assert [name for who, name, _a in calls if who == stage1][-1] == "umount2"
+
+
+def test_syscall_error_crosses_the_wire_as_its_fields():
+    exc = SyscallError("pivot_root", "/x", errno.EINVAL)
+    wire = exc.to_wire()
+    assert wire == {"kind": "syscall", "op": "pivot_root", "path": "/x", "errno": errno.EINVAL}
+    back = from_wire(wire)
+    assert type(back) is SyscallError and (back.op, back.path, back.errno) == ("pivot_root", "/x", errno.EINVAL)
+    assert str(back) == "pivot_root `/x`: Invalid argument" and back.strerror == os.strerror(errno.EINVAL)
+    # through a sync socket, and from an older sender that named the field "syscall"
+    a, b = Channel.pair()
+    try:
+        a.send_error(exc)
+        with pytest.raises(SyscallError) as got:
+            b.expect("anything")
+        assert (got.value.op, got.value.path, got.value.errno) == ("pivot_root", "/x", errno.EINVAL)
+    finally:
+        a.close()
+        b.close()
+    assert from_wire({"kind": "syscall", "syscall": "mount", "path": "/y", "errno": 1}).op == "mount"
+
+
+def test_syscall_error_survives_pickling():
+    """run_in_userns's helpers send their exceptions pickled."""
+    import pickle
+
+    back = pickle.loads(pickle.dumps(SyscallError("setns", "/proc/1/ns/net", errno.EPERM)))
+    assert (back.op, back.path, back.errno) == ("setns", "/proc/1/ns/net", errno.EPERM)
+
+
+def test_the_real_calls_raise_syscall_errors(tmp_path):
+    sc = S.Syscalls()
+    with pytest.raises(SyscallError) as got:
+        sc.umount2(str(tmp_path / "not-there"))
+    assert (got.value.op, got.value.path, got.value.errno) == ("umount2", str(tmp_path / "not-there"), errno.ENOENT)
+    r, w = os.pipe()
+    try:
+        with pytest.raises(SyscallError) as got:
+            sc.get_winsize(r)
+        assert (got.value.op, got.value.errno) == ("ioctl(TIOCGWINSZ)", errno.ENOTTY)
+        with pytest.raises(OSError):            # caught as before, by `except OSError`
+            sc.set_controlling_terminal(w)
+    finally:
+        os.close(r)
+        os.close(w)
+    with pytest.raises(SyscallError) as got:
+        sc.setns(-1, S.CLONE_NEWNET, "nowhere")
+    assert str(got.value) == "setns `" + os.path.join(os.getcwd(), "nowhere") + "`: Bad file descriptor"
+
+
+def test_terminal_calls_need_no_ctypes():
+    """The monitor resizes terminals through the syscalls object: ctypes stays out of it."""
+    script = ("import os, sys\nfrom rootless import syscalls\nm, s = os.openpty()\n"
+              "syscalls.default().set_winsize(m, 30, 100)\nassert syscalls.default().get_winsize(s) == (30, 100)\n"
+              "assert 'ctypes' not in sys.modules, 'ctypes imported'\n")
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=str(ROOT),
+                   env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def test_the_recorder_has_only_real_methods():
+    rec = Recorder(-1)
+    with pytest.raises(AttributeError):
+        rec.no_such_call
+    with pytest.raises(TypeError):
+        rec.unshare()                          # the real signature takes flags
+
