@@ -70,22 +70,34 @@ class ContainerEngine:
         on_detached)."""
         from .create import create
 
-        reconcile(self.rt)
-        self._pull_if_needed(opts.image, opts.pull)
-        rec = create(self.rt, opts, for_run=True)
-        for line in self.rt.cfg.warnings:
-            self.warn(line)
-        if opts.detach:
-            from .start import start_detached
+        ahead = None
+        if not opts.detach and self.rt.cfg.rootless:
+            # Its stage 1 forked now: it unshares and maps its user namespace on the other CPU
+            # while this process creates the container (rootless/ahead.py).
+            from rootless import ahead as stage1
+            from rootless.userns import default_mappings
 
-            start_detached(self.rt, rec, self.warn)
-            if on_detached is not None:
-                on_detached(rec.id)
-            return 0
-        from .start import start_attached
+            ahead = stage1.start(default_mappings())
+        try:
+            reconcile(self.rt)
+            self._pull_if_needed(opts.image, opts.pull)
+            rec = create(self.rt, opts, for_run=True)
+            for line in self.rt.cfg.warnings:
+                self.warn(line)
+            if opts.detach:
+                from .start import start_detached
 
-        sys.stdout.flush()
-        return start_attached(self.rt, rec, self.warn)
+                start_detached(self.rt, rec, self.warn)
+                if on_detached is not None:
+                    on_detached(rec.id)
+                return 0
+            from .start import start_attached
+
+            sys.stdout.flush()
+            return start_attached(self.rt, rec, self.warn, ahead)
+        finally:
+            if ahead is not None:
+                ahead.discard()
 
     def _pull_if_needed(self, image: str, policy: Optional[str]) -> None:
         policy = policy or "missing"

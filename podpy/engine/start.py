@@ -30,6 +30,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Optional
 
+    from rootless.ahead import Ahead
+
 LOG_FILE = "ctr.log"
 
 
@@ -168,8 +170,12 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
     return ctr.rec
 
 
-def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None]) -> int:
-    """Start a created or exited container in the foreground; its exit code."""
+def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None],
+                   ahead: Optional["Ahead"] = None) -> int:
+    """Start a created or exited container in the foreground; its exit code. ahead: a stage 1
+    forked early (rootless/ahead.py) for launch to use when it fits the spec."""
+    from functools import partial
+
     from rootless import parent, tty
     from storage.fsutil import remove_tree
 
@@ -191,11 +197,11 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
             options = parent.LaunchOptions(
                 slirp=net.slirp,
                 cgroup_procs=os.path.join(cgroup, "cgroup.procs") if cgroup else None,
-                after_exit=(lambda: remove_tree(cdir)) if cfg.remove else None,
+                after_exit=partial(remove_tree, cdir) if cfg.remove else None,
                 on_pid=net.on_pid,
                 close_fds=listening,
             )
-            container = parent.launch(spec, options)
+            container = parent.launch(spec, options, ahead)
             net.running(container)
         except BaseException as exc:
             if net is not None:
