@@ -2,6 +2,8 @@
 
 from __future__ import annotations   # the declarations below are read as runoptions' are: as strings
 
+import re
+
 import pytest
 
 from podpy.cli import runargs
@@ -97,7 +99,8 @@ def test_a_declaration_of_another_type_is_refused():
         image: str = field()
         count: int = option("--count", metavar="N", help="how many")
 
-    with pytest.raises(TypeError, match="Bad.count: an option is one of bool, Optional\\[str\\], list\\[str\\], not int"):
+    message = "Bad.count: an option is one of bool, Optional[str], list[str], not int"
+    with pytest.raises(TypeError, match=re.escape(message)):
         declared(Bad)
 
     class Undeclared(Record):
