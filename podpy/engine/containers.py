@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from typing import Callable, Optional
 
     from ..state import ContainerRecord
-    from .create import CreateOptions
+    from .runoptions import CreateOptions
 
 
 class Report:

@@ -11,7 +11,6 @@ from storage import view
 from .. import options as opt
 from ..config import DEFAULT_PATH
 from ..errors import EngineError, InvalidArgument, translate
-from ..record import REQUIRED, Record
 from ..state import CONFIGURED, ContainerConfig, ContainerRecord
 from .context import Runtime
 
@@ -19,87 +18,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Optional
 
-class CreateOptions(Record):
-    """The options of `create` and `run`, as given (validated by create())."""
-
-    FIELDS = {
-        "image": REQUIRED, "command": list, "name": None, "entrypoint": None, "env": list, "env_file": list,
-        "volumes": list, "workdir": None, "user": None, "hostname": None, "network": list, "tty": False,
-        "interactive": False, "remove": False, "labels": list, "read_only": False, "cap_add": list,
-        "cap_drop": list, "privileged": False, "pull": None, "create_command": list, "detach": False,
-        "restart": None, "stop_signal": None, "stop_timeout": None, "log_driver": None, "log_opts": list,
-        "memory": None, "memory_swap": None, "cpus": None, "cpu_shares": None, "pids_limit": None,
-        "cgroup_parent": None, "init": False, "init_path": None, "read_only_tmpfs": None,
-        "health_cmd": None, "health_interval": None, "health_retries": None, "health_start_period": None,
-        "health_timeout": None, "health_on_failure": None, "no_healthcheck": False, "security_opts": list,
-        "preserve_fds": None, "mounts": list, "tmpfs": list, "volumes_from": list, "userns": None,
-        "uidmap": list, "gidmap": list,
-        "publish": list, "publish_all": False, "expose": list, "network_aliases": list, "ip": None,
-        "mac_address": None, "add_hosts": list, "dns": list, "dns_search": list, "dns_options": list,
-    }
-    __slots__ = tuple(FIELDS)
-    image: str
-    command: list[str]
-    name: Optional[str]
-    entrypoint: Optional[str]
-    env: list[str]
-    env_file: list[str]
-    volumes: list[str]
-    workdir: Optional[str]
-    user: Optional[str]
-    hostname: Optional[str]
-    network: list[str]
-    tty: bool
-    interactive: bool
-    remove: bool
-    labels: list[str]
-    read_only: bool
-    cap_add: list[str]
-    cap_drop: list[str]
-    privileged: bool
-    pull: Optional[str]
-    create_command: list[str]
-    detach: bool
-    restart: Optional[str]
-    stop_signal: Optional[str]
-    stop_timeout: Optional[str]
-    log_driver: Optional[str]
-    log_opts: list[str]
-    memory: Optional[str]
-    memory_swap: Optional[str]
-    cpus: Optional[str]
-    cpu_shares: Optional[str]
-    pids_limit: Optional[str]
-    cgroup_parent: Optional[str]
-    init: bool
-    init_path: Optional[str]
-    read_only_tmpfs: Optional[str]
-    health_cmd: Optional[str]
-    health_interval: Optional[str]
-    health_retries: Optional[str]
-    health_start_period: Optional[str]
-    health_timeout: Optional[str]
-    health_on_failure: Optional[str]
-    no_healthcheck: bool
-    security_opts: list[str]
-    preserve_fds: Optional[str]
-    mounts: list[str]
-    tmpfs: list[str]
-    volumes_from: list[str]
-    userns: Optional[str]
-    uidmap: list[str]
-    gidmap: list[str]
-    publish: list[str]
-    publish_all: bool
-    expose: list[str]
-    network_aliases: list[str]
-    ip: Optional[str]
-    mac_address: Optional[str]
-    add_hosts: list[str]
-    dns: list[str]
-    dns_search: list[str]
-    dns_options: list[str]
-
+    from .runoptions import CreateOptions
 
 _ADJ = ("admiring", "bold", "brave", "calm", "clever", "cool", "dazzling", "eager", "elegant", "festive",
         "focused", "gallant", "gifted", "happy", "hopeful", "jolly", "keen", "kind", "lucid", "modest",
