@@ -1,7 +1,7 @@
 """The runtime specs podpy builds, compared with a golden file: a container's spec (several
 sets of options), an exec's and a healthcheck's process, a build step's spec and the /etc
 files. The golden file holds what the code produced before its spec building was gathered
-in one builder; this test keeps it from drifting.
+in one builder (engine/spec.py's SpecBuilder); this test keeps it from drifting.
 
 Host-dependent parts are normalized before the comparison: the seccomp filter (which
 depends on this machine's architecture and kernel) is checked here against the profile
@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from podpy.config import Config
 from podpy.engine import spec as specgen
+from podpy.engine.context import Runtime
 from podpy.network import files as netfiles
 from podpy.network.files import EtcNet
 from podpy.state import ContainerConfig, ContainerRecord
@@ -92,16 +94,12 @@ class _FakeState:
         return self.rec
 
 
-class _FakeCfg:
-    def __init__(self, runroot: str, rootless: bool) -> None:
-        self.runroot, self.rootless = runroot, rootless
-
-
-class _FakeRuntime:
-    def __init__(self, runroot: str, rec: ContainerRecord, rootless: bool = True) -> None:
-        self.cfg = _FakeCfg(runroot, rootless)
-        self.state = _FakeState(rec)
-        self.db = type("Db", (), {"conn": None})()
+def _runtime(tmp: Path, rec: ContainerRecord, rootless: bool = True) -> Runtime:
+    """A command's Runtime whose state holds only rec (and no database)."""
+    rt = Runtime(Config(rootless, str(tmp / "root"), str(tmp / "runroot"), str(tmp / "conf")))
+    rt.__dict__["state"] = _FakeState(rec)
+    rt.__dict__["db"] = type("Db", (), {"conn": None})()
+    return rt
 
 
 @pytest.fixture
@@ -117,7 +115,7 @@ def env(tmp_path, monkeypatch):
 
     monkeypatch.setattr(seccomp, "compile_bpf", compile_bpf)
     monkeypatch.setattr(netfiles, "_host_file", lambda path="/etc/hosts": list(HOST_HOSTS))
-    monkeypatch.setattr(specgen, "_host_resolv", lambda: list(HOST_RESOLV))
+    monkeypatch.setattr("podpy.network.options.host_resolv", lambda: list(HOST_RESOLV))
     monkeypatch.setattr("rootless.userns.default_mappings", lambda *a: MAPPINGS)
     monkeypatch.setattr(execute, "reconcile", lambda rt: None)
     monkeypatch.setattr("storage.images.by_id", lambda conn, image_id: None)   # the files below instead
@@ -130,47 +128,34 @@ def env(tmp_path, monkeypatch):
 
 
 def make_container(tmp: Path, rec: ContainerRecord, console: object, rootless: bool) -> dict:
-    etc = specgen.etc_files(rec, str(tmp / "run"))
-    nested = specgen.nested_mappings(rec.config.idmap) if rec.config.idmap else None
-    spec = specgen.build(rec, dict(ROOTFS), MAPPINGS if rootless else None, etc, console, nested)
-    sec = spec["linux"].get("seccomp")
-    if sec:
-        sec["bpf"] = specgen.compiled_seccomp(str(tmp / "runroot"), sec)
-    return spec
+    specs = specgen.builder(_runtime(tmp, rec, rootless))
+    etc = specgen.write_etc(str(tmp / "run"), specgen.etc_files(rec))
+    return specs.container(rec, dict(ROOTFS), etc, console)
 
 
 def make_exec(tmp: Path, rec: ContainerRecord, options: dict) -> dict:
     from podpy.engine.execute import ExecOptions, process_for
 
-    rt = _FakeRuntime(str(tmp / "runroot"), rec)
     o = ExecOptions(container=rec.name, command=["ls", "-l"], **options)
-    return process_for(rt, o, (30, 100) if options.get("tty") else None)[1]
+    return process_for(_runtime(tmp, rec), o, (30, 100) if options.get("tty") else None)[1]
 
 
 def make_health(tmp: Path, rec: ContainerRecord, test: list[str]) -> dict:
-    from podpy.engine.execute import ExecOptions, process_for
-
-    argv = ["/bin/sh", "-c", test[1]] if test[0] == "CMD-SHELL" else list(test[1:])
-    return process_for(_FakeRuntime(str(tmp / "runroot"), rec), ExecOptions(container=rec.id, command=argv), None)[1]
+    return specgen.builder(_runtime(tmp, rec)).health_process(rec, test)
 
 
 def make_build_step(tmp: Path, rec: ContainerRecord) -> dict:
-    etc = specgen.etc_files(rec, str(tmp / "run"))
-    spec = specgen.build(rec, dict(ROOTFS), MAPPINGS, etc, None)
-    sec = spec["linux"].get("seccomp")
-    if sec:
-        sec["bpf"] = specgen.compiled_seccomp(str(tmp / "runroot"), sec)
-    return spec
+    etc = specgen.write_etc(str(tmp / "run"), specgen.etc_files(rec))
+    return specgen.builder(_runtime(tmp, rec)).build_step(rec, dict(ROOTFS), etc)
 
 
 def make_etc(tmp: Path, rec: ContainerRecord, net: object) -> dict:
-    paths = specgen.etc_files(rec, str(tmp / "run"), net)
-    out = {}
-    for dest, path in paths.items():
+    files = specgen.etc_files(rec, net)
+    for dest, path in specgen.write_etc(str(tmp / "run"), files).items():
         assert os.stat(path).st_mode & 0o777 == 0o644
         with open(path) as f:
-            out[dest] = f.read()
-    return out
+            assert f.read() == files[dest]
+    return files
 
 
 # -- normalizing and comparing ------------------------------------------------------------------------
