@@ -71,13 +71,13 @@ class ContainerEngine:
         from .create import create
 
         ahead = None
-        if not opts.detach and self.rt.cfg.rootless:
+        mappings = None if opts.detach else self.rt.userns_mappings
+        if mappings is not None:
             # Its stage 1 forked now: it unshares and maps its user namespace on the other CPU
             # while this process creates the container (rootless/ahead.py).
             from rootless import ahead as stage1
-            from rootless.userns import default_mappings
 
-            ahead = stage1.start(default_mappings())
+            ahead = stage1.start(mappings)
         try:
             reconcile(self.rt)
             self._pull_if_needed(opts.image, opts.pull)

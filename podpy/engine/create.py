@@ -18,6 +18,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Optional
 
+    from rootless.userns import IdMappings
+
     from .runoptions import CreateOptions
 
 _ADJ = ("admiring", "bold", "brave", "calm", "clever", "cool", "dazzling", "eager", "elegant", "festive",
@@ -107,7 +109,7 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
     spec = user_spec or (opt.parse_user(user_str) if user_str else opt.UserSpec("0", None))
     passwd = view.read_file(layer_dirs, "/etc/passwd")
     group = view.read_file(layer_dirs, "/etc/group")
-    userns = parse_userns(o.userns, o.uidmap, o.gidmap, rt.cfg.rootless)
+    userns = parse_userns(o.userns, o.uidmap, o.gidmap, rt.cfg.rootless, rt.id_mappings)
     extra_etc: dict[str, str] = {}
     if userns.mode == "keep-id" and user_spec is None:
         # As podman: the user's own ids, and entries for them in /etc/passwd and /etc/group.
@@ -119,7 +121,7 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
     if uid == 0 and home == "/":
         home = "/root"
     if rt.cfg.rootless:
-        _check_mapped(uid, [gid, *groups], userns)
+        _check_mapped(uid, [gid, *groups], userns, rt.id_mappings)
     if entrypoint is None:
         entrypoint = list(icfg.get("Entrypoint") or [])
         command = list(o.command) if o.command else list(icfg.get("Cmd") or [])
@@ -237,11 +239,9 @@ def _image_stop_signal(icfg: dict[str, object]) -> str:
         return "SIGTERM"
 
 
-def _check_mapped(uid: int, gids: list[int], userns: "Userns") -> None:
-    """Refuse ids the user namespace will not have, before anything is made."""
-    from rootless.userns import default_mappings
-
-    maps = default_mappings()
+def _check_mapped(uid: int, gids: list[int], userns: "Userns", maps: "IdMappings") -> None:
+    """Refuse ids the user namespace will not have, before anything is made (maps: the
+    default user namespace's)."""
     if userns.idmap:
         uids = [(c, n) for c, _, n in userns.idmap["uids"]]
         gid_ranges = [(c, n) for c, _, n in userns.idmap["gids"]]
@@ -271,12 +271,13 @@ class Userns:
         self.keep_uid, self.keep_gid, self.auto_size = keep_uid, keep_gid, auto_size
 
 
-def parse_userns(value: Optional[str], uidmap: list[str], gidmap: list[str], rootless: bool) -> Userns:
-    """Validate the user-namespace options (podman's forms) into a Userns."""
+def parse_userns(value: Optional[str], uidmap: list[str], gidmap: list[str], rootless: bool,
+                 maps: "IdMappings") -> Userns:
+    """Validate the user-namespace options (podman's forms) into a Userns; maps: the default
+    user namespace's (the user and the subordinate ids)."""
     from rootless import userns as un
     from rootless.errors import IdMapError
 
-    maps = un.default_mappings()
     available = (maps.container_ids(), sum(m.size for m in maps.gids))
     mode, _, args = (value or "").partition(":")
     try:
