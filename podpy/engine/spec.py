@@ -281,12 +281,16 @@ def write_etc(run_dir: str, files: dict[str, str]) -> dict[str, str]:
 def compiled_seccomp(runroot: str, seccomp: dict[str, Any]) -> str:
     """The filter's BPF program in a file under runroot, compiled once per distinct filter:
     libseccomp takes some 20 ms to build podman's profile, loading the program well under 1."""
-    import hashlib
     import json
+
+    try:  # built in: hashlib would load OpenSSL's libcrypto, some 2 ms of every `run`
+        from _blake2 import blake2b as digest
+    except ImportError:  # pragma: no cover - an interpreter built without it
+        from hashlib import blake2b as digest
 
     from rootless import seccomp as sec
 
-    key = hashlib.sha256(json.dumps(seccomp, sort_keys=True).encode()).hexdigest()
+    key = digest(json.dumps(seccomp, sort_keys=True).encode(), digest_size=32).hexdigest()
     directory = os.path.join(runroot, "seccomp")
     path = os.path.join(directory, f"{key}.bpf")
     if not os.path.exists(path):
