@@ -132,10 +132,7 @@ def _stage1(chan: Channel, spec_fd: int, host_side_fds: list[int], mappings: IdM
         job = pickle.loads(data)
         code = child.run_stage1(job["spec"], chan, job["after_exit"], job["detach"], sc, in_userns=True)
     except BaseException as exc:  # noqa: BLE001 - reported to the host side
-        try:
-            chan.send_error(exc)
-        except OSError:
-            pass
+        chan.report(exc)
     os._exit(code)
 
 

@@ -64,10 +64,7 @@ def stage1(spec: dict[str, Any], chan: Channel, host_side_fds: list[int],
             os.close(fd)
         code = run_stage1(spec, chan, after_exit, detach, sc or S.default())
     except BaseException as exc:  # noqa: BLE001 - reported to the host side
-        try:
-            chan.send_error(exc)
-        except OSError:
-            pass
+        chan.report(exc)
     os._exit(code)
 
 
@@ -165,18 +162,11 @@ def init(spec: dict[str, Any], chan: Channel, detach: bool = False,
     try:
         _init(spec, chan, detach, sc or S.default())
     except ExecError as exc:
-        _report(chan, exc)
+        chan.report(exc)
         os._exit(exc.exit_code)
     except BaseException as exc:  # noqa: BLE001
-        _report(chan, exc)
+        chan.report(exc)
     os._exit(EXIT_SETUP_FAILED)
-
-
-def _report(chan: Channel, exc: BaseException) -> None:
-    try:
-        chan.send_error(exc)
-    except OSError:
-        pass
 
 
 def _init(spec: dict[str, Any], chan: Channel, detach: bool, sc: S.Syscalls) -> None:

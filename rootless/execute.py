@@ -202,10 +202,7 @@ def _stage(namespaces: list[tuple[int, int, str]], process: dict[str, Any], chan
         code = os.waitstatus_to_exitcode(status)
         code = 128 - code if code < 0 else code
     except BaseException as exc:  # noqa: BLE001 - reported to the host side
-        try:
-            chan.send_error(exc)
-        except OSError:
-            pass
+        chan.report(exc)
     os._exit(code)
 
 
@@ -250,8 +247,8 @@ def _process(sc: S.Syscalls, process: dict[str, Any], chan: Channel) -> NoReturn
             raise SetupError(f"cannot chdir to `{cwd}`: {exc.strerror}") from exc
         C._exec(process, chan)
     except ExecError as exc:
-        C._report(chan, exc)
+        chan.report(exc)
         os._exit(exc.exit_code)
     except BaseException as exc:  # noqa: BLE001
-        C._report(chan, exc)
+        chan.report(exc)
     os._exit(C.EXIT_SETUP_FAILED)

@@ -55,6 +55,13 @@ class Channel:
             "kind": "setup", "message": f"{type(exc).__name__}: {exc}"}
         self.send("error", error=wire)
 
+    def report(self, exc: BaseException) -> None:
+        """send_error by a process about to exit: a peer that is gone already is no error."""
+        try:
+            self.send_error(exc)
+        except OSError:
+            pass
+
     def recv(self) -> tuple[Optional[dict[str, Any]], list[int]]:
         """Next message and the fds that came with it; (None, []) at end of file."""
         try:

@@ -77,10 +77,7 @@ def main() -> None:
         chan.send("ready")
         chan.close()
     except BaseException as exc:  # noqa: BLE001
-        try:
-            chan.send_error(exc)
-        except OSError:
-            pass
+        chan.report(exc)
         _log(f"starting failed: {type(exc).__name__}: {exc}")
         os._exit(1)
     try:
