@@ -152,7 +152,7 @@ def inspect(
 ) -> None:
     """Show the configuration of containers or images."""
     from ..engine import reports
-    from ..engine.images import lookup
+    from ..engine.imagestore import lookup
     from ..errors import InvalidArgument, NoSuchContainer, NoSuchImage
     from storage import images as img
 

@@ -22,7 +22,7 @@ def import_(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Accepted for podman compatibility."),
 ) -> None:
     """Import a tarball as a one-layer image."""
-    from ..engine.images import import_image
+    from ..engine.imagestore import import_image
 
     image = import_image(runtime(ctx), source, reference, list(change), message)
     render.out(image.id)
@@ -185,8 +185,8 @@ def history(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only the ids."),
 ) -> None:
     """Show the history of an image."""
-    from ..engine.images import history as image_history
-    from ..engine.images import lookup
+    from ..engine.imagestore import history as image_history
+    from ..engine.imagestore import lookup
 
     rt = runtime(ctx)
     image = lookup(rt, name)
@@ -211,7 +211,7 @@ def prune(
     force: bool = typer.Option(False, "-f", "--force", help="Do not ask (podpy never asks)."),
 ) -> None:
     """Remove dangling images (with -a, every unused image)."""
-    from ..engine.images import prune as do_prune
+    from ..engine.imagestore import prune as do_prune
 
     for image_id in do_prune(runtime(ctx), all_):
         render.out(image_id)
@@ -228,9 +228,9 @@ def images(
 ) -> None:
     """List images."""
     from ..engine import reports
-    from ..engine.images import lookup
+    from ..engine.imagestore import lookup
 
-    from ..engine.images import intermediate
+    from ..engine.imagestore import intermediate
 
     rt = runtime(ctx)
     found = rt.store.images()
@@ -262,7 +262,7 @@ def rmi(
     all_: bool = typer.Option(False, "-a", "--all", help="Remove all images."),
 ) -> None:
     """Remove one or more images."""
-    from ..engine.images import remove_images
+    from ..engine.imagestore import remove_images
     from ..errors import InvalidArgument, NoSuchImage
 
     rt = runtime(ctx)
@@ -291,14 +291,14 @@ def tag(
     targets: List[str] = typer.Argument(..., help="New names."),
 ) -> None:
     """Add names to an image."""
-    from ..engine.images import tag as do_tag
+    from ..engine.imagestore import tag as do_tag
 
     do_tag(runtime(ctx), image, list(targets))
 
 
 def exists(ctx: typer.Context, name: str = typer.Argument(..., help="Image name or id.")) -> None:
     """Exit 0 if the image exists, 1 if not."""
-    from ..engine.images import exists as image_exists
+    from ..engine.imagestore import exists as image_exists
 
     if not image_exists(runtime(ctx), name):
         raise typer.Exit(1)
@@ -311,7 +311,7 @@ def inspect(
 ) -> None:
     """Show the configuration of images."""
     from ..engine import reports
-    from ..engine.images import lookup
+    from ..engine.imagestore import lookup
     from ..errors import PodpyError
 
     rt = runtime(ctx)

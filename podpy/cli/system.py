@@ -55,7 +55,7 @@ def version_data() -> dict[str, Any]:
 
 
 def _arch() -> str:
-    from ..engine.images import host_arch
+    from ..engine.imagestore import host_arch
 
     return host_arch()
 

@@ -23,7 +23,7 @@ from storage.images import Image
 from storage.store import chain_id
 
 from ..errors import InvalidArgument, NoSuchImage, PodpyError, translate
-from .images import apply_options, host_arch
+from .imagestore import apply_options, host_arch
 from .context import Runtime
 from .reconcile import reconcile
 

@@ -21,7 +21,7 @@ from typing import Any, Callable, Optional
 from storage import reference
 
 from ..errors import InvalidArgument, PodpyError, translate
-from .images import lookup
+from .imagestore import lookup
 from .context import Runtime
 from .reconcile import reconcile
 

@@ -67,7 +67,7 @@ def _volume_usage(rt: Runtime, recs: list[Any]) -> dict[str, int]:
 def prune(rt: Runtime, all_images: bool) -> dict[str, list[str]]:
     """Containers that are not running, then dangling images (every unused one with all_images)."""
     from .removal import remove_container as remove
-    from .images import prune as prune_images
+    from .imagestore import prune as prune_images
 
     reconcile(rt)
     removed: list[str] = []
