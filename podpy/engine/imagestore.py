@@ -1,4 +1,6 @@
-"""Image verbs: import, list, remove, tag, exists."""
+"""The image verbs' work on the store (import, history, list, remove, prune, tag) and what
+pull, push, load, commit and build share (host_arch, apply_options, apply_changes). The
+interface that front ends call is ImageEngine (images.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,6 @@ import json
 import os
 import platform
 import shlex
-from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from storage import reference
@@ -16,6 +17,7 @@ from storage.images import Image
 from ..formats import rfc3339
 from ..errors import InvalidArgument, NoSuchImage, PodpyError, translate
 from .context import Runtime
+from .entities import ImageRemoveReport, ImageSummary
 from .reconcile import reconcile
 
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le",
@@ -178,6 +180,13 @@ def history(image: Image, layer_sizes: dict[str, int], no_trunc: bool,
     return rows
 
 
+def image_history(rt: Runtime, name: str) -> list[dict[str, Any]]:
+    """`image history` of a stored image, ids in full."""
+    image = lookup(rt, name)
+    sizes = {r[0]: int(r[1]) for r in rt.db.conn.execute("SELECT id, size FROM layers")}
+    return history(image, sizes, True, rt.store.images())
+
+
 def _parse_time(text: str) -> Optional[float]:
     try:
         t = text.rstrip("Z").split(".")[0]
@@ -284,13 +293,30 @@ def lookup(rt: Runtime, name: str) -> Image:
         raise translate(exc) from exc
 
 
-@dataclass
-class ImageRemoveReport:
-    name: str
-    untagged: list[str]
-    deleted: Optional[str] = None
-    error: Optional[PodpyError] = None
-    also: list[str] = field(default_factory=list)   # the build steps it was made from, removed with it
+def image_document(rt: Runtime, image: Image) -> dict[str, Any]:
+    """`image inspect` of one image."""
+    from .reports import image_inspect
+
+    return image_inspect(image, rt.store.driver.name, rt.store.layer_dirs(image))
+
+
+def summaries(rt: Runtime, name: Optional[str], all_: bool) -> list[ImageSummary]:
+    """`images`: every image but a build's intermediate steps (all of them with all_), or only
+    the image that name is; each with the number of containers that use it."""
+    from .reports import created_time, image_json
+
+    found = rt.store.images()
+    if not all_:
+        hidden = intermediate(found)
+        found = [i for i in found if i.id not in hidden]
+    if name:
+        wanted = lookup(rt, name).id
+        found = [i for i in found if i.id == wanted]
+    counts: dict[str, int] = {}
+    for rec in rt.state.all():
+        counts[rec.image_id] = counts.get(rec.image_id, 0) + 1
+    return [ImageSummary(i, counts.get(i.id, 0), created_time(i), image_json(i, counts.get(i.id, 0)))
+            for i in found]
 
 
 def remove_images(rt: Runtime, names: list[str], force: bool) -> list[ImageRemoveReport]:
@@ -323,16 +349,16 @@ def remove_images(rt: Runtime, names: list[str], force: bool) -> list[ImageRemov
             before = rt.store.images()
             untagged = rt.store.delete_image(image.id, in_use=False)
             used = {r.image_id for r in rt.state.all()}
-            reports.append(ImageRemoveReport(name, untagged, image.id,
+            reports.append(ImageRemoveReport(name, untagged, deleted=image.id,
                                              also=_dangling_parents(rt, image, before, used)))
             _forget_cache(rt)
             from ..events import emit
 
             emit(rt.cfg.runroot, "image", "remove", image.id, name)
         except PodpyError as exc:
-            reports.append(ImageRemoveReport(name, [], error=exc))
+            reports.append(ImageRemoveReport(name, error=exc))
         except Exception as exc:  # noqa: BLE001
-            reports.append(ImageRemoveReport(name, [], error=translate(exc)))
+            reports.append(ImageRemoveReport(name, error=translate(exc)))
     return reports
 
 

@@ -40,6 +40,7 @@ class PullOptions:
     creds: Optional[str] = None           # "user:password"
     cert_dir: Optional[str] = None
     auth_file: Optional[str] = None       # --authfile: look credentials up there only
+    platform: Optional[str] = None        # OS/ARCH[/VARIANT]: takes the place of os and arch
 
 
 def platform_of(value: Optional[str], os_: Optional[str], arch: Optional[str],

@@ -40,6 +40,7 @@ class PushOptions:
     creds: Optional[str] = None
     cert_dir: Optional[str] = None
     auth_file: Optional[str] = None
+    digest_file: Optional[str] = None   # where to write the manifest's digest too
 
 
 def _export_in_ns(dirs: tuple[str, Optional[str]], path: str, compression: str, tar_split: Optional[str] = None,

@@ -1,0 +1,141 @@
+"""The image engine: one method per image verb, the interface every front end calls.
+
+Like ContainerEngine (containers.py): typed options in (entities.py, pull.py's PullOptions,
+push.py's PushOptions), typed results out, warnings and progress through callbacks, no
+printing. `rm` returns one report per name, so `rmi a b c` can partly fail and say which.
+The work is imagestore.py's (import, list, history, remove, prune, tag), pull.py's,
+push.py's and archive_io.py's (save, load). `login` and `logout` are no image verbs: they
+change the credentials file, not the store, and stay functions of login.py.
+"""
+
+from __future__ import annotations
+
+from ..errors import InvalidArgument, PodpyError
+from .context import Runtime
+from .entities import Report
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Optional
+
+    from storage.images import Image
+
+    from .entities import ImageRemoveReport, ImageSummary, ImportOptions
+    from .pull import Progress, PullOptions
+    from .push import PushOptions
+
+
+def _quiet(_line: str) -> None:
+    pass
+
+
+class ImageEngine:
+    """The image verbs over one store (a Runtime: configuration, database, store)."""
+
+    def __init__(self, rt: Runtime, warn: Callable[[str], None],
+                 progress: Optional[Callable[[str], None]] = None,
+                 layer_progress: Optional[Progress] = None) -> None:
+        self.rt = rt
+        self.warn = warn                  # one line for the user, not an error
+        self.progress = progress or _quiet  # pull's, push's, save's and load's progress lines
+        self.layer_progress = layer_progress  # a pull's per-layer byte counts (label, total) -> advance
+
+    # -- registries --------------------------------------------------------------------------
+
+    def pull(self, opts: PullOptions) -> Image:
+        """`pull`: the image (the platform of opts, the host's by default) into the store."""
+        from .pull import platform_of, pull
+
+        where = platform_of(opts.platform, opts.os, opts.arch, opts.variant)
+        return pull(self.rt, opts, self.progress, where, self.layer_progress)
+
+    def push(self, opts: PushOptions) -> str:
+        """`push`: the image to a registry; the manifest's digest (also written to
+        opts.digest_file when given)."""
+        from .push import push
+
+        digest = push(self.rt, opts, self.progress)
+        if opts.digest_file:
+            with open(opts.digest_file, "w") as f:
+                f.write(digest)
+        return digest
+
+    # -- archives ----------------------------------------------------------------------------
+
+    def save(self, names: list[str], output: Optional[str], fmt: str = "docker-archive") -> None:
+        """`save`: the images as one docker-archive or oci-archive (output None or "-": fd 1)."""
+        from .archive_io import save
+
+        save(self.rt, names, output, fmt, self.progress)
+
+    def load(self, source: Optional[str]) -> list[Image]:
+        """`load`: every image of a docker-archive or oci-archive (None or "-": fd 0)."""
+        from .archive_io import load
+
+        return load(self.rt, source, self.progress)
+
+    def import_(self, opts: ImportOptions) -> Image:
+        """`import`: a rootfs tarball as a one-layer image."""
+        from .imagestore import import_image
+
+        return import_image(self.rt, opts.source, opts.reference, list(opts.changes), opts.message)
+
+    # -- names -------------------------------------------------------------------------------
+
+    def tag(self, name: str, targets: list[str]) -> None:
+        """`tag`: more names for the image."""
+        from .imagestore import tag
+
+        tag(self.rt, name, targets)
+
+    # -- removal -----------------------------------------------------------------------------
+
+    def rm(self, names: list[str], force: bool = False, all_: bool = False) -> list[ImageRemoveReport]:
+        """`rmi`: one report per name (every image with all_); an image a container uses only
+        with force, which removes those containers first."""
+        from .imagestore import remove_images
+
+        targets = list(names)
+        if all_:
+            targets += [i.id for i in self.rt.store.images()]
+        if not targets:
+            raise InvalidArgument("`podpy rmi` requires at least one image name or id, or --all")
+        return remove_images(self.rt, targets, force)
+
+    def prune(self, all_: bool = False) -> list[str]:
+        """`image prune`: the ids of the dangling images removed (every unused one with all_)."""
+        from .imagestore import prune
+
+        return prune(self.rt, all_)
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def ls(self, name: Optional[str] = None, all_: bool = False) -> list[ImageSummary]:
+        """`images`: every image but a build's intermediate steps (all with all_), or the one
+        that name is."""
+        from .imagestore import summaries
+
+        return summaries(self.rt, name, all_)
+
+    def history(self, name: str) -> list[dict[str, Any]]:
+        """`image history`: one entry per step, newest first, ids in full."""
+        from .imagestore import image_history
+
+        return image_history(self.rt, name)
+
+    def inspect(self, names: list[str]) -> list[Report]:
+        """`image inspect`: one report per name, its inspect document or its error."""
+        from .imagestore import image_document, lookup
+
+        reports = []
+        for name in names:
+            try:
+                reports.append(Report(name, image_document(self.rt, lookup(self.rt, name))))
+            except PodpyError as exc:
+                reports.append(Report(name, error=exc))
+        return reports
+
+    def exists(self, name: str) -> bool:
+        from .imagestore import exists
+
+        return exists(self.rt, name)
