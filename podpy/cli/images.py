@@ -1,4 +1,4 @@
-"""Image commands: pull, push, save, load, import, images, history, rmi, prune, tag,
+"""Image commands: pull, push, save, load, import, images, history, rmi, prune, tag, untag,
 image exists/inspect (each one ImageEngine call), login and logout."""
 
 from __future__ import annotations
@@ -278,6 +278,15 @@ def tag(
     engine(ctx).tag(image, list(targets))
 
 
+def untag(
+    ctx: typer.Context,
+    image: str = typer.Argument(..., help="Image."),
+    names: Optional[List[str]] = typer.Argument(None, help="Names to take off (default: all of them)."),
+) -> None:
+    """Take names off an image (all of them when none are given)."""
+    engine(ctx).untag(image, list(names or []))
+
+
 def exists(ctx: typer.Context, name: str = typer.Argument(..., help="Image name or id.")) -> None:
     """Exit 0 if the image exists, 1 if not."""
     if not engine(ctx).exists(name):
@@ -299,11 +308,11 @@ def inspect(
         raise error
 
 
-TOP = {"import": (import_, {}), "images": (images, {}), "rmi": (rmi, {}), "tag": (tag, {}),
+TOP = {"import": (import_, {}), "images": (images, {}), "rmi": (rmi, {}), "tag": (tag, {}), "untag": (untag, {}),
        "pull": (pull, {}),
        "login": (login, {}), "logout": (logout, {}), "history": (history, {}), "push": (push, {}),
        "save": (save, {}), "load": (load, {})}
 from .build import build as _build  # noqa: E402 - `image build` is `build`
 
 GROUP = {"build": (_build, {}), "save": (save, {}), "load": (load, {}), "import": (import_, {}), "pull": (pull, {}), "push": (push, {}), "history": (history, {}), "prune": (prune, {}), "ls": (images, {}), "list": (images, {"hidden": True}), "rm": (rmi, {}),
-         "tag": (tag, {}), "exists": (exists, {}), "inspect": (inspect, {})}
+         "tag": (tag, {}), "untag": (untag, {}), "exists": (exists, {}), "inspect": (inspect, {})}

@@ -88,6 +88,13 @@ class ImageEngine:
 
         tag(self.rt, name, targets)
 
+    def untag(self, name: str, targets: list[str]) -> list[str]:
+        """`untag`: take names off the image (every name when targets is empty); the names
+        taken off. A target that is no name of the image fails before any is taken off."""
+        from .imagestore import untag
+
+        return untag(self.rt, name, targets)
+
     # -- removal -----------------------------------------------------------------------------
 
     def rm(self, names: list[str], force: bool = False, all_: bool = False) -> list[ImageRemoveReport]:

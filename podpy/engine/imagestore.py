@@ -375,6 +375,35 @@ def tag(rt: Runtime, source: str, targets: list[str]) -> None:
         emit(rt.cfg.runroot, "image", "tag", image.id, n)
 
 
+def untag(rt: Runtime, source: str, targets: list[str]) -> list[str]:
+    """Take names off an image (all of them without targets); a target is found among the
+    image's names as `rmi` finds one (localhost/ first, then aliases and search registries)."""
+    image = lookup(rt, source)
+    names = []
+    for t in targets:
+        try:
+            found = next((c for c in reference.candidates(t, rt.cfg.short_names) if c in image.names), None)
+        except Exception as exc:  # noqa: BLE001
+            raise translate(exc) from exc
+        if found is None:
+            raise PodpyError(f"{_qualified(t)}: tag not known")
+        names.append(found)
+    from ..events import emit
+
+    names = names or list(image.names)
+    for n in names:
+        rt.store.untag(n)
+        emit(rt.cfg.runroot, "image", "untag", image.id, n)
+    return names
+
+
+def _qualified(name: str) -> str:
+    try:
+        return reference.normalize_local(name)
+    except Exception:  # noqa: BLE001 - the name as given, then
+        return name
+
+
 def exists(rt: Runtime, name: str) -> bool:
     try:
         lookup(rt, name)
