@@ -60,7 +60,8 @@ def test_untag_takes_names_off(new_podpy, image_tar):
     image_id = json.loads(p("image", "inspect", "b:2").stdout)[0]["Id"]
     p("image", "untag", "b:2")
     assert p("images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}").stdout == f"<none>:<none> {image_id[:12]}\n"
-    events = sorted(p("events", "--stream=false", "--filter", "event=untag", "--format", "{{.Name}}").stdout.split())
+    events = sorted(p("events", "--stream=false", "--filter", "event=untag", "--filter", f"image={image_id}",
+                      "--format", "{{.Name}}").stdout.split())
     assert events == ["localhost/a:1", "localhost/b:2", "localhost/busybox:latest"]
 
 
