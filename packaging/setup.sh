@@ -154,7 +154,26 @@ install_venv() {
     # even when its version did not change; other packages are kept.
     "${pip[@]}" install --progress-bar off -q shiv "${SRC}[test]"
     rm -rf "$SRC/build" "$SRC"/*.egg-info
+    write_launcher
     note "$("$VENV/bin/python" -m pip --disable-pip-version-check show podpy | sed -n 's/^Version: /podpy /p')"
+}
+
+# pip's console script imports re and starts Python with the site module, whose
+# .pth processing costs a few milliseconds at every command; podpy needs neither
+# (it is a plain package in site-packages, and PYTHONPATH still works), so its
+# command starts with -S and puts site-packages on the path itself.
+write_launcher() {
+    local purelib tmp=$VENV/bin/.podpy.tmp
+    purelib=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+    cat > "$tmp" <<EOF
+#!$VENV/bin/python -S
+import sys
+sys.path.append("$purelib")
+from podpy.__main__ import main
+main()
+EOF
+    chmod 0755 "$tmp"
+    mv -f "$tmp" "$VENV/bin/podpy"
 }
 
 build_zipapp() {

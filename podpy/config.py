@@ -21,11 +21,12 @@ from __future__ import annotations
 import os
 import stat
 
+from . import tomlfile
 from .errors import InvalidArgument
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Optional
+    from typing import Optional
 
     from storage.reference import ShortNames
 
@@ -109,19 +110,6 @@ def runtime_base() -> str:
     return os.path.join(fallback, "podpy")
 
 
-def _read_toml(path: str) -> dict[str, Any]:
-    try:
-        with open(path, "rb") as f:
-            import tomllib
-
-            try:
-                return tomllib.load(f)
-            except tomllib.TOMLDecodeError as exc:
-                raise InvalidArgument(f"{path}: {exc}") from exc
-    except (FileNotFoundError, NotADirectoryError):
-        return {}
-
-
 def load(root: Optional[str] = None, runroot: Optional[str] = None,
          storage_driver: Optional[str] = None) -> Config:
     """The configuration in force: flags over storage.conf over defaults."""
@@ -133,27 +121,33 @@ def load(root: Optional[str] = None, runroot: Optional[str] = None,
         config_dir = "/etc/podpy"
         default_root = "/var/lib/podpy"
     conf_path = os.path.join(config_dir, "storage.conf")
-    storage = _read_toml(conf_path).get("storage", {})
+    storage = tomlfile.table(tomlfile.read(conf_path) or {}, "storage", conf_path)
+
+    def setting(key: str) -> Optional[str]:
+        return tomlfile.string(storage, key, conf_path, "storage")
+
     cfg = Config(
         rootless=rootless,
-        root=os.path.abspath(root or storage.get("graphroot") or default_root),
+        root=os.path.abspath(root or setting("graphroot") or default_root),
         runroot="",
         config_dir=config_dir,
     )
-    rr = runroot or storage.get("runroot")
+    rr = runroot or setting("runroot")
     if rr:
         cfg.runroot = os.path.abspath(rr)
     else:
         cfg.runroot = runtime_base() if rootless else "/run/podpy"
     if storage_driver:
         cfg.driver, cfg.driver_source = storage_driver, "--storage-driver"
-    elif storage.get("driver"):
-        cfg.driver, cfg.driver_source = str(storage["driver"]), conf_path
+    elif setting("driver"):
+        cfg.driver, cfg.driver_source = setting("driver"), conf_path
     if cfg.driver is not None and cfg.driver not in DRIVERS:
         raise InvalidArgument(f"unknown storage driver {cfg.driver!r} (from {cfg.driver_source}); "
                               f"choose one of {', '.join(DRIVERS)}")
-    options = storage.get("options", {})
-    cfg.mount_program = options.get("overlay", {}).get("mount_program") or options.get("mount_program")
+    options = tomlfile.table(storage, "options", conf_path, "storage")
+    overlay = tomlfile.table(options, "overlay", conf_path, "storage.options")
+    cfg.mount_program = (tomlfile.string(overlay, "mount_program", conf_path, "storage.options.overlay")
+                         or tomlfile.string(options, "mount_program", conf_path, "storage.options"))
     if cfg.mount_program and cfg.driver in (None, "overlay"):
         cfg.driver, cfg.driver_source = "fuse-overlayfs", f"{conf_path} (mount_program)"
     return cfg

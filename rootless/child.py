@@ -10,7 +10,8 @@ A detached stage 1 (the monitor's containers) exits once the init is forked: the
 init is then reaped by the monitor, a child subreaper.
 
 The init is PID 1 of the new PID namespace. It waits for "go" (the host side
-has by then started networking and placed it in its cgroup), copies the mount
+has by then placed it in its cgroup; with "net" in it, it waits again for "net",
+the network made, before it secures itself and execs), copies the mount
 namespace so pivot_root does not move stage 1, mounts the container's file
 systems, pivots, masks paths, sets the terminal, user and capabilities, and
 execs. Each step that fails is sent back as a typed error.
@@ -30,7 +31,7 @@ from . import capabilities as caps
 from . import rootfs as R
 from . import seccomp as _seccomp
 from . import syscalls as S
-from .errors import ExecError, SetupError
+from .errors import EXIT_SETUP_FAILED, ExecError, SetupError
 from .mounts import mount_rootfs
 from .sync import Channel
 
@@ -38,7 +39,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, NoReturn, Optional
 
-EXIT_SETUP_FAILED = 125
 
 _NS_FLAGS = {
     "pid": S.CLONE_NEWPID, "uts": S.CLONE_NEWUTS, "ipc": S.CLONE_NEWIPC,
@@ -62,7 +62,7 @@ def stage1(spec: dict[str, Any], chan: Channel, host_side_fds: list[int],
     try:
         for fd in host_side_fds:
             os.close(fd)
-        code = _stage1(spec, chan, after_exit, detach, sc or S.default())
+        code = run_stage1(spec, chan, after_exit, detach, sc or S.default())
     except BaseException as exc:  # noqa: BLE001 - reported to the host side
         try:
             chan.send_error(exc)
@@ -71,14 +71,25 @@ def stage1(spec: dict[str, Any], chan: Channel, host_side_fds: list[int],
     os._exit(code)
 
 
-def _stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[Callable[[], None]], detach: bool,
-            sc: S.Syscalls) -> int:
+def detach_from_caller(sc: S.Syscalls) -> None:
+    """Stage 1's first steps: killed with its parent, out of the caller's terminal process
+    group (podpy forwards signals itself), deaf to the terminal's signals."""
     sc.set_pdeathsig(signal.SIGKILL)
-    os.setsid()  # out of the caller's terminal process group: podpy forwards signals itself
+    os.setsid()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(sig, signal.SIG_IGN)
+
+
+def run_stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[Callable[[], None]], detach: bool,
+               sc: S.Syscalls, in_userns: bool = False) -> int:
+    """Stage 1's work; its exit status. in_userns: the user namespace is unshared and mapped."""
+    if not in_userns:  # a stage 1 started ahead did these (ahead.py)
+        detach_from_caller(sc)
     ns = namespaces(spec)
-    if "user" in ns:
+    if in_userns:
+        sc.setresgid(0, 0, 0)
+        sc.setresuid(0, 0, 0)
+    elif "user" in ns:
         if ns["user"]:
             # An existing user namespace (one that owns the network namespace to join): it
             # has its maps already. Joining needs a single-threaded caller, which a fork is.
@@ -171,7 +182,7 @@ def _report(chan: Channel, exc: BaseException) -> None:
 def _init(spec: dict[str, Any], chan: Channel, detach: bool, sc: S.Syscalls) -> None:
     if not detach:  # a detached init outlives stage 1 by design
         sc.set_pdeathsig(signal.SIGKILL)
-    chan.expect("go")
+    go, _ = chan.expect("go")
     os.setsid()
     ns = namespaces(spec)
     # Our own copy of the mount namespace: pivot_root must not move stage 1's root.
@@ -225,6 +236,8 @@ def _init(spec: dict[str, Any], chan: Channel, detach: bool, sc: S.Syscalls) -> 
         if listener >= 0:
             chan.send("bind_notify", fds=[listener])
             os.close(listener)
+    if go.get("net"):
+        chan.expect("net")  # the network is made meanwhile (parent.launch)
     secure(sc, process, linux.get("seccomp"))
     try:
         os.chdir(cwd)

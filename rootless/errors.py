@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from typing import Any
 
 
+# The exit status of a set-up process (stage 1, the init, exec's stage) that failed before exec.
+EXIT_SETUP_FAILED = 125
+
+
 class RuntimeFailure(Exception):
     """Base of every error rootless/ raises on purpose."""
 

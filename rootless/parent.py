@@ -2,10 +2,14 @@
 the wait for the container's process to exec.
 
 Message order on the sync channel (see child.py for the other side):
-    stage1 -> "userns"          (only with a user namespace)
+    stage1 -> "userns"          (only with a new user namespace)
     host   -> "mapped"          after newuidmap/newgidmap
+A stage 1 started ahead (ahead.py) has its maps written by a helper of its own and reads
+its spec from a pipe: its messages start at "pid".
     stage1 -> "pid" {pid}       the init's host pid; stage 1 then closes its end
-    host   -> "go"              after slirp4netns is up and the cgroup joined
+    host   -> "go" {net}        once the init is in its cgroup
+    host   -> "net"             with net: once slirp4netns (or the caller's on_pid) made the
+                                network; the init waits for it before it secures itself and execs
     init   -> "pty" [fd]        with a terminal: the pty master
     init   -> "bind_notify" [fd] with linux.bindNotify: its bind(2) listener (network/redirect.py)
     init   -> EOF               execve succeeded (the socket is close-on-exec)
@@ -17,14 +21,15 @@ from __future__ import annotations
 import os
 import signal
 
-from . import child
-from .errors import RuntimeFailure, SetupError, from_wire
+from .errors import EXIT_SETUP_FAILED, RuntimeFailure, SetupError, from_wire
 from .sync import Channel
 from .userns import IdMappings, write_maps
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Optional
+
+    from .ahead import Ahead
     from .network import slirp as slirp_mod
 
 
@@ -85,7 +90,7 @@ class Container:
                     _, status = os.waitpid(self.stage1_pid, 0)
                     break
                 except ChildProcessError:
-                    status = child.EXIT_SETUP_FAILED << 8
+                    status = EXIT_SETUP_FAILED << 8
                     break
             self.exit_code = os.waitstatus_to_exitcode(status)
             if self.exit_code < 0:
@@ -95,17 +100,28 @@ class Container:
         return self.exit_code
 
 
-def launch(spec: dict[str, Any], options: LaunchOptions) -> Container:
-    """Start the container described by spec, up to and including its execve."""
-    host, inside = Channel.pair()
-    pid = os.fork()
-    if pid == 0:
-        child.stage1(spec, inside, [host.fileno(), *options.close_fds], options.after_exit, options.detach)
-    inside.close()
+def launch(spec: dict[str, Any], options: LaunchOptions, ahead: Optional["Ahead"] = None) -> Container:
+    """Start the container described by spec, up to and including its execve. With ahead (a
+    stage 1 forked earlier, ahead.py) that fits the spec, that one runs it; one that does not
+    fit is discarded."""
+    if ahead is not None and not ahead.fits(spec):
+        ahead.discard()
+        ahead = None
+    if ahead is not None:
+        pid = ahead.pid
+        host = ahead.hand(spec, options.after_exit, options.detach)
+    else:
+        from . import child
+
+        host, inside = Channel.pair()
+        pid = os.fork()
+        if pid == 0:
+            child.stage1(spec, inside, [host.fileno(), *options.close_fds], options.after_exit, options.detach)
+        inside.close()
     started: Optional[Container] = None
     try:
         linux = spec.get("linux", {})
-        if any(ns["type"] == "user" and not ns.get("path") for ns in linux.get("namespaces", [])):
+        if ahead is None and any(ns["type"] == "user" and not ns.get("path") for ns in linux.get("namespaces", [])):
             host.expect("userns")
             write_maps(pid, IdMappings.from_spec(linux))
             host.send("mapped")
@@ -119,13 +135,18 @@ def launch(spec: dict[str, Any], options: LaunchOptions) -> Container:
                     started.cgroup_error = str(exc)
                 else:
                     raise
+        # The init sets up its mounts while the network is made; it waits for "net" before it
+        # secures itself and execs, so the container's process starts with its network up.
+        wait_net = options.slirp is not None or options.on_pid is not None
+        host.send("go", net=wait_net)
         if options.slirp is not None:
             from .network import slirp as slirp_mod
 
             started.slirp = slirp_mod.start(started.pid, options.slirp, userns=_has_userns(spec))
         if options.on_pid:
             options.on_pid(started.pid)
-        host.send("go")
+        if wait_net:
+            host.send("net")
         while True:
             reply, fds = host.recv()
             if reply is None:
@@ -193,7 +214,7 @@ def _abort(stage1: int, started: Optional[Container]) -> int:
         try:
             done, st = os.waitpid(stage1, os.WNOHANG)
         except ChildProcessError:
-            status = child.EXIT_SETUP_FAILED << 8
+            status = EXIT_SETUP_FAILED << 8
             break
         if done:
             status = st

@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from . import render
+from . import render, runargs
 from .lifecycle import (
     attach, cleanup, healthcheck_run, kill, logs, pause, restart, stats, stop, top, unpause, wait,
 )
@@ -258,9 +258,10 @@ def export(
     engine(ctx).export(name, output)
 
 
-_RUN = {"context_settings": RUN_SETTINGS, "add_help_option": False, "help": "Run a command in a new container."}
-_CREATE = {"context_settings": RUN_SETTINGS, "add_help_option": False,
-           "help": "Create a container without starting it."}
+# run, create and exec: typer passes their words on to runargs, which parses them (and --help) from the
+# options' declarations; typer only lists them, with runargs' one-line help.
+_RUN, _CREATE, _EXEC = ({"context_settings": RUN_SETTINGS, "add_help_option": False, "help": runargs.HELP[c]}
+                        for c in ("run", "create", "exec"))
 
 # name -> (function, command settings); the app registers only what a command line needs.
 TOP = {"run": (forward_run, _RUN), "create": (forward_run, _CREATE), "start": (start, {}),
@@ -268,8 +269,7 @@ TOP = {"run": (forward_run, _RUN), "create": (forward_run, _CREATE), "start": (s
        "kill": (kill, {}), "wait": (wait, {}), "restart": (restart, {}), "logs": (logs, {}),
        "rename": (rename, {}), "attach": (attach, {}), "commit": (commit, {}), "diff": (diff, {}), "cp": (cp, {}), "pause": (pause, {}), "unpause": (unpause, {}), "top": (top, {}),
        "stats": (stats, {}), "port": (port, {}),
-       "exec": (forward_exec, {"context_settings": RUN_SETTINGS, "add_help_option": False,
-                               "help": "Run a command in a running container."})}
+       "exec": (forward_exec, _EXEC)}
 GROUP = {**TOP, "ls": (ps, {}), "list": (ps, {"hidden": True}), "exists": (exists, {}),
          "cleanup": (cleanup, {"hidden": True}), "prune": (prune, {})}
 GROUP.pop("ps")

@@ -49,18 +49,18 @@ def run_or_create(command: str, args: list[str], g: Globals) -> int:
     """`podpy run` and `podpy create`: parse, create, and for run start in the foreground."""
     from ..engine.containers import ContainerEngine
     from ..engine.context import Runtime
-    from ..engine.create import CreateOptions
+    from ..engine.runoptions import CreateOptions
     from . import render, runargs
 
     fields = runargs.parse(command, args)
     if fields is None:
         return 0
-    if fields.get("preserve_fds"):
-        _check_inherited_fds(fields["preserve_fds"])
-    if fields["tty"] and fields["interactive"] and not fields["detach"] and not sys.stdin.isatty():
+    opts = CreateOptions(**fields, create_command=["podpy", *sys.argv[1:]])
+    if opts.preserve_fds:
+        _check_inherited_fds(opts.preserve_fds)
+    if opts.tty and opts.interactive and not opts.detach and not sys.stdin.isatty():
         render.warn("The input device is not a TTY. The --tty and --interactive flags might not work properly")
     engine = ContainerEngine(Runtime.open(g.root, g.runroot, g.storage_driver), render.warn, render.err_line)
-    opts = CreateOptions(**fields, create_command=["podpy", *sys.argv[1:]])
     if command == "create":
         rec = engine.create(opts)
         for line in engine.rt.cfg.warnings:
@@ -90,15 +90,16 @@ def exec_command(args: list[str], g: Globals) -> int:
     from . import render, runargs
 
     fields = runargs.parse("exec", args)
-    if fields and fields.get("preserve_fds"):
-        _check_inherited_fds(fields["preserve_fds"])
     if fields is None:
         return 0
-    if fields["tty"] and fields["interactive"] and not fields["detach"] and not sys.stdin.isatty():
+    opts = ExecOptions(**fields)
+    if opts.preserve_fds:
+        _check_inherited_fds(opts.preserve_fds)
+    if opts.tty and opts.interactive and not opts.detach and not sys.stdin.isatty():
         render.warn("The input device is not a TTY. The --tty and --interactive flags might not work properly")
     rt = Runtime.open(g.root, g.runroot, g.storage_driver)
     sys.stdout.flush()
-    return exec_(rt, ExecOptions(**fields), lambda: None)
+    return exec_(rt, opts, lambda: None)
 
 
 def main(argv: Optional[list[str]] = None) -> int:

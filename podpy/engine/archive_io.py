@@ -406,24 +406,24 @@ def export_container(rt: Runtime, name: str, output: Optional[str]) -> None:
             os.mkdir(target, 0o700)
             desc = rt.store.rootfs_view(rec.id, image, target)
             if to_stdout:
-                _export_to_fd(desc, 1)
+                _export_to_fd(desc, 1, rt)
             else:
                 from storage.fsutil import atomic_file
 
                 assert output is not None
                 with atomic_file(output) as f:
-                    _export_to_fd(desc, f.fileno())
+                    _export_to_fd(desc, f.fileno(), rt)
     except PodpyError:
         raise
     except Exception as exc:  # noqa: BLE001
         raise translate(exc) from exc
 
 
-def _export_to_fd(desc: dict[str, Any], fd: int) -> None:
+def _export_to_fd(desc: dict[str, Any], fd: int, rt: Runtime) -> None:
     from rootless import syscalls
     from rootless.userns import run_in_userns
 
-    run_in_userns(_tar_mounted_rootfs, desc, fd, extra_flags=syscalls.CLONE_NEWNS)
+    run_in_userns(_tar_mounted_rootfs, desc, fd, mappings=rt.userns_mappings, extra_flags=syscalls.CLONE_NEWNS)
 
 
 def _tar_mounted_rootfs(desc: dict[str, Any], fd: int) -> None:

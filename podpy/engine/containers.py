@@ -25,11 +25,11 @@ if TYPE_CHECKING:
     from storage.images import Image
 
     from ..state import ContainerRecord
-    from .create import CreateOptions
     from .entities import (
         CommitOptions, ContainerPruneOptions, LogsOptions, PortReport, PruneReport, PsEntry, PsOptions,
     )
     from .logs import Entry
+    from .runoptions import CreateOptions
 
 __all__ = ["ContainerEngine", "Report"]
 
@@ -79,22 +79,34 @@ class ContainerEngine:
         on_detached)."""
         from .create import create
 
-        reconcile(self.rt)
-        self._pull_if_needed(opts.image, opts.pull)
-        rec = create(self.rt, opts, for_run=True)
-        for line in self.rt.cfg.warnings:
-            self.warn(line)
-        if opts.detach:
-            from .start import start_detached
+        ahead = None
+        mappings = None if opts.detach else self.rt.userns_mappings
+        if mappings is not None:
+            # Its stage 1 forked now: it unshares and maps its user namespace on the other CPU
+            # while this process creates the container (rootless/ahead.py).
+            from rootless import ahead as stage1
 
-            start_detached(self.rt, rec, self.warn)
-            if on_detached is not None:
-                on_detached(rec.id)
-            return 0
-        from .start import start_attached
+            ahead = stage1.start(mappings)
+        try:
+            reconcile(self.rt)
+            self._pull_if_needed(opts.image, opts.pull)
+            rec = create(self.rt, opts, for_run=True)
+            for line in self.rt.cfg.warnings:
+                self.warn(line)
+            if opts.detach:
+                from .start import start_detached
 
-        sys.stdout.flush()
-        return start_attached(self.rt, rec, self.warn)
+                start_detached(self.rt, rec, self.warn)
+                if on_detached is not None:
+                    on_detached(rec.id)
+                return 0
+            from .start import start_attached
+
+            sys.stdout.flush()
+            return start_attached(self.rt, rec, self.warn, ahead)
+        finally:
+            if ahead is not None:
+                ahead.discard()
 
     def _pull_if_needed(self, image: str, policy: Optional[str]) -> None:
         policy = policy or "missing"

@@ -2,7 +2,10 @@
 once per command (the bottom of the engine: it imports no other engine module).
 
 The storage driver is chosen once per store and remembered in the database, so
-the probe (a test overlay mount in a user namespace) runs only on first use.
+the probe (a test overlay mount in a user namespace) runs only on first use. The
+user's id mappings (/etc/subuid, /etc/subgid) are read once per command, here: the
+store's user namespaces, create's checks and the runtime specs all take them from
+the Runtime.
 """
 
 from __future__ import annotations
@@ -22,14 +25,17 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Optional
 
+    from rootless.userns import IdMappings
 
-def in_userns_for(rootless: bool) -> Callable[..., Any]:
-    """How storage runs work that touches container-owned files."""
+
+def in_userns_for(rootless: bool, mappings: Callable[[], Optional[IdMappings]]) -> Callable[..., Any]:
+    """How storage runs work that touches container-owned files (mappings: the command's,
+    asked for when a user namespace is first made)."""
     if not rootless:
         return lambda fn, *args: fn(*args)
     from rootless.userns import run_in_userns
 
-    return run_in_userns
+    return lambda fn, *args: run_in_userns(fn, *args, mappings=mappings())
 
 
 def make_driver(name: str, rootless: bool, mount_program: Optional[str]) -> Driver:
@@ -50,6 +56,20 @@ class Runtime:
 
     def __init__(self, cfg: config_mod.Config) -> None:
         self.cfg = cfg
+        self.specs: Any = None   # the command's spec builder (engine/spec.py's builder()), made on first use
+
+    @cached_property
+    def id_mappings(self) -> IdMappings:
+        """The user's default user namespace: the user as 0, then the subordinate ids (with a
+        warning when there are none). Read once per command."""
+        from rootless.userns import default_mappings
+
+        return default_mappings()
+
+    @property
+    def userns_mappings(self) -> Optional[IdMappings]:
+        """The mappings of the user namespaces this command makes; None as root (none made)."""
+        return self.id_mappings if self.cfg.rootless else None
 
     @classmethod
     def open(cls, root: Optional[str] = None, runroot: Optional[str] = None,
@@ -109,8 +129,9 @@ class Runtime:
     def store(self) -> Store:
         choice = self.driver_choice
         try:
+            in_userns = in_userns_for(self.cfg.rootless, lambda: self.userns_mappings)
             store = Store(self.cfg.root, make_driver(choice.name, self.cfg.rootless, self.cfg.mount_program),
-                          rootless=self.cfg.rootless, in_userns=in_userns_for(self.cfg.rootless), db=self.db)
+                          rootless=self.cfg.rootless, in_userns=in_userns, db=self.db)
             if not choice.recorded:  # the first command on a store records why its driver was chosen
                 with self.db.write() as c:
                     c.execute("INSERT OR IGNORE INTO meta VALUES ('driver_reason', ?)", (choice.reason,))

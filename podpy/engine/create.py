@@ -11,7 +11,6 @@ from storage import view
 from .. import options as opt
 from ..config import DEFAULT_PATH
 from ..errors import EngineError, InvalidArgument, translate
-from ..record import REQUIRED, Record
 from ..state import CONFIGURED, ContainerConfig, ContainerRecord
 from .context import Runtime
 
@@ -19,87 +18,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Optional
 
-class CreateOptions(Record):
-    """The options of `create` and `run`, as given (validated by create())."""
+    from rootless.userns import IdMappings
 
-    FIELDS = {
-        "image": REQUIRED, "command": list, "name": None, "entrypoint": None, "env": list, "env_file": list,
-        "volumes": list, "workdir": None, "user": None, "hostname": None, "network": list, "tty": False,
-        "interactive": False, "remove": False, "labels": list, "read_only": False, "cap_add": list,
-        "cap_drop": list, "privileged": False, "pull": None, "create_command": list, "detach": False,
-        "restart": None, "stop_signal": None, "stop_timeout": None, "log_driver": None, "log_opts": list,
-        "memory": None, "memory_swap": None, "cpus": None, "cpu_shares": None, "pids_limit": None,
-        "cgroup_parent": None, "init": False, "init_path": None, "read_only_tmpfs": None,
-        "health_cmd": None, "health_interval": None, "health_retries": None, "health_start_period": None,
-        "health_timeout": None, "health_on_failure": None, "no_healthcheck": False, "security_opts": list,
-        "preserve_fds": None, "mounts": list, "tmpfs": list, "volumes_from": list, "userns": None,
-        "uidmap": list, "gidmap": list,
-        "publish": list, "publish_all": False, "expose": list, "network_aliases": list, "ip": None,
-        "mac_address": None, "add_hosts": list, "dns": list, "dns_search": list, "dns_options": list,
-    }
-    __slots__ = tuple(FIELDS)
-    image: str
-    command: list[str]
-    name: Optional[str]
-    entrypoint: Optional[str]
-    env: list[str]
-    env_file: list[str]
-    volumes: list[str]
-    workdir: Optional[str]
-    user: Optional[str]
-    hostname: Optional[str]
-    network: list[str]
-    tty: bool
-    interactive: bool
-    remove: bool
-    labels: list[str]
-    read_only: bool
-    cap_add: list[str]
-    cap_drop: list[str]
-    privileged: bool
-    pull: Optional[str]
-    create_command: list[str]
-    detach: bool
-    restart: Optional[str]
-    stop_signal: Optional[str]
-    stop_timeout: Optional[str]
-    log_driver: Optional[str]
-    log_opts: list[str]
-    memory: Optional[str]
-    memory_swap: Optional[str]
-    cpus: Optional[str]
-    cpu_shares: Optional[str]
-    pids_limit: Optional[str]
-    cgroup_parent: Optional[str]
-    init: bool
-    init_path: Optional[str]
-    read_only_tmpfs: Optional[str]
-    health_cmd: Optional[str]
-    health_interval: Optional[str]
-    health_retries: Optional[str]
-    health_start_period: Optional[str]
-    health_timeout: Optional[str]
-    health_on_failure: Optional[str]
-    no_healthcheck: bool
-    security_opts: list[str]
-    preserve_fds: Optional[str]
-    mounts: list[str]
-    tmpfs: list[str]
-    volumes_from: list[str]
-    userns: Optional[str]
-    uidmap: list[str]
-    gidmap: list[str]
-    publish: list[str]
-    publish_all: bool
-    expose: list[str]
-    network_aliases: list[str]
-    ip: Optional[str]
-    mac_address: Optional[str]
-    add_hosts: list[str]
-    dns: list[str]
-    dns_search: list[str]
-    dns_options: list[str]
-
+    from .runoptions import CreateOptions
 
 _ADJ = ("admiring", "bold", "brave", "calm", "clever", "cool", "dazzling", "eager", "elegant", "festive",
         "focused", "gallant", "gifted", "happy", "hopeful", "jolly", "keen", "kind", "lucid", "modest",
@@ -188,7 +109,7 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
     spec = user_spec or (opt.parse_user(user_str) if user_str else opt.UserSpec("0", None))
     passwd = view.read_file(layer_dirs, "/etc/passwd")
     group = view.read_file(layer_dirs, "/etc/group")
-    userns = parse_userns(o.userns, o.uidmap, o.gidmap, rt.cfg.rootless)
+    userns = parse_userns(o.userns, o.uidmap, o.gidmap, rt.cfg.rootless, rt.id_mappings)
     extra_etc: dict[str, str] = {}
     if userns.mode == "keep-id" and user_spec is None:
         # As podman: the user's own ids, and entries for them in /etc/passwd and /etc/group.
@@ -200,7 +121,7 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
     if uid == 0 and home == "/":
         home = "/root"
     if rt.cfg.rootless:
-        _check_mapped(uid, [gid, *groups], userns)
+        _check_mapped(uid, [gid, *groups], userns, rt.id_mappings)
     if entrypoint is None:
         entrypoint = list(icfg.get("Entrypoint") or [])
         command = list(o.command) if o.command else list(icfg.get("Cmd") or [])
@@ -318,11 +239,9 @@ def _image_stop_signal(icfg: dict[str, object]) -> str:
         return "SIGTERM"
 
 
-def _check_mapped(uid: int, gids: list[int], userns: "Userns") -> None:
-    """Refuse ids the user namespace will not have, before anything is made."""
-    from rootless.userns import default_mappings
-
-    maps = default_mappings()
+def _check_mapped(uid: int, gids: list[int], userns: "Userns", maps: "IdMappings") -> None:
+    """Refuse ids the user namespace will not have, before anything is made (maps: the
+    default user namespace's)."""
     if userns.idmap:
         uids = [(c, n) for c, _, n in userns.idmap["uids"]]
         gid_ranges = [(c, n) for c, _, n in userns.idmap["gids"]]
@@ -352,12 +271,13 @@ class Userns:
         self.keep_uid, self.keep_gid, self.auto_size = keep_uid, keep_gid, auto_size
 
 
-def parse_userns(value: Optional[str], uidmap: list[str], gidmap: list[str], rootless: bool) -> Userns:
-    """Validate the user-namespace options (podman's forms) into a Userns."""
+def parse_userns(value: Optional[str], uidmap: list[str], gidmap: list[str], rootless: bool,
+                 maps: "IdMappings") -> Userns:
+    """Validate the user-namespace options (podman's forms) into a Userns; maps: the default
+    user namespace's (the user and the subordinate ids)."""
     from rootless import userns as un
     from rootless.errors import IdMapError
 
-    maps = un.default_mappings()
     available = (maps.container_ids(), sum(m.size for m in maps.gids))
     mode, _, args = (value or "").partition(":")
     try:

@@ -50,9 +50,9 @@ def _container_file(pid: int, path: str, layer_dirs: list[str]) -> Optional[byte
 def process_for(rt: Runtime, o: ExecOptions, console: Optional[tuple[int, int]]
                 ) -> tuple[int, dict[str, Any], Optional[str]]:
     """(the container's init pid, the OCI process to run, the container's cgroup)."""
-    from rootless import capabilities
-
     from storage import images as img
+
+    from .spec import builder
 
     if not o.command:
         raise InvalidArgument("`podpy exec` requires a command to run")
@@ -64,9 +64,7 @@ def process_for(rt: Runtime, o: ExecOptions, console: Optional[tuple[int, int]]
     if rec.state != RUNNING or not rec.pid:
         raise InvalidState(f"can only create exec sessions on running containers: container {rec.name} is "
                            f"{rec.state}: container state improper")
-    cfg = rec.config
-    uid, gid, groups = cfg.uid, cfg.gid, list(cfg.groups)
-    home = None
+    user = None
     if o.user:
         image = img.by_id(rt.db.conn, rec.image_id)
         layer_dirs = rt.store.layer_dirs(image) if image is not None else []
@@ -75,31 +73,10 @@ def process_for(rt: Runtime, o: ExecOptions, console: Optional[tuple[int, int]]
                                                   _container_file(rec.pid, "/etc/group", layer_dirs))
         if uid == 0 and home == "/":
             home = "/root"
-    env = opt.merge_env(cfg.env, user_env)
-    if home and not any(e.startswith("HOME=") for e in user_env):
-        env = [e for e in env if not e.startswith("HOME=")] + [f"HOME={home}"]
-    privileged = o.privileged or cfg.privileged
-    caps = capabilities.resolve(capabilities.DEFAULT, cfg.cap_add, cfg.cap_drop, privileged)
-    process: dict[str, Any] = {
-        "terminal": o.tty,
-        "stdin": o.interactive,
-        "user": {"uid": uid, "gid": gid, "additionalGids": groups},
-        "args": list(o.command),
-        "env": env,
-        "cwd": o.workdir or cfg.workdir or "/",
-        "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-        "noNewPrivileges": False,
-        "preserveFds": int(o.preserve_fds or 0),
-    }
-    if console:
-        process["consoleSize"] = {"height": console[0], "width": console[1]}
-    from .spec import compiled_seccomp, seccomp_for
-
-    process["noNewPrivileges"] = cfg.no_new_privileges
-    seccomp = None if o.privileged else seccomp_for(cfg, caps)
-    if seccomp:
-        seccomp["bpf"] = compiled_seccomp(rt.cfg.runroot, seccomp)
-        process["seccomp"] = seccomp
+        user = (uid, gid, groups, home)
+    process = builder(rt).exec_process(rec, o.command, env=user_env, user=user, workdir=o.workdir, tty=o.tty,
+                                       interactive=o.interactive, privileged=o.privileged,
+                                       preserve_fds=o.preserve_fds, console=console)
     return rec.pid, process, rec.cgroup
 
 

@@ -44,17 +44,16 @@ def _run_test(rt: Runtime, rec: ContainerRecord, test: list[str], timeout: float
     from rootless.errors import ExecError
     from rootless.execute import exec_in
 
-    from .execute import ExecOptions, process_for
+    from .spec import builder
 
-    argv = ["/bin/sh", "-c", test[1]] if test[0] == "CMD-SHELL" else list(test[1:])
-    pid, process, cgroup = process_for(rt, ExecOptions(container=rec.id, command=argv), None)
+    process = builder(rt).health_process(rec, test)
     r, w = os.pipe()
     saved = os.dup(1), os.dup(2)
     try:
         os.dup2(w, 1)
         os.dup2(w, 2)
         try:
-            started = exec_in(pid, process, cgroup=cgroup)
+            started = exec_in(rec.pid, process, cgroup=rec.cgroup)
         except ExecError as exc:
             return exc.exit_code, str(exc)
     finally:

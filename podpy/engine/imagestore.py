@@ -77,11 +77,7 @@ def apply_options(rt: Runtime) -> Any:
     from storage.archive import ApplyOptions
 
     driver = rt.store.driver
-    full_map = True
-    if rt.cfg.rootless:
-        from rootless.userns import default_mappings
-
-        full_map = not default_mappings().warning
+    full_map = not rt.cfg.rootless or not rt.id_mappings.warning
     return ApplyOptions(
         whiteout_format=driver.whiteout_format(),  # type: ignore[arg-type]
         opaque_xattr=driver.opaque_xattr() or "user.overlay.opaque",

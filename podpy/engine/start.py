@@ -24,11 +24,14 @@ from ..state import ContainerRecord, process_start_time
 from .container import EXIT_FILE, Container
 from .context import Runtime
 from .forward import Forwarder
-from .spec import runtime_spec
+from .spec import builder, etc_files, write_etc
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Optional
+
+    from rootless.ahead import Ahead
+    from ..network.start import NetStart
 
 LOG_FILE = "ctr.log"
 
@@ -91,6 +94,18 @@ def _cleanup_command(rt: Runtime, cid: str) -> dict[str, Any]:
     return _podpy_command(rt, "container", "cleanup", cid)
 
 
+def container_spec(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None],
+                   console: Optional[tuple[int, int]], net: NetStart) -> dict[str, Any]:
+    """The runtime spec of this start of rec, its /etc files written into its runtime
+    directory on the way."""
+    specs = builder(rt)
+    rootfs = specs.rootfs(rec)
+    etc = write_etc(rt.container_run_dir(rec.id), etc_files(rec, net.etc))
+    if specs.mappings is not None and specs.mappings.warning:
+        warn(specs.mappings.warning)
+    return specs.container(rec, rootfs, etc, console, net)
+
+
 def _write_spec(path: str, spec: dict[str, Any]) -> None:
     """The runtime spec for the monitor's launcher (marshal: the monitor imports no json)."""
     import marshal
@@ -113,7 +128,7 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
     net = None
     try:
         net = NetStart(rt, rec)
-        spec = runtime_spec(rt, rec, warn, (24, 80) if cfg.tty else None, net)
+        spec = container_spec(rt, rec, warn, (24, 80) if cfg.tty else None, net)
         run_dir = rt.container_run_dir(rec.id)
         try:
             os.unlink(os.path.join(run_dir, EXIT_FILE))
@@ -168,8 +183,12 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
     return ctr.rec
 
 
-def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None]) -> int:
-    """Start a created or exited container in the foreground; its exit code."""
+def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None],
+                   ahead: Optional["Ahead"] = None) -> int:
+    """Start a created or exited container in the foreground; its exit code. ahead: a stage 1
+    forked early (rootless/ahead.py) for launch to use when it fits the spec."""
+    from functools import partial
+
     from rootless import parent, tty
     from storage.fsutil import remove_tree
 
@@ -184,18 +203,18 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
 
             net = NetStart(rt, rec)
             console = tty.window_size(0) if cfg.tty else None
-            spec = runtime_spec(rt, rec, warn, console, net)
+            spec = container_spec(rt, rec, warn, console, net)
             cdir = rt.store.container_dir(rec.id)
             listening = tuple(net.bind())
             cgroup = container_cgroup(ctr, warn)
             options = parent.LaunchOptions(
                 slirp=net.slirp,
                 cgroup_procs=os.path.join(cgroup, "cgroup.procs") if cgroup else None,
-                after_exit=(lambda: remove_tree(cdir)) if cfg.remove else None,
+                after_exit=partial(remove_tree, cdir) if cfg.remove else None,
                 on_pid=net.on_pid,
                 close_fds=listening,
             )
-            container = parent.launch(spec, options)
+            container = parent.launch(spec, options, ahead)
             net.running(container)
         except BaseException as exc:
             if net is not None:

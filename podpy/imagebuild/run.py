@@ -1,4 +1,4 @@
-"""RUN: the working container's runtime spec (through specgen, as `podpy run` builds its own),
+"""RUN: the working container's runtime spec (from the build's spec builder, which `podpy run` uses too),
 its `--mount`s and secrets, and the process run to its exit.
 
 The step runs in the foreground with podpy's stdout and stderr (nothing with -q) and
@@ -169,7 +169,6 @@ def run(work: Working, step: RunStep, warn: Callable[[str], None], stopper: Stop
     """Run the step in the working container; its exit code. Ctrl-C: KeyboardInterrupt; stopped
     by the stopper from another thread: Stopped."""
     from rootless import parent
-    from rootless.userns import default_mappings
 
     from .. import options as opt
     from ..network.start import slirp_options as _slirp_options
@@ -189,15 +188,8 @@ def run(work: Working, step: RunStep, warn: Callable[[str], None], stopper: Stop
                           mounts=step.mounts, privileged=step.privileged)
     rec = ContainerRecord(id=cid, name=cid[:12], image_id="", image_name="", created=time.time(),
                           state="running", config=cfg)
-    run_dir = os.path.join(work.cdir, "run")
-    etc = specgen.etc_files(rec, run_dir)
-    mappings = None
-    if rt.cfg.rootless:
-        mappings = default_mappings()
-    spec = specgen.build(rec, work.rootfs(), mappings, etc, None)
-    seccomp = spec["linux"].get("seccomp")
-    if seccomp:
-        seccomp["bpf"] = specgen.compiled_seccomp(rt.cfg.runroot, seccomp)
+    etc = specgen.write_etc(os.path.join(work.cdir, "run"), specgen.etc_files(rec))
+    spec = specgen.builder(rt).build_step(rec, work.rootfs(), etc)
     options = parent.LaunchOptions(slirp=_slirp_options({}) if step.network == "slirp4netns" else None)
     work.touched = True
     import threading

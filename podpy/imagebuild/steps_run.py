@@ -191,7 +191,7 @@ def _bind_source(sb: Any, w: "Working", m: MountSpec, i: int) -> str:
         _image_id, layers = sb.image_layers(sb.expand(m.from_), "RUN --mount from")
         target = os.path.join(w.cdir, f"view-{i}")
         os.mkdir(target)
-        in_mount_ns(_copy_from_view, image_view(b.rt, layers, target), m.source or "/", staged)
+        in_mount_ns(b.rt, _copy_from_view, image_view(b.rt, layers, target), m.source or "/", staged)
         return staged
     top = b.context.sources(m.source or ".", "RUN --mount")[0]
     if m.readonly is not False and (not top.is_dir or not b.context.matcher):

@@ -78,7 +78,7 @@ class Working:
         """fn(root, *args) in the user namespace with the container's root file system mounted
         at `root` (and each of `views` mounted read-only at its target first)."""
         self.touched = True
-        return in_mount_ns(_mounted, self.rootfs(), views or [], fn, args)
+        return in_mount_ns(self.rt, _mounted, self.rootfs(), views or [], fn, args)
 
     def commit(self, created: list[str]) -> tuple[str, str, int]:
         """The changes as a layer on top of the working container's layers: (layer id, diff id,
@@ -103,12 +103,12 @@ class Working:
         return layer_id, result.diff_id, result.size
 
 
-def in_mount_ns(fn: Callable[..., Any], *args: Any) -> Any:
+def in_mount_ns(rt: Runtime, fn: Callable[..., Any], *args: Any) -> Any:
     """fn(*args) in a child in the user namespace (as root, rootful) with a mount namespace of its own."""
     from rootless.userns import run_in_userns
 
     with FORK_LOCK:
-        return run_in_userns(_guarded, fn, args, extra_flags=S.CLONE_NEWNS)
+        return run_in_userns(_guarded, fn, args, mappings=rt.userns_mappings, extra_flags=S.CLONE_NEWNS)
 
 
 def _guarded(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:

@@ -13,11 +13,13 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from ..engine.runoptions import CreateOptions
+
 DISCARDED = ("Port mappings have been discarded as one of the Host, Container, Pod, and None network modes "
              "are in use")
 
 
-def resolve(rt: Runtime, o: Any, icfg: dict[str, Any]) -> dict[str, Any]:
+def resolve(rt: Runtime, o: CreateOptions, icfg: dict[str, Any]) -> dict[str, Any]:
     """The ContainerConfig fields for the network, validated (nothing is made here)."""
     default_cmd, _ = netopts.default_rootless_cmd(rt.cfg.config_dir)
     choice = netopts.parse_network(list(o.network), default_cmd)

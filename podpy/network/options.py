@@ -11,6 +11,7 @@ from __future__ import annotations
 import _socket
 import os
 
+from .. import tomlfile
 from ..errors import InvalidArgument
 
 TYPE_CHECKING = False
@@ -441,14 +442,9 @@ def default_rootless_cmd(config_dir: str) -> tuple[str, str]:
     """(slirp4netns or pasta, where that came from): containers.conf's
     [network] default_rootless_network_cmd in podpy's configuration directory, else slirp4netns."""
     path = os.path.join(config_dir, "containers.conf")
-    if os.path.exists(path):
-        import tomllib
-
-        try:
-            with open(path, "rb") as f:
-                value = (tomllib.load(f).get("network") or {}).get("default_rootless_network_cmd")
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise InvalidArgument(f"{path}: {exc}") from exc
+    data = tomlfile.read(path)
+    if data is not None:
+        value = tomlfile.table(data, "network", path).get("default_rootless_network_cmd")
         if value in ("slirp4netns", "pasta"):
             return str(value), path
         if value is not None:

@@ -24,6 +24,7 @@ from collections import namedtuple
 
 from storage.reference import ShortNames
 
+from .. import tomlfile
 from ..errors import InvalidArgument
 
 TYPE_CHECKING = False
@@ -101,27 +102,23 @@ def conf_files(config_dir: str) -> list[str]:
 
 
 def load(config_dir: str, default_search: Optional[list[str]] = None) -> RegistriesConf:
-    """Read and merge every file; InvalidArgument names a file that is not valid TOML."""
+    """Read and merge every file; InvalidArgument names a file that cannot be read or is not valid TOML."""
     return _load(conf_files(config_dir), default_search)
 
 
 def _load(files: list[str], default_search: Optional[list[str]]) -> RegistriesConf:
-    import tomllib
-
     conf = RegistriesConf(search=list(DEFAULT_SEARCH_REGISTRIES if default_search is None else default_search))
     by_prefix: dict[str, Registry] = {}
     for path in files:
-        try:
-            with open(path, "rb") as f:
-                data: dict[str, Any] = tomllib.load(f)
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise InvalidArgument(f"{path}: {exc}") from exc
+        data = tomlfile.read(path)
+        if data is None:
+            continue   # removed since it was listed
         conf.files.append(path)
-        if isinstance(data.get("unqualified-search-registries"), list):
-            conf.search = [str(r) for r in data["unqualified-search-registries"]]
-        if isinstance(data.get("aliases"), dict):
-            conf.aliases.update({str(k): str(v) for k, v in data["aliases"].items()})
-        for entry in data.get("registry", []) or []:
+        search = tomlfile.strings(data, "unqualified-search-registries", path)
+        if search is not None:
+            conf.search = search
+        conf.aliases.update({str(k): str(v) for k, v in tomlfile.table(data, "aliases", path).items()})
+        for entry in tomlfile.tables(data, "registry", path):
             reg = _registry(entry, path)
             by_prefix[reg.prefix] = reg
     conf.registries = list(by_prefix.values())
@@ -134,7 +131,7 @@ def _registry(entry: dict[str, Any], path: str) -> Registry:
     if not prefix:
         raise InvalidArgument(f"{path}: a [[registry]] needs a location or a prefix")
     mirrors = tuple(Mirror(str(m["location"]), bool(m.get("insecure", False)))
-                    for m in entry.get("mirror", []) or [] if m.get("location"))
+                    for m in tomlfile.tables(entry, "mirror", path, "registry") if m.get("location"))
     return Registry(prefix=prefix, location=location or prefix, insecure=bool(entry.get("insecure", False)),
                     blocked=bool(entry.get("blocked", False)), mirrors=mirrors)
 

@@ -509,6 +509,27 @@ def test_default_network_reaches_a_server_on_the_host(p, host_server):
     assert out == "from-the-host"
 
 
+def test_the_network_is_up_when_the_command_starts(p):
+    """The init mounts its file systems while slirp4netns or the user network is made, and
+    execs only once it is: the command's very first look finds its address and its route,
+    in the foreground and detached."""
+    p("network", "create", "firstlook")
+    try:
+        for net in ("slirp4netns", "firstlook"):
+            for _ in range(4):
+                out = p("run", "--rm", "--network", net, "busybox", "sh", "-c", "ip -o -4 addr; ip route").stdout
+                addrs = [line for line in out.splitlines() if " inet " in line and " lo " not in line]
+                assert addrs and "default via" in out, out
+                if net == "slirp4netns":
+                    assert "10.0.2.100/24" in addrs[0]
+            p("run", "-d", "--name", f"firstlook-{net}", "--network", net, "busybox", "sh", "-c",
+              "ip route; sleep 60")
+            assert until(lambda: "default via" in p("logs", f"firstlook-{net}").stdout)
+            p("rm", "-f", "-t", "0", f"firstlook-{net}")
+    finally:
+        p("network", "rm", "-f", "firstlook", check=False)
+
+
 def test_etc_files_take_the_options(p):
     out = p("run", "--rm", "--name", "etc", "--hostname", "box", "--add-host", "db:10.1.2.3",
             "--add-host", "v6:fd00::9", "--dns", "9.9.9.9", "--dns-search", "example.com",

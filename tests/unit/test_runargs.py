@@ -1,9 +1,14 @@
 """The run/create fast path: parsed from one option table, global flags before the command."""
 
+from __future__ import annotations   # the declarations below are read as runoptions' are: as strings
+
+import re
+
 import pytest
 
 from podpy.cli import runargs
 from podpy.cli.main import split_globals
+from podpy.engine.runoptions import FLAG, KINDS, MULTI, OPTIONS, VALUE, CreateOptions
 from podpy.errors import InvalidArgument
 
 
@@ -28,10 +33,91 @@ def test_dash_h_is_hostname():
 
 
 def test_every_option_maps_to_a_create_field():
-    from podpy.engine.create import CreateOptions
+    from podpy.engine.runoptions import CreateOptions
 
     fields = runargs.parse("create", ["img"])
     CreateOptions(**fields)  # no unknown or missing field
+
+
+def _value(o):
+    return {FLAG: "true", VALUE: f"v-{o.dest}", MULTI: f"m-{o.dest}"}[o.kind]
+
+
+def _expected(o):
+    return {FLAG: True, VALUE: f"v-{o.dest}", MULTI: [f"m-{o.dest}"]}[o.kind]
+
+
+@pytest.mark.parametrize("o", OPTIONS, ids=lambda o: o.dest)
+def test_the_table_drives_the_parser(o):
+    """Every flag of every declared option, in each form it can take, lands in its field."""
+    for flag in o.flags:
+        given = [f"{flag}={_value(o)}"] if o.kind == FLAG else [flag, _value(o)]
+        forms = [given, [f"{flag}={_value(o)}"]]
+        if len(flag) == 2 and o.kind != FLAG:
+            forms.append([flag + _value(o)])           # -eVALUE
+        if o.kind == FLAG:
+            forms.append([flag])
+        for form in forms:
+            fields = runargs.parse("run", [*form, "img", "cmd"])
+            assert fields == {o.dest: _expected(o), "image": "img", "command": ["cmd"]}, form
+            opts = CreateOptions(**fields)
+            assert getattr(opts, o.dest) == _expected(o)
+
+
+def test_defaults_follow_the_declared_types():
+    opts = CreateOptions(image="img")
+    assert opts.command == [] and opts.create_command == []
+    for o in OPTIONS:
+        assert getattr(opts, o.dest) == {FLAG: False, VALUE: None, MULTI: []}[o.kind], o.dest
+        assert CreateOptions.FIELDS[o.dest] == {FLAG: False, VALUE: None, MULTI: list}[o.kind]
+    other = CreateOptions(image="img")
+    other.env.append("A=1")
+    assert opts.env == []   # a fresh list per instance
+    with pytest.raises(TypeError, match="missing image"):
+        CreateOptions()
+
+
+def test_the_declarations_are_the_fields():
+    """FIELDS is the class's annotations, in their order; the options are those with a flag."""
+    assert list(CreateOptions.FIELDS) == list(CreateOptions.__annotations__)
+    assert [o.dest for o in OPTIONS] == [f for f in CreateOptions.FIELDS
+                                         if f not in ("image", "command", "create_command")]
+    for o in OPTIONS:
+        assert KINDS[CreateOptions.__annotations__[o.dest]][0] == o.kind
+        assert o.help and all(f.startswith("-") for f in o.flags)
+        assert bool(o.metavar) == (o.kind != FLAG), o.dest
+    flags = [f for o in OPTIONS for f in o.flags]
+    assert len(flags) == len(set(flags))
+    assert not any(hasattr(CreateOptions, f) for f in CreateOptions.FIELDS)   # no class-level leftovers
+
+
+def test_a_declaration_of_another_type_is_refused():
+    from podpy.engine.runoptions import declared, field, option
+    from podpy.record import Record
+
+    class Bad(Record):
+        image: str = field()
+        count: int = option("--count", metavar="N", help="how many")
+
+    message = "Bad.count: an option is one of bool, Optional[str], list[str], not int"
+    with pytest.raises(TypeError, match=re.escape(message)):
+        declared(Bad)
+
+    class Undeclared(Record):
+        image: str
+
+    with pytest.raises(TypeError, match="Undeclared.image: declare it with option"):
+        declared(Undeclared)
+
+
+def test_exec_table_matches_exec_options():
+    """exec's table lives in the CLI: each row is a field of ExecOptions with the type its kind gives."""
+    from podpy.engine.execute import ExecOptions
+
+    types = {kind: annotation for annotation, (kind, _) in KINDS.items()}
+    for o in runargs.EXEC_OPTIONS:
+        assert ExecOptions.__annotations__[o.dest] == types[o.kind], o.dest
+        assert ExecOptions.FIELDS[o.dest] == KINDS[types[o.kind]][1], o.dest
 
 
 @pytest.mark.parametrize("args,msg", [

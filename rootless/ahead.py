@@ -1,0 +1,223 @@
+"""A container's stage 1 started ahead of its spec.
+
+A foreground `run` knows early that it will start a container in a new user namespace
+with the user's default id mappings, long before it has created the container and built
+its spec. Forking stage 1 at that point lets the child load libc, unshare the user
+namespace and have its id maps written (by a helper of its own, newuidmap/newgidmap)
+on the second CPU while the host side creates the container; `parent.launch` then hands
+it the spec through a pipe and carries on as for a stage 1 forked there.
+
+The host side imports nothing heavy here before the fork. The child loads libc, forks its
+map-writing helper, unshares, and only then imports the rest of child.py (the mount and
+seccomp code) while the helper runs newuidmap and newgidmap.
+"""
+
+from __future__ import annotations
+
+import os
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, NoReturn, Optional
+
+    from .sync import Channel
+    from .userns import IdMappings
+
+
+class Ahead:
+    """A stage 1 waiting for its spec: `fits(spec)` says whether it can run it, `hand(...)`
+    gives it the spec, `discard()` lets it go (it exits without doing anything)."""
+
+    __slots__ = ("pid", "host", "mappings", "_spec_w")
+
+    def __init__(self, mappings: IdMappings) -> None:
+        from .sync import Channel
+
+        self.mappings = mappings
+        host, inside = Channel.pair()
+        spec_r, spec_w = os.pipe2(os.O_CLOEXEC)
+        pid = os.fork()
+        if pid == 0:
+            os.close(spec_w)
+            _stage1(inside, spec_r, [host.fileno()], mappings)
+        os.close(spec_r)
+        inside.close()
+        self.pid: int = pid
+        self.host: Optional[Channel] = host
+        self._spec_w = spec_w
+
+    def fits(self, spec: dict[str, Any]) -> bool:
+        """Whether spec asks for a new user namespace with the mappings this one has."""
+        from .userns import IdMappings
+
+        linux = spec.get("linux", {})
+        users = [ns for ns in linux.get("namespaces", []) if ns["type"] == "user"]
+        if len(users) != 1 or users[0].get("path"):
+            return False
+        want = IdMappings.from_spec(linux)
+        return (want.uids, want.gids) == (self.mappings.uids, self.mappings.gids)
+
+    def hand(self, spec: dict[str, Any], after_exit: Optional[Callable[[], None]], detach: bool) -> Channel:
+        """Give stage 1 its spec (after_exit must pickle: a module-level function or a
+        functools.partial of one); the channel to it from now on."""
+        try:
+            import _pickle as pickle  # pickle.py's own accelerator, without pickle.py's imports
+        except ImportError:  # pragma: no cover - an interpreter without it
+            import pickle  # type: ignore[no-redef]
+
+        host = self.host
+        assert host is not None, "this stage 1 was handed its spec already"
+        data = pickle.dumps({"spec": spec, "after_exit": after_exit, "detach": detach},
+                            protocol=5)
+        fd, self._spec_w, self.host = self._spec_w, -1, None
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        except BrokenPipeError:
+            pass  # stage 1 failed before reading: its error is on the channel
+        finally:
+            os.close(fd)
+        return host
+
+    def discard(self) -> None:
+        """Let stage 1 go unused: at the end of the pipe it exits; reap it."""
+        if self.host is None:
+            return
+        self.host.close()
+        self.host = None
+        os.close(self._spec_w)
+        self._spec_w = -1
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+
+
+# -- the child's side ------------------------------------------------------------------------
+
+def _stage1(chan: Channel, spec_fd: int, host_side_fds: list[int], mappings: IdMappings) -> NoReturn:
+    """Unshare the user namespace and have its maps written, then read the job from spec_fd
+    (end of file: not wanted, exit quietly) and run it as child.stage1 would. Never returns."""
+    from .errors import EXIT_SETUP_FAILED
+
+    code = EXIT_SETUP_FAILED
+    try:
+        for fd in host_side_fds:
+            os.close(fd)
+        from . import syscalls
+
+        sc = syscalls.default()
+        sc.set_pdeathsig(_SIGKILL)
+        maps = _MapWriter(mappings)
+        try:
+            sc.unshare(syscalls.CLONE_NEWUSER)
+        except BaseException:
+            maps.cancel()
+            raise
+        maps.go()
+        from . import child  # the rest of stage 1, imported while the maps are written
+
+        child.detach_from_caller(sc)
+        data = _read_all(spec_fd)
+        if not data:
+            maps.cancel()
+            os._exit(0)
+        maps.wait()
+        try:
+            import _pickle as pickle  # as in hand()
+        except ImportError:  # pragma: no cover
+            import pickle  # type: ignore[no-redef]
+
+        job = pickle.loads(data)
+        code = child.run_stage1(job["spec"], chan, job["after_exit"], job["detach"], sc, in_userns=True)
+    except BaseException as exc:  # noqa: BLE001 - reported to the host side
+        try:
+            chan.send_error(exc)
+        except OSError:
+            pass
+    os._exit(code)
+
+
+_SIGKILL = 9
+
+
+class _MapWriter:
+    """A helper forked before the unshare, so still outside the new user namespace, that
+    writes its maps (newuidmap/newgidmap) once told the namespace exists."""
+
+    def __init__(self, mappings: IdMappings) -> None:
+        go_r, self._go = os.pipe()
+        self._done, done_w = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            os.close(self._go)
+            os.close(self._done)
+            self._helper(go_r, done_w, mappings)
+        os.close(go_r)
+        os.close(done_w)
+
+    @staticmethod
+    def _helper(go: int, done: int, mappings: IdMappings) -> NoReturn:
+        status = 1
+        try:
+            from .errors import IdMapError
+            from .userns import write_maps
+
+            if os.read(go, 1) == b"u":
+                try:
+                    write_maps(os.getppid(), mappings)
+                    os.write(done, b"ok")
+                except IdMapError as exc:
+                    os.write(done, str(exc).encode(errors="replace")[:4000])
+            status = 0
+        finally:
+            os._exit(status)
+
+    def go(self) -> None:
+        os.write(self._go, b"u")
+        os.close(self._go)
+        self._go = -1
+
+    def cancel(self) -> None:
+        if self._go >= 0:
+            os.close(self._go)
+            self._go = -1
+        self.wait(check=False)
+
+    def wait(self, check: bool = True) -> None:
+        """Wait for the helper; raise its IdMapError when the maps could not be written."""
+        from .errors import IdMapError
+
+        result = _read_all(self._done) if self._done >= 0 else b""
+        self._done = -1
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+        if check and result != b"ok":
+            raise IdMapError(result.decode(errors="replace") or "the id maps could not be written")
+
+
+def _read_all(fd: int) -> bytes:
+    """Everything until end of file; fd is closed."""
+    chunks = []
+    try:
+        while True:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+
+
+# -- the host side's entry ------------------------------------------------------------------
+
+def start(mappings: IdMappings) -> Optional[Ahead]:
+    """A stage 1 for a new user namespace with these mappings, or None when it cannot be
+    forked (the caller then starts one the ordinary way)."""
+    try:
+        return Ahead(mappings)
+    except OSError:
+        return None
