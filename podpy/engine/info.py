@@ -29,7 +29,6 @@ def info(rt: Runtime) -> dict[str, Any]:
     import shutil
 
     from rootless.cgroups import detect
-    from rootless.userns import default_mappings
 
     from ..network.options import default_rootless_cmd
     from .imagestore import host_arch
@@ -38,7 +37,7 @@ def info(rt: Runtime) -> dict[str, Any]:
     choice = rt.driver_choice
     rt.store  # records the choice
     recs = rt.state.all()
-    mappings = default_mappings() if cfg.rootless else None
+    mappings = rt.userns_mappings
     cg = detect()
     uname = os.uname()
     net_default, net_source = default_rootless_cmd(cfg.config_dir)

@@ -157,7 +157,8 @@ def unshare(rt: Runtime, argv: list[str]) -> int:
 
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        return run_in_userns(do_exec, extra_flags=syscalls.CLONE_NEWNS, expect_exec=True)
+        return run_in_userns(do_exec, mappings=rt.userns_mappings, extra_flags=syscalls.CLONE_NEWNS,
+                             expect_exec=True)
     except FileNotFoundError:
         raise ExecFailed(f"executable file `{argv[0]}` not found in $PATH: No such file or directory", 127)
     except PermissionError:
