@@ -32,7 +32,7 @@ MODULES = {
     "attach": "containers", "volume": "volumes", "commit": "containers", "diff": "containers", "cp": "containers",
     "unpause": "containers", "top": "containers", "stats": "containers", "healthcheck": "containers",
     "port": "containers", "network": "network",
-    "import": "images", "images": "images", "rmi": "images", "tag": "images", "image": "images",
+    "import": "images", "images": "images", "rmi": "images", "tag": "images", "untag": "images", "image": "images",
     "pull": "images", "login": "images", "logout": "images", "history": "images",
     "push": "images", "save": "images", "load": "images",
     "build": "build",

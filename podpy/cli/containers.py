@@ -9,7 +9,6 @@ from typing import List, Optional
 import typer
 
 from . import render, runargs
-from .app import runtime
 from .lifecycle import (
     attach, cleanup, healthcheck_run, kill, logs, pause, restart, stats, stop, top, unpause, wait,
 )
@@ -88,60 +87,17 @@ def ps(
     filters: List[str] = typer.Option([], "-f", "--filter", help="Filter: name=, id=, status=, label=."),
 ) -> None:
     """List containers."""
-    from ..engine import reports
-    from ..state import CONFIGURED, RUNNING
+    from ..engine.entities import PsOptions
+    from .lifecycle import engine
+    from .views import ps_row
 
-    rt = runtime(ctx)
-    from ..engine.reconcile import reconcile
-
-    reconcile(rt)
-    recs = [r for r in rt.state.all() if r.state != CONFIGURED]
-    if not all_ and not latest and last < 0 and not filters:
-        recs = [r for r in recs if r.state in (RUNNING, "paused")]
-    recs = _filter(recs, filters)
-    if latest:
-        recs = recs[:1]
-    elif last >= 0:
-        recs = recs[:last]
+    entries = engine(ctx).ps(PsOptions(all=all_, latest=latest, last=last, filters=list(filters)))
     if quiet:
-        for r in recs:
-            render.out(r.id if no_trunc else r.short_id)
+        for e in entries:
+            render.out(e.record.id if no_trunc else e.record.short_id)
         return
-    rows, json_rows = [reports.ps_row(r, no_trunc) for r in recs], [reports.ps_json(r) for r in recs]
-    for rec, row, data in zip(recs, rows, json_rows):
-        if rec.config.healthcheck and rec.state == RUNNING:
-            from ..engine.healthstate import read
-
-            state = (read(rt, rec) or {}).get("Status", "starting")
-            row["Status"] = f"{row['Status']} ({state})"
-            data["Status"] = row["Status"]
-            data["Health"] = row["Health"] = state
-    render.formatted(rows, fmt, PS_COLUMNS, json_rows=json_rows, header_overrides={"ID": "CONTAINER ID"},
-                     noheading=noheading)
-
-
-def _filter(recs: list, filters: list[str]) -> list:  # type: ignore[type-arg]
-    from ..engine.reports import _ps_state
-    from ..errors import InvalidArgument
-
-    for f in filters:
-        key, sep, value = f.partition("=")
-        if not sep:
-            raise InvalidArgument(f"invalid filter {f!r}: expected KEY=VALUE")
-        if key == "name":
-            recs = [r for r in recs if value in r.name]
-        elif key == "id":
-            recs = [r for r in recs if r.id.startswith(value)]
-        elif key == "status":
-            recs = [r for r in recs if _ps_state(r) == value]
-        elif key == "label":
-            k, _, v = value.partition("=")
-            recs = [r for r in recs if k in r.config.labels and (not v or r.config.labels[k] == v)]
-        elif key == "ancestor":
-            recs = [r for r in recs if value in (r.image_name, r.image_id) or r.image_id.startswith(value)]
-        else:
-            raise InvalidArgument(f"invalid filter {key!r}: use name, id, status, label or ancestor")
-    return recs
+    render.formatted([ps_row(e, no_trunc) for e in entries], fmt, PS_COLUMNS, json_rows=[e.data for e in entries],
+                     header_overrides={"ID": "CONTAINER ID"}, noheading=noheading)
 
 
 def inspect(
@@ -151,55 +107,14 @@ def inspect(
     kind: str = typer.Option("all", "-t", "--type", help="container, image or all."),
 ) -> None:
     """Show the configuration of containers or images."""
-    from ..engine import reports
-    from ..engine.images import lookup
-    from ..errors import InvalidArgument, NoSuchContainer, NoSuchImage
-    from storage import images as img
+    from ..engine.entities import failed
+    from .lifecycle import engine
 
-    if kind not in ("all", "container", "image"):
-        raise InvalidArgument(f"invalid --type {kind!r}: use container, image or all")
-    rt = runtime(ctx)
-    if kind != "image":
-        from ..engine.reconcile import reconcile
-
-        reconcile(rt)
-    items = []
-    missing = None
-    for name in names:
-        if kind in ("all", "container"):
-            try:
-                rec = rt.state.lookup(name)
-                image = img.by_id(rt.db.conn, rec.image_id)
-                from ..engine.start import log_path
-
-                data = reports.container_inspect(
-                    rec, rt.store.container_dir(rec.id) + "/merged", rt.store.driver.name,
-                    rt.container_run_dir(rec.id), image)
-                data["HostConfig"]["LogConfig"]["Path"] = log_path(rt, rec)
-                if rec.config.healthcheck:
-                    from ..engine.healthstate import read
-
-                    data["State"]["Health"] = read(rt, rec)
-                    hc = rec.config.healthcheck
-                    data["Config"]["Healthcheck"] = {
-                        "Test": hc["test"], "Interval": int(hc["interval"] * 1e9), "Timeout": int(hc["timeout"] * 1e9),
-                        "StartPeriod": int(hc["start_period"] * 1e9), "Retries": hc["retries"]}
-                    data["Config"]["HealthcheckOnFailureAction"] = hc["on_failure"]
-                data["LogPath"] = log_path(rt, rec)
-                items.append(data)
-                continue
-            except NoSuchContainer as exc:
-                if kind == "container":
-                    missing = missing or exc
-                    continue
-        try:
-            image = lookup(rt, name)
-            items.append(reports.image_inspect(image, rt.store.driver.name, rt.store.layer_dirs(image)))
-        except NoSuchImage:
-            missing = missing or NoSuchImage(f"no such object: \"{name}\"")
-    render.inspect(items, fmt)
-    if missing is not None:
-        raise missing
+    reports = engine(ctx).inspect(list(names), kind)
+    render.inspect([r.value for r in reports if r.error is None], fmt)
+    error = failed(reports)
+    if error is not None:
+        raise error
 
 
 def port(
@@ -212,40 +127,23 @@ def port(
     """List a container's published ports, or the host address of one of them."""
     from ..errors import InvalidArgument
     from ..network.options import port_lines
-    from ..state import RUNNING
+    from .lifecycle import engine
 
-    rt = runtime(ctx)
-    from ..engine.reconcile import reconcile
-
-    reconcile(rt)
-    if all_ or latest:
-        if private is not None or (container is not None and all_):
-            raise InvalidArgument("--all and --latest take no container name")
-        recs = [r for r in rt.state.all() if r.state == RUNNING]
-        for rec in recs[:1] if latest else recs:
-            prefix = f"{rec.short_id}\t" if all_ else ""
-            for line in port_lines(rec.config.ports, container if latest else None):
-                render.out(prefix + line)
-        return
-    if container is None:
-        raise InvalidArgument("`podpy port` requires a container name or id, --all or --latest")
-    rec = rt.state.lookup(container)
-    if rec.state != RUNNING:
-        return   # as podman: a container that does not run publishes nothing
-    lines = port_lines(rec.config.ports, private)
-    if private is not None and not lines:
-        raise InvalidArgument(f"failed to find published port \"{private}\"")
-    for line in lines:
-        render.out(line)
+    if (all_ or latest) and (private is not None or (container is not None and all_)):
+        raise InvalidArgument("--all and --latest take no container name")
+    if latest:   # `port -l 80`: the one argument is the port
+        container, private = None, container
+    for rep in engine(ctx).port(container, private, all_, latest):
+        prefix = f"{rep.id[:12]}\t" if all_ else ""
+        for line in port_lines(rep.ports, private):
+            render.out(prefix + line)
 
 
 def exists(ctx: typer.Context, name: str = typer.Argument(..., help="Container name or id.")) -> None:
     """Exit 0 if the container exists, 1 if not."""
-    from ..errors import NoSuchContainer
+    from .lifecycle import engine
 
-    try:
-        runtime(ctx).state.lookup(name)
-    except NoSuchContainer:
+    if not engine(ctx).exists(name):
         raise typer.Exit(1)
 
 
@@ -269,10 +167,11 @@ def commit(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only the image id."),
 ) -> None:
     """Create an image from a container's changes; print its id."""
-    from ..engine import commit as cm
+    from ..engine.entities import CommitOptions
+    from .lifecycle import engine
 
-    cm.check_target(image)
-    made = cm.commit(runtime(ctx), container, image, list(change), message, author, pause)
+    made = engine(ctx).commit(CommitOptions(container=container, image=image, changes=list(change), message=message,
+                                            author=author, pause=pause))
     render.out(made.id)
 
 
@@ -282,9 +181,9 @@ def diff(
     fmt: Optional[str] = typer.Option(None, "--format", help="json"),
 ) -> None:
     """List what a container changed: A added, C changed, D deleted."""
-    from ..engine import commit as cm
+    from .lifecycle import engine
 
-    changes = cm.diff(runtime(ctx), container)
+    changes = engine(ctx).diff(container)
     if fmt == "json":
         groups: dict[str, list[str]] = {"changed": [], "added": [], "deleted": []}
         for kind, path in changes:
@@ -302,13 +201,13 @@ def cp(
     archive: bool = typer.Option(False, "-a", "--archive", help="Keep the files' owners (ids) when copying in."),
 ) -> None:
     """Copy files between a container and the host."""
-    from ..engine.cp import cp as do_cp
     from ..errors import InvalidArgument
+    from .lifecycle import engine
 
     if dst == "-" and sys.stdout.isatty():
         raise InvalidArgument("refusing to write a tar to a terminal: redirect stdout")
     sys.stdout.flush()
-    do_cp(runtime(ctx), src, dst, archive)
+    engine(ctx).cp(src, dst, archive)
 
 
 def rename(
@@ -328,38 +227,18 @@ def prune(
     filters: List[str] = typer.Option([], "--filter", help="until=TIME or label=K[=V]."),
 ) -> None:
     """Remove every container that is not running."""
-    from ..engine.removal import remove_container
-    from ..formats import parse_time
-    from ..errors import InvalidArgument
-    from ..state import CONFIGURED, RUNNING
+    from ..engine.entities import ContainerPruneOptions
+    from .lifecycle import engine
 
-    rt = runtime(ctx)
-    until, labels = None, []
-    for f in filters:
-        key, _, value = f.partition("=")
-        if key == "until" and value:
-            until = parse_time(value, "--filter until")
-        elif key == "label" and value:
-            labels.append(value.partition("="))
-        else:
-            raise InvalidArgument(f"invalid filter {f!r}: use until=TIME or label=KEY[=VALUE]")
+    opts = ContainerPruneOptions.from_filters(list(filters))
     if not force and not render.confirm("container prune", "WARNING! This will remove all non running containers."):
         return
-    from ..engine.reconcile import reconcile
-
-    reconcile(rt)
-    doomed = [r for r in rt.state.all() if r.state not in (RUNNING, CONFIGURED, "paused")
-              and (until is None or r.created < until)
-              and all(r.config.labels.get(k) == v if sep else k in r.config.labels for k, sep, v in labels)]
     code = 0
-    for rec in doomed:
-        try:
-            remove_container(rt, rec, force=False)
-            render.out(rec.id)
-        except Exception as exc:  # noqa: BLE001
-            from ..errors import translate
-
-            render.error(f"{rec.name}: {translate(exc)}")
+    for rep in engine(ctx).prune(opts):
+        if rep.error is None:
+            render.out(rep.id)
+        else:
+            render.error(f"{rep.name}: {rep.error}")
             code = 125
     raise typer.Exit(code)
 
@@ -370,13 +249,13 @@ def export(
     output: Optional[str] = typer.Option(None, "-o", "--output", help="Write to this file (default: stdout)."),
 ) -> None:
     """Export a container's file system as a tar archive."""
-    from ..engine.archive_io import export_container
     from ..errors import InvalidArgument
+    from .lifecycle import engine
 
     if output in (None, "-") and sys.stdout.isatty():
         raise InvalidArgument("refusing to export to terminal. Use -o flag or redirect")
     sys.stdout.flush()  # the tar goes to fd 1 directly
-    export_container(runtime(ctx), name, output)
+    engine(ctx).export(name, output)
 
 
 # run, create and exec: typer passes their words on to runargs, which parses them (and --help) from the

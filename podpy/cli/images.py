@@ -1,4 +1,5 @@
-"""Image commands: import, images, rmi, tag, save, load, image exists/inspect."""
+"""Image commands: pull, push, save, load, import, images, history, rmi, prune, tag, untag,
+image exists/inspect (each one ImageEngine call), login and logout."""
 
 from __future__ import annotations
 
@@ -9,8 +10,24 @@ import typer
 from . import render
 from .app import runtime
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
 IMAGE_COLUMNS = [("REPOSITORY", "Repository"), ("TAG", "Tag"), ("IMAGE ID", "ID"), ("CREATED", "CreatedSince"),
                  ("SIZE", "Size")]
+
+
+def engine(ctx: typer.Context, progress: Optional[Callable[[str], None]] = None,
+           layer_progress: Any = None) -> Any:
+    """The image engine over this command's store."""
+    from ..engine.images import ImageEngine
+
+    return ImageEngine(runtime(ctx), render.warn, progress, layer_progress)
+
+
+def _progress(quiet: bool) -> Optional[Callable[[str], None]]:
+    return None if quiet else render.err_line
 
 
 def import_(
@@ -22,9 +39,10 @@ def import_(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Accepted for podman compatibility."),
 ) -> None:
     """Import a tarball as a one-layer image."""
-    from ..engine.images import import_image
+    from ..engine.entities import ImportOptions
 
-    image = import_image(runtime(ctx), source, reference, list(change), message)
+    image = engine(ctx).import_(ImportOptions(source=source, reference=reference, changes=list(change),
+                                              message=message))
     render.out(image.id)
 
 
@@ -45,18 +63,15 @@ def pull(
     """Pull an image from a registry."""
     import sys
 
-    from ..engine.pull import PullOptions, platform_of
-    from ..engine.pull import pull as do_pull
+    from ..engine.pull import PullOptions
 
-    opts = PullOptions(name=name, tls_verify=tls_verify, creds=creds, cert_dir=cert_dir, auth_file=authfile)
-    where = platform_of(platform, os_, arch, variant)
-    if quiet:
-        image = do_pull(runtime(ctx), opts, lambda _line: None, where)
-    elif sys.stderr.isatty():
-        with render.LayerProgress() as bars:
-            image = do_pull(runtime(ctx), opts, bars.line, where, bars.start)
+    opts = PullOptions(name=name, tls_verify=tls_verify, creds=creds, cert_dir=cert_dir, auth_file=authfile,
+                       platform=platform, os=os_, arch=arch, variant=variant)
+    if quiet or not sys.stderr.isatty():
+        image = engine(ctx, _progress(quiet)).pull(opts)
     else:
-        image = do_pull(runtime(ctx), opts, render.err_line, where)
+        with render.LayerProgress() as bars:
+            image = engine(ctx, bars.line, bars.start).pull(opts)
     render.out(image.id)
 
 
@@ -75,14 +90,10 @@ def push(
 ) -> None:
     """Push an image to a registry."""
     from ..engine.push import PushOptions
-    from ..engine.push import push as do_push
 
     opts = PushOptions(image=image, destination=destination, compression=compression, tls_verify=tls_verify,
-                       creds=creds, cert_dir=cert_dir, auth_file=authfile)
-    digest = do_push(runtime(ctx), opts, (lambda _l: None) if quiet else render.err_line)
-    if digestfile:
-        with open(digestfile, "w") as f:
-            f.write(digest)
+                       creds=creds, cert_dir=cert_dir, auth_file=authfile, digest_file=digestfile)
+    engine(ctx, _progress(quiet)).push(opts)
 
 
 def save(
@@ -95,13 +106,12 @@ def save(
     """Save images to a docker-archive or oci-archive tar."""
     import sys
 
-    from ..engine.archive_io import save as do_save
     from ..errors import InvalidArgument
 
     if output in (None, "-") and sys.stdout.isatty():
         raise InvalidArgument("refusing to save to a terminal. Use -o flag or redirect")
     sys.stdout.flush()  # the archive goes to fd 1 directly: nothing buffered may follow it
-    do_save(runtime(ctx), list(names), output, fmt, (lambda _l: None) if quiet else render.err_line)
+    engine(ctx, _progress(quiet)).save(list(names), output, fmt)
 
 
 def load(
@@ -112,12 +122,11 @@ def load(
     """Load images from a docker-archive or oci-archive tar."""
     import sys
 
-    from ..engine.archive_io import load as do_load
     from ..errors import InvalidArgument
 
     if input_ in (None, "-") and sys.stdin.isatty():
         raise InvalidArgument("cannot read from terminal, use command-line redirection or the --input flag")
-    for image in do_load(runtime(ctx), input_, (lambda _l: None) if quiet else render.err_line):
+    for image in engine(ctx, _progress(quiet)).load(input_):
         for name in image.names or (image.id,):
             render.out(f"Loaded image: {name}")
 
@@ -185,13 +194,10 @@ def history(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only the ids."),
 ) -> None:
     """Show the history of an image."""
-    from ..engine.images import history as image_history
-    from ..engine.images import lookup
-
-    rt = runtime(ctx)
-    image = lookup(rt, name)
-    sizes = {r[0]: int(r[1]) for r in rt.db.conn.execute("SELECT id, size FROM layers")}
-    rows = image_history(image, sizes, no_trunc, rt.store.images())
+    rows = engine(ctx).history(name)
+    if not no_trunc:
+        for r in rows:
+            r["ID"] = r["id"] = r["ID"][:12]
     if quiet:
         for r in rows:
             render.out(r["ID"])
@@ -211,9 +217,7 @@ def prune(
     force: bool = typer.Option(False, "-f", "--force", help="Do not ask (podpy never asks)."),
 ) -> None:
     """Remove dangling images (with -a, every unused image)."""
-    from ..engine.images import prune as do_prune
-
-    for image_id in do_prune(runtime(ctx), all_):
+    for image_id in engine(ctx).prune(all_):
         render.out(image_id)
 
 
@@ -227,31 +231,18 @@ def images(
     noheading: bool = typer.Option(False, "-n", "--noheading", help="Do not print the header."),
 ) -> None:
     """List images."""
-    from ..engine import reports
-    from ..engine.images import lookup
+    from .views import image_rows
 
-    from ..engine.images import intermediate
-
-    rt = runtime(ctx)
-    found = rt.store.images()
-    if not all_:
-        hidden = intermediate(found)
-        found = [i for i in found if i.id not in hidden]
-    if name:
-        wanted = lookup(rt, name).id
-        found = [i for i in found if i.id == wanted]
-    counts: dict[str, int] = {}
-    for rec in rt.state.all():
-        counts[rec.image_id] = counts.get(rec.image_id, 0) + 1
+    found = engine(ctx).ls(name, all_)
     if quiet:
         seen = set()
-        for i in found:
-            if i.id not in seen:
-                seen.add(i.id)
-                render.out(i.id if no_trunc else i.short_id)
+        for s in found:
+            if s.image.id not in seen:
+                seen.add(s.image.id)
+                render.out(s.image.id if no_trunc else s.image.short_id)
         return
-    rows = [row for i in found for row in reports.image_rows(i, counts.get(i.id, 0), no_trunc)]
-    render.formatted(rows, fmt, IMAGE_COLUMNS, json_rows=[reports.image_json(i, counts.get(i.id, 0)) for i in found],
+    rows = [row for s in found for row in image_rows(s, no_trunc)]
+    render.formatted(rows, fmt, IMAGE_COLUMNS, json_rows=[s.data for s in found],
                      header_overrides={"ID": "IMAGE ID", "CreatedSince": "CREATED"}, noheading=noheading)
 
 
@@ -262,17 +253,10 @@ def rmi(
     all_: bool = typer.Option(False, "-a", "--all", help="Remove all images."),
 ) -> None:
     """Remove one or more images."""
-    from ..engine.images import remove_images
-    from ..errors import InvalidArgument, NoSuchImage
+    from ..errors import NoSuchImage
 
-    rt = runtime(ctx)
-    targets = list(names or [])
-    if all_:
-        targets += [i.id for i in rt.store.images()]
-    if not targets:
-        raise InvalidArgument("`podpy rmi` requires at least one image name or id, or --all")
     codes = set()
-    for rep in remove_images(rt, targets, force):
+    for rep in engine(ctx).rm(list(names or []), force, all_):
         for n in rep.untagged:
             render.out(f"Untagged: {n}")
         if rep.deleted:
@@ -291,16 +275,21 @@ def tag(
     targets: List[str] = typer.Argument(..., help="New names."),
 ) -> None:
     """Add names to an image."""
-    from ..engine.images import tag as do_tag
+    engine(ctx).tag(image, list(targets))
 
-    do_tag(runtime(ctx), image, list(targets))
+
+def untag(
+    ctx: typer.Context,
+    image: str = typer.Argument(..., help="Image."),
+    names: Optional[List[str]] = typer.Argument(None, help="Names to take off (default: all of them)."),
+) -> None:
+    """Take names off an image (all of them when none are given)."""
+    engine(ctx).untag(image, list(names or []))
 
 
 def exists(ctx: typer.Context, name: str = typer.Argument(..., help="Image name or id.")) -> None:
     """Exit 0 if the image exists, 1 if not."""
-    from ..engine.images import exists as image_exists
-
-    if not image_exists(runtime(ctx), name):
+    if not engine(ctx).exists(name):
         raise typer.Exit(1)
 
 
@@ -310,27 +299,20 @@ def inspect(
     fmt: Optional[str] = typer.Option(None, "-f", "--format", help="json, or a Go template."),
 ) -> None:
     """Show the configuration of images."""
-    from ..engine import reports
-    from ..engine.images import lookup
-    from ..errors import PodpyError
+    from ..engine.entities import failed
 
-    rt = runtime(ctx)
-    items, failed = [], None
-    for n in names:
-        try:
-            image = lookup(rt, n)
-            items.append(reports.image_inspect(image, rt.store.driver.name, rt.store.layer_dirs(image)))
-        except PodpyError as exc:
-            failed = failed or exc
-    render.inspect(items, fmt)
-    if failed is not None:
-        raise failed
+    reports = engine(ctx).inspect(list(names))
+    render.inspect([r.value for r in reports if r.error is None], fmt)
+    error = failed(reports)
+    if error is not None:
+        raise error
 
 
-TOP = {"import": (import_, {}), "images": (images, {}), "rmi": (rmi, {}), "tag": (tag, {}), "pull": (pull, {}),
+TOP = {"import": (import_, {}), "images": (images, {}), "rmi": (rmi, {}), "tag": (tag, {}), "untag": (untag, {}),
+       "pull": (pull, {}),
        "login": (login, {}), "logout": (logout, {}), "history": (history, {}), "push": (push, {}),
        "save": (save, {}), "load": (load, {})}
 from .build import build as _build  # noqa: E402 - `image build` is `build`
 
 GROUP = {"build": (_build, {}), "save": (save, {}), "load": (load, {}), "import": (import_, {}), "pull": (pull, {}), "push": (push, {}), "history": (history, {}), "prune": (prune, {}), "ls": (images, {}), "list": (images, {"hidden": True}), "rm": (rmi, {}),
-         "tag": (tag, {}), "exists": (exists, {}), "inspect": (inspect, {})}
+         "tag": (tag, {}), "untag": (untag, {}), "exists": (exists, {}), "inspect": (inspect, {})}

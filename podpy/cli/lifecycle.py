@@ -35,20 +35,13 @@ def engine(ctx: typer.Context) -> Any:
     return ContainerEngine(runtime(ctx), render.warn, render.err_line)
 
 
-def _targets(ctx: typer.Context, names: Optional[List[str]], all_: bool, latest: bool = False) -> List[str]:
+def _named(ctx: typer.Context, names: Optional[List[str]], all_: bool = False, latest: bool = False) -> List[str]:
+    """The containers named; at least one unless --all or --latest picks them."""
     from ..errors import InvalidArgument
-    from ..state import RUNNING
 
-    if all_:
-        return [r.name for r in runtime(ctx).state.all() if r.state == RUNNING]
-    if latest:
-        recs = [r for r in runtime(ctx).state.all()]
-        if not recs:
-            raise InvalidArgument("no containers to act on")
-        return [recs[0].name]
-    if not names:
+    if not names and not all_ and not latest:
         raise InvalidArgument(f"`podpy {ctx.info_name}` requires at least one container name or id")
-    return list(names)
+    return list(names or [])
 
 
 def stop(
@@ -61,8 +54,8 @@ def stop(
     latest: bool = typer.Option(False, "-l", "--latest", help="The latest container."),
 ) -> None:
     """Stop containers: the stop signal, then SIGKILL."""
-    raise typer.Exit(_reports(engine(ctx).stop(_targets(ctx, containers, all_, latest), timeout),
-                              ignore_missing=ignore))
+    names = _named(ctx, containers, all_, latest)
+    raise typer.Exit(_reports(engine(ctx).stop(names, timeout, all_, latest), ignore_missing=ignore))
 
 
 def kill(
@@ -76,7 +69,8 @@ def kill(
     from ..options import parse_signal
 
     num = parse_signal(sig)
-    raise typer.Exit(_reports(engine(ctx).kill(_targets(ctx, containers, all_, latest), num)))
+    names = _named(ctx, containers, all_, latest)
+    raise typer.Exit(_reports(engine(ctx).kill(names, num, all_, latest)))
 
 
 def wait(
@@ -86,14 +80,10 @@ def wait(
     ignore: bool = typer.Option(False, "-i", "--ignore", help="Ignore containers that do not exist."),
 ) -> None:
     """Wait for containers to stop; print their exit codes."""
-    from ..errors import InvalidArgument, NoSuchContainer
+    from ..errors import NoSuchContainer
 
-    conds = tuple(condition) or ("stopped",)
-    for c in conds:
-        if c not in ("stopped", "exited", "created", "running"):
-            raise InvalidArgument(f"invalid --condition {c!r}: use stopped, exited or created")
     code = 0
-    for rep in engine(ctx).wait(list(containers), conds):
+    for rep in engine(ctx).wait(list(containers), tuple(condition) or ("stopped",)):
         if rep.error is None:
             render.out(str(rep.value))
         elif ignore and isinstance(rep.error, NoSuchContainer):
@@ -111,16 +101,8 @@ def restart(
     running: bool = typer.Option(False, "--running", help="With --all: only running containers."),
 ) -> None:
     """Stop and start containers again (detached)."""
-    eng = engine(ctx)
-    if all_:
-        from ..engine.reconcile import reconcile
-        from ..state import CONFIGURED, RUNNING
-
-        reconcile(eng.rt)
-        names = [r.name for r in eng.rt.state.all() if r.state != CONFIGURED and (r.state == RUNNING or not running)]
-    else:
-        names = _targets(ctx, containers, False)
-    raise typer.Exit(_reports(eng.restart(names, timeout)))
+    names = [] if all_ else _named(ctx, containers)
+    raise typer.Exit(_reports(engine(ctx).restart(names, timeout, all_, running)))
 
 
 def logs(
@@ -134,25 +116,20 @@ def logs(
     names: bool = typer.Option(False, "--names", help="Prefix each line with the container's name."),
 ) -> None:
     """Show a container's output: stdout to stdout, stderr to stderr."""
-    from ..engine import logs as lg
+    from ..engine.entities import LogsOptions
     from ..formats import parse_time
 
-    rt = runtime(ctx)
-    from ..engine.reconcile import reconcile
-
-    reconcile(rt)
-    t_since = parse_time(since, "--since") if since else None
-    t_until = parse_time(until, "--until") if until else None
-    recs = [rt.state.lookup(n) for n in containers]
-    prefix_names = names or len(recs) > 1
+    eng = engine(ctx)
+    opts = LogsOptions(follow=follow, tail=tail, since=parse_time(since, "--since") if since else None,
+                       until=parse_time(until, "--until") if until else None)
+    prefix_names = names or len(containers) > 1
     out, err = sys.stdout.buffer, sys.stderr.buffer
-    for rec in recs:
-        prefix = (rec.name + " ").encode() if prefix_names else b""
-        for e in lg.entries(rt, rec, follow, tail, t_since, t_until):
-            stream = err if e.stream == b"stderr" else out
-            stream.write(prefix + (e.stamp + b" " if timestamps else b"") + e.text)
-            if follow:
-                stream.flush()
+    for name, e in eng.logs(list(containers), opts):
+        prefix = (name + " ").encode() if prefix_names else b""
+        stream = err if e.stream == b"stderr" else out
+        stream.write(prefix + (e.stamp + b" " if timestamps else b"") + e.text)
+        if follow:
+            stream.flush()
 
 
 def pause(
@@ -161,7 +138,8 @@ def pause(
     all_: bool = typer.Option(False, "-a", "--all", help="Pause every running container."),
 ) -> None:
     """Freeze every process of containers (cgroup.freeze)."""
-    raise typer.Exit(_reports(engine(ctx).pause(_targets(ctx, containers, all_))))
+    names = _named(ctx, containers, all_)
+    raise typer.Exit(_reports(engine(ctx).pause(names, all_)))
 
 
 def unpause(
@@ -170,15 +148,8 @@ def unpause(
     all_: bool = typer.Option(False, "-a", "--all", help="Unpause every paused container."),
 ) -> None:
     """Thaw paused containers."""
-    eng = engine(ctx)
-    if all_:
-        from ..engine.reconcile import reconcile
-
-        reconcile(eng.rt)
-        names = [r.name for r in eng.rt.state.all() if r.state == "paused"]
-    else:
-        names = _targets(ctx, containers, False)
-    raise typer.Exit(_reports(eng.unpause(names)))
+    names = [] if all_ else _named(ctx, containers)
+    raise typer.Exit(_reports(engine(ctx).unpause(names, all_)))
 
 
 def top(
@@ -187,9 +158,7 @@ def top(
     descriptors: Optional[List[str]] = typer.Argument(None, help="Fields: user pid ppid pcpu etime tty time args..."),
 ) -> None:
     """Show a container's processes."""
-    from ..engine import observe
-
-    rows = observe.top(runtime(ctx), container, list(descriptors or []))
+    rows = engine(ctx).top(container, list(descriptors or []))
     for line in render._tabwrite(rows):
         render.out(line)
 
@@ -202,45 +171,13 @@ def stats(
     interval: int = typer.Option(1, "-i", "--interval", help="Seconds between readings."),
 ) -> None:
     """Resource use of running containers: CPU, memory, network, block I/O, processes."""
-    import time as _time
-
-    from ..engine import observe
-    from ..errors import InvalidArgument
-    from ..state import RUNNING
-
-    if interval < 1:
-        raise InvalidArgument("--interval must be at least 1 second")
-    rt = runtime(ctx)
-    from ..engine.reconcile import reconcile
-
-    reconcile(rt)
-    if containers:
-        recs = [observe.running(rt, n) for n in containers]
-    else:
-        recs = [r for r in rt.state.all() if r.state in (RUNNING, "paused") and r.pid]
     columns = [("ID", "ID"), ("NAME", "Name"), ("CPU %", "CPUPerc"), ("MEM USAGE / LIMIT", "MemUsage"),
                ("MEM %", "MemPerc"), ("NET IO", "NetIO"), ("BLOCK IO", "BlockIO"), ("PIDS", "PIDs")]
-    before: dict[str, Any] = {}
-    while True:
-        rows = []
-        for rec in recs:
-            now = observe.sample(rec)
-            rows.append(observe.stats_report(rec, now, before.get(rec.id)))
-            before[rec.id] = now
+    for rows in engine(ctx).stats(list(containers or []), interval, not no_stream):
         if not no_stream and sys.stdout.isatty():
             sys.stdout.write("\x1b[2J\x1b[H")
         render.formatted(rows, fmt, columns)
         sys.stdout.flush()
-        if no_stream:
-            return
-        _time.sleep(interval)
-        from ..engine.reconcile import reconcile
-
-        reconcile(rt)
-        live = {r.id for r in rt.state.all() if r.state in (RUNNING, "paused")}
-        recs = [r for r in recs if r.id in live]
-        if not recs and containers:
-            return
 
 
 def attach(
@@ -250,10 +187,7 @@ def attach(
     detach_keys: str = typer.Option("ctrl-p,ctrl-q", "--detach-keys", help="Keys that detach (with -t)."),
 ) -> None:
     """Attach this terminal to a detached container's input and output."""
-    from ..engine.attach import attach as do_attach
-
-    code = do_attach(runtime(ctx), container, no_stdin, detach_keys)
-    raise typer.Exit(code if code is not None else 0)
+    raise typer.Exit(engine(ctx).attach(container, no_stdin, detach_keys))
 
 
 def healthcheck_run(ctx: typer.Context, container: str = typer.Argument(..., help="Container name or id.")) -> None:

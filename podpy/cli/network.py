@@ -1,4 +1,5 @@
-"""Network commands: network create, ls, inspect, rm, prune, connect, disconnect, exists."""
+"""Network commands: network create, ls, inspect, rm, prune, connect, disconnect, exists (each one
+NetworkEngine call)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,18 @@ import typer
 from . import render
 from .app import runtime
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 COLUMNS = [("NETWORK ID", "ID"), ("NAME", "Name"), ("DRIVER", "Driver")]
+
+
+def engine(ctx: typer.Context) -> Any:
+    """The network engine over this command's store."""
+    from ..engine.networks import NetworkEngine
+
+    return NetworkEngine(runtime(ctx), render.warn)
 
 
 def create(
@@ -26,14 +38,12 @@ def create(
     opt: List[str] = typer.Option([], "-o", "--opt", help="Driver options (none are supported)."),
 ) -> None:
     """Create a user network; print its name."""
-    from ..engine import networks
-    from ..errors import InvalidArgument
+    from ..engine.entities import NetworkCreateOptions
     from ..options import parse_labels
 
-    if opt:
-        raise InvalidArgument(f"unsupported network options: {', '.join(opt)}")
-    net = networks.create(runtime(ctx), name, driver, subnet, gateway, ip_range, internal, parse_labels(label),
-                          ignore=ignore, disable_dns=disable_dns)
+    net = engine(ctx).create(NetworkCreateOptions(
+        name=name, driver=driver, subnet=subnet, gateway=gateway, ip_range=ip_range, internal=internal,
+        labels=parse_labels(label), disable_dns=disable_dns, options=list(opt), ignore=ignore))
     render.out(net["name"])
 
 
@@ -46,36 +56,15 @@ def ls(
     noheading: bool = typer.Option(False, "-n", "--noheading", help="Do not print the header."),
 ) -> None:
     """List networks."""
-    from ..engine import networks
-    from ..errors import InvalidArgument
+    from .views import network_row
 
-    rt = runtime(ctx)
-    nets = networks.all_networks(rt)
-    for f in filters:
-        key, _, value = f.partition("=")
-        if key == "name":
-            nets = [n for n in nets if value in n["name"]]
-        elif key == "id":
-            nets = [n for n in nets if n["id"].startswith(value)]
-        elif key == "driver":
-            nets = [n for n in nets if n["driver"] == value]
-        elif key == "label":
-            k, eq, v = value.partition("=")
-            nets = [n for n in nets if k in (n.get("labels") or {}) and (not eq or n["labels"][k] == v)]
-        else:
-            raise InvalidArgument(f"invalid filter {f!r}: use name=, id=, driver= or label=")
+    nets = engine(ctx).ls(list(filters))
     if quiet:
         for n in nets:
-            render.out(n["name"])
+            render.out(n.network["name"])
         return
-    rows = []
-    for n in nets:
-        row = networks.describe(n, len(networks.users(rt, n)))
-        if no_trunc:
-            row["ID"] = n["id"]
-        rows.append(row)
-    render.formatted(rows, fmt, COLUMNS, json_rows=nets, header_overrides={"ID": "NETWORK ID"},
-                     noheading=noheading)
+    render.formatted([network_row(n, no_trunc) for n in nets], fmt, COLUMNS, json_rows=[n.network for n in nets],
+                     header_overrides={"ID": "NETWORK ID"}, noheading=noheading)
 
 
 def inspect(
@@ -84,9 +73,13 @@ def inspect(
     fmt: Optional[str] = typer.Option(None, "-f", "--format", help="json, or a Go template."),
 ) -> None:
     """Show networks' configuration as JSON."""
-    from ..engine import networks
+    from ..engine.entities import failed
 
-    render.inspect(networks.inspect(runtime(ctx), names), fmt)
+    reports = engine(ctx).inspect(list(names))
+    error = failed(reports)
+    if error is not None:
+        raise error
+    render.inspect([r.value for r in reports], fmt)
 
 
 def rm(
@@ -95,17 +88,13 @@ def rm(
     force: bool = typer.Option(False, "-f", "--force", help="Remove the containers that use them too."),
 ) -> None:
     """Remove networks."""
-    from ..engine import networks
-    from ..errors import PodpyError
-
-    rt = runtime(ctx)
     code = 0
-    for name in names:
-        try:
-            render.out(networks.remove(rt, name, force))
-        except PodpyError as exc:
-            render.error(str(exc))
-            code = exc.exit_code
+    for rep in engine(ctx).rm(list(names), force):
+        if rep.error is None:
+            render.out(rep.value)
+        else:
+            render.error(str(rep.error))
+            code = rep.error.exit_code
     raise typer.Exit(code)
 
 
@@ -114,12 +103,10 @@ def prune(
     force: bool = typer.Option(False, "-f", "--force", help="Do not ask for confirmation."),
 ) -> None:
     """Remove every network no container uses (not the default one)."""
-    from ..engine import networks
-
     if not force and not render.confirm(
             "network prune", "WARNING! This will remove all networks not used by at least one container."):
         return
-    for name in networks.prune(runtime(ctx)):
+    for name in engine(ctx).prune():
         render.out(name)
 
 
@@ -132,9 +119,7 @@ def connect(
     mac: Optional[str] = typer.Option(None, "--mac-address", help="The container's MAC address on the network."),
 ) -> None:
     """Connect a container to a network."""
-    from ..engine import networks
-
-    networks.connect(runtime(ctx), container, network, list(alias), ip, mac)
+    engine(ctx).connect(container, network, list(alias), ip, mac)
 
 
 def disconnect(
@@ -144,19 +129,12 @@ def disconnect(
     force: bool = typer.Option(False, "-f", "--force", help="Even its last network."),
 ) -> None:
     """Disconnect a container from a network."""
-    from ..engine import networks
-
-    networks.disconnect(runtime(ctx), container, network, force)
+    engine(ctx).disconnect(container, network, force)
 
 
 def exists(ctx: typer.Context, name: str = typer.Argument(..., help="Network name or id.")) -> None:
     """Exit 0 if the network exists, 1 if not."""
-    from ..engine import networks
-    from ..errors import NoSuchNetwork
-
-    try:
-        networks.lookup(runtime(ctx), name)
-    except NoSuchNetwork:
+    if not engine(ctx).exists(name):
         raise typer.Exit(1)
 
 

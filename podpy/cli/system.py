@@ -1,9 +1,8 @@
-"""System commands: info, version, unshare."""
+"""System commands: info, version, events, unshare, system df/prune/reset (each one
+SystemEngine call)."""
 
 from __future__ import annotations
 
-import os
-import platform
 import sys
 from typing import Any, List, Optional
 
@@ -11,6 +10,13 @@ import typer
 
 from . import render
 from .app import runtime
+
+
+def engine(ctx: typer.Context) -> Any:
+    """The system engine over this command's store."""
+    from ..engine.system import SystemEngine
+
+    return SystemEngine(runtime(ctx), render.warn)
 
 
 def _yaml(data: Any, indent: int = 0) -> list[str]:
@@ -46,25 +52,13 @@ def _scalar(v: Any) -> str:
     return str(v)
 
 
-def version_data() -> dict[str, Any]:
-    from .. import __version__
-
-    return {"Version": __version__, "APIVersion": __version__, "PythonVersion": platform.python_version(),
-            "GoVersion": "", "GitCommit": "", "Built": 0, "BuiltTime": "",
-            "OsArch": f"{platform.system().lower()}/{_arch()}", "Os": platform.system().lower()}
-
-
-def _arch() -> str:
-    from ..engine.images import host_arch
-
-    return host_arch()
-
-
 def version(
     fmt: Optional[str] = typer.Option(None, "-f", "--format", help="json, or a Go template."),
 ) -> None:
     """Print podpy's version."""
-    data = version_data()
+    from ..engine.system import SystemEngine
+
+    data = SystemEngine.version()
     if fmt == "json":
         render.out(render.to_json({"Client": data}))
     elif fmt:
@@ -81,65 +75,7 @@ def info(
     fmt: Optional[str] = typer.Option(None, "-f", "--format", help="json, or a Go template."),
 ) -> None:
     """Show how podpy is set up on this host: store, driver and why, id mappings, cgroups, network."""
-    import shutil
-
-    from rootless.cgroups import detect
-    from rootless.userns import default_mappings
-
-    rt = runtime(ctx)
-    cfg = rt.cfg
-    choice = rt.driver_choice
-    rt.store  # records the choice
-    recs = rt.state.all()
-    mappings = default_mappings() if cfg.rootless else None
-    cg = detect()
-    uname = os.uname()
-    from ..network.options import default_rootless_cmd
-
-    net_default, net_source = default_rootless_cmd(cfg.config_dir)
-
-    def idmap(maps: Any) -> list[dict[str, int]]:
-        return [{"container_id": m.container_id, "host_id": m.host_id, "size": m.size} for m in maps]
-
-    data = {
-        "host": {
-            "arch": _arch(),
-            "cgroupManager": "cgroupfs",
-            "cgroupVersion": "v2" if cg.mount else "none",
-            "cgroupMount": cg.mount or "",
-            "cgroupPath": cg.path or "",
-            "cgroupDelegated": cg.writable,
-            "cgroupControllers": list(cg.controllers),
-            "cgroupStatus": cg.reason,
-            "cpus": os.cpu_count(),
-            "hostname": uname.nodename,
-            "idMappings": {"uidmap": idmap(mappings.uids), "gidmap": idmap(mappings.gids)} if mappings else {},
-            "idMappingsWarning": mappings.warning if mappings else "",
-            "kernel": uname.release,
-            "os": "linux",
-            "ociRuntime": {"name": "podpy", "path": sys.argv[0], "version": version_data()["Version"]},
-            "security": {"rootless": cfg.rootless, "capabilities": "CAP_CHOWN,CAP_DAC_OVERRIDE,CAP_FOWNER,"
-                         "CAP_FSETID,CAP_KILL,CAP_NET_BIND_SERVICE,CAP_SETFCAP,CAP_SETGID,CAP_SETPCAP,"
-                         "CAP_SETUID,CAP_SYS_CHROOT"},
-            "networkDefault": net_default,
-            "networkDefaultSource": net_source,
-            "networkBackend": "podpy (rootless network namespace with bridges, veths and a DNS responder)",
-            "slirp4netns": {"executable": shutil.which("slirp4netns") or ""},
-            "pasta": {"executable": shutil.which("pasta") or ""},
-        },
-        "registries": {"search": cfg.search_registries},
-        "store": {
-            "configFile": os.path.join(cfg.config_dir, "storage.conf"),
-            "containerStore": {"number": len(recs), "running": sum(r.state == "running" for r in recs),
-                               "stopped": sum(r.state != "running" for r in recs), "paused": 0},
-            "graphDriverName": choice.name,
-            "graphDriverReason": choice.reason,
-            "graphRoot": cfg.root,
-            "imageStore": {"number": len(rt.store.images())},
-            "runRoot": cfg.runroot,
-        },
-        "version": version_data(),
-    }
+    data = engine(ctx).info()
     if fmt == "json":
         render.out(render.to_json(data))
     elif fmt:
@@ -154,35 +90,7 @@ def unshare(
     command: Optional[List[str]] = typer.Argument(None, help="Command to run (default: $SHELL)."),
 ) -> None:
     """Run a command in the user's user namespace (to reach files owned by subordinate ids)."""
-    from rootless import syscalls
-    from rootless.userns import run_in_userns
-
-    from ..errors import ExecFailed
-
-    rt = runtime(ctx)
-    argv = list(command or []) or [os.environ.get("SHELL") or "/bin/sh"]
-    env = dict(os.environ, PODPY_GRAPHROOT=rt.cfg.root, PODPY_RUNROOT=rt.cfg.runroot,
-               _PODPY_USERNS_CONFIGURED="done")
-
-    import signal
-
-    def do_exec() -> None:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-        from rootless.child import lookpath
-
-        os.execve(lookpath(argv[0], env.get("PATH")), argv, env)
-
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        code = run_in_userns(do_exec, extra_flags=syscalls.CLONE_NEWNS, expect_exec=True)
-    except FileNotFoundError:
-        raise ExecFailed(f"executable file `{argv[0]}` not found in $PATH: No such file or directory", 127)
-    except PermissionError:
-        raise ExecFailed(f"`{argv[0]}`: permission denied", 126)
-    finally:
-        signal.signal(signal.SIGINT, old)
-    raise typer.Exit(code)
+    raise typer.Exit(engine(ctx).unshare(list(command or [])))
 
 
 def df(
@@ -191,10 +99,9 @@ def df(
     fmt: Optional[str] = typer.Option(None, "--format", help="json, or a Go template."),
 ) -> None:
     """Show the disk space the user's images and containers take."""
-    from ..engine import system as sysm
     from ..formats import human_size
 
-    usage = sysm.disk_usage(runtime(ctx))
+    usage = engine(ctx).df()
     rows = []
     for kind, label in (("Images", "Images"), ("Containers", "Containers"), ("Volumes", "Local Volumes")):
         u = usage[kind]
@@ -223,26 +130,24 @@ def prune(
     volumes: bool = typer.Option(False, "--volumes", help="Remove volumes no container uses too."),
 ) -> None:
     """Remove stopped containers and dangling (with -a: unused) images."""
-    from ..engine import system as sysm
-
     what = "all images without at least one container" if all_ else "all dangling images"
     extra = "\n\t- all volumes not used by at least one container" if volumes else ""
     if not force and not render.confirm(
             "system prune", f"WARNING! This command removes:\n\t- all stopped containers\n\t- {what}{extra}\n"):
         return
-    removed = sysm.prune(runtime(ctx), all_)
+    removed = engine(ctx).prune(all_, volumes)
     render.out("Deleted Containers")
-    for cid in removed["containers"]:
+    for cid in removed.containers:
         render.out(cid)
     render.out("Deleted Images")
-    for iid in removed["images"]:
+    for iid in removed.images:
         render.out(iid)
-    if volumes:
-        from ..engine import volumes as vol
-
+    if removed.volumes is not None:
         render.out("Deleted Volumes")
-        for name in vol.prune(runtime(ctx)):
+        for name in removed.volumes:
             render.out(name)
+        if removed.volumes_error is not None:
+            raise removed.volumes_error
 
 
 def reset(
@@ -250,14 +155,12 @@ def reset(
     force: bool = typer.Option(False, "-f", "--force", help="Do not ask for confirmation."),
 ) -> None:
     """Remove every container, image and layer of the user's, and podpy's state."""
-    from ..engine import system as sysm
-
-    rt = runtime(ctx)
+    eng = engine(ctx)
     if not force and not render.confirm(
-            "system reset", f"WARNING! This will remove all containers, images and state in {rt.cfg.root} and "
-            f"{rt.cfg.runroot}."):
+            "system reset", f"WARNING! This will remove all containers, images and state in {eng.rt.cfg.root} and "
+            f"{eng.rt.cfg.runroot}."):
         return
-    sysm.reset(rt, render.warn)
+    eng.reset()
 
 
 def events(
@@ -269,28 +172,29 @@ def events(
     stream: bool = typer.Option(True, "--stream/--no-stream", help="Keep printing new events (default)."),
 ) -> None:
     """Show the event log: containers, images and volumes."""
-    from ..engine import events_read as ev
+    from ..engine.entities import EventsOptions
     from ..formats import parse_time
+    from .views import event_line
 
-    rt = runtime(ctx)
-    t_since = parse_time(since, "--since") if since else None
-    t_until = parse_time(until, "--until") if until else None
-    wanted = ev.parse_filters(list(filters))
+    eng = engine(ctx)
+    opts = EventsOptions(since=parse_time(since, "--since") if since else None,
+                         until=parse_time(until, "--until") if until else None, filters=list(filters), stream=stream)
+    found = eng.events(opts)
     tmpl = None
     if fmt and fmt != "json":
         from . import gotemplate as gt
 
         tmpl = gt.parse(fmt)
-    for e in ev.events(rt, t_since, t_until, wanted, stream):
+    for e in found:
         if fmt == "json":
             import json
 
-            render.out(json.dumps(ev.report(e), default=str))
+            render.out(json.dumps(e, default=str))
         elif tmpl is not None:
-            text = tmpl.execute(ev.report(e))
+            text = tmpl.execute(e)
             sys.stdout.write(text if text.endswith("\n") else text + "\n")
         else:
-            render.out(ev.line(e))
+            render.out(event_line(e))
         sys.stdout.flush()
 
 

@@ -1,4 +1,4 @@
-"""Volume commands: volume create, ls, inspect, rm, prune, exists."""
+"""Volume commands: volume create, ls, inspect, rm, prune, exists (each one VolumeEngine call)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,16 @@ import typer
 from . import render
 from .app import runtime
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
-def _labels(items: List[str]) -> dict[str, str]:
-    from ..options import parse_labels
 
-    return parse_labels(items)
+def engine(ctx: typer.Context) -> Any:
+    """The volume engine over this command's store."""
+    from ..engine.volumes import VolumeEngine
+
+    return VolumeEngine(runtime(ctx), render.warn)
 
 
 def create(
@@ -25,16 +30,15 @@ def create(
     ignore: bool = typer.Option(False, "--ignore", help="Do nothing if it exists already."),
 ) -> None:
     """Create a volume; print its name."""
-    from ..engine import volumestore
-    from ..errors import InvalidArgument
+    from ..engine.entities import VolumeCreateOptions
+    from ..options import parse_labels
 
-    if driver != "local":
-        raise InvalidArgument(f"unsupported volume driver {driver!r}: local")
     options = {}
     for item in opt:
         k, _, v = item.partition("=")
         options[k] = v
-    render.out(volumestore.create(runtime(ctx), name, _labels(label), options, exist_ok=ignore))
+    render.out(engine(ctx).create(VolumeCreateOptions(name=name, driver=driver, labels=parse_labels(label),
+                                                      options=options, ignore=ignore)))
 
 
 def ls(
@@ -45,23 +49,7 @@ def ls(
     noheading: bool = typer.Option(False, "-n", "--noheading", help="Do not print the header."),
 ) -> None:
     """List volumes."""
-    from ..engine import volumestore
-    from ..errors import InvalidArgument
-
-    rt = runtime(ctx)
-    rows = volumestore.all_volumes(rt)
-    used = {m.get("volume") for r in rt.state.all() for m in r.config.mounts}
-    for f in filters:
-        key, _, value = f.partition("=")
-        if key == "name":
-            rows = [r for r in rows if value in r["Name"]]
-        elif key == "label":
-            k, eq, v = value.partition("=")
-            rows = [r for r in rows if k in r["Labels"] and (not eq or r["Labels"][k] == v)]
-        elif key == "dangling" and value in ("true", "false"):
-            rows = [r for r in rows if (r["Name"] not in used) == (value == "true")]
-        else:
-            raise InvalidArgument(f"invalid filter {f!r}: use name=, label= or dangling=")
+    rows = engine(ctx).ls(list(filters))
     if quiet:
         for r in rows:
             render.out(r["Name"])
@@ -75,10 +63,13 @@ def inspect(
     fmt: Optional[str] = typer.Option(None, "-f", "--format", help="A Go template."),
 ) -> None:
     """Show volumes' details as JSON."""
-    from ..engine import volumestore
+    from ..engine.entities import failed
 
-    rt = runtime(ctx)
-    render.inspect([volumestore.lookup(rt, n) for n in names], fmt)
+    reports = engine(ctx).inspect(list(names))
+    error = failed(reports)
+    if error is not None:
+        raise error
+    render.inspect([r.value for r in reports], fmt)
 
 
 def rm(
@@ -88,23 +79,13 @@ def rm(
     all_: bool = typer.Option(False, "-a", "--all", help="Remove every volume."),
 ) -> None:
     """Remove volumes."""
-    from ..engine import volumes, volumestore
-    from ..errors import InvalidArgument, PodpyError
-
-    rt = runtime(ctx)
-    from ..engine.reconcile import reconcile
-
-    reconcile(rt)
-    targets = [v["Name"] for v in volumestore.all_volumes(rt)] if all_ else list(names or [])
-    if not targets and not all_:
-        raise InvalidArgument("`podpy volume rm` requires at least one volume name, or --all")
     code = 0
-    for name in targets:
-        try:
-            render.out(volumes.remove(rt, name, force))
-        except PodpyError as exc:
-            render.error(str(exc))
-            code = 2 if "being used" in str(exc) else (1 if "no such volume" in str(exc) else 125)
+    for rep in engine(ctx).rm(list(names or []), force, all_):
+        if rep.error is None:
+            render.out(rep.value)
+        else:
+            render.error(str(rep.error))
+            code = 2 if "being used" in str(rep.error) else (1 if "no such volume" in str(rep.error) else 125)
     raise typer.Exit(code)
 
 
@@ -113,23 +94,16 @@ def prune(
     force: bool = typer.Option(False, "-f", "--force", help="Do not ask for confirmation."),
 ) -> None:
     """Remove every volume no container uses."""
-    from ..engine import volumes
-
     if not force and not render.confirm(
             "volume prune", "WARNING! This will remove all volumes not used by at least one container."):
         return
-    for name in volumes.prune(runtime(ctx)):
+    for name in engine(ctx).prune():
         render.out(name)
 
 
 def exists(ctx: typer.Context, name: str = typer.Argument(..., help="Volume name.")) -> None:
     """Exit 0 if the volume exists, 1 if not."""
-    from ..engine import volumestore
-    from ..errors import NoSuchVolume
-
-    try:
-        volumestore.lookup(runtime(ctx), name)
-    except NoSuchVolume:
+    if not engine(ctx).exists(name):
         raise typer.Exit(1)
 
 

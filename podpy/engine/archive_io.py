@@ -16,7 +16,7 @@ from storage.images import Image
 from storage.store import Staging, chain_id
 
 from ..errors import InvalidArgument, PodpyError, translate
-from .images import apply_options, host_arch, lookup
+from .imagestore import apply_options, host_arch, lookup
 from .push import OCI_CONFIG, OCI_MANIFEST, _config_for, _export_in_ns
 from .context import Runtime
 from .reconcile import reconcile

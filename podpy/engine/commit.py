@@ -93,7 +93,7 @@ def commit(rt: Runtime, name: str, target: Optional[str], changes: list[str], me
     container's configuration (command, environment, ...) and the --change instructions."""
     from .lifecycle import pause as do_pause
     from .lifecycle import unpause
-    from .images import apply_changes, apply_options
+    from .imagestore import apply_changes, apply_options
     from ..formats import rfc3339
 
     rec, image = _container(rt, name)

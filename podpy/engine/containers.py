@@ -4,45 +4,54 @@ The CLI parses, makes one call here per command and renders what comes back; the
 HTTP API, `kube play` and unit generators call the same methods. A verb over several
 containers returns one `Report` per container, each with its own error, so `rm a b c`
 can partly fail and say which. The methods only orchestrate: state changes are the
-Container's (container.py), starting is start.py's, the running verbs lifecycle.py's.
+Container's (container.py), starting is start.py's, the running verbs lifecycle.py's,
+the reads listing.py's, observe.py's and logs.py's. The options and reports are in
+entities.py.
 """
 
 from __future__ import annotations
 
 import sys
 
-from ..errors import InvalidArgument, PodpyError, translate
+from ..errors import InvalidArgument
 from .context import Runtime
+from .entities import Report, each as _each
 from .reconcile import reconcile
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Callable, Optional
+    from typing import Callable, Iterator, Optional
+
+    from storage.images import Image
 
     from ..state import ContainerRecord
+    from .entities import (
+        CommitOptions, ContainerPruneOptions, LogsOptions, PortReport, PruneReport, PsEntry, PsOptions,
+    )
+    from .logs import Entry
     from .runoptions import CreateOptions
 
-
-class Report:
-    """One container of a multi-container verb: its name as given, what the verb returned
-    for it (an exit code for `wait`) and, when it failed, why."""
-
-    __slots__ = ("name", "value", "error")
-
-    def __init__(self, name: str, value: object = None, error: Optional[PodpyError] = None) -> None:
-        self.name, self.value, self.error = name, value, error
+__all__ = ["ContainerEngine", "Report"]
 
 
-def _each(names: list[str], verb: Callable[[str], object]) -> list[Report]:
-    reports = []
-    for name in names:
-        try:
-            reports.append(Report(name, verb(name)))
-        except PodpyError as exc:
-            reports.append(Report(name, error=exc))
-        except Exception as exc:  # noqa: BLE001 - one report each, not one traceback for all
-            reports.append(Report(name, error=translate(exc)))
-    return reports
+def _running(rec: ContainerRecord) -> bool:
+    from ..state import RUNNING
+
+    return rec.state == RUNNING
+
+
+def _select(rt: Runtime, names: list[str], all_: bool, latest: bool,
+            which: Callable[[ContainerRecord], bool]) -> list[str]:
+    """The containers a verb acts on: those named, every one that `which` picks (all_), or
+    the newest of all (latest)."""
+    if all_:
+        return [r.name for r in rt.state.all() if which(r)]
+    if latest:
+        recs = rt.state.all()
+        if not recs:
+            raise InvalidArgument("no containers to act on")
+        return [recs[0].name]
+    return list(names)
 
 
 class ContainerEngine:
@@ -142,41 +151,59 @@ class ContainerEngine:
         sys.stdout.flush()
         return start_attached(self.rt, rec, self.warn)
 
-    def stop(self, names: list[str], timeout: Optional[int]) -> list[Report]:
+    def stop(self, names: list[str], timeout: Optional[int], all_: bool = False,
+             latest: bool = False) -> list[Report]:
+        """`stop`: the named containers, every running one (all_) or the newest (latest)."""
         from .lifecycle import check_timeout, stop
 
+        names = _select(self.rt, names, all_, latest, _running)
         check_timeout(timeout)
         reconcile(self.rt)
         return _each(names, lambda n: stop(self.rt, n, timeout, self.warn))
 
-    def kill(self, names: list[str], sig: int) -> list[Report]:
+    def kill(self, names: list[str], sig: int, all_: bool = False, latest: bool = False) -> list[Report]:
         from .lifecycle import kill
 
+        names = _select(self.rt, names, all_, latest, _running)
         return _each(names, lambda n: kill(self.rt, n, sig))
 
-    def pause(self, names: list[str]) -> list[Report]:
+    def pause(self, names: list[str], all_: bool = False) -> list[Report]:
         from .lifecycle import pause
 
+        names = _select(self.rt, names, all_, False, _running)
         return _each(names, lambda n: pause(self.rt, n))
 
-    def unpause(self, names: list[str]) -> list[Report]:
+    def unpause(self, names: list[str], all_: bool = False) -> list[Report]:
+        """`unpause`: the named containers, or every paused one (all_)."""
+        from ..state import PAUSED
         from .lifecycle import unpause
 
         reconcile(self.rt)
+        names = _select(self.rt, names, all_, False, lambda r: r.state == PAUSED)
         return _each(names, lambda n: unpause(self.rt, n))
 
-    def wait(self, names: list[str], conditions: tuple[str, ...]) -> list[Report]:
+    def wait(self, names: list[str], conditions: tuple[str, ...] = ("stopped",)) -> list[Report]:
+        """`wait`: each container's exit code once it meets one of the conditions (stopped,
+        exited, created)."""
         from .lifecycle import wait
 
+        for c in conditions:
+            if c not in ("stopped", "exited", "created", "running"):
+                raise InvalidArgument(f"invalid --condition {c!r}: use stopped, exited or created")
         return _each(names, lambda n: wait(self.rt, n, conditions))
 
-    def restart(self, names: list[str], timeout: Optional[int]) -> list[Report]:
-        """`restart`: stop (as `stop` does) and start again, detached."""
+    def restart(self, names: list[str], timeout: Optional[int], all_: bool = False,
+                running: bool = False) -> list[Report]:
+        """`restart`: stop (as `stop` does) and start again, detached; all_: every container
+        made (every running one with running)."""
+        from ..state import CONFIGURED, RUNNING
         from .lifecycle import check_timeout, stop
         from .start import start_detached
 
         check_timeout(timeout)
         reconcile(self.rt)
+        names = _select(self.rt, names, all_, False,
+                        lambda r: r.state != CONFIGURED and (r.state == RUNNING or not running))
 
         def one(name: str) -> str:
             rec = stop(self.rt, name, timeout, self.warn)
@@ -200,8 +227,7 @@ class ContainerEngine:
         if not names and not all_:
             raise InvalidArgument("`podpy rm` requires at least one argument, or --all")
         check_timeout(timeout)
-        return [Report(r.name, error=r.error)
-                for r in remove_many(self.rt, names, force, all_, ignore, volumes, timeout, self.warn)]
+        return remove_many(self.rt, names, force, all_, ignore, volumes, timeout, self.warn)
 
     def rename(self, name: str, new: str) -> None:
         from ..options import check_name
@@ -212,3 +238,105 @@ class ContainerEngine:
         new = check_name(new)
         if new != ctr.name:
             ctr.rename(new)
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def ps(self, opts: PsOptions) -> list[PsEntry]:
+        """`ps`: the containers (running ones unless opts say otherwise), newest first."""
+        from .listing import ps
+
+        return ps(self.rt, opts)
+
+    def inspect(self, names: list[str], kind: str = "container") -> list[Report]:
+        """`inspect`: one report per name, its inspect document or its error; kind "all" looks
+        a name that is no container up as an image, "image" only as an image."""
+        from .listing import inspect
+
+        return inspect(self.rt, names, kind)
+
+    def exists(self, name: str) -> bool:
+        from .listing import exists
+
+        return exists(self.rt, name)
+
+    def port(self, name: Optional[str], private: Optional[str] = None, all_: bool = False,
+             latest: bool = False) -> list[PortReport]:
+        """`port`: published ports of a container, of every running one (all_) or of the
+        newest running one (latest); private ("80/tcp") picks one container port."""
+        from .listing import port
+
+        return port(self.rt, name, private, all_, latest)
+
+    def top(self, name: str, descriptors: list[str]) -> list[list[str]]:
+        """`top`: a header row, then one row of the descriptors' fields per process."""
+        from .observe import top
+
+        return top(self.rt, name, descriptors)
+
+    def stats(self, names: list[str], interval: int = 1, stream: bool = True) -> Iterator[list[dict[str, object]]]:
+        """`stats`: readings of the named containers (every running one without names), one
+        list per interval; without stream only the first. Named containers must run; the
+        readings end when none of them runs any more."""
+        from .observe import stats
+
+        if interval < 1:
+            raise InvalidArgument("--interval must be at least 1 second")
+        return stats(self.rt, names, interval, stream)
+
+    def logs(self, names: list[str], opts: LogsOptions) -> Iterator[tuple[str, Entry]]:
+        """`logs`: (container name, entry) for each line of each container's log in turn;
+        with opts.follow, new lines until the container stops. Every name is looked up
+        before the first line."""
+        from .logs import entries
+
+        reconcile(self.rt)
+        recs = [self.rt.state.lookup(n) for n in names]
+
+        def lines() -> Iterator[tuple[str, Entry]]:
+            for rec in recs:
+                for e in entries(self.rt, rec, opts.follow, opts.tail, opts.since, opts.until):
+                    yield rec.name, e
+        return lines()
+
+    def diff(self, name: str) -> list[tuple[str, str]]:
+        """`diff`: (A, C or D, path) for what the container added, changed or deleted."""
+        from .commit import diff
+
+        return diff(self.rt, name)
+
+    # -- data in and out ---------------------------------------------------------------------
+
+    def attach(self, name: str, no_stdin: bool = False, detach_keys: str = "ctrl-p,ctrl-q") -> int:
+        """`attach`: this process's terminal to a detached container; its exit code (0 when
+        detached from it)."""
+        from .attach import attach
+
+        code = attach(self.rt, name, no_stdin, detach_keys)
+        return code if code is not None else 0
+
+    def export(self, name: str, output: Optional[str]) -> None:
+        """`export`: the container's file system as a tar, to output (None or "-": fd 1)."""
+        from .archive_io import export_container
+
+        export_container(self.rt, name, output)
+
+    def cp(self, src: str, dst: str, archive: bool = False) -> None:
+        """`cp`: between CONTAINER:PATH and a host path (or "-", a tar on fd 0 or 1)."""
+        from .cp import cp
+
+        cp(self.rt, src, dst, archive)
+
+    def commit(self, opts: CommitOptions) -> Image:
+        """`commit`: a new image of the container's image plus its changes."""
+        from .commit import check_target, commit
+
+        check_target(opts.image)
+        return commit(self.rt, opts.container, opts.image, list(opts.changes), opts.message, opts.author,
+                      opts.pause)
+
+    def prune(self, opts: ContainerPruneOptions) -> list[PruneReport]:
+        """`container prune`: every container that does not run (and matches opts), one
+        report each."""
+        from .removal import prune
+
+        return prune(self.rt, opts)

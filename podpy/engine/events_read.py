@@ -83,20 +83,5 @@ def report(e: dict[str, Any]) -> dict[str, Any]:
             "Attributes": e.get("Attributes") or {}}
 
 
-def line(e: dict[str, Any]) -> str:
-    """podman's plain form: TIME TYPE STATUS ID (image=..., name=...)."""
-    import datetime as dt
-
-    t = e.get("Time", 0) / 1e9
-    stamp = dt.datetime.fromtimestamp(t).astimezone().strftime("%Y-%m-%d %H:%M:%S.%f %z")
-    attrs = []
-    if e.get("Image"):
-        attrs.append(f"image={e['Image']}")
-    if e.get("Name"):
-        attrs.append(f"name={e['Name']}")
-    attrs += [f"{k}={v}" for k, v in sorted((e.get("Attributes") or {}).items())]
-    return f"{stamp} {e.get('Type')} {e.get('Status')} {e.get('ID')} ({', '.join(attrs)})"
-
-
 def check_runroot(rt: Runtime) -> None:
     os.makedirs(rt.cfg.runroot, mode=0o700, exist_ok=True)

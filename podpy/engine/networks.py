@@ -1,4 +1,5 @@
-"""User networks: create, ls, inspect, rm, prune, connect, disconnect.
+"""User networks: NetworkEngine, the interface every front end calls (create, ls, inspect,
+rm, prune, connect, disconnect, exists), and the verbs' work.
 
 The table, the addresses and what a starting container needs are in podpy.network.table.
 """
@@ -16,13 +17,16 @@ from ..network.table import (
     check_attach, allocate_addresses, lookup, release_addresses,
 )
 from .context import Runtime
+from .entities import NetworkSummary, Report, each
 from .reconcile import reconcile
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Optional
+    from typing import Any, Callable, Optional
 
     from ..state import ContainerRecord
+    from .entities import NetworkCreateOptions
+
 
 def create(rt: Runtime, name: Optional[str], driver: str, subnet: Optional[str], gateway: Optional[str],
            ip_range: Optional[str], internal: bool, labels: dict[str, str], ignore: bool = False,
@@ -231,13 +235,74 @@ def _refresh_hosts(rt: Runtime, rec: "ContainerRecord") -> None:
         pass   # not started with one (a user-given /etc/hosts), or its run directory is gone
 
 
-def describe(net: dict[str, Any], containers: int) -> dict[str, Any]:
-    """`network ls`'s template view of a network."""
-    return {"ID": net["id"][:12], "Id": net["id"], "Name": net["name"], "Driver": net["driver"],
-            "NetworkInterface": net["network_interface"], "Created": net["created"],
-            "Subnets": net["subnets"], "Internal": net["internal"], "DNSEnabled": net["dns_enabled"],
-            "Labels": net.get("labels") or {}, "IPv6Enabled": False, "Containers": containers}
+def _matches(filters: list[str]) -> Callable[[dict[str, Any]], bool]:
+    """`network ls --filter`: name=PART, id=PREFIX, driver=NAME, label=KEY[=VALUE], all of them."""
+    tests: list[Callable[[dict[str, Any]], bool]] = []
+    for f in filters:
+        key, _, value = f.partition("=")
+        if key == "name":
+            tests.append(lambda n, value=value: value in n["name"])
+        elif key == "id":
+            tests.append(lambda n, value=value: n["id"].startswith(value))
+        elif key == "driver":
+            tests.append(lambda n, value=value: n["driver"] == value)
+        elif key == "label":
+            k, eq, lv = value.partition("=")
+            tests.append(lambda n, k=k, eq=eq, lv=lv: k in (n.get("labels") or {})
+                         and (not eq or n["labels"][k] == lv))
+        else:
+            raise InvalidArgument(f"invalid filter {f!r}: use name=, id=, driver= or label=")
+    return lambda n: all(t(n) for t in tests)
 
 
-def inspect(rt: Runtime, names: list[str]) -> list[dict[str, Any]]:
-    return [lookup(rt, n) for n in names]
+class NetworkEngine:
+    """The network verbs over one store (a Runtime: configuration, database, store)."""
+
+    def __init__(self, rt: Runtime, warn: Callable[[str], None]) -> None:
+        self.rt = rt
+        self.warn = warn   # one line for the user, not an error
+
+    def create(self, opts: NetworkCreateOptions) -> dict[str, Any]:
+        """`network create`: the new network's record (an existing one's with opts.ignore)."""
+        if opts.options:
+            raise InvalidArgument(f"unsupported network options: {', '.join(opts.options)}")
+        return create(self.rt, opts.name, opts.driver, opts.subnet, opts.gateway, opts.ip_range, opts.internal,
+                      dict(opts.labels), ignore=opts.ignore, disable_dns=opts.disable_dns)
+
+    def ls(self, filters: list[str]) -> list[NetworkSummary]:
+        """`network ls`: the networks that pass every filter (the default one first), each
+        with the number of containers on it."""
+        wanted = _matches(filters)
+        return [NetworkSummary(n, len(users(self.rt, n))) for n in all_networks(self.rt) if wanted(n)]
+
+    def inspect(self, names: list[str]) -> list[Report]:
+        """`network inspect`: one report per name, its record or its error."""
+        return each(names, lambda n: lookup(self.rt, n))
+
+    def rm(self, names: list[str], force: bool = False) -> list[Report]:
+        """`network rm`: one report per network; one with containers only with force, which
+        removes them first; never the default network."""
+        return each(names, lambda n: remove(self.rt, n, force))
+
+    def prune(self) -> list[str]:
+        """`network prune`: the names of the networks removed, those no container is on (never
+        the default one)."""
+        return prune(self.rt)
+
+    def connect(self, container: str, network: str, aliases: Optional[list[str]] = None,
+                ip: Optional[str] = None, mac: Optional[str] = None) -> None:
+        """`network connect`: the container (on user networks) joins one more, at once if it runs."""
+        connect(self.rt, container, network, list(aliases or []), ip, mac)
+
+    def disconnect(self, container: str, network: str, force: bool = False) -> None:
+        """`network disconnect`: the container leaves the network (its last one only with force)."""
+        disconnect(self.rt, container, network, force)
+
+    def exists(self, name: str) -> bool:
+        from ..errors import NoSuchNetwork
+
+        try:
+            lookup(self.rt, name)
+            return True
+        except NoSuchNetwork:
+            return False

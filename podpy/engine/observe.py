@@ -19,7 +19,7 @@ from .reconcile import reconcile
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Optional
+    from typing import Any, Iterator, Optional
 
 _TICK = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -237,3 +237,34 @@ def stats_report(rec: ContainerRecord, now: dict[str, Any], before: Optional[dic
         "PIDs": str(now["pids"]), "PIDS": now["pids"],
         "CPUNano": now["usage_usec"] * 1000, "UpTime": int((time.time() - (rec.started_at or time.time())) * 1e9),
     }
+
+
+def stats(rt: Runtime, names: list[str], interval: int, stream: bool) -> Iterator[list[dict[str, Any]]]:
+    """`stats`: one list of readings per interval (only one without stream). Named containers
+    must run now; without names, every running one. The readings go on while one of the
+    named containers runs (forever without names)."""
+    reconcile(rt)
+    if names:
+        recs = [running(rt, n) for n in names]
+    else:
+        recs = [r for r in rt.state.all() if r.state in (RUNNING, "paused") and r.pid]
+
+    def readings() -> Iterator[list[dict[str, Any]]]:
+        nonlocal recs
+        before: dict[str, Any] = {}
+        while True:
+            rows = []
+            for rec in recs:
+                now = sample(rec)
+                rows.append(stats_report(rec, now, before.get(rec.id)))
+                before[rec.id] = now
+            yield rows
+            if not stream:
+                return
+            time.sleep(interval)
+            reconcile(rt)
+            live = {r.id for r in rt.state.all() if r.state in (RUNNING, "paused")}
+            recs = [r for r in recs if r.id in live]
+            if not recs and names:
+                return
+    return readings()

@@ -23,7 +23,7 @@ from storage.images import Image
 from storage.store import chain_id
 
 from ..errors import InvalidArgument, NoSuchImage, PodpyError, translate
-from .images import apply_options, host_arch
+from .imagestore import apply_options, host_arch
 from .context import Runtime
 from .reconcile import reconcile
 
@@ -40,6 +40,7 @@ class PullOptions:
     creds: Optional[str] = None           # "user:password"
     cert_dir: Optional[str] = None
     auth_file: Optional[str] = None       # --authfile: look credentials up there only
+    platform: Optional[str] = None        # OS/ARCH[/VARIANT]: takes the place of os and arch
 
 
 def platform_of(value: Optional[str], os_: Optional[str], arch: Optional[str],

@@ -21,7 +21,7 @@ from typing import Any, Callable, Optional
 from storage import reference
 
 from ..errors import InvalidArgument, PodpyError, translate
-from .images import lookup
+from .imagestore import lookup
 from .context import Runtime
 from .reconcile import reconcile
 
@@ -40,6 +40,7 @@ class PushOptions:
     creds: Optional[str] = None
     cert_dir: Optional[str] = None
     auth_file: Optional[str] = None
+    digest_file: Optional[str] = None   # where to write the manifest's digest too
 
 
 def _export_in_ns(dirs: tuple[str, Optional[str]], path: str, compression: str, tar_split: Optional[str] = None,

@@ -11,11 +11,14 @@ from ..errors import InvalidState, NoSuchContainer, PodpyError, translate
 from ..state import REMOVING, RUNNING, ContainerRecord
 from .container import Container
 from .context import Runtime
+from .entities import PruneReport, Report
 from .reconcile import reconcile
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable, Optional
+
+    from .entities import ContainerPruneOptions
 
 
 def remove_container(rt: Runtime, rec: ContainerRecord, force: bool, volumes: bool = False,
@@ -72,17 +75,9 @@ def _kill_and_wait(rec: ContainerRecord, timeout: float = 10.0) -> None:
         time.sleep(0.005)
 
 
-class RemoveReport:
-    """One container of `rm`: its name as given and, when it was not removed, why."""
-
-    def __init__(self, name: str, error: Optional[PodpyError] = None) -> None:
-        self.name = name
-        self.error = error
-
-
 def remove_many(rt: Runtime, names: list[str], force: bool, all_: bool, ignore: bool,
                 volumes: bool = False, timeout: Optional[int] = None,
-                warn: Optional[Callable[[str], None]] = None) -> list[RemoveReport]:
+                warn: Optional[Callable[[str], None]] = None) -> list[Report]:
     """`rm`: one report per container, each with its own error, so a partial failure says which."""
     reconcile(rt)
     targets: list[tuple[str, Optional[ContainerRecord], Optional[PodpyError]]] = []
@@ -99,13 +94,32 @@ def remove_many(rt: Runtime, names: list[str], force: bool, all_: bool, ignore: 
     reports = []
     for label, rec, err in targets:
         if rec is None:
-            reports.append(RemoveReport(label, err))
+            reports.append(Report(label, error=err))
             continue
         try:
             remove_container(rt, rec, force, volumes, timeout, warn)
-            reports.append(RemoveReport(label))
+            reports.append(Report(label))
         except PodpyError as exc:
-            reports.append(RemoveReport(label, exc))
+            reports.append(Report(label, error=exc))
         except Exception as exc:  # noqa: BLE001
-            reports.append(RemoveReport(label, translate(exc)))
+            reports.append(Report(label, error=translate(exc)))
+    return reports
+
+
+def prune(rt: Runtime, opts: ContainerPruneOptions) -> list[PruneReport]:
+    """`container prune`: every container that neither runs nor is paused nor is still being
+    made, created before opts.until and with opts.labels; one report each."""
+    from ..state import CONFIGURED
+
+    reconcile(rt)
+    doomed = [r for r in rt.state.all() if r.state not in (RUNNING, CONFIGURED, "paused")
+              and (opts.until is None or r.created < opts.until)
+              and all(r.config.labels.get(k) == v if sep else k in r.config.labels for k, sep, v in opts.labels)]
+    reports = []
+    for rec in doomed:
+        try:
+            remove_container(rt, rec, force=False)
+            reports.append(PruneReport(rec.id, rec.name))
+        except Exception as exc:  # noqa: BLE001 - one report each
+            reports.append(PruneReport(rec.id, rec.name, translate(exc)))
     return reports

@@ -1,4 +1,6 @@
-"""Records -> the dicts podman prints: `ps`, `images`, `inspect` (JSON and template views)."""
+"""Records -> the documents podman's engine gives back: `ps` and `images` entries (their
+`--format json` shape) and `inspect` documents. The template views of the listings are the
+CLI's (podpy/cli/views.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +12,8 @@ from typing import Any, Optional
 
 from storage.images import Image
 
-from ..formats import human_duration, ago, human_size, go_time, rfc3339
-from ..network.options import inspect_ports, ports_json, ports_text
+from ..formats import human_duration, ago, rfc3339
+from ..network.options import inspect_ports, ports_json
 from ..state import CONFIGURED, CREATED, EXITED, RUNNING, STOPPED, ContainerRecord
 
 
@@ -58,26 +60,6 @@ def ps_json(rec: ContainerRecord) -> dict[str, Any]:
         "Status": status(rec),
         "Created": int(rec.created),
     }
-
-
-def ps_row(rec: ContainerRecord, no_trunc: bool) -> dict[str, Any]:
-    """The template view: what `{{.ID}}`, `{{.Names}}`... mean in `ps --format`."""
-    data = ps_json(rec)
-    cmd = shlex.join(rec.config.entrypoint + rec.config.command)
-    data.update({
-        "ID": rec.id if no_trunc else rec.id[:12],
-        "Command": cmd if no_trunc or len(cmd) <= 20 else cmd[:17] + "...",
-        "CreatedAt": go_time(rec.created),
-        "CreatedHuman": ago(rec.created),
-        "RunningFor": ago(rec.created),
-        "Names": rec.name,
-        "Ports": ports_text(rec.config.ports),
-        "Mounts": ",".join(data["Mounts"]),
-        "Networks": ",".join(data["Networks"]),
-        "Labels": rec.config.labels,
-        "Size": "",
-    })
-    return data
 
 
 def container_inspect(rec: ContainerRecord, rootfs: str, driver: str, run_dir: str,
@@ -215,7 +197,7 @@ def _image_history(image: Image) -> list[dict[str, Any]]:
 
 def image_json(image: Image, containers: int) -> dict[str, Any]:
     """One entry of `images --format json`."""
-    created = _created_ts(image)
+    created = created_time(image)
     return {
         "Id": image.id,
         "ParentId": "",
@@ -234,7 +216,7 @@ def image_json(image: Image, containers: int) -> dict[str, Any]:
     }
 
 
-def _created_ts(image: Image) -> float:
+def created_time(image: Image) -> float:
     text = image.config.get("created")
     if isinstance(text, str) and text:
         try:
@@ -248,31 +230,10 @@ def _created_ts(image: Image) -> float:
     return image.created
 
 
-def image_rows(image: Image, containers: int, no_trunc: bool) -> list[dict[str, Any]]:
-    """The template view: one row per name (REPOSITORY, TAG), or one <none> row."""
-    created = _created_ts(image)
-    base = image_json(image, containers)
-    base.update({
-        "ID": image.id if no_trunc else image.id[:12],
-        "CreatedSince": ago(created),
-        "CreatedAt": go_time(created),
-        "Size": human_size(image.size),
-        "ReadOnly": False,
-        "Digest": image.digest or "",
-    })
-    rows = []
-    from storage.reference import split_repo_tag
-
-    for name in image.names or ("<none>:<none>",):
-        repo, tag = ("<none>", "<none>") if name == "<none>:<none>" else split_repo_tag(name)
-        rows.append({**base, "Repository": repo, "Tag": tag})
-    return rows
-
-
 def image_inspect(image: Image, driver: str, layer_dirs: list[str]) -> dict[str, Any]:
     cfg = image.config
     icfg = cfg.get("config") or {}
-    created = _created_ts(image)
+    created = created_time(image)
     return {
         "Id": image.id,
         "Digest": image.digest or "",

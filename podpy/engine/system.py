@@ -1,4 +1,6 @@
-"""`system df`, `system prune` and `system reset`: what the user's store holds, and clearing it."""
+"""The system engine: `info`, `version`, `system df`, `system prune`, `system reset`, `events`
+and `unshare`: how podpy is set up, what the user's store holds, clearing it, its event log,
+and a command in the user's user namespace."""
 
 from __future__ import annotations
 
@@ -11,7 +13,9 @@ from .reconcile import reconcile
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable
+    from typing import Any, Callable, Iterator
+
+    from .entities import EventsOptions, SystemPruneReport
 
 
 def _tree_size(paths: list[str]) -> list[int]:
@@ -55,7 +59,7 @@ def disk_usage(rt: Runtime) -> dict[str, Any]:
 
 
 def _volume_usage(rt: Runtime, recs: list[Any]) -> dict[str, int]:
-    from . import volumes
+    from . import volumestore as volumes
 
     vols = volumes.all_volumes(rt)
     used = {m.get("volume") for r in recs for m in r.config.mounts}
@@ -64,10 +68,13 @@ def _volume_usage(rt: Runtime, recs: list[Any]) -> dict[str, int]:
             "Reclaimable": sum(s for v, s in zip(vols, sizes) if v["Name"] not in used)}
 
 
-def prune(rt: Runtime, all_images: bool) -> dict[str, list[str]]:
-    """Containers that are not running, then dangling images (every unused one with all_images)."""
+def prune(rt: Runtime, all_images: bool, volumes: bool = False) -> SystemPruneReport:
+    """Containers that are not running, then dangling images (every unused one with all_images),
+    then with volumes the volumes no container uses (a failure there is the report's)."""
+    from ..errors import translate
+    from .entities import SystemPruneReport
+    from .imagestore import prune as prune_images
     from .removal import remove_container as remove
-    from .images import prune as prune_images
 
     reconcile(rt)
     removed: list[str] = []
@@ -75,7 +82,15 @@ def prune(rt: Runtime, all_images: bool) -> dict[str, list[str]]:
         if rec.state not in (RUNNING, "paused", CONFIGURED):
             remove(rt, rec, force=False)
             removed.append(rec.id)
-    return {"containers": removed, "images": prune_images(rt, all_images)}
+    report = SystemPruneReport(removed, prune_images(rt, all_images))
+    if volumes:
+        from .volumes import prune as prune_volumes
+
+        try:
+            report.volumes = prune_volumes(rt)
+        except Exception as exc:  # noqa: BLE001 - the containers and images above are gone all the same
+            report.volumes, report.volumes_error = [], translate(exc)
+    return report
 
 
 def reset(rt: Runtime, warn: Callable[[str], None]) -> None:
@@ -118,3 +133,83 @@ def _remove_all(path: str, keep: tuple[str, ...] = ()) -> None:
                 remove_tree(os.path.join(path, name))
     else:
         remove_tree(path)
+
+
+def unshare(rt: Runtime, argv: list[str]) -> int:
+    """Run argv in the user's user namespace (with a mount namespace of its own) and the
+    store's paths in PODPY_GRAPHROOT and PODPY_RUNROOT; its exit code. ^C goes to it."""
+    import signal
+
+    from rootless import syscalls
+    from rootless.userns import run_in_userns
+
+    from ..errors import ExecFailed
+
+    env = dict(os.environ, PODPY_GRAPHROOT=rt.cfg.root, PODPY_RUNROOT=rt.cfg.runroot,
+               _PODPY_USERNS_CONFIGURED="done")
+
+    def do_exec() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        from rootless.child import lookpath
+
+        os.execve(lookpath(argv[0], env.get("PATH")), argv, env)
+
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return run_in_userns(do_exec, mappings=rt.userns_mappings, extra_flags=syscalls.CLONE_NEWNS,
+                             expect_exec=True)
+    except FileNotFoundError:
+        raise ExecFailed(f"executable file `{argv[0]}` not found in $PATH: No such file or directory", 127)
+    except PermissionError:
+        raise ExecFailed(f"`{argv[0]}`: permission denied", 126)
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+class SystemEngine:
+    """The verbs on podpy as a whole over one store (a Runtime: configuration, database, store)."""
+
+    def __init__(self, rt: Runtime, warn: Callable[[str], None]) -> None:
+        self.rt = rt
+        self.warn = warn   # one line for the user, not an error
+
+    @staticmethod
+    def version() -> dict[str, Any]:
+        """`version`: which podpy this is (it needs no store)."""
+        from .info import version
+
+        return version()
+
+    def info(self) -> dict[str, Any]:
+        """`info`: host, registries, store and version, as podman's document."""
+        from .info import info
+
+        return info(self.rt)
+
+    def df(self) -> dict[str, Any]:
+        """`system df`: Images, Containers and Volumes (Total, Active, Size, Reclaimable in
+        bytes), and ImageList and ContainerList, one entry each."""
+        return disk_usage(self.rt)
+
+    def prune(self, all_images: bool = False, volumes: bool = False) -> SystemPruneReport:
+        """`system prune`: containers that do not run, dangling images (every unused one with
+        all_images) and with volumes the unused volumes."""
+        return prune(self.rt, all_images, volumes)
+
+    def reset(self) -> None:
+        """`system reset`: every container, image, layer and volume, the database and the
+        runtime directory."""
+        reset(self.rt, self.warn)
+
+    def events(self, opts: EventsOptions) -> Iterator[dict[str, Any]]:
+        """`events`: the event log's entries in order (podman's shape), filtered; with
+        opts.stream, new ones as they come. The filters are checked before the first one."""
+        from .events_read import events, parse_filters, report
+
+        wanted = parse_filters(list(opts.filters))
+        return (report(e) for e in events(self.rt, opts.since, opts.until, wanted, opts.stream))
+
+    def unshare(self, argv: list[str]) -> int:
+        """`unshare`: argv ($SHELL without one) in the user's user namespace; its exit code."""
+        return unshare(self.rt, list(argv) or [os.environ.get("SHELL") or "/bin/sh"])

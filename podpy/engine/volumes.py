@@ -1,12 +1,20 @@
-"""Volume verbs that reach containers: `volume rm` (with -f, the containers using it go
-first) and `volume prune`. The table and directories are volumestore's."""
+"""The volume engine: one method per volume verb, the interface every front end calls, and
+the verbs that reach containers (`volume rm -f` removes the containers using a volume first;
+`volume prune`). The table and the directories are volumestore.py's."""
 
 from __future__ import annotations
 
-from ..errors import InvalidState
+from ..errors import InvalidArgument, InvalidState, NoSuchVolume
 from .context import Runtime
+from .entities import Report, each
 from .reconcile import reconcile
 from .volumestore import all_volumes, delete, lookup, users
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
+    from .entities import VolumeCreateOptions
 
 
 def remove(rt: Runtime, name: str, force: bool) -> str:
@@ -28,3 +36,66 @@ def prune(rt: Runtime) -> list[str]:
     reconcile(rt)
     used = {m.get("volume") for r in rt.state.all() for m in r.config.mounts}
     return [remove(rt, v["Name"], False) for v in all_volumes(rt) if v["Name"] not in used]
+
+
+def _matches(filters: list[str], used: set[Any]) -> Callable[[dict[str, Any]], bool]:
+    """`volume ls --filter`: name=PART, label=KEY[=VALUE], dangling=true|false, all of them."""
+    tests: list[Callable[[dict[str, Any]], bool]] = []
+    for f in filters:
+        key, _, value = f.partition("=")
+        if key == "name":
+            tests.append(lambda v, value=value: value in v["Name"])
+        elif key == "label":
+            k, eq, lv = value.partition("=")
+            tests.append(lambda v, k=k, eq=eq, lv=lv: k in v["Labels"] and (not eq or v["Labels"][k] == lv))
+        elif key == "dangling" and value in ("true", "false"):
+            tests.append(lambda v, value=value: (v["Name"] not in used) == (value == "true"))
+        else:
+            raise InvalidArgument(f"invalid filter {f!r}: use name=, label= or dangling=")
+    return lambda v: all(t(v) for t in tests)
+
+
+class VolumeEngine:
+    """The volume verbs over one store (a Runtime: configuration, database, store)."""
+
+    def __init__(self, rt: Runtime, warn: Callable[[str], None]) -> None:
+        self.rt = rt
+        self.warn = warn   # one line for the user, not an error
+
+    def create(self, opts: VolumeCreateOptions) -> str:
+        """`volume create`: the new volume's name (an existing one's with opts.ignore)."""
+        from .volumestore import create
+
+        if opts.driver != "local":
+            raise InvalidArgument(f"unsupported volume driver {opts.driver!r}: local")
+        return create(self.rt, opts.name, dict(opts.labels), dict(opts.options), exist_ok=opts.ignore)
+
+    def ls(self, filters: list[str]) -> list[dict[str, Any]]:
+        """`volume ls`: the volumes (their inspect documents) that pass every filter, oldest first."""
+        used = {m.get("volume") for r in self.rt.state.all() for m in r.config.mounts}
+        wanted = _matches(filters, used)
+        return [v for v in all_volumes(self.rt) if wanted(v)]
+
+    def inspect(self, names: list[str]) -> list[Report]:
+        """`volume inspect`: one report per name, its document or its error."""
+        return each(names, lambda n: lookup(self.rt, n))
+
+    def rm(self, names: list[str], force: bool = False, all_: bool = False) -> list[Report]:
+        """`volume rm`: one report per volume (every one with all_); a volume in use only with
+        force, which removes the containers using it first."""
+        reconcile(self.rt)
+        targets = [v["Name"] for v in all_volumes(self.rt)] if all_ else list(names)
+        if not targets and not all_:
+            raise InvalidArgument("`podpy volume rm` requires at least one volume name, or --all")
+        return each(targets, lambda n: remove(self.rt, n, force))
+
+    def prune(self) -> list[str]:
+        """`volume prune`: the names of the volumes removed, those no container uses."""
+        return prune(self.rt)
+
+    def exists(self, name: str) -> bool:
+        try:
+            lookup(self.rt, name)
+            return True
+        except NoSuchVolume:
+            return False

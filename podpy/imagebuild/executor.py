@@ -125,7 +125,7 @@ def parse_network(value: Optional[str]) -> str:
 
 
 def builtin_args() -> dict[str, str]:
-    from ..engine.images import host_arch
+    from ..engine.imagestore import host_arch
 
     arch = host_arch()
     out = {}

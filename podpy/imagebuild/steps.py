@@ -90,7 +90,7 @@ class StageBuilder:
             raise InvalidArgument(f"FROM {base}: stage {base!r} has not been built")
         image: Optional[Image] = b.results.get(earlier.index) if earlier is not None else None
         if image is None and (base.lower() == "scratch" or earlier is not None):
-            from ..engine.images import host_arch
+            from ..engine.imagestore import host_arch
 
             self.config = {"architecture": host_arch(), "os": "linux", "config": {},
                            "rootfs": {"type": "layers", "diff_ids": []}, "history": []}

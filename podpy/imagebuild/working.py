@@ -94,7 +94,7 @@ class Working:
         return layer_id, diff_id, size
 
     def _commit_by_tar(self, created: list[str], parent: Optional[str]) -> tuple[str, str, int]:
-        from ..engine.images import apply_options
+        from ..engine.imagestore import apply_options
 
         store = self.rt.store
         tar = os.path.join(self.cdir, "changes.tar")

@@ -1,4 +1,4 @@
-"""import, images, tag, image exists/inspect, rmi — against a real store."""
+"""import, images, tag, untag, image exists/inspect, rmi — against a real store."""
 
 import json
 import subprocess
@@ -44,6 +44,25 @@ def test_tag_exists_and_rmi_untags(podpy, busybox):
     assert "Untagged: localhost/extra:one" in out and "Deleted" not in out
     podpy("rmi", "quay.io/some/thing:v2")
     assert podpy("image", "exists", "busybox").returncode == 0
+
+
+def test_untag_takes_names_off(new_podpy, image_tar):
+    """podman's `untag`: the names given (a name the image lacks fails and takes none off),
+    or all of them; the image stays, unnamed."""
+    p = new_podpy()
+    p("import", image_tar, "busybox")
+    p("tag", "busybox", "a:1", "b:2")
+    res = p("untag", "busybox", "a:1", "x:9", check=False)
+    assert res.returncode == 125 and res.stderr.strip() == "Error: localhost/x:9: tag not known"
+    assert p("image", "exists", "a:1").returncode == 0
+    assert p("untag", "busybox", "a:1").stdout == ""
+    assert p("image", "exists", "a:1", check=False).returncode == 1
+    image_id = json.loads(p("image", "inspect", "b:2").stdout)[0]["Id"]
+    p("image", "untag", "b:2")
+    assert p("images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}").stdout == f"<none>:<none> {image_id[:12]}\n"
+    events = sorted(p("events", "--stream=false", "--filter", "event=untag", "--filter", f"image={image_id}",
+                      "--format", "{{.Name}}").stdout.split())
+    assert events == ["localhost/a:1", "localhost/b:2", "localhost/busybox:latest"]
 
 
 def test_inspect_image_template(podpy, busybox):

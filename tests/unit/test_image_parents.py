@@ -1,6 +1,6 @@
 """Which image a build step started from: what `images` hides and `image prune` keeps."""
 
-from podpy.engine.images import intermediate, parents
+from podpy.engine.imagestore import intermediate, parents
 from storage.images import Image
 
 

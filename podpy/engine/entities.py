@@ -1,0 +1,260 @@
+"""What the engines take and give back: typed options in, typed reports out.
+
+Every front end (the CLI, the HTTP API, `kube play`) fills these and reads these; none of
+them knows a command line. A verb over several objects returns one `Report` per object,
+each with its own error, so `rm a b c` (or `volume rm`, `network rm`, `rmi`) can partly fail
+and say which. The classes are Records, not dataclasses: containers.py imports this module
+on the path of `podpy run`, where importing dataclasses costs more than the whole parse.
+"""
+
+from __future__ import annotations
+
+from ..errors import InvalidArgument, PodpyError, translate
+from ..record import REQUIRED, Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Optional
+
+    from storage.images import Image
+
+    from ..state import ContainerRecord
+
+
+class Report:
+    """One object of a multi-object verb: its name as given, what the verb returned for it
+    (an exit code for `wait`, an inspect document for `inspect`) and, when it failed, why."""
+
+    __slots__ = ("name", "value", "error")
+
+    def __init__(self, name: str, value: object = None, error: Optional[PodpyError] = None) -> None:
+        self.name, self.value, self.error = name, value, error
+
+    def __repr__(self) -> str:
+        return f"Report({self.name!r}, {self.value!r}, {self.error!r})"
+
+
+def each(names: list[str], verb: Callable[[str], object]) -> list[Report]:
+    """verb(name) for every name, one report each: an error stops only its own name."""
+    reports = []
+    for name in names:
+        try:
+            reports.append(Report(name, verb(name)))
+        except PodpyError as exc:
+            reports.append(Report(name, error=exc))
+        except Exception as exc:  # noqa: BLE001 - one report each, not one traceback for all
+            reports.append(Report(name, error=translate(exc)))
+    return reports
+
+
+def failed(reports: list[Report]) -> Optional[PodpyError]:
+    """The first error of a list of reports (None when all went well)."""
+    return next((r.error for r in reports if r.error is not None), None)
+
+
+# -- containers ------------------------------------------------------------------------------
+
+class PsOptions(Record):
+    """`ps`: which containers (running ones unless all; the latest, the last N) and filters
+    as KEY=VALUE (name, id, status, label, ancestor)."""
+
+    FIELDS = {"all": False, "latest": False, "last": -1, "filters": list}
+    __slots__ = tuple(FIELDS)
+    all: bool
+    latest: bool
+    last: int
+    filters: list[str]
+
+
+class PsEntry(Record):
+    """One container of `ps`: its row and podman's list entry for it (the `--format json`
+    shape, with the health state of a container that has a healthcheck)."""
+
+    FIELDS = {"record": REQUIRED, "data": REQUIRED, "health": None}
+    __slots__ = tuple(FIELDS)
+    record: ContainerRecord
+    data: dict[str, Any]
+    health: Optional[str]
+
+
+class PortReport(Record):
+    """`port`: a running container and its published ports (host_ip, host_port,
+    container_port, protocol), only those of the container port asked for when one was."""
+
+    FIELDS = {"id": REQUIRED, "ports": list}
+    __slots__ = tuple(FIELDS)
+    id: str
+    ports: list[dict[str, Any]]
+
+
+class LogsOptions(Record):
+    """`logs`: follow until the container stops, the last `tail` lines (-1: all), and a time
+    window (seconds since the epoch)."""
+
+    FIELDS = {"follow": False, "tail": -1, "since": None, "until": None}
+    __slots__ = tuple(FIELDS)
+    follow: bool
+    tail: int
+    since: Optional[float]
+    until: Optional[float]
+
+
+class CommitOptions(Record):
+    """`commit`: the container, the new image's name (none: unnamed), Containerfile
+    instructions to apply, the history comment and author, and whether to pause it meanwhile."""
+
+    FIELDS = {"container": REQUIRED, "image": None, "changes": list, "message": "", "author": "",
+              "pause": False}
+    __slots__ = tuple(FIELDS)
+    container: str
+    image: Optional[str]
+    changes: list[str]
+    message: str
+    author: str
+    pause: bool
+
+
+class ContainerPruneOptions(Record):
+    """`container prune`: only containers created before `until`, and with every label of
+    `labels` ((key, "=", value), or (key, "", "") for the key alone)."""
+
+    FIELDS = {"until": None, "labels": list}
+    __slots__ = tuple(FIELDS)
+    until: Optional[float]
+    labels: list[tuple[str, str, str]]
+
+    @classmethod
+    def from_filters(cls, filters: list[str]) -> "ContainerPruneOptions":
+        """until=TIME and label=KEY[=VALUE], as `--filter` gives them."""
+        from ..formats import parse_time
+
+        until, labels = None, []
+        for f in filters:
+            key, _, value = f.partition("=")
+            if key == "until" and value:
+                until = parse_time(value, "--filter until")
+            elif key == "label" and value:
+                labels.append(value.partition("="))
+            else:
+                raise InvalidArgument(f"invalid filter {f!r}: use until=TIME or label=KEY[=VALUE]")
+        return cls(until=until, labels=labels)
+
+
+class PruneReport(Record):
+    """One container (or other object) a prune tried to remove: removed, or why not."""
+
+    FIELDS = {"id": REQUIRED, "name": REQUIRED, "error": None}
+    __slots__ = tuple(FIELDS)
+    id: str
+    name: str
+    error: Optional[PodpyError]
+
+
+# -- images ----------------------------------------------------------------------------------
+
+class ImportOptions(Record):
+    """`import`: a rootfs tarball (a file, "-" for stdin, or an http(s) URL) as an image named
+    `reference` (none: unnamed), with Containerfile instructions and a history comment."""
+
+    FIELDS = {"source": REQUIRED, "reference": None, "changes": list, "message": ""}
+    __slots__ = tuple(FIELDS)
+    source: str
+    reference: Optional[str]
+    changes: list[str]
+    message: str
+
+
+class ImageSummary(Record):
+    """One image of `images`: the image, how many containers use it, when it was made
+    (seconds) and podman's list entry for it (the `--format json` shape)."""
+
+    FIELDS = {"image": REQUIRED, "containers": 0, "created": 0.0, "data": dict}
+    __slots__ = tuple(FIELDS)
+    image: Image
+    containers: int
+    created: float
+    data: dict[str, Any]
+
+
+class ImageRemoveReport(Record):
+    """One name of `rmi`: the names it untagged, the image it deleted (with the unnamed build
+    steps it was made from, `also`), or why not."""
+
+    FIELDS = {"name": REQUIRED, "untagged": list, "deleted": None, "error": None, "also": list}
+    __slots__ = tuple(FIELDS)
+    name: str
+    untagged: list[str]
+    deleted: Optional[str]
+    error: Optional[PodpyError]
+    also: list[str]
+
+
+# -- volumes and networks --------------------------------------------------------------------
+
+class VolumeCreateOptions(Record):
+    """`volume create`: a name (none: a random one), the driver (local), labels, driver
+    options, and whether an existing one of that name is fine."""
+
+    FIELDS = {"name": None, "driver": "local", "labels": dict, "options": dict, "ignore": False}
+    __slots__ = tuple(FIELDS)
+    name: Optional[str]
+    driver: str
+    labels: dict[str, str]
+    options: dict[str, str]
+    ignore: bool
+
+
+class NetworkCreateOptions(Record):
+    """`network create`: a name (none: podmanN), the driver (bridge), an IPv4 subnet, gateway
+    and address range, no way out (internal), labels, no DNS responder, driver options, and
+    whether an existing one of that name is fine."""
+
+    FIELDS = {"name": None, "driver": "bridge", "subnet": None, "gateway": None, "ip_range": None,
+              "internal": False, "labels": dict, "disable_dns": False, "options": list, "ignore": False}
+    __slots__ = tuple(FIELDS)
+    name: Optional[str]
+    driver: str
+    subnet: Optional[str]
+    gateway: Optional[str]
+    ip_range: Optional[str]
+    internal: bool
+    labels: dict[str, str]
+    disable_dns: bool
+    options: list[str]
+    ignore: bool
+
+
+class NetworkSummary(Record):
+    """One network of `network ls`: its record (the `--format json` shape) and how many
+    containers are on it."""
+
+    FIELDS = {"network": REQUIRED, "containers": 0}
+    __slots__ = tuple(FIELDS)
+    network: dict[str, Any]
+    containers: int
+
+
+# -- system ----------------------------------------------------------------------------------
+
+class SystemPruneReport(Record):
+    """`system prune`: the containers and images removed, and the volumes when they were
+    asked for (None when not); volumes_error when pruning the volumes failed."""
+
+    FIELDS = {"containers": list, "images": list, "volumes": None, "volumes_error": None}
+    __slots__ = tuple(FIELDS)
+    containers: list[str]
+    images: list[str]
+    volumes: Optional[list[str]]
+    volumes_error: Optional[PodpyError]
+
+
+class EventsOptions(Record):
+    """`events`: a time window (seconds since the epoch), filters as KEY=VALUE (type, event,
+    container, image, volume) and whether to keep waiting for new events."""
+
+    FIELDS = {"since": None, "until": None, "filters": list, "stream": True}
+    __slots__ = tuple(FIELDS)
+    since: Optional[float]
+    until: Optional[float]
+    filters: list[str]
+    stream: bool
