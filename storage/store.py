@@ -244,6 +244,10 @@ class Store:
         """The image name (short names resolved with short_names), id or id prefix stands for."""
         return img.lookup(self.db.conn, name, short_names)
 
+    def layer_sizes(self) -> dict[str, int]:
+        """Every layer's id -> its size in bytes (as applied)."""
+        return {r[0]: int(r[1]) for r in self.db.conn.execute("SELECT id, size FROM layers")}
+
     def create_image(self, config: Union[dict[str, Any], bytes], layers: list[str], names: list[str],
                      manifest: Optional[str] = None, digest: Optional[str] = None) -> img.Image:
         """Record an image. Its id is the sha256 of the config's bytes: pass the exact

@@ -111,9 +111,11 @@ def df(
                      "RawReclaimable": u["Reclaimable"]})
     if verbose and fmt is None:
         render.out("Images space usage:\n")
-        render.table([{**i, "Id": i["Id"][:12], "Size": human_size(i["Size"]), "Names": ",".join(i["Names"])}
+        render.table([{**i, "Id": i["Id"][:12], "Size": human_size(i["Size"]), "Names": ",".join(i["Names"]),
+                       "SharedSize": human_size(i["SharedSize"]), "UniqueSize": human_size(i["UniqueSize"])}
                       for i in usage["ImageList"]],
-                     [("IMAGE ID", "Id"), ("REPOSITORY", "Names"), ("SIZE", "Size"), ("CONTAINERS", "Containers")])
+                     [("IMAGE ID", "Id"), ("REPOSITORY", "Names"), ("SIZE", "Size"), ("SHARED SIZE", "SharedSize"),
+                      ("UNIQUE SIZE", "UniqueSize"), ("CONTAINERS", "Containers")])
         render.out("\nContainers space usage:\n")
         render.table([{**c, "Id": c["Id"][:12], "Size": human_size(c["Size"])} for c in usage["ContainerList"]],
                      [("CONTAINER ID", "Id"), ("IMAGE", "Image"), ("SIZE", "Size"), ("STATUS", "Status"),

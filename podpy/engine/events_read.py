@@ -43,9 +43,16 @@ def _match(e: dict[str, Any], filters: dict[str, list[str]]) -> bool:
 
 def events(rt: Runtime, since: Optional[float], until: Optional[float], filters: dict[str, list[str]],
            stream: bool) -> Iterator[dict[str, Any]]:
-    """Events in order; with stream, new ones as they come (until `until`, or forever)."""
+    """Events in order; with stream, new ones as they come (until `until`, or forever). A
+    stream without `since` starts with the events written from now on, as podman's does
+    (the history is for --since or --stream=false)."""
     file = path(rt.cfg.runroot)
     pos, rest = 0, b""
+    if stream and since is None:
+        try:
+            pos = os.stat(file).st_size
+        except FileNotFoundError:
+            pass
     while True:
         try:
             with open(file, "rb") as f:
@@ -81,7 +88,3 @@ def report(e: dict[str, Any]) -> dict[str, Any]:
     return {**e, "time": int(t), "timeNano": e.get("Time", 0), "Time": rfc3339(t), "Status": e.get("Status"),
             "Type": e.get("Type"), "ID": e.get("ID"), "Name": e.get("Name"), "Image": e.get("Image"),
             "Attributes": e.get("Attributes") or {}}
-
-
-def check_runroot(rt: Runtime) -> None:
-    os.makedirs(rt.cfg.runroot, mode=0o700, exist_ok=True)

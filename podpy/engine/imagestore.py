@@ -179,8 +179,7 @@ def history(image: Image, layer_sizes: dict[str, int], no_trunc: bool,
 def image_history(rt: Runtime, name: str) -> list[dict[str, Any]]:
     """`image history` of a stored image, ids in full."""
     image = lookup(rt, name)
-    sizes = {r[0]: int(r[1]) for r in rt.db.conn.execute("SELECT id, size FROM layers")}
-    return history(image, sizes, True, rt.store.images())
+    return history(image, rt.store.layer_sizes(), True, rt.store.images())
 
 
 def _parse_time(text: str) -> Optional[float]:

@@ -42,16 +42,27 @@ def disk_usage(rt: Runtime) -> dict[str, Any]:
     used_images = {r.image_id for r in recs}
     running = [r for r in recs if r.state in (RUNNING, "paused")]
     sizes = rt.store.in_userns(_tree_size, [rt.store.container_dir(r.id) for r in recs]) if recs else []
-    image_size = sum(i.size for i in images)
-    reclaim_images = sum(i.size for i in images if i.id not in used_images)
+    # A layer that several images share is counted once, and is reclaimable only when no image
+    # that a container uses has it.
+    layer_sizes = rt.store.layer_sizes()
+    all_layers = {lid for i in images for lid in i.layers}
+    kept_layers = {lid for i in images if i.id in used_images for lid in i.layers}
+    users = {lid: sum(1 for i in images if lid in i.layers) for lid in all_layers}
+    image_size = sum(layer_sizes.get(lid, 0) for lid in all_layers)
+    reclaim_images = sum(layer_sizes.get(lid, 0) for lid in all_layers - kept_layers)
     per_container = dict(zip((r.id for r in recs), sizes))
+
+    def shared(image: Any) -> int:
+        return sum(layer_sizes.get(lid, 0) for lid in set(image.layers) if users[lid] > 1)
+
     return {
         "Images": {"Total": len(images), "Active": len(used_images & {i.id for i in images}),
                    "Size": image_size, "Reclaimable": reclaim_images},
         "Containers": {"Total": len(recs), "Active": len(running), "Size": sum(sizes),
                        "Reclaimable": sum(per_container[r.id] for r in recs if r not in running)},
         "Volumes": _volume_usage(rt, recs),
-        "ImageList": [{"Id": i.id, "Names": list(i.names), "Size": i.size,
+        "ImageList": [{"Id": i.id, "Names": list(i.names), "Size": i.size, "SharedSize": shared(i),
+                       "UniqueSize": i.size - shared(i),
                        "Containers": sum(1 for r in recs if r.image_id == i.id)} for i in images],
         "ContainerList": [{"Id": r.id, "Name": r.name, "Image": r.image_name, "Size": per_container[r.id],
                            "Status": r.state} for r in recs],

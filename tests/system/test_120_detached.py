@@ -3,6 +3,7 @@ restart policies, --rm, rm -f, and a monitor killed with SIGKILL."""
 
 import json
 import os
+import select
 import signal
 import subprocess
 import time
@@ -398,6 +399,14 @@ def test_system_df_prune_and_reset(store, tmp_path):
     assert [r["Type"] for r in data] == ["Images", "Containers", "Local Volumes"]
     assert data[1]["RawReclaimable"] >= 100000   # the stopped container's writable layer
     assert "Containers space usage" in p("system", "df", "-v").stdout
+    # an image made from the stopped container shares busybox's layer: counted once, and not
+    # reclaimable while a container (keep) uses busybox
+    base = data[0]["RawSize"]
+    p("commit", "done", "shares-busybox")
+    data = json.loads(p("system", "df", "--format", "json").stdout)
+    assert base + 100000 <= data[0]["RawSize"] < 2 * base
+    assert data[0]["RawReclaimable"] == data[0]["RawSize"] - base
+    p("rmi", "shares-busybox")
     out = p("system", "prune", "-f").stdout.split()
     assert out[0] == "Deleted" and len([x for x in out if len(x) == 64]) == 1
     assert p("ps", "-a", "--format", "{{.Names}}").stdout == "keep\n"
@@ -469,3 +478,21 @@ def test_events(store):
     assert " volume create evv (name=evv)" in plain
     res = p("events", "--stream=false", "--filter", "colour=red", check=False)
     assert res.returncode == 125
+
+
+def test_events_stream_starts_with_new_events(store):
+    """`events` without --since, as podman's: what happens from now on, not the history."""
+    p = store
+    p("volume", "create", "evold")
+    proc = subprocess.Popen(p.command("events", "--filter", "type=volume", "--format", "{{.Status}} {{.Name}}"),
+                            env=p.environ(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        time.sleep(1.0)   # the stream has begun by then
+        p("volume", "create", "evnew")
+        ready, _, _ = select.select([proc.stdout], [], [], 15)
+        first = proc.stdout.readline().strip() if ready else "(nothing within 15 s)"
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+    assert first == "create evnew"
