@@ -172,7 +172,10 @@ def init(spec: dict[str, Any], chan: Channel, detach: bool = False,
 def _init(spec: dict[str, Any], chan: Channel, detach: bool, sc: S.Syscalls) -> None:
     if not detach:  # a detached init outlives stage 1 by design
         sc.set_pdeathsig(signal.SIGKILL)
-    go, _ = chan.expect("go")
+    go, stdio = chan.expect("go")
+    for target, fd in zip((1, 2), stdio):  # the host side's pipes (a foreground run it logs)
+        os.dup2(fd, target)
+        os.close(fd)
     os.setsid()
     ns = namespaces(spec)
     # Our own copy of the mount namespace: pivot_root must not move stage 1's root.

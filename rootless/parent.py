@@ -7,7 +7,7 @@ Message order on the sync channel (see child.py for the other side):
 A stage 1 started ahead (ahead.py) has its maps written by a helper of its own and reads
 its spec from a pipe: its messages start at "pid".
     stage1 -> "pid" {pid}       the init's host pid; stage 1 then closes its end
-    host   -> "go" {net}        once the init is in its cgroup
+    host   -> "go" {net} [fds]  once the init is in its cgroup (fds: its stdout and stderr)
     host   -> "net"             with net: once slirp4netns (or the caller's on_pid) made the
                                 network; the init waits for it before it secures itself and execs
     init   -> "pty" [fd]        with a terminal: the pty master
@@ -41,21 +41,24 @@ class LaunchOptions:
     the init exits; detach: stage 1 exits once the init is forked, leaving the init to the
     caller's subreaper (a detached container's monitor), which must reap it; close_fds: the
     caller's fds that stage 1, which lives as long as the container, must not hold (the
-    listening sockets of published ports, which a process in the container may take over).
+    listening sockets of published ports, which a process in the container may take over);
+    stdio: the fds the container's stdout and stderr become (sent to the init with "go"),
+    else it keeps stage 1's.
     """
 
-    __slots__ = ("slirp", "cgroup_procs", "on_pid", "after_exit", "detach", "close_fds")
+    __slots__ = ("slirp", "cgroup_procs", "on_pid", "after_exit", "detach", "close_fds", "stdio")
 
     def __init__(self, slirp: Optional["slirp_mod.SlirpOptions"] = None, cgroup_procs: Optional[str] = None,
                  on_pid: Optional[Callable[[int], None]] = None,
                  after_exit: Optional[Callable[[], None]] = None, detach: bool = False,
-                 close_fds: tuple[int, ...] = ()) -> None:
+                 close_fds: tuple[int, ...] = (), stdio: tuple[int, ...] = ()) -> None:
         self.slirp = slirp
         self.cgroup_procs = cgroup_procs
         self.on_pid = on_pid
         self.after_exit = after_exit
         self.detach = detach
         self.close_fds = close_fds
+        self.stdio = stdio
 
 
 class Container:
@@ -138,7 +141,7 @@ def launch(spec: dict[str, Any], options: LaunchOptions, ahead: Optional["Ahead"
         # The init sets up its mounts while the network is made; it waits for "net" before it
         # secures itself and execs, so the container's process starts with its network up.
         wait_net = options.slirp is not None or options.on_pid is not None
-        host.send("go", net=wait_net)
+        host.send("go", fds=list(options.stdio), net=wait_net)
         if options.slirp is not None:
             from .network import slirp as slirp_mod
 

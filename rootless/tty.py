@@ -18,7 +18,7 @@ from . import syscalls
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Optional
+    from typing import Any, Callable, Optional
 
 
 def window_size(fd: int = 0) -> Optional[tuple[int, int]]:
@@ -55,8 +55,10 @@ class RawMode:
             self.saved = None
 
 
-def relay(master: int, stdin_open: bool, in_fd: int = 0, out_fd: int = 1) -> None:
-    """Copy in_fd -> master and master -> out_fd until the container closes the pty.
+def relay(master: int, stdin_open: bool, in_fd: int = 0, out_fd: int = 1,
+          copy: Optional[Callable[[bytes], None]] = None) -> None:
+    """Copy in_fd -> master and master -> out_fd (and to copy, a log) until the container
+    closes the pty.
 
     SIGWINCH on our terminal is passed on as the pty's new window size.
     """
@@ -83,6 +85,8 @@ def relay(master: int, stdin_open: bool, in_fd: int = 0, out_fd: int = 1) -> Non
                 if not data:
                     return
                 _write_all(out_fd, data)
+                if copy is not None:
+                    copy(data)
             if in_fd in ready:
                 data = os.read(in_fd, 65536)
                 if not data:

@@ -197,6 +197,8 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
     cfg = rec.config
     container = None
     net = None
+    log = None
+    pipes: list[int] = []
     with Forwarder() as fwd:
         try:
             from ..network.start import NetStart
@@ -207,14 +209,20 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
             cdir = rt.store.container_dir(rec.id)
             listening = tuple(net.bind())
             cgroup = container_cgroup(ctr, warn)
+            log, stdio = _foreground_log(rt, rec, pipes)
             options = parent.LaunchOptions(
                 slirp=net.slirp,
                 cgroup_procs=os.path.join(cgroup, "cgroup.procs") if cgroup else None,
                 after_exit=partial(remove_tree, cdir) if cfg.remove else None,
                 on_pid=net.on_pid,
                 close_fds=listening,
+                stdio=stdio,
             )
-            container = parent.launch(spec, options, ahead)
+            try:
+                container = parent.launch(spec, options, ahead)
+            finally:
+                for fd in stdio:
+                    os.close(fd)
             net.running(container)
         except BaseException as exc:
             if net is not None:
@@ -222,6 +230,10 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
             if container is not None:
                 container.signal(signal.SIGKILL)
                 container.wait()
+            for fd in pipes:
+                os.close(fd)
+            if log is not None:
+                log.close()
             ctr.start_failed()
             raise translate(exc) if isinstance(exc, Exception) else exc
         fwd.attach(container.signal)
@@ -230,10 +242,17 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
         try:
             if container.pty_master is not None:
                 with tty.RawMode(0):
-                    tty.relay(container.pty_master, stdin_open=cfg.interactive)
+                    tty.relay(container.pty_master, stdin_open=cfg.interactive,
+                              copy=None if log is None else partial(log.write, "stdout"))
                 os.close(container.pty_master)
+            elif pipes:
+                _relay_logged(pipes, log)
             code = container.wait()
         finally:
+            for fd in pipes:
+                os.close(fd)
+            if log is not None:
+                log.close()
             if checks is not None:
                 checks.stop()
             if container.exit_code is None:  # an exception in the relay: do not leave it running
@@ -242,6 +261,52 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
             net.stop()
             ctr.exited(container.exit_code)
     return code
+
+
+def _foreground_log(rt: Runtime, rec: ContainerRecord, pipes: list[int]) -> tuple[Any, tuple[int, ...]]:
+    """A foreground container's log, as podman keeps one for every container: (the log file,
+    the write ends of the pipes that become its stdout and stderr; their read ends go to
+    pipes). A --rm container's log would go with it: its output goes straight to ours, not
+    through a relay; so does every container's with --log-driver none. With a terminal the
+    pty's relay copies what it shows (no pipes)."""
+    cfg = rec.config
+    if cfg.remove or cfg.log_driver == "none":
+        return None, ()
+    from ..monitor.logfile import LogFile
+
+    log = LogFile(log_path(rt, rec), int(cfg.log_opts.get("max-size") or 0))
+    if cfg.tty:
+        return log, ()
+    out_r, out_w = os.pipe2(os.O_CLOEXEC)
+    err_r, err_w = os.pipe2(os.O_CLOEXEC)
+    pipes += [out_r, err_r]
+    return log, (out_w, err_w)
+
+
+def _relay_logged(pipes: list[int], log: Any) -> None:
+    """Copy the container's stdout and stderr to ours and to its log until both end (the
+    container and whatever it started have closed them); each pipe is closed here and taken
+    out of pipes when it ends. When our own end is gone (`podpy run ... | head`), that pipe
+    is closed, so the container's next write fails as it would have on our stdout."""
+    import select
+
+    where = {pipes[0]: (1, "stdout"), pipes[1]: (2, "stderr")}
+    while pipes:
+        ready, _, _ = select.select(pipes, [], [])
+        for fd in ready:
+            data = os.read(fd, 65536)
+            out, stream = where[fd]
+            if data:
+                log.write(stream, data)
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(out, view):]
+                    continue
+                except OSError:
+                    pass
+            pipes.remove(fd)
+            os.close(fd)
 
 
 class _ForegroundHealth:

@@ -4,11 +4,13 @@ restart policies, --rm, rm -f, and a monitor killed with SIGKILL."""
 import json
 import os
 import select
+import shlex
 import signal
 import subprocess
 import time
 from pathlib import Path
 
+import pexpect
 import pytest
 
 TRAP = "trap 'echo got-term; exit 0' TERM; trap 'echo got-usr1' USR1; echo ready; while :; do sleep 0.05; done"
@@ -170,6 +172,33 @@ def test_detached_rm_removes_everything_after_exit(store):
     p("run", "-d", "--rm", "--name", "gone", "--network", "none", "busybox", "sh", "-c", "sleep 0.2")
     assert _until(lambda: p("ps", "-aq").stdout == "")
     assert list((p.data_home / "podpy" / "containers").iterdir()) == []
+
+
+def test_a_foreground_container_is_logged_as_podman_logs_every_container(store):
+    p = store
+    res = p("run", "--name", "fg", "--network", "none", "busybox", "sh", "-c",
+            "echo out1; echo err1 >&2; echo out2; printf partial")
+    assert res.stdout == "out1\nout2\npartial" and res.stderr == "err1\n"
+    logged = p("logs", "fg")
+    assert logged.stdout == "out1\nout2\npartial" and logged.stderr == "err1\n"
+    assert p("logs", "--tail", "1", "fg").stdout == "partial"
+    # with a terminal, what the terminal showed
+    cmd = p.command("run", "-t", "--name", "fgt", "--network", "none", "busybox", "echo", "on-a-tty")
+    child = pexpect.spawn(cmd[0], cmd[1:], env=p.environ(), encoding="utf-8", timeout=30)
+    child.expect("on-a-tty")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert "on-a-tty" in p("logs", "fgt").stdout
+    # --log-driver none: nothing kept; the output still reaches the caller
+    res = p("run", "--name", "fgn", "--log-driver", "none", "--network", "none", "busybox", "echo", "unlogged")
+    assert res.stdout == "unlogged\n"
+    assert p("logs", "fgn", check=False).returncode == 125
+    # a reader that goes away ends the container's writes, as it would without the relay
+    cmd = p.command("run", "--name", "fgy", "--network", "none", "busybox", "yes")
+    out = subprocess.run(["sh", "-c", shlex.join(cmd) + " | head -2"],
+                         env=p.environ(), capture_output=True, text=True, timeout=60).stdout
+    assert out == "y\ny\n"
+    p("rm", "fg", "fgt", "fgn", "fgy")
 
 
 def test_logs_follow_since_and_drivers(store):
