@@ -260,9 +260,14 @@ class StageBuilder:
         pairs = [(k, expand(v or "", env, self.escape)) for k, v in name_values(ins.args, "ENV", self.escape)]
 
         def change(icfg: dict[str, Any]) -> None:
+            # a variable set again keeps its place in the list, as buildah keeps it
             current = list(icfg.get("Env") or [])
             for k, v in pairs:
-                current = [e for e in current if e.partition("=")[0] != k] + [f"{k}={v}"]
+                at = next((i for i, e in enumerate(current) if e.partition("=")[0] == k), None)
+                if at is None:
+                    current.append(f"{k}={v}")
+                else:
+                    current[at] = f"{k}={v}"
             icfg["Env"] = current
 
         return Step(nop("ENV " + " ".join(f"{k}={v}" for k, v in pairs)), change=change)

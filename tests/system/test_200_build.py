@@ -72,6 +72,16 @@ CMD ["arg"]
 """
 
 
+def test_env_set_again_keeps_its_place(p, tmp_path):
+    """As buildah (podman build): ENV A=3 after ENV A=1 B=2 gives A=3, B=2, not B=2, A=3."""
+    d = ctx(tmp_path, "FROM busybox\nENV A=1 B=2\nENV A=3 C=4\nENV PATH=/x:$PATH\n")
+    p("build", "-q", "-t", "envorder", d)
+    env = inspect(p, "envorder")["Config"]["Env"]
+    assert [e for e in env if not e.startswith("PATH=")] == ["A=3", "B=2", "C=4"]
+    assert env[0].startswith("PATH=/x:") and len(env) == 4
+    p("rmi", "envorder")
+
+
 @pytest.mark.parametrize("p", ["installed", "zipapp"], indirect=True)
 def test_metadata_instructions_make_the_config(p, tmp_path):
     d = ctx(tmp_path, METADATA)
