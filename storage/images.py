@@ -79,6 +79,17 @@ def lookup(conn: sqlite3.Connection, name: str, short_names: reference.ShortName
             found = by_id(conn, row[0])
             if found:
                 return found
+    # REPO@DIGEST: an image with that manifest digest and a name in that repository
+    for cand in cands:
+        repo, at, digest = cand.partition("@")
+        if not at:
+            continue
+        for (image_id,) in conn.execute("SELECT id FROM images WHERE digest=?", (digest,)).fetchall():
+            names = conn.execute("SELECT name FROM image_names WHERE image_id=?", (image_id,)).fetchall()
+            if any(repository(n[0]) == repo for n in names):
+                found = by_id(conn, image_id)
+                if found:
+                    return found
     # A short name matches any stored repository ending in it (podman does the same).
     ref = reference.parse(name).with_default_tag()
     if not ref.qualified:
@@ -91,6 +102,13 @@ def lookup(conn: sqlite3.Connection, name: str, short_names: reference.ShortName
             if found:
                 return found
     raise ImageUnknownError(f"{name}: image not known")
+
+
+def repository(name: str) -> str:
+    """A stored name without its tag or digest: localhost/bb:latest -> localhost/bb."""
+    repo = name.split("@", 1)[0]
+    head, sep, tag = repo.rpartition(":")
+    return head if sep and "/" not in tag else repo
 
 
 def insert(conn: sqlite3.Connection, image_id: str, config_text: str, layers: list[str], size: int,

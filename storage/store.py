@@ -258,11 +258,24 @@ class Store:
         text = raw.decode()
         image_id = hashlib.sha256(raw).hexdigest()
         size = 0
+        described = []
         for lid in layers:
-            row = self.db.conn.execute("SELECT size FROM layers WHERE id=?", (lid,)).fetchone()
+            row = self.db.conn.execute("SELECT size, diff_id FROM layers WHERE id=?", (lid,)).fetchone()
             if row is None:
                 raise LayerError(f"layer {lid} is not in the store")
             size += int(row[0])
+            described.append({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": row[1],
+                              "size": int(row[0])})
+        if manifest is None:
+            # An image made here (import, load of a bare tarball, commit, build) gets the OCI
+            # manifest of its uncompressed layers, as containers-storage records one: its digest
+            # is the image's Digest and RepoDigests, as podman shows them.
+            manifest = json.dumps({
+                "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": f"sha256:{image_id}",
+                           "size": len(raw)},
+                "layers": described}, separators=(",", ":"))
+            digest = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
         with self.db.write() as c:
             img.insert(c, image_id, text, layers, size, time.time(), manifest, digest)
             for n in names:

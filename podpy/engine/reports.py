@@ -195,6 +195,20 @@ def _image_history(image: Image) -> list[dict[str, Any]]:
     return list(image.config.get("history") or [])
 
 
+def repo_digests(image: Image) -> list[str]:
+    """NAME@DIGEST for each repository the image is named in, as podman lists them."""
+    if not image.digest:
+        return []
+    from storage.images import repository
+
+    repos: list[str] = []
+    for name in image.names:
+        repo = repository(name)
+        if repo not in repos:
+            repos.append(repo)
+    return [f"{repo}@{image.digest}" for repo in repos]
+
+
 def image_json(image: Image, containers: int) -> dict[str, Any]:
     """One entry of `images --format json`."""
     created = created_time(image)
@@ -202,7 +216,7 @@ def image_json(image: Image, containers: int) -> dict[str, Any]:
         "Id": image.id,
         "ParentId": "",
         "RepoTags": list(image.names) or None,
-        "RepoDigests": [],
+        "RepoDigests": repo_digests(image),
         "Size": image.size,
         "SharedSize": 0,
         "VirtualSize": image.size,
@@ -238,7 +252,7 @@ def image_inspect(image: Image, driver: str, layer_dirs: list[str]) -> dict[str,
         "Id": image.id,
         "Digest": image.digest or "",
         "RepoTags": list(image.names),
-        "RepoDigests": [],
+        "RepoDigests": repo_digests(image),
         "Parent": "",
         "Comment": next((h.get("comment", "") for h in _image_history(image) if h.get("comment")), ""),
         "Created": rfc3339(created),

@@ -71,6 +71,21 @@ def test_inspect_image_template(podpy, busybox):
     assert out.startswith("linux/") and out.strip().endswith(" 1")
 
 
+def test_an_image_made_here_has_a_digest_and_repo_digests(new_podpy, image_tar):
+    """As in containers-storage: an imported image gets the manifest of its layers; its digest
+    is shown for each of its repositories and names it."""
+    p = new_podpy()
+    p("import", image_tar, "digested")
+    p("tag", "digested", "other/name:v1")
+    got = json.loads(p("image", "inspect", "digested").stdout)[0]
+    digest = got["Digest"]
+    assert digest.startswith("sha256:") and len(digest) == 71
+    assert sorted(got["RepoDigests"]) == [f"localhost/digested@{digest}", f"localhost/other/name@{digest}"]
+    assert p("image", "inspect", "--format", "{{.Id}}", f"localhost/digested@{digest}").stdout.strip() == got["Id"]
+    res = p("image", "inspect", f"localhost/unrelated@{digest}", check=False)
+    assert res.returncode == 125 and "image not known" in res.stderr
+
+
 def test_rmi_refuses_image_in_use_unless_forced(new_podpy, image_tar):
     p = new_podpy()
     p("import", image_tar, "busybox")
