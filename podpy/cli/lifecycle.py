@@ -20,11 +20,12 @@ def _reports(reports: List[Any], echo: bool = True, ignore_missing: bool = False
 
     code = 0
     for rep in reports:
-        if rep.error is not None and not (ignore_missing and isinstance(rep.error, NoSuchContainer)):
+        if rep.error is None:
+            if echo:
+                render.out(rep.name)
+        elif not (ignore_missing and isinstance(rep.error, NoSuchContainer)):  # ignored: not printed either
             render.error(str(rep.error))
             code = rep.error.exit_code if rep.error.exit_code != 0 else 125
-        elif echo:
-            render.out(rep.name)
     return code
 
 

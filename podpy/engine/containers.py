@@ -227,7 +227,8 @@ class ContainerEngine:
         if not names and not all_:
             raise InvalidArgument("`podpy rm` requires at least one argument, or --all")
         check_timeout(timeout)
-        return remove_many(self.rt, names, force, all_, ignore, volumes, timeout, self.warn)
+        # as podman's: forcing the removal of a container that does not exist is no error
+        return remove_many(self.rt, names, force, all_, ignore or force, volumes, timeout, self.warn)
 
     def rename(self, name: str, new: str) -> None:
         from ..options import check_name

@@ -63,6 +63,18 @@ def test_rm_several_with_partial_failure(podpy, busybox):
     assert podpy("ps", "-a", "--filter", "name=r1", "-q").stdout == ""
 
 
+def test_a_missing_container_is_no_error_to_rm_force_or_stop_ignore(podpy, busybox):
+    """As podman's: `rm -f` and `stop --ignore` pass over a container that does not exist,
+    saying nothing of it; `kill` of one is an error."""
+    podpy("create", "--name", "rf1", busybox, "true")
+    res = podpy("rm", "-f", "no-such-container", "rf1")
+    assert res.stdout == "rf1\n" and res.stderr == ""
+    res = podpy("stop", "--ignore", "no-such-container")
+    assert res.stdout == "" and res.stderr == ""
+    res = podpy("kill", "no-such-container", check=False)
+    assert res.returncode == 125 and "no-such-container" in res.stderr
+
+
 def test_rm_running_needs_force(podpy, busybox):
     proc = subprocess.Popen(podpy.command("run", "--network", "none", "--name", "longrun", busybox, "sleep", "60"),
                             env=podpy.environ(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
