@@ -82,7 +82,8 @@ def rm(
     code = 0
     for rep in engine(ctx).rm(list(names or []), force, all_):
         if rep.error is None:
-            render.out(rep.value)
+            if rep.value is not None:  # None: not there, and forced
+                render.out(rep.value)
         else:
             render.error(str(rep.error))
             code = 2 if "being used" in str(rep.error) else (1 if "no such volume" in str(rep.error) else 125)

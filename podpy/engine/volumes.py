@@ -87,7 +87,15 @@ class VolumeEngine:
         targets = [v["Name"] for v in all_volumes(self.rt)] if all_ else list(names)
         if not targets and not all_:
             raise InvalidArgument("`podpy volume rm` requires at least one volume name, or --all")
-        return each(targets, lambda n: remove(self.rt, n, force))
+
+        def one(name: str) -> Any:
+            try:
+                return remove(self.rt, name, force)
+            except NoSuchVolume:
+                if force:  # as podman's: forcing the removal of a volume that is not there is no error
+                    return None
+                raise
+        return each(targets, one)
 
     def prune(self) -> list[str]:
         """`volume prune`: the names of the volumes removed, those no container uses."""

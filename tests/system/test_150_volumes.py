@@ -37,6 +37,10 @@ def test_named_volume_keeps_data_and_copies_the_image_in(p):
     assert p("volume", "rm", "-f", "data").stdout == "data\n"
     assert p("ps", "-aq").stdout == ""
     assert p("volume", "exists", "data", check=False).returncode == 1
+    res = p("volume", "rm", "-f", "data")   # gone now: forcing is no error, as podman's
+    assert res.stdout == "" and res.stderr == ""
+    res = p("volume", "rm", "data", check=False)
+    assert res.returncode == 1 and "no such volume" in res.stderr
     assert sorted(p("volume", "prune", "-f").stdout.split()) == ["empty", "etc"]
 
 
