@@ -95,7 +95,7 @@ def parse(command: str, args: list[str]) -> Optional[dict[str, Any]]:
         if a.startswith("--"):
             flag, eq, value = a.partition("=")
             if flag not in table:
-                raise InvalidArgument(f"unknown flag: {flag}")
+                raise _unknown(command, flag, f"unknown flag: {flag}")
             dest, kind = table[flag]
             if kind == FLAG:
                 fields[dest] = _boolean(flag, value) if eq else True
@@ -112,7 +112,7 @@ def parse(command: str, args: list[str]) -> Optional[dict[str, Any]]:
         while j < len(a):
             flag = "-" + a[j]
             if flag not in table:
-                raise InvalidArgument(f"unknown shorthand flag: {a[j]!r} in {a}")
+                raise _unknown(command, flag, f"unknown shorthand flag: {a[j]!r} in {a}")
             dest, kind = table[flag]
             j += 1
             if kind == FLAG:
@@ -140,6 +140,18 @@ def parse(command: str, args: list[str]) -> Optional[dict[str, Any]]:
     fields["container" if command == "exec" else "image"] = image
     fields["command"] = args[i:]
     return fields
+
+
+def _unknown(command: str, flag: str, otherwise: str) -> InvalidArgument:
+    """The error for a flag this parser does not know: podman's flags that podpy refuses say
+    why (refusals.py, read only here), others are unknown."""
+    from .refusals import FLAGS, flag_refusal, message
+
+    reason = flag_refusal(command, flag)
+    if reason is None:
+        return InvalidArgument(otherwise)
+    long = next((names.split("/")[-1] for names in FLAGS[command] if flag in names.split("/")), flag)
+    return InvalidArgument(message(command, long, reason))
 
 
 def _boolean(flag: str, value: str) -> bool:
