@@ -36,6 +36,7 @@ MODULES = {
     "push": "images", "save": "images", "load": "images",
     "build": "build",
     "info": "system", "version": "system", "unshare": "system", "system": "system", "events": "system",
+    "completion": "shell", "help": "shell",
 }
 GROUPS = {"container": "Manage containers.", "image": "Manage images.", "system": "Manage podpy.",
           "healthcheck": "Run containers' healthchecks.", "volume": "Manage volumes.",
@@ -68,7 +69,7 @@ def build(only: Optional[str] = None) -> typer.Typer:
     """Register the command `only` names (or all of them) on the app."""
     import importlib
 
-    names = [only] if only in MODULES else [] if only in REFUSED_TOP else list(MODULES)
+    names = [only] if only in MODULES and only != "help" else [] if only in REFUSED_TOP else list(MODULES)
     for name in names:
         module = importlib.import_module(f"podpy.cli.{MODULES[name]}")
         if name in GROUPS:
@@ -106,5 +107,5 @@ def main(args: list[str], command: Optional[str], g: Optional[Globals] = None) -
     args = [_bool_flag(a) for a in args]
     args = [("--pull=always" if a == "--pull" and (i + 1 >= len(args) or args[i + 1].lower() not in _PULL_WORDS)
              else a) for i, a in enumerate(args)]
-    cli = click_tree(app, command if command in MODULES or command in REFUSED_TOP else None)
+    cli = click_tree(app, command if command in REFUSED_TOP or command in MODULES and command != "help" else None)
     return guarded(lambda: invoke(cli, args, g or Globals()))

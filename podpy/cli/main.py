@@ -84,6 +84,10 @@ def exec_command(args: list[str], g: Globals) -> int:
 
 def main(argv: Optional[list[str]] = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if os.environ.get("_PODPY_COMPLETE"):   # a completion script asking (podpy completion)
+        from .shell import complete
+
+        return complete(os.environ["_PODPY_COMPLETE"])
     return guarded(lambda: dispatch(args))
 
 
