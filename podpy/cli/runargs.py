@@ -48,9 +48,11 @@ _FALSE = ("false", "0", "f", "no")
 
 
 def _index(options: tuple[Option, ...]) -> dict[str, tuple[str, str]]:
-    """flag -> (destination, kind), `--help` included."""
+    """flag -> (destination, kind), `--help` included, and `-h` where no option has it (exec's;
+    run's and create's -h is --hostname)."""
     table = {flag: (o.dest, o.kind) for o in options for flag in o.flags}
     table["--help"] = ("help", FLAG)
+    table.setdefault("-h", ("help", FLAG))
     return table
 
 
@@ -61,7 +63,8 @@ def help_text(command: str) -> str:
     for o in TABLES[command]:
         names = ", ".join(o.flags)
         rows.append((names + (f" {o.metavar}" if o.kind != FLAG else ""), o.help))
-    rows.append(("--help", "show this help and exit"))
+    rows.append(("--help" if any("-h" in o.flags for o in TABLES[command]) else "-h, --help",
+                 "show this help and exit"))
     width = max(len(r[0]) for r in rows) + 2
     lines += [f"  {name.ljust(width)}{text}" for name, text in rows]
     return "\n".join(lines) + "\n"
