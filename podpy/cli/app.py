@@ -12,7 +12,7 @@ import typer.core
 # this flag when it formats help, and importing rich costs ~100 ms per --help.
 typer.core.HAS_RICH = False
 
-from .common import Globals, guarded
+from .common import Globals
 from .refusals import COMMANDS
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -108,4 +108,4 @@ def main(args: list[str], command: Optional[str], g: Optional[Globals] = None) -
     args = [("--pull=always" if a == "--pull" and (i + 1 >= len(args) or args[i + 1].lower() not in _PULL_WORDS)
              else a) for i, a in enumerate(args)]
     cli = click_tree(app, command if command in REFUSED_TOP or command in MODULES and command != "help" else None)
-    return guarded(lambda: invoke(cli, args, g or Globals()))
+    return invoke(cli, args, g or Globals())

@@ -141,7 +141,7 @@ FLAGS = {
     "stats": {"-a/--all": NOT_YET, "-l/--latest": LATEST, "--no-reset": NOT_YET, "--no-trunc": NOT_YET},
     "stop": {"--cidfile": NOT_YET, "-f/--filter": NOT_YET},
     "top": {"-l/--latest": LATEST},
-    "wait": {"-l/--latest": LATEST},
+    "wait": {"-i/--interval": NOT_YET, "-l/--latest": LATEST},
     "events": {"--no-trunc": NOT_YET},
     "history": {"-H/--human": NOT_YET},
     "import": {"--arch": NOT_YET, "--os": NOT_YET, "--variant": NOT_YET},
@@ -179,14 +179,21 @@ SAME = {
 }
 
 
-def command_refusal(path: str) -> "str | None":
-    """The reason podpy refuses the command at path (or the group it is in); None if it does not."""
+def refused_command(path: str) -> "tuple[str, str] | None":
+    """(the refused command, its reason) for the command at path: path itself, or the group it
+    is in (`generate spec` has a reason of its own, `pod create` is refused with `pod`)."""
     words = path.split()
     for n in range(len(words), 0, -1):
         reason = COMMANDS.get(" ".join(words[:n]))
         if reason is not None:
-            return reason
+            return " ".join(words[:n]), reason
     return None
+
+
+def command_refusal(path: str) -> "str | None":
+    """The reason podpy refuses the command at path (or the group it is in); None if it does not."""
+    found = refused_command(path)
+    return found[1] if found else None
 
 
 def flag_refusals(path: str) -> dict[str, str]:
@@ -202,3 +209,18 @@ def flag_refusal(path: str, flag: str) -> "str | None":
 def message(path: str, what: str, reason: str) -> str:
     """The one line podpy prints for a refusal: `podpy ps --sort: not available yet`."""
     return " ".join(w for w in ("podpy", path, what) if w) + f": {reason}"
+
+
+def readme_lines() -> list[str]:
+    """The README's list of every refusal, made from these tables (the unit test checks that the
+    README holds exactly these lines)."""
+    lines = [f"- `podpy {path}`: {reason}" for path, reason in sorted(COMMANDS.items())]
+    lines.append("")
+    for path in sorted(FLAGS):
+        by_reason: dict[str, list[str]] = {}
+        for names, reason in FLAGS[path].items():
+            by_reason.setdefault(reason, []).append(names)
+        parts = [", ".join(f"`{n}`" for n in sorted(names, key=lambda n: n.split("/")[-1])) + f": {reason}"
+                 for reason, names in sorted(by_reason.items(), key=lambda item: -len(item[1]))]
+        lines.append(f"- `{' '.join(w for w in ('podpy', path) if w)}`: " + "; ".join(parts))
+    return lines

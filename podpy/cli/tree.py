@@ -18,6 +18,7 @@ from . import refusals
 from .globalflags import FLAG, MULTI, TABLE, Globals
 
 _UNGIVEN = object()
+RUNARGS = ("run", "create", "exec")
 
 
 def click_tree(app: typer.Typer, only: Optional[str] = None) -> click.Group:
@@ -41,7 +42,8 @@ def _complete(group: click.Group, path: str, only: Optional[str]) -> None:
         sub = f"{path} {name}".strip()
         if getattr(cmd, "refused", False):
             continue
-        refuse_flags(cmd, sub)
+        if refusals.SAME.get(sub, sub) not in RUNARGS:   # runargs parses these, refusals included
+            refuse_flags(cmd, sub)
         if isinstance(cmd, click.Group):
             _complete(cmd, sub, None)
 
@@ -75,10 +77,12 @@ def refused_command(name: str, path: str, reason: str) -> click.Command:
     def callback(args: tuple[str, ...]) -> None:
         from ..errors import InvalidArgument
 
+        # a subcommand with a reason of its own (`generate spec`) says it rather than the group's
+        where, why = refusals.refused_command(" ".join([path, *args[:1]])) or (path, reason)
         if "--help" in args or "-h" in args:
-            click.echo(f"Usage: podpy {path} ...\n\n{refusals.message(path, '', reason)}")
+            click.echo(f"Usage: podpy {where} ...\n\n{refusals.message(where, '', why)}")
             return
-        raise InvalidArgument(refusals.message(path, "", reason))
+        raise InvalidArgument(refusals.message(where, "", why))
 
     cmd = click.Command(name, callback=callback, hidden=True, add_help_option=False,
                         params=[click.Argument(["args"], nargs=-1, type=click.UNPROCESSED)],
@@ -89,19 +93,24 @@ def refused_command(name: str, path: str, reason: str) -> click.Command:
 
 
 def invoke(cli: click.Group, args: list[str], g: Globals) -> int:
-    """Run one command line through the tree: its exit code, click's errors as one line."""
+    """Run one command line through the tree: its exit code, errors (click's and podpy's) as
+    one line."""
     from . import render
+    from .common import guarded
 
-    try:
-        code = cli.main(args=args, prog_name="podpy", standalone_mode=False, obj=g)
-    except click.exceptions.NoSuchOption as exc:
-        render.error(f"unknown flag: {exc.option_name}")
-        return 125
-    except click.exceptions.UsageError as exc:
-        render.error(exc.format_message())
-        return 125
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    except click.exceptions.Abort:
-        return 130
-    return code if isinstance(code, int) else 0
+    def run() -> int:
+        try:
+            code = cli.main(args=args, prog_name="podpy", standalone_mode=False, obj=g)
+        except click.exceptions.NoSuchOption as exc:
+            render.error(f"unknown flag: {exc.option_name}")
+            return 125
+        except click.exceptions.UsageError as exc:
+            render.error(exc.format_message())
+            return 125
+        except click.exceptions.Exit as exc:
+            return int(exc.exit_code)
+        except click.exceptions.Abort:
+            return 130
+        return code if isinstance(code, int) else 0
+
+    return guarded(run)
