@@ -11,7 +11,7 @@ What each does in podpy:
     --events-backend file|journald|none   journald falls back to file (podpy has no journald writer)
     --tmpdir PATH                         the event log goes to PATH/events/events.log, as podman's
     --log-level LEVEL                     warn by default; error and above drop warnings
-    --noout                               standard output goes to /dev/null
+    --noout                               what podpy prints goes to /dev/null (not a container's output)
     --syslog                              messages go to syslog too (/dev/log must exist)
     --cgroup-manager cgroupfs|systemd     podpy manages cgroups itself: systemd falls back, as podman
                                           does without a systemd session
@@ -20,12 +20,13 @@ What each does in podpy:
     --network-config-dir                  lookup of slirp4netns/pasta and its database stand in
 The rest of podman's (remote connections, hooks, namespaces) are refused, from refusals.py.
 
-Nothing here imports more than the standard library's os: the fast path reads this module.
+Nothing here imports more than the standard library's os and sys: the fast path reads this module.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 
 from ..errors import InvalidArgument
 
@@ -54,7 +55,7 @@ TABLE: tuple[tuple[tuple[str, ...], Optional[str], str, str, str], ...] = (
      "file (default), journald (file where podpy cannot use the journal) or none."),
     (("--log-level",), "log_level", VALUE, "LEVEL",
      "trace, debug, info, warn (default), warning, error, fatal or panic."),
-    (("--noout",), "noout", FLAG, "", "Discard the command's standard output."),
+    (("--noout",), "noout", FLAG, "", "Discard what podpy prints on stdout (a container's output stays)."),
     (("--syslog",), "syslog", FLAG, "", "Send podpy's messages to syslog as well as to stderr."),
     (("--cgroup-manager",), "cgroup_manager", VALUE, "MANAGER",
      "cgroupfs (podpy's own); systemd falls back to cgroupfs with a warning."),
@@ -178,9 +179,9 @@ class Globals:
         for line in self.warnings:
             render.warn(line)
         if self.noout:
-            devnull = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
-            os.dup2(devnull, 1)   # the command's and its containers' standard output
-            os.close(devnull)
+            # What podpy prints goes nowhere; a foreground container's own output still reaches
+            # the standard output it inherits, as with podman's --noout.
+            sys.stdout = open(os.devnull, "w")
 
 
 def parse(args: list[str]) -> tuple[Globals, list[str]]:

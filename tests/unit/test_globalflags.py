@@ -160,7 +160,7 @@ def test_syslog_gets_what_stderr_gets(capsys):
     assert sent == [(4, "careful"), (3, "broken")]
 
 
-def test_noout_discards_standard_output_only():
+def test_noout_discards_what_podpy_prints():
     plain = _podpy("version", "--format", "{{.Client.Version}}")
     assert plain.returncode == 0 and plain.stdout.strip()
     quiet = _podpy("--noout", "version", "--format", "{{.Client.Version}}")
