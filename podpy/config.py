@@ -14,6 +14,10 @@ storage.conf is TOML in the shape of containers-storage.conf:
     runroot = "/path"
     [storage.options.overlay]
     mount_program = "/usr/bin/fuse-overlayfs"
+
+`--storage-opt KEY=VALUE` flags replace storage.conf's options (podman's rule): podpy applies
+[overlay.]mount_program, [overlay.|vfs.]ignore_chown_errors and override_kernel_check (a no-op,
+as in containers-storage), and refuses other keys in containers-storage's words.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from .errors import InvalidArgument
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Optional
+    from typing import Any, Optional
 
     from storage.reference import ShortNames
 
@@ -45,8 +49,19 @@ class Config:
         self.driver: Optional[str] = None    # what the user asked for, None = automatic
         self.driver_source = ""              # where that request came from
         self.mount_program: Optional[str] = None
+        self.ignore_chown_errors = False     # layers unpack with every owner squashed where chown fails
+        self.storage_opts: Optional[list[str]] = None   # --storage-opt, as given; None: storage.conf's
         self.warnings: list[str] = []
         self._short_names: Optional[ShortNames] = None
+        # What the global flags record beyond the store (globalflags.py says what each does).
+        self.events_backend = "file"
+        self.tmpdir: Optional[str] = None
+        self.cgroup_manager = "cgroupfs"
+        self.runtime: Optional[str] = None
+        self.runtime_flags: list[str] = []
+        self.conmon: Optional[str] = None
+        self.network_cmd_path: Optional[str] = None
+        self.network_config_dir: Optional[str] = None
 
     @property
     def short_names(self) -> ShortNames:
@@ -110,9 +125,15 @@ def runtime_base() -> str:
     return os.path.join(fallback, "podpy")
 
 
-def load(root: Optional[str] = None, runroot: Optional[str] = None,
-         storage_driver: Optional[str] = None) -> Config:
-    """The configuration in force: flags over storage.conf over defaults."""
+ENGINE_SETTINGS = ("events_backend", "tmpdir", "cgroup_manager", "runtime", "runtime_flags", "conmon",
+                   "network_cmd_path", "network_config_dir")
+
+
+def load(root: Optional[str] = None, runroot: Optional[str] = None, storage_driver: Optional[str] = None,
+         storage_opts: Optional[list[str]] = None, engine: Optional[dict[str, Any]] = None) -> Config:
+    """The configuration in force: flags over storage.conf over defaults. storage_opts (the
+    --storage-opt flags, None when none was given) replace storage.conf's options, as podman's
+    do; engine: the other global flags' values (ENGINE_SETTINGS), recorded."""
     rootless = os.geteuid() != 0
     if rootless:
         config_dir = os.path.join(_xdg("XDG_CONFIG_HOME", ".config"), "podpy")
@@ -144,10 +165,69 @@ def load(root: Optional[str] = None, runroot: Optional[str] = None,
     if cfg.driver is not None and cfg.driver not in DRIVERS:
         raise InvalidArgument(f"unknown storage driver {cfg.driver!r} (from {cfg.driver_source}); "
                               f"choose one of {', '.join(DRIVERS)}")
-    options = tomlfile.table(storage, "options", conf_path, "storage")
-    overlay = tomlfile.table(options, "overlay", conf_path, "storage.options")
-    cfg.mount_program = (tomlfile.string(overlay, "mount_program", conf_path, "storage.options.overlay")
-                         or tomlfile.string(options, "mount_program", conf_path, "storage.options"))
+    for key, value in (engine or {}).items():
+        if key not in ENGINE_SETTINGS:
+            raise TypeError(f"config.load: unknown engine setting {key!r}")
+        setattr(cfg, key, value)
+    if storage_opts is not None:
+        cfg.storage_opts = [o for o in storage_opts if o]
+        _storage_options(cfg, cfg.storage_opts)
+        source = "--storage-opt"
+    else:
+        options = tomlfile.table(storage, "options", conf_path, "storage")
+        overlay = tomlfile.table(options, "overlay", conf_path, "storage.options")
+        cfg.mount_program = (tomlfile.string(overlay, "mount_program", conf_path, "storage.options.overlay")
+                             or tomlfile.string(options, "mount_program", conf_path, "storage.options"))
+        source = conf_path
     if cfg.mount_program and cfg.driver in (None, "overlay"):
-        cfg.driver, cfg.driver_source = "fuse-overlayfs", f"{conf_path} (mount_program)"
+        cfg.driver, cfg.driver_source = "fuse-overlayfs", f"{source} (mount_program)"
     return cfg
+
+
+# containers-storage's option names per driver family (after the "overlay.", "overlay2.", "vfs."
+# or "." prefix), and the ones podpy's drivers apply; the others are refused in one line.
+OVERLAY_OPTIONS = ("override_kernel_check", "mountopt", "size", "imagestore", "additionalimagestore",
+                   "additionallayerstore", "mount_program", "skip_mount_home", "ignore_chown_errors", "force_mask")
+VFS_OPTIONS = ("imagestore", "ostree_repo", "mountopt", "ignore_chown_errors")
+APPLIED = ("mount_program", "ignore_chown_errors", "override_kernel_check")
+_BOOLS = {"1": True, "t": True, "true": True, "0": False, "f": False, "false": False}
+
+
+def _storage_options(cfg: Config, opts: list[str]) -> None:
+    """Apply --storage-opt KEY=VALUE options, with containers-storage's names and messages.
+
+    The family (overlay or vfs) is the key's prefix's, or for "." and bare keys the
+    configured driver's (overlay when none is configured: the automatic choice starts there)."""
+    for opt in opts:
+        key, eq, value = opt.partition("=")
+        if not eq:
+            raise InvalidArgument(f"unable to parse key/value option: {opt}")
+        low = key.lower()
+        family = "vfs" if cfg.driver == "vfs" else "overlay"
+        name = low
+        for prefix, fam in (("overlay.", "overlay"), ("overlay2.", "overlay"), ("vfs.", "vfs"), (".", family)):
+            if low.startswith(prefix):
+                name, family = low[len(prefix):], fam
+                break
+        if family == "vfs" and cfg.driver not in (None, "vfs") or family == "overlay" and cfg.driver == "vfs":
+            raise (InvalidArgument(f"vfs driver does not support {low} options") if cfg.driver == "vfs"
+                   else InvalidArgument(f"overlay: Unknown option {key}"))
+        if family == "vfs" and name == "mountopt":
+            raise InvalidArgument("vfs driver does not support mount options")
+        if family == "vfs" and name not in VFS_OPTIONS:
+            raise InvalidArgument(f"vfs driver does not support {low} options")
+        if family == "overlay" and name not in OVERLAY_OPTIONS:
+            raise InvalidArgument(f"overlay: Unknown option {key}")
+        if name not in APPLIED:
+            raise InvalidArgument(f"--storage-opt {key}: podpy's storage drivers do not support {name} yet")
+        if name == "mount_program":
+            if value:
+                try:
+                    os.stat(value)
+                except OSError as exc:
+                    raise InvalidArgument(f'{family}: can\'t stat program "{value}": {exc.strerror}') from None
+            cfg.mount_program = value or None
+        elif name == "ignore_chown_errors":
+            if value.lower() not in _BOOLS:
+                raise InvalidArgument(f"--storage-opt {key}: invalid boolean {value!r}")
+            cfg.ignore_chown_errors = _BOOLS[value.lower()]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Optional
 
-import click
 import typer
 import typer.core
 
@@ -13,8 +12,8 @@ import typer.core
 # this flag when it formats help, and importing rich costs ~100 ms per --help.
 typer.core.HAS_RICH = False
 
-from .. import __version__
-from .common import Globals, guarded
+from .common import Globals
+from .refusals import COMMANDS
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -37,48 +36,40 @@ MODULES = {
     "push": "images", "save": "images", "load": "images",
     "build": "build",
     "info": "system", "version": "system", "unshare": "system", "system": "system", "events": "system",
+    "completion": "shell", "help": "shell",
 }
 GROUPS = {"container": "Manage containers.", "image": "Manage images.", "system": "Manage podpy.",
           "healthcheck": "Run containers' healthchecks.", "volume": "Manage volumes.",
           "network": "Manage user networks."}
+# podman's top-level commands podpy refuses (tree.py adds them, with their reasons)
+REFUSED_TOP = {path for path in COMMANDS if " " not in path}
 # a group's commands when its module holds more than one group (module attribute by group name)
 GROUP_TABLES = {"healthcheck": "HEALTHCHECK"}
 
 
 def runtime(ctx: typer.Context):  # type: ignore[no-untyped-def]
     """The engine runtime for this command, opened once."""
-    from ..engine.context import Runtime
-
     root = ctx.find_root()
     g: Globals = root.obj if isinstance(root.obj, Globals) else Globals()
     cached = getattr(root, "_podpy_rt", None)
     if cached is None:
-        cached = Runtime.open(g.root, g.runroot, g.storage_driver)
+        cached = g.open_runtime()
         root._podpy_rt = cached  # type: ignore[attr-defined]
     return cached
 
 
 @app.callback()
-def _globals(
-    ctx: typer.Context,
-    root: Optional[str] = typer.Option(None, "--root", help="Storage root directory."),
-    runroot: Optional[str] = typer.Option(None, "--runroot", help="Runtime state directory."),
-    storage_driver: Optional[str] = typer.Option(None, "--storage-driver",
-                                                 help="overlay, fuse-overlayfs or vfs."),
-    log_level: str = typer.Option("warn", "--log-level", help="Accepted for podman compatibility."),
-    version: bool = typer.Option(False, "--version", "-v", help="Print the version and exit."),
-) -> None:
-    if version:
-        typer.echo(f"podpy version {__version__}")
-        raise typer.Exit(0)
-    ctx.obj = Globals(root, runroot, storage_driver)
+def _globals(ctx: typer.Context) -> None:
+    """The global flags were parsed before typer (globalflags.py): main passes them as ctx.obj."""
+    if not isinstance(ctx.obj, Globals):
+        ctx.obj = Globals()
 
 
 def build(only: Optional[str] = None) -> typer.Typer:
     """Register the command `only` names (or all of them) on the app."""
     import importlib
 
-    names = [only] if only in MODULES else list(MODULES)
+    names = [only] if only in MODULES and only != "help" else [] if only in REFUSED_TOP else list(MODULES)
     for name in names:
         module = importlib.import_module(f"podpy.cli.{MODULES[name]}")
         if name in GROUPS:
@@ -107,28 +98,14 @@ def _bool_flag(arg: str) -> str:
     return arg
 
 
-def main(args: list[str], command: Optional[str]) -> int:
-    """Run a command line through typer, registering only the command it names."""
-    from . import render
+def main(args: list[str], command: Optional[str], g: Optional[Globals] = None) -> int:
+    """Run a command line (global flags already parsed into g) through typer, registering only
+    the command it names."""
+    from .tree import click_tree, invoke
 
     build(command)
     args = [_bool_flag(a) for a in args]
     args = [("--pull=always" if a == "--pull" and (i + 1 >= len(args) or args[i + 1].lower() not in _PULL_WORDS)
              else a) for i, a in enumerate(args)]
-
-    def invoke() -> int:
-        try:
-            code = app(args=args, prog_name="podpy", standalone_mode=False)
-        except click.exceptions.NoSuchOption as exc:
-            render.error(f"unknown flag: {exc.option_name}")
-            return 125
-        except click.exceptions.UsageError as exc:
-            render.error(exc.format_message())
-            return 125
-        except click.exceptions.Exit as exc:
-            return int(exc.exit_code)
-        except click.exceptions.Abort:
-            return 130
-        return code if isinstance(code, int) else 0
-
-    return guarded(invoke)
+    cli = click_tree(app, command if command in REFUSED_TOP or command in MODULES and command != "help" else None)
+    return invoke(cli, args, g or Globals())

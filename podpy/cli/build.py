@@ -41,6 +41,8 @@ def build(
     creds: Optional[str] = typer.Option(None, "--creds", help="USERNAME:PASSWORD for pulling."),
     cert_dir: Optional[str] = typer.Option(None, "--cert-dir", help="Directory with ca.crt, client.cert/.key."),
     authfile: Optional[str] = typer.Option(None, "--authfile", help="Credentials file (default: auth.json)."),
+    _content_trust: bool = typer.Option(False, "--disable-content-trust",
+                                        help="A no-op kept for Docker's scripts, as in podman."),
 ) -> None:
     """Build an image from a Containerfile."""
     from ..imagebuild.executor import BuildOptions

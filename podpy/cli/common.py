@@ -1,24 +1,18 @@
 """What both entry paths share (the fast path in main.py and typer's in app.py): the
-global flags of one command line, and the guard that turns errors into one line and an
-exit code."""
+global flags of one command line (globalflags.py), and the guard that turns errors into
+one line and an exit code."""
 
 from __future__ import annotations
 
 import os
 
+from .globalflags import Globals
+
+__all__ = ["Globals", "guarded"]   # Globals: where the CLI's modules find it
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Callable, Optional
-
-
-class Globals:
-    """The global flags of one command line."""
-
-    def __init__(self, root: Optional[str] = None, runroot: Optional[str] = None,
-                 storage_driver: Optional[str] = None) -> None:
-        self.root = root
-        self.runroot = runroot
-        self.storage_driver = storage_driver
+    from typing import Callable
 
 
 def guarded(fn: Callable[[], int]) -> int:

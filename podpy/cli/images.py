@@ -59,6 +59,8 @@ def pull(
     os_: Optional[str] = typer.Option(None, "--os", help="Operating system to choose."),
     arch: Optional[str] = typer.Option(None, "--arch", help="Architecture to choose."),
     variant: Optional[str] = typer.Option(None, "--variant", help="Architecture variant to choose."),
+    _content_trust: bool = typer.Option(False, "--disable-content-trust",
+                                        help="A no-op kept for Docker's scripts, as in podman."),
 ) -> None:
     """Pull an image from a registry."""
     import sys
@@ -87,6 +89,8 @@ def push(
     cert_dir: Optional[str] = typer.Option(None, "--cert-dir", help="Directory with ca.crt, client.cert/.key."),
     authfile: Optional[str] = typer.Option(None, "--authfile", help="Credentials file (default: auth.json)."),
     digestfile: Optional[str] = typer.Option(None, "--digestfile", help="Write the manifest digest here."),
+    _content_trust: bool = typer.Option(False, "--disable-content-trust",
+                                        help="A no-op kept for Docker's scripts, as in podman."),
 ) -> None:
     """Push an image to a registry."""
     from ..engine.push import PushOptions

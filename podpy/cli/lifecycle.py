@@ -78,7 +78,7 @@ def wait(
     ctx: typer.Context,
     containers: List[str] = typer.Argument(..., help="Containers to wait for."),
     condition: List[str] = typer.Option([], "--condition", help="stopped (default), exited or created."),
-    ignore: bool = typer.Option(False, "-i", "--ignore", help="Ignore containers that do not exist."),
+    ignore: bool = typer.Option(False, "--ignore", help="Ignore containers that do not exist."),
 ) -> None:
     """Wait for containers to stop; print their exit codes."""
     from ..errors import NoSuchContainer
@@ -110,11 +110,11 @@ def logs(
     ctx: typer.Context,
     containers: List[str] = typer.Argument(..., help="Containers whose logs to show."),
     follow: bool = typer.Option(False, "-f", "--follow", help="Keep printing new lines until the container stops."),
-    tail: int = typer.Option(-1, "-n", "--tail", help="Only the last N lines (-1: all)."),
+    tail: int = typer.Option(-1, "--tail", help="Only the last N lines (-1: all)."),
     since: Optional[str] = typer.Option(None, "--since", help="Only lines since a time or duration (10m)."),
     until: Optional[str] = typer.Option(None, "--until", help="Only lines until a time or duration."),
     timestamps: bool = typer.Option(False, "-t", "--timestamps", help="Prefix each line with its time."),
-    names: bool = typer.Option(False, "--names", help="Prefix each line with the container's name."),
+    names: bool = typer.Option(False, "-n", "--names", help="Prefix each line with the container's name."),
 ) -> None:
     """Show a container's output: stdout to stdout, stderr to stderr."""
     from ..engine.entities import LogsOptions

@@ -1,4 +1,5 @@
-"""The entry point: global flags, then either the fast path (`run`, `create`) or typer.
+"""The entry point: global flags (globalflags.py), then either the fast path (`run`, `create`,
+`exec`) or typer.
 
 Exit codes, as podman's: 125 for podpy's own errors (including unknown flags
 and bad values), 126 when the container's command cannot be invoked, 127 when
@@ -14,41 +15,21 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Optional
 
-from .common import Globals, guarded
+from .common import guarded
+from .globalflags import Globals, parse
 
-# Global flags that take a value; they may come before the command.
-GLOBAL_WITH_VALUE = ("--root", "--runroot", "--storage-driver", "--log-level")
 FAST = ("run", "create", "exec")
 
 
-def split_globals(args: list[str]) -> tuple[Optional[Globals], Optional[str], list[str]]:
-    """(globals, command, the command's arguments) when only value-taking global
-    flags precede the command; (None, ...) when typer must parse the line."""
-    g = Globals()
-    i = 0
-    while i < len(args):
-        a = args[i]
-        name, eq, value = a.partition("=")
-        if name in GLOBAL_WITH_VALUE:
-            if not eq:
-                if i + 1 >= len(args):
-                    return None, None, args
-                value = args[i + 1]
-                i += 1
-            if name != "--log-level":
-                setattr(g, name[2:].replace("-", "_"), value)
-        elif a.startswith("-"):
-            return None, None, args
-        else:
-            return g, a, args[i + 1:]
-        i += 1
-    return None, None, args
+def split_globals(args: list[str]) -> tuple[Globals, Optional[str], list[str]]:
+    """(the global flags, the command or None, the command's arguments)."""
+    g, rest = parse(args)
+    return g, (rest[0] if rest else None), rest[1:]
 
 
 def run_or_create(command: str, args: list[str], g: Globals) -> int:
     """`podpy run` and `podpy create`: parse, create, and for run start in the foreground."""
     from ..engine.containers import ContainerEngine
-    from ..engine.context import Runtime
     from ..engine.runoptions import CreateOptions
     from . import render, runargs
 
@@ -60,7 +41,7 @@ def run_or_create(command: str, args: list[str], g: Globals) -> int:
         _check_inherited_fds(opts.preserve_fds)
     if opts.tty and opts.interactive and not opts.detach and not sys.stdin.isatty():
         render.warn("The input device is not a TTY. The --tty and --interactive flags might not work properly")
-    engine = ContainerEngine(Runtime.open(g.root, g.runroot, g.storage_driver), render.warn, render.err_line)
+    engine = ContainerEngine(g.open_runtime(), render.warn, render.err_line)
     if command == "create":
         rec = engine.create(opts)
         for line in engine.rt.cfg.warnings:
@@ -86,7 +67,6 @@ def _check_inherited_fds(value: str) -> None:
 def exec_command(args: list[str], g: Globals) -> int:
     """`podpy exec`: parsed here too, for the same reason as run."""
     from ..engine.execute import ExecOptions, exec_
-    from ..engine.context import Runtime
     from . import render, runargs
 
     fields = runargs.parse("exec", args)
@@ -97,18 +77,35 @@ def exec_command(args: list[str], g: Globals) -> int:
         _check_inherited_fds(opts.preserve_fds)
     if opts.tty and opts.interactive and not opts.detach and not sys.stdin.isatty():
         render.warn("The input device is not a TTY. The --tty and --interactive flags might not work properly")
-    rt = Runtime.open(g.root, g.runroot, g.storage_driver)
+    rt = g.open_runtime()
     sys.stdout.flush()
     return exec_(rt, opts, lambda: None)
 
 
 def main(argv: Optional[list[str]] = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if os.environ.get("_PODPY_COMPLETE"):   # a completion script asking (podpy completion)
+        from .shell import complete
+
+        return complete(os.environ["_PODPY_COMPLETE"])
+    return guarded(lambda: dispatch(args))
+
+
+def dispatch(args: list[str]) -> int:
+    """Global flags checked and applied, then the command: the fast path's or typer's."""
     g, command, rest = split_globals(args)
-    if g is not None and command == "exec":
-        return guarded(lambda: exec_command(rest, g))
-    if g is not None and command in FAST:
-        return guarded(lambda: run_or_create(str(command), rest, g))
+    g.check()   # a bad value stops the command line here, before anything is done
+    g.apply(args)
+    if g.version:
+        from .. import __version__
+
+        sys.stdout.write(f"podpy version {__version__}\n")
+        return 0
+    if not g.help and command == "exec":
+        return exec_command(rest, g)
+    if not g.help and command in FAST:
+        return run_or_create(str(command), rest, g)
     from .app import main as typer_main
 
-    return typer_main(args, command)
+    words = [str(command), *rest] if command else []
+    return typer_main([*words, "--help"] if g.help else words, command, g)

@@ -7,7 +7,7 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Iterable, Optional, Sequence
+    from typing import Any, Callable, Iterable, Optional, Sequence
 
 
 def out(text: str = "") -> None:
@@ -20,15 +20,56 @@ def err_line(text: str) -> None:
     sys.stderr.flush()
 
 
+# --log-level: podman's levels (logrus's), most severe first; messages below the level are dropped.
+LEVELS = ("panic", "fatal", "error", "warn", "info", "debug", "trace")
+_level = LEVELS.index("warn")
+_syslog: Optional[Callable[[int, str], None]] = None   # --syslog: (priority, message)
+
+
+def set_level(name: str) -> None:
+    """The --log-level in force ("warning" is "warn"); the name is checked by the caller."""
+    global _level
+    _level = LEVELS.index("warn" if name == "warning" else name)
+
+
+def enabled(name: str) -> bool:
+    return _level >= LEVELS.index(name)
+
+
+def set_syslog(send: Optional[Callable[[int, str], None]]) -> None:
+    """--syslog: every message printed to stderr (errors, warnings, info, debug) goes there too."""
+    global _syslog
+    _syslog = send
+
+
+def _log(label: str, priority: int, message: str) -> None:
+    sys.stderr.write(f"{label}[0000] {message}\n")
+    sys.stderr.flush()
+    if _syslog is not None:
+        _syslog(priority, message)
+
+
 def error(message: str) -> None:
     sys.stdout.flush()
     sys.stderr.write(f"Error: {message}\n")
     sys.stderr.flush()
+    if _syslog is not None:
+        _syslog(3, message)   # LOG_ERR
 
 
 def warn(message: str) -> None:
-    sys.stderr.write(f"WARN[0000] {message}\n")
-    sys.stderr.flush()
+    if _level >= 3:
+        _log("WARN", 4, message)   # LOG_WARNING
+
+
+def info(message: str) -> None:
+    if _level >= 4:
+        _log("INFO", 6, message)   # LOG_INFO
+
+
+def debug(message: str) -> None:
+    if _level >= 5:
+        _log("DEBU", 7, message)   # LOG_DEBUG
 
 
 def to_json(obj: Any) -> str:

@@ -48,9 +48,11 @@ _FALSE = ("false", "0", "f", "no")
 
 
 def _index(options: tuple[Option, ...]) -> dict[str, tuple[str, str]]:
-    """flag -> (destination, kind), `--help` included."""
+    """flag -> (destination, kind), `--help` included, and `-h` where no option has it (exec's;
+    run's and create's -h is --hostname)."""
     table = {flag: (o.dest, o.kind) for o in options for flag in o.flags}
     table["--help"] = ("help", FLAG)
+    table.setdefault("-h", ("help", FLAG))
     return table
 
 
@@ -61,7 +63,8 @@ def help_text(command: str) -> str:
     for o in TABLES[command]:
         names = ", ".join(o.flags)
         rows.append((names + (f" {o.metavar}" if o.kind != FLAG else ""), o.help))
-    rows.append(("--help", "show this help and exit"))
+    rows.append(("--help" if any("-h" in o.flags for o in TABLES[command]) else "-h, --help",
+                 "show this help and exit"))
     width = max(len(r[0]) for r in rows) + 2
     lines += [f"  {name.ljust(width)}{text}" for name, text in rows]
     return "\n".join(lines) + "\n"
@@ -95,7 +98,7 @@ def parse(command: str, args: list[str]) -> Optional[dict[str, Any]]:
         if a.startswith("--"):
             flag, eq, value = a.partition("=")
             if flag not in table:
-                raise InvalidArgument(f"unknown flag: {flag}")
+                raise _unknown(command, flag, f"unknown flag: {flag}")
             dest, kind = table[flag]
             if kind == FLAG:
                 fields[dest] = _boolean(flag, value) if eq else True
@@ -112,7 +115,7 @@ def parse(command: str, args: list[str]) -> Optional[dict[str, Any]]:
         while j < len(a):
             flag = "-" + a[j]
             if flag not in table:
-                raise InvalidArgument(f"unknown shorthand flag: {a[j]!r} in {a}")
+                raise _unknown(command, flag, f"unknown shorthand flag: {a[j]!r} in {a}")
             dest, kind = table[flag]
             j += 1
             if kind == FLAG:
@@ -140,6 +143,18 @@ def parse(command: str, args: list[str]) -> Optional[dict[str, Any]]:
     fields["container" if command == "exec" else "image"] = image
     fields["command"] = args[i:]
     return fields
+
+
+def _unknown(command: str, flag: str, otherwise: str) -> InvalidArgument:
+    """The error for a flag this parser does not know: podman's flags that podpy refuses say
+    why (refusals.py, read only here), others are unknown."""
+    from .refusals import FLAGS, flag_refusal, message
+
+    reason = flag_refusal(command, flag)
+    if reason is None:
+        return InvalidArgument(otherwise)
+    long = next((names.split("/")[-1] for names in FLAGS[command] if flag in names.split("/")), flag)
+    return InvalidArgument(message(command, long, reason))
 
 
 def _boolean(flag: str, value: str) -> bool:

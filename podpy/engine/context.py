@@ -18,6 +18,7 @@ from storage.drivers.base import Choice, Driver
 from storage.store import Store
 
 from .. import config as config_mod
+from .. import events
 from ..errors import EngineError, InvalidArgument, translate
 from ..state import State
 
@@ -57,6 +58,9 @@ class Runtime:
     def __init__(self, cfg: config_mod.Config) -> None:
         self.cfg = cfg
         self.specs: Any = None   # the command's spec builder (engine/spec.py's builder()), made on first use
+        # The event log is written from many verbs that know only the runroot: its backend and
+        # place are this process's, set here from the configuration (--events-backend, --tmpdir).
+        events.configure(cfg.events_backend, cfg.tmpdir)
 
     @cached_property
     def id_mappings(self) -> IdMappings:
@@ -72,9 +76,9 @@ class Runtime:
         return self.id_mappings if self.cfg.rootless else None
 
     @classmethod
-    def open(cls, root: Optional[str] = None, runroot: Optional[str] = None,
-             storage_driver: Optional[str] = None) -> "Runtime":
-        return cls(config_mod.load(root, runroot, storage_driver))
+    def open(cls, root: Optional[str] = None, runroot: Optional[str] = None, storage_driver: Optional[str] = None,
+             storage_opts: Optional[list[str]] = None, engine: Optional[dict[str, Any]] = None) -> "Runtime":
+        return cls(config_mod.load(root, runroot, storage_driver, storage_opts, engine))
 
     @cached_property
     def db(self) -> Database:

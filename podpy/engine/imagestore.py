@@ -77,7 +77,9 @@ def apply_options(rt: Runtime) -> Any:
     from storage.archive import ApplyOptions
 
     driver = rt.store.driver
-    full_map = not rt.cfg.rootless or not rt.id_mappings.warning
+    # without subordinate ids, or with --storage-opt ignore_chown_errors=true, owners that cannot be
+    # set are left as they come out (podman's ignore_chown_errors)
+    full_map = (not rt.cfg.rootless or not rt.id_mappings.warning) and not rt.cfg.ignore_chown_errors
     return ApplyOptions(
         whiteout_format=driver.whiteout_format(),  # type: ignore[arg-type]
         opaque_xattr=driver.opaque_xattr() or "user.overlay.opaque",

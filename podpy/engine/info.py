@@ -48,7 +48,7 @@ def info(rt: Runtime) -> dict[str, Any]:
     return {
         "host": {
             "arch": host_arch(),
-            "cgroupManager": "cgroupfs",
+            "cgroupManager": cfg.cgroup_manager,
             "cgroupVersion": "v2" if cg.mount else "none",
             "cgroupMount": cg.mount or "",
             "cgroupPath": cg.path or "",
@@ -61,7 +61,13 @@ def info(rt: Runtime) -> dict[str, Any]:
             "idMappingsWarning": mappings.warning if mappings else "",
             "kernel": uname.release,
             "os": "linux",
-            "ociRuntime": {"name": "podpy", "path": sys.argv[0], "version": version()["Version"]},
+            # podpy runs containers itself: --runtime and --runtime-flag are recorded, not used
+            "ociRuntime": {"name": cfg.runtime or "podpy", "path": sys.argv[0], "version": version()["Version"],
+                           "flags": list(cfg.runtime_flags)},
+            "eventLogger": cfg.events_backend,
+            "conmon": {"path": cfg.conmon or "", "used": False},
+            "networkCmdPath": cfg.network_cmd_path or "",
+            "networkConfigDir": cfg.network_config_dir or "",
             "security": {"rootless": cfg.rootless, "capabilities": "CAP_CHOWN,CAP_DAC_OVERRIDE,CAP_FOWNER,"
                          "CAP_FSETID,CAP_KILL,CAP_NET_BIND_SERVICE,CAP_SETFCAP,CAP_SETGID,CAP_SETPCAP,"
                          "CAP_SETUID,CAP_SYS_CHROOT"},
@@ -77,6 +83,7 @@ def info(rt: Runtime) -> dict[str, Any]:
             "containerStore": {"number": len(recs), "running": sum(r.state == "running" for r in recs),
                                "stopped": sum(r.state != "running" for r in recs), "paused": 0},
             "graphDriverName": choice.name,
+            "graphOptions": dict(o.partition("=")[::2] for o in cfg.storage_opts or ()),
             "graphDriverReason": choice.reason,
             "graphRoot": cfg.root,
             "imageStore": {"number": len(rt.store.images())},

@@ -82,9 +82,16 @@ def log_path(rt: Runtime, rec: ContainerRecord) -> str:
 
 
 def _podpy_command(rt: Runtime, *args: str) -> dict[str, Any]:
-    """A podpy command line (for the monitor to run) on this store."""
-    argv = [sys.executable, "-m", "podpy", "--root", rt.cfg.root, "--runroot", rt.cfg.runroot,
-            "--storage-driver", rt.store.driver.name, *args]
+    """A podpy command line (for the monitor to run) on this store, with the global flags that
+    decide how the store opens and where events go (podman passes its own to the clean-up too)."""
+    cfg = rt.cfg
+    flags = [f"--events-backend={cfg.events_backend}"]
+    if cfg.storage_opts is not None:   # "--storage-opt=": none, not storage.conf's
+        flags += [f"--storage-opt={o}" for o in cfg.storage_opts] or ["--storage-opt="]
+    if cfg.tmpdir:
+        flags.append(f"--tmpdir={cfg.tmpdir}")
+    argv = [sys.executable, "-m", "podpy", "--root", cfg.root, "--runroot", cfg.runroot,
+            "--storage-driver", rt.store.driver.name, *flags, *args]
     from ..monitor.client import python_env
 
     return {"argv": argv, "env": python_env()}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import time
 
+from ..errors import InvalidArgument
 from ..state import CONFIGURED, RUNNING
 from .context import Runtime
 from .reconcile import reconcile
@@ -216,8 +217,11 @@ class SystemEngine:
     def events(self, opts: EventsOptions) -> Iterator[dict[str, Any]]:
         """`events`: the event log's entries in order (podman's shape), filtered; with
         opts.stream, new ones as they come. The filters are checked before the first one."""
+        from .. import events as event_log
         from .events_read import events, parse_filters, report
 
+        if event_log.backend() == "none":
+            raise InvalidArgument('cannot read events with the "none" backend')
         wanted = parse_filters(list(opts.filters))
         return (report(e) for e in events(self.rt, opts.since, opts.until, wanted, opts.stream))
 

@@ -143,8 +143,10 @@ def test_help(capsys):
 def test_split_globals():
     g, cmd, rest = split_globals(["--root", "/r", "--storage-driver=vfs", "run", "--rm", "x"])
     assert (g.root, g.storage_driver, cmd, rest) == ("/r", "vfs", "run", ["--rm", "x"])
-    assert split_globals(["--version"])[0] is None
-    assert split_globals(["--root"])[0] is None
+    g, cmd, rest = split_globals(["--version"])
+    assert g.version and cmd is None
+    with pytest.raises(InvalidArgument, match="flag needs an argument: --root"):
+        split_globals(["--root"])
 
 
 def test_exec_options_end_at_the_container():

@@ -1,0 +1,254 @@
+"""podman's global flags: parsed before the command on both entry paths (the fast path of
+run/create/exec and typer's), checked, and applied to this process.
+
+`podpy [GLOBAL FLAGS] COMMAND ...`: the flags before the first word that is not one are
+parsed here from TABLE, with pflag's rules (`--root x`, `--root=x`, `-c x`, `--noout`,
+`--noout=false`); typer only lists them in `podpy --help` (tree.py) and never parses them.
+What each does in podpy:
+
+    --root, --runroot, --storage-driver   where the store is and how layers are mounted
+    --storage-opt KEY=VALUE               driver options (config.py): they replace storage.conf's
+    --events-backend file|journald|none   journald falls back to file (podpy has no journald writer)
+    --tmpdir PATH                         the event log goes to PATH/events/events.log, as podman's
+    --log-level LEVEL                     warn by default; error and above drop warnings
+    --noout                               what podpy prints goes to /dev/null (not a container's output)
+    --syslog                              messages go to syslog too (/dev/log must exist)
+    --cgroup-manager cgroupfs|systemd     podpy manages cgroups itself: systemd falls back, as podman
+                                          does without a systemd session
+    --runtime, --runtime-flag             recorded (info's host.ociRuntime); podpy is its own runtime
+    --conmon, --network-cmd-path,         accepted and shown by info; podpy's monitor, its PATH
+    --network-config-dir                  lookup of slirp4netns/pasta and its database stand in
+The rest of podman's (remote connections, hooks, namespaces) are refused, from refusals.py.
+
+Nothing here imports more than the standard library's os and sys: the fast path reads this module.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from ..errors import InvalidArgument
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional
+
+    from ..engine.context import Runtime
+
+VALUE, MULTI, FLAG = "value", "multi", "flag"
+LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "fatal", "panic")
+EVENTS_BACKENDS = ("file", "journald", "none")
+CGROUP_MANAGERS = ("cgroupfs", "systemd")
+JOURNAL_SOCKET = "/run/systemd/journal/socket"
+SYSLOG_SOCKETS = ("/dev/log", "/var/run/syslog", "/var/run/log")
+
+# (flags, Globals attribute (None: refused, see refusals.FLAGS[""]), kind, metavar, help)
+TABLE: tuple[tuple[tuple[str, ...], Optional[str], str, str, str], ...] = (
+    (("--root",), "root", VALUE, "PATH", "Storage root directory (images, layers, containers, volumes)."),
+    (("--runroot",), "runroot", VALUE, "PATH", "Runtime state directory."),
+    (("--storage-driver",), "storage_driver", VALUE, "DRIVER", "overlay, fuse-overlayfs or vfs."),
+    (("--storage-opt",), "storage_opts", MULTI, "KEY=VALUE",
+     "Storage driver option (overlay.mount_program=PATH, ignore_chown_errors=BOOL); replaces storage.conf's "
+     "options, \"\" clears them."),
+    (("--events-backend",), "events_backend", VALUE, "BACKEND",
+     "file (default), journald (file where podpy cannot use the journal) or none."),
+    (("--log-level",), "log_level", VALUE, "LEVEL",
+     "trace, debug, info, warn (default), warning, error, fatal or panic."),
+    (("--noout",), "noout", FLAG, "", "Discard what podpy prints on stdout (a container's output stays)."),
+    (("--syslog",), "syslog", FLAG, "", "Send podpy's messages to syslog as well as to stderr."),
+    (("--cgroup-manager",), "cgroup_manager", VALUE, "MANAGER",
+     "cgroupfs (podpy's own); systemd falls back to cgroupfs with a warning."),
+    (("--runtime",), "runtime", VALUE, "NAME", "Recorded and shown by info: podpy runs containers itself."),
+    (("--runtime-flag",), "runtime_flags", MULTI, "FLAG", "Recorded and shown by info: podpy's runtime takes none."),
+    (("--tmpdir",), "tmpdir", VALUE, "PATH", "Keep the event log in PATH/events (default: the runroot)."),
+    (("--network-config-dir",), "network_config_dir", VALUE, "PATH",
+     "Accepted and shown by info: podpy keeps its networks in its database."),
+    (("--conmon",), "conmon", VALUE, "PATH", "Accepted and shown by info: podpy's own monitor supervises containers."),
+    (("--network-cmd-path",), "network_cmd_path", VALUE, "PATH",
+     "Accepted and shown by info: podpy finds slirp4netns and pasta on PATH."),
+    (("--hooks-dir",), None, MULTI, "PATH", ""),
+    (("--namespace",), None, VALUE, "NAME", ""),
+    (("--volumepath",), None, VALUE, "PATH", ""),
+    (("-c", "--connection"), None, VALUE, "NAME", ""),
+    (("--identity",), None, VALUE, "PATH", ""),
+    (("-r", "--remote"), None, FLAG, "", ""),
+    (("--url",), None, VALUE, "URL", ""),
+    (("--ssh",), None, VALUE, "MODE", ""),
+    (("-h", "--help"), "help", FLAG, "", "Show this message and exit."),
+    (("-v", "--version"), "version", FLAG, "", "Print the version and exit."),
+)
+_INDEX = {flag: row for row in TABLE for flag in row[0]}
+_TRUE = ("1", "t", "true")
+_FALSE = ("0", "f", "false")
+
+
+class Globals:
+    """The global flags of one command line (defaults: podman's, as podpy applies them)."""
+
+    def __init__(self, root: Optional[str] = None, runroot: Optional[str] = None,
+                 storage_driver: Optional[str] = None) -> None:
+        self.root = root
+        self.runroot = runroot
+        self.storage_driver = storage_driver
+        self.storage_opts: Optional[list[str]] = None   # None: storage.conf's options
+        self.events_backend = "file"
+        self.log_level = "warn"
+        self.noout = False
+        self.syslog = False
+        self.cgroup_manager = "cgroupfs"
+        self.runtime: Optional[str] = None
+        self.runtime_flags: list[str] = []
+        self.tmpdir: Optional[str] = None
+        self.network_config_dir: Optional[str] = None
+        self.conmon: Optional[str] = None
+        self.network_cmd_path: Optional[str] = None
+        self.help = False
+        self.version = False
+        self.warnings: list[str] = []   # what check() found to warn about, printed by apply()
+
+    def engine_settings(self) -> dict[str, Any]:
+        """What the engine records of the global flags (config.Config's fields of the same names)."""
+        return {"events_backend": self.events_backend, "tmpdir": self.tmpdir, "cgroup_manager": self.cgroup_manager,
+                "runtime": self.runtime, "runtime_flags": list(self.runtime_flags), "conmon": self.conmon,
+                "network_cmd_path": self.network_cmd_path, "network_config_dir": self.network_config_dir}
+
+    def open_runtime(self) -> Runtime:
+        """The engine's Runtime for this command line."""
+        from ..engine.context import Runtime
+        from . import render
+
+        rt = Runtime.open(self.root, self.runroot, self.storage_driver, self.storage_opts, self.engine_settings())
+        if render.enabled("debug"):
+            cfg = rt.cfg
+            for line in (f"Using graph root {cfg.root}", f"Using run root {cfg.runroot}",
+                         (f"Using storage driver {cfg.driver} (set by {cfg.driver_source})" if cfg.driver
+                          else "Using the store's storage driver (chosen when the store was made)"),
+                         f"Using events backend {cfg.events_backend}",
+                         f"Using runtime {cfg.runtime or 'podpy'} (podpy runs containers itself)"):
+                render.debug(line)
+        return rt
+
+    def check(self) -> None:
+        """Refuse bad values in one line (nothing has been done yet); note what falls back."""
+        if self.log_level.lower() not in LOG_LEVELS:
+            raise InvalidArgument(f"Log Level {_go_quote(self.log_level)} is not supported, choose from: "
+                                  + ", ".join(LOG_LEVELS))
+        self.log_level = self.log_level.lower()
+        if self.events_backend not in EVENTS_BACKENDS:
+            raise InvalidArgument(f"{_go_quote(self.events_backend)} is not a valid events backend: "
+                                  "choose from file, journald, none")
+        if self.cgroup_manager not in CGROUP_MANAGERS:
+            raise InvalidArgument("cgroup manager must be one of cgroupfs and systemd")
+        if self.syslog and not any(_is_socket(p) for p in SYSLOG_SOCKETS):
+            raise InvalidArgument("Failed to initialize syslog hook: Unix syslog delivery error")
+        if self.events_backend == "journald":
+            self.events_backend = "file"
+            if _is_socket(JOURNAL_SOCKET):
+                self.warnings.append("podpy cannot write events to the journal yet: "
+                                     "Falling back to --events-backend=file")
+            else:
+                self.warnings.append(f"The journald events backend needs the journal, and {JOURNAL_SOCKET} "
+                                     "does not exist")
+                self.warnings.append("Falling back to --events-backend=file")
+        if self.cgroup_manager == "systemd":
+            self.cgroup_manager = "cgroupfs"
+            if os.geteuid() != 0 and not _systemd_user_session():
+                self.warnings += [
+                    "The cgroupv2 manager is set to systemd but there is no systemd user session available",
+                    "For using systemd, you may need to login using an user session",
+                    f"Alternatively, you can enable lingering with: `loginctl enable-linger {os.getuid()}` "
+                    "(possibly as root)",
+                    "Falling back to --cgroup-manager=cgroupfs"]
+            else:
+                self.warnings += ["podpy manages cgroups itself: the systemd cgroup manager is not available yet",
+                                  "Falling back to --cgroup-manager=cgroupfs"]
+
+    def apply(self, argv: list[str]) -> None:
+        """This process's side of the flags: the log level, syslog, --noout, the fall-back warnings."""
+        from . import render
+
+        render.set_level(self.log_level)
+        if self.syslog:
+            import syslog
+
+            syslog.openlog("podpy", syslog.LOG_PID, syslog.LOG_USER)
+            render.set_syslog(syslog.syslog)
+        render.info(f"podpy filtering at log level {self.log_level}")
+        render.debug(f"Called podpy ({' '.join(['podpy', *argv])})")
+        for line in self.warnings:
+            render.warn(line)
+        if self.noout:
+            # What podpy prints goes nowhere; a foreground container's own output still reaches
+            # the standard output it inherits, as with podman's --noout.
+            sys.stdout = open(os.devnull, "w")
+
+
+def parse(args: list[str]) -> tuple[Globals, list[str]]:
+    """The global flags before the command, and the rest of the line (the command first).
+
+    Unknown flags are refused here, as podman's root command refuses them; refused ones
+    (remote connections, hooks) with their reason."""
+    g = Globals()
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if not a.startswith("-") or a == "-":
+            break
+        i += 1
+        if a == "--":
+            break
+        if a.startswith("--"):
+            name, eq, value = a.partition("=")
+            inline: Optional[str] = value if eq else None
+        else:   # -c NAME, -cNAME, -c=NAME, -v, -h, -r
+            name, rest = a[:2], a[2:]
+            inline = (rest[1:] if rest.startswith("=") else rest) if rest else None
+        row = _INDEX.get(name)
+        if row is None:
+            raise InvalidArgument(f"unknown flag: {name}" if name.startswith("--")
+                                  else f"unknown shorthand flag: {name[1:]!r} in {a}")
+        flags, attr, kind, _metavar, _help = row
+        if kind == FLAG:
+            if inline is not None and inline.lower() not in _TRUE + _FALSE:
+                raise InvalidArgument(f"invalid argument {inline!r} for {name}: expected true or false")
+            value_given: Any = inline is None or inline.lower() in _TRUE
+        else:
+            if inline is None:
+                if i >= len(args):
+                    raise InvalidArgument(f"flag needs an argument: {name}")
+                inline = args[i]
+                i += 1
+            value_given = inline
+        if attr is None:
+            from .refusals import flag_refusal, message
+
+            raise InvalidArgument(message("", flags[-1], flag_refusal("", name) or "not available"))
+        if kind == MULTI:
+            current = getattr(g, attr)
+            setattr(g, attr, (current or []) + [value_given])
+        else:
+            setattr(g, attr, value_given)
+        if attr in ("help", "version") and value_given:
+            break
+    return g, args[i:]
+
+
+def _go_quote(text: str) -> str:
+    """Go's %q of a string (what podman's messages quote values with)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _is_socket(path: str) -> bool:
+    import stat
+
+    try:
+        return stat.S_ISSOCK(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _systemd_user_session() -> bool:
+    """A systemd user manager for this user: its private socket in the runtime directory."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
+    return _is_socket(os.path.join(runtime, "systemd", "private"))

@@ -1,0 +1,226 @@
+"""What podpy refuses of podman 4.3.1's command line, and why: one table for every front of the CLI.
+
+A podman command or flag that podpy does not have is refused here with a one-line reason,
+which podpy prints (`Error: podpy ps --sort: not available yet`, exit 125) instead of
+"unknown flag": a script written for podman learns what is missing and why. Everything
+else of podman's command line is accepted by podpy's parsers (tests/unit/test_cli_contract.py
+checks both against podman's own --help output, kept in tests/unit/podman_cli.json).
+
+COMMANDS: a command path ("pod", "container checkpoint") -> reason; a refused group refuses
+every subcommand and flag under it. FLAGS: a command path -> {flags -> reason}, where the
+flags are podman's long name and, when it has one, its short one ("-l/--latest"); "" is
+the global flags. SAME: podman's second names of one command (`container rm` is `rm`),
+which share its refusals. The run/create/exec parser (runargs.py) consults FLAGS only for a
+flag it does not know, and typer's commands get these flags as hidden options that refuse
+(tree.py), so a flag podpy comes to accept must leave this table (the test says so).
+
+No imports: the run path reads it only when a command line has a flag it does not know.
+"""
+
+NOT_YET = "not available yet"
+REMOTE = "remote connections are not available yet"
+PODS = "pods are not available yet"
+SECRETS = "secrets are not available yet"
+SIGNING = "image signing is not available yet"
+HOOKS = "OCI hooks are not available yet"
+IPV6 = "IPv6 on user networks is not available yet"
+CONMON = "podpy has no conmon: its own monitor supervises containers"
+LATEST = NOT_YET
+
+COMMANDS = {
+    "auto-update": NOT_YET,
+    "container checkpoint": "checkpointing needs CRIU with root privileges; podpy runs containers without them",
+    "container restore": "restoring needs CRIU with root privileges; podpy runs containers without them",
+    "container clone": NOT_YET,
+    "container init": "podpy has no initialized state: `start` sets a container up and starts it in one step",
+    "init": "podpy has no initialized state: `start` sets a container up and starts it in one step",
+    "container mount": NOT_YET,
+    "container unmount": NOT_YET,
+    "container umount": NOT_YET,
+    "container runlabel": NOT_YET,
+    "container update": NOT_YET,
+    "update": NOT_YET,
+    "mount": NOT_YET,
+    "unmount": NOT_YET,
+    "umount": NOT_YET,
+    "generate kube": NOT_YET,
+    "generate systemd": NOT_YET,
+    "generate spec": "out of scope: podpy has no remote API that takes podman's container specs",
+    "generate": NOT_YET,
+    "kube": NOT_YET,
+    "machine": "out of scope: podpy runs containers on this Linux host and manages no virtual machines",
+    "manifest": NOT_YET,
+    "pod": PODS,
+    "secret": SECRETS,
+    "search": NOT_YET,
+    "image search": NOT_YET,
+    "image diff": NOT_YET,
+    "image mount": NOT_YET,
+    "image unmount": NOT_YET,
+    "image umount": NOT_YET,
+    "image scp": "copying images to other users or hosts is not available yet",
+    "image sign": SIGNING,
+    "image trust": SIGNING,
+    "image tree": NOT_YET,
+    "network reload": NOT_YET,
+    "volume export": NOT_YET,
+    "volume import": NOT_YET,
+    "volume mount": NOT_YET,
+    "volume unmount": NOT_YET,
+    "volume reload": NOT_YET,
+    "system connection": REMOTE,
+    "system service": "the API service is not available yet",
+    "system migrate": "out of scope: podpy's database updates itself when a newer podpy opens it",
+    "system renumber": "out of scope: podpy has no lock numbers to renumber (SQLite locks the rows)",
+}
+
+_RUN_CREATE = {
+    "--annotation": NOT_YET, "--arch": NOT_YET, "-a/--attach": NOT_YET, "--authfile": NOT_YET,
+    "--blkio-weight": NOT_YET, "--blkio-weight-device": NOT_YET, "--cgroup-conf": NOT_YET, "--cgroupns": NOT_YET,
+    "--cgroups": NOT_YET, "--chrootdirs": NOT_YET, "--cidfile": NOT_YET, "--conmon-pidfile": CONMON,
+    "--cpu-period": NOT_YET, "--cpu-quota": NOT_YET, "--cpu-rt-period": NOT_YET, "--cpu-rt-runtime": NOT_YET,
+    "--cpuset-cpus": NOT_YET, "--cpuset-mems": NOT_YET, "--device": NOT_YET, "--device-cgroup-rule": NOT_YET,
+    "--device-read-bps": NOT_YET, "--device-read-iops": NOT_YET, "--device-write-bps": NOT_YET,
+    "--device-write-iops": NOT_YET, "--disable-content-trust": NOT_YET, "--env-host": NOT_YET,
+    "--env-merge": NOT_YET, "--group-add": NOT_YET, "--hostuser": NOT_YET, "--http-proxy": NOT_YET,
+    "--image-volume": NOT_YET, "--ip6": IPV6, "--ipc": NOT_YET, "--label-file": NOT_YET,
+    "--memory-reservation": NOT_YET, "--memory-swappiness": NOT_YET, "--no-hosts": NOT_YET,
+    "--oom-kill-disable": NOT_YET, "--oom-score-adj": NOT_YET, "--os": NOT_YET, "--passwd-entry": NOT_YET,
+    "--personality": NOT_YET, "--pid": NOT_YET, "--pidfile": NOT_YET, "--platform": NOT_YET, "--pod": PODS,
+    "--pod-id-file": PODS, "-q/--quiet": NOT_YET, "--replace": NOT_YET, "--requires": NOT_YET,
+    "--rootfs": NOT_YET, "--sdnotify": NOT_YET, "--seccomp-policy": NOT_YET, "--secret": SECRETS,
+    "--shm-size": NOT_YET, "--subgidname": NOT_YET, "--subuidname": NOT_YET, "--sysctl": NOT_YET,
+    "--systemd": NOT_YET, "--timeout": NOT_YET, "--tls-verify": NOT_YET, "--tz": NOT_YET, "--ulimit": NOT_YET,
+    "--umask": NOT_YET, "--unsetenv": NOT_YET, "--unsetenv-all": NOT_YET, "--uts": NOT_YET, "--variant": NOT_YET,
+}
+
+FLAGS = {
+    "": {"--hooks-dir": HOOKS, "--namespace": NOT_YET, "--volumepath": NOT_YET,
+         "-c/--connection": REMOTE, "--identity": REMOTE, "-r/--remote": REMOTE, "--url": REMOTE, "--ssh": REMOTE},
+    "run": {**_RUN_CREATE, "--detach-keys": NOT_YET, "--passwd": NOT_YET, "--rmi": NOT_YET, "--sig-proxy": NOT_YET},
+    "create": {**_RUN_CREATE, "--init-ctr": PODS},
+    "exec": {"--detach-keys": NOT_YET, "-l/--latest": LATEST},
+    "attach": {"-l/--latest": LATEST, "--sig-proxy": NOT_YET},
+    "build": {
+        "--add-host": NOT_YET, "--all-platforms": NOT_YET, "--annotation": NOT_YET, "--arch": NOT_YET,
+        "--build-context": NOT_YET, "--cache-from": NOT_YET, "--cache-to": NOT_YET, "--cache-ttl": NOT_YET,
+        "--cap-add": NOT_YET, "--cap-drop": NOT_YET, "--cgroup-parent": NOT_YET, "--cgroupns": NOT_YET,
+        "--compress": NOT_YET, "--cpp-flag": NOT_YET, "--cpu-period": NOT_YET, "--cpu-quota": NOT_YET,
+        "-c/--cpu-shares": NOT_YET, "--cpuset-cpus": NOT_YET, "--cpuset-mems": NOT_YET, "--decryption-key": NOT_YET,
+        "--device": NOT_YET, "-D/--disable-compression": NOT_YET, "--dns": NOT_YET, "--dns-option": NOT_YET,
+        "--dns-search": NOT_YET, "--env": NOT_YET, "--force-rm": NOT_YET, "--from": NOT_YET, "--hooks-dir": HOOKS,
+        "--http-proxy": NOT_YET, "--identity-label": NOT_YET, "--ignorefile": NOT_YET, "--ipc": NOT_YET,
+        "--isolation": NOT_YET, "--logfile": NOT_YET, "--logsplit": NOT_YET, "--manifest": NOT_YET,
+        "-m/--memory": NOT_YET, "--memory-swap": NOT_YET, "--no-hosts": NOT_YET, "--omit-history": NOT_YET,
+        "--os": NOT_YET, "--os-feature": NOT_YET, "--os-version": NOT_YET, "-o/--output": NOT_YET, "--pid": NOT_YET,
+        "--platform": NOT_YET, "--retry": NOT_YET, "--retry-delay": NOT_YET, "--rm": NOT_YET,
+        "--runtime-flag": NOT_YET, "--security-opt": NOT_YET, "--shm-size": NOT_YET, "--sign-by": SIGNING,
+        "--skip-unused-stages": NOT_YET, "--squash-all": NOT_YET, "--ssh": NOT_YET, "--stdin": NOT_YET,
+        "--timestamp": NOT_YET, "--ulimit": NOT_YET, "--unsetenv": NOT_YET, "--userns": NOT_YET,
+        "--userns-gid-map": NOT_YET, "--userns-gid-map-group": NOT_YET, "--userns-uid-map": NOT_YET,
+        "--userns-uid-map-user": NOT_YET, "--uts": NOT_YET, "--variant": NOT_YET, "-v/--volume": NOT_YET,
+    },
+    "commit": {"-f/--format": NOT_YET, "--iidfile": NOT_YET, "--include-volumes": NOT_YET, "-s/--squash": NOT_YET},
+    "container cleanup": {"-a/--all": NOT_YET, "--exec": NOT_YET, "-l/--latest": LATEST, "--rm": NOT_YET,
+                          "--rmi": NOT_YET},
+    "cp": {"--overwrite": NOT_YET},
+    "diff": {"-l/--latest": LATEST},
+    "container exists": {"--external": NOT_YET},
+    "inspect": {"-l/--latest": LATEST, "-s/--size": NOT_YET},
+    "container inspect": {"-l/--latest": LATEST, "-s/--size": NOT_YET},
+    "kill": {"--cidfile": NOT_YET},
+    "ps": {"--external": NOT_YET, "--ns": NOT_YET, "-p/--pod": PODS, "-s/--size": NOT_YET, "--sort": NOT_YET,
+           "--sync": NOT_YET, "-w/--watch": NOT_YET},
+    "logs": {"--color": NOT_YET, "-l/--latest": LATEST},
+    "pause": {"--cidfile": NOT_YET, "-f/--filter": NOT_YET, "-l/--latest": LATEST},
+    "unpause": {"--cidfile": NOT_YET, "-f/--filter": NOT_YET, "-l/--latest": LATEST},
+    "restart": {"--cidfile": NOT_YET, "-f/--filter": NOT_YET, "-l/--latest": LATEST},
+    "rm": {"--cidfile": NOT_YET, "--depend": NOT_YET, "--filter": NOT_YET, "-l/--latest": LATEST},
+    "start": {"--all": NOT_YET, "--detach-keys": NOT_YET, "-f/--filter": NOT_YET, "-l/--latest": LATEST,
+              "--sig-proxy": NOT_YET},
+    "stats": {"-a/--all": NOT_YET, "-l/--latest": LATEST, "--no-reset": NOT_YET, "--no-trunc": NOT_YET},
+    "stop": {"--cidfile": NOT_YET, "-f/--filter": NOT_YET},
+    "top": {"-l/--latest": LATEST},
+    "wait": {"-i/--interval": NOT_YET, "-l/--latest": LATEST},
+    "events": {"--no-trunc": NOT_YET},
+    "history": {"-H/--human": NOT_YET},
+    "import": {"--arch": NOT_YET, "--os": NOT_YET, "--variant": NOT_YET},
+    "images": {"--digests": NOT_YET, "-f/--filter": NOT_YET, "--history": NOT_YET, "--sort": NOT_YET},
+    "image prune": {"--external": NOT_YET, "--filter": NOT_YET},
+    "pull": {"-a/--all-tags": NOT_YET},
+    "push": {"--compress": NOT_YET, "-f/--format": NOT_YET, "--remove-signatures": SIGNING, "--sign-by": SIGNING,
+             "--sign-by-sigstore-private-key": SIGNING, "--sign-passphrase-file": SIGNING},
+    "rmi": {"-i/--ignore": NOT_YET, "--no-prune": NOT_YET},
+    "save": {"--compress": NOT_YET, "-m/--multi-image-archive": NOT_YET, "--uncompressed": NOT_YET},
+    "login": {"-v/--verbose": NOT_YET},
+    "network connect": {"--ip6": IPV6},
+    "network create": {"--ipam-driver": NOT_YET, "--ipv6": IPV6},
+    "network prune": {"--filter": NOT_YET},
+    "network rm": {"-t/--time": NOT_YET},
+    "system prune": {"--filter": NOT_YET},
+    "unshare": {"--rootless-netns": NOT_YET},
+    "volume inspect": {"-a/--all": NOT_YET},
+    "volume prune": {"--filter": NOT_YET},
+    "volume rm": {"-t/--time": NOT_YET},
+}
+
+# podman's second names of a command -> the first (their flags are the same in podman 4.3.1)
+SAME = {
+    "container attach": "attach", "container commit": "commit", "container cp": "cp", "container create": "create",
+    "container diff": "diff", "container exec": "exec", "container export": "export", "container kill": "kill",
+    "container list": "ps", "container ls": "ps", "container ps": "ps", "container logs": "logs",
+    "container pause": "pause", "container port": "port", "container rename": "rename",
+    "container restart": "restart", "container rm": "rm", "container run": "run", "container start": "start",
+    "container stats": "stats", "container stop": "stop", "container top": "top", "container unpause": "unpause",
+    "container wait": "wait", "image build": "build", "image history": "history", "image import": "import",
+    "image list": "images", "image ls": "images", "image load": "load", "image pull": "pull", "image push": "push",
+    "image rm": "rmi", "image save": "save", "image tag": "tag", "image untag": "untag", "system info": "info",
+    "network remove": "network rm", "volume remove": "volume rm", "volume list": "volume ls",
+}
+
+
+def refused_command(path: str) -> "tuple[str, str] | None":
+    """(the refused command, its reason) for the command at path: path itself, or the group it
+    is in (`generate spec` has a reason of its own, `pod create` is refused with `pod`)."""
+    words = path.split()
+    for n in range(len(words), 0, -1):
+        reason = COMMANDS.get(" ".join(words[:n]))
+        if reason is not None:
+            return " ".join(words[:n]), reason
+    return None
+
+
+def command_refusal(path: str) -> "str | None":
+    """The reason podpy refuses the command at path (or the group it is in); None if it does not."""
+    found = refused_command(path)
+    return found[1] if found else None
+
+
+def flag_refusals(path: str) -> dict[str, str]:
+    """The refused flags of the command at path: each name (long and short) -> reason."""
+    table = FLAGS.get(SAME.get(path, path), {})
+    return {name: reason for names, reason in table.items() for name in names.split("/")}
+
+
+def flag_refusal(path: str, flag: str) -> "str | None":
+    return flag_refusals(path).get(flag)
+
+
+def message(path: str, what: str, reason: str) -> str:
+    """The one line podpy prints for a refusal: `podpy ps --sort: not available yet`."""
+    return " ".join(w for w in ("podpy", path, what) if w) + f": {reason}"
+
+
+def readme_lines() -> list[str]:
+    """The README's list of every refusal, made from these tables (the unit test checks that the
+    README holds exactly these lines)."""
+    lines = [f"- `podpy {path}`: {reason}" for path, reason in sorted(COMMANDS.items())]
+    lines.append("")
+    for path in sorted(FLAGS):
+        by_reason: dict[str, list[str]] = {}
+        for names, reason in FLAGS[path].items():
+            by_reason.setdefault(reason, []).append(names)
+        parts = [", ".join(f"`{n}`" for n in sorted(names, key=lambda n: n.split("/")[-1])) + f": {reason}"
+                 for reason, names in sorted(by_reason.items(), key=lambda item: -len(item[1]))]
+        lines.append(f"- `{' '.join(w for w in ('podpy', path) if w)}`: " + "; ".join(parts))
+    return lines
