@@ -240,8 +240,12 @@ class Container:
 
     def destroy(self, volumes: bool, event: bool = True) -> None:
         """Remove the container, whose row is ours: what its run held, its storage, its row,
-        its addresses and, with volumes, its anonymous volumes."""
+        its addresses and, with volumes, its anonymous volumes; a mount of it on the host
+        (`podpy mount`) goes first, whatever its counter, as podman's rm unmounts."""
+        from .mounts import CONTAINER, release as release_mount
+
         self._release()
+        release_mount(self.rt, CONTAINER, self.rec.id)
         self.rt.store.remove_container(self.rec.id)
         self.rt.state.delete(self.rec.id)
         self._release_resources(volumes)
