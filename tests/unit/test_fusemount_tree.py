@@ -126,8 +126,15 @@ def test_a_deep_layer_does_not_exhaust_the_stack(tmp_path):
         path += "/d"
         os.mkdir(path)
     write(path + "/leaf", "bottom\n")
-    tree = MergedTree([deep])
-    assert tree.get("/d" * 1100 + "/leaf") is not None
+    try:
+        tree = MergedTree([deep])
+        assert tree.get("/d" * 1100 + "/leaf") is not None
+    finally:
+        # shutil.rmtree (pytest's clean-up) recurses as deep as the tree: undo it here
+        os.remove(path + "/leaf")
+        while path != deep:
+            os.rmdir(path)
+            path = os.path.dirname(path)
 
 
 def test_the_writable_layer_is_looked_up_live(layers, tmp_path):
