@@ -326,7 +326,7 @@ def _serve(rt: Runtime, kind: str, ident: str, target: str, job: dict[str, Any])
         raise translate(exc) from exc
     ready_r, ready_w = os.pipe()
     try:
-        job = dict(job, fuse_fd=fuse_fd, status_fd=ready_w)
+        job = dict(job, fuse_fd=fuse_fd, status_fd=ready_w, mountpoint=target)
         argv = [sys.executable, "-S", "-c", "from storage.fusemount.serve import main; main()",
                 json.dumps(job)]
         pid = spawn_in_userns(argv, env, rt.userns_mappings, keep_fds=(fuse_fd, ready_w),

@@ -1,9 +1,10 @@
 """The serving process of one mount: `python -c "from storage.fusemount.serve import main; main()" JOB`.
 
-JOB is JSON: {"fuse_fd": the /dev/fuse descriptor fusermount3 mounted, "status_fd": where
-"ok" or "error: WHY" is written once, "layers": the image's layer directories (bottom
-first), "upper": a container's writable layer or null, "uids"/"gids": a container's own
-id ranges or null}. The engine starts it in the user's user namespace, in a session of its
+JOB is JSON: {"fuse_fd": the /dev/fuse descriptor fusermount3 mounted, "mountpoint": where
+(shown in the process's command line and its messages), "status_fd": where "ok" or
+"error: WHY" is written once, "layers": the image's layer directories (bottom first),
+"upper": a container's writable layer or null, "uids"/"gids": a container's own id ranges
+or null}. The engine starts it in the user's user namespace, in a session of its
 own; it builds the index, answers the kernel until the mount goes (`fusermount3 -u`: its
 /dev/fuse then reports the end) or it is killed, and exits. It holds nothing that needs
 cleaning up: the layers are only read.
@@ -64,7 +65,7 @@ def serve(job: dict[str, Any]) -> int:
                              nothreads=True)
     except Exception as exc:  # noqa: BLE001
         _report(status, f"error: {exc}")
-        print(f"podpy mount: {exc}", file=sys.stderr)
+        print(f"podpy mount {job.get('mountpoint', '')}: {exc}", file=sys.stderr)
         return 1
     return 0
 
