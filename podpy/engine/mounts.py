@@ -231,8 +231,9 @@ def image_job(rt: Runtime, image: Image) -> dict[str, Any]:
 
 
 def container_job(rt: Runtime, rec: ContainerRecord, image: Image) -> dict[str, Any]:
-    """A container's: its image's layers and its writable layer, and the ranges of a
-    container with ids of its own (--uidmap, --userns=keep-id|auto)."""
+    """A container's: its image's layers and its writable layer. (A container with ids of its
+    own, --uidmap or --userns=keep-id|auto, sees its files with the ids they are stored with,
+    through fuse-overlayfs: the mount shows them as they are, too.)"""
     desc = rt.store.rootfs_mount(rec.id, image)
     if desc.get("type") == "bind":   # a full copy (vfs): the copy is the writable layer
         lower: list[str] = []
@@ -240,9 +241,7 @@ def container_job(rt: Runtime, rec: ContainerRecord, image: Image) -> dict[str, 
     else:
         lower = list(reversed(desc["lower"]))
         upper = desc["upper"]
-    idmap = rec.config.idmap or {}
-    return {"layers": lower or [_empty_dir(rt)], "upper": upper,
-            "uids": idmap.get("uids") or None, "gids": idmap.get("gids") or None}
+    return {"layers": lower or [_empty_dir(rt)], "upper": upper}
 
 
 def mount_container(rt: Runtime, rec: ContainerRecord) -> str:

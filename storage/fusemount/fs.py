@@ -7,8 +7,9 @@ libfuse reads it into the reply itself (or splices it, where the kernel lets it)
 file system costs one Python call per request, whatever its size.
 
 Owners are what the serving process sees, and it runs in the user's user namespace: the ids
-inside the container (a container with its own --uidmap/--userns gets its ranges applied on
-top). Permissions are not checked against those ids (no `default_permissions`): only the
+inside the container. (A container with ids of its own, --uidmap or --userns=keep-id|auto,
+sees its files through fuse-overlayfs with the ids they are stored with, which are these.)
+Permissions are not checked against those ids (no `default_permissions`): only the
 user who mounted may use the mount at all (no `allow_other`), and that user owns every one of
 these files already, as `podpy unshare` shows; so every file can be read, mode bits
 notwithstanding, as root in the container would.
@@ -29,9 +30,7 @@ from .tree import visible_xattr
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Optional, Sequence
-
-    IdRanges = Sequence[Sequence[int]]
+    from typing import Any, Callable, Optional
 
 # fuse_common.h: capability bits, buffer flags
 CAP_SPLICE_WRITE = 1 << 7
@@ -41,7 +40,6 @@ CAP_CACHE_SYMLINKS = 1 << 23
 BUF_IS_FD = 1 << 1
 BUF_FD_SEEK = 1 << 2
 
-OVERFLOW_ID = 65534
 # How long the kernel may keep an answer: an image never changes while mounted; a
 # container's writable layer does, so its answers are kept a second.
 IMAGE_TIMEOUT = 86400.0
@@ -67,21 +65,6 @@ _malloc.argtypes = [ctypes.c_size_t]
 _BUFVEC_SIZE = ctypes.sizeof(_BufVec)
 
 
-def id_shifter(ranges: Optional[IdRanges]) -> Optional[Callable[[int], int]]:
-    """Ids as a container with its own mappings sees them: ranges are [container id, id in
-    the user's namespace, size]; an id outside every range shows as the overflow id."""
-    if not ranges:
-        return None
-    table = [(int(c), int(i), int(n)) for c, i, n in ranges]
-
-    def shift(seen: int) -> int:
-        for c, i, n in table:
-            if i <= seen < i + n:
-                return c + seen - i
-        return OVERFLOW_ID
-    return shift
-
-
 def fuse_error(code: int) -> OSError:
     return OSError(code, os.strerror(code))
 
@@ -92,12 +75,9 @@ class MountFS:
 
     use_ns = True   # times in nanoseconds
 
-    def __init__(self, view: Any, live: bool, uids: Optional[IdRanges] = None,
-                 gids: Optional[IdRanges] = None, on_ready: Optional[Callable[[], None]] = None) -> None:
+    def __init__(self, view: Any, live: bool, on_ready: Optional[Callable[[], None]] = None) -> None:
         self.view = view
         self.live = live
-        self.shift_uid = id_shifter(uids)
-        self.shift_gid = id_shifter(gids)
         self.on_ready = on_ready
         self.statfs_path = getattr(view, "upper", None) or view.lookup("/").host
         self.fds: dict[str, int] = {}
@@ -142,12 +122,7 @@ class MountFS:
             nlink = 2 + sum(1 for kind, _ in self.view.listdir(e).values() if kind == stat.S_IFDIR)
         else:
             nlink = e.nlink
-        uid, gid = st.st_uid, st.st_gid
-        if self.shift_uid is not None:
-            uid = self.shift_uid(uid)
-        if self.shift_gid is not None:
-            gid = self.shift_gid(gid)
-        return {"st_mode": st.st_mode, "st_ino": st.st_ino, "st_nlink": nlink, "st_uid": uid, "st_gid": gid,
+        return {"st_mode": st.st_mode, "st_ino": st.st_ino, "st_nlink": nlink, "st_uid": st.st_uid, "st_gid": st.st_gid,
                 "st_size": st.st_size, "st_rdev": st.st_rdev, "st_blocks": st.st_blocks,
                 "st_blksize": st.st_blksize, "st_atime": st.st_atime_ns, "st_mtime": st.st_mtime_ns,
                 "st_ctime": st.st_ctime_ns}

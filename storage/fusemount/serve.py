@@ -3,8 +3,7 @@
 JOB is JSON: {"fuse_fd": the /dev/fuse descriptor fusermount3 mounted, "mountpoint": where
 (shown in the process's command line and its messages), "status_fd": where "ok" or
 "error: WHY" is written once, "layers": the image's layer directories (bottom first),
-"upper": a container's writable layer or null, "uids"/"gids": a container's own id ranges
-or null}. The engine starts it in the user's user namespace, in a session of its
+"upper": a container's writable layer or null}. The engine starts it in the user's user namespace, in a session of its
 own; it builds the index, answers the kernel until the mount goes (`fusermount3 -u`: its
 /dev/fuse then reports the end) or it is killed, and exits. It holds nothing that needs
 cleaning up: the layers are only read.
@@ -42,8 +41,7 @@ def build_ops(job: dict[str, Any], on_ready: Optional[Any] = None) -> Any:
         from .upper import UpperView
 
         view = UpperView(tree, job["upper"])
-    return MountFS(view, live=bool(job.get("upper")), uids=job.get("uids"), gids=job.get("gids"),
-                   on_ready=on_ready)
+    return MountFS(view, live=bool(job.get("upper")), on_ready=on_ready)
 
 
 def serve(job: dict[str, Any]) -> int:

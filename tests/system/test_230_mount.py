@@ -168,6 +168,18 @@ def test_a_container_mount_shows_what_the_container_writes(p):
     p("rm", "-f", "c")
 
 
+def test_a_container_with_ids_of_its_own_shows_what_it_sees(p):
+    if not os.access("/dev/fuse", os.R_OK | os.W_OK) or subprocess.run(
+            ["sh", "-c", "command -v fuse-overlayfs"], capture_output=True).returncode:
+        pytest.skip("--userns=keep-id needs fuse-overlayfs and /dev/fuse")
+    inside = p("run", "--name", "k", "--userns=keep-id", "--network", "none", "busybox", "sh", "-c",
+               "echo me > /tmp/mine; stat -c '%u:%g' /tmp/mine /etc/passwd /home/tester").stdout.split()
+    assert inside[0] == f"{os.getuid()}:{os.getgid()}"
+    path = p("mount", "k").stdout.strip()
+    seen = sh(f"stat -c '%u:%g' {path}/tmp/mine {path}/etc/passwd {path}/home/tester").stdout.split()
+    assert seen == inside
+
+
 def test_rm_and_rmi_take_their_mounts_with_them(p):
     p("create", "--name", "made", "--network", "none", "busybox", "true")
     path = p("mount", "made").stdout.strip()

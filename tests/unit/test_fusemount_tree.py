@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from storage.fusemount.fs import MountFS, id_shifter
+from storage.fusemount.fs import MountFS
 from storage.fusemount.tree import MergedTree
 from storage.fusemount.upper import UpperView
 
@@ -193,9 +193,3 @@ def test_overlay_xattrs_are_not_shown(layers):
     assert "user.overlay.opaque" not in fs.listxattr("/opaque")
     with pytest.raises(OSError):
         fs.getxattr("/opaque", "user.overlay.opaque")
-
-
-def test_ids_of_a_container_with_its_own_mappings():
-    shift = id_shifter([[0, 1, 1000], [1000, 0, 1], [1001, 1001, 64535]])
-    assert [shift(0), shift(1), shift(1000), shift(1001), shift(70000)] == [1000, 0, 999, 1001, 65534]
-    assert id_shifter(None) is None
