@@ -173,10 +173,10 @@ def test_a_container_with_ids_of_its_own_shows_what_it_sees(p):
             ["sh", "-c", "command -v fuse-overlayfs"], capture_output=True).returncode:
         pytest.skip("--userns=keep-id needs fuse-overlayfs and /dev/fuse")
     inside = p("run", "--name", "k", "--userns=keep-id", "--network", "none", "busybox", "sh", "-c",
-               "echo me > /tmp/mine; stat -c '%u:%g' /tmp/mine /etc/passwd /home/tester").stdout.split()
+               "echo me > /tmp/mine; stat -c '%u:%g' /tmp/mine /bin/busybox /home/tester").stdout.split()
     assert inside[0] == f"{os.getuid()}:{os.getgid()}"
     path = p("mount", "k").stdout.strip()
-    seen = sh(f"stat -c '%u:%g' {path}/tmp/mine {path}/etc/passwd {path}/home/tester").stdout.split()
+    seen = sh(f"stat -c '%u:%g' {path}/tmp/mine {path}/bin/busybox {path}/home/tester").stdout.split()
     assert seen == inside
 
 
