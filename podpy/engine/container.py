@@ -242,10 +242,13 @@ class Container:
         """Remove the container, whose row is ours: what its run held, its storage, its row,
         its addresses and, with volumes, its anonymous volumes; a mount of it on the host
         (`podpy mount`) goes first, whatever its counter, as podman's rm unmounts."""
-        from .mounts import CONTAINER, release as release_mount
+        from .mounttable import CONTAINER, any_mount
 
         self._release()
-        release_mount(self.rt, CONTAINER, self.rec.id)
+        if any_mount(self.rt, CONTAINER, self.rec.id):
+            from .mounts import release
+
+            release(self.rt, CONTAINER, self.rec.id)
         self.rt.store.remove_container(self.rec.id)
         self.rt.state.delete(self.rec.id)
         self._release_resources(volumes)

@@ -256,9 +256,12 @@ def prune(rt: Runtime, all_: bool) -> list[str]:
 def _delete_image(rt: Runtime, image_id: str) -> list[str]:
     """Remove an image from the store (its names, then what no other image uses), after its
     mount on the host if it has one, whatever the mount's counter (as podman's rmi does)."""
-    from .mounts import IMAGE, release
+    from .mounttable import IMAGE, any_mount
 
-    release(rt, IMAGE, image_id)
+    if any_mount(rt, IMAGE, image_id):
+        from .mounts import release
+
+        release(rt, IMAGE, image_id)
     return rt.store.delete_image(image_id, in_use=False)
 
 

@@ -28,6 +28,10 @@ from contextlib import contextmanager
 from ..errors import EngineError, translate
 from ..state import alive, process_start_time
 from .context import Runtime
+from .mounttable import CONTAINER, IMAGE, SCHEMA
+
+__all__ = ["CONTAINER", "IMAGE", "mount", "mount_container", "mounted", "reap", "release", "release_all",
+           "unmount", "unmount_container"]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -38,25 +42,6 @@ if TYPE_CHECKING:
     from ..state import ContainerRecord
     from .entities import MountReport
 
-SCHEMA = (
-    """
-    CREATE TABLE mounts (
-        kind TEXT NOT NULL,
-        id TEXT NOT NULL,
-        mountpoint TEXT NOT NULL,
-        count INTEGER NOT NULL,
-        pid INTEGER,
-        pid_start TEXT,
-        owner_pid INTEGER,
-        owner_start TEXT,
-        created REAL NOT NULL,
-        PRIMARY KEY (kind, id)
-    )
-    """,
-)
-
-IMAGE = "image"
-CONTAINER = "container"
 OPTIONS = "ro,fsname=podpy,subtype=podpy"
 READY_TIMEOUT = 300.0   # building the index of a very large image
 

@@ -13,7 +13,7 @@ import os
 
 from .container import EXIT_FILE, Container
 from .context import Runtime
-from .mounts import reap as reap_mounts
+from .mounttable import any_mount
 
 
 def reconcile(rt: Runtime) -> None:
@@ -25,5 +25,8 @@ def reconcile(rt: Runtime) -> None:
                 ctr.exited(*got)
     for rec in rt.state.orphans():
         Container(rt, rec).recover()
-    reap_mounts(rt)
+    if any_mount(rt):
+        from .mounts import reap
+
+        reap(rt)
     rt.store.collect_garbage()
