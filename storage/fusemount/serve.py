@@ -79,15 +79,6 @@ def _fuse_class(mfusepy: Any) -> Any:
     class Fuse(mfusepy.FUSE):  # type: ignore[misc]
         listing: Optional[tuple[str, list[Any]]] = None
 
-        def opendir(self, path: bytes, fip: Any) -> int:
-            fi = fip.contents
-            fi.fh = self.operations.opendir(path.decode(self.encoding, self.errors))
-            if not self.operations.live:
-                # An image's directories never change: the kernel may keep their listings.
-                fi.cache_readdir = 1
-                fi.keep_cache = 1
-            return 0
-
         def readdir_fuse_3(self, path: bytes, buf: Any, filler: Any, offset: int, fip: Any, flags: int) -> int:
             # Each entry with its offset (its place + 1), so that a listing larger than the
             # kernel's buffer goes on where it stopped; libfuse 3.14 sends an entry's whole
