@@ -86,7 +86,7 @@ class MountFS:
         self.view = view
         self.live = live
         self.on_ready = on_ready
-        self.statfs_path = getattr(view, "upper", None) or view.lookup("/").host
+        self.statfs_path = getattr(view, "upper", None) or view.lookup("/").host   # the store's
         self.fds: dict[str, int] = {}
 
     # -- set-up ----------------------------------------------------------------------------
@@ -143,7 +143,7 @@ class MountFS:
         e = self._entry(path)
         if not stat.S_ISLNK(e.st.st_mode):
             raise fuse_error(errno.EINVAL)
-        return os.readlink(e.host)
+        return self.view.readlink(e)
 
     def opendir(self, path: str) -> int:
         if not self._entry(path).is_dir:
@@ -189,7 +189,7 @@ class MountFS:
 
     def listxattr(self, path: str) -> list[str]:
         try:
-            names = os.listxattr(self._entry(path).host, follow_symlinks=False)
+            names = self.view.listxattr(self._entry(path))
         except OSError as exc:
             if exc.errno in (errno.ENOTSUP, errno.EPERM):
                 return []
@@ -197,10 +197,10 @@ class MountFS:
         return [n for n in names if visible_xattr(n)]
 
     def getxattr(self, path: str, name: str, position: int = 0) -> bytes:
-        host = self._entry(path).host
+        e = self._entry(path)
         if not visible_xattr(name):
             raise fuse_error(errno.ENODATA)
-        return os.getxattr(host, name, follow_symlinks=False)
+        return self.view.getxattr(e, name)
 
     # -- data ------------------------------------------------------------------------------
 
@@ -218,7 +218,7 @@ class MountFS:
         if not stat.S_ISREG(e.st.st_mode):
             # Devices and fifos are never opened here (the kernel does it for them).
             raise fuse_error(errno.EISDIR if e.is_dir else errno.EACCES)
-        return os.open(e.host, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        return self.view.open(e)
 
     def _fd(self, path: str, fh: int) -> int:
         """The descriptor a read uses: the open file's (a container's), or for an image the

@@ -97,6 +97,22 @@ class MergedTree:
     def __len__(self) -> int:
         return len(self.index)
 
+    # The files themselves (the same calls as upper.UpperView's). An image's layers do not
+    # change while mounted, so their host paths can be used as they are: none of their
+    # directories becomes a symlink.
+
+    def open(self, node: Node) -> int:
+        return os.open(node.host, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+
+    def readlink(self, node: Node) -> str:
+        return os.readlink(node.host)
+
+    def listxattr(self, node: Node) -> list[str]:
+        return os.listxattr(node.host, follow_symlinks=False)
+
+    def getxattr(self, node: Node, name: str) -> bytes:
+        return os.getxattr(node.host, name, follow_symlinks=False)
+
     def _flatten(self) -> None:
         """The path index, and the link counts: a directory's 2 + its subdirectories, a
         file's the number of its names still seen (hard links of a layer share an inode)."""

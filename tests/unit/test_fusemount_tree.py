@@ -137,28 +137,59 @@ def test_a_deep_layer_does_not_exhaust_the_stack(tmp_path):
             path = os.path.dirname(path)
 
 
+def read(view, path):
+    fd = view.open(view.lookup(path))
+    try:
+        return os.read(fd, 1 << 16).decode()
+    finally:
+        os.close(fd)
+
+
 def test_the_writable_layer_is_looked_up_live(layers, tmp_path):
     upper = str(tmp_path / "upper")
     os.makedirs(upper)
     view = UpperView(MergedTree(layers), upper)
-    assert view.lookup("/etc/passwd").host == f"{layers[1]}/etc/passwd"
+    assert view.lookup("/etc/passwd").host == f"{layers[1]}/etc/passwd"   # the image's, indexed
     write(f"{upper}/etc/passwd", "changed\n")
     write(f"{upper}/etc/.wh.kept", "")
     write(f"{upper}/new/file", "new\n")
-    assert view.lookup("/etc/passwd").host == f"{upper}/etc/passwd"
+    assert read(view, "/etc/passwd") == "changed\n"
     assert view.lookup("/etc/kept") is None
     assert sorted(view.listdir(view.lookup("/etc"))) == ["link", "passwd"]
-    assert view.lookup("/new/file").host == f"{upper}/new/file"
+    assert read(view, "/new/file") == "new\n"
     assert "new" in view.listdir(view.lookup("/"))
+    assert view.readlink(view.lookup("/etc/link")) == "passwd"
+    os.symlink("../etc/passwd", f"{upper}/new/link")
+    assert view.readlink(view.lookup("/new/link")) == "../etc/passwd"
     # an opaque directory of the writable layer hides the image's below it
     os.makedirs(f"{upper}/opaque")
     mark_opaque(f"{upper}/opaque")
     write(f"{upper}/opaque/mine")
     assert sorted(view.listdir(view.lookup("/opaque"))) == ["mine"]
     assert view.lookup("/opaque/new") is None
+    assert "user.overlay.opaque" in view.listxattr(view.lookup("/opaque"))
     # a file of the writable layer where the image has a directory
     write(f"{upper}/hard", "a file now\n")
     assert not view.lookup("/hard").is_dir and view.lookup("/hard/one") is None
+
+
+def test_the_writable_layer_never_leads_out_of_itself(layers, tmp_path):
+    """The container turns a directory into a symlink to the host's files between a lookup
+    and the read that follows it: the read fails rather than reaching the host."""
+    upper, outside = str(tmp_path / "upper"), str(tmp_path / "outside")
+    write(f"{upper}/d/f", "in the layer\n")
+    write(f"{outside}/f", "a host file\n")
+    view = UpperView(MergedTree(layers), upper)
+    entry, directory = view.lookup("/d/f"), view.lookup("/d")
+    assert read(view, "/d/f") == "in the layer\n" and "f" in view.listdir(directory)
+    os.remove(f"{upper}/d/f")
+    os.rmdir(f"{upper}/d")
+    os.symlink(outside, f"{upper}/d")
+    with pytest.raises(OSError):
+        view.open(entry)
+    assert "f" not in view.listdir(directory)
+    assert view.lookup("/d/f") is None           # a symlink is no directory to look into
+    assert not view.lookup("/d").is_dir
 
 
 def test_the_file_system_answers_from_the_view(layers, tmp_path):
