@@ -31,7 +31,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 
 BASE_PACKAGES=(
     python3 python3-venv python3-dev gcc git uidmap slirp4netns fuse-overlayfs
-    fuse3 busybox-static iproute2 tini catatonit util-linux procps libseccomp2
+    fuse3 libfuse3-3 busybox-static iproute2 tini catatonit util-linux procps libseccomp2
 )
 OPTIONAL_PACKAGES=(passt)
 TEST_PACKAGES=(podman runc docker-registry skopeo systemd tmux)

@@ -261,6 +261,68 @@ def run_in_userns(
     return received(data)
 
 
+def spawn_in_userns(argv: Sequence[str], env: dict[str, str], mappings: Optional[IdMappings],
+                    keep_fds: Sequence[int] = (), stderr_path: Optional[str] = None) -> int:
+    """Start argv detached (a session of its own, not our child: it outlives this process) in
+    a new user namespace with mappings, as its root; with mappings None (as root) in none.
+    keep_fds stay open in it, under the same numbers; stderr goes to stderr_path (appended)
+    or /dev/null. Returns its pid once its ids are mapped and it has been let go on."""
+    pid_r, pid_w = os.pipe()
+    go_r, go_w = os.pipe()
+    child = os.fork()
+    if child == 0:
+        try:
+            os.close(pid_r)
+            os.close(go_w)
+            os.setsid()
+            if os.fork():
+                os._exit(0)   # the server is reparented at once: nobody here has to reap it
+            sc = syscalls.default()
+            if mappings is not None:
+                sc.unshare(syscalls.CLONE_NEWUSER)
+            os.write(pid_w, b"%d\n" % os.getpid())
+            os.close(pid_w)
+            if os.read(go_r, 1) != b"1":
+                os._exit(1)
+            if mappings is not None:
+                become_root_in_userns(sc)
+            null = os.open("/dev/null", os.O_RDWR)
+            err = os.open(stderr_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600) if stderr_path else null
+            for target, fd in ((0, null), (1, null), (2, err)):
+                os.dup2(fd, target)
+            for fd in keep_fds:
+                os.set_inheritable(fd, True)
+            keep = sorted({0, 1, 2, *keep_fds})
+            for low, high in zip(keep, keep[1:] + [1 << 16]):
+                os.closerange(low + 1, high)
+            os.execve(argv[0], list(argv), env)
+        except BaseException:  # noqa: BLE001
+            pass
+        os._exit(127)
+    os.close(pid_w)
+    os.close(go_r)
+    try:
+        os.waitpid(child, 0)
+        with os.fdopen(pid_r, "rb") as f:
+            pid_r = -1
+            line = f.readline()
+        if not line.strip():
+            raise SetupError("could not start a process in a new user namespace")
+        pid = int(line)
+        if mappings is not None:
+            try:
+                write_maps(pid, mappings)
+            except RuntimeFailure:
+                os.kill(pid, signal.SIGKILL)
+                raise
+        os.write(go_w, b"1")
+    finally:
+        if pid_r >= 0:
+            os.close(pid_r)
+        os.close(go_w)
+    return pid
+
+
 def call_and_send(fn: Callable[..., Any], args: tuple[Any, ...], fd: int) -> None:
     """In a helper process: fn(*args), its result or exception pickled to fd (and closed)."""
     import pickle

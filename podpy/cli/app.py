@@ -37,6 +37,7 @@ MODULES = {
     "build": "build",
     "info": "system", "version": "system", "unshare": "system", "system": "system", "events": "system",
     "completion": "shell", "help": "shell",
+    "mount": "mounts", "umount": "mounts", "unmount": "mounts",
 }
 GROUPS = {"container": "Manage containers.", "image": "Manage images.", "system": "Manage podpy.",
           "healthcheck": "Run containers' healthchecks.", "volume": "Manage volumes.",

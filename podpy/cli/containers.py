@@ -274,5 +274,8 @@ GROUP = {**TOP, "ls": (ps, {}), "list": (ps, {"hidden": True}), "exists": (exist
          "cleanup": (cleanup, {"hidden": True}), "prune": (prune, {})}
 GROUP.pop("ps")
 GROUP["ps"] = (ps, {"hidden": True})
+from .mounts import CONTAINER_GROUP  # noqa: E402 - `container mount`, `container umount`
+
+GROUP.update(CONTAINER_GROUP)
 
 HEALTHCHECK = {"run": (healthcheck_run, {})}

@@ -240,8 +240,15 @@ class Container:
 
     def destroy(self, volumes: bool, event: bool = True) -> None:
         """Remove the container, whose row is ours: what its run held, its storage, its row,
-        its addresses and, with volumes, its anonymous volumes."""
+        its addresses and, with volumes, its anonymous volumes; a mount of it on the host
+        (`podpy mount`) goes first, whatever its counter, as podman's rm unmounts."""
+        from .mounttable import CONTAINER, any_mount
+
         self._release()
+        if any_mount(self.rt, CONTAINER, self.rec.id):
+            from .mounts import release
+
+            release(self.rt, CONTAINER, self.rec.id)
         self.rt.store.remove_container(self.rec.id)
         self.rt.state.delete(self.rec.id)
         self._release_resources(volumes)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from ..errors import InvalidArgument
+from ..errors import InvalidArgument, translate
 from .context import Runtime
 from .entities import Report, each as _each
 from .reconcile import reconcile
@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 
     from ..state import ContainerRecord
     from .entities import (
-        CommitOptions, ContainerPruneOptions, LogsOptions, PortReport, PruneReport, PsEntry, PsOptions,
+        CommitOptions, ContainerPruneOptions, LogsOptions, MountReport, PortReport, PruneReport, PsEntry,
+        PsOptions,
     )
     from .logs import Entry
     from .runoptions import CreateOptions
@@ -334,6 +335,60 @@ class ContainerEngine:
         check_target(opts.image)
         return commit(self.rt, opts.container, opts.image, list(opts.changes), opts.message, opts.author,
                       opts.pause)
+
+    # -- mounts ------------------------------------------------------------------------------
+
+    def mount(self, names: list[str], all_: bool = False, latest: bool = False) -> list[Report]:
+        """`mount`: each container's file system (its image's layers and its own changes)
+        read-only at a path of the host that the user reads with their own tools, owners as
+        the container sees them (see mounts.py); one mounted already is counted once more.
+        One report per container, its mount point. Every name is looked up first: an
+        unknown one fails the call before anything is mounted."""
+        from ..state import CONFIGURED
+        from . import mounts
+
+        reconcile(self.rt)
+        names = _select(self.rt, names, all_, latest, lambda r: r.state != CONFIGURED)
+        recs = [(n, self.rt.state.lookup(n)) for n in names]
+        reports = []
+        for name, rec in recs:
+            try:
+                reports.append(Report(name, mounts.mount_container(self.rt, rec)))
+            except Exception as exc:  # noqa: BLE001 - one report each
+                reports.append(Report(name, error=translate(exc)))
+        return reports
+
+    def unmount(self, names: list[str], all_: bool = False, force: bool = False,
+                latest: bool = False) -> list[Report]:
+        """`umount`: one report per container, its id. A mount goes when its counter comes
+        down to 0, at once with force; a container that is not mounted is no error (as in
+        podman). all_: every mounted container."""
+        from . import mounts
+
+        reconcile(self.rt)
+        if all_:
+            targets = [(m.id, m.id) for m in mounts.mounted(self.rt, mounts.CONTAINER)]
+        elif latest:
+            targets = [(n, self.rt.state.lookup(n).id) for n in _select(self.rt, [], False, True, lambda r: True)]
+        elif not names:
+            raise InvalidArgument("you must provide at least one name or id")
+        else:
+            targets = [(n, self.rt.state.lookup(n).id) for n in names]
+        reports = []
+        for name, cid in targets:
+            try:
+                mounts.unmount_container(self.rt, cid, force)
+            except Exception as exc:  # noqa: BLE001 - one report each
+                reports.append(Report(name, error=translate(exc)))
+                continue
+            reports.append(Report(name, cid))
+        return reports
+
+    def mounted(self) -> list[MountReport]:
+        """`mount` with no names: the mounted containers."""
+        from . import mounts
+
+        return mounts.mounted(self.rt, mounts.CONTAINER)
 
     def prune(self, opts: ContainerPruneOptions) -> list[PruneReport]:
         """`container prune`: every container that does not run (and matches opts), one

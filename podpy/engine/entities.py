@@ -189,6 +189,22 @@ class ImageRemoveReport(Record):
     also: list[str]
 
 
+# -- mounts ----------------------------------------------------------------------------------
+
+class MountReport(Record):
+    """One mounted image or container, as `mount` and `image mount` list them: its id, its
+    names (a container's name; an image's names), an image's digest, where it is mounted and
+    how many mounts it counts."""
+
+    FIELDS = {"id": REQUIRED, "names": list, "digest": "", "path": REQUIRED, "count": 1}
+    __slots__ = tuple(FIELDS)
+    id: str
+    names: list[str]
+    digest: str
+    path: str
+    count: int
+
+
 # -- volumes and networks --------------------------------------------------------------------
 
 class VolumeCreateOptions(Record):

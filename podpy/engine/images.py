@@ -10,7 +10,7 @@ change the credentials file, not the store, and stay functions of login.py.
 
 from __future__ import annotations
 
-from ..errors import InvalidArgument, PodpyError
+from ..errors import InvalidArgument, PodpyError, translate
 from .context import Runtime
 from .entities import Report
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from storage.images import Image
 
-    from .entities import ImageRemoveReport, ImageSummary, ImportOptions
+    from .entities import ImageRemoveReport, ImageSummary, ImportOptions, MountReport
     from .pull import Progress, PullOptions
     from .push import PushOptions
 
@@ -114,6 +114,64 @@ class ImageEngine:
         from .imagestore import prune
 
         return prune(self.rt, all_)
+
+    # -- mounts ------------------------------------------------------------------------------
+
+    def mount(self, names: list[str], all_: bool = False) -> list[Report]:
+        """`image mount`: each image read-only at a path of the host that the user reads with
+        their own tools, owners as in the image (see mounts.py); an image mounted already is
+        counted once more. One report per image, its mount point. Every name is looked up
+        first: an unknown one fails the call before anything is mounted."""
+        from ..events import emit
+        from . import mounts
+        from .imagestore import lookup
+
+        if all_:
+            targets = [(i.id, i) for i in self.rt.store.images()]
+        else:
+            targets = [(n, lookup(self.rt, n)) for n in names]
+        reports = []
+        for name, image in targets:
+            try:
+                path = mounts.mount(self.rt, mounts.IMAGE, image.id, mounts.image_job(self.rt, image))
+            except Exception as exc:  # noqa: BLE001 - one report each
+                reports.append(Report(name, error=translate(exc)))
+                continue
+            emit(self.rt.cfg.runroot, "image", "mount", image.id, name)
+            reports.append(Report(name, path))
+        return reports
+
+    def unmount(self, names: list[str], all_: bool = False, force: bool = False) -> list[Report]:
+        """`image unmount`: one report per image, its id. A mount goes when its counter comes
+        down to 0, at once with force; an image that is not mounted is no error (as in
+        podman). all_: every mounted image."""
+        from ..events import emit
+        from . import mounts
+        from .imagestore import lookup
+
+        if all_:
+            ids = [m.id for m in mounts.mounted(self.rt, mounts.IMAGE)]
+            targets = [(i, i) for i in ids]
+        elif not names:
+            raise InvalidArgument("image name or ID must be specified")
+        else:
+            targets = [(n, lookup(self.rt, n).id) for n in names]
+        reports = []
+        for name, image_id in targets:
+            try:
+                if mounts.unmount(self.rt, mounts.IMAGE, image_id, force):
+                    emit(self.rt.cfg.runroot, "image", "unmount", image_id, name)
+            except Exception as exc:  # noqa: BLE001 - one report each
+                reports.append(Report(name, error=translate(exc)))
+                continue
+            reports.append(Report(name, image_id))
+        return reports
+
+    def mounted(self) -> list[MountReport]:
+        """`image mount` with no names: the mounted images."""
+        from . import mounts
+
+        return mounts.mounted(self.rt, mounts.IMAGE)
 
     # -- reads -------------------------------------------------------------------------------
 

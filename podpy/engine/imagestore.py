@@ -246,12 +246,24 @@ def prune(rt: Runtime, all_: bool) -> list[str]:
         if not doomed:
             break
         for image in doomed:
-            rt.store.delete_image(image.id, in_use=False)
+            _delete_image(rt, image.id)
             removed.append(image.id)
         if all_:
             break
     _forget_cache(rt)
     return removed
+
+
+def _delete_image(rt: Runtime, image_id: str) -> list[str]:
+    """Remove an image from the store (its names, then what no other image uses), after its
+    mount on the host if it has one, whatever the mount's counter (as podman's rmi does)."""
+    from .mounttable import IMAGE, any_mount
+
+    if any_mount(rt, IMAGE, image_id):
+        from .mounts import release
+
+        release(rt, IMAGE, image_id)
+    return rt.store.delete_image(image_id, in_use=False)
 
 
 def _forget_cache(rt: Runtime) -> None:
@@ -271,7 +283,7 @@ def _dangling_parents(rt: Runtime, image: Image, before: list[Image], used: set[
         found = next((i for i in now if i.id == current), None)
         if found is None or found.names or found.id in used or found.id in set(parents(now).values()):
             break
-        rt.store.delete_image(found.id, in_use=False)
+        _delete_image(rt, found.id)
         removed.append(found.id)
         current = parent_of.get(found.id)
     return removed
@@ -344,7 +356,7 @@ def remove_images(rt: Runtime, names: list[str], force: bool) -> list[ImageRemov
             for rec in users:
                 remove(rt, rec, force=True)
             before = rt.store.images()
-            untagged = rt.store.delete_image(image.id, in_use=False)
+            untagged = _delete_image(rt, image.id)
             used = {r.image_id for r in rt.state.all()}
             reports.append(ImageRemoveReport(name, untagged, deleted=image.id,
                                              also=_dangling_parents(rt, image, before, used)))

@@ -1,6 +1,6 @@
 """Finishing what killed commands left behind, at the start of the commands that read state.
 
-Two kinds of leftovers: a detached container whose exit the monitor wrote to its exit
+Three kinds of leftovers: mounts whose serving process is gone (mounts.reap), and a detached container whose exit the monitor wrote to its exit
 file but whose clean-up command never recorded it, and rows whose owner died (a killed
 `create`, `run`, `rm`, or a monitor killed with its containers). Each row is adopted under
 the write lock before anything is decided about it (State.adopt), then finished by the
@@ -13,6 +13,7 @@ import os
 
 from .container import EXIT_FILE, Container
 from .context import Runtime
+from .mounttable import any_mount
 
 
 def reconcile(rt: Runtime) -> None:
@@ -24,4 +25,8 @@ def reconcile(rt: Runtime) -> None:
                 ctr.exited(*got)
     for rec in rt.state.orphans():
         Container(rt, rec).recover()
+    if any_mount(rt):
+        from .mounts import reap
+
+        reap(rt)
     rt.store.collect_garbage()

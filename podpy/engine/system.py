@@ -118,6 +118,9 @@ def reset(rt: Runtime, warn: Callable[[str], None]) -> None:
             remove(rt, rec, force=True)
         except Exception as exc:  # noqa: BLE001 - removed with the store below all the same
             warn(f"removing container {rec.name}: {exc}")
+    from .mounts import release_all
+
+    release_all(rt)   # mounted images: their mount points are in the store
     root, runroot = rt.cfg.root, rt.cfg.runroot
     rt.db.close()
     for attempt in range(5):
