@@ -235,20 +235,22 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
 def _life_options(o: CreateOptions) -> dict[str, object]:
     """The ContainerConfig fields of --timeout, --tz, --pidfile, --conmon-pidfile, --cidfile and
     --sdnotify, checked (--kernel-memory is taken and has no effect, as in podman)."""
-    from . import runfiles
-
     timeout = 0
     if o.timeout is not None:
         if not (o.timeout.isascii() and o.timeout.isdigit()):
             raise InvalidArgument(f'invalid argument "{o.timeout}" for "--timeout" flag: strconv.ParseUint: '
                                   f'parsing "{o.timeout}": invalid syntax')
         timeout = int(o.timeout)
+    out: dict[str, object] = {"timeout": timeout, "cidfile": os.path.abspath(o.cidfile) if o.cidfile else ""}
+    if not (o.tz or o.pidfile or o.conmon_pidfile or o.sdnotify is not None or os.environ.get("NOTIFY_SOCKET")):
+        return out   # the defaults, without loading runfiles on `run`'s path
+    from . import runfiles
+
     sdnotify, socket = runfiles.check_sdnotify(o.sdnotify)
-    return {"timeout": timeout, "timezone": runfiles.check_timezone(o.tz),
-            "pidfile": runfiles.check_pidfile(o.pidfile, "--pidfile"),
-            "conmon_pidfile": runfiles.check_pidfile(o.conmon_pidfile, "--conmon-pidfile"),
-            "cidfile": os.path.abspath(o.cidfile) if o.cidfile else "",
-            "sdnotify": sdnotify, "notify_socket": socket if sdnotify == "container" else ""}
+    out.update(timezone=runfiles.check_timezone(o.tz), pidfile=runfiles.check_pidfile(o.pidfile, "--pidfile"),
+               conmon_pidfile=runfiles.check_pidfile(o.conmon_pidfile, "--conmon-pidfile"),
+               sdnotify=sdnotify, notify_socket=socket if sdnotify == "container" else "")
+    return out
 
 
 def _drop_cidfile(fd: int, path: Optional[str]) -> None:

@@ -370,7 +370,7 @@ def namespace_joins(rt: Runtime, rec: ContainerRecord) -> tuple[dict[str, str], 
                 raise InvalidState(f"cannot join the {kind} namespace of container {other.name}: it is not running")
             paths[kind] = f"/proc/{other.pid}/ns/{kind}"
             owners.append((f"/proc/{other.pid}/ns/user", other.name))
-            if kind == "ipc":
+            if kind == "ipc" and other.config.ipc_mode != "none":   # its /dev/shm, when it has one
                 ipc_pid = other.pid
         elif mode.startswith("ns:"):
             paths[kind] = mode[3:]

@@ -27,7 +27,7 @@ from rootless import capabilities, rootfs
 
 from ..errors import InvalidState
 from ..state import ContainerRecord
-from . import kernelopts, runfiles
+from . import kernelopts
 from .context import Runtime
 
 TYPE_CHECKING = False
@@ -134,6 +134,15 @@ class SpecBuilder:
 
         paths, userns, ipc_pid = kernelopts.namespace_joins(self.rt, rec)
         namespaces = spec["linux"]["namespaces"]
+        for kind, path in list(paths.items()):
+            if kernelopts.same_namespace(path, f"/proc/self/ns/{kind}"):
+                # the other container shares the host's (podpy's own): so does this one, without
+                # a setns(2) that a rootless process may not make into the host's namespaces
+                del paths[kind]
+                namespaces[:] = [ns for ns in namespaces if ns["type"] != kind]
+                if kind == "pid":
+                    proc = next(m for m in spec["mounts"] if m["destination"] == "/proc")
+                    proc.update(type="bind", source="/proc", options=["rbind", "nosuid", "noexec", "nodev"])
         for ns in namespaces:
             if ns["type"] in paths:
                 ns["path"] = paths[ns["type"]]
@@ -149,7 +158,7 @@ class SpecBuilder:
             spec["mounts"].insert(_after(spec["mounts"], "/dev/mqueue"), {
                 "destination": "/dev/shm", "type": "bind", "source": "/dev/shm", "options": ["rbind"],
                 "namespace": f"/proc/{ipc_pid}/ns/mnt"})
-        elif paths.get("ipc"):
+        elif paths.get("ipc") and rec.config.ipc_mode.startswith("ns:"):
             spec["mounts"].insert(_after(spec["mounts"], "/dev/mqueue"), _shm(rec.config.shm_size))
 
     def build_step(self, rec: ContainerRecord, rootfs_desc: dict[str, Any], etc: dict[str, str]) -> dict[str, Any]:
@@ -196,7 +205,11 @@ class SpecBuilder:
         caps = capabilities.resolve(capabilities.DEFAULT, cfg.cap_add, cfg.cap_drop, cfg.privileged)
         args = (["/run/podman-init", "--"] if cfg.init_path else []) + cfg.entrypoint + cfg.command
         env = cfg.env
-        notify = runfiles.notify_mount(cfg)
+        notify = None
+        if cfg.notify_socket:
+            from .runfiles import notify_mount
+
+            notify = notify_mount(cfg)
         if notify is not None:
             env = [e for e in env if not e.startswith("NOTIFY_SOCKET=")] + [f"NOTIFY_SOCKET={notify['destination']}"]
         process = _process(cfg.tty, cfg.interactive, cfg.uid, cfg.gid, cfg.groups, args, env, cfg.workdir or "/",
@@ -314,7 +327,9 @@ def etc_files(rec: ContainerRecord, net: Optional["EtcNet"] = None,
         **cfg.etc_entries,   # --userns=keep-id: /etc/passwd and /etc/group with the user's entries
     }
     if cfg.timezone:
-        files["/etc/localtime"] = runfiles.localtime(cfg.timezone)
+        from .runfiles import localtime
+
+        files["/etc/localtime"] = localtime(cfg.timezone)
     return {dest: content for dest, content in files.items() if content is not None}
 
 

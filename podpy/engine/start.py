@@ -195,11 +195,17 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
         cgroups.remove(rec.cgroup, timeout=0)
         ctr.set_cgroup(None)
     ctr.handed_over(int(reply["pid"]), monitor, process_start_time(monitor), by_policy)
-    from . import runfiles
-
-    runfiles.write_pidfiles(cfg, int(reply["pid"]), monitor, warn)
-    runfiles.notify_ready(cfg, int(reply["pid"]))
+    _started(cfg, int(reply["pid"]), monitor, int(reply["pid"]), warn)
     return ctr.rec
+
+
+def _started(cfg: Any, pid: int, supervisor: int, main_pid: int, warn: Callable[[str], None]) -> None:
+    """A container runs: its pid files written, systemd told (--sdnotify) when it listens."""
+    if cfg.pidfile or cfg.conmon_pidfile or (cfg.sdnotify != "ignore" and os.environ.get("NOTIFY_SOCKET")):
+        from . import runfiles
+
+        runfiles.write_pidfiles(cfg, pid, supervisor, warn)
+        runfiles.notify_ready(cfg, main_pid)
 
 
 def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None],
@@ -248,10 +254,7 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
             raise translate(exc) if isinstance(exc, Exception) else exc
         fwd.attach(container.signal)
         ctr.running(container.pid)
-        from . import runfiles
-
-        runfiles.write_pidfiles(cfg, container.pid, os.getpid(), warn)
-        runfiles.notify_ready(cfg, os.getpid())
+        _started(cfg, container.pid, os.getpid(), os.getpid(), warn)
         checks = _ForegroundHealth(rt, rec) if cfg.healthcheck else None
         timer = _Timeout(container, cfg.timeout) if cfg.timeout else None
         try:

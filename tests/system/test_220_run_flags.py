@@ -149,6 +149,11 @@ def test_namespaces_of_another_container(p):
     assert _inspect(p, "nsbox", "{{.HostConfig.PidMode}}") == "private"
     p("create", "--name", "joiner", "--pid", "container:nsbox", "busybox", "true")
     assert _inspect(p, "joiner", "{{.HostConfig.PidMode}}") == f"container:{cid}"
+    # a container that shares the host's namespaces passes them on (no setns into the host's)
+    p("run", "-d", "--name", "hostbox", "--pid", "host", "--uts", "host", "busybox", "sleep", "60")
+    out = _run(p, "--pid", "container:hostbox", "--uts", "container:hostbox", "busybox", "sh", "-c",
+               "readlink /proc/self/ns/pid; hostname").stdout.split()
+    assert out == [_ns("pid"), socket.gethostname()]
     res = _run(p, "--pid", "container:no-such-container", "busybox", "true", check=False)
     assert "looking up container to share pid namespace with" in _one_line_error(res)
 
