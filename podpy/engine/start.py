@@ -170,6 +170,11 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
         # takes its port over (rootless.network.redirect) may have to bind it anew.
         from ..monitor.client import request
 
+        needs = [f for f, wanted in (("stdio", stdio), ("timeout", cfg.timeout),
+                                     ("journald", cfg.log_driver == "journald")) if wanted]
+        if needs:
+            _check_monitor(rt.cfg.runroot, needs)
+
         reply = request(rt.cfg.runroot, "launch", fds=stdio + listeners, sent=net.close_listeners,
                          again=lambda: stdio + net.bind(), id=rec.id, spec_path=spec_path, stdio=len(stdio),
                          timeout=cfg.timeout,
@@ -197,6 +202,25 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
     ctr.handed_over(int(reply["pid"]), monitor, process_start_time(monitor), by_policy)
     _started(cfg, int(reply["pid"]), monitor, int(reply["pid"]), warn)
     return ctr.rec
+
+
+_FEATURE_FLAGS = {"stdio": "--log-driver passthrough", "timeout": "--timeout", "journald": "--log-driver journald"}
+
+
+def _check_monitor(runroot: str, needs: list[str]) -> None:
+    """A detached start that asks the monitor for more than its first protocol: the running
+    monitor (one per user, started by whichever podpy came first) must know it; an older one
+    would take the request for something else."""
+    from ..errors import EngineError
+    from ..monitor.client import request
+
+    reply = request(runroot, "ping")
+    missing = [f for f in needs if f not in (reply.get("features") or [])]
+    if missing:
+        flags = ", ".join(_FEATURE_FLAGS[f] for f in missing)
+        raise EngineError(f"the container monitor that runs (pid {reply.get('pid')}), started by an older podpy, "
+                          f"does not support {flags} for detached containers: retry once the containers it "
+                          "supervises have exited (it leaves then)")
 
 
 def _started(cfg: Any, pid: int, supervisor: int, main_pid: int, warn: Callable[[str], None]) -> None:

@@ -50,6 +50,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Optional
 
+# what a launch request may ask of this monitor beyond its first protocol (told in "pong"): a
+# client asking for one checks first, as an older monitor would take it for something else
+FEATURES = ["stdio", "timeout", "journald"]
 IDLE_EXIT = 1.0          # seconds with no container and no client before the monitor leaves
 DRAIN = 2.0              # seconds to read what a dead container's processes still write
 _CHUNK = 65536
@@ -156,7 +159,7 @@ class Monitor(sync.Service):
             return
         kind = msg.get("type")
         if kind == "ping":
-            chan.send("pong", pid=os.getpid())
+            chan.send("pong", pid=os.getpid(), features=FEATURES)
         elif kind == "attach":
             self._attach(chan, str(msg.get("id")))
         elif kind == "launch":

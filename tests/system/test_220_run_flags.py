@@ -25,6 +25,19 @@ def p(podpy, busybox):
     podpy("rm", "-fa", "-t", "0", check=False)
 
 
+@pytest.fixture
+def own(new_podpy, image_tar, tmp_path):
+    """A store with a runtime directory, and so a monitor, of its own: one this podpy started
+    (the user's shared one may come from another podpy)."""
+    run = tmp_path / "xdg-run"
+    run.mkdir(mode=0o700)
+    store = new_podpy()
+    store.base_env = {**store.base_env, "XDG_RUNTIME_DIR": str(run)}
+    store("import", image_tar, "busybox")
+    yield store
+    store("rm", "-fa", "-t", "0", check=False)
+
+
 def _run(p, *args, check=True):
     return p("run", "--rm", "--network", "none", *args, check=check)
 
@@ -212,7 +225,8 @@ def test_pidfiles(p, tmp_path):
     assert _inspect(p, "pf", "{{.PidFile}} {{.ConmonPidFile}}") == f"{pid} {cpid}"
 
 
-def test_timeout(p):
+def test_timeout(own):
+    p = own
     start = time.monotonic()
     res = _run(p, "--timeout", "1", "busybox", "sleep", "30", check=False)
     assert res.returncode == 255 and time.monotonic() - start < 15   # podman's 255: exit code -1
@@ -284,7 +298,8 @@ def test_sdnotify(p, tmp_path):
         _run(p, "--sdnotify", "bogus", "busybox", "true", check=False))
 
 
-def test_log_drivers(p, tmp_path):
+def test_log_drivers(own, tmp_path):
+    p = own
     res = _run(p, "--log-driver", "passthrough", "busybox", "sh", "-c", "echo out; echo err >&2")
     assert (res.stdout, res.stderr) == ("out\n", "err\n")
     out, err = tmp_path / "out", tmp_path / "err"

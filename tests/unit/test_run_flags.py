@@ -430,3 +430,20 @@ def test_journal_entries_written_and_read(tmp_path):
     assert [(e.stream, e.text, e.time) for e in entries] == [(b"stdout", b"hi\n", 1700000000.0),
                                                              (b"stderr", b"hi\n", 1700000001.0)]
     assert reader.cursor == "c2"
+
+
+def test_an_older_monitor_is_not_asked_for_what_it_does_not_know(monkeypatch):
+    """A detached start with --timeout or passthrough checks what the running monitor supports:
+    an older one would take the passed stdio for published ports' listeners."""
+    from podpy.engine import start
+    from podpy.errors import EngineError
+    from podpy.monitor import client
+    from podpy.monitor.service import FEATURES
+
+    replies = {"pid": 42}
+    monkeypatch.setattr(client, "request", lambda runroot, kind, **_kw: {"type": "pong", **replies})
+    with pytest.raises(EngineError, match=r"monitor that runs \(pid 42\), started by an older podpy, does not support "
+                                          r"--log-driver passthrough, --timeout for detached containers"):
+        start._check_monitor("/run", ["stdio", "timeout"])
+    replies["features"] = FEATURES
+    start._check_monitor("/run", ["stdio", "timeout", "journald"])
