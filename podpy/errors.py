@@ -75,6 +75,8 @@ def translate(exc: BaseException) -> PodpyError:
         return exc
     if isinstance(exc, ExecError):
         return ExecFailed(str(exc), exc.exit_code)
+    if getattr(exc, "status", 0) in (126, 127) and isinstance(exc, RuntimeFailure):
+        return ExecFailed(str(exc), exc.status)  # type: ignore[attr-defined]
     if isinstance(exc, ImageUnknownError):
         return NoSuchImage(str(exc))
     if isinstance(exc, AmbiguousIdError):

@@ -360,8 +360,10 @@ def parse_log_options(driver: Optional[str], items: list[str]) -> tuple[str, dic
     name = driver or "k8s-file"
     if name == "json-file":
         name = "k8s-file"
-    if name not in ("k8s-file", "none"):
-        raise InvalidArgument(f"unsupported log driver {driver!r}: use k8s-file or none")
+    if name not in ("k8s-file", "none", "passthrough", "journald"):
+        raise InvalidArgument(f"unsupported log driver {driver!r}: use k8s-file, none, passthrough or journald")
+    if name == "journald":
+        check_journal()
     opts: dict[str, str] = {}
     for item in items:
         key, eq, value = item.partition("=")
@@ -380,11 +382,23 @@ def parse_log_options(driver: Optional[str], items: list[str]) -> tuple[str, dic
     return name, opts
 
 
+JOURNAL_SOCKET = "/run/systemd/journal/socket"
+
+
+def check_journal() -> None:
+    """--log-driver journald needs the journal's socket (podman fails as below without one)."""
+    if not os.path.exists(JOURNAL_SOCKET):
+        raise InvalidArgument(f"failed to initialize journal: write unixgram ->{JOURNAL_SOCKET}: sendmsg: "
+                              "no such file or directory")
+
+
 def parse_limits(memory: Optional[str], memory_swap: Optional[str], cpus: Optional[str],
                  cpu_shares: Optional[str], pids_limit: Optional[str]) -> dict[str, str]:
     """--memory, --memory-swap, --cpus, --cpu-shares, --pids-limit as cgroup v2 file values."""
     out: dict[str, str] = {}
     mem = None
+    if memory and parse_size(memory, "--memory") == 0:
+        memory = None   # 0: no limit, as with podman
     if memory:
         mem = parse_size(memory, "--memory")
         if mem < 6 * 1024 * 1024:
@@ -482,7 +496,8 @@ def parse_security_opts(items: list[str]) -> dict[str, Any]:
     sets no SELinux label or AppArmor profile)."""
     out: dict[str, Any] = {"seccomp": "", "no_new_privileges": False, "mask": [], "unmask": []}
     for item in items:
-        key, eq, value = item.partition("=")
+        # docker's older form, key:value, which podman still takes
+        key, eq, value = item.partition("=" if "=" in item else ":")
         if key == "seccomp" and value:
             if value != "unconfined":
                 if not os.path.isabs(value):
@@ -505,3 +520,28 @@ def parse_security_opts(items: list[str]) -> dict[str, Any]:
             raise InvalidArgument(f"invalid --security-opt {item!r}: use seccomp=unconfined|FILE, "
                                   "no-new-privileges, mask=PATHS, unmask=PATHS, label= or apparmor=")
     return out
+
+
+# --detach-keys: docker's names of the control characters, by their codes (0 is ctrl-@)
+_CONTROL = ["ctrl-@"] + [f"ctrl-{c}" for c in "abcdefghijklmnopqrstuvwxyz"] + [
+    "ctrl-[", "ctrl-\\", "ctrl-]", "ctrl-^", "ctrl-_"]
+DEFAULT_DETACH_KEYS = "ctrl-p,ctrl-q"
+
+
+def detach_keys(spec: str) -> bytes:
+    """--detach-keys as podman reads them (docker's term.ToBytes): a comma list of single
+    characters, ctrl-@, ctrl-a ... ctrl-z, ctrl-[, ctrl-\\, ctrl-], ctrl-^, ctrl-_ and DEL;
+    "" for none."""
+    if spec == "":
+        return b""
+    out = bytearray()
+    for key in spec.split(","):
+        if len(key.encode()) == 1:
+            out += key.encode()
+        elif key in _CONTROL:
+            out.append(_CONTROL.index(key))
+        elif key == "DEL":
+            out.append(127)
+        else:
+            raise InvalidArgument(f"invalid detach keys: Unknown character: '{key}'")
+    return bytes(out)

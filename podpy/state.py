@@ -75,6 +75,10 @@ class ContainerConfig(Record):
         "seccomp": "", "no_new_privileges": False, "mask": list, "unmask": list, "preserve_fds": 0,
         "ports": list, "exposed": list, "networks": dict, "dns": dict, "add_hosts": list,
         "userns": "", "idmap": dict, "etc_entries": dict,
+        "ulimits": list, "ulimit_host": False, "sysctls": dict, "shm_size": None, "devices": list,
+        "pid_mode": "", "ipc_mode": "", "uts_mode": "", "cgroupns_mode": "", "cgroups_mode": "enabled",
+        "timezone": "", "timeout": 0, "cidfile": "", "pidfile": "", "conmon_pidfile": "",
+        "sdnotify": "container", "notify_socket": "",
     }
     __slots__ = tuple(FIELDS)
     command: list[str]
@@ -121,7 +125,24 @@ class ContainerConfig(Record):
     add_hosts: list[list[str]]       # --add-host: [name, ip]
     userns: str             # --userns as given ("" for the default)
     idmap: dict[str, list[list[int]]]   # "uids"/"gids": [container, intermediate, size]; {} = default
-    etc_entries: dict[str, str]         # /etc/passwd, /etc/group with keep-id's entries added
+    etc_entries: dict[str, str]         # /etc/passwd, /etc/group with keep-id's (and --hostuser's) entries
+    ulimits: list[list[Any]]            # --ulimit and podman's defaults: [RLIMIT_NAME, soft, hard] (-1 unlimited)
+    ulimit_host: bool                   # --ulimit host: no limits set, podpy's own kept
+    sysctls: dict[str, str]             # --sysctl
+    shm_size: Optional[int]             # --shm-size in bytes; None: 65536k
+    devices: list[list[str]]            # --device: [host node, path inside, permissions]
+    pid_mode: str                       # --pid: private, host, container:ID, ns:PATH ("" private)
+    ipc_mode: str                       # --ipc: shareable, private, none, host, container:ID, ns:PATH
+    uts_mode: str                       # --uts: as --pid
+    cgroupns_mode: str                  # --cgroupns: private, host, container:ID, ns:PATH ("" host)
+    cgroups_mode: str                   # --cgroups: enabled, disabled, no-conmon, split
+    timezone: str                       # --tz: "", local or a zone
+    timeout: int                        # --timeout: seconds before the container is killed (0 never)
+    cidfile: str
+    pidfile: str                        # --pidfile: the container's pid, written at each start
+    conmon_pidfile: str                 # --conmon-pidfile: its supervisor's
+    sdnotify: str                       # container, conmon or ignore
+    notify_socket: str                  # $NOTIFY_SOCKET when created (--sdnotify container passes it in)
 
     @classmethod
     def from_json(cls, text: str) -> "ContainerConfig":

@@ -106,8 +106,12 @@ def run_stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[Callabl
     for kind in ("pid", "uts", "ipc", "network"):
         if kind in ns and ns[kind] is None:
             flags |= _NS_FLAGS[kind]
-    if ns.get("network"):
-        _join(sc, str(ns["network"]), S.CLONE_NEWNET)
+    # Namespaces of another container (--pid container:NAME, --network ns:PATH...), joined in
+    # the user namespace that owns them (joined above); a PID namespace takes effect for the
+    # init forked below, as a new one would.
+    for kind in ("network", "ipc", "uts", "cgroup", "pid"):
+        if ns.get(kind):
+            _join(sc, str(ns[kind]), _NS_FLAGS[kind])
     sc.unshare(flags)
     pid = os.fork()
     if pid == 0:
@@ -188,8 +192,9 @@ def _init(spec: dict[str, Any], chan: Channel, detach: bool, sc: S.Syscalls) -> 
     if ns.get("network", "") is None:
         sc.interface_up("lo")   # a new network namespace starts with `lo` down; containers expect it up
         _ping_group(sc, spec)
-    if "uts" in ns and spec.get("hostname"):
+    if "uts" in ns and ns["uts"] is None and spec.get("hostname"):
         sc.sethostname(spec["hostname"])
+    _sysctls(sc, spec.get("linux", {}).get("sysctl") or {})
     if spec.get("linux", {}).get("seccomp"):
         # before pivot_root: the host's files are out of reach after it
         _seccomp.preload(spec["linux"]["seccomp"], sc)
@@ -231,6 +236,9 @@ def _init(spec: dict[str, Any], chan: Channel, detach: bool, sc: S.Syscalls) -> 
             os.close(listener)
     if go.get("net"):
         chan.expect("net")  # the network is made meanwhile (parent.launch)
+    # Last before the user and capabilities change: a low limit (nofile) must not get in the
+    # way of the set-up itself.
+    _rlimits(sc, process.get("rlimits") or [])
     secure(sc, process, linux.get("seccomp"))
     try:
         os.chdir(cwd)
@@ -246,6 +254,7 @@ def _enter_nested_userns(sc: S.Syscalls, rootfs: str, maps: dict[str, list[dict[
     system, the mounts, the hostname, the loopback) is done by then; a child that stays in the
     outer namespace writes the maps (a process may not write its own), and a mount namespace
     owned by the nested one lets pivot_root and the masks work there."""
+    me = os.getpid()
     r, w = os.pipe()
     helper = os.fork()
     if helper == 0:
@@ -253,8 +262,9 @@ def _enter_nested_userns(sc: S.Syscalls, rootfs: str, maps: dict[str, list[dict[
         try:
             os.close(w)
             if os.read(r, 1) == b"1":
-                # This PID namespace's proc, mounted in the root file system: the init is 1 there.
-                proc = os.path.join(rootfs, "proc", "1")
+                # The container's proc, mounted in the root file system, where the init is `me`
+                # (1 in a PID namespace of its own).
+                proc = os.path.join(rootfs, "proc", str(me))
                 for name, key in (("uid_map", "uidMappings"), ("gid_map", "gidMappings")):
                     with open(os.path.join(proc, name), "w") as f:
                         f.write("".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in maps[key]))
@@ -290,6 +300,37 @@ def _ping_group(sc: S.Syscalls, spec: dict[str, Any]) -> None:
         sc.sysctl("net/ipv4/ping_group_range", f"{gid} {gid}")
     except OSError:
         pass
+
+
+def _sysctls(sc: S.Syscalls, sysctls: dict[str, str]) -> None:
+    """--sysctl: written under /proc/sys, which shows the settings of the writer's network and
+    IPC namespaces (the container's by now). Podman's runtime fails with 127 for a setting the
+    kernel does not have, 126 for one it refuses."""
+    for key, value in sysctls.items():
+        try:
+            sc.sysctl(key.replace(".", "/"), value)
+        except OSError as exc:
+            raise SetupError(f"sysctl {key}={value}: {os.strerror(exc.errno or 0)} (/proc/sys/{key.replace('.', '/')})",
+                             127 if exc.errno == errno.ENOENT else 126) from exc
+
+
+def _rlimits(sc: S.Syscalls, rlimits: list[dict[str, Any]]) -> None:
+    """--ulimit: the spec's limits (-1 unlimited). A limit above our hard one is refused (EPERM:
+    only a privileged process may raise a hard limit), as with podman's runtime (126)."""
+    for r in rlimits:
+        name, soft, hard = str(r["type"]), int(r["soft"]), int(r["hard"])
+        try:
+            sc.setrlimit(name, soft, hard)
+        except OSError as exc:
+            why = os.strerror(exc.errno or 0)
+            if exc.errno == errno.EPERM:
+                why += " (a rootless container cannot raise a hard limit above the user's own)"
+            raise SetupError(f"setting {name} to {_limit(soft)}:{_limit(hard)}: {why}",
+                             126 if exc.errno == errno.EPERM else 0) from exc
+
+
+def _limit(value: int) -> str:
+    return "unlimited" if value == -1 else str(value)
 
 
 def _stdin_devnull() -> None:

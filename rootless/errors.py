@@ -6,7 +6,9 @@
     ├── ExecError         the container's command could not be executed
     │                     (exit 127 when not found, 126 when not executable)
     ├── NetworkError      slirp4netns/pasta could not be started or configured
-    └── SetupError        anything else in the container set-up, with its step
+    └── SetupError        anything else in the container set-up, with its step (and the
+                          status podman gives such a failure: 126 for a denied one, 127 for
+                          a missing file, else none)
 
 Errors raised inside a container's set-up process travel to the parent over the
 sync socket as a small dict (`to_wire`) and are rebuilt there (`from_wire`), so
@@ -99,7 +101,19 @@ class NetworkError(RuntimeFailure):
 
 
 class SetupError(RuntimeFailure):
-    """A step of the container set-up failed for another reason."""
+    """A step of the container set-up failed for another reason. status: the exit status
+    podman gives the failure, as its runtime's error reads (126 when something was denied,
+    127 when a file was missing), or 0 for podpy's own 125."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.status))
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"kind": "setup", "message": str(self), "status": self.status}
 
 
 def from_wire(data: dict[str, Any]) -> RuntimeFailure:
@@ -115,4 +129,4 @@ def from_wire(data: dict[str, Any]) -> RuntimeFailure:
         return IdMapError(str(data["message"]))
     if kind == "network":
         return NetworkError(str(data["message"]))
-    return SetupError(str(data.get("message", "container set-up failed")))
+    return SetupError(str(data.get("message", "container set-up failed")), int(data.get("status") or 0))

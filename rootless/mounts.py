@@ -177,7 +177,9 @@ def mount_one(sc: S.Syscalls, rootfs: str, m: dict[str, Any]) -> None:
         _prepare_source(rootfs, m, options)
         options = [o for o in options if not o.startswith("podpy.")]
     flags, prop, data = parse_options(options)
-    if mtype == "bind" or flags & S.MS_BIND:
+    if m.get("namespace"):
+        _mount_from_namespace(sc, m, dest)
+    elif mtype == "bind" or flags & S.MS_BIND:
         source = m["source"]
         try:
             src_dir = stat.S_ISDIR(os.stat(source).st_mode)
@@ -195,6 +197,34 @@ def mount_one(sc: S.Syscalls, rootfs: str, m: dict[str, Any]) -> None:
         sc.mount(m.get("source") or mtype, dest, mtype, flags, data or None)
     if prop:
         sc.mount(None, dest, None, prop)
+
+
+def _mount_from_namespace(sc: S.Syscalls, m: dict[str, Any], dest: str) -> None:
+    """A mount of another mount namespace (`namespace`, a path to it), its tree at `source`
+    there, attached at dest: --ipc container:NAME's /dev/shm. A mount of another namespace
+    cannot be bound directly, so it is cloned there (open_tree) and the clone attached here
+    (move_mount). Entering the other namespace needs our user namespace to own it: it does,
+    as the container's other namespaces are joined in their user namespace."""
+    ensure_target(dest, True)
+    here = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        there = os.open(m["namespace"], os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        os.close(here)
+        raise SyscallError("open", m["namespace"], exc.errno or 0) from exc
+    tree = -1
+    try:
+        sc.setns(there, S.CLONE_NEWNS, m["namespace"])
+        try:
+            tree = sc.clone_mount(m["source"])
+        finally:
+            # entering a mount namespace moved our root and cwd to its root: back to ours
+            sc.setns(here, S.CLONE_NEWNS, "/proc/self/ns/mnt")
+        sc.attach_mount(tree, dest)
+    finally:
+        for fd in (here, there, tree):
+            if fd >= 0:
+                os.close(fd)
 
 
 def mount_rootfs(sc: S.Syscalls, desc: dict[str, Any], tied: bool = True) -> Optional[int]:

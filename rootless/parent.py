@@ -142,12 +142,16 @@ def launch(spec: dict[str, Any], options: LaunchOptions, ahead: Optional["Ahead"
         # secures itself and execs, so the container's process starts with its network up.
         wait_net = options.slirp is not None or options.on_pid is not None
         host.send("go", fds=list(options.stdio), net=wait_net)
-        if options.slirp is not None:
-            from .network import slirp as slirp_mod
+        try:
+            if options.slirp is not None:
+                from .network import slirp as slirp_mod
 
-            started.slirp = slirp_mod.start(started.pid, options.slirp, userns=_has_userns(spec))
-        if options.on_pid:
-            options.on_pid(started.pid)
+                started.slirp = slirp_mod.start(started.pid, options.slirp, userns=_has_userns(spec))
+            if options.on_pid:
+                options.on_pid(started.pid)
+        except RuntimeFailure:
+            _raise_reported(host)   # an init that failed meanwhile took the network helper's namespaces
+            raise
         if wait_net:
             host.send("net")
         while True:
@@ -178,6 +182,23 @@ def launch(spec: dict[str, Any], options: LaunchOptions, ahead: Optional["Ahead"
         raise
     finally:
         host.close()
+
+
+def _raise_reported(host: Channel) -> None:
+    """Raise the error the init reported, if it reported one: the cause when the network could
+    not be made for an init that is gone."""
+    import select
+
+    try:
+        if not select.select([host.fileno()], [], [], 0.2)[0]:
+            return
+        reply, fds = host.recv()
+    except OSError:
+        return
+    for fd in fds:
+        os.close(fd)
+    if reply is not None and reply.get("type") == "error":
+        raise from_wire(reply["error"])
 
 
 def _kill_detached(started: Container) -> None:

@@ -37,21 +37,38 @@ DEFAULT_READONLY = (
 _NOSUID_NODEV_NOEXEC = S.MS_NOSUID | S.MS_NODEV | S.MS_NOEXEC
 
 
-def default_mounts(tty_gid_mapped: bool, own_netns: bool) -> list[dict[str, Any]]:
-    """The kernel file systems every container gets, in OCI `mounts` form."""
+def default_mounts(tty_gid_mapped: bool, own_netns: bool, own_pidns: bool = True, ipc: str = "private",
+                   shm_size: str = "65536k") -> list[dict[str, Any]]:
+    """The kernel file systems every container gets, in OCI `mounts` form. own_pidns: a PID
+    namespace the container owns (else its /proc is the host's, bound: procfs may only be
+    mounted by the owner of the PID namespace); ipc: "private" (its own /dev/mqueue and a
+    /dev/shm of shm_size), "none" (no /dev/shm), or "host" (the host's, bound where it has them)."""
     pts = ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]
     if tty_gid_mapped:
         pts.append("gid=5")
+    proc: dict[str, Any] = {"destination": "/proc", "type": "proc", "source": "proc",
+                            "options": ["nosuid", "noexec", "nodev"]}
+    if not own_pidns:
+        proc = {"destination": "/proc", "type": "bind", "source": "/proc",
+                "options": ["rbind", "nosuid", "noexec", "nodev"]}
     mounts: list[dict[str, Any]] = [
-        {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
+        proc,
         {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
          "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
         {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": pts},
-        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
-         "options": ["nosuid", "noexec", "nodev"]},
-        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-         "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
     ]
+    if ipc != "host":
+        mounts.append({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+                       "options": ["nosuid", "noexec", "nodev"]})
+    elif os.path.isdir("/dev/mqueue"):
+        mounts.append({"destination": "/dev/mqueue", "type": "bind", "source": "/dev/mqueue",
+                       "options": ["rbind", "nosuid", "noexec", "nodev"]})
+    if ipc == "private":
+        mounts.append({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+                       "options": ["nosuid", "noexec", "nodev", "mode=1777", f"size={shm_size}"]})
+    elif ipc == "host" and os.path.isdir("/dev/shm"):
+        mounts.append({"destination": "/dev/shm", "type": "bind", "source": "/dev/shm",
+                       "options": ["rbind", "nosuid", "noexec", "nodev"]})
     if own_netns:
         mounts.append({"destination": "/sys", "type": "sysfs", "source": "sysfs",
                        "options": ["nosuid", "noexec", "nodev", "ro"]})

@@ -17,6 +17,7 @@ ctypes call by then, or calls `load()`.
 
 from __future__ import annotations
 
+import errno
 import os
 
 from ._ffi import ioctl as _ioctl
@@ -92,6 +93,17 @@ class Syscalls:
     def pivot_root(self, new_root: str, put_old: str) -> None:
         self._libc.pivot_root(new_root, put_old)
 
+    def clone_mount(self, path: str) -> int:
+        """A detached copy of the mount tree at path (open_tree with OPEN_TREE_CLONE, recursive),
+        as an fd for attach_mount: how a mount of another mount namespace reaches this one."""
+        from ._ffi.numbers import AT_RECURSIVE, OPEN_TREE_CLOEXEC, OPEN_TREE_CLONE
+
+        return self._libc.open_tree(path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE)
+
+    def attach_mount(self, fd: int, target: str) -> None:
+        """Attach the detached mount tree open on fd (clone_mount's) at target (move_mount)."""
+        self._libc.move_mount(fd, target)
+
     def chroot(self, path: str) -> None:
         _os_call("chroot", path, os.chroot, path)
 
@@ -141,6 +153,16 @@ class Syscalls:
 
     def capset(self, effective: int, permitted: int, inheritable: int) -> None:
         self._libc.capset(effective, permitted, inheritable)
+
+    # -- resource limits -----------------------------------------------------------------------
+
+    def setrlimit(self, name: str, soft: int, hard: int) -> None:
+        """Set our limit `name` (RLIMIT_NOFILE, ...: the OCI spec's names); -1 is unlimited."""
+        from ._ffi.numbers import RLIM_INFINITY, RLIMITS
+
+        if name not in RLIMITS:
+            raise SyscallError("setrlimit", name, errno.EINVAL)
+        self._libc.prlimit(RLIMITS[name], soft & RLIM_INFINITY, hard & RLIM_INFINITY, name)
 
     # -- seccomp ------------------------------------------------------------------------------
 

@@ -55,13 +55,46 @@ class RawMode:
             self.saved = None
 
 
+class Escape:
+    """Watches input for a key sequence (detach keys): feed() returns what to pass on, without
+    the sequence, and how many times it was typed. A prefix of it at the end of one read waits
+    for the next, as podman's escape proxy holds it."""
+
+    def __init__(self, keys: bytes) -> None:
+        self.keys = keys
+        self.pending = b""
+
+    def feed(self, data: bytes) -> tuple[bytes, int]:
+        buf, self.pending = self.pending + data, b""
+        keys, out, found, i = self.keys, bytearray(), 0, 0
+        while i < len(buf):
+            if buf.startswith(keys, i):
+                found += 1
+                i += len(keys)
+                continue
+            rest = buf[i:]
+            if len(rest) < len(keys) and keys.startswith(rest):
+                self.pending = rest
+                break
+            out.append(buf[i])
+            i += 1
+        return bytes(out), found
+
+    def flush(self) -> bytes:
+        held, self.pending = self.pending, b""
+        return held
+
+
 def relay(master: int, stdin_open: bool, in_fd: int = 0, out_fd: int = 1,
+          escape: Optional[tuple[bytes, Callable[[], object]]] = None,
           copy: Optional[Callable[[bytes], None]] = None) -> None:
     """Copy in_fd -> master and master -> out_fd (and to copy, a log) until the container
     closes the pty.
 
-    SIGWINCH on our terminal is passed on as the pty's new window size.
+    SIGWINCH on our terminal is passed on as the pty's new window size. escape: a key sequence
+    taken out of the input, and what to do when it is typed.
     """
+    watch = Escape(escape[0]) if escape else None
     def on_winch(_sig: int, _frame: object) -> None:
         size = window_size(in_fd)
         if size:
@@ -89,6 +122,17 @@ def relay(master: int, stdin_open: bool, in_fd: int = 0, out_fd: int = 1,
                     copy(data)
             if in_fd in ready:
                 data = os.read(in_fd, 65536)
+                if watch is not None and escape is not None:
+                    if data:
+                        data, typed = watch.feed(data)
+                        for _ in range(typed):
+                            escape[1]()
+                        if not data:
+                            continue
+                    else:
+                        held = watch.flush()
+                        if held:
+                            _write_all(master, held)
                 if not data:
                     inputs.remove(in_fd)
                     # End of input: pass an EOF character, as a terminal would.

@@ -43,12 +43,12 @@ def run_or_create(command: str, args: list[str], g: Globals) -> int:
         render.warn("The input device is not a TTY. The --tty and --interactive flags might not work properly")
     engine = ContainerEngine(g.open_runtime(), render.warn, render.err_line)
     if command == "create":
-        rec = engine.create(opts)
+        rec = engine.create(opts, on_replaced=render.out)
         for line in engine.rt.cfg.warnings:
             render.warn(line)
         render.out(rec.id)
         return 0
-    return engine.run(opts, on_detached=render.out)
+    return engine.run(opts, on_detached=render.out, on_replaced=render.out)
 
 
 def _check_inherited_fds(value: str) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sys
 
-from ..engine.runoptions import FLAG, MULTI, OPTIONS, VALUE, Option
+from ..engine.runoptions import CREATE_OPTIONS, FLAG, MULTI, OPTIONS, VALUE, Option
 from ..errors import InvalidArgument
 
 TYPE_CHECKING = False
@@ -42,7 +42,7 @@ EXEC_OPTIONS = tuple(Option(flags, metavar, text, dest, kind) for flags, dest, k
 HELP = {"run": "Run a command in a new container.", "create": "Create a container without starting it.",
         "exec": "Run a command in a running container."}
 USAGE = {"exec": "CONTAINER COMMAND [ARG...]"}
-TABLES = {"run": OPTIONS, "create": OPTIONS, "exec": EXEC_OPTIONS}
+TABLES = {"run": OPTIONS, "create": CREATE_OPTIONS, "exec": EXEC_OPTIONS}
 _TRUE = ("true", "1", "t", "yes")
 _FALSE = ("false", "0", "f", "no")
 

@@ -14,7 +14,7 @@ import select
 import signal
 import sys
 
-from ..errors import InvalidArgument, InvalidState
+from ..errors import InvalidState
 from ..state import RUNNING
 from .context import Runtime
 from .reconcile import reconcile
@@ -23,22 +23,11 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Optional
 
-_KEYS = {f"ctrl-{c}": bytes([i + 1]) for i, c in enumerate("abcdefghijklmnopqrstuvwxyz")}
-_KEYS.update({"ctrl-@": b"\x00", "ctrl-[": b"\x1b", "ctrl-\\": b"\x1c", "ctrl-]": b"\x1d", "ctrl-^": b"\x1e",
-              "ctrl-_": b"\x1f"})
-
-
 def detach_sequence(spec: str) -> bytes:
-    """--detach-keys: a comma list of ctrl-X or single characters ("" for none)."""
-    out = b""
-    for key in filter(None, spec.split(",")):
-        if key in _KEYS:
-            out += _KEYS[key]
-        elif len(key) == 1:
-            out += key.encode()
-        else:
-            raise InvalidArgument(f"invalid --detach-keys {spec!r}: use ctrl-X or single characters")
-    return out
+    """--detach-keys: as podman reads them (podpy.options.detach_keys)."""
+    from ..options import detach_keys
+
+    return detach_keys(spec)
 
 
 def attach(rt: Runtime, name: str, no_stdin: bool, detach_keys: str = "ctrl-p,ctrl-q") -> Optional[int]:

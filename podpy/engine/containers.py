@@ -41,6 +41,15 @@ def _running(rec: ContainerRecord) -> bool:
     return rec.state == RUNNING
 
 
+def _platform_matches(config: dict[str, object], wanted: tuple[str, str, Optional[str]]) -> bool:
+    """Whether an image's config is of the platform --platform asks for (its variant, when both
+    say one)."""
+    os_, arch, variant = wanted
+    have = config.get("variant")
+    return (config.get("os") == os_ and config.get("architecture") == arch
+            and (not variant or not have or have == variant))
+
+
 def _select(rt: Runtime, names: list[str], all_: bool, latest: bool,
             which: Callable[[ContainerRecord], bool]) -> list[str]:
     """The containers a verb acts on: those named, every one that `which` picks (all_), or
@@ -66,20 +75,27 @@ class ContainerEngine:
 
     # -- create and run ----------------------------------------------------------------------
 
-    def create(self, opts: CreateOptions) -> ContainerRecord:
-        """`create`: pull the image if the policy says so, then make the container."""
+    def create(self, opts: CreateOptions, on_replaced: Optional[Callable[[str], None]] = None) -> ContainerRecord:
+        """`create`: pull the image if the policy says so, then make the container (with
+        --replace, the one of that name is removed first and its name told to on_replaced)."""
         from .create import create
 
         reconcile(self.rt)
-        self._pull_if_needed(opts.image, opts.pull)
-        return create(self.rt, opts)
+        self._pull_if_needed(opts.image, opts.pull, opts.platform)
+        return create(self.rt, opts, on_replaced=on_replaced)
 
-    def run(self, opts: CreateOptions, on_detached: Optional[Callable[[str], None]] = None) -> int:
+    def run(self, opts: CreateOptions, on_detached: Optional[Callable[[str], None]] = None,
+            on_replaced: Optional[Callable[[str], None]] = None) -> int:
         """`run`: pull if needed, create, start (detached or attached) and, for --rm, tear down
-        once it is over. The container's exit code (0 for a detached one, whose id goes to
-        on_detached)."""
+        once it is over; with --rmi, then remove the image unless it is in use. The container's
+        exit code (0 for a detached one, whose id goes to on_detached)."""
         from .create import create
 
+        keys = None
+        if opts.detach_keys is not None or (opts.tty and not opts.detach):
+            from ..options import DEFAULT_DETACH_KEYS, detach_keys
+
+            keys = detach_keys(DEFAULT_DETACH_KEYS if opts.detach_keys is None else opts.detach_keys)
         ahead = None
         mappings = None if opts.detach else self.rt.userns_mappings
         if mappings is not None:
@@ -90,8 +106,8 @@ class ContainerEngine:
             ahead = stage1.start(mappings)
         try:
             reconcile(self.rt)
-            self._pull_if_needed(opts.image, opts.pull)
-            rec = create(self.rt, opts, for_run=True)
+            self._pull_if_needed(opts.image, opts.pull, opts.platform)
+            rec = create(self.rt, opts, for_run=True, on_replaced=on_replaced)
             for line in self.rt.cfg.warnings:
                 self.warn(line)
             if opts.detach:
@@ -104,26 +120,45 @@ class ContainerEngine:
             from .start import start_attached
 
             sys.stdout.flush()
-            return start_attached(self.rt, rec, self.warn, ahead)
+            code = start_attached(self.rt, rec, self.warn, ahead, opts.sig_proxy, keys)
         finally:
             if ahead is not None:
                 ahead.discard()
+        if opts.rmi:
+            self._remove_image(opts.image)
+        return code
 
-    def _pull_if_needed(self, image: str, policy: Optional[str]) -> None:
+    def _remove_image(self, name: str) -> None:
+        """--rmi: `rmi NAME` once the container is over (its name only, when the image has
+        others); an image a container still uses stays, with podman's line."""
+        from .images import ImageEngine
+
+        for report in ImageEngine(self.rt, self.warn).rm([name]):
+            if report.error is not None:
+                self.warn(str(report.error))
+
+    def _pull_if_needed(self, image: str, policy: Optional[str], platform: Optional[str] = None) -> None:
         policy = policy or "missing"
+        wanted = None
+        if platform:
+            from .pull import platform_of
+
+            wanted = platform_of(platform, None, None, None)
         if policy == "never":
             return
         if policy == "missing":
             from storage.errors import StorageError
 
             try:
-                self.rt.store.image(image, self.rt.cfg.short_names)
-                return
+                found = self.rt.store.image(image, self.rt.cfg.short_names)
+                if wanted is None or _platform_matches(found.config, wanted):
+                    return
+                # another platform's image: pull the one asked for, as podman does
             except StorageError:
                 pass  # not here: pull it, as podman does
         from .pull import ensure_image
 
-        ensure_image(self.rt, image, policy, self.progress or (lambda _line: None))
+        ensure_image(self.rt, image, policy, self.progress or (lambda _line: None), wanted)
 
     # -- start, stop and the other running verbs ---------------------------------------------
 

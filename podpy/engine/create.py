@@ -16,7 +16,7 @@ from .context import Runtime
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Optional
+    from typing import Callable, Optional
 
     from rootless.userns import IdMappings
 
@@ -38,15 +38,20 @@ def random_name() -> str:
     return f"{_ADJ[a % len(_ADJ)]}_{_NOUN[n % len(_NOUN)]}"
 
 
-def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRecord:
+def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
+           on_replaced: Optional[Callable[[str], None]] = None) -> ContainerRecord:
     """Validate everything first, then make the row (state `configured`), the
     storage, and flip the row to `created`; on failure undo what was made.
 
     With for_run the row stays `configured` and ours until `start` claims it,
     so a run killed before its container starts leaves a row the next command
-    removes, not a stray created container.
+    removes, not a stray created container. With --replace, a container of the
+    same name is removed first (its name told to on_replaced, as podman prints it).
     """
     name = opt.check_name(o.name) if o.name else None
+    if o.replace and not name:
+        raise InvalidArgument("cannot replace container without --name being set")
+    life = _life_options(o)
     user_env = opt.parse_env_files(o.env_file) + opt.parse_env(o.env)
     volumes = ([opt.parse_volume(v) for v in o.volumes] + [opt.parse_mount(m) for m in o.mounts]
                + [opt.parse_tmpfs(t) for t in o.tmpfs])
@@ -77,6 +82,8 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
         if preserve and (o.detach or not for_run):
             raise InvalidArgument("--preserve-fds works with `podpy run` in the foreground only")
     limits = opt.parse_limits(o.memory, o.memory_swap, o.cpus, o.cpu_shares, o.pids_limit)
+    if o.kernel_memory is not None:
+        rt.cfg.warnings.append("The --kernel-memory flag is no longer supported. This flag is a noop.")
     init_path = find_init(o.init_path) if o.init or o.init_path else ""
     ro_tmpfs = True
     if o.read_only_tmpfs is not None:
@@ -102,6 +109,9 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
     from ..network import config as netconfig
 
     net = netconfig.resolve(rt, o, icfg)
+    from . import kernelopts
+
+    kernel = kernelopts.decide(rt, o, net["network"])
     health = opt.healthcheck(icfg.get("Healthcheck"), o.health_cmd, o.health_interval, o.health_retries,
                              o.health_start_period, o.health_timeout, o.health_on_failure, o.no_healthcheck)
     layer_dirs = rt.store.layer_dirs(image)
@@ -129,17 +139,29 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
         command = list(o.command)
     if not entrypoint and not command:
         raise InvalidArgument(f"no command or entrypoint provided, and no CMD or ENTRYPOINT from image {o.image}")
+    workdir = o.workdir or str(icfg.get("WorkingDir") or "/")
+    if o.hostusers:
+        from .runfiles import hostuser_passwd
+
+        users = extra_etc.get("/etc/passwd") or (passwd or b"").decode(errors="surrogateescape")
+        with_hosts = hostuser_passwd(o.hostusers, users, workdir)
+        if with_hosts is not None:
+            extra_etc["/etc/passwd"] = with_hosts
     cid = os.urandom(32).hex()
     hostname = o.hostname or ""
     base_env = ["PATH=" + DEFAULT_PATH, "TERM=xterm", "container=podpy"]
+    if o.env_host:
+        # --env-host: podpy's own environment, under the image's and the options' (podman's order)
+        base_env = opt.merge_env(base_env, [f"{k}={v}" for k, v in os.environ.items()])
     env = opt.merge_env(base_env, list(icfg.get("Env") or []), user_env)
     if not any(e.startswith("HOME=") for e in env):
         env.append(f"HOME={home}")
-    env.append(f"HOSTNAME={hostname or cid[:12]}")
+    env = [e for e in env if not e.startswith("HOSTNAME=")]
+    env.append(f"HOSTNAME={kernelopts.uts_hostname(rt, kernel['uts_mode']) or hostname or cid[:12]}")
     image_name = o.image if image.id.startswith(o.image.removeprefix("sha256:")) else _display_name(image, o.image)
     cfg = ContainerConfig(
         command=command, entrypoint=entrypoint, env=env, user=user_str, uid=uid, gid=gid, groups=groups,
-        workdir=o.workdir or str(icfg.get("WorkingDir") or "/"), hostname=hostname, tty=o.tty,
+        workdir=workdir, hostname=hostname, tty=o.tty,
         interactive=o.interactive, remove=o.remove, **net,
         mounts=[], labels={**(icfg.get("Labels") or {}), **labels},
         read_only=o.read_only, cap_add=o.cap_add, cap_drop=o.cap_drop, privileged=o.privileged,
@@ -151,6 +173,7 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
         read_only_tmpfs=ro_tmpfs and o.read_only, userns=o.userns or userns.mode,
         idmap=userns.idmap, etc_entries=extra_etc,
         create_command=o.create_command or [os.path.basename(sys.argv[0])] + sys.argv[1:],
+        **kernel, **life,
     )
     rec = ContainerRecord(id=cid, name=name or "", image_id=image.id, image_name=image_name,
                           created=time.time(), state=CONFIGURED, config=cfg)
@@ -158,7 +181,18 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
     from .volumestore import resolve
 
     cfg.mounts = resolve(rt, volumes, icfg.get("Volumes") or {}, uid, gid) + shared
-    netconfig.allocate(rt, cid, net)
+    cidfile = -1
+    if o.cidfile:
+        from .runfiles import open_cidfile
+
+        cidfile = open_cidfile(o.cidfile)
+    try:
+        if o.replace:
+            _replace(rt, name or "", on_replaced)
+        netconfig.allocate(rt, cid, net)
+    except BaseException:
+        _drop_cidfile(cidfile, o.cidfile)
+        raise
     try:
         with _auto_userns_lock(rt, userns.mode == "auto"):
             if userns.mode == "auto":
@@ -177,6 +211,7 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
                 raise EngineError("could not find a free random container name")
     except BaseException:
         netconfig.release(rt, cid, net)
+        _drop_cidfile(cidfile, o.cidfile)
         raise
     try:
         rt.store.create_container(cid, image)
@@ -185,11 +220,65 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False) -> ContainerRec
             ctr.abandon_create()
         finally:
             netconfig.release(rt, cid, net)
+            _drop_cidfile(cidfile, o.cidfile)
         if isinstance(exc, Exception):
             raise translate(exc) from exc
         raise
+    if cidfile >= 0:
+        from .runfiles import write_cidfile
+
+        write_cidfile(cidfile, cid)
     ctr.created(keep=for_run)
     return rec
+
+
+def _life_options(o: CreateOptions) -> dict[str, object]:
+    """The ContainerConfig fields of --timeout, --tz, --pidfile, --conmon-pidfile, --cidfile and
+    --sdnotify, checked (--kernel-memory is taken and has no effect, as in podman)."""
+    timeout = 0
+    if o.timeout is not None:
+        if not (o.timeout.isascii() and o.timeout.isdigit()):
+            raise InvalidArgument(f'invalid argument "{o.timeout}" for "--timeout" flag: strconv.ParseUint: '
+                                  f'parsing "{o.timeout}": invalid syntax')
+        timeout = int(o.timeout)
+    out: dict[str, object] = {"timeout": timeout, "cidfile": os.path.abspath(o.cidfile) if o.cidfile else ""}
+    if not (o.tz or o.pidfile or o.conmon_pidfile or o.sdnotify is not None or os.environ.get("NOTIFY_SOCKET")):
+        return out   # the defaults, without loading runfiles on `run`'s path
+    from . import runfiles
+
+    sdnotify, socket = runfiles.check_sdnotify(o.sdnotify)
+    out.update(timezone=runfiles.check_timezone(o.tz), pidfile=runfiles.check_pidfile(o.pidfile, "--pidfile"),
+               conmon_pidfile=runfiles.check_pidfile(o.conmon_pidfile, "--conmon-pidfile"),
+               sdnotify=sdnotify, notify_socket=socket if sdnotify == "container" else "")
+    return out
+
+
+def _drop_cidfile(fd: int, path: Optional[str]) -> None:
+    """A create that failed leaves no id file behind."""
+    if fd >= 0 and path:
+        os.close(fd)
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+def _replace(rt: Runtime, name: str, on_replaced: Optional[Callable[[str], None]]) -> None:
+    """--replace: remove the container of that name, stopped first as `rm -f -t` stops one
+    (its stop signal, SIGKILL after its stop timeout)."""
+    from ..errors import NoSuchContainer
+    from .removal import remove_container
+
+    try:
+        other = rt.state.lookup(name)
+    except NoSuchContainer:
+        return
+    if other.name != name:
+        return   # an id prefix: only a container of that very name is replaced
+    remove_container(rt, other, force=True, volumes=False, timeout=other.config.stop_timeout or None,
+                     warn=rt.cfg.warnings.append)
+    if on_replaced is not None:
+        on_replaced(other.name)
 
 
 INIT_CANDIDATES = ("/usr/libexec/podman/catatonit", "/usr/bin/catatonit", "/usr/local/bin/catatonit",

@@ -13,12 +13,15 @@ FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signa
 
 
 class Forwarder:
-    """Signal handlers that pass signals to the container (remembered until its pid is known)."""
+    """Signal handlers that pass signals to the container (remembered until its pid is known);
+    with proxy False (`run --sig-proxy=false`) they are taken and dropped: the container runs on,
+    and this podpy, which supervises it, with it."""
 
-    def __init__(self) -> None:
+    def __init__(self, proxy: bool = True) -> None:
         self.target: Optional[Callable[[int], None]] = None
         self.pending: list[int] = []
         self.old: dict[int, Any] = {}
+        self.proxy = proxy
 
     def __enter__(self) -> "Forwarder":
         for sig in FORWARDED:
@@ -26,6 +29,8 @@ class Forwarder:
         return self
 
     def _handle(self, sig: int, _frame: object) -> None:
+        if not self.proxy:
+            return
         if self.target is None:
             self.pending.append(sig)
         else:

@@ -106,7 +106,8 @@ def container_document(rt: Runtime, rec: ContainerRecord) -> dict[str, Any]:
     image = img.by_id(rt.db.conn, rec.image_id)
     data = container_inspect(rec, rt.store.container_dir(rec.id) + "/merged", rt.store.driver.name,
                              rt.container_run_dir(rec.id), image)
-    data["HostConfig"]["LogConfig"]["Path"] = log_path(rt, rec)
+    if rec.config.log_driver == "k8s-file":   # podman shows no path for the other drivers
+        data["HostConfig"]["LogConfig"]["Path"] = log_path(rt, rec)
     if rec.config.healthcheck:
         from .healthstate import read
 

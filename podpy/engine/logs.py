@@ -1,7 +1,8 @@
 """`logs`: read a container's k8s-file log (written by the monitor), filter and follow it.
 
 Each line of the file is `TIME STREAM F|P TEXT`: TIME in RFC 3339 with nanoseconds,
-STREAM stdout or stderr, F a full line and P part of one (the rest follows).
+STREAM stdout or stderr, F a full line and P part of one (the rest follows). A container
+logging to the journal (--log-driver journald) is read with journalctl instead.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from .context import Runtime
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import BinaryIO, Iterator, Optional
+    from typing import Any, BinaryIO, Iterator, Optional
 
 
 
@@ -98,14 +99,66 @@ class Reader:
             self.f.close()
 
 
+class JournalReader:
+    """A container's entries in the systemd journal (journalctl's JSON, by CONTAINER_ID_FULL, as
+    the monitor's JournalLog writes them), read as Reader reads a log file."""
+
+    def __init__(self, cid: str) -> None:
+        self.cid = cid
+        self.cursor: Optional[str] = None
+
+    def initial(self) -> list[Entry]:
+        return self.more()
+
+    def more(self) -> list[Entry]:
+        import subprocess
+
+        argv = ["journalctl", "--no-pager", "-o", "json", f"CONTAINER_ID_FULL={self.cid}"]
+        if self.cursor:
+            argv += ["--after-cursor", self.cursor]
+        try:
+            out = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, check=False).stdout
+        except FileNotFoundError:
+            raise InvalidArgument("reading the logs of a container using the journald log driver needs "
+                                  "journalctl, which is not installed") from None
+        return self.parse(out)
+
+    def parse(self, out: bytes) -> list[Entry]:
+        import json
+
+        from ..monitor.logfile import rfc3339
+
+        entries = []
+        for line in out.splitlines():
+            try:
+                doc = json.loads(line)
+            except ValueError:
+                continue
+            self.cursor = doc.get("__CURSOR") or self.cursor
+            message = doc.get("MESSAGE")
+            text = bytes(message) if isinstance(message, list) else str(message or "").encode()
+            usec = int(doc.get("__REALTIME_TIMESTAMP") or 0)
+            stream = b"stderr" if str(doc.get("PRIORITY")) == "3" else b"stdout"
+            entries.append(Entry(rfc3339(usec * 1000).encode(), usec / 1e6, stream, text + b"\n"))
+        return entries
+
+    def unfinished(self) -> list[Entry]:
+        return []
+
+    def close(self) -> None:
+        pass
+
+
 def entries(rt: Runtime, rec: ContainerRecord, follow: bool, tail: int, since: Optional[float],
             until: Optional[float]) -> Iterator[Entry]:
     """The log's entries in order, filtered; with follow, new ones until the container stops."""
     from .start import log_path
 
-    if rec.config.log_driver == "none":
-        raise InvalidArgument(f"container {rec.name} uses the \"none\" log driver: there are no logs to read")
-    reader = Reader(log_path(rt, rec))
+    if rec.config.log_driver in ("none", "passthrough"):
+        raise InvalidArgument(f"this container is using the '{rec.config.log_driver}' log driver, cannot read "
+                              "logs: this container is not logging output")
+    reader: Any = JournalReader(rec.id) if rec.config.log_driver == "journald" else Reader(log_path(rt, rec))
     try:
         first = [e for e in reader.initial() if _wanted(e, since, until)]
         if not follow:

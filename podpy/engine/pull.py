@@ -45,12 +45,13 @@ class PullOptions:
 
 def platform_of(value: Optional[str], os_: Optional[str], arch: Optional[str],
                 variant: Optional[str]) -> tuple[str, str, Optional[str]]:
-    """--platform os/arch[/variant] and --os/--arch/--variant; defaults are the host's."""
+    """--platform os[/arch[/variant]] and --os/--arch/--variant; defaults are the host's."""
     if value:
         parts = value.split("/")
-        if len(parts) not in (2, 3) or not all(parts):
+        if len(parts) > 3 or not all(parts):
             raise InvalidArgument(f"invalid platform {value!r}: expected OS/ARCH[/VARIANT]")
-        os_, arch = parts[0], parts[1]
+        os_ = parts[0]
+        arch = parts[1] if len(parts) > 1 else arch
         variant = parts[2] if len(parts) == 3 else variant
     return os_ or "linux", arch or host_arch(), variant
 
@@ -347,10 +348,12 @@ def _existing(rt: Runtime, config_raw: bytes) -> Optional[str]:
     return image_id if img.by_id(rt.db.conn, image_id) else None
 
 
-def ensure_image(rt: Runtime, name: str, policy: str, report: Callable[[str], None]) -> None:
-    """`run --pull=POLICY` once the caller found the image missing, or for always/newer
-    (newer re-resolves the name; unchanged layers are not fetched again)."""
+def ensure_image(rt: Runtime, name: str, policy: str, report: Callable[[str], None],
+                 platform: Optional[tuple[str, str, Optional[str]]] = None) -> None:
+    """`run --pull=POLICY` once the caller found the image missing (or of another platform than
+    --platform's), or for always/newer (newer re-resolves the name; unchanged layers are not
+    fetched again)."""
     if policy not in POLICIES:
         raise InvalidArgument(f"invalid --pull {policy!r}: use always, missing, never or newer")
     if policy != "never":
-        pull(rt, PullOptions(name=name), report, platform_of(None, None, None, None))
+        pull(rt, PullOptions(name=name), report, platform or platform_of(None, None, None, None))

@@ -15,6 +15,7 @@ from storage.images import Image
 from ..formats import human_duration, ago, rfc3339
 from ..network.options import inspect_ports, ports_json
 from ..state import CONFIGURED, CREATED, EXITED, RUNNING, STOPPED, ContainerRecord
+from .kernelopts import DEFAULT_SHM_INSPECT, inspect_ulimits
 
 
 def status(rec: ContainerRecord) -> str:
@@ -94,6 +95,8 @@ def container_inspect(rec: ContainerRecord, rootfs: str, driver: str, run_dir: s
         "ResolvConfPath": os.path.join(run_dir, "resolv.conf"),
         "HostnamePath": os.path.join(run_dir, "hostname"),
         "HostsPath": os.path.join(run_dir, "hosts"),
+        "ConmonPidFile": cfg.conmon_pidfile,
+        "PidFile": cfg.pidfile,
         "Name": rec.name,
         "RestartCount": rec.restarts,
         "Driver": driver,
@@ -120,10 +123,17 @@ def container_inspect(rec: ContainerRecord, rootfs: str, driver: str, run_dir: s
             "OpenStdin": cfg.interactive,
             "StopTimeout": cfg.stop_timeout,
             "CreateCommand": cfg.create_command,
-            "Annotations": cfg.annotations,
+            "Annotations": {**cfg.annotations,
+                            **({"io.podman.annotations.cid-file": cfg.cidfile} if cfg.cidfile else {})},
+            **({"Timezone": cfg.timezone} if cfg.timezone else {}),
+            "Timeout": cfg.timeout,
+            "sdNotifyMode": cfg.sdnotify,
+            **({"sdNotifySocket": cfg.notify_socket} if cfg.notify_socket else {}),
         },
         "HostConfig": {
             "Binds": [f"{m['source']}:{m['destination']}:{','.join(m.get('options', []))}" for m in cfg.mounts],
+            "CgroupMode": cfg.cgroupns_mode or "host",
+            "ContainerIDFile": cfg.cidfile,
             "NetworkMode": cfg.network,
             "PortBindings": inspect_ports(cfg.ports, []),
             "Dns": cfg.dns.get("servers", []),
@@ -145,6 +155,13 @@ def container_inspect(rec: ContainerRecord, rootfs: str, driver: str, run_dir: s
             "SecurityOpt": ([f"seccomp={cfg.seccomp}"] if cfg.seccomp else [])
             + (["no-new-privileges"] if cfg.no_new_privileges else []),
             "Init": bool(cfg.init_path),
+            "IpcMode": cfg.ipc_mode or "shareable",
+            "Cgroups": "disabled" if cfg.cgroups_mode == "disabled" else "default",
+            "PidMode": cfg.pid_mode or "private",
+            "UTSMode": cfg.uts_mode or "private",
+            "ShmSize": DEFAULT_SHM_INSPECT if cfg.shm_size is None else cfg.shm_size,
+            "Devices": [],   # rootless, devices are bind mounts, which podman's inspect does not list
+            "Ulimits": inspect_ulimits(cfg),
             "UsernsMode": cfg.userns or "",
             "IDMappings": {"UidMap": [":".join(map(str, r)) for r in cfg.idmap.get("uids", [])],
                            "GidMap": [":".join(map(str, r)) for r in cfg.idmap.get("gids", [])]}

@@ -4,9 +4,12 @@ Each option is one line of the class: its field (the name the CLI parses it
 into), its type, its flags, its metavar and its help. The type says how it is
 given on the command line and what it is when it is not:
 
-    bool           a flag: --rm, -it, --rm=false               default False
+    bool           a flag: --rm, -it, --rm=false               default False (or as declared)
     Optional[str]  one value: --name x, --name=x, -u1 (last wins)   default None
     list[str]      repeatable: -e A=1 -e B=2                    default []
+
+An option that only `run` has (`--rmi`, `--sig-proxy`, `--detach-keys`, as in podman) is
+declared with run_only; `create` does not know its flags.
 
 Values stay the strings the user typed; create() validates them. FIELDS (and
 so the defaults) is derived from the declarations, and OPTIONS, the options in
@@ -35,11 +38,12 @@ KINDS: dict[str, tuple[str, Any]] = {"bool": (FLAG, False), "Optional[str]": (VA
 class Option:
     """One command-line option: its flags, the field it goes to (dest), how it is given (kind)."""
 
-    __slots__ = ("flags", "dest", "kind", "metavar", "help")
+    __slots__ = ("flags", "dest", "kind", "metavar", "help", "default", "run_only")
 
     def __init__(self, flags: tuple[str, ...], metavar: str = "", help: str = "", dest: str = "",
-                 kind: str = "") -> None:
+                 kind: str = "", default: Any = None, run_only: bool = False) -> None:
         self.flags, self.metavar, self.help, self.dest, self.kind = flags, metavar, help, dest, kind
+        self.default, self.run_only = default, run_only
 
     def __repr__(self) -> str:
         return f"Option({'/'.join(self.flags)} -> {self.dest}, {self.kind})"
@@ -54,10 +58,11 @@ class _Field:
         self.default = default
 
 
-def option(*flags: str, metavar: str = "", help: str = "") -> Any:
+def option(*flags: str, metavar: str = "", help: str = "", default: Any = None, run_only: bool = False) -> Any:
     """Declares a field of an options class as a command-line option (its field and kind
-    are filled in from the declaration by declared())."""
-    return Option(flags, metavar, help)
+    are filled in from the declaration by declared()). default: a flag's, when not False;
+    run_only: an option of `run` that `create` does not take."""
+    return Option(flags, metavar, help, default=default, run_only=run_only)
 
 
 def field(default: Any = REQUIRED) -> Any:
@@ -80,6 +85,11 @@ def declared(cls: type[Record]) -> tuple[Option, ...]:
                 raise TypeError(f"{cls.__name__}.{name}: an option is one of {', '.join(KINDS)}, not {annotation}")
             declaration.dest = name
             declaration.kind, fields[name] = KINDS[annotation]
+            if declaration.default is not None:
+                if declaration.kind != FLAG:
+                    raise TypeError(f"{cls.__name__}.{name}: only a flag declares its default")
+                fields[name] = declaration.default
+            declaration.default = fields[name]
             options.append(declaration)
         elif isinstance(declaration, _Field):
             fields[name] = declaration.default
@@ -183,7 +193,45 @@ class CreateOptions(Record):
     uidmap: list[str] = option("--uidmap", metavar="CTR:HOST:SIZE",
                                help="map container uids (HOST counts the user as 0, sub-ids from 1)")
     gidmap: list[str] = option("--gidmap", metavar="CTR:HOST:SIZE", help="map container gids (as --uidmap)")
+    # what the kernel gives the container
+    ulimits: list[str] = option("--ulimit", metavar="NAME=SOFT[:HARD]",
+                                help="a resource limit (nofile=1024:2048, core=-1; host: the caller's own)")
+    sysctls: list[str] = option("--sysctl", metavar="NAME=VALUE",
+                                help="a namespaced kernel setting: net.*, fs.mqueue.*, kernel.msg*|sem|shm*")
+    shm_size: Optional[str] = option("--shm-size", metavar="SIZE", help="size of /dev/shm (65536k)")
+    devices: list[str] = option("--device", metavar="HOST[:CTR][:PERMS]",
+                                help="add a host device (its node bound in; PERMS r, w, m)")
+    pid: Optional[str] = option("--pid", metavar="MODE", help="PID namespace: private, host, container:NAME, ns:PATH")
+    ipc: Optional[str] = option("--ipc", metavar="MODE",
+                                help="IPC namespace: shareable, private, none, host, container:NAME, ns:PATH")
+    uts: Optional[str] = option("--uts", metavar="MODE", help="UTS namespace: private, host, container:NAME, ns:PATH")
+    cgroupns: Optional[str] = option("--cgroupns", metavar="MODE", help="cgroup namespace: private or host")
+    cgroups: Optional[str] = option("--cgroups", metavar="MODE",
+                                    help="enabled (default), disabled (no cgroup), no-conmon or split")
+    kernel_memory: Optional[str] = option("--kernel-memory", metavar="SIZE", help="accepted; has no effect")
+    tz: Optional[str] = option("--tz", metavar="ZONE", help="time zone: local or a zone such as Europe/Paris")
+    env_host: bool = option("--env-host", help="start from podpy's own environment")
+    hostusers: list[str] = option("--hostuser", metavar="USER",
+                                  help="add a host user (name or uid) to the container's /etc/passwd")
+    platform: Optional[str] = option("--platform", metavar="OS/ARCH[/VARIANT]",
+                                     help="the image's platform (pulled when the local image is another's)")
+    # the container's life
+    replace: bool = option("--replace", help="remove an existing container of the same name first")
+    timeout: Optional[str] = option("--timeout", metavar="SECONDS",
+                                    help="kill the container after this many seconds (0: never)")
+    cidfile: Optional[str] = option("--cidfile", metavar="FILE", help="write the container's id to this new file")
+    pidfile: Optional[str] = option("--pidfile", metavar="FILE", help="write the container's process id here")
+    conmon_pidfile: Optional[str] = option("--conmon-pidfile", metavar="FILE",
+                                           help="write the id of the process supervising the container here")
+    sdnotify: Optional[str] = option("--sdnotify", metavar="MODE",
+                                     help="container (default: $NOTIFY_SOCKET inside), conmon or ignore")
+    sig_proxy: bool = option("--sig-proxy", default=True, run_only=True,
+                             help="pass the signals podpy receives on to the container (true)")
+    rmi: bool = option("--rmi", run_only=True, help="remove the image after the container, unless it is in use")
+    detach_keys: Optional[str] = option("--detach-keys", metavar="KEYS", run_only=True,
+                                        help="keys that detach (ctrl-p,ctrl-q; \"\" for none)")
     create_command: list[str] = field(list)   # the command line, for inspect and generated units
 
 
 OPTIONS = declared(CreateOptions)
+CREATE_OPTIONS = tuple(o for o in OPTIONS if not o.run_only)

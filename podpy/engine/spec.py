@@ -27,6 +27,7 @@ from rootless import capabilities, rootfs
 
 from ..errors import InvalidState
 from ..state import ContainerRecord
+from . import kernelopts
 from .context import Runtime
 
 TYPE_CHECKING = False
@@ -119,7 +120,46 @@ class SpecBuilder:
         spec = self._spec(rec, rootfs_desc, etc, console, nested)
         if net is not None:
             net.adjust_spec(spec)
+        cfg = rec.config
+        if any(m.startswith(("container:", "ns:")) for m in (cfg.pid_mode, cfg.ipc_mode, cfg.uts_mode,
+                                                               cfg.cgroupns_mode)):
+            self._join(rec, spec)
         return spec
+
+    def _join(self, rec: ContainerRecord, spec: dict[str, Any]) -> None:
+        """Point the spec at the namespaces of other containers (--pid, --ipc, --uts, --cgroupns
+        container:NAME or ns:PATH), in the user namespace that owns them, and give it the
+        /dev/shm of the container whose IPC namespace it shares."""
+        from . import kernelopts
+
+        paths, userns, ipc_pid = kernelopts.namespace_joins(self.rt, rec)
+        namespaces = spec["linux"]["namespaces"]
+        for kind, path in list(paths.items()):
+            if kernelopts.same_namespace(path, f"/proc/self/ns/{kind}"):
+                # the other container shares the host's (podpy's own): so does this one, without
+                # a setns(2) that a rootless process may not make into the host's namespaces
+                del paths[kind]
+                namespaces[:] = [ns for ns in namespaces if ns["type"] != kind]
+                if kind == "pid":
+                    proc = next(m for m in spec["mounts"] if m["destination"] == "/proc")
+                    proc.update(type="bind", source="/proc", options=["rbind", "nosuid", "noexec", "nodev"])
+        for ns in namespaces:
+            if ns["type"] in paths:
+                ns["path"] = paths[ns["type"]]
+        if userns is not None:
+            if rec.config.idmap:
+                raise InvalidState("joining the namespaces of another container cannot be combined with "
+                                   "--userns keep-id|auto or --uidmap")
+            user = next(ns for ns in namespaces if ns["type"] == "user")
+            if user.get("path") and not kernelopts.same_namespace(user["path"], userns):
+                raise InvalidState(f"the namespaces {rec.name} joins belong to different user namespaces")
+            user["path"] = userns
+        if ipc_pid is not None:
+            spec["mounts"].insert(_after(spec["mounts"], "/dev/mqueue"), {
+                "destination": "/dev/shm", "type": "bind", "source": "/dev/shm", "options": ["rbind"],
+                "namespace": f"/proc/{ipc_pid}/ns/mnt"})
+        elif paths.get("ipc") and rec.config.ipc_mode.startswith("ns:"):
+            spec["mounts"].insert(_after(spec["mounts"], "/dev/mqueue"), _shm(rec.config.shm_size))
 
     def build_step(self, rec: ContainerRecord, rootfs_desc: dict[str, Any], etc: dict[str, str]) -> dict[str, Any]:
         """The spec of a build step's RUN: rec is the step's working container (no row, no
@@ -164,12 +204,22 @@ class SpecBuilder:
         mappings = self.mappings
         caps = capabilities.resolve(capabilities.DEFAULT, cfg.cap_add, cfg.cap_drop, cfg.privileged)
         args = (["/run/podman-init", "--"] if cfg.init_path else []) + cfg.entrypoint + cfg.command
-        process = _process(cfg.tty, cfg.interactive, cfg.uid, cfg.gid, cfg.groups, args, cfg.env, cfg.workdir or "/",
+        env = cfg.env
+        notify = None
+        if cfg.notify_socket:
+            from .runfiles import notify_mount
+
+            notify = notify_mount(cfg)
+        if notify is not None:
+            env = [e for e in env if not e.startswith("NOTIFY_SOCKET=")] + [f"NOTIFY_SOCKET={notify['destination']}"]
+        process = _process(cfg.tty, cfg.interactive, cfg.uid, cfg.gid, cfg.groups, args, env, cfg.workdir or "/",
                            caps, cfg.no_new_privileges, cfg.preserve_fds, console)
-        namespaces = [{"type": t} for t in ("pid", "uts", "ipc", "mount")]
-        if own_netns(cfg.network):
-            namespaces.append({"type": "network"})
+        if cfg.ulimits and not cfg.ulimit_host:
+            process["rlimits"] = kernelopts.rlimits(cfg)
+        namespaces = kernelopts.spec_namespaces(cfg, own_netns(cfg.network))
         linux: dict[str, Any] = {"namespaces": namespaces}
+        if cfg.sysctls:
+            linux["sysctl"] = dict(cfg.sysctls)
         tty_gid_mapped = True
         if mappings is not None:
             namespaces.insert(0, {"type": "user"})
@@ -188,7 +238,9 @@ class SpecBuilder:
         seccomp = self.seccomp(cfg, caps)
         if seccomp is not None:
             linux["seccomp"] = seccomp
-        mounts = rootfs.default_mounts(tty_gid_mapped, own_netns(cfg.network))
+        ipc = kernelopts.ipc_kind(cfg)
+        mounts = rootfs.default_mounts(tty_gid_mapped, own_netns(cfg.network), cfg.pid_mode != "host", ipc,
+                                       kernelopts.DEFAULT_SHM if cfg.shm_size is None else str(cfg.shm_size))
         if nested is not None:
             _owned_by_container_root(mounts, nested)
         user_dests = {m["destination"] for m in cfg.mounts}
@@ -197,6 +249,9 @@ class SpecBuilder:
                 mounts.append({"destination": dest, "type": "bind", "source": path,
                                "options": ["bind", "rprivate"]})
         mounts.extend(cfg.mounts)
+        mounts.extend(kernelopts.device_mounts(cfg))
+        if notify is not None:
+            mounts.append(notify)
         if cfg.read_only_tmpfs:
             for dest in ("/run", "/tmp", "/var/tmp"):
                 if dest not in user_dests:
@@ -215,6 +270,19 @@ class SpecBuilder:
             "linux": linux,
             "annotations": dict(cfg.annotations),
         }
+
+
+def _after(mounts: list[dict[str, Any]], destination: str) -> int:
+    """The index just after the mount at destination (the end when there is none)."""
+    return next((i + 1 for i, m in enumerate(mounts) if m["destination"] == destination), len(mounts))
+
+
+def _shm(size: Optional[int]) -> dict[str, Any]:
+    from . import kernelopts
+
+    return {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+            "options": ["nosuid", "noexec", "nodev", "mode=1777",
+                        f"size={kernelopts.DEFAULT_SHM if size is None else size}"]}
 
 
 def _process(terminal: bool, stdin: bool, uid: int, gid: int, groups: list[int], args: list[str],
@@ -239,15 +307,17 @@ def _process(terminal: bool, stdin: bool, uid: int, gid: int, groups: list[int],
 # -- the /etc files ----------------------------------------------------------------------
 
 
-def etc_files(rec: ContainerRecord, net: Optional["EtcNet"] = None) -> dict[str, str]:
-    """The container's hostname, hosts and resolv.conf (and keep-id's passwd and group):
-    destination -> content. No resolv.conf when the container keeps its image's (--network
-    none without --dns). net: the network's facts (the default network's when None)."""
+def etc_files(rec: ContainerRecord, net: Optional["EtcNet"] = None,
+              uts_hostname: str = "") -> dict[str, Any]:
+    """The container's hostname, hosts and resolv.conf (and keep-id's passwd and group, and
+    --tz's localtime, bytes): destination -> content. No resolv.conf when the container keeps
+    its image's (--network none without --dns). net: the network's facts (the default
+    network's when None); uts_hostname: the host name of the UTS namespace it shares."""
     from ..network import files as netfiles
     from ..network.options import host_resolv
 
     cfg = rec.config
-    hostname = cfg.hostname or rec.id[:12]
+    hostname = uts_hostname or cfg.hostname or rec.id[:12]
     if net is None:
         net = netfiles.EtcNet([SLIRP_ADDRESS], None, [SLIRP_DNS])
     files = {
@@ -256,10 +326,14 @@ def etc_files(rec: ContainerRecord, net: Optional["EtcNet"] = None) -> dict[str,
         "/etc/resolv.conf": netfiles.resolv(net, cfg.dns, host_resolv()),
         **cfg.etc_entries,   # --userns=keep-id: /etc/passwd and /etc/group with the user's entries
     }
+    if cfg.timezone:
+        from .runfiles import localtime
+
+        files["/etc/localtime"] = localtime(cfg.timezone)
     return {dest: content for dest, content in files.items() if content is not None}
 
 
-def write_etc(run_dir: str, files: dict[str, str]) -> dict[str, str]:
+def write_etc(run_dir: str, files: dict[str, Any]) -> dict[str, str]:
     """Write etc_files' files into the container's runtime directory (each replaced whole);
     destination -> the file, to bind there."""
     os.makedirs(run_dir, mode=0o700, exist_ok=True)
@@ -267,7 +341,7 @@ def write_etc(run_dir: str, files: dict[str, str]) -> dict[str, str]:
     for dest, content in files.items():
         path = os.path.join(run_dir, os.path.basename(dest))
         tmp = path + ".tmp"
-        with open(tmp, "w") as f:
+        with open(tmp, "wb" if isinstance(content, bytes) else "w") as f:
             f.write(content)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)

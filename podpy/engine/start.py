@@ -48,6 +48,11 @@ def container_cgroup(ctr: Container, warn: Callable[[str], None]) -> Optional[st
 
     rec = ctr.rec
     cfg = rec.config
+    if cfg.cgroups_mode == "disabled":
+        if cfg.limits:
+            flags = ", ".join(_FLAGS[k] for k in cfg.limits)
+            warn(f"{flags} ignored: --cgroups disabled gives the container no cgroup")
+        return None
     info = cgroups.detect()
     parent: Optional[str] = info.path if info.writable else None
     why = info.reason
@@ -107,7 +112,13 @@ def container_spec(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
     directory on the way."""
     specs = builder(rt)
     rootfs = specs.rootfs(rec)
-    etc = write_etc(rt.container_run_dir(rec.id), etc_files(rec, net.etc))
+    uts = rec.config.uts_mode
+    uts_hostname = ""
+    if uts == "host" or uts.startswith("container:"):
+        from .kernelopts import uts_hostname as shared_hostname
+
+        uts_hostname = shared_hostname(rt, uts)
+    etc = write_etc(rt.container_run_dir(rec.id), etc_files(rec, net.etc, uts_hostname))
     if specs.mappings is not None and specs.mappings.warning:
         warn(specs.mappings.warning)
     return specs.container(rec, rootfs, etc, console, net)
@@ -149,7 +160,10 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
         listeners = net.bind()
         if len(listeners) > MAX_PUBLISHED:   # checked at create too
             raise InvalidArgument(f"at most {MAX_PUBLISHED} published ports ({len(listeners)} asked for)")
-        log = {"driver": cfg.log_driver, "path": log_path(rt, rec),
+        # --log-driver passthrough: the container writes to this command's stdout and stderr
+        # (the monitor starts it with them), as podman's conmon passes its own on
+        stdio = [0, 1, 2] if cfg.log_driver == "passthrough" and not cfg.tty else []
+        log = {"driver": cfg.log_driver, "path": log_path(rt, rec), "name": rec.name,
                "max_size": int(cfg.log_opts.get("max-size") or 0)}
         cgroup = container_cgroup(ctr, warn)
         health = None
@@ -163,8 +177,14 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
         # takes its port over (rootless.network.redirect) may have to bind it anew.
         from ..monitor.client import request
 
-        reply = request(rt.cfg.runroot, "launch", fds=listeners, sent=net.close_listeners, again=net.bind,
-                         id=rec.id, spec_path=spec_path,
+        needs = [f for f, wanted in (("stdio", stdio), ("timeout", cfg.timeout),
+                                     ("journald", cfg.log_driver == "journald")) if wanted]
+        if needs:
+            _check_monitor(rt.cfg.runroot, needs)
+
+        reply = request(rt.cfg.runroot, "launch", fds=stdio + listeners, sent=net.close_listeners,
+                         again=lambda: stdio + net.bind(), id=rec.id, spec_path=spec_path, stdio=len(stdio),
+                         timeout=cfg.timeout,
                          process={"stdin": bool(process.get("stdin")), "terminal": bool(process.get("terminal"))},
                          userns=any(ns["type"] == "user" for ns in spec["linux"].get("namespaces", [])),
                          slirp=slirp, log=log,
@@ -187,13 +207,45 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
         cgroups.remove(rec.cgroup, timeout=0)
         ctr.set_cgroup(None)
     ctr.handed_over(int(reply["pid"]), monitor, process_start_time(monitor), by_policy)
+    _started(cfg, int(reply["pid"]), monitor, int(reply["pid"]), warn)
     return ctr.rec
 
 
+_FEATURE_FLAGS = {"stdio": "--log-driver passthrough", "timeout": "--timeout", "journald": "--log-driver journald"}
+
+
+def _check_monitor(runroot: str, needs: list[str]) -> None:
+    """A detached start that asks the monitor for more than its first protocol: the running
+    monitor (one per user, started by whichever podpy came first) must know it; an older one
+    would take the request for something else."""
+    from ..errors import EngineError
+    from ..monitor.client import request
+
+    reply = request(runroot, "ping")
+    missing = [f for f in needs if f not in (reply.get("features") or [])]
+    if missing:
+        flags = ", ".join(_FEATURE_FLAGS[f] for f in missing)
+        raise EngineError(f"the container monitor that runs (pid {reply.get('pid')}), started by an older podpy, "
+                          f"does not support {flags} for detached containers: retry once the containers it "
+                          "supervises have exited (it leaves then)")
+
+
+def _started(cfg: Any, pid: int, supervisor: int, main_pid: int, warn: Callable[[str], None]) -> None:
+    """A container runs: its pid files written, systemd told (--sdnotify) when it listens."""
+    if cfg.pidfile or cfg.conmon_pidfile or (cfg.sdnotify != "ignore" and os.environ.get("NOTIFY_SOCKET")):
+        from . import runfiles
+
+        runfiles.write_pidfiles(cfg, pid, supervisor, warn)
+        runfiles.notify_ready(cfg, main_pid)
+
+
 def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None],
-                   ahead: Optional["Ahead"] = None) -> int:
+                   ahead: Optional["Ahead"] = None, sig_proxy: bool = True,
+                   detach_keys: Optional[bytes] = None) -> int:
     """Start a created or exited container in the foreground; its exit code. ahead: a stage 1
-    forked early (rootless/ahead.py) for launch to use when it fits the spec."""
+    forked early (rootless/ahead.py) for launch to use when it fits the spec; sig_proxy: pass
+    the signals podpy receives on to it (else they are ignored while it runs); detach_keys:
+    the keys whose detaching a terminal's relay refuses (see _refuse_detach)."""
     from functools import partial
 
     from rootless import parent, tty
@@ -206,7 +258,7 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
     net = None
     log = None
     pipes: list[int] = []
-    with Forwarder() as fwd:
+    with Forwarder(proxy=sig_proxy) as fwd:
         try:
             from ..network.start import NetStart
 
@@ -245,11 +297,14 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
             raise translate(exc) if isinstance(exc, Exception) else exc
         fwd.attach(container.signal)
         ctr.running(container.pid)
+        _started(cfg, container.pid, os.getpid(), os.getpid(), warn)
         checks = _ForegroundHealth(rt, rec) if cfg.healthcheck else None
+        timer = _Timeout(container, cfg.timeout) if cfg.timeout else None
         try:
             if container.pty_master is not None:
                 with tty.RawMode(0):
                     tty.relay(container.pty_master, stdin_open=cfg.interactive,
+                              escape=_refuse_detach(detach_keys) if detach_keys else None,
                               copy=None if log is None else partial(log.write, "stdout"))
                 os.close(container.pty_master)
             elif pipes:
@@ -260,12 +315,16 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
                 os.close(fd)
             if log is not None:
                 log.close()
+            if timer is not None:
+                timer.stop()
             if checks is not None:
                 checks.stop()
             if container.exit_code is None:  # an exception in the relay: do not leave it running
                 container.signal(signal.SIGKILL)
                 container.wait()
             net.stop()
+            if timer is not None and timer.fired:
+                container.exit_code = code = -1   # podman's record of a container its --timeout killed
             ctr.exited(container.exit_code)
     return code
 
@@ -274,10 +333,11 @@ def _foreground_log(rt: Runtime, rec: ContainerRecord, pipes: list[int]) -> tupl
     """A foreground container's log, as podman keeps one for every container: (the log file,
     the write ends of the pipes that become its stdout and stderr; their read ends go to
     pipes). A --rm container's log would go with it: its output goes straight to ours, not
-    through a relay; so does every container's with --log-driver none. With a terminal the
+    through a relay; so does every container's with another --log-driver than k8s-file (none,
+    passthrough). With a terminal the
     pty's relay copies what it shows (no pipes)."""
     cfg = rec.config
-    if cfg.remove or cfg.log_driver == "none":
+    if cfg.remove or cfg.log_driver not in (None, "", "k8s-file"):
         return None, ()
     from ..monitor.logfile import LogFile
 
@@ -314,6 +374,38 @@ def _relay_logged(pipes: list[int], log: Any) -> None:
                     pass
             pipes.remove(fd)
             os.close(fd)
+
+
+class _Timeout:
+    """--timeout in the foreground: SIGKILL to the container after that many seconds (a timer
+    signal to this process, whose handler runs while it waits for the container)."""
+
+    def __init__(self, container: Any, seconds: int) -> None:
+        self.container = container
+        self.fired = False
+        self.old = signal.signal(signal.SIGALRM, self._fire)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+
+    def _fire(self, _sig: int, _frame: object) -> None:
+        self.fired = True
+        self.container.signal(signal.SIGKILL)
+
+    def stop(self) -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, self.old)
+
+
+DETACH_REFUSED = (b"\r\npodpy: cannot detach from a container running in the foreground (nothing would "
+                  b"supervise it): run it with -d, then `podpy attach` to it, to be able to detach\r\n")
+
+
+def _refuse_detach(keys: bytes) -> Any:
+    """The detach keys typed in a foreground `run -t` (ctrl-p,ctrl-q unless --detach-keys): podman
+    leaves the container running under conmon, but a foreground container's supervisor is this
+    podpy (its stage 1 and init die with it), and the user's monitor cannot adopt a process that
+    is not its child. So the keys are taken, as podman takes them, and a line says why nothing
+    happens."""
+    return (keys, lambda: os.write(2, DETACH_REFUSED))
 
 
 class _ForegroundHealth:

@@ -1,6 +1,7 @@
-"""A container's log in podman's k8s-file format, as the monitor writes it: each line
+"""A container's log as the monitor writes it: in podman's k8s-file format, each line
 `TIME STREAM F|P TEXT`, TIME in RFC 3339 with nanoseconds and the local offset, F a
-full line, P part of one. Only os and time are imported: this runs in the monitor.
+full line, P part of one; or to the systemd journal (--log-driver journald). Only os,
+time and _socket are imported: this runs in the monitor.
 """
 
 from __future__ import annotations
@@ -69,3 +70,53 @@ class LogFile:
 
     def close(self) -> None:
         os.close(self.fd)
+
+
+JOURNAL_SOCKET = "/run/systemd/journal/socket"
+
+
+def journal_field(name: bytes, value: bytes) -> bytes:
+    """One field of the journal's native protocol: NAME=value, or with a newline in the value,
+    NAME, a newline, its length (64 bits, little-endian) and the value."""
+    if b"\n" not in value:
+        return b"%s=%s\n" % (name, value)
+    return name + b"\n" + len(value).to_bytes(8, "little") + value + b"\n"
+
+
+class JournalLog:
+    """A container's output to the systemd journal, one entry per line as podman's conmon sends
+    it (MESSAGE, CONTAINER_ID, CONTAINER_ID_FULL, CONTAINER_NAME, SYSLOG_IDENTIFIER, and
+    PRIORITY 6 for stdout, 3 for stderr), over the journal's native protocol. A part of a line
+    waits for its end (or the container's)."""
+
+    def __init__(self, cid: str, name: str, path: str = JOURNAL_SOCKET) -> None:
+        import _socket
+
+        self.sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)
+        self.sock.setblocking(False)
+        self.path = path
+        short = cid[:12].encode()
+        self.common = (journal_field(b"CONTAINER_ID", short) + journal_field(b"CONTAINER_ID_FULL", cid.encode())
+                       + journal_field(b"CONTAINER_NAME", name.encode()) + journal_field(b"SYSLOG_IDENTIFIER", short))
+        self.partial: dict[str, bytes] = {}
+
+    def write(self, stream: str, data: bytes) -> None:
+        lines = (self.partial.pop(stream, b"") + data).split(b"\n")
+        if lines[-1]:
+            self.partial[stream] = lines[-1]
+        for line in lines[:-1]:
+            self._send(stream, line)
+
+    def _send(self, stream: str, line: bytes) -> None:
+        entry = (journal_field(b"MESSAGE", line) + self.common
+                 + journal_field(b"PRIORITY", b"3" if stream == "stderr" else b"6"))
+        try:
+            self.sock.sendto(entry, self.path)
+        except OSError:
+            pass   # a journal that is gone or full loses lines, never the container
+
+    def close(self) -> None:
+        for stream, rest in list(self.partial.items()):
+            self._send(stream, rest)
+        self.partial.clear()
+        self.sock.close()

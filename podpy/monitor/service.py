@@ -50,6 +50,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Optional
 
+# what a launch request may ask of this monitor beyond its first protocol (told in "pong"): a
+# client asking for one checks first, as an older monitor would take it for something else
+FEATURES = ["stdio", "timeout", "journald"]
 IDLE_EXIT = 1.0          # seconds with no container and no client before the monitor leaves
 DRAIN = 2.0              # seconds to read what a dead container's processes still write
 _CHUNK = 65536
@@ -77,9 +80,13 @@ class Container:
         self.stdin: Optional[int] = None
         self.pty: Optional[int] = None
         self.attached: list[Channel] = []     # `podpy attach` clients
-        self.log: Optional[LogFile] = None
+        self.log: Any = None                  # a LogFile, or a JournalLog
         self.exit_code: Optional[int] = None
         self.drain_until = 0.0
+        # --timeout: when it is killed (0: never); timed_out: it was, and exits with -1 as podman records it
+        timeout = int(request.get("timeout") or 0)
+        self.deadline = time.monotonic() + timeout if timeout else 0.0
+        self.timed_out = False
 
 
 class Monitor(sync.Service):
@@ -109,6 +116,7 @@ class Monitor(sync.Service):
                 self.leave()
                 return
             self.dispatch(250)
+            self._timeouts()
             self._reap()
             self._finish_drained()
             self._healthchecks()
@@ -151,7 +159,7 @@ class Monitor(sync.Service):
             return
         kind = msg.get("type")
         if kind == "ping":
-            chan.send("pong", pid=os.getpid())
+            chan.send("pong", pid=os.getpid(), features=FEATURES)
         elif kind == "attach":
             self._attach(chan, str(msg.get("id")))
         elif kind == "launch":
@@ -162,9 +170,12 @@ class Monitor(sync.Service):
 
     # -- launching ---------------------------------------------------------------------------
 
-    def _launch(self, client: Channel, msg: dict[str, Any], listeners: list[int]) -> None:
+    def _launch(self, client: Channel, msg: dict[str, Any], fds: list[int]) -> None:
         ctr = Container(str(msg["id"]), msg)
-        ctr.listeners = listeners
+        # --log-driver passthrough: the client's stdin, stdout and stderr come first, for the
+        # container's own; then the published ports' listeners
+        given = int(msg.get("stdio") or 0)
+        client_stdio, ctr.listeners = fds[:given], fds[given:]
         net = msg.get("net") or {}
         ctr.request["target"] = net.get("target")
         ctr.request["ports"] = net.get("ports") or []
@@ -174,27 +185,36 @@ class Monitor(sync.Service):
         stdio: list[int] = []
         keep: list[int] = []
         try:
-            if process.get("stdin"):
-                in_r, in_w = os.pipe2(os.O_CLOEXEC)
-                ctr.stdin = in_w
-                stdio.append(in_r)
+            if client_stdio:
+                # passthrough: the client's stdout and stderr, its stdin only when kept open
+                stdio = [client_stdio[0] if process.get("stdin")
+                         else os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC), *client_stdio[1:3]]
             else:
-                stdio.append(os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC))
-            if process.get("terminal"):
-                null = os.open("/dev/null", os.O_WRONLY | os.O_CLOEXEC)
-                stdio += [null, os.dup(null)]   # the init opens its own terminal
-            else:
-                for stream in ("stdout", "stderr"):
-                    r, w = os.pipe2(os.O_CLOEXEC)
-                    ctr.streams[r] = stream
-                    keep.append(r)
-                    stdio.append(w)
+                if process.get("stdin"):
+                    in_r, in_w = os.pipe2(os.O_CLOEXEC)
+                    ctr.stdin = in_w
+                    stdio.append(in_r)
+                else:
+                    stdio.append(os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC))
+                if process.get("terminal"):
+                    null = os.open("/dev/null", os.O_WRONLY | os.O_CLOEXEC)
+                    stdio += [null, os.dup(null)]   # the init opens its own terminal
+                else:
+                    for stream in ("stdout", "stderr"):
+                        r, w = os.pipe2(os.O_CLOEXEC)
+                        ctr.streams[r] = stream
+                        keep.append(r)
+                        stdio.append(w)
             log = msg.get("log") or {}
-            if log.get("driver", "k8s-file") != "none" and log.get("path"):
+            if log.get("driver", "k8s-file") == "k8s-file" and log.get("path"):
                 ctr.log = LogFile(log["path"], int(log.get("max_size") or 0))
+            elif log.get("driver") == "journald":
+                from .logfile import JournalLog
+
+                ctr.log = JournalLog(ctr.id, str(log.get("name") or ""))
             here, there = Channel.pair()
         except OSError as exc:
-            for fd in stdio + keep:
+            for fd in set(stdio + keep + client_stdio):
                 os.close(fd)
             self._forget(ctr)
             client.send("error", error={"kind": "setup", "message": f"monitor: {exc}"})
@@ -206,7 +226,7 @@ class Monitor(sync.Service):
 
             launch(msg, stdio, there)
         del msg, process
-        for fd in stdio:
+        for fd in set(stdio + client_stdio):
             os.close(fd)
         there.close()
         self.launching[pid] = (ctr, client, here)
@@ -395,8 +415,20 @@ class Monitor(sync.Service):
                     if now - when > 60:
                         del self.unclaimed[old]
                 continue
-            ctr.exit_code = code
+            ctr.exit_code = -1 if ctr.timed_out else code
             ctr.drain_until = time.monotonic() + DRAIN
+
+    def _timeouts(self) -> None:
+        """--timeout: SIGKILL to each container whose time is up (once)."""
+        now = time.monotonic()
+        for ctr in self.containers.values():
+            if ctr.deadline and now >= ctr.deadline and ctr.exit_code is None:
+                ctr.deadline = 0.0
+                ctr.timed_out = True
+                try:
+                    os.kill(ctr.pid, _signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
 
     def _healthchecks(self) -> None:
         """Run each due healthcheck (`podpy healthcheck run ID`), one at a time per container."""

@@ -265,22 +265,23 @@ def default_gateway() -> Optional[str]:
     return None
 
 
-def owner_userns(path: str) -> str:
-    """For --network ns:PATH, rootless: a path to the user namespace that owns the network
-    namespace, which the container must join first. PATH must be /proc/PID/ns/net of a
-    process in that user namespace; the host's own namespaces cannot be joined without
-    privileges."""
+def owner_userns(path: str, kind: str = "net") -> str:
+    """For --network ns:PATH (and --pid, --ipc, --uts, --cgroupns ns:PATH: kind is the name
+    under /proc/PID/ns), rootless: a path to the user namespace that owns the namespace, which
+    the container must join first. PATH must be /proc/PID/ns/KIND of a process in that user
+    namespace; the host's own namespaces cannot be joined without privileges."""
     from rootless import syscalls
 
+    what = {"net": "network"}.get(kind, kind)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as exc:
-        raise InvalidArgument(f"network namespace {path}: {exc.strerror}") from None
+        raise InvalidArgument(f"{what} namespace {path}: {exc.strerror}") from None
     try:
         try:
             owner = syscalls.default().ns_get_userns(fd, path)
         except OSError as exc:
-            raise InvalidArgument(f"{path} is not a network namespace ({exc.strerror})") from None
+            raise InvalidArgument(f"{path} is not a {what} namespace ({exc.strerror})") from None
         try:
             st = os.fstat(owner)
         finally:
@@ -288,15 +289,15 @@ def owner_userns(path: str) -> str:
     finally:
         os.close(fd)
     if os.stat("/proc/self/ns/user").st_ino == st.st_ino:
-        raise InvalidArgument(f"network namespace {path} belongs to the host's user namespace: "
+        raise InvalidArgument(f"{what} namespace {path} belongs to the host's user namespace: "
                               "rootless podpy cannot join it")
     parts = path.split("/")
-    if len(parts) == 5 and parts[1] == "proc" and parts[2].isdigit() and parts[3:] == ["ns", "net"]:
+    if len(parts) == 5 and parts[1] == "proc" and parts[2].isdigit() and parts[3:] == ["ns", kind]:
         candidate = f"/proc/{parts[2]}/ns/user"
         try:
             if os.stat(candidate).st_ino == st.st_ino:
                 return candidate
         except OSError:
             pass
-    raise InvalidArgument(f"cannot join network namespace {path}: give /proc/PID/ns/net of a process in "
+    raise InvalidArgument(f"cannot join {what} namespace {path}: give /proc/PID/ns/{kind} of a process in "
                           "the user namespace that owns it")

@@ -1,6 +1,6 @@
 """The calls the standard library lacks on Python 3.11, through ctypes: unshare, setns, mount,
-umount2, pivot_root, prctl, capget/capset, seccomp, pidfd_getfd, and a socket filter's
-setsockopt (which takes a pointer).
+umount2, pivot_root, open_tree, move_mount, prctl, capget/capset, prlimit, seccomp,
+pidfd_getfd, and a socket filter's setsockopt (which takes a pointer).
 
 Loaded by rootless.syscalls on first use: importing ctypes costs some milliseconds and a few
 hundred KB, which the monitor and the CLI's terminal handling do without.
@@ -29,6 +29,10 @@ class _CapData(ctypes.Structure):
         ("permitted", ctypes.c_uint32),
         ("inheritable", ctypes.c_uint32),
     ]
+
+
+class _Rlimit(ctypes.Structure):
+    _fields_ = [("cur", ctypes.c_uint64), ("max", ctypes.c_uint64)]
 
 
 class _SockFprog(ctypes.Structure):
@@ -89,6 +93,23 @@ class Libc:
     def pivot_root(self, new_root: str, put_old: str) -> None:
         ret = self.lib.syscall(ctypes.c_long(self.nr["pivot_root"]), os.fsencode(new_root), os.fsencode(put_old))
         self._check("pivot_root", ret, new_root)
+
+    def open_tree(self, path: str, flags: int) -> int:
+        ret = self.lib.syscall(ctypes.c_long(N.NR_OPEN_TREE), ctypes.c_int(N.AT_FDCWD), os.fsencode(path),
+                               ctypes.c_uint(flags))
+        return self._check("open_tree", ret, path)
+
+    def move_mount(self, fd: int, target: str) -> None:
+        """Attach the detached mount open on fd at target."""
+        ret = self.lib.syscall(ctypes.c_long(N.NR_MOVE_MOUNT), ctypes.c_int(fd), b"", ctypes.c_int(N.AT_FDCWD),
+                               os.fsencode(target), ctypes.c_uint(N.MOVE_MOUNT_F_EMPTY_PATH))
+        self._check("move_mount", ret, target)
+
+    def prlimit(self, resource: int, soft: int, hard: int, name: str) -> None:
+        """Set this process's limit of resource (soft and hard as the kernel's unsigned values)."""
+        new = _Rlimit(soft, hard)
+        ret = self.lib.prlimit64(ctypes.c_int(0), ctypes.c_int(resource), ctypes.byref(new), None)
+        self._check("setrlimit", ret, name)
 
     def prctl(self, option: int, arg2: int, arg3: int, arg4: int, arg5: int, op: str = "prctl") -> int:
         ret = self.lib.prctl(ctypes.c_int(option), ctypes.c_ulong(arg2), ctypes.c_ulong(arg3),

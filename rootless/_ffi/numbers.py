@@ -84,5 +84,24 @@ SYSCALL_NUMBERS = {
     "riscv64": {"pivot_root": 41, "capget": 90, "capset": 91, "seccomp": 277},
 }
 NR_PIDFD_GETFD = 438
+NR_OPEN_TREE = 428    # the same on every architecture, as every number from 424 on
+NR_MOVE_MOUNT = 429
+
+# open_tree(2) and move_mount(2)
+OPEN_TREE_CLONE = 1
+OPEN_TREE_CLOEXEC = 0o2000000
+AT_RECURSIVE = 0x8000
+AT_EMPTY_PATH = 0x1000
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
+AT_FDCWD = -100
+
+# resource numbers of getrlimit(2), by the names the OCI spec gives them
+RLIMITS = {
+    "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
+    "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9,
+    "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
+    "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
+}
+RLIM_INFINITY = (1 << 64) - 1
 
 LINUX_CAPABILITY_VERSION_3 = 0x20080522

@@ -40,7 +40,7 @@ def _snapshot(p):
     (["ps", "--filter", "novalue"], "expected KEY=VALUE"),
     (["history", "no-such-image"], "image not known"),
     (["pull", "--creds", "nocolon", "127.0.0.1:1/x/y"], "invalid --creds"),
-    (["pull", "--platform", "linux", "127.0.0.1:1/x/y"], "invalid platform"),
+    (["pull", "--platform", "linux/amd64/v2/x", "127.0.0.1:1/x/y"], "invalid platform"),
     (["login", "-u", "x", "-p", "a", "--password-stdin", "127.0.0.1:1"], "mutually exclusive"),
     (["login", "-u", "x", "127.0.0.1:1"], "no password given"),
     (["logout"], "needs a registry"),

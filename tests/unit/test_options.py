@@ -185,5 +185,5 @@ def test_detach_keys():
     from podpy.engine.attach import detach_sequence
 
     assert detach_sequence("ctrl-p,ctrl-q") == b"\x10\x11" and detach_sequence("") == b""
-    with pytest.raises(InvalidArgument, match="--detach-keys"):
+    with pytest.raises(InvalidArgument, match="invalid detach keys: Unknown character: 'meta-x'"):
         detach_sequence("ctrl-p,meta-x")

@@ -43,8 +43,11 @@ def test_blocked():
 def test_platform_flags():
     assert platform_of("linux/arm64/v8", None, None, None) == ("linux", "arm64", "v8")
     assert platform_of(None, "linux", "arm", "v7") == ("linux", "arm", "v7")
+    assert platform_of("linux", None, None, None)[0] == "linux"   # the host's architecture, as podman
     with pytest.raises(InvalidArgument):
-        platform_of("linux", None, None, None)
+        platform_of("linux/arm64/v8/x", None, None, None)
+    with pytest.raises(InvalidArgument):
+        platform_of("linux//v8", None, None, None)
 
 
 def _auth(user, pw):

@@ -68,8 +68,10 @@ def test_defaults_follow_the_declared_types():
     opts = CreateOptions(image="img")
     assert opts.command == [] and opts.create_command == []
     for o in OPTIONS:
-        assert getattr(opts, o.dest) == {FLAG: False, VALUE: None, MULTI: []}[o.kind], o.dest
-        assert CreateOptions.FIELDS[o.dest] == {FLAG: False, VALUE: None, MULTI: list}[o.kind]
+        flag_default = o.default if o.kind == FLAG else None
+        assert getattr(opts, o.dest) == {FLAG: flag_default, VALUE: None, MULTI: []}[o.kind], o.dest
+        assert CreateOptions.FIELDS[o.dest] == {FLAG: flag_default, VALUE: None, MULTI: list}[o.kind]
+    assert opts.sig_proxy is True and opts.remove is False   # a flag's declared default
     other = CreateOptions(image="img")
     other.env.append("A=1")
     assert opts.env == []   # a fresh list per instance

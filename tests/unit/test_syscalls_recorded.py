@@ -17,7 +17,7 @@ import pytest
 
 from rootless import capabilities, child, rootfs
 from rootless import syscalls as S
-from rootless.errors import SyscallError, from_wire
+from rootless.errors import RuntimeFailure, SetupError, SyscallError, from_wire
 from rootless.sync import Channel
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,7 +105,7 @@ def _start(spec: dict, fail: tuple[str, int] | None = None):
                 break
             if reply.get("type") == "error":
                 raise from_wire(reply["error"])
-    except SyscallError as exc:
+    except RuntimeFailure as exc:
         error = exc
     finally:
         host.close()
@@ -176,6 +176,71 @@ def test_stage1_and_init_make_their_calls_in_order(tmp_path):
     dropped = {args[0] for who, name, args in calls if who == init and name == "capbset_drop"}
     assert dropped and not {c for c in dropped if keep & (1 << c)}
     assert {who for who, _n, _a in calls} == {stage1, init}
+
+
+def test_joined_namespaces_limits_and_settings(tmp_path):
+    """--pid/--uts container:NAME are joined by stage 1 (setns) instead of made; the init writes
+    --sysctl's settings after the hostname and sets --ulimit's limits last before the user and
+    capabilities change."""
+    spec = _spec(tmp_path)
+    root = spec["root"]["path"]
+    spec["linux"]["namespaces"] = [{"type": "user"}, {"type": "mount"}, {"type": "pid", "path": "/proc/self/ns/pid"},
+                                   {"type": "uts", "path": "/proc/self/ns/uts"}, {"type": "ipc"},
+                                   {"type": "network"}]
+    spec["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1", "kernel.msgmax": "4096"}
+    spec["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 20},
+                                  {"type": "RLIMIT_CORE", "soft": -1, "hard": -1}]
+    stage1, init, error, calls, status = _start(spec)
+    assert error is None and status == 0
+    brief = _brief(calls, stage1, root)
+    assert brief[brief.index(("mount", "<root>")) + 1:] == [
+        ("setns",), ("setns",),                              # uts, then pid (taking effect for the init)
+        ("unshare", S.CLONE_NEWIPC | S.CLONE_NEWNET),
+        ("umount2", "<root>"),
+    ]
+    assert [args[1] for who, name, args in calls if who == stage1 and name == "setns"] == [
+        S.CLONE_NEWUTS, S.CLONE_NEWPID]
+    brief = _brief(calls, init, root)
+    assert ("sethostname", "box") not in brief               # the UTS namespace is another's
+    settings = [b for b in brief if b[0] == "sysctl"]
+    assert settings == [("sysctl", "net/ipv4/ping_group_range"), ("sysctl", "net/ipv4/ip_forward"),
+                        ("sysctl", "kernel/msgmax")]
+    limits = [args for who, name, args in calls if who == init and name == "setrlimit"]
+    assert limits == [["RLIMIT_NOFILE", 10, 20], ["RLIMIT_CORE", -1, -1]]
+    names = [b[0] for b in brief]
+    assert names.index("setrlimit") > names.index("pivot_root") and names.index("setrlimit") < names.index("setgroups")
+
+
+def test_a_limit_above_the_hard_one_is_podmans_126(tmp_path):
+    spec = _spec(tmp_path)
+    spec["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 99}]
+    _stage1, init, error, _calls, status = _start(spec, fail=("setrlimit", errno.EPERM))
+    assert isinstance(error, SetupError) and error.status == 126
+    assert str(error).startswith("setting RLIMIT_NOFILE to 10:99: Operation not permitted")
+    spec["process"].pop("rlimits")
+    spec["linux"]["sysctl"] = {"net.ipv4.nope": "1"}
+    _stage1, init, error, _calls, status = _start(spec, fail=("sysctl", errno.ENOENT))
+    # the default ping_group_range is written first, and a failure there is ignored: the
+    # recorder fails every sysctl, so the user's is the one reported
+    assert isinstance(error, SetupError) and error.status == 127 and "sysctl net.ipv4.nope=1" in str(error)
+
+
+def test_setup_error_status_crosses_the_wire():
+    import pickle
+
+    back = from_wire(SetupError("setting RLIMIT_NOFILE", 126).to_wire())
+    assert isinstance(back, SetupError) and back.status == 126 and str(back) == "setting RLIMIT_NOFILE"
+    assert from_wire({"kind": "setup", "message": "old"}).status == 0
+    assert pickle.loads(pickle.dumps(SetupError("x", 127))).status == 127
+
+
+def test_the_real_setrlimit(tmp_path):
+    script = ("from rootless import syscalls\nsc = syscalls.default()\nsc.setrlimit('RLIMIT_CORE', 0, 0)\n"
+              "import resource\nassert resource.getrlimit(resource.RLIMIT_CORE) == (0, 0)\n"
+              "try:\n    sc.setrlimit('RLIMIT_BOGUS', 1, 1)\nexcept OSError as exc:\n    print(exc)\n")
+    out = subprocess.run([sys.executable, "-c", script], check=True, cwd=str(ROOT), capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout
+    assert out == "setrlimit `RLIMIT_BOGUS`: Invalid argument\n"
 
 
 @pytest.mark.parametrize("where, method, err", [("stage 1", "unshare", errno.EPERM),
