@@ -212,6 +212,13 @@ class SpecBuilder:
             notify = notify_mount(cfg)
         if notify is not None:
             env = [e for e in env if not e.startswith("NOTIFY_SOCKET=")] + [f"NOTIFY_SOCKET={notify['destination']}"]
+        secret_mounts: list[dict[str, Any]] = []
+        if cfg.secrets:
+            from ..options import merge_env
+            from .secrets import spec_parts
+
+            secret_env, secret_mounts = spec_parts(self.rt.store.container_dir(rec.id), cfg.secrets)
+            env = merge_env(env, secret_env)
         process = _process(cfg.tty, cfg.interactive, cfg.uid, cfg.gid, cfg.groups, args, env, cfg.workdir or "/",
                            caps, cfg.no_new_privileges, cfg.preserve_fds, console)
         if cfg.ulimits and not cfg.ulimit_host:
@@ -249,6 +256,7 @@ class SpecBuilder:
                 mounts.append({"destination": dest, "type": "bind", "source": path,
                                "options": ["bind", "rprivate"]})
         mounts.extend(cfg.mounts)
+        mounts.extend(secret_mounts)
         mounts.extend(kernelopts.device_mounts(cfg))
         if notify is not None:
             mounts.append(notify)
