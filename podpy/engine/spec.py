@@ -180,7 +180,12 @@ class SpecBuilder:
 
         cfg = rec.config
         uid, gid, groups, home = user if user is not None else (cfg.uid, cfg.gid, list(cfg.groups), None)
-        full_env = merge_env(cfg.env, list(env))
+        base_env = cfg.env
+        if cfg.secrets:   # type=env secrets, as the container's own process has them (podman's exec too)
+            from .secrets import spec_parts
+
+            base_env = merge_env(base_env, spec_parts(self.rt.store.container_dir(rec.id), cfg.secrets)[0])
+        full_env = merge_env(base_env, list(env))
         if home and not any(e.startswith("HOME=") for e in env):
             full_env = [e for e in full_env if not e.startswith("HOME=")] + [f"HOME={home}"]
         caps = capabilities.resolve(capabilities.DEFAULT, cfg.cap_add, cfg.cap_drop, privileged or cfg.privileged)

@@ -109,6 +109,10 @@ def test_secret_in_the_container_as_a_file_or_a_variable(p, tmp_path):
         == "755\n"
     assert _run(p, "--secret", "tok,type=env", "busybox", "sh", "-c", "echo $tok") == "hunter2\n"
     assert _run(p, "--secret", "tok,type=env,target=MYV", "busybox", "sh", "-c", "echo $MYV") == "hunter2\n"
+    # exec sees the variable too, as podman's
+    p("run", "-d", "--name", "bg", "--network", "none", "--secret", "tok,type=env", "busybox", "sleep", "100")
+    assert p("exec", "bg", "sh", "-c", "echo [$tok]").stdout == "[hunter2]\n"
+    p("rm", "-f", "-t", "0", "bg")
     # a container keeps its copy: the secret's removal does not break it (podman's way)
     p("create", "--name", "keeps", "--network", "none", "--secret", "tok,uid=7", "--secret", "tok,type=env,target=V",
       "busybox", "sh", "-c", "cat /run/secrets/tok; echo \" $V\"")
