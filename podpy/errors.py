@@ -5,6 +5,7 @@
     ├── NoSuchContainer      unknown name or id prefix  (podman rm: exit 1)
     ├── NoSuchImage          unknown image
     ├── NoSuchNetwork        unknown network
+    ├── NoSuchSecret         unknown secret
     ├── Ambiguous            an id prefix matches several objects
     ├── NameInUse            a container name already taken
     ├── InvalidState         the container's state forbids it (rm of a running one: exit 2)
@@ -39,6 +40,10 @@ class NoSuchVolume(PodpyError):
 
 
 class NoSuchNetwork(PodpyError):
+    pass
+
+
+class NoSuchSecret(PodpyError):
     pass
 
 

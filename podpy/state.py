@@ -78,7 +78,7 @@ class ContainerConfig(Record):
         "ulimits": list, "ulimit_host": False, "sysctls": dict, "shm_size": None, "devices": list,
         "pid_mode": "", "ipc_mode": "", "uts_mode": "", "cgroupns_mode": "", "cgroups_mode": "enabled",
         "timezone": "", "timeout": 0, "cidfile": "", "pidfile": "", "conmon_pidfile": "",
-        "sdnotify": "container", "notify_socket": "",
+        "sdnotify": "container", "notify_socket": "", "secrets": list,
     }
     __slots__ = tuple(FIELDS)
     command: list[str]
@@ -143,6 +143,7 @@ class ContainerConfig(Record):
     conmon_pidfile: str                 # --conmon-pidfile: its supervisor's
     sdnotify: str                       # container, conmon or ignore
     notify_socket: str                  # $NOTIFY_SOCKET when created (--sdnotify container passes it in)
+    secrets: list[dict[str, Any]]       # --secret: name, id, type (mount|env), target, uid, gid, mode
 
     @classmethod
     def from_json(cls, text: str) -> "ContainerConfig":

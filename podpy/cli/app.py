@@ -38,10 +38,11 @@ MODULES = {
     "info": "system", "version": "system", "unshare": "system", "system": "system", "events": "system",
     "completion": "shell", "help": "shell",
     "mount": "mounts", "umount": "mounts", "unmount": "mounts",
+    "secret": "secrets",
 }
 GROUPS = {"container": "Manage containers.", "image": "Manage images.", "system": "Manage podpy.",
           "healthcheck": "Run containers' healthchecks.", "volume": "Manage volumes.",
-          "network": "Manage user networks."}
+          "network": "Manage user networks.", "secret": "Manage secrets."}
 # podman's top-level commands podpy refuses (tree.py adds them, with their reasons)
 REFUSED_TOP = {path for path in COMMANDS if " " not in path}
 # a group's commands when its module holds more than one group (module attribute by group name)

@@ -20,7 +20,6 @@ No imports: the run path reads it only when a command line has a flag it does no
 NOT_YET = "not available yet"
 REMOTE = "remote connections are not available yet"
 PODS = "pods are not available yet"
-SECRETS = "secrets are not available yet"
 SIGNING = "image signing is not available yet"
 HOOKS = "OCI hooks are not available yet"
 IPV6 = "IPv6 on user networks is not available yet"
@@ -45,7 +44,6 @@ COMMANDS = {
     "machine": "out of scope: podpy runs containers on this Linux host and manages no virtual machines",
     "manifest": NOT_YET,
     "pod": PODS,
-    "secret": SECRETS,
     "search": NOT_YET,
     "image search": NOT_YET,
     "image diff": NOT_YET,
@@ -77,7 +75,7 @@ _RUN_CREATE = {
     "--no-hosts": NOT_YET, "--oom-kill-disable": NOT_YET, "--oom-score-adj": NOT_YET, "--os": NOT_YET,
     "--passwd-entry": NOT_YET, "--personality": NOT_YET, "--pod": PODS, "--pod-id-file": PODS,
     "-q/--quiet": NOT_YET, "--requires": NOT_YET, "--rootfs": NOT_YET, "--seccomp-policy": NOT_YET,
-    "--secret": SECRETS, "--subgidname": NOT_YET, "--subuidname": NOT_YET, "--systemd": NOT_YET,
+    "--subgidname": NOT_YET, "--subuidname": NOT_YET, "--systemd": NOT_YET,
     "--tls-verify": NOT_YET, "--umask": NOT_YET, "--unsetenv": NOT_YET, "--unsetenv-all": NOT_YET,
     "--variant": NOT_YET,
 }

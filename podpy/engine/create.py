@@ -60,6 +60,7 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
         dup = next(d for d in dests if dests.count(d) > 1)
         raise InvalidArgument(f"{dup}: duplicate mount destination")
     shared = _volumes_from(rt, o.volumes_from, set(dests))
+    secrets = _secrets(rt, o.secrets, set(dests)) if o.secrets else []
     entrypoint = opt.parse_entrypoint(o.entrypoint)
     labels = opt.parse_labels(o.labels)
     user_spec = opt.parse_user(o.user) if o.user else None
@@ -181,6 +182,7 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
     from .volumestore import resolve
 
     cfg.mounts = resolve(rt, volumes, icfg.get("Volumes") or {}, uid, gid) + shared
+    cfg.secrets = [spec for spec, _ in secrets]
     cidfile = -1
     if o.cidfile:
         from .runfiles import open_cidfile
@@ -215,6 +217,10 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
         raise
     try:
         rt.store.create_container(cid, image)
+        if secrets:
+            from .secrets import install
+
+            install(rt.store.container_dir(cid), secrets, rt.store.in_userns)
     except BaseException as exc:
         try:
             ctr.abandon_create()
@@ -250,6 +256,17 @@ def _life_options(o: CreateOptions) -> dict[str, object]:
     out.update(timezone=runfiles.check_timezone(o.tz), pidfile=runfiles.check_pidfile(o.pidfile, "--pidfile"),
                conmon_pidfile=runfiles.check_pidfile(o.conmon_pidfile, "--conmon-pidfile"),
                sdnotify=sdnotify, notify_socket=socket if sdnotify == "container" else "")
+    return out
+
+
+def _secrets(rt: Runtime, values: list[str], dests: set[str]) -> list[tuple[dict[str, object], bytes]]:
+    """--secret: the entries of the container's configuration and each secret's data."""
+    from .secrets import resolve as resolve_secrets
+
+    out = resolve_secrets(rt, values)
+    for spec, _ in out:
+        if spec["type"] == "mount" and spec["target"] in dests:
+            raise InvalidArgument(f"{spec['target']}: duplicate mount destination")
     return out
 
 

@@ -129,6 +129,8 @@ def container_inspect(rec: ContainerRecord, rootfs: str, driver: str, run_dir: s
             "Timeout": cfg.timeout,
             "sdNotifyMode": cfg.sdnotify,
             **({"sdNotifySocket": cfg.notify_socket} if cfg.notify_socket else {}),
+            **({"Secrets": [{"Name": x["name"], "ID": x["id"], "UID": x["uid"], "GID": x["gid"], "Mode": x["mode"]}
+                            for x in cfg.secrets]} if cfg.secrets else {}),
         },
         "HostConfig": {
             "Binds": [f"{m['source']}:{m['destination']}:{','.join(m.get('options', []))}" for m in cfg.mounts],

@@ -116,6 +116,8 @@ class CreateOptions(Record):
                                 help="bind mount a host path, or mount a volume by name")
     mounts: list[str] = option("--mount", metavar="type=...,src=,dst=",
                                help="mount a bind, a volume or a tmpfs (docker's syntax)")
+    secrets: list[str] = option("--secret", metavar="NAME[,OPT=V]",
+                                help="a secret as a file in /run/secrets (type=mount) or a variable (type=env)")
     tmpfs: list[str] = option("--tmpfs", metavar="PATH[:OPTS]", help="mount a tmpfs")
     volumes_from: list[str] = option("--volumes-from", metavar="CTR[:ro|rw]",
                                      help="mount the volumes and binds of another container")

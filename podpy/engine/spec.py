@@ -180,7 +180,12 @@ class SpecBuilder:
 
         cfg = rec.config
         uid, gid, groups, home = user if user is not None else (cfg.uid, cfg.gid, list(cfg.groups), None)
-        full_env = merge_env(cfg.env, list(env))
+        base_env = cfg.env
+        if cfg.secrets:   # type=env secrets, as the container's own process has them (podman's exec too)
+            from .secrets import spec_parts
+
+            base_env = merge_env(base_env, spec_parts(self.rt.store.container_dir(rec.id), cfg.secrets)[0])
+        full_env = merge_env(base_env, list(env))
         if home and not any(e.startswith("HOME=") for e in env):
             full_env = [e for e in full_env if not e.startswith("HOME=")] + [f"HOME={home}"]
         caps = capabilities.resolve(capabilities.DEFAULT, cfg.cap_add, cfg.cap_drop, privileged or cfg.privileged)
@@ -212,6 +217,13 @@ class SpecBuilder:
             notify = notify_mount(cfg)
         if notify is not None:
             env = [e for e in env if not e.startswith("NOTIFY_SOCKET=")] + [f"NOTIFY_SOCKET={notify['destination']}"]
+        secret_mounts: list[dict[str, Any]] = []
+        if cfg.secrets:
+            from ..options import merge_env
+            from .secrets import spec_parts
+
+            secret_env, secret_mounts = spec_parts(self.rt.store.container_dir(rec.id), cfg.secrets)
+            env = merge_env(env, secret_env)
         process = _process(cfg.tty, cfg.interactive, cfg.uid, cfg.gid, cfg.groups, args, env, cfg.workdir or "/",
                            caps, cfg.no_new_privileges, cfg.preserve_fds, console)
         if cfg.ulimits and not cfg.ulimit_host:
@@ -249,6 +261,7 @@ class SpecBuilder:
                 mounts.append({"destination": dest, "type": "bind", "source": path,
                                "options": ["bind", "rprivate"]})
         mounts.extend(cfg.mounts)
+        mounts.extend(secret_mounts)
         mounts.extend(kernelopts.device_mounts(cfg))
         if notify is not None:
             mounts.append(notify)
