@@ -30,7 +30,6 @@ import argparse
 import io
 import json
 import os
-import random
 import shutil
 import statistics
 import subprocess
@@ -44,26 +43,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "system"))
 from registry import LocalRegistry, oci_layout, push  # noqa: E402
 
-
-def generated_layer(seed: int, megabytes: int) -> bytes:
-    """A layer of files, half text-like (compressible), half random."""
-    rng = random.Random(seed)
-    words = [bytes(rng.choice(b"abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 9))) for _ in range(4000)]
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tf:
-        total, n = 0, 0
-        while total < megabytes << 20:
-            size = rng.choice((4096, 65536, 1 << 20))
-            if n % 2:
-                data = rng.randbytes(size)
-            else:
-                data = b" ".join(rng.choice(words) for _ in range(size // 6))[:size]
-            info = tarfile.TarInfo(f"data{seed}/d{n % 50}/f{n}")
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-            total += len(data)
-            n += 1
-    return buf.getvalue()
+from _layers import generated_layer  # noqa: E402
 
 
 # Linux carries a process's peak RSS across exec, so a command started straight from this

@@ -93,21 +93,11 @@ def read_data(rt: Runtime, ident: str) -> tuple[str, str, bytes]:
 
 
 def _write_data(d: str, sid: str, data: bytes) -> str:
+    from storage.fsutil import atomic_file
+
     path = os.path.join(d, sid)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_file(path, 0o600) as f:   # the data, whole or not at all, never readable by others
+        f.write(data)
     return path
 
 
