@@ -106,6 +106,8 @@ def main(args: list[str], command: Optional[str], g: Optional[Globals] = None) -
 
     build(command)
     args = [_bool_flag(a) for a in args]
+    if command in ("cp", "container cp") or args[:2] == ["container", "cp"]:   # podman's `-a=false`
+        args = [{"-a=true": "--archive", "-a=false": "--no-archive"}.get(a.lower(), a) for a in args]
     args = [("--pull=always" if a == "--pull" and (i + 1 >= len(args) or args[i + 1].lower() not in _PULL_WORDS)
              else a) for i, a in enumerate(args)]
     cli = click_tree(app, command if command in REFUSED_TOP or command in MODULES and command != "help" else None)

@@ -103,8 +103,18 @@ def test_cp_between_two_containers(p, tmp_path):
     p("cp", "a:/d", "a:/d2")                     # one container, both sides: paused once
     assert p("exec", "a", "cat", "/d2/f").stdout == "hi\n"
     assert p("inspect", "--format", "{{.State.Status}}", "a").stdout == "running\n"
+
+    cid = p("inspect", "--format", "{{.Id}}", "a").stdout.strip()
+
+    def pauses():
+        return [s for s in p("events", "--stream=false", "--filter", f"container={cid}", "--format",
+                               "{{.Status}}").stdout.split() if s in ("pause", "unpause")]
+    if p("inspect", "--format", "{{.State.CgroupPath}}", "a").stdout.strip():
+        # frozen for each copy, once when it is both sides
+        assert pauses() == ["pause", "unpause"] * 2
     p("cp", "--pause=false", "a:/d/f", "a:/f3")
     assert p("exec", "a", "cat", "/f3").stdout == "hi\n"
+    assert len(pauses()) in (0, 4)   # not frozen this time
 
 
 def test_archive_gives_files_to_the_containers_user(p, tmp_path):
@@ -115,9 +125,10 @@ def test_archive_gives_files_to_the_containers_user(p, tmp_path):
     p("cp", str(src), "u:/tmp/default")
     p("cp", "-a", str(src), "u:/tmp/archive")
     p("cp", "--archive=false", str(src), "u:/tmp/kept")
-    out = p("exec", "u", "stat", "-c", "%n %u:%g", "/tmp/default", "/tmp/archive", "/tmp/kept").stdout
+    p("cp", "-a=false", str(src), "u:/tmp/kept2")
+    out = p("exec", "u", "stat", "-c", "%n %u:%g", "/tmp/default", "/tmp/archive", "/tmp/kept", "/tmp/kept2").stdout
     # --archive (the default): the container's user; false: the caller's ids, its root in the container
-    assert out == "/tmp/default 1234:4321\n/tmp/archive 1234:4321\n/tmp/kept 0:0\n"
+    assert out == "/tmp/default 1234:4321\n/tmp/archive 1234:4321\n/tmp/kept 0:0\n/tmp/kept2 0:0\n"
 
 
 def test_cp_into_volumes_binds_and_tmpfs_of_a_running_container(p, tmp_path):
