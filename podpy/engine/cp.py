@@ -187,7 +187,13 @@ def _in_container(rt: Runtime, rec: ContainerRecord, fn: Any, *args: Any) -> Any
     image = img.by_id(rt.db.conn, rec.image_id)
     if image is None:
         raise InvalidArgument(f"the image of container {rec.name} is gone")
-    return enter.in_stopped(rt.store.rootfs_mount(rec.id, image), fn, *args)
+    # its volumes and bind mounts, as a start makes them (podpy's own options, which fill or
+    # chown a volume at a start, left out); its tmpfs mounts exist only while it runs
+    binds = [dict(m, options=[o for o in m.get("options") or [] if not o.startswith("podpy.")])
+             for m in rec.config.mounts
+             if not m.get("namespace") and (m.get("type") == "bind" or "bind" in (m.get("options") or [])
+                                            or "rbind" in (m.get("options") or []))]
+    return enter.in_stopped(rt.store.rootfs_mount(rec.id, image), fn, *args, binds=binds)
 
 
 def _container_path(rec: ContainerRecord, path: str) -> str:

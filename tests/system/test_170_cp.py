@@ -205,3 +205,20 @@ def test_overwrite(p, tmp_path):
 def _text(res):
     res.stderr = res.stderr.decode()
     return res
+
+
+def test_cp_into_volumes_and_binds_of_a_stopped_container(p, tmp_path):
+    bind = tmp_path / "sbind"
+    bind.mkdir()
+    bind.chmod(0o777)
+    src = tmp_path / "f"
+    src.write_text("s\n")
+    src.chmod(0o644)
+    p("create", "--name", "st", "--network", "none", "-v", "stvol:/vol", "-v", f"{bind}:/bind",
+      "busybox", "cat", "/vol/f", "/bind/f")
+    p("cp", str(src), "st:/vol/")
+    p("cp", str(src), "st:/bind/")
+    assert (bind / "f").read_text() == "s\n"
+    assert p("start", "-a", "st").stdout == "s\ns\n"
+    p("cp", "st:/vol/f", str(tmp_path / "back"))
+    assert (tmp_path / "back").read_text() == "s\n"
