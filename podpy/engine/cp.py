@@ -105,8 +105,15 @@ def _resolve_user(spec: str) -> tuple[int, int]:
 def _clash(members: list[tarfile.TarInfo], dest: str, overwrite: bool) -> None:
     """Refuse (or, with overwrite, clear) a directory about to replace a non-directory or a
     non-directory a directory, as podman's copier does."""
+    root = os.path.realpath(dest)
     for m in members:
-        target = os.path.join(dest, m.name.lstrip("/"))
+        parts = [x for x in m.name.split("/") if x not in ("", ".")]
+        if not parts or ".." in parts:
+            continue   # apply_layer places (or refuses) it in-root; nothing here is cleared for it
+        target = os.path.join(dest, *parts)
+        if os.path.realpath(os.path.dirname(target)) != os.path.join(root, *parts[:-1]).rstrip("/") \
+                and len(parts) > 1:
+            continue   # below a symlink: never cleared through it
         try:
             st = os.lstat(target)
         except OSError:
