@@ -13,7 +13,7 @@ from .errors import SetupError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable
+    from typing import Any, Callable, Optional
 
 
 def in_running(pid: int, fn: Callable[..., Any], *args: Any) -> Any:
@@ -40,22 +40,27 @@ def _join(namespaces: list[tuple[int, int, str]]) -> None:
     os.chdir("/")
 
 
-def in_stopped(desc: dict[str, Any], fn: Callable[..., Any], *args: Any) -> Any:
+def in_stopped(desc: dict[str, Any], fn: Callable[..., Any], *args: Any,
+               binds: Optional[list[dict[str, Any]]] = None) -> Any:
     """fn(*args) with the root file system described by desc (storage's rootfsMount) mounted
     read-write and chrooted into, in a user namespace (unless rootful) and mount namespace
-    of our own."""
+    of our own; binds: OCI bind mounts (the container's volumes and bind mounts) made in it
+    first, below the root as a start would make them."""
     from .userns import run_in_userns
 
-    return run_in_userns(_chrooted, desc, fn, args, extra_flags=S.CLONE_NEWNS)
+    return run_in_userns(_chrooted, desc, fn, args, list(binds or ()), extra_flags=S.CLONE_NEWNS)
 
 
-def _chrooted(desc: dict[str, Any], fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
-    from .mounts import mount_rootfs
+def _chrooted(desc: dict[str, Any], fn: Callable[..., Any], args: tuple[Any, ...],
+              binds: list[dict[str, Any]]) -> Any:
+    from .mounts import mount_one, mount_rootfs
 
     sc = S.default()
     sc.mount(None, "/", None, S.MS_REC | S.MS_PRIVATE)
     fuse = mount_rootfs(sc, desc)
     try:
+        for m in binds:
+            mount_one(sc, desc["target"], m)
         sc.chroot(desc["target"])
         os.chdir("/")
         return fn(*args)

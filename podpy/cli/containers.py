@@ -198,16 +198,21 @@ def cp(
     ctx: typer.Context,
     src: str = typer.Argument(..., help="CONTAINER:PATH, a host path, or - (a tar on stdin)."),
     dst: str = typer.Argument(..., help="CONTAINER:PATH, a host path, or - (a tar on stdout)."),
-    archive: bool = typer.Option(False, "-a", "--archive", help="Keep the files' owners (ids) when copying in."),
+    archive: bool = typer.Option(True, "--archive/--no-archive", "-a",
+                                 help="Files copied into a container belong to its user (--archive=false: they "
+                                      "keep their ids)."),
+    overwrite: bool = typer.Option(False, "--overwrite/--no-overwrite",
+                                   help="Allow directories to be overwritten with non-directories and vice versa."),
+    pause: bool = typer.Option(True, "--pause/--no-pause", help="Pause the container while copying."),
 ) -> None:
-    """Copy files between a container and the host."""
+    """Copy files between a container and the host, or between two containers."""
     from ..errors import InvalidArgument
     from .lifecycle import engine
 
     if dst == "-" and sys.stdout.isatty():
         raise InvalidArgument("refusing to write a tar to a terminal: redirect stdout")
     sys.stdout.flush()
-    engine(ctx).cp(src, dst, archive)
+    engine(ctx).cp(src, dst, archive, overwrite, pause)
 
 
 def rename(

@@ -109,7 +109,6 @@ FLAGS = {
     "commit": {"-f/--format": NOT_YET, "--iidfile": NOT_YET, "--include-volumes": NOT_YET, "-s/--squash": NOT_YET},
     "container cleanup": {"-a/--all": NOT_YET, "--exec": NOT_YET, "-l/--latest": LATEST, "--rm": NOT_YET,
                           "--rmi": NOT_YET},
-    "cp": {"--overwrite": NOT_YET},
     "diff": {"-l/--latest": LATEST},
     "container exists": {"--external": NOT_YET},
     "inspect": {"-l/--latest": LATEST, "-s/--size": NOT_YET},

@@ -357,11 +357,14 @@ class ContainerEngine:
 
         export_container(self.rt, name, output)
 
-    def cp(self, src: str, dst: str, archive: bool = False) -> None:
-        """`cp`: between CONTAINER:PATH and a host path (or "-", a tar on fd 0 or 1)."""
+    def cp(self, src: str, dst: str, archive: bool = True, overwrite: bool = False, pause: bool = True) -> None:
+        """`cp`: between CONTAINER:PATH and a host path (or "-", a tar on fd 0 or 1), or between
+        two containers. archive: files copied in belong to the container's user (else they keep
+        their ids); overwrite: a directory may replace a non-directory and the other way round;
+        pause: running containers are frozen during the copy."""
         from .cp import cp
 
-        cp(self.rt, src, dst, archive)
+        cp(self.rt, src, dst, archive, overwrite, pause)
 
     def commit(self, opts: CommitOptions) -> Image:
         """`commit`: a new image of the container's image plus its changes."""

@@ -7,13 +7,18 @@ the destination either. The two sides meet through a tar in a temporary file of 
 
 As docker and podman: `cp SRC DST` copies SRC to DST when DST does not exist, into DST when
 it is a directory; `SRC/.` copies the directory's content; files copied into a container
-belong to its root unless -a keeps the ids the tar has.
+belong to the container's user (`--archive`, the default), or keep the ids they have
+(`--archive=false`: the caller's files become the container's root's). Between two
+containers the tar of the one is unpacked into the other. As podman: no glob is expanded, a
+directory never replaces a file nor a file a directory unless `--overwrite`, a directory is
+never copied onto a file, and a tar on stdin unpacks into a directory only.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import stat
 import sys
 import tarfile
 
@@ -24,7 +29,7 @@ from .reconcile import reconcile
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, BinaryIO, Optional
+    from typing import Any, Optional
 
     from ..state import ContainerRecord
 
@@ -41,12 +46,22 @@ def _split(rt: Runtime, arg: str) -> tuple[Optional[ContainerRecord], str]:
     return None, arg
 
 
+def _missing(path: str, where: str) -> InvalidArgument:
+    return InvalidArgument(f'"{path}" could not be found on {where}: no such file or directory')
+
+
+NOT_A_DIR = "destination must be a directory when copying a directory"
+STDIN_NOT_TAR = "source must be a (compressed) tar archive when copying from stdin"
+STDIN_NOT_DIR = "destination must be a directory when copying from stdin"
+
+
 # ----------------------------------------------------------- inside the container --
 
-def _tar_out(path: str, arcname: str, fd: int) -> None:
-    """Write path (its content for "dir/.") as a tar to fd."""
-    if not os.path.lexists(path):
-        raise InvalidArgument(f"{path}: no such file or directory in the container")
+def _tar_out(path: str, arcname: str, fd: int, where: str) -> bool:
+    """Write path (its content for "dir/.") as a tar to fd; whether it is a directory."""
+    if not os.path.lexists(path.rstrip("/") if path != "/" else path) or (
+            path.endswith("/") and not os.path.isdir(path)):
+        raise _missing(path, where)
     with os.fdopen(os.dup(fd), "wb") as out, tarfile.open(fileobj=out, mode="w|",
                                                           format=tarfile.PAX_FORMAT) as tf:
         if path.endswith("/.") and os.path.isdir(path):
@@ -54,35 +69,120 @@ def _tar_out(path: str, arcname: str, fd: int) -> None:
                 tf.add(os.path.join(path, name), arcname=name)
         else:
             tf.add(path, arcname=arcname)
+    return os.path.isdir(path)
 
 
-def _unpack(stream: BinaryIO, dest: str, top: Optional[str], chown: str, where: str) -> None:
-    """Unpack a tar into dest when it is a directory (or top is None: a stream of entries);
-    otherwise as dest itself: in a staging directory beside it, its top entry renamed to dest."""
+def _resolve_user(spec: str) -> tuple[int, int]:
+    """The container's user (USER[:GROUP], names or ids) as ids, read in its /etc."""
+    user, _sep, group = (spec or "0").partition(":")
+
+    def table(path: str) -> list[list[str]]:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                return [line.rstrip("\n").split(":") for line in f if line.count(":") >= 2]
+        except OSError:
+            return []
+
+    uid, gid = 0, 0
+    if user.isdigit():
+        uid = int(user)
+        row = next((r for r in table("/etc/passwd") if len(r) > 3 and r[2] == user), None)
+        gid = int(row[3]) if row and row[3].isdigit() else 0
+    else:
+        row = next((r for r in table("/etc/passwd") if r[0] == user and len(r) > 3), None)
+        if row is not None and row[2].isdigit():
+            uid, gid = int(row[2]), int(row[3]) if row[3].isdigit() else 0
+    if group:
+        if group.isdigit():
+            gid = int(group)
+        else:
+            grow = next((r for r in table("/etc/group") if r[0] == group), None)
+            if grow is not None and grow[2].isdigit():
+                gid = int(grow[2])
+    return uid, gid
+
+
+def _clash(members: list[tarfile.TarInfo], dest: str, overwrite: bool) -> None:
+    """Refuse (or, with overwrite, clear) a directory about to replace a non-directory or a
+    non-directory a directory, as podman's copier does."""
+    root = os.path.realpath(dest)
+    for m in members:
+        parts = [x for x in m.name.split("/") if x not in ("", ".")]
+        if not parts or ".." in parts:
+            continue   # apply_layer places (or refuses) it in-root; nothing here is cleared for it
+        target = os.path.join(dest, *parts)
+        if os.path.realpath(os.path.dirname(target)) != os.path.join(root, *parts[:-1]).rstrip("/") \
+                and len(parts) > 1:
+            continue   # below a symlink: never cleared through it
+        try:
+            st = os.lstat(target)
+        except OSError:
+            continue
+        if stat.S_ISDIR(st.st_mode) == m.isdir():
+            continue
+        if not overwrite:
+            raise InvalidArgument(f'error creating "{target}": file exists')
+        if stat.S_ISDIR(st.st_mode):
+            shutil.rmtree(target)
+        else:
+            os.unlink(target)
+
+
+def _unpack(stream_fd: int, dest: str, top: Optional[str], owner: Optional[tuple[int, int]],
+            overwrite: bool, where: str, src_is_dir: bool) -> None:
+    """Unpack the tar at stream_fd (seekable) into dest when it is a directory (or top is
+    None: a stream of entries); otherwise as dest itself: in a staging directory beside it,
+    its top entry renamed to dest. owner: the ids everything unpacked gets, else the tar's."""
     from storage.archive import ApplyOptions, apply_layer
 
+    with os.fdopen(os.dup(stream_fd), "rb") as f:
+        f.seek(0)
+        members = tarfile.open(fileobj=f, mode="r:*").getmembers()
+    chown = "none" if where == "the host" else "ignore_errors"   # the host's files are the caller's
     options = ApplyOptions(whiteout_format="vfs", chown=chown)  # type: ignore[arg-type]
-    if os.path.isdir(dest) or top is None or dest.endswith("/"):
+
+    def apply(into: str, names: list[tarfile.TarInfo]) -> None:
+        with os.fdopen(os.dup(stream_fd), "rb") as stream:
+            stream.seek(0)
+            apply_layer(stream, into, options)
+        if owner is not None:
+            for m in names:
+                try:
+                    os.lchown(os.path.join(into, m.name.lstrip("/")), *owner)
+                except OSError:
+                    pass
+
+    stdin = top is None and not src_is_dir
+    if not os.path.isdir(dest) and stdin:
+        raise InvalidArgument(STDIN_NOT_DIR)
+    if os.path.lexists(dest) and not os.path.isdir(dest) and src_is_dir:
+        raise InvalidArgument(NOT_A_DIR)
+    if top is None and not os.path.lexists(dest) and os.path.isdir(os.path.dirname(dest.rstrip("/")) or "/"):
+        os.mkdir(dest)   # "dir/." onto a new directory
+    if os.path.isdir(dest) or top is None:
         if not os.path.isdir(dest):
-            raise InvalidArgument(f"{dest}: no such directory{where}")
-        apply_layer(stream, dest, options)
+            raise _missing(dest, where)
+        _clash(members, dest, overwrite)
+        apply(dest, members)
         return
     parent = os.path.dirname(os.path.abspath(dest.rstrip("/"))) or "/"
-    if not os.path.isdir(parent):
-        raise InvalidArgument(f"{parent}: no such directory{where}")
+    if not os.path.isdir(parent) or dest.endswith("/"):
+        raise _missing(dest, where)
     stage = os.path.join(parent, f".podpy-cp-{os.getpid()}")
     os.mkdir(stage, 0o700)
     try:
-        apply_layer(stream, stage, options)
+        apply(stage, members)
         os.replace(os.path.join(stage, top), dest)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
 
 
-def _tar_in(fd: int, dest: str, top: Optional[str], keep_ids: bool) -> None:
-    """In the container: unpack the tar at fd (see _unpack)."""
-    with os.fdopen(os.dup(fd), "rb") as stream:
-        _unpack(stream, dest, top, "ignore_errors" if keep_ids else "none", " in the container")
+def _tar_in(fd: int, dest: str, top: Optional[str], user: Optional[str], overwrite: bool, where: str,
+            src_is_dir: bool) -> None:
+    """In the container: unpack the tar at fd (see _unpack), owned by user (the container's
+    USER[:GROUP]) unless None."""
+    owner = _resolve_user(user) if user is not None else None
+    _unpack(fd, dest, top, owner, overwrite, where, src_is_dir)
 
 
 def _in_container(rt: Runtime, rec: ContainerRecord, fn: Any, *args: Any) -> Any:
@@ -94,7 +194,13 @@ def _in_container(rt: Runtime, rec: ContainerRecord, fn: Any, *args: Any) -> Any
     image = img.by_id(rt.db.conn, rec.image_id)
     if image is None:
         raise InvalidArgument(f"the image of container {rec.name} is gone")
-    return enter.in_stopped(rt.store.rootfs_mount(rec.id, image), fn, *args)
+    # its volumes and bind mounts, as a start makes them (podpy's own options, which fill or
+    # chown a volume at a start, left out); its tmpfs mounts exist only while it runs
+    binds = [dict(m, options=[o for o in m.get("options") or [] if not o.startswith("podpy.")])
+             for m in rec.config.mounts
+             if not m.get("namespace") and (m.get("type") == "bind" or "bind" in (m.get("options") or [])
+                                            or "rbind" in (m.get("options") or []))]
+    return enter.in_stopped(rt.store.rootfs_mount(rec.id, image), fn, *args, binds=binds)
 
 
 def _container_path(rec: ContainerRecord, path: str) -> str:
@@ -103,7 +209,13 @@ def _container_path(rec: ContainerRecord, path: str) -> str:
 
 # ------------------------------------------------------------------ the verb --
 
-def cp(rt: Runtime, src: str, dst: str, archive: bool) -> None:
+def cp(rt: Runtime, src: str, dst: str, archive: bool = True, overwrite: bool = False,
+       pause: bool = True) -> None:
+    """Copy src to dst (see the module's docstring); pause: freeze each running container
+    (once, when it is both sides) for the copy, as podman does."""
+    from .lifecycle import pause as do_pause
+    from .lifecycle import unpause
+
     # Everything the helper runs is imported here: once it has joined the container's mount
     # namespace (or chrooted into its root), the host's Python files are out of its reach.
     import pickle  # noqa: F401
@@ -113,69 +225,93 @@ def cp(rt: Runtime, src: str, dst: str, archive: bool) -> None:
     reconcile(rt)
     src_ctr, src_path = _split(rt, src)
     dst_ctr, dst_path = _split(rt, dst)
-    if (src_ctr is None) == (dst_ctr is None):
-        raise InvalidArgument("`podpy cp` copies between a container and the host: "
-                              "give CONTAINER:PATH on exactly one side")
+    if src_ctr is None and dst_ctr is None:
+        raise InvalidArgument("`podpy cp` copies from or to a container: "
+                              "give CONTAINER:PATH on at least one side")
+    paused: list[str] = []
+    try:
+        for rec in (src_ctr, dst_ctr):
+            if pause and rec is not None and rec.state == RUNNING and rec.cgroup and rec.id not in paused:
+                do_pause(rt, rec.id)
+                paused.append(rec.id)
+        _copy(rt, src, src_ctr, src_path, dst_ctr, dst_path, archive, overwrite)
+    finally:
+        for cid in paused:
+            unpause(rt, cid)
+
+
+def _copy(rt: Runtime, src: str, src_ctr: Optional[ContainerRecord], src_path: str,
+          dst_ctr: Optional[ContainerRecord], dst_path: str, archive: bool, overwrite: bool) -> None:
     try:
         with rt.store.temporary("cp") as stage:
             tar = os.path.join(stage.path, "data.tar")
-            if src_ctr is not None:
-                _from_container(rt, src_ctr, _container_path(src_ctr, src_path), dst_path, tar)
-            else:
-                assert dst_ctr is not None
-                _to_container(rt, dst_ctr, src_path, _container_path(dst_ctr, dst_path), tar, archive)
+            fd = os.open(tar, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            try:
+                top: Optional[str]
+                if src_ctr is not None:
+                    path = _container_path(src_ctr, src_path)
+                    top = None if path.endswith("/.") else os.path.basename(path.rstrip("/")) or "root"
+                    src_is_dir = _in_container(rt, src_ctr, _tar_out, path, top or ".", fd,
+                                               f"container {src_ctr.name}")
+                elif src == "-":
+                    top, src_is_dir = None, False
+                    _stdin_tar(fd)
+                else:
+                    top, src_is_dir = _host_tar(src_path, fd, archive)
+                if dst_ctr is None:
+                    if dst_path == "-":
+                        os.lseek(fd, 0, os.SEEK_SET)
+                        with os.fdopen(os.dup(fd), "rb") as stream:
+                            shutil.copyfileobj(stream, sys.stdout.buffer)
+                        sys.stdout.buffer.flush()
+                        return
+                    _unpack(fd, dst_path, top, None, overwrite, "the host", src_is_dir)
+                    return
+                user = (dst_ctr.config.user or "0") if archive else None
+                _in_container(rt, dst_ctr, _tar_in, fd, _container_path(dst_ctr, dst_path), top, user,
+                              overwrite, f"container {dst_ctr.name}", src_is_dir)
+            finally:
+                os.close(fd)
     except PodpyError:
         raise
     except Exception as exc:  # noqa: BLE001
         raise translate(exc) from exc
 
 
-def _from_container(rt: Runtime, rec: ContainerRecord, path: str, dest: str, tar: str) -> None:
-    base = os.path.basename(path.rstrip("/")) or "root"
-    fd = os.open(tar, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    try:
-        _in_container(rt, rec, _tar_out, path, base, fd)
-        os.lseek(fd, 0, os.SEEK_SET)
-        with os.fdopen(os.dup(fd), "rb") as stream:
-            if dest == "-":
-                shutil.copyfileobj(stream, sys.stdout.buffer)
-                sys.stdout.buffer.flush()
-                return
-            if path.endswith("/."):
-                os.makedirs(dest, exist_ok=True)
-            _unpack(stream, dest, base, "none", "")
-    finally:
-        os.close(fd)
+def _stdin_tar(fd: int) -> None:
+    """stdin into fd, checked to be a (compressed) tar."""
+    with os.fdopen(os.dup(fd), "wb") as out:
+        shutil.copyfileobj(sys.stdin.buffer, out)
+    with os.fdopen(os.dup(fd), "rb") as f:
+        f.seek(0)
+        try:
+            with tarfile.open(fileobj=f, mode="r:*") as tf:
+                tf.getmembers()
+        except (tarfile.TarError, EOFError, OSError) as exc:
+            raise InvalidArgument(STDIN_NOT_TAR) from exc
 
 
-def _to_container(rt: Runtime, rec: ContainerRecord, src: str, dest: str, tar: str, archive: bool) -> None:
-    fd = os.open(tar, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    try:
-        top: Optional[str]
-        if src == "-":
-            with os.fdopen(os.dup(fd), "wb") as out:
-                shutil.copyfileobj(sys.stdin.buffer, out)
-            top = None   # a tar stream unpacks into the directory dest
+def _host_tar(src: str, fd: int, archive: bool) -> tuple[Optional[str], bool]:
+    """src of the host as a tar in fd: (its top entry, or None for "dir/.", whether a directory).
+    Without archive, ids keep as the container's user namespace sees them: the caller's
+    become its root's, anyone else's the overflow id."""
+    if not os.path.lexists(src) or (src.endswith("/") and not os.path.isdir(src)):
+        raise _missing(src, "the host")
+    top: Optional[str] = os.path.basename(os.path.abspath(src)) or "root"
+    uid, gid = os.getuid(), os.getgid()
+
+    def owner(info: tarfile.TarInfo) -> tarfile.TarInfo:
+        info.uid = 0 if info.uid == uid else 65534
+        info.gid = 0 if info.gid == gid else 65534
+        info.uname = info.gname = ""
+        return info
+
+    with os.fdopen(os.dup(fd), "wb") as out, tarfile.open(fileobj=out, mode="w",
+                                                          format=tarfile.PAX_FORMAT) as tf:
+        if src.endswith("/.") and os.path.isdir(src):
+            top = None
+            for name in sorted(os.listdir(src)):
+                tf.add(os.path.join(src, name), arcname=name, filter=owner)
         else:
-            if not os.path.lexists(src):
-                raise InvalidArgument(f"{src}: no such file or directory")
-            top = os.path.basename(os.path.abspath(src)) or "root"
-
-            def owner(info: tarfile.TarInfo) -> tarfile.TarInfo:
-                if not archive:   # the container's root owns what is copied in
-                    info.uid = info.gid = 0
-                info.uname = info.gname = ""
-                return info
-
-            with os.fdopen(os.dup(fd), "wb") as out, tarfile.open(fileobj=out, mode="w",
-                                                                  format=tarfile.PAX_FORMAT) as tf:
-                if src.endswith("/.") and os.path.isdir(src):
-                    top = None
-                    for name in sorted(os.listdir(src)):
-                        tf.add(os.path.join(src, name), arcname=name, filter=owner)
-                else:
-                    tf.add(src, arcname=top, filter=owner)
-        os.lseek(fd, 0, os.SEEK_SET)
-        _in_container(rt, rec, _tar_in, fd, dest, top, True)
-    finally:
-        os.close(fd)
+            tf.add(src, arcname=top, filter=owner)
+    return top, os.path.isdir(src)

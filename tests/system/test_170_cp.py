@@ -1,5 +1,7 @@
-"""cp: both ways, running and stopped containers, tar streams, and no way out to the host."""
+"""cp: both ways and between containers, running and stopped containers, tar streams, owners,
+mounts, podman's refusals, and no way out to the host."""
 
+import gzip
 import io
 import subprocess
 import tarfile
@@ -79,8 +81,144 @@ def test_container_symlinks_never_reach_the_host(p, tmp_path):
     (tmp_path / "payload").write_text("x\n")
     (tmp_path / "payload").chmod(0o644)
     res = p("cp", str(tmp_path / "payload"), "evil:/box/out/", check=False)
-    assert res.returncode == 125 and "no such directory in the container" in res.stderr
+    assert res.returncode == 125 and '"/box/out/" could not be found on container evil' in res.stderr
     assert secret.read_text() == "host secret\n"
     assert sorted(x.name for x in tmp_path.iterdir()) == sorted(["secret", "ptr", "payload"])
     res = p("cp", "a", "b", check=False)
-    assert res.returncode == 125 and "exactly one side" in res.stderr
+    assert res.returncode == 125 and "at least one side" in res.stderr
+
+
+def _err(res, message):
+    assert res.returncode == 125, res.stderr
+    assert res.stderr.strip().splitlines()[-1] == f"Error: {message}", res.stderr
+
+
+def test_cp_between_two_containers(p, tmp_path):
+    p("run", "-d", "--name", "a", "--network", "none", "busybox", "sh", "-c",
+      "mkdir /d && echo hi > /d/f && sleep 60")
+    p("create", "--name", "b", "--network", "none", "busybox", "true")
+    p("cp", "a:/d", "b:/copied")                 # running to stopped
+    p("cp", "b:/copied/f", str(tmp_path / "f"))
+    assert (tmp_path / "f").read_text() == "hi\n"
+    p("cp", "a:/d", "a:/d2")                     # one container, both sides: paused once
+    assert p("exec", "a", "cat", "/d2/f").stdout == "hi\n"
+    assert p("inspect", "--format", "{{.State.Status}}", "a").stdout == "running\n"
+
+    cid = p("inspect", "--format", "{{.Id}}", "a").stdout.strip()
+
+    def pauses():
+        return [s for s in p("events", "--stream=false", "--filter", f"container={cid}", "--format",
+                               "{{.Status}}").stdout.split() if s in ("pause", "unpause")]
+    if p("inspect", "--format", "{{.State.CgroupPath}}", "a").stdout.strip():
+        # frozen for each copy, once when it is both sides
+        assert pauses() == ["pause", "unpause"] * 2
+    p("cp", "--pause=false", "a:/d/f", "a:/f3")
+    assert p("exec", "a", "cat", "/f3").stdout == "hi\n"
+    assert len(pauses()) in (0, 4)   # not frozen this time
+
+
+def test_archive_gives_files_to_the_containers_user(p, tmp_path):
+    src = tmp_path / "f"
+    src.write_text("x\n")
+    src.chmod(0o644)
+    p("run", "-d", "--name", "u", "--user", "1234:4321", "--network", "none", "busybox", "sleep", "60")
+    p("cp", str(src), "u:/tmp/default")
+    p("cp", "-a", str(src), "u:/tmp/archive")
+    p("cp", "--archive=false", str(src), "u:/tmp/kept")
+    p("cp", "-a=false", str(src), "u:/tmp/kept2")
+    out = p("exec", "u", "stat", "-c", "%n %u:%g", "/tmp/default", "/tmp/archive", "/tmp/kept", "/tmp/kept2").stdout
+    # --archive (the default): the container's user; false: the caller's ids, its root in the container
+    assert out == "/tmp/default 1234:4321\n/tmp/archive 1234:4321\n/tmp/kept 0:0\n/tmp/kept2 0:0\n"
+
+
+def test_cp_into_volumes_binds_and_tmpfs_of_a_running_container(p, tmp_path):
+    bind = tmp_path / "bind"
+    bind.mkdir()
+    bind.chmod(0o777)
+    src = tmp_path / "f"
+    src.write_text("m\n")
+    src.chmod(0o644)
+    p("run", "-d", "--name", "m", "--network", "none", "-v", "cpvol:/vol", "-v", f"{bind}:/bind",
+      "--tmpfs", "/tmpfs", "busybox", "sleep", "60")
+    for where in ("/vol/", "/bind/", "/tmpfs/"):
+        p("cp", str(src), f"m:{where}")
+        assert p("exec", "m", "cat", where + "f").stdout == "m\n"
+    assert (bind / "f").read_text() == "m\n"
+    assert p("run", "--rm", "--network", "none", "-v", "cpvol:/v", "busybox", "cat", "/v/f").stdout == "m\n"
+    p("cp", "m:/tmpfs/f", str(tmp_path / "back"))
+    assert (tmp_path / "back").read_text() == "m\n"
+
+
+def test_podmans_refusals(p, tmp_path):
+    p("run", "-d", "--name", "r", "--network", "none", "busybox", "sh", "-c",
+      "mkdir -p /d /y/file && echo hi > /d/f && echo x > /file && sleep 60")
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "afile").write_text("q\n")
+    # a directory onto a file, either way
+    _err(p("cp", str(tmp_path / "dir"), "r:/file", check=False),
+         "destination must be a directory when copying a directory")
+    _err(p("cp", "r:/d", str(tmp_path / "afile"), check=False),
+         "destination must be a directory when copying a directory")
+    _err(p("cp", "r:/d", "r:/file", check=False), "destination must be a directory when copying a directory")
+    assert (tmp_path / "afile").read_text() == "q\n"
+    # no glob is expanded on either side
+    _err(p("cp", "r:/d/*", str(tmp_path), check=False),
+         '"/d/*" could not be found on container r: no such file or directory')
+    _err(p("cp", str(tmp_path / "*"), "r:/tmp", check=False),
+         f'"{tmp_path}/*" could not be found on the host: no such file or directory')
+    _err(p("cp", "r:/nope", str(tmp_path), check=False),
+         '"/nope" could not be found on container r: no such file or directory')
+    # stdin: a (compressed) tar, into a directory
+    res = subprocess.run(p.command("cp", "-", "r:/tmp"), env=p.environ(), input=b"hello\n",
+                         capture_output=True, timeout=60)
+    _err(_text(res), "source must be a (compressed) tar archive when copying from stdin")
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        info = tarfile.TarInfo("zipped")
+        info.size = 3
+        tf.addfile(info, io.BytesIO(b"gz\n"))
+    res = subprocess.run(p.command("cp", "-", "r:/file"), env=p.environ(), input=buf.getvalue(),
+                         capture_output=True, timeout=60)
+    _err(_text(res), "destination must be a directory when copying from stdin")
+    res = subprocess.run(p.command("cp", "-", "r:/tmp"), env=p.environ(), input=gzip.compress(buf.getvalue()),
+                         capture_output=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert p("exec", "r", "cat", "/tmp/zipped").stdout == "gz\n"
+
+
+def test_overwrite(p, tmp_path):
+    p("run", "-d", "--name", "o", "--network", "none", "busybox", "sh", "-c",
+      "mkdir -p /y/file && echo z > /y/sub && sleep 60")
+    src = tmp_path / "x"
+    (src / "sub").mkdir(parents=True)
+    (src / "sub" / "inner").write_text("s\n")
+    (src / "file").write_text("f\n")
+    for f in (src / "sub" / "inner", src / "file"):
+        f.chmod(0o644)
+    res = p("cp", f"{src}/.", "o:/y", check=False)   # a file onto a directory, a directory onto a file
+    assert res.returncode == 125 and "file exists" in res.stderr
+    assert p("exec", "o", "sh", "-c", "test -d /y/file && cat /y/sub").stdout == "z\n"
+    p("cp", "--overwrite", f"{src}/.", "o:/y")
+    assert p("exec", "o", "cat", "/y/file", "/y/sub/inner").stdout == "f\ns\n"
+
+
+def _text(res):
+    res.stderr = res.stderr.decode()
+    return res
+
+
+def test_cp_into_volumes_and_binds_of_a_stopped_container(p, tmp_path):
+    bind = tmp_path / "sbind"
+    bind.mkdir()
+    bind.chmod(0o777)
+    src = tmp_path / "f"
+    src.write_text("s\n")
+    src.chmod(0o644)
+    p("create", "--name", "st", "--network", "none", "-v", "stvol:/vol", "-v", f"{bind}:/bind",
+      "busybox", "cat", "/vol/f", "/bind/f")
+    p("cp", str(src), "st:/vol/")
+    p("cp", str(src), "st:/bind/")
+    assert (bind / "f").read_text() == "s\n"
+    assert p("start", "-a", "st").stdout == "s\ns\n"
+    p("cp", "st:/vol/f", str(tmp_path / "back"))
+    assert (tmp_path / "back").read_text() == "s\n"
