@@ -320,20 +320,15 @@ class ContainerEngine:
             raise InvalidArgument("--interval must be at least 1 second")
         return stats(self.rt, names, interval, stream)
 
-    def logs(self, names: list[str], opts: LogsOptions) -> Iterator[tuple[str, Entry]]:
-        """`logs`: (container name, entry) for each line of each container's log in turn;
-        with opts.follow, new lines until the container stops. Every name is looked up
-        before the first line."""
-        from .logs import entries
+    def logs(self, names: list[str], opts: LogsOptions) -> Iterator[tuple[ContainerRecord, Entry]]:
+        """`logs`: (container, entry) for each line of each container's log in turn; with
+        opts.follow, the new lines of all of them as they come, until every one stopped.
+        Every name is looked up, and its log driver checked, before the first line."""
+        from .logs import entries_of
 
         reconcile(self.rt)
         recs = [self.rt.state.lookup(n) for n in names]
-
-        def lines() -> Iterator[tuple[str, Entry]]:
-            for rec in recs:
-                for e in entries(self.rt, rec, opts.follow, opts.tail, opts.since, opts.until):
-                    yield rec.name, e
-        return lines()
+        return entries_of(self.rt, recs, opts.follow, opts.tail, opts.since, opts.until)
 
     def diff(self, name: str) -> list[tuple[str, str]]:
         """`diff`: (A, C or D, path) for what the container added, changed or deleted."""
