@@ -124,3 +124,35 @@ def test_name_in_use(podpy, busybox):
     assert res.returncode == 125 and "already in use" in res.stderr
     assert len([l for l in podpy("ps", "-a", "--format", "{{.Names}}").stdout.split() if l == "taken"]) == 1
     podpy("rm", "taken")
+
+
+def test_inspect_says_stopping_while_a_stop_waits(podpy, busybox):
+    """podman: State.Status is `stopping` (and Running false) while `stop` waits for a
+    container that ignores its stop signal; ps says Stopping; then exited."""
+    podpy("run", "-d", "--network", "none", "--name", "stubborn", busybox, "sh", "-c",
+          "trap '' TERM; echo ready; while :; do sleep 0.1; done")
+    for _ in range(100):
+        if "ready" in podpy("logs", "stubborn").stdout:
+            break
+        time.sleep(0.05)
+    fmt = "{{.State.Status}} {{.State.Running}}"
+    assert podpy("inspect", "--format", fmt, "stubborn").stdout == "running true\n"
+    stop = subprocess.Popen(podpy.command("stop", "-t", "5", "stubborn"), env=podpy.environ(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        seen = ""
+        for _ in range(100):
+            seen = podpy("inspect", "--format", fmt, "stubborn").stdout
+            if seen != "running true\n":
+                break
+            time.sleep(0.05)
+        assert seen == "stopping false\n"
+        row = json.loads(podpy("ps", "--format", "json", "--filter", "name=stubborn").stdout)[0]
+        assert row["State"] == "stopping" and row["Status"] == "Stopping"
+        out, err = stop.communicate(timeout=30)
+        assert stop.returncode == 0 and out == "stubborn\n" and "resorting to SIGKILL" in err
+    finally:
+        stop.kill()
+        stop.wait()
+    assert podpy("inspect", "--format", fmt, "stubborn").stdout == "exited false\n"
+    podpy("rm", "stubborn")
