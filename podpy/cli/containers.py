@@ -57,12 +57,14 @@ def rm(
     timeout: Optional[int] = typer.Option(None, "-t", "--time",
                                           help="With --force: stop a running container first, waiting this "
                                                "many seconds before SIGKILL (default: SIGKILL at once)."),
+    depend: bool = typer.Option(False, "--depend",
+                                help="Remove the containers sharing their namespaces too, first."),
 ) -> None:
     """Remove one or more containers."""
     from ..errors import InvalidState, NoSuchContainer
     from .lifecycle import engine
 
-    reports = engine(ctx).rm(list(containers or []), force, all_, ignore, volumes, timeout)
+    reports = engine(ctx).rm(list(containers or []), force, all_, ignore, volumes, timeout, depend)
     # podman's codes: 1 when a container did not exist, 2 when one was running, 125 otherwise.
     codes = set()
     for rep in reports:

@@ -120,7 +120,7 @@ FLAGS = {
     "pause": {"--cidfile": NOT_YET, "-f/--filter": NOT_YET, "-l/--latest": LATEST},
     "unpause": {"--cidfile": NOT_YET, "-f/--filter": NOT_YET, "-l/--latest": LATEST},
     "restart": {"--cidfile": NOT_YET, "-f/--filter": NOT_YET, "-l/--latest": LATEST},
-    "rm": {"--cidfile": NOT_YET, "--depend": NOT_YET, "--filter": NOT_YET, "-l/--latest": LATEST},
+    "rm": {"--cidfile": NOT_YET, "--filter": NOT_YET, "-l/--latest": LATEST},
     "start": {"--all": NOT_YET, "--detach-keys": NOT_YET, "-f/--filter": NOT_YET, "-l/--latest": LATEST,
               "--sig-proxy": NOT_YET},
     "stats": {"-a/--all": NOT_YET, "-l/--latest": LATEST, "--no-reset": NOT_YET, "--no-trunc": NOT_YET},

@@ -256,7 +256,9 @@ class ContainerEngine:
     # -- remove and rename -------------------------------------------------------------------
 
     def rm(self, names: list[str], force: bool, all_: bool, ignore: bool, volumes: bool = False,
-           timeout: Optional[int] = None) -> list[Report]:
+           timeout: Optional[int] = None, depend: bool = False) -> list[Report]:
+        """`rm`: one report per container; with depend, the containers sharing its namespaces
+        first (each before those it shares)."""
         from .lifecycle import check_timeout
         from .removal import remove_many
 
@@ -264,7 +266,7 @@ class ContainerEngine:
             raise InvalidArgument("`podpy rm` requires at least one argument, or --all")
         check_timeout(timeout)
         # as podman's: forcing the removal of a container that does not exist is no error
-        return remove_many(self.rt, names, force, all_, ignore or force, volumes, timeout, self.warn)
+        return remove_many(self.rt, names, force, all_, ignore or force, volumes, timeout, self.warn, depend)
 
     def rename(self, name: str, new: str) -> None:
         from ..options import check_name

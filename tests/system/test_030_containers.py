@@ -156,3 +156,32 @@ def test_inspect_says_stopping_while_a_stop_waits(podpy, busybox):
         stop.wait()
     assert podpy("inspect", "--format", fmt, "stubborn").stdout == "exited false\n"
     podpy("rm", "stubborn")
+
+
+def test_rm_depend_removes_the_containers_sharing_namespaces_first(podpy, busybox):
+    """podman: a container whose namespaces others share is refused (125, nothing removed);
+    --depend removes them first, deepest first, printing full ids; rm -a handles the order."""
+    base = podpy("create", "--network", "none", "--name", "base", busybox, "sleep", "60").stdout.strip()
+    d1 = podpy("create", "--name", "d1", "--network", "container:base", busybox, "true").stdout.strip()
+    d2 = podpy("create", "--name", "d2", "--pid", "container:d1", busybox, "true").stdout.strip()
+    podpy("create", "--network", "none", "--name", "other", busybox, "true")
+    res = podpy("rm", "base", check=False)
+    assert res.returncode == 125 and res.stdout == ""
+    assert res.stderr.strip().endswith(f"container {base} has dependent containers which must be removed "
+                                       f"before it: {d1}: container already exists")
+    assert podpy("rm", "-f", "base", check=False).returncode == 125
+    assert podpy("container", "exists", "base").returncode == 0
+    assert podpy("rm", "--depend", "base").stdout == f"{d2}\n{d1}\n{base}\n"
+    names = podpy("ps", "-a", "--format", "{{.Names}}").stdout.split()
+    assert "other" in names and not {"base", "d1", "d2"} & set(names)
+    # a running one still needs -f; its dependents are removed all the same
+    podpy("run", "-d", "--network", "none", "--name", "rb", busybox, "sleep", "60")
+    rd = podpy("create", "--name", "rd", "--network", "container:rb", busybox, "true").stdout.strip()
+    res = podpy("rm", "--depend", "rb", check=False)
+    assert res.returncode == 2 and res.stdout == f"{rd}\n" and "running" in res.stderr
+    assert podpy("rm", "-f", "--depend", "rb").stdout.strip() != ""
+    assert podpy("rm", "--depend", "nosuch", check=False).returncode == 1
+    podpy("create", "--network", "none", "--name", "b2", busybox, "true")
+    podpy("create", "--name", "c2", "--uts", "container:b2", busybox, "true")
+    podpy("rm", "-a")
+    assert podpy("ps", "-aq").stdout == ""
