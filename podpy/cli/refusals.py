@@ -121,7 +121,7 @@ FLAGS = {
     "unpause": {"--cidfile": NOT_YET, "-f/--filter": NOT_YET, "-l/--latest": LATEST},
     "restart": {"--cidfile": NOT_YET, "-f/--filter": NOT_YET, "-l/--latest": LATEST},
     "rm": {"--cidfile": NOT_YET, "--filter": NOT_YET, "-l/--latest": LATEST},
-    "start": {"--all": NOT_YET, "--detach-keys": NOT_YET, "-f/--filter": NOT_YET, "-l/--latest": LATEST,
+    "start": {"--detach-keys": NOT_YET, "-l/--latest": LATEST,
               "--sig-proxy": NOT_YET},
     "stats": {"-a/--all": NOT_YET, "-l/--latest": LATEST, "--no-reset": NOT_YET, "--no-trunc": NOT_YET},
     "stop": {"--cidfile": NOT_YET, "-f/--filter": NOT_YET},

@@ -185,3 +185,29 @@ def test_rm_depend_removes_the_containers_sharing_namespaces_first(podpy, busybo
     podpy("create", "--name", "c2", "--uts", "container:b2", busybox, "true")
     podpy("rm", "-a")
     assert podpy("ps", "-aq").stdout == ""
+
+
+def test_start_all_and_filter(podpy, busybox):
+    """podman: --all and --filter start every matching container not running (full ids,
+    running ones skipped silently); names with them, -a with them, and bad filters are
+    refused (125) before anything starts."""
+    s1 = podpy("create", "--network", "none", "--name", "s1", "--label", "k=v", busybox, "sleep", "60").stdout.strip()
+    s2 = podpy("create", "--network", "none", "--name", "s2", busybox, "sleep", "60").stdout.strip()
+    s3 = podpy("create", "--network", "none", "--name", "s3", busybox, "true").stdout.strip()
+    for bad, message in ((["--all", "s1"], "either start all containers or the container(s) provided"),
+                         (["-a", "--all"], "you cannot start and attach all containers at once"),
+                         (["--filter", "bogus=1"], "bogus is an invalid filter"),
+                         (["--filter", "nosep"], 'invalid filter "nosep"'),
+                         ([], "start requires at least one argument")):
+        res = podpy("start", *bad, check=False)
+        assert res.returncode == 125 and message in res.stderr and res.stdout == "", bad
+    assert podpy("ps", "-q").stdout == ""
+    assert podpy("start", "--filter", "label=k=v").stdout == f"{s1}\n"
+    assert podpy("start", "--filter", "name=zzz").stdout == ""
+    out = podpy("start", "--filter", "name=s").stdout.split()
+    assert sorted(out) == sorted([s2, s3])   # s1 runs already: not started, not printed
+    podpy("wait", "s3")
+    assert podpy("start", "--all").stdout == f"{s3}\n"
+    podpy("wait", "s3")
+    assert podpy("start", "-f", "status=exited", "-f", "id=" + s3[:8]).stdout == f"{s3}\n"
+    podpy("rm", "-f", "s1", "s2", "s3")
