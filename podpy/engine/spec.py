@@ -269,7 +269,7 @@ class SpecBuilder:
             for dest in ("/run", "/tmp", "/var/tmp"):
                 if dest not in user_dests:
                     mounts.append({"destination": dest, "type": "tmpfs", "source": "tmpfs",
-                                   "options": ["rw", "nosuid", "nodev", "mode=1777" if dest != "/run" else "mode=755"]})
+                                   "options": ["rw", "nosuid", "nodev", "mode=1777"]})
         if cfg.init_path:
             mounts.append({"destination": "/run/podman-init", "type": "bind", "source": cfg.init_path,
                            "options": ["bind", "ro", "nodev", "rprivate"]})
