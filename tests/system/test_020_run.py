@@ -154,3 +154,14 @@ def test_stdin_only_with_interactive(podpy, busybox):
 def test_read_only_rootfs(podpy, busybox):
     res = run(podpy, "--read-only", busybox, "touch", "/x", check=False)
     assert res.returncode == 1 and "Read-only" in res.stderr
+
+
+def test_containerenv_as_podman_writes_it(podpy, busybox):
+    # podman 4.3: the file is there (empty) in every container; a privileged one reads its facts.
+    assert run(podpy, busybox, "sh", "-c", "test -f /run/.containerenv && wc -c < /run/.containerenv").stdout.strip() == "0"
+    out = run(podpy, "--privileged", "--name", "cenv", busybox, "cat", "/run/.containerenv").stdout
+    lines = out.splitlines()
+    assert lines[0].startswith('engine="podpy-') and lines[1] == 'name="cenv"'
+    assert lines[2].startswith('id="') and len(lines[2]) == len('id=""') + 64
+    assert lines[3].startswith('image="') and lines[4].startswith('imageid="')
+    assert lines[5:] == ["rootless=1"]
