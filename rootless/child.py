@@ -411,6 +411,8 @@ def _exec(process: dict[str, Any], chan: Channel) -> None:
     for item in process.get("env", []):
         k, _, v = item.partition("=")
         env[k] = v
+    if not env.get("HOME"):
+        env["HOME"] = passwd_home(os.getuid())
     for sig in _RESET_SIGNALS:
         signal.signal(sig, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
@@ -426,6 +428,20 @@ def _exec(process: dict[str, Any], chan: Channel) -> None:
         os.execve(lookpath(args[0], env.get("PATH")), args, env)
     except OSError as exc:
         raise ExecError(args[0], exc.errno or errno.ENOENT) from exc
+
+
+def passwd_home(uid: int) -> str:
+    """HOME of a process given none (or an empty one), as runc sets it: the home of the
+    first entry of the container's /etc/passwd with the process's uid, else "/"."""
+    try:
+        with open("/etc/passwd", "rb") as f:
+            for line in f:
+                entry = line.rstrip(b"\n").split(b":")
+                if len(entry) > 5 and entry[2] == str(uid).encode() and entry[5]:
+                    return os.fsdecode(entry[5])
+    except OSError:
+        pass
+    return "/"
 
 
 def lookpath(name: str, path: Optional[str]) -> str:

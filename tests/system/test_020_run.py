@@ -165,3 +165,21 @@ def test_containerenv_as_podman_writes_it(podpy, busybox):
     assert lines[2].startswith('id="') and len(lines[2]) == len('id=""') + 64
     assert lines[3].startswith('image="') and lines[4].startswith('imageid="')
     assert lines[5:] == ["rootless=1"]
+
+
+@pytest.mark.parametrize("user,home", [("", "/root"), ("nobody", "/nonexistent"), ("1234", "/")])
+def test_home_never_empty(podpy, busybox, user, home):
+    # As runc under podman: an empty HOME is the user's home in the image's /etc/passwd, else /.
+    flags = ("--user", user) if user else ()
+    assert run(podpy, *flags, busybox, "sh", "-c", "echo $HOME").stdout == home + "\n"
+    assert run(podpy, *flags, "-e", "HOME=", busybox, "sh", "-c", "echo $HOME").stdout == home + "\n"
+
+
+def test_exec_home_never_empty(podpy, busybox):
+    podpy("run", "-d", "--name", "homeexec", *NONE, "--user", "nobody", busybox, "sleep", "100")
+    try:
+        assert podpy("exec", "-e", "HOME=", "homeexec", "sh", "-c", "echo $HOME").stdout == "/nonexistent\n"
+        assert podpy("exec", "--user", "1234", "homeexec", "sh", "-c", "echo $HOME").stdout == "/\n"
+        assert podpy("exec", "--user", "0", "-e", "HOME=", "homeexec", "sh", "-c", "echo $HOME").stdout == "/root\n"
+    finally:
+        podpy("rm", "-f", "-t", "0", "homeexec", check=False)
