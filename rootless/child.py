@@ -205,6 +205,9 @@ def _init(spec: dict[str, Any], chan: Channel, detach: bool, sc: S.Syscalls) -> 
     cwd = process.get("cwd") or "/"
     cwd_host = R.resolve_in_root(rootfs, cwd)
     if not os.path.isdir(cwd_host):
+        if os.path.exists(cwd_host):
+            # podman's words and status (the engine adds the container's id)
+            raise SetupError(f'workdir "{cwd}" exists on container, but is not a directory', 126)
         os.makedirs(cwd_host, 0o755, exist_ok=True)
     nested = spec.get("linux", {}).get("nestedIdMappings")
     if nested:

@@ -183,3 +183,15 @@ def test_exec_home_never_empty(podpy, busybox):
         assert podpy("exec", "--user", "0", "-e", "HOME=", "homeexec", "sh", "-c", "echo $HOME").stdout == "/root\n"
     finally:
         podpy("rm", "-f", "-t", "0", "homeexec", check=False)
+
+
+def test_workdir_that_is_not_a_directory(podpy, busybox):
+    r = run(podpy, "--workdir", "/etc/passwd", busybox, "pwd", check=False)
+    assert r.returncode == 126
+    assert r.stderr.startswith('Error: workdir "/etc/passwd" exists on container ')
+    assert r.stderr.rstrip().endswith(", but is not a directory")
+    r = podpy("run", "-d", "--name", "wdfile", *NONE, "--workdir", "/etc/passwd", busybox, "pwd", check=False)
+    assert r.returncode == 126 and "wdfile" not in r.stdout
+    assert podpy("ps", "-a", "--filter", "name=wdfile", "--format", "{{.Status}}").stdout == "Created\n"
+    podpy("rm", "-f", "wdfile")
+    assert run(podpy, "--workdir", "/new/dir", busybox, "pwd").stdout == "/new/dir\n"
