@@ -53,3 +53,17 @@ class Driver(Protocol):
 
 def merged_dir(cdir: str) -> str:
     return os.path.join(cdir, "merged")
+
+
+# The mode of a layer's root when its tar has no entry for it and it has no parent to take it
+# from, as containers/storage gives it (its overlay driver's defaultPerms): an image made of
+# such a tar has a / of 0555 under podman.
+DEFAULT_ROOT_MODE = 0o555
+
+
+def root_mode(parent_dir: str | None) -> int:
+    """The mode a new layer's (or a container's upper) root starts with: its parent's, else
+    DEFAULT_ROOT_MODE; a tar's own entry for the root replaces it."""
+    if parent_dir is None:
+        return DEFAULT_ROOT_MODE
+    return os.stat(parent_dir).st_mode & 0o7777

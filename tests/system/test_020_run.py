@@ -195,3 +195,31 @@ def test_workdir_that_is_not_a_directory(podpy, busybox):
     assert podpy("ps", "-a", "--filter", "name=wdfile", "--format", "{{.Status}}").stdout == "Created\n"
     podpy("rm", "-f", "wdfile")
     assert run(podpy, "--workdir", "/new/dir", busybox, "pwd").stdout == "/new/dir\n"
+
+
+def test_image_directory_modes_kept(podpy, busybox):
+    # A layer tar without an entry for / gives it 0555, as containers/storage does under podman;
+    # the other directories keep the tar's modes, and root still writes into /.
+    out = run(podpy, busybox, "sh", "-c", "stat -c '%a %n' / /bin /tmp /root; touch /new && echo wrote").stdout
+    assert out.splitlines() == ["555 /", "755 /bin", "1777 /tmp", "700 /root", "wrote"]
+    assert run(podpy, "--user", "1234", busybox, "touch", "/new", check=False).returncode == 1
+
+
+def test_image_root_mode_ignores_its_tar(podpy, image_tar, tmp_path):
+    import tarfile
+
+    # The same image with an entry for / of 0750: podman's storage skips that entry (its / is
+    # 0555 still), in the image and in one committed from its container.
+    tar = tmp_path / "root0750.tar"
+    with tarfile.open(image_tar) as src, tarfile.open(tar, "w") as dst:
+        root = tarfile.TarInfo("./")
+        root.type, root.mode = tarfile.DIRTYPE, 0o750
+        dst.addfile(root)
+        for member in src:
+            dst.addfile(member, src.extractfile(member) if member.isfile() else None)
+    podpy("import", str(tar), "root0750")
+    assert run(podpy, "root0750", "stat", "-c", "%a", "/").stdout == "555\n"
+    podpy("run", "--name", "rootmode", *NONE, "root0750", "touch", "/x")
+    podpy("commit", "rootmode", "root0750c")
+    podpy("rm", "rootmode")
+    assert run(podpy, "root0750c", "stat", "-c", "%a %n", "/", "/x").stdout == "555 /\n644 /x\n"
