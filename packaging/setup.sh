@@ -400,6 +400,32 @@ record_result() {
 }
 
 PYTEST_OPTS=(-q -rfEs -p no:cacheprovider)
+
+# Each pytest run gets its own temporary base directory, made fresh and removed
+# afterwards, so that nothing an earlier or interrupted run left behind (a file
+# owned by a subordinate id, a tmpfs a test mounted) can fail a later run.
+# new_basetemp LABEL [OWNER] prints the directory.
+new_basetemp() {
+    local dir
+    dir=$(mktemp -d "/tmp/podpy-$1-tests.XXXXXX")
+    if [ -n "${2:-}" ]; then
+        chown "$2:" "$dir"
+    fi
+    chmod 0700 "$dir"
+    echo "$dir"
+}
+
+# drop_basetemp DIR: unmount whatever is still mounted beneath DIR (deepest
+# first, lazily, as a killed test may still hold it) and remove the tree.
+drop_basetemp() {
+    local dir=$1 target
+    [ -d "$dir" ] || return 0
+    awk -v d="$dir/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
+        while read -r target; do
+            umount -l "$target" 2>/dev/null || warn "could not unmount $target"
+        done
+    rm -rf "$dir" || warn "could not remove $dir"
+}
 EXTRA_ARGS_GIVEN=0
 # Time limits for each pytest run, so that a hung test still ends with a report.
 UNIT_TIMEOUT=${PODPY_UNIT_TEST_TIMEOUT:-15m}
@@ -412,9 +438,12 @@ run_unit_tests() {
         note "unit tests: $dir does not exist yet; nothing to run"
         return
     fi
+    local tmp
+    tmp=$(new_basetemp unit)
     (cd "$SRC" && PATH="$VENV/bin:$PATH" PYTHONDONTWRITEBYTECODE=1 \
         timeout --kill-after=30s "$UNIT_TIMEOUT" \
-        "$VENV/bin/python" -m pytest "${PYTEST_OPTS[@]}" "$dir" "$@") || rc=$?
+        "$VENV/bin/python" -m pytest "${PYTEST_OPTS[@]}" --basetemp="$tmp/t" "$dir" "$@") || rc=$?
+    drop_basetemp "$tmp"
     record_result "unit tests" "$dir" "$rc"
 }
 
@@ -427,13 +456,16 @@ run_system_tests() {
         note "system tests: $dir does not exist yet; nothing to run"
         return
     fi
-    # Old pytest temporary directories hold files owned by subordinate ids,
-    # which the user cannot delete; clear them here as root.
-    rm -rf "/tmp/pytest-of-$user" || warn "could not clear /tmp/pytest-of-$user"
+    # The tests leave files owned by subordinate ids, which the user cannot
+    # delete; root removes the whole base directory afterwards.
+    local tmp
+    tmp=$(new_basetemp system "$user")
     run_as "$user" "$SRC" \
         PODPY_TEST_IMAGE_TAR="$IMAGE_TAR" PODPY_ZIPAPP="$ZIPAPP" PYTHONDONTWRITEBYTECODE=1 -- \
-        timeout --kill-after=30s "$SYSTEM_TIMEOUT" "$VENV/bin/python" -m pytest "${PYTEST_OPTS[@]}" "$dir" "$@" || rc=$?
+        timeout --kill-after=30s "$SYSTEM_TIMEOUT" "$VENV/bin/python" -m pytest "${PYTEST_OPTS[@]}" \
+        --basetemp="$tmp/t" "$dir" "$@" || rc=$?
     reap_cgroup
+    drop_basetemp "$tmp"
     record_result "system tests" "$dir" "$rc"
 }
 
@@ -446,9 +478,12 @@ run_root_tests() {
     local uid
     uid=$(id -u podpy-nosub)
     sed -i -e "/^podpy-nosub:/d" -e "/^$uid:/d" /etc/subuid /etc/subgid
+    local tmp
+    tmp=$(new_basetemp root)
     (cd "$SRC" && PATH="$VENV/bin:$PATH" PYTHONDONTWRITEBYTECODE=1 PODPY_TEST_IMAGE_TAR="$IMAGE_TAR" \
         timeout --kill-after=30s "$UNIT_TIMEOUT" \
-        "$VENV/bin/python" -m pytest "${PYTEST_OPTS[@]}" "$dir" "$@") || rc=$?
+        "$VENV/bin/python" -m pytest "${PYTEST_OPTS[@]}" --basetemp="$tmp/t" "$dir" "$@") || rc=$?
+    drop_basetemp "$tmp"
     record_result "root tests" "$dir" "$rc"
 }
 

@@ -168,7 +168,14 @@ def launch(spec: dict[str, Any], options: LaunchOptions, ahead: Optional["Ahead"
                 for fd in fds:
                     os.close(fd)
         return started
-    except BaseException as exc:
+    except BaseException as caught:
+        exc = caught
+        if isinstance(exc, BrokenPipeError):
+            # a message to an init that had failed and gone: what it reported is the cause
+            try:
+                _raise_reported(host)
+            except RuntimeFailure as reported:
+                exc = reported
         host.close()
         code = _abort(pid, started)
         if options.detach and started is not None:
@@ -176,7 +183,9 @@ def launch(spec: dict[str, Any], options: LaunchOptions, ahead: Optional["Ahead"
         if isinstance(exc, RuntimeFailure):
             if not options.detach:  # a detached stage 1's status is not the init's
                 exc.exit_code = code  # type: ignore[attr-defined]
-            raise
+            if exc is caught:
+                raise
+            raise exc from None
         if isinstance(exc, OSError):
             raise SetupError(f"starting the container: {exc}") from exc
         raise

@@ -195,7 +195,7 @@ class Syscalls:
         """Open libseccomp now (before pivot_root: the host's file)."""
         from ._ffi import libseccomp
 
-        libseccomp.library()
+        libseccomp.load()
 
     def libseccomp_filter(self, default_action: int) -> Filter:
         """A libseccomp filter context to add rules to, then load or export."""

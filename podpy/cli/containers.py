@@ -32,16 +32,25 @@ def forward_run(ctx: typer.Context) -> None:
 
 def start(
     ctx: typer.Context,
-    containers: List[str] = typer.Argument(..., help="Containers to start."),
+    containers: Optional[List[str]] = typer.Argument(None, help="Containers to start."),
     attach: bool = typer.Option(False, "-a", "--attach", help="Attach to the container's output."),
     interactive: bool = typer.Option(False, "-i", "--interactive", help="Attach stdin."),
+    all_: bool = typer.Option(False, "--all", help="Start every container that is not running."),
+    filters: Optional[List[str]] = typer.Option(None, "-f", "--filter",
+                                                help="Start the containers that match (name, id, status, "
+                                                     "label, ancestor=VALUE)."),
 ) -> None:
     """Start one or more containers (in the foreground with -a)."""
     from ..errors import InvalidArgument
     from .lifecycle import _reports, engine
 
+    containers = list(containers or [])
+    if attach and (all_ or filters):
+        raise InvalidArgument("you cannot start and attach all containers at once")
     if not attach:
-        raise typer.Exit(_reports(engine(ctx).start(list(containers))))
+        raise typer.Exit(_reports(engine(ctx).start(containers, all_, list(filters or []))))
+    if not containers:
+        raise InvalidArgument("start requires at least one argument")
     if len(containers) > 1:
         raise InvalidArgument("you cannot start and attach multiple containers at once")
     raise typer.Exit(engine(ctx).start_attached(containers[0], interactive))
@@ -57,12 +66,14 @@ def rm(
     timeout: Optional[int] = typer.Option(None, "-t", "--time",
                                           help="With --force: stop a running container first, waiting this "
                                                "many seconds before SIGKILL (default: SIGKILL at once)."),
+    depend: bool = typer.Option(False, "--depend",
+                                help="Remove the containers sharing their namespaces too, first."),
 ) -> None:
     """Remove one or more containers."""
     from ..errors import InvalidState, NoSuchContainer
     from .lifecycle import engine
 
-    reports = engine(ctx).rm(list(containers or []), force, all_, ignore, volumes, timeout)
+    reports = engine(ctx).rm(list(containers or []), force, all_, ignore, volumes, timeout, depend)
     # podman's codes: 1 when a container did not exist, 2 when one was running, 125 otherwise.
     codes = set()
     for rep in reports:

@@ -125,8 +125,9 @@ def logs(
                        until=parse_time(until, "--until") if until else None)
     prefix_names = names or len(containers) > 1
     out, err = sys.stdout.buffer, sys.stderr.buffer
-    for name, e in eng.logs(list(containers), opts):
-        prefix = (name + " ").encode() if prefix_names else b""
+    for rec, e in eng.logs(list(containers), opts):
+        # podman: the short id before each line of several logs, the name with --names
+        prefix = ((rec.name if names else rec.id[:12]) + " ").encode() if prefix_names else b""
         stream = err if e.stream == b"stderr" else out
         stream.write(prefix + (e.stamp + b" " if timestamps else b"") + e.text)
         if follow:

@@ -42,6 +42,27 @@ def state_word(rec: ContainerRecord) -> str:
             REMOVING: "removing"}.get(rec.state, rec.state)
 
 
+STOPPING_MARK = "stopping"
+
+
+def stop_waiting(run_dir: str) -> bool:
+    """Whether a live `stop` is waiting for the container of run_dir to exit (stop_begun)."""
+    try:
+        with open(os.path.join(run_dir, STOPPING_MARK)) as f:
+            pid = int(f.read().strip() or 0)
+    except (OSError, ValueError):
+        return False
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
 class Container:
     """One container: its row (as last read) and the transitions that change it."""
 
@@ -161,6 +182,24 @@ class Container:
         """`stop`, `kill`, `rm -f` ended it: its restart policy does not bring it back."""
         self.rt.state.update(self.rec.id, stopping=True)
         self.rec.stopping = True
+
+    def stop_begun(self) -> None:
+        """A `stop` is waiting for the container to exit: until stop_over, inspect and ps say
+        `stopping`, as podman's do. The mark is a file of the runtime directory holding the
+        stopping command's pid (a stop killed midway leaves no lasting `stopping`); it is no
+        row change, so another command's view of the state is not blocked."""
+        path = os.path.join(self.rt.container_run_dir(self.rec.id), STOPPING_MARK)
+        try:
+            with open(path, "w") as f:
+                f.write(str(os.getpid()))
+        except OSError:
+            pass
+
+    def stop_over(self) -> None:
+        try:
+            os.unlink(os.path.join(self.rt.container_run_dir(self.rec.id), STOPPING_MARK))
+        except OSError:
+            pass
 
     def paused(self) -> None:
         self.rt.state.update(self.rec.id, state=PAUSED)

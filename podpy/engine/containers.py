@@ -64,6 +64,12 @@ def _select(rt: Runtime, names: list[str], all_: bool, latest: bool,
     return list(names)
 
 
+# podman's keys of `ps --filter` (which `start --filter` takes too), and those podpy's take
+_PODMAN_PS_FILTERS = {"id", "name", "label", "label!", "exited", "status", "ancestor", "before", "since",
+                      "volume", "health", "network", "pod", "until", "restart-policy"}
+_START_FILTERS = {"id", "name", "status", "label", "ancestor"}
+
+
 class ContainerEngine:
     """The container verbs over one store (a Runtime: configuration, database, store)."""
 
@@ -162,12 +168,32 @@ class ContainerEngine:
 
     # -- start, stop and the other running verbs ---------------------------------------------
 
-    def start(self, names: list[str]) -> list[Report]:
-        """`start` (detached): starting a running container changes nothing, as in podman."""
-        from ..state import PAUSED, RUNNING
+    def start(self, names: list[str], all_: bool = False, filters: Optional[list[str]] = None) -> list[Report]:
+        """`start` (detached): starting a running container changes nothing, as in podman.
+        With all_ or filters (podman's ps keys: name, id, status, label, ancestor) every
+        container that matches and is not running is started, reported by full id."""
+        from ..state import CONFIGURED, PAUSED, RUNNING
         from .start import start_detached
 
+        if (all_ or filters) and names:
+            raise InvalidArgument("either start all containers or the container(s) provided in the arguments")
+        if not (all_ or filters) and not names:
+            raise InvalidArgument("start requires at least one argument")
+        for f in filters or []:
+            key, sep, _ = f.partition("=")
+            if not sep:
+                raise InvalidArgument(f'invalid filter "{f}"')
+            if key in _PODMAN_PS_FILTERS and key not in _START_FILTERS:
+                raise InvalidArgument(f"start --filter {key} is not available yet: use "
+                                      + ", ".join(sorted(_START_FILTERS)))
+            if key not in _START_FILTERS:
+                raise InvalidArgument(f"{key} is an invalid filter")
         reconcile(self.rt)
+        if all_ or filters:
+            from .listing import _filter
+
+            recs = [r for r in self.rt.state.all() if r.state not in (CONFIGURED, RUNNING, PAUSED)]
+            names = [r.id for r in _filter(recs, list(filters or []))]
 
         def one(name: str) -> str:
             rec = self.rt.state.lookup(name)
@@ -256,7 +282,9 @@ class ContainerEngine:
     # -- remove and rename -------------------------------------------------------------------
 
     def rm(self, names: list[str], force: bool, all_: bool, ignore: bool, volumes: bool = False,
-           timeout: Optional[int] = None) -> list[Report]:
+           timeout: Optional[int] = None, depend: bool = False) -> list[Report]:
+        """`rm`: one report per container; with depend, the containers sharing its namespaces
+        first (each before those it shares)."""
         from .lifecycle import check_timeout
         from .removal import remove_many
 
@@ -264,7 +292,7 @@ class ContainerEngine:
             raise InvalidArgument("`podpy rm` requires at least one argument, or --all")
         check_timeout(timeout)
         # as podman's: forcing the removal of a container that does not exist is no error
-        return remove_many(self.rt, names, force, all_, ignore or force, volumes, timeout, self.warn)
+        return remove_many(self.rt, names, force, all_, ignore or force, volumes, timeout, self.warn, depend)
 
     def rename(self, name: str, new: str) -> None:
         from ..options import check_name
@@ -320,20 +348,15 @@ class ContainerEngine:
             raise InvalidArgument("--interval must be at least 1 second")
         return stats(self.rt, names, interval, stream)
 
-    def logs(self, names: list[str], opts: LogsOptions) -> Iterator[tuple[str, Entry]]:
-        """`logs`: (container name, entry) for each line of each container's log in turn;
-        with opts.follow, new lines until the container stops. Every name is looked up
-        before the first line."""
-        from .logs import entries
+    def logs(self, names: list[str], opts: LogsOptions) -> Iterator[tuple[ContainerRecord, Entry]]:
+        """`logs`: (container, entry) for each line of each container's log in turn; with
+        opts.follow, the new lines of all of them as they come, until every one stopped.
+        Every name is looked up, and its log driver checked, before the first line."""
+        from .logs import entries_of
 
         reconcile(self.rt)
         recs = [self.rt.state.lookup(n) for n in names]
-
-        def lines() -> Iterator[tuple[str, Entry]]:
-            for rec in recs:
-                for e in entries(self.rt, rec, opts.follow, opts.tail, opts.since, opts.until):
-                    yield rec.name, e
-        return lines()
+        return entries_of(self.rt, recs, opts.follow, opts.tail, opts.since, opts.until)
 
     def diff(self, name: str) -> list[tuple[str, str]]:
         """`diff`: (A, C or D, path) for what the container added, changed or deleted."""

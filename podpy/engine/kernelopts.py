@@ -179,14 +179,29 @@ def default_ulimits(rootless: bool) -> tuple[list[Any], list[Any]]:
             pid_max = int(f.read())
     except (OSError, ValueError):
         pid_max = 0
-    files = RLIMIT_DEFAULT if not rootless else min(nofile[1], RLIMIT_DEFAULT)
-    if pid_max and (not rootless or pid_max <= nproc[1]):
+    # Never above our own hard limits: only CAP_SYS_RESOURCE may raise one, which a rootless
+    # user never has and root may lack too (a confined host); a default must not fail a start.
+    raise_ok = not rootless and _may_raise_limits()
+    files = RLIMIT_DEFAULT if raise_ok or nofile[1] == -1 else min(nofile[1], RLIMIT_DEFAULT)
+    if pid_max and (raise_ok or nproc[1] == -1 or pid_max <= nproc[1]):
         procs = (pid_max, pid_max)
-    elif not rootless or RLIMIT_DEFAULT <= nproc[1]:
+    elif raise_ok or nproc[1] == -1 or RLIMIT_DEFAULT <= nproc[1]:
         procs = (RLIMIT_DEFAULT, RLIMIT_DEFAULT)
     else:
         procs = (min(nproc[0], RLIMIT_DEFAULT), min(nproc[1], RLIMIT_DEFAULT))
     return ["RLIMIT_NOFILE", files, files], ["RLIMIT_NPROC", procs[0], procs[1]]
+
+
+def _may_raise_limits() -> bool:
+    """Whether this process holds CAP_SYS_RESOURCE (bit 24 of its effective set)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) >> 24 & 1)
+    except (OSError, ValueError):
+        pass
+    return False
 
 
 def _own_limits() -> dict[str, tuple[int, int]]:

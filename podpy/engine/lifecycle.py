@@ -71,19 +71,23 @@ def stop(rt: Runtime, name: str, timeout: Optional[int], warn: Callable[[str], N
     ctr = Container(rt, rec)
     ctr.event("stop")
     ctr.mark_stopping()
-    wait_for = rec.config.stop_timeout if timeout is None else timeout
-    if rec.pid:
-        sig = parse_signal(rec.config.stop_signal or "SIGTERM")
-        if wait_for > 0:
-            _signal(rec, sig)
-            if _wait_over(rt, rec, wait_for):
-                return rec
-            warn(f"StopSignal {rec.config.stop_signal} failed to stop container {rec.name} in {wait_for} "
-                 "seconds, resorting to SIGKILL")
-        _signal(rec, signal.SIGKILL)
-    if not _wait_over(rt, rec, 30):
-        raise EngineError(f"container {rec.name} did not exit after SIGKILL")
-    return rec
+    ctr.stop_begun()
+    try:
+        wait_for = rec.config.stop_timeout if timeout is None else timeout
+        if rec.pid:
+            sig = parse_signal(rec.config.stop_signal or "SIGTERM")
+            if wait_for > 0:
+                _signal(rec, sig)
+                if _wait_over(rt, rec, wait_for):
+                    return rec
+                warn(f"StopSignal {rec.config.stop_signal} failed to stop container {rec.name} in {wait_for} "
+                     "seconds, resorting to SIGKILL")
+            _signal(rec, signal.SIGKILL)
+        if not _wait_over(rt, rec, 30):
+            raise EngineError(f"container {rec.name} did not exit after SIGKILL")
+        return rec
+    finally:
+        ctr.stop_over()
 
 
 def pause(rt: Runtime, name: str) -> ContainerRecord:

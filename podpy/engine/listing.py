@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..errors import InvalidArgument, NoSuchContainer, NoSuchImage
 from ..state import CONFIGURED, RUNNING
+from .container import stop_waiting
 from .context import Runtime
 from .entities import PortReport, PsEntry, Report
 from .reconcile import reconcile
@@ -36,6 +37,8 @@ def ps(rt: Runtime, opts: PsOptions) -> list[PsEntry]:
     entries = []
     for rec in recs:
         data, health = ps_json(rec), None
+        if rec.state == RUNNING and stop_waiting(rt.container_run_dir(rec.id)):
+            data["State"], data["Status"] = "stopping", "Stopping"   # podman's words while a stop waits
         if rec.config.healthcheck and rec.state == RUNNING:
             from .healthstate import read
 
@@ -106,6 +109,8 @@ def container_document(rt: Runtime, rec: ContainerRecord) -> dict[str, Any]:
     image = img.by_id(rt.db.conn, rec.image_id)
     data = container_inspect(rec, rt.store.container_dir(rec.id) + "/merged", rt.store.driver.name,
                              rt.container_run_dir(rec.id), image)
+    if rec.state == RUNNING and stop_waiting(rt.container_run_dir(rec.id)):
+        data["State"]["Status"], data["State"]["Running"] = "stopping", False   # as podman's, while a stop waits
     if rec.config.log_driver == "k8s-file":   # podman shows no path for the other drivers
         data["HostConfig"]["LogConfig"]["Path"] = log_path(rt, rec)
     if rec.config.healthcheck:

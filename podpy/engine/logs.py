@@ -150,38 +150,76 @@ class JournalReader:
         pass
 
 
+class Stream:
+    """One container's log as `logs` reads it: its first entries, then (following) the new
+    ones of each poll until the container stops."""
+
+    def __init__(self, rt: Runtime, rec: ContainerRecord, since: Optional[float], until: Optional[float]) -> None:
+        from .start import log_path
+
+        if rec.config.log_driver in ("none", "passthrough"):
+            raise InvalidArgument(f"this container is using the '{rec.config.log_driver}' log driver, cannot read "
+                                  "logs: this container is not logging output")
+        self.rt, self.rec, self.since, self.until = rt, rec, since, until
+        self.reader: Any = (JournalReader(rec.id) if rec.config.log_driver == "journald"
+                            else Reader(log_path(rt, rec)))
+
+    def first(self, follow: bool, tail: int) -> list[Entry]:
+        first = [e for e in self.reader.initial() if self._wanted(e)]
+        if not follow:
+            first += [e for e in self.reader.unfinished() if self._wanted(e)]
+        if tail >= 0:
+            first = first[len(first) - tail:] if tail else []
+        return first
+
+    def poll(self) -> tuple[list[Entry], bool]:
+        """The entries written since the last poll, and whether the log is over (the
+        container stopped, or --until passed)."""
+        if self.until is not None and time.time() > self.until:
+            return [], True
+        now = self.rt.state.get(self.rec.id)
+        over = now is None or now.state != RUNNING or _exit_written(self.rt, self.rec.id)
+        new = self.reader.more()
+        if over:
+            new += self.reader.more() + self.reader.unfinished()
+        return [e for e in new if self._wanted(e)], over
+
+    def _wanted(self, e: Entry) -> bool:
+        return _wanted(e, self.since, self.until)
+
+    def close(self) -> None:
+        self.reader.close()
+
+
 def entries(rt: Runtime, rec: ContainerRecord, follow: bool, tail: int, since: Optional[float],
             until: Optional[float]) -> Iterator[Entry]:
     """The log's entries in order, filtered; with follow, new ones until the container stops."""
-    from .start import log_path
+    for _, e in entries_of(rt, [rec], follow, tail, since, until):
+        yield e
 
-    if rec.config.log_driver in ("none", "passthrough"):
-        raise InvalidArgument(f"this container is using the '{rec.config.log_driver}' log driver, cannot read "
-                              "logs: this container is not logging output")
-    reader: Any = JournalReader(rec.id) if rec.config.log_driver == "journald" else Reader(log_path(rt, rec))
+
+def entries_of(rt: Runtime, recs: list[ContainerRecord], follow: bool, tail: int, since: Optional[float],
+               until: Optional[float]) -> Iterator[tuple[ContainerRecord, Entry]]:
+    """(container, entry) of several logs: each one's entries so far in turn, then (with
+    follow) the new lines of all of them as they come, until every container stopped."""
+    streams = [Stream(rt, rec, since, until) for rec in recs]
     try:
-        first = [e for e in reader.initial() if _wanted(e, since, until)]
-        if not follow:
-            first += [e for e in reader.unfinished() if _wanted(e, since, until)]
-        if tail >= 0:
-            first = first[len(first) - tail:] if tail else []
-        yield from first
-        while follow:
-            if until is not None and time.time() > until:
-                return
-            now = rt.state.get(rec.id)
-            over = now is None or now.state != RUNNING or _exit_written(rt, rec.id)
-            for e in reader.more():
-                if _wanted(e, since, until):
-                    yield e
-            if over:
-                for e in reader.more() + reader.unfinished():
-                    if _wanted(e, since, until):
-                        yield e
-                return
-            time.sleep(0.1)
+        for s in streams:
+            for e in s.first(follow, tail):
+                yield s.rec, e
+        live = list(streams) if follow else []
+        while live:
+            for s in list(live):
+                new, over = s.poll()
+                for e in new:
+                    yield s.rec, e
+                if over:
+                    live.remove(s)
+            if live:
+                time.sleep(0.1)
     finally:
-        reader.close()
+        for s in streams:
+            s.close()
 
 
 def _exit_written(rt: Runtime, cid: str) -> bool:

@@ -75,14 +75,53 @@ def _kill_and_wait(rec: ContainerRecord, timeout: float = 10.0) -> None:
         time.sleep(0.005)
 
 
+def _shared_with(rec: ContainerRecord) -> set[str]:
+    """The ids of the containers whose namespaces rec joins (--network, --pid, --ipc, --uts,
+    --cgroupns container:ID)."""
+    cfg = rec.config
+    return {mode.partition(":")[2] for mode in (cfg.network, cfg.pid_mode, cfg.ipc_mode, cfg.uts_mode,
+                                                 cfg.cgroupns_mode) if mode.startswith("container:")}
+
+
+def dependents(recs: list[ContainerRecord], cid: str) -> list[ContainerRecord]:
+    """The containers of recs that share a namespace of container cid."""
+    return [r for r in recs if cid in _shared_with(r)]
+
+
+def with_dependents(recs: list[ContainerRecord], rec: ContainerRecord) -> list[ContainerRecord]:
+    """rec after every container depending on it, recursively, each before what it depends on
+    (podman's `rm --depend` order)."""
+    out: list[ContainerRecord] = []
+    seen: set[str] = set()
+
+    def visit(r: ContainerRecord) -> None:
+        if r.id in seen:
+            return
+        seen.add(r.id)
+        for d in dependents(recs, r.id):
+            visit(d)
+        out.append(r)
+    visit(rec)
+    return out
+
+
 def remove_many(rt: Runtime, names: list[str], force: bool, all_: bool, ignore: bool,
                 volumes: bool = False, timeout: Optional[int] = None,
-                warn: Optional[Callable[[str], None]] = None) -> list[Report]:
-    """`rm`: one report per container, each with its own error, so a partial failure says which."""
+                warn: Optional[Callable[[str], None]] = None, depend: bool = False) -> list[Report]:
+    """`rm`: one report per container, each with its own error, so a partial failure says which.
+    A container others share namespaces of is refused while they exist; with depend they are
+    removed first (reported by full id, as podman's --depend prints them), and --all removes
+    every dependent before what it depends on."""
     reconcile(rt)
     targets: list[tuple[str, Optional[ContainerRecord], Optional[PodpyError]]] = []
     if all_:
-        targets = [(r.id, r, None) for r in rt.state.all()]
+        every = rt.state.all()
+        seen: set[str] = set()
+        for r in every:
+            for d in with_dependents(every, r):
+                if d.id not in seen:
+                    seen.add(d.id)
+                    targets.append((d.id, d, None))
     for n in names:
         try:
             targets.append((n, rt.state.lookup(n), None))
@@ -91,12 +130,29 @@ def remove_many(rt: Runtime, names: list[str], force: bool, all_: bool, ignore: 
                 targets.append((n, None, exc))
         except PodpyError as exc:
             targets.append((n, None, exc))
+    if depend:
+        every = rt.state.all()
+        expanded: list[tuple[str, Optional[ContainerRecord], Optional[PodpyError]]] = []
+        done: set[str] = set()
+        for label, rec, err in targets:
+            if rec is None:
+                expanded.append((label, rec, err))
+                continue
+            for d in with_dependents(every, rec):
+                if d.id not in done:
+                    done.add(d.id)
+                    expanded.append((d.id, d, None))
+        targets = expanded
     reports = []
     for label, rec, err in targets:
         if rec is None:
             reports.append(Report(label, error=err))
             continue
         try:
+            left = dependents(rt.state.all(), rec.id)
+            if left:
+                raise PodpyError(f"container {rec.id} has dependent containers which must be removed before it: "
+                                 f"{','.join(d.id for d in left)}: container already exists")
             remove_container(rt, rec, force, volumes, timeout, warn)
             reports.append(Report(label))
         except PodpyError as exc:

@@ -26,7 +26,7 @@ class _ArgCmp(ctypes.Structure):
 _LIB: Any = None
 
 
-def library() -> Any:
+def load() -> Any:
     """libseccomp.so.2, opened once per process (before pivot_root: the host's file)."""
     global _LIB
     if _LIB is not None:
@@ -56,7 +56,7 @@ class Filter:
     """A libseccomp filter context; release() it (or use it as a context manager)."""
 
     def __init__(self, default_action: int) -> None:
-        self.lib = library()
+        self.lib = load()
         self.ctx: Optional[int] = self.lib.seccomp_init(default_action)
         if not self.ctx:
             raise SyscallError("seccomp_init", "", 22)   # EINVAL: libseccomp says no more

@@ -177,3 +177,40 @@ def podpy_driver(request, new_podpy, image_tar, harness_tmp) -> Podpy:
     runner = new_podpy(driver=driver)
     runner("import", image_tar, "busybox", timeout=300)
     return runner
+
+
+# ------------------------------------------------------------------ podman --
+
+
+@pytest.fixture(scope="module")
+def podman(tmp_path_factory, image_tar):
+    """podman 4.3.1 on a private store (runc, cgroupfs, file events: what a hybrid-cgroup host
+    needs), with the busybox image as localhost/busybox; a callable like the podpy fixture's,
+    for tests that compare podpy's output with podman's."""
+    import shutil as _shutil
+
+    from helpers import run_command
+
+    binary = _shutil.which("podman")
+    if binary is None:
+        pytest.skip("podman is not installed: nothing to compare with")
+    home = tmp_path_factory.mktemp("podman")
+    conf = home / "config" / "containers"
+    conf.mkdir(parents=True)
+    (conf / "containers.conf").write_text('[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\n'
+                                          'events_logger = "file"\n')
+    (conf / "storage.conf").write_text(f'[storage]\ndriver = "overlay"\ngraphroot = "{home}/storage"\n'
+                                       f'runroot = "{home}/run"\n')
+    env = dict(os.environ, XDG_CONFIG_HOME=str(home / "config"), XDG_DATA_HOME=str(home / "data"))
+
+    def podman(*args, check=True, timeout=120, input=None):
+        return run_command([binary, *map(str, args)], env=env, check=check, timeout=timeout, variant="podman",
+                           input=input)
+
+    imported = podman("import", image_tar, "localhost/busybox", check=False)
+    if imported.returncode != 0:
+        pytest.skip(f"podman cannot import the test image here: {imported.stderr.strip()}")
+    yield podman
+    podman("rm", "-a", "-f", check=False)
+    podman("secret", "rm", "-a", check=False)
+    run_command([binary, "unshare", "rm", "-rf", str(home / "storage")], env=env, check=False)

@@ -124,3 +124,90 @@ def test_name_in_use(podpy, busybox):
     assert res.returncode == 125 and "already in use" in res.stderr
     assert len([l for l in podpy("ps", "-a", "--format", "{{.Names}}").stdout.split() if l == "taken"]) == 1
     podpy("rm", "taken")
+
+
+def test_inspect_says_stopping_while_a_stop_waits(podpy, busybox):
+    """podman: State.Status is `stopping` (and Running false) while `stop` waits for a
+    container that ignores its stop signal; ps says Stopping; then exited."""
+    podpy("run", "-d", "--network", "none", "--name", "stubborn", busybox, "sh", "-c",
+          "trap '' TERM; echo ready; while :; do sleep 0.1; done")
+    for _ in range(100):
+        if "ready" in podpy("logs", "stubborn").stdout:
+            break
+        time.sleep(0.05)
+    fmt = "{{.State.Status}} {{.State.Running}}"
+    assert podpy("inspect", "--format", fmt, "stubborn").stdout == "running true\n"
+    stop = subprocess.Popen(podpy.command("stop", "-t", "5", "stubborn"), env=podpy.environ(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        seen = ""
+        for _ in range(100):
+            seen = podpy("inspect", "--format", fmt, "stubborn").stdout
+            if seen != "running true\n":
+                break
+            time.sleep(0.05)
+        assert seen == "stopping false\n"
+        row = json.loads(podpy("ps", "--format", "json", "--filter", "name=stubborn").stdout)[0]
+        assert row["State"] == "stopping" and row["Status"] == "Stopping"
+        out, err = stop.communicate(timeout=30)
+        assert stop.returncode == 0 and out == "stubborn\n" and "resorting to SIGKILL" in err
+    finally:
+        stop.kill()
+        stop.wait()
+    assert podpy("inspect", "--format", fmt, "stubborn").stdout == "exited false\n"
+    podpy("rm", "stubborn")
+
+
+def test_rm_depend_removes_the_containers_sharing_namespaces_first(podpy, busybox):
+    """podman: a container whose namespaces others share is refused (125, nothing removed);
+    --depend removes them first, deepest first, printing full ids; rm -a handles the order."""
+    base = podpy("create", "--network", "none", "--name", "base", busybox, "sleep", "60").stdout.strip()
+    d1 = podpy("create", "--name", "d1", "--network", "container:base", busybox, "true").stdout.strip()
+    d2 = podpy("create", "--name", "d2", "--pid", "container:d1", busybox, "true").stdout.strip()
+    podpy("create", "--network", "none", "--name", "other", busybox, "true")
+    res = podpy("rm", "base", check=False)
+    assert res.returncode == 125 and res.stdout == ""
+    assert res.stderr.strip().endswith(f"container {base} has dependent containers which must be removed "
+                                       f"before it: {d1}: container already exists")
+    assert podpy("rm", "-f", "base", check=False).returncode == 125
+    assert podpy("container", "exists", "base").returncode == 0
+    assert podpy("rm", "--depend", "base").stdout == f"{d2}\n{d1}\n{base}\n"
+    names = podpy("ps", "-a", "--format", "{{.Names}}").stdout.split()
+    assert "other" in names and not {"base", "d1", "d2"} & set(names)
+    # a running one still needs -f; its dependents are removed all the same
+    podpy("run", "-d", "--network", "none", "--name", "rb", busybox, "sleep", "60")
+    rd = podpy("create", "--name", "rd", "--network", "container:rb", busybox, "true").stdout.strip()
+    res = podpy("rm", "--depend", "rb", check=False)
+    assert res.returncode == 2 and res.stdout == f"{rd}\n" and "running" in res.stderr
+    assert podpy("rm", "-f", "--depend", "rb").stdout.strip() != ""
+    assert podpy("rm", "--depend", "nosuch", check=False).returncode == 1
+    podpy("create", "--network", "none", "--name", "b2", busybox, "true")
+    podpy("create", "--name", "c2", "--uts", "container:b2", busybox, "true")
+    podpy("rm", "-a")
+    assert podpy("ps", "-aq").stdout == ""
+
+
+def test_start_all_and_filter(podpy, busybox):
+    """podman: --all and --filter start every matching container not running (full ids,
+    running ones skipped silently); names with them, -a with them, and bad filters are
+    refused (125) before anything starts."""
+    s1 = podpy("create", "--network", "none", "--name", "s1", "--label", "k=v", busybox, "sleep", "60").stdout.strip()
+    s2 = podpy("create", "--network", "none", "--name", "s2", busybox, "sleep", "60").stdout.strip()
+    s3 = podpy("create", "--network", "none", "--name", "s3", busybox, "true").stdout.strip()
+    for bad, message in ((["--all", "s1"], "either start all containers or the container(s) provided"),
+                         (["-a", "--all"], "you cannot start and attach all containers at once"),
+                         (["--filter", "bogus=1"], "bogus is an invalid filter"),
+                         (["--filter", "nosep"], 'invalid filter "nosep"'),
+                         ([], "start requires at least one argument")):
+        res = podpy("start", *bad, check=False)
+        assert res.returncode == 125 and message in res.stderr and res.stdout == "", bad
+    assert podpy("ps", "-q").stdout == ""
+    assert podpy("start", "--filter", "label=k=v").stdout == f"{s1}\n"
+    assert podpy("start", "--filter", "name=zzz").stdout == ""
+    out = podpy("start", "--filter", "name=s").stdout.split()
+    assert sorted(out) == sorted([s2, s3])   # s1 runs already: not started, not printed
+    podpy("wait", "s3")
+    assert podpy("start", "--all").stdout == f"{s3}\n"
+    podpy("wait", "s3")
+    assert podpy("start", "-f", "status=exited", "-f", "id=" + s3[:8]).stdout == f"{s3}\n"
+    podpy("rm", "-f", "s1", "s2", "s3")

@@ -228,6 +228,29 @@ def test_logs_follow_since_and_drivers(store):
     assert res.returncode == 125 and "max-size" in res.stderr
 
 
+def test_logs_of_several_containers_prefix_each_line_and_follow_them_all(store):
+    p = store
+    a = p("run", "-d", "--name", "la", "--network", "none", "busybox", "sh", "-c",
+          "echo a1; echo a2 >&2").stdout.strip()
+    p("wait", "la")
+    b = p("run", "-d", "--name", "lb", "--network", "none", "busybox", "sh", "-c",
+          "sleep 0.5; echo b1; sleep 0.5; echo b2").stdout.strip()
+    # podman: each line after the container's short id, or its name with --names
+    both = p("logs", "la", "lb", timeout=30)
+    assert both.stdout.startswith(f"{a[:12]} a1\n") and both.stderr == f"{a[:12]} a2\n"
+    named = p("logs", "--names", "-f", "la", "lb", timeout=30)
+    assert named.stdout == "la a1\nlb b1\nlb b2\n" and named.stderr == "la a2\n"
+    # following several: the lines of a running container come as it writes them
+    p("run", "-d", "--name", "lc", "--network", "none", "busybox", "sh", "-c",
+      "for i in 1 2 3; do echo c$i; sleep 0.3; done")
+    start = time.monotonic()
+    followed = p("logs", "-f", "la", "lc", timeout=30).stdout.splitlines()
+    assert time.monotonic() - start > 0.4
+    assert [line.split(" ", 1)[1] for line in followed] == ["a1", "c1", "c2", "c3"]
+    res = p("logs", "la", "nosuch", check=False)
+    assert res.returncode == 125 and res.stdout == ""
+
+
 def test_default_network_helper_ends_with_the_container(store):
     p = store
     p("run", "-d", "--name", "net", "busybox", "sh", "-c", "ip -o -4 addr show tap0; sleep 60")

@@ -12,40 +12,13 @@ import time
 
 import pytest
 
-from helpers import driver_skip_reason, run_command
+from helpers import driver_skip_reason
 
-PODMAN = shutil.which("podman")
 
 
 @pytest.fixture
 def p(podpy, busybox):
     return podpy
-
-
-@pytest.fixture(scope="module")
-def podman(tmp_path_factory, image_tar):
-    """podman 4.3.1 on a private store (runc, cgroupfs, file events: what this machine needs),
-    with the busybox image as localhost/busybox; a callable like the podpy fixture's."""
-    if PODMAN is None:
-        pytest.skip("podman is not installed: nothing to compare with")
-    home = tmp_path_factory.mktemp("podman")
-    conf = home / "config" / "containers"
-    conf.mkdir(parents=True)
-    (conf / "containers.conf").write_text('[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\n'
-                                          'events_logger = "file"\n')
-    (conf / "storage.conf").write_text(f'[storage]\ndriver = "overlay"\ngraphroot = "{home}/storage"\n'
-                                       f'runroot = "{home}/run"\n')
-    env = dict(os.environ, XDG_CONFIG_HOME=str(home / "config"), XDG_DATA_HOME=str(home / "data"))
-
-    def podman(*args, check=True, timeout=120):
-        return run_command([PODMAN, *map(str, args)], env=env, check=check, timeout=timeout, variant="podman")
-
-    imported = podman("import", image_tar, "localhost/busybox", check=False)
-    if imported.returncode != 0:
-        pytest.skip(f"podman cannot import the test image here: {imported.stderr.strip()}")
-    yield podman
-    podman("rm", "-a", "-f", check=False)
-    run_command(["podman", "unshare", "rm", "-rf", str(home / "storage")], env=env, check=False)
 
 
 def _podman_messages(stderr: str) -> list[str]:

@@ -7,14 +7,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import stat
 
 import pytest
 
-from helpers import run_command
 
-PODMAN = shutil.which("podman")
 
 
 @pytest.fixture
@@ -22,33 +19,6 @@ def p(podpy, busybox):
     yield podpy
     podpy("rm", "-a", "-f", check=False)
     podpy("secret", "rm", "-a", check=False)
-
-
-@pytest.fixture(scope="module")
-def podman(tmp_path_factory, image_tar):
-    """podman 4.3.1 on a private store, with the busybox image as localhost/busybox."""
-    if PODMAN is None:
-        pytest.skip("podman is not installed: nothing to compare with")
-    home = tmp_path_factory.mktemp("podman")
-    conf = home / "config" / "containers"
-    conf.mkdir(parents=True)
-    (conf / "containers.conf").write_text('[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\n'
-                                          'events_logger = "file"\n')
-    (conf / "storage.conf").write_text(f'[storage]\ndriver = "overlay"\ngraphroot = "{home}/storage"\n'
-                                       f'runroot = "{home}/run"\n')
-    env = dict(os.environ, XDG_CONFIG_HOME=str(home / "config"), XDG_DATA_HOME=str(home / "data"))
-
-    def podman(*args, check=True, timeout=120, input=None):
-        return run_command([PODMAN, *map(str, args)], env=env, check=check, timeout=timeout, variant="podman",
-                           input=input)
-
-    imported = podman("import", image_tar, "localhost/busybox", check=False)
-    if imported.returncode != 0:
-        pytest.skip(f"podman cannot import the test image here: {imported.stderr.strip()}")
-    yield podman
-    podman("rm", "-a", "-f", check=False)
-    podman("secret", "rm", "-a", check=False)
-    run_command([PODMAN, "unshare", "rm", "-rf", str(home / "storage")], env=env, check=False)
 
 
 def _run(p, *args):

@@ -70,7 +70,24 @@ def test_default_ulimits_follow_the_users_own_limits():
         pid_max = int(f.read())
     if pid_max <= own["Max processes"][1] or own["Max processes"][1] == -1:
         assert nproc == ["RLIMIT_NPROC", pid_max, pid_max]
-    assert kernelopts.default_ulimits(rootless=False)[0] == ["RLIMIT_NOFILE", 1048576, 1048576]
+    # as root: podman's 1048576 when the hard limit may be raised (CAP_SYS_RESOURCE), else the
+    # own hard limit, so that a default never fails a start on a confined host
+    expected = 1048576 if kernelopts._may_raise_limits() or hard == -1 else min(hard, 1048576)
+    assert kernelopts.default_ulimits(rootless=False)[0] == ["RLIMIT_NOFILE", expected, expected]
+
+
+def test_may_raise_limits_reads_cap_sys_resource(monkeypatch, tmp_path):
+    status = tmp_path / "status"
+    real_open = open
+
+    def fake(path, *a, **k):
+        return real_open(status, *a, **k) if path == "/proc/self/status" else real_open(path, *a, **k)
+
+    monkeypatch.setattr("builtins.open", fake)
+    status.write_text("Name:\tx\nCapEff:\t000001ffffffffff\n")
+    assert kernelopts._may_raise_limits()
+    status.write_text("Name:\tx\nCapEff:\t000001fffeffffff\n")   # bit 24 (CAP_SYS_RESOURCE) off
+    assert not kernelopts._may_raise_limits()
 
 
 @pytest.mark.parametrize("value, why", [
