@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from . import images as img
 from . import reference
 from .db import STORAGE_SCHEMA, Database
-from .drivers.base import Driver, root_mode
+from .drivers.base import LAYER_ROOT_MODE, Driver
 from .errors import ImageInUseError, LayerError, StorageError
 
 TYPE_CHECKING = False
@@ -194,9 +194,8 @@ class Store:
             def work(src: Source, dest: str, opts: Any, pdir: Optional[str]) -> Any:
                 self.driver.prepare_layer(dest, pdir)
                 result = _apply_in_ns(src, dest, opts, split)
-                # As containers/storage, whose untar skips a tar's entry for the root: the
-                # layer's root has its parent's mode, else 0555.
-                os.chmod(dest, root_mode(pdir))
+                # As containers/storage, whose untar skips a tar's entry for the root.
+                os.chmod(dest, LAYER_ROOT_MODE)
                 return result
 
             result = self.in_userns(work, source, target, options, parent_dir)

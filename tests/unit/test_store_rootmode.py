@@ -2,17 +2,17 @@
 
 import os
 
-from storage.drivers.base import DEFAULT_ROOT_MODE, root_mode
+from storage.drivers.base import LAYER_ROOT_MODE, root_mode
 from storage.drivers.overlay import OverlayDriver
 from storage.store import rename_dir
 
 
-def test_root_mode_is_the_parents_else_0555(tmp_path):
-    assert root_mode(None) == DEFAULT_ROOT_MODE == 0o555
-    parent = tmp_path / "parent"
-    parent.mkdir()
-    os.chmod(parent, 0o711)
-    assert root_mode(str(parent)) == 0o711
+def test_container_root_mode_is_the_top_layers_else_0555(tmp_path):
+    assert root_mode(None) == LAYER_ROOT_MODE == 0o555
+    top = tmp_path / "top"
+    top.mkdir()
+    os.chmod(top, 0o711)
+    assert root_mode(str(top)) == 0o711
 
 
 def test_overlay_upper_takes_the_top_layers_mode(tmp_path):
