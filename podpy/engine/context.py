@@ -107,20 +107,27 @@ class Runtime:
                           "driver_reason" in stored)
         return self._probe()
 
-    def _probe(self) -> Choice:
-        from rootless.probe import fuse_refusal, overlay_refusal
+    def overlay_refusal(self) -> Optional[str]:
+        """None when kernel overlay mounts work for layers in this store (tried now, in a user
+        namespace when rootless); otherwise why not."""
+        from rootless.probe import overlay_refusal
         from storage.store import Staging
 
         # A staging directory, so that another command's clean-up leaves it alone while we probe.
         stage = Staging(self.cfg.root, "probe")
         try:
-            why_not = overlay_refusal(os.path.join(stage.path, "overlay"), self.cfg.rootless)
+            return overlay_refusal(os.path.join(stage.path, "overlay"), self.cfg.rootless)
         finally:
             try:
                 os.rmdir(stage.path)
             except OSError:
                 pass  # collected by the next command
             stage.release()
+
+    def _probe(self) -> Choice:
+        from rootless.probe import fuse_refusal
+
+        why_not = self.overlay_refusal()
         if why_not is None:
             how = "in the user namespace with userxattr" if self.cfg.rootless else "as root"
             return Choice("overlay", f"kernel overlayfs works {how}")
