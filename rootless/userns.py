@@ -199,7 +199,8 @@ def write_maps(pid: int, mappings: IdMappings) -> None:
             err = f.read().decode(errors="replace").strip()
         _, status = os.waitpid(child, 0)
         if os.waitstatus_to_exitcode(status) != 0:
-            errors.append(f"{helper}: {err or 'failed'}")
+            # the helper's own message starts with its name already
+            errors.append(err if err.startswith(f"{helper}: ") else f"{helper}: {err or 'failed'}")
     if errors:
         raise IdMapError("; ".join(errors) + " (check /etc/subuid and /etc/subgid)")
 

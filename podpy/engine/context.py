@@ -52,6 +52,24 @@ def make_driver(name: str, rootless: bool, mount_program: Optional[str]) -> Driv
     raise InvalidArgument(f"unknown storage driver {name!r}")
 
 
+def store_overlay_refusal(root: str, rootless: bool) -> Optional[str]:
+    """None when kernel overlay mounts work for layers in the store at root (tried now, in a
+    user namespace when rootless); otherwise why not."""
+    from rootless.probe import overlay_refusal
+    from storage.store import Staging
+
+    # A staging directory, so that another command's clean-up leaves it alone while we probe.
+    stage = Staging(root, "probe")
+    try:
+        return overlay_refusal(os.path.join(stage.path, "overlay"), rootless)
+    finally:
+        try:
+            os.rmdir(stage.path)
+        except OSError:
+            pass  # collected by the next command
+        stage.release()
+
+
 class Runtime:
     """The engine's context for one command; its parts are opened on first use."""
 
@@ -110,19 +128,7 @@ class Runtime:
     def overlay_refusal(self) -> Optional[str]:
         """None when kernel overlay mounts work for layers in this store (tried now, in a user
         namespace when rootless); otherwise why not."""
-        from rootless.probe import overlay_refusal
-        from storage.store import Staging
-
-        # A staging directory, so that another command's clean-up leaves it alone while we probe.
-        stage = Staging(self.cfg.root, "probe")
-        try:
-            return overlay_refusal(os.path.join(stage.path, "overlay"), self.cfg.rootless)
-        finally:
-            try:
-                os.rmdir(stage.path)
-            except OSError:
-                pass  # collected by the next command
-            stage.release()
+        return store_overlay_refusal(self.cfg.root, self.cfg.rootless)
 
     def _probe(self) -> Choice:
         from rootless.probe import fuse_refusal

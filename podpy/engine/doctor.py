@@ -20,7 +20,7 @@ import pwd
 import resource
 import shutil
 
-from .context import Runtime
+from .context import Runtime, store_overlay_refusal
 from .entities import Finding
 
 TYPE_CHECKING = False
@@ -149,13 +149,15 @@ def userns_finding(tried: bool = True) -> Finding:
         blocker = ("kernel.unprivileged_userns_clone", "1")
     elif settings["kernel.apparmor_restrict_unprivileged_userns"] == "1":
         blocker = ("kernel.apparmor_restrict_unprivileged_userns", "0")
-    why = userns_refusal() if tried else (f"{blocker[0]} is {settings[blocker[0]]}" if blocker else None)
+    why = userns_refusal() if tried else None
     shown = ", ".join(f"{k}={v}" for k, v in settings.items() if v is not None)
-    if why is None:
-        return Finding("userns", OK, f"unprivileged user namespaces work ({shown})")
+    if why is None and (tried or blocker is None):
+        return Finding("userns", OK, f"unprivileged user namespaces work ({shown})" if tried else
+                       f"unprivileged user namespaces are allowed ({shown})")
     fix = f"sudo sysctl -w {blocker[0]}={blocker[1]}" if blocker else ""
     cause = f" because {blocker[0]} is {settings[blocker[0]]}" if blocker else ""
-    return Finding("userns", FAIL, f"the kernel refuses this user a user namespace{cause} ({why}): no container "
+    said = f" ({why})" if why else ""
+    return Finding("userns", FAIL, f"the kernel refuses this user a user namespace{cause}{said}: no container "
                                    "can start", fix, bool(fix))
 
 
@@ -223,11 +225,18 @@ def runtime_dir_finding() -> Finding:
           f"{_user()} /run/user/{uid})"
     if xdg and private_dir(xdg) and os.access(xdg, os.W_OK):
         return Finding("runtime-dir", OK, f"XDG_RUNTIME_DIR={xdg}")
+    if xdg:
+        try:
+            st = os.stat(xdg)
+            wrong = (f"belongs to uid {st.st_uid}" if st.st_uid != uid else
+                     f"has mode {st.st_mode & 0o7777:04o}, not 0700" if st.st_mode & 0o077 else "is not writable")
+        except OSError as exc:
+            wrong = f"cannot be used ({exc.strerror})"
+        fix = (f"chmod 0700 {xdg}" if wrong.startswith("has mode") else fix)
+    why = "XDG_RUNTIME_DIR is not set" if not xdg else f"XDG_RUNTIME_DIR={xdg} {wrong}"
     if os.path.lexists(fallback) and not private_dir(fallback):
-        return Finding("runtime-dir", FAIL, f"{'XDG_RUNTIME_DIR is not set' if not xdg else f'XDG_RUNTIME_DIR={xdg} is not yours with mode 0700'} "
-                                            f"and {fallback} is not a private directory of yours: no podpy command "
-                                            "can run", fix)
-    why = "XDG_RUNTIME_DIR is not set" if not xdg else f"XDG_RUNTIME_DIR={xdg} is not yours with mode 0700"
+        return Finding("runtime-dir", FAIL, f"{why} and {fallback} is not a private directory of yours: no podpy "
+                                            "command can run", fix)
     return Finding("runtime-dir", WARN, f"{why}: podpy keeps its runtime files in {fallback} instead, which "
                                         "nothing cleans at logout or reboot", fix)
 
@@ -453,7 +462,14 @@ def cause_of(exc: BaseException, rootless: bool) -> Optional[str]:
                 found = []
             if found:
                 return f"Cause: {found[0].message}; `podpy system doctor` shows the fix"
-    if "overlay" in text and ("mount" in text or "refused" in text):
-        return ("Cause: the kernel refuses an overlay mount on the store's file system; `podpy system doctor` "
-                "shows the fix")
+    import re
+
+    # a container's root file system: "mount `<store>/containers/<id>/merged`: ..."
+    found = re.search(r"mount `(/.*?)/containers/[0-9a-f]{64}/merged`", text)
+    if found:
+        why = store_overlay_refusal(found.group(1), rootless)
+        if why:
+            return (f"Cause: the kernel refuses overlay mounts on the file system of the store {found.group(1)} "
+                    f"({why}); `podpy system doctor` shows the fix")
     return None
+
