@@ -8,7 +8,7 @@ import re
 MUST_BE_OK = ("subuid", "subgid", "newuidmap", "newgidmap", "userns", "idmap", "tun", "network")
 ORDER = ["subuid", "subgid", "newuidmap", "newgidmap", "userns", "idmap", "storage", "runtime-dir", "cgroups",
          "fuse", "tun", "network", "linger", "limits", "disk", "security"]
-LINE = re.compile(r"(ok  |warn|fail)  (\S+) +  (.+)")
+LINE = re.compile(r"(ok  |warn|fail)  (\S+) {2,}(\S.*)")
 
 
 def test_doctor_on_a_healthy_set_up(podpy, busybox):
