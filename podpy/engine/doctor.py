@@ -208,8 +208,10 @@ def storage_finding(rt: Runtime, probe: bool) -> Finding:
         return Finding("storage", WARN, f"fuse-overlayfs for {where}: {choice.reason}; file access goes through a "
                                         "FUSE process, slower than kernel overlay", elsewhere)
     if choice.name == "vfs":
-        why = f" ({refused})" if refused else ""
+        why = f" (overlay now: {refused})" if refused and refused not in choice.reason else ""
         msg = f"vfs for {where}: {choice.reason}{why}; every container copies its whole image: slow and large"
+        if choice.reason.startswith("set by"):   # the user's own choice: nothing to fix
+            return Finding("storage", OK, msg)
         if fuse_why and "not installed" in fuse_why:
             return Finding("storage", WARN, msg, "sudo apt-get install fuse-overlayfs", True)
         return Finding("storage", WARN, msg, elsewhere)
