@@ -2,7 +2,9 @@
 the doctor's verdict and fix, and the first and last lines of the error `podpy run` gives.
 
 podpy runs as an ordinary user (`runuser`), from a world-readable copy of this source tree.
-Device modes changed here are restored in a `finally`, even when a test fails. Unprivileged
+Device modes changed here are restored in a `finally`, even when a test fails. /etc/subuid is
+never written: an overlapping or unreadable one is a copy bound over it in a mount namespace
+that only the test's commands run in. Unprivileged
 user namespaces are switched off by `user.max_user_namespaces=0` inside a user namespace that
 this test owns (with all host ids mapped, so runuser works in it): the limit holds for every
 namespace below it, which is what the user sees, while the host's own value, which other
@@ -168,30 +170,50 @@ def test_user_without_subordinate_ids(as_user, image_tar):
                          "user id only: images that chown files will fail; `podpy system doctor` shows the fix")
 
 
+def _over(pp: As, target: str, text: str, mode: int = 0o644) -> None:
+    """Run pp's commands in a mount namespace of their own where `target` reads `text` (a file
+    of that mode, owned by root, bound over it): the host's file never changes."""
+    copy = pp.home / os.path.basename(target)
+    copy.write_text(text)
+    os.chmod(copy, mode)
+    pp.wrap = ["unshare", "-m", "--propagation", "private", "sh", "-c", 'mount --bind "$0" "$1" && shift && '
+               'exec "$@"', str(copy), target]
+
+
 def test_range_overlapping_another_users(healthy):
     with open("/etc/subuid") as f:
-        mine = [line.split(":") for line in f if line.split(":")[0] == USER][0]
-    start = int(mine[1])
-    line = f"podpy-doctor-overlap:{start + 100}:1000\n"
-    with open("/etc/subuid", "a") as f:
-        f.write(line)
-    try:
-        code, found = healthy.doctor()
-        status, rest = found["subuid"]
-        assert status == "warn"
-        end = start + int(mine[2]) - 1
-        assert rest.startswith(f"/etc/subuid: your range {start}-{end} shares ids with podpy-doctor-overlap's "
-                               f"{start + 100}-{start + 1099}: their containers' files and processes are yours too; "
-                               f"fix (administrator): sudo usermod --del-subuids {start}-{end} --add-subuids ")
-        assert found["subgid"][0] == "ok"
-        # the overlap does not stop a container: it is a warning, not an error
-        res = _run(healthy, "--network", "none")
-        assert res.returncode == 0, res.stderr
-    finally:
-        with open("/etc/subuid") as f:
-            kept = [x for x in f if x != line]
-        with open("/etc/subuid", "w") as f:
-            f.writelines(kept)
+        text = f.read()
+    mine = [line.split(":") for line in text.splitlines() if line.split(":")[0] == USER][0]
+    start, end = int(mine[1]), int(mine[1]) + int(mine[2]) - 1
+    _over(healthy, "/etc/subuid", text + f"podpy-doctor-overlap:{start + 100}:1000\n")
+    code, found = healthy.doctor()
+    status, rest = found["subuid"]
+    assert status == "warn"
+    assert rest.startswith(f"/etc/subuid: your range {start}-{end} shares ids with podpy-doctor-overlap's "
+                           f"{start + 100}-{start + 1099}: their containers' files and processes are yours too; "
+                           f"fix (administrator): sudo usermod --del-subuids {start}-{end} --add-subuids ")
+    assert found["subgid"][0] == "ok"
+    # the overlap does not stop a container: it is a warning, not an error
+    res = _run(healthy, "--network", "none")
+    assert res.returncode == 0, res.stderr
+
+
+def test_unreadable_subuid_is_one_line_and_the_doctor_goes_on(healthy):
+    with open("/etc/subuid") as f:
+        _over(healthy, "/etc/subuid", f.read(), 0o600)
+    code, found = healthy.doctor()
+    assert code == 1
+    assert found["subuid"] == ("fail", "/etc/subuid cannot be read (Permission denied): containers cannot start; "
+                                       "fix (administrator): sudo chmod 0644 /etc/subuid")
+    assert found["subgid"][0] == "ok"
+    for check in ("newuidmap", "newgidmap", "userns", "storage", "cgroups", "tun", "disk", "security"):
+        assert check in found, check
+    res = _run(healthy, "--network", "none")
+    lines = res.stderr.splitlines()
+    assert res.returncode == 125
+    assert lines[0] == "Error: Permission denied `/etc/subuid`"
+    assert lines[-1] == ("Cause: /etc/subuid cannot be read (Permission denied): containers cannot start; "
+                         "`podpy system doctor` shows the fix")
 
 
 def test_newuidmap_without_setuid_first_on_path(healthy):
