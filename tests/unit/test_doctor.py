@@ -100,3 +100,27 @@ def test_verdicts_unreadable_file_is_one_finding_and_the_other_is_still_checked(
     assert found["subuid"].message == "/etc/subuid cannot be read (Permission denied): containers cannot start"
     assert found["subuid"].fix == "sudo chmod 0644 /etc/subuid"
     assert found["subgid"].status == "ok"
+
+
+def test_no_cause_line_for_an_error_with_no_host_words():
+    from podpy.engine.doctor import cause_of
+
+    assert cause_of(ValueError("image not known: localhost/nothing:latest"), rootless=True) is None
+
+
+def test_no_cause_line_as_root():
+    from podpy.engine.doctor import cause_of
+
+    assert cause_of(OSError("newuidmap: write to uid_map failed: Operation not permitted"), rootless=False) is None
+
+
+def test_the_cause_is_looked_for_along_the_chain():
+    from podpy.engine.doctor import _chain
+
+    try:
+        try:
+            raise OSError("unshare: No space left on device")
+        except OSError as inner:
+            raise RuntimeError("starting the container") from inner
+    except RuntimeError as outer:
+        assert _chain(outer) == "starting the container | unshare: No space left on device"
