@@ -67,24 +67,50 @@ class IdMappings(namedtuple("IdMappings", "uids gids warning", defaults=("",))):
         return None
 
 
-def read_subids(path: str, user: str, uid: int) -> list[tuple[int, int]]:
-    """The (start, count) ranges that `path` (/etc/subuid or /etc/subgid) grants the user."""
-    ranges: list[tuple[int, int]] = []
+def parse_subids(text: str) -> list[tuple[str, int, int]]:
+    """Every well-formed line of an /etc/subuid or /etc/subgid text: (owner, start, count),
+    the owner a name or a uid as written; malformed lines and empty ranges are skipped."""
+    entries = []
+    for line in text.splitlines():
+        parts = line.strip().split(":")
+        if len(parts) != 3 or not parts[0]:
+            continue
+        try:
+            start, count = int(parts[1]), int(parts[2])
+        except ValueError:
+            continue
+        if count > 0 and start >= 0:
+            entries.append((parts[0], start, count))
+    return entries
+
+
+def read_subid_entries(path: str) -> list[tuple[str, int, int]]:
+    """parse_subids of the file; [] when it does not exist (other errors are raised)."""
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
-            for line in f:
-                parts = line.strip().split(":")
-                if len(parts) != 3 or parts[0] not in (user, str(uid)):
-                    continue
-                try:
-                    start, count = int(parts[1]), int(parts[2])
-                except ValueError:
-                    continue
-                if count > 0:
-                    ranges.append((start, count))
+            return parse_subids(f.read())
     except FileNotFoundError:
-        pass
-    return ranges
+        return []
+
+
+def read_subids(path: str, user: str, uid: int) -> list[tuple[int, int]]:
+    """The (start, count) ranges that `path` (/etc/subuid or /etc/subgid) grants the user."""
+    return [(start, count) for owner, start, count in read_subid_entries(path) if owner in (user, str(uid))]
+
+
+def subid_overlaps(entries: Sequence[tuple[str, int, int]], user: str,
+                   uid: int) -> list[tuple[tuple[int, int], tuple[str, int, int]]]:
+    """The user's ranges that share ids with another owner's entry: (the user's (start, count),
+    the other entry). An owner written as the user's uid is the user."""
+    mine = [(s, c) for o, s, c in entries if o in (user, str(uid))]
+    found = []
+    for start, count in mine:
+        for other in entries:
+            if other[0] in (user, str(uid)):
+                continue
+            if start < other[1] + other[2] and other[1] < start + count:
+                found.append(((start, count), other))
+    return found
 
 
 def default_mappings(uid: Optional[int] = None, gid: Optional[int] = None) -> IdMappings:
@@ -173,7 +199,8 @@ def write_maps(pid: int, mappings: IdMappings) -> None:
             err = f.read().decode(errors="replace").strip()
         _, status = os.waitpid(child, 0)
         if os.waitstatus_to_exitcode(status) != 0:
-            errors.append(f"{helper}: {err or 'failed'}")
+            # the helper's own message starts with its name already
+            errors.append(err if err.startswith(f"{helper}: ") else f"{helper}: {err or 'failed'}")
     if errors:
         raise IdMapError("; ".join(errors) + " (check /etc/subuid and /etc/subgid)")
 

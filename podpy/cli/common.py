@@ -24,6 +24,7 @@ def guarded(fn: Callable[[], int]) -> int:
         return fn()
     except PodpyError as exc:
         render.error(str(exc))
+        _host_cause(exc)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
@@ -35,4 +36,23 @@ def guarded(fn: Callable[[], int]) -> int:
         from ..errors import translate
 
         render.error(str(translate(exc)))
+        _host_cause(exc)
         return 125
+
+
+def _host_cause(exc: BaseException) -> None:
+    """After the error: one line naming the host's problem behind it, when a check of
+    `system doctor` finds one (an error of the container's own command has none)."""
+    from ..errors import ExecFailed
+    from . import render
+
+    if isinstance(exc, ExecFailed):
+        return
+    try:
+        from ..engine.doctor import cause_of
+
+        line = cause_of(exc, os.geteuid() != 0)
+    except Exception:  # noqa: BLE001 - the hint must never hide the error
+        line = None
+    if line:
+        render.cause(line)

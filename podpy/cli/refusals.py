@@ -163,6 +163,12 @@ SAME = {
     "network remove": "network rm", "volume remove": "volume rm", "volume list": "volume ls",
 }
 
+# podpy's own commands, which podman 4.3.1 does not have, and what each is for (the contract
+# test checks that every other command of podpy's is one of podman's)
+PODPY_ONLY = {
+    "system doctor": "checks what this host lets the user run, and names the fix of each problem",
+}
+
 
 def refused_command(path: str) -> "tuple[str, str] | None":
     """(the refused command, its reason) for the command at path: path itself, or the group it

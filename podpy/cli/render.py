@@ -57,6 +57,12 @@ def error(message: str) -> None:
         _syslog(3, message)   # LOG_ERR
 
 
+def cause(message: str) -> None:
+    """The line after an error that names its cause on the host (see engine/doctor.py)."""
+    sys.stderr.write(f"{message}\n")
+    sys.stderr.flush()
+
+
 def warn(message: str) -> None:
     if _level >= 3:
         _log("WARN", 4, message)   # LOG_WARNING

@@ -1,4 +1,4 @@
-"""System commands: info, version, events, unshare, system df/prune/reset (each one
+"""System commands: info, version, events, unshare, system df/prune/reset/doctor (each one
 SystemEngine call)."""
 
 from __future__ import annotations
@@ -200,6 +200,28 @@ def events(
         sys.stdout.flush()
 
 
+def doctor(
+    ctx: typer.Context,
+    fmt: Optional[str] = typer.Option(None, "-f", "--format", help="json, or a Go template per check."),
+) -> None:
+    """Check what this host lets you run (podpy only: podman 4.3.1 has no such command): one line
+    per check, ok, warn or fail, what it means and the command that fixes it. Exits 1 when a
+    check fails, else 0."""
+    findings = engine(ctx).doctor()
+    rows = [{"Check": f.check, "Status": f.status, "Message": f.message, "Fix": f.fix, "Admin": f.admin}
+            for f in findings]
+    if fmt:
+        render.formatted(rows, fmt, [("STATUS", "Status"), ("CHECK", "Check"), ("MESSAGE", "Message"),
+                                     ("FIX", "Fix")])
+    else:
+        for f in findings:
+            fix = f"; fix{' (administrator)' if f.admin else ''}: {f.fix}" if f.fix and f.status != "ok" else ""
+            render.out(f"{f.status:<4}  {f.check:<11}  {f.message}{fix}")
+    if any(f.status == "fail" for f in findings):
+        raise typer.Exit(1)
+
+
 TOP = {"info": (info, {}), "version": (version, {}), "events": (events, {}),
        "unshare": (unshare, {"context_settings": {"allow_interspersed_args": False}})}
-GROUP = {"info": (info, {}), "df": (df, {}), "prune": (prune, {}), "reset": (reset, {}), "events": (events, {})}
+GROUP = {"info": (info, {}), "df": (df, {}), "prune": (prune, {}), "reset": (reset, {}), "events": (events, {}),
+         "doctor": (doctor, {})}

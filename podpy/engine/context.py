@@ -52,6 +52,24 @@ def make_driver(name: str, rootless: bool, mount_program: Optional[str]) -> Driv
     raise InvalidArgument(f"unknown storage driver {name!r}")
 
 
+def store_overlay_refusal(root: str, rootless: bool) -> Optional[str]:
+    """None when kernel overlay mounts work for layers in the store at root (tried now, in a
+    user namespace when rootless); otherwise why not."""
+    from rootless.probe import overlay_refusal
+    from storage.store import Staging
+
+    # A staging directory, so that another command's clean-up leaves it alone while we probe.
+    stage = Staging(root, "probe")
+    try:
+        return overlay_refusal(os.path.join(stage.path, "overlay"), rootless)
+    finally:
+        try:
+            os.rmdir(stage.path)
+        except OSError:
+            pass  # collected by the next command
+        stage.release()
+
+
 class Runtime:
     """The engine's context for one command; its parts are opened on first use."""
 
@@ -107,20 +125,15 @@ class Runtime:
                           "driver_reason" in stored)
         return self._probe()
 
-    def _probe(self) -> Choice:
-        from rootless.probe import fuse_refusal, overlay_refusal
-        from storage.store import Staging
+    def overlay_refusal(self) -> Optional[str]:
+        """None when kernel overlay mounts work for layers in this store (tried now, in a user
+        namespace when rootless); otherwise why not."""
+        return store_overlay_refusal(self.cfg.root, self.cfg.rootless)
 
-        # A staging directory, so that another command's clean-up leaves it alone while we probe.
-        stage = Staging(self.cfg.root, "probe")
-        try:
-            why_not = overlay_refusal(os.path.join(stage.path, "overlay"), self.cfg.rootless)
-        finally:
-            try:
-                os.rmdir(stage.path)
-            except OSError:
-                pass  # collected by the next command
-            stage.release()
+    def _probe(self) -> Choice:
+        from rootless.probe import fuse_refusal
+
+        why_not = self.overlay_refusal()
         if why_not is None:
             how = "in the user namespace with userxattr" if self.cfg.rootless else "as root"
             return Choice("overlay", f"kernel overlayfs works {how}")

@@ -274,3 +274,17 @@ class EventsOptions(Record):
     until: Optional[float]
     filters: list[str]
     stream: bool
+
+
+class Finding(Record):
+    """One check of `system doctor`: its name, "ok", "warn" or "fail", what it means for the
+    user's containers, and the fix as a command to run ("" when none is needed), with
+    admin True when that command needs the administrator."""
+
+    FIELDS = {"check": REQUIRED, "status": REQUIRED, "message": REQUIRED, "fix": "", "admin": False}
+    __slots__ = tuple(FIELDS)
+    check: str
+    status: str
+    message: str
+    fix: str
+    admin: bool

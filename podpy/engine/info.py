@@ -31,6 +31,7 @@ def info(rt: Runtime) -> dict[str, Any]:
     from rootless.cgroups import detect
 
     from ..network.options import default_rootless_cmd
+    from .doctor import diagnose
     from .imagestore import host_arch
 
     cfg = rt.cfg
@@ -90,4 +91,8 @@ def info(rt: Runtime) -> dict[str, Any]:
             "runRoot": cfg.runroot,
         },
         "version": version(),
+        # system doctor's cheap checks (nothing mounted or made: the driver as recorded, user
+        # namespaces from their sysctls), so that info stays fast
+        "doctor": [{"check": f.check, "status": f.status, "message": f.message, "fix": f.fix, "admin": f.admin}
+                   for f in diagnose(rt, probe=False)],
     }

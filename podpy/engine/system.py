@@ -16,7 +16,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Iterator
 
-    from .entities import EventsOptions, SystemPruneReport
+    from .entities import EventsOptions, Finding, SystemPruneReport
 
 
 def _tree_size(paths: list[str]) -> list[int]:
@@ -201,6 +201,12 @@ class SystemEngine:
         from .info import info
 
         return info(self.rt)
+
+    def doctor(self, probe: bool = True) -> list[Finding]:
+        """`system doctor`: every check of the host's set-up, in order (see doctor.py)."""
+        from .doctor import diagnose
+
+        return diagnose(self.rt, probe)
 
     def df(self) -> dict[str, Any]:
         """`system df`: Images, Containers and Volumes (Total, Active, Size, Reclaimable in

@@ -73,7 +73,7 @@ def test_user_without_subordinate_ids_gets_a_single_id_mapping(image_tar):
         warnings = [line for line in res.stderr.splitlines() if line.strip()]
         assert len(warnings) == 1 and "single-id mapping" in warnings[0]
         bad = pp("run", "--rm", "--network", "none", "-u", "1000", "busybox", "true", check=False)
-        assert bad.returncode == 125 and "not mapped" in bad.stderr.splitlines()[-1]
+        assert bad.returncode == 125 and "not mapped" in bad.stderr.splitlines()[0]
         assert pp("ps", "-a", "-q").stdout == ""
     finally:
         subprocess.run(["rm", "-rf", str(home)], check=False)
