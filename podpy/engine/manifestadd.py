@@ -1,8 +1,9 @@
 """What `manifest add` and `manifest create` put in a list: the instances an image reference names.
 
 A reference is read as podman reads one, plus a local shortcut: `containers-storage:NAME` is an
-image of this store, `docker://NAME` one in a registry, and a bare name is the local image when
-one has that name and otherwise the registry's. A local image is added by its manifest digest
+image of this store, `docker://NAME` one in a registry, and so is a bare name with a registry in
+it (`registry.example.com/app:1`); a short name, a `localhost/` name or an id is the local image
+when there is one, and otherwise looked up in the search registries. A local image is added by its manifest digest
 (the one `manifest push` finds it by again); a registry image by the manifest the registry
 serves, and a list there by the entry for the wanted platform, or, with `--all`, by every
 image entry it has.
@@ -62,10 +63,27 @@ def instances(rt: Runtime, ref: str, o: AddOptions, report: Any = None) -> Manif
         return _remote(rt, ref[len("docker://"):], o)
     if "://" in ref:
         raise InvalidArgument(f"unsupported transport in {ref!r}: use docker:// or containers-storage:")
+    if _names_registry(ref):
+        return _remote(rt, ref, o)
     try:
         return _local(rt, ref, o)
     except NoSuchImage:
+        if ref.startswith("localhost/") or ref.startswith("sha256:"):
+            raise   # no registry to ask
         return _remote(rt, ref, o)
+
+
+def _names_registry(ref: str) -> bool:
+    """Whether ref names a registry to fetch from (not localhost, not a short name or an id)."""
+    from storage import reference
+
+    if reference.HEX_ID.match(ref):
+        return False
+    try:
+        parsed = reference.parse(ref)
+    except Exception:  # noqa: BLE001 - the lookups say what is wrong with it
+        return False
+    return bool(parsed.qualified and parsed.domain != reference.LOCAL_REGISTRY)
 
 
 def _local(rt: Runtime, name: str, o: AddOptions) -> ManifestList:

@@ -1,0 +1,180 @@
+"""manifest create/add/annotate/remove/inspect/exists/rm/push against a local registry, and pulls
+of the pushed lists choosing the platform."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import urllib.request
+
+import pytest
+
+from registry import LocalRegistry, oci_layout, push
+
+ACCEPT = ("application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, "
+          "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory, image_tar):
+    if shutil.which("docker-registry") is None or shutil.which("skopeo") is None:
+        pytest.skip("docker-registry and skopeo are needed (installed by packaging/setup.sh test)")
+    work = tmp_path_factory.mktemp("registry")
+    reg = LocalRegistry(work)
+    try:
+        base = image_tar.read_bytes()
+        oci_layout(work / "amd", [base], ["sh"], arch="amd64")
+        oci_layout(work / "arm", [base], ["sh"], arch="arm64")
+        push(work / "amd", f"{reg.host}/plat/amd:latest")
+        push(work / "arm", f"{reg.host}/plat/arm:latest")
+        yield reg
+    finally:
+        reg.stop()
+
+
+def served(registry, path):
+    """(body, content type) of GET path with list types accepted."""
+    req = urllib.request.Request(f"http://{registry.host}{path}", headers={"Accept": ACCEPT})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return r.read(), r.headers.get("Content-Type")
+
+
+def digest_of(registry, repo):
+    body, _ = served(registry, f"/v2/{repo}/manifests/latest")
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def test_manifest_inspect_shows_registry_instances_as_podman_does(new_podpy, registry, podman):
+    p = new_podpy()
+    outputs = []
+    for tool in (p, podman):
+        list_id = tool("manifest", "create", "mylist").stdout.strip()
+        assert len(list_id) == 64
+        assert tool("manifest", "add", "--tls-verify=false", "mylist",
+                    f"docker://{registry.host}/plat/amd:latest").stdout.strip() == list_id
+        tool("manifest", "add", "--tls-verify=false", "--arch", "arm64", "--variant", "v8",
+             "--annotation", "foo=bar", "mylist", f"{registry.host}/plat/arm:latest")
+        outputs.append(tool("manifest", "inspect", "mylist").stdout)
+        tool("manifest", "rm", "mylist")
+    assert outputs[0] == outputs[1]
+    doc = json.loads(outputs[0])
+    assert doc["mediaType"] == DOCKER_LIST
+    assert [e["digest"] for e in doc["manifests"]] == [digest_of(registry, "plat/amd"),
+                                                      digest_of(registry, "plat/arm")]
+
+
+def test_manifest_empty_list_is_an_image_and_inspects_as_null(new_podpy):
+    p = new_podpy()
+    list_id = p("manifest", "create", "empty").stdout.strip()
+    assert json.loads(p("manifest", "inspect", "empty").stdout) == {
+        "schemaVersion": 2, "mediaType": DOCKER_LIST, "manifests": None}
+    listed = json.loads(p("images", "--format", "json").stdout)
+    assert [i["Id"] for i in listed] == [list_id]
+    assert p("manifest", "exists", "empty").returncode == 0
+    assert p("manifest", "exists", "nosuch", check=False).returncode == 1
+
+
+def test_manifest_push_local_and_registry_images_then_pull_picks_the_platform(new_podpy, registry, image_tar):
+    p = new_podpy()
+    p("import", image_tar, "busybox")
+    p("manifest", "create", "multi", "containers-storage:localhost/busybox")
+    p("manifest", "add", "--tls-verify=false", "multi", f"{registry.host}/plat/arm:latest")
+    dest = f"{registry.host}/tests/multi:1"
+    digestfile = p.home / "digest"
+    res = p("manifest", "push", "--tls-verify=false", "--digestfile", digestfile, "multi", dest)
+    assert res.stdout == ""
+    assert "Copying 2 of 2 images in list" in res.stderr and "Writing manifest list" in res.stderr
+    body, ctype = served(registry, "/v2/tests/multi/manifests/1")
+    assert ctype == OCI_INDEX
+    assert digestfile.read_text() == "sha256:" + hashlib.sha256(body).hexdigest()
+    index = json.loads(body)
+    assert [e["platform"]["architecture"] for e in index["manifests"]] == ["amd64", "arm64"]
+    # The registry image is copied as it is; the local one gets the digest of what was pushed.
+    assert index["manifests"][1]["digest"] == digest_of(registry, "plat/arm")
+    for e in index["manifests"]:
+        served(registry, f"/v2/tests/multi/manifests/{e['digest']}")
+
+    q = new_podpy()
+    q("pull", "--tls-verify=false", dest)
+    assert q("image", "inspect", "--format", "{{.Architecture}}", dest).stdout.strip() == "amd64"
+    out = q("run", "--rm", "--network", "none", dest, "echo", "from-the-list")
+    assert out.stdout == "from-the-list\n"
+    r = new_podpy()
+    r("pull", "--tls-verify=false", "--arch", "arm64", dest)
+    shown = r("image", "inspect", "--format", "{{.Architecture}} {{.Digest}}", dest).stdout.split()
+    assert shown == ["arm64", index["manifests"][1]["digest"]]
+
+
+def test_manifest_push_v2s2_format_and_rm(new_podpy, registry):
+    p = new_podpy()
+    p("manifest", "create", "--tls-verify=false", "v2", f"{registry.host}/plat/amd:latest")
+    p("manifest", "add", "--tls-verify=false", "v2", f"{registry.host}/plat/arm:latest")
+    p("manifest", "push", "-q", "--tls-verify=false", "--format", "v2s2", "--rm", "v2",
+      f"docker://{registry.host}/tests/v2:latest")
+    body, ctype = served(registry, "/v2/tests/v2/manifests/latest")
+    assert ctype == DOCKER_LIST
+    assert {e["mediaType"] for e in json.loads(body)["manifests"]} == {DOCKER_MANIFEST}
+    assert p("manifest", "exists", "v2", check=False).returncode == 1
+
+
+def test_manifest_create_all_takes_every_image_of_a_registry_list(new_podpy, registry):
+    p = new_podpy()
+    p("manifest", "create", "--tls-verify=false", "pair", f"{registry.host}/plat/amd:latest")
+    p("manifest", "add", "--tls-verify=false", "pair", f"{registry.host}/plat/arm:latest")
+    p("manifest", "push", "--tls-verify=false", "pair", f"{registry.host}/tests/pair:latest")
+    q = new_podpy()
+    q("manifest", "create", "--all", "--tls-verify=false", "all", f"{registry.host}/tests/pair:latest")
+    q("manifest", "create", "--tls-verify=false", "one", f"{registry.host}/tests/pair:latest")
+    every = json.loads(q("manifest", "inspect", "all").stdout)["manifests"]
+    one = json.loads(q("manifest", "inspect", "one").stdout)["manifests"]
+    assert [e["platform"]["architecture"] for e in every] == ["amd64", "arm64"]
+    assert [e["platform"]["architecture"] for e in one] == ["amd64"]
+
+
+def test_manifest_annotate_remove_and_rm(new_podpy, registry):
+    p = new_podpy()
+    list_id = p("manifest", "create", "--tls-verify=false", "notes", f"{registry.host}/plat/arm:latest").stdout.strip()
+    arm = digest_of(registry, "plat/arm")
+    assert p("manifest", "annotate", "--os-version", "10.1", "--features", "sse4", "--variant", "v8",
+             "--annotation", "team=infra", "notes", arm).stdout.strip() == list_id
+    entry = json.loads(p("manifest", "inspect", "notes").stdout)["manifests"][0]
+    assert entry["platform"] == {"architecture": "arm64", "os": "linux", "os.version": "10.1", "variant": "v8",
+                                 "features": ["sse4"]}
+    assert entry["annotations"] == {"team": "infra"}
+    assert p("manifest", "remove", "notes", arm).stdout.strip() == list_id
+    assert json.loads(p("manifest", "inspect", "notes").stdout)["manifests"] is None
+    res = p("manifest", "remove", "notes", arm, check=False)
+    assert res.returncode == 125 and "no instance matching digest" in res.stderr
+    res = p("manifest", "rm", "notes")
+    assert res.stdout == f"Untagged: localhost/notes:latest\nDeleted: {list_id}\n"
+    res = p("manifest", "rm", "notes", check=False)
+    assert res.returncode == 1 and res.stderr == "Error: notes: image not known\n"
+
+
+def test_manifest_bad_input_is_refused_and_writes_nothing(new_podpy, image_tar):
+    p = new_podpy()
+    p("import", image_tar, "busybox")
+    res = p("manifest", "create", "half", "containers-storage:localhost/nosuch", check=False)
+    assert res.returncode == 125 and res.stderr.startswith("Error: ") and res.stderr.count("\n") == 1
+    assert p("manifest", "exists", "half", check=False).returncode == 1
+    res = p("manifest", "exists", "busybox", check=False)
+    assert res.returncode == 125 and res.stderr == "Error: localhost/busybox:latest: image is not a manifest list\n"
+    res = p("manifest", "rm", "busybox", check=False)
+    assert res.returncode == 125 and "is not a manifest list" in res.stderr
+    assert p("image", "exists", "busybox").returncode == 0
+    p("manifest", "create", "ok")
+    res = p("manifest", "create", "ok", check=False)
+    assert res.returncode == 125 and "that name is already in use" in res.stderr
+    res = p("manifest", "annotate", "ok", "nope", check=False)
+    assert res.returncode == 125 and res.stderr == 'Error: invalid image digest "nope": invalid checksum digest format\n'
+    res = p("manifest", "add", "--annotation", "novalue", "ok", "containers-storage:localhost/busybox", check=False)
+    assert res.returncode == 125 and "annotation" in res.stderr
+    res = p("manifest", "push", "--format", "v1", "ok", "127.0.0.1:1/x:1", check=False)
+    assert res.returncode == 125 and "--format" in res.stderr
+    res = p("push", "ok", "127.0.0.1:1/x:1", check=False)
+    assert res.returncode == 125 and "manifest push" in res.stderr
+    assert json.loads(p("manifest", "inspect", "ok").stdout)["manifests"] is None
