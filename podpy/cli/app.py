@@ -33,7 +33,7 @@ MODULES = {
     "port": "containers", "network": "network",
     "import": "images", "images": "images", "rmi": "images", "tag": "images", "untag": "images", "image": "images",
     "pull": "images", "login": "images", "logout": "images", "history": "images",
-    "push": "images", "save": "images", "load": "images",
+    "push": "images", "save": "images", "load": "images", "search": "images",
     "build": "build",
     "info": "system", "version": "system", "unshare": "system", "system": "system", "events": "system",
     "completion": "shell", "help": "shell",

@@ -43,8 +43,6 @@ COMMANDS = {
     "kube": NOT_YET,
     "machine": "out of scope: podpy runs containers on this Linux host and manages no virtual machines",
     "pod": PODS,
-    "search": NOT_YET,
-    "image search": NOT_YET,
     "image diff": NOT_YET,
     "image scp": "copying images to other users or hosts is not available yet",
     "image sign": SIGNING,
