@@ -178,3 +178,67 @@ def test_manifest_bad_input_is_refused_and_writes_nothing(new_podpy, image_tar):
     res = p("push", "ok", "127.0.0.1:1/x:1", check=False)
     assert res.returncode == 125 and "manifest push" in res.stderr
     assert json.loads(p("manifest", "inspect", "ok").stdout)["manifests"] is None
+
+
+# -- search -------------------------------------------------------------------------------------
+
+
+def _lines(text):
+    return [line.rstrip() for line in text.splitlines()]
+
+
+def test_search_lists_matching_repositories_as_podman_does(new_podpy, registry, podman):
+    p = new_podpy()
+    for args in (["plat"], ["plat/a", "--no-trunc"], ["", "--compatible"], ["arm", "--format", "json"],
+                 ["plat", "--limit", "1"], ["plat", "--filter", "is-official=false"], ["plat", "--filter", "stars=1"],
+                 ["plat/arm", "--format", "{{.Index}}|{{.Name}}|{{.Stars}}|{{.Official}}|{{.Automated}}|"]):
+        term, rest = f"{registry.host}/{args[0]}", args[1:]
+        mine = p("search", "--tls-verify=false", *rest, term)
+        theirs = podman("search", "--tls-verify=false", *rest, term)
+        assert _lines(mine.stdout) == _lines(theirs.stdout), args
+    out = _lines(p("search", "--tls-verify=false", f"{registry.host}/plat").stdout)
+    width = len(f"{registry.host}/plat/amd") + 2
+    assert out == ["NAME".ljust(width) + "DESCRIPTION", f"{registry.host}/plat/amd", f"{registry.host}/plat/arm"]
+    assert p("search", "--tls-verify=false", f"{registry.host}/nomatch").stdout == ""
+
+
+def test_search_list_tags_as_podman_does(new_podpy, registry, podman):
+    p = new_podpy()
+    p("manifest", "create", "tagged")
+    for tag in ("1", "2"):
+        p("manifest", "push", "--tls-verify=false", "tagged", f"{registry.host}/tags/many:{tag}")
+    for rest in ([], ["--format", "json"], ["--limit", "1"]):
+        term = f"{registry.host}/tags/many"
+        mine = p("image", "search", "--tls-verify=false", "--list-tags", *rest, term)
+        assert _lines(mine.stdout) == _lines(podman("search", "--tls-verify=false", "--list-tags", *rest,
+                                                    term).stdout), rest
+    found = json.loads(p("search", "--tls-verify=false", "--list-tags", "--format", "json",
+                         f"{registry.host}/tags/many").stdout)
+    assert [(f["Name"], sorted(f["Tags"])) for f in found] == [(f"{registry.host}/tags/many", ["1", "2"])]
+
+
+def test_search_short_term_asks_the_unqualified_search_registries(new_podpy, registry):
+    p = new_podpy()
+    conf = p.config_home / "containers"
+    conf.mkdir(parents=True, exist_ok=True)
+    (conf / "registries.conf").write_text(f'unqualified-search-registries = ["{registry.host}"]\n'
+                                          f'[[registry]]\nlocation = "{registry.host}"\ninsecure = true\n')
+    assert _lines(p("search", "plat/am").stdout)[1:] == [f"{registry.host}/plat/amd"]
+    name = f"{registry.host}/plat/arm"
+    assert _lines(p("search", "--list-tags", "plat/arm").stdout) == ["NAME".ljust(len(name) + 2) + "TAG",
+                                                                     f"{name}  latest"]
+
+
+def test_search_bad_input(new_podpy, registry):
+    p = new_podpy()
+    term = f"{registry.host}/plat"
+    for args, message in ((["--filter", "bogus=1"], 'Error: invalid filter type "bogus=1"\n'),
+                          (["--filter", "stars=x"], None), (["--limit", "-1"], None),
+                          (["--list-tags", "--filter", "stars=1"], None)):
+        res = p("search", "--tls-verify=false", *args, term, check=False)
+        assert res.returncode == 125 and res.stdout == "", args
+        assert res.stderr.startswith("Error: ") and res.stderr.count("\n") == 1, args
+        if message:
+            assert res.stderr == message
+    res = p("search", "--tls-verify=false", "--list-tags", f"{registry.host}/nosuch/image", check=False)
+    assert res.returncode == 125 and "nosuch/image" in res.stderr
