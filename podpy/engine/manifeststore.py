@@ -189,7 +189,7 @@ def local_by_digest(rt: Runtime, digest: str) -> Optional[Image]:
     """The stored image (not a list) whose manifest has this digest."""
     for (image_id,) in rt.db.conn.execute("SELECT id FROM images WHERE digest=?", (digest,)).fetchall():
         found = img.by_id(rt.db.conn, image_id)
-        if found is not None and found.layers:
+        if found is not None and not is_list(rt, found):
             return found
     return None
 
