@@ -211,3 +211,25 @@ def annotations_of(items: list[str], flag: str = "--annotation") -> dict[str, st
         out[k] = v
     return out
 
+
+
+def instance_here(rt: Runtime, name: str, image: Image) -> Image:
+    """The image a container of `name` runs: image itself, or when it is a list, the local
+    image the list has for this machine's platform."""
+    from storage.transports.errors import RegistryError
+    from storage.transports.manifest import Descriptor, choose_platform, host_platform
+
+    if not is_list(rt, image):
+        return image
+    _image, ml = load(rt, name if not image.names else image.names[0])
+    local = [Descriptor(e["mediaType"], e["digest"], e["size"], e.get("platform"))
+             for e in ml.entries if local_by_digest(rt, e["digest"]) is not None]
+    os_, arch, variant = host_platform()
+    try:
+        chosen = choose_platform(local, os_, arch, variant)
+    except RegistryError as exc:
+        raise InvalidArgument(f"{name} is a manifest list with no image of this store for the platform: "
+                              f"{exc}") from None
+    found = local_by_digest(rt, chosen.digest)
+    assert found is not None
+    return found

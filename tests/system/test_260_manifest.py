@@ -155,6 +155,17 @@ def test_manifest_annotate_remove_and_rm(new_podpy, registry):
     assert res.returncode == 1 and res.stderr == "Error: notes: image not known\n"
 
 
+def test_run_of_a_local_list_runs_its_image_for_this_platform(new_podpy, image_tar):
+    p = new_podpy()
+    p("import", image_tar, "busybox")
+    p("manifest", "create", "runnable")
+    res = p("run", "--rm", "--network", "none", "runnable", "true", check=False)
+    assert res.returncode == 125 and "manifest list" in res.stderr and res.stderr.count("\n") == 1
+    assert p("ps", "-a", "-q").stdout == ""
+    p("manifest", "add", "runnable", "containers-storage:localhost/busybox")
+    assert p("run", "--rm", "--network", "none", "runnable", "echo", "listed").stdout == "listed\n"
+
+
 def test_manifest_bad_input_is_refused_and_writes_nothing(new_podpy, image_tar):
     p = new_podpy()
     p("import", image_tar, "busybox")
