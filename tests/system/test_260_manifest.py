@@ -188,6 +188,8 @@ def test_manifest_bad_input_is_refused_and_writes_nothing(new_podpy, image_tar):
     assert res.returncode == 125 and "--format" in res.stderr
     res = p("push", "ok", "127.0.0.1:1/x:1", check=False)
     assert res.returncode == 125 and "manifest push" in res.stderr
+    res = p("save", "-o", p.home / "list.tar", "ok", check=False)
+    assert res.returncode == 125 and "is a manifest list" in res.stderr and not (p.home / "list.tar").exists()
     assert json.loads(p("manifest", "inspect", "ok").stdout)["manifests"] is None
 
 
