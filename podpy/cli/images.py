@@ -360,8 +360,9 @@ TOP = {"import": (import_, {}), "images": (images, {}), "rmi": (rmi, {}), "tag":
        "save": (save, {}), "load": (load, {}), "search": (search, {})}
 from .build import build as _build  # noqa: E402 - `image build` is `build`
 
-GROUP = {"build": (_build, {}), "search": (search, {}), "save": (save, {}), "load": (load, {}), "import": (import_, {}), "pull": (pull, {}), "push": (push, {}), "history": (history, {}), "prune": (prune, {}), "ls": (images, {}), "list": (images, {"hidden": True}), "rm": (rmi, {}),
+GROUP = {"build": (_build, {}), "save": (save, {}), "load": (load, {}), "import": (import_, {}), "pull": (pull, {}), "push": (push, {}), "history": (history, {}), "prune": (prune, {}), "ls": (images, {}), "list": (images, {"hidden": True}), "rm": (rmi, {}),
          "tag": (tag, {}), "untag": (untag, {}), "exists": (exists, {}), "inspect": (inspect, {})}
 from .mounts import IMAGE_GROUP  # noqa: E402 - `image mount`, `image unmount`
 
 GROUP.update(IMAGE_GROUP)
+GROUP["search"] = (search, {})

@@ -55,7 +55,7 @@ def override(e: dict[str, Any], o: AddOptions) -> dict[str, Any]:
     return entry(e["mediaType"], e["size"], e["digest"], plat, notes)
 
 
-def instances(rt: Runtime, ref: str, o: AddOptions, report: Any = None) -> ManifestList:
+def instances(rt: Runtime, ref: str, o: AddOptions) -> ManifestList:
     """The instances ref names, in a ManifestList of their own (entries and sources)."""
     if ref.startswith("containers-storage:"):
         return _local(rt, ref[len("containers-storage:"):], o)
