@@ -135,6 +135,19 @@ def test_manifest_create_all_takes_every_image_of_a_registry_list(new_podpy, reg
     assert [e["platform"]["architecture"] for e in one] == ["amd64"]
 
 
+def test_manifest_inspect_of_a_name_that_is_no_local_list_asks_the_registry(new_podpy, registry):
+    p = new_podpy()
+    conf = p.config_home / "containers"
+    conf.mkdir(parents=True, exist_ok=True)
+    (conf / "registries.conf").write_text(f'[[registry]]\nlocation = "{registry.host}"\ninsecure = true\n')
+    p("manifest", "create", "remote", f"{registry.host}/plat/arm:latest")
+    p("manifest", "push", "remote", f"{registry.host}/tests/remote:latest")
+    body, _ = served(registry, "/v2/tests/remote/manifests/latest")
+    assert json.loads(p("manifest", "inspect", f"{registry.host}/tests/remote").stdout) == json.loads(body)
+    res = p("manifest", "inspect", f"{registry.host}/tests/absent", check=False)
+    assert res.returncode == 125 and res.stderr.startswith("Error: ") and res.stderr.count("\n") == 1
+
+
 def test_manifest_annotate_remove_and_rm(new_podpy, registry):
     p = new_podpy()
     list_id = p("manifest", "create", "--tls-verify=false", "notes", f"{registry.host}/plat/arm:latest").stdout.strip()
