@@ -269,3 +269,59 @@ def test_search_bad_input(new_podpy, registry):
             assert res.stderr == message
     res = p("search", "--tls-verify=false", "--list-tags", f"{registry.host}/nosuch/image", check=False)
     assert res.returncode == 125 and "nosuch/image" in res.stderr
+
+
+# -- a registry that wants credentials ----------------------------------------------------------
+
+USER, PASSWORD = "tester", "s3cret-Pa55"
+
+
+@pytest.fixture(scope="module")
+def auth_registry(tmp_path_factory):
+    import warnings
+
+    if shutil.which("docker-registry") is None:
+        pytest.skip("docker-registry is needed (installed by packaging/setup.sh test)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            import crypt
+        except ImportError:
+            pytest.skip("Python's crypt module is not available (needed to write a bcrypt htpasswd)")
+    hashed = crypt.crypt(PASSWORD, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16))
+    if not hashed or not hashed.startswith("$2"):
+        pytest.skip("the C library's crypt() cannot make bcrypt hashes")
+    work = tmp_path_factory.mktemp("auth-registry")
+    (work / "htpasswd").write_text(f"{USER}:{hashed}\n")
+    reg = LocalRegistry(work, auth={"htpasswd": {"realm": "podpy-test", "path": str(work / "htpasswd")}})
+    try:
+        yield reg
+    finally:
+        reg.stop()
+
+
+def test_manifest_push_and_search_with_credentials(new_podpy, auth_registry, image_tar):
+    p = new_podpy()
+    p("import", image_tar, "busybox")
+    p("manifest", "create", "private", "containers-storage:localhost/busybox")
+    dest = f"{auth_registry.host}/team/private:1"
+    res = p("manifest", "push", "-q", "--tls-verify=false", "private", dest, check=False)
+    assert res.returncode == 125 and "authentication required" in res.stderr and res.stderr.count("\n") == 1
+    p("manifest", "push", "--tls-verify=false", "--creds", f"{USER}:{PASSWORD}", "private", dest)
+    res = p("search", "--tls-verify=false", f"{auth_registry.host}/team", check=False)
+    assert res.returncode == 125 and "authentication required" in res.stderr
+    found = p("search", "--tls-verify=false", "--creds", f"{USER}:{PASSWORD}", "--format", "{{.Name}}",
+              f"{auth_registry.host}/team")
+    assert found.stdout == f"{auth_registry.host}/team/private\n"
+    tags = p("search", "--tls-verify=false", "--creds", f"{USER}:{PASSWORD}", "--list-tags", "--format",
+             "{{.Tag}}", f"{auth_registry.host}/team/private")
+    assert tags.stdout == "1\n"
+    # with the credentials in an auth file (as `login` writes it) instead
+    p("login", "--tls-verify=false", "--authfile", p.home / "auth.json", "-u", USER, "-p", PASSWORD,
+      auth_registry.host)
+    found = p("search", "--tls-verify=false", "--authfile", p.home / "auth.json", "--format", "{{.Name}}",
+              f"{auth_registry.host}/team")
+    assert found.stdout == f"{auth_registry.host}/team/private\n"
+    p("manifest", "push", "--tls-verify=false", "--authfile", p.home / "auth.json", "--rm", "private",
+      f"{auth_registry.host}/team/private:2")
+    assert p("manifest", "exists", "private", check=False).returncode == 1
