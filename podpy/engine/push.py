@@ -25,6 +25,10 @@ from .imagestore import lookup
 from .context import Runtime
 from .reconcile import reconcile
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .pull import Progress
+
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 LAYER_TYPES = {"gzip": "application/vnd.oci.image.layer.v1.tar+gzip",
@@ -54,8 +58,38 @@ def _export_in_ns(dirs: tuple[str, Optional[str]], path: str, compression: str, 
     return export_to_file(layer_dir, path, compression, parent_dir, tar_split, diff_id)
 
 
-def push(rt: Runtime, o: PushOptions, report: Callable[[str], None]) -> str:
-    """Push and return the manifest digest."""
+class _Metered:
+    """A layer file whose reads advance a progress bar, made at the first read (a blob the
+    registry has is never read: no bar); bytes sent again after a retry count once."""
+
+    def __init__(self, f: Any, label: str, size: int, progress: Progress) -> None:
+        self.f, self.label, self.size, self.progress = f, label, size, progress
+        self.advance: Optional[Callable[[int], None]] = None
+        self.done = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.f.read(n)
+        if self.advance is None:
+            self.advance = self.progress(self.label, self.size)
+        end = self.f.tell()
+        if end > self.done:
+            self.advance(end - self.done)
+            self.done = end
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.f.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.f.tell()
+
+    def seekable(self) -> bool:
+        return True
+
+
+def push(rt: Runtime, o: PushOptions, report: Callable[[str], None], progress: Optional[Progress] = None) -> str:
+    """Push and return the manifest digest; progress(label, total) -> advance(n) shows each
+    layer's upload as a pull shows its download."""
     from .pull import _client
 
     if o.compression not in LAYER_TYPES:
@@ -71,7 +105,7 @@ def push(rt: Runtime, o: PushOptions, report: Callable[[str], None]) -> str:
         with _client(ep, popts) as client:
             mount_from = _same_registry_repo(image.names, dest)
             _raw, _type, digest = upload_image(rt, image, client, dest.path, dest.digest or dest.tag or "latest",
-                                               o.compression, report, mount_from=mount_from)
+                                               o.compression, report, mount_from=mount_from, progress=progress)
             return digest
     except PodpyError:
         raise
@@ -104,10 +138,11 @@ def target(rt: Runtime, dest_name: str, o: Any) -> tuple[reference.Reference, An
 
 def upload_image(rt: Runtime, image: Any, client: Any, repo: str, ref: str, compression: str,
                  report: Callable[[str], None], fmt: str = "oci",
-                 mount_from: Optional[str] = None) -> tuple[bytes, str, str]:
+                 mount_from: Optional[str] = None, progress: Optional[Progress] = None) -> tuple[bytes, str, str]:
     """Send a stored image's layers, config and manifest (OCI, or Docker schema 2 with fmt
     "v2s2") to repo of client's registry, the manifest under ref (a tag or, with ref None, its
-    own digest): (the manifest's bytes, its media type, its digest)."""
+    own digest): (the manifest's bytes, its media type, its digest). progress shows each
+    layer's upload, as push's does."""
     with rt.store.temporary("push") as stage:
         report("Getting image source signatures")
         blobs = []
@@ -123,9 +158,10 @@ def upload_image(rt: Runtime, image: Any, client: Any, repo: str, ref: str, comp
         config_raw = _config_for(rt, image, [b[1] for b in blobs])
         config_digest = "sha256:" + hashlib.sha256(config_raw).hexdigest()
         for path, _diff, digest, size in blobs:
-            with open(path, "rb") as f:
-                how = client.upload_blob(repo, digest, size, f, mount_from=mount_from)
             short = digest.split(":", 1)[1][:12]
+            with open(path, "rb") as f:
+                body = _Metered(f, short, size, progress) if progress else f
+                how = client.upload_blob(repo, digest, size, body, mount_from=mount_from)
             report(f"Copying blob {short}" + (" skipped: already exists" if how == "exists" else ""))
         client.upload_blob(repo, config_digest, len(config_raw), io.BytesIO(config_raw))
         report(f"Copying config {config_digest.split(':', 1)[1][:12]}")
