@@ -101,8 +101,14 @@ def test_manifest_push_local_and_registry_images_then_pull_picks_the_platform(ne
     q = new_podpy()
     q("pull", "--tls-verify=false", dest)
     assert q("image", "inspect", "--format", "{{.Architecture}}", dest).stdout.strip() == "amd64"
-    out = q("run", "--rm", "--network", "none", dest, "echo", "from-the-list")
+    # run pulls the list's image for this machine itself
+    s = new_podpy()
+    conf = s.config_home / "containers"
+    conf.mkdir(parents=True, exist_ok=True)
+    (conf / "registries.conf").write_text(f'[[registry]]\nlocation = "{registry.host}"\ninsecure = true\n')
+    out = s("run", "--rm", "--network", "none", dest, "echo", "from-the-list")
     assert out.stdout == "from-the-list\n"
+    assert s("image", "inspect", "--format", "{{.Digest}}", dest).stdout.strip() == index["manifests"][0]["digest"]
     r = new_podpy()
     r("pull", "--tls-verify=false", "--arch", "arm64", dest)
     shown = r("image", "inspect", "--format", "{{.Architecture}} {{.Digest}}", dest).stdout.split()
