@@ -33,16 +33,18 @@ MODULES = {
     "port": "containers", "network": "network",
     "import": "images", "images": "images", "rmi": "images", "tag": "images", "untag": "images", "image": "images",
     "pull": "images", "login": "images", "logout": "images", "history": "images",
-    "push": "images", "save": "images", "load": "images",
+    "push": "images", "save": "images", "load": "images", "search": "images",
     "build": "build",
     "info": "system", "version": "system", "unshare": "system", "system": "system", "events": "system",
     "completion": "shell", "help": "shell",
     "mount": "mounts", "umount": "mounts", "unmount": "mounts",
     "secret": "secrets",
+    "manifest": "manifests",
 }
 GROUPS = {"container": "Manage containers.", "image": "Manage images.", "system": "Manage podpy.",
           "healthcheck": "Run containers' healthchecks.", "volume": "Manage volumes.",
-          "network": "Manage user networks.", "secret": "Manage secrets."}
+          "network": "Manage user networks.", "secret": "Manage secrets.",
+          "manifest": "Manage manifest lists."}
 # podman's top-level commands podpy refuses (tree.py adds them, with their reasons)
 REFUSED_TOP = {path for path in COMMANDS if " " not in path}
 # a group's commands when its module holds more than one group (module attribute by group name)
@@ -107,6 +109,8 @@ def main(args: list[str], command: Optional[str], g: Optional[Globals] = None) -
 
     build(command)
     args = [_bool_flag(a) for a in args]
+    if args[:2] == ["manifest", "push"]:   # podman's `--all=false`
+        args = [{"--all=true": "--all", "--all=false": "--no-all"}.get(a.lower(), a) for a in args]
     if command in ("cp", "container cp") or args[:2] == ["container", "cp"]:   # podman's `-a=false`
         args = [{"-a=true": "--archive", "-a=false": "--no-archive"}.get(a.lower(), a) for a in args]
     args = [("--pull=always" if a == "--pull" and (i + 1 >= len(args) or args[i + 1].lower() not in _PULL_WORDS)

@@ -1,4 +1,4 @@
-"""Image commands: pull, push, save, load, import, images, history, rmi, prune, tag, untag,
+"""Image commands: pull, push, search, save, load, import, images, history, rmi, prune, tag, untag,
 image exists/inspect (each one ImageEngine call), login and logout."""
 
 from __future__ import annotations
@@ -103,6 +103,48 @@ def _with_bars(ctx: typer.Context, quiet: bool, call: Callable[[Any], Any]) -> A
         return call(engine(ctx, _progress(quiet)))
     with render.LayerProgress() as bars:
         return call(engine(ctx, bars.line, bars.start))
+
+
+def search(
+    ctx: typer.Context,
+    term: str = typer.Argument(..., help="What to look for: [REGISTRY/]NAME, or REGISTRY/ for everything."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="At most this many results per registry (25)."),
+    filters: List[str] = typer.Option([], "-f", "--filter", help="stars=N, is-automated=BOOL, is-official=BOOL."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="json, or a Go template."),
+    list_tags: bool = typer.Option(False, "--list-tags", help="List the tags of the image named."),
+    no_trunc: bool = typer.Option(False, "--no-trunc", help="Do not truncate descriptions."),
+    compatible: bool = typer.Option(False, "--compatible", help="Also show the stars, official and automated "
+                                                               "columns, as docker does."),
+    tls_verify: Optional[bool] = typer.Option(None, "--tls-verify/--no-tls-verify",
+                                              help="Require HTTPS and verify certificates."),
+    authfile: Optional[str] = typer.Option(None, "--authfile", help="Credentials file (default: auth.json)."),
+    creds: Optional[str] = typer.Option(None, "--creds", help="USERNAME:PASSWORD for the registry."),
+    cert_dir: Optional[str] = typer.Option(None, "--cert-dir", help="Directory with ca.crt, client.cert/.key."),
+) -> None:
+    """Search registries for images (or, with --list-tags, an image's tags)."""
+    from ..engine.search import SearchOptions
+
+    opts = SearchOptions(term=term, limit=limit, filters=tuple(filters), list_tags=list_tags, tls_verify=tls_verify,
+                         creds=creds, cert_dir=cert_dir, auth_file=authfile)
+    rows = engine(ctx).search(opts)
+    if not rows:
+        return
+    if list_tags:
+        grouped: dict[str, list[str]] = {}
+        for r in rows:
+            grouped.setdefault(r["Name"], []).append(r["Tag"])
+        render.formatted(rows, fmt, [("NAME", "Name"), ("TAG", "Tag")],
+                         json_rows=[{"Name": n, "Tags": t} for n, t in grouped.items()])
+        return
+    json_rows = [dict(r) for r in rows]
+    if not no_trunc:
+        for r in rows:
+            if len(r["Description"]) > 44:
+                r["Description"] = r["Description"][:44] + "..."
+    columns = [("NAME", "Name"), ("DESCRIPTION", "Description")]
+    if compatible:
+        columns += [("STARS", "Stars"), ("OFFICIAL", "Official"), ("AUTOMATED", "Automated")]
+    render.formatted(rows, fmt, columns, json_rows=json_rows)
 
 
 def save(
@@ -320,7 +362,7 @@ def inspect(
 TOP = {"import": (import_, {}), "images": (images, {}), "rmi": (rmi, {}), "tag": (tag, {}), "untag": (untag, {}),
        "pull": (pull, {}),
        "login": (login, {}), "logout": (logout, {}), "history": (history, {}), "push": (push, {}),
-       "save": (save, {}), "load": (load, {})}
+       "save": (save, {}), "load": (load, {}), "search": (search, {})}
 from .build import build as _build  # noqa: E402 - `image build` is `build`
 
 GROUP = {"build": (_build, {}), "save": (save, {}), "load": (load, {}), "import": (import_, {}), "pull": (pull, {}), "push": (push, {}), "history": (history, {}), "prune": (prune, {}), "ls": (images, {}), "list": (images, {"hidden": True}), "rm": (rmi, {}),
@@ -328,3 +370,4 @@ GROUP = {"build": (_build, {}), "save": (save, {}), "load": (load, {}), "import"
 from .mounts import IMAGE_GROUP  # noqa: E402 - `image mount`, `image unmount`
 
 GROUP.update(IMAGE_GROUP)
+GROUP["search"] = (search, {})

@@ -53,6 +53,13 @@ def save(rt: Runtime, names: list[str], output: Optional[str], fmt: str, report:
     if not to_stdout and output and os.path.isdir(output):
         raise InvalidArgument(f"cannot save to {output}: is a directory")
     images = [(lookup(rt, n), n) for n in names]
+    for image, n in images:
+        if not image.layers:
+            from .manifeststore import is_list
+
+            if is_list(rt, image):
+                raise InvalidArgument(f"{n} is a manifest list: save the images in it "
+                                      "(`podpy manifest inspect` names them), or push the list")
     reconcile(rt)
     try:
         with rt.store.temporary("save") as stage:

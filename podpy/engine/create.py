@@ -106,6 +106,10 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
         image = rt.store.image(o.image, rt.cfg.short_names)
     except Exception as exc:  # noqa: BLE001
         raise translate(exc) from exc
+    if not image.layers:   # maybe a manifest list: its image for this machine, as podman takes it
+        from .manifeststore import instance_here
+
+        image = instance_here(rt, o.image, image)
     icfg = image.config.get("config") or {}
     from ..network import config as netconfig
 

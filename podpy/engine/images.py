@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .entities import ImageRemoveReport, ImageSummary, ImportOptions, MountReport
     from .pull import Progress, PullOptions
     from .push import PushOptions
+    from .search import SearchOptions
 
 
 def _quiet(_line: str) -> None:
@@ -59,6 +60,13 @@ class ImageEngine:
             with open(opts.digest_file, "w") as f:
                 f.write(digest)
         return digest
+
+    def search(self, opts: SearchOptions) -> list[dict[str, Any]]:
+        """`search`: the images of the registries (the term's, or the search registries) whose
+        names contain the term, one row each; with opts.list_tags, one row per tag of the image."""
+        from .search import search
+
+        return search(self.rt, opts, self.warn)
 
     # -- archives ----------------------------------------------------------------------------
 

@@ -33,6 +33,9 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 LAYER_TYPES = {"gzip": "application/vnd.oci.image.layer.v1.tar+gzip",
                "zstd": "application/vnd.oci.image.layer.v1.tar+zstd"}
+# Docker schema 2: (manifest, config, gzip layer) media types
+DOCKER_TYPES = ("application/vnd.docker.distribution.manifest.v2+json",
+                "application/vnd.docker.container.image.v1+json", "application/vnd.docker.image.rootfs.diff.tar.gzip")
 
 
 @dataclass(frozen=True)
@@ -87,13 +90,35 @@ class _Metered:
 def push(rt: Runtime, o: PushOptions, report: Callable[[str], None], progress: Optional[Progress] = None) -> str:
     """Push and return the manifest digest; progress(label, total) -> advance(n) shows each
     layer's upload as a pull shows its download."""
-    from ..registry.conf import load
-    from .pull import Endpoint, PullOptions, _client, given_credentials
+    from .pull import _client
 
     if o.compression not in LAYER_TYPES:
         raise InvalidArgument(f"invalid --compression-format {o.compression!r}: use gzip or zstd")
     image = lookup(rt, o.image)
-    dest_name = o.destination or o.image
+    from .manifeststore import is_list
+
+    if is_list(rt, image):
+        raise InvalidArgument(f"{o.image} is a manifest list: push it with `podpy manifest push`")
+    dest, ep, popts = target(rt, o.destination or o.image, o)
+    reconcile(rt)
+    try:
+        with _client(ep, popts) as client:
+            mount_from = _same_registry_repo(image.names, dest)
+            _raw, _type, digest = upload_image(rt, image, client, dest.path, dest.digest or dest.tag or "latest",
+                                               o.compression, report, mount_from=mount_from, progress=progress)
+            return digest
+    except PodpyError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise translate(exc) from exc
+
+
+def target(rt: Runtime, dest_name: str, o: Any) -> tuple[reference.Reference, Any, Any]:
+    """Where a push goes: (the reference, the registry endpoint, the options to reach it with);
+    o has the push's tls_verify, creds, cert_dir and auth_file."""
+    from ..registry.conf import load
+    from .pull import Endpoint, PullOptions, given_credentials
+
     try:
         dest = reference.parse(dest_name).with_default_tag()
     except Exception as exc:  # noqa: BLE001
@@ -108,45 +133,51 @@ def push(rt: Runtime, o: PushOptions, report: Callable[[str], None], progress: O
     popts = PullOptions(name=dest_name, tls_verify=o.tls_verify, creds=o.creds, cert_dir=o.cert_dir,
                         auth_file=o.auth_file)
     given_credentials(popts)
-    reconcile(rt)
-    try:
-        with rt.store.temporary("push") as stage:
-            report("Getting image source signatures")
-            blobs = []
-            for i in range(len(image.layers)):
-                path = os.path.join(stage.path, f"layer{i}")
-                dirs = rt.store.layer_export_dirs(image, i)
-                # A pulled or loaded layer is sent as the very tar it came as (its tar-split
-                # record), so the image keeps its diff ids and its id.
-                lid = image.layers[i]
-                exported = rt.store.in_userns(_export_in_ns, dirs, path, o.compression, rt.store.tar_split(lid),
-                                              rt.store.layer_diff_id(lid))
-                blobs.append((path, *exported))
-            config_raw = _config_for(rt, image, [b[1] for b in blobs])
-            config_digest = "sha256:" + hashlib.sha256(config_raw).hexdigest()
-            mount_from = _same_registry_repo(image.names, dest)
-            with _client(ep, popts) as client:
-                for path, _diff, digest, size in blobs:
-                    short = digest.split(":", 1)[1][:12]
-                    with open(path, "rb") as f:
-                        body = _Metered(f, short, size, progress) if progress else f
-                        how = client.upload_blob(dest.path, digest, size, body, mount_from=mount_from)
-                    report(f"Copying blob {short}" + (" skipped: already exists" if how == "exists" else ""))
-                client.upload_blob(dest.path, config_digest, len(config_raw), io.BytesIO(config_raw))
-                report(f"Copying config {config_digest.split(':', 1)[1][:12]}")
-                manifest = {
-                    "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                    "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": len(config_raw)},
-                    "layers": [{"mediaType": LAYER_TYPES[o.compression], "digest": d, "size": s}
-                               for _p, _diff, d, s in blobs],
-                }
-                raw = json.dumps(manifest, separators=(",", ":")).encode()
-                report("Writing manifest to image destination")
-                return str(client.put_manifest(dest.path, dest.digest or dest.tag or "latest", raw, OCI_MANIFEST))
-    except PodpyError:
-        raise
-    except Exception as exc:  # noqa: BLE001
-        raise translate(exc) from exc
+    return dest, ep, popts
+
+
+def upload_image(rt: Runtime, image: Any, client: Any, repo: str, ref: str, compression: str,
+                 report: Callable[[str], None], fmt: str = "oci",
+                 mount_from: Optional[str] = None, progress: Optional[Progress] = None) -> tuple[bytes, str, str]:
+    """Send a stored image's layers, config and manifest (OCI, or Docker schema 2 with fmt
+    "v2s2") to repo of client's registry, the manifest under ref (a tag or, with ref None, its
+    own digest): (the manifest's bytes, its media type, its digest). progress shows each
+    layer's upload, as push's does."""
+    with rt.store.temporary("push") as stage:
+        report("Getting image source signatures")
+        blobs = []
+        for i in range(len(image.layers)):
+            path = os.path.join(stage.path, f"layer{i}")
+            dirs = rt.store.layer_export_dirs(image, i)
+            # A pulled or loaded layer is sent as the very tar it came as (its tar-split
+            # record), so the image keeps its diff ids and its id.
+            lid = image.layers[i]
+            exported = rt.store.in_userns(_export_in_ns, dirs, path, compression, rt.store.tar_split(lid),
+                                          rt.store.layer_diff_id(lid))
+            blobs.append((path, *exported))
+        config_raw = _config_for(rt, image, [b[1] for b in blobs])
+        config_digest = "sha256:" + hashlib.sha256(config_raw).hexdigest()
+        for path, _diff, digest, size in blobs:
+            short = digest.split(":", 1)[1][:12]
+            with open(path, "rb") as f:
+                body = _Metered(f, short, size, progress) if progress else f
+                how = client.upload_blob(repo, digest, size, body, mount_from=mount_from)
+            report(f"Copying blob {short}" + (" skipped: already exists" if how == "exists" else ""))
+        client.upload_blob(repo, config_digest, len(config_raw), io.BytesIO(config_raw))
+        report(f"Copying config {config_digest.split(':', 1)[1][:12]}")
+        if fmt == "v2s2":
+            media_type, config_type, layer_type = DOCKER_TYPES
+        else:
+            media_type, config_type, layer_type = OCI_MANIFEST, OCI_CONFIG, LAYER_TYPES[compression]
+        manifest = {
+            "schemaVersion": 2, "mediaType": media_type,
+            "config": {"mediaType": config_type, "digest": config_digest, "size": len(config_raw)},
+            "layers": [{"mediaType": layer_type, "digest": d, "size": s} for _p, _diff, d, s in blobs],
+        }
+        raw = json.dumps(manifest, separators=(",", ":")).encode()
+        report("Writing manifest to image destination")
+        digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+        return raw, media_type, str(client.put_manifest(repo, ref or digest, raw, media_type))
 
 
 def _config_for(rt: Runtime, image: Any, diff_ids: list[str]) -> bytes:

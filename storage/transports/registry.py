@@ -131,6 +131,18 @@ class RegistryClient:
         if reply.status != 200:
             raise RegistryError(f"{label}: {unexpected(reply)}")
 
+    def catalog(self, enough: Optional[int] = None) -> list[str]:
+        """The repositories the registry lists (/v2/_catalog): all, or at least `enough` when it has them."""
+        from storage.transports.listing import catalog
+
+        return catalog(self._session, enough)
+
+    def tags(self, repository: str) -> list[str]:
+        """The tags of repository (/v2/NAME/tags/list)."""
+        from storage.transports.listing import tags
+
+        return tags(self._session, repository)
+
     def blob_exists(self, repository: str, digest: str, *, push: bool = False, label: str = "") -> bool:
         """Whether the registry has the blob (HEAD); push asks for a token that may also push."""
         return upload.blob_exists(self._session, repository, digest, push=push, label=label)
