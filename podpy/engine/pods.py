@@ -361,7 +361,8 @@ class PodEngine:
         from .removal import remove_container
 
         recs = self._stop_order(pod)
-        running = [r for r in recs if r.state in ("running", "paused")]
+        # its infra container running alone does not keep a pod, as in podman: it is stopped
+        running = [r for r in recs if r.state in ("running", "paused") and not r.config.pod_infra]
         if running and not force:
             raise InvalidState(f"pod {pod.id} has containers that are not ready to be removed: cannot remove "
                                f"container {running[0].id} as it is running - running or paused containers cannot "
@@ -371,7 +372,7 @@ class PodEngine:
             if current is None:
                 continue
             try:
-                remove_container(self.rt, current, force, False, timeout, self.warn)
+                remove_container(self.rt, current, force or current.config.pod_infra, False, timeout, self.warn)
             except NoSuchContainer:
                 pass
         self.pods.delete(pod.id)
