@@ -142,6 +142,10 @@ class ContainerEngine:
 
             sys.stdout.flush()
             code = start_attached(self.rt, rec, self.warn, ahead, opts.sig_proxy, keys)
+            if rec.config.pod:
+                from .pods import member_exited
+
+                member_exited(self.rt, rec, self.warn)
         finally:
             if ahead is not None:
                 ahead.discard()
@@ -226,7 +230,12 @@ class ContainerEngine:
         if interactive:
             rec.config.interactive = True
         sys.stdout.flush()
-        return start_attached(self.rt, rec, self.warn)
+        code = start_attached(self.rt, rec, self.warn)
+        if rec.config.pod:
+            from .pods import member_exited
+
+            member_exited(self.rt, rec, self.warn)
+        return code
 
     def stop(self, names: list[str], timeout: Optional[int], all_: bool = False,
              latest: bool = False) -> list[Report]:

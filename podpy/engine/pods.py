@@ -480,3 +480,25 @@ def _label_file(path: str) -> dict[str, str]:
             k, _, v = line.partition("=")
             out[k] = v
     return out
+
+
+def member_exited(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None]) -> None:
+    """After a member of a pod has exited: with `--exit-policy stop`, the pod's infra container
+    stops once no other member runs (podman's policy); with `continue` it keeps running."""
+    if not rec.config.pod or rec.config.pod_infra:
+        return
+    pod = PodStore(rt.db).get(rec.config.pod)
+    if pod is None or pod.config.exit_policy != "stop" or not pod.infra_id:
+        return
+    recs = members(rt.state.all(), pod.id)
+    if any(r.state in ("running", "paused") for r in recs if not r.config.pod_infra and r.id != rec.id):
+        return
+    infra = rt.state.get(pod.infra_id)
+    if infra is not None and infra.state in ("running", "paused"):
+        from .lifecycle import stop
+
+        try:
+            stop(rt, infra.id, None, warn)
+        except (NoSuchContainer, InvalidState):
+            pass
+

@@ -216,6 +216,9 @@ def join(rt: Any, o: CreateOptions) -> tuple[CreateOptions, PodRecord]:
     o = CreateOptions(**o.as_dict())
     share = set(pod.config.share)
     infra = pod.infra_id
+    if infra is None and pod.config.infra:
+        raise InvalidArgument(f"pod {pod.name} has no infra container (its creation was interrupted): "
+                              f"remove it with `podpy pod rm {pod.name}`")
     if infra is None or not share:
         return o, pod
     joined = f"container:{infra}"

@@ -163,6 +163,22 @@ def test_name_clashes_and_replace(p):
     assert len(p("pod", "ps", "-q").stdout.split()) == 1
 
 
+def test_exit_policy_stop_ends_the_pod_with_its_last_container(p):
+    p("pod", "create", "--name", "keep")
+    p("pod", "create", "--name", "ends", "--exit-policy", "stop")
+    for pod in ("keep", "ends"):
+        p("run", "--rm", "--pod", pod, "busybox", "true")
+        p("run", "-d", "--pod", pod, "--name", f"{pod}-d", "busybox", "sh", "-c", "sleep 0.3")
+    p("wait", "keep-d", "ends-d")
+    for _ in range(50):
+        if _pods(p)["ends"] == "Exited":
+            break
+        time.sleep(0.1)
+    assert _pods(p) == {"keep": "Degraded", "ends": "Exited"}   # continue: the infra container runs on
+    res = p("pod", "create", "--exit-policy", "sometimes", check=False)
+    assert res.returncode == 125 and res.stderr == 'Error: invalid pod exit policy: "sometimes"\n'
+
+
 def test_a_containers_namespace_donor_is_started_first(p):
     # not only pods: `--network container:X` starts a stopped X first, as podman does
     p("create", "--name", "donor", "busybox", "sleep", "600")
