@@ -95,7 +95,8 @@ def _podpy_command(rt: Runtime, *args: str) -> dict[str, Any]:
         flags += [f"--storage-opt={o}" for o in cfg.storage_opts] or ["--storage-opt="]
     if cfg.tmpdir:
         flags.append(f"--tmpdir={cfg.tmpdir}")
-    argv = [sys.executable, "-m", "podpy", "--root", cfg.root, "--runroot", cfg.runroot,
+    # -P: podpy from PYTHONPATH (python_env), never from the directory the monitor runs in
+    argv = [sys.executable, "-P", "-m", "podpy", "--root", cfg.root, "--runroot", cfg.runroot,
             "--storage-driver", rt.store.driver.name, *flags, *args]
     from ..monitor.client import python_env
 
