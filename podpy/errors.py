@@ -6,6 +6,7 @@
     ├── NoSuchImage          unknown image
     ├── NoSuchNetwork        unknown network
     ├── NoSuchSecret         unknown secret
+    ├── NoSuchPod            unknown pod (podman pod rm: exit 1)
     ├── Ambiguous            an id prefix matches several objects
     ├── NameInUse            a container name already taken
     ├── InvalidState         the container's state forbids it (rm of a running one: exit 2)
@@ -44,6 +45,10 @@ class NoSuchNetwork(PodpyError):
 
 
 class NoSuchSecret(PodpyError):
+    pass
+
+
+class NoSuchPod(PodpyError):
     pass
 
 

@@ -78,7 +78,7 @@ class ContainerConfig(Record):
         "ulimits": list, "ulimit_host": False, "sysctls": dict, "shm_size": None, "devices": list,
         "pid_mode": "", "ipc_mode": "", "uts_mode": "", "cgroupns_mode": "", "cgroups_mode": "enabled",
         "timezone": "", "timeout": 0, "cidfile": "", "pidfile": "", "conmon_pidfile": "",
-        "sdnotify": "container", "notify_socket": "", "secrets": list,
+        "sdnotify": "container", "notify_socket": "", "secrets": list, "pod": "", "pod_infra": False,
     }
     __slots__ = tuple(FIELDS)
     command: list[str]
@@ -144,6 +144,8 @@ class ContainerConfig(Record):
     sdnotify: str                       # container, conmon or ignore
     notify_socket: str                  # $NOTIFY_SOCKET when created (--sdnotify container passes it in)
     secrets: list[dict[str, Any]]       # --secret: name, id, type (mount|env), target, uid, gid, mode
+    pod: str                            # the id of its pod ("" none)
+    pod_infra: bool                     # the infra container of its pod
 
     @classmethod
     def from_json(cls, text: str) -> "ContainerConfig":

@@ -39,12 +39,12 @@ MODULES = {
     "completion": "shell", "help": "shell",
     "mount": "mounts", "umount": "mounts", "unmount": "mounts",
     "secret": "secrets",
-    "manifest": "manifests",
+    "manifest": "manifests", "pod": "pods",
 }
 GROUPS = {"container": "Manage containers.", "image": "Manage images.", "system": "Manage podpy.",
           "healthcheck": "Run containers' healthchecks.", "volume": "Manage volumes.",
           "network": "Manage user networks.", "secret": "Manage secrets.",
-          "manifest": "Manage manifest lists."}
+          "manifest": "Manage manifest lists.", "pod": "Manage pods."}
 # podman's top-level commands podpy refuses (tree.py adds them, with their reasons)
 REFUSED_TOP = {path for path in COMMANDS if " " not in path}
 # a group's commands when its module holds more than one group (module attribute by group name)
@@ -90,7 +90,8 @@ def build(only: Optional[str] = None) -> typer.Typer:
 
 # podman spells boolean flags with values (`--tls-verify=false`); click's paired
 # flags take none, so those spellings are rewritten before parsing.
-_PAIRED_FLAGS = ("--tls-verify", "--stream", "--layers", "--archive", "--overwrite", "--pause")
+_PAIRED_FLAGS = ("--tls-verify", "--stream", "--layers", "--archive", "--overwrite", "--pause", "--infra",
+                 "--share-parent")
 # podman's `--pull` alone means `--pull=always`; with a policy word after it, that is its value
 _PULL_WORDS = ("always", "missing", "never", "newer", "true", "false", "ifmissing", "ifnewer")
 

@@ -98,6 +98,7 @@ def ps(
     latest: bool = typer.Option(False, "-l", "--latest", help="Only the latest container."),
     noheading: bool = typer.Option(False, "--noheading", help="Do not print the header."),
     filters: List[str] = typer.Option([], "-f", "--filter", help="Filter: name=, id=, status=, label=."),
+    pod: bool = typer.Option(False, "-p", "--pod", help="Show the pod of each container."),
 ) -> None:
     """List containers."""
     from ..engine.entities import PsOptions
@@ -109,7 +110,8 @@ def ps(
         for e in entries:
             render.out(e.record.id if no_trunc else e.record.short_id)
         return
-    render.formatted([ps_row(e, no_trunc) for e in entries], fmt, PS_COLUMNS, json_rows=[e.data for e in entries],
+    columns = PS_COLUMNS + ([("POD ID", "Pod"), ("PODNAME", "PodName")] if pod else [])
+    render.formatted([ps_row(e, no_trunc) for e in entries], fmt, columns, json_rows=[e.data for e in entries],
                      header_overrides={"ID": "CONTAINER ID"}, noheading=noheading)
 
 

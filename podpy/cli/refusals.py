@@ -19,7 +19,8 @@ No imports: the run path reads it only when a command line has a flag it does no
 
 NOT_YET = "not available yet"
 REMOTE = "remote connections are not available yet"
-PODS = "pods are not available yet"
+INIT_CTR = "init containers of pods are not available yet"
+POD_CGROUP = "a pod's own cgroup limits are not available yet: give them to its containers"
 SIGNING = "image signing is not available yet"
 HOOKS = "OCI hooks are not available yet"
 IPV6 = "IPv6 on user networks is not available yet"
@@ -42,7 +43,8 @@ COMMANDS = {
     "generate": NOT_YET,
     "kube": NOT_YET,
     "machine": "out of scope: podpy runs containers on this Linux host and manages no virtual machines",
-    "pod": PODS,
+    "pod clone": NOT_YET,
+    "pod stats": NOT_YET,
     "image diff": NOT_YET,
     "image scp": "copying images to other users or hosts is not available yet",
     "image sign": SIGNING,
@@ -70,7 +72,7 @@ _RUN_CREATE = {
     "--env-merge": NOT_YET, "--group-add": NOT_YET, "--http-proxy": NOT_YET, "--image-volume": NOT_YET,
     "--ip6": IPV6, "--label-file": NOT_YET, "--memory-reservation": NOT_YET, "--memory-swappiness": NOT_YET,
     "--no-hosts": NOT_YET, "--oom-kill-disable": NOT_YET, "--oom-score-adj": NOT_YET, "--os": NOT_YET,
-    "--passwd-entry": NOT_YET, "--personality": NOT_YET, "--pod": PODS, "--pod-id-file": PODS,
+    "--passwd-entry": NOT_YET, "--personality": NOT_YET, 
     "-q/--quiet": NOT_YET, "--requires": NOT_YET, "--rootfs": NOT_YET, "--seccomp-policy": NOT_YET,
     "--subgidname": NOT_YET, "--subuidname": NOT_YET, "--systemd": NOT_YET,
     "--tls-verify": NOT_YET, "--umask": NOT_YET, "--unsetenv": NOT_YET, "--unsetenv-all": NOT_YET,
@@ -81,7 +83,18 @@ FLAGS = {
     "": {"--hooks-dir": HOOKS, "--namespace": NOT_YET, "--volumepath": NOT_YET,
          "-c/--connection": REMOTE, "--identity": REMOTE, "-r/--remote": REMOTE, "--url": REMOTE, "--ssh": REMOTE},
     "run": {**_RUN_CREATE, "--passwd": NOT_YET},
-    "create": {**_RUN_CREATE, "--init-ctr": PODS},
+    "create": {**_RUN_CREATE, "--init-ctr": INIT_CTR},
+    "pod create": {
+        "--blkio-weight": POD_CGROUP, "--blkio-weight-device": POD_CGROUP, "--cgroup-parent": POD_CGROUP,
+        "-c/--cpu-shares": POD_CGROUP, "--cpus": POD_CGROUP, "--cpuset-cpus": POD_CGROUP, "--cpuset-mems": POD_CGROUP,
+        "--device": NOT_YET, "--device-read-bps": POD_CGROUP, "--device-write-bps": POD_CGROUP,
+        "--gidmap": NOT_YET, "--infra-conmon-pidfile": CONMON, "--ip6": IPV6, "-m/--memory": POD_CGROUP,
+        "--memory-swap": POD_CGROUP, "--no-hosts": NOT_YET, "--pid": NOT_YET, "--security-opt": NOT_YET,
+        "--shm-size": NOT_YET, "--subgidname": NOT_YET, "--subuidname": NOT_YET, "--sysctl": NOT_YET,
+        "--uidmap": NOT_YET, "--uts": NOT_YET, "--volumes-from": NOT_YET,
+    },
+    "pod ps": {"--ns": NOT_YET},
+    "pod logs": {"--color": NOT_YET},
     "exec": {"--detach-keys": NOT_YET, "-l/--latest": LATEST},
     "attach": {"-l/--latest": LATEST, "--sig-proxy": NOT_YET},
     "build": {
@@ -111,7 +124,7 @@ FLAGS = {
     "inspect": {"-l/--latest": LATEST, "-s/--size": NOT_YET},
     "container inspect": {"-l/--latest": LATEST, "-s/--size": NOT_YET},
     "kill": {"--cidfile": NOT_YET},
-    "ps": {"--external": NOT_YET, "--ns": NOT_YET, "-p/--pod": PODS, "-s/--size": NOT_YET, "--sort": NOT_YET,
+    "ps": {"--external": NOT_YET, "--ns": NOT_YET, "-s/--size": NOT_YET, "--sort": NOT_YET,
            "--sync": NOT_YET, "-w/--watch": NOT_YET},
     "logs": {"--color": NOT_YET, "-l/--latest": LATEST},
     "pause": {"--cidfile": NOT_YET, "-f/--filter": NOT_YET, "-l/--latest": LATEST},
@@ -160,6 +173,7 @@ SAME = {
     "image list": "images", "image ls": "images", "image load": "load", "image pull": "pull", "image push": "push",
     "image rm": "rmi", "image save": "save", "image tag": "tag", "image untag": "untag", "system info": "info",
     "network remove": "network rm", "volume remove": "volume rm", "volume list": "volume ls",
+    "pod ls": "pod ps", "pod list": "pod ps",
 }
 
 # podpy's own commands, which podman 4.3.1 does not have, and what each is for (the contract

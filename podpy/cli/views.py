@@ -34,6 +34,7 @@ def ps_row(entry: PsEntry, no_trunc: bool) -> dict[str, Any]:
         "Networks": ",".join(data["Networks"]),
         "Labels": rec.config.labels,
         "Size": "",
+        "Pod": rec.config.pod if no_trunc else rec.config.pod[:12],
     })
     return data
 

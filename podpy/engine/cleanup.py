@@ -37,6 +37,10 @@ def cleanup(rt: Runtime, cid: str, warn: Callable[[str], None]) -> None:
             return
     if rec.state != EXITED or not rec.detached:
         return
+    if rec.config.pod:
+        from .pods import member_exited
+
+        member_exited(rt, rec, warn)
     if rec.config.remove:
         from .removal import remove_container
 

@@ -42,6 +42,14 @@ def state_word(rec: ContainerRecord) -> str:
             REMOVING: "removing"}.get(rec.state, rec.state)
 
 
+def shared_with(rec: ContainerRecord) -> set[str]:
+    """The ids of the containers whose namespaces rec joins (--network, --pid, --ipc, --uts,
+    --cgroupns container:ID)."""
+    cfg = rec.config
+    return {mode.partition(":")[2] for mode in (cfg.network, cfg.pid_mode, cfg.ipc_mode, cfg.uts_mode,
+                                                 cfg.cgroupns_mode) if mode.startswith("container:")}
+
+
 STOPPING_MARK = "stopping"
 
 

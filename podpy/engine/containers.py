@@ -88,7 +88,22 @@ class ContainerEngine:
 
         reconcile(self.rt)
         self._pull_if_needed(opts.image, opts.pull, opts.platform)
-        return create(self.rt, opts, on_replaced=on_replaced)
+        return create(self.rt, self._new_pod(opts), on_replaced=on_replaced)
+
+    def _new_pod(self, opts: CreateOptions) -> CreateOptions:
+        """`--pod new:NAME`: the pod made first (with the container's published ports and
+        networks, which belong to a pod), the container then made in it."""
+        if not (opts.pod or "").startswith("new:"):
+            return opts
+        from .pods import PodCreateOptions, PodEngine
+        from .runoptions import CreateOptions
+
+        PodEngine(self.rt, self.warn).create(PodCreateOptions(
+            name=opts.pod[4:], publish=list(opts.publish), network=list(opts.network),
+            create_command=list(opts.create_command)))
+        opts = CreateOptions(**opts.as_dict())
+        opts.pod, opts.publish, opts.network = opts.pod[4:], [], []
+        return opts
 
     def run(self, opts: CreateOptions, on_detached: Optional[Callable[[str], None]] = None,
             on_replaced: Optional[Callable[[str], None]] = None) -> int:
@@ -113,7 +128,7 @@ class ContainerEngine:
         try:
             reconcile(self.rt)
             self._pull_if_needed(opts.image, opts.pull, opts.platform)
-            rec = create(self.rt, opts, for_run=True, on_replaced=on_replaced)
+            rec = create(self.rt, self._new_pod(opts), for_run=True, on_replaced=on_replaced)
             for line in self.rt.cfg.warnings:
                 self.warn(line)
             if opts.detach:
@@ -127,6 +142,10 @@ class ContainerEngine:
 
             sys.stdout.flush()
             code = start_attached(self.rt, rec, self.warn, ahead, opts.sig_proxy, keys)
+            if rec.config.pod:
+                from .pods import member_exited
+
+                member_exited(self.rt, rec, self.warn)
         finally:
             if ahead is not None:
                 ahead.discard()
@@ -211,7 +230,12 @@ class ContainerEngine:
         if interactive:
             rec.config.interactive = True
         sys.stdout.flush()
-        return start_attached(self.rt, rec, self.warn)
+        code = start_attached(self.rt, rec, self.warn)
+        if rec.config.pod:
+            from .pods import member_exited
+
+            member_exited(self.rt, rec, self.warn)
+        return code
 
     def stop(self, names: list[str], timeout: Optional[int], all_: bool = False,
              latest: bool = False) -> list[Report]:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from rootless.userns import IdMappings
 
+    from .podstore import PodRecord
     from .runoptions import CreateOptions
 
 _ADJ = ("admiring", "bold", "brave", "calm", "clever", "cool", "dazzling", "eager", "elegant", "festive",
@@ -39,15 +40,21 @@ def random_name() -> str:
 
 
 def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
-           on_replaced: Optional[Callable[[str], None]] = None) -> ContainerRecord:
+           on_replaced: Optional[Callable[[str], None]] = None, pod: Optional[PodRecord] = None,
+           infra: bool = False) -> ContainerRecord:
     """Validate everything first, then make the row (state `configured`), the
     storage, and flip the row to `created`; on failure undo what was made.
 
     With for_run the row stays `configured` and ours until `start` claims it,
     so a run killed before its container starts leaves a row the next command
     removes, not a stray created container. With --replace, a container of the
-    same name is removed first (its name told to on_replaced, as podman prints it).
+    same name is removed first (its name told to on_replaced, as podman prints it). In a pod
+    (--pod, or pod given: the pod whose infra container this is), it joins what the pod shares.
     """
+    if pod is None and (o.pod or o.pod_id_file):
+        from .podstore import join
+
+        o, pod = join(rt, o)
     name = opt.check_name(o.name) if o.name else None
     if o.replace and not name:
         raise InvalidArgument("cannot replace container without --name being set")
@@ -178,6 +185,7 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
         read_only_tmpfs=ro_tmpfs and o.read_only, userns=o.userns or userns.mode,
         idmap=userns.idmap, etc_entries=extra_etc,
         create_command=o.create_command or [os.path.basename(sys.argv[0])] + sys.argv[1:],
+        pod=pod.id if pod is not None else "", pod_infra=infra,
         **kernel, **life,
     )
     rec = ContainerRecord(id=cid, name=name or "", image_id=image.id, image_name=image_name,

@@ -34,9 +34,15 @@ def ps(rt: Runtime, opts: PsOptions) -> list[PsEntry]:
         recs = recs[:1]
     elif opts.last >= 0:
         recs = recs[:opts.last]
+    pod_names: dict[str, str] = {}
+    if any(r.config.pod for r in recs):
+        from .podstore import PodStore
+
+        pod_names = {p.id: p.name for p in PodStore(rt.db).all()}
     entries = []
     for rec in recs:
         data, health = ps_json(rec), None
+        data["PodName"] = pod_names.get(rec.config.pod, "")
         if rec.state == RUNNING and stop_waiting(rt.container_run_dir(rec.id)):
             data["State"], data["Status"] = "stopping", "Stopping"   # podman's words while a stop waits
         if rec.config.healthcheck and rec.state == RUNNING:

@@ -9,7 +9,7 @@ import time
 
 from ..errors import InvalidState, NoSuchContainer, PodpyError, translate
 from ..state import REMOVING, RUNNING, ContainerRecord
-from .container import Container
+from .container import Container, shared_with
 from .context import Runtime
 from .entities import PruneReport, Report
 from .reconcile import reconcile
@@ -75,17 +75,9 @@ def _kill_and_wait(rec: ContainerRecord, timeout: float = 10.0) -> None:
         time.sleep(0.005)
 
 
-def _shared_with(rec: ContainerRecord) -> set[str]:
-    """The ids of the containers whose namespaces rec joins (--network, --pid, --ipc, --uts,
-    --cgroupns container:ID)."""
-    cfg = rec.config
-    return {mode.partition(":")[2] for mode in (cfg.network, cfg.pid_mode, cfg.ipc_mode, cfg.uts_mode,
-                                                 cfg.cgroupns_mode) if mode.startswith("container:")}
-
-
 def dependents(recs: list[ContainerRecord], cid: str) -> list[ContainerRecord]:
     """The containers of recs that share a namespace of container cid."""
-    return [r for r in recs if cid in _shared_with(r)]
+    return [r for r in recs if cid in shared_with(r)]
 
 
 def with_dependents(recs: list[ContainerRecord], rec: ContainerRecord) -> list[ContainerRecord]:
@@ -149,6 +141,13 @@ def remove_many(rt: Runtime, names: list[str], force: bool, all_: bool, ignore: 
             reports.append(Report(label, error=err))
             continue
         try:
+            if rec.config.pod_infra:
+                from .podstore import PodStore
+
+                pod = PodStore(rt.db).get(rec.config.pod)
+                if pod is not None:
+                    raise PodpyError(f"container {rec.id} is the infra container of pod {pod.id} and cannot be "
+                                     "removed without removing the pod")
             left = dependents(rt.state.all(), rec.id)
             if left:
                 raise PodpyError(f"container {rec.id} has dependent containers which must be removed before it: "

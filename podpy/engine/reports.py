@@ -45,14 +45,14 @@ def ps_json(rec: ContainerRecord) -> dict[str, Any]:
         "Id": rec.id,
         "Image": rec.image_name,
         "ImageID": rec.image_id,
-        "IsInfra": False,
+        "IsInfra": rec.config.pod_infra,
         "Labels": rec.config.labels or None,
         "Mounts": [m["destination"] for m in rec.config.mounts],
         "Names": [rec.name],
         "Namespaces": {},
         "Networks": sorted(rec.config.networks),
         "Pid": rec.pid or 0,
-        "Pod": "",
+        "Pod": rec.config.pod,
         "PodName": "",
         "Ports": ports_json(rec.config.ports),
         "Size": None,
@@ -170,7 +170,8 @@ def container_inspect(rec: ContainerRecord, rootfs: str, driver: str, run_dir: s
             if cfg.idmap else {},
         },
         "NetworkSettings": network_settings(rec, run_dir),
-        "IsInfra": False,
+        "Pod": cfg.pod,
+        "IsInfra": cfg.pod_infra,
     }
 
 

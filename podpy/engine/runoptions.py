@@ -106,6 +106,8 @@ class CreateOptions(Record):
     image: str = field()                  # the first word that is not an option's
     command: list[str] = field(list)      # the words after the image
     name: Optional[str] = option("--name", metavar="NAME", help="name of the container")
+    pod: Optional[str] = option("--pod", metavar="POD", help="run in this pod (new:NAME: a new pod of that name)")
+    pod_id_file: Optional[str] = option("--pod-id-file", metavar="FILE", help="run in the pod whose id FILE holds")
     remove: bool = option("--rm", help="remove the container when it exits")
     interactive: bool = option("-i", "--interactive", help="keep stdin open")
     tty: bool = option("-t", "--tty", help="allocate a pseudo-terminal")

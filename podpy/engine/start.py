@@ -95,7 +95,8 @@ def _podpy_command(rt: Runtime, *args: str) -> dict[str, Any]:
         flags += [f"--storage-opt={o}" for o in cfg.storage_opts] or ["--storage-opt="]
     if cfg.tmpdir:
         flags.append(f"--tmpdir={cfg.tmpdir}")
-    argv = [sys.executable, "-m", "podpy", "--root", cfg.root, "--runroot", cfg.runroot,
+    # -P: podpy from PYTHONPATH (python_env), never from the directory the monitor runs in
+    argv = [sys.executable, "-P", "-m", "podpy", "--root", cfg.root, "--runroot", cfg.runroot,
             "--storage-driver", rt.store.driver.name, *flags, *args]
     from ..monitor.client import python_env
 
@@ -134,12 +135,36 @@ def _write_spec(path: str, spec: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def start_dependencies(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None],
+                       seen: Optional[set[str]] = None) -> None:
+    """Start, detached, the containers whose namespaces rec joins (and theirs first) that do
+    not run, as podman does: a pod's infra container before its members."""
+    from ..errors import InvalidState
+    from ..state import PAUSED, RUNNING
+    from .container import shared_with
+
+    seen = seen if seen is not None else {rec.id}
+    for cid in sorted(shared_with(rec)):
+        dep = rt.state.get(cid)
+        if dep is None or cid in seen or dep.state in (RUNNING, PAUSED):
+            continue   # a missing one is named by the start itself
+        seen.add(cid)
+        start_dependencies(rt, dep, warn, seen)
+        try:
+            start_detached(rt, dep, warn)
+        except InvalidState:
+            current = rt.state.get(cid)
+            if current is None or current.state not in (RUNNING, PAUSED):
+                raise   # not another command's start of it meanwhile
+
+
 def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None],
                    by_policy: bool = False) -> ContainerRecord:
     """Start a created or exited container under the monitor; returns its row once it runs.
     by_policy: a restart policy's start, which a `stop` meanwhile cancels."""
     from ..network.start import NetStart
 
+    start_dependencies(rt, rec, warn)
     ctr = Container(rt, rec)
     rec = ctr.claim_start(detached=True, by_policy=by_policy)
     cfg = rec.config
@@ -251,6 +276,7 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
     from rootless import parent, tty
     from storage.fsutil import remove_tree
 
+    start_dependencies(rt, rec, warn)
     ctr = Container(rt, rec)
     rec = ctr.claim_start(detached=False)
     cfg = rec.config

@@ -43,6 +43,10 @@ def spawn(runroot: str) -> None:
     if pid == 0:
         try:
             os.setsid()
+            # From /: the monitor holds no directory of the caller's busy, and neither it nor
+            # the commands it runs (`python -m podpy ...`) import a podpy found in the
+            # directory podpy happened to be started from.
+            os.chdir("/")
             null = os.open("/dev/null", os.O_RDWR)
             for fd in (0, 1, 2):
                 os.dup2(null, fd)

@@ -278,11 +278,11 @@ def test_the_monitors_commands_keep_the_store_and_events_flags():
                           tmpdir="/t")
     rt = SimpleNamespace(cfg=cfg, store=SimpleNamespace(driver=SimpleNamespace(name="fuse-overlayfs")))
     argv = _podpy_command(rt, "container", "cleanup", "abc")["argv"]
-    assert argv[3:] == ["--root", "/r", "--runroot", "/rr", "--storage-driver", "fuse-overlayfs",
+    assert argv[4:] == ["--root", "/r", "--runroot", "/rr", "--storage-driver", "fuse-overlayfs",
                         "--events-backend=none", "--storage-opt=overlay.mount_program=/f", "--tmpdir=/t",
                         "container", "cleanup", "abc"]
     cfg.storage_opts, cfg.tmpdir, cfg.events_backend = [], None, "file"
-    assert _podpy_command(rt, "x")["argv"][9:] == ["--events-backend=file", "--storage-opt=", "x"]
+    assert _podpy_command(rt, "x")["argv"][10:] == ["--events-backend=file", "--storage-opt=", "x"]
 
 
 def test_persistent_flags_after_the_command_are_lifted_as_podmans_are():

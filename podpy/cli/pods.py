@@ -1,0 +1,400 @@
+"""`pod` commands: create, start, stop, restart, kill, pause, unpause, rm, ps, inspect, exists,
+prune, top, logs (each one PodEngine call, or one ContainerEngine call for the pod's
+containers)."""
+
+from __future__ import annotations
+
+import sys
+from typing import List, Optional
+
+import typer
+
+from . import render
+from .app import runtime
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+
+def engine(ctx: typer.Context) -> Any:
+    """The pod engine over this command's store."""
+    from ..engine.pods import PodEngine
+
+    return PodEngine(runtime(ctx), render.warn)
+
+
+def _reports(reports: List[Any], ignore_missing: bool = False, missing_code: int = 125) -> int:
+    """Each pod's full id, or its error; podman's codes: 125 for a failure (`pod rm`:
+    missing_code 1 for a pod that does not exist)."""
+    from ..errors import NoSuchPod
+
+    code = 0
+    for rep in reports:
+        if rep.error is None:
+            render.out(str(rep.value))
+            continue
+        if ignore_missing and isinstance(rep.error, NoSuchPod):
+            continue
+        render.error(str(rep.error))
+        code = max(code, missing_code if isinstance(rep.error, NoSuchPod) else 125)
+    return code
+
+
+def _ids_from(files: List[str]) -> List[str]:
+    from ..errors import InvalidArgument
+
+    out = []
+    for path in files:
+        try:
+            with open(path) as f:
+                out.append(f.read().strip())
+        except OSError as exc:
+            raise InvalidArgument(f"reading pod ID file {path}: {exc.strerror}") from None
+    return out
+
+
+def create(
+    ctx: typer.Context,
+    name: Optional[str] = typer.Option(None, "-n", "--name", help="Name of the pod."),
+    infra: bool = typer.Option(True, "--infra/--no-infra", help="Make an infra container that holds the namespaces."),
+    infra_image: Optional[str] = typer.Option(None, "--infra-image", help="Image of the infra container."),
+    infra_command: Optional[str] = typer.Option(None, "--infra-command", help="Command of the infra container."),
+    infra_name: Optional[str] = typer.Option(None, "--infra-name", help="Name of the infra container."),
+    share: Optional[str] = typer.Option(None, "--share",
+                                        help="Namespaces to share: cgroup, ipc, net, pid, uts or none "
+                                             "(default net,uts,ipc; +pid adds to it)."),
+    share_parent: bool = typer.Option(True, "--share-parent/--no-share-parent",
+                                      help="Accepted: podpy gives a pod's containers their own cgroups."),
+    publish: List[str] = typer.Option([], "-p", "--publish", help="Publish a port of the pod (HOST:CTR)."),
+    network: List[str] = typer.Option([], "--network", "--net", help="Network of the pod."),
+    hostname: Optional[str] = typer.Option(None, "-h", "--hostname", help="Host name of the pod."),
+    add_host: List[str] = typer.Option([], "--add-host", help="Add NAME:IP to /etc/hosts."),
+    dns: List[str] = typer.Option([], "--dns", help="DNS server."),
+    dns_search: List[str] = typer.Option([], "--dns-search", help="DNS search domain."),
+    dns_option: List[str] = typer.Option([], "--dns-option", "--dns-opt", help="DNS option."),
+    label: List[str] = typer.Option([], "-l", "--label", help="Set metadata (K=V)."),
+    label_file: List[str] = typer.Option([], "--label-file", help="Read labels from a file."),
+    userns: Optional[str] = typer.Option(None, "--userns", help="User namespace of the pod's containers."),
+    volume: List[str] = typer.Option([], "-v", "--volume", help="A volume every container of the pod gets."),
+    exit_policy: str = typer.Option("continue", "--exit-policy", help="continue or stop."),
+    replace: bool = typer.Option(False, "--replace", help="Replace a pod of the same name."),
+    network_alias: List[str] = typer.Option([], "--network-alias", help="Alias on a user network."),
+    ip: Optional[str] = typer.Option(None, "--ip", help="Address on a user network."),
+    mac_address: Optional[str] = typer.Option(None, "--mac-address", help="MAC address on a user network."),
+    pod_id_file: Optional[str] = typer.Option(None, "--pod-id-file", help="Write the pod's id to this file."),
+) -> None:
+    """Create a pod; print its id."""
+    from ..engine.pods import PodCreateOptions
+
+    opts = PodCreateOptions(
+        name=name, infra=infra, infra_image=infra_image, infra_command=infra_command, infra_name=infra_name,
+        share=share, share_parent=share_parent, publish=list(publish), network=list(network), hostname=hostname,
+        add_host=list(add_host), dns=list(dns), dns_search=list(dns_search), dns_option=list(dns_option),
+        labels=list(label), label_files=list(label_file), userns=userns, volumes=list(volume),
+        exit_policy=exit_policy, replace=replace, network_alias=list(network_alias), ip=ip,
+        mac_address=mac_address, pod_id_file=pod_id_file, create_command=["podpy", *sys.argv[1:]])
+    render.out(engine(ctx).create(opts).id)
+
+
+def start(
+    ctx: typer.Context,
+    pods: Optional[List[str]] = typer.Argument(None, help="Pods to start."),
+    all_: bool = typer.Option(False, "-a", "--all", help="Start every pod."),
+    latest: bool = typer.Option(False, "-l", "--latest", help="The latest pod."),
+    pod_id_file: List[str] = typer.Option([], "--pod-id-file", help="Read the pod's id from this file."),
+) -> None:
+    """Start pods: the infra container, then the others."""
+    names = list(pods or []) + _ids_from(pod_id_file)
+    raise typer.Exit(_reports(engine(ctx).start(names, all_, latest)))
+
+
+def stop(
+    ctx: typer.Context,
+    pods: Optional[List[str]] = typer.Argument(None, help="Pods to stop."),
+    all_: bool = typer.Option(False, "-a", "--all", help="Stop every pod."),
+    latest: bool = typer.Option(False, "-l", "--latest", help="The latest pod."),
+    ignore: bool = typer.Option(False, "-i", "--ignore", help="Ignore pods that do not exist."),
+    timeout: Optional[int] = typer.Option(None, "-t", "--time", help="Seconds to wait before SIGKILL."),
+    pod_id_file: List[str] = typer.Option([], "--pod-id-file", help="Read the pod's id from this file."),
+) -> None:
+    """Stop pods: their containers, then the infra container."""
+    names = list(pods or []) + _ids_from(pod_id_file)
+    raise typer.Exit(_reports(engine(ctx).stop(names, timeout, all_, latest, ignore), ignore))
+
+
+def restart(
+    ctx: typer.Context,
+    pods: Optional[List[str]] = typer.Argument(None, help="Pods to restart."),
+    all_: bool = typer.Option(False, "-a", "--all", help="Restart every pod."),
+    latest: bool = typer.Option(False, "-l", "--latest", help="The latest pod."),
+) -> None:
+    """Restart pods."""
+    raise typer.Exit(_reports(engine(ctx).restart(list(pods or []), None, all_, latest)))
+
+
+def kill(
+    ctx: typer.Context,
+    pods: Optional[List[str]] = typer.Argument(None, help="Pods to signal."),
+    all_: bool = typer.Option(False, "-a", "--all", help="Signal every pod."),
+    latest: bool = typer.Option(False, "-l", "--latest", help="The latest pod."),
+    sig: str = typer.Option("KILL", "-s", "--signal", help="Signal to send (name or number)."),
+) -> None:
+    """Send a signal to every running container of pods."""
+    from ..options import parse_signal
+
+    raise typer.Exit(_reports(engine(ctx).kill(list(pods or []), parse_signal(sig), all_, latest)))
+
+
+def pause(
+    ctx: typer.Context,
+    pods: Optional[List[str]] = typer.Argument(None, help="Pods to pause."),
+    all_: bool = typer.Option(False, "-a", "--all", help="Pause every pod."),
+    latest: bool = typer.Option(False, "-l", "--latest", help="The latest pod."),
+) -> None:
+    """Pause every running container of pods."""
+    raise typer.Exit(_reports(engine(ctx).pause(list(pods or []), all_, latest)))
+
+
+def unpause(
+    ctx: typer.Context,
+    pods: Optional[List[str]] = typer.Argument(None, help="Pods to unpause."),
+    all_: bool = typer.Option(False, "-a", "--all", help="Unpause every pod."),
+    latest: bool = typer.Option(False, "-l", "--latest", help="The latest pod."),
+) -> None:
+    """Unpause every paused container of pods."""
+    raise typer.Exit(_reports(engine(ctx).unpause(list(pods or []), all_, latest)))
+
+
+def rm(
+    ctx: typer.Context,
+    pods: Optional[List[str]] = typer.Argument(None, help="Pods to remove."),
+    all_: bool = typer.Option(False, "-a", "--all", help="Remove every pod."),
+    force: bool = typer.Option(False, "-f", "--force", help="Stop running containers first."),
+    ignore: bool = typer.Option(False, "-i", "--ignore", help="Ignore pods that do not exist."),
+    latest: bool = typer.Option(False, "-l", "--latest", help="The latest pod."),
+    timeout: Optional[int] = typer.Option(None, "-t", "--time", help="Seconds to wait before SIGKILL."),
+    pod_id_file: List[str] = typer.Option([], "--pod-id-file", help="Read the pod's id from this file."),
+) -> None:
+    """Remove pods and their containers."""
+    from ..errors import InvalidArgument
+
+    names = list(pods or []) + _ids_from(pod_id_file)
+    if not names and not all_ and not latest:
+        raise InvalidArgument("you must provide at least one name or id")
+    raise typer.Exit(_reports(engine(ctx).rm(names, force, all_, ignore, timeout, latest), ignore, missing_code=1))
+
+
+def exists(ctx: typer.Context, pod: str = typer.Argument(..., help="Pod.")) -> None:
+    """Exit 0 when the pod exists, 1 when it does not."""
+    raise typer.Exit(0 if engine(ctx).exists(pod) else 1)
+
+
+def prune(
+    ctx: typer.Context,
+    force: bool = typer.Option(False, "-f", "--force", help="Do not ask for confirmation."),
+) -> None:
+    """Remove every pod none of whose containers runs."""
+    if not force and not render.confirm(
+            "pod prune", "WARNING! This will remove all stopped/exited pods.."):
+        return
+    raise typer.Exit(_reports(engine(ctx).prune()))
+
+
+def inspect(
+    ctx: typer.Context,
+    pods: Optional[List[str]] = typer.Argument(None, help="Pods."),
+    fmt: Optional[str] = typer.Option(None, "-f", "--format", help="json, or a Go template."),
+    latest: bool = typer.Option(False, "-l", "--latest", help="The latest pod."),
+) -> None:
+    """Show pods' details."""
+    reports = engine(ctx).inspect(list(pods or []), latest)
+    docs = [r.value for r in reports if r.error is None]
+    if len(docs) == 1 and not fmt:
+        render.out(render.to_json(docs[0]))   # podman 4.3 prints one pod as an object
+    elif docs:
+        render.inspect(docs, fmt)
+    code = 0
+    for r in reports:
+        if r.error is not None:
+            render.error(str(r.error))
+            code = 125
+    raise typer.Exit(code)
+
+
+_PS_FILTERS = ("ctr-ids", "ctr-names", "ctr-number", "ctr-status", "id", "label", "name", "network", "status",
+               "until")
+_PS_SORT = {"created": lambda p: -p["CreatedTs"], "id": lambda p: p["Id"], "name": lambda p: p["Name"],
+            "number": lambda p: len(p["Containers"]), "status": lambda p: p["Status"]}
+
+
+def _matches(pod: dict, key: str, value: str) -> bool:
+    import fnmatch
+    import re
+
+    ctrs = pod["Containers"]
+    if key == "id":
+        return pod["Id"].startswith(value)
+    if key == "name":
+        return re.search(value, pod["Name"]) is not None
+    if key == "label":
+        k, eq, v = value.partition("=")
+        return k in pod["Labels"] and (not eq or pod["Labels"][k] == v)
+    if key == "status":
+        return pod["Status"].lower() == value.lower()
+    if key == "ctr-names":
+        return any(fnmatch.fnmatchcase(c["Names"], value) or c["Names"] == value for c in ctrs)
+    if key == "ctr-ids":
+        return any(c["Id"].startswith(value) for c in ctrs)
+    if key == "ctr-status":
+        return any(c["Status"] == value for c in ctrs)
+    if key == "ctr-number":
+        return str(len(ctrs)) == value
+    if key == "network":
+        return value in pod["Networks"]
+    if key == "until":
+        from ..formats import parse_time
+
+        return pod["CreatedTs"] < parse_time(value, "--filter until")
+    return False
+
+
+def ps(
+    ctx: typer.Context,
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only the pods' ids."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="json, or a Go template."),
+    filters: List[str] = typer.Option([], "-f", "--filter", help="KEY=VALUE (id, name, label, status, ctr-names, ...)."),
+    no_trunc: bool = typer.Option(False, "--no-trunc", help="Do not shorten ids."),
+    noheading: bool = typer.Option(False, "--noheading", help="Do not print the header."),
+    ctr_names: bool = typer.Option(False, "--ctr-names", help="The names of the pods' containers."),
+    ctr_ids: bool = typer.Option(False, "--ctr-ids", help="The ids of the pods' containers."),
+    ctr_status: bool = typer.Option(False, "--ctr-status", help="The states of the pods' containers."),
+    sort: str = typer.Option("created", "--sort", help="created, id, name, number or status."),
+    latest: bool = typer.Option(False, "-l", "--latest", help="The latest pod."),
+) -> None:
+    """List pods."""
+    from ..errors import InvalidArgument
+    from ..formats import ago, rfc3339
+
+    parsed = []
+    for f in filters:
+        key, eq, value = f.partition("=")
+        if not eq:
+            raise InvalidArgument(f"invalid filter {f!r}: it must be KEY=VALUE")
+        if key not in _PS_FILTERS:
+            raise InvalidArgument(f"{key} is an invalid filter")
+        parsed.append((key, value))
+    if sort not in _PS_SORT:
+        raise InvalidArgument(f"invalid option for --sort, options are: {', '.join(_PS_SORT)}")
+    pods = []
+    for p in engine(ctx).ps():
+        p = {**p, "CreatedTs": p["Created"]}
+        by_key: dict[str, list[str]] = {}
+        for key, value in parsed:
+            by_key.setdefault(key, []).append(value)
+        if all(any(_matches(p, key, v) for v in values) for key, values in by_key.items()):
+            pods.append(p)
+    pods.sort(key=_PS_SORT[sort])
+    if latest:
+        pods = sorted(pods, key=lambda p: -p["CreatedTs"])[:1]
+    if quiet:
+        for p in pods:
+            render.out(p["Id"] if no_trunc else p["Id"][:12])
+        return
+    short = (lambda i: i) if no_trunc else (lambda i: i[:12])
+    rows = []
+    for p in pods:
+        ctrs = p["Containers"]
+        rows.append({"ID": short(p["Id"]), "Name": p["Name"], "Status": p["Status"], "Created": ago(p["CreatedTs"]),
+                     "InfraID": short(p["InfraId"]), "NumberOfContainers": len(ctrs),
+                     "Labels": p["Labels"], "Networks": ",".join(p["Networks"]),
+                     "ContainerNames": ",".join(c["Names"] for c in ctrs),
+                     "ContainerIds": ",".join(short(c["Id"]) for c in ctrs),
+                     "ContainerStatuses": ",".join(c["Status"] for c in ctrs),
+                     "Cgroup": p["Cgroup"], "Namespace": p["Namespace"]})
+    columns = [("POD ID", "ID"), ("NAME", "Name"), ("STATUS", "Status"), ("CREATED", "Created"),
+               ("INFRA ID", "InfraID")]
+    extra = [(h, k) for on, h, k in ((ctr_ids, "IDS", "ContainerIds"), (ctr_names, "NAMES", "ContainerNames"),
+                                      (ctr_status, "STATUS", "ContainerStatuses")) if on]
+    columns += extra or [("# OF CONTAINERS", "NumberOfContainers")]
+    docs = [{"Cgroup": p["Cgroup"], "Containers": p["Containers"], "Created": rfc3339(p["CreatedTs"]),
+             "Id": p["Id"], "InfraId": p["InfraId"], "Name": p["Name"], "Namespace": p["Namespace"],
+             "Networks": p["Networks"], "Status": p["Status"], "Labels": p["Labels"]} for p in pods]
+    render.formatted(rows, fmt, columns, json_rows=docs, noheading=noheading,
+                     header_overrides={"ID": "POD ID", "InfraID": "INFRA ID", "NumberOfContainers": "# OF CONTAINERS"})
+
+
+def top(
+    ctx: typer.Context,
+    pod: Optional[str] = typer.Argument(None, help="Pod."),
+    descriptors: Optional[List[str]] = typer.Argument(None, help="ps(1) format descriptors."),
+    latest: bool = typer.Option(False, "-l", "--latest", help="The latest pod."),
+) -> None:
+    """The processes of a pod's containers, in one table."""
+    from ..errors import InvalidArgument, InvalidState
+    from .lifecycle import engine as containers
+
+    pods = engine(ctx)
+    if latest:
+        found = pods.ps()
+        if not found:
+            raise InvalidArgument("no pods to show")
+        if pod is not None:
+            descriptors = [pod, *(descriptors or [])]
+        pod = found[0]["Id"]
+    if pod is None:
+        raise InvalidArgument("you must provide the name or id of a running pod")
+    doc = pods.inspect([pod])[0]
+    if doc.error is not None:
+        raise doc.error
+    running = [c for c in doc.value["Containers"] if c["State"] == "running"]
+    if not running:
+        raise InvalidState(f"pod {doc.value['Id']} is not running: no running containers")
+    lines: list[list[str]] = []
+    for c in running:
+        rows = containers(ctx).top(c["Id"], list(descriptors or []))
+        lines += rows if not lines else rows[1:]
+    for line in render._tabwrite(lines):
+        render.out(line)
+
+
+def logs(
+    ctx: typer.Context,
+    pod: Optional[str] = typer.Argument(None, help="Pod."),
+    container: Optional[str] = typer.Option(None, "-c", "--container", help="Only this container of the pod."),
+    follow: bool = typer.Option(False, "-f", "--follow", help="Keep printing new lines until the containers stop."),
+    tail: int = typer.Option(-1, "--tail", help="Only the last N lines of each (-1: all)."),
+    since: Optional[str] = typer.Option(None, "--since", help="Only lines since a time or duration (10m)."),
+    until: Optional[str] = typer.Option(None, "--until", help="Only lines until a time or duration."),
+    timestamps: bool = typer.Option(False, "-t", "--timestamps", help="Prefix each line with its time."),
+    names: bool = typer.Option(False, "-n", "--names", help="Prefix each line with the container's name."),
+    latest: bool = typer.Option(False, "-l", "--latest", help="The latest pod."),
+) -> None:
+    """The logs of a pod's containers (its infra container has none)."""
+    from ..errors import InvalidArgument
+    from .lifecycle import logs as container_logs
+
+    if pod is None and not latest:
+        raise InvalidArgument("`podpy pod logs` requires a pod name or id, or --latest")
+    doc = engine(ctx).inspect([pod] if pod else [], latest)[0]
+    if doc.error is not None:
+        raise doc.error
+    infra = doc.value["InfraContainerID"]
+    members = [c for c in doc.value["Containers"] if c["Id"] != infra]
+    if container is not None:
+        chosen = [c for c in members if c["Name"] == container or c["Id"].startswith(container)]
+        if not chosen:
+            raise InvalidArgument(f"container {container} is not in pod {doc.value['Name']}")
+        members = chosen
+    if not members:
+        raise InvalidArgument(f"pod {doc.value['Name']} has no containers with logs")
+    container_logs(ctx, [c["Id"] for c in members], follow, tail, since, until, timestamps, names)
+
+
+TOP: dict = {}
+GROUP = {
+    "create": (create, {"context_settings": {"help_option_names": ["--help"]}}), "start": (start, {}), "stop": (stop, {}), "restart": (restart, {}),
+    "kill": (kill, {}), "pause": (pause, {}), "unpause": (unpause, {}), "rm": (rm, {}),
+    "exists": (exists, {}), "prune": (prune, {}), "inspect": (inspect, {}), "ps": (ps, {}),
+    "ls": (ps, {"hidden": True}), "list": (ps, {"hidden": True}), "top": (top, {}), "logs": (logs, {}),
+}

@@ -1,0 +1,504 @@
+"""PodEngine: pods, as podman has them: containers that share namespaces through an infra
+container, made, started, stopped and removed together.
+
+The infra container is an ordinary container of the pod (`config.pod_infra`) running the
+pause image (`localhost/podpy-pause:VERSION`, made here from the host's catatonit, no
+registry needed). It holds what the pod shares: its network (with the pod's published
+ports, networks, DNS and hosts entries), IPC and UTS namespaces, and PID and cgroup ones
+when --share asks. A member joins them as `--network/--ipc/--uts container:INFRA` would
+(engine/create.py), so starting a member starts the infra first, and removing the infra
+first removes its members, by the rules every container that shares namespaces follows.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from ..errors import InvalidArgument, InvalidState, NoSuchContainer, NoSuchPod, PodpyError
+from ..record import Record
+from .context import Runtime
+from .entities import Report, each
+from .podstore import PodConfig, PodRecord, PodStore, members, parse_share, status
+from .reconcile import reconcile
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Optional
+
+    from ..state import ContainerRecord
+
+PAUSE_REPOSITORY = "localhost/podpy-pause"
+CATATONIT = ("/usr/libexec/podman/catatonit", "/usr/bin/catatonit", "/usr/local/bin/catatonit")
+EXIT_POLICIES = ("continue", "stop")
+
+
+class PodCreateOptions(Record):
+    """The options of `pod create`, as given (validated by PodEngine.create)."""
+
+    FIELDS = {
+        "name": None, "infra": True, "infra_image": None, "infra_command": None, "infra_name": None,
+        "share": None, "share_parent": True, "publish": list, "network": list, "hostname": None,
+        "add_host": list, "dns": list, "dns_search": list, "dns_option": list, "labels": list,
+        "label_files": list, "userns": None, "volumes": list, "exit_policy": "continue", "replace": False,
+        "network_alias": list, "ip": None, "mac_address": None, "pod_id_file": None,
+        "create_command": list,
+    }
+    __slots__ = tuple(FIELDS)
+    name: Optional[str]
+    infra: bool
+    infra_image: Optional[str]
+    infra_command: Optional[str]
+    infra_name: Optional[str]
+    share: Optional[str]
+    share_parent: bool
+    publish: list[str]
+    network: list[str]
+    hostname: Optional[str]
+    add_host: list[str]
+    dns: list[str]
+    dns_search: list[str]
+    dns_option: list[str]
+    labels: list[str]
+    label_files: list[str]
+    userns: Optional[str]
+    volumes: list[str]
+    exit_policy: str
+    replace: bool
+    network_alias: list[str]
+    ip: Optional[str]
+    mac_address: Optional[str]
+    pod_id_file: Optional[str]
+    create_command: list[str]
+
+
+def pause_image(rt: Runtime) -> str:
+    """The pause image's name, made from the host's catatonit the first time a pod needs it."""
+    from .. import __version__
+
+    name = f"{PAUSE_REPOSITORY}:{__version__}"
+    try:
+        rt.store.image(name, rt.cfg.short_names)
+        return name
+    except Exception:  # noqa: BLE001 - not made yet
+        pass
+    binary = next((p for p in CATATONIT if os.access(p, os.X_OK)), None)
+    if binary is None:
+        raise InvalidArgument("a pod's infra container runs catatonit, which is not installed "
+                              "(Debian: apt-get install catatonit), or use --infra=false")
+    import io
+    import tarfile
+
+    from .entities import ImportOptions
+    from .images import ImageEngine
+
+    with rt.store.temporary("pause") as stage:
+        path = os.path.join(stage.path, "pause.tar")
+        with tarfile.open(path, "w") as tf:
+            info = tf.gettarinfo(os.path.realpath(binary), arcname="catatonit")
+            info.uid = info.gid = 0
+            info.uname = info.gname = "root"
+            info.mode = 0o755
+            with open(binary, "rb") as f:
+                tf.addfile(info, f)
+            for d in ("etc", "proc", "sys", "dev", "run", "tmp"):
+                entry = tarfile.TarInfo(d)
+                entry.type, entry.mode = tarfile.DIRTYPE, 0o755 if d != "tmp" else 0o1777
+                tf.addfile(entry, io.BytesIO(b""))
+        ImageEngine(rt, lambda _line: None).import_(ImportOptions(
+            source=path, reference=name, changes=['ENTRYPOINT ["/catatonit", "-P"]'], message=""))
+    return name
+
+
+class PodEngine:
+    """`pod` and its verbs; one report per pod for the verbs that take several."""
+
+    def __init__(self, rt: Runtime, warn: Callable[[str], None]) -> None:
+        self.rt = rt
+        self.warn = warn
+        self.pods = PodStore(rt.db)
+
+    # -- create --------------------------------------------------------------------------
+
+    def create(self, o: PodCreateOptions) -> PodRecord:
+        """`pod create`: the pod's row, then its infra container (created, not started);
+        undone if the infra cannot be made."""
+        from ..options import check_name, parse_labels
+
+        reconcile(self.rt)
+        name = check_name(o.name) if o.name else None
+        share = parse_share(o.share, o.infra)
+        if o.exit_policy not in EXIT_POLICIES:
+            raise InvalidArgument(f'invalid pod exit policy: "{o.exit_policy}"')
+        if not o.infra:
+            for flag, given in (("--publish", o.publish), ("--network", o.network), ("--hostname", o.hostname),
+                                ("--add-host", o.add_host), ("--dns", o.dns), ("--infra-image", o.infra_image),
+                                ("--infra-command", o.infra_command), ("--infra-name", o.infra_name)):
+                if given:
+                    raise InvalidArgument(f"{flag} needs an infra container: it cannot be used with --infra=false")
+        if o.hostname and "uts" not in share:
+            raise InvalidArgument("--hostname: the pod does not share a UTS namespace")
+        labels = parse_labels(list(o.labels))
+        for path in o.label_files:
+            labels.update(_label_file(path))
+        if o.replace and name:
+            try:
+                old = self.pods.lookup(name)
+            except NoSuchPod:
+                old = None
+            if old is not None:
+                self._remove(old, force=True, timeout=None)
+        pod_id = os.urandom(32).hex()
+        if not name:
+            from .create import random_name
+
+            name = random_name()
+        infra_command = None
+        if o.infra_command:
+            import json
+
+            text = o.infra_command.strip()
+            infra_command = json.loads(text) if text.startswith("[") else text.split()
+        cfg = PodConfig(labels=labels, share=share, infra=o.infra, infra_image=o.infra_image or "",
+                        infra_command=infra_command or [], infra_name=o.infra_name or "",
+                        hostname=o.hostname or "", exit_policy=o.exit_policy, create_command=list(o.create_command),
+                        share_parent=o.share_parent, ports=list(o.publish), networks=list(o.network),
+                        dns={"servers": list(o.dns), "search": list(o.dns_search), "options": list(o.dns_option)},
+                        add_hosts=list(o.add_host), userns=o.userns or "", volumes=list(o.volumes))
+        rec = PodRecord(id=pod_id, name=name, created=time.time(), config=cfg, infra_id=None)
+        self.pods.insert(rec)
+        try:
+            if o.infra:
+                infra = self._create_infra(rec, o)
+                rec.infra_id = infra.id
+                self.pods.set_infra(pod_id, infra.id)
+        except BaseException:
+            self._remove(rec, force=True, timeout=None)
+            raise
+        if o.pod_id_file:
+            from storage.fsutil import atomic_file
+
+            with atomic_file(o.pod_id_file) as f:
+                f.write(pod_id.encode())
+        self._event(rec, "create")
+        return rec
+
+    def _create_infra(self, pod: PodRecord, o: PodCreateOptions) -> ContainerRecord:
+        from .create import create
+        from .runoptions import CreateOptions
+
+        cfg = pod.config
+        image = cfg.infra_image or pause_image(self.rt)
+        if cfg.infra_image:
+            try:
+                self.rt.store.image(image, self.rt.cfg.short_names)
+            except Exception:  # noqa: BLE001 - not here: pulled, as run pulls
+                from .pull import ensure_image
+
+                ensure_image(self.rt, image, "missing", lambda _line: None)
+        copts = CreateOptions(
+            image=image, command=list(cfg.infra_command), name=cfg.infra_name or f"{pod.id[:12]}-infra",
+            network=list(o.network), publish=list(o.publish), add_hosts=list(o.add_host),
+            hostname=(o.hostname or pod.name) if "uts" in cfg.share else None,   # podman's: the pod's name
+            dns=list(o.dns), dns_search=list(o.dns_search), dns_options=list(o.dns_option), userns=o.userns,
+            volumes=list(o.volumes), network_aliases=list(o.network_alias), ip=o.ip, mac_address=o.mac_address,
+            create_command=list(cfg.create_command))
+        if cfg.infra_command:
+            copts.entrypoint = "[]"
+        return create(self.rt, copts, pod=pod, infra=True)
+
+    # -- lookups ------------------------------------------------------------------------
+
+    def _members(self, pod: PodRecord) -> list[ContainerRecord]:
+        return members(self.rt.state.all(), pod.id)
+
+    def _pods(self, names: list[str], all_: bool, latest: bool = False) -> list[str]:
+        if all_ or latest:
+            if names:
+                raise InvalidArgument("--all, --latest and pods given cannot be used together")
+            pods = self.pods.all()
+            return [p.id for p in (pods[:1] if latest else pods)]
+        if not names:
+            raise InvalidArgument("you must provide at least one name or id")
+        return names
+
+    def exists(self, name: str) -> bool:
+        try:
+            self.pods.lookup(name)
+            return True
+        except NoSuchPod:
+            return False
+
+    # -- start, stop and the other running verbs -----------------------------------------
+
+    def start(self, names: list[str], all_: bool = False, latest: bool = False) -> list[Report]:
+        """`pod start`: the infra container first, then the others (each one a failure of its own)."""
+        from .start import start_detached
+
+        reconcile(self.rt)
+
+        def one(name: str) -> str:
+            pod = self.pods.lookup(name)
+            recs = self._members(pod)
+            ordered = [r for r in recs if r.config.pod_infra] + [r for r in recs if not r.config.pod_infra]
+            failed = []
+            for rec in ordered:
+                current = self.rt.state.get(rec.id)
+                if current is None or current.state in ("running", "paused"):
+                    continue
+                try:
+                    start_detached(self.rt, current, self.warn)
+                except PodpyError as exc:
+                    failed.append(f"starting container {rec.id}: {exc}")
+            if failed:
+                raise InvalidState("; ".join(failed))
+            self._event(pod, "start")
+            return pod.id
+        return each(self._pods(names, all_, latest), one)
+
+    def stop(self, names: list[str], timeout: Optional[int], all_: bool = False, latest: bool = False,
+             ignore: bool = False) -> list[Report]:
+        """`pod stop`: the members, then the infra container."""
+        from .lifecycle import check_timeout, stop
+
+        check_timeout(timeout)
+        reconcile(self.rt)
+
+        def one(name: str) -> str:
+            pod = self.pods.lookup(name)
+            for rec in self._stop_order(pod):
+                if rec.state in ("running", "paused"):
+                    try:
+                        stop(self.rt, rec.id, timeout, self.warn)
+                    except (NoSuchContainer, InvalidState):
+                        pass   # gone or stopped meanwhile
+            self._event(pod, "stop")
+            return pod.id
+        return self._each_pod(names, all_, latest, one, ignore)
+
+    def restart(self, names: list[str], timeout: Optional[int] = None, all_: bool = False,
+                latest: bool = False) -> list[Report]:
+        stopped = {r.name: r for r in self.stop(names, timeout, all_, latest)}
+        started = self.start([r.value for r in stopped.values() if r.error is None and r.value])
+        out = [r for r in stopped.values() if r.error is not None]
+        return out + started
+
+    def kill(self, names: list[str], sig: int, all_: bool = False, latest: bool = False) -> list[Report]:
+        from .lifecycle import kill
+
+        def one(name: str) -> str:
+            pod = self.pods.lookup(name)
+            running = [r for r in self._stop_order(pod) if r.state in ("running", "paused")]
+            if not running:
+                raise InvalidState(f"pod {pod.id} has no running containers: container state improper")
+            for rec in running:
+                try:
+                    kill(self.rt, rec.id, sig)
+                except (NoSuchContainer, InvalidState):
+                    pass
+            self._event(pod, "kill")
+            return pod.id
+        return self._each_pod(names, all_, latest, one)
+
+    def pause(self, names: list[str], all_: bool = False, latest: bool = False) -> list[Report]:
+        from .lifecycle import pause
+
+        def one(name: str) -> str:
+            pod = self.pods.lookup(name)
+            for rec in self._stop_order(pod):
+                if rec.state == "running":
+                    pause(self.rt, rec.id)
+            self._event(pod, "pause")
+            return pod.id
+        return self._each_pod(names, all_, latest, one)
+
+    def unpause(self, names: list[str], all_: bool = False, latest: bool = False) -> list[Report]:
+        from .lifecycle import unpause
+
+        def one(name: str) -> str:
+            pod = self.pods.lookup(name)
+            for rec in reversed(self._stop_order(pod)):
+                if rec.state == "paused":
+                    unpause(self.rt, rec.id)
+            self._event(pod, "unpause")
+            return pod.id
+        return self._each_pod(names, all_, latest, one)
+
+    def _stop_order(self, pod: PodRecord) -> list[ContainerRecord]:
+        """Members newest first, the infra container last (what joins is stopped before what it joins)."""
+        recs = self._members(pod)
+        return ([r for r in reversed(recs) if not r.config.pod_infra]
+                + [r for r in recs if r.config.pod_infra])
+
+    def _each_pod(self, names: list[str], all_: bool, latest: bool, one: Callable[[str], str],
+                  ignore: bool = False) -> list[Report]:
+        reports = each(self._pods(names, all_, latest), one)
+        if ignore:
+            reports = [r for r in reports if not isinstance(r.error, NoSuchPod)]
+        return reports
+
+    # -- remove --------------------------------------------------------------------------
+
+    def rm(self, names: list[str], force: bool = False, all_: bool = False, ignore: bool = False,
+           timeout: Optional[int] = None, latest: bool = False) -> list[Report]:
+        """`pod rm`: the pod's containers (members first, the infra container last) and the pod;
+        running ones only with force."""
+        from .lifecycle import check_timeout
+
+        check_timeout(timeout)
+        reconcile(self.rt)
+        if all_ and not names:
+            names = [p.id for p in self.pods.all()]
+            all_ = False
+
+        def one(name: str) -> str:
+            pod = self.pods.lookup(name)
+            self._remove(pod, force, timeout)
+            return pod.id
+        return self._each_pod(names, all_, latest, one, ignore)
+
+    def _remove(self, pod: PodRecord, force: bool, timeout: Optional[int]) -> None:
+        from .removal import remove_container
+
+        recs = self._stop_order(pod)
+        # its infra container running alone does not keep a pod, as in podman: it is stopped
+        running = [r for r in recs if r.state in ("running", "paused") and not r.config.pod_infra]
+        if running and not force:
+            raise InvalidState(f"pod {pod.id} has containers that are not ready to be removed: cannot remove "
+                               f"container {running[0].id} as it is running - running or paused containers cannot "
+                               "be removed without force: container state improper")
+        for rec in recs:
+            current = self.rt.state.get(rec.id)
+            if current is None:
+                continue
+            try:
+                remove_container(self.rt, current, force or current.config.pod_infra, False, timeout, self.warn)
+            except NoSuchContainer:
+                pass
+        self.pods.delete(pod.id)
+        self._event(pod, "remove")
+
+    def prune(self) -> list[Report]:
+        """`pod prune`: every pod none of whose containers runs."""
+        reconcile(self.rt)
+        out = []
+        for pod in self.pods.all():
+            if any(r.state in ("running", "paused") for r in self._members(pod)):
+                continue
+            try:
+                self._remove(pod, False, None)
+                out.append(Report(pod.id, pod.id))
+            except PodpyError as exc:
+                out.append(Report(pod.id, None, exc))
+        return out
+
+    # -- reading -------------------------------------------------------------------------
+
+    def ps(self) -> list[dict[str, Any]]:
+        """`pod ps`: one entry per pod, newest first, with podman's fields."""
+        reconcile(self.rt)
+        all_ctrs = self.rt.state.all()
+        return [self._summary(pod, members(all_ctrs, pod.id)) for pod in self.pods.all()]
+
+    def _summary(self, pod: PodRecord, recs: list[ContainerRecord]) -> dict[str, Any]:
+        from .container import state_word
+
+        return {
+            "Id": pod.id, "Name": pod.name, "Created": pod.created, "Status": status([r.state for r in recs]),
+            "InfraId": pod.infra_id or "", "Labels": dict(pod.config.labels), "Networks": self._networks(pod, recs),
+            "Containers": [{"Id": r.id, "Names": r.name, "Status": state_word(r)} for r in recs],
+            "Cgroup": pod.config.cgroup_parent, "Namespace": "",
+        }
+
+    def _networks(self, pod: PodRecord, recs: list[ContainerRecord]) -> list[str]:
+        infra = next((r for r in recs if r.config.pod_infra), None)
+        if infra is None:
+            return []
+        if infra.config.networks:
+            return sorted(infra.config.networks)
+        return [] if infra.config.network in ("none", "host") else [infra.config.network.partition(":")[0]]
+
+    def inspect(self, names: list[str], latest: bool = False) -> list[Report]:
+        def one(name: str) -> dict[str, Any]:
+            return self._inspect(self.pods.lookup(name))
+        reports = each(self._pods(names, False, latest), one)
+        return reports
+
+    def _inspect(self, pod: PodRecord) -> dict[str, Any]:
+        from ..formats import rfc3339
+        from .container import state_word
+
+        recs = self._members(pod)
+        infra = next((r for r in recs if r.config.pod_infra), None)
+        cfg = pod.config
+        doc: dict[str, Any] = {
+            "Id": pod.id, "Name": pod.name, "Created": rfc3339(pod.created), "CreateCommand": cfg.create_command,
+            "ExitPolicy": cfg.exit_policy, "State": status([r.state for r in recs]), "Hostname": cfg.hostname,
+            "Labels": dict(cfg.labels) or None, "CreateCgroup": False, "CgroupParent": cfg.cgroup_parent,
+            "CgroupPath": "", "CreateInfra": cfg.infra, "InfraContainerID": pod.infra_id or "",
+        }
+        if infra is not None:
+            ic = infra.config
+            bindings: dict[str, list[dict[str, str]]] = {}
+            for p in ic.ports:
+                key = f"{p['container_port']}/{p['protocol']}"
+                bindings.setdefault(key, []).append({"HostIp": p.get("host_ip") or "",
+                                                     "HostPort": str(p["host_port"])})
+            doc["InfraConfig"] = {
+                "PortBindings": bindings, "HostNetwork": ic.network == "host", "StaticIP": "", "StaticMAC": "",
+                "NoManageResolvConf": False, "DNSServer": cfg.dns.get("servers") or None,
+                "DNSSearch": cfg.dns.get("search") or None, "DNSOption": cfg.dns.get("options") or None,
+                "NoManageHosts": False, "HostAdd": list(cfg.add_hosts) or None,
+                "Networks": self._networks(pod, recs), "NetworkOptions": None,
+                "pid_ns": "private", "userns": cfg.userns or "host", "uts_ns": "private",
+            }
+        doc["SharedNamespaces"] = list(cfg.share)
+        doc["NumContainers"] = len(recs)
+        doc["Containers"] = [{"Id": r.id, "Name": r.name, "State": state_word(r)}
+                             for r in sorted(recs, key=lambda r: r.id)]
+        return doc
+
+    def _event(self, pod: PodRecord, status_: str) -> None:
+        from .. import events
+
+        try:
+            events.emit(self.rt.cfg.runroot, "pod", status_, pod.id, pod.name)
+        except Exception:  # noqa: BLE001 - an event log that cannot be written loses no pod
+            pass
+
+
+def _label_file(path: str) -> dict[str, str]:
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except OSError as exc:
+        raise InvalidArgument(f"reading label file {path}: {exc.strerror}") from None
+    out = {}
+    for line in lines:
+        line = line.strip()
+        if line and not line.startswith("#"):
+            k, _, v = line.partition("=")
+            out[k] = v
+    return out
+
+
+def member_exited(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None]) -> None:
+    """After a member of a pod has exited: with `--exit-policy stop`, the pod's infra container
+    stops once no other member runs (podman's policy); with `continue` it keeps running."""
+    if not rec.config.pod or rec.config.pod_infra:
+        return
+    pod = PodStore(rt.db).get(rec.config.pod)
+    if pod is None or pod.config.exit_policy != "stop" or not pod.infra_id:
+        return
+    recs = members(rt.state.all(), pod.id)
+    if any(r.state in ("running", "paused") for r in recs if not r.config.pod_infra and r.id != rec.id):
+        return
+    infra = rt.state.get(pod.infra_id)
+    if infra is not None and infra.state in ("running", "paused"):
+        from .lifecycle import stop
+
+        try:
+            stop(rt, infra.id, None, warn)
+        except (NoSuchContainer, InvalidState):
+            pass
+

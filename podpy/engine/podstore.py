@@ -1,0 +1,249 @@
+"""Pods' rows in the user's database, and a pod's status from its containers' states.
+
+A pod is a name, the options it was made with and, when it has one, its infra container: a
+pause process (catatonit) whose network, IPC and UTS namespaces (and PID and cgroup ones when
+asked) the pod's other containers join. Membership is each container's (its config's `pod`);
+the pod's row does not list them, so a container made or removed never rewrites the pod's.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from ..errors import Ambiguous, NameInUse, NoSuchPod
+from ..record import REQUIRED, Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional
+
+    from storage.db import Database
+
+    from ..state import ContainerRecord
+    from .runoptions import CreateOptions
+
+SCHEMA = (
+    """
+    CREATE TABLE pods (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        created REAL NOT NULL,
+        config TEXT NOT NULL,
+        infra_id TEXT
+    )
+    """,
+)
+
+SHAREABLE = ("cgroup", "ipc", "net", "pid", "uts")
+DEFAULT_SHARE = ("net", "uts", "ipc")   # in the order podman's inspect lists them
+
+
+class PodConfig(Record):
+    """What `pod create` decided."""
+
+    FIELDS = {
+        "labels": dict, "share": list, "infra": True, "infra_image": "", "infra_command": list,
+        "infra_name": "", "hostname": "", "exit_policy": "continue", "create_command": list,
+        "cgroup_parent": "", "share_parent": True, "ports": list, "networks": list, "dns": dict,
+        "add_hosts": list, "userns": "", "volumes": list,
+    }
+    __slots__ = tuple(FIELDS)
+    labels: dict[str, str]
+    share: list[str]
+    infra: bool
+    infra_image: str
+    infra_command: list[str]
+    infra_name: str
+    hostname: str
+    exit_policy: str
+    create_command: list[str]
+    cgroup_parent: str
+    share_parent: bool
+    ports: list[str]        # -p as given (the infra container holds them)
+    networks: list[str]     # --network as given
+    dns: dict[str, list[str]]
+    add_hosts: list[str]
+    userns: str
+    volumes: list[str]
+
+    @classmethod
+    def from_json(cls, text: str) -> "PodConfig":
+        data = json.loads(text)
+        return cls(**{k: v for k, v in data.items() if k in cls.FIELDS})
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict())
+
+
+class PodRecord(Record):
+    FIELDS = {"id": REQUIRED, "name": REQUIRED, "created": REQUIRED, "config": REQUIRED, "infra_id": None}
+    __slots__ = tuple(FIELDS)
+    id: str
+    name: str
+    created: float
+    config: PodConfig
+    infra_id: Optional[str]
+
+
+def _record(row: sqlite3.Row) -> PodRecord:
+    return PodRecord(id=row["id"], name=row["name"], created=row["created"],
+                     config=PodConfig.from_json(row["config"]), infra_id=row["infra_id"])
+
+
+class PodStore:
+    """The pods table."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        db.migrate("pods", SCHEMA)
+
+    def insert(self, rec: PodRecord) -> None:
+        taken = self.db.conn.execute("SELECT id FROM containers WHERE name=?", (rec.name,)).fetchone()
+        if taken is not None:
+            raise NameInUse(f"adding pod to state: name \"{rec.name}\" is in use: container already exists")
+        try:
+            with self.db.write() as c:
+                c.execute("INSERT INTO pods (id, name, created, config, infra_id) VALUES (?, ?, ?, ?, ?)",
+                          (rec.id, rec.name, rec.created, rec.config.to_json(), rec.infra_id))
+        except sqlite3.IntegrityError as exc:
+            raise NameInUse(f"adding pod to state: name \"{rec.name}\" is in use: pod already exists") from exc
+
+    def set_infra(self, pod_id: str, infra_id: Optional[str]) -> None:
+        with self.db.write() as c:
+            c.execute("UPDATE pods SET infra_id=? WHERE id=?", (infra_id, pod_id))
+
+    def get(self, pod_id: str) -> Optional[PodRecord]:
+        row = self.db.conn.execute("SELECT * FROM pods WHERE id=?", (pod_id,)).fetchone()
+        return _record(row) if row else None
+
+    def lookup(self, name_or_id: str) -> PodRecord:
+        """By exact name, full id, or unique id prefix."""
+        c = self.db.conn
+        row = c.execute("SELECT * FROM pods WHERE name=? OR id=?", (name_or_id, name_or_id)).fetchone()
+        if row:
+            return _record(row)
+        if name_or_id and all(ch in "0123456789abcdef" for ch in name_or_id):
+            rows = c.execute("SELECT * FROM pods WHERE id LIKE ?", (name_or_id + "%",)).fetchall()
+            if len(rows) == 1:
+                return _record(rows[0])
+            if len(rows) > 1:
+                raise Ambiguous(f"more than one result for pod ID {name_or_id}")
+        raise NoSuchPod(f"no pod with name or ID {name_or_id} found: no such pod")
+
+    def all(self) -> list[PodRecord]:
+        rows = self.db.conn.execute("SELECT * FROM pods ORDER BY created DESC").fetchall()
+        return [_record(r) for r in rows]
+
+    def delete(self, pod_id: str) -> None:
+        with self.db.write() as c:
+            c.execute("DELETE FROM pods WHERE id=?", (pod_id,))
+
+
+def members(all_containers: list[ContainerRecord], pod_id: str) -> list[ContainerRecord]:
+    """The containers of a pod (its infra container included), oldest first."""
+    return sorted((r for r in all_containers if r.config.pod == pod_id), key=lambda r: r.created)
+
+
+def status(states: list[str]) -> str:
+    """A pod's status from its containers' states, by podman's rules: Running when all run,
+    Degraded when some do, Exited when all have stopped, Stopped when some have and none
+    runs, Paused when all are paused, Created when all are created (or there are none)."""
+    total = len(states)
+    if not total:
+        return "Created"
+    running = sum(s == "running" for s in states)
+    stopped = sum(s in ("exited", "stopped") for s in states)
+    paused = sum(s == "paused" for s in states)
+    created = sum(s in ("created", "configured") for s in states)
+    if 0 < running < total:
+        return "Degraded"
+    if running == total:
+        return "Running"
+    if stopped == total:
+        return "Exited"
+    if stopped:
+        return "Stopped"
+    if paused == total:
+        return "Paused"
+    if created == total:
+        return "Created"
+    return "Error"
+
+
+def parse_share(value: Optional[str], infra: bool) -> list[str]:
+    """--share: the kinds of namespace the pod's containers share ("none": none; a leading
+    "+" adds to the default set)."""
+    from ..errors import InvalidArgument
+
+    if value is None:
+        return list(DEFAULT_SHARE) if infra else []
+    if value.strip() in ("", "none"):
+        return []
+    base: list[str] = []
+    if value.startswith("+"):
+        base, value = list(DEFAULT_SHARE), value[1:]
+    kinds = [k.strip() for k in value.split(",") if k.strip()]
+    for k in kinds:
+        if k not in SHAREABLE:
+            raise InvalidArgument(f"invalid kernel namespace to share: {k}. Options are: cgroup, ipc, net, pid, "
+                                  "uts or none")
+    out = base + [k for k in kinds if k not in base]
+    if out and not infra:
+        raise InvalidArgument("You cannot share kernel namespaces on the pod level without an infra container")
+    return out
+
+
+def load_store(rt: Any) -> PodStore:
+    return PodStore(rt.db)
+
+
+def join(rt: Any, o: CreateOptions) -> tuple[CreateOptions, PodRecord]:
+    """The options of a container made in pod o.pod (or the pod whose id o.pod_id_file holds):
+    the namespaces the pod shares joined from its infra container, and the options that would
+    set them refused, as podman refuses them. (`--pod new:NAME` is made by the caller first.)"""
+    from ..errors import InvalidArgument
+    from .runoptions import CreateOptions
+
+    value = o.pod or ""
+    if o.pod_id_file:
+        try:
+            with open(o.pod_id_file) as f:
+                value = f.read().strip()
+        except OSError as exc:
+            raise InvalidArgument(f"reading pod ID file {o.pod_id_file}: {exc.strerror}") from None
+    pod = PodStore(rt.db).lookup(value)
+    o = CreateOptions(**o.as_dict())
+    share = set(pod.config.share)
+    infra = pod.infra_id
+    if infra is None and pod.config.infra:
+        raise InvalidArgument(f"pod {pod.name} has no infra container (its creation was interrupted): "
+                              f"remove it with `podpy pod rm {pod.name}`")
+    if infra is None or not share:
+        return o, pod
+    joined = f"container:{infra}"
+    if "net" in share:
+        own_net = [n for n in o.network if n != "none"]
+        if o.publish or o.expose or own_net:
+            raise InvalidArgument("invalid config provided: published or exposed ports must be defined when the "
+                                  "pod is created: network cannot be configured when it is shared with a pod")
+        if not o.network:
+            o.network = [joined]
+    if "uts" in share:
+        if o.hostname:
+            raise InvalidArgument("invalid config provided: cannot set hostname when joining the pod UTS namespace: "
+                                  "invalid configuration")
+        if o.uts is None:
+            o.uts = joined
+    if "ipc" in share and o.ipc is None:
+        o.ipc = joined
+    if "pid" in share and o.pid is None:
+        o.pid = joined
+    if "cgroup" in share and o.cgroupns is None:
+        o.cgroupns = joined
+    if pod.config.userns and o.userns is None:
+        o.userns = pod.config.userns
+    if pod.config.volumes:
+        o.volumes_from = [*o.volumes_from, infra]
+    return o, pod
+
