@@ -48,9 +48,19 @@ def data_dir(rt: Runtime, name: str) -> str:
 
 
 def _row(rt: Runtime, r: sqlite3.Row) -> dict[str, Any]:
-    return {"Name": r["name"], "Driver": "local", "Mountpoint": data_dir(rt, r["name"]),
-            "CreatedAt": _stamp(r["created"]), "Labels": json.loads(r["labels"]),
-            "Options": json.loads(r["options"]), "Scope": "local", "Anonymous": bool(r["anonymous"])}
+    from .volumeopts import owner
+
+    options = json.loads(r["options"])
+    doc = {"Name": r["name"], "Driver": "local", "Mountpoint": data_dir(rt, r["name"]),
+           "CreatedAt": _stamp(r["created"]), "Labels": json.loads(r["labels"]), "Scope": "local",
+           "Options": options}
+    uid, gid = owner(options)
+    if uid is not None:
+        doc["UID"] = uid
+    if gid is not None:
+        doc["GID"] = gid
+    doc.update({"Anonymous": bool(r["anonymous"]), "MountCount": 0})
+    return doc
 
 
 def _stamp(t: float) -> str:
@@ -63,10 +73,9 @@ def create(rt: Runtime, name: Optional[str], labels: dict[str, str], options: di
            anonymous: bool = False, exist_ok: bool = False) -> str:
     """Make the volume (a random 64-hex name when none); returns its name."""
     from ..options import NAME_RE
+    from .volumeopts import parse
 
-    if options:
-        raise InvalidArgument(f"unsupported volume options {', '.join(sorted(options))}: "
-                              "the local driver takes none here")
+    options, uid, gid = parse(options)
     name = name or os.urandom(32).hex()
     if not NAME_RE.match(name):
         raise InvalidArgument(f"invalid volume name {name!r}: letters, digits, _ . - (not first)")
@@ -81,6 +90,8 @@ def create(rt: Runtime, name: Optional[str], labels: dict[str, str], options: di
         path = data_dir(rt, name)
         try:
             os.makedirs(path, mode=0o755, exist_ok=True)
+            if uid is not None or gid is not None:
+                rt.store.in_userns(os.chown, path, -1 if uid is None else uid, -1 if gid is None else gid)
         except OSError as exc:
             raise PodpyError(f"creating volume {name}: {exc.strerror}") from exc
     del conn
@@ -104,6 +115,12 @@ def lookup(rt: Runtime, name: str) -> dict[str, Any]:
 def all_volumes(rt: Runtime) -> list[dict[str, Any]]:
     conn = _table(rt)
     return [_row(rt, r) for r in conn.execute("SELECT * FROM volumes ORDER BY created").fetchall()]
+
+
+def created_times(rt: Runtime) -> dict[str, float]:
+    """When each volume was made (seconds since the epoch): what `--filter until=` compares."""
+    conn = _table(rt)
+    return {r["name"]: r["created"] for r in conn.execute("SELECT name, created FROM volumes").fetchall()}
 
 
 def users(rt: Runtime, name: str) -> list[Any]:
@@ -156,18 +173,31 @@ def resolve(rt: Runtime, requested: list[Any], image_volumes: dict[str, Any], ui
         if v.kind == "volume":
             anonymous = not v.source
             name = create(rt, v.source or None, {}, {}, anonymous=anonymous, exist_ok=True)
-            m = volume_mount(v._replace(source=data_dir(rt, name)))
-            m["volume"] = name
+            m = None if anonymous else _driver_mount(rt, name, v)
+            if m is None:
+                m = volume_mount(v._replace(source=data_dir(rt, name)))
+                m["volume"] = name
             if anonymous:
                 m["anonymous"] = True
-            if "nocopy" not in v.options:
+            if "nocopy" not in v.options and m["type"] == "bind" and not m.get("refused"):
                 m["options"].append("podpy.copyup")
         else:
             m = volume_mount(v)
-        if "U" in v.options and v.kind != "tmpfs":
+        if "U" in v.options and m["type"] == "bind" and not m.get("refused"):
             m["options"].append(f"podpy.chown={uid}:{gid}")
         mounts.append(m)
     return mounts
+
+
+def _driver_mount(rt: Runtime, name: str, v: Any) -> Optional[dict[str, Any]]:
+    """The mount of a volume made with driver options (a tmpfs, a host directory...); None
+    for a plain one."""
+    from .volumeopts import mount_for
+
+    options = lookup(rt, name)["Options"]
+    if not options:
+        return None
+    return mount_for(name, data_dir(rt, name), options, v.destination, "ro" in v.options)
 
 
 def _anonymous(destination: str) -> Any:
