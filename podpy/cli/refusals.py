@@ -52,10 +52,6 @@ COMMANDS = {
     "image trust": SIGNING,
     "image tree": NOT_YET,
     "network reload": NOT_YET,
-    "volume export": NOT_YET,
-    "volume import": NOT_YET,
-    "volume mount": NOT_YET,
-    "volume unmount": NOT_YET,
     "volume reload": NOT_YET,
     "system connection": REMOTE,
     "system service": "the API service is not available yet",
@@ -144,9 +140,6 @@ FLAGS = {
     "network rm": {"-t/--time": NOT_YET},
     "system prune": {"--filter": NOT_YET},
     "unshare": {"--rootless-netns": NOT_YET},
-    "volume inspect": {"-a/--all": NOT_YET},
-    "volume prune": {"--filter": NOT_YET},
-    "volume rm": {"-t/--time": NOT_YET},
 }
 
 # podman's second names of a command -> the first (their flags are the same in podman 4.3.1)
