@@ -34,6 +34,8 @@ SCHEMA = (
         anonymous INTEGER NOT NULL DEFAULT 0
     )
     """,
+    # fresh: never mounted yet (the first container's mount takes its owner; see resolve)
+    "ALTER TABLE volumes ADD COLUMN fresh INTEGER NOT NULL DEFAULT 0",
 )
 
 
@@ -60,7 +62,16 @@ def _row(rt: Runtime, r: sqlite3.Row) -> dict[str, Any]:
     if gid is not None:
         doc["GID"] = gid
     doc.update({"Anonymous": bool(r["anonymous"]), "MountCount": 0})
+    if r["fresh"]:
+        doc["NeedsCopyUp"] = True
+        if not _owned(options):
+            doc["NeedsChown"] = True
     return doc
+
+
+def _owned(options: dict[str, str]) -> bool:
+    """Whether the volume was given an owner at create (then no container's user takes it)."""
+    return any(k in ("UID", "GID", "uid", "gid") for k in options)
 
 
 def _stamp(t: float) -> str:
@@ -85,7 +96,7 @@ def create(rt: Runtime, name: Optional[str], labels: dict[str, str], options: di
             if exist_ok:
                 return name
             raise PodpyError(f"volume with name {name} already exists: volume already exists")
-        c.execute("INSERT INTO volumes (name, created, labels, options, anonymous) VALUES (?, ?, ?, ?, ?)",
+        c.execute("INSERT INTO volumes (name, created, labels, options, anonymous, fresh) VALUES (?, ?, ?, ?, ?, 1)",
                   (name, time.time(), json.dumps(labels), json.dumps(options), int(anonymous)))
         path = data_dir(rt, name)
         try:
@@ -179,7 +190,13 @@ def resolve(rt: Runtime, requested: list[Any], image_volumes: dict[str, Any], ui
                 m["volume"] = name
             if anonymous:
                 m["anonymous"] = True
-            if "nocopy" not in v.options and m["type"] == "bind" and not m.get("refused"):
+            first, owned = _first_use(rt, name)
+            if first and not owned and m["source"] == data_dir(rt, name):
+                # the first container to mount a volume gives it an owner: the image's
+                # directory's (with its mode and times), else the container's user
+                m["options"].append(f"podpy.firstuse={uid}:{gid}")
+            # the image's content: into an empty directory, into a tmpfs on its first mount
+            if "nocopy" not in v.options and not m.get("refused") and (m["type"] == "bind" or first):
                 m["options"].append("podpy.copyup")
         else:
             m = volume_mount(v)
@@ -187,6 +204,17 @@ def resolve(rt: Runtime, requested: list[Any], image_volumes: dict[str, Any], ui
             m["options"].append(f"podpy.chown={uid}:{gid}")
         mounts.append(m)
     return mounts
+
+
+def _first_use(rt: Runtime, name: str) -> tuple[bool, bool]:
+    """Claim a volume's first mount: (whether this is it, once per volume; whether the
+    volume was given an owner at create, which it then keeps)."""
+    with rt.db.write() as c:
+        row = c.execute("SELECT options FROM volumes WHERE name=? AND fresh=1", (name,)).fetchone()
+        if row is None:
+            return False, False
+        c.execute("UPDATE volumes SET fresh=0 WHERE name=?", (name,))
+    return True, _owned(json.loads(row["options"]))
 
 
 def _driver_mount(rt: Runtime, name: str, v: Any) -> Optional[dict[str, Any]]:

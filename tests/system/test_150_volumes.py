@@ -181,3 +181,28 @@ def test_volume_filters_prune_prompt_inspect_all_and_rm_time(p):
     assert p("ps", "-aq").stdout == ""
     res = p("volume", "rm", "-a", "other", check=False)
     assert res.returncode == 125 and "choose either one or more volumes or all" in res.stderr
+
+
+def test_first_mount_gives_a_new_volume_its_owner_and_a_tmpfs_volume_the_image_content(p, podman):
+    # the same runs through podpy and podman give the same owners and listings
+    runs = [("-u", "5", "-v", "own1:/x", "ls -ldn /x | cut -c1-10,11-30"),
+            ("-u", "7", "-v", "own1:/x", "ls -ldn /x | cut -c1-10,11-30"),      # the first user stays
+            ("-v", "own2:/x", "ls -ldn /x | cut -c1-10,11-30"),
+            ("-u", "5", "-v", "own2:/x", "ls -ldn /x | cut -c1-10,11-30"),
+            ("-u", "5", "-v", "/anon", "ls -ldn /anon | cut -c1-10,11-30"),
+            ("-u", "5", "-v", "own3:/home:nocopy", "ls -ldn /home | cut -c1-10,11-30"),   # the image's dir's
+            ("-v", "tfs:/home", "ls -A /home; stat -c '%a %u' /home"),       # first mount: the image's content
+            ("-v", "tfs:/home", "ls -A /home; stat -c '%a %u' /home")]       # later: a fresh, empty tmpfs
+    for tool in (p, podman):
+        tool("volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "tfs")
+    try:
+        for *args, script in runs:
+            mine = p("run", "--rm", "--network", "none", *args, "busybox", "sh", "-c", script).stdout
+            theirs = podman("run", "--rm", "--network", "none", *args, "localhost/busybox", "sh", "-c", script).stdout
+            assert mine == theirs, (args, mine, theirs)
+        assert json.loads(p("volume", "inspect", "own1").stdout)[0].get("NeedsChown") is None
+        p("volume", "create", "fresh")
+        fresh = json.loads(p("volume", "inspect", "fresh").stdout)[0]
+        assert fresh["NeedsCopyUp"] is True and fresh["NeedsChown"] is True
+    finally:
+        podman("volume", "rm", "-a", "-f", check=False)
