@@ -66,7 +66,7 @@ _RUN_CREATE = {
     "--cpu-rt-runtime": NOT_YET, "--cpuset-cpus": NOT_YET, "--cpuset-mems": NOT_YET,
     "--device-cgroup-rule": NOT_YET, "--device-read-bps": NOT_YET, "--device-read-iops": NOT_YET,
     "--device-write-bps": NOT_YET, "--device-write-iops": NOT_YET, "--disable-content-trust": NOT_YET,
-    "--env-merge": NOT_YET, "--group-add": NOT_YET, "--http-proxy": NOT_YET, "--image-volume": NOT_YET,
+    "--env-merge": NOT_YET, "--group-add": NOT_YET, "--http-proxy": NOT_YET,
     "--ip6": IPV6, "--label-file": NOT_YET, "--memory-reservation": NOT_YET, "--memory-swappiness": NOT_YET,
     "--no-hosts": NOT_YET, "--oom-kill-disable": NOT_YET, "--oom-score-adj": NOT_YET, "--os": NOT_YET,
     "--passwd-entry": NOT_YET, "--personality": NOT_YET, "--pod": PODS, "--pod-id-file": PODS,

@@ -170,16 +170,20 @@ def remove_anonymous(rt: Runtime, mounts: list[dict[str, Any]]) -> None:
             continue
 
 
-def resolve(rt: Runtime, requested: list[Any], image_volumes: dict[str, Any], uid: int, gid: int
-            ) -> list[dict[str, Any]]:
+def resolve(rt: Runtime, requested: list[Any], image_volumes: dict[str, Any], uid: int, gid: int,
+            image_mode: str = "bind") -> list[dict[str, Any]]:
     """The OCI mounts for -v/--mount/--tmpfs (options.Volume) and the image's VOLUMEs that
-    none covers: volumes made or found, copy-up and :U marked for the runtime."""
+    none covers (image_mode, --image-volume: bind: anonymous volumes, tmpfs: a tmpfs that
+    starts with the image's content, ignore: none): volumes made or found, copy-up and :U
+    marked for the runtime."""
     from ..options import volume_mount
 
     mounts: list[dict[str, Any]] = []
     taken = {v.destination for v in requested}
-    wanted = list(requested) + [_anonymous(os.path.normpath(d)) for d in sorted(image_volumes or {})
-                                if os.path.normpath(d) not in taken]
+    extra = [os.path.normpath(d) for d in sorted(image_volumes or {}) if os.path.normpath(d) not in taken]
+    if image_mode == "ignore":
+        extra = []
+    wanted = list(requested) + [_anonymous(d, image_mode == "tmpfs") for d in extra]
     for v in wanted:
         if v.kind == "volume":
             anonymous = not v.source
@@ -199,7 +203,7 @@ def resolve(rt: Runtime, requested: list[Any], image_volumes: dict[str, Any], ui
             if "nocopy" not in v.options and not m.get("refused") and (m["type"] == "bind" or first):
                 m["options"].append("podpy.copyup")
         else:
-            m = volume_mount(v)
+            m = volume_mount(v)   # a tmpfs for an image's VOLUME keeps podpy.copyup
         if "U" in v.options and m["type"] == "bind" and not m.get("refused"):
             m["options"].append(f"podpy.chown={uid}:{gid}")
         mounts.append(m)
@@ -228,7 +232,11 @@ def _driver_mount(rt: Runtime, name: str, v: Any) -> Optional[dict[str, Any]]:
     return mount_for(name, data_dir(rt, name), options, v.destination, "ro" in v.options)
 
 
-def _anonymous(destination: str) -> Any:
+def _anonymous(destination: str, tmpfs: bool = False) -> Any:
+    """An image's VOLUME: an anonymous volume, or (--image-volume tmpfs) a tmpfs that the
+    image's content is copied into."""
     from ..options import Volume
 
+    if tmpfs:
+        return Volume("", destination, ("podpy.copyup",), "tmpfs")
     return Volume("", destination, (), "volume")

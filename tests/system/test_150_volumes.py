@@ -206,3 +206,26 @@ def test_first_mount_gives_a_new_volume_its_owner_and_a_tmpfs_volume_the_image_c
         assert fresh["NeedsCopyUp"] is True and fresh["NeedsChown"] is True
     finally:
         podman("volume", "rm", "-a", "-f", check=False)
+
+
+def test_image_volume_modes(p, tmp_path):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Containerfile").write_text("FROM busybox\nRUN mkdir /data && echo img > /data/f\nVOLUME /data\n")
+    p("build", "-q", "-t", "withvol", ctx)
+    script = "grep ' /data ' /proc/mounts | cut -d' ' -f3; cat /data/f; stat -c %a /data"
+    # bind (the default): an anonymous volume filled from the image, kept with the container
+    p("run", "--name", "b", "--network", "none", "--image-volume", "bind", "withvol", "cat", "/data/f")
+    assert len(p("volume", "ls", "-q").stdout.split()) == 1
+    p("rm", "-v", "b")
+    # tmpfs: a tmpfs with the image's content (and its directory's mode), no volume
+    assert _run(p, "--image-volume", "tmpfs", "withvol", "sh", "-c", script) == "tmpfs\nimg\n755\n"
+    # ignore: the image's directory as it is, in the container's own layer
+    assert _run(p, "--image-volume", "ignore", "withvol", "sh", "-c", script) == "img\n755\n"
+    assert p("volume", "ls", "-q").stdout == ""
+    p("create", "--name", "c", "--image-volume", "tmpfs", "withvol", "true")
+    assert all(not o.startswith("podpy.") for m in json.loads(p("inspect", "c").stdout)[0]["Mounts"]
+               for o in m["Options"])
+    res = p("run", "--rm", "--image-volume", "bogus", "withvol", "true", check=False)
+    assert res.returncode == 125 and res.stderr == \
+        'Error: invalid image volume mode "bogus" required value: bind, tmpfs, ignore\n'
