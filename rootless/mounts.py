@@ -157,12 +157,15 @@ def _open_image_dir(path: str) -> int:
         return -1
 
 
-def _copy_up_below(fd: int, dest: str, shown: str) -> None:
+def _copy_up_below(fd: int, dest: str, shown: str, copy: bool, take_meta: bool) -> None:
     """A tmpfs volume's first mount: the image's directory (fd, opened before the mount
-    covered it) copied into the tmpfs, which takes its owner, mode and times."""
+    covered it) copied into the tmpfs (copy), which takes its owner, mode and times (take_meta)."""
     src = f"/proc/self/fd/{fd}"   # the covered directory itself, not what is mounted over it
     try:
-        _copy_up(src, dest)
+        if copy:
+            _copy_up(src, dest)
+        if not take_meta:
+            return
         st = os.fstat(fd)
         os.lchown(dest, st.st_uid, st.st_gid)
         os.chmod(dest, stat.S_IMODE(st.st_mode))
@@ -222,7 +225,9 @@ def mount_one(sc: S.Syscalls, rootfs: str, m: dict[str, Any]) -> None:
     image_dir = -1
     if any(o.startswith("podpy.") for o in options):
         if mtype == "tmpfs":
-            image_dir = _open_image_dir(dest) if "podpy.copyup" in options else -1
+            copy = "podpy.copyup" in options
+            take_meta = any(o.startswith("podpy.firstuse=") for o in options)
+            image_dir = _open_image_dir(dest) if copy or take_meta else -1
         else:
             _prepare_source(rootfs, m, options)
         options = [o for o in options if not o.startswith("podpy.")]
@@ -247,7 +252,7 @@ def mount_one(sc: S.Syscalls, rootfs: str, m: dict[str, Any]) -> None:
         try:
             sc.mount(m.get("source") or mtype, dest, mtype, flags, data or None)
             if image_dir >= 0:
-                _copy_up_below(image_dir, dest, m["destination"])
+                _copy_up_below(image_dir, dest, m["destination"], copy, take_meta)
         finally:
             if image_dir >= 0:
                 os.close(image_dir)

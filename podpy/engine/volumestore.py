@@ -194,8 +194,8 @@ def resolve(rt: Runtime, requested: list[Any], image_volumes: dict[str, Any], ui
                 m["volume"] = name
             if anonymous:
                 m["anonymous"] = True
-            first, owned = _first_use(rt, name)
-            if first and not owned and m["source"] == data_dir(rt, name):
+            first, owned = _first_use(rt, name) if not m.get("refused") else (False, True)
+            if first and not owned and (m["type"] == "tmpfs" or m["source"] == data_dir(rt, name)):
                 # the first container to mount a volume gives it an owner: the image's
                 # directory's (with its mode and times), else the container's user
                 m["options"].append(f"podpy.firstuse={uid}:{gid}")
@@ -238,5 +238,5 @@ def _anonymous(destination: str, tmpfs: bool = False) -> Any:
     from ..options import Volume
 
     if tmpfs:
-        return Volume("", destination, ("podpy.copyup",), "tmpfs")
+        return Volume("", destination, ("podpy.copyup", "podpy.firstuse=0:0"), "tmpfs")
     return Volume("", destination, (), "volume")

@@ -192,9 +192,11 @@ def test_first_mount_gives_a_new_volume_its_owner_and_a_tmpfs_volume_the_image_c
             ("-u", "5", "-v", "/anon", "ls -ldn /anon | cut -c1-10,11-30"),
             ("-u", "5", "-v", "own3:/home:nocopy", "ls -ldn /home | cut -c1-10,11-30"),   # the image's dir's
             ("-v", "tfs:/home", "ls -A /home; stat -c '%a %u' /home"),       # first mount: the image's content
-            ("-v", "tfs:/home", "ls -A /home; stat -c '%a %u' /home")]       # later: a fresh, empty tmpfs
+            ("-v", "tfs:/home", "ls -A /home; stat -c '%a %u' /home"),       # later: a fresh, empty tmpfs
+            ("-v", "town:/home", "ls -A /home; stat -c '%a %u' /home")]      # o=uid=,mode= stay its own
     for tool in (p, podman):
         tool("volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "tfs")
+        tool("volume", "create", "-o", "type=tmpfs", "-o", "o=uid=1000,mode=0700", "town")
     try:
         for *args, script in runs:
             mine = p("run", "--rm", "--network", "none", *args, "busybox", "sh", "-c", script).stdout
