@@ -1,4 +1,5 @@
-"""The volume engine: one method per volume verb, the interface every front end calls, and
+"""The volume engine: one method per volume verb (create, ls, inspect, rm, prune, exists, export,
+import_, mount, unmount), the interface every front end calls, and
 the verbs that reach containers (`volume rm -f` removes the containers using a volume first;
 `volume prune`). The table and the directories are volumestore.py's."""
 

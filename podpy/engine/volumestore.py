@@ -4,7 +4,9 @@ that containers mount (the verbs that remove volumes in use are in volumes.py).
 A volume is a row in the `volumes` table and a directory `volumes/NAME/_data` in
 the store. `-v NAME:/path` makes it on first use; when it is empty, the image's
 content at /path is copied in as the container starts (docker's and podman's
-copy-up; `nocopy` skips it). Anonymous volumes come from the image's VOLUME
+copy-up; `nocopy` skips it). The first container to mount a new volume also gives it
+an owner (the `fresh` column). Driver options (a tmpfs, a host directory) are
+volumeopts.py's. Anonymous volumes come from the image's VOLUME
 instructions and from `-v /path`; `rm -v` and `--rm` remove them with their
 container. Files the container wrote belong to its ids, so removal runs in the
 user namespace.
