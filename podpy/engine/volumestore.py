@@ -63,7 +63,9 @@ def _row(rt: Runtime, r: sqlite3.Row) -> dict[str, Any]:
         doc["UID"] = uid
     if gid is not None:
         doc["GID"] = gid
-    doc.update({"Anonymous": bool(r["anonymous"]), "MountCount": 0})
+    if r["anonymous"]:
+        doc["Anonymous"] = True   # shown only when true, as podman's
+    doc["MountCount"] = 0
     if r["fresh"]:
         doc["NeedsCopyUp"] = True
         if not _owned(options):
