@@ -205,6 +205,33 @@ def test_volume_mounts_follow_the_driver_options(tmp_path):
     assert mount_for("r", "/d", {"o": "ro,nodev"}, "/x", False)["options"] == ["rbind", "ro", "nodev", "rprivate"]
 
 
+def test_volume_first_mount_marks_owner_and_copy_up(rt):
+    from podpy.engine.volumestore import resolve
+    from podpy.options import Volume
+
+    engine = VolumeEngine(rt, print)
+    engine.create(VolumeCreateOptions(name="t", options={"type": "tmpfs"}))
+    engine.create(VolumeCreateOptions(name="own", options={"o": "uid=5"}))
+    assert engine.inspect(["own"])[0].value.get("NeedsChown") is None
+
+    def options(*volumes: Volume, image_mode: str = "bind") -> list[list[str]]:
+        return [m["options"] for m in resolve(rt, list(volumes), {"/img": {}}, 7, 8, image_mode)]
+
+    first = options(Volume("v", "/x", (), "volume"), Volume("t", "/y", (), "volume"),
+                    Volume("own", "/z", (), "volume"))
+    assert first[0][-2:] == ["podpy.firstuse=7:8", "podpy.copyup"]      # a plain volume's first mount
+    assert first[1][-2:] == ["podpy.firstuse=7:8", "podpy.copyup"]      # a tmpfs volume's
+    assert first[2][-1] == "podpy.copyup" and not any(o.startswith("podpy.firstuse") for o in first[2])
+    assert first[3][-2:] == ["podpy.firstuse=7:8", "podpy.copyup"]      # the image's VOLUME
+    later = options(Volume("v", "/x", ("nocopy",), "volume"), Volume("t", "/y", (), "volume"))
+    assert not any(o.startswith("podpy.") for o in later[0])            # nocopy, and not the first
+    assert not any(o.startswith("podpy.") for o in later[1])            # a tmpfs copies only once
+    assert options(image_mode="ignore") == []
+    (tmpfs,) = options(image_mode="tmpfs")
+    assert "podpy.copyup" in tmpfs and "podpy.firstuse=0:0" in tmpfs
+    assert engine.inspect(["v"])[0].value.get("NeedsCopyUp") is None
+
+
 def test_volume_inspect_all_rm_time_export_and_import(rt, tmp_path):
     engine = VolumeEngine(rt, print)
     engine.create(VolumeCreateOptions(name="src"))
