@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import os
 
-from ..errors import PodpyError, translate
+from ..errors import InvalidArgument, PodpyError, translate
 from .context import Runtime
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Optional
+
+
+def _is_tmpfs(vol: dict[str, Any]) -> bool:
+    return any(k.lower() == "type" and v.lower() == "tmpfs" for k, v in vol["Options"].items())
 
 
 def content_dir(rt: Runtime, vol: dict[str, Any]) -> str:
@@ -29,8 +33,12 @@ def content_dir(rt: Runtime, vol: dict[str, Any]) -> str:
 
 
 def export(rt: Runtime, vol: dict[str, Any], fd: int) -> None:
-    """The volume's content, as one tar (PAX), to fd."""
+    """The volume's content, as one tar (PAX), to fd: none for a tmpfs volume, whose
+    content lives only in the containers that mount it."""
     try:
+        if _is_tmpfs(vol):
+            _write(None, fd)
+            return
         rt.store.in_userns(_write, content_dir(rt, vol), fd)
     except PodpyError:
         raise
@@ -40,8 +48,12 @@ def export(rt: Runtime, vol: dict[str, Any], fd: int) -> None:
 
 def import_(rt: Runtime, vol: dict[str, Any], fd: int) -> None:
     """A tar (gzip, bzip2, xz or zstd compressed, or not) from fd, extracted into the volume:
-    paths stay inside it, owners are the tar's (in the containers' ids)."""
+    paths stay inside it, owners are the tar's (in the containers' ids). A tmpfs volume
+    keeps nothing between mounts: the tar is read through, and nothing is kept."""
     try:
+        if _is_tmpfs(vol):
+            _drain(fd)
+            return
         rt.store.in_userns(_extract, content_dir(rt, vol), fd)
     except PodpyError:
         raise
@@ -49,14 +61,27 @@ def import_(rt: Runtime, vol: dict[str, Any], fd: int) -> None:
         raise translate(exc) from exc
 
 
-def _write(root: str, fd: int) -> None:
+def _write(root: Optional[str], fd: int) -> None:
     import tarfile
 
     from storage.export import write_tar
 
     with os.fdopen(os.dup(fd), "wb") as out:
         with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tf:
-            write_tar(root, tf)
+            if root is not None:
+                write_tar(root, tf)
+
+
+def _drain(fd: int) -> None:
+    import tarfile
+
+    with os.fdopen(os.dup(fd), "rb") as src:
+        try:
+            with tarfile.open(fileobj=src, mode="r|*") as tf:
+                for _ in tf:
+                    pass
+        except tarfile.TarError as exc:
+            raise InvalidArgument(f"reading the tar: {exc}") from exc
 
 
 def _extract(root: str, fd: int) -> None:

@@ -254,6 +254,14 @@ def test_volume_inspect_all_rm_time_export_and_import(rt, tmp_path):
     assert not os.path.exists(tmp_path / "nope.tar")
     with pytest.raises(InvalidArgument, match="open /no/such.tar: no such file or directory"):
         engine.import_("nope", "/no/such.tar")
+    # a tmpfs volume keeps nothing: an empty tar out, a tar read through and dropped
+    engine.create(VolumeCreateOptions(name="t", options={"type": "tmpfs"}))
+    engine.import_("t", tar)
+    assert os.listdir(engine.inspect(["t"])[0].value["Mountpoint"]) == []
+    engine.export("t", str(tmp_path / "t.tar"))
+    import tarfile
+    with tarfile.open(tmp_path / "t.tar") as tf:
+        assert tf.getnames() == []
     assert [r.value for r in engine.rm(["src"], timeout=3)] == ["src"]
 
 
