@@ -135,9 +135,15 @@ def load(root: Optional[str] = None, runroot: Optional[str] = None, storage_driv
     --storage-opt flags, None when none was given) replace storage.conf's options, as podman's
     do; engine: the other global flags' values (ENGINE_SETTINGS), recorded."""
     rootless = os.geteuid() != 0
+    # inside `podpy unshare`: root of the user's own namespace, over the user's store
+    inside = not rootless and os.environ.get("_PODPY_USERNS_CONFIGURED") and os.environ.get("PODPY_GRAPHROOT")
     if rootless:
         config_dir = os.path.join(_xdg("XDG_CONFIG_HOME", ".config"), "podpy")
         default_root = os.path.join(_xdg("XDG_DATA_HOME", ".local/share"), "podpy")
+    elif inside:
+        config_dir = os.path.join(_xdg("XDG_CONFIG_HOME", ".config"), "podpy")
+        default_root = os.environ["PODPY_GRAPHROOT"]
+        runroot = runroot or os.environ.get("PODPY_RUNROOT") or None
     else:
         config_dir = "/etc/podpy"
         default_root = "/var/lib/podpy"

@@ -11,6 +11,7 @@
     ├── NameInUse            a container name already taken
     ├── InvalidState         the container's state forbids it (rm of a running one: exit 2)
     └── EngineError          anything else, wrapping a storage/ or rootless/ error
+        └── VolumeMountFailed  a volume whose mount a rootless start cannot make (126)
 
 Errors from storage/ and rootless/ are wrapped with context at the engine
 boundary (`raise EngineError("mounting ...") from exc`) or translated by
@@ -66,6 +67,13 @@ class InvalidState(PodpyError):
 
 class EngineError(PodpyError):
     pass
+
+
+class VolumeMountFailed(EngineError):
+    """A volume's driver options ask for a mount the user may not make (a block device's file
+    system, say): the container cannot be started, 126 as podman's run."""
+
+    exit_code = 126
 
 
 class ExecFailed(PodpyError):

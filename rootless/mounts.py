@@ -148,10 +148,59 @@ def _chown_tree(path: str, uid: int, gid: int) -> None:
             os.lchown(os.path.join(dirpath, name), uid, gid)
 
 
+def _open_image_dir(path: str) -> int:
+    """The image's directory at a mount point, held open so that its content can still be
+    read once a tmpfs covers it (-1: the image has none)."""
+    try:
+        return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return -1
+
+
+def _copy_up_below(fd: int, dest: str, shown: str, copy: bool, take_meta: bool) -> None:
+    """A tmpfs volume's first mount: the image's directory (fd, opened before the mount
+    covered it) copied into the tmpfs (copy), which takes its owner, mode and times (take_meta)."""
+    src = f"/proc/self/fd/{fd}"   # the covered directory itself, not what is mounted over it
+    try:
+        if copy:
+            _copy_up(src, dest)
+        if not take_meta:
+            return
+        st = os.fstat(fd)
+        os.lchown(dest, st.st_uid, st.st_gid)
+        os.chmod(dest, stat.S_IMODE(st.st_mode))
+        os.utime(dest, ns=(st.st_atime_ns, st.st_mtime_ns))
+    except OSError as exc:
+        raise SetupError(f"copying the image's {shown} into its volume: {exc}") from exc
+
+
+def _first_owner(rootfs: str, destination: str, source: str, uid: int, gid: int) -> None:
+    """A volume's first mount (still empty): it takes the owner, mode and times of the
+    image's directory at the mount point, or, where the image has none, the container's user."""
+    if not os.path.isdir(source) or os.listdir(source):
+        return
+    try:
+        st = os.stat(resolve_in_root(rootfs, destination))
+    except FileNotFoundError:
+        os.lchown(source, uid, gid)
+        return
+    if stat.S_ISDIR(st.st_mode):
+        os.lchown(source, st.st_uid, st.st_gid)
+        os.chmod(source, stat.S_IMODE(st.st_mode))
+        os.utime(source, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
 def _prepare_source(rootfs: str, m: dict[str, Any], options: list[str]) -> None:
-    """podpy's own bind options: `podpy.copyup` (fill an empty volume from the image) and
-    `podpy.chown=UID:GID` (`:U`)."""
+    """podpy's own bind options: `podpy.firstuse=UID:GID` (a new volume's owner),
+    `podpy.copyup` (fill an empty volume from the image) and `podpy.chown=UID:GID` (`:U`)."""
     source = m["source"]
+    for opt in options:
+        if opt.startswith("podpy.firstuse="):
+            uid, _, gid = opt.partition("=")[2].partition(":")
+            try:
+                _first_owner(rootfs, m["destination"], source, int(uid), int(gid))
+            except OSError as exc:
+                raise SetupError(f"giving the volume at {m['destination']} its owner: {exc}") from exc
     if "podpy.copyup" in options:
         try:
             image_dir = resolve_in_root(rootfs, m["destination"])
@@ -173,8 +222,14 @@ def mount_one(sc: S.Syscalls, rootfs: str, m: dict[str, Any]) -> None:
     dest = resolve_in_root(rootfs, m["destination"])
     mtype = m.get("type") or ""
     options = list(m.get("options") or [])
+    image_dir = -1
     if any(o.startswith("podpy.") for o in options):
-        _prepare_source(rootfs, m, options)
+        if mtype == "tmpfs":
+            copy = "podpy.copyup" in options
+            take_meta = any(o.startswith("podpy.firstuse=") for o in options)
+            image_dir = _open_image_dir(dest) if copy or take_meta else -1
+        else:
+            _prepare_source(rootfs, m, options)
         options = [o for o in options if not o.startswith("podpy.")]
     flags, prop, data = parse_options(options)
     if m.get("namespace"):
@@ -194,7 +249,13 @@ def mount_one(sc: S.Syscalls, rootfs: str, m: dict[str, Any]) -> None:
             sc.mount(None, dest, None, S.MS_REMOUNT | S.MS_BIND | rest)
     else:
         ensure_target(dest, True)
-        sc.mount(m.get("source") or mtype, dest, mtype, flags, data or None)
+        try:
+            sc.mount(m.get("source") or mtype, dest, mtype, flags, data or None)
+            if image_dir >= 0:
+                _copy_up_below(image_dir, dest, m["destination"], copy, take_meta)
+        finally:
+            if image_dir >= 0:
+                os.close(image_dir)
     if prop:
         sc.mount(None, dest, None, prop)
 

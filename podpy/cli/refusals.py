@@ -51,10 +51,6 @@ COMMANDS = {
     "image trust": SIGNING,
     "image tree": NOT_YET,
     "network reload": NOT_YET,
-    "volume export": NOT_YET,
-    "volume import": NOT_YET,
-    "volume mount": NOT_YET,
-    "volume unmount": NOT_YET,
     "volume reload": NOT_YET,
     "system connection": REMOTE,
     "system service": "the API service is not available yet",
@@ -69,7 +65,7 @@ _RUN_CREATE = {
     "--cpu-rt-runtime": NOT_YET, "--cpuset-cpus": NOT_YET, "--cpuset-mems": NOT_YET,
     "--device-cgroup-rule": NOT_YET, "--device-read-bps": NOT_YET, "--device-read-iops": NOT_YET,
     "--device-write-bps": NOT_YET, "--device-write-iops": NOT_YET, "--disable-content-trust": NOT_YET,
-    "--env-merge": NOT_YET, "--group-add": NOT_YET, "--http-proxy": NOT_YET, "--image-volume": NOT_YET,
+    "--env-merge": NOT_YET, "--group-add": NOT_YET, "--http-proxy": NOT_YET,
     "--ip6": IPV6, "--label-file": NOT_YET, "--memory-reservation": NOT_YET, "--memory-swappiness": NOT_YET,
     "--no-hosts": NOT_YET, "--oom-kill-disable": NOT_YET, "--oom-score-adj": NOT_YET, "--os": NOT_YET,
     "--passwd-entry": NOT_YET, "--personality": NOT_YET, 
@@ -156,9 +152,6 @@ FLAGS = {
     "network rm": {"-t/--time": NOT_YET},
     "system prune": {"--filter": NOT_YET},
     "unshare": {"--rootless-netns": NOT_YET},
-    "volume inspect": {"-a/--all": NOT_YET},
-    "volume prune": {"--filter": NOT_YET},
-    "volume rm": {"-t/--time": NOT_YET},
 }
 
 # podman's second names of a command -> the first (their flags are the same in podman 4.3.1)

@@ -171,6 +171,13 @@ class LayerProgress:
         self._progress.__exit__(None, None, None)
 
 
+def ask(prompt: str) -> bool:
+    """A yes/no question answered on stdin, a terminal or not (EOF: no)."""
+    sys.stdout.write(prompt)
+    sys.stdout.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
 def confirm(command: str, warning: str) -> bool:
     """Ask before a destructive command (-f/--force skips this); a refusal without a terminal."""
     from ..errors import InvalidArgument

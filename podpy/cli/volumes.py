@@ -1,7 +1,9 @@
-"""Volume commands: volume create, ls, inspect, rm, prune, exists (each one VolumeEngine call)."""
+"""Volume commands: volume create, ls, inspect, rm, prune, exists, export, import, mount, unmount
+(each one VolumeEngine call)."""
 
 from __future__ import annotations
 
+import sys
 from typing import List, Optional
 
 import typer
@@ -25,7 +27,7 @@ def create(
     ctx: typer.Context,
     name: Optional[str] = typer.Argument(None, help="Volume name (default: a random one)."),
     label: List[str] = typer.Option([], "-l", "--label", help="Set metadata (K=V)."),
-    opt: List[str] = typer.Option([], "-o", "--opt", help="Driver options (the local driver takes none)."),
+    opt: List[str] = typer.Option([], "-o", "--opt", help="Driver options: type=, device=, o=, uid=, gid=."),
     driver: str = typer.Option("local", "-d", "--driver", help="Volume driver: local."),
     ignore: bool = typer.Option(False, "--ignore", help="Do nothing if it exists already."),
 ) -> None:
@@ -45,11 +47,12 @@ def ls(
     ctx: typer.Context,
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only the names."),
     fmt: Optional[str] = typer.Option(None, "--format", help="json, or a Go template."),
-    filters: List[str] = typer.Option([], "-f", "--filter", help="name=, label=K[=V], dangling=true|false."),
+    filters: List[str] = typer.Option([], "-f", "--filter",
+                                      help="name=, driver=, scope=, label=, opt=, until=, dangling= (commas: several)."),
     noheading: bool = typer.Option(False, "-n", "--noheading", help="Do not print the header."),
 ) -> None:
     """List volumes."""
-    rows = engine(ctx).ls(list(filters))
+    rows = engine(ctx).ls([part for f in filters for part in f.split(",")])
     if quiet:
         for r in rows:
             render.out(r["Name"])
@@ -59,13 +62,14 @@ def ls(
 
 def inspect(
     ctx: typer.Context,
-    names: List[str] = typer.Argument(..., help="Volumes."),
+    names: Optional[List[str]] = typer.Argument(None, help="Volumes."),
     fmt: Optional[str] = typer.Option(None, "-f", "--format", help="A Go template."),
+    all_: bool = typer.Option(False, "-a", "--all", help="Every volume."),
 ) -> None:
     """Show volumes' details as JSON."""
     from ..engine.entities import failed
 
-    reports = engine(ctx).inspect(list(names))
+    reports = engine(ctx).inspect(list(names or []), all_)
     error = failed(reports)
     if error is not None:
         raise error
@@ -77,10 +81,16 @@ def rm(
     names: Optional[List[str]] = typer.Argument(None, help="Volumes to remove."),
     force: bool = typer.Option(False, "-f", "--force", help="Remove the containers that use them too."),
     all_: bool = typer.Option(False, "-a", "--all", help="Remove every volume."),
+    time: Optional[int] = typer.Option(None, "-t", "--time", min=0,
+                                       help="Seconds a running container using it gets to stop (with -f)."),
 ) -> None:
     """Remove volumes."""
+    from ..errors import InvalidArgument
+
+    if all_ and names:
+        raise InvalidArgument("choose either one or more volumes or all")
     code = 0
-    for rep in engine(ctx).rm(list(names or []), force, all_):
+    for rep in engine(ctx).rm(list(names or []), force, all_, time):
         if rep.error is None:
             if rep.value is not None:  # None: not there, and forced
                 render.out(rep.value)
@@ -93,12 +103,22 @@ def rm(
 def prune(
     ctx: typer.Context,
     force: bool = typer.Option(False, "-f", "--force", help="Do not ask for confirmation."),
+    filters: List[str] = typer.Option([], "--filter", help="name=, driver=, scope=, label=, opt=, until=, dangling=."),
 ) -> None:
-    """Remove every volume no container uses."""
-    if not force and not render.confirm(
-            "volume prune", "WARNING! This will remove all volumes not used by at least one container."):
-        return
-    for name in engine(ctx).prune():
+    """Remove every volume no container uses (that passes the filters)."""
+
+    def ask(names: list[str]) -> bool:
+        # as podman's: the answer is read from stdin, a terminal or not
+        render.out("WARNING! This will remove all volumes not used by at least one container. "
+                   "The following volumes will be removed:")
+        if not names:
+            render.out("No dangling volumes found")
+            return False
+        for name in names:
+            render.out(name)
+        return render.ask("Are you sure you want to continue? [y/N] ")
+
+    for name in engine(ctx).prune(list(filters), None if force else ask):
         render.out(name)
 
 
@@ -108,6 +128,42 @@ def exists(ctx: typer.Context, name: str = typer.Argument(..., help="Volume name
         raise typer.Exit(1)
 
 
+def export(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Volume name."),
+    output: Optional[str] = typer.Option(None, "-o", "--output", help="Write to this file (default: stdout)."),
+) -> None:
+    """Write a volume's content as a tar archive."""
+    from ..errors import InvalidArgument
+
+    if output in (None, "-", "/dev/stdout"):
+        if sys.stdout.isatty():
+            raise InvalidArgument("refusing to export to terminal. Use -o flag or redirect")
+        sys.stdout.flush()  # the tar goes to fd 1 directly
+        output = None
+    engine(ctx).export(name, output)
+
+
+def import_(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Volume name."),
+    source: str = typer.Argument(..., help="A tar archive (plain or compressed), or - for stdin."),
+) -> None:
+    """Extract a tar archive into a volume."""
+    engine(ctx).import_(name, source)
+
+
+def mount(ctx: typer.Context, name: str = typer.Argument(..., help="Volume name.")) -> None:
+    """Print the host path of a volume's content (rootless: inside `podpy unshare`)."""
+    render.out(engine(ctx).mount(name))
+
+
+def unmount(ctx: typer.Context, name: str = typer.Argument(..., help="Volume name.")) -> None:
+    """Undo `volume mount` (a local volume's directory stays); prints the name."""
+    render.out(engine(ctx).unmount(name))
+
+
 TOP: dict = {}
 GROUP = {"create": (create, {}), "ls": (ls, {}), "list": (ls, {"hidden": True}), "inspect": (inspect, {}),
-         "rm": (rm, {}), "remove": (rm, {"hidden": True}), "prune": (prune, {}), "exists": (exists, {})}
+         "rm": (rm, {}), "remove": (rm, {"hidden": True}), "prune": (prune, {}), "exists": (exists, {}),
+         "export": (export, {}), "import": (import_, {}), "mount": (mount, {}), "unmount": (unmount, {})}

@@ -66,6 +66,9 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
     if len(set(dests)) != len(dests):
         dup = next(d for d in dests if dests.count(d) > 1)
         raise InvalidArgument(f"{dup}: duplicate mount destination")
+    image_volume = o.image_volume or "bind"
+    if image_volume not in ("bind", "tmpfs", "ignore"):
+        raise InvalidArgument(f'invalid image volume mode "{image_volume}" required value: bind, tmpfs, ignore')
     shared = _volumes_from(rt, o.volumes_from, set(dests))
     secrets = _secrets(rt, o.secrets, set(dests)) if o.secrets else []
     entrypoint = opt.parse_entrypoint(o.entrypoint)
@@ -193,7 +196,7 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
     from .container import Container
     from .volumestore import resolve
 
-    cfg.mounts = resolve(rt, volumes, icfg.get("Volumes") or {}, uid, gid) + shared
+    cfg.mounts = resolve(rt, volumes, icfg.get("Volumes") or {}, uid, gid, image_volume) + shared
     cfg.secrets = [spec for spec, _ in secrets]
     cidfile = -1
     if o.cidfile:

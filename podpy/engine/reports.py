@@ -103,7 +103,8 @@ def container_inspect(rec: ContainerRecord, rootfs: str, driver: str, run_dir: s
         "Mounts": [
             {"Type": "volume" if m.get("volume") else m.get("type", "bind"), "Name": m.get("volume", ""),
              "Source": m["source"], "Destination": m["destination"], "Driver": "local" if m.get("volume") else "",
-             "Mode": "", "Options": [o for o in m.get("options", []) if o not in ("ro", "rw")],
+             "Mode": "", "Options": [o for o in m.get("options", [])
+                                     if o not in ("ro", "rw") and not o.startswith("podpy.")],
              "RW": "ro" not in m.get("options", []), "Propagation": next(
                  (o for o in m.get("options", []) if o in ("private", "rprivate", "slave", "rslave")), "")}
             for m in cfg.mounts

@@ -123,6 +123,9 @@ class CreateOptions(Record):
     tmpfs: list[str] = option("--tmpfs", metavar="PATH[:OPTS]", help="mount a tmpfs")
     volumes_from: list[str] = option("--volumes-from", metavar="CTR[:ro|rw]",
                                      help="mount the volumes and binds of another container")
+    image_volume: Optional[str] = option("--image-volume", metavar="MODE",
+                                         help="the image's VOLUMEs: bind (anonymous volumes, the default), "
+                                              "tmpfs (a tmpfs with the image's content) or ignore")
     workdir: Optional[str] = option("-w", "--workdir", metavar="DIR", help="working directory inside the container")
     user: Optional[str] = option("-u", "--user", metavar="USER[:GROUP]", help="user and group, names or ids")
     entrypoint: Optional[str] = option("--entrypoint", metavar="CMD",

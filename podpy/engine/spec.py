@@ -116,6 +116,12 @@ class SpecBuilder:
         """The spec that starts rec: rootfs_desc from rootfs(), etc: destination -> the file
         written (write_etc), console: the terminal's (rows, columns), net: the start's network
         side, which points the spec at namespaces to join."""
+        refused = next((m for m in rec.config.mounts if m.get("refused")), None)
+        if refused is not None:
+            from ..errors import VolumeMountFailed
+
+            raise VolumeMountFailed(f"mounting volume {refused.get('volume')} for container {rec.id}: "
+                                    f"{refused['refused']}")
         nested = nested_mappings(rec.config.idmap) if rec.config.idmap else None
         spec = self._spec(rec, rootfs_desc, etc, console, nested)
         if net is not None:

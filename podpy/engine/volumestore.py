@@ -4,7 +4,9 @@ that containers mount (the verbs that remove volumes in use are in volumes.py).
 A volume is a row in the `volumes` table and a directory `volumes/NAME/_data` in
 the store. `-v NAME:/path` makes it on first use; when it is empty, the image's
 content at /path is copied in as the container starts (docker's and podman's
-copy-up; `nocopy` skips it). Anonymous volumes come from the image's VOLUME
+copy-up; `nocopy` skips it). The first container to mount a new volume also gives it
+an owner (the `fresh` column). Driver options (a tmpfs, a host directory) are
+volumeopts.py's. Anonymous volumes come from the image's VOLUME
 instructions and from `-v /path`; `rm -v` and `--rm` remove them with their
 container. Files the container wrote belong to its ids, so removal runs in the
 user namespace.
@@ -34,6 +36,8 @@ SCHEMA = (
         anonymous INTEGER NOT NULL DEFAULT 0
     )
     """,
+    # fresh: never mounted yet (the first container's mount takes its owner; see resolve)
+    "ALTER TABLE volumes ADD COLUMN fresh INTEGER NOT NULL DEFAULT 0",
 )
 
 
@@ -48,9 +52,30 @@ def data_dir(rt: Runtime, name: str) -> str:
 
 
 def _row(rt: Runtime, r: sqlite3.Row) -> dict[str, Any]:
-    return {"Name": r["name"], "Driver": "local", "Mountpoint": data_dir(rt, r["name"]),
-            "CreatedAt": _stamp(r["created"]), "Labels": json.loads(r["labels"]),
-            "Options": json.loads(r["options"]), "Scope": "local", "Anonymous": bool(r["anonymous"])}
+    from .volumeopts import owner
+
+    options = json.loads(r["options"])
+    doc = {"Name": r["name"], "Driver": "local", "Mountpoint": data_dir(rt, r["name"]),
+           "CreatedAt": _stamp(r["created"]), "Labels": json.loads(r["labels"]), "Scope": "local",
+           "Options": options}
+    uid, gid = owner(options)
+    if uid is not None:
+        doc["UID"] = uid
+    if gid is not None:
+        doc["GID"] = gid
+    if r["anonymous"]:
+        doc["Anonymous"] = True   # shown only when true, as podman's
+    doc["MountCount"] = 0
+    if r["fresh"]:
+        doc["NeedsCopyUp"] = True
+        if not _owned(options):
+            doc["NeedsChown"] = True
+    return doc
+
+
+def _owned(options: dict[str, str]) -> bool:
+    """Whether the volume was given an owner at create (then no container's user takes it)."""
+    return any(k in ("UID", "GID", "uid", "gid") for k in options)
 
 
 def _stamp(t: float) -> str:
@@ -63,10 +88,9 @@ def create(rt: Runtime, name: Optional[str], labels: dict[str, str], options: di
            anonymous: bool = False, exist_ok: bool = False) -> str:
     """Make the volume (a random 64-hex name when none); returns its name."""
     from ..options import NAME_RE
+    from .volumeopts import parse
 
-    if options:
-        raise InvalidArgument(f"unsupported volume options {', '.join(sorted(options))}: "
-                              "the local driver takes none here")
+    options, uid, gid = parse(options)
     name = name or os.urandom(32).hex()
     if not NAME_RE.match(name):
         raise InvalidArgument(f"invalid volume name {name!r}: letters, digits, _ . - (not first)")
@@ -76,11 +100,13 @@ def create(rt: Runtime, name: Optional[str], labels: dict[str, str], options: di
             if exist_ok:
                 return name
             raise PodpyError(f"volume with name {name} already exists: volume already exists")
-        c.execute("INSERT INTO volumes (name, created, labels, options, anonymous) VALUES (?, ?, ?, ?, ?)",
+        c.execute("INSERT INTO volumes (name, created, labels, options, anonymous, fresh) VALUES (?, ?, ?, ?, ?, 1)",
                   (name, time.time(), json.dumps(labels), json.dumps(options), int(anonymous)))
         path = data_dir(rt, name)
         try:
             os.makedirs(path, mode=0o755, exist_ok=True)
+            if uid is not None or gid is not None:
+                rt.store.in_userns(os.chown, path, -1 if uid is None else uid, -1 if gid is None else gid)
         except OSError as exc:
             raise PodpyError(f"creating volume {name}: {exc.strerror}") from exc
     del conn
@@ -104,6 +130,12 @@ def lookup(rt: Runtime, name: str) -> dict[str, Any]:
 def all_volumes(rt: Runtime) -> list[dict[str, Any]]:
     conn = _table(rt)
     return [_row(rt, r) for r in conn.execute("SELECT * FROM volumes ORDER BY created").fetchall()]
+
+
+def created_times(rt: Runtime) -> dict[str, float]:
+    """When each volume was made (seconds since the epoch): what `--filter until=` compares."""
+    conn = _table(rt)
+    return {r["name"]: r["created"] for r in conn.execute("SELECT name, created FROM volumes").fetchall()}
 
 
 def users(rt: Runtime, name: str) -> list[Any]:
@@ -142,35 +174,73 @@ def remove_anonymous(rt: Runtime, mounts: list[dict[str, Any]]) -> None:
             continue
 
 
-def resolve(rt: Runtime, requested: list[Any], image_volumes: dict[str, Any], uid: int, gid: int
-            ) -> list[dict[str, Any]]:
+def resolve(rt: Runtime, requested: list[Any], image_volumes: dict[str, Any], uid: int, gid: int,
+            image_mode: str = "bind") -> list[dict[str, Any]]:
     """The OCI mounts for -v/--mount/--tmpfs (options.Volume) and the image's VOLUMEs that
-    none covers: volumes made or found, copy-up and :U marked for the runtime."""
+    none covers (image_mode, --image-volume: bind: anonymous volumes, tmpfs: a tmpfs that
+    starts with the image's content, ignore: none): volumes made or found, copy-up and :U
+    marked for the runtime."""
     from ..options import volume_mount
 
     mounts: list[dict[str, Any]] = []
     taken = {v.destination for v in requested}
-    wanted = list(requested) + [_anonymous(os.path.normpath(d)) for d in sorted(image_volumes or {})
-                                if os.path.normpath(d) not in taken]
+    extra = [os.path.normpath(d) for d in sorted(image_volumes or {}) if os.path.normpath(d) not in taken]
+    if image_mode == "ignore":
+        extra = []
+    wanted = list(requested) + [_anonymous(d, image_mode == "tmpfs") for d in extra]
     for v in wanted:
         if v.kind == "volume":
             anonymous = not v.source
             name = create(rt, v.source or None, {}, {}, anonymous=anonymous, exist_ok=True)
-            m = volume_mount(v._replace(source=data_dir(rt, name)))
-            m["volume"] = name
+            m = None if anonymous else _driver_mount(rt, name, v)
+            if m is None:
+                m = volume_mount(v._replace(source=data_dir(rt, name)))
+                m["volume"] = name
             if anonymous:
                 m["anonymous"] = True
-            if "nocopy" not in v.options:
+            first, owned = _first_use(rt, name) if not m.get("refused") else (False, True)
+            if first and not owned and (m["type"] == "tmpfs" or m["source"] == data_dir(rt, name)):
+                # the first container to mount a volume gives it an owner: the image's
+                # directory's (with its mode and times), else the container's user
+                m["options"].append(f"podpy.firstuse={uid}:{gid}")
+            # the image's content: into an empty directory, into a tmpfs on its first mount
+            if "nocopy" not in v.options and not m.get("refused") and (m["type"] == "bind" or first):
                 m["options"].append("podpy.copyup")
         else:
-            m = volume_mount(v)
-        if "U" in v.options and v.kind != "tmpfs":
+            m = volume_mount(v)   # a tmpfs for an image's VOLUME keeps podpy.copyup
+        if "U" in v.options and m["type"] == "bind" and not m.get("refused"):
             m["options"].append(f"podpy.chown={uid}:{gid}")
         mounts.append(m)
     return mounts
 
 
-def _anonymous(destination: str) -> Any:
+def _first_use(rt: Runtime, name: str) -> tuple[bool, bool]:
+    """Claim a volume's first mount: (whether this is it, once per volume; whether the
+    volume was given an owner at create, which it then keeps)."""
+    with rt.db.write() as c:
+        row = c.execute("SELECT options FROM volumes WHERE name=? AND fresh=1", (name,)).fetchone()
+        if row is None:
+            return False, False
+        c.execute("UPDATE volumes SET fresh=0 WHERE name=?", (name,))
+    return True, _owned(json.loads(row["options"]))
+
+
+def _driver_mount(rt: Runtime, name: str, v: Any) -> Optional[dict[str, Any]]:
+    """The mount of a volume made with driver options (a tmpfs, a host directory...); None
+    for a plain one."""
+    from .volumeopts import mount_for
+
+    options = lookup(rt, name)["Options"]
+    if not options:
+        return None
+    return mount_for(name, data_dir(rt, name), options, v.destination, "ro" in v.options)
+
+
+def _anonymous(destination: str, tmpfs: bool = False) -> Any:
+    """An image's VOLUME: an anonymous volume, or (--image-volume tmpfs) a tmpfs that the
+    image's content is copied into."""
     from ..options import Volume
 
+    if tmpfs:
+        return Volume("", destination, ("podpy.copyup", "podpy.firstuse=0:0"), "tmpfs")
     return Volume("", destination, (), "volume")

@@ -56,13 +56,16 @@ def _snapshot(p):
     (["top", "nosuch"], "no such container"),
     (["stats", "--no-stream", "--interval", "0"], "--interval"),
     (["events", "--stream=false", "--since", "the dawn of time"], "invalid --since"),
-    (["volume", "create", "-o", "type=nfs", "v"], "unsupported volume options"),
+    (["volume", "create", "-o", "nosuch=1", "v"], "invalid mount option nosuch for driver 'local'"),
+    (["volume", "create", "-o", "o=size=1m", "v"], "Project Quota"),
     (["volume", "create", "bad name"], "invalid volume name"),
     (["volume", "inspect", "nosuch"], "no such volume"),
     (["healthcheck", "run", "nosuch"], "no such container"),
     (["attach", "nosuch"], "no such container"),
     (["system", "prune"], "use -f/--force"),
-    (["volume", "prune"], "use -f/--force"),
+    (["volume", "prune", "--filter", "bogus=1"], '"bogus" is an invalid volume filter'),
+    (["volume", "export", "nosuch"], "no such volume nosuch"),
+    (["run", "--image-volume", "bogus", "busybox", "true"], "invalid image volume mode"),
 ])
 def test_bad_input(podpy, busybox, args, msg):
     before = _snapshot(podpy)

@@ -115,12 +115,154 @@ def test_volume_create_ls_inspect_and_prune(rt):
     assert engine.create(VolumeCreateOptions(name="v2", ignore=True)) == "v2"
     assert [v["Name"] for v in engine.ls(["label=k"])] == ["v1"]
     assert [v["Name"] for v in engine.ls(["dangling=true", "name=2"])] == ["v2"]
-    with pytest.raises(InvalidArgument, match="invalid filter"):
+    with pytest.raises(InvalidArgument, match='"size" is an invalid volume filter'):
         engine.ls(["size=1"])
     reports = engine.inspect(["v2", "nope"])
     assert reports[0].value["Name"] == "v2" and isinstance(reports[1].error, NoSuchVolume)
     assert engine.exists("v1") and not engine.exists("nope")
     assert sorted(engine.prune()) == ["v1", "v2"]
+
+
+def test_volume_filters_take_podmans_keys(rt):
+    engine = VolumeEngine(rt, print)
+    engine.create(VolumeCreateOptions(name="lv1", labels={"a": "b", "c": ""}))
+    engine.create(VolumeCreateOptions(name="lv2", labels={"a": "x"}))
+    engine.create(VolumeCreateOptions(name="tv", options={"type": "tmpfs", "device": "tmpfs", "o": "uid=1000"}))
+
+    def names(*filters: str) -> list[str]:
+        return [v["Name"] for v in engine.ls(list(filters))]
+
+    assert names("name=^lv1$") == ["lv1"] and names("name=l.") == ["lv1", "lv2"] and names("name=LV") == []
+    assert names("label=a=b") == ["lv1"] and names("label=a") == ["lv1", "lv2"] and names("label=c=") == ["lv1"]
+    assert names("label=a=b", "label=a=x") == ["lv1", "lv2"]          # one key: any of its values
+    assert names("label=a", "name=2") == ["lv2"]                       # several keys: all of them
+    assert names("driver=local") == ["lv1", "lv2", "tv"] and names("driver=LOCAL") == []
+    assert names("scope=local") == ["lv1", "lv2", "tv"] and names("scope=global") == []
+    assert names("opt=type=tmpfs") == ["tv"] and names("opt=device") == ["tv"] and names("opt=UID=1000") == ["tv"]
+    assert names("opt=o=nodev") == []
+    assert names("until=1h") == [] and names("until=2999-01-01") == ["lv1", "lv2", "tv"]
+    assert names("until=-1h") == ["lv1", "lv2", "tv"]
+    assert names("dangling=1") == ["lv1", "lv2", "tv"] and names("dangling=false") == []
+    for bad, message in (("label!=a", '"label!" is an invalid volume filter'),
+                         ("dangling=maybe", '"maybe" is not a valid value for the "dangling" filter'),
+                         ("until=soon", 'failed to parse value as time or duration: "soon"'),
+                         ("name", "filter input must be in the form of filter=value: name is invalid")):
+        with pytest.raises(InvalidArgument, match=message):
+            engine.ls([bad])
+    asked: list[list[str]] = []
+    assert engine.prune(["label=a"], lambda found: asked.append(found) or False) == []
+    assert asked == [["lv1", "lv2"]] and len(engine.ls([])) == 3
+    assert engine.prune(["label=a"], lambda found: True) == ["lv1", "lv2"]
+    assert names() == ["tv"]
+
+
+def test_volume_create_options_of_the_local_driver(rt):
+    engine = VolumeEngine(rt, print)
+    engine.create(VolumeCreateOptions(name="t", options={"type": "tmpfs", "device": "tmpfs",
+                                                         "o": "uid=1000,gid=2000,size=2m,noquota"}))
+    doc = engine.inspect(["t"])[0].value
+    assert doc["Options"] == {"type": "tmpfs", "device": "tmpfs", "UID": "1000", "GID": "2000",
+                              "NOQUOTA": "true", "o": "uid=1000,gid=2000,size=2m"}
+    assert (doc["UID"], doc["GID"]) == (1000, 2000)
+    engine.create(VolumeCreateOptions(name="q", options={"o": "noquota"}))
+    assert engine.inspect(["q"])[0].value["Options"] == {"NOQUOTA": "true"}
+    assert "UID" not in engine.inspect(["q"])[0].value
+    for options, message in (
+            ({"foo": "bar"}, "invalid mount option foo for driver 'local': invalid argument"),
+            ({"type": "bind", "device": "/no/such/dir"}, "invalid volume option device for driver 'local': "
+                                                         "stat /no/such/dir: no such file or directory"),
+            ({"o": "size=10m"}, "Filesystem does not support Project Quota"),
+            ({"o": "uid=x"}, "cannot convert UID x to integer"),
+            ({"o": "gid"}, "gid option must provide a GID")):
+        with pytest.raises(InvalidArgument, match=message):
+            engine.create(VolumeCreateOptions(name="bad", options=options))
+        assert not engine.exists("bad")
+
+
+def test_volume_owner_options_chown_its_directory(rt, tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("giving a directory away needs root")
+    engine = VolumeEngine(rt, print)
+    engine.create(VolumeCreateOptions(name="u", options={"o": "uid=1234,gid=4321"}))
+    engine.create(VolumeCreateOptions(name="top", options={"uid": "77"}))
+    st = os.stat(engine.inspect(["u"])[0].value["Mountpoint"])
+    assert (st.st_uid, st.st_gid) == (1234, 4321)
+    assert os.stat(engine.inspect(["top"])[0].value["Mountpoint"]).st_uid == 77
+
+
+def test_volume_mounts_follow_the_driver_options(tmp_path):
+    from podpy.engine.volumeopts import mount_for
+
+    tm = mount_for("t", "/d", {"type": "tmpfs", "device": "tmpfs", "o": "size=2m,uid=1000"}, "/x", False)
+    assert tm == {"destination": "/x", "type": "tmpfs", "source": "tmpfs", "volume": "t",
+                  "options": ["rw", "nosuid", "nodev", "size=2m", "uid=1000"]}
+    bm = mount_for("b", "/d", {"type": "bind", "device": str(tmp_path)}, "/x", True)
+    assert bm["source"] == str(tmp_path) and bm["options"] == ["rbind", "ro", "rprivate"]
+    assert mount_for("b", "/d", {"device": str(tmp_path), "o": "bind,noexec"}, "/x", False)["options"] == [
+        "bind", "rw", "noexec", "rprivate"]
+    assert "permission denied" in mount_for("e", "/d", {"type": "ext4", "device": "/dev/sda1"}, "/x", False)["refused"]
+    assert mount_for("n", "/d", {"NOQUOTA": "true"}, "/x", False) is None
+    assert mount_for("r", "/d", {"o": "ro,nodev"}, "/x", False)["options"] == ["rbind", "ro", "nodev", "rprivate"]
+
+
+def test_volume_first_mount_marks_owner_and_copy_up(rt):
+    from podpy.engine.volumestore import resolve
+    from podpy.options import Volume
+
+    engine = VolumeEngine(rt, print)
+    engine.create(VolumeCreateOptions(name="t", options={"type": "tmpfs"}))
+    engine.create(VolumeCreateOptions(name="own", options={"o": "uid=5"}))
+    assert engine.inspect(["own"])[0].value.get("NeedsChown") is None
+
+    def options(*volumes: Volume, image_mode: str = "bind") -> list[list[str]]:
+        return [m["options"] for m in resolve(rt, list(volumes), {"/img": {}}, 7, 8, image_mode)]
+
+    first = options(Volume("v", "/x", (), "volume"), Volume("t", "/y", (), "volume"),
+                    Volume("own", "/z", (), "volume"))
+    assert first[0][-2:] == ["podpy.firstuse=7:8", "podpy.copyup"]      # a plain volume's first mount
+    assert first[1][-2:] == ["podpy.firstuse=7:8", "podpy.copyup"]      # a tmpfs volume's
+    assert first[2][-1] == "podpy.copyup" and not any(o.startswith("podpy.firstuse") for o in first[2])
+    assert first[3][-2:] == ["podpy.firstuse=7:8", "podpy.copyup"]      # the image's VOLUME
+    later = options(Volume("v", "/x", ("nocopy",), "volume"), Volume("t", "/y", (), "volume"))
+    assert not any(o.startswith("podpy.") for o in later[0])            # nocopy, and not the first
+    assert not any(o.startswith("podpy.") for o in later[1])            # a tmpfs copies only once
+    assert options(image_mode="ignore") == []
+    (tmpfs,) = options(image_mode="tmpfs")
+    assert "podpy.copyup" in tmpfs and "podpy.firstuse=0:0" in tmpfs
+    assert engine.inspect(["v"])[0].value.get("NeedsCopyUp") is None
+
+
+def test_volume_inspect_all_rm_time_export_and_import(rt, tmp_path):
+    engine = VolumeEngine(rt, print)
+    engine.create(VolumeCreateOptions(name="src"))
+    engine.create(VolumeCreateOptions(name="dst"))
+    assert [r.name for r in engine.inspect([], all_=True)] == ["src", "dst"]
+    for names, all_ in (([], False), (["src"], True)):
+        with pytest.raises(InvalidArgument, match="provide one or more volume names or use --all"):
+            engine.inspect(names, all_)
+    data = engine.inspect(["src"])[0].value["Mountpoint"]
+    os.makedirs(os.path.join(data, "d"))
+    with open(os.path.join(data, "d", "f"), "w") as f:
+        f.write("content\n")
+    tar = str(tmp_path / "src.tar")
+    engine.export("src", tar)
+    engine.import_("dst", tar)
+    with open(os.path.join(engine.inspect(["dst"])[0].value["Mountpoint"], "d", "f")) as f:
+        assert f.read() == "content\n"
+    with pytest.raises(NoSuchVolume, match="no such volume nope"):
+        engine.export("nope", str(tmp_path / "nope.tar"))
+    assert not os.path.exists(tmp_path / "nope.tar")
+    with pytest.raises(InvalidArgument, match="open /no/such.tar: no such file or directory"):
+        engine.import_("nope", "/no/such.tar")
+    # a tmpfs volume keeps nothing: an empty tar out, a tar read through and dropped
+    engine.create(VolumeCreateOptions(name="t", options={"type": "tmpfs"}))
+    engine.import_("t", tar)
+    assert os.listdir(engine.inspect(["t"])[0].value["Mountpoint"]) == []
+    engine.export("t", str(tmp_path / "t.tar"))
+    import tarfile
+    with tarfile.open(tmp_path / "t.tar") as tf:
+        assert tf.getnames() == []
+    assert [r.value for r in engine.rm(["src"], timeout=3)] == ["src"]
 
 
 # -- networks -------------------------------------------------------------------------------
