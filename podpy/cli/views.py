@@ -15,27 +15,48 @@ if TYPE_CHECKING:
     from ..engine.entities import ImageSummary, NetworkSummary, PsEntry
 
 
-def ps_row(entry: PsEntry, no_trunc: bool) -> dict[str, Any]:
-    """One container of `ps --format`."""
+# `ps --format 'table ...'`: the headers podman gives fields whose names are not their headers
+PS_HEADERS = {"ID": "CONTAINER ID", "CreatedHuman": "CREATED", "Pod": "POD ID", "PodName": "PODNAME",
+              "Cgroup": "CGROUPNS", "User": "USERNS"}
+
+
+def ps_row(entry: PsEntry, no_trunc: bool, size: bool = False) -> dict[str, Any]:
+    """One container of `ps --format`: podman's fields (`.State` is the status in words, as in
+    podman's templates; `.Size` only with --size; the namespaces' fields only with --ns)."""
     from ..network.options import ports_text
 
     rec = entry.record
     data = dict(entry.data)
     cmd = shlex.join(rec.config.entrypoint + rec.config.command)
+    namespaces = data.get("Namespaces") or {}
+    by_field = {"MNT": "Mnt", "Cgroup": "Cgroup", "IPC": "Ipc", "NET": "Net", "PIDNS": "Pidns", "UTS": "Uts",
+                "User": "User"}
+    ns_fields = {f: namespaces.get(k, "") for f, k in by_field.items()}
     data.update({
         "ID": rec.id if no_trunc else rec.id[:12],
+        "ImageID": rec.image_id if no_trunc else rec.image_id[:12],
         "Command": cmd if no_trunc or len(cmd) <= 20 else cmd[:17] + "...",
+        "Created": go_time(rec.created),
         "CreatedAt": go_time(rec.created),
         "CreatedHuman": ago(rec.created),
         "RunningFor": ago(rec.created),
+        "State": data["Status"],
         "Names": rec.name,
         "Ports": ports_text(rec.config.ports),
-        "Mounts": ",".join(data["Mounts"]),
         "Networks": ",".join(data["Networks"]),
         "Labels": rec.config.labels,
-        "Size": "",
+        "Size": _ps_size(data["Size"]) if size and data.get("Size") else "",
+        "Namespaces": {"MNT": ns_fields["MNT"], "Cgroup": ns_fields["Cgroup"], "IPC": ns_fields["IPC"],
+                       "NET": ns_fields["NET"], "PIDNS": ns_fields["PIDNS"], "UTS": ns_fields["UTS"],
+                       "User": ns_fields["User"]},
+        **ns_fields, "CGROUPNS": ns_fields["Cgroup"], "USERNS": ns_fields["User"],
     })
     return data
+
+
+def _ps_size(size: dict[str, int]) -> str:
+    """`ps --size`: the writable layer, then the whole file system, as podman words them."""
+    return f"{human_size(size['rwSize'], '')} (virtual {human_size(size['rootFsSize'], '')})"
 
 
 def image_rows(summary: ImageSummary, no_trunc: bool) -> list[dict[str, Any]]:
