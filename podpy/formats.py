@@ -80,6 +80,13 @@ def rfc3339(ts: float) -> str:
     return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def rfc3339_seconds(ts: float) -> str:
+    """Go's time.RFC3339 in UTC: to the second, `Z` for the zone."""
+    import datetime as _dt
+
+    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def parse_size(value: str, what: str) -> int:
     """A size such as 512, 10k, 10m, 1g (podman's units, powers of 1024)."""
     text = value.strip().lower()

@@ -72,12 +72,23 @@ def image_rows(summary: ImageSummary, no_trunc: bool) -> list[dict[str, Any]]:
         "Size": human_size(image.size),
         "ReadOnly": False,
         "Digest": image.digest or "",
+        "History": ", ".join(summary.data.get("History") or []),
     })
     rows = []
     for name in image.names or ("<none>:<none>",):
         repo, tag = ("<none>", "<none>") if name == "<none>:<none>" else split_repo_tag(name)
         rows.append({**base, "Repository": repo, "Tag": tag})
     return rows
+
+
+def sort_image_rows(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    """`images --sort`: newest first (created), or ascending by id, repository, size or tag;
+    ties in the order of the images' ids."""
+    rows = sorted(rows, key=lambda r: r["Id"])
+    if key == "created":
+        return sorted(rows, key=lambda r: -r["Created"])
+    field = {"id": "Id", "repository": "Repository", "size": "VirtualSize", "tag": "Tag"}[key]
+    return sorted(rows, key=lambda r: r[field])
 
 
 def network_row(summary: NetworkSummary, no_trunc: bool) -> dict[str, Any]:
