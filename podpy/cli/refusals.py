@@ -122,7 +122,7 @@ FLAGS = {
     "rm": {"--cidfile": NOT_YET, "--filter": NOT_YET, "-l/--latest": LATEST},
     "start": {"--detach-keys": NOT_YET, "-l/--latest": LATEST,
               "--sig-proxy": NOT_YET},
-    "stats": {"-a/--all": NOT_YET, "-l/--latest": LATEST, "--no-reset": NOT_YET, "--no-trunc": NOT_YET},
+    "stats": {"-l/--latest": LATEST},
     "stop": {"--cidfile": NOT_YET, "-f/--filter": NOT_YET},
     "top": {"-l/--latest": LATEST},
     "wait": {"-i/--interval": NOT_YET, "-l/--latest": LATEST},

@@ -100,6 +100,49 @@ def network_row(summary: NetworkSummary, no_trunc: bool) -> dict[str, Any]:
             "Labels": net.get("labels") or {}, "IPv6Enabled": False, "Containers": summary.containers}
 
 
+# `stats`: podman's columns (CPU TIME is the CPU time used, AVG CPU % over the container's life)
+STATS_COLUMNS = [("ID", "ID"), ("NAME", "Name"), ("CPU %", "CPUPerc"), ("MEM USAGE / LIMIT", "MemUsage"),
+                 ("MEM %", "MemPerc"), ("NET IO", "NetIO"), ("BLOCK IO", "BlockIO"), ("PIDS", "PIDS"),
+                 ("CPU TIME", "UpTime"), ("AVG CPU %", "AVGCPU")]
+
+
+def stats_row(stats: dict[str, Any], no_trunc: bool) -> dict[str, Any]:
+    """One container of `stats --format`: podman's ContainerStats fields, with the words of
+    its table (`.CPUPerc`, `.MemUsage`, `.MemPerc`, `.PIDS` as text; `.CPU`, `.PIDs`,
+    `.MemLimit` and the other raw fields as numbers)."""
+    from ..formats import binary_size, go_duration_text
+
+    def size(n: Any) -> str:
+        return "--" if n is None else human_size(n, "")
+
+    def io(a: Any, b: Any) -> str:
+        return "-- / --" if a is None and b is None else f"{size(a)} / {size(b)}"
+
+    row = dict(stats)
+    mem, limit = stats["MemUsage"], stats["MemLimit"]
+    row.update({
+        "ID": stats["ContainerID"] if no_trunc else stats["ContainerID"][:12],
+        "CPUPerc": f"{stats['CPU']:.2f}%", "AVGCPU": f"{stats['AvgCPU']:.2f}%",
+        "MemUsage": io(mem, limit),
+        "MemUsageBytes": "-- / --" if mem is None else f"{binary_size(mem)} / {binary_size(limit or 0)}",
+        "MemPerc": "--" if stats["MemPerc"] is None else f"{stats['MemPerc']:.2f}%",
+        "NetIO": io(stats["NetInput"], stats["NetOutput"]),
+        "BlockIO": io(stats["BlockInput"], stats["BlockOutput"]),
+        "PIDS": str(stats["PIDs"]), "UpTime": go_duration_text(stats["UpTime"]),
+        "Up": go_duration_text(stats["UpTime"]),
+    })
+    for field in ("MemLimit", "BlockInput", "BlockOutput", "NetInput", "NetOutput"):
+        row[field] = row[field] or 0   # podman's numbers are never nil
+    return row
+
+
+def stats_json(row: dict[str, Any]) -> dict[str, str]:
+    """`stats --format json`: podman's entry for one container, every figure as its text."""
+    return {"id": row["ID"], "name": row["Name"], "cpu_time": row["Up"], "cpu_percent": row["CPUPerc"],
+            "avg_cpu": row["AVGCPU"], "mem_usage": row["MemUsage"], "mem_percent": row["MemPerc"],
+            "net_io": row["NetIO"], "block_io": row["BlockIO"], "pids": row["PIDS"]}
+
+
 def event_line(e: dict[str, Any]) -> str:
     """podman's plain form of an event: TIME TYPE STATUS ID (image=..., name=...)."""
     import datetime as dt

@@ -324,15 +324,19 @@ class ContainerEngine:
 
         return top(self.rt, name, descriptors)
 
-    def stats(self, names: list[str], interval: int = 1, stream: bool = True) -> Iterator[list[dict[str, object]]]:
-        """`stats`: readings of the named containers (every running one without names), one
-        list per interval; without stream only the first. Named containers must run; the
-        readings end when none of them runs any more."""
+    def stats(self, names: list[str], interval: int = 5, stream: bool = True,
+              all_: bool = False) -> Iterator[list[dict[str, object]]]:
+        """`stats`: podman's ContainerStats of the named containers (of every running one
+        without names or with all_, read again each round), one list per interval; without
+        stream only the first. Named containers must run; the readings end when none of them
+        runs any more."""
         from .observe import stats
 
+        if all_ and names:
+            raise InvalidArgument("--all, --latest and containers cannot be used together")
         if interval < 1:
             raise InvalidArgument("--interval must be at least 1 second")
-        return stats(self.rt, names, interval, stream)
+        return stats(self.rt, names, interval, stream, all_)
 
     def logs(self, names: list[str], opts: LogsOptions) -> Iterator[tuple[ContainerRecord, Entry]]:
         """`logs`: (container, entry) for each line of each container's log in turn; with
