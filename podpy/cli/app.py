@@ -109,6 +109,8 @@ def main(args: list[str], command: Optional[str], g: Optional[Globals] = None) -
     args = [_bool_flag(a) for a in args]
     if command in ("cp", "container cp") or args[:2] == ["container", "cp"]:   # podman's `-a=false`
         args = [{"-a=true": "--archive", "-a=false": "--no-archive"}.get(a.lower(), a) for a in args]
+    if command in ("events", "system") and "events" in args[:2]:   # podman's `--no-trunc=false`
+        args = [{"--no-trunc=true": "--no-trunc", "--no-trunc=false": "--trunc"}.get(a.lower(), a) for a in args]
     if command in ("history", "image") and "history" in args[:2]:   # podman's `-H=false`
         args = [{"-h=true": "--human", "-h=false": "--no-human"}.get(a.lower(), a) for a in args]
     args = [("--pull=always" if a == "--pull" and (i + 1 >= len(args) or args[i + 1].lower() not in _PULL_WORDS)

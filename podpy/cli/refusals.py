@@ -126,7 +126,6 @@ FLAGS = {
     "stop": {"--cidfile": NOT_YET, "-f/--filter": NOT_YET},
     "top": {"-l/--latest": LATEST},
     "wait": {"-i/--interval": NOT_YET, "-l/--latest": LATEST},
-    "events": {"--no-trunc": NOT_YET},
     "import": {"--arch": NOT_YET, "--os": NOT_YET, "--variant": NOT_YET},
     "image prune": {"--external": NOT_YET},
     "pull": {"-a/--all-tags": NOT_YET},

@@ -172,11 +172,15 @@ def events(
     filters: List[str] = typer.Option([], "-f", "--filter", help="type=, event=, container=, image=, volume=."),
     fmt: Optional[str] = typer.Option(None, "--format", help="json, or a Go template."),
     stream: bool = typer.Option(True, "--stream/--no-stream", help="Keep printing new events (default)."),
+    no_trunc: bool = typer.Option(True, "--no-trunc/--trunc",
+                                  help="Full ids in the plain lines (--no-trunc=false: 12 characters)."),
 ) -> None:
     """Show the event log: containers, images and volumes."""
+    import json
+
     from ..engine.entities import EventsOptions
     from ..formats import parse_time
-    from .views import event_line
+    from .views import event_line, event_row
 
     eng = engine(ctx)
     opts = EventsOptions(since=parse_time(since, "--since") if since else None,
@@ -186,17 +190,15 @@ def events(
     if fmt and fmt != "json":
         from . import gotemplate as gt
 
-        tmpl = gt.parse(fmt)
+        tmpl = gt.parse(gt.split_table(fmt)[1])
     for e in found:
         if fmt == "json":
-            import json
-
-            render.out(json.dumps(e, default=str))
+            render.out(json.dumps(e, separators=(",", ":"), default=str))
         elif tmpl is not None:
-            text = tmpl.execute(e)
+            text = tmpl.execute(event_row(e))
             sys.stdout.write(text if text.endswith("\n") else text + "\n")
         else:
-            render.out(event_line(e))
+            render.out(event_line(e, truncate=not no_trunc))
         sys.stdout.flush()
 
 

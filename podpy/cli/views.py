@@ -143,16 +143,46 @@ def stats_json(row: dict[str, Any]) -> dict[str, str]:
             "net_io": row["NetIO"], "block_io": row["BlockIO"], "pids": row["PIDS"]}
 
 
-def event_line(e: dict[str, Any]) -> str:
-    """podman's plain form of an event: TIME TYPE STATUS ID (image=..., name=...)."""
-    import datetime as dt
+def event_time(text: str) -> str:
+    """An event's RFC 3339 time as Go prints a time: `2024-01-02 15:04:05.123456789 +0000 UTC`."""
+    import re
+    import time
 
-    t = e.get("timeNano", 0) / 1e9
-    stamp = dt.datetime.fromtimestamp(t).astimezone().strftime("%Y-%m-%d %H:%M:%S.%f %z")
-    attrs = []
-    if e.get("Image"):
-        attrs.append(f"image={e['Image']}")
-    if e.get("Name"):
-        attrs.append(f"name={e['Name']}")
-    attrs += [f"{k}={v}" for k, v in sorted((e.get("Attributes") or {}).items())]
-    return f"{stamp} {e.get('Type')} {e.get('Status')} {e.get('ID')} ({', '.join(attrs)})"
+    m = re.fullmatch(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2}(?:\.\d+)?)(Z|[+-]\d{2}:\d{2})", text or "")
+    if not m:
+        return text
+    date, clock, zone = m.groups()
+    offset = "+0000" if zone == "Z" else zone.replace(":", "")
+    name = "UTC" if zone == "Z" else time.strftime("%Z")
+    return f"{date} {clock} {offset} {name}"
+
+
+def event_row(e: dict[str, Any]) -> dict[str, Any]:
+    """One event of `events --format`: podman's fields, empty where the event has none, the
+    time as Go prints it."""
+    row = {"ContainerExitCode": 0, "ID": "", "Image": "", "Name": "", "Network": "", "PodID": "",
+           "HealthStatus": "", **e}
+    row["Time"] = event_time(e.get("Time", ""))
+    row["Details"] = {"PodID": "", "Attributes": e.get("Attributes")}
+    return row
+
+
+def event_line(e: dict[str, Any], truncate: bool = False) -> str:
+    """podman's plain form of an event, by the kind of object: a container's with its image,
+    name and attributes; an image's with its name; a volume's by name; a network's with the
+    network's name (ids cut to 12 characters with truncate)."""
+    when, kind, status = event_time(e.get("Time", "")), e.get("Type"), e.get("Status")
+    ident = str(e.get("ID") or "")
+    if truncate:
+        ident = ident[:12]
+    if kind == "container":
+        attrs = [f"image={e.get('Image', '')}", f"name={e.get('Name', '')}"]
+        attrs += [f"{k}={v}" for k, v in sorted((e.get("Attributes") or {}).items())]
+        return f"{when} {kind} {status} {ident} ({', '.join(attrs)})"
+    if kind == "image":
+        return f"{when} {kind} {status} {ident} {e.get('Name', '')}"
+    if kind == "volume":
+        return f"{when} {kind} {status} {e.get('Name', '')}"
+    if kind == "network":
+        return f"{when} {kind} {status} {ident} (name={e.get('Network', '')})"
+    return f"{when} {kind} {status}"
