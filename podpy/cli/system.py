@@ -62,7 +62,16 @@ def version(
     if fmt == "json":
         render.out(render.to_json({"Client": data}))
     elif fmt:
-        render.inspect([{"Client": data, **data}], fmt)
+        from . import gotemplate as gt
+
+        # podman's: the template over {Client}, and when that fails, as an older podman's
+        # template over the version itself (`.Server.` and `.Client.` read as `.`)
+        try:
+            text = gt.parse(gt.split_table(fmt)[1]).execute({"Client": data})
+        except gt.TemplateError:
+            body = gt.split_table(fmt)[1].replace(".Server.", ".").replace(".Client.", ".")
+            text = gt.parse(body).execute(data)
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
     else:
         render.out(f"Version:      {data['Version']}")
         render.out(f"API Version:  {data['APIVersion']}")
@@ -75,11 +84,13 @@ def info(
     fmt: Optional[str] = typer.Option(None, "-f", "--format", help="json, or a Go template."),
 ) -> None:
     """Show how podpy is set up on this host: store, driver and why, id mappings, cgroups, network."""
+    from .views import info_view
+
     data = engine(ctx).info()
     if fmt == "json":
         render.out(render.to_json(data))
     elif fmt:
-        render.inspect([data], fmt)
+        render.inspect([info_view(data)], fmt)
     else:
         for line in _yaml(data):
             render.out(line)

@@ -143,6 +143,17 @@ def stats_json(row: dict[str, Any]) -> dict[str, str]:
             "net_io": row["NetIO"], "block_io": row["BlockIO"], "pids": row["PIDS"]}
 
 
+def info_view(doc: dict[str, Any]) -> dict[str, Any]:
+    """`info --format TEMPLATE`: the document with the Go names podman's templates use where
+    they differ from the JSON keys by more than case (`.Host.CgroupsVersion`,
+    `.Host.Security.DefaultCapabilities`)."""
+    from ._gotemplate_funcs import GoNames
+
+    host = dict(doc.get("host") or {})
+    host["security"] = GoNames(host.get("security") or {}, {"DefaultCapabilities": "capabilities"})
+    return {**doc, "host": GoNames(host, {"CgroupsVersion": "cgroupVersion"})}
+
+
 def event_time(text: str) -> str:
     """An event's RFC 3339 time as Go prints a time: `2024-01-02 15:04:05.123456789 +0000 UTC`."""
     import re
