@@ -68,7 +68,7 @@ def test_pause_and_unpause_freeze_the_cgroup(store):
     path = _state(p, "pz")["CgroupPath"]
     assert p("pause", "pz").stdout == "pz\n"
     assert "frozen 1" in Path(path, "cgroup.events").read_text().splitlines()
-    assert p("ps", "--format", "{{.Names}} {{.Status}}").stdout == "pz Paused\n"
+    assert p("ps", "--filter", "status=paused", "--format", "{{.Names}} {{.Status}}").stdout == "pz Paused\n"
     assert _state(p, "pz")["Paused"] is True
     res = p("exec", "pz", "true", check=False)
     assert res.returncode == 125 and "paused" in res.stderr
