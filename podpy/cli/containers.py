@@ -119,6 +119,8 @@ def ps(
     if watch < 0:
         raise InvalidArgument(f'invalid argument "{watch}" for "-w, --watch" flag: strconv.ParseUint: '
                               f'parsing "{watch}": invalid syntax')
+    if fmt and ".Size" in fmt and not size:
+        render.log_error("Size format requires --size option")   # and `.Size` is empty, as podman's
     opts = PsOptions(all=all_, latest=latest, last=last, filters=list(filters), sort=sort, size=size,
                      namespaces=ns)
     eng = engine(ctx)

@@ -98,6 +98,8 @@ def test_ps_size_namespaces_and_the_accepted_flags(p):
     assert all(re.search(r"\d+(\.\d+)?[kMG]?B \(virtual \d+(\.\d+)?[kMG]?B\)$", line) for line in table[1:])
     assert re.fullmatch(r"\d+(\.\d+)?[kMG]?B \(virtual [^)]+\)\n", p("ps", "-s", "--filter", "name=web1",
                                                                      "--format", "{{.Size}}").stdout)
+    unsized = p("ps", "--filter", "name=web1", "--format", "{{.Names}}:{{.Size}}")
+    assert unsized.stdout == "web1:\n" and "Size format requires --size option" in unsized.stderr
     sizes = json.loads(p("ps", "-s", "--format", "json", "--filter", "name=web1").stdout)[0]["Size"]
     assert set(sizes) == {"rootFsSize", "rwSize"} and sizes["rootFsSize"] >= sizes["rwSize"]
     ns = p("ps", "-a", "--ns", "--sort", "names").stdout.splitlines()
