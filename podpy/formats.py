@@ -80,6 +80,48 @@ def rfc3339(ts: float) -> str:
     return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def go_duration_text(ns: int) -> str:
+    """Go's time.Duration String(): 0s, 850ms, 1.5s, 2m3.25s, 1h0m7s."""
+    if ns == 0:
+        return "0s"
+    sign, ns = ("-", -ns) if ns < 0 else ("", ns)
+    if ns < 1_000_000_000:
+        for unit, size in (("ms", 1_000_000), ("µs", 1_000), ("ns", 1)):
+            if ns >= size:
+                return sign + _trim(ns, size) + unit
+    hours, rest = divmod(ns, 3_600_000_000_000)
+    minutes, rest = divmod(rest, 60_000_000_000)
+    text = _trim(rest, 1_000_000_000) + "s"
+    if hours or minutes:
+        text = f"{minutes}m" + text
+    if hours:
+        text = f"{hours}h" + text
+    return sign + text
+
+
+def _trim(n: int, unit: int) -> str:
+    whole, frac = divmod(n, unit)
+    digits = len(str(unit)) - 1
+    return f"{whole}.{frac:0{digits}d}".rstrip("0").rstrip(".") if frac else str(whole)
+
+
+def binary_size(n: float) -> str:
+    """Docker's units.BytesSize: binary units, up to four significant digits (4.5MiB)."""
+    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+    i = 0
+    while n >= 1024 and i < len(units) - 1:
+        n /= 1024
+        i += 1
+    return f"{n:.4g}{units[i]}"
+
+
+def rfc3339_seconds(ts: float) -> str:
+    """Go's time.RFC3339 in UTC: to the second, `Z` for the zone."""
+    import datetime as _dt
+
+    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def parse_size(value: str, what: str) -> int:
     """A size such as 512, 10k, 10m, 1g (podman's units, powers of 1024)."""
     text = value.strip().lower()

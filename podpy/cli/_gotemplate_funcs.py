@@ -68,10 +68,23 @@ def fold_key(keys: Iterable[object], name: str) -> str | None:
     return None
 
 
+class GoNames(dict):  # type: ignore[type-arg]
+    """A JSON document's object whose Go field names (what templates say) differ from its keys
+    by more than case and underscores: `go_names` maps the Go name to the key."""
+
+    def __init__(self, data: Mapping[str, object], go_names: Mapping[str, str]) -> None:
+        super().__init__(data)
+        self.go_names = dict(go_names)
+
+
 def lookup(recv: object, name: str) -> tuple[bool, object, bool]:
     """(found, value, is_method) for the template's .name on recv: a mapping key or a public attribute."""
     if isinstance(recv, Mapping):
         key = fold_key(recv.keys(), name)
+        if key is None and isinstance(recv, GoNames):
+            alias = fold_key(recv.go_names, name)
+            if alias is not None:
+                key = fold_key(recv.keys(), recv.go_names[alias])
         return (False, None, False) if key is None else (True, recv[key], False)
     if isinstance(recv, (str, bytes, int, float, Sequence)):
         return False, None, False

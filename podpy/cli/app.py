@@ -90,7 +90,7 @@ def build(only: Optional[str] = None) -> typer.Typer:
 
 # podman spells boolean flags with values (`--tls-verify=false`); click's paired
 # flags take none, so those spellings are rewritten before parsing.
-_PAIRED_FLAGS = ("--tls-verify", "--stream", "--layers", "--archive", "--overwrite", "--pause", "--infra",
+_PAIRED_FLAGS = ("--tls-verify", "--stream", "--layers", "--archive", "--overwrite", "--pause", "--human", "--infra",
                  "--share-parent")
 # podman's `--pull` alone means `--pull=always`; with a policy word after it, that is its value
 _PULL_WORDS = ("always", "missing", "never", "newer", "true", "false", "ifmissing", "ifnewer")
@@ -114,6 +114,10 @@ def main(args: list[str], command: Optional[str], g: Optional[Globals] = None) -
         args = [{"--all=true": "--all", "--all=false": "--no-all"}.get(a.lower(), a) for a in args]
     if command in ("cp", "container cp") or args[:2] == ["container", "cp"]:   # podman's `-a=false`
         args = [{"-a=true": "--archive", "-a=false": "--no-archive"}.get(a.lower(), a) for a in args]
+    if command in ("events", "system") and "events" in args[:2]:   # podman's `--no-trunc=false`
+        args = [{"--no-trunc=true": "--no-trunc", "--no-trunc=false": "--trunc"}.get(a.lower(), a) for a in args]
+    if command in ("history", "image") and "history" in args[:2]:   # podman's `-H=false`
+        args = [{"-h=true": "--human", "-h=false": "--no-human"}.get(a.lower(), a) for a in args]
     args = [("--pull=always" if a == "--pull" and (i + 1 >= len(args) or args[i + 1].lower() not in _PULL_WORDS)
              else a) for i, a in enumerate(args)]
     cli = click_tree(app, command if command in REFUSED_TOP or command in MODULES and command != "help" else None)

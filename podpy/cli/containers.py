@@ -4,7 +4,7 @@ exists; the verbs on running containers live in lifecycle.py."""
 from __future__ import annotations
 
 import sys
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import typer
 
@@ -19,6 +19,8 @@ RUN_SETTINGS = {"allow_interspersed_args": False, "ignore_unknown_options": True
 
 PS_COLUMNS = [("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command"), ("CREATED", "RunningFor"),
               ("STATUS", "Status"), ("PORTS", "Ports"), ("NAMES", "Names")]
+PS_NS_COLUMNS = [("CONTAINER ID", "ID"), ("NAMES", "Names"), ("PID", "Pid"), ("CGROUPNS", "Cgroup"), ("IPC", "IPC"),
+                 ("MNT", "MNT"), ("NET", "NET"), ("PIDNS", "PIDNS"), ("USERNS", "User"), ("UTS", "UTS")]
 
 
 def forward_run(ctx: typer.Context) -> None:
@@ -97,22 +99,60 @@ def ps(
     last: int = typer.Option(-1, "-n", "--last", help="Print the n last created containers."),
     latest: bool = typer.Option(False, "-l", "--latest", help="Only the latest container."),
     noheading: bool = typer.Option(False, "--noheading", help="Do not print the header."),
-    filters: List[str] = typer.Option([], "-f", "--filter", help="Filter: name=, id=, status=, label=."),
+    filters: List[str] = typer.Option([], "-f", "--filter",
+                                      help="KEY=VALUE: id, name, label, exited, status, ancestor, before, "
+                                           "since, volume, health, network, pod, until, restart-policy."),
+    sort: str = typer.Option("created", "--sort",
+                             help="command, created, id, image, names, runningfor, size or status."),
+    size: bool = typer.Option(False, "-s", "--size", help="Show each container's size."),
+    ns: bool = typer.Option(False, "--ns", help="Show each container's namespaces."),
+    watch: int = typer.Option(0, "-w", "--watch", help="Print again every SECONDS (not with json or -q)."),
+    _external: bool = typer.Option(False, "--external",
+                                   help="Also containers other tools made in the store (podpy's store has none)."),
+    _sync: bool = typer.Option(False, "--sync", help="Accepted: podpy's state is always in step."),
     pod: bool = typer.Option(False, "-p", "--pod", help="Show the pod of each container."),
 ) -> None:
     """List containers."""
     from ..engine.entities import PsOptions
+    from ..errors import InvalidArgument
     from .lifecycle import engine
-    from .views import ps_row
 
-    entries = engine(ctx).ps(PsOptions(all=all_, latest=latest, last=last, filters=list(filters)))
-    if quiet:
+    if quiet and (size or ns):
+        raise InvalidArgument("quiet conflicts with size and namespace")
+    if watch < 0:
+        raise InvalidArgument(f'invalid argument "{watch}" for "-w, --watch" flag: strconv.ParseUint: '
+                              f'parsing "{watch}": invalid syntax')
+    if fmt and ".Size" in fmt and not size:
+        render.log_error("Size format requires --size option")   # and `.Size` is empty, as podman's
+    opts = PsOptions(all=all_, latest=latest, last=last, filters=list(filters), sort=sort, size=size,
+                     namespaces=ns)
+    eng = engine(ctx)
+    once = watch == 0 or fmt == "json" or (quiet and not fmt)
+    while True:
+        if not once and sys.stdout.isatty():
+            sys.stdout.write("\x1b[2J\x1b[1;1H")   # a clear screen for each round, as podman's
+        _ps_print(eng.ps(opts), quiet, fmt, no_trunc, noheading, size, ns)
+        if once:
+            return
+        sys.stdout.flush()
+        import time
+
+        time.sleep(watch)
+
+
+def _ps_print(entries: list[Any], quiet: bool, fmt: Optional[str], no_trunc: bool, noheading: bool,
+              size: bool, ns: bool) -> None:
+    from .views import PS_HEADERS, ps_row
+
+    if quiet and not fmt:
         for e in entries:
             render.out(e.record.id if no_trunc else e.record.short_id)
         return
-    columns = PS_COLUMNS + ([("POD ID", "Pod"), ("PODNAME", "PodName")] if pod else [])
-    render.formatted([ps_row(e, no_trunc) for e in entries], fmt, columns, json_rows=[e.data for e in entries],
-                     header_overrides={"ID": "CONTAINER ID"}, noheading=noheading)
+    columns = PS_NS_COLUMNS if ns else PS_COLUMNS + ([("SIZE", "Size")] if size else [])
+    if pod:
+        columns = columns + [("POD ID", "Pod"), ("PODNAME", "PodName")]
+    render.formatted([ps_row(e, no_trunc, size) for e in entries], fmt, columns,
+                     json_rows=[e.data for e in entries], header_overrides=PS_HEADERS, noheading=noheading)
 
 
 def inspect(

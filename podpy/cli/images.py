@@ -243,9 +243,29 @@ def history(
     fmt: Optional[str] = typer.Option(None, "--format", help="json, or a Go template."),
     no_trunc: bool = typer.Option(False, "--no-trunc", help="Do not truncate the output."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only the ids."),
+    human: bool = typer.Option(True, "-H", "--human/--no-human",
+                               help="Times as how long ago (--human=false: as RFC 3339 times)."),
 ) -> None:
     """Show the history of an image."""
+    import json
+
+    from ..engine.imagestore import _parse_time
+    from ..formats import go_time, rfc3339_seconds
+
     rows = engine(ctx).history(name)
+    for r in rows:
+        when = _parse_time(r["created"]) if r["created"] else None
+        stamp = rfc3339_seconds(when) if when else ""
+        r["CreatedAt"] = go_time(when) if when else ""
+        if not human:
+            r["Created"] = stamp
+        r["CreatedSince"] = r["Created"]
+    if fmt == "json":   # podman's: one line, ids and commands in full, the time to the second
+        render.out(json.dumps([{"id": r["ID"], "created": r["created"], "CreatedBy": r["CreatedBy"], "size": r["size"],
+                                "comment": r["comment"], **({"tags": r["tags"]} if r["tags"] else {}),
+                                "Created": rfc3339_seconds(_parse_time(r["created"]) or 0) if r["created"] else ""}
+                               for r in rows], separators=(",", ":")))
+        return
     if not no_trunc:
         for r in rows:
             r["ID"] = r["id"] = r["ID"][:12]
@@ -256,9 +276,8 @@ def history(
     if not no_trunc:
         for r in rows:
             r["CreatedBy"] = r["CreatedBy"] if len(r["CreatedBy"]) <= 45 else r["CreatedBy"][:42] + "..."
-    json_rows = [{k: r[k] for k in ("id", "created", "CreatedBy", "size", "comment", "tags")} for r in rows]
     render.formatted(rows, fmt, [("ID", "ID"), ("CREATED", "Created"), ("CREATED BY", "CreatedBy"),
-                                 ("SIZE", "Size"), ("COMMENT", "Comment")], json_rows=json_rows,
+                                 ("SIZE", "Size"), ("COMMENT", "Comment")],
                      header_overrides={"CreatedBy": "CREATED BY"})
 
 
@@ -266,10 +285,14 @@ def prune(
     ctx: typer.Context,
     all_: bool = typer.Option(False, "-a", "--all", help="Remove every image no container uses."),
     force: bool = typer.Option(False, "-f", "--force", help="Do not ask (podpy never asks)."),
+    filters: List[str] = typer.Option([], "--filter", help="Only images that match (the keys of `images`)."),
 ) -> None:
     """Remove dangling images (with -a, every unused image)."""
-    for image_id in engine(ctx).prune(all_):
+    for image_id in engine(ctx).prune(all_, list(filters)):
         render.out(image_id)
+
+
+IMAGE_SORT_KEYS = ("size", "tag", "created", "id", "repository")
 
 
 def images(
@@ -280,11 +303,20 @@ def images(
     fmt: Optional[str] = typer.Option(None, "--format", help="json, or a Go template."),
     no_trunc: bool = typer.Option(False, "--no-trunc", help="Do not truncate ids."),
     noheading: bool = typer.Option(False, "-n", "--noheading", help="Do not print the header."),
+    filters: List[str] = typer.Option([], "-f", "--filter",
+                                      help="KEY=VALUE: before, since, after, until, dangling, intermediate, "
+                                           "label, label!, reference, id, readonly, containers, manifest."),
+    sort: str = typer.Option("created", "--sort", help="created, id, repository, size or tag."),
+    digests: bool = typer.Option(False, "--digests", help="Show the digests."),
+    history: bool = typer.Option(False, "--history", help="Show the names each image had."),
 ) -> None:
     """List images."""
-    from .views import image_rows
+    from ..errors import InvalidArgument
+    from .views import image_rows, sort_image_rows
 
-    found = engine(ctx).ls(name, all_)
+    if sort not in IMAGE_SORT_KEYS:
+        raise InvalidArgument(f'"{sort}" is not a valid field for sorting. Choose from: {", ".join(IMAGE_SORT_KEYS)}')
+    found = engine(ctx).ls(name, all_, list(filters))
     if quiet:
         seen = set()
         for s in found:
@@ -292,9 +324,12 @@ def images(
                 seen.add(s.image.id)
                 render.out(s.image.id if no_trunc else s.image.short_id)
         return
-    rows = [row for s in found for row in image_rows(s, no_trunc)]
-    render.formatted(rows, fmt, IMAGE_COLUMNS, json_rows=[s.data for s in found],
-                     header_overrides={"ID": "IMAGE ID", "CreatedSince": "CREATED"}, noheading=noheading)
+    rows = sort_image_rows([row for s in found for row in image_rows(s, no_trunc)], sort)
+    columns = IMAGE_COLUMNS[:2] + ([("DIGEST", "Digest")] if digests else []) + IMAGE_COLUMNS[2:] \
+        + ([("HISTORY", "History")] if history else [])
+    render.formatted(rows, fmt, columns, json_rows=[s.data for s in found],
+                     header_overrides={"ID": "IMAGE ID", "CreatedSince": "CREATED", "ReadOnly": "R/O"},
+                     noheading=noheading)
 
 
 def rmi(

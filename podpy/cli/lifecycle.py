@@ -3,6 +3,7 @@ attach, healthcheck run, and the clean-up the monitor runs."""
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any, List, Optional
 
@@ -168,17 +169,28 @@ def top(
 def stats(
     ctx: typer.Context,
     containers: Optional[List[str]] = typer.Argument(None, help="Containers (default: all running)."),
+    all_: bool = typer.Option(False, "-a", "--all", help="Every container (only running ones have figures)."),
     no_stream: bool = typer.Option(False, "--no-stream", help="One reading, then exit."),
+    no_reset: bool = typer.Option(False, "--no-reset", help="Do not clear the terminal between readings."),
+    no_trunc: bool = typer.Option(False, "--no-trunc", help="Do not truncate the ids."),
     fmt: Optional[str] = typer.Option(None, "--format", help="json, or a Go template."),
-    interval: int = typer.Option(1, "-i", "--interval", help="Seconds between readings."),
+    interval: int = typer.Option(5, "-i", "--interval", help="Seconds between readings."),
 ) -> None:
     """Resource use of running containers: CPU, memory, network, block I/O, processes."""
-    columns = [("ID", "ID"), ("NAME", "Name"), ("CPU %", "CPUPerc"), ("MEM USAGE / LIMIT", "MemUsage"),
-               ("MEM %", "MemPerc"), ("NET IO", "NetIO"), ("BLOCK IO", "BlockIO"), ("PIDS", "PIDs")]
-    for rows in engine(ctx).stats(list(containers or []), interval, not no_stream):
-        if not no_stream and sys.stdout.isatty():
+    from .views import STATS_COLUMNS, stats_json, stats_row
+
+    for readings in engine(ctx).stats(list(containers or []), interval, not no_stream, all_):
+        if not no_reset and sys.stdout.isatty():
             sys.stdout.write("\x1b[2J\x1b[H")
-        render.formatted(rows, fmt, columns)
+        rows = [stats_row(r, no_trunc) for r in readings]
+        if fmt == "json":
+            render.out(json.dumps([stats_json(r) for r in rows], indent=1))
+        else:
+            render.formatted(rows, fmt, STATS_COLUMNS,
+                             header_overrides={"ID": "ID", "UpTime": "CPU TIME", "CPUPerc": "CPU %",
+                                               "AVGCPU": "AVG CPU %", "MemUsage": "MEM USAGE / LIMIT",
+                                               "MemUsageBytes": "MEM USAGE / LIMIT", "MemPerc": "MEM %",
+                                               "NetIO": "NET IO", "BlockIO": "BLOCK IO", "PIDS": "PIDS"})
         sys.stdout.flush()
 
 

@@ -63,6 +63,12 @@ def cause(message: str) -> None:
     sys.stderr.flush()
 
 
+def log_error(message: str) -> None:
+    """An error logged on the way, the command going on (podman's `level=error` lines)."""
+    if _level >= 2:
+        _log("ERRO", 3, message)   # LOG_ERR
+
+
 def warn(message: str) -> None:
     if _level >= 3:
         _log("WARN", 4, message)   # LOG_WARNING

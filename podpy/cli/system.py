@@ -62,7 +62,16 @@ def version(
     if fmt == "json":
         render.out(render.to_json({"Client": data}))
     elif fmt:
-        render.inspect([{"Client": data, **data}], fmt)
+        from . import gotemplate as gt
+
+        # podman's: the template over {Client}, and when that fails, as an older podman's
+        # template over the version itself (`.Server.` and `.Client.` read as `.`)
+        try:
+            text = gt.parse(gt.split_table(fmt)[1]).execute({"Client": data})
+        except gt.TemplateError:
+            body = gt.split_table(fmt)[1].replace(".Server.", ".").replace(".Client.", ".")
+            text = gt.parse(body).execute(data)
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
     else:
         render.out(f"Version:      {data['Version']}")
         render.out(f"API Version:  {data['APIVersion']}")
@@ -75,11 +84,13 @@ def info(
     fmt: Optional[str] = typer.Option(None, "-f", "--format", help="json, or a Go template."),
 ) -> None:
     """Show how podpy is set up on this host: store, driver and why, id mappings, cgroups, network."""
+    from .views import info_view
+
     data = engine(ctx).info()
     if fmt == "json":
         render.out(render.to_json(data))
     elif fmt:
-        render.inspect([data], fmt)
+        render.inspect([info_view(data)], fmt)
     else:
         for line in _yaml(data):
             render.out(line)
@@ -172,11 +183,15 @@ def events(
     filters: List[str] = typer.Option([], "-f", "--filter", help="type=, event=, container=, image=, volume=."),
     fmt: Optional[str] = typer.Option(None, "--format", help="json, or a Go template."),
     stream: bool = typer.Option(True, "--stream/--no-stream", help="Keep printing new events (default)."),
+    no_trunc: bool = typer.Option(True, "--no-trunc/--trunc",
+                                  help="Full ids in the plain lines (--no-trunc=false: 12 characters)."),
 ) -> None:
     """Show the event log: containers, images and volumes."""
+    import json
+
     from ..engine.entities import EventsOptions
     from ..formats import parse_time
-    from .views import event_line
+    from .views import event_line, event_row
 
     eng = engine(ctx)
     opts = EventsOptions(since=parse_time(since, "--since") if since else None,
@@ -186,17 +201,15 @@ def events(
     if fmt and fmt != "json":
         from . import gotemplate as gt
 
-        tmpl = gt.parse(fmt)
+        tmpl = gt.parse(gt.split_table(fmt)[1])
     for e in found:
         if fmt == "json":
-            import json
-
-            render.out(json.dumps(e, default=str))
+            render.out(json.dumps(e, separators=(",", ":"), default=str))
         elif tmpl is not None:
-            text = tmpl.execute(e)
+            text = tmpl.execute(event_row(e))
             sys.stdout.write(text if text.endswith("\n") else text + "\n")
         else:
-            render.out(event_line(e))
+            render.out(event_line(e, truncate=not no_trunc))
         sys.stdout.flush()
 
 

@@ -64,12 +64,6 @@ def _select(rt: Runtime, names: list[str], all_: bool, latest: bool,
     return list(names)
 
 
-# podman's keys of `ps --filter` (which `start --filter` takes too), and those podpy's take
-_PODMAN_PS_FILTERS = {"id", "name", "label", "label!", "exited", "status", "ancestor", "before", "since",
-                      "volume", "health", "network", "pod", "until", "restart-policy"}
-_START_FILTERS = {"id", "name", "status", "label", "ancestor"}
-
-
 class ContainerEngine:
     """The container verbs over one store (a Runtime: configuration, database, store)."""
 
@@ -189,8 +183,8 @@ class ContainerEngine:
 
     def start(self, names: list[str], all_: bool = False, filters: Optional[list[str]] = None) -> list[Report]:
         """`start` (detached): starting a running container changes nothing, as in podman.
-        With all_ or filters (podman's ps keys: name, id, status, label, ancestor) every
-        container that matches and is not running is started, reported by full id."""
+        With all_ or filters (podman's `ps --filter` keys) every container that matches and is
+        not running is started, oldest first, reported by full id."""
         from ..state import CONFIGURED, PAUSED, RUNNING
         from .start import start_detached
 
@@ -198,21 +192,13 @@ class ContainerEngine:
             raise InvalidArgument("either start all containers or the container(s) provided in the arguments")
         if not (all_ or filters) and not names:
             raise InvalidArgument("start requires at least one argument")
-        for f in filters or []:
-            key, sep, _ = f.partition("=")
-            if not sep:
-                raise InvalidArgument(f'invalid filter "{f}"')
-            if key in _PODMAN_PS_FILTERS and key not in _START_FILTERS:
-                raise InvalidArgument(f"start --filter {key} is not available yet: use "
-                                      + ", ".join(sorted(_START_FILTERS)))
-            if key not in _START_FILTERS:
-                raise InvalidArgument(f"{key} is an invalid filter")
         reconcile(self.rt)
         if all_ or filters:
-            from .listing import _filter
+            from . import psfilter
 
-            recs = [r for r in self.rt.state.all() if r.state not in (CONFIGURED, RUNNING, PAUSED)]
-            names = [r.id for r in _filter(recs, list(filters or []))]
+            match = psfilter.matcher(self.rt, psfilter.group(list(filters or [])))
+            names = [r.id for r in reversed(self.rt.state.all())
+                     if r.state not in (CONFIGURED, RUNNING, PAUSED) and match(r)]
 
         def one(name: str) -> str:
             rec = self.rt.state.lookup(name)
@@ -362,15 +348,19 @@ class ContainerEngine:
 
         return top(self.rt, name, descriptors)
 
-    def stats(self, names: list[str], interval: int = 1, stream: bool = True) -> Iterator[list[dict[str, object]]]:
-        """`stats`: readings of the named containers (every running one without names), one
-        list per interval; without stream only the first. Named containers must run; the
-        readings end when none of them runs any more."""
+    def stats(self, names: list[str], interval: int = 5, stream: bool = True,
+              all_: bool = False) -> Iterator[list[dict[str, object]]]:
+        """`stats`: podman's ContainerStats of the named containers (of every running one
+        without names or with all_, read again each round), one list per interval; without
+        stream only the first. Named containers must run; the readings end when none of them
+        runs any more."""
         from .observe import stats
 
+        if all_ and names:
+            raise InvalidArgument("--all, --latest and containers cannot be used together")
         if interval < 1:
             raise InvalidArgument("--interval must be at least 1 second")
-        return stats(self.rt, names, interval, stream)
+        return stats(self.rt, names, interval, stream, all_)
 
     def logs(self, names: list[str], opts: LogsOptions) -> Iterator[tuple[ContainerRecord, Entry]]:
         """`logs`: (container, entry) for each line of each container's log in turn; with

@@ -55,15 +55,20 @@ def failed(reports: list[Report]) -> Optional[PodpyError]:
 # -- containers ------------------------------------------------------------------------------
 
 class PsOptions(Record):
-    """`ps`: which containers (running ones unless all; the latest, the last N) and filters
-    as KEY=VALUE (name, id, status, label, ancestor)."""
+    """`ps`: which containers (running ones unless all; the latest, the last N), filters as
+    KEY=VALUE (podman's keys, psfilter.py), the order (a SORT_KEYS word of listing.py), and
+    whether to measure their sizes and read their namespaces."""
 
-    FIELDS = {"all": False, "latest": False, "last": -1, "filters": list}
+    FIELDS = {"all": False, "latest": False, "last": -1, "filters": list, "sort": "created", "size": False,
+              "namespaces": False}
     __slots__ = tuple(FIELDS)
     all: bool
     latest: bool
     last: int
     filters: list[str]
+    sort: str
+    size: bool
+    namespaces: bool
 
 
 class PsEntry(Record):

@@ -81,10 +81,32 @@ def events(rt: Runtime, since: Optional[float], until: Optional[float], filters:
 
 
 def report(e: dict[str, Any]) -> dict[str, Any]:
-    """podman's fields for --format."""
-    from ..formats import rfc3339
+    """An event as podman's JSON has it: the exit code of a died container on its own, the
+    empty fields left out, the time as RFC 3339 with nanoseconds in the local zone, and the
+    attributes (null for events of other objects than containers)."""
+    attributes = dict(e.get("Attributes") or {})
+    code = attributes.pop("containerExitCode", None)
+    doc: dict[str, Any] = {}
+    if code:
+        doc["ContainerExitCode"] = code
+    kind = e.get("Type")
+    for key in ("ID", "Image", "Name"):
+        if e.get(key) and not (key == "ID" and kind == "volume"):   # a volume's event names it only
+            doc[key] = e[key]
+    if kind == "network" and e.get("Name"):
+        doc["Network"] = e["Name"]
+    doc.update({"Status": e.get("Status"), "Time": rfc3339_nano(int(e.get("Time", 0))), "Type": kind,
+                "Attributes": attributes if attributes or kind == "container" else None})
+    return doc
 
-    t = e.get("Time", 0) / 1e9
-    return {**e, "time": int(t), "timeNano": e.get("Time", 0), "Time": rfc3339(t), "Status": e.get("Status"),
-            "Type": e.get("Type"), "ID": e.get("ID"), "Name": e.get("Name"), "Image": e.get("Image"),
-            "Attributes": e.get("Attributes") or {}}
+
+def rfc3339_nano(ns: int) -> str:
+    """Go's time.RFC3339Nano in the local zone: trailing zeros of the fraction dropped, Z for UTC."""
+    import datetime as dt
+
+    seconds, frac = divmod(ns, 1_000_000_000)
+    local = dt.datetime.fromtimestamp(seconds).astimezone()
+    offset = local.strftime("%z")
+    zone = "Z" if offset == "+0000" else f"{offset[:3]}:{offset[3:]}"
+    fraction = f".{frac:09d}".rstrip("0").rstrip(".")
+    return local.strftime("%Y-%m-%dT%H:%M:%S") + fraction + zone

@@ -117,11 +117,12 @@ class ImageEngine:
             raise InvalidArgument("`podpy rmi` requires at least one image name or id, or --all")
         return remove_images(self.rt, targets, force)
 
-    def prune(self, all_: bool = False) -> list[str]:
-        """`image prune`: the ids of the dangling images removed (every unused one with all_)."""
+    def prune(self, all_: bool = False, filters: Optional[list[str]] = None) -> list[str]:
+        """`image prune`: the ids of the dangling images removed (every unused one with all_)
+        that the filters (KEY=VALUE, podman's image filters) match."""
         from .imagestore import prune
 
-        return prune(self.rt, all_)
+        return prune(self.rt, all_, filters)
 
     # -- mounts ------------------------------------------------------------------------------
 
@@ -183,12 +184,13 @@ class ImageEngine:
 
     # -- reads -------------------------------------------------------------------------------
 
-    def ls(self, name: Optional[str] = None, all_: bool = False) -> list[ImageSummary]:
+    def ls(self, name: Optional[str] = None, all_: bool = False,
+           filters: Optional[list[str]] = None) -> list[ImageSummary]:
         """`images`: every image but a build's intermediate steps (all with all_), or the one
-        that name is."""
+        that name is, that the filters (KEY=VALUE, podman's keys) match."""
         from .imagestore import summaries
 
-        return summaries(self.rt, name, all_)
+        return summaries(self.rt, name, all_, filters)
 
     def history(self, name: str) -> list[dict[str, Any]]:
         """`image history`: one entry per step, newest first, ids in full."""

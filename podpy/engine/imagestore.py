@@ -232,17 +232,27 @@ def intermediate(images: list[Image]) -> set[str]:
     return {i.id for i in images if not i.names and i.id in with_children}
 
 
-def prune(rt: Runtime, all_: bool) -> list[str]:
+def prune(rt: Runtime, all_: bool, filters: Optional[list[str]] = None) -> list[str]:
     """`image prune`: remove dangling images (no name and nothing built on them, over and over, so
-    a removed build's steps go too), or with all_ every image no container uses; then the layer
-    cache entries of the removed images."""
+    a removed build's steps go too), or with all_ every image no container uses, of those that
+    the filters (podman's image filters) match; then the layer cache entries of the removed
+    images."""
+    from . import imagefilter
+
+    words = list(filters or [])
+    for f in words:
+        if "=" not in f:
+            raise InvalidArgument(f"filter input must be in the form of filter=value: {f} is invalid")
+    pairs = imagefilter.parse(words)
     reconcile(rt)
     used = {r.image_id for r in rt.state.all()}
     removed: list[str] = []
     while True:
         images = rt.store.images()
+        match = imagefilter.matcher(images, pairs, {i: 1 for i in used}, parents(images),
+                                    lambda n: lookup(rt, n))
         keep = intermediate(images) if not all_ else set()
-        doomed = [i for i in images if i.id not in used and i.id not in keep and (all_ or not i.names)]
+        doomed = [i for i in images if i.id not in used and i.id not in keep and (all_ or not i.names) and match(i)]
         if not doomed:
             break
         for image in doomed:
@@ -309,23 +319,26 @@ def image_document(rt: Runtime, image: Image) -> dict[str, Any]:
     return image_inspect(image, rt.store.driver.name, rt.store.layer_dirs(image))
 
 
-def summaries(rt: Runtime, name: Optional[str], all_: bool) -> list[ImageSummary]:
+def summaries(rt: Runtime, name: Optional[str], all_: bool, filters: Optional[list[str]] = None) -> list[ImageSummary]:
     """`images`: every image but a build's intermediate steps (all of them with all_), or only
-    the image that name is; each with the number of containers that use it."""
+    the image that name is, that the filters (podman's, imagefilter.py) match; each with the
+    number of containers that use it."""
+    from . import imagefilter
     from .reports import created_time, image_json
 
-    found = rt.store.images()
+    pairs = imagefilter.parse(list(filters or []))
     if not all_:
-        hidden = intermediate(found)
-        found = [i for i in found if i.id not in hidden]
-    if name:
-        wanted = lookup(rt, name).id
-        found = [i for i in found if i.id == wanted]
+        pairs.append(("intermediate", "false"))   # as podman's `images` asks without -a
+    found = rt.store.images()
     counts: dict[str, int] = {}
     for rec in rt.state.all():
         counts[rec.image_id] = counts.get(rec.image_id, 0) + 1
+    match = imagefilter.matcher(found, pairs, counts, parents(found), lambda n: lookup(rt, n))
+    if name:
+        wanted = lookup(rt, name).id
+        found = [i for i in found if i.id == wanted]
     return [ImageSummary(i, counts.get(i.id, 0), created_time(i), image_json(i, counts.get(i.id, 0)))
-            for i in found]
+            for i in found if match(i)]
 
 
 def remove_images(rt: Runtime, names: list[str], force: bool) -> list[ImageRemoveReport]:

@@ -20,20 +20,36 @@ if TYPE_CHECKING:
 INSPECT_KINDS = ("all", "container", "image")
 
 
+SORT_KEYS = ("command", "created", "id", "image", "names", "runningfor", "size", "status")
+
+
 def ps(rt: Runtime, opts: PsOptions) -> list[PsEntry]:
-    """Containers newest first: running (and paused) ones unless all, latest, last or a filter
-    asks for more; a container with a healthcheck carries its health state."""
+    """Containers as podman lists them: the running ones, unless all, a status filter or
+    last/latest (the newest N, or 1) ask for more; filtered; then in the order of `sort`
+    (oldest first by default). A container with a healthcheck carries its health state; with
+    size, its writable layer's and its whole file system's sizes; with namespaces, the inodes
+    of its namespaces."""
+    from . import psfilter
     from .reports import ps_json
 
+    if opts.sort not in SORT_KEYS:
+        raise InvalidArgument(f'invalid argument "{opts.sort}" for "--sort" flag: "{opts.sort}" is not a valid '
+                              f'value.  Choose from: "{", ".join(SORT_KEYS)}"')
+    if opts.latest and opts.last >= 0:
+        raise InvalidArgument("last and latest are mutually exclusive")
+    if opts.size and opts.namespaces:
+        raise InvalidArgument("size and namespace options conflict")
     reconcile(rt)
-    recs = [r for r in rt.state.all() if r.state != CONFIGURED]
-    if not opts.all and not opts.latest and opts.last < 0 and not opts.filters:
-        recs = [r for r in recs if r.state in (RUNNING, "paused")]
-    recs = _filter(recs, opts.filters)
-    if opts.latest:
-        recs = recs[:1]
-    elif opts.last >= 0:
-        recs = recs[:opts.last]
+    match = psfilter.matcher(rt, psfilter.group(opts.filters))
+    last = 1 if opts.latest else opts.last
+    recs = [r for r in rt.state.all() if r.state != CONFIGURED]   # newest first
+    if not opts.all and last <= 0 and not any(f.startswith("status=") for f in opts.filters):
+        recs = [r for r in recs if r.state == RUNNING]
+    recs = [r for r in recs if match(r)]
+    if last > 0:
+        recs = recs[:last]
+    recs.reverse()
+    sizes = _sizes(rt, recs) if opts.size else {}
     pod_names: dict[str, str] = {}
     if any(r.config.pod for r in recs):
         from .podstore import PodStore
@@ -51,31 +67,96 @@ def ps(rt: Runtime, opts: PsOptions) -> list[PsEntry]:
             health = (read(rt, rec) or {}).get("Status", "starting")
             data["Status"] = f"{data['Status']} ({health})"
             data["Health"] = health
+        if opts.size:
+            data["Size"] = sizes[rec.id]
+        if opts.namespaces:
+            data["Namespaces"] = _namespaces(rec.pid if rec.state in (RUNNING, "paused") else None)
         entries.append(PsEntry(rec, data, health))
-    return entries
+    return _sorted(entries, opts.sort)
 
 
-def _filter(recs: list[ContainerRecord], filters: list[str]) -> list[ContainerRecord]:
-    from .reports import _ps_state
+def _sorted(entries: list[PsEntry], key: str) -> list[PsEntry]:
+    """podman's orders: text keys ascending, sizes by the writable layer, times oldest first,
+    status by the state's name (exited before running); ties keep the order of creation."""
+    if key == "created":
+        return entries
+    if key == "command":
+        return sorted(entries, key=lambda e: " ".join(e.data["Command"] or []))
+    if key == "id":
+        return sorted(entries, key=lambda e: e.record.id)
+    if key == "image":
+        return sorted(entries, key=lambda e: e.record.image_name)
+    if key == "names":
+        return sorted(entries, key=lambda e: e.record.name)
+    if key == "runningfor":
+        return sorted(entries, key=lambda e: e.record.started_at or 0)
+    if key == "status":
+        return sorted(entries, key=lambda e: e.data["State"])
+    return sorted(entries, key=lambda e: (e.data["Size"] or {}).get("rwSize", 0))
 
-    for f in filters:
-        key, sep, value = f.partition("=")
-        if not sep:
-            raise InvalidArgument(f"invalid filter {f!r}: expected KEY=VALUE")
-        if key == "name":
-            recs = [r for r in recs if value in r.name]
-        elif key == "id":
-            recs = [r for r in recs if r.id.startswith(value)]
-        elif key == "status":
-            recs = [r for r in recs if _ps_state(r) == value]
-        elif key == "label":
-            k, _, v = value.partition("=")
-            recs = [r for r in recs if k in r.config.labels and (not v or r.config.labels[k] == v)]
-        elif key == "ancestor":
-            recs = [r for r in recs if value in (r.image_name, r.image_id) or r.image_id.startswith(value)]
-        else:
-            raise InvalidArgument(f"invalid filter {key!r}: use name, id, status, label or ancestor")
-    return recs
+
+# podman's names of a container's namespaces, in its order, and their /proc/PID/ns files
+NAMESPACES = (("Mnt", "mnt"), ("Cgroup", "cgroup"), ("Ipc", "ipc"), ("Net", "net"), ("Pidns", "pid"),
+              ("Uts", "uts"), ("User", "user"))
+
+
+def _namespaces(pid: Optional[int]) -> dict[str, str]:
+    """A running container's namespaces as podman's `ps --ns` shows them (their inode numbers);
+    none for one that does not run."""
+    import os
+
+    if not pid:
+        return {}
+    found = {}
+    for name, file in NAMESPACES:
+        try:
+            link = os.readlink(f"/proc/{pid}/ns/{file}")   # e.g. "mnt:[4026532386]"
+        except OSError:
+            continue
+        found[name] = link.partition("[")[2].rstrip("]")
+    return found
+
+
+def _sizes(rt: Runtime, recs: list[ContainerRecord]) -> dict[str, dict[str, int]]:
+    """`ps --size`: each container's writable layer (rwSize: the bytes of its files) and its
+    whole file system (rootFsSize: its image's layers and that), measured in the user
+    namespace, where every file can be read."""
+    from storage import images as img
+
+    images = {rec.image_id: img.by_id(rt.db.conn, rec.image_id) for rec in recs}
+    uppers = []
+    for rec in recs:
+        image = images[rec.image_id]
+        desc = rt.store.rootfs_mount(rec.id, image) if image is not None else {}
+        uppers.append(desc.get("upper") or rt.store.container_dir(rec.id))
+    rw = rt.store.in_userns(_file_bytes, uppers) if recs else []
+    layer_sizes = rt.store.layer_sizes()
+    out = {}
+    for rec, rw_size in zip(recs, rw):
+        image = images[rec.image_id]
+        base = sum(layer_sizes.get(lid, 0) for lid in image.layers) if image is not None else 0
+        out[rec.id] = {"rootFsSize": base + rw_size, "rwSize": rw_size}
+    return out
+
+
+def _file_bytes(paths: list[str]) -> list[int]:
+    """The bytes of the regular files and symlinks under each path (their apparent size)."""
+    import os
+    import stat
+
+    sizes = []
+    for top in paths:
+        total = 0
+        for dirpath, dirs, files in os.walk(top):
+            for name in files + dirs:
+                try:
+                    st = os.lstat(os.path.join(dirpath, name))
+                except OSError:
+                    continue
+                if stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode):
+                    total += st.st_size
+        sizes.append(total)
+    return sizes
 
 
 def inspect(rt: Runtime, names: list[str], kind: str) -> list[Report]:

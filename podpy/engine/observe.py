@@ -211,48 +211,46 @@ def sample(rec: ContainerRecord) -> dict[str, Any]:
     return values
 
 
-def _size(n: Optional[int]) -> str:
-    from ..formats import human_size
-
-    return "--" if n is None else human_size(n, sep="")
-
-
 def stats_report(rec: ContainerRecord, now: dict[str, Any], before: Optional[dict[str, Any]]) -> dict[str, Any]:
-    """podman's stats fields; CPU % over the interval since before (or since the start)."""
+    """podman's ContainerStats for one reading: CPU % over the interval since before (or since
+    the start), AvgCPU since the start; sizes in bytes (None where unknown), times in ns."""
+    lifetime = max(time.time() - (rec.started_at or time.time()), 1e-6)
+    avg = now["usage_usec"] / 1e6 / lifetime * 100
     if before is not None:
         span = max(now["time"] - before["time"], 1e-6)
         cpu = (now["usage_usec"] - before["usage_usec"]) / 1e6 / span * 100
     else:
-        span = max(time.time() - (rec.started_at or time.time()), 1e-6)
-        cpu = now["usage_usec"] / 1e6 / span * 100
+        cpu = avg
     mem, limit = now.get("memory"), now.get("memory_limit")
-    io_r, io_w = now.get("io_read"), now.get("io_write")
+    cpu_nano = now["usage_usec"] * 1000
     return {
-        "ID": rec.id[:12], "ContainerID": rec.id, "Name": rec.name,
-        "CPUPerc": f"{cpu:.2f}%", "CPU": cpu, "AvgCPU": cpu,
-        "MemUsage": f"{_size(mem)} / {_size(limit)}", "MemPerc": f"{100 * mem / limit:.2f}%" if mem and limit else "--",
-        "MemUsageBytes": mem, "MemLimit": limit,
-        "NetIO": f"{_size(now['net_rx'])} / {_size(now['net_tx'])}",
-        "BlockIO": f"{_size(io_r)} / {_size(io_w)}" if io_r is not None else "-- / --",
-        "PIDs": str(now["pids"]), "PIDS": now["pids"],
-        "CPUNano": now["usage_usec"] * 1000, "UpTime": int((time.time() - (rec.started_at or time.time())) * 1e9),
+        "ContainerID": rec.id, "Name": rec.name, "AvgCPU": avg, "CPU": cpu, "CPUNano": cpu_nano,
+        "CPUSystemNano": int(now.get("system_usec", 0)) * 1000, "SystemNano": time.time_ns(),
+        "MemUsage": mem, "MemLimit": limit, "MemPerc": 100 * mem / limit if mem and limit else None,
+        "NetInput": now["net_rx"], "NetOutput": now["net_tx"],
+        "BlockInput": now.get("io_read"), "BlockOutput": now.get("io_write"),
+        "PIDs": int(now["pids"]), "UpTime": cpu_nano, "Duration": cpu_nano, "PerCPU": None,
     }
 
 
-def stats(rt: Runtime, names: list[str], interval: int, stream: bool) -> Iterator[list[dict[str, Any]]]:
+def stats(rt: Runtime, names: list[str], interval: int, stream: bool,
+          all_: bool = False) -> Iterator[list[dict[str, Any]]]:
     """`stats`: one list of readings per interval (only one without stream). Named containers
-    must run now; without names, every running one. The readings go on while one of the
-    named containers runs (forever without names)."""
+    must run now, and the readings go on while one of them runs. Without names (or with
+    all_), each round reads every container running then, forever (podman's `--all` adds
+    none: a container that does not run has no figures)."""
     reconcile(rt)
-    if names:
-        recs = [running(rt, n) for n in names]
-    else:
-        recs = [r for r in rt.state.all() if r.state in (RUNNING, "paused") and r.pid]
+    recs = [running(rt, n) for n in names]
+
+    def live() -> list[ContainerRecord]:
+        return [r for r in reversed(rt.state.all()) if r.state in (RUNNING, "paused") and r.pid]
 
     def readings() -> Iterator[list[dict[str, Any]]]:
         nonlocal recs
         before: dict[str, Any] = {}
         while True:
+            if not names:
+                recs = live()
             rows = []
             for rec in recs:
                 now = sample(rec)
@@ -263,8 +261,9 @@ def stats(rt: Runtime, names: list[str], interval: int, stream: bool) -> Iterato
                 return
             time.sleep(interval)
             reconcile(rt)
-            live = {r.id for r in rt.state.all() if r.state in (RUNNING, "paused")}
-            recs = [r for r in recs if r.id in live]
-            if not recs and names:
-                return
+            if names:
+                ids = {r.id for r in live()}
+                recs = [r for r in recs if r.id in ids]
+                if not recs:
+                    return
     return readings()

@@ -18,9 +18,12 @@ from ..state import CONFIGURED, CREATED, EXITED, RUNNING, STOPPED, ContainerReco
 from .kernelopts import DEFAULT_SHM_INSPECT, inspect_ulimits
 
 
+GO_ZERO_TIME = -62135596800   # Go's zero time in unix seconds: podman's "never"
+
+
 def status(rec: ContainerRecord) -> str:
     if rec.state == RUNNING:
-        return f"Up {human_duration(time.time() - (rec.started_at or rec.created))}"
+        return f"Up {human_duration(time.time() - (rec.started_at or rec.created))} ago"   # podman's words
     if rec.state in (EXITED, STOPPED):
         code = -1 if rec.exit_code is None else rec.exit_code
         return f"Exited ({code}) {ago(rec.finished_at)}"
@@ -40,7 +43,7 @@ def ps_json(rec: ContainerRecord) -> dict[str, Any]:
         "Command": cmd,
         "CreatedAt": ago(rec.created),
         "Exited": rec.state in (EXITED, STOPPED),
-        "ExitedAt": int(rec.finished_at or 0),
+        "ExitedAt": int(rec.finished_at) if rec.finished_at else GO_ZERO_TIME,
         "ExitCode": rec.exit_code if rec.exit_code is not None else 0,
         "Id": rec.id,
         "Image": rec.image_name,

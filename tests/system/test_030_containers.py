@@ -34,9 +34,10 @@ def test_ps_formats(podpy, busybox):
     assert podpy("ps", "-a", "--filter", "label=team=a", "--format", "{{.Names}}").stdout == "fmt1\n"
     assert podpy("ps", "-a", "-q", "--filter", "name=fmt1").stdout.strip() == cid
     assert "fmt1" not in podpy("ps").stdout  # not running
-    out = podpy("ps", "-a", "--format", "{{json .Labels}} {{upper .Names}} {{if eq .State \"exited\"}}down{{end}}",
+    # as in podman's templates, .State is the status in words and .Exited says whether it exited
+    out = podpy("ps", "-a", "--format", "{{json .Labels}} {{upper .Names}} {{if .Exited}}down{{end}} {{.State}}",
                 "--filter", "name=fmt1").stdout
-    assert out == '{"team":"a"} FMT1 down\n'
+    assert out.startswith('{"team":"a"} FMT1 down Exited (0) ') and out.endswith(" ago\n")
     podpy("rm", "fmt1")
 
 

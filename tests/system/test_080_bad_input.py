@@ -37,7 +37,7 @@ def _snapshot(p):
     (["rm"], "requires at least one argument"),
     (["rmi"], "requires at least one image"),
     (["ps", "--filter", "color=red"], "invalid filter"),
-    (["ps", "--filter", "novalue"], "expected KEY=VALUE"),
+    (["ps", "--filter", "novalue"], "invalid filter \"novalue\""),
     (["history", "no-such-image"], "image not known"),
     (["pull", "--creds", "nocolon", "127.0.0.1:1/x/y"], "invalid --creds"),
     (["pull", "--platform", "linux/amd64/v2/x", "127.0.0.1:1/x/y"], "invalid platform"),

@@ -68,7 +68,7 @@ def test_pause_and_unpause_freeze_the_cgroup(store):
     path = _state(p, "pz")["CgroupPath"]
     assert p("pause", "pz").stdout == "pz\n"
     assert "frozen 1" in Path(path, "cgroup.events").read_text().splitlines()
-    assert p("ps", "--format", "{{.Names}} {{.Status}}").stdout == "pz Paused\n"
+    assert p("ps", "--filter", "status=paused", "--format", "{{.Names}} {{.Status}}").stdout == "pz Paused\n"
     assert _state(p, "pz")["Paused"] is True
     res = p("exec", "pz", "true", check=False)
     assert res.returncode == 125 and "paused" in res.stderr
@@ -100,8 +100,8 @@ def test_top_and_stats(store):
     res = p("top", "busy", "bogus", check=False)
     assert res.returncode == 125 and "unknown descriptor" in res.stderr
     stats = json.loads(p("stats", "--no-stream", "--format", "json", "busy").stdout)[0]
-    assert stats["Name"] == "busy" and stats["PIDs"] == "1"
-    assert stats["CPU"] > 20   # a busy loop: CPU from the cgroup's cpu.stat
+    assert stats["name"] == "busy" and stats["pids"] == "1"   # podman's JSON: every figure as text
+    assert float(stats["cpu_percent"].rstrip("%")) > 20   # a busy loop: CPU from the cgroup's cpu.stat
     table = p("stats", "--no-stream").stdout.splitlines()
     assert table[0].split()[:3] == ["ID", "NAME", "CPU"] and "busy" in table[1]
     p("rm", "-f", "busy")
