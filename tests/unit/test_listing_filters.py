@@ -43,12 +43,26 @@ class _State:
         raise NoSuchContainer(f'no container with name or ID "{name}" found: no such container')
 
 
-RT = SimpleNamespace(state=_State())
+@pytest.fixture(scope="module")
+def fake_rt(tmp_path_factory):
+    """Containers as above, and a database with one pod, "pod1", which holds web1."""
+    from storage.db import Database
+
+    from podpy.engine.podstore import PodConfig, PodRecord, PodStore
+
+    db = Database(str(tmp_path_factory.mktemp("db") / "podpy.db"))
+    db.migrate("containers", ("CREATE TABLE containers (id TEXT PRIMARY KEY, name TEXT)",))
+    PodStore(db).insert(PodRecord(id="c" * 64, name="pod1", created=1.0, config=PodConfig()))
+    RECS[0].config.pod = "c" * 64
+    return SimpleNamespace(state=_State(), db=db)
 
 
-def _names(*filters: str) -> list[str]:
-    match = psfilter.matcher(RT, psfilter.group(list(filters)))  # type: ignore[arg-type]
-    return [r.name for r in RECS if match(r)]
+@pytest.fixture
+def names_of(fake_rt):
+    def names(*filters: str) -> list[str]:
+        match = psfilter.matcher(fake_rt, psfilter.group(list(filters)))  # type: ignore[arg-type]
+        return [r.name for r in RECS if match(r)]
+    return names
 
 
 @pytest.mark.parametrize("filters, names", [
@@ -66,11 +80,11 @@ def _names(*filters: str) -> list[str]:
     (["before=db"], ["web1", "web2"]), (["since=web1"], ["web2", "db"]),
     (["volume=vol"], ["db"]), (["volume=/src"], ["db"]), (["volume=vol:/data"], ["db"]), (["volume=/data"], []),
     (["restart-policy=always"], ["web2"]), (["restart-policy=none"], ["web1", "db"]),
-    (["pod=anything"], []),
+    (["pod=anything"], []), (["pod=pod1"], ["web1"]), (["pod=" + "c" * 12], ["web1"]),
     (["until=1970-01-01T00:00:25Z"], ["web1", "web2"]),
 ])
-def test_ps_filters_match_as_podman(filters, names):
-    assert _names(*filters) == names
+def test_ps_filters_match_as_podman(filters, names, names_of):
+    assert names_of(*filters) == names
 
 
 @pytest.mark.parametrize("filters, message", [
@@ -83,9 +97,9 @@ def test_ps_filters_match_as_podman(filters, names):
     (["until=soon"], 'failed to parse value as time or duration: "soon"'),
     (["since=nope"], 'no container with name or ID "nope" found'),
 ])
-def test_ps_filter_errors_are_podmans(filters, message):
+def test_ps_filter_errors_are_podmans(filters, message, names_of):
     with pytest.raises((InvalidArgument, NoSuchContainer)) as err:
-        _names(*filters)
+        names_of(*filters)
     assert message in str(err.value)
 
 
