@@ -10,7 +10,7 @@ import typer
 
 from . import render, runargs
 from .lifecycle import (
-    attach, cleanup, healthcheck_run, kill, logs, pause, restart, stats, stop, top, unpause, wait,
+    CIDFILE_HELP, FILTER_HELP, attach, cleanup, healthcheck_run, kill, logs, pause, restart, stats, stop, top, unpause, wait,
 )
 
 # Everything after `run` goes, unparsed, to runargs (which owns -h for --hostname and --help).
@@ -68,12 +68,16 @@ def rm(
                                                "many seconds before SIGKILL (default: SIGKILL at once)."),
     depend: bool = typer.Option(False, "--depend",
                                 help="Remove the containers sharing their namespaces too, first."),
+    latest: bool = typer.Option(False, "-l", "--latest", help="The latest container."),
+    cidfiles: List[str] = typer.Option([], "--cidfile", help=CIDFILE_HELP),
+    filters: List[str] = typer.Option([], "--filter", help=FILTER_HELP),
 ) -> None:
     """Remove one or more containers."""
     from ..errors import InvalidState, NoSuchContainer
-    from .lifecycle import engine
+    from .lifecycle import engine, targets
 
-    reports = engine(ctx).rm(list(containers or []), force, all_, ignore, volumes, timeout, depend)
+    names = targets(containers, all_, latest, cidfiles, filters)
+    reports = engine(ctx).rm(names, force, all_, ignore, volumes, timeout, depend, latest, filters)
     # podman's codes: 1 when a container did not exist, 2 when one was running, 125 otherwise.
     codes = set()
     for rep in reports:

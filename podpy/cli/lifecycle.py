@@ -36,13 +36,56 @@ def engine(ctx: typer.Context) -> Any:
     return ContainerEngine(runtime(ctx), render.warn, render.err_line)
 
 
-def _named(ctx: typer.Context, names: Optional[List[str]], all_: bool = False, latest: bool = False) -> List[str]:
-    """The containers named; at least one unless --all or --latest picks them."""
+def targets(names: Optional[List[str]], all_: bool = False, latest: bool = False,
+            cidfiles: Optional[List[str]] = None, filters: Optional[List[str]] = None) -> List[str]:
+    """podman's checks of the ways a verb names its containers (names, --all, --latest,
+    --cidfile, --filter), then the names with the id of each --cidfile after them (its first
+    line, as written by `create --cidfile`)."""
     from ..errors import InvalidArgument
 
-    if not names and not all_ and not latest:
-        raise InvalidArgument(f"`podpy {ctx.info_name}` requires at least one container name or id")
-    return list(names or [])
+    names, cidfiles = list(names or []), list(cidfiles or [])
+    if filters and names:
+        raise InvalidArgument("--filter takes no arguments")
+    if cidfiles and (all_ or latest):
+        raise InvalidArgument("--all, --latest, and --cidfile cannot be used together")
+    if all_ and latest:
+        raise InvalidArgument("--all and --latest cannot be used together")
+    if names and all_:
+        raise InvalidArgument("no arguments are needed with --all")
+    if names and latest:
+        raise InvalidArgument("--latest and containers cannot be used together")
+    if names and cidfiles:
+        raise InvalidArgument("no arguments are needed with --latest or --cidfile")
+    if not (names or all_ or latest or cidfiles or filters):
+        raise InvalidArgument("you must provide at least one name or id")
+    for path in cidfiles:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                cid = f.read().split("\n")[0]
+        except OSError as exc:
+            raise InvalidArgument(f"reading CIDFile: open {path}: {(exc.strerror or str(exc)).lower()}") from None
+        if not cid:
+            raise InvalidArgument("name or ID cannot be empty")
+        names.append(cid)
+    return names
+
+
+def latest_or(ctx: typer.Context, name: Optional[str], latest: bool, needs: str) -> str:
+    """The one container of a verb that takes a name or --latest (the newest container's full
+    id); needs is podman's message when there is neither."""
+    from ..errors import InvalidArgument
+
+    if latest and name:
+        raise InvalidArgument("--latest and containers cannot be used together")
+    if latest:
+        return str(engine(ctx).latest())
+    if not name:
+        raise InvalidArgument(needs)
+    return name
+
+
+CIDFILE_HELP = "Read the container's id from this file (repeatable)."
+FILTER_HELP = "The containers matching KEY=VALUE (ps keys: name, id, status, label, ancestor)."
 
 
 def stop(
@@ -53,10 +96,12 @@ def stop(
     all_: bool = typer.Option(False, "-a", "--all", help="Stop every running container."),
     ignore: bool = typer.Option(False, "-i", "--ignore", help="Ignore containers that do not exist."),
     latest: bool = typer.Option(False, "-l", "--latest", help="The latest container."),
+    cidfiles: List[str] = typer.Option([], "--cidfile", help=CIDFILE_HELP),
+    filters: List[str] = typer.Option([], "-f", "--filter", help=FILTER_HELP),
 ) -> None:
     """Stop containers: the stop signal, then SIGKILL."""
-    names = _named(ctx, containers, all_, latest)
-    raise typer.Exit(_reports(engine(ctx).stop(names, timeout, all_, latest), ignore_missing=ignore))
+    names = targets(containers, all_, latest, cidfiles, filters)
+    raise typer.Exit(_reports(engine(ctx).stop(names, timeout, all_, latest, filters), ignore_missing=ignore))
 
 
 def kill(
@@ -65,12 +110,13 @@ def kill(
     sig: str = typer.Option("KILL", "-s", "--signal", help="Signal to send (name or number)."),
     all_: bool = typer.Option(False, "-a", "--all", help="Signal every running container."),
     latest: bool = typer.Option(False, "-l", "--latest", help="The latest container."),
+    cidfiles: List[str] = typer.Option([], "--cidfile", help=CIDFILE_HELP),
 ) -> None:
     """Send a signal to containers' main process."""
     from ..options import parse_signal
 
     num = parse_signal(sig)
-    names = _named(ctx, containers, all_, latest)
+    names = targets(containers, all_, latest, cidfiles)
     raise typer.Exit(_reports(engine(ctx).kill(names, num, all_, latest)))
 
 
@@ -100,10 +146,13 @@ def restart(
     timeout: Optional[int] = typer.Option(None, "-t", "--time", "--timeout", help="Seconds before SIGKILL."),
     all_: bool = typer.Option(False, "-a", "--all", help="Restart every container."),
     running: bool = typer.Option(False, "--running", help="With --all: only running containers."),
+    latest: bool = typer.Option(False, "-l", "--latest", help="The latest container."),
+    cidfiles: List[str] = typer.Option([], "--cidfile", help=CIDFILE_HELP),
+    filters: List[str] = typer.Option([], "-f", "--filter", help=FILTER_HELP),
 ) -> None:
     """Stop and start containers again (detached)."""
-    names = [] if all_ else _named(ctx, containers)
-    raise typer.Exit(_reports(engine(ctx).restart(names, timeout, all_, running)))
+    names = targets(containers, all_, latest, cidfiles, filters)
+    raise typer.Exit(_reports(engine(ctx).restart(names, timeout, all_, running, latest, filters)))
 
 
 def logs(
@@ -138,20 +187,26 @@ def pause(
     ctx: typer.Context,
     containers: Optional[List[str]] = typer.Argument(None, help="Containers to pause."),
     all_: bool = typer.Option(False, "-a", "--all", help="Pause every running container."),
+    latest: bool = typer.Option(False, "-l", "--latest", help="The latest container."),
+    cidfiles: List[str] = typer.Option([], "--cidfile", help=CIDFILE_HELP),
+    filters: List[str] = typer.Option([], "-f", "--filter", help=FILTER_HELP),
 ) -> None:
     """Freeze every process of containers (cgroup.freeze)."""
-    names = _named(ctx, containers, all_)
-    raise typer.Exit(_reports(engine(ctx).pause(names, all_)))
+    names = targets(containers, all_, latest, cidfiles, filters)
+    raise typer.Exit(_reports(engine(ctx).pause(names, all_, latest, filters)))
 
 
 def unpause(
     ctx: typer.Context,
     containers: Optional[List[str]] = typer.Argument(None, help="Containers to unpause."),
     all_: bool = typer.Option(False, "-a", "--all", help="Unpause every paused container."),
+    latest: bool = typer.Option(False, "-l", "--latest", help="The latest container."),
+    cidfiles: List[str] = typer.Option([], "--cidfile", help=CIDFILE_HELP),
+    filters: List[str] = typer.Option([], "-f", "--filter", help=FILTER_HELP),
 ) -> None:
     """Thaw paused containers."""
-    names = [] if all_ else _named(ctx, containers)
-    raise typer.Exit(_reports(engine(ctx).unpause(names, all_)))
+    names = targets(containers, all_, latest, cidfiles, filters)
+    raise typer.Exit(_reports(engine(ctx).unpause(names, all_, latest, filters)))
 
 
 def top(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from ..errors import InvalidArgument, translate
+from ..errors import InvalidArgument, NoSuchContainer, translate
 from .context import Runtime
 from .entities import Report, each as _each
 from .reconcile import reconcile
@@ -51,23 +51,24 @@ def _platform_matches(config: dict[str, object], wanted: tuple[str, str, Optiona
 
 
 def _select(rt: Runtime, names: list[str], all_: bool, latest: bool,
-            which: Callable[[ContainerRecord], bool]) -> list[str]:
-    """The containers a verb acts on: those named, every one that `which` picks (all_), or
-    the newest of all (latest)."""
+            which: Callable[[ContainerRecord], bool], filters: Optional[list[str]] = None,
+            verb: str = "") -> list[str]:
+    """The containers a verb acts on: those matching filters (podman's ps keys), by full id in
+    the order of their ids as podman lists them; every one that `which` picks (all_); the
+    newest (latest), by full id; or those named."""
+    if filters:
+        from ..state import CONFIGURED
+        from .listing import _filter, check_filters
+
+        check_filters(verb, filters)
+        return sorted(r.id for r in _filter([r for r in rt.state.all() if r.state != CONFIGURED], filters))
     if all_:
         return [r.name for r in rt.state.all() if which(r)]
     if latest:
-        recs = rt.state.all()
-        if not recs:
-            raise InvalidArgument("no containers to act on")
-        return [recs[0].name]
+        from .listing import latest as newest
+
+        return [newest(rt).id]
     return list(names)
-
-
-# podman's keys of `ps --filter` (which `start --filter` takes too), and those podpy's take
-_PODMAN_PS_FILTERS = {"id", "name", "label", "label!", "exited", "status", "ancestor", "before", "since",
-                      "volume", "health", "network", "pod", "until", "restart-policy"}
-_START_FILTERS = {"id", "name", "status", "label", "ancestor"}
 
 
 class ContainerEngine:
@@ -179,15 +180,10 @@ class ContainerEngine:
             raise InvalidArgument("either start all containers or the container(s) provided in the arguments")
         if not (all_ or filters) and not names:
             raise InvalidArgument("start requires at least one argument")
-        for f in filters or []:
-            key, sep, _ = f.partition("=")
-            if not sep:
-                raise InvalidArgument(f'invalid filter "{f}"')
-            if key in _PODMAN_PS_FILTERS and key not in _START_FILTERS:
-                raise InvalidArgument(f"start --filter {key} is not available yet: use "
-                                      + ", ".join(sorted(_START_FILTERS)))
-            if key not in _START_FILTERS:
-                raise InvalidArgument(f"{key} is an invalid filter")
+        if filters:
+            from .listing import check_filters
+
+            check_filters("start", filters)
         reconcile(self.rt)
         if all_ or filters:
             from .listing import _filter
@@ -214,11 +210,12 @@ class ContainerEngine:
         return start_attached(self.rt, rec, self.warn)
 
     def stop(self, names: list[str], timeout: Optional[int], all_: bool = False,
-             latest: bool = False) -> list[Report]:
-        """`stop`: the named containers, every running one (all_) or the newest (latest)."""
+             latest: bool = False, filters: Optional[list[str]] = None) -> list[Report]:
+        """`stop`: the named containers, those matching filters, every running one (all_) or
+        the newest (latest)."""
         from .lifecycle import check_timeout, stop
 
-        names = _select(self.rt, names, all_, latest, _running)
+        names = _select(self.rt, names, all_, latest, _running, filters, "stop")
         check_timeout(timeout)
         reconcile(self.rt)
         return _each(names, lambda n: stop(self.rt, n, timeout, self.warn))
@@ -229,19 +226,22 @@ class ContainerEngine:
         names = _select(self.rt, names, all_, latest, _running)
         return _each(names, lambda n: kill(self.rt, n, sig))
 
-    def pause(self, names: list[str], all_: bool = False) -> list[Report]:
+    def pause(self, names: list[str], all_: bool = False, latest: bool = False,
+              filters: Optional[list[str]] = None) -> list[Report]:
         from .lifecycle import pause
 
-        names = _select(self.rt, names, all_, False, _running)
+        names = _select(self.rt, names, all_, latest, _running, filters, "pause")
         return _each(names, lambda n: pause(self.rt, n))
 
-    def unpause(self, names: list[str], all_: bool = False) -> list[Report]:
-        """`unpause`: the named containers, or every paused one (all_)."""
+    def unpause(self, names: list[str], all_: bool = False, latest: bool = False,
+                filters: Optional[list[str]] = None) -> list[Report]:
+        """`unpause`: the named containers, those matching filters, every paused one (all_) or
+        the newest (latest)."""
         from ..state import PAUSED
         from .lifecycle import unpause
 
         reconcile(self.rt)
-        names = _select(self.rt, names, all_, False, lambda r: r.state == PAUSED)
+        names = _select(self.rt, names, all_, latest, lambda r: r.state == PAUSED, filters, "unpause")
         return _each(names, lambda n: unpause(self.rt, n))
 
     def wait(self, names: list[str], conditions: tuple[str, ...] = ("stopped",)) -> list[Report]:
@@ -255,7 +255,7 @@ class ContainerEngine:
         return _each(names, lambda n: wait(self.rt, n, conditions))
 
     def restart(self, names: list[str], timeout: Optional[int], all_: bool = False,
-                running: bool = False) -> list[Report]:
+                running: bool = False, latest: bool = False, filters: Optional[list[str]] = None) -> list[Report]:
         """`restart`: stop (as `stop` does) and start again, detached; all_: every container
         made (every running one with running)."""
         from ..state import CONFIGURED, RUNNING
@@ -264,14 +264,20 @@ class ContainerEngine:
 
         check_timeout(timeout)
         reconcile(self.rt)
-        names = _select(self.rt, names, all_, False,
-                        lambda r: r.state != CONFIGURED and (r.state == RUNNING or not running))
+        names = _select(self.rt, names, all_, latest,
+                        lambda r: r.state != CONFIGURED and (r.state == RUNNING or not running), filters, "restart")
 
         def one(name: str) -> str:
             rec = stop(self.rt, name, timeout, self.warn)
             start_detached(self.rt, self.rt.state.get(rec.id) or rec, self.warn)
             return name
         return _each(names, one)
+
+    def latest(self) -> str:
+        """--latest: the full id of the container created last (NoSuchContainer when none)."""
+        from .listing import latest
+
+        return latest(self.rt).id
 
     def cleanup(self, name: str) -> None:
         """`container cleanup`: what the monitor runs after a detached container's exit."""
@@ -282,13 +288,22 @@ class ContainerEngine:
     # -- remove and rename -------------------------------------------------------------------
 
     def rm(self, names: list[str], force: bool, all_: bool, ignore: bool, volumes: bool = False,
-           timeout: Optional[int] = None, depend: bool = False) -> list[Report]:
+           timeout: Optional[int] = None, depend: bool = False, latest: bool = False,
+           filters: Optional[list[str]] = None) -> list[Report]:
         """`rm`: one report per container; with depend, the containers sharing its namespaces
-        first (each before those it shares)."""
+        first (each before those it shares). filters and latest pick the containers (by full
+        id) instead of names and all_."""
         from .lifecycle import check_timeout
         from .removal import remove_many
 
-        if not names and not all_:
+        if filters or latest:
+            try:
+                names, all_ = _select(self.rt, [], False, latest, _running, filters, "rm"), False
+            except NoSuchContainer as exc:   # no latest: rm's code for a missing container
+                return [Report("", error=exc)]
+            if not names:
+                return []
+        elif not names and not all_:
             raise InvalidArgument("`podpy rm` requires at least one argument, or --all")
         check_timeout(timeout)
         # as podman's: forcing the removal of a container that does not exist is no error

@@ -49,6 +49,34 @@ def ps(rt: Runtime, opts: PsOptions) -> list[PsEntry]:
     return entries
 
 
+# podman's keys of `ps --filter` (which start, stop, restart, pause, unpause and rm take too),
+# and those podpy has
+PODMAN_PS_FILTERS = {"id", "name", "label", "label!", "exited", "status", "ancestor", "before", "since",
+                     "volume", "health", "network", "pod", "until", "restart-policy"}
+FILTERS = {"id", "name", "status", "label", "ancestor"}
+
+
+def check_filters(verb: str, filters: list[str]) -> None:
+    """A verb's --filter values, as podman checks them: KEY=VALUE with a ps key; a key podman
+    has and podpy has not yet is refused saying which it has."""
+    for f in filters:
+        key, sep, _ = f.partition("=")
+        if not sep:
+            raise InvalidArgument(f'invalid filter "{f}"')
+        if key in PODMAN_PS_FILTERS and key not in FILTERS:
+            raise InvalidArgument(f"{verb} --filter {key} is not available yet: use " + ", ".join(sorted(FILTERS)))
+        if key not in FILTERS:
+            raise InvalidArgument(f"{key} is an invalid filter")
+
+
+def latest(rt: Runtime) -> ContainerRecord:
+    """--latest: the container created last (podman's words when there is none)."""
+    for rec in rt.state.all():
+        if rec.state != CONFIGURED:
+            return rec
+    raise NoSuchContainer("no such container")
+
+
 def _filter(recs: list[ContainerRecord], filters: list[str]) -> list[ContainerRecord]:
     from .reports import _ps_state
 
