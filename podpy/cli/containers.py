@@ -39,21 +39,35 @@ def start(
     filters: Optional[List[str]] = typer.Option(None, "-f", "--filter",
                                                 help="Start the containers that match (name, id, status, "
                                                      "label, ancestor=VALUE)."),
+    latest: bool = typer.Option(False, "-l", "--latest", help="The latest container."),
+    detach_keys: Optional[str] = typer.Option(None, "--detach-keys",
+                                              help="With -a and a terminal: the keys podman detaches with "
+                                                   "(ctrl-p,ctrl-q; \"\" for none)."),
+    sig_proxy: Optional[bool] = typer.Option(None, "--sig-proxy/--no-sig-proxy",
+                                             help="With -a: pass the signals podpy receives on to the container "
+                                                  "(default with -a)."),
 ) -> None:
     """Start one or more containers (in the foreground with -a)."""
     from ..errors import InvalidArgument
     from .lifecycle import _reports, engine
 
     containers = list(containers or [])
+    if latest and containers:
+        raise InvalidArgument("--latest and containers cannot be used together")
+    if sig_proxy and not attach:
+        raise InvalidArgument("you cannot use sig-proxy without --attach: invalid argument")
     if attach and (all_ or filters):
         raise InvalidArgument("you cannot start and attach all containers at once")
+    eng = engine(ctx)
+    if latest:
+        containers = [eng.latest()]
     if not attach:
-        raise typer.Exit(_reports(engine(ctx).start(containers, all_, list(filters or []))))
+        raise typer.Exit(_reports(eng.start(containers, all_, list(filters or []))))
     if not containers:
         raise InvalidArgument("start requires at least one argument")
     if len(containers) > 1:
         raise InvalidArgument("you cannot start and attach multiple containers at once")
-    raise typer.Exit(engine(ctx).start_attached(containers[0], interactive))
+    raise typer.Exit(eng.start_attached(containers[0], interactive, sig_proxy is not False, detach_keys))
 
 
 def rm(
@@ -117,15 +131,28 @@ def ps(
 
 def inspect(
     ctx: typer.Context,
-    names: List[str] = typer.Argument(..., help="Containers or images."),
+    names: Optional[List[str]] = typer.Argument(None, help="Containers or images."),
     fmt: Optional[str] = typer.Option(None, "-f", "--format", help="json, or a Go template."),
     kind: str = typer.Option("all", "-t", "--type", help="container, image or all."),
+    latest: bool = typer.Option(False, "-l", "--latest", help="The latest container."),
+    size: bool = typer.Option(False, "-s", "--size",
+                              help="Containers' sizes too: SizeRw (their own changes) and SizeRootFs (with "
+                                   "their image)."),
 ) -> None:
     """Show the configuration of containers or images."""
     from ..engine.entities import failed
+    from ..errors import InvalidArgument
     from .lifecycle import engine
 
-    reports = engine(ctx).inspect(list(names), kind)
+    names = list(names or [])
+    if latest and names:
+        raise InvalidArgument("--latest and arguments cannot be used together")
+    if not latest and not names:
+        raise InvalidArgument("no names or ids specified")
+    eng = engine(ctx)
+    if latest:
+        names, kind = [eng.latest()], "container"
+    reports = eng.inspect(names, kind, size)
     render.inspect([r.value for r in reports if r.error is None], fmt)
     error = failed(reports)
     if error is not None:
@@ -192,13 +219,15 @@ def commit(
 
 def diff(
     ctx: typer.Context,
-    container: str = typer.Argument(..., help="Container name or id."),
+    container: Optional[str] = typer.Argument(None, help="Container name or id."),
     fmt: Optional[str] = typer.Option(None, "--format", help="json"),
+    latest: bool = typer.Option(False, "-l", "--latest", help="The latest container."),
 ) -> None:
     """List what a container changed: A added, C changed, D deleted."""
-    from .lifecycle import engine
+    from .lifecycle import engine, latest_or
 
-    changes = engine(ctx).diff(container)
+    name = latest_or(ctx, container, latest, '"podpy diff" requires a name, id, or the "--latest" flag')
+    changes = engine(ctx).diff(name)
     if fmt == "json":
         groups: dict[str, list[str]] = {"changed": [], "added": [], "deleted": []}
         for kind, path in changes:

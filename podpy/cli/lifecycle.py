@@ -122,15 +122,24 @@ def kill(
 
 def wait(
     ctx: typer.Context,
-    containers: List[str] = typer.Argument(..., help="Containers to wait for."),
+    containers: Optional[List[str]] = typer.Argument(None, help="Containers to wait for."),
     condition: List[str] = typer.Option([], "--condition", help="stopped (default), exited or created."),
     ignore: bool = typer.Option(False, "--ignore", help="Ignore containers that do not exist."),
+    interval: str = typer.Option("250ms", "-i", "--interval",
+                                 help="Time between two looks at the containers (a duration; a plain number is "
+                                      "milliseconds)."),
+    latest: bool = typer.Option(False, "-l", "--latest", help="The latest container."),
 ) -> None:
     """Wait for containers to stop; print their exit codes."""
     from ..errors import NoSuchContainer
 
+    every = _interval(interval)
+    names = list(containers or [])
+    if latest or not names:
+        names = [latest_or(ctx, names[0] if names else None, latest,
+                           '"podpy wait" requires a name, id, or the "--latest" flag')]
     code = 0
-    for rep in engine(ctx).wait(list(containers), tuple(condition) or ("stopped",)):
+    for rep in engine(ctx).wait(names, tuple(condition) or ("stopped",), every):
         if rep.error is None:
             render.out(str(rep.value))
         elif ignore and isinstance(rep.error, NoSuchContainer):
@@ -138,6 +147,21 @@ def wait(
         else:
             code = _reports([rep])
     raise typer.Exit(code)
+
+
+def _interval(text: str) -> float:
+    """wait --interval as podman reads it: a Go duration, a whole number being milliseconds (a
+    negative one is no wait)."""
+    import re
+
+    from ..errors import InvalidArgument
+    from ..formats import go_duration
+
+    value = text + "ms" if re.fullmatch(r"[-+]?[0-9]+", text) else text
+    seconds = go_duration(value.lstrip("+-"))
+    if seconds is None or not value.lstrip("+-"):
+        raise InvalidArgument(f'time: invalid duration "{text}"')
+    return 0.0 if value.startswith("-") else seconds
 
 
 def restart(
@@ -157,30 +181,50 @@ def restart(
 
 def logs(
     ctx: typer.Context,
-    containers: List[str] = typer.Argument(..., help="Containers whose logs to show."),
+    containers: Optional[List[str]] = typer.Argument(None, help="Containers whose logs to show."),
     follow: bool = typer.Option(False, "-f", "--follow", help="Keep printing new lines until the container stops."),
     tail: int = typer.Option(-1, "--tail", help="Only the last N lines (-1: all)."),
     since: Optional[str] = typer.Option(None, "--since", help="Only lines since a time or duration (10m)."),
     until: Optional[str] = typer.Option(None, "--until", help="Only lines until a time or duration."),
     timestamps: bool = typer.Option(False, "-t", "--timestamps", help="Prefix each line with its time."),
     names: bool = typer.Option(False, "-n", "--names", help="Prefix each line with the container's name."),
+    color: bool = typer.Option(False, "--color", help="Each container's lines in a color of its own."),
+    latest: bool = typer.Option(False, "-l", "--latest", help="The latest container."),
 ) -> None:
     """Show a container's output: stdout to stdout, stderr to stderr."""
     from ..engine.entities import LogsOptions
+    from ..errors import InvalidArgument
     from ..formats import parse_time
 
+    containers = list(containers or [])
+    if latest and containers:
+        raise InvalidArgument("--latest and containers cannot be used together")
+    if not latest and not containers:
+        raise InvalidArgument("specify at least one container name or ID to log")
     eng = engine(ctx)
+    if latest:
+        containers = [eng.latest()]
     opts = LogsOptions(follow=follow, tail=tail, since=parse_time(since, "--since") if since else None,
                        until=parse_time(until, "--until") if until else None)
     prefix_names = names or len(containers) > 1
     out, err = sys.stdout.buffer, sys.stderr.buffer
-    for rec, e in eng.logs(list(containers), opts):
+    colors: dict[str, bytes] = {}
+    for rec, e in eng.logs(containers, opts):
         # podman: the short id before each line of several logs, the name with --names
         prefix = ((rec.name if names else rec.id[:12]) + " ").encode() if prefix_names else b""
         stream = err if e.stream == b"stderr" else out
-        stream.write(prefix + (e.stamp + b" " if timestamps else b"") + e.text)
+        line = prefix + (e.stamp + b" " if timestamps else b"") + e.text
+        if color:   # the line (without its newline) between the container's color and a reset
+            code = colors.setdefault(rec.id, LOG_COLORS[len(colors) % len(LOG_COLORS)])
+            body, nl = (line[:-1], b"\n") if line.endswith(b"\n") else (line, b"")
+            line = code + body + b"\x1b[0m" + nl
+        stream.write(line)
         if follow:
             stream.flush()
+
+
+# --color: the colors of the containers' lines, in the order podman gives them out
+LOG_COLORS = tuple(f"\x1b[{n}m".encode() for n in (37, 31, 33, 34, 35, 36, 32))
 
 
 def pause(
@@ -211,11 +255,17 @@ def unpause(
 
 def top(
     ctx: typer.Context,
-    container: str = typer.Argument(..., help="Container name or id."),
+    container: Optional[str] = typer.Argument(None, help="Container name or id."),
     descriptors: Optional[List[str]] = typer.Argument(None, help="Fields: user pid ppid pcpu etime tty time args..."),
+    latest: bool = typer.Option(False, "-l", "--latest", help="The latest container (every argument is a field)."),
 ) -> None:
     """Show a container's processes."""
-    rows = engine(ctx).top(container, list(descriptors or []))
+    fields = list(descriptors or [])
+    if latest and container is not None:   # `top -l pid user`: the words are all fields
+        fields.insert(0, container)
+        container = None
+    name = latest_or(ctx, container, latest, "you must provide the name or id of a running container")
+    rows = engine(ctx).top(name, fields)
     for line in render._tabwrite(rows):
         render.out(line)
 
@@ -226,8 +276,15 @@ def stats(
     no_stream: bool = typer.Option(False, "--no-stream", help="One reading, then exit."),
     fmt: Optional[str] = typer.Option(None, "--format", help="json, or a Go template."),
     interval: int = typer.Option(1, "-i", "--interval", help="Seconds between readings."),
+    latest: bool = typer.Option(False, "-l", "--latest", help="The latest container."),
 ) -> None:
     """Resource use of running containers: CPU, memory, network, block I/O, processes."""
+    from ..errors import InvalidArgument
+
+    if latest and containers:
+        raise InvalidArgument("--all, --latest and containers cannot be used together")
+    if latest:
+        containers = [engine(ctx).latest()]
     columns = [("ID", "ID"), ("NAME", "Name"), ("CPU %", "CPUPerc"), ("MEM USAGE / LIMIT", "MemUsage"),
                ("MEM %", "MemPerc"), ("NET IO", "NetIO"), ("BLOCK IO", "BlockIO"), ("PIDS", "PIDs")]
     for rows in engine(ctx).stats(list(containers or []), interval, not no_stream):
@@ -239,12 +296,16 @@ def stats(
 
 def attach(
     ctx: typer.Context,
-    container: str = typer.Argument(..., help="Container name or id."),
+    container: Optional[str] = typer.Argument(None, help="Container name or id."),
     no_stdin: bool = typer.Option(False, "--no-stdin", help="Do not pass this terminal's input on."),
     detach_keys: str = typer.Option("ctrl-p,ctrl-q", "--detach-keys", help="Keys that detach (with -t)."),
+    latest: bool = typer.Option(False, "-l", "--latest", help="The latest container."),
+    sig_proxy: bool = typer.Option(True, "--sig-proxy/--no-sig-proxy",
+                                   help="Pass the signals podpy receives on to the container (without -t)."),
 ) -> None:
     """Attach this terminal to a detached container's input and output."""
-    raise typer.Exit(engine(ctx).attach(container, no_stdin, detach_keys))
+    name = latest_or(ctx, container, latest, '"podpy attach" requires a name, id, or the "--latest" flag')
+    raise typer.Exit(engine(ctx).attach(name, no_stdin, detach_keys, sig_proxy))
 
 
 def healthcheck_run(ctx: typer.Context, container: str = typer.Argument(..., help="Container name or id.")) -> None:

@@ -87,6 +87,48 @@ def diff(rt: Runtime, name: str) -> list[tuple[str, str]]:
     return sorted(((kind, p) for p, kind in out.items()), key=lambda x: x[1])
 
 
+def tree_size(paths: list[str]) -> list[int]:
+    """podman's size of each tree (containers/storage's): every entry but directories, at its
+    lstat size (a symlink's is its target's length), a file linked several times once. Run in
+    the user namespace: the trees hold directories only container ids may enter."""
+    sizes = []
+    for top in paths:
+        seen: set[tuple[int, int]] = set()
+        total = 0
+        for parent, dirs, files in os.walk(top):
+            for name in files + [d for d in dirs if os.path.islink(os.path.join(parent, d))]:
+                try:
+                    st = os.lstat(os.path.join(parent, name))
+                except OSError:
+                    continue
+                if (st.st_dev, st.st_ino) not in seen:
+                    seen.add((st.st_dev, st.st_ino))
+                    total += st.st_size
+        sizes.append(total)
+    return sizes
+
+
+def sizes(rt: Runtime, rec: ContainerRecord) -> tuple[int, int]:
+    """`inspect --size`: (SizeRw, what the container changed; SizeRootFs, its image's layers
+    without them), as podman counts them. A driver whose layers are whole trees has no diff
+    directory: the changes are counted from the tar `diff` reads, the image as its top tree."""
+    image = img.by_id(rt.db.conn, rec.image_id)
+    layers = rt.store.layer_dirs(image) if image is not None else []
+    cdir = rt.store.container_dir(rec.id)
+    if not rt.store.driver.full_tree_layers:
+        rw, *parts = rt.store.in_userns(tree_size, [os.path.join(cdir, "diff"), *layers])
+        return rw, sum(parts)
+    (root,) = rt.store.in_userns(tree_size, layers[-1:]) if layers else (0,)
+    if image is None:
+        return 0, root
+    with rt.store.temporary("size") as stage:
+        tar = os.path.join(stage.path, "changes.tar")
+        _changes_tar(rt, rec, image, tar)
+        with tarfile.open(tar, "r:") as tf:
+            rw = sum(m.size if m.isreg() else len(m.linkname) if m.issym() else 0 for m in tf.getmembers())
+    return rw, root
+
+
 def commit(rt: Runtime, name: str, target: Optional[str], changes: list[str], message: str, author: str,
            pause: bool, include_volumes: bool = False) -> Image:
     """A new image: the container's image plus its changes as one more layer, with the

@@ -198,16 +198,21 @@ class ContainerEngine:
             return name
         return _each(names, one)
 
-    def start_attached(self, name: str, interactive: bool) -> int:
-        """`start -a`: in the foreground; its exit code."""
+    def start_attached(self, name: str, interactive: bool, sig_proxy: bool = True,
+                       detach_keys: Optional[str] = None) -> int:
+        """`start -a`: in the foreground; its exit code. sig_proxy: the signals this process
+        receives go to the container; detach_keys: the keys a terminal's relay takes (as for
+        a foreground `run -t`, ctrl-p,ctrl-q by default)."""
+        from ..options import DEFAULT_DETACH_KEYS, detach_keys as key_bytes
         from .start import start_attached
 
+        keys = key_bytes(DEFAULT_DETACH_KEYS if detach_keys is None else detach_keys)
         reconcile(self.rt)
         rec = self.rt.state.lookup(name)
         if interactive:
             rec.config.interactive = True
         sys.stdout.flush()
-        return start_attached(self.rt, rec, self.warn)
+        return start_attached(self.rt, rec, self.warn, sig_proxy=sig_proxy, detach_keys=keys if rec.config.tty else None)
 
     def stop(self, names: list[str], timeout: Optional[int], all_: bool = False,
              latest: bool = False, filters: Optional[list[str]] = None) -> list[Report]:
@@ -244,15 +249,17 @@ class ContainerEngine:
         names = _select(self.rt, names, all_, latest, lambda r: r.state == PAUSED, filters, "unpause")
         return _each(names, lambda n: unpause(self.rt, n))
 
-    def wait(self, names: list[str], conditions: tuple[str, ...] = ("stopped",)) -> list[Report]:
+    def wait(self, names: list[str], conditions: tuple[str, ...] = ("stopped",),
+             interval: Optional[float] = None) -> list[Report]:
         """`wait`: each container's exit code once it meets one of the conditions (stopped,
-        exited, created)."""
+        exited, created); interval: the seconds between two looks (podpy's own short back-off
+        without it)."""
         from .lifecycle import wait
 
         for c in conditions:
             if c not in ("stopped", "exited", "created", "running"):
                 raise InvalidArgument(f"invalid --condition {c!r}: use stopped, exited or created")
-        return _each(names, lambda n: wait(self.rt, n, conditions))
+        return _each(names, lambda n: wait(self.rt, n, conditions, interval))
 
     def restart(self, names: list[str], timeout: Optional[int], all_: bool = False,
                 running: bool = False, latest: bool = False, filters: Optional[list[str]] = None) -> list[Report]:
@@ -327,12 +334,13 @@ class ContainerEngine:
 
         return ps(self.rt, opts)
 
-    def inspect(self, names: list[str], kind: str = "container") -> list[Report]:
+    def inspect(self, names: list[str], kind: str = "container", size: bool = False) -> list[Report]:
         """`inspect`: one report per name, its inspect document or its error; kind "all" looks
-        a name that is no container up as an image, "image" only as an image."""
+        a name that is no container up as an image, "image" only as an image; size adds a
+        container's SizeRw and SizeRootFs."""
         from .listing import inspect
 
-        return inspect(self.rt, names, kind)
+        return inspect(self.rt, names, kind, size)
 
     def exists(self, name: str) -> bool:
         from .listing import exists
@@ -381,12 +389,14 @@ class ContainerEngine:
 
     # -- data in and out ---------------------------------------------------------------------
 
-    def attach(self, name: str, no_stdin: bool = False, detach_keys: str = "ctrl-p,ctrl-q") -> int:
+    def attach(self, name: str, no_stdin: bool = False, detach_keys: str = "ctrl-p,ctrl-q",
+               sig_proxy: bool = True) -> int:
         """`attach`: this process's terminal to a detached container; its exit code (0 when
-        detached from it)."""
+        detached from it). sig_proxy: without a terminal, the signals this process receives go
+        to the container's main process."""
         from .attach import attach
 
-        code = attach(self.rt, name, no_stdin, detach_keys)
+        code = attach(self.rt, name, no_stdin, detach_keys, sig_proxy)
         return code if code is not None else 0
 
     def export(self, name: str, output: Optional[str]) -> None:
