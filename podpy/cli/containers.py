@@ -181,7 +181,13 @@ def port(
             render.out(prefix + line)
 
 
-def exists(ctx: typer.Context, name: str = typer.Argument(..., help="Container name or id.")) -> None:
+def exists(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Container name or id."),
+    _external: bool = typer.Option(False, "--external",
+                                   help="Containers of other tools too: podpy has none outside its own (a build's "
+                                        "working containers have no names), so the answer is the same."),
+) -> None:
     """Exit 0 if the container exists, 1 if not."""
     from .lifecycle import engine
 

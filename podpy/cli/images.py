@@ -37,12 +37,15 @@ def import_(
     change: List[str] = typer.Option([], "-c", "--change", help="Apply a Containerfile instruction."),
     message: str = typer.Option("", "-m", "--message", help="Commit message for the image."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Accepted for podman compatibility."),
+    arch: Optional[str] = typer.Option(None, "--arch", help="The architecture the image says it is for."),
+    os_: Optional[str] = typer.Option(None, "--os", help="The operating system the image says it is for."),
+    variant: Optional[str] = typer.Option(None, "--variant", help="The architecture's variant (arm64: v8)."),
 ) -> None:
     """Import a tarball as a one-layer image."""
     from ..engine.entities import ImportOptions
 
     image = engine(ctx).import_(ImportOptions(source=source, reference=reference, changes=list(change),
-                                              message=message))
+                                              message=message, arch=arch, os=os_, variant=variant))
     render.out(image.id)
 
 
@@ -145,6 +148,7 @@ def login(
     cert_dir: Optional[str] = typer.Option(None, "--cert-dir", help="Directory with ca.crt, client.cert/.key."),
     authfile: Optional[str] = typer.Option(None, "--authfile", help="Credentials file to write."),
     get_login: bool = typer.Option(False, "--get-login", help="Print the stored user name for the registry."),
+    verbose: bool = typer.Option(False, "-v", "--verbose", help="Say which credentials file was written."),
 ) -> None:
     """Log in to a registry: check the credentials and store them in auth.json."""
     import sys
@@ -171,7 +175,9 @@ def login(
         import getpass
 
         password = getpass.getpass("Password: ")
-    do_login(registry, username or "", password, tls_verify=tls_verify, cert_dir=cert_dir, auth_file=authfile)
+    used = do_login(registry, username or "", password, tls_verify=tls_verify, cert_dir=cert_dir, auth_file=authfile)
+    if verbose:
+        render.out(f"Used:  {used}")   # podman's two spaces
     render.out("Login Succeeded!")
 
 
@@ -255,12 +261,14 @@ def rmi(
     names: Optional[List[str]] = typer.Argument(None, help="Images to remove."),
     force: bool = typer.Option(False, "-f", "--force", help="Also remove containers using them."),
     all_: bool = typer.Option(False, "-a", "--all", help="Remove all images."),
+    ignore: bool = typer.Option(False, "-i", "--ignore", help="Pass over names no image has."),
+    no_prune: bool = typer.Option(False, "--no-prune", help="Keep the unnamed images a removed one was built on."),
 ) -> None:
     """Remove one or more images."""
     from ..errors import NoSuchImage
 
     codes = set()
-    for rep in engine(ctx).rm(list(names or []), force, all_):
+    for rep in engine(ctx).rm(list(names or []), force, all_, ignore, no_prune):
         for n in rep.untagged:
             render.out(f"Untagged: {n}")
         if rep.deleted:

@@ -140,6 +140,45 @@ class ContainerPruneOptions(Record):
         return cls(until=until, labels=labels)
 
 
+class PruneFilters(Record):
+    """A prune's --filter as podman's network and system prune take them: until=TIME (made
+    before it), label=KEY[=VALUE] (has it) and label!=KEY[=VALUE] (has it not), all of them."""
+
+    FIELDS = {"until": None, "labels": list, "not_labels": list}
+    __slots__ = tuple(FIELDS)
+    until: Optional[float]
+    labels: list[tuple[str, str, str]]
+    not_labels: list[tuple[str, str, str]]
+
+    @classmethod
+    def parse(cls, filters: list[str], bad_key: str = 'invalid filter "{key}"') -> "PruneFilters":
+        """The filters given; bad_key is the message for another key (podman's words differ
+        between verbs)."""
+        from ..formats import parse_time
+
+        out = cls()
+        for f in filters:
+            key, sep, value = f.partition("=")
+            if not sep:
+                raise InvalidArgument(f'invalid filter "{f}"')
+            if key == "until":
+                out.until = parse_time(value, "--filter until")
+            elif key in ("label", "label!"):
+                (out.labels if key == "label" else out.not_labels).append(value.partition("="))
+            else:
+                raise InvalidArgument(bad_key.format(key=key))
+        return out
+
+    def matches(self, labels: Optional[dict[str, str]], created: Optional[float]) -> bool:
+        def has(k: str, sep: str, v: str) -> bool:
+            return k in have and (not sep or have[k] == v)
+
+        have = labels or {}
+        if self.until is not None and (created is None or created >= self.until):
+            return False
+        return all(has(*lab) for lab in self.labels) and not any(has(*lab) for lab in self.not_labels)
+
+
 class PruneReport(Record):
     """One container (or other object) a prune tried to remove: removed, or why not."""
 
@@ -154,14 +193,19 @@ class PruneReport(Record):
 
 class ImportOptions(Record):
     """`import`: a rootfs tarball (a file, "-" for stdin, or an http(s) URL) as an image named
-    `reference` (none: unnamed), with Containerfile instructions and a history comment."""
+    `reference` (none: unnamed), with Containerfile instructions and a history comment; arch,
+    os and variant are what its configuration says it is for (this host's by default)."""
 
-    FIELDS = {"source": REQUIRED, "reference": None, "changes": list, "message": ""}
+    FIELDS = {"source": REQUIRED, "reference": None, "changes": list, "message": "", "arch": None, "os": None,
+              "variant": None}
     __slots__ = tuple(FIELDS)
     source: str
     reference: Optional[str]
     changes: list[str]
     message: str
+    arch: Optional[str]
+    os: Optional[str]
+    variant: Optional[str]
 
 
 class ImageSummary(Record):

@@ -14,9 +14,11 @@ from .reconcile import reconcile
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Iterator
+    from typing import Any, Callable, Iterator, Optional
 
-    from .entities import EventsOptions, SystemPruneReport
+    from storage.images import Image
+
+    from .entities import EventsOptions, PruneFilters, SystemPruneReport
 
 
 def _tree_size(paths: list[str]) -> list[int]:
@@ -80,26 +82,36 @@ def _volume_usage(rt: Runtime, recs: list[Any]) -> dict[str, int]:
             "Reclaimable": sum(s for v, s in zip(vols, sizes) if v["Name"] not in used)}
 
 
-def prune(rt: Runtime, all_images: bool, volumes: bool = False) -> SystemPruneReport:
+def prune(rt: Runtime, all_images: bool, volumes: bool = False,
+          filters: Optional[PruneFilters] = None) -> SystemPruneReport:
     """Containers that are not running, then dangling images (every unused one with all_images),
-    then with volumes the volumes no container uses (a failure there is the report's)."""
+    then with volumes the volumes no container uses (a failure there is the report's); with
+    filters, only what they match (labels and creation times: the containers', the images'
+    configurations', the volumes')."""
     from ..errors import translate
+    from ..formats import parse_rfc3339
     from .entities import SystemPruneReport
     from .imagestore import prune as prune_images
     from .removal import remove_container as remove
 
+    def image_matches(image: Image) -> bool:
+        cfg = image.config
+        return filters is None or filters.matches((cfg.get("config") or {}).get("Labels"),
+                                                  parse_rfc3339(str(cfg.get("created") or "")))
+
     reconcile(rt)
     removed: list[str] = []
     for rec in rt.state.all():
-        if rec.state not in (RUNNING, "paused", CONFIGURED):
+        if rec.state not in (RUNNING, "paused", CONFIGURED) and (
+                filters is None or filters.matches(rec.config.labels, rec.created)):
             remove(rt, rec, force=False)
             removed.append(rec.id)
-    report = SystemPruneReport(removed, prune_images(rt, all_images))
+    report = SystemPruneReport(removed, prune_images(rt, all_images, image_matches if filters else None))
     if volumes:
         from .volumes import prune as prune_volumes
 
         try:
-            report.volumes = prune_volumes(rt)
+            report.volumes = prune_volumes(rt, filters)
         except Exception as exc:  # noqa: BLE001 - the containers and images above are gone all the same
             report.volumes, report.volumes_error = [], translate(exc)
     return report
@@ -207,10 +219,15 @@ class SystemEngine:
         bytes), and ImageList and ContainerList, one entry each."""
         return disk_usage(self.rt)
 
-    def prune(self, all_images: bool = False, volumes: bool = False) -> SystemPruneReport:
+    def prune(self, all_images: bool = False, volumes: bool = False,
+              filters: Optional[list[str]] = None) -> SystemPruneReport:
         """`system prune`: containers that do not run, dangling images (every unused one with
-        all_images) and with volumes the unused volumes."""
-        return prune(self.rt, all_images, volumes)
+        all_images) and with volumes the unused volumes; filters (until, label, label!) pick
+        among them."""
+        from .entities import PruneFilters
+
+        parsed = PruneFilters.parse(list(filters), "{key} is an invalid filter") if filters else None
+        return prune(self.rt, all_images, volumes, parsed)
 
     def reset(self) -> None:
         """`system reset`: every container, image, layer and volume, the database and the

@@ -12,9 +12,9 @@ from .volumestore import all_volumes, delete, lookup, users
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable
+    from typing import Any, Callable, Optional
 
-    from .entities import VolumeCreateOptions
+    from .entities import PruneFilters, VolumeCreateOptions
 
 
 def remove(rt: Runtime, name: str, force: bool) -> str:
@@ -31,11 +31,14 @@ def remove(rt: Runtime, name: str, force: bool) -> str:
     return delete(rt, vol["Name"])
 
 
-def prune(rt: Runtime) -> list[str]:
-    """Every volume no container uses."""
+def prune(rt: Runtime, filters: Optional[PruneFilters] = None) -> list[str]:
+    """Every volume no container uses (that filters match)."""
+    from ..formats import parse_rfc3339
+
     reconcile(rt)
     used = {m.get("volume") for r in rt.state.all() for m in r.config.mounts}
-    return [remove(rt, v["Name"], False) for v in all_volumes(rt) if v["Name"] not in used]
+    return [remove(rt, v["Name"], False) for v in all_volumes(rt) if v["Name"] not in used
+            and (filters is None or filters.matches(v["Labels"], parse_rfc3339(v["CreatedAt"])))]
 
 
 def _matches(filters: list[str], used: set[Any]) -> Callable[[dict[str, Any]], bool]:
