@@ -213,13 +213,32 @@ def commit(
     author: str = typer.Option("", "-a", "--author", help="Author of the image."),
     pause: bool = typer.Option(False, "-p", "--pause", help="Pause the container while committing."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only the image id."),
+    fmt: str = typer.Option("oci", "-f", "--format", help="The image's format: oci (podpy keeps no other)."),
+    iidfile: Optional[str] = typer.Option(None, "--iidfile", help="Write the new image's id to this file."),
+    include_volumes: bool = typer.Option(False, "--include-volumes",
+                                         help="Make the destinations of its volumes and bind mounts VOLUMEs of the "
+                                              "image (by default only its anonymous volumes')."),
+    squash: bool = typer.Option(False, "-s", "--squash", help="One layer: the container's whole file system."),
 ) -> None:
     """Create an image from a container's changes; print its id."""
     from ..engine.entities import CommitOptions
+    from ..errors import InvalidArgument
     from .lifecycle import engine
 
+    if fmt == "docker":
+        raise InvalidArgument("podpy commit --format docker: podpy keeps images in the OCI format only")
+    if fmt != "oci":
+        raise InvalidArgument(f'unrecognized image format "{fmt}"')
     made = engine(ctx).commit(CommitOptions(container=container, image=image, changes=list(change), message=message,
-                                            author=author, pause=pause))
+                                            author=author, pause=pause, include_volumes=include_volumes,
+                                            squash=squash))
+    if iidfile:   # podman's: the bare id, no newline; the image stays when it cannot be written
+        try:
+            with open(iidfile, "w") as f:
+                f.write(made.id)
+        except OSError as exc:
+            raise InvalidArgument(f"failed to write image ID: open {iidfile}: "
+                                  f"{(exc.strerror or str(exc)).lower()}") from None
     render.out(made.id)
 
 

@@ -130,9 +130,12 @@ def sizes(rt: Runtime, rec: ContainerRecord) -> tuple[int, int]:
 
 
 def commit(rt: Runtime, name: str, target: Optional[str], changes: list[str], message: str, author: str,
-           pause: bool, include_volumes: bool = False) -> Image:
-    """A new image: the container's image plus its changes as one more layer, with the
-    container's configuration (command, environment, ...) and the --change instructions."""
+           pause: bool, include_volumes: bool = False, squash: bool = False) -> Image:
+    """A new image: the container's image plus its changes as one more layer (with squash, the
+    whole file system as its only layer and history entry), with the container's
+    configuration (command, environment, ...) and the --change instructions. Its anonymous
+    volumes stay VOLUMEs of the image, as podman keeps them; with include_volumes, the
+    destinations of its named volumes and bind mounts too."""
     from .lifecycle import pause as do_pause
     from .lifecycle import unpause
     from .imagestore import apply_changes, apply_options
@@ -152,6 +155,12 @@ def commit(rt: Runtime, name: str, target: Optional[str], changes: list[str], me
         "Labels": cfg.labels or None,
         "StopSignal": cfg.stop_signal if cfg.stop_signal != "SIGTERM" else icfg.get("StopSignal"),
     })
+    volumes = dict(icfg.get("Volumes") or {})
+    for m in cfg.mounts:
+        if (m.get("volume") and m.get("anonymous")) or (include_volumes and (m.get("volume")
+                                                                             or m.get("type", "bind") == "bind")):
+            volumes[m["destination"]] = {}
+    icfg["Volumes"] = volumes or None
     icfg = {k: v for k, v in icfg.items() if v not in (None, "", [])}
     apply_changes(changes, icfg)
     paused = False
@@ -161,12 +170,17 @@ def commit(rt: Runtime, name: str, target: Optional[str], changes: list[str], me
             paused = True
         with rt.store.temporary("commit") as stage:
             tar = os.path.join(stage.path, "changes.tar")
-            _changes_tar(rt, rec, image, tar)
-            layer_id, result = rt.store.apply_layer(tar, image.layers[-1] if image.layers else None,
-                                                    apply_options(rt))
+            if squash:
+                from .archive_io import export_container
+
+                export_container(rt, rec.id, tar)
+            else:
+                _changes_tar(rt, rec, image, tar)
+            parent = image.layers[-1] if image.layers and not squash else None
+            layer_id, result = rt.store.apply_layer(tar, parent, apply_options(rt))
         now = rfc3339(time.time())
         rootfs = dict(base.get("rootfs") or {"type": "layers", "diff_ids": []})
-        rootfs["diff_ids"] = list(rootfs.get("diff_ids") or []) + [result.diff_id]
+        rootfs["diff_ids"] = ([] if squash else list(rootfs.get("diff_ids") or [])) + [result.diff_id]
         entry: dict[str, Any] = {"created": now, "created_by": "podpy commit " + " ".join(cfg.entrypoint
                                                                                        + cfg.command)}
         if message:
@@ -174,11 +188,12 @@ def commit(rt: Runtime, name: str, target: Optional[str], changes: list[str], me
         if author:
             entry["author"] = author
         config = {**base, "created": now, "config": icfg, "rootfs": rootfs,
-                  "history": list(base.get("history") or []) + [entry]}
+                  "history": ([] if squash else list(base.get("history") or [])) + [entry]}
         if author:
             config["author"] = author
         config.pop("container_config", None)
-        return rt.store.create_image(config, list(image.layers) + [layer_id], [new_name] if new_name else [])
+        layers = [layer_id] if squash else list(image.layers) + [layer_id]
+        return rt.store.create_image(config, layers, [new_name] if new_name else [])
     except PodpyError:
         raise
     except Exception as exc:  # noqa: BLE001

@@ -420,7 +420,7 @@ class ContainerEngine:
 
         check_target(opts.image)
         return commit(self.rt, opts.container, opts.image, list(opts.changes), opts.message, opts.author,
-                      opts.pause)
+                      opts.pause, opts.include_volumes, opts.squash)
 
     # -- mounts ------------------------------------------------------------------------------
 

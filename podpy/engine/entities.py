@@ -101,10 +101,12 @@ class LogsOptions(Record):
 
 class CommitOptions(Record):
     """`commit`: the container, the new image's name (none: unnamed), Containerfile
-    instructions to apply, the history comment and author, and whether to pause it meanwhile."""
+    instructions to apply, the history comment and author, and whether to pause it meanwhile;
+    include_volumes: every volume and bind mount's destination becomes a VOLUME of the image (by
+    default only its anonymous volumes'); squash: the image is one layer, the whole file system."""
 
     FIELDS = {"container": REQUIRED, "image": None, "changes": list, "message": "", "author": "",
-              "pause": False}
+              "pause": False, "include_volumes": False, "squash": False}
     __slots__ = tuple(FIELDS)
     container: str
     image: Optional[str]
@@ -112,6 +114,8 @@ class CommitOptions(Record):
     message: str
     author: str
     pause: bool
+    include_volumes: bool
+    squash: bool
 
 
 class ContainerPruneOptions(Record):
