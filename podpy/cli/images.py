@@ -64,6 +64,8 @@ def pull(
     variant: Optional[str] = typer.Option(None, "--variant", help="Architecture variant to choose."),
     _content_trust: bool = typer.Option(False, "--disable-content-trust",
                                         help="A no-op kept for Docker's scripts, as in podman."),
+    all_tags: bool = typer.Option(False, "-a", "--all-tags",
+                                  help="Every tag of the repository (a tag given with the name is dropped)."),
 ) -> None:
     """Pull an image from a registry."""
     import sys
@@ -73,11 +75,14 @@ def pull(
     opts = PullOptions(name=name, tls_verify=tls_verify, creds=creds, cert_dir=cert_dir, auth_file=authfile,
                        platform=platform, os=os_, arch=arch, variant=variant)
     if quiet or not sys.stderr.isatty():
-        image = engine(ctx, _progress(quiet)).pull(opts)
+        eng = engine(ctx, _progress(quiet))
+        images = eng.pull_all_tags(opts) if all_tags else [eng.pull(opts)]
     else:
         with render.LayerProgress() as bars:
-            image = engine(ctx, bars.line, bars.start).pull(opts)
-    render.out(image.id)
+            eng = engine(ctx, bars.line, bars.start)
+            images = eng.pull_all_tags(opts) if all_tags else [eng.pull(opts)]
+    for image in images:
+        render.out(image.id)
 
 
 def push(

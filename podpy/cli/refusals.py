@@ -113,7 +113,6 @@ FLAGS = {
     "history": {"-H/--human": NOT_YET},
     "images": {"--digests": NOT_YET, "-f/--filter": NOT_YET, "--history": NOT_YET, "--sort": NOT_YET},
     "image prune": {"--external": NOT_YET, "--filter": NOT_YET},
-    "pull": {"-a/--all-tags": NOT_YET},
     "push": {"--compress": NOT_YET, "-f/--format": NOT_YET, "--remove-signatures": SIGNING, "--sign-by": SIGNING,
              "--sign-by-sigstore-private-key": SIGNING, "--sign-passphrase-file": SIGNING},
     "save": {"--compress": NOT_YET, "-m/--multi-image-archive": NOT_YET, "--uncompressed": NOT_YET},

@@ -49,6 +49,13 @@ class ImageEngine:
         where = platform_of(opts.platform, opts.os, opts.arch, opts.variant)
         return pull(self.rt, opts, self.progress, where, self.layer_progress)
 
+    def pull_all_tags(self, opts: PullOptions) -> list[Image]:
+        """`pull --all-tags`: every tag of the name's repository, in the registry's order."""
+        from .pull import platform_of, pull_all_tags
+
+        where = platform_of(opts.platform, opts.os, opts.arch, opts.variant)
+        return pull_all_tags(self.rt, opts, self.progress, where, self.layer_progress)
+
     def push(self, opts: PushOptions) -> str:
         """`push`: the image to a registry; the manifest's digest (also written to
         opts.digest_file when given)."""
