@@ -318,6 +318,16 @@ def healthcheck_run(ctx: typer.Context, container: str = typer.Argument(..., hel
         raise typer.Exit(1)
 
 
-def cleanup(ctx: typer.Context, container: str = typer.Argument(..., help="Container id.")) -> None:
-    """Record a detached container's exit; apply --rm and its restart policy (run by the monitor)."""
-    engine(ctx).cleanup(container)
+def cleanup(
+    ctx: typer.Context,
+    containers: Optional[List[str]] = typer.Argument(None, help="Containers."),
+    all_: bool = typer.Option(False, "-a", "--all", help="Every container."),
+    latest: bool = typer.Option(False, "-l", "--latest", help="The latest container."),
+    rm: bool = typer.Option(False, "--rm", help="Then remove the container."),
+    rmi: bool = typer.Option(False, "--rmi", help="Then remove its image (unless a container uses it)."),
+    exec_session: Optional[str] = typer.Option(None, "--exec", help="An exec session's (podpy keeps none)."),
+) -> None:
+    """Record containers' exits and apply their --rm and restart policies (what the monitor runs
+    after an exit); a running container is refused."""
+    names = targets(containers, all_, latest)
+    raise typer.Exit(_reports(engine(ctx).cleanup_many(names, all_, latest, rm, rmi, exec_session)))

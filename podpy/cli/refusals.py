@@ -104,8 +104,6 @@ FLAGS = {
         "--userns-gid-map": NOT_YET, "--userns-gid-map-group": NOT_YET, "--userns-uid-map": NOT_YET,
         "--userns-uid-map-user": NOT_YET, "--uts": NOT_YET, "--variant": NOT_YET, "-v/--volume": NOT_YET,
     },
-    "container cleanup": {"-a/--all": NOT_YET, "--exec": NOT_YET, "-l/--latest": LATEST, "--rm": NOT_YET,
-                          "--rmi": NOT_YET},
     "ps": {"--external": NOT_YET, "--ns": NOT_YET, "-p/--pod": PODS, "-s/--size": NOT_YET, "--sort": NOT_YET,
            "--sync": NOT_YET, "-w/--watch": NOT_YET},
     "stats": {"-a/--all": NOT_YET, "--no-reset": NOT_YET, "--no-trunc": NOT_YET},

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from ..errors import InvalidArgument, NoSuchContainer, translate
+from ..errors import InvalidArgument, InvalidState, NoSuchContainer, translate
 from .context import Runtime
 from .entities import Report, each as _each
 from .reconcile import reconcile
@@ -287,10 +287,57 @@ class ContainerEngine:
         return latest(self.rt).id
 
     def cleanup(self, name: str) -> None:
-        """`container cleanup`: what the monitor runs after a detached container's exit."""
+        """What the monitor runs after a detached container's exit (`container cleanup ID`)."""
         from .cleanup import cleanup
 
         cleanup(self.rt, name, self.warn)
+
+    def cleanup_many(self, names: list[str], all_: bool = False, latest: bool = False, remove: bool = False,
+                     remove_image: bool = False, exec_session: Optional[str] = None) -> list[Report]:
+        """`container cleanup` as a user runs it: each container's exit recorded (its --rm and
+        restart policy applied, as after any exit); a container still running is refused.
+        remove: then it is removed; remove_image: then its image, unless in use. all_: every
+        container, by full id in id order; latest: the newest. exec_session: podpy keeps no
+        exec sessions, so none is ever found."""
+        from ..state import CONFIGURED, PAUSED, RUNNING
+        from .cleanup import cleanup
+
+        import os
+
+        from .container import Container
+
+        if exec_session is not None and all_:
+            raise InvalidArgument("exec and all options conflict")
+        if not os.path.exists(os.path.join(self.rt.cfg.root, "podpy.db")):
+            return [Report(n) for n in names]   # the store is gone (system reset): nothing to record
+        if all_:
+            names = sorted(r.id for r in self.rt.state.all() if r.state != CONFIGURED)
+        elif latest:
+            names = [self.latest()]
+
+        def one(name: str) -> str:
+            rec = self.rt.state.lookup(name)
+            if exec_session is not None:
+                raise NoSuchContainer(f"container {rec.id} has no exec session with ID {exec_session}: "
+                                      "no such exec session")
+            # running means no exit to record: the monitor writes the exit file before it runs this
+            if rec.state in (RUNNING, PAUSED) and (not rec.detached or Container(self.rt, rec).read_exit() is None):
+                raise InvalidState(f"failed to clean up container {rec.id}: container {rec.id} is running or paused, "
+                                   "refusing to clean up: container state improper")
+            cleanup(self.rt, rec.id, self.warn)
+            now = self.rt.state.get(rec.id)
+            if now is not None and remove:
+                from .removal import remove_container
+
+                remove_container(self.rt, now, force=False)
+            if remove_image:
+                from .images import ImageEngine
+
+                for report in ImageEngine(self.rt, self.warn).rm([rec.image_id]):
+                    if report.error is not None:
+                        raise report.error
+            return name
+        return _each(names, one)
 
     # -- remove and rename -------------------------------------------------------------------
 
