@@ -116,7 +116,6 @@ FLAGS = {
     "save": {"--compress": NOT_YET, "-m/--multi-image-archive": NOT_YET, "--uncompressed": NOT_YET},
     "network connect": {"--ip6": IPV6},
     "network create": {"--ipam-driver": NOT_YET, "--ipv6": IPV6},
-    "unshare": {"--rootless-netns": NOT_YET},
     "volume inspect": {"-a/--all": NOT_YET},
     "volume prune": {"--filter": NOT_YET},
     "volume rm": {"-t/--time": NOT_YET},

@@ -88,9 +88,11 @@ def info(
 def unshare(
     ctx: typer.Context,
     command: Optional[List[str]] = typer.Argument(None, help="Command to run (default: $SHELL)."),
+    rootless_netns: bool = typer.Option(False, "--rootless-netns",
+                                        help="In the network namespace of the user networks' bridges too."),
 ) -> None:
     """Run a command in the user's user namespace (to reach files owned by subordinate ids)."""
-    raise typer.Exit(engine(ctx).unshare(list(command or [])))
+    raise typer.Exit(engine(ctx).unshare(list(command or []), rootless_netns))
 
 
 def df(

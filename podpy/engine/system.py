@@ -162,9 +162,12 @@ def _remove_all(path: str, keep: tuple[str, ...] = ()) -> None:
         remove_tree(path)
 
 
-def unshare(rt: Runtime, argv: list[str]) -> int:
+def unshare(rt: Runtime, argv: list[str], rootless_netns: bool = False) -> int:
     """Run argv in the user's user namespace (with a mount namespace of its own) and the
-    store's paths in PODPY_GRAPHROOT and PODPY_RUNROOT; its exit code. ^C goes to it."""
+    store's paths in PODPY_GRAPHROOT and PODPY_RUNROOT; its exit code. ^C goes to it. With
+    rootless_netns, in the user and network namespaces of the rootless network namespace's
+    holder (started if none runs, and kept while argv runs), where the user networks'
+    bridges are."""
     import signal
 
     from rootless import syscalls
@@ -183,7 +186,14 @@ def unshare(rt: Runtime, argv: list[str]) -> int:
         os.execve(lookpath(argv[0], env.get("PATH")), argv, env)
 
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    chan = None
     try:
+        if rootless_netns:
+            from rootless.network.holder_client import connect
+            from rootless.userns import run_in_namespaces_of
+
+            chan, hello = connect(rt.cfg.runroot, rt.cfg.rootless)
+            return run_in_namespaces_of(int(hello["pid"]), ["net"], do_exec, expect_exec=True)
         return run_in_userns(do_exec, mappings=rt.userns_mappings, extra_flags=syscalls.CLONE_NEWNS,
                              expect_exec=True)
     except FileNotFoundError:
@@ -191,6 +201,8 @@ def unshare(rt: Runtime, argv: list[str]) -> int:
     except PermissionError:
         raise ExecFailed(f"`{argv[0]}`: permission denied", 126)
     finally:
+        if chan is not None:
+            chan.close()
         signal.signal(signal.SIGINT, old)
 
 
@@ -245,6 +257,7 @@ class SystemEngine:
         wanted = parse_filters(list(opts.filters))
         return (report(e) for e in events(self.rt, opts.since, opts.until, wanted, opts.stream))
 
-    def unshare(self, argv: list[str]) -> int:
-        """`unshare`: argv ($SHELL without one) in the user's user namespace; its exit code."""
-        return unshare(self.rt, list(argv) or [os.environ.get("SHELL") or "/bin/sh"])
+    def unshare(self, argv: list[str], rootless_netns: bool = False) -> int:
+        """`unshare`: argv ($SHELL without one) in the user's user namespace (with
+        rootless_netns, the rootless network namespace's); its exit code."""
+        return unshare(self.rt, list(argv) or [os.environ.get("SHELL") or "/bin/sh"], rootless_netns)
