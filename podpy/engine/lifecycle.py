@@ -147,8 +147,7 @@ def _wait_over(rt: Runtime, rec: ContainerRecord, timeout: float) -> bool:
         if time.monotonic() > deadline:
             return False
         time.sleep(delay)
-        if interval is None:
-            delay = min(delay * 2, 0.1)
+        delay = min(delay * 2, 0.1)
 
 
 def wait(rt: Runtime, name: str, conditions: tuple[str, ...] = ("stopped", "exited"),
@@ -172,7 +171,8 @@ def wait(rt: Runtime, name: str, conditions: tuple[str, ...] = ("stopped", "exit
                 continue
         reconcile(rt)
         time.sleep(delay)
-        delay = min(delay * 2, 0.1)
+        if interval is None:
+            delay = min(delay * 2, 0.1)
 
 
 def check_timeout(value: Optional[int]) -> Optional[int]:
