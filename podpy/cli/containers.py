@@ -151,7 +151,13 @@ def inspect(
         raise InvalidArgument("no names or ids specified")
     eng = engine(ctx)
     if latest:
-        names, kind = [eng.latest()], "container"
+        from ..errors import NoSuchContainer
+
+        try:
+            names, kind = [eng.latest()], "container"
+        except NoSuchContainer as exc:   # podman's: an empty list, then why
+            render.inspect([], fmt)
+            raise NoSuchContainer(f"inspecting object: no containers to inspect: {exc}") from None
     reports = eng.inspect(names, kind, size)
     render.inspect([r.value for r in reports if r.error is None], fmt)
     error = failed(reports)
@@ -251,7 +257,8 @@ def diff(
     """List what a container changed: A added, C changed, D deleted."""
     from .lifecycle import engine, latest_or
 
-    name = latest_or(ctx, container, latest, '"podpy diff" requires a name, id, or the "--latest" flag')
+    name = latest_or(ctx, container, latest, '"podpy diff" requires a name, id, or the "--latest" flag',
+                     "unable to get latest container: ")
     changes = engine(ctx).diff(name)
     if fmt == "json":
         groups: dict[str, list[str]] = {"changed": [], "added": [], "deleted": []}

@@ -70,15 +70,19 @@ def targets(names: Optional[List[str]], all_: bool = False, latest: bool = False
     return names
 
 
-def latest_or(ctx: typer.Context, name: Optional[str], latest: bool, needs: str) -> str:
+def latest_or(ctx: typer.Context, name: Optional[str], latest: bool, needs: str, missing: str = "") -> str:
     """The one container of a verb that takes a name or --latest (the newest container's full
-    id); needs is podman's message when there is neither."""
-    from ..errors import InvalidArgument
+    id); needs is podman's message when there is neither, missing the words it puts before
+    "no such container" when there is no container at all."""
+    from ..errors import InvalidArgument, NoSuchContainer
 
     if latest and name:
         raise InvalidArgument("--latest and containers cannot be used together")
     if latest:
-        return str(engine(ctx).latest())
+        try:
+            return str(engine(ctx).latest())
+        except NoSuchContainer as exc:
+            raise NoSuchContainer(f"{missing}{exc}") from None
     if not name:
         raise InvalidArgument(needs)
     return name
@@ -264,7 +268,8 @@ def top(
     if latest and container is not None:   # `top -l pid user`: the words are all fields
         fields.insert(0, container)
         container = None
-    name = latest_or(ctx, container, latest, "you must provide the name or id of a running container")
+    name = latest_or(ctx, container, latest, "you must provide the name or id of a running container",
+                     "unable to look up requested container: ")
     rows = engine(ctx).top(name, fields)
     for line in render._tabwrite(rows):
         render.out(line)
