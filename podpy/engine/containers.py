@@ -53,8 +53,8 @@ def _platform_matches(config: dict[str, object], wanted: tuple[str, str, Optiona
 def _select(rt: Runtime, names: list[str], all_: bool, latest: bool,
             which: Callable[[ContainerRecord], bool], filters: Optional[list[str]] = None,
             verb: str = "") -> list[str]:
-    """The containers a verb acts on: those matching filters (podman's ps keys), by full id in
-    the order of their ids as podman lists them; every one that `which` picks (all_); the
+    """The containers a verb acts on: those matching filters (podman's ps keys) or every one
+    that `which` picks (all_), by full id in the order of their ids as podman lists them; the
     newest (latest), by full id; or those named."""
     if filters:
         from ..state import CONFIGURED
@@ -63,7 +63,7 @@ def _select(rt: Runtime, names: list[str], all_: bool, latest: bool,
         check_filters(verb, filters)
         return sorted(r.id for r in _filter([r for r in rt.state.all() if r.state != CONFIGURED], filters))
     if all_:
-        return [r.name for r in rt.state.all() if which(r)]
+        return sorted(r.id for r in rt.state.all() if which(r))
     if latest:
         from .listing import latest as newest
 

@@ -47,6 +47,8 @@ def test_cidfile_filter_and_latest_name_the_containers_of_stop_restart_kill_and_
     # --filter: every match (created, running or exited), by full id in the order of the ids
     assert p("stop", "-t", "0", "--filter", "label=k=b").stdout.split() == sorted([ids["vf2"], ids["vf3"]])
     assert p("restart", "-t", "0", "-f", "name=vf").stdout.split() == sorted(ids.values())
+    # --all: the same order and full ids, as podman prints them
+    assert p("kill", "-s", "WINCH", "-a").stdout.split() == sorted(ids.values())
     assert p("stop", "--filter", "name=nothing-matches").stdout == ""
     # --latest: the container created last, by full id
     assert p("stop", "-t", "0", "-l").stdout == ids["vf3"] + "\n"
