@@ -117,7 +117,6 @@ FLAGS = {
     "network connect": {"--ip6": IPV6},
     "network create": {"--ipam-driver": NOT_YET, "--ipv6": IPV6},
     "volume inspect": {"-a/--all": NOT_YET},
-    "volume prune": {"--filter": NOT_YET},
     "volume rm": {"-t/--time": NOT_YET},
 }
 

@@ -93,12 +93,16 @@ def rm(
 def prune(
     ctx: typer.Context,
     force: bool = typer.Option(False, "-f", "--force", help="Do not ask for confirmation."),
+    filters: List[str] = typer.Option([], "--filter", help="label=KEY[=VALUE] or until=TIME."),
 ) -> None:
     """Remove every volume no container uses."""
+    from ..engine.volumes import volume_prune_filters
+
+    volume_prune_filters(list(filters))   # a bad filter fails before the question
     if not force and not render.confirm(
             "volume prune", "WARNING! This will remove all volumes not used by at least one container."):
         return
-    for name in engine(ctx).prune():
+    for name in engine(ctx).prune(list(filters)):
         render.out(name)
 
 

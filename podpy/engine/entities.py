@@ -155,16 +155,20 @@ class PruneFilters(Record):
     not_labels: list[tuple[str, str, str]]
 
     @classmethod
-    def parse(cls, filters: list[str], bad_key: str = 'invalid filter "{key}"') -> "PruneFilters":
-        """The filters given; bad_key is the message for another key (podman's words differ
-        between verbs)."""
+    def parse(cls, filters: list[str], bad_key: str = 'invalid filter "{key}"',
+              no_value: str = 'invalid filter "{filter}"',
+              keys: tuple[str, ...] = ("until", "label", "label!")) -> "PruneFilters":
+        """The filters given, of keys; bad_key and no_value are the messages for another key
+        and for a filter without "=" (podman's words differ between verbs)."""
         from ..formats import parse_time
 
         out = cls()
         for f in filters:
             key, sep, value = f.partition("=")
             if not sep:
-                raise InvalidArgument(f'invalid filter "{f}"')
+                raise InvalidArgument(no_value.format(filter=f))
+            if key not in keys:
+                raise InvalidArgument(bad_key.format(key=key))
             if key == "until":
                 out.until = parse_time(value, "--filter until")
             elif key in ("label", "label!"):

@@ -58,6 +58,15 @@ def _matches(filters: list[str], used: set[Any]) -> Callable[[dict[str, Any]], b
     return lambda v: all(t(v) for t in tests)
 
 
+def volume_prune_filters(filters: list[str]) -> PruneFilters:
+    """`volume prune --filter`: label and until, with podman's messages."""
+    from .entities import PruneFilters
+
+    return PruneFilters.parse(filters, '"{key}" is an invalid volume filter',
+                              "filter input must be in the form of filter=value: {filter} is invalid",
+                              ("until", "label"))
+
+
 class VolumeEngine:
     """The volume verbs over one store (a Runtime: configuration, database, store)."""
 
@@ -100,9 +109,10 @@ class VolumeEngine:
                 raise
         return each(targets, one)
 
-    def prune(self) -> list[str]:
-        """`volume prune`: the names of the volumes removed, those no container uses."""
-        return prune(self.rt)
+    def prune(self, filters: Optional[list[str]] = None) -> list[str]:
+        """`volume prune`: the names of the volumes removed, those no container uses (and,
+        with filters, label=KEY[=VALUE] and until=TIME match)."""
+        return prune(self.rt, volume_prune_filters(list(filters or [])) if filters else None)
 
     def exists(self, name: str) -> bool:
         try:

@@ -183,6 +183,11 @@ def test_network_rm_time_and_the_prunes_filters(p):
     assert p("network", "prune", "-f", "--filter", "label=a=b").stdout == "vf-n2\n"
     assert p("network", "prune", "-f", "--filter", "until=2000-01-01T00:00:00Z").stdout == ""
     assert "vf-n3" in p("network", "prune", "-f", "--filter", "label!=a").stdout.split()
+    p("volume", "create", "--label", "vf=1", "vf-vol1")
+    p("volume", "create", "vf-vol2")
+    assert p("volume", "prune", "-f", "--filter", "label=vf=1").stdout == "vf-vol1\n"
+    _fails(p("volume", "prune", "-f", "--filter", "label!=vf", check=False), 125, '"label!" is an invalid volume filter')
+    p("volume", "rm", "vf-vol2")
     p("create", "--name", "keep", "busybox", "true")
     p("create", "--name", "drop", "--label", "gone=1", "busybox", "true")
     drop = _id(p, "drop")

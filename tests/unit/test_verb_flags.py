@@ -92,3 +92,13 @@ def test_prune_filters_match_labels_and_creation():
         PruneFilters.parse(["bogus=1"])
     with pytest.raises(InvalidArgument, match="^bogus is an invalid filter$"):
         PruneFilters.parse(["bogus=1"], "{key} is an invalid filter")
+
+
+def test_volume_prune_filters_are_label_and_until_with_podmans_words():
+    from podpy.engine.volumes import volume_prune_filters
+
+    assert volume_prune_filters(["label=a", "until=10m"]).labels == [("a", "", "")]
+    with pytest.raises(InvalidArgument, match='^"label!" is an invalid volume filter$'):
+        volume_prune_filters(["label!=a"])
+    with pytest.raises(InvalidArgument, match="^filter input must be in the form of filter=value: x is invalid$"):
+        volume_prune_filters(["x"])
