@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import subprocess
 
 import pytest
 
@@ -89,6 +91,9 @@ def test_latest_stands_for_the_one_container_of_the_reading_verbs(p):
     assert p("inspect", "-l", "--format", "{{.Name}}").stdout == "newest\n"
     assert p("container", "inspect", "-l", "--format", "{{.Name}}").stdout == "newest\n"
     assert p("exec", "-l", "echo", "from", "exec").stdout == "from exec\n"
+    _fails(p("exec", "--detach-keys", "bogus", "newest", "true", check=False), 125,
+           "invalid detach keys: Unknown character: 'bogus'")
+    assert p("exec", "--detach-keys", "ctrl-a", "newest", "true").returncode == 0
     assert "sleep 100" in p("top", "-l", "args").stdout
     assert "A /made" in p("diff", "-l").stdout.splitlines()
     logs = p("logs", "-l")
@@ -98,6 +103,31 @@ def test_latest_stands_for_the_one_container_of_the_reading_verbs(p):
     assert p("wait", "-l").stdout == "137\n"
     assert p("start", "-l").stdout == cid + "\n"
     assert _status(p, "newest") == "running"
+
+
+def _attached(p, name, *flags):
+    """`attach` to a container that prints a tick every 0.2 s, once the first tick came through
+    (so the attach is in place), and the process."""
+    proc = subprocess.Popen(p.command("attach", *flags, name), env=p.environ(), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "tick\n"
+    return proc
+
+
+@INSTALLED
+def test_attach_passes_signals_on_unless_sig_proxy_is_false(p):
+    loop = "trap 'echo got INT; exit 7' INT; while :; do echo tick; sleep 0.2; done"
+    p("run", "-d", "--name", "ticks", "busybox", "sh", "-c", loop)
+    proc = _attached(p, "ticks")
+    proc.send_signal(signal.SIGINT)
+    out, _err = proc.communicate(timeout=30)
+    assert proc.returncode == 7 and out.endswith("got INT\n")
+    p("run", "-d", "--name", "ticks2", "busybox", "sh", "-c", loop)
+    proc = _attached(p, "ticks2", "--sig-proxy=false")
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=30)
+    assert proc.returncode != 7 and _status(p, "ticks2") == "running"
 
 
 @INSTALLED
