@@ -288,6 +288,64 @@ def run_in_userns(
     return received(data)
 
 
+def run_in_namespaces_of(pid: int, kinds: Sequence[str], fn: Callable[..., Any], *args: Any,
+                         expect_exec: bool = False) -> Any:
+    """Run `fn(*args)` in a forked child that joined the user namespace and the namespaces
+    `kinds` ("net", ...) of process pid, as root there, with a mount namespace of its own;
+    return its result (as run_in_userns; with expect_exec, the exit code of the program fn
+    execs). The user namespace is joined first, so that the others, which it owns, may be."""
+    import pickle  # noqa: F401 - loaded before the fork, as in run_in_userns
+
+    flags = {"net": syscalls.CLONE_NEWNET, "ipc": syscalls.CLONE_NEWIPC, "uts": syscalls.CLONE_NEWUTS}
+    res_r, res_w = os.pipe()
+    child = os.fork()
+    if child == 0:
+        code = 0
+        try:
+            os.close(res_r)
+            sc = syscalls.default()
+            sc.set_pdeathsig(signal.SIGKILL)
+            user = f"/proc/{pid}/ns/user"
+            joined = os.stat(user).st_ino != os.stat("/proc/self/ns/user").st_ino
+            if joined:   # not when it is ours already (root, whose holder has none of its own)
+                fd = os.open(user, os.O_RDONLY | os.O_CLOEXEC)
+                sc.setns(fd, syscalls.CLONE_NEWUSER, user)
+                os.close(fd)
+            for kind in kinds:
+                path = f"/proc/{pid}/ns/{kind}"
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                sc.setns(fd, flags[kind], path)
+                os.close(fd)
+            sc.unshare(syscalls.CLONE_NEWNS)
+            if joined:
+                become_root_in_userns(sc)
+            call_and_send(fn, args, res_w)
+        except BaseException as exc:  # noqa: BLE001 - carried to the parent when the pipe is still open
+            code = 1
+            try:
+                call_and_send(_raise, (exc,), res_w)
+            except BaseException:  # noqa: BLE001
+                pass
+        finally:
+            os._exit(code)
+    os.close(res_w)
+    try:
+        with os.fdopen(res_r, "rb") as f:
+            data = f.read()
+    finally:
+        _, status = os.waitpid(child, 0)
+    if not data:
+        if expect_exec:
+            code = os.waitstatus_to_exitcode(status)
+            return 128 - code if code < 0 else code
+        raise SetupError(f"the namespace helper died ({_describe(status)})")
+    return received(data)
+
+
+def _raise(exc: BaseException) -> None:
+    raise exc
+
+
 def spawn_in_userns(argv: Sequence[str], env: dict[str, str], mappings: Optional[IdMappings],
                     keep_fds: Sequence[int] = (), stderr_path: Optional[str] = None) -> int:
     """Start argv detached (a session of its own, not our child: it outlives this process) in

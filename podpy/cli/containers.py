@@ -10,7 +10,7 @@ import typer
 
 from . import render, runargs
 from .lifecycle import (
-    attach, cleanup, healthcheck_run, kill, logs, pause, restart, stats, stop, top, unpause, wait,
+    CIDFILE_HELP, FILTER_HELP, attach, cleanup, healthcheck_run, kill, logs, pause, restart, stats, stop, top, unpause, wait,
 )
 
 # Everything after `run` goes, unparsed, to runargs (which owns -h for --hostname and --help).
@@ -43,21 +43,35 @@ def start(
     filters: Optional[List[str]] = typer.Option(None, "-f", "--filter",
                                                 help="Start the containers that match (name, id, status, "
                                                      "label, ancestor=VALUE)."),
+    latest: bool = typer.Option(False, "-l", "--latest", help="The latest container."),
+    detach_keys: Optional[str] = typer.Option(None, "--detach-keys",
+                                              help="With -a and a terminal: the keys podman detaches with "
+                                                   "(ctrl-p,ctrl-q; \"\" for none)."),
+    sig_proxy: Optional[bool] = typer.Option(None, "--sig-proxy/--no-sig-proxy",
+                                             help="With -a: pass the signals podpy receives on to the container "
+                                                  "(default with -a)."),
 ) -> None:
     """Start one or more containers (in the foreground with -a)."""
     from ..errors import InvalidArgument
     from .lifecycle import _reports, engine
 
     containers = list(containers or [])
+    if latest and containers:
+        raise InvalidArgument("--latest and containers cannot be used together")
+    if sig_proxy and not attach:
+        raise InvalidArgument("you cannot use sig-proxy without --attach: invalid argument")
     if attach and (all_ or filters):
         raise InvalidArgument("you cannot start and attach all containers at once")
+    eng = engine(ctx)
+    if latest:
+        containers = [eng.latest()]
     if not attach:
-        raise typer.Exit(_reports(engine(ctx).start(containers, all_, list(filters or []))))
+        raise typer.Exit(_reports(eng.start(containers, all_, list(filters or []))))
     if not containers:
         raise InvalidArgument("start requires at least one argument")
     if len(containers) > 1:
         raise InvalidArgument("you cannot start and attach multiple containers at once")
-    raise typer.Exit(engine(ctx).start_attached(containers[0], interactive))
+    raise typer.Exit(eng.start_attached(containers[0], interactive, sig_proxy is not False, detach_keys))
 
 
 def rm(
@@ -72,12 +86,16 @@ def rm(
                                                "many seconds before SIGKILL (default: SIGKILL at once)."),
     depend: bool = typer.Option(False, "--depend",
                                 help="Remove the containers sharing their namespaces too, first."),
+    latest: bool = typer.Option(False, "-l", "--latest", help="The latest container."),
+    cidfiles: List[str] = typer.Option([], "--cidfile", help=CIDFILE_HELP),
+    filters: List[str] = typer.Option([], "--filter", help=FILTER_HELP),
 ) -> None:
     """Remove one or more containers."""
     from ..errors import InvalidState, NoSuchContainer
-    from .lifecycle import engine
+    from .lifecycle import engine, targets
 
-    reports = engine(ctx).rm(list(containers or []), force, all_, ignore, volumes, timeout, depend)
+    names = targets(containers, all_, latest, cidfiles, filters)
+    reports = engine(ctx).rm(names, force, all_, ignore, volumes, timeout, depend, latest, filters)
     # podman's codes: 1 when a container did not exist, 2 when one was running, 125 otherwise.
     codes = set()
     for rep in reports:
@@ -157,15 +175,34 @@ def _ps_print(entries: list[Any], quiet: bool, fmt: Optional[str], no_trunc: boo
 
 def inspect(
     ctx: typer.Context,
-    names: List[str] = typer.Argument(..., help="Containers or images."),
+    names: Optional[List[str]] = typer.Argument(None, help="Containers or images."),
     fmt: Optional[str] = typer.Option(None, "-f", "--format", help="json, or a Go template."),
     kind: str = typer.Option("all", "-t", "--type", help="container, image or all."),
+    latest: bool = typer.Option(False, "-l", "--latest", help="The latest container."),
+    size: bool = typer.Option(False, "-s", "--size",
+                              help="Containers' sizes too: SizeRw (their own changes) and SizeRootFs (with "
+                                   "their image)."),
 ) -> None:
     """Show the configuration of containers or images."""
     from ..engine.entities import failed
+    from ..errors import InvalidArgument
     from .lifecycle import engine
 
-    reports = engine(ctx).inspect(list(names), kind)
+    names = list(names or [])
+    if latest and names:
+        raise InvalidArgument("--latest and arguments cannot be used together")
+    if not latest and not names:
+        raise InvalidArgument("no names or ids specified")
+    eng = engine(ctx)
+    if latest:
+        from ..errors import NoSuchContainer
+
+        try:
+            names, kind = [eng.latest()], "container"
+        except NoSuchContainer as exc:   # podman's: an empty list, then why
+            render.inspect([], fmt)
+            raise NoSuchContainer(f"inspecting object: no containers to inspect: {exc}") from None
+    reports = eng.inspect(names, kind, size)
     render.inspect([r.value for r in reports if r.error is None], fmt)
     error = failed(reports)
     if error is not None:
@@ -194,7 +231,13 @@ def port(
             render.out(prefix + line)
 
 
-def exists(ctx: typer.Context, name: str = typer.Argument(..., help="Container name or id.")) -> None:
+def exists(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Container name or id."),
+    _external: bool = typer.Option(False, "--external",
+                                   help="Containers of other tools too: podpy has none outside its own (a build's "
+                                        "working containers have no names), so the answer is the same."),
+) -> None:
     """Exit 0 if the container exists, 1 if not."""
     from .lifecycle import engine
 
@@ -222,25 +265,47 @@ def commit(
     author: str = typer.Option("", "-a", "--author", help="Author of the image."),
     pause: bool = typer.Option(False, "-p", "--pause", help="Pause the container while committing."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only the image id."),
+    fmt: str = typer.Option("oci", "-f", "--format", help="The image's format: oci (podpy keeps no other)."),
+    iidfile: Optional[str] = typer.Option(None, "--iidfile", help="Write the new image's id to this file."),
+    include_volumes: bool = typer.Option(False, "--include-volumes",
+                                         help="Make the destinations of its volumes and bind mounts VOLUMEs of the "
+                                              "image (by default only its anonymous volumes')."),
+    squash: bool = typer.Option(False, "-s", "--squash", help="One layer: the container's whole file system."),
 ) -> None:
     """Create an image from a container's changes; print its id."""
     from ..engine.entities import CommitOptions
+    from ..errors import InvalidArgument
     from .lifecycle import engine
 
+    if fmt == "docker":
+        raise InvalidArgument("podpy commit --format docker: podpy keeps images in the OCI format only")
+    if fmt != "oci":
+        raise InvalidArgument(f'unrecognized image format "{fmt}"')
     made = engine(ctx).commit(CommitOptions(container=container, image=image, changes=list(change), message=message,
-                                            author=author, pause=pause))
+                                            author=author, pause=pause, include_volumes=include_volumes,
+                                            squash=squash))
+    if iidfile:   # podman's: the bare id, no newline; the image stays when it cannot be written
+        try:
+            with open(iidfile, "w") as f:
+                f.write(made.id)
+        except OSError as exc:
+            raise InvalidArgument(f"failed to write image ID: open {iidfile}: "
+                                  f"{(exc.strerror or str(exc)).lower()}") from None
     render.out(made.id)
 
 
 def diff(
     ctx: typer.Context,
-    container: str = typer.Argument(..., help="Container name or id."),
+    container: Optional[str] = typer.Argument(None, help="Container name or id."),
     fmt: Optional[str] = typer.Option(None, "--format", help="json"),
+    latest: bool = typer.Option(False, "-l", "--latest", help="The latest container."),
 ) -> None:
     """List what a container changed: A added, C changed, D deleted."""
-    from .lifecycle import engine
+    from .lifecycle import engine, latest_or
 
-    changes = engine(ctx).diff(container)
+    name = latest_or(ctx, container, latest, '"podpy diff" requires a name, id, or the "--latest" flag',
+                     "unable to get latest container: ")
+    changes = engine(ctx).diff(name)
     if fmt == "json":
         groups: dict[str, list[str]] = {"changed": [], "added": [], "deleted": []}
         for kind, path in changes:

@@ -37,12 +37,15 @@ def import_(
     change: List[str] = typer.Option([], "-c", "--change", help="Apply a Containerfile instruction."),
     message: str = typer.Option("", "-m", "--message", help="Commit message for the image."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Accepted for podman compatibility."),
+    arch: Optional[str] = typer.Option(None, "--arch", help="The architecture the image says it is for."),
+    os_: Optional[str] = typer.Option(None, "--os", help="The operating system the image says it is for."),
+    variant: Optional[str] = typer.Option(None, "--variant", help="The architecture's variant (arm64: v8)."),
 ) -> None:
     """Import a tarball as a one-layer image."""
     from ..engine.entities import ImportOptions
 
     image = engine(ctx).import_(ImportOptions(source=source, reference=reference, changes=list(change),
-                                              message=message))
+                                              message=message, arch=arch, os=os_, variant=variant))
     render.out(image.id)
 
 
@@ -61,14 +64,17 @@ def pull(
     variant: Optional[str] = typer.Option(None, "--variant", help="Architecture variant to choose."),
     _content_trust: bool = typer.Option(False, "--disable-content-trust",
                                         help="A no-op kept for Docker's scripts, as in podman."),
+    all_tags: bool = typer.Option(False, "-a", "--all-tags",
+                                  help="Every tag of the repository (a tag given with the name is dropped)."),
 ) -> None:
     """Pull an image from a registry."""
     from ..engine.pull import PullOptions
 
     opts = PullOptions(name=name, tls_verify=tls_verify, creds=creds, cert_dir=cert_dir, auth_file=authfile,
                        platform=platform, os=os_, arch=arch, variant=variant)
-    image = _with_bars(ctx, quiet, lambda images: images.pull(opts))
-    render.out(image.id)
+    images = _with_bars(ctx, quiet, lambda eng: eng.pull_all_tags(opts) if all_tags else [eng.pull(opts)])
+    for image in images:
+        render.out(image.id)
 
 
 def push(
@@ -192,6 +198,7 @@ def login(
     cert_dir: Optional[str] = typer.Option(None, "--cert-dir", help="Directory with ca.crt, client.cert/.key."),
     authfile: Optional[str] = typer.Option(None, "--authfile", help="Credentials file to write."),
     get_login: bool = typer.Option(False, "--get-login", help="Print the stored user name for the registry."),
+    verbose: bool = typer.Option(False, "-v", "--verbose", help="Say which credentials file was written."),
 ) -> None:
     """Log in to a registry: check the credentials and store them in auth.json."""
     import sys
@@ -218,7 +225,9 @@ def login(
         import getpass
 
         password = getpass.getpass("Password: ")
-    do_login(registry, username or "", password, tls_verify=tls_verify, cert_dir=cert_dir, auth_file=authfile)
+    used = do_login(registry, username or "", password, tls_verify=tls_verify, cert_dir=cert_dir, auth_file=authfile)
+    if verbose:
+        render.out(f"Used:  {used}")   # podman's two spaces
     render.out("Login Succeeded!")
 
 
@@ -337,12 +346,14 @@ def rmi(
     names: Optional[List[str]] = typer.Argument(None, help="Images to remove."),
     force: bool = typer.Option(False, "-f", "--force", help="Also remove containers using them."),
     all_: bool = typer.Option(False, "-a", "--all", help="Remove all images."),
+    ignore: bool = typer.Option(False, "-i", "--ignore", help="Pass over names no image has."),
+    no_prune: bool = typer.Option(False, "--no-prune", help="Keep the unnamed images a removed one was built on."),
 ) -> None:
     """Remove one or more images."""
     from ..errors import NoSuchImage
 
     codes = set()
-    for rep in engine(ctx).rm(list(names or []), force, all_):
+    for rep in engine(ctx).rm(list(names or []), force, all_, ignore, no_prune):
         for n in rep.untagged:
             render.out(f"Untagged: {n}")
         if rep.deleted:

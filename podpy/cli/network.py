@@ -86,10 +86,20 @@ def rm(
     ctx: typer.Context,
     names: List[str] = typer.Argument(..., help="Networks to remove."),
     force: bool = typer.Option(False, "-f", "--force", help="Remove the containers that use them too."),
+    time: Optional[str] = typer.Option(None, "-t", "--time",
+                                       help="With -f: seconds to wait for a container to stop before SIGKILL."),
 ) -> None:
     """Remove networks."""
+    from ..errors import InvalidArgument
+
+    seconds = None
+    if time is not None:
+        if not time.isdigit():
+            raise InvalidArgument(f'invalid argument "{time}" for "-t, --time" flag: strconv.ParseUint: parsing '
+                                  f'"{time}": invalid syntax')
+        seconds = int(time)
     code = 0
-    for rep in engine(ctx).rm(list(names), force):
+    for rep in engine(ctx).rm(list(names), force, seconds):
         if rep.error is None:
             render.out(rep.value)
         else:
@@ -101,12 +111,16 @@ def rm(
 def prune(
     ctx: typer.Context,
     force: bool = typer.Option(False, "-f", "--force", help="Do not ask for confirmation."),
+    filters: List[str] = typer.Option([], "--filter", help="until=TIME, label=KEY[=VALUE], label!=KEY[=VALUE]."),
 ) -> None:
     """Remove every network no container uses (not the default one)."""
+    from ..engine.entities import PruneFilters
+
+    PruneFilters.parse(list(filters))   # a bad filter fails before the question
     if not force and not render.confirm(
             "network prune", "WARNING! This will remove all networks not used by at least one container."):
         return
-    for name in engine(ctx).prune():
+    for name in engine(ctx).prune(list(filters)):
         render.out(name)
 
 

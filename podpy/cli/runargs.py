@@ -40,6 +40,9 @@ EXEC_OPTIONS = tuple(Option(flags, metavar, text, dest, kind) for flags, dest, k
     (("-w", "--workdir"), "workdir", VALUE, "DIR", "working directory inside the container"),
     (("--privileged",), "privileged", FLAG, "", "all capabilities"),
     (("--preserve-fds",), "preserve_fds", VALUE, "N", "pass file descriptors 3 to 3+N-1 on to the command"),
+    (("-l", "--latest"), "latest", FLAG, "", "the latest container (every word is the command)"),
+    (("--detach-keys",), "detach_keys", VALUE, "KEYS", "with -t: the keys podman detaches with (taken, "
+                                                        "and a line says the command stays attached)"),
 ))
 
 HELP = {"run": "Run a command in a new container.", "create": "Create a container without starting it.",
@@ -144,6 +147,10 @@ def parse(command: str, args: list[str], g: Optional[Globals] = None) -> Optiona
     if fields.pop("help", False):
         sys.stdout.write(help_text(command))
         return None
+    if command == "exec" and fields.get("latest"):   # `exec -l CMD...`: no container word
+        fields["container"] = ""
+        fields["command"] = ([image] if image else []) + args[i:]
+        return fields
     if not image:
         what = "a container name or id" if command == "exec" else "an image name"
         raise InvalidArgument(f"`podpy {command}` requires {what}")

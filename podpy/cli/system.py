@@ -99,9 +99,11 @@ def info(
 def unshare(
     ctx: typer.Context,
     command: Optional[List[str]] = typer.Argument(None, help="Command to run (default: $SHELL)."),
+    rootless_netns: bool = typer.Option(False, "--rootless-netns",
+                                        help="In the network namespace of the user networks' bridges too."),
 ) -> None:
     """Run a command in the user's user namespace (to reach files owned by subordinate ids)."""
-    raise typer.Exit(engine(ctx).unshare(list(command or [])))
+    raise typer.Exit(engine(ctx).unshare(list(command or []), rootless_netns))
 
 
 def df(
@@ -141,14 +143,19 @@ def prune(
     all_: bool = typer.Option(False, "-a", "--all", help="Remove every unused image, not only dangling ones."),
     force: bool = typer.Option(False, "-f", "--force", help="Do not ask for confirmation."),
     volumes: bool = typer.Option(False, "--volumes", help="Remove volumes no container uses too."),
+    filters: List[str] = typer.Option([], "--filter",
+                                      help="Only what matches: until=TIME, label=KEY[=VALUE], label!=KEY[=VALUE]."),
 ) -> None:
     """Remove stopped containers and dangling (with -a: unused) images."""
+    from ..engine.entities import PruneFilters
+
+    PruneFilters.parse(list(filters), "{key} is an invalid filter")   # a bad filter fails before the question
     what = "all images without at least one container" if all_ else "all dangling images"
     extra = "\n\t- all volumes not used by at least one container" if volumes else ""
     if not force and not render.confirm(
             "system prune", f"WARNING! This command removes:\n\t- all stopped containers\n\t- {what}{extra}\n"):
         return
-    removed = engine(ctx).prune(all_, volumes)
+    removed = engine(ctx).prune(all_, volumes, list(filters))
     render.out("Deleted Containers")
     for cid in removed.containers:
         render.out(cid)

@@ -30,8 +30,11 @@ def detach_sequence(spec: str) -> bytes:
     return detach_keys(spec)
 
 
-def attach(rt: Runtime, name: str, no_stdin: bool, detach_keys: str = "ctrl-p,ctrl-q") -> Optional[int]:
-    """The container's exit code once it has exited; None when detached with the keys."""
+def attach(rt: Runtime, name: str, no_stdin: bool, detach_keys: str = "ctrl-p,ctrl-q",
+           sig_proxy: bool = True) -> Optional[int]:
+    """The container's exit code once it has exited; None when detached with the keys.
+    sig_proxy: when the container has no terminal, the signals this process receives are
+    passed on to its main process (as podman's attach does), rather than ending the attach."""
     from rootless import tty
 
     from ..monitor.client import connect_monitor
@@ -68,6 +71,13 @@ def attach(rt: Runtime, name: str, no_stdin: bool, detach_keys: str = "ctrl-p,ct
         resize()
     out, err = sys.stdout.buffer, sys.stderr.buffer
     pending = b""
+    forwarder = None
+    if sig_proxy and not terminal:
+        from .forward import Forwarder
+        from .lifecycle import _signal
+
+        forwarder = Forwarder().__enter__()
+        forwarder.attach(lambda sig: _signal(rec, sig))
     try:
         if raw is not None:
             raw.__enter__()
@@ -113,6 +123,8 @@ def attach(rt: Runtime, name: str, no_stdin: bool, detach_keys: str = "ctrl-p,ct
             raw.__exit__(None, None, None)
         if old_winch is not None:
             signal.signal(signal.SIGWINCH, old_winch)
+        if forwarder is not None:
+            forwarder.__exit__(None, None, None)
         chan.close()
     from .lifecycle import wait
 

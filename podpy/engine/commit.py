@@ -87,10 +87,55 @@ def diff(rt: Runtime, name: str) -> list[tuple[str, str]]:
     return sorted(((kind, p) for p, kind in out.items()), key=lambda x: x[1])
 
 
+def tree_size(paths: list[str]) -> list[int]:
+    """podman's size of each tree (containers/storage's): every entry but directories, at its
+    lstat size (a symlink's is its target's length), a file linked several times once. Run in
+    the user namespace: the trees hold directories only container ids may enter."""
+    sizes = []
+    for top in paths:
+        seen: set[tuple[int, int]] = set()
+        total = 0
+        for parent, dirs, files in os.walk(top):
+            for name in files + [d for d in dirs if os.path.islink(os.path.join(parent, d))]:
+                try:
+                    st = os.lstat(os.path.join(parent, name))
+                except OSError:
+                    continue
+                if (st.st_dev, st.st_ino) not in seen:
+                    seen.add((st.st_dev, st.st_ino))
+                    total += st.st_size
+        sizes.append(total)
+    return sizes
+
+
+def sizes(rt: Runtime, rec: ContainerRecord) -> tuple[int, int]:
+    """`inspect --size`: (SizeRw, what the container changed; SizeRootFs, its image's layers
+    without them), as podman counts them. A driver whose layers are whole trees has no diff
+    directory: the changes are counted from the tar `diff` reads, the image as its top tree."""
+    image = img.by_id(rt.db.conn, rec.image_id)
+    layers = rt.store.layer_dirs(image) if image is not None else []
+    cdir = rt.store.container_dir(rec.id)
+    if not rt.store.driver.full_tree_layers:
+        rw, *parts = rt.store.in_userns(tree_size, [os.path.join(cdir, "diff"), *layers])
+        return rw, sum(parts)
+    (root,) = rt.store.in_userns(tree_size, layers[-1:]) if layers else (0,)
+    if image is None:
+        return 0, root
+    with rt.store.temporary("size") as stage:
+        tar = os.path.join(stage.path, "changes.tar")
+        _changes_tar(rt, rec, image, tar)
+        with tarfile.open(tar, "r:") as tf:
+            rw = sum(m.size if m.isreg() else len(m.linkname) if m.issym() else 0 for m in tf.getmembers())
+    return rw, root
+
+
 def commit(rt: Runtime, name: str, target: Optional[str], changes: list[str], message: str, author: str,
-           pause: bool, include_volumes: bool = False) -> Image:
-    """A new image: the container's image plus its changes as one more layer, with the
-    container's configuration (command, environment, ...) and the --change instructions."""
+           pause: bool, include_volumes: bool = False, squash: bool = False) -> Image:
+    """A new image: the container's image plus its changes as one more layer (with squash, the
+    whole file system as its only layer and history entry), with the container's
+    configuration (command, environment, ...) and the --change instructions. Its anonymous
+    volumes stay VOLUMEs of the image, as podman keeps them; with include_volumes, the
+    destinations of its named volumes and bind mounts too."""
     from .lifecycle import pause as do_pause
     from .lifecycle import unpause
     from .imagestore import apply_changes, apply_options
@@ -110,6 +155,12 @@ def commit(rt: Runtime, name: str, target: Optional[str], changes: list[str], me
         "Labels": cfg.labels or None,
         "StopSignal": cfg.stop_signal if cfg.stop_signal != "SIGTERM" else icfg.get("StopSignal"),
     })
+    volumes = dict(icfg.get("Volumes") or {})
+    for m in cfg.mounts:
+        if (m.get("volume") and m.get("anonymous")) or (include_volumes and (m.get("volume")
+                                                                             or m.get("type", "bind") == "bind")):
+            volumes[m["destination"]] = {}
+    icfg["Volumes"] = volumes or None
     icfg = {k: v for k, v in icfg.items() if v not in (None, "", [])}
     apply_changes(changes, icfg)
     paused = False
@@ -119,12 +170,17 @@ def commit(rt: Runtime, name: str, target: Optional[str], changes: list[str], me
             paused = True
         with rt.store.temporary("commit") as stage:
             tar = os.path.join(stage.path, "changes.tar")
-            _changes_tar(rt, rec, image, tar)
-            layer_id, result = rt.store.apply_layer(tar, image.layers[-1] if image.layers else None,
-                                                    apply_options(rt))
+            if squash:
+                from .archive_io import export_container
+
+                export_container(rt, rec.id, tar)
+            else:
+                _changes_tar(rt, rec, image, tar)
+            parent = image.layers[-1] if image.layers and not squash else None
+            layer_id, result = rt.store.apply_layer(tar, parent, apply_options(rt))
         now = rfc3339(time.time())
         rootfs = dict(base.get("rootfs") or {"type": "layers", "diff_ids": []})
-        rootfs["diff_ids"] = list(rootfs.get("diff_ids") or []) + [result.diff_id]
+        rootfs["diff_ids"] = ([] if squash else list(rootfs.get("diff_ids") or [])) + [result.diff_id]
         entry: dict[str, Any] = {"created": now, "created_by": "podpy commit " + " ".join(cfg.entrypoint
                                                                                        + cfg.command)}
         if message:
@@ -132,11 +188,12 @@ def commit(rt: Runtime, name: str, target: Optional[str], changes: list[str], me
         if author:
             entry["author"] = author
         config = {**base, "created": now, "config": icfg, "rootfs": rootfs,
-                  "history": list(base.get("history") or []) + [entry]}
+                  "history": ([] if squash else list(base.get("history") or [])) + [entry]}
         if author:
             config["author"] = author
         config.pop("container_config", None)
-        return rt.store.create_image(config, list(image.layers) + [layer_id], [new_name] if new_name else [])
+        layers = [layer_id] if squash else list(image.layers) + [layer_id]
+        return rt.store.create_image(config, layers, [new_name] if new_name else [])
     except PodpyError:
         raise
     except Exception as exc:  # noqa: BLE001

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from ..errors import InvalidArgument, translate
+from ..errors import InvalidArgument, InvalidState, NoSuchContainer, translate
 from .context import Runtime
 from .entities import Report, each as _each
 from .reconcile import reconcile
@@ -51,16 +51,23 @@ def _platform_matches(config: dict[str, object], wanted: tuple[str, str, Optiona
 
 
 def _select(rt: Runtime, names: list[str], all_: bool, latest: bool,
-            which: Callable[[ContainerRecord], bool]) -> list[str]:
-    """The containers a verb acts on: those named, every one that `which` picks (all_), or
-    the newest of all (latest)."""
+            which: Callable[[ContainerRecord], bool], filters: Optional[list[str]] = None,
+            verb: str = "") -> list[str]:
+    """The containers a verb acts on: those matching filters (podman's ps keys) or every one
+    that `which` picks (all_), by full id in the order of their ids as podman lists them; the
+    newest (latest), by full id; or those named."""
+    if filters:
+        from ..state import CONFIGURED
+        from . import psfilter
+
+        match = psfilter.matcher(rt, psfilter.group(list(filters)))
+        return sorted(r.id for r in rt.state.all() if r.state != CONFIGURED and match(r))
     if all_:
-        return [r.name for r in rt.state.all() if which(r)]
+        return sorted(r.id for r in rt.state.all() if which(r))
     if latest:
-        recs = rt.state.all()
-        if not recs:
-            raise InvalidArgument("no containers to act on")
-        return [recs[0].name]
+        from .listing import latest as newest
+
+        return [newest(rt).id]
     return list(names)
 
 
@@ -207,16 +214,22 @@ class ContainerEngine:
             return name
         return _each(names, one)
 
-    def start_attached(self, name: str, interactive: bool) -> int:
-        """`start -a`: in the foreground; its exit code."""
+    def start_attached(self, name: str, interactive: bool, sig_proxy: bool = True,
+                       detach_keys: Optional[str] = None) -> int:
+        """`start -a`: in the foreground; its exit code. sig_proxy: the signals this process
+        receives go to the container; detach_keys: the keys a terminal's relay takes (as for
+        a foreground `run -t`, ctrl-p,ctrl-q by default)."""
+        from ..options import DEFAULT_DETACH_KEYS, detach_keys as key_bytes
         from .start import start_attached
 
+        keys = key_bytes(DEFAULT_DETACH_KEYS if detach_keys is None else detach_keys)
         reconcile(self.rt)
         rec = self.rt.state.lookup(name)
         if interactive:
             rec.config.interactive = True
         sys.stdout.flush()
-        code = start_attached(self.rt, rec, self.warn)
+        code = start_attached(self.rt, rec, self.warn, sig_proxy=sig_proxy,
+                              detach_keys=keys if rec.config.tty else None)
         if rec.config.pod:
             from .pods import member_exited
 
@@ -224,11 +237,12 @@ class ContainerEngine:
         return code
 
     def stop(self, names: list[str], timeout: Optional[int], all_: bool = False,
-             latest: bool = False) -> list[Report]:
-        """`stop`: the named containers, every running one (all_) or the newest (latest)."""
+             latest: bool = False, filters: Optional[list[str]] = None) -> list[Report]:
+        """`stop`: the named containers, those matching filters, every running one (all_) or
+        the newest (latest)."""
         from .lifecycle import check_timeout, stop
 
-        names = _select(self.rt, names, all_, latest, _running)
+        names = _select(self.rt, names, all_, latest, _running, filters, "stop")
         check_timeout(timeout)
         reconcile(self.rt)
         return _each(names, lambda n: stop(self.rt, n, timeout, self.warn))
@@ -239,33 +253,38 @@ class ContainerEngine:
         names = _select(self.rt, names, all_, latest, _running)
         return _each(names, lambda n: kill(self.rt, n, sig))
 
-    def pause(self, names: list[str], all_: bool = False) -> list[Report]:
+    def pause(self, names: list[str], all_: bool = False, latest: bool = False,
+              filters: Optional[list[str]] = None) -> list[Report]:
         from .lifecycle import pause
 
-        names = _select(self.rt, names, all_, False, _running)
+        names = _select(self.rt, names, all_, latest, _running, filters, "pause")
         return _each(names, lambda n: pause(self.rt, n))
 
-    def unpause(self, names: list[str], all_: bool = False) -> list[Report]:
-        """`unpause`: the named containers, or every paused one (all_)."""
+    def unpause(self, names: list[str], all_: bool = False, latest: bool = False,
+                filters: Optional[list[str]] = None) -> list[Report]:
+        """`unpause`: the named containers, those matching filters, every paused one (all_) or
+        the newest (latest)."""
         from ..state import PAUSED
         from .lifecycle import unpause
 
         reconcile(self.rt)
-        names = _select(self.rt, names, all_, False, lambda r: r.state == PAUSED)
+        names = _select(self.rt, names, all_, latest, lambda r: r.state == PAUSED, filters, "unpause")
         return _each(names, lambda n: unpause(self.rt, n))
 
-    def wait(self, names: list[str], conditions: tuple[str, ...] = ("stopped",)) -> list[Report]:
+    def wait(self, names: list[str], conditions: tuple[str, ...] = ("stopped",),
+             interval: Optional[float] = None) -> list[Report]:
         """`wait`: each container's exit code once it meets one of the conditions (stopped,
-        exited, created)."""
+        exited, created); interval: the seconds between two looks (podpy's own short back-off
+        without it)."""
         from .lifecycle import wait
 
         for c in conditions:
             if c not in ("stopped", "exited", "created", "running"):
                 raise InvalidArgument(f"invalid --condition {c!r}: use stopped, exited or created")
-        return _each(names, lambda n: wait(self.rt, n, conditions))
+        return _each(names, lambda n: wait(self.rt, n, conditions, interval))
 
     def restart(self, names: list[str], timeout: Optional[int], all_: bool = False,
-                running: bool = False) -> list[Report]:
+                running: bool = False, latest: bool = False, filters: Optional[list[str]] = None) -> list[Report]:
         """`restart`: stop (as `stop` does) and start again, detached; all_: every container
         made (every running one with running)."""
         from ..state import CONFIGURED, RUNNING
@@ -274,8 +293,8 @@ class ContainerEngine:
 
         check_timeout(timeout)
         reconcile(self.rt)
-        names = _select(self.rt, names, all_, False,
-                        lambda r: r.state != CONFIGURED and (r.state == RUNNING or not running))
+        names = _select(self.rt, names, all_, latest,
+                        lambda r: r.state != CONFIGURED and (r.state == RUNNING or not running), filters, "restart")
 
         def one(name: str) -> str:
             rec = stop(self.rt, name, timeout, self.warn)
@@ -283,22 +302,84 @@ class ContainerEngine:
             return name
         return _each(names, one)
 
+    def latest(self) -> str:
+        """--latest: the full id of the container created last (NoSuchContainer when none)."""
+        from .listing import latest
+
+        return latest(self.rt).id
+
     def cleanup(self, name: str) -> None:
-        """`container cleanup`: what the monitor runs after a detached container's exit."""
+        """What the monitor runs after a detached container's exit (`container cleanup ID`)."""
         from .cleanup import cleanup
 
         cleanup(self.rt, name, self.warn)
 
+    def cleanup_many(self, names: list[str], all_: bool = False, latest: bool = False, remove: bool = False,
+                     remove_image: bool = False, exec_session: Optional[str] = None) -> list[Report]:
+        """`container cleanup` as a user runs it: each container's exit recorded (its --rm and
+        restart policy applied, as after any exit); a container still running is refused.
+        remove: then it is removed; remove_image: then its image, unless in use. all_: every
+        container, by full id in id order; latest: the newest. exec_session: podpy keeps no
+        exec sessions, so none is ever found."""
+        from ..state import CONFIGURED, PAUSED, RUNNING
+        from .cleanup import cleanup
+
+        import os
+
+        from .container import Container
+
+        if exec_session is not None and all_:
+            raise InvalidArgument("exec and all options conflict")
+        if not os.path.exists(os.path.join(self.rt.cfg.root, "podpy.db")):
+            return [Report(n) for n in names]   # the store is gone (system reset): nothing to record
+        if all_:
+            names = sorted(r.id for r in self.rt.state.all() if r.state != CONFIGURED)
+        elif latest:
+            names = [self.latest()]
+
+        def one(name: str) -> str:
+            rec = self.rt.state.lookup(name)
+            if exec_session is not None:
+                raise NoSuchContainer(f"container {rec.id} has no exec session with ID {exec_session}: "
+                                      "no such exec session")
+            # running means no exit to record: the monitor writes the exit file before it runs this
+            if rec.state in (RUNNING, PAUSED) and (not rec.detached or Container(self.rt, rec).read_exit() is None):
+                raise InvalidState(f"failed to clean up container {rec.id}: container {rec.id} is running or paused, "
+                                   "refusing to clean up: container state improper")
+            cleanup(self.rt, rec.id, self.warn)
+            now = self.rt.state.get(rec.id)
+            if now is not None and remove:
+                from .removal import remove_container
+
+                remove_container(self.rt, now, force=False)
+            if remove_image:
+                from .images import ImageEngine
+
+                for report in ImageEngine(self.rt, self.warn).rm([rec.image_id]):
+                    if report.error is not None:
+                        raise report.error
+            return name
+        return _each(names, one)
+
     # -- remove and rename -------------------------------------------------------------------
 
     def rm(self, names: list[str], force: bool, all_: bool, ignore: bool, volumes: bool = False,
-           timeout: Optional[int] = None, depend: bool = False) -> list[Report]:
+           timeout: Optional[int] = None, depend: bool = False, latest: bool = False,
+           filters: Optional[list[str]] = None) -> list[Report]:
         """`rm`: one report per container; with depend, the containers sharing its namespaces
-        first (each before those it shares)."""
+        first (each before those it shares). filters and latest pick the containers (by full
+        id) instead of names and all_."""
         from .lifecycle import check_timeout
         from .removal import remove_many
 
-        if not names and not all_:
+        if filters or latest:
+            try:
+                names, all_ = _select(self.rt, [], False, latest, _running, filters, "rm"), False
+            except NoSuchContainer as exc:   # no latest: rm's code for a missing container
+                return [Report("", error=exc)]
+            if not names:
+                return []
+        elif not names and not all_:
             raise InvalidArgument("`podpy rm` requires at least one argument, or --all")
         check_timeout(timeout)
         # as podman's: forcing the removal of a container that does not exist is no error
@@ -322,12 +403,13 @@ class ContainerEngine:
 
         return ps(self.rt, opts)
 
-    def inspect(self, names: list[str], kind: str = "container") -> list[Report]:
+    def inspect(self, names: list[str], kind: str = "container", size: bool = False) -> list[Report]:
         """`inspect`: one report per name, its inspect document or its error; kind "all" looks
-        a name that is no container up as an image, "image" only as an image."""
+        a name that is no container up as an image, "image" only as an image; size adds a
+        container's SizeRw and SizeRootFs."""
         from .listing import inspect
 
-        return inspect(self.rt, names, kind)
+        return inspect(self.rt, names, kind, size)
 
     def exists(self, name: str) -> bool:
         from .listing import exists
@@ -380,12 +462,14 @@ class ContainerEngine:
 
     # -- data in and out ---------------------------------------------------------------------
 
-    def attach(self, name: str, no_stdin: bool = False, detach_keys: str = "ctrl-p,ctrl-q") -> int:
+    def attach(self, name: str, no_stdin: bool = False, detach_keys: str = "ctrl-p,ctrl-q",
+               sig_proxy: bool = True) -> int:
         """`attach`: this process's terminal to a detached container; its exit code (0 when
-        detached from it)."""
+        detached from it). sig_proxy: without a terminal, the signals this process receives go
+        to the container's main process."""
         from .attach import attach
 
-        code = attach(self.rt, name, no_stdin, detach_keys)
+        code = attach(self.rt, name, no_stdin, detach_keys, sig_proxy)
         return code if code is not None else 0
 
     def export(self, name: str, output: Optional[str]) -> None:
@@ -409,7 +493,7 @@ class ContainerEngine:
 
         check_target(opts.image)
         return commit(self.rt, opts.container, opts.image, list(opts.changes), opts.message, opts.author,
-                      opts.pause)
+                      opts.pause, opts.include_volumes, opts.squash)
 
     # -- mounts ------------------------------------------------------------------------------
 

@@ -106,10 +106,12 @@ class LogsOptions(Record):
 
 class CommitOptions(Record):
     """`commit`: the container, the new image's name (none: unnamed), Containerfile
-    instructions to apply, the history comment and author, and whether to pause it meanwhile."""
+    instructions to apply, the history comment and author, and whether to pause it meanwhile;
+    include_volumes: every volume and bind mount's destination becomes a VOLUME of the image (by
+    default only its anonymous volumes'); squash: the image is one layer, the whole file system."""
 
     FIELDS = {"container": REQUIRED, "image": None, "changes": list, "message": "", "author": "",
-              "pause": False}
+              "pause": False, "include_volumes": False, "squash": False}
     __slots__ = tuple(FIELDS)
     container: str
     image: Optional[str]
@@ -117,6 +119,8 @@ class CommitOptions(Record):
     message: str
     author: str
     pause: bool
+    include_volumes: bool
+    squash: bool
 
 
 class ContainerPruneOptions(Record):
@@ -145,6 +149,49 @@ class ContainerPruneOptions(Record):
         return cls(until=until, labels=labels)
 
 
+class PruneFilters(Record):
+    """A prune's --filter as podman's network and system prune take them: until=TIME (made
+    before it), label=KEY[=VALUE] (has it) and label!=KEY[=VALUE] (has it not), all of them."""
+
+    FIELDS = {"until": None, "labels": list, "not_labels": list}
+    __slots__ = tuple(FIELDS)
+    until: Optional[float]
+    labels: list[tuple[str, str, str]]
+    not_labels: list[tuple[str, str, str]]
+
+    @classmethod
+    def parse(cls, filters: list[str], bad_key: str = 'invalid filter "{key}"',
+              no_value: str = 'invalid filter "{filter}"',
+              keys: tuple[str, ...] = ("until", "label", "label!")) -> "PruneFilters":
+        """The filters given, of keys; bad_key and no_value are the messages for another key
+        and for a filter without "=" (podman's words differ between verbs)."""
+        from ..formats import parse_time
+
+        out = cls()
+        for f in filters:
+            key, sep, value = f.partition("=")
+            if not sep:
+                raise InvalidArgument(no_value.format(filter=f))
+            if key not in keys:
+                raise InvalidArgument(bad_key.format(key=key))
+            if key == "until":
+                out.until = parse_time(value, "--filter until")
+            elif key in ("label", "label!"):
+                (out.labels if key == "label" else out.not_labels).append(value.partition("="))
+            else:
+                raise InvalidArgument(bad_key.format(key=key))
+        return out
+
+    def matches(self, labels: Optional[dict[str, str]], created: Optional[float]) -> bool:
+        def has(k: str, sep: str, v: str) -> bool:
+            return k in have and (not sep or have[k] == v)
+
+        have = labels or {}
+        if self.until is not None and (created is None or created >= self.until):
+            return False
+        return all(has(*lab) for lab in self.labels) and not any(has(*lab) for lab in self.not_labels)
+
+
 class PruneReport(Record):
     """One container (or other object) a prune tried to remove: removed, or why not."""
 
@@ -159,14 +206,19 @@ class PruneReport(Record):
 
 class ImportOptions(Record):
     """`import`: a rootfs tarball (a file, "-" for stdin, or an http(s) URL) as an image named
-    `reference` (none: unnamed), with Containerfile instructions and a history comment."""
+    `reference` (none: unnamed), with Containerfile instructions and a history comment; arch,
+    os and variant are what its configuration says it is for (this host's by default)."""
 
-    FIELDS = {"source": REQUIRED, "reference": None, "changes": list, "message": ""}
+    FIELDS = {"source": REQUIRED, "reference": None, "changes": list, "message": "", "arch": None, "os": None,
+              "variant": None}
     __slots__ = tuple(FIELDS)
     source: str
     reference: Optional[str]
     changes: list[str]
     message: str
+    arch: Optional[str]
+    os: Optional[str]
+    variant: Optional[str]
 
 
 class ImageSummary(Record):

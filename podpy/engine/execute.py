@@ -20,7 +20,7 @@ class ExecOptions(Record):
     FIELDS = {
         "container": REQUIRED, "command": REQUIRED, "interactive": False, "tty": False, "detach": False,
         "env": list, "env_file": list, "user": None, "workdir": None, "privileged": False,
-        "preserve_fds": None,
+        "preserve_fds": None, "latest": False, "detach_keys": None,
     }
     __slots__ = tuple(FIELDS)
     container: str
@@ -34,6 +34,8 @@ class ExecOptions(Record):
     workdir: Optional[str]
     privileged: bool
     preserve_fds: Optional[str]
+    latest: bool
+    detach_keys: Optional[str]
 
 
 def _container_file(pid: int, path: str, layer_dirs: list[str]) -> Optional[bytes]:
@@ -45,6 +47,10 @@ def _container_file(pid: int, path: str, layer_dirs: list[str]) -> Optional[byte
         from storage import view
 
         return view.read_file(layer_dirs, path)
+
+
+EXEC_DETACH_REFUSED = (b"\r\npodpy: cannot detach from a command exec runs in the foreground (nothing would "
+                       b"supervise it): use exec -d to leave a command running\r\n")
 
 
 def process_for(rt: Runtime, o: ExecOptions, console: Optional[tuple[int, int]]
@@ -89,6 +95,16 @@ def exec_(rt: Runtime, o: ExecOptions, on_started: Callable[[], None]) -> int:
 
     from .forward import Forwarder
 
+    keys = None
+    if o.detach_keys is not None:
+        from ..options import detach_keys
+
+        keys = detach_keys(o.detach_keys)
+    if o.latest:
+        from .listing import latest
+
+        reconcile(rt)
+        o.container = latest(rt).id
     console = tty.window_size(0) if o.tty and not o.detach else None
     pid, process, cgroup = process_for(rt, o, console)
     with Forwarder() as fwd:
@@ -108,7 +124,10 @@ def exec_(rt: Runtime, o: ExecOptions, on_started: Callable[[], None]) -> int:
         try:
             if started.pty_master is not None:
                 with tty.RawMode(0):
-                    tty.relay(started.pty_master, stdin_open=o.interactive)
+                    # the keys are taken, as a foreground run's are: this podpy supervises the
+                    # command, so there is nothing it could be detached to
+                    tty.relay(started.pty_master, stdin_open=o.interactive,
+                              escape=(keys, lambda: os.write(2, EXEC_DETACH_REFUSED)) if keys else None)
                 os.close(started.pty_master)
             return started.wait()
         finally:

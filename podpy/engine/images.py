@@ -50,6 +50,13 @@ class ImageEngine:
         where = platform_of(opts.platform, opts.os, opts.arch, opts.variant)
         return pull(self.rt, opts, self.progress, where, self.layer_progress)
 
+    def pull_all_tags(self, opts: PullOptions) -> list[Image]:
+        """`pull --all-tags`: every tag of the name's repository, in the registry's order."""
+        from .pull import platform_of, pull_all_tags
+
+        where = platform_of(opts.platform, opts.os, opts.arch, opts.variant)
+        return pull_all_tags(self.rt, opts, self.progress, where, self.layer_progress)
+
     def push(self, opts: PushOptions) -> str:
         """`push`: the image to a registry; the manifest's digest (also written to
         opts.digest_file when given)."""
@@ -86,7 +93,8 @@ class ImageEngine:
         """`import`: a rootfs tarball as a one-layer image."""
         from .imagestore import import_image
 
-        return import_image(self.rt, opts.source, opts.reference, list(opts.changes), opts.message)
+        return import_image(self.rt, opts.source, opts.reference, list(opts.changes), opts.message,
+                            (opts.os, opts.arch, opts.variant))
 
     # -- names -------------------------------------------------------------------------------
 
@@ -105,17 +113,21 @@ class ImageEngine:
 
     # -- removal -----------------------------------------------------------------------------
 
-    def rm(self, names: list[str], force: bool = False, all_: bool = False) -> list[ImageRemoveReport]:
+    def rm(self, names: list[str], force: bool = False, all_: bool = False, ignore: bool = False,
+           no_prune: bool = False) -> list[ImageRemoveReport]:
         """`rmi`: one report per name (every image with all_); an image a container uses only
-        with force, which removes those containers first."""
+        with force, which removes those containers first; ignore: names no image has are passed
+        over; no_prune: the unnamed images a removed one was built on are kept."""
         from .imagestore import remove_images
 
+        if all_ and names:
+            raise InvalidArgument("when using the --all switch, you may not pass any images names or IDs")
         targets = list(names)
         if all_:
             targets += [i.id for i in self.rt.store.images()]
         if not targets:
             raise InvalidArgument("`podpy rmi` requires at least one image name or id, or --all")
-        return remove_images(self.rt, targets, force)
+        return remove_images(self.rt, targets, force, ignore, no_prune)
 
     def prune(self, all_: bool = False, filters: Optional[list[str]] = None) -> list[str]:
         """`image prune`: the ids of the dangling images removed (every unused one with all_)

@@ -88,8 +88,12 @@ def apply_options(rt: Runtime) -> Any:
     )
 
 
-def import_image(rt: Runtime, source: str, name: Optional[str], changes: list[str], message: str) -> Image:
-    """`import`: a rootfs tarball (file, "-" or an http(s) URL) becomes a one-layer image."""
+def import_image(rt: Runtime, source: str, name: Optional[str], changes: list[str], message: str,
+                 platform: tuple[Optional[str], Optional[str], Optional[str]] = (None, None, None)) -> Image:
+    """`import`: a rootfs tarball (file, "-" or an http(s) URL) becomes a one-layer image;
+    platform: (os, architecture, variant) its configuration names, each unchecked as podman
+    leaves it (this host's os and architecture when not given or empty)."""
+    os_, arch, variant = platform
     url = source.startswith(("http://", "https://"))
     if source != "-" and not url and not os.path.isfile(source):
         raise InvalidArgument(f"cannot import {source}: no such file")
@@ -103,8 +107,9 @@ def import_image(rt: Runtime, source: str, name: Optional[str], changes: list[st
         now = rfc3339(_now())
         config = {
             "created": now,
-            "architecture": host_arch(),
-            "os": "linux",
+            "architecture": arch or host_arch(),
+            **({"variant": variant} if variant else {}),
+            "os": os_ or "linux",
             "config": cfg,
             "rootfs": {"type": "layers", "diff_ids": [result.diff_id]},
             "history": [{"created": now, "created_by": f"/bin/sh -c #(nop) ADD file:{result.diff_id[7:]} in / ",
@@ -232,11 +237,12 @@ def intermediate(images: list[Image]) -> set[str]:
     return {i.id for i in images if not i.names and i.id in with_children}
 
 
-def prune(rt: Runtime, all_: bool, filters: Optional[list[str]] = None) -> list[str]:
+def prune(rt: Runtime, all_: bool, filters: Optional[list[str]] = None,
+          also: Optional[Callable[[Image], bool]] = None) -> list[str]:
     """`image prune`: remove dangling images (no name and nothing built on them, over and over, so
     a removed build's steps go too), or with all_ every image no container uses, of those that
-    the filters (podman's image filters) match; then the layer cache entries of the removed
-    images."""
+    the filters (podman's image filters) match and `also` says yes to (system prune's label and
+    time filters); then the layer cache entries of the removed images."""
     from . import imagefilter
 
     words = list(filters or [])
@@ -252,7 +258,8 @@ def prune(rt: Runtime, all_: bool, filters: Optional[list[str]] = None) -> list[
         match = imagefilter.matcher(images, pairs, {i: 1 for i in used}, parents(images),
                                     lambda n: lookup(rt, n))
         keep = intermediate(images) if not all_ else set()
-        doomed = [i for i in images if i.id not in used and i.id not in keep and (all_ or not i.names) and match(i)]
+        doomed = [i for i in images if i.id not in used and i.id not in keep and (all_ or not i.names) and match(i)
+                  and (also is None or also(i))]
         if not doomed:
             break
         for image in doomed:
@@ -341,8 +348,11 @@ def summaries(rt: Runtime, name: Optional[str], all_: bool, filters: Optional[li
             for i in found if match(i)]
 
 
-def remove_images(rt: Runtime, names: list[str], force: bool) -> list[ImageRemoveReport]:
-    """`rmi`: an image used by a container is refused unless force (which removes those containers)."""
+def remove_images(rt: Runtime, names: list[str], force: bool, ignore: bool = False,
+                  no_prune: bool = False) -> list[ImageRemoveReport]:
+    """`rmi`: an image used by a container is refused unless force (which removes those containers);
+    ignore: a name no image has is passed over without a report; no_prune: the unnamed images
+    the removed one was built on stay."""
     from .removal import remove_container as remove
 
     reconcile(rt)
@@ -372,11 +382,14 @@ def remove_images(rt: Runtime, names: list[str], force: bool) -> list[ImageRemov
             untagged = _delete_image(rt, image.id)
             used = {r.image_id for r in rt.state.all()}
             reports.append(ImageRemoveReport(name, untagged, deleted=image.id,
-                                             also=_dangling_parents(rt, image, before, used)))
+                                             also=[] if no_prune else _dangling_parents(rt, image, before, used)))
             _forget_cache(rt)
             from ..events import emit
 
             emit(rt.cfg.runroot, "image", "remove", image.id, name)
+        except NoSuchImage as exc:
+            if not ignore:
+                reports.append(ImageRemoveReport(name, error=exc))
         except PodpyError as exc:
             reports.append(ImageRemoveReport(name, error=exc))
         except Exception as exc:  # noqa: BLE001

@@ -150,11 +150,13 @@ def _wait_over(rt: Runtime, rec: ContainerRecord, timeout: float) -> bool:
         delay = min(delay * 2, 0.1)
 
 
-def wait(rt: Runtime, name: str, conditions: tuple[str, ...] = ("stopped", "exited")) -> int:
-    """`wait`: block until the container is not running; its exit code (-1 if unknown)."""
+def wait(rt: Runtime, name: str, conditions: tuple[str, ...] = ("stopped", "exited"),
+         interval: Optional[float] = None) -> int:
+    """`wait`: block until the container is not running; its exit code (-1 if unknown). It
+    looks every interval seconds, or after a short back-off growing to 0.1 s without one."""
     reconcile(rt)
     rec = rt.state.lookup(name)
-    delay = 0.005
+    delay = 0.005 if interval is None else interval
     while True:
         now = rt.state.get(rec.id)
         if now is None:
@@ -169,7 +171,8 @@ def wait(rt: Runtime, name: str, conditions: tuple[str, ...] = ("stopped", "exit
                 continue
         reconcile(rt)
         time.sleep(delay)
-        delay = min(delay * 2, 0.1)
+        if interval is None:
+            delay = min(delay * 2, 0.1)
 
 
 def check_timeout(value: Optional[int]) -> Optional[int]:

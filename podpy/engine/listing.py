@@ -95,6 +95,14 @@ def _sorted(entries: list[PsEntry], key: str) -> list[PsEntry]:
     return sorted(entries, key=lambda e: (e.data["Size"] or {}).get("rwSize", 0))
 
 
+def latest(rt: Runtime) -> ContainerRecord:
+    """--latest: the container created last (podman's words when there is none)."""
+    for rec in rt.state.all():
+        if rec.state != CONFIGURED:
+            return rec
+    raise NoSuchContainer("no such container")
+
+
 # podman's names of a container's namespaces, in its order, and their /proc/PID/ns files
 NAMESPACES = (("Mnt", "mnt"), ("Cgroup", "cgroup"), ("Ipc", "ipc"), ("Net", "net"), ("Pidns", "pid"),
               ("Uts", "uts"), ("User", "user"))
@@ -159,8 +167,9 @@ def _file_bytes(paths: list[str]) -> list[int]:
     return sizes
 
 
-def inspect(rt: Runtime, names: list[str], kind: str) -> list[Report]:
-    """One report per name: a container's inspect document, or (kind all or image) an image's.
+def inspect(rt: Runtime, names: list[str], kind: str, size: bool = False) -> list[Report]:
+    """One report per name: a container's inspect document (with size, its SizeRw and
+    SizeRootFs), or (kind all or image) an image's.
     A name that is neither gets its error in its report; any other error (an ambiguous id
     prefix) ends the whole verb, as in podman."""
     if kind not in INSPECT_KINDS:
@@ -171,7 +180,7 @@ def inspect(rt: Runtime, names: list[str], kind: str) -> list[Report]:
     for name in names:
         if kind in ("all", "container"):
             try:
-                reports.append(Report(name, container_document(rt, rt.state.lookup(name))))
+                reports.append(Report(name, container_document(rt, rt.state.lookup(name), size)))
                 continue
             except NoSuchContainer as exc:
                 if kind == "container":
@@ -186,8 +195,10 @@ def inspect(rt: Runtime, names: list[str], kind: str) -> list[Report]:
     return reports
 
 
-def container_document(rt: Runtime, rec: ContainerRecord) -> dict[str, Any]:
-    """`inspect` of one container: its configuration and state, log path and health."""
+def container_document(rt: Runtime, rec: ContainerRecord, size: bool = False) -> dict[str, Any]:
+    """`inspect` of one container: its configuration and state, log path and health; with
+    size, how much it changed (SizeRw) and its image's size (SizeRootFs), after GraphDriver
+    as podman places them."""
     from storage import images as img
 
     from .reports import container_inspect
@@ -210,6 +221,14 @@ def container_document(rt: Runtime, rec: ContainerRecord) -> dict[str, Any]:
             "StartPeriod": int(hc["start_period"] * 1e9), "Retries": hc["retries"]}
         data["Config"]["HealthcheckOnFailureAction"] = hc["on_failure"]
     data["LogPath"] = log_path(rt, rec)
+    if size:
+        from .commit import sizes
+
+        rw, root = sizes(rt, rec)
+        keys = list(data)
+        at = keys.index("GraphDriver") + 1 if "GraphDriver" in keys else len(keys)
+        data = {**{k: data[k] for k in keys[:at]}, "SizeRw": rw, "SizeRootFs": root,
+                **{k: data[k] for k in keys[at:]}}
     return data
 
 

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from typing import Any, Callable, Optional
 
     from ..state import ContainerRecord
-    from .entities import NetworkCreateOptions
+    from .entities import NetworkCreateOptions, PruneFilters
 
 
 def create(rt: Runtime, name: Optional[str], driver: str, subnet: Optional[str], gateway: Optional[str],
@@ -118,8 +118,9 @@ def users(rt: Runtime, net: dict[str, Any]) -> list["ContainerRecord"]:
             if r.config.network == "bridge" and any(ep.get("id") == net["id"] for ep in r.config.networks.values())]
 
 
-def remove(rt: Runtime, name: str, force: bool) -> str:
-    """Remove a network; one with containers only with force, which removes them first."""
+def remove(rt: Runtime, name: str, force: bool, timeout: Optional[int] = None) -> str:
+    """Remove a network; one with containers only with force, which removes them first (stopped
+    with timeout seconds before SIGKILL when given, else killed)."""
     from .removal import remove_container
 
     reconcile(rt)
@@ -131,7 +132,7 @@ def remove(rt: Runtime, name: str, force: bool) -> str:
         raise InvalidState(f"\"{net['name']}\" has associated containers with it ({', '.join(r.name for r in using)}). "
                            "Use -f to forcibly delete containers: network is being used")
     for rec in using:
-        remove_container(rt, rec, force=True)
+        remove_container(rt, rec, force=True, timeout=timeout)
     with rt.db.write() as c:
         c.execute("DELETE FROM networks WHERE id=?", (net["id"],))
         c.execute("DELETE FROM network_addresses WHERE network=?", (net["id"],))
@@ -141,11 +142,15 @@ def remove(rt: Runtime, name: str, force: bool) -> str:
     return str(net["name"])
 
 
-def prune(rt: Runtime) -> list[str]:
+def prune(rt: Runtime, filters: Optional[PruneFilters] = None) -> list[str]:
+    """The networks no container is on (never the default one), those filters match."""
+    from ..formats import parse_rfc3339
+
     reconcile(rt)
     used = {ep.get("id") for r in rt.state.all() for ep in r.config.networks.values()}
     return [remove(rt, n["name"], False) for n in all_networks(rt)
-            if n["name"] != DEFAULT_BRIDGE and n["id"] not in used]
+            if n["name"] != DEFAULT_BRIDGE and n["id"] not in used
+            and (filters is None or filters.matches(n.get("labels"), parse_rfc3339(str(n.get("created", "")))))]
 
 
 def connect(rt: Runtime, container: str, network: str, aliases: list[str], ip: Optional[str],
@@ -279,15 +284,20 @@ class NetworkEngine:
         """`network inspect`: one report per name, its record or its error."""
         return each(names, lambda n: lookup(self.rt, n))
 
-    def rm(self, names: list[str], force: bool = False) -> list[Report]:
+    def rm(self, names: list[str], force: bool = False, timeout: Optional[int] = None) -> list[Report]:
         """`network rm`: one report per network; one with containers only with force, which
-        removes them first; never the default network."""
-        return each(names, lambda n: remove(self.rt, n, force))
+        removes them first (stopping them with timeout seconds before SIGKILL when given);
+        never the default network."""
+        if timeout is not None and not force:
+            raise InvalidArgument("--force option must be specified to use the --time option")
+        return each(names, lambda n: remove(self.rt, n, force, timeout))
 
-    def prune(self) -> list[str]:
+    def prune(self, filters: Optional[list[str]] = None) -> list[str]:
         """`network prune`: the names of the networks removed, those no container is on (never
-        the default one)."""
-        return prune(self.rt)
+        the default one) and that filters (until, label, label!) match."""
+        from .entities import PruneFilters
+
+        return prune(self.rt, PruneFilters.parse(list(filters or [])))
 
     def connect(self, container: str, network: str, aliases: Optional[list[str]] = None,
                 ip: Optional[str] = None, mac: Optional[str] = None) -> None:

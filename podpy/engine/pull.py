@@ -96,6 +96,54 @@ def pull(rt: Runtime, o: PullOptions, report: Callable[[str], None],
     raise NoSuchImage(f"pulling {o.name}: " + "; ".join(errors))
 
 
+def pull_all_tags(rt: Runtime, o: PullOptions, report: Callable[[str], None],
+                  platform: tuple[str, str, Optional[str]], progress: Optional[Progress] = None) -> list[Image]:
+    """`pull --all-tags`: every tag of the name's repository (a tag or digest given is dropped,
+    as podman drops it), pulled in the registry's order. A short name's candidates are tried
+    in turn until one's registry lists the repository."""
+    import dataclasses
+
+    from storage.transports.registry import ManifestUnknownError, RegistryError
+
+    from ..registry.conf import load
+
+    given_credentials(o)
+    conf = load(rt.cfg.config_dir)
+    try:
+        cands = reference.pull_candidates(o.name, conf.short_names())
+    except PodpyError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise translate(exc) from exc
+    errors: list[str] = []
+    for ref in cands:
+        try:
+            tags = _list_tags(ref, o, conf)
+        except (ManifestUnknownError, RegistryError) as exc:
+            if len(cands) == 1:
+                raise (NoSuchImage(str(exc)) if isinstance(exc, ManifestUnknownError) else translate(exc)) from exc
+            errors.append(str(exc))
+            continue
+        return [pull(rt, dataclasses.replace(o, name=f"{ref.repository}:{tag}"), report, platform, progress)
+                for tag in tags]
+    raise NoSuchImage(f"pulling {o.name}: " + "; ".join(errors))
+
+
+def _list_tags(ref: reference.Reference, o: PullOptions, conf: Any) -> list[str]:
+    """The tags of ref's repository, from its mirrors first, then its registry."""
+    from storage.transports.registry import RegistryError
+
+    eps = endpoints(ref, conf)
+    for i, ep in enumerate(eps):
+        try:
+            with _client(ep, o) as client:
+                return list(client.list_tags(ep.repository))
+        except RegistryError:
+            if i == len(eps) - 1:
+                raise
+    return []
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """Where to fetch one name from: a mirror, or the registry itself."""

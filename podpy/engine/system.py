@@ -14,9 +14,11 @@ from .reconcile import reconcile
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Iterator
+    from typing import Any, Callable, Iterator, Optional
 
-    from .entities import EventsOptions, Finding, SystemPruneReport
+    from storage.images import Image
+
+    from .entities import EventsOptions, Finding, PruneFilters, SystemPruneReport
 
 
 def _tree_size(paths: list[str]) -> list[int]:
@@ -80,26 +82,37 @@ def _volume_usage(rt: Runtime, recs: list[Any]) -> dict[str, int]:
             "Reclaimable": sum(s for v, s in zip(vols, sizes) if v["Name"] not in used)}
 
 
-def prune(rt: Runtime, all_images: bool, volumes: bool = False) -> SystemPruneReport:
+def prune(rt: Runtime, all_images: bool, volumes: bool = False,
+          filters: Optional[PruneFilters] = None) -> SystemPruneReport:
     """Containers that are not running, then dangling images (every unused one with all_images),
-    then with volumes the volumes no container uses (a failure there is the report's)."""
+    then with volumes the volumes no container uses (a failure there is the report's); with
+    filters, only what they match (labels and creation times: the containers', the images'
+    configurations', the volumes')."""
     from ..errors import translate
+    from ..formats import parse_rfc3339
     from .entities import SystemPruneReport
     from .imagestore import prune as prune_images
     from .removal import remove_container as remove
 
+    def image_matches(image: Image) -> bool:
+        cfg = image.config
+        return filters is None or filters.matches((cfg.get("config") or {}).get("Labels"),
+                                                  parse_rfc3339(str(cfg.get("created") or "")))
+
     reconcile(rt)
     removed: list[str] = []
     for rec in rt.state.all():
-        if rec.state not in (RUNNING, "paused", CONFIGURED):
+        if rec.state not in (RUNNING, "paused", CONFIGURED) and (
+                filters is None or filters.matches(rec.config.labels, rec.created)):
             remove(rt, rec, force=False)
             removed.append(rec.id)
-    report = SystemPruneReport(removed, prune_images(rt, all_images))
+    report = SystemPruneReport(removed, prune_images(rt, all_images, also=image_matches if filters else None))
     if volumes:
         from .volumes import prune as prune_volumes
 
         try:
-            report.volumes = prune_volumes(rt)
+            report.volumes = prune_volumes(rt, match=None if filters is None else (
+                lambda v: filters.matches(v["Labels"], parse_rfc3339(v["CreatedAt"]))))
         except Exception as exc:  # noqa: BLE001 - the containers and images above are gone all the same
             report.volumes, report.volumes_error = [], translate(exc)
     return report
@@ -150,9 +163,12 @@ def _remove_all(path: str, keep: tuple[str, ...] = ()) -> None:
         remove_tree(path)
 
 
-def unshare(rt: Runtime, argv: list[str]) -> int:
+def unshare(rt: Runtime, argv: list[str], rootless_netns: bool = False) -> int:
     """Run argv in the user's user namespace (with a mount namespace of its own) and the
-    store's paths in PODPY_GRAPHROOT and PODPY_RUNROOT; its exit code. ^C goes to it."""
+    store's paths in PODPY_GRAPHROOT and PODPY_RUNROOT; its exit code. ^C goes to it. With
+    rootless_netns, in the user and network namespaces of the rootless network namespace's
+    holder (started if none runs, and kept while argv runs), where the user networks'
+    bridges are."""
     import signal
 
     from rootless import syscalls
@@ -171,7 +187,14 @@ def unshare(rt: Runtime, argv: list[str]) -> int:
         os.execve(lookpath(argv[0], env.get("PATH")), argv, env)
 
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    chan = None
     try:
+        if rootless_netns:
+            from rootless.network.holder_client import connect
+            from rootless.userns import run_in_namespaces_of
+
+            chan, hello = connect(rt.cfg.runroot, rt.cfg.rootless)
+            return run_in_namespaces_of(int(hello["pid"]), ["net"], do_exec, expect_exec=True)
         return run_in_userns(do_exec, mappings=rt.userns_mappings, extra_flags=syscalls.CLONE_NEWNS,
                              expect_exec=True)
     except FileNotFoundError:
@@ -179,6 +202,8 @@ def unshare(rt: Runtime, argv: list[str]) -> int:
     except PermissionError:
         raise ExecFailed(f"`{argv[0]}`: permission denied", 126)
     finally:
+        if chan is not None:
+            chan.close()
         signal.signal(signal.SIGINT, old)
 
 
@@ -213,10 +238,15 @@ class SystemEngine:
         bytes), and ImageList and ContainerList, one entry each."""
         return disk_usage(self.rt)
 
-    def prune(self, all_images: bool = False, volumes: bool = False) -> SystemPruneReport:
+    def prune(self, all_images: bool = False, volumes: bool = False,
+              filters: Optional[list[str]] = None) -> SystemPruneReport:
         """`system prune`: containers that do not run, dangling images (every unused one with
-        all_images) and with volumes the unused volumes."""
-        return prune(self.rt, all_images, volumes)
+        all_images) and with volumes the unused volumes; filters (until, label, label!) pick
+        among them."""
+        from .entities import PruneFilters
+
+        parsed = PruneFilters.parse(list(filters), "{key} is an invalid filter") if filters else None
+        return prune(self.rt, all_images, volumes, parsed)
 
     def reset(self) -> None:
         """`system reset`: every container, image, layer and volume, the database and the
@@ -234,6 +264,7 @@ class SystemEngine:
         wanted = parse_filters(list(opts.filters))
         return (report(e) for e in events(self.rt, opts.since, opts.until, wanted, opts.stream))
 
-    def unshare(self, argv: list[str]) -> int:
-        """`unshare`: argv ($SHELL without one) in the user's user namespace; its exit code."""
-        return unshare(self.rt, list(argv) or [os.environ.get("SHELL") or "/bin/sh"])
+    def unshare(self, argv: list[str], rootless_netns: bool = False) -> int:
+        """`unshare`: argv ($SHELL without one) in the user's user namespace (with
+        rootless_netns, the rootless network namespace's); its exit code."""
+        return unshare(self.rt, list(argv) or [os.environ.get("SHELL") or "/bin/sh"], rootless_netns)

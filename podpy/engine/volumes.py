@@ -34,13 +34,16 @@ def remove(rt: Runtime, name: str, force: bool, timeout: Optional[int] = None) -
 
 
 def prune(rt: Runtime, filters: Optional[list[str]] = None,
-          confirm: Optional[Callable[[list[str]], bool]] = None) -> list[str]:
-    """Every volume no container uses (of those that pass filters); confirm, when given, sees
-    their names first and may call the removal off."""
+          confirm: Optional[Callable[[list[str]], bool]] = None,
+          match: Optional[Callable[[dict[str, Any]], bool]] = None) -> list[str]:
+    """Every volume no container uses (of those that pass filters, and match when given:
+    system prune's label and time filters); confirm, when given, sees their names first and
+    may call the removal off."""
     reconcile(rt)
     used = {m.get("volume") for r in rt.state.all() for m in r.config.mounts}
     wanted = matcher(rt, filters or [], used)
-    names = [v["Name"] for v in all_volumes(rt) if v["Name"] not in used and wanted(v)]
+    names = [v["Name"] for v in all_volumes(rt) if v["Name"] not in used and wanted(v)
+             and (match is None or match(v))]
     if confirm is not None and not confirm(names):
         return []
     return [remove(rt, name, False) for name in names]

@@ -124,6 +124,38 @@ class RegistryClient:
             raise DigestMismatchError(f"{label}: size mismatch: expected {size} bytes, the registry sends {length}")
         return cast(BinaryIO, reader)
 
+    def list_tags(self, repository: str) -> list[str]:
+        """The repository's tags, in the registry's order, every page of them (`Link: <...>;
+        rel="next"`, which must stay on this registry's tags path)."""
+        import json
+        import re
+
+        label = printable(f"listing the tags of {self.registry}/{repository}")
+        path = f"/v2/{check_repository(repository, label)}/tags/list"
+        tags: list[str] = []
+        for _ in range(1000):   # a registry paging forever is cut off
+            reply = self._session.fetch(Request("GET", path, {"Accept": "application/json"}, label, MANIFEST_LIMIT),
+                                        repository)
+            if reply.status == 404:
+                raise ManifestUnknownError(f"{label}: repository name not known to registry")
+            if reply.status != 200:
+                raise RegistryError(f"{label}: {unexpected(reply)}")
+            try:
+                page = json.loads(reply.body).get("tags") or []
+            except (ValueError, AttributeError):
+                raise RegistryError(f"{label}: the registry's answer is not a tag list") from None
+            tags += [str(t) for t in page]
+            link = re.match(r'\s*<([^>]*)>\s*;\s*rel="?next"?', reply.header("Link") or "")
+            if link is None:
+                return tags
+            nxt = link.group(1)
+            if nxt.startswith(("http://", "https://")):
+                nxt = "/" + nxt.split("://", 1)[1].partition("/")[2]
+            if not nxt.startswith(path.partition("?")[0].rsplit("/tags/list", 1)[0] + "/tags/list"):
+                raise RegistryError(f"{label}: the registry's next page {nxt!r} is not a tag list of the repository")
+            path = nxt
+        return tags
+
     def check_login(self) -> None:
         """GET /v2/ with the credentials, as `login` checks them; raises UnauthorizedError when refused."""
         label = printable(f"logging in to {self.registry}")

@@ -34,7 +34,7 @@ def _snapshot(p):
     (["inspect", "--type", "volume", "busybox"], "invalid --type"),
     (["start", "nosuchcontainer"], "no such container"),
     (["start", "-a", "a", "b"], "multiple containers"),
-    (["rm"], "requires at least one argument"),
+    (["rm"], "you must provide at least one name or id"),
     (["rmi"], "requires at least one image"),
     (["ps", "--filter", "color=red"], "invalid filter"),
     (["ps", "--filter", "novalue"], "invalid filter \"novalue\""),

@@ -305,8 +305,17 @@ def test_container_verbs_report_each_missing_container(rt):
     (stopped,) = engine.stop(["nope"], None)
     assert isinstance(stopped.error, NoSuchContainer)
     assert engine.stop([], None, all_=True) == [] and engine.unpause([], all_=True) == []
-    with pytest.raises(InvalidArgument, match="no containers to act on"):
+    with pytest.raises(NoSuchContainer, match="no such container"):
         engine.kill([], 9, latest=True)
+    (missing,) = engine.rm([], force=False, all_=False, ignore=False, latest=True)
+    assert isinstance(missing.error, NoSuchContainer)
+    assert engine.stop([], None, filters=["name=x"]) == []
+    with pytest.raises(InvalidArgument, match='invalid filter "x"'):
+        engine.pause([], filters=["x"])
+    with pytest.raises(InvalidArgument, match="bogus is an invalid filter"):
+        engine.restart([], None, filters=["bogus=1"])
+    with pytest.raises(InvalidArgument, match="unpause --filter exited is not available yet"):
+        engine.unpause([], filters=["exited=0"])
     with pytest.raises(InvalidArgument, match="invalid timeout"):
         engine.restart(["x"], -1)
     with pytest.raises(InvalidArgument, match="invalid --condition"):

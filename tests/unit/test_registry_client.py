@@ -173,6 +173,9 @@ class FakeRegistry:
             if self.authorized(h, ""):
                 self.send(h, 200, b"{}", {"Content-Type": "application/json"})
             return
+        tags = re.match(r"^/v2/(.+)/tags/list$", url.path)
+        if tags is not None and self.authorized(h, tags.group(1)):
+            return self.tag_list(h, tags.group(1), parse_qs(url.query))
         m = re.match(r"^/v2/(.+)/(manifests|blobs)/([^/]+)$", url.path)
         if m is None:
             return self.error(h, 404, "NOT_FOUND")
@@ -195,6 +198,22 @@ class FakeRegistry:
         if self.redirect:
             return self.send(h, 307, b"", {"Location": f"{self.redirect}/blobs/{ref}?X-Signature=abc"})
         return self.blob(h, ref)
+
+    def tag_list(self, h: _Handler, repo: str, query: dict[str, list[str]]) -> None:
+        """The repository's tags, sorted, `n` a page (3 unless asked), continued after `last`
+        with a Link header as docker-registry pages them."""
+        names = sorted({key.split(":", 1)[1] for key in self.manifests
+                        if key.startswith(f"{repo}:") and not key.split(":", 1)[1].startswith("sha256:")})
+        if not names:
+            return self.error(h, 404, "NAME_UNKNOWN")
+        n = int(query.get("n", ["3"])[0])
+        after = query.get("last", [""])[0]
+        rest = [t for t in names if t > after]
+        page, more = rest[:n], len(rest) > n
+        headers = {"Content-Type": "application/json"}
+        if more:
+            headers["Link"] = f'</v2/{repo}/tags/list?{urlencode({"n": n, "last": page[-1]})}>; rel="next"'
+        self.send(h, 200, json.dumps({"name": repo, "tags": page}).encode(), headers)
 
     def blob(self, h: _Handler, digest: str) -> None:
         if digest not in self.blobs:
@@ -813,3 +832,14 @@ def test_tls_verification_off(tls_registry: tuple[FakeRegistry, Path, Path], tmp
         with client(registry, cert_dir=cert_dir, **options) as c:
             assert read_all(c, "a/b", sha(LAYERS[0])) == LAYERS[0]
             assert c._session.scheme == "https"
+
+
+def test_tags_are_listed_across_pages(fake: FakeRegistry) -> None:
+    for tag in ("v5", "v1", "v3", "latest", "v2", "v4", "v6"):
+        fake.add_image("lib/app", tag, [b"layer"])
+    with client(fake) as c:
+        assert c.list_tags("lib/app") == ["latest", "v1", "v2", "v3", "v4", "v5", "v6"]
+    pages = fake.requests_to("/tags/list")
+    assert len(pages) == 3 and "last=v2" in pages[1][1]
+    with client(fake) as c, pytest.raises(ManifestUnknownError, match="repository name not known"):
+        c.list_tags("lib/nothing")
