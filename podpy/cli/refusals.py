@@ -136,7 +136,6 @@ FLAGS = {
     "push": {"--compress": NOT_YET, "-f/--format": NOT_YET, "--remove-signatures": SIGNING, "--sign-by": SIGNING,
              "--sign-by-sigstore-private-key": SIGNING, "--sign-passphrase-file": SIGNING},
     "rmi": {"-i/--ignore": NOT_YET, "--no-prune": NOT_YET},
-    "save": {"--compress": NOT_YET, "-m/--multi-image-archive": NOT_YET, "--uncompressed": NOT_YET},
     "login": {"-v/--verbose": NOT_YET},
     "network connect": {"--ip6": IPV6},
     "network create": {"--ipam-driver": NOT_YET, "--ipv6": IPV6},
