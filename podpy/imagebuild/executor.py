@@ -226,7 +226,15 @@ class Build:
             return self.pulled[key]
         store = self.rt.store
         image = None
-        if self.pull not in ("always", "newer"):
+        from ..engine.transports import parse as transport_of
+
+        if transport_of(name) is not None:  # docker-archive:x.tar, oci:dir...: read from there each time
+            where = platform_of(platform or None, None, None, None)
+            try:
+                image = pull(self.rt, PullOptions(name=name), self.info, where)
+            except PodpyError as exc:
+                raise NoSuchImage(f"{what} {name}: {exc}") from None
+        elif self.pull not in ("always", "newer"):
             try:
                 image = store.image(name, self.rt.cfg.short_names)
             except Exception:  # noqa: BLE001 - not here: pulled below, or the error says so
