@@ -89,14 +89,18 @@ def push(
     cert_dir: Optional[str] = typer.Option(None, "--cert-dir", help="Directory with ca.crt, client.cert/.key."),
     authfile: Optional[str] = typer.Option(None, "--authfile", help="Credentials file (default: auth.json)."),
     digestfile: Optional[str] = typer.Option(None, "--digestfile", help="Write the manifest digest here."),
+    fmt: Optional[str] = typer.Option(None, "-f", "--format", help="Manifest type: oci or v2s2."),
+    compress: bool = typer.Option(False, "--compress", help="Gzip the layers written to a dir: directory."),
     _content_trust: bool = typer.Option(False, "--disable-content-trust",
                                         help="A no-op kept for Docker's scripts, as in podman."),
 ) -> None:
-    """Push an image to a registry."""
-    from ..engine.push import PushOptions
+    """Push an image to a registry, an archive (docker-archive:, oci-archive:) or a directory (oci:, dir:)."""
+    from ..engine.push import PushOptions, check
 
     opts = PushOptions(image=image, destination=destination, compression=compression, tls_verify=tls_verify,
-                       creds=creds, cert_dir=cert_dir, auth_file=authfile, digest_file=digestfile)
+                       creds=creds, cert_dir=cert_dir, auth_file=authfile, digest_file=digestfile, format=fmt,
+                       compress=compress)
+    check(opts)
     engine(ctx, _progress(quiet)).push(opts)
 
 

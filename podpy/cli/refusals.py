@@ -133,7 +133,7 @@ FLAGS = {
     "images": {"--digests": NOT_YET, "-f/--filter": NOT_YET, "--history": NOT_YET, "--sort": NOT_YET},
     "image prune": {"--external": NOT_YET, "--filter": NOT_YET},
     "pull": {"-a/--all-tags": NOT_YET},
-    "push": {"--compress": NOT_YET, "-f/--format": NOT_YET, "--remove-signatures": SIGNING, "--sign-by": SIGNING,
+    "push": {"--remove-signatures": SIGNING, "--sign-by": SIGNING,
              "--sign-by-sigstore-private-key": SIGNING, "--sign-passphrase-file": SIGNING},
     "rmi": {"-i/--ignore": NOT_YET, "--no-prune": NOT_YET},
     "login": {"-v/--verbose": NOT_YET},

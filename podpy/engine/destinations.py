@@ -24,16 +24,8 @@ from storage.store import Staging
 
 from ..errors import InvalidArgument
 from .context import Runtime
-from .push import OCI_CONFIG, OCI_MANIFEST, _config_for, _export_in_ns
-
-OCI_LAYER = {"none": "application/vnd.oci.image.layer.v1.tar",
-             "gzip": "application/vnd.oci.image.layer.v1.tar+gzip",
-             "zstd": "application/vnd.oci.image.layer.v1.tar+zstd"}
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
-DOCKER_LAYER = {"none": "application/vnd.docker.image.rootfs.diff.tar",
-                "gzip": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                "zstd": "application/vnd.docker.image.rootfs.diff.tar.zstd"}
+from .layerexport import (DOCKER_CONFIG, DOCKER_LAYER, DOCKER_MANIFEST, OCI_CONFIG, OCI_LAYER, OCI_MANIFEST,
+                          config_for as _config_for, export_in_ns as _export_in_ns)
 REF_NAME = "org.opencontainers.image.ref.name"
 DIR_VERSION = b"Directory Transport Version: 1.1\n"
 OCI_LAYOUT = b'{"imageLayoutVersion":"1.0.0"}'
@@ -231,9 +223,9 @@ def write_oci_dir(path: str, entries: list[Entry]) -> None:
     _build_dir(path, fill)
 
 
-def write_docker_dir(path: str, entry: Entry) -> None:
-    """A `dir:` directory (a schema 2 manifest, each blob a file named by its digest's hex, and the
-    version file); one that is a `dir:` directory already is replaced."""
+def write_docker_dir(path: str, entry: Entry, oci: bool = False) -> None:
+    """A `dir:` directory (a schema 2 manifest, or with oci an OCI one, each blob a file named by
+    its digest's hex, and the version file); one that is a `dir:` directory already is replaced."""
     replace = os.path.isfile(os.path.join(path, "version"))
     if not replace:
         _check_new_dir(path, "a dir: image directory")
@@ -242,7 +234,7 @@ def write_docker_dir(path: str, entry: Entry) -> None:
         _put(os.path.join(tmp, hashlib.sha256(entry.config).hexdigest()), entry.config)
         for b in entry.layers:
             _link_or_copy(b.path, os.path.join(tmp, _hex(b.digest)))
-        _put(os.path.join(tmp, "manifest.json"), docker_manifest(entry))
+        _put(os.path.join(tmp, "manifest.json"), oci_manifest(entry) if oci else docker_manifest(entry))
         _put(os.path.join(tmp, "version"), DIR_VERSION)
 
     _build_dir(path, fill, replace)

@@ -25,10 +25,10 @@ from .imagestore import lookup
 from .context import Runtime
 from .reconcile import reconcile
 
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-LAYER_TYPES = {"gzip": "application/vnd.oci.image.layer.v1.tar+gzip",
-               "zstd": "application/vnd.oci.image.layer.v1.tar+zstd"}
+from .layerexport import (DOCKER_CONFIG, DOCKER_LAYER, DOCKER_MANIFEST, OCI_CONFIG, OCI_LAYER, OCI_MANIFEST,
+                          config_for as _config_for, export_in_ns as _export_in_ns)
+
+LAYER_TYPES = {k: v for k, v in OCI_LAYER.items() if k != "none"}
 
 
 @dataclass(frozen=True)
@@ -41,25 +41,40 @@ class PushOptions:
     cert_dir: Optional[str] = None
     auth_file: Optional[str] = None
     digest_file: Optional[str] = None   # where to write the manifest's digest too
+    format: Optional[str] = None        # -f: oci or v2s2 (None: oci to a registry, as before)
+    compress: bool = False              # --compress: gzip the layers written to a dir: directory
 
 
-def _export_in_ns(dirs: tuple[str, Optional[str]], path: str, compression: str, tar_split: Optional[str] = None,
-                  diff_id: Optional[str] = None) -> tuple[str, str, int]:
-    from storage.export import export_to_file
+FORMATS = ("oci", "v2s2", "v2s1")
 
-    layer_dir, parent_dir = dirs
-    return export_to_file(layer_dir, path, compression, parent_dir, tar_split, diff_id)
+
+def check(o: PushOptions) -> None:
+    """podman's checks of push's flags, before anything is looked up."""
+    if o.compression not in LAYER_TYPES:
+        raise InvalidArgument(f"invalid --compression-format {o.compression!r}: use gzip or zstd")
+    if o.format is not None and o.format not in FORMATS:
+        raise InvalidArgument(f'unknown format "{o.format}": use oci, v2s1 or v2s2')
+    if o.format == "v2s1":
+        raise InvalidArgument("--format v2s1: Docker schema 1 manifests are not available (they are "
+                              "deprecated): use v2s2 or oci")
+    if o.format == "v2s2" and o.compression == "zstd":
+        raise InvalidArgument("--format v2s2 takes no zstd layers: use --compression-format gzip")
 
 
 def push(rt: Runtime, o: PushOptions, report: Callable[[str], None]) -> str:
     """Push and return the manifest digest."""
     from ..registry.conf import load
+    from . import transports
     from .pull import Endpoint, PullOptions, _client, given_credentials
 
-    if o.compression not in LAYER_TYPES:
-        raise InvalidArgument(f"invalid --compression-format {o.compression!r}: use gzip or zstd")
+    check(o)
     image = lookup(rt, o.image)
     dest_name = o.destination or o.image
+    t = transports.parse(dest_name)
+    if t is not None and t.transport == "docker":
+        dest_name = transports.registry_name(t)
+    elif t is not None:  # docker-archive:, oci-archive:, oci:, dir:, containers-storage:
+        return _push_to_files(rt, o, image, t, report)
     try:
         dest = reference.parse(dest_name).with_default_tag()
     except Exception as exc:  # noqa: BLE001
@@ -99,32 +114,22 @@ def push(rt: Runtime, o: PushOptions, report: Callable[[str], None]) -> str:
                     report(f"Copying blob {short}" + (" skipped: already exists" if how == "exists" else ""))
                 client.upload_blob(dest.path, config_digest, len(config_raw), io.BytesIO(config_raw))
                 report(f"Copying config {config_digest.split(':', 1)[1][:12]}")
+                docker = o.format == "v2s2"
                 manifest = {
-                    "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                    "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": len(config_raw)},
-                    "layers": [{"mediaType": LAYER_TYPES[o.compression], "digest": d, "size": s}
-                               for _p, _diff, d, s in blobs],
+                    "schemaVersion": 2, "mediaType": DOCKER_MANIFEST if docker else OCI_MANIFEST,
+                    "config": {"mediaType": DOCKER_CONFIG if docker else OCI_CONFIG, "digest": config_digest,
+                               "size": len(config_raw)},
+                    "layers": [{"mediaType": (DOCKER_LAYER if docker else OCI_LAYER)[o.compression], "digest": d,
+                                "size": s} for _p, _diff, d, s in blobs],
                 }
                 raw = json.dumps(manifest, separators=(",", ":")).encode()
                 report("Writing manifest to image destination")
-                return str(client.put_manifest(dest.path, dest.digest or dest.tag or "latest", raw, OCI_MANIFEST))
+                return str(client.put_manifest(dest.path, dest.digest or dest.tag or "latest", raw,
+                                               DOCKER_MANIFEST if docker else OCI_MANIFEST))
     except PodpyError:
         raise
     except Exception as exc:  # noqa: BLE001
         raise translate(exc) from exc
-
-
-def _config_for(rt: Runtime, image: Any, diff_ids: list[str]) -> bytes:
-    """The image's config bytes as stored when the layers export to the same diff ids; otherwise
-    the same config with the exported layers' diff ids."""
-    from storage import images as img
-
-    raw = img.config_text(rt.db.conn, image.id).encode()
-    config = json.loads(raw)
-    if list((config.get("rootfs") or {}).get("diff_ids") or []) == diff_ids:
-        return raw
-    config.setdefault("rootfs", {"type": "layers"})["diff_ids"] = diff_ids
-    return json.dumps(config, separators=(",", ":")).encode()
 
 
 def _same_registry_repo(names: tuple[str, ...], dest: reference.Reference) -> Optional[str]:
@@ -136,3 +141,58 @@ def _same_registry_repo(names: tuple[str, ...], dest: reference.Reference) -> Op
         if r.domain == dest.domain and r.path != dest.path:
             return r.path
     return None
+
+
+def _push_to_files(rt: Runtime, o: PushOptions, image: Any, t: Any, report: Callable[[str], None]) -> str:
+    """push to an archive or a layout directory (or, containers-storage:NAME, a name in this
+    store); the digest of the manifest written."""
+    from . import destinations as dst
+    from .transports import own_store
+
+    if t.transport == "containers-storage":
+        from .imagestore import tag
+
+        own_store(rt, t)
+        tag(rt, o.image, [t.name])
+        return "sha256:" + image.id
+    source_tags = _source_tags(rt, image, o.image)
+    if t.transport == "docker-archive":
+        if o.format == "oci":
+            raise InvalidArgument("--format oci: a docker-archive holds Docker schema 2 images only")
+        try:
+            tags = ([reference.normalize_pull(t.name)] if t.name else []) + source_tags
+        except Exception as exc:  # noqa: BLE001
+            raise translate(exc) from exc
+        compression, ref_name = "none", None
+    elif t.transport in ("oci-archive", "oci"):
+        tags, compression, ref_name = [], o.compression, t.name
+    else:  # dir:
+        tags, compression, ref_name = [], ("gzip" if o.compress else "none"), None
+    reconcile(rt)
+    try:
+        with rt.store.temporary("push") as stage:
+            entries = dst.export(rt, stage, [(image, list(dict.fromkeys(tags)), ref_name)], compression, report)
+            entry = entries[0]
+            if t.transport == "dir":
+                dst.write_docker_dir(t.path, entry, oci=o.format == "oci")
+                raw = dst.oci_manifest(entry) if o.format == "oci" else dst.docker_manifest(entry)
+            elif t.transport == "oci":
+                dst.write_oci_dir(t.path, entries)
+                raw = dst.oci_manifest(entry)
+            else:
+                dst.write_tar_file(t.path, entries, t.transport)
+                raw = dst.docker_manifest(entry) if t.transport == "docker-archive" else dst.oci_manifest(entry)
+    except PodpyError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise translate(exc) from exc
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def _source_tags(rt: Runtime, image: Any, name: str) -> list[str]:
+    """The stored name the user pushed by (none when pushed by id)."""
+    try:
+        cands = reference.candidates(name, rt.cfg.short_names)
+    except Exception:  # noqa: BLE001 - an id or id prefix is no reference
+        return []
+    return [c for c in cands if c in image.names and "@" not in c][:1]

@@ -66,11 +66,15 @@ def in_store(rt: Runtime, t: refs.TransportRef) -> Image:
     """containers-storage:NAME: the image of this store (a [spec] must name this store)."""
     from .imagestore import lookup
 
-    if t.store_spec is not None:
-        root = refs.store_root(t.store_spec)
-        if root and os.path.abspath(root) != os.path.abspath(rt.cfg.root):
-            raise InvalidArgument(f"{t}: podpy reads only its own store ({rt.cfg.root}), not {root}")
+    own_store(rt, t)
     return lookup(rt, t.name or "")
+
+
+def own_store(rt: Runtime, t: refs.TransportRef) -> None:
+    """A containers-storage [spec] may name only this store."""
+    root = refs.store_root(t.store_spec) if t.store_spec is not None else ""
+    if root and os.path.abspath(root) != os.path.abspath(rt.cfg.root):
+        raise InvalidArgument(f"{t}: podpy uses only its own store ({rt.cfg.root}), not {root}")
 
 
 def read(rt: Runtime, t: refs.TransportRef, report: Report) -> list[tuple[Image, list[str]]]:
