@@ -298,7 +298,7 @@ def load_all(files: Files) -> list[Found]:
     if kind == "oci-archive":
         return oci_layout(files, every=True)
     if kind == "oci":
-        return oci_layout(files, name_as=local_name_for(files.path))
+        return oci_layout(files, every=True, name_as=local_name_for(files.path))
     return dir_layout(files)
 
 
