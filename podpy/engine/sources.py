@@ -222,8 +222,12 @@ def oci_layout(files: Files, ref: Optional[str] = None, every: bool = False,
         else:
             notes = desc.get("annotations") or {}
             name = notes.get(CONTAINERD_NAME) or notes.get(REF_NAME) or ""
-            # A bare tag ("latest") names no repository: such an image comes with no name.
-            names = _names([name]) if "/" in name or ":" in name else []
+            # As podman: any annotation names the image, a bare one under localhost/ ("mytag" is
+            # localhost/mytag:latest); one that makes no valid name leaves it unnamed.
+            try:
+                names = _names([name])
+            except InvalidArgument:
+                names = []
         key = hashlib.sha256(config).hexdigest()
         if key in merged:
             merged[key].names += [n for n in names if n not in merged[key].names]

@@ -69,6 +69,10 @@ def test_oci_archive_names_and_choice(tmp_path):
         assert sources.oci_layout(files, "localhost/app:1")[0].names == ["localhost/app:1"]
         with pytest.raises(InvalidArgument, match="no image named 'nope'"):
             sources.oci_layout(files, "nope")
+    # a bare ref.name names the image under localhost/, as podman names it
+    _tar(path, _oci_files([{"org.opencontainers.image.ref.name": "mytag"}]))
+    with sources.Files(str(path)) as files:
+        assert sources.oci_layout(files)[0].names == ["localhost/mytag:latest"]
 
 
 def test_oci_directory_is_named_after_its_path(tmp_path):
