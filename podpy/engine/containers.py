@@ -146,7 +146,9 @@ class ContainerEngine:
     def _pull_if_needed(self, opts: CreateOptions) -> CreateOptions:
         """opts, with a transport reference's image (docker-archive:x.tar, oci:dir...) pulled and
         named by what it became in the store."""
-        if ":" in opts.image:
+        from storage.transports.refs import transport_of
+
+        if transport_of(opts.image) is not None:
             from .pull import ensure_transport_image
 
             name = ensure_transport_image(self.rt, opts.image, self.progress or (lambda _line: None))

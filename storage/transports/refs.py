@@ -21,7 +21,7 @@ The shapes, as containers-transports(5) describes them:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import namedtuple
 
 from ..errors import ReferenceError_
 
@@ -43,21 +43,24 @@ KNOWN = (DOCKER, DOCKER_ARCHIVE, OCI_ARCHIVE, OCI, DIR, STORAGE, DOCKER_DAEMON)
 PATH_TRANSPORTS = (DOCKER_ARCHIVE, OCI_ARCHIVE, OCI, DIR)
 
 
-@dataclass(frozen=True)
-class TransportRef:
+class TransportRef(namedtuple("TransportRef", "transport path name index store_spec",
+                              defaults=("", None, None, None))):
     """A parsed `TRANSPORT:...` reference.
 
     path: the archive file or layout directory ("" for docker and containers-storage);
     name: the image inside (a registry name for docker, the store's name for
     containers-storage, docker-archive's NAME, oci's and oci-archive's REF), or None;
     index: docker-archive's `@N`; store_spec: containers-storage's `[...]`, or None.
+    A named tuple, not a dataclass: `run` checks every image name with a colon for a
+    transport, and importing dataclasses would cost that path more than the whole parse.
     """
 
+    __slots__ = ()
     transport: str
-    path: str = ""
-    name: Optional[str] = None
-    index: Optional[int] = None
-    store_spec: Optional[str] = None
+    path: str
+    name: Optional[str]
+    index: Optional[int]
+    store_spec: Optional[str]
 
     def __str__(self) -> str:
         if self.transport == DOCKER:
