@@ -148,8 +148,8 @@ def load(
 
     if input_ in (None, "-") and sys.stdin.isatty():
         raise InvalidArgument("cannot read from terminal, use command-line redirection or the --input flag")
-    for image in engine(ctx, _progress(quiet)).load(input_):
-        for name in image.names or ("sha256:" + image.id,):
+    for loaded in engine(ctx, _progress(quiet)).load(input_):
+        for name in loaded.names or ("sha256:" + loaded.image.id,):
             render.out(f"Loaded image: {name}")
 
 

@@ -16,7 +16,7 @@ from storage.images import Image
 
 from ..errors import InvalidArgument, PodpyError, translate
 from .context import Runtime
-from .entities import SaveOptions
+from .entities import LoadReport, SaveOptions
 from .imagestore import lookup
 from .reconcile import reconcile
 
@@ -103,7 +103,7 @@ def _tags_for(image: Image, name: str, names: reference.ShortNames) -> list[str]
 # ---------------------------------------------------------------- load --
 
 
-def load(rt: Runtime, input: Optional[str], report: Report) -> list[Image]:
+def load(rt: Runtime, input: Optional[str], report: Report) -> list[LoadReport]:
     """Load every image of a docker-archive or oci-archive (a file, or None or "-": stdin),
     or of an OCI layout or `dir:` directory."""
     reconcile(rt)
@@ -124,12 +124,19 @@ def load(rt: Runtime, input: Optional[str], report: Report) -> list[Image]:
         raise translate(exc) from exc
 
 
-def _load_path(rt: Runtime, path: str, report: Report) -> list[Image]:
+def _load_path(rt: Runtime, path: str, report: Report) -> list[LoadReport]:
     from . import sources
 
     with sources.Files(path) as files:
+        kind = sources.kind_of(files)
         todo = sources.load_all(files)
-        return sources.apply(rt, todo, report)
+        images = sources.apply(rt, todo, report)
+    out = []
+    for image, found in zip(images, todo):
+        # podman tells an OCI directory's image by the name it made of the path, before its tag
+        names = [n.removesuffix(":latest") for n in found.names] if kind == "oci" else list(found.names)
+        out.append(LoadReport(image=image, names=names))
+    return out
 
 
 # -------------------------------------------------------------- export --

@@ -181,6 +181,16 @@ class SaveOptions(Record):
     multi_image: bool
 
 
+class LoadReport(Record):
+    """One image of `load`: the image and the names it was loaded under (as podman prints them:
+    none for an unnamed one, which is told by its id)."""
+
+    FIELDS = {"image": REQUIRED, "names": list}
+    __slots__ = tuple(FIELDS)
+    image: Image
+    names: list[str]
+
+
 class ImageSummary(Record):
     """One image of `images`: the image, how many containers use it, when it was made
     (seconds) and podman's list entry for it (the `--format json` shape)."""

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
     from storage.images import Image
 
-    from .entities import ImageRemoveReport, ImageSummary, ImportOptions, MountReport, SaveOptions
+    from .entities import (ImageRemoveReport, ImageSummary, ImportOptions, LoadReport, MountReport,
+                           SaveOptions)
     from .pull import Progress, PullOptions
     from .push import PushOptions
 
@@ -69,7 +70,7 @@ class ImageEngine:
 
         save(self.rt, opts, self.progress)
 
-    def load(self, source: Optional[str]) -> list[Image]:
+    def load(self, source: Optional[str]) -> list[LoadReport]:
         """`load`: every image of a docker-archive or oci-archive (None or "-": fd 0), or of an
         OCI layout or `dir:` directory."""
         from .archive_io import load

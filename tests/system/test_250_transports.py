@@ -252,3 +252,18 @@ def test_push_v2s2_and_docker_transport_to_a_registry(source, new_podpy, registr
     assert _names(q) == [f"{registry.host}/t/v2s2:1"]
     res = source("push", "-f", "v2s1", "busybox", f"dir:{tmp_path / 'x'}", check=False)
     assert _one_error(res) and not (tmp_path / "x").exists()
+
+
+def test_load_prints_the_names_loaded_as_podman(source, new_podpy, podman, tmp_path):
+    source("save", "-q", "-o", tmp_path / "one.tar", "busybox", "other:1")
+    source("save", "-q", "--format", "oci-dir", "-o", tmp_path / "layout", "busybox")
+    source("save", "-q", "--format", "docker-dir", "-o", tmp_path / "dirimage", "busybox")
+    q = new_podpy()
+    _podman_reset(podman)
+    for path in ("one.tar", "layout", "dirimage", "one.tar"):
+        ours = q("load", "-q", "-i", tmp_path / path).stdout
+        theirs = podman("load", "-q", "-i", tmp_path / path).stdout
+        assert ours == theirs, path
+        # an image that has other names already is told by the names loaded only
+        q("tag", "busybox", "extra:9")
+        podman("tag", "localhost/busybox", "extra:9")
