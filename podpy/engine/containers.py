@@ -148,12 +148,14 @@ class ContainerEngine:
         named by what it became in the store."""
         from storage.transports.refs import transport_of
 
-        if transport_of(opts.image) is not None:
+        transport = transport_of(opts.image)
+        if transport is not None:
             from .pull import ensure_transport_image
 
             name = ensure_transport_image(self.rt, opts.image, self.progress or (lambda _line: None))
-            if name is not None:
-                return type(opts)(**{**opts.as_dict(), "image": name})
+            opts = type(opts)(**{**opts.as_dict(), "image": name})
+            if transport != "docker":
+                return opts
         self._pull_plain(opts.image, opts.pull, opts.platform)
         return opts
 

@@ -368,14 +368,13 @@ def ensure_image(rt: Runtime, name: str, policy: str, report: Callable[[str], No
 def ensure_transport_image(rt: Runtime, name: str, report: Callable[[str], None]) -> Optional[str]:
     """`run`/`create` of a transport reference (docker-archive:x.tar, oci:dir, ...): the image is
     copied from there whatever the pull policy, as podman does; the name (else the id) the
-    container then uses. None for a plain image name."""
+    container then uses. docker://NAME is only made the registry name NAME, which the caller
+    pulls as the policy says. None for a plain image name."""
     from . import transports
 
     t = transports.parse(name)
     if t is None:
         return None
     if t.transport == "docker":
-        name = transports.registry_name(t)
-        pull(rt, PullOptions(name=name), report, platform_of(None, None, None, None))
-        return name
+        return transports.registry_name(t)  # a registry name: pulled as the pull policy says
     return transports.pull(rt, t, report)[1]

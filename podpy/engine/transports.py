@@ -90,7 +90,7 @@ def read(rt: Runtime, t: refs.TransportRef, report: Report) -> list[tuple[Image,
         raise InvalidArgument(f"{t}: {t.path} is {'not ' if want_dir else ''}a directory")
     reconcile(rt)
     try:
-        with sources.Files(t.path) as files:
+        with sources.Files(os.path.abspath(t.path)) as files:
             if t.transport == refs.DOCKER_ARCHIVE:
                 _expect(files, "docker-archive", t)
                 todo = sources.docker_archive(files, t.name, t.index)

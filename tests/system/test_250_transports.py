@@ -250,6 +250,10 @@ def test_push_v2s2_and_docker_transport_to_a_registry(source, new_podpy, registr
     q = new_podpy()
     q("pull", "-q", "--tls-verify=false", f"docker://{registry.host}/t/v2s2:1")
     assert _names(q) == [f"{registry.host}/t/v2s2:1"]
+    # run of docker://NAME is run of NAME: here already, so not pulled again (the default policy)
+    res = q("run", "--rm", "--network", "none", f"docker://{registry.host}/t/v2s2:1", "echo", "ok")
+    assert res.stdout == "ok\n" and "Copying" not in res.stderr
+    assert q("ps", "-a", "-q").stdout == ""
     res = source("push", "-f", "v2s1", "busybox", f"dir:{tmp_path / 'x'}", check=False)
     assert _one_error(res) and not (tmp_path / "x").exists()
 
