@@ -147,7 +147,7 @@ def _push_to_files(rt: Runtime, o: PushOptions, image: Any, t: Any, report: Call
     """push to an archive or a layout directory (or, containers-storage:NAME, a name in this
     store); the digest of the manifest written."""
     from . import destinations as dst
-    from .transports import own_store
+    from .imagestore import own_store
 
     if t.transport == "containers-storage":
         from .imagestore import tag

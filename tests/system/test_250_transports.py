@@ -271,3 +271,20 @@ def test_load_prints_the_names_loaded_as_podman(source, new_podpy, podman, tmp_p
         # an image that has other names already is told by the names loaded only
         q("tag", "busybox", "extra:9")
         podman("tag", "localhost/busybox", "extra:9")
+
+
+def test_local_lookups_take_containers_storage_and_refuse_other_transports(source, podman, image_tar, tmp_path):
+    out = tmp_path / "cs.tar"
+    source("save", "-q", "-o", out, "containers-storage:localhost/busybox")
+    _podman_busybox(podman, image_tar)
+    podman("save", "-q", "-o", tmp_path / "pcs.tar", "containers-storage:localhost/busybox")
+    assert _manifest(out)[0]["RepoTags"] == _manifest(tmp_path / "pcs.tar")[0]["RepoTags"] == []
+    image_id = source("image", "inspect", "--format", "{{.Id}}", "containers-storage:busybox").stdout.strip()
+    assert len(image_id) == 64
+    res = source("save", "-o", tmp_path / "no.tar", f"docker-archive:{out}", check=False)
+    assert _one_error(res) and not (tmp_path / "no.tar").exists()
+    theirs = podman("save", "-o", tmp_path / "p.tar", f"docker-archive:{out}", check=False)
+    assert theirs.returncode == 125 and theirs.stderr.strip() == res.stderr.strip()
+    other = source("save", "-o", tmp_path / "no.tar", "containers-storage:[overlay@/elsewhere+/run/x]busybox",
+                   check=False)
+    assert _one_error(other) and "/elsewhere" in other.stderr
