@@ -307,6 +307,15 @@ def own_store(rt: Runtime, t: Any) -> None:
 def lookup(rt: Runtime, name: str) -> Image:
     """The stored image name (or id) stands for; `containers-storage:[SPEC]NAME` is NAME, as in
     podman, and another transport's reference is refused."""
+    name = local_name(rt, name)
+    try:
+        return rt.store.image(name, rt.cfg.short_names)
+    except Exception as exc:  # noqa: BLE001
+        raise translate(exc) from exc
+
+
+def local_name(rt: Runtime, name: str) -> str:
+    """name, without a `containers-storage:[SPEC]` in front; another transport is refused."""
     if ":" in name:
         from storage.transports import refs
 
@@ -321,10 +330,7 @@ def lookup(rt: Runtime, name: str) -> Image:
             name = t.name or ""
         elif transport is not None:
             raise InvalidArgument(f'unsupported transport "{transport}" for looking up local images')
-    try:
-        return rt.store.image(name, rt.cfg.short_names)
-    except Exception as exc:  # noqa: BLE001
-        raise translate(exc) from exc
+    return name
 
 
 def image_document(rt: Runtime, image: Image) -> dict[str, Any]:
@@ -362,11 +368,12 @@ def remove_images(rt: Runtime, names: list[str], force: bool) -> list[ImageRemov
     for name in names:
         try:
             image = lookup(rt, name)
+            given = local_name(rt, name)
             users = [r for r in rt.state.all() if r.image_id == image.id]
             # `rmi name` of an image with several names only untags that name.
             full = None
-            if not reference.HEX_ID.match(name) and len(image.names) > 1:
-                for cand in reference.candidates(name, rt.cfg.short_names):
+            if not reference.HEX_ID.match(given) and len(image.names) > 1:
+                for cand in reference.candidates(given, rt.cfg.short_names):
                     if cand in image.names:
                         full = cand
                         break

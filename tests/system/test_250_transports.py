@@ -288,3 +288,5 @@ def test_local_lookups_take_containers_storage_and_refuse_other_transports(sourc
     other = source("save", "-o", tmp_path / "no.tar", "containers-storage:[overlay@/elsewhere+/run/x]busybox",
                    check=False)
     assert _one_error(other) and "/elsewhere" in other.stderr
+    source("tag", "containers-storage:busybox", "gone:1")
+    assert source("rmi", "containers-storage:localhost/gone:1").stdout == "Untagged: localhost/gone:1\n"
