@@ -152,3 +152,69 @@ def test_push_flag_checks(opts, message):
     with pytest.raises(InvalidArgument, match=message):
         check(PushOptions(image="a", **opts))
     check(PushOptions(image="a", format="v2s2"))
+
+
+# ------------------------------------------------------------- writing layouts --
+
+from podpy.engine import destinations as dst  # noqa: E402
+
+
+def _entry(tmp_path, ref_name=None, tags=(), data=b"layer bytes"):
+    blob = tmp_path / f"blob-{_sha(data)[:8]}"
+    blob.write_bytes(data)
+    digest = "sha256:" + _sha(data)
+    return dst.Entry(image=None, tags=list(tags), ref_name=ref_name, config=CONFIG,
+                     layers=[dst.Blob(str(blob), digest, digest, len(data), "none")])
+
+
+def test_oci_dir_is_made_then_added_to(tmp_path):
+    layout = tmp_path / "layout"
+    dst.write_oci_dir(str(layout), [_entry(tmp_path)])
+    dst.write_oci_dir(str(layout), [_entry(tmp_path, "second")])
+    dst.write_oci_dir(str(layout), [_entry(tmp_path, "third", data=b"other")])
+    index = json.loads((layout / "index.json").read_text())
+    # the unnamed entry of the same manifest gave way to "second"; "third" was added
+    assert [m.get("annotations", {}).get(dst.REF_NAME) for m in index["manifests"]] == ["second", "third"]
+    with sources.Files(str(layout)) as files:
+        assert [f.names for f in sources.oci_layout(files, every=True, name_as="x")] == [["x"]]
+        assert sources.oci_layout(files, "third")
+
+
+def test_directories_are_not_written_over_other_files(tmp_path):
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "mine").write_text("keep")
+    for write in (lambda: dst.write_oci_dir(str(taken), [_entry(tmp_path)]),
+                  lambda: dst.write_docker_dir(str(taken), _entry(tmp_path))):
+        with pytest.raises(InvalidArgument, match="not an empty directory"):
+            write()
+    assert [p.name for p in taken.iterdir()] == ["mine"]
+
+
+def test_dir_image_replaces_a_dir_image_and_a_failure_leaves_the_old_one(tmp_path):
+    target = tmp_path / "d"
+    dst.write_docker_dir(str(target), _entry(tmp_path))
+    before = sorted(p.name for p in target.iterdir())
+    assert "version" in before and "manifest.json" in before
+    broken = _entry(tmp_path, data=b"new")
+    broken.layers[0].path = str(tmp_path / "missing")
+    with pytest.raises(OSError):
+        dst.write_docker_dir(str(target), broken)
+    assert sorted(p.name for p in target.iterdir()) == before
+    assert [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name or ".old-" in p.name] == []
+    dst.write_docker_dir(str(target), _entry(tmp_path, data=b"new"), oci=True)
+    manifest = json.loads((target / "manifest.json").read_text())
+    assert manifest["mediaType"] == dst.OCI_MANIFEST and manifest["layers"][0]["digest"] == "sha256:" + _sha(b"new")
+
+
+def test_docker_archive_tags_and_shared_members(tmp_path):
+    out = tmp_path / "a.tar"
+    e1, e2 = _entry(tmp_path, tags=["localhost/a:1"]), _entry(tmp_path, tags=["localhost/b:2"])
+    dst.write_tar_file(str(out), [e1, e2], "docker-archive")
+    with tarfile.open(out) as tf:
+        names = tf.getnames()
+        manifest = json.load(tf.extractfile("manifest.json"))
+    assert len(names) == len(set(names))  # a layer and a config two images share go in once
+    assert [m["RepoTags"] for m in manifest] == [["localhost/a:1"], ["localhost/b:2"]]
+    with sources.Files(str(out)) as files:
+        assert [f.names for f in sources.docker_archive(files, every=True)] == [["localhost/a:1"], ["localhost/b:2"]]
