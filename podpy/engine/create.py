@@ -150,7 +150,7 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
             extra_etc["/etc/passwd"] = with_hosts
     cid = os.urandom(32).hex()
     hostname = o.hostname or ""
-    base_env = ["PATH=" + DEFAULT_PATH, "TERM=xterm", "container=podpy"]
+    base_env = ["PATH=" + DEFAULT_PATH, "TERM=xterm", "container=podman"]
     if o.env_host:
         # --env-host: podpy's own environment, under the image's and the options' (podman's order)
         base_env = opt.merge_env(base_env, [f"{k}={v}" for k, v in os.environ.items()])

@@ -28,6 +28,10 @@ from .reconcile import reconcile
 from .layerexport import (DOCKER_CONFIG, DOCKER_LAYER, DOCKER_MANIFEST, OCI_CONFIG, OCI_LAYER, OCI_MANIFEST,
                           config_for as _config_for, export_in_ns as _export_in_ns)
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .pull import Progress
+
 LAYER_TYPES = {k: v for k, v in OCI_LAYER.items() if k != "none"}
 
 
@@ -61,8 +65,38 @@ def check(o: PushOptions) -> None:
         raise InvalidArgument("--format v2s2 takes no zstd layers: use --compression-format gzip")
 
 
-def push(rt: Runtime, o: PushOptions, report: Callable[[str], None]) -> str:
-    """Push and return the manifest digest."""
+class _Metered:
+    """A layer file whose reads advance a progress bar, made at the first read (a blob the
+    registry has is never read: no bar); bytes sent again after a retry count once."""
+
+    def __init__(self, f: Any, label: str, size: int, progress: Progress) -> None:
+        self.f, self.label, self.size, self.progress = f, label, size, progress
+        self.advance: Optional[Callable[[int], None]] = None
+        self.done = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.f.read(n)
+        if self.advance is None:
+            self.advance = self.progress(self.label, self.size)
+        end = self.f.tell()
+        if end > self.done:
+            self.advance(end - self.done)
+            self.done = end
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.f.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.f.tell()
+
+    def seekable(self) -> bool:
+        return True
+
+
+def push(rt: Runtime, o: PushOptions, report: Callable[[str], None], progress: Optional[Progress] = None) -> str:
+    """Push and return the manifest digest; progress(label, total) -> advance(n) shows each
+    layer's upload as a pull shows its download."""
     from ..registry.conf import load
     from . import transports
     from .pull import Endpoint, PullOptions, _client, given_credentials
@@ -108,9 +142,10 @@ def push(rt: Runtime, o: PushOptions, report: Callable[[str], None]) -> str:
             mount_from = _same_registry_repo(image.names, dest)
             with _client(ep, popts) as client:
                 for path, _diff, digest, size in blobs:
-                    with open(path, "rb") as f:
-                        how = client.upload_blob(dest.path, digest, size, f, mount_from=mount_from)
                     short = digest.split(":", 1)[1][:12]
+                    with open(path, "rb") as f:
+                        body = _Metered(f, short, size, progress) if progress else f
+                        how = client.upload_blob(dest.path, digest, size, body, mount_from=mount_from)
                     report(f"Copying blob {short}" + (" skipped: already exists" if how == "exists" else ""))
                 client.upload_blob(dest.path, config_digest, len(config_raw), io.BytesIO(config_raw))
                 report(f"Copying config {config_digest.split(':', 1)[1][:12]}")
