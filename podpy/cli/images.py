@@ -89,14 +89,18 @@ def push(
     cert_dir: Optional[str] = typer.Option(None, "--cert-dir", help="Directory with ca.crt, client.cert/.key."),
     authfile: Optional[str] = typer.Option(None, "--authfile", help="Credentials file (default: auth.json)."),
     digestfile: Optional[str] = typer.Option(None, "--digestfile", help="Write the manifest digest here."),
+    fmt: Optional[str] = typer.Option(None, "-f", "--format", help="Manifest type: oci or v2s2."),
+    compress: bool = typer.Option(False, "--compress", help="Gzip the layers written to a dir: directory."),
     _content_trust: bool = typer.Option(False, "--disable-content-trust",
                                         help="A no-op kept for Docker's scripts, as in podman."),
 ) -> None:
-    """Push an image to a registry."""
-    from ..engine.push import PushOptions
+    """Push an image to a registry, an archive (docker-archive:, oci-archive:) or a directory (oci:, dir:)."""
+    from ..engine.push import PushOptions, check
 
     opts = PushOptions(image=image, destination=destination, compression=compression, tls_verify=tls_verify,
-                       creds=creds, cert_dir=cert_dir, auth_file=authfile, digest_file=digestfile)
+                       creds=creds, cert_dir=cert_dir, auth_file=authfile, digest_file=digestfile, format=fmt,
+                       compress=compress)
+    check(opts)
     _with_bars(ctx, quiet, lambda images: images.push(opts))
 
 
@@ -155,36 +159,50 @@ def search(
 
 def save(
     ctx: typer.Context,
-    names: List[str] = typer.Argument(..., help="Images to save."),
-    output: Optional[str] = typer.Option(None, "-o", "--output", help="Write to this file (default: stdout)."),
-    fmt: str = typer.Option("docker-archive", "--format", help="docker-archive or oci-archive."),
+    names: List[str] = typer.Argument(..., help="Image to save (then, with -m, more images; "
+                                                "without, more names for it)."),
+    output: Optional[str] = typer.Option(None, "-o", "--output", help="Write to this file or directory "
+                                                                      "(default: stdout)."),
+    fmt: str = typer.Option("docker-archive", "--format",
+                            help="docker-archive, oci-archive, oci-dir or docker-dir."),
+    compress: bool = typer.Option(False, "--compress", help="Gzip the layers (docker-dir)."),
+    multi_image: bool = typer.Option(False, "-m", "--multi-image-archive",
+                                     help="Every image named into one docker-archive."),
+    uncompressed: bool = typer.Option(False, "--uncompressed",
+                                      help="Keep the layers of oci-archive and oci-dir plain."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print nothing but errors."),
 ) -> None:
-    """Save images to a docker-archive or oci-archive tar."""
+    """Save images to an archive (docker-archive, oci-archive) or a directory (oci-dir, docker-dir)."""
     import sys
 
+    from ..engine.archive_io import TAR_FORMATS, check_save
+    from ..engine.entities import SaveOptions
     from ..errors import InvalidArgument
 
-    if output in (None, "-") and sys.stdout.isatty():
+    opts = SaveOptions(names=list(names), output=output, format=fmt, compress=compress,
+                       uncompressed=uncompressed, multi_image=multi_image)
+    check_save(opts)
+    if output in (None, "-") and fmt in TAR_FORMATS and sys.stdout.isatty():
         raise InvalidArgument("refusing to save to a terminal. Use -o flag or redirect")
     sys.stdout.flush()  # the archive goes to fd 1 directly: nothing buffered may follow it
-    engine(ctx, _progress(quiet)).save(list(names), output, fmt)
+    engine(ctx, _progress(quiet)).save(opts)
 
 
 def load(
     ctx: typer.Context,
-    input_: Optional[str] = typer.Option(None, "-i", "--input", help="Read from this file (default: stdin)."),
+    input_: Optional[str] = typer.Option(None, "-i", "--input", help="Read from this file or directory "
+                                                                     "(default: stdin)."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only the loaded names."),
 ) -> None:
-    """Load images from a docker-archive or oci-archive tar."""
+    """Load images from a docker-archive or oci-archive tar, or an OCI layout or dir: directory."""
     import sys
 
     from ..errors import InvalidArgument
 
     if input_ in (None, "-") and sys.stdin.isatty():
         raise InvalidArgument("cannot read from terminal, use command-line redirection or the --input flag")
-    for image in engine(ctx, _progress(quiet)).load(input_):
-        for name in image.names or (image.id,):
+    for loaded in engine(ctx, _progress(quiet)).load(input_):
+        for name in loaded.names or ("sha256:" + loaded.image.id,):
             render.out(f"Loaded image: {name}")
 
 

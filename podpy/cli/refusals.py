@@ -113,9 +113,8 @@ FLAGS = {
     "image prune": {"--external": NOT_YET},
     "manifest push": {"--remove-signatures": SIGNING, "--sign-by": SIGNING, "--sign-by-sigstore-private-key": SIGNING,
                       "--sign-passphrase-file": SIGNING},
-    "push": {"--compress": NOT_YET, "-f/--format": NOT_YET, "--remove-signatures": SIGNING, "--sign-by": SIGNING,
+    "push": {"--remove-signatures": SIGNING, "--sign-by": SIGNING,
              "--sign-by-sigstore-private-key": SIGNING, "--sign-passphrase-file": SIGNING},
-    "save": {"--compress": NOT_YET, "-m/--multi-image-archive": NOT_YET, "--uncompressed": NOT_YET},
     "network connect": {"--ip6": IPV6},
     "network create": {"--ipam-driver": NOT_YET, "--ipv6": IPV6},
 }

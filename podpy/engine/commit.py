@@ -34,7 +34,7 @@ _RUNTIME_FILES = {"etc/hostname", "etc/hosts", "etc/resolv.conf", "run/podman-in
 
 
 def _changes_tar(rt: Runtime, rec: ContainerRecord, image: Image, path: str) -> None:
-    from .push import _export_in_ns
+    from .layerexport import export_in_ns as _export_in_ns
 
     cdir = rt.store.container_dir(rec.id)
     if rt.store.driver.full_tree_layers:

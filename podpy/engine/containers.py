@@ -88,7 +88,7 @@ class ContainerEngine:
         from .create import create
 
         reconcile(self.rt)
-        self._pull_if_needed(opts.image, opts.pull, opts.platform)
+        opts = self._pull_if_needed(opts)
         return create(self.rt, self._new_pod(opts), on_replaced=on_replaced)
 
     def _new_pod(self, opts: CreateOptions) -> CreateOptions:
@@ -128,7 +128,7 @@ class ContainerEngine:
             ahead = stage1.start(mappings)
         try:
             reconcile(self.rt)
-            self._pull_if_needed(opts.image, opts.pull, opts.platform)
+            opts = self._pull_if_needed(opts)
             rec = create(self.rt, self._new_pod(opts), for_run=True, on_replaced=on_replaced)
             for line in self.rt.cfg.warnings:
                 self.warn(line)
@@ -163,7 +163,23 @@ class ContainerEngine:
             if report.error is not None:
                 self.warn(str(report.error))
 
-    def _pull_if_needed(self, image: str, policy: Optional[str], platform: Optional[str] = None) -> None:
+    def _pull_if_needed(self, opts: CreateOptions) -> CreateOptions:
+        """opts, with a transport reference's image (docker-archive:x.tar, oci:dir...) pulled and
+        named by what it became in the store."""
+        from storage.transports.refs import transport_of
+
+        transport = transport_of(opts.image)
+        if transport is not None:
+            from .pull import ensure_transport_image
+
+            name = ensure_transport_image(self.rt, opts.image, self.progress or (lambda _line: None))
+            opts = type(opts)(**{**opts.as_dict(), "image": name})
+            if transport != "docker":
+                return opts
+        self._pull_plain(opts.image, opts.pull, opts.platform)
+        return opts
+
+    def _pull_plain(self, image: str, policy: Optional[str], platform: Optional[str] = None) -> None:
         policy = policy or "missing"
         wanted = None
         if platform:

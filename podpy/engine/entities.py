@@ -221,6 +221,33 @@ class ImportOptions(Record):
     variant: Optional[str]
 
 
+class SaveOptions(Record):
+    """`save`: images to output (None or "-": stdout, tar formats only) as format
+    (docker-archive, oci-archive, oci-dir, docker-dir). Without multi_image the names after
+    the first are more tags of the first image (docker-archive), as podman takes them;
+    compress gzips docker-dir's layers, uncompressed keeps the OCI formats' layers plain."""
+
+    FIELDS = {"names": list, "output": None, "format": "docker-archive", "compress": False,
+              "uncompressed": False, "multi_image": False}
+    __slots__ = tuple(FIELDS)
+    names: list[str]
+    output: Optional[str]
+    format: str
+    compress: bool
+    uncompressed: bool
+    multi_image: bool
+
+
+class LoadReport(Record):
+    """One image of `load`: the image and the names it was loaded under (as podman prints them:
+    none for an unnamed one, which is told by its id)."""
+
+    FIELDS = {"image": REQUIRED, "names": list}
+    __slots__ = tuple(FIELDS)
+    image: Image
+    names: list[str]
+
+
 class ImageSummary(Record):
     """One image of `images`: the image, how many containers use it, when it was made
     (seconds) and podman's list entry for it (the `--format json` shape)."""

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
     from storage.images import Image
 
-    from .entities import ImageRemoveReport, ImageSummary, ImportOptions, MountReport
+    from .entities import (ImageRemoveReport, ImageSummary, ImportOptions, LoadReport, MountReport,
+                           SaveOptions)
     from .pull import Progress, PullOptions
     from .push import PushOptions
     from .search import SearchOptions
@@ -77,14 +78,16 @@ class ImageEngine:
 
     # -- archives ----------------------------------------------------------------------------
 
-    def save(self, names: list[str], output: Optional[str], fmt: str = "docker-archive") -> None:
-        """`save`: the images as one docker-archive or oci-archive (output None or "-": fd 1)."""
+    def save(self, opts: SaveOptions) -> None:
+        """`save`: the images as a docker-archive or oci-archive (output None or "-": fd 1), or
+        an OCI layout or `dir:` directory."""
         from .archive_io import save
 
-        save(self.rt, names, output, fmt, self.progress)
+        save(self.rt, opts, self.progress)
 
-    def load(self, source: Optional[str]) -> list[Image]:
-        """`load`: every image of a docker-archive or oci-archive (None or "-": fd 0)."""
+    def load(self, source: Optional[str]) -> list[LoadReport]:
+        """`load`: every image of a docker-archive or oci-archive (None or "-": fd 0), or of an
+        OCI layout or `dir:` directory."""
         from .archive_io import load
 
         return load(self.rt, source, self.progress)

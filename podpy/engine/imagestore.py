@@ -312,11 +312,42 @@ def _now() -> float:
     return time.time()
 
 
+def own_store(rt: Runtime, t: Any) -> None:
+    """A containers-storage [spec] may name only this store."""
+    from storage.transports.refs import store_root
+
+    root = store_root(t.store_spec) if t.store_spec is not None else ""
+    if root and os.path.abspath(root) != os.path.abspath(rt.cfg.root):
+        raise InvalidArgument(f"{t}: podpy uses only its own store ({rt.cfg.root}), not {root}")
+
+
 def lookup(rt: Runtime, name: str) -> Image:
+    """The stored image name (or id) stands for; `containers-storage:[SPEC]NAME` is NAME, as in
+    podman, and another transport's reference is refused."""
+    name = local_name(rt, name)
     try:
         return rt.store.image(name, rt.cfg.short_names)
     except Exception as exc:  # noqa: BLE001
         raise translate(exc) from exc
+
+
+def local_name(rt: Runtime, name: str) -> str:
+    """name, without a `containers-storage:[SPEC]` in front; another transport is refused."""
+    if ":" in name:
+        from storage.transports import refs
+
+        transport = refs.transport_of(name)
+        if transport == refs.STORAGE:
+            try:
+                t = refs.parse(name)
+            except Exception as exc:  # noqa: BLE001
+                raise translate(exc) from exc
+            assert t is not None
+            own_store(rt, t)
+            name = t.name or ""
+        elif transport is not None:
+            raise InvalidArgument(f'unsupported transport "{transport}" for looking up local images')
+    return name
 
 
 def image_document(rt: Runtime, image: Image) -> dict[str, Any]:
@@ -360,11 +391,12 @@ def remove_images(rt: Runtime, names: list[str], force: bool, ignore: bool = Fal
     for name in names:
         try:
             image = lookup(rt, name)
+            given = local_name(rt, name)
             users = [r for r in rt.state.all() if r.image_id == image.id]
             # `rmi name` of an image with several names only untags that name.
             full = None
-            if not reference.HEX_ID.match(name) and len(image.names) > 1:
-                for cand in reference.candidates(name, rt.cfg.short_names):
+            if not reference.HEX_ID.match(given) and len(image.names) > 1:
+                for cand in reference.candidates(given, rt.cfg.short_names):
                     if cand in image.names:
                         full = cand
                         break

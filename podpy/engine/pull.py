@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Optional
 
 from storage import reference
@@ -65,7 +65,13 @@ def pull(rt: Runtime, o: PullOptions, report: Callable[[str], None],
     from storage.transports.registry import ManifestUnknownError, RegistryError
 
     from ..registry.conf import load
+    from . import transports
 
+    t = transports.parse(o.name)
+    if t is not None and t.transport == "docker":
+        o = replace(o, name=transports.registry_name(t))
+    elif t is not None:  # docker-archive:, oci-archive:, oci:, dir:, containers-storage:
+        return transports.pull(rt, t, report)[0]
     given_credentials(o)
     conf = load(rt.cfg.config_dir)
     try:
@@ -405,3 +411,18 @@ def ensure_image(rt: Runtime, name: str, policy: str, report: Callable[[str], No
         raise InvalidArgument(f"invalid --pull {policy!r}: use always, missing, never or newer")
     if policy != "never":
         pull(rt, PullOptions(name=name), report, platform or platform_of(None, None, None, None))
+
+
+def ensure_transport_image(rt: Runtime, name: str, report: Callable[[str], None]) -> Optional[str]:
+    """`run`/`create` of a transport reference (docker-archive:x.tar, oci:dir, ...): the image is
+    copied from there whatever the pull policy, as podman does; the name (else the id) the
+    container then uses. docker://NAME is only made the registry name NAME, which the caller
+    pulls as the policy says. None for a plain image name."""
+    from . import transports
+
+    t = transports.parse(name)
+    if t is None:
+        return None
+    if t.transport == "docker":
+        return transports.registry_name(t)  # a registry name: pulled as the pull policy says
+    return transports.pull(rt, t, report)[1]

@@ -25,17 +25,14 @@ from .imagestore import lookup
 from .context import Runtime
 from .reconcile import reconcile
 
+from .layerexport import (DOCKER_CONFIG, DOCKER_LAYER, DOCKER_MANIFEST, OCI_CONFIG, OCI_LAYER, OCI_MANIFEST,
+                          config_for as _config_for, export_in_ns as _export_in_ns)
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .pull import Progress
 
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-LAYER_TYPES = {"gzip": "application/vnd.oci.image.layer.v1.tar+gzip",
-               "zstd": "application/vnd.oci.image.layer.v1.tar+zstd"}
-# Docker schema 2: (manifest, config, gzip layer) media types
-DOCKER_TYPES = ("application/vnd.docker.distribution.manifest.v2+json",
-                "application/vnd.docker.container.image.v1+json", "application/vnd.docker.image.rootfs.diff.tar.gzip")
+LAYER_TYPES = {k: v for k, v in OCI_LAYER.items() if k != "none"}
 
 
 @dataclass(frozen=True)
@@ -48,14 +45,24 @@ class PushOptions:
     cert_dir: Optional[str] = None
     auth_file: Optional[str] = None
     digest_file: Optional[str] = None   # where to write the manifest's digest too
+    format: Optional[str] = None        # -f: oci or v2s2 (None: oci to a registry, as before)
+    compress: bool = False              # --compress: gzip the layers written to a dir: directory
 
 
-def _export_in_ns(dirs: tuple[str, Optional[str]], path: str, compression: str, tar_split: Optional[str] = None,
-                  diff_id: Optional[str] = None) -> tuple[str, str, int]:
-    from storage.export import export_to_file
+FORMATS = ("oci", "v2s2", "v2s1")
 
-    layer_dir, parent_dir = dirs
-    return export_to_file(layer_dir, path, compression, parent_dir, tar_split, diff_id)
+
+def check(o: PushOptions) -> None:
+    """podman's checks of push's flags, before anything is looked up."""
+    if o.compression not in LAYER_TYPES:
+        raise InvalidArgument(f"invalid --compression-format {o.compression!r}: use gzip or zstd")
+    if o.format is not None and o.format not in FORMATS:
+        raise InvalidArgument(f'unknown format "{o.format}": use oci, v2s1 or v2s2')
+    if o.format == "v2s1":
+        raise InvalidArgument("--format v2s1: Docker schema 1 manifests are not available (they are "
+                              "deprecated): use v2s2 or oci")
+    if o.format == "v2s2" and o.compression == "zstd":
+        raise InvalidArgument("--format v2s2 takes no zstd layers: use --compression-format gzip")
 
 
 class _Metered:
@@ -90,22 +97,30 @@ class _Metered:
 def push(rt: Runtime, o: PushOptions, report: Callable[[str], None], progress: Optional[Progress] = None) -> str:
     """Push and return the manifest digest; progress(label, total) -> advance(n) shows each
     layer's upload as a pull shows its download."""
+    from . import transports
     from .pull import _client
 
-    if o.compression not in LAYER_TYPES:
-        raise InvalidArgument(f"invalid --compression-format {o.compression!r}: use gzip or zstd")
+    check(o)
     image = lookup(rt, o.image)
     from .manifeststore import is_list
 
     if is_list(rt, image):
         raise InvalidArgument(f"{o.image} is a manifest list: push it with `podpy manifest push`")
-    dest, ep, popts = target(rt, o.destination or o.image, o)
+    check(o)
+    dest_name = o.destination or o.image
+    t = transports.parse(dest_name)
+    if t is not None and t.transport == "docker":
+        dest_name = transports.registry_name(t)
+    elif t is not None:  # docker-archive:, oci-archive:, oci:, dir:, containers-storage:
+        return _push_to_files(rt, o, image, t, report)
+    dest, ep, popts = target(rt, dest_name, o)
     reconcile(rt)
     try:
         with _client(ep, popts) as client:
             mount_from = _same_registry_repo(image.names, dest)
             _raw, _type, digest = upload_image(rt, image, client, dest.path, dest.digest or dest.tag or "latest",
-                                               o.compression, report, mount_from=mount_from, progress=progress)
+                                               o.compression, report, fmt=o.format or "oci",
+                                               mount_from=mount_from, progress=progress)
             return digest
     except PodpyError:
         raise
@@ -166,7 +181,7 @@ def upload_image(rt: Runtime, image: Any, client: Any, repo: str, ref: str, comp
         client.upload_blob(repo, config_digest, len(config_raw), io.BytesIO(config_raw))
         report(f"Copying config {config_digest.split(':', 1)[1][:12]}")
         if fmt == "v2s2":
-            media_type, config_type, layer_type = DOCKER_TYPES
+            media_type, config_type, layer_type = DOCKER_MANIFEST, DOCKER_CONFIG, DOCKER_LAYER[compression]
         else:
             media_type, config_type, layer_type = OCI_MANIFEST, OCI_CONFIG, LAYER_TYPES[compression]
         manifest = {
@@ -180,19 +195,6 @@ def upload_image(rt: Runtime, image: Any, client: Any, repo: str, ref: str, comp
         return raw, media_type, str(client.put_manifest(repo, ref or digest, raw, media_type))
 
 
-def _config_for(rt: Runtime, image: Any, diff_ids: list[str]) -> bytes:
-    """The image's config bytes as stored when the layers export to the same diff ids; otherwise
-    the same config with the exported layers' diff ids."""
-    from storage import images as img
-
-    raw = img.config_text(rt.db.conn, image.id).encode()
-    config = json.loads(raw)
-    if list((config.get("rootfs") or {}).get("diff_ids") or []) == diff_ids:
-        return raw
-    config.setdefault("rootfs", {"type": "layers"})["diff_ids"] = diff_ids
-    return json.dumps(config, separators=(",", ":")).encode()
-
-
 def _same_registry_repo(names: tuple[str, ...], dest: reference.Reference) -> Optional[str]:
     for n in names:
         try:
@@ -202,3 +204,58 @@ def _same_registry_repo(names: tuple[str, ...], dest: reference.Reference) -> Op
         if r.domain == dest.domain and r.path != dest.path:
             return r.path
     return None
+
+
+def _push_to_files(rt: Runtime, o: PushOptions, image: Any, t: Any, report: Callable[[str], None]) -> str:
+    """push to an archive or a layout directory (or, containers-storage:NAME, a name in this
+    store); the digest of the manifest written."""
+    from . import destinations as dst
+    from .imagestore import own_store
+
+    if t.transport == "containers-storage":
+        from .imagestore import tag
+
+        own_store(rt, t)
+        tag(rt, o.image, [t.name])
+        return "sha256:" + image.id
+    source_tags = _source_tags(rt, image, o.image)
+    if t.transport == "docker-archive":
+        if o.format == "oci":
+            raise InvalidArgument("--format oci: a docker-archive holds Docker schema 2 images only")
+        try:
+            tags = ([reference.normalize_pull(t.name)] if t.name else []) + source_tags
+        except Exception as exc:  # noqa: BLE001
+            raise translate(exc) from exc
+        compression, ref_name = "none", None
+    elif t.transport in ("oci-archive", "oci"):
+        tags, compression, ref_name = [], o.compression, t.name
+    else:  # dir:
+        tags, compression, ref_name = [], ("gzip" if o.compress else "none"), None
+    reconcile(rt)
+    try:
+        with rt.store.temporary("push") as stage:
+            entries = dst.export(rt, stage, [(image, list(dict.fromkeys(tags)), ref_name)], compression, report)
+            entry = entries[0]
+            if t.transport == "dir":
+                dst.write_docker_dir(t.path, entry, oci=o.format == "oci")
+                raw = dst.oci_manifest(entry) if o.format == "oci" else dst.docker_manifest(entry)
+            elif t.transport == "oci":
+                dst.write_oci_dir(t.path, entries)
+                raw = dst.oci_manifest(entry)
+            else:
+                dst.write_tar_file(t.path, entries, t.transport)
+                raw = dst.docker_manifest(entry) if t.transport == "docker-archive" else dst.oci_manifest(entry)
+    except PodpyError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise translate(exc) from exc
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def _source_tags(rt: Runtime, image: Any, name: str) -> list[str]:
+    """The stored name the user pushed by (none when pushed by id)."""
+    try:
+        cands = reference.candidates(name, rt.cfg.short_names)
+    except Exception:  # noqa: BLE001 - an id or id prefix is no reference
+        return []
+    return [c for c in cands if c in image.names and "@" not in c][:1]

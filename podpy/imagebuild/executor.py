@@ -220,13 +220,24 @@ class Build:
 
     def _image_for(self, name: str, platform: Optional[str], what: str) -> Image:
         from ..engine.pull import PullOptions, platform_of, pull
+        from ..engine.transports import parse as transport_of
+        from ..engine.transports import registry_name
 
         key = (name, platform)
         if key in self.pulled:
             return self.pulled[key]
         store = self.rt.store
         image = None
-        if self.pull not in ("always", "newer"):
+        t = transport_of(name)
+        if t is not None and t.transport == "docker":  # docker://NAME: the registry name, as --pull says
+            name, t = registry_name(t), None
+        if t is not None:  # docker-archive:x.tar, oci:dir...: read from there each time
+            where = platform_of(platform or None, None, None, None)
+            try:
+                image = pull(self.rt, PullOptions(name=name), self.info, where)
+            except PodpyError as exc:
+                raise NoSuchImage(f"{what} {name}: {exc}") from None
+        elif self.pull not in ("always", "newer"):
             try:
                 image = store.image(name, self.rt.cfg.short_names)
             except Exception:  # noqa: BLE001 - not here: pulled below, or the error says so
