@@ -126,7 +126,9 @@ def _container(name: str, m: Member, volumes: list[dict[str, Any]], claims: dict
         if cfg.command:
             out["args"] = list(cfg.command)
     elif cfg.command:
-        out["command"] = list(cfg.command)
+        # no entrypoint: the command is the image's CMD's place (args), unless the image has an
+        # entrypoint the container was made without, which `command` replaces
+        out["command" if icfg.get("Entrypoint") else "args"] = list(cfg.command)
     image_env = set(icfg.get("Env") or [])
     defaults = {f"PATH={DEFAULT_PATH}", "TERM=xterm", "container=podman"}
     env = []
@@ -135,6 +137,11 @@ def _container(name: str, m: Member, volumes: list[dict[str, Any]], claims: dict
         if item in image_env or item in defaults or key == "HOSTNAME" or (key == "HOME" and value in ("/root", "/")):
             continue
         env.append({"name": key, "value": value})
+    if not any(e.startswith("PATH=") for e in image_env):
+        # the image sets none: podpy gave its default, which another engine may not give
+        path = next((e for e in cfg.env if e.startswith("PATH=")), None)
+        if path is not None:
+            env.insert(0, {"name": "PATH", "value": path[5:]})
     if env:
         out["env"] = env
     if cfg.workdir and cfg.workdir != (icfg.get("WorkingDir") or "/"):

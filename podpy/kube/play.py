@@ -223,6 +223,8 @@ class _Pod:
                     raise self.fail(f"{path}.name", f"{cname!r} is the name of another container of the pod")
                 seen.add(cname)
                 ctr = self._container(c, path, volumes, pod_sc, policy, opts, out)
+                # a pod's --add-host reaches its infra container's /etc/hosts only: each gets them
+                ctr.add_hosts = list(aliases)
                 if spec.get("terminationGracePeriodSeconds") is not None:
                     ctr.stop_timeout = str(max(0, spec["terminationGracePeriodSeconds"]))
                 target.append(ctr)
@@ -490,7 +492,9 @@ class _Pod:
             command = probe["exec"].get("command") or []
             if not command:
                 raise self.fail(f"{where}.exec.command", "missing")
-            test = ["CMD", *command]
+            # what generate writes for a shell healthcheck is one again
+            test = ["CMD-SHELL", command[2]] if command[:2] == ["/bin/sh", "-c"] and len(command) == 3 \
+                else ["CMD", *command]
         elif probe.get("httpGet") is not None:
             h = probe["httpGet"]
             port = port_of(h.get("port"), f"{where}.httpGet.port")

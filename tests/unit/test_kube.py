@@ -243,7 +243,7 @@ def test_generate_writes_names_kubernetes_takes():
                      "volume": "my_vol"},
                     {"destination": "/t", "type": "tmpfs", "source": "tmpfs", "options": []}],
             healthcheck={"test": ["CMD-SHELL", "true"], "interval": 5.0, "timeout": 2.0, "start_period": 0.0,
-                         "retries": 4}), {"Env": []}),
+                         "retries": 4}), {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]}),
         generate.Member("side_car", "localhost/busybox:latest", _config(entrypoint=[], command=["sleep", "9"]), {}),
     ]
     docs = generate.pod_documents("My_Pod", members, infra, PodConfig(labels={"tier": "front", "bad key": "x"}),
@@ -257,8 +257,9 @@ def test_generate_writes_names_kubernetes_takes():
     spec = pod["spec"]
     web, side = spec["containers"]
     assert (web["name"], side["name"]) == ("web", "side-car")
-    assert web["command"] == ["httpd"] and web["args"] == ["-f", "-p", "80"] and side["command"] == ["sleep", "9"]
-    assert web["env"] == [{"name": "A", "value": "1"}]
+    assert web["command"] == ["httpd"] and web["args"] == ["-f", "-p", "80"] and side["args"] == ["sleep", "9"]
+    assert web["env"] == [{"name": "A", "value": "1"}]   # the image's PATH is the container's
+    assert side["env"][0] == {"name": "PATH", "value": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
     assert web["ports"] == [{"containerPort": 80, "hostPort": 30080}] and "ports" not in side
     assert web["resources"] == {"limits": {"memory": "64Mi", "cpu": "500m"}}
     assert web["securityContext"] == {"capabilities": {"add": ["NET_ADMIN"], "drop": ["CHOWN"]}, "runAsUser": 1000,
@@ -275,7 +276,7 @@ def test_generate_writes_names_kubernetes_takes():
 
 def test_generated_yaml_plays_back_to_the_same_options():
     members = [generate.Member("web-srv", "localhost/busybox:latest", _config(
-        env=["A=1", "B=two words"], workdir="/srv", cap_add=["NET_ADMIN"], privileged=False,
+        env=["PATH=/bin", "A=1", "B=two words"], workdir="/srv", cap_add=["NET_ADMIN"], privileged=False,
         healthcheck={"test": ["CMD", "true"], "interval": 7.0, "timeout": 3.0, "start_period": 2.0, "retries": 2}),
         {})]
     infra = _config(ports=[{"host_ip": "", "host_port": 8080, "container_port": 80, "protocol": "tcp"}])
@@ -287,7 +288,7 @@ def test_generated_yaml_plays_back_to_the_same_options():
     o = plan.pods[0].containers[0]
     assert o.name == "web-deployment-pod-0-srv"
     assert json.loads(o.entrypoint) == ["httpd"] and o.command == ["-f", "-p", "80"]
-    assert o.env == ["A=1", "B=two words"] and o.workdir == "/srv" and o.cap_add == ["CAP_NET_ADMIN"]
+    assert o.env == ["PATH=/bin", "A=1", "B=two words"] and o.workdir == "/srv" and o.cap_add == ["CAP_NET_ADMIN"]
     assert json.loads(o.health_cmd) == ["CMD", "true"]
     assert (o.health_interval, o.health_timeout, o.health_retries, o.health_start_period) == ("7s", "3s", "2", "2s")
     assert plan.pods[0].create.publish == ["8080:80/tcp"]
