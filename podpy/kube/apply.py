@@ -78,7 +78,7 @@ class KubeEngine:
             except OSError as exc:
                 raise InvalidArgument(f"--configmap {path}: {exc.strerror}") from None
             maps += [d for d in extra if d.kind == "ConfigMap"]
-        plan = mapping.plan(docs, opts, lambda name: data_dir(self.rt, name), maps)
+        plan = mapping.plan(docs, opts, lambda name: data_dir(self.rt, name), maps, self._stored_secret)
         if replace:
             self._down([p.name for p in plan.pods])
         for p in plan.pods:
@@ -99,6 +99,15 @@ class KubeEngine:
             self._undo(made_pods, made_volumes)
             raise
         return report
+
+    def _stored_secret(self, name: str) -> Optional[bytes]:
+        from ..engine.secrets import read_data
+        from ..errors import NoSuchSecret
+
+        try:
+            return read_data(self.rt, name)[2]
+        except NoSuchSecret:
+            return None
 
     def _volume(self, name: str, labels: dict[str, str]) -> str:
         from ..engine.entities import VolumeCreateOptions

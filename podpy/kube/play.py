@@ -92,14 +92,16 @@ def _name(doc: Document) -> str:
 
 
 def plan(docs: list[Document], opts: PlayOptions, volume_dir: Callable[[str], str],
-         configmaps: Optional[list[Document]] = None) -> Plan:
+         configmaps: Optional[list[Document]] = None,
+         stored_secret: Optional[Callable[[str], Optional[bytes]]] = None) -> Plan:
     """What the documents make. volume_dir(NAME): the directory a volume's data is in (for
-    subPath mounts of volumes)."""
+    subPath mounts of volumes); stored_secret(NAME): the data of podpy's secret NAME (None when
+    there is none), for references to a Secret the file does not hold."""
     maps: dict[str, dict[str, str]] = {}
     for doc in [*(configmaps or []), *docs]:
         if doc.kind == "ConfigMap":
             maps[_name(doc)] = {**(doc.body.get("data") or {}), **_binary(doc)}
-    secrets = {_name(d): _secret_data(d) for d in docs if d.kind == "Secret"}
+    secrets = _Secrets({_name(d): _secret_data(d) for d in docs if d.kind == "Secret"}, stored_secret)
     services = [d for d in docs if d.kind == "Service"]
     out = Plan()
     for doc in docs:
@@ -152,6 +154,37 @@ def _secret_data(doc: Document) -> dict[str, bytes]:
     return out
 
 
+class _Secrets(dict):  # type: ignore[type-arg]
+    """The file's Secrets by name; a name it does not hold is looked up among podpy's secrets
+    (`podpy secret create`), as podman looks up its own: data that is a Kubernetes Secret in
+    YAML or JSON gives its keys, other data is the one key named as the secret."""
+
+    def __init__(self, found: dict[str, dict[str, bytes]],
+                 stored: Optional[Callable[[str], Optional[bytes]]]) -> None:
+        super().__init__(found)
+        self.stored = stored
+
+    def get(self, name: str, default: Any = None) -> Any:
+        if name in self or self.stored is None or not name:
+            return super().get(name, default)
+        data = self.stored(name)
+        if data is None:
+            return default
+        import yaml
+
+        try:
+            body = yaml.safe_load(data)
+        except (yaml.YAMLError, UnicodeDecodeError):
+            body = None
+        if isinstance(body, dict) and (body.get("data") or body.get("stringData")):
+            doc = Document(0, "Secret", body, f"secret {name}: ")
+            try:
+                return _secret_data(doc)
+            except InvalidArgument:
+                pass
+        return {name: data}
+
+
 def quantity_bytes(value: Any) -> int:
     """A memory quantity (128974848, 129e6, 129M, 123Mi) in bytes."""
     text = str(value).strip()
@@ -175,7 +208,7 @@ class _Pod:
     """The mapping of one pod's template (doc, the path of its spec, its name)."""
 
     def __init__(self, doc: Document, prefix: str, name: str, meta: dict[str, Any],
-                 maps: dict[str, dict[str, str]], secrets: dict[str, dict[str, bytes]],
+                 maps: dict[str, dict[str, str]], secrets: _Secrets,
                  volume_dir: Callable[[str], str]) -> None:
         self.doc, self.prefix, self.name, self.meta = doc, prefix, name, meta
         self.maps, self.secrets, self.volume_dir = maps, secrets, volume_dir

@@ -338,3 +338,23 @@ def test_podman_plays_podpys_yaml_and_podpy_plays_podmans(p, podman, tmp_path):
     assert _names(p) == {"rt-rt-srv": "running", "rt-rt-side": "running"}
     assert _http(port2, "/index.html") == "hello\n"                  # podpy's own rtvol, kept
     assert _env(p, "rt-rt-side")["SIDE"] == "1"
+
+
+@INSTALLED
+def test_a_secret_not_in_the_file_comes_from_podpy_secrets(p, tmp_path):
+    data = tmp_path / "data"
+    data.write_text("kept-in-the-store")
+    p("secret", "create", "stored", data)
+    try:
+        text = ("kind: Pod\nmetadata: {name: sec}\nspec:\n  terminationGracePeriodSeconds: 0\n  containers:\n"
+                f"  - name: c\n    image: busybox\n    command: [sh, -c, \"{LOOP}\"]\n"
+                "    env: [{name: TOKEN, valueFrom: {secretKeyRef: {name: stored, key: stored}}}]\n"
+                "    volumeMounts: [{name: s, mountPath: /etc/s}]\n"
+                "  volumes: [{name: s, secret: {secretName: stored}}]\n")
+        p("kube", "play", "-", input=text)
+        assert _env(p, "sec-c")["TOKEN"] == "kept-in-the-store"
+        assert p("exec", "sec-c", "cat", "/etc/s/stored").stdout == "kept-in-the-store"
+        p("kube", "down", "-", input=text)
+        assert p("volume", "ls", "-q").stdout == ""      # the pod's own secret volume goes with it
+    finally:
+        p("secret", "rm", "stored", check=False)

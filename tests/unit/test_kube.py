@@ -292,3 +292,27 @@ def test_generated_yaml_plays_back_to_the_same_options():
     assert json.loads(o.health_cmd) == ["CMD", "true"]
     assert (o.health_interval, o.health_timeout, o.health_retries, o.health_start_period) == ("7s", "3s", "2", "2s")
     assert plan.pods[0].create.publish == ["8080:80/tcp"]
+
+
+def test_a_secret_the_file_lacks_comes_from_podpys_secrets():
+    text = """
+kind: Pod
+metadata: {name: p}
+spec:
+  containers:
+  - name: c
+    image: busybox
+    env:
+    - name: RAW
+      valueFrom: {secretKeyRef: {name: raw, key: raw}}
+    - name: USER
+      valueFrom: {secretKeyRef: {name: kubeish, key: user}}
+    envFrom: [{secretRef: {name: kubeish}, prefix: K_}]
+"""
+    stored = {"raw": b"plain-data", "kubeish": b"kind: Secret\ndata: {user: cm9vdA==}\nstringData: {b: two}\n"}
+    docs = load(text)
+    check(docs)
+    plan = play.plan(docs, play.PlayOptions(), lambda n: n, stored_secret=stored.get)
+    assert plan.pods[0].containers[0].env == ["K_user=root", "K_b=two", "RAW=plain-data", "USER=root"]
+    with pytest.raises(InvalidArgument, match=r"envFrom\[0\].secretRef.name: no Secret named 'kubeish'"):
+        play.plan(docs, play.PlayOptions(), lambda n: n, stored_secret=lambda n: None)
