@@ -233,6 +233,7 @@ class KubeEngine:
             raise InvalidArgument(f"{name} is no container, pod or volume: no such object")
         docs: list[dict[str, Any]] = []
         every = self.rt.state.all()
+        own = frozenset(v["Name"] for v in self.volumes.ls([f"label={mapping.POD_LABEL}"]))
 
         def member(rec: Any) -> Member:
             try:
@@ -247,11 +248,11 @@ class KubeEngine:
             ctrs = [member(r) for r in recs if not r.config.pod_infra]
             if not ctrs:
                 raise InvalidArgument(f"pod {pod.name} has no containers but its infra container: nothing to write")
-            docs += pod_documents(pod.name, ctrs, infra, pod.config, kind, replicas, service)
+            docs += pod_documents(pod.name, ctrs, infra, pod.config, kind, replicas, service, own)
         if loose:
             recs = sorted(loose, key=lambda r: r.created)
             docs += pod_documents(f"{recs[0].name}-pod", [member(r) for r in recs], None, None, kind, replicas,
-                                  service)
+                                  service, own)
         for name in volumes:
             from .generate import dns_label
 

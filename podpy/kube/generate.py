@@ -46,9 +46,10 @@ def dns_label(name: str, fallback: str = "podpy") -> str:
 
 def pod_documents(pod_name: str, members: list[Member], infra: Optional[ContainerConfig] = None,
                   pod: Optional[PodConfig] = None, kind: str = "pod", replicas: int = 1,
-                  service: bool = False) -> list[dict[str, Any]]:
+                  service: bool = False, own_volumes: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
     """The documents of one pod: Services first, then claims, then the Pod or Deployment
-    (the order `kubectl apply` takes them in)."""
+    (the order `kubectl apply` takes them in). own_volumes: the volumes `kube play` made for a
+    pod's emptyDir, configMap and secret volumes, written as emptyDir (not as claims)."""
     name = dns_label(pod_name)
     net = infra if infra is not None else members[0].config
     labels = {"app": name}
@@ -59,13 +60,16 @@ def pod_documents(pod_name: str, members: list[Member], infra: Optional[Containe
     volumes: list[dict[str, Any]] = []
     containers = []
     taken: set[str] = set()
+    # a volume `kube play` made for the pod's volume NAME is POD-NAME: NAME again
+    own = {v: dns_label(v[len(pod_name) + 1:] if v.startswith(pod_name + "-") else v, "volume")
+           for v in own_volumes}
     for i, m in enumerate(members):
         cname = m.name[len(pod_name) + 1:] if m.name.startswith(pod_name + "-") else m.name
         cname = dns_label(cname, f"container{i}")
         while cname in taken:
             cname = dns_label(f"{cname}-{i}")
         taken.add(cname)
-        containers.append(_container(cname, m, volumes, claims, ports=net.ports if i == 0 else []))
+        containers.append(_container(cname, m, volumes, claims, net.ports if i == 0 else [], own))
     spec: dict[str, Any] = {"containers": containers}
     if net.network == "host":
         spec["hostNetwork"] = True
@@ -116,7 +120,7 @@ def _service(name: str, labels: dict[str, str], ports: list[dict[str, Any]]) -> 
 
 
 def _container(name: str, m: Member, volumes: list[dict[str, Any]], claims: dict[str, str],
-               ports: list[dict[str, Any]]) -> dict[str, Any]:
+               ports: list[dict[str, Any]], own: dict[str, str]) -> dict[str, Any]:
     from rootless import capabilities
 
     cfg, icfg = m.config, m.image_config
@@ -197,7 +201,7 @@ def _container(name: str, m: Member, volumes: list[dict[str, Any]], claims: dict
     mounts = []
     for mount in cfg.mounts:
         ro = "ro" in (mount.get("options") or [])
-        vol = _volume(mount, volumes, claims, ro)
+        vol = _volume(mount, volumes, claims, own)
         if vol is None:
             continue
         entry = {"name": vol, "mountPath": mount["destination"]}
@@ -221,11 +225,14 @@ def _container(name: str, m: Member, volumes: list[dict[str, Any]], claims: dict
 
 
 def _volume(mount: dict[str, Any], volumes: list[dict[str, Any]], claims: dict[str, str],
-            ro: bool) -> Optional[str]:
+            own: dict[str, str]) -> Optional[str]:
     """The name of the pod's volume for a mount (added to volumes when new)."""
-    if mount.get("type") == "tmpfs":
+    if mount.get("volume") in own:
+        name = own[mount["volume"]]
+        source: dict[str, Any] = {"emptyDir": {}}
+    elif mount.get("type") == "tmpfs":
         name = dns_label("tmpfs" + mount["destination"].replace("/", "-"))
-        source: dict[str, Any] = {"emptyDir": {"medium": "Memory"}}
+        source = {"emptyDir": {"medium": "Memory"}}
     elif mount.get("volume") and not mount.get("anonymous"):
         claim = dns_label(mount["volume"], "volume")
         claims[claim] = mount["volume"]

@@ -316,3 +316,12 @@ spec:
     assert plan.pods[0].containers[0].env == ["K_user=root", "K_b=two", "RAW=plain-data", "USER=root"]
     with pytest.raises(InvalidArgument, match=r"envFrom\[0\].secretRef.name: no Secret named 'kubeish'"):
         play.plan(docs, play.PlayOptions(), lambda n: n, stored_secret=lambda n: None)
+
+
+def test_volumes_play_made_for_a_pod_are_written_as_its_empty_dirs():
+    mount = {"destination": "/w", "type": "bind", "source": "/v/_data", "options": ["rbind", "rw"], "volume": "kp-work"}
+    docs = generate.pod_documents("kp", [generate.Member("kp-c", "busybox", _config(mounts=[mount]), {})],
+                                  own_volumes=frozenset({"kp-work"}))
+    (pod,) = docs
+    assert pod["spec"]["volumes"] == [{"name": "work", "emptyDir": {}}]
+    assert pod["spec"]["containers"][0]["volumeMounts"] == [{"name": "work", "mountPath": "/w"}]
