@@ -309,6 +309,10 @@ class _Pod:
             if v.get("hostPath") is not None:
                 hp = v["hostPath"]
                 kind = hp.get("type") or ""
+                if hp.get("path") == "tmpfs":
+                    # how podman 4.3.1's `kube generate` writes a tmpfs mount: one it is again
+                    found[name] = ("tmpfs", "", "")
+                    continue
                 if not hp.get("path", "").startswith("/"):
                     raise self.fail(f"{path}.hostPath.path", "must be an absolute path")
                 if kind not in HOST_PATH_TYPES:
@@ -495,6 +499,9 @@ class _Pod:
         if name not in volumes:
             raise self.fail(f"{where}.name", f"no volume of the pod is named {name!r}")
         kind, source, extra = volumes[name]
+        if kind == "tmpfs":
+            o.tmpfs.append(dest)
+            return
         ro = bool(m.get("readOnly")) or extra == "ro"
         sub = posixpath.normpath(m["subPath"]) if m.get("subPath") else ""
         if sub.startswith("/") or sub.startswith(".."):

@@ -325,3 +325,18 @@ def test_volumes_play_made_for_a_pod_are_written_as_its_empty_dirs():
     (pod,) = docs
     assert pod["spec"]["volumes"] == [{"name": "work", "emptyDir": {}}]
     assert pod["spec"]["containers"][0]["volumeMounts"] == [{"name": "work", "mountPath": "/w"}]
+
+
+def test_podmans_tmpfs_host_paths_are_tmpfs_mounts_again():
+    text = """
+kind: Pod
+metadata: {name: p}
+spec:
+  containers:
+  - {name: c, image: busybox, volumeMounts: [{name: tmpfs-host-0, mountPath: /scratch}]}
+  volumes:
+  - {name: tmpfs-host-0, hostPath: {path: tmpfs, type: DirectoryOrCreate}}
+"""
+    plan, warnings = _plan(text)
+    o = plan.pods[0].containers[0]
+    assert (o.tmpfs, o.volumes, plan.pods[0].host_paths, warnings) == (["/scratch"], [], [], [])
