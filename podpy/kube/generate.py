@@ -71,7 +71,7 @@ def pod_documents(pod_name: str, members: list[Member], infra: Optional[Containe
         taken.add(cname)
         containers.append(_container(cname, m, volumes, claims, net.ports if i == 0 else [], own))
     spec: dict[str, Any] = {"containers": containers}
-    if net.network == "host":
+    if net.network == "host" or all(m.config.network == "host" for m in members):
         spec["hostNetwork"] = True
     hostname = (pod.hostname if pod is not None else members[0].config.hostname) or ""
     if hostname and hostname != pod_name:

@@ -233,13 +233,19 @@ class _Pod:
             publish += self._service_ports(svc, containers)
         publish += opts.publish
         publish = list(dict.fromkeys(publish))
-        network = ["host"] if spec.get("hostNetwork") else list(opts.network)
+        host_network = bool(spec.get("hostNetwork"))
+        network = list(opts.network)
+        if host_network:
+            # each container is on the host's network itself (a container cannot join a host
+            # network namespace another one holds, from a user namespace): the pod shares only
+            # IPC and UTS, and there is nothing to publish
+            network, publish = [], []
         aliases = [f"{h}:{a['ip']}" for a in spec.get("hostAliases") or [] for h in a.get("hostnames") or []
                    if a.get("ip")]
         create = PodCreateOptions(
             name=self.name, labels=[f"{k}={v}" for k, v in self.labels.items()], publish=publish,
             network=network, hostname=spec.get("hostname") or None, add_host=aliases, userns=opts.userns,
-            ip=opts.ip, mac_address=opts.mac_address,
+            ip=opts.ip, mac_address=opts.mac_address, share="ipc,uts" if host_network else None,
             create_command=["podpy", "kube", "play"])
         out = PodPlan(self.name, create)
         volumes = self._volumes(spec.get("volumes") or [], out)
@@ -258,6 +264,8 @@ class _Pod:
                 ctr = self._container(c, path, volumes, pod_sc, policy, opts, out)
                 # a pod's --add-host reaches its infra container's /etc/hosts only: each gets them
                 ctr.add_hosts = list(aliases)
+                if host_network:
+                    ctr.network = ["host"]
                 if spec.get("terminationGracePeriodSeconds") is not None:
                     ctr.stop_timeout = str(max(0, spec["terminationGracePeriodSeconds"]))
                 target.append(ctr)

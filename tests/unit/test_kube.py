@@ -340,3 +340,20 @@ spec:
     plan, warnings = _plan(text)
     o = plan.pods[0].containers[0]
     assert (o.tmpfs, o.volumes, plan.pods[0].host_paths, warnings) == (["/scratch"], [], [], [])
+
+
+def test_host_network_pods_put_each_container_on_the_host_network():
+    text = """
+kind: Pod
+metadata: {name: p}
+spec:
+  hostNetwork: true
+  containers: [{name: c, image: busybox, ports: [{containerPort: 80, hostPort: 8080}]}]
+"""
+    plan, _ = _plan(text)
+    pod = plan.pods[0]
+    assert (pod.create.share, pod.create.network, pod.create.publish) == ("ipc,uts", [], [])
+    assert pod.containers[0].network == ["host"]
+    members = [generate.Member("p-c", "busybox", _config(network="host"), {})]
+    (doc,) = generate.pod_documents("p", members, _config(network="slirp4netns"), PodConfig())
+    assert doc["spec"]["hostNetwork"] is True
