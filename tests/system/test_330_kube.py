@@ -184,8 +184,10 @@ def test_deployment_replicas_each_run_in_a_pod_of_their_own(p):
 
 
 @INSTALLED
-def test_service_node_ports_are_published_and_start_false_creates_only(p):
-    port = _free_port()
+def test_service_node_ports_are_published_and_start_false_creates_only(p, tmp_path):
+    port, extra = _free_port(), _free_port()
+    cm = tmp_path / "cm.yaml"
+    cm.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: outside}\ndata: {MODE: fast}\n")
     text = f"""\
 apiVersion: v1
 kind: Service
@@ -204,9 +206,11 @@ spec:
     image: busybox
     command: [httpd, -f, -p, "80", -h, /]
     ports: [{{name: http, containerPort: 80}}]
+    env: [{{name: MODE, valueFrom: {{configMapKeyRef: {{name: outside, key: MODE}}}}}}]
 """
-    p("kube", "play", "--start=false", "-", input=text)
+    p("kube", "play", "--start=false", "--configmap", cm, "--publish", f"{extra}:80", "-", input=text)
     assert _names(p) == {"svc-web": "created"}
+    assert _env(p, "svc-web")["MODE"] == "fast"
     p("pod", "start", "svc")
     got = None
     for _ in range(60):   # the Service's nodePort reaches the container's port named http
@@ -216,6 +220,9 @@ spec:
             break
         time.sleep(0.25)
     assert got is not None and got.stdout == "404"
+    got = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", f"http://127.0.0.1:{extra}/nope"],
+                         capture_output=True, text=True)
+    assert got.stdout == "404"                                       # --publish: one more port of the pod
 
 
 @INSTALLED
