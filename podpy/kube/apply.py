@@ -58,10 +58,7 @@ class KubeEngine:
     def read(self, text: str, strict: bool, source: str = "") -> list[Document]:
         """The checked documents; each ignored field a warning (with strict: the error)."""
         docs = load(text, source)
-        ignored = check(docs)
-        if strict and ignored:
-            raise InvalidArgument(f"{ignored[0]} (--strict)")
-        for line in ignored:
+        for line in check(docs, strict):
             self.warn(line)
         return docs
 

@@ -92,13 +92,16 @@ for _table in KINDS.values():
 class Document:
     """One document of a file: its number (from 1), its kind and its content."""
 
-    __slots__ = ("number", "kind", "body", "label")
+    __slots__ = ("number", "kind", "body", "label", "source")
 
-    def __init__(self, number: int, kind: str, body: dict[str, Any], label: str) -> None:
+    def __init__(self, number: int, kind: str, body: dict[str, Any], label: str, source: str = "") -> None:
         self.number, self.kind, self.body, self.label = number, kind, body, label
+        self.source = source
 
     def fail(self, path: str, problem: str) -> InvalidArgument:
-        return InvalidArgument(f"{self.label}{path}: {problem}")
+        """The error about a field: always with the document's number (a warning has it only
+        in a file of several documents)."""
+        return InvalidArgument(f"{self.source}document {self.number}: {path}: {problem}")
 
 
 def load(text: str, source: str = "") -> list[Document]:
@@ -127,25 +130,29 @@ def load(text: str, source: str = "") -> list[Document]:
         kind = body.get("kind")
         if not isinstance(kind, str) or not kind:
             raise InvalidArgument(f"{where}document {n}: kind: missing or not a string")
-        out.append(Document(n, kind, body, label))
+        out.append(Document(n, kind, body, label, where))
     if not out:
         raise InvalidArgument(f"{where}no documents found")
     return out
 
 
-def check(docs: list[Document]) -> list[str]:
-    """Check every document's types; the warnings for the fields and kinds podpy ignores."""
-    warnings: list[str] = []
+def check(docs: list[Document], strict: bool = False) -> list[str]:
+    """Check every document's types; the warnings for the fields and kinds podpy ignores
+    (with strict, the first of them is the error instead)."""
+    found: list[tuple[Document, str]] = []
     for doc in docs:
         table = KINDS.get(doc.kind)
         if table is None:
-            warnings.append(f"{doc.label}kind {doc.kind} ignored: not supported")
+            found.append((doc, f"kind {doc.kind}"))
             continue
-        _walk(doc, doc.body, table, "", warnings)
-    return warnings
+        _walk(doc, doc.body, table, "", found)
+    if strict and found:
+        doc, what = found[0]
+        raise InvalidArgument(f"{doc.source}document {doc.number}: {what} ignored: not supported (--strict)")
+    return [f"{doc.label}{what} ignored: not supported" for doc, what in found]
 
 
-def _walk(doc: Document, value: Any, spec: Any, path: str, warnings: list[str]) -> None:
+def _walk(doc: Document, value: Any, spec: Any, path: str, warnings: list[tuple[Document, str]]) -> None:
     if value is None or spec == QUIET:
         return
     if isinstance(spec, dict):
@@ -154,7 +161,7 @@ def _walk(doc: Document, value: Any, spec: Any, path: str, warnings: list[str]) 
         for key, sub in value.items():
             where = f"{path}.{key}" if path else str(key)
             if key not in spec:
-                warnings.append(f"{doc.label}{where} ignored: not supported")
+                warnings.append((doc, where))
                 continue
             _walk(doc, sub, spec[key], where, warnings)
         return

@@ -228,7 +228,7 @@ spec:
 @INSTALLED
 @pytest.mark.parametrize("text, message", [
     ("kind: Pod\nmetadata: {name: bad}\nspec: {containers: [{name: c, image: busybox, ports: [{containerPort: x}]}]}",
-     "Error: spec.containers[0].ports[0].containerPort: expected an integer, not a string"),
+     "Error: document 1: spec.containers[0].ports[0].containerPort: expected an integer, not a string"),
     ("kind: PersistentVolumeClaim\nmetadata: {name: made}\n---\nkind: Pod\nmetadata: {name: bad}\n"
      "spec: {containers: [{name: c, image: busybox}]\n", "Error: document 2: invalid YAML at line"),
     ("kind: PersistentVolumeClaim\nmetadata: {name: made}\n---\nkind: Pod\nmetadata: {name: bad}\n"
@@ -237,7 +237,7 @@ spec:
     ("kind: PersistentVolumeClaim\nmetadata: {name: made}\n---\nkind: Pod\nmetadata: {name: bad}\n"
      "spec: {containers: [{name: c, image: no-such-image-here, imagePullPolicy: Never}]}", "Error: "),
     ("kind: Pod\nmetadata: {name: bad}\nspec: {nodeName: x, containers: [{name: c, image: busybox}]}\n",
-     "Error: spec.nodeName ignored: not supported (--strict)"),
+     "Error: document 1: spec.nodeName ignored: not supported (--strict)"),
 ])
 def test_bad_files_make_nothing(p, text, message):
     r = p("kube", "play", "--strict", "-", input=text, check=False)

@@ -148,6 +148,13 @@ spec:
     assert plan.pods[0].containers[0].restart == "always"
 
 
+def test_strict_refuses_what_would_be_ignored():
+    docs = load("kind: ConfigMap\nmetadata: {name: a}\n---\nkind: Job\n")
+    assert check(docs) == ["document 2: kind Job ignored: not supported"]
+    with pytest.raises(InvalidArgument, match=r"^document 2: kind Job ignored: not supported \(--strict\)$"):
+        check(docs, strict=True)
+
+
 def test_ignored_fields_are_named_by_their_path():
     text = """
 apiVersion: v1
@@ -170,11 +177,11 @@ status: {}
 
 @pytest.mark.parametrize("text, message", [
     ("kind: Pod\nspec: {containers: [{name: c, image: busybox, ports: [{containerPort: eighty}]}]}",
-     "spec.containers[0].ports[0].containerPort: expected an integer, not a string"),
-    ("kind: Pod\nspec: {containers: {name: c}}", "spec.containers: expected a list, not a mapping"),
+     "document 1: spec.containers[0].ports[0].containerPort: expected an integer, not a string"),
+    ("kind: Pod\nspec: {containers: {name: c}}", "document 1: spec.containers: expected a list, not a mapping"),
     ("kind: Pod\nspec: {containers: [{name: c, image: busybox, env: [{name: A, value: 1}]}]}",
-     "spec.containers[0].env[0].value: expected a string, not an integer"),
-    ("kind: ConfigMap\ndata: {a: 1}", "data.a: expected a string, not an integer"),
+     "document 1: spec.containers[0].env[0].value: expected a string, not an integer"),
+    ("kind: ConfigMap\ndata: {a: 1}", "document 1: data.a: expected a string, not an integer"),
 ])
 def test_a_wrong_type_is_one_line_with_its_path(text, message):
     with pytest.raises(InvalidArgument) as info:
