@@ -519,9 +519,8 @@ class _Pod:
             return
         base = source if kind == "bind" else self.volume_dir(source)
         host = posixpath.join(base, sub) if sub else base
-        if sub and kind == "volume" and source in out.volumes and (out.volumes[source] or {}).get(sub) is not None:
-            pass   # a file of a configMap or secret volume
-        elif sub:
+        is_file = kind == "volume" and (out.volumes.get(source) or {}).get(sub) is not None
+        if sub and not is_file:   # a configMap's or secret's key is a file written there; else a directory
             out.subdirs.append(host)
         o.volumes.append(f"{host}:{dest}" + (":ro" if ro else ""))
 

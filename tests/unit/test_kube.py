@@ -364,3 +364,24 @@ spec:
     members = [generate.Member("p-c", "busybox", _config(network="host"), {})]
     (doc,) = generate.pod_documents("p", members, _config(network="slirp4netns"), PodConfig())
     assert doc["spec"]["hostNetwork"] is True
+
+
+def test_a_sub_path_of_a_config_map_volume_is_its_file():
+    text = """
+kind: ConfigMap
+metadata: {name: cm}
+data: {app.conf: "x=1"}
+---
+kind: Pod
+metadata: {name: p}
+spec:
+  containers:
+  - name: c
+    image: busybox
+    volumeMounts: [{name: conf, mountPath: /etc/app.conf, subPath: app.conf}]
+  volumes: [{name: conf, configMap: {name: cm}}]
+"""
+    plan, _ = _plan(text)
+    pod = plan.pods[0]
+    assert pod.containers[0].volumes == ["/vols/p-conf/_data/app.conf:/etc/app.conf:ro"]
+    assert pod.subdirs == [] and pod.volumes == {"p-conf": {"app.conf": b"x=1"}}
