@@ -148,6 +148,9 @@ install_venv() {
         rm -rf "$VENV"
         "$SYSTEM_PYTHON" -m venv "$VENV"
     fi
+    # The test extras (pyproject.toml's [test]) are the test-only Python packages: pytest,
+    # pexpect, and kubernetes-validate, which checks `kube generate`'s YAML against
+    # Kubernetes' schemas.
     log "Installing podpy (with test extras) and shiv into $VENV"
     local pip=("$VENV/bin/python" -m pip --disable-pip-version-check --no-input)
     # pip always rebuilds and reinstalls a project given as a local directory,

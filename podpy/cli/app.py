@@ -39,16 +39,18 @@ MODULES = {
     "completion": "shell", "help": "shell",
     "mount": "mounts", "umount": "mounts", "unmount": "mounts",
     "secret": "secrets",
-    "manifest": "manifests", "pod": "pods",
+    "manifest": "manifests", "pod": "pods", "kube": "kube", "generate": "kube", "play": "kube",
 }
 GROUPS = {"container": "Manage containers.", "image": "Manage images.", "system": "Manage podpy.",
           "healthcheck": "Run containers' healthchecks.", "volume": "Manage volumes.",
           "network": "Manage user networks.", "secret": "Manage secrets.",
-          "manifest": "Manage manifest lists.", "pod": "Manage pods."}
+          "manifest": "Manage manifest lists.", "pod": "Manage pods.", "kube": "Play and generate Kubernetes YAML.",
+          "generate": "Generate structured data (podman's older spelling of `kube generate`).",
+          "play": "Play structured data (podman's older spelling of `kube play`)."}
 # podman's top-level commands podpy refuses (tree.py adds them, with their reasons)
 REFUSED_TOP = {path for path in COMMANDS if " " not in path}
 # a group's commands when its module holds more than one group (module attribute by group name)
-GROUP_TABLES = {"healthcheck": "HEALTHCHECK"}
+GROUP_TABLES = {"healthcheck": "HEALTHCHECK", "kube": "KUBE", "generate": "GENERATE", "play": "PLAY"}
 
 
 def runtime(ctx: typer.Context):  # type: ignore[no-untyped-def]
@@ -91,7 +93,7 @@ def build(only: Optional[str] = None) -> typer.Typer:
 # podman spells boolean flags with values (`--tls-verify=false`); click's paired
 # flags take none, so those spellings are rewritten before parsing.
 _PAIRED_FLAGS = ("--tls-verify", "--stream", "--layers", "--archive", "--overwrite", "--pause", "--human", "--infra",
-                 "--share-parent", "--sig-proxy")
+                 "--share-parent", "--sig-proxy", "--start")
 # podman's `--pull` alone means `--pull=always`; with a policy word after it, that is its value
 _PULL_WORDS = ("always", "missing", "never", "newer", "true", "false", "ifmissing", "ifnewer")
 

@@ -37,11 +37,8 @@ COMMANDS = {
     "container runlabel": NOT_YET,
     "container update": NOT_YET,
     "update": NOT_YET,
-    "generate kube": NOT_YET,
     "generate systemd": NOT_YET,
     "generate spec": "out of scope: podpy has no remote API that takes podman's container specs",
-    "generate": NOT_YET,
-    "kube": NOT_YET,
     "machine": "out of scope: podpy runs containers on this Linux host and manages no virtual machines",
     "pod clone": NOT_YET,
     "pod stats": NOT_YET,
@@ -80,6 +77,12 @@ FLAGS = {
          "-c/--connection": REMOTE, "--identity": REMOTE, "-r/--remote": REMOTE, "--url": REMOTE, "--ssh": REMOTE},
     "run": {**_RUN_CREATE, "--passwd": NOT_YET},
     "create": {**_RUN_CREATE, "--init-ctr": INIT_CTR},
+    "kube play": {
+        "--annotation": NOT_YET, "--authfile": NOT_YET, "--build": "building images from a play's context "
+        "directories is not available yet: build them with `podpy build` first", "--cert-dir": NOT_YET,
+        "--context-dir": NOT_YET, "--creds": NOT_YET, "--no-hosts": NOT_YET, "--seccomp-profile-root": NOT_YET,
+        "--tls-verify": NOT_YET,
+    },
     "pod create": {
         "--blkio-weight": POD_CGROUP, "--blkio-weight-device": POD_CGROUP, "--cgroup-parent": POD_CGROUP,
         "-c/--cpu-shares": POD_CGROUP, "--cpus": POD_CGROUP, "--cpuset-cpus": POD_CGROUP, "--cpuset-mems": POD_CGROUP,
@@ -121,6 +124,7 @@ FLAGS = {
 
 # podman's second names of a command -> the first (their flags are the same in podman 4.3.1)
 SAME = {
+    "generate kube": "kube generate",
     "container attach": "attach", "container commit": "commit", "container cp": "cp", "container create": "create",
     "container diff": "diff", "container exec": "exec", "container export": "export", "container kill": "kill",
     "container list": "ps", "container ls": "ps", "container ps": "ps", "container logs": "logs",

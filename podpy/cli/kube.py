@@ -1,0 +1,128 @@
+"""`kube play`, `kube down`, `kube generate`, and podman 4.3.1's older spellings `play kube` and
+`generate kube` (each one KubeEngine call, its report printed as podman prints it)."""
+
+from __future__ import annotations
+
+import sys
+from typing import List, Optional
+
+import typer
+
+from . import render
+from .app import runtime
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+
+def engine(ctx: typer.Context, quiet: bool = False) -> Any:
+    from ..kube.apply import KubeEngine
+
+    return KubeEngine(runtime(ctx), render.warn, None if quiet else render.err_line)
+
+
+def _read(path: str) -> str:
+    from ..errors import InvalidArgument
+
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except OSError as exc:
+        raise InvalidArgument(f"{path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InvalidArgument(f"{path}: not UTF-8 text") from None
+
+
+def play(
+    ctx: typer.Context,
+    file: str = typer.Argument(..., help="The YAML file, or - for stdin."),
+    down: bool = typer.Option(False, "--down", help="Remove what the file made instead (as `kube down`)."),
+    replace: bool = typer.Option(False, "--replace", help="Remove the file's pods first, if they exist."),
+    start: bool = typer.Option(True, "--start/--no-start", help="Start the pods (--start=false: create only)."),
+    network: List[str] = typer.Option([], "--network", "--net", help="Network of the pods."),
+    publish: List[str] = typer.Option([], "--publish", help="Publish a port of every pod ([[IP:]HOST:]CTR)."),
+    configmap: List[str] = typer.Option([], "--configmap", help="A YAML file of ConfigMaps (repeatable, "
+                                                               "or comma-separated)."),
+    log_driver: Optional[str] = typer.Option(None, "--log-driver", help="Log driver of the containers."),
+    log_opt: List[str] = typer.Option([], "--log-opt", help="Log option of the containers."),
+    userns: Optional[str] = typer.Option(None, "--userns", help="User namespace of the pods."),
+    ip: Optional[str] = typer.Option(None, "--ip", help="Address of the pod on its user network."),
+    mac_address: Optional[str] = typer.Option(None, "--mac-address", help="MAC address of the pod."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Print no progress while pulling images."),
+    strict: bool = typer.Option(False, "--strict", help="Refuse a file with fields podpy ignores."),
+) -> None:
+    """Make pods, containers and volumes from Kubernetes YAML, and start them."""
+    from ..kube.play import PlayOptions
+
+    text = _read(file)
+    if down:
+        _print_down(engine(ctx).down(text))
+        return
+    maps = [p for item in configmap for p in item.split(",") if p]
+    opts = PlayOptions(network=list(network), publish=list(publish), log_driver=log_driver,
+                       log_opts=list(log_opt), userns=userns, ip=ip, mac_address=mac_address)
+    report = engine(ctx, quiet).play(text, opts, maps, start=start, replace=replace, strict=strict)
+    if report.volumes:
+        render.out("Volumes:")
+        for name in report.volumes:
+            render.out(name)
+    for pod in report.pods:
+        render.out(f"Pod:\n{pod.id}")
+        for title, ids in (("Container", pod.containers), ("Init Container", pod.init)):
+            if ids:
+                render.out(title + (":" if len(ids) == 1 else "s:"))
+                for cid in ids:
+                    render.out(cid)
+        render.out()
+
+
+def down(
+    ctx: typer.Context,
+    file: str = typer.Argument(..., help="The YAML file `kube play` was given, or - for stdin."),
+) -> None:
+    """Stop and remove the pods a Kubernetes YAML file made (claims' volumes are kept)."""
+    _print_down(engine(ctx).down(_read(file)))
+
+
+def _print_down(report: Any) -> None:
+    if report.stopped:
+        render.out("Pods stopped:")
+        for pid in report.stopped:
+            render.out(pid)
+    if report.removed:
+        render.out("Pods removed:")
+        for pid in report.removed:
+            render.out(pid)
+
+
+def generate(
+    ctx: typer.Context,
+    names: List[str] = typer.Argument(..., help="Containers, pods and volumes."),
+    filename: Optional[str] = typer.Option(None, "-f", "--filename", help="Write the YAML to this file."),
+    service: bool = typer.Option(False, "-s", "--service", help="Add a Service of the published ports."),
+    kind: str = typer.Option("pod", "-t", "--type", help="pod (default) or deployment."),
+    replicas: int = typer.Option(1, "-r", "--replicas", help="The Deployment's replicas."),
+) -> None:
+    """Write Kubernetes YAML for containers, pods and volumes."""
+    text = engine(ctx).generate(list(names), kind.lower(), replicas, service)
+    if filename:
+        from ..errors import InvalidArgument
+
+        try:
+            with open(filename, "x", encoding="utf-8") as f:
+                f.write(text)
+        except FileExistsError:
+            raise InvalidArgument(f"cannot write to {filename}: the file exists") from None
+        except OSError as exc:
+            raise InvalidArgument(f"cannot write to {filename}: {exc.strerror}") from None
+        return
+    sys.stdout.write(text)
+
+
+TOP: dict = {}
+KUBE = {"play": (play, {}), "down": (down, {}), "generate": (generate, {})}
+GENERATE = {"kube": (generate, {})}
+PLAY = {"kube": (play, {})}
