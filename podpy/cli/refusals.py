@@ -142,8 +142,6 @@ SAME = {
 # test checks that every other command of podpy's is one of podman's)
 PODPY_ONLY = {
     "system doctor": "checks what this host lets the user run, and names the fix of each problem",
-    "play": "podman's older spelling of `kube play`, which podman 4.3.1 still takes but leaves out of its help",
-    "play kube": "podman's older spelling of `kube play`, which podman 4.3.1 still takes but leaves out of its help",
 }
 
 
