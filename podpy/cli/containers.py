@@ -149,7 +149,7 @@ def ps(
     while True:
         if not once and sys.stdout.isatty():
             sys.stdout.write("\x1b[2J\x1b[1;1H")   # a clear screen for each round, as podman's
-        _ps_print(eng.ps(opts), quiet, fmt, no_trunc, noheading, size, ns)
+        _ps_print(eng.ps(opts), quiet, fmt, no_trunc, noheading, size, ns, pod)
         if once:
             return
         sys.stdout.flush()
@@ -159,7 +159,7 @@ def ps(
 
 
 def _ps_print(entries: list[Any], quiet: bool, fmt: Optional[str], no_trunc: bool, noheading: bool,
-              size: bool, ns: bool) -> None:
+              size: bool, ns: bool, pod: bool = False) -> None:
     from .views import PS_HEADERS, ps_row
 
     if quiet and not fmt:
