@@ -11,6 +11,7 @@ entities.py.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from ..errors import InvalidArgument, translate
@@ -39,6 +40,19 @@ def _running(rec: ContainerRecord) -> bool:
     from ..state import RUNNING
 
     return rec.state == RUNNING
+
+
+def attached_streams(values: list[str]) -> Optional[set[str]]:
+    """-a/--attach STREAM (stdin, stdout, stderr; repeatable): the streams run shows; None: all."""
+    if not values:
+        return None
+    out = set()
+    for value in (v for item in values for v in item.split(",")):
+        if value.lower() not in ("stdin", "stdout", "stderr"):
+            raise InvalidArgument(f'invalid stream "{value}" for --attach - must be one of stdin, stdout, or '
+                                  "stderr: invalid argument")
+        out.add(value.lower())
+    return out
 
 
 def _platform_matches(config: dict[str, object], wanted: tuple[str, str, Optional[str]]) -> bool:
@@ -87,7 +101,7 @@ class ContainerEngine:
         from .create import create
 
         reconcile(self.rt)
-        self._pull_if_needed(opts.image, opts.pull, opts.platform)
+        self._pull_if_needed(opts)
         return create(self.rt, opts, on_replaced=on_replaced)
 
     def run(self, opts: CreateOptions, on_detached: Optional[Callable[[str], None]] = None,
@@ -112,7 +126,7 @@ class ContainerEngine:
             ahead = stage1.start(mappings)
         try:
             reconcile(self.rt)
-            self._pull_if_needed(opts.image, opts.pull, opts.platform)
+            self._pull_if_needed(opts)
             rec = create(self.rt, opts, for_run=True, on_replaced=on_replaced)
             for line in self.rt.cfg.warnings:
                 self.warn(line)
@@ -125,8 +139,11 @@ class ContainerEngine:
                 return 0
             from .start import start_attached
 
+            streams = attached_streams(opts.attach)
+            if streams is not None and not streams & {"stdout", "stderr"} and on_detached is not None:
+                on_detached(rec.id)   # as podman: the id, when neither output is shown
             sys.stdout.flush()
-            code = start_attached(self.rt, rec, self.warn, ahead, opts.sig_proxy, keys)
+            code = start_attached(self.rt, rec, self.warn, ahead, opts.sig_proxy, keys, streams)
         finally:
             if ahead is not None:
                 ahead.discard()
@@ -143,13 +160,20 @@ class ContainerEngine:
             if report.error is not None:
                 self.warn(str(report.error))
 
-    def _pull_if_needed(self, image: str, policy: Optional[str], platform: Optional[str] = None) -> None:
-        policy = policy or "missing"
+    def _pull_if_needed(self, opts: CreateOptions) -> None:
+        """The image of run or create, pulled as --pull says (of the platform of --platform or
+        --os/--arch/--variant, with --authfile's credentials and --tls-verify)."""
+        image, policy = opts.image, opts.pull or "missing"
+        streams = attached_streams(opts.attach)
+        if opts.authfile and not os.path.exists(opts.authfile):
+            raise InvalidArgument(f"stat {opts.authfile}: no such file or directory")
+        if opts.rootfs:
+            return
         wanted = None
-        if platform:
+        if opts.platform or opts.os or opts.arch or opts.variant:
             from .pull import platform_of
 
-            wanted = platform_of(platform, None, None, None)
+            wanted = platform_of(opts.platform, opts.os, opts.arch, opts.variant)
         if policy == "never":
             return
         if policy == "missing":
@@ -164,7 +188,8 @@ class ContainerEngine:
                 pass  # not here: pull it, as podman does
         from .pull import ensure_image
 
-        ensure_image(self.rt, image, policy, self.progress or (lambda _line: None), wanted)
+        ensure_image(self.rt, image, policy, self.progress or (lambda _line: None), wanted,
+                     tls_verify=opts.tls_verify, auth_file=opts.authfile)
 
     # -- start, stop and the other running verbs ---------------------------------------------
 

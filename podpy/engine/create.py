@@ -62,7 +62,9 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
     shared = _volumes_from(rt, o.volumes_from, set(dests))
     secrets = _secrets(rt, o.secrets, set(dests)) if o.secrets else []
     entrypoint = opt.parse_entrypoint(o.entrypoint)
-    labels = opt.parse_labels(o.labels)
+    from . import procopts
+
+    labels = opt.parse_labels(procopts.label_file_items(o.label_file) + o.labels if o.label_file else o.labels)
     user_spec = opt.parse_user(o.user) if o.user else None
     restart = opt.parse_restart(o.restart)
     if restart != "no" and o.remove:
@@ -113,6 +115,9 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
     from . import kernelopts
 
     kernel = kernelopts.decide(rt, o, net["network"])
+    extra = procopts.decide(rt, o, icfg)
+    if extra["seccomp_policy"] == "image" and not security["seccomp"]:
+        security["seccomp"] = procopts.image_seccomp(rt, icfg.get("Labels") or {})
     health = opt.healthcheck(icfg.get("Healthcheck"), o.health_cmd, o.health_interval, o.health_retries,
                              o.health_start_period, o.health_timeout, o.health_on_failure, o.no_healthcheck)
     layer_dirs = rt.store.layer_dirs(image)
@@ -129,6 +134,16 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
         extra_etc = _keep_id_entries(uid, gid, home, passwd, group)
     else:
         uid, gid, groups, home = opt.resolve_user(spec, passwd, group)
+    added, keep_groups = procopts.group_add(o.group_add, group)
+    groups = groups + [g for g in added if g not in groups]
+    if keep_groups:
+        extra["annotations"][procopts.KEEP_GROUPS_ANNOTATION] = "1"
+    if o.passwd_entry is not None:
+        users = extra_etc.get("/etc/passwd")
+        with_entry = procopts.passwd_with_entry(o.passwd_entry, uid, gid, o.workdir or str(icfg.get("WorkingDir")
+                                                or "/"), users.encode() if users else passwd)
+        if with_entry is not None:
+            extra_etc["/etc/passwd"] = with_entry
     if uid == 0 and home == "/":
         home = "/root"
     if rt.cfg.rootless:
@@ -151,10 +166,12 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
     cid = os.urandom(32).hex()
     hostname = o.hostname or ""
     base_env = ["PATH=" + DEFAULT_PATH, "TERM=xterm", "container=podpy"]
-    if o.env_host:
-        # --env-host: podpy's own environment, under the image's and the options' (podman's order)
-        base_env = opt.merge_env(base_env, [f"{k}={v}" for k, v in os.environ.items()])
-    env = opt.merge_env(base_env, list(icfg.get("Env") or []), user_env)
+    env = procopts.environment(o, base_env, list(icfg.get("Env") or []), user_env)
+    systemd = procopts.systemd_mode(o.systemd, entrypoint + command)
+    if systemd and not any(e.startswith("container=") for e in env):
+        env.append("container=podpy")
+    if systemd and not stop_signal:
+        stop_signal = opt.signal_name(opt.parse_signal(procopts.SYSTEMD_STOP_SIGNAL))
     if not any(e.startswith("HOME=") for e in env):
         env.append(f"HOME={home}")
     env = [e for e in env if not e.startswith("HOSTNAME=")]
@@ -172,7 +189,8 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
         preserve_fds=preserve, seccomp=security["seccomp"], no_new_privileges=security["no_new_privileges"],
         mask=security["mask"], unmask=security["unmask"],
         read_only_tmpfs=ro_tmpfs and o.read_only, userns=o.userns or userns.mode,
-        idmap=userns.idmap, etc_entries=extra_etc,
+        idmap=userns.idmap, etc_entries=extra_etc, group_add=list(o.group_add), keep_groups=keep_groups,
+        systemd=systemd, **extra,
         create_command=o.create_command or [os.path.basename(sys.argv[0])] + sys.argv[1:],
         **kernel, **life,
     )

@@ -76,11 +76,11 @@ def _kill_and_wait(rec: ContainerRecord, timeout: float = 10.0) -> None:
 
 
 def _shared_with(rec: ContainerRecord) -> set[str]:
-    """The ids of the containers whose namespaces rec joins (--network, --pid, --ipc, --uts,
-    --cgroupns container:ID)."""
+    """The ids of the containers rec depends on: whose namespaces it joins (--network, --pid,
+    --ipc, --uts, --cgroupns container:ID) and that it --requires."""
     cfg = rec.config
     return {mode.partition(":")[2] for mode in (cfg.network, cfg.pid_mode, cfg.ipc_mode, cfg.uts_mode,
-                                                 cfg.cgroupns_mode) if mode.startswith("container:")}
+                                                 cfg.cgroupns_mode) if mode.startswith("container:")} | set(cfg.requires)
 
 
 def dependents(recs: list[ContainerRecord], cid: str) -> list[ContainerRecord]:

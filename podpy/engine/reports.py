@@ -127,6 +127,9 @@ def container_inspect(rec: ContainerRecord, rootfs: str, driver: str, run_dir: s
                             **({"io.podman.annotations.cid-file": cfg.cidfile} if cfg.cidfile else {})},
             **({"Timezone": cfg.timezone} if cfg.timezone else {}),
             "Timeout": cfg.timeout,
+            "Umask": cfg.umask or "0022",
+            **({"SystemdMode": True} if cfg.systemd else {}),
+            **({"ChrootDirs": list(cfg.chrootdirs)} if cfg.chrootdirs else {}),
             "sdNotifyMode": cfg.sdnotify,
             **({"sdNotifySocket": cfg.notify_socket} if cfg.notify_socket else {}),
             **({"Secrets": [{"Name": x["name"], "ID": x["id"], "UID": x["uid"], "GID": x["gid"], "Mode": x["mode"]}
@@ -157,6 +160,8 @@ def container_inspect(rec: ContainerRecord, rootfs: str, driver: str, run_dir: s
             "SecurityOpt": ([f"seccomp={cfg.seccomp}"] if cfg.seccomp else [])
             + (["no-new-privileges"] if cfg.no_new_privileges else []),
             "Init": bool(cfg.init_path),
+            "GroupAdd": list(cfg.group_add) if not cfg.keep_groups else [],
+            "OomScoreAdj": cfg.oom_score_adj or 0,
             "IpcMode": cfg.ipc_mode or "shareable",
             "Cgroups": "disabled" if cfg.cgroups_mode == "disabled" else "default",
             "PidMode": cfg.pid_mode or "private",
@@ -170,6 +175,7 @@ def container_inspect(rec: ContainerRecord, rootfs: str, driver: str, run_dir: s
             if cfg.idmap else {},
         },
         "NetworkSettings": network_settings(rec, run_dir),
+        "Dependencies": list(cfg.requires),
         "IsInfra": False,
     }
 

@@ -82,6 +82,17 @@ def container_cgroup(ctr: Container, warn: Callable[[str], None]) -> Optional[st
     return path
 
 
+def start_requirements(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None]) -> None:
+    """--requires: the containers rec depends on, each started (detached, its own requirements
+    first) unless it runs, before rec, as podman starts them."""
+    for cid in rec.config.requires:
+        other = rt.state.get(cid)
+        if other is None:
+            raise InvalidArgument(f"container {rec.name} requires container {cid[:12]}, which is gone")
+        if other.state not in ("running", "paused"):
+            start_detached(rt, other, warn)
+
+
 def log_path(rt: Runtime, rec: ContainerRecord) -> str:
     return rec.config.log_opts.get("path") or os.path.join(rt.store.container_dir(rec.id), LOG_FILE)
 
@@ -140,6 +151,7 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
     by_policy: a restart policy's start, which a `stop` meanwhile cancels."""
     from ..network.start import NetStart
 
+    start_requirements(rt, rec, warn)
     ctr = Container(rt, rec)
     rec = ctr.claim_start(detached=True, by_policy=by_policy)
     cfg = rec.config
@@ -241,16 +253,18 @@ def _started(cfg: Any, pid: int, supervisor: int, main_pid: int, warn: Callable[
 
 def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None],
                    ahead: Optional["Ahead"] = None, sig_proxy: bool = True,
-                   detach_keys: Optional[bytes] = None) -> int:
+                   detach_keys: Optional[bytes] = None, streams: Optional[set[str]] = None) -> int:
     """Start a created or exited container in the foreground; its exit code. ahead: a stage 1
     forked early (rootless/ahead.py) for launch to use when it fits the spec; sig_proxy: pass
     the signals podpy receives on to it (else they are ignored while it runs); detach_keys:
-    the keys whose detaching a terminal's relay refuses (see _refuse_detach)."""
+    the keys whose detaching a terminal's relay refuses (see _refuse_detach); streams: the
+    outputs shown (-a/--attach: "stdout", "stderr"; None: both), the others still logged."""
     from functools import partial
 
     from rootless import parent, tty
     from storage.fsutil import remove_tree
 
+    start_requirements(rt, rec, warn)
     ctr = Container(rt, rec)
     rec = ctr.claim_start(detached=False)
     cfg = rec.config
@@ -269,6 +283,10 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
             listening = tuple(net.bind())
             cgroup = container_cgroup(ctr, warn)
             log, stdio = _foreground_log(rt, rec, pipes)
+            if streams is not None and not stdio and not cfg.tty:
+                # unlogged (--rm): what is not shown goes to /dev/null
+                stdio = tuple(os.dup(fd) if name in streams else os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+                              for fd, name in ((1, "stdout"), (2, "stderr")))
             options = parent.LaunchOptions(
                 slirp=net.slirp,
                 cgroup_procs=os.path.join(cgroup, "cgroup.procs") if cgroup else None,
@@ -308,7 +326,7 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
                               copy=None if log is None else partial(log.write, "stdout"))
                 os.close(container.pty_master)
             elif pipes:
-                _relay_logged(pipes, log)
+                _relay_logged(pipes, log, streams)
             code = container.wait()
         finally:
             for fd in pipes:
@@ -350,7 +368,7 @@ def _foreground_log(rt: Runtime, rec: ContainerRecord, pipes: list[int]) -> tupl
     return log, (out_w, err_w)
 
 
-def _relay_logged(pipes: list[int], log: Any) -> None:
+def _relay_logged(pipes: list[int], log: Any, streams: Optional[set[str]] = None) -> None:
     """Copy the container's stdout and stderr to ours and to its log until both end (the
     container and whatever it started have closed them); each pipe is closed here and taken
     out of pipes when it ends. When our own end is gone (`podpy run ... | head`), that pipe
@@ -363,6 +381,9 @@ def _relay_logged(pipes: list[int], log: Any) -> None:
         for fd in ready:
             data = os.read(fd, 65536)
             out, stream = where[fd]
+            if data and streams is not None and stream not in streams:
+                log.write(stream, data)   # -a without it: logged, not shown
+                continue
             if data:
                 log.write(stream, data)
                 try:
