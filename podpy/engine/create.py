@@ -85,6 +85,12 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
         if preserve and (o.detach or not for_run):
             raise InvalidArgument("--preserve-fds works with `podpy run` in the foreground only")
     limits = opt.parse_limits(o.memory, o.memory_swap, o.cpus, o.cpu_shares, o.pids_limit)
+    from . import cgroupopts
+
+    more_limits, resources, cgroup_warnings = cgroupopts.decide(o, limits)
+    cgroup_conf = cgroupopts.cgroup_conf(o.cgroup_conf)
+    limits.update(more_limits, **{f"file:{k}": v for k, v in cgroup_conf.items()})
+    rt.cfg.warnings.extend(cgroup_warnings)
     if o.kernel_memory is not None:
         rt.cfg.warnings.append("The --kernel-memory flag is no longer supported. This flag is a noop.")
     init_path = find_init(o.init_path) if o.init or o.init_path else ""
@@ -190,7 +196,7 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
         mask=security["mask"], unmask=security["unmask"],
         read_only_tmpfs=ro_tmpfs and o.read_only, userns=o.userns or userns.mode,
         idmap=userns.idmap, etc_entries=extra_etc, group_add=list(o.group_add), keep_groups=keep_groups,
-        systemd=systemd, **extra,
+        systemd=systemd, resources=resources, cgroup_conf=cgroup_conf, **extra,
         create_command=o.create_command or [os.path.basename(sys.argv[0])] + sys.argv[1:],
         **kernel, **life,
     )

@@ -156,6 +156,8 @@ def container_inspect(rec: ContainerRecord, rootfs: str, driver: str, run_dir: s
                           "Size": cfg.log_opts.get("max-size", "0B")},
             "StopTimeout": cfg.stop_timeout,
             **_limits(cfg.limits),
+            **_RESOURCES, **cfg.resources,
+            "CgroupConf": dict(cfg.cgroup_conf) or None,
             "CgroupParent": cfg.cgroup_parent,
             "SecurityOpt": ([f"seccomp={cfg.seccomp}"] if cfg.seccomp else [])
             + (["no-new-privileges"] if cfg.no_new_privileges else []),
@@ -200,6 +202,13 @@ def network_settings(rec: ContainerRecord, run_dir: str) -> dict[str, Any]:
 
         out["Networks"] = inspect_endpoints(rec, running)
     return out
+
+
+# inspect's HostConfig values of the cgroup options a container was not given (cgroupopts.py)
+_RESOURCES = {"BlkioWeight": 0, "BlkioWeightDevice": None, "BlkioDeviceReadBps": None, "BlkioDeviceWriteBps": None,
+              "BlkioDeviceReadIOps": None, "BlkioDeviceWriteIOps": None, "CpuPeriod": 0, "CpuQuota": 0,
+              "CpuRealtimePeriod": 0, "CpuRealtimeRuntime": 0, "CpusetCpus": "", "CpusetMems": "",
+              "MemoryReservation": 0, "MemorySwappiness": 0, "OomKillDisable": False}
 
 
 def _limits(limits: dict[str, str]) -> dict[str, int]:

@@ -37,7 +37,19 @@ LOG_FILE = "ctr.log"
 
 
 _FLAGS = {"memory": "--memory", "memory_swap": "--memory-swap", "cpus": "--cpus", "cpu_shares": "--cpu-shares",
-          "pids_limit": "--pids-limit"}
+          "pids_limit": "--pids-limit", "cpu_max": "--cpu-period/--cpu-quota", "cpuset_cpus": "--cpuset-cpus",
+          "cpuset_mems": "--cpuset-mems", "memory_low": "--memory-reservation", "io_weight": "--blkio-weight",
+          "io_max": "--device-read/write-bps/iops"}
+
+
+def _flags(keys: list[str]) -> str:
+    """The flags that asked for these limits, once each, for a warning."""
+    out: list[str] = []
+    for key in keys:
+        flag = f"--cgroup-conf {key[5:]}" if key.startswith("file:") else _FLAGS[key]
+        if flag not in out:
+            out.append(flag)
+    return ", ".join(out)
 
 
 def container_cgroup(ctr: Container, warn: Callable[[str], None]) -> Optional[str]:
@@ -50,8 +62,7 @@ def container_cgroup(ctr: Container, warn: Callable[[str], None]) -> Optional[st
     cfg = rec.config
     if cfg.cgroups_mode == "disabled":
         if cfg.limits:
-            flags = ", ".join(_FLAGS[k] for k in cfg.limits)
-            warn(f"{flags} ignored: --cgroups disabled gives the container no cgroup")
+            warn(f"{_flags(list(cfg.limits))} ignored: --cgroups disabled gives the container no cgroup")
         return None
     info = cgroups.detect()
     parent: Optional[str] = info.path if info.writable else None
@@ -66,8 +77,7 @@ def container_cgroup(ctr: Container, warn: Callable[[str], None]) -> Optional[st
             warn(f"--cgroup-parent ignored: {why}")
     if parent is None:
         if cfg.limits:
-            flags = ", ".join(_FLAGS[k] for k in cfg.limits)
-            warn(f"{flags} ignored: containers get no cgroup here ({why})")
+            warn(f"{_flags(list(cfg.limits))} ignored: containers get no cgroup here ({why})")
         return None
     try:
         path = cgroups.make(parent, f"podpy-{rec.id}")
@@ -76,7 +86,7 @@ def container_cgroup(ctr: Container, warn: Callable[[str], None]) -> Optional[st
         return None
     missing = cgroups.apply_limits(path, cfg.limits) if cfg.limits else []
     for ctrl in missing:
-        flags = ", ".join(_FLAGS[k] for k in cfg.limits if cgroups.LIMIT_FILES[k][0] == ctrl)
+        flags = _flags([k for k in cfg.limits if cgroups.limit_file(k)[0] == ctrl])
         warn(f"{flags} ignored: the {ctrl} controller is not delegated to {parent}")
     ctr.set_cgroup(path)
     return path
