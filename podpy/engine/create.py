@@ -110,11 +110,12 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
         capabilities.resolve((), o.cap_add, o.cap_drop, False)
     except SetupError as exc:
         raise InvalidArgument(str(exc)) from exc
+    rootfs = procopts.check_rootfs(o.image) if o.rootfs else ""
     try:
-        image = rt.store.image(o.image, rt.cfg.short_names)
+        image = None if rootfs else rt.store.image(o.image, rt.cfg.short_names)
     except Exception as exc:  # noqa: BLE001
         raise translate(exc) from exc
-    icfg = image.config.get("config") or {}
+    icfg = (image.config.get("config") or {}) if image is not None else {}
     from ..network import config as netconfig
 
     net = netconfig.resolve(rt, o, icfg)
@@ -126,12 +127,18 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
         security["seccomp"] = procopts.image_seccomp(rt, icfg.get("Labels") or {})
     health = opt.healthcheck(icfg.get("Healthcheck"), o.health_cmd, o.health_interval, o.health_retries,
                              o.health_start_period, o.health_timeout, o.health_on_failure, o.no_healthcheck)
-    layer_dirs = rt.store.layer_dirs(image)
+    layer_dirs = rt.store.layer_dirs(image) if image is not None else [rootfs]
     user_str = o.user if o.user is not None else str(icfg.get("User") or "")
     spec = user_spec or (opt.parse_user(user_str) if user_str else opt.UserSpec("0", None))
     passwd = view.read_file(layer_dirs, "/etc/passwd")
     group = view.read_file(layer_dirs, "/etc/group")
-    userns = parse_userns(o.userns, o.uidmap, o.gidmap, rt.cfg.rootless, rt.id_mappings)
+    uidmap, gidmap = o.uidmap, o.gidmap
+    if o.subuidname or o.subgidname:
+        if o.userns or uidmap or gidmap:
+            raise InvalidArgument("--subuidname and --subgidname cannot be combined with --userns, --uidmap or "
+                                  "--gidmap")
+        uidmap, gidmap = procopts.subid_maps(o.subuidname, o.subgidname, rt.id_mappings)
+    userns = parse_userns(o.userns, uidmap, gidmap, rt.cfg.rootless, rt.id_mappings)
     extra_etc: dict[str, str] = {}
     if userns.mode == "keep-id" and user_spec is None:
         # As podman: the user's own ids, and entries for them in /etc/passwd and /etc/group.
@@ -182,7 +189,12 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
         env.append(f"HOME={home}")
     env = [e for e in env if not e.startswith("HOSTNAME=")]
     env.append(f"HOSTNAME={kernelopts.uts_hostname(rt, kernel['uts_mode']) or hostname or cid[:12]}")
-    image_name = o.image if image.id.startswith(o.image.removeprefix("sha256:")) else _display_name(image, o.image)
+    if image is None:
+        image_name = ""   # --rootfs: no image, as podman shows it
+    elif image.id.startswith(o.image.removeprefix("sha256:")):
+        image_name = o.image
+    else:
+        image_name = _display_name(image, o.image)
     cfg = ContainerConfig(
         command=command, entrypoint=entrypoint, env=env, user=user_str, uid=uid, gid=gid, groups=groups,
         workdir=workdir, hostname=hostname, tty=o.tty,
@@ -194,13 +206,14 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
         limits=limits, cgroup_parent=o.cgroup_parent or "", init_path=init_path, healthcheck=health,
         preserve_fds=preserve, seccomp=security["seccomp"], no_new_privileges=security["no_new_privileges"],
         mask=security["mask"], unmask=security["unmask"],
-        read_only_tmpfs=ro_tmpfs and o.read_only, userns=o.userns or userns.mode,
+        read_only_tmpfs=ro_tmpfs and o.read_only,
+        userns="private" if userns.mode == "nomap" else o.userns or userns.mode,
         idmap=userns.idmap, etc_entries=extra_etc, group_add=list(o.group_add), keep_groups=keep_groups,
-        systemd=systemd, resources=resources, cgroup_conf=cgroup_conf, **extra,
+        systemd=systemd, rootfs=rootfs, resources=resources, cgroup_conf=cgroup_conf, **extra,
         create_command=o.create_command or [os.path.basename(sys.argv[0])] + sys.argv[1:],
         **kernel, **life,
     )
-    rec = ContainerRecord(id=cid, name=name or "", image_id=image.id, image_name=image_name,
+    rec = ContainerRecord(id=cid, name=name or "", image_id=image.id if image else "", image_name=image_name,
                           created=time.time(), state=CONFIGURED, config=cfg)
     from .container import Container
     from .volumestore import resolve
@@ -240,7 +253,10 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
         _drop_cidfile(cidfile, o.cidfile)
         raise
     try:
-        rt.store.create_container(cid, image)
+        if image is None:   # --rootfs: the directory is bound at merged/ at each start
+            os.makedirs(os.path.join(rt.store.container_dir(cid), "merged"), mode=0o700)
+        else:
+            rt.store.create_container(cid, image)
         if secrets:
             from .secrets import install
 
@@ -424,6 +440,14 @@ def parse_userns(value: Optional[str], uidmap: list[str], gidmap: list[str], roo
             return Userns("private", _idmap(uids, gids, available), available)
     except IdMapError as exc:
         raise InvalidArgument(str(exc)) from exc
+    if mode == "nomap" and not args:
+        # every id but the user's own: the subordinate ids, from container id 0 up
+        if not rootless:
+            raise InvalidArgument("nomap is only supported in rootless mode")
+        if maps.warning:
+            raise InvalidArgument(f"--userns=nomap needs subordinate ids: {maps.warning}")
+        uids, gids = [(0, 1, available[0] - 1)], [(0, 1, available[1] - 1)]
+        return Userns("nomap", _idmap(uids, gids, available), available)
     if mode in ("", "host", "private") and not args:
         # Rootless, "host" is the user's own namespace: the default mapping, as with podman.
         return Userns(mode, {}, available)
@@ -453,7 +477,7 @@ def parse_userns(value: Optional[str], uidmap: list[str], gidmap: list[str], roo
         if maps.warning:
             raise InvalidArgument(f"--userns=auto needs subordinate ids: {maps.warning}")
         return Userns("auto", {}, available, auto_size=size)
-    raise InvalidArgument(f"invalid --userns {value!r}: expected host, keep-id[:uid=N,gid=N] or auto[:size=N]")
+    raise InvalidArgument(f"invalid --userns {value!r}: expected host, keep-id[:uid=N,gid=N], auto[:size=N] or nomap")
 
 
 def _userns_options(value: str, args: str) -> dict[str, str]:

@@ -206,6 +206,52 @@ def _expand_template(template: str, values: dict[str, str]) -> str:
     return re.sub(r"\$(?:\{(\w+)\}|(\w+))", lambda m: values.get(m.group(1) or m.group(2), ""), template)
 
 
+def check_rootfs(value: str) -> str:
+    """--rootfs: the directory given in the image's place, which the container writes in."""
+    if value.endswith(":O"):
+        raise InvalidArgument("--rootfs PATH:O (an overlay over the directory) is not available yet")
+    path = os.path.abspath(value)
+    if not os.path.exists(path):
+        raise InvalidArgument(f"running container create option: stat {path}: no such file or directory")
+    if not os.path.isdir(path):
+        raise InvalidArgument(f"--rootfs {value}: not a directory")
+    return path
+
+
+def subid_maps(uidname: Optional[str], gidname: Optional[str], maps: Any) -> tuple[list[str], list[str]]:
+    """--subuidname/--subgidname NAME: the container's ids mapped, from 0 up, onto NAME's ranges
+    of /etc/subuid and /etc/subgid (one name stands for both when the other is not given), as
+    --uidmap/--gidmap values. Rootless, those ranges must be among the caller's own subordinate
+    ids (maps: the default user namespace's), the only ones its user namespace has."""
+    import pwd
+
+    from rootless.userns import SUBGID, SUBUID, read_subids
+
+    out: list[list[str]] = []
+    for name, path, kind, own in ((uidname or gidname, SUBUID, "subuid", maps.uids),
+                                  (gidname or uidname, SUBGID, "subgid", maps.gids)):
+        try:
+            uid = pwd.getpwnam(str(name)).pw_uid
+        except KeyError:
+            uid = -1
+        ranges = read_subids(path, str(name), uid)
+        if not ranges:
+            raise InvalidArgument(f'no {kind} ranges found for user "{name}" in {path}')
+        items: list[str] = []
+        inside = 0
+        for start, count in ranges:
+            where = next((m.container_id + start - m.host_id for m in own
+                          if m.host_id <= start and start + count <= m.host_id + m.size), None)
+            if where is None:
+                raise InvalidArgument(f"--{kind}name {name}: its ids {start}-{start + count - 1} are not among the "
+                                      "subordinate ids of the user running podpy, the only ones a rootless "
+                                      "container can have")
+            items.append(f"{inside}:{where}:{count}")
+            inside += count
+        out.append(items)
+    return out[0], out[1]
+
+
 # -- --seccomp-policy image ---------------------------------------------------------------------
 
 def image_seccomp(rt: Runtime, labels: dict[str, str]) -> str:

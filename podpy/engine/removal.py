@@ -79,8 +79,9 @@ def _shared_with(rec: ContainerRecord) -> set[str]:
     """The ids of the containers rec depends on: whose namespaces it joins (--network, --pid,
     --ipc, --uts, --cgroupns container:ID) and that it --requires."""
     cfg = rec.config
-    return {mode.partition(":")[2] for mode in (cfg.network, cfg.pid_mode, cfg.ipc_mode, cfg.uts_mode,
-                                                 cfg.cgroupns_mode) if mode.startswith("container:")} | set(cfg.requires)
+    joined = {mode.partition(":")[2] for mode in (cfg.network, cfg.pid_mode, cfg.ipc_mode, cfg.uts_mode,
+                                                   cfg.cgroupns_mode) if mode.startswith("container:")}
+    return joined | set(cfg.requires)
 
 
 def dependents(recs: list[ContainerRecord], cid: str) -> list[ContainerRecord]:

@@ -91,7 +91,7 @@ def container_inspect(rec: ContainerRecord, rootfs: str, driver: str, run_dir: s
         },
         "Image": rec.image_id,
         "ImageName": rec.image_name,
-        "Rootfs": "",
+        "Rootfs": cfg.rootfs,
         "ResolvConfPath": os.path.join(run_dir, "resolv.conf"),
         "HostnamePath": os.path.join(run_dir, "hostname"),
         "HostsPath": os.path.join(run_dir, "hosts"),

@@ -103,6 +103,10 @@ class SpecBuilder:
         from storage import images as img
 
         rt = self.rt
+        if rec.config.rootfs:   # --rootfs: the directory itself, written in place
+            desc = {"type": "bind", "source": rec.config.rootfs,
+                    "target": os.path.join(rt.store.container_dir(rec.id), "merged")}
+            return idmapped_rootfs(rt, rec.id, desc, rec.config.idmap) if rec.config.idmap else desc
         image = img.by_id(rt.db.conn, rec.image_id)
         if image is None:
             raise InvalidState(f"the image of container {rec.name} ({rec.image_id[:12]}) is gone")

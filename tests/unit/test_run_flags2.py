@@ -237,3 +237,47 @@ def test_a_record_of_an_older_podpy_reads_with_the_defaults():
     rec = ContainerRecord(id="c" * 64, name="x", image_id="i" * 64, image_name="img", created=0.0, state="created",
                           config=cfg)
     assert container_inspect(rec, "/m", "vfs", "/r", None)["Config"]["Umask"] == "0022"
+
+
+def _maps():
+    from rootless.userns import IdMap, IdMappings
+
+    return IdMappings((IdMap(0, 1000, 1), IdMap(1, 100000, 65536)), (IdMap(0, 1000, 1), IdMap(1, 100000, 65536)))
+
+
+def test_userns_nomap_maps_every_id_but_the_users_own():
+    from podpy.engine.create import parse_userns
+
+    userns = parse_userns("nomap", [], [], True, _maps())
+    assert userns.idmap == {"uids": [[0, 1, 65536]], "gids": [[0, 1, 65536]]}
+    with pytest.raises(InvalidArgument, match="nomap is only supported in rootless mode"):
+        parse_userns("nomap", [], [], False, _maps())
+
+
+def test_subuidname_maps_a_users_own_subordinate_ranges(tmp_path, monkeypatch):
+    import rootless.userns as un
+
+    subuid, subgid = tmp_path / "subuid", tmp_path / "subgid"
+    subuid.write_text("me:100000:65536\nother:165536:65536\n")
+    subgid.write_text("me:100000:65536\n")
+    monkeypatch.setattr(un, "SUBUID", str(subuid))
+    monkeypatch.setattr(un, "SUBGID", str(subgid))
+    assert procopts.subid_maps("me", None, _maps()) == (["0:1:65536"], ["0:1:65536"])
+    with pytest.raises(InvalidArgument, match="not among the subordinate ids"):
+        procopts.subid_maps("other", "me", _maps())
+    with pytest.raises(InvalidArgument, match='no subuid ranges found for user "nosuch"'):
+        procopts.subid_maps("nosuch", None, _maps())
+
+
+def test_rootfs_is_a_directory_in_the_images_place(rt, tmp_path):
+    root = tmp_path / "tree"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc" / "group").write_text("root:x:0:\nstaff:x:50:\n")
+    fields = runargs.parse("create", ["--rootfs", "--group-add", "staff", str(root), "sh"])
+    rec = create(rt, CreateOptions(**fields))
+    assert (rec.image_id, rec.image_name, rec.config.rootfs) == ("", "", str(root)) and 50 in rec.config.groups
+    desc = specgen.builder(rt).rootfs(rec)
+    assert desc["type"] == "bind" and desc["source"] == str(root)
+    assert container_inspect(rec, "/m", "vfs", "/r", None)["Rootfs"] == str(root)
+    with pytest.raises(InvalidArgument, match="stat /nonexistent/tree: no such file or directory"):
+        create(rt, CreateOptions(**runargs.parse("create", ["--rootfs", "/nonexistent/tree", "sh"])))
