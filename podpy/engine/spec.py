@@ -329,7 +329,7 @@ def _cgroup_mount(cfg: Any) -> dict[str, Any]:
         return {"destination": "/sys/fs/cgroup", "type": "cgroup2", "source": "cgroup2",
                 "options": ["rw", "nosuid", "noexec", "nodev"]}
     return {"destination": "/sys/fs/cgroup", "type": "bind", "source": "/sys/fs/cgroup",
-            "options": ["rbind", "nosuid", "noexec", "nodev"]}
+            "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]}
 
 
 def _process(terminal: bool, stdin: bool, uid: int, gid: int, groups: list[int], args: list[str],
