@@ -281,3 +281,16 @@ def test_rootfs_is_a_directory_in_the_images_place(rt, tmp_path):
     assert container_inspect(rec, "/m", "vfs", "/r", None)["Rootfs"] == str(root)
     with pytest.raises(InvalidArgument, match="stat /nonexistent/tree: no such file or directory"):
         create(rt, CreateOptions(**runargs.parse("create", ["--rootfs", "/nonexistent/tree", "sh"])))
+
+
+def test_seccomp_policy_image_takes_the_images_profile(rt):
+    profile = '{"defaultAction": "SCMP_ACT_ALLOW"}'
+    config = {"created": "2024-01-01T00:00:00Z", "architecture": "amd64", "os": "linux",
+              "config": {"Cmd": ["sh"], "Labels": {procopts.SECCOMP_LABEL: profile}},
+              "rootfs": {"type": "layers", "diff_ids": []}, "history": []}
+    rt.store.create_image(config, [], ["localhost/withprofile:latest"])
+    fields = runargs.parse("create", ["--seccomp-policy", "image", "withprofile"])
+    rec = create(rt, CreateOptions(**fields))
+    with open(rec.config.seccomp) as f:
+        assert f.read() == profile
+    assert _create(rt).config.seccomp == ""   # the default policy: the default profile
