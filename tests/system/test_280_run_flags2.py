@@ -61,6 +61,8 @@ def test_umask(p):
     assert "invalid umask string 99" in _one_line_error(_run(p, "--umask", "99", "busybox", "true", check=False))
     p("create", "--name", "um", "--umask", "077", "busybox", "true")
     assert _inspect(p, "um", "{{.Config.Umask}}") == "0077"
+    p("run", "-d", "--name", "umd", "--network", "none", "--umask", "077", "busybox", "sleep", "300")
+    assert p("exec", "umd", "sh", "-c", "umask").stdout.strip() == "0077"   # exec has the container's
 
 
 def _env(text):
