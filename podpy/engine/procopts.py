@@ -2,7 +2,7 @@
 `create` decides them: the environment (--unsetenv, --unsetenv-all, --env-merge,
 --http-proxy), supplementary groups (--group-add, keep-groups), --umask, --oom-score-adj,
 --personality, --passwd-entry, labels (--label-file) and annotations (--annotation),
---no-hosts, --chrootdirs, --seccomp-policy, --requires and the systemd mode (--systemd).
+--no-hosts, --chrootdirs (the container's hosts and resolv.conf bound in those too), --seccomp-policy, --requires and the systemd mode (--systemd).
 
 Values are checked as podman 4.3.1 checks them, with its messages where it has one, before
 anything is made. `decide` returns ContainerConfig fields; the spec builder (spec.py) turns
@@ -38,7 +38,7 @@ def decide(rt: Runtime, o: CreateOptions, icfg: dict[str, Any]) -> dict[str, Any
     """The ContainerConfig fields of the options that need neither the user nor the storage."""
     out: dict[str, Any] = {
         "umask": check_umask(o.umask), "oom_score_adj": check_oom_score_adj(o.oom_score_adj),
-        "personality": check_personality(o.personality), "chrootdirs": list(o.chrootdirs),
+        "personality": check_personality(o.personality), "chrootdirs": chrootdirs(o.chrootdirs),
         "requires": requires(rt, o.requires), "no_hosts": o.no_hosts,
     }
     if o.no_hosts and o.add_hosts:
@@ -78,6 +78,12 @@ def check_personality(value: Optional[str]) -> str:
     if value not in PERSONALITIES:
         raise InvalidArgument(f"invalid --personality {value!r}: the execution domain is LINUX or LINUX32")
     return value
+
+
+def chrootdirs(items: list[str]) -> list[str]:
+    """--chrootdirs PATH: directories inside the container used as chroots, which get the
+    container's /etc/hosts and /etc/resolv.conf too (a relative path counts from /)."""
+    return [os.path.normpath("/" + item.lstrip("/")) for item in items if item]
 
 
 def annotations(items: list[str]) -> dict[str, str]:

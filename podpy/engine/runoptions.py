@@ -276,7 +276,7 @@ class CreateOptions(Record):
                                           help="the process's OOM score adjustment (-1000..1000)")
     personality: Optional[str] = option("--personality", metavar="DOMAIN", help="execution domain: LINUX or LINUX32")
     chrootdirs: list[str] = option("--chrootdirs", metavar="PATH",
-                                   help="a chroot directory inside the container (recorded; shown by inspect)")
+                                   help="a chroot inside the container: it gets /etc/hosts and resolv.conf too")
     seccomp_policy: Optional[str] = option("--seccomp-policy", metavar="POLICY",
                                            help="default, or image (the image's own profile, refused when it has none)")
     requires: list[str] = option("--requires", metavar="CTR", help="containers started before this one")

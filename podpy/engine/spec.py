@@ -270,6 +270,12 @@ class SpecBuilder:
             if dest not in user_dests:
                 mounts.append({"destination": dest, "type": "bind", "source": path,
                                "options": ["bind", "rprivate"]})
+        for chroot in cfg.chrootdirs:
+            # --chrootdirs: a chroot inside sees the container's hosts and resolv.conf too, as podman's
+            for dest in ("/etc/hosts", "/etc/resolv.conf"):
+                if dest in etc and dest not in user_dests:
+                    mounts.append({"destination": chroot.rstrip("/") + dest, "type": "bind", "source": etc[dest],
+                                   "options": ["bind", "rprivate"]})
         mounts.extend(cfg.mounts)
         mounts.extend(secret_mounts)
         mounts.extend(kernelopts.device_mounts(cfg))

@@ -88,6 +88,8 @@ def test_labels_annotations_and_no_hosts(p, tmp_path):
     p("create", "--name", "lf", "--label-file", labels, "-l", "b=3", "--annotation", "k=v", "busybox", "true")
     assert json.loads(_inspect(p, "lf", "{{json .Config.Labels}}")) == {"a": "1", "b": "3"}
     assert json.loads(_inspect(p, "lf", "{{json .Config.Annotations}}"))["k"] == "v"
+    out = _run(p, "--chrootdirs", "/srv", "busybox", "sh", "-c", "cmp /etc/hosts /srv/etc/hosts && echo same").stdout
+    assert out.strip() == "same"
     res = _run(p, "--no-hosts", "busybox", "cat", "/etc/hosts", check=False)
     assert res.returncode == 1 and "No such file" in res.stderr
     assert "cannot be set together" in _one_line_error(_run(p, "--no-hosts", "--add-host", "a:1.2.3.4", "busybox",

@@ -145,6 +145,18 @@ def test_the_spec_asks_the_init_for_them(rt):
     assert "personality" not in plain["linux"] and "/run/lock" not in {m["destination"] for m in plain["mounts"]}
 
 
+def test_chrootdirs_get_the_hosts_and_resolv_conf(rt):
+    rec = _create(rt, "--chrootdirs", "/srv", "--chrootdirs", "jail/")
+    assert rec.config.chrootdirs == ["/srv", "/jail"]
+    rootfs = {"type": "bind", "source": "/x", "target": "/x/merged"}
+    rec.config.seccomp = "unconfined"
+    spec = specgen.builder(rt)._spec(rec, rootfs, {"/etc/hosts": "/r/hosts", "/etc/resolv.conf": "/r/resolv.conf",
+                                                   "/etc/hostname": "/r/hostname"}, None, None)
+    binds = {m["destination"]: m["source"] for m in spec["mounts"] if m["type"] == "bind"}
+    assert binds["/srv/etc/hosts"] == binds["/jail/etc/hosts"] == "/r/hosts"
+    assert binds["/srv/etc/resolv.conf"] == "/r/resolv.conf" and "/srv/etc/hostname" not in binds
+
+
 def test_systemd_mode_follows_the_command():
     assert procopts.systemd_mode(None, ["/sbin/init"]) and procopts.systemd_mode("true", ["/usr/lib/systemd/systemd"])
     assert not procopts.systemd_mode(None, ["sh"]) and not procopts.systemd_mode("false", ["/sbin/init"])
