@@ -164,7 +164,7 @@ class ContainerEngine:
         """The image of run or create, pulled as --pull says (of the platform of --platform or
         --os/--arch/--variant, with --authfile's credentials and --tls-verify)."""
         image, policy = opts.image, opts.pull or "missing"
-        streams = attached_streams(opts.attach)
+        attached_streams(opts.attach)   # checked for create as for run
         if opts.authfile and not os.path.exists(opts.authfile):
             raise InvalidArgument(f"stat {opts.authfile}: no such file or directory")
         if opts.rootfs:
