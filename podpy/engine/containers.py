@@ -165,6 +165,8 @@ class ContainerEngine:
         --os/--arch/--variant, with --authfile's credentials and --tls-verify)."""
         image, policy = opts.image, opts.pull or "missing"
         attached_streams(opts.attach)   # checked for create as for run
+        if opts.platform and (opts.arch or opts.os):
+            raise InvalidArgument("--platform option can not be specified with --arch or --os")
         if opts.authfile and not os.path.exists(opts.authfile):
             raise InvalidArgument(f"stat {opts.authfile}: no such file or directory")
         if opts.rootfs:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import shutil
 import subprocess
 
 import pytest
@@ -178,6 +179,8 @@ def test_attach_streams(p):
 def test_pull_flags_of_run(p, tmp_path):
     assert "stat /nonexistent/auth.json: no such file or directory" in _one_line_error(
         _run(p, "--authfile", "/nonexistent/auth.json", "busybox", "true", check=False))
+    assert "--platform option can not be specified with --arch or --os" in _one_line_error(
+        _run(p, "--platform", "linux/amd64", "--arch", "amd64", "busybox", "true", check=False))
     res = _run(p, "-q", "--tls-verify=false", "--disable-content-trust", "--arch", os.uname().machine.replace(
         "x86_64", "amd64").replace("aarch64", "arm64"), "--pull", "never", "busybox", "true")
     assert res.stderr == ""
@@ -216,3 +219,33 @@ def test_same_as_podman(p, podman):
         ours = _run(p, *args).stdout
         theirs = podman("run", "--rm", "--network", "none", *[a.replace("busybox", "localhost/busybox") for a in args])
         assert ours == theirs.stdout, args
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory, image_tar):
+    if shutil.which("docker-registry") is None or shutil.which("skopeo") is None:
+        pytest.skip("docker-registry and skopeo are needed (installed by packaging/setup.sh test)")
+    from registry import LocalRegistry, oci_layout, push
+
+    work = tmp_path_factory.mktemp("registry")
+    reg = LocalRegistry(work)
+    try:
+        oci_layout(work / "busybox", [image_tar.read_bytes()], ["sh"])
+        push(work / "busybox", f"{reg.host}/library/busybox:latest")
+        yield reg
+    finally:
+        reg.stop()
+
+
+def test_implicit_pull_quiet_and_tls(new_podpy, registry):
+    """run's pull of a missing image: without --tls-verify=false the plain-HTTP registry is
+    refused; with it the image comes, its progress shown, and not with -q."""
+    p = new_podpy()
+    image = f"{registry.host}/library/busybox"
+    res = p("run", "--rm", "--network", "none", image, "true", check=False)
+    assert res.returncode == 125
+    res = p("run", "--rm", "--network", "none", "--tls-verify=false", image, "echo", "ok")
+    assert res.stdout == "ok\n" and "Trying to pull" in res.stderr
+    p("rmi", image)
+    res = p("run", "--rm", "--network", "none", "-q", "--tls-verify=false", image, "echo", "ok")
+    assert (res.stdout, res.stderr) == ("ok\n", "")
