@@ -205,6 +205,9 @@ def _init(spec: dict[str, Any], chan: Channel, detach: bool, sc: S.Syscalls) -> 
     cwd = process.get("cwd") or "/"
     cwd_host = R.resolve_in_root(rootfs, cwd)
     if not os.path.isdir(cwd_host):
+        if os.path.exists(cwd_host):
+            # podman's words and status (the engine adds the container's id)
+            raise SetupError(f'workdir "{cwd}" exists on container, but is not a directory', 126)
         os.makedirs(cwd_host, 0o755, exist_ok=True)
     nested = spec.get("linux", {}).get("nestedIdMappings")
     if nested:
@@ -436,6 +439,8 @@ def _exec(process: dict[str, Any], chan: Channel) -> None:
     for item in process.get("env", []):
         k, _, v = item.partition("=")
         env[k] = v
+    if not env.get("HOME"):
+        env["HOME"] = passwd_home(os.getuid())
     for sig in _RESET_SIGNALS:
         signal.signal(sig, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
@@ -451,6 +456,20 @@ def _exec(process: dict[str, Any], chan: Channel) -> None:
         os.execve(lookpath(args[0], env.get("PATH")), args, env)
     except OSError as exc:
         raise ExecError(args[0], exc.errno or errno.ENOENT) from exc
+
+
+def passwd_home(uid: int) -> str:
+    """HOME of a process given none (or an empty one), as runc sets it: the home of the
+    first entry of the container's /etc/passwd with the process's uid, else "/"."""
+    try:
+        with open("/etc/passwd", "rb") as f:
+            for line in f:
+                entry = line.rstrip(b"\n").split(b":")
+                if len(entry) > 5 and entry[2] == str(uid).encode() and entry[5]:
+                    return os.fsdecode(entry[5])
+    except OSError:
+        pass
+    return "/"
 
 
 def lookpath(name: str, path: Optional[str]) -> str:

@@ -64,14 +64,18 @@ class Channel:
 
     def recv(self) -> tuple[Optional[dict[str, Any]], list[int]]:
         """Next message and the fds that came with it; (None, []) at end of file."""
+        # close-on-exec, as every fd Python opens itself: a received fd must not leak into
+        # the helpers the receiver spawns later (a slirp4netns exit pipe, a listener)
+        args = (self.max_message, _socket.CMSG_SPACE(self.max_fds * 4), _socket.MSG_CMSG_CLOEXEC)
         try:
-            # close-on-exec, as every fd Python opens itself: a received fd must not leak into
-            # the helpers the receiver spawns later (a slirp4netns exit pipe, a listener)
-            data, ancillary, _flags, _addr = self.sock.recvmsg(self.max_message,
-                                                                _socket.CMSG_SPACE(self.max_fds * 4),
-                                                                _socket.MSG_CMSG_CLOEXEC)
+            data, ancillary, _flags, _addr = self.sock.recvmsg(*args)
         except ConnectionResetError:
-            return None, []
+            # The peer closed with messages of ours unread: the kernel reports that once,
+            # ahead of what the peer sent before it closed (an init's error): read that.
+            try:
+                data, ancillary, _flags, _addr = self.sock.recvmsg(*args)
+            except ConnectionResetError:
+                return None, []
         fds: list[int] = []
         for level, kind, payload in ancillary:
             if level == _SOL_SOCKET and kind == _SCM_RIGHTS:

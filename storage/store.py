@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from . import images as img
 from . import reference
 from .db import STORAGE_SCHEMA, Database
-from .drivers.base import Driver
+from .drivers.base import LAYER_ROOT_MODE, Driver
 from .errors import ImageInUseError, LayerError, StorageError
 
 TYPE_CHECKING = False
@@ -48,6 +48,22 @@ def _apply_in_ns(source: Source, dest: str, options: Any, split_path: Optional[s
         stream = open(source, "rb", buffering=0)
     with stream:
         return apply_layer(stream, dest, options, split_path)
+
+
+def rename_dir(src: str, dst: str) -> None:
+    """Rename directory src to dst in another directory: that rewrites its "..", which needs
+    write permission on it, so a root without (an image's 0555 /) is opened for the move."""
+    mode = os.stat(src).st_mode & 0o7777
+    if mode & 0o200:
+        os.rename(src, dst)
+        return
+    os.chmod(src, mode | 0o200)
+    try:
+        os.rename(src, dst)
+    except OSError:
+        os.chmod(src, mode)
+        raise
+    os.chmod(dst, mode)
 
 
 def _prepare_container_in_ns(driver: Driver, cdir: str, layer_dirs: list[str]) -> None:
@@ -177,7 +193,10 @@ class Store:
 
             def work(src: Source, dest: str, opts: Any, pdir: Optional[str]) -> Any:
                 self.driver.prepare_layer(dest, pdir)
-                return _apply_in_ns(src, dest, opts, split)
+                result = _apply_in_ns(src, dest, opts, split)
+                # As containers/storage, whose untar skips a tar's entry for the root.
+                os.chmod(dest, LAYER_ROOT_MODE)
+                return result
 
             result = self.in_userns(work, source, target, options, parent_dir)
             if expect_diff_id is not None and result.diff_id != expect_diff_id:
@@ -207,7 +226,7 @@ class Store:
         final = self.layer_dir(layer_id)
         with self.db.write() as c:
             try:
-                os.rename(directory, final)
+                rename_dir(directory, final)
             except OSError:
                 if not os.path.isdir(final):
                     raise

@@ -23,11 +23,13 @@ PS_COLUMNS = [("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command")
 
 def forward_run(ctx: typer.Context) -> None:
     """`run`/`create` reached through typer (`podpy container run`): the fast path's code."""
+    from . import runargs
     from .main import Globals, run_or_create
 
     root = ctx.find_root()
     g = root.obj if isinstance(root.obj, Globals) else Globals()
-    raise typer.Exit(run_or_create(str(ctx.info_name), list(ctx.args), g))
+    fields = runargs.parse(str(ctx.info_name), list(ctx.args))
+    raise typer.Exit(0 if fields is None else run_or_create(str(ctx.info_name), fields, g))
 
 
 def start(
@@ -160,11 +162,13 @@ def exists(ctx: typer.Context, name: str = typer.Argument(..., help="Container n
 
 def forward_exec(ctx: typer.Context) -> None:
     """`container exec` reached through typer: the fast path's code."""
+    from . import runargs
     from .main import Globals, exec_command
 
     root = ctx.find_root()
     g = root.obj if isinstance(root.obj, Globals) else Globals()
-    raise typer.Exit(exec_command(list(ctx.args), g))
+    fields = runargs.parse("exec", list(ctx.args))
+    raise typer.Exit(0 if fields is None else exec_command(fields, g))
 
 
 def commit(

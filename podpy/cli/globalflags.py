@@ -4,6 +4,8 @@ run/create/exec and typer's), checked, and applied to this process.
 `podpy [GLOBAL FLAGS] COMMAND ...`: the flags before the first word that is not one are
 parsed here from TABLE, with pflag's rules (`--root x`, `--root=x`, `-c x`, `--noout`,
 `--noout=false`); typer only lists them in `podpy --help` (tree.py) and never parses them.
+The PERSISTENT ones podman also takes after the command: lift() takes them out of a typer
+command's words, runargs.parse() out of run/create/exec's options (before the image).
 What each does in podpy:
 
     --root, --runroot, --storage-driver   where the store is and how layers are mounted
@@ -184,6 +186,20 @@ class Globals:
             sys.stdout = open(os.devnull, "w")
 
 
+# The flags podman also takes after the command (cobra's persistent flags): `podpy images
+# --root DIR` is `podpy --root DIR images`. The rest (--noout, --version, the remote
+# connection's) are the root command's own.
+PERSISTENT = frozenset(("--root", "--runroot", "--storage-driver", "--storage-opt", "--events-backend",
+                        "--log-level", "--syslog", "--cgroup-manager", "--runtime", "--runtime-flag",
+                        "--tmpdir", "--network-config-dir", "--conmon", "--network-cmd-path",
+                        "--hooks-dir", "--namespace", "--volumepath"))
+# Commands whose own flags share a persistent flag's name (podman's build has its own
+# --runtime-flag and --hooks-dir), and commands whose arguments after the first positional one
+# are a command line of their own, not podpy's flags.
+_OWN = {"build": ("--runtime-flag", "--hooks-dir"), "image build": ("--runtime-flag", "--hooks-dir")}
+_PASS_THROUGH = ("unshare",)
+
+
 def parse(args: list[str]) -> tuple[Globals, list[str]]:
     """The global flags before the command, and the rest of the line (the command first).
 
@@ -198,40 +214,78 @@ def parse(args: list[str]) -> tuple[Globals, list[str]]:
         i += 1
         if a == "--":
             break
-        if a.startswith("--"):
-            name, eq, value = a.partition("=")
-            inline: Optional[str] = value if eq else None
-        else:   # -c NAME, -cNAME, -c=NAME, -v, -h, -r
-            name, rest = a[:2], a[2:]
-            inline = (rest[1:] if rest.startswith("=") else rest) if rest else None
-        row = _INDEX.get(name)
-        if row is None:
-            raise InvalidArgument(f"unknown flag: {name}" if name.startswith("--")
-                                  else f"unknown shorthand flag: {name[1:]!r} in {a}")
-        flags, attr, kind, _metavar, _help = row
-        if kind == FLAG:
-            if inline is not None and inline.lower() not in _TRUE + _FALSE:
-                raise InvalidArgument(f"invalid argument {inline!r} for {name}: expected true or false")
-            value_given: Any = inline is None or inline.lower() in _TRUE
-        else:
-            if inline is None:
-                if i >= len(args):
-                    raise InvalidArgument(f"flag needs an argument: {name}")
-                inline = args[i]
-                i += 1
-            value_given = inline
-        if attr is None:
-            from .refusals import flag_refusal, message
-
-            raise InvalidArgument(message("", flags[-1], flag_refusal("", name) or "not available"))
-        if kind == MULTI:
-            current = getattr(g, attr)
-            setattr(g, attr, (current or []) + [value_given])
-        else:
-            setattr(g, attr, value_given)
-        if attr in ("help", "version") and value_given:
+        i = take(g, a, args, i)
+        if g.help or g.version:
             break
     return g, args[i:]
+
+
+def take(g: Globals, a: str, args: list[str], i: int) -> int:
+    """Record global flag `a` (args[i-1]) in g, its value from args[i] when it takes one and has
+    none after "="; returns the index of the next argument."""
+    if a.startswith("--"):
+        name, eq, value = a.partition("=")
+        inline: Optional[str] = value if eq else None
+    else:   # -c NAME, -cNAME, -c=NAME, -v, -h, -r
+        name, rest = a[:2], a[2:]
+        inline = (rest[1:] if rest.startswith("=") else rest) if rest else None
+    row = _INDEX.get(name)
+    if row is None:
+        raise InvalidArgument(f"unknown flag: {name}" if name.startswith("--")
+                              else f"unknown shorthand flag: {name[1:]!r} in {a}")
+    flags, attr, kind, _metavar, _help = row
+    if kind == FLAG:
+        if inline is not None and inline.lower() not in _TRUE + _FALSE:
+            raise InvalidArgument(f"invalid argument {inline!r} for {name}: expected true or false")
+        value_given: Any = inline is None or inline.lower() in _TRUE
+    else:
+        if inline is None:
+            if i >= len(args):
+                raise InvalidArgument(f"flag needs an argument: {name}")
+            inline = args[i]
+            i += 1
+        value_given = inline
+    if attr is None:
+        from .refusals import flag_refusal, message
+
+        raise InvalidArgument(message("", flags[-1], flag_refusal("", name) or "not available"))
+    if kind == MULTI:
+        current = getattr(g, attr)
+        setattr(g, attr, (current or []) + [value_given])
+    else:
+        setattr(g, attr, value_given)
+    return i
+
+
+def is_persistent(a: str) -> bool:
+    """True for a global flag podman also takes after the command (`--root=DIR` or `--root`)."""
+    return a.startswith("--") and a.partition("=")[0] in PERSISTENT
+
+
+def lift(g: Globals, words: list[str]) -> list[str]:
+    """A command line (the command first) with the persistent global flags among its flags taken
+    out into g, as podman's flag parser takes them anywhere before `--` (and, for a command that
+    runs a command line of its own, before its first argument)."""
+    if not words:
+        return words
+    path = " ".join(words[:2])
+    own = _OWN.get(path, _OWN.get(words[0], ()))
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        a = words[i]
+        i += 1
+        if a == "--":
+            out += words[i - 1:]
+            break
+        if i > 1 and words[0] in _PASS_THROUGH and not a.startswith("-"):
+            out += words[i - 1:]
+            break
+        if i > 1 and is_persistent(a) and a.partition("=")[0] not in own:
+            i = take(g, a, words, i)
+            continue
+        out.append(a)
+    return out
 
 
 def _go_quote(text: str) -> str:

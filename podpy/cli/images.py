@@ -63,17 +63,11 @@ def pull(
                                         help="A no-op kept for Docker's scripts, as in podman."),
 ) -> None:
     """Pull an image from a registry."""
-    import sys
-
     from ..engine.pull import PullOptions
 
     opts = PullOptions(name=name, tls_verify=tls_verify, creds=creds, cert_dir=cert_dir, auth_file=authfile,
                        platform=platform, os=os_, arch=arch, variant=variant)
-    if quiet or not sys.stderr.isatty():
-        image = engine(ctx, _progress(quiet)).pull(opts)
-    else:
-        with render.LayerProgress() as bars:
-            image = engine(ctx, bars.line, bars.start).pull(opts)
+    image = _with_bars(ctx, quiet, lambda images: images.pull(opts))
     render.out(image.id)
 
 
@@ -97,7 +91,18 @@ def push(
 
     opts = PushOptions(image=image, destination=destination, compression=compression, tls_verify=tls_verify,
                        creds=creds, cert_dir=cert_dir, auth_file=authfile, digest_file=digestfile)
-    engine(ctx, _progress(quiet)).push(opts)
+    _with_bars(ctx, quiet, lambda images: images.push(opts))
+
+
+def _with_bars(ctx: typer.Context, quiet: bool, call: Callable[[Any], Any]) -> Any:
+    """call(the image engine), its progress lines on stderr, and on a terminal a bar per layer
+    (pull's downloads, push's uploads) as podman shows them."""
+    import sys
+
+    if quiet or not sys.stderr.isatty():
+        return call(engine(ctx, _progress(quiet)))
+    with render.LayerProgress() as bars:
+        return call(engine(ctx, bars.line, bars.start))
 
 
 def save(

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from typing import Optional
 
 from .common import guarded
-from .globalflags import Globals, parse
+from .globalflags import Globals, lift, parse
 
 FAST = ("run", "create", "exec")
 
@@ -27,15 +27,13 @@ def split_globals(args: list[str]) -> tuple[Globals, Optional[str], list[str]]:
     return g, (rest[0] if rest else None), rest[1:]
 
 
-def run_or_create(command: str, args: list[str], g: Globals) -> int:
-    """`podpy run` and `podpy create`: parse, create, and for run start in the foreground."""
+def run_or_create(command: str, fields: dict, g: Globals) -> int:
+    """`podpy run` and `podpy create` (their command line parsed by runargs): create, and for
+    run start in the foreground."""
     from ..engine.containers import ContainerEngine
     from ..engine.runoptions import CreateOptions
-    from . import render, runargs
+    from . import render
 
-    fields = runargs.parse(command, args)
-    if fields is None:
-        return 0
     opts = CreateOptions(**fields, create_command=["podpy", *sys.argv[1:]])
     if opts.preserve_fds:
         _check_inherited_fds(opts.preserve_fds)
@@ -64,14 +62,11 @@ def _check_inherited_fds(value: str) -> None:
             raise InvalidArgument(f"--preserve-fds {value}: file descriptor {fd} is not open") from None
 
 
-def exec_command(args: list[str], g: Globals) -> int:
-    """`podpy exec`: parsed here too, for the same reason as run."""
+def exec_command(fields: dict, g: Globals) -> int:
+    """`podpy exec` (its command line parsed by runargs, for the same reason as run's)."""
     from ..engine.execute import ExecOptions, exec_
-    from . import render, runargs
+    from . import render
 
-    fields = runargs.parse("exec", args)
-    if fields is None:
-        return 0
     opts = ExecOptions(**fields)
     if opts.preserve_fds:
         _check_inherited_fds(opts.preserve_fds)
@@ -92,8 +87,22 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 
 def dispatch(args: list[str]) -> int:
-    """Global flags checked and applied, then the command: the fast path's or typer's."""
+    """Global flags (before the command, and podman's persistent ones after it) checked and
+    applied, then the command: the fast path's or typer's."""
     g, command, rest = split_globals(args)
+    fields = None
+    fast = command
+    if command == "container" and rest and rest[0] in FAST:   # `podpy container run`: the same
+        fast, rest = rest[0], rest[1:]
+    if not g.help and fast in FAST:
+        from . import runargs
+
+        command = fast
+        fields = runargs.parse(str(command), rest, g)
+        if fields is None:   # --help, answered
+            return 0
+    elif command and not g.help:
+        rest = lift(g, [command, *rest])[1:]
     g.check()   # a bad value stops the command line here, before anything is done
     g.apply(args)
     if g.version:
@@ -101,10 +110,10 @@ def dispatch(args: list[str]) -> int:
 
         sys.stdout.write(f"podpy version {__version__}\n")
         return 0
-    if not g.help and command == "exec":
-        return exec_command(rest, g)
-    if not g.help and command in FAST:
-        return run_or_create(str(command), rest, g)
+    if fields is not None and command == "exec":
+        return exec_command(fields, g)
+    if fields is not None:
+        return run_or_create(str(command), fields, g)
     from .app import main as typer_main
 
     words = [str(command), *rest] if command else []

@@ -19,10 +19,13 @@ import sys
 
 from ..engine.runoptions import CREATE_OPTIONS, FLAG, MULTI, OPTIONS, VALUE, Option
 from ..errors import InvalidArgument
+from . import globalflags
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Optional
+
+    from .globalflags import Globals
 
 # exec's options are declared here until ExecOptions declares them as CreateOptions does (its
 # fields are in engine/execute.py; a unit test checks each row against them).
@@ -70,10 +73,11 @@ def help_text(command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def parse(command: str, args: list[str]) -> Optional[dict[str, Any]]:
+def parse(command: str, args: list[str], g: Optional[Globals] = None) -> Optional[dict[str, Any]]:
     """The options given, as CreateOptions fields (ExecOptions' for exec), with the image (the
     container) and the command; None after --help. Options not given are left to the
-    options class's defaults."""
+    options class's defaults. podman's persistent global flags among the options (`run --root
+    DIR IMAGE`) go to g."""
     table = _index(TABLES[command])
     fields: dict[str, Any] = {}
 
@@ -97,6 +101,9 @@ def parse(command: str, args: list[str]) -> Optional[dict[str, Any]]:
             break
         if a.startswith("--"):
             flag, eq, value = a.partition("=")
+            if flag not in table and g is not None and globalflags.is_persistent(a):
+                i = globalflags.take(g, a, args, i)
+                continue
             if flag not in table:
                 raise _unknown(command, flag, f"unknown flag: {flag}")
             dest, kind = table[flag]

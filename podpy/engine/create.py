@@ -178,11 +178,11 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
             extra_etc["/etc/passwd"] = with_hosts
     cid = os.urandom(32).hex()
     hostname = o.hostname or ""
-    base_env = ["PATH=" + DEFAULT_PATH, "TERM=xterm", "container=podpy"]
+    base_env = ["PATH=" + DEFAULT_PATH, "TERM=xterm", "container=podman"]
     env = procopts.environment(o, base_env, list(icfg.get("Env") or []), user_env)
     systemd = procopts.systemd_mode(o.systemd, entrypoint + command)
     if systemd and not any(e.startswith("container=") for e in env):
-        env.append("container=podpy")
+        env.append("container=podman")   # systemd's way to know it runs in a container
     if systemd and not stop_signal:
         stop_signal = opt.signal_name(opt.parse_signal(procopts.SYSTEMD_STOP_SIGNAL))
     if not any(e.startswith("HOME=") for e in env):

@@ -54,7 +54,7 @@ class ImageEngine:
         opts.digest_file when given)."""
         from .push import push
 
-        digest = push(self.rt, opts, self.progress)
+        digest = push(self.rt, opts, self.progress, self.layer_progress)
         if opts.digest_file:
             with open(opts.digest_file, "w") as f:
                 f.write(digest)

@@ -25,6 +25,10 @@ from .imagestore import lookup
 from .context import Runtime
 from .reconcile import reconcile
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .pull import Progress
+
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 LAYER_TYPES = {"gzip": "application/vnd.oci.image.layer.v1.tar+gzip",
@@ -51,8 +55,38 @@ def _export_in_ns(dirs: tuple[str, Optional[str]], path: str, compression: str, 
     return export_to_file(layer_dir, path, compression, parent_dir, tar_split, diff_id)
 
 
-def push(rt: Runtime, o: PushOptions, report: Callable[[str], None]) -> str:
-    """Push and return the manifest digest."""
+class _Metered:
+    """A layer file whose reads advance a progress bar, made at the first read (a blob the
+    registry has is never read: no bar); bytes sent again after a retry count once."""
+
+    def __init__(self, f: Any, label: str, size: int, progress: Progress) -> None:
+        self.f, self.label, self.size, self.progress = f, label, size, progress
+        self.advance: Optional[Callable[[int], None]] = None
+        self.done = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.f.read(n)
+        if self.advance is None:
+            self.advance = self.progress(self.label, self.size)
+        end = self.f.tell()
+        if end > self.done:
+            self.advance(end - self.done)
+            self.done = end
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.f.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.f.tell()
+
+    def seekable(self) -> bool:
+        return True
+
+
+def push(rt: Runtime, o: PushOptions, report: Callable[[str], None], progress: Optional[Progress] = None) -> str:
+    """Push and return the manifest digest; progress(label, total) -> advance(n) shows each
+    layer's upload as a pull shows its download."""
     from ..registry.conf import load
     from .pull import Endpoint, PullOptions, _client, given_credentials
 
@@ -93,9 +127,10 @@ def push(rt: Runtime, o: PushOptions, report: Callable[[str], None]) -> str:
             mount_from = _same_registry_repo(image.names, dest)
             with _client(ep, popts) as client:
                 for path, _diff, digest, size in blobs:
-                    with open(path, "rb") as f:
-                        how = client.upload_blob(dest.path, digest, size, f, mount_from=mount_from)
                     short = digest.split(":", 1)[1][:12]
+                    with open(path, "rb") as f:
+                        body = _Metered(f, short, size, progress) if progress else f
+                        how = client.upload_blob(dest.path, digest, size, body, mount_from=mount_from)
                     report(f"Copying blob {short}" + (" skipped: already exists" if how == "exists" else ""))
                 client.upload_blob(dest.path, config_digest, len(config_raw), io.BytesIO(config_raw))
                 report(f"Copying config {config_digest.split(':', 1)[1][:12]}")

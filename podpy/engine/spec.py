@@ -266,6 +266,18 @@ class SpecBuilder:
         if nested is not None:
             _owned_by_container_root(mounts, nested)
         user_dests = {m["destination"] for m in cfg.mounts}
+        # tmpfs on /run & co before the files bound into them (/run/.containerenv) and the user's
+        if cfg.read_only_tmpfs:
+            for dest in ("/run", "/tmp", "/var/tmp"):
+                if dest not in user_dests:
+                    mounts.append({"destination": dest, "type": "tmpfs", "source": "tmpfs",
+                                   "options": ["rw", "nosuid", "nodev", "mode=1777"]})
+        if cfg.systemd:
+            from .procopts import systemd_mounts
+
+            mounts.extend(systemd_mounts(user_dests | ({"/run", "/tmp"} if cfg.read_only_tmpfs else set())))
+            if "/sys/fs/cgroup" not in user_dests:
+                mounts.append(_cgroup_mount(cfg))
         for dest, path in etc.items():
             if dest not in user_dests:
                 mounts.append({"destination": dest, "type": "bind", "source": path,
@@ -281,17 +293,6 @@ class SpecBuilder:
         mounts.extend(kernelopts.device_mounts(cfg))
         if notify is not None:
             mounts.append(notify)
-        if cfg.read_only_tmpfs:
-            for dest in ("/run", "/tmp", "/var/tmp"):
-                if dest not in user_dests:
-                    mounts.append({"destination": dest, "type": "tmpfs", "source": "tmpfs",
-                                   "options": ["rw", "nosuid", "nodev", "mode=1777" if dest != "/run" else "mode=755"]})
-        if cfg.systemd:
-            from .procopts import systemd_mounts
-
-            mounts.extend(systemd_mounts(user_dests | ({"/run", "/tmp"} if cfg.read_only_tmpfs else set())))
-            if "/sys/fs/cgroup" not in user_dests:
-                mounts.append(_cgroup_mount(cfg))
         if cfg.init_path:
             mounts.append({"destination": "/run/podman-init", "type": "bind", "source": cfg.init_path,
                            "options": ["bind", "ro", "nodev", "rprivate"]})
@@ -379,11 +380,24 @@ def etc_files(rec: ContainerRecord, net: Optional["EtcNet"] = None,
         "/etc/resolv.conf": netfiles.resolv(net, cfg.dns, host_resolv()),
         **cfg.etc_entries,   # --userns=keep-id: /etc/passwd and /etc/group with the user's entries
     }
+    files["/run/.containerenv"] = containerenv(rec)
     if cfg.timezone:
         from .runfiles import localtime
 
         files["/etc/localtime"] = localtime(cfg.timezone)
     return {dest: content for dest, content in files.items() if content is not None}
+
+
+def containerenv(rec: ContainerRecord) -> str:
+    """/run/.containerenv as podman 4.3 writes it: empty, but for a privileged container the
+    engine, the container's name and id, its image and image id (and rootless=1)."""
+    if not rec.config.privileged:
+        return ""
+    from .. import __version__
+
+    return (f'engine="podpy-{__version__}"\nname="{rec.name}"\nid="{rec.id}"\n'
+            f'image="{rec.image_name}"\nimageid="{rec.image_id.removeprefix("sha256:")}"\n'
+            + ("rootless=1\n" if os.geteuid() else ""))
 
 
 def write_etc(run_dir: str, files: dict[str, Any]) -> dict[str, str]:

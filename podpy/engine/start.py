@@ -18,7 +18,7 @@ import os
 import signal
 import sys
 
-from ..errors import InvalidArgument, translate
+from ..errors import ExecFailed, InvalidArgument, translate
 from ..network.options import MAX_PUBLISHED
 from ..state import ContainerRecord, process_start_time
 from .container import EXIT_FILE, Container
@@ -216,7 +216,7 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
         if net is not None:
             net.stop()
         ctr.start_failed()
-        raise translate(exc) if isinstance(exc, Exception) else exc
+        raise _failure(exc, rec.id) if isinstance(exc, Exception) else exc
     net.stop()   # our copies of the listeners: the monitor has its own
     monitor = int(reply["monitor"])
     if reply.get("cgroup_error") and rec.cgroup:
@@ -322,7 +322,7 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
             if log is not None:
                 log.close()
             ctr.start_failed()
-            raise translate(exc) if isinstance(exc, Exception) else exc
+            raise _failure(exc, rec.id) if isinstance(exc, Exception) else exc
         fwd.attach(container.signal)
         ctr.running(container.pid)
         _started(cfg, container.pid, os.getpid(), os.getpid(), warn)
@@ -478,3 +478,11 @@ class _ForegroundHealth:
         self.thread.join(timeout=5)
 
 
+def _failure(exc: Exception, cid: str) -> Exception:
+    """The start's error as podpy reports it; the set-up names no container, podman's
+    message about the working directory does."""
+    err = translate(exc)
+    text = str(err)
+    if text.startswith('workdir "') and text.endswith("exists on container, but is not a directory"):
+        return ExecFailed(text.replace("exists on container,", f"exists on container {cid},"), 126)
+    return err

@@ -53,3 +53,19 @@ class Driver(Protocol):
 
 def merged_dir(cdir: str) -> str:
     return os.path.join(cdir, "merged")
+
+
+# The mode of every layer's root, as containers/storage gives it: it makes a layer's root with
+# its parent's mode (the first layer's with its overlay driver's defaultPerms, 0555) and its
+# untar skips a tar's entry for the root, so each layer it makes has a 0555 root, and an image's
+# / is 0555 under podman. A constant, not read from the parent: a pull applies its layers in
+# parallel, before their parents are in place.
+LAYER_ROOT_MODE = 0o555
+
+
+def root_mode(top_layer_dir: str | None) -> int:
+    """The mode a container's writable root starts with: its image's top layer's, else
+    LAYER_ROOT_MODE (a container of an image with no layers)."""
+    if top_layer_dir is None:
+        return LAYER_ROOT_MODE
+    return os.stat(top_layer_dir).st_mode & 0o7777

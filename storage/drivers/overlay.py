@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 
+from .base import root_mode
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -37,6 +39,8 @@ class OverlayDriver:
     def prepare_container(self, cdir: str, layer_dirs: list[str]) -> None:
         for sub in ("diff", "work", "merged"):
             os.makedirs(os.path.join(cdir, sub), mode=0o755, exist_ok=True)
+        # The merged root is the upper directory's: it keeps the image's / (0555 stays 0555).
+        os.chmod(os.path.join(cdir, "diff"), root_mode(layer_dirs[-1] if layer_dirs else None))
 
     def rootfs_mount(self, cdir: str, layer_dirs: list[str]) -> dict[str, Any]:
         return {

@@ -154,3 +154,72 @@ def test_stdin_only_with_interactive(podpy, busybox):
 def test_read_only_rootfs(podpy, busybox):
     res = run(podpy, "--read-only", busybox, "touch", "/x", check=False)
     assert res.returncode == 1 and "Read-only" in res.stderr
+
+
+def test_containerenv_as_podman_writes_it(podpy, busybox):
+    # podman 4.3: the file is there (empty) in every container; a privileged one reads its facts.
+    assert run(podpy, busybox, "sh", "-c", "test -f /run/.containerenv && wc -c < /run/.containerenv").stdout.strip() == "0"
+    out = run(podpy, "--privileged", "--name", "cenv", busybox, "cat", "/run/.containerenv").stdout
+    lines = out.splitlines()
+    assert lines[0].startswith('engine="podpy-') and lines[1] == 'name="cenv"'
+    assert lines[2].startswith('id="') and len(lines[2]) == len('id=""') + 64
+    assert lines[3].startswith('image="') and lines[4].startswith('imageid="')
+    assert lines[5:] == ["rootless=1"]
+
+
+@pytest.mark.parametrize("user,home", [("", "/root"), ("nobody", "/nonexistent"), ("1234", "/")])
+def test_home_never_empty(podpy, busybox, user, home):
+    # As runc under podman: an empty HOME is the user's home in the image's /etc/passwd, else /.
+    flags = ("--user", user) if user else ()
+    assert run(podpy, *flags, busybox, "sh", "-c", "echo $HOME").stdout == home + "\n"
+    assert run(podpy, *flags, "-e", "HOME=", busybox, "sh", "-c", "echo $HOME").stdout == home + "\n"
+
+
+def test_exec_home_never_empty(podpy, busybox):
+    podpy("run", "-d", "--name", "homeexec", *NONE, "--user", "nobody", busybox, "sleep", "100")
+    try:
+        assert podpy("exec", "-e", "HOME=", "homeexec", "sh", "-c", "echo $HOME").stdout == "/nonexistent\n"
+        assert podpy("exec", "--user", "1234", "homeexec", "sh", "-c", "echo $HOME").stdout == "/\n"
+        assert podpy("exec", "--user", "0", "-e", "HOME=", "homeexec", "sh", "-c", "echo $HOME").stdout == "/root\n"
+    finally:
+        podpy("rm", "-f", "-t", "0", "homeexec", check=False)
+
+
+def test_workdir_that_is_not_a_directory(podpy, busybox):
+    r = run(podpy, "--workdir", "/etc/passwd", busybox, "pwd", check=False)
+    assert r.returncode == 126
+    assert r.stderr.startswith('Error: workdir "/etc/passwd" exists on container ')
+    assert r.stderr.rstrip().endswith(", but is not a directory")
+    r = podpy("run", "-d", "--name", "wdfile", *NONE, "--workdir", "/etc/passwd", busybox, "pwd", check=False)
+    assert r.returncode == 126 and "wdfile" not in r.stdout
+    assert podpy("ps", "-a", "--filter", "name=wdfile", "--format", "{{.Status}}").stdout == "Created\n"
+    podpy("rm", "-f", "wdfile")
+    assert run(podpy, "--workdir", "/new/dir", busybox, "pwd").stdout == "/new/dir\n"
+
+
+def test_image_directory_modes_kept(podpy, busybox):
+    # A layer tar without an entry for / gives it 0555, as containers/storage does under podman;
+    # the other directories keep the tar's modes, and root still writes into /.
+    out = run(podpy, busybox, "sh", "-c", "stat -c '%a %n' / /bin /tmp /root; touch /new && echo wrote").stdout
+    assert out.splitlines() == ["555 /", "755 /bin", "1777 /tmp", "700 /root", "wrote"]
+    assert run(podpy, "--user", "1234", busybox, "touch", "/new", check=False).returncode == 1
+
+
+def test_image_root_mode_ignores_its_tar(podpy, image_tar, tmp_path):
+    import tarfile
+
+    # The same image with an entry for / of 0750: podman's storage skips that entry (its / is
+    # 0555 still), in the image and in one committed from its container.
+    tar = tmp_path / "root0750.tar"
+    with tarfile.open(image_tar) as src, tarfile.open(tar, "w") as dst:
+        root = tarfile.TarInfo("./")
+        root.type, root.mode = tarfile.DIRTYPE, 0o750
+        dst.addfile(root)
+        for member in src:
+            dst.addfile(member, src.extractfile(member) if member.isfile() else None)
+    podpy("import", str(tar), "root0750")
+    assert run(podpy, "root0750", "stat", "-c", "%a", "/").stdout == "555\n"
+    podpy("run", "--name", "rootmode", *NONE, "root0750", "touch", "/x")
+    podpy("commit", "rootmode", "root0750c")
+    podpy("rm", "rootmode")
+    assert run(podpy, "root0750c", "stat", "-c", "%a %n", "/", "/x").stdout == "555 /\n644 /x\n"

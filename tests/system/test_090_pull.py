@@ -152,6 +152,27 @@ def test_progress_bars_on_a_terminal(new_podpy, registry):
     assert len(last) >= 64 and all(c in "0123456789abcdef" for c in last[-64:])  # the id, last
 
 
+def test_push_progress_bars_on_a_terminal(new_podpy, registry, image_tar):
+    import pexpect
+
+    p = new_podpy()
+    p("import", image_tar, "busybox")
+    dest = f"{registry.host}/pushed/bars:v1"
+    cmd = p.command("push", "--tls-verify=false", "busybox", dest)
+    child = pexpect.spawn(cmd[0], cmd[1:], env=p.environ(), encoding="utf-8", timeout=60, dimensions=(40, 160))
+    child.expect(pexpect.EOF)
+    child.close()
+    out = child.before
+    assert child.exitstatus == 0, out
+    # a bar with the bytes sent for the layer, then the config and the manifest
+    assert "Copying blob" in out and "MB" in out and "Writing manifest" in out
+    # a second push sends nothing: the layer is skipped, with no bar
+    child = pexpect.spawn(cmd[0], cmd[1:], env=p.environ(), encoding="utf-8", timeout=60, dimensions=(40, 160))
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0 and "skipped: already exists" in child.before and "MB" not in child.before
+
+
 def test_push_then_pull_back(new_podpy, registry, image_tar):
     a = new_podpy()
     a("import", image_tar, "busybox")

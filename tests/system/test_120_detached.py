@@ -388,6 +388,10 @@ def test_read_only_with_tmpfs(store):
     out = p("run", "--rm", "--read-only", "--network", "none", "busybox", "sh", "-c",
             "touch /tmp/a /run/b /var/tmp/c && echo writable; touch /etc/x 2>&1; true").stdout
     assert out.startswith("writable\n") and "Read-only file system" in out
+    # each a tmpfs of mode 1777, /run too, as podman mounts them
+    out = p("run", "--rm", "--read-only", "--user", "1000", "--network", "none", "busybox", "sh", "-c",
+            "stat -c '%a %n' /run /tmp /var/tmp && touch /run/by-a-user && echo ok").stdout
+    assert out == "1777 /run\n1777 /tmp\n1777 /var/tmp\nok\n"
     out = p("run", "--rm", "--read-only", "--read-only-tmpfs=false", "--network", "none", "busybox", "sh", "-c",
             "touch /tmp/a 2>&1; true").stdout
     assert "Read-only file system" in out

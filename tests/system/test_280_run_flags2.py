@@ -128,7 +128,8 @@ def test_requires(p):
 def test_systemd_mode(p):
     out = _run(p, "--systemd", "always", "busybox", "sh", "-c", "grep -E ' /(run|run/lock|tmp|var/log/journal) ' "
                "/proc/self/mounts | cut -d' ' -f2,3; test -d /sys/fs/cgroup && echo cgroup; echo $container").stdout
-    assert set(out.split()) >= {"/run", "/run/lock", "/tmp", "/var/log/journal", "tmpfs", "cgroup", "podpy"}
+    assert set(out.split()) >= {"/run", "/run/lock", "/tmp", "/var/log/journal", "tmpfs", "cgroup", "podman"}
+    assert _run(p, "--systemd", "always", "busybox", "test", "-f", "/run/.containerenv").returncode == 0
     p("create", "--name", "sd", "--systemd", "always", "busybox", "sleep", "1")
     assert _inspect(p, "sd", "{{.Config.SystemdMode}} {{.Config.StopSignal}}") == "true 37"   # SIGRTMIN+3
     plain = _run(p, "busybox", "sh", "-c", "grep -c ' /run/lock ' /proc/self/mounts", check=False).stdout.strip()

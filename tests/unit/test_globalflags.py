@@ -283,3 +283,37 @@ def test_the_monitors_commands_keep_the_store_and_events_flags():
                         "container", "cleanup", "abc"]
     cfg.storage_opts, cfg.tmpdir, cfg.events_backend = [], None, "file"
     assert _podpy_command(rt, "x")["argv"][9:] == ["--events-backend=file", "--storage-opt=", "x"]
+
+
+def test_persistent_flags_after_the_command_are_lifted_as_podmans_are():
+    g = Globals()
+    rest = globalflags.lift(g, ["images", "--root", "/r", "-a", "--runroot=/rr", "--log-level", "debug",
+                                "--format", "{{.ID}}", "--", "--root", "x"])
+    assert (g.root, g.runroot, g.log_level) == ("/r", "/rr", "debug")
+    assert rest == ["images", "-a", "--format", "{{.ID}}", "--", "--root", "x"]
+    # the root command's own flags are not persistent: podman refuses them after a command too
+    assert globalflags.lift(g, ["images", "--noout", "--url=x"]) == ["images", "--noout", "--url=x"]
+    # build's own --runtime-flag and --hooks-dir stay build's
+    assert globalflags.lift(g, ["build", "--runtime-flag", "x", "."]) == ["build", "--runtime-flag", "x", "."]
+    # unshare's command line is the command's own after its first word
+    g = Globals()
+    assert globalflags.lift(g, ["unshare", "--root", "/r", "env", "--root", "y"]) == ["unshare", "env", "--root", "y"]
+    assert g.root == "/r"
+
+
+def test_persistent_flags_among_run_options_go_to_the_globals_and_stop_at_the_image():
+    from podpy.cli import runargs
+
+    g = Globals()
+    fields = runargs.parse("run", ["--rm", "--root", "/r", "--storage-driver=vfs", "busybox", "echo", "--root"], g)
+    assert (g.root, g.storage_driver) == ("/r", "vfs")
+    assert fields["image"] == "busybox" and fields["command"] == ["echo", "--root"] and fields["remove"] is True
+    with pytest.raises(InvalidArgument, match=_exactly("unknown flag: --noout")):
+        runargs.parse("run", ["--noout", "busybox"], Globals())
+
+
+def test_a_persistent_flag_after_the_command_reaches_the_engine(tmp_path):
+    res = _podpy("images", "--root", str(tmp_path / "store"), "--runroot", str(tmp_path / "run"), "--log-level=debug",
+                 "-q")
+    assert res.returncode == 0, res.stderr
+    assert f"Using graph root {tmp_path / 'store'}" in res.stderr and res.stdout == ""
