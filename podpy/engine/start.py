@@ -300,7 +300,8 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
             options = parent.LaunchOptions(
                 slirp=net.slirp,
                 cgroup_procs=os.path.join(cgroup, "cgroup.procs") if cgroup else None,
-                after_exit=partial(remove_tree, cdir) if cfg.remove else None,
+                after_exit=(partial(_remove_rootfs_container, cdir) if cfg.rootfs else partial(remove_tree, cdir))
+                if cfg.remove else None,
                 on_pid=net.on_pid,
                 close_fds=listening,
                 stdio=stdio,
@@ -355,6 +356,21 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
                 container.exit_code = code = -1   # podman's record of a container its --timeout killed
             ctr.exited(container.exit_code)
     return code
+
+
+def _remove_rootfs_container(cdir: str) -> None:
+    """--rm of a --rootfs container: its directory, unless the user's root file system is still
+    mounted at merged/ in this mount namespace (never reach into the user's own directory)."""
+    from storage.fsutil import remove_tree
+
+    merged = os.path.join(cdir, "merged")
+    try:
+        with open("/proc/self/mountinfo") as f:
+            if any(line.split()[4] == merged for line in f if len(line.split()) > 4):
+                return
+    except OSError:
+        return
+    remove_tree(cdir)
 
 
 def _foreground_log(rt: Runtime, rec: ContainerRecord, pipes: list[int]) -> tuple[Any, tuple[int, ...]]:
