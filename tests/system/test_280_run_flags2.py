@@ -148,6 +148,7 @@ def test_rootfs(p, image_tar, tmp_path):
     p("create", "--name", "rf", "--rootfs", root, "true")
     assert _inspect(p, "rf", "{{.Rootfs}}|{{.ImageName}}") == f"{root}|"
     assert p("start", "-a", "rf").returncode == 0
+    assert "(--rootfs), not an image" in _one_line_error(p("commit", "rf", "rfimage", check=False))
     assert "no such file or directory" in _one_line_error(_run(p, "--rootfs", tmp_path / "none", "true",
                                                                check=False))
 
