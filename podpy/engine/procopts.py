@@ -299,7 +299,9 @@ def systemd_mode(value: Optional[str], command: list[str]) -> bool:
 
 
 def systemd_mounts(taken: set[str]) -> list[dict[str, Any]]:
-    """The tmpfs a systemd container gets where the user mounted nothing."""
+    """The tmpfs a systemd container gets where the user mounted nothing, each with what the
+    image has there copied in (tmpcopyup), as podman's."""
+    options = ["rw", "rprivate", "nosuid", "nodev", "tmpcopyup"]
     return [{"destination": dest, "type": "tmpfs", "source": "tmpfs",
-             "options": ["rw", "rprivate", "nosuid", "nodev"] + (["mode=1777"] if dest == "/tmp" else [])}
+             "options": options + (["mode=1777"] if dest == "/tmp" else [])}
             for dest in SYSTEMD_TMPFS if dest not in taken]

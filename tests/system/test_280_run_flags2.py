@@ -153,6 +153,20 @@ def test_rootfs(p, image_tar, tmp_path):
                                                                check=False))
 
 
+def test_systemd_tmpfs_keep_what_the_image_has_there(p, image_tar, tmp_path):
+    root = tmp_path / "tree"
+    root.mkdir()
+    subprocess.run(["tar", "-xf", str(image_tar), "-C", str(root), "--no-same-owner"], check=False,
+                   stderr=subprocess.DEVNULL)
+    (root / "run" / "app").mkdir(parents=True)
+    (root / "run" / "app" / "state").write_text("kept\n")
+    (root / "var" / "log" / "journal").mkdir(parents=True)
+    (root / "var" / "log" / "journal").chmod(0o2755)
+    out = _run(p, "--systemd", "always", "--rootfs", root, "sh", "-c", "cat /run/app/state; "
+               "stat -c %a /var/log/journal /run/lock; grep -c ' /run tmpfs ' /proc/self/mounts").stdout.split()
+    assert out == ["kept", "2755", "1777", "1"]   # copied up, the directory's mode kept; a new one 1777
+
+
 def test_userns_nomap_and_subuidname(p):
     out = _run(p, "--userns=nomap", "busybox", "cat", "/proc/self/uid_map", "/proc/self/gid_map").stdout.split()
     assert out == ["0", "1", "65536"] * 2
