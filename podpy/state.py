@@ -78,7 +78,10 @@ class ContainerConfig(Record):
         "ulimits": list, "ulimit_host": False, "sysctls": dict, "shm_size": None, "devices": list,
         "pid_mode": "", "ipc_mode": "", "uts_mode": "", "cgroupns_mode": "", "cgroups_mode": "enabled",
         "timezone": "", "timeout": 0, "cidfile": "", "pidfile": "", "conmon_pidfile": "",
-        "sdnotify": "container", "notify_socket": "", "secrets": list, "pod": "", "pod_infra": False,
+        "sdnotify": "container", "notify_socket": "", "secrets": list,
+        "group_add": list, "keep_groups": False, "umask": "", "oom_score_adj": None, "personality": "",
+        "chrootdirs": list, "requires": list, "no_hosts": False, "seccomp_policy": "default", "systemd": False,
+        "rootfs": "", "resources": dict, "cgroup_conf": dict, "pod": "", "pod_infra": False,
     }
     __slots__ = tuple(FIELDS)
     command: list[str]
@@ -144,6 +147,19 @@ class ContainerConfig(Record):
     sdnotify: str                       # container, conmon or ignore
     notify_socket: str                  # $NOTIFY_SOCKET when created (--sdnotify container passes it in)
     secrets: list[dict[str, Any]]       # --secret: name, id, type (mount|env), target, uid, gid, mode
+    group_add: list[str]                # --group-add as given (its gids are in groups)
+    keep_groups: bool                   # --group-add keep-groups: the caller's groups kept
+    umask: str                          # --umask ("": 0022)
+    oom_score_adj: Optional[int]        # --oom-score-adj
+    personality: str                    # --personality: LINUX or LINUX32 ("" none)
+    chrootdirs: list[str]               # --chrootdirs (recorded)
+    requires: list[str]                 # --requires: ids of the containers started first
+    no_hosts: bool                      # --no-hosts: no /etc/hosts written
+    seccomp_policy: str                 # --seccomp-policy: default or image
+    systemd: bool                       # systemd mode (--systemd, or an init as the command)
+    rootfs: str                         # --rootfs: the directory that is the root file system ("" an image)
+    resources: dict[str, Any]           # the cgroup options as inspect's HostConfig shows them
+    cgroup_conf: dict[str, str]         # --cgroup-conf: cgroup file -> value
     pod: str                            # the id of its pod ("" none)
     pod_infra: bool                     # the infra container of its pod
 

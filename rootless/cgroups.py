@@ -71,9 +71,20 @@ def detect() -> CgroupInfo:
 
 # ------------------------------------------------------------ a container's cgroup --
 
-# option -> (controller, file)
+# option -> (controller, file); a key "file:NAME" is the file NAME of the controller its name starts with
 LIMIT_FILES = {"memory": ("memory", "memory.max"), "memory_swap": ("memory", "memory.swap.max"),
-               "cpus": ("cpu", "cpu.max"), "cpu_shares": ("cpu", "cpu.weight"), "pids_limit": ("pids", "pids.max")}
+               "cpus": ("cpu", "cpu.max"), "cpu_shares": ("cpu", "cpu.weight"), "pids_limit": ("pids", "pids.max"),
+               "cpu_max": ("cpu", "cpu.max"), "cpuset_cpus": ("cpuset", "cpuset.cpus"),
+               "cpuset_mems": ("cpuset", "cpuset.mems"), "memory_low": ("memory", "memory.low"),
+               "io_weight": ("io", "io.weight"), "io_max": ("io", "io.max")}
+
+
+def limit_file(key: str) -> tuple[str, str]:
+    """(controller, file) of a limit's key."""
+    if key.startswith("file:"):
+        name = key[5:]
+        return name.partition(".")[0], name
+    return LIMIT_FILES[key]
 
 
 def _read(path: str) -> str:
@@ -110,19 +121,21 @@ def enable_controllers(parent: str, wanted: set[str]) -> set[str]:
 
 
 def apply_limits(path: str, values: dict[str, str]) -> list[str]:
-    """Write each limit (file -> value) whose controller the cgroup has; the controllers
-    it lacks, named for a warning."""
+    """Write each limit (file -> value; a value of several lines a line at a time, as io.max
+    takes one device per write) whose controller the cgroup has; the controllers it lacks,
+    named for a warning."""
     missing = []
     parent = os.path.dirname(path)
-    wanted = {LIMIT_FILES[k][0] for k in values}
+    wanted = {limit_file(k)[0] for k in values}
     have = enable_controllers(parent, wanted)
     for key, value in values.items():
-        ctrl, fname = LIMIT_FILES[key]
-        if ctrl not in have:
+        ctrl, fname = limit_file(key)
+        if ctrl not in have and ctrl != "cgroup":
             if ctrl not in missing:
                 missing.append(ctrl)
             continue
-        _write(os.path.join(path, fname), value)
+        for line in value.split("\n"):
+            _write(os.path.join(path, fname), line)
     return missing
 
 

@@ -242,6 +242,7 @@ def _init(spec: dict[str, Any], chan: Channel, detach: bool, sc: S.Syscalls) -> 
     # Last before the user and capabilities change: a low limit (nofile) must not get in the
     # way of the set-up itself.
     _rlimits(sc, process.get("rlimits") or [])
+    _process_settings(sc, process, linux)
     secure(sc, process, linux.get("seccomp"))
     try:
         os.chdir(cwd)
@@ -332,6 +333,29 @@ def _rlimits(sc: S.Syscalls, rlimits: list[dict[str, Any]]) -> None:
                              126 if exc.errno == errno.EPERM else 0) from exc
 
 
+PERSONALITIES = {"LINUX": 0x0000, "LINUX32": 0x0008}
+
+
+def _process_settings(sc: S.Syscalls, process: dict[str, Any], linux: dict[str, Any]) -> None:
+    """--oom-score-adj, --personality and --umask: inherited by what the init execs. A score
+    below the one we have is refused rootless (EACCES), as with podman's runtime (126)."""
+    score = process.get("oomScoreAdj")
+    if score is not None:
+        try:
+            sc.set_oom_score_adj(int(score))
+        except OSError as exc:
+            raise SetupError(f"setting oom_score_adj to {score}: {os.strerror(exc.errno or 0)} (a rootless "
+                             "container cannot lower it below the user's own)", 126) from exc
+    domain = (linux.get("personality") or {}).get("domain")
+    if domain:
+        if domain not in PERSONALITIES:
+            raise SetupError(f"unknown personality domain {domain}", 126)
+        sc.personality(PERSONALITIES[domain])
+    umask = process.get("user", {}).get("umask")
+    if umask is not None:
+        sc.umask(int(umask))
+
+
 def _limit(value: int) -> str:
     return "unlimited" if value == -1 else str(value)
 
@@ -391,7 +415,8 @@ def _set_user_and_caps(sc: S.Syscalls, process: dict[str, Any]) -> None:
     if keep is not None:
         caps.drop_bounding(sc, keep)
     try:
-        sc.setgroups(extra)
+        if not user.get("keepOriginalGroups"):   # --group-add keep-groups: the caller's stay
+            sc.setgroups(extra)
     except OSError as exc:
         # setgroups is denied in a single-id user namespace: fine when nothing
         # beyond the primary group was asked for.

@@ -240,6 +240,7 @@ def _process(sc: S.Syscalls, process: dict[str, Any], chan: Channel) -> NoReturn
             C._terminal(sc, chan, process, console=False)
         elif not process.get("stdin", False):
             C._stdin_devnull()
+        C._process_settings(sc, process, {})   # the container's umask
         C.secure(sc, process, process.get("seccomp"))
         try:
             os.chdir(cwd)

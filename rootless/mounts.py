@@ -248,6 +248,9 @@ def mount_one(sc: S.Syscalls, rootfs: str, m: dict[str, Any]) -> None:
         elif rest:
             sc.mount(None, dest, None, S.MS_REMOUNT | S.MS_BIND | rest)
     else:
+        # tmpcopyup: what the image has there (when it has the directory) is copied into the new
+        # tmpfs, read through a descriptor taken before the mount hides it
+        below = _open_dir(dest) if mtype == "tmpfs" and "tmpcopyup" in options else -1
         ensure_target(dest, True)
         try:
             sc.mount(m.get("source") or mtype, dest, mtype, flags, data or None)
@@ -258,6 +261,13 @@ def mount_one(sc: S.Syscalls, rootfs: str, m: dict[str, Any]) -> None:
                 os.close(image_dir)
     if prop:
         sc.mount(None, dest, None, prop)
+
+
+def _open_dir(path: str) -> int:
+    try:
+        return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return -1
 
 
 def _mount_from_namespace(sc: S.Syscalls, m: dict[str, Any], dest: str) -> None:

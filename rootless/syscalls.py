@@ -123,6 +123,22 @@ class Syscalls:
     def setresuid(self, ruid: int, euid: int, suid: int) -> None:
         _os_call("setresuid", f"{ruid}", os.setresuid, ruid, euid, suid)
 
+    def umask(self, mask: int) -> None:
+        os.umask(mask)
+
+    def set_oom_score_adj(self, value: int) -> None:
+        """Our OOM score adjustment (raising it is free; lowering it below what it was needs
+        CAP_SYS_RESOURCE, which no rootless process has)."""
+        def write(text: str) -> None:
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write(text)
+
+        _os_call("write", "/proc/self/oom_score_adj", write, str(value))
+
+    def personality(self, persona: int) -> None:
+        """The execution domain (PER_LINUX, PER_LINUX32) of this process and what it execs."""
+        self._libc.personality(persona)
+
     # -- prctl and capabilities ----------------------------------------------------------------
 
     def prctl(self, option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:

@@ -56,20 +56,7 @@ COMMANDS = {
 }
 
 _RUN_CREATE = {
-    "--annotation": NOT_YET, "--arch": NOT_YET, "-a/--attach": NOT_YET, "--authfile": NOT_YET,
-    "--blkio-weight": NOT_YET, "--blkio-weight-device": NOT_YET, "--cgroup-conf": NOT_YET,
-    "--chrootdirs": NOT_YET, "--cpu-period": NOT_YET, "--cpu-quota": NOT_YET, "--cpu-rt-period": NOT_YET,
-    "--cpu-rt-runtime": NOT_YET, "--cpuset-cpus": NOT_YET, "--cpuset-mems": NOT_YET,
-    "--device-cgroup-rule": NOT_YET, "--device-read-bps": NOT_YET, "--device-read-iops": NOT_YET,
-    "--device-write-bps": NOT_YET, "--device-write-iops": NOT_YET, "--disable-content-trust": NOT_YET,
-    "--env-merge": NOT_YET, "--group-add": NOT_YET, "--http-proxy": NOT_YET,
-    "--ip6": IPV6, "--label-file": NOT_YET, "--memory-reservation": NOT_YET, "--memory-swappiness": NOT_YET,
-    "--no-hosts": NOT_YET, "--oom-kill-disable": NOT_YET, "--oom-score-adj": NOT_YET, "--os": NOT_YET,
-    "--passwd-entry": NOT_YET, "--personality": NOT_YET, 
-    "-q/--quiet": NOT_YET, "--requires": NOT_YET, "--rootfs": NOT_YET, "--seccomp-policy": NOT_YET,
-    "--subgidname": NOT_YET, "--subuidname": NOT_YET, "--systemd": NOT_YET,
-    "--tls-verify": NOT_YET, "--umask": NOT_YET, "--unsetenv": NOT_YET, "--unsetenv-all": NOT_YET,
-    "--variant": NOT_YET,
+    "--ip6": IPV6,
 }
 
 FLAGS = {

@@ -160,6 +160,9 @@ def export_container(rt: Runtime, name: str, output: Optional[str]) -> None:
         raise InvalidArgument(f"cannot export to {output}: is a directory")
     reconcile(rt)
     rec = rt.state.lookup(name)
+    if rec.config.rootfs:
+        raise InvalidArgument(f"container {rec.name} runs the directory {rec.config.rootfs} (--rootfs), not an image: "
+                    "export needs a container of an image")
     image = img.by_id(rt.db.conn, rec.image_id)
     if image is None:
         raise InvalidArgument(f"the image of container {rec.name} ({rec.image_id[:12]}) is gone")

@@ -47,6 +47,9 @@ def _changes_tar(rt: Runtime, rec: ContainerRecord, image: Image, path: str) -> 
 def _container(rt: Runtime, name: str) -> tuple[ContainerRecord, Image]:
     reconcile(rt)
     rec = rt.state.lookup(name)
+    if rec.config.rootfs:
+        raise InvalidState(f"container {rec.name} runs the directory {rec.config.rootfs} (--rootfs), not an image: "
+                    "commit and diff need a container of an image")
     image = img.by_id(rt.db.conn, rec.image_id)
     if image is None:
         raise InvalidState(f"the image of container {rec.name} ({rec.image_id[:12]}) is gone")

@@ -43,11 +43,12 @@ def state_word(rec: ContainerRecord) -> str:
 
 
 def shared_with(rec: ContainerRecord) -> set[str]:
-    """The ids of the containers whose namespaces rec joins (--network, --pid, --ipc, --uts,
-    --cgroupns container:ID)."""
+    """The ids of the containers rec depends on: whose namespaces it joins (--network, --pid,
+    --ipc, --uts, --cgroupns container:ID) and that it --requires."""
     cfg = rec.config
-    return {mode.partition(":")[2] for mode in (cfg.network, cfg.pid_mode, cfg.ipc_mode, cfg.uts_mode,
-                                                 cfg.cgroupns_mode) if mode.startswith("container:")}
+    joined = {mode.partition(":")[2] for mode in (cfg.network, cfg.pid_mode, cfg.ipc_mode, cfg.uts_mode,
+                                                   cfg.cgroupns_mode) if mode.startswith("container:")}
+    return joined | set(cfg.requires)
 
 
 STOPPING_MARK = "stopping"

@@ -11,6 +11,7 @@ entities.py.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from ..errors import InvalidArgument, InvalidState, NoSuchContainer, translate
@@ -39,6 +40,19 @@ def _running(rec: ContainerRecord) -> bool:
     from ..state import RUNNING
 
     return rec.state == RUNNING
+
+
+def attached_streams(values: list[str]) -> Optional[set[str]]:
+    """-a/--attach STREAM (stdin, stdout, stderr; repeatable): the streams run shows; None: all."""
+    if not values:
+        return None
+    out = set()
+    for value in (v for item in values for v in item.split(",")):
+        if value.lower() not in ("stdin", "stdout", "stderr"):
+            raise InvalidArgument(f'invalid stream "{value}" for --attach - must be one of stdin, stdout, or '
+                                  "stderr: invalid argument")
+        out.add(value.lower())
+    return out
 
 
 def _platform_matches(config: dict[str, object], wanted: tuple[str, str, Optional[str]]) -> bool:
@@ -141,8 +155,11 @@ class ContainerEngine:
                 return 0
             from .start import start_attached
 
+            streams = attached_streams(opts.attach)
+            if streams is not None and not streams & {"stdout", "stderr"} and on_detached is not None:
+                on_detached(rec.id)   # as podman: the id, when neither output is shown
             sys.stdout.flush()
-            code = start_attached(self.rt, rec, self.warn, ahead, opts.sig_proxy, keys)
+            code = start_attached(self.rt, rec, self.warn, ahead, opts.sig_proxy, keys, streams)
             if rec.config.pod:
                 from .pods import member_exited
 
@@ -164,8 +181,17 @@ class ContainerEngine:
                 self.warn(str(report.error))
 
     def _pull_if_needed(self, opts: CreateOptions) -> CreateOptions:
-        """opts, with a transport reference's image (docker-archive:x.tar, oci:dir...) pulled and
-        named by what it became in the store."""
+        """opts, its image pulled as --pull says (of the platform of --platform or
+        --os/--arch/--variant, with --authfile's credentials and --tls-verify); a transport
+        reference's image (docker-archive:x.tar, oci:dir...) copied in and named by what it
+        became in the store."""
+        attached_streams(opts.attach)   # checked for create as for run
+        if opts.platform and (opts.arch or opts.os):
+            raise InvalidArgument("--platform option can not be specified with --arch or --os")
+        if opts.authfile and not os.path.exists(opts.authfile):
+            raise InvalidArgument(f"stat {opts.authfile}: no such file or directory")
+        if opts.rootfs:
+            return opts
         from storage.transports.refs import transport_of
 
         transport = transport_of(opts.image)
@@ -176,31 +202,29 @@ class ContainerEngine:
             opts = type(opts)(**{**opts.as_dict(), "image": name})
             if transport != "docker":
                 return opts
-        self._pull_plain(opts.image, opts.pull, opts.platform)
-        return opts
-
-    def _pull_plain(self, image: str, policy: Optional[str], platform: Optional[str] = None) -> None:
-        policy = policy or "missing"
+        image, policy = opts.image, opts.pull or "missing"
         wanted = None
-        if platform:
+        if opts.platform or opts.os or opts.arch or opts.variant:
             from .pull import platform_of
 
-            wanted = platform_of(platform, None, None, None)
+            wanted = platform_of(opts.platform, opts.os, opts.arch, opts.variant)
         if policy == "never":
-            return
+            return opts
         if policy == "missing":
             from storage.errors import StorageError
 
             try:
                 found = self.rt.store.image(image, self.rt.cfg.short_names)
                 if wanted is None or _platform_matches(found.config, wanted):
-                    return
+                    return opts
                 # another platform's image: pull the one asked for, as podman does
             except StorageError:
                 pass  # not here: pull it, as podman does
         from .pull import ensure_image
 
-        ensure_image(self.rt, image, policy, self.progress or (lambda _line: None), wanted)
+        ensure_image(self.rt, image, policy, self.progress or (lambda _line: None), wanted,
+                     tls_verify=opts.tls_verify, auth_file=opts.authfile)
+        return opts
 
     # -- start, stop and the other running verbs ---------------------------------------------
 

@@ -191,6 +191,9 @@ def _in_container(rt: Runtime, rec: ContainerRecord, fn: Any, *args: Any) -> Any
 
     if rec.state in (RUNNING, "paused") and rec.pid:
         return enter.in_running(rec.pid, fn, *args)
+    if rec.config.rootfs:
+        raise InvalidArgument(f"container {rec.name} runs the directory {rec.config.rootfs} (--rootfs), not an image: "
+                    "cp needs a container of an image")
     image = img.by_id(rt.db.conn, rec.image_id)
     if image is None:
         raise InvalidArgument(f"the image of container {rec.name} is gone")

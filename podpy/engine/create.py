@@ -72,7 +72,9 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
     shared = _volumes_from(rt, o.volumes_from, set(dests))
     secrets = _secrets(rt, o.secrets, set(dests)) if o.secrets else []
     entrypoint = opt.parse_entrypoint(o.entrypoint)
-    labels = opt.parse_labels(o.labels)
+    from . import procopts
+
+    labels = opt.parse_labels(procopts.label_file_items(o.label_file) + o.labels if o.label_file else o.labels)
     user_spec = opt.parse_user(o.user) if o.user else None
     restart = opt.parse_restart(o.restart)
     if restart != "no" and o.remove:
@@ -93,6 +95,12 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
         if preserve and (o.detach or not for_run):
             raise InvalidArgument("--preserve-fds works with `podpy run` in the foreground only")
     limits = opt.parse_limits(o.memory, o.memory_swap, o.cpus, o.cpu_shares, o.pids_limit)
+    from . import cgroupopts
+
+    more_limits, resources, cgroup_warnings = cgroupopts.decide(o, limits)
+    cgroup_conf = cgroupopts.cgroup_conf(o.cgroup_conf)
+    limits.update(more_limits, **{f"file:{k}": v for k, v in cgroup_conf.items()})
+    rt.cfg.warnings.extend(cgroup_warnings)
     if o.kernel_memory is not None:
         rt.cfg.warnings.append("The --kernel-memory flag is no longer supported. This flag is a noop.")
     init_path = find_init(o.init_path) if o.init or o.init_path else ""
@@ -112,29 +120,39 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
         capabilities.resolve((), o.cap_add, o.cap_drop, False)
     except SetupError as exc:
         raise InvalidArgument(str(exc)) from exc
+    rootfs = procopts.check_rootfs(o.image) if o.rootfs else ""
     try:
-        image = rt.store.image(o.image, rt.cfg.short_names)
+        image = None if rootfs else rt.store.image(o.image, rt.cfg.short_names)
     except Exception as exc:  # noqa: BLE001
         raise translate(exc) from exc
-    if not image.layers:   # maybe a manifest list: its image for this machine, as podman takes it
+    if image is not None and not image.layers:   # maybe a manifest list: its image for this machine
         from .manifeststore import instance_here
 
         image = instance_here(rt, o.image, image)
-    icfg = image.config.get("config") or {}
+    icfg = (image.config.get("config") or {}) if image is not None else {}
     from ..network import config as netconfig
 
     net = netconfig.resolve(rt, o, icfg)
     from . import kernelopts
 
     kernel = kernelopts.decide(rt, o, net["network"])
+    extra = procopts.decide(rt, o, icfg)
+    if extra["seccomp_policy"] == "image" and not security["seccomp"]:
+        security["seccomp"] = procopts.image_seccomp(rt, icfg.get("Labels") or {})
     health = opt.healthcheck(icfg.get("Healthcheck"), o.health_cmd, o.health_interval, o.health_retries,
                              o.health_start_period, o.health_timeout, o.health_on_failure, o.no_healthcheck)
-    layer_dirs = rt.store.layer_dirs(image)
+    layer_dirs = rt.store.layer_dirs(image) if image is not None else [rootfs]
     user_str = o.user if o.user is not None else str(icfg.get("User") or "")
     spec = user_spec or (opt.parse_user(user_str) if user_str else opt.UserSpec("0", None))
     passwd = view.read_file(layer_dirs, "/etc/passwd")
     group = view.read_file(layer_dirs, "/etc/group")
-    userns = parse_userns(o.userns, o.uidmap, o.gidmap, rt.cfg.rootless, rt.id_mappings)
+    uidmap, gidmap = o.uidmap, o.gidmap
+    if o.subuidname or o.subgidname:
+        if o.userns or uidmap or gidmap:
+            raise InvalidArgument("--subuidname and --subgidname cannot be combined with --userns, --uidmap or "
+                                  "--gidmap")
+        uidmap, gidmap = procopts.subid_maps(o.subuidname, o.subgidname, rt.id_mappings)
+    userns = parse_userns(o.userns, uidmap, gidmap, rt.cfg.rootless, rt.id_mappings)
     extra_etc: dict[str, str] = {}
     if userns.mode == "keep-id" and user_spec is None:
         # As podman: the user's own ids, and entries for them in /etc/passwd and /etc/group.
@@ -143,6 +161,16 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
         extra_etc = _keep_id_entries(uid, gid, home, passwd, group)
     else:
         uid, gid, groups, home = opt.resolve_user(spec, passwd, group)
+    added, keep_groups = procopts.group_add(o.group_add, group)
+    groups = groups + [g for g in added if g not in groups]
+    if keep_groups:
+        extra["annotations"][procopts.KEEP_GROUPS_ANNOTATION] = "1"
+    if o.passwd_entry is not None:
+        users = extra_etc.get("/etc/passwd")
+        with_entry = procopts.passwd_with_entry(o.passwd_entry, uid, gid, o.workdir or str(icfg.get("WorkingDir")
+                                                or "/"), users.encode() if users else passwd)
+        if with_entry is not None:
+            extra_etc["/etc/passwd"] = with_entry
     if uid == 0 and home == "/":
         home = "/root"
     if rt.cfg.rootless:
@@ -165,15 +193,22 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
     cid = os.urandom(32).hex()
     hostname = o.hostname or ""
     base_env = ["PATH=" + DEFAULT_PATH, "TERM=xterm", "container=podman"]
-    if o.env_host:
-        # --env-host: podpy's own environment, under the image's and the options' (podman's order)
-        base_env = opt.merge_env(base_env, [f"{k}={v}" for k, v in os.environ.items()])
-    env = opt.merge_env(base_env, list(icfg.get("Env") or []), user_env)
+    env = procopts.environment(o, base_env, list(icfg.get("Env") or []), user_env)
+    systemd = procopts.systemd_mode(o.systemd, entrypoint + command)
+    if systemd and not any(e.startswith("container=") for e in env):
+        env.append("container=podman")   # systemd's way to know it runs in a container
+    if systemd and not stop_signal:
+        stop_signal = opt.signal_name(opt.parse_signal(procopts.SYSTEMD_STOP_SIGNAL))
     if not any(e.startswith("HOME=") for e in env):
         env.append(f"HOME={home}")
     env = [e for e in env if not e.startswith("HOSTNAME=")]
     env.append(f"HOSTNAME={kernelopts.uts_hostname(rt, kernel['uts_mode']) or hostname or cid[:12]}")
-    image_name = o.image if image.id.startswith(o.image.removeprefix("sha256:")) else _display_name(image, o.image)
+    if image is None:
+        image_name = ""   # --rootfs: no image, as podman shows it
+    elif image.id.startswith(o.image.removeprefix("sha256:")):
+        image_name = o.image
+    else:
+        image_name = _display_name(image, o.image)
     cfg = ContainerConfig(
         command=command, entrypoint=entrypoint, env=env, user=user_str, uid=uid, gid=gid, groups=groups,
         workdir=workdir, hostname=hostname, tty=o.tty,
@@ -185,13 +220,15 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
         limits=limits, cgroup_parent=o.cgroup_parent or "", init_path=init_path, healthcheck=health,
         preserve_fds=preserve, seccomp=security["seccomp"], no_new_privileges=security["no_new_privileges"],
         mask=security["mask"], unmask=security["unmask"],
-        read_only_tmpfs=ro_tmpfs and o.read_only, userns=o.userns or userns.mode,
-        idmap=userns.idmap, etc_entries=extra_etc,
+        read_only_tmpfs=ro_tmpfs and o.read_only,
+        userns="private" if userns.mode == "nomap" else o.userns or userns.mode,
+        idmap=userns.idmap, etc_entries=extra_etc, group_add=list(o.group_add), keep_groups=keep_groups,
+        systemd=systemd, rootfs=rootfs, resources=resources, cgroup_conf=cgroup_conf, **extra,
         create_command=o.create_command or [os.path.basename(sys.argv[0])] + sys.argv[1:],
         pod=pod.id if pod is not None else "", pod_infra=infra,
         **kernel, **life,
     )
-    rec = ContainerRecord(id=cid, name=name or "", image_id=image.id, image_name=image_name,
+    rec = ContainerRecord(id=cid, name=name or "", image_id=image.id if image else "", image_name=image_name,
                           created=time.time(), state=CONFIGURED, config=cfg)
     from .container import Container
     from .volumestore import resolve
@@ -231,7 +268,10 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
         _drop_cidfile(cidfile, o.cidfile)
         raise
     try:
-        rt.store.create_container(cid, image)
+        if image is None:   # --rootfs: the directory is bound at merged/ at each start
+            os.makedirs(os.path.join(rt.store.container_dir(cid), "merged"), mode=0o700)
+        else:
+            rt.store.create_container(cid, image)
         if secrets:
             from .secrets import install
 
@@ -415,6 +455,14 @@ def parse_userns(value: Optional[str], uidmap: list[str], gidmap: list[str], roo
             return Userns("private", _idmap(uids, gids, available), available)
     except IdMapError as exc:
         raise InvalidArgument(str(exc)) from exc
+    if mode == "nomap" and not args:
+        # every id but the user's own: the subordinate ids, from container id 0 up
+        if not rootless:
+            raise InvalidArgument("nomap is only supported in rootless mode")
+        if maps.warning:
+            raise InvalidArgument(f"--userns=nomap needs subordinate ids: {maps.warning}")
+        uids, gids = [(0, 1, available[0] - 1)], [(0, 1, available[1] - 1)]
+        return Userns("nomap", _idmap(uids, gids, available), available)
     if mode in ("", "host", "private") and not args:
         # Rootless, "host" is the user's own namespace: the default mapping, as with podman.
         return Userns(mode, {}, available)
@@ -444,7 +492,7 @@ def parse_userns(value: Optional[str], uidmap: list[str], gidmap: list[str], roo
         if maps.warning:
             raise InvalidArgument(f"--userns=auto needs subordinate ids: {maps.warning}")
         return Userns("auto", {}, available, auto_size=size)
-    raise InvalidArgument(f"invalid --userns {value!r}: expected host, keep-id[:uid=N,gid=N] or auto[:size=N]")
+    raise InvalidArgument(f"invalid --userns {value!r}: expected host, keep-id[:uid=N,gid=N], auto[:size=N] or nomap")
 
 
 def _userns_options(value: str, args: str) -> dict[str, str]:

@@ -236,6 +236,9 @@ def mount_container(rt: Runtime, rec: ContainerRecord) -> str:
     from ..errors import InvalidState
     from ..events import container as container_event
 
+    if rec.config.rootfs:
+        raise InvalidState(f"container {rec.name} runs the directory {rec.config.rootfs} (--rootfs), not an image: "
+                    "mount needs a container of an image")
     image = img.by_id(rt.db.conn, rec.image_id)
     if image is None:
         raise InvalidState(f"the image of container {rec.name} ({rec.image_id[:12]}) is gone")

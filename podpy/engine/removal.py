@@ -76,7 +76,7 @@ def _kill_and_wait(rec: ContainerRecord, timeout: float = 10.0) -> None:
 
 
 def dependents(recs: list[ContainerRecord], cid: str) -> list[ContainerRecord]:
-    """The containers of recs that share a namespace of container cid."""
+    """The containers of recs that depend on container cid (share its namespaces, or --require it)."""
     return [r for r in recs if cid in shared_with(r)]
 
 

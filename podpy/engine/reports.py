@@ -94,7 +94,7 @@ def container_inspect(rec: ContainerRecord, rootfs: str, driver: str, run_dir: s
         },
         "Image": rec.image_id,
         "ImageName": rec.image_name,
-        "Rootfs": "",
+        "Rootfs": cfg.rootfs,
         "ResolvConfPath": os.path.join(run_dir, "resolv.conf"),
         "HostnamePath": os.path.join(run_dir, "hostname"),
         "HostsPath": os.path.join(run_dir, "hosts"),
@@ -131,6 +131,9 @@ def container_inspect(rec: ContainerRecord, rootfs: str, driver: str, run_dir: s
                             **({"io.podman.annotations.cid-file": cfg.cidfile} if cfg.cidfile else {})},
             **({"Timezone": cfg.timezone} if cfg.timezone else {}),
             "Timeout": cfg.timeout,
+            "Umask": cfg.umask or "0022",
+            **({"SystemdMode": True} if cfg.systemd else {}),
+            **({"ChrootDirs": list(cfg.chrootdirs)} if cfg.chrootdirs else {}),
             "sdNotifyMode": cfg.sdnotify,
             **({"sdNotifySocket": cfg.notify_socket} if cfg.notify_socket else {}),
             **({"Secrets": [{"Name": x["name"], "ID": x["id"], "UID": x["uid"], "GID": x["gid"], "Mode": x["mode"]}
@@ -157,10 +160,14 @@ def container_inspect(rec: ContainerRecord, rootfs: str, driver: str, run_dir: s
                           "Size": cfg.log_opts.get("max-size", "0B")},
             "StopTimeout": cfg.stop_timeout,
             **_limits(cfg.limits),
+            **_RESOURCES, **cfg.resources,
+            "CgroupConf": dict(cfg.cgroup_conf) or None,
             "CgroupParent": cfg.cgroup_parent,
             "SecurityOpt": ([f"seccomp={cfg.seccomp}"] if cfg.seccomp else [])
             + (["no-new-privileges"] if cfg.no_new_privileges else []),
             "Init": bool(cfg.init_path),
+            "GroupAdd": list(cfg.group_add) if not cfg.keep_groups else [],
+            "OomScoreAdj": cfg.oom_score_adj or 0,
             "IpcMode": cfg.ipc_mode or "shareable",
             "Cgroups": "disabled" if cfg.cgroups_mode == "disabled" else "default",
             "PidMode": cfg.pid_mode or "private",
@@ -174,6 +181,7 @@ def container_inspect(rec: ContainerRecord, rootfs: str, driver: str, run_dir: s
             if cfg.idmap else {},
         },
         "NetworkSettings": network_settings(rec, run_dir),
+        "Dependencies": list(cfg.requires),
         "Pod": cfg.pod,
         "IsInfra": cfg.pod_infra,
     }
@@ -199,6 +207,13 @@ def network_settings(rec: ContainerRecord, run_dir: str) -> dict[str, Any]:
 
         out["Networks"] = inspect_endpoints(rec, running)
     return out
+
+
+# inspect's HostConfig values of the cgroup options a container was not given (cgroupopts.py)
+_RESOURCES = {"BlkioWeight": 0, "BlkioWeightDevice": None, "BlkioDeviceReadBps": None, "BlkioDeviceWriteBps": None,
+              "BlkioDeviceReadIOps": None, "BlkioDeviceWriteIOps": None, "CpuPeriod": 0, "CpuQuota": 0,
+              "CpuRealtimePeriod": 0, "CpuRealtimeRuntime": 0, "CpusetCpus": "", "CpusetMems": "",
+              "MemoryReservation": 0, "MemorySwappiness": 0, "OomKillDisable": False}
 
 
 def _limits(limits: dict[str, str]) -> dict[str, int]:

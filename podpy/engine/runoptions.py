@@ -5,6 +5,7 @@ into), its type, its flags, its metavar and its help. The type says how it is
 given on the command line and what it is when it is not:
 
     bool           a flag: --rm, -it, --rm=false               default False (or as declared)
+    Optional[bool] a flag whose absence matters: --tls-verify    default None
     Optional[str]  one value: --name x, --name=x, -u1 (last wins)   default None
     list[str]      repeatable: -e A=1 -e B=2                    default []
 
@@ -31,8 +32,8 @@ if TYPE_CHECKING:
 
 FLAG, VALUE, MULTI = "flag", "value", "multi"
 # an option's annotation -> how it is given, and its default (a type: a fresh one per instance)
-KINDS: dict[str, tuple[str, Any]] = {"bool": (FLAG, False), "Optional[str]": (VALUE, None),
-                                     "list[str]": (MULTI, list)}
+KINDS: dict[str, tuple[str, Any]] = {"bool": (FLAG, False), "Optional[bool]": (FLAG, None),
+                                     "Optional[str]": (VALUE, None), "list[str]": (MULTI, list)}
 
 
 class Option:
@@ -213,6 +214,35 @@ class CreateOptions(Record):
                                 help="IPC namespace: shareable, private, none, host, container:NAME, ns:PATH")
     uts: Optional[str] = option("--uts", metavar="MODE", help="UTS namespace: private, host, container:NAME, ns:PATH")
     cgroupns: Optional[str] = option("--cgroupns", metavar="MODE", help="cgroup namespace: private or host")
+    cpu_period: Optional[str] = option("--cpu-period", metavar="USEC", help="CPU period for --cpu-quota (cpu.max)")
+    cpu_quota: Optional[str] = option("--cpu-quota", metavar="USEC", help="CPU time per period (cpu.max)")
+    cpuset_cpus: Optional[str] = option("--cpuset-cpus", metavar="LIST", help="CPUs to run on (0-3,5; cpuset.cpus)")
+    cpuset_mems: Optional[str] = option("--cpuset-mems", metavar="LIST", help="memory nodes (cpuset.mems)")
+    cpu_rt_period: Optional[str] = option("--cpu-rt-period", metavar="USEC",
+                                          help="realtime period (cgroup v1 only: ignored, with a warning)")
+    cpu_rt_runtime: Optional[str] = option("--cpu-rt-runtime", metavar="USEC",
+                                           help="realtime runtime (cgroup v1 only: ignored, with a warning)")
+    blkio_weight: Optional[str] = option("--blkio-weight", metavar="N", help="block IO weight, 10-1000 (io.weight)")
+    blkio_weight_device: list[str] = option("--blkio-weight-device", metavar="DEV:N",
+                                            help="block IO weight of one device (io.weight)")
+    device_read_bps: list[str] = option("--device-read-bps", metavar="DEV:RATE",
+                                        help="read bytes per second from a device (io.max; 1mb)")
+    device_write_bps: list[str] = option("--device-write-bps", metavar="DEV:RATE",
+                                         help="write bytes per second to a device (io.max)")
+    device_read_iops: list[str] = option("--device-read-iops", metavar="DEV:N",
+                                         help="read operations per second from a device (io.max)")
+    device_write_iops: list[str] = option("--device-write-iops", metavar="DEV:N",
+                                          help="write operations per second to a device (io.max)")
+    memory_reservation: Optional[str] = option("--memory-reservation", metavar="SIZE",
+                                               help="memory soft limit (memory.low)")
+    memory_swappiness: Optional[str] = option("--memory-swappiness", metavar="N",
+                                              help="0-100 (cgroup v1 only: recorded, no effect)")
+    oom_kill_disable: bool = option("--oom-kill-disable",
+                                    help="(cgroup v1 only: recorded, no effect)")
+    device_cgroup_rule: list[str] = option("--device-cgroup-rule", metavar="RULE",
+                                           help="'c|b|a MAJOR:MINOR rwm' (rootless: recorded, no effect)")
+    cgroup_conf: list[str] = option("--cgroup-conf", metavar="FILE=VALUE",
+                                    help="write a file of the container's cgroup (memory.high=1G)")
     cgroups: Optional[str] = option("--cgroups", metavar="MODE",
                                     help="enabled (default), disabled (no cgroup), no-conmon or split")
     kernel_memory: Optional[str] = option("--kernel-memory", metavar="SIZE", help="accepted; has no effect")
@@ -222,6 +252,45 @@ class CreateOptions(Record):
                                   help="add a host user (name or uid) to the container's /etc/passwd")
     platform: Optional[str] = option("--platform", metavar="OS/ARCH[/VARIANT]",
                                      help="the image's platform (pulled when the local image is another's)")
+    arch: Optional[str] = option("--arch", metavar="ARCH", help="the image's architecture (as --platform)")
+    os: Optional[str] = option("--os", metavar="OS", help="the image's operating system (as --platform)")
+    variant: Optional[str] = option("--variant", metavar="VARIANT", help="the image's architecture variant")
+    quiet: bool = option("-q", "--quiet", help="no progress lines while the image is pulled")
+    authfile: Optional[str] = option("--authfile", metavar="FILE", help="credentials for the pull (auth.json)")
+    tls_verify: Optional[bool] = option("--tls-verify", help="verify the registry's certificate when pulling")
+    disable_content_trust: bool = option("--disable-content-trust", help="accepted; has no effect (docker's)")
+    rootfs: bool = option("--rootfs", help="the first argument is a directory to run as the root file system")
+    # the process
+    group_add: list[str] = option("--group-add", metavar="GROUP",
+                                  help="a supplementary group (name or id); keep-groups: the caller's own")
+    umask: Optional[str] = option("--umask", metavar="MASK", help="the process's umask (0022)")
+    unsetenv: list[str] = option("--unsetenv", metavar="NAME",
+                                 help="drop a variable of the image or the defaults")
+    unsetenv_all: bool = option("--unsetenv-all", help="drop every variable of the image and the defaults")
+    env_merge: list[str] = option("--env-merge", metavar="K=V",
+                                  help="rewrite an image's variable, ${K} expanded (PATH=${PATH}:/opt)")
+    http_proxy: bool = option("--http-proxy", default=True,
+                              help="pass the host's proxy variables (http_proxy & co) in (true)")
+    label_file: list[str] = option("--label-file", metavar="FILE", help="read labels (K=V lines) from a file")
+    annotations: list[str] = option("--annotation", metavar="K=V", help="an annotation of the container")
+    no_hosts: bool = option("--no-hosts", help="do not write the container's /etc/hosts")
+    passwd_entry: Optional[str] = option("--passwd-entry", metavar="TEMPLATE",
+                                         help="the /etc/passwd line added for a --user not in it "
+                                              "($USERNAME $UID $GID $NAME $HOME)")
+    oom_score_adj: Optional[str] = option("--oom-score-adj", metavar="N",
+                                          help="the process's OOM score adjustment (-1000..1000)")
+    personality: Optional[str] = option("--personality", metavar="DOMAIN", help="execution domain: LINUX or LINUX32")
+    chrootdirs: list[str] = option("--chrootdirs", metavar="PATH",
+                                   help="a chroot inside the container: it gets /etc/hosts and resolv.conf too")
+    seccomp_policy: Optional[str] = option("--seccomp-policy", metavar="POLICY",
+                                           help="default, or image (the image's own profile, refused when it has none)")
+    requires: list[str] = option("--requires", metavar="CTR", help="containers started before this one")
+    systemd: Optional[str] = option("--systemd", metavar="MODE",
+                                    help="true (when the command is systemd or init), false or always")
+    subuidname: Optional[str] = option("--subuidname", metavar="NAME",
+                                       help="map the container's uids to NAME's range in /etc/subuid")
+    subgidname: Optional[str] = option("--subgidname", metavar="NAME",
+                                       help="map the container's gids to NAME's range in /etc/subgid")
     # the container's life
     replace: bool = option("--replace", help="remove an existing container of the same name first")
     timeout: Optional[str] = option("--timeout", metavar="SECONDS",
@@ -237,6 +306,8 @@ class CreateOptions(Record):
     rmi: bool = option("--rmi", run_only=True, help="remove the image after the container, unless it is in use")
     detach_keys: Optional[str] = option("--detach-keys", metavar="KEYS", run_only=True,
                                         help="keys that detach (ctrl-p,ctrl-q; \"\" for none)")
+    attach: list[str] = option("-a", "--attach", metavar="STREAM",
+                               help="stdin, stdout, stderr: the streams run shows (all)")
     create_command: list[str] = field(list)   # the command line, for inspect and generated units
 
 

@@ -103,6 +103,10 @@ class SpecBuilder:
         from storage import images as img
 
         rt = self.rt
+        if rec.config.rootfs:   # --rootfs: the directory itself, written in place
+            desc = {"type": "bind", "source": rec.config.rootfs,
+                    "target": os.path.join(rt.store.container_dir(rec.id), "merged")}
+            return idmapped_rootfs(rt, rec.id, desc, rec.config.idmap) if rec.config.idmap else desc
         image = img.by_id(rt.db.conn, rec.image_id)
         if image is None:
             raise InvalidState(f"the image of container {rec.name} ({rec.image_id[:12]}) is gone")
@@ -197,6 +201,7 @@ class SpecBuilder:
         caps = capabilities.resolve(capabilities.DEFAULT, cfg.cap_add, cfg.cap_drop, privileged or cfg.privileged)
         process = _process(tty, interactive, uid, gid, groups, list(argv), full_env, workdir or cfg.workdir or "/",
                            caps, cfg.no_new_privileges, int(preserve_fds or 0), console)
+        _process_settings(process, cfg)
         seccomp = self.seccomp(cfg, caps, privileged)
         if seccomp:
             process["seccomp"] = seccomp
@@ -234,8 +239,13 @@ class SpecBuilder:
                            caps, cfg.no_new_privileges, cfg.preserve_fds, console)
         if cfg.ulimits and not cfg.ulimit_host:
             process["rlimits"] = kernelopts.rlimits(cfg)
+        _process_settings(process, cfg)
+        if cfg.oom_score_adj is not None:
+            process["oomScoreAdj"] = cfg.oom_score_adj
         namespaces = kernelopts.spec_namespaces(cfg, own_netns(cfg.network))
         linux: dict[str, Any] = {"namespaces": namespaces}
+        if cfg.personality:
+            linux["personality"] = {"domain": cfg.personality}
         if cfg.sysctls:
             linux["sysctl"] = dict(cfg.sysctls)
         tty_gid_mapped = True
@@ -262,20 +272,33 @@ class SpecBuilder:
         if nested is not None:
             _owned_by_container_root(mounts, nested)
         user_dests = {m["destination"] for m in cfg.mounts}
-        for dest, path in etc.items():
-            if dest not in user_dests:
-                mounts.append({"destination": dest, "type": "bind", "source": path,
-                               "options": ["bind", "rprivate"]})
-        mounts.extend(cfg.mounts)
-        mounts.extend(secret_mounts)
-        mounts.extend(kernelopts.device_mounts(cfg))
-        if notify is not None:
-            mounts.append(notify)
+        # tmpfs on /run & co before the files bound into them (/run/.containerenv) and the user's
         if cfg.read_only_tmpfs:
             for dest in ("/run", "/tmp", "/var/tmp"):
                 if dest not in user_dests:
                     mounts.append({"destination": dest, "type": "tmpfs", "source": "tmpfs",
                                    "options": ["rw", "nosuid", "nodev", "mode=1777"]})
+        if cfg.systemd:
+            from .procopts import systemd_mounts
+
+            mounts.extend(systemd_mounts(user_dests | ({"/run", "/tmp"} if cfg.read_only_tmpfs else set())))
+            if "/sys/fs/cgroup" not in user_dests:
+                mounts.append(_cgroup_mount(cfg))
+        for dest, path in etc.items():
+            if dest not in user_dests:
+                mounts.append({"destination": dest, "type": "bind", "source": path,
+                               "options": ["bind", "rprivate"]})
+        for chroot in cfg.chrootdirs:
+            # --chrootdirs: a chroot inside sees the container's hosts and resolv.conf too, as podman's
+            for dest in ("/etc/hosts", "/etc/resolv.conf"):
+                if dest in etc and dest not in user_dests:
+                    mounts.append({"destination": chroot.rstrip("/") + dest, "type": "bind", "source": etc[dest],
+                                   "options": ["bind", "rprivate"]})
+        mounts.extend(cfg.mounts)
+        mounts.extend(secret_mounts)
+        mounts.extend(kernelopts.device_mounts(cfg))
+        if notify is not None:
+            mounts.append(notify)
         if cfg.init_path:
             mounts.append({"destination": "/run/podman-init", "type": "bind", "source": cfg.init_path,
                            "options": ["bind", "ro", "nodev", "rprivate"]})
@@ -302,6 +325,24 @@ def _shm(size: Optional[int]) -> dict[str, Any]:
     return {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
             "options": ["nosuid", "noexec", "nodev", "mode=1777",
                         f"size={kernelopts.DEFAULT_SHM if size is None else size}"]}
+
+
+def _process_settings(process: dict[str, Any], cfg: Any) -> None:
+    """--umask (0022 unless given, as podman's) and --group-add keep-groups, for the container's
+    process and every exec."""
+    process["user"]["umask"] = int(cfg.umask or "0022", 8)
+    if cfg.keep_groups:
+        process["user"]["keepOriginalGroups"] = True
+
+
+def _cgroup_mount(cfg: Any) -> dict[str, Any]:
+    """/sys/fs/cgroup of a systemd container: cgroup2 of its own cgroup namespace, else the
+    host's tree bound (a rootless process may mount cgroup2 only in a namespace it owns)."""
+    if cfg.cgroupns_mode == "private":
+        return {"destination": "/sys/fs/cgroup", "type": "cgroup2", "source": "cgroup2",
+                "options": ["rw", "nosuid", "noexec", "nodev"]}
+    return {"destination": "/sys/fs/cgroup", "type": "bind", "source": "/sys/fs/cgroup",
+            "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]}
 
 
 def _process(terminal: bool, stdin: bool, uid: int, gid: int, groups: list[int], args: list[str],
@@ -341,7 +382,7 @@ def etc_files(rec: ContainerRecord, net: Optional["EtcNet"] = None,
         net = netfiles.EtcNet([SLIRP_ADDRESS], None, [SLIRP_DNS])
     files = {
         "/etc/hostname": hostname + "\n",
-        "/etc/hosts": netfiles.hosts(hostname, rec.name, cfg.add_hosts, net),
+        "/etc/hosts": None if cfg.no_hosts else netfiles.hosts(hostname, rec.name, cfg.add_hosts, net),
         "/etc/resolv.conf": netfiles.resolv(net, cfg.dns, host_resolv()),
         **cfg.etc_entries,   # --userns=keep-id: /etc/passwd and /etc/group with the user's entries
     }

@@ -37,7 +37,19 @@ LOG_FILE = "ctr.log"
 
 
 _FLAGS = {"memory": "--memory", "memory_swap": "--memory-swap", "cpus": "--cpus", "cpu_shares": "--cpu-shares",
-          "pids_limit": "--pids-limit"}
+          "pids_limit": "--pids-limit", "cpu_max": "--cpu-period/--cpu-quota", "cpuset_cpus": "--cpuset-cpus",
+          "cpuset_mems": "--cpuset-mems", "memory_low": "--memory-reservation", "io_weight": "--blkio-weight",
+          "io_max": "--device-read/write-bps/iops"}
+
+
+def _flags(keys: list[str]) -> str:
+    """The flags that asked for these limits, once each, for a warning."""
+    out: list[str] = []
+    for key in keys:
+        flag = f"--cgroup-conf {key[5:]}" if key.startswith("file:") else _FLAGS[key]
+        if flag not in out:
+            out.append(flag)
+    return ", ".join(out)
 
 
 def container_cgroup(ctr: Container, warn: Callable[[str], None]) -> Optional[str]:
@@ -50,8 +62,7 @@ def container_cgroup(ctr: Container, warn: Callable[[str], None]) -> Optional[st
     cfg = rec.config
     if cfg.cgroups_mode == "disabled":
         if cfg.limits:
-            flags = ", ".join(_FLAGS[k] for k in cfg.limits)
-            warn(f"{flags} ignored: --cgroups disabled gives the container no cgroup")
+            warn(f"{_flags(list(cfg.limits))} ignored: --cgroups disabled gives the container no cgroup")
         return None
     info = cgroups.detect()
     parent: Optional[str] = info.path if info.writable else None
@@ -66,8 +77,7 @@ def container_cgroup(ctr: Container, warn: Callable[[str], None]) -> Optional[st
             warn(f"--cgroup-parent ignored: {why}")
     if parent is None:
         if cfg.limits:
-            flags = ", ".join(_FLAGS[k] for k in cfg.limits)
-            warn(f"{flags} ignored: containers get no cgroup here ({why})")
+            warn(f"{_flags(list(cfg.limits))} ignored: containers get no cgroup here ({why})")
         return None
     try:
         path = cgroups.make(parent, f"podpy-{rec.id}")
@@ -76,7 +86,7 @@ def container_cgroup(ctr: Container, warn: Callable[[str], None]) -> Optional[st
         return None
     missing = cgroups.apply_limits(path, cfg.limits) if cfg.limits else []
     for ctrl in missing:
-        flags = ", ".join(_FLAGS[k] for k in cfg.limits if cgroups.LIMIT_FILES[k][0] == ctrl)
+        flags = _flags([k for k in cfg.limits if cgroups.limit_file(k)[0] == ctrl])
         warn(f"{flags} ignored: the {ctrl} controller is not delegated to {parent}")
     ctr.set_cgroup(path)
     return path
@@ -137,8 +147,9 @@ def _write_spec(path: str, spec: dict[str, Any]) -> None:
 
 def start_dependencies(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None],
                        seen: Optional[set[str]] = None) -> None:
-    """Start, detached, the containers whose namespaces rec joins (and theirs first) that do
-    not run, as podman does: a pod's infra container before its members."""
+    """Start, detached, the containers rec depends on (whose namespaces it joins, and those it
+    --requires; theirs first) that do not run, as podman does: a pod's infra container before
+    its members."""
     from ..errors import InvalidState
     from ..state import PAUSED, RUNNING
     from .container import shared_with
@@ -146,6 +157,8 @@ def start_dependencies(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], 
     seen = seen if seen is not None else {rec.id}
     for cid in sorted(shared_with(rec)):
         dep = rt.state.get(cid)
+        if dep is None and cid in rec.config.requires:
+            raise InvalidArgument(f"container {rec.name} requires container {cid[:12]}, which is gone")
         if dep is None or cid in seen or dep.state in (RUNNING, PAUSED):
             continue   # a missing one is named by the start itself
         seen.add(cid)
@@ -266,11 +279,12 @@ def _started(cfg: Any, pid: int, supervisor: int, main_pid: int, warn: Callable[
 
 def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None],
                    ahead: Optional["Ahead"] = None, sig_proxy: bool = True,
-                   detach_keys: Optional[bytes] = None) -> int:
+                   detach_keys: Optional[bytes] = None, streams: Optional[set[str]] = None) -> int:
     """Start a created or exited container in the foreground; its exit code. ahead: a stage 1
     forked early (rootless/ahead.py) for launch to use when it fits the spec; sig_proxy: pass
     the signals podpy receives on to it (else they are ignored while it runs); detach_keys:
-    the keys whose detaching a terminal's relay refuses (see _refuse_detach)."""
+    the keys whose detaching a terminal's relay refuses (see _refuse_detach); streams: the
+    outputs shown (-a/--attach: "stdout", "stderr"; None: both), the others still logged."""
     from functools import partial
 
     from rootless import parent, tty
@@ -295,10 +309,15 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
             listening = tuple(net.bind())
             cgroup = container_cgroup(ctr, warn)
             log, stdio = _foreground_log(rt, rec, pipes)
+            if streams is not None and not stdio and not cfg.tty:
+                # unlogged (--rm): what is not shown goes to /dev/null
+                stdio = tuple(os.dup(fd) if name in streams else os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+                              for fd, name in ((1, "stdout"), (2, "stderr")))
             options = parent.LaunchOptions(
                 slirp=net.slirp,
                 cgroup_procs=os.path.join(cgroup, "cgroup.procs") if cgroup else None,
-                after_exit=partial(remove_tree, cdir) if cfg.remove else None,
+                after_exit=(partial(_remove_rootfs_container, cdir) if cfg.rootfs else partial(remove_tree, cdir))
+                if cfg.remove else None,
                 on_pid=net.on_pid,
                 close_fds=listening,
                 stdio=stdio,
@@ -334,7 +353,7 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
                               copy=None if log is None else partial(log.write, "stdout"))
                 os.close(container.pty_master)
             elif pipes:
-                _relay_logged(pipes, log)
+                _relay_logged(pipes, log, streams)
             code = container.wait()
         finally:
             for fd in pipes:
@@ -353,6 +372,21 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
                 container.exit_code = code = -1   # podman's record of a container its --timeout killed
             ctr.exited(container.exit_code)
     return code
+
+
+def _remove_rootfs_container(cdir: str) -> None:
+    """--rm of a --rootfs container: its directory, unless the user's root file system is still
+    mounted at merged/ in this mount namespace (never reach into the user's own directory)."""
+    from storage.fsutil import remove_tree
+
+    merged = os.path.join(cdir, "merged")
+    try:
+        with open("/proc/self/mountinfo") as f:
+            if any(line.split()[4] == merged for line in f if len(line.split()) > 4):
+                return
+    except OSError:
+        return
+    remove_tree(cdir)
 
 
 def _foreground_log(rt: Runtime, rec: ContainerRecord, pipes: list[int]) -> tuple[Any, tuple[int, ...]]:
@@ -376,7 +410,7 @@ def _foreground_log(rt: Runtime, rec: ContainerRecord, pipes: list[int]) -> tupl
     return log, (out_w, err_w)
 
 
-def _relay_logged(pipes: list[int], log: Any) -> None:
+def _relay_logged(pipes: list[int], log: Any, streams: Optional[set[str]] = None) -> None:
     """Copy the container's stdout and stderr to ours and to its log until both end (the
     container and whatever it started have closed them); each pipe is closed here and taken
     out of pipes when it ends. When our own end is gone (`podpy run ... | head`), that pipe
@@ -389,6 +423,9 @@ def _relay_logged(pipes: list[int], log: Any) -> None:
         for fd in ready:
             data = os.read(fd, 65536)
             out, stream = where[fd]
+            if data and streams is not None and stream not in streams:
+                log.write(stream, data)   # -a without it: logged, not shown
+                continue
             if data:
                 log.write(stream, data)
                 try:

@@ -111,6 +111,9 @@ class Libc:
         ret = self.lib.prlimit64(ctypes.c_int(0), ctypes.c_int(resource), ctypes.byref(new), None)
         self._check("setrlimit", ret, name)
 
+    def personality(self, persona: int) -> None:
+        self._check("personality", self.lib.personality(ctypes.c_ulong(persona)), hex(persona))
+
     def prctl(self, option: int, arg2: int, arg3: int, arg4: int, arg5: int, op: str = "prctl") -> int:
         ret = self.lib.prctl(ctypes.c_int(option), ctypes.c_ulong(arg2), ctypes.c_ulong(arg3),
                              ctypes.c_ulong(arg4), ctypes.c_ulong(arg5))

@@ -86,7 +86,7 @@ def test_one_command_reads_the_mappings_once_and_compiles_each_filter_once(tmp_p
 def test_exec_and_healthchecks_read_no_mappings(tmp_path, counts):
     specs = specgen.builder(_runtime(tmp_path))
     process = specs.exec_process(_rec("a"), ["ls"], user=(100, 100, [], "/home/u"), env=["X=1"])
-    assert process["user"] == {"uid": 100, "gid": 100, "additionalGids": []}
+    assert process["user"] == {"uid": 100, "gid": 100, "additionalGids": [], "umask": 0o022}
     assert process["env"] == ["PATH=/bin", "X=1", "HOME=/home/u"]
     assert process["seccomp"]["bpf"].endswith(".bpf")
     specs.health_process(_rec("a"), ["CMD", "/bin/true"])

@@ -225,6 +225,28 @@ def test_a_limit_above_the_hard_one_is_podmans_126(tmp_path):
     assert isinstance(error, SetupError) and error.status == 127 and "sysctl net.ipv4.nope=1" in str(error)
 
 
+def test_process_settings_before_the_user_changes(tmp_path):
+    """--oom-score-adj, --personality and --umask are set by the init after the limits and before
+    the user and capabilities change; keep-groups makes no setgroups; a lowered OOM score that
+    the kernel refuses is podman's 126."""
+    spec = _spec(tmp_path)
+    root = spec["root"]["path"]
+    spec["process"]["oomScoreAdj"] = 300
+    spec["process"]["user"].update(umask=0o027, keepOriginalGroups=True)
+    spec["linux"]["personality"] = {"domain": "LINUX32"}
+    _stage1, init, error, calls, status = _start(spec)
+    assert error is None and status == 0
+    by_name = {name: args for who, name, args in calls if who == init}
+    assert by_name["set_oom_score_adj"] == [300] and by_name["personality"] == [8] and by_name["umask"] == [0o027]
+    names = [b[0] for b in _brief(calls, init, root)]
+    assert names.index("pivot_root") < names.index("set_oom_score_adj") < names.index("personality") < \
+        names.index("umask") < names.index("setresuid")
+    assert "setgroups" not in names
+    spec["process"]["oomScoreAdj"] = -500
+    _stage1, init, error, _calls, status = _start(spec, fail=("set_oom_score_adj", errno.EACCES))
+    assert isinstance(error, SetupError) and error.status == 126 and "oom_score_adj to -500" in str(error)
+
+
 def test_setup_error_status_crosses_the_wire():
     import pickle
 
