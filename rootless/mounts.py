@@ -256,9 +256,14 @@ def mount_one(sc: S.Syscalls, rootfs: str, m: dict[str, Any]) -> None:
             sc.mount(m.get("source") or mtype, dest, mtype, flags, data or None)
             if image_dir >= 0:
                 _copy_up_below(image_dir, dest, m["destination"], copy, take_meta)
+            if below >= 0:
+                _copy_up(f"/proc/self/fd/{below}", dest)
+                os.chmod(dest, stat.S_IMODE(os.fstat(below).st_mode))   # and the directory's mode
         finally:
             if image_dir >= 0:
                 os.close(image_dir)
+            if below >= 0:
+                os.close(below)
     if prop:
         sc.mount(None, dest, None, prop)
 
