@@ -39,7 +39,7 @@ spec:
 {containers}"""
 CONTAINER = """  - name: c{n}
     image: {image}
-    command: ["sleep", "600"]
+    command: ["/bin/sleep", "600"]
 """
 
 
