@@ -78,6 +78,12 @@ def translate(exc: BaseException) -> PodpyError:
 
     if isinstance(exc, PodpyError):
         return exc
+    from storage.db import damaged, damaged_path
+
+    if damaged(exc):
+        from storage.errors import DatabaseDamaged
+
+        return EngineError(str(DatabaseDamaged(damaged_path(), str(exc))))
     if isinstance(exc, ExecError):
         return ExecFailed(str(exc), exc.exit_code)
     if getattr(exc, "status", 0) in (126, 127) and isinstance(exc, RuntimeFailure):

@@ -36,3 +36,15 @@ def guarded(fn: Callable[[], int]) -> int:
 
         render.error(str(translate(exc)))
         return 125
+    finally:
+        _tidy()
+
+
+def _tidy() -> None:
+    """The command is done with the database: a WAL grown large goes back into it (db.tidy_all;
+    only when the database module was loaded: `version` and `--help` never open it)."""
+    import sys
+
+    db = sys.modules.get("storage.db")
+    if db is not None:
+        db.tidy_all()

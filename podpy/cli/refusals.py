@@ -9,7 +9,7 @@ checks both against podman's own --help output, kept in tests/unit/podman_cli.js
 COMMANDS: a command path ("pod", "container checkpoint") -> reason; a refused group refuses
 every subcommand and flag under it. FLAGS: a command path -> {flags -> reason}, where the
 flags are podman's long name and, when it has one, its short one ("-l/--latest"); "" is
-the global flags. SAME: podman's second names of one command (`container rm` is `rm`),
+the global flags. EXTRA: podpy's commands beyond podman 4.3.1's. SAME: podman's second names of one command (`container rm` is `rm`),
 which share its refusals. The run/create/exec parser (runargs.py) consults FLAGS only for a
 flag it does not know, and typer's commands get these flags as hidden options that refuse
 (tree.py), so a flag podpy comes to accept must leave this table (the test says so).
@@ -161,6 +161,16 @@ SAME = {
     "image list": "images", "image ls": "images", "image load": "load", "image pull": "pull", "image push": "push",
     "image rm": "rmi", "image save": "save", "image tag": "tag", "image untag": "untag", "system info": "info",
     "network remove": "network rm", "volume remove": "volume rm", "volume list": "volume ls",
+}
+
+
+# The other way round: podpy's commands that podman 4.3.1 does not have, and what they are.
+EXTRA = {
+    "system check": "podman 5's command: the store's database checked against its files, and rebuilt "
+                    "from them with --repair",
+    "system events": "a second name of `events`",
+    "network list": "a second name of `network ls`",
+    "secret remove": "a second name of `secret rm`",
 }
 
 

@@ -20,7 +20,7 @@ from storage.store import Store
 from .. import config as config_mod
 from .. import events
 from ..errors import EngineError, InvalidArgument, translate
-from ..state import State
+from ..state import RECORDS_SINCE, State
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -82,9 +82,15 @@ class Runtime:
 
     @cached_property
     def db(self) -> Database:
+        path = os.path.join(self.cfg.root, "podpy.db")
         try:
-            return Database(os.path.join(self.cfg.root, "podpy.db"))
+            return Database(path)
         except Exception as exc:  # noqa: BLE001
+            from storage.db import damaged
+            from storage.errors import DatabaseDamaged
+
+            if damaged(exc):
+                raise EngineError(str(DatabaseDamaged(path, str(exc)))) from exc
             raise EngineError(f"opening the database in {self.cfg.root}: {exc}") from exc
 
     @cached_property
@@ -94,7 +100,11 @@ class Runtime:
         try:
             row = self.db.conn.execute("SELECT key, value FROM meta WHERE key IN ('driver', 'driver_reason')"
                                        ).fetchall()
-        except Exception:  # noqa: BLE001 - no tables yet
+        except Exception as exc:  # noqa: BLE001 - no tables yet
+            from storage.db import damaged
+
+            if damaged(exc):
+                raise translate(exc) from exc
             row = None
         stored = {r[0]: r[1] for r in row or []}
         if cfg.driver:
@@ -146,7 +156,14 @@ class Runtime:
     @cached_property
     def state(self) -> State:
         self.store  # the storage tables first: one migration order for everyone
-        return State(self.db)
+        had = self.db.version("containers")
+        state = State(self.db)
+        if 0 < had < RECORDS_SINCE:
+            from .records import write_container
+
+            for rec in state.all():   # a store made before containers were described in files
+                write_container(self.cfg.root, rec)
+        return state
 
     def container_run_dir(self, cid: str) -> str:
         return os.path.join(self.cfg.runroot, "containers", cid)

@@ -16,7 +16,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Iterator
 
-    from .entities import EventsOptions, SystemPruneReport
+    from .entities import EventsOptions, SystemCheckOptions, SystemCheckReport, SystemPruneReport
 
 
 def _tree_size(paths: list[str]) -> list[int]:
@@ -216,6 +216,15 @@ class SystemEngine:
         """`system reset`: every container, image, layer and volume, the database and the
         runtime directory."""
         reset(self.rt, self.warn)
+
+    def check(self, opts: SystemCheckOptions) -> SystemCheckReport:
+        """`system check`: the database against the store's files; with opts.repair the
+        database rebuilt from the files (the old one kept aside) and damaged images (and with
+        opts.force their containers) removed; what was found and done. Opens neither the
+        database nor the store the usual way: both may be damaged."""
+        from .check import check
+
+        return check(self.rt, opts)
 
     def events(self, opts: EventsOptions) -> Iterator[dict[str, Any]]:
         """`events`: the event log's entries in order (podman's shape), filtered; with

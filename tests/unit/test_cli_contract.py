@@ -124,6 +124,22 @@ def test_short_flags_mean_what_podmans_mean(tree, path):
             assert declared[short] is declared[long], f"`{path} {short}` is not {long} in podpy"
 
 
+def test_every_podpy_command_is_podmans_or_declared_extra(tree):
+    def walk(cmd, words):
+        if words:
+            yield " ".join(words)
+        if isinstance(cmd, click.Group):
+            for name, sub in cmd.commands.items():
+                if not getattr(sub, "refused", False):
+                    yield from walk(sub, [*words, name])
+
+    podman = set(_paths())
+    ours = set(walk(tree, []))
+    assert sorted(ours - podman) == sorted(refusals.EXTRA), "podpy's commands beyond podman 4.3.1's are " \
+        "not refusals.EXTRA"
+    assert not podman & set(refusals.EXTRA), "refusals.EXTRA names a command podman 4.3.1 has"
+
+
 def test_help_and_dash_h_work_on_every_command_and_group(tree, capsys):
     def walk(cmd, words):
         yield words

@@ -1,0 +1,73 @@
+"""The files that describe containers and volumes beside their data (see storage/sidecar.py
+for the layout): what `system check --repair` rebuilds their rows from.
+
+A container's file is written when it is created and when its name, configuration or last
+exit changes; a container started with --rm gets none (it is gone when it ends). A detached
+container that runs also has `run.json` in its runtime directory (the monitor that owns it,
+its pid and cgroup), so that a rebuilt row hands it back to its monitor instead of forgetting
+that it runs.
+"""
+
+from __future__ import annotations
+
+import os
+
+from storage import sidecar
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional
+
+    from ..state import ContainerRecord
+
+RUN_FILE = "run.json"
+# What a container's file keeps of its row: what it is, not who drives it right now.
+_KEPT = ("id", "name", "image_id", "image_name", "created", "state", "exit_code", "started_at",
+         "finished_at", "restarts")
+
+
+def write_container(root: str, rec: ContainerRecord) -> None:
+    if rec.config.remove:
+        return
+    data: dict[str, Any] = {k: getattr(rec, k) for k in _KEPT}
+    data["config"] = rec.config.as_dict()
+    path = sidecar.container_path(root, rec.id)
+    if os.path.isdir(os.path.dirname(path)):
+        sidecar.write_json(path, data)
+
+
+def read_container(root: str, cid: str) -> Optional[dict[str, Any]]:
+    data = sidecar.read_json(sidecar.container_path(root, cid))
+    if data is None or data.get("id") != cid or not isinstance(data.get("config"), dict):
+        return None
+    return data
+
+
+def write_run(run_dir: str, rec: ContainerRecord, monitor: int, monitor_start: Optional[str]) -> None:
+    """A detached start handed the container to its monitor (tmpfs, no fsync: it lasts as long
+    as the run does)."""
+    if rec.config.remove:
+        return
+    data = {"pid": rec.pid, "monitor": monitor, "monitor_start": monitor_start, "cgroup": rec.cgroup,
+            "started_at": rec.started_at}
+    try:
+        sidecar.write_json(os.path.join(run_dir, RUN_FILE), data, durable=False)
+    except OSError:
+        pass
+
+
+def read_run(run_dir: str) -> Optional[dict[str, Any]]:
+    return sidecar.read_json(os.path.join(run_dir, RUN_FILE))
+
+
+def write_volume(root: str, name: str, created: float, labels: dict[str, str], options: dict[str, str],
+                 anonymous: bool) -> None:
+    sidecar.write_json(sidecar.volume_path(root, name), {
+        "name": name, "created": created, "labels": labels, "options": options, "anonymous": anonymous})
+
+
+def read_volume(root: str, name: str) -> Optional[dict[str, Any]]:
+    data = sidecar.read_json(sidecar.volume_path(root, name))
+    if data is None or data.get("name") != name:
+        return None
+    return data
