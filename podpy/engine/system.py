@@ -107,36 +107,72 @@ def prune(rt: Runtime, all_images: bool, volumes: bool = False) -> SystemPruneRe
 
 def reset(rt: Runtime, warn: Callable[[str], None]) -> None:
     """Everything of the user's goes: containers (killed), images, layers, the database, the
-    runtime directory; files owned by subordinate ids are removed in the user namespace."""
+    runtime directory; files owned by subordinate ids are removed in the user namespace. A
+    damaged database does not stop it: the containers its files say run are killed instead."""
+    from storage.db import damaged
+    from storage.errors import DatabaseDamaged
     from storage.fsutil import remove_tree
 
+    from ..errors import translate
+    from .context import in_userns_for
     from .removal import remove_container as remove
 
-    reconcile(rt)
-    for rec in rt.state.all():
-        try:
-            remove(rt, rec, force=True)
-        except Exception as exc:  # noqa: BLE001 - removed with the store below all the same
-            warn(f"removing container {rec.name}: {exc}")
-    from .mounts import release_all
+    try:
+        reconcile(rt)
+        for rec in rt.state.all():
+            try:
+                remove(rt, rec, force=True)
+            except Exception as exc:  # noqa: BLE001 - removed with the store below all the same
+                warn(f"removing container {rec.name}: {exc}")
+        from .mounts import release_all
 
-    release_all(rt)   # mounted images: their mount points are in the store
+        release_all(rt)   # mounted images: their mount points are in the store
+    except Exception as exc:  # noqa: BLE001 - only a damaged database is passed over
+        cause = exc.__cause__ or exc
+        if not (damaged(exc) or damaged(cause) or isinstance(cause, DatabaseDamaged)
+                or "is damaged" in str(exc)):
+            raise
+        warn(f"{translate(exc)}; removing the store all the same")
+        _kill_recorded(rt)
     root, runroot = rt.cfg.root, rt.cfg.runroot
-    rt.db.close()
+    if "db" in rt.__dict__:
+        rt.db.close()
+    in_userns = in_userns_for(rt.cfg.rootless, lambda: rt.userns_mappings)
     for attempt in range(5):
         if not os.path.lexists(root):
             break
         try:
-            rt.store.in_userns(_remove_all, root)
+            in_userns(_remove_all, root)
         except OSError:
             if attempt == 4:
                 raise
             time.sleep(0.2)   # a clean-up the monitor ran was still writing there
     if os.path.lexists(runroot):
         try:
-            rt.store.in_userns(_remove_all, runroot, ("monitor.sock", "monitor.lock"))
+            in_userns(_remove_all, runroot, ("monitor.sock", "monitor.lock"))
         except Exception:  # noqa: BLE001 - a tmpfs that goes at the next boot
             remove_tree(runroot)
+
+
+def _kill_recorded(rt: Runtime) -> None:
+    """Without a database: every process of the cgroups that detached containers' run files
+    name (records.py) is killed."""
+    from .records import read_run
+
+    top = os.path.join(rt.cfg.runroot, "containers")
+    try:
+        ids = os.listdir(top)
+    except OSError:
+        return
+    for cid in ids:
+        run = read_run(os.path.join(top, cid))
+        if run and run.get("cgroup"):
+            from rootless import cgroups
+
+            try:
+                cgroups.kill_all(run["cgroup"])
+            except Exception:  # noqa: BLE001 - gone already
+                pass
 
 
 def _remove_all(path: str, keep: tuple[str, ...] = ()) -> None:
