@@ -121,7 +121,7 @@ class Container:
         if not keep:
             self.rt.state.update(self.rec.id, state=CREATED, owner_pid=None, owner_start=None)
             self.rec.state, self.rec.owner_pid, self.rec.owner_start = CREATED, None, None
-        self._write_record(CREATED)
+        self._write_record(CREATED, durable=False)
         self._event("create")
 
     def abandon_create(self) -> None:
@@ -230,7 +230,7 @@ class Container:
         self._write_record()
         self._event("rename")
 
-    def _write_record(self, state: Optional[str] = None) -> None:
+    def _write_record(self, state: Optional[str] = None, durable: bool = True) -> None:
         """The container's file (records.py) as its row now is; `state`: the one it is kept
         as (a running container is kept as it was before it ran)."""
         from .records import read_container, write_container
@@ -244,7 +244,7 @@ class Container:
         saved = rec.state
         rec.state = state
         try:
-            write_container(self.rt.cfg.root, rec)
+            write_container(self.rt.cfg.root, rec, durable)
         finally:
             rec.state = saved
 
@@ -264,7 +264,7 @@ class Container:
         self.rec.state, self.rec.exit_code, self.rec.cgroup = EXITED, code, row[2]
         self.rec.finished_at = finished or time.time()
         try:
-            self._write_record(EXITED)
+            self._write_record(EXITED, durable=False)
         except OSError:
             pass   # the row says it: its file keeps the exit before this one, `system check` tells
 
