@@ -297,3 +297,26 @@ def test_a_store_made_before_the_files_gets_them_when_opened(rt, tmp_path):
     VolumeEngine(rt, print).ls([])
     assert check(_fresh(rt), SystemCheckOptions()).errors is False
     assert sidecar.read_image(root, made["two"])["names"] == ["localhost/two:1", "localhost/two:latest"]
+
+
+def test_a_grown_wal_is_checkpointed_and_truncated_when_the_command_is_done(tmp_path):
+    from storage.db import WAL_TIDY_BYTES, Database, tidy_all
+
+    db = Database(str(tmp_path / "podpy.db"))
+    try:
+        with db.write() as c:
+            c.execute("CREATE TABLE t (x TEXT)")
+        with db.write() as c:
+            c.execute("INSERT INTO t VALUES (?)", ("x" * 1000,))
+        small = os.path.getsize(db.path + "-wal")
+        tidy_all()
+        assert 0 < small <= WAL_TIDY_BYTES and os.path.getsize(db.path + "-wal") == small   # left alone
+        for _ in range(3):
+            with db.write() as c:
+                c.executemany("INSERT INTO t VALUES (?)", [("y" * 1000,)] * 200)
+        assert os.path.getsize(db.path + "-wal") > WAL_TIDY_BYTES
+        tidy_all()
+        assert os.path.getsize(db.path + "-wal") == 0
+        assert db.conn.execute("SELECT count(*) FROM t").fetchone()[0] == 601
+    finally:
+        db.close()
