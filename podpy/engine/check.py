@@ -9,10 +9,13 @@ is missing) is taken from a database that can still be read, and its file writte
 container's run state (running under its monitor, pid, cgroup) comes from its row, else from
 the `run.json` its detached start left in the runtime directory.
 
+User networks and secrets are read the same way (their files, else their rows), and the
+addresses containers hold on networks come from the containers' configurations.
+
 --repair then builds a new database beside the old one, from that merged view, with the
-rows of the other tables (networks, secrets, mounts, the build cache) that can still be
-read, and puts it in place: the old one is renamed aside with the time in its name (never
-deleted). Images whose layers are gone are removed (not while a container uses them, unless
+rows of the tables no file describes (the `podpy mount` counters, the build cache) that can
+still be read, and puts it in place: the old one is renamed aside with the time in its name
+(never deleted). Images whose layers are gone are removed (not while a container uses them, unless
 --force, which removes those containers too, as podman's check does), and so are layers no
 image uses that are older than --max. Nothing in the store that no file describes is ever
 removed: it is listed.
@@ -36,19 +39,14 @@ if TYPE_CHECKING:
 
     from .context import Runtime
 
-# The tables rebuilt from files; the others are copied from the old database where they read.
-_REBUILT = {"layers", "images", "image_names", "meta", "volumes", "containers", "schema_versions"}
 
 
 def _salvageable() -> dict[str, tuple[Any, tuple[str, ...]]]:
     """component -> (its migrations, its tables), for the tables no file describes."""
     from ..imagebuild.cache import SCHEMA as BUILD
-    from ..network.table import SCHEMA as NETWORKS
     from .mounttable import SCHEMA as MOUNTS
-    from .secrets import SCHEMA as SECRETS
 
-    return {"networks": (NETWORKS, ("networks", "network_addresses")), "secrets": (SECRETS, ("secrets",)),
-            "mounts": (MOUNTS, ("mounts",)), "build": (BUILD, ("build_cache", "build_sources"))}
+    return {"mounts": (MOUNTS, ("mounts",)), "build": (BUILD, ("build_cache", "build_sources"))}
 
 
 class _View:
@@ -59,6 +57,8 @@ class _View:
         self.images: dict[str, dict[str, Any]] = {}
         self.volumes: dict[str, dict[str, Any]] = {}
         self.containers: dict[str, dict[str, Any]] = {}
+        self.networks: dict[str, dict[str, Any]] = {}    # name -> row
+        self.secrets: dict[str, dict[str, Any]] = {}     # id -> row
         self.stale_layer_records: list[str] = []    # records of layers whose directory is gone
         self.missing_files: set[str] = set()        # objects known from a row only: file to write
         self.dropped_rows = 0                       # rows with nothing on disk behind them
@@ -86,7 +86,27 @@ def _scan(rt: Runtime, old: OldDatabase, report: SystemCheckReport) -> _View:
     _scan_images(root, old, report, view)
     _scan_volumes(root, old, report, view)
     _scan_containers(rt, old, report, view)
+    _scan_networks_and_secrets(root, old, report, view)
     return view
+
+
+def _scan_networks_and_secrets(root: str, old: OldDatabase, report: SystemCheckReport, view: _View) -> None:
+    """User networks and secrets: their rows from their files, else from readable rows (whose
+    files are then written). They are reported with the volumes' kind of problem words."""
+    from .records import read_networks, read_secrets
+
+    view.networks = read_networks(root)
+    rows = _rows(old, "networks", "name")
+    for name, r in rows.items():
+        if name not in view.networks:
+            view.networks[name] = dict(r)
+            view.missing_files.add("network:" + name)
+    view.secrets = read_secrets(root)
+    data_dir = os.path.join(root, "secrets", "filedriver")
+    for sid, r in _rows(old, "secrets", "id").items():
+        if sid not in view.secrets and os.path.exists(os.path.join(data_dir, sid)):
+            view.secrets[sid] = dict(r)
+            view.missing_files.add("secret:" + sid)
 
 
 def _scan_layers(root: str, old: OldDatabase, report: SystemCheckReport, view: _View) -> None:
@@ -383,6 +403,15 @@ def _write_missing_files(rt: Runtime, view: _View) -> None:
         elif kind == "volume" and ident in view.volumes:
             v = view.volumes[ident]
             write_volume(root, ident, v["created"], v["labels"], v["options"], v["anonymous"])
+        elif kind == "network" and ident in view.networks:
+            from .records import write_network
+
+            n = view.networks[ident]
+            write_network(root, ident, n["id"], n["created"], n["config"])
+        elif kind == "secret" and ident in view.secrets:
+            from .records import write_secret
+
+            write_secret(root, view.secrets[ident])
         elif kind == "container" and ident in view.containers:
             r = view.containers[ident]
             rec = ContainerRecord(**{k: r.get(k) for k in ContainerRecord.FIELDS if k != "config"},
@@ -415,6 +444,7 @@ def _rebuild(rt: Runtime, old: OldDatabase, view: _View) -> Optional[str]:
         db.migrate("storage", STORAGE_SCHEMA)
         db.migrate("containers", CONTAINERS)
         db.migrate("volumes", VOLUMES)
+        _rebuild_networks_and_secrets(db, view)
         with db.write() as c:
             for key, value in _meta(root, old).items():
                 c.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
@@ -452,6 +482,34 @@ def _rebuild(rt: Runtime, old: OldDatabase, view: _View) -> Optional[str]:
     for suffix in ("-wal", "-shm"):
         sidecar.remove(new + suffix)
     return replace(path, new)
+
+
+def _rebuild_networks_and_secrets(db: Any, view: _View) -> None:
+    """The networks and secrets tables, and the addresses the containers hold on the networks
+    (from their configurations: each endpoint names its network's id and its address)."""
+    from ..network.table import SCHEMA as NETWORKS
+    from .secrets import SCHEMA as SECRETS
+
+    db.migrate("networks", NETWORKS)
+    db.migrate("secrets", SECRETS)
+    with db.write() as c:
+        for n in view.networks.values():
+            c.execute("INSERT OR IGNORE INTO networks (name, id, created, config) VALUES (?, ?, ?, ?)",
+                      (n["name"], n["id"], float(n["created"]), n["config"]))
+        for r in view.secrets.values():
+            c.execute("INSERT OR IGNORE INTO secrets (id, name, driver, created, updated, labels) "
+                      "VALUES (?, ?, ?, ?, ?, ?)", (r["id"], r["name"], r.get("driver") or "file",
+                                                    float(r["created"]), float(r.get("updated") or r["created"]),
+                                                    r.get("labels") or "{}"))
+        for cid, r in view.containers.items():
+            try:
+                endpoints = json.loads(r["config"]).get("networks") or {}
+            except (TypeError, ValueError):
+                continue
+            for ep in endpoints.values():
+                if isinstance(ep, dict) and ep.get("id") and ep.get("ip"):
+                    c.execute("INSERT OR IGNORE INTO network_addresses (network, ip, container, created) "
+                              "VALUES (?, ?, ?, ?)", (ep["id"], ep["ip"], cid, float(r.get("created") or 0)))
 
 
 def _meta(root: str, old: OldDatabase) -> dict[str, str]:

@@ -69,6 +69,53 @@ def read_run(run_dir: str) -> Optional[dict[str, Any]]:
     return sidecar.read_json(os.path.join(run_dir, RUN_FILE))
 
 
+def network_path(root: str, name: str) -> str:
+    return os.path.join(root, "networks", name + ".json")
+
+
+def write_network(root: str, name: str, net_id: str, created: float, config: str) -> None:
+    """A user network: its row as it is (networks/NAME.json; the addresses its containers hold
+    are in their own files)."""
+    os.makedirs(os.path.join(root, "networks"), mode=0o700, exist_ok=True)
+    sidecar.write_json(network_path(root, name), {"name": name, "id": net_id, "created": created, "config": config})
+
+
+def read_networks(root: str) -> dict[str, dict[str, Any]]:
+    found = {}
+    for entry in _listdir(os.path.join(root, "networks")):
+        data = sidecar.read_json(os.path.join(root, "networks", entry))
+        if entry.endswith(".json") and data is not None and data.get("name") == entry[:-5]:
+            found[entry[:-5]] = data
+    return found
+
+
+def secret_path(root: str, sid: str) -> str:
+    return os.path.join(root, "secrets", "filedriver", sid + ".json")
+
+
+def write_secret(root: str, row: dict[str, Any]) -> None:
+    """A secret's row (beside its data, secrets/filedriver/ID: never its data itself)."""
+    sidecar.write_json(secret_path(root, row["id"]), dict(row))
+
+
+def read_secrets(root: str) -> dict[str, dict[str, Any]]:
+    top = os.path.join(root, "secrets", "filedriver")
+    found = {}
+    for entry in _listdir(top):
+        sid = entry[:-5]
+        data = sidecar.read_json(os.path.join(top, entry)) if entry.endswith(".json") else None
+        if data is not None and data.get("id") == sid and os.path.exists(os.path.join(top, sid)):
+            found[sid] = data
+    return found
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return sorted(os.listdir(path))
+    except OSError:
+        return []
+
+
 def write_volume(root: str, name: str, created: float, labels: dict[str, str], options: dict[str, str],
                  anonymous: bool) -> None:
     sidecar.write_json(sidecar.volume_path(root, name), {

@@ -320,3 +320,33 @@ def test_a_grown_wal_is_checkpointed_and_truncated_when_the_command_is_done(tmp_
         assert db.conn.execute("SELECT count(*) FROM t").fetchone()[0] == 601
     finally:
         db.close()
+
+
+def test_networks_and_secrets_come_back_with_the_addresses_their_containers_hold(rt, tmp_path):
+    from podpy.engine.entities import NetworkCreateOptions
+    from podpy.engine.networks import NetworkEngine
+    from podpy.engine.secrets import SecretEngine
+    from podpy.network.table import allocate_addresses
+
+    made = _populate(rt, tmp_path)
+    net = NetworkEngine(rt, print).create(NetworkCreateOptions(name="backend", labels={"tier": "db"}))
+    sid = SecretEngine(rt).create("token", b"s3cret", labels={"use": "ci"})
+    rec = rt.state.get(made["container"])
+    rec.config.network = "bridge"
+    rec.config.networks = {"backend": {"id": net["id"]}}
+    allocate_addresses(rt, rec.id, rec.config.networks)
+    Container(rt, rec).save_config()
+    before = (NetworkEngine(rt, print).inspect(["backend"])[0].value,
+              SecretEngine(rt).inspect(["token"])[0].value,
+              rt.db.conn.execute("SELECT network, ip, container FROM network_addresses").fetchall())
+    assert before[2][0][2] == rec.id
+    rt.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    rt = _fresh(rt)
+    os.unlink(os.path.join(rt.cfg.root, "podpy.db"))
+    assert check(rt, SystemCheckOptions(repair=True)).left is False
+    rt = _fresh(rt)
+    after = (NetworkEngine(rt, print).inspect(["backend"])[0].value,
+             SecretEngine(rt).inspect(["token"])[0].value,
+             rt.db.conn.execute("SELECT network, ip, container FROM network_addresses").fetchall())
+    assert (after[0], after[1], [tuple(r) for r in after[2]]) == (before[0], before[1], [tuple(r) for r in before[2]])
+    assert SecretEngine(rt).inspect([sid])[0].value["Spec"]["Labels"] == {"use": "ci"}
