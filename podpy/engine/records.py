@@ -90,22 +90,24 @@ def read_networks(root: str) -> dict[str, dict[str, Any]]:
 
 
 def secret_path(root: str, sid: str) -> str:
-    return os.path.join(root, "secrets", "filedriver", sid + ".json")
+    return os.path.join(root, "secrets", "records", sid + ".json")
 
 
 def write_secret(root: str, row: dict[str, Any]) -> None:
-    """A secret's row (beside its data, secrets/filedriver/ID: never its data itself)."""
+    """A secret's row (secrets/records/ID.json, beside the data directory: never the data)."""
+    os.makedirs(os.path.dirname(secret_path(root, row["id"])), mode=0o700, exist_ok=True)
     sidecar.write_json(secret_path(root, row["id"]), dict(row))
 
 
 def read_secrets(root: str) -> dict[str, dict[str, Any]]:
-    top = os.path.join(root, "secrets", "filedriver")
+    """The secrets whose record and data are both there."""
+    data = os.path.join(root, "secrets", "filedriver")
     found = {}
-    for entry in _listdir(top):
+    for entry in _listdir(os.path.join(root, "secrets", "records")):
         sid = entry[:-5]
-        data = sidecar.read_json(os.path.join(top, entry)) if entry.endswith(".json") else None
-        if data is not None and data.get("id") == sid and os.path.exists(os.path.join(top, sid)):
-            found[sid] = data
+        rec = sidecar.read_json(secret_path(root, sid)) if entry.endswith(".json") else None
+        if rec is not None and rec.get("id") == sid and os.path.exists(os.path.join(data, sid)):
+            found[sid] = rec
     return found
 
 
