@@ -42,6 +42,10 @@ def p(new_podpy, image_tar, tmp_path):
     res = q("run", "--name", "exited", "--network", "none", "busybox", "sh", "-c", "exit 3", check=False)
     assert res.returncode == 3
     q("run", "-d", "--name", "running", "--network", "none", "-l", "role=server", "committed:1", "sleep", "1000")
+    q("network", "create", "--subnet", "10.89.77.0/24", "-l", "tier=db", "backend")
+    q("create", "--name", "networked", "--network", "backend", "--ip", "10.89.77.9", "busybox", "true")
+    (tmp_path / "token").write_text("s3cret")
+    q("secret", "create", "-l", "use=ci", "token", str(tmp_path / "token"))
     yield q
     q("rm", "-f", "-a", check=False, timeout=120)
 
@@ -50,7 +54,12 @@ def _snapshot(p):
     images = sorted(p("images", "-a", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}").stdout.splitlines())
     ctrs = sorted(p("ps", "-a", "--format", "{{.ID}} {{.Names}} {{.Image}} {{.Labels}}").stdout.splitlines())
     vols = json.loads(p("volume", "inspect", "data").stdout)[0]
-    return images, ctrs, (vols["Name"], vols["Labels"], vols["Mountpoint"])
+    net = json.loads(p("network", "inspect", "backend").stdout)[0]
+    secret = json.loads(p("secret", "inspect", "token").stdout)[0]
+    # the address networked holds (not shown until it runs): another container cannot have it
+    res = p("create", "--network", "backend", "--ip", "10.89.77.9", "busybox", "true", check=False)
+    taken = (res.returncode, res.stderr)
+    return (images, ctrs, (vols["Name"], vols["Labels"], vols["Mountpoint"]), net, secret, taken)
 
 
 def _damage(p, how):
@@ -81,7 +90,9 @@ def test_repair_brings_back_everything_from_the_files(p, how, tmp_path):
     before = _snapshot(p)
     ids = {line.split()[0] for line in before[0]}
     layers = [n for n in os.listdir(_store(p) / "layers") if not n.endswith(".json")]
-    assert len(ids) == 4 and len(layers) == 4 and len(before[1]) == 4   # busybox, 2 built, 1 committed
+    assert len(ids) == 4 and len(layers) == 4 and len(before[1]) == 5   # busybox, 2 built, 1 committed
+    assert before[5] == (125, "Error: IP address 10.89.77.9 is already allocated on network backend\n")
+    assert before[3]["labels"] == {"tier": "db"} and before[4]["Spec"]["Labels"] == {"use": "ci"}
     assert _state(p, "running") == "running 0"
     db = _store(p) / "podpy.db"
     _damage(p, how)
@@ -103,7 +114,7 @@ def test_repair_brings_back_everything_from_the_files(p, how, tmp_path):
     res = p("system", "check", "--repair", check=False)
     assert res.returncode == 0, res.stderr
     lines = res.stdout.splitlines()
-    assert f"Rebuilt the database {db} from the store's files: 4 images, 4 layers, 1 volumes, 4 containers" in lines
+    assert f"Rebuilt the database {db} from the store's files: 4 images, 4 layers, 1 volumes, 5 containers" in lines
     kept = [n for n in os.listdir(_store(p)) if n.startswith("podpy.db.damaged-") and not n.endswith(("-wal", "-shm"))]
     assert len(kept) == 1 and f"The old database is kept as {_store(p) / kept[0]}" in lines
     assert (_store(p) / kept[0]).read_bytes() == damaged
