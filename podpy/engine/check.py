@@ -227,7 +227,7 @@ def _scan_containers(rt: Runtime, old: OldDatabase, report: SystemCheckReport, v
         rec = read_container(root, cid)
         if cid in rows:
             view.containers[cid] = dict(rows[cid])
-            if rec is None:
+            if rec is None and not _transient(rows[cid]):
                 view.missing_files.add("container:" + cid)
                 _problem(report, "containers", cid, "no file describes it (the database does)")
         elif rec is not None:
@@ -256,6 +256,17 @@ def _scan_containers(rt: Runtime, old: OldDatabase, report: SystemCheckReport, v
         elif r["image_id"] in damaged_images and any(lid not in view.layers
                                                      for lid in view.images[r["image_id"]]["layers"]):
             _problem(report, "containers", cid, f"its image {str(r['image_id'])[:12]} has lost layers")
+
+
+def _transient(row: dict[str, Any]) -> bool:
+    """A container that has no file of its own: one run with --rm (gone when it ends), or one
+    whose create is under way (its file comes when its storage is made)."""
+    if row.get("state") == "configured":
+        return True
+    try:
+        return bool(json.loads(row["config"]).get("remove"))
+    except (TypeError, ValueError):
+        return False
 
 
 def _unreferenced_layers(view: _View, report: SystemCheckReport, max_age: float) -> list[str]:

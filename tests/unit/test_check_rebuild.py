@@ -350,3 +350,18 @@ def test_networks_and_secrets_come_back_with_the_addresses_their_containers_hold
              rt.db.conn.execute("SELECT network, ip, container FROM network_addresses").fetchall())
     assert (after[0], after[1], [tuple(r) for r in after[2]]) == (before[0], before[1], [tuple(r) for r in before[2]])
     assert SecretEngine(rt).inspect([sid])[0].value["Spec"]["Labels"] == {"use": "ci"}
+
+
+def test_a_container_run_with_rm_needs_no_file(rt, tmp_path):
+    made = _populate(rt, tmp_path)
+    image = rt.store.image(made["base"], None)  # type: ignore[arg-type]
+    rec = ContainerRecord(id="e" * 64, name="passing", image_id=image.id, image_name=image.names[0],
+                          created=time.time(), state=CONFIGURED,
+                          config=ContainerConfig(command=["true"], entrypoint=[], env=[], remove=True))
+    ctr = Container.insert(rt, rec)
+    rt.store.create_container(rec.id, image)
+    ctr.created(keep=True)   # as `run --rm` leaves it until it starts
+    assert not os.path.exists(sidecar.container_path(rt.cfg.root, rec.id))
+    rt.state.update(rec.id, state="running")
+    report = check(_fresh(rt), SystemCheckOptions())
+    assert (report.errors, report.unknown) == (False, [])
