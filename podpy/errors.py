@@ -84,6 +84,10 @@ def translate(exc: BaseException) -> PodpyError:
         from storage.errors import DatabaseDamaged
 
         return EngineError(str(DatabaseDamaged(damaged_path(), str(exc))))
+    import sqlite3
+
+    if isinstance(exc, sqlite3.Error):   # locked, I/O error, disk full: SQLite's words, and which file
+        return EngineError(f"the database {damaged_path()}: {exc}")
     if isinstance(exc, ExecError):
         return ExecFailed(str(exc), exc.exit_code)
     if getattr(exc, "status", 0) in (126, 127) and isinstance(exc, RuntimeFailure):

@@ -365,3 +365,11 @@ def test_a_container_run_with_rm_needs_no_file(rt, tmp_path):
     rt.state.update(rec.id, state="running")
     report = check(_fresh(rt), SystemCheckOptions())
     assert (report.errors, report.unknown) == (False, [])
+
+
+def test_other_database_errors_name_the_file_not_a_class():
+    from podpy.errors import translate
+    from storage.db import damaged_path
+
+    assert str(translate(sqlite3.OperationalError("disk I/O error"))) == f"the database {damaged_path()}: disk I/O error"
+    assert "Error" not in str(translate(sqlite3.DatabaseError("database disk image is malformed")))
