@@ -9,8 +9,8 @@ checks both against podman's own --help output, kept in tests/unit/podman_cli.js
 COMMANDS: a command path ("pod", "container checkpoint") -> reason; a refused group refuses
 every subcommand and flag under it. FLAGS: a command path -> {flags -> reason}, where the
 flags are podman's long name and, when it has one, its short one ("-l/--latest"); "" is
-the global flags. EXTRA: podpy's commands beyond podman 4.3.1's. SAME: podman's second names of one command (`container rm` is `rm`),
-which share its refusals. The run/create/exec parser (runargs.py) consults FLAGS only for a
+the global flags. EXTRA: podpy's commands beyond podman 4.3.1's. SAME: podman's second
+names of one command (`container rm` is `rm`), which share its refusals. The run/create/exec parser (runargs.py) consults FLAGS only for a
 flag it does not know, and typer's commands get these flags as hidden options that refuse
 (tree.py), so a flag podpy comes to accept must leave this table (the test says so).
 

@@ -40,7 +40,6 @@ if TYPE_CHECKING:
     from .context import Runtime
 
 
-
 def _salvageable() -> dict[str, tuple[Any, tuple[str, ...]]]:
     """component -> (its migrations, its tables), for the tables no file describes."""
     from ..imagebuild.cache import SCHEMA as BUILD
@@ -61,7 +60,6 @@ class _View:
         self.secrets: dict[str, dict[str, Any]] = {}     # id -> row
         self.stale_layer_records: list[str] = []    # records of layers whose directory is gone
         self.missing_files: set[str] = set()        # objects known from a row only: file to write
-        self.dropped_rows = 0                       # rows with nothing on disk behind them
 
 
 def _listdir(path: str) -> list[str]:
@@ -92,7 +90,7 @@ def _scan(rt: Runtime, old: OldDatabase, report: SystemCheckReport) -> _View:
 
 def _scan_networks_and_secrets(root: str, old: OldDatabase, report: SystemCheckReport, view: _View) -> None:
     """User networks and secrets: their rows from their files, else from readable rows (whose
-    files are then written). They are reported with the volumes' kind of problem words."""
+    files a repair writes; a row without its file alone is not reported as damage)."""
     from .records import read_networks, read_secrets
 
     view.networks = read_networks(root)
@@ -143,7 +141,6 @@ def _scan_layers(root: str, old: OldDatabase, report: SystemCheckReport, view: _
     for lid in rows:
         if lid not in view.layers and lid not in view.stale_layer_records:
             _problem(report, "layers", lid, "its directory is missing")
-            view.dropped_rows += 1
 
 
 def _scan_images(root: str, old: OldDatabase, report: SystemCheckReport, view: _View) -> None:
@@ -214,7 +211,6 @@ def _scan_volumes(root: str, old: OldDatabase, report: SystemCheckReport, view: 
     for name in rows:
         if name not in view.volumes:
             _problem(report, "volumes", name, "its directory is missing")
-            view.dropped_rows += 1
 
 
 def _scan_containers(rt: Runtime, old: OldDatabase, report: SystemCheckReport, view: _View) -> None:

@@ -371,5 +371,6 @@ def test_other_database_errors_name_the_file_not_a_class():
     from podpy.errors import translate
     from storage.db import damaged_path
 
-    assert str(translate(sqlite3.OperationalError("disk I/O error"))) == f"the database {damaged_path()}: disk I/O error"
+    error = sqlite3.OperationalError("disk I/O error")
+    assert str(translate(error)) == f"the database {damaged_path()}: disk I/O error"
     assert "Error" not in str(translate(sqlite3.DatabaseError("database disk image is malformed")))
