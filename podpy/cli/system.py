@@ -185,15 +185,15 @@ def check(
                               max_age=_duration(max_age) if max_age is not None else 86400.0)
     eng = engine(ctx)
     report = eng.check(opts)
+    if report.database:
+        render.out(f"Damaged database {os.path.join(eng.rt.cfg.root, 'podpy.db')}:")
+        render.out(f"\t* {report.database}")
     for kind, word in (("layers", "layer"), ("images", "image"), ("containers", "container"),
                        ("volumes", "volume")):
         for ident, problems in sorted(getattr(report, kind).items()):
             render.out(f"Damaged {word} {ident}:")
             for p in problems:
                 render.out(f"\t* {p}")
-    if report.database:
-        render.out(f"Damaged database {os.path.join(eng.rt.cfg.root, 'podpy.db')}:")
-        render.out(f"\t* {report.database}")
     for kind, word in (("removed_layers", "layer"), ("removed_images", "image"),
                        ("removed_containers", "container")):
         for ident in getattr(report, kind):

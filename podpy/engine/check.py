@@ -290,7 +290,7 @@ def _database_problem(root: str, old: OldDatabase) -> Optional[str]:
     return None
 
 
-def _check_access(root: str) -> None:
+def _check_access(root: str, repair: bool) -> None:
     try:
         st = os.stat(root)
     except PermissionError as exc:
@@ -298,8 +298,10 @@ def _check_access(root: str) -> None:
     if st.st_uid != os.geteuid():
         raise EngineError(f"the store {root} belongs to another user (uid {st.st_uid}): "
                           "`system check` checks your own store only")
-    if not os.access(root, os.R_OK | os.W_OK | os.X_OK):
+    if not os.access(root, os.R_OK | os.X_OK):
         raise EngineError(f"cannot read the store {root}: Permission denied")
+    if repair and not os.access(root, os.W_OK):
+        raise EngineError(f"cannot repair the store {root}: it is not writable")
 
 
 def check(rt: Runtime, opts: SystemCheckOptions) -> SystemCheckReport:
@@ -322,7 +324,7 @@ def _check(rt: Runtime, opts: SystemCheckOptions) -> tuple[SystemCheckReport, Ol
     old = OldDatabase()
     if not os.path.lexists(root):
         return report, old, _View()
-    _check_access(root)
+    _check_access(root, opts.repair)
     old = read_old(os.path.join(root, "podpy.db"), opts.quick)
     report.database = _database_problem(root, old)
     view = _scan(rt, old, report)
