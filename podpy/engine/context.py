@@ -58,6 +58,7 @@ class Runtime:
     def __init__(self, cfg: config_mod.Config) -> None:
         self.cfg = cfg
         self.specs: Any = None   # the command's spec builder (engine/spec.py's builder()), made on first use
+        self.records_upgraded = False   # this command wrote the files of an older store's containers
         # The event log is written from many verbs that know only the runroot: its backend and
         # place are this process's, set here from the configuration (--events-backend, --tmpdir).
         events.configure(cfg.events_backend, cfg.tmpdir)
@@ -163,6 +164,7 @@ class Runtime:
 
             for rec in state.all():   # a store made before containers were described in files
                 write_container(self.cfg.root, rec)
+            self.records_upgraded = True   # reconcile has the volumes, networks and secrets follow
         return state
 
     def container_run_dir(self, cid: str) -> str:
