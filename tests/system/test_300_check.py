@@ -8,6 +8,7 @@ import os
 import shutil
 import sqlite3
 import tarfile
+import time
 
 import pytest
 
@@ -95,8 +96,11 @@ def test_repair_brings_back_everything_from_the_files(p, how, tmp_path):
     assert before[3]["labels"] == {"tier": "db"} and before[4]["Spec"]["Labels"] == {"use": "ci"}
     assert _state(p, "running") == "running 0"
     db = _store(p) / "podpy.db"
+    # one that ends while the database is damaged: its monitor's clean-up cannot record it
+    p("run", "-d", "--name", "short", "--network", "none", "busybox", "sh", "-c", "sleep 2; echo done; exit 7")
     _damage(p, how)
     damaged = db.read_bytes() if db.exists() else None
+    time.sleep(4)
 
     line = f"Error: the database {db} is damaged ({REASONS[how]}): {FIX}\n"
     for args in (["images"], ["ps", "-a"], ["volume", "ls"], ["run", "--rm", "--network", "none", "busybox", "true"],
@@ -114,13 +118,15 @@ def test_repair_brings_back_everything_from_the_files(p, how, tmp_path):
     res = p("system", "check", "--repair", check=False)
     assert res.returncode == 0, res.stderr
     lines = res.stdout.splitlines()
-    assert f"Rebuilt the database {db} from the store's files: 4 images, 4 layers, 1 volumes, 5 containers" in lines
+    assert f"Rebuilt the database {db} from the store's files: 4 images, 4 layers, 1 volumes, 6 containers" in lines
     kept = [n for n in os.listdir(_store(p)) if n.startswith("podpy.db.damaged-") and not n.endswith(("-wal", "-shm"))]
     assert len(kept) == 1 and f"The old database is kept as {_store(p) / kept[0]}" in lines
     assert (_store(p) / kept[0]).read_bytes() == damaged
     assert not any(line.startswith("Not described") for line in lines)
     assert p("system", "check").stdout == ""
 
+    assert _state(p, "short") == "exited 7" and p("logs", "short").stdout == "done\n"
+    p("rm", "short")
     assert _snapshot(p) == before
     assert _state(p, "running") == "running 0" and _state(p, "stopped") == "created 0"
     assert _state(p, "exited") == "exited 3"
