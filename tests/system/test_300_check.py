@@ -208,6 +208,10 @@ def test_check_refuses_another_users_store_and_an_unreadable_one(new_podpy, tmp_
     assert (res.returncode, res.stdout, res.stderr) == (
         125, "", "Error: the store /usr/share belongs to another user (uid 0): `system check` checks your own "
                  "store only\n")
+    res = q("system", "check", "--max", "soon", check=False)
+    assert (res.returncode, res.stdout, res.stderr) == (
+        125, "", 'Error: invalid argument "soon" for "-m, --max" flag: time: invalid duration "soon"\n')
+    assert q("system", "check", "--quick", "-m", "1h30m").stdout == ""
     closed = tmp_path / "closed"
     closed.mkdir(mode=0o000)
     try:
