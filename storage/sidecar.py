@@ -111,14 +111,23 @@ def container_path(root: str, cid: str) -> str:
 
 # -- images -------------------------------------------------------------------------------
 
-def write_image(root: str, image_id: str, config: str, manifest: Optional[str], record: dict[str, Any]) -> None:
-    """An image's config and manifest (exact bytes) and its record; the record last, so that a
-    record on disk always has its config beside it."""
+def write_image_config(root: str, image_id: str, config: str) -> None:
+    """An image's config, which never changes (its digest is the image's id): written once,
+    before the write lock is taken."""
     d = image_dir(root, image_id)
     os.makedirs(os.path.dirname(d), mode=0o700, exist_ok=True)
     os.makedirs(d, mode=0o700, exist_ok=True)
-    write_bytes(os.path.join(d, IMAGE_CONFIG), config.encode())
-    if manifest is not None:
+    if read_text(os.path.join(d, IMAGE_CONFIG)) != config:
+        write_bytes(os.path.join(d, IMAGE_CONFIG), config.encode())
+
+
+def write_image(root: str, image_id: str, config: str, manifest: Optional[str], record: dict[str, Any]) -> None:
+    """An image's config and manifest (exact bytes) and its record; the record last, so that a
+    record on disk always has its config beside it. A file that holds its bytes already is not
+    written again (a tag rewrites the record alone)."""
+    write_image_config(root, image_id, config)
+    d = image_dir(root, image_id)
+    if manifest is not None and read_text(os.path.join(d, IMAGE_MANIFEST)) != manifest:
         write_bytes(os.path.join(d, IMAGE_MANIFEST), manifest.encode())
     write_json(os.path.join(d, IMAGE), record)
 

@@ -327,6 +327,7 @@ class Store:
                            "size": len(raw)},
                 "layers": described}, separators=(",", ":"))
             digest = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
+        sidecar.write_image_config(self.root, image_id, text)   # outside the lock: it never changes
         with self.db.write() as c:
             losers = self._owners(c, names)
             img.insert(c, image_id, text, layers, size, time.time(), manifest, digest)

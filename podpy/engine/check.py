@@ -59,6 +59,7 @@ class _View:
         self.networks: dict[str, dict[str, Any]] = {}    # name -> row
         self.secrets: dict[str, dict[str, Any]] = {}     # id -> row
         self.stale_layer_records: list[str] = []    # records of layers whose directory is gone
+        self.unfinished_images: list[str] = []      # image directories with a config and no record
         self.missing_files: set[str] = set()        # objects known from a row only: file to write
 
 
@@ -163,6 +164,9 @@ def _scan_images(root: str, old: OldDatabase, report: SystemCheckReport, view: _
             view.images[d] = _image_from_row(rows[d], names.get(d, []))
             view.missing_files.add("image:" + d)
             _problem(report, "images", d, "its files are missing or unreadable (the database describes it)")
+        elif _unfinished(root, d):
+            view.unfinished_images.append(d)
+            _problem(report, "images", d, "its making did not finish (a config and no record)")
         else:
             report.unknown.append(os.path.join(top, d))
     for iid, r in rows.items():
@@ -174,6 +178,16 @@ def _scan_images(root: str, old: OldDatabase, report: SystemCheckReport, view: _
         for lid in rec["layers"]:
             if lid not in view.layers:
                 _problem(report, "images", iid, f"its layer {lid} is missing")
+
+
+def _unfinished(root: str, image_id: str) -> bool:
+    """An image directory a killed command left: its config alone (whose digest is its name)."""
+    import hashlib
+
+    d = sidecar.image_dir(root, image_id)
+    config = sidecar.read_text(os.path.join(d, sidecar.IMAGE_CONFIG))
+    return (config is not None and not os.path.exists(os.path.join(d, sidecar.IMAGE))
+            and hashlib.sha256(config.encode()).hexdigest() == image_id)
 
 
 def _image_from_row(r: dict[str, Any], names: list[str]) -> dict[str, Any]:
@@ -369,6 +383,9 @@ def _repair(rt: Runtime, opts: SystemCheckOptions, report: SystemCheckReport, ol
             _drop_layer(root, view, lid, doomed_trees, report)
     for lid in view.stale_layer_records:
         sidecar.remove(sidecar.layer_path(root, lid))
+    for iid in view.unfinished_images:
+        sidecar.remove_image(root, iid)
+        report.removed_images.append(iid)
     if doomed_trees:
         in_userns(_remove_trees, [p for p in doomed_trees if os.path.lexists(p)])
     _write_missing_files(rt, view)

@@ -374,3 +374,17 @@ def test_other_database_errors_name_the_file_not_a_class():
     error = sqlite3.OperationalError("disk I/O error")
     assert str(translate(error)) == f"the database {damaged_path()}: disk I/O error"
     assert "Error" not in str(translate(sqlite3.DatabaseError("database disk image is malformed")))
+
+
+def test_an_image_whose_making_was_killed_is_removed_by_repair(rt, tmp_path):
+    import hashlib
+
+    _populate(rt, tmp_path)
+    config = '{"killed":"before its row"}'
+    iid = hashlib.sha256(config.encode()).hexdigest()
+    sidecar.write_image_config(rt.cfg.root, iid, config)   # what create_image writes before the lock
+    report = check(_fresh(rt), SystemCheckOptions())
+    assert report.images == {iid: ["its making did not finish (a config and no record)"]}
+    report = check(_fresh(rt), SystemCheckOptions(repair=True))
+    assert (report.removed_images, report.left) == ([iid], False)
+    assert not os.path.exists(sidecar.image_dir(rt.cfg.root, iid))
