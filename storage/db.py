@@ -58,7 +58,7 @@ STORAGE_SCHEMA: Sequence[str] = (
 _SQLITE_CORRUPT = 11
 _SQLITE_NOTADB = 26
 # Past this size the WAL is checkpointed and truncated when a command is done with the database.
-WAL_TIDY_BYTES = 256 << 10
+WAL_TIDY_BYTES = 1 << 20
 
 _open: list["Database"] = []
 

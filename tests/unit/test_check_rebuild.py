@@ -311,13 +311,13 @@ def test_a_grown_wal_is_checkpointed_and_truncated_when_the_command_is_done(tmp_
         small = os.path.getsize(db.path + "-wal")
         tidy_all()
         assert 0 < small <= WAL_TIDY_BYTES and os.path.getsize(db.path + "-wal") == small   # left alone
-        for _ in range(3):
+        while os.path.getsize(db.path + "-wal") <= WAL_TIDY_BYTES:
             with db.write() as c:
                 c.executemany("INSERT INTO t VALUES (?)", [("y" * 1000,)] * 200)
         assert os.path.getsize(db.path + "-wal") > WAL_TIDY_BYTES
         tidy_all()
         assert os.path.getsize(db.path + "-wal") == 0
-        assert db.conn.execute("SELECT count(*) FROM t").fetchone()[0] == 601
+        assert db.conn.execute("SELECT count(*) FROM t").fetchone()[0] % 200 == 1
     finally:
         db.close()
 
