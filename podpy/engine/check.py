@@ -4,9 +4,9 @@ rebuilt from them.
 The database is an index of the store; the files beside the data are the truth (see
 storage/sidecar.py and records.py). The check (its reading is checkscan.py) reads both
 without trusting either: the database table by table (a damaged page costs the rows of its
-table only), the files one by one. What each object is comes from its files; what a row alone knows (an object whose file
-is missing) is taken from a database that can still be read, and its file written back. A
-container's run state (running under its monitor, pid, cgroup) comes from its row, else from
+table only), the files one by one. What each object is comes from its files; what a row
+alone knows (an object whose file is missing) is taken from a database that can still be
+read, and its file written back. A container's run state (running under its monitor, pid, cgroup) comes from its row, else from
 the `run.json` its detached start left in the runtime directory.
 
 User networks and secrets are read the same way (their files, else their rows), and the
