@@ -6,8 +6,9 @@ storage/sidecar.py and records.py). The check (its reading is checkscan.py) read
 without trusting either: the database table by table (a damaged page costs the rows of its
 table only), the files one by one. What each object is comes from its files; what a row
 alone knows (an object whose file is missing) is taken from a database that can still be
-read, and its file written back. A container's run state (running under its monitor, pid, cgroup) comes from its row, else from
-the `run.json` its detached start left in the runtime directory.
+read, and its file written back. A container's run state (running under its monitor, pid,
+cgroup) comes from its row, else from the `run.json` its detached start left in the runtime
+directory.
 
 User networks and secrets are read the same way (their files, else their rows), and the
 addresses containers hold on networks come from the containers' configurations.
