@@ -133,7 +133,7 @@ def holds_records(root: str) -> bool:
 
 class Store:
     def __init__(self, root: str, driver: Driver, *, rootless: bool, in_userns: InUserns,
-                 db: Optional[Database] = None, rebuilding: bool = False) -> None:
+                 db: Optional[Database] = None) -> None:
         self.root = root
         self.driver = driver
         self.rootless = rootless
@@ -141,15 +141,14 @@ class Store:
         os.makedirs(root, mode=0o700, exist_ok=True)
         self.db = db or Database(os.path.join(root, "podpy.db"))
         had = self.db.version("storage")
-        if had == 0 and not rebuilding and holds_records(root):
+        if had == 0 and holds_records(root):
             # A new database over a store that has images: the old one was deleted or emptied.
             # Nothing is made here (the next command says the same) until `system check --repair`.
             raise DatabaseDamaged(self.db.path, "it is missing or empty, but the store holds images or volumes")
         self.db.migrate("storage", STORAGE_SCHEMA)
         if 0 < had < 2:
             self.write_all_records()   # a store made before the records were kept beside the data
-        if not rebuilding:
-            self._check_driver()
+        self._check_driver()
 
     # -- driver -------------------------------------------------------------
     def _check_driver(self) -> None:
