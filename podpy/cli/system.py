@@ -170,8 +170,8 @@ def check(
     ctx: typer.Context,
     repair: bool = typer.Option(False, "-r", "--repair", help="Rebuild the database from the store's files and "
                                 "remove damaged images no container uses."),
-    force: bool = typer.Option(False, "-f", "--force", help="With --repair, also remove the containers of "
-                               "damaged images."),
+    force: bool = typer.Option(False, "-f", "--force", help="Repair, and remove the containers of damaged "
+                               "images too."),
     quick: bool = typer.Option(False, "-q", "--quick", help="Skip the time-consuming checks (SQLite's full "
                                "integrity check)."),
     max_age: Optional[str] = typer.Option(None, "-m", "--max", metavar="DURATION",
