@@ -1,8 +1,12 @@
 """The Store: one facade over the database, the driver and the layer directories.
 
 Layout under the store root:
-    podpy.db                 the database (shared with the engine's tables)
+    podpy.db                 the database (shared with the engine's tables): an index, which
+                             `system check --repair` rebuilds from the files (sidecar.py)
+    driver.json              the driver the store was made with
     layers/<layer id>/       one directory per layer (a diff, or a full tree for vfs)
+    layers/<layer id>.json   what the layer is (diff id, parent, size, digests)
+    images/<image id>/       an image's config, manifest and record (layers, names)
     containers/<id>/         a container's writable state
     tmp/<name> + <name>.lock work in progress: a staging directory and the lock
                              its writer holds; a directory whose lock nobody
