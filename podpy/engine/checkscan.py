@@ -155,6 +155,14 @@ def _scan_images(root: str, old: OldDatabase, report: SystemCheckReport, view: V
         for lid in rec["layers"]:
             if lid not in view.layers:
                 problem(report, "images", iid, f"its layer {lid} is missing")
+    # A name two images' files claim (a tag killed between its two files): the newer keeps it.
+    holder: dict[str, str] = {}
+    for rec in sorted(view.images.values(), key=lambda r: float(r.get("created") or 0)):
+        for n in rec["names"]:
+            if n in holder:
+                problem(report, "images", holder[n], f"its name {n} is also given to image {rec['id'][:12]}, "
+                        "which keeps it")
+            holder[n] = rec["id"]
 
 
 def _unfinished(root: str, image_id: str) -> bool:

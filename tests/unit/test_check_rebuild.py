@@ -388,3 +388,22 @@ def test_an_image_whose_making_was_killed_is_removed_by_repair(rt, tmp_path):
     report = check(_fresh(rt), SystemCheckOptions(repair=True))
     assert (report.removed_images, report.left) == ([iid], False)
     assert not os.path.exists(sidecar.image_dir(rt.cfg.root, iid))
+
+
+def test_a_name_two_images_files_claim_stays_with_the_newer(rt, tmp_path):
+    made = _populate(rt, tmp_path)
+    root = rt.cfg.root
+    path = os.path.join(sidecar.image_dir(root, made["base"]), "image.json")
+    record = _json(path)
+    record["names"].append("localhost/two:1")    # as if a tag was killed between its two files
+    record["created"] = 0.0
+    sidecar.write_json(path, record)
+    report = check(_fresh(rt), SystemCheckOptions())
+    assert report.images == {made["base"]: [
+        "its names in the database (localhost/base:latest) are not those of its files (localhost/base:latest, "
+        "localhost/two:1)",
+        f"its name localhost/two:1 is also given to image {made['two'][:12]}, which keeps it"]}
+    assert check(_fresh(rt), SystemCheckOptions(repair=True)).left is False
+    assert sidecar.read_image(root, made["base"])["names"] == ["localhost/base:latest"]
+    assert sorted(_fresh(rt).store.image("localhost/two:1", None).names) == [  # type: ignore[arg-type]
+        "localhost/two:1", "localhost/two:latest"]
