@@ -142,18 +142,25 @@ class Database:
         return self._version(component)
 
     def tidy(self) -> None:
+        """The WAL back into the database and truncated, if it is past WAL_TIDY_BYTES; without
+        waiting: another command that reads or writes makes this one give up (and a later one
+        do it)."""
         try:
             if os.stat(self.path + "-wal").st_size <= WAL_TIDY_BYTES:
                 return
         except OSError:
             return
-        try:
-            with self._lock:
+        with self._lock:
+            try:
                 self.conn.execute("PRAGMA busy_timeout=0")
                 self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-                self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        except sqlite3.Error:
-            pass   # busy or closed: the next command tries again
+            except sqlite3.Error:
+                pass   # busy or closed: the next command tries again
+            finally:
+                try:
+                    self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                except sqlite3.Error:
+                    pass
 
     def _version(self, component: str) -> int:
         try:
