@@ -10,6 +10,7 @@
     ├── NameInUse            a container name already taken
     ├── InvalidState         the container's state forbids it (rm of a running one: exit 2)
     └── EngineError          anything else, wrapping a storage/ or rootless/ error
+        └── DatabaseUnreadable  the database is damaged or lost: `system check --repair`
 
 Errors from storage/ and rootless/ are wrapped with context at the engine
 boundary (`raise EngineError("mounting ...") from exc`) or translated by
@@ -63,6 +64,10 @@ class EngineError(PodpyError):
     pass
 
 
+class DatabaseUnreadable(EngineError):
+    pass
+
+
 class ExecFailed(PodpyError):
     """The container's command could not be run: 126 (not executable) or 127 (not found)."""
 
@@ -83,7 +88,7 @@ def translate(exc: BaseException) -> PodpyError:
     if damaged(exc):
         from storage.errors import DatabaseDamaged
 
-        return EngineError(str(DatabaseDamaged(damaged_path(), str(exc))))
+        return DatabaseUnreadable(str(DatabaseDamaged(damaged_path(), str(exc))))
     import sqlite3
 
     if isinstance(exc, sqlite3.Error):   # locked, I/O error, disk full: SQLite's words, and which file
@@ -98,6 +103,10 @@ def translate(exc: BaseException) -> PodpyError:
         return Ambiguous(str(exc))
     if isinstance(exc, ReferenceError_):
         return InvalidArgument(str(exc))
+    from storage.errors import DatabaseDamaged
+
+    if isinstance(exc, DatabaseDamaged):
+        return DatabaseUnreadable(str(exc))
     if isinstance(exc, (StorageError, RuntimeFailure)):
         return EngineError(str(exc))
     if isinstance(exc, OSError):

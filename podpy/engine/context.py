@@ -19,7 +19,7 @@ from storage.store import Store
 
 from .. import config as config_mod
 from .. import events
-from ..errors import EngineError, InvalidArgument, translate
+from ..errors import DatabaseUnreadable, EngineError, InvalidArgument, translate
 from ..state import RECORDS_SINCE, State
 
 TYPE_CHECKING = False
@@ -91,7 +91,7 @@ class Runtime:
             from storage.errors import DatabaseDamaged
 
             if damaged(exc):
-                raise EngineError(str(DatabaseDamaged(path, str(exc)))) from exc
+                raise DatabaseUnreadable(str(DatabaseDamaged(path, str(exc)))) from exc
             raise EngineError(f"opening the database in {self.cfg.root}: {exc}") from exc
 
     @cached_property
@@ -101,6 +101,8 @@ class Runtime:
         try:
             row = self.db.conn.execute("SELECT key, value FROM meta WHERE key IN ('driver', 'driver_reason')"
                                        ).fetchall()
+        except DatabaseUnreadable:
+            raise
         except Exception as exc:  # noqa: BLE001 - no tables yet
             from storage.db import damaged
 

@@ -113,7 +113,7 @@ def reset(rt: Runtime, warn: Callable[[str], None]) -> None:
     from storage.errors import DatabaseDamaged
     from storage.fsutil import remove_tree
 
-    from ..errors import translate
+    from ..errors import DatabaseUnreadable, translate
     from .context import in_userns_for
     from .removal import remove_container as remove
 
@@ -128,9 +128,7 @@ def reset(rt: Runtime, warn: Callable[[str], None]) -> None:
 
         release_all(rt)   # mounted images: their mount points are in the store
     except Exception as exc:  # noqa: BLE001 - only a damaged database is passed over
-        cause = exc.__cause__ or exc
-        if not (damaged(exc) or damaged(cause) or isinstance(cause, DatabaseDamaged)
-                or "is damaged" in str(exc)):
+        if not (damaged(exc) or isinstance(exc, (DatabaseDamaged, DatabaseUnreadable))):
             raise
         warn(f"{translate(exc)}; removing the store all the same")
         _kill_recorded(rt)

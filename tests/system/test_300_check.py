@@ -220,3 +220,21 @@ def test_check_refuses_another_users_store_and_an_unreadable_one(new_podpy, tmp_
             125, "", f"Error: cannot read the store {closed}: Permission denied\n")
     finally:
         closed.chmod(0o700)
+
+
+def test_reset_works_over_a_damaged_database(new_podpy, image_tar):
+    q = new_podpy()
+    q("import", image_tar, "busybox")
+    q("run", "-d", "--name", "running", "--network", "none", "busybox", "sleep", "1000")
+    pid = int(q("inspect", "--format", "{{.State.Pid}}", "running").stdout)
+    _damage(q, "garbage")
+    res = q("system", "reset", "-f")
+    db = _store(q) / "podpy.db"
+    assert res.stderr.endswith(f"the database {db} is damaged (file is not a database): {FIX}; "
+                               "removing the store all the same\n")
+    assert not _store(q).exists()
+    for _ in range(50):   # its cgroup's processes were killed
+        if not os.path.exists(f"/proc/{pid}"):
+            break
+        time.sleep(0.1)
+    assert not os.path.exists(f"/proc/{pid}")
