@@ -238,3 +238,17 @@ def test_reset_works_over_a_damaged_database(new_podpy, image_tar):
             break
         time.sleep(0.1)
     assert not os.path.exists(f"/proc/{pid}")
+
+
+def test_the_zipapp_repairs_too(new_podpy, image_tar):
+    q = new_podpy(variant="zipapp")
+    q("import", image_tar, "busybox")
+    q("volume", "create", "-l", "a=b", "data")
+    _damage(q, "truncate")
+    db = _store(q) / "podpy.db"
+    res = q("images", check=False)
+    assert (res.returncode, res.stderr) == (125, f"Error: the database {db} is damaged "
+                                                 f"(database disk image is malformed): {FIX}\n")
+    q("system", "check", "--repair")
+    assert q("images", "--format", "{{.Repository}}:{{.Tag}}").stdout == "localhost/busybox:latest\n"
+    assert json.loads(q("volume", "inspect", "data").stdout)[0]["Labels"] == {"a": "b"}
