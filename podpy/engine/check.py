@@ -72,7 +72,7 @@ def _check(rt: Runtime, opts: SystemCheckOptions) -> tuple[SystemCheckReport, Ol
     check_access(root, opts.repair)
     old = read_old(os.path.join(root, "podpy.db"), opts.quick)
     report.database = database_problem(root, old)
-    view = scan(rt, old, report)
+    view = scan(rt, old, report, opts.max_age)
     unreferenced_layers(view, report, opts.max_age)
     report.unknown.sort()
     return report, old, view

@@ -55,11 +55,11 @@ def problem(report: SystemCheckReport, kind: str, ident: str, text: str) -> None
     getattr(report, kind).setdefault(ident, []).append(text)
 
 
-def scan(rt: Runtime, old: OldDatabase, report: SystemCheckReport) -> View:
+def scan(rt: Runtime, old: OldDatabase, report: SystemCheckReport, max_age: float) -> View:
     root = rt.cfg.root
     view = View()
     _scan_layers(root, old, report, view)
-    _scan_images(root, old, report, view)
+    _scan_images(root, old, report, view, max_age)
     _scan_volumes(root, old, report, view)
     _scan_containers(rt, old, report, view)
     _scan_networks_and_secrets(root, old, report, view)
@@ -121,7 +121,7 @@ def _scan_layers(root: str, old: OldDatabase, report: SystemCheckReport, view: V
             problem(report, "layers", lid, "its directory is missing")
 
 
-def _scan_images(root: str, old: OldDatabase, report: SystemCheckReport, view: View) -> None:
+def _scan_images(root: str, old: OldDatabase, report: SystemCheckReport, view: View, max_age: float) -> None:
     rows = _rows(old, "images", "id")
     names: dict[str, list[str]] = {}
     for r in old.tables.get("image_names", []):
@@ -142,8 +142,12 @@ def _scan_images(root: str, old: OldDatabase, report: SystemCheckReport, view: V
             view.missing_files.add("image:" + d)
             problem(report, "images", d, "its files are missing or unreadable (the database describes it)")
         elif _unfinished(root, d):
-            view.unfinished_images.append(d)
-            problem(report, "images", d, "its making did not finish (a config and no record)")
+            # One being made now has a config and no record for a moment: only one older than
+            # --max was left by a killed command.
+            age = time.time() - os.stat(os.path.join(top, d, sidecar.IMAGE_CONFIG)).st_mtime
+            if age > max_age:
+                view.unfinished_images.append(d)
+                problem(report, "images", d, "its making did not finish (a config and no record)")
         else:
             report.unknown.append(os.path.join(top, d))
     for iid, r in rows.items():

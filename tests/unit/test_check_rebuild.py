@@ -383,6 +383,9 @@ def test_an_image_whose_making_was_killed_is_removed_by_repair(rt, tmp_path):
     config = '{"killed":"before its row"}'
     iid = hashlib.sha256(config.encode()).hexdigest()
     sidecar.write_image_config(rt.cfg.root, iid, config)   # what create_image writes before the lock
+    assert check(_fresh(rt), SystemCheckOptions()).errors is False   # as if being made right now
+    old = time.time() - 90000
+    os.utime(os.path.join(sidecar.image_dir(rt.cfg.root, iid), "config"), (old, old))
     report = check(_fresh(rt), SystemCheckOptions())
     assert report.images == {iid: ["its making did not finish (a config and no record)"]}
     report = check(_fresh(rt), SystemCheckOptions(repair=True))
