@@ -11,7 +11,8 @@
     ├── NameInUse            a container name already taken
     ├── InvalidState         the container's state forbids it (rm of a running one: exit 2)
     └── EngineError          anything else, wrapping a storage/ or rootless/ error
-        └── VolumeMountFailed  a volume whose mount a rootless start cannot make (126)
+        ├── VolumeMountFailed  a volume whose mount a rootless start cannot make (126)
+        └── DatabaseUnreadable  the database is damaged or lost: `system check --repair`
 
 Errors from storage/ and rootless/ are wrapped with context at the engine
 boundary (`raise EngineError("mounting ...") from exc`) or translated by
@@ -76,6 +77,10 @@ class VolumeMountFailed(EngineError):
     exit_code = 126
 
 
+class DatabaseUnreadable(EngineError):
+    pass
+
+
 class ExecFailed(PodpyError):
     """The container's command could not be run: 126 (not executable) or 127 (not found)."""
 
@@ -91,6 +96,16 @@ def translate(exc: BaseException) -> PodpyError:
 
     if isinstance(exc, PodpyError):
         return exc
+    from storage.db import damaged, damaged_path
+
+    if damaged(exc):
+        from storage.errors import DatabaseDamaged
+
+        return DatabaseUnreadable(str(DatabaseDamaged(damaged_path(), str(exc))))
+    import sqlite3
+
+    if isinstance(exc, sqlite3.Error):   # locked, I/O error, disk full: SQLite's words, and which file
+        return EngineError(f"the database {damaged_path()}: {exc}")
     if isinstance(exc, ExecError):
         return ExecFailed(str(exc), exc.exit_code)
     if getattr(exc, "status", 0) in (126, 127) and isinstance(exc, RuntimeFailure):
@@ -101,6 +116,10 @@ def translate(exc: BaseException) -> PodpyError:
         return Ambiguous(str(exc))
     if isinstance(exc, ReferenceError_):
         return InvalidArgument(str(exc))
+    from storage.errors import DatabaseDamaged
+
+    if isinstance(exc, DatabaseDamaged):
+        return DatabaseUnreadable(str(exc))
     if isinstance(exc, (StorageError, RuntimeFailure)):
         return EngineError(str(exc))
     if isinstance(exc, OSError):

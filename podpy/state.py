@@ -50,7 +50,11 @@ SCHEMA = (
     """,
     # cgroup: the container's cgroup directory while it runs (in a delegated subtree)
     "ALTER TABLE containers ADD COLUMN cgroup TEXT",
+    # no table change: each container is described by containers/<id>/container.json from here
+    # (engine/records.py), written for the containers of an older store by Runtime.state
+    "SELECT 1",
 )
+RECORDS_SINCE = 4
 
 # The states, as podman names them.
 CONFIGURED = "configured"   # row made, storage being created

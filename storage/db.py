@@ -49,7 +49,41 @@ STORAGE_SCHEMA: Sequence[str] = (
     CREATE INDEX image_names_by_image ON image_names(image_id);
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # version 2: no table changes; every layer and image is described by files beside it
+    # (storage/sidecar.py), which the Store writes for a store that had none (Store.__init__).
+    "SELECT 1",
 )
+
+# SQLite's primary result codes that say the file is not a database it can read.
+_SQLITE_CORRUPT = 11
+_SQLITE_NOTADB = 26
+# Past this size the WAL is checkpointed and truncated when a command is done with the database.
+WAL_TIDY_BYTES = 1 << 20
+
+_open: list["Database"] = []
+
+
+def damaged(exc: BaseException) -> bool:
+    """Whether an error from sqlite3 means the database file is damaged (not merely busy)."""
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+    text = str(exc)
+    return "malformed" in text or "not a database" in text
+
+
+def damaged_path() -> str:
+    """The database this process opened last (what a damage error is about)."""
+    return _open[-1].path if _open else "podpy.db"
+
+
+def tidy_all() -> None:
+    """At the end of a command: each open database's WAL checkpointed into it and truncated,
+    when it has grown past WAL_TIDY_BYTES and nobody else is using it (never waits)."""
+    for db in _open:
+        db.tidy()
 
 
 class Database:
@@ -68,6 +102,10 @@ class Database:
             self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA foreign_keys=ON")
+        # A checkpoint that resets the WAL cuts its file back to this, so that a WAL that once
+        # grew (readers kept the automatic checkpoint from resetting it) does not stay large.
+        self.conn.execute(f"PRAGMA journal_size_limit={WAL_TIDY_BYTES}")
+        _open.append(self)
         # One connection may serve several threads (a pull applies layers in
         # parallel): their write transactions take turns on it.
         self._lock = _thread.RLock()
@@ -99,6 +137,31 @@ class Database:
                         c.execute(stmt)
             c.execute("INSERT OR REPLACE INTO schema_versions VALUES (?, ?)", (component, len(migrations)))
 
+    def version(self, component: str) -> int:
+        """The schema version of component's tables (0: none yet)."""
+        return self._version(component)
+
+    def tidy(self) -> None:
+        """The WAL back into the database and truncated, if it is past WAL_TIDY_BYTES; without
+        waiting: another command that reads or writes makes this one give up (and a later one
+        do it)."""
+        try:
+            if os.stat(self.path + "-wal").st_size <= WAL_TIDY_BYTES:
+                return
+        except OSError:
+            return
+        with self._lock:
+            try:
+                self.conn.execute("PRAGMA busy_timeout=0")
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            except sqlite3.Error:
+                pass   # busy or closed: the next command tries again
+            finally:
+                try:
+                    self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                except sqlite3.Error:
+                    pass
+
     def _version(self, component: str) -> int:
         try:
             row = self.conn.execute(
@@ -108,4 +171,6 @@ class Database:
         return int(row[0]) if row else 0
 
     def close(self) -> None:
+        if self in _open:
+            _open.remove(self)
         self.conn.close()

@@ -7,7 +7,8 @@
     ├── ImageInUseError       an image still used by a container
     ├── AmbiguousIdError      an id prefix matches several images
     ├── ReferenceError_       a malformed image name
-    └── DriverError           a storage driver cannot be used
+    ├── DriverError           a storage driver cannot be used
+    └── DatabaseDamaged       the database cannot be read: `podpy system check --repair`
 """
 
 from __future__ import annotations
@@ -43,3 +44,14 @@ class ReferenceError_(StorageError):
 
 class DriverError(StorageError):
     """A storage driver cannot be used here."""
+
+
+class DatabaseDamaged(StorageError):
+    """The database is damaged (SQLite cannot read it) or was lost while the store's files
+    still describe images: one line that names the way out."""
+
+    def __init__(self, path: str, why: str) -> None:
+        super().__init__(f"the database {path} is damaged ({why}): run `podpy system check --repair` "
+                         "to rebuild it from the store's files")
+        self.path = path
+        self.why = why

@@ -1,8 +1,12 @@
 """The Store: one facade over the database, the driver and the layer directories.
 
 Layout under the store root:
-    podpy.db                 the database (shared with the engine's tables)
+    podpy.db                 the database (shared with the engine's tables): an index, which
+                             `system check --repair` rebuilds from the files (sidecar.py)
+    driver.json              the driver the store was made with
     layers/<layer id>/       one directory per layer (a diff, or a full tree for vfs)
+    layers/<layer id>.json   what the layer is (diff id, parent, size, digests)
+    images/<image id>/       an image's config, manifest and record (layers, names)
     containers/<id>/         a container's writable state
     tmp/<name> + <name>.lock work in progress: a staging directory and the lock
                              its writer holds; a directory whose lock nobody
@@ -24,9 +28,10 @@ from contextlib import contextmanager
 
 from . import images as img
 from . import reference
+from . import sidecar
 from .db import STORAGE_SCHEMA, Database
 from .drivers.base import LAYER_ROOT_MODE, Driver
-from .errors import ImageInUseError, LayerError, StorageError
+from .errors import DatabaseDamaged, ImageInUseError, LayerError, StorageError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -134,6 +139,18 @@ def _remove_lone_lock(lock: str) -> None:
         os.close(fd)
 
 
+def holds_records(root: str) -> bool:
+    """Whether the store has images or volumes described in files (a new database beside them
+    means the old one was lost)."""
+    for kind in ("images", "volumes"):
+        try:
+            if any(not n.startswith(".") for n in os.listdir(os.path.join(root, kind))):
+                return True
+        except OSError:
+            continue
+    return False
+
+
 class Store:
     def __init__(self, root: str, driver: Driver, *, rootless: bool, in_userns: InUserns,
                  db: Optional[Database] = None) -> None:
@@ -143,7 +160,14 @@ class Store:
         self.in_userns = in_userns
         os.makedirs(root, mode=0o700, exist_ok=True)
         self.db = db or Database(os.path.join(root, "podpy.db"))
+        had = self.db.version("storage")
+        if had == 0 and holds_records(root):
+            # A new database over a store that has images: the old one was deleted or emptied.
+            # Nothing is made here (the next command says the same) until `system check --repair`.
+            raise DatabaseDamaged(self.db.path, "it is missing or empty, but the store holds images or volumes")
         self.db.migrate("storage", STORAGE_SCHEMA)
+        if 0 < had < 2:
+            self.write_all_records()   # a store made before the records were kept beside the data
         self._check_driver()
 
     # -- driver -------------------------------------------------------------
@@ -154,6 +178,8 @@ class Store:
                 c.execute("INSERT OR IGNORE INTO meta VALUES ('driver', ?)", (self.driver.name,))
             row = self.db.conn.execute("SELECT value FROM meta WHERE key='driver'").fetchone()
         stored = row[0]
+        if not os.path.exists(sidecar.driver_path(self.root)):
+            sidecar.write_json(sidecar.driver_path(self.root), {"driver": stored})
         compatible = {stored, self.driver.name} <= {"overlay", "fuse-overlayfs"}
         if stored != self.driver.name and not compatible:
             raise StorageError(
@@ -230,9 +256,37 @@ class Store:
             except OSError:
                 if not os.path.isdir(final):
                     raise
-            c.execute("INSERT OR IGNORE INTO layers (id, parent, diff_id, compressed_digest, size, created)"
-                      " VALUES (?, ?, ?, ?, ?, ?)",
-                      (layer_id, parent, diff_id, compressed_digest, size, time.time()))
+            now = time.time()
+            if c.execute("INSERT OR IGNORE INTO layers (id, parent, diff_id, compressed_digest, size, created)"
+                         " VALUES (?, ?, ?, ?, ?, ?)",
+                         (layer_id, parent, diff_id, compressed_digest, size, now)).rowcount:
+                self._write_layer_record(layer_id, parent, diff_id, compressed_digest, size, now)
+
+    def _write_layer_record(self, layer_id: str, parent: Optional[str], diff_id: str,
+                            compressed_digest: Optional[str], size: int, created: float) -> None:
+        sidecar.write_json(sidecar.layer_path(self.root, layer_id), {
+            "id": layer_id, "parent": parent, "diff_id": diff_id, "compressed_digest": compressed_digest,
+            "size": size, "created": created, "tar_split": os.path.exists(self.tar_split(layer_id))})
+
+    def _write_image_record(self, c: Any, image_id: str) -> None:
+        """The image's files as its row (in c's transaction) now is: config, manifest, names."""
+        row = c.execute("SELECT * FROM images WHERE id=?", (image_id,)).fetchone()
+        if row is None:
+            return
+        names = sorted(r[0] for r in c.execute("SELECT name FROM image_names WHERE image_id=?", (image_id,)))
+        sidecar.write_image(self.root, image_id, row["config"], row["manifest"], {
+            "id": image_id, "layers": json.loads(row["layers"]), "names": names, "digest": row["digest"],
+            "size": int(row["size"]), "created": float(row["created"])})
+
+    def write_all_records(self) -> None:
+        """Every layer's and image's files from the database (once, for a store made before
+        they were kept)."""
+        conn = self.db.conn
+        for r in conn.execute("SELECT * FROM layers").fetchall():
+            self._write_layer_record(r["id"], r["parent"], r["diff_id"], r["compressed_digest"], int(r["size"]),
+                                     float(r["created"]))
+        for (image_id,) in conn.execute("SELECT id FROM images").fetchall():
+            self._write_image_record(conn, image_id)
 
     @contextmanager
     def temporary(self, kind: str) -> Iterator[Staging]:
@@ -295,21 +349,42 @@ class Store:
                            "size": len(raw)},
                 "layers": described}, separators=(",", ":"))
             digest = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
+        sidecar.write_image_config(self.root, image_id, text)   # outside the lock: it never changes
         with self.db.write() as c:
+            losers = self._owners(c, names)
             img.insert(c, image_id, text, layers, size, time.time(), manifest, digest)
             for n in names:
                 img.set_name(c, n, image_id)
+            for other in {image_id, *losers}:
+                self._write_image_record(c, other)
         found = img.by_id(self.db.conn, image_id)
         assert found is not None
         return found
 
+    @staticmethod
+    def _owners(c: Any, names: list[str]) -> set[str]:
+        """The images that hold these names now (a name that moves changes two images' files)."""
+        found = set()
+        for n in names:
+            row = c.execute("SELECT image_id FROM image_names WHERE name=?", (n,)).fetchone()
+            if row:
+                found.add(row[0])
+        return found
+
     def tag(self, image_id: str, name: str) -> None:
         with self.db.write() as c:
+            losers = self._owners(c, [name])
             img.set_name(c, name, image_id)
+            for other in {image_id, *losers}:
+                self._write_image_record(c, other)
 
     def untag(self, name: str) -> bool:
         with self.db.write() as c:
-            return c.execute("DELETE FROM image_names WHERE name=?", (name,)).rowcount > 0
+            owners = self._owners(c, [name])
+            gone = c.execute("DELETE FROM image_names WHERE name=?", (name,)).rowcount > 0
+            for other in owners:
+                self._write_image_record(c, other)
+            return gone
 
     def delete_image(self, image_id: str, in_use: bool) -> list[str]:
         """Remove an image and every layer no other image uses; returns its names."""
@@ -327,6 +402,7 @@ class Store:
             doomed = [lid for lid in image.layers if lid not in used]
             for lid in doomed:
                 c.execute("DELETE FROM layers WHERE id=?", (lid,))
+            sidecar.remove_image(self.root, image_id)
         for lid in doomed:
             try:
                 os.unlink(self.tar_split(lid))
@@ -335,6 +411,8 @@ class Store:
         paths = [self.layer_dir(lid) for lid in doomed if os.path.exists(self.layer_dir(lid))]
         if paths:
             self.in_userns(_remove_trees, paths)
+        for lid in doomed:   # after its directory: a record without its layer is only reported
+            sidecar.remove(sidecar.layer_path(self.root, lid))
         return list(image.names)
 
     # -- containers ---------------------------------------------------------

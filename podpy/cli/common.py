@@ -38,6 +38,8 @@ def guarded(fn: Callable[[], int]) -> int:
         render.error(str(translate(exc)))
         _host_cause(exc)
         return 125
+    finally:
+        _tidy()
 
 
 def _host_cause(exc: BaseException) -> None:
@@ -56,3 +58,13 @@ def _host_cause(exc: BaseException) -> None:
         line = None
     if line:
         render.cause(line)
+
+
+def _tidy() -> None:
+    """The command is done with the database: a WAL grown large goes back into it (db.tidy_all;
+    only when the database module was loaded: `version` and `--help` never open it)."""
+    import sys
+
+    db = sys.modules.get("storage.db")
+    if db is not None:
+        db.tidy_all()

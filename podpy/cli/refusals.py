@@ -9,9 +9,9 @@ checks both against podman's own --help output, kept in tests/unit/podman_cli.js
 COMMANDS: a command path ("pod", "container checkpoint") -> reason; a refused group refuses
 every subcommand and flag under it. FLAGS: a command path -> {flags -> reason}, where the
 flags are podman's long name and, when it has one, its short one ("-l/--latest"); "" is
-the global flags. SAME: podman's second names of one command (`container rm` is `rm`),
-which share its refusals. The run/create/exec parser (runargs.py) consults FLAGS only for a
-flag it does not know, and typer's commands get these flags as hidden options that refuse
+the global flags. PODPY_ONLY: podpy's own commands, which podman 4.3.1 does not have. SAME:
+podman's second names of one command (`container rm` is `rm`), which share its refusals. The
+run/create/exec parser (runargs.py) consults FLAGS only for a flag it does not know, and typer's commands get these flags as hidden options that refuse
 (tree.py), so a flag podpy comes to accept must leave this table (the test says so).
 
 No imports: the run path reads it only when a command line has a flag it does not know.
@@ -129,6 +129,8 @@ SAME = {
 # test checks that every other command of podpy's is one of podman's)
 PODPY_ONLY = {
     "system doctor": "checks what this host lets the user run, and names the fix of each problem",
+    "system check": "podman 5's command: the store's database checked against its files, and rebuilt "
+                    "from them with --repair",
 }
 
 

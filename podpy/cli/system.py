@@ -3,6 +3,7 @@ SystemEngine call)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any, List, Optional
 
@@ -183,6 +184,64 @@ def reset(
     eng.reset()
 
 
+def check(
+    ctx: typer.Context,
+    repair: bool = typer.Option(False, "-r", "--repair", help="Rebuild the database from the store's files and "
+                                "remove damaged images no container uses."),
+    force: bool = typer.Option(False, "-f", "--force", help="Repair, and remove the containers of damaged "
+                               "images too."),
+    quick: bool = typer.Option(False, "-q", "--quick", help="Skip the time-consuming checks (SQLite's full "
+                               "integrity check)."),
+    max_age: Optional[str] = typer.Option(None, "-m", "--max", metavar="DURATION",
+                                          help="Maximum allowed age of layers no image uses (default 24h)."),
+) -> None:
+    """Check the store's database against its files; with --repair, rebuild it from them (podpy
+    only: podman 4.3.1 has no such command; podman 5's, with its flags and report)."""
+    from ..engine.entities import SystemCheckOptions
+    from ..errors import PodpyError
+
+    opts = SystemCheckOptions(repair=repair or force, force=force, quick=quick,
+                              max_age=_duration(max_age) if max_age is not None else 86400.0)
+    eng = engine(ctx)
+    report = eng.check(opts)
+    if report.database:
+        render.out(f"Damaged database {os.path.join(eng.rt.cfg.root, 'podpy.db')}:")
+        render.out(f"\t* {report.database}")
+    for kind, word in (("layers", "layer"), ("images", "image"), ("containers", "container"),
+                       ("volumes", "volume")):
+        for ident, problems in sorted(getattr(report, kind).items()):
+            render.out(f"Damaged {word} {ident}:")
+            for p in problems:
+                render.out(f"\t* {p}")
+    for kind, word in (("removed_layers", "layer"), ("removed_images", "image"),
+                       ("removed_containers", "container")):
+        for ident in getattr(report, kind):
+            render.out(f"Deleted damaged {word}: {ident}")
+    if report.restored:
+        n = report.restored
+        render.out(f"Rebuilt the database {os.path.join(eng.rt.cfg.root, 'podpy.db')} from the store's files: "
+                   f"{n['images']} images, {n['layers']} layers, {n['volumes']} volumes, {n['containers']} containers")
+        if report.moved_aside:
+            render.out(f"The old database is kept as {report.moved_aside}")
+    for path in report.unknown:
+        render.out(f"Not described by any record, left as it is: {path}")
+    if report.errors and not report.repaired:
+        raise PodpyError("damage detected in local storage")
+    if report.repaired and report.left:
+        raise PodpyError("damage in local storage still present after repair attempt")
+
+
+def _duration(text: str) -> float:
+    """--max: a Go duration (1h30m, 90s, 24h) in seconds, as podman takes it ("0" too)."""
+    from ..errors import InvalidArgument
+    from ..formats import go_duration
+
+    seconds = 0.0 if text == "0" else go_duration(text)
+    if seconds is None:
+        raise InvalidArgument(f'invalid argument "{text}" for "-m, --max" flag: time: invalid duration "{text}"')
+    return seconds
+
+
 def events(
     ctx: typer.Context,
     since: Optional[str] = typer.Option(None, "--since", help="Events since a time or duration (10m)."),
@@ -244,4 +303,4 @@ def doctor(
 TOP = {"info": (info, {}), "version": (version, {}), "events": (events, {}),
        "unshare": (unshare, {"context_settings": {"allow_interspersed_args": False}})}
 GROUP = {"info": (info, {}), "df": (df, {}), "prune": (prune, {}), "reset": (reset, {}), "events": (events, {}),
-         "doctor": (doctor, {})}
+         "doctor": (doctor, {}), "check": (check, {})}

@@ -130,6 +130,7 @@ class Container:
         if not keep:
             self.rt.state.update(self.rec.id, state=CREATED, owner_pid=None, owner_start=None)
             self.rec.state, self.rec.owner_pid, self.rec.owner_start = CREATED, None, None
+        self._write_record(CREATED, durable=False)
         self._event("create")
 
     def abandon_create(self) -> None:
@@ -174,6 +175,9 @@ class Container:
             c.execute("UPDATE containers SET pid=?, owner_pid=?, owner_start=? WHERE id=? AND state=?",
                       (pid, monitor, monitor_start, self.rec.id, RUNNING))
         self.rec.pid, self.rec.state = pid, RUNNING
+        from .records import write_run
+
+        write_run(self.run_dir(), self.rec, monitor, monitor_start)
         self._event("restart" if by_policy else "start")
 
     def start_failed(self) -> None:
@@ -227,11 +231,31 @@ class Container:
     def save_config(self) -> None:
         """The configuration changed (a network connected or disconnected)."""
         self.rt.state.update(self.rec.id, config=self.rec.config.to_json())
+        self._write_record()
 
     def rename(self, new: str) -> None:
         self.rt.state.rename(self.rec.id, new)
         self.rec.name = new
+        self._write_record()
         self._event("rename")
+
+    def _write_record(self, state: Optional[str] = None, durable: bool = True) -> None:
+        """The container's file (records.py) as its row now is; `state`: the one it is kept
+        as (a running container is kept as it was before it ran)."""
+        from .records import read_container, write_container
+
+        if self.rec.config.remove:
+            return
+        if state is None:
+            before = read_container(self.rt.cfg.root, self.rec.id)
+            state = (before or {}).get("state") or CREATED
+        rec = self.rec
+        saved = rec.state
+        rec.state = state
+        try:
+            write_container(self.rt.cfg.root, rec, durable)
+        finally:
+            rec.state = saved
 
     # -- exit --------------------------------------------------------------------------------
 
@@ -247,6 +271,12 @@ class Container:
                       " owner_start=NULL, cgroup=NULL WHERE id=?",
                       (EXITED, code, finished or time.time(), self.rec.id))
         self.rec.state, self.rec.exit_code, self.rec.cgroup = EXITED, code, row[2]
+        self.rec.finished_at = finished or time.time()
+        try:
+            self._write_record(EXITED, durable=False)
+        except OSError:
+            pass   # the row says it: its file keeps the exit before this one, `system check` tells
+
         self._event("died", containerExitCode=code)
         self._release()
         self.rec.cgroup = None

@@ -19,8 +19,8 @@ from storage.store import Store
 
 from .. import config as config_mod
 from .. import events
-from ..errors import EngineError, InvalidArgument, translate
-from ..state import State
+from ..errors import DatabaseUnreadable, EngineError, InvalidArgument, translate
+from ..state import RECORDS_SINCE, State
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -76,6 +76,7 @@ class Runtime:
     def __init__(self, cfg: config_mod.Config) -> None:
         self.cfg = cfg
         self.specs: Any = None   # the command's spec builder (engine/spec.py's builder()), made on first use
+        self.records_upgraded = False   # this command wrote the files of an older store's containers
         # The event log is written from many verbs that know only the runroot: its backend and
         # place are this process's, set here from the configuration (--events-backend, --tmpdir).
         events.configure(cfg.events_backend, cfg.tmpdir)
@@ -100,9 +101,15 @@ class Runtime:
 
     @cached_property
     def db(self) -> Database:
+        path = os.path.join(self.cfg.root, "podpy.db")
         try:
-            return Database(os.path.join(self.cfg.root, "podpy.db"))
+            return Database(path)
         except Exception as exc:  # noqa: BLE001
+            from storage.db import damaged
+            from storage.errors import DatabaseDamaged
+
+            if damaged(exc):
+                raise DatabaseUnreadable(str(DatabaseDamaged(path, str(exc)))) from exc
             raise EngineError(f"opening the database in {self.cfg.root}: {exc}") from exc
 
     @cached_property
@@ -112,7 +119,13 @@ class Runtime:
         try:
             row = self.db.conn.execute("SELECT key, value FROM meta WHERE key IN ('driver', 'driver_reason')"
                                        ).fetchall()
-        except Exception:  # noqa: BLE001 - no tables yet
+        except DatabaseUnreadable:
+            raise
+        except Exception as exc:  # noqa: BLE001 - no tables yet
+            from storage.db import damaged
+
+            if damaged(exc):
+                raise translate(exc) from exc
             row = None
         stored = {r[0]: r[1] for r in row or []}
         if cfg.driver:
@@ -159,7 +172,15 @@ class Runtime:
     @cached_property
     def state(self) -> State:
         self.store  # the storage tables first: one migration order for everyone
-        return State(self.db)
+        had = self.db.version("containers")
+        state = State(self.db)
+        if 0 < had < RECORDS_SINCE:
+            from .records import write_container
+
+            for rec in state.all():   # a store made before containers were described in files
+                write_container(self.cfg.root, rec)
+            self.records_upgraded = True   # reconcile has the volumes, networks and secrets follow
+        return state
 
     def container_run_dir(self, cid: str) -> str:
         return os.path.join(self.cfg.runroot, "containers", cid)

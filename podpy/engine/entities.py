@@ -372,3 +372,48 @@ class Finding(Record):
     message: str
     fix: str
     admin: bool
+
+
+class SystemCheckOptions(Record):
+    """`system check`: repair (rebuild the database from the store's files, drop damaged
+    images no container uses), force (with repair: also the containers of damaged images),
+    quick (skip SQLite's full integrity check of the database) and max_age (seconds: layers no
+    image uses older than this are treated as damaged; podman's default is a day)."""
+
+    FIELDS = {"repair": False, "force": False, "quick": False, "max_age": 86400.0}
+    __slots__ = tuple(FIELDS)
+    repair: bool
+    force: bool
+    quick: bool
+    max_age: float
+
+
+class SystemCheckReport(Record):
+    """What `system check` found, per object: id -> the problems with it, and, after a repair,
+    what was done. `database`: the database's own problem (None when it reads well);
+    `unknown`: paths in the store that no file describes (never removed, only listed);
+    `restored`: after a repair, how many of each kind the new database holds; `moved_aside`:
+    where the repair put the old database; `left`: whether the check after the repair still
+    found damage."""
+
+    FIELDS = {"database": None, "layers": dict, "images": dict, "containers": dict, "volumes": dict,
+              "unknown": list, "removed_layers": list, "removed_images": list, "removed_containers": list,
+              "restored": dict, "moved_aside": None, "repaired": False, "left": False}
+    __slots__ = tuple(FIELDS)
+    database: Optional[str]
+    layers: dict[str, list[str]]
+    images: dict[str, list[str]]
+    containers: dict[str, list[str]]
+    volumes: dict[str, list[str]]
+    unknown: list[str]
+    removed_layers: list[str]
+    removed_images: list[str]
+    removed_containers: list[str]
+    restored: dict[str, int]
+    moved_aside: Optional[str]
+    repaired: bool
+    left: bool
+
+    @property
+    def errors(self) -> bool:
+        return bool(self.database or self.layers or self.images or self.containers or self.volumes)

@@ -106,6 +106,9 @@ def create(rt: Runtime, name: Optional[str], driver: str, subnet: Optional[str],
             record["labels"] = labels
         c.execute("INSERT INTO networks (name, id, created, config) VALUES (?, ?, ?, ?)",
                   (name, record["id"], now, json.dumps(record)))
+        from .records import write_network
+
+        write_network(rt.cfg.root, name, record["id"], now, json.dumps(record))
     del conn
     from ..events import emit
 
@@ -136,6 +139,12 @@ def remove(rt: Runtime, name: str, force: bool, timeout: Optional[int] = None) -
     with rt.db.write() as c:
         c.execute("DELETE FROM networks WHERE id=?", (net["id"],))
         c.execute("DELETE FROM network_addresses WHERE network=?", (net["id"],))
+        from .records import network_path
+
+        try:
+            os.unlink(network_path(rt.cfg.root, net["name"]))
+        except FileNotFoundError:
+            pass
     from ..events import emit
 
     emit(rt.cfg.runroot, "network", "remove", net["id"], net["name"])

@@ -5,6 +5,9 @@ file but whose clean-up command never recorded it, and rows whose owner died (a 
 `create`, `run`, `rm`, or a monitor killed with its containers). Each row is adopted under
 the write lock before anything is decided about it (State.adopt), then finished by the
 container's own transitions (Container.recover).
+
+And once, on the first command of a newer podpy over an older store: the files that describe
+its volumes, networks and secrets (records.py), written with its containers' (Runtime.state).
 """
 
 from __future__ import annotations
@@ -30,3 +33,14 @@ def reconcile(rt: Runtime) -> None:
 
         reap(rt)
     rt.store.collect_garbage()
+    if rt.records_upgraded:
+        # The first command of a newer podpy over an older store: every kind of object gets its
+        # files now, not when a command of its kind first comes (each table does it on opening).
+        from ..network.table import all_networks
+        from .secrets import SecretEngine
+        from .volumestore import all_volumes
+
+        all_volumes(rt)
+        all_networks(rt)
+        SecretEngine(rt).ls([])
+        rt.records_upgraded = False

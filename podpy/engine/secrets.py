@@ -36,6 +36,9 @@ SCHEMA = (
         labels TEXT NOT NULL
     )
     """,
+    # no table change: each secret's row is kept beside its data from here (records.py),
+    # written for the secrets of an older store by _table
+    "SELECT 1",
 )
 
 NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}[a-zA-Z0-9]$|^[a-zA-Z0-9]$")
@@ -44,7 +47,14 @@ MAX_SIZE = 512000
 
 def _table(rt: Runtime) -> sqlite3.Connection:
     rt.state   # the containers' tables first: one migration order for everyone
+    had = rt.db.version("secrets")
     rt.db.migrate("secrets", SCHEMA)
+    if 0 < had < len(SCHEMA):
+        from .records import write_secret
+
+        for r in rt.db.conn.execute("SELECT * FROM secrets").fetchall():
+            if os.path.exists(os.path.join(data_dir(rt), r["id"])):
+                write_secret(rt.cfg.root, dict(r))
     return rt.db.conn
 
 
@@ -129,11 +139,21 @@ class SecretEngine:
             with self.rt.db.write() as w:
                 w.execute("INSERT INTO secrets VALUES (?, ?, 'file', ?, ?, ?)",
                           (sid, name, now, now, json.dumps(labels or {})))
+                from .records import write_secret
+
+                write_secret(self.rt.cfg.root, {"id": sid, "name": name, "driver": "file", "created": now,
+                                                "updated": now, "labels": json.dumps(labels or {})})
         except sqlite3.IntegrityError:
             os.unlink(path)
             raise NameInUse(f"{name}: secret name in use") from None
         except BaseException:
             os.unlink(path)
+            from .records import secret_path
+
+            try:
+                os.unlink(secret_path(self.rt.cfg.root, sid))
+            except FileNotFoundError:
+                pass
             raise
         return sid
 
@@ -170,10 +190,13 @@ class SecretEngine:
             row = _find(self.rt, ident)
             with self.rt.db.write() as w:
                 w.execute("DELETE FROM secrets WHERE id = ?", (row["id"],))
-            try:
-                os.unlink(os.path.join(data_dir(self.rt), row["id"]))
-            except FileNotFoundError:
-                pass
+            from .records import secret_path
+
+            for path in (secret_path(self.rt.cfg.root, row["id"]), os.path.join(data_dir(self.rt), row["id"])):
+                try:
+                    os.unlink(path)   # its record first: a record always has its data
+                except FileNotFoundError:
+                    pass
             return row["id"]
         return each(names, one)
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from storage.images import Image
 
-    from .entities import EventsOptions, Finding, PruneFilters, SystemPruneReport
+    from .entities import EventsOptions, Finding, PruneFilters, SystemCheckOptions, SystemCheckReport, SystemPruneReport
 
 
 def _tree_size(paths: list[str]) -> list[int]:
@@ -120,36 +120,70 @@ def prune(rt: Runtime, all_images: bool, volumes: bool = False,
 
 def reset(rt: Runtime, warn: Callable[[str], None]) -> None:
     """Everything of the user's goes: containers (killed), images, layers, the database, the
-    runtime directory; files owned by subordinate ids are removed in the user namespace."""
+    runtime directory; files owned by subordinate ids are removed in the user namespace. A
+    damaged database does not stop it: the containers its files say run are killed instead."""
+    from storage.db import damaged
+    from storage.errors import DatabaseDamaged
     from storage.fsutil import remove_tree
 
+    from ..errors import DatabaseUnreadable, translate
+    from .context import in_userns_for
     from .removal import remove_container as remove
 
-    reconcile(rt)
-    for rec in rt.state.all():
-        try:
-            remove(rt, rec, force=True)
-        except Exception as exc:  # noqa: BLE001 - removed with the store below all the same
-            warn(f"removing container {rec.name}: {exc}")
-    from .mounts import release_all
+    try:
+        reconcile(rt)
+        for rec in rt.state.all():
+            try:
+                remove(rt, rec, force=True)
+            except Exception as exc:  # noqa: BLE001 - removed with the store below all the same
+                warn(f"removing container {rec.name}: {exc}")
+        from .mounts import release_all
 
-    release_all(rt)   # mounted images: their mount points are in the store
+        release_all(rt)   # mounted images: their mount points are in the store
+    except Exception as exc:  # noqa: BLE001 - only a damaged database is passed over
+        if not (damaged(exc) or isinstance(exc, (DatabaseDamaged, DatabaseUnreadable))):
+            raise
+        warn(f"{translate(exc)}; removing the store all the same")
+        _kill_recorded(rt)
     root, runroot = rt.cfg.root, rt.cfg.runroot
-    rt.db.close()
+    if "db" in rt.__dict__:
+        rt.db.close()
+    in_userns = in_userns_for(rt.cfg.rootless, lambda: rt.userns_mappings)
     for attempt in range(5):
         if not os.path.lexists(root):
             break
         try:
-            rt.store.in_userns(_remove_all, root)
+            in_userns(_remove_all, root)
         except OSError:
             if attempt == 4:
                 raise
             time.sleep(0.2)   # a clean-up the monitor ran was still writing there
     if os.path.lexists(runroot):
         try:
-            rt.store.in_userns(_remove_all, runroot, ("monitor.sock", "monitor.lock"))
+            in_userns(_remove_all, runroot, ("monitor.sock", "monitor.lock"))
         except Exception:  # noqa: BLE001 - a tmpfs that goes at the next boot
             remove_tree(runroot)
+
+
+def _kill_recorded(rt: Runtime) -> None:
+    """Without a database: every process of the cgroups that detached containers' run files
+    name (records.py) is killed."""
+    from .records import read_run
+
+    top = os.path.join(rt.cfg.runroot, "containers")
+    try:
+        ids = os.listdir(top)
+    except OSError:
+        return
+    for cid in ids:
+        run = read_run(os.path.join(top, cid))
+        if run and run.get("cgroup"):
+            from rootless import cgroups
+
+            try:
+                cgroups.kill_all(run["cgroup"])
+            except Exception:  # noqa: BLE001 - gone already
+                pass
 
 
 def _remove_all(path: str, keep: tuple[str, ...] = ()) -> None:
@@ -252,6 +286,15 @@ class SystemEngine:
         """`system reset`: every container, image, layer and volume, the database and the
         runtime directory."""
         reset(self.rt, self.warn)
+
+    def check(self, opts: SystemCheckOptions) -> SystemCheckReport:
+        """`system check`: the database against the store's files; with opts.repair the
+        database rebuilt from the files (the old one kept aside) and damaged images (and with
+        opts.force their containers) removed; what was found and done. Opens neither the
+        database nor the store the usual way: both may be damaged."""
+        from .check import check
+
+        return check(self.rt, opts)
 
     def events(self, opts: EventsOptions) -> Iterator[dict[str, Any]]:
         """`events`: the event log's entries in order (podman's shape), filtered; with

@@ -38,12 +38,23 @@ SCHEMA = (
     """,
     # fresh: never mounted yet (the first container's mount takes its owner; see resolve)
     "ALTER TABLE volumes ADD COLUMN fresh INTEGER NOT NULL DEFAULT 0",
+    # no table change: each volume is described by volumes/NAME/volume.json from here
+    # (records.py), written for the volumes of an older store by _table
+    "SELECT 1",
 )
 
 
 def _table(rt: Runtime) -> sqlite3.Connection:
     rt.state   # the containers' tables first: one migration order for everyone
+    had = rt.db.version("volumes")
     rt.db.migrate("volumes", SCHEMA)
+    if 0 < had < len(SCHEMA):
+        from .records import write_volume
+
+        for r in rt.db.conn.execute("SELECT * FROM volumes").fetchall():
+            if os.path.isdir(os.path.dirname(data_dir(rt, r["name"]))):
+                write_volume(rt.cfg.root, r["name"], r["created"], json.loads(r["labels"]),
+                             json.loads(r["options"]), bool(r["anonymous"]))
     return rt.db.conn
 
 
@@ -100,13 +111,17 @@ def create(rt: Runtime, name: Optional[str], labels: dict[str, str], options: di
             if exist_ok:
                 return name
             raise PodpyError(f"volume with name {name} already exists: volume already exists")
+        now = time.time()
         c.execute("INSERT INTO volumes (name, created, labels, options, anonymous, fresh) VALUES (?, ?, ?, ?, ?, 1)",
-                  (name, time.time(), json.dumps(labels), json.dumps(options), int(anonymous)))
+                  (name, now, json.dumps(labels), json.dumps(options), int(anonymous)))
         path = data_dir(rt, name)
         try:
             os.makedirs(path, mode=0o755, exist_ok=True)
             if uid is not None or gid is not None:
                 rt.store.in_userns(os.chown, path, -1 if uid is None else uid, -1 if gid is None else gid)
+            from .records import write_volume
+
+            write_volume(rt.cfg.root, name, now, labels, options, anonymous)
         except OSError as exc:
             raise PodpyError(f"creating volume {name}: {exc.strerror}") from exc
     del conn

@@ -42,6 +42,9 @@ SCHEMA = (
         PRIMARY KEY (network, ip)
     )
     """,
+    # no table change: each network is described by networks/NAME.json from here
+    # (engine/records.py), written for the networks of an older store by _conn
+    "SELECT 1",
 )
 UPLINK = "10.0.2.0/24"          # slirp4netns's network in the rootless namespace
 AUTO_POOL = "10.89.{}.0/24"     # podman's default pool for new networks
@@ -52,7 +55,13 @@ RESERVED = ("bridge", "host", "none", "private", "slirp4netns", "pasta", "contai
 
 def _conn(rt: Runtime) -> sqlite3.Connection:
     rt.state   # the containers' tables first: one migration order for everyone
+    had = rt.db.version("networks")
     rt.db.migrate("networks", SCHEMA)
+    if 0 < had < len(SCHEMA):
+        from ..engine.records import write_network
+
+        for r in rt.db.conn.execute("SELECT * FROM networks").fetchall():
+            write_network(rt.cfg.root, r["name"], r["id"], r["created"], r["config"])
     return rt.db.conn
 
 

@@ -1,0 +1,154 @@
+"""The files beside the data that describe it: what a lost database is rebuilt from.
+
+The database is an index; these files are the truth. Each one is written atomically
+(temporary file, fsync, rename) in the same step as its row, and removed with its data:
+
+    driver.json                    the storage driver the store was made with (and why)
+    layers/<hex>.json              a layer: id, parent, diff id, compressed digest, size, created
+    images/<hex>/image.json        an image: id, layer ids, names, digest, size, created
+    images/<hex>/config            its config, byte for byte (its sha256 is the image id)
+    images/<hex>/manifest          its manifest, byte for byte (its sha256 is its digest)
+    volumes/<name>/volume.json     a volume: name, created, labels, options, anonymous
+    containers/<id>/container.json a container: its record (name, image, config, last exit)
+
+A reader takes a file that is missing or cannot be parsed as "no record" (None): the checker
+reports it, it never guesses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional
+
+DRIVER = "driver.json"
+IMAGE = "image.json"
+IMAGE_CONFIG = "config"
+IMAGE_MANIFEST = "manifest"
+VOLUME = "volume.json"
+CONTAINER = "container.json"
+
+
+def _hex(ident: str) -> str:
+    return ident.split(":", 1)[-1]
+
+
+def write_bytes(path: str, data: bytes, durable: bool = True) -> None:
+    """path holds data, whole or not at all (durable: fsync'd before the rename, as
+    storage.fsutil.atomic_file)."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_json(path: str, data: dict[str, Any], durable: bool = True) -> None:
+    write_bytes(path, json.dumps(data, separators=(",", ":"), sort_keys=True).encode(), durable)
+
+
+def read_json(path: str) -> Optional[dict[str, Any]]:
+    try:
+        with open(path, "rb") as f:
+            data = json.loads(f.read())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def read_text(path: str) -> Optional[str]:
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+# -- the paths ------------------------------------------------------------------------------
+
+def driver_path(root: str) -> str:
+    return os.path.join(root, DRIVER)
+
+
+def layer_path(root: str, layer_id: str) -> str:
+    return os.path.join(root, "layers", _hex(layer_id) + ".json")
+
+
+def image_dir(root: str, image_id: str) -> str:
+    return os.path.join(root, "images", _hex(image_id))
+
+
+def volume_path(root: str, name: str) -> str:
+    return os.path.join(root, "volumes", name, VOLUME)
+
+
+def container_path(root: str, cid: str) -> str:
+    return os.path.join(root, "containers", cid, CONTAINER)
+
+
+# -- images -------------------------------------------------------------------------------
+
+def write_image_config(root: str, image_id: str, config: str) -> None:
+    """An image's config, which never changes (its digest is the image's id): written once,
+    before the write lock is taken."""
+    d = image_dir(root, image_id)
+    os.makedirs(os.path.dirname(d), mode=0o700, exist_ok=True)
+    os.makedirs(d, mode=0o700, exist_ok=True)
+    if read_text(os.path.join(d, IMAGE_CONFIG)) != config:
+        write_bytes(os.path.join(d, IMAGE_CONFIG), config.encode())
+
+
+def write_image(root: str, image_id: str, config: str, manifest: Optional[str], record: dict[str, Any]) -> None:
+    """An image's config and manifest (exact bytes) and its record; the record last, so that a
+    record on disk always has its config beside it. A file that holds its bytes already is not
+    written again (a tag rewrites the record alone)."""
+    write_image_config(root, image_id, config)
+    d = image_dir(root, image_id)
+    if manifest is not None and read_text(os.path.join(d, IMAGE_MANIFEST)) != manifest:
+        write_bytes(os.path.join(d, IMAGE_MANIFEST), manifest.encode())
+    write_json(os.path.join(d, IMAGE), record)
+
+
+def read_image(root: str, image_id: str) -> Optional[dict[str, Any]]:
+    """The image's record with "config" and "manifest" texts added; None when any is unusable."""
+    d = image_dir(root, image_id)
+    record = read_json(os.path.join(d, IMAGE))
+    config = read_text(os.path.join(d, IMAGE_CONFIG))
+    if record is None or config is None or not isinstance(record.get("layers"), list):
+        return None
+    record["config"] = config
+    record["manifest"] = read_text(os.path.join(d, IMAGE_MANIFEST))
+    return record
+
+
+def remove_image(root: str, image_id: str) -> None:
+    d = image_dir(root, image_id)
+    for name in (IMAGE, IMAGE_CONFIG, IMAGE_MANIFEST):   # the record first: no record without config
+        remove(os.path.join(d, name))
+    try:
+        os.rmdir(d)
+    except OSError:
+        pass
