@@ -292,7 +292,7 @@ def test_a_store_made_before_the_files_gets_them_when_opened(rt, tmp_path):
     with rt.db.write() as c:   # as an older podpy left it
         c.execute("UPDATE schema_versions SET version=1 WHERE component='storage'")
         c.execute("UPDATE schema_versions SET version=3 WHERE component='containers'")
-        c.execute("UPDATE schema_versions SET version=1 WHERE component='volumes'")
+        c.execute("UPDATE schema_versions SET version=2 WHERE component='volumes'")
     rt = _fresh(rt)
     VolumeEngine(rt, print).ls([])
     assert check(_fresh(rt), SystemCheckOptions()).errors is False
