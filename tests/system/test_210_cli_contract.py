@@ -180,12 +180,12 @@ def test_the_accepted_engine_flags_are_recorded(p):
 # -- refusals, and the commands just added ------------------------------------------------
 
 @pytest.mark.parametrize("args,message", [
-    (["pod", "create", "--name", "x"], "podpy pod: pods are not available yet"),
+    (["image", "sign", "x"], "podpy image sign: image signing is not available yet"),
     (["container", "checkpoint", "x"], "podpy container checkpoint: checkpointing needs CRIU"),
     (["system", "migrate"], "podpy system migrate: out of scope"),
     (["generate", "spec", "x"], "podpy generate spec: out of scope"),
-    (["ps", "--sort", "names"], "podpy ps --sort: not available yet"),
-    (["run", "--pod", "x", "busybox", "true"], "podpy run --pod: pods are not available yet"),
+    (["push", "--sign-by", "k", "x"], "podpy push --sign-by: image signing is not available yet"),
+    (["run", "--ip6", "fd00::2", "busybox", "true"], "podpy run --ip6: IPv6 on user networks is not available yet"),
     (["--hooks-dir", "/x", "ps"], "podpy --hooks-dir: OCI hooks are not available yet"),
 ])
 def test_refusals_are_one_line_and_125(p, args, message):
