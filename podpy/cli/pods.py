@@ -388,7 +388,9 @@ def logs(
         members = chosen
     if not members:
         raise InvalidArgument(f"pod {doc.value['Name']} has no containers with logs")
-    container_logs(ctx, [c["Id"] for c in members], follow, tail, since, until, timestamps, names)
+    # every parameter given: called directly, typer's defaults would be its option objects
+    container_logs(ctx, containers=[c["Id"] for c in members], follow=follow, tail=tail, since=since, until=until,
+                   timestamps=timestamps, names=names, color=False, latest=False)
 
 
 TOP: dict = {}
