@@ -43,8 +43,12 @@ def _http(port: int, path: str = "/") -> str:
 
 
 def _names(p) -> dict[str, str]:
-    out = p("ps", "-a", "--format", "{{.Names}} {{.State}}").stdout.splitlines()
-    return dict(line.split(" ", 1) for line in out if "-infra" not in line)
+    """Each container but the infra ones -> its state (running, exited, created...)."""
+    names = [n for n in p("ps", "-a", "--format", "{{.Names}}").stdout.split() if "-infra" not in n]
+    if not names:
+        return {}
+    states = p("inspect", "--format", "{{.State.Status}}", *names).stdout.split()
+    return dict(zip(names, states))
 
 
 def _env(p, name: str) -> dict[str, str]:
