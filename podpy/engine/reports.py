@@ -5,6 +5,7 @@ CLI's (podpy/cli/views.py)."""
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import shlex
 import time
@@ -283,6 +284,17 @@ def created_time(image: Image) -> float:
     return image.created
 
 
+def _manifest_annotations(image: Image) -> dict[str, str]:
+    """The annotations of the image's manifest (build --annotation's), as podman shows them."""
+    if not image.manifest or '"annotations"' not in image.manifest:
+        return {}
+    try:
+        found = json.loads(image.manifest).get("annotations")
+    except ValueError:
+        return {}
+    return dict(found) if isinstance(found, dict) else {}
+
+
 def image_inspect(image: Image, driver: str, layer_dirs: list[str]) -> dict[str, Any]:
     cfg = image.config
     icfg = cfg.get("config") or {}
@@ -305,7 +317,7 @@ def image_inspect(image: Image, driver: str, layer_dirs: list[str]) -> dict[str,
         "GraphDriver": {"Name": driver, "Data": {"LowerDir": ":".join(reversed(layer_dirs))}},
         "RootFS": {"Type": "layers", "Layers": list((cfg.get("rootfs") or {}).get("diff_ids", []))},
         "Labels": icfg.get("Labels") or None,
-        "Annotations": {},
+        "Annotations": _manifest_annotations(image),
         "ManifestType": "application/vnd.oci.image.manifest.v1+json",
         "User": icfg.get("User", ""),
         "History": _image_history(image),

@@ -29,6 +29,8 @@ from .parser import parse
 from .stages import Plan, global_values, needed, split
 
 FORMATS = ("oci", "docker")
+PROXY_VARS = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "ftp_proxy", "FTP_PROXY",
+              "no_proxy", "NO_PROXY")
 PULL_POLICIES = {"always": "always", "true": "always", "missing": "missing", "false": "missing",
                  "never": "never", "newer": "newer", "ifmissing": "missing", "ifnewer": "newer"}
 
@@ -56,6 +58,62 @@ class BuildOptions:
     creds: Optional[str] = None
     cert_dir: Optional[str] = None
     auth_file: Optional[str] = None
+    # what the final image records (see flags.py)
+    annotations: list[str] = field(default_factory=list)
+    env: list[str] = field(default_factory=list)
+    unsetenv: list[str] = field(default_factory=list)
+    arch: Optional[str] = None
+    os: Optional[str] = None
+    variant: Optional[str] = None
+    platforms: list[str] = field(default_factory=list)
+    os_features: list[str] = field(default_factory=list)
+    os_version: Optional[str] = None
+    timestamp: Optional[int] = None
+    omit_history: bool = False
+    identity_label: bool = True
+    squash_all: bool = False
+    from_: Optional[str] = None
+    manifest: Optional[str] = None
+    outputs: list[str] = field(default_factory=list)
+    # the build's inputs
+    build_contexts: list[str] = field(default_factory=list)
+    ignorefile: Optional[str] = None
+    cpp_flags: list[str] = field(default_factory=list)
+    skip_unused_stages: bool = True
+    retry: int = 3
+    retry_delay: Optional[str] = None
+    cache_ttl: Optional[str] = None
+    # what every RUN gets, as `run` takes it
+    add_hosts: list[str] = field(default_factory=list)
+    no_hosts: bool = False
+    dns: list[str] = field(default_factory=list)
+    dns_options: list[str] = field(default_factory=list)
+    dns_search: list[str] = field(default_factory=list)
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    security_opts: list[str] = field(default_factory=list)
+    devices: list[str] = field(default_factory=list)
+    volumes: list[str] = field(default_factory=list)
+    ulimits: list[str] = field(default_factory=list)
+    shm_size: Optional[str] = None
+    ipc: Optional[str] = None
+    pid: Optional[str] = None
+    uts: Optional[str] = None
+    cgroupns: Optional[str] = None
+    cgroup_parent: Optional[str] = None
+    memory: Optional[str] = None
+    memory_swap: Optional[str] = None
+    cpu_shares: Optional[str] = None
+    cpu_period: Optional[str] = None
+    cpu_quota: Optional[str] = None
+    cpuset_cpus: Optional[str] = None
+    cpuset_mems: Optional[str] = None
+    http_proxy: bool = True
+    isolation: Optional[str] = None
+    runtime_flags: list[str] = field(default_factory=list)
+    rm: bool = True
+    force_rm: bool = False
+    stdin: bool = False
 
 
 class Secret:
@@ -124,14 +182,16 @@ def parse_network(value: Optional[str]) -> str:
     raise InvalidArgument(f"invalid --network {value!r}: use slirp4netns, none or host")
 
 
-def builtin_args() -> dict[str, str]:
+def builtin_args(target: Optional[str] = None) -> dict[str, str]:
+    """The predefined platform ARGs: the build's (this machine) and the target's (--platform's)."""
     from ..engine.imagestore import host_arch
 
     arch = host_arch()
     out = {}
     for who in ("TARGET", "BUILD"):
-        out.update({f"{who}PLATFORM": f"linux/{arch}", f"{who}OS": "linux", f"{who}ARCH": arch,
-                    f"{who}VARIANT": ""})
+        parts = (target if who == "TARGET" and target else f"linux/{arch}").split("/")
+        out.update({f"{who}PLATFORM": "/".join(parts), f"{who}OS": parts[0], f"{who}ARCH": parts[1],
+                    f"{who}VARIANT": parts[2] if len(parts) > 2 else ""})
     return out
 
 
@@ -146,7 +206,7 @@ class Build:
         self.say = (lambda _line: None) if o.quiet else say
         self.warn = warn
         self.info = (lambda _line: None) if o.quiet else info
-        self.layers = o.layers and not o.squash
+        self.layers = o.layers and not o.squash and not o.squash_all
         self.no_cache = o.no_cache
         fmt = (o.format or os.environ.get("BUILDAH_FORMAT") or "oci").lower()
         if fmt not in FORMATS:
@@ -159,6 +219,7 @@ class Build:
         self.network = parse_network(o.network)
         self.build_args = parse_build_args(o.build_args, o.build_arg_files)
         self.secrets = parse_secrets(o.secrets)
+        self._flags(o)
         self.consumed: set[str] = set()
         self.results: dict[int, Optional[Image]] = {}
         self.pulled: dict[tuple[str, Optional[str]], Image] = {}
@@ -179,6 +240,64 @@ class Build:
 
         self.pull_lock = threading.Lock()
         self._names = itertools.count(1)   # scratch file names (stages may run in threads)
+
+    def _flags(self, o: BuildOptions) -> None:
+        """The flags of flags.py, checked before anything is made."""
+        from . import flags
+
+        p_os, p_arch, p_variant = flags.platform(o.platforms, o.os, o.arch, o.variant)
+        self.platform = "/".join(x for x in (p_os or "linux", p_arch or builtin_args()["TARGETARCH"], p_variant)
+                                 if x) if (p_os or p_arch or p_variant) else None
+        if o.timestamp is not None and o.timestamp < 0:
+            raise InvalidArgument(f"invalid --timestamp {o.timestamp}: seconds since the epoch")
+        self.final = flags.Final(env=flags.parse_env(o.env), unsetenv=list(o.unsetenv),
+                                 labels=flags.parse_pairs(o.labels, "--label"),
+                                 annotations=flags.parse_pairs(o.annotations, "--annotation"),
+                                 os=p_os, arch=p_arch, variant=p_variant, os_version=o.os_version,
+                                 os_features=list(o.os_features), timestamp=o.timestamp,
+                                 omit_history=o.omit_history)
+        self.outputs = flags.parse_outputs(o.outputs)
+        self.build_contexts = flags.parse_build_contexts(o.build_contexts)
+        flags.check_isolation(o.isolation)
+        if o.retry < 0:
+            raise InvalidArgument(f"invalid --retry {o.retry}: a number of attempts")
+        from ..formats import parse_duration
+
+        self.retry_delay = parse_duration(o.retry_delay, "--retry-delay") if o.retry_delay else 2.0
+        self.cache_ttl = parse_duration(o.cache_ttl, "--cache-ttl") if o.cache_ttl else None
+        if o.manifest:
+            from storage import reference as ref
+
+            try:
+                ref.normalize_local(o.manifest)
+            except Exception as exc:  # noqa: BLE001
+                raise InvalidArgument(f"invalid --manifest {o.manifest!r}: {exc}") from None
+        self.run_settings = flags.run_settings(self.rt, o, self.network)
+        self.step_cgroup = flags.step_cgroup_parent(self.run_settings, self.warn)
+        self.cache_salt = f" timestamp={o.timestamp}" if o.timestamp is not None else ""
+        self.proxy_env = [f"{k}={os.environ[k]}" for k in PROXY_VARS if k in os.environ] if o.http_proxy else []
+
+    def cached(self, key: str) -> Optional[Image]:
+        """The cache's image for a step, unless older than --cache-ttl (0: no cache at all)."""
+        if not self.layers or self.no_cache or self.cache_ttl == 0:
+            return None
+        hit = self.cache.get(key)
+        if hit is not None and self.cache_ttl is not None:
+            import time
+
+            if time.time() - hit.created > self.cache_ttl:
+                return None
+        return hit
+
+    def now(self) -> str:
+        """The time a step records: now, or --timestamp's."""
+        from .step import now
+
+        if self.o.timestamp is not None:
+            from ..formats import rfc3339_seconds
+
+            return rfc3339_seconds(float(self.o.timestamp))
+        return now()
 
     # -- helpers the steps use -------------------------------------------------------
     def scratch_file(self, data: bytes) -> str:
@@ -248,14 +367,31 @@ class Build:
             if self.pull == "never":
                 raise NoSuchImage(f"{what} {name}: image not known (and --pull=never)")
             where = platform_of(platform or None, None, None, None)
-            try:
-                given = PullOptions(name=name, tls_verify=self.o.tls_verify, creds=self.o.creds,
-                                    cert_dir=self.o.cert_dir, auth_file=self.o.auth_file)
-                image = pull(self.rt, given, self.info, where)
-            except PodpyError as exc:
-                raise NoSuchImage(f"{what} {name}: {exc}") from None
+            given = PullOptions(name=name, tls_verify=self.o.tls_verify, creds=self.o.creds,
+                                cert_dir=self.o.cert_dir, auth_file=self.o.auth_file)
+            image = self._pull(given, where, f"{what} {name}")
         self.pulled[key] = image
         return image
+
+    def _pull(self, given: Any, where: Any, what: str) -> Image:
+        """A pull, tried again --retry times (--retry-delay apart) when the registry could not
+        be reached, with podman's warning for each failure."""
+        import time
+
+        from ..engine.pull import pull
+
+        attempt = 0
+        while True:
+            try:
+                return pull(self.rt, given, self.info, where)
+            except PodpyError as exc:
+                if attempt >= self.o.retry or not _unreachable(exc):
+                    raise NoSuchImage(f"{what}: {exc}") from None
+                attempt += 1
+                delay = self.retry_delay
+                shown = f"{delay:g}s"
+                self.warn(f"Failed, retrying in {shown} ... ({attempt}/{self.o.retry}). Error: {exc}")
+                time.sleep(delay)
 
     # -- the build -------------------------------------------------------------------------
     def run(self) -> Image:
@@ -266,7 +402,7 @@ class Build:
             from .ignore import load
 
             try:
-                matcher = load(root)
+                matcher = self._ignorefile(o.ignorefile) if o.ignorefile else load(root)
             except ValueError as exc:
                 raise InvalidArgument(f"the build context's ignore file: {exc}") from None
             self.cache = Cache(self.rt.db)
@@ -274,7 +410,10 @@ class Build:
             # a context unpacked or cloned for this build is new every time: nothing to remember
             self.context = Context(root, matcher, None if self.fetched else self.memo)
             self.plan = split(parse(text, fname))
-            builtin = builtin_args()
+            if o.from_:    # --from: the first FROM's image, replaced
+                self.plan.stages[0].base = o.from_
+            self._contexts(stack)
+            builtin = builtin_args(self.platform)
             self.globals = global_values(self.plan, self.build_args, builtin)
             from .words import name_values
 
@@ -284,6 +423,8 @@ class Build:
                     self.consumed.add(n)
             self.declared_globals.update(builtin)
             target, stages = needed(self.plan, o.target, self.globals)
+            if not o.skip_unused_stages:   # every stage up to the target runs, used or not
+                stages = [s for s in self.plan.stages if s.index <= target.index]
             if self.jobs == 1 or len(stages) == 1:
                 for stage in stages:
                     self._stage(stage, target)
@@ -364,40 +505,82 @@ class Build:
         if first is not None:
             raise first
 
+    def _ignorefile(self, path: str) -> Any:
+        from .ignore import Matcher
+
+        try:
+            with open(path, encoding="utf-8", errors="surrogateescape") as f:
+                return Matcher(f.read().splitlines())
+        except OSError as exc:
+            raise InvalidArgument(f"--ignorefile {path}: {exc.strerror}") from None
+
+    def _contexts(self, stack: contextlib.ExitStack[Any]) -> None:
+        """--build-context NAME=...: a directory becomes a context COPY --from=NAME reads; an
+        image (docker-image://, container-image:// or a name) replaces FROM NAME and --from=NAME."""
+        self.dir_contexts: dict[str, Context] = {}
+        self.image_contexts: dict[str, str] = {}
+        for name, value in self.build_contexts.items():
+            for prefix in ("docker-image://", "container-image://"):
+                if value.startswith(prefix):
+                    self.image_contexts[name] = value[len(prefix):]
+                    break
+            else:
+                if os.path.isdir(value):
+                    self.dir_contexts[name] = Context(value, _empty_matcher(), None)
+                elif os.path.exists(value):
+                    raise InvalidArgument(f"--build-context {name}={value}: not a directory")
+                else:
+                    self.image_contexts[name] = value
+        for stage in self.plan.stages:
+            image = self.image_contexts.get(stage.base.lower())
+            if image is not None:
+                stage.base = image
+
     def warn_plain(self, line: str) -> None:
         if not self.quiet:
             self.say(line)
 
     def _finish(self, sb: Any, image: Optional[Image], prefix: str, tags: list[str]) -> Image:
-        """--label on the final image; an image for a stage that made none (scratch alone)."""
-        labels = {}
-        for item in self.o.labels:
-            k, _, v = item.partition("=")
-            if not k:
-                raise InvalidArgument(f"invalid --label {item!r}: expected KEY=VALUE")
-            labels[k] = v
-        if labels or image is None:
-            import json
+        """The final image with what the flags change (--label, --env, --annotation, the
+        platform, --omit-history, --squash-all: see flags.py); an image for a stage that made
+        none (scratch alone)."""
+        f = self.final
+        squash_all = self.o.squash_all
+        if f.any() or squash_all or image is None:
+            from . import flags
 
-            key = step_key(sb.key, "labels " + json.dumps(labels, sort_keys=True))
-            hit = self.cache.get(key) if self.layers and not self.no_cache else None
+            key = step_key(sb.key, "final " + f.key() + (" squash-all" if squash_all else ""))
+            hit = self.cached(key)
             if hit is not None:
                 image = hit
             else:
-                config = dict(sb.config)
-                icfg = dict(config.get("config") or {})
-                if labels:
-                    icfg["Labels"] = {**(icfg.get("Labels") or {}), **labels}
-                config["config"] = icfg
-                from .step import now
-
-                config["created"] = now()
-                image = self.rt.store.create_image(config, sb.layers, [])
+                config = flags.apply(sb.config, f)
+                layers = list(sb.layers)
+                if squash_all:
+                    layers, config = self._squash_all(sb, config)
+                config["created"] = self.now()
+                image = self.rt.store.create_image(config, layers, [], annotations=f.annotations)
                 if self.layers:
                     self.cache.put(key, image.id)
         self.say(f"{prefix}COMMIT {tags[0] if tags else ''}".rstrip())
         self.say(f"--> {image.id[:11]}")
         return image
+
+    def _squash_all(self, sb: Any, config: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+        """--squash-all: the base image's layers and the build's as one layer, and only the
+        build's own history (its last entry the one with the layer), as buildah records it."""
+        from .working import squash_layers
+
+        config["history"] = [dict(h) for h in (config.get("history") or [])[sb.base_history:]]
+        for h in config["history"]:
+            h["empty_layer"] = True
+        if config["history"]:
+            config["history"][-1].pop("empty_layer", None)
+        if not config["history"]:
+            config.pop("history")
+        layer_id, diff_id = squash_layers(self.rt, list(sb.layers), self.o.timestamp)
+        config["rootfs"] = {"type": "layers", "diff_ids": [diff_id]}
+        return [layer_id], config
 
     def _sources(self, stack: contextlib.ExitStack[Any]) -> tuple[str, str, str]:
         """(the context directory, the Containerfile's text, its name for messages)."""
@@ -448,9 +631,49 @@ class Build:
                 path = os.path.join(root, f)
             if not os.path.isfile(path):
                 raise InvalidArgument(f"the Containerfile {f} does not exist (no such file or directory)")
-            texts.append(_read(path))
+            texts.append(_cpp(path, root, o.cpp_flags) if path.endswith(".in") else _read(path))
             names.append(os.path.basename(path))
         return root, "\n".join(texts), names[0] if len(names) == 1 else "Containerfile"
+
+
+def _cpp(path: str, context: str, cpp_flags: list[str]) -> str:
+    """A Containerfile.in: what the C preprocessor makes of it (#include, #define, #if), run
+    as buildah runs it (traditional mode, no predefined macros, --cpp-flag's flags added)."""
+    import shutil
+    import subprocess
+
+    cpp = shutil.which("cpp")
+    if cpp is None:
+        raise InvalidArgument(f"{os.path.basename(path)}: a .in Containerfile needs cpp, which is not installed")
+    argv = [cpp, "-E", "-iquote", context, "-traditional", "-undef", "-", *cpp_flags]
+    try:
+        with open(path, "rb") as f:
+            done = subprocess.run(argv, stdin=f, capture_output=True, cwd=os.path.dirname(os.path.abspath(path)),
+                                  check=False)
+    except OSError as exc:
+        raise InvalidArgument(f"preprocessing {path}: {exc.strerror}") from exc
+    if done.returncode != 0:
+        why = done.stderr.decode(errors="replace").strip().splitlines()
+        raise InvalidArgument(f"preprocessing {path}: {why[-1] if why else f'cpp exited {done.returncode}'}")
+    return done.stdout.decode("utf-8", "surrogateescape")
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """Whether a pull failed for want of a connection (worth trying again), not an answer."""
+    seen: Optional[BaseException] = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, (ConnectionError, TimeoutError)) or type(seen).__name__ in ("URLError", "gaierror"):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _empty_matcher() -> Any:
+    from .ignore import Matcher
+
+    return Matcher([])
 
 
 def _read(path: str) -> str:
@@ -475,6 +698,11 @@ def build(rt: Runtime, o: BuildOptions, say: Callable[[str], None], warn: Callab
     except Exception as exc:  # noqa: BLE001
         raise InvalidArgument(f"invalid tag: {exc}") from exc
     b = Build(rt, o, say, warn, info)
+    from . import output
+
+    for out in b.outputs:
+        output.check_output(out)
+    output.check_manifest(rt, o.manifest)
     from ..engine.reconcile import reconcile
 
     reconcile(rt)
@@ -493,6 +721,10 @@ def build(rt: Runtime, o: BuildOptions, say: Callable[[str], None], warn: Callab
     emit(rt.cfg.runroot, "image", "build", image.id, names[0] if names else "")
     for n in names:
         b.say(f"Successfully tagged {n}")
+    for out in b.outputs:
+        output.write_output(rt, image, out)
+    if o.manifest:
+        output.add_to_manifest(rt, o.manifest, image)
     if o.iidfile:
         from storage.fsutil import atomic_file
 

@@ -62,6 +62,9 @@ def run_step(sb: Any, ins: Instruction) -> Step:
     env += [f"{k}={v}" for k, v in args if k not in names]
     env += [f"{k}={b.build_args[k]}" for k in PROXY_ARGS if k in b.build_args and k not in names
             and k not in sb.args]
+    # --http-proxy (the default): this environment's proxy variables, where nothing set them
+    given = {e.partition("=")[0] for e in env}
+    env += [e for e in b.proxy_env if e.partition("=")[0] not in given]
     shown = " ".join(argv) if ins.exec_form is None else json.dumps(argv)
     created_by = (f"|{len(args)} {' '.join(f'{k}={v}' for k, v in args)} " if args else "") + shown
     digest = hashlib.sha256()
@@ -92,10 +95,12 @@ def run_step(sb: Any, ins: Instruction) -> Step:
             w.in_root(ensure_dir, workdir)
         spec_mounts, extra_env, locks = _prepare_mounts(sb, w, mounts, scripts)
         try:
-            dests = [m["destination"] for m in spec_mounts if not m["destination"].startswith("/dev/")]
+            dests = [m["destination"] for m in spec_mounts + b.run_settings.get("mounts", [])
+                     if not m["destination"].startswith("/dev/")]
             created = created_paths(layer_dirs, RUNTIME_DESTINATIONS + dests)
             step = RunStep(argv, env + extra_env, user, workdir, network, spec_mounts,
-                           privileged=security == "insecure", quiet=b.quiet)
+                           privileged=security == "insecure", quiet=b.quiet, settings=b.run_settings,
+                           stdin=b.o.stdin, cgroup_parent=b.step_cgroup)
             code = run(w, step, b.warn, b.stopper)
         finally:
             for fd in locks:
