@@ -190,6 +190,8 @@ def run_settings(rt: Any, o: Any, network: str) -> dict[str, Any]:
         capabilities.resolve((), c.cap_add, c.cap_drop, False)
     except SetupError as exc:
         raise InvalidArgument(str(exc)) from exc
+    if o.no_hosts and o.add_hosts:
+        raise InvalidArgument("--no-hosts and --add-host conflict, can not be used together")
     security = opt.parse_security_opts(list(o.security_opts))
     kernel = kernelopts.decide(rt, c, network)
     if not o.cgroupns:
