@@ -251,11 +251,11 @@ class Build:
         if o.timestamp is not None and o.timestamp < 0:
             raise InvalidArgument(f"invalid --timestamp {o.timestamp}: seconds since the epoch")
         self.final = flags.Final(env=flags.parse_env(o.env), unsetenv=list(o.unsetenv),
-                                 labels=flags.parse_pairs(o.labels, "--label"),
                                  annotations=flags.parse_pairs(o.annotations, "--annotation"),
                                  os=p_os, arch=p_arch, variant=p_variant, os_version=o.os_version,
                                  os_features=list(o.os_features), timestamp=o.timestamp,
                                  omit_history=o.omit_history)
+        self.labels = flags.parse_labels(o.labels)
         self.outputs = flags.parse_outputs(o.outputs)
         self.build_contexts = flags.parse_build_contexts(o.build_contexts)
         flags.check_isolation(o.isolation)
@@ -412,6 +412,7 @@ class Build:
             self.plan = split(parse(text, fname))
             if o.from_:    # --from: the first FROM's image, replaced
                 self.plan.stages[0].base = o.from_
+            self._label_steps()
             self._contexts(stack)
             builtin = builtin_args(self.platform)
             self.globals = global_values(self.plan, self.build_args, builtin)
@@ -504,6 +505,19 @@ class Build:
             raise KeyboardInterrupt
         if first is not None:
             raise first
+
+    def _label_steps(self) -> None:
+        """--label: a `LABEL "KEY"="VALUE"` step per label at the end of the last stage, as
+        buildah adds them (numbered with the stage's steps, each in the history)."""
+        import json
+
+        from .parser import _instruction
+
+        last = self.plan.stages[-1]
+        for k, v in self.labels.items():
+            text = f"LABEL {json.dumps(k)}={json.dumps(v)}"
+            ins, _ = _instruction(text, 0, 0, [], "--label", self.plan.file.escape)
+            last.instructions.append(ins)
 
     def _ignorefile(self, path: str) -> Any:
         from .ignore import Matcher

@@ -1,7 +1,8 @@
 """The build's flags beyond the Containerfile: each checked before the first step, and what
 they change in the final image (--env, --unsetenv, --annotation, the platform, --timestamp,
---omit-history, --squash-all) or in every RUN (the settings `run` would take: hosts, DNS,
-capabilities, devices, volumes, limits, namespaces).
+--omit-history, --squash-all; each --label is a LABEL step of its own, see executor.py) or in
+every RUN (the settings `run` would take: hosts, DNS, capabilities, devices, volumes, limits,
+namespaces).
 
 The final image's changes are made once, on the last stage's image, as podman makes them at
 its commit: --env sets a variable by dropping it and adding it at the end of the list, then
@@ -33,7 +34,6 @@ class Final:
 
     env: list[tuple[str, str]] = field(default_factory=list)
     unsetenv: list[str] = field(default_factory=list)
-    labels: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
     os: Optional[str] = None
     arch: Optional[str] = None
@@ -73,6 +73,17 @@ def parse_pairs(items: list[str], flag: str) -> dict[str, str]:
         k, eq, v = item.partition("=")
         if not k or not eq:
             raise InvalidArgument(f"invalid {flag} {item!r}: expected KEY=VALUE")
+        out[k] = v
+    return out
+
+
+def parse_labels(items: list[str]) -> dict[str, str]:
+    """--label KEY=VALUE (KEY alone: an empty value)."""
+    out = {}
+    for item in items:
+        k, _, v = item.partition("=")
+        if not k:
+            raise InvalidArgument(f"invalid --label {item!r}: expected KEY=VALUE")
         out[k] = v
     return out
 
@@ -146,8 +157,6 @@ def apply(config: dict[str, Any], f: Final) -> dict[str, Any]:
         env = [e for e in env if e.partition("=")[0] not in f.unsetenv]
     if f.env or f.unsetenv:
         icfg["Env"] = env
-    if f.labels:
-        icfg["Labels"] = {**(icfg.get("Labels") or {}), **f.labels}
     if f.os:
         config["os"] = f.os
     if f.arch:

@@ -298,3 +298,29 @@ def test_bad_or_refused_flags_make_nothing(p, tmp_path, args, words):
     assert len(errors) == 1 and words.lower() in errors[0].lower()
     assert image_count(p) == before
     assert os.path.exists(d)
+
+
+def test_the_image_config_matches_podmans_with_many_flags(p, podman, tmp_path):
+    d = ctx(tmp_path, "FROM localhost/busybox\nENV A=1 PATH=/usr/bin:/bin\nWORKDIR /srv\nRUN touch f\n"
+                      "CMD [\"sh\"]\n")
+    flags = ["--env", "PATH=/opt/bin", "--env", "Z=26", "--unsetenv", "A", "--label", "l=1", "--label", "m=x y",
+             "--platform", "linux/amd64", "--annotation", "a=b", "--timestamp", "100", "--add-host", "h:1.1.1.1",
+             "--dns", "8.8.8.8", "--cap-drop", "net_raw", "--ulimit", "nofile=1000:1000"]
+    p("build", "-q", "-t", "many", *flags, d)
+    podman("build", "-q", "-t", "many", *flags, d)
+    ours, theirs = inspect(p, "many"), inspect(podman, "many")
+    theirs["Config"]["Labels"].pop("io.buildah.version", None)
+    assert ours["Config"] == theirs["Config"]
+    for key in ("Architecture", "Os", "Created", "Author"):
+        assert ours[key] == theirs[key], key
+    assert [(h["created"], h["created_by"]) for h in ours["History"][1:]] == \
+        [(h["created"], h["created_by"]) for h in theirs["History"][1:]]
+
+
+def test_each_label_is_a_step_as_podman_shows_it(p, podman, tmp_path):
+    d = ctx(tmp_path, "FROM localhost/busybox AS a\nRUN true\nFROM localhost/busybox\nRUN true\n")
+    ours = p("build", "--label", "l=1", "--label", "m=x y", d).stdout
+    theirs = podman("build", "--label", "l=1", "--label", "m=x y", d).stdout
+    steps = [ln for ln in ours.splitlines() if "STEP" in ln]
+    assert steps == [ln for ln in theirs.splitlines() if "STEP" in ln]
+    assert steps[-2:] == ['[2/2] STEP 3/4: LABEL "l"="1"', '[2/2] STEP 4/4: LABEL "m"="x y"']
