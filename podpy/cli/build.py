@@ -94,6 +94,8 @@ def build(
     pid: Optional[str] = typer.Option(None, "--pid", help="RUN's PID namespace: private or host."),
     uts: Optional[str] = typer.Option(None, "--uts", help="RUN's UTS namespace: private or host."),
     cgroupns: Optional[str] = typer.Option(None, "--cgroupns", help="RUN's cgroup namespace: private or host."),
+    userns: Optional[str] = typer.Option(None, "--userns", help="RUN's user namespace: host or private (both "
+                                         "the user's default mapping)."),
     cgroup_parent: Optional[str] = typer.Option(None, "--cgroup-parent", help="The cgroup RUN's cgroups go under."),
     memory: Optional[str] = typer.Option(None, "-m", "--memory", help="RUN's memory limit."),
     memory_swap: Optional[str] = typer.Option(None, "--memory-swap", help="RUN's memory plus swap limit."),
@@ -137,7 +139,8 @@ def build(
                         dns=list(dns), dns_options=list(dns_options), dns_search=list(dns_search),
                         cap_add=list(cap_add), cap_drop=list(cap_drop), security_opts=list(security_opts),
                         devices=list(devices), volumes=list(volumes), ulimits=list(ulimits), shm_size=shm_size,
-                        ipc=ipc, pid=pid, uts=uts, cgroupns=cgroupns, cgroup_parent=cgroup_parent, memory=memory,
+                        ipc=ipc, pid=pid, uts=uts, cgroupns=cgroupns, userns=userns,
+                        cgroup_parent=cgroup_parent, memory=memory,
                         memory_swap=memory_swap, cpu_shares=cpu_shares, cpu_period=cpu_period, cpu_quota=cpu_quota,
                         cpuset_cpus=cpuset_cpus, cpuset_mems=cpuset_mems, http_proxy=http_proxy,
                         isolation=isolation, runtime_flags=list(runtime_flags), rm=rm, force_rm=force_rm,

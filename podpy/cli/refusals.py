@@ -89,7 +89,7 @@ FLAGS = {
         "--decryption-key": "image encryption is not available", "--hooks-dir": HOOKS,
         "--logsplit": "one log per platform needs builds for several platforms, which are not available",
         "--sign-by": SIGNING, "--ssh": "SSH agent forwarding into RUN (RUN --mount=type=ssh) is not available",
-        "--userns": NOT_YET, "--userns-gid-map": NOT_YET, "--userns-gid-map-group": NOT_YET,
+        "--userns-gid-map": NOT_YET, "--userns-gid-map-group": NOT_YET,
         "--userns-uid-map": NOT_YET, "--userns-uid-map-user": NOT_YET,
     },
     "image prune": {"--external": NOT_YET},

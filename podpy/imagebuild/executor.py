@@ -100,6 +100,7 @@ class BuildOptions:
     pid: Optional[str] = None
     uts: Optional[str] = None
     cgroupns: Optional[str] = None
+    userns: Optional[str] = None
     cgroup_parent: Optional[str] = None
     memory: Optional[str] = None
     memory_swap: Optional[str] = None

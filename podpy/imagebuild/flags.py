@@ -199,6 +199,10 @@ def run_settings(rt: Any, o: Any, network: str) -> dict[str, Any]:
         capabilities.resolve((), c.cap_add, c.cap_drop, False)
     except SetupError as exc:
         raise InvalidArgument(str(exc)) from exc
+    userns = o.userns if o.userns is not None else os.environ.get("BUILDAH_USERNS", "")
+    if userns not in ("", "host", "private"):
+        raise InvalidArgument(f"--userns {userns}: a RUN step with an id mapping of its own is not available yet: "
+                              "use host or private (both the user's default mapping)")
     if o.no_hosts and o.add_hosts:
         raise InvalidArgument("--no-hosts and --add-host conflict, can not be used together")
     security = opt.parse_security_opts(list(o.security_opts))

@@ -269,7 +269,7 @@ def test_accepted_flags_that_change_nothing(p, tmp_path):
     d = ctx(tmp_path, "FROM busybox\nRUN true\n")
     p("build", "-q", "--rm=false", "--force-rm", "--compress", "-D", "--runtime-flag", "debug",
       "--isolation", "chroot", "--identity-label=false", "--retry", "1", "--retry-delay", "1s",
-      "--cgroupns", "private", "--ipc", "private", "--pid", "private", "--uts", "private", d)
+      "--cgroupns", "private", "--ipc", "private", "--pid", "private", "--uts", "private", "--userns", "host", d)
 
 
 # -- refusals and bad input -----------------------------------------------------------------
@@ -285,6 +285,8 @@ def test_accepted_flags_that_change_nothing(p, tmp_path):
     (["--ulimit", "bogus=1"], "bogus"),
     (["--volume", "relative:/x"], "volume"),
     (["--cache-from", "localhost/cache"], "registry"),
+    (["--userns", "keep-id"], "--userns"),
+    (["--userns-uid-map", "0:1:100"], "not available"),
     (["--all-platforms"], "emulation"),
     (["--decryption-key", "k"], "encryption"),
     (["--sign-by", "me"], "signing"),
