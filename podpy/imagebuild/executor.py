@@ -679,7 +679,10 @@ def _unreachable(exc: BaseException) -> bool:
     for _ in range(10):
         if seen is None:
             return False
-        if isinstance(seen, (ConnectionError, TimeoutError)) or type(seen).__name__ in ("URLError", "gaierror"):
+        if isinstance(seen, (ConnectionError, TimeoutError)) or type(seen).__name__ in ("URLError", "gaierror",
+                                                                                       "TransientError"):
+            return True
+        if "cannot talk to" in str(seen):   # the registry client's own words for a lost connection
             return True
         seen = seen.__cause__ or seen.__context__
     return False
