@@ -19,6 +19,11 @@ def _say(line: str) -> None:
     sys.stdout.flush()
 
 
+def _say_err(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
 def build(
     ctx: typer.Context,
     context: str = typer.Argument(".", help="The build context: a directory, - (a tar on stdin) or a git URL."),
@@ -146,9 +151,13 @@ def build(
                         isolation=isolation, runtime_flags=list(runtime_flags), rm=rm, force_rm=force_rm,
                         stdin=stdin)
     rt = runtime(ctx)
+    # a tar written to stdout (-o -) keeps stdout to itself: the build's lines go to stderr
+    tar_out = any(o == "-" or o.endswith(",dest=-") or ",dest=-," in o for o in outputs)
+    say = _say_err if tar_out else _say
     with _logged(logfile) if logfile else contextlib.nullcontext():
-        image = do_build(rt, opts, _say, render.warn, render.err_line)
-        render.out(image.id)
+        image = do_build(rt, opts, say, render.warn, render.err_line)
+        if not tar_out:
+            render.out(image.id)
 
 
 @contextlib.contextmanager

@@ -206,9 +206,18 @@ def run_settings(rt: Any, o: Any, network: str) -> dict[str, Any]:
     if o.no_hosts and o.add_hosts:
         raise InvalidArgument("--no-hosts and --add-host conflict, can not be used together")
     security = opt.parse_security_opts(list(o.security_opts))
+    for flag, value in (("--ipc", o.ipc), ("--pid", o.pid), ("--uts", o.uts), ("--cgroupns", o.cgroupns)):
+        if value and ":" in value:
+            raise InvalidArgument(f"{flag} {value}: a RUN step cannot join the namespaces of a container or a "
+                                  "path: use private or host")
     kernel = kernelopts.decide(rt, c, network)
-    if not o.cgroupns:
-        kernel["cgroupns_mode"] = "host"    # buildah's RUN shares the cgroup namespace unless asked
+    # what was not asked for stays as RUN has it without these flags: the namespaces of its own,
+    # the host's cgroup namespace, podpy's own resource limits
+    for flag, key in ((o.ipc, "ipc_mode"), (o.pid, "pid_mode"), (o.uts, "uts_mode"), (o.cgroupns, "cgroupns_mode")):
+        if not flag:
+            kernel[key] = ""
+    if not o.ulimits:
+        kernel["ulimits"], kernel["ulimit_host"] = [], False
     limits = opt.parse_limits(c.memory, c.memory_swap, None, c.cpu_shares, None)
     more, _resources, warnings = cgroupopts.decide(c, limits)
     limits.update(more)

@@ -47,7 +47,7 @@ def write_output(rt: Runtime, image: Image, out: Output) -> None:
             in_mount_ns(rt, _to_dir, view, dest)
         else:
             sys.stdout.flush()
-            in_mount_ns(rt, _to_tar, view, "/dev/stdout" if out.dest == "-" else os.path.abspath(out.dest))
+            in_mount_ns(rt, _to_tar, view, "-" if out.dest == "-" else os.path.abspath(out.dest))
 
 
 def _mount(view: dict[str, Any]) -> None:
@@ -98,7 +98,8 @@ def _to_tar(view: dict[str, Any], path: str) -> None:
     from storage.export import write_tar
 
     _mount(view)
-    with open(path, "wb") as f, tarfile.open(fileobj=f, mode="w|", format=tarfile.PAX_FORMAT) as tf:
+    sink = os.fdopen(os.dup(1), "wb") if path == "-" else open(path, "wb")
+    with sink as f, tarfile.open(fileobj=f, mode="w|", format=tarfile.PAX_FORMAT) as tf:
         if view.get("source") is None and view["type"] == "bind":
             return
         write_tar(view["target"], tf, None)

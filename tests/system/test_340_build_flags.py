@@ -208,6 +208,13 @@ def test_ulimit_and_shm_size_in_run(p, tmp_path):
     assert cat(p, "u", "/shm").split()[1] == "8192"
 
 
+def test_device_and_security_opt_in_run(p, tmp_path):
+    d = ctx(tmp_path, "FROM busybox\nRUN ls /dev/mynull > /dev_seen && (cat /etc/hostname > /h 2>&1 || true)\n")
+    p("build", "-q", "-t", "dv", "--device", "/dev/null:/dev/mynull", "--security-opt", "mask=/etc/hostname", d)
+    assert cat(p, "dv", "/dev_seen") == "/dev/mynull\n"
+    assert cat(p, "dv", "/h") == ""     # masked: an empty file
+
+
 def test_stdin_reaches_run(p, tmp_path):
     d = ctx(tmp_path, "FROM busybox\nRUN cat > /in\n")
     p("build", "-q", "-t", "si", "--stdin", d, input="typed\n")
@@ -245,6 +252,9 @@ def test_output_local_and_tar(p, tmp_path):
     with tarfile.open(tar) as tf:
         member = next(m for m in tf.getmembers() if m.name.lstrip("./") == "made")
         assert tf.extractfile(member).read() == b"made\n"
+    # -o -: the tar on stdout, the build's lines on stderr
+    res = p("build", "-o", "-", d)
+    assert "STEP 1/" in res.stderr and res.stdout.startswith("made")
 
 
 def test_manifest_gets_the_built_image(p, tmp_path):
@@ -298,6 +308,7 @@ def test_accepted_flags_that_change_nothing(p, tmp_path):
     (["--volume", "relative:/x"], "volume"),
     (["--cache-from", "localhost/cache"], "registry"),
     (["--userns", "keep-id"], "--userns"),
+    (["--pid", "container:other"], "--pid"),
     (["--userns-uid-map", "0:1:100"], "not available"),
     (["--all-platforms"], "emulation"),
     (["--decryption-key", "k"], "encryption"),
