@@ -55,6 +55,7 @@ class MountSpec:
     size: Optional[str] = None
     required: bool = False
     env: Optional[str] = None
+    context: Optional[str] = None      # from= a --build-context directory: its name
 
 
 def parse_mount(value: str, workdir: str) -> MountSpec:

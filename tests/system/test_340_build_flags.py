@@ -124,10 +124,12 @@ def test_build_context_directory_and_image(p, tmp_path):
     extra = tmp_path / "extra"
     extra.mkdir()
     (extra / "data.txt").write_text("from the extra context\n")
-    d = ctx(tmp_path, "FROM base\nCOPY --from=more data.txt /data.txt\n")
+    d = ctx(tmp_path, "FROM base\nCOPY --from=more data.txt /data.txt\n"
+                      "RUN --mount=type=bind,from=more,target=/m cat /m/data.txt > /mounted\n")
     p("build", "-q", "-t", "bc", "--build-context", f"more={extra}", "--build-context",
       "base=docker-image://busybox", d)
     assert cat(p, "bc", "/data.txt") == "from the extra context\n"
+    assert cat(p, "bc", "/mounted") == "from the extra context\n"
 
 
 def test_ignorefile_replaces_the_contexts_own(p, tmp_path):
