@@ -160,7 +160,7 @@ def image_view(rt: Runtime, layers: list[str], target: str) -> dict[str, Any]:
     """The mount description of an image's file system, read-only, at target."""
     store = rt.store
     dirs = [store.layer_dir(lid) for lid in layers]
-    if store.driver.full_tree_layers:
+    if store.driver.full_tree_layers or not dirs:   # no layers: nothing to mount, an empty tree
         return {"type": "bind", "source": dirs[-1] if dirs else None, "target": target}
     desc = store.driver.rootfs_mount(os.path.dirname(target), dirs)
     desc.pop("upper", None)

@@ -114,6 +114,14 @@ def test_squash_all_makes_one_layer_with_the_builds_history(p, podman, tmp_path)
 
 # -- the build's inputs --------------------------------------------------------------------
 
+def test_squash_all_and_output_of_an_empty_scratch_image(p, podman, tmp_path):
+    d = ctx(tmp_path, "FROM scratch\nLABEL only=label\n")
+    p("build", "-q", "-t", "empty", "--squash-all", "-o", tmp_path / "emptyout", d)
+    podman("build", "-q", "-t", "empty", "--squash-all", d)
+    assert len(inspect(p, "empty")["RootFS"]["Layers"]) == len(inspect(podman, "empty")["RootFS"]["Layers"])
+    assert list((tmp_path / "emptyout").iterdir()) == []
+
+
 def test_from_replaces_the_first_from(p, tmp_path):
     d = ctx(tmp_path, "FROM no-such-image-here\nRUN echo ok > /ok\n")
     p("build", "-q", "-t", "f", "--from", "busybox", d)
