@@ -322,9 +322,11 @@ class Store:
         return {r[0]: int(r[1]) for r in self.db.conn.execute("SELECT id, size FROM layers")}
 
     def create_image(self, config: Union[dict[str, Any], bytes], layers: list[str], names: list[str],
-                     manifest: Optional[str] = None, digest: Optional[str] = None) -> img.Image:
+                     manifest: Optional[str] = None, digest: Optional[str] = None,
+                     annotations: Optional[dict[str, str]] = None) -> img.Image:
         """Record an image. Its id is the sha256 of the config's bytes: pass the exact
-        bytes of a pulled config, or a dict for an image made here."""
+        bytes of a pulled config, or a dict for an image made here (annotations: those of
+        the manifest made for it)."""
         import hashlib
 
         raw = config if isinstance(config, bytes) else json.dumps(config, separators=(",", ":")).encode()
@@ -343,11 +345,14 @@ class Store:
             # An image made here (import, load of a bare tarball, commit, build) gets the OCI
             # manifest of its uncompressed layers, as containers-storage records one: its digest
             # is the image's Digest and RepoDigests, as podman shows them.
-            manifest = json.dumps({
+            doc: dict[str, Any] = {
                 "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
                 "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": f"sha256:{image_id}",
                            "size": len(raw)},
-                "layers": described}, separators=(",", ":"))
+                "layers": described}
+            if annotations:
+                doc["annotations"] = dict(annotations)
+            manifest = json.dumps(doc, separators=(",", ":"))
             digest = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
         sidecar.write_image_config(self.root, image_id, text)   # outside the lock: it never changes
         with self.db.write() as c:

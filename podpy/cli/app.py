@@ -105,6 +105,19 @@ def _bool_flag(arg: str) -> str:
     return arg
 
 
+_BUILD_BOOLS = ("--rm", "--force-rm", "--identity-label", "--skip-unused-stages", "--omit-history", "--squash-all",
+                "--compress", "--http-proxy", "--stdin", "--disable-compression", "--no-hosts")
+
+
+def _build_bool(arg: str) -> str:
+    name, eq, value = arg.partition("=")
+    if eq and name in _BUILD_BOOLS and value.lower() in ("true", "false", "1", "0"):
+        if value.lower() in ("true", "1"):
+            return name
+        return "--hosts" if name == "--no-hosts" else "--no-" + name[2:]
+    return arg
+
+
 def main(args: list[str], command: Optional[str], g: Optional[Globals] = None) -> int:
     """Run a command line (global flags already parsed into g) through typer, registering only
     the command it names."""
@@ -112,6 +125,8 @@ def main(args: list[str], command: Optional[str], g: Optional[Globals] = None) -
 
     build(command)
     args = [_bool_flag(a) for a in args]
+    if command in ("build", "image") and "build" in args[:2]:   # build's boolean flags with values
+        args = [_build_bool(a) for a in args]
     if args[:2] == ["manifest", "push"]:   # podman's `--all=false`
         args = [{"--all=true": "--all", "--all=false": "--no-all"}.get(a.lower(), a) for a in args]
     if command in ("cp", "container cp") or args[:2] == ["container", "cp"]:   # podman's `-a=false`

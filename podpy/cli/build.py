@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
-from typing import List, Optional
+from typing import Iterator, List, Optional
 
 import typer
 
@@ -15,6 +17,11 @@ def _say(line: str) -> None:
     # flushed at once: a RUN step's output goes straight to the same file descriptor
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
+
+
+def _say_err(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 
 def build(
@@ -43,6 +50,80 @@ def build(
     authfile: Optional[str] = typer.Option(None, "--authfile", help="Credentials file (default: auth.json)."),
     _content_trust: bool = typer.Option(False, "--disable-content-trust",
                                         help="A no-op kept for Docker's scripts, as in podman."),
+    # what the image records
+    annotations: List[str] = typer.Option([], "--annotation", help="KEY=VALUE annotation of the image's manifest."),
+    env: List[str] = typer.Option([], "--env", help="KEY=VALUE (or KEY from here) set in the image (repeatable)."),
+    unsetenv: List[str] = typer.Option([], "--unsetenv", help="Drop this variable from the image's environment."),
+    arch: Optional[str] = typer.Option(None, "--arch", help="The architecture of the image (and of FROM's pull)."),
+    os_: Optional[str] = typer.Option(None, "--os", help="The operating system of the image (and of FROM's pull)."),
+    variant: Optional[str] = typer.Option(None, "--variant", help="The architecture's variant (arm: v7, v8...)."),
+    platforms: List[str] = typer.Option([], "--platform", help="OS/ARCH[/VARIANT] of the image and of FROM's pull."),
+    os_features: List[str] = typer.Option([], "--os-feature", help="An OS feature the image needs (! to drop)."),
+    os_version: Optional[str] = typer.Option(None, "--os-version", help="The OS version the image needs."),
+    timestamp: Optional[int] = typer.Option(None, "--timestamp", help="Seconds since the epoch: every time the "
+                                            "build records, and the mtimes of the files it adds."),
+    omit_history: bool = typer.Option(False, "--omit-history/--no-omit-history", help="No history in the image."),
+    identity_label: bool = typer.Option(True, "--identity-label/--no-identity-label",
+                                        help="Accepted: podpy adds no builder label."),
+    squash_all: bool = typer.Option(False, "--squash-all/--no-squash-all",
+                                    help="The image as one layer, base image included."),
+    from_: Optional[str] = typer.Option(None, "--from", help="The image the first FROM starts from instead."),
+    manifest: Optional[str] = typer.Option(None, "--manifest", help="Add the image to this manifest list."),
+    outputs: List[str] = typer.Option([], "-o", "--output", help="type=local,dest=DIR | type=tar,dest=FILE "
+                                      "(or DIR): the final file system written out."),
+    # the build's inputs
+    build_contexts: List[str] = typer.Option([], "--build-context", help="NAME=DIR|IMAGE: what COPY --from=NAME "
+                                             "and FROM NAME read."),
+    ignorefile: Optional[str] = typer.Option(None, "--ignorefile", help="The ignore file (instead of the "
+                                             "context's .containerignore)."),
+    cpp_flags: List[str] = typer.Option([], "--cpp-flag", help="A flag for cpp, for a Containerfile.in."),
+    skip_unused_stages: bool = typer.Option(True, "--skip-unused-stages/--no-skip-unused-stages",
+                                            help="Build only the stages the target needs (default)."),
+    retry: int = typer.Option(3, "--retry", help="Times a failed pull is tried again."),
+    retry_delay: str = typer.Option("2s", "--retry-delay", help="Wait between pull attempts."),
+    cache_ttl: Optional[str] = typer.Option(None, "--cache-ttl", help="Use only cached steps younger than this."),
+    # how RUN runs
+    add_hosts: List[str] = typer.Option([], "--add-host", help="HOST:IP in RUN's /etc/hosts."),
+    no_hosts: bool = typer.Option(False, "--no-hosts/--hosts", help="RUN keeps the image's /etc/hosts."),
+    dns: List[str] = typer.Option([], "--dns", help="A DNS server in RUN's resolv.conf (none: no resolv.conf)."),
+    dns_options: List[str] = typer.Option([], "--dns-option", help="A resolv.conf option for RUN."),
+    dns_search: List[str] = typer.Option([], "--dns-search", help="A search domain for RUN."),
+    cap_add: List[str] = typer.Option([], "--cap-add", help="A capability RUN gets."),
+    cap_drop: List[str] = typer.Option([], "--cap-drop", help="A capability RUN loses."),
+    security_opts: List[str] = typer.Option([], "--security-opt", help="As run's, for RUN."),
+    devices: List[str] = typer.Option([], "--device", help="HOST[:CONTAINER[:PERMISSIONS]] for RUN."),
+    volumes: List[str] = typer.Option([], "-v", "--volume", help="HOST:CONTAINER[:OPTIONS] bound during RUN."),
+    ulimits: List[str] = typer.Option([], "--ulimit", help="NAME=SOFT[:HARD] for RUN."),
+    shm_size: Optional[str] = typer.Option(None, "--shm-size", help="The size of RUN's /dev/shm."),
+    ipc: Optional[str] = typer.Option(None, "--ipc", help="RUN's IPC namespace: private or host."),
+    pid: Optional[str] = typer.Option(None, "--pid", help="RUN's PID namespace: private or host."),
+    uts: Optional[str] = typer.Option(None, "--uts", help="RUN's UTS namespace: private or host."),
+    cgroupns: Optional[str] = typer.Option(None, "--cgroupns", help="RUN's cgroup namespace: private or host."),
+    userns: Optional[str] = typer.Option(None, "--userns", help="RUN's user namespace: host or private (both "
+                                         "the user's default mapping)."),
+    cgroup_parent: Optional[str] = typer.Option(None, "--cgroup-parent", help="The cgroup RUN's cgroups go under."),
+    memory: Optional[str] = typer.Option(None, "-m", "--memory", help="RUN's memory limit."),
+    memory_swap: Optional[str] = typer.Option(None, "--memory-swap", help="RUN's memory plus swap limit."),
+    cpu_shares: Optional[str] = typer.Option(None, "-c", "--cpu-shares", help="RUN's CPU weight."),
+    cpu_period: Optional[str] = typer.Option(None, "--cpu-period", help="RUN's CPU period (microseconds)."),
+    cpu_quota: Optional[str] = typer.Option(None, "--cpu-quota", help="RUN's CPU quota per period."),
+    cpuset_cpus: Optional[str] = typer.Option(None, "--cpuset-cpus", help="The CPUs RUN may use."),
+    cpuset_mems: Optional[str] = typer.Option(None, "--cpuset-mems", help="The memory nodes RUN may use."),
+    http_proxy: bool = typer.Option(True, "--http-proxy/--no-http-proxy",
+                                    help="Pass this environment's *_proxy variables to RUN (default)."),
+    isolation: Optional[str] = typer.Option(None, "--isolation", help="oci or rootless (podpy's runtime), "
+                                            "or chroot."),
+    runtime_flags: List[str] = typer.Option([], "--runtime-flag", help="Accepted and recorded: podpy's runtime "
+                                            "takes no flags."),
+    # the build's own bookkeeping
+    rm: bool = typer.Option(True, "--rm/--no-rm", help="Remove the working containers after a step (default)."),
+    force_rm: bool = typer.Option(False, "--force-rm/--no-force-rm",
+                                  help="Remove them even when the step fails (podpy always does)."),
+    logfile: Optional[str] = typer.Option(None, "--logfile", help="Write the build's output to this file."),
+    stdin: bool = typer.Option(False, "--stdin/--no-stdin", help="RUN reads this command's stdin."),
+    compress: bool = typer.Option(False, "--compress/--no-compress", help="Accepted: no effect, as in podman."),
+    disable_compression: bool = typer.Option(True, "-D", "--disable-compression/--no-disable-compression",
+                                             help="Accepted: layers are stored uncompressed."),
 ) -> None:
     """Build an image from a Containerfile."""
     from ..imagebuild.executor import BuildOptions
@@ -52,9 +133,58 @@ def build(
                         build_args=list(build_args), build_arg_files=list(build_arg_files), no_cache=no_cache,
                         pull=pull or "missing", layers=layers, squash=squash, labels=list(labels),
                         secrets=list(secrets), format=fmt, quiet=quiet, iidfile=iidfile, network=network,
-                        jobs=jobs, tls_verify=tls_verify, creds=creds, cert_dir=cert_dir, auth_file=authfile)
-    image = do_build(runtime(ctx), opts, _say, render.warn, render.err_line)
-    render.out(image.id)
+                        jobs=jobs, tls_verify=tls_verify, creds=creds, cert_dir=cert_dir, auth_file=authfile,
+                        annotations=list(annotations), env=list(env), unsetenv=list(unsetenv), arch=arch, os=os_,
+                        variant=variant, platforms=list(platforms), os_features=list(os_features),
+                        os_version=os_version, timestamp=timestamp, omit_history=omit_history,
+                        identity_label=identity_label, squash_all=squash_all, from_=from_, manifest=manifest,
+                        outputs=list(outputs), build_contexts=list(build_contexts), ignorefile=ignorefile,
+                        cpp_flags=list(cpp_flags), skip_unused_stages=skip_unused_stages, retry=retry,
+                        retry_delay=retry_delay, cache_ttl=cache_ttl, add_hosts=list(add_hosts), no_hosts=no_hosts,
+                        dns=list(dns), dns_options=list(dns_options), dns_search=list(dns_search),
+                        cap_add=list(cap_add), cap_drop=list(cap_drop), security_opts=list(security_opts),
+                        devices=list(devices), volumes=list(volumes), ulimits=list(ulimits), shm_size=shm_size,
+                        ipc=ipc, pid=pid, uts=uts, cgroupns=cgroupns, userns=userns,
+                        cgroup_parent=cgroup_parent, memory=memory,
+                        memory_swap=memory_swap, cpu_shares=cpu_shares, cpu_period=cpu_period, cpu_quota=cpu_quota,
+                        cpuset_cpus=cpuset_cpus, cpuset_mems=cpuset_mems, http_proxy=http_proxy,
+                        isolation=isolation, runtime_flags=list(runtime_flags), rm=rm, force_rm=force_rm,
+                        stdin=stdin)
+    rt = runtime(ctx)
+    # a tar written to stdout (-o -) keeps stdout to itself: the build's lines go to stderr
+    tar_out = any(o == "-" or o.endswith(",dest=-") or ",dest=-," in o for o in outputs)
+    say = _say_err if tar_out else _say
+    with _logged(logfile) if logfile else contextlib.nullcontext():
+        image = do_build(rt, opts, say, render.warn, render.err_line)
+        if not tar_out:
+            render.out(image.id)
+
+
+@contextlib.contextmanager
+def _logged(path: str) -> Iterator[None]:
+    """--logfile: the build's output, its warnings and its RUN steps' output go to the file
+    instead of the terminal (an error that ends the build is still said on stderr)."""
+    from ..errors import InvalidArgument
+
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise InvalidArgument(f"opening --logfile {path}: {exc.strerror}") from None
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
 
 
 TOP = {"build": (build, {})}

@@ -5,6 +5,7 @@ CLI's (podpy/cli/views.py)."""
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import shlex
 import time
@@ -283,6 +284,31 @@ def created_time(image: Image) -> float:
     return image.created
 
 
+def _created_text(image: Image, created: float) -> str:
+    """The image's creation time as podman shows it (Go's RFC 3339 with nanoseconds, trailing
+    zeros dropped): the config's own UTC time when it has one, so that a --timestamp build
+    shows exactly the second it was given."""
+    import re
+
+    text = image.config.get("created")
+    m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z", text) if isinstance(text, str) else None
+    if m is None:
+        return rfc3339(created)
+    frac = (m.group(2) or "").rstrip("0")
+    return f"{m.group(1)}.{frac}Z" if frac else f"{m.group(1)}Z"
+
+
+def _manifest_annotations(image: Image) -> dict[str, str]:
+    """The annotations of the image's manifest (build --annotation's), as podman shows them."""
+    if not image.manifest or '"annotations"' not in image.manifest:
+        return {}
+    try:
+        found = json.loads(image.manifest).get("annotations")
+    except ValueError:
+        return {}
+    return dict(found) if isinstance(found, dict) else {}
+
+
 def image_inspect(image: Image, driver: str, layer_dirs: list[str]) -> dict[str, Any]:
     cfg = image.config
     icfg = cfg.get("config") or {}
@@ -294,7 +320,7 @@ def image_inspect(image: Image, driver: str, layer_dirs: list[str]) -> dict[str,
         "RepoDigests": repo_digests(image),
         "Parent": "",
         "Comment": next((h.get("comment", "") for h in _image_history(image) if h.get("comment")), ""),
-        "Created": rfc3339(created),
+        "Created": _created_text(image, created),
         "Config": icfg,
         "Version": "",
         "Author": cfg.get("author", ""),
@@ -305,7 +331,7 @@ def image_inspect(image: Image, driver: str, layer_dirs: list[str]) -> dict[str,
         "GraphDriver": {"Name": driver, "Data": {"LowerDir": ":".join(reversed(layer_dirs))}},
         "RootFS": {"Type": "layers", "Layers": list((cfg.get("rootfs") or {}).get("diff_ids", []))},
         "Labels": icfg.get("Labels") or None,
-        "Annotations": {},
+        "Annotations": _manifest_annotations(image),
         "ManifestType": "application/vnd.oci.image.manifest.v1+json",
         "User": icfg.get("User", ""),
         "History": _image_history(image),

@@ -42,8 +42,8 @@ _FLAGS = {"memory": "--memory", "memory_swap": "--memory-swap", "cpus": "--cpus"
           "io_max": "--device-read/write-bps/iops"}
 
 
-def _flags(keys: list[str]) -> str:
-    """The flags that asked for these limits, once each, for a warning."""
+def limit_flags(keys: list[str]) -> str:
+    """The flags that asked for these limits, once each, for a warning (build's RUN says them too)."""
     out: list[str] = []
     for key in keys:
         flag = f"--cgroup-conf {key[5:]}" if key.startswith("file:") else _FLAGS[key]
@@ -62,7 +62,7 @@ def container_cgroup(ctr: Container, warn: Callable[[str], None]) -> Optional[st
     cfg = rec.config
     if cfg.cgroups_mode == "disabled":
         if cfg.limits:
-            warn(f"{_flags(list(cfg.limits))} ignored: --cgroups disabled gives the container no cgroup")
+            warn(f"{limit_flags(list(cfg.limits))} ignored: --cgroups disabled gives the container no cgroup")
         return None
     info = cgroups.detect()
     parent: Optional[str] = info.path if info.writable else None
@@ -77,7 +77,7 @@ def container_cgroup(ctr: Container, warn: Callable[[str], None]) -> Optional[st
             warn(f"--cgroup-parent ignored: {why}")
     if parent is None:
         if cfg.limits:
-            warn(f"{_flags(list(cfg.limits))} ignored: containers get no cgroup here ({why})")
+            warn(f"{limit_flags(list(cfg.limits))} ignored: containers get no cgroup here ({why})")
         return None
     try:
         path = cgroups.make(parent, f"podpy-{rec.id}")
@@ -86,7 +86,7 @@ def container_cgroup(ctr: Container, warn: Callable[[str], None]) -> Optional[st
         return None
     missing = cgroups.apply_limits(path, cfg.limits) if cfg.limits else []
     for ctrl in missing:
-        flags = _flags([k for k in cfg.limits if cgroups.limit_file(k)[0] == ctrl])
+        flags = limit_flags([k for k in cfg.limits if cgroups.limit_file(k)[0] == ctrl])
         warn(f"{flags} ignored: the {ctrl} controller is not delegated to {parent}")
     ctr.set_cgroup(path)
     return path

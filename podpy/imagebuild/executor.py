@@ -15,7 +15,6 @@ import contextlib
 import hashlib
 import itertools
 import os
-from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from storage import reference
@@ -25,114 +24,13 @@ from ..errors import InvalidArgument, NoSuchImage, PodpyError, translate
 from ..engine.context import Runtime
 from .cache import Cache, DigestMemo, step_key
 from .context import Context, clone, is_git_url, unpack_stdin
+# the options live in options.py; BuildOptions and the parsers are imported from here too
+from .options import (FORMATS, PROXY_VARS, PULL_POLICIES, BuildOptions, builtin_args, parse_build_args,
+                      parse_network, parse_secrets)
 from .parser import parse
 from .stages import Plan, global_values, needed, split
 
-FORMATS = ("oci", "docker")
-PULL_POLICIES = {"always": "always", "true": "always", "missing": "missing", "false": "missing",
-                 "never": "never", "newer": "newer", "ifmissing": "missing", "ifnewer": "newer"}
-
-
-@dataclass
-class BuildOptions:
-    context: str = "."
-    files: list[str] = field(default_factory=list)
-    tags: list[str] = field(default_factory=list)
-    target: Optional[str] = None
-    build_args: list[str] = field(default_factory=list)
-    build_arg_files: list[str] = field(default_factory=list)
-    no_cache: bool = False
-    pull: str = "missing"
-    layers: bool = True
-    squash: bool = False
-    labels: list[str] = field(default_factory=list)
-    secrets: list[str] = field(default_factory=list)
-    format: Optional[str] = None
-    quiet: bool = False
-    iidfile: Optional[str] = None
-    network: Optional[str] = None
-    jobs: int = 1
-    tls_verify: Optional[bool] = None     # for the images FROM and --from pull
-    creds: Optional[str] = None
-    cert_dir: Optional[str] = None
-    auth_file: Optional[str] = None
-
-
-class Secret:
-    def __init__(self, path: Optional[str] = None, value: Optional[str] = None) -> None:
-        self.path = path
-        self.value = value
-
-    def read(self) -> bytes:
-        if self.path is not None:
-            with open(self.path, "rb") as f:
-                return f.read()
-        return (self.value or "").encode("utf-8", "surrogateescape")
-
-
-def parse_build_args(items: list[str], files: list[str]) -> dict[str, str]:
-    """--build-arg-file lines, then --build-arg KEY=VALUE (KEY alone: from the environment)."""
-    out: dict[str, str] = {}
-    from_files: list[str] = []
-    for path in files:
-        try:
-            with open(path, encoding="utf-8") as f:
-                lines = f.read().splitlines()
-        except OSError as exc:
-            raise InvalidArgument(f"--build-arg-file {path}: {exc.strerror}") from exc
-        from_files += [ln.strip() for ln in lines if ln.strip() and not ln.strip().startswith("#")]
-    for item in from_files + items:
-        k, eq, v = item.partition("=")
-        if not k:
-            raise InvalidArgument(f"invalid --build-arg {item!r}: expected KEY=VALUE")
-        if eq:
-            out[k] = v
-        elif k in os.environ:
-            out[k] = os.environ[k]
-    return out
-
-
-def parse_secrets(items: list[str]) -> dict[str, Secret]:
-    """--secret id=ID,src=FILE | id=ID,env=VARIABLE (type=file|env may say which)."""
-    out: dict[str, Secret] = {}
-    for item in items:
-        fields = dict(p.partition("=")[::2] for p in item.split(",") if p)
-        sid = fields.pop("id", "")
-        src = fields.pop("src", None) or fields.pop("source", None)
-        env = fields.pop("env", None)
-        kind = fields.pop("type", "file" if src else "env" if env else "")
-        if not sid or fields or kind not in ("file", "env", ""):
-            raise InvalidArgument(f"invalid --secret {item!r}: expected id=ID,src=FILE or id=ID,env=VARIABLE")
-        if kind == "env" or (not src and not kind):
-            name = env or src or sid
-            if name not in os.environ:
-                raise InvalidArgument(f"--secret {item}: the environment has no variable {name}")
-            out[sid] = Secret(value=os.environ[name])
-        else:
-            path = src or sid
-            if not os.path.isfile(path) or not os.access(path, os.R_OK):
-                raise InvalidArgument(f"--secret {item}: cannot read {path}")
-            out[sid] = Secret(path=os.path.abspath(path))
-    return out
-
-
-def parse_network(value: Optional[str]) -> str:
-    if value in (None, "", "default", "private", "bridge", "slirp4netns"):
-        return "slirp4netns"
-    if value in ("none", "host"):
-        return value
-    raise InvalidArgument(f"invalid --network {value!r}: use slirp4netns, none or host")
-
-
-def builtin_args() -> dict[str, str]:
-    from ..engine.imagestore import host_arch
-
-    arch = host_arch()
-    out = {}
-    for who in ("TARGET", "BUILD"):
-        out.update({f"{who}PLATFORM": f"linux/{arch}", f"{who}OS": "linux", f"{who}ARCH": arch,
-                    f"{who}VARIANT": ""})
-    return out
+__all__ = ["Build", "BuildOptions", "build", "builtin_args", "parse_build_args", "parse_network", "parse_secrets"]
 
 
 class Build:
@@ -146,7 +44,7 @@ class Build:
         self.say = (lambda _line: None) if o.quiet else say
         self.warn = warn
         self.info = (lambda _line: None) if o.quiet else info
-        self.layers = o.layers and not o.squash
+        self.layers = o.layers and not o.squash and not o.squash_all
         self.no_cache = o.no_cache
         fmt = (o.format or os.environ.get("BUILDAH_FORMAT") or "oci").lower()
         if fmt not in FORMATS:
@@ -159,6 +57,7 @@ class Build:
         self.network = parse_network(o.network)
         self.build_args = parse_build_args(o.build_args, o.build_arg_files)
         self.secrets = parse_secrets(o.secrets)
+        self._flags(o)
         self.consumed: set[str] = set()
         self.results: dict[int, Optional[Image]] = {}
         self.pulled: dict[tuple[str, Optional[str]], Image] = {}
@@ -179,6 +78,64 @@ class Build:
 
         self.pull_lock = threading.Lock()
         self._names = itertools.count(1)   # scratch file names (stages may run in threads)
+
+    def _flags(self, o: BuildOptions) -> None:
+        """The flags of flags.py, checked before anything is made."""
+        from . import flags
+
+        p_os, p_arch, p_variant = flags.platform(o.platforms, o.os, o.arch, o.variant)
+        self.platform = "/".join(x for x in (p_os or "linux", p_arch or builtin_args()["TARGETARCH"], p_variant)
+                                 if x) if (p_os or p_arch or p_variant) else None
+        if o.timestamp is not None and o.timestamp < 0:
+            raise InvalidArgument(f"invalid --timestamp {o.timestamp}: seconds since the epoch")
+        self.final = flags.Final(env=flags.parse_env(o.env), unsetenv=list(o.unsetenv),
+                                 annotations=flags.parse_pairs(o.annotations, "--annotation"),
+                                 os=p_os, arch=p_arch, variant=p_variant, os_version=o.os_version,
+                                 os_features=list(o.os_features), timestamp=o.timestamp,
+                                 omit_history=o.omit_history)
+        self.labels = flags.parse_labels(o.labels)
+        self.outputs = flags.parse_outputs(o.outputs)
+        self.build_contexts = flags.parse_build_contexts(o.build_contexts)
+        flags.check_isolation(o.isolation)
+        if o.retry < 0:
+            raise InvalidArgument(f"invalid --retry {o.retry}: a number of attempts")
+        from ..formats import parse_duration
+
+        self.retry_delay = parse_duration(o.retry_delay, "--retry-delay") if o.retry_delay else 2.0
+        self.cache_ttl = parse_duration(o.cache_ttl, "--cache-ttl") if o.cache_ttl else None
+        if o.manifest:
+            from storage import reference as ref
+
+            try:
+                ref.normalize_local(o.manifest)
+            except Exception as exc:  # noqa: BLE001
+                raise InvalidArgument(f"invalid --manifest {o.manifest!r}: {exc}") from None
+        self.run_settings = flags.run_settings(self.rt, o, self.network)
+        self.step_cgroup = flags.step_cgroup_parent(self.run_settings, self.warn)
+        self.cache_salt = f" timestamp={o.timestamp}" if o.timestamp is not None else ""
+        self.proxy_env = [f"{k}={os.environ[k]}" for k in PROXY_VARS if k in os.environ] if o.http_proxy else []
+
+    def cached(self, key: str) -> Optional[Image]:
+        """The cache's image for a step, unless older than --cache-ttl (0: no cache at all)."""
+        if not self.layers or self.no_cache or self.cache_ttl == 0:
+            return None
+        hit = self.cache.get(key)
+        if hit is not None and self.cache_ttl is not None:
+            import time
+
+            if time.time() - hit.created > self.cache_ttl:
+                return None
+        return hit
+
+    def now(self) -> str:
+        """The time a step records: now, or --timestamp's."""
+        from .step import now
+
+        if self.o.timestamp is not None:
+            from ..formats import rfc3339_seconds
+
+            return rfc3339_seconds(float(self.o.timestamp))
+        return now()
 
     # -- helpers the steps use -------------------------------------------------------
     def scratch_file(self, data: bytes) -> str:
@@ -248,14 +205,31 @@ class Build:
             if self.pull == "never":
                 raise NoSuchImage(f"{what} {name}: image not known (and --pull=never)")
             where = platform_of(platform or None, None, None, None)
-            try:
-                given = PullOptions(name=name, tls_verify=self.o.tls_verify, creds=self.o.creds,
-                                    cert_dir=self.o.cert_dir, auth_file=self.o.auth_file)
-                image = pull(self.rt, given, self.info, where)
-            except PodpyError as exc:
-                raise NoSuchImage(f"{what} {name}: {exc}") from None
+            given = PullOptions(name=name, tls_verify=self.o.tls_verify, creds=self.o.creds,
+                                cert_dir=self.o.cert_dir, auth_file=self.o.auth_file)
+            image = self._pull(given, where, f"{what} {name}")
         self.pulled[key] = image
         return image
+
+    def _pull(self, given: Any, where: Any, what: str) -> Image:
+        """A pull, tried again --retry times (--retry-delay apart) when the registry could not
+        be reached, with podman's warning for each failure."""
+        import time
+
+        from ..engine.pull import pull
+
+        attempt = 0
+        while True:
+            try:
+                return pull(self.rt, given, self.info, where)
+            except PodpyError as exc:
+                if attempt >= self.o.retry or not _unreachable(exc):
+                    raise NoSuchImage(f"{what}: {exc}") from None
+                attempt += 1
+                delay = self.retry_delay
+                shown = f"{delay:g}s"
+                self.warn(f"Failed, retrying in {shown} ... ({attempt}/{self.o.retry}). Error: {exc}")
+                time.sleep(delay)
 
     # -- the build -------------------------------------------------------------------------
     def run(self) -> Image:
@@ -266,7 +240,7 @@ class Build:
             from .ignore import load
 
             try:
-                matcher = load(root)
+                matcher = self._ignorefile(o.ignorefile) if o.ignorefile else load(root)
             except ValueError as exc:
                 raise InvalidArgument(f"the build context's ignore file: {exc}") from None
             self.cache = Cache(self.rt.db)
@@ -274,7 +248,11 @@ class Build:
             # a context unpacked or cloned for this build is new every time: nothing to remember
             self.context = Context(root, matcher, None if self.fetched else self.memo)
             self.plan = split(parse(text, fname))
-            builtin = builtin_args()
+            if o.from_:    # --from: the first FROM's image, replaced
+                self.plan.stages[0].base = o.from_
+            self._label_steps()
+            self._contexts(stack)
+            builtin = builtin_args(self.platform)
             self.globals = global_values(self.plan, self.build_args, builtin)
             from .words import name_values
 
@@ -284,6 +262,8 @@ class Build:
                     self.consumed.add(n)
             self.declared_globals.update(builtin)
             target, stages = needed(self.plan, o.target, self.globals)
+            if not o.skip_unused_stages:   # every stage up to the target runs, used or not
+                stages = [s for s in self.plan.stages if s.index <= target.index]
             if self.jobs == 1 or len(stages) == 1:
                 for stage in stages:
                     self._stage(stage, target)
@@ -364,40 +344,95 @@ class Build:
         if first is not None:
             raise first
 
+    def _label_steps(self) -> None:
+        """--label: a `LABEL "KEY"="VALUE"` step per label at the end of the last stage, as
+        buildah adds them (numbered with the stage's steps, each in the history)."""
+        import json
+
+        from .parser import _instruction
+
+        last = self.plan.stages[-1]
+        for k, v in self.labels.items():
+            text = f"LABEL {json.dumps(k)}={json.dumps(v)}"
+            ins, _ = _instruction(text, 0, 0, [], "--label", self.plan.file.escape)
+            last.instructions.append(ins)
+
+    def _ignorefile(self, path: str) -> Any:
+        from .ignore import Matcher
+
+        try:
+            with open(path, encoding="utf-8", errors="surrogateescape") as f:
+                return Matcher(f.read().splitlines())
+        except OSError as exc:
+            raise InvalidArgument(f"--ignorefile {path}: {exc.strerror}") from None
+
+    def _contexts(self, stack: contextlib.ExitStack[Any]) -> None:
+        """--build-context NAME=...: a directory becomes a context COPY --from=NAME reads; an
+        image (docker-image://, container-image:// or a name) replaces FROM NAME and --from=NAME."""
+        self.dir_contexts: dict[str, Context] = {}
+        self.image_contexts: dict[str, str] = {}
+        for name, value in self.build_contexts.items():
+            for prefix in ("docker-image://", "container-image://"):
+                if value.startswith(prefix):
+                    self.image_contexts[name] = value[len(prefix):]
+                    break
+            else:
+                if os.path.isdir(value):
+                    self.dir_contexts[name] = Context(value, _empty_matcher(), None)
+                elif os.path.exists(value):
+                    raise InvalidArgument(f"--build-context {name}={value}: not a directory")
+                else:
+                    self.image_contexts[name] = value
+        for stage in self.plan.stages:
+            image = self.image_contexts.get(stage.base.lower())
+            if image is not None:
+                stage.base = image
+
     def warn_plain(self, line: str) -> None:
         if not self.quiet:
             self.say(line)
 
     def _finish(self, sb: Any, image: Optional[Image], prefix: str, tags: list[str]) -> Image:
-        """--label on the final image; an image for a stage that made none (scratch alone)."""
-        labels = {}
-        for item in self.o.labels:
-            k, _, v = item.partition("=")
-            if not k:
-                raise InvalidArgument(f"invalid --label {item!r}: expected KEY=VALUE")
-            labels[k] = v
-        if labels or image is None:
-            import json
+        """The final image with what the flags change (--label, --env, --annotation, the
+        platform, --omit-history, --squash-all: see flags.py); an image for a stage that made
+        none (scratch alone)."""
+        f = self.final
+        squash_all = self.o.squash_all
+        if f.any() or squash_all or image is None:
+            from . import flags
 
-            key = step_key(sb.key, "labels " + json.dumps(labels, sort_keys=True))
-            hit = self.cache.get(key) if self.layers and not self.no_cache else None
+            key = step_key(sb.key, "final " + f.key() + (" squash-all" if squash_all else ""))
+            hit = self.cached(key)
             if hit is not None:
                 image = hit
             else:
-                config = dict(sb.config)
-                icfg = dict(config.get("config") or {})
-                if labels:
-                    icfg["Labels"] = {**(icfg.get("Labels") or {}), **labels}
-                config["config"] = icfg
-                from .step import now
-
-                config["created"] = now()
-                image = self.rt.store.create_image(config, sb.layers, [])
+                config = flags.apply(sb.config, f)
+                layers = list(sb.layers)
+                if squash_all:
+                    layers, config = self._squash_all(sb, config)
+                config["created"] = self.now()
+                image = self.rt.store.create_image(config, layers, [], annotations=f.annotations)
                 if self.layers:
                     self.cache.put(key, image.id)
         self.say(f"{prefix}COMMIT {tags[0] if tags else ''}".rstrip())
         self.say(f"--> {image.id[:11]}")
         return image
+
+    def _squash_all(self, sb: Any, config: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+        """--squash-all: the base image's layers and the build's as one layer, and only the
+        build's own history (its last entry the one with the layer), as buildah records it."""
+        from .working import squash_layers
+
+        config["history"] = [dict(h) for h in (config.get("history") or [])[sb.base_history:]]
+        for h in config["history"]:
+            h["empty_layer"] = True
+        if config["history"]:
+            config["history"][-1].pop("empty_layer", None)
+        if not config["history"]:
+            config.pop("history")
+        layer_id, diff_id = squash_layers(self.rt, list(sb.layers), self.o.timestamp)
+        config["rootfs"] = {"type": "layers", "diff_ids": [diff_id]}
+        return [layer_id], config
 
     def _sources(self, stack: contextlib.ExitStack[Any]) -> tuple[str, str, str]:
         """(the context directory, the Containerfile's text, its name for messages)."""
@@ -448,9 +483,52 @@ class Build:
                 path = os.path.join(root, f)
             if not os.path.isfile(path):
                 raise InvalidArgument(f"the Containerfile {f} does not exist (no such file or directory)")
-            texts.append(_read(path))
+            texts.append(_cpp(path, root, o.cpp_flags) if path.endswith(".in") else _read(path))
             names.append(os.path.basename(path))
         return root, "\n".join(texts), names[0] if len(names) == 1 else "Containerfile"
+
+
+def _cpp(path: str, context: str, cpp_flags: list[str]) -> str:
+    """A Containerfile.in: what the C preprocessor makes of it (#include, #define, #if), run
+    as buildah runs it (traditional mode, no predefined macros, --cpp-flag's flags added)."""
+    import shutil
+    import subprocess
+
+    cpp = shutil.which("cpp")
+    if cpp is None:
+        raise InvalidArgument(f"{os.path.basename(path)}: a .in Containerfile needs cpp, which is not installed")
+    argv = [cpp, "-E", "-iquote", context, "-traditional", "-undef", "-", *cpp_flags]
+    try:
+        with open(path, "rb") as f:
+            done = subprocess.run(argv, stdin=f, capture_output=True, cwd=os.path.dirname(os.path.abspath(path)),
+                                  check=False)
+    except OSError as exc:
+        raise InvalidArgument(f"preprocessing {path}: {exc.strerror}") from exc
+    if done.returncode != 0:
+        why = done.stderr.decode(errors="replace").strip().splitlines()
+        raise InvalidArgument(f"preprocessing {path}: {why[-1] if why else f'cpp exited {done.returncode}'}")
+    return done.stdout.decode("utf-8", "surrogateescape")
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """Whether a pull failed for want of a connection (worth trying again), not an answer."""
+    seen: Optional[BaseException] = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, (ConnectionError, TimeoutError)) or type(seen).__name__ in ("URLError", "gaierror",
+                                                                                       "TransientError"):
+            return True
+        if "cannot talk to" in str(seen):   # the registry client's own words for a lost connection
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _empty_matcher() -> Any:
+    from .ignore import Matcher
+
+    return Matcher([])
 
 
 def _read(path: str) -> str:
@@ -475,6 +553,11 @@ def build(rt: Runtime, o: BuildOptions, say: Callable[[str], None], warn: Callab
     except Exception as exc:  # noqa: BLE001
         raise InvalidArgument(f"invalid tag: {exc}") from exc
     b = Build(rt, o, say, warn, info)
+    from . import output
+
+    for out in b.outputs:
+        output.check_output(out)
+    output.check_manifest(rt, o.manifest)
     from ..engine.reconcile import reconcile
 
     reconcile(rt)
@@ -493,6 +576,10 @@ def build(rt: Runtime, o: BuildOptions, say: Callable[[str], None], warn: Callab
     emit(rt.cfg.runroot, "image", "build", image.id, names[0] if names else "")
     for n in names:
         b.say(f"Successfully tagged {n}")
+    for out in b.outputs:
+        output.write_output(rt, image, out)
+    if o.manifest:
+        output.add_to_manifest(rt, o.manifest, image)
     if o.iidfile:
         from storage.fsutil import atomic_file
 

@@ -33,6 +33,9 @@ class RunStep:
     mounts: list[dict[str, Any]] = field(default_factory=list)
     privileged: bool = False
     quiet: bool = False
+    settings: dict[str, Any] = field(default_factory=dict)   # the run-like flags' fields (flags.py)
+    stdin: bool = False                                       # --stdin: RUN reads podpy's stdin
+    cgroup_parent: Optional[str] = None                       # where the step's cgroup goes (limits)
 
 
 @dataclass
@@ -52,6 +55,7 @@ class MountSpec:
     size: Optional[str] = None
     required: bool = False
     env: Optional[str] = None
+    context: Optional[str] = None      # from= a --build-context directory: its name
 
 
 def parse_mount(value: str, workdir: str) -> MountSpec:
@@ -183,14 +187,18 @@ def run(work: Working, step: RunStep, warn: Callable[[str], None], stopper: Stop
     if not any(e.startswith("HOME=") for e in env):
         env.append(f"HOME={home if home != '/' or uid else '/root'}")
     cid = hashlib.sha256(os.urandom(16)).hexdigest()
+    settings = dict(step.settings)
+    mounts = list(settings.pop("mounts", [])) + list(step.mounts)
     cfg = ContainerConfig(command=step.argv, entrypoint=[], env=env, user=step.user, uid=uid, gid=gid,
                           groups=groups, workdir=step.workdir or "/", hostname="", network=step.network,
-                          mounts=step.mounts, privileged=step.privileged)
+                          mounts=mounts, privileged=step.privileged, interactive=step.stdin, **settings)
     rec = ContainerRecord(id=cid, name=cid[:12], image_id="", image_name="", created=time.time(),
                           state="running", config=cfg)
     etc = specgen.write_etc(os.path.join(work.cdir, "run"), specgen.etc_files(rec))
     spec = specgen.builder(rt).build_step(rec, work.rootfs(), etc)
-    options = parent.LaunchOptions(slirp=_slirp_options({}) if step.network == "slirp4netns" else None)
+    cgroup = _step_cgroup(step.cgroup_parent, cfg.limits, cid, warn) if step.cgroup_parent else None
+    options = parent.LaunchOptions(slirp=_slirp_options({}) if step.network == "slirp4netns" else None,
+                                   cgroup_procs=os.path.join(cgroup, "cgroup.procs") if cgroup else None)
     work.touched = True
     import threading
 
@@ -226,8 +234,40 @@ def run(work: Working, step: RunStep, warn: Callable[[str], None], stopper: Stop
             stopper.discard(container)
         for s, h in old.items():
             signal.signal(s, h)
+        if cgroup:
+            _remove_cgroup(cgroup)
     if interrupted:
         raise KeyboardInterrupt
     if stopper.stopped:
         raise Stopped("stopped")
     return code
+
+
+def _step_cgroup(parent_dir: str, limits: dict[str, str], cid: str, warn: Callable[[str], None]) -> Optional[str]:
+    """A cgroup for the step under parent_dir, with the limits of -m, --cpu-* & co applied
+    (warned about, as `run` does, for a controller that is not delegated)."""
+    from rootless import cgroups
+
+    from ..engine.start import limit_flags
+
+    try:
+        path = cgroups.make(parent_dir, f"podpy-build-{cid[:12]}")
+    except OSError as exc:
+        warn(f"the RUN step runs without a cgroup: cannot create one in {parent_dir}: {exc.strerror}")
+        return None
+    missing = cgroups.apply_limits(path, limits) if limits else []
+    for ctrl in missing:
+        flags = limit_flags([k for k in limits if cgroups.limit_file(k)[0] == ctrl])
+        warn(f"{flags} ignored: the {ctrl} controller is not delegated to {parent_dir}")
+    return path
+
+
+def _remove_cgroup(path: str) -> None:
+    for _ in range(50):
+        try:
+            os.rmdir(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.02)   # its last process is still being reaped

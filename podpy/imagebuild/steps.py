@@ -19,7 +19,7 @@ from ..errors import InvalidArgument, PodpyError, translate
 from .cache import step_key
 from .parser import Instruction
 from .run import Stopped
-from .step import Step, StepFailed, nop, now
+from .step import Step, StepFailed, nop
 from .words import ExpansionError, expand, expand_words, name_values
 
 if TYPE_CHECKING:
@@ -47,6 +47,7 @@ class StageBuilder:
         self.working_stage: Any = None
         self.created: list[str] = []
         self.last_layer_entry: Optional[dict[str, Any]] = None
+        self.base_history = 0
 
     # -- the stage ---------------------------------------------------------------
     def run(self) -> Optional["Image"]:
@@ -79,7 +80,7 @@ class StageBuilder:
         from .stages import base_of
 
         base = base_of(b.plan, self.stage, b.globals)
-        platform = ins.flag("platform")
+        platform = ins.flag("platform") or b.platform
         if platform:
             try:
                 platform = expand(platform, b.globals, self.escape)
@@ -92,16 +93,16 @@ class StageBuilder:
         if image is None and (base.lower() == "scratch" or earlier is not None):
             from ..engine.imagestore import host_arch
 
-            self.config = {"architecture": host_arch(), "os": "linux", "config": {},
+            self.config = {"architecture": b.final.arch or host_arch(), "os": b.final.os or "linux", "config": {},
                            "rootfs": {"type": "layers", "diff_ids": []}, "history": []}
-            self.key = step_key("scratch", b.format)
+            self.key = step_key("scratch", b.format + b.cache_salt)
         else:
             if image is None:
                 image = b.image_for(base, self.stage.index, platform)
             self.image = image
             self.layers = list(image.layers)
             self.config = copy.deepcopy(image.config)
-            self.key = step_key("from " + image.id, b.format)
+            self.key = step_key("from " + image.id, b.format + b.cache_salt)
         for k in ("container_config", "container", "docker_version"):
             self.config.pop(k, None)
         icfg = self.config.setdefault("config", {})
@@ -123,6 +124,7 @@ class StageBuilder:
                 icfg.pop(key, None)
         self.config.setdefault("rootfs", {"type": "layers", "diff_ids": []})
         self.config.setdefault("history", [])
+        self.base_history = len(self.config["history"])
         return triggers
 
     def _step(self, ins: Instruction, last: bool) -> None:
@@ -137,7 +139,7 @@ class StageBuilder:
             raise StepFailed(f'building at STEP "{ins.display()}": {exc}', exc.exit_code) from None
         key = step_key(self.key, step.created_by, step.digest)
         if b.layers and not b.no_cache:
-            hit = b.cache.get(key)
+            hit = b.cached(key)
             if hit is not None:
                 b.say(f"--> Using cache {hit.id}")
                 self.image = hit
@@ -147,7 +149,7 @@ class StageBuilder:
                 if not last:
                     b.say(f"--> {hit.id[:11]}")
                 return
-        entry: dict[str, Any] = {"created": now(), "created_by": step.created_by}
+        entry: dict[str, Any] = {"created": b.now(), "created_by": step.created_by}
         if step.author:
             entry["author"] = step.author
         try:
@@ -181,7 +183,7 @@ class StageBuilder:
         b = self.b
         if b.layers:
             with b.rt.store.temporary("build") as stage:
-                work = Working(b.rt, self.layers, stage.path)
+                work = Working(b.rt, self.layers, stage.path, b.o.timestamp)
                 created = step.work(work)    # type: ignore[misc]
                 layer_id, diff_id, _size = work.commit(created)
             self.layers.append(layer_id)
@@ -190,13 +192,13 @@ class StageBuilder:
         if self.working is None:
             self.working_stage = b.rt.store.temporary("build")
             stage = self.working_stage.__enter__()
-            self.working = Working(b.rt, self.layers, stage.path)
+            self.working = Working(b.rt, self.layers, stage.path, b.o.timestamp)
         self.created += step.work(self.working)
         entry["empty_layer"] = True
         self.last_layer_entry = entry
 
     def _commit_image(self) -> None:
-        self.config["created"] = now()
+        self.config["created"] = self.b.now()
         self.image = self.b.rt.store.create_image(self.config, self.layers, [])
 
     def _commit_stage(self) -> None:

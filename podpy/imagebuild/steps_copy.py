@@ -51,6 +51,12 @@ def copy_step(sb: Any, ins: Instruction) -> Step:
     excludes = [sb.expand(e) for e in ins.flag_values("exclude")]
     exclude = Matcher(excludes) if excludes else None
     from_ = sb.expand(ins.flag("from") or "") if kw == "COPY" else ""
+    context = b.context
+    if from_ and b.plan.find(from_, before=sb.stage.index) is None:
+        if from_.lower() in b.dir_contexts:   # --build-context NAME=DIR: read as the context is
+            context, from_ = b.dir_contexts[from_.lower()], ""
+        elif from_.lower() in b.image_contexts:
+            from_ = b.image_contexts[from_.lower()]
     checksum = ins.flag("checksum")
     if checksum is not None and kw == "ADD":
         checksum = sb.expand(checksum)
@@ -78,7 +84,7 @@ def copy_step(sb: Any, ins: Instruction) -> Step:
         elif from_:
             view_sources.append(src)
         else:
-            found = b.context.sources(src, kw)
+            found = context.sources(src, kw)
             if kw == "ADD":
                 for t in found:
                     t.extract = not t.is_dir and is_archive(t.path)
@@ -97,14 +103,14 @@ def copy_step(sb: Any, ins: Instruction) -> Step:
         digest.update(f"from {from_id} {srcs!r}\n".encode())
     context_tops = [t for t in tops if t.ctx_rel is not None]
     if context_tops:
-        digest.update(b.context.digest(context_tops).encode())
+        digest.update(context.digest(context_tops).encode())
     digest.update(f"dest {dest_abs} {dest_dir}\n".encode())
     kind = "multi" if len(srcs) > 1 else ("dir" if any(t.is_dir for t in tops) else "file")
     flags = "".join(f"--{k}={v} " for k, v in (("chown", chown), ("chmod", ins.flag("chmod")),
                                                ("from", from_id[:12] if from_ else None)) if v)
     flags += "".join(f"--exclude={e} " for e in excludes)
     created_by = nop(f"{kw} {flags}{kind}:{digest.hexdigest()} in {dest_abs}{'/' if dest_dir else ''} ")
-    job = CopyJob(kw, tops, dest_abs, dest_dir, uid, gid, chmod, b.context.matcher, exclude,
+    job = CopyJob(kw, tops, dest_abs, dest_dir, uid, gid, chmod, context.matcher, exclude,
                   view_sources=view_sources)
 
     def work(w: "Working") -> list[str]:

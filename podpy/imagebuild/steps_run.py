@@ -46,6 +46,13 @@ def run_step(sb: Any, ins: Instruction) -> Step:
     argv, scripts = _argv(sb, ins)
     workdir = sb.workdir()
     mounts = [parse_mount(sb.expand(v), workdir) for v in ins.flag_values("mount")]
+    for m in mounts:   # from= a --build-context: its directory, or the image it names
+        name = sb.expand(m.from_).lower() if m.from_ else ""
+        if name and b.plan.find(name, before=sb.stage.index) is None:
+            if name in b.dir_contexts:
+                m.from_, m.context = None, name
+            elif name in b.image_contexts:
+                m.from_ = b.image_contexts[name]
     network = b.network
     given = ins.flag("network")
     if given is not None:
@@ -62,6 +69,9 @@ def run_step(sb: Any, ins: Instruction) -> Step:
     env += [f"{k}={v}" for k, v in args if k not in names]
     env += [f"{k}={b.build_args[k]}" for k in PROXY_ARGS if k in b.build_args and k not in names
             and k not in sb.args]
+    # --http-proxy (the default): this environment's proxy variables, where nothing set them
+    given = {e.partition("=")[0] for e in env}
+    env += [e for e in b.proxy_env if e.partition("=")[0] not in given]
     shown = " ".join(argv) if ins.exec_form is None else json.dumps(argv)
     created_by = (f"|{len(args)} {' '.join(f'{k}={v}' for k, v in args)} " if args else "") + shown
     digest = hashlib.sha256()
@@ -77,8 +87,9 @@ def run_step(sb: Any, ins: Instruction) -> Step:
                 image_id, _layers = sb.image_layers(sb.expand(m.from_), "RUN --mount from")
                 digest.update(f"from {image_id}\n".encode())
             else:
-                tops = b.context.sources(m.source or ".", "RUN --mount")
-                digest.update(b.context.digest(tops).encode())
+                context = b.dir_contexts[m.context] if m.context else b.context
+                tops = context.sources(m.source or ".", "RUN --mount")
+                digest.update(context.digest(tops).encode())
         elif m.type == "secret" and m.id not in b.secrets and m.required:
             raise InvalidArgument(f"RUN --mount=type=secret: the secret {m.id!r} is required and was not "
                                   "given (--secret id=...,src=...)")
@@ -92,10 +103,12 @@ def run_step(sb: Any, ins: Instruction) -> Step:
             w.in_root(ensure_dir, workdir)
         spec_mounts, extra_env, locks = _prepare_mounts(sb, w, mounts, scripts)
         try:
-            dests = [m["destination"] for m in spec_mounts if not m["destination"].startswith("/dev/")]
+            dests = [m["destination"] for m in spec_mounts + b.run_settings.get("mounts", [])
+                     if not m["destination"].startswith("/dev/")]
             created = created_paths(layer_dirs, RUNTIME_DESTINATIONS + dests)
             step = RunStep(argv, env + extra_env, user, workdir, network, spec_mounts,
-                           privileged=security == "insecure", quiet=b.quiet)
+                           privileged=security == "insecure", quiet=b.quiet, settings=b.run_settings,
+                           stdin=b.o.stdin, cgroup_parent=b.step_cgroup)
             code = run(w, step, b.warn, b.stopper)
         finally:
             for fd in locks:
@@ -193,14 +206,15 @@ def _bind_source(sb: Any, w: "Working", m: MountSpec, i: int) -> str:
         os.mkdir(target)
         in_mount_ns(b.rt, _copy_from_view, image_view(b.rt, layers, target), m.source or "/", staged)
         return staged
-    top = b.context.sources(m.source or ".", "RUN --mount")[0]
-    if m.readonly is not False and (not top.is_dir or not b.context.matcher):
+    context = b.dir_contexts[m.context] if m.context else b.context
+    top = context.sources(m.source or ".", "RUN --mount")[0]
+    if m.readonly is not False and (not top.is_dir or not context.matcher):
         return top.path
     if not top.is_dir:
         shutil.copy2(top.path, staged)
         return staged
     os.mkdir(staged)
-    for rel, src, st in b.context.walk(top):
+    for rel, src, st in context.walk(top):
         dst = os.path.join(staged, rel)
         if stat.S_ISDIR(st.st_mode):
             os.mkdir(dst, stat.S_IMODE(st.st_mode) | 0o700)

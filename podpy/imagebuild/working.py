@@ -47,8 +47,9 @@ def _prepare(driver: Any, cdir: str, dirs: list[str]) -> None:
 class Working:
     """The writable state of one build step (or, with --layers=false, of a whole stage)."""
 
-    def __init__(self, rt: Runtime, layers: list[str], cdir: str) -> None:
+    def __init__(self, rt: Runtime, layers: list[str], cdir: str, mtime: Optional[int] = None) -> None:
         self.rt = rt
+        self.mtime = mtime    # --timestamp: every file the layer holds gets this mtime
         self.layers = list(layers)
         self.cdir = cdir
         store = rt.store
@@ -89,7 +90,7 @@ class Working:
             return self._commit_by_tar(created, parent)
         parent_dir = self.layer_dirs[-1] if self.driver.full_tree_layers and self.layer_dirs else None
         lower = [] if self.driver.full_tree_layers else self.layer_dirs
-        diff_id, size = store.in_userns(_finish, self.changes, parent_dir, created, lower)
+        diff_id, size = store.in_userns(_finish, self.changes, parent_dir, created, lower, self.mtime)
         layer_id = store.adopt_layer(self.changes, parent, diff_id, size)
         return layer_id, diff_id, size
 
@@ -98,7 +99,7 @@ class Working:
 
         store = self.rt.store
         tar = os.path.join(self.cdir, "changes.tar")
-        store.in_userns(_export, self.changes, tar, created, self.layer_dirs)
+        store.in_userns(_export, self.changes, tar, created, self.layer_dirs, self.mtime)
         layer_id, result = store.apply_layer(tar, parent, apply_options(self.rt))
         return layer_id, result.diff_id, result.size
 
@@ -159,7 +160,7 @@ def image_view(rt: Runtime, layers: list[str], target: str) -> dict[str, Any]:
     """The mount description of an image's file system, read-only, at target."""
     store = rt.store
     dirs = [store.layer_dir(lid) for lid in layers]
-    if store.driver.full_tree_layers:
+    if store.driver.full_tree_layers or not dirs:   # no layers: nothing to mount, an empty tree
         return {"type": "bind", "source": dirs[-1] if dirs else None, "target": target}
     desc = store.driver.rootfs_mount(os.path.dirname(target), dirs)
     desc.pop("upper", None)
@@ -217,15 +218,54 @@ def _lower_stat(lower: list[str], rel: str) -> Optional[os.stat_result]:
     return None
 
 
-def _finish(changes: str, parent_dir: Optional[str], created: list[str], lower: list[str]) -> tuple[str, int]:
+def _finish(changes: str, parent_dir: Optional[str], created: list[str], lower: list[str],
+            mtime: Optional[int] = None) -> tuple[str, int]:
     from storage.export import layer_digest
 
     _drop_created(changes, created, lower)
+    if mtime is not None:
+        set_mtimes(changes, mtime)
     return layer_digest(changes, parent_dir)
 
 
-def _export(changes: str, tar: str, created: list[str], lower: list[str]) -> None:
+def _export(changes: str, tar: str, created: list[str], lower: list[str], mtime: Optional[int] = None) -> None:
     from storage.export import export_to_file
 
     _drop_created(changes, created, lower)
+    if mtime is not None:
+        set_mtimes(changes, mtime)
     export_to_file(changes, tar, "none")
+
+
+def set_mtimes(root: str, mtime: int) -> None:
+    """--timestamp: every entry below root (links themselves, not what they point at) gets
+    mtime, deepest first so that a directory's own time is not changed again by its entries."""
+    for top, dirs, files in os.walk(root, topdown=False):
+        for name in files + dirs:
+            os.utime(os.path.join(top, name), (mtime, mtime), follow_symlinks=False)
+    os.utime(root, (mtime, mtime), follow_symlinks=False)
+
+
+def squash_layers(rt: Runtime, layers: list[str], mtime: Optional[int]) -> tuple[str, str]:
+    """--squash-all: the file system of these layers copied into one new layer (layer id, diff id)."""
+    store = rt.store
+    with store.temporary("build") as stage:
+        target = os.path.join(stage.path, "view")
+        os.mkdir(target)
+        tree = os.path.join(stage.path, "tree")
+        diff_id, size = in_mount_ns(rt, _squash, image_view(rt, layers, target), tree, mtime)
+        layer_id = store.adopt_layer(tree, None, diff_id, size)
+    return layer_id, diff_id
+
+
+def _squash(view: dict[str, Any], tree: str, mtime: Optional[int]) -> tuple[str, int]:
+    from storage.drivers.vfs import copy_tree
+    from storage.export import layer_digest
+
+    sc = S.default()
+    sc.mount(None, "/", None, S.MS_REC | S.MS_PRIVATE)
+    mount_view(sc, view)
+    copy_tree(view["target"], tree)
+    if mtime is not None:
+        set_mtimes(tree, mtime)
+    return layer_digest(tree, None)
