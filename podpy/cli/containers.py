@@ -303,17 +303,20 @@ def diff(
     """List what a container changed: A added, C changed, D deleted."""
     from .lifecycle import engine, latest_or
 
+    from ..errors import NoSuchContainer
+
     name = latest_or(ctx, container, latest, '"podpy diff" requires a name, id, or the "--latest" flag',
                      "unable to get latest container: ")
-    changes = engine(ctx).diff(name)
-    if fmt == "json":
-        groups: dict[str, list[str]] = {"changed": [], "added": [], "deleted": []}
-        for kind, path in changes:
-            groups[{"A": "added", "C": "changed", "D": "deleted"}[kind]].append(path)
-        render.out(render.to_json({k: v or None for k, v in groups.items()}))
-        return
-    for kind, path in changes:
-        render.out(f"{kind} {path}")
+    try:
+        changes = engine(ctx).diff(name)
+    except NoSuchContainer:
+        if latest:
+            raise
+        from ..engine.images import ImageEngine   # podman's `diff` takes an image too
+        from .app import runtime
+
+        changes = ImageEngine(runtime(ctx), render.warn).diff(name)
+    render.changes(changes, fmt)
 
 
 def cp(

@@ -423,6 +423,16 @@ def inspect(
         raise error
 
 
+def diff(
+    ctx: typer.Context,
+    image: str = typer.Argument(..., help="Image name or id."),
+    other: Optional[str] = typer.Argument(None, help="The image to compare with (default: its parent layers)."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="json"),
+) -> None:
+    """List what an image's top layer changed (or what it has against another image)."""
+    render.changes(engine(ctx).diff(image, other), fmt)
+
+
 TOP = {"import": (import_, {}), "images": (images, {}), "rmi": (rmi, {}), "tag": (tag, {}), "untag": (untag, {}),
        "pull": (pull, {}),
        "login": (login, {}), "logout": (logout, {}), "history": (history, {}), "push": (push, {}),
@@ -430,7 +440,8 @@ TOP = {"import": (import_, {}), "images": (images, {}), "rmi": (rmi, {}), "tag":
 from .build import build as _build  # noqa: E402 - `image build` is `build`
 
 GROUP = {"build": (_build, {}), "save": (save, {}), "load": (load, {}), "import": (import_, {}), "pull": (pull, {}), "push": (push, {}), "history": (history, {}), "prune": (prune, {}), "ls": (images, {}), "list": (images, {"hidden": True}), "rm": (rmi, {}),
-         "tag": (tag, {}), "untag": (untag, {}), "exists": (exists, {}), "inspect": (inspect, {})}
+         "tag": (tag, {}), "untag": (untag, {}), "exists": (exists, {}), "inspect": (inspect, {}),
+         "diff": (diff, {})}
 from .mounts import IMAGE_GROUP  # noqa: E402 - `image mount`, `image unmount`
 
 GROUP.update(IMAGE_GROUP)

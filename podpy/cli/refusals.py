@@ -42,7 +42,6 @@ COMMANDS = {
     "machine": "out of scope: podpy runs containers on this Linux host and manages no virtual machines",
     "pod clone": NOT_YET,
     "pod stats": NOT_YET,
-    "image diff": NOT_YET,
     "image scp": "copying images to other users or hosts is not available yet",
     "image sign": SIGNING,
     "image trust": SIGNING,

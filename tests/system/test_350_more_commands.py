@@ -1,0 +1,60 @@
+"""Commands and flags of podman 4.3.1 that podpy took on late: `image diff`, `image tree`, `pod stats`,
+`pod logs --color`, `pod ps --ns`, pod create's namespace and /etc flags, `run --passwd`, `network
+reload`, `volume reload`, `image prune --external` (compared with podman where it is installed)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+
+@pytest.fixture
+def p(podpy, busybox):
+    yield podpy
+    podpy("pod", "rm", "-a", "-f", "-t", "0", check=False)
+    podpy("rm", "-a", "-f", check=False)
+
+
+CHANGE = "echo new > /added && rm /bin/vi && mkdir -p /d/e && echo x > /d/e/f"
+
+
+def _changed_image(tool, name):
+    tool("run", "--name", "changer", "localhost/busybox", "sh", "-c", CHANGE)
+    tool("commit", "-q", "changer", name)
+    tool("rm", "changer")
+
+
+def _lines(out):
+    """The lines but those of /etc and /run, where the runtimes' mount points of a container
+    (hostname, hosts, resolv.conf, .containerenv) end up in a commit differently."""
+    return sorted(line for line in out.splitlines() if not re.match(r"[ACD] /(etc|run)(/|$)", line))
+
+
+def test_image_diff_top_layer_and_two_images_as_podman(p, podman):
+    _changed_image(p, "localhost/changed")
+    _changed_image(podman, "localhost/changed")
+    mine = p("image", "diff", "localhost/changed").stdout
+    assert {"A /added", "D /bin/vi", "C /bin", "A /d", "A /d/e", "A /d/e/f"} <= set(mine.splitlines())
+    assert _lines(mine) == _lines(podman("image", "diff", "localhost/changed").stdout)
+    # two images: the first's changes against the second
+    back = p("image", "diff", "localhost/busybox", "localhost/changed").stdout
+    assert {"D /added", "A /bin/vi", "C /bin", "D /d"} == set(_lines(back))
+    assert _lines(back) == _lines(podman("image", "diff", "localhost/busybox", "localhost/changed").stdout)
+    assert p("image", "diff", "localhost/changed", "localhost/changed").stdout == ""
+    # the bottom layer: everything added; `diff` takes an image as podman's does
+    base = p("diff", "localhost/busybox").stdout.splitlines()
+    assert base and all(line.startswith("A /") for line in base) and "A /bin/sh" in base
+    doc = json.loads(p("image", "diff", "--format", "json", "localhost/changed").stdout)
+    assert set(doc) == {"added", "changed", "deleted"}
+    assert "/added" in doc["added"] and doc["deleted"] == ["/bin/vi"] and "/bin" in doc["changed"]
+    # podman leaves an empty group out
+    assert json.loads(p("image", "diff", "--format", "json", "localhost/busybox").stdout).keys() == {"added"}
+
+
+def test_image_diff_bad_input(p):
+    r = p("image", "diff", "nosuchimage", check=False)
+    assert r.returncode == 125 and r.stderr == "Error: nosuchimage not found: nosuchimage: image not known\n"
+    r = p("image", "diff", check=False)
+    assert r.returncode != 0 and r.stdout == ""
