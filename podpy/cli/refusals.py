@@ -45,7 +45,6 @@ COMMANDS = {
     "image scp": "copying images to other users or hosts is not available yet",
     "image sign": SIGNING,
     "image trust": SIGNING,
-    "image tree": NOT_YET,
     "network reload": NOT_YET,
     "volume reload": NOT_YET,
     "system connection": REMOTE,

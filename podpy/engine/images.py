@@ -240,6 +240,14 @@ class ImageEngine:
 
         return image_diff(self.rt, find(name), find(other) if other is not None else None)
 
+    def tree(self, name: str, whatrequires: bool = False) -> Any:
+        """`image tree`: the image's layers (an imagetree.ImageTree), or with whatrequires its top
+        layer and the layers and images built on it."""
+        from .imagestore import lookup
+        from .imagetree import image_tree
+
+        return image_tree(self.rt, lookup(self.rt, name), whatrequires)
+
     def exists(self, name: str) -> bool:
         from .imagestore import exists
 

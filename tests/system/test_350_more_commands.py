@@ -51,6 +51,8 @@ def test_image_diff_top_layer_and_two_images_as_podman(p, podman):
     assert "/added" in doc["added"] and doc["deleted"] == ["/bin/vi"] and "/bin" in doc["changed"]
     # podman leaves an empty group out
     assert json.loads(p("image", "diff", "--format", "json", "localhost/busybox").stdout).keys() == {"added"}
+    for tool in (p, podman):
+        tool("rmi", "localhost/changed")
 
 
 def test_image_diff_bad_input(p):
@@ -58,3 +60,40 @@ def test_image_diff_bad_input(p):
     assert r.returncode == 125 and r.stderr == "Error: nosuchimage not found: nosuchimage: image not known\n"
     r = p("image", "diff", check=False)
     assert r.returncode != 0 and r.stdout == ""
+
+
+def _tree_shape(out):
+    """podman's tree with the ids and sizes made neutral (two stores, two sets of ids)."""
+    out = re.sub(r"ID: [0-9a-f]{12}", "ID: X", out)
+    out = re.sub(r"Size: +[0-9.]+[kMG]?B", "Size: N", out)
+    return re.sub(r"Image ID: [0-9a-f]{12}", "Image ID: X", out)
+
+
+def test_image_tree_and_whatrequires_as_podman(p, podman):
+    for tool in (p, podman):
+        for base, name in (("localhost/busybox", "ta"), ("localhost/ta", "tb"), ("localhost/busybox", "tc")):
+            tool("run", "--name", "layer", base, "touch", f"/{name}")
+            tool("commit", "-q", "layer", f"localhost/{name}")
+            tool("rm", "layer")
+    try:
+        out = p("image", "tree", "localhost/tb").stdout
+        lines = out.splitlines()
+        assert lines[0] == "Image ID: " + p("images", "-q", "localhost/tb").stdout.strip()[:12]
+        assert lines[1] == "Tags:     [localhost/tb:latest]" and lines[3] == "Image Layers"
+        assert re.fullmatch(r"Size:     [0-9.]+[kM]?B", lines[2])
+        assert [re.sub(r"[0-9a-f]{12}", "X", l).split(" Size:")[0] for l in lines[4:7]] == \
+            ["├── ID: X", "├── ID: X", "└── ID: X"]
+        assert lines[4].endswith("Top Layer of: [localhost/busybox:latest]")
+        assert lines[6].endswith("Top Layer of: [localhost/tb:latest]") and out.endswith("\n\n")
+        for args in (["localhost/tb"], ["--whatrequires", "localhost/busybox"], ["--whatrequires", "localhost/ta"]):
+            assert _tree_shape(p("image", "tree", *args).stdout) == _tree_shape(podman("image", "tree", *args).stdout)
+        shape = _tree_shape(p("image", "tree", "--whatrequires", "localhost/busybox").stdout).splitlines()[4:]
+        assert shape == ["├── ID: X Size: N Top Layer of: [localhost/busybox:latest]",
+                         "├── ID: X Size: N Top Layer of: [localhost/ta:latest]",
+                         "│   └── ID: X Size: N Top Layer of: [localhost/tb:latest]",
+                         "└── ID: X Size: N Top Layer of: [localhost/tc:latest]", ""]
+        r = p("image", "tree", "nosuch", check=False)
+        assert r.returncode == 125 and r.stderr == "Error: nosuch: image not known\n"
+    finally:
+        for tool in (p, podman):
+            tool("rmi", "localhost/tb", "localhost/ta", "localhost/tc", check=False)
