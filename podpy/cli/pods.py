@@ -368,11 +368,12 @@ def logs(
     until: Optional[str] = typer.Option(None, "--until", help="Only lines until a time or duration."),
     timestamps: bool = typer.Option(False, "-t", "--timestamps", help="Prefix each line with its time."),
     names: bool = typer.Option(False, "-n", "--names", help="Prefix each line with the container's name."),
+    color: bool = typer.Option(False, "--color", help="Each container's lines in a color of its own."),
     latest: bool = typer.Option(False, "-l", "--latest", help="The latest pod."),
 ) -> None:
     """The logs of a pod's containers (its infra container has none)."""
     from ..errors import InvalidArgument
-    from .lifecycle import logs as container_logs
+    from .lifecycle import show_logs
 
     if pod is None and not latest:
         raise InvalidArgument("`podpy pod logs` requires a pod name or id, or --latest")
@@ -388,7 +389,40 @@ def logs(
         members = chosen
     if not members:
         raise InvalidArgument(f"pod {doc.value['Name']} has no containers with logs")
-    container_logs(ctx, [c["Id"] for c in members], follow, tail, since, until, timestamps, names)
+    # podman gives the colors out over every container of the pod by id, the infra's included
+    order = {c["Id"]: i for i, c in enumerate(sorted(doc.value["Containers"], key=lambda c: c["Id"]))}
+    show_logs(ctx, [c["Id"] for c in members], follow, tail, since, until, timestamps, names, color,
+              order if container is None else None)
+
+
+def stats(
+    ctx: typer.Context,
+    pods: Optional[List[str]] = typer.Argument(None, help="Pods (default: every pod)."),
+    all_: bool = typer.Option(False, "-a", "--all", help="Every pod."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="json, or a Go template."),
+    no_reset: bool = typer.Option(False, "--no-reset", help="Do not clear the terminal between readings."),
+    no_stream: bool = typer.Option(False, "--no-stream", help="One reading, then exit."),
+    latest: bool = typer.Option(False, "-l", "--latest", help="The latest pod."),
+) -> None:
+    """Resource use of the containers of pods: CPU, memory, network, block I/O, processes."""
+    import json
+
+    from .views import POD_STATS_COLUMNS, pod_stats_row
+
+    # podman reads every second
+    for readings in engine(ctx).stats(list(pods or []), all_, latest, 1, not no_stream):
+        rows = [pod_stats_row(pod.id, st) for pod, st in readings]
+        if fmt == "json":
+            render.out(json.dumps(rows, indent=5))
+        else:
+            if not no_reset and sys.stdout.isatty():
+                sys.stdout.write("\x1b[2J\x1b[H")
+            if not fmt:   # podman's table: a row of `--` when no container runs
+                render.table(rows or [{key: "--" for _h, key in POD_STATS_COLUMNS}], POD_STATS_COLUMNS)
+            elif rows:
+                render.formatted(rows, fmt, POD_STATS_COLUMNS,
+                                 header_overrides={k: h for h, k in POD_STATS_COLUMNS})
+        sys.stdout.flush()
 
 
 TOP: dict = {}
@@ -397,4 +431,5 @@ GROUP = {
     "kill": (kill, {}), "pause": (pause, {}), "unpause": (unpause, {}), "rm": (rm, {}),
     "exists": (exists, {}), "prune": (prune, {}), "inspect": (inspect, {}), "ps": (ps, {}),
     "ls": (ps, {"hidden": True}), "list": (ps, {"hidden": True}), "top": (top, {}), "logs": (logs, {}),
+    "stats": (stats, {}),
 }

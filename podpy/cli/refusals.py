@@ -41,7 +41,6 @@ COMMANDS = {
     "generate spec": "out of scope: podpy has no remote API that takes podman's container specs",
     "machine": "out of scope: podpy runs containers on this Linux host and manages no virtual machines",
     "pod clone": NOT_YET,
-    "pod stats": NOT_YET,
     "image scp": "copying images to other users or hosts is not available yet",
     "image sign": SIGNING,
     "image trust": SIGNING,
@@ -78,7 +77,6 @@ FLAGS = {
         "--uidmap": NOT_YET, "--uts": NOT_YET, "--volumes-from": NOT_YET,
     },
     "pod ps": {"--ns": NOT_YET},
-    "pod logs": {"--color": NOT_YET},
     "build": {
         "--add-host": NOT_YET, "--all-platforms": NOT_YET, "--annotation": NOT_YET, "--arch": NOT_YET,
         "--build-context": NOT_YET, "--cache-from": NOT_YET, "--cache-to": NOT_YET, "--cache-ttl": NOT_YET,

@@ -97,3 +97,54 @@ def test_image_tree_and_whatrequires_as_podman(p, podman):
     finally:
         for tool in (p, podman):
             tool("rmi", "localhost/tb", "localhost/ta", "localhost/tc", check=False)
+
+
+POD_STATS_HEADER = ["POD", "CID", "NAME", "CPU %", "MEM USAGE/ LIMIT", "MEM %", "NET IO", "BLOCK IO", "PIDS"]
+
+
+def test_pod_stats_columns_format_json_and_bad_input(p):
+    pod = p("pod", "create", "--name", "ps1").stdout.strip()
+    ctr = p("run", "-d", "--pod", "ps1", "--name", "ps1-top", "busybox", "sleep", "100").stdout.strip()
+    infra = json.loads(p("pod", "inspect", "ps1").stdout)["InfraContainerID"]
+    lines = p("pod", "stats", "--no-stream", "ps1").stdout.splitlines()
+    assert re.split(r"\s{2,}", lines[0]) == POD_STATS_HEADER
+    rows = {re.split(r"\s{2,}", line)[1]: re.split(r"\s{2,}", line) for line in lines[1:]}
+    # every running container of the pod, the infra's too
+    assert set(rows) == {ctr[:12], infra[:12]}
+    mine = rows[ctr[:12]]
+    assert mine[0] == pod[:12] and mine[2] == "ps1-top" and mine[8] == "1"
+    assert re.fullmatch(r"[0-9.]+[kMG]?B / [0-9.]+[kMGT]?B", mine[4])
+    out = p("pod", "stats", "--no-stream", "--format", "{{.Pod}} {{.CID}} {{.Name}} {{.PIDS}}", "ps1").stdout
+    assert f"{pod[:12]} {ctr[:12]} ps1-top 1" in out.splitlines()
+    docs = json.loads(p("pod", "stats", "--no-stream", "--format", "json", "ps1").stdout)
+    assert {d["CID"] for d in docs} == {ctr[:12], infra[:12]}
+    assert set(docs[0]) == {"CPU", "MemUsage", "MemUsageBytes", "Mem", "NetIO", "BlockIO", "PIDS", "Pod", "CID",
+                            "Name"}
+    # without names, every pod; a pod that runs nothing has no rows
+    p("pod", "create", "--name", "ps2")
+    every = p("pod", "stats", "--no-stream", "-a", "--format", "{{.Pod}}").stdout.split()
+    assert set(every) == {pod[:12]}
+    assert p("pod", "stats", "--no-stream").stdout.count(ctr[:12]) == 1
+    idle = p("pod", "stats", "--no-stream", "ps2").stdout.splitlines()
+    assert re.split(r"\s{2,}", idle[1]) == ["--"] * 9
+    r = p("pod", "stats", "--no-stream", "-a", "ps1", check=False)
+    assert r.returncode == 125 and r.stderr == "Error: --all, --latest and arguments cannot be used together\n"
+    r = p("pod", "stats", "--no-stream", "nosuchpod", check=False)
+    assert r.returncode == 125 and r.stderr.startswith("Error: ") and "nosuchpod" in r.stderr
+
+
+def test_pod_logs_color_in_podmans_order(p):
+    p("pod", "create", "--name", "lc")
+    ids = [p("run", "--pod", "lc", "--name", f"lc-{n}", "busybox", "echo", n).stdout and
+           p("inspect", "--format", "{{.Id}}", f"lc-{n}").stdout.strip() for n in ("one", "two")]
+    infra = json.loads(p("pod", "inspect", "lc").stdout)["InfraContainerID"]
+    colors = ("37", "31", "33", "34")
+    # podman gives the colors out over the pod's containers by id, the infra's included
+    place = {cid: i for i, cid in enumerate(sorted(ids + [infra]))}
+    out = p("pod", "logs", "--color", "lc").stdout.splitlines()
+    expect = [f"\x1b[{colors[place[cid]]}m{cid[:12]} {word}\x1b[0m"
+              for cid, word in sorted(zip(ids, ("one", "two")))]
+    assert out == expect
+    # one container: the first color, no prefix
+    assert p("pod", "logs", "--color", "-c", "lc-two", "lc").stdout == "\x1b[37mtwo\x1b[0m\n"
+    assert "\x1b" not in p("pod", "logs", "lc").stdout
