@@ -83,6 +83,19 @@ def create(
     ip: Optional[str] = typer.Option(None, "--ip", help="Address on a user network."),
     mac_address: Optional[str] = typer.Option(None, "--mac-address", help="MAC address on a user network."),
     pod_id_file: Optional[str] = typer.Option(None, "--pod-id-file", help="Write the pod's id to this file."),
+    no_hosts: bool = typer.Option(False, "--no-hosts", help="No /etc/hosts for the pod's containers."),
+    shm_size: Optional[str] = typer.Option(None, "--shm-size", help="Size of /dev/shm of the pod's containers."),
+    sysctl: List[str] = typer.Option([], "--sysctl", help="A kernel setting of the pod's namespaces (NAME=VALUE)."),
+    uts: Optional[str] = typer.Option(None, "--uts", help="The pod's UTS namespace (host, private, ns:PATH)."),
+    pid: Optional[str] = typer.Option(None, "--pid", help="The pod's PID namespace (host, private, ns:PATH)."),
+    security_opt: List[str] = typer.Option([], "--security-opt", help="A security option of the infra container."),
+    volumes_from: List[str] = typer.Option([], "--volumes-from",
+                                           help="The volumes of a container, for every container of the pod."),
+    device: List[str] = typer.Option([], "--device", help="A host device for every container of the pod."),
+    uidmap: List[str] = typer.Option([], "--uidmap", help="The pod's uid map (CTR:HOST:SIZE)."),
+    gidmap: List[str] = typer.Option([], "--gidmap", help="The pod's gid map (CTR:HOST:SIZE)."),
+    subuidname: Optional[str] = typer.Option(None, "--subuidname", help="The pod's uid map from /etc/subuid."),
+    subgidname: Optional[str] = typer.Option(None, "--subgidname", help="The pod's gid map from /etc/subgid."),
 ) -> None:
     """Create a pod; print its id."""
     from ..engine.pods import PodCreateOptions
@@ -93,7 +106,10 @@ def create(
         add_host=list(add_host), dns=list(dns), dns_search=list(dns_search), dns_option=list(dns_option),
         labels=list(label), label_files=list(label_file), userns=userns, volumes=list(volume),
         exit_policy=exit_policy, replace=replace, network_alias=list(network_alias), ip=ip,
-        mac_address=mac_address, pod_id_file=pod_id_file, create_command=["podpy", *sys.argv[1:]])
+        mac_address=mac_address, pod_id_file=pod_id_file, create_command=["podpy", *sys.argv[1:]],
+        no_hosts=no_hosts, shm_size=shm_size, sysctls=list(sysctl), uts=uts, pid=pid,
+        security_opts=list(security_opt), volumes_from=list(volumes_from), devices=list(device),
+        uidmap=list(uidmap), gidmap=list(gidmap), subuidname=subuidname, subgidname=subgidname)
     render.out(engine(ctx).create(opts).id)
 
 
@@ -271,6 +287,7 @@ def ps(
     ctr_status: bool = typer.Option(False, "--ctr-status", help="The states of the pods' containers."),
     sort: str = typer.Option("created", "--sort", help="created, id, name, number or status."),
     latest: bool = typer.Option(False, "-l", "--latest", help="The latest pod."),
+    ns: bool = typer.Option(False, "--ns", help="The pods' cgroup parent and namespace columns."),
 ) -> None:
     """List pods."""
     from ..errors import InvalidArgument
@@ -316,7 +333,11 @@ def ps(
                ("INFRA ID", "InfraID")]
     extra = [(h, k) for on, h, k in ((ctr_ids, "IDS", "ContainerIds"), (ctr_names, "NAMES", "ContainerNames"),
                                       (ctr_status, "STATUS", "ContainerStatuses")) if on]
-    columns += extra or [("# OF CONTAINERS", "NumberOfContainers")]
+    if ns:   # podman's order: after the containers' columns, before their number
+        extra_ns = [("CGROUP", "Cgroup"), ("NAMESPACES", "Namespace")]
+        columns += extra + extra_ns + ([] if extra else [("# OF CONTAINERS", "NumberOfContainers")])
+    else:
+        columns += extra or [("# OF CONTAINERS", "NumberOfContainers")]
     docs = [{"Cgroup": p["Cgroup"], "Containers": p["Containers"], "Created": rfc3339(p["CreatedTs"]),
              "Id": p["Id"], "InfraId": p["InfraId"], "Name": p["Name"], "Namespace": p["Namespace"],
              "Networks": p["Networks"], "Status": p["Status"], "Labels": p["Labels"]} for p in pods]

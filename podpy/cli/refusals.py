@@ -70,13 +70,9 @@ FLAGS = {
     "pod create": {
         "--blkio-weight": POD_CGROUP, "--blkio-weight-device": POD_CGROUP, "--cgroup-parent": POD_CGROUP,
         "-c/--cpu-shares": POD_CGROUP, "--cpus": POD_CGROUP, "--cpuset-cpus": POD_CGROUP, "--cpuset-mems": POD_CGROUP,
-        "--device": NOT_YET, "--device-read-bps": POD_CGROUP, "--device-write-bps": POD_CGROUP,
-        "--gidmap": NOT_YET, "--infra-conmon-pidfile": CONMON, "--ip6": IPV6, "-m/--memory": POD_CGROUP,
-        "--memory-swap": POD_CGROUP, "--no-hosts": NOT_YET, "--pid": NOT_YET, "--security-opt": NOT_YET,
-        "--shm-size": NOT_YET, "--subgidname": NOT_YET, "--subuidname": NOT_YET, "--sysctl": NOT_YET,
-        "--uidmap": NOT_YET, "--uts": NOT_YET, "--volumes-from": NOT_YET,
+        "--device-read-bps": POD_CGROUP, "--device-write-bps": POD_CGROUP, "--infra-conmon-pidfile": CONMON,
+        "--ip6": IPV6, "-m/--memory": POD_CGROUP, "--memory-swap": POD_CGROUP,
     },
-    "pod ps": {"--ns": NOT_YET},
     "build": {
         "--add-host": NOT_YET, "--all-platforms": NOT_YET, "--annotation": NOT_YET, "--arch": NOT_YET,
         "--build-context": NOT_YET, "--cache-from": NOT_YET, "--cache-to": NOT_YET, "--cache-ttl": NOT_YET,

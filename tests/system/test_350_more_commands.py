@@ -148,3 +148,49 @@ def test_pod_logs_color_in_podmans_order(p):
     # one container: the first color, no prefix
     assert p("pod", "logs", "--color", "-c", "lc-two", "lc").stdout == "\x1b[37mtwo\x1b[0m\n"
     assert "\x1b" not in p("pod", "logs", "lc").stdout
+
+
+MEMBER_VIEW = ("cat /etc/hosts 2>&1 | head -1; df -k /dev/shm | tail -1 | tr -s ' ' | cut -d' ' -f2; "
+               "cat /proc/sys/net/ipv4/ip_forward; grep NoNewPrivs /proc/self/status; ls /dev/mynull; "
+               "cat /vol/mark")
+
+
+def test_pod_create_etc_shm_sysctl_device_volumes_from_as_podman(p, podman):
+    flags = ["--no-hosts", "--shm-size", "10m", "--sysctl", "net.ipv4.ip_forward=1", "--security-opt",
+             "no-new-privileges", "--device", "/dev/null:/dev/mynull", "--volumes-from", "holder"]
+    views = []
+    for tool in (p, podman):
+        tool("create", "--name", "holder", "-v", "/vol", "localhost/busybox", "sh", "-c", "true")
+        tool("run", "--rm", "--volumes-from", "holder", "localhost/busybox", "sh", "-c", "echo kept > /vol/mark")
+        tool("pod", "create", "--name", "etcpod", *flags)
+        views.append(tool("run", "--rm", "--pod", "etcpod", "localhost/busybox", "sh", "-c", MEMBER_VIEW).stdout)
+        tool("pod", "rm", "-f", "etcpod")
+        tool("rm", "-f", "holder")
+    # the members: no /etc/hosts, the pod's /dev/shm size, its sysctl (in the shared network
+    # namespace), its devices and volumes; the security option stays the infra container's
+    assert views[0] == views[1]
+    assert views[0].splitlines()[1:] == ["10240", "1", "NoNewPrivs:\t0", "/dev/mynull", "kept"]
+    assert "No such file" in views[0].splitlines()[0]
+
+
+def test_pod_create_uts_host_and_bad_input(p):
+    import socket
+
+    p("pod", "create", "--name", "utspod", "--uts", "host")
+    assert p("run", "--rm", "--pod", "utspod", "busybox", "hostname").stdout.strip() == socket.gethostname()
+    doc = json.loads(p("pod", "inspect", "utspod").stdout)
+    assert doc["InfraConfig"]["NoManageHosts"] is False
+    r = p("pod", "create", "--no-hosts", "--add-host", "a:1.2.3.4", check=False)
+    assert r.returncode == 125 and r.stderr == "Error: --no-hosts and --add-host cannot be set together\n"
+    r = p("pod", "create", "--infra=false", "--shm-size", "1m", check=False)
+    assert r.returncode == 125 and r.stderr.startswith("Error: --shm-size needs an infra container")
+    assert "utspod" == p("pod", "ps", "--format", "{{.Name}}").stdout.strip()
+
+
+def test_pod_ps_ns_columns(p):
+    p("pod", "create", "--name", "nspod")
+    lines = p("pod", "ps", "--ns").stdout.splitlines()
+    assert re.split(r"\s{2,}", lines[0]) == ["POD ID", "NAME", "STATUS", "CREATED", "INFRA ID", "CGROUP",
+                                             "NAMESPACES", "# OF CONTAINERS"]
+    assert re.split(r"\s{2,}", p("pod", "ps", "--ns", "--ctr-names").stdout.splitlines()[0])[5:] == \
+        ["NAMES", "CGROUP", "NAMESPACES"]
