@@ -59,7 +59,7 @@ _RUN_CREATE = {
 FLAGS = {
     "": {"--hooks-dir": HOOKS, "--namespace": NOT_YET, "--volumepath": NOT_YET,
          "-c/--connection": REMOTE, "--identity": REMOTE, "-r/--remote": REMOTE, "--url": REMOTE, "--ssh": REMOTE},
-    "run": {**_RUN_CREATE, "--passwd": NOT_YET},
+    "run": {**_RUN_CREATE},
     "create": {**_RUN_CREATE, "--init-ctr": INIT_CTR},
     "kube play": {
         "--annotation": NOT_YET, "--authfile": NOT_YET, "--build": "building images from a play's context "

@@ -277,6 +277,8 @@ class CreateOptions(Record):
     passwd_entry: Optional[str] = option("--passwd-entry", metavar="TEMPLATE",
                                          help="the /etc/passwd line added for a --user not in it "
                                               "($USERNAME $UID $GID $NAME $HOME)")
+    passwd: bool = option("--passwd", default=True, run_only=True,
+                          help="add /etc/passwd and /etc/group entries for the container's user (true)")
     oom_score_adj: Optional[str] = option("--oom-score-adj", metavar="N",
                                           help="the process's OOM score adjustment (-1000..1000)")
     personality: Optional[str] = option("--personality", metavar="DOMAIN", help="execution domain: LINUX or LINUX32")

@@ -194,3 +194,24 @@ def test_pod_ps_ns_columns(p):
                                              "NAMESPACES", "# OF CONTAINERS"]
     assert re.split(r"\s{2,}", p("pod", "ps", "--ns", "--ctr-names").stdout.splitlines()[0])[5:] == \
         ["NAMES", "CGROUP", "NAMESPACES"]
+
+
+PASSWD_VIEW = "grep -c ':1234:' /etc/passwd; tail -1 /etc/passwd"
+
+
+def test_run_passwd_false_writes_no_entry_as_podman(p, podman):
+    for tool in (p, podman):
+        with_entry = tool("run", "--rm", "--user", "1234", "localhost/busybox", "sh", "-c", PASSWD_VIEW,
+                          check=False).stdout
+        without = tool("run", "--rm", "--passwd=false", "--user", "1234", "localhost/busybox", "sh", "-c",
+                       PASSWD_VIEW, check=False).stdout
+        if tool is p:
+            mine = (with_entry, without)
+        else:
+            theirs = (with_entry, without)
+    assert mine == theirs
+    assert mine[1].splitlines()[0] == "0"
+    # --passwd=false wins over --passwd-entry
+    out = p("run", "--rm", "--passwd=false", "--passwd-entry", "x:*:1234:0::/:/bin/sh", "--user", "1234",
+            "busybox", "sh", "-c", "grep -c ':1234:' /etc/passwd", check=False).stdout
+    assert out == "0\n"
