@@ -44,8 +44,6 @@ COMMANDS = {
     "image scp": "copying images to other users or hosts is not available yet",
     "image sign": SIGNING,
     "image trust": SIGNING,
-    "network reload": NOT_YET,
-    "volume reload": NOT_YET,
     "system connection": REMOTE,
     "system service": "the API service is not available yet",
     "system migrate": "out of scope: podpy's database updates itself when a newer podpy opens it",

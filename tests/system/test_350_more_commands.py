@@ -215,3 +215,44 @@ def test_run_passwd_false_writes_no_entry_as_podman(p, podman):
     out = p("run", "--rm", "--passwd=false", "--passwd-entry", "x:*:1234:0::/:/bin/sh", "--user", "1234",
             "busybox", "sh", "-c", "grep -c ':1234:' /etc/passwd", check=False).stdout
     assert out == "0\n"
+
+
+def test_network_reload_remakes_user_network_interfaces(p):
+    p("network", "create", "reloadnet")
+    try:
+        cid = p("run", "-d", "--name", "rl", "--network", "reloadnet", "busybox", "sh", "-c",
+                "echo ok > /tmp/i; exec httpd -f -p 8080 -h /tmp").stdout.strip()
+        before = p("exec", "rl", "ip", "-o", "-4", "addr", "show", "eth0").stdout.split()[3]
+        assert p("network", "reload", "rl").stdout == cid + "\n"
+        after = p("exec", "rl", "ip", "-o", "-4", "addr", "show", "eth0").stdout.split()[3]
+        assert after == before
+        # the new interface carries traffic: another container of the network reaches it
+        ip = after.split("/")[0]
+        get = f'printf "GET /i HTTP/1.0\\r\\n\\r\\n" | nc {ip} 8080 | tail -1'
+        assert p("run", "--rm", "--network", "reloadnet", "busybox", "sh", "-c", get).stdout == "ok\n"
+        assert "default via" in p("exec", "rl", "ip", "route").stdout
+        # -a: the running containers on user networks; the others are passed over, as podman does
+        p("run", "-d", "--name", "rl-slirp", "busybox", "sleep", "100")
+        p("create", "--name", "rl-created", "--network", "reloadnet", "busybox", "true")
+        assert p("network", "reload", "-a").stdout == cid + "\n"
+        r = p("network", "reload", "rl-slirp", check=False)
+        assert r.returncode == 125 and r.stderr.startswith('Error: "') and "invalid network mode" in r.stderr
+        r = p("network", "reload", "rl-created", check=False)
+        assert r.returncode == 125 and r.stderr == ("Error: cannot reload network unless container network has "
+                                                    "been configured: container state improper\n")
+        r = p("network", "reload", check=False)
+        assert r.returncode == 125 and r.stderr == "Error: you must provide at least one name or id\n"
+    finally:
+        p("rm", "-f", "-t", "0", "rl", "rl-slirp", "rl-created", check=False)
+        p("network", "rm", "-f", "reloadnet", check=False)
+
+
+def test_volume_reload_finds_nothing_as_podman_without_plugins(p, podman):
+    p("volume", "create", "stays")
+    try:
+        mine, theirs = p("volume", "reload"), podman("volume", "reload")
+        assert (mine.returncode, mine.stdout, mine.stderr) == (0, "", "") == (theirs.returncode, theirs.stdout,
+                                                                               theirs.stderr)
+        assert p("volume", "exists", "stays").returncode == 0
+    finally:
+        p("volume", "rm", "stays")
