@@ -313,6 +313,8 @@ def prune(
     all_: bool = typer.Option(False, "-a", "--all", help="Remove every image no container uses."),
     force: bool = typer.Option(False, "-f", "--force", help="Do not ask (podpy never asks)."),
     filters: List[str] = typer.Option([], "--filter", help="Only images that match (the keys of `images`)."),
+    _external: bool = typer.Option(False, "--external",
+                                   help="Also images only other tools' containers use (podpy's store has none)."),
 ) -> None:
     """Remove dangling images (with -a, every unused image)."""
     for image_id in engine(ctx).prune(all_, list(filters)):

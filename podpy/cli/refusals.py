@@ -90,7 +90,6 @@ FLAGS = {
         "--userns-gid-map": NOT_YET, "--userns-gid-map-group": NOT_YET, "--userns-uid-map": NOT_YET,
         "--userns-uid-map-user": NOT_YET, "--uts": NOT_YET, "--variant": NOT_YET, "-v/--volume": NOT_YET,
     },
-    "image prune": {"--external": NOT_YET},
     "manifest push": {"--remove-signatures": SIGNING, "--sign-by": SIGNING, "--sign-by-sigstore-private-key": SIGNING,
                       "--sign-passphrase-file": SIGNING},
     "push": {"--remove-signatures": SIGNING, "--sign-by": SIGNING,

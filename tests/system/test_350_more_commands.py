@@ -256,3 +256,12 @@ def test_volume_reload_finds_nothing_as_podman_without_plugins(p, podman):
         assert p("volume", "exists", "stays").returncode == 0
     finally:
         p("volume", "rm", "stays")
+
+
+def test_image_prune_external_prunes_as_plain_prune(p):
+    p("run", "--name", "dangle", "busybox", "touch", "/x")
+    made = p("commit", "-q", "dangle").stdout.strip()   # an unnamed image: dangling
+    p("rm", "dangle")
+    out = p("image", "prune", "--external", "-f").stdout.split()
+    assert made.replace("sha256:", "") in [i.replace("sha256:", "") for i in out]
+    assert p("image", "exists", "busybox").returncode == 0
