@@ -60,10 +60,8 @@ FLAGS = {
     "run": {**_RUN_CREATE},
     "create": {**_RUN_CREATE, "--init-ctr": INIT_CTR},
     "kube play": {
-        "--annotation": NOT_YET, "--authfile": NOT_YET, "--build": "building images from a play's context "
-        "directories is not available yet: build them with `podpy build` first", "--cert-dir": NOT_YET,
-        "--context-dir": NOT_YET, "--creds": NOT_YET, "--no-hosts": NOT_YET, "--seccomp-profile-root": NOT_YET,
-        "--tls-verify": NOT_YET,
+        "--build": "building images from a play's context directories is not available yet: build them with "
+        "`podpy build` first",
     },
     "pod create": {
         "--blkio-weight": POD_CGROUP, "--blkio-weight-device": POD_CGROUP, "--cgroup-parent": POD_CGROUP,

@@ -223,7 +223,7 @@ class ContainerEngine:
         from .pull import ensure_image
 
         ensure_image(self.rt, image, policy, self.progress or (lambda _line: None), wanted,
-                     tls_verify=opts.tls_verify, auth_file=opts.authfile)
+                     tls_verify=opts.tls_verify, auth_file=opts.authfile, creds=opts.creds, cert_dir=opts.cert_dir)
         return opts
 
     # -- start, stop and the other running verbs ---------------------------------------------

@@ -311,6 +311,8 @@ class CreateOptions(Record):
     attach: list[str] = option("-a", "--attach", metavar="STREAM",
                                help="stdin, stdout, stderr: the streams run shows (all)")
     create_command: list[str] = field(list)   # the command line, for inspect and generated units
+    creds: Optional[str] = field(None)        # USER:PASSWORD for the image's pull (kube play --creds)
+    cert_dir: Optional[str] = field(None)     # certificates for the image's pull (kube play --cert-dir)
 
 
 OPTIONS = declared(CreateOptions)

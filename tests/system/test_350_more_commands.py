@@ -265,3 +265,74 @@ def test_image_prune_external_prunes_as_plain_prune(p):
     out = p("image", "prune", "--external", "-f").stdout.split()
     assert made.replace("sha256:", "") in [i.replace("sha256:", "") for i in out]
     assert p("image", "exists", "busybox").returncode == 0
+
+
+KUBE_POD = """apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+  annotations: {annotations}
+spec:
+  containers:
+  - name: main
+    image: {image}
+    command: [sh, -c, "{script}"]
+"""
+
+
+def _kube(tmp_path, name, image="localhost/busybox", script="sleep 100", annotations="{}"):
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(KUBE_POD.format(name=name, image=image, script=script, annotations=annotations))
+    return path
+
+
+@pytest.fixture
+def plain_registry(tmp_path_factory):
+    from registry import LocalRegistry
+
+    reg = LocalRegistry(tmp_path_factory.mktemp("kube-registry"))
+    yield reg
+    reg.stop()
+
+
+def test_kube_play_pulls_with_tls_verify_and_creds(p, tmp_path, plain_registry):
+    remote = f"{plain_registry.host}/kube/bb:1"
+    p("push", "--tls-verify=false", "busybox", remote)
+    yaml = _kube(tmp_path, "pulled", image=remote)
+    # the registry speaks plain HTTP: a verifying pull fails, and nothing is left
+    r = p("kube", "play", str(yaml), check=False)
+    last = r.stderr.splitlines()[-1]
+    assert r.returncode == 125 and last.startswith("Error: pulling ") and "insecure" in last
+    assert p("pod", "exists", "pulled", check=False).returncode == 1
+    out = p("kube", "play", "--tls-verify=false", "--creds", "someone:secret", str(yaml)).stdout
+    assert out.startswith("Pod:\n")
+    assert p("image", "exists", remote).returncode == 0
+    assert p("inspect", "--format", "{{.State.Status}}", "pulled-main").stdout.strip() == "running"
+    r = p("kube", "play", "--authfile", str(tmp_path / "none.json"), str(_kube(tmp_path, "noauth")), check=False)
+    assert r.returncode == 125 and r.stderr == f"Error: stat {tmp_path / 'none.json'}: no such file or directory\n"
+    assert p("pod", "exists", "noauth", check=False).returncode == 1
+
+
+def test_kube_play_no_hosts_annotation_seccomp_root_and_context_dir(p, tmp_path):
+    yaml = _kube(tmp_path, "flags", script="ls /etc/hosts 2>&1; grep Seccomp: /proc/self/status; sleep 100")
+    p("kube", "play", "--no-hosts", "--annotation", "team=blue", str(yaml))
+    doc = json.loads(p("inspect", "flags-main").stdout)[0]
+    assert doc["Config"]["Annotations"]["team"] == "blue"
+    assert json.loads(p("pod", "inspect", "flags").stdout)["InfraConfig"]["NoManageHosts"] is True
+    for _ in range(50):
+        logs = p("logs", "flags-main").stdout
+        if "Seccomp" in logs:
+            break
+    assert "No such file" in logs and "Seccomp:\t2" in logs
+    # a seccomp annotation's localhost/ profile is looked up below --seccomp-profile-root
+    root = tmp_path / "profiles"
+    root.mkdir()
+    (root / "open.json").write_text('{"defaultAction": "SCMP_ACT_ALLOW"}')
+    notes = '{"seccomp.security.alpha.kubernetes.io/pod": "localhost/open.json"}'
+    yaml = _kube(tmp_path, "sec", script="grep Seccomp: /proc/self/status; sleep 100", annotations=notes)
+    p("kube", "play", "--seccomp-profile-root", str(root), str(yaml))
+    opts = json.loads(p("inspect", "sec-main").stdout)[0]["HostConfig"]["SecurityOpt"]
+    assert any(str(root / "open.json") in o for o in opts)
+    r = p("kube", "play", "--context-dir", str(tmp_path), str(_kube(tmp_path, "ctxdir")), check=False)
+    assert r.returncode == 125 and r.stderr == "Error: --build must be specified when using --context-dir option\n"
+    assert p("pod", "exists", "ctxdir", check=False).returncode == 1
