@@ -319,6 +319,42 @@ def diff(
     render.changes(changes, fmt)
 
 
+def update(
+    ctx: typer.Context,
+    container: str = typer.Argument(..., help="Container name or id."),
+    blkio_weight: Optional[str] = typer.Option(None, "--blkio-weight", help="Block IO weight (10-1000)."),
+    blkio_weight_device: List[str] = typer.Option([], "--blkio-weight-device", help="DEVICE:WEIGHT."),
+    cpu_period: Optional[str] = typer.Option(None, "--cpu-period", help="CPU period (microseconds)."),
+    cpu_quota: Optional[str] = typer.Option(None, "--cpu-quota", help="CPU time per period (microseconds)."),
+    cpu_rt_period: Optional[str] = typer.Option(None, "--cpu-rt-period", help="Realtime period (microseconds)."),
+    cpu_rt_runtime: Optional[str] = typer.Option(None, "--cpu-rt-runtime", help="Realtime runtime (microseconds)."),
+    cpu_shares: Optional[str] = typer.Option(None, "-c", "--cpu-shares", help="Relative CPU weight."),
+    cpus: Optional[str] = typer.Option(None, "--cpus", help="CPUs the container may use (e.g. 1.5)."),
+    cpuset_cpus: Optional[str] = typer.Option(None, "--cpuset-cpus", help="CPUs to run on (0-3,5)."),
+    cpuset_mems: Optional[str] = typer.Option(None, "--cpuset-mems", help="Memory nodes to use."),
+    device_read_bps: List[str] = typer.Option([], "--device-read-bps", help="DEVICE:RATE."),
+    device_read_iops: List[str] = typer.Option([], "--device-read-iops", help="DEVICE:N."),
+    device_write_bps: List[str] = typer.Option([], "--device-write-bps", help="DEVICE:RATE."),
+    device_write_iops: List[str] = typer.Option([], "--device-write-iops", help="DEVICE:N."),
+    memory: Optional[str] = typer.Option(None, "-m", "--memory", help="Memory limit (e.g. 512m)."),
+    memory_reservation: Optional[str] = typer.Option(None, "--memory-reservation", help="Memory soft limit."),
+    memory_swap: Optional[str] = typer.Option(None, "--memory-swap", help="Memory plus swap (-1: unlimited)."),
+    memory_swappiness: Optional[str] = typer.Option(None, "--memory-swappiness", help="0-100 (-1: default)."),
+) -> None:
+    """Change a container's resource limits (at once while it runs)."""
+    from ..engine.runoptions import CreateOptions
+    from .lifecycle import engine
+
+    opts = CreateOptions(
+        image="", blkio_weight=blkio_weight, blkio_weight_device=list(blkio_weight_device), cpu_period=cpu_period,
+        cpu_quota=cpu_quota, cpu_rt_period=cpu_rt_period, cpu_rt_runtime=cpu_rt_runtime, cpu_shares=cpu_shares,
+        cpus=cpus, cpuset_cpus=cpuset_cpus, cpuset_mems=cpuset_mems, device_read_bps=list(device_read_bps),
+        device_read_iops=list(device_read_iops), device_write_bps=list(device_write_bps),
+        device_write_iops=list(device_write_iops), memory=memory, memory_reservation=memory_reservation,
+        memory_swap=memory_swap, memory_swappiness=memory_swappiness)
+    render.out(engine(ctx).update(container, opts))
+
+
 def cp(
     ctx: typer.Context,
     src: str = typer.Argument(..., help="CONTAINER:PATH, a host path, or - (a tar on stdin)."),
@@ -398,7 +434,7 @@ TOP = {"run": (forward_run, _RUN), "create": (forward_run, _CREATE), "start": (s
        "rm": (rm, {}), "inspect": (inspect, {}), "ps": (ps, {}), "export": (export, {}), "stop": (stop, {}),
        "kill": (kill, {}), "wait": (wait, {}), "restart": (restart, {}), "logs": (logs, {}),
        "rename": (rename, {}), "attach": (attach, {}), "commit": (commit, {}), "diff": (diff, {}), "cp": (cp, {}), "pause": (pause, {}), "unpause": (unpause, {}), "top": (top, {}),
-       "stats": (stats, {}), "port": (port, {}),
+       "stats": (stats, {}), "port": (port, {}), "update": (update, {}),
        "exec": (forward_exec, _EXEC)}
 GROUP = {**TOP, "ls": (ps, {}), "list": (ps, {"hidden": True}), "exists": (exists, {}),
          "cleanup": (cleanup, {"hidden": True}), "prune": (prune, {})}

@@ -494,6 +494,13 @@ class ContainerEngine:
         recs = [self.rt.state.lookup(n) for n in names]
         return entries_of(self.rt, recs, opts.follow, opts.tail, opts.since, opts.until)
 
+    def update(self, name: str, opts: CreateOptions) -> str:
+        """`update`: the container's resource limits replaced by opts' (the flags of update.FIELDS),
+        in its configuration and, while it runs, in its cgroup; its full id."""
+        from .update import update
+
+        return update(self.rt, name, opts, self.warn)
+
     def diff(self, name: str) -> list[tuple[str, str]]:
         """`diff`: (A, C or D, path) for what the container added, changed or deleted."""
         from .commit import diff

@@ -336,3 +336,36 @@ def test_kube_play_no_hosts_annotation_seccomp_root_and_context_dir(p, tmp_path)
     r = p("kube", "play", "--context-dir", str(tmp_path), str(_kube(tmp_path, "ctxdir")), check=False)
     assert r.returncode == 125 and r.stderr == "Error: --build must be specified when using --context-dir option\n"
     assert p("pod", "exists", "ctxdir", check=False).returncode == 1
+
+
+def test_update_limits_of_a_running_and_a_created_container(p):
+    from pathlib import Path
+
+    p("run", "-d", "--name", "upd", "--memory", "64m", "busybox", "sleep", "100")
+    state = json.loads(p("inspect", "upd").stdout)[0]
+    cid = state["Id"]
+    assert p("update", "--memory", "100m", "--cpus", "0.5", "upd").stdout == cid + "\n"
+    host = json.loads(p("inspect", "upd").stdout)[0]["HostConfig"]
+    assert host["Memory"] == 100 << 20 and host["NanoCpus"] == 500000000
+    path = json.loads(p("inspect", "upd").stdout)[0]["State"].get("CgroupPath") or ""
+    if path and Path(path, "memory.max").exists():   # the running container's cgroup has them now
+        assert Path(path, "memory.max").read_text().strip() == str(100 << 20)
+    if path and Path(path, "cpu.max").exists():
+        assert Path(path, "cpu.max").read_text().split() == ["50000", "100000"]
+    # `container update` is `update`; a created container gets them at its start
+    p("create", "--name", "upd2", "busybox", "sleep", "100")
+    p("container", "update", "--memory", "80m", "--cpu-shares", "512", "upd2")
+    host = json.loads(p("inspect", "upd2").stdout)[0]["HostConfig"]
+    assert host["Memory"] == 80 << 20 and host["CpuShares"] > 0
+    p("start", "upd2")
+    path = json.loads(p("inspect", "upd2").stdout)[0]["State"].get("CgroupPath") or ""
+    if path and Path(path, "memory.max").exists():
+        assert Path(path, "memory.max").read_text().strip() == str(80 << 20)
+    # bad values: refused, nothing changed
+    r = p("update", "--memory", "tiny", "upd", check=False)
+    assert r.returncode == 125 and r.stderr.startswith("Error: ") and "--memory" in r.stderr
+    r = p("update", "--cpus", "1", "--cpu-quota", "50000", "upd", check=False)
+    assert r.returncode == 125 and r.stderr == "Error: --cpu-quota and --cpus cannot be set together\n"
+    assert json.loads(p("inspect", "upd").stdout)[0]["HostConfig"]["Memory"] == 100 << 20
+    r = p("update", "--memory", "100m", "nosuch", check=False)
+    assert r.returncode == 125 and "nosuch" in r.stderr
