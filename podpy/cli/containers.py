@@ -319,6 +319,51 @@ def diff(
     render.changes(changes, fmt)
 
 
+def runlabel(
+    ctx: typer.Context,
+    label: str = typer.Argument(..., help="The label that holds the command (RUN, INSTALL...)."),
+    image: str = typer.Argument(..., help="Image name or id."),
+    args: Optional[List[str]] = typer.Argument(None, help="Words added to the command."),
+    authfile: Optional[str] = typer.Option(None, "--authfile", help="Credentials file for the pull."),
+    cert_dir: Optional[str] = typer.Option(None, "--cert-dir", help="Certificates for the pull."),
+    creds: Optional[str] = typer.Option(None, "--creds", help="USERNAME[:PASSWORD] for the pull."),
+    display: bool = typer.Option(False, "--display", help="Print the command instead of running it."),
+    name: Optional[str] = typer.Option(None, "-n", "--name", help="The container name NAME stands for."),
+    replace: bool = typer.Option(False, "--replace", help="Remove the container of the command's --name first."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No output of the command or the pull."),
+    tls_verify: Optional[bool] = typer.Option(None, "--tls-verify/--no-tls-verify",
+                                              help="Require HTTPS and verify certificates when pulling."),
+) -> None:
+    """Run the command an image keeps in a label."""
+    import os
+    import subprocess
+
+    from ..engine.pull import PullOptions
+    from ..engine.runlabel import _SELF
+    from ..errors import InvalidArgument
+    from .lifecycle import engine
+
+    if authfile and not os.path.exists(authfile):
+        raise InvalidArgument(f"stat {authfile}: no such file or directory")
+    pull = PullOptions(name=image, tls_verify=tls_verify, creds=creds, cert_dir=cert_dir, auth_file=authfile)
+    made = engine(ctx).runlabel(label, image, list(args or []), name, pull, replace, display)
+    if display:
+        # podman names itself as it was invoked; a command that is not podman's stays what it is
+        words = ([sys.argv[0], *made.words[1:]] if made.words[0] in _SELF else made.words)
+        render.out("command: " + " ".join(words))
+        return
+    sys.stdout.flush()
+    out = subprocess.DEVNULL if quiet else None
+    try:
+        code = subprocess.call(made.argv, env=made.env, stdin=out, stdout=out, stderr=out)
+    except FileNotFoundError:
+        raise InvalidArgument(f"exec: \"{made.argv[0]}\": executable file not found in $PATH") from None
+    except PermissionError:
+        raise InvalidArgument(f"exec: \"{made.argv[0]}\": permission denied") from None
+    if code:
+        raise InvalidArgument(f"exit status {code}" if code > 0 else f"signal: {-code}")
+
+
 def update(
     ctx: typer.Context,
     container: str = typer.Argument(..., help="Container name or id."),
@@ -437,7 +482,7 @@ TOP = {"run": (forward_run, _RUN), "create": (forward_run, _CREATE), "start": (s
        "stats": (stats, {}), "port": (port, {}), "update": (update, {}),
        "exec": (forward_exec, _EXEC)}
 GROUP = {**TOP, "ls": (ps, {}), "list": (ps, {"hidden": True}), "exists": (exists, {}),
-         "cleanup": (cleanup, {"hidden": True}), "prune": (prune, {})}
+         "cleanup": (cleanup, {"hidden": True}), "prune": (prune, {}), "runlabel": (runlabel, {})}
 GROUP.pop("ps")
 GROUP["ps"] = (ps, {"hidden": True})
 from .mounts import CONTAINER_GROUP  # noqa: E402 - `container mount`, `container umount`

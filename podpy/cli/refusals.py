@@ -34,7 +34,6 @@ COMMANDS = {
     "container clone": NOT_YET,
     "container init": "podpy has no initialized state: `start` sets a container up and starts it in one step",
     "init": "podpy has no initialized state: `start` sets a container up and starts it in one step",
-    "container runlabel": NOT_YET,
     "generate systemd": NOT_YET,
     "generate spec": "out of scope: podpy has no remote API that takes podman's container specs",
     "machine": "out of scope: podpy runs containers on this Linux host and manages no virtual machines",

@@ -21,7 +21,7 @@ from .reconcile import reconcile
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Callable, Iterator, Optional
+    from typing import Any, Callable, Iterator, Optional
 
     from storage.images import Image
 
@@ -493,6 +493,27 @@ class ContainerEngine:
         reconcile(self.rt)
         recs = [self.rt.state.lookup(n) for n in names]
         return entries_of(self.rt, recs, opts.follow, opts.tail, opts.since, opts.until)
+
+    def runlabel(self, label: str, image: str, args: list[str], name: Optional[str] = None,
+                 pull: Any = None, replace: bool = False, display: bool = False) -> Any:
+        """`container runlabel`: the command of the image's label, substituted as podman does
+        (a runlabel.RunlabelCommand); the image is pulled (with pull's PullOptions) when it is
+        not here. With replace, a container of the name the command's --name gives is removed
+        first (unless display, which changes nothing)."""
+        from .pull import PullOptions
+        from .runlabel import runlabel
+
+        made = runlabel(self.rt, label, image, list(args), name, pull or PullOptions(name=image),
+                        self.progress or (lambda _line: None))
+        if replace and not display and made.name:
+            try:
+                self.rt.state.lookup(made.name)
+            except NoSuchContainer:
+                return made
+            for report in self.rm([made.name], force=True, all_=False, ignore=False):
+                if report.error is not None:
+                    raise report.error
+        return made
 
     def update(self, name: str, opts: CreateOptions) -> str:
         """`update`: the container's resource limits replaced by opts' (the flags of update.FIELDS),

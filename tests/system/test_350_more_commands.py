@@ -369,3 +369,45 @@ def test_update_limits_of_a_running_and_a_created_container(p):
     assert json.loads(p("inspect", "upd").stdout)[0]["HostConfig"]["Memory"] == 100 << 20
     r = p("update", "--memory", "100m", "nosuch", check=False)
     assert r.returncode == 125 and "nosuch" in r.stderr
+
+
+LABELS = """FROM localhost/busybox
+LABEL RUN="podman run --rm --name NAME -e N=\\$NAME -e I=\\${IMAGE} IMAGE env"
+LABEL INSTALL="echo install IMAGE NAME \\$OPT1 \\$PWD"
+"""
+
+
+def test_container_runlabel_substitutes_displays_and_runs_as_podman(p, podman, tmp_path):
+    (tmp_path / "Containerfile").write_text(LABELS)
+    for tool in (p, podman):
+        tool("build", "-q", "-t", "localhost/lbl", str(tmp_path))
+    try:
+        mine = p("container", "runlabel", "--display", "RUN", "localhost/lbl").stdout
+        theirs = podman("container", "runlabel", "--display", "RUN", "localhost/lbl").stdout
+        # podman names itself as it was invoked, podpy too
+        assert mine.split()[2:] == theirs.split()[2:] and mine.split()[1].endswith(("podpy", ".pyz"))
+        assert mine.split(" ", 2)[2] == ("run --rm --name lbl -e N=lbl -e I=localhost/lbl:latest localhost/lbl:latest "
+                                         "env\n")
+        assert " run --rm --name web -e N=web " in p("container", "runlabel", "--display", "--name", "web", "RUN",
+                                                     "localhost/lbl").stdout
+        # the arguments are added; $PWD is the working directory, $OPT1 the environment's
+        mine = p("container", "runlabel", "--display", "INSTALL", "localhost/lbl", "a", "b").stdout.split()
+        theirs = podman("container", "runlabel", "--display", "INSTALL", "localhost/lbl", "a", "b").stdout.split()
+        assert mine[2:] == theirs[2:] and mine[1] == "echo"   # podman shows its own name for any command
+        # `podman` in the label runs this podpy on the same store
+        lines = p("container", "runlabel", "RUN", "localhost/lbl").stdout.splitlines()
+        assert "N=lbl" in lines and "I=localhost/lbl:latest" in lines
+        assert p("ps", "-a", "--format", "{{.Names}}").stdout.split().count("lbl") == 0
+        out = p("container", "runlabel", "INSTALL", "localhost/lbl", "x", env={"OPT1": "one"}).stdout
+        assert out.split()[:4] == ["install", "localhost/lbl:latest", "lbl", "one"] and out.split()[-1] == "x"
+        # --replace: the container of the command's --name goes first
+        p("create", "--name", "web", "busybox", "true")
+        assert "N=web" in p("container", "runlabel", "--replace", "--name", "web", "RUN",
+                            "localhost/lbl").stdout.splitlines()
+        r = p("container", "runlabel", "NOPE", "localhost/lbl", check=False)
+        assert r.returncode == 125 and \
+            r.stderr == "Error: cannot find the value of label: NOPE in image: localhost/lbl\n"
+        assert r.stderr == podman("container", "runlabel", "NOPE", "localhost/lbl", check=False).stderr
+    finally:
+        for tool in (p, podman):
+            tool("rmi", "-f", "localhost/lbl", check=False)
