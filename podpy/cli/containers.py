@@ -319,6 +319,51 @@ def diff(
     render.changes(changes, fmt)
 
 
+def clone(
+    ctx: typer.Context,
+    container: str = typer.Argument(..., help="The container to clone."),
+    new_name: Optional[str] = typer.Argument(None, help="The clone's name (default: NAME-clone)."),
+    image: Optional[str] = typer.Argument(None, help="Another image for the clone."),
+    name: Optional[str] = typer.Option(None, "--name", help="The clone's name."),
+    destroy: bool = typer.Option(False, "--destroy", help="Remove the original."),
+    force: bool = typer.Option(False, "-f", "--force", help="With --destroy: even a running original."),
+    run: bool = typer.Option(False, "--run", help="Start the clone."),
+    pod: Optional[str] = typer.Option(None, "--pod", help="The pod the clone joins."),
+    blkio_weight: Optional[str] = typer.Option(None, "--blkio-weight", help="Block IO weight (10-1000)."),
+    blkio_weight_device: List[str] = typer.Option([], "--blkio-weight-device", help="DEVICE:WEIGHT."),
+    cpu_period: Optional[str] = typer.Option(None, "--cpu-period", help="CPU period (microseconds)."),
+    cpu_quota: Optional[str] = typer.Option(None, "--cpu-quota", help="CPU time per period (microseconds)."),
+    cpu_rt_period: Optional[str] = typer.Option(None, "--cpu-rt-period", help="Realtime period (microseconds)."),
+    cpu_rt_runtime: Optional[str] = typer.Option(None, "--cpu-rt-runtime", help="Realtime runtime (microseconds)."),
+    cpu_shares: Optional[str] = typer.Option(None, "-c", "--cpu-shares", help="Relative CPU weight."),
+    cpus: Optional[str] = typer.Option(None, "--cpus", help="CPUs the clone may use (e.g. 1.5)."),
+    cpuset_cpus: Optional[str] = typer.Option(None, "--cpuset-cpus", help="CPUs to run on (0-3,5)."),
+    cpuset_mems: Optional[str] = typer.Option(None, "--cpuset-mems", help="Memory nodes to use."),
+    device_read_bps: List[str] = typer.Option([], "--device-read-bps", help="DEVICE:RATE."),
+    device_write_bps: List[str] = typer.Option([], "--device-write-bps", help="DEVICE:RATE."),
+    memory: Optional[str] = typer.Option(None, "-m", "--memory", help="Memory limit (e.g. 512m)."),
+    memory_reservation: Optional[str] = typer.Option(None, "--memory-reservation", help="Memory soft limit."),
+    memory_swap: Optional[str] = typer.Option(None, "--memory-swap", help="Memory plus swap (-1: unlimited)."),
+    memory_swappiness: Optional[str] = typer.Option(None, "--memory-swappiness", help="0-100 (-1: default)."),
+) -> None:
+    """Make a new container from an existing one's configuration; print its id."""
+    from . import runargs
+    from .lifecycle import engine
+
+    changes = dict(blkio_weight=blkio_weight, blkio_weight_device=list(blkio_weight_device), cpu_period=cpu_period,
+                   cpu_quota=cpu_quota, cpu_rt_period=cpu_rt_period, cpu_rt_runtime=cpu_rt_runtime,
+                   cpu_shares=cpu_shares, cpus=cpus, cpuset_cpus=cpuset_cpus, cpuset_mems=cpuset_mems,
+                   device_read_bps=list(device_read_bps), device_write_bps=list(device_write_bps), memory=memory,
+                   memory_reservation=memory_reservation, memory_swap=memory_swap,
+                   memory_swappiness=memory_swappiness)
+
+    def parse(words: List[str]) -> dict:
+        return runargs.parse("run", words) or {}
+
+    made = engine(ctx).clone(container, parse, name or new_name, image, pod, changes, destroy, force, run)
+    render.out(made.id)
+
+
 def runlabel(
     ctx: typer.Context,
     label: str = typer.Argument(..., help="The label that holds the command (RUN, INSTALL...)."),
@@ -482,7 +527,8 @@ TOP = {"run": (forward_run, _RUN), "create": (forward_run, _CREATE), "start": (s
        "stats": (stats, {}), "port": (port, {}), "update": (update, {}),
        "exec": (forward_exec, _EXEC)}
 GROUP = {**TOP, "ls": (ps, {}), "list": (ps, {"hidden": True}), "exists": (exists, {}),
-         "cleanup": (cleanup, {"hidden": True}), "prune": (prune, {}), "runlabel": (runlabel, {})}
+         "cleanup": (cleanup, {"hidden": True}), "prune": (prune, {}), "runlabel": (runlabel, {}),
+         "clone": (clone, {})}
 GROUP.pop("ps")
 GROUP["ps"] = (ps, {"hidden": True})
 from .mounts import CONTAINER_GROUP  # noqa: E402 - `container mount`, `container umount`

@@ -31,7 +31,6 @@ COMMANDS = {
     "auto-update": NOT_YET,
     "container checkpoint": "checkpointing needs CRIU with root privileges; podpy runs containers without them",
     "container restore": "restoring needs CRIU with root privileges; podpy runs containers without them",
-    "container clone": NOT_YET,
     "container init": "podpy has no initialized state: `start` sets a container up and starts it in one step",
     "init": "podpy has no initialized state: `start` sets a container up and starts it in one step",
     "generate systemd": NOT_YET,

@@ -515,6 +515,31 @@ class ContainerEngine:
                     raise report.error
         return made
 
+    def clone(self, name: str, parse: Callable[[list[str]], dict[str, Any]], new_name: Optional[str] = None,
+              image: Optional[str] = None, pod: Optional[str] = None, changes: Optional[dict[str, Any]] = None,
+              destroy: bool = False, force: bool = False, run: bool = False) -> ContainerRecord:
+        """`container clone`: a new container with the original's options (its command line,
+        parsed again by parse) and the changes; with destroy the original is removed after
+        (a running one only with force), with run the clone is started."""
+        from ..state import PAUSED, RUNNING
+        from .clone import clone_options
+
+        reconcile(self.rt)
+        rec = self.rt.state.lookup(name)
+        if destroy and rec.state in (RUNNING, PAUSED) and not force:
+            raise InvalidState(f"cannot remove container {rec.id} as it is {rec.state} - running or paused "
+                               "containers cannot be removed without force: container state improper")
+        made = self.create(clone_options(self.rt, rec, parse, new_name, image, pod, dict(changes or {})))
+        if destroy:
+            for report in self.rm([rec.id], force=force, all_=False, ignore=False):
+                if report.error is not None:
+                    raise report.error
+        if run:
+            for report in self.start([made.id]):
+                if report.error is not None:
+                    raise report.error
+        return made
+
     def update(self, name: str, opts: CreateOptions) -> str:
         """`update`: the container's resource limits replaced by opts' (the flags of update.FIELDS),
         in its configuration and, while it runs, in its cgroup; its full id."""

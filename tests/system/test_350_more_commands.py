@@ -411,3 +411,34 @@ def test_container_runlabel_substitutes_displays_and_runs_as_podman(p, podman, t
     finally:
         for tool in (p, podman):
             tool("rmi", "-f", "localhost/lbl", check=False)
+
+
+def test_container_clone_names_limits_destroy_and_run(p):
+    orig = p("run", "-d", "--name", "orig", "-m", "64m", "-e", "A=1", "-l", "k=v", "busybox", "sleep", "100")
+    orig = orig.stdout.strip()
+    first = p("container", "clone", "orig").stdout.strip()
+    second = p("container", "clone", "orig").stdout.strip()
+    names = {first: "orig-clone", second: "orig-clone1"}
+    for cid, name in names.items():
+        doc = json.loads(p("inspect", cid).stdout)[0]
+        assert doc["Name"] == name and doc["State"]["Status"] == "created"
+        assert "A=1" in doc["Config"]["Env"] and doc["Config"]["Labels"]["k"] == "v"
+        assert doc["Config"]["Cmd"] == ["sleep", "100"] and doc["HostConfig"]["Memory"] == 64 << 20
+    # the resource flags change the clone; --run starts it; NAME and IMAGE as arguments
+    run = p("container", "clone", "-m", "100m", "--run", "orig", "big").stdout.strip()
+    doc = json.loads(p("inspect", run).stdout)[0]
+    assert doc["Name"] == "big" and doc["State"]["Running"] is True and doc["HostConfig"]["Memory"] == 100 << 20
+    # --destroy: a running original only with -f, and nothing is made without it
+    r = p("container", "clone", "--destroy", "orig", "gone", check=False)
+    assert r.returncode == 125 and "cannot be removed without force" in r.stderr
+    assert p("container", "exists", "gone", check=False).returncode == 1
+    p("container", "clone", "--destroy", "-f", "orig", "moved")
+    assert p("container", "exists", "orig", check=False).returncode == 1
+    assert p("container", "exists", "moved").returncode == 0
+    r = p("container", "clone", "nosuch", check=False)
+    assert r.returncode == 125 and "nosuch" in r.stderr
+    # a container no run or create made (a pod's infra) is refused, saying why
+    p("pod", "create", "--name", "clonepod")
+    infra = json.loads(p("pod", "inspect", "clonepod").stdout)["InfraContainerID"]
+    r = p("container", "clone", infra, check=False)
+    assert r.returncode == 125 and "podpy clones only those" in r.stderr
