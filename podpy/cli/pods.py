@@ -416,6 +416,53 @@ def logs(
               order if container is None else None)
 
 
+def clone(
+    ctx: typer.Context,
+    pod: str = typer.Argument(..., help="The pod to clone."),
+    new_name: Optional[str] = typer.Argument(None, help="The clone's name (default: NAME-clone)."),
+    name: Optional[str] = typer.Option(None, "-n", "--name", help="The clone's name."),
+    destroy: bool = typer.Option(False, "--destroy", help="Remove the original pod (its containers killed)."),
+    start: bool = typer.Option(False, "--start", help="Start the clone."),
+    hostname: Optional[str] = typer.Option(None, "-h", "--hostname", help="Host name of the clone."),
+    label: List[str] = typer.Option([], "-l", "--label", help="More metadata (K=V)."),
+    label_file: List[str] = typer.Option([], "--label-file", help="Read more labels from a file."),
+    infra_command: Optional[str] = typer.Option(None, "--infra-command", help="Command of the infra container."),
+    infra_name: Optional[str] = typer.Option(None, "--infra-name", help="Name of the infra container."),
+    userns: Optional[str] = typer.Option(None, "--userns", help="User namespace of the clone's containers."),
+    volume: List[str] = typer.Option([], "-v", "--volume", help="A volume every container of the clone gets."),
+    shm_size: Optional[str] = typer.Option(None, "--shm-size", help="Size of /dev/shm of the clone's containers."),
+    sysctl: List[str] = typer.Option([], "--sysctl", help="A kernel setting of the clone's namespaces."),
+    uts: Optional[str] = typer.Option(None, "--uts", help="The clone's UTS namespace."),
+    pid: Optional[str] = typer.Option(None, "--pid", help="The clone's PID namespace."),
+    security_opt: List[str] = typer.Option([], "--security-opt", help="A security option of the infra container."),
+    volumes_from: List[str] = typer.Option([], "--volumes-from", help="The volumes of a container, for all."),
+    device: List[str] = typer.Option([], "--device", help="A host device for every container of the clone."),
+    uidmap: List[str] = typer.Option([], "--uidmap", help="The clone's uid map."),
+    gidmap: List[str] = typer.Option([], "--gidmap", help="The clone's gid map."),
+    subuidname: Optional[str] = typer.Option(None, "--subuidname", help="The clone's uid map from /etc/subuid."),
+    subgidname: Optional[str] = typer.Option(None, "--subgidname", help="The clone's gid map from /etc/subgid."),
+) -> None:
+    """Make a new pod (and a clone of each of its containers) from an existing pod; print its id."""
+    from ..engine.containers import ContainerEngine
+    from . import runargs
+
+    changes = dict(hostname=hostname, labels=list(label), label_files=list(label_file), infra_command=infra_command,
+                   infra_name=infra_name, userns=userns, volumes=list(volume), shm_size=shm_size,
+                   sysctls=list(sysctl), uts=uts, pid=pid, security_opts=list(security_opt),
+                   volumes_from=list(volumes_from), devices=list(device), uidmap=list(uidmap), gidmap=list(gidmap),
+                   subuidname=subuidname, subgidname=subgidname)
+
+    def parse(words: List[str]) -> dict:
+        return runargs.parse("run", words) or {}
+
+    containers = ContainerEngine(runtime(ctx), render.warn)
+
+    def clone_member(cid: str, new: str, pod_id: str) -> None:
+        containers.clone(cid, parse, new, pod=pod_id)
+
+    render.out(engine(ctx).clone(pod, clone_member, name or new_name, changes, start, destroy).id)
+
+
 def stats(
     ctx: typer.Context,
     pods: Optional[List[str]] = typer.Argument(None, help="Pods (default: every pod)."),
@@ -452,5 +499,5 @@ GROUP = {
     "kill": (kill, {}), "pause": (pause, {}), "unpause": (unpause, {}), "rm": (rm, {}),
     "exists": (exists, {}), "prune": (prune, {}), "inspect": (inspect, {}), "ps": (ps, {}),
     "ls": (ps, {"hidden": True}), "list": (ps, {"hidden": True}), "top": (top, {}), "logs": (logs, {}),
-    "stats": (stats, {}),
+    "stats": (stats, {}), "clone": (clone, {"context_settings": {"help_option_names": ["--help"]}}),
 }

@@ -36,7 +36,6 @@ COMMANDS = {
     "generate systemd": NOT_YET,
     "generate spec": "out of scope: podpy has no remote API that takes podman's container specs",
     "machine": "out of scope: podpy runs containers on this Linux host and manages no virtual machines",
-    "pod clone": NOT_YET,
     "image scp": "copying images to other users or hosts is not available yet",
     "image sign": SIGNING,
     "image trust": SIGNING,
@@ -64,6 +63,12 @@ FLAGS = {
         "-c/--cpu-shares": POD_CGROUP, "--cpus": POD_CGROUP, "--cpuset-cpus": POD_CGROUP, "--cpuset-mems": POD_CGROUP,
         "--device-read-bps": POD_CGROUP, "--device-write-bps": POD_CGROUP, "--infra-conmon-pidfile": CONMON,
         "--ip6": IPV6, "-m/--memory": POD_CGROUP, "--memory-swap": POD_CGROUP,
+    },
+    "pod clone": {
+        "--blkio-weight": POD_CGROUP, "--blkio-weight-device": POD_CGROUP, "--cgroup-parent": POD_CGROUP,
+        "-c/--cpu-shares": POD_CGROUP, "--cpus": POD_CGROUP, "--cpuset-cpus": POD_CGROUP, "--cpuset-mems": POD_CGROUP,
+        "--device-read-bps": POD_CGROUP, "--device-write-bps": POD_CGROUP, "--infra-conmon-pidfile": CONMON,
+        "-m/--memory": POD_CGROUP, "--memory-swap": POD_CGROUP,
     },
     "build": {
         "--add-host": NOT_YET, "--all-platforms": NOT_YET, "--annotation": NOT_YET, "--arch": NOT_YET,

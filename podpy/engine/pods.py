@@ -450,6 +450,39 @@ class PodEngine:
             return sorted(infra.config.networks)
         return [] if infra.config.network in ("none", "host") else [infra.config.network.partition(":")[0]]
 
+    def clone(self, name: str, clone_member: Callable[[str, str, str], Any], new_name: Optional[str] = None,
+              changes: Optional[dict[str, Any]] = None, start: bool = False, destroy: bool = False) -> PodRecord:
+        """`pod clone`: a new pod with the pod's configuration (and the changes), each of its
+        containers cloned into it by clone_member(CONTAINER-ID, NEW-NAME, POD-ID) (the front
+        end's ContainerEngine.clone); with destroy the original goes after (its containers
+        killed), with start the clone is started. A member that cannot be cloned takes the new
+        pod away again."""
+        from .clone import clone_name
+        from .podclone import clone_create_options, pod_clone_name
+
+        reconcile(self.rt)
+        pod = self.pods.lookup(name)
+        recs = sorted(self._members(pod), key=lambda r: r.created)
+        infra = next((r for r in recs if r.config.pod_infra), None)
+        infra_name = clone_name(self.rt, infra.name) if infra is not None else ""
+        o = PodCreateOptions(**clone_create_options(
+            self.rt, pod, infra_name, new_name or pod_clone_name(self.rt, self.pods, pod.name), dict(changes or {})))
+        made = self.create(o)
+        try:
+            for rec in recs:
+                if not rec.config.pod_infra:
+                    clone_member(rec.id, clone_name(self.rt, rec.name), made.id)
+        except BaseException:
+            self._remove(made, force=True, timeout=None)
+            raise
+        if destroy:
+            self._remove(pod, force=True, timeout=0)
+        if start:
+            for report in self.start([made.id]):
+                if report.error is not None:
+                    raise report.error
+        return made
+
     def stats(self, names: list[str], all_: bool = False, latest: bool = False, interval: int = 5,
               stream: bool = True) -> Iterator[list[tuple[PodRecord, dict[str, Any]]]]:
         """`pod stats`: (pod, ContainerStats) of each running container of the pods (every pod

@@ -442,3 +442,31 @@ def test_container_clone_names_limits_destroy_and_run(p):
     infra = json.loads(p("pod", "inspect", "clonepod").stdout)["InfraContainerID"]
     r = p("container", "clone", infra, check=False)
     assert r.returncode == 125 and "podpy clones only those" in r.stderr
+
+
+def test_pod_clone_with_its_containers_start_and_destroy(p):
+    p("pod", "create", "--name", "pc", "-l", "a=b", "--add-host", "x.example:10.1.2.3")
+    p("run", "-d", "--pod", "pc", "--name", "pcm", "busybox", "sleep", "100")
+    infra = json.loads(p("pod", "inspect", "pc").stdout)["InfraContainerID"]
+    infra_name = json.loads(p("inspect", infra).stdout)[0]["Name"]
+    new = p("pod", "clone", "pc").stdout.strip()
+    doc = json.loads(p("pod", "inspect", new).stdout)
+    assert doc["Name"] == "pc-clone" and doc["State"] == "Created" and doc["Labels"]["a"] == "b"
+    names = sorted(c["Name"] for c in doc["Containers"])
+    assert names == sorted(["pcm-clone", f"{infra_name}-clone"])
+    # --start, a name of its own; the clone's containers run in it; the pod's options are the original's
+    p("pod", "clone", "--start", "--name", "pc2", "pc")
+    cloned = json.loads(p("pod", "inspect", "pc2").stdout)
+    assert cloned["State"] == "Running" and cloned["InfraConfig"]["HostAdd"] == \
+        json.loads(p("pod", "inspect", "pc").stdout)["InfraConfig"]["HostAdd"]
+    assert p("exec", "pcm-clone1", "hostname").stdout.strip() == "pc2"
+    assert json.loads(p("inspect", "pcm-clone1").stdout)[0]["Pod"] == json.loads(
+        p("pod", "inspect", "pc2").stdout)["Id"]
+    # --destroy: the original goes, running or not
+    p("pod", "clone", "--destroy", "pc", "pc3")
+    assert p("pod", "exists", "pc", check=False).returncode == 1
+    assert p("pod", "exists", "pc3").returncode == 0
+    r = p("pod", "clone", "nosuch", check=False)
+    assert r.returncode == 125 and r.stderr == "Error: no pod with name or ID nosuch found: no such pod\n"
+    r = p("pod", "clone", "--memory", "1g", "pc3", check=False)
+    assert r.returncode == 125 and "cgroup limits are not available yet" in r.stderr
