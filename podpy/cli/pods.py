@@ -92,10 +92,6 @@ def create(
     volumes_from: List[str] = typer.Option([], "--volumes-from",
                                            help="The volumes of a container, for every container of the pod."),
     device: List[str] = typer.Option([], "--device", help="A host device for every container of the pod."),
-    uidmap: List[str] = typer.Option([], "--uidmap", help="The pod's uid map (CTR:HOST:SIZE)."),
-    gidmap: List[str] = typer.Option([], "--gidmap", help="The pod's gid map (CTR:HOST:SIZE)."),
-    subuidname: Optional[str] = typer.Option(None, "--subuidname", help="The pod's uid map from /etc/subuid."),
-    subgidname: Optional[str] = typer.Option(None, "--subgidname", help="The pod's gid map from /etc/subgid."),
 ) -> None:
     """Create a pod; print its id."""
     from ..engine.pods import PodCreateOptions
@@ -108,8 +104,7 @@ def create(
         exit_policy=exit_policy, replace=replace, network_alias=list(network_alias), ip=ip,
         mac_address=mac_address, pod_id_file=pod_id_file, create_command=["podpy", *sys.argv[1:]],
         no_hosts=no_hosts, shm_size=shm_size, sysctls=list(sysctl), uts=uts, pid=pid,
-        security_opts=list(security_opt), volumes_from=list(volumes_from), devices=list(device),
-        uidmap=list(uidmap), gidmap=list(gidmap), subuidname=subuidname, subgidname=subgidname)
+        security_opts=list(security_opt), volumes_from=list(volumes_from), devices=list(device))
     render.out(engine(ctx).create(opts).id)
 
 
@@ -437,10 +432,6 @@ def clone(
     security_opt: List[str] = typer.Option([], "--security-opt", help="A security option of the infra container."),
     volumes_from: List[str] = typer.Option([], "--volumes-from", help="The volumes of a container, for all."),
     device: List[str] = typer.Option([], "--device", help="A host device for every container of the clone."),
-    uidmap: List[str] = typer.Option([], "--uidmap", help="The clone's uid map."),
-    gidmap: List[str] = typer.Option([], "--gidmap", help="The clone's gid map."),
-    subuidname: Optional[str] = typer.Option(None, "--subuidname", help="The clone's uid map from /etc/subuid."),
-    subgidname: Optional[str] = typer.Option(None, "--subgidname", help="The clone's gid map from /etc/subgid."),
 ) -> None:
     """Make a new pod (and a clone of each of its containers) from an existing pod; print its id."""
     from ..engine.containers import ContainerEngine
@@ -449,8 +440,7 @@ def clone(
     changes = dict(hostname=hostname, labels=list(label), label_files=list(label_file), infra_command=infra_command,
                    infra_name=infra_name, userns=userns, volumes=list(volume), shm_size=shm_size,
                    sysctls=list(sysctl), uts=uts, pid=pid, security_opts=list(security_opt),
-                   volumes_from=list(volumes_from), devices=list(device), uidmap=list(uidmap), gidmap=list(gidmap),
-                   subuidname=subuidname, subgidname=subgidname)
+                   volumes_from=list(volumes_from), devices=list(device))
 
     def parse(words: List[str]) -> dict:
         return runargs.parse("run", words) or {}

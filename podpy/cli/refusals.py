@@ -25,6 +25,8 @@ SIGNING = "image signing is not available yet"
 HOOKS = "OCI hooks are not available yet"
 IPV6 = "IPv6 on user networks is not available yet"
 CONMON = "podpy has no conmon: its own monitor supervises containers"
+POD_IDMAP = ("a pod's id maps are not available yet: the containers that join a pod's namespaces cannot be given "
+             "id maps (give --uidmap to a container outside a pod)")
 LATEST = NOT_YET
 
 COMMANDS = {
@@ -62,13 +64,15 @@ FLAGS = {
         "--blkio-weight": POD_CGROUP, "--blkio-weight-device": POD_CGROUP, "--cgroup-parent": POD_CGROUP,
         "-c/--cpu-shares": POD_CGROUP, "--cpus": POD_CGROUP, "--cpuset-cpus": POD_CGROUP, "--cpuset-mems": POD_CGROUP,
         "--device-read-bps": POD_CGROUP, "--device-write-bps": POD_CGROUP, "--infra-conmon-pidfile": CONMON,
-        "--ip6": IPV6, "-m/--memory": POD_CGROUP, "--memory-swap": POD_CGROUP,
+        "--ip6": IPV6, "-m/--memory": POD_CGROUP, "--memory-swap": POD_CGROUP, "--uidmap": POD_IDMAP,
+        "--gidmap": POD_IDMAP, "--subuidname": POD_IDMAP, "--subgidname": POD_IDMAP,
     },
     "pod clone": {
         "--blkio-weight": POD_CGROUP, "--blkio-weight-device": POD_CGROUP, "--cgroup-parent": POD_CGROUP,
         "-c/--cpu-shares": POD_CGROUP, "--cpus": POD_CGROUP, "--cpuset-cpus": POD_CGROUP, "--cpuset-mems": POD_CGROUP,
         "--device-read-bps": POD_CGROUP, "--device-write-bps": POD_CGROUP, "--infra-conmon-pidfile": CONMON,
-        "-m/--memory": POD_CGROUP, "--memory-swap": POD_CGROUP,
+        "-m/--memory": POD_CGROUP, "--memory-swap": POD_CGROUP, "--uidmap": POD_IDMAP, "--gidmap": POD_IDMAP,
+        "--subuidname": POD_IDMAP, "--subgidname": POD_IDMAP,
     },
     "build": {
         "--add-host": NOT_YET, "--all-platforms": NOT_YET, "--annotation": NOT_YET, "--arch": NOT_YET,

@@ -72,7 +72,7 @@ class PodConfig(Record):
     shm_size: str           # their /dev/shm's size
     devices: list[str]      # host devices every container of the pod gets
     volumes_from: list[str]  # the infra container's --volumes-from (its members take the infra's)
-    uidmap: list[str]       # the pod's id maps (its members' too, unless they give their own)
+    uidmap: list[str]       # the infra container's id maps (the CLI refuses them: members could not join)
     gidmap: list[str]
     subuidname: str
     subgidname: str
@@ -256,9 +256,6 @@ def join(rt: Any, o: CreateOptions) -> tuple[CreateOptions, PodRecord]:
     cfg = pod.config
     if cfg.userns and o.userns is None:
         o.userns = cfg.userns
-    if not (o.userns or o.uidmap or o.gidmap or o.subuidname or o.subgidname):
-        o.uidmap, o.gidmap = list(cfg.uidmap), list(cfg.gidmap)
-        o.subuidname, o.subgidname = cfg.subuidname or None, cfg.subgidname or None
     if cfg.volumes or cfg.volumes_from:
         o.volumes_from = [*o.volumes_from, infra]
     # what podman's members take over from the infra container: devices, /dev/shm's size, no /etc/hosts

@@ -470,3 +470,11 @@ def test_pod_clone_with_its_containers_start_and_destroy(p):
     assert r.returncode == 125 and r.stderr == "Error: no pod with name or ID nosuch found: no such pod\n"
     r = p("pod", "clone", "--memory", "1g", "pc3", check=False)
     assert r.returncode == 125 and "cgroup limits are not available yet" in r.stderr
+
+
+def test_pod_id_maps_stay_refused_with_the_reason(p):
+    for cmd in (["pod", "create"], ["pod", "clone"]):
+        r = p(*cmd, "--uidmap", "0:1:4000", "x", check=False)
+        assert r.returncode == 125 and r.stdout == ""
+        assert r.stderr.startswith(f"Error: podpy {' '.join(cmd)} --uidmap: a pod's id maps are not available yet")
+    assert p("pod", "ps", "-q").stdout == ""
