@@ -11,8 +11,9 @@ refused, saying so.
 
 from __future__ import annotations
 
-from ..errors import InvalidArgument, NoSuchContainer
+from ..errors import InvalidArgument, InvalidState, NoSuchContainer
 from .context import Runtime
+from .reconcile import reconcile
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -71,3 +72,28 @@ def clone_options(rt: Runtime, rec: ContainerRecord, parse: Callable[[list[str]]
     opts = CreateOptions(**{k: v for k, v in fields.items() if k in CreateOptions.FIELDS})
     opts.create_command = list(rec.config.create_command)
     return opts
+
+
+def clone(engine: Any, name: str, parse: Callable[[list[str]], dict[str, Any]], new_name: Optional[str],
+          image: Optional[str], pod: Optional[str], changes: dict[str, Any], destroy: bool, force: bool,
+          run: bool) -> ContainerRecord:
+    """ContainerEngine.clone's work, through the engine's own verbs (create, rm, start). A
+    running original that --destroy may not remove is refused before anything is made."""
+    from ..state import PAUSED, RUNNING
+
+    rt = engine.rt
+    reconcile(rt)
+    rec = rt.state.lookup(name)
+    if destroy and rec.state in (RUNNING, PAUSED) and not force:
+        raise InvalidState(f"cannot remove container {rec.id} as it is {rec.state} - running or paused "
+                           "containers cannot be removed without force: container state improper")
+    made = engine.create(clone_options(rt, rec, parse, new_name, image, pod, changes))
+    if destroy:
+        for report in engine.rm([rec.id], force=force, all_=False, ignore=False):
+            if report.error is not None:
+                raise report.error
+    if run:
+        for report in engine.start([made.id]):
+            if report.error is not None:
+                raise report.error
+    return made

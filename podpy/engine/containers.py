@@ -520,25 +520,10 @@ class ContainerEngine:
               destroy: bool = False, force: bool = False, run: bool = False) -> ContainerRecord:
         """`container clone`: a new container with the original's options (its command line,
         parsed again by parse) and the changes; with destroy the original is removed after
-        (a running one only with force), with run the clone is started."""
-        from ..state import PAUSED, RUNNING
-        from .clone import clone_options
+        (a running one only with force), with run the clone is started (clone.py)."""
+        from .clone import clone
 
-        reconcile(self.rt)
-        rec = self.rt.state.lookup(name)
-        if destroy and rec.state in (RUNNING, PAUSED) and not force:
-            raise InvalidState(f"cannot remove container {rec.id} as it is {rec.state} - running or paused "
-                               "containers cannot be removed without force: container state improper")
-        made = self.create(clone_options(self.rt, rec, parse, new_name, image, pod, dict(changes or {})))
-        if destroy:
-            for report in self.rm([rec.id], force=force, all_=False, ignore=False):
-                if report.error is not None:
-                    raise report.error
-        if run:
-            for report in self.start([made.id]):
-                if report.error is not None:
-                    raise report.error
-        return made
+        return clone(self, name, parse, new_name, image, pod, dict(changes or {}), destroy, force, run)
 
     def update(self, name: str, opts: CreateOptions) -> str:
         """`update`: the container's resource limits replaced by opts' (the flags of update.FIELDS),

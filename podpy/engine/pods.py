@@ -486,44 +486,10 @@ class PodEngine:
     def stats(self, names: list[str], all_: bool = False, latest: bool = False, interval: int = 5,
               stream: bool = True) -> Iterator[list[tuple[PodRecord, dict[str, Any]]]]:
         """`pod stats`: (pod, ContainerStats) of each running container of the pods (every pod
-        without names), one list per interval, only one without stream. The figures are
-        ContainerEngine.stats's (observe.py's readings, CPU % over the interval since the last)."""
-        from .observe import sample, stats_report
+        without names), one list per interval, only one without stream (podstats.py)."""
+        from .podstats import pod_stats
 
-        if (all_ or latest) and names:
-            raise InvalidArgument("--all, --latest and arguments cannot be used together")
-        if interval < 1:
-            raise InvalidArgument("--interval must be at least 1 second")
-        reconcile(self.rt)
-        chosen = [self.pods.lookup(n) for n in names]
-        if latest:
-            newest = max(self.pods.all(), key=lambda p: p.created, default=None)
-            if newest is None:
-                raise NoSuchPod("no pods to get stats of")
-            chosen = [newest]
-
-        def rounds() -> Iterator[list[tuple[PodRecord, dict[str, Any]]]]:
-            before: dict[str, Any] = {}
-            while True:
-                pods = chosen or self.pods.all()
-                ctrs = self.rt.state.all()
-                rows = []
-                for pod in pods:
-                    for rec in sorted(members(ctrs, pod.id), key=lambda r: r.id):
-                        if rec.state not in ("running", "paused") or not rec.pid:
-                            continue    # a container that does not run has no figures
-                        try:
-                            now = sample(rec)
-                        except OSError:
-                            continue    # it ended while read
-                        rows.append((pod, stats_report(rec, now, before.get(rec.id))))
-                        before[rec.id] = now
-                yield rows
-                if not stream:
-                    return
-                time.sleep(interval)
-                reconcile(self.rt)
-        return rounds()
+        return pod_stats(self.rt, self.pods, names, all_, latest, interval, stream)
 
     def inspect(self, names: list[str], latest: bool = False) -> list[Report]:
         def one(name: str) -> dict[str, Any]:

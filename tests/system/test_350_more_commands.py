@@ -1,6 +1,7 @@
 """Commands and flags of podman 4.3.1 that podpy took on late: `image diff`, `image tree`, `pod stats`,
 `pod logs --color`, `pod ps --ns`, pod create's namespace and /etc flags, `run --passwd`, `network
-reload`, `volume reload`, `image prune --external` (compared with podman where it is installed)."""
+reload`, `volume reload`, `image prune --external`, kube play's pull and container flags, `update`,
+`container runlabel`, `container clone` and `pod clone` (compared with podman where it is installed)."""
 
 from __future__ import annotations
 
