@@ -303,17 +303,146 @@ def diff(
     """List what a container changed: A added, C changed, D deleted."""
     from .lifecycle import engine, latest_or
 
+    from ..errors import NoSuchContainer
+
     name = latest_or(ctx, container, latest, '"podpy diff" requires a name, id, or the "--latest" flag',
                      "unable to get latest container: ")
-    changes = engine(ctx).diff(name)
-    if fmt == "json":
-        groups: dict[str, list[str]] = {"changed": [], "added": [], "deleted": []}
-        for kind, path in changes:
-            groups[{"A": "added", "C": "changed", "D": "deleted"}[kind]].append(path)
-        render.out(render.to_json({k: v or None for k, v in groups.items()}))
+    try:
+        changes = engine(ctx).diff(name)
+    except NoSuchContainer:
+        if latest:
+            raise
+        from ..engine.images import ImageEngine   # podman's `diff` takes an image too
+        from .app import runtime
+
+        changes = ImageEngine(runtime(ctx), render.warn).diff(name)
+    render.changes(changes, fmt)
+
+
+def clone(
+    ctx: typer.Context,
+    container: str = typer.Argument(..., help="The container to clone."),
+    new_name: Optional[str] = typer.Argument(None, help="The clone's name (default: NAME-clone)."),
+    image: Optional[str] = typer.Argument(None, help="Another image for the clone."),
+    name: Optional[str] = typer.Option(None, "--name", help="The clone's name."),
+    destroy: bool = typer.Option(False, "--destroy", help="Remove the original."),
+    force: bool = typer.Option(False, "-f", "--force", help="With --destroy: even a running original."),
+    run: bool = typer.Option(False, "--run", help="Start the clone."),
+    pod: Optional[str] = typer.Option(None, "--pod", help="The pod the clone joins."),
+    blkio_weight: Optional[str] = typer.Option(None, "--blkio-weight", help="Block IO weight (10-1000)."),
+    blkio_weight_device: List[str] = typer.Option([], "--blkio-weight-device", help="DEVICE:WEIGHT."),
+    cpu_period: Optional[str] = typer.Option(None, "--cpu-period", help="CPU period (microseconds)."),
+    cpu_quota: Optional[str] = typer.Option(None, "--cpu-quota", help="CPU time per period (microseconds)."),
+    cpu_rt_period: Optional[str] = typer.Option(None, "--cpu-rt-period", help="Realtime period (microseconds)."),
+    cpu_rt_runtime: Optional[str] = typer.Option(None, "--cpu-rt-runtime", help="Realtime runtime (microseconds)."),
+    cpu_shares: Optional[str] = typer.Option(None, "-c", "--cpu-shares", help="Relative CPU weight."),
+    cpus: Optional[str] = typer.Option(None, "--cpus", help="CPUs the clone may use (e.g. 1.5)."),
+    cpuset_cpus: Optional[str] = typer.Option(None, "--cpuset-cpus", help="CPUs to run on (0-3,5)."),
+    cpuset_mems: Optional[str] = typer.Option(None, "--cpuset-mems", help="Memory nodes to use."),
+    device_read_bps: List[str] = typer.Option([], "--device-read-bps", help="DEVICE:RATE."),
+    device_write_bps: List[str] = typer.Option([], "--device-write-bps", help="DEVICE:RATE."),
+    memory: Optional[str] = typer.Option(None, "-m", "--memory", help="Memory limit (e.g. 512m)."),
+    memory_reservation: Optional[str] = typer.Option(None, "--memory-reservation", help="Memory soft limit."),
+    memory_swap: Optional[str] = typer.Option(None, "--memory-swap", help="Memory plus swap (-1: unlimited)."),
+    memory_swappiness: Optional[str] = typer.Option(None, "--memory-swappiness", help="0-100 (-1: default)."),
+) -> None:
+    """Make a new container from an existing one's configuration; print its id."""
+    from . import runargs
+    from .lifecycle import engine
+
+    changes = dict(blkio_weight=blkio_weight, blkio_weight_device=list(blkio_weight_device), cpu_period=cpu_period,
+                   cpu_quota=cpu_quota, cpu_rt_period=cpu_rt_period, cpu_rt_runtime=cpu_rt_runtime,
+                   cpu_shares=cpu_shares, cpus=cpus, cpuset_cpus=cpuset_cpus, cpuset_mems=cpuset_mems,
+                   device_read_bps=list(device_read_bps), device_write_bps=list(device_write_bps), memory=memory,
+                   memory_reservation=memory_reservation, memory_swap=memory_swap,
+                   memory_swappiness=memory_swappiness)
+
+    def parse(words: List[str]) -> dict:
+        return runargs.parse("run", words) or {}
+
+    made = engine(ctx).clone(container, parse, name or new_name, image, pod, changes, destroy, force, run)
+    render.out(made.id)
+
+
+def runlabel(
+    ctx: typer.Context,
+    label: str = typer.Argument(..., help="The label that holds the command (RUN, INSTALL...)."),
+    image: str = typer.Argument(..., help="Image name or id."),
+    args: Optional[List[str]] = typer.Argument(None, help="Words added to the command."),
+    authfile: Optional[str] = typer.Option(None, "--authfile", help="Credentials file for the pull."),
+    cert_dir: Optional[str] = typer.Option(None, "--cert-dir", help="Certificates for the pull."),
+    creds: Optional[str] = typer.Option(None, "--creds", help="USERNAME[:PASSWORD] for the pull."),
+    display: bool = typer.Option(False, "--display", help="Print the command instead of running it."),
+    name: Optional[str] = typer.Option(None, "-n", "--name", help="The container name NAME stands for."),
+    replace: bool = typer.Option(False, "--replace", help="Remove the container of the command's --name first."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No output of the command or the pull."),
+    tls_verify: Optional[bool] = typer.Option(None, "--tls-verify/--no-tls-verify",
+                                              help="Require HTTPS and verify certificates when pulling."),
+) -> None:
+    """Run the command an image keeps in a label."""
+    import os
+    import subprocess
+
+    from ..engine.pull import PullOptions
+    from ..engine.runlabel import _SELF
+    from ..errors import InvalidArgument
+    from .lifecycle import engine
+
+    if authfile and not os.path.exists(authfile):
+        raise InvalidArgument(f"stat {authfile}: no such file or directory")
+    pull = PullOptions(name=image, tls_verify=tls_verify, creds=creds, cert_dir=cert_dir, auth_file=authfile)
+    made = engine(ctx).runlabel(label, image, list(args or []), name, pull, replace, display)
+    if display:
+        # podman names itself as it was invoked; a command that is not podman's stays what it is
+        words = ([sys.argv[0], *made.words[1:]] if made.words[0] in _SELF else made.words)
+        render.out("command: " + " ".join(words))
         return
-    for kind, path in changes:
-        render.out(f"{kind} {path}")
+    sys.stdout.flush()
+    out = subprocess.DEVNULL if quiet else None
+    try:
+        code = subprocess.call(made.argv, env=made.env, stdin=out, stdout=out, stderr=out)
+    except FileNotFoundError:
+        raise InvalidArgument(f"exec: \"{made.argv[0]}\": executable file not found in $PATH") from None
+    except PermissionError:
+        raise InvalidArgument(f"exec: \"{made.argv[0]}\": permission denied") from None
+    if code:
+        raise InvalidArgument(f"exit status {code}" if code > 0 else f"signal: {-code}")
+
+
+def update(
+    ctx: typer.Context,
+    container: str = typer.Argument(..., help="Container name or id."),
+    blkio_weight: Optional[str] = typer.Option(None, "--blkio-weight", help="Block IO weight (10-1000)."),
+    blkio_weight_device: List[str] = typer.Option([], "--blkio-weight-device", help="DEVICE:WEIGHT."),
+    cpu_period: Optional[str] = typer.Option(None, "--cpu-period", help="CPU period (microseconds)."),
+    cpu_quota: Optional[str] = typer.Option(None, "--cpu-quota", help="CPU time per period (microseconds)."),
+    cpu_rt_period: Optional[str] = typer.Option(None, "--cpu-rt-period", help="Realtime period (microseconds)."),
+    cpu_rt_runtime: Optional[str] = typer.Option(None, "--cpu-rt-runtime", help="Realtime runtime (microseconds)."),
+    cpu_shares: Optional[str] = typer.Option(None, "-c", "--cpu-shares", help="Relative CPU weight."),
+    cpus: Optional[str] = typer.Option(None, "--cpus", help="CPUs the container may use (e.g. 1.5)."),
+    cpuset_cpus: Optional[str] = typer.Option(None, "--cpuset-cpus", help="CPUs to run on (0-3,5)."),
+    cpuset_mems: Optional[str] = typer.Option(None, "--cpuset-mems", help="Memory nodes to use."),
+    device_read_bps: List[str] = typer.Option([], "--device-read-bps", help="DEVICE:RATE."),
+    device_read_iops: List[str] = typer.Option([], "--device-read-iops", help="DEVICE:N."),
+    device_write_bps: List[str] = typer.Option([], "--device-write-bps", help="DEVICE:RATE."),
+    device_write_iops: List[str] = typer.Option([], "--device-write-iops", help="DEVICE:N."),
+    memory: Optional[str] = typer.Option(None, "-m", "--memory", help="Memory limit (e.g. 512m)."),
+    memory_reservation: Optional[str] = typer.Option(None, "--memory-reservation", help="Memory soft limit."),
+    memory_swap: Optional[str] = typer.Option(None, "--memory-swap", help="Memory plus swap (-1: unlimited)."),
+    memory_swappiness: Optional[str] = typer.Option(None, "--memory-swappiness", help="0-100 (-1: default)."),
+) -> None:
+    """Change a container's resource limits (at once while it runs)."""
+    from ..engine.runoptions import CreateOptions
+    from .lifecycle import engine
+
+    opts = CreateOptions(
+        image="", blkio_weight=blkio_weight, blkio_weight_device=list(blkio_weight_device), cpu_period=cpu_period,
+        cpu_quota=cpu_quota, cpu_rt_period=cpu_rt_period, cpu_rt_runtime=cpu_rt_runtime, cpu_shares=cpu_shares,
+        cpus=cpus, cpuset_cpus=cpuset_cpus, cpuset_mems=cpuset_mems, device_read_bps=list(device_read_bps),
+        device_read_iops=list(device_read_iops), device_write_bps=list(device_write_bps),
+        device_write_iops=list(device_write_iops), memory=memory, memory_reservation=memory_reservation,
+        memory_swap=memory_swap, memory_swappiness=memory_swappiness)
+    render.out(engine(ctx).update(container, opts))
 
 
 def cp(
@@ -395,10 +524,11 @@ TOP = {"run": (forward_run, _RUN), "create": (forward_run, _CREATE), "start": (s
        "rm": (rm, {}), "inspect": (inspect, {}), "ps": (ps, {}), "export": (export, {}), "stop": (stop, {}),
        "kill": (kill, {}), "wait": (wait, {}), "restart": (restart, {}), "logs": (logs, {}),
        "rename": (rename, {}), "attach": (attach, {}), "commit": (commit, {}), "diff": (diff, {}), "cp": (cp, {}), "pause": (pause, {}), "unpause": (unpause, {}), "top": (top, {}),
-       "stats": (stats, {}), "port": (port, {}),
+       "stats": (stats, {}), "port": (port, {}), "update": (update, {}),
        "exec": (forward_exec, _EXEC)}
 GROUP = {**TOP, "ls": (ps, {}), "list": (ps, {"hidden": True}), "exists": (exists, {}),
-         "cleanup": (cleanup, {"hidden": True}), "prune": (prune, {})}
+         "cleanup": (cleanup, {"hidden": True}), "prune": (prune, {}), "runlabel": (runlabel, {}),
+         "clone": (clone, {})}
 GROUP.pop("ps")
 GROUP["ps"] = (ps, {"hidden": True})
 from .mounts import CONTAINER_GROUP  # noqa: E402 - `container mount`, `container umount`

@@ -313,6 +313,8 @@ def prune(
     all_: bool = typer.Option(False, "-a", "--all", help="Remove every image no container uses."),
     force: bool = typer.Option(False, "-f", "--force", help="Do not ask (podpy never asks)."),
     filters: List[str] = typer.Option([], "--filter", help="Only images that match (the keys of `images`)."),
+    _external: bool = typer.Option(False, "--external",
+                                   help="Also images only other tools' containers use (podpy's store has none)."),
 ) -> None:
     """Remove dangling images (with -a, every unused image)."""
     for image_id in engine(ctx).prune(all_, list(filters)):
@@ -423,6 +425,67 @@ def inspect(
         raise error
 
 
+def diff(
+    ctx: typer.Context,
+    image: str = typer.Argument(..., help="Image name or id."),
+    other: Optional[str] = typer.Argument(None, help="The image to compare with (default: its parent layers)."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="json"),
+) -> None:
+    """List what an image's top layer changed (or what it has against another image)."""
+    render.changes(engine(ctx).diff(image, other), fmt)
+
+
+def _go_size(n: float) -> str:
+    """go-units' HumanSizeWithPrecision(n, 4), as podman's tree prints sizes: `2.13MB`, `5.12kB`, `0B`."""
+    units = ("B", "kB", "MB", "GB", "TB", "PB")
+    i = 0
+    while n >= 1000 and i < len(units) - 1:
+        n /= 1000
+        i += 1
+    return f"{n:.4g}{units[i]}"
+
+
+def tree(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Image name or id."),
+    whatrequires: bool = typer.Option(False, "--whatrequires",
+                                      help="The layers and images built on the image's top layer."),
+) -> None:
+    """Show an image's layers as a tree (or what is built on it)."""
+    found = engine(ctx).tree(name, whatrequires)
+
+    def line(layer: Any) -> str:
+        tags = f" Top Layer of: [{' '.join(layer.tags)}]" if layer.tags else ""
+        return f"ID: {layer.id.split(':')[-1][:12]} Size: {_go_size(layer.size):>7}{tags}"
+
+    # (text, children) entries: what requires a layer hangs below it when it is one, and beside it
+    # when there are several (podman's drawing)
+    entries: list[tuple[str, list[Any]]] = []
+
+    def add(layer: Any, into: list[tuple[str, list[Any]]]) -> None:
+        entry: tuple[str, list[Any]] = (line(layer), [])
+        into.append(entry)
+        for child in layer.children:
+            add(child, into if len(layer.children) > 1 else entry[1])
+
+    for layer in found.layers:
+        if whatrequires:
+            add(layer, entries)
+        else:
+            entries.append((line(layer), []))
+    out = [f"Image ID: {found.id[:12]}", f"Tags:     [{' '.join(found.tags)}]",
+           f"Size:     {_go_size(found.size)}", "Image Layers" if found.layers else "No Image Layers"]
+
+    def draw(items: list[tuple[str, list[Any]]], indent: str) -> None:
+        for i, (text, kids) in enumerate(items):
+            last = i == len(items) - 1
+            out.append(indent + ("└── " if last else "├── ") + text)
+            draw(kids, indent + ("    " if last else "│   "))
+
+    draw(entries, "")
+    render.out("\n".join(out) + "\n")
+
+
 TOP = {"import": (import_, {}), "images": (images, {}), "rmi": (rmi, {}), "tag": (tag, {}), "untag": (untag, {}),
        "pull": (pull, {}),
        "login": (login, {}), "logout": (logout, {}), "history": (history, {}), "push": (push, {}),
@@ -430,7 +493,8 @@ TOP = {"import": (import_, {}), "images": (images, {}), "rmi": (rmi, {}), "tag":
 from .build import build as _build  # noqa: E402 - `image build` is `build`
 
 GROUP = {"build": (_build, {}), "save": (save, {}), "load": (load, {}), "import": (import_, {}), "pull": (pull, {}), "push": (push, {}), "history": (history, {}), "prune": (prune, {}), "ls": (images, {}), "list": (images, {"hidden": True}), "rm": (rmi, {}),
-         "tag": (tag, {}), "untag": (untag, {}), "exists": (exists, {}), "inspect": (inspect, {})}
+         "tag": (tag, {}), "untag": (untag, {}), "exists": (exists, {}), "inspect": (inspect, {}),
+         "diff": (diff, {}), "tree": (tree, {})}
 from .mounts import IMAGE_GROUP  # noqa: E402 - `image mount`, `image unmount`
 
 GROUP.update(IMAGE_GROUP)

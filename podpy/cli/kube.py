@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import List, Optional
 
@@ -14,6 +15,9 @@ from .app import runtime
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+
+SECCOMP_ROOT = "/var/lib/kubelet/seccomp"   # podman's default --seccomp-profile-root
 
 
 def engine(ctx: typer.Context, quiet: bool = False) -> Any:
@@ -53,9 +57,29 @@ def play(
     mac_address: Optional[str] = typer.Option(None, "--mac-address", help="MAC address of the pod."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print no progress while pulling images."),
     strict: bool = typer.Option(False, "--strict", help="Refuse a file with fields podpy ignores."),
+    authfile: Optional[str] = typer.Option(None, "--authfile", help="Credentials file for the images' pulls."),
+    cert_dir: Optional[str] = typer.Option(None, "--cert-dir", help="Certificates for the images' pulls."),
+    creds: Optional[str] = typer.Option(None, "--creds", help="USERNAME[:PASSWORD] for the images' pulls."),
+    tls_verify: Optional[bool] = typer.Option(None, "--tls-verify/--no-tls-verify",
+                                              help="Require HTTPS and verify certificates when pulling."),
+    no_hosts: bool = typer.Option(False, "--no-hosts", help="No /etc/hosts in the pods' containers."),
+    annotation: List[str] = typer.Option([], "--annotation", help="An annotation of every container (K=V)."),
+    context_dir: Optional[str] = typer.Option(None, "--context-dir",
+                                              help="The build context of the images (with --build)."),
+    seccomp_profile_root: str = typer.Option(SECCOMP_ROOT, "--seccomp-profile-root",
+                                             help="Where `localhost/PROFILE` seccomp annotations look."),
 ) -> None:
     """Make pods, containers and volumes from Kubernetes YAML, and start them."""
+    from ..errors import InvalidArgument
     from ..kube.play import PlayOptions
+
+    if context_dir is not None:   # podman's check: the directory is only for --build's images
+        raise InvalidArgument("--build must be specified when using --context-dir option")
+    if authfile is not None and not os.path.exists(authfile):
+        raise InvalidArgument(f"stat {authfile}: no such file or directory")
+    for note in annotation:
+        if "=" not in note:
+            raise InvalidArgument(f"annotation {note!r} must be KEY=VALUE")
 
     text = _read(file)
     if down:
@@ -63,7 +87,9 @@ def play(
         return
     maps = [p for item in configmap for p in item.split(",") if p]
     opts = PlayOptions(network=list(network), publish=list(publish), log_driver=log_driver,
-                       log_opts=list(log_opt), userns=userns, ip=ip, mac_address=mac_address)
+                       log_opts=list(log_opt), userns=userns, ip=ip, mac_address=mac_address, no_hosts=no_hosts,
+                       annotations=list(annotation), seccomp_profile_root=seccomp_profile_root,
+                       authfile=authfile, cert_dir=cert_dir, creds=creds, tls_verify=tls_verify)
     report = engine(ctx, quiet).play(text, opts, maps, start=start, replace=replace, strict=strict)
     if report.volumes:
         render.out("Volumes:")

@@ -197,18 +197,27 @@ def logs(
     latest: bool = typer.Option(False, "-l", "--latest", help="The latest container."),
 ) -> None:
     """Show a container's output: stdout to stdout, stderr to stderr."""
-    from ..engine.entities import LogsOptions
     from ..errors import InvalidArgument
-    from ..formats import parse_time
 
     containers = list(containers or [])
     if latest and containers:
         raise InvalidArgument("--latest and containers cannot be used together")
     if not latest and not containers:
         raise InvalidArgument("specify at least one container name or ID to log")
-    eng = engine(ctx)
     if latest:
-        containers = [eng.latest()]
+        containers = [engine(ctx).latest()]
+    show_logs(ctx, containers, follow, tail, since, until, timestamps, names, color)
+
+
+def show_logs(ctx: typer.Context, containers: List[str], follow: bool, tail: int, since: Optional[str],
+              until: Optional[str], timestamps: bool, names: bool, color: bool,
+              color_index: Optional[dict[str, int]] = None) -> None:
+    """The logs of containers (ids or names), as `logs` prints them; color_index: each
+    container's place in podman's color order (by default, the order in which their lines come)."""
+    from ..engine.entities import LogsOptions
+    from ..formats import parse_time
+
+    eng = engine(ctx)
     opts = LogsOptions(follow=follow, tail=tail, since=parse_time(since, "--since") if since else None,
                        until=parse_time(until, "--until") if until else None)
     prefix_names = names or len(containers) > 1
@@ -220,7 +229,8 @@ def logs(
         stream = err if e.stream == b"stderr" else out
         line = prefix + (e.stamp + b" " if timestamps else b"") + e.text
         if color:   # the line (without its newline) between the container's color and a reset
-            code = colors.setdefault(rec.id, LOG_COLORS[len(colors) % len(LOG_COLORS)])
+            index = color_index.get(rec.id, len(colors)) if color_index is not None else len(colors)
+            code = colors.setdefault(rec.id, LOG_COLORS[index % len(LOG_COLORS)])
             body, nl = (line[:-1], b"\n") if line.endswith(b"\n") else (line, b"")
             line = code + body + b"\x1b[0m" + nl
         stream.write(line)

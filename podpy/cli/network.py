@@ -152,7 +152,25 @@ def exists(ctx: typer.Context, name: str = typer.Argument(..., help="Network nam
         raise typer.Exit(1)
 
 
+def reload(
+    ctx: typer.Context,
+    containers: Optional[List[str]] = typer.Argument(None, help="Containers."),
+    all_: bool = typer.Option(False, "-a", "--all", help="Every running container on user networks."),
+    latest: bool = typer.Option(False, "-l", "--latest", help="The latest container."),
+) -> None:
+    """Make the network interfaces of running containers on user networks again."""
+    code = 0
+    for rep in engine(ctx).reload(list(containers or []), all_, latest):
+        if rep.error is None:
+            render.out(str(rep.value))
+        else:
+            render.error(str(rep.error))
+            code = 125
+    if code:
+        raise typer.Exit(code)
+
+
 TOP: dict = {}
 GROUP = {"create": (create, {}), "ls": (ls, {}), "list": (ls, {"hidden": True}), "inspect": (inspect, {}),
          "rm": (rm, {}), "remove": (rm, {"hidden": True}), "prune": (prune, {}), "connect": (connect, {}),
-         "disconnect": (disconnect, {}), "exists": (exists, {})}
+         "disconnect": (disconnect, {}), "exists": (exists, {}), "reload": (reload, {})}

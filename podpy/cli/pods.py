@@ -83,6 +83,15 @@ def create(
     ip: Optional[str] = typer.Option(None, "--ip", help="Address on a user network."),
     mac_address: Optional[str] = typer.Option(None, "--mac-address", help="MAC address on a user network."),
     pod_id_file: Optional[str] = typer.Option(None, "--pod-id-file", help="Write the pod's id to this file."),
+    no_hosts: bool = typer.Option(False, "--no-hosts", help="No /etc/hosts for the pod's containers."),
+    shm_size: Optional[str] = typer.Option(None, "--shm-size", help="Size of /dev/shm of the pod's containers."),
+    sysctl: List[str] = typer.Option([], "--sysctl", help="A kernel setting of the pod's namespaces (NAME=VALUE)."),
+    uts: Optional[str] = typer.Option(None, "--uts", help="The pod's UTS namespace (host, private, ns:PATH)."),
+    pid: Optional[str] = typer.Option(None, "--pid", help="The pod's PID namespace (host, private, ns:PATH)."),
+    security_opt: List[str] = typer.Option([], "--security-opt", help="A security option of the infra container."),
+    volumes_from: List[str] = typer.Option([], "--volumes-from",
+                                           help="The volumes of a container, for every container of the pod."),
+    device: List[str] = typer.Option([], "--device", help="A host device for every container of the pod."),
 ) -> None:
     """Create a pod; print its id."""
     from ..engine.pods import PodCreateOptions
@@ -93,7 +102,9 @@ def create(
         add_host=list(add_host), dns=list(dns), dns_search=list(dns_search), dns_option=list(dns_option),
         labels=list(label), label_files=list(label_file), userns=userns, volumes=list(volume),
         exit_policy=exit_policy, replace=replace, network_alias=list(network_alias), ip=ip,
-        mac_address=mac_address, pod_id_file=pod_id_file, create_command=["podpy", *sys.argv[1:]])
+        mac_address=mac_address, pod_id_file=pod_id_file, create_command=["podpy", *sys.argv[1:]],
+        no_hosts=no_hosts, shm_size=shm_size, sysctls=list(sysctl), uts=uts, pid=pid,
+        security_opts=list(security_opt), volumes_from=list(volumes_from), devices=list(device))
     render.out(engine(ctx).create(opts).id)
 
 
@@ -271,6 +282,7 @@ def ps(
     ctr_status: bool = typer.Option(False, "--ctr-status", help="The states of the pods' containers."),
     sort: str = typer.Option("created", "--sort", help="created, id, name, number or status."),
     latest: bool = typer.Option(False, "-l", "--latest", help="The latest pod."),
+    ns: bool = typer.Option(False, "--ns", help="The pods' cgroup parent and namespace columns."),
 ) -> None:
     """List pods."""
     from ..errors import InvalidArgument
@@ -316,7 +328,11 @@ def ps(
                ("INFRA ID", "InfraID")]
     extra = [(h, k) for on, h, k in ((ctr_ids, "IDS", "ContainerIds"), (ctr_names, "NAMES", "ContainerNames"),
                                       (ctr_status, "STATUS", "ContainerStatuses")) if on]
-    columns += extra or [("# OF CONTAINERS", "NumberOfContainers")]
+    if ns:   # podman's order: after the containers' columns, before their number
+        extra_ns = [("CGROUP", "Cgroup"), ("NAMESPACES", "Namespace")]
+        columns += extra + extra_ns + ([] if extra else [("# OF CONTAINERS", "NumberOfContainers")])
+    else:
+        columns += extra or [("# OF CONTAINERS", "NumberOfContainers")]
     docs = [{"Cgroup": p["Cgroup"], "Containers": p["Containers"], "Created": rfc3339(p["CreatedTs"]),
              "Id": p["Id"], "InfraId": p["InfraId"], "Name": p["Name"], "Namespace": p["Namespace"],
              "Networks": p["Networks"], "Status": p["Status"], "Labels": p["Labels"]} for p in pods]
@@ -368,11 +384,12 @@ def logs(
     until: Optional[str] = typer.Option(None, "--until", help="Only lines until a time or duration."),
     timestamps: bool = typer.Option(False, "-t", "--timestamps", help="Prefix each line with its time."),
     names: bool = typer.Option(False, "-n", "--names", help="Prefix each line with the container's name."),
+    color: bool = typer.Option(False, "--color", help="Each container's lines in a color of its own."),
     latest: bool = typer.Option(False, "-l", "--latest", help="The latest pod."),
 ) -> None:
     """The logs of a pod's containers (its infra container has none)."""
     from ..errors import InvalidArgument
-    from .lifecycle import logs as container_logs
+    from .lifecycle import show_logs
 
     if pod is None and not latest:
         raise InvalidArgument("`podpy pod logs` requires a pod name or id, or --latest")
@@ -388,9 +405,82 @@ def logs(
         members = chosen
     if not members:
         raise InvalidArgument(f"pod {doc.value['Name']} has no containers with logs")
-    # every parameter given: called directly, typer's defaults would be its option objects
-    container_logs(ctx, containers=[c["Id"] for c in members], follow=follow, tail=tail, since=since, until=until,
-                   timestamps=timestamps, names=names, color=False, latest=False)
+    # podman gives the colors out over every container of the pod by id, the infra's included
+    order = {c["Id"]: i for i, c in enumerate(sorted(doc.value["Containers"], key=lambda c: c["Id"]))}
+    show_logs(ctx, [c["Id"] for c in members], follow, tail, since, until, timestamps, names, color,
+              order if container is None else None)
+
+
+def clone(
+    ctx: typer.Context,
+    pod: str = typer.Argument(..., help="The pod to clone."),
+    new_name: Optional[str] = typer.Argument(None, help="The clone's name (default: NAME-clone)."),
+    name: Optional[str] = typer.Option(None, "-n", "--name", help="The clone's name."),
+    destroy: bool = typer.Option(False, "--destroy", help="Remove the original pod (its containers killed)."),
+    start: bool = typer.Option(False, "--start", help="Start the clone."),
+    hostname: Optional[str] = typer.Option(None, "-h", "--hostname", help="Host name of the clone."),
+    label: List[str] = typer.Option([], "-l", "--label", help="More metadata (K=V)."),
+    label_file: List[str] = typer.Option([], "--label-file", help="Read more labels from a file."),
+    infra_command: Optional[str] = typer.Option(None, "--infra-command", help="Command of the infra container."),
+    infra_name: Optional[str] = typer.Option(None, "--infra-name", help="Name of the infra container."),
+    userns: Optional[str] = typer.Option(None, "--userns", help="User namespace of the clone's containers."),
+    volume: List[str] = typer.Option([], "-v", "--volume", help="A volume every container of the clone gets."),
+    shm_size: Optional[str] = typer.Option(None, "--shm-size", help="Size of /dev/shm of the clone's containers."),
+    sysctl: List[str] = typer.Option([], "--sysctl", help="A kernel setting of the clone's namespaces."),
+    uts: Optional[str] = typer.Option(None, "--uts", help="The clone's UTS namespace."),
+    pid: Optional[str] = typer.Option(None, "--pid", help="The clone's PID namespace."),
+    security_opt: List[str] = typer.Option([], "--security-opt", help="A security option of the infra container."),
+    volumes_from: List[str] = typer.Option([], "--volumes-from", help="The volumes of a container, for all."),
+    device: List[str] = typer.Option([], "--device", help="A host device for every container of the clone."),
+) -> None:
+    """Make a new pod (and a clone of each of its containers) from an existing pod; print its id."""
+    from ..engine.containers import ContainerEngine
+    from . import runargs
+
+    changes = dict(hostname=hostname, labels=list(label), label_files=list(label_file), infra_command=infra_command,
+                   infra_name=infra_name, userns=userns, volumes=list(volume), shm_size=shm_size,
+                   sysctls=list(sysctl), uts=uts, pid=pid, security_opts=list(security_opt),
+                   volumes_from=list(volumes_from), devices=list(device))
+
+    def parse(words: List[str]) -> dict:
+        return runargs.parse("run", words) or {}
+
+    containers = ContainerEngine(runtime(ctx), render.warn)
+
+    def clone_member(cid: str, new: str, pod_id: str) -> None:
+        containers.clone(cid, parse, new, pod=pod_id)
+
+    render.out(engine(ctx).clone(pod, clone_member, name or new_name, changes, start, destroy).id)
+
+
+def stats(
+    ctx: typer.Context,
+    pods: Optional[List[str]] = typer.Argument(None, help="Pods (default: every pod)."),
+    all_: bool = typer.Option(False, "-a", "--all", help="Every pod."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="json, or a Go template."),
+    no_reset: bool = typer.Option(False, "--no-reset", help="Do not clear the terminal between readings."),
+    no_stream: bool = typer.Option(False, "--no-stream", help="One reading, then exit."),
+    latest: bool = typer.Option(False, "-l", "--latest", help="The latest pod."),
+) -> None:
+    """Resource use of the containers of pods: CPU, memory, network, block I/O, processes."""
+    import json
+
+    from .views import POD_STATS_COLUMNS, pod_stats_row
+
+    # podman reads every second
+    for readings in engine(ctx).stats(list(pods or []), all_, latest, 1, not no_stream):
+        rows = [pod_stats_row(pod.id, st) for pod, st in readings]
+        if fmt == "json":
+            render.out(json.dumps(rows, indent=5))
+        else:
+            if not no_reset and sys.stdout.isatty():
+                sys.stdout.write("\x1b[2J\x1b[H")
+            if not fmt:   # podman's table: a row of `--` when no container runs
+                render.table(rows or [{key: "--" for _h, key in POD_STATS_COLUMNS}], POD_STATS_COLUMNS)
+            elif rows:
+                render.formatted(rows, fmt, POD_STATS_COLUMNS,
+                                 header_overrides={k: h for h, k in POD_STATS_COLUMNS})
+        sys.stdout.flush()
 
 
 TOP: dict = {}
@@ -399,4 +489,5 @@ GROUP = {
     "kill": (kill, {}), "pause": (pause, {}), "unpause": (unpause, {}), "rm": (rm, {}),
     "exists": (exists, {}), "prune": (prune, {}), "inspect": (inspect, {}), "ps": (ps, {}),
     "ls": (ps, {"hidden": True}), "list": (ps, {"hidden": True}), "top": (top, {}), "logs": (logs, {}),
+    "stats": (stats, {}), "clone": (clone, {"context_settings": {"help_option_names": ["--help"]}}),
 }

@@ -25,30 +25,22 @@ SIGNING = "image signing is not available yet"
 HOOKS = "OCI hooks are not available yet"
 IPV6 = "IPv6 on user networks is not available yet"
 CONMON = "podpy has no conmon: its own monitor supervises containers"
+POD_IDMAP = ("a pod's id maps are not available yet: the containers that join a pod's namespaces cannot be given "
+             "id maps (give --uidmap to a container outside a pod)")
 LATEST = NOT_YET
 
 COMMANDS = {
     "auto-update": NOT_YET,
     "container checkpoint": "checkpointing needs CRIU with root privileges; podpy runs containers without them",
     "container restore": "restoring needs CRIU with root privileges; podpy runs containers without them",
-    "container clone": NOT_YET,
     "container init": "podpy has no initialized state: `start` sets a container up and starts it in one step",
     "init": "podpy has no initialized state: `start` sets a container up and starts it in one step",
-    "container runlabel": NOT_YET,
-    "container update": NOT_YET,
-    "update": NOT_YET,
     "generate systemd": NOT_YET,
     "generate spec": "out of scope: podpy has no remote API that takes podman's container specs",
     "machine": "out of scope: podpy runs containers on this Linux host and manages no virtual machines",
-    "pod clone": NOT_YET,
-    "pod stats": NOT_YET,
-    "image diff": NOT_YET,
     "image scp": "copying images to other users or hosts is not available yet",
     "image sign": SIGNING,
     "image trust": SIGNING,
-    "image tree": NOT_YET,
-    "network reload": NOT_YET,
-    "volume reload": NOT_YET,
     "system connection": REMOTE,
     "system service": "the API service is not available yet",
     "system migrate": "out of scope: podpy's database updates itself when a newer podpy opens it",
@@ -62,25 +54,26 @@ _RUN_CREATE = {
 FLAGS = {
     "": {"--hooks-dir": HOOKS, "--namespace": NOT_YET, "--volumepath": NOT_YET,
          "-c/--connection": REMOTE, "--identity": REMOTE, "-r/--remote": REMOTE, "--url": REMOTE, "--ssh": REMOTE},
-    "run": {**_RUN_CREATE, "--passwd": NOT_YET},
+    "run": {**_RUN_CREATE},
     "create": {**_RUN_CREATE, "--init-ctr": INIT_CTR},
     "kube play": {
-        "--annotation": NOT_YET, "--authfile": NOT_YET, "--build": "building images from a play's context "
-        "directories is not available yet: build them with `podpy build` first", "--cert-dir": NOT_YET,
-        "--context-dir": NOT_YET, "--creds": NOT_YET, "--no-hosts": NOT_YET, "--seccomp-profile-root": NOT_YET,
-        "--tls-verify": NOT_YET,
+        "--build": "building images from a play's context directories is not available yet: build them with "
+        "`podpy build` first",
     },
     "pod create": {
         "--blkio-weight": POD_CGROUP, "--blkio-weight-device": POD_CGROUP, "--cgroup-parent": POD_CGROUP,
         "-c/--cpu-shares": POD_CGROUP, "--cpus": POD_CGROUP, "--cpuset-cpus": POD_CGROUP, "--cpuset-mems": POD_CGROUP,
-        "--device": NOT_YET, "--device-read-bps": POD_CGROUP, "--device-write-bps": POD_CGROUP,
-        "--gidmap": NOT_YET, "--infra-conmon-pidfile": CONMON, "--ip6": IPV6, "-m/--memory": POD_CGROUP,
-        "--memory-swap": POD_CGROUP, "--no-hosts": NOT_YET, "--pid": NOT_YET, "--security-opt": NOT_YET,
-        "--shm-size": NOT_YET, "--subgidname": NOT_YET, "--subuidname": NOT_YET, "--sysctl": NOT_YET,
-        "--uidmap": NOT_YET, "--uts": NOT_YET, "--volumes-from": NOT_YET,
+        "--device-read-bps": POD_CGROUP, "--device-write-bps": POD_CGROUP, "--infra-conmon-pidfile": CONMON,
+        "--ip6": IPV6, "-m/--memory": POD_CGROUP, "--memory-swap": POD_CGROUP, "--uidmap": POD_IDMAP,
+        "--gidmap": POD_IDMAP, "--subuidname": POD_IDMAP, "--subgidname": POD_IDMAP,
     },
-    "pod ps": {"--ns": NOT_YET},
-    "pod logs": {"--color": NOT_YET},
+    "pod clone": {
+        "--blkio-weight": POD_CGROUP, "--blkio-weight-device": POD_CGROUP, "--cgroup-parent": POD_CGROUP,
+        "-c/--cpu-shares": POD_CGROUP, "--cpus": POD_CGROUP, "--cpuset-cpus": POD_CGROUP, "--cpuset-mems": POD_CGROUP,
+        "--device-read-bps": POD_CGROUP, "--device-write-bps": POD_CGROUP, "--infra-conmon-pidfile": CONMON,
+        "-m/--memory": POD_CGROUP, "--memory-swap": POD_CGROUP, "--uidmap": POD_IDMAP, "--gidmap": POD_IDMAP,
+        "--subuidname": POD_IDMAP, "--subgidname": POD_IDMAP,
+    },
     "build": {
         "--all-platforms": "building for every platform needs emulation of other architectures, which podpy "
         "does not have",
@@ -92,7 +85,6 @@ FLAGS = {
         "--userns-gid-map": NOT_YET, "--userns-gid-map-group": NOT_YET,
         "--userns-uid-map": NOT_YET, "--userns-uid-map-user": NOT_YET,
     },
-    "image prune": {"--external": NOT_YET},
     "manifest push": {"--remove-signatures": SIGNING, "--sign-by": SIGNING, "--sign-by-sigstore-private-key": SIGNING,
                       "--sign-passphrase-file": SIGNING},
     "push": {"--remove-signatures": SIGNING, "--sign-by": SIGNING,

@@ -192,3 +192,16 @@ def confirm(command: str, warning: str) -> bool:
         raise InvalidArgument(f"{command} asks for confirmation: use -f/--force when stdin is no terminal")
     answer = input(f"{warning}\nAre you sure you want to continue? [y/N] ")
     return answer.strip().lower() in ("y", "yes")
+
+
+def changes(items: list[tuple[str, str]], fmt: Optional[str]) -> None:
+    """`diff`'s and `image diff`'s output: `KIND PATH` lines, or podman's JSON groups (an empty
+    one left out, indented as podman indents them)."""
+    if fmt == "json":
+        groups: dict[str, list[str]] = {"changed": [], "added": [], "deleted": []}
+        for kind, path in items:
+            groups[{"A": "added", "C": "changed", "D": "deleted"}[kind]].append(path)
+        out(json.dumps({k: v for k, v in groups.items() if v}, indent=5))
+        return
+    for kind, path in items:
+        out(f"{kind} {path}")

@@ -164,6 +164,21 @@ def unmount(ctx: typer.Context, name: str = typer.Argument(..., help="Volume nam
 
 
 TOP: dict = {}
+def reload(ctx: typer.Context) -> None:
+    """Scan the volume plugins for volumes added or removed (podpy has only the local driver)."""
+    added, removed, errors = engine(ctx).reload()
+    for title, names in (("Added:", added), ("Removed:", removed)):
+        if names:
+            render.out(title)
+            for name in names:
+                render.out(name)
+    for error in errors:
+        render.error(error)
+    if errors:
+        raise typer.Exit(125)
+
+
 GROUP = {"create": (create, {}), "ls": (ls, {}), "list": (ls, {"hidden": True}), "inspect": (inspect, {}),
          "rm": (rm, {}), "remove": (rm, {"hidden": True}), "prune": (prune, {}), "exists": (exists, {}),
-         "export": (export, {}), "import": (import_, {}), "mount": (mount, {}), "unmount": (unmount, {})}
+         "export": (export, {}), "import": (import_, {}), "mount": (mount, {}), "unmount": (unmount, {}),
+         "reload": (reload, {})}

@@ -21,7 +21,7 @@ from .reconcile import reconcile
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Callable, Iterator, Optional
+    from typing import Any, Callable, Iterator, Optional
 
     from storage.images import Image
 
@@ -223,7 +223,7 @@ class ContainerEngine:
         from .pull import ensure_image
 
         ensure_image(self.rt, image, policy, self.progress or (lambda _line: None), wanted,
-                     tls_verify=opts.tls_verify, auth_file=opts.authfile)
+                     tls_verify=opts.tls_verify, auth_file=opts.authfile, creds=opts.creds, cert_dir=opts.cert_dir)
         return opts
 
     # -- start, stop and the other running verbs ---------------------------------------------
@@ -493,6 +493,44 @@ class ContainerEngine:
         reconcile(self.rt)
         recs = [self.rt.state.lookup(n) for n in names]
         return entries_of(self.rt, recs, opts.follow, opts.tail, opts.since, opts.until)
+
+    def runlabel(self, label: str, image: str, args: list[str], name: Optional[str] = None,
+                 pull: Any = None, replace: bool = False, display: bool = False) -> Any:
+        """`container runlabel`: the command of the image's label, substituted as podman does
+        (a runlabel.RunlabelCommand); the image is pulled (with pull's PullOptions) when it is
+        not here. With replace, a container of the name the command's --name gives is removed
+        first (unless display, which changes nothing)."""
+        from .pull import PullOptions
+        from .runlabel import runlabel
+
+        made = runlabel(self.rt, label, image, list(args), name, pull or PullOptions(name=image),
+                        self.progress or (lambda _line: None))
+        if replace and not display and made.name:
+            try:
+                self.rt.state.lookup(made.name)
+            except NoSuchContainer:
+                return made
+            for report in self.rm([made.name], force=True, all_=False, ignore=False):
+                if report.error is not None:
+                    raise report.error
+        return made
+
+    def clone(self, name: str, parse: Callable[[list[str]], dict[str, Any]], new_name: Optional[str] = None,
+              image: Optional[str] = None, pod: Optional[str] = None, changes: Optional[dict[str, Any]] = None,
+              destroy: bool = False, force: bool = False, run: bool = False) -> ContainerRecord:
+        """`container clone`: a new container with the original's options (its command line,
+        parsed again by parse) and the changes; with destroy the original is removed after
+        (a running one only with force), with run the clone is started (clone.py)."""
+        from .clone import clone
+
+        return clone(self, name, parse, new_name, image, pod, dict(changes or {}), destroy, force, run)
+
+    def update(self, name: str, opts: CreateOptions) -> str:
+        """`update`: the container's resource limits replaced by opts' (the flags of update.FIELDS),
+        in its configuration and, while it runs, in its cgroup; its full id."""
+        from .update import update
+
+        return update(self.rt, name, opts, self.warn)
 
     def diff(self, name: str) -> list[tuple[str, str]]:
         """`diff`: (A, C or D, path) for what the container added, changed or deleted."""

@@ -165,10 +165,14 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
     groups = groups + [g for g in added if g not in groups]
     if keep_groups:
         extra["annotations"][procopts.KEEP_GROUPS_ANNOTATION] = "1"
-    if o.passwd_entry is not None:
+    if not o.passwd:
+        extra_etc = {}   # --passwd=false: the image's /etc/passwd and /etc/group as they are
+    elif o.passwd_entry is not None or (user_spec is not None and (passwd is not None or "/etc/passwd" in extra_etc)):
+        # a --user the image's /etc/passwd lacks gets a line of its own (--passwd-entry's, or podman's)
         users = extra_etc.get("/etc/passwd")
-        with_entry = procopts.passwd_with_entry(o.passwd_entry, uid, gid, o.workdir or str(icfg.get("WorkingDir")
-                                                or "/"), users.encode() if users else passwd)
+        with_entry = procopts.passwd_with_entry(o.passwd_entry or procopts.DEFAULT_PASSWD_ENTRY, uid, gid,
+                                                o.workdir or str(icfg.get("WorkingDir") or "/"),
+                                                users.encode() if users else passwd)
         if with_entry is not None:
             extra_etc["/etc/passwd"] = with_entry
     if uid == 0 and home == "/":

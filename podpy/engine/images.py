@@ -225,6 +225,29 @@ class ImageEngine:
                 reports.append(Report(name, error=exc))
         return reports
 
+    def diff(self, name: str, other: Optional[str] = None) -> list[tuple[str, str]]:
+        """`image diff`: (A, C or D, path) for what the image's top layer changed against its
+        parent layers, or what the image has against the other image."""
+        from ..errors import NoSuchImage
+        from .imagediff import image_diff
+        from .imagestore import lookup
+
+        def find(ref: str) -> Image:
+            try:
+                return lookup(self.rt, ref)
+            except NoSuchImage as exc:
+                raise NoSuchImage(f"{ref} not found: {exc}") from None
+
+        return image_diff(self.rt, find(name), find(other) if other is not None else None)
+
+    def tree(self, name: str, whatrequires: bool = False) -> Any:
+        """`image tree`: the image's layers (an imagetree.ImageTree), or with whatrequires its top
+        layer and the layers and images built on it."""
+        from .imagestore import lookup
+        from .imagetree import image_tree
+
+        return image_tree(self.rt, lookup(self.rt, name), whatrequires)
+
     def exists(self, name: str) -> bool:
         from .imagestore import exists
 

@@ -230,6 +230,79 @@ def disconnect(rt: Runtime, container: str, network: str, force: bool) -> None:
         _refresh_hosts(rt, rec)
 
 
+NOT_CONFIGURED = "cannot reload network unless container network has been configured: container state improper"
+
+
+def reload(rt: Runtime, names: list[str], all_: bool, latest: bool) -> list[Report]:
+    """`network reload`: each running container on user networks gets its interfaces made again
+    in the rootless network namespace (the same addresses, MAC addresses and names), as a
+    restart would make them. One report per container, its full id or its error; with all_,
+    the containers that are not running or not on user networks are passed over, as podman
+    passes them over."""
+    from ..state import PAUSED, RUNNING
+    from .listing import latest as latest_container
+
+    reconcile(rt)
+    if (all_ or latest) and names:
+        raise InvalidArgument("--all, --latest and containers cannot be used together")
+    if not (all_ or latest or names):
+        raise InvalidArgument("you must provide at least one name or id")
+    if all_:
+        recs = [(r.id, r) for r in rt.state.all()]
+    elif latest:
+        found = latest_container(rt)
+        recs = [(found.id, found)]
+    else:
+        recs = []
+        for name in names:
+            try:
+                recs.append((name, rt.state.lookup(name)))
+            except PodpyError as exc:
+                recs.append((name, exc))
+    reports = []
+    for name, rec in recs:
+        if isinstance(rec, PodpyError):
+            reports.append(Report(name, error=rec))
+            continue
+        mode = rec.config.network.partition(":")[0]
+        if rec.state not in (RUNNING, PAUSED) or not rec.pid:
+            error: Optional[PodpyError] = InvalidState(NOT_CONFIGURED)
+        elif mode != "bridge":
+            error = InvalidArgument(f'"{mode}" is not supported: invalid network mode')
+        else:
+            try:
+                _reattach(rt, rec)
+                error = None
+            except PodpyError as exc:
+                error = exc
+        if error is not None and all_:
+            continue
+        reports.append(Report(rec.id, rec.id if error is None else None, error=error))
+    return reports
+
+
+def _reattach(rt: Runtime, rec: "ContainerRecord") -> None:
+    """The container's interfaces taken off and made again with the endpoints it has."""
+    from rootless.network.holder_client import attach, request
+
+    requests = []
+    routed = False
+    for name, ep in rec.config.networks.items():
+        req = _endpoint_request(rt, rec, name, ep, route=not routed)
+        routed = routed or req["route_via"] is not None
+        requests.append(req)
+    try:
+        for req in requests:
+            request(rt.cfg.runroot, "detach", id=rec.id, network=req["name"])
+        attach(rt.cfg.runroot, rec.pid, {"id": rec.id, "networks": requests})
+    except PodpyError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        from ..errors import translate
+
+        raise translate(exc) from exc
+
+
 def _refresh_hosts(rt: Runtime, rec: "ContainerRecord") -> None:
     """A running container's /etc/hosts after connect or disconnect, with its addresses on the
     networks it is on now (as podman updates it). Written in place: the container has this
@@ -316,6 +389,10 @@ class NetworkEngine:
     def disconnect(self, container: str, network: str, force: bool = False) -> None:
         """`network disconnect`: the container leaves the network (its last one only with force)."""
         disconnect(self.rt, container, network, force)
+
+    def reload(self, names: list[str], all_: bool = False, latest: bool = False) -> list[Report]:
+        """`network reload`: the interfaces of running containers on user networks made again."""
+        return reload(self.rt, names, all_, latest)
 
     def exists(self, name: str) -> bool:
         from ..errors import NoSuchNetwork

@@ -24,7 +24,7 @@ from .reconcile import reconcile
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Optional
+    from typing import Any, Callable, Iterator, Optional
 
     from ..state import ContainerRecord
 
@@ -42,7 +42,9 @@ class PodCreateOptions(Record):
         "add_host": list, "dns": list, "dns_search": list, "dns_option": list, "labels": list,
         "label_files": list, "userns": None, "volumes": list, "exit_policy": "continue", "replace": False,
         "network_alias": list, "ip": None, "mac_address": None, "pod_id_file": None,
-        "create_command": list,
+        "create_command": list, "no_hosts": False, "shm_size": None, "sysctls": list, "uts": None, "pid": None,
+        "security_opts": list, "volumes_from": list, "devices": list, "uidmap": list, "gidmap": list,
+        "subuidname": None, "subgidname": None,
     }
     __slots__ = tuple(FIELDS)
     name: Optional[str]
@@ -70,6 +72,18 @@ class PodCreateOptions(Record):
     mac_address: Optional[str]
     pod_id_file: Optional[str]
     create_command: list[str]
+    no_hosts: bool
+    shm_size: Optional[str]
+    sysctls: list[str]
+    uts: Optional[str]
+    pid: Optional[str]
+    security_opts: list[str]
+    volumes_from: list[str]
+    devices: list[str]
+    uidmap: list[str]
+    gidmap: list[str]
+    subuidname: Optional[str]
+    subgidname: Optional[str]
 
 
 def pause_image(rt: Runtime) -> str:
@@ -138,6 +152,16 @@ class PodEngine:
                     raise InvalidArgument(f"{flag} needs an infra container: it cannot be used with --infra=false")
         if o.hostname and "uts" not in share:
             raise InvalidArgument("--hostname: the pod does not share a UTS namespace")
+        if o.no_hosts and o.add_host:
+            raise InvalidArgument("--no-hosts and --add-host cannot be set together")
+        if not o.infra:
+            for flag, given in (("--no-hosts", o.no_hosts), ("--shm-size", o.shm_size), ("--sysctl", o.sysctls),
+                                ("--uts", o.uts), ("--pid", o.pid), ("--security-opt", o.security_opts),
+                                ("--volumes-from", o.volumes_from), ("--device", o.devices),
+                                ("--uidmap", o.uidmap), ("--gidmap", o.gidmap), ("--subuidname", o.subuidname),
+                                ("--subgidname", o.subgidname)):
+                if given:
+                    raise InvalidArgument(f"{flag} needs an infra container: it cannot be used with --infra=false")
         labels = parse_labels(list(o.labels))
         for path in o.label_files:
             labels.update(_label_file(path))
@@ -164,7 +188,11 @@ class PodEngine:
                         hostname=o.hostname or "", exit_policy=o.exit_policy, create_command=list(o.create_command),
                         share_parent=o.share_parent, ports=list(o.publish), networks=list(o.network),
                         dns={"servers": list(o.dns), "search": list(o.dns_search), "options": list(o.dns_option)},
-                        add_hosts=list(o.add_host), userns=o.userns or "", volumes=list(o.volumes))
+                        add_hosts=list(o.add_host), userns=o.userns or "", volumes=list(o.volumes),
+                        no_hosts=o.no_hosts, shm_size=o.shm_size or "", devices=list(o.devices),
+                        volumes_from=list(o.volumes_from), uidmap=list(o.uidmap), gidmap=list(o.gidmap),
+                        subuidname=o.subuidname or "", subgidname=o.subgidname or "",
+                        security_opts=list(o.security_opts), sysctls=list(o.sysctls))
         rec = PodRecord(id=pod_id, name=name, created=time.time(), config=cfg, infra_id=None)
         self.pods.insert(rec)
         try:
@@ -199,10 +227,14 @@ class PodEngine:
         copts = CreateOptions(
             image=image, command=list(cfg.infra_command), name=cfg.infra_name or f"{pod.id[:12]}-infra",
             network=list(o.network), publish=list(o.publish), add_hosts=list(o.add_host),
-            hostname=(o.hostname or pod.name) if "uts" in cfg.share else None,   # podman's: the pod's name
+            # podman's: the pod's name, in a UTS namespace of the pod's own
+            hostname=(o.hostname or pod.name) if "uts" in cfg.share and o.uts in (None, "private") else None,
             dns=list(o.dns), dns_search=list(o.dns_search), dns_options=list(o.dns_option), userns=o.userns,
             volumes=list(o.volumes), network_aliases=list(o.network_alias), ip=o.ip, mac_address=o.mac_address,
-            create_command=list(cfg.create_command))
+            create_command=list(cfg.create_command), no_hosts=o.no_hosts, shm_size=o.shm_size,
+            sysctls=list(o.sysctls), uts=o.uts, pid=o.pid, security_opts=list(o.security_opts),
+            volumes_from=list(o.volumes_from), devices=list(o.devices), uidmap=list(o.uidmap),
+            gidmap=list(o.gidmap), subuidname=o.subuidname, subgidname=o.subgidname)
         if cfg.infra_command:
             copts.entrypoint = "[]"
         return create(self.rt, copts, pod=pod, infra=True)
@@ -418,6 +450,47 @@ class PodEngine:
             return sorted(infra.config.networks)
         return [] if infra.config.network in ("none", "host") else [infra.config.network.partition(":")[0]]
 
+    def clone(self, name: str, clone_member: Callable[[str, str, str], Any], new_name: Optional[str] = None,
+              changes: Optional[dict[str, Any]] = None, start: bool = False, destroy: bool = False) -> PodRecord:
+        """`pod clone`: a new pod with the pod's configuration (and the changes), each of its
+        containers cloned into it by clone_member(CONTAINER-ID, NEW-NAME, POD-ID) (the front
+        end's ContainerEngine.clone); with destroy the original goes after (its containers
+        killed), with start the clone is started. A member that cannot be cloned takes the new
+        pod away again."""
+        from .clone import clone_name
+        from .podclone import clone_create_options, pod_clone_name
+
+        reconcile(self.rt)
+        pod = self.pods.lookup(name)
+        recs = sorted(self._members(pod), key=lambda r: r.created)
+        infra = next((r for r in recs if r.config.pod_infra), None)
+        infra_name = clone_name(self.rt, infra.name) if infra is not None else ""
+        o = PodCreateOptions(**clone_create_options(
+            self.rt, pod, infra_name, new_name or pod_clone_name(self.rt, self.pods, pod.name), dict(changes or {})))
+        made = self.create(o)
+        try:
+            for rec in recs:
+                if not rec.config.pod_infra:
+                    clone_member(rec.id, clone_name(self.rt, rec.name), made.id)
+        except BaseException:
+            self._remove(made, force=True, timeout=None)
+            raise
+        if destroy:
+            self._remove(pod, force=True, timeout=0)
+        if start:
+            for report in self.start([made.id]):
+                if report.error is not None:
+                    raise report.error
+        return made
+
+    def stats(self, names: list[str], all_: bool = False, latest: bool = False, interval: int = 5,
+              stream: bool = True) -> Iterator[list[tuple[PodRecord, dict[str, Any]]]]:
+        """`pod stats`: (pod, ContainerStats) of each running container of the pods (every pod
+        without names), one list per interval, only one without stream (podstats.py)."""
+        from .podstats import pod_stats
+
+        return pod_stats(self.rt, self.pods, names, all_, latest, interval, stream)
+
     def inspect(self, names: list[str], latest: bool = False) -> list[Report]:
         def one(name: str) -> dict[str, Any]:
             return self._inspect(self.pods.lookup(name))
@@ -448,7 +521,7 @@ class PodEngine:
                 "PortBindings": bindings, "HostNetwork": ic.network == "host", "StaticIP": "", "StaticMAC": "",
                 "NoManageResolvConf": False, "DNSServer": cfg.dns.get("servers") or None,
                 "DNSSearch": cfg.dns.get("search") or None, "DNSOption": cfg.dns.get("options") or None,
-                "NoManageHosts": False, "HostAdd": list(cfg.add_hosts) or None,
+                "NoManageHosts": cfg.no_hosts, "HostAdd": list(cfg.add_hosts) or None,
                 "Networks": self._networks(pod, recs), "NetworkOptions": None,
                 "pid_ns": "private", "userns": cfg.userns or "host", "uts_ns": "private",
             }

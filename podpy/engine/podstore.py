@@ -46,7 +46,9 @@ class PodConfig(Record):
         "labels": dict, "share": list, "infra": True, "infra_image": "", "infra_command": list,
         "infra_name": "", "hostname": "", "exit_policy": "continue", "create_command": list,
         "cgroup_parent": "", "share_parent": True, "ports": list, "networks": list, "dns": dict,
-        "add_hosts": list, "userns": "", "volumes": list,
+        "add_hosts": list, "userns": "", "volumes": list, "no_hosts": False, "shm_size": "", "devices": list,
+        "volumes_from": list, "uidmap": list, "gidmap": list, "subuidname": "", "subgidname": "",
+        "security_opts": list, "sysctls": list,
     }
     __slots__ = tuple(FIELDS)
     labels: dict[str, str]
@@ -66,6 +68,16 @@ class PodConfig(Record):
     add_hosts: list[str]
     userns: str
     volumes: list[str]
+    no_hosts: bool          # the pod's containers get no /etc/hosts
+    shm_size: str           # their /dev/shm's size
+    devices: list[str]      # host devices every container of the pod gets
+    volumes_from: list[str]  # the infra container's --volumes-from (its members take the infra's)
+    uidmap: list[str]       # the infra container's id maps (the CLI refuses them: members could not join)
+    gidmap: list[str]
+    subuidname: str
+    subgidname: str
+    security_opts: list[str]  # the infra container's alone, as podman keeps them
+    sysctls: list[str]        # the infra container's, in the namespaces its members share
 
     @classmethod
     def from_json(cls, text: str) -> "PodConfig":
@@ -241,9 +253,16 @@ def join(rt: Any, o: CreateOptions) -> tuple[CreateOptions, PodRecord]:
         o.pid = joined
     if "cgroup" in share and o.cgroupns is None:
         o.cgroupns = joined
-    if pod.config.userns and o.userns is None:
-        o.userns = pod.config.userns
-    if pod.config.volumes:
+    cfg = pod.config
+    if cfg.userns and o.userns is None:
+        o.userns = cfg.userns
+    if cfg.volumes or cfg.volumes_from:
         o.volumes_from = [*o.volumes_from, infra]
+    # what podman's members take over from the infra container: devices, /dev/shm's size, no /etc/hosts
+    o.devices = [*cfg.devices, *o.devices]
+    if cfg.shm_size and o.shm_size is None:
+        o.shm_size = cfg.shm_size
+    if cfg.no_hosts and not o.add_hosts:
+        o.no_hosts = True
     return o, pod
 

@@ -192,6 +192,10 @@ def group_add(items: list[str], group: Optional[bytes]) -> tuple[list[int], bool
     return gids, False
 
 
+# the line podman adds for a --user its image's /etc/passwd lacks
+DEFAULT_PASSWD_ENTRY = "$USERNAME:*:$UID:$GID:$NAME:$HOME:/bin/sh"
+
+
 def passwd_with_entry(template: str, uid: int, gid: int, home: str, passwd: Optional[bytes]) -> Optional[str]:
     """--passwd-entry: /etc/passwd with the line of the template for a uid it lacks ($USERNAME
     and $UID the uid, $GID, $NAME "container user", $HOME); None when the uid is there."""

@@ -404,14 +404,16 @@ def _existing(rt: Runtime, config_raw: bytes) -> Optional[str]:
 
 def ensure_image(rt: Runtime, name: str, policy: str, report: Callable[[str], None],
                  platform: Optional[tuple[str, str, Optional[str]]] = None, tls_verify: Optional[bool] = None,
-                 auth_file: Optional[str] = None) -> None:
+                 auth_file: Optional[str] = None, creds: Optional[str] = None,
+                 cert_dir: Optional[str] = None) -> None:
     """`run --pull=POLICY` once the caller found the image missing (or of another platform than
     --platform's), or for always/newer (newer re-resolves the name; unchanged layers are not
     fetched again)."""
     if policy not in POLICIES:
         raise InvalidArgument(f"invalid --pull {policy!r}: use always, missing, never or newer")
     if policy != "never":
-        pull(rt, PullOptions(name=name, tls_verify=tls_verify, auth_file=auth_file), report,
+        pull(rt, PullOptions(name=name, tls_verify=tls_verify, auth_file=auth_file, creds=creds, cert_dir=cert_dir),
+             report,
              platform or platform_of(None, None, None, None))
 
 

@@ -277,6 +277,8 @@ class CreateOptions(Record):
     passwd_entry: Optional[str] = option("--passwd-entry", metavar="TEMPLATE",
                                          help="the /etc/passwd line added for a --user not in it "
                                               "($USERNAME $UID $GID $NAME $HOME)")
+    passwd: bool = option("--passwd", default=True, run_only=True,
+                          help="add /etc/passwd and /etc/group entries for the container's user (true)")
     oom_score_adj: Optional[str] = option("--oom-score-adj", metavar="N",
                                           help="the process's OOM score adjustment (-1000..1000)")
     personality: Optional[str] = option("--personality", metavar="DOMAIN", help="execution domain: LINUX or LINUX32")
@@ -309,6 +311,8 @@ class CreateOptions(Record):
     attach: list[str] = option("-a", "--attach", metavar="STREAM",
                                help="stdin, stdout, stderr: the streams run shows (all)")
     create_command: list[str] = field(list)   # the command line, for inspect and generated units
+    creds: Optional[str] = field(None)        # USER:PASSWORD for the image's pull (kube play --creds)
+    cert_dir: Optional[str] = field(None)     # certificates for the image's pull (kube play --cert-dir)
 
 
 OPTIONS = declared(CreateOptions)

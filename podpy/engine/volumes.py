@@ -205,6 +205,13 @@ class VolumeEngine:
         """`volume unmount`: a local volume's directory stays where it is; the name back."""
         return str(lookup(self.rt, name)["Name"])
 
+    def reload(self) -> tuple[list[str], list[str], list[str]]:
+        """`volume reload`: (volumes added, volumes removed, errors) from scanning the volume
+        plugins. podpy's volumes are all the local driver's: there is no plugin whose volumes
+        could have come or gone, so the scan finds nothing, as podman's finds nothing without
+        plugins."""
+        return [], [], []
+
     def _found(self, name: str) -> dict[str, Any]:
         try:
             return lookup(self.rt, name)

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 POD_LABEL = "io.podpy.kube.pod"
 RESTART = {"Always": "always", "OnFailure": "on-failure", "Never": "no"}
 PULL = {"Always": "always", "IfNotPresent": "missing", "Never": "never"}
+SECCOMP_PROFILE_ROOT = "/var/lib/kubelet/seccomp"   # podman's default --seccomp-profile-root
+SECCOMP_POD = "seccomp.security.alpha.kubernetes.io/pod"
+SECCOMP_CONTAINER = "container.seccomp.security.alpha.kubernetes.io/"
 HOST_PATH_TYPES = ("", "DirectoryOrCreate", "Directory", "FileOrCreate", "File", "Socket", "CharDevice",
                    "BlockDevice")
 
@@ -40,11 +43,20 @@ class PlayOptions:
 
     def __init__(self, network: Optional[list[str]] = None, publish: Optional[list[str]] = None,
                  log_driver: Optional[str] = None, log_opts: Optional[list[str]] = None,
-                 userns: Optional[str] = None, ip: Optional[str] = None, mac_address: Optional[str] = None) -> None:
+                 userns: Optional[str] = None, ip: Optional[str] = None, mac_address: Optional[str] = None,
+                 no_hosts: bool = False, annotations: Optional[list[str]] = None,
+                 seccomp_profile_root: str = SECCOMP_PROFILE_ROOT, authfile: Optional[str] = None,
+                 cert_dir: Optional[str] = None, creds: Optional[str] = None,
+                 tls_verify: Optional[bool] = None) -> None:
         self.network = list(network or [])
         self.publish = list(publish or [])
         self.log_driver, self.log_opts = log_driver, list(log_opts or [])
         self.userns, self.ip, self.mac_address = userns, ip, mac_address
+        self.no_hosts = no_hosts                    # no /etc/hosts in the pods' containers
+        self.annotations = list(annotations or [])  # K=V, on every container
+        self.seccomp_profile_root = seccomp_profile_root   # where `localhost/PROFILE` annotations look
+        # the pulls of the containers' images
+        self.authfile, self.cert_dir, self.creds, self.tls_verify = authfile, cert_dir, creds, tls_verify
 
 
 class PodPlan:
@@ -242,11 +254,13 @@ class _Pod:
             network, publish = [], []
         aliases = [f"{h}:{a['ip']}" for a in spec.get("hostAliases") or [] for h in a.get("hostnames") or []
                    if a.get("ip")]
+        if opts.no_hosts and aliases:
+            raise self.fail("hostAliases", "the pod's /etc/hosts entries cannot be written with --no-hosts")
         create = PodCreateOptions(
             name=self.name, labels=[f"{k}={v}" for k, v in self.labels.items()], publish=publish,
             network=network, hostname=spec.get("hostname") or None, add_host=aliases, userns=opts.userns,
             ip=opts.ip, mac_address=opts.mac_address, share="ipc,uts" if host_network else None,
-            create_command=["podpy", "kube", "play"])
+            create_command=["podpy", "kube", "play"], no_hosts=opts.no_hosts)
         out = PodPlan(self.name, create)
         volumes = self._volumes(spec.get("volumes") or [], out)
         pod_sc = spec.get("securityContext") or {}
@@ -262,6 +276,13 @@ class _Pod:
                     raise self.fail(f"{path}.name", f"{cname!r} is the name of another container of the pod")
                 seen.add(cname)
                 ctr = self._container(c, path, volumes, pod_sc, policy, opts, out)
+                ctr.annotations = [*ctr.annotations, *opts.annotations]
+                ctr.no_hosts = opts.no_hosts
+                ctr.authfile, ctr.cert_dir, ctr.creds, ctr.tls_verify = (opts.authfile, opts.cert_dir, opts.creds,
+                                                                         opts.tls_verify)
+                seccomp = self._seccomp(cname, opts.seccomp_profile_root)
+                if seccomp is not None:
+                    ctr.security_opts = [*ctr.security_opts, f"seccomp={seccomp}"]
                 # a pod's --add-host reaches its infra container's /etc/hosts only: each gets them
                 ctr.add_hosts = list(aliases)
                 if host_network:
@@ -270,6 +291,22 @@ class _Pod:
                     ctr.stop_timeout = str(max(0, spec["terminationGracePeriodSeconds"]))
                 target.append(ctr)
         return out
+
+    def _seccomp(self, container: str, root: str) -> Optional[str]:
+        """The seccomp profile the pod's annotations give a container (its own annotation before
+        the pod's): `unconfined`, a file below root for `localhost/NAME`, None for the default."""
+        notes = self.meta.get("annotations") or {}
+        value = notes.get(SECCOMP_CONTAINER + container, notes.get(SECCOMP_POD))
+        if value is None or value in ("runtime/default", "docker/default"):
+            return None
+        if value == "unconfined":
+            return "unconfined"
+        if value.startswith("localhost/"):
+            import os
+
+            return os.path.join(root, value[len("localhost/"):])
+        raise self.doc.fail("metadata.annotations", f"{value!r} is no seccomp profile: use unconfined, "
+                            "runtime/default or localhost/PROFILE")
 
     def _port(self, port: dict[str, Any], path: str) -> str:
         proto = (port.get("protocol") or "TCP").lower()

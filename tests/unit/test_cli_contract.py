@@ -160,8 +160,10 @@ def test_help_and_dash_h_work_on_every_command_and_group(tree, capsys):
                 yield from walk(sub, [*words, name])
 
     for words in walk(tree, []):
-        # run's, create's and pod create's -h is --hostname, as in podman
-        for flag in ("--help",) if words[-1:] in (["run"], ["create"]) or words == ["pod", "create"] else ("--help", "-h"):
+        # run's, create's, pod create's and pod clone's -h is --hostname, as in podman
+        for flag in ("--help",) if words[-1:] in (["run"], ["create"]) or words in (["pod", "create"],
+                                                                                    ["pod", "clone"]) \
+                else ("--help", "-h"):
             code = invoke(tree, [*words, flag], Globals())
             out = capsys.readouterr()
             assert (code, out.err) == (0, ""), (words, flag, out.err)

@@ -1,0 +1,60 @@
+"""`pod stats`: the figures of the running containers of pods, read as `stats` reads a
+container's (observe.py's readings, CPU % over the interval since the last reading)."""
+
+from __future__ import annotations
+
+import time
+
+from ..errors import InvalidArgument, NoSuchPod
+from .context import Runtime
+from .podstore import members
+from .reconcile import reconcile
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Iterator
+
+    from .podstore import PodRecord, PodStore
+
+
+def pod_stats(rt: Runtime, pods: PodStore, names: list[str], all_: bool, latest: bool, interval: int,
+              stream: bool) -> Iterator[list[tuple[PodRecord, dict[str, Any]]]]:
+    """One list of (pod, ContainerStats) per interval (only one without stream): each running
+    container of the named pods (of every pod without names), its infra container's too."""
+    from .observe import sample, stats_report
+
+    if (all_ or latest) and names:
+        raise InvalidArgument("--all, --latest and arguments cannot be used together")
+    if interval < 1:
+        raise InvalidArgument("--interval must be at least 1 second")
+    reconcile(rt)
+    chosen = [pods.lookup(n) for n in names]
+    if latest:
+        newest = max(pods.all(), key=lambda p: p.created, default=None)
+        if newest is None:
+            raise NoSuchPod("no pods to get stats of")
+        chosen = [newest]
+
+    def rounds() -> Iterator[list[tuple[PodRecord, dict[str, Any]]]]:
+        before: dict[str, Any] = {}
+        while True:
+            listed = chosen or pods.all()
+            ctrs = rt.state.all()
+            rows = []
+            for pod in listed:
+                for rec in sorted(members(ctrs, pod.id), key=lambda r: r.id):
+                    if rec.state not in ("running", "paused") or not rec.pid:
+                        continue    # a container that does not run has no figures
+                    try:
+                        now = sample(rec)
+                    except OSError:
+                        continue    # it ended while read
+                    rows.append((pod, stats_report(rec, now, before.get(rec.id))))
+                    before[rec.id] = now
+            yield rows
+            if not stream:
+                return
+            time.sleep(interval)
+            reconcile(rt)
+
+    return rounds()
