@@ -45,7 +45,7 @@ def test_every_started_container_keeps_running(new_podpy, image_tar, tmp_path, n
             assert all(len((out / n).read_text().strip()) == 64 for n in names)
             time.sleep(1.5)   # lost containers used to be marked exited within a second of starting
             rows = dict(line.split(" ", 1) for line in
-                        podpy("ps", "-a", "--format", "{{.Names}} {{.State}}").stdout.splitlines())
+                        podpy("inspect", "--format", "{{.Name}} {{.State.Status}}", *names).stdout.splitlines())
             assert set(rows) == set(names)
             lost = sorted(n for n, state in rows.items() if state != "running")
             assert not lost, f"round {r}: {len(lost)} of {COUNT} not running: {lost[:5]}"
