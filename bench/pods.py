@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _podman import podman_env
+
 TARGET = 0.5
 YAML = """apiVersion: v1
 kind: Pod
@@ -54,19 +56,6 @@ def timed(steps: list[list[str]], env: dict[str, str]) -> float:
     for argv in steps:
         run(argv, env)
     return time.perf_counter() - start
-
-
-def podman_env(home: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    conf = home / "config" / "containers"
-    conf.mkdir(parents=True, exist_ok=True)
-    # podman 4.3 on a hybrid-cgroup host needs runc and cgroupfs.
-    (conf / "containers.conf").write_text('[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\n'
-                                          'events_logger = "file"\n')
-    (conf / "storage.conf").write_text(f'[storage]\ndriver = "overlay"\ngraphroot = "{home}/storage"\n'
-                                       f'runroot = "{home}/run"\n')
-    env.update(XDG_CONFIG_HOME=str(home / "config"), XDG_DATA_HOME=str(home / "data"))
-    return env
 
 
 def cases(cmd: list[str], image: str, yaml_path: Path) -> dict[str, tuple[list[list[str]], list[list[str]]]]:

@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _podman import podman_env
+
 
 TARGETS = {"none": 0.20, "default": 0.30}
 
@@ -36,19 +38,6 @@ def timed(argv: list[str], env: dict[str, str]) -> tuple[float, int]:
     if proc.returncode != 0:
         sys.exit(f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr.decode().strip()}")
     return wall, proc.returncode
-
-
-def podman_env(home: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    conf = home / "config" / "containers"
-    conf.mkdir(parents=True, exist_ok=True)
-    # podman 4.3 on a hybrid-cgroup host needs runc and cgroupfs.
-    (conf / "containers.conf").write_text('[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\n'
-                                          'events_logger = "file"\n')
-    (conf / "storage.conf").write_text(f'[storage]\ndriver = "overlay"\ngraphroot = "{home}/storage"\n'
-                                       f'runroot = "{home}/run"\n')
-    env.update(XDG_CONFIG_HOME=str(home / "config"), XDG_DATA_HOME=str(home / "data"))
-    return env
 
 
 def main() -> int:
