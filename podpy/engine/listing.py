@@ -3,6 +3,8 @@ image's when no container has the name), `port` and `exists`."""
 
 from __future__ import annotations
 
+from storage.fsutil import tree_sizes
+
 from ..errors import InvalidArgument, NoSuchContainer, NoSuchImage
 from ..state import CONFIGURED, RUNNING
 from .container import stop_waiting
@@ -137,7 +139,7 @@ def _sizes(rt: Runtime, recs: list[ContainerRecord]) -> dict[str, dict[str, int]
         image = images[rec.image_id]
         desc = rt.store.rootfs_mount(rec.id, image) if image is not None else {}
         uppers.append(desc.get("upper") or rt.store.container_dir(rec.id))
-    rw = rt.store.in_userns(_file_bytes, uppers) if recs else []
+    rw = rt.store.in_userns(tree_sizes, uppers, True) if recs else []
     layer_sizes = rt.store.layer_sizes()
     out = {}
     for rec, rw_size in zip(recs, rw):
@@ -145,26 +147,6 @@ def _sizes(rt: Runtime, recs: list[ContainerRecord]) -> dict[str, dict[str, int]
         base = sum(layer_sizes.get(lid, 0) for lid in image.layers) if image is not None else 0
         out[rec.id] = {"rootFsSize": base + rw_size, "rwSize": rw_size}
     return out
-
-
-def _file_bytes(paths: list[str]) -> list[int]:
-    """The bytes of the regular files and symlinks under each path (their apparent size)."""
-    import os
-    import stat
-
-    sizes = []
-    for top in paths:
-        total = 0
-        for dirpath, dirs, files in os.walk(top):
-            for name in files + dirs:
-                try:
-                    st = os.lstat(os.path.join(dirpath, name))
-                except OSError:
-                    continue
-                if stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode):
-                    total += st.st_size
-        sizes.append(total)
-    return sizes
 
 
 def inspect(rt: Runtime, names: list[str], kind: str, size: bool = False) -> list[Report]:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import time
 
+from storage.fsutil import tree_sizes
+
 from ..errors import InvalidArgument
 from ..state import CONFIGURED, RUNNING
 from .context import Runtime
@@ -21,22 +23,6 @@ if TYPE_CHECKING:
     from .entities import EventsOptions, Finding, PruneFilters, SystemCheckOptions, SystemCheckReport, SystemPruneReport
 
 
-def _tree_size(paths: list[str]) -> list[int]:
-    """Bytes under each path (in the user namespace, where every file can be read)."""
-    out = []
-    for top in paths:
-        total = 0
-        for dirpath, dirs, files in os.walk(top):
-            for name in files + dirs:
-                try:
-                    st = os.lstat(os.path.join(dirpath, name))
-                except OSError:
-                    continue
-                total += st.st_blocks * 512
-        out.append(total)
-    return out
-
-
 def disk_usage(rt: Runtime) -> dict[str, Any]:
     """podman's `system df` figures: images, containers (their writable layers), volumes."""
     reconcile(rt)
@@ -44,7 +30,7 @@ def disk_usage(rt: Runtime) -> dict[str, Any]:
     recs = [r for r in rt.state.all() if r.state != CONFIGURED]
     used_images = {r.image_id for r in recs}
     running = [r for r in recs if r.state in (RUNNING, "paused")]
-    sizes = rt.store.in_userns(_tree_size, [rt.store.container_dir(r.id) for r in recs]) if recs else []
+    sizes = rt.store.in_userns(tree_sizes, [rt.store.container_dir(r.id) for r in recs]) if recs else []
     # A layer that several images share is counted once, and is reclaimable only when no image
     # that a container uses has it.
     layer_sizes = rt.store.layer_sizes()
@@ -77,7 +63,7 @@ def _volume_usage(rt: Runtime, recs: list[Any]) -> dict[str, int]:
 
     vols = volumes.all_volumes(rt)
     used = {m.get("volume") for r in recs for m in r.config.mounts}
-    sizes = rt.store.in_userns(_tree_size, [v["Mountpoint"] for v in vols]) if vols else []
+    sizes = rt.store.in_userns(tree_sizes, [v["Mountpoint"] for v in vols]) if vols else []
     return {"Total": len(vols), "Active": sum(1 for v in vols if v["Name"] in used), "Size": sum(sizes),
             "Reclaimable": sum(s for v, s in zip(vols, sizes) if v["Name"] not in used)}
 

@@ -83,12 +83,12 @@ spec:
   initContainers:
   - name: first
     image: busybox
-    command: [sh, -c, 'echo one > /work/order']
-    volumeMounts: [{name: work, mountPath: /work}]
+    command: [sh, -c, 'echo one > /app/order']
+    volumeMounts: [{name: work, mountPath: /app}]
   - name: second
     image: busybox
-    command: [sh, -c, 'echo two >> /work/order']
-    volumeMounts: [{name: work, mountPath: /work}]
+    command: [sh, -c, 'echo two >> /app/order']
+    volumeMounts: [{name: work, mountPath: /app}]
   containers:
   - name: web
     image: busybox
@@ -100,7 +100,7 @@ spec:
     image: busybox
     command: [sh, -c]
     args: ["LOOP"]
-    workingDir: /work
+    workingDir: /app
     env:
     - {name: PLAIN, value: "1"}
     - name: GREETING
@@ -110,7 +110,7 @@ spec:
     - name: MYPOD
       valueFrom: {fieldRef: {fieldPath: metadata.name}}
     volumeMounts:
-    - {name: work, mountPath: /work}
+    - {name: work, mountPath: /app}
     - {name: data, mountPath: /data}
     - {name: data, mountPath: /part, subPath: sub/dir}
     securityContext:
@@ -137,10 +137,10 @@ def test_play_a_pod_then_down(p):
     # one warning for the field podpy does not act on, by its path
     assert "document 4: spec.containers[1].lifecycle ignored: not supported" in played.stderr
     assert _names(p) == {"kp-web": "running", "kp-app": "running"}   # init containers ran and are gone
-    assert p("exec", "kp-app", "cat", "/work/order").stdout == "one\ntwo\n"
+    assert p("exec", "kp-app", "cat", "/app/order").stdout == "one\ntwo\n"
     env = _env(p, "kp-app")
     assert (env["PLAIN"], env["GREETING"], env["PASSWORD"], env["MYPOD"]) == ("1", "hello", "s3cret", "kp")
-    assert p("exec", "kp-app", "pwd").stdout == "/work\n"
+    assert p("exec", "kp-app", "pwd").stdout == "/app\n"
     assert "10.1.2.3\tdb" in p("exec", "kp-app", "cat", "/etc/hosts").stdout.replace(" ", "\t")
     assert _http(port, "/index.html") == "from-the-configmap"
     p("exec", "kp-app", "sh", "-c", "echo kept > /data/file; test -d /part")
