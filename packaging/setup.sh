@@ -410,7 +410,11 @@ PYTEST_OPTS=(-q -rfEs -p no:cacheprovider)
 # new_basetemp LABEL [OWNER] prints the directory.
 new_basetemp() {
     local dir
-    dir=$(mktemp -d "/tmp/podpy-$1-tests.XXXXXX")
+    # Lower case only: podman names an image loaded from a directory after its
+    # path, and a reference with an upper-case letter is invalid, so a test
+    # comparing with podman would fail on mktemp's mixed-case suffix.
+    dir=/tmp/podpy-$1-tests.$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
+    mkdir -m 0700 "$dir" || die "could not make $dir"
     if [ -n "${2:-}" ]; then
         chown "$2:" "$dir"
     fi
