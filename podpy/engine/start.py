@@ -67,6 +67,15 @@ def container_cgroup(ctr: Container, warn: Callable[[str], None]) -> Optional[st
     info = cgroups.detect()
     parent: Optional[str] = info.path if info.writable else None
     why = info.reason
+    if cfg.pod and not cfg.cgroup_parent:
+        # below the pod's own cgroup, whose limits bind the pod's containers together
+        from .podcgroup import ensure
+        from .podstore import PodStore
+
+        pod = PodStore(ctr.rt.db).get(cfg.pod)
+        pod_dir = ensure(pod, warn) if pod is not None else None
+        if pod_dir is not None:
+            parent = pod_dir
     if cfg.cgroup_parent and info.mount:
         wanted = os.path.join(info.mount, cfg.cgroup_parent.strip("/"))
         try:
