@@ -55,10 +55,6 @@ FLAGS = {
          "-c/--connection": REMOTE, "--identity": REMOTE, "-r/--remote": REMOTE, "--url": REMOTE, "--ssh": REMOTE},
     "run": {**_RUN_CREATE},
     "create": {**_RUN_CREATE, "--init-ctr": INIT_CTR},
-    "kube play": {
-        "--build": "building images from a play's context directories is not available yet: build them with "
-        "`podpy build` first",
-    },
     "pod create": {
         "--infra-conmon-pidfile": CONMON, "--ip6": IPV6, "--uidmap": POD_IDMAP,
         "--gidmap": POD_IDMAP, "--subuidname": POD_IDMAP, "--subgidname": POD_IDMAP,

@@ -95,7 +95,7 @@ def ensure(pod: PodRecord, warn: Callable[[str], None]) -> Optional[str]:
     be made (said in a warning when the pod has limits)."""
     from rootless import cgroups
 
-    from .start import limit_flags
+    from .cgroupopts import limit_flags
 
     cfg = pod.config
     target: Optional[str] = cgroup_path(pod)

@@ -88,3 +88,16 @@ def test_bad_pod_limits(given, message):
 
     with pytest.raises(InvalidArgument, match=message):
         _pod_limits(**given)
+
+
+def test_kube_build_directories_are_named_as_podman_names_them(tmp_path):
+    from podpy.kube.apply import build_file
+
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "Dockerfile").write_text("FROM scratch\n")
+    assert build_file("localhost/web:1.0", str(tmp_path)) == str(tmp_path / "web" / "Dockerfile")
+    assert build_file("quay.io/team/web@sha256:" + "a" * 64, str(tmp_path)) == str(tmp_path / "web" / "Dockerfile")
+    (tmp_path / "web" / "Containerfile").write_text("FROM scratch\n")
+    assert build_file("web", str(tmp_path)) == str(tmp_path / "web" / "Containerfile")
+    assert build_file("api", str(tmp_path)) is None
+    assert build_file("..", str(tmp_path)) is None
