@@ -18,14 +18,14 @@ if TYPE_CHECKING:
     from typing import Any, Callable, Optional
 
     from .podstore import PodRecord
-    from .pods import PodCreateOptions
 
 PREFIX = "podpy-pod-"
 
 
-def decide(o: PodCreateOptions) -> tuple[dict[str, str], dict[str, Any]]:
-    """(the cgroup files to write, the values `pod inspect` shows by podman's names), checked
-    as `create` checks a container's flags (the same errors)."""
+def decide(o: Any) -> tuple[dict[str, str], dict[str, Any]]:
+    """(the cgroup files to write, the values `pod inspect` shows by podman's names) of a
+    PodCreateOptions (pods.py, which imports this module), checked as `create` checks a
+    container's flags (the same errors)."""
     from ..options import parse_limits, parse_size
     from . import cgroupopts
     from .runoptions import CreateOptions
