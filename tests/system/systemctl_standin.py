@@ -23,6 +23,7 @@ from pathlib import Path
 def _units_module():
     spec = importlib.util.spec_from_file_location("units", Path(__file__).with_name("units.py"))
     module = importlib.util.module_from_spec(spec)
+    sys.modules["units"] = module   # its dataclasses look their module up there
     assert spec.loader is not None
     spec.loader.exec_module(module)
     return module
@@ -56,8 +57,9 @@ def start(units, base: Path, name: str) -> int:
     try:
         runner.start()
     except units.UnitFailed as exc:
+        # systemd would point to the journal; the unit's output is shown here instead
         print(f"Job for {name} failed because the control process exited with error code.", file=sys.stderr)
-        print(str(exc).splitlines()[0], file=sys.stderr)
+        print(str(exc), file=sys.stderr)
         try:
             runner._run("ExecStopPost", 90, {"SERVICE_RESULT": "exit-code", "EXIT_CODE": "exited",
                                              "EXIT_STATUS": "1", "MAINPID": ""})

@@ -3,8 +3,9 @@ tag or local name, rolled back when the unit does not start on it, and what is l
 
 systemd cannot run as a manager here, so `systemctl` on auto-update's PATH is a stand-in
 (systemctl_standin.py) that runs each unit's commands as systemd would, with units.py. The
-unit has the shape of podman's `generate systemd --new` units: `run -d --sdnotify=conmon
---replace --rm` with a cid file, Type=notify, and PODMAN_SYSTEMD_UNIT=%n in its environment.
+unit has the shape of podman 4.3.1's `generate systemd --new` units: `run -d --sdnotify=conmon
+--replace --rm` with a cid file (removed before each start), Type=notify, and
+PODMAN_SYSTEMD_UNIT=%n in its environment.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import shlex
 import shutil
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -64,6 +66,7 @@ Description=podpy container {container}
 Environment=PODMAN_SYSTEMD_UNIT=%n
 Restart=on-failure
 TimeoutStopSec=70
+ExecStartPre=/bin/rm -f {cid}
 ExecStart={podpy} run --cidfile={cid} --cgroups=no-conmon --rm --sdnotify=conmon -d --replace \\
     --name {container} --network none --label {POLICY}={policy} {image}
 ExecStop={podpy} stop --ignore -t 10 --cidfile={cid}
@@ -96,10 +99,13 @@ WantedBy=default.target
 
 
 @pytest.fixture
-def systemd(podpy, busybox, tmp_path):
-    s = Systemd(podpy, tmp_path / "systemd")
+def systemd(podpy, busybox):
+    # a short directory: the unit's notify socket is made there (a socket path has 107 bytes at most)
+    base = Path(tempfile.mkdtemp(prefix="podpy-au-"))
+    s = Systemd(podpy, base / "s")
     yield s
     s.close()
+    shutil.rmtree(base, ignore_errors=True)
 
 
 def _image_id(p, name: str) -> str:
@@ -188,12 +194,12 @@ def test_local_policy_and_containers_left_alone(systemd, podpy, busybox):
     # containers auto-update passes over: no label, the disabled policy, not running
     p("run", "-d", "--name", "au-plain", "--network", "none", busybox, "sleep", "600")
     p("run", "-d", "--name", "au-off", "--network", "none", "--label", f"{POLICY}=disabled", busybox, "sleep", "600")
-    p("create", "--name", "au-created", "--label", f"{POLICY}=local", "localhost/au-local:latest")
+    p("create", "--name", "au-created", "--label", f"{POLICY}=local", "localhost/au-local:latest", "true")
     try:
         res = systemd.auto_update("--format", "{{.ContainerName}} {{.Policy}} {{.Updated}}")
         assert res.stdout == "au-local local false\n"
         # a newer image under the name, made here
-        p("commit", "-q", "-c", "LABEL=v2", "au-plain", "localhost/au-local:latest")
+        p("commit", "-q", "-c", "LABEL v=2", "au-plain", "localhost/au-local:latest")
         new = _image_id(p, "localhost/au-local:latest")
         assert new != old
         assert systemd.auto_update("--dry-run", "--format", "{{.Updated}}").stdout == "pending\n"
