@@ -7,7 +7,7 @@ copies from its own environment (a unit made by `generate systemd` or by hand se
 
 Per container, in order:
 1. is there a newer image? registry: HEAD the manifest of the name the container was created
-   from (which must be fully qualified: a domain and a tag, no digest) and compare its digest
+   from (which must be fully qualified: a domain, no digest) and compare its digest
    with the local image's (a manifest list is resolved to this platform's entry first); local:
    the image the name points to in the store now is another than the container's;
 2. none: "false"; --dry-run: "pending", and nothing more;
@@ -106,8 +106,8 @@ def lookup_policy(value: str) -> str:
 
 
 def check_reference(name: str) -> None:
-    """The registry policy needs a name that says where to look: a domain and a tag, no digest
-    (podman refuses others at create)."""
+    """The registry policy needs a name that says where to look: a domain, a tag (latest when
+    none is given), no digest (podman refuses others at create)."""
     from storage import reference
 
     try:
@@ -118,8 +118,6 @@ def check_reference(name: str) -> None:
         raise InvalidArgument(f'auto updates require fully-qualified image references without digest: "{name}"')
     if not ref.qualified:
         raise InvalidArgument(f'short name: auto updates require fully-qualified image reference: "{name}"')
-    if not ref.tag:
-        raise InvalidArgument(f'auto updates require fully-qualified image references (no tag): "{name}"')
 
 
 def check_create(labels: dict[str, str], image: str) -> None:

@@ -50,7 +50,7 @@ class Systemd:
         tool.write_text(f"#!{sys.executable}\nimport runpy\n"
                         f"runpy.run_path({str(HERE / 'systemctl_standin.py')!r}, run_name='__main__')\n")
         tool.chmod(0o755)
-        self.env = {"PATH": f"{base / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}", "STANDIN_DIR": str(base)}
+        self.env = {"PATH": f"{base / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}", "STANDIN_DIR": str(base), "STANDIN_CGROUP": "1"}
         self.units: list[str] = []
 
     def unit(self, container: str, image: str, policy: str) -> str:
