@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any, List, Optional
 
 import typer
@@ -64,7 +63,7 @@ def auto_update(
         raise InvalidArgument("`podpy auto-update` takes no arguments")
     check_format(fmt)
     opts = AutoUpdateOptions(authfile=authfile, dry_run=dry_run, rollback=rollback, tls_verify=tls_verify)
-    outcome = SystemEngine(runtime(ctx), render.warn).auto_update(opts, lambda line: print(line, file=sys.stderr))
+    outcome = SystemEngine(runtime(ctx), render.warn).auto_update(opts, render.err_line)
     show([r.row() for r in outcome.reports], fmt)
     if outcome.errors:
         for error in outcome.errors:
