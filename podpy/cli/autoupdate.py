@@ -42,7 +42,7 @@ def show(rows: list[dict[str, Any]], fmt: Optional[str]) -> None:
 def auto_update(
     ctx: typer.Context,
     args: Optional[List[str]] = typer.Argument(None, hidden=True),
-    authfile: Optional[str] = typer.Option(None, "--authfile", envvar="REGISTRY_AUTH_FILE",
+    authfile: Optional[str] = typer.Option(None, "--authfile",
                                            help="Credentials file (a container's "
                                                 "io.containers.autoupdate.authfile label comes first)."),
     dry_run: bool = typer.Option(False, "--dry-run/--no-dry-run",

@@ -243,10 +243,10 @@ def auto_update(rt: Runtime, o: AutoUpdateOptions, report: Callable[[str], None]
     """`auto-update` over this store's containers."""
     from .reconcile import reconcile
 
+    if o.authfile and not os.path.exists(o.authfile):   # podman 5's check (4.3.1 goes on without the file)
+        raise InvalidArgument(f"checking authfile: stat {o.authfile}: no such file or directory")
     reconcile(rt)
     containers = rt.state.all()
-    if o.authfile and not os.path.exists(o.authfile):
-        raise InvalidArgument(f"credential file is not accessible: stat {o.authfile}: no such file or directory")
     steps = Steps(newer=lambda t: _newer(rt, t, o), pull=lambda t: _pull(rt, t, o, report),
                   restart=lambda unit: restart_unit(unit, rt.cfg.rootless), retag=lambda t: _retag(rt, t))
     outcome = run(containers, o, steps)

@@ -226,6 +226,9 @@ def test_bad_input(systemd, podpy, busybox):
         assert res.stderr.startswith("Error: invalid --format")
     res = p("auto-update", "now", check=False)
     assert res.returncode == 125 and res.stderr.strip() == "Error: `podpy auto-update` takes no arguments"
+    res = p("auto-update", "--authfile", "/no/such/auth.json", check=False)
+    assert (res.returncode, res.stderr.strip()) == \
+        (125, "Error: checking authfile: stat /no/such/auth.json: no such file or directory")
     # an unknown policy on a running container: nothing is updated, the error is one line
     p("run", "-d", "--name", "au-bogus", "--network", "none", "--label", f"{POLICY}=bogus", busybox, "sleep", "600")
     # a labelled container that no unit runs
