@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from ..errors import InvalidArgument, PodpyError
+from ..state import RUNNING
 from .context import Runtime
 
 LABEL = "io.containers.autoupdate"
@@ -134,7 +135,7 @@ def tasks(containers: list[Any]) -> tuple[list[Task], list[str]]:
     errors: list[str] = []
     for rec in containers:
         labels = rec.config.labels or {}
-        if rec.state != "running" or LABEL not in labels:
+        if rec.state != RUNNING or LABEL not in labels:
             continue
         try:
             policy = lookup_policy(labels[LABEL])
