@@ -185,6 +185,23 @@ build_zipapp() {
         --spec "$SRC/zipapp.spec" --out "$PREFIX" "$SRC"
 }
 
+# podpy-auto-update.service and .timer, as podman ships podman-auto-update's, in the user
+# and the system unit directories, with the launcher's path in ExecStart: a user turns the
+# daily update on with `systemctl --user enable --now podpy-auto-update.timer`.
+install_systemd_units() {
+    local dir
+    log "Installing podpy-auto-update.service and .timer"
+    for dir in /usr/lib/systemd/user /usr/lib/systemd/system; do
+        install -d -m 0755 "$dir"
+        sed "s|@PODPY@|$VENV/bin/podpy|g" "$SRC/packaging/systemd/podpy-auto-update.service.in" \
+            >"$dir/podpy-auto-update.service.tmp"
+        chmod 0644 "$dir/podpy-auto-update.service.tmp"
+        mv -f "$dir/podpy-auto-update.service.tmp" "$dir/podpy-auto-update.service"
+        install -m 0644 "$SRC/packaging/systemd/podpy-auto-update.timer" "$dir/podpy-auto-update.timer"
+        note "$dir/podpy-auto-update.service, podpy-auto-update.timer"
+    done
+}
+
 build_image() {
     log "Building the busybox image $IMAGE_TAR"
     install -d -m 0755 "$(dirname "$IMAGE_TAR")"
@@ -501,6 +518,7 @@ common_install() {
     copy_source
     install_venv
     build_zipapp
+    install_systemd_units
     build_image
     chmod -R a+rX "$PREFIX"
 }

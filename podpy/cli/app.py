@@ -40,6 +40,7 @@ MODULES = {
     "mount": "mounts", "umount": "mounts", "unmount": "mounts",
     "secret": "secrets",
     "manifest": "manifests", "pod": "pods", "kube": "kube", "generate": "kube", "play": "kube",
+    "auto-update": "autoupdate",
 }
 GROUPS = {"container": "Manage containers.", "image": "Manage images.", "system": "Manage podpy.",
           "healthcheck": "Run containers' healthchecks.", "volume": "Manage volumes.",
@@ -92,7 +93,8 @@ def build(only: Optional[str] = None) -> typer.Typer:
 
 # podman spells boolean flags with values (`--tls-verify=false`); click's paired
 # flags take none, so those spellings are rewritten before parsing.
-_PAIRED_FLAGS = ("--tls-verify", "--stream", "--layers", "--archive", "--overwrite", "--pause", "--human", "--infra",
+_PAIRED_FLAGS = ("--tls-verify", "--rollback", "--dry-run",
+                 "--stream", "--layers", "--archive", "--overwrite", "--pause", "--human", "--infra",
                  "--share-parent", "--sig-proxy", "--start", "--build")
 # podman's `--pull` alone means `--pull=always`; with a policy word after it, that is its value
 _PULL_WORDS = ("always", "missing", "never", "newer", "true", "false", "ifmissing", "ifnewer")

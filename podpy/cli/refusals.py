@@ -29,7 +29,6 @@ POD_IDMAP = ("a pod's id maps are not available yet: the containers that join a 
 LATEST = NOT_YET
 
 COMMANDS = {
-    "auto-update": NOT_YET,
     "container checkpoint": "checkpointing needs CRIU with root privileges; podpy runs containers without them",
     "container restore": "restoring needs CRIU with root privileges; podpy runs containers without them",
     "container init": "podpy has no initialized state: `start` sets a container up and starts it in one step",

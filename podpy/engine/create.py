@@ -75,6 +75,12 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
     from . import procopts
 
     labels = opt.parse_labels(procopts.label_file_items(o.label_file) + o.labels if o.label_file else o.labels)
+    if os.environ.get("PODMAN_SYSTEMD_UNIT") is not None:   # the unit that runs it, for auto-update (as podman)
+        labels["PODMAN_SYSTEMD_UNIT"] = os.environ["PODMAN_SYSTEMD_UNIT"]
+    if "io.containers.autoupdate" in labels:
+        from .autoupdate import check_create
+
+        check_create(labels, o.image)
     user_spec = opt.parse_user(o.user) if o.user else None
     restart = opt.parse_restart(o.restart)
     if restart != "no" and o.remove:

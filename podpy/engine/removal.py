@@ -51,11 +51,28 @@ def remove_container(rt: Runtime, rec: ContainerRecord, force: bool, volumes: bo
             if now is None:
                 return   # removed meanwhile by someone else
             if now.state == REMOVING:
+                if force and _removed_by_other(rt, rec.id):
+                    return
                 raise InvalidState(f"container {rec.name} is being removed by another command") from None
             rec = now    # started again meanwhile: killed again above (with force)
     else:
         raise InvalidState(f"container {rec.name} keeps being restarted: could not remove it")
     ctr.destroy(volumes)
+
+
+def _removed_by_other(rt: Runtime, cid: str, timeout: float = 30.0) -> bool:
+    """Whether the removal another command is doing (a --rm container's monitor, after `stop`)
+    ends within timeout: `rm -f` and `run --replace` then find it gone, as podman's wait on
+    the container's lock does; without force a removal in progress is an error at once."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = rt.state.get(cid)
+        if now is None:
+            return True
+        if now.state != REMOVING:
+            return False
+        time.sleep(0.02)
+    return False
 
 
 def _kill_and_wait(rec: ContainerRecord, timeout: float = 10.0) -> None:

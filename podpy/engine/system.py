@@ -1,5 +1,5 @@
-"""The system engine: `info`, `version`, `system df`, `system prune`, `system reset`, `events`
-and `unshare`: how podpy is set up, what the user's store holds, clearing it, its event log,
+"""The system engine: `info`, `version`, `system df`, `system prune`, `system reset`, `events`,
+`auto-update` and `unshare`: how podpy is set up, what the user's store holds, clearing it, its event log,
 and a command in the user's user namespace."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from storage.images import Image
 
+    from .autoupdate import AutoUpdateOptions, Outcome
     from .entities import EventsOptions, Finding, PruneFilters, SystemCheckOptions, SystemCheckReport, SystemPruneReport
 
 
@@ -292,6 +293,14 @@ class SystemEngine:
             raise InvalidArgument('cannot read events with the "none" backend')
         wanted = parse_filters(list(opts.filters))
         return (report(e) for e in events(self.rt, opts.since, opts.until, wanted, opts.stream))
+
+    def auto_update(self, opts: AutoUpdateOptions, report: Callable[[str], None]) -> Outcome:
+        """`auto-update`: the running containers whose label asks for it, on a newer image
+        through their systemd unit (see autoupdate.py); a report per container and the errors.
+        report: pull's progress lines."""
+        from .autoupdate import auto_update
+
+        return auto_update(self.rt, opts, report)
 
     def unshare(self, argv: list[str], rootless_netns: bool = False) -> int:
         """`unshare`: argv ($SHELL without one) in the user's user namespace (with

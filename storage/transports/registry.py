@@ -83,6 +83,21 @@ class RegistryClient:
             raise DigestMismatchError(f"{label}: manifest digest mismatch: the registry sent {digest}")
         return reply.body, served_media_type(reply.body, reply.header("Content-Type") or ""), digest
 
+    def manifest_digest(self, repository: str, tag: str) -> tuple[Optional[str], str]:
+        """HEAD a tag's manifest: (its digest from Docker-Content-Digest, None when the registry
+        sends none or an invalid one; its media type, "" when not given). Nothing is downloaded."""
+        label = reference_label("checking", self.registry, repository, tag)
+        check_tag(tag, label)
+        path = f"/v2/{check_repository(repository, label)}/manifests/{tag}"
+        reply = self._session.fetch(Request("HEAD", path, {"Accept": ACCEPT_MANIFESTS}, label), repository)
+        if reply.status == 404:
+            raise ManifestUnknownError(f"{label}: manifest unknown")
+        if reply.status != 200:
+            raise RegistryError(f"{label}: {unexpected(reply)}")
+        digest = reply.header("Docker-Content-Digest")
+        media_type = (reply.header("Content-Type") or "").split(";", 1)[0].strip()
+        return (digest if digest and valid_digest(digest) else None), media_type
+
     def resolve(self, repository: str, reference: str, os: str, arch: str,
                 variant: Optional[str]) -> ImageManifest:
         """The image manifest for reference, choosing os/arch/variant from an index or list."""

@@ -471,6 +471,21 @@ def test_index_is_resolved_for_the_platform(fake: FakeRegistry) -> None:
             c.resolve("multi", "bad", "linux", "arm64", "v8")
 
 
+def test_manifest_digest_is_one_head_request(fake: FakeRegistry) -> None:
+    """auto-update's check: the tag's digest and media type from a HEAD, no body fetched."""
+    _raw, digest = fake.add_image("a/b", "latest", LAYERS[:1])
+    index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}).encode()
+    fake.manifests["a/b:multi"] = (index, OCI_INDEX)
+    with client(fake) as c:
+        assert c.manifest_digest("a/b", "latest") == (digest, OCI_MANIFEST)
+        assert c.manifest_digest("a/b", "multi") == (sha(index), OCI_INDEX)
+        with pytest.raises(ManifestUnknownError, match=r"^checking 127\.0\.0\.1:\d+/a/b:gone: manifest unknown$"):
+            c.manifest_digest("a/b", "gone")
+        with pytest.raises(RegistryError, match="invalid tag"):
+            c.manifest_digest("a/b", "../x")
+    assert {r[0] for r in fake.requests_to("/manifests/")} == {"HEAD"}
+
+
 def test_manifest_unknown(fake: FakeRegistry) -> None:
     fake.add_image("busybox", "1.36", [])
     with client(fake) as c:
