@@ -64,6 +64,7 @@ PAUSED = "paused"
 EXITED = "exited"
 STOPPED = "stopped"
 REMOVING = "removing"
+INITIALIZED = "initialized"   # `init`: set up, its process waiting under the monitor to exec
 
 
 class ContainerConfig(Record):
@@ -333,8 +334,8 @@ class State:
             ) from exc
 
     def running_detached(self) -> list[ContainerRecord]:
-        rows = self.db.conn.execute("SELECT * FROM containers WHERE state IN (?, ?) AND detached=1",
-                                    (RUNNING, PAUSED))
+        rows = self.db.conn.execute("SELECT * FROM containers WHERE state IN (?, ?, ?) AND detached=1",
+                                    (RUNNING, PAUSED, INITIALIZED))
         return [_record(r) for r in rows.fetchall()]
 
     def orphans(self) -> list[ContainerRecord]:

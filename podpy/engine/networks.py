@@ -166,7 +166,7 @@ def connect(rt: Runtime, container: str, network: str, aliases: list[str], ip: O
             mac: Optional[str]) -> None:
     """Add a user network to a container (that is on user networks); a running one gets its
     interface at once."""
-    from ..state import PAUSED, RUNNING
+    from ..state import INITIALIZED, PAUSED, RUNNING
 
     reconcile(rt)
     rec = rt.state.lookup(container)
@@ -181,7 +181,7 @@ def connect(rt: Runtime, container: str, network: str, aliases: list[str], ip: O
         ep["ifname"] = next(f"eth{i}" for i in range(1000)
                             if f"eth{i}" not in {e.get("ifname") for e in rec.config.networks.values()})
     allocate_addresses(rt, rec.id, eps)
-    if rec.state in (RUNNING, PAUSED) and rec.pid:
+    if rec.state in (RUNNING, PAUSED, INITIALIZED) and rec.pid:
         from rootless.network.holder_client import attach
 
         try:
@@ -194,12 +194,12 @@ def connect(rt: Runtime, container: str, network: str, aliases: list[str], ip: O
     from .container import Container
 
     Container(rt, rec).save_config()
-    if rec.state in (RUNNING, PAUSED):
+    if rec.state in (RUNNING, PAUSED, INITIALIZED):
         _refresh_hosts(rt, rec)
 
 
 def disconnect(rt: Runtime, container: str, network: str, force: bool) -> None:
-    from ..state import PAUSED, RUNNING
+    from ..state import INITIALIZED, PAUSED, RUNNING
 
     reconcile(rt)
     rec = rt.state.lookup(container)
@@ -209,7 +209,7 @@ def disconnect(rt: Runtime, container: str, network: str, force: bool) -> None:
     if len(rec.config.networks) == 1 and not force:
         raise InvalidState(f"network {net['name']} is the last network of container {rec.name}: "
                            "a container on user networks keeps at least one (use -f to disconnect anyway)")
-    if rec.state in (RUNNING, PAUSED) and rec.pid:
+    if rec.state in (RUNNING, PAUSED, INITIALIZED) and rec.pid:
         from rootless.network.holder_client import request
 
         try:
@@ -226,7 +226,7 @@ def disconnect(rt: Runtime, container: str, network: str, force: bool) -> None:
 
     Container(rt, rec).save_config()
     release_addresses(rt, rec.id, net["id"])
-    if rec.state in (RUNNING, PAUSED):
+    if rec.state in (RUNNING, PAUSED, INITIALIZED):
         _refresh_hosts(rt, rec)
 
 
@@ -239,7 +239,7 @@ def reload(rt: Runtime, names: list[str], all_: bool, latest: bool) -> list[Repo
     restart would make them. One report per container, its full id or its error; with all_,
     the containers that are not running or not on user networks are passed over, as podman
     passes them over."""
-    from ..state import PAUSED, RUNNING
+    from ..state import INITIALIZED, PAUSED, RUNNING
     from .listing import latest as latest_container
 
     reconcile(rt)
@@ -265,7 +265,7 @@ def reload(rt: Runtime, names: list[str], all_: bool, latest: bool) -> list[Repo
             reports.append(Report(name, error=rec))
             continue
         mode = rec.config.network.partition(":")[0]
-        if rec.state not in (RUNNING, PAUSED) or not rec.pid:
+        if rec.state not in (RUNNING, PAUSED, INITIALIZED) or not rec.pid:
             error: Optional[PodpyError] = InvalidState(NOT_CONFIGURED)
         elif mode != "bridge":
             error = InvalidArgument(f'"{mode}" is not supported: invalid network mode')

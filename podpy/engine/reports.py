@@ -193,7 +193,7 @@ def network_settings(rec: ContainerRecord, run_dir: str) -> dict[str, Any]:
     from ..network.start import addresses
 
     cfg = rec.config
-    running = rec.state in (RUNNING, "paused")
+    running = rec.state in (RUNNING, "paused", "initialized")   # an initialized one has its network
     ips, gateway = addresses(rec) if running else ([], None)
     out: dict[str, Any] = {
         "EndpointID": "", "Gateway": gateway or "", "IPAddress": ips[0] if ips and cfg.network != "bridge" else "",
