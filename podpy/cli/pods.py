@@ -81,6 +81,7 @@ def create(
     replace: bool = typer.Option(False, "--replace", help="Replace a pod of the same name."),
     network_alias: List[str] = typer.Option([], "--network-alias", help="Alias on a user network."),
     ip: Optional[str] = typer.Option(None, "--ip", help="Address on a user network."),
+    ip6: Optional[str] = typer.Option(None, "--ip6", help="IPv6 address on a user network (made with --ipv6)."),
     mac_address: Optional[str] = typer.Option(None, "--mac-address", help="MAC address on a user network."),
     pod_id_file: Optional[str] = typer.Option(None, "--pod-id-file", help="Write the pod's id to this file."),
     no_hosts: bool = typer.Option(False, "--no-hosts", help="No /etc/hosts for the pod's containers."),
@@ -101,7 +102,7 @@ def create(
         share=share, share_parent=share_parent, publish=list(publish), network=list(network), hostname=hostname,
         add_host=list(add_host), dns=list(dns), dns_search=list(dns_search), dns_option=list(dns_option),
         labels=list(label), label_files=list(label_file), userns=userns, volumes=list(volume),
-        exit_policy=exit_policy, replace=replace, network_alias=list(network_alias), ip=ip,
+        exit_policy=exit_policy, replace=replace, network_alias=list(network_alias), ip=ip, ip6=ip6,
         mac_address=mac_address, pod_id_file=pod_id_file, create_command=["podpy", *sys.argv[1:]],
         no_hosts=no_hosts, shm_size=shm_size, sysctls=list(sysctl), uts=uts, pid=pid,
         security_opts=list(security_opt), volumes_from=list(volumes_from), devices=list(device))

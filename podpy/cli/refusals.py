@@ -23,7 +23,6 @@ INIT_CTR = "init containers of pods are not available yet"
 POD_CGROUP = "a pod's own cgroup limits are not available yet: give them to its containers"
 SIGNING = "image signing is not available yet"
 HOOKS = "OCI hooks are not available yet"
-IPV6 = "IPv6 on user networks is not available yet"
 CONMON = "podpy has no conmon: its own monitor supervises containers"
 POD_IDMAP = ("a pod's id maps are not available yet: the containers that join a pod's namespaces cannot be given "
              "id maps (give --uidmap to a container outside a pod)")
@@ -45,9 +44,7 @@ COMMANDS = {
     "system renumber": "out of scope: podpy has no lock numbers to renumber (SQLite locks the rows)",
 }
 
-_RUN_CREATE = {
-    "--ip6": IPV6,
-}
+_RUN_CREATE: dict[str, str] = {}
 
 FLAGS = {
     "": {"--hooks-dir": HOOKS, "--namespace": NOT_YET, "--volumepath": NOT_YET,
@@ -62,7 +59,7 @@ FLAGS = {
         "--blkio-weight": POD_CGROUP, "--blkio-weight-device": POD_CGROUP, "--cgroup-parent": POD_CGROUP,
         "-c/--cpu-shares": POD_CGROUP, "--cpus": POD_CGROUP, "--cpuset-cpus": POD_CGROUP, "--cpuset-mems": POD_CGROUP,
         "--device-read-bps": POD_CGROUP, "--device-write-bps": POD_CGROUP, "--infra-conmon-pidfile": CONMON,
-        "--ip6": IPV6, "-m/--memory": POD_CGROUP, "--memory-swap": POD_CGROUP, "--uidmap": POD_IDMAP,
+        "-m/--memory": POD_CGROUP, "--memory-swap": POD_CGROUP, "--uidmap": POD_IDMAP,
         "--gidmap": POD_IDMAP, "--subuidname": POD_IDMAP, "--subgidname": POD_IDMAP,
     },
     "pod clone": {
@@ -87,8 +84,7 @@ FLAGS = {
                       "--sign-passphrase-file": SIGNING},
     "push": {"--remove-signatures": SIGNING, "--sign-by": SIGNING,
              "--sign-by-sigstore-private-key": SIGNING, "--sign-passphrase-file": SIGNING},
-    "network connect": {"--ip6": IPV6},
-    "network create": {"--ipam-driver": NOT_YET, "--ipv6": IPV6},
+    "network create": {"--ipam-driver": NOT_YET},
 }
 
 # podman's second names of a command -> the first (their flags are the same in podman 4.3.1)

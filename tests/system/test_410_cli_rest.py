@@ -11,6 +11,20 @@ import uuid
 import pytest
 
 
+@pytest.fixture(scope="session")
+def podpy(podpy, tmp_path_factory):
+    """The harness's podpy with a runtime directory of its own: the monitor (which holds
+    initialized containers) and the rootless network namespace's holder (which sets up IPv6)
+    are then this tree's, not those of another podpy that serves the login's runtime
+    directory meanwhile."""
+    from helpers import Podpy
+
+    run = tmp_path_factory.mktemp("run")
+    run.chmod(0o700)
+    yield Podpy(variant=podpy.variant, argv=podpy.argv, home=podpy.home,
+                base_env={**podpy.base_env, "XDG_RUNTIME_DIR": str(run)}, driver=podpy.driver)
+
+
 def _name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
@@ -128,3 +142,92 @@ def test_init_flags_as_podman(podpy, busybox, podman):
     assert ours == podman("ps", "-a", "--filter", f"name={name}", "--format", "{{.Status}}").stdout
     for tool in (podpy, podman):
         tool("rm", "-f", "-t", "0", name)
+
+
+# -- IPv6 on user networks ---------------------------------------------------------------------
+
+def _subnets(podpy, net: str) -> list[dict]:
+    return json.loads(podpy("network", "inspect", "--format", "{{json .Subnets}}", net).stdout)
+
+
+def test_network_create_ipv6_as_podman(podpy, podman):
+    """--ipv6: an IPv4 subnet from the pool and a random unique local /64, ipv6_enabled; an
+    IPv6 --subnet comes first, with an IPv4 one added; the same shapes as podman's."""
+    for tool in (podpy, podman):
+        a, b = _name("v6a"), _name("v6b")
+        tool("network", "create", "--ipv6", a)
+        tool("network", "create", "--ipv6", "--subnet", "fd31:4159:2653::/64", b)
+        try:
+            assert tool("network", "inspect", "--format", "{{.IPv6Enabled}}", a).stdout.strip() == "true"
+            first, second = _subnets(tool, a)
+            assert ":" not in first["subnet"] and second["subnet"].startswith("fd")
+            assert second["subnet"].endswith("::/64") and second["gateway"] == second["subnet"][:-3] + "1"
+            subs = _subnets(tool, b)
+            assert subs[0] == {"subnet": "fd31:4159:2653::/64", "gateway": "fd31:4159:2653::1"}
+            assert ":" not in subs[1]["subnet"]
+        finally:
+            tool("network", "rm", a, b, check=False)
+
+
+def test_containers_talk_over_ipv6(podpy, busybox):
+    """Two containers on an --ipv6 network: each has an IPv6 address (one chosen with --ip6),
+    they ping each other over IPv6 by address and by name (DNS AAAA), and TCP goes over it."""
+    net, srv, cli = _name("v6net"), _name("v6srv"), _name("v6cli")
+    podpy("network", "create", "--ipv6", "--subnet", "fd42:7:7:7::/64", net)
+    try:
+        podpy("run", "-d", "--name", srv, "--network", net, "--ip6", "fd42:7:7:7::99", busybox,
+              "sh", "-c", "nc -l -p 8080; sleep 60")
+        podpy("run", "-d", "--name", cli, "--cap-add", "NET_RAW", "--network", net, busybox, "sleep", "60")
+        fmt = "{{range .NetworkSettings.Networks}}{{.GlobalIPv6Address}}/{{.GlobalIPv6PrefixLen}} {{.IPv6Gateway}}{{end}}"
+        assert podpy("inspect", "--format", fmt, srv).stdout.strip() == "fd42:7:7:7::99/64 fd42:7:7:7::1"
+        mine = podpy("inspect", "--format", fmt, cli).stdout.split("/")[0]
+        assert mine.startswith("fd42:7:7:7::")
+        shown = podpy("exec", srv, "ip", "-6", "addr", "show", "eth0").stdout
+        assert "inet6 fd42:7:7:7::99/64 scope global" in shown
+        podpy("exec", cli, "ping", "-6", "-c", "1", "-W", "5", "fd42:7:7:7::99")
+        by_name = podpy("exec", cli, "ping", "-6", "-c", "1", "-W", "5", srv).stdout
+        assert "fd42:7:7:7::99" in by_name
+        podpy("exec", "-i", cli, "nc", "-w", "5", "fd42:7:7:7::99", "8080", input="over ipv6\n")
+        for _ in range(100):
+            if podpy("logs", srv).stdout:
+                break
+            time.sleep(0.05)
+        assert podpy("logs", srv).stdout == "over ipv6\n"
+    finally:
+        podpy("rm", "-f", "-t", "0", srv, cli, check=False)
+        podpy("network", "rm", "-f", net, check=False)
+
+
+def test_ip6_of_connect_and_pod_create(podpy, busybox):
+    one, two, ctr, pod = _name("v6one"), _name("v6two"), _name("v6ctr"), _name("v6pod")
+    podpy("network", "create", "--ipv6", "--subnet", "fd43:1::/64", one)
+    podpy("network", "create", "--ipv6", "--subnet", "fd43:2::/64", two)
+    try:
+        podpy("run", "-d", "--name", ctr, "--network", one, busybox, "sleep", "60")
+        podpy("network", "connect", "--ip6", "fd43:2::42", two, ctr)
+        assert "inet6 fd43:2::42/64" in podpy("exec", ctr, "ip", "-6", "addr").stdout
+        podpy("pod", "create", "--name", pod, "--network", two, "--ip6", "fd43:2::43")
+        podpy("run", "--rm", "--pod", pod, busybox, "true")
+        infra = podpy("pod", "inspect", "--format", "{{.InfraContainerID}}", pod).stdout.strip()
+        got = podpy("inspect", "--format", "{{range .NetworkSettings.Networks}}{{.GlobalIPv6Address}}{{end}}",
+                    infra).stdout.strip()
+        assert got == "fd43:2::43"
+    finally:
+        podpy("pod", "rm", "-f", pod, check=False)
+        podpy("rm", "-f", "-t", "0", ctr, check=False)
+        podpy("network", "rm", "-f", one, two, check=False)
+
+
+def test_ipv6_errors(podpy, busybox):
+    plain = _name("v4only")
+    podpy("network", "create", plain)
+    try:
+        res = podpy("run", "--rm", "--network", plain, "--ip6", "fd00::5", busybox, "true", check=False)
+        assert res.returncode == 125
+        assert res.stderr.strip() == f"Error: network {plain} has no IPv6 subnet for fd00::5: create it with --ipv6"
+        res = podpy("run", "--rm", "--ip6", "fd00::5", busybox, "true", check=False)
+        assert res.returncode == 125 and "--ip6" in res.stderr
+        res = podpy("network", "create", "--subnet", "fd00:9::/64", _name("v6only"), check=False)
+        assert res.returncode == 125 and "IPv6-only network is not available" in res.stderr
+    finally:
+        podpy("network", "rm", plain, check=False)
