@@ -47,8 +47,7 @@ COMMANDS = {
 _RUN_CREATE: dict[str, str] = {}
 
 FLAGS = {
-    "": {"--hooks-dir": HOOKS, "--namespace": NOT_YET, "--volumepath": NOT_YET,
-         "-c/--connection": REMOTE, "--identity": REMOTE, "-r/--remote": REMOTE, "--url": REMOTE, "--ssh": REMOTE},
+    "": {"--hooks-dir": HOOKS, "-c/--connection": REMOTE, "--identity": REMOTE, "-r/--remote": REMOTE, "--url": REMOTE, "--ssh": REMOTE},
     "run": {**_RUN_CREATE},
     "create": {**_RUN_CREATE, "--init-ctr": INIT_CTR},
     "kube play": {

@@ -131,7 +131,7 @@ class PodEngine:
     def __init__(self, rt: Runtime, warn: Callable[[str], None]) -> None:
         self.rt = rt
         self.warn = warn
-        self.pods = PodStore(rt.db)
+        self.pods = PodStore(rt.db, rt.cfg.namespace or "")
 
     # -- create --------------------------------------------------------------------------
 
@@ -185,6 +185,7 @@ class PodEngine:
             text = o.infra_command.strip()
             infra_command = json.loads(text) if text.startswith("[") else text.split()
         cfg = PodConfig(labels=labels, share=share, infra=o.infra, infra_image=o.infra_image or "",
+                        namespace=self.rt.cfg.namespace or "",
                         infra_command=infra_command or [], infra_name=o.infra_name or "",
                         hostname=o.hostname or "", exit_policy=o.exit_policy, create_command=list(o.create_command),
                         share_parent=o.share_parent, ports=list(o.publish), networks=list(o.network),

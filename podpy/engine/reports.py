@@ -102,6 +102,7 @@ def container_inspect(rec: ContainerRecord, rootfs: str, driver: str, run_dir: s
         "ConmonPidFile": cfg.conmon_pidfile,
         "PidFile": cfg.pidfile,
         "Name": rec.name,
+        "Namespace": cfg.namespace,
         "RestartCount": rec.restarts,
         "Driver": driver,
         "Mounts": [

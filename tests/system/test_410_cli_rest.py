@@ -231,3 +231,58 @@ def test_ipv6_errors(podpy, busybox):
         assert res.returncode == 125 and "IPv6-only network is not available" in res.stderr
     finally:
         podpy("network", "rm", plain, check=False)
+
+
+# -- --namespace and --volumepath --------------------------------------------------------------
+
+def test_namespace_sets_containers_apart_as_podman(podpy, busybox, podman):
+    """podman 4.3.1's libpod namespaces: a container made with --namespace NS is listed and
+    found only with that namespace (or with none), and looking it up from another one fails."""
+    for tool in (podpy, podman):
+        mine, plain = _name("ns-mine"), _name("ns-plain")
+        tool("--namespace", "t410", "create", "--name", mine, "localhost/busybox", "true")
+        tool("create", "--name", plain, "localhost/busybox", "true")
+        try:
+            listed = tool("ps", "-a", "--format", "{{.Names}}").stdout.split()
+            assert mine in listed and plain in listed
+            assert tool("--namespace", "t410", "ps", "-a", "--format", "{{.Names}}").stdout.split() == [mine]
+            assert tool("--namespace", "other", "ps", "-a", "-q").stdout == ""
+            assert tool("inspect", "--format", "{{.Namespace}}", mine).stdout.strip() == "t410"
+            cid = tool("inspect", "--format", "{{.Id}}", mine).stdout.strip()
+            res = tool("--namespace", "other", "start", mine, check=False)
+            assert res.returncode == 125
+            assert res.stderr.strip() == (f'Error: cannot retrieve container {cid} as it is part of namespace '
+                                          '"t410" and we are in namespace "other": target is in a different namespace')
+        finally:
+            tool("rm", "-f", mine, plain, check=False)
+
+
+def test_namespace_sets_pods_apart(podpy, busybox):
+    pod = _name("ns-pod")
+    podpy("--namespace", "t410", "pod", "create", "--name", pod)
+    try:
+        assert pod in podpy("pod", "ps", "--format", "{{.Name}}").stdout.split()
+        assert podpy("--namespace", "t410", "pod", "ps", "--format", "{{.Name}}").stdout.split() == [pod]
+        assert podpy("--namespace", "other", "pod", "ps", "-q").stdout == ""
+        res = podpy("--namespace", "other", "pod", "inspect", pod, check=False)
+        assert res.returncode == 125 and "target is in a different namespace" in res.stderr
+    finally:
+        podpy("pod", "rm", "-f", pod, check=False)
+
+
+def test_volumepath_of_a_new_store(new_podpy, image_tar, tmp_path):
+    """--volumepath: a new store's volumes live there (their data; their descriptions stay in
+    the store), as `info` says; the path is the store's from then on, as podman's database
+    keeps it."""
+    p = new_podpy()
+    vols, other = tmp_path / "vols", tmp_path / "other"
+    p("--volumepath", vols, "volume", "create", "v1")
+    assert p("volume", "inspect", "--format", "{{.Mountpoint}}", "v1").stdout.strip() == f"{vols}/v1/_data"
+    assert p("info", "--format", "{{.Store.VolumePath}}").stdout.strip() == str(vols)
+    p("import", image_tar, "busybox", timeout=300)
+    p("run", "--rm", "-v", "v1:/data", "busybox", "sh", "-c", "echo kept > /data/f")
+    assert (vols / "v1" / "_data" / "f").read_text() == "kept\n"
+    p("--volumepath", other, "volume", "create", "v2")
+    assert p("volume", "inspect", "--format", "{{.Mountpoint}}", "v2").stdout.strip() == f"{vols}/v2/_data"
+    p("volume", "rm", "v1", "v2")
+    assert os.listdir(vols) == [] and not other.exists()
