@@ -168,6 +168,7 @@ class ContainerConfig(Record):
     cgroup_conf: dict[str, str]         # --cgroup-conf: cgroup file -> value
     pod: str                            # the id of its pod ("" none)
     pod_infra: bool                     # the infra container of its pod
+    namespace: str                      # --namespace: the libpod namespace it belongs to
 
     @classmethod
     def from_json(cls, text: str) -> "ContainerConfig":

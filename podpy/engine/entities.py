@@ -316,15 +316,15 @@ class NetworkCreateOptions(Record):
     __slots__ = tuple(FIELDS)
     name: Optional[str]
     driver: str
-    subnet: "Optional[str | list[str]]"
-    gateway: "Optional[str | list[str]]"
-    ip_range: "Optional[str | list[str]]"
-    ipv6: bool
+    subnet: Optional[str | list[str]]
+    gateway: Optional[str | list[str]]
+    ip_range: Optional[str | list[str]]
     internal: bool
     labels: dict[str, str]
     disable_dns: bool
     options: list[str]
     ignore: bool
+    ipv6: bool
 
 
 class NetworkSummary(Record):

@@ -78,6 +78,7 @@ class PodConfig(Record):
     subgidname: str
     security_opts: list[str]  # the infra container's alone, as podman keeps them
     sysctls: list[str]        # the infra container's, in the namespaces its members share
+    namespace: str            # --namespace: the libpod namespace it belongs to
 
     @classmethod
     def from_json(cls, text: str) -> "PodConfig":

@@ -166,10 +166,9 @@ def _check_in_subnet(net: dict[str, Any], ip: str) -> None:
 
 
 def allocate_addresses(rt: Runtime, cid: str, endpoints: dict[str, dict[str, Any]]) -> None:
-    """Give each endpoint an address (the one asked for, or the lowest free one of the
-    network's range), a MAC and an interface name, in one transaction."""
-    import ipaddress
-
+    """Give each endpoint an address of each of its network's IP versions (the one asked for,
+    or the lowest free one of the subnet's range), a MAC and an interface name, in one
+    transaction."""
     conn = _conn(rt)
     now = time.time()
     with rt.db.write() as c:
