@@ -284,6 +284,7 @@ def _refresh_hosts(rt: Runtime, rec: "ContainerRecord") -> None:
 
     path = os.path.join(rt.container_run_dir(rec.id), "hosts")
     ips, _ = addresses(rec)
+    ips += [str(n["ip6"]) for n in rec.config.networks.values() if n.get("ip6")]   # IPv6 after, as podman
     content = netfiles.hosts(rec.config.hostname or rec.id[:12], rec.name, rec.config.add_hosts,
                              netfiles.EtcNet(ips, netopts.host_address(), []))
     try:

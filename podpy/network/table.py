@@ -267,7 +267,8 @@ def bridge_start(ns: Any, host_ip: Optional[str], host_lines: list[str]) -> EtcN
     if any(not r["internal"] for r in requests):
         servers += [s for s in host_nameservers(host_lines) if s not in servers]
     search = [SEARCH] if any(r["dns"] for r in requests) else []
-    return EtcNet([r["ip"] for r in requests], host_ip, servers, search)
+    # /etc/hosts: each network's IPv4 address, then its IPv6 one, as podman writes them
+    return EtcNet([ip for r in requests for ip in (r["ip"], r.get("ip6")) if ip], host_ip, servers, search)
 
 
 def inspect_endpoints(rec: "ContainerRecord", running: bool) -> dict[str, Any]:

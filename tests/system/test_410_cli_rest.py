@@ -184,6 +184,8 @@ def test_containers_talk_over_ipv6(podpy, busybox):
         assert mine.startswith("fd42:7:7:7::")
         shown = podpy("exec", srv, "ip", "-6", "addr", "show", "eth0").stdout
         assert "inet6 fd42:7:7:7::99/64 scope global" in shown
+        hosts = podpy("exec", srv, "cat", "/etc/hosts").stdout.splitlines()
+        assert any(line.startswith("fd42:7:7:7::99\t") and line.endswith(f" {srv}") for line in hosts)   # as podman
         podpy("exec", cli, "ping", "-6", "-c", "1", "-W", "5", "fd42:7:7:7::99")
         by_name = podpy("exec", cli, "ping", "-6", "-c", "1", "-W", "5", srv).stdout
         assert "fd42:7:7:7::99" in by_name
