@@ -62,6 +62,8 @@ class Config:
         self.conmon: Optional[str] = None
         self.network_cmd_path: Optional[str] = None
         self.network_config_dir: Optional[str] = None
+        self.namespace: Optional[str] = None     # --namespace: the libpod namespace of this command
+        self.volume_path: Optional[str] = None   # --volumepath: where a new store keeps its volumes
 
     @property
     def short_names(self) -> ShortNames:
@@ -126,7 +128,7 @@ def runtime_base() -> str:
 
 
 ENGINE_SETTINGS = ("events_backend", "tmpdir", "cgroup_manager", "runtime", "runtime_flags", "conmon",
-                   "network_cmd_path", "network_config_dir")
+                   "network_cmd_path", "network_config_dir", "namespace", "volume_path")
 
 
 def load(root: Optional[str] = None, runroot: Optional[str] = None, storage_driver: Optional[str] = None,

@@ -64,6 +64,7 @@ PAUSED = "paused"
 EXITED = "exited"
 STOPPED = "stopped"
 REMOVING = "removing"
+INITIALIZED = "initialized"   # `init`: set up, its process waiting under the monitor to exec
 
 
 class ContainerConfig(Record):
@@ -86,6 +87,7 @@ class ContainerConfig(Record):
         "group_add": list, "keep_groups": False, "umask": "", "oom_score_adj": None, "personality": "",
         "chrootdirs": list, "requires": list, "no_hosts": False, "seccomp_policy": "default", "systemd": False,
         "rootfs": "", "resources": dict, "cgroup_conf": dict, "pod": "", "pod_infra": False,
+        "namespace": "",
     }
     __slots__ = tuple(FIELDS)
     command: list[str]
@@ -166,6 +168,7 @@ class ContainerConfig(Record):
     cgroup_conf: dict[str, str]         # --cgroup-conf: cgroup file -> value
     pod: str                            # the id of its pod ("" none)
     pod_infra: bool                     # the infra container of its pod
+    namespace: str                      # --namespace: the libpod namespace it belongs to
 
     @classmethod
     def from_json(cls, text: str) -> "ContainerConfig":
@@ -244,11 +247,14 @@ def alive(pid: Optional[int], start: Optional[str]) -> bool:
 class State:
     """Container rows over the shared database."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, namespace: str = "") -> None:
         self.db = db
         db.migrate("containers", SCHEMA)
         self.me = os.getpid()
         self.my_start = process_start_time(self.me)
+        # --namespace: the containers of other namespaces are not listed (all()) and cannot be
+        # looked up (lookup()), as in podman's libpod namespaces; get() still sees every row
+        self.namespace = namespace
 
     def insert(self, rec: ContainerRecord) -> None:
         try:
@@ -272,22 +278,34 @@ class State:
         return _record(row) if row else None
 
     def lookup(self, name_or_id: str) -> ContainerRecord:
-        """By exact name, full id, or unique id prefix."""
+        """By exact name, full id, or unique id prefix (in this command's --namespace, if any)."""
         c = self.db.conn
         row = c.execute("SELECT * FROM containers WHERE name=? OR id=?", (name_or_id, name_or_id)).fetchone()
         if row:
-            return _record(row)
+            return self._in_namespace(_record(row))
         if name_or_id and all(ch in "0123456789abcdef" for ch in name_or_id):
             rows = c.execute("SELECT * FROM containers WHERE id LIKE ?", (name_or_id + "%",)).fetchall()
             if len(rows) == 1:
-                return _record(rows[0])
+                return self._in_namespace(_record(rows[0]))
             if len(rows) > 1:
                 raise Ambiguous(f"{name_or_id}: more than one container matches this id prefix")
         raise NoSuchContainer(f"no container with name or ID \"{name_or_id}\" found: no such container")
 
+    def _in_namespace(self, rec: ContainerRecord) -> ContainerRecord:
+        if self.namespace and rec.config.namespace != self.namespace:
+            from .errors import PodpyError
+
+            raise PodpyError(f"cannot retrieve container {rec.id} as it is part of namespace \"{rec.config.namespace}\" "
+                           f"and we are in namespace \"{self.namespace}\": target is in a different namespace")
+        return rec
+
     def all(self) -> list[ContainerRecord]:
+        """Every container, newest first (of this command's --namespace only, when given)."""
         rows = self.db.conn.execute("SELECT * FROM containers ORDER BY created DESC").fetchall()
-        return [_record(r) for r in rows]
+        recs = [_record(r) for r in rows]
+        if self.namespace:
+            recs = [r for r in recs if r.config.namespace == self.namespace]
+        return recs
 
     def update(self, cid: str, **fields: Any) -> bool:
         if not fields:
@@ -333,8 +351,8 @@ class State:
             ) from exc
 
     def running_detached(self) -> list[ContainerRecord]:
-        rows = self.db.conn.execute("SELECT * FROM containers WHERE state IN (?, ?) AND detached=1",
-                                    (RUNNING, PAUSED))
+        rows = self.db.conn.execute("SELECT * FROM containers WHERE state IN (?, ?, ?) AND detached=1",
+                                    (RUNNING, PAUSED, INITIALIZED))
         return [_record(r) for r in rows.fetchall()]
 
     def orphans(self) -> list[ContainerRecord]:

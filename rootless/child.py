@@ -11,7 +11,8 @@ init is then reaped by the monitor, a child subreaper.
 
 The init is PID 1 of the new PID namespace. It waits for "go" (the host side
 has by then placed it in its cgroup; with "net" in it, it waits again for "net",
-the network made, before it secures itself and execs), copies the mount
+the network made, and with "hold" it says "held" and waits for "start" before it
+secures itself and execs), copies the mount
 namespace so pivot_root does not move stage 1, mounts the container's file
 systems, pivots, masks paths, sets the terminal, user and capabilities, and
 execs. Each step that fails is sent back as a typed error.
@@ -239,6 +240,12 @@ def _init(spec: dict[str, Any], chan: Channel, detach: bool, sc: S.Syscalls) -> 
             os.close(listener)
     if go.get("net"):
         chan.expect("net")  # the network is made meanwhile (parent.launch)
+    if go.get("hold"):
+        # `init`: everything is set up; the container's process waits here, created but not
+        # started, until its supervisor says "start" (`podpy start`), as an OCI runtime's
+        # `create` leaves it for `start`.
+        chan.send("held")
+        chan.expect("start")
     # Last before the user and capabilities change: a low limit (nofile) must not get in the
     # way of the set-up itself.
     _rlimits(sc, process.get("rlimits") or [])

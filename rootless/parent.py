@@ -10,6 +10,9 @@ its spec from a pipe: its messages start at "pid".
     host   -> "go" {net} [fds]  once the init is in its cgroup (fds: its stdout and stderr)
     host   -> "net"             with net: once slirp4netns (or the caller's on_pid) made the
                                 network; the init waits for it before it secures itself and execs
+    init   -> "held"            with hold (`init`): set up, waiting for "start" before it
+                                secures itself and execs; launch returns then, and the channel
+                                is the caller's (Container.held), to send "start" on
     init   -> "pty" [fd]        with a terminal: the pty master
     init   -> "bind_notify" [fd] with linux.bindNotify: its bind(2) listener (network/redirect.py)
     init   -> EOF               execve succeeded (the socket is close-on-exec)
@@ -43,15 +46,15 @@ class LaunchOptions:
     caller's fds that stage 1, which lives as long as the container, must not hold (the
     listening sockets of published ports, which a process in the container may take over);
     stdio: the fds the container's stdout and stderr become (sent to the init with "go"),
-    else it keeps stage 1's.
+    else it keeps stage 1's; hold: the init stops before it execs, until release() (`init`).
     """
 
-    __slots__ = ("slirp", "cgroup_procs", "on_pid", "after_exit", "detach", "close_fds", "stdio")
+    __slots__ = ("slirp", "cgroup_procs", "on_pid", "after_exit", "detach", "close_fds", "stdio", "hold")
 
     def __init__(self, slirp: Optional["slirp_mod.SlirpOptions"] = None, cgroup_procs: Optional[str] = None,
                  on_pid: Optional[Callable[[int], None]] = None,
                  after_exit: Optional[Callable[[], None]] = None, detach: bool = False,
-                 close_fds: tuple[int, ...] = (), stdio: tuple[int, ...] = ()) -> None:
+                 close_fds: tuple[int, ...] = (), stdio: tuple[int, ...] = (), hold: bool = False) -> None:
         self.slirp = slirp
         self.cgroup_procs = cgroup_procs
         self.on_pid = on_pid
@@ -59,13 +62,14 @@ class LaunchOptions:
         self.detach = detach
         self.close_fds = close_fds
         self.stdio = stdio
+        self.hold = hold
 
 
 class Container:
     """A started container, seen from the host side."""
 
     __slots__ = ("stage1_pid", "pid", "pty_master", "slirp", "exit_code", "fuse_pid", "cgroup_error",
-                 "bind_notify")
+                 "bind_notify", "held")
 
     def __init__(self, stage1_pid: int, pid: int, pty_master: Optional[int] = None,
                  slirp: Optional["slirp_mod.Slirp"] = None, exit_code: Optional[int] = None,
@@ -78,6 +82,7 @@ class Container:
         self.fuse_pid = fuse_pid
         self.cgroup_error: Optional[str] = None
         self.bind_notify: Optional[int] = None
+        self.held: Optional[Channel] = None   # with hold: the channel to the init that waits
 
     def signal(self, sig: int) -> None:
         try:
@@ -141,7 +146,7 @@ def launch(spec: dict[str, Any], options: LaunchOptions, ahead: Optional["Ahead"
         # The init sets up its mounts while the network is made; it waits for "net" before it
         # secures itself and execs, so the container's process starts with its network up.
         wait_net = options.slirp is not None or options.on_pid is not None
-        host.send("go", fds=list(options.stdio), net=wait_net)
+        host.send("go", fds=list(options.stdio), net=wait_net, hold=options.hold)
         try:
             if options.slirp is not None:
                 from .network import slirp as slirp_mod
@@ -162,6 +167,9 @@ def launch(spec: dict[str, Any], options: LaunchOptions, ahead: Optional["Ahead"
                 started.pty_master = fds[0]
             elif reply.get("type") == "bind_notify" and fds:
                 started.bind_notify = fds[0]
+            elif reply.get("type") == "held" and options.hold:
+                started.held, host = host, None
+                return started
             elif reply.get("type") == "error":
                 raise from_wire(reply["error"])
             else:
@@ -190,7 +198,8 @@ def launch(spec: dict[str, Any], options: LaunchOptions, ahead: Optional["Ahead"
             raise SetupError(f"starting the container: {exc}") from exc
         raise
     finally:
-        host.close()
+        if host is not None:
+            host.close()
 
 
 def _raise_reported(host: Channel) -> None:

@@ -30,7 +30,7 @@ MODULES = {
     "logs": "containers", "exec": "containers", "rename": "containers", "pause": "containers",
     "attach": "containers", "volume": "volumes", "commit": "containers", "diff": "containers", "cp": "containers",
     "unpause": "containers", "top": "containers", "stats": "containers", "healthcheck": "containers",
-    "port": "containers", "network": "network", "update": "containers",
+    "port": "containers", "network": "network", "update": "containers", "init": "containers",
     "import": "images", "images": "images", "rmi": "images", "tag": "images", "untag": "images", "image": "images",
     "pull": "images", "login": "images", "logout": "images", "history": "images",
     "push": "images", "save": "images", "load": "images", "search": "images",

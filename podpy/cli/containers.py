@@ -10,7 +10,8 @@ import typer
 
 from . import render, runargs
 from .lifecycle import (
-    CIDFILE_HELP, FILTER_HELP, attach, cleanup, healthcheck_run, kill, logs, pause, restart, stats, stop, top, unpause, wait,
+    CIDFILE_HELP, FILTER_HELP, attach, cleanup, healthcheck_run, init, kill, logs, pause, restart, stats, stop, top,
+    unpause, wait,
 )
 
 # Everything after `run` goes, unparsed, to runargs (which owns -h for --hostname and --help).
@@ -524,7 +525,7 @@ TOP = {"run": (forward_run, _RUN), "create": (forward_run, _CREATE), "start": (s
        "rm": (rm, {}), "inspect": (inspect, {}), "ps": (ps, {}), "export": (export, {}), "stop": (stop, {}),
        "kill": (kill, {}), "wait": (wait, {}), "restart": (restart, {}), "logs": (logs, {}),
        "rename": (rename, {}), "attach": (attach, {}), "commit": (commit, {}), "diff": (diff, {}), "cp": (cp, {}), "pause": (pause, {}), "unpause": (unpause, {}), "top": (top, {}),
-       "stats": (stats, {}), "port": (port, {}), "update": (update, {}),
+       "stats": (stats, {}), "port": (port, {}), "update": (update, {}), "init": (init, {}),
        "exec": (forward_exec, _EXEC)}
 GROUP = {**TOP, "ls": (ps, {}), "list": (ps, {"hidden": True}), "exists": (exists, {}),
          "cleanup": (cleanup, {"hidden": True}), "prune": (prune, {}), "runlabel": (runlabel, {}),

@@ -20,7 +20,11 @@ What each does in podpy:
     --runtime, --runtime-flag             recorded (info's host.ociRuntime); podpy is its own runtime
     --conmon, --network-cmd-path,         accepted and shown by info; podpy's monitor, its PATH
     --network-config-dir                  lookup of slirp4netns/pasta and its database stand in
-The rest of podman's (remote connections, hooks, namespaces) are refused, from refusals.py.
+    --namespace NAME                      libpod's namespaces: new containers join NAME, and only
+                                          NAME's are listed or found (State)
+    --volumepath PATH                     where a new store's volumes live (then recorded: an
+                                          existing store keeps its own, as podman's database does)
+The rest of podman's (remote connections, hooks) are refused, from refusals.py.
 
 Nothing here imports more than the standard library's os and sys: the fast path reads this module.
 """
@@ -70,8 +74,10 @@ TABLE: tuple[tuple[tuple[str, ...], Optional[str], str, str, str], ...] = (
     (("--network-cmd-path",), "network_cmd_path", VALUE, "PATH",
      "Accepted and shown by info: podpy finds slirp4netns and pasta on PATH."),
     (("--hooks-dir",), None, MULTI, "PATH", ""),
-    (("--namespace",), None, VALUE, "NAME", ""),
-    (("--volumepath",), None, VALUE, "PATH", ""),
+    (("--namespace",), "namespace", VALUE, "NAME",
+     "Work in this namespace: its containers only, and new containers join it."),
+    (("--volumepath",), "volume_path", VALUE, "PATH",
+     "Where a new store keeps its volumes (an existing store keeps the one it has)."),
     (("-c", "--connection"), None, VALUE, "NAME", ""),
     (("--identity",), None, VALUE, "PATH", ""),
     (("-r", "--remote"), None, FLAG, "", ""),
@@ -105,6 +111,8 @@ class Globals:
         self.network_config_dir: Optional[str] = None
         self.conmon: Optional[str] = None
         self.network_cmd_path: Optional[str] = None
+        self.namespace: Optional[str] = None
+        self.volume_path: Optional[str] = None
         self.help = False
         self.version = False
         self.warnings: list[str] = []   # what check() found to warn about, printed by apply()
@@ -113,7 +121,8 @@ class Globals:
         """What the engine records of the global flags (config.Config's fields of the same names)."""
         return {"events_backend": self.events_backend, "tmpdir": self.tmpdir, "cgroup_manager": self.cgroup_manager,
                 "runtime": self.runtime, "runtime_flags": list(self.runtime_flags), "conmon": self.conmon,
-                "network_cmd_path": self.network_cmd_path, "network_config_dir": self.network_config_dir}
+                "network_cmd_path": self.network_cmd_path, "network_config_dir": self.network_config_dir,
+                "namespace": self.namespace, "volume_path": self.volume_path}
 
     def open_runtime(self) -> Runtime:
         """The engine's Runtime for this command line."""

@@ -1,4 +1,4 @@
-"""Commands on running containers: stop, kill, wait, restart, pause, unpause, top, stats, logs,
+"""Commands on running containers: init, stop, kill, wait, restart, pause, unpause, top, stats, logs,
 attach, healthcheck run, and the clean-up the monitor runs."""
 
 from __future__ import annotations
@@ -253,6 +253,16 @@ def pause(
     """Freeze every process of containers (cgroup.freeze)."""
     names = targets(containers, all_, latest, cidfiles, filters)
     raise typer.Exit(_reports(engine(ctx).pause(names, all_, latest, filters)))
+
+
+def init(
+    ctx: typer.Context,
+    containers: Optional[List[str]] = typer.Argument(None, help="Containers to initialize."),
+    all_: bool = typer.Option(False, "-a", "--all", help="Initialize every created or exited container."),
+    latest: bool = typer.Option(False, "-l", "--latest", help="The latest container."),
+) -> None:
+    """Set containers up as `start` would, their processes waiting for `start` to run."""
+    raise typer.Exit(_reports(engine(ctx).init(list(containers or []), all_, latest)))
 
 
 def unpause(

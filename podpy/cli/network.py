@@ -28,9 +28,13 @@ def create(
     ctx: typer.Context,
     name: Optional[str] = typer.Argument(None, help="Network name (default: podmanN)."),
     driver: str = typer.Option("bridge", "-d", "--driver", help="Network driver: bridge."),
-    subnet: Optional[str] = typer.Option(None, "--subnet", help="IPv4 subnet, e.g. 10.90.0.0/24."),
-    gateway: Optional[str] = typer.Option(None, "--gateway", help="Gateway address (default: the first host)."),
-    ip_range: Optional[str] = typer.Option(None, "--ip-range", help="Give containers addresses from this range."),
+    subnet: List[str] = typer.Option([], "--subnet", help="Subnet, e.g. 10.90.0.0/24 or fd10::/64 (one of each "
+                                                         "IP version)."),
+    gateway: List[str] = typer.Option([], "--gateway", help="Gateway address of the --subnet in its place "
+                                                           "(default: the first host)."),
+    ip_range: List[str] = typer.Option([], "--ip-range", help="Give containers addresses from this range (of the "
+                                                              "--subnet in its place)."),
+    ipv6: bool = typer.Option(False, "--ipv6", help="IPv6 too: a random unique local /64 unless a --subnet is IPv6."),
     internal: bool = typer.Option(False, "--internal", help="No way out of the network."),
     label: List[str] = typer.Option([], "-l", "--label", help="Set metadata (K=V)."),
     disable_dns: bool = typer.Option(False, "--disable-dns", help="No DNS responder on the network."),
@@ -42,8 +46,9 @@ def create(
     from ..options import parse_labels
 
     net = engine(ctx).create(NetworkCreateOptions(
-        name=name, driver=driver, subnet=subnet, gateway=gateway, ip_range=ip_range, internal=internal,
-        labels=parse_labels(label), disable_dns=disable_dns, options=list(opt), ignore=ignore))
+        name=name, driver=driver, subnet=list(subnet), gateway=list(gateway), ip_range=list(ip_range),
+        internal=internal, labels=parse_labels(label), disable_dns=disable_dns, options=list(opt), ignore=ignore,
+        ipv6=ipv6))
     render.out(net["name"])
 
 
@@ -130,10 +135,11 @@ def connect(
     container: str = typer.Argument(..., help="Container."),
     alias: List[str] = typer.Option([], "--alias", help="Another name of the container on this network."),
     ip: Optional[str] = typer.Option(None, "--ip", help="The container's IPv4 address on the network."),
+    ip6: Optional[str] = typer.Option(None, "--ip6", help="The container's IPv6 address on the network."),
     mac: Optional[str] = typer.Option(None, "--mac-address", help="The container's MAC address on the network."),
 ) -> None:
     """Connect a container to a network."""
-    engine(ctx).connect(container, network, list(alias), ip, mac)
+    engine(ctx).connect(container, network, list(alias), ip, mac, ip6)
 
 
 def disconnect(

@@ -22,7 +22,6 @@ REMOTE = "remote connections are not available yet"
 INIT_CTR = "init containers of pods are not available yet"
 SIGNING = "image signing is not available yet"
 HOOKS = "OCI hooks are not available yet"
-IPV6 = "IPv6 on user networks is not available yet"
 CONMON = "podpy has no conmon: its own monitor supervises containers"
 POD_IDMAP = ("a pod's id maps are not available yet: the containers that join a pod's namespaces cannot be given "
              "id maps (give --uidmap to a container outside a pod)")
@@ -31,8 +30,6 @@ LATEST = NOT_YET
 COMMANDS = {
     "container checkpoint": "checkpointing needs CRIU with root privileges; podpy runs containers without them",
     "container restore": "restoring needs CRIU with root privileges; podpy runs containers without them",
-    "container init": "podpy has no initialized state: `start` sets a container up and starts it in one step",
-    "init": "podpy has no initialized state: `start` sets a container up and starts it in one step",
     "generate systemd": NOT_YET,
     "generate spec": "out of scope: podpy has no remote API that takes podman's container specs",
     "machine": "out of scope: podpy runs containers on this Linux host and manages no virtual machines",
@@ -45,17 +42,11 @@ COMMANDS = {
     "system renumber": "out of scope: podpy has no lock numbers to renumber (SQLite locks the rows)",
 }
 
-_RUN_CREATE = {
-    "--ip6": IPV6,
-}
-
 FLAGS = {
-    "": {"--hooks-dir": HOOKS, "--namespace": NOT_YET, "--volumepath": NOT_YET,
-         "-c/--connection": REMOTE, "--identity": REMOTE, "-r/--remote": REMOTE, "--url": REMOTE, "--ssh": REMOTE},
-    "run": {**_RUN_CREATE},
-    "create": {**_RUN_CREATE, "--init-ctr": INIT_CTR},
+    "": {"--hooks-dir": HOOKS, "-c/--connection": REMOTE, "--identity": REMOTE, "-r/--remote": REMOTE, "--url": REMOTE, "--ssh": REMOTE},
+    "create": {"--init-ctr": INIT_CTR},
     "pod create": {
-        "--infra-conmon-pidfile": CONMON, "--ip6": IPV6, "--uidmap": POD_IDMAP,
+        "--infra-conmon-pidfile": CONMON, "--uidmap": POD_IDMAP,
         "--gidmap": POD_IDMAP, "--subuidname": POD_IDMAP, "--subgidname": POD_IDMAP,
     },
     "pod clone": {
@@ -77,8 +68,7 @@ FLAGS = {
                       "--sign-passphrase-file": SIGNING},
     "push": {"--remove-signatures": SIGNING, "--sign-by": SIGNING,
              "--sign-by-sigstore-private-key": SIGNING, "--sign-passphrase-file": SIGNING},
-    "network connect": {"--ip6": IPV6},
-    "network create": {"--ipam-driver": NOT_YET, "--ipv6": IPV6},
+    "network create": {"--ipam-driver": NOT_YET},
 }
 
 # podman's second names of a command -> the first (their flags are the same in podman 4.3.1)
@@ -87,7 +77,7 @@ SAME = {
     "container attach": "attach", "container commit": "commit", "container cp": "cp", "container create": "create",
     "container diff": "diff", "container exec": "exec", "container export": "export", "container kill": "kill",
     "container list": "ps", "container ls": "ps", "container ps": "ps", "container logs": "logs",
-    "container pause": "pause", "container port": "port", "container rename": "rename",
+    "container init": "init", "container pause": "pause", "container port": "port", "container rename": "rename",
     "container restart": "restart", "container rm": "rm", "container run": "run", "container start": "start",
     "container stats": "stats", "container stop": "stop", "container top": "top", "container unpause": "unpause",
     "container wait": "wait", "image build": "build", "image history": "history", "image import": "import",

@@ -15,13 +15,13 @@ import signal
 import sys
 
 from ..errors import InvalidState
-from ..state import RUNNING
+from ..state import INITIALIZED, RUNNING
 from .context import Runtime
 from .reconcile import reconcile
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Optional
+    from typing import Callable, Optional
 
 def detach_sequence(spec: str) -> bytes:
     """--detach-keys: as podman reads them (podpy.options.detach_keys)."""
@@ -31,10 +31,12 @@ def detach_sequence(spec: str) -> bytes:
 
 
 def attach(rt: Runtime, name: str, no_stdin: bool, detach_keys: str = "ctrl-p,ctrl-q",
-           sig_proxy: bool = True) -> Optional[int]:
+           sig_proxy: bool = True, start: Optional[Callable[[], object]] = None) -> Optional[int]:
     """The container's exit code once it has exited; None when detached with the keys.
     sig_proxy: when the container has no terminal, the signals this process receives are
-    passed on to its main process (as podman's attach does), rather than ending the attach."""
+    passed on to its main process (as podman's attach does), rather than ending the attach.
+    start: `start -a` of an initialized container: attached first, then this lets it exec,
+    so none of its output is missed."""
     from rootless import tty
 
     from ..monitor.client import connect_monitor
@@ -42,7 +44,7 @@ def attach(rt: Runtime, name: str, no_stdin: bool, detach_keys: str = "ctrl-p,ct
     keys = detach_sequence(detach_keys)
     reconcile(rt)
     rec = rt.state.lookup(name)
-    if rec.state != RUNNING:
+    if rec.state != RUNNING and not (start is not None and rec.state == INITIALIZED):
         raise InvalidState(f"you can only attach to running containers: {rec.name} is {rec.state}: "
                            "container state improper")
     if not rec.detached:
@@ -54,6 +56,12 @@ def attach(rt: Runtime, name: str, no_stdin: bool, detach_keys: str = "ctrl-p,ct
         chan.close()
         message = ((reply or {}).get("error") or {}).get("message") or "the monitor refused"
         raise InvalidState(f"attaching to {rec.name}: {message}")
+    if start is not None:
+        try:
+            start()
+        except BaseException:
+            chan.close()
+            raise
     terminal = bool(reply.get("tty"))
     use_stdin = not no_stdin and bool(reply.get("stdin"))
     raw = tty.RawMode(0) if terminal and use_stdin and os.isatty(0) else None

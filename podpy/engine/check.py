@@ -264,9 +264,10 @@ def _rebuild_networks_and_secrets(db: Any, view: View) -> None:
             except (TypeError, ValueError):
                 continue
             for ep in endpoints.values():
-                if isinstance(ep, dict) and ep.get("id") and ep.get("ip"):
-                    c.execute("INSERT OR IGNORE INTO network_addresses (network, ip, container, created) "
-                              "VALUES (?, ?, ?, ?)", (ep["id"], ep["ip"], cid, float(r.get("created") or 0)))
+                for key in ("ip", "ip6"):
+                    if isinstance(ep, dict) and ep.get("id") and ep.get(key):
+                        c.execute("INSERT OR IGNORE INTO network_addresses (network, ip, container, created) "
+                                  "VALUES (?, ?, ?, ?)", (ep["id"], ep[key], cid, float(r.get("created") or 0)))
 
 
 def _meta(root: str, old: OldDatabase) -> dict[str, str]:

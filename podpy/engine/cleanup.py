@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 import time
 
-from ..state import EXITED, PAUSED, RUNNING, ContainerRecord
-from .container import Container
+from ..state import EXITED, ContainerRecord
+from .container import LIVE, Container
 from .context import Runtime
 from .reconcile import reconcile
 
@@ -26,7 +26,7 @@ def cleanup(rt: Runtime, cid: str, warn: Callable[[str], None]) -> None:
     if rec is None:
         return
     ctr = Container(rt, rec)
-    if rec.state in (RUNNING, PAUSED) and rec.detached:
+    if rec.state in LIVE and rec.detached:
         got = ctr.read_exit()
         if got is None:
             return   # still running (or its monitor died; reconcile handles that)

@@ -3,9 +3,11 @@
 States, as podman names them:
 
     configured --(storage made)--> created --start--> running <--> paused
-        |                             ^                  |
-        |                             |  failed start    v
-        +-- killed create: removed    +-------------- exited --start--> running
+        |                           |  ^                 ^  |
+        |                      init |  |  failed start   |  v
+        +-- killed create: removed  |  +---------------- | exited --start--> running
+                                    v                    |
+                               initialized --start-------+  (stop, rm, its death: exited)
     any state but running/paused --rm--> removing --> (gone)
 
 A transition claims the row (`BEGIN IMMEDIATE`), reads this row again, checks the states
@@ -25,7 +27,7 @@ from __future__ import annotations
 import os
 import time
 
-from ..state import CONFIGURED, CREATED, EXITED, PAUSED, REMOVING, RUNNING, STOPPED, ContainerRecord
+from ..state import CONFIGURED, CREATED, EXITED, INITIALIZED, PAUSED, REMOVING, RUNNING, STOPPED, ContainerRecord
 from .context import Runtime
 
 TYPE_CHECKING = False
@@ -34,12 +36,14 @@ if TYPE_CHECKING:
 
 STARTABLE = (CREATED, EXITED, STOPPED)
 REMOVABLE = (CONFIGURED, CREATED, EXITED, STOPPED)
+# the states in which the container's process exists (an initialized one waits to exec)
+LIVE = (RUNNING, PAUSED, INITIALIZED)
 EXIT_FILE = "exit"
 
 
 def state_word(rec: ContainerRecord) -> str:
     return {CONFIGURED: "configured", CREATED: "created", EXITED: "exited", STOPPED: "stopped",
-            REMOVING: "removing"}.get(rec.state, rec.state)
+            REMOVING: "removing", INITIALIZED: "initialized"}.get(rec.state, rec.state)
 
 
 def shared_with(rec: ContainerRecord) -> set[str]:
@@ -180,6 +184,22 @@ class Container:
         write_run(self.run_dir(), self.rec, monitor, monitor_start)
         self._event("restart" if by_policy else "start")
 
+    def initialized(self, pid: int, monitor: int, monitor_start: Optional[str]) -> None:
+        """`init` set the container up under the monitor, its process waiting to exec: the
+        monitor owns the row (as for a detached start) until `start` releases it."""
+        with self.rt.db.write() as c:
+            c.execute("UPDATE containers SET state=?, pid=?, owner_pid=?, owner_start=?, started_at=NULL"
+                      " WHERE id=? AND state=?", (INITIALIZED, pid, monitor, monitor_start, self.rec.id, RUNNING))
+        self.rec.pid, self.rec.state, self.rec.started_at = pid, INITIALIZED, None
+        from .records import write_run
+
+        write_run(self.run_dir(), self.rec, monitor, monitor_start)
+        self._event("init")
+
+    def claim_release(self) -> ContainerRecord:
+        """`start` of an initialized container: ours and `running` while its monitor lets it exec."""
+        return self._claim((INITIALIZED,), RUNNING, started_at=time.time(), stopping=False)
+
     def start_failed(self) -> None:
         """A start that never reached exec: back to `created` (podman leaves it so), or gone
         with --rm. The row is ours (claimed), so nothing else is waited for."""
@@ -265,7 +285,7 @@ class Container:
         detached one is removed by the monitor's clean-up command)."""
         with self.rt.db.write() as c:
             row = c.execute("SELECT state, detached, cgroup FROM containers WHERE id=?", (self.rec.id,)).fetchone()
-            if row is None or row[0] not in (RUNNING, PAUSED):
+            if row is None or row[0] not in LIVE:
                 return False
             c.execute("UPDATE containers SET state=?, exit_code=?, finished_at=?, pid=NULL, owner_pid=NULL,"
                       " owner_start=NULL, cgroup=NULL WHERE id=?",
@@ -365,11 +385,11 @@ class Container:
     def recover(self) -> None:
         """Finish what a dead owner left (the row is ours: adopted under the write lock)."""
         rec = self.rec
-        if rec.config.network == "pasta" and rec.state in (RUNNING, PAUSED):
+        if rec.config.network == "pasta" and rec.state in LIVE:
             from ..network.start import end_pasta   # its supervisor died: pasta would stay
 
             end_pasta(self.rt, rec)
-        if rec.state in (RUNNING, PAUSED):
+        if rec.state in LIVE:
             if rec.detached:
                 self.end_unsupervised()   # its monitor died: nothing supervises it any more
             else:

@@ -268,6 +268,16 @@ class ContainerEngine:
         if interactive:
             rec.config.interactive = True
         sys.stdout.flush()
+        from ..state import INITIALIZED
+
+        if rec.state == INITIALIZED:
+            # set up by `init` under the monitor: attached through it, then let exec
+            from .attach import attach
+            from .start import release
+
+            got = attach(self.rt, rec.id, no_stdin=not interactive, detach_keys=DEFAULT_DETACH_KEYS if detach_keys is None else detach_keys,
+                         sig_proxy=sig_proxy, start=lambda: release(self.rt, rec, self.warn))
+            return -1 if got is None else got
         code = start_attached(self.rt, rec, self.warn, sig_proxy=sig_proxy,
                               detach_keys=keys if rec.config.tty else None)
         if rec.config.pod:
@@ -275,6 +285,24 @@ class ContainerEngine:
 
             member_exited(self.rt, rec, self.warn)
         return code
+
+    def init(self, names: list[str], all_: bool = False, latest: bool = False) -> list[Report]:
+        """`init`: set the containers up as `start` would, their processes waiting to exec until
+        `start` (state `initialized`); all_: every created or exited container, the others
+        left as they are (as podman does)."""
+        from .container import STARTABLE
+        from .start import init
+
+        if all_ and names:
+            raise InvalidArgument("no arguments are needed with --all")
+        if not (all_ or latest or names):
+            raise InvalidArgument("you must provide at least one name or id")
+        reconcile(self.rt)
+        if all_:
+            names = [r.id for r in reversed(self.rt.state.all()) if r.state in STARTABLE]
+        elif latest:
+            names = [self.latest()]
+        return _each(names, lambda n: (init(self.rt, self.rt.state.lookup(n), self.warn), n)[1])
 
     def stop(self, names: list[str], timeout: Optional[int], all_: bool = False,
              latest: bool = False, filters: Optional[list[str]] = None) -> list[Report]:

@@ -156,6 +156,26 @@ class Runtime:
         return Choice("vfs", f"kernel overlay refused ({why_not}) and {fuse_why}: copying layers")
 
     @cached_property
+    def volume_path(self) -> str:
+        """Where the store's volumes live (NAME/_data under it): the one recorded in the database
+        when the store's volumes were first used; otherwise --volumepath, containers.conf's
+        [engine] volume_path, or the store's volumes/ directory, recorded then (as podman's
+        database keeps the volume path it was made with, and prefers it to a later flag)."""
+        self.store   # the storage tables (meta among them) first
+        row = self.db.conn.execute("SELECT value FROM meta WHERE key='volume_path'").fetchone()
+        if row is not None:
+            return str(row[0])
+        default = os.path.join(self.cfg.root, "volumes")
+        wanted = self.cfg.volume_path or _conf_volume_path(self.cfg.config_dir) or default
+        wanted = os.path.abspath(wanted)
+        if os.path.isdir(default) and any(not n.startswith(".") for n in os.listdir(default)):
+            wanted = default   # a store that has volumes already keeps them where they are
+        with self.db.write() as c:
+            c.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('volume_path', ?)", (wanted,))
+            row = c.execute("SELECT value FROM meta WHERE key='volume_path'").fetchone()
+        return str(row[0])
+
+    @cached_property
     def store(self) -> Store:
         choice = self.driver_choice
         try:
@@ -173,7 +193,7 @@ class Runtime:
     def state(self) -> State:
         self.store  # the storage tables first: one migration order for everyone
         had = self.db.version("containers")
-        state = State(self.db)
+        state = State(self.db, self.cfg.namespace or "")
         if 0 < had < RECORDS_SINCE:
             from .records import write_container
 
@@ -184,3 +204,14 @@ class Runtime:
 
     def container_run_dir(self, cid: str) -> str:
         return os.path.join(self.cfg.runroot, "containers", cid)
+
+
+def _conf_volume_path(config_dir: str) -> str | None:
+    """containers.conf's [engine] volume_path in podpy's configuration directory, if set."""
+    from .. import tomlfile
+
+    path = os.path.join(config_dir, "containers.conf")
+    data = tomlfile.read(path)
+    if data is None:
+        return None
+    return tomlfile.string(tomlfile.table(data, "engine", path), "volume_path", path, "engine")

@@ -235,7 +235,7 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
         idmap=userns.idmap, etc_entries=extra_etc, group_add=list(o.group_add), keep_groups=keep_groups,
         systemd=systemd, rootfs=rootfs, resources=resources, cgroup_conf=cgroup_conf, **extra,
         create_command=o.create_command or [os.path.basename(sys.argv[0])] + sys.argv[1:],
-        pod=pod.id if pod is not None else "", pod_infra=infra,
+        pod=pod.id if pod is not None else "", pod_infra=infra, namespace=rt.cfg.namespace or "",
         **kernel, **life,
     )
     rec = ContainerRecord(id=cid, name=name or "", image_id=image.id if image else "", image_name=image_name,

@@ -305,23 +305,26 @@ class VolumeCreateOptions(Record):
 
 
 class NetworkCreateOptions(Record):
-    """`network create`: a name (none: podmanN), the driver (bridge), an IPv4 subnet, gateway
-    and address range, no way out (internal), labels, no DNS responder, driver options, and
-    whether an existing one of that name is fine."""
+    """`network create`: a name (none: podmanN), the driver (bridge), subnets with their
+    gateways and address ranges (one value or a list each, paired in order), IPv6 (a /64 of
+    its own unless a subnet is IPv6), no way out (internal), labels, no DNS responder, driver
+    options, and whether an existing one of that name is fine."""
 
     FIELDS = {"name": None, "driver": "bridge", "subnet": None, "gateway": None, "ip_range": None,
-              "internal": False, "labels": dict, "disable_dns": False, "options": list, "ignore": False}
+              "internal": False, "labels": dict, "disable_dns": False, "options": list, "ignore": False,
+              "ipv6": False}
     __slots__ = tuple(FIELDS)
     name: Optional[str]
     driver: str
-    subnet: Optional[str]
-    gateway: Optional[str]
-    ip_range: Optional[str]
+    subnet: Optional[str | list[str]]
+    gateway: Optional[str | list[str]]
+    ip_range: Optional[str | list[str]]
     internal: bool
     labels: dict[str, str]
     disable_dns: bool
     options: list[str]
     ignore: bool
+    ipv6: bool
 
 
 class NetworkSummary(Record):

@@ -107,7 +107,7 @@ def info(rt: Runtime) -> dict[str, Any]:
             "imageCopyTmpDir": os.environ.get("TMPDIR") or "/var/tmp",
             "imageStore": {"number": len(rt.store.images())},
             "runRoot": cfg.runroot,
-            "volumePath": os.path.join(cfg.root, "volumes"),
+            "volumePath": rt.volume_path,
         },
         "version": version(),
         # system doctor's cheap checks (nothing mounted or made: the driver as recorded, user

@@ -7,8 +7,8 @@ import signal
 import time
 
 from ..errors import EngineError, InvalidArgument, InvalidState
-from ..state import CREATED, EXITED, PAUSED, RUNNING, STOPPED, ContainerRecord
-from .container import Container, state_word
+from ..state import CREATED, EXITED, INITIALIZED, PAUSED, RUNNING, STOPPED, ContainerRecord
+from .container import LIVE, Container, state_word
 from .context import Runtime
 from .reconcile import reconcile
 
@@ -61,6 +61,12 @@ def stop(rt: Runtime, name: str, timeout: Optional[int], warn: Callable[[str], N
     if rec.state == PAUSED:
         unpause(rt, rec.id)
         rec = rt.state.lookup(rec.id)
+    if rec.state == INITIALIZED:
+        # its process waits to exec (`init`): it is ended at once, and exits as podman's does
+        ctr = Container(rt, rec)
+        ctr.event("stop")
+        kill_and_wait(rt, rec)
+        return rec
     if rec.state != RUNNING:
         if rec.state in (CREATED, EXITED, STOPPED):
             Container(rt, rec).mark_stopping()   # a restart policy's pending start is cancelled
@@ -135,7 +141,7 @@ def _wait_over(rt: Runtime, rec: ContainerRecord, timeout: float) -> bool:
     delay = 0.005
     while True:
         now = rt.state.get(rec.id)
-        if now is None or now.state not in (RUNNING, PAUSED):
+        if now is None or now.state not in LIVE:
             return True
         if now.detached:
             ctr = Container(rt, now)
@@ -163,7 +169,7 @@ def wait(rt: Runtime, name: str, conditions: tuple[str, ...] = ("stopped", "exit
             raise InvalidState(f"container {rec.name} was removed while waiting for it")
         if now.state in (EXITED, STOPPED) or (now.state == CREATED and "created" in conditions):
             return now.exit_code if now.exit_code is not None else -1
-        if now.state == RUNNING and now.detached:
+        if now.state in (RUNNING, INITIALIZED) and now.detached:
             ctr = Container(rt, now)
             got = ctr.read_exit()
             if got is not None:

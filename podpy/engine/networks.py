@@ -13,9 +13,10 @@ import time
 from ..errors import InvalidArgument, InvalidState, PodpyError
 from ..network.options import DEFAULT_BRIDGE
 from ..network.table import (
-    AUTO_POOL, RESERVED, UPLINK, _conn, _default, _endpoint_request, _record, _stamp, all_networks,
+    RESERVED, UPLINK, _conn, _default, _endpoint_request, _record, _stamp, all_networks,
     check_attach, allocate_addresses, lookup, release_addresses,
 )
+from ..network.subnets import plan as plan_subnets
 from .context import Runtime
 from .entities import NetworkSummary, Report, each
 from .reconcile import reconcile
@@ -28,11 +29,17 @@ if TYPE_CHECKING:
     from .entities import NetworkCreateOptions, PruneFilters
 
 
-def create(rt: Runtime, name: Optional[str], driver: str, subnet: Optional[str], gateway: Optional[str],
-           ip_range: Optional[str], internal: bool, labels: dict[str, str], ignore: bool = False,
-           disable_dns: bool = False) -> dict[str, Any]:
+def _listed(value: Any) -> list[str]:
+    """--subnet, --gateway, --ip-range: one value or several (repeated flags)."""
+    return [] if not value else [value] if isinstance(value, str) else [str(v) for v in value]
+
+
+def create(rt: Runtime, name: Optional[str], driver: str, subnet: Any, gateway: Any,
+           ip_range: Any, internal: bool, labels: dict[str, str], ignore: bool = False,
+           disable_dns: bool = False, ipv6: bool = False) -> dict[str, Any]:
     """Make a network; returns its record. Nothing is started: the bridge appears in the
-    rootless network namespace when a container on it starts."""
+    rootless network namespace when a container on it starts. subnet, gateway, ip_range: a
+    value or a list (network/subnets.plan pairs them); ipv6: an IPv6 subnet too."""
     import ipaddress
 
     from ..options import NAME_RE
@@ -43,7 +50,8 @@ def create(rt: Runtime, name: Optional[str], driver: str, subnet: Optional[str],
         raise InvalidArgument(f"invalid network name {name!r}: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*")
     if name in RESERVED:
         raise InvalidArgument(f"network name {name} is a network mode: choose another")
-    if (gateway or ip_range) and not subnet:
+    subnets, gateways, ranges = (_listed(v) for v in (subnet, gateway, ip_range))
+    if (gateways or ranges) and not subnets:
         raise InvalidArgument("--gateway and --ip-range need --subnet")
     conn = _conn(rt)
     with rt.db.write() as c:
@@ -58,49 +66,13 @@ def create(rt: Runtime, name: Optional[str], driver: str, subnet: Optional[str],
             raise PodpyError(f"network name {name} already used: network already exists")
         used = [ipaddress.ip_network(s["subnet"]) for n in nets for s in n["subnets"]]
         used.append(ipaddress.ip_network(UPLINK))
-        if subnet:
-            try:
-                net = ipaddress.ip_network(subnet, strict=False)
-            except ValueError as exc:
-                raise InvalidArgument(f"invalid --subnet {subnet!r}: {exc}") from None
-            if net.version != 4:
-                raise InvalidArgument(f"invalid --subnet {subnet!r}: only IPv4 networks are supported")
-            if net.prefixlen > 30:
-                raise InvalidArgument(f"invalid --subnet {subnet!r}: too small (at most /30)")
-            clash = next((u for u in used if u.overlaps(net)), None)
-            if clash is not None:
-                what = "the rootless network namespace's uplink" if str(clash) == UPLINK else "another network"
-                raise InvalidArgument(f"subnet {net} overlaps {clash}, used by {what}")
-        else:
-            net = next((ipaddress.ip_network(AUTO_POOL.format(i)) for i in range(256)
-                        if not any(u.overlaps(ipaddress.ip_network(AUTO_POOL.format(i))) for u in used)), None)
-            if net is None:
-                raise PodpyError("no free subnet left in 10.89.0.0/16: give one with --subnet")
-        if gateway:
-            try:
-                gw = ipaddress.ip_address(gateway)
-            except ValueError as exc:
-                raise InvalidArgument(f"invalid --gateway {gateway!r}: {exc}") from None
-            if gw not in net or gw in (net.network_address, net.broadcast_address):
-                raise InvalidArgument(f"gateway {gw} is not a host address of subnet {net}")
-        else:
-            gw = net.network_address + 1
-        sub: dict[str, Any] = {"subnet": str(net), "gateway": str(gw)}
-        if ip_range:
-            try:
-                pool = ipaddress.ip_network(ip_range, strict=False)
-            except ValueError as exc:
-                raise InvalidArgument(f"invalid --ip-range {ip_range!r}: {exc}") from None
-            if not pool.subnet_of(net):  # type: ignore[arg-type]
-                raise InvalidArgument(f"--ip-range {pool} is not inside subnet {net}")
-            sub["lease_range"] = {"start_ip": str(pool.network_address + 1 if pool.prefixlen < 31 else
-                                                  pool.network_address),
-                                  "end_ip": str(pool.broadcast_address)}
+        planned = plan_subnets(subnets, gateways, ranges, ipv6, used, UPLINK)
         taken_if = {n["network_interface"] for n in nets}
         interface = next(f"podpy{i}" for i in range(1, 100000) if f"podpy{i}" not in taken_if)
         now = time.time()
         record = {"name": name, "id": os.urandom(32).hex(), "driver": "bridge", "network_interface": interface,
-                  "created": _stamp(now), "subnets": [sub], "ipv6_enabled": False, "internal": internal,
+                  "created": _stamp(now), "subnets": planned, "ipv6_enabled": any(":" in p["subnet"] for p in planned),
+                  "internal": internal,
                   "dns_enabled": not disable_dns, "ipam_options": {"driver": "host-local"}}
         if labels:
             record["labels"] = labels
@@ -163,17 +135,17 @@ def prune(rt: Runtime, filters: Optional[PruneFilters] = None) -> list[str]:
 
 
 def connect(rt: Runtime, container: str, network: str, aliases: list[str], ip: Optional[str],
-            mac: Optional[str]) -> None:
+            mac: Optional[str], ip6: Optional[str] = None) -> None:
     """Add a user network to a container (that is on user networks); a running one gets its
     interface at once."""
-    from ..state import PAUSED, RUNNING
+    from ..state import INITIALIZED, PAUSED, RUNNING
 
     reconcile(rt)
     rec = rt.state.lookup(container)
     if rec.config.network != "bridge":
         raise InvalidArgument(f"container {rec.name} uses network mode {rec.config.network.partition(':')[0]}: "
                               "only a container on user networks can be connected to another")
-    eps = check_attach(rt, {network: {"aliases": []}}, aliases, ip, mac)
+    eps = check_attach(rt, {network: {"aliases": []}}, aliases, ip, mac, ip6)
     name = next(iter(eps))
     if name in rec.config.networks:
         raise InvalidState(f"container {rec.name} is already connected to network {name}")
@@ -181,7 +153,7 @@ def connect(rt: Runtime, container: str, network: str, aliases: list[str], ip: O
         ep["ifname"] = next(f"eth{i}" for i in range(1000)
                             if f"eth{i}" not in {e.get("ifname") for e in rec.config.networks.values()})
     allocate_addresses(rt, rec.id, eps)
-    if rec.state in (RUNNING, PAUSED) and rec.pid:
+    if rec.state in (RUNNING, PAUSED, INITIALIZED) and rec.pid:
         from rootless.network.holder_client import attach
 
         try:
@@ -194,12 +166,12 @@ def connect(rt: Runtime, container: str, network: str, aliases: list[str], ip: O
     from .container import Container
 
     Container(rt, rec).save_config()
-    if rec.state in (RUNNING, PAUSED):
+    if rec.state in (RUNNING, PAUSED, INITIALIZED):
         _refresh_hosts(rt, rec)
 
 
 def disconnect(rt: Runtime, container: str, network: str, force: bool) -> None:
-    from ..state import PAUSED, RUNNING
+    from ..state import INITIALIZED, PAUSED, RUNNING
 
     reconcile(rt)
     rec = rt.state.lookup(container)
@@ -209,7 +181,7 @@ def disconnect(rt: Runtime, container: str, network: str, force: bool) -> None:
     if len(rec.config.networks) == 1 and not force:
         raise InvalidState(f"network {net['name']} is the last network of container {rec.name}: "
                            "a container on user networks keeps at least one (use -f to disconnect anyway)")
-    if rec.state in (RUNNING, PAUSED) and rec.pid:
+    if rec.state in (RUNNING, PAUSED, INITIALIZED) and rec.pid:
         from rootless.network.holder_client import request
 
         try:
@@ -226,7 +198,7 @@ def disconnect(rt: Runtime, container: str, network: str, force: bool) -> None:
 
     Container(rt, rec).save_config()
     release_addresses(rt, rec.id, net["id"])
-    if rec.state in (RUNNING, PAUSED):
+    if rec.state in (RUNNING, PAUSED, INITIALIZED):
         _refresh_hosts(rt, rec)
 
 
@@ -239,7 +211,7 @@ def reload(rt: Runtime, names: list[str], all_: bool, latest: bool) -> list[Repo
     restart would make them. One report per container, its full id or its error; with all_,
     the containers that are not running or not on user networks are passed over, as podman
     passes them over."""
-    from ..state import PAUSED, RUNNING
+    from ..state import INITIALIZED, PAUSED, RUNNING
     from .listing import latest as latest_container
 
     reconcile(rt)
@@ -265,7 +237,7 @@ def reload(rt: Runtime, names: list[str], all_: bool, latest: bool) -> list[Repo
             reports.append(Report(name, error=rec))
             continue
         mode = rec.config.network.partition(":")[0]
-        if rec.state not in (RUNNING, PAUSED) or not rec.pid:
+        if rec.state not in (RUNNING, PAUSED, INITIALIZED) or not rec.pid:
             error: Optional[PodpyError] = InvalidState(NOT_CONFIGURED)
         elif mode != "bridge":
             error = InvalidArgument(f'"{mode}" is not supported: invalid network mode')
@@ -312,6 +284,7 @@ def _refresh_hosts(rt: Runtime, rec: "ContainerRecord") -> None:
 
     path = os.path.join(rt.container_run_dir(rec.id), "hosts")
     ips, _ = addresses(rec)
+    ips += [str(n["ip6"]) for n in rec.config.networks.values() if n.get("ip6")]   # IPv6 after, as podman
     content = netfiles.hosts(rec.config.hostname or rec.id[:12], rec.name, rec.config.add_hosts,
                              netfiles.EtcNet(ips, netopts.host_address(), []))
     try:
@@ -354,7 +327,7 @@ class NetworkEngine:
         if opts.options:
             raise InvalidArgument(f"unsupported network options: {', '.join(opts.options)}")
         return create(self.rt, opts.name, opts.driver, opts.subnet, opts.gateway, opts.ip_range, opts.internal,
-                      dict(opts.labels), ignore=opts.ignore, disable_dns=opts.disable_dns)
+                      dict(opts.labels), ignore=opts.ignore, disable_dns=opts.disable_dns, ipv6=opts.ipv6)
 
     def ls(self, filters: list[str]) -> list[NetworkSummary]:
         """`network ls`: the networks that pass every filter (the default one first), each
@@ -382,9 +355,9 @@ class NetworkEngine:
         return prune(self.rt, PruneFilters.parse(list(filters or [])))
 
     def connect(self, container: str, network: str, aliases: Optional[list[str]] = None,
-                ip: Optional[str] = None, mac: Optional[str] = None) -> None:
+                ip: Optional[str] = None, mac: Optional[str] = None, ip6: Optional[str] = None) -> None:
         """`network connect`: the container (on user networks) joins one more, at once if it runs."""
-        connect(self.rt, container, network, list(aliases or []), ip, mac)
+        connect(self.rt, container, network, list(aliases or []), ip, mac, ip6)
 
     def disconnect(self, container: str, network: str, force: bool = False) -> None:
         """`network disconnect`: the container leaves the network (its last one only with force)."""

@@ -47,7 +47,7 @@ class PodCreateOptions(Record):
         "share": None, "share_parent": True, "publish": list, "network": list, "hostname": None,
         "add_host": list, "dns": list, "dns_search": list, "dns_option": list, "labels": list,
         "label_files": list, "userns": None, "volumes": list, "exit_policy": "continue", "replace": False,
-        "network_alias": list, "ip": None, "mac_address": None, "pod_id_file": None,
+        "network_alias": list, "ip": None, "ip6": None, "mac_address": None, "pod_id_file": None,
         "create_command": list, "no_hosts": False, "shm_size": None, "sysctls": list, "uts": None, "pid": None,
         "security_opts": list, "volumes_from": list, "devices": list, "uidmap": list, "gidmap": list,
         "subuidname": None, "subgidname": None, **{k: None for k in CGROUP_SCALARS},
@@ -76,6 +76,7 @@ class PodCreateOptions(Record):
     replace: bool
     network_alias: list[str]
     ip: Optional[str]
+    ip6: Optional[str]
     mac_address: Optional[str]
     pod_id_file: Optional[str]
     create_command: list[str]
@@ -148,7 +149,7 @@ class PodEngine:
     def __init__(self, rt: Runtime, warn: Callable[[str], None]) -> None:
         self.rt = rt
         self.warn = warn
-        self.pods = PodStore(rt.db)
+        self.pods = PodStore(rt.db, rt.cfg.namespace or "")
 
     # -- create --------------------------------------------------------------------------
 
@@ -209,6 +210,7 @@ class PodEngine:
             text = o.infra_command.strip()
             infra_command = json.loads(text) if text.startswith("[") else text.split()
         cfg = PodConfig(labels=labels, share=share, infra=o.infra, infra_image=o.infra_image or "",
+                        namespace=self.rt.cfg.namespace or "",
                         infra_command=infra_command or [], infra_name=o.infra_name or "",
                         hostname=o.hostname or "", exit_policy=o.exit_policy, create_command=list(o.create_command),
                         share_parent=o.share_parent, ports=list(o.publish), networks=list(o.network),
@@ -257,7 +259,8 @@ class PodEngine:
             # podman's: the pod's name, in a UTS namespace of the pod's own
             hostname=(o.hostname or pod.name) if "uts" in cfg.share and o.uts in (None, "private") else None,
             dns=list(o.dns), dns_search=list(o.dns_search), dns_options=list(o.dns_option), userns=o.userns,
-            volumes=list(o.volumes), network_aliases=list(o.network_alias), ip=o.ip, mac_address=o.mac_address,
+            volumes=list(o.volumes), network_aliases=list(o.network_alias), ip=o.ip, ip6=o.ip6,
+            mac_address=o.mac_address,
             create_command=list(cfg.create_command), no_hosts=o.no_hosts, shm_size=o.shm_size,
             sysctls=list(o.sysctls), uts=o.uts, pid=o.pid, security_opts=list(o.security_opts),
             volumes_from=list(o.volumes_from), devices=list(o.devices), uidmap=list(o.uidmap),

@@ -49,7 +49,7 @@ class PodConfig(Record):
         "add_hosts": list, "userns": "", "volumes": list, "no_hosts": False, "shm_size": "", "devices": list,
         "volumes_from": list, "uidmap": list, "gidmap": list, "subuidname": "", "subgidname": "",
         "security_opts": list, "sysctls": list, "cgroup_dir": "", "limits": dict, "resources": dict,
-        "cgroup_opts": dict,
+        "cgroup_opts": dict, "namespace": "",
     }
     __slots__ = tuple(FIELDS)
     labels: dict[str, str]
@@ -83,6 +83,7 @@ class PodConfig(Record):
     limits: dict[str, str]    # its cgroup files (podcgroup.py), written when a container of it starts
     resources: dict[str, Any]  # the limits as `pod inspect` shows them
     cgroup_opts: dict[str, Any]  # the cgroup flags as given (for `pod clone`)
+    namespace: str            # --namespace: the libpod namespace it belongs to
 
     @classmethod
     def from_json(cls, text: str) -> "PodConfig":
@@ -111,9 +112,10 @@ def _record(row: sqlite3.Row) -> PodRecord:
 class PodStore:
     """The pods table."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, namespace: str = "") -> None:
         self.db = db
         db.migrate("pods", SCHEMA)
+        self.namespace = namespace   # --namespace: other namespaces' pods are not listed nor found
 
     def insert(self, rec: PodRecord) -> None:
         taken = self.db.conn.execute("SELECT id FROM containers WHERE name=?", (rec.name,)).fetchone()
@@ -139,18 +141,27 @@ class PodStore:
         c = self.db.conn
         row = c.execute("SELECT * FROM pods WHERE name=? OR id=?", (name_or_id, name_or_id)).fetchone()
         if row:
-            return _record(row)
+            return self._in_namespace(_record(row))
         if name_or_id and all(ch in "0123456789abcdef" for ch in name_or_id):
             rows = c.execute("SELECT * FROM pods WHERE id LIKE ?", (name_or_id + "%",)).fetchall()
             if len(rows) == 1:
-                return _record(rows[0])
+                return self._in_namespace(_record(rows[0]))
             if len(rows) > 1:
                 raise Ambiguous(f"more than one result for pod ID {name_or_id}")
         raise NoSuchPod(f"no pod with name or ID {name_or_id} found: no such pod")
 
+    def _in_namespace(self, rec: PodRecord) -> PodRecord:
+        if self.namespace and rec.config.namespace != self.namespace:
+            from ..errors import PodpyError
+
+            raise PodpyError(f"cannot retrieve pod {rec.id} as it is part of namespace \"{rec.config.namespace}\" "
+                             f"and we are in namespace \"{self.namespace}\": target is in a different namespace")
+        return rec
+
     def all(self) -> list[PodRecord]:
+        """Every pod, newest first (of this command's --namespace only, when given)."""
         rows = self.db.conn.execute("SELECT * FROM pods ORDER BY created DESC").fetchall()
-        return [_record(r) for r in rows]
+        return [r for r in map(_record, rows) if not self.namespace or r.config.namespace == self.namespace]
 
     def delete(self, pod_id: str) -> None:
         with self.db.write() as c:
@@ -212,7 +223,7 @@ def parse_share(value: Optional[str], infra: bool) -> list[str]:
 
 
 def load_store(rt: Any) -> PodStore:
-    return PodStore(rt.db)
+    return PodStore(rt.db, rt.cfg.namespace or "")
 
 
 def join(rt: Any, o: CreateOptions) -> tuple[CreateOptions, PodRecord]:
@@ -229,7 +240,7 @@ def join(rt: Any, o: CreateOptions) -> tuple[CreateOptions, PodRecord]:
                 value = f.read().strip()
         except OSError as exc:
             raise InvalidArgument(f"reading pod ID file {o.pod_id_file}: {exc.strerror}") from None
-    pod = PodStore(rt.db).lookup(value)
+    pod = PodStore(rt.db, rt.cfg.namespace or "").lookup(value)
     o = CreateOptions(**o.as_dict())
     share = set(pod.config.share)
     infra = pod.infra_id

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 KEYS = ("id", "name", "label", "exited", "status", "ancestor", "before", "since", "volume", "health",
         "network", "pod", "until", "restart-policy")
-STATUSES = ("created", "running", "paused", "stopped", "exited", "removing", "unknown")
+STATUSES = ("created", "initialized", "running", "paused", "stopped", "exited", "removing", "unknown")
 RESTART_POLICIES = ("none", "no", "on-failure", "always", "unless-stopped")
 
 

@@ -8,7 +8,7 @@ import signal
 import time
 
 from ..errors import InvalidState, NoSuchContainer, PodpyError, translate
-from ..state import REMOVING, RUNNING, ContainerRecord
+from ..state import INITIALIZED, REMOVING, RUNNING, ContainerRecord
 from .container import Container, shared_with
 from .context import Runtime
 from .entities import PruneReport, Report
@@ -26,7 +26,12 @@ def remove_container(rt: Runtime, rec: ContainerRecord, force: bool, volumes: bo
     """Remove one container; a running one only with force (it is killed first, or stopped
     with timeout seconds before SIGKILL); with volumes, its anonymous volumes too."""
     for _ in range(5):
-        if rec.state in (RUNNING, "paused") and rec.owner_pid != os.getpid():
+        if rec.state == INITIALIZED and rec.owner_pid != os.getpid():
+            from .lifecycle import kill_and_wait
+
+            kill_and_wait(rt, rec)   # its process waits to exec (`init`): podman removes it without force
+            rec = rt.state.get(rec.id) or rec
+        elif rec.state in (RUNNING, "paused") and rec.owner_pid != os.getpid():
             if not force:
                 raise InvalidState(
                     f"cannot remove container {rec.id} as it is running - running or paused containers "
@@ -184,7 +189,7 @@ def prune(rt: Runtime, opts: ContainerPruneOptions) -> list[PruneReport]:
     from ..state import CONFIGURED
 
     reconcile(rt)
-    doomed = [r for r in rt.state.all() if r.state not in (RUNNING, CONFIGURED, "paused")
+    doomed = [r for r in rt.state.all() if r.state not in (RUNNING, CONFIGURED, "paused", INITIALIZED)
               and (opts.until is None or r.created < opts.until)
               and all(r.config.labels.get(k) == v if sep else k in r.config.labels for k, sep, v in opts.labels)]
     reports = []

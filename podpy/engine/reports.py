@@ -102,6 +102,7 @@ def container_inspect(rec: ContainerRecord, rootfs: str, driver: str, run_dir: s
         "ConmonPidFile": cfg.conmon_pidfile,
         "PidFile": cfg.pidfile,
         "Name": rec.name,
+        "Namespace": cfg.namespace,
         "RestartCount": rec.restarts,
         "Driver": driver,
         "Mounts": [
@@ -193,7 +194,7 @@ def network_settings(rec: ContainerRecord, run_dir: str) -> dict[str, Any]:
     from ..network.start import addresses
 
     cfg = rec.config
-    running = rec.state in (RUNNING, "paused")
+    running = rec.state in (RUNNING, "paused", "initialized")   # an initialized one has its network
     ips, gateway = addresses(rec) if running else ([], None)
     out: dict[str, Any] = {
         "EndpointID": "", "Gateway": gateway or "", "IPAddress": ips[0] if ips and cfg.network != "bridge" else "",

@@ -143,6 +143,8 @@ class CreateOptions(Record):
     network_aliases: list[str] = option("--network-alias", metavar="NAME",
                                         help="another name of the container on its networks")
     ip: Optional[str] = option("--ip", metavar="ADDRESS", help="the container's IPv4 address on its user network")
+    ip6: Optional[str] = option("--ip6", metavar="ADDRESS",
+                                help="the container's IPv6 address on its user network (one made with --ipv6)")
     mac_address: Optional[str] = option("--mac-address", metavar="MAC",
                                         help="the container's MAC address on its user network")
     add_hosts: list[str] = option("--add-host", metavar="NAME:IP", help="add a line to /etc/hosts")

@@ -10,6 +10,9 @@ A detached container: the spec goes to the container's runtime directory, the mo
 launcher starts it, and the monitor owns the row while it runs. When its init exits, the
 monitor writes `exit` (the code and the time) into the runtime directory and runs `podpy
 container cleanup ID` (lifecycle.cleanup).
+
+An initialized container (`init`): a detached start whose init stops before its exec and
+waits, under the monitor, for `start` to release it (the monitor's "release").
 """
 
 from __future__ import annotations
@@ -167,11 +170,15 @@ def start_dependencies(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], 
 
 
 def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None],
-                   by_policy: bool = False) -> ContainerRecord:
-    """Start a created or exited container under the monitor; returns its row once it runs.
-    by_policy: a restart policy's start, which a `stop` meanwhile cancels."""
+                   by_policy: bool = False, hold: bool = False) -> ContainerRecord:
+    """Start a created, exited or initialized container under the monitor; returns its row
+    once it runs. by_policy: a restart policy's start, which a `stop` meanwhile cancels; hold:
+    `init`, set it up and leave its process waiting to exec (initialized)."""
     from ..network.start import NetStart
+    from ..state import INITIALIZED
 
+    if rec.state == INITIALIZED and not hold:
+        return release(rt, rec, warn)
     start_dependencies(rt, rec, warn)
     ctr = Container(rt, rec)
     rec = ctr.claim_start(detached=True, by_policy=by_policy)
@@ -211,7 +218,7 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
         from ..monitor.client import request
 
         needs = [f for f, wanted in (("stdio", stdio), ("timeout", cfg.timeout),
-                                     ("journald", cfg.log_driver == "journald")) if wanted]
+                                     ("journald", cfg.log_driver == "journald"), ("hold", hold)) if wanted]
         if needs:
             _check_monitor(rt.cfg.runroot, needs)
 
@@ -222,7 +229,8 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
                          userns=any(ns["type"] == "user" for ns in spec["linux"].get("namespaces", [])),
                          slirp=slirp, log=log,
                          cgroup=cgroup, exit_path=os.path.join(run_dir, EXIT_FILE),
-                         cleanup=_cleanup_command(rt, rec.id), health=health, net=net.monitor_request())
+                         cleanup=_cleanup_command(rt, rec.id), health=health, net=net.monitor_request(),
+                         hold=hold)
     except BaseException as exc:
         if net is not None:
             net.stop()
@@ -239,12 +247,52 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
 
         cgroups.remove(rec.cgroup, timeout=0)
         ctr.set_cgroup(None)
+    if hold:
+        ctr.initialized(int(reply["pid"]), monitor, process_start_time(monitor))
+        return ctr.rec
     ctr.handed_over(int(reply["pid"]), monitor, process_start_time(monitor), by_policy)
     _started(cfg, int(reply["pid"]), monitor, int(reply["pid"]), warn)
     return ctr.rec
 
 
-_FEATURE_FLAGS = {"stdio": "--log-driver passthrough", "timeout": "--timeout", "journald": "--log-driver journald"}
+def release(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None]) -> ContainerRecord:
+    """`start` of an initialized container: its monitor lets the waiting process exec; returns
+    the row once it has. If it could not, the container is back to `created`, as after any
+    failed start."""
+    import json
+
+    from rootless.errors import from_wire
+
+    from ..monitor.client import request
+
+    ctr = Container(rt, rec)
+    rec = ctr.claim_release()
+    try:
+        reply = request(rt.cfg.runroot, "release", id=rec.id)
+        if reply.get("type") == "failed":
+            raise from_wire(json.loads(bytes(reply["reply"]))["error"])
+    except BaseException as exc:
+        ctr.start_failed()
+        raise _failure(exc, rec.id) if isinstance(exc, Exception) else exc
+    monitor = int(reply["monitor"])
+    ctr.handed_over(rec.pid or int(reply["pid"]), monitor, process_start_time(monitor), False)
+    _started(rec.config, int(reply["pid"]), monitor, int(reply["pid"]), warn)
+    return ctr.rec
+
+
+def init(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None]) -> ContainerRecord:
+    """`init`: a created or exited container set up as `start` would, its process waiting to
+    exec until `start`; any other state is podman's error."""
+    from ..errors import InvalidState
+    from .container import STARTABLE
+
+    if rec.state not in STARTABLE:
+        raise InvalidState(f"container {rec.id} has already been created in runtime: container state improper")
+    return start_detached(rt, rec, warn, hold=True)
+
+
+_FEATURE_FLAGS = {"stdio": "--log-driver passthrough", "timeout": "--timeout", "journald": "--log-driver journald",
+                  "hold": "`init`"}
 
 
 def _check_monitor(runroot: str, needs: list[str]) -> None:

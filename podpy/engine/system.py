@@ -105,6 +105,18 @@ def prune(rt: Runtime, all_images: bool, volumes: bool = False,
     return report
 
 
+def _remove_volumes_elsewhere(rt: Runtime) -> None:
+    """The volumes' directories under a --volumepath outside the store (the store's own go
+    with it)."""
+    path = rt.volume_path
+    if path == os.path.join(rt.cfg.root, "volumes"):
+        return
+    from .volumestore import all_volumes, delete
+
+    for vol in all_volumes(rt):
+        delete(rt, str(vol["Name"]))
+
+
 def reset(rt: Runtime, warn: Callable[[str], None]) -> None:
     """Everything of the user's goes: containers (killed), images, layers, the database, the
     runtime directory; files owned by subordinate ids are removed in the user namespace. A
@@ -127,6 +139,7 @@ def reset(rt: Runtime, warn: Callable[[str], None]) -> None:
         from .mounts import release_all
 
         release_all(rt)   # mounted images: their mount points are in the store
+        _remove_volumes_elsewhere(rt)
     except Exception as exc:  # noqa: BLE001 - only a damaged database is passed over
         if not (damaged(exc) or isinstance(exc, (DatabaseDamaged, DatabaseUnreadable))):
             raise

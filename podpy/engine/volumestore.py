@@ -46,6 +46,7 @@ SCHEMA = (
 
 def _table(rt: Runtime) -> sqlite3.Connection:
     rt.state   # the containers' tables first: one migration order for everyone
+    rt.volume_path   # settled (and recorded) before any transaction of the caller's
     had = rt.db.version("volumes")
     rt.db.migrate("volumes", SCHEMA)
     if 0 < had < len(SCHEMA):
@@ -59,7 +60,9 @@ def _table(rt: Runtime) -> sqlite3.Connection:
 
 
 def data_dir(rt: Runtime, name: str) -> str:
-    return os.path.join(rt.cfg.root, "volumes", name, "_data")
+    """The volume's directory, under the store's volume path (--volumepath; its description,
+    volume.json, stays in the store's volumes/NAME)."""
+    return os.path.join(rt.volume_path, name, "_data")
 
 
 def _row(rt: Runtime, r: sqlite3.Row) -> dict[str, Any]:
@@ -121,6 +124,8 @@ def create(rt: Runtime, name: Optional[str], labels: dict[str, str], options: di
                 rt.store.in_userns(os.chown, path, -1 if uid is None else uid, -1 if gid is None else gid)
             from .records import write_volume
 
+            # its description stays in the store, wherever --volumepath put its data
+            os.makedirs(os.path.join(rt.cfg.root, "volumes", name), mode=0o755, exist_ok=True)
             write_volume(rt.cfg.root, name, now, labels, options, anonymous)
         except OSError as exc:
             raise PodpyError(f"creating volume {name}: {exc.strerror}") from exc
@@ -162,8 +167,9 @@ def delete(rt: Runtime, name: str) -> str:
     """Remove a volume's directory and row (its users are the caller's business)."""
     vol = lookup(rt, name)
     path = os.path.dirname(data_dir(rt, vol["Name"]))
-    if os.path.lexists(path):
-        rt.store.in_userns(_remove_tree, path)
+    for where in {path, os.path.join(rt.cfg.root, "volumes", str(vol["Name"]))}:
+        if os.path.lexists(where):
+            rt.store.in_userns(_remove_tree, where)
     with rt.db.write() as c:
         c.execute("DELETE FROM volumes WHERE name=?", (vol["Name"],))
     from ..events import emit

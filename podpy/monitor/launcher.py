@@ -61,7 +61,7 @@ def launch(msg: dict[str, Any], stdio: list[int], chan: Channel) -> None:
 
         try:
             started = parent.launch(spec, parent.LaunchOptions(slirp=slirp, cgroup_procs=procs, detach=True,
-                                                                      on_pid=on_pid))
+                                                                      on_pid=on_pid, hold=bool(msg.get("hold"))))
         except BaseException as exc:  # noqa: BLE001 - reported to the monitor
             for done in net:
                 done.stop()
@@ -80,6 +80,9 @@ def launch(msg: dict[str, Any], stdio: list[int], chan: Channel) -> None:
         if started.bind_notify is not None:
             fds.append(started.bind_notify)
             names.append("bind_notify")
+        if started.held is not None:   # `init`: the monitor says "start" on it later
+            fds.append(started.held.fileno())
+            names.append("held")
         chan.send("started", fds=fds, pid=started.pid, fuse_pid=started.fuse_pid,
                   slirp_pid=started.slirp.pid if started.slirp else None, fd_names=names,
                   cgroup_error=started.cgroup_error, pasta_pid=pasta_pid)

@@ -11,6 +11,8 @@ For each container it
 - forks a short-lived launcher that starts the container (rootless.parent with
   `detach`): stage 1 exits once the init is forked, so the init is reparented
   to the monitor, a child subreaper, which reaps it;
+- with `init`, keeps the channel to a container whose process waits before its exec
+  (rootless.parent's hold), and says "start" on it when `podpy start` asks ("release");
 - reads the container's stdout and stderr (or its terminal) and writes them to
   the log file in the k8s-file format (`TIME STREAM F|P TEXT`), rotating it at
   --log-opt max-size;
@@ -52,7 +54,7 @@ if TYPE_CHECKING:
 
 # what a launch request may ask of this monitor beyond its first protocol (told in "pong"): a
 # client asking for one checks first, as an older monitor would take it for something else
-FEATURES = ["stdio", "timeout", "journald"]
+FEATURES = ["stdio", "timeout", "journald", "hold"]
 IDLE_EXIT = 1.0          # seconds with no container and no client before the monitor leaves
 DRAIN = 2.0              # seconds to read what a dead container's processes still write
 _CHUNK = 65536
@@ -84,9 +86,13 @@ class Container:
         self.exit_code: Optional[int] = None
         self.drain_until = 0.0
         # --timeout: when it is killed (0: never); timed_out: it was, and exits with -1 as podman records it
-        timeout = int(request.get("timeout") or 0)
-        self.deadline = time.monotonic() + timeout if timeout else 0.0
+        self.timeout = int(request.get("timeout") or 0)
+        self.deadline = time.monotonic() + self.timeout if self.timeout else 0.0
         self.timed_out = False
+        # `init`: the channel to its init, which waits for "start" before it execs; the client
+        # whose "release" waits for the exec
+        self.held: Optional[int] = None
+        self.releasing: Optional[Channel] = None
 
 
 class Monitor(sync.Service):
@@ -162,6 +168,8 @@ class Monitor(sync.Service):
             chan.send("pong", pid=os.getpid(), features=FEATURES)
         elif kind == "attach":
             self._attach(chan, str(msg.get("id")))
+        elif kind == "release":
+            self._release(chan, str(msg.get("id")))
         elif kind == "launch":
             self.unwatch(chan.fileno())   # the answer comes when the launcher reports
             self._launch(chan, msg, fds)
@@ -259,6 +267,9 @@ class Monitor(sync.Service):
                 os.set_blocking(fd, False)
                 ctr.streams[fd] = "stdout"
                 ctr.pty = fd
+            elif name == "held":
+                ctr.held = fd
+                ctr.deadline = 0.0   # --timeout counts from the start
         for fd in ctr.streams:
             os.set_blocking(fd, False)
             self.watch(fd, lambda fd, ctr=ctr: self._output(ctr, fd))
@@ -269,7 +280,48 @@ class Monitor(sync.Service):
         if early is not None:   # it exited before its launcher's report was read
             ctr.exit_code = early[0]
             ctr.drain_until = time.monotonic() + DRAIN
-        self._reply(client, "started", pid=ctr.pid, monitor=os.getpid(), cgroup_error=msg.get("cgroup_error"))
+        self._reply(client, "started", pid=ctr.pid, monitor=os.getpid(), cgroup_error=msg.get("cgroup_error"),
+                    held=ctr.held is not None)
+
+    # -- release (`start` of an initialized container) ---------------------------------------
+
+    def _release(self, client: Channel, cid: str) -> None:
+        """Say "start" to a held init; the answer comes once it has exec'd (its channel closes)
+        or reported why it could not."""
+        ctr = next((c for c in self.containers.values() if c.id == cid and c.exit_code is None), None)
+        if ctr is None or ctr.held is None or ctr.releasing is not None:
+            why = "is not running" if ctr is None else "is not initialized" if ctr.held is None else "is starting"
+            client.send("error", error={"kind": "setup", "message": f"container {cid[:12]} {why}"})
+            return
+        self.unwatch(client.fileno())
+        try:
+            os.write(ctr.held, b'{"type": "start"}')   # rootless.sync's message, in its JSON
+        except OSError as exc:
+            self._reply(client, "error", error={"kind": "setup", "message": f"starting the container: {exc}"})
+            return
+        ctr.releasing = client
+        self.watch(ctr.held, lambda fd, ctr=ctr: self._released(ctr))
+
+    def _released(self, ctr: Container) -> None:
+        """The held init's answer: end of file once it has exec'd, else its error (JSON, read by
+        the client: the monitor imports no json)."""
+        fd, client = ctr.held, ctr.releasing
+        assert fd is not None and client is not None
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            data = b'{"type": "error", "error": {"kind": "setup", "message": "the container\'s process is gone"}}'
+        self.unwatch(fd)
+        os.close(fd)
+        ctr.held, ctr.releasing = None, None
+        if data:
+            self._reply(client, "failed", reply=data)
+            return
+        if ctr.timeout:
+            ctr.deadline = time.monotonic() + ctr.timeout
+        if ctr.health:
+            ctr.health_due = time.monotonic() + float(ctr.health["interval"])
+        self._reply(client, "started", pid=ctr.pid, monitor=os.getpid())
 
     def _forward(self, ctr: Container) -> None:
         """Start forwarding the container's published ports, in threads, with a socket helper
@@ -312,10 +364,14 @@ class Monitor(sync.Service):
             self.unwatch(fd)
             os.close(fd)
         ctr.streams.clear()
-        for fd in (ctr.stdin, ctr.slirp_exit, ctr.bind_notify, *ctr.listeners):
+        if ctr.releasing is not None:
+            self.unwatch(int(ctr.held or -1))
+            self._reply(ctr.releasing, "error", error={"kind": "setup", "message": "the container exited"})
+            ctr.releasing = None
+        for fd in (ctr.stdin, ctr.slirp_exit, ctr.bind_notify, ctr.held, *ctr.listeners):
             if fd is not None:
                 os.close(fd)
-        ctr.stdin = ctr.slirp_exit = ctr.bind_notify = None
+        ctr.stdin = ctr.slirp_exit = ctr.bind_notify = ctr.held = None
         ctr.listeners = []
         if ctr.forwarder is not None:
             ctr.forwarder.stop()
@@ -434,7 +490,7 @@ class Monitor(sync.Service):
         """Run each due healthcheck (`podpy healthcheck run ID`), one at a time per container."""
         now = time.monotonic()
         for ctr in self.containers.values():
-            if not ctr.health or ctr.exit_code is not None or now < ctr.health_due:
+            if not ctr.health or ctr.exit_code is not None or ctr.held is not None or now < ctr.health_due:
                 continue
             ctr.health_due = now + float(ctr.health["interval"])
             if ctr.health_pid and _alive(ctr.health_pid):

@@ -54,9 +54,9 @@ def resolve(rt: Runtime, o: CreateOptions, icfg: dict[str, Any]) -> dict[str, An
     if mode == "bridge":
         from .table import check_attach
 
-        networks = check_attach(rt, choice.networks, list(o.network_aliases), o.ip, o.mac_address)
-    elif o.ip or o.mac_address or o.network_aliases:
-        raise InvalidArgument("--ip, --mac-address and --network-alias need a user network "
+        networks = check_attach(rt, choice.networks, list(o.network_aliases), o.ip, o.mac_address, o.ip6)
+    elif o.ip or o.ip6 or o.mac_address or o.network_aliases:
+        raise InvalidArgument("--ip, --ip6, --mac-address and --network-alias need a user network "
                               "(--network NAME): the network mode is " + mode.partition(":")[0])
     add_hosts = [list(netopts.parse_add_host(h)) for h in o.add_hosts]
     dns = netopts.parse_dns(list(o.dns), list(o.dns_search), list(o.dns_options))

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 MODES = ("slirp4netns", "pasta", "host", "none", "container", "ns", "bridge")
 SLIRP_OPTIONS = ("allow_host_loopback", "cidr", "mtu", "outbound_addr", "outbound_addr6", "enable_ipv6",
                  "port_handler")
-NETWORK_OPTIONS = ("alias", "ip", "mac", "interface_name")
+NETWORK_OPTIONS = ("alias", "ip", "ip6", "mac", "interface_name")
 DEFAULT_BRIDGE = "podman"
 MAX_PUBLISHED = 240     # a detached container's listeners go to the monitor in one message (SCM_RIGHTS: 253)
 
@@ -130,13 +130,23 @@ def _one_network(value: str) -> NetworkChoice:
     for item in filter(None, rest.split(",")):
         k, eq, v = item.partition("=")
         if k not in NETWORK_OPTIONS or not eq or not v:
-            raise InvalidArgument(f"invalid network option {item!r} for {name}: use alias=, ip=, mac=")
+            raise InvalidArgument(f"invalid network option {item!r} for {name}: use alias=, ip=, ip6=, mac=, "
+                                  "interface_name=")
         if k == "alias":
             net_opts["aliases"].append(v)
         elif k == "ip":
             if not is_ipv4(v):
                 raise InvalidArgument(f"invalid IP address {v!r} for network {name}")
             net_opts["ip"] = v
+        elif k == "ip6":
+            import ipaddress
+
+            try:
+                if ipaddress.ip_address(v).version != 6:
+                    raise ValueError(v)
+            except ValueError:
+                raise InvalidArgument(f"invalid IPv6 address {v!r} for network {name}") from None
+            net_opts["ip6"] = v
         elif k == "mac":
             net_opts["mac"] = parse_mac(v)
         else:

@@ -16,7 +16,7 @@ import os
 from . import options as netopts
 from ..errors import InvalidArgument, InvalidState
 from .files import EtcNet, host_nameservers
-from ..state import PAUSED, RUNNING, ContainerRecord
+from ..state import INITIALIZED, PAUSED, RUNNING, ContainerRecord
 from ..engine.context import Runtime
 
 TYPE_CHECKING = False
@@ -80,7 +80,7 @@ class NetStart:
             other = rt.state.get(mode.partition(":")[2])
             if other is None:
                 raise InvalidState(f"the container whose network {self.rec.name} shares is gone")
-            if other.state not in (RUNNING, PAUSED) or not other.pid:
+            if other.state not in (RUNNING, PAUSED, INITIALIZED) or not other.pid:
                 raise InvalidState(f"cannot join the network namespace of container {other.name}: "
                                    "it is not running")
             self.netns_path = f"/proc/{other.pid}/ns/net"

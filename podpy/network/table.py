@@ -18,6 +18,7 @@ import time
 from ..errors import InvalidArgument, InvalidState, NoSuchNetwork, PodpyError
 from .files import EtcNet, host_nameservers
 from .options import DEFAULT_BRIDGE, parse_mac
+from .subnets import host_range, of as subnet_of
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -47,7 +48,6 @@ SCHEMA = (
     "SELECT 1",
 )
 UPLINK = "10.0.2.0/24"          # slirp4netns's network in the rootless namespace
-AUTO_POOL = "10.89.{}.0/24"     # podman's default pool for new networks
 DEFAULT_ID = "2f259bab93aaaaa2542ba43ef33eb990d0999ee1b9924b557b7be53c0b7a1bb9"
 SEARCH = "dns.podman"
 RESERVED = ("bridge", "host", "none", "private", "slirp4netns", "pasta", "container", "ns", "default")
@@ -104,16 +104,18 @@ def _stamp(t: float) -> str:
 
 
 def check_attach(rt: Runtime, requested: dict[str, dict[str, Any]], aliases: list[str], ip: Optional[str],
-                 mac: Optional[str]) -> dict[str, dict[str, Any]]:
-    """--network NAME... with --network-alias, --ip, --mac-address: the container's endpoints
-    (network id, aliases, the address and MAC asked for), every network known."""
+                 mac: Optional[str], ip6: Optional[str] = None) -> dict[str, dict[str, Any]]:
+    """--network NAME... with --network-alias, --ip, --ip6, --mac-address: the container's
+    endpoints (network id, aliases, the addresses and MAC asked for), every network known."""
     from .options import is_ipv4
 
-    if (ip or mac) and len(requested) > 1:
-        raise InvalidArgument("--ip and --mac-address can only be used with a single network "
-                              "(use --network NAME:ip=IP,mac=MAC for several)")
+    if (ip or mac or ip6) and len(requested) > 1:
+        raise InvalidArgument("--ip, --ip6 and --mac-address can only be used with a single network "
+                              "(use --network NAME:ip=IP,ip6=IP6,mac=MAC for several)")
     if ip and not is_ipv4(ip):
         raise InvalidArgument(f"invalid --ip {ip!r}: not an IPv4 address")
+    if ip6 and not is_ipv6(ip6):
+        raise InvalidArgument(f"invalid --ip6 {ip6!r}: not an IPv6 address")
     out: dict[str, dict[str, Any]] = {}
     for name, opts in requested.items():
         net = lookup(rt, name)
@@ -121,6 +123,11 @@ def check_attach(rt: Runtime, requested: dict[str, dict[str, Any]], aliases: lis
         if opts.get("ip") or ip:
             ep["ip"] = opts.get("ip") or ip
             _check_in_subnet(net, ep["ip"])
+        if opts.get("ip6") or ip6:
+            ep["ip6"] = str(opts.get("ip6") or ip6)
+            if not is_ipv6(ep["ip6"]):
+                raise InvalidArgument(f"invalid ip6 {ep['ip6']!r}: not an IPv6 address")
+            _check_in_subnet(net, ep["ip6"])
         if opts.get("mac") or mac:
             ep["mac"] = opts.get("mac") or parse_mac(str(mac))
         if opts.get("interface_name"):
@@ -135,23 +142,33 @@ def _ifname(name: str) -> str:
     return name
 
 
+def is_ipv6(text: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(text).version == 6
+    except ValueError:
+        return False
+
+
 def _check_in_subnet(net: dict[str, Any], ip: str) -> None:
     import ipaddress
 
-    sub = net["subnets"][0]
     addr = ipaddress.ip_address(ip)
+    sub = subnet_of(net, addr.version)
+    if sub is None:
+        raise InvalidArgument(f"network {net['name']} has no IPv6 subnet for {ip}: create it with --ipv6")
     network = ipaddress.ip_network(sub["subnet"])
-    if addr not in network or addr in (network.network_address, network.broadcast_address) \
-            or str(addr) == sub["gateway"]:
+    if addr not in network or addr == network.network_address \
+            or (addr.version == 4 and addr == network.broadcast_address) or str(addr) == sub["gateway"]:
         raise InvalidArgument(f"IP address {ip} is not a free host address of network {net['name']} "
                               f"({sub['subnet']}, gateway {sub['gateway']})")
 
 
 def allocate_addresses(rt: Runtime, cid: str, endpoints: dict[str, dict[str, Any]]) -> None:
-    """Give each endpoint an address (the one asked for, or the lowest free one of the
-    network's range), a MAC and an interface name, in one transaction."""
-    import ipaddress
-
+    """Give each endpoint an address of each of its network's IP versions (the one asked for,
+    or the lowest free one of the subnet's range), a MAC and an interface name, in one
+    transaction."""
     conn = _conn(rt)
     now = time.time()
     with rt.db.write() as c:
@@ -164,25 +181,24 @@ def allocate_addresses(rt: Runtime, cid: str, endpoints: dict[str, dict[str, Any
             if net is None:
                 raise NoSuchNetwork(f"unable to find network with name or ID {name}: network not found")
             used = {r[0] for r in c.execute("SELECT ip FROM network_addresses WHERE network=?", (net["id"],))}
-            sub = net["subnets"][0]
-            if ep.get("ip"):
-                if ep["ip"] in used:
-                    raise InvalidArgument(f"IP address {ep['ip']} is already allocated on network {name}")
-            else:
-                network = ipaddress.ip_network(sub["subnet"])
-                lease = sub.get("lease_range")
-                lo = ipaddress.ip_address(lease["start_ip"]) if lease else network.network_address + 1
-                hi = ipaddress.ip_address(lease["end_ip"]) if lease else network.broadcast_address - 1
-                hi = min(hi, network.broadcast_address - 1)
-                addr = lo
-                while addr <= hi and (str(addr) in used or str(addr) == sub["gateway"]):
-                    addr += 1
-                if addr > hi:
-                    raise PodpyError(f"network {name} has no free address left")
-                ep["ip"] = str(addr)
-            c.execute("INSERT INTO network_addresses (network, ip, container, created) VALUES (?, ?, ?, ?)",
-                      (net["id"], ep["ip"], cid, now))
-            ep["gateway"], ep["prefix"] = sub["gateway"], int(sub["subnet"].partition("/")[2])
+            for version, key, suffix in ((4, "ip", ""), (6, "ip6", "6")):
+                sub = subnet_of(net, version)
+                if sub is None:
+                    continue
+                if ep.get(key):
+                    if ep[key] in used:
+                        raise InvalidArgument(f"IP address {ep[key]} is already allocated on network {name}")
+                else:
+                    lo, hi = host_range(sub)
+                    addr = lo
+                    while addr <= hi and (str(addr) in used or str(addr) == sub["gateway"]):
+                        addr += 1
+                    if addr > hi:
+                        raise PodpyError(f"network {name} has no free address left")
+                    ep[key] = str(addr)
+                c.execute("INSERT INTO network_addresses (network, ip, container, created) VALUES (?, ?, ?, ?)",
+                          (net["id"], ep[key], cid, now))
+                ep["gateway" + suffix], ep["prefix" + suffix] = sub["gateway"], int(sub["subnet"].partition("/")[2])
             if not ep.get("mac"):
                 ep["mac"] = _random_mac()
             if not ep.get("ifname"):
@@ -211,13 +227,18 @@ def _endpoint_request(rt: Runtime, rec: "ContainerRecord", name: str, ep: dict[s
     net = by_id(rt, ep["id"])
     if net is None:
         raise NoSuchNetwork(f"network {name} of container {rec.name} no longer exists")
-    sub = net["subnets"][0]
+    sub = subnet_of(net, 4) or net["subnets"][0]
     prefix = int(sub["subnet"].partition("/")[2])
-    return {"name": net["name"], "bridge": net["network_interface"], "gateway": sub["gateway"], "prefix": prefix,
-            "internal": bool(net.get("internal")), "dns": bool(net.get("dns_enabled")), "ip": ep["ip"],
-            "mac": ep["mac"], "ifname": ep["ifname"],
-            "names": [rec.name, rec.id[:12], *ep.get("aliases", [])],
-            "route_via": sub["gateway"] if route and not net.get("internal") else None}
+    out = {"name": net["name"], "bridge": net["network_interface"], "gateway": sub["gateway"], "prefix": prefix,
+           "internal": bool(net.get("internal")), "dns": bool(net.get("dns_enabled")), "ip": ep["ip"],
+           "mac": ep["mac"], "ifname": ep["ifname"],
+           "names": [rec.name, rec.id[:12], *ep.get("aliases", [])],
+           "route_via": sub["gateway"] if route and not net.get("internal") else None}
+    sub6 = subnet_of(net, 6)
+    if sub6 is not None and ep.get("ip6"):
+        out.update(gateway6=sub6["gateway"], prefix6=int(sub6["subnet"].partition("/")[2]), ip6=ep["ip6"],
+                   route6_via=sub6["gateway"] if route and not net.get("internal") else None)
+    return out
 
 
 def bridge_start(ns: Any, host_ip: Optional[str], host_lines: list[str]) -> EtcNet:
@@ -246,7 +267,8 @@ def bridge_start(ns: Any, host_ip: Optional[str], host_lines: list[str]) -> EtcN
     if any(not r["internal"] for r in requests):
         servers += [s for s in host_nameservers(host_lines) if s not in servers]
     search = [SEARCH] if any(r["dns"] for r in requests) else []
-    return EtcNet([r["ip"] for r in requests], host_ip, servers, search)
+    # /etc/hosts: each network's IPv4 address, then its IPv6 one, as podman writes them
+    return EtcNet([ip for r in requests for ip in (r["ip"], r.get("ip6")) if ip], host_ip, servers, search)
 
 
 def inspect_endpoints(rec: "ContainerRecord", running: bool) -> dict[str, Any]:
@@ -254,7 +276,10 @@ def inspect_endpoints(rec: "ContainerRecord", running: bool) -> dict[str, Any]:
     for name, ep in rec.config.networks.items():
         out[name] = {"EndpointID": "", "Gateway": ep.get("gateway", "") if running else "",
                      "IPAddress": ep.get("ip", "") if running else "",
-                     "IPPrefixLen": ep.get("prefix", 0) if running else 0, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+                     "IPPrefixLen": ep.get("prefix", 0) if running else 0,
+                     "IPv6Gateway": ep.get("gateway6", "") if running else "",
+                     "GlobalIPv6Address": ep.get("ip6", "") if running else "",
+                     "GlobalIPv6PrefixLen": ep.get("prefix6", 0) if running else 0,
                      "MacAddress": ep.get("mac", "") if running else "", "NetworkID": name, "DriverOpts": None,
                      "IPAMConfig": None, "Links": None, "Aliases": [*ep.get("aliases", []), rec.id[:12]]}
     return out

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from typing import Any, Optional
 
 NETLINK_ROUTE = 0
+IFA_F_NODAD = 0x02   # an IPv6 address without duplicate address detection (usable at once)
 IDLE = 5.0      # seconds without a request before the worker leaves (and pyroute2's memory with it)
 
 
@@ -50,10 +51,13 @@ def serve(chan: Any) -> None:
         try:
             kind = msg.get("type")
             if kind == "bridge":
-                bridges.ensure_bridge(msg["name"], msg["gateway"], int(msg["prefix"]), bool(msg["internal"]))
+                bridges.ensure_bridge(msg["name"], msg["gateway"], int(msg["prefix"]), bool(msg["internal"]),
+                                      msg.get("gateway6"), int(msg.get("prefix6") or 0))
             elif kind == "attach":
                 bridges.attach(fds[0], msg["bridge"], msg["host_ifname"], msg["ifname"], msg["ip"],
-                               int(msg["prefix"]), msg["mac"], msg.get("gateway"))
+                               int(msg["prefix"]), msg["mac"], msg.get("gateway"),
+                               ip6=msg.get("ip6"), prefix6=int(msg.get("prefix6") or 0),
+                               gateway6=msg.get("gateway6"))
             elif kind == "detach":
                 bridges.detach(msg["host_ifname"])
             chan.send("ok")
@@ -73,29 +77,42 @@ class Bridges:
         self.own_netns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         self.sc = syscalls.default()
 
-    def ensure_bridge(self, name: str, gateway: str, prefix: int, internal: bool) -> int:
-        """The bridge for a network, made or brought to the network's settings; its index."""
+    def ensure_bridge(self, name: str, gateway: str, prefix: int, internal: bool,
+                      gateway6: Optional[str] = None, prefix6: int = 0) -> int:
+        """The bridge for a network, made or brought to the network's settings (its IPv4
+        gateway address, and its IPv6 one when it has IPv6); its index."""
         found = self.ipr.link_lookup(ifname=name)
         if found:
             index = found[0]
-            have = {(a.get_attr("IFA_ADDRESS"), a["prefixlen"]) for a in self.ipr.get_addr(index=index, family=2)}
-            if have != {(gateway, prefix)}:
-                for addr, plen in have:
-                    self.ipr.addr("del", index=index, address=addr, prefixlen=plen)
-                self.ipr.addr("add", index=index, address=gateway, prefixlen=prefix)
         else:
             self.ipr.link("add", ifname=name, kind="bridge")
             index = self.ipr.link_lookup(ifname=name)[0]
-            self.ipr.addr("add", index=index, address=gateway, prefixlen=prefix)
+        if gateway6:
+            # before any address: a bridge made with IPv6 off would refuse one
+            _write(f"/proc/sys/net/ipv6/conf/{name}/disable_ipv6", "0")
+        for family, want in ((2, {(gateway, prefix)}), (10, {(gateway6, prefix6)} if gateway6 else set())):
+            have = {(a.get_attr("IFA_ADDRESS"), a["prefixlen"]) for a in self.ipr.get_addr(index=index, family=family)
+                    if family == 2 or a["scope"] == 0}   # IPv6: not the link-local address
+            if have != want:
+                for addr, plen in have:
+                    self.ipr.addr("del", index=index, address=addr, prefixlen=plen)
+                for addr, plen in want:
+                    # no duplicate address detection: the address is usable at once
+                    self.ipr.addr("add", index=index, address=addr, prefixlen=plen,
+                                  **({"flags": IFA_F_NODAD} if family == 10 else {}))
         # An internal network's packets are not routed anywhere: no forwarding from its bridge.
         _write(f"/proc/sys/net/ipv4/conf/{name}/forwarding", "0" if internal else "1")
+        if gateway6:
+            _write(f"/proc/sys/net/ipv6/conf/{name}/forwarding", "0" if internal else "1")
         self.ipr.link("set", index=index, state="up")
         return index
 
     def attach(self, netns_fd: int, bridge: str, host_ifname: str, ifname: str, ip: str, prefix: int,
-               mac: str, gateway: Optional[str], mtu: int = 1500) -> None:
-        """A veth pair: host_ifname on the bridge here, ifname with ip/prefix and mac in the
-        container's namespace, and a default route via gateway (None: no route out)."""
+               mac: str, gateway: Optional[str], mtu: int = 1500, ip6: Optional[str] = None, prefix6: int = 0,
+               gateway6: Optional[str] = None) -> None:
+        """A veth pair: host_ifname on the bridge here, ifname with ip/prefix (and ip6/prefix6)
+        and mac in the container's namespace, and a default route via gateway (None: no route
+        out), and one via gateway6 for IPv6."""
         br = self.ipr.link_lookup(ifname=bridge)[0]
         stale = self.ipr.link_lookup(ifname=host_ifname)
         if stale:
@@ -111,12 +128,16 @@ class Bridges:
                 idx = ipr.link_lookup(ifname=tmp)[0]
                 ipr.link("set", index=idx, ifname=ifname, address=mac)
                 ipr.addr("add", index=idx, address=ip, prefixlen=prefix)
+                if ip6:
+                    ipr.addr("add", index=idx, address=ip6, prefixlen=prefix6, flags=IFA_F_NODAD)
                 ipr.link("set", index=idx, state="up")
                 lo = ipr.link_lookup(ifname="lo")
                 if lo:
                     ipr.link("set", index=lo[0], state="up")
                 if gateway:
                     ipr.route("add", dst="0.0.0.0/0", gateway=gateway, oif=idx)
+                if ip6 and gateway6:
+                    ipr.route("add", dst="::/0", gateway=gateway6, oif=idx, family=10)
             finally:
                 ipr.close()
         except BaseException:

@@ -3,7 +3,8 @@ on to the upstream resolver (unless the network is internal).
 
 It answers A queries for a container's name, its aliases and its short id, bare or under
 the search domain `dns.podman` (what podman's aardvark-dns answers), with the container's
-address on that network; AAAA and other types for those names get an empty answer. A PTR
+address on that network, and AAAA queries with its IPv6 address on a network with IPv6;
+other types for those names get an empty answer. A PTR
 query for a container's address (`D.C.B.A.in-addr.arpa`) is answered with its names under
 the search domain. Other names are forwarded, query and answer as they are, to the upstream
 resolver; an internal network gets REFUSED for them, having no way out. The same answers go
@@ -15,6 +16,7 @@ records); anything it cannot parse is dropped, as a resolver would drop garbage.
 
 from __future__ import annotations
 
+import _socket
 import struct
 
 TYPE_CHECKING = False
@@ -77,16 +79,17 @@ def local_name(name: str) -> str:
 
 
 def answer(q: Query, addresses: list[str]) -> bytes:
-    """The response to q for a name we know: its A records (none for other types)."""
+    """The response to q for a name we know: its A records, or AAAA records for its IPv6
+    addresses (none for other types)."""
     records = b""
     count = 0
-    if q.qtype in (A, ANY) and q.qclass == 1:
+    if q.qclass == 1:
         for ip in addresses:
-            parts = ip.split(".")
-            if len(parts) != 4:
-                continue
-            records += struct.pack("!HHHIH", 0xC00C, A, 1, TTL, 4) + bytes(int(p) for p in parts)
-            count += 1
+            six = ":" in ip
+            if q.qtype == ANY or q.qtype == (AAAA if six else A):
+                raw = _socket.inet_pton(_socket.AF_INET6 if six else _socket.AF_INET, ip)
+                records += struct.pack("!HHHIH", 0xC00C, AAAA if six else A, 1, TTL, len(raw)) + raw
+                count += 1
     return _header(q, NOERROR, count) + q.question + records
 
 
@@ -132,16 +135,24 @@ class Records:
 
     def __init__(self) -> None:
         self.by_container: dict[str, tuple[list[str], str]] = {}
+        self.ipv6: dict[str, str] = {}   # container -> its IPv6 address, on a network with IPv6
 
-    def add(self, container: str, names: list[str], ip: str) -> None:
+    def add(self, container: str, names: list[str], ip: str, ip6: Optional[str] = None) -> None:
         self.by_container[container] = ([n.lower() for n in names if n], ip)
+        if ip6:
+            self.ipv6[container] = ip6
+        else:
+            self.ipv6.pop(container, None)
 
     def remove(self, container: str) -> None:
         self.by_container.pop(container, None)
+        self.ipv6.pop(container, None)
 
     def lookup(self, name: str) -> list[str]:
+        """The addresses of the containers with this name: IPv4 ones, then IPv6 ones."""
         name = local_name(name)
-        return [ip for names, ip in self.by_container.values() if name in names]
+        found = [cid for cid, (names, _ip) in self.by_container.items() if name in names]
+        return [self.by_container[c][1] for c in found] + [self.ipv6[c] for c in found if c in self.ipv6]
 
     def names_of(self, ip: str) -> list[str]:
         """The names of the container with this address (its name first, then its aliases and

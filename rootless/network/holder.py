@@ -102,6 +102,8 @@ class Network:
         self.bridge = spec["bridge"]
         self.gateway = spec["gateway"]
         self.prefix = int(spec["prefix"])
+        self.gateway6 = spec.get("gateway6")   # with IPv6 (network create --ipv6)
+        self.prefix6 = int(spec.get("prefix6") or 0)
         self.internal = bool(spec.get("internal"))
         self.records = dns.Records()
         self.dns_sock: Optional[_socket.socket] = None
@@ -269,8 +271,9 @@ class Holder(Service):
                     other.bridge == spec["bridge"] or other.gateway == spec["gateway"]):
                 self._forget_network(other)
         net = self.networks.get(spec["name"])
-        if net is None or (net.bridge, net.gateway, net.prefix, net.internal) != (
-                spec["bridge"], spec["gateway"], int(spec["prefix"]), bool(spec.get("internal"))):
+        if net is None or (net.bridge, net.gateway, net.prefix, net.internal, net.gateway6, net.prefix6) != (
+                spec["bridge"], spec["gateway"], int(spec["prefix"]), bool(spec.get("internal")),
+                spec.get("gateway6"), int(spec.get("prefix6") or 0)):
             if net is not None:
                 self._close_dns(net)
             old = net
@@ -278,7 +281,8 @@ class Holder(Service):
             if old is not None:
                 net.records = old.records
             self.networks[net.name] = net
-        self.worker.call("bridge", name=net.bridge, gateway=net.gateway, prefix=net.prefix, internal=net.internal)
+        self.worker.call("bridge", name=net.bridge, gateway=net.gateway, prefix=net.prefix, internal=net.internal,
+                         gateway6=net.gateway6, prefix6=net.prefix6)
         if spec.get("dns", True) and net.dns_sock is None:
             sock = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC | _socket.SOCK_NONBLOCK)
             try:
@@ -322,10 +326,11 @@ class Holder(Service):
                 veth = f"veth{os.urandom(4).hex()}"
                 self.worker.call("attach", fds=[netns_fd], bridge=net.bridge, host_ifname=veth,
                                  ifname=spec["ifname"], ip=spec["ip"], prefix=net.prefix, mac=spec["mac"],
-                                 gateway=spec.get("route_via"))
+                                 gateway=spec.get("route_via"), ip6=spec.get("ip6"), prefix6=net.prefix6,
+                                 gateway6=spec.get("route6_via"))
                 ctr["networks"][net.name] = veth
                 done.append(net.name)
-                net.records.add(cid, list(spec.get("names") or []), spec["ip"])
+                net.records.add(cid, list(spec.get("names") or []), spec["ip"], spec.get("ip6"))
         except BaseException:
             for name in done:
                 self._detach(cid, name)

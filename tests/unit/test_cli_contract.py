@@ -195,9 +195,9 @@ def test_a_refused_run_flag_prints_its_reason(command):
             assert str(err.value) == f"podpy {command} {names.split('/')[-1]}: {reason}"
 
 
-def test_container_run_refuses_as_run(tree, capsys):
-    assert invoke(tree, ["container", "run", "--ip6", "fd00::2", "image"], Globals()) == 125
-    assert capsys.readouterr().err == "Error: podpy run --ip6: IPv6 on user networks is not available yet\n"
+def test_container_create_refuses_as_create(tree, capsys):
+    assert invoke(tree, ["container", "create", "--init-ctr", "always", "image"], Globals()) == 125
+    assert capsys.readouterr().err == "Error: podpy create --init-ctr: init containers of pods are not available yet\n"
 
 
 @pytest.mark.parametrize("path,reason", sorted(refusals.COMMANDS.items()))

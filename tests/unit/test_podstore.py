@@ -33,7 +33,7 @@ def test_share_kinds():
 def _store(tmp_path):
     db = Database(str(tmp_path / "podpy.db"))
     db.migrate("containers", ("CREATE TABLE containers (id TEXT PRIMARY KEY, name TEXT)",))
-    return SimpleNamespace(db=db), PodStore(db)
+    return SimpleNamespace(db=db, cfg=SimpleNamespace(namespace=None)), PodStore(db)
 
 
 def test_joining_takes_the_infra_containers_namespaces_and_refuses_what_would_set_them(tmp_path):
