@@ -39,7 +39,7 @@ MODULES = {
     "completion": "shell", "help": "shell",
     "mount": "mounts", "umount": "mounts", "unmount": "mounts",
     "secret": "secrets",
-    "manifest": "manifests", "pod": "pods", "kube": "kube", "generate": "kube", "play": "kube",
+    "manifest": "manifests", "quadlet": "quadlet", "pod": "pods", "kube": "kube", "generate": "kube", "play": "kube",
 }
 GROUPS = {"container": "Manage containers.", "image": "Manage images.", "system": "Manage podpy.",
           "healthcheck": "Run containers' healthchecks.", "volume": "Manage volumes.",
