@@ -56,7 +56,7 @@ FLAGS = {
     "run": {**_RUN_CREATE},
     "create": {**_RUN_CREATE, "--init-ctr": INIT_CTR},
     "pod create": {
-        "--infra-conmon-pidfile": CONMON, "--ip6": IPV6, "--uidmap": POD_IDMAP,
+        "--ip6": IPV6, "--uidmap": POD_IDMAP,
         "--gidmap": POD_IDMAP, "--subuidname": POD_IDMAP, "--subgidname": POD_IDMAP,
     },
     "pod clone": {

@@ -137,9 +137,9 @@ def _read_instance(path: str, name: str) -> tuple[str, str]:
 def template_base(name: str) -> str:
     """web@a.container -> web@.container; '' for a name that is no template or instance."""
     prefix, at, rest = name.partition("@")
-    if not at:
+    if not at or "." not in rest:
         return ""
-    return f"{prefix}@{extension(rest)}"
+    return f"{prefix}@.{rest.rpartition('.')[2]}"
 
 
 def dropin_dirs(name: str, dirs: list[str]) -> list[str]:
