@@ -13,6 +13,7 @@ import re
 from .common import Conversion, Fatal, UnitInfo, container_name, extension
 
 AUTO_UPDATE_LABEL = "io.containers.autoupdate"
+RM = "/bin/rm"
 _PORT_RANGE = re.compile(r"\d+(-\d+)?(/udp|/tcp)?$")
 
 # key -> flag, for keys taken once (the last value)
@@ -213,6 +214,10 @@ def convert_container(c: Conversion) -> None:
     stop = c.base_command() + ["rm", "-v", "-f", "-i", "--cidfile=%t/%N.cid"]
     svc.add_command("Service", "ExecStop", stop)
     svc.add_command("Service", "ExecStopPost", ["-" + stop[0], *stop[1:]])
+    # podpy keeps a cid file when its container goes, as podman 4.3 does (4.4 removes it), and
+    # `run --cidfile` refuses one that exists: the unit clears it, as `generate systemd`'s do
+    svc.add("Service", "ExecStopPost", f"{RM} -f %t/%N.cid")
+    svc.add("Service", "ExecStartPre", f"{RM} -f %t/%N.cid")
     reload_command(c, name)
 
     argv = c.base_command() + ["run", f"--name={name}", "--cidfile=%t/%N.cid", "--replace", "--rm"]

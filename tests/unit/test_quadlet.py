@@ -230,7 +230,9 @@ def test_container_service_has_quadlets_shape(tmp_path):
                               "--cgroups=split", "--sdnotify=conmon", "-d"]
     assert argv(unit)[-3:] == ["localhost/bbx", "httpd", "-f"]
     assert argv(unit, "ExecStop") == [PODPY, "rm", "-v", "-f", "-i", "--cidfile=%t/%N.cid"]
-    assert argv(unit, "ExecStopPost") == ["-" + PODPY, "rm", "-v", "-f", "-i", "--cidfile=%t/%N.cid"]
+    assert unit.lookup_all("Service", "ExecStopPost") == [f"-{PODPY} rm -v -f -i --cidfile=%t/%N.cid",
+                                                          "/bin/rm -f %t/%N.cid"]
+    assert unit.lookup_all("Service", "ExecStartPre") == ["/bin/rm -f %t/%N.cid"]
     for key, value in (("Type", "notify"), ("NotifyAccess", "all"), ("KillMode", "mixed"), ("Delegate", "yes"),
                        ("SyslogIdentifier", "%N"), ("Environment", "PODMAN_SYSTEMD_UNIT=%n")):
         assert unit.lookup("Service", key) == value, key
