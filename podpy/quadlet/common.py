@@ -6,8 +6,10 @@ X-...), and the podpy command line every Exec line starts with."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import Optional
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional
 
 from .keys import PASSED_THROUGH, QUADLET, TYPES, UNIT_DEPENDENCY_KEYS, USER_WAIT_NETWORK
 from .unitfile import Line, UnitFile
@@ -17,13 +19,12 @@ class Fatal(Exception):
     """A problem that leaves nothing to run (no Image=, a file that is referred to but missing)."""
 
 
-@dataclass
 class UnitInfo:
     """What other files need to know about one: its service's name and its resource's name."""
-    filename: str
-    service_name: str
-    resource_name: str = ""
-    containers_to_start: list[str] = field(default_factory=list)
+
+    def __init__(self, filename: str, service_name: str, resource_name: str = "") -> None:
+        self.filename, self.service_name, self.resource_name = filename, service_name, resource_name
+        self.containers_to_start: list[str] = []
 
     @property
     def service_file(self) -> str:

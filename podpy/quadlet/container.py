@@ -5,16 +5,20 @@ files share with it (networks, volumes, user namespaces, published ports, loggin
 
 from __future__ import annotations
 
-import csv
-import io
 import os
-import re
 
 from .common import Conversion, Fatal, UnitInfo, container_name, extension
 
 AUTO_UPDATE_LABEL = "io.containers.autoupdate"
 RM = "/bin/rm"
-_PORT_RANGE = re.compile(r"\d+(-\d+)?(/udp|/tcp)?$")
+
+
+def is_port_range(text: str) -> bool:
+    """80, 8000-8010, 53/udp (what --expose takes)."""
+    ports, _, proto = text.partition("/")
+    first, dash, last = ports.partition("-")
+    return (proto in ("", "udp", "tcp") and (proto != "" or "/" not in text) and first.isdigit()
+            and (not dash or last.isdigit()))
 
 # key -> flag, for keys taken once (the last value)
 _STRINGS = (("Timezone", "--tz"), ("PidsLimit", "--pids-limit"), ("ShmSize", "--shm-size"),
@@ -287,7 +291,7 @@ def convert_container(c: Conversion) -> None:
         argv += ["--label", f"{AUTO_UPDATE_LABEL}={update}"]
     for port in u.lookup_all(sec, "ExposeHostPort"):
         port = port.strip()
-        if not _PORT_RANGE.match(port):
+        if not is_port_range(port):
             c.problem(f"ExposeHostPort={port}: not a port or a range of ports (such as 80, 8000-8010/udp)",
                       u.lookup_line(sec, "ExposeHostPort"))
             continue
@@ -329,6 +333,9 @@ def reload_command(c: Conversion, name: str) -> None:
 
 def mount_source(c: Conversion, value: str) -> str:
     """Mount=: the source of a volume, bind, glob or image mount resolved like Volume='s."""
+    import csv
+    import io
+
     fields = next(csv.reader([value]))
     kind = ""
     rest = []

@@ -13,10 +13,11 @@ problems and fail: `systemctl --user start` fails and `systemctl --user status` 
 from __future__ import annotations
 
 import os
-import re
 import sys
-from dataclasses import dataclass, field
-from typing import Callable, Optional, TextIO
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, Optional, TextIO
 
 from .common import Conversion, Fatal, UnitInfo, extension, resource_name, service_name
 from .keys import TYPES
@@ -76,14 +77,14 @@ def _with_subdirs(top: str, skip: Optional[Callable[[str, str], bool]] = None) -
 
 # -- loading ----------------------------------------------------------------------------------
 
-@dataclass
 class Result:
     """What a run made: unit file name -> text, the enabling symlinks, problems by file."""
-    units: dict[str, str] = field(default_factory=dict)
-    symlinks: list[tuple[str, str]] = field(default_factory=list)     # (link path, target), relative
-    problems: dict[str, list[str]] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    sources: dict[str, str] = field(default_factory=dict)             # service file -> Quadlet file
+
+    def __init__(self) -> None:
+        self.units: dict[str, str] = {}
+        self.symlinks: list[tuple[str, str]] = []      # (link path, target), relative
+        self.problems: dict[str, list[str]] = {}
+        self.sources: dict[str, str] = {}              # service file -> Quadlet file
 
 
 def load_units(dirs: list[str], result: Result) -> list[UnitFile]:
@@ -422,10 +423,12 @@ class Logger:
             self.log(text)
 
 
-def main(args: list[str], prog: str = "podpy quadlet", stdout: TextIO = sys.stdout,
-         stderr: TextIO = sys.stderr) -> int:
+def main(args: list[str], prog: str = "podpy quadlet", stdout: "Optional[TextIO]" = None,
+         stderr: "Optional[TextIO]" = None) -> int:
     """Run the generator; 0 when every file converted cleanly, 1 when any had a problem (its
     unit is written all the same, failing at start), 2 for a bad command line."""
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
     try:
         flags, positional = parse_flags(args)
     except UsageError as exc:

@@ -4,13 +4,16 @@ once) and the .pod and .kube files (services that run a pod, a Kubernetes YAML).
 from __future__ import annotations
 
 import os
-import re
 
 from .common import Conversion, Fatal
 from .container import (add_all_strings, add_bools, add_key_values, add_logging, add_networks, add_publish,
                         add_strings, add_user_mappings, add_volumes, image_source, kill_mode, service_type)
 
-_URL = re.compile(r"^((https?)|(git)://)|(github\.com/).+$")
+
+
+def is_url(text: str) -> bool:
+    """What podman takes for a URL here: http(s)://, git:// or github.com/..."""
+    return text.startswith(("http://", "https://", "git://")) or (text.startswith("github.com/") and len(text) > 11)
 
 
 def convert_volume(c: Conversion) -> None:
@@ -135,7 +138,7 @@ def convert_build(c: Conversion) -> None:
     argv += u.lookup_all_words(sec, "PodmanArgs")
     if context:
         argv.append(context)
-    elif not os.path.isabs(path) and not _URL.match(path):
+    elif not os.path.isabs(path) and not is_url(path):
         if not workdir:
             raise Fatal(f"File={path} is relative: it needs SetWorkingDirectory= in [Build] of {u.filename}")
         argv.append(workdir)
@@ -172,7 +175,7 @@ def working_directory(c: Conversion) -> str:
         context = value
         if not os.path.isabs(context):
             relative_to = c.unit.path
-    if relative_to and not _URL.match(context):
+    if relative_to and not is_url(context):
         if c.unit.value("Service", "WorkingDirectory"):
             return ""
         c.service.add("Service", "WorkingDirectory", os.path.dirname(c.absolute(relative_to)))

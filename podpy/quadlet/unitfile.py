@@ -9,8 +9,10 @@ Lookups follow systemd's list rule: an empty assignment clears what came before.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import Iterator, Optional
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterator, Optional
 
 TRUE_WORDS = ("1", "yes", "true", "on")
 FALSE_WORDS = ("0", "no", "false", "off")
@@ -20,26 +22,33 @@ class UnitSyntaxError(Exception):
     """A line that is not a comment, a section header or key=value; or a key outside any section."""
 
 
-@dataclass
+# plain classes, not dataclasses: the generator runs at boot, and importing dataclasses
+# (with inspect and re) costs more than the generator's own work on a few files
+
+
 class Line:
-    key: str
-    value: str
-    where: str = ""       # the file's name as problems show it (web.container, web.container.d/x.conf)
-    lineno: int = 0
+    __slots__ = ("key", "value", "where", "lineno")
+
+    def __init__(self, key: str, value: str, where: str = "", lineno: int = 0) -> None:
+        self.key, self.value = key, value
+        self.where = where        # the file's name as problems show it (web.container, web.container.d/x.conf)
+        self.lineno = lineno
 
 
-@dataclass
 class Section:
-    name: str
-    lines: list[Line] = field(default_factory=list)
+    __slots__ = ("name", "lines")
+
+    def __init__(self, name: str, lines: "Optional[list[Line]]" = None) -> None:
+        self.name = name
+        self.lines: list[Line] = lines if lines is not None else []
 
 
-@dataclass
 class BadValue:
     """A value a lookup could not take (recorded, not raised: the generator reports them all)."""
-    line: Line
-    section: str
-    reason: str
+    __slots__ = ("line", "section", "reason")
+
+    def __init__(self, line: Line, section: str, reason: str) -> None:
+        self.line, self.section, self.reason = line, section, reason
 
 
 class UnitFile:
