@@ -393,9 +393,16 @@ def usage(prog: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _isatty(stream: "TextIO") -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 class Logger:
     """Messages go to /dev/kmsg (the only log a generator has at boot) unless -no-kmsg-log or
-    -dryrun, or /dev/kmsg cannot be written: then to stderr."""
+    -dryrun, or /dev/kmsg cannot be written: then to stderr (and to both from a terminal)."""
 
     def __init__(self, stderr: TextIO, kmsg: bool, verbose: bool) -> None:
         self.stderr, self.verbose = stderr, verbose
@@ -412,7 +419,8 @@ class Logger:
             try:
                 self.kmsg.write(line + "\n")
                 self.kmsg.flush()
-                return
+                if not _isatty(self.stderr):    # run from a terminal: shown there too
+                    return
             except OSError:
                 self.kmsg = None
         self.stderr.write(line + "\n")
