@@ -111,7 +111,8 @@ def create(
 
     opts = PodCreateOptions(
         name=name, infra=infra, infra_image=infra_image, infra_command=infra_command, infra_name=infra_name,
-        infra_conmon_pidfile=infra_conmon_pidfile, share=share, share_parent=share_parent, publish=list(publish), network=list(network), hostname=hostname,
+        infra_conmon_pidfile=infra_conmon_pidfile, share=share, share_parent=share_parent, publish=list(publish),
+        network=list(network), hostname=hostname,
         add_host=list(add_host), dns=list(dns), dns_search=list(dns_search), dns_option=list(dns_option),
         labels=list(label), label_files=list(label_file), userns=userns, volumes=list(volume),
         exit_policy=exit_policy, replace=replace, network_alias=list(network_alias), ip=ip,
