@@ -57,6 +57,25 @@ FILES = {
         [Kube]
         Yaml=play.yaml
         """,
+    "worker@.container": """
+        [Container]
+        Image=base.image
+        Exec=sleep %i
+
+        [Install]
+        WantedBy=default.target
+        DefaultInstance=100
+        """,
+    "base.image": """
+        [Image]
+        Image=localhost/busybox:latest
+        """,
+    "tool.build": """
+        [Build]
+        ImageTag=localhost/tool:latest
+        File=Containerfile
+        SetWorkingDirectory=unit
+        """,
     "typo.container": """
         [Container]
         Image=localhost/busybox:latest
@@ -110,6 +129,8 @@ def generated(podpy, busybox, tmp_path):
     for name, text in FILES.items():
         (source / name).write_text(textwrap.dedent(text).lstrip())
     (source / "play.yaml").write_text(YAML.lstrip())
+    (source / "worker@200.container").symlink_to("worker@.container")
+    (source / "Containerfile").write_text("FROM localhost/busybox:latest\n")
     out = tmp_path / "units"
     result = podpy("quadlet", "-user", "-no-kmsg-log", out, env={"QUADLET_UNIT_DIRS": str(source)}, check=False)
     assert result.returncode == 1, result.stderr        # typo.container has a problem
@@ -129,14 +150,31 @@ def _runner(podpy, units: Path, name: str, workdir: Path) -> UnitRunner:
 
 def test_every_generated_unit_passes_systemd_analyze_verify(podpy, generated):
     names = sorted(p.name for p in generated.glob("*.service"))
-    assert names == ["app-network.service", "data-volume.service", "group-pod.service", "member.service",
-                     "play.service", "typo.service", "web.service"]
-    assert os.readlink(generated / "default.target.wants" / "web.service") == "../web.service"
+    assert names == ["app-network.service", "base-image.service", "data-volume.service", "group-pod.service",
+                     "member.service", "play.service", "tool-build.service", "typo.service", "web.service",
+                     "worker@.service", "worker@200.service"]
+    wants = generated / "default.target.wants"
+    assert sorted(os.listdir(wants)) == ["web.service", "worker@100.service", "worker@200.service"]
+    assert os.readlink(wants / "worker@100.service") == "../worker@.service"
+    names.remove("worker@.service")      # a template is checked through its instances
     wait = REPO / "packaging" / "systemd" / "podpy-user-wait-network-online.service"
-    verify([*(generated / n for n in names), wait], _env(podpy))
+    verify([*(generated / n for n in names), wants / "worker@100.service", wait], _env(podpy))
     exec_start = load(generated / "web.service").get("Service", "ExecStart")
     assert exec_start.startswith(f"{os.path.realpath(podpy.argv[-1])} run --name=systemd-%N --cidfile=%t/%N.cid "
                                  "--replace --rm --cgroups=split --network systemd-app --sdnotify=conmon -d ")
+
+
+def test_system_units_pass_verify_too(podpy, busybox, tmp_path):
+    """The same files as the system's units (the generator run as root would make them)."""
+    source = tmp_path / "quadlet"
+    source.mkdir()
+    for name in ("web.container", "app.network", "data.volume", "group.pod", "member.container"):
+        (source / name).write_text(textwrap.dedent(FILES[name]).lstrip())
+    out = tmp_path / "units"
+    podpy("quadlet", "-no-kmsg-log", out, env={"QUADLET_UNIT_DIRS": str(source)})
+    web = load(out / "web.service")
+    assert web.values("Unit", "Wants")[0] == "network-online.target"
+    verify(sorted(out.glob("*.service")), _env(podpy), user=False)
 
 
 def test_container_with_its_network_and_volume_runs_and_stops_clean(podpy, generated, tmp_path):
