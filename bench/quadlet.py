@@ -77,8 +77,11 @@ def main() -> int:
     ap.add_argument("--podpy", default=shutil.which("podpy") or "podpy", help="the podpy program to link to")
     ap.add_argument("--runs", type=int, default=15)
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory(prefix="podpy-bench-quadlet-") as tmp:
-        src, out = Path(tmp) / "src", Path(tmp) / "out"
+    # the output on a tmpfs, as systemd's generator directories are (/run/...)
+    runtime = os.environ.get("XDG_RUNTIME_DIR") or ("/dev/shm" if os.path.isdir("/dev/shm") else None)
+    with tempfile.TemporaryDirectory(prefix="podpy-bench-quadlet-") as tmp, \
+            tempfile.TemporaryDirectory(prefix="podpy-bench-quadlet-out-", dir=runtime) as outdir:
+        src, out = Path(tmp) / "src", Path(outdir) / "out"
         src.mkdir()
         count = write_files(src)
         gen = Path(tmp) / "podpy-user-generator"

@@ -317,12 +317,12 @@ def generate(dirs: list[str], user: bool, podpy: list[str]) -> Result:
 
 
 def write(result: Result, outdir: str) -> None:
+    # written in place, as podman's generator does: systemd empties the directory before it
+    # runs the generators and reads it once they have all exited
     os.makedirs(outdir, exist_ok=True)
     for name, text in result.units.items():
-        tmp = os.path.join(outdir, f".{name}.tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
+        with open(os.path.join(outdir, name), "w", encoding="utf-8") as f:
             f.write(text)
-        os.replace(tmp, os.path.join(outdir, name))
     for link, target in result.symlinks:
         path = os.path.join(outdir, link)
         os.makedirs(os.path.dirname(path), exist_ok=True)
