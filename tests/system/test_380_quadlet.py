@@ -295,3 +295,20 @@ def test_two_container_units_each_have_their_own_main_process_and_cgroup(podpy, 
         one.close()
         two.close()
         podpy("rm", "-f", "-i", "systemd-one", "systemd-two", check=False)
+
+
+def test_user_wait_for_the_network_is_bounded(podpy, tmp_path):
+    """podpy-user-wait-network-online.service ends at once when the system is not bringing
+    network-online.target up (here no systemd runs at all), and never fails."""
+    import time
+
+    wait = UnitRunner(load(REPO / "packaging" / "systemd" / "podpy-user-wait-network-online.service"),
+                      _env(podpy), tmp_path)
+    try:
+        started = time.monotonic()
+        wait.start(timeout=40)
+        took = time.monotonic() - started
+        print(f"podpy-user-wait-network-online.service took {took:.2f} s")
+        assert took < 10 and [status for _key, _argv, status in wait.log] == [0]
+    finally:
+        wait.close()

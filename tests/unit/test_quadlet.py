@@ -417,3 +417,13 @@ def test_words_and_booleans():
     assert (unit.lookup_bool("S", "A"), unit.lookup_bool("S", "B")) == (True, False)
     assert unit.lookup_all("S", "L") == ["2", "3"]
     assert unit.lookup("S", "C") == "x y"
+
+
+def test_subdirectories_and_other_users_directories(tmp_path):
+    from podpy.quadlet.generator import _with_subdirs
+
+    users = tmp_path / "users"
+    for d in ("1000", "1001", "shared/deeper", "web.container.d"):
+        (users / d).mkdir(parents=True)
+    found = _with_subdirs(str(users), skip=lambda top, name: top == str(users) and name.isdigit())
+    assert found == [str(users), str(users / "shared"), str(users / "shared/deeper")]
