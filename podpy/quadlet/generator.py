@@ -85,6 +85,7 @@ class Result:
         self.symlinks: list[tuple[str, str]] = []      # (link path, target), relative
         self.problems: dict[str, list[str]] = {}
         self.sources: dict[str, str] = {}              # service file -> Quadlet file
+        self.unreadable: set[str] = set()              # files that did not parse
 
 
 def load_units(dirs: list[str], result: Result) -> list[UnitFile]:
@@ -108,6 +109,7 @@ def load_units(dirs: list[str], result: Result) -> list[UnitFile]:
                 unit.merge_text(text, name)
             except UnitSyntaxError as exc:
                 result.problems.setdefault(name, []).append(str(exc))
+                result.unreadable.add(name)
                 unit.sections.clear()
             if problem:
                 result.problems.setdefault(name, []).append(problem)
@@ -194,10 +196,13 @@ def convert_all(units: list[UnitFile], user: bool, podpy: list[str], result: Res
         c.problems += result.problems.pop(unit.filename, [])
         c.check_keys()
         try:
+            if unit.filename in result.unreadable:
+                raise Fatal("")          # said already: its syntax error
             c.start_service()
             converters[extension(unit.filename)](c)
         except Fatal as exc:
-            c.problems.append(str(exc))
+            if str(exc):
+                c.problems.append(str(exc))
             c.service = _stub(c)
         c.collect_bad_values()
         if c.problems:

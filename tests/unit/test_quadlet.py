@@ -378,6 +378,9 @@ PROBLEMS = [
     ({"web.container": "[Container]\nImage=x/y\n[Service]\nType=simple\n"}, "Type=simple"),
     ({"web.container": "[Container]\nImage=x/y\nEnvironment=NOEQUALS\n"}, "'NOEQUALS' is not KEY=VALUE"),
     ({"web.container": "Image=x/y\n"}, "Image= is outside any [Section]"),
+    ({"web.container": "[Container]\nImage=x/y\njust words\n"}, "web.container, line 3: not a key=value line"),
+    ({"web.container": "[Container]\nImage=x/y\n", "web.container.d/a.conf": "[Container\n"},
+     "web.container.d/a.conf, line 1: invalid section header"),
     ({"k.kube": "[Kube]\n"}, "Yaml= is not set in [Kube] of k.kube"),
     ({"i.image": "[Image]\nTLSVerify=1\n"}, "Image= is not set in [Image] of i.image"),
     ({"b.build": "[Build]\nFile=/C\n"}, "ImageTag= is not set in [Build] of b.build"),
@@ -403,6 +406,11 @@ def test_a_problem_still_makes_a_unit_that_fails_at_start_saying_why(tmp_path, f
     assert any(message in split_words(line)[1] for line in pre[:-1] if split_words(line)[0] == "/bin/echo"), pre
     assert "/bin/false" in pre
     assert unit.lookup_all("Service", "ExecStart"), "a unit that cannot start still has an ExecStart="
+
+
+def test_a_file_that_does_not_parse_has_that_one_problem(tmp_path):
+    result = run(tmp_path, {"web.container": "[Container]\nImage=x/y\nbroken\n"})
+    assert result.problems == {"web.container": ["web.container, line 3: not a key=value line: 'broken'"]}
 
 
 def test_problem_text_is_literal_to_systemd(tmp_path):
