@@ -442,6 +442,9 @@ def main(args: list[str], prog: str = "podpy quadlet", stdout: "Optional[TextIO]
     unit is written all the same, failing at start), 2 for a bad command line."""
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
+    if args and args[0].lstrip("-") in ("h", "help") and args[0].startswith("-"):
+        stderr.write(usage(prog))        # Go's -h and -help: the usage, and success
+        return 0
     try:
         flags, positional = parse_flags(args)
     except UsageError as exc:

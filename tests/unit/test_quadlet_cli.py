@@ -40,6 +40,13 @@ def test_bad_flags(args, message):
     assert main(args, stderr=err) == 2 and message in err.getvalue() and "Usage:" in err.getvalue()
 
 
+@pytest.mark.parametrize("flag", ["-h", "--help", "-help"])
+def test_help_flags_print_the_usage(flag):
+    err = io.StringIO()
+    assert main([flag], prog="podpy-user-generator", stderr=err) == 0
+    assert err.getvalue().startswith("Usage: podpy-user-generator [-dryrun]")
+
+
 def _files(tmp_path: Path) -> Path:
     src = tmp_path / "src"
     src.mkdir()
