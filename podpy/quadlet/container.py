@@ -38,6 +38,15 @@ _HEALTH = (("HealthCmd", "cmd"), ("HealthInterval", "interval"), ("HealthOnFailu
            ("HealthStartupSuccess", "startup-success"), ("HealthStartupTimeout", "startup-timeout"))
 
 
+def fully_qualified(image: str) -> bool:
+    """A name with its registry (quay.io/x, localhost/x, host:5000/x) or an image id, as
+    podman's generator tells them (without the reference parser, which a generator need not load)."""
+    if image.startswith("sha256:") or (len(image) == 64 and all(ch in "0123456789abcdef" for ch in image)):
+        return True
+    domain, slash, _rest = image.partition("/")
+    return bool(slash) and ("." in domain or ":" in domain or domain == "localhost")
+
+
 def add_strings(c: Conversion, argv: list[str], table) -> None:  # type: ignore[no-untyped-def]
     for key, flag in table:
         value = c.unit.lookup(c.section, key)
@@ -209,6 +218,9 @@ def convert_container(c: Conversion) -> None:
     if image and rootfs:
         raise Fatal(f"Image= and Rootfs= cannot both be set in [Container] of {u.filename}")
     if image:
+        if not image.endswith((".image", ".build")) and not fully_qualified(image):
+            c.warnings.append(f"{u.filename} names the image {image!r}, which is not a fully qualified name: "
+                              "which registry it comes from depends on registries.conf")
         image = image_source(c, image)
     name = container_name(u)
     svc.add("Service", "Environment", "PODMAN_SYSTEMD_UNIT=%n")

@@ -86,6 +86,7 @@ class Result:
         self.problems: dict[str, list[str]] = {}
         self.sources: dict[str, str] = {}              # service file -> Quadlet file
         self.unreadable: set[str] = set()              # files that did not parse
+        self.warnings: list[str] = []                  # said, but the unit is not failed for them
 
 
 def load_units(dirs: list[str], result: Result) -> list[UnitFile]:
@@ -205,6 +206,7 @@ def convert_all(units: list[UnitFile], user: bool, podpy: list[str], result: Res
                 c.problems.append(str(exc))
             c.service = _stub(c)
         c.collect_bad_values()
+        result.warnings += c.warnings
         if c.problems:
             _fail_at_start(c)
             result.problems[unit.filename] = c.problems
@@ -470,6 +472,8 @@ def main(args: list[str], prog: str = "podpy quadlet", stdout: "Optional[TextIO]
     result = generate(dirs, user, podpy_command())
     if not result.units:
         logger.debug(f"no files found in {':'.join(dirs)}")
+    for warning in result.warnings:
+        logger.log(f"warning: {warning}")
     failed = False
     for name in sorted(result.problems):
         for problem in result.problems[name]:

@@ -435,3 +435,12 @@ def test_subdirectories_and_other_users_directories(tmp_path):
         (users / d).mkdir(parents=True)
     found = _with_subdirs(str(users), skip=lambda top, name: top == str(users) and name.isdigit())
     assert found == [str(users), str(users / "shared"), str(users / "shared/deeper")]
+
+
+def test_short_image_names_are_a_warning_not_a_problem(tmp_path):
+    result = run(tmp_path, {"a.container": "[Container]\nImage=busybox\n",
+                            "b.container": "[Container]\nImage=localhost/busybox\n",
+                            "c.container": "[Container]\nImage=quay.io:443/x/y:1\n"})
+    assert not result.problems
+    assert result.warnings == ["a.container names the image 'busybox', which is not a fully qualified name: "
+                               "which registry it comes from depends on registries.conf"]
