@@ -202,6 +202,22 @@ install_systemd_units() {
     done
 }
 
+# The Quadlet generator: systemd runs every program in its generator directories at boot and
+# at each daemon-reload; podpy run under the name podpy-user-generator (or
+# podpy-system-generator) is the generator (podpy/__main__.py looks at its name), and the
+# units it writes run that same podpy. Users' units wait for the network through a user
+# service of ours (packaging/systemd/), as podman 5.3's do through its own.
+SYSTEMD_LIB=/usr/lib/systemd
+install_systemd_files() {
+    log "Installing the Quadlet generator and its user service"
+    install -d -m 0755 "$SYSTEMD_LIB/user-generators" "$SYSTEMD_LIB/system-generators" "$SYSTEMD_LIB/user"
+    ln -sfn "$VENV/bin/podpy" "$SYSTEMD_LIB/user-generators/podpy-user-generator"
+    ln -sfn "$VENV/bin/podpy" "$SYSTEMD_LIB/system-generators/podpy-system-generator"
+    install -m 0644 "$SRC/packaging/systemd/podpy-user-wait-network-online.service" "$SYSTEMD_LIB/user/"
+    install -d -m 0755 /etc/podpy/systemd/users
+    note "$SYSTEMD_LIB/user-generators/podpy-user-generator, $SYSTEMD_LIB/system-generators/podpy-system-generator"
+}
+
 build_image() {
     log "Building the busybox image $IMAGE_TAR"
     install -d -m 0755 "$(dirname "$IMAGE_TAR")"
@@ -517,6 +533,7 @@ common_install() {
     install_packages "$1"
     copy_source
     install_venv
+    install_systemd_files
     build_zipapp
     install_systemd_units
     build_image

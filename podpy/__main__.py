@@ -5,9 +5,17 @@ import sys
 
 
 def main() -> None:
-    from podpy.cli.main import main as cli_main
+    name = os.path.basename(sys.argv[0])
+    if name.endswith("-generator"):
+        # podpy-user-generator / podpy-system-generator: a link to podpy (or its zipapp) in
+        # systemd's generator directories runs the Quadlet generator, without the CLI
+        from podpy.quadlet.generator import main as generator
 
-    code = cli_main()
+        code = generator(sys.argv[1:], name)
+    else:
+        from podpy.cli.main import main as cli_main
+
+        code = cli_main()
     # Tearing the interpreter down (module and object finalisation) costs about 10 ms, a tenth
     # of a `podpy run`; everything that must outlive us is committed or written by now, so
     # flush the streams and leave at once. No podpy code registers atexit handlers.

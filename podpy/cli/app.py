@@ -39,7 +39,7 @@ MODULES = {
     "completion": "shell", "help": "shell",
     "mount": "mounts", "umount": "mounts", "unmount": "mounts",
     "secret": "secrets",
-    "manifest": "manifests", "pod": "pods", "kube": "kube", "generate": "kube", "play": "kube",
+    "manifest": "manifests", "quadlet": "quadlet", "pod": "pods", "kube": "kube", "generate": "kube", "play": "kube",
     "auto-update": "autoupdate",
 }
 GROUPS = {"container": "Manage containers.", "image": "Manage images.", "system": "Manage podpy.",
@@ -95,7 +95,7 @@ def build(only: Optional[str] = None) -> typer.Typer:
 # flags take none, so those spellings are rewritten before parsing.
 _PAIRED_FLAGS = ("--tls-verify", "--rollback", "--dry-run",
                  "--stream", "--layers", "--archive", "--overwrite", "--pause", "--human", "--infra",
-                 "--share-parent", "--sig-proxy", "--start", "--build")
+                 "--share-parent", "--sig-proxy", "--start", "--build", "--service-container")
 # podman's `--pull` alone means `--pull=always`; with a policy word after it, that is its value
 _PULL_WORDS = ("always", "missing", "never", "newer", "true", "false", "ifmissing", "ifnewer")
 

@@ -71,6 +71,9 @@ def play(
                                               help="Where the images' build directories are (with --build)."),
     seccomp_profile_root: str = typer.Option(SECCOMP_ROOT, "--seccomp-profile-root",
                                              help="Where `localhost/PROFILE` seccomp annotations look."),
+    service_container: bool = typer.Option(False, "--service-container/--no-service-container", hidden=True,
+                                           help="Run a service container whose monitor tells systemd the play "
+                                                "is ready (the units of .kube Quadlet files use it)."),
 ) -> None:
     """Make pods, containers and volumes from Kubernetes YAML, and start them."""
     from ..errors import InvalidArgument
@@ -96,7 +99,8 @@ def play(
     if context_dir is not None and not os.path.isdir(context_dir):
         raise InvalidArgument(f"--context-dir {context_dir}: not a directory")
     report = engine(ctx, quiet).play(text, opts, maps, start=start, replace=replace, strict=strict, build=build,
-                                     context_dir=context_dir, say=(lambda _line: None) if quiet else render.out)
+                                     context_dir=context_dir, service_container=service_container,
+                                     say=(lambda _line: None) if quiet else render.out)
     if report.volumes:
         render.out("Volumes:")
         for name in report.volumes:

@@ -101,6 +101,11 @@ def dispatch(args: list[str]) -> int:
         fields = runargs.parse(str(command), rest, g)
         if fields is None:   # --help, answered
             return 0
+    elif command == "quadlet" and not g.help and not {"-h", "--help", "-help"} & set(rest):
+        # Go-style flags (-v is not --version here): straight to the generator, without typer
+        from ..quadlet.generator import main as generator
+
+        return generator(rest)
     elif command and not g.help:
         rest = lift(g, [command, *rest])[1:]
     g.check()   # a bad value stops the command line here, before anything is done

@@ -61,6 +61,8 @@ def create(
     infra_image: Optional[str] = typer.Option(None, "--infra-image", help="Image of the infra container."),
     infra_command: Optional[str] = typer.Option(None, "--infra-command", help="Command of the infra container."),
     infra_name: Optional[str] = typer.Option(None, "--infra-name", help="Name of the infra container."),
+    infra_conmon_pidfile: Optional[str] = typer.Option(
+        None, "--infra-conmon-pidfile", help="Write the pid of the infra container's monitor to this file."),
     share: Optional[str] = typer.Option(None, "--share",
                                         help="Namespaces to share: cgroup, ipc, net, pid, uts or none "
                                              "(default net,uts,ipc; +pid adds to it)."),
@@ -110,7 +112,8 @@ def create(
 
     opts = PodCreateOptions(
         name=name, infra=infra, infra_image=infra_image, infra_command=infra_command, infra_name=infra_name,
-        share=share, share_parent=share_parent, publish=list(publish), network=list(network), hostname=hostname,
+        infra_conmon_pidfile=infra_conmon_pidfile, share=share, share_parent=share_parent, publish=list(publish),
+        network=list(network), hostname=hostname,
         add_host=list(add_host), dns=list(dns), dns_search=list(dns_search), dns_option=list(dns_option),
         labels=list(label), label_files=list(label_file), userns=userns, volumes=list(volume),
         exit_policy=exit_policy, replace=replace, network_alias=list(network_alias), ip=ip, ip6=ip6,

@@ -46,7 +46,7 @@ FLAGS = {
     "": {"--hooks-dir": HOOKS, "-c/--connection": REMOTE, "--identity": REMOTE, "-r/--remote": REMOTE, "--url": REMOTE, "--ssh": REMOTE},
     "create": {"--init-ctr": INIT_CTR},
     "pod create": {
-        "--infra-conmon-pidfile": CONMON, "--uidmap": POD_IDMAP,
+        "--uidmap": POD_IDMAP,
         "--gidmap": POD_IDMAP, "--subuidname": POD_IDMAP, "--subgidname": POD_IDMAP,
     },
     "pod clone": {
@@ -91,6 +91,7 @@ SAME = {
 # test checks that every other command of podpy's is one of podman's)
 PODPY_ONLY = {
     "system doctor": "checks what this host lets the user run, and names the fix of each problem",
+    "quadlet": "generates systemd units from Quadlet files (podman 4.4's generator, with podpy's directories)",
     "system check": "podman 5's command: the store's database checked against its files, and rebuilt "
                     "from them with --repair",
 }

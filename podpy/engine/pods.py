@@ -44,6 +44,7 @@ class PodCreateOptions(Record):
 
     FIELDS = {
         "name": None, "infra": True, "infra_image": None, "infra_command": None, "infra_name": None,
+        "infra_conmon_pidfile": None,
         "share": None, "share_parent": True, "publish": list, "network": list, "hostname": None,
         "add_host": list, "dns": list, "dns_search": list, "dns_option": list, "labels": list,
         "label_files": list, "userns": None, "volumes": list, "exit_policy": "continue", "replace": False,
@@ -59,6 +60,7 @@ class PodCreateOptions(Record):
     infra_image: Optional[str]
     infra_command: Optional[str]
     infra_name: Optional[str]
+    infra_conmon_pidfile: Optional[str]
     share: Optional[str]
     share_parent: bool
     publish: list[str]
@@ -166,7 +168,8 @@ class PodEngine:
         if not o.infra:
             for flag, given in (("--publish", o.publish), ("--network", o.network), ("--hostname", o.hostname),
                                 ("--add-host", o.add_host), ("--dns", o.dns), ("--infra-image", o.infra_image),
-                                ("--infra-command", o.infra_command), ("--infra-name", o.infra_name)):
+                                ("--infra-command", o.infra_command), ("--infra-name", o.infra_name),
+                                ("--infra-conmon-pidfile", o.infra_conmon_pidfile)):
                 if given:
                     raise InvalidArgument(f"{flag} needs an infra container: it cannot be used with --infra=false")
         if o.hostname and "uts" not in share:
@@ -264,7 +267,8 @@ class PodEngine:
             create_command=list(cfg.create_command), no_hosts=o.no_hosts, shm_size=o.shm_size,
             sysctls=list(o.sysctls), uts=o.uts, pid=o.pid, security_opts=list(o.security_opts),
             volumes_from=list(o.volumes_from), devices=list(o.devices), uidmap=list(o.uidmap),
-            gidmap=list(o.gidmap), subuidname=o.subuidname, subgidname=o.subgidname)
+            gidmap=list(o.gidmap), subuidname=o.subuidname, subgidname=o.subgidname,
+            conmon_pidfile=o.infra_conmon_pidfile)
         if cfg.infra_command:
             copts.entrypoint = "[]"
         return create(self.rt, copts, pod=pod, infra=True)

@@ -7,6 +7,11 @@ created, started and waited for in turn, and removed once it succeeded, as podma
 init containers are), its containers (ContainerEngine), and a start of the pod. If any step
 fails, what this play made is removed again (pods with their containers, volumes it made)
 and the error is raised: nothing is left half-made.
+
+With a service container (`--service-container`, what the units of .kube Quadlet files use),
+a last container of the pause image, named after the file's pods, starts once the pods run:
+its monitor tells systemd READY=1 and is the service's main process, as podman's does, and
+`kube down` removes it with the pods.
 """
 
 from __future__ import annotations
@@ -21,6 +26,16 @@ from .schema import Document, check, load
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Optional
+
+
+SERVICE_LABEL = "io.podpy.kube.service-container"
+
+
+def service_container_name(pods: list[str]) -> str:
+    """The service container of a file's pods: a name kube down finds again from the file."""
+    import hashlib
+
+    return hashlib.sha256(",".join(sorted(pods)).encode()).hexdigest()[:12] + "-service"
 
 
 class PodReport:
@@ -64,7 +79,8 @@ class KubeEngine:
 
     def play(self, text: str, opts: mapping.PlayOptions, configmaps: list[str], start: bool = True,
              replace: bool = False, strict: bool = False, build: Optional[bool] = None,
-             context_dir: Optional[str] = None, say: Optional[Callable[[str], None]] = None) -> PlayReport:
+             context_dir: Optional[str] = None, say: Optional[Callable[[str], None]] = None,
+             service_container: bool = False) -> PlayReport:
         """Make (and start) what the YAML describes. An image with a directory named after it
         (`foo` for `localhost/foo:1`) in context_dir (default: the working directory), holding
         a Containerfile or Dockerfile, is built from it first when it is not in the store, or
@@ -99,8 +115,11 @@ class KubeEngine:
                 report.volumes.append(claim)
             for p in plan.pods:
                 report.pods.append(self._pod(p, start, made_pods, made_volumes))
+            if service_container:
+                self._service_container([p.name for p in plan.pods], start)
         except BaseException:
             self._undo(made_pods, made_volumes)
+            self._remove_service_container([p.name for p in plan.pods])
             raise
         return report
 
@@ -133,6 +152,24 @@ class KubeEngine:
             return True
         except Exception:  # noqa: BLE001 - not in the store (or not a name it takes): build
             return False
+
+    def _service_container(self, pods: list[str], start: bool) -> None:
+        """The play's service container: started last, its monitor says READY=1 (--sdnotify
+        conmon) with its pid as the service's MAINPID."""
+        from ..engine.pods import pause_image
+        from ..engine.runoptions import CreateOptions
+
+        rec = self.containers.create(CreateOptions(
+            image=pause_image(self.rt), name=service_container_name(pods), network=["none"], sdnotify="conmon",
+            labels=[f"{SERVICE_LABEL}={','.join(pods)}"], create_command=["podpy", "kube", "play"]))
+        if start:
+            for r in self.containers.start([rec.id]):
+                if r.error is not None:
+                    raise r.error
+
+    def _remove_service_container(self, pods: list[str]) -> None:
+        if pods:
+            self.containers.rm([service_container_name(pods)], force=True, all_=False, ignore=True)
 
     def _stored_secret(self, name: str) -> Optional[bytes]:
         from ..engine.secrets import read_data
@@ -218,6 +255,7 @@ class KubeEngine:
                 if r.error is not None:
                     raise r.error
             report.stopped.append(pod.id)
+        self._remove_service_container(names)
         for pod in found:
             for r in self.pods.rm([pod.id], force=True):
                 if r.error is not None:

@@ -176,7 +176,8 @@ def split_words(text: str) -> list[tuple[str, bool]]:
 
 def command_line(value: str, variables: dict[str, str], spec: dict[str, str]) -> tuple[str, list[str]]:
     """An Exec*= value -> (its prefix characters such as '-', argv), with specifiers and
-    environment variables expanded as systemd does ($VAR splits on whitespace, ${VAR} does not)."""
+    environment variables expanded as systemd does ($VAR splits on whitespace, ${VAR} does not,
+    $$ is a $)."""
     value = expand_specifiers(value, spec)
     prefix = ""
     while value and value[0] in "-@:+!":
@@ -184,13 +185,16 @@ def command_line(value: str, variables: dict[str, str], spec: dict[str, str]) ->
         value = value[1:]
     argv: list[str] = []
     for word, _quoted in split_words(value):
+        if ":" in prefix:
+            argv.append(word)
+            continue
+        word = word.replace("$$", "\0")      # $$ is a literal $
         whole = re.fullmatch(r"\$([A-Za-z_][A-Za-z0-9_]*)", word)
-        if whole and ":" not in prefix:
+        if whole:
             argv += variables.get(whole.group(1), "").split()
             continue
-        if ":" not in prefix:
-            word = re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", lambda m: variables.get(m.group(1), ""), word)
-        argv.append(word)
+        word = re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", lambda m: variables.get(m.group(1), ""), word)
+        argv.append(word.replace("\0", "$"))
     if "@" in prefix:      # the first word is the executable, the second argv[0]: keep argv
         argv = [argv[0]] + argv[2:]
     return prefix, argv
