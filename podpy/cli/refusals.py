@@ -42,7 +42,6 @@ COMMANDS = {
     "image sign": SIGNING,
     "image trust": SIGNING,
     "system connection": REMOTE,
-    "system service": "the API service is not available yet",
     "system migrate": "out of scope: podpy's database updates itself when a newer podpy opens it",
     "system renumber": "out of scope: podpy has no lock numbers to renumber (SQLite locks the rows)",
 }
@@ -90,6 +89,7 @@ FLAGS = {
     "push": {"--remove-signatures": SIGNING, "--sign-by": SIGNING,
              "--sign-by-sigstore-private-key": SIGNING, "--sign-passphrase-file": SIGNING},
     "network connect": {"--ip6": IPV6},
+    "system service": {"--cors": "CORS headers are not available yet: the API is for local clients"},
     "network create": {"--ipam-driver": NOT_YET, "--ipv6": IPV6},
 }
 
