@@ -98,14 +98,18 @@ def _namespace_fds(target: int, sc: Optional[S.Syscalls] = None) -> list[tuple[i
 
 
 def exec_in(target: int, process: dict[str, Any], detach: bool = False, cgroup: Optional[str] = None,
-            sc: Optional[S.Syscalls] = None) -> Execution:
+            sc: Optional[S.Syscalls] = None, stdio: Optional[tuple[int, int, int]] = None) -> Execution:
     """Start process (OCI process shape) in the namespaces of target, a container's init (and
-    in its cgroup, when it has one)."""
+    in its cgroup, when it has one). stdio: the fds that become its stdin, stdout and stderr
+    (without it, the caller's own; a server serving many clients passes each its pipes)."""
     sc = sc or S.default()
     namespaces = _namespace_fds(target, sc)
     host, inside = Channel.pair()
     stage = os.fork()
     if stage == 0:
+        if stdio is not None:
+            for fd_target, fd in enumerate(stdio):
+                os.dup2(fd, fd_target)
         _stage(namespaces, process, inside, host.fileno(), detach, cgroup, sc)
     inside.close()
     for fd, _f, _p in namespaces:

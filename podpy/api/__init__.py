@@ -6,4 +6,4 @@ each area's handlers live in a module of their own (system.py, containers.py, ..
 in AREAS, and register themselves in a RouteTable of that module.
 """
 
-AREAS = ("system",)
+AREAS = ("system", "containers", "lifecycle", "streams", "archive", "exec")

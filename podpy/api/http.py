@@ -255,6 +255,7 @@ class Connection:
             return False
         if isinstance(event, h11.ConnectionClosed) or not isinstance(event, h11.Request):
             return False
+        import os as _o; _o.environ.get("APIDBG") and self.log(f"{event.method} {event.target} {event.headers}")
         req = Request(self, event.method.decode("ascii", "replace"), event.target.decode("latin-1"),
                       list(event.headers))
         try:
@@ -265,7 +266,7 @@ class Connection:
         if isinstance(result, Hijack):
             self._hijack(req, result)
             return False
-        if not req.streaming and self.h.their_state is h11.SEND_BODY:
+        if self.h.their_state is h11.SEND_BODY:
             # a handler that answered before reading a streamed body: the rest is unread
             self._send(result, head=req.method == "HEAD", close=True)
             return False
