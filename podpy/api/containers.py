@@ -84,9 +84,11 @@ def list_(req: Request) -> list[dict[str, Any]]:
 
     limit = req.int_arg("limit", -1)
     all_ = req.flag("all") or (limit is not None and limit > 0)
-    opts = PsOptions(all=all_, filters=_ps_filters(req.filters()), size=req.flag("size"),
+    # podpy's ps without --all shows running containers; Docker's shows paused ones too
+    opts = PsOptions(all=True, filters=_ps_filters(req.filters()), size=req.flag("size"),
                      last=limit if limit and limit > 0 else -1)
-    return [list_entry(e.data, e.health) for e in engine(req).ps(opts)]
+    entries = [list_entry(e.data, e.health) for e in engine(req).ps(opts)]
+    return entries if all_ else [e for e in entries if e["State"] in ("running", "paused", "restarting")]
 
 
 @routes.get("/containers/{id}/json")

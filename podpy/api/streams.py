@@ -244,7 +244,7 @@ def attach(req: Request) -> Hijack:
             from ..engine.entities import LogsOptions
 
             for _rec, entry in engine(req).logs([rec.id], LogsOptions()):
-                data = entry.text + b"\n"
+                data = entry.text
                 stream = entry.stream.decode()
                 if stream in streams:
                     sock.sendall(data if rec.config.tty else frame(stream, data))
@@ -299,7 +299,7 @@ def _log_chunks(req: Request, entries: Iterator[Any], streams: set[str], stamps:
             stream = entry.stream.decode("ascii", "replace")
             if stream not in streams:
                 continue
-            data = entry.text + b"\n"
+            data = entry.text
             if stamps:
                 data = entry.stamp + b" " + data
             yield data if tty else frame(stream, data)

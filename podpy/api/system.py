@@ -109,6 +109,8 @@ def _time_arg(req: Request, name: str) -> Optional[float]:
 
 
 EVENT_FILTERS = ("type", "event", "container", "image", "volume", "network", "label")
+# podpy's event names -> Docker's actions
+ACTIONS = {"died": "die", "remove": "destroy", "exec": "exec_start", "cleanup": "cleanup"}
 
 
 def docker_event(e: dict[str, Any]) -> dict[str, Any]:
@@ -123,10 +125,11 @@ def docker_event(e: dict[str, Any]) -> dict[str, Any]:
         attributes["image"] = e["Image"]
     ns = int(e.get("Time", 0))
     kind = e.get("Type", "")
+    action = ACTIONS.get(str(e.get("Status")), e.get("Status")) if kind == "container" else e.get("Status")
     doc: dict[str, Any] = {}
     if kind == "container":
-        doc.update(status=e.get("Status"), id=e.get("ID", ""), **{"from": e.get("Image", "")})
-    doc.update(Type=kind, Action=e.get("Status"), Actor={"ID": e.get("ID") or e.get("Name", ""),
+        doc.update(status=action, id=e.get("ID", ""), **{"from": e.get("Image", "")})
+    doc.update(Type=kind, Action=action, Actor={"ID": e.get("ID") or e.get("Name", ""),
                                                          "Attributes": attributes},
                scope="local", time=ns // 1_000_000_000, timeNano=ns)
     return doc
@@ -136,7 +139,7 @@ def _event_matches(e: dict[str, Any], doc: dict[str, Any], filters: dict[str, li
     for key, values in filters.items():
         if key == "type" and e.get("Type") not in values:
             return False
-        if key == "event" and e.get("Status") not in values:
+        if key == "event" and e.get("Status") not in values and doc["Action"] not in values:
             return False
         if key in ("container", "image", "volume", "network"):
             if e.get("Type") != key and not (key == "image" and e.get("Type") == "container"):
