@@ -273,6 +273,15 @@ class Connection:
         self._send(result, head=req.method == "HEAD")
         return self.h.our_state is h11.DONE and self.h.their_state is h11.DONE
 
+    def _drain(self) -> None:
+        """The rest of a small body that a refused request came with, so the connection can
+        serve the next one (a body too large stays unread: the connection is then closed)."""
+        if self.h.their_state is h11.SEND_BODY:
+            try:
+                self._read_body(Request(self, "GET", "/", []))
+            except (ApiError, h11.RemoteProtocolError):
+                pass
+
     def _dispatch(self, req: Request) -> Any:
         try:
             req.version = check_version(req.asked_version)
@@ -285,8 +294,12 @@ class Connection:
         except h11.RemoteProtocolError:
             raise
         except ApiError as exc:
+            if exc.status != 413 and not req.streaming:
+                self._drain()
             return error_response(exc.status, exc.message)
         except Exception as exc:  # noqa: BLE001 - every failure is the client's answer, not a traceback
+            if not req.streaming:
+                self._drain()
             err = from_engine(exc)
             if err.status == 500 and not _is_engine_error(exc):
                 self.log(f"{req.method} {req.path}: {type(exc).__name__}: {exc}")
@@ -308,6 +321,12 @@ class Connection:
 
     def _send(self, result: Any, head: bool, close: bool = False) -> None:
         if self.h.our_state is not h11.SEND_RESPONSE:
+            if self.h.our_state is h11.IDLE and isinstance(result, Response):
+                # a request line h11 could not parse: it has no response to give, we do
+                reason = REASONS.get(result.status, "")
+                self.sock.sendall(f"HTTP/1.1 {result.status} {reason}\r\nContent-Type: application/json\r\n"
+                                  f"Content-Length: {len(result.body)}\r\nConnection: close\r\n\r\n"
+                                  .encode() + result.body)
             return
         extra = [("Connection", "close")] if close else []
         if isinstance(result, Streamed):
