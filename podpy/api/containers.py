@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+
 from .errors import ApiError, BadParameter
 from .http import Response, Streamed, json_response
 from .routes import RouteTable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Iterator
+    from typing import Any, Callable, Iterator, Optional
 
     from ..engine.containers import ContainerEngine
     from .http import Request
@@ -45,18 +47,38 @@ def raise_first(reports: list[Any]) -> None:
             raise report.error
 
 
+_CONSOLES: dict[str, tuple[int, int]] = {}
+_CONSOLES_LOCK = threading.Lock()
+
+
+def console_size(cid: str, size: Optional[tuple[int, int]] = None) -> Optional[tuple[int, int]]:
+    """The terminal size a container's next start gets: set by create's ConsoleSize or a resize
+    before the start (docker's client sends both), taken by the start."""
+    with _CONSOLES_LOCK:
+        if size is not None:
+            if len(_CONSOLES) > 4096:
+                _CONSOLES.clear()
+            _CONSOLES[cid] = size
+            return size
+        return _CONSOLES.pop(cid, None)
+
+
 @routes.post("/containers/create")
 def create(req: Request) -> Response:
     from ..errors import NoSuchImage
     from .translate import create_options
 
-    opts = create_options(req.json(), req.arg("name"), req.arg("platform"))
+    body = req.json()
+    opts = create_options(body, req.arg("name"), req.arg("platform"))
     warnings: list[str] = []
     try:
         rec = engine(req, warnings).create(opts)
     except NoSuchImage:
         raise ApiError(404, f"No such image: {opts.image}") from None
     warnings += req.runtime().cfg.warnings
+    size = (body.get("HostConfig") or {}).get("ConsoleSize")
+    if opts.tty and isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size):
+        console_size(rec.id, (size[0], size[1]))
     return json_response({"Id": rec.id, "Warnings": warnings}, 201)
 
 

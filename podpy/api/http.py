@@ -255,7 +255,6 @@ class Connection:
             return False
         if isinstance(event, h11.ConnectionClosed) or not isinstance(event, h11.Request):
             return False
-        import os as _o; _o.environ.get("APIDBG") and self.log(f"{event.method} {event.target} {event.headers}")
         req = Request(self, event.method.decode("ascii", "replace"), event.target.decode("latin-1"),
                       list(event.headers))
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from .containers import engine, lookup, raise_first
+from .containers import console_size, engine, lookup, raise_first
 from .errors import ApiError, BadParameter, NotModified
 from ..errors import PodpyError
 from .http import Response, Streamed
@@ -32,7 +32,17 @@ def start(req: Request) -> Response:
     rec = lookup(req)
     if rec.state in (RUNNING, PAUSED):
         raise NotModified()
-    raise_first(engine(req).start([rec.id]))
+    size = console_size(rec.id) if rec.config.tty else None
+    if size is None:
+        raise_first(engine(req).start([rec.id]))
+        return NO_CONTENT
+    # the engine's start, with the terminal's size the client gave (start_detached's console)
+    from ..engine.reconcile import reconcile
+    from ..engine.start import start_detached
+
+    rt = req.runtime()
+    reconcile(rt)
+    start_detached(rt, rt.state.lookup(rec.id), lambda _line: None, console=size)
     return NO_CONTENT
 
 
@@ -99,6 +109,9 @@ def resize(req: Request) -> Response:
     from ..state import RUNNING
 
     if rec.state != RUNNING:
+        if rec.config.tty and rec.state in ("created", "exited", "stopped"):
+            console_size(rec.id, (rows, cols))   # its start takes it
+            return Response(200, b"", None)
         raise ApiError(409, f"Container {rec.id} is not running")
     resize_container(req, rec.id, rows, cols)
     return Response(200, b"", None)
