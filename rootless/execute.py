@@ -110,6 +110,9 @@ def exec_in(target: int, process: dict[str, Any], detach: bool = False, cgroup: 
         if stdio is not None:
             for fd_target, fd in enumerate(stdio):
                 os.dup2(fd, fd_target)
+            # A server's other fds (its clients' pipes and sockets, copied by this fork) would
+            # stay open here as long as the process runs: another exec's stdin would never end.
+            _close_all_but([inside.fileno(), host.fileno(), *(fd for fd, _f, _p in namespaces)])
         _stage(namespaces, process, inside, host.fileno(), detach, cgroup, sc)
     inside.close()
     for fd, _f, _p in namespaces:
@@ -149,6 +152,16 @@ def exec_in(target: int, process: dict[str, Any], detach: bool = False, cgroup: 
         raise
     finally:
         host.close()
+
+
+def _close_all_but(keep: list[int]) -> None:
+    """Close every fd from 3 up but those in keep."""
+    low = 3
+    for fd in sorted(set(keep)):
+        if fd >= low:
+            os.closerange(low, fd)
+            low = fd + 1
+    os.closerange(low, os.sysconf("SC_OPEN_MAX"))
 
 
 def _stage(namespaces: list[tuple[int, int, str]], process: dict[str, Any], chan: Channel, host_fd: int,

@@ -152,7 +152,9 @@ def test_detached_container_lifecycle(service, cli, tmp_path):
         assert (out / "src" / "sub" / "f").read_text() == "hello\n"
         assert (out / "hn").read_text().strip() == cid[:12]
         res = service.docker(cli, "cp", "web:/no/such", str(out), check=False)
-        assert res.returncode != 0 and "Could not find the file /no/such" in res.stderr
+        # docker 20.10 asks HEAD first and words the 404 itself; newer CLIs show the service's message
+        assert res.returncode != 0 and ("Could not find the file /no/such" in res.stderr
+                                        or "No such container:path: web:/no/such" in res.stderr)
         diff = service.docker(cli, "diff", "web").stdout.splitlines()
         assert "A /tmp/src/sub/f" in diff
 
@@ -244,8 +246,23 @@ def test_error_statuses(service):
 
 
 def test_huge_body_and_bad_http(service):
-    status, body, _ = service.request("POST", "/v1.41/containers/create", b"{" + b" " * (9 << 20) + b"}")
-    assert status == 413
+    with socket.socket(socket.AF_UNIX) as s:   # refused on its length, before it is read
+        s.connect(service.sock)
+        s.sendall(b"POST /v1.41/containers/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: %d\r\n\r\n{" % (9 << 20))
+        assert s.recv(4096).startswith(b"HTTP/1.1 413")
+    with socket.socket(socket.AF_UNIX) as s:   # chunked, so refused once 8 MB have come
+        s.connect(service.sock)
+        s.sendall(b"POST /v1.41/containers/create HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        chunk = b"%x\r\n%s\r\n" % (1 << 20, b" " * (1 << 20))
+        reply = b""
+        try:
+            for _ in range(12):
+                s.sendall(chunk)
+        except OSError:
+            pass   # the service stopped reading: its answer is there
+        reply = s.recv(4096)
+        assert reply.startswith(b"HTTP/1.1 413")
     with socket.socket(socket.AF_UNIX) as s:
         s.connect(service.sock)
         s.sendall(b"NOT HTTP AT ALL\r\n\r\n")
@@ -344,7 +361,7 @@ def test_socket_activation(podpy, busybox):
                 "os.execvpe(sys.argv[2], sys.argv[2:], os.environ)")
     proc = subprocess.Popen([sys.executable, "-c", launcher, str(fd),
                              *podpy.command("system", "service", "--time", "1")],
-                            env=dict(podpy.environ(), LISTEN_FDS="1"), pass_fds=(fd,), stderr=subprocess.PIPE)
+                            env=dict(podpy.environ(), LISTEN_FDS="1"), pass_fds=(fd,), stderr=subprocess.DEVNULL)
     try:
         from apiservice import UnixConnection
 
