@@ -205,6 +205,19 @@ class Waiter:
                 code = (event.get("Attributes") or {}).get("containerExitCode")
                 self.died = int(code) if code is not None else -1
 
+    def _remove(self, rec: Any) -> None:
+        """An exited --rm container removed now, as the monitor's clean-up command would
+        (`docker run --rm` waits for the removal; whichever of the two comes first removes it,
+        the other finds it gone)."""
+        from ..engine.cleanup import cleanup
+
+        if self.died is None and rec.exit_code is not None:
+            self.died = rec.exit_code
+        try:
+            cleanup(self.rt, rec.id, lambda _line: None)
+        except PodpyError:
+            time.sleep(0.01)   # being removed by the monitor's clean-up: it will be gone
+
     def wait(self, condition: str) -> int:
         from ..engine.container import Container
         from ..engine.reconcile import reconcile
@@ -225,6 +238,9 @@ class Waiter:
                     Container(self.rt, now).exited(*got)
                     continue
             running = now.state in (RUNNING, "paused")
+            if condition == "removed" and now.state == EXITED and now.config.remove and now.detached:
+                self._remove(now)
+                continue
             if condition == "not-running" and not running:
                 return now.exit_code if now.exit_code is not None and now.state in (EXITED, STOPPED) else 0
             if condition == "next-exit" and self.died is not None and not running:

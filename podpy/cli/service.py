@@ -1,12 +1,11 @@
-"""`system service`: the Docker-compatible API on a socket (podpy/api does the serving)."""
+"""`system service`: the Docker-compatible API on a socket (podpy/api does the serving; a plain
+`system service [--time N] [URI]` is started by main.py without typer)."""
 
 from __future__ import annotations
 
 from typing import Optional
 
 import typer
-
-from . import render
 
 
 def service(
@@ -17,21 +16,8 @@ def service(
                              help="Seconds with no connection before the service leaves (0: never)."),
 ) -> None:
     """Serve the Docker-compatible API (DOCKER_HOST=unix://...) until idle."""
-    from ..api.service import serve
-    from ..engine.context import Runtime
     from .globalflags import Globals
+    from .main import serve_command
 
     root = ctx.find_root()
-    g: Globals = root.obj if isinstance(root.obj, Globals) else Globals()
-    settings = g.engine_settings()
-
-    def open_runtime() -> Runtime:
-        return Runtime.open(g.root, g.runroot, g.storage_driver, g.storage_opts, settings)
-
-    serve(uri, time, open_runtime, render.warn, _log)
-
-
-def _log(line: str) -> None:
-    from ..api.http import log_to_stderr
-
-    log_to_stderr(line)
+    serve_command(root.obj if isinstance(root.obj, Globals) else Globals(), time, uri)
