@@ -1,10 +1,14 @@
 """HTTP/1.1 on one connection: requests in, JSON, streamed or hijacked responses out (h11).
 
-The choice of library, measured on this machine (Debian 12, Python 3.11, 2 shared cores):
+The choice of library, measured on this machine (Debian 12, Python 3.11, 2 cores shared
+with other work: load average about 30 while measuring, so only the ratios mean much):
 
-    library          import      /_ping round trip (kept alive)   10 idle attached clients
-    h11 0.16         ~40 ms      0.25 ms (median)                 +0.4 MB over the idle service
-    aiohttp 3.14     ~300 ms     0.45 ms (median)                 +1.5 MB (plus its own loop)
+                     import (3 runs)    /_ping, kept alive    process PSS, idle -> 10 idle
+                                        (median of 2000)      clients holding a stream
+    h11 0.16         18-59 ms           0.165 ms              20.1 -> 22.3 MB (the whole
+                                                              podpy service, threads)
+    aiohttp 3.14     390-620 ms         0.183 ms              31.2 -> 31.1 MB (a bare app
+                     (aiohttp.web)                            of two routes, asyncio)
 
 h11 is sans-IO and pure Python (one small wheel in the zipapp, no compiled parts): this
 module owns the socket, so a streamed response is a generator of chunks, and hijacking a

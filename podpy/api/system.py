@@ -252,8 +252,11 @@ def auth(req: Request) -> dict[str, Any]:
     server = server.split("://", 1)[-1].rstrip("/")
     if server.endswith("/v1") or server.endswith("/v2"):
         server = server[:-3]
+    host = server.split("/", 1)[0].rsplit(":", 1)[0] if not server.startswith("[") else server.split("]")[0] + "]"
+    # as Docker's daemon, which counts 127.0.0.0/8 among its insecure registries
+    local = host == "localhost" or host.startswith("127.") or host == "[::1]"
     try:
-        login(server, user, password, tls_verify=None, cert_dir=None, auth_file=None)
+        login(server, user, password, tls_verify=False if local else None, cert_dir=None, auth_file=None)
     except Exception as exc:  # noqa: BLE001
         from ..errors import InvalidArgument
 

@@ -16,7 +16,7 @@ import urllib.request
 import pytest
 
 from apiservice import Service, docker_cli
-from registry import free_port
+from registry import LocalRegistry, free_port
 
 CLIS = ["docker20", "docker28"]
 
@@ -208,6 +208,22 @@ def test_attach_io_and_exec_interactive(service, cli):
         assert piped.stdout == "through stdin\n"
     finally:
         service.docker(cli, "rm", "-f", cid, check=False)
+
+
+def test_login_stores_in_podpys_auth_file(service, podpy, tmp_path):
+    """`docker login` goes to /auth: podpy checks the credentials with the registry and keeps
+    them where `podpy login` does; they never reach the service's log. (pull and push need the
+    image endpoints, which are not there yet.)"""
+    reg = LocalRegistry(tmp_path)   # plain HTTP on 127.0.0.1, which Docker counts as insecure
+    try:
+        res = service.docker("/usr/bin/docker", "login", reg.host, "-u", "alice", "--password-stdin",
+                             input="s3cret-pw\n")
+        assert "Login Succeeded" in res.stdout
+        assert podpy("login", "--get-login", reg.host).stdout.strip() == "alice"
+        assert "s3cret-pw" not in service.log.read_text()
+        podpy("logout", reg.host)
+    finally:
+        reg.stop()
 
 
 # -- Docker's errors on the raw socket --------------------------------------------------------
