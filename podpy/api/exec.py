@@ -10,7 +10,6 @@ pipes (or a terminal) of its own that this connection relays.
 from __future__ import annotations
 
 import os
-import secrets
 import select
 import socket
 import threading
@@ -36,7 +35,7 @@ MAX_SESSIONS = 1024   # ended sessions beyond this are forgotten, oldest first
 
 class Session:
     def __init__(self, cid: str, body: dict[str, Any]) -> None:
-        self.id = secrets.token_hex(32)
+        self.id = os.urandom(32).hex()
         self.container = cid
         self.cmd = _strings(body, "Cmd", "")
         if not self.cmd:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import platform
 import time
 
 from .errors import ApiError, BadParameter
@@ -41,6 +40,8 @@ def _arch() -> str:
 
 @routes.get("/version")
 def version(req: Request) -> dict[str, Any]:
+    import platform
+
     from .. import __version__
 
     kernel = platform.release()

@@ -13,7 +13,7 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Optional
+    from typing import Any, Optional
 
 from .common import guarded
 from .globalflags import Globals, lift, parse
@@ -103,15 +103,22 @@ def serve_command(g: Globals, idle_time: int, uri: Optional[str]) -> int:
     name, each request with a Runtime of its own."""
     from ..api.http import log_to_stderr
     from ..api.service import serve
-    from ..engine.context import Runtime
-    from . import render
 
     settings = g.engine_settings()
 
-    def open_runtime() -> Runtime:
+    def open_runtime() -> Any:
+        # the engine is imported with the first request that needs it: a socket-activated
+        # service answers its first connection sooner
+        from ..engine.context import Runtime
+
         return Runtime.open(g.root, g.runroot, g.storage_driver, g.storage_opts, settings)
 
-    serve(uri, idle_time, open_runtime, render.warn, log_to_stderr)
+    def warn(line: str) -> None:
+        from . import render
+
+        render.warn(line)
+
+    serve(uri, idle_time, open_runtime, warn, log_to_stderr)
     return 0
 
 
