@@ -14,6 +14,7 @@ import select
 import socket
 import threading
 
+from ..errors import ExecFailed
 from .containers import lookup
 from .errors import ApiError, BadParameter
 from .http import Hijack, Response
@@ -137,39 +138,43 @@ def start(req: Request) -> Any:
         if session.started:
             raise ApiError(409, f"exec session {session.id} has already been started")
         session.started = True
-    started, stdio = _launch(req, session, detach)
+    content_type = "application/vnd.docker.raw-stream" if session.tty else \
+        "application/vnd.docker.multiplexed-stream"
+    try:
+        started, stdio = _launch(req, session, detach)
+    except ExecFailed as exc:
+        # as Docker: the command that cannot run is the session's exit code (126, 127), and its
+        # error is what the attached client reads
+        session.exit_code, session.running = exc.exit_code, False
+        if detach:
+            raise
+        message = f"{exc}\r\n".encode()
+        return Hijack(lambda sock, _already: _say(sock, message, session.tty), content_type)
     if detach:
         threading.Thread(target=_reap, args=(session, started), daemon=True).start()
         return Response(200, b"", None)
-    content_type = "application/vnd.docker.raw-stream" if session.tty else \
-        "application/vnd.docker.multiplexed-stream"
     return Hijack(lambda sock, already: _relay(session, started, stdio, sock, already), content_type)
 
 
 def _launch(req: Request, session: Session, detach: bool) -> tuple[Any, dict[str, int]]:
     """The process started in the container; the host ends of its pipes (none with a terminal)."""
-    from rootless.execute import exec_in
+    from ..engine.execute import ExecOptions, start_exec
 
-    from ..engine.execute import ExecOptions, process_for
-    from ..errors import translate
-    from ..events import emit
-
-    rt = req.runtime()
     opts = ExecOptions(container=session.container, command=list(session.cmd), interactive=session.stdin,
                        tty=session.tty, detach=detach, env=list(session.env), user=session.user,
                        workdir=session.workdir, privileged=session.privileged)
-    pid, process, cgroup = process_for(rt, opts, session.size if session.tty and not detach else None)
     ends: dict[str, int] = {}
     child: list[int] = []
     stdio = None
     if not session.tty and not detach:
         null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
         child.append(null)
+        stdin = null
         if session.stdin:
             r, w = os.pipe()
             ends["stdin"] = w
             child.append(r)
-        stdin = child[-1] if session.stdin else null
+            stdin = r
         pipes = []
         for name in ("stdout", "stderr"):
             r, w = os.pipe()
@@ -178,19 +183,26 @@ def _launch(req: Request, session: Session, detach: bool) -> tuple[Any, dict[str
             pipes.append(w)
         stdio = (stdin, pipes[0], pipes[1])
     try:
-        started = exec_in(pid, process, detach=detach, cgroup=cgroup, stdio=stdio)
-    except Exception as exc:  # noqa: BLE001
+        started = start_exec(req.runtime(), opts, session.size, stdio)
+    except BaseException:
         for fd in list(ends.values()):
             os.close(fd)
-        raise translate(exc) from exc
+        raise
     finally:
         for fd in child:
             os.close(fd)
     session.running = True
     session.pid = started.pid
     session.pty = started.pty_master
-    emit(rt.cfg.runroot, "container", "exec", session.container, attributes={"command": " ".join(session.cmd)})
     return started, ends
+
+
+def _say(sock: socket.socket, message: bytes, tty: bool) -> None:
+    try:
+        sock.sendall(message if tty else frame("stderr", message))
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
 
 
 def _reap(session: Session, started: Any) -> None:

@@ -206,6 +206,9 @@ def test_attach_io_and_exec_interactive(service, cli):
         assert child.exitstatus == 4
         piped = service.docker(cli, "exec", "-i", cid, "cat", input="through stdin\n")
         assert piped.stdout == "through stdin\n"
+        missing = service.docker(cli, "exec", cid, "nosuchcmd", check=False)
+        assert missing.returncode == 127 and "not found" in missing.stderr
+        assert service.docker(cli, "exec", "-d", cid, "sleep", "1").returncode == 0
     finally:
         service.docker(cli, "rm", "-f", cid, check=False)
 
