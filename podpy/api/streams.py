@@ -170,11 +170,16 @@ class Attachment:
 
         if self.want_stdin:
             threading.Thread(target=self._input, args=(already,), daemon=True).start()
+        # A stopped container is waited for (docker's `start -a` attaches, then starts); a start
+        # since the attach shows in started_at, even when the run was over before a look saw it.
         ever_ran = False
+        started_at = self.rec.started_at
         try:
             while True:
                 now = self.rt.state.get(self.rec.id)
                 running = now is not None and now.state in (RUNNING, PAUSED)
+                if now is not None and now.started_at != started_at and now.state not in ("created", "configured"):
+                    ever_ran = True
                 over = now is None or (ever_ran and not running) or (
                     running and now.detached and Container(self.rt, now).read_exit() is not None)
                 if running and self.chan is None and not over:
@@ -192,8 +197,6 @@ class Attachment:
                         for stream, data in self.tail.read():
                             self.send(stream, data)
                     return
-                if not running and now is not None and now.state not in ("created", "configured") and not ever_ran:
-                    return   # attached to a container that had already exited
                 # (no look at the socket's read side: docker's client shuts its writing half
                 # when it sends no input; a client that went away fails the next send)
                 time.sleep(POLL if self.tail is not None or self.chan is None else 0)

@@ -72,6 +72,11 @@ def test_run_rm_exit_code_and_output(service, cli):
     assert res.stdout == "out\n" and res.stderr == "err\n"
     assert service.docker(cli, "run", "--rm", "busybox", "true").returncode == 0
     assert len(_all_ids(service)) == before   # --rm: nothing left
+    cid = service.docker(cli, "create", "busybox", "sh", "-c", "echo started; exit 4").stdout.strip()
+    for _ in range(2):   # created, then exited: start -a attaches first, then starts
+        res = service.docker(cli, "start", "-a", cid, check=False)
+        assert (res.returncode, res.stdout) == (4, "started\n")
+    service.docker(cli, "rm", cid)
 
 
 def test_run_interactive_tty(service, cli):
