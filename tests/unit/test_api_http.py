@@ -174,3 +174,37 @@ def test_hijack_answers_as_docker(upgrade):
     first = data.split(b"\r\n")[0]
     assert first == (b"HTTP/1.1 101 UPGRADED" if upgrade else b"HTTP/1.1 200 OK")
     assert b"Content-Type: application/vnd.docker.raw-stream" in data
+
+
+def test_log_tail_from_the_end_partial_lines_rotation_and_removal(tmp_path):
+    """An attach's output: the k8s-file log from where it ended, a partial line (a prompt) at
+    once, the new file after a rotation, and what was written after the log's removal."""
+    from podpy.api.streams import LogTail, frame
+
+    log = tmp_path / "ctr.log"
+    log.write_bytes(b"2026-01-01T00:00:00Z stdout F before the attach\n")
+    tail = LogTail(str(log))
+    assert tail.read() == []
+    with open(log, "ab") as f:
+        f.write(b"2026-01-01T00:00:01Z stdout P / # \n2026-01-01T00:00:02Z stderr F oops\n")
+    assert tail.read() == [("stdout", b"/ # "), ("stderr", b"oops\n")]
+    log.rename(tmp_path / "ctr.log.1")
+    log.write_bytes(b"2026-01-01T00:00:03Z stdout F after rotation\n")
+    assert tail.read() == [("stdout", b"after rotation\n")]
+    with open(log, "ab") as f:
+        f.write(b"2026-01-01T00:00:04Z stdout F last words\n")
+    log.unlink()   # --rm: the container's directory goes
+    assert tail.read() == [("stdout", b"last words\n")]
+    tail.close()
+    assert frame("stderr", b"ab") == b"\x02\x00\x00\x00\x00\x00\x00\x02ab"
+
+
+def test_a_missing_log_is_made_so_the_first_start_is_read_whole(tmp_path):
+    from podpy.api.streams import LogTail
+
+    log = tmp_path / "ctr.log"
+    tail = LogTail(str(log))   # before the container's first start
+    with open(log, "ab") as f:
+        f.write(b"2026-01-01T00:00:00Z stdout F hello\n")
+    assert tail.read() == [("stdout", b"hello\n")]
+    tail.close()
