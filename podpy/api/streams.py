@@ -322,21 +322,26 @@ def stats(req: Request) -> Streamed:
     if rec.state not in (RUNNING, PAUSED):
         # Docker answers a stopped container with one reading of zeros
         return Streamed(iter([json.dumps(_docker_stats(rec, None, None)).encode() + b"\n"]))
-    readings = engine(req).stats([rec.id], interval=1, stream=stream and not one_shot)
-    return Streamed(_stats_chunks(req, rec, readings, stream and not one_shot))
+    # stream=false: two readings a second apart, the second sent with the first as its
+    # precpu (what docker's --no-stream computes the CPU share from); one-shot: the first alone
+    readings = engine(req).stats([rec.id], interval=1, stream=not one_shot)
+    return Streamed(_stats_chunks(req, rec, readings, stream, one_shot))
 
 
-def _stats_chunks(req: Request, rec: Any, readings: Iterator[list[dict[str, Any]]], stream: bool
-                  ) -> Iterator[bytes]:
+def _stats_chunks(req: Request, rec: Any, readings: Iterator[list[dict[str, Any]]], stream: bool,
+                  one_shot: bool) -> Iterator[bytes]:
     previous: Optional[dict[str, Any]] = None
     try:
         for reading in readings:
             current = next((r for r in reading if str(r.get("ContainerID", "")).startswith(rec.id[:12])), None)
             if current is None:
                 return
-            yield json.dumps(_docker_stats(rec, current, previous)).encode() + b"\n"
+            if stream or one_shot or previous is not None:
+                yield json.dumps(_docker_stats(rec, current, previous)).encode() + b"\n"
+                if not stream:
+                    return
             previous = current
-            if not stream or req.gone():
+            if req.gone():
                 return
     finally:
         close = getattr(readings, "close", None)
