@@ -189,6 +189,7 @@ class Attachment:
                 if self.tail is not None:
                     for stream, data in self.tail.read():
                         self.send(stream, data)
+                    self._discard_monitor_output()
                 elif self.chan is not None and not over:
                     if not self._live():
                         over = True
@@ -214,6 +215,23 @@ class Attachment:
                 self.sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+    def _discard_monitor_output(self) -> None:
+        """The monitor sends an attached client the output too: read from the log here, it is
+        taken off the channel and dropped, so the monitor never waits on a full channel."""
+        with self.lock:
+            chan = self.chan
+            if chan is None:
+                return
+            while select.select([chan.fileno()], [], [], 0)[0]:
+                try:
+                    msg, fds = chan.recv()
+                except OSError:
+                    return
+                for fd in fds:
+                    os.close(fd)
+                if msg is None:
+                    return
 
     def _live(self) -> bool:
         """The monitor's output for a container without a log; False at its exit."""
