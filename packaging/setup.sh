@@ -34,7 +34,8 @@ BASE_PACKAGES=(
     fuse3 libfuse3-3 busybox-static iproute2 tini catatonit util-linux procps libseccomp2
 )
 OPTIONAL_PACKAGES=(passt)
-TEST_PACKAGES=(podman runc docker-registry skopeo systemd tmux)
+# docker.io: the docker CLI the API service's tests drive (its dockerd is never started)
+TEST_PACKAGES=(podman runc docker-registry skopeo systemd tmux docker.io)
 
 log() { printf '\n==> %s\n' "$*"; }
 note() { printf '    %s\n' "$*"; }
@@ -92,6 +93,11 @@ install_packages() {
         "${packages[@]}"
     cleanup
     CREATED_POLICY_RC=""
+    # docker.io is here for its CLI only: its daemon must never start (not at boot, not through
+    # its socket), or it would fight podpy and podman over the host's networking
+    if [ "$mode" = test ] && command -v systemctl >/dev/null; then
+        systemctl mask docker.service docker.socket >/dev/null 2>&1 || warn "could not mask docker.service"
+    fi
 }
 
 # ----------------------------------------------------------- source + venv --

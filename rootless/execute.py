@@ -98,14 +98,21 @@ def _namespace_fds(target: int, sc: Optional[S.Syscalls] = None) -> list[tuple[i
 
 
 def exec_in(target: int, process: dict[str, Any], detach: bool = False, cgroup: Optional[str] = None,
-            sc: Optional[S.Syscalls] = None) -> Execution:
+            sc: Optional[S.Syscalls] = None, stdio: Optional[tuple[int, int, int]] = None) -> Execution:
     """Start process (OCI process shape) in the namespaces of target, a container's init (and
-    in its cgroup, when it has one)."""
+    in its cgroup, when it has one). stdio: the fds that become its stdin, stdout and stderr
+    (without it, the caller's own; a server serving many clients passes each its pipes)."""
     sc = sc or S.default()
     namespaces = _namespace_fds(target, sc)
     host, inside = Channel.pair()
     stage = os.fork()
     if stage == 0:
+        if stdio is not None:
+            for fd_target, fd in enumerate(stdio):
+                os.dup2(fd, fd_target)
+            # A server's other fds (its clients' pipes and sockets, copied by this fork) would
+            # stay open here as long as the process runs: another exec's stdin would never end.
+            _close_all_but([inside.fileno(), host.fileno(), *(fd for fd, _f, _p in namespaces)])
         _stage(namespaces, process, inside, host.fileno(), detach, cgroup, sc)
     inside.close()
     for fd, _f, _p in namespaces:
@@ -145,6 +152,16 @@ def exec_in(target: int, process: dict[str, Any], detach: bool = False, cgroup: 
         raise
     finally:
         host.close()
+
+
+def _close_all_but(keep: list[int]) -> None:
+    """Close every fd from 3 up but those in keep."""
+    low = 3
+    for fd in sorted(set(keep)):
+        if fd >= low:
+            os.closerange(low, fd)
+            low = fd + 1
+    os.closerange(low, os.sysconf("SC_OPEN_MAX"))
 
 
 def _stage(namespaces: list[tuple[int, int, str]], process: dict[str, Any], chan: Channel, host_fd: int,

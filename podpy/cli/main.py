@@ -13,7 +13,7 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Optional
+    from typing import Any, Optional
 
 from .common import guarded
 from .globalflags import Globals, lift, parse
@@ -77,6 +77,51 @@ def exec_command(fields: dict, g: Globals) -> int:
     return exec_(rt, opts, lambda: None)
 
 
+def _service_args(rest: list[str]) -> Optional[tuple[int, Optional[str]]]:
+    """`system service [-t|--time N] [URI]` as (time, uri): the API service starts without typer
+    (socket activation waits for it); None for anything else, which typer parses and refuses."""
+    if not rest or rest[0] != "service":
+        return None
+    words, time_value, uri = rest[1:], "5", None
+    while words:
+        word = words.pop(0)
+        if word in ("-t", "--time") and words:
+            time_value = words.pop(0)
+        elif word.startswith("--time="):
+            time_value = word[len("--time="):]
+        elif word.startswith("-t") and len(word) > 2:
+            time_value = word[2:]
+        elif not word.startswith("-") and uri is None:
+            uri = word
+        else:
+            return None
+    return (int(time_value), uri) if time_value.isdigit() else None
+
+
+def serve_command(g: Globals, idle_time: int, uri: Optional[str]) -> int:
+    """`podpy system service` (also cli/service.py's command): serve the store the global flags
+    name, each request with a Runtime of its own."""
+    from ..api.http import log_to_stderr
+    from ..api.service import serve
+
+    settings = g.engine_settings()
+
+    def open_runtime() -> Any:
+        # the engine is imported with the first request that needs it: a socket-activated
+        # service answers its first connection sooner
+        from ..engine.context import Runtime
+
+        return Runtime.open(g.root, g.runroot, g.storage_driver, g.storage_opts, settings)
+
+    def warn(line: str) -> None:
+        from . import render
+
+        render.warn(line)
+
+    serve(uri, idle_time, open_runtime, warn, log_to_stderr)
+    return 0
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if os.environ.get("_PODPY_COMPLETE"):   # a completion script asking (podpy completion)
@@ -108,8 +153,11 @@ def dispatch(args: list[str]) -> int:
         return generator(rest)
     elif command and not g.help:
         rest = lift(g, [command, *rest])[1:]
+    service = _service_args(rest) if command == "system" and not g.help else None
     g.check()   # a bad value stops the command line here, before anything is done
     g.apply(args)
+    if service is not None:
+        return serve_command(g, *service)
     if g.version:
         from .. import __version__
 

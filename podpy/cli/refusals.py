@@ -37,7 +37,6 @@ COMMANDS = {
     "image sign": SIGNING,
     "image trust": SIGNING,
     "system connection": REMOTE,
-    "system service": "the API service is not available yet",
     "system migrate": "out of scope: podpy's database updates itself when a newer podpy opens it",
     "system renumber": "out of scope: podpy has no lock numbers to renumber (SQLite locks the rows)",
 }
@@ -68,6 +67,7 @@ FLAGS = {
                       "--sign-passphrase-file": SIGNING},
     "push": {"--remove-signatures": SIGNING, "--sign-by": SIGNING,
              "--sign-by-sigstore-private-key": SIGNING, "--sign-passphrase-file": SIGNING},
+    "system service": {"--cors": "CORS headers are not available yet: the API is for local clients"},
     "network create": {"--ipam-driver": NOT_YET},
 }
 

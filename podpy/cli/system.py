@@ -302,5 +302,7 @@ def doctor(
 
 TOP = {"info": (info, {}), "version": (version, {}), "events": (events, {}),
        "unshare": (unshare, {"context_settings": {"allow_interspersed_args": False}})}
-GROUP = {"info": (info, {}), "df": (df, {}), "prune": (prune, {}), "reset": (reset, {}), "events": (events, {}),
+from .service import service  # noqa: E402 - its own module: the API's command
+
+GROUP = {"info": (info, {}), "df": (df, {}), "service": (service, {}), "prune": (prune, {}), "reset": (reset, {}), "events": (events, {}),
          "doctor": (doctor, {}), "check": (check, {})}

@@ -318,3 +318,72 @@ def _host_tar(src: str, fd: int, archive: bool) -> tuple[Optional[str], bool]:
         else:
             tf.add(src, arcname=top, filter=owner)
     return top, os.path.isdir(src)
+
+
+# ---------------------------------------------- the API's archive (docker's cp) --
+
+def _stat(path: str, where: str) -> dict[str, Any]:
+    """In the container: what docker's X-Docker-Container-Path-Stat says of path (its mode
+    in Go's FileMode bits: the permissions, 1<<31 a directory, 1<<27 a symlink)."""
+    if not os.path.lexists(path.rstrip("/") or "/"):
+        raise _missing(path, where)
+    st = os.lstat(path.rstrip("/") or "/")
+    mode = stat.S_IMODE(st.st_mode)
+    link = ""
+    if stat.S_ISDIR(st.st_mode):
+        mode |= 1 << 31
+    elif stat.S_ISLNK(st.st_mode):
+        mode |= 1 << 27
+        link = os.readlink(path.rstrip("/"))
+    return {"name": os.path.basename(path.rstrip("/")) or "/", "size": st.st_size, "mode": mode,
+            "mtime": st.st_mtime, "linkTarget": link}
+
+
+def path_stat(rt: Runtime, name: str, path: str) -> dict[str, Any]:
+    """A path of the container (running or not), as docker's archive HEAD reports it."""
+    import pickle  # noqa: F401 - imported before the helper leaves the host's files behind
+
+    reconcile(rt)
+    rec = rt.state.lookup(name)
+    return _in_container(rt, rec, _stat, _container_path(rec, path), f"container {rec.name}")
+
+
+def archive_out(rt: Runtime, name: str, path: str, fd: int) -> dict[str, Any]:
+    """The container's path as a tar written to fd (docker's GET archive: the entry named
+    after the path's last part; "dir/." its content); the path's stat."""
+    import pickle  # noqa: F401
+    import storage.archive  # noqa: F401
+
+    reconcile(rt)
+    rec = rt.state.lookup(name)
+    full = _container_path(rec, path)
+    info = _in_container(rt, rec, _stat, full, f"container {rec.name}")
+    top = "." if full.endswith("/.") else os.path.basename(full.rstrip("/")) or "/"
+    _in_container(rt, rec, _tar_out, full, top, fd, f"container {rec.name}")
+    return info
+
+
+def archive_in(rt: Runtime, name: str, path: str, tar_fd: int, overwrite: bool) -> None:
+    """Unpack the tar at tar_fd (a seekable file) into the container's directory path (docker's
+    PUT archive), owned as its entries say; overwrite: a directory may replace a
+    non-directory and the reverse (docker's noOverwriteDirNonDir=false)."""
+    import pickle  # noqa: F401
+    import storage.archive  # noqa: F401
+    import storage.compression  # noqa: F401
+
+    reconcile(rt)
+    rec = rt.state.lookup(name)
+    try:
+        with os.fdopen(os.dup(tar_fd), "rb") as f:
+            f.seek(0)
+            with tarfile.open(fileobj=f, mode="r:*") as tf:
+                tf.getmembers()
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise InvalidArgument(STDIN_NOT_TAR) from exc
+    try:
+        _in_container(rt, rec, _tar_in, tar_fd, _container_path(rec, path), None, None, overwrite,
+                      f"container {rec.name}", False)
+    except PodpyError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise translate(exc) from exc

@@ -134,3 +134,21 @@ def exec_(rt: Runtime, o: ExecOptions, on_started: Callable[[], None]) -> int:
             if started.exit_code is None:
                 started.signal(signal.SIGKILL)
                 started.wait()
+
+
+def start_exec(rt: Runtime, o: ExecOptions, console: Optional[tuple[int, int]] = None,
+               stdio: Optional[tuple[int, int, int]] = None) -> Any:
+    """Start the command for a front end that relays its streams itself (the API service):
+    stdio are the fds it gets (a terminal is made with o.tty, its master on the result's
+    pty_master); the started rootless.execute.Execution, whose wait() gives its exit code."""
+    from rootless.execute import exec_in
+
+    from ..events import emit
+
+    pid, process, cgroup = process_for(rt, o, console if o.tty and not o.detach else None)
+    try:
+        started = exec_in(pid, process, detach=o.detach, cgroup=cgroup, stdio=stdio)
+    except Exception as exc:  # noqa: BLE001
+        raise translate(exc) from exc
+    emit(rt.cfg.runroot, "container", "exec", o.container, attributes={"command": " ".join(o.command)})
+    return started

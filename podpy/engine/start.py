@@ -170,10 +170,12 @@ def start_dependencies(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], 
 
 
 def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None],
-                   by_policy: bool = False, hold: bool = False) -> ContainerRecord:
+                   by_policy: bool = False, hold: bool = False,
+                   console: Optional[tuple[int, int]] = None) -> ContainerRecord:
     """Start a created, exited or initialized container under the monitor; returns its row
     once it runs. by_policy: a restart policy's start, which a `stop` meanwhile cancels; hold:
-    `init`, set it up and leave its process waiting to exec (initialized)."""
+    `init`, set it up and leave its process waiting to exec (initialized); console: the
+    terminal's first size (rows, columns) for a container with one (24x80 otherwise)."""
     from ..network.start import NetStart
     from ..state import INITIALIZED
 
@@ -186,7 +188,7 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
     net = None
     try:
         net = NetStart(rt, rec)
-        spec = container_spec(rt, rec, warn, (24, 80) if cfg.tty else None, net)
+        spec = container_spec(rt, rec, warn, (console or (24, 80)) if cfg.tty else None, net)
         run_dir = rt.container_run_dir(rec.id)
         try:
             os.unlink(os.path.join(run_dir, EXIT_FILE))

@@ -1,0 +1,20 @@
+"""The Docker-compatible HTTP API (`podpy system service`): routes that call the engine's verbs.
+
+http.py speaks HTTP/1.1 on one connection (h11), routes.py matches paths (with or without
+a /v1.NN prefix) to handlers, service.py listens and serves each connection in a thread;
+each area's handlers live in a module of their own (system.py, containers.py, ...), listed
+in AREAS, and register themselves in a RouteTable of that module.
+
+Adding an area (images, networks, volumes, ...): a module with `routes = RouteTable()`, its
+name in AREAS, and handlers `def handler(req: Request)` declared with `@routes.get(...)`,
+`.post`, `.put`, `.head` or `.delete` (path parameters as `{name}`, in req.params). A
+handler takes the request's engine Runtime from `req.runtime()` (one per request: SQLite
+connections stay in their thread), reads `req.arg()`, `req.flag()`, `req.filters()` and
+`req.json()`, and returns a dict or list (200 JSON), None (204), or an http.Response,
+Streamed (chunks as they come) or Hijack (the connection handed over). It raises the
+engine's errors or errors.ApiError: both become Docker's `{"message": ...}` with its status.
+translate.py turns Docker's request shapes into engine options, shapes.py engine records
+into Docker's response shapes.
+"""
+
+AREAS = ("system", "containers", "lifecycle", "streams", "archive", "exec")

@@ -1,0 +1,127 @@
+"""Archive routes (docker cp): HEAD and GET a container's path as a tar, PUT a tar into it.
+
+The tar goes through a file in the store's staging area (engine/cp.py's helpers read and
+write the container's files in a helper process that has its root), so a client that
+stops reading mid-way leaves nothing behind but what the staging area's removal takes.
+A PUT's body is streamed into that file, not held in memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+
+from .containers import lookup
+from .errors import ApiError, BadParameter
+from .http import Response, Streamed
+from .routes import RouteTable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Iterator
+
+    from .http import Request
+
+routes = RouteTable()
+STAT_HEADER = "X-Docker-Container-Path-Stat"
+MAX_UPLOAD = 8 << 30   # a PUT's tar is streamed to disk; beyond this it is refused
+
+
+def _path(req: Request) -> str:
+    path = req.arg("path")
+    if not path:
+        raise BadParameter("the path query is required")
+    return path
+
+
+def _not_found(exc: Exception, path: str, rec: Any) -> Exception:
+    from ..errors import InvalidArgument
+
+    if isinstance(exc, InvalidArgument) and "no such file or directory" in str(exc):
+        return ApiError(404, f"Could not find the file {path} in container {rec.name}")
+    return exc
+
+
+def _stat_header(info: dict[str, Any]) -> tuple[str, str]:
+    from ..formats import rfc3339
+
+    doc = dict(info, mtime=rfc3339(float(info["mtime"])))
+    return STAT_HEADER, base64.b64encode(json.dumps(doc).encode()).decode()
+
+
+@routes.head("/containers/{id}/archive")
+def stat(req: Request) -> Response:
+    from ..engine.cp import path_stat
+
+    rec = lookup(req)
+    path = _path(req)
+    try:
+        info = path_stat(req.runtime(), rec.id, path)
+    except Exception as exc:  # noqa: BLE001
+        raise _not_found(exc, path, rec) from None
+    return Response(200, b"", None, [_stat_header(info)])
+
+
+@routes.get("/containers/{id}/archive")
+def get(req: Request) -> Streamed:
+    from ..engine.cp import archive_out
+
+    rec = lookup(req)
+    path = _path(req)
+    rt = req.runtime()
+    staging = rt.store.temporary("archive")
+    stage = staging.__enter__()
+    try:
+        tar = os.path.join(stage.path, "out.tar")
+        fd = os.open(tar, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            info = archive_out(rt, rec.id, path, fd)
+        finally:
+            os.close(fd)
+    except BaseException as exc:
+        staging.__exit__(None, None, None)
+        if isinstance(exc, Exception):
+            raise _not_found(exc, path, rec) from None
+        raise
+    return Streamed(_file_chunks(tar, staging), "application/x-tar", headers=[_stat_header(info)])
+
+
+def _file_chunks(path: str, staging: Any) -> Iterator[bytes]:
+    try:
+        with open(path, "rb") as f:
+            while True:
+                chunk = f.read(65536)
+                if not chunk:
+                    return
+                yield chunk
+    finally:
+        staging.__exit__(None, None, None)
+
+
+@routes.put("/containers/{id}/archive", stream_body=True)
+def put(req: Request) -> Response:
+    from ..engine.cp import archive_in
+
+    rec = lookup(req)
+    path = _path(req)
+    overwrite = not req.flag("noOverwriteDirNonDir")
+    rt = req.runtime()
+    with rt.store.temporary("archive") as stage:
+        tar = os.path.join(stage.path, "in.tar")
+        fd = os.open(tar, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            size = 0
+            for chunk in req.stream():
+                size += len(chunk)
+                if size > MAX_UPLOAD:
+                    raise ApiError(413, f"archive larger than {MAX_UPLOAD} bytes")
+                os.write(fd, chunk)
+            req.streaming = False   # the body is read: the connection may serve another request
+            try:
+                archive_in(rt, rec.id, path, fd, overwrite)
+            except Exception as exc:  # noqa: BLE001
+                raise _not_found(exc, path, rec) from None
+        finally:
+            os.close(fd)
+    return Response(200, b"", None)
