@@ -83,6 +83,8 @@ def create(
     ip: Optional[str] = typer.Option(None, "--ip", help="Address on a user network."),
     mac_address: Optional[str] = typer.Option(None, "--mac-address", help="MAC address on a user network."),
     pod_id_file: Optional[str] = typer.Option(None, "--pod-id-file", help="Write the pod's id to this file."),
+    infra_conmon_pidfile: Optional[str] = typer.Option(None, "--infra-conmon-pidfile",
+                                                       help="Write the pid of the infra container's monitor here."),
     no_hosts: bool = typer.Option(False, "--no-hosts", help="No /etc/hosts for the pod's containers."),
     shm_size: Optional[str] = typer.Option(None, "--shm-size", help="Size of /dev/shm of the pod's containers."),
     sysctl: List[str] = typer.Option([], "--sysctl", help="A kernel setting of the pod's namespaces (NAME=VALUE)."),
@@ -102,7 +104,8 @@ def create(
         add_host=list(add_host), dns=list(dns), dns_search=list(dns_search), dns_option=list(dns_option),
         labels=list(label), label_files=list(label_file), userns=userns, volumes=list(volume),
         exit_policy=exit_policy, replace=replace, network_alias=list(network_alias), ip=ip,
-        mac_address=mac_address, pod_id_file=pod_id_file, create_command=["podpy", *sys.argv[1:]],
+        mac_address=mac_address, pod_id_file=pod_id_file, infra_conmon_pidfile=infra_conmon_pidfile,
+        create_command=["podpy", *sys.argv[1:]],
         no_hosts=no_hosts, shm_size=shm_size, sysctls=list(sysctl), uts=uts, pid=pid,
         security_opts=list(security_opt), volumes_from=list(volumes_from), devices=list(device))
     render.out(engine(ctx).create(opts).id)

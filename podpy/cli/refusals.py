@@ -35,7 +35,6 @@ COMMANDS = {
     "container restore": "restoring needs CRIU with root privileges; podpy runs containers without them",
     "container init": "podpy has no initialized state: `start` sets a container up and starts it in one step",
     "init": "podpy has no initialized state: `start` sets a container up and starts it in one step",
-    "generate systemd": NOT_YET,
     "generate spec": "out of scope: podpy has no remote API that takes podman's container specs",
     "machine": "out of scope: podpy runs containers on this Linux host and manages no virtual machines",
     "image scp": "copying images to other users or hosts is not available yet",
@@ -63,7 +62,7 @@ FLAGS = {
     "pod create": {
         "--blkio-weight": POD_CGROUP, "--blkio-weight-device": POD_CGROUP, "--cgroup-parent": POD_CGROUP,
         "-c/--cpu-shares": POD_CGROUP, "--cpus": POD_CGROUP, "--cpuset-cpus": POD_CGROUP, "--cpuset-mems": POD_CGROUP,
-        "--device-read-bps": POD_CGROUP, "--device-write-bps": POD_CGROUP, "--infra-conmon-pidfile": CONMON,
+        "--device-read-bps": POD_CGROUP, "--device-write-bps": POD_CGROUP,
         "--ip6": IPV6, "-m/--memory": POD_CGROUP, "--memory-swap": POD_CGROUP, "--uidmap": POD_IDMAP,
         "--gidmap": POD_IDMAP, "--subuidname": POD_IDMAP, "--subgidname": POD_IDMAP,
     },

@@ -44,7 +44,7 @@ class PodCreateOptions(Record):
         "network_alias": list, "ip": None, "mac_address": None, "pod_id_file": None,
         "create_command": list, "no_hosts": False, "shm_size": None, "sysctls": list, "uts": None, "pid": None,
         "security_opts": list, "volumes_from": list, "devices": list, "uidmap": list, "gidmap": list,
-        "subuidname": None, "subgidname": None,
+        "subuidname": None, "subgidname": None, "infra_conmon_pidfile": None,
     }
     __slots__ = tuple(FIELDS)
     name: Optional[str]
@@ -84,6 +84,7 @@ class PodCreateOptions(Record):
     gidmap: list[str]
     subuidname: Optional[str]
     subgidname: Optional[str]
+    infra_conmon_pidfile: Optional[str]
 
 
 def pause_image(rt: Runtime) -> str:
@@ -145,8 +146,8 @@ class PodEngine:
         if o.exit_policy not in EXIT_POLICIES:
             raise InvalidArgument(f'invalid pod exit policy: "{o.exit_policy}"')
         if not o.infra:
-            for flag, given in (("--publish", o.publish), ("--network", o.network), ("--hostname", o.hostname),
-                                ("--add-host", o.add_host), ("--dns", o.dns), ("--infra-image", o.infra_image),
+            for flag, given in (("--infra-conmon-pidfile", o.infra_conmon_pidfile), ("--publish", o.publish),
+                                ("--network", o.network), ("--hostname", o.hostname), ("--add-host", o.add_host), ("--dns", o.dns), ("--infra-image", o.infra_image),
                                 ("--infra-command", o.infra_command), ("--infra-name", o.infra_name)):
                 if given:
                     raise InvalidArgument(f"{flag} needs an infra container: it cannot be used with --infra=false")
@@ -234,7 +235,8 @@ class PodEngine:
             create_command=list(cfg.create_command), no_hosts=o.no_hosts, shm_size=o.shm_size,
             sysctls=list(o.sysctls), uts=o.uts, pid=o.pid, security_opts=list(o.security_opts),
             volumes_from=list(o.volumes_from), devices=list(o.devices), uidmap=list(o.uidmap),
-            gidmap=list(o.gidmap), subuidname=o.subuidname, subgidname=o.subgidname)
+            gidmap=list(o.gidmap), subuidname=o.subuidname, subgidname=o.subgidname,
+            conmon_pidfile=o.infra_conmon_pidfile)
         if cfg.infra_command:
             copts.entrypoint = "[]"
         return create(self.rt, copts, pod=pod, infra=True)
