@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from ..errors import InvalidArgument, NoSuchContainer, NoSuchPod
 from .context import Runtime
+from .runfiles import MONITOR_PID_FILE as PID_FILE
 from .unitgen import ContainerInput, PodInput, SystemdOptions, container_unit, header, pod_unit
 
 TYPE_CHECKING = False
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     from .podstore import PodRecord
     from .unitgen import Header
 
-PID_FILE = "conmon.pid"      # in a container's runtime directory: its monitor's pid, at each start
 
 
 @dataclass

@@ -18,7 +18,7 @@ import os
 import signal
 import sys
 
-from ..errors import ExecFailed, InvalidArgument, translate
+from ..errors import EngineError, ExecFailed, InvalidArgument, translate
 from ..network.options import MAX_PUBLISHED
 from ..state import ContainerRecord, process_start_time
 from .container import EXIT_FILE, Container
@@ -208,6 +208,18 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
         if cfg.healthcheck:
             health = {"interval": float(cfg.healthcheck["interval"]),
                       **_podpy_command(rt, "healthcheck", "run", rec.id)}
+        # A systemd unit's container (or one asked to keep its monitor out of podpy's hands)
+        # gets a monitor of its own, in this command's cgroup: the unit's main process.
+        from . import runfiles
+
+        own = runfiles.own_monitor(cfg)
+        root = rt.cfg.runroot
+        if own:
+            from ..monitor.client import own_root
+
+            root = own_root(run_dir)
+            os.makedirs(root, mode=0o700, exist_ok=True)
+        notify = runfiles.notify_request(cfg, run_dir, spec)
         spec_path = os.path.join(run_dir, "spec")
         _write_spec(spec_path, spec)
         process = spec["process"]
@@ -218,16 +230,17 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
         needs = [f for f, wanted in (("stdio", stdio), ("timeout", cfg.timeout),
                                      ("journald", cfg.log_driver == "journald")) if wanted]
         if needs:
-            _check_monitor(rt.cfg.runroot, needs)
+            _check_monitor(root, needs, own)
 
-        reply = request(rt.cfg.runroot, "launch", fds=stdio + listeners, sent=net.close_listeners,
+        reply = request(root, "launch", own=own, fds=stdio + listeners, sent=net.close_listeners,
                          again=lambda: stdio + net.bind(), id=rec.id, spec_path=spec_path, stdio=len(stdio),
                          timeout=cfg.timeout,
                          process={"stdin": bool(process.get("stdin")), "terminal": bool(process.get("terminal"))},
                          userns=any(ns["type"] == "user" for ns in spec["linux"].get("namespaces", [])),
                          slirp=slirp, log=log,
                          cgroup=cgroup, exit_path=os.path.join(run_dir, EXIT_FILE),
-                         cleanup=_cleanup_command(rt, rec.id), health=health, net=net.monitor_request())
+                         cleanup=_cleanup_command(rt, rec.id), health=health, net=net.monitor_request(),
+                         notify=notify)
     except BaseException as exc:
         if net is not None:
             net.stop()
@@ -245,21 +258,26 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
         cgroups.remove(rec.cgroup, timeout=0)
         ctr.set_cgroup(None)
     ctr.handed_over(int(reply["pid"]), monitor, process_start_time(monitor), by_policy)
-    _started(cfg, int(reply["pid"]), monitor, int(reply["pid"]), warn)
+    runfiles.write_pidfiles(cfg, int(reply["pid"]), monitor, warn)
+    runfiles.write_pidfile(os.path.join(run_dir, runfiles.MONITOR_PID_FILE), monitor)
+    if notify is not None and notify["mode"] in ("container", "healthy"):
+        # under systemd, `run -d` returns once the container is ready (its own READY=1, or its
+        # first passing healthcheck), which its monitor has passed on
+        if request(root, "ready", own=own, id=rec.id).get("type") != "ready":
+            raise EngineError(f"container {rec.name} exited before it was ready (--sdnotify {notify['mode']})")
     return ctr.rec
 
 
 _FEATURE_FLAGS = {"stdio": "--log-driver passthrough", "timeout": "--timeout", "journald": "--log-driver journald"}
 
 
-def _check_monitor(runroot: str, needs: list[str]) -> None:
+def _check_monitor(runroot: str, needs: list[str], own: bool = False) -> None:
     """A detached start that asks the monitor for more than its first protocol: the running
     monitor (one per user, started by whichever podpy came first) must know it; an older one
     would take the request for something else."""
-    from ..errors import EngineError
     from ..monitor.client import request
 
-    reply = request(runroot, "ping")
+    reply = request(runroot, "ping", own=own)
     missing = [f for f in needs if f not in (reply.get("features") or [])]
     if missing:
         flags = ", ".join(_FEATURE_FLAGS[f] for f in missing)

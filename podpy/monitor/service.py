@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 # client asking for one checks first, as an older monitor would take it for something else
 FEATURES = ["stdio", "timeout", "journald"]
 IDLE_EXIT = 1.0          # seconds with no container and no client before the monitor leaves
+OWN_IDLE_EXIT = 0.1      # a unit's own monitor: its one container is done, the unit may end
 DRAIN = 2.0              # seconds to read what a dead container's processes still write
 _CHUNK = 65536
 
@@ -69,6 +70,13 @@ class Container:
         self.health = request.get("health")     # interval, argv, env of `podpy healthcheck run`
         self.health_due = time.monotonic() + float(self.health["interval"]) if self.health else 0.0
         self.health_pid = 0
+        # --sdnotify under systemd: mode, the manager's socket, the container's own socket (proxied)
+        self.notify: dict[str, Any] = request.get("notify") or {}
+        self.notify_sock: Any = None
+        self.ready = False
+        self.ready_waiters: list[Channel] = []   # `run -d` clients waiting for READY=1
+        if self.health and self.notify.get("mode") == "healthy":   # ready at the first pass: try soon
+            self.health_due = time.monotonic() + min(float(self.health["interval"]), 1.0)
         self.pid = 0
         self.fuse_pid: Optional[int] = None
         self.streams: dict[int, str] = {}      # fd -> "stdout" / "stderr"
@@ -92,12 +100,15 @@ class Container:
 class Monitor(sync.Service):
     channel_class = Channel
 
-    def __init__(self, runroot: str) -> None:
+    def __init__(self, runroot: str, own: bool = False) -> None:
         super().__init__(runroot, SOCKET, 256)
+        self.idle_exit = OWN_IDLE_EXIT if own else IDLE_EXIT
         self.containers: dict[int, Container] = {}    # init pid -> container
         self.launching: dict[int, tuple[Container, Channel, Channel]] = {}   # launcher pid -> ...
         self.unclaimed: dict[int, tuple[int, float]] = {}   # reaped pids no container claimed yet
         self.idle_since = time.monotonic()
+        self.last_code = 0           # the exit code of the last container (a unit's monitor leaves with it)
+        self.stopped = False         # whether a `stop` ended it
         wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         _signal.set_wakeup_fd(self.wake_w)
         _signal.signal(_signal.SIGCHLD, lambda *_: None)
@@ -112,7 +123,7 @@ class Monitor(sync.Service):
             now = time.monotonic()
             if self.containers or self.launching or self.clients:
                 self.idle_since = now
-            elif now - self.idle_since >= IDLE_EXIT:
+            elif now - self.idle_since >= self.idle_exit:
                 self.leave()
                 return
             self.dispatch(250)
@@ -162,6 +173,8 @@ class Monitor(sync.Service):
             chan.send("pong", pid=os.getpid(), features=FEATURES)
         elif kind == "attach":
             self._attach(chan, str(msg.get("id")))
+        elif kind == "ready":
+            self._wait_ready(chan, str(msg.get("id")))
         elif kind == "launch":
             self.unwatch(chan.fileno())   # the answer comes when the launcher reports
             self._launch(chan, msg, fds)
@@ -212,6 +225,9 @@ class Monitor(sync.Service):
                 from .logfile import JournalLog
 
                 ctr.log = JournalLog(ctr.id, str(log.get("name") or ""))
+            if ctr.notify.get("proxy"):
+                ctr.notify_sock = _notify_socket(str(ctr.notify["proxy"]))
+                self.watch(ctr.notify_sock.fileno(), lambda fd, ctr=ctr: self._notify_message(ctr))
             here, there = Channel.pair()
         except OSError as exc:
             for fd in set(stdio + keep + client_stdio):
@@ -269,6 +285,8 @@ class Monitor(sync.Service):
         if early is not None:   # it exited before its launcher's report was read
             ctr.exit_code = early[0]
             ctr.drain_until = time.monotonic() + DRAIN
+        if ctr.notify.get("mode") == "conmon":
+            self._ready(ctr)   # before the reply: `run -d` returns once systemd has been told
         self._reply(client, "started", pid=ctr.pid, monitor=os.getpid(), cgroup_error=msg.get("cgroup_error"))
 
     def _forward(self, ctr: Container) -> None:
@@ -301,7 +319,65 @@ class Monitor(sync.Service):
             pass   # the client went away: the container runs all the same
         self._drop(client)
 
+    # -- readiness (--sdnotify) --------------------------------------------------------------
+
+    def _tell_systemd(self, ctr: Container, lines: list[bytes]) -> None:
+        """Send lines to the service manager's socket, as the process it is to watch (this one)."""
+        target = str(ctr.notify.get("target") or "")
+        if not target:
+            return
+        message = b"MAINPID=%d\n" % os.getpid() + b"".join(line + b"\n" for line in lines)
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC)
+        try:
+            sock.connect("\0" + target[1:] if target.startswith("@") else target)
+            sock.send(message)
+        except OSError:
+            pass   # no manager listens: nothing to tell
+        finally:
+            sock.close()
+
+    def _ready(self, ctr: Container, lines: Optional[list[bytes]] = None) -> None:
+        self._tell_systemd(ctr, lines if lines is not None else [b"READY=1"])
+        if not ctr.ready:
+            ctr.ready = True
+            for client in ctr.ready_waiters:
+                self._reply(client, "ready")
+            ctr.ready_waiters = []
+
+    def _notify_message(self, ctr: Container) -> None:
+        """A message the container sent to its $NOTIFY_SOCKET: passed on with this process as
+        MAINPID (the container's own MAINPID= names a pid systemd cannot see)."""
+        try:
+            data = ctr.notify_sock.recv(4096)
+        except OSError:
+            return
+        lines = [line for line in data.split(b"\n") if line and not line.startswith(b"MAINPID=")]
+        if not lines:
+            return
+        if b"READY=1" in lines:
+            self._ready(ctr, lines)
+        else:
+            self._tell_systemd(ctr, lines)
+
+    def _wait_ready(self, chan: Channel, cid: str) -> None:
+        """A `run -d` waits until its container is ready (or gone)."""
+        ctr = next((c for c in self.containers.values() if c.id == cid), None)
+        if ctr is None or ctr.exit_code is not None:
+            chan.send("exited")
+        elif ctr.ready:
+            chan.send("ready")
+        else:
+            self.unwatch(chan.fileno())   # answered when the container is ready or exits
+            ctr.ready_waiters.append(chan)
+
     def _forget(self, ctr: Container) -> None:
+        for client in ctr.ready_waiters:
+            self._reply(client, "exited")
+        ctr.ready_waiters = []
+        if ctr.notify_sock is not None:
+            self.unwatch(ctr.notify_sock.fileno())
+            ctr.notify_sock.close()
+            ctr.notify_sock = None
         for client in list(ctr.attached):
             try:
                 client.send("exit", code=ctr.exit_code)
@@ -407,6 +483,7 @@ class Monitor(sync.Service):
             code = 128 - code if code < 0 else code
             ctr = self.containers.get(pid)
             if ctr is None:
+                self._health_result(pid, code)
                 # A launcher, a stage 1, slirp4netns, a clean-up command, or an init whose
                 # launcher's report is still unread: kept a while for the latter.
                 now = time.monotonic()
@@ -417,6 +494,15 @@ class Monitor(sync.Service):
                 continue
             ctr.exit_code = -1 if ctr.timed_out else code
             ctr.drain_until = time.monotonic() + DRAIN
+
+    def _health_result(self, pid: int, code: int) -> None:
+        """--sdnotify healthy: the first healthcheck that passes makes its container ready."""
+        for ctr in self.containers.values():
+            if pid == ctr.health_pid and ctr.health_pid:
+                ctr.health_pid = 0
+                if code == 0 and not ctr.ready and ctr.notify.get("mode") == "healthy":
+                    self._ready(ctr)
+                return
 
     def _timeouts(self) -> None:
         """--timeout: SIGKILL to each container whose time is up (once)."""
@@ -458,6 +544,8 @@ class Monitor(sync.Service):
             except ProcessLookupError:
                 pass
         exit_path = request.get("exit_path")
+        self.last_code = ctr.exit_code or 0
+        self.stopped = bool(exit_path) and os.path.exists(os.path.join(os.path.dirname(exit_path), "stopping"))
         if exit_path:
             try:
                 tmp = f"{exit_path}.tmp"
@@ -481,6 +569,28 @@ def _spawn(command: dict[str, Any]) -> int:
                               setsid=True)
     except OSError:
         return 0
+
+
+def _notify_socket(path: str) -> Any:
+    """The datagram socket a container sends its readiness to (made anew, writable by any of
+    its users); a long path is reached through its directory's /proc/self/fd entry."""
+    directory, name = os.path.split(path)
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC | _socket.SOCK_NONBLOCK)
+    where, dirfd = sync._address(directory, name)
+    try:
+        sock.bind(where)
+    except OSError:
+        sock.close()
+        raise
+    finally:
+        if dirfd >= 0:
+            os.close(dirfd)
+    os.chmod(path, 0o777)
+    return sock
 
 
 def _alive(pid: int) -> bool:
@@ -514,8 +624,14 @@ def main() -> None:
         os._exit(0)   # another monitor serves this runtime directory
     # The spawner made us a child subreaper before exec (the setting survives execve), so
     # this process needs no ctypes.
+    # A systemd unit's own monitor (`own`) is its main process: it leaves with its container's
+    # exit code (0 after a `stop`), so that the unit fails when the container does.
+    own = sys.argv[2:3] == ["own"]
     try:
-        Monitor(runroot).serve()
+        monitor = Monitor(runroot, own)
+        monitor.serve()
+        if own and not monitor.stopped:
+            os._exit(monitor.last_code & 0xFF)
     except BaseException as exc:  # noqa: BLE001
         try:
             with open(os.path.join(runroot, "monitor.log"), "a") as f:
