@@ -79,8 +79,11 @@ def container_cgroup(ctr: Container, warn: Callable[[str], None]) -> Optional[st
         if cfg.limits:
             warn(f"{limit_flags(list(cfg.limits))} ignored: containers get no cgroup here ({why})")
         return None
+    # --cgroups split: the caller's cgroup (a unit's) is shared between the container's monitor,
+    # which stays there, and the container, in a child named as podman names its payload's
+    name = f"podpy-payload-{rec.id}" if cfg.cgroups_mode == "split" else f"podpy-{rec.id}"
     try:
-        path = cgroups.make(parent, f"podpy-{rec.id}")
+        path = cgroups.make(parent, name)
     except OSError as exc:
         warn(f"the container runs without a cgroup: cannot create one in {parent}: {exc.strerror}")
         return None
