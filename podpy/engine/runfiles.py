@@ -169,12 +169,20 @@ def notify_mount(cfg: ContainerConfig) -> Optional[dict[str, Any]]:
 
 
 def notify_ready(cfg: ContainerConfig, main_pid: int) -> None:
-    """--sdnotify conmon: podpy tells systemd the container is ready (MAINPID: the process that
-    supervises it), as conmon does for podman; with container, only MAINPID."""
+    """A foreground container runs: --sdnotify conmon tells systemd it is ready (MAINPID: this
+    podpy, which supervises it); container and healthy say only MAINPID (the container, or its
+    first passing healthcheck, says READY=1)."""
     socket = os.environ.get("NOTIFY_SOCKET", "")
     if cfg.sdnotify == "ignore" or not socket:
         return
-    message = f"MAINPID={main_pid}\n" + ("READY=1\n" if cfg.sdnotify == "conmon" else "")
+    send_notify(f"MAINPID={main_pid}\n" + ("READY=1\n" if cfg.sdnotify == "conmon" else ""))
+
+
+def send_notify(message: str) -> None:
+    """One message to systemd's $NOTIFY_SOCKET (an abstract one too)."""
+    socket = os.environ.get("NOTIFY_SOCKET", "")
+    if not socket:
+        return
     import _socket
 
     s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)

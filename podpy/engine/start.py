@@ -502,6 +502,8 @@ class _ForegroundHealth:
 
         self.command = _podpy_command(rt, "healthcheck", "run", rec.id)
         self.interval = float(rec.config.healthcheck["interval"])
+        # --sdnotify healthy under systemd: READY=1 (this podpy the MAINPID) at the first pass
+        self.notify = rec.config.sdnotify == "healthy" and bool(os.environ.get("NOTIFY_SOCKET"))
         self.done = threading.Event()
         self.child = 0
         self.thread = threading.Thread(target=self._loop, name="healthcheck", daemon=True)
@@ -516,7 +518,12 @@ class _ForegroundHealth:
                         self.command["argv"][0], self.command["argv"], self.command["env"],
                         file_actions=[(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, null, 1),
                                       (os.POSIX_SPAWN_DUP2, null, 2)], setsid=True)
-                    os.waitpid(self.child, 0)
+                    _pid, status = os.waitpid(self.child, 0)
+                    if self.notify and os.waitstatus_to_exitcode(status) == 0:
+                        from .runfiles import send_notify
+
+                        send_notify(f"MAINPID={os.getpid()}\nREADY=1\n")
+                        self.notify = False
                 except ChildProcessError:
                     pass
                 except OSError:

@@ -45,6 +45,7 @@ from rootless import sync
 
 from .channel import LOCK, SOCKET, Channel
 from .logfile import LogFile
+from .notify import notify_socket, tell
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -226,7 +227,7 @@ class Monitor(sync.Service):
 
                 ctr.log = JournalLog(ctr.id, str(log.get("name") or ""))
             if ctr.notify.get("proxy"):
-                ctr.notify_sock = _notify_socket(str(ctr.notify["proxy"]))
+                ctr.notify_sock = notify_socket(str(ctr.notify["proxy"]))
                 self.watch(ctr.notify_sock.fileno(), lambda fd, ctr=ctr: self._notify_message(ctr))
             here, there = Channel.pair()
         except OSError as exc:
@@ -322,19 +323,7 @@ class Monitor(sync.Service):
     # -- readiness (--sdnotify) --------------------------------------------------------------
 
     def _tell_systemd(self, ctr: Container, lines: list[bytes]) -> None:
-        """Send lines to the service manager's socket, as the process it is to watch (this one)."""
-        target = str(ctr.notify.get("target") or "")
-        if not target:
-            return
-        message = b"MAINPID=%d\n" % os.getpid() + b"".join(line + b"\n" for line in lines)
-        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC)
-        try:
-            sock.connect("\0" + target[1:] if target.startswith("@") else target)
-            sock.send(message)
-        except OSError:
-            pass   # no manager listens: nothing to tell
-        finally:
-            sock.close()
+        tell(str(ctr.notify.get("target") or ""), os.getpid(), lines)
 
     def _ready(self, ctr: Container, lines: Optional[list[bytes]] = None) -> None:
         self._tell_systemd(ctr, lines if lines is not None else [b"READY=1"])
@@ -569,28 +558,6 @@ def _spawn(command: dict[str, Any]) -> int:
                               setsid=True)
     except OSError:
         return 0
-
-
-def _notify_socket(path: str) -> Any:
-    """The datagram socket a container sends its readiness to (made anew, writable by any of
-    its users); a long path is reached through its directory's /proc/self/fd entry."""
-    directory, name = os.path.split(path)
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC | _socket.SOCK_NONBLOCK)
-    where, dirfd = sync._address(directory, name)
-    try:
-        sock.bind(where)
-    except OSError:
-        sock.close()
-        raise
-    finally:
-        if dirfd >= 0:
-            os.close(dirfd)
-    os.chmod(path, 0o777)
-    return sock
 
 
 def _alive(pid: int) -> bool:
