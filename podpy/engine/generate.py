@@ -34,13 +34,14 @@ class GeneratedUnits:
 
 
 def podpy_executable() -> str:
-    """How a unit runs this podpy: its absolute path (a zipapp that is not executable through
-    the interpreter that runs it)."""
+    """How a unit runs this podpy: the absolute path it was started by (a zipapp without its
+    executable bit through the interpreter that runs it); `python -m podpy` finds the podpy
+    command on $PATH."""
     argv0 = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
-    if argv0.endswith((".pyz", ".zip")) or (os.path.isfile(argv0) and not os.access(argv0, os.X_OK)
-                                             and not argv0.endswith("__main__.py")):
-        return argv0 if os.access(argv0, os.X_OK) else f"{sys.executable} {argv0}"
-    if os.path.isfile(argv0) and os.access(argv0, os.X_OK) and not argv0.endswith(".py"):
+    executable = os.path.isfile(argv0) and os.access(argv0, os.X_OK)
+    if argv0.endswith(".pyz"):
+        return argv0 if executable else f"{sys.executable} {argv0}"
+    if executable and not argv0.endswith(".py"):
         return argv0
     import shutil
 
