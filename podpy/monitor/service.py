@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 FEATURES = ["stdio", "timeout", "journald"]
 IDLE_EXIT = 1.0          # seconds with no container and no client before the monitor leaves
 OWN_IDLE_EXIT = 0.1      # a unit's own monitor: its one container is done, the unit may end
+CLEANUP_WAIT = 30.0      # at most this long for a unit's monitor to wait for its clean-up commands
 DRAIN = 2.0              # seconds to read what a dead container's processes still write
 _CHUNK = 65536
 
@@ -104,6 +105,10 @@ class Monitor(sync.Service):
     def __init__(self, runroot: str, own: bool = False) -> None:
         super().__init__(runroot, SOCKET, 256)
         self.idle_exit = OWN_IDLE_EXIT if own else IDLE_EXIT
+        # a unit's monitor stays until the clean-up commands it ran are done: when the unit's
+        # main process is gone, so is everything of the container's
+        self.own = own
+        self.cleanups: dict[int, float] = {}   # pid -> when it was started
         self.containers: dict[int, Container] = {}    # init pid -> container
         self.launching: dict[int, tuple[Container, Channel, Channel]] = {}   # launcher pid -> ...
         self.unclaimed: dict[int, tuple[int, float]] = {}   # reaped pids no container claimed yet
@@ -122,7 +127,9 @@ class Monitor(sync.Service):
     def serve(self) -> None:
         while True:
             now = time.monotonic()
-            if self.containers or self.launching or self.clients:
+            if self.own:
+                self.cleanups = {pid: t for pid, t in self.cleanups.items() if now - t < CLEANUP_WAIT}
+            if self.containers or self.launching or self.clients or self.cleanups:
                 self.idle_since = now
             elif now - self.idle_since >= self.idle_exit:
                 self.leave()
@@ -470,6 +477,7 @@ class Monitor(sync.Service):
                 return
             code = os.waitstatus_to_exitcode(status)
             code = 128 - code if code < 0 else code
+            self.cleanups.pop(pid, None)
             ctr = self.containers.get(pid)
             if ctr is None:
                 self._health_result(pid, code)
@@ -545,7 +553,9 @@ class Monitor(sync.Service):
                 pass   # the clean-up command reports the exit as unknown
         cleanup = request.get("cleanup")
         if cleanup:
-            _spawn(cleanup)   # if it cannot run, the next podpy command records the exit from the file
+            pid = _spawn(cleanup)   # if it cannot run, the next podpy command records the exit from the file
+            if pid and self.own:
+                self.cleanups[pid] = time.monotonic()
 
 
 def _spawn(command: dict[str, Any]) -> int:

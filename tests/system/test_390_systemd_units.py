@@ -182,11 +182,15 @@ def test_files_are_written_in_the_working_directory(p, workdir):
 
 # -- run as systemd runs them -------------------------------------------------------------------
 
-def test_new_container_unit_runs_readies_and_leaves_nothing(p, workdir, cgroup_parent):
+@pytest.mark.parametrize("kill_mode", ["control-group", "mixed"])
+def test_new_container_unit_runs_readies_and_leaves_nothing(p, workdir, cgroup_parent, kill_mode):
     p("create", "--name", "svc", "busybox", "sleep", "1000")
     paths = _generate(p, workdir, "--new", "--name", "svc")
+    path = paths["container-svc.service"]
+    if kill_mode == "mixed":   # as Quadlet's units have it
+        path.write_text(path.read_text().replace("[Service]\n", "[Service]\nKillMode=mixed\n"))
     units.verify(list(paths.values()), p.environ())
-    runner = _runner(p, paths["container-svc.service"], workdir, cgroup_parent)
+    runner = _runner(p, path, workdir, cgroup_parent)
     try:
         runner.start(timeout=60)
         assert runner.notify is not None and runner.notify.value("READY") == "1"
@@ -196,9 +200,10 @@ def test_new_container_unit_runs_readies_and_leaves_nothing(p, workdir, cgroup_p
         assert _states(p) == {"svc": "running"}, "--replace made the unit's container in place of the original"
         init = int(p("inspect", "--format", "{{.State.Pid}}", "svc").stdout)
         assert init in runner.cgroup_pids(), "the container's processes are in the unit's cgroup"
-        runner.stop(timeout=30)
-        assert _gone(runner) == [], f"left behind: {runner.cgroup_pids()}"
-        assert _states(p) == {}, "ExecStopPost removed the container"
+        killed = runner.stop(timeout=30)
+        assert killed == [], "ExecStop ended the container, its monitor and its clean-up: nothing to kill"
+        assert runner.cgroup_pids() == []
+        assert _states(p) == {}, "the container is removed"
     finally:
         runner.close()
 
@@ -213,8 +218,8 @@ def test_existing_container_unit_forks_and_names_its_monitor(p, workdir, cgroup_
         assert runner.main_pid is not None and _is_monitor(runner.main_pid)
         assert runner.main_pid in runner.cgroup_pids()
         assert _states(p) == {"old": "running"}
-        runner.stop(timeout=30)
-        assert _gone(runner) == []
+        assert runner.stop(timeout=30) == [], "nothing left for systemd to kill"
+        assert runner.cgroup_pids() == []
         assert _states(p) == {"old": "exited"}, "the unit stops its container and keeps it"
     finally:
         runner.close()
@@ -235,9 +240,9 @@ def test_new_pod_units_run_in_order_and_stop_clean(p, workdir, cgroup_parent):
         assert member.main_pid is not None and member.main_pid in member.cgroup_pids()
         states = _states(p)
         assert states.pop("pu-web") == "running" and list(states.values()) == ["running"]   # and the infra
-        member.stop(timeout=30)
-        pod.stop(timeout=30)
-        assert _gone(member) == [] and _gone(pod) == []
+        assert member.stop(timeout=30) == []
+        assert pod.stop(timeout=30) == []
+        assert member.cgroup_pids() == [] and pod.cgroup_pids() == []
         assert _states(p) == {}
         assert p("pod", "ps", "-q").stdout.strip() == ""
     finally:
