@@ -15,7 +15,7 @@ with blanks or quotes quoted as Go's strconv.Quote quotes them, backslashes doub
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..errors import InvalidArgument
 from .runoptions import FLAG, OPTIONS
@@ -235,10 +235,10 @@ def container_unit(ctr: ContainerInput, opts: SystemdOptions, head: Header,
     its pod id file) for a member of a pod."""
     check_restart_policy(opts.restart_policy)
     warnings: list[str] = []
+    if opts.template:
+        opts = replace(opts, new=True)   # a template's instances are new containers
     name_or_id = ctr.name if opts.name else ctr.id
     svc = _Service(service_name(opts.container_prefix, opts.separator, name_or_id), template=opts.template)
-    if opts.template and not opts.new:
-        pass   # podman takes --template without --new too, and makes a template of `start`
     stop = ctr.stop_timeout if opts.stop_timeout is None else opts.stop_timeout
     svc.timeout_stop = MIN_STOP_SECONDS + stop
     if pod is not None:

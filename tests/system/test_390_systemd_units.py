@@ -122,8 +122,8 @@ def _normalised(text: str, exe: str, runroot: str) -> str:
                                               "--start-timeout=20", "--stop-timeout=7"],
     ["--new", "--name", "--template", "--container-prefix=cp", "--separator=_", "--env=FOO=bar",
      "--after=a.service", "--wants=b.service", "--requires=c.service"],
-    ["--time=3", "--name"],
-], ids=["plain", "new", "name", "new-timeouts", "new-template-deps", "time"])
+    ["--time=3", "--name"], ["--template", "--name", "--restart-policy=on-abort"],
+], ids=["plain", "new", "name", "new-timeouts", "new-template-deps", "time", "template"])
 def test_container_units_as_podmans(p, podman, flags):
     create = ["create", "--name", "web", "-e", "X=a b", "--stop-timeout", "12", "localhost/busybox", "sh", "-c",
               'echo "$X" 100%; sleep 1000']
