@@ -218,3 +218,12 @@ def test_split_options_stops_at_the_image() -> None:
         (["-it", "-e", "A", "--rm", "--name=x"], ["img", "-e"])
     assert unitgen.split_options(["-eA=1", "img"]) == (["-eA=1"], ["img"])
     assert unitgen.split_options(["--", "img", "x"]) == (["--"], ["img", "x"])
+
+
+def test_env_flag_takes_bare_names_from_this_environment(monkeypatch) -> None:
+    from podpy.engine.generate import unit_environment
+
+    monkeypatch.setenv("GEN_SET", "v 1")
+    monkeypatch.delenv("GEN_UNSET", raising=False)
+    assert unit_environment(["A=1", "GEN_SET", "GEN_UNSET"]) == ["A=1", "GEN_SET=v 1"]
+
