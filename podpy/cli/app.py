@@ -93,7 +93,7 @@ def build(only: Optional[str] = None) -> typer.Typer:
 # podman spells boolean flags with values (`--tls-verify=false`); click's paired
 # flags take none, so those spellings are rewritten before parsing.
 _PAIRED_FLAGS = ("--tls-verify", "--stream", "--layers", "--archive", "--overwrite", "--pause", "--human", "--infra",
-                 "--share-parent", "--sig-proxy", "--start")
+                 "--share-parent", "--sig-proxy", "--start", "--build")
 # podman's `--pull` alone means `--pull=always`; with a policy word after it, that is its value
 _PULL_WORDS = ("always", "missing", "never", "newer", "true", "false", "ifmissing", "ifnewer")
 

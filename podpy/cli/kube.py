@@ -65,8 +65,11 @@ def play(
                                               help="Require HTTPS and verify certificates when pulling."),
     no_hosts: bool = typer.Option(False, "--no-hosts", help="No /etc/hosts in the pods' containers."),
     annotation: List[str] = typer.Option([], "--annotation", help="An annotation of every container (K=V)."),
+    build: Optional[bool] = typer.Option(None, "--build/--no-build",
+                                         help="Build the images that have a build directory even when they are in "
+                                         "the store (--build=false: never build)."),
     context_dir: Optional[str] = typer.Option(None, "--context-dir",
-                                              help="The build context of the images (with --build)."),
+                                              help="Where the images' build directories are (with --build)."),
     seccomp_profile_root: str = typer.Option(SECCOMP_ROOT, "--seccomp-profile-root",
                                              help="Where `localhost/PROFILE` seccomp annotations look."),
 ) -> None:
@@ -74,7 +77,7 @@ def play(
     from ..errors import InvalidArgument
     from ..kube.play import PlayOptions
 
-    if context_dir is not None:   # podman's check: the directory is only for --build's images
+    if context_dir is not None and build is None:   # podman's check: the directory is only for --build
         raise InvalidArgument("--build must be specified when using --context-dir option")
     if authfile is not None and not os.path.exists(authfile):
         raise InvalidArgument(f"stat {authfile}: no such file or directory")
@@ -91,7 +94,10 @@ def play(
                        log_opts=list(log_opt), userns=userns, ip=ip, mac_address=mac_address, no_hosts=no_hosts,
                        annotations=list(annotation), seccomp_profile_root=seccomp_profile_root,
                        authfile=authfile, cert_dir=cert_dir, creds=creds, tls_verify=tls_verify)
-    report = engine(ctx, quiet).play(text, opts, maps, start=start, replace=replace, strict=strict)
+    if context_dir is not None and not os.path.isdir(context_dir):
+        raise InvalidArgument(f"--context-dir {context_dir}: not a directory")
+    report = engine(ctx, quiet).play(text, opts, maps, start=start, replace=replace, strict=strict, build=build,
+                                     context_dir=context_dir, say=(lambda _line: None) if quiet else render.out)
     if report.volumes:
         render.out("Volumes:")
         for name in report.volumes:

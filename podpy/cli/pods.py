@@ -94,6 +94,17 @@ def create(
     volumes_from: List[str] = typer.Option([], "--volumes-from",
                                            help="The volumes of a container, for every container of the pod."),
     device: List[str] = typer.Option([], "--device", help="A host device for every container of the pod."),
+    cgroup_parent: Optional[str] = typer.Option(None, "--cgroup-parent", help="The cgroup the pod's cgroup is made in."),
+    cpus: Optional[str] = typer.Option(None, "--cpus", help="CPUs for the whole pod (1.5)."),
+    cpu_shares: Optional[str] = typer.Option(None, "-c", "--cpu-shares", help="CPU weight of the pod."),
+    cpuset_cpus: Optional[str] = typer.Option(None, "--cpuset-cpus", help="CPUs the pod runs on (0-3,5)."),
+    cpuset_mems: Optional[str] = typer.Option(None, "--cpuset-mems", help="Memory nodes of the pod."),
+    memory: Optional[str] = typer.Option(None, "-m", "--memory", help="Memory for the whole pod (512m)."),
+    memory_swap: Optional[str] = typer.Option(None, "--memory-swap", help="Memory plus swap for the pod."),
+    blkio_weight: Optional[str] = typer.Option(None, "--blkio-weight", help="Block IO weight of the pod (10-1000)."),
+    blkio_weight_device: List[str] = typer.Option([], "--blkio-weight-device", help="DEVICE:WEIGHT for the pod."),
+    device_read_bps: List[str] = typer.Option([], "--device-read-bps", help="DEVICE:RATE read limit of the pod."),
+    device_write_bps: List[str] = typer.Option([], "--device-write-bps", help="DEVICE:RATE write limit of the pod."),
 ) -> None:
     """Create a pod; print its id."""
     from ..engine.pods import PodCreateOptions
@@ -107,7 +118,11 @@ def create(
         mac_address=mac_address, pod_id_file=pod_id_file, infra_conmon_pidfile=infra_conmon_pidfile,
         create_command=["podpy", *sys.argv[1:]],
         no_hosts=no_hosts, shm_size=shm_size, sysctls=list(sysctl), uts=uts, pid=pid,
-        security_opts=list(security_opt), volumes_from=list(volumes_from), devices=list(device))
+        security_opts=list(security_opt), volumes_from=list(volumes_from), devices=list(device),
+        cgroup_parent=cgroup_parent, cpus=cpus, cpu_shares=cpu_shares, cpuset_cpus=cpuset_cpus,
+        cpuset_mems=cpuset_mems, memory=memory, memory_swap=memory_swap, blkio_weight=blkio_weight,
+        blkio_weight_device=list(blkio_weight_device), device_read_bps=list(device_read_bps),
+        device_write_bps=list(device_write_bps))
     render.out(engine(ctx).create(opts).id)
 
 
@@ -435,6 +450,17 @@ def clone(
     security_opt: List[str] = typer.Option([], "--security-opt", help="A security option of the infra container."),
     volumes_from: List[str] = typer.Option([], "--volumes-from", help="The volumes of a container, for all."),
     device: List[str] = typer.Option([], "--device", help="A host device for every container of the clone."),
+    cgroup_parent: Optional[str] = typer.Option(None, "--cgroup-parent", help="The cgroup the clone's cgroup is made in."),
+    cpus: Optional[str] = typer.Option(None, "--cpus", help="CPUs for the whole clone (1.5)."),
+    cpu_shares: Optional[str] = typer.Option(None, "-c", "--cpu-shares", help="CPU weight of the clone."),
+    cpuset_cpus: Optional[str] = typer.Option(None, "--cpuset-cpus", help="CPUs the clone runs on (0-3,5)."),
+    cpuset_mems: Optional[str] = typer.Option(None, "--cpuset-mems", help="Memory nodes of the clone."),
+    memory: Optional[str] = typer.Option(None, "-m", "--memory", help="Memory for the whole clone (512m)."),
+    memory_swap: Optional[str] = typer.Option(None, "--memory-swap", help="Memory plus swap for the clone."),
+    blkio_weight: Optional[str] = typer.Option(None, "--blkio-weight", help="Block IO weight of the clone (10-1000)."),
+    blkio_weight_device: List[str] = typer.Option([], "--blkio-weight-device", help="DEVICE:WEIGHT for the clone."),
+    device_read_bps: List[str] = typer.Option([], "--device-read-bps", help="DEVICE:RATE read limit of the clone."),
+    device_write_bps: List[str] = typer.Option([], "--device-write-bps", help="DEVICE:RATE write limit of the clone."),
 ) -> None:
     """Make a new pod (and a clone of each of its containers) from an existing pod; print its id."""
     from ..engine.containers import ContainerEngine
@@ -443,7 +469,10 @@ def clone(
     changes = dict(hostname=hostname, labels=list(label), label_files=list(label_file), infra_command=infra_command,
                    infra_name=infra_name, userns=userns, volumes=list(volume), shm_size=shm_size,
                    sysctls=list(sysctl), uts=uts, pid=pid, security_opts=list(security_opt),
-                   volumes_from=list(volumes_from), devices=list(device))
+                   volumes_from=list(volumes_from), devices=list(device), cgroup_parent=cgroup_parent, cpus=cpus,
+                   cpu_shares=cpu_shares, cpuset_cpus=cpuset_cpus, cpuset_mems=cpuset_mems, memory=memory,
+                   memory_swap=memory_swap, blkio_weight=blkio_weight, blkio_weight_device=list(blkio_weight_device),
+                   device_read_bps=list(device_read_bps), device_write_bps=list(device_write_bps))
 
     def parse(words: List[str]) -> dict:
         return runargs.parse("run", words) or {}

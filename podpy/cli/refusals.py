@@ -20,7 +20,6 @@ No imports: the run path reads it only when a command line has a flag it does no
 NOT_YET = "not available yet"
 REMOTE = "remote connections are not available yet"
 INIT_CTR = "init containers of pods are not available yet"
-POD_CGROUP = "a pod's own cgroup limits are not available yet: give them to its containers"
 SIGNING = "image signing is not available yet"
 HOOKS = "OCI hooks are not available yet"
 IPV6 = "IPv6 on user networks is not available yet"
@@ -55,22 +54,12 @@ FLAGS = {
          "-c/--connection": REMOTE, "--identity": REMOTE, "-r/--remote": REMOTE, "--url": REMOTE, "--ssh": REMOTE},
     "run": {**_RUN_CREATE},
     "create": {**_RUN_CREATE, "--init-ctr": INIT_CTR},
-    "kube play": {
-        "--build": "building images from a play's context directories is not available yet: build them with "
-        "`podpy build` first",
-    },
     "pod create": {
-        "--blkio-weight": POD_CGROUP, "--blkio-weight-device": POD_CGROUP, "--cgroup-parent": POD_CGROUP,
-        "-c/--cpu-shares": POD_CGROUP, "--cpus": POD_CGROUP, "--cpuset-cpus": POD_CGROUP, "--cpuset-mems": POD_CGROUP,
-        "--device-read-bps": POD_CGROUP, "--device-write-bps": POD_CGROUP,
-        "--ip6": IPV6, "-m/--memory": POD_CGROUP, "--memory-swap": POD_CGROUP, "--uidmap": POD_IDMAP,
+        "--ip6": IPV6, "--uidmap": POD_IDMAP,
         "--gidmap": POD_IDMAP, "--subuidname": POD_IDMAP, "--subgidname": POD_IDMAP,
     },
     "pod clone": {
-        "--blkio-weight": POD_CGROUP, "--blkio-weight-device": POD_CGROUP, "--cgroup-parent": POD_CGROUP,
-        "-c/--cpu-shares": POD_CGROUP, "--cpus": POD_CGROUP, "--cpuset-cpus": POD_CGROUP, "--cpuset-mems": POD_CGROUP,
-        "--device-read-bps": POD_CGROUP, "--device-write-bps": POD_CGROUP, "--infra-conmon-pidfile": CONMON,
-        "-m/--memory": POD_CGROUP, "--memory-swap": POD_CGROUP, "--uidmap": POD_IDMAP, "--gidmap": POD_IDMAP,
+        "--infra-conmon-pidfile": CONMON, "--uidmap": POD_IDMAP, "--gidmap": POD_IDMAP,
         "--subuidname": POD_IDMAP, "--subgidname": POD_IDMAP,
     },
     "build": {

@@ -28,6 +28,22 @@ if TYPE_CHECKING:
 # a ContainerConfig.limits key of this module -> the flag that asked for it (for warnings)
 FLAGS = {"cpu_max": "--cpu-period/--cpu-quota", "cpuset_cpus": "--cpuset-cpus", "cpuset_mems": "--cpuset-mems",
          "memory_low": "--memory-reservation", "io_weight": "--blkio-weight", "io_max": "--device-read/write-bps/iops"}
+# every ContainerConfig.limits key -> its flag
+LIMIT_FLAGS = {"memory": "--memory", "memory_swap": "--memory-swap", "cpus": "--cpus", "cpu_shares": "--cpu-shares",
+               "pids_limit": "--pids-limit", **FLAGS}
+
+
+def limit_flags(keys: list[str]) -> str:
+    """The flags that asked for these limits, once each, for a warning (a container's start, a
+    pod's cgroup and build's RUN say them)."""
+    out: list[str] = []
+    for key in keys:
+        flag = f"--cgroup-conf {key[5:]}" if key.startswith("file:") else LIMIT_FLAGS[key]
+        if flag not in out:
+            out.append(flag)
+    return ", ".join(out)
+
+
 _CPU_LIST = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
 _THROTTLE = (("device_read_bps", "rbps", "BlkioDeviceReadBps"), ("device_write_bps", "wbps", "BlkioDeviceWriteBps"),
              ("device_read_iops", "riops", "BlkioDeviceReadIOps"),

@@ -47,7 +47,8 @@ def clone_create_options(rt: Runtime, pod: PodRecord, infra_name: str, name: str
         exit_policy=cfg.exit_policy, create_command=list(cfg.create_command), no_hosts=cfg.no_hosts,
         shm_size=cfg.shm_size or None, sysctls=list(cfg.sysctls), security_opts=list(cfg.security_opts),
         volumes_from=list(cfg.volumes_from), devices=list(cfg.devices), uidmap=list(cfg.uidmap),
-        gidmap=list(cfg.gidmap), subuidname=cfg.subuidname or None, subgidname=cfg.subgidname or None)
+        gidmap=list(cfg.gidmap), subuidname=cfg.subuidname or None, subgidname=cfg.subgidname or None,
+        **cfg.cgroup_opts)
     for key, value in changes.items():
         if value in (None, []):
             continue

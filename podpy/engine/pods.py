@@ -33,6 +33,12 @@ CATATONIT = ("/usr/libexec/podman/catatonit", "/usr/bin/catatonit", "/usr/local/
 EXIT_POLICIES = ("continue", "stop")
 
 
+# the pod's own cgroup and its limits (podcgroup.py)
+CGROUP_SCALARS = ("cgroup_parent", "cpus", "cpu_shares", "cpuset_cpus", "cpuset_mems", "memory", "memory_swap",
+                  "blkio_weight")
+CGROUP_LISTS = ("blkio_weight_device", "device_read_bps", "device_write_bps")
+
+
 class PodCreateOptions(Record):
     """The options of `pod create`, as given (validated by PodEngine.create)."""
 
@@ -44,7 +50,8 @@ class PodCreateOptions(Record):
         "network_alias": list, "ip": None, "mac_address": None, "pod_id_file": None,
         "create_command": list, "no_hosts": False, "shm_size": None, "sysctls": list, "uts": None, "pid": None,
         "security_opts": list, "volumes_from": list, "devices": list, "uidmap": list, "gidmap": list,
-        "subuidname": None, "subgidname": None, "infra_conmon_pidfile": None,
+        "subuidname": None, "subgidname": None, "infra_conmon_pidfile": None, **{k: None for k in CGROUP_SCALARS},
+        **{k: list for k in CGROUP_LISTS},
     }
     __slots__ = tuple(FIELDS)
     name: Optional[str]
@@ -85,6 +92,17 @@ class PodCreateOptions(Record):
     subuidname: Optional[str]
     subgidname: Optional[str]
     infra_conmon_pidfile: Optional[str]
+    cgroup_parent: Optional[str]
+    cpus: Optional[str]
+    cpu_shares: Optional[str]
+    cpuset_cpus: Optional[str]
+    cpuset_mems: Optional[str]
+    memory: Optional[str]
+    memory_swap: Optional[str]
+    blkio_weight: Optional[str]
+    blkio_weight_device: list[str]
+    device_read_bps: list[str]
+    device_write_bps: list[str]
 
 
 def pause_image(rt: Runtime) -> str:
@@ -163,6 +181,13 @@ class PodEngine:
                                 ("--subgidname", o.subgidname)):
                 if given:
                     raise InvalidArgument(f"{flag} needs an infra container: it cannot be used with --infra=false")
+        from . import podcgroup
+
+        if o.cgroup_parent is not None and (not o.cgroup_parent or ".." in o.cgroup_parent.split("/")):
+            raise InvalidArgument(f"invalid --cgroup-parent {o.cgroup_parent!r}: a path in the cgroup2 tree")
+        limits, resources = podcgroup.decide(o)
+        cgroup_dir, _why = podcgroup.place(o.cgroup_parent or "")
+        cgroup_opts = {k: getattr(o, k) for k in (*CGROUP_SCALARS, *CGROUP_LISTS) if getattr(o, k)}
         labels = parse_labels(list(o.labels))
         for path in o.label_files:
             labels.update(_label_file(path))
@@ -193,7 +218,9 @@ class PodEngine:
                         no_hosts=o.no_hosts, shm_size=o.shm_size or "", devices=list(o.devices),
                         volumes_from=list(o.volumes_from), uidmap=list(o.uidmap), gidmap=list(o.gidmap),
                         subuidname=o.subuidname or "", subgidname=o.subgidname or "",
-                        security_opts=list(o.security_opts), sysctls=list(o.sysctls))
+                        security_opts=list(o.security_opts), sysctls=list(o.sysctls),
+                        cgroup_parent=o.cgroup_parent or "", cgroup_dir=cgroup_dir, limits=limits,
+                        resources=resources, cgroup_opts=cgroup_opts)
         rec = PodRecord(id=pod_id, name=name, created=time.time(), config=cfg, infra_id=None)
         self.pods.insert(rec)
         try:
@@ -409,6 +436,9 @@ class PodEngine:
                 remove_container(self.rt, current, force or current.config.pod_infra, False, timeout, self.warn)
             except NoSuchContainer:
                 pass
+        from .podcgroup import remove as remove_cgroup
+
+        remove_cgroup(pod)     # before the row: a command killed in between leaves the pod to remove again
         self.pods.delete(pod.id)
         self._event(pod, "remove")
 
@@ -503,14 +533,18 @@ class PodEngine:
         from ..formats import rfc3339
         from .container import state_word
 
+        from .podcgroup import relative
+
         recs = self._members(pod)
         infra = next((r for r in recs if r.config.pod_infra), None)
         cfg = pod.config
+        cgroup_parent, cgroup_path = relative(pod)
         doc: dict[str, Any] = {
             "Id": pod.id, "Name": pod.name, "Created": rfc3339(pod.created), "CreateCommand": cfg.create_command,
             "ExitPolicy": cfg.exit_policy, "State": status([r.state for r in recs]), "Hostname": cfg.hostname,
-            "Labels": dict(cfg.labels) or None, "CreateCgroup": False, "CgroupParent": cfg.cgroup_parent,
-            "CgroupPath": "", "CreateInfra": cfg.infra, "InfraContainerID": pod.infra_id or "",
+            "Labels": dict(cfg.labels) or None, "CreateCgroup": bool(cfg.cgroup_dir),
+            "CgroupParent": cgroup_parent, "CgroupPath": cgroup_path, "CreateInfra": cfg.infra,
+            "InfraContainerID": pod.infra_id or "",
         }
         if infra is not None:
             ic = infra.config
@@ -525,12 +559,14 @@ class PodEngine:
                 "DNSSearch": cfg.dns.get("search") or None, "DNSOption": cfg.dns.get("options") or None,
                 "NoManageHosts": cfg.no_hosts, "HostAdd": list(cfg.add_hosts) or None,
                 "Networks": self._networks(pod, recs), "NetworkOptions": None,
+                **{k: v for k, v in cfg.resources.items() if k in ("cpu_period", "cpu_quota", "cpuset_cpus")},
                 "pid_ns": "private", "userns": cfg.userns or "host", "uts_ns": "private",
             }
         doc["SharedNamespaces"] = list(cfg.share)
         doc["NumContainers"] = len(recs)
         doc["Containers"] = [{"Id": r.id, "Name": r.name, "State": state_word(r)}
                              for r in sorted(recs, key=lambda r: r.id)]
+        doc.update(cfg.resources)
         return doc
 
     def _event(self, pod: PodRecord, status_: str) -> None:

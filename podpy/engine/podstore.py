@@ -48,7 +48,8 @@ class PodConfig(Record):
         "cgroup_parent": "", "share_parent": True, "ports": list, "networks": list, "dns": dict,
         "add_hosts": list, "userns": "", "volumes": list, "no_hosts": False, "shm_size": "", "devices": list,
         "volumes_from": list, "uidmap": list, "gidmap": list, "subuidname": "", "subgidname": "",
-        "security_opts": list, "sysctls": list,
+        "security_opts": list, "sysctls": list, "cgroup_dir": "", "limits": dict, "resources": dict,
+        "cgroup_opts": dict,
     }
     __slots__ = tuple(FIELDS)
     labels: dict[str, str]
@@ -78,6 +79,10 @@ class PodConfig(Record):
     subgidname: str
     security_opts: list[str]  # the infra container's alone, as podman keeps them
     sysctls: list[str]        # the infra container's, in the namespaces its members share
+    cgroup_dir: str           # where the pod's cgroup is made ("" none: no cgroup could be made there)
+    limits: dict[str, str]    # its cgroup files (podcgroup.py), written when a container of it starts
+    resources: dict[str, Any]  # the limits as `pod inspect` shows them
+    cgroup_opts: dict[str, Any]  # the cgroup flags as given (for `pod clone`)
 
     @classmethod
     def from_json(cls, text: str) -> "PodConfig":

@@ -36,27 +36,13 @@ if TYPE_CHECKING:
 LOG_FILE = "ctr.log"
 
 
-_FLAGS = {"memory": "--memory", "memory_swap": "--memory-swap", "cpus": "--cpus", "cpu_shares": "--cpu-shares",
-          "pids_limit": "--pids-limit", "cpu_max": "--cpu-period/--cpu-quota", "cpuset_cpus": "--cpuset-cpus",
-          "cpuset_mems": "--cpuset-mems", "memory_low": "--memory-reservation", "io_weight": "--blkio-weight",
-          "io_max": "--device-read/write-bps/iops"}
-
-
-def limit_flags(keys: list[str]) -> str:
-    """The flags that asked for these limits, once each, for a warning (build's RUN says them too)."""
-    out: list[str] = []
-    for key in keys:
-        flag = f"--cgroup-conf {key[5:]}" if key.startswith("file:") else _FLAGS[key]
-        if flag not in out:
-            out.append(flag)
-    return ", ".join(out)
-
-
 def container_cgroup(ctr: Container, warn: Callable[[str], None]) -> Optional[str]:
     """Make the container's cgroup in the delegated subtree (under --cgroup-parent when given)
     and apply its limits; None when no cgroup can be made here (said in a warning when it
     matters: limits asked for, or a parent that is not ours)."""
     from rootless import cgroups
+
+    from .cgroupopts import limit_flags
 
     rec = ctr.rec
     cfg = rec.config
@@ -67,6 +53,15 @@ def container_cgroup(ctr: Container, warn: Callable[[str], None]) -> Optional[st
     info = cgroups.detect()
     parent: Optional[str] = info.path if info.writable else None
     why = info.reason
+    if cfg.pod and not cfg.cgroup_parent:
+        # below the pod's own cgroup, whose limits bind the pod's containers together
+        from .podcgroup import ensure
+        from .podstore import PodStore
+
+        pod = PodStore(ctr.rt.db).get(cfg.pod)
+        pod_dir = ensure(pod, warn) if pod is not None else None
+        if pod_dir is not None:
+            parent = pod_dir
     if cfg.cgroup_parent and info.mount:
         wanted = os.path.join(info.mount, cfg.cgroup_parent.strip("/"))
         try:

@@ -252,7 +252,7 @@ def step_cgroup_parent(settings: dict[str, Any], warn: Any) -> Optional[str]:
         return None
     from rootless import cgroups
 
-    from ..engine.start import limit_flags
+    from ..engine.cgroupopts import limit_flags
 
     info = cgroups.detect()
     parent: Optional[str] = info.path if info.writable else None

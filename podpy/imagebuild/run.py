@@ -248,7 +248,7 @@ def _step_cgroup(parent_dir: str, limits: dict[str, str], cid: str, warn: Callab
     (warned about, as `run` does, for a controller that is not delegated)."""
     from rootless import cgroups
 
-    from ..engine.start import limit_flags
+    from ..engine.cgroupopts import limit_flags
 
     try:
         path = cgroups.make(parent_dir, f"podpy-build-{cid[:12]}")

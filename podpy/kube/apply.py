@@ -63,7 +63,12 @@ class KubeEngine:
         return docs
 
     def play(self, text: str, opts: mapping.PlayOptions, configmaps: list[str], start: bool = True,
-             replace: bool = False, strict: bool = False) -> PlayReport:
+             replace: bool = False, strict: bool = False, build: Optional[bool] = None,
+             context_dir: Optional[str] = None, say: Optional[Callable[[str], None]] = None) -> PlayReport:
+        """Make (and start) what the YAML describes. An image with a directory named after it
+        (`foo` for `localhost/foo:1`) in context_dir (default: the working directory), holding
+        a Containerfile or Dockerfile, is built from it first when it is not in the store, or
+        always with build=True; never with build=False (podman's rules)."""
         from ..engine.volumestore import data_dir
 
         docs = self.read(text, strict)
@@ -76,6 +81,8 @@ class KubeEngine:
                 raise InvalidArgument(f"--configmap {path}: {exc.strerror}") from None
             maps += [d for d in extra if d.kind == "ConfigMap"]
         plan = mapping.plan(docs, opts, lambda name: data_dir(self.rt, name), maps, self._stored_secret)
+        if build is not False:
+            self._build_images(plan, build is True, context_dir or os.getcwd(), say or (lambda _line: None))
         if replace:
             self._down([p.name for p in plan.pods])
         for p in plan.pods:
@@ -96,6 +103,36 @@ class KubeEngine:
             self._undo(made_pods, made_volumes)
             raise
         return report
+
+    def _build_images(self, plan: mapping.Plan, always: bool, context_dir: str, say: Callable[[str], None]) -> None:
+        """Build the images the pods' containers name that have a build directory; their
+        containers then use the built image, never a pulled one."""
+        built: set[str] = set()
+        for p in plan.pods:
+            for o in [*p.init, *p.containers]:
+                image = o.image
+                if image in built:
+                    o.pull = "never"
+                    continue
+                found = build_file(image, context_dir)
+                if found is None:
+                    continue
+                if not always and self._have(image):
+                    continue
+                from ..imagebuild.executor import build
+                from ..imagebuild.options import BuildOptions
+
+                build(self.rt, BuildOptions(context=os.path.dirname(found), files=[found], tags=[image]),
+                      say, self.warn, say)
+                built.add(image)
+                o.pull = "never"
+
+    def _have(self, image: str) -> bool:
+        try:
+            self.rt.store.image(image, self.rt.cfg.short_names)
+            return True
+        except Exception:  # noqa: BLE001 - not in the store (or not a name it takes): build
+            return False
 
     def _stored_secret(self, name: str) -> Optional[bytes]:
         from ..engine.secrets import read_data
@@ -291,3 +328,15 @@ def _write_files(root: str, files: dict[str, bytes]) -> None:
             f.write(data)
         os.chmod(target, 0o644)
 
+
+def build_file(image: str, context_dir: str) -> Optional[str]:
+    """The Containerfile (or Dockerfile) that builds image under context_dir: in the directory
+    named after the image's last path component, without its tag or digest, as podman looks."""
+    base = image.split(":", 1)[0].rsplit("/", 1)[-1].split("@", 1)[0]
+    if not base or base in (".", ".."):
+        return None
+    for name in ("Containerfile", "Dockerfile"):
+        path = os.path.join(context_dir, base, name)
+        if os.path.isfile(path):
+            return path
+    return None

@@ -144,10 +144,10 @@ class Podpy:
         return [*self.argv, *(os.fspath(a) if isinstance(a, os.PathLike) else str(a) for a in args)]
 
     def __call__(self, *args: object, input: str | None = None, timeout: float = 60,
-                 check: bool = True, env: Mapping[str, str] | None = None
-                 ) -> subprocess.CompletedProcess:
+                 check: bool = True, env: Mapping[str, str] | None = None,
+                 cwd: str | os.PathLike | None = None) -> subprocess.CompletedProcess:
         return run_command(self.command(*args), env=self.environ(env), input=input,
-                           timeout=timeout, check=check, variant=self.variant)
+                           timeout=timeout, check=check, variant=self.variant, cwd=cwd)
 
     def __repr__(self) -> str:
         driver = f", driver={self.driver}" if self.driver else ""

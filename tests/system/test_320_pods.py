@@ -5,6 +5,7 @@ the same user where it is installed)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import subprocess
@@ -218,3 +219,74 @@ def test_ps_and_inspect_match_podman(p, podman):
             podman("run", "--rm", "--pod", "cmp", "localhost/busybox", "hostname").stdout
     finally:
         podman("pod", "rm", "-f", "cmp", check=False)
+
+
+def _cgroup2_mount() -> str:
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            if right.split(" ", 1)[0] == "cgroup2":
+                return left.split()[4]
+    pytest.skip("no cgroup2 file system on this host")
+
+
+def test_a_pods_cgroup_holds_its_containers_and_its_limits(p, podman):
+    """--cpus/--memory/... on the pod: one cgroup of the pod's own with every container below it;
+    each limit written where its controller is delegated, and a warning naming the controller
+    where it is not; inspect shows them as podman does; gone with the pod; carried by a clone."""
+    mount = _cgroup2_mount()
+    flags = ["--cpus", "0.5", "--memory", "100m", "--cpuset-cpus", "0", "--blkio-weight", "300"]
+    made = p("pod", "create", "--name", "lim", *flags)
+    doc = json.loads(p("pod", "inspect", "lim").stdout)
+    if not doc["CreateCgroup"]:
+        pytest.skip("the test user's cgroup is not delegated here: pods get no cgroup")
+    assert doc["CgroupPath"] == f"{doc['CgroupParent']}/podpy-pod-{doc['Id']}"
+    member = p("run", "-d", "--pod", "lim", "busybox", "sleep", "60")
+    warnings = made.stderr + member.stderr
+    pod_dir = mount + doc["CgroupPath"]
+    for ctrl, fname, value in (("cpu", "cpu.max", "50000 100000"), ("memory", "memory.max", "104857600"),
+                               ("cpuset", "cpuset.cpus", "0"), ("io", "io.weight", "default 2930")):
+        try:
+            with open(f"{pod_dir}/{fname}") as f:
+                written = f.read().strip()
+        except FileNotFoundError:
+            written = None
+        if written is None:
+            assert f"the {ctrl} controller is not delegated" in warnings, (ctrl, warnings)
+        else:
+            assert written == value, (fname, written)
+    # warned once, by the start that made the cgroup, not again by the next
+    assert p("pod", "restart", "lim").stderr.count("not delegated") == 0
+    ctr_ids = [c["Id"] for c in json.loads(p("pod", "inspect", "lim").stdout)["Containers"]]
+    for cid in ctr_ids:
+        pid = p("inspect", "--format", "{{.State.Pid}}", cid).stdout.strip()
+        with open(f"/proc/{pid}/cgroup") as f:
+            own = next(line[3:].strip() for line in f if line.startswith("0::"))
+        assert own == f"{doc['CgroupPath']}/podpy-{cid}"
+    podman("pod", "rm", "-f", "lim", check=False)
+    try:
+        podman("pod", "create", "--name", "lim", *flags)
+        theirs = json.loads(podman("pod", "inspect", "lim").stdout)
+    finally:
+        podman("pod", "rm", "-f", "lim", check=False)
+    limits = ("cpu_period", "cpu_quota", "cpuset_cpus", "blkio_weight", "memory_limit", "memory_swap")
+    assert {k: doc.get(k) for k in limits} == {k: theirs.get(k) for k in limits}
+    assert {k: v for k, v in doc["InfraConfig"].items() if k.startswith("cpu")} == \
+        {k: v for k, v in theirs["InfraConfig"].items() if k.startswith("cpu")}
+    clone = json.loads(p("pod", "inspect", p("pod", "clone", "lim", "lim2").stdout.strip()).stdout)
+    assert {k: clone.get(k) for k in limits} == {k: doc.get(k) for k in limits}
+    p("pod", "rm", "-f", "-t", "0", "lim", "lim2")
+    assert not os.path.exists(pod_dir)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--cpus", "lots"], "invalid --cpus 'lots'"),
+    (["--memory", "1k"], "the minimum allowed is 6MiB"),
+    (["--cgroup-parent", "../up"], "invalid --cgroup-parent"),
+    (["--cpuset-cpus", "zero"], "invalid --cpuset-cpus"),
+])
+def test_bad_pod_limits_are_one_line_and_make_nothing(p, flags, message):
+    result = p("pod", "create", "--name", "bad", *flags, check=False)
+    assert result.returncode == 125
+    assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+    assert p("pod", "exists", "bad", check=False).returncode == 1

@@ -370,3 +370,39 @@ def test_a_secret_not_in_the_file_comes_from_podpy_secrets(p, tmp_path):
         assert p("volume", "ls", "-q").stdout == ""      # the pod's own secret volume goes with it
     finally:
         p("secret", "rm", "stored", check=False)
+
+
+def test_images_with_a_build_directory_are_built_as_podman_builds_them(p, tmp_path):
+    """An image named after a directory holding a Containerfile (or Dockerfile) is built when
+    it is not in the store, again with --build, never with --build=false; --context-dir says
+    where the directories are and needs --build."""
+    name = f"kbuild{tmp_path.name[-6:].lower().replace('_', '')}"
+    (tmp_path / name).mkdir()
+    (tmp_path / name / "Containerfile").write_text("FROM busybox\nARG N=1\nRUN date +%s%N > /stamp\n")
+    f = tmp_path / "pod.yaml"
+    f.write_text(f"apiVersion: v1\nkind: Pod\nmetadata: {{name: kb}}\nspec:\n  terminationGracePeriodSeconds: 0\n"
+                 f"  containers:\n  - {{name: c, image: 'localhost/{name}:latest', command: [sh, -c, \"{LOOP}\"]}}\n")
+    try:
+        out = p("kube", "play", f, cwd=tmp_path).stdout
+        assert f"Successfully tagged localhost/{name}:latest" in out
+        stamp = p("exec", "kb-c", "cat", "/stamp").stdout
+        # in the store now: not built again, unless --build (the cache is skipped for nothing: a RUN
+        # that is cached gives the same stamp, so a rebuild is seen in the output)
+        again = p("kube", "play", "--replace", f, cwd=tmp_path).stdout
+        assert "STEP" not in again and p("exec", "kb-c", "cat", "/stamp").stdout == stamp
+        forced = p("kube", "play", "--replace", "--build", "--context-dir", tmp_path, f).stdout
+        assert "STEP 1/3: FROM busybox" in forced
+        p("kube", "down", f)
+        p("rmi", f"localhost/{name}")
+        # --build=false: never built, so the image is pulled, and there is no registry for it
+        failed = p("kube", "play", "--build=false", f, cwd=tmp_path, check=False)
+        assert failed.returncode == 125 and "STEP" not in failed.stdout
+        assert p("pod", "exists", "kb", check=False).returncode == 1
+        # a Dockerfile is taken when there is no Containerfile
+        (tmp_path / name / "Containerfile").rename(tmp_path / name / "Dockerfile")
+        assert "Successfully tagged" in p("kube", "play", f, cwd=tmp_path).stdout
+        bad = p("kube", "play", "--context-dir", tmp_path, f, check=False)
+        assert bad.returncode == 125 and bad.stderr == "Error: --build must be specified when using --context-dir option\n"
+    finally:
+        p("kube", "down", f, check=False)
+        p("rmi", "-f", f"localhost/{name}", check=False)

@@ -469,8 +469,10 @@ def test_pod_clone_with_its_containers_start_and_destroy(p):
     assert p("pod", "exists", "pc3").returncode == 0
     r = p("pod", "clone", "nosuch", check=False)
     assert r.returncode == 125 and r.stderr == "Error: no pod with name or ID nosuch found: no such pod\n"
-    r = p("pod", "clone", "--memory", "1g", "pc3", check=False)
-    assert r.returncode == 125 and "cgroup limits are not available yet" in r.stderr
+    # the clone's own limits (the original has none)
+    limited = p("pod", "clone", "--memory", "1g", "pc3", "pc4").stdout.strip()
+    assert json.loads(p("pod", "inspect", limited).stdout)["memory_limit"] == 1 << 30
+    assert "memory_limit" not in json.loads(p("pod", "inspect", "pc3").stdout)
 
 
 def test_pod_id_maps_stay_refused_with_the_reason(p):

@@ -54,3 +54,50 @@ def test_a_pod_whose_infra_container_was_never_made_says_so(tmp_path):
     pods.insert(PodRecord(id="c" * 64, name="half", created=1.0, config=PodConfig(share=["net"]), infra_id=None))
     with pytest.raises(InvalidArgument, match="has no infra container .* `podpy pod rm half`"):
         join(rt, CreateOptions(image="busybox", pod="half"))
+
+
+# -- a pod's own cgroup limits ----------------------------------------------------------------
+
+def _pod_limits(**given):
+    from podpy.engine.podcgroup import decide
+    from podpy.engine.pods import PodCreateOptions
+
+    return decide(PodCreateOptions(**given))
+
+
+def test_pod_limits_as_cgroup_files_and_as_podman_shows_them():
+    files, shown = _pod_limits(cpus="1.5", memory="100m", cpu_shares="512", cpuset_cpus="0-1", blkio_weight="300")
+    assert files["cpus"] == "150000 100000" and files["memory"] == str(100 << 20)
+    assert files["cpuset_cpus"] == "0-1" and files["io_weight"] == "default 2930"   # 10-1000 on io.weight's 1-10000
+    assert shown == {"cpu_period": 100000, "cpu_quota": 150000, "cpu_shares": 512, "cpuset_cpus": "0-1",
+                     "blkio_weight": 300, "memory_limit": 100 << 20, "memory_swap": 200 << 20}
+
+
+def test_pod_swap_is_shown_as_memory_plus_swap():
+    assert _pod_limits(memory="100m", memory_swap="150m")[1]["memory_swap"] == 150 << 20
+    assert _pod_limits(memory="100m", memory_swap="-1")[1]["memory_swap"] == -1
+    assert _pod_limits() == ({}, {})
+
+
+@pytest.mark.parametrize("given, message", [
+    ({"cpus": "0"}, "invalid --cpus"), ({"memory_swap": "1g"}, "--memory-swap needs --memory"),
+    ({"cpuset_mems": "a"}, "invalid --cpuset-mems"), ({"blkio_weight": "5"}, "--blkio-weight"),
+])
+def test_bad_pod_limits(given, message):
+    from podpy.errors import InvalidArgument
+
+    with pytest.raises(InvalidArgument, match=message):
+        _pod_limits(**given)
+
+
+def test_kube_build_directories_are_named_as_podman_names_them(tmp_path):
+    from podpy.kube.apply import build_file
+
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "Dockerfile").write_text("FROM scratch\n")
+    assert build_file("localhost/web:1.0", str(tmp_path)) == str(tmp_path / "web" / "Dockerfile")
+    assert build_file("quay.io/team/web@sha256:" + "a" * 64, str(tmp_path)) == str(tmp_path / "web" / "Dockerfile")
+    (tmp_path / "web" / "Containerfile").write_text("FROM scratch\n")
+    assert build_file("web", str(tmp_path)) == str(tmp_path / "web" / "Containerfile")
+    assert build_file("api", str(tmp_path)) is None
+    assert build_file("..", str(tmp_path)) is None
