@@ -257,7 +257,10 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
         ctr.set_cgroup(None)
     ctr.handed_over(int(reply["pid"]), monitor, process_start_time(monitor), by_policy)
     runfiles.write_pidfiles(cfg, int(reply["pid"]), monitor, warn)
-    runfiles.write_pidfile(os.path.join(run_dir, runfiles.MONITOR_PID_FILE), monitor)
+    try:   # what a generated unit's PIDFile= names
+        runfiles.write_pidfile(os.path.join(run_dir, runfiles.MONITOR_PID_FILE), monitor)
+    except InvalidArgument as exc:
+        warn(str(exc))
     if notify is not None and notify["mode"] in ("container", "healthy"):
         # under systemd, `run -d` returns once the container is ready (its own READY=1, or its
         # first passing healthcheck), which its monitor has passed on
