@@ -4,6 +4,9 @@
 #
 # Usage (as root): make-minbase-image.sh OUT.tar [SUITE]
 #
+# INCLUDE=pkg1,pkg2 adds packages (debootstrap --include): INCLUDE=systemd makes the image
+# the system tests boot systemd in (tests/system/test_395_systemd_container.py).
+#
 # SUITE defaults to this machine's Debian release; the mirror is the first deb line of
 # /etc/apt/sources.list (or sources.list.d), else deb.debian.org. debootstrap is
 # installed when missing (apt-get update first). Owners are numeric in the tarball.
@@ -26,7 +29,7 @@ if ! command -v debootstrap >/dev/null; then
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-debootstrap --variant=minbase "$suite" "$work/root" "$mirror" >"$work/log" 2>&1 \
+debootstrap --variant=minbase ${INCLUDE:+--include="$INCLUDE"} "$suite" "$work/root" "$mirror" >"$work/log" 2>&1 \
     || { tail -n 20 "$work/log" >&2; exit 1; }
 rm -rf "$work/root/var/cache/apt/archives/"*.deb "$work/root/var/lib/apt/lists/"* 2>/dev/null || true
 tar --numeric-owner -C "$work/root" -cf "$out.tmp" .

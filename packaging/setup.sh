@@ -23,6 +23,7 @@ PREFIX=/opt/podpy
 SRC=$PREFIX/src
 VENV=$PREFIX/venv
 IMAGE_TAR=$PREFIX/images/busybox.tar
+SYSTEMD_TAR=$PREFIX/images/minbase-systemd.tar   # Debian minbase with systemd, for the --systemd tests
 ZIPAPP=$PREFIX/podpy.pyz
 SYSTEM_PYTHON=/usr/bin/python3
 SUBID_COUNT=65536
@@ -228,6 +229,15 @@ build_image() {
     log "Building the busybox image $IMAGE_TAR"
     install -d -m 0755 "$(dirname "$IMAGE_TAR")"
     bash "$SRC/packaging/make-busybox-image.sh" "$IMAGE_TAR"
+}
+
+# A Debian minbase with systemd in it: built once (debootstrap from the mirror), then kept.
+build_systemd_image() {
+    [ -s "$SYSTEMD_TAR" ] && return
+    log "Building the Debian systemd image $SYSTEMD_TAR (once)"
+    install -d -m 0755 "$(dirname "$SYSTEMD_TAR")"
+    INCLUDE=systemd bash "$SRC/packaging/make-minbase-image.sh" "$SYSTEMD_TAR" \
+        || warn "no systemd image: the --systemd boot tests will say they cannot run"
 }
 
 # ------------------------------------------------------------------- users --
@@ -507,7 +517,8 @@ run_system_tests() {
     local tmp
     tmp=$(new_basetemp system "$user")
     run_as "$user" "$SRC" \
-        PODPY_TEST_IMAGE_TAR="$IMAGE_TAR" PODPY_ZIPAPP="$ZIPAPP" PYTHONDONTWRITEBYTECODE=1 -- \
+        PODPY_TEST_IMAGE_TAR="$IMAGE_TAR" PODPY_TEST_SYSTEMD_TAR="$SYSTEMD_TAR" PODPY_ZIPAPP="$ZIPAPP" \
+        PYTHONDONTWRITEBYTECODE=1 -- \
         timeout --kill-after=30s "$SYSTEM_TIMEOUT" "$VENV/bin/python" -m pytest "${PYTEST_OPTS[@]}" \
         --basetemp="$tmp/t" "$dir" "$@" || rc=$?
     reap_cgroup
@@ -572,6 +583,7 @@ main() {
         [ $# -eq 0 ] || EXTRA_ARGS_GIVEN=1
         run_unit_tests "$@"
         run_root_tests "$@"
+        build_systemd_image
         prepare_user podpy-test
         configure_podman podpy-test
         run_system_tests podpy-test "$@"

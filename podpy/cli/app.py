@@ -46,7 +46,7 @@ GROUPS = {"container": "Manage containers.", "image": "Manage images.", "system"
           "healthcheck": "Run containers' healthchecks.", "volume": "Manage volumes.",
           "network": "Manage user networks.", "secret": "Manage secrets.",
           "manifest": "Manage manifest lists.", "pod": "Manage pods.", "kube": "Play and generate Kubernetes YAML.",
-          "generate": "Generate structured data (podman's older spelling of `kube generate`).",
+          "generate": "Generate systemd units, or Kubernetes YAML (podman's older spelling of `kube generate`).",
           "play": "Play structured data (podman's older spelling of `kube play`)."}
 # podman's top-level commands podpy refuses (tree.py adds them, with their reasons)
 REFUSED_TOP = {path for path in COMMANDS if " " not in path}

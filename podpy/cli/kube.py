@@ -11,6 +11,7 @@ import typer
 
 from . import render
 from .app import runtime
+from .systemd import systemd as _systemd
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -160,5 +161,5 @@ def generate(
 
 TOP: dict = {}
 KUBE = {"play": (play, {}), "down": (down, {}), "generate": (generate, {})}
-GENERATE = {"kube": (generate, {})}
+GENERATE = {"kube": (generate, {}), "systemd": (_systemd, {})}
 PLAY = {"kube": (play, {})}

@@ -30,7 +30,6 @@ LATEST = NOT_YET
 COMMANDS = {
     "container checkpoint": "checkpointing needs CRIU with root privileges; podpy runs containers without them",
     "container restore": "restoring needs CRIU with root privileges; podpy runs containers without them",
-    "generate systemd": NOT_YET,
     "generate spec": "out of scope: podpy has no remote API that takes podman's container specs",
     "machine": "out of scope: podpy runs containers on this Linux host and manages no virtual machines",
     "image scp": "copying images to other users or hosts is not available yet",

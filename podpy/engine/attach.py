@@ -39,7 +39,7 @@ def attach(rt: Runtime, name: str, no_stdin: bool, detach_keys: str = "ctrl-p,ct
     so none of its output is missed."""
     from rootless import tty
 
-    from ..monitor.client import connect_monitor
+    from ..monitor.client import connect_monitor, monitor_root
 
     keys = detach_sequence(detach_keys)
     reconcile(rt)
@@ -49,7 +49,7 @@ def attach(rt: Runtime, name: str, no_stdin: bool, detach_keys: str = "ctrl-p,ct
                            "container state improper")
     if not rec.detached:
         raise InvalidState(f"container {rec.name} runs in the foreground of another podpy: nothing to attach to")
-    chan = connect_monitor(rt.cfg.runroot)
+    chan = connect_monitor(monitor_root(rt.cfg.runroot, rt.container_run_dir(rec.id)))
     chan.send("attach", id=rec.id)
     reply, _fds = chan.recv()
     if reply is None or reply.get("type") != "attached":

@@ -62,6 +62,8 @@ def decide(rt: Runtime, o: CreateOptions, network: str) -> dict[str, Any]:
         raise InvalidArgument(f"running container create option: invalid cgroup mode \"{cgroups}\": invalid argument")
     if cgroups == "disabled":
         _check_no_cgroups(modes["pid"], o.cgroup_parent)
+    if cgroups == "split" and o.cgroup_parent:
+        raise InvalidArgument("cannot specify --cgroup-mode=split with a cgroup-parent: invalid argument")
     shm_size = None
     if o.shm_size is not None:
         if modes["ipc"] == "host":

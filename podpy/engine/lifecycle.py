@@ -75,6 +75,7 @@ def stop(rt: Runtime, name: str, timeout: Optional[int], warn: Callable[[str], N
     from ..options import parse_signal
 
     ctr = Container(rt, rec)
+    monitor = _own_monitor(rt, rec)
     ctr.event("stop")
     ctr.mark_stopping()
     ctr.stop_begun()
@@ -85,15 +86,39 @@ def stop(rt: Runtime, name: str, timeout: Optional[int], warn: Callable[[str], N
             if wait_for > 0:
                 _signal(rec, sig)
                 if _wait_over(rt, rec, wait_for):
+                    _own_monitor_gone(monitor)
                     return rec
                 warn(f"StopSignal {rec.config.stop_signal} failed to stop container {rec.name} in {wait_for} "
                      "seconds, resorting to SIGKILL")
             _signal(rec, signal.SIGKILL)
         if not _wait_over(rt, rec, 30):
             raise EngineError(f"container {rec.name} did not exit after SIGKILL")
+        _own_monitor_gone(monitor)
         return rec
     finally:
         ctr.stop_over()
+
+
+def _own_monitor(rt: Runtime, rec: ContainerRecord) -> Optional[tuple[int, Optional[str]]]:
+    """(pid, start time) of the container's own monitor (a systemd unit's main process), while
+    it runs; None for the user's shared one."""
+    if not rec.owner_pid or not os.path.exists(os.path.join(rt.container_run_dir(rec.id), "monitor", "monitor.sock")):
+        return None
+    return rec.owner_pid, rec.owner_start
+
+
+def _own_monitor_gone(monitor: Optional[tuple[int, Optional[str]]], timeout: float = 5.0) -> None:
+    """Wait a moment for a container's own monitor to leave, as it does once its container is
+    done and cleaned up: a unit's ExecStop then returns with the unit's main process gone, and
+    systemd has nothing left to kill."""
+    if monitor is None:
+        return
+    from ..state import process_start_time
+
+    pid, started = monitor
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process_start_time(pid) == started:
+        time.sleep(0.02)
 
 
 def pause(rt: Runtime, name: str) -> ContainerRecord:

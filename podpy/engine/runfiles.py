@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from ..state import ContainerConfig
 
 ZONEINFO = "/usr/share/zoneinfo"
-SDNOTIFY_MODES = ("container", "conmon", "ignore")
+SDNOTIFY_MODES = ("container", "conmon", "healthy", "ignore")
+MONITOR_PID_FILE = "conmon.pid"       # in a container's runtime directory: its monitor's pid at each start
 NOTIFY_DIR = "/run/notify"            # where a container finds $NOTIFY_SOCKET, as podman puts it
 NOTIFY_SOCKET = NOTIFY_DIR + "/notify.sock"
 
@@ -151,7 +152,7 @@ def check_sdnotify(value: Optional[str]) -> tuple[str, str]:
     mode = value if value is not None else "container"
     if mode not in SDNOTIFY_MODES:
         raise InvalidArgument(f'invalid config provided: invalid argument: invalid sdnotify value "{mode}": '
-                              "must be container, conmon or ignore")
+                              "must be container, conmon, healthy or ignore")
     socket = os.environ.get("NOTIFY_SOCKET", "")
     if socket.startswith("@") or not os.path.isabs(socket):
         socket = ""   # an abstract socket cannot be bound into a mount namespace
@@ -168,12 +169,20 @@ def notify_mount(cfg: ContainerConfig) -> Optional[dict[str, Any]]:
 
 
 def notify_ready(cfg: ContainerConfig, main_pid: int) -> None:
-    """--sdnotify conmon: podpy tells systemd the container is ready (MAINPID: the process that
-    supervises it), as conmon does for podman; with container, only MAINPID."""
+    """A foreground container runs: --sdnotify conmon tells systemd it is ready (MAINPID: this
+    podpy, which supervises it); container and healthy say only MAINPID (the container, or its
+    first passing healthcheck, says READY=1)."""
     socket = os.environ.get("NOTIFY_SOCKET", "")
     if cfg.sdnotify == "ignore" or not socket:
         return
-    message = f"MAINPID={main_pid}\n" + ("READY=1\n" if cfg.sdnotify == "conmon" else "")
+    send_notify(f"MAINPID={main_pid}\n" + ("READY=1\n" if cfg.sdnotify == "conmon" else ""))
+
+
+def send_notify(message: str) -> None:
+    """One message to systemd's $NOTIFY_SOCKET (an abstract one too)."""
+    socket = os.environ.get("NOTIFY_SOCKET", "")
+    if not socket:
+        return
     import _socket
 
     s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)
@@ -184,3 +193,40 @@ def notify_ready(cfg: ContainerConfig, main_pid: int) -> None:
         pass   # no one listens: nothing to tell (podman logs this as an error and goes on)
     finally:
         s.close()
+
+
+def under_systemd() -> bool:
+    """Whether a systemd service runs this podpy (systemd gives every service an
+    $INVOCATION_ID, and a $NOTIFY_SOCKET to Type=notify ones)."""
+    return bool(os.environ.get("NOTIFY_SOCKET") or os.environ.get("INVOCATION_ID"))
+
+
+def own_monitor(cfg: ContainerConfig) -> bool:
+    """Whether a detached container gets a monitor of its own, in this command's cgroup: under
+    systemd (the unit's main process must be in the unit) and with --cgroups split or
+    no-conmon (the monitor stays in the caller's cgroup), rather than the user's shared one."""
+    return cfg.cgroups_mode in ("split", "no-conmon") or under_systemd()
+
+
+def notify_request(cfg: ContainerConfig, run_dir: str, spec: dict[str, Any]) -> Optional[dict[str, Any]]:
+    """What the monitor of a detached container tells systemd ($NOTIFY_SOCKET now), and when:
+    conmon: ready once it runs; container: the container's own messages, from a socket of the
+    monitor's bound at NOTIFY_DIR in its place of the manager's; healthy: ready at the first
+    passing healthcheck. None when no one listens or with ignore."""
+    target = os.environ.get("NOTIFY_SOCKET", "")
+    if cfg.sdnotify == "ignore" or not target:
+        return None
+    request: dict[str, Any] = {"mode": cfg.sdnotify, "target": target}
+    if cfg.sdnotify == "container":
+        directory = os.path.join(run_dir, "notify")
+        os.makedirs(directory, exist_ok=True)
+        os.chmod(directory, 0o755)   # the container's users reach the socket, whoever they are
+        request["proxy"] = os.path.join(directory, os.path.basename(NOTIFY_SOCKET))
+        mounts = [m for m in spec.get("mounts", []) if m.get("destination") not in (NOTIFY_SOCKET, NOTIFY_DIR)]
+        mounts.append({"destination": NOTIFY_DIR, "type": "bind", "source": directory,
+                       "options": ["bind", "rprivate"]})
+        spec["mounts"] = mounts
+        process = spec["process"]
+        process["env"] = [e for e in process.get("env", []) if not e.startswith("NOTIFY_SOCKET=")] \
+            + [f"NOTIFY_SOCKET={NOTIFY_SOCKET}"]
+    return request

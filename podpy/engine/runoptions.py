@@ -304,7 +304,7 @@ class CreateOptions(Record):
     conmon_pidfile: Optional[str] = option("--conmon-pidfile", metavar="FILE",
                                            help="write the id of the process supervising the container here")
     sdnotify: Optional[str] = option("--sdnotify", metavar="MODE",
-                                     help="container (default: $NOTIFY_SOCKET inside), conmon or ignore")
+                                     help="container (default: $NOTIFY_SOCKET inside), conmon, healthy or ignore")
     sig_proxy: bool = option("--sig-proxy", default=True, run_only=True,
                              help="pass the signals podpy receives on to the container (true)")
     rmi: bool = option("--rmi", run_only=True, help="remove the image after the container, unless it is in use")

@@ -21,7 +21,7 @@ import os
 import signal
 import sys
 
-from ..errors import ExecFailed, InvalidArgument, translate
+from ..errors import EngineError, ExecFailed, InvalidArgument, translate
 from ..network.options import MAX_PUBLISHED
 from ..state import ContainerRecord, process_start_time
 from .container import EXIT_FILE, Container
@@ -77,8 +77,11 @@ def container_cgroup(ctr: Container, warn: Callable[[str], None]) -> Optional[st
         if cfg.limits:
             warn(f"{limit_flags(list(cfg.limits))} ignored: containers get no cgroup here ({why})")
         return None
+    # --cgroups split: the caller's cgroup (a unit's) is shared between the container's monitor,
+    # which stays there, and the container, in a child named as podman names its payload's
+    name = f"podpy-payload-{rec.id}" if cfg.cgroups_mode == "split" else f"podpy-{rec.id}"
     try:
-        path = cgroups.make(parent, f"podpy-{rec.id}")
+        path = cgroups.make(parent, name)
     except OSError as exc:
         warn(f"the container runs without a cgroup: cannot create one in {parent}: {exc.strerror}")
         return None
@@ -212,6 +215,18 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
         if cfg.healthcheck:
             health = {"interval": float(cfg.healthcheck["interval"]),
                       **_podpy_command(rt, "healthcheck", "run", rec.id)}
+        # A systemd unit's container (or one asked to keep its monitor out of podpy's hands)
+        # gets a monitor of its own, in this command's cgroup: the unit's main process.
+        from . import runfiles
+
+        own = runfiles.own_monitor(cfg)
+        root = rt.cfg.runroot
+        if own:
+            from ..monitor.client import own_root
+
+            root = own_root(run_dir)
+            os.makedirs(root, mode=0o700, exist_ok=True)
+        notify = runfiles.notify_request(cfg, run_dir, spec)
         spec_path = os.path.join(run_dir, "spec")
         _write_spec(spec_path, spec)
         process = spec["process"]
@@ -222,9 +237,9 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
         needs = [f for f, wanted in (("stdio", stdio), ("timeout", cfg.timeout),
                                      ("journald", cfg.log_driver == "journald"), ("hold", hold)) if wanted]
         if needs:
-            _check_monitor(rt.cfg.runroot, needs)
+            _check_monitor(root, needs, own)
 
-        reply = request(rt.cfg.runroot, "launch", fds=stdio + listeners, sent=net.close_listeners,
+        reply = request(root, "launch", own=own, fds=stdio + listeners, sent=net.close_listeners,
                          again=lambda: stdio + net.bind(), id=rec.id, spec_path=spec_path, stdio=len(stdio),
                          timeout=cfg.timeout,
                          process={"stdin": bool(process.get("stdin")), "terminal": bool(process.get("terminal"))},
@@ -232,7 +247,7 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
                          slirp=slirp, log=log,
                          cgroup=cgroup, exit_path=os.path.join(run_dir, EXIT_FILE),
                          cleanup=_cleanup_command(rt, rec.id), health=health, net=net.monitor_request(),
-                         hold=hold)
+                         hold=hold, notify=notify)
     except BaseException as exc:
         if net is not None:
             net.stop()
@@ -253,7 +268,16 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
         ctr.initialized(int(reply["pid"]), monitor, process_start_time(monitor))
         return ctr.rec
     ctr.handed_over(int(reply["pid"]), monitor, process_start_time(monitor), by_policy)
-    _started(cfg, int(reply["pid"]), monitor, int(reply["pid"]), warn)
+    runfiles.write_pidfiles(cfg, int(reply["pid"]), monitor, warn)
+    try:   # what a generated unit's PIDFile= names
+        runfiles.write_pidfile(os.path.join(run_dir, runfiles.MONITOR_PID_FILE), monitor)
+    except InvalidArgument as exc:
+        warn(str(exc))
+    if notify is not None and notify["mode"] in ("container", "healthy"):
+        # under systemd, `run -d` returns once the container is ready (its own READY=1, or its
+        # first passing healthcheck), which its monitor has passed on
+        if request(root, "ready", own=own, id=rec.id).get("type") != "ready":
+            raise EngineError(f"container {rec.name} exited before it was ready (--sdnotify {notify['mode']})")
     return ctr.rec
 
 
@@ -267,10 +291,18 @@ def release(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None]) -> C
 
     from ..monitor.client import request
 
+    from . import runfiles
+
     ctr = Container(rt, rec)
     rec = ctr.claim_release()
+    own = runfiles.own_monitor(rec.config)     # `init` under systemd: the unit's own monitor holds it
+    root = rt.cfg.runroot
+    if own:
+        from ..monitor.client import own_root
+
+        root = own_root(rt.container_run_dir(rec.id))
     try:
-        reply = request(rt.cfg.runroot, "release", id=rec.id)
+        reply = request(root, "release", own=own, id=rec.id)
         if reply.get("type") == "failed":
             raise from_wire(json.loads(bytes(reply["reply"]))["error"])
     except BaseException as exc:
@@ -278,7 +310,7 @@ def release(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None]) -> C
         raise _failure(exc, rec.id) if isinstance(exc, Exception) else exc
     monitor = int(reply["monitor"])
     ctr.handed_over(rec.pid or int(reply["pid"]), monitor, process_start_time(monitor), False)
-    _started(rec.config, int(reply["pid"]), monitor, int(reply["pid"]), warn)
+    runfiles.write_pidfiles(rec.config, int(reply["pid"]), monitor, warn)   # the monitor told systemd
     return ctr.rec
 
 
@@ -297,14 +329,13 @@ _FEATURE_FLAGS = {"stdio": "--log-driver passthrough", "timeout": "--timeout", "
                   "hold": "`init`"}
 
 
-def _check_monitor(runroot: str, needs: list[str]) -> None:
+def _check_monitor(runroot: str, needs: list[str], own: bool = False) -> None:
     """A detached start that asks the monitor for more than its first protocol: the running
     monitor (one per user, started by whichever podpy came first) must know it; an older one
     would take the request for something else."""
-    from ..errors import EngineError
     from ..monitor.client import request
 
-    reply = request(runroot, "ping")
+    reply = request(runroot, "ping", own=own)
     missing = [f for f in needs if f not in (reply.get("features") or [])]
     if missing:
         flags = ", ".join(_FEATURE_FLAGS[f] for f in missing)
@@ -526,6 +557,8 @@ class _ForegroundHealth:
 
         self.command = _podpy_command(rt, "healthcheck", "run", rec.id)
         self.interval = float(rec.config.healthcheck["interval"])
+        # --sdnotify healthy under systemd: READY=1 (this podpy the MAINPID) at the first pass
+        self.notify = rec.config.sdnotify == "healthy" and bool(os.environ.get("NOTIFY_SOCKET"))
         self.done = threading.Event()
         self.child = 0
         self.thread = threading.Thread(target=self._loop, name="healthcheck", daemon=True)
@@ -540,7 +573,12 @@ class _ForegroundHealth:
                         self.command["argv"][0], self.command["argv"], self.command["env"],
                         file_actions=[(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, null, 1),
                                       (os.POSIX_SPAWN_DUP2, null, 2)], setsid=True)
-                    os.waitpid(self.child, 0)
+                    _pid, status = os.waitpid(self.child, 0)
+                    if self.notify and os.waitstatus_to_exitcode(status) == 0:
+                        from .runfiles import send_notify
+
+                        send_notify(f"MAINPID={os.getpid()}\nREADY=1\n")
+                        self.notify = False
                 except ChildProcessError:
                     pass
                 except OSError:

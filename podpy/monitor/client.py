@@ -32,12 +32,15 @@ def python_env() -> dict[str, str]:
     return env
 
 
-def spawn(runroot: str) -> None:
+def spawn(runroot: str, own: bool = False) -> None:
     """Start a monitor for runroot: a child subreaper (set here, kept across exec) in a
-    session of its own, running a python without site (a small process)."""
+    session of its own, running a python without site (a small process). own: the monitor
+    of one systemd unit's container, in this process's cgroup (the unit's)."""
     from rootless import syscalls
 
     argv = [sys.executable, "-S", "-c", "from podpy.monitor.service import main; main()", runroot]
+    if own:
+        argv.append("own")
     env = python_env()
     pid = os.fork()
     if pid == 0:
@@ -61,7 +64,19 @@ def spawn(runroot: str) -> None:
     os.waitpid(pid, 0)
 
 
-def connect_monitor(runroot: str, timeout: float = 10.0) -> "Channel":
+def own_root(run_dir: str) -> str:
+    """Where the monitor of one container (a systemd unit's) serves: in its runtime directory."""
+    return os.path.join(run_dir, "monitor")
+
+
+def monitor_root(runroot: str, run_dir: str) -> str:
+    """The directory of the monitor that supervises the container of run_dir: its own, when
+    it has one, else the user's."""
+    own = own_root(run_dir)
+    return own if os.path.exists(os.path.join(own, "monitor.sock")) else runroot
+
+
+def connect_monitor(runroot: str, timeout: float = 10.0, own: bool = False) -> "Channel":
     from rootless.sync import connect
 
     from .channel import SOCKET, Channel
@@ -76,20 +91,20 @@ def connect_monitor(runroot: str, timeout: float = 10.0) -> "Channel":
         if now > deadline:
             raise EngineError(f"the container monitor did not start (see {os.path.join(runroot, 'monitor.log')})")
         if now - spawned_at > 2.0:
-            spawn(runroot)
+            spawn(runroot, own)
             spawned_at = now
         time.sleep(0.003)
 
 
 def request(runroot: str, kind: str, fds: Optional[list[int]] = None, sent: Optional[Callable[[], Any]] = None,
-             again: Optional[Callable[[], list[int]]] = None, **fields: Any) -> dict[str, Any]:
+             again: Optional[Callable[[], list[int]]] = None, own: bool = False, **fields: Any) -> dict[str, Any]:
     """One request to the monitor (fds go along, SCM_RIGHTS); a monitor that leaves as we ask
     is replaced and asked again. sent: told once the fds are on their way (ours may close);
     again: the fds for another attempt."""
     from rootless.errors import from_wire
 
     for attempt in range(3):
-        chan = connect_monitor(runroot)
+        chan = connect_monitor(runroot, own=own)
         try:
             if attempt and again is not None:
                 fds = again()

@@ -47,6 +47,7 @@ from rootless import sync
 
 from .channel import LOCK, SOCKET, Channel
 from .logfile import LogFile
+from .notify import notify_socket, tell
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -56,6 +57,8 @@ if TYPE_CHECKING:
 # client asking for one checks first, as an older monitor would take it for something else
 FEATURES = ["stdio", "timeout", "journald", "hold"]
 IDLE_EXIT = 1.0          # seconds with no container and no client before the monitor leaves
+OWN_IDLE_EXIT = 0.1      # a unit's own monitor: its one container is done, the unit may end
+CLEANUP_WAIT = 30.0      # at most this long for a unit's monitor to wait for its clean-up commands
 DRAIN = 2.0              # seconds to read what a dead container's processes still write
 _CHUNK = 65536
 
@@ -71,6 +74,13 @@ class Container:
         self.health = request.get("health")     # interval, argv, env of `podpy healthcheck run`
         self.health_due = time.monotonic() + float(self.health["interval"]) if self.health else 0.0
         self.health_pid = 0
+        # --sdnotify under systemd: mode, the manager's socket, the container's own socket (proxied)
+        self.notify: dict[str, Any] = request.get("notify") or {}
+        self.notify_sock: Any = None
+        self.ready = False
+        self.ready_waiters: list[Channel] = []   # `run -d` clients waiting for READY=1
+        if self.health and self.notify.get("mode") == "healthy":   # ready at the first pass: try soon
+            self.health_due = time.monotonic() + min(float(self.health["interval"]), 1.0)
         self.pid = 0
         self.fuse_pid: Optional[int] = None
         self.streams: dict[int, str] = {}      # fd -> "stdout" / "stderr"
@@ -98,12 +108,19 @@ class Container:
 class Monitor(sync.Service):
     channel_class = Channel
 
-    def __init__(self, runroot: str) -> None:
+    def __init__(self, runroot: str, own: bool = False) -> None:
         super().__init__(runroot, SOCKET, 256)
+        self.idle_exit = OWN_IDLE_EXIT if own else IDLE_EXIT
+        # a unit's monitor stays until the clean-up commands it ran are done: when the unit's
+        # main process is gone, so is everything of the container's
+        self.own = own
+        self.cleanups: dict[int, float] = {}   # pid -> when it was started
         self.containers: dict[int, Container] = {}    # init pid -> container
         self.launching: dict[int, tuple[Container, Channel, Channel]] = {}   # launcher pid -> ...
         self.unclaimed: dict[int, tuple[int, float]] = {}   # reaped pids no container claimed yet
         self.idle_since = time.monotonic()
+        self.last_code = 0           # the exit code of the last container (a unit's monitor leaves with it)
+        self.stopped = False         # whether a `stop` ended it
         wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         _signal.set_wakeup_fd(self.wake_w)
         _signal.signal(_signal.SIGCHLD, lambda *_: None)
@@ -116,9 +133,11 @@ class Monitor(sync.Service):
     def serve(self) -> None:
         while True:
             now = time.monotonic()
-            if self.containers or self.launching or self.clients:
+            if self.own:
+                self.cleanups = {pid: t for pid, t in self.cleanups.items() if now - t < CLEANUP_WAIT}
+            if self.containers or self.launching or self.clients or self.cleanups:
                 self.idle_since = now
-            elif now - self.idle_since >= IDLE_EXIT:
+            elif now - self.idle_since >= self.idle_exit:
                 self.leave()
                 return
             self.dispatch(250)
@@ -170,6 +189,8 @@ class Monitor(sync.Service):
             self._attach(chan, str(msg.get("id")))
         elif kind == "release":
             self._release(chan, str(msg.get("id")))
+        elif kind == "ready":
+            self._wait_ready(chan, str(msg.get("id")))
         elif kind == "launch":
             self.unwatch(chan.fileno())   # the answer comes when the launcher reports
             self._launch(chan, msg, fds)
@@ -220,6 +241,9 @@ class Monitor(sync.Service):
                 from .logfile import JournalLog
 
                 ctr.log = JournalLog(ctr.id, str(log.get("name") or ""))
+            if ctr.notify.get("proxy"):
+                ctr.notify_sock = notify_socket(str(ctr.notify["proxy"]))
+                self.watch(ctr.notify_sock.fileno(), lambda fd, ctr=ctr: self._notify_message(ctr))
             here, there = Channel.pair()
         except OSError as exc:
             for fd in set(stdio + keep + client_stdio):
@@ -280,6 +304,8 @@ class Monitor(sync.Service):
         if early is not None:   # it exited before its launcher's report was read
             ctr.exit_code = early[0]
             ctr.drain_until = time.monotonic() + DRAIN
+        if ctr.held is None and ctr.notify.get("mode") == "conmon":
+            self._ready(ctr)   # before the reply: `run -d` returns once systemd has been told
         self._reply(client, "started", pid=ctr.pid, monitor=os.getpid(), cgroup_error=msg.get("cgroup_error"),
                     held=ctr.held is not None)
 
@@ -321,6 +347,8 @@ class Monitor(sync.Service):
             ctr.deadline = time.monotonic() + ctr.timeout
         if ctr.health:
             ctr.health_due = time.monotonic() + float(ctr.health["interval"])
+        if ctr.notify.get("mode") == "conmon":
+            self._ready(ctr)
         self._reply(client, "started", pid=ctr.pid, monitor=os.getpid())
 
     def _forward(self, ctr: Container) -> None:
@@ -353,7 +381,53 @@ class Monitor(sync.Service):
             pass   # the client went away: the container runs all the same
         self._drop(client)
 
+    # -- readiness (--sdnotify) --------------------------------------------------------------
+
+    def _tell_systemd(self, ctr: Container, lines: list[bytes]) -> None:
+        tell(str(ctr.notify.get("target") or ""), os.getpid(), lines)
+
+    def _ready(self, ctr: Container, lines: Optional[list[bytes]] = None) -> None:
+        self._tell_systemd(ctr, lines if lines is not None else [b"READY=1"])
+        if not ctr.ready:
+            ctr.ready = True
+            for client in ctr.ready_waiters:
+                self._reply(client, "ready")
+            ctr.ready_waiters = []
+
+    def _notify_message(self, ctr: Container) -> None:
+        """A message the container sent to its $NOTIFY_SOCKET: passed on with this process as
+        MAINPID (the container's own MAINPID= names a pid systemd cannot see)."""
+        try:
+            data = ctr.notify_sock.recv(4096)
+        except OSError:
+            return
+        lines = [line for line in data.split(b"\n") if line and not line.startswith(b"MAINPID=")]
+        if not lines:
+            return
+        if b"READY=1" in lines:
+            self._ready(ctr, lines)
+        else:
+            self._tell_systemd(ctr, lines)
+
+    def _wait_ready(self, chan: Channel, cid: str) -> None:
+        """A `run -d` waits until its container is ready (or gone)."""
+        ctr = next((c for c in self.containers.values() if c.id == cid), None)
+        if ctr is None or ctr.exit_code is not None:
+            chan.send("exited")
+        elif ctr.ready:
+            chan.send("ready")
+        else:
+            self.unwatch(chan.fileno())   # answered when the container is ready or exits
+            ctr.ready_waiters.append(chan)
+
     def _forget(self, ctr: Container) -> None:
+        for client in ctr.ready_waiters:
+            self._reply(client, "exited")
+        ctr.ready_waiters = []
+        if ctr.notify_sock is not None:
+            self.unwatch(ctr.notify_sock.fileno())
+            ctr.notify_sock.close()
+            ctr.notify_sock = None
         for client in list(ctr.attached):
             try:
                 client.send("exit", code=ctr.exit_code)
@@ -461,8 +535,10 @@ class Monitor(sync.Service):
                 return
             code = os.waitstatus_to_exitcode(status)
             code = 128 - code if code < 0 else code
+            self.cleanups.pop(pid, None)
             ctr = self.containers.get(pid)
             if ctr is None:
+                self._health_result(pid, code)
                 # A launcher, a stage 1, slirp4netns, a clean-up command, or an init whose
                 # launcher's report is still unread: kept a while for the latter.
                 now = time.monotonic()
@@ -473,6 +549,15 @@ class Monitor(sync.Service):
                 continue
             ctr.exit_code = -1 if ctr.timed_out else code
             ctr.drain_until = time.monotonic() + DRAIN
+
+    def _health_result(self, pid: int, code: int) -> None:
+        """--sdnotify healthy: the first healthcheck that passes makes its container ready."""
+        for ctr in self.containers.values():
+            if pid == ctr.health_pid and ctr.health_pid:
+                ctr.health_pid = 0
+                if code == 0 and not ctr.ready and ctr.notify.get("mode") == "healthy":
+                    self._ready(ctr)
+                return
 
     def _timeouts(self) -> None:
         """--timeout: SIGKILL to each container whose time is up (once)."""
@@ -514,6 +599,8 @@ class Monitor(sync.Service):
             except ProcessLookupError:
                 pass
         exit_path = request.get("exit_path")
+        self.last_code = ctr.exit_code or 0
+        self.stopped = bool(exit_path) and os.path.exists(os.path.join(os.path.dirname(exit_path), "stopping"))
         if exit_path:
             try:
                 tmp = f"{exit_path}.tmp"
@@ -524,7 +611,9 @@ class Monitor(sync.Service):
                 pass   # the clean-up command reports the exit as unknown
         cleanup = request.get("cleanup")
         if cleanup:
-            _spawn(cleanup)   # if it cannot run, the next podpy command records the exit from the file
+            pid = _spawn(cleanup)   # if it cannot run, the next podpy command records the exit from the file
+            if pid and self.own:
+                self.cleanups[pid] = time.monotonic()
 
 
 def _spawn(command: dict[str, Any]) -> int:
@@ -570,8 +659,14 @@ def main() -> None:
         os._exit(0)   # another monitor serves this runtime directory
     # The spawner made us a child subreaper before exec (the setting survives execve), so
     # this process needs no ctypes.
+    # A systemd unit's own monitor (`own`) is its main process: it leaves with its container's
+    # exit code (0 after a `stop`), so that the unit fails when the container does.
+    own = sys.argv[2:3] == ["own"]
     try:
-        Monitor(runroot).serve()
+        monitor = Monitor(runroot, own)
+        monitor.serve()
+        if own and not monitor.stopped:
+            os._exit(monitor.last_code & 0xFF)
     except BaseException as exc:  # noqa: BLE001
         try:
             with open(os.path.join(runroot, "monitor.log"), "a") as f:

@@ -4,7 +4,8 @@
 `verify()` hands it to `systemd-analyze verify --user` (and fails on any complaint, which
 that command prints but does not turn into an exit code), and `UnitRunner` runs its
 commands as the service manager would: specifiers (%n, %N, %t, %i, ...) and $VARIABLES
-expanded, the unit's Environment= given, ExecStartPre/ExecStart/ExecStartPost in order,
+expanded, the unit's Environment= given (and an $INVOCATION_ID, as every service gets),
+ExecStartPre/ExecStart/ExecStartPost in order,
 `Type=notify` waiting for READY=1 on a NOTIFY_SOCKET the runner listens on (MAINPID
 taken from the messages, as systemd does with NotifyAccess=all), ExecStop and
 ExecStopPost with $MAINPID, $SERVICE_RESULT and $EXIT_STATUS, and KillMode= applied to
@@ -24,6 +25,7 @@ import socket
 import subprocess
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -321,7 +323,9 @@ class UnitRunner:
                  cgroup_parent: Optional[str] = None):
         self.unit = unit
         self.spec = specifiers(unit.name, env)
-        self.env = {**env, **unit_environment(unit, self.spec)}
+        # systemd gives every service an invocation id (podpy finds out from it that a unit
+        # runs it)
+        self.env = {**env, "INVOCATION_ID": uuid.uuid4().hex, **unit_environment(unit, self.spec)}
         self.workdir = Path(workdir)
         self.type = unit.get("Service", "Type", "simple")
         self.notify: Optional[NotifySocket] = None

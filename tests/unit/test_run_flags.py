@@ -292,7 +292,7 @@ def test_life_options_stored(rt, tmp_path, monkeypatch):
 @pytest.mark.parametrize("args, message", [
     (["--timeout", "-1"], 'invalid argument "-1" for "--timeout" flag: strconv.ParseUint: parsing "-1": invalid syntax'),
     (["--timeout", "abc"], 'parsing "abc": invalid syntax'),
-    (["--sdnotify", "bogus"], 'invalid sdnotify value "bogus": must be container, conmon or ignore'),
+    (["--sdnotify", "bogus"], 'invalid sdnotify value "bogus": must be container, conmon, healthy or ignore'),
     (["--pidfile", "/no/such/dir/pid"], "invalid --pidfile /no/such/dir/pid: /no/such/dir is not a directory"),
     (["--hostuser", "no-such-user-here"], "user: unknown user no-such-user-here"),
     (["--replace"], "cannot replace container without --name being set"),
