@@ -268,7 +268,7 @@ class PodEngine:
             sysctls=list(o.sysctls), uts=o.uts, pid=o.pid, security_opts=list(o.security_opts),
             volumes_from=list(o.volumes_from), devices=list(o.devices), uidmap=list(o.uidmap),
             gidmap=list(o.gidmap), subuidname=o.subuidname, subgidname=o.subgidname,
-            conmon_pidfile=o.infra_conmon_pidfile)
+            conmon_pidfile=o.infra_conmon_pidfile, sdnotify="ignore")   # the pause process tells systemd nothing
         if cfg.infra_command:
             copts.entrypoint = "[]"
         return create(self.rt, copts, pod=pod, infra=True)

@@ -419,8 +419,16 @@ class _Pod:
         image = c.get("image")
         if not image:
             raise self.fail(f"{path}.image", "missing")
+        # under systemd only the play's service container says it is ready, unless an annotation
+        # asks a container to (podman's io.containers.sdnotify[/NAME]): the others ignore it
+        notes = self.meta.get("annotations") or {}
+        sdnotify = str(notes.get(f"io.containers.sdnotify/{c['name']}") or notes.get("io.containers.sdnotify")
+                       or "ignore")
+        if sdnotify not in ("container", "conmon", "healthy", "ignore"):
+            raise self.doc.fail("metadata.annotations", f"io.containers.sdnotify {sdnotify!r}: container, conmon, "
+                                "healthy or ignore")
         o = CreateOptions(image=image, name=f"{self.name}-{c['name']}", pod=self.name, restart=restart,
-                          create_command=["podpy", "kube", "play"])
+                          create_command=["podpy", "kube", "play"], sdnotify=sdnotify)
         command, args = c.get("command"), c.get("args")
         if command:
             o.entrypoint = json.dumps(command)

@@ -265,10 +265,6 @@ def test_unit_with_an_unknown_key_fails_at_start_with_the_reason(podpy, generate
         typo.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "blocked on supervision under systemd (--sdnotify=conmon / --cgroups=split, part B): podpy's one monitor "
-    "per user starts in the cgroup of the first unit that runs a container and supervises the next units' "
-    "containers from there (with some of their processes), so stopping the first unit kills the others"))
 def test_two_container_units_each_have_their_own_main_process_and_cgroup(podpy, busybox, tmp_path):
     """What systemd needs of two container units running at once: each unit's MAINPID in its own
     cgroup, and stopping one leaves the other running."""
@@ -312,3 +308,24 @@ def test_user_wait_for_the_network_is_bounded(podpy, tmp_path):
         assert took < 10 and [status for _key, _argv, status in wait.log] == [0]
     finally:
         wait.close()
+
+
+def test_kube_play_under_systemd_waits_only_for_its_service_container(podpy, busybox, tmp_path):
+    """Under a Type=notify unit, the pod's containers ignore $NOTIFY_SOCKET (unless an
+    io.containers.sdnotify annotation asks otherwise): `kube play` returns, and the one READY=1
+    comes from the service container."""
+    from units import NotifySocket
+
+    yaml = tmp_path / "p.yaml"
+    yaml.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: sdn}\nspec:\n  terminationGracePeriodSeconds: 0\n"
+                    "  containers:\n  - {name: c, image: busybox, command: [sleep, '300']}\n")
+    sock = NotifySocket(tmp_path / "notify")
+    try:
+        podpy("kube", "play", "--replace", "--service-container=true", yaml, timeout=60,
+              env={"NOTIFY_SOCKET": sock.path, "INVOCATION_ID": "0" * 32})
+        ready = sock.wait_for("READY", "1", timeout=10)
+        assert ready is not None and "MAINPID" in ready
+        assert [m for _, m in sock.messages if "READY" in m] == [ready]
+    finally:
+        sock.close()
+        podpy("kube", "down", yaml, check=False)
