@@ -29,6 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from _bytecode import warn_uncached
 from _podman import podman_env
 
 TARGET = 0.5
@@ -75,6 +76,7 @@ def main() -> int:
     ap.add_argument("--podpy", default=shutil.which("podpy") or "podpy", help="podpy command")
     ap.add_argument("--runs", type=int, default=7)
     args = ap.parse_args()
+    warn_uncached()
     podman = shutil.which("podman")
     if podman is None:
         sys.exit("podman is not installed: nothing to compare with")

@@ -24,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from _bytecode import warn_uncached
 from _podman import podman_env
 
 
@@ -47,6 +48,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--networks", default="none,default", help="comma list: none, default")
     args = ap.parse_args()
+    warn_uncached()
     podpy_cmd = args.podpy.split()
     podman = shutil.which("podman")
     with tempfile.TemporaryDirectory(prefix="podpy-bench-") as tmp:
