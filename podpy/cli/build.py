@@ -82,6 +82,10 @@ def build(
     retry: int = typer.Option(3, "--retry", help="Times a failed pull is tried again."),
     retry_delay: str = typer.Option("2s", "--retry-delay", help="Wait between pull attempts."),
     cache_ttl: Optional[str] = typer.Option(None, "--cache-ttl", help="Use only cached steps younger than this."),
+    cache_from: Optional[str] = typer.Option(None, "--cache-from", help="A registry repository to take "
+                                             "cached steps from (REPO:KEY)."),
+    cache_to: Optional[str] = typer.Option(None, "--cache-to", help="A registry repository to push each "
+                                           "built step to (REPO:KEY)."),
     # how RUN runs
     add_hosts: List[str] = typer.Option([], "--add-host", help="HOST:IP in RUN's /etc/hosts."),
     no_hosts: bool = typer.Option(False, "--no-hosts/--hosts", help="RUN keeps the image's /etc/hosts."),
@@ -140,7 +144,8 @@ def build(
                         identity_label=identity_label, squash_all=squash_all, from_=from_, manifest=manifest,
                         outputs=list(outputs), build_contexts=list(build_contexts), ignorefile=ignorefile,
                         cpp_flags=list(cpp_flags), skip_unused_stages=skip_unused_stages, retry=retry,
-                        retry_delay=retry_delay, cache_ttl=cache_ttl, add_hosts=list(add_hosts), no_hosts=no_hosts,
+                        retry_delay=retry_delay, cache_ttl=cache_ttl, cache_from=cache_from, cache_to=cache_to,
+                        add_hosts=list(add_hosts), no_hosts=no_hosts,
                         dns=list(dns), dns_options=list(dns_options), dns_search=list(dns_search),
                         cap_add=list(cap_add), cap_drop=list(cap_drop), security_opts=list(security_opts),
                         devices=list(devices), volumes=list(volumes), ulimits=list(ulimits), shm_size=shm_size,

@@ -56,8 +56,6 @@ FLAGS = {
     "build": {
         "--all-platforms": "building for every platform needs emulation of other architectures, which podpy "
         "does not have",
-        "--cache-from": "a layer cache kept in a registry is not available yet: the local cache is used",
-        "--cache-to": "a layer cache kept in a registry is not available yet: the local cache is used",
         "--decryption-key": "image encryption is not available", "--hooks-dir": HOOKS,
         "--logsplit": "one log per platform needs builds for several platforms, which are not available",
         "--sign-by": SIGNING, "--ssh": "SSH agent forwarding into RUN (RUN --mount=type=ssh) is not available",

@@ -103,6 +103,11 @@ class Build:
 
         self.retry_delay = parse_duration(o.retry_delay, "--retry-delay") if o.retry_delay else 2.0
         self.cache_ttl = parse_duration(o.cache_ttl, "--cache-ttl") if o.cache_ttl else None
+        from .remote_cache import RemoteCache, cache_repo
+
+        cache_from, cache_to = cache_repo(o.cache_from, "--cache-from"), cache_repo(o.cache_to, "--cache-to")
+        self.remote = (RemoteCache(self.rt, o, cache_from, cache_to, self.cache_ttl, self.warn)
+                       if cache_from or cache_to else None)
         if o.manifest:
             from storage import reference as ref
 
