@@ -34,7 +34,7 @@ BASE_PACKAGES=(
     fuse3 libfuse3-3 busybox-static iproute2 tini catatonit util-linux procps libseccomp2
 )
 OPTIONAL_PACKAGES=(passt)
-TEST_PACKAGES=(podman runc docker-registry skopeo systemd tmux)
+TEST_PACKAGES=(podman runc docker-registry skopeo systemd tmux openssh-client)
 
 log() { printf '\n==> %s\n' "$*"; }
 note() { printf '    %s\n' "$*"; }

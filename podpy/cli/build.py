@@ -87,6 +87,8 @@ def build(
     cache_to: Optional[str] = typer.Option(None, "--cache-to", help="A registry repository to push each "
                                            "built step to (REPO:KEY)."),
     # how RUN runs
+    ssh: List[str] = typer.Option([], "--ssh", help="default|ID[=SOCKET|KEY[,KEY]]: an SSH agent for "
+                                  "RUN --mount=type=ssh."),
     add_hosts: List[str] = typer.Option([], "--add-host", help="HOST:IP in RUN's /etc/hosts."),
     no_hosts: bool = typer.Option(False, "--no-hosts/--hosts", help="RUN keeps the image's /etc/hosts."),
     dns: List[str] = typer.Option([], "--dns", help="A DNS server in RUN's resolv.conf (none: no resolv.conf)."),
@@ -145,6 +147,7 @@ def build(
                         outputs=list(outputs), build_contexts=list(build_contexts), ignorefile=ignorefile,
                         cpp_flags=list(cpp_flags), skip_unused_stages=skip_unused_stages, retry=retry,
                         retry_delay=retry_delay, cache_ttl=cache_ttl, cache_from=cache_from, cache_to=cache_to,
+                        ssh=list(ssh),
                         add_hosts=list(add_hosts), no_hosts=no_hosts,
                         dns=list(dns), dns_options=list(dns_options), dns_search=list(dns_search),
                         cap_add=list(cap_add), cap_drop=list(cap_drop), security_opts=list(security_opts),

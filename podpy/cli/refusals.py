@@ -58,7 +58,7 @@ FLAGS = {
         "does not have",
         "--decryption-key": "image encryption is not available", "--hooks-dir": HOOKS,
         "--logsplit": "one log per platform needs builds for several platforms, which are not available",
-        "--sign-by": SIGNING, "--ssh": "SSH agent forwarding into RUN (RUN --mount=type=ssh) is not available",
+        "--sign-by": SIGNING,
         "--userns-gid-map": NOT_YET, "--userns-gid-map-group": NOT_YET,
         "--userns-uid-map": NOT_YET, "--userns-uid-map-user": NOT_YET,
     },

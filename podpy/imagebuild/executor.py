@@ -57,6 +57,9 @@ class Build:
         self.network = parse_network(o.network)
         self.build_args = parse_build_args(o.build_args, o.build_arg_files)
         self.secrets = parse_secrets(o.secrets)
+        from .ssh import Agents, parse_ssh
+
+        self.ssh = Agents(parse_ssh(o.ssh))
         self._flags(o)
         self.consumed: set[str] = set()
         self.results: dict[int, Optional[Image]] = {}
@@ -241,6 +244,7 @@ class Build:
         o = self.o
         with contextlib.ExitStack() as stack:
             self.scratch = stack.enter_context(self.rt.store.temporary("build-files")).path
+            stack.callback(self.ssh.close)
             root, text, fname = self._sources(stack)
             from .ignore import load
 

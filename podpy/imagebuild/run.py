@@ -20,7 +20,7 @@ from ..errors import InvalidArgument
 from ..state import ContainerConfig, ContainerRecord
 from .working import FORK_LOCK, Working
 
-MOUNT_TYPES = ("bind", "cache", "tmpfs", "secret")
+MOUNT_TYPES = ("bind", "cache", "tmpfs", "secret", "ssh")
 
 
 @dataclass
@@ -73,10 +73,8 @@ def parse_mount(value: str, workdir: str) -> MountSpec:
         else:
             flags.add(k)
     kind = fields.pop("type", "bind")
-    if kind == "ssh":
-        raise InvalidArgument("RUN --mount=type=ssh is not supported")
     if kind not in MOUNT_TYPES:
-        raise InvalidArgument(f"RUN --mount: unknown type {kind!r}: use bind, cache, tmpfs or secret")
+        raise InvalidArgument(f"RUN --mount: unknown type {kind!r}: use bind, cache, tmpfs, secret or ssh")
     target = fields.pop("target", None) or fields.pop("dst", None) or fields.pop("destination", None)
     m = MountSpec(kind, "")
     m.source = fields.pop("source", None) or fields.pop("src", None)
@@ -112,6 +110,9 @@ def parse_mount(value: str, workdir: str) -> MountSpec:
             raise InvalidArgument(f"RUN --mount={value}: a secret needs an id or a target")
         m.id = m.id or os.path.basename(target or "")
         target = target or ("" if m.env else f"/run/secrets/{m.id}")
+    elif kind == "ssh":
+        m.id = m.id or "default"
+        target = target or ""     # the step numbers them: /run/buildkit/ssh_agent.N
     elif not target:
         raise InvalidArgument(f"RUN --mount={value}: the target is missing")
     if target and not target.startswith("/"):

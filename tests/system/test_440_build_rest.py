@@ -93,3 +93,83 @@ def test_cache_from_refuses_a_tag_and_a_local_name(p, tmp_path):
     assert r.returncode == 125 and "without a tag" in r.stderr
     r = p("build", "--cache-to", "cache", d, check=False)
     assert r.returncode == 125 and "--cache-to" in r.stderr
+
+
+# -- --ssh and RUN --mount=type=ssh ------------------------------------------------------------
+
+SSH_CHECK = ('FROM localhost/busybox\n'
+             'RUN --mount=type=ssh [ -S "$SSH_AUTH_SOCK" ] && echo "sock=$SSH_AUTH_SOCK" > /seen\n'
+             'RUN --mount=type=ssh,id=other,target=/agent [ -S /agent ] && echo other >> /seen\n')
+
+
+@pytest.fixture
+def agent(tmp_path):
+    """An ssh-agent of this test's, with a key of its own loaded."""
+    if shutil.which("ssh-agent") is None or shutil.which("ssh-keygen") is None:
+        pytest.skip("openssh-client is needed (installed by packaging/setup.sh test)")
+    import subprocess
+    key = tmp_path / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "podpy-test-key", "-f", str(key)],
+                   check=True)
+    sock = tmp_path / "agent.sock"
+    proc = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL)
+    import time
+    for _ in range(200):
+        if sock.exists():
+            break
+        time.sleep(0.02)
+    subprocess.run(["ssh-add", "-q", str(key)], env={**os.environ, "SSH_AUTH_SOCK": str(sock)}, check=True)
+    yield sock, key
+    proc.terminate()
+    proc.wait()
+
+
+def test_ssh_default_binds_the_agent_socket_and_sets_ssh_auth_sock(p, agent, tmp_path):
+    sock, _key = agent
+    d = ctx(tmp_path, SSH_CHECK)
+    p("build", "-q", "-t", "ssh1", "--ssh", "default", "--ssh", f"other={sock}", d,
+      env={"SSH_AUTH_SOCK": str(sock)})
+    assert p("run", "--rm", "ssh1", "cat", "/seen").stdout == "sock=/run/buildkit/ssh_agent.0\nother\n"
+    # the socket and its directory are not in the image
+    r = p("run", "--rm", "ssh1", "ls", "/run/buildkit", check=False)
+    assert r.returncode != 0
+    assert "SSH_AUTH_SOCK" not in json.dumps(json.loads(p("image", "inspect", "ssh1").stdout)[0]["Config"])
+
+
+# busybox has no SSH client: the host's ssh-add runs in the step through the host's dynamic
+# loader and libraries, bound read-only with -v (Debian's /lib is /usr/lib)
+SSH_ADD = ("/hostusr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 --library-path /hostusr/lib/x86_64-linux-gnu "
+           "/hostusr/bin/ssh-add -l")
+
+
+def host_ssh_add():
+    if not os.path.exists("/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"):
+        pytest.skip("the host's ssh-add is run through /usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 (x86-64 only)")
+    return ["-v", "/usr:/hostusr:ro"]
+
+
+def test_ssh_agent_answers_inside_run(p, agent, tmp_path):
+    sock, _key = agent
+    d = ctx(tmp_path, f"FROM localhost/busybox\nRUN --mount=type=ssh {SSH_ADD} > /keys\n")
+    p("build", "-q", "-t", "ssh2", *host_ssh_add(), "--ssh", f"default={sock}", d)
+    assert "podpy-test-key" in p("run", "--rm", "ssh2", "cat", "/keys").stdout
+
+
+def test_ssh_key_file_gets_an_agent_of_podpys_own(p, agent, tmp_path):
+    _sock, key = agent
+    d = ctx(tmp_path, f"FROM localhost/busybox\nRUN --mount=type=ssh,id=k {SSH_ADD} > /keys\n")
+    p("build", "-q", "-t", "ssh3", *host_ssh_add(), "--ssh", f"k={key}", d, env={"SSH_AUTH_SOCK": ""})
+    assert "podpy-test-key" in p("run", "--rm", "ssh3", "cat", "/keys").stdout
+
+
+def test_ssh_required_and_missing_agents_are_errors(p, tmp_path):
+    d = ctx(tmp_path, "FROM localhost/busybox\nRUN --mount=type=ssh,required=true true\n")
+    r = p("build", d, check=False)
+    assert r.returncode == 125 and "required" in r.stderr
+    # not required: the step runs without it
+    d = ctx(tmp_path, "FROM localhost/busybox\nRUN --mount=type=ssh [ -z \"$SSH_AUTH_SOCK\" ]\n")
+    p("build", "-q", d)
+    r = p("build", "--ssh", "default", d, check=False, env={"SSH_AUTH_SOCK": ""})
+    assert r.returncode == 125 and "SSH_AUTH_SOCK is not set" in r.stderr
+    r = p("build", "--ssh", f"k={tmp_path}/nokey", d, check=False)
+    assert r.returncode == 125 and "nokey" in r.stderr
