@@ -87,6 +87,13 @@ def build(
     cache_to: Optional[str] = typer.Option(None, "--cache-to", help="A registry repository to push each "
                                            "built step to (REPO:KEY)."),
     # how RUN runs
+    uid_map: List[str] = typer.Option([], "--userns-uid-map", help="CONTAINER:HOST:SIZE: RUN's uid map (as "
+                                      "run's --uidmap)."),
+    gid_map: List[str] = typer.Option([], "--userns-gid-map", help="CONTAINER:HOST:SIZE: RUN's gid map."),
+    uid_map_user: Optional[str] = typer.Option(None, "--userns-uid-map-user", help="RUN's uid map: this "
+                                               "user's /etc/subuid ranges."),
+    gid_map_group: Optional[str] = typer.Option(None, "--userns-gid-map-group", help="RUN's gid map: this "
+                                                "group's /etc/subgid ranges."),
     ssh: List[str] = typer.Option([], "--ssh", help="default|ID[=SOCKET|KEY[,KEY]]: an SSH agent for "
                                   "RUN --mount=type=ssh."),
     add_hosts: List[str] = typer.Option([], "--add-host", help="HOST:IP in RUN's /etc/hosts."),
@@ -147,7 +154,8 @@ def build(
                         outputs=list(outputs), build_contexts=list(build_contexts), ignorefile=ignorefile,
                         cpp_flags=list(cpp_flags), skip_unused_stages=skip_unused_stages, retry=retry,
                         retry_delay=retry_delay, cache_ttl=cache_ttl, cache_from=cache_from, cache_to=cache_to,
-                        ssh=list(ssh),
+                        ssh=list(ssh), uid_map=list(uid_map), gid_map=list(gid_map), uid_map_user=uid_map_user,
+                        gid_map_group=gid_map_group,
                         add_hosts=list(add_hosts), no_hosts=no_hosts,
                         dns=list(dns), dns_options=list(dns_options), dns_search=list(dns_search),
                         cap_add=list(cap_add), cap_drop=list(cap_drop), security_opts=list(security_opts),

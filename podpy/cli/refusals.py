@@ -59,8 +59,6 @@ FLAGS = {
         "--decryption-key": "image encryption is not available", "--hooks-dir": HOOKS,
         "--logsplit": "one log per platform needs builds for several platforms, which are not available",
         "--sign-by": SIGNING,
-        "--userns-gid-map": NOT_YET, "--userns-gid-map-group": NOT_YET,
-        "--userns-uid-map": NOT_YET, "--userns-uid-map-user": NOT_YET,
     },
     "manifest push": {"--remove-signatures": SIGNING, "--sign-by": SIGNING, "--sign-by-sigstore-private-key": SIGNING,
                       "--sign-passphrase-file": SIGNING},

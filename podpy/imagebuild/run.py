@@ -196,7 +196,10 @@ def run(work: Working, step: RunStep, warn: Callable[[str], None], stopper: Stop
     rec = ContainerRecord(id=cid, name=cid[:12], image_id="", image_name="", created=time.time(),
                           state="running", config=cfg)
     etc = specgen.write_etc(os.path.join(work.cdir, "run"), specgen.etc_files(rec))
-    spec = specgen.builder(rt).build_step(rec, work.rootfs(), etc)
+    rootfs = work.rootfs()
+    if cfg.idmap:   # --userns-uid-map & co: the layers seen with their own ids through fuse-overlayfs
+        rootfs = specgen.idmapped_rootfs(rt, cid, rootfs, cfg.idmap, cdir=work.cdir)
+    spec = specgen.builder(rt).build_step(rec, rootfs, etc)
     cgroup = _step_cgroup(step.cgroup_parent, cfg.limits, cid, warn) if step.cgroup_parent else None
     options = parent.LaunchOptions(slirp=_slirp_options({}) if step.network == "slirp4netns" else None,
                                    cgroup_procs=os.path.join(cgroup, "cgroup.procs") if cgroup else None)

@@ -79,6 +79,8 @@ def run_step(sb: Any, ins: Instruction) -> Step:
     created_by = (f"|{len(args)} {' '.join(f'{k}={v}' for k, v in args)} " if args else "") + shown
     digest = hashlib.sha256()
     digest.update(f"network={network} security={security}\n".encode())
+    if b.run_settings.get("idmap"):    # --userns-uid-map & co: what RUN sees of its ids differs
+        digest.update(f"idmap {json.dumps(b.run_settings['idmap'], sort_keys=True)}\n".encode())
     for name, body in scripts:
         digest.update(f"script {name}\n{body}\n".encode("utf-8", "surrogateescape"))
     for h in ins.heredocs:

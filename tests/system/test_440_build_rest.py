@@ -173,3 +173,49 @@ def test_ssh_required_and_missing_agents_are_errors(p, tmp_path):
     assert r.returncode == 125 and "SSH_AUTH_SOCK is not set" in r.stderr
     r = p("build", "--ssh", f"k={tmp_path}/nokey", d, check=False)
     assert r.returncode == 125 and "nokey" in r.stderr
+
+
+# -- --userns-uid-map & co ----------------------------------------------------------------------
+
+MAPS = ("FROM localhost/busybox\n"
+        "RUN cat /proc/self/uid_map /proc/self/gid_map > /maps; touch /owned; chown 5:6 /owned; "
+        "ls -ln /etc/passwd >> /maps\n")
+
+
+def maps_of(p, image):
+    return [line.split() for line in p("run", "--rm", image, "cat", "/maps").stdout.splitlines()]
+
+
+def test_userns_maps_give_run_its_user_namespace(p, tmp_path):
+    d = ctx(tmp_path, MAPS)
+    p("build", "-q", "-t", "mapped", "--userns-uid-map", "0:1:1000", "--userns-gid-map", "0:1:2000", d)
+    lines = maps_of(p, "mapped")
+    # counted in the user's namespace, as run --uidmap counts: 0 the user, 1.. the subordinate ids
+    assert lines[0] == ["0", "1", "1000"] and lines[1] == ["0", "1", "2000"]
+    assert lines[2][2:4] == ["0", "0"]     # the image's files kept their owners as RUN saw them
+    assert p("run", "--rm", "mapped", "stat", "-c", "%u:%g", "/owned").stdout.strip() == "5:6"
+    # without the flags: the user's default mapping (and the cache does not mix the two up)
+    p("build", "-q", "-t", "plain", d)
+    assert maps_of(p, "plain")[0][:2] == ["0", str(os.getuid())]
+
+
+def test_userns_map_user_takes_the_subordinate_ranges_of_a_user(p, tmp_path):
+    import pwd
+    d = ctx(tmp_path, MAPS)
+    me = pwd.getpwuid(os.getuid()).pw_name
+    p("build", "-q", "-t", "byname", "--userns-uid-map-user", me, "--userns-gid-map-group", me, d)
+    lines = maps_of(p, "byname")
+    # the user's own subordinate ids: from 1 up in its namespace
+    assert lines[0][:2] == ["0", "1"] and lines[1][:2] == ["0", "1"]
+
+
+def test_userns_map_errors(p, tmp_path):
+    d = ctx(tmp_path, MAPS)
+    r = p("build", "--userns-uid-map", "0:1:99999999", d, check=False)
+    assert r.returncode == 125 and "--userns-uid-map" in r.stderr
+    r = p("build", "--userns-uid-map", "nonsense", d, check=False)
+    assert r.returncode == 125
+    r = p("build", "--userns-uid-map-user", "no-such-user-here", d, check=False)
+    assert r.returncode == 125 and "no-such-user-here" in r.stderr
+    r = p("build", "--userns-uid-map-user", "root", "--userns-uid-map", "0:1:10", d, check=False)
+    assert r.returncode == 125 and "cannot be combined" in r.stderr
