@@ -87,6 +87,8 @@ def build(
     cache_to: Optional[str] = typer.Option(None, "--cache-to", help="A registry repository to push each "
                                            "built step to (REPO:KEY)."),
     # how RUN runs
+    hooks_dirs: List[str] = typer.Option([], "--hooks-dir", help="A directory of OCI hook files for RUN "
+                                         "(repeatable)."),
     uid_map: List[str] = typer.Option([], "--userns-uid-map", help="CONTAINER:HOST:SIZE: RUN's uid map (as "
                                       "run's --uidmap)."),
     gid_map: List[str] = typer.Option([], "--userns-gid-map", help="CONTAINER:HOST:SIZE: RUN's gid map."),
@@ -155,7 +157,7 @@ def build(
                         cpp_flags=list(cpp_flags), skip_unused_stages=skip_unused_stages, retry=retry,
                         retry_delay=retry_delay, cache_ttl=cache_ttl, cache_from=cache_from, cache_to=cache_to,
                         ssh=list(ssh), uid_map=list(uid_map), gid_map=list(gid_map), uid_map_user=uid_map_user,
-                        gid_map_group=gid_map_group,
+                        gid_map_group=gid_map_group, hooks_dirs=list(hooks_dirs),
                         add_hosts=list(add_hosts), no_hosts=no_hosts,
                         dns=list(dns), dns_options=list(dns_options), dns_search=list(dns_search),
                         cap_add=list(cap_add), cap_drop=list(cap_drop), security_opts=list(security_opts),

@@ -21,7 +21,6 @@ NOT_YET = "not available yet"
 REMOTE = "remote connections are not available yet"
 INIT_CTR = "init containers of pods are not available yet"
 SIGNING = "image signing is not available yet"
-HOOKS = "OCI hooks are not available yet"
 CONMON = "podpy has no conmon: its own monitor supervises containers"
 POD_IDMAP = ("a pod's id maps are not available yet: the containers that join a pod's namespaces cannot be given "
              "id maps (give --uidmap to a container outside a pod)")
@@ -43,7 +42,7 @@ COMMANDS = {
 }
 
 FLAGS = {
-    "": {"--hooks-dir": HOOKS, "-c/--connection": REMOTE, "--identity": REMOTE, "-r/--remote": REMOTE, "--url": REMOTE, "--ssh": REMOTE},
+    "": {"-c/--connection": REMOTE, "--identity": REMOTE, "-r/--remote": REMOTE, "--url": REMOTE, "--ssh": REMOTE},
     "create": {"--init-ctr": INIT_CTR},
     "pod create": {
         "--uidmap": POD_IDMAP,
@@ -56,7 +55,7 @@ FLAGS = {
     "build": {
         "--all-platforms": "building for every platform needs emulation of other architectures, which podpy "
         "does not have",
-        "--decryption-key": "image encryption is not available", "--hooks-dir": HOOKS,
+        "--decryption-key": "image encryption is not available",
         "--logsplit": "one log per platform needs builds for several platforms, which are not available",
         "--sign-by": SIGNING,
     },

@@ -60,6 +60,12 @@ class Build:
         from .ssh import Agents, parse_ssh
 
         self.ssh = Agents(parse_ssh(o.ssh))
+        # build's --hooks-dir, else the global one's, else the default directories
+        self.hooks_dirs = list(o.hooks_dirs) if o.hooks_dirs else rt.cfg.hooks_dirs
+        if self.hooks_dirs is not None:
+            from ..engine.hooks import load
+
+            load(self.hooks_dirs)    # checked before the first step
         self._flags(o)
         self.consumed: set[str] = set()
         self.results: dict[int, Optional[Image]] = {}

@@ -36,6 +36,7 @@ class RunStep:
     settings: dict[str, Any] = field(default_factory=dict)   # the run-like flags' fields (flags.py)
     stdin: bool = False                                       # --stdin: RUN reads podpy's stdin
     cgroup_parent: Optional[str] = None                       # where the step's cgroup goes (limits)
+    hooks_dirs: Optional[list[str]] = None                    # OCI hooks (None: the default directories)
 
 
 @dataclass
@@ -200,6 +201,9 @@ def run(work: Working, step: RunStep, warn: Callable[[str], None], stopper: Stop
     if cfg.idmap:   # --userns-uid-map & co: the layers seen with their own ids through fuse-overlayfs
         rootfs = specgen.idmapped_rootfs(rt, cid, rootfs, cfg.idmap, cdir=work.cdir)
     spec = specgen.builder(rt).build_step(rec, rootfs, etc)
+    from ..engine import hooks as oci
+
+    oci.attach(spec, step.hooks_dirs, cid, work.cdir, bool(mounts), warn)
     cgroup = _step_cgroup(step.cgroup_parent, cfg.limits, cid, warn) if step.cgroup_parent else None
     options = parent.LaunchOptions(slirp=_slirp_options({}) if step.network == "slirp4netns" else None,
                                    cgroup_procs=os.path.join(cgroup, "cgroup.procs") if cgroup else None)
@@ -233,6 +237,10 @@ def run(work: Working, step: RunStep, warn: Callable[[str], None], stopper: Stop
                 os.close(saved)
         stopper.add(container)
         code = container.wait()
+        if (spec.get("hooks") or {}).get("poststop"):
+            from rootless import hooks as oci_hooks
+
+            oci_hooks.run(spec, "poststop", "stopped", 0, warn)
     finally:
         if container is not None:
             stopper.discard(container)

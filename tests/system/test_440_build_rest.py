@@ -219,3 +219,106 @@ def test_userns_map_errors(p, tmp_path):
     assert r.returncode == 125 and "no-such-user-here" in r.stderr
     r = p("build", "--userns-uid-map-user", "root", "--userns-uid-map", "0:1:10", d, check=False)
     assert r.returncode == 125 and "cannot be combined" in r.stderr
+
+
+# -- OCI hooks (--hooks-dir) ------------------------------------------------------------------
+
+def hook_dir(tmp_path: Path, name: str, stages: list, when: dict, out: Path, exit_code: int = 0) -> Path:
+    """A hooks directory with one hook: a script that appends its stage argument, its
+    environment's HOOKVAR and the state JSON it read to out."""
+    d = tmp_path / "hooks"
+    d.mkdir(exist_ok=True)
+    script = tmp_path / "hook.sh"
+    script.write_text(f'#!/bin/sh\n{{ echo "$1 $HOOKVAR $(id -u)"; cat; echo; }} >> {out}\nexit {exit_code}\n')
+    script.chmod(0o755)
+    for stage in stages:
+        (d / f"{name}-{stage}.json").write_text(json.dumps({
+            "version": "1.0.0", "hook": {"path": str(script), "args": ["hook.sh", stage], "env": ["HOOKVAR=v"],
+                                        "timeout": 10},
+            "when": when, "stages": [stage]}))
+    return d
+
+
+def records(out: Path) -> list:
+    lines = out.read_text().splitlines() if out.exists() else []
+    return [(lines[i].split(), json.loads(lines[i + 1])) for i in range(0, len(lines), 2)]
+
+
+STAGES = ["prestart", "createRuntime", "poststart", "poststop"]
+
+
+def test_hooks_run_at_their_stages_with_the_state_on_stdin(p, tmp_path):
+    out = tmp_path / "got"
+    d = hook_dir(tmp_path, "all", STAGES, {"always": True}, out)
+    r = p("--hooks-dir", d, "run", "--name", "hooked", "localhost/busybox", "true")
+    assert r.returncode == 0
+    got = records(out)
+    assert [g[0][0] for g in got] == ["prestart", "createRuntime", "poststart", "poststop"]
+    cid = p("inspect", "--format", "{{.Id}}", "hooked").stdout.strip()
+    for (stage, var, uid), state in got:
+        assert var == "v" and uid == str(os.getuid())     # hook's env; run as the user (rootless)
+        assert state["id"] == cid and state["ociVersion"]
+    assert got[0][1]["status"] == "created" and got[0][1]["pid"] > 0
+    assert got[2][1]["status"] == "running"
+    assert got[3][1]["status"] == "stopped"
+
+
+def test_hooks_of_a_detached_container(p, tmp_path):
+    out = tmp_path / "got"
+    d = hook_dir(tmp_path, "all", STAGES, {"always": True}, out)
+    # a runroot of the test's own: a monitor of this podpy launches the container
+    run = ["--runroot", tmp_path / "run"]
+    p(*run, "--hooks-dir", d, "run", "-d", "--name", "bg", "localhost/busybox", "sleep", "0.3")
+    p(*run, "wait", "bg")
+    import time
+    for _ in range(100):
+        if len(records(out)) == 4:
+            break
+        time.sleep(0.05)
+    assert [g[0][0] for g in records(out)] == STAGES
+
+
+def test_hooks_match_annotations_commands_and_bind_mounts(p, tmp_path):
+    out = tmp_path / "got"
+    d = hook_dir(tmp_path, "ann", ["prestart"], {"annotations": {"^org\\.example\\.hook$": "^yes$"}}, out)
+    p("--hooks-dir", d, "run", "--rm", "localhost/busybox", "true")
+    assert records(out) == []
+    p("--hooks-dir", d, "run", "--rm", "--annotation", "org.example.hook=yes", "localhost/busybox", "true")
+    assert len(records(out)) == 1
+    out.unlink()
+    (d / "ann-prestart.json").unlink()
+    d = hook_dir(tmp_path, "cmd", ["prestart"], {"commands": ["/sleep$"]}, out)
+    p("--hooks-dir", d, "run", "--rm", "localhost/busybox", "true")
+    p("--hooks-dir", d, "run", "--rm", "localhost/busybox", "/bin/sleep", "0")
+    assert len(records(out)) == 1
+    out.unlink()
+    (d / "cmd-prestart.json").unlink()
+    d = hook_dir(tmp_path, "bind", ["prestart"], {"hasBindMounts": True}, out)
+    p("--hooks-dir", d, "run", "--rm", "localhost/busybox", "true")
+    p("--hooks-dir", d, "run", "--rm", "-v", f"{tmp_path}:/mnt", "localhost/busybox", "true")
+    assert len(records(out)) == 1
+
+
+def test_a_failing_prestart_hook_stops_the_start(p, tmp_path):
+    out = tmp_path / "got"
+    d = hook_dir(tmp_path, "bad", ["prestart"], {"always": True}, out, exit_code=3)
+    r = p("--hooks-dir", d, "run", "--rm", "localhost/busybox", "echo", "ran", check=False)
+    assert r.returncode != 0 and "ran" not in r.stdout and "prestart hook" in r.stderr
+
+
+def test_bad_hook_files_and_directories_are_errors(p, tmp_path):
+    d = tmp_path / "bad-hooks"
+    d.mkdir()
+    (d / "x.json").write_text('{"version": "2.0.0"}')
+    r = p("--hooks-dir", d, "run", "--rm", "localhost/busybox", "true", check=False)
+    assert r.returncode == 125 and "version" in r.stderr
+    r = p("--hooks-dir", tmp_path / "none", "run", "--rm", "localhost/busybox", "true", check=False)
+    assert r.returncode == 125 and "--hooks-dir" in r.stderr
+
+
+def test_build_hooks_dir_runs_hooks_for_run_steps(p, tmp_path):
+    out = tmp_path / "got"
+    d = hook_dir(tmp_path, "b", ["prestart", "poststop"], {"always": True}, out)
+    c = ctx(tmp_path, "FROM localhost/busybox\nRUN true\nRUN true\n")
+    p("build", "-q", "--hooks-dir", d, c)
+    assert [g[0][0] for g in records(out)] == ["prestart", "poststop", "prestart", "poststop"]
