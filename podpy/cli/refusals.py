@@ -63,7 +63,6 @@ FLAGS = {
                       "--sign-passphrase-file": SIGNING},
     "push": {"--remove-signatures": SIGNING, "--sign-by": SIGNING,
              "--sign-by-sigstore-private-key": SIGNING, "--sign-passphrase-file": SIGNING},
-    "network create": {"--ipam-driver": NOT_YET},
 }
 
 # podman's second names of a command -> the first (their flags are the same in podman 4.3.1)

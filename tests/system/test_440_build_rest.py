@@ -322,3 +322,36 @@ def test_build_hooks_dir_runs_hooks_for_run_steps(p, tmp_path):
     c = ctx(tmp_path, "FROM localhost/busybox\nRUN true\nRUN true\n")
     p("build", "-q", "--hooks-dir", d, c)
     assert [g[0][0] for g in records(out)] == ["prestart", "poststop", "prestart", "poststop"]
+
+
+# -- network create --ipam-driver ---------------------------------------------------------------
+
+def test_ipam_driver_none_makes_a_network_without_addresses_as_podman(p, podman):
+    p("network", "create", "--ipam-driver", "none", "noaddr")
+    ours = json.loads(p("network", "inspect", "noaddr").stdout)[0]
+    assert ours["ipam_options"] == {"driver": "none"}
+    assert not ours.get("subnets") and ours["dns_enabled"] is False
+    podman("network", "create", "--ipam-driver", "none", "noaddr440")
+    try:
+        theirs = json.loads(podman("network", "inspect", "noaddr440").stdout)[0]
+    finally:
+        podman("network", "rm", "noaddr440")
+    assert theirs["ipam_options"] == ours["ipam_options"] and not theirs.get("subnets")
+    assert theirs["dns_enabled"] == ours["dns_enabled"]
+    # a container cannot join it yet: refused before anything is made
+    r = p("run", "--rm", "--network", "noaddr", "localhost/busybox", "true", check=False)
+    assert r.returncode == 125 and "--ipam-driver none" in r.stderr
+    assert p("ps", "-a", "-q").stdout.strip() == ""
+
+
+def test_ipam_driver_host_local_is_the_default_and_others_are_refused(p):
+    p("network", "create", "--ipam-driver", "host-local", "hl")
+    hl = json.loads(p("network", "inspect", "hl").stdout)[0]
+    assert hl["ipam_options"] == {"driver": "host-local"} and hl["subnets"]
+    r = p("network", "create", "--ipam-driver", "dhcp", "d", check=False)
+    assert r.returncode == 125 and "DHCP proxy" in r.stderr
+    r = p("network", "create", "--ipam-driver", "bogus", "b", check=False)
+    assert r.returncode == 125 and 'unsupported ipam driver "bogus"' in r.stderr
+    r = p("network", "create", "--ipam-driver", "none", "--subnet", "10.99.0.0/24", "s", check=False)
+    assert r.returncode == 125 and "none ipam driver is set but subnets are given" in r.stderr
+    assert "d" not in p("network", "ls", "--format", "{{.Name}}").stdout.split()
