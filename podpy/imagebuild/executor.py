@@ -27,7 +27,7 @@ from .context import Context, clone, is_git_url, unpack_stdin
 # the options live in options.py; BuildOptions and the parsers are imported from here too
 from .options import (FORMATS, PROXY_VARS, PULL_POLICIES, BuildOptions, builtin_args, parse_build_args,
                       parse_network, parse_secrets)
-from .parser import parse
+from .parser import parse, preprocess
 from .stages import Plan, global_values, needed, split
 
 __all__ = ["Build", "BuildOptions", "build", "builtin_args", "parse_build_args", "parse_network", "parse_secrets"]
@@ -498,31 +498,9 @@ class Build:
                 path = os.path.join(root, f)
             if not os.path.isfile(path):
                 raise InvalidArgument(f"the Containerfile {f} does not exist (no such file or directory)")
-            texts.append(_cpp(path, root, o.cpp_flags) if path.endswith(".in") else _read(path))
+            texts.append(preprocess(path, root, o.cpp_flags) if path.endswith(".in") else _read(path))
             names.append(os.path.basename(path))
         return root, "\n".join(texts), names[0] if len(names) == 1 else "Containerfile"
-
-
-def _cpp(path: str, context: str, cpp_flags: list[str]) -> str:
-    """A Containerfile.in: what the C preprocessor makes of it (#include, #define, #if), run
-    as buildah runs it (traditional mode, no predefined macros, --cpp-flag's flags added)."""
-    import shutil
-    import subprocess
-
-    cpp = shutil.which("cpp")
-    if cpp is None:
-        raise InvalidArgument(f"{os.path.basename(path)}: a .in Containerfile needs cpp, which is not installed")
-    argv = [cpp, "-E", "-iquote", context, "-traditional", "-undef", "-", *cpp_flags]
-    try:
-        with open(path, "rb") as f:
-            done = subprocess.run(argv, stdin=f, capture_output=True, cwd=os.path.dirname(os.path.abspath(path)),
-                                  check=False)
-    except OSError as exc:
-        raise InvalidArgument(f"preprocessing {path}: {exc.strerror}") from exc
-    if done.returncode != 0:
-        why = done.stderr.decode(errors="replace").strip().splitlines()
-        raise InvalidArgument(f"preprocessing {path}: {why[-1] if why else f'cpp exited {done.returncode}'}")
-    return done.stdout.decode("utf-8", "surrogateescape")
 
 
 def _unreachable(exc: BaseException) -> bool:
