@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
-from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
 
 from ..errors import InvalidArgument
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Optional
 
 DEFAULT_DIRS = ("/usr/share/containers/oci/hooks.d", "/etc/containers/oci/hooks.d")
 STAGES = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
@@ -34,20 +35,24 @@ RUN_HERE = ("prestart", "createRuntime", "poststart", "poststop")
 POSTSTOP_FILE = "poststop-hooks.json"
 
 
-@dataclass(frozen=True)
 class Hook:
-    name: str                      # the file's name: the order hooks run in
-    path: str
-    args: list[str]
-    env: list[str]
-    timeout: Optional[int]
-    stages: list[str]
-    always: bool = False
-    annotations: dict[str, str] = field(default_factory=dict)
-    commands: list[str] = field(default_factory=list)
-    has_bind_mounts: bool = False
+    """One hook file: its name (the order hooks run in), the program, and when it applies.
+    (A plain class, not a dataclass: this module is on the path of every container start.)"""
+
+    __slots__ = ("name", "path", "args", "env", "timeout", "stages", "always", "annotations", "commands",
+                 "has_bind_mounts")
+
+    def __init__(self, name: str, path: str, args: list[str], env: list[str], timeout: Optional[int],
+                 stages: list[str], always: bool = False, annotations: Optional[dict[str, str]] = None,
+                 commands: Optional[list[str]] = None, has_bind_mounts: bool = False) -> None:
+        self.name, self.path, self.args, self.env, self.timeout = name, path, args, env, timeout
+        self.stages, self.always, self.has_bind_mounts = stages, always, has_bind_mounts
+        self.annotations = annotations or {}
+        self.commands = commands or []
 
     def matches(self, annotations: dict[str, str], command: str, has_bind_mounts: bool) -> bool:
+        import re
+
         if self.always or (self.has_bind_mounts and has_bind_mounts):
             return True
         for key_re, value_re in self.annotations.items():
@@ -91,6 +96,8 @@ def parse(text: str, name: str) -> Hook:
         raise InvalidArgument(f"OCI hook {name}: hook.timeout must be a positive number of seconds")
     annotations = when.get("annotations") or {}
     commands = when.get("commands") or []
+    import re
+
     try:
         for pattern in [*annotations.keys(), *annotations.values(), *commands]:
             re.compile(pattern)
