@@ -35,8 +35,9 @@ BASE_PACKAGES=(
     fuse3 libfuse3-3 busybox-static iproute2 tini catatonit util-linux procps libseccomp2
 )
 OPTIONAL_PACKAGES=(passt)
-# docker.io: the docker CLI the API service's tests drive (its dockerd is never started)
-TEST_PACKAGES=(podman runc docker-registry skopeo systemd tmux docker.io)
+# docker.io: the docker CLI the API service's tests drive (its dockerd is never started);
+# openssh-client: ssh-agent and ssh-add for build --ssh's tests
+TEST_PACKAGES=(podman runc docker-registry skopeo systemd tmux docker.io openssh-client)
 
 log() { printf '\n==> %s\n' "$*"; }
 note() { printf '    %s\n' "$*"; }

@@ -63,6 +63,7 @@ class Config:
         self.network_cmd_path: Optional[str] = None
         self.network_config_dir: Optional[str] = None
         self.namespace: Optional[str] = None     # --namespace: the libpod namespace of this command
+        self.hooks_dirs: Optional[list[str]] = None   # --hooks-dir (None: the default directories)
         self.volume_path: Optional[str] = None   # --volumepath: where a new store keeps its volumes
 
     @property
@@ -128,7 +129,7 @@ def runtime_base() -> str:
 
 
 ENGINE_SETTINGS = ("events_backend", "tmpdir", "cgroup_manager", "runtime", "runtime_flags", "conmon",
-                   "network_cmd_path", "network_config_dir", "namespace", "volume_path")
+                   "network_cmd_path", "network_config_dir", "namespace", "volume_path", "hooks_dirs")
 
 
 def load(root: Optional[str] = None, runroot: Optional[str] = None, storage_driver: Optional[str] = None,

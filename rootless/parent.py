@@ -145,7 +145,9 @@ def launch(spec: dict[str, Any], options: LaunchOptions, ahead: Optional["Ahead"
                     raise
         # The init sets up its mounts while the network is made; it waits for "net" before it
         # secures itself and execs, so the container's process starts with its network up.
-        wait_net = options.slirp is not None or options.on_pid is not None
+        hooks = spec.get("hooks") or {}
+        early_hooks = bool(hooks.get("prestart") or hooks.get("createRuntime"))
+        wait_net = options.slirp is not None or options.on_pid is not None or early_hooks
         host.send("go", fds=list(options.stdio), net=wait_net, hold=options.hold)
         try:
             if options.slirp is not None:
@@ -157,6 +159,11 @@ def launch(spec: dict[str, Any], options: LaunchOptions, ahead: Optional["Ahead"
         except RuntimeFailure:
             _raise_reported(host)   # an init that failed meanwhile took the network helper's namespaces
             raise
+        if early_hooks:   # OCI hooks: the namespaces exist, the process has not exec'd (hooks.py)
+            from . import hooks as oci_hooks
+
+            oci_hooks.run(spec, "prestart", "created", started.pid)
+            oci_hooks.run(spec, "createRuntime", "created", started.pid)
         if wait_net:
             host.send("net")
         while True:
@@ -175,6 +182,10 @@ def launch(spec: dict[str, Any], options: LaunchOptions, ahead: Optional["Ahead"
             else:
                 for fd in fds:
                     os.close(fd)
+        if hooks.get("poststart"):
+            from . import hooks as oci_hooks
+
+            oci_hooks.run(spec, "poststart", "running", started.pid, oci_hooks.stderr_warn)
         return started
     except BaseException as caught:
         exc = caught

@@ -82,7 +82,22 @@ def build(
     retry: int = typer.Option(3, "--retry", help="Times a failed pull is tried again."),
     retry_delay: str = typer.Option("2s", "--retry-delay", help="Wait between pull attempts."),
     cache_ttl: Optional[str] = typer.Option(None, "--cache-ttl", help="Use only cached steps younger than this."),
+    cache_from: Optional[str] = typer.Option(None, "--cache-from", help="A registry repository to take "
+                                             "cached steps from (REPO:KEY)."),
+    cache_to: Optional[str] = typer.Option(None, "--cache-to", help="A registry repository to push each "
+                                           "built step to (REPO:KEY)."),
     # how RUN runs
+    hooks_dirs: List[str] = typer.Option([], "--hooks-dir", help="A directory of OCI hook files for RUN "
+                                         "(repeatable)."),
+    uid_map: List[str] = typer.Option([], "--userns-uid-map", help="CONTAINER:HOST:SIZE: RUN's uid map (as "
+                                      "run's --uidmap)."),
+    gid_map: List[str] = typer.Option([], "--userns-gid-map", help="CONTAINER:HOST:SIZE: RUN's gid map."),
+    uid_map_user: Optional[str] = typer.Option(None, "--userns-uid-map-user", help="RUN's uid map: this "
+                                               "user's /etc/subuid ranges."),
+    gid_map_group: Optional[str] = typer.Option(None, "--userns-gid-map-group", help="RUN's gid map: this "
+                                                "group's /etc/subgid ranges."),
+    ssh: List[str] = typer.Option([], "--ssh", help="default|ID[=SOCKET|KEY[,KEY]]: an SSH agent for "
+                                  "RUN --mount=type=ssh."),
     add_hosts: List[str] = typer.Option([], "--add-host", help="HOST:IP in RUN's /etc/hosts."),
     no_hosts: bool = typer.Option(False, "--no-hosts/--hosts", help="RUN keeps the image's /etc/hosts."),
     dns: List[str] = typer.Option([], "--dns", help="A DNS server in RUN's resolv.conf (none: no resolv.conf)."),
@@ -140,7 +155,10 @@ def build(
                         identity_label=identity_label, squash_all=squash_all, from_=from_, manifest=manifest,
                         outputs=list(outputs), build_contexts=list(build_contexts), ignorefile=ignorefile,
                         cpp_flags=list(cpp_flags), skip_unused_stages=skip_unused_stages, retry=retry,
-                        retry_delay=retry_delay, cache_ttl=cache_ttl, add_hosts=list(add_hosts), no_hosts=no_hosts,
+                        retry_delay=retry_delay, cache_ttl=cache_ttl, cache_from=cache_from, cache_to=cache_to,
+                        ssh=list(ssh), uid_map=list(uid_map), gid_map=list(gid_map), uid_map_user=uid_map_user,
+                        gid_map_group=gid_map_group, hooks_dirs=list(hooks_dirs),
+                        add_hosts=list(add_hosts), no_hosts=no_hosts,
                         dns=list(dns), dns_options=list(dns_options), dns_search=list(dns_search),
                         cap_add=list(cap_add), cap_drop=list(cap_drop), security_opts=list(security_opts),
                         devices=list(devices), volumes=list(volumes), ulimits=list(ulimits), shm_size=shm_size,

@@ -24,7 +24,8 @@ What each does in podpy:
                                           NAME's are listed or found (State)
     --volumepath PATH                     where a new store's volumes live (then recorded: an
                                           existing store keeps its own, as podman's database does)
-The rest of podman's (remote connections, hooks) are refused, from refusals.py.
+    --hooks-dir PATH                      OCI hook files for the containers started (engine/hooks.py)
+The rest of podman's (remote connections) are refused, from refusals.py.
 
 Nothing here imports more than the standard library's os and sys: the fast path reads this module.
 """
@@ -73,7 +74,8 @@ TABLE: tuple[tuple[tuple[str, ...], Optional[str], str, str, str], ...] = (
     (("--conmon",), "conmon", VALUE, "PATH", "Accepted and shown by info: podpy's own monitor supervises containers."),
     (("--network-cmd-path",), "network_cmd_path", VALUE, "PATH",
      "Accepted and shown by info: podpy finds slirp4netns and pasta on PATH."),
-    (("--hooks-dir",), None, MULTI, "PATH", ""),
+    (("--hooks-dir",), "hooks_dirs", MULTI, "PATH",
+     "A directory of OCI hook files (repeatable; default: the system's hook directories that exist)."),
     (("--namespace",), "namespace", VALUE, "NAME",
      "Work in this namespace: its containers only, and new containers join it."),
     (("--volumepath",), "volume_path", VALUE, "PATH",
@@ -113,6 +115,7 @@ class Globals:
         self.network_cmd_path: Optional[str] = None
         self.namespace: Optional[str] = None
         self.volume_path: Optional[str] = None
+        self.hooks_dirs: Optional[list[str]] = None
         self.help = False
         self.version = False
         self.warnings: list[str] = []   # what check() found to warn about, printed by apply()
@@ -122,7 +125,7 @@ class Globals:
         return {"events_backend": self.events_backend, "tmpdir": self.tmpdir, "cgroup_manager": self.cgroup_manager,
                 "runtime": self.runtime, "runtime_flags": list(self.runtime_flags), "conmon": self.conmon,
                 "network_cmd_path": self.network_cmd_path, "network_config_dir": self.network_config_dir,
-                "namespace": self.namespace, "volume_path": self.volume_path}
+                "namespace": self.namespace, "volume_path": self.volume_path, "hooks_dirs": self.hooks_dirs}
 
     def open_runtime(self) -> Runtime:
         """The engine's Runtime for this command line."""
@@ -213,7 +216,7 @@ def parse(args: list[str]) -> tuple[Globals, list[str]]:
     """The global flags before the command, and the rest of the line (the command first).
 
     Unknown flags are refused here, as podman's root command refuses them; refused ones
-    (remote connections, hooks) with their reason."""
+    (remote connections) with their reason."""
     g = Globals()
     i = 0
     while i < len(args):

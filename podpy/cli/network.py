@@ -40,6 +40,8 @@ def create(
     disable_dns: bool = typer.Option(False, "--disable-dns", help="No DNS responder on the network."),
     ignore: bool = typer.Option(False, "--ignore", help="Do nothing if it exists already."),
     opt: List[str] = typer.Option([], "-o", "--opt", help="Driver options (none are supported)."),
+    ipam_driver: Optional[str] = typer.Option(None, "--ipam-driver", help="host-local (default) or none "
+                                              "(no addresses)."),
 ) -> None:
     """Create a user network; print its name."""
     from ..engine.entities import NetworkCreateOptions
@@ -48,7 +50,7 @@ def create(
     net = engine(ctx).create(NetworkCreateOptions(
         name=name, driver=driver, subnet=list(subnet), gateway=list(gateway), ip_range=list(ip_range),
         internal=internal, labels=parse_labels(label), disable_dns=disable_dns, options=list(opt), ignore=ignore,
-        ipv6=ipv6))
+        ipv6=ipv6, ipam_driver=ipam_driver))
     render.out(net["name"])
 
 

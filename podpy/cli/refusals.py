@@ -21,7 +21,6 @@ NOT_YET = "not available yet"
 REMOTE = "remote connections are not available yet"
 INIT_CTR = "init containers of pods are not available yet"
 SIGNING = "image signing is not available yet"
-HOOKS = "OCI hooks are not available yet"
 CONMON = "podpy has no conmon: its own monitor supervises containers"
 POD_IDMAP = ("a pod's id maps are not available yet: the containers that join a pod's namespaces cannot be given "
              "id maps (give --uidmap to a container outside a pod)")
@@ -41,7 +40,7 @@ COMMANDS = {
 }
 
 FLAGS = {
-    "": {"--hooks-dir": HOOKS, "-c/--connection": REMOTE, "--identity": REMOTE, "-r/--remote": REMOTE, "--url": REMOTE, "--ssh": REMOTE},
+    "": {"-c/--connection": REMOTE, "--identity": REMOTE, "-r/--remote": REMOTE, "--url": REMOTE, "--ssh": REMOTE},
     "create": {"--init-ctr": INIT_CTR},
     "pod create": {
         "--uidmap": POD_IDMAP,
@@ -54,20 +53,15 @@ FLAGS = {
     "build": {
         "--all-platforms": "building for every platform needs emulation of other architectures, which podpy "
         "does not have",
-        "--cache-from": "a layer cache kept in a registry is not available yet: the local cache is used",
-        "--cache-to": "a layer cache kept in a registry is not available yet: the local cache is used",
-        "--decryption-key": "image encryption is not available", "--hooks-dir": HOOKS,
+        "--decryption-key": "image encryption is not available",
         "--logsplit": "one log per platform needs builds for several platforms, which are not available",
-        "--sign-by": SIGNING, "--ssh": "SSH agent forwarding into RUN (RUN --mount=type=ssh) is not available",
-        "--userns-gid-map": NOT_YET, "--userns-gid-map-group": NOT_YET,
-        "--userns-uid-map": NOT_YET, "--userns-uid-map-user": NOT_YET,
+        "--sign-by": SIGNING,
     },
     "manifest push": {"--remove-signatures": SIGNING, "--sign-by": SIGNING, "--sign-by-sigstore-private-key": SIGNING,
                       "--sign-passphrase-file": SIGNING},
     "push": {"--remove-signatures": SIGNING, "--sign-by": SIGNING,
              "--sign-by-sigstore-private-key": SIGNING, "--sign-passphrase-file": SIGNING},
     "system service": {"--cors": "CORS headers are not available yet: the API is for local clients"},
-    "network create": {"--ipam-driver": NOT_YET},
 }
 
 # podman's second names of a command -> the first (their flags are the same in podman 4.3.1)

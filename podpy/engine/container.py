@@ -298,11 +298,20 @@ class Container:
             pass   # the row says it: its file keeps the exit before this one, `system check` tells
 
         self._event("died", containerExitCode=code)
+        self._poststop()
         self._release()
         self.rec.cgroup = None
         if self.rec.config.remove and not row[1]:
             self.destroy(volumes=True)
         return True
+
+    def _poststop(self) -> None:
+        """The container's OCI poststop hooks, if it has any (engine/hooks.py)."""
+        from .hooks import POSTSTOP_FILE, run_poststop
+
+        path = os.path.join(self.run_dir(), POSTSTOP_FILE)
+        if os.path.exists(path):
+            run_poststop(path, self.rt.cfg.warnings.append)
 
     def read_exit(self) -> Optional[tuple[int, float]]:
         """(exit code, finish time) from the monitor's exit file, if it wrote one."""

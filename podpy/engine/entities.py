@@ -312,7 +312,7 @@ class NetworkCreateOptions(Record):
 
     FIELDS = {"name": None, "driver": "bridge", "subnet": None, "gateway": None, "ip_range": None,
               "internal": False, "labels": dict, "disable_dns": False, "options": list, "ignore": False,
-              "ipv6": False}
+              "ipv6": False, "ipam_driver": None}
     __slots__ = tuple(FIELDS)
     name: Optional[str]
     driver: str
@@ -325,6 +325,7 @@ class NetworkCreateOptions(Record):
     options: list[str]
     ignore: bool
     ipv6: bool
+    ipam_driver: Optional[str]
 
 
 class NetworkSummary(Record):

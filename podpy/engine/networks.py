@@ -34,18 +34,31 @@ def _listed(value: Any) -> list[str]:
     return [] if not value else [value] if isinstance(value, str) else [str(v) for v in value]
 
 
+IPAM_DRIVERS = ("host-local", "none")
+
+
 def create(rt: Runtime, name: Optional[str], driver: str, subnet: Any, gateway: Any,
            ip_range: Any, internal: bool, labels: dict[str, str], ignore: bool = False,
-           disable_dns: bool = False, ipv6: bool = False) -> dict[str, Any]:
+           disable_dns: bool = False, ipv6: bool = False, ipam_driver: Optional[str] = None) -> dict[str, Any]:
     """Make a network; returns its record. Nothing is started: the bridge appears in the
     rootless network namespace when a container on it starts. subnet, gateway, ip_range: a
-    value or a list (network/subnets.plan pairs them); ipv6: an IPv6 subnet too."""
+    value or a list (network/subnets.plan pairs them); ipv6: an IPv6 subnet too; ipam_driver:
+    host-local (the default: podpy gives the addresses) or none (no subnets, no addresses,
+    no DNS, as podman's)."""
     import ipaddress
 
     from ..options import NAME_RE
 
     if driver != "bridge":
         raise InvalidArgument(f"unsupported network driver {driver!r}: bridge")
+    ipam = ipam_driver or "host-local"
+    if ipam == "dhcp":
+        raise InvalidArgument("--ipam-driver dhcp needs netavark's DHCP proxy service, which podpy does not have: "
+                              "use host-local or none")
+    if ipam not in IPAM_DRIVERS:
+        raise InvalidArgument(f'unsupported ipam driver "{ipam}": host-local or none')
+    if ipam == "none" and (_listed(subnet) or ipv6):
+        raise InvalidArgument("none ipam driver is set but subnets are given")
     if name is not None and not NAME_RE.match(name):
         raise InvalidArgument(f"invalid network name {name!r}: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*")
     if name in RESERVED:
@@ -66,14 +79,14 @@ def create(rt: Runtime, name: Optional[str], driver: str, subnet: Any, gateway: 
             raise PodpyError(f"network name {name} already used: network already exists")
         used = [ipaddress.ip_network(s["subnet"]) for n in nets for s in n["subnets"]]
         used.append(ipaddress.ip_network(UPLINK))
-        planned = plan_subnets(subnets, gateways, ranges, ipv6, used, UPLINK)
+        planned = plan_subnets(subnets, gateways, ranges, ipv6, used, UPLINK) if ipam != "none" else []
         taken_if = {n["network_interface"] for n in nets}
         interface = next(f"podpy{i}" for i in range(1, 100000) if f"podpy{i}" not in taken_if)
         now = time.time()
         record = {"name": name, "id": os.urandom(32).hex(), "driver": "bridge", "network_interface": interface,
                   "created": _stamp(now), "subnets": planned, "ipv6_enabled": any(":" in p["subnet"] for p in planned),
                   "internal": internal,
-                  "dns_enabled": not disable_dns, "ipam_options": {"driver": "host-local"}}
+                  "dns_enabled": not disable_dns and ipam != "none", "ipam_options": {"driver": ipam}}
         if labels:
             record["labels"] = labels
         c.execute("INSERT INTO networks (name, id, created, config) VALUES (?, ?, ?, ?)",
@@ -327,7 +340,8 @@ class NetworkEngine:
         if opts.options:
             raise InvalidArgument(f"unsupported network options: {', '.join(opts.options)}")
         return create(self.rt, opts.name, opts.driver, opts.subnet, opts.gateway, opts.ip_range, opts.internal,
-                      dict(opts.labels), ignore=opts.ignore, disable_dns=opts.disable_dns, ipv6=opts.ipv6)
+                      dict(opts.labels), ignore=opts.ignore, disable_dns=opts.disable_dns, ipv6=opts.ipv6,
+                      ipam_driver=opts.ipam_driver)
 
     def ls(self, filters: list[str]) -> list[NetworkSummary]:
         """`network ls`: the networks that pass every filter (the default one first), each

@@ -173,8 +173,10 @@ class SpecBuilder:
 
     def build_step(self, rec: ContainerRecord, rootfs_desc: dict[str, Any], etc: dict[str, str]) -> dict[str, Any]:
         """The spec of a build step's RUN: rec is the step's working container (no row, no
-        image of its own: rootfs_desc is the working container's)."""
-        return self._spec(rec, rootfs_desc, etc, None, None)
+        image of its own: rootfs_desc is the working container's); build's --userns-uid-map
+        & co nest its user namespace as --uidmap nests a container's."""
+        nested = nested_mappings(rec.config.idmap) if rec.config.idmap else None
+        return self._spec(rec, rootfs_desc, etc, None, nested)
 
     # -- a process in a running container --------------------------------------------------
 
@@ -475,11 +477,12 @@ def nested_mappings(idmap: dict[str, list[list[int]]]) -> Any:
     return IdMappings(tuple(IdMap(*r) for r in idmap["uids"]), tuple(IdMap(*r) for r in idmap["gids"]))
 
 
-def idmapped_rootfs(rt: Runtime, cid: str, desc: dict[str, Any], idmap: dict[str, list[list[int]]]
-                    ) -> dict[str, Any]:
+def idmapped_rootfs(rt: Runtime, cid: str, desc: dict[str, Any], idmap: dict[str, list[list[int]]],
+                    cdir: Optional[str] = None) -> dict[str, Any]:
     """The root file system seen through fuse-overlayfs with id mapping: image layers keep the
     default mapping's ids, which a container with other mappings must see unchanged (kernel
-    overlayfs cannot shift ids in a user namespace)."""
+    overlayfs cannot shift ids in a user namespace). cdir: where the copying driver's extra
+    directories go (the container's directory; a build step's working directory)."""
     from rootless.userns import fuse_idmapping
 
     program = _fuse_overlayfs()
@@ -488,7 +491,7 @@ def idmapped_rootfs(rt: Runtime, cid: str, desc: dict[str, Any], idmap: dict[str
                            "image's files with their own ids) and /dev/fuse: install fuse-overlayfs")
     desc = dict(desc)
     if desc["type"] == "bind":   # the copying driver: the container's tree is the upper layer
-        cdir = rt.store.container_dir(cid)
+        cdir = cdir or rt.store.container_dir(cid)
         for sub in ("idmap-lower", "idmap-work"):
             os.makedirs(os.path.join(cdir, sub), mode=0o700, exist_ok=True)
         desc = {"lower": [os.path.join(cdir, "idmap-lower")], "upper": desc["source"],

@@ -133,7 +133,25 @@ def container_spec(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
     etc = write_etc(rt.container_run_dir(rec.id), etc_files(rec, net.etc, uts_hostname))
     if specs.mappings is not None and specs.mappings.warning:
         warn(specs.mappings.warning)
-    return specs.container(rec, rootfs, etc, console, net)
+    spec = specs.container(rec, rootfs, etc, console, net)
+    _hooks(rt, rec, spec, warn)
+    return spec
+
+
+def _hooks(rt: Runtime, rec: ContainerRecord, spec: dict[str, Any], warn: Callable[[str], None]) -> None:
+    """The OCI hooks that match the container, into its spec; the poststop ones also into
+    its runtime directory, for its exit (Container.exited) to run."""
+    from . import hooks
+
+    hooks.attach(spec, rt.cfg.hooks_dirs, rec.id, rt.store.container_dir(rec.id), bool(rec.config.mounts), warn)
+    path = os.path.join(rt.container_run_dir(rec.id), hooks.POSTSTOP_FILE)
+    if (spec.get("hooks") or {}).get("poststop"):
+        hooks.save_poststop(spec, path)
+    else:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
 
 
 def _write_spec(path: str, spec: dict[str, Any]) -> None:

@@ -27,7 +27,7 @@ from .context import Context, clone, is_git_url, unpack_stdin
 # the options live in options.py; BuildOptions and the parsers are imported from here too
 from .options import (FORMATS, PROXY_VARS, PULL_POLICIES, BuildOptions, builtin_args, parse_build_args,
                       parse_network, parse_secrets)
-from .parser import parse
+from .parser import parse, preprocess
 from .stages import Plan, global_values, needed, split
 
 __all__ = ["Build", "BuildOptions", "build", "builtin_args", "parse_build_args", "parse_network", "parse_secrets"]
@@ -57,6 +57,15 @@ class Build:
         self.network = parse_network(o.network)
         self.build_args = parse_build_args(o.build_args, o.build_arg_files)
         self.secrets = parse_secrets(o.secrets)
+        from .ssh import Agents, parse_ssh
+
+        self.ssh = Agents(parse_ssh(o.ssh))
+        # build's --hooks-dir, else the global one's, else the default directories
+        self.hooks_dirs = list(o.hooks_dirs) if o.hooks_dirs else rt.cfg.hooks_dirs
+        if self.hooks_dirs is not None:
+            from ..engine.hooks import load
+
+            load(self.hooks_dirs)    # checked before the first step
         self._flags(o)
         self.consumed: set[str] = set()
         self.results: dict[int, Optional[Image]] = {}
@@ -103,6 +112,11 @@ class Build:
 
         self.retry_delay = parse_duration(o.retry_delay, "--retry-delay") if o.retry_delay else 2.0
         self.cache_ttl = parse_duration(o.cache_ttl, "--cache-ttl") if o.cache_ttl else None
+        from .remote_cache import RemoteCache, cache_repo
+
+        cache_from, cache_to = cache_repo(o.cache_from, "--cache-from"), cache_repo(o.cache_to, "--cache-to")
+        self.remote = (RemoteCache(self.rt, o, cache_from, cache_to, self.cache_ttl, self.warn)
+                       if cache_from or cache_to else None)
         if o.manifest:
             from storage import reference as ref
 
@@ -236,6 +250,7 @@ class Build:
         o = self.o
         with contextlib.ExitStack() as stack:
             self.scratch = stack.enter_context(self.rt.store.temporary("build-files")).path
+            stack.callback(self.ssh.close)
             root, text, fname = self._sources(stack)
             from .ignore import load
 
@@ -483,31 +498,9 @@ class Build:
                 path = os.path.join(root, f)
             if not os.path.isfile(path):
                 raise InvalidArgument(f"the Containerfile {f} does not exist (no such file or directory)")
-            texts.append(_cpp(path, root, o.cpp_flags) if path.endswith(".in") else _read(path))
+            texts.append(preprocess(path, root, o.cpp_flags) if path.endswith(".in") else _read(path))
             names.append(os.path.basename(path))
         return root, "\n".join(texts), names[0] if len(names) == 1 else "Containerfile"
-
-
-def _cpp(path: str, context: str, cpp_flags: list[str]) -> str:
-    """A Containerfile.in: what the C preprocessor makes of it (#include, #define, #if), run
-    as buildah runs it (traditional mode, no predefined macros, --cpp-flag's flags added)."""
-    import shutil
-    import subprocess
-
-    cpp = shutil.which("cpp")
-    if cpp is None:
-        raise InvalidArgument(f"{os.path.basename(path)}: a .in Containerfile needs cpp, which is not installed")
-    argv = [cpp, "-E", "-iquote", context, "-traditional", "-undef", "-", *cpp_flags]
-    try:
-        with open(path, "rb") as f:
-            done = subprocess.run(argv, stdin=f, capture_output=True, cwd=os.path.dirname(os.path.abspath(path)),
-                                  check=False)
-    except OSError as exc:
-        raise InvalidArgument(f"preprocessing {path}: {exc.strerror}") from exc
-    if done.returncode != 0:
-        why = done.stderr.decode(errors="replace").strip().splitlines()
-        raise InvalidArgument(f"preprocessing {path}: {why[-1] if why else f'cpp exited {done.returncode}'}")
-    return done.stdout.decode("utf-8", "surrogateescape")
 
 
 def _unreachable(exc: BaseException) -> bool:

@@ -202,7 +202,8 @@ def run_settings(rt: Any, o: Any, network: str) -> dict[str, Any]:
     userns = o.userns if o.userns is not None else os.environ.get("BUILDAH_USERNS", "")
     if userns not in ("", "host", "private"):
         raise InvalidArgument(f"--userns {userns}: a RUN step with an id mapping of its own is not available yet: "
-                              "use host or private (both the user's default mapping)")
+                              "use host or private (both the user's default mapping), or --userns-uid-map")
+    idmap = step_idmap(rt, o, userns)
     if o.no_hosts and o.add_hosts:
         raise InvalidArgument("--no-hosts and --add-host conflict, can not be used together")
     security = opt.parse_security_opts(list(o.security_opts))
@@ -238,9 +239,35 @@ def run_settings(rt: Any, o: Any, network: str) -> dict[str, Any]:
         "no_new_privileges": security["no_new_privileges"], "mask": security["mask"], "unmask": security["unmask"],
         "add_hosts": [list(netopts.parse_add_host(h)) for h in o.add_hosts], "no_hosts": bool(o.no_hosts),
         "dns": netopts.parse_dns(list(o.dns), list(o.dns_search), list(o.dns_options)),
-        "limits": limits, "cgroup_parent": o.cgroup_parent or "", "mounts": mounts,
+        "limits": limits, "cgroup_parent": o.cgroup_parent or "", "mounts": mounts, "idmap": idmap,
         **{k: v for k, v in kernel.items() if k != "cgroups_mode"},
     }
+
+
+def step_idmap(rt: Any, o: Any, userns: str) -> dict[str, list[list[int]]]:
+    """--userns-uid-map/--userns-gid-map CONTAINER:HOST:SIZE (as run's --uidmap/--gidmap: HOST
+    counts in the user's namespace, 0 the user, 1.. the subordinate ids; one given alone
+    stands for both) or --userns-uid-map-user/--userns-gid-map-group NAME (as run's
+    --subuidname/--subgidname): RUN's user namespace; {} for the user's default mapping."""
+    from ..engine import procopts
+    from ..engine.create import parse_userns
+
+    uidmap, gidmap = list(o.uid_map), list(o.gid_map)
+    if o.uid_map_user or o.gid_map_group:
+        if uidmap or gidmap:
+            raise InvalidArgument("--userns-uid-map-user and --userns-gid-map-group cannot be combined with "
+                                  "--userns-uid-map or --userns-gid-map")
+        uidmap, gidmap = procopts.subid_maps(o.uid_map_user, o.gid_map_group, rt.id_mappings)
+    if not uidmap and not gidmap:
+        return {}
+    if userns == "host":
+        raise InvalidArgument("--userns host and the --userns-*-map flags cannot be used together")
+    try:
+        ns = parse_userns(None, uidmap, gidmap, rt.cfg.rootless, rt.id_mappings)
+    except InvalidArgument as exc:
+        raise InvalidArgument(str(exc).replace("--uidmap", "--userns-uid-map").replace("--gidmap", "--userns-gid-map")
+                              ) from None
+    return ns.idmap
 
 
 def step_cgroup_parent(settings: dict[str, Any], warn: Any) -> Optional[str]:

@@ -64,6 +64,14 @@ class BuildOptions:
     retry: int = 3
     retry_delay: Optional[str] = None
     cache_ttl: Optional[str] = None
+    cache_from: Optional[str] = None     # a registry's repository: the layer cache read from / pushed to
+    cache_to: Optional[str] = None
+    ssh: list[str] = field(default_factory=list)     # default|ID[=SOCKET|KEY[,...]] for RUN --mount=type=ssh
+    uid_map: list[str] = field(default_factory=list)   # RUN's id maps (--userns-uid-map & co)
+    gid_map: list[str] = field(default_factory=list)
+    uid_map_user: Optional[str] = None
+    gid_map_group: Optional[str] = None
+    hooks_dirs: list[str] = field(default_factory=list)
     # what every RUN gets, as `run` takes it
     add_hosts: list[str] = field(default_factory=list)
     no_hosts: bool = False

@@ -19,6 +19,7 @@ heredocs, leaves a continuation at an empty line (BuildKit skips the line) and h
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Optional
@@ -312,3 +313,25 @@ def validate(ins: Instruction, where: str, escape: str = "\\") -> None:
             raise ParseError(f"{where}: {inner} isn't allowed as an ONBUILD trigger")
         if inner not in KEYWORDS:
             raise ParseError(f"{where}: unknown instruction in ONBUILD: {inner}")
+
+
+def preprocess(path: str, context: str, cpp_flags: list[str]) -> str:
+    """A Containerfile.in: what the C preprocessor makes of it (#include, #define, #if), run
+    as buildah runs it (traditional mode, no predefined macros, --cpp-flag's flags added)."""
+    import shutil
+    import subprocess
+
+    cpp = shutil.which("cpp")
+    if cpp is None:
+        raise InvalidArgument(f"{os.path.basename(path)}: a .in Containerfile needs cpp, which is not installed")
+    argv = [cpp, "-E", "-iquote", context, "-traditional", "-undef", "-", *cpp_flags]
+    try:
+        with open(path, "rb") as f:
+            done = subprocess.run(argv, stdin=f, capture_output=True, cwd=os.path.dirname(os.path.abspath(path)),
+                                  check=False)
+    except OSError as exc:
+        raise InvalidArgument(f"preprocessing {path}: {exc.strerror}") from exc
+    if done.returncode != 0:
+        why = done.stderr.decode(errors="replace").strip().splitlines()
+        raise InvalidArgument(f"preprocessing {path}: {why[-1] if why else f'cpp exited {done.returncode}'}")
+    return done.stdout.decode("utf-8", "surrogateescape")

@@ -20,7 +20,7 @@ from ..errors import InvalidArgument
 from ..state import ContainerConfig, ContainerRecord
 from .working import FORK_LOCK, Working
 
-MOUNT_TYPES = ("bind", "cache", "tmpfs", "secret")
+MOUNT_TYPES = ("bind", "cache", "tmpfs", "secret", "ssh")
 
 
 @dataclass
@@ -36,6 +36,7 @@ class RunStep:
     settings: dict[str, Any] = field(default_factory=dict)   # the run-like flags' fields (flags.py)
     stdin: bool = False                                       # --stdin: RUN reads podpy's stdin
     cgroup_parent: Optional[str] = None                       # where the step's cgroup goes (limits)
+    hooks_dirs: Optional[list[str]] = None                    # OCI hooks (None: the default directories)
 
 
 @dataclass
@@ -73,10 +74,8 @@ def parse_mount(value: str, workdir: str) -> MountSpec:
         else:
             flags.add(k)
     kind = fields.pop("type", "bind")
-    if kind == "ssh":
-        raise InvalidArgument("RUN --mount=type=ssh is not supported")
     if kind not in MOUNT_TYPES:
-        raise InvalidArgument(f"RUN --mount: unknown type {kind!r}: use bind, cache, tmpfs or secret")
+        raise InvalidArgument(f"RUN --mount: unknown type {kind!r}: use bind, cache, tmpfs, secret or ssh")
     target = fields.pop("target", None) or fields.pop("dst", None) or fields.pop("destination", None)
     m = MountSpec(kind, "")
     m.source = fields.pop("source", None) or fields.pop("src", None)
@@ -112,6 +111,9 @@ def parse_mount(value: str, workdir: str) -> MountSpec:
             raise InvalidArgument(f"RUN --mount={value}: a secret needs an id or a target")
         m.id = m.id or os.path.basename(target or "")
         target = target or ("" if m.env else f"/run/secrets/{m.id}")
+    elif kind == "ssh":
+        m.id = m.id or "default"
+        target = target or ""     # the step numbers them: /run/buildkit/ssh_agent.N
     elif not target:
         raise InvalidArgument(f"RUN --mount={value}: the target is missing")
     if target and not target.startswith("/"):
@@ -195,7 +197,13 @@ def run(work: Working, step: RunStep, warn: Callable[[str], None], stopper: Stop
     rec = ContainerRecord(id=cid, name=cid[:12], image_id="", image_name="", created=time.time(),
                           state="running", config=cfg)
     etc = specgen.write_etc(os.path.join(work.cdir, "run"), specgen.etc_files(rec))
-    spec = specgen.builder(rt).build_step(rec, work.rootfs(), etc)
+    rootfs = work.rootfs()
+    if cfg.idmap:   # --userns-uid-map & co: the layers seen with their own ids through fuse-overlayfs
+        rootfs = specgen.idmapped_rootfs(rt, cid, rootfs, cfg.idmap, cdir=work.cdir)
+    spec = specgen.builder(rt).build_step(rec, rootfs, etc)
+    from ..engine import hooks as oci
+
+    oci.attach(spec, step.hooks_dirs, cid, work.cdir, bool(mounts), warn)
     cgroup = _step_cgroup(step.cgroup_parent, cfg.limits, cid, warn) if step.cgroup_parent else None
     options = parent.LaunchOptions(slirp=_slirp_options({}) if step.network == "slirp4netns" else None,
                                    cgroup_procs=os.path.join(cgroup, "cgroup.procs") if cgroup else None)
@@ -229,6 +237,10 @@ def run(work: Working, step: RunStep, warn: Callable[[str], None], stopper: Stop
                 os.close(saved)
         stopper.add(container)
         code = container.wait()
+        if (spec.get("hooks") or {}).get("poststop"):
+            from rootless import hooks as oci_hooks
+
+            oci_hooks.run(spec, "poststop", "stopped", 0, warn)
     finally:
         if container is not None:
             stopper.discard(container)

@@ -140,6 +140,12 @@ class StageBuilder:
         key = step_key(self.key, step.created_by, step.digest)
         if b.layers and not b.no_cache:
             hit = b.cached(key)
+            if hit is None and step.work is not None and b.remote is not None:
+                hit = b.remote.get(key)      # --cache-from: the registry's image for this step
+                if hit is not None:
+                    b.cache.put(key, hit.id)
+            elif hit is not None and step.work is not None and b.remote is not None:
+                b.remote.put(key, hit)       # --cache-to gets what the local cache had
             if hit is not None:
                 b.say(f"--> Using cache {hit.id}")
                 self.image = hit
@@ -174,6 +180,8 @@ class StageBuilder:
         if b.layers:
             self._commit_image()
             b.cache.put(key, self.image.id)   # type: ignore[union-attr]
+            if step.work is not None and b.remote is not None:
+                b.remote.put(key, self.image)
             if not last:
                 b.say(f"--> {self.image.id[:11]}")   # type: ignore[union-attr]
 

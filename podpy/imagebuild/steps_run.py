@@ -46,6 +46,9 @@ def run_step(sb: Any, ins: Instruction) -> Step:
     argv, scripts = _argv(sb, ins)
     workdir = sb.workdir()
     mounts = [parse_mount(sb.expand(v), workdir) for v in ins.flag_values("mount")]
+    agents = [m for m in mounts if m.type == "ssh"]
+    for n, m in enumerate(agents):
+        m.target = m.target or f"/run/buildkit/ssh_agent.{n}"
     for m in mounts:   # from= a --build-context: its directory, or the image it names
         name = sb.expand(m.from_).lower() if m.from_ else ""
         if name and b.plan.find(name, before=sb.stage.index) is None:
@@ -76,6 +79,8 @@ def run_step(sb: Any, ins: Instruction) -> Step:
     created_by = (f"|{len(args)} {' '.join(f'{k}={v}' for k, v in args)} " if args else "") + shown
     digest = hashlib.sha256()
     digest.update(f"network={network} security={security}\n".encode())
+    if b.run_settings.get("idmap"):    # --userns-uid-map & co: what RUN sees of its ids differs
+        digest.update(f"idmap {json.dumps(b.run_settings['idmap'], sort_keys=True)}\n".encode())
     for name, body in scripts:
         digest.update(f"script {name}\n{body}\n".encode("utf-8", "surrogateescape"))
     for h in ins.heredocs:
@@ -90,6 +95,9 @@ def run_step(sb: Any, ins: Instruction) -> Step:
                 context = b.dir_contexts[m.context] if m.context else b.context
                 tops = context.sources(m.source or ".", "RUN --mount")
                 digest.update(context.digest(tops).encode())
+        elif m.type == "ssh" and m.id not in b.ssh and m.required:
+            raise InvalidArgument(f"RUN --mount=type=ssh: the SSH agent {m.id!r} is required and was not "
+                                  "given (--ssh ID[=SOCKET|KEY])")
         elif m.type == "secret" and m.id not in b.secrets and m.required:
             raise InvalidArgument(f"RUN --mount=type=secret: the secret {m.id!r} is required and was not "
                                   "given (--secret id=...,src=...)")
@@ -108,7 +116,7 @@ def run_step(sb: Any, ins: Instruction) -> Step:
             created = created_paths(layer_dirs, RUNTIME_DESTINATIONS + dests)
             step = RunStep(argv, env + extra_env, user, workdir, network, spec_mounts,
                            privileged=security == "insecure", quiet=b.quiet, settings=b.run_settings,
-                           stdin=b.o.stdin, cgroup_parent=b.step_cgroup)
+                           stdin=b.o.stdin, cgroup_parent=b.step_cgroup, hooks_dirs=b.hooks_dirs)
             code = run(w, step, b.warn, b.stopper)
         finally:
             for fd in locks:
@@ -144,6 +152,13 @@ def _prepare_mounts(sb: Any, w: "Working", mounts: list[MountSpec],
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 locks.append(fd)
             out.append(_bind(path, m.target, bool(m.readonly)))
+        elif m.type == "ssh":
+            sock = b.ssh.socket(m.id or "default")
+            if sock is None:
+                continue    # not required: the step runs without it
+            out.append(_bind(sock, m.target, False))
+            if not any(e.startswith("SSH_AUTH_SOCK=") for e in env):
+                env.append(f"SSH_AUTH_SOCK={m.target}")
         elif m.type == "secret":
             secret = b.secrets.get(m.id or "")
             if secret is None:

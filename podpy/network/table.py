@@ -180,6 +180,9 @@ def allocate_addresses(rt: Runtime, cid: str, endpoints: dict[str, dict[str, Any
             net = by_id(rt, ep["id"])
             if net is None:
                 raise NoSuchNetwork(f"unable to find network with name or ID {name}: network not found")
+            if (net.get("ipam_options") or {}).get("driver") == "none":
+                raise InvalidArgument(f"network {name} gives no addresses (--ipam-driver none): containers on "
+                                      "such a network are not available yet")
             used = {r[0] for r in c.execute("SELECT ip FROM network_addresses WHERE network=?", (net["id"],))}
             for version, key, suffix in ((4, "ip", ""), (6, "ip6", "6")):
                 sub = subnet_of(net, version)

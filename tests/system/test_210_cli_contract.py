@@ -185,8 +185,9 @@ def test_the_accepted_engine_flags_are_recorded(p):
     (["system", "migrate"], "podpy system migrate: out of scope"),
     (["generate", "spec", "x"], "podpy generate spec: out of scope"),
     (["push", "--sign-by", "k", "x"], "podpy push --sign-by: image signing is not available yet"),
-    (["run", "--ip6", "fd00::2", "busybox", "true"], "podpy run --ip6: IPv6 on user networks is not available yet"),
-    (["--hooks-dir", "/x", "ps"], "podpy --hooks-dir: OCI hooks are not available yet"),
+    (["build", "--all-platforms", "."], "podpy build --all-platforms: building for every platform needs emulation"),
+    (["--hooks-dir", "/no/such/hooks", "run", "--rm", "busybox", "true"],
+     "--hooks-dir /no/such/hooks: no such directory"),
 ])
 def test_refusals_are_one_line_and_125(p, args, message):
     res = p(*args, check=False)

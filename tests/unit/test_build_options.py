@@ -25,10 +25,13 @@ def test_parse_mount():
     assert (m.target, m.env, m.required) == ("", "TOKEN", True)
     m = parse_mount("type=tmpfs,target=/t,size=10m", "/")
     assert m.size == "10m"
+    m = parse_mount("type=ssh", "/")
+    assert (m.id, m.target, m.required) == ("default", "", False)   # the step numbers the target
+    m = parse_mount("type=ssh,id=gh,target=/agent,required=true", "/")
+    assert (m.id, m.target, m.required) == ("gh", "/agent", True)
 
 
 @pytest.mark.parametrize("value,message", [
-    ("type=ssh", "not supported"),
     ("type=nfs,target=/x", "unknown type"),
     ("type=cache", "the target is missing"),
     ("type=cache,target=/c,bogus=1", "unknown option 'bogus'"),

@@ -79,9 +79,11 @@ def test_remote_connections_are_refused_in_one_line(args, flag):
         parse([*args, "ps"])
 
 
-def test_hooks_are_refused():
-    with pytest.raises(InvalidArgument, match=_exactly("podpy --hooks-dir: OCI hooks are not available yet")):
-        parse(["--hooks-dir", "/x", "ps"])
+def test_hooks_dir_is_repeatable_and_reaches_the_engine_settings():
+    g, rest = parse(["--hooks-dir", "/x", "--hooks-dir=/y", "ps", "--hooks-dir", "/z"])
+    assert rest == ["ps", "--hooks-dir", "/z"]
+    assert g.engine_settings()["hooks_dirs"] == ["/x", "/y"]
+    assert parse(["ps"])[0].engine_settings()["hooks_dirs"] is None    # the default directories
 
 
 def test_namespace_and_volume_path_reach_the_engine_settings():

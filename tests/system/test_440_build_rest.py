@@ -1,0 +1,357 @@
+"""build's remaining flags: the layer cache kept in a registry (--cache-to, --cache-from),
+SSH agent forwarding into RUN (--ssh, RUN --mount=type=ssh), the id maps of RUN's user
+namespace (--userns-uid-map & co), OCI hooks (--hooks-dir), and network create's
+--ipam-driver."""
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from registry import LocalRegistry
+
+
+@pytest.fixture
+def p(new_podpy, image_tar):
+    q = new_podpy()
+    q("import", image_tar, "busybox")
+    return q
+
+
+def ctx(tmp_path: Path, containerfile: str, files: dict | None = None) -> Path:
+    d = tmp_path / "ctx"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "Containerfile").write_text(containerfile)
+    for rel, content in (files or {}).items():
+        (d / rel).write_text(content)
+    return d
+
+
+@pytest.fixture
+def registry(tmp_path):
+    if shutil.which("docker-registry") is None:
+        pytest.skip("docker-registry is needed (installed by packaging/setup.sh test)")
+    (tmp_path / "reg").mkdir()
+    reg = LocalRegistry(tmp_path / "reg")
+    yield reg
+    reg.stop()
+
+
+# -- --cache-to / --cache-from ---------------------------------------------------------------
+
+STAMPED = "FROM localhost/busybox\nCOPY f /f\nRUN date +%s%N > /stamp\nRUN echo second > /second\n"
+
+
+def fresh_store_with_the_same_base(p, new_podpy, tmp_path):
+    """A new store whose busybox is the very image of p's (its id is in every cache key)."""
+    saved = tmp_path / "busybox-image.tar"
+    if not saved.exists():
+        p("save", "-o", saved, "busybox")
+    fresh = new_podpy()
+    fresh("load", "-i", saved)
+    return fresh
+
+
+def test_cache_to_then_cache_from_in_a_fresh_store_runs_no_step(p, new_podpy, registry, tmp_path):
+    d = ctx(tmp_path, STAMPED, {"f": "x\n"})
+    repo = f"{registry.host}/buildcache"
+    out = p("build", "--tls-verify=false", "--cache-to", repo, "-t", "first", d).stdout
+    assert "Using cache" not in out
+    stamp = p("run", "--rm", "first", "cat", "/stamp").stdout
+    # three steps with a layer each: three tags in the repository, the steps' cache keys
+    tags = p("search", "--list-tags", "--tls-verify=false", repo, "--format", "{{.Tag}}").stdout.split()
+    assert len(tags) == 3 and all(len(t) == 64 for t in tags)
+    fresh = fresh_store_with_the_same_base(p, new_podpy, tmp_path)
+    out = fresh("build", "--tls-verify=false", "--cache-from", repo, "-t", "second", d).stdout
+    assert out.count("--> Using cache") == 3
+    assert fresh("run", "--rm", "second", "cat", "/stamp").stdout == stamp   # RUN did not run again
+    # the pulled steps keep no names of the cache's
+    assert repo not in fresh("images", "--format", "{{.Repository}}").stdout
+    # a changed step misses from there on: it runs, and what follows too
+    (d / "f").write_text("changed\n")
+    out = fresh("build", "--tls-verify=false", "--cache-from", repo, "-t", "third", d).stdout
+    assert "Using cache" not in out
+    assert fresh("run", "--rm", "third", "cat", "/stamp").stdout != stamp
+
+
+def test_cache_ttl_ignores_older_cached_steps_of_the_registry(p, new_podpy, registry, tmp_path):
+    d = ctx(tmp_path, STAMPED, {"f": "x\n"})
+    repo = f"{registry.host}/ttl"
+    p("build", "--tls-verify=false", "--cache-to", repo, d)
+    fresh = fresh_store_with_the_same_base(p, new_podpy, tmp_path)
+    import time
+    time.sleep(2)
+    out = fresh("build", "--tls-verify=false", "--cache-from", repo, "--cache-ttl", "1s", d).stdout
+    assert "Using cache" not in out
+
+
+def test_cache_from_refuses_a_tag_and_a_local_name(p, tmp_path):
+    d = ctx(tmp_path, "FROM localhost/busybox\n")
+    r = p("build", "--cache-from", "127.0.0.1:5000/c:tag", d, check=False)
+    assert r.returncode == 125 and "without a tag" in r.stderr
+    r = p("build", "--cache-to", "cache", d, check=False)
+    assert r.returncode == 125 and "--cache-to" in r.stderr
+
+
+# -- --ssh and RUN --mount=type=ssh ------------------------------------------------------------
+
+SSH_CHECK = ('FROM localhost/busybox\n'
+             'RUN --mount=type=ssh [ -S "$SSH_AUTH_SOCK" ] && echo "sock=$SSH_AUTH_SOCK" > /seen\n'
+             'RUN --mount=type=ssh,id=other,target=/agent [ -S /agent ] && echo other >> /seen\n')
+
+
+@pytest.fixture
+def agent(tmp_path):
+    """An ssh-agent of this test's, with a key of its own loaded."""
+    if shutil.which("ssh-agent") is None or shutil.which("ssh-keygen") is None:
+        pytest.skip("openssh-client is needed (installed by packaging/setup.sh test)")
+    import subprocess
+    key = tmp_path / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "podpy-test-key", "-f", str(key)],
+                   check=True)
+    sock = tmp_path / "agent.sock"
+    proc = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL)
+    import time
+    for _ in range(200):
+        if sock.exists():
+            break
+        time.sleep(0.02)
+    subprocess.run(["ssh-add", "-q", str(key)], env={**os.environ, "SSH_AUTH_SOCK": str(sock)}, check=True)
+    yield sock, key
+    proc.terminate()
+    proc.wait()
+
+
+def test_ssh_default_binds_the_agent_socket_and_sets_ssh_auth_sock(p, agent, tmp_path):
+    sock, _key = agent
+    d = ctx(tmp_path, SSH_CHECK)
+    p("build", "-q", "-t", "ssh1", "--ssh", "default", "--ssh", f"other={sock}", d,
+      env={"SSH_AUTH_SOCK": str(sock)})
+    assert p("run", "--rm", "ssh1", "cat", "/seen").stdout == "sock=/run/buildkit/ssh_agent.0\nother\n"
+    # the socket and its directory are not in the image
+    r = p("run", "--rm", "ssh1", "ls", "/run/buildkit", check=False)
+    assert r.returncode != 0
+    assert "SSH_AUTH_SOCK" not in json.dumps(json.loads(p("image", "inspect", "ssh1").stdout)[0]["Config"])
+
+
+# busybox has no SSH client: the host's ssh-add runs in the step through the host's dynamic
+# loader and libraries, bound read-only with -v (Debian's /lib is /usr/lib)
+SSH_ADD = ("/hostusr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 --library-path /hostusr/lib/x86_64-linux-gnu "
+           "/hostusr/bin/ssh-add -l")
+
+
+def host_ssh_add():
+    if not os.path.exists("/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"):
+        pytest.skip("the host's ssh-add is run through /usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 (x86-64 only)")
+    return ["-v", "/usr:/hostusr:ro"]
+
+
+def test_ssh_agent_answers_inside_run(p, agent, tmp_path):
+    sock, _key = agent
+    d = ctx(tmp_path, f"FROM localhost/busybox\nRUN --mount=type=ssh {SSH_ADD} > /keys\n")
+    p("build", "-q", "-t", "ssh2", *host_ssh_add(), "--ssh", f"default={sock}", d)
+    assert "podpy-test-key" in p("run", "--rm", "ssh2", "cat", "/keys").stdout
+
+
+def test_ssh_key_file_gets_an_agent_of_podpys_own(p, agent, tmp_path):
+    _sock, key = agent
+    d = ctx(tmp_path, f"FROM localhost/busybox\nRUN --mount=type=ssh,id=k {SSH_ADD} > /keys\n")
+    p("build", "-q", "-t", "ssh3", *host_ssh_add(), "--ssh", f"k={key}", d, env={"SSH_AUTH_SOCK": ""})
+    assert "podpy-test-key" in p("run", "--rm", "ssh3", "cat", "/keys").stdout
+
+
+def test_ssh_required_and_missing_agents_are_errors(p, tmp_path):
+    d = ctx(tmp_path, "FROM localhost/busybox\nRUN --mount=type=ssh,required=true true\n")
+    r = p("build", d, check=False)
+    assert r.returncode == 125 and "required" in r.stderr
+    # not required: the step runs without it
+    d = ctx(tmp_path, "FROM localhost/busybox\nRUN --mount=type=ssh [ -z \"$SSH_AUTH_SOCK\" ]\n")
+    p("build", "-q", d)
+    r = p("build", "--ssh", "default", d, check=False, env={"SSH_AUTH_SOCK": ""})
+    assert r.returncode == 125 and "SSH_AUTH_SOCK is not set" in r.stderr
+    r = p("build", "--ssh", f"k={tmp_path}/nokey", d, check=False)
+    assert r.returncode == 125 and "nokey" in r.stderr
+
+
+# -- --userns-uid-map & co ----------------------------------------------------------------------
+
+MAPS = ("FROM localhost/busybox\n"
+        "RUN cat /proc/self/uid_map /proc/self/gid_map > /maps; touch /owned; chown 5:6 /owned; "
+        "ls -ln /etc/passwd >> /maps\n")
+
+
+def maps_of(p, image):
+    return [line.split() for line in p("run", "--rm", image, "cat", "/maps").stdout.splitlines()]
+
+
+def test_userns_maps_give_run_its_user_namespace(p, tmp_path):
+    d = ctx(tmp_path, MAPS)
+    p("build", "-q", "-t", "mapped", "--userns-uid-map", "0:1:1000", "--userns-gid-map", "0:1:2000", d)
+    lines = maps_of(p, "mapped")
+    # counted in the user's namespace, as run --uidmap counts: 0 the user, 1.. the subordinate ids
+    assert lines[0] == ["0", "1", "1000"] and lines[1] == ["0", "1", "2000"]
+    assert lines[2][2:4] == ["0", "0"]     # the image's files kept their owners as RUN saw them
+    assert p("run", "--rm", "mapped", "stat", "-c", "%u:%g", "/owned").stdout.strip() == "5:6"
+    # without the flags: the user's default mapping (and the cache does not mix the two up)
+    p("build", "-q", "-t", "plain", d)
+    assert maps_of(p, "plain")[0][:2] == ["0", str(os.getuid())]
+
+
+def test_userns_map_user_takes_the_subordinate_ranges_of_a_user(p, tmp_path):
+    import pwd
+    d = ctx(tmp_path, MAPS)
+    me = pwd.getpwuid(os.getuid()).pw_name
+    p("build", "-q", "-t", "byname", "--userns-uid-map-user", me, "--userns-gid-map-group", me, d)
+    lines = maps_of(p, "byname")
+    # the user's own subordinate ids: from 1 up in its namespace
+    assert lines[0][:2] == ["0", "1"] and lines[1][:2] == ["0", "1"]
+
+
+def test_userns_map_errors(p, tmp_path):
+    d = ctx(tmp_path, MAPS)
+    r = p("build", "--userns-uid-map", "0:1:99999999", d, check=False)
+    assert r.returncode == 125 and "--userns-uid-map" in r.stderr
+    r = p("build", "--userns-uid-map", "nonsense", d, check=False)
+    assert r.returncode == 125
+    r = p("build", "--userns-uid-map-user", "no-such-user-here", d, check=False)
+    assert r.returncode == 125 and "no-such-user-here" in r.stderr
+    r = p("build", "--userns-uid-map-user", "root", "--userns-uid-map", "0:1:10", d, check=False)
+    assert r.returncode == 125 and "cannot be combined" in r.stderr
+
+
+# -- OCI hooks (--hooks-dir) ------------------------------------------------------------------
+
+def hook_dir(tmp_path: Path, name: str, stages: list, when: dict, out: Path, exit_code: int = 0) -> Path:
+    """A hooks directory with one hook: a script that appends its stage argument, its
+    environment's HOOKVAR and the state JSON it read to out."""
+    d = tmp_path / "hooks"
+    d.mkdir(exist_ok=True)
+    script = tmp_path / "hook.sh"
+    script.write_text(f'#!/bin/sh\n{{ echo "$1 $HOOKVAR $(id -u)"; cat; echo; }} >> {out}\nexit {exit_code}\n')
+    script.chmod(0o755)
+    for stage in stages:
+        (d / f"{name}-{stage}.json").write_text(json.dumps({
+            "version": "1.0.0", "hook": {"path": str(script), "args": ["hook.sh", stage], "env": ["HOOKVAR=v"],
+                                        "timeout": 10},
+            "when": when, "stages": [stage]}))
+    return d
+
+
+def records(out: Path) -> list:
+    lines = out.read_text().splitlines() if out.exists() else []
+    return [(lines[i].split(), json.loads(lines[i + 1])) for i in range(0, len(lines), 2)]
+
+
+STAGES = ["prestart", "createRuntime", "poststart", "poststop"]
+
+
+def test_hooks_run_at_their_stages_with_the_state_on_stdin(p, tmp_path):
+    out = tmp_path / "got"
+    d = hook_dir(tmp_path, "all", STAGES, {"always": True}, out)
+    r = p("--hooks-dir", d, "run", "--name", "hooked", "localhost/busybox", "true")
+    assert r.returncode == 0
+    got = records(out)
+    assert [g[0][0] for g in got] == ["prestart", "createRuntime", "poststart", "poststop"]
+    cid = p("inspect", "--format", "{{.Id}}", "hooked").stdout.strip()
+    for (stage, var, uid), state in got:
+        assert var == "v" and uid == str(os.getuid())     # hook's env; run as the user (rootless)
+        assert state["id"] == cid and state["ociVersion"]
+    assert got[0][1]["status"] == "created" and got[0][1]["pid"] > 0
+    assert got[2][1]["status"] == "running"
+    assert got[3][1]["status"] == "stopped"
+
+
+def test_hooks_of_a_detached_container(p, tmp_path):
+    out = tmp_path / "got"
+    d = hook_dir(tmp_path, "all", STAGES, {"always": True}, out)
+    # a runroot of the test's own: a monitor of this podpy launches the container
+    run = ["--runroot", tmp_path / "run"]
+    p(*run, "--hooks-dir", d, "run", "-d", "--name", "bg", "localhost/busybox", "sleep", "0.3")
+    p(*run, "wait", "bg")
+    import time
+    for _ in range(100):
+        if len(records(out)) == 4:
+            break
+        time.sleep(0.05)
+    assert [g[0][0] for g in records(out)] == STAGES
+
+
+def test_hooks_match_annotations_commands_and_bind_mounts(p, tmp_path):
+    out = tmp_path / "got"
+    d = hook_dir(tmp_path, "ann", ["prestart"], {"annotations": {"^org\\.example\\.hook$": "^yes$"}}, out)
+    p("--hooks-dir", d, "run", "--rm", "localhost/busybox", "true")
+    assert records(out) == []
+    p("--hooks-dir", d, "run", "--rm", "--annotation", "org.example.hook=yes", "localhost/busybox", "true")
+    assert len(records(out)) == 1
+    out.unlink()
+    (d / "ann-prestart.json").unlink()
+    d = hook_dir(tmp_path, "cmd", ["prestart"], {"commands": ["/sleep$"]}, out)
+    p("--hooks-dir", d, "run", "--rm", "localhost/busybox", "true")
+    p("--hooks-dir", d, "run", "--rm", "localhost/busybox", "/bin/sleep", "0")
+    assert len(records(out)) == 1
+    out.unlink()
+    (d / "cmd-prestart.json").unlink()
+    d = hook_dir(tmp_path, "bind", ["prestart"], {"hasBindMounts": True}, out)
+    p("--hooks-dir", d, "run", "--rm", "localhost/busybox", "true")
+    p("--hooks-dir", d, "run", "--rm", "-v", f"{tmp_path}:/mnt", "localhost/busybox", "true")
+    assert len(records(out)) == 1
+
+
+def test_a_failing_prestart_hook_stops_the_start(p, tmp_path):
+    out = tmp_path / "got"
+    d = hook_dir(tmp_path, "bad", ["prestart"], {"always": True}, out, exit_code=3)
+    r = p("--hooks-dir", d, "run", "--rm", "localhost/busybox", "echo", "ran", check=False)
+    assert r.returncode != 0 and "ran" not in r.stdout and "prestart hook" in r.stderr
+
+
+def test_bad_hook_files_and_directories_are_errors(p, tmp_path):
+    d = tmp_path / "bad-hooks"
+    d.mkdir()
+    (d / "x.json").write_text('{"version": "2.0.0"}')
+    r = p("--hooks-dir", d, "run", "--rm", "localhost/busybox", "true", check=False)
+    assert r.returncode == 125 and "version" in r.stderr
+    r = p("--hooks-dir", tmp_path / "none", "run", "--rm", "localhost/busybox", "true", check=False)
+    assert r.returncode == 125 and "--hooks-dir" in r.stderr
+
+
+def test_build_hooks_dir_runs_hooks_for_run_steps(p, tmp_path):
+    out = tmp_path / "got"
+    d = hook_dir(tmp_path, "b", ["prestart", "poststop"], {"always": True}, out)
+    c = ctx(tmp_path, "FROM localhost/busybox\nRUN true\nRUN true\n")
+    p("build", "-q", "--hooks-dir", d, c)
+    assert [g[0][0] for g in records(out)] == ["prestart", "poststop", "prestart", "poststop"]
+
+
+# -- network create --ipam-driver ---------------------------------------------------------------
+
+def test_ipam_driver_none_makes_a_network_without_addresses_as_podman(p, podman):
+    p("network", "create", "--ipam-driver", "none", "noaddr")
+    ours = json.loads(p("network", "inspect", "noaddr").stdout)[0]
+    assert ours["ipam_options"] == {"driver": "none"}
+    assert not ours.get("subnets") and ours["dns_enabled"] is False
+    podman("network", "create", "--ipam-driver", "none", "noaddr440")
+    try:
+        theirs = json.loads(podman("network", "inspect", "noaddr440").stdout)[0]
+    finally:
+        podman("network", "rm", "noaddr440")
+    assert theirs["ipam_options"] == ours["ipam_options"] and not theirs.get("subnets")
+    assert theirs["dns_enabled"] == ours["dns_enabled"]
+    # a container cannot join it yet: refused before anything is made
+    r = p("run", "--rm", "--network", "noaddr", "localhost/busybox", "true", check=False)
+    assert r.returncode == 125 and "--ipam-driver none" in r.stderr
+    assert p("ps", "-a", "-q").stdout.strip() == ""
+
+
+def test_ipam_driver_host_local_is_the_default_and_others_are_refused(p):
+    p("network", "create", "--ipam-driver", "host-local", "hl")
+    hl = json.loads(p("network", "inspect", "hl").stdout)[0]
+    assert hl["ipam_options"] == {"driver": "host-local"} and hl["subnets"]
+    r = p("network", "create", "--ipam-driver", "dhcp", "d", check=False)
+    assert r.returncode == 125 and "DHCP proxy" in r.stderr
+    r = p("network", "create", "--ipam-driver", "bogus", "b", check=False)
+    assert r.returncode == 125 and 'unsupported ipam driver "bogus"' in r.stderr
+    r = p("network", "create", "--ipam-driver", "none", "--subnet", "10.99.0.0/24", "s", check=False)
+    assert r.returncode == 125 and "none ipam driver is set but subnets are given" in r.stderr
+    assert "d" not in p("network", "ls", "--format", "{{.Name}}").stdout.split()

@@ -1,0 +1,98 @@
+"""The pure parts of build's registry cache, its SSH flags, and OCI hook files and matching."""
+
+import json
+import os
+
+import pytest
+
+from podpy.engine import hooks
+from podpy.errors import InvalidArgument
+from podpy.imagebuild.remote_cache import cache_repo
+from podpy.imagebuild.ssh import parse_ssh
+
+
+def test_cache_repo_takes_a_registry_repository():
+    assert cache_repo("registry.example.com/team/cache", "--cache-to") == "registry.example.com/team/cache"
+    assert cache_repo("127.0.0.1:5000/c", "--cache-from") == "127.0.0.1:5000/c"
+    assert cache_repo(None, "--cache-to") is None
+
+
+@pytest.mark.parametrize("value,message", [
+    ("registry.example.com/c:tag", "without a tag"),
+    ("cache", "name a repository of a registry"),
+    ("localhost/cache", "name a repository of a registry"),
+])
+def test_cache_repo_refusals(value, message):
+    with pytest.raises(InvalidArgument, match=message):
+        cache_repo(value, "--cache-from")
+
+
+def test_parse_ssh(tmp_path, monkeypatch):
+    key = tmp_path / "id"
+    key.write_text("k")
+    monkeypatch.setenv("SSH_AUTH_SOCK", "/run/agent")
+    assert parse_ssh(["default", f"k={key},{key}"]) == {"default": [], "k": [str(key), str(key)]}
+    monkeypatch.delenv("SSH_AUTH_SOCK")
+    with pytest.raises(InvalidArgument, match="SSH_AUTH_SOCK is not set"):
+        parse_ssh(["default"])
+    with pytest.raises(InvalidArgument, match="missing"):
+        parse_ssh([f"k={tmp_path}/missing"])
+    with pytest.raises(InvalidArgument, match="expected default"):
+        parse_ssh(["k="])
+
+
+def hook(when, stages=("prestart",), **extra):
+    return json.dumps({"version": "1.0.0", "hook": {"path": "/bin/true", **extra}, "when": when,
+                       "stages": list(stages)})
+
+
+def test_hook_matching_is_any_condition():
+    h = hooks.parse(hook({"annotations": {"^org\\.x$": "on"}, "commands": ["/nginx$"]}), "h.json")
+    assert h.matches({"org.x": "turned-on"}, "/bin/sh", False)      # patterns are searched, as podman's
+    assert not h.matches({"org.xy": "on"}, "/bin/sh", False)
+    assert h.matches({}, "/usr/sbin/nginx", False)
+    assert not h.matches({}, "/usr/sbin/nginx-debug", False)
+    assert hooks.parse(hook({"always": True}), "a").matches({}, "", False)
+    b = hooks.parse(hook({"hasBindMounts": True}), "b")
+    assert b.matches({}, "", True) and not b.matches({}, "", False)
+
+
+@pytest.mark.parametrize("text,message", [
+    ("{", "not JSON"),
+    (json.dumps({"version": "0.1.0"}), "unknown version"),
+    (hook({"always": True}, stages=()), "at least one stage"),
+    (hook({"always": True}, stages=("later",)), "unknown stage"),
+    (hook({}), "when must have"),
+    (hook({"commands": ["("]}), "invalid pattern"),
+    (hook({"always": True}, timeout=0), "timeout"),
+    (json.dumps({"version": "1.0.0", "hook": {"path": "rel"}, "when": {"always": True}, "stages": ["poststop"]}),
+     "absolute"),
+])
+def test_bad_hook_files(text, message):
+    with pytest.raises(InvalidArgument, match=message):
+        hooks.parse(text, "f.json")
+
+
+def test_load_orders_by_name_and_later_directories_replace(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "20-x.json").write_text(hook({"always": True}, args=["from-a"]))
+    (a / "10-y.json").write_text(hook({"always": True}))
+    (b / "20-x.json").write_text(hook({"always": True}, args=["from-b"]))
+    (b / "notes.txt").write_text("ignored")
+    loaded = hooks.load([str(a), str(b)])
+    assert [os.path.basename(h.name) for h in loaded] == ["10-y.json", "20-x.json"]
+    assert loaded[1].args == ["from-b"]
+    with pytest.raises(InvalidArgument, match="--hooks-dir"):
+        hooks.load([str(tmp_path / "none")])
+
+
+def test_for_spec_groups_by_stage_and_skips_the_container_namespace_stages():
+    h = hooks.parse(hook({"always": True}, stages=("prestart", "startContainer", "poststop"), env=["A=1"],
+                         timeout=5), "h.json")
+    warned = []
+    out = hooks.for_spec([h], {"process": {"args": ["sh"]}}, False, warned.append)
+    assert out == {"prestart": [{"path": "/bin/true", "args": ["/bin/true"], "env": ["A=1"], "timeout": 5}],
+                   "poststop": [{"path": "/bin/true", "args": ["/bin/true"], "env": ["A=1"], "timeout": 5}]}
+    assert warned and "startContainer" in warned[0]
