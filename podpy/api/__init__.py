@@ -6,4 +6,5 @@ each area's handlers live in a module of their own (system.py, containers.py, ..
 in AREAS, and register themselves in a RouteTable of that module.
 """
 
-AREAS = ("system", "containers", "lifecycle", "streams", "archive", "exec")
+AREAS = ("system", "containers", "lifecycle", "streams", "archive", "exec",
+         "images", "registries", "build", "networks", "volumes")

@@ -36,6 +36,7 @@ class RunStep:
     settings: dict[str, Any] = field(default_factory=dict)   # the run-like flags' fields (flags.py)
     stdin: bool = False                                       # --stdin: RUN reads podpy's stdin
     cgroup_parent: Optional[str] = None                       # where the step's cgroup goes (limits)
+    output: Optional[int] = None                              # the fd of its stdout and stderr (else podpy's)
 
 
 @dataclass
@@ -198,7 +199,8 @@ def run(work: Working, step: RunStep, warn: Callable[[str], None], stopper: Stop
     spec = specgen.builder(rt).build_step(rec, work.rootfs(), etc)
     cgroup = _step_cgroup(step.cgroup_parent, cfg.limits, cid, warn) if step.cgroup_parent else None
     options = parent.LaunchOptions(slirp=_slirp_options({}) if step.network == "slirp4netns" else None,
-                                   cgroup_procs=os.path.join(cgroup, "cgroup.procs") if cgroup else None)
+                                   cgroup_procs=os.path.join(cgroup, "cgroup.procs") if cgroup else None,
+                                   stdio=(step.output, step.output) if step.output is not None else ())
     work.touched = True
     import threading
 
@@ -215,7 +217,7 @@ def run(work: Working, step: RunStep, warn: Callable[[str], None], stopper: Stop
     saved = None
     container = None
     try:
-        if step.quiet:
+        if step.quiet and step.output is None:
             saved = os.dup(1)
             null = os.open(os.devnull, os.O_WRONLY)
             os.dup2(null, 1)

@@ -108,7 +108,8 @@ def run_step(sb: Any, ins: Instruction) -> Step:
             created = created_paths(layer_dirs, RUNTIME_DESTINATIONS + dests)
             step = RunStep(argv, env + extra_env, user, workdir, network, spec_mounts,
                            privileged=security == "insecure", quiet=b.quiet, settings=b.run_settings,
-                           stdin=b.o.stdin, cgroup_parent=b.step_cgroup)
+                           stdin=b.o.stdin, cgroup_parent=b.step_cgroup,
+                           output=b.o.run_output)
             code = run(w, step, b.warn, b.stopper)
         finally:
             for fd in locks:
