@@ -22,7 +22,7 @@ from .routes import RouteTable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Iterator, Optional
+    from typing import Any, Callable, Iterator
 
     from .http import Request
 
@@ -182,7 +182,9 @@ def _build(req: Request, opts: Any, quiet: bool, cleanup: Callable[[], None]) ->
 
     def finish(image: Any) -> list[dict[str, Any]]:
         done: list[dict[str, Any]] = [{"aux": {"ID": f"sha256:{image.id}"}}]
-        if not quiet:
+        if quiet:   # the docker CLI's -q prints the stream, which is the id alone
+            done.append({"stream": f"sha256:{image.id}\n"})
+        else:
             done.append({"stream": f"Successfully built {image.id[:12]}\n"})
             done += [{"stream": f"Successfully tagged {t}\n"} for t in tagged]
         return done

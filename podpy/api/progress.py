@@ -76,9 +76,11 @@ class Bars:
     def __init__(self, emit: Callable[[dict[str, Any]], None], doing: str, done: tuple[str, ...]) -> None:
         self.emit, self.doing, self.done = emit, doing, done
         self.lock = threading.Lock()
+        self.seen: set[str] = set()
 
     def __call__(self, label: str, total: int) -> Callable[[int], None]:
         state = {"current": 0, "shown": 0}
+        self.seen.add(label)
 
         def advance(n: int) -> None:
             with self.lock:
@@ -102,4 +104,4 @@ def bar(current: int, total: int) -> str:
     width = 50
     filled = min(width, width * current // total) if total else 0
     arrow = "=" * max(filled - 1, 0) + (">" if filled else "")
-    return f"[{arrow.ljust(width)}] {human_size(current, "")}/{human_size(total, "")}"
+    return f"[{arrow.ljust(width)}] {human_size(current, '')}/{human_size(total, '')}"

@@ -122,7 +122,7 @@ def _pull(req: Request, name: str, creds: Optional[str], platform: Optional[str]
         from .errors import from_engine
 
         if isinstance(exc, NoSuchImage):
-            return ApiError(404, f"manifest for {name} not found: manifest unknown: {exc}")
+            return ApiError(404, f"manifest for {name} not found: manifest unknown: manifest unknown")
         err = from_engine(exc)
         if "unauthorized" in err.message.lower() or "denied" in err.message.lower():
             return ApiError(404 if err.status >= 500 else err.status,
@@ -190,8 +190,8 @@ def _push(req: Request, name: str, tag: str, image: Any, creds: Optional[str]) -
                 blob = text.split()[2]
                 if text.endswith("skipped: already exists"):
                     emit({"status": "Layer already exists", "progressDetail": {}, "id": blob})
-                else:
-                    emit({"status": "Preparing", "progressDetail": {}, "id": blob})
+                elif blob not in bars.seen:   # a blob too small to have shown progress
+                    emit({"status": "Pushed", "progressDetail": {}, "id": blob})
 
         bars = progress.Bars(emit, "Pushing", ("Pushed",))
         opts = PushOptions(image=image.id if tag else source, destination=destination, creds=creds,
