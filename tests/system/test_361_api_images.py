@@ -118,18 +118,18 @@ def test_images_tag_inspect_history_rmi(service, cli):
     service.docker(cli, "tag", "busybox", "tagged/one:v1")
     listed = service.docker(cli, "images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}").stdout.splitlines()
     bid = _image_id(service, "busybox")
-    # the CLI sends the name as Docker reads it (docker.io/tagged/one) and shows it short
-    assert f"tagged/one:v1 {bid[7:19]}" in listed
+    # a name without a registry gets localhost/ or docker.io/ as registries.conf's search list says
+    assert any(line.endswith(f"tagged/one:v1 {bid[7:19]}") for line in listed)
     assert service.docker(cli, "inspect", "--format", "{{.Id}} {{.Os}}", "tagged/one:v1").stdout.split() == [
         bid, "linux"]
     history = service.docker(cli, "history", "--no-trunc", "--format", "{{.ID}}", "busybox").stdout.split()
     assert history[0] == bid
     filtered = service.json("GET", "/images/json?filters=" + urllib.parse.quote(
         json.dumps({"reference": ["tagged/one"]})))
-    assert len(filtered) == 1 and "docker.io/tagged/one:v1" in filtered[0]["RepoTags"]
+    assert len(filtered) == 1 and any(t.endswith("/tagged/one:v1") for t in filtered[0]["RepoTags"])
     assert filtered[0]["Id"] == bid
     out = service.docker(cli, "rmi", "tagged/one:v1").stdout
-    assert out.strip() == "Untagged: docker.io/tagged/one:v1"
+    assert out.startswith("Untagged: ") and out.strip().endswith("/tagged/one:v1") and len(out.splitlines()) == 1
     assert service.docker(cli, "images", "-q", "busybox").stdout.strip() == bid[7:19]
 
 
@@ -178,7 +178,7 @@ def test_save_and_load(service, cli, tmp_path):
     assert archive.stat().st_size > 100_000
     service.docker(cli, "rmi", "saved/img:1")
     out = service.docker(cli, "load", "-i", str(archive)).stdout
-    assert "Loaded image: docker.io/saved/img:1" in out
+    assert "Loaded image: " in out and "/saved/img:1" in out
     assert _image_id(service, "saved/img:1") == _image_id(service, "busybox")
     status, body, resp = service.request("GET", "/images/get?names=saved/img:1&names=busybox")
     assert status == 200 and resp.getheader("Content-Type") == "application/x-tar" and len(body) > 100_000
@@ -216,7 +216,8 @@ def test_networks_create_connect_a_created_container_and_resolve_its_alias(servi
         assert doc["IPAM"]["Config"] == [{"Subnet": "10.89.200.0/24", "Gateway": "10.89.200.1"}]
         assert doc["Labels"] == {"purpose": "test"} and doc["Driver"] == "bridge"
         # connected while created, not started (as docker-compose does it)
-        service.docker(cli, "create", "--name", f"srv-{suffix}", "--network", one, "busybox", "sleep", "300")
+        service.docker(cli, "create", "--name", f"srv-{suffix}", "--network", one, "busybox", "sh", "-c",
+                       "mkdir /w && echo served > /w/index.html && exec httpd -f -p 8000 -h /w")
         service.docker(cli, "network", "connect", "--alias", f"alias-{suffix}", two, f"srv-{suffix}")
         service.docker(cli, "start", f"srv-{suffix}")
         nets = json.loads(service.docker(cli, "inspect", "--format", "{{json .NetworkSettings.Networks}}",
@@ -225,9 +226,10 @@ def test_networks_create_connect_a_created_container_and_resolve_its_alias(servi
         assert nets[one]["IPAddress"].startswith("10.89.200.")
         members = json.loads(service.docker(cli, "network", "inspect", one).stdout)[0]["Containers"]
         assert [m["Name"] for m in members.values()] == [f"srv-{suffix}"]
-        ping = service.docker(cli, "run", "--rm", "--network", two, "busybox", "ping", "-c", "1", "-W", "5",
-                              f"alias-{suffix}")
-        assert "1 packets received" in ping.stdout
+        got = service.docker(cli, "run", "--rm", "--network", two, "busybox", "sh", "-c",
+                             f"for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://alias-{suffix}:8000/ && exit; "
+                             "sleep 0.5; done; exit 1")
+        assert got.stdout == "served\n"
         status, body, _ = service.request("DELETE", f"/networks/{one}")
         assert status == 409 and b"active endpoints" in body
         service.docker(cli, "network", "disconnect", one, f"srv-{suffix}")
@@ -264,7 +266,8 @@ def test_volumes(service, cli):
 def test_errors_as_docker_gives_them(service):
     def call(method, path, body=None):
         status, data, _ = service.request(method, path, body)
-        return status, json.loads(data)["message"] if data.strip() else ""
+        doc = json.loads(data) if data.strip() and data[:1] == b"{" else {}
+        return status, doc.get("message", "")
 
     assert call("GET", "/images/nope:1/json") == (404, "No such image: nope:1")
     assert call("DELETE", "/images/nope:1")[0] == 404
