@@ -137,7 +137,8 @@ def test_docker_compose_up_ps_exec_logs_down(service, tmp_path):
 def test_podpy_compose_runs_the_provider_against_a_service_of_its_own(podpy, service, tmp_path):
     app, port = _app(tmp_path)
     project = "viapodpy"
-    env = dict(podpy.environ())
+    # docker-compose's own builder this time (docker-py's POST /build), not the docker CLI's
+    env = dict(podpy.environ(), COMPOSE_DOCKER_CLI_BUILD="0")
     env.pop("DOCKER_HOST", None)
 
     def compose(*args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -98,7 +98,12 @@ def test_images_pull_build_tag_remove(client, registry):
                                       tag="sdk-built:1", buildargs={"WORD": "bird"}, rm=True)
     lines = "".join(entry.get("stream", "") for entry in logs)
     assert "Step 1/" in lines and "word is bird" in lines and "Successfully built" in lines
-    assert client.containers.run(image.id, remove=True) == b"bird\n"
+    assert image.attrs["Config"]["Cmd"] == ["cat", "/word"]
+    ctr = client.containers.run(image.id, ["sleep", "30"], detach=True)
+    try:
+        assert ctr.exec_run(["sh", "-c", "sleep 0.3; cat /word"]) == (0, b"bird\n")
+    finally:
+        ctr.remove(force=True)
     assert image.tag("sdk-built", "2") is True
     image.reload()
     assert sorted(t.rsplit("/", 1)[-1] for t in image.tags) == ["sdk-built:1", "sdk-built:2"]
