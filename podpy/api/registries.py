@@ -52,7 +52,7 @@ def tls_verify(name: str) -> Optional[bool]:
     host = name.split("/", 1)[0] if "/" in name else ""
     if not host or ("." not in host and ":" not in host and host != "localhost"):
         return None
-    hostname = host.rsplit(":", 1)[0].strip("[]") if host.count(":") <= 1 else host.strip("[]")
+    hostname = host[1:host.find("]")] if host.startswith("[") else host.rsplit(":", 1)[0]
     if hostname == "localhost":
         return False
     try:
