@@ -4,7 +4,8 @@ As podman 4.7's `podman compose`: the provider (PODPY_COMPOSE_PROVIDER, else doc
 on PATH or as a docker CLI plugin, else podman-compose) runs with DOCKER_HOST at a service
 that listens, for the provider's lifetime, on a private socket in the user's runtime
 directory; podman-compose, which drives a podman CLI rather than the API, is given podpy as
-its podman (--podman-path).
+its podman (--podman-path: a script beside the socket that runs this podpy, with the global
+flags given before `compose`).
 """
 
 from __future__ import annotations
@@ -53,7 +54,17 @@ def socket_path() -> str:
     return os.path.join(os.path.dirname(default_socket_path()), f"compose-{os.getpid()}.sock")
 
 
-def run(args: list[str], open_runtime: Callable[[], Any], podpy_command: Optional[str],
+def podman_wrapper(path: str, podpy_command: list[str]) -> None:
+    """An executable at path that runs podpy_command with its arguments (podman-compose
+    takes one program as its podman)."""
+    import shlex
+
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o700)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"#!/bin/sh\nexec {' '.join(shlex.quote(a) for a in podpy_command)} \"$@\"\n")
+
+
+def run(args: list[str], open_runtime: Callable[[], Any], podpy_command: list[str],
         log: Callable[[str], None], warn: Callable[[str], None]) -> int:
     """Run the provider with args while a service answers on a private socket; its exit code."""
     import subprocess
@@ -65,11 +76,15 @@ def run(args: list[str], open_runtime: Callable[[], Any], podpy_command: Optiona
     from .service import Service
 
     path = provider()
-    argv = [path]
-    if os.path.basename(path) == "podman-compose" and podpy_command:
-        argv += ["--podman-path", podpy_command]
-    argv += args
     sock = socket_path()
+    os.makedirs(os.path.dirname(sock), mode=0o700, exist_ok=True)
+    argv = [path]
+    wrapper = None
+    if os.path.basename(path) == "podman-compose":
+        wrapper = sock[:-len(".sock")] + ".podpy"
+        podman_wrapper(wrapper, podpy_command)
+        argv += ["--podman-path", wrapper]
+    argv += args
     service = Service(App(Router.build(AREAS), open_runtime, log), f"unix://{sock}", 0, warn)
     thread = threading.Thread(target=service.run, daemon=True, name="compose-api")
     thread.start()
@@ -88,3 +103,8 @@ def run(args: list[str], open_runtime: Callable[[], Any], podpy_command: Optiona
     finally:
         service.stop()
         thread.join(timeout=10)
+        if wrapper is not None:
+            try:
+                os.unlink(wrapper)
+            except OSError:
+                pass

@@ -28,17 +28,23 @@ def compose(
     raise typer.Exit(run(list(args or []), open_runtime, _own_command(), _log, render.warn))
 
 
-def _own_command() -> Optional[str]:
-    """How podpy itself is run (for podman-compose's --podman-path): the executable it was
-    started as (its launcher, the zipapp), else `podpy` on PATH."""
+def _own_command() -> list[str]:
+    """How this podpy was run, with the global flags given before `compose` (for
+    podman-compose, which runs podpy as its podman): its launcher or zipapp, or the
+    interpreter with -m podpy."""
     import os
-    import shutil
     import sys
 
-    argv0 = sys.argv[0] if sys.argv else ""
-    if argv0 and os.path.basename(argv0) != "__main__.py" and os.path.isfile(argv0) and os.access(argv0, os.X_OK):
-        return os.path.abspath(argv0)
-    return shutil.which("podpy")
+    argv = list(sys.argv)
+    head = argv[0] if argv else ""
+    if os.path.basename(head) == "__main__.py":
+        cmd = [sys.executable, "-m", "podpy"]
+    elif head and os.path.isfile(head) and os.access(head, os.X_OK):
+        cmd = [os.path.abspath(head)]
+    else:
+        cmd = [sys.executable, os.path.abspath(head)]
+    globals_given = argv[1:argv.index("compose")] if "compose" in argv[1:] else []
+    return cmd + globals_given
 
 
 def _log(line: str) -> None:
