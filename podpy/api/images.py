@@ -52,7 +52,7 @@ def list_(req: Request) -> list[dict[str, Any]]:
         if key not in LIST_FILTERS:
             raise BadParameter(f"invalid filter '{key}'")
         filters += [f"{key}={v}" for v in values]
-    digests = req.flag("digests")
+    req.flag("digests")   # RepoDigests are always given; the flag is checked as a boolean only
     out = []
     for s in engine(req).ls(all_=req.flag("all"), filters=filters):
         d = s.data
@@ -60,8 +60,6 @@ def list_(req: Request) -> list[dict[str, Any]]:
                  "RepoDigests": d.get("RepoDigests") or [], "Created": int(s.created), "Size": d.get("Size", 0),
                  "SharedSize": -1, "VirtualSize": d.get("Size", 0), "Labels": d.get("Labels") or {},
                  "Containers": s.containers}
-        if not digests:
-            entry["RepoDigests"] = entry["RepoDigests"] or []
         out.append(entry)
     return out
 
