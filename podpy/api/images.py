@@ -253,13 +253,15 @@ def load(req: Request) -> Response:
 @routes.get("/images/search")
 def search(req: Request) -> list[dict[str, Any]]:
     from ..engine.search import SearchOptions
+    from .registries import credentials, tls_verify
 
     term = req.arg("term")
     if not term:
         raise BadParameter("no search term: the `term` query")
     words = tuple(f"{k}={v}" for k, vs in req.filters().items() for v in vs)
     limit = req.int_arg("limit", 25) or 25
-    rows = engine(req).search(SearchOptions(term=term, limit=limit, filters=words))
+    rows = engine(req).search(SearchOptions(term=term, limit=limit, filters=words, tls_verify=tls_verify(term),
+                                            creds=credentials(req)))
     return [{"name": r.get("Name", ""), "description": r.get("Description", ""),
              "star_count": int(r.get("Stars") or 0), "is_official": r.get("Official") in ("[OK]", True),
              "is_automated": r.get("Automated") in ("[OK]", True)} for r in rows]

@@ -13,7 +13,8 @@ def compose(
     ctx: typer.Context,
     args: Optional[List[str]] = typer.Argument(None, help="The compose provider's command line (up -d, ps, down, ...)."),
 ) -> None:
-    """Run a compose provider (docker-compose or podman-compose) with podpy as its engine."""
+    """Run a compose provider (docker-compose or podman-compose) with podpy as its engine
+    (podpy only: podman 4.3.1 has no such command; podman 4.7's `compose`)."""
     from ..api.compose import run
     from ..engine.context import Runtime
     from .globalflags import Globals

@@ -185,6 +185,24 @@ def test_save_and_load(service, cli, tmp_path):
     service.docker(cli, "rmi", "saved/img:1")
 
 
+def test_import_from_the_body_and_prune(service, image_tar):
+    status, body, _ = service.request("POST", "/images/create?fromSrc=-&repo=imported/rootfs&tag=1"
+                                      "&changes=CMD%20%5B%22echo%22%2C%20%22imported%22%5D",
+                                      image_tar.read_bytes(), headers={"Content-Type": "application/x-tar"})
+    assert status == 200, body
+    image_id = json.loads(body.splitlines()[-1])["status"]
+    assert image_id.startswith("sha256:") and _image_id(service, "imported/rootfs:1") == image_id
+    assert service.json("GET", "/images/imported/rootfs:1/json")["Config"]["Cmd"] == ["echo", "imported"]
+    service.json("DELETE", "/images/imported/rootfs:1")
+    # an unnamed image is dangling: prune takes it
+    status, body, _ = service.request("POST", "/images/create?fromSrc=-", image_tar.read_bytes(),
+                                      headers={"Content-Type": "application/x-tar"})
+    dangling = json.loads(body.splitlines()[-1])["status"]
+    pruned = service.json("POST", "/images/prune")
+    assert {"Deleted": dangling} in pruned["ImagesDeleted"]
+    assert service.request("GET", f"/images/{dangling}/json")[0] == 404
+
+
 def test_commit(service, cli):
     name = f"to-commit-{cli[-6:].replace('/', '')}"
     service.docker(cli, "run", "--name", name, "busybox", "sh", "-c", "echo kept > /made")

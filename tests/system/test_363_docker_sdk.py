@@ -114,6 +114,8 @@ def test_images_pull_build_tag_remove(client, registry):
     with pytest.raises(docker.errors.NotFound):
         client.images.pull(f"{registry.host}/library/nope", tag="1")
     client.images.remove(f"{name}:sdk")
+    found = client.images.search(f"{registry.host}/busybox")
+    assert f"{registry.host}/library/busybox" in [r["name"] for r in found]
 
 
 def test_networks_and_volumes(client):
