@@ -253,7 +253,7 @@ def load(req: Request) -> Response:
 @routes.get("/images/search")
 def search(req: Request) -> list[dict[str, Any]]:
     from ..engine.search import SearchOptions
-    from .registries import credentials, tls_verify
+    from .registryauth import credentials, tls_verify
 
     term = req.arg("term")
     if not term:
