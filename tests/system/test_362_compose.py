@@ -193,3 +193,14 @@ def test_compose_version_passes_through(podpy, service):
     res = subprocess.run(podpy.command("compose", "version", "--short"), env=podpy.environ(),
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 0 and res.stdout.strip() == "1.29.2", res.stderr
+
+
+def test_wait_for_the_running_condition_returns_at_once(podpy, busybox):
+    """What podman-compose asks before it starts a service that depends on another: podman
+    prints -1 for a container that runs (no exit code yet)."""
+    cid = podpy("run", "-d", "--network", "none", busybox, "sleep", "60").stdout.strip()
+    try:
+        res = podpy("wait", "--condition=running", cid, timeout=20)
+        assert res.stdout.strip() == "-1"
+    finally:
+        podpy("rm", "-f", "-t", "0", cid)
