@@ -38,6 +38,8 @@ OPTIONAL_PACKAGES=(passt)
 # docker.io: the docker CLI the API service's tests drive (its dockerd is never started);
 # openssh-client: ssh-agent and ssh-add for build --ssh's tests
 TEST_PACKAGES=(podman runc docker-registry skopeo systemd tmux docker.io openssh-client)
+# docker-compose (1.29, a Debian python3 application): the compose tests' client of the API service
+TEST_PACKAGES+=(docker-compose)
 
 log() { printf '\n==> %s\n' "$*"; }
 note() { printf '    %s\n' "$*"; }
@@ -158,7 +160,8 @@ install_venv() {
     fi
     # The test extras (pyproject.toml's [test]) are the test-only Python packages: pytest,
     # pexpect, and kubernetes-validate, which checks `kube generate`'s YAML against
-    # Kubernetes' schemas.
+    # Kubernetes' schemas; docker (the Docker SDK) and podman-compose, clients of the API
+    # service and of the CLI in the compose and SDK tests.
     log "Installing podpy (with test extras) and shiv into $VENV"
     local pip=("$VENV/bin/python" -m pip --disable-pip-version-check --no-input)
     # pip always rebuilds and reinstalls a project given as a local directory,

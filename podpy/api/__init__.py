@@ -17,4 +17,5 @@ translate.py turns Docker's request shapes into engine options, shapes.py engine
 into Docker's response shapes.
 """
 
-AREAS = ("system", "containers", "lifecycle", "streams", "archive", "exec")
+AREAS = ("system", "containers", "lifecycle", "streams", "archive", "exec",
+         "images", "registries", "build", "networks", "volumes")

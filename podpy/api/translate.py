@@ -159,9 +159,23 @@ def create_options(body: Any, name: Optional[str] = None, platform: Optional[str
     if _get(body, "NetworkDisabled", bool, ""):
         o.network = ["none"]
     host = _get(body, "HostConfig", dict, "") or {}
+    anonymous = list(o.volumes)
     _host_config(o, host, exposed)
+    _drop_covered(o, anonymous)
     _networking(o, _get(body, "NetworkingConfig", dict, "") or {})
     return o
+
+
+def _drop_covered(o: CreateOptions, anonymous: list[str]) -> None:
+    """Config.Volumes that a bind or mount of HostConfig covers are not volumes of their own
+    (docker-compose sends a named volume in both)."""
+    covered = {v.split(":")[1] for v in o.volumes[len(anonymous):] if v.count(":") >= 1}
+    for m in o.mounts:
+        for part in m.split(","):
+            key, _, value = part.partition("=")
+            if key in ("target", "destination", "dst"):
+                covered.add(value)
+    o.volumes = [v for v in anonymous if v not in covered] + o.volumes[len(anonymous):]
 
 
 def _host_config(o: CreateOptions, h: dict[str, Any], exposed: dict[str, Any]) -> None:

@@ -34,7 +34,7 @@ MODULES = {
     "import": "images", "images": "images", "rmi": "images", "tag": "images", "untag": "images", "image": "images",
     "pull": "images", "login": "images", "logout": "images", "history": "images",
     "push": "images", "save": "images", "load": "images", "search": "images",
-    "build": "build",
+    "build": "build", "compose": "compose",
     "info": "system", "version": "system", "unshare": "system", "system": "system", "events": "system",
     "completion": "shell", "help": "shell",
     "mount": "mounts", "umount": "mounts", "unmount": "mounts",

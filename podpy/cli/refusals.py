@@ -83,6 +83,8 @@ SAME = {
 # podpy's own commands, which podman 4.3.1 does not have, and what each is for (the contract
 # test checks that every other command of podpy's is one of podman's)
 PODPY_ONLY = {
+    "compose": "podman 4.7's command: a compose provider (docker-compose, podman-compose) run against a "
+               "podpy API service of its own, on a private socket for its duration",
     "system doctor": "checks what this host lets the user run, and names the fix of each problem",
     "quadlet": "generates systemd units from Quadlet files (podman 4.4's generator, with podpy's directories)",
     "system check": "podman 5's command: the store's database checked against its files, and rebuilt "

@@ -342,13 +342,13 @@ class ContainerEngine:
     def wait(self, names: list[str], conditions: tuple[str, ...] = ("stopped",),
              interval: Optional[float] = None) -> list[Report]:
         """`wait`: each container's exit code once it meets one of the conditions (stopped,
-        exited, created); interval: the seconds between two looks (podpy's own short back-off
+        exited, created; running: -1, as podman says); interval: the seconds between two looks (podpy's own short back-off
         without it)."""
         from .lifecycle import wait
 
         for c in conditions:
             if c not in ("stopped", "exited", "created", "running"):
-                raise InvalidArgument(f"invalid --condition {c!r}: use stopped, exited or created")
+                raise InvalidArgument(f"invalid --condition {c!r}: use stopped, exited, created or running")
         return _each(names, lambda n: wait(self.rt, n, conditions, interval))
 
     def restart(self, names: list[str], timeout: Optional[int], all_: bool = False,

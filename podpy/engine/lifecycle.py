@@ -194,6 +194,8 @@ def wait(rt: Runtime, name: str, conditions: tuple[str, ...] = ("stopped", "exit
             raise InvalidState(f"container {rec.name} was removed while waiting for it")
         if now.state in (EXITED, STOPPED) or (now.state == CREATED and "created" in conditions):
             return now.exit_code if now.exit_code is not None else -1
+        if now.state == RUNNING and "running" in conditions:
+            return -1   # podman's figure: no exit code yet
         if now.state in (RUNNING, INITIALIZED) and now.detached:
             ctr = Container(rt, now)
             got = ctr.read_exit()

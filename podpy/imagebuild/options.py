@@ -104,6 +104,7 @@ class BuildOptions:
     rm: bool = True
     force_rm: bool = False
     stdin: bool = False
+    run_output: Optional[int] = None      # the fd RUN steps' stdout and stderr go to (else podpy's own)
 
 
 class Secret:

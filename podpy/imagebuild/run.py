@@ -37,6 +37,7 @@ class RunStep:
     stdin: bool = False                                       # --stdin: RUN reads podpy's stdin
     cgroup_parent: Optional[str] = None                       # where the step's cgroup goes (limits)
     hooks_dirs: Optional[list[str]] = None                    # OCI hooks (None: the default directories)
+    output: Optional[int] = None                              # the fd of its stdout and stderr (else podpy's)
 
 
 @dataclass
@@ -206,7 +207,8 @@ def run(work: Working, step: RunStep, warn: Callable[[str], None], stopper: Stop
     oci.attach(spec, step.hooks_dirs, cid, work.cdir, bool(mounts), warn)
     cgroup = _step_cgroup(step.cgroup_parent, cfg.limits, cid, warn) if step.cgroup_parent else None
     options = parent.LaunchOptions(slirp=_slirp_options({}) if step.network == "slirp4netns" else None,
-                                   cgroup_procs=os.path.join(cgroup, "cgroup.procs") if cgroup else None)
+                                   cgroup_procs=os.path.join(cgroup, "cgroup.procs") if cgroup else None,
+                                   stdio=(step.output, step.output) if step.output is not None else ())
     work.touched = True
     import threading
 
@@ -223,7 +225,7 @@ def run(work: Working, step: RunStep, warn: Callable[[str], None], stopper: Stop
     saved = None
     container = None
     try:
-        if step.quiet:
+        if step.quiet and step.output is None:
             saved = os.dup(1)
             null = os.open(os.devnull, os.O_WRONLY)
             os.dup2(null, 1)

@@ -116,7 +116,8 @@ def run_step(sb: Any, ins: Instruction) -> Step:
             created = created_paths(layer_dirs, RUNTIME_DESTINATIONS + dests)
             step = RunStep(argv, env + extra_env, user, workdir, network, spec_mounts,
                            privileged=security == "insecure", quiet=b.quiet, settings=b.run_settings,
-                           stdin=b.o.stdin, cgroup_parent=b.step_cgroup, hooks_dirs=b.hooks_dirs)
+                           stdin=b.o.stdin, cgroup_parent=b.step_cgroup, hooks_dirs=b.hooks_dirs,
+                           output=b.o.run_output)
             code = run(w, step, b.warn, b.stopper)
         finally:
             for fd in locks:
