@@ -19,7 +19,6 @@ No imports: the run path reads it only when a command line has a flag it does no
 
 NOT_YET = "not available yet"
 REMOTE = "remote connections are not available yet"
-INIT_CTR = "init containers of pods are not available yet"
 SIGNING = "image signing is not available yet"
 HOOKS = "OCI hooks are not available yet"
 CONMON = "podpy has no conmon: its own monitor supervises containers"
@@ -44,7 +43,6 @@ COMMANDS = {
 
 FLAGS = {
     "": {"--hooks-dir": HOOKS, "-c/--connection": REMOTE, "--identity": REMOTE, "-r/--remote": REMOTE, "--url": REMOTE, "--ssh": REMOTE},
-    "create": {"--init-ctr": INIT_CTR},
     "pod create": {
         "--uidmap": POD_IDMAP,
         "--gidmap": POD_IDMAP, "--subuidname": POD_IDMAP, "--subgidname": POD_IDMAP,

@@ -298,24 +298,30 @@ class PodEngine:
     # -- start, stop and the other running verbs -----------------------------------------
 
     def start(self, names: list[str], all_: bool = False, latest: bool = False) -> list[Report]:
-        """`pod start`: the infra container first, then the others (each one a failure of its own)."""
+        """`pod start`: the infra container first, then the init containers, each to completion
+        (podinit.py), then the others (each one a failure of its own)."""
+        from . import podinit
         from .start import start_detached
 
         reconcile(self.rt)
 
         def one(name: str) -> str:
             pod = self.pods.lookup(name)
-            recs = self._members(pod)
-            ordered = [r for r in recs if r.config.pod_infra] + [r for r in recs if not r.config.pod_infra]
-            failed = []
-            for rec in ordered:
-                current = self.rt.state.get(rec.id)
-                if current is None or current.state in ("running", "paused"):
-                    continue
-                try:
-                    start_detached(self.rt, current, self.warn)
-                except PodpyError as exc:
-                    failed.append(f"starting container {rec.id}: {exc}")
+            infra, init, rest = podinit.split(self._members(pod))
+            failed: list[str] = []
+            for group in (infra, rest):
+                if group is rest and init:
+                    if failed:
+                        break
+                    podinit.run(self.rt, init, self.warn)
+                for rec in group:
+                    current = self.rt.state.get(rec.id)
+                    if current is None or current.state in ("running", "paused"):
+                        continue
+                    try:
+                        start_detached(self.rt, current, self.warn)
+                    except PodpyError as exc:
+                        failed.append(f"starting container {rec.id}: {exc}")
             if failed:
                 raise InvalidState("; ".join(failed))
             self._event(pod, "start")
