@@ -88,7 +88,11 @@ def run_stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[Callabl
         sc.setresgid(0, 0, 0)
         sc.setresuid(0, 0, 0)
     elif "user" in ns:
-        if ns["user"]:
+        if ns["user"] and ns["user"] == spec.get("linux", {}).get("nestedUserns"):
+            # A nested user namespace to join (a pod's, with id maps): first the one it is
+            # nested in, which owns the namespaces to join; the nested one in init().
+            _join_parent(sc, str(ns["user"]))
+        elif ns["user"]:
             # An existing user namespace (one that owns the network namespace to join): it
             # has its maps already. Joining needs a single-threaded caller, which a fork is.
             _join(sc, str(ns["user"]), S.CLONE_NEWUSER)
@@ -138,6 +142,18 @@ def run_stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[Callabl
         except Exception:  # noqa: BLE001 - the next command cleans up what is left
             pass
     return status
+
+
+def _join_parent(sc: S.Syscalls, path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        parent = sc.ns_get_parent(fd, path)
+    finally:
+        os.close(fd)
+    try:
+        sc.setns(parent, S.CLONE_NEWUSER, f"{path} (its parent)")
+    finally:
+        os.close(parent)
 
 
 def _join(sc: S.Syscalls, path: str, nstype: int) -> None:
@@ -217,7 +233,15 @@ def _init(spec: dict[str, Any], chan: Channel, detach: bool, sc: S.Syscalls) -> 
         parent, base = os.path.split(rootfs.rstrip("/"))
         os.chmod(parent, 0o711)
         os.chdir(parent)
-        _enter_nested_userns(sc, rootfs, nested)
+        joined = spec["linux"].get("nestedUserns")
+        if joined:
+            # the pod's nested user namespace, made by its infra container, maps already
+            _join(sc, joined, S.CLONE_NEWUSER)
+            sc.setresgid(0, 0, 0)
+            sc.setresuid(0, 0, 0)
+            sc.unshare(S.CLONE_NEWNS)
+        else:
+            _enter_nested_userns(sc, rootfs, nested)
         # Mounts that came from the outer namespace are locked, and pivot_root refuses to
         # move onto one: a bind of the root file system made here is ours.
         sc.mount(base, base, None, S.MS_BIND | S.MS_REC)

@@ -22,8 +22,6 @@ REMOTE = "remote connections are not available yet"
 SIGNING = "image signing is not available yet"
 HOOKS = "OCI hooks are not available yet"
 CONMON = "podpy has no conmon: its own monitor supervises containers"
-POD_IDMAP = ("a pod's id maps are not available yet: the containers that join a pod's namespaces cannot be given "
-             "id maps (give --uidmap to a container outside a pod)")
 LATEST = NOT_YET
 
 COMMANDS = {
@@ -43,14 +41,7 @@ COMMANDS = {
 
 FLAGS = {
     "": {"--hooks-dir": HOOKS, "-c/--connection": REMOTE, "--identity": REMOTE, "-r/--remote": REMOTE, "--url": REMOTE, "--ssh": REMOTE},
-    "pod create": {
-        "--uidmap": POD_IDMAP,
-        "--gidmap": POD_IDMAP, "--subuidname": POD_IDMAP, "--subgidname": POD_IDMAP,
-    },
-    "pod clone": {
-        "--infra-conmon-pidfile": CONMON, "--uidmap": POD_IDMAP, "--gidmap": POD_IDMAP,
-        "--subuidname": POD_IDMAP, "--subgidname": POD_IDMAP,
-    },
+    "pod clone": {"--infra-conmon-pidfile": CONMON},
     "build": {
         "--all-platforms": "building for every platform needs emulation of other architectures, which podpy "
         "does not have",

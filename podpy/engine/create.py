@@ -265,7 +265,10 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
         raise
     try:
         with _auto_userns_lock(rt, userns.mode == "auto"):
-            if userns.mode == "auto":
+            joined = rt.state.get(pod.infra_id) if pod is not None and pod.infra_id and not infra else None
+            if userns.mode == "auto" and joined is not None:
+                cfg.idmap = dict(joined.config.idmap)   # the pod's: its infra container's namespace
+            elif userns.mode == "auto":
                 cfg.idmap = _allocate_auto(rt, userns, uid, gid, passwd, group)
             for _ in range(20):
                 if not rec.name:
