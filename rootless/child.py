@@ -227,6 +227,12 @@ def _init(spec: dict[str, Any], chan: Channel, detach: bool, sc: S.Syscalls) -> 
             raise SetupError(f'workdir "{cwd}" exists on container, but is not a directory', 126)
         os.makedirs(cwd_host, 0o755, exist_ok=True)
     nested = spec.get("linux", {}).get("nestedIdMappings")
+    waited_net = False
+    if nested and go.get("net"):
+        # The network helper opens /proc/PID/ns/net of this process: it may not once this
+        # process has other ids in a nested namespace (and is no longer dumpable).
+        chan.expect("net")
+        waited_net = True
     if nested:
         # The path to the root file system may not be searchable with the nested namespace's
         # ids: start from its parent directory, which they may search (but not read).
@@ -262,7 +268,7 @@ def _init(spec: dict[str, Any], chan: Channel, detach: bool, sc: S.Syscalls) -> 
         if listener >= 0:
             chan.send("bind_notify", fds=[listener])
             os.close(listener)
-    if go.get("net"):
+    if go.get("net") and not waited_net:
         chan.expect("net")  # the network is made meanwhile (parent.launch)
     if go.get("hold"):
         # `init`: everything is set up; the container's process waits here, created but not

@@ -479,7 +479,7 @@ class PodEngine:
         from .container import state_word
 
         return {
-            "Id": pod.id, "Name": pod.name, "Created": pod.created, "Status": status([r.state for r in recs]),
+            "Id": pod.id, "Name": pod.name, "Created": pod.created, "Status": _status(recs),
             "InfraId": pod.infra_id or "", "Labels": dict(pod.config.labels), "Networks": self._networks(pod, recs),
             "Containers": [{"Id": r.id, "Names": r.name, "Status": state_word(r)} for r in recs],
             "Cgroup": pod.config.cgroup_parent, "Namespace": "",
@@ -552,7 +552,7 @@ class PodEngine:
         cgroup_parent, cgroup_path = relative(pod)
         doc: dict[str, Any] = {
             "Id": pod.id, "Name": pod.name, "Created": rfc3339(pod.created), "CreateCommand": cfg.create_command,
-            "ExitPolicy": cfg.exit_policy, "State": status([r.state for r in recs]), "Hostname": cfg.hostname,
+            "ExitPolicy": cfg.exit_policy, "State": _status(recs), "Hostname": cfg.hostname,
             "Labels": dict(cfg.labels) or None, "CreateCgroup": bool(cfg.cgroup_dir),
             "CgroupParent": cgroup_parent, "CgroupPath": cgroup_path, "CreateInfra": cfg.infra,
             "InfraContainerID": pod.infra_id or "",
@@ -604,11 +604,16 @@ def _label_file(path: str) -> dict[str, str]:
     return out
 
 
+def _status(recs: list[ContainerRecord]) -> str:
+    """A pod's status, as podman's: init containers that have done their work do not count."""
+    return status([r.state for r in recs if not r.config.init_ctr or r.state in ("running", "paused")])
+
+
 def member_exited(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None]) -> None:
     """After a member of a pod has exited: with `--exit-policy stop`, the pod's infra container
     stops once no other member runs (podman's policy); with `continue` it keeps running."""
-    if not rec.config.pod or rec.config.pod_infra:
-        return
+    if not rec.config.pod or rec.config.pod_infra or rec.config.init_ctr:
+        return   # an init container's exit is its pod's start going on
     pod = PodStore(rt.db).get(rec.config.pod)
     if pod is None or pod.config.exit_policy != "stop" or not pod.infra_id:
         return

@@ -146,6 +146,8 @@ def start(target_pid: int, options: SlirpOptions, *, userns: bool, timeout: floa
             slirp.stop()
             err = os.pread(err_w, 65536, 0).decode(errors="replace").strip().splitlines()
             why = err[-1] if err else ("timed out" if not ready else "exited")
+            if why.startswith("child failed") and len(err) > 1:   # the child's own reason first
+                why = f"{err[-2]}: {why}"
             raise NetworkError(f"slirp4netns failed to configure the network: {why}")
     finally:
         os.close(ready_r)
