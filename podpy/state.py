@@ -87,7 +87,7 @@ class ContainerConfig(Record):
         "group_add": list, "keep_groups": False, "umask": "", "oom_score_adj": None, "personality": "",
         "chrootdirs": list, "requires": list, "no_hosts": False, "seccomp_policy": "default", "systemd": False,
         "rootfs": "", "resources": dict, "cgroup_conf": dict, "pod": "", "pod_infra": False,
-        "namespace": "",
+        "namespace": "", "init_ctr": "",
     }
     __slots__ = tuple(FIELDS)
     command: list[str]
@@ -169,6 +169,7 @@ class ContainerConfig(Record):
     pod: str                            # the id of its pod ("" none)
     pod_infra: bool                     # the infra container of its pod
     namespace: str                      # --namespace: the libpod namespace it belongs to
+    init_ctr: str                       # --init-ctr: always or once, an init container of its pod ("" not one)
 
     @classmethod
     def from_json(cls, text: str) -> "ContainerConfig":

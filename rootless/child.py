@@ -88,7 +88,11 @@ def run_stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[Callabl
         sc.setresgid(0, 0, 0)
         sc.setresuid(0, 0, 0)
     elif "user" in ns:
-        if ns["user"]:
+        if ns["user"] and ns["user"] == spec.get("linux", {}).get("nestedUserns"):
+            # A nested user namespace to join (a pod's, with id maps): first the one it is
+            # nested in, which owns the namespaces to join; the nested one in init().
+            _join_parent(sc, str(ns["user"]))
+        elif ns["user"]:
             # An existing user namespace (one that owns the network namespace to join): it
             # has its maps already. Joining needs a single-threaded caller, which a fork is.
             _join(sc, str(ns["user"]), S.CLONE_NEWUSER)
@@ -138,6 +142,18 @@ def run_stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[Callabl
         except Exception:  # noqa: BLE001 - the next command cleans up what is left
             pass
     return status
+
+
+def _join_parent(sc: S.Syscalls, path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        parent = sc.ns_get_parent(fd, path)
+    finally:
+        os.close(fd)
+    try:
+        sc.setns(parent, S.CLONE_NEWUSER, f"{path} (its parent)")
+    finally:
+        os.close(parent)
 
 
 def _join(sc: S.Syscalls, path: str, nstype: int) -> None:
@@ -211,13 +227,27 @@ def _init(spec: dict[str, Any], chan: Channel, detach: bool, sc: S.Syscalls) -> 
             raise SetupError(f'workdir "{cwd}" exists on container, but is not a directory', 126)
         os.makedirs(cwd_host, 0o755, exist_ok=True)
     nested = spec.get("linux", {}).get("nestedIdMappings")
+    waited_net = False
+    if nested and go.get("net"):
+        # The network helper opens /proc/PID/ns/net of this process: it may not once this
+        # process has other ids in a nested namespace (and is no longer dumpable).
+        chan.expect("net")
+        waited_net = True
     if nested:
         # The path to the root file system may not be searchable with the nested namespace's
         # ids: start from its parent directory, which they may search (but not read).
         parent, base = os.path.split(rootfs.rstrip("/"))
         os.chmod(parent, 0o711)
         os.chdir(parent)
-        _enter_nested_userns(sc, rootfs, nested)
+        joined = spec["linux"].get("nestedUserns")
+        if joined:
+            # the pod's nested user namespace, made by its infra container, maps already
+            _join(sc, joined, S.CLONE_NEWUSER)
+            sc.setresgid(0, 0, 0)
+            sc.setresuid(0, 0, 0)
+            sc.unshare(S.CLONE_NEWNS)
+        else:
+            _enter_nested_userns(sc, rootfs, nested)
         # Mounts that came from the outer namespace are locked, and pivot_root refuses to
         # move onto one: a bind of the root file system made here is ours.
         sc.mount(base, base, None, S.MS_BIND | S.MS_REC)
@@ -238,7 +268,7 @@ def _init(spec: dict[str, Any], chan: Channel, detach: bool, sc: S.Syscalls) -> 
         if listener >= 0:
             chan.send("bind_notify", fds=[listener])
             os.close(listener)
-    if go.get("net"):
+    if go.get("net") and not waited_net:
         chan.expect("net")  # the network is made meanwhile (parent.launch)
     if go.get("hold"):
         # `init`: everything is set up; the container's process waits here, created but not

@@ -19,11 +19,8 @@ No imports: the run path reads it only when a command line has a flag it does no
 
 NOT_YET = "not available yet"
 REMOTE = "remote connections are not available yet"
-INIT_CTR = "init containers of pods are not available yet"
 SIGNING = "image signing is not available yet"
 CONMON = "podpy has no conmon: its own monitor supervises containers"
-POD_IDMAP = ("a pod's id maps are not available yet: the containers that join a pod's namespaces cannot be given "
-             "id maps (give --uidmap to a container outside a pod)")
 LATEST = NOT_YET
 
 COMMANDS = {
@@ -41,15 +38,7 @@ COMMANDS = {
 
 FLAGS = {
     "": {"-c/--connection": REMOTE, "--identity": REMOTE, "-r/--remote": REMOTE, "--url": REMOTE, "--ssh": REMOTE},
-    "create": {"--init-ctr": INIT_CTR},
-    "pod create": {
-        "--uidmap": POD_IDMAP,
-        "--gidmap": POD_IDMAP, "--subuidname": POD_IDMAP, "--subgidname": POD_IDMAP,
-    },
-    "pod clone": {
-        "--infra-conmon-pidfile": CONMON, "--uidmap": POD_IDMAP, "--gidmap": POD_IDMAP,
-        "--subuidname": POD_IDMAP, "--subgidname": POD_IDMAP,
-    },
+    "pod clone": {"--infra-conmon-pidfile": CONMON},
     "build": {
         "--all-platforms": "building for every platform needs emulation of other architectures, which podpy "
         "does not have",

@@ -115,9 +115,12 @@ class ContainerEngine:
 
         PodEngine(self.rt, self.warn).create(PodCreateOptions(
             name=opts.pod[4:], publish=list(opts.publish), network=list(opts.network),
-            create_command=list(opts.create_command)))
+            create_command=list(opts.create_command), userns=opts.userns, uidmap=list(opts.uidmap),
+            gidmap=list(opts.gidmap), subuidname=opts.subuidname, subgidname=opts.subgidname))
         opts = CreateOptions(**opts.as_dict())
         opts.pod, opts.publish, opts.network = opts.pod[4:], [], []
+        # the user namespace is the pod's, which its containers join
+        opts.userns, opts.uidmap, opts.gidmap, opts.subuidname, opts.subgidname = None, [], [], None, None
         return opts
 
     def run(self, opts: CreateOptions, on_detached: Optional[Callable[[str], None]] = None,

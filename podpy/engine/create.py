@@ -51,6 +51,11 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
     same name is removed first (its name told to on_replaced, as podman prints it). In a pod
     (--pod, or pod given: the pod whose infra container this is), it joins what the pod shares.
     """
+    if o.init_ctr is not None:
+        if not (o.pod or o.pod_id_file) or infra:
+            raise InvalidArgument("must specify pod value with init-ctr")
+        if o.init_ctr not in ("always", "once"):
+            raise InvalidArgument("init-ctr value must be 'always' or 'once'")
     if pod is None and (o.pod or o.pod_id_file):
         from .podstore import join
 
@@ -238,6 +243,7 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
         systemd=systemd, rootfs=rootfs, resources=resources, cgroup_conf=cgroup_conf, **extra,
         create_command=o.create_command or [os.path.basename(sys.argv[0])] + sys.argv[1:],
         pod=pod.id if pod is not None else "", pod_infra=infra, namespace=rt.cfg.namespace or "",
+        init_ctr=o.init_ctr or "",
         **kernel, **life,
     )
     rec = ContainerRecord(id=cid, name=name or "", image_id=image.id if image else "", image_name=image_name,
@@ -261,7 +267,10 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
         raise
     try:
         with _auto_userns_lock(rt, userns.mode == "auto"):
-            if userns.mode == "auto":
+            joined = rt.state.get(pod.infra_id) if pod is not None and pod.infra_id and not infra else None
+            if userns.mode == "auto" and joined is not None:
+                cfg.idmap = dict(joined.config.idmap)   # the pod's: its infra container's namespace
+            elif userns.mode == "auto":
                 cfg.idmap = _allocate_auto(rt, userns, uid, gid, passwd, group)
             for _ in range(20):
                 if not rec.name:

@@ -298,24 +298,30 @@ class PodEngine:
     # -- start, stop and the other running verbs -----------------------------------------
 
     def start(self, names: list[str], all_: bool = False, latest: bool = False) -> list[Report]:
-        """`pod start`: the infra container first, then the others (each one a failure of its own)."""
+        """`pod start`: the infra container first, then the init containers, each to completion
+        (podinit.py), then the others (each one a failure of its own)."""
+        from . import podinit
         from .start import start_detached
 
         reconcile(self.rt)
 
         def one(name: str) -> str:
             pod = self.pods.lookup(name)
-            recs = self._members(pod)
-            ordered = [r for r in recs if r.config.pod_infra] + [r for r in recs if not r.config.pod_infra]
-            failed = []
-            for rec in ordered:
-                current = self.rt.state.get(rec.id)
-                if current is None or current.state in ("running", "paused"):
-                    continue
-                try:
-                    start_detached(self.rt, current, self.warn)
-                except PodpyError as exc:
-                    failed.append(f"starting container {rec.id}: {exc}")
+            infra, init, rest = podinit.split(self._members(pod))
+            failed: list[str] = []
+            for group in (infra, rest):
+                if group is rest and init:
+                    if failed:
+                        break
+                    podinit.run(self.rt, init, self.warn)
+                for rec in group:
+                    current = self.rt.state.get(rec.id)
+                    if current is None or current.state in ("running", "paused"):
+                        continue
+                    try:
+                        start_detached(self.rt, current, self.warn)
+                    except PodpyError as exc:
+                        failed.append(f"starting container {rec.id}: {exc}")
             if failed:
                 raise InvalidState("; ".join(failed))
             self._event(pod, "start")
@@ -473,7 +479,7 @@ class PodEngine:
         from .container import state_word
 
         return {
-            "Id": pod.id, "Name": pod.name, "Created": pod.created, "Status": status([r.state for r in recs]),
+            "Id": pod.id, "Name": pod.name, "Created": pod.created, "Status": _status(recs),
             "InfraId": pod.infra_id or "", "Labels": dict(pod.config.labels), "Networks": self._networks(pod, recs),
             "Containers": [{"Id": r.id, "Names": r.name, "Status": state_word(r)} for r in recs],
             "Cgroup": pod.config.cgroup_parent, "Namespace": "",
@@ -546,7 +552,7 @@ class PodEngine:
         cgroup_parent, cgroup_path = relative(pod)
         doc: dict[str, Any] = {
             "Id": pod.id, "Name": pod.name, "Created": rfc3339(pod.created), "CreateCommand": cfg.create_command,
-            "ExitPolicy": cfg.exit_policy, "State": status([r.state for r in recs]), "Hostname": cfg.hostname,
+            "ExitPolicy": cfg.exit_policy, "State": _status(recs), "Hostname": cfg.hostname,
             "Labels": dict(cfg.labels) or None, "CreateCgroup": bool(cfg.cgroup_dir),
             "CgroupParent": cgroup_parent, "CgroupPath": cgroup_path, "CreateInfra": cfg.infra,
             "InfraContainerID": pod.infra_id or "",
@@ -598,11 +604,16 @@ def _label_file(path: str) -> dict[str, str]:
     return out
 
 
+def _status(recs: list[ContainerRecord]) -> str:
+    """A pod's status, as podman's: init containers that have done their work do not count."""
+    return status([r.state for r in recs if not r.config.init_ctr or r.state in ("running", "paused")])
+
+
 def member_exited(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None]) -> None:
     """After a member of a pod has exited: with `--exit-policy stop`, the pod's infra container
     stops once no other member runs (podman's policy); with `continue` it keeps running."""
-    if not rec.config.pod or rec.config.pod_infra:
-        return
+    if not rec.config.pod or rec.config.pod_infra or rec.config.init_ctr:
+        return   # an init container's exit is its pod's start going on
     pod = PodStore(rt.db).get(rec.config.pod)
     if pod is None or pod.config.exit_policy != "stop" or not pod.infra_id:
         return

@@ -73,7 +73,7 @@ class PodConfig(Record):
     shm_size: str           # their /dev/shm's size
     devices: list[str]      # host devices every container of the pod gets
     volumes_from: list[str]  # the infra container's --volumes-from (its members take the infra's)
-    uidmap: list[str]       # the infra container's id maps (the CLI refuses them: members could not join)
+    uidmap: list[str]       # the infra container's id maps, in whose user namespace its members run
     gidmap: list[str]
     subuidname: str
     subgidname: str
@@ -247,6 +247,17 @@ def join(rt: Any, o: CreateOptions) -> tuple[CreateOptions, PodRecord]:
     if infra is None and pod.config.infra:
         raise InvalidArgument(f"pod {pod.name} has no infra container (its creation was interrupted): "
                               f"remove it with `podpy pod rm {pod.name}`")
+    if infra is not None:
+        # the pod's user namespace (its id maps, --userns) is its infra container's, which
+        # every container of it joins: podman's words for one of its own
+        if o.uidmap or o.gidmap or o.subuidname or o.subgidname:
+            raise InvalidArgument("cannot specify a new uid/gid map when entering a pod with an infra container: "
+                                  "invalid argument")
+        if o.userns is not None:
+            raise InvalidArgument("--userns and --pod cannot be set together")
+        cfg = pod.config
+        o.userns, o.uidmap, o.gidmap = cfg.userns or None, list(cfg.uidmap), list(cfg.gidmap)
+        o.subuidname, o.subgidname = cfg.subuidname or None, cfg.subgidname or None
     if infra is None or not share:
         return o, pod
     joined = f"container:{infra}"
@@ -270,8 +281,6 @@ def join(rt: Any, o: CreateOptions) -> tuple[CreateOptions, PodRecord]:
     if "cgroup" in share and o.cgroupns is None:
         o.cgroupns = joined
     cfg = pod.config
-    if cfg.userns and o.userns is None:
-        o.userns = cfg.userns
     if cfg.volumes or cfg.volumes_from:
         o.volumes_from = [*o.volumes_from, infra]
     # what podman's members take over from the infra container: devices, /dev/shm's size, no /etc/hosts

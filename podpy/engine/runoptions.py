@@ -10,7 +10,8 @@ given on the command line and what it is when it is not:
     list[str]      repeatable: -e A=1 -e B=2                    default []
 
 An option that only `run` has (`--rmi`, `--sig-proxy`, `--detach-keys`, as in podman) is
-declared with run_only; `create` does not know its flags.
+declared with run_only; `create` does not know its flags. One that only `create` has
+(`--init-ctr`) is declared with create_only.
 
 Values stay the strings the user typed; create() validates them. FIELDS (and
 so the defaults) is derived from the declarations, and OPTIONS, the options in
@@ -39,12 +40,12 @@ KINDS: dict[str, tuple[str, Any]] = {"bool": (FLAG, False), "Optional[bool]": (F
 class Option:
     """One command-line option: its flags, the field it goes to (dest), how it is given (kind)."""
 
-    __slots__ = ("flags", "dest", "kind", "metavar", "help", "default", "run_only")
+    __slots__ = ("flags", "dest", "kind", "metavar", "help", "default", "run_only", "create_only")
 
     def __init__(self, flags: tuple[str, ...], metavar: str = "", help: str = "", dest: str = "",
-                 kind: str = "", default: Any = None, run_only: bool = False) -> None:
+                 kind: str = "", default: Any = None, run_only: bool = False, create_only: bool = False) -> None:
         self.flags, self.metavar, self.help, self.dest, self.kind = flags, metavar, help, dest, kind
-        self.default, self.run_only = default, run_only
+        self.default, self.run_only, self.create_only = default, run_only, create_only
 
     def __repr__(self) -> str:
         return f"Option({'/'.join(self.flags)} -> {self.dest}, {self.kind})"
@@ -59,11 +60,12 @@ class _Field:
         self.default = default
 
 
-def option(*flags: str, metavar: str = "", help: str = "", default: Any = None, run_only: bool = False) -> Any:
+def option(*flags: str, metavar: str = "", help: str = "", default: Any = None, run_only: bool = False,
+           create_only: bool = False) -> Any:
     """Declares a field of an options class as a command-line option (its field and kind
     are filled in from the declaration by declared()). default: a flag's, when not False;
-    run_only: an option of `run` that `create` does not take."""
-    return Option(flags, metavar, help, default=default, run_only=run_only)
+    run_only: an option of `run` that `create` does not take; create_only: the other way."""
+    return Option(flags, metavar, help, default=default, run_only=run_only, create_only=create_only)
 
 
 def field(default: Any = REQUIRED) -> Any:
@@ -109,6 +111,8 @@ class CreateOptions(Record):
     name: Optional[str] = option("--name", metavar="NAME", help="name of the container")
     pod: Optional[str] = option("--pod", metavar="POD", help="run in this pod (new:NAME: a new pod of that name)")
     pod_id_file: Optional[str] = option("--pod-id-file", metavar="FILE", help="run in the pod whose id FILE holds")
+    init_ctr: Optional[str] = option("--init-ctr", metavar="MODE", create_only=True,
+                                     help="an init container of its pod: always (at every pod start) or once")
     remove: bool = option("--rm", help="remove the container when it exits")
     interactive: bool = option("-i", "--interactive", help="keep stdin open")
     tty: bool = option("-t", "--tty", help="allocate a pseudo-terminal")
@@ -317,5 +321,6 @@ class CreateOptions(Record):
     cert_dir: Optional[str] = field(None)     # certificates for the image's pull (kube play --cert-dir)
 
 
-OPTIONS = declared(CreateOptions)
-CREATE_OPTIONS = tuple(o for o in OPTIONS if not o.run_only)
+ALL_OPTIONS = declared(CreateOptions)
+OPTIONS = tuple(o for o in ALL_OPTIONS if not o.create_only)
+CREATE_OPTIONS = tuple(o for o in ALL_OPTIONS if not o.run_only)

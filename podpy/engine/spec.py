@@ -158,8 +158,12 @@ class SpecBuilder:
                 ns["path"] = paths[ns["type"]]
         if userns is not None:
             if rec.config.idmap:
-                raise InvalidState("joining the namespaces of another container cannot be combined with "
-                                   "--userns keep-id|auto or --uidmap")
+                if not _same_idmap(self.rt, rec):
+                    raise InvalidState("joining the namespaces of another container cannot be combined with "
+                                       "--userns keep-id|auto or --uidmap")
+                # a member of a pod with id maps: it joins the infra container's nested user
+                # namespace, not one of its own (rootless.child joins its parent first)
+                spec["linux"]["nestedUserns"] = userns
             user = next(ns for ns in namespaces if ns["type"] == "user")
             if user.get("path") and not kernelopts.same_namespace(user["path"], userns):
                 raise InvalidState(f"the namespaces {rec.name} joins belong to different user namespaces")
@@ -508,3 +512,11 @@ def _fuse_overlayfs() -> Optional[str]:
         if os.access(path, os.X_OK):
             return path if os.access("/dev/fuse", os.R_OK | os.W_OK) else None
     return None
+
+
+def _same_idmap(rt: Any, rec: ContainerRecord) -> bool:
+    """Whether rec is a member of a pod whose infra container has rec's id maps (the pod's)."""
+    if not rec.config.pod:
+        return False
+    infra = next((r for r in rt.state.all() if r.config.pod == rec.config.pod and r.config.pod_infra), None)
+    return infra is not None and infra.id != rec.id and infra.config.idmap == rec.config.idmap

@@ -2,10 +2,10 @@
 
 play reads and checks every document and works out the whole plan (play.py) before it
 makes anything; then claims' volumes, and for each pod: the pod (PodEngine), its own volumes
-(VolumeEngine, files of configMap and secret volumes written in), its init containers (each
-created, started and waited for in turn, and removed once it succeeded, as podman's "once"
-init containers are), its containers (ContainerEngine), and a start of the pod. If any step
-fails, what this play made is removed again (pods with their containers, volumes it made)
+(VolumeEngine, files of configMap and secret volumes written in), its init containers
+(podman's "once" ones: the pod's start runs each to completion in turn and removes it once
+it succeeded; engine/podinit.py), its containers (ContainerEngine), and a start of the pod.
+If any step fails, what this play made is removed again (pods with their containers, volumes it made)
 and the error is raised: nothing is left half-made.
 
 With a service container (`--service-container`, what the units of .kube Quadlet files use),
@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 
 from ..engine.context import Runtime
-from ..errors import InvalidArgument, InvalidState, NoSuchContainer, NoSuchPod
+from ..errors import InvalidArgument, NoSuchContainer, NoSuchPod
 from . import play as mapping
 from .schema import Document, check, load
 
@@ -196,31 +196,14 @@ class KubeEngine:
                 _write_files(self.volumes.inspect([name])[0].value["Mountpoint"], files)
         for d in p.subdirs:
             os.makedirs(d, exist_ok=True)
-        init_ids = []
-        for o in p.init:
-            rec = self.containers.create(o)
-            init_ids.append(rec.id)
-            if start:
-                self._run_init(rec.id, rec.name)
+        # podman's "once" init containers: the pod's start runs them, in turn, before the others
+        init_ids = [self.containers.create(o).id for o in p.init]
         ids = [self.containers.create(o).id for o in p.containers]
         if start:
             failed = [r.error for r in self.pods.start([pod.id]) if r.error is not None]
             if failed:
                 raise failed[0]
         return PodReport(pod.id, ids, init_ids)
-
-    def _run_init(self, cid: str, name: str) -> None:
-        for r in self.containers.start([cid]):
-            if r.error is not None:
-                raise r.error
-        code = self.containers.wait([cid])[0]
-        if code.error is not None:
-            raise code.error
-        if code.value != 0:
-            raise InvalidState(f"init container {name} exited with code {code.value}")
-        for r in self.containers.rm([cid], force=True, all_=False, ignore=True):
-            if r.error is not None:
-                raise r.error
 
     def _undo(self, pods: list[str], volumes: list[str]) -> None:
         for pid in reversed(pods):

@@ -276,6 +276,8 @@ class _Pod:
                     raise self.fail(f"{path}.name", f"{cname!r} is the name of another container of the pod")
                 seen.add(cname)
                 ctr = self._container(c, path, volumes, pod_sc, policy, opts, out)
+                if key == "initContainers":
+                    ctr.init_ctr = "once"
                 ctr.annotations = [*ctr.annotations, *opts.annotations]
                 ctr.no_hosts = opts.no_hosts
                 ctr.authfile, ctr.cert_dir, ctr.creds, ctr.tls_verify = (opts.authfile, opts.cert_dir, opts.creds,

@@ -161,8 +161,12 @@ def start_pasta(pid: int, conf: dict[str, Any], userns: bool, timeout: float = 1
     pidfile = conf["pidfile"]
     argv = [binary, "--config-net", "-q", "-P", pidfile, *conf.get("args", []),
             "--netns", f"/proc/{pid}/ns/net"]
+    owner = -1
     if userns:
-        argv += ["--userns", f"/proc/{pid}/ns/user"]
+        from .slirp import netns_owner
+
+        owner = netns_owner(pid)
+        argv += ["--userns", f"/proc/self/fd/{owner}"]
     err = os.memfd_create("pasta-stderr", os.MFD_CLOEXEC)
     try:
         try:
@@ -204,6 +208,8 @@ def start_pasta(pid: int, conf: dict[str, Any], userns: bool, timeout: float = 1
         return daemon
     finally:
         os.close(err)
+        if owner >= 0:
+            os.close(owner)
 
 
 def stop_pasta(pid: int) -> None:

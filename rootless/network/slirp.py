@@ -77,6 +77,25 @@ def _which(name: str) -> Optional[str]:
     return None
 
 
+def netns_owner(pid: int) -> int:
+    """An inheritable fd of the user namespace that owns the network namespace of pid, for a
+    helper to join: not /proc/PID/ns/user, which the init may leave meanwhile for a nested one
+    (--userns=keep-id|auto, --uidmap, a pod's id maps) that has no rights over its network."""
+    from ..syscalls import default
+
+    path = f"/proc/{pid}/ns/net"
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            owner = default().ns_get_userns(fd, path)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise NetworkError(f"the container's network namespace {path}: {exc.strerror}") from None
+    os.set_inheritable(owner, True)
+    return owner
+
+
 def start(target_pid: int, options: SlirpOptions, *, userns: bool, timeout: float = 10.0) -> Slirp:
     """Start slirp4netns for the network namespace of target_pid; wait until it is ready."""
     binary = _which("slirp4netns")
@@ -94,8 +113,9 @@ def start(target_pid: int, options: SlirpOptions, *, userns: bool, timeout: floa
     if options.outbound_addr:
         argv.append(f"--outbound-addr={options.outbound_addr}")
     argv += list(options.extra)
+    owner = netns_owner(target_pid) if userns else -1
     if userns:
-        argv.append(f"--userns-path=/proc/{target_pid}/ns/user")
+        argv.append(f"--userns-path=/proc/self/fd/{owner}")
     argv += ["--netns-type=path", f"/proc/{target_pid}/ns/net", "tap0"]
     # stderr goes to a memory file: read only on failure, and never a pipe
     # that could fill up or break (SIGPIPE) while the container runs.
@@ -116,6 +136,8 @@ def start(target_pid: int, options: SlirpOptions, *, userns: bool, timeout: floa
     finally:
         os.close(ready_w)
         os.close(exit_r)
+        if owner >= 0:
+            os.close(owner)
     slirp = Slirp(pid, exit_w)
     try:
         ready, _, _ = select.select([ready_r], [], [], timeout)
@@ -124,6 +146,8 @@ def start(target_pid: int, options: SlirpOptions, *, userns: bool, timeout: floa
             slirp.stop()
             err = os.pread(err_w, 65536, 0).decode(errors="replace").strip().splitlines()
             why = err[-1] if err else ("timed out" if not ready else "exited")
+            if why.startswith("child failed") and len(err) > 1:   # the child's own reason first
+                why = f"{err[-2]}: {why}"
             raise NetworkError(f"slirp4netns failed to configure the network: {why}")
     finally:
         os.close(ready_r)

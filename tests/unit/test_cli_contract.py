@@ -195,9 +195,10 @@ def test_a_refused_run_flag_prints_its_reason(command):
             assert str(err.value) == f"podpy {command} {names.split('/')[-1]}: {reason}"
 
 
-def test_container_create_refuses_as_create(tree, capsys):
-    assert invoke(tree, ["container", "create", "--init-ctr", "always", "image"], Globals()) == 125
-    assert capsys.readouterr().err == "Error: podpy create --init-ctr: init containers of pods are not available yet\n"
+def test_init_ctr_is_a_flag_of_create_only():
+    assert runargs.parse("create", ["--init-ctr", "once", "--pod", "p", "image"])["init_ctr"] == "once"
+    with pytest.raises(InvalidArgument, match="--init-ctr"):
+        runargs.parse("run", ["--init-ctr", "once", "--pod", "p", "image"])
 
 
 @pytest.mark.parametrize("path,reason", sorted(refusals.COMMANDS.items()))

@@ -8,7 +8,7 @@ import pytest
 
 from podpy.cli import runargs
 from podpy.cli.main import split_globals
-from podpy.engine.runoptions import FLAG, KINDS, MULTI, OPTIONS, VALUE, CreateOptions
+from podpy.engine.runoptions import ALL_OPTIONS, CREATE_OPTIONS, FLAG, KINDS, MULTI, OPTIONS, VALUE, CreateOptions
 from podpy.errors import InvalidArgument
 
 
@@ -82,9 +82,13 @@ def test_defaults_follow_the_declared_types():
 def test_the_declarations_are_the_fields():
     """FIELDS is the class's annotations, in their order; the options are those with a flag."""
     assert list(CreateOptions.FIELDS) == list(CreateOptions.__annotations__)
-    assert [o.dest for o in OPTIONS] == [f for f in CreateOptions.FIELDS
-                                         if f not in ("image", "command", "create_command", "creds", "cert_dir")]
-    for o in OPTIONS:
+    assert [o.dest for o in ALL_OPTIONS] == [f for f in CreateOptions.FIELDS
+                                             if f not in ("image", "command", "create_command", "creds", "cert_dir")]
+    # run's are all but create's own (--init-ctr), create's all but run's own (--rmi, ...)
+    assert [o.dest for o in OPTIONS] == [o.dest for o in ALL_OPTIONS if not o.create_only] != \
+        [o.dest for o in ALL_OPTIONS]
+    assert [o.dest for o in CREATE_OPTIONS] == [o.dest for o in ALL_OPTIONS if not o.run_only]
+    for o in ALL_OPTIONS:
         assert KINDS[CreateOptions.__annotations__[o.dest]][0] == o.kind
         assert o.help and all(f.startswith("-") for f in o.flags)
         assert bool(o.metavar) == (o.kind != FLAG), o.dest
