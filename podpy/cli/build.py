@@ -85,6 +85,9 @@ def build(
     # how RUN runs
     add_hosts: List[str] = typer.Option([], "--add-host", help="HOST:IP in RUN's /etc/hosts."),
     no_hosts: bool = typer.Option(False, "--no-hosts/--hosts", help="RUN keeps the image's /etc/hosts."),
+    group_add: List[str] = typer.Option([], "--group-add", help="A supplementary group of RUN's process (a name "
+                                                               "in the image's /etc/group, a gid, or "
+                                                               "keep-groups)."),
     dns: List[str] = typer.Option([], "--dns", help="A DNS server in RUN's resolv.conf (none: no resolv.conf)."),
     dns_options: List[str] = typer.Option([], "--dns-option", help="A resolv.conf option for RUN."),
     dns_search: List[str] = typer.Option([], "--dns-search", help="A search domain for RUN."),
@@ -141,6 +144,7 @@ def build(
                         outputs=list(outputs), build_contexts=list(build_contexts), ignorefile=ignorefile,
                         cpp_flags=list(cpp_flags), skip_unused_stages=skip_unused_stages, retry=retry,
                         retry_delay=retry_delay, cache_ttl=cache_ttl, add_hosts=list(add_hosts), no_hosts=no_hosts,
+                        group_add=list(group_add),
                         dns=list(dns), dns_options=list(dns_options), dns_search=list(dns_search),
                         cap_add=list(cap_add), cap_drop=list(cap_drop), security_opts=list(security_opts),
                         devices=list(devices), volumes=list(volumes), ulimits=list(ulimits), shm_size=shm_size,
