@@ -96,7 +96,7 @@ def build(only: Optional[str] = None) -> typer.Typer:
 _PAIRED_FLAGS = ("--tls-verify", "--rollback", "--dry-run",
                  "--stream", "--layers", "--archive", "--overwrite", "--pause", "--human", "--infra",
                  "--share-parent", "--sig-proxy", "--start", "--build", "--service-container",
-                 "--disable-dns", "--internal", "--ipv6")
+                 "--disable-dns", "--internal", "--ipv6", "--all-tags")
 # podman's `--pull` alone means `--pull=always`; with a policy word after it, that is its value
 _PULL_WORDS = ("always", "missing", "never", "newer", "true", "false", "ifmissing", "ifnewer")
 

@@ -64,7 +64,7 @@ def pull(
     variant: Optional[str] = typer.Option(None, "--variant", help="Architecture variant to choose."),
     _content_trust: bool = typer.Option(False, "--disable-content-trust",
                                         help="A no-op kept for Docker's scripts, as in podman."),
-    all_tags: bool = typer.Option(False, "-a", "--all-tags",
+    all_tags: bool = typer.Option(False, "-a", "--all-tags/--no-all-tags", show_default=False,
                                   help="Every tag of the repository (a tag given with the name is dropped)."),
     retry: Optional[str] = typer.Option(None, "--retry", help="Times to try again when the registry cannot be "
                                                               "reached (podman 5's flag; default 0)."),

@@ -121,7 +121,8 @@ def run(rt: Runtime, name: str, warn: Callable[[str], None]) -> tuple[str, int]:
     if size:
         output = output[:size]
     path = health_path(rt, rec)
-    fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    lock = os.path.join(rt.store.container_dir(rec.id), "health.json.lock")   # never in the user's directory
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     restart = False
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
