@@ -130,6 +130,7 @@ PODPY_FLAGS = {
     "volume create": {"--ignore": LATER},
     "wait": {"--ignore": LATER},
 }
+PODPY_FLAGS["image search"] = PODPY_FLAGS["search"]
 PODPY_FLAGS["run"] = {f: why for f, why in PODPY_FLAGS["create"].items() if f not in ("--detach", "--preserve-fds")}
 
 
