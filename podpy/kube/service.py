@@ -95,6 +95,8 @@ def _run(rt: Runtime, pod_ids: set[str], service_id: str, policy: str) -> int:
         code = _outcome(rt, pod_ids, policy)
         if code is None:
             continue
+        from ..engine.container import Container
+
         lifecycle.stop(rt, service_id, 0, lambda _line: None)
-        rt.state.update(service_id, exit_code=code)
+        Container.lookup(rt, service_id).propagated_exit(code)
         return code
