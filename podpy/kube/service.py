@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import time
 
+from ..config import ENGINE_SETTINGS
 from ..engine.context import Runtime
 from ..state import CONFIGURED, CREATED, EXITED, STOPPED
 
@@ -52,20 +53,46 @@ def _outcome(rt: Runtime, pod_ids: set[str], policy: str) -> Optional[int]:
 
 
 def watch(rt: Runtime, pod_ids: list[str], service_id: str, policy: str) -> None:
-    """Fork the watcher (see the module's description); returns in the parent at once."""
+    """Start the watcher (see the module's description): a new python in a session of its
+    own, from /, that nothing of this process's (its database connection, its threads) goes
+    into; returns at once, and `kube play` does not wait for it."""
+    import json
+    import sys
+
+    from ..monitor.client import python_env
+
+    cfg = rt.cfg
+    request = {"root": cfg.root, "runroot": cfg.runroot, "driver": rt.store.driver.name,
+               "storage_opts": cfg.storage_opts, "engine": {k: getattr(cfg, k) for k in ENGINE_SETTINGS},
+               "pods": pod_ids, "service": service_id, "policy": policy}
+    argv = [sys.executable, "-c", "from podpy.kube.service import main; main()", json.dumps(request)]
+    env = python_env()
     if os.fork():
         return
     try:
         os.setsid()
+        os.chdir("/")
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
-        if os.fork():   # the watcher is the grandchild: `kube play` does not wait for it
-            os._exit(0)
-        code = _run(Runtime(rt.cfg), set(pod_ids), service_id, policy)
-    except BaseException:  # noqa: BLE001 - a watcher has no one to tell but its exit code
+        os.execve(argv[0], argv, env)
+    finally:
+        os._exit(125)
+
+
+def main() -> None:
+    """The watcher's process: its exit code is the propagated one (125: podpy's own failure)."""
+    import json
+    import sys
+
+    request = json.loads(sys.argv[1])
+    try:
+        rt = Runtime.open(request["root"], request["runroot"], request["driver"], request["storage_opts"],
+                          request["engine"])
+        code = _run(rt, set(request["pods"]), request["service"], request["policy"])
+    except Exception:  # noqa: BLE001 - a watcher has no one to tell but its exit code
         code = 125
-    os._exit(code)
+    sys.exit(code)
 
 
 def _notify(message: str) -> None:
