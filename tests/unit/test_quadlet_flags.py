@@ -10,7 +10,8 @@ from podpy.cli import runargs
 from podpy.engine.pull import retry_plan, unreachable, with_retries
 from podpy.errors import InvalidArgument, PodpyError
 from podpy.kube.service import propagated
-from podpy.options import health_extras, healthcheck
+from podpy.engine.healthopts import health_extras
+from podpy.options import healthcheck
 
 
 def test_retry_values_are_checked():
