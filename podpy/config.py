@@ -128,6 +128,59 @@ def runtime_base() -> str:
     return os.path.join(fallback, "podpy")
 
 
+# --module: containers.conf modules loaded after containers.conf, in order (use_modules)
+_MODULES: list[str] = []
+
+
+def module_dirs() -> list[str]:
+    """Where a relative --module is looked for, in order (containers.conf(5)'s MODULES, with
+    podpy's directories): the user's, then the system's; root has only the system's."""
+    dirs = ["/etc/podpy/containers.conf.modules", "/usr/share/podpy/containers.conf.modules"]
+    if os.geteuid() != 0:
+        dirs.insert(0, os.path.join(_xdg("XDG_CONFIG_HOME", ".config"), "podpy", "containers.conf.modules"))
+    return dirs
+
+
+def resolve_module(name: str) -> str:
+    """--module NAME: an absolute path as it is, a relative one in module_dirs(); it must be a
+    readable file."""
+    candidates = [name] if os.path.isabs(name) else [os.path.join(d, name) for d in module_dirs()]
+    for path in candidates:
+        if os.path.isfile(path):
+            if not os.access(path, os.R_OK):
+                raise InvalidArgument(f"--module {name}: {path} is not readable")
+            return path
+    where = "" if os.path.isabs(name) else f" (looked in {', '.join(module_dirs())})"
+    raise InvalidArgument(f"could not resolve module {name!r}: no such file{where}")
+
+
+def use_modules(names: list[str]) -> None:
+    """Load these modules (resolved, and read to check them) after containers.conf from now on."""
+    paths = [resolve_module(n) for n in names]
+    for path in paths:
+        tomlfile.read(path)   # a module that is not TOML is refused here, in one line
+    _MODULES[:] = paths
+
+
+def containers_conf_files(config_dir: str) -> list[str]:
+    """containers.conf in config_dir, then each --module: a later file's setting wins."""
+    return [os.path.join(config_dir, "containers.conf"), *_MODULES]
+
+
+def containers_conf_value(config_dir: str, table: str, key: str) -> tuple[Any, Optional[str]]:
+    """(the value of [table] key, the file it came from), the last file that sets it winning;
+    (None, None) when none does."""
+    found: tuple[Any, Optional[str]] = (None, None)
+    for path in containers_conf_files(config_dir):
+        data = tomlfile.read(path)
+        if data is None:
+            continue
+        value = tomlfile.table(data, table, path).get(key)
+        if value is not None:
+            found = (value, path)
+    return found
+
+
 ENGINE_SETTINGS = ("events_backend", "tmpdir", "cgroup_manager", "runtime", "runtime_flags", "conmon",
                    "network_cmd_path", "network_config_dir", "namespace", "volume_path", "hooks_dirs")
 

@@ -95,7 +95,8 @@ def build(only: Optional[str] = None) -> typer.Typer:
 # flags take none, so those spellings are rewritten before parsing.
 _PAIRED_FLAGS = ("--tls-verify", "--rollback", "--dry-run",
                  "--stream", "--layers", "--archive", "--overwrite", "--pause", "--human", "--infra",
-                 "--share-parent", "--sig-proxy", "--start", "--build", "--service-container")
+                 "--share-parent", "--sig-proxy", "--start", "--build", "--service-container",
+                 "--disable-dns", "--internal", "--ipv6", "--all-tags")
 # podman's `--pull` alone means `--pull=always`; with a policy word after it, that is its value
 _PULL_WORDS = ("always", "missing", "never", "newer", "true", "false", "ifmissing", "ifnewer")
 
@@ -135,6 +136,8 @@ def main(args: list[str], command: Optional[str], g: Optional[Globals] = None) -
         args = [{"-a=true": "--archive", "-a=false": "--no-archive"}.get(a.lower(), a) for a in args]
     if command in ("events", "system") and "events" in args[:2]:   # podman's `--no-trunc=false`
         args = [{"--no-trunc=true": "--no-trunc", "--no-trunc=false": "--trunc"}.get(a.lower(), a) for a in args]
+    if args[:2] in (["kube", "down"], ["play", "kube"]) and "--down" in args or args[:2] == ["kube", "down"]:
+        args = [{"--force=true": "--force", "--force=false": "--no-force"}.get(a.lower(), a) for a in args]
     if command in ("history", "image") and "history" in args[:2]:   # podman's `-H=false`
         args = [{"-h=true": "--human", "-h=false": "--no-human"}.get(a.lower(), a) for a in args]
     args = [("--pull=always" if a == "--pull" and (i + 1 >= len(args) or args[i + 1].lower() not in _PULL_WORDS)

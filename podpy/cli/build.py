@@ -100,6 +100,9 @@ def build(
                                   "RUN --mount=type=ssh."),
     add_hosts: List[str] = typer.Option([], "--add-host", help="HOST:IP in RUN's /etc/hosts."),
     no_hosts: bool = typer.Option(False, "--no-hosts/--hosts", help="RUN keeps the image's /etc/hosts."),
+    group_add: List[str] = typer.Option([], "--group-add", help="A supplementary group of RUN's process (a name "
+                                                               "in the image's /etc/group, a gid, or "
+                                                               "keep-groups)."),
     dns: List[str] = typer.Option([], "--dns", help="A DNS server in RUN's resolv.conf (none: no resolv.conf)."),
     dns_options: List[str] = typer.Option([], "--dns-option", help="A resolv.conf option for RUN."),
     dns_search: List[str] = typer.Option([], "--dns-search", help="A search domain for RUN."),
@@ -158,7 +161,7 @@ def build(
                         retry_delay=retry_delay, cache_ttl=cache_ttl, cache_from=cache_from, cache_to=cache_to,
                         ssh=list(ssh), uid_map=list(uid_map), gid_map=list(gid_map), uid_map_user=uid_map_user,
                         gid_map_group=gid_map_group, hooks_dirs=list(hooks_dirs),
-                        add_hosts=list(add_hosts), no_hosts=no_hosts,
+                        add_hosts=list(add_hosts), no_hosts=no_hosts, group_add=list(group_add),
                         dns=list(dns), dns_options=list(dns_options), dns_search=list(dns_search),
                         cap_add=list(cap_add), cap_drop=list(cap_drop), security_opts=list(security_opts),
                         devices=list(devices), volumes=list(volumes), ulimits=list(ulimits), shm_size=shm_size,

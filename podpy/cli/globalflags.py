@@ -62,6 +62,8 @@ TABLE: tuple[tuple[tuple[str, ...], Optional[str], str, str, str], ...] = (
      "file (default), journald (file where podpy cannot use the journal) or none."),
     (("--log-level",), "log_level", VALUE, "LEVEL",
      "trace, debug, info, warn (default), warning, error, fatal or panic."),
+    (("--module",), "modules", MULTI, "PATH",
+     "Load this containers.conf module after containers.conf (podman 4.8's flag; repeatable)."),
     (("--noout",), "noout", FLAG, "", "Discard what podpy prints on stdout (a container's output stays)."),
     (("--syslog",), "syslog", FLAG, "", "Send podpy's messages to syslog as well as to stderr."),
     (("--cgroup-manager",), "cgroup_manager", VALUE, "MANAGER",
@@ -116,6 +118,7 @@ class Globals:
         self.namespace: Optional[str] = None
         self.volume_path: Optional[str] = None
         self.hooks_dirs: Optional[list[str]] = None
+        self.modules: list[str] = []     # --module: containers.conf modules, resolved by check()
         self.help = False
         self.version = False
         self.warnings: list[str] = []   # what check() found to warn about, printed by apply()
@@ -154,6 +157,10 @@ class Globals:
                                   "choose from file, journald, none")
         if self.cgroup_manager not in CGROUP_MANAGERS:
             raise InvalidArgument("cgroup manager must be one of cgroupfs and systemd")
+        if self.modules:
+            from .. import config
+
+            config.use_modules(self.modules)
         if self.syslog and not any(_is_socket(p) for p in SYSLOG_SOCKETS):
             raise InvalidArgument("Failed to initialize syslog hook: Unix syslog delivery error")
         if self.events_backend == "journald":

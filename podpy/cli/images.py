@@ -64,14 +64,24 @@ def pull(
     variant: Optional[str] = typer.Option(None, "--variant", help="Architecture variant to choose."),
     _content_trust: bool = typer.Option(False, "--disable-content-trust",
                                         help="A no-op kept for Docker's scripts, as in podman."),
-    all_tags: bool = typer.Option(False, "-a", "--all-tags",
+    all_tags: bool = typer.Option(False, "-a", "--all-tags/--no-all-tags", show_default=False,
                                   help="Every tag of the repository (a tag given with the name is dropped)."),
+    retry: Optional[str] = typer.Option(None, "--retry", help="Times to try again when the registry cannot be "
+                                                              "reached (podman 5's flag; default 0)."),
+    retry_delay: Optional[str] = typer.Option(None, "--retry-delay", help="Wait between tries (default: 2s, "
+                                                                          "doubling each time)."),
+    _decryption_key: Optional[str] = typer.Option(None, "--decryption-key", hidden=True,
+                                                  help="Refused: podpy has no image decryption."),
 ) -> None:
     """Pull an image from a registry."""
-    from ..engine.pull import PullOptions
+    from ..engine.pull import PullOptions, retry_plan
+    from ..errors import InvalidArgument
 
+    if _decryption_key is not None:
+        raise InvalidArgument("podpy pull --decryption-key: image decryption is not available")
+    retry_plan(retry, retry_delay)   # a bad value stops here, before any progress
     opts = PullOptions(name=name, tls_verify=tls_verify, creds=creds, cert_dir=cert_dir, auth_file=authfile,
-                       platform=platform, os=os_, arch=arch, variant=variant)
+                       platform=platform, os=os_, arch=arch, variant=variant, retry=retry, retry_delay=retry_delay)
     images = _with_bars(ctx, quiet, lambda eng: eng.pull_all_tags(opts) if all_tags else [eng.pull(opts)])
     for image in images:
         render.out(image.id)

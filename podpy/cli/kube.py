@@ -75,11 +75,20 @@ def play(
     service_container: bool = typer.Option(False, "--service-container/--no-service-container", hidden=True,
                                            help="Run a service container whose monitor tells systemd the play "
                                                 "is ready (the units of .kube Quadlet files use it)."),
+    exit_propagation: Optional[str] = typer.Option(None, "--service-exit-code-propagation", hidden=True,
+                                                   help="How the service container exits: none (0), all (failed "
+                                                        "when every container failed) or any (failed when one did)."),
+    force: bool = typer.Option(False, "--force/--no-force", show_default=False,
+                               help="With --down: remove the volumes of the file's PersistentVolumeClaims too."),
 ) -> None:
     """Make pods, containers and volumes from Kubernetes YAML, and start them."""
     from ..errors import InvalidArgument
     from ..kube.play import PlayOptions
 
+    if exit_propagation is not None and exit_propagation not in ("none", "all", "any"):
+        raise InvalidArgument(f"invalid --service-exit-code-propagation {exit_propagation!r}: none, all or any")
+    if exit_propagation not in (None, "none") and not service_container:
+        raise InvalidArgument("--service-exit-code-propagation needs --service-container")
     if context_dir is not None and build is None:   # podman's check: the directory is only for --build
         raise InvalidArgument("--build must be specified when using --context-dir option")
     if authfile is not None and not os.path.exists(authfile):
@@ -90,7 +99,7 @@ def play(
 
     text = _read(file)
     if down:
-        _print_down(engine(ctx).down(text))
+        _print_down(engine(ctx).down(text, force))
         return
     maps = [p for item in configmap for p in item.split(",") if p]
     opts = PlayOptions(network=list(network), publish=list(publish), log_driver=log_driver,
@@ -101,6 +110,7 @@ def play(
         raise InvalidArgument(f"--context-dir {context_dir}: not a directory")
     report = engine(ctx, quiet).play(text, opts, maps, start=start, replace=replace, strict=strict, build=build,
                                      context_dir=context_dir, service_container=service_container,
+                                     exit_propagation=exit_propagation or "none",
                                      say=(lambda _line: None) if quiet else render.out)
     if report.volumes:
         render.out("Volumes:")
@@ -119,9 +129,11 @@ def play(
 def down(
     ctx: typer.Context,
     file: str = typer.Argument(..., help="The YAML file `kube play` was given, or - for stdin."),
+    force: bool = typer.Option(False, "--force/--no-force", show_default=False,
+                               help="Remove the volumes of the file's PersistentVolumeClaims too."),
 ) -> None:
-    """Stop and remove the pods a Kubernetes YAML file made (claims' volumes are kept)."""
-    _print_down(engine(ctx).down(_read(file)))
+    """Stop and remove the pods a Kubernetes YAML file made (claims' volumes are kept unless --force)."""
+    _print_down(engine(ctx).down(_read(file), force))
 
 
 def _print_down(report: Any) -> None:
@@ -133,6 +145,10 @@ def _print_down(report: Any) -> None:
         render.out("Pods removed:")
         for pid in report.removed:
             render.out(pid)
+    if report.claims:
+        render.out("Volumes removed:")
+        for name in report.claims:
+            render.out(name)
 
 
 def generate(

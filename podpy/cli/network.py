@@ -34,10 +34,15 @@ def create(
                                                            "(default: the first host)."),
     ip_range: List[str] = typer.Option([], "--ip-range", help="Give containers addresses from this range (of the "
                                                               "--subnet in its place)."),
-    ipv6: bool = typer.Option(False, "--ipv6", help="IPv6 too: a random unique local /64 unless a --subnet is IPv6."),
-    internal: bool = typer.Option(False, "--internal", help="No way out of the network."),
+    ipv6: bool = typer.Option(False, "--ipv6/--no-ipv6", show_default=False, help="IPv6 too: a random unique local /64 unless a --subnet is IPv6."),
+    internal: bool = typer.Option(False, "--internal/--no-internal", show_default=False, help="No way out of the network."),
     label: List[str] = typer.Option([], "-l", "--label", help="Set metadata (K=V)."),
-    disable_dns: bool = typer.Option(False, "--disable-dns", help="No DNS responder on the network."),
+    disable_dns: bool = typer.Option(False, "--disable-dns/--no-disable-dns", show_default=False,
+                                     help="No DNS responder on the network."),
+    interface_name: Optional[str] = typer.Option(None, "--interface-name",
+                                                 help="The bridge's name (default: podpyN)."),
+    dns: List[str] = typer.Option([], "--dns", help="A name server for the network's containers (instead of "
+                                                    "the host's)."),
     ignore: bool = typer.Option(False, "--ignore", help="Do nothing if it exists already."),
     opt: List[str] = typer.Option([], "-o", "--opt", help="Driver options (none are supported)."),
     ipam_driver: Optional[str] = typer.Option(None, "--ipam-driver", help="host-local (default) or none "
@@ -50,7 +55,7 @@ def create(
     net = engine(ctx).create(NetworkCreateOptions(
         name=name, driver=driver, subnet=list(subnet), gateway=list(gateway), ip_range=list(ip_range),
         internal=internal, labels=parse_labels(label), disable_dns=disable_dns, options=list(opt), ignore=ignore,
-        ipv6=ipv6, ipam_driver=ipam_driver))
+        ipv6=ipv6, ipam_driver=ipam_driver, interface_name=interface_name, dns=list(dns)))
     render.out(net["name"])
 
 

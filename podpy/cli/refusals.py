@@ -81,6 +81,55 @@ PODPY_ONLY = {
 }
 
 
+# podpy's flags that podman 4.3.1's --help does not list, and why each is there (the contract
+# test checks that every other flag of podpy's is one of podman's: an extra flag is on purpose)
+HIDDEN = "podman 4.3.1 takes it too, without listing it in its --help"
+LATER = "a later podman's flag"
+QUADLET = "podman 5's flag, which the units made from Quadlet files use"
+PODPY_FLAGS = {
+    "": {"--module": "podman 4.8's flag, which the units made from Quadlet files use (ContainersConfModule=)"},
+    "auto-update": {"--tls-verify": LATER},
+    "build": {"--build-arg-file": LATER, "--group-add": QUADLET},
+    "cp": {"--pause": HIDDEN},
+    "container inspect": {"--type": "podpy's `container inspect` is `inspect`, whose flag it is"},
+    "create": {"--detach": "`run`'s flag: podpy parses run and create alike, and create ignores it",
+               "--dns-opt": HIDDEN, "--kernel-memory": HIDDEN, "--net": HIDDEN, "--preserve-fds": LATER,
+               **{f: QUADLET for f in ("--retry", "--retry-delay", "--health-log-destination",
+                                       "--health-max-log-count", "--health-max-log-size")},
+               **{f"--health-startup-{k}": QUADLET for k in ("cmd", "interval", "retries", "success", "timeout")}},
+    "events": {"--stream": HIDDEN},
+    "generate systemd": {"--time": HIDDEN},
+    "kube down": {"--force": QUADLET},
+    "kube generate": {"--replicas": LATER, "--type": LATER},
+    "kube play": {"--down": HIDDEN, "--net": HIDDEN, "--publish": LATER,
+                  "--strict": "podpy's own: refuse a file with fields podpy does not use",
+                  "--force": QUADLET, "--service-container": QUADLET, "--service-exit-code-propagation": QUADLET},
+    "mount": {"--notruncate": HIDDEN},
+    "network create": {"--ignore": LATER, "--dns": QUADLET, "--interface-name": QUADLET},
+    "pod create": {"--dns-opt": HIDDEN, "--net": HIDDEN},
+    "pull": {"--retry": QUADLET, "--retry-delay": QUADLET,
+             "--decryption-key": "podman 5's flag, refused in one line: podpy has no image decryption"},
+    "restart": {"--timeout": "stop's second spelling of --time, which podman 4.3.1's stop takes"},
+    "search": {"--cert-dir": LATER, "--creds": LATER},
+    "stop": {"--timeout": HIDDEN},
+    "volume create": {"--ignore": LATER},
+    "wait": {"--ignore": LATER},
+}
+PODPY_FLAGS["image search"] = PODPY_FLAGS["search"]
+PODPY_FLAGS["run"] = {f: why for f, why in PODPY_FLAGS["create"].items() if f not in ("--detach", "--preserve-fds")}
+
+
+def podpy_flags(path: str) -> dict[str, str]:
+    """PODPY_FLAGS of the command at path, or of the command it is a second name of
+    (`container mount` is `mount`, `image pull` is `pull`)."""
+    if path in PODPY_FLAGS:
+        return PODPY_FLAGS[path]
+    if path in SAME:
+        return PODPY_FLAGS.get(SAME[path], {})
+    group, _, rest = path.partition(" ")
+    return PODPY_FLAGS.get(rest, {}) if group == "container" and rest else {}
+
+
 def refused_command(path: str) -> "tuple[str, str] | None":
     """(the refused command, its reason) for the command at path: path itself, or the group it
     is in (`generate spec` has a reason of its own, `pod create` is refused with `pod`)."""

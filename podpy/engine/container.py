@@ -313,6 +313,15 @@ class Container:
         if os.path.exists(path):
             run_poststop(path, self.rt.cfg.warnings.append)
 
+    def propagated_exit(self, code: int) -> None:
+        """A `kube play` service container, exited: its exit code becomes the one propagated
+        from its pods' containers (podpy/kube/service.py), as podman's service container has."""
+        rec = self.refresh()
+        if rec is None or rec.state not in (EXITED, STOPPED):
+            return
+        self.rt.state.update(rec.id, exit_code=code)
+        self.rec.exit_code = code
+
     def read_exit(self) -> Optional[tuple[int, float]]:
         """(exit code, finish time) from the monitor's exit file, if it wrote one."""
         import json

@@ -205,6 +205,9 @@ class ContainerEngine:
             opts = type(opts)(**{**opts.as_dict(), "image": name})
             if transport != "docker":
                 return opts
+        from .pull import retry_plan
+
+        retry_plan(opts.retry, opts.retry_delay)   # bad values stop the command even with no pull
         image, policy = opts.image, opts.pull or "missing"
         wanted = None
         if opts.platform or opts.os or opts.arch or opts.variant:
@@ -226,7 +229,8 @@ class ContainerEngine:
         from .pull import ensure_image
 
         ensure_image(self.rt, image, policy, self.progress or (lambda _line: None), wanted,
-                     tls_verify=opts.tls_verify, auth_file=opts.authfile, creds=opts.creds, cert_dir=opts.cert_dir)
+                     tls_verify=opts.tls_verify, auth_file=opts.authfile, creds=opts.creds, cert_dir=opts.cert_dir,
+                     retry=opts.retry, retry_delay=opts.retry_delay, warn=self.warn)
         return opts
 
     # -- start, stop and the other running verbs ---------------------------------------------

@@ -207,11 +207,12 @@ class Runtime:
 
 
 def _conf_volume_path(config_dir: str) -> str | None:
-    """containers.conf's [engine] volume_path in podpy's configuration directory, if set."""
+    """containers.conf's [engine] volume_path in podpy's configuration directory (or a
+    --module's), if set."""
     from .. import tomlfile
+    from ..config import containers_conf_value
 
-    path = os.path.join(config_dir, "containers.conf")
-    data = tomlfile.read(path)
-    if data is None:
+    value, path = containers_conf_value(config_dir, "engine", "volume_path")
+    if path is None:
         return None
-    return tomlfile.string(tomlfile.table(data, "engine", path), "volume_path", path, "engine")
+    return tomlfile.string({"volume_path": value}, "volume_path", path, "engine")

@@ -152,6 +152,11 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
         security["seccomp"] = procopts.image_seccomp(rt, icfg.get("Labels") or {})
     health = opt.healthcheck(icfg.get("Healthcheck"), o.health_cmd, o.health_interval, o.health_retries,
                              o.health_start_period, o.health_timeout, o.health_on_failure, o.no_healthcheck)
+    from .healthopts import health_extras
+
+    health = health_extras(health, o.health_startup_cmd, o.health_startup_interval, o.health_startup_retries,
+                           o.health_startup_success, o.health_startup_timeout, o.health_log_destination,
+                           o.health_max_log_count, o.health_max_log_size)
     if life.get("sdnotify") == "healthy" and not health:
         raise InvalidArgument('sdnotify policy "healthy" requires a healthcheck to be set')
     layer_dirs = rt.store.layer_dirs(image) if image is not None else [rootfs]

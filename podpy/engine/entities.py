@@ -293,7 +293,8 @@ class MountReport(Record):
 
 class VolumeCreateOptions(Record):
     """`volume create`: a name (none: a random one), the driver (local), labels, driver
-    options, and whether an existing one of that name is fine."""
+    options, whether an existing one of that name is fine, the bridge's name and the
+    network's own name servers."""
 
     FIELDS = {"name": None, "driver": "local", "labels": dict, "options": dict, "ignore": False}
     __slots__ = tuple(FIELDS)
@@ -308,11 +309,12 @@ class NetworkCreateOptions(Record):
     """`network create`: a name (none: podmanN), the driver (bridge), subnets with their
     gateways and address ranges (one value or a list each, paired in order), IPv6 (a /64 of
     its own unless a subnet is IPv6), no way out (internal), labels, no DNS responder, driver
-    options, and whether an existing one of that name is fine."""
+    options, whether an existing one of that name is fine, the bridge's name and the
+    network's own name servers."""
 
     FIELDS = {"name": None, "driver": "bridge", "subnet": None, "gateway": None, "ip_range": None,
               "internal": False, "labels": dict, "disable_dns": False, "options": list, "ignore": False,
-              "ipv6": False, "ipam_driver": None}
+              "ipv6": False, "ipam_driver": None, "interface_name": None, "dns": list}
     __slots__ = tuple(FIELDS)
     name: Optional[str]
     driver: str
@@ -326,6 +328,8 @@ class NetworkCreateOptions(Record):
     ignore: bool
     ipv6: bool
     ipam_driver: Optional[str]
+    interface_name: Optional[str]   # the bridge's name (podpyN when None)
+    dns: list[str]                  # name servers for its containers (the host's when none)
 
 
 class NetworkSummary(Record):

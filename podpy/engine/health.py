@@ -1,5 +1,13 @@
 """Healthchecks: `healthcheck run` and the state it keeps.
 
+A container with a startup check (--health-startup-cmd) runs it first, at
+--health-startup-interval, and stays `starting`: once it has passed
+--health-startup-success times the regular check takes over; failing
+--health-startup-retries times (0: never) restarts the container, as podman does.
+--health-log-destination puts the health log in a directory of the user's
+(<id>-healthcheck.log) or also into the events (events_logger);
+--health-max-log-count and --health-max-log-size say how much of it is kept.
+
 A check runs the test in the container as `exec` would (CMD-SHELL through
 /bin/sh -c), with its output captured and a time limit. The result goes into
 `health.json` beside the container's storage: the status (starting, healthy,
@@ -22,7 +30,7 @@ import time
 from ..errors import InvalidArgument, InvalidState
 from ..state import RUNNING, ContainerRecord
 from .context import Runtime
-from .healthstate import health_path, read
+from .healthstate import health_path, startup_marker
 from .reconcile import reconcile
 
 TYPE_CHECKING = False
@@ -101,25 +109,51 @@ def run(rt: Runtime, name: str, warn: Callable[[str], None]) -> tuple[str, int]:
         raise InvalidArgument(f"container {rec.name} has no defined healthcheck")
     if rec.state != RUNNING or not rec.pid:
         raise InvalidState(f"container {rec.name} is not running: container state improper")
+    startup = check.get("startup")
+    marker = startup_marker(rt, rec)
+    in_startup = bool(startup) and not os.path.exists(marker)
+    test, limit = (startup["test"], startup["timeout"]) if in_startup else (check["test"], check["timeout"])
     start = time.time()
-    code, output = _run_test(rt, rec, list(check["test"]), float(check["timeout"]))
+    code, output = _run_test(rt, rec, list(test), float(limit))
     end = time.time()
+    keep = int(check.get("max_log_count", _KEEP))
+    size = int(check.get("max_log_size", 0))
+    if size:
+        output = output[:size]
     path = health_path(rt, rec)
-    fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    lock = os.path.join(rt.store.container_dir(rec.id), "health.json.lock")   # never in the user's directory
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    restart = False
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        health = read(rt, rec) or {"Status": "starting", "FailingStreak": 0, "Log": []}
+        try:
+            with open(path) as f:
+                health = json.load(f)
+        except (OSError, ValueError):
+            health = {"Status": "starting", "FailingStreak": 0, "Log": []}
         log = list(health.get("Log") or [])
         log.append({"Start": _stamp(start), "End": _stamp(end), "ExitCode": code, "Output": output})
-        health["Log"] = log[-_KEEP:]
-        in_start_period = start - (rec.started_at or start) < float(check["start_period"])
+        health["Log"] = log[-keep:] if keep else log
         before = health.get("Status")
-        if code == 0:
-            health["Status"], health["FailingStreak"] = "healthy", 0
-        elif not in_start_period:
-            health["FailingStreak"] = int(health.get("FailingStreak") or 0) + 1
-            if health["FailingStreak"] >= int(check["retries"]):
-                health["Status"] = "unhealthy"
+        if in_startup:
+            state = dict(health.get("_startup") or {"passed": 0, "failed": 0})
+            if code == 0:
+                state["passed"] += 1
+                if state["passed"] >= max(1, int(startup["success"])):
+                    with open(marker, "w"):
+                        pass
+            else:
+                state["failed"] += 1
+                restart = 0 < int(startup["retries"]) <= state["failed"]
+            health["_startup"] = state
+        else:
+            in_start_period = start - (rec.started_at or start) < float(check["start_period"])
+            if code == 0:
+                health["Status"], health["FailingStreak"] = "healthy", 0
+            elif not in_start_period:
+                health["FailingStreak"] = int(health.get("FailingStreak") or 0) + 1
+                if health["FailingStreak"] >= int(check["retries"]):
+                    health["Status"] = "unhealthy"
         tmp = f"{path}.tmp-{os.getpid()}"
         with open(tmp, "w") as f:
             json.dump(health, f)
@@ -127,7 +161,15 @@ def run(rt: Runtime, name: str, warn: Callable[[str], None]) -> tuple[str, int]:
     finally:
         os.close(fd)
     status = str(health["Status"])
-    if status == "unhealthy" and before != "unhealthy":
+    if check.get("log_destination") == "events_logger":
+        from ..events import emit
+
+        emit(rt.cfg.runroot, "container", "health_status", rec.id, rec.name, rec.image_name,
+             {"health_status": status, "health_log": json.dumps(health["Log"][-1])})
+    if restart:
+        warn(f"container {rec.name}: the startup healthcheck failed {startup['retries']} times: restarting it")
+        _act(rt, rec, "restart", warn)
+    elif status == "unhealthy" and before != "unhealthy":
         _act(rt, rec, str(check.get("on_failure") or "none"), warn)
     return status, code
 

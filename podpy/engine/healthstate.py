@@ -16,7 +16,17 @@ HEALTH_FILE = "health.json"
 
 
 def health_path(rt: Runtime, rec: ContainerRecord) -> str:
+    """health.json beside the container's storage, or <id>-healthcheck.log in the directory
+    --health-log-destination names (as podman 5 names it)."""
+    where = (rec.config.healthcheck or {}).get("log_destination")
+    if where and where not in ("local", "events_logger"):
+        return os.path.join(where, f"{rec.id}-healthcheck.log")
     return os.path.join(rt.store.container_dir(rec.id), HEALTH_FILE)
+
+
+def startup_marker(rt: Runtime, rec: ContainerRecord) -> str:
+    """Present once the startup healthcheck (--health-startup-cmd) has passed since the start."""
+    return os.path.join(rt.store.container_dir(rec.id), "health-startup-passed")
 
 
 def read(rt: Runtime, rec: ContainerRecord) -> Optional[dict[str, Any]]:
@@ -25,15 +35,17 @@ def read(rt: Runtime, rec: ContainerRecord) -> Optional[dict[str, Any]]:
         return None
     try:
         with open(health_path(rt, rec)) as f:
-            return json.load(f)
+            health = json.load(f)
     except (OSError, ValueError):
         return {"Status": "starting", "FailingStreak": 0, "Log": []}
+    return {k: v for k, v in health.items() if not k.startswith("_")}   # _startup: health.run's own
 
 
 def reset(rt: Runtime, rec: ContainerRecord) -> None:
     """A (re)started container is `starting` again."""
     if rec.config.healthcheck:
-        try:
-            os.unlink(health_path(rt, rec))
-        except FileNotFoundError:
-            pass
+        for path in (health_path(rt, rec), startup_marker(rt, rec)):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass

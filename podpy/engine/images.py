@@ -46,17 +46,19 @@ class ImageEngine:
 
     def pull(self, opts: PullOptions) -> Image:
         """`pull`: the image (the platform of opts, the host's by default) into the store."""
-        from .pull import platform_of, pull
+        from .pull import platform_of, pull, with_retries
 
         where = platform_of(opts.platform, opts.os, opts.arch, opts.variant)
-        return pull(self.rt, opts, self.progress, where, self.layer_progress)
+        return with_retries(lambda: pull(self.rt, opts, self.progress, where, self.layer_progress),
+                            opts.retry, opts.retry_delay, self.warn)
 
     def pull_all_tags(self, opts: PullOptions) -> list[Image]:
         """`pull --all-tags`: every tag of the name's repository, in the registry's order."""
-        from .pull import platform_of, pull_all_tags
+        from .pull import platform_of, pull_all_tags, with_retries
 
         where = platform_of(opts.platform, opts.os, opts.arch, opts.variant)
-        return pull_all_tags(self.rt, opts, self.progress, where, self.layer_progress)
+        return with_retries(lambda: pull_all_tags(self.rt, opts, self.progress, where, self.layer_progress),
+                            opts.retry, opts.retry_delay, self.warn)
 
     def push(self, opts: PushOptions) -> str:
         """`push`: the image to a registry; the manifest's digest (also written to

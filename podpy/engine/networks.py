@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 
 from ..errors import InvalidArgument, InvalidState, PodpyError
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
     from .entities import NetworkCreateOptions, PruneFilters
 
 
+_IFNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
+
+
 def _listed(value: Any) -> list[str]:
     """--subnet, --gateway, --ip-range: one value or several (repeated flags)."""
     return [] if not value else [value] if isinstance(value, str) else [str(v) for v in value]
@@ -39,12 +43,14 @@ IPAM_DRIVERS = ("host-local", "none")
 
 def create(rt: Runtime, name: Optional[str], driver: str, subnet: Any, gateway: Any,
            ip_range: Any, internal: bool, labels: dict[str, str], ignore: bool = False,
-           disable_dns: bool = False, ipv6: bool = False, ipam_driver: Optional[str] = None) -> dict[str, Any]:
+           disable_dns: bool = False, ipv6: bool = False, ipam_driver: Optional[str] = None,
+           interface_name: Optional[str] = None, dns_servers: Optional[list[str]] = None) -> dict[str, Any]:
     """Make a network; returns its record. Nothing is started: the bridge appears in the
     rootless network namespace when a container on it starts. subnet, gateway, ip_range: a
     value or a list (network/subnets.plan pairs them); ipv6: an IPv6 subnet too; ipam_driver:
     host-local (the default: podpy gives the addresses) or none (no subnets, no addresses,
-    no DNS, as podman's)."""
+    no DNS, as podman's); interface_name: the bridge's name (default podpyN); dns_servers: the
+    name servers its containers are given instead of the host's."""
     import ipaddress
 
     from ..options import NAME_RE
@@ -64,6 +70,15 @@ def create(rt: Runtime, name: Optional[str], driver: str, subnet: Any, gateway: 
     if name in RESERVED:
         raise InvalidArgument(f"network name {name} is a network mode: choose another")
     subnets, gateways, ranges = (_listed(v) for v in (subnet, gateway, ip_range))
+    if interface_name is not None and not _IFNAME_RE.match(interface_name):
+        raise InvalidArgument(f"invalid --interface-name {interface_name!r}: an interface name is 1 to 15 "
+                              "letters, digits, '.', '_' or '-'")
+    servers = []
+    for server in dns_servers or ():
+        try:
+            servers.append(str(ipaddress.ip_address(server)))
+        except ValueError:
+            raise InvalidArgument(f"invalid --dns {server!r}: not an IP address") from None
     if (gateways or ranges) and not subnets:
         raise InvalidArgument("--gateway and --ip-range need --subnet")
     conn = _conn(rt)
@@ -81,7 +96,9 @@ def create(rt: Runtime, name: Optional[str], driver: str, subnet: Any, gateway: 
         used.append(ipaddress.ip_network(UPLINK))
         planned = plan_subnets(subnets, gateways, ranges, ipv6, used, UPLINK) if ipam != "none" else []
         taken_if = {n["network_interface"] for n in nets}
-        interface = next(f"podpy{i}" for i in range(1, 100000) if f"podpy{i}" not in taken_if)
+        if interface_name is not None and interface_name in taken_if:
+            raise InvalidArgument(f"bridge name {interface_name} already in use")
+        interface = interface_name or next(f"podpy{i}" for i in range(1, 100000) if f"podpy{i}" not in taken_if)
         now = time.time()
         record = {"name": name, "id": os.urandom(32).hex(), "driver": "bridge", "network_interface": interface,
                   "created": _stamp(now), "subnets": planned, "ipv6_enabled": any(":" in p["subnet"] for p in planned),
@@ -89,6 +106,8 @@ def create(rt: Runtime, name: Optional[str], driver: str, subnet: Any, gateway: 
                   "dns_enabled": not disable_dns and ipam != "none", "ipam_options": {"driver": ipam}}
         if labels:
             record["labels"] = labels
+        if servers:
+            record["network_dns_servers"] = servers
         c.execute("INSERT INTO networks (name, id, created, config) VALUES (?, ?, ?, ?)",
                   (name, record["id"], now, json.dumps(record)))
         from .records import write_network
@@ -341,7 +360,7 @@ class NetworkEngine:
             raise InvalidArgument(f"unsupported network options: {', '.join(opts.options)}")
         return create(self.rt, opts.name, opts.driver, opts.subnet, opts.gateway, opts.ip_range, opts.internal,
                       dict(opts.labels), ignore=opts.ignore, disable_dns=opts.disable_dns, ipv6=opts.ipv6,
-                      ipam_driver=opts.ipam_driver)
+                      ipam_driver=opts.ipam_driver, interface_name=opts.interface_name, dns_servers=list(opts.dns))
 
     def ls(self, filters: list[str]) -> list[NetworkSummary]:
         """`network ls`: the networks that pass every filter (the default one first), each

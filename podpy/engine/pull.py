@@ -41,6 +41,57 @@ class PullOptions:
     cert_dir: Optional[str] = None
     auth_file: Optional[str] = None       # --authfile: look credentials up there only
     platform: Optional[str] = None        # OS/ARCH[/VARIANT]: takes the place of os and arch
+    retry: Optional[str] = None           # --retry N: attempts after a failed connection (none)
+    retry_delay: Optional[str] = None     # --retry-delay DURATION: between them (2s, doubling)
+
+
+def retry_plan(retry: Optional[str], delay: Optional[str]) -> tuple[int, Optional[float]]:
+    """--retry and --retry-delay checked: (attempts after the first, the fixed delay or None
+    for podman's back-off from 2s)."""
+    from ..formats import parse_duration
+
+    count = 0
+    if retry is not None:
+        if not retry.strip().isdigit():
+            raise InvalidArgument(f"invalid --retry {retry!r}: expected a number of attempts (0 or more)")
+        count = int(retry)
+    fixed = parse_duration(delay, "--retry-delay") if delay else None
+    return count, fixed
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether a pull failed for want of a connection (worth trying again), not an answer."""
+    seen: Optional[BaseException] = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, (ConnectionError, TimeoutError)) or type(seen).__name__ in ("URLError", "gaierror",
+                                                                                       "TransientError"):
+            return True
+        if "cannot talk to" in str(seen):   # the registry client's own words for a lost connection
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def with_retries(attempt: Callable[[], Any], retry: Optional[str], retry_delay: Optional[str],
+                 warn: Callable[[str], None]) -> Any:
+    """attempt() again, up to --retry times, while it fails for want of a connection: after
+    --retry-delay, or 2s doubling each time (podman's back-off), with podman's warning."""
+    import time
+
+    count, fixed = retry_plan(retry, retry_delay)
+    done = 0
+    while True:
+        try:
+            return attempt()
+        except PodpyError as exc:
+            if done >= count or not unreachable(exc):
+                raise
+            delay = fixed if fixed is not None else 2.0 * 2 ** done
+            done += 1
+            warn(f"Failed, retrying in {delay:g}s ... ({done}/{count}). Error: {exc}")
+            time.sleep(delay)
 
 
 def platform_of(value: Optional[str], os_: Optional[str], arch: Optional[str],
@@ -405,16 +456,17 @@ def _existing(rt: Runtime, config_raw: bytes) -> Optional[str]:
 def ensure_image(rt: Runtime, name: str, policy: str, report: Callable[[str], None],
                  platform: Optional[tuple[str, str, Optional[str]]] = None, tls_verify: Optional[bool] = None,
                  auth_file: Optional[str] = None, creds: Optional[str] = None,
-                 cert_dir: Optional[str] = None) -> None:
+                 cert_dir: Optional[str] = None, retry: Optional[str] = None, retry_delay: Optional[str] = None,
+                 warn: Callable[[str], None] = lambda _line: None) -> None:
     """`run --pull=POLICY` once the caller found the image missing (or of another platform than
     --platform's), or for always/newer (newer re-resolves the name; unchanged layers are not
     fetched again)."""
     if policy not in POLICIES:
         raise InvalidArgument(f"invalid --pull {policy!r}: use always, missing, never or newer")
     if policy != "never":
-        pull(rt, PullOptions(name=name, tls_verify=tls_verify, auth_file=auth_file, creds=creds, cert_dir=cert_dir),
-             report,
-             platform or platform_of(None, None, None, None))
+        given = PullOptions(name=name, tls_verify=tls_verify, auth_file=auth_file, creds=creds, cert_dir=cert_dir)
+        with_retries(lambda: pull(rt, given, report, platform or platform_of(None, None, None, None)),
+                     retry, retry_delay, warn)
 
 
 def ensure_transport_image(rt: Runtime, name: str, report: Callable[[str], None]) -> Optional[str]:

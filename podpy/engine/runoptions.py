@@ -198,6 +198,25 @@ class CreateOptions(Record):
     health_on_failure: Optional[str] = option("--health-on-failure", metavar="ACTION",
                                               help="when unhealthy: none, kill, restart or stop")
     no_healthcheck: bool = option("--no-healthcheck", help="disable the image's HEALTHCHECK")
+    health_startup_cmd: Optional[str] = option("--health-startup-cmd", metavar="CMD",
+                                               help="a startup healthcheck, run until it passes before the "
+                                                    "healthcheck's (a shell string or a JSON array)")
+    health_startup_interval: Optional[str] = option("--health-startup-interval", metavar="DURATION",
+                                                    help="time between startup healthchecks (30s)")
+    health_startup_retries: Optional[str] = option("--health-startup-retries", metavar="N",
+                                                   help="failed startup checks that restart the container (0: any "
+                                                        "number)")
+    health_startup_success: Optional[str] = option("--health-startup-success", metavar="N",
+                                                   help="passed startup checks before the healthcheck's own (1)")
+    health_startup_timeout: Optional[str] = option("--health-startup-timeout", metavar="DURATION",
+                                                   help="longest a startup healthcheck may run (30s)")
+    health_log_destination: Optional[str] = option("--health-log-destination", metavar="DEST",
+                                                   help="where the checks' log goes: local (default), a directory, "
+                                                        "or events_logger (also to the events)")
+    health_max_log_count: Optional[str] = option("--health-max-log-count", metavar="N",
+                                                 help="checks kept in the health log (5; 0: all)")
+    health_max_log_size: Optional[str] = option("--health-max-log-size", metavar="N",
+                                                help="characters kept of each check's output (500; 0: all)")
     preserve_fds: Optional[str] = option("--preserve-fds", metavar="N",
                                          help="pass file descriptors 3 to 3+N-1 on to the container")
     security_opts: list[str] = option("--security-opt", metavar="OPT",
@@ -264,6 +283,10 @@ class CreateOptions(Record):
     quiet: bool = option("-q", "--quiet", help="no progress lines while the image is pulled")
     authfile: Optional[str] = option("--authfile", metavar="FILE", help="credentials for the pull (auth.json)")
     tls_verify: Optional[bool] = option("--tls-verify", help="verify the registry's certificate when pulling")
+    retry: Optional[str] = option("--retry", metavar="N",
+                                  help="try the image's pull again N times when the registry cannot be reached (0)")
+    retry_delay: Optional[str] = option("--retry-delay", metavar="DURATION",
+                                        help="wait between the pull's tries (2s, doubling)")
     disable_content_trust: bool = option("--disable-content-trust", help="accepted; has no effect (docker's)")
     rootfs: bool = option("--rootfs", help="the first argument is a directory to run as the root file system")
     # the process

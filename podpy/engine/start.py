@@ -232,7 +232,7 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
         health = None
         if cfg.healthcheck:
             health = {"interval": float(cfg.healthcheck["interval"]),
-                      **_podpy_command(rt, "healthcheck", "run", rec.id)}
+                      **_podpy_command(rt, "healthcheck", "run", rec.id), **_startup_schedule(rt, rec)}
         # A systemd unit's container (or one asked to keep its monitor out of podpy's hands)
         # gets a monitor of its own, in this command's cgroup: the unit's main process.
         from . import runfiles
@@ -565,6 +565,23 @@ def _refuse_detach(keys: bytes) -> Any:
     return (keys, lambda: os.write(2, DETACH_REFUSED))
 
 
+def _startup_schedule(rt: Runtime, rec: ContainerRecord) -> dict[str, Any]:
+    """A startup healthcheck's interval, used until its marker file appears (health.run)."""
+    startup = rec.config.healthcheck.get("startup")
+    if not startup:
+        return {}
+    from .healthstate import startup_marker
+
+    return {"startup_interval": float(startup["interval"]), "startup_marker": startup_marker(rt, rec)}
+
+
+def health_interval(health: dict[str, Any]) -> float:
+    """The time to the next check: the startup check's until it has passed, then the regular one's."""
+    if health.get("startup_interval") and not os.path.exists(str(health.get("startup_marker"))):
+        return float(health["startup_interval"])
+    return float(health["interval"])
+
+
 class _ForegroundHealth:
     """A foreground container's healthchecks: what the monitor does for detached ones (run
     `podpy healthcheck run ID` every --health-interval, one at a time), from a thread of the
@@ -574,7 +591,7 @@ class _ForegroundHealth:
         import threading
 
         self.command = _podpy_command(rt, "healthcheck", "run", rec.id)
-        self.interval = float(rec.config.healthcheck["interval"])
+        self.schedule = {"interval": float(rec.config.healthcheck["interval"]), **_startup_schedule(rt, rec)}
         # --sdnotify healthy under systemd: READY=1 (this podpy the MAINPID) at the first pass
         self.notify = rec.config.sdnotify == "healthy" and bool(os.environ.get("NOTIFY_SOCKET"))
         self.done = threading.Event()
@@ -585,7 +602,7 @@ class _ForegroundHealth:
     def _loop(self) -> None:
         null = os.open(os.devnull, os.O_RDWR)
         try:
-            while not self.done.wait(self.interval):
+            while not self.done.wait(health_interval(self.schedule)):
                 try:
                     self.child = os.posix_spawn(
                         self.command["argv"][0], self.command["argv"], self.command["env"],

@@ -505,17 +505,9 @@ class Build:
 
 def _unreachable(exc: BaseException) -> bool:
     """Whether a pull failed for want of a connection (worth trying again), not an answer."""
-    seen: Optional[BaseException] = exc
-    for _ in range(10):
-        if seen is None:
-            return False
-        if isinstance(seen, (ConnectionError, TimeoutError)) or type(seen).__name__ in ("URLError", "gaierror",
-                                                                                       "TransientError"):
-            return True
-        if "cannot talk to" in str(seen):   # the registry client's own words for a lost connection
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+    from ..engine.pull import unreachable
+
+    return unreachable(exc)
 
 
 def _empty_matcher() -> Any:

@@ -206,6 +206,10 @@ def run_settings(rt: Any, o: Any, network: str) -> dict[str, Any]:
     idmap = step_idmap(rt, o, userns)
     if o.no_hosts and o.add_hosts:
         raise InvalidArgument("--no-hosts and --add-host conflict, can not be used together")
+    from ..engine.procopts import KEEP_GROUPS
+
+    if KEEP_GROUPS in o.group_add and len(o.group_add) > 1:
+        raise InvalidArgument("the '--group-add keep-groups' option is not allowed with any other --group-add options")
     security = opt.parse_security_opts(list(o.security_opts))
     for flag, value in (("--ipc", o.ipc), ("--pid", o.pid), ("--uts", o.uts), ("--cgroupns", o.cgroupns)):
         if value and ":" in value:
@@ -240,6 +244,7 @@ def run_settings(rt: Any, o: Any, network: str) -> dict[str, Any]:
         "add_hosts": [list(netopts.parse_add_host(h)) for h in o.add_hosts], "no_hosts": bool(o.no_hosts),
         "dns": netopts.parse_dns(list(o.dns), list(o.dns_search), list(o.dns_options)),
         "limits": limits, "cgroup_parent": o.cgroup_parent or "", "mounts": mounts, "idmap": idmap,
+        "group_add": list(o.group_add), "keep_groups": KEEP_GROUPS in o.group_add,
         **{k: v for k, v in kernel.items() if k != "cgroups_mode"},
     }
 

@@ -75,6 +75,7 @@ class BuildOptions:
     # what every RUN gets, as `run` takes it
     add_hosts: list[str] = field(default_factory=list)
     no_hosts: bool = False
+    group_add: list[str] = field(default_factory=list)   # supplementary groups (names, gids, keep-groups)
     dns: list[str] = field(default_factory=list)
     dns_options: list[str] = field(default_factory=list)
     dns_search: list[str] = field(default_factory=list)

@@ -184,8 +184,13 @@ def run(work: Working, step: RunStep, warn: Callable[[str], None], stopper: Stop
     rt = work.rt
     layer_dirs = work.layer_dirs
     spec_user = opt.parse_user(step.user) if step.user else opt.UserSpec("0", None)
-    uid, gid, groups, home = opt.resolve_user(spec_user, view.read_file(layer_dirs, "/etc/passwd"),
-                                              view.read_file(layer_dirs, "/etc/group"))
+    group_file = view.read_file(layer_dirs, "/etc/group")
+    uid, gid, groups, home = opt.resolve_user(spec_user, view.read_file(layer_dirs, "/etc/passwd"), group_file)
+    if step.settings.get("group_add"):   # build --group-add: names resolved in this step's /etc/group
+        from ..engine.procopts import group_add
+
+        added, _keep = group_add(list(step.settings["group_add"]), group_file)
+        groups = groups + [g for g in added if g not in groups]
     env = list(step.env)
     if not any(e.startswith("HOME=") for e in env):
         env.append(f"HOME={home if home != '/' or uid else '/root'}")

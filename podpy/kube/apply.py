@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 
 SERVICE_LABEL = "io.podpy.kube.service-container"
+PROPAGATION_LABEL = "io.podpy.kube.exit-code-propagation"
 
 
 def service_container_name(pods: list[str]) -> str:
@@ -54,6 +55,7 @@ class DownReport:
         self.stopped: list[str] = []
         self.removed: list[str] = []
         self.volumes: list[str] = []
+        self.claims: list[str] = []     # with force: the claims' volumes removed
 
 
 class KubeEngine:
@@ -80,7 +82,7 @@ class KubeEngine:
     def play(self, text: str, opts: mapping.PlayOptions, configmaps: list[str], start: bool = True,
              replace: bool = False, strict: bool = False, build: Optional[bool] = None,
              context_dir: Optional[str] = None, say: Optional[Callable[[str], None]] = None,
-             service_container: bool = False) -> PlayReport:
+             service_container: bool = False, exit_propagation: str = "none") -> PlayReport:
         """Make (and start) what the YAML describes. An image with a directory named after it
         (`foo` for `localhost/foo:1`) in context_dir (default: the working directory), holding
         a Containerfile or Dockerfile, is built from it first when it is not in the store, or
@@ -116,7 +118,7 @@ class KubeEngine:
             for p in plan.pods:
                 report.pods.append(self._pod(p, start, made_pods, made_volumes))
             if service_container:
-                self._service_container([p.name for p in plan.pods], start)
+                self._service_container([p.name for p in plan.pods], start, exit_propagation)
         except BaseException:
             self._undo(made_pods, made_volumes)
             self._remove_service_container([p.name for p in plan.pods])
@@ -153,19 +155,27 @@ class KubeEngine:
         except Exception:  # noqa: BLE001 - not in the store (or not a name it takes): build
             return False
 
-    def _service_container(self, pods: list[str], start: bool) -> None:
+    def _service_container(self, pods: list[str], start: bool, propagation: str = "none") -> None:
         """The play's service container: started last, its monitor says READY=1 (--sdnotify
-        conmon) with its pid as the service's MAINPID."""
+        conmon) with its pid as the service's MAINPID; with an exit-code propagation (all, any)
+        a watcher says it instead, and exits with the pods' code (kube/service.py)."""
         from ..engine.pods import pause_image
         from ..engine.runoptions import CreateOptions
 
+        watched = propagation != "none"
         rec = self.containers.create(CreateOptions(
-            image=pause_image(self.rt), name=service_container_name(pods), network=["none"], sdnotify="conmon",
-            labels=[f"{SERVICE_LABEL}={','.join(pods)}"], create_command=["podpy", "kube", "play"]))
+            image=pause_image(self.rt), name=service_container_name(pods), network=["none"],
+            sdnotify="ignore" if watched else "conmon",
+            labels=[f"{SERVICE_LABEL}={','.join(pods)}", f"{PROPAGATION_LABEL}={propagation}"],
+            create_command=["podpy", "kube", "play"]))
         if start:
             for r in self.containers.start([rec.id]):
                 if r.error is not None:
                     raise r.error
+            if watched:
+                from .service import watch
+
+                watch(self.rt, [self.pods.pods.lookup(p).id for p in pods], rec.id, propagation)
 
     def _remove_service_container(self, pods: list[str]) -> None:
         if pods:
@@ -213,11 +223,23 @@ class KubeEngine:
 
     # -- down ------------------------------------------------------------------------------
 
-    def down(self, text: str) -> DownReport:
+    def down(self, text: str, force: bool = False) -> DownReport:
+        """Stop and remove the file's pods (and the volumes of their own); force: the volumes of
+        the file's PersistentVolumeClaims too (podman's --force), those that exist."""
         docs = load(text)
         check(docs)
         names = [n for d in docs for n in mapping.pod_names(d)]
-        return self._down(names, missing_ok=False)
+        report = self._down(names, missing_ok=False)
+        if force:
+            claims = [str((d.body.get("metadata") or {}).get("name") or "") for d in docs
+                      if d.kind == "PersistentVolumeClaim"]
+            existing = {v["Name"] for v in self.volumes.ls([])}
+            wanted = [c for c in claims if c in existing]
+            for r in self.volumes.rm(wanted, force=True) if wanted else []:
+                if r.error is not None:
+                    raise r.error
+                report.claims.append(r.name)
+        return report
 
     def _down(self, names: list[str], missing_ok: bool = True) -> DownReport:
         report = DownReport()

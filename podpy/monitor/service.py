@@ -72,7 +72,7 @@ class Container:
         # stays with the monitor for its whole life)
         self.request = {k: request[k] for k in ("exit_path", "cleanup") if k in request}
         self.health = request.get("health")     # interval, argv, env of `podpy healthcheck run`
-        self.health_due = time.monotonic() + float(self.health["interval"]) if self.health else 0.0
+        self.health_due = time.monotonic() + _interval(self.health) if self.health else 0.0
         self.health_pid = 0
         # --sdnotify under systemd: mode, the manager's socket, the container's own socket (proxied)
         self.notify: dict[str, Any] = request.get("notify") or {}
@@ -346,7 +346,7 @@ class Monitor(sync.Service):
         if ctr.timeout:
             ctr.deadline = time.monotonic() + ctr.timeout
         if ctr.health:
-            ctr.health_due = time.monotonic() + float(ctr.health["interval"])
+            ctr.health_due = time.monotonic() + _interval(ctr.health)
         if ctr.notify.get("mode") == "conmon":
             self._ready(ctr)
         self._reply(client, "started", pid=ctr.pid, monitor=os.getpid())
@@ -577,7 +577,7 @@ class Monitor(sync.Service):
         for ctr in self.containers.values():
             if not ctr.health or ctr.exit_code is not None or ctr.held is not None or now < ctr.health_due:
                 continue
-            ctr.health_due = now + float(ctr.health["interval"])
+            ctr.health_due = now + _interval(ctr.health)
             if ctr.health_pid and _alive(ctr.health_pid):
                 continue
             ctr.health_pid = _spawn(ctr.health)
@@ -614,6 +614,14 @@ class Monitor(sync.Service):
             pid = _spawn(cleanup)   # if it cannot run, the next podpy command records the exit from the file
             if pid and self.own:
                 self.cleanups[pid] = time.monotonic()
+
+
+def _interval(health: dict[str, Any]) -> float:
+    """The time to a container's next check: its startup check's (--health-startup-interval)
+    until the check has passed (its marker file is there), then --health-interval."""
+    if health.get("startup_interval") and not os.path.exists(str(health.get("startup_marker"))):
+        return float(health["startup_interval"])
+    return float(health["interval"])
 
 
 def _spawn(command: dict[str, Any]) -> int:

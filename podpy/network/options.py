@@ -9,9 +9,7 @@ the user-network code, off the run path of the default network.
 from __future__ import annotations
 
 import _socket
-import os
 
-from .. import tomlfile
 from ..errors import InvalidArgument
 
 TYPE_CHECKING = False
@@ -450,11 +448,12 @@ def host_resolv() -> list[str]:
 
 def default_rootless_cmd(config_dir: str) -> tuple[str, str]:
     """(slirp4netns or pasta, where that came from): containers.conf's
-    [network] default_rootless_network_cmd in podpy's configuration directory, else slirp4netns."""
-    path = os.path.join(config_dir, "containers.conf")
-    data = tomlfile.read(path)
-    if data is not None:
-        value = tomlfile.table(data, "network", path).get("default_rootless_network_cmd")
+    [network] default_rootless_network_cmd in podpy's configuration directory (or a --module's),
+    else slirp4netns."""
+    from ..config import containers_conf_value
+
+    value, path = containers_conf_value(config_dir, "network", "default_rootless_network_cmd")
+    if path is not None:
         if value in ("slirp4netns", "pasta"):
             return str(value), path
         if value is not None:

@@ -234,6 +234,7 @@ def _endpoint_request(rt: Runtime, rec: "ContainerRecord", name: str, ep: dict[s
     prefix = int(sub["subnet"].partition("/")[2])
     out = {"name": net["name"], "bridge": net["network_interface"], "gateway": sub["gateway"], "prefix": prefix,
            "internal": bool(net.get("internal")), "dns": bool(net.get("dns_enabled")), "ip": ep["ip"],
+           "servers": list(net.get("network_dns_servers") or ()),
            "mac": ep["mac"], "ifname": ep["ifname"],
            "names": [rec.name, rec.id[:12], *ep.get("aliases", [])],
            "route_via": sub["gateway"] if route and not net.get("internal") else None}
@@ -267,7 +268,9 @@ def bridge_start(ns: Any, host_ip: Optional[str], host_lines: list[str]) -> EtcN
         ns.plan["helper"] = True
         ns.target = requests[0]["ip"]
     servers = [r["gateway"] for r in requests if r["dns"]]
-    if any(not r["internal"] for r in requests):
+    own = [s for r in requests for s in r["servers"]]   # network create --dns: instead of the host's
+    servers += [s for s in own if s not in servers]
+    if not own and any(not r["internal"] for r in requests):
         servers += [s for s in host_nameservers(host_lines) if s not in servers]
     search = [SEARCH] if any(r["dns"] for r in requests) else []
     # /etc/hosts: each network's IPv4 address, then its IPv6 one, as podman writes them

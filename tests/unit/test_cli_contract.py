@@ -144,6 +144,39 @@ def test_every_podman_flag_is_accepted_or_refused(tree, path):
                 assert flag in accepted, f"podpy neither accepts nor refuses `{path} {flag}`"
 
 
+def _own_long_flags(tree, path: str) -> set[str]:
+    """podpy's long flags of the command at path, hidden ones included; not the refusals tree.py
+    adds, nor the second spellings of booleans (--no-tls-verify: podman's --tls-verify=false)."""
+    if path in RUNARGS:
+        return {f for o in runargs.TABLES[RUNARGS[path]] for f in o.flags if f.startswith("--")}
+    cmd = _find(tree, path)
+    return {o for p in cmd.params if not getattr(p, "hidden", False) or p.callback is None
+            for o in getattr(p, "opts", ()) if o.startswith("--")}
+
+
+@pytest.mark.parametrize("path", [p for p in _paths() if refusals.command_refusal(p) is None])
+def test_podpys_flags_beyond_podmans_are_declared(tree, path):
+    """A flag podman 4.3.1's --help does not list is podpy's on purpose: in refusals.PODPY_FLAGS,
+    with its reason (and one listed there is really podpy's and not in podman's --help)."""
+    podman = {f for pair in _flags(path) for f in pair if f} | {"--help"}
+    declared = refusals.podpy_flags(path)
+    extra = _own_long_flags(tree, path) - podman
+    assert extra == set(declared), (f"`{path}`: podpy's flags beyond podman 4.3.1's are not those of "
+                                    "refusals.PODPY_FLAGS")
+    assert not set(declared) & podman
+
+
+def test_podpys_global_flags_beyond_podmans_are_declared():
+    podman = {f for pair in _flags("") for f in pair if f}
+    extra = {f for flags, *_ in GLOBAL_TABLE for f in flags if f.startswith("--")} - podman
+    assert extra == set(refusals.PODPY_FLAGS[""])
+
+
+def test_podpy_flags_table_names_podman_commands():
+    for path in refusals.PODPY_FLAGS:
+        assert path in COMMANDS or _alias_of(path), f"refusals.PODPY_FLAGS: podman 4.3.1 has no `{path}`"
+
+
 @pytest.mark.parametrize("path", [p for p in _paths() if refusals.command_refusal(p) is None and p not in RUNARGS])
 def test_short_flags_mean_what_podmans_mean(tree, path):
     declared = _declared(_find(tree, path))
