@@ -22,6 +22,7 @@ The staging directory itself (with the moved layers in it) is then removed by th
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 
@@ -108,3 +109,37 @@ def settle(c: Any, where: Layers, stage_path: str, live_claims: Iterable[str]) -
             rows.discard(lid)
             parents = {r[0] for r in c.execute("SELECT parent FROM layers WHERE parent IS NOT NULL")}
         where.move_out(lid, stage_path)
+
+
+def _lock_free(lock: str) -> bool:
+    """Whether nobody holds a staging directory's lock (or it is gone)."""
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def live_claims(tmp: str, exclude: set[str]) -> set[str]:
+    """The layers claimed by the claims' staging directories under tmp whose command still runs
+    (its lock held), but for those named in exclude."""
+    claimed: set[str] = set()
+    try:
+        names = os.listdir(tmp)
+    except FileNotFoundError:
+        return claimed
+    for name in names:
+        if not name.startswith("claim-") or name.endswith(".lock") or name in exclude:
+            continue
+        if _lock_free(os.path.join(tmp, name + ".lock")):
+            continue
+        rec = read(os.path.join(tmp, name))
+        if rec is not None:
+            claimed.update(str(x) for x in rec["layers"])
+    return claimed

@@ -142,21 +142,6 @@ def _remove_lone_lock(lock: str) -> None:
         os.close(fd)
 
 
-def _lock_free(lock: str) -> bool:
-    """Whether nobody holds the staging lock (or it is gone)."""
-    try:
-        fd = os.open(lock, os.O_RDWR | os.O_CLOEXEC)
-    except OSError:
-        return True
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)
-
-
 def holds_records(root: str) -> bool:
     """Whether the store has images or volumes described in files (a new database beside them
     means the old one was lost)."""
@@ -323,21 +308,7 @@ class Store:
 
     def _live_claims(self, exclude: set[str]) -> set[str]:
         """The layers claimed by commands still running (their staging directory's lock held)."""
-        tmp = os.path.join(self.root, "tmp")
-        claimed: set[str] = set()
-        try:
-            names = os.listdir(tmp)
-        except FileNotFoundError:
-            return claimed
-        for name in names:
-            if not name.startswith("claim-") or name.endswith(".lock") or name in exclude:
-                continue
-            if _lock_free(os.path.join(tmp, name + ".lock")):
-                continue
-            rec = intents.read(os.path.join(tmp, name))
-            if rec is not None:
-                claimed.update(str(x) for x in rec["layers"])
-        return claimed
+        return intents.live_claims(os.path.join(self.root, "tmp"), exclude)
 
     def _write_layer_record(self, layer_id: str, parent: Optional[str], diff_id: str,
                             compressed_digest: Optional[str], size: int, created: float) -> None:

@@ -163,9 +163,13 @@ class _Body:
         import http.client
 
         try:
-            return self._response.read(size if size >= 0 else None)
+            data = self._response.read(size if size >= 0 else None)
         except http.client.HTTPException as e:
             raise ConnectionError(one_line(e)) from None
+        # http.client ends a body cut short of its Content-Length with b"", as if it were whole.
+        if not data and size != 0 and self._response.length:
+            raise ConnectionError(f"the connection closed {self._response.length} bytes before the end of the body")
+        return data
 
     def length(self) -> Optional[str]:
         return self._response.getheader("Content-Length")
