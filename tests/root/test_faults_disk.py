@@ -168,6 +168,39 @@ def test_load_build_commit_out_of_space(small):
     s("image", "prune", "-f")
 
 
+def _local_registry():
+    """tests/system/registry.py's LocalRegistry (docker-registry on 127.0.0.1)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "system" / "registry.py"
+    spec = importlib.util.spec_from_file_location("podpy_test_registry", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.LocalRegistry
+
+
+def test_pull_out_of_space(small):
+    if shutil.which("docker-registry") is None:
+        pytest.skip("docker-registry is needed (installed by packaging/setup.sh test)")
+    s = small
+    work = Path(tempfile.mkdtemp(prefix="podpy-disk-registry-"))
+    reg = _local_registry()(work)
+    try:
+        s("run", "--name", "filler", "--network", "none", "busybox", "sh", "-c", "head -c 4194304 /dev/urandom > /big")
+        s("commit", "filler", "big")
+        s("rm", "filler")
+        dest = f"{reg.host}/disk/big:1"
+        s("push", "-q", "--tls-verify=false", "big", dest)
+        s("rmi", "big")
+        full(s, ["pull", "-q", "--tls-verify=false", dest], "writing layer ")
+        assert s("run", "--rm", "--network", "none", dest, "wc", "-c", "/big").stdout.split()[0] == "4194304"
+        s("rmi", dest)
+    finally:
+        reg.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def test_cp_and_volume_import_out_of_space(small):
     s = small
     payload = s.home / "payload"
