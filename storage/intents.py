@@ -8,6 +8,8 @@ Two kinds, each a file `intent.json` in a staging directory under tmp/ (store.St
     {"kind": "remove", "image": ID,        an image being removed (rmi): the layers it alone
      "layers": [...]}                      used, moved into the staging directory inside the
                                            same transaction that deletes their rows
+    {"kind": "files", "files": [...],      files written outside the store (`save -o`'s file
+     "layers": []}                         under its temporary name), removed if still there
 
 `settle` runs under the database's write lock, so the rows it reads are the truth:
   - claim: a listed layer with no row (killed between its rename and its commit), or with a
@@ -35,10 +37,13 @@ if TYPE_CHECKING:
 INTENT = "intent.json"
 
 
-def write(stage_path: str, kind: str, layers: list[str], image: Optional[str] = None) -> None:
+def write(stage_path: str, kind: str, layers: list[str], image: Optional[str] = None,
+          files: Optional[list[str]] = None) -> None:
     record: dict[str, Any] = {"kind": kind, "layers": layers}
     if image is not None:
         record["image"] = image
+    if files is not None:
+        record["files"] = files
     sidecar.write_json(os.path.join(stage_path, INTENT), record)
 
 
@@ -78,6 +83,10 @@ def settle(c: Any, where: Layers, stage_path: str, live_claims: Iterable[str]) -
     """Finish or undo what the staging directory's intent says (c: a write transaction)."""
     rec = read(stage_path)
     if rec is None:
+        return
+    if rec.get("kind") == "files":
+        for path in rec.get("files") or []:
+            sidecar.remove(str(path))
         return
     layers = [str(x) for x in rec["layers"]]
     rows = {r[0] for r in c.execute("SELECT id FROM layers")}

@@ -91,3 +91,12 @@ def test_a_removal_killed_after_its_commit_is_finished(tmp_path):
     intents.settle(db, where, str(stage), ())
     assert _on_disk(root, A) == (False, False)
     assert not os.path.exists(sidecar.image_dir(str(root), "img"))
+
+
+def test_a_file_written_outside_the_store_is_removed(tmp_path):
+    root, db, where, stage = _store(tmp_path, {}, {})
+    out = tmp_path / "saved.tar.tmp-123"
+    out.write_bytes(b"half an archive")
+    intents.write(str(stage), "files", [], files=[str(out)])
+    intents.settle(db, where, str(stage), ())
+    assert not out.exists()
