@@ -10,6 +10,9 @@ Two kinds, each a file `intent.json` in a staging directory under tmp/ (store.St
                                            same transaction that deletes their rows
     {"kind": "files", "files": [...],      files written outside the store (`save -o`'s file
      "layers": []}                         under its temporary name), removed if still there
+    {"kind": "restore", "table": T,        a directory moved into the staging directory in the
+     "key": K, "value": V,                 transaction that deletes its row (a volume): moved
+     "moves": [[name, path]], "layers": []}  back to path when the row is still there
 
 `settle` runs under the database's write lock, so the rows it reads are the truth:
   - claim: a listed layer with no row (killed between its rename and its commit), or with a
@@ -37,9 +40,12 @@ if TYPE_CHECKING:
 INTENT = "intent.json"
 
 
+RESTORABLE = {"volumes": "name"}   # the tables a "restore" intent may name, with their key
+
+
 def write(stage_path: str, kind: str, layers: list[str], image: Optional[str] = None,
-          files: Optional[list[str]] = None) -> None:
-    record: dict[str, Any] = {"kind": kind, "layers": layers}
+          files: Optional[list[str]] = None, **extra: Any) -> None:
+    record: dict[str, Any] = {"kind": kind, "layers": layers, **extra}
     if image is not None:
         record["image"] = image
     if files is not None:
@@ -87,6 +93,16 @@ def settle(c: Any, where: Layers, stage_path: str, live_claims: Iterable[str]) -
     if rec.get("kind") == "files":
         for path in rec.get("files") or []:
             sidecar.remove(str(path))
+        return
+    if rec.get("kind") == "restore":
+        table = str(rec.get("table"))
+        if RESTORABLE.get(table) != rec.get("key"):
+            return
+        if c.execute(f"SELECT 1 FROM {table} WHERE {rec['key']}=?", (rec.get("value"),)).fetchone() is not None:
+            for name, path in rec.get("moves") or []:
+                inside = os.path.join(stage_path, str(name))
+                if os.path.lexists(inside) and not os.path.lexists(str(path)):
+                    where.rename_dir(inside, str(path))
         return
     layers = [str(x) for x in rec["layers"]]
     rows = {r[0] for r in c.execute("SELECT id FROM layers")}

@@ -303,6 +303,11 @@ class Store:
         except Exception:  # noqa: BLE001 - the next command settles it
             stage.release()
 
+    def settle(self, stage: Staging) -> None:
+        """Finish or undo what stage's intent file says, now (its own command's error path)."""
+        with self.db.write() as c:
+            intents.settle(c, self._where(), stage.path, self._live_claims({os.path.basename(stage.path)}))
+
     def _where(self) -> intents.Layers:
         return intents.Layers(self.root, self.layer_dir, self.tar_split, rename_dir)
 

@@ -159,13 +159,28 @@ def users(rt: Runtime, name: str) -> list[Any]:
 
 
 def delete(rt: Runtime, name: str) -> str:
-    """Remove a volume's directory and row (its users are the caller's business)."""
+    """Remove a volume's directory and row (its users are the caller's business).
+
+    Its row goes in the transaction that moves its directory into a staging directory, which
+    is then removed: of two removals at once one finds no row (no such volume), and a removal
+    killed before its commit has the directory moved back by the next command (intents)."""
+    from storage import intents
+    from storage.store import rename_dir
+
     vol = lookup(rt, name)
     path = os.path.dirname(data_dir(rt, vol["Name"]))
-    if os.path.lexists(path):
-        rt.store.in_userns(_remove_tree, path)
-    with rt.db.write() as c:
-        c.execute("DELETE FROM volumes WHERE name=?", (vol["Name"],))
+    with rt.store.temporary("volume-rm") as stage:
+        try:
+            with rt.db.write() as c:
+                if not c.execute("DELETE FROM volumes WHERE name=?", (vol["Name"],)).rowcount:
+                    raise NoSuchVolume(f"no volume with name \"{vol['Name']}\" found: no such volume")
+                intents.write(stage.path, "restore", [], table="volumes", key="name", value=vol["Name"],
+                              moves=[["volume", path]])
+                if os.path.lexists(path):
+                    rename_dir(path, os.path.join(stage.path, "volume"))
+        except BaseException:
+            rt.store.settle(stage)
+            raise
     from ..events import emit
 
     emit(rt.cfg.runroot, "volume", "remove", str(vol["Name"]), str(vol["Name"]))
