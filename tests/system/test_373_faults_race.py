@@ -173,9 +173,9 @@ def test_system_prune_while_containers_start(p):
         one_line(prune)
         assert prune[0] == 0, prune
         # each container started, or was removed (as a stopped one) before it could
-        left = p("ps", "-a", "--format", "{{.Names}} {{.State}}").stdout.split("\n")[:-1]
+        left = p("ps", "-a", "--format", "{{.Names}} {{.Status}}").stdout.split("\n")[:-1]
         for line in left:
-            assert line.split()[1] == "running", left
+            assert line.split()[1] == "Up", left
         assert p("image", "exists", "busybox", check=False).returncode == 0
         p("rm", "-f", "-t", "0", "a", "b", check=False)
         consistent(p)
