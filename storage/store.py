@@ -142,6 +142,15 @@ def _remove_lone_lock(lock: str) -> None:
         os.close(fd)
 
 
+_claiming: list[Store] = []   # the stores whose command has claimed layers (in this process)
+
+
+def release_all_claims() -> None:
+    """At the end of a command: every store's claims settled (Store.release_claims)."""
+    for store in list(_claiming):
+        store.release_claims()
+
+
 def holds_records(root: str) -> bool:
     """Whether the store has images or volumes described in files (a new database beside them
     means the old one was lost)."""
@@ -280,11 +289,9 @@ class Store:
         """Note a layer this command installs in its claims' staging directory (made on the
         first one, settled when the command ends: release_claims)."""
         if self._claims is None:
-            import atexit
-
             self._claims = Staging(self.root, "claim")
             self._claims_pid = os.getpid()
-            atexit.register(self.release_claims)
+            _claiming.append(self)
         self._claimed.append(layer_id)
         intents.write(self._claims.path, "claim", self._claimed)
 
@@ -292,6 +299,8 @@ class Store:
         """The command's claimed layers that no image uses (it failed before recording its
         image) are removed, and the claims' staging directory with them. Left for the next
         command when this cannot be done now (it then finds the directory's writer gone)."""
+        if self in _claiming:
+            _claiming.remove(self)
         stage, self._claims = self._claims, None
         if stage is None or self._claims_pid != os.getpid():
             return
