@@ -53,10 +53,12 @@ class NoSpaceError(StorageError):
 
 def no_space(exc: BaseException, what: str) -> "NoSpaceError | None":
     """A NoSpaceError "<what>: no space left on device" when exc is ENOSPC (or EDQUOT, a quota
-    spent), else None."""
+    spent) from writing a file, else None. A system call's own error type (rootless's
+    SyscallError: unshare says ENOSPC when the user namespaces are used up) is not one."""
     import errno
 
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+    if (isinstance(exc, OSError) and type(exc).__module__ == "builtins"
+            and exc.errno in (errno.ENOSPC, errno.EDQUOT)):
         return NoSpaceError(f"{what}: no space left on device")
     return None
 

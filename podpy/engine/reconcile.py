@@ -20,12 +20,13 @@ from .mounttable import any_mount
 
 
 def _disk_full(exc: BaseException) -> bool:
-    import errno
     import sqlite3
+
+    from storage.errors import no_space
 
     if isinstance(exc, sqlite3.Error):
         return getattr(exc, "sqlite_errorcode", None) == 13   # SQLITE_FULL
-    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    return no_space(exc, "") is not None
 
 
 def reconcile(rt: Runtime) -> None:
