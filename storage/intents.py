@@ -3,8 +3,9 @@ finds the directory with its writer gone finishes that work or undoes it.
 
 Two kinds, each a file `intent.json` in a staging directory under tmp/ (store.Staging):
 
-    {"kind": "claim", "layers": [...]}     layers this command installed for an image it has
-                                           not recorded yet (pull, load, commit, build, import)
+    {"kind": "claim", "layers": [...],     layers this command installed for an image it has
+     "images": [...]}                      not recorded yet (pull, load, commit, build, import),
+                                           and the images whose files it began to write
     {"kind": "remove", "image": ID,        an image being removed (rmi): the layers it alone
      "layers": [...]}                      used, moved into the staging directory inside the
                                            same transaction that deletes their rows
@@ -15,7 +16,7 @@ Two kinds, each a file `intent.json` in a staging directory under tmp/ (store.St
      "moves": [[name, path]], "layers": []}  back to path when the row is still there
 
 `settle` runs under the database's write lock, so the rows it reads are the truth:
-  - claim: a listed layer with no row (killed between its rename and its commit), or with a
+  - claim: an image with no row has its files removed; a listed layer with no row (killed between its rename and its commit), or with a
     row that no image, no other layer (as parent) and no running command's claim uses, is
     removed: moved into the staging directory, its files beside it deleted. Layers an image
     uses stay: the command got as far as recording it.
@@ -119,6 +120,9 @@ def settle(c: Any, where: Layers, stage_path: str, live_claims: Iterable[str]) -
             else:
                 where.move_out(lid, stage_path)
         return
+    for iid in rec.get("images") or []:   # files written, row never committed
+        if c.execute("SELECT 1 FROM images WHERE id=?", (str(iid),)).fetchone() is None:
+            sidecar.remove_image(where.root, str(iid))
     keep = set(live_claims)
     for r in c.execute("SELECT layers FROM images"):
         keep.update(json.loads(r[0]))

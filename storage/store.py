@@ -173,6 +173,7 @@ class Store:
         self._claims: Optional[Staging] = None
         self._claims_pid = 0
         self._claimed: list[str] = []
+        self._claimed_images: list[str] = []
         os.makedirs(root, mode=0o700, exist_ok=True)
         self.db = db or Database(os.path.join(root, "podpy.db"))
         had = self.db.version("storage")
@@ -285,15 +286,18 @@ class Store:
                          (layer_id, parent, diff_id, compressed_digest, size, now)).rowcount:
                 self._write_layer_record(layer_id, parent, diff_id, compressed_digest, size, now)
 
-    def _claim(self, layer_id: str) -> None:
-        """Note a layer this command installs in its claims' staging directory (made on the
-        first one, settled when the command ends: release_claims)."""
+    def _claim(self, layer_id: Optional[str] = None, image: Optional[str] = None) -> None:
+        """Note a layer this command installs, or an image whose files it writes, in its claims'
+        staging directory (made on the first one, settled when the command ends: release_claims)."""
         if self._claims is None:
             self._claims = Staging(self.root, "claim")
             self._claims_pid = os.getpid()
             _claiming.append(self)
-        self._claimed.append(layer_id)
-        intents.write(self._claims.path, "claim", self._claimed)
+        if layer_id is not None:
+            self._claimed.append(layer_id)
+        if image is not None:
+            self._claimed_images.append(image)
+        intents.write(self._claims.path, "claim", self._claimed, images=self._claimed_images)
 
     def release_claims(self) -> None:
         """The command's claimed layers that no image uses (it failed before recording its
@@ -304,7 +308,7 @@ class Store:
         stage, self._claims = self._claims, None
         if stage is None or self._claims_pid != os.getpid():
             return
-        self._claimed = []
+        self._claimed, self._claimed_images = [], []
         try:
             with self.db.write() as c:
                 intents.settle(c, self._where(), stage.path, self._live_claims({os.path.basename(stage.path)}))
@@ -416,6 +420,7 @@ class Store:
                 doc["annotations"] = dict(annotations)
             manifest = json.dumps(doc, separators=(",", ":"))
             digest = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
+        self._claim(image=image_id)   # its files go if this command dies before its row is in
         sidecar.write_image_config(self.root, image_id, text)   # outside the lock: it never changes
         with self.db.write() as c:
             losers = self._owners(c, names)
@@ -453,7 +458,8 @@ class Store:
                 self._write_image_record(c, other)
             return gone
 
-    def delete_image(self, image_id: str, in_use: bool) -> list[str]:
+    def delete_image(self, image_id: str, in_use: bool,
+                     user: Optional[Callable[[Any], Optional[str]]] = None) -> list[str]:
         """Remove an image and every layer no other image uses; returns its names.
 
         The layers' directories are moved into a staging directory in the transaction that
@@ -468,6 +474,12 @@ class Store:
                 image = img.by_id(c, image_id)
                 if image is None:
                     return []
+                # user(c): a container that has it, asked in this transaction (one created since
+                # the caller looked cannot start on a removed image).
+                holder = user(c) if user is not None else None
+                if holder:
+                    raise ImageInUseError(f"image used by {holder}: image is in use by a container: consider "
+                                          "listing external containers and force-removing image")
                 c.execute("DELETE FROM image_names WHERE image_id=?", (image_id,))
                 c.execute("DELETE FROM images WHERE id=?", (image_id,))
                 used = self._live_claims(set())

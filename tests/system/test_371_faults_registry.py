@@ -101,9 +101,10 @@ def test_a_blob_cut_off_twice_is_resumed_with_range(clean):
     gets = blob_gets(proxy)
     cut = [e for e in gets if e[3] in ("drop", "truncate")]
     assert len(cut) == 2
-    # each cut blob was asked for again from where it stopped, not from its start
+    # asked for again from where it stopped, not from its start (after a reset, the part sent
+    # before it may never arrive: then it starts again from 0, without a range)
     resumed = [e for e in gets if e[2] is not None]
-    assert len(resumed) == 2, gets
+    assert 1 <= len(resumed) <= 2 and len(gets) == 3, gets
     assert all(re.fullmatch(r"bytes=[1-9]\d*-", e[2]) for e in resumed), resumed
     assert p("system", "check").stdout == ""
 

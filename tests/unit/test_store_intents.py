@@ -100,3 +100,14 @@ def test_a_file_written_outside_the_store_is_removed(tmp_path):
     intents.write(str(stage), "files", [], files=[str(out)])
     intents.settle(db, where, str(stage), ())
     assert not out.exists()
+
+
+def test_an_image_whose_row_never_came_has_its_files_removed(tmp_path):
+    root, db, where, stage = _store(tmp_path, {A: None}, {"kept": [A]})
+    for iid in ("kept", "lost"):
+        sidecar.write_image(str(root), iid, "{}", "{}", {"id": iid, "layers": [A], "names": []})
+    os.unlink(os.path.join(sidecar.image_dir(str(root), "lost"), sidecar.IMAGE))   # killed before its record
+    intents.write(str(stage), "claim", [], images=["kept", "lost"])
+    intents.settle(db, where, str(stage), ())
+    assert not os.path.exists(sidecar.image_dir(str(root), "lost"))
+    assert sidecar.read_image(str(root), "kept") is not None
