@@ -78,7 +78,7 @@ class Layers:
         if os.path.lexists(d):
             self.rename_dir(d, os.path.join(stage_path, _hex(lid)))
         for path in (self.tar_split(lid), sidecar.layer_path(self.root, lid)):
-            sidecar.remove(path)
+            sidecar.remove_with_temps(path)
 
     def move_back(self, lid: str, stage_path: str) -> None:
         inside = os.path.join(stage_path, _hex(lid))

@@ -111,3 +111,13 @@ def test_an_image_whose_row_never_came_has_its_files_removed(tmp_path):
     intents.settle(db, where, str(stage), ())
     assert not os.path.exists(sidecar.image_dir(str(root), "lost"))
     assert sidecar.read_image(str(root), "kept") is not None
+
+
+def test_a_record_a_killed_writer_left_half_written_goes_with_its_layer(tmp_path):
+    root, db, where, stage = _store(tmp_path, {}, {})
+    _layer_on_disk(root, A)
+    half = root / "layers" / (A.split(":")[1] + ".json.tmp-4242")
+    half.write_text('{"id": ')
+    intents.write(str(stage), "claim", [A])
+    intents.settle(db, where, str(stage), ())
+    assert not half.exists() and _on_disk(root, A) == (False, False)
