@@ -105,6 +105,8 @@ def translate(exc: BaseException) -> PodpyError:
     import sqlite3
 
     if isinstance(exc, sqlite3.Error):   # locked, I/O error, disk full: SQLite's words, and which file
+        if getattr(exc, "sqlite_errorcode", None) == 13:   # SQLITE_FULL
+            return EngineError(f"writing the database {damaged_path()}: no space left on device")
         return EngineError(f"the database {damaged_path()}: {exc}")
     if isinstance(exc, ExecError):
         return ExecFailed(str(exc), exc.exit_code)
@@ -123,6 +125,11 @@ def translate(exc: BaseException) -> PodpyError:
     if isinstance(exc, (StorageError, RuntimeFailure)):
         return EngineError(str(exc))
     if isinstance(exc, OSError):
+        import errno
+
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            what = f"writing {exc.filename}" if exc.filename else "writing"
+            return EngineError(f"{what}: no space left on device")
         where = f" `{exc.filename}`" if exc.filename else ""
         return EngineError(f"{exc.strerror or exc}{where}")
     return EngineError(f"{type(exc).__name__}: {exc}")

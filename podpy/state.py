@@ -15,7 +15,7 @@ import sqlite3
 
 from storage.db import Database
 
-from .errors import Ambiguous, NameInUse, NoSuchContainer
+from .errors import Ambiguous, NameInUse, NoSuchContainer, NoSuchImage
 from .record import REQUIRED, Record
 
 TYPE_CHECKING = False
@@ -260,6 +260,11 @@ class State:
     def insert(self, rec: ContainerRecord) -> None:
         try:
             with self.db.write() as c:
+                # The image is in use from this row on (rmi checks in its own transaction); one
+                # removed since it was looked up is gone for this container too.
+                if rec.image_id and c.execute("SELECT 1 FROM images WHERE id=?", (rec.image_id,)).fetchone() is None:
+                    raise NoSuchImage(f"{rec.image_name or rec.image_id}: image not known: it was removed while "
+                                      "the container was being created")
                 c.execute(
                     "INSERT INTO containers (id, name, image_id, image_name, created, state, config,"
                     " owner_pid, owner_start) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -376,8 +376,11 @@ class LayerWriter:
                 os.close(fd)
 
 
-def os_error(entry: str, e: OSError) -> LayerError:
-    """One line for a filesystem error while applying entry."""
+def os_error(entry: str, e: OSError) -> Exception:
+    """One line for a filesystem error while applying entry; a full disk (ENOSPC, EDQUOT) is
+    left as it is, for the caller to say what it was writing."""
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return e
     if e.errno == errno.ELOOP:
         return unsafe(entry, "too many levels of symbolic links")
     where = ""

@@ -8,6 +8,7 @@
     ├── AmbiguousIdError      an id prefix matches several images
     ├── ReferenceError_       a malformed image name
     ├── DriverError           a storage driver cannot be used
+    ├── NoSpaceError          the file system ran out of space while writing something
     └── DatabaseDamaged       the database cannot be read: `podpy system check --repair`
 """
 
@@ -44,6 +45,22 @@ class ReferenceError_(StorageError):
 
 class DriverError(StorageError):
     """A storage driver cannot be used here."""
+
+
+class NoSpaceError(StorageError):
+    """The file system ran out of space (ENOSPC) while writing something; the message names it."""
+
+
+def no_space(exc: BaseException, what: str) -> "NoSpaceError | None":
+    """A NoSpaceError "<what>: no space left on device" when exc is ENOSPC (or EDQUOT, a quota
+    spent) from writing a file, else None. A system call's own error type (rootless's
+    SyscallError: unshare says ENOSPC when the user namespaces are used up) is not one."""
+    import errno
+
+    if (isinstance(exc, OSError) and type(exc).__module__ == "builtins"
+            and exc.errno in (errno.ENOSPC, errno.EDQUOT)):
+        return NoSpaceError(f"{what}: no space left on device")
+    return None
 
 
 class DatabaseDamaged(StorageError):

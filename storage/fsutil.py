@@ -88,11 +88,16 @@ def is_opaque(path: str) -> bool:
     return False
 
 
+def atomic_tmp(path: str) -> str:
+    """The temporary file atomic_file writes for path (in this process)."""
+    return f"{path}.tmp-{os.getpid()}"
+
+
 @contextmanager
 def atomic_file(path: str, mode: int = 0o644) -> Iterator[BinaryIO]:
     """Write beside path, fsync, then rename over it: readers see the old file or the
     whole new one, never half of it. On any error the temporary file is removed."""
-    tmp = f"{path}.tmp-{os.getpid()}"
+    tmp = atomic_tmp(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
         with os.fdopen(fd, "wb") as f:

@@ -87,6 +87,17 @@ def remove(path: str) -> None:
         pass
 
 
+def remove_with_temps(path: str) -> None:
+    """path, and the temporary files (path.tmp-PID) of writers of it that were killed: for a
+    record whose object is being removed under the database's write lock, which every writer
+    of a record holds."""
+    import glob
+
+    remove(path)
+    for tmp in glob.glob(glob.escape(path) + ".tmp-*"):
+        remove(tmp)
+
+
 # -- the paths ------------------------------------------------------------------------------
 
 def driver_path(root: str) -> str:
@@ -147,7 +158,7 @@ def read_image(root: str, image_id: str) -> Optional[dict[str, Any]]:
 def remove_image(root: str, image_id: str) -> None:
     d = image_dir(root, image_id)
     for name in (IMAGE, IMAGE_CONFIG, IMAGE_MANIFEST):   # the record first: no record without config
-        remove(os.path.join(d, name))
+        remove_with_temps(os.path.join(d, name))
     try:
         os.rmdir(d)
     except OSError:

@@ -11,7 +11,10 @@ Layout under the store root:
     tmp/<name> + <name>.lock work in progress: a staging directory and the lock
                              its writer holds; a directory whose lock nobody
                              holds was left by a killed command and is removed
-                             by the next one (`collect_garbage`).
+                             by the next one (`collect_garbage`), after the work
+                             its intent file describes is finished or undone
+                             (intents.py): the layers a command installed for an
+                             image it never recorded, an image's removal.
 
 Work that touches files owned by container ids (applying a layer, copying,
 removing) runs through `in_userns`, a callable the engine hands in; storage/
@@ -27,11 +30,11 @@ import time
 from contextlib import contextmanager
 
 from . import images as img
-from . import reference
+from . import intents, reference
 from . import sidecar
 from .db import STORAGE_SCHEMA, Database
 from .drivers.base import LAYER_ROOT_MODE, Driver
-from .errors import DatabaseDamaged, ImageInUseError, LayerError, StorageError
+from .errors import DatabaseDamaged, ImageInUseError, LayerError, StorageError, no_space
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -139,6 +142,15 @@ def _remove_lone_lock(lock: str) -> None:
         os.close(fd)
 
 
+_claiming: list[Store] = []   # the stores whose command has claimed layers (in this process)
+
+
+def release_all_claims() -> None:
+    """At the end of a command: every store's claims settled (Store.release_claims)."""
+    for store in list(_claiming):
+        store.release_claims()
+
+
 def holds_records(root: str) -> bool:
     """Whether the store has images or volumes described in files (a new database beside them
     means the old one was lost)."""
@@ -158,6 +170,10 @@ class Store:
         self.driver = driver
         self.rootless = rootless
         self.in_userns = in_userns
+        self._claims: Optional[Staging] = None
+        self._claims_pid = 0
+        self._claimed: list[str] = []
+        self._claimed_images: list[str] = []
         os.makedirs(root, mode=0o700, exist_ok=True)
         self.db = db or Database(os.path.join(root, "podpy.db"))
         had = self.db.version("storage")
@@ -224,7 +240,11 @@ class Store:
                 os.chmod(dest, LAYER_ROOT_MODE)
                 return result
 
-            result = self.in_userns(work, source, target, options, parent_dir)
+            try:
+                result = self.in_userns(work, source, target, options, parent_dir)
+            except OSError as exc:
+                what = f"layer {expect_diff_id.split(':')[-1][:12]}" if expect_diff_id else "a layer"
+                raise no_space(exc, f"writing {what} into {self.root}") or exc from None
             if expect_diff_id is not None and result.diff_id != expect_diff_id:
                 raise LayerError(f"layer content is {result.diff_id}, but the image config says {expect_diff_id}")
             layer_id = chain_id(parent, result.diff_id)
@@ -251,6 +271,10 @@ class Store:
                  compressed_digest: str, size: int) -> None:
         final = self.layer_dir(layer_id)
         with self.db.write() as c:
+            # Claimed before it is in place: if this command dies before an image uses the
+            # layer, whoever finds its staging directory removes the layer (intents.settle).
+            if c.execute("SELECT 1 FROM layers WHERE id=?", (layer_id,)).fetchone() is None:
+                self._claim(layer_id)
             try:
                 rename_dir(directory, final)
             except OSError:
@@ -261,6 +285,48 @@ class Store:
                          " VALUES (?, ?, ?, ?, ?, ?)",
                          (layer_id, parent, diff_id, compressed_digest, size, now)).rowcount:
                 self._write_layer_record(layer_id, parent, diff_id, compressed_digest, size, now)
+
+    def _claim(self, layer_id: Optional[str] = None, image: Optional[str] = None) -> None:
+        """Note a layer this command installs, or an image whose files it writes, in its claims'
+        staging directory (made on the first one, settled when the command ends: release_claims)."""
+        if self._claims is None:
+            self._claims = Staging(self.root, "claim")
+            self._claims_pid = os.getpid()
+            _claiming.append(self)
+        if layer_id is not None:
+            self._claimed.append(layer_id)
+        if image is not None:
+            self._claimed_images.append(image)
+        intents.write(self._claims.path, "claim", self._claimed, images=self._claimed_images)
+
+    def release_claims(self) -> None:
+        """The command's claimed layers that no image uses (it failed before recording its
+        image) are removed, and the claims' staging directory with them. Left for the next
+        command when this cannot be done now (it then finds the directory's writer gone)."""
+        if self in _claiming:
+            _claiming.remove(self)
+        stage, self._claims = self._claims, None
+        if stage is None or self._claims_pid != os.getpid():
+            return
+        self._claimed, self._claimed_images = [], []
+        try:
+            with self.db.write() as c:
+                intents.settle(c, self._where(), stage.path, self._live_claims({os.path.basename(stage.path)}))
+            self._discard(stage)
+        except Exception:  # noqa: BLE001 - the next command settles it
+            stage.release()
+
+    def settle(self, stage: Staging) -> None:
+        """Finish or undo what stage's intent file says, now (its own command's error path)."""
+        with self.db.write() as c:
+            intents.settle(c, self._where(), stage.path, self._live_claims({os.path.basename(stage.path)}))
+
+    def _where(self) -> intents.Layers:
+        return intents.Layers(self.root, self.layer_dir, self.tar_split, rename_dir)
+
+    def _live_claims(self, exclude: set[str]) -> set[str]:
+        """The layers claimed by commands still running (their staging directory's lock held)."""
+        return intents.live_claims(os.path.join(self.root, "tmp"), exclude)
 
     def _write_layer_record(self, layer_id: str, parent: Optional[str], diff_id: str,
                             compressed_digest: Optional[str], size: int, created: float) -> None:
@@ -354,6 +420,7 @@ class Store:
                 doc["annotations"] = dict(annotations)
             manifest = json.dumps(doc, separators=(",", ":"))
             digest = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
+        self._claim(image=image_id)   # its files go if this command dies before its row is in
         sidecar.write_image_config(self.root, image_id, text)   # outside the lock: it never changes
         with self.db.write() as c:
             losers = self._owners(c, names)
@@ -391,33 +458,52 @@ class Store:
                 self._write_image_record(c, other)
             return gone
 
-    def delete_image(self, image_id: str, in_use: bool) -> list[str]:
-        """Remove an image and every layer no other image uses; returns its names."""
+    def delete_image(self, image_id: str, in_use: bool,
+                     user: Optional[Callable[[Any], Optional[str]]] = None) -> list[str]:
+        """Remove an image and every layer no other image uses; returns its names.
+
+        The layers' directories are moved into a staging directory in the transaction that
+        deletes their rows, with an intent file saying so: a command killed before the commit
+        has them moved back by the next one, after it the removal finished (intents.settle).
+        """
         if in_use:
             raise ImageInUseError(f"image {image_id[:12]} is in use by a container")
-        with self.db.write() as c:
-            image = img.by_id(c, image_id)
-            if image is None:
-                return []
-            c.execute("DELETE FROM image_names WHERE image_id=?", (image_id,))
-            c.execute("DELETE FROM images WHERE id=?", (image_id,))
-            used: set[str] = set()
-            for r in c.execute("SELECT layers FROM images"):
-                used.update(json.loads(r[0]))
-            doomed = [lid for lid in image.layers if lid not in used]
-            for lid in doomed:
-                c.execute("DELETE FROM layers WHERE id=?", (lid,))
-            sidecar.remove_image(self.root, image_id)
-        for lid in doomed:
+        stage = Staging(self.root, "remove")
+        try:
+            with self.db.write() as c:
+                image = img.by_id(c, image_id)
+                if image is None:
+                    return []
+                # user(c): a container that has it, asked in this transaction (one created since
+                # the caller looked cannot start on a removed image).
+                holder = user(c) if user is not None else None
+                if holder:
+                    raise ImageInUseError(f"image used by {holder}: image is in use by a container: consider "
+                                          "listing external containers and force-removing image")
+                c.execute("DELETE FROM image_names WHERE image_id=?", (image_id,))
+                c.execute("DELETE FROM images WHERE id=?", (image_id,))
+                used = self._live_claims(set())
+                for r in c.execute("SELECT layers FROM images"):
+                    used.update(json.loads(r[0]))
+                doomed: list[str] = []
+                for lid in reversed(image.layers):   # the top first: its parent may go then too
+                    children = {r[0] for r in c.execute("SELECT id FROM layers WHERE parent=?", (lid,))}
+                    if lid in used or children - set(doomed):
+                        break   # kept, and with it every layer below
+                    doomed.append(lid)
+                intents.write(stage.path, "remove", doomed, image_id)
+                for lid in doomed:
+                    c.execute("DELETE FROM layers WHERE id=?", (lid,))
+                    d = self.layer_dir(lid)
+                    if os.path.lexists(d):
+                        rename_dir(d, os.path.join(stage.path, lid.split(":", 1)[-1]))
+        finally:
+            # Committed: the image's and layers' files go. Rolled back: the layers come back.
             try:
-                os.unlink(self.tar_split(lid))
-            except FileNotFoundError:
-                pass
-        paths = [self.layer_dir(lid) for lid in doomed if os.path.exists(self.layer_dir(lid))]
-        if paths:
-            self.in_userns(_remove_trees, paths)
-        for lid in doomed:   # after its directory: a record without its layer is only reported
-            sidecar.remove(sidecar.layer_path(self.root, lid))
+                with self.db.write() as c:
+                    intents.settle(c, self._where(), stage.path, ())
+            finally:
+                self._discard(stage)
         return list(image.names)
 
     # -- containers ---------------------------------------------------------
@@ -494,6 +580,11 @@ class Store:
             doomed.append((os.path.join(tmp, name), fd, lock))
         if doomed:
             try:
+                if any(os.path.exists(os.path.join(d[0], intents.INTENT)) for d in doomed):
+                    live = self._live_claims({os.path.basename(d[0]) for d in doomed})
+                    with self.db.write() as c:
+                        for d in doomed:
+                            intents.settle(c, self._where(), d[0], live)
                 self.in_userns(_remove_trees, [d[0] for d in doomed])
             except Exception:  # noqa: BLE001 - another command's leftovers must not fail this one
                 for _, fd, _lock in doomed:

@@ -61,10 +61,14 @@ def _host_cause(exc: BaseException) -> None:
 
 
 def _tidy() -> None:
-    """The command is done with the database: a WAL grown large goes back into it (db.tidy_all;
-    only when the database module was loaded: `version` and `--help` never open it)."""
+    """The command is done with the database: the layers it installed for an image it did not
+    record go (store.release_all_claims), and a WAL grown large goes back into it (db.tidy_all;
+    only when those modules were loaded: `version` and `--help` never open the database)."""
     import sys
 
+    store = sys.modules.get("storage.store")
+    if store is not None:
+        store.release_all_claims()
     db = sys.modules.get("storage.db")
     if db is not None:
         db.tidy_all()

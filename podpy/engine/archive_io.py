@@ -91,6 +91,12 @@ def save(rt: Runtime, o: SaveOptions, report: Report) -> None:
                 with os.fdopen(os.dup(1), "wb") as out:
                     dst.write_tar(out, "w|", entries, o.format)
             else:
+                # Its temporary file is outside the store: noted here, so that a killed save's
+                # is removed by the next command (storage.intents).
+                from storage import intents
+                from storage.fsutil import atomic_tmp
+
+                intents.write(stage.path, "files", [], files=[atomic_tmp(os.path.abspath(str(o.output)))])
                 dst.write_tar_file(str(o.output), entries, o.format)
     except PodpyError:
         raise

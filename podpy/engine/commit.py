@@ -15,6 +15,7 @@ import time
 
 from storage import images as img
 from storage import reference
+from storage.errors import no_space
 
 from ..errors import InvalidArgument, InvalidState, PodpyError, translate
 from ..state import RUNNING
@@ -173,12 +174,15 @@ def commit(rt: Runtime, name: str, target: Optional[str], changes: list[str], me
             paused = True
         with rt.store.temporary("commit") as stage:
             tar = os.path.join(stage.path, "changes.tar")
-            if squash:
-                from .archive_io import export_container
+            try:
+                if squash:
+                    from .archive_io import export_container
 
-                export_container(rt, rec.id, tar)
-            else:
-                _changes_tar(rt, rec, image, tar)
+                    export_container(rt, rec.id, tar)
+                else:
+                    _changes_tar(rt, rec, image, tar)
+            except OSError as exc:
+                raise no_space(exc, f"writing the changes of container {rec.name} to {tar}") or exc from None
             parent = image.layers[-1] if image.layers and not squash else None
             layer_id, result = rt.store.apply_layer(tar, parent, apply_options(rt))
         now = rfc3339(time.time())

@@ -22,6 +22,8 @@ import stat
 import sys
 import tarfile
 
+from storage.errors import no_space
+
 from ..errors import InvalidArgument, NoSuchContainer, PodpyError, translate
 from ..state import RUNNING
 from .context import Runtime
@@ -278,7 +280,8 @@ def _copy(rt: Runtime, src: str, src_ctr: Optional[ContainerRecord], src_path: s
     except PodpyError:
         raise
     except Exception as exc:  # noqa: BLE001
-        raise translate(exc) from exc
+        where = f"container {dst_ctr.name}:{dst_path}" if dst_ctr is not None else dst_path
+        raise translate(no_space(exc, f"copying {src} to {where}") or exc) from exc
 
 
 def _stdin_tar(fd: int) -> None:

@@ -280,7 +280,12 @@ def _delete_image(rt: Runtime, image_id: str) -> list[str]:
         from .mounts import release
 
         release(rt, IMAGE, image_id)
-    return rt.store.delete_image(image_id, in_use=False)
+    return rt.store.delete_image(image_id, in_use=False, user=lambda c: _user(c, image_id))
+
+
+def _user(c: Any, image_id: str) -> Optional[str]:
+    row = c.execute("SELECT id FROM containers WHERE image_id=? LIMIT 1", (image_id,)).fetchone()
+    return str(row[0]) if row else None
 
 
 def _forget_cache(rt: Runtime) -> None:

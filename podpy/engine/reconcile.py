@@ -19,7 +19,27 @@ from .context import Runtime
 from .mounttable import any_mount
 
 
+def _disk_full(exc: BaseException) -> bool:
+    import sqlite3
+
+    from storage.errors import no_space
+
+    if isinstance(exc, sqlite3.Error):
+        return getattr(exc, "sqlite_errorcode", None) == 13   # SQLITE_FULL
+    return no_space(exc, "") is not None
+
+
 def reconcile(rt: Runtime) -> None:
+    try:
+        _finish(rt)
+    except Exception as exc:  # noqa: BLE001
+        # On a full disk what is left stays for a later command: this one (`ps`, `logs`, a
+        # removal that frees space) must not fail for want of room to record someone else's end.
+        if not _disk_full(exc):
+            raise
+
+
+def _finish(rt: Runtime) -> None:
     for rec in rt.state.running_detached():
         if os.path.exists(os.path.join(rt.container_run_dir(rec.id), EXIT_FILE)):
             ctr = Container(rt, rec)

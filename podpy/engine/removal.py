@@ -198,5 +198,9 @@ def prune(rt: Runtime, opts: ContainerPruneOptions) -> list[PruneReport]:
             remove_container(rt, rec, force=False)
             reports.append(PruneReport(rec.id, rec.name))
         except Exception as exc:  # noqa: BLE001 - one report each
+            now = rt.state.get(rec.id)
+            if isinstance(exc, InvalidState) and (now is None or now.state in (RUNNING, CONFIGURED, "paused",
+                                                                                REMOVING)):
+                continue   # started, or taken by another removal, since it was listed: not the prune's
             reports.append(PruneReport(rec.id, rec.name, translate(exc)))
     return reports

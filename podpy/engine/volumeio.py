@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 
+from storage.errors import no_space
+
 from ..errors import InvalidArgument, PodpyError, translate
 from .context import Runtime
 
@@ -54,7 +56,12 @@ def import_(rt: Runtime, vol: dict[str, Any], fd: int) -> None:
         if _is_tmpfs(vol):
             _drain(fd)
             return
-        rt.store.in_userns(_extract, content_dir(rt, vol), fd)
+        root = content_dir(rt, vol)
+        with rt.store.temporary("volume-import") as stage:
+            try:
+                rt.store.in_userns(_extract_then_move, os.path.join(stage.path, "content"), root, fd)
+            except OSError as exc:
+                raise no_space(exc, f"importing into volume {vol['Name']}") or exc from None
     except PodpyError:
         raise
     except Exception as exc:  # noqa: BLE001
@@ -84,8 +91,36 @@ def _drain(fd: int) -> None:
             raise InvalidArgument(f"reading the tar: {exc}") from exc
 
 
-def _extract(root: str, fd: int) -> None:
+def _extract_then_move(staged: str, root: str, fd: int) -> None:
+    """The tar is extracted beside the store (a staging directory, removed with whatever it
+    holds when this fails or is killed), then moved into the volume by renames: a tar that
+    cannot be read whole, or a disk that fills, leaves the volume as it was. A volume on
+    another file system (bound to a host directory) gets the tar extracted in place."""
     from storage.archive import ApplyOptions, apply_layer
 
+    options = ApplyOptions(whiteout_format="vfs", chown="ignore_errors")
     with os.fdopen(os.dup(fd), "rb") as src:
-        apply_layer(src, root, ApplyOptions(whiteout_format="vfs", chown="ignore_errors"))
+        if os.stat(os.path.dirname(staged)).st_dev != os.stat(root).st_dev:
+            apply_layer(src, root, options)
+            return
+        os.mkdir(staged, 0o755)
+        apply_layer(src, staged, options)
+    _move_into(staged, root)
+
+
+def _move_into(src: str, dst: str) -> None:
+    """Every entry of directory src into directory dst: a directory present in both is
+    merged, anything else replaces what dst has under its name."""
+    import shutil
+
+    for name in os.listdir(src):
+        s, d = os.path.join(src, name), os.path.join(dst, name)
+        s_dir = os.path.isdir(s) and not os.path.islink(s)
+        if s_dir and os.path.isdir(d) and not os.path.islink(d):
+            _move_into(s, d)
+            st = os.lstat(s)
+            os.chmod(d, st.st_mode & 0o7777)
+            continue
+        if os.path.isdir(d) and not os.path.islink(d):
+            shutil.rmtree(d)
+        os.rename(s, d)

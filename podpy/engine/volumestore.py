@@ -14,6 +14,7 @@ user namespace.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sqlite3
@@ -164,14 +165,40 @@ def users(rt: Runtime, name: str) -> list[Any]:
 
 
 def delete(rt: Runtime, name: str) -> str:
-    """Remove a volume's directory and row (its users are the caller's business)."""
+    """Remove a volume's directory and row (its users are the caller's business).
+
+    Its row goes in the transaction that moves its directory into a staging directory, which
+    is then removed: of two removals at once one finds no row (no such volume), and a removal
+    killed before its commit has the directory moved back by the next command (intents)."""
+    from storage import intents
+    from storage.store import rename_dir
+
     vol = lookup(rt, name)
     path = os.path.dirname(data_dir(rt, vol["Name"]))
-    for where in {path, os.path.join(rt.cfg.root, "volumes", str(vol["Name"]))}:
-        if os.path.lexists(where):
-            rt.store.in_userns(_remove_tree, where)
-    with rt.db.write() as c:
-        c.execute("DELETE FROM volumes WHERE name=?", (vol["Name"],))
+    # the volume's directory, and its record's in the store when --volumepath put the data elsewhere
+    wheres = [path] + [p for p in (os.path.join(rt.cfg.root, "volumes", str(vol["Name"])),) if p != path]
+    moves = [[f"volume{i}", where] for i, where in enumerate(wheres)]
+    elsewhere: list[str] = []
+    with rt.store.temporary("volume-rm") as stage:
+        try:
+            with rt.db.write() as c:
+                if not c.execute("DELETE FROM volumes WHERE name=?", (vol["Name"],)).rowcount:
+                    raise NoSuchVolume(f"no volume with name \"{vol['Name']}\" found: no such volume")
+                intents.write(stage.path, "restore", [], table="volumes", key="name", value=vol["Name"],
+                              moves=moves)
+                for name, where in moves:
+                    if os.path.lexists(where):
+                        try:
+                            rename_dir(where, os.path.join(stage.path, name))
+                        except OSError as exc:
+                            if exc.errno != errno.EXDEV:
+                                raise
+                            elsewhere.append(where)   # --volumepath on another file system
+        except BaseException:
+            rt.store.settle(stage)
+            raise
+    for where in elsewhere:   # the row is gone: removed in place
+        rt.store.in_userns(_remove_tree, where)
     from ..events import emit
 
     emit(rt.cfg.runroot, "volume", "remove", str(vol["Name"]), str(vol["Name"]))

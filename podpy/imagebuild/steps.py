@@ -173,7 +173,9 @@ class StageBuilder:
         except (KeyboardInterrupt, SystemExit, Stopped):
             raise
         except Exception as exc:  # noqa: BLE001
-            err = translate(exc)
+            from storage.errors import no_space
+
+            err = translate(no_space(exc, f"writing the step's files into {b.rt.store.root}") or exc)
             raise StepFailed(f'building at STEP "{ins.display()}": {err}', err.exit_code) from None
         self.config["history"].append(entry)
         self.key = key

@@ -114,12 +114,14 @@ def in_mount_ns(rt: Runtime, fn: Callable[..., Any], *args: Any) -> Any:
 
 def _guarded(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
     """In the helper: its errors as podpy's own, which travel back pickled whatever they were."""
+    from storage.errors import no_space
+
     from ..errors import EngineError, InvalidArgument, NoSuchImage, translate
 
     try:
         return fn(*args)
     except Exception as exc:  # noqa: BLE001
-        err = translate(exc)
+        err = translate(no_space(exc, "writing the step's files") or exc)
         cls = type(err) if type(err) in (InvalidArgument, NoSuchImage) else EngineError
         raise cls(str(err)) from None
 

@@ -32,7 +32,7 @@ from storage.transports.tls import cert_dir_for, ssl_context
 if TYPE_CHECKING:
     import http.client
 
-__all__ = ["Key", "Reply", "Request", "Session", "SessionOptions", "unexpected", "url_target"]
+__all__ = ["Key", "Reply", "Request", "Session", "SessionOptions", "retry_delay", "unexpected", "url_target"]
 
 SMALL_LIMIT = 1 << 20  # error bodies and token answers
 _USER_AGENT = "podpy/0.1"
@@ -65,7 +65,7 @@ class Request:
     headers: dict[str, str]
     label: str  # what the user asked for, to start error messages
     limit: int = SMALL_LIMIT  # most body bytes read into memory
-    stream: bool = False  # leave a 200 body unread, for the caller to stream
+    stream: bool = False  # leave a 200 (or 206) body unread, for the caller to stream
     # A factory, not bytes: a request may be sent again (stale keep-alive
     # connection, 401), and an upload body streams from a file each time.
     body: Optional[Callable[[], Iterable[bytes]]] = None
@@ -103,6 +103,31 @@ def unexpected(reply: Reply) -> str:
     return f"{reply.where} answered {reply.status} {reply.reason}" + (f": {message}" if message else "")
 
 
+RETRY_AFTER_MAX = 60.0  # the longest wait a registry's Retry-After gets
+
+
+def retry_delay(opts: SessionOptions, attempt: int, retry_after: Optional[str]) -> float:
+    """How long to wait before attempt+1: the back-off (doubling from opts.backoff, at most
+    opts.backoff_max), or what the registry asked for in Retry-After (seconds or an HTTP date),
+    whichever is longer, within RETRY_AFTER_MAX."""
+    delay = min(opts.backoff * 2 ** attempt, opts.backoff_max)
+    if retry_after:
+        value = retry_after.strip()
+        asked: Optional[float] = None
+        if value.isdigit():
+            asked = float(value)
+        else:
+            from email.utils import parsedate_to_datetime
+
+            try:
+                asked = parsedate_to_datetime(value).timestamp() - time.time()
+            except (TypeError, ValueError):
+                asked = None
+        if asked is not None:
+            delay = max(delay, min(asked, RETRY_AFTER_MAX))
+    return delay
+
+
 def _netloc(key: Key) -> str:
     scheme, host, port = key
     shown = f"[{host}]" if ":" in host else host
@@ -138,9 +163,13 @@ class _Body:
         import http.client
 
         try:
-            return self._response.read(size if size >= 0 else None)
+            data = self._response.read(size if size >= 0 else None)
         except http.client.HTTPException as e:
             raise ConnectionError(one_line(e)) from None
+        # http.client ends a body cut short of its Content-Length with b"", as if it were whole.
+        if not data and size != 0 and self._response.length:
+            raise ConnectionError(f"the connection closed {self._response.length} bytes before the end of the body")
+        return data
 
     def length(self) -> Optional[str]:
         return self._response.getheader("Content-Length")
@@ -259,6 +288,7 @@ class Session:
         attempt = 0
         while True:
             where = _netloc(key or self.registry_key(self.scheme or "https"))
+            reply: Optional[Reply] = None
             try:
                 reply = self._once(request, key)
             except TimeoutError:
@@ -279,7 +309,7 @@ class Session:
             if attempt >= retries:
                 after = f" (after {attempt + 1} attempts)" if attempt else ""
                 raise TransientError(f"{label}: {problem}{after}")
-            time.sleep(min(opts.backoff * 2 ** attempt, opts.backoff_max))
+            time.sleep(retry_delay(opts, attempt, reply.header("Retry-After") if reply is not None else None))
             attempt += 1
 
     def _connect(self, key: Key, label: str) -> http.client.HTTPConnection:
@@ -336,7 +366,7 @@ class Session:
                     continue
                 raise
             reply = Reply(response.status, response.reason, _headers(response.headers), b"", url, where, key)
-            if request.stream and response.status == 200:
+            if request.stream and response.status in (200, 206):
                 reply.stream = _Body(response)
                 reply.release = self._releaser(key, conn, response)
                 return reply

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import BinaryIO, Optional, cast
+from typing import BinaryIO, Callable, Optional, cast
 
 from storage.compression import DigestReader
 from storage.transports import upload
@@ -123,16 +123,26 @@ class RegistryClient:
     def open_blob(self, repository: str, digest: str, size: Optional[int] = None) -> BinaryIO:
         """A streaming reader of a blob that verifies digest (and size) when it reaches the end.
 
-        Reading to EOF raises DigestMismatchError instead of returning the
-        final b"" if the content is wrong.  Close the reader when done.
+        A connection that drops, stalls past the timeout or ends early while the body is read
+        is opened again (at most `retries` times, with the same back-off as other requests)
+        and the blob resumed where it stopped: with `Range: bytes=N-` where the registry
+        answers 206, otherwise by reading the first N bytes again and dropping them.
+        Reading to EOF raises DigestMismatchError instead of returning the final b"" if the
+        content is wrong, RegistryError once the retries are spent.  Close the reader when done.
         """
         label = printable(f"pulling blob {digest} of {self.registry}/{repository}")
-        reply = self._session.fetch(Request("GET", blob_path(repository, digest, label), {}, label, stream=True),
-                                    repository)
-        if reply.stream is None:
-            detail = "blob unknown to registry" if reply.status == 404 else unexpected(reply)
-            raise RegistryError(f"{label}: {detail}")
-        reader = _BlobReader(reply, digest, size, label)
+        path = blob_path(repository, digest, label)
+
+        def fetch(offset: int) -> Reply:
+            headers = {"Range": f"bytes={offset}-"} if offset else {}
+            reply = self._session.fetch(Request("GET", path, headers, label, stream=True), repository)
+            if reply.stream is None:
+                detail = "blob unknown to registry" if reply.status == 404 else unexpected(reply)
+                raise RegistryError(f"{label}: {detail}")
+            return reply
+
+        reply = fetch(0)
+        reader = _BlobReader(reply, digest, size, label, fetch, self._session.options)
         length = reply.header("Content-Length")
         if size is not None and length is not None and length.isdigit() and int(length) != size:
             reader.close()
@@ -217,14 +227,17 @@ class RegistryClient:
 
 
 class _BlobReader(DigestReader):
-    """A blob body: hashed and counted while read, verified at EOF, its connection kept on success."""
+    """A blob body: hashed and counted while read, resumed after a broken connection, verified
+    at EOF, its connection kept on success."""
 
-    def __init__(self, reply: Reply, digest: str, size: Optional[int], label: str) -> None:
+    def __init__(self, reply: Reply, digest: str, size: Optional[int], label: str,
+                 fetch: Callable[[int], Reply], options: RegistryOptions) -> None:
         assert reply.stream is not None
         super().__init__(cast(BinaryIO, reply.stream))
         self._release: Optional[Reply] = reply
         self._expected, self._size, self._label = digest, size, label
         self._failure: Optional[RegistryError] = None
+        self._fetch, self._options, self._resumed = fetch, options, 0
 
     def _finish(self, reusable: bool) -> None:
         """Hand the connection back (body read to its end) or close it; once."""
@@ -242,23 +255,63 @@ class _BlobReader(DigestReader):
             raise self._failure
         if self._release is None:
             return b""  # verified and handed back already
-        try:
-            data = super()._read(size)
-        except TimeoutError:
-            raise self._fail(RegistryError(f"{self._label}: the registry stopped sending the blob")) from None
-        except OSError as e:
-            raise self._fail(RegistryError(f"{self._label}: reading the blob failed: {one_line(e)}")) from None
-        if self._size is not None and self.count > self._size:
-            raise self._fail(DigestMismatchError(f"{self._label}: size mismatch: more than {self._size} bytes"))
-        if data or size <= 0:
-            return data
-        if self._size is not None and self.count != self._size:
-            raise self._fail(DigestMismatchError(
-                f"{self._label}: size mismatch: expected {self._size} bytes, got {self.count}"))
+        while True:
+            try:
+                data = super()._read(size)
+            except TimeoutError:
+                problem = "the registry stopped sending the blob"
+            except OSError as e:
+                problem = f"reading the blob failed: {one_line(e)}"
+            else:
+                if self._size is not None and self.count > self._size:
+                    raise self._fail(DigestMismatchError(f"{self._label}: size mismatch: more than {self._size} bytes"))
+                if data or size <= 0:
+                    return data
+                # A body that ends as HTTP says it is whole (a connection cut short is an
+                # IncompleteRead above) is the registry's answer, not a fault of the way.
+                if self._size is not None and self.count != self._size:
+                    raise self._fail(DigestMismatchError(
+                        f"{self._label}: size mismatch: expected {self._size} bytes, got {self.count}"))
+                break
+            self._resume(problem)
         if self.digest() != self._expected:
             raise self._fail(DigestMismatchError(f"{self._label}: digest mismatch: the content is {self.digest()}"))
         self._finish(True)
-        return data
+        return b""
+
+    def _resume(self, problem: str) -> None:
+        """Go on from byte `count` on a new connection, or fail once the retries are spent."""
+        import time
+
+        self._finish(False)
+        opts = self._options
+        if self._resumed >= opts.retries:
+            after = f" (after {self._resumed + 1} attempts)" if self._resumed else ""
+            raise self._fail(RegistryError(f"{self._label}: {problem}{after}"))
+        time.sleep(min(opts.backoff * 2 ** self._resumed, opts.backoff_max))
+        self._resumed += 1
+        try:
+            reply = self._fetch(self.count)
+        except RegistryError as e:
+            raise self._fail(e) from None
+        assert reply.stream is not None
+        self._release = reply
+        if reply.status == 206:
+            where = (reply.header("Content-Range") or "").replace("=", " ").split()
+            if len(where) < 2 or not where[1].startswith(f"{self.count}-"):
+                raise self._fail(RegistryError(f"{self._label}: the registry resumed the blob at the wrong offset"))
+        else:   # no range support: the part read already comes again, and is dropped
+            skip = self.count
+            try:
+                while skip:
+                    got = reply.stream.read(min(skip, 1 << 20))
+                    if not got:
+                        raise ConnectionError("the blob ended early")
+                    skip -= len(got)
+            except OSError as e:
+                self._resume(f"reading the blob failed: {one_line(e)}")
+                return
+        self._source = cast(BinaryIO, reply.stream)
 
     def close(self) -> None:
         if not self.closed:

@@ -89,7 +89,8 @@ def test_disk_full_is_one_line_and_keeps_nothing(tmp_path, image_tar):
         base = [podpy_bin(), "--root", str(small / "store"), "--runroot", str(tmp_path / "run")]
         res = subprocess.run(base + ["import", image_tar, "busybox"], capture_output=True, text=True, timeout=120)
         assert res.returncode == 125, res.stderr
-        assert res.stderr.count("\n") == 1 and "No space left on device" in res.stderr, res.stderr
+        assert res.stderr.count("\n") == 1 and "no space left on device" in res.stderr, res.stderr
+        assert res.stderr.startswith("Error: writing a layer into "), res.stderr
         assert "Traceback" not in res.stderr
         listed = subprocess.run(base + ["images", "-q"], capture_output=True, text=True, timeout=60)
         assert listed.returncode == 0 and listed.stdout == ""

@@ -27,7 +27,7 @@ def _runtime(tmp_path, **settings) -> Runtime:
 
 
 def _container(state: State, name: str, namespace: str) -> ContainerRecord:
-    rec = ContainerRecord(id=os.urandom(32).hex(), name=name, image_id="i" * 64, image_name="busybox",
+    rec = ContainerRecord(id=os.urandom(32).hex(), name=name, image_id="", image_name="busybox",
                           created=time.time(), state=CREATED,
                           config=ContainerConfig(command=["true"], entrypoint=[], env=[], namespace=namespace))
     state.insert(rec)
