@@ -3,7 +3,8 @@
 Printing: `human_duration`/`ago` (Go's units.HumanDuration), `human_size` (docker's
 units.HumanSize), `go_time` (Go's time.Time String), `rfc3339`. Reading: `parse_size`
 (512m, 1g), `go_duration`/`parse_duration` (Go's time.ParseDuration), `parse_time`
-(--since/--until: a time, a unix time or a duration before now), `parse_rfc3339`.
+(--since/--until: a time, a unix time or a duration before now), `parse_rfc3339`. And
+`go_quote` (Go's strconv.Quote), for templates and generated unit files alike.
 """
 
 from __future__ import annotations
@@ -194,3 +195,25 @@ def parse_rfc3339(text: str) -> Optional[float]:
     else:
         base = base.astimezone()   # local time, as podman reads a zone-less time
     return base.timestamp() + (float(frac) if frac else 0.0)
+
+
+_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v",
+               "\\": "\\\\", '"': '\\"'}
+
+
+def go_quote(text: str) -> str:
+    """text double-quoted as Go's strconv.Quote quotes it: printable characters kept, the
+    others escaped."""
+    out = ['"']
+    for ch in text:
+        if ch in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[ch])
+        elif ch.isprintable():
+            out.append(ch)
+        elif ord(ch) < 0x80:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) < 0x10000:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    return "".join(out) + '"'

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, TypeGuard
 
+from ..formats import go_quote
+
 
 class ArgError(Exception):
     """A bad argument; reported as is, like Go's reflect-level call errors."""
@@ -169,27 +171,6 @@ def go_str(v: object) -> str:
     if dataclasses.is_dataclass(v) and not isinstance(v, type):
         return "{" + " ".join(go_str(getattr(v, f.name)) for f in dataclasses.fields(v)) + "}"
     return str(v)
-
-
-_QUOTE_ESC = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
-              "\t": "\\t", "\v": "\\v", "\\": "\\\\", '"': '\\"'}
-
-
-def go_quote(s: str) -> str:
-    """strconv.Quote: double-quoted with Go escapes."""
-    out = ['"']
-    for ch in s:
-        if ch in _QUOTE_ESC:
-            out.append(_QUOTE_ESC[ch])
-        elif ch.isprintable():
-            out.append(ch)
-        elif ord(ch) < 0x80:
-            out.append(f"\\x{ord(ch):02x}")
-        elif ord(ch) < 0x10000:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(f"\\U{ord(ch):08x}")
-    return "".join(out) + '"'
 
 
 # ---- printf ---------------------------------------------------------------

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 from ..errors import InvalidArgument
+from ..formats import go_quote
 from .runoptions import FLAG, OPTIONS
 
 TYPE_CHECKING = False
@@ -86,27 +87,6 @@ def header(executable: str, no_header: bool, now: Optional[float] = None) -> Hea
 
 
 # -- words ------------------------------------------------------------------------------------
-
-_QUOTED = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v",
-           "\\": "\\\\", '"': '\\"'}
-
-
-def go_quote(text: str) -> str:
-    """A string quoted as Go's strconv.Quote quotes it (printable characters kept)."""
-    out = []
-    for ch in text:
-        if ch in _QUOTED:
-            out.append(_QUOTED[ch])
-        elif ch.isprintable():
-            out.append(ch)
-        elif ord(ch) < 0x80:
-            out.append(f"\\x{ord(ch):02x}")
-        elif ord(ch) < 0x10000:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(f"\\U{ord(ch):08x}")
-    return '"' + "".join(out) + '"'
-
 
 def escape(word: str) -> str:
     """One word of a command line, as systemd reads it back: $ and % doubled, quoted when
