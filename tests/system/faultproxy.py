@@ -9,6 +9,7 @@ it first. A fault is (method, path pattern, kind, times, detail):
     "stall"     send `detail[0]` bytes of the body, wait `detail[1]` seconds, then the rest
     "norange"   forward without the Range header: the registry answers 200 with the whole body
     "hangup"    read the request (and its body), then close without answering
+    "corrupt"   forward, but with the body's byte at offset `detail` changed (same length)
 
 `times` is how many matching requests the fault applies to (None: all of them). Every request
 seen is kept in `log` as (method, path, Range header or None, what was done).
@@ -133,6 +134,8 @@ class FaultProxy:
                 else:
                     h.connection.shutdown(socket.SHUT_RDWR)
                 return
+            if kind == "corrupt":
+                data = data[:fault.detail] + bytes([data[fault.detail] ^ 0xFF]) + data[fault.detail + 1:]
             if kind == "stall":
                 first, pause = fault.detail
                 h.wfile.write(data[:first])
