@@ -106,12 +106,23 @@ def states(p: Podpy) -> dict[str, str]:
     return {line.split()[0]: line.split()[1] for line in out.splitlines()}
 
 
-def next_commands_work(p: Podpy, old: list[str], net: list[str] = ()) -> None:
+def inits(p: Podpy, names: list[str]) -> dict[str, int]:
+    return {n: int(p("inspect", "--format", "{{.State.Pid}}", n).stdout) for n in names}
+
+
+def alive(pid: int) -> bool:
+    return pid > 0 and not gone(pid)
+
+
+def next_commands_work(p: Podpy, old: list[str], net: tuple = (), pids: dict | None = None) -> None:
     """After a kill: the old containers show as exited (or running), and run -d, stop, rm and
-    start all work; the store checks clean."""
+    start all work; the store checks clean. pids: the old containers' processes before the
+    kill; one shown as exited has none left running."""
     seen = states(p)
     for name in old:
         assert seen.get(name) in ("Exited", "Up"), seen
+        if seen[name] == "Exited" and pids and name in pids:
+            assert not alive(pids[name]), f"{name} is shown as exited, but its process {pids[name]} runs"
     p("run", "-d", "--name", "after", *net, "busybox", "sleep", "100")
     assert states(p)["after"] == "Up"
     p("stop", "-t", "0", "after")
@@ -135,14 +146,16 @@ def test_monitor_killed_under_detached_containers(p):
     root = runroot(p)
     p("run", "-d", "--name", "m1", "--network", "none", "busybox", "sleep", "100")
     p("run", "-d", "--name", "m2", "--network", "none", "busybox", "sleep", "100")
+    pids = inits(p, ["m1", "m2"])
     kill_one(MONITOR, root)
-    next_commands_work(p, ["m1", "m2"], ["--network", "none"])
+    next_commands_work(p, ["m1", "m2"], ["--network", "none"], pids)
 
 
 def test_monitor_killed_while_run_d_starts(p):
     root = runroot(p)
     p("run", "-d", "--name", "m1", "--network", "none", "busybox", "sleep", "100")   # a monitor runs
     for delay in (0.05, 0.2, 0.5):
+        pids = inits(p, ["m1"])
         proc = subprocess.Popen(p.command("run", "-d", "--name", "m2", "--network", "none", "busybox", "sleep", "100"),
                                 env=p.environ(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
@@ -152,7 +165,7 @@ def test_monitor_killed_while_run_d_starts(p):
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0 or (proc.returncode == 125 and err.count("\n") == 1), (proc.returncode, err)
         old = ["m1"] + (["m2"] if "m2" in containers(p) else [])
-        next_commands_work(p, old, ["--network", "none"])
+        next_commands_work(p, old, ["--network", "none"], pids)
         p("run", "-d", "--name", "m1", "--network", "none", "busybox", "sleep", "100")
     p("rm", "-f", "-t", "0", "m1")
 
@@ -162,8 +175,9 @@ def test_network_holder_killed(p):
     p("network", "create", "knet")
     try:
         p("run", "-d", "--name", "n1", "--network", "knet", "busybox", "sleep", "100")
+        pids = inits(p, ["n1"])
         kill_one(HOLDER, root)
-        next_commands_work(p, ["n1"], ["--network", "knet"])
+        next_commands_work(p, ["n1"], ["--network", "knet"], pids)
         # a new holder serves the network: containers on it reach each other by name
         p("run", "-d", "--name", "n2", "--network", "knet", "busybox", "sh", "-c", "echo hello | nc -l -p 5000")
         out = p("run", "--rm", "--network", "knet", "busybox", "sh", "-c",
