@@ -37,6 +37,7 @@ def p(tmp_path_factory, base_env, image_tar):
     q("import", image_tar, "busybox", timeout=120)
     q("volume", "create", "first")   # the store's directories of volumes made once, not by a test
     q("volume", "rm", "first")
+    q("run", "--rm", "--network", "none", "busybox", "true")   # and of containers
     yield q
     q("rm", "-f", "-a", "-t", "0", check=False, timeout=120)
     q("network", "prune", "-f", check=False)
@@ -238,6 +239,7 @@ def test_a_blob_that_does_not_match_its_digest(p, tmp_path):
         assert blobs, proxy.log
         assert proxy.host in res.stderr and any(b in res.stderr for b in blobs), res.stderr
         assert "digest" in res.stderr, res.stderr
+        print(f"a blob that does not match its digest: {res.stderr}", end="")
         assert p("image", "exists", dest, check=False).returncode == 1
         after_kill(p)
         same_tree(p, before, "a pull of a blob that does not match")
