@@ -305,3 +305,22 @@ def remove_tree(path: Path) -> bool:
             stderr=subprocess.DEVNULL, timeout=300, check=False,
         )
     return not path.exists()
+
+
+def module_store(request, tmp_path_factory, base_env, image_tar, label: str):
+    """A podpy (of the variant request.param) with a store and runtime directory of its own,
+    busybox imported: for a test module whose clients (docker, compose) add, rename and remove
+    images freely, so that what they do cannot reach the session's store, nor the session's
+    store's names theirs."""
+    import pytest
+
+    argv, reason = command_for_variant(request.param)
+    if argv is None:
+        pytest.skip(f"{request.param} variant skipped: {reason}")
+    home = tmp_path_factory.mktemp(f"{label}-{request.param}")
+    runtime = home / "run"
+    runtime.mkdir(mode=0o700)
+    runner = Podpy(variant=request.param, argv=argv, home=home,
+                   base_env={**base_env, "XDG_RUNTIME_DIR": str(runtime)})
+    runner("import", image_tar, "busybox", timeout=300)
+    return runner

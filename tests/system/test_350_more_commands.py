@@ -473,11 +473,3 @@ def test_pod_clone_with_its_containers_start_and_destroy(p):
     limited = p("pod", "clone", "--memory", "1g", "pc3", "pc4").stdout.strip()
     assert json.loads(p("pod", "inspect", limited).stdout)["memory_limit"] == 1 << 30
     assert "memory_limit" not in json.loads(p("pod", "inspect", "pc3").stdout)
-
-
-def test_pod_id_maps_stay_refused_with_the_reason(p):
-    for cmd in (["pod", "create"], ["pod", "clone"]):
-        r = p(*cmd, "--uidmap", "0:1:4000", "x", check=False)
-        assert r.returncode == 125 and r.stdout == ""
-        assert r.stderr.startswith(f"Error: podpy {' '.join(cmd)} --uidmap: a pod's id maps are not available yet")
-    assert p("pod", "ps", "-q").stdout == ""

@@ -10,12 +10,28 @@ import tarfile
 
 import pytest
 
+from helpers import VARIANTS, module_store
+
 from apiservice import Service
 from registry import LocalRegistry, oci_layout, push
 
 docker = pytest.importorskip("docker", reason="the Docker SDK (pip install 'docker>=7') is needed: "
                                               "packaging/setup.sh installs it with the test extras")
 
+
+
+@pytest.fixture(scope="module", params=VARIANTS, ids=VARIANTS)
+def podpy(request, tmp_path_factory, base_env, image_tar):
+    """This module's own store (see helpers.module_store): its clients tag, remove and prune
+    images, which must neither reach the session's store nor meet its other names."""
+    runner = module_store(request, tmp_path_factory, base_env, image_tar, "docker_sdk")
+    yield runner
+    runner("rm", "-a", "-f", check=False)
+
+
+@pytest.fixture(scope="module")
+def busybox(podpy):
+    return "busybox"
 
 @pytest.fixture(scope="module")
 def service(podpy, busybox):
