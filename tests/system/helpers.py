@@ -307,20 +307,34 @@ def remove_tree(path: Path) -> bool:
     return not path.exists()
 
 
-def module_store(request, tmp_path_factory, base_env, image_tar, label: str):
-    """A podpy (of the variant request.param) with a store and runtime directory of its own,
-    busybox imported: for a test module whose clients (docker, compose) add, rename and remove
-    images freely, so that what they do cannot reach the session's store, nor the session's
-    store's names theirs."""
+
+def own_store_fixtures(label: str):
+    """The `podpy` and `busybox` fixtures of a test module whose clients (docker, compose)
+    add, rename and remove images freely: each build of podpy with a store and runtime
+    directory of the module's own, busybox imported, so that what the module does cannot reach
+    the session's store, nor the session's store's other names reach the module's tests.
+
+        podpy, busybox = own_store_fixtures("api")
+    """
     import pytest
 
-    argv, reason = command_for_variant(request.param)
-    if argv is None:
-        pytest.skip(f"{request.param} variant skipped: {reason}")
-    home = tmp_path_factory.mktemp(f"{label}-{request.param}")
-    runtime = home / "run"
-    runtime.mkdir(mode=0o700)
-    runner = Podpy(variant=request.param, argv=argv, home=home,
-                   base_env={**base_env, "XDG_RUNTIME_DIR": str(runtime)})
-    runner("import", image_tar, "busybox", timeout=300)
-    return runner
+    @pytest.fixture(scope="module", params=VARIANTS, ids=VARIANTS)
+    def podpy(request, tmp_path_factory, base_env, image_tar):
+        argv, reason = command_for_variant(request.param)
+        if argv is None:
+            pytest.skip(f"{request.param} variant skipped: {reason}")
+        home = tmp_path_factory.mktemp(f"{label}-{request.param}")
+        runtime = home / "run"
+        runtime.mkdir(mode=0o700)
+        runner = Podpy(variant=request.param, argv=argv, home=home,
+                       base_env={**base_env, "XDG_RUNTIME_DIR": str(runtime)})
+        runner("import", image_tar, "busybox", timeout=300)
+        yield runner
+        runner("rm", "-a", "-f", check=False)
+        remove_tree(home)
+
+    @pytest.fixture(scope="module")
+    def busybox(podpy):
+        return "busybox"
+
+    return podpy, busybox

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import VARIANTS, module_store
+from helpers import own_store_fixtures
 
 from apiservice import Service
 from registry import free_port
@@ -63,18 +63,8 @@ CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]
 
 
 
-@pytest.fixture(scope="module", params=VARIANTS, ids=VARIANTS)
-def podpy(request, tmp_path_factory, base_env, image_tar):
-    """This module's own store (see helpers.module_store): its clients tag, remove and prune
-    images, which must neither reach the session's store nor meet its other names."""
-    runner = module_store(request, tmp_path_factory, base_env, image_tar, "compose")
-    yield runner
-    runner("rm", "-a", "-f", check=False)
-
-
-@pytest.fixture(scope="module")
-def busybox(podpy):
-    return "busybox"
+# clients that tag, remove and prune images: a store of the module's own
+podpy, busybox = own_store_fixtures("compose")
 
 @pytest.fixture(scope="module")
 def service(podpy, busybox):

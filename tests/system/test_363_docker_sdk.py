@@ -10,7 +10,7 @@ import tarfile
 
 import pytest
 
-from helpers import VARIANTS, module_store
+from helpers import own_store_fixtures
 
 from apiservice import Service
 from registry import LocalRegistry, oci_layout, push
@@ -20,18 +20,8 @@ docker = pytest.importorskip("docker", reason="the Docker SDK (pip install 'dock
 
 
 
-@pytest.fixture(scope="module", params=VARIANTS, ids=VARIANTS)
-def podpy(request, tmp_path_factory, base_env, image_tar):
-    """This module's own store (see helpers.module_store): its clients tag, remove and prune
-    images, which must neither reach the session's store nor meet its other names."""
-    runner = module_store(request, tmp_path_factory, base_env, image_tar, "docker_sdk")
-    yield runner
-    runner("rm", "-a", "-f", check=False)
-
-
-@pytest.fixture(scope="module")
-def busybox(podpy):
-    return "busybox"
+# clients that tag, remove and prune images: a store of the module's own
+podpy, busybox = own_store_fixtures("docker_sdk")
 
 @pytest.fixture(scope="module")
 def service(podpy, busybox):

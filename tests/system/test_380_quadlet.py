@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import VARIANTS, Podpy, command_for_variant, remove_tree
+from helpers import own_store_fixtures
 from units import UnitFailed, UnitRunner, delegated_cgroup, load, verify
 
 REPO = Path(__file__).resolve().parents[2]
@@ -97,28 +97,9 @@ spec:
 """
 
 
-@pytest.fixture(scope="module", params=VARIANTS, ids=VARIANTS)
-def podpy(request, tmp_path_factory, base_env, image_tar):
-    """podpy (each build) with a store, and a runtime directory, of this module's own: the
-    units' containers are supervised by a monitor of their runtime directory, which must not
-    be one that other tests running as the same user start, stop and kill."""
-    argv, reason = command_for_variant(request.param)
-    if argv is None:
-        pytest.skip(f"{request.param} variant skipped: {reason}")
-    home = tmp_path_factory.mktemp(f"quadlet-{request.param}")
-    runtime = home / "run"
-    runtime.mkdir(mode=0o700)
-    runner = Podpy(variant=request.param, argv=argv, home=home,
-                   base_env={**base_env, "XDG_RUNTIME_DIR": str(runtime)})
-    runner("import", image_tar, "busybox", timeout=300)
-    yield runner
-    runner("rm", "-a", "-f", check=False)
-    remove_tree(home)
-
-
-@pytest.fixture
-def busybox(podpy):
-    return "busybox"
+# the units' containers are supervised by a monitor of their runtime directory, which must not
+# be one that other tests running as the same user start, stop and kill: a store of our own
+podpy, busybox = own_store_fixtures("quadlet")
 
 
 @pytest.fixture
