@@ -38,25 +38,85 @@ def _hex(ident: str) -> str:
 
 def write_bytes(path: str, data: bytes, durable: bool = True) -> None:
     """path holds data, whole or not at all (durable: fsync'd before the rename, as
-    storage.fsutil.atomic_file)."""
+    storage.fsutil.atomic_file). The bytes go to an unnamed file that gets its temporary
+    name only once whole, just before the rename: a writer killed while writing leaves
+    nothing. Temporary files of writers killed in that last step are removed here."""
     tmp = f"{path}.tmp-{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            if durable:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
+        if not _write_unnamed(path, tmp, data, durable):
+            _write_named(tmp, data, durable)
         os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        _remove_file(tmp)
         raise
+    _remove_dead_temps(path)
+
+
+def _write_unnamed(path: str, tmp: str, data: bytes, durable: bool) -> bool:
+    """data in an unnamed file (O_TMPFILE) linked as tmp; False where the file system has none."""
+    flag = getattr(os, "O_TMPFILE", 0)
+    if not flag:
+        return False
+    try:
+        fd = os.open(os.path.dirname(path) or ".", flag | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return False
+    try:
+        _write_all(fd, data, durable)
+        _remove_file(tmp)
+        try:
+            os.link(f"/proc/self/fd/{fd}", tmp, follow_symlinks=True)
+        except OSError:
+            return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def _write_named(tmp: str, data: bytes, durable: bool) -> None:
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        _write_all(fd, data, durable)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes, durable: bool) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    if durable:
+        os.fsync(fd)
+
+
+def _remove_file(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _remove_dead_temps(path: str) -> None:
+    """The temporary files of path (path.tmp-PID) whose writer no longer runs."""
+    directory, base = os.path.split(path)
+    prefix = base + ".tmp-"
+    try:
+        names = os.listdir(directory or ".")
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(prefix) and name[len(prefix):].isdigit() and not _pid_alive(int(name[len(prefix):])):
+            _remove_file(os.path.join(directory, name))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def write_json(path: str, data: dict[str, Any], durable: bool = True) -> None:

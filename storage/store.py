@@ -286,7 +286,23 @@ class Store:
                          (layer_id, parent, diff_id, compressed_digest, size, now)).rowcount:
                 self._write_layer_record(layer_id, parent, diff_id, compressed_digest, size, now)
 
-    def _claim(self, layer_id: Optional[str] = None, image: Optional[str] = None) -> None:
+    def hold_image(self, image_id: str) -> bool:
+        """Keep the image's layers until this command ends, whatever removes the image meanwhile
+        (`rmi -f` of a build's base takes its names and record, and leaves the layers to the
+        build: what it makes on them stays whole). False when the image is already gone. The
+        layers are claimed as the ones a command installs are (release_claims settles them:
+        those no image uses by then go)."""
+        with self.db.write() as c:
+            image = img.by_id(c, image_id)
+            if image is None:
+                return False
+            fresh = [lid for lid in image.layers if lid not in self._claimed]
+            if fresh:
+                self._claim(layers=fresh)   # under the write lock: a removal after this sees it
+        return True
+
+    def _claim(self, layer_id: Optional[str] = None, image: Optional[str] = None,
+               layers: Optional[list[str]] = None) -> None:
         """Note a layer this command installs, or an image whose files it writes, in its claims'
         staging directory (made on the first one, settled when the command ends: release_claims)."""
         if self._claims is None:
@@ -295,6 +311,7 @@ class Store:
             _claiming.append(self)
         if layer_id is not None:
             self._claimed.append(layer_id)
+        self._claimed.extend(layers or [])
         if image is not None:
             self._claimed_images.append(image)
         intents.write(self._claims.path, "claim", self._claimed, images=self._claimed_images)

@@ -262,6 +262,16 @@ class Connection:
         req = Request(self, event.method.decode("ascii", "replace"), event.target.decode("latin-1"),
                       list(event.headers))
         try:
+            return self._answer(req)
+        finally:
+            if req._rt is not None:   # what the request claimed in the store settled now, not at exit
+                try:
+                    req._rt.release_claims()
+                except Exception:  # noqa: BLE001 - the next command settles them
+                    pass
+
+    def _answer(self, req: Request) -> bool:
+        try:
             result = self._dispatch(req)
         except h11.RemoteProtocolError as exc:
             self._send(error_response(400, f"bad request: {exc}"), head=False)

@@ -42,11 +42,18 @@ def run(req: Request, work: Callable[[Any, Callable[[dict[str, Any]], None]], An
     outcome: dict[str, Any] = {}
 
     def target() -> None:
+        rt = None
         try:
-            outcome["value"] = work(req.conn.app.open_runtime(), messages.put)
+            rt = req.conn.app.open_runtime()
+            outcome["value"] = work(rt, messages.put)
         except BaseException as exc:  # noqa: BLE001 - the stream says it
             outcome["error"] = exc
         finally:
+            if rt is not None:
+                try:
+                    rt.release_claims()
+                except Exception:  # noqa: BLE001 - the next command settles them
+                    pass
             messages.put(_DONE)
 
     threading.Thread(target=target, daemon=True, name="api-work").start()

@@ -189,6 +189,14 @@ class Runtime:
             raise translate(exc) from exc
         return store
 
+    def release_claims(self) -> None:
+        """What this runtime's commands claimed in the store (layers installed or held for an
+        image) settled now: for a long-lived process (the API service) at the end of each
+        request, as every CLI command does when it ends."""
+        store = self.__dict__.get("store")
+        if store is not None:
+            store.release_claims()
+
     @cached_property
     def state(self) -> State:
         self.store  # the storage tables first: one migration order for everyone

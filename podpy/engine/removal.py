@@ -186,12 +186,18 @@ def remove_many(rt: Runtime, names: list[str], force: bool, all_: bool, ignore: 
 def prune(rt: Runtime, opts: ContainerPruneOptions) -> list[PruneReport]:
     """`container prune`: every container that neither runs nor is paused nor is still being
     made, created before opts.until and with opts.labels; one report each."""
+    return prune_matching(rt, lambda r: (opts.until is None or r.created < opts.until) and all(
+        r.config.labels.get(k) == v if sep else k in r.config.labels for k, sep, v in opts.labels))
+
+
+def prune_matching(rt: Runtime, match: Callable[[ContainerRecord], bool]) -> list[PruneReport]:
+    """Every container match takes that neither runs nor is paused nor is still being made;
+    one report each. One started (or taken by another removal) after it was listed is no
+    longer the prune's: it is left alone, without a report."""
     from ..state import CONFIGURED
 
     reconcile(rt)
-    doomed = [r for r in rt.state.all() if r.state not in (RUNNING, CONFIGURED, "paused", INITIALIZED)
-              and (opts.until is None or r.created < opts.until)
-              and all(r.config.labels.get(k) == v if sep else k in r.config.labels for k, sep, v in opts.labels)]
+    doomed = [r for r in rt.state.all() if r.state not in (RUNNING, CONFIGURED, "paused", INITIALIZED) and match(r)]
     reports = []
     for rec in doomed:
         try:
@@ -200,7 +206,7 @@ def prune(rt: Runtime, opts: ContainerPruneOptions) -> list[PruneReport]:
         except Exception as exc:  # noqa: BLE001 - one report each
             now = rt.state.get(rec.id)
             if isinstance(exc, InvalidState) and (now is None or now.state in (RUNNING, CONFIGURED, "paused",
-                                                                                REMOVING)):
-                continue   # started, or taken by another removal, since it was listed: not the prune's
+                                                                                REMOVING, INITIALIZED)):
+                continue
             reports.append(PruneReport(rec.id, rec.name, translate(exc)))
     return reports

@@ -79,20 +79,18 @@ def prune(rt: Runtime, all_images: bool, volumes: bool = False,
     from ..formats import parse_rfc3339
     from .entities import SystemPruneReport
     from .imagestore import prune as prune_images
-    from .removal import remove_container as remove
+    from .removal import prune_matching as prune_containers
 
     def image_matches(image: Image) -> bool:
         cfg = image.config
         return filters is None or filters.matches((cfg.get("config") or {}).get("Labels"),
                                                   parse_rfc3339(str(cfg.get("created") or "")))
 
-    reconcile(rt)
-    removed: list[str] = []
-    for rec in rt.state.all():
-        if rec.state not in (RUNNING, "paused", CONFIGURED) and (
-                filters is None or filters.matches(rec.config.labels, rec.created)):
-            remove(rt, rec, force=False)
-            removed.append(rec.id)
+    pruned = prune_containers(rt, lambda r: filters is None or filters.matches(r.config.labels, r.created))
+    failed = next((r.error for r in pruned if r.error is not None), None)
+    if failed is not None:
+        raise failed
+    removed = [r.id for r in pruned]
     report = SystemPruneReport(removed, prune_images(rt, all_images, also=image_matches if filters else None))
     if volumes:
         from .volumes import prune as prune_volumes

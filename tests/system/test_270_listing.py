@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -38,9 +39,19 @@ def _containers(tool, image):
     tool("run", "-d", "--network", "none", "--name", "web1", "-l", "team=a", image, "sleep", "120")
     tool("run", "--network", "none", "--name", "web2", "--restart", "no", "-v", "lvol:/data", image,
          "sh", "-c", "exit 3", check=False)
+    _cleaned_up(tool, "web2")
     tool("create", "--network", "none", "--name", "db", image, "true")
     tool("run", "-d", "--network", "none", "--name", "hc", "--restart", "always", "--health-cmd", "true",
          image, "sleep", "120")
+
+
+def _cleaned_up(tool, name, timeout=10.0):
+    """Wait until the exited container's state is "exited": podman shows "stopped" until its
+    cleanup process has run, and `--sort status` orders by that state's name."""
+    deadline = time.monotonic() + timeout
+    while tool("inspect", "--format", "{{.State.Status}}", name).stdout.strip() != "exited":
+        assert time.monotonic() < deadline, f"{name} never reached the exited state"
+        time.sleep(0.05)
 
 
 PS_CASES = [

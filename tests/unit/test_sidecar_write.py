@@ -1,0 +1,54 @@
+"""A record file is written whole or not at all, and a killed writer's temporary file does not
+outlive the next write of the same record."""
+
+import os
+import subprocess
+import sys
+
+from storage import sidecar
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_write_leaves_the_record_alone(tmp_path):
+    path = tmp_path / "image.json"
+    sidecar.write_json(str(path), {"names": ["a"]})
+    sidecar.write_json(str(path), {"names": ["a", "b"]})
+    assert sorted(os.listdir(tmp_path)) == ["image.json"]
+    assert sidecar.read_json(str(path)) == {"names": ["a", "b"]}
+    assert os.stat(path).st_mode & 0o777 == 0o600
+
+
+def test_a_killed_writers_temporary_file_goes_with_the_next_write(tmp_path):
+    path = tmp_path / "image.json"
+    dead = tmp_path / f"image.json.tmp-{_dead_pid()}"
+    dead.write_text('{"half')
+    live = tmp_path / f"image.json.tmp-{os.getppid()}"   # a writer that still runs keeps its file
+    live.write_text("")
+    other = tmp_path / "config.tmp-1"                    # another record's file is not this write's
+    other.write_text("")
+    sidecar.write_json(str(path), {"names": ["a"]})
+    assert sorted(os.listdir(tmp_path)) == sorted(["image.json", live.name, other.name])
+
+
+def test_a_failed_write_leaves_the_old_record(tmp_path, monkeypatch):
+    path = tmp_path / "image.json"
+    sidecar.write_json(str(path), {"names": ["a"]})
+
+    def full(fd, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "write", full)
+    try:
+        sidecar.write_json(str(path), {"names": ["b"]})
+    except OSError:
+        pass
+    else:
+        raise AssertionError("the write did not fail")
+    monkeypatch.undo()
+    assert sorted(os.listdir(tmp_path)) == ["image.json"]
+    assert sidecar.read_json(str(path)) == {"names": ["a"]}
