@@ -507,27 +507,60 @@ run_unit_tests() {
     record_result "unit tests" "$dir" "$rc"
 }
 
+# The system tests spend most of their time waiting on containers, registries and
+# timeouts, not on the processors: several pytest processes share one run
+# (tests/system/workqueue.py), each taking the next file's tests as it becomes
+# free, with its own runtime directory and temporary directory. Their outputs are
+# shown one after the other when all have ended.
+SYSTEM_JOBS=${PODPY_SYSTEM_TEST_JOBS:-3}
+
 run_system_tests() {
     local user=$1
     shift
-    local dir=$SRC/tests/system rc=0
-    log "System tests (as $user): $dir"
+    local dir=$SRC/tests/system
+    log "System tests (as $user, $SYSTEM_JOBS processes sharing the run): $dir"
     if [ ! -d "$dir" ]; then
         note "system tests: $dir does not exist yet; nothing to run"
         return
     fi
+    case $SYSTEM_JOBS in
+    '' | *[!0-9]* | 0) die "PODPY_SYSTEM_TEST_JOBS must be a positive number (got '$SYSTEM_JOBS')" ;;
+    esac
     # The tests leave files owned by subordinate ids, which the user cannot
     # delete; root removes the whole base directory afterwards.
-    local tmp
+    local tmp runtime job pids=() rcs=() started
     tmp=$(new_basetemp system "$user")
-    run_as "$user" "$SRC" \
-        PODPY_TEST_IMAGE_TAR="$IMAGE_TAR" PODPY_TEST_SYSTEMD_TAR="$SYSTEMD_TAR" PODPY_ZIPAPP="$ZIPAPP" \
-        PYTHONDONTWRITEBYTECODE=1 -- \
-        timeout --kill-after=30s "$SYSTEM_TIMEOUT" "$VENV/bin/python" -m pytest "${PYTEST_OPTS[@]}" \
-        --basetemp="$tmp/t" "$dir" "$@" || rc=$?
+    # The runtime directories have short paths: sockets under them must stay
+    # within the 107 bytes a unix socket's path may have.
+    runtime=/tmp/pprt.$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
+    mkdir -m 0755 "$runtime" || die "could not make $runtime"
+    install -d -m 0700 -o "$user" "$tmp/queue"
+    started=$(date +%s)
+    for job in $(seq 1 "$SYSTEM_JOBS"); do
+        install -d -m 0700 -o "$user" "$runtime/$job" "$tmp/t$job"
+        run_as "$user" "$SRC" \
+            XDG_RUNTIME_DIR="$runtime/$job" PODPY_TEST_QUEUE="$tmp/queue" \
+            PODPY_TEST_IMAGE_TAR="$IMAGE_TAR" PODPY_TEST_SYSTEMD_TAR="$SYSTEMD_TAR" PODPY_ZIPAPP="$ZIPAPP" \
+            PYTHONDONTWRITEBYTECODE=1 -- \
+            timeout --kill-after=30s "$SYSTEM_TIMEOUT" "$VENV/bin/python" -m pytest "${PYTEST_OPTS[@]}" \
+            --durations=10 --basetemp="$tmp/t$job/t" "$dir" "$@" >"$tmp/log$job" 2>&1 &
+        pids+=("$!")
+    done
+    for job in $(seq 1 "$SYSTEM_JOBS"); do
+        rcs[job]=0
+        wait "${pids[job - 1]}" || rcs[job]=$?
+    done
+    for job in $(seq 1 "$SYSTEM_JOBS"); do
+        log "System tests, process $job of $SYSTEM_JOBS (exit ${rcs[job]})"
+        cat "$tmp/log$job"
+    done
+    note "system tests: $(($(date +%s) - started)) s for the whole run"
     reap_cgroup
     drop_basetemp "$tmp"
-    record_result "system tests" "$dir" "$rc"
+    drop_basetemp "$runtime"
+    for job in $(seq 1 "$SYSTEM_JOBS"); do
+        record_result "system tests ($job/$SYSTEM_JOBS)" "$dir" "${rcs[job]}"
+    done
 }
 
 # Tests that need root: rootful podpy, and a user with no subordinate ids

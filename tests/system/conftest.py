@@ -59,6 +59,13 @@ from helpers import (
 HERE = Path(__file__).resolve().parent
 
 
+def pytest_runtestloop(session):
+    """With PODPY_TEST_QUEUE set, the run is shared with other pytest processes (workqueue)."""
+    import workqueue
+
+    return workqueue.runtestloop(session)
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if HERE in Path(item.path).resolve().parents:
