@@ -58,18 +58,25 @@ def _write_unnamed(path: str, tmp: str, data: bytes, durable: bool) -> bool:
     if not flag:
         return False
     try:
-        fd = os.open(os.path.dirname(path) or ".", flag | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+        dfd = os.open(os.path.dirname(path) or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
         return False
     try:
-        _write_all(fd, data, durable)
-        _remove_file(tmp)
         try:
-            os.link(f"/proc/self/fd/{fd}", tmp, follow_symlinks=True)
+            fd = os.open(".", flag | os.O_WRONLY | os.O_CLOEXEC, 0o600, dir_fd=dfd)
         except OSError:
             return False
+        try:
+            _write_all(fd, data, durable)
+            _remove_file(tmp)
+            try:   # linkat(AT_SYMLINK_FOLLOW) of the open file: given dir fds, Python calls linkat
+                os.link(f"/proc/self/fd/{fd}", os.path.basename(tmp), dst_dir_fd=dfd, follow_symlinks=True)
+            except OSError:
+                return False
+        finally:
+            os.close(fd)
     finally:
-        os.close(fd)
+        os.close(dfd)
     return True
 
 

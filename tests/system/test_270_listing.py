@@ -22,6 +22,8 @@ def _clean(tool):
 
 @pytest.fixture
 def p(podpy, busybox):
+    """The session's store with no containers: what these tests list is theirs alone."""
+    _clean(podpy)
     yield podpy
     _clean(podpy)
 
@@ -29,6 +31,7 @@ def p(podpy, busybox):
 @pytest.fixture
 def pm(podman):
     """podman's store (one per module) as this test leaves it for the next."""
+    _clean(podman)
     yield podman
     _clean(podman)
 

@@ -52,3 +52,20 @@ def test_a_failed_write_leaves_the_old_record(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert sorted(os.listdir(tmp_path)) == ["image.json"]
     assert sidecar.read_json(str(path)) == {"names": ["a"]}
+
+
+def test_the_bytes_are_written_to_an_unnamed_file(tmp_path):
+    """The file gets a name only once whole: where the file system has O_TMPFILE (ext4, tmpfs,
+    xfs, btrfs), no reader and no killed writer ever sees a named half-written file."""
+    import pytest
+
+    if not getattr(os, "O_TMPFILE", 0):
+        pytest.skip("this platform has no O_TMPFILE")
+    try:
+        os.close(os.open(str(tmp_path), os.O_TMPFILE | os.O_WRONLY, 0o600))
+    except OSError as exc:
+        pytest.skip(f"the file system of {tmp_path} has no O_TMPFILE: {exc.strerror}")
+    path, tmp = str(tmp_path / "image.json"), str(tmp_path / "image.json.tmp-1")
+    assert sidecar._write_unnamed(path, tmp, b"{}", durable=False) is True
+    assert sorted(os.listdir(tmp_path)) == ["image.json.tmp-1"]
+    assert (tmp_path / "image.json.tmp-1").read_text() == "{}"
