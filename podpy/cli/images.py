@@ -72,6 +72,8 @@ def pull(
                                                                           "doubling each time)."),
     _decryption_key: Optional[str] = typer.Option(None, "--decryption-key", hidden=True,
                                                   help="Refused: podpy has no image decryption."),
+    signature_policy: Optional[str] = typer.Option(None, "--signature-policy", hidden=True,
+                                                   help="The trust policy file (default: policy.json)."),
 ) -> None:
     """Pull an image from a registry."""
     from ..engine.pull import PullOptions, retry_plan
@@ -81,7 +83,8 @@ def pull(
         raise InvalidArgument("podpy pull --decryption-key: image decryption is not available")
     retry_plan(retry, retry_delay)   # a bad value stops here, before any progress
     opts = PullOptions(name=name, tls_verify=tls_verify, creds=creds, cert_dir=cert_dir, auth_file=authfile,
-                       platform=platform, os=os_, arch=arch, variant=variant, retry=retry, retry_delay=retry_delay)
+                       platform=platform, os=os_, arch=arch, variant=variant, retry=retry, retry_delay=retry_delay,
+                       signature_policy=signature_policy)
     images = _with_bars(ctx, quiet, lambda eng: eng.pull_all_tags(opts) if all_tags else [eng.pull(opts)])
     for image in images:
         render.out(image.id)

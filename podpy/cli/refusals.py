@@ -107,7 +107,7 @@ PODPY_FLAGS = {
     "mount": {"--notruncate": HIDDEN},
     "network create": {"--ignore": LATER, "--dns": QUADLET, "--interface-name": QUADLET},
     "pod create": {"--dns-opt": HIDDEN, "--net": HIDDEN},
-    "pull": {"--retry": QUADLET, "--retry-delay": QUADLET,
+    "pull": {"--retry": QUADLET, "--retry-delay": QUADLET, "--signature-policy": HIDDEN,
              "--decryption-key": "podman 5's flag, refused in one line: podpy has no image decryption"},
     "restart": {"--timeout": "stop's second spelling of --time, which podman 4.3.1's stop takes"},
     "search": {"--cert-dir": LATER, "--creds": LATER},

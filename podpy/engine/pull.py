@@ -43,6 +43,7 @@ class PullOptions:
     platform: Optional[str] = None        # OS/ARCH[/VARIANT]: takes the place of os and arch
     retry: Optional[str] = None           # --retry N: attempts after a failed connection (none)
     retry_delay: Optional[str] = None     # --retry-delay DURATION: between them (2s, doubling)
+    signature_policy: Optional[str] = None  # --signature-policy: the policy.json to check the image against
 
 
 def retry_plan(retry: Optional[str], delay: Optional[str]) -> tuple[int, Optional[float]]:
@@ -109,6 +110,31 @@ def platform_of(value: Optional[str], os_: Optional[str], arch: Optional[str],
 
 # progress(label, total bytes) -> advance(n): how a front end shows each layer's download.
 Progress = Callable[[str, int], Callable[[int], None]]
+# gate(reference, image manifest): raises when the trust policy does not accept the image
+Gate = Callable[[reference.Reference, Any], None]
+
+
+def trust_gate(policy_file: Optional[str]) -> Optional[Gate]:
+    """The trust policy (containers-policy.json(5)) as a check of each image a registry pull
+    resolves, read before anything is fetched (a bad policy stops the pull at once); None when
+    it accepts anything from anywhere (no signatures to look up)."""
+    from ..registry import policy
+
+    pol = policy.load(policy.policy_path(policy_file))
+    if not pol.transports.get("docker") and all(r.type == "insecureAcceptAnything" for r in pol.default):
+        return None
+
+    def gate(ref: reference.Reference, manifest: Any) -> None:
+        if pol.accepts_anything(ref):
+            return
+        from ..registry import signatures
+
+        lookaside = signatures.load_registries_d()
+        with signatures.GpgVerifier() as verify:
+            policy.check(pol, ref, manifest.raw,
+                         lambda: signatures.read_signatures(lookaside, ref, manifest.digest), verify)
+
+    return gate
 
 
 def pull(rt: Runtime, o: PullOptions, report: Callable[[str], None],
@@ -124,6 +150,7 @@ def pull(rt: Runtime, o: PullOptions, report: Callable[[str], None],
     elif t is not None:  # docker-archive:, oci-archive:, oci:, dir:, containers-storage:
         return transports.pull(rt, t, report)[0]
     given_credentials(o)
+    gate = trust_gate(o.signature_policy)
     conf = load(rt.cfg.config_dir)
     try:
         # Aliases keep the tag or digest given: busybox:1.36 stays 1.36.
@@ -137,7 +164,7 @@ def pull(rt: Runtime, o: PullOptions, report: Callable[[str], None],
     for ref in cands:
         report(f"Trying to pull {ref}...")
         try:
-            image = _pull_one(rt, ref, o, conf, report, platform, progress)
+            image = _pull_one(rt, ref, o, conf, report, platform, progress, gate)
             from ..events import emit
 
             emit(rt.cfg.runroot, "image", "pull", image.id, str(ref))
@@ -286,7 +313,7 @@ def _client(ep: Endpoint, o: PullOptions) -> Any:
 
 def _pull_one(rt: Runtime, ref: reference.Reference, o: PullOptions, conf: Any,
               report: Callable[[str], None], platform: tuple[str, str, Optional[str]],
-              progress: Optional[Progress]) -> Image:
+              progress: Optional[Progress], gate: Optional[Gate] = None) -> Image:
     """Try each endpoint in turn; a mirror that fails falls back to the next, then the registry."""
     from storage.transports.registry import RegistryError
 
@@ -294,7 +321,7 @@ def _pull_one(rt: Runtime, ref: reference.Reference, o: PullOptions, conf: Any,
     for i, ep in enumerate(eps):
         try:
             with _client(ep, o) as client:
-                return _fetch_image(rt, client, ep.repository, ref, report, platform, progress)
+                return _fetch_image(rt, client, ep.repository, ref, report, platform, progress, gate)
         except RegistryError as exc:
             if i == len(eps) - 1:
                 raise
@@ -304,8 +331,10 @@ def _pull_one(rt: Runtime, ref: reference.Reference, o: PullOptions, conf: Any,
 
 def _fetch_image(rt: Runtime, client: Any, repo: str, ref: reference.Reference,
                  report: Callable[[str], None], platform: tuple[str, str, Optional[str]],
-                 progress: Optional[Progress]) -> Image:
+                 progress: Optional[Progress], gate: Optional[Gate] = None) -> Image:
     manifest = client.resolve(repo, ref.digest or ref.tag or "latest", *platform)
+    if gate is not None:   # before any blob is fetched: a rejected image leaves nothing behind
+        gate(ref, manifest)
     report("Getting image source signatures")
     with client.open_blob(repo, manifest.config.digest, manifest.config.size) as blob:
         config_raw = blob.read()
