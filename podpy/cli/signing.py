@@ -43,7 +43,8 @@ def trust_set(
 
 
 def trust_show(
-    _registry: Optional[str] = typer.Argument(None, help="Accepted, as podman accepts it; all scopes are shown."),
+    _registry: Optional[str] = typer.Argument(None, metavar="[REGISTRY]",
+                                              help="Accepted, as podman accepts it; all scopes are shown."),
     raw: bool = typer.Option(False, "--raw", help="Print the policy file as it is."),
     as_json: bool = typer.Option(False, "-j", "--json", help="Print the rows as JSON."),
     noheading: bool = typer.Option(False, "-n", "--noheading", help="No table header."),

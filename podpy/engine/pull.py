@@ -1,7 +1,10 @@
 """`pull`: a registry image into the store, layers fetched and applied as they stream.
 
-Order: resolve the name (short names through the search registries), fetch
-the manifest (choosing the platform from an index), fetch and check the config,
+Order: read the trust policy (containers-policy.json: a bad one stops the pull
+first), resolve the name (short names through the search registries), fetch
+the manifest (choosing the platform from an index), check it against the policy
+(its signatures, when the policy wants them: nothing is fetched for a rejected
+image), fetch and check the config,
 then every missing layer is downloaded and applied at once, in parallel for the
 overlay drivers (their layers are independent directories; as many at once as
 there are CPUs, see parallel_layers) and in order for vfs (each layer starts

@@ -257,3 +257,20 @@ def test_image_trust_set_and_show_as_podman(new_podpy, keys, tmp_path, podman_ho
                          env=env).stdout)
     assert {"transport": "repository", "name": "r.example.com/team/app", "repo_name": "r.example.com/team/app",
             "sigstore": "file:///srv/sigs", "type": "signed", "gpg_id": "one@example.com"} in shown
+
+
+def test_manifest_push_sign_by_signs_the_list_and_its_images(new_podpy, registry, keys, image_tar, tmp_path):
+    site = Site(tmp_path, keys)
+    p = new_podpy()
+    p("import", image_tar, "busybox", timeout=300)
+    p("manifest", "create", "mylist")
+    p("manifest", "add", "mylist", "busybox")
+    res = p("manifest", "push", "--tls-verify=false", "--sign-by", "one@example.com", "mylist",
+            f"{registry.host}/list/app:1", env=site.env)
+    assert "Signing manifest using simple signing" in res.stderr
+    assert len(list(site.sigs.glob("list/app@sha256=*/signature-1"))) == 2   # the list's and its image's
+    q = new_podpy()
+    site.require(registry.host, "one")
+    # the pull takes the list's image for this machine: its own signature is what is checked
+    assert len(q("pull", "-q", "--tls-verify=false", f"{registry.host}/list/app:1", env=site.env)
+               .stdout.strip()) == 64

@@ -226,3 +226,27 @@ def test_trust_show_rows(keys: dict[str, Path], tmp_path: Path) -> None:
         {"transport": "repository", "name": "r.io", "repo_name": "r.io", "sigstore": "file:///sigs",
          "type": "signed", "gpg_id": "one@example.com, two@example.com"},
         {"transport": "repository", "name": "z.io", "repo_name": "z.io", "type": "sigstoreSigned", "gpg_id": "N/A"}]
+
+
+def test_signatures_are_read_over_http_until_a_404(tmp_path: Path) -> None:
+    import functools
+    import http.server
+    import threading
+
+    ref = pol.normalized("r.io/ns/a:1")
+    where = Path(sigs.signature_dir(str(tmp_path), ref, DIGEST))
+    where.mkdir(parents=True)
+    (where / "signature-1").write_bytes(b"first")
+    (where / "signature-2").write_bytes(b"second")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        conf = sigs.RegistriesD(None, {"r.io/ns": sigs.Namespace(lookaside=base)})
+        assert sigs.read_signatures(conf, ref, DIGEST) == [b"first", b"second"]
+        assert sigs.read_signatures(conf, pol.normalized("r.io/ns/none:1"), DIGEST) == []
+    finally:
+        server.shutdown()
+        server.server_close()
