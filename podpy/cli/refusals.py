@@ -86,11 +86,12 @@ QUADLET = "podman 5's flag, which the units made from Quadlet files use"
 PODPY_FLAGS = {
     "": {"--module": "podman 4.8's flag, which the units made from Quadlet files use (ContainersConfModule=)"},
     "auto-update": {"--tls-verify": LATER},
-    "build": {"--build-arg-file": LATER, "--group-add": QUADLET},
+    "build": {"--build-arg-file": LATER, "--group-add": QUADLET, "--signature-policy": HIDDEN},
     "cp": {"--pause": HIDDEN},
     "container inspect": {"--type": "podpy's `container inspect` is `inspect`, whose flag it is"},
     "create": {"--detach": "`run`'s flag: podpy parses run and create alike, and create ignores it",
                "--dns-opt": HIDDEN, "--kernel-memory": HIDDEN, "--net": HIDDEN, "--preserve-fds": LATER,
+               "--signature-policy": HIDDEN,
                **{f: QUADLET for f in ("--retry", "--retry-delay", "--health-log-destination",
                                        "--health-max-log-count", "--health-max-log-size")},
                **{f"--health-startup-{k}": QUADLET for k in ("cmd", "interval", "retries", "success", "timeout")}},

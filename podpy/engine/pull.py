@@ -489,14 +489,15 @@ def ensure_image(rt: Runtime, name: str, policy: str, report: Callable[[str], No
                  platform: Optional[tuple[str, str, Optional[str]]] = None, tls_verify: Optional[bool] = None,
                  auth_file: Optional[str] = None, creds: Optional[str] = None,
                  cert_dir: Optional[str] = None, retry: Optional[str] = None, retry_delay: Optional[str] = None,
-                 warn: Callable[[str], None] = lambda _line: None) -> None:
+                 warn: Callable[[str], None] = lambda _line: None, signature_policy: Optional[str] = None) -> None:
     """`run --pull=POLICY` once the caller found the image missing (or of another platform than
     --platform's), or for always/newer (newer re-resolves the name; unchanged layers are not
     fetched again)."""
     if policy not in POLICIES:
         raise InvalidArgument(f"invalid --pull {policy!r}: use always, missing, never or newer")
     if policy != "never":
-        given = PullOptions(name=name, tls_verify=tls_verify, auth_file=auth_file, creds=creds, cert_dir=cert_dir)
+        given = PullOptions(name=name, tls_verify=tls_verify, auth_file=auth_file, creds=creds, cert_dir=cert_dir,
+                            signature_policy=signature_policy)
         with_retries(lambda: pull(rt, given, report, platform or platform_of(None, None, None, None)),
                      retry, retry_delay, warn)
 

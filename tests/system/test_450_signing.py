@@ -120,6 +120,12 @@ def test_push_sign_by_and_the_pulls_the_policy_decides(new_podpy, registry, keys
     # run pulls through the same check
     res = q("run", "--rm", "--tls-verify=false", f"{registry.host}/signed/app:1", "true", env=site.env, check=False)
     assert res.returncode == 125 and "is rejected by policy." in _error(res)
+    # and so does build's FROM
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Containerfile").write_text(f"FROM {registry.host}/signed/app:1\nRUN true\n")
+    res = q("build", "--tls-verify=false", ctx, env=site.env, check=False)
+    assert res.returncode == 125 and "is rejected by policy." in _error(res)
     assert q("images", "-q").stdout == ""
 
     # --signature-policy: another file than the user's
@@ -127,6 +133,8 @@ def test_push_sign_by_and_the_pulls_the_policy_decides(new_podpy, registry, keys
     other.write_text('{"default": [{"type": "insecureAcceptAnything"}]}')
     assert len(q("pull", "-q", "--tls-verify=false", "--signature-policy", other,
                  f"{registry.host}/plain/app:1", env=site.env).stdout.strip()) == 64
+    q("create", "--tls-verify=false", "--signature-policy", other, f"{registry.host}/signed/app:1", "true",
+      env=site.env)
 
 
 def test_a_key_not_in_the_keyring_stops_the_push_before_it_sends(new_podpy, registry, keys, image_tar, tmp_path):
