@@ -42,8 +42,8 @@ FLAGS = {
         "does not have",
         "--decryption-key": "image encryption is not available",
         "--logsplit": "one log per platform needs builds for several platforms, which are not available",
-        "--sign-by": "podpy keeps no signatures with stored images: sign the image when pushing it "
-                     "(push --sign-by) or afterwards (image sign)",
+        "--sign-by": "signing images in the store is not available (podpy keeps no signatures with stored "
+                     "images): sign the image when pushing it (push --sign-by) or afterwards (image sign)",
     },
     "manifest push": {"--sign-by-sigstore-private-key": SIGSTORE, "--sign-passphrase-file": SIGSTORE},
     "push": {"--sign-by-sigstore-private-key": SIGSTORE, "--sign-passphrase-file": SIGSTORE},
