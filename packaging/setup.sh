@@ -33,6 +33,9 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 BASE_PACKAGES=(
     python3 python3-venv python3-dev gcc git uidmap slirp4netns fuse-overlayfs
     fuse3 libfuse3-3 busybox-static iproute2 tini catatonit util-linux procps libseccomp2
+    # /etc/containers/policy.json, the trust policy every registry pull is checked against (as
+    # podman, podpy refuses to pull without one), and gpgv, which checks signatures
+    golang-github-containers-common gpgv
 )
 OPTIONAL_PACKAGES=(passt)
 # docker.io: the docker CLI the API service's tests drive (its dockerd is never started);
@@ -40,6 +43,8 @@ OPTIONAL_PACKAGES=(passt)
 TEST_PACKAGES=(podman runc docker-registry skopeo systemd tmux docker.io openssh-client)
 # docker-compose (1.29, a Debian python3 application): the compose tests' client of the API service
 TEST_PACKAGES+=(docker-compose)
+# gnupg: gpg, which makes the signing tests' keys and signs (push --sign-by, image sign)
+TEST_PACKAGES+=(gnupg)
 
 log() { printf '\n==> %s\n' "$*"; }
 note() { printf '    %s\n' "$*"; }

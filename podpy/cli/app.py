@@ -83,7 +83,10 @@ def build(only: Optional[str] = None) -> typer.Typer:
             group = typer.Typer(name=name, help=GROUPS[name], no_args_is_help=True, context_settings=CONTEXT,
                                 rich_markup_mode=None)
             for sub, (fn, settings) in getattr(module, GROUP_TABLES.get(name, "GROUP")).items():
-                group.command(sub, **settings)(fn)
+                if isinstance(fn, typer.Typer):   # a group of its own (`image trust`)
+                    group.add_typer(fn, name=sub, **settings)
+                else:
+                    group.command(sub, **settings)(fn)
             app.add_typer(group)
         else:
             fn, settings = module.TOP[name]

@@ -48,6 +48,8 @@ def build(
     creds: Optional[str] = typer.Option(None, "--creds", help="USERNAME:PASSWORD for pulling."),
     cert_dir: Optional[str] = typer.Option(None, "--cert-dir", help="Directory with ca.crt, client.cert/.key."),
     authfile: Optional[str] = typer.Option(None, "--authfile", help="Credentials file (default: auth.json)."),
+    signature_policy: Optional[str] = typer.Option(None, "--signature-policy", hidden=True,
+                                                   help="The trust policy FROM's pulls are checked against."),
     _content_trust: bool = typer.Option(False, "--disable-content-trust",
                                         help="A no-op kept for Docker's scripts, as in podman."),
     # what the image records
@@ -152,6 +154,7 @@ def build(
                         pull=pull or "missing", layers=layers, squash=squash, labels=list(labels),
                         secrets=list(secrets), format=fmt, quiet=quiet, iidfile=iidfile, network=network,
                         jobs=jobs, tls_verify=tls_verify, creds=creds, cert_dir=cert_dir, auth_file=authfile,
+                        signature_policy=signature_policy,
                         annotations=list(annotations), env=list(env), unsetenv=list(unsetenv), arch=arch, os=os_,
                         variant=variant, platforms=list(platforms), os_features=list(os_features),
                         os_version=os_version, timestamp=timestamp, omit_history=omit_history,

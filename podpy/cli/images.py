@@ -72,6 +72,8 @@ def pull(
                                                                           "doubling each time)."),
     _decryption_key: Optional[str] = typer.Option(None, "--decryption-key", hidden=True,
                                                   help="Refused: podpy has no image decryption."),
+    signature_policy: Optional[str] = typer.Option(None, "--signature-policy", hidden=True,
+                                                   help="The trust policy file (default: policy.json)."),
 ) -> None:
     """Pull an image from a registry."""
     from ..engine.pull import PullOptions, retry_plan
@@ -81,7 +83,8 @@ def pull(
         raise InvalidArgument("podpy pull --decryption-key: image decryption is not available")
     retry_plan(retry, retry_delay)   # a bad value stops here, before any progress
     opts = PullOptions(name=name, tls_verify=tls_verify, creds=creds, cert_dir=cert_dir, auth_file=authfile,
-                       platform=platform, os=os_, arch=arch, variant=variant, retry=retry, retry_delay=retry_delay)
+                       platform=platform, os=os_, arch=arch, variant=variant, retry=retry, retry_delay=retry_delay,
+                       signature_policy=signature_policy)
     images = _with_bars(ctx, quiet, lambda eng: eng.pull_all_tags(opts) if all_tags else [eng.pull(opts)])
     for image in images:
         render.out(image.id)
@@ -103,13 +106,16 @@ def push(
     compress: bool = typer.Option(False, "--compress", help="Gzip the layers written to a dir: directory."),
     _content_trust: bool = typer.Option(False, "--disable-content-trust",
                                         help="A no-op kept for Docker's scripts, as in podman."),
+    sign_by: Optional[str] = typer.Option(None, "--sign-by", help="Sign the pushed image with this GPG key."),
+    _remove_signatures: bool = typer.Option(False, "--remove-signatures",
+                                            help="Copy no signatures (podpy keeps none with stored images)."),
 ) -> None:
     """Push an image to a registry, an archive (docker-archive:, oci-archive:) or a directory (oci:, dir:)."""
     from ..engine.push import PushOptions, check
 
     opts = PushOptions(image=image, destination=destination, compression=compression, tls_verify=tls_verify,
                        creds=creds, cert_dir=cert_dir, auth_file=authfile, digest_file=digestfile, format=fmt,
-                       compress=compress)
+                       compress=compress, sign_by=sign_by)
     check(opts)
     _with_bars(ctx, quiet, lambda images: images.push(opts))
 
@@ -509,3 +515,7 @@ from .mounts import IMAGE_GROUP  # noqa: E402 - `image mount`, `image unmount`
 
 GROUP.update(IMAGE_GROUP)
 GROUP["search"] = (search, {})
+from .signing import sign as _sign, trust as _trust  # noqa: E402 - `image sign`, `image trust set/show`
+
+GROUP["sign"] = (_sign, {})
+GROUP["trust"] = (_trust, {})

@@ -143,13 +143,17 @@ def push(
     cert_dir: Optional[str] = typer.Option(None, "--cert-dir", help="Directory with ca.crt, client.cert/.key."),
     authfile: Optional[str] = typer.Option(None, "--authfile", help="Credentials file (default: auth.json)."),
     digestfile: Optional[str] = typer.Option(None, "--digestfile", help="Write the list's digest here."),
+    sign_by: Optional[str] = typer.Option(None, "--sign-by", help="Sign the list (and with --all its images) "
+                                                                  "with this GPG key."),
+    _remove_signatures: bool = typer.Option(False, "--remove-signatures",
+                                            help="Copy no signatures (podpy keeps none with stored images)."),
 ) -> None:
     """Push a manifest list (and its images) to a registry."""
     from ..engine.manifestpush import ManifestPushOptions
 
     opts = ManifestPushOptions(destination=destination, all=all_, format=fmt, compression=compression, rm=rm_,
                                tls_verify=tls_verify, creds=creds, cert_dir=cert_dir, auth_file=authfile,
-                               digest_file=digestfile)
+                               digest_file=digestfile, sign_by=sign_by)
     engine(ctx, quiet).push(name, opts)
 
 

@@ -19,7 +19,7 @@ No imports: the run path reads it only when a command line has a flag it does no
 
 NOT_YET = "not available yet"
 REMOTE = "remote connections are not available yet"
-SIGNING = "image signing is not available yet"
+SIGSTORE = "sigstore signatures are not available: podpy signs with GPG keys (--sign-by)"
 CONMON = "podpy has no conmon: its own monitor supervises containers"
 LATEST = NOT_YET
 
@@ -29,8 +29,6 @@ COMMANDS = {
     "generate spec": "out of scope: podpy has no remote API that takes podman's container specs",
     "machine": "out of scope: podpy runs containers on this Linux host and manages no virtual machines",
     "image scp": "copying images to other users or hosts is not available yet",
-    "image sign": SIGNING,
-    "image trust": SIGNING,
     "system connection": REMOTE,
     "system migrate": "out of scope: podpy's database updates itself when a newer podpy opens it",
     "system renumber": "out of scope: podpy has no lock numbers to renumber (SQLite locks the rows)",
@@ -44,12 +42,11 @@ FLAGS = {
         "does not have",
         "--decryption-key": "image encryption is not available",
         "--logsplit": "one log per platform needs builds for several platforms, which are not available",
-        "--sign-by": SIGNING,
+        "--sign-by": "signing images in the store is not available (podpy keeps no signatures with stored "
+                     "images): sign the image when pushing it (push --sign-by) or afterwards (image sign)",
     },
-    "manifest push": {"--remove-signatures": SIGNING, "--sign-by": SIGNING, "--sign-by-sigstore-private-key": SIGNING,
-                      "--sign-passphrase-file": SIGNING},
-    "push": {"--remove-signatures": SIGNING, "--sign-by": SIGNING,
-             "--sign-by-sigstore-private-key": SIGNING, "--sign-passphrase-file": SIGNING},
+    "manifest push": {"--sign-by-sigstore-private-key": SIGSTORE, "--sign-passphrase-file": SIGSTORE},
+    "push": {"--sign-by-sigstore-private-key": SIGSTORE, "--sign-passphrase-file": SIGSTORE},
     "system service": {"--cors": "CORS headers are not available yet: the API is for local clients"},
 }
 
@@ -89,16 +86,19 @@ QUADLET = "podman 5's flag, which the units made from Quadlet files use"
 PODPY_FLAGS = {
     "": {"--module": "podman 4.8's flag, which the units made from Quadlet files use (ContainersConfModule=)"},
     "auto-update": {"--tls-verify": LATER},
-    "build": {"--build-arg-file": LATER, "--group-add": QUADLET},
+    "build": {"--build-arg-file": LATER, "--group-add": QUADLET, "--signature-policy": HIDDEN},
     "cp": {"--pause": HIDDEN},
     "container inspect": {"--type": "podpy's `container inspect` is `inspect`, whose flag it is"},
     "create": {"--detach": "`run`'s flag: podpy parses run and create alike, and create ignores it",
                "--dns-opt": HIDDEN, "--kernel-memory": HIDDEN, "--net": HIDDEN, "--preserve-fds": LATER,
+               "--signature-policy": HIDDEN,
                **{f: QUADLET for f in ("--retry", "--retry-delay", "--health-log-destination",
                                        "--health-max-log-count", "--health-max-log-size")},
                **{f"--health-startup-{k}": QUADLET for k in ("cmd", "interval", "retries", "success", "timeout")}},
     "events": {"--stream": HIDDEN},
     "generate systemd": {"--time": HIDDEN},
+    "image trust set": {"--policypath": HIDDEN},
+    "image trust show": {"--policypath": HIDDEN, "--registrypath": HIDDEN},
     "kube down": {"--force": QUADLET},
     "kube generate": {"--replicas": LATER, "--type": LATER},
     "kube play": {"--down": HIDDEN, "--net": HIDDEN, "--publish": LATER,
@@ -107,7 +107,7 @@ PODPY_FLAGS = {
     "mount": {"--notruncate": HIDDEN},
     "network create": {"--ignore": LATER, "--dns": QUADLET, "--interface-name": QUADLET},
     "pod create": {"--dns-opt": HIDDEN, "--net": HIDDEN},
-    "pull": {"--retry": QUADLET, "--retry-delay": QUADLET,
+    "pull": {"--retry": QUADLET, "--retry-delay": QUADLET, "--signature-policy": HIDDEN,
              "--decryption-key": "podman 5's flag, refused in one line: podpy has no image decryption"},
     "restart": {"--timeout": "stop's second spelling of --time, which podman 4.3.1's stop takes"},
     "search": {"--cert-dir": LATER, "--creds": LATER},

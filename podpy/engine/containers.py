@@ -230,7 +230,8 @@ class ContainerEngine:
 
         ensure_image(self.rt, image, policy, self.progress or (lambda _line: None), wanted,
                      tls_verify=opts.tls_verify, auth_file=opts.authfile, creds=opts.creds, cert_dir=opts.cert_dir,
-                     retry=opts.retry, retry_delay=opts.retry_delay, warn=self.warn)
+                     retry=opts.retry, retry_delay=opts.retry_delay, warn=self.warn,
+                     signature_policy=opts.signature_policy)
         return opts
 
     # -- start, stop and the other running verbs ---------------------------------------------

@@ -40,6 +40,7 @@ class ManifestPushOptions:
     cert_dir: Optional[str] = None
     auth_file: Optional[str] = None
     digest_file: Optional[str] = None
+    sign_by: Optional[str] = None       # --sign-by: sign the list (and with --all its images) with this key
 
 
 def push_list(rt: Runtime, name: str, o: ManifestPushOptions, report: Callable[[str], None]) -> str:
@@ -58,6 +59,10 @@ def push_list(rt: Runtime, name: str, o: ManifestPushOptions, report: Callable[[
     if dest_name.startswith("docker://"):
         dest_name = dest_name[len("docker://"):]
     dest, ep, popts = target(rt, dest_name, o)
+    if o.sign_by is not None:
+        from .signing import check_key
+
+        check_key(o.sign_by)
     reconcile(rt)
     try:
         with _client(ep, popts) as client:
@@ -71,6 +76,11 @@ def push_list(rt: Runtime, name: str, o: ManifestPushOptions, report: Callable[[
             raw = json.dumps(doc, separators=(",", ":")).encode()
             report("Writing manifest list to image destination")
             digest = str(client.put_manifest(dest.path, dest.digest or dest.tag or "latest", raw, list_type))
+        if o.sign_by is not None:
+            from .signing import sign_pushed
+
+            instances = [str(e["digest"]) for e in entries] if o.all else []
+            sign_pushed(dest, [digest, *instances], o.sign_by, report)
     except PodpyError:
         raise
     except Exception as exc:  # noqa: BLE001

@@ -1,7 +1,10 @@
 """`pull`: a registry image into the store, layers fetched and applied as they stream.
 
-Order: resolve the name (short names through the search registries), fetch
-the manifest (choosing the platform from an index), fetch and check the config,
+Order: read the trust policy (containers-policy.json: a bad one stops the pull
+first), resolve the name (short names through the search registries), fetch
+the manifest (choosing the platform from an index), check it against the policy
+(its signatures, when the policy wants them: nothing is fetched for a rejected
+image), fetch and check the config,
 then every missing layer is downloaded and applied at once, in parallel for the
 overlay drivers (their layers are independent directories; as many at once as
 there are CPUs, see parallel_layers) and in order for vfs (each layer starts
@@ -43,6 +46,7 @@ class PullOptions:
     platform: Optional[str] = None        # OS/ARCH[/VARIANT]: takes the place of os and arch
     retry: Optional[str] = None           # --retry N: attempts after a failed connection (none)
     retry_delay: Optional[str] = None     # --retry-delay DURATION: between them (2s, doubling)
+    signature_policy: Optional[str] = None  # --signature-policy: the policy.json to check the image against
 
 
 def retry_plan(retry: Optional[str], delay: Optional[str]) -> tuple[int, Optional[float]]:
@@ -109,6 +113,31 @@ def platform_of(value: Optional[str], os_: Optional[str], arch: Optional[str],
 
 # progress(label, total bytes) -> advance(n): how a front end shows each layer's download.
 Progress = Callable[[str, int], Callable[[int], None]]
+# gate(reference, image manifest): raises when the trust policy does not accept the image
+Gate = Callable[[reference.Reference, Any], None]
+
+
+def trust_gate(policy_file: Optional[str]) -> Optional[Gate]:
+    """The trust policy (containers-policy.json(5)) as a check of each image a registry pull
+    resolves, read before anything is fetched (a bad policy stops the pull at once); None when
+    it accepts anything from anywhere (no signatures to look up)."""
+    from ..registry import policy
+
+    pol = policy.load(policy.policy_path(policy_file))
+    if not pol.transports.get("docker") and all(r.type == "insecureAcceptAnything" for r in pol.default):
+        return None
+
+    def gate(ref: reference.Reference, manifest: Any) -> None:
+        if pol.accepts_anything(ref):
+            return
+        from ..registry import signatures
+
+        lookaside = signatures.load_registries_d()
+        with signatures.GpgVerifier() as verify:
+            policy.check(pol, ref, manifest.raw,
+                         lambda: signatures.read_signatures(lookaside, ref, manifest.digest), verify)
+
+    return gate
 
 
 def pull(rt: Runtime, o: PullOptions, report: Callable[[str], None],
@@ -124,6 +153,7 @@ def pull(rt: Runtime, o: PullOptions, report: Callable[[str], None],
     elif t is not None:  # docker-archive:, oci-archive:, oci:, dir:, containers-storage:
         return transports.pull(rt, t, report)[0]
     given_credentials(o)
+    gate = trust_gate(o.signature_policy)
     conf = load(rt.cfg.config_dir)
     try:
         # Aliases keep the tag or digest given: busybox:1.36 stays 1.36.
@@ -137,7 +167,7 @@ def pull(rt: Runtime, o: PullOptions, report: Callable[[str], None],
     for ref in cands:
         report(f"Trying to pull {ref}...")
         try:
-            image = _pull_one(rt, ref, o, conf, report, platform, progress)
+            image = _pull_one(rt, ref, o, conf, report, platform, progress, gate)
             from ..events import emit
 
             emit(rt.cfg.runroot, "image", "pull", image.id, str(ref))
@@ -286,7 +316,7 @@ def _client(ep: Endpoint, o: PullOptions) -> Any:
 
 def _pull_one(rt: Runtime, ref: reference.Reference, o: PullOptions, conf: Any,
               report: Callable[[str], None], platform: tuple[str, str, Optional[str]],
-              progress: Optional[Progress]) -> Image:
+              progress: Optional[Progress], gate: Optional[Gate] = None) -> Image:
     """Try each endpoint in turn; a mirror that fails falls back to the next, then the registry."""
     from storage.transports.registry import RegistryError
 
@@ -294,7 +324,7 @@ def _pull_one(rt: Runtime, ref: reference.Reference, o: PullOptions, conf: Any,
     for i, ep in enumerate(eps):
         try:
             with _client(ep, o) as client:
-                return _fetch_image(rt, client, ep.repository, ref, report, platform, progress)
+                return _fetch_image(rt, client, ep.repository, ref, report, platform, progress, gate)
         except RegistryError as exc:
             if i == len(eps) - 1:
                 raise
@@ -304,8 +334,10 @@ def _pull_one(rt: Runtime, ref: reference.Reference, o: PullOptions, conf: Any,
 
 def _fetch_image(rt: Runtime, client: Any, repo: str, ref: reference.Reference,
                  report: Callable[[str], None], platform: tuple[str, str, Optional[str]],
-                 progress: Optional[Progress]) -> Image:
+                 progress: Optional[Progress], gate: Optional[Gate] = None) -> Image:
     manifest = client.resolve(repo, ref.digest or ref.tag or "latest", *platform)
+    if gate is not None:   # before any blob is fetched: a rejected image leaves nothing behind
+        gate(ref, manifest)
     report("Getting image source signatures")
     with client.open_blob(repo, manifest.config.digest, manifest.config.size) as blob:
         config_raw = blob.read()
@@ -457,14 +489,15 @@ def ensure_image(rt: Runtime, name: str, policy: str, report: Callable[[str], No
                  platform: Optional[tuple[str, str, Optional[str]]] = None, tls_verify: Optional[bool] = None,
                  auth_file: Optional[str] = None, creds: Optional[str] = None,
                  cert_dir: Optional[str] = None, retry: Optional[str] = None, retry_delay: Optional[str] = None,
-                 warn: Callable[[str], None] = lambda _line: None) -> None:
+                 warn: Callable[[str], None] = lambda _line: None, signature_policy: Optional[str] = None) -> None:
     """`run --pull=POLICY` once the caller found the image missing (or of another platform than
     --platform's), or for always/newer (newer re-resolves the name; unchanged layers are not
     fetched again)."""
     if policy not in POLICIES:
         raise InvalidArgument(f"invalid --pull {policy!r}: use always, missing, never or newer")
     if policy != "never":
-        given = PullOptions(name=name, tls_verify=tls_verify, auth_file=auth_file, creds=creds, cert_dir=cert_dir)
+        given = PullOptions(name=name, tls_verify=tls_verify, auth_file=auth_file, creds=creds, cert_dir=cert_dir,
+                            signature_policy=signature_policy)
         with_retries(lambda: pull(rt, given, report, platform or platform_of(None, None, None, None)),
                      retry, retry_delay, warn)
 

@@ -47,6 +47,7 @@ class PushOptions:
     digest_file: Optional[str] = None   # where to write the manifest's digest too
     format: Optional[str] = None        # -f: oci or v2s2 (None: oci to a registry, as before)
     compress: bool = False              # --compress: gzip the layers written to a dir: directory
+    sign_by: Optional[str] = None       # --sign-by: the GPG key to sign the pushed manifest with
 
 
 FORMATS = ("oci", "v2s2", "v2s1")
@@ -112,8 +113,14 @@ def push(rt: Runtime, o: PushOptions, report: Callable[[str], None], progress: O
     if t is not None and t.transport == "docker":
         dest_name = transports.registry_name(t)
     elif t is not None:  # docker-archive:, oci-archive:, oci:, dir:, containers-storage:
+        if o.sign_by is not None:
+            raise InvalidArgument(f"--sign-by: podpy signs images pushed to a registry only, not to {t.transport}:")
         return _push_to_files(rt, o, image, t, report)
     dest, ep, popts = target(rt, dest_name, o)
+    if o.sign_by is not None:
+        from .signing import check_key
+
+        check_key(o.sign_by)
     reconcile(rt)
     try:
         with _client(ep, popts) as client:
@@ -121,7 +128,11 @@ def push(rt: Runtime, o: PushOptions, report: Callable[[str], None], progress: O
             _raw, _type, digest = upload_image(rt, image, client, dest.path, dest.digest or dest.tag or "latest",
                                                o.compression, report, fmt=o.format or "oci",
                                                mount_from=mount_from, progress=progress)
-            return digest
+        if o.sign_by is not None:
+            from .signing import sign_pushed
+
+            sign_pushed(dest, [digest], o.sign_by, report)
+        return digest
     except PodpyError:
         raise
     except Exception as exc:  # noqa: BLE001

@@ -283,6 +283,8 @@ class CreateOptions(Record):
     quiet: bool = option("-q", "--quiet", help="no progress lines while the image is pulled")
     authfile: Optional[str] = option("--authfile", metavar="FILE", help="credentials for the pull (auth.json)")
     tls_verify: Optional[bool] = option("--tls-verify", help="verify the registry's certificate when pulling")
+    signature_policy: Optional[str] = option("--signature-policy", metavar="FILE",
+                                             help="the trust policy the pull is checked against (policy.json)")
     retry: Optional[str] = option("--retry", metavar="N",
                                   help="try the image's pull again N times when the registry cannot be reached (0)")
     retry_delay: Optional[str] = option("--retry-delay", metavar="DURATION",

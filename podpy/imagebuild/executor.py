@@ -220,7 +220,8 @@ class Build:
                 raise NoSuchImage(f"{what} {name}: image not known (and --pull=never)")
             where = platform_of(platform or None, None, None, None)
             given = PullOptions(name=name, tls_verify=self.o.tls_verify, creds=self.o.creds,
-                                cert_dir=self.o.cert_dir, auth_file=self.o.auth_file)
+                                cert_dir=self.o.cert_dir, auth_file=self.o.auth_file,
+                                signature_policy=self.o.signature_policy)
             image = self._pull(given, where, f"{what} {name}")
         if not store.hold_image(image.id):   # its layers stay until the build ends, whatever removes it
             raise NoSuchImage(f"{what} {name}: image not known (it was removed meanwhile)")

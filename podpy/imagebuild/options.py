@@ -36,6 +36,7 @@ class BuildOptions:
     network: Optional[str] = None
     jobs: int = 1
     tls_verify: Optional[bool] = None     # for the images FROM and --from pull
+    signature_policy: Optional[str] = None  # the trust policy those pulls are checked against
     creds: Optional[str] = None
     cert_dir: Optional[str] = None
     auth_file: Optional[str] = None

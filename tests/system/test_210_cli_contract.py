@@ -180,11 +180,12 @@ def test_the_accepted_engine_flags_are_recorded(p):
 # -- refusals, and the commands just added ------------------------------------------------
 
 @pytest.mark.parametrize("args,message", [
-    (["image", "sign", "x"], "podpy image sign: image signing is not available yet"),
+    (["image", "sign", "docker://x"], "please provide an identity"),
     (["container", "checkpoint", "x"], "podpy container checkpoint: checkpointing needs CRIU"),
     (["system", "migrate"], "podpy system migrate: out of scope"),
     (["generate", "spec", "x"], "podpy generate spec: out of scope"),
-    (["push", "--sign-by", "k", "x"], "podpy push --sign-by: image signing is not available yet"),
+    (["push", "--sign-by-sigstore-private-key", "k", "x"],
+     "podpy push --sign-by-sigstore-private-key: sigstore signatures are not available"),
     (["build", "--all-platforms", "."], "podpy build --all-platforms: building for every platform needs emulation"),
     (["--hooks-dir", "/no/such/hooks", "run", "--rm", "busybox", "true"],
      "--hooks-dir /no/such/hooks: no such directory"),
