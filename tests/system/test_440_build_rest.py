@@ -306,6 +306,96 @@ def test_a_failing_prestart_hook_stops_the_start(p, tmp_path):
     assert r.returncode != 0 and "ran" not in r.stdout and "prestart hook" in r.stderr
 
 
+def container_hooks(tmp_path: Path, create_code: int = 0, start_path: str = "/bin/sh") -> Path:
+    """A hooks directory with a createContainer hook (a host script that records its user,
+    working directory, root listing and state JSON in tmp_path/created, then exits with
+    create_code) and a startContainer hook (start_path, a shell of the container's, which
+    records the same in /mnt/started: a bind mount of tmp_path/vol)."""
+    d = tmp_path / "chooks"
+    d.mkdir()
+    (tmp_path / "vol").mkdir()
+    (tmp_path / "vol").chmod(0o777)   # the startContainer hook writes as the container's user 1000
+    record = '{ echo "$HOOKVAR $(id -u) $(pwd) $(ls / | tr \'\\n\' ,) $(grep CapEff /proc/self/status)"; cat; echo; }'
+    script = tmp_path / "create.sh"
+    script.write_text(f"#!/bin/sh\n{record} > {tmp_path}/created\nexit {create_code}\n")
+    script.chmod(0o755)
+    (d / "a.json").write_text(json.dumps({
+        "version": "1.0.0", "hook": {"path": str(script), "args": ["create.sh"], "env": ["HOOKVAR=c"]},
+        "when": {"always": True}, "stages": ["createContainer"]}))
+    (d / "b.json").write_text(json.dumps({
+        "version": "1.0.0", "hook": {"path": start_path, "args": ["sh", "-c", f"{record} > /mnt/started"],
+                                     "env": ["HOOKVAR=s"], "timeout": 10},
+        "when": {"always": True}, "stages": ["startContainer"]}))
+    return d
+
+
+def hook_record(path: Path) -> tuple:
+    first, state = path.read_text().split("\n", 1)
+    return first.split(" ", 4), json.loads(state)
+
+
+def test_create_and_start_container_hooks_run_in_the_container_as_with_podman(p, podman, tmp_path):
+    got = {}
+    for name, tool in (("podpy", p), ("podman", podman)):
+        base = tmp_path / name
+        base.mkdir()
+        d = container_hooks(base)
+        r = tool("--hooks-dir", d, "run", "--rm", "-v", f"{base}/vol:/mnt", "-w", "/etc", "--user", "1000",
+                 "localhost/busybox", "echo", "ran")
+        assert r.stdout.strip() == "ran"
+        got[name] = hook_record(base / "created"), hook_record(base / "vol" / "started")
+    for name, ((c_words, c_state), (s_words, s_state)) in got.items():
+        # createContainer: a host program, as the container's root with its capabilities, in the
+        # root file system's directory, before pivot_root (the host's / is what it sees)
+        assert c_words[:2] == ["c", "0"] and c_words[2].startswith("/") and c_words[2] != "/", name
+        assert c_words[4].endswith("CapEff:\t000001ffffffffff"), name
+        assert c_state["status"] == "creating" and c_state["pid"] == 1, name
+        # startContainer: the container's own /bin/sh, as the process's user, in its workdir,
+        # with its capabilities (none for a non-root user)
+        assert s_words[:3] == ["s", "1000", "/etc"], name
+        assert s_words[4].endswith("CapEff:\t0000000000000000"), name
+        assert s_state["status"] == "created" and s_state["pid"] == 1, name
+        assert s_state["id"] == c_state["id"], name
+    assert got["podpy"][0][0][3] == got["podman"][0][0][3]     # the host's / (not yet pivoted)
+    assert "etc," in got["podpy"][1][0][3] and got["podpy"][1][0][3] != got["podpy"][0][0][3]
+
+
+def test_a_failing_create_container_hook_stops_the_start_as_with_podman(p, podman, tmp_path):
+    for name, tool in (("podpy", p), ("podman", podman)):
+        base = tmp_path / name
+        base.mkdir()
+        d = container_hooks(base, create_code=3)
+        r = tool("--hooks-dir", d, "run", "--name", "cfail", "-v", f"{base}/vol:/mnt", "localhost/busybox",
+                 "echo", "ran", check=False)
+        assert r.returncode == 126 and "ran" not in r.stdout, (name, r.stderr)
+        assert "exit status 3" in r.stderr, name
+        assert not (base / "vol" / "started").exists(), name
+        state = tool("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", "cfail").stdout.split()
+        assert state == ["created", "0"], name
+        tool("rm", "cfail")
+    r = p("--hooks-dir", d, "run", "--rm", "localhost/busybox", "true", check=False)
+    assert len(r.stderr.strip().splitlines()) == 1 and "createContainer hook" in r.stderr
+
+
+def test_a_failing_start_container_hook_ends_the_container_as_with_podman(p, podman, tmp_path):
+    # the hook's path is looked up in the container, where a host path is missing
+    for name, tool in (("podpy", p), ("podman", podman)):
+        base = tmp_path / name
+        base.mkdir()
+        d = container_hooks(base, start_path=str(base / "create.sh"))
+        r = tool("--hooks-dir", d, "run", "--name", "sfail", "localhost/busybox", "echo", "ran", check=False)
+        assert r.returncode == 1 and "ran" not in r.stdout, (name, r.stderr)
+        assert "no such file or directory" in r.stderr.lower(), name
+        assert (base / "created").exists(), name
+        state = tool("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", "sfail").stdout.split()
+        assert state == ["exited", "1"], name
+        # detached: the start succeeds, the container ends with 1 and the reason in its log
+        r = tool("--hooks-dir", d, "run", "-d", "--name", "sfail-d", "localhost/busybox", "echo", "ran")
+        assert tool("wait", "sfail-d").stdout.strip() == "1", name
+        assert "no such file or directory" in tool("logs", "sfail-d").stderr.lower(), name
+        tool("rm", "sfail", "sfail-d")
+
+
 def test_bad_hook_files_and_directories_are_errors(p, tmp_path):
     d = tmp_path / "bad-hooks"
     d.mkdir()

@@ -88,11 +88,11 @@ def test_load_orders_by_name_and_later_directories_replace(tmp_path):
         hooks.load([str(tmp_path / "none")])
 
 
-def test_for_spec_groups_by_stage_and_skips_the_container_namespace_stages():
-    h = hooks.parse(hook({"always": True}, stages=("prestart", "startContainer", "poststop"), env=["A=1"],
-                         timeout=5), "h.json")
+def test_for_spec_groups_by_stage_every_stage_included():
+    h = hooks.parse(hook({"always": True}, stages=("prestart", "startContainer", "createContainer", "poststop"),
+                         env=["A=1"], timeout=5), "h.json")
     warned = []
     out = hooks.for_spec([h], {"process": {"args": ["sh"]}}, False, warned.append)
-    assert out == {"prestart": [{"path": "/bin/true", "args": ["/bin/true"], "env": ["A=1"], "timeout": 5}],
-                   "poststop": [{"path": "/bin/true", "args": ["/bin/true"], "env": ["A=1"], "timeout": 5}]}
-    assert warned and "startContainer" in warned[0]
+    entry = {"path": "/bin/true", "args": ["/bin/true"], "env": ["A=1"], "timeout": 5}
+    assert out == {"prestart": [entry], "startContainer": [entry], "createContainer": [entry], "poststop": [entry]}
+    assert warned == []
