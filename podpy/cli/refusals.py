@@ -50,7 +50,6 @@ FLAGS = {
                       "--sign-passphrase-file": SIGNING},
     "push": {"--remove-signatures": SIGNING, "--sign-by": SIGNING,
              "--sign-by-sigstore-private-key": SIGNING, "--sign-passphrase-file": SIGNING},
-    "system service": {"--cors": "CORS headers are not available yet: the API is for local clients"},
 }
 
 # podman's second names of a command -> the first (their flags are the same in podman 4.3.1)
