@@ -20,7 +20,6 @@ No imports: the run path reads it only when a command line has a flag it does no
 NOT_YET = "not available yet"
 REMOTE = "remote connections are not available yet"
 SIGNING = "image signing is not available yet"
-CONMON = "podpy has no conmon: its own monitor supervises containers"
 LATEST = NOT_YET
 
 COMMANDS = {
@@ -38,7 +37,6 @@ COMMANDS = {
 
 FLAGS = {
     "": {"-c/--connection": REMOTE, "--identity": REMOTE, "-r/--remote": REMOTE, "--url": REMOTE, "--ssh": REMOTE},
-    "pod clone": {"--infra-conmon-pidfile": CONMON},
     "build": {
         "--all-platforms": "building for every platform needs emulation of other architectures, which podpy "
         "does not have",

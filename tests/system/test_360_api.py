@@ -430,7 +430,7 @@ def curl_headers(sock: str, *args: str) -> tuple[int, dict[str, str]]:
     """curl -i over the unix socket: the status and the response's headers (lower-case names)."""
     out = subprocess.run(["curl", "-s", "-i", "--unix-socket", sock, *args], capture_output=True, text=True,
                          timeout=30, check=True).stdout
-    head = out.split("\r\n\r\n", 1)[0].split("\r\n")
+    head = out.replace("\r\n", "\n").split("\n\n", 1)[0].split("\n")   # (text mode made \r\n \n)
     return int(head[0].split()[1]), {k.lower(): v.strip() for k, _, v in (h.partition(":") for h in head[1:])}
 
 
