@@ -41,7 +41,6 @@ FLAGS = {
         "--all-platforms": "building for every platform needs emulation of other architectures, which podpy "
         "does not have",
         "--decryption-key": "image encryption is not available",
-        "--logsplit": "one log per platform needs builds for several platforms, which are not available",
         "--sign-by": SIGNING,
     },
     "manifest push": {"--remove-signatures": SIGNING, "--sign-by": SIGNING, "--sign-by-sigstore-private-key": SIGNING,

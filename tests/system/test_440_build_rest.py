@@ -414,6 +414,57 @@ def test_build_hooks_dir_runs_hooks_for_run_steps(p, tmp_path):
     assert [g[0][0] for g in records(out)] == ["prestart", "poststop", "prestart", "poststop"]
 
 
+# -- build --logsplit, several --platform values ------------------------------------------------
+
+def _host_arch() -> str:
+    import platform
+
+    machine = platform.machine()
+    return {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
+
+
+def test_logsplit_names_each_platforms_log_as_podman(p, podman, tmp_path):
+    c = ctx(tmp_path, "FROM localhost/busybox\nRUN echo hello\n")
+    arch = _host_arch()
+    names = {}
+    for name, tool in (("podpy", p), ("podman", podman)):
+        d = tmp_path / name
+        d.mkdir()
+        tool("build", "--no-cache", "--logfile", d / "none", "--logsplit", c)
+        tool("build", "--logfile", d / "one", "--logsplit", "--platform", f"linux/{arch}", c)
+        names[name] = sorted(os.listdir(d))
+        # the build's lines, its RUN's output and the image's id go to the platform's file
+        assert (d / "none").read_text() == "", name
+        lines = (d / "none__").read_text().splitlines()
+        assert "hello" in lines and lines[0].startswith("STEP 1/2: FROM"), name
+        assert len(lines[-1]) == 64 and int(lines[-1], 16) >= 0, name     # the image's id, last
+        assert (d / f"one_linux_{arch}").read_text().startswith("STEP 1/2: FROM"), name
+        tool("build", "-q", "--logsplit", c)     # without --logfile it does nothing, as in podman
+        assert sorted(os.listdir(d)) == names[name], name
+    assert names["podpy"] == names["podman"] == ["none", "none__", "one", f"one_linux_{arch}"]
+
+
+def test_several_platforms_are_built_one_after_another_when_each_runs_here(p, tmp_path):
+    if _host_arch() != "amd64":
+        pytest.skip("needs an amd64 host, which runs linux/386 programs too")
+    c = ctx(tmp_path, "FROM scratch\nCOPY f /f\n", {"f": "data\n"})
+    log = tmp_path / "build.log"
+    p("build", "--logfile", log, "--logsplit", "--platform", "linux/amd64,linux/386", "--manifest", "multi", c)
+    for arch in ("amd64", "386"):
+        lines = (tmp_path / f"build.log_linux_{arch}").read_text().splitlines()
+        assert lines[0] == f"[linux/{arch}] STEP 1/2: FROM scratch" and len(lines[-1]) == 64
+        assert p("image", "inspect", "--format", "{{.Architecture}}", lines[-1]).stdout.strip() == arch
+    listed = json.loads(p("manifest", "inspect", "multi").stdout)["manifests"]
+    assert sorted(m["platform"]["architecture"] for m in listed) == ["386", "amd64"]
+    # without --logsplit: one log, each line with its platform
+    out = p("build", "--platform", "linux/amd64,linux/386", c).stdout
+    assert "[linux/amd64] STEP 2/2: COPY f /f" in out and "[linux/386] STEP 2/2: COPY f /f" in out
+    # a platform this host cannot run is refused in one line, before anything is built
+    r = p("build", "--platform", "linux/amd64,linux/arm64", c, check=False)
+    assert r.returncode == 125 and r.stderr.count("\n") == 1 and "linux/arm64 needs emulation" in r.stderr
+    assert "STEP" not in r.stdout
+
+
 # -- network create --ipam-driver ---------------------------------------------------------------
 
 def test_ipam_driver_none_makes_a_network_without_addresses_as_podman(p, podman):
