@@ -479,10 +479,50 @@ def test_ipam_driver_none_makes_a_network_without_addresses_as_podman(p, podman)
         podman("network", "rm", "noaddr440")
     assert theirs["ipam_options"] == ours["ipam_options"] and not theirs.get("subnets")
     assert theirs["dns_enabled"] == ours["dns_enabled"]
-    # a container cannot join it yet: refused before anything is made
-    r = p("run", "--rm", "--network", "noaddr", "localhost/busybox", "true", check=False)
-    assert r.returncode == 125 and "--ipam-driver none" in r.stderr
-    assert p("ps", "-a", "-q").stdout.strip() == ""
+
+
+def test_a_container_on_a_network_without_addresses_as_podman(p, podman):
+    """--ipam-driver none: the container gets its interface (with --mac-address's MAC) and no
+    address, route or DNS server of the network, as with podman."""
+    mac = "92:d0:c6:0a:29:33"
+    script = "ip -4 addr show eth0; ip link show eth0; ip route; echo routes-done"
+    got = {}
+    for name, tool in (("podpy", p), ("podman", podman)):
+        tool("network", "create", "--ipam-driver", "none", "noaddr-run")
+        try:
+            got[name] = tool("run", "--rm", "--network", "noaddr-run", "--mac-address", mac, "localhost/busybox",
+                             "sh", "-c", script).stdout
+        finally:
+            tool("network", "rm", "-f", "noaddr-run")
+    for name, out in got.items():
+        assert f"link/ether {mac}" in out and "inet " not in out, (name, out)
+        assert out.split("link/ether", 1)[1].splitlines()[-1] == "routes-done", (name, out)   # no route
+    # podman 4.3.1 drops --ip there without a word; podpy says why it cannot give it
+    p("network", "create", "--ipam-driver", "none", "noaddr2")
+    r = p("run", "--rm", "--network", "noaddr2", "--ip", "10.1.1.1", "localhost/busybox", "true", check=False)
+    assert r.returncode == 125 and "gives no addresses (--ipam-driver none)" in r.stderr
+    r = p("run", "--rm", "--network", "noaddr2", "-p", "8080:80", "localhost/busybox", "true", check=False)
+    assert r.returncode == 125 and "ports cannot be published" in r.stderr
+    p("run", "-d", "--name", "noaddr-c", "--network", "noaddr2", "localhost/busybox", "sleep", "30")
+    net = json.loads(p("inspect", "--format", "{{json .NetworkSettings.Networks}}", "noaddr-c").stdout)["noaddr2"]
+    assert net["IPAddress"] == "" and net["Gateway"] == "" and net["MacAddress"]
+    p("rm", "-f", "-t", "0", "noaddr-c")
+
+
+@pytest.mark.parametrize("args, mode", [(["--network", "none", "--dns", "1.1.1.1"], "none"),
+                                        (["--network", "none", "--dns-search", "example.org"], "none"),
+                                        (["--network", "none", "--dns-option", "ndots:2"], "none"),
+                                        (["--network", "container:dnsx", "--dns", "1.1.1.1"], "container")])
+def test_dns_flags_with_no_network_of_its_own_are_refused_as_podman(p, podman, args, mode):
+    for tool in (p, podman):
+        tool("run", "-d", "--name", "dnsx", "localhost/busybox", "sleep", "30")
+        try:
+            r = tool("run", "--rm", *args, "localhost/busybox", "true", check=False)
+        finally:
+            tool("rm", "-f", "-t", "0", "dnsx")
+        assert r.returncode == 125 and f"conflicting options: dns and the network mode: {mode}" in r.stderr
+    assert p("run", "--rm", "--network", "host", "--dns", "1.1.1.1", "localhost/busybox", "cat",
+             "/etc/resolv.conf").stdout.splitlines() == ["nameserver 1.1.1.1"]
 
 
 def test_ipam_driver_host_local_is_the_default_and_others_are_refused(p):
