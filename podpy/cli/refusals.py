@@ -27,7 +27,8 @@ COMMANDS = {
     "container restore": "restoring needs CRIU with root privileges; podpy runs containers without them",
     "generate spec": "out of scope: podpy has no remote API that takes podman's container specs",
     "machine": "out of scope: podpy runs containers on this Linux host and manages no virtual machines",
-    "image scp": "copying images to other users or hosts is not available yet",
+    "image scp": "copying images to another user needs root (podman runs sudo or machinectl), and to another "
+                 "host a remote connection, which is not available yet: use save, then load as the other user",
     "image sign": SIGNING,
     "image trust": SIGNING,
     "system connection": REMOTE,
