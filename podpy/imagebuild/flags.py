@@ -228,10 +228,17 @@ def run_settings(rt: Any, o: Any, network: str) -> dict[str, Any]:
     except SetupError as exc:
         raise InvalidArgument(str(exc)) from exc
     userns = o.userns if o.userns is not None else os.environ.get("BUILDAH_USERNS", "")
+    userns_path = ""
     if userns not in ("", "host", "private"):
-        raise InvalidArgument(f"--userns {userns}: a RUN step with an id mapping of its own is not available yet: "
-                              "use host or private (both the user's default mapping), or --userns-uid-map")
-    idmap = step_idmap(rt, o, userns)
+        # podman's other value: the path of a user namespace in use (/proc/PID/ns/user), which
+        # RUN joins (its ids are that namespace's)
+        if not os.path.exists(userns):
+            raise InvalidArgument(f"checking user namespace: stat {userns}: no such file or directory")
+        if o.uid_map or o.gid_map or o.uid_map_user or o.gid_map_group:
+            raise InvalidArgument(f"--userns {userns}: the --userns-*-map flags cannot be used with a user "
+                                  "namespace to join")
+        userns_path = os.path.abspath(userns)
+    idmap = step_idmap(rt, o, userns) if not userns_path else {}
     if o.no_hosts and o.add_hosts:
         raise InvalidArgument("--no-hosts and --add-host conflict, can not be used together")
     from ..engine.procopts import KEEP_GROUPS
@@ -272,6 +279,7 @@ def run_settings(rt: Any, o: Any, network: str) -> dict[str, Any]:
         "add_hosts": [list(netopts.parse_add_host(h)) for h in o.add_hosts], "no_hosts": bool(o.no_hosts),
         "dns": netopts.parse_dns(list(o.dns), list(o.dns_search), list(o.dns_options)),
         "limits": limits, "cgroup_parent": o.cgroup_parent or "", "mounts": mounts, "idmap": idmap,
+        "userns_path": userns_path,
         "group_add": list(o.group_add), "keep_groups": KEEP_GROUPS in o.group_add,
         **{k: v for k, v in kernel.items() if k != "cgroups_mode"},
     }

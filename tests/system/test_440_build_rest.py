@@ -209,6 +209,27 @@ def test_userns_map_user_takes_the_subordinate_ranges_of_a_user(p, tmp_path):
     assert lines[0][:2] == ["0", "1"] and lines[1][:2] == ["0", "1"]
 
 
+def test_userns_path_joins_that_user_namespace_for_run(p, podman, tmp_path):
+    """build --userns PATH (podman's value besides host and private): RUN joins the user
+    namespace of a running process, here a container's."""
+    p("run", "-d", "--name", "ns-owner", "localhost/busybox", "sleep", "60")
+    try:
+        pid = p("inspect", "--format", "{{.State.Pid}}", "ns-owner").stdout.strip()
+        want = os.readlink(f"/proc/{pid}/ns/user")
+        d = ctx(tmp_path, "FROM localhost/busybox\nRUN readlink /proc/self/ns/user > /ns\n")
+        p("build", "-q", "--no-cache", "-t", "joined", "--userns", f"/proc/{pid}/ns/user", d)
+        assert p("run", "--rm", "joined", "cat", "/ns").stdout.strip() == want
+        p("build", "-q", "--no-cache", "-t", "own", d)
+        assert p("run", "--rm", "own", "cat", "/ns").stdout.strip() != want
+    finally:
+        p("rm", "-f", "-t", "0", "ns-owner")
+    # anything else must be a path, in podman's words
+    d = ctx(tmp_path, "FROM localhost/busybox\nRUN true\n")
+    for tool in (p, podman):
+        r = tool("build", "--userns", "keep-id", d, check=False)
+        assert r.returncode == 125 and "checking user namespace: stat keep-id: no such file or directory" in r.stderr
+
+
 def test_userns_map_errors(p, tmp_path):
     d = ctx(tmp_path, MAPS)
     r = p("build", "--userns-uid-map", "0:1:99999999", d, check=False)
