@@ -86,7 +86,7 @@ class ContainerConfig(Record):
         "sdnotify": "container", "notify_socket": "", "secrets": list,
         "group_add": list, "keep_groups": False, "umask": "", "oom_score_adj": None, "personality": "",
         "chrootdirs": list, "requires": list, "no_hosts": False, "seccomp_policy": "default", "systemd": False,
-        "rootfs": "", "resources": dict, "cgroup_conf": dict, "pod": "", "pod_infra": False,
+        "rootfs": "", "rootfs_overlay": False, "resources": dict, "cgroup_conf": dict, "pod": "", "pod_infra": False,
         "namespace": "", "init_ctr": "",
     }
     __slots__ = tuple(FIELDS)
@@ -164,6 +164,7 @@ class ContainerConfig(Record):
     seccomp_policy: str                 # --seccomp-policy: default or image
     systemd: bool                       # systemd mode (--systemd, or an init as the command)
     rootfs: str                         # --rootfs: the directory that is the root file system ("" an image)
+    rootfs_overlay: bool                # --rootfs PATH:O: the directory under an overlay of the container's
     resources: dict[str, Any]           # the cgroup options as inspect's HostConfig shows them
     cgroup_conf: dict[str, str]         # --cgroup-conf: cgroup file -> value
     pod: str                            # the id of its pod ("" none)

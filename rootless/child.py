@@ -252,6 +252,15 @@ def _init(spec: dict[str, Any], chan: Channel, detach: bool, sc: S.Syscalls) -> 
         # move onto one: a bind of the root file system made here is ours.
         sc.mount(base, base, None, S.MS_BIND | S.MS_REC)
         rootfs = base
+    hooks = spec.get("hooks") or {}
+    oci_hooks = None
+    if hooks.get("createContainer") or hooks.get("startContainer"):
+        # imported while the host's files (and the zipapp) are still reachable
+        from . import hooks as oci_hooks
+    if hooks.get("createContainer"):
+        # OCI createContainer: the mounts made, before pivot_root, in the container's
+        # namespaces; a failure stops the start (reported as any set-up error)
+        oci_hooks.run(spec, "createContainer", "creating", os.getpid(), cwd=rootfs)  # type: ignore[union-attr]
     R.pivot(sc, rootfs)
     linux = spec.get("linux", {})
     R.mask_paths(sc, linux.get("maskedPaths", []), linux.get("readonlyPaths", []))
@@ -285,7 +294,23 @@ def _init(spec: dict[str, Any], chan: Channel, detach: bool, sc: S.Syscalls) -> 
         os.chdir(cwd)
     except OSError as exc:
         raise SetupError(f"cannot chdir to `{cwd}`: {exc.strerror}") from exc
+    if oci_hooks is not None and hooks.get("startContainer"):
+        _start_container_hooks(spec, chan, oci_hooks)
     _exec(process, chan)
+
+
+def _start_container_hooks(spec: dict[str, Any], chan: Channel, oci_hooks: Any) -> None:
+    """OCI startContainer: after start, in the container as its process will be, just before
+    the exec. The start has succeeded by then, so a failure is the container's own end, as
+    with runc's init: status 1, the reason on the container's stderr."""
+    try:
+        oci_hooks.run(spec, "startContainer", "created", os.getpid(), cwd=None)
+    except SetupError as exc:
+        chan.close()   # the host side takes the container as started
+        try:
+            os.write(2, f"Error: {exc}\n".encode(errors="replace"))
+        finally:
+            os._exit(1)
 
 
 def _enter_nested_userns(sc: S.Syscalls, rootfs: str, maps: dict[str, list[dict[str, int]]]) -> None:

@@ -178,12 +178,21 @@ class Request:
         return self.conn.peer_gone()
 
 
+# --cors: what podman 4.3.1's service sends with the allowed origin
+CORS_HEADERS = (("Access-Control-Allow-Headers", "Origin, X-Requested-With, Content-Type, Accept, X-Registry-Auth, "
+                                                 "Connection, Upgrade, X-Registry-Config"),
+                ("Access-Control-Allow-Methods", "HEAD, GET, POST, DELETE, PUT, OPTIONS"))
+
+
 class App:
     """What every connection shares: the routes, how a request opens the engine's Runtime (one
-    per request: a SQLite connection belongs to one thread), where errors are logged."""
+    per request: a SQLite connection belongs to one thread), where errors are logged, and the
+    origin the CORS headers allow (--cors; None: no CORS headers)."""
 
-    def __init__(self, router: Router, open_runtime: Callable[[], Any], log: Callable[[str], None]) -> None:
+    def __init__(self, router: Router, open_runtime: Callable[[], Any], log: Callable[[str], None],
+                 cors: Optional[str] = None) -> None:
         self.router, self.open_runtime, self.log = router, open_runtime, log
+        self.cors = [("Access-Control-Allow-Origin", cors), *CORS_HEADERS] if cors is not None else []
 
 
 class Connection:
@@ -194,6 +203,7 @@ class Connection:
         self.app = app
         self.router = app.router
         self.log = app.log
+        self.cors = app.cors
         self.h = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
 
     def _next(self) -> Any:
@@ -297,6 +307,11 @@ class Connection:
 
     def _dispatch(self, req: Request) -> Any:
         try:
+            if self.cors and req.method == "OPTIONS":
+                # a browser's preflight: answered for every path with the CORS headers, as Docker's
+                # daemon does (podman 4.3.1's answer, 405, fails every preflight)
+                self._read_body(req)
+                return Response(200, b"", None)
             req.version = check_version(req.asked_version)
             route, req.params = self.router.match(req.method, req.path)
             if route.stream_body:
@@ -330,7 +345,7 @@ class Connection:
                    ("Server", f"Podpy/{__version__} (linux)")]
         if content_type:
             headers.append(("Content-Type", content_type))
-        return headers + extra
+        return headers + self.cors + extra
 
     def _send(self, result: Any, head: bool, close: bool = False) -> None:
         if self.h.our_state is not h11.SEND_RESPONSE:

@@ -176,15 +176,16 @@ class Service:
 
 
 def serve(uri: Optional[str], idle_time: int, open_runtime: Callable[[], Any], warn: Callable[[str], None],
-          log: Callable[[str], None]) -> None:
-    """Serve the API until idle (or SIGTERM/SIGINT)."""
+          log: Callable[[str], None], cors: Optional[str] = None) -> None:
+    """Serve the API until idle (or SIGTERM/SIGINT). cors: the origin that the CORS headers of
+    every response allow (--cors), None for none."""
     import signal
 
     from . import AREAS
     from .http import App
     from .routes import Router
 
-    app = App(Router.build(AREAS), open_runtime, log)
+    app = App(Router.build(AREAS), open_runtime, log, cors)
     service = Service(app, uri, idle_time, warn)
 
     def stop(_sig: int, _frame: object) -> None:

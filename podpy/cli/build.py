@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 from typing import Iterator, List, Optional
@@ -140,6 +141,8 @@ def build(
     force_rm: bool = typer.Option(False, "--force-rm/--no-force-rm",
                                   help="Remove them even when the step fails (podpy always does)."),
     logfile: Optional[str] = typer.Option(None, "--logfile", help="Write the build's output to this file."),
+    logsplit: bool = typer.Option(False, "--logsplit", help="With --logfile: each platform's output to "
+                                                            "LOGFILE_OS_ARCH."),
     stdin: bool = typer.Option(False, "--stdin/--no-stdin", help="RUN reads this command's stdin."),
     compress: bool = typer.Option(False, "--compress/--no-compress", help="Accepted: no effect, as in podman."),
     disable_compression: bool = typer.Option(True, "-D", "--disable-compression/--no-disable-compression",
@@ -174,13 +177,32 @@ def build(
                         cpuset_cpus=cpuset_cpus, cpuset_mems=cpuset_mems, http_proxy=http_proxy,
                         isolation=isolation, runtime_flags=list(runtime_flags), rm=rm, force_rm=force_rm,
                         stdin=stdin)
+    from ..errors import InvalidArgument
+    from ..imagebuild.flags import platform, platforms_to_build
+
+    # several platforms are built one after another (each one this host runs: flags.py)
+    values = platforms_to_build(list(platforms))
+    runs = [[v] for v in values] if len(values) > 1 else [list(platforms)]
+    if len(runs) > 1 and outputs:
+        raise InvalidArgument("--output with several --platform values is not available: build one platform "
+                              "at a time")
     rt = runtime(ctx)
     # a tar written to stdout (-o -) keeps stdout to itself: the build's lines go to stderr
     tar_out = any(o == "-" or o.endswith(",dest=-") or ",dest=-," in o for o in outputs)
     say = _say_err if tar_out else _say
+    split = bool(logfile and logsplit)
     with _logged(logfile) if logfile else contextlib.nullcontext():
-        image = do_build(rt, opts, say, render.warn, render.err_line)
-        if not tar_out:
+        for one in runs:
+            # podman's names: LOGFILE_OS_ARCH, empty parts for what was not given (LOGFILE__)
+            p_os, p_arch, _ = platform(one, os_, arch, variant) if split else (None, None, None)
+            prefix = f"[{one[0]}] " if len(runs) > 1 else ""
+            with _logged(f"{logfile}_{p_os or ''}_{p_arch or ''}") if split else contextlib.nullcontext():
+                image = do_build(rt, dataclasses.replace(opts, platforms=one),
+                                 (lambda line, pre=prefix: say(pre + line)) if prefix else say,
+                                 render.warn, render.err_line)
+                if split and not tar_out:
+                    render.out(image.id)
+        if not split and not tar_out:
             render.out(image.id)
 
 

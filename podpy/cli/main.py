@@ -77,30 +77,35 @@ def exec_command(fields: dict, g: Globals) -> int:
     return exec_(rt, opts, lambda: None)
 
 
-def _service_args(rest: list[str]) -> Optional[tuple[int, Optional[str]]]:
-    """`system service [-t|--time N] [URI]` as (time, uri): the API service starts without typer
-    (socket activation waits for it); None for anything else, which typer parses and refuses."""
+def _service_args(rest: list[str]) -> Optional[tuple[int, Optional[str], Optional[str]]]:
+    """`system service [-t|--time N] [--cors ORIGIN] [URI]` as (time, uri, cors): the API service
+    starts without typer (socket activation waits for it); None for anything else, which typer
+    parses and refuses."""
     if not rest or rest[0] != "service":
         return None
-    words, time_value, uri = rest[1:], "5", None
+    words, time_value, uri, cors = rest[1:], "5", None, None
     while words:
         word = words.pop(0)
         if word in ("-t", "--time") and words:
             time_value = words.pop(0)
         elif word.startswith("--time="):
             time_value = word[len("--time="):]
+        elif word == "--cors" and words:
+            cors = words.pop(0)
+        elif word.startswith("--cors="):
+            cors = word[len("--cors="):]
         elif word.startswith("-t") and len(word) > 2:
             time_value = word[2:]
         elif not word.startswith("-") and uri is None:
             uri = word
         else:
             return None
-    return (int(time_value), uri) if time_value.isdigit() else None
+    return (int(time_value), uri, cors) if time_value.isdigit() else None
 
 
-def serve_command(g: Globals, idle_time: int, uri: Optional[str]) -> int:
+def serve_command(g: Globals, idle_time: int, uri: Optional[str], cors: Optional[str] = None) -> int:
     """`podpy system service` (also cli/service.py's command): serve the store the global flags
-    name, each request with a Runtime of its own."""
+    name, each request with a Runtime of its own; cors: the origin the CORS headers allow."""
     from ..api.http import log_to_stderr
     from ..api.service import serve
 
@@ -118,7 +123,7 @@ def serve_command(g: Globals, idle_time: int, uri: Optional[str]) -> int:
 
         render.warn(line)
 
-    serve(uri, idle_time, open_runtime, warn, log_to_stderr)
+    serve(uri, idle_time, open_runtime, warn, log_to_stderr, cors=cors)
     return 0
 
 

@@ -447,6 +447,8 @@ def clone(
     label_file: List[str] = typer.Option([], "--label-file", help="Read more labels from a file."),
     infra_command: Optional[str] = typer.Option(None, "--infra-command", help="Command of the infra container."),
     infra_name: Optional[str] = typer.Option(None, "--infra-name", help="Name of the infra container."),
+    infra_conmon_pidfile: Optional[str] = typer.Option(
+        None, "--infra-conmon-pidfile", help="Write the pid of the clone's infra container's monitor to this file."),
     userns: Optional[str] = typer.Option(None, "--userns", help="User namespace of the clone's containers."),
     uidmap: List[str] = typer.Option([], "--uidmap", help="CONTAINER:HOST:SIZE uid map of the clone's user namespace."),
     gidmap: List[str] = typer.Option([], "--gidmap", help="CONTAINER:HOST:SIZE gid map of the clone's user namespace."),
@@ -477,7 +479,7 @@ def clone(
     from . import runargs
 
     changes = dict(hostname=hostname, labels=list(label), label_files=list(label_file), infra_command=infra_command,
-                   infra_name=infra_name, userns=userns, uidmap=list(uidmap), gidmap=list(gidmap),
+                   infra_name=infra_name, infra_conmon_pidfile=infra_conmon_pidfile, userns=userns, uidmap=list(uidmap), gidmap=list(gidmap),
                    subuidname=subuidname, subgidname=subgidname, volumes=list(volume), shm_size=shm_size,
                    sysctls=list(sysctl), uts=uts, pid=pid, security_opts=list(security_opt),
                    volumes_from=list(volumes_from), devices=list(device), cgroup_parent=cgroup_parent, cpus=cpus,

@@ -20,7 +20,6 @@ No imports: the run path reads it only when a command line has a flag it does no
 NOT_YET = "not available yet"
 REMOTE = "remote connections are not available yet"
 SIGSTORE = "sigstore signatures are not available: podpy signs with GPG keys (--sign-by)"
-CONMON = "podpy has no conmon: its own monitor supervises containers"
 LATEST = NOT_YET
 
 COMMANDS = {
@@ -28,7 +27,8 @@ COMMANDS = {
     "container restore": "restoring needs CRIU with root privileges; podpy runs containers without them",
     "generate spec": "out of scope: podpy has no remote API that takes podman's container specs",
     "machine": "out of scope: podpy runs containers on this Linux host and manages no virtual machines",
-    "image scp": "copying images to other users or hosts is not available yet",
+    "image scp": "copying images to another user needs root (podman runs sudo or machinectl), and to another "
+                 "host a remote connection, which is not available yet: use save, then load as the other user",
     "system connection": REMOTE,
     "system migrate": "out of scope: podpy's database updates itself when a newer podpy opens it",
     "system renumber": "out of scope: podpy has no lock numbers to renumber (SQLite locks the rows)",
@@ -36,18 +36,15 @@ COMMANDS = {
 
 FLAGS = {
     "": {"-c/--connection": REMOTE, "--identity": REMOTE, "-r/--remote": REMOTE, "--url": REMOTE, "--ssh": REMOTE},
-    "pod clone": {"--infra-conmon-pidfile": CONMON},
     "build": {
         "--all-platforms": "building for every platform needs emulation of other architectures, which podpy "
         "does not have",
         "--decryption-key": "image encryption is not available",
-        "--logsplit": "one log per platform needs builds for several platforms, which are not available",
         "--sign-by": "signing images in the store is not available (podpy keeps no signatures with stored "
                      "images): sign the image when pushing it (push --sign-by) or afterwards (image sign)",
     },
     "manifest push": {"--sign-by-sigstore-private-key": SIGSTORE, "--sign-passphrase-file": SIGSTORE},
     "push": {"--sign-by-sigstore-private-key": SIGSTORE, "--sign-passphrase-file": SIGSTORE},
-    "system service": {"--cors": "CORS headers are not available yet: the API is for local clients"},
 }
 
 # podman's second names of a command -> the first (their flags are the same in podman 4.3.1)

@@ -14,10 +14,12 @@ def service(
                                                    "or tcp://HOST:PORT."),
     time: int = typer.Option(5, "-t", "--time", min=0,
                              help="Seconds with no connection before the service leaves (0: never)."),
+    cors: Optional[str] = typer.Option(None, "--cors", help="Send CORS headers allowing this origin "
+                                                            "(`*`: any) with every response."),
 ) -> None:
     """Serve the Docker-compatible API (DOCKER_HOST=unix://...) until idle."""
     from .globalflags import Globals
     from .main import serve_command
 
     root = ctx.find_root()
-    serve_command(root.obj if isinstance(root.obj, Globals) else Globals(), time, uri)
+    serve_command(root.obj if isinstance(root.obj, Globals) else Globals(), time, uri, cors)

@@ -131,7 +131,7 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
         capabilities.resolve((), o.cap_add, o.cap_drop, False)
     except SetupError as exc:
         raise InvalidArgument(str(exc)) from exc
-    rootfs = procopts.check_rootfs(o.image) if o.rootfs else ""
+    rootfs, rootfs_overlay = procopts.check_rootfs(o.image) if o.rootfs else ("", False)
     try:
         image = None if rootfs else rt.store.image(o.image, rt.cfg.short_names)
     except Exception as exc:  # noqa: BLE001
@@ -245,7 +245,7 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
         read_only_tmpfs=ro_tmpfs and o.read_only,
         userns="private" if userns.mode == "nomap" else o.userns or userns.mode,
         idmap=userns.idmap, etc_entries=extra_etc, group_add=list(o.group_add), keep_groups=keep_groups,
-        systemd=systemd, rootfs=rootfs, resources=resources, cgroup_conf=cgroup_conf, **extra,
+        systemd=systemd, rootfs=rootfs, rootfs_overlay=rootfs_overlay, resources=resources, cgroup_conf=cgroup_conf, **extra,
         create_command=o.create_command or [os.path.basename(sys.argv[0])] + sys.argv[1:],
         pod=pod.id if pod is not None else "", pod_infra=infra, namespace=rt.cfg.namespace or "",
         init_ctr=o.init_ctr or "",
@@ -294,8 +294,12 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
         _drop_cidfile(cidfile, o.cidfile)
         raise
     try:
-        if image is None:   # --rootfs: the directory is bound at merged/ at each start
-            os.makedirs(os.path.join(rt.store.container_dir(cid), "merged"), mode=0o700)
+        if image is None:   # --rootfs: the directory is bound (or, with :O, overlaid) at merged/ at each start
+            cdir = rt.store.container_dir(cid)
+            for part in ("merged", "diff", "work") if rootfs_overlay else ("merged",):
+                os.makedirs(os.path.join(cdir, part), mode=0o700)
+            if rootfs_overlay:   # the root's mode is the directory's, as an image's upper layer keeps it
+                os.chmod(os.path.join(cdir, "diff"), os.stat(rootfs).st_mode & 0o7777)
         else:
             rt.store.create_container(cid, image)
         if secrets:

@@ -13,9 +13,8 @@ one of the patterns; bind mounts in the spec. Patterns are regular expressions s
 in the text, as podman's are. The matching hooks go into the spec's `hooks`, stage by
 stage, for the runtime (rootless/hooks.py) to run.
 
-podpy runs containers itself, without a separate container namespace step between its
-create and start: the createContainer and startContainer stages, which run inside the
-container's namespaces, are not run (a hook naming them is warned about once per start).
+podpy is its own runtime and runs every stage (rootless/hooks.py says where): the
+createContainer and startContainer stages in the container's namespaces, from its init.
 """
 
 from __future__ import annotations
@@ -31,7 +30,6 @@ if TYPE_CHECKING:
 
 DEFAULT_DIRS = ("/usr/share/containers/oci/hooks.d", "/etc/containers/oci/hooks.d")
 STAGES = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
-RUN_HERE = ("prestart", "createRuntime", "poststart", "poststop")
 POSTSTOP_FILE = "poststop-hooks.json"
 
 
@@ -140,20 +138,16 @@ def for_spec(hooks: list[Hook], spec: dict[str, Any], binds: bool, warn: Optiona
              ) -> dict[str, list[dict[str, Any]]]:
     """The spec's `hooks`: the matching hooks' entries stage by stage. binds: whether the
     user gave the container volumes or mounts (podman's hasBindMounts: not the mounts every
-    container gets, such as /etc/hosts)."""
+    container gets, such as /etc/hosts). warn: kept for callers that pass one; every stage
+    runs, so nothing is warned about."""
     annotations = {str(k): str(v) for k, v in (spec.get("annotations") or {}).items()}
     args = (spec.get("process") or {}).get("args") or [""]
     out: dict[str, list[dict[str, Any]]] = {}
     for h in hooks:
         if not h.matches(annotations, str(args[0]), binds):
             continue
-        skipped = [s for s in h.stages if s not in RUN_HERE]
-        if skipped and warn is not None:
-            warn(f"OCI hook {h.name}: the {' and '.join(skipped)} stages are not run by podpy (it has no "
-                 "separate container-namespace step)")
         for s in h.stages:
-            if s in RUN_HERE:
-                out.setdefault(s, []).append(h.entry())
+            out.setdefault(s, []).append(h.entry())
     return out
 
 

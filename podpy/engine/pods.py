@@ -172,6 +172,10 @@ class PodEngine:
                                 ("--infra-conmon-pidfile", o.infra_conmon_pidfile)):
                 if given:
                     raise InvalidArgument(f"{flag} needs an infra container: it cannot be used with --infra=false")
+        if o.infra_conmon_pidfile:   # named as given, before anything is made
+            from .runfiles import check_pidfile
+
+            check_pidfile(o.infra_conmon_pidfile, "--infra-conmon-pidfile")
         if o.hostname and "uts" not in share:
             raise InvalidArgument("--hostname: the pod does not share a UTS namespace")
         if o.no_hosts and o.add_host:

@@ -216,16 +216,19 @@ def _expand_template(template: str, values: dict[str, str]) -> str:
     return re.sub(r"\$(?:\{(\w+)\}|(\w+))", lambda m: values.get(m.group(1) or m.group(2), ""), template)
 
 
-def check_rootfs(value: str) -> str:
-    """--rootfs: the directory given in the image's place, which the container writes in."""
-    if value.endswith(":O"):
-        raise InvalidArgument("--rootfs PATH:O (an overlay over the directory) is not available yet")
+def check_rootfs(value: str) -> tuple[str, bool]:
+    """--rootfs: the directory given in the image's place, which the container writes in; with
+    PATH:O, an overlay's lower layer, the container's writes kept in an upper layer of its
+    own (gone with the container), as podman does. (path, whether an overlay)."""
+    overlay = value.endswith(":O")
+    if overlay:
+        value = value[:-2]
     path = os.path.abspath(value)
     if not os.path.exists(path):
         raise InvalidArgument(f"running container create option: stat {path}: no such file or directory")
     if not os.path.isdir(path):
         raise InvalidArgument(f"--rootfs {value}: not a directory")
-    return path
+    return path, overlay
 
 
 def subid_maps(uidname: Optional[str], gidname: Optional[str], maps: Any) -> tuple[list[str], list[str]]:

@@ -103,6 +103,12 @@ class SpecBuilder:
         from storage import images as img
 
         rt = self.rt
+        if rec.config.rootfs and rec.config.rootfs_overlay:   # --rootfs PATH:O: writes kept aside
+            cdir = rt.store.container_dir(rec.id)
+            desc = {"type": "overlay", "lower": [rec.config.rootfs], "upper": os.path.join(cdir, "diff"),
+                    "work": os.path.join(cdir, "work"), "target": os.path.join(cdir, "merged"),
+                    "userxattr": rt.cfg.rootless}
+            return idmapped_rootfs(rt, rec.id, desc, rec.config.idmap) if rec.config.idmap else desc
         if rec.config.rootfs:   # --rootfs: the directory itself, written in place
             desc = {"type": "bind", "source": rec.config.rootfs,
                     "target": os.path.join(rt.store.container_dir(rec.id), "merged")}

@@ -88,6 +88,34 @@ def parse_labels(items: list[str]) -> dict[str, str]:
     return out
 
 
+# architectures a host runs without emulation besides its own (the kernel's 32-bit compat)
+NATIVE_TOO = {"amd64": ("386",), "arm64": ("arm",)}
+
+
+def platforms_to_build(given: list[str]) -> list[str]:
+    """--platform's values, each checked, in order (duplicates dropped). Several are built one
+    after another, so each must run here: the host's architecture, or one its kernel runs too
+    (386 on amd64); one that needs emulation is refused in one line. A single one is
+    for the image and FROM's pull, whatever it is."""
+    from ..engine.imagestore import host_arch
+
+    values: list[str] = []
+    for v in (v for item in given for v in item.split(",") if v):
+        parts = v.split("/")
+        if len(parts) not in (2, 3) or not all(parts):
+            raise InvalidArgument(f"invalid --platform {v!r}: expected OS/ARCH[/VARIANT]")
+        if v not in values:
+            values.append(v)
+    if len(values) > 1:
+        host = host_arch()
+        for v in values:
+            os_, arch = v.split("/")[:2]
+            if os_ != "linux" or (arch != host and arch not in NATIVE_TOO.get(host, ())):
+                raise InvalidArgument(f"--platform {v}: building for several platforms needs each to run on this "
+                                      f"linux/{host} host; {v} needs emulation, which podpy does not have")
+    return values
+
+
 def platform(given: list[str], os_: Optional[str], arch: Optional[str],
              variant: Optional[str]) -> tuple[Optional[str], Optional[str], Optional[str]]:
     """(os, arch, variant) of --platform OS/ARCH[/VARIANT], then --os, --arch, --variant over it."""
@@ -200,10 +228,17 @@ def run_settings(rt: Any, o: Any, network: str) -> dict[str, Any]:
     except SetupError as exc:
         raise InvalidArgument(str(exc)) from exc
     userns = o.userns if o.userns is not None else os.environ.get("BUILDAH_USERNS", "")
+    userns_path = ""
     if userns not in ("", "host", "private"):
-        raise InvalidArgument(f"--userns {userns}: a RUN step with an id mapping of its own is not available yet: "
-                              "use host or private (both the user's default mapping), or --userns-uid-map")
-    idmap = step_idmap(rt, o, userns)
+        # podman's other value: the path of a user namespace in use (/proc/PID/ns/user), which
+        # RUN joins (its ids are that namespace's)
+        if not os.path.exists(userns):
+            raise InvalidArgument(f"checking user namespace: stat {userns}: no such file or directory")
+        if o.uid_map or o.gid_map or o.uid_map_user or o.gid_map_group:
+            raise InvalidArgument(f"--userns {userns}: the --userns-*-map flags cannot be used with a user "
+                                  "namespace to join")
+        userns_path = os.path.abspath(userns)
+    idmap = step_idmap(rt, o, userns) if not userns_path else {}
     if o.no_hosts and o.add_hosts:
         raise InvalidArgument("--no-hosts and --add-host conflict, can not be used together")
     from ..engine.procopts import KEEP_GROUPS
@@ -244,6 +279,7 @@ def run_settings(rt: Any, o: Any, network: str) -> dict[str, Any]:
         "add_hosts": [list(netopts.parse_add_host(h)) for h in o.add_hosts], "no_hosts": bool(o.no_hosts),
         "dns": netopts.parse_dns(list(o.dns), list(o.dns_search), list(o.dns_options)),
         "limits": limits, "cgroup_parent": o.cgroup_parent or "", "mounts": mounts, "idmap": idmap,
+        "userns_path": userns_path,
         "group_add": list(o.group_add), "keep_groups": KEEP_GROUPS in o.group_add,
         **{k: v for k, v in kernel.items() if k != "cgroups_mode"},
     }

@@ -196,6 +196,7 @@ def run(work: Working, step: RunStep, warn: Callable[[str], None], stopper: Stop
         env.append(f"HOME={home if home != '/' or uid else '/root'}")
     cid = hashlib.sha256(os.urandom(16)).hexdigest()
     settings = dict(step.settings)
+    userns_path = settings.pop("userns_path", "")
     mounts = list(settings.pop("mounts", [])) + list(step.mounts)
     cfg = ContainerConfig(command=step.argv, entrypoint=[], env=env, user=step.user, uid=uid, gid=gid,
                           groups=groups, workdir=step.workdir or "/", hostname="", network=step.network,
@@ -207,6 +208,10 @@ def run(work: Working, step: RunStep, warn: Callable[[str], None], stopper: Stop
     if cfg.idmap:   # --userns-uid-map & co: the layers seen with their own ids through fuse-overlayfs
         rootfs = specgen.idmapped_rootfs(rt, cid, rootfs, cfg.idmap, cdir=work.cdir)
     spec = specgen.builder(rt).build_step(rec, rootfs, etc)
+    if userns_path:   # --userns PATH: joined, its maps as they are
+        for ns in spec["linux"]["namespaces"]:
+            if ns["type"] == "user":
+                ns["path"] = userns_path
     from ..engine import hooks as oci
 
     oci.attach(spec, step.hooks_dirs, cid, work.cdir, bool(mounts), warn)

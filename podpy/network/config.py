@@ -58,6 +58,9 @@ def resolve(rt: Runtime, o: CreateOptions, icfg: dict[str, Any]) -> dict[str, An
     elif o.ip or o.ip6 or o.mac_address or o.network_aliases:
         raise InvalidArgument("--ip, --ip6, --mac-address and --network-alias need a user network "
                               "(--network NAME): the network mode is " + mode.partition(":")[0])
+    if (o.dns or o.dns_search or o.dns_options) and o.network and (mode == "none" or mode.startswith("container:")):
+        # no resolv.conf of its own to write them in (podman's words)
+        raise InvalidArgument(f"conflicting options: dns and the network mode: {mode.partition(':')[0]}")
     add_hosts = [list(netopts.parse_add_host(h)) for h in o.add_hosts]
     dns = netopts.parse_dns(list(o.dns), list(o.dns_search), list(o.dns_options))
     return {"network": mode, "network_options": options, "ports": ports,

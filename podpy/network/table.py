@@ -156,6 +156,8 @@ def _check_in_subnet(net: dict[str, Any], ip: str) -> None:
 
     addr = ipaddress.ip_address(ip)
     sub = subnet_of(net, addr.version)
+    if (net.get("ipam_options") or {}).get("driver") == "none":   # podman 4.3.1 drops it without a word
+        raise InvalidArgument(f"IP address {ip}: network {net['name']} gives no addresses (--ipam-driver none)")
     if sub is None:
         raise InvalidArgument(f"network {net['name']} has no IPv6 subnet for {ip}: create it with --ipv6")
     network = ipaddress.ip_network(sub["subnet"])
@@ -181,8 +183,11 @@ def allocate_addresses(rt: Runtime, cid: str, endpoints: dict[str, dict[str, Any
             if net is None:
                 raise NoSuchNetwork(f"unable to find network with name or ID {name}: network not found")
             if (net.get("ipam_options") or {}).get("driver") == "none":
-                raise InvalidArgument(f"network {name} gives no addresses (--ipam-driver none): containers on "
-                                      "such a network are not available yet")
+                # podman's: an interface (and its MAC) without addresses, which the user sets up
+                given = [f"--{k}" for k in ("ip", "ip6") if ep.get(k)]
+                if given:   # podman 4.3.1 drops them without a word
+                    raise InvalidArgument(f"{' and '.join(given)}: network {name} gives no addresses "
+                                          "(--ipam-driver none)")
             used = {r[0] for r in c.execute("SELECT ip FROM network_addresses WHERE network=?", (net["id"],))}
             for version, key, suffix in ((4, "ip", ""), (6, "ip6", "6")):
                 sub = subnet_of(net, version)
@@ -230,14 +235,16 @@ def _endpoint_request(rt: Runtime, rec: "ContainerRecord", name: str, ep: dict[s
     net = by_id(rt, ep["id"])
     if net is None:
         raise NoSuchNetwork(f"network {name} of container {rec.name} no longer exists")
-    sub = subnet_of(net, 4) or net["subnets"][0]
+    # a network without subnets (--ipam-driver none): a bridge without an address, an
+    # interface without one, no route and no DNS
+    sub = subnet_of(net, 4) or (net["subnets"] or [None])[0] or {"gateway": None, "subnet": "/0"}
     prefix = int(sub["subnet"].partition("/")[2])
     out = {"name": net["name"], "bridge": net["network_interface"], "gateway": sub["gateway"], "prefix": prefix,
-           "internal": bool(net.get("internal")), "dns": bool(net.get("dns_enabled")), "ip": ep["ip"],
+           "internal": bool(net.get("internal")), "dns": bool(net.get("dns_enabled")), "ip": ep.get("ip"),
            "servers": list(net.get("network_dns_servers") or ()),
            "mac": ep["mac"], "ifname": ep["ifname"],
            "names": [rec.name, rec.id[:12], *ep.get("aliases", [])],
-           "route_via": sub["gateway"] if route and not net.get("internal") else None}
+           "route_via": sub["gateway"] if route and not net.get("internal") and ep.get("ip") else None}
     sub6 = subnet_of(net, 6)
     if sub6 is not None and ep.get("ip6"):
         out.update(gateway6=sub6["gateway"], prefix6=int(sub6["subnet"].partition("/")[2]), ip6=ep["ip6"],
@@ -265,6 +272,9 @@ def bridge_start(ns: Any, host_ip: Optional[str], host_lines: list[str]) -> EtcN
         ns.userns_path = str(hello["userns"])
     ns.plan["bridge"] = {"runroot": rt.cfg.runroot, "request": {"id": rec.id, "networks": requests}}
     if ns.ports:
+        if not requests[0]["ip"]:
+            raise InvalidArgument(f"network {requests[0]['name']} gives no addresses (--ipam-driver none): "
+                                  "ports cannot be published to the container")
         ns.plan["helper"] = True
         ns.target = requests[0]["ip"]
     servers = [r["gateway"] for r in requests if r["dns"]]

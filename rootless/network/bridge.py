@@ -77,7 +77,7 @@ class Bridges:
         self.own_netns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         self.sc = syscalls.default()
 
-    def ensure_bridge(self, name: str, gateway: str, prefix: int, internal: bool,
+    def ensure_bridge(self, name: str, gateway: Optional[str], prefix: int, internal: bool,
                       gateway6: Optional[str] = None, prefix6: int = 0) -> int:
         """The bridge for a network, made or brought to the network's settings (its IPv4
         gateway address, and its IPv6 one when it has IPv6); its index."""
@@ -90,7 +90,9 @@ class Bridges:
         if gateway6:
             # before any address: a bridge made with IPv6 off would refuse one
             _write(f"/proc/sys/net/ipv6/conf/{name}/disable_ipv6", "0")
-        for family, want in ((2, {(gateway, prefix)}), (10, {(gateway6, prefix6)} if gateway6 else set())):
+        # (no gateway: a network without addresses, --ipam-driver none)
+        for family, want in ((2, {(gateway, prefix)} if gateway else set()),
+                             (10, {(gateway6, prefix6)} if gateway6 else set())):
             have = {(a.get_attr("IFA_ADDRESS"), a["prefixlen"]) for a in self.ipr.get_addr(index=index, family=family)
                     if family == 2 or a["scope"] == 0}   # IPv6: not the link-local address
             if have != want:
@@ -107,12 +109,12 @@ class Bridges:
         self.ipr.link("set", index=index, state="up")
         return index
 
-    def attach(self, netns_fd: int, bridge: str, host_ifname: str, ifname: str, ip: str, prefix: int,
+    def attach(self, netns_fd: int, bridge: str, host_ifname: str, ifname: str, ip: Optional[str], prefix: int,
                mac: str, gateway: Optional[str], mtu: int = 1500, ip6: Optional[str] = None, prefix6: int = 0,
                gateway6: Optional[str] = None) -> None:
         """A veth pair: host_ifname on the bridge here, ifname with ip/prefix (and ip6/prefix6)
         and mac in the container's namespace, and a default route via gateway (None: no route
-        out), and one via gateway6 for IPv6."""
+        out), and one via gateway6 for IPv6. ip None: the interface has no address."""
         br = self.ipr.link_lookup(ifname=bridge)[0]
         stale = self.ipr.link_lookup(ifname=host_ifname)
         if stale:
@@ -127,7 +129,8 @@ class Bridges:
             try:
                 idx = ipr.link_lookup(ifname=tmp)[0]
                 ipr.link("set", index=idx, ifname=ifname, address=mac)
-                ipr.addr("add", index=idx, address=ip, prefixlen=prefix)
+                if ip:   # none on a network without addresses
+                    ipr.addr("add", index=idx, address=ip, prefixlen=prefix)
                 if ip6:
                     ipr.addr("add", index=idx, address=ip6, prefixlen=prefix6, flags=IFA_F_NODAD)
                 ipr.link("set", index=idx, state="up")

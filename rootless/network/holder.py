@@ -268,7 +268,7 @@ class Holder(Service):
         # whatever no container uses any more goes first.
         for other in list(self.networks.values()):
             if other.name != spec["name"] and not other.records and (
-                    other.bridge == spec["bridge"] or other.gateway == spec["gateway"]):
+                    other.bridge == spec["bridge"] or (spec["gateway"] and other.gateway == spec["gateway"])):
                 self._forget_network(other)
         net = self.networks.get(spec["name"])
         if net is None or (net.bridge, net.gateway, net.prefix, net.internal, net.gateway6, net.prefix6) != (
@@ -283,7 +283,7 @@ class Holder(Service):
             self.networks[net.name] = net
         self.worker.call("bridge", name=net.bridge, gateway=net.gateway, prefix=net.prefix, internal=net.internal,
                          gateway6=net.gateway6, prefix6=net.prefix6)
-        if spec.get("dns", True) and net.dns_sock is None:
+        if spec.get("dns", True) and net.gateway and net.dns_sock is None:
             sock = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC | _socket.SOCK_NONBLOCK)
             try:
                 sock.bind((net.gateway, 53))
@@ -330,7 +330,8 @@ class Holder(Service):
                                  gateway6=spec.get("route6_via"))
                 ctr["networks"][net.name] = veth
                 done.append(net.name)
-                net.records.add(cid, list(spec.get("names") or []), spec["ip"], spec.get("ip6"))
+                if spec["ip"]:   # (none on a network without addresses)
+                    net.records.add(cid, list(spec.get("names") or []), spec["ip"], spec.get("ip6"))
         except BaseException:
             for name in done:
                 self._detach(cid, name)

@@ -153,6 +153,28 @@ def test_rootfs(p, image_tar, tmp_path):
                                                                check=False))
 
 
+def test_rootfs_overlay_keeps_the_directory_unchanged_as_podman(p, podman, image_tar, tmp_path):
+    """--rootfs PATH:O: the container writes in an overlay of its own, which lasts as long as
+    the container; the directory is left as it was (podman's behaviour, checked with podman)."""
+    for name, tool in (("podpy", p), ("podman", podman)):
+        root = tmp_path / name
+        root.mkdir()
+        subprocess.run(["tar", "-xf", str(image_tar), "-C", str(root), "--no-same-owner"], check=False,
+                       stderr=subprocess.DEVNULL)
+        before = sorted(os.listdir(root))
+        script = "cat /kept 2>/dev/null; echo written > /kept; rm /bin/true; id -u"
+        out = tool("run", "--name", "rfo", "--rootfs", f"{root}:O", "sh", "-c", script).stdout.split()
+        assert out == ["0"], name
+        assert tool("start", "-a", "rfo").stdout.split() == ["written", "0"], name   # the overlay lasts
+        assert tool("inspect", "--format", "{{.Rootfs}}", "rfo").stdout.strip() == str(root), name
+        tool("rm", "rfo")
+        assert sorted(os.listdir(root)) == before and (root / "bin" / "true").exists(), name
+        out = tool("run", "--rm", "--rootfs", f"{root}:O", "sh", "-c", "cat /kept || echo fresh").stdout
+        assert out.strip() == "fresh", name    # a new container: a new overlay
+    p("create", "--name", "rfo2", "--rootfs", f"{tmp_path / 'podpy'}:O", "true")
+    assert "(--rootfs), not an image" in _one_line_error(p("commit", "rfo2", "rfoimage", check=False))
+
+
 def test_systemd_tmpfs_keep_what_the_image_has_there(p, image_tar, tmp_path):
     root = tmp_path / "tree"
     root.mkdir()

@@ -318,7 +318,7 @@ def test_accepted_flags_that_change_nothing(p, tmp_path):
     (["--ulimit", "bogus=1"], "bogus"),
     (["--volume", "relative:/x"], "volume"),
     (["--cache-from", "localhost/cache"], "registry"),
-    (["--userns", "keep-id"], "--userns"),
+    (["--userns", "keep-id"], "checking user namespace: stat keep-id"),   # podman's: a path is wanted
     (["--pid", "container:other"], "--pid"),
     (["--manifest", "busybox"], "not a manifest list"),
     (["--output", "type=tar,dest=/no/such/dir/x.tar"], "does not exist"),

@@ -195,3 +195,27 @@ def test_init_containers_run_in_the_pods_user_namespace(p):
     p("pod", "start", "ui")
     assert _maps(_log(p, "ui-init")) == [["0", "1", "1000"]]
     assert _states(p, "ui") == {"INFRA": "running", "ui-init": "exited", "ui-member": "running"}
+
+
+def test_pod_clone_infra_conmon_pidfile_names_the_clones_monitor(p, tmp_path):
+    """As with podman: the clone's infra container writes the pid of what supervises it (podpy's
+    monitor, podman's conmon) at each start; the original's file is not the clone's."""
+    orig, given = tmp_path / "orig.pid", tmp_path / "clone.pid"
+    p("pod", "create", "--name", "cp", "--infra-conmon-pidfile", orig)
+    p("pod", "clone", "--name", "cp-given", "--infra-conmon-pidfile", given, "cp")
+    p("pod", "clone", "--name", "cp-plain", "cp")
+
+    def conmon_pidfile(pod: str) -> str:
+        infra = p("pod", "inspect", "--format", "{{.InfraContainerID}}", pod).stdout.strip()
+        return p("inspect", "--format", "{{.ConmonPidFile}}", infra).stdout.strip()
+
+    assert conmon_pidfile("cp") == str(orig) and conmon_pidfile("cp-given") == str(given)
+    assert conmon_pidfile("cp-plain") != str(orig)
+    p("pod", "start", "cp-given")
+    with open(f"/proc/{int(given.read_text())}/cmdline", "rb") as f:
+        assert b"podpy.monitor" in f.read()
+    assert not orig.exists()
+    res = p("pod", "clone", "--name", "cp-bad", "--infra-conmon-pidfile", tmp_path / "no" / "such.pid", "cp",
+            check=False)
+    assert res.returncode == 125 and "--infra-conmon-pidfile" in res.stderr
+    assert "cp-bad" not in p("pod", "ps", "--format", "{{.Name}}").stdout.split()

@@ -209,6 +209,27 @@ def test_userns_map_user_takes_the_subordinate_ranges_of_a_user(p, tmp_path):
     assert lines[0][:2] == ["0", "1"] and lines[1][:2] == ["0", "1"]
 
 
+def test_userns_path_joins_that_user_namespace_for_run(p, podman, tmp_path):
+    """build --userns PATH (podman's value besides host and private): RUN joins the user
+    namespace of a running process, here a container's."""
+    p("run", "-d", "--name", "ns-owner", "localhost/busybox", "sleep", "60")
+    try:
+        pid = p("inspect", "--format", "{{.State.Pid}}", "ns-owner").stdout.strip()
+        want = os.readlink(f"/proc/{pid}/ns/user")
+        d = ctx(tmp_path, "FROM localhost/busybox\nRUN readlink /proc/self/ns/user > /ns\n")
+        p("build", "-q", "--no-cache", "-t", "joined", "--userns", f"/proc/{pid}/ns/user", d)
+        assert p("run", "--rm", "joined", "cat", "/ns").stdout.strip() == want
+        p("build", "-q", "--no-cache", "-t", "own", d)
+        assert p("run", "--rm", "own", "cat", "/ns").stdout.strip() != want
+    finally:
+        p("rm", "-f", "-t", "0", "ns-owner")
+    # anything else must be a path, in podman's words
+    d = ctx(tmp_path, "FROM localhost/busybox\nRUN true\n")
+    for tool in (p, podman):
+        r = tool("build", "--userns", "keep-id", d, check=False)
+        assert r.returncode == 125 and "checking user namespace: stat keep-id: no such file or directory" in r.stderr
+
+
 def test_userns_map_errors(p, tmp_path):
     d = ctx(tmp_path, MAPS)
     r = p("build", "--userns-uid-map", "0:1:99999999", d, check=False)
@@ -306,6 +327,96 @@ def test_a_failing_prestart_hook_stops_the_start(p, tmp_path):
     assert r.returncode != 0 and "ran" not in r.stdout and "prestart hook" in r.stderr
 
 
+def container_hooks(tmp_path: Path, create_code: int = 0, start_path: str = "/bin/sh") -> Path:
+    """A hooks directory with a createContainer hook (a host script that records its user,
+    working directory, root listing and state JSON in tmp_path/created, then exits with
+    create_code) and a startContainer hook (start_path, a shell of the container's, which
+    records the same in /mnt/started: a bind mount of tmp_path/vol)."""
+    d = tmp_path / "chooks"
+    d.mkdir()
+    (tmp_path / "vol").mkdir()
+    (tmp_path / "vol").chmod(0o777)   # the startContainer hook writes as the container's user 1000
+    record = '{ echo "$HOOKVAR $(id -u) $(pwd) $(ls / | tr \'\\n\' ,) $(grep CapEff /proc/self/status)"; cat; echo; }'
+    script = tmp_path / "create.sh"
+    script.write_text(f"#!/bin/sh\n{record} > {tmp_path}/created\nexit {create_code}\n")
+    script.chmod(0o755)
+    (d / "a.json").write_text(json.dumps({
+        "version": "1.0.0", "hook": {"path": str(script), "args": ["create.sh"], "env": ["HOOKVAR=c"]},
+        "when": {"always": True}, "stages": ["createContainer"]}))
+    (d / "b.json").write_text(json.dumps({
+        "version": "1.0.0", "hook": {"path": start_path, "args": ["sh", "-c", f"{record} > /mnt/started"],
+                                     "env": ["HOOKVAR=s"], "timeout": 10},
+        "when": {"always": True}, "stages": ["startContainer"]}))
+    return d
+
+
+def hook_record(path: Path) -> tuple:
+    first, state = path.read_text().split("\n", 1)
+    return first.split(" ", 4), json.loads(state)
+
+
+def test_create_and_start_container_hooks_run_in_the_container_as_with_podman(p, podman, tmp_path):
+    got = {}
+    for name, tool in (("podpy", p), ("podman", podman)):
+        base = tmp_path / name
+        base.mkdir()
+        d = container_hooks(base)
+        r = tool("--hooks-dir", d, "run", "--rm", "-v", f"{base}/vol:/mnt", "-w", "/etc", "--user", "1000",
+                 "localhost/busybox", "echo", "ran")
+        assert r.stdout.strip() == "ran"
+        got[name] = hook_record(base / "created"), hook_record(base / "vol" / "started")
+    for name, ((c_words, c_state), (s_words, s_state)) in got.items():
+        # createContainer: a host program, as the container's root with its capabilities, in the
+        # root file system's directory, before pivot_root (the host's / is what it sees)
+        assert c_words[:2] == ["c", "0"] and c_words[2].startswith("/") and c_words[2] != "/", name
+        assert c_words[4].endswith("CapEff:\t000001ffffffffff"), name
+        assert c_state["status"] == "creating" and c_state["pid"] == 1, name
+        # startContainer: the container's own /bin/sh, as the process's user, in its workdir,
+        # with its capabilities (none for a non-root user)
+        assert s_words[:3] == ["s", "1000", "/etc"], name
+        assert s_words[4].endswith("CapEff:\t0000000000000000"), name
+        assert s_state["status"] == "created" and s_state["pid"] == 1, name
+        assert s_state["id"] == c_state["id"], name
+    assert got["podpy"][0][0][3] == got["podman"][0][0][3]     # the host's / (not yet pivoted)
+    assert "etc," in got["podpy"][1][0][3] and got["podpy"][1][0][3] != got["podpy"][0][0][3]
+
+
+def test_a_failing_create_container_hook_stops_the_start_as_with_podman(p, podman, tmp_path):
+    for name, tool in (("podpy", p), ("podman", podman)):
+        base = tmp_path / name
+        base.mkdir()
+        d = container_hooks(base, create_code=3)
+        r = tool("--hooks-dir", d, "run", "--name", "cfail", "-v", f"{base}/vol:/mnt", "localhost/busybox",
+                 "echo", "ran", check=False)
+        assert r.returncode == 126 and "ran" not in r.stdout, (name, r.stderr)
+        assert "exit status 3" in r.stderr, name
+        assert not (base / "vol" / "started").exists(), name
+        state = tool("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", "cfail").stdout.split()
+        assert state == ["created", "0"], name
+        tool("rm", "cfail")
+    r = p("--hooks-dir", d, "run", "--rm", "localhost/busybox", "true", check=False)
+    assert len(r.stderr.strip().splitlines()) == 1 and "createContainer hook" in r.stderr
+
+
+def test_a_failing_start_container_hook_ends_the_container_as_with_podman(p, podman, tmp_path):
+    # the hook's path is looked up in the container, where a host path is missing
+    for name, tool in (("podpy", p), ("podman", podman)):
+        base = tmp_path / name
+        base.mkdir()
+        d = container_hooks(base, start_path=str(base / "create.sh"))
+        r = tool("--hooks-dir", d, "run", "--name", "sfail", "localhost/busybox", "echo", "ran", check=False)
+        assert r.returncode == 1 and "ran" not in r.stdout, (name, r.stderr)
+        assert "no such file or directory" in r.stderr.lower(), name
+        assert (base / "created").exists(), name
+        state = tool("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", "sfail").stdout.split()
+        assert state == ["exited", "1"], name
+        # detached: the start succeeds, the container ends with 1 and the reason in its log
+        r = tool("--hooks-dir", d, "run", "-d", "--name", "sfail-d", "localhost/busybox", "echo", "ran")
+        assert tool("wait", "sfail-d").stdout.strip() == "1", name
+        assert "no such file or directory" in tool("logs", "sfail-d").stderr.lower(), name
+        tool("rm", "sfail", "sfail-d")
+
+
 def test_bad_hook_files_and_directories_are_errors(p, tmp_path):
     d = tmp_path / "bad-hooks"
     d.mkdir()
@@ -324,6 +435,57 @@ def test_build_hooks_dir_runs_hooks_for_run_steps(p, tmp_path):
     assert [g[0][0] for g in records(out)] == ["prestart", "poststop", "prestart", "poststop"]
 
 
+# -- build --logsplit, several --platform values ------------------------------------------------
+
+def _host_arch() -> str:
+    import platform
+
+    machine = platform.machine()
+    return {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
+
+
+def test_logsplit_names_each_platforms_log_as_podman(p, podman, tmp_path):
+    c = ctx(tmp_path, "FROM localhost/busybox\nRUN echo hello\n")
+    arch = _host_arch()
+    names = {}
+    for name, tool in (("podpy", p), ("podman", podman)):
+        d = tmp_path / name
+        d.mkdir()
+        tool("build", "--no-cache", "--logfile", d / "none", "--logsplit", c)
+        tool("build", "--logfile", d / "one", "--logsplit", "--platform", f"linux/{arch}", c)
+        names[name] = sorted(os.listdir(d))
+        # the build's lines, its RUN's output and the image's id go to the platform's file
+        assert (d / "none").read_text() == "", name
+        lines = (d / "none__").read_text().splitlines()
+        assert "hello" in lines and lines[0].startswith("STEP 1/2: FROM"), name
+        assert len(lines[-1]) == 64 and int(lines[-1], 16) >= 0, name     # the image's id, last
+        assert (d / f"one_linux_{arch}").read_text().startswith("STEP 1/2: FROM"), name
+        tool("build", "-q", "--logsplit", c)     # without --logfile it does nothing, as in podman
+        assert sorted(os.listdir(d)) == names[name], name
+    assert names["podpy"] == names["podman"] == ["none", "none__", "one", f"one_linux_{arch}"]
+
+
+def test_several_platforms_are_built_one_after_another_when_each_runs_here(p, tmp_path):
+    if _host_arch() != "amd64":
+        pytest.skip("needs an amd64 host, which runs linux/386 programs too")
+    c = ctx(tmp_path, "FROM scratch\nCOPY f /f\n", {"f": "data\n"})
+    log = tmp_path / "build.log"
+    p("build", "--logfile", log, "--logsplit", "--platform", "linux/amd64,linux/386", "--manifest", "multi", c)
+    for arch in ("amd64", "386"):
+        lines = (tmp_path / f"build.log_linux_{arch}").read_text().splitlines()
+        assert lines[0] == f"[linux/{arch}] STEP 1/2: FROM scratch" and len(lines[-1]) == 64
+        assert p("image", "inspect", "--format", "{{.Architecture}}", lines[-1]).stdout.strip() == arch
+    listed = json.loads(p("manifest", "inspect", "multi").stdout)["manifests"]
+    assert sorted(m["platform"]["architecture"] for m in listed) == ["386", "amd64"]
+    # without --logsplit: one log, each line with its platform
+    out = p("build", "--platform", "linux/amd64,linux/386", c).stdout
+    assert "[linux/amd64] STEP 2/2: COPY f /f" in out and "[linux/386] STEP 2/2: COPY f /f" in out
+    # a platform this host cannot run is refused in one line, before anything is built
+    r = p("build", "--platform", "linux/amd64,linux/arm64", c, check=False)
+    assert r.returncode == 125 and r.stderr.count("\n") == 1 and "linux/arm64 needs emulation" in r.stderr
+    assert "STEP" not in r.stdout
+
+
 # -- network create --ipam-driver ---------------------------------------------------------------
 
 def test_ipam_driver_none_makes_a_network_without_addresses_as_podman(p, podman):
@@ -338,10 +500,50 @@ def test_ipam_driver_none_makes_a_network_without_addresses_as_podman(p, podman)
         podman("network", "rm", "noaddr440")
     assert theirs["ipam_options"] == ours["ipam_options"] and not theirs.get("subnets")
     assert theirs["dns_enabled"] == ours["dns_enabled"]
-    # a container cannot join it yet: refused before anything is made
-    r = p("run", "--rm", "--network", "noaddr", "localhost/busybox", "true", check=False)
-    assert r.returncode == 125 and "--ipam-driver none" in r.stderr
-    assert p("ps", "-a", "-q").stdout.strip() == ""
+
+
+def test_a_container_on_a_network_without_addresses_as_podman(p, podman):
+    """--ipam-driver none: the container gets its interface (with --mac-address's MAC) and no
+    address, route or DNS server of the network, as with podman."""
+    mac = "92:d0:c6:0a:29:33"
+    script = "ip -4 addr show eth0; ip link show eth0; ip route; echo routes-done"
+    got = {}
+    for name, tool in (("podpy", p), ("podman", podman)):
+        tool("network", "create", "--ipam-driver", "none", "noaddr-run")
+        try:
+            got[name] = tool("run", "--rm", "--network", "noaddr-run", "--mac-address", mac, "localhost/busybox",
+                             "sh", "-c", script).stdout
+        finally:
+            tool("network", "rm", "-f", "noaddr-run")
+    for name, out in got.items():
+        assert f"link/ether {mac}" in out and "inet " not in out, (name, out)
+        assert out.split("link/ether", 1)[1].splitlines()[-1] == "routes-done", (name, out)   # no route
+    # podman 4.3.1 drops --ip there without a word; podpy says why it cannot give it
+    p("network", "create", "--ipam-driver", "none", "noaddr2")
+    r = p("run", "--rm", "--network", "noaddr2", "--ip", "10.1.1.1", "localhost/busybox", "true", check=False)
+    assert r.returncode == 125 and "gives no addresses (--ipam-driver none)" in r.stderr
+    r = p("run", "--rm", "--network", "noaddr2", "-p", "8080:80", "localhost/busybox", "true", check=False)
+    assert r.returncode == 125 and "ports cannot be published" in r.stderr
+    p("run", "-d", "--name", "noaddr-c", "--network", "noaddr2", "localhost/busybox", "sleep", "30")
+    net = json.loads(p("inspect", "--format", "{{json .NetworkSettings.Networks}}", "noaddr-c").stdout)["noaddr2"]
+    assert net["IPAddress"] == "" and net["Gateway"] == "" and net["MacAddress"]
+    p("rm", "-f", "-t", "0", "noaddr-c")
+
+
+@pytest.mark.parametrize("args, mode", [(["--network", "none", "--dns", "1.1.1.1"], "none"),
+                                        (["--network", "none", "--dns-search", "example.org"], "none"),
+                                        (["--network", "none", "--dns-option", "ndots:2"], "none"),
+                                        (["--network", "container:dnsx", "--dns", "1.1.1.1"], "container")])
+def test_dns_flags_with_no_network_of_its_own_are_refused_as_podman(p, podman, args, mode):
+    for tool in (p, podman):
+        tool("run", "-d", "--name", "dnsx", "localhost/busybox", "sleep", "30")
+        try:
+            r = tool("run", "--rm", *args, "localhost/busybox", "true", check=False)
+        finally:
+            tool("rm", "-f", "-t", "0", "dnsx")
+        assert r.returncode == 125 and f"conflicting options: dns and the network mode: {mode}" in r.stderr
+    assert p("run", "--rm", "--network", "host", "--dns", "1.1.1.1", "localhost/busybox", "cat",
+             "/etc/resolv.conf").stdout.splitlines() == ["nameserver 1.1.1.1"]
 
 
 def test_ipam_driver_host_local_is_the_default_and_others_are_refused(p):

@@ -30,6 +30,20 @@ def test_platform_then_arch_os_variant_over_it():
             flags.platform(bad, None, None, None)
 
 
+def test_platforms_to_build_each_one_this_host_runs():
+    from podpy.engine.imagestore import host_arch
+
+    if host_arch() != "amd64":
+        pytest.skip("the cases are an amd64 host's (which runs linux/386 too)")
+    assert flags.platforms_to_build([]) == []
+    assert flags.platforms_to_build(["linux/arm64"]) == ["linux/arm64"]     # one: for the image and FROM
+    assert flags.platforms_to_build(["linux/amd64,linux/386", "linux/amd64"]) == ["linux/amd64", "linux/386"]
+    with pytest.raises(InvalidArgument, match="linux/arm64 needs emulation"):
+        flags.platforms_to_build(["linux/amd64", "linux/arm64"])
+    with pytest.raises(InvalidArgument, match="expected OS/ARCH"):
+        flags.platforms_to_build(["linux/amd64,linux"])
+
+
 def test_apply_records_platform_os_features_and_omits_history():
     config = {"architecture": "amd64", "os": "linux", "config": {}, "history": [{"created_by": "x"}]}
     f = flags.Final(arch="arm64", variant="v8", os_version="1.0", os_features=["a", "b", "a-"], omit_history=True)

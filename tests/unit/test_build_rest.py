@@ -88,11 +88,30 @@ def test_load_orders_by_name_and_later_directories_replace(tmp_path):
         hooks.load([str(tmp_path / "none")])
 
 
-def test_for_spec_groups_by_stage_and_skips_the_container_namespace_stages():
-    h = hooks.parse(hook({"always": True}, stages=("prestart", "startContainer", "poststop"), env=["A=1"],
-                         timeout=5), "h.json")
+def test_for_spec_groups_by_stage_every_stage_included():
+    h = hooks.parse(hook({"always": True}, stages=("prestart", "startContainer", "createContainer", "poststop"),
+                         env=["A=1"], timeout=5), "h.json")
     warned = []
     out = hooks.for_spec([h], {"process": {"args": ["sh"]}}, False, warned.append)
-    assert out == {"prestart": [{"path": "/bin/true", "args": ["/bin/true"], "env": ["A=1"], "timeout": 5}],
-                   "poststop": [{"path": "/bin/true", "args": ["/bin/true"], "env": ["A=1"], "timeout": 5}]}
-    assert warned and "startContainer" in warned[0]
+    entry = {"path": "/bin/true", "args": ["/bin/true"], "env": ["A=1"], "timeout": 5}
+    assert out == {"prestart": [entry], "startContainer": [entry], "createContainer": [entry], "poststop": [entry]}
+    assert warned == []
+
+
+def test_runtime_hooks_get_the_state_in_their_directory_and_a_failure_is_126(tmp_path):
+    from rootless import hooks as oci_hooks
+    from rootless.errors import SetupError
+
+    out = tmp_path / "out"
+    spec = {"ociVersion": "1.0.2", "annotations": {"a": "b"},
+            oci_hooks.STATE_KEY: {"id": "cid", "bundle": "/b"},
+            "hooks": {"createContainer": [{"path": "/bin/sh", "args": ["sh", "-c", f'pwd > {out}; cat >> {out}']}],
+                      "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "echo why >&2; exit 3"]}]}}
+    oci_hooks.run(spec, "createContainer", "creating", 1, cwd=str(tmp_path))
+    where, state = out.read_text().split("\n", 1)
+    assert where == str(tmp_path)
+    assert json.loads(state) == {"ociVersion": "1.0.2", "id": "cid", "status": "creating", "pid": 1, "bundle": "/b",
+                                 "annotations": {"a": "b"}}
+    with pytest.raises(SetupError) as caught:
+        oci_hooks.run(spec, "startContainer", "created", 1)
+    assert caught.value.status == 126 and str(caught.value) == "OCI startContainer hook /bin/sh: exit status 3: why"
