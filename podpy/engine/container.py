@@ -131,10 +131,12 @@ class Container:
     def created(self, keep: bool) -> None:
         """Its storage is made. keep: this command goes on to start it (`run`), so the row
         stays ours, `configured`, until the start claims it."""
+        # The file first: a row that leaves `configured` always has its file (one killed
+        # between the two stays `configured`, which the next command undoes, file and all).
+        self._write_record(CREATED, durable=False)
         if not keep:
             self.rt.state.update(self.rec.id, state=CREATED, owner_pid=None, owner_start=None)
             self.rec.state, self.rec.owner_pid, self.rec.owner_start = CREATED, None, None
-        self._write_record(CREATED, durable=False)
         self._event("create")
 
     def abandon_create(self) -> None:

@@ -13,11 +13,18 @@ import uuid
 
 import pytest
 
+from helpers import own_store_fixtures
+
 
 def _clean(tool):
     tool("rm", "-a", "-f", check=False)
     tool("rmi", "-f", "localhost/other:1", "localhost/labelled:latest", check=False)
     tool("volume", "rm", "-f", "lvol", check=False)
+
+
+# A store of the module's own: what `images` and `ps` list is these tests' alone, whatever
+# the other files leave in the session's store.
+podpy, busybox = own_store_fixtures("listing")
 
 
 @pytest.fixture
