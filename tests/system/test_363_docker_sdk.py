@@ -152,8 +152,12 @@ def test_networks_and_volumes(client):
             net.remove()
         assert busy.value.status_code == 409
         ctr.remove(force=True)
-        assert client.containers.run("busybox", ["cat", "/v/f"], volumes={"sdk-vol": {"bind": "/v"}},
-                                     remove=True) == b"kept\n"
+        out = client.containers.run("busybox", ["cat", "/v/f"], volumes={"sdk-vol": {"bind": "/v"}},
+                                    name="sdk-reader")
+        reader = client.containers.get("sdk-reader")
+        # what the run gave (the SDK follows the log from the start), and how the container ended
+        assert out == b"kept\n", (out, reader.logs(), reader.attrs["State"])
+        reader.remove()
     finally:
         for c in client.containers.list(all=True, filters={"name": "sdk-net-user"}):
             c.remove(force=True)
