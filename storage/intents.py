@@ -1,7 +1,7 @@
 """What a staging directory says about the work its command had under way, so that whoever
 finds the directory with its writer gone finishes that work or undoes it.
 
-Two kinds, each a file `intent.json` in a staging directory under tmp/ (store.Staging):
+Two kinds, each a file `intent.json` in a staging directory under tmp/ (staging.Staging):
 
     {"kind": "claim", "layers": [...],     layers this command installed for an image it has
      "images": [...]}                      not recorded yet (pull, load, commit, build, import),

@@ -23,7 +23,6 @@ itself never creates namespaces.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import time
@@ -35,6 +34,7 @@ from . import sidecar
 from .db import STORAGE_SCHEMA, Database
 from .drivers.base import LAYER_ROOT_MODE, Driver
 from .errors import DatabaseDamaged, ImageInUseError, LayerError, StorageError, no_space
+from .staging import Staging, abandoned
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -92,54 +92,6 @@ def chain_id(parent_chain: Optional[str], diff_id: str) -> str:
     import hashlib
 
     return "sha256:" + hashlib.sha256(f"{parent_chain} {diff_id}".encode()).hexdigest()
-
-
-class Staging:
-    """A directory under tmp/ that is being written, guarded by a held lock."""
-
-    def __init__(self, root: str, kind: str) -> None:
-        tmp = os.path.join(root, "tmp")
-        os.makedirs(tmp, mode=0o700, exist_ok=True)
-        name = f"{kind}-{os.urandom(8).hex()}"
-        self.path = os.path.join(tmp, name)
-        self.lock_path = self.path + ".lock"
-        while True:
-            self._lock_fd = os.open(self.lock_path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-            # collect_garbage may have removed a lone lock between our open and flock: then
-            # ours is not the one on disk, and another one is made.
-            try:
-                if os.stat(self.lock_path).st_ino == os.fstat(self._lock_fd).st_ino:
-                    break
-            except FileNotFoundError:
-                pass
-            os.close(self._lock_fd)
-        os.mkdir(self.path, 0o755)
-
-    def release(self) -> None:
-        if self._lock_fd >= 0:
-            try:
-                os.unlink(self.lock_path)
-            except FileNotFoundError:
-                pass
-            os.close(self._lock_fd)
-            self._lock_fd = -1
-
-
-def _remove_lone_lock(lock: str) -> None:
-    """A lock without its staging directory: its writer was killed before making the directory
-    or after removing it. Removed unless a writer holds it (about to make the directory)."""
-    try:
-        fd = os.open(lock, os.O_RDWR | os.O_CLOEXEC)
-    except OSError:
-        return
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        os.unlink(lock)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 _claiming: list[Store] = []   # the stores whose command has claimed layers (in this process)
@@ -571,48 +523,22 @@ class Store:
 
     # -- garbage --------------------------------------------------------------
     def collect_garbage(self) -> int:
-        """Remove staging directories whose writer is gone; returns how many."""
-        tmp = os.path.join(self.root, "tmp")
-        try:
-            names = os.listdir(tmp)
-        except FileNotFoundError:
+        """Remove staging directories whose writer is gone (after settling what their intent
+        files say); returns how many."""
+        doomed = abandoned(os.path.join(self.root, "tmp"))
+        if not doomed:
             return 0
-        doomed = []
-        for name in names:
-            if name.endswith(".lock"):
-                if name[:-5] not in names:
-                    _remove_lone_lock(os.path.join(tmp, name))
-                continue
-            lock = os.path.join(tmp, name + ".lock")
-            try:
-                fd = os.open(lock, os.O_RDWR | os.O_CLOEXEC)
-            except FileNotFoundError:
-                doomed.append((os.path.join(tmp, name), None, lock))
-                continue
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                continue
-            doomed.append((os.path.join(tmp, name), fd, lock))
-        if doomed:
-            try:
-                if any(os.path.exists(os.path.join(d[0], intents.INTENT)) for d in doomed):
-                    live = self._live_claims({os.path.basename(d[0]) for d in doomed})
-                    with self.db.write() as c:
-                        for d in doomed:
-                            intents.settle(c, self._where(), d[0], live)
-                self.in_userns(_remove_trees, [d[0] for d in doomed])
-            except Exception:  # noqa: BLE001 - another command's leftovers must not fail this one
-                for _, fd, _lock in doomed:
-                    if fd is not None:
-                        os.close(fd)
-                return 0
-            for _, fd, lock in doomed:
-                try:
-                    os.unlink(lock)
-                except FileNotFoundError:
-                    pass
-                if fd is not None:
-                    os.close(fd)
+        try:
+            if any(os.path.exists(os.path.join(d.path, intents.INTENT)) for d in doomed):
+                live = self._live_claims({os.path.basename(d.path) for d in doomed})
+                with self.db.write() as c:
+                    for d in doomed:
+                        intents.settle(c, self._where(), d.path, live)
+            self.in_userns(_remove_trees, [d.path for d in doomed])
+        except Exception:  # noqa: BLE001 - another command's leftovers must not fail this one
+            for d in doomed:
+                d.keep()
+            return 0
+        for d in doomed:
+            d.drop_lock()
         return len(doomed)

@@ -56,7 +56,7 @@ def store_overlay_refusal(root: str, rootless: bool) -> Optional[str]:
     """None when kernel overlay mounts work for layers in the store at root (tried now, in a
     user namespace when rootless); otherwise why not."""
     from rootless.probe import overlay_refusal
-    from storage.store import Staging
+    from storage.staging import Staging
 
     # A staging directory, so that another command's clean-up leaves it alone while we probe.
     stage = Staging(root, "probe")

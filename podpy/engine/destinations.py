@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Callable, Optional
 
 from storage.images import Image
-from storage.store import Staging
+from storage.staging import Staging
 
 from ..errors import InvalidArgument
 from .context import Runtime

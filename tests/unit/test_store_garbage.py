@@ -4,7 +4,8 @@ writer holds is not."""
 import fcntl
 import os
 
-from storage.store import Staging, _remove_lone_lock
+from storage.staging import Staging
+from storage.staging import remove_lone_lock as _remove_lone_lock
 
 
 def test_a_lone_lock_nobody_holds_is_removed(tmp_path):

@@ -1,0 +1,115 @@
+"""Work in progress under a store's tmp/: a staging directory and the lock its writer holds.
+
+    tmp/<kind>-<random>        the directory a command writes (a layer being applied, the
+                               claims of the layers it installs, an image being removed)
+    tmp/<kind>-<random>.lock   held (flock) by the writer for as long as it works
+
+A directory whose lock nobody holds was left by a killed command: `abandoned` finds them,
+and the store settles what their intent files say (intents.py) before removing them.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional
+
+
+class Staging:
+    """A directory under tmp/ that is being written, guarded by a held lock."""
+
+    def __init__(self, root: str, kind: str) -> None:
+        tmp = os.path.join(root, "tmp")
+        os.makedirs(tmp, mode=0o700, exist_ok=True)
+        name = f"{kind}-{os.urandom(8).hex()}"
+        self.path = os.path.join(tmp, name)
+        self.lock_path = self.path + ".lock"
+        while True:
+            self._lock_fd = os.open(self.lock_path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            # collect_garbage may have removed a lone lock between our open and flock: then
+            # ours is not the one on disk, and another one is made.
+            try:
+                if os.stat(self.lock_path).st_ino == os.fstat(self._lock_fd).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            os.close(self._lock_fd)
+        os.mkdir(self.path, 0o755)
+
+    def release(self) -> None:
+        if self._lock_fd >= 0:
+            try:
+                os.unlink(self.lock_path)
+            except FileNotFoundError:
+                pass
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+
+
+def remove_lone_lock(lock: str) -> None:
+    """A lock without its staging directory: its writer was killed before making the directory
+    or after removing it. Removed unless a writer holds it (about to make the directory)."""
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.unlink(lock)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class Abandoned:
+    """A staging directory whose writer is gone, its lock held by us (fd) while it is dealt with."""
+
+    def __init__(self, path: str, fd: Optional[int], lock: str) -> None:
+        self.path, self.fd, self.lock = path, fd, lock
+
+    def drop_lock(self) -> None:
+        """The directory is gone: its lock goes too."""
+        try:
+            os.unlink(self.lock)
+        except FileNotFoundError:
+            pass
+        self.keep()
+
+    def keep(self) -> None:
+        """Left for a later command: our hold on its lock ends."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def abandoned(tmp: str) -> list[Abandoned]:
+    """The staging directories under tmp whose writer is gone (no lock, or one nobody holds:
+    we hold it then); lone locks are removed on the way."""
+    try:
+        names = os.listdir(tmp)
+    except FileNotFoundError:
+        return []
+    found = []
+    for name in names:
+        if name.endswith(".lock"):
+            if name[:-5] not in names:
+                remove_lone_lock(os.path.join(tmp, name))
+            continue
+        lock = os.path.join(tmp, name + ".lock")
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CLOEXEC)
+        except FileNotFoundError:
+            found.append(Abandoned(os.path.join(tmp, name), None, lock))
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        found.append(Abandoned(os.path.join(tmp, name), fd, lock))
+    return found
