@@ -143,6 +143,13 @@ class ContainerEngine:
             from rootless import ahead as stage1
 
             ahead = stage1.start(mappings)
+        if opts.detach and opts.cgroups not in ("split", "no-conmon"):
+            from .runfiles import under_systemd
+
+            if not under_systemd():   # the user's shared monitor (runfiles.own_monitor)
+                from ..monitor.client import prestart
+
+                prestart(self.rt.cfg.runroot)
         try:
             reconcile(self.rt)
             opts = self._pull_if_needed(opts)
