@@ -212,7 +212,7 @@ class ContainerEngine:
             opts = type(opts)(**{**opts.as_dict(), "image": name})
             if transport != "docker":
                 return opts
-        from .pull import retry_plan
+        from .retries import retry_plan
 
         retry_plan(opts.retry, opts.retry_delay)   # bad values stop the command even with no pull
         image, policy = opts.image, opts.pull or "missing"
