@@ -20,7 +20,7 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Optional
+    from typing import Any, Callable, Optional
 
     from .globalflags import Globals
 
@@ -172,17 +172,18 @@ def parse(path: str, words: list[str]) -> Optional[dict[str, Any]]:
 
 def run(path: str, params: dict[str, Any], g: Globals) -> int:
     """Run `path` (a key of COMMANDS) with parse()'s parameters on the store g names."""
-    rt = g.open_runtime()
     if path == "pod create":
-        return pod_create(rt, params)
+        return pod_create(g.open_runtime, params)
     if path == "kube down":
-        print_down(kube_engine(rt).down(read_yaml(params["file"]), params["force"]))
+        text = read_yaml(params["file"])
+        print_down(kube_engine(g.open_runtime()).down(text, params["force"]))
         return 0
-    return kube_play(rt, params)
+    return kube_play(g.open_runtime, params)
 
 
-def pod_create(rt: Any, p: dict[str, Any]) -> int:
-    """`pod create` from its parameters (typer's, or parse()'s): print the pod's id."""
+def pod_create(runtime: Callable[[], Any], p: dict[str, Any]) -> int:
+    """`pod create` from its parameters (typer's, or parse()'s): print the pod's id. runtime
+    opens the command's store, once the options are checked."""
     from ..engine.pods import PodCreateOptions, PodEngine
     from . import render
 
@@ -204,7 +205,7 @@ def pod_create(rt: Any, p: dict[str, Any]) -> int:
         memory_swap=p["memory_swap"], blkio_weight=p["blkio_weight"],
         blkio_weight_device=list(p["blkio_weight_device"]), device_read_bps=list(p["device_read_bps"]),
         device_write_bps=list(p["device_write_bps"]))
-    render.out(PodEngine(rt, render.warn).create(opts).id)
+    render.out(PodEngine(runtime(), render.warn).create(opts).id)
     return 0
 
 
@@ -230,8 +231,9 @@ def read_yaml(path: str) -> str:
         raise InvalidArgument(f"{path}: not UTF-8 text") from None
 
 
-def kube_play(rt: Any, p: dict[str, Any]) -> int:
-    """`kube play` from its parameters (typer's, or parse()'s): what it made, as podman prints it."""
+def kube_play(runtime: Callable[[], Any], p: dict[str, Any]) -> int:
+    """`kube play` from its parameters (typer's, or parse()'s): what it made, as podman prints it.
+    runtime opens the command's store, once the options and the file are read."""
     from ..errors import InvalidArgument
     from ..kube.play import PlayOptions
     from . import render
@@ -253,7 +255,7 @@ def kube_play(rt: Any, p: dict[str, Any]) -> int:
 
     text = read_yaml(p["file"])
     if p["down"]:
-        print_down(kube_engine(rt).down(text, p["force"]))
+        print_down(kube_engine(runtime()).down(text, p["force"]))
         return 0
     maps = [path for item in p["configmap"] for path in item.split(",") if path]
     opts = PlayOptions(network=list(p["network"]), publish=list(p["publish"]), log_driver=p["log_driver"],
@@ -264,7 +266,7 @@ def kube_play(rt: Any, p: dict[str, Any]) -> int:
     if context_dir is not None and not os.path.isdir(context_dir):
         raise InvalidArgument(f"--context-dir {context_dir}: not a directory")
     quiet = p["quiet"]
-    report = kube_engine(rt, quiet).play(text, opts, maps, start=p["start"], replace=p["replace"],
+    report = kube_engine(runtime(), quiet).play(text, opts, maps, start=p["start"], replace=p["replace"],
                                          strict=p["strict"], build=build, context_dir=context_dir,
                                          service_container=service_container,
                                          exit_propagation=exit_propagation or "none",

@@ -65,10 +65,10 @@ def play(
                                help="With --down: remove the volumes of the file's PersistentVolumeClaims too."),
 ) -> None:
     """Make pods, containers and volumes from Kubernetes YAML, and start them."""
+    params = {k: v for k, v in locals().items() if k != "ctx"}   # the parameters, by name
     from .fastcmds import kube_play
 
-    params = {k: v for k, v in locals().items() if k != "ctx"}
-    kube_play(runtime(ctx), params)
+    kube_play(lambda: runtime(ctx), params)
 
 
 def down(

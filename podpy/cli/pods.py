@@ -112,10 +112,10 @@ def create(
     device_write_bps: List[str] = typer.Option([], "--device-write-bps", help="DEVICE:RATE write limit of the pod."),
 ) -> None:
     """Create a pod; print its id."""
+    params = {k: v for k, v in locals().items() if k != "ctx"}   # the parameters, by name
     from .fastcmds import pod_create
 
-    params = {k: v for k, v in locals().items() if k != "ctx"}
-    pod_create(runtime(ctx), params)
+    pod_create(lambda: runtime(ctx), params)
 
 
 def start(
