@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 
 from .errors import SetupError
 
@@ -62,6 +61,8 @@ def run(spec: dict[str, Any], stage: str, status: str, pid: int,
 
 
 def _one(hook: dict[str, Any], data: bytes, cwd: Optional[str] = "/") -> Optional[str]:
+    import subprocess   # here: every detached start reads this module's STATE_KEY, few run hooks
+
     args = list(hook.get("args") or [hook["path"]])
     env = list(hook.get("env") or [])
     timeout = hook.get("timeout")

@@ -13,6 +13,7 @@ import typer.core
 typer.core.HAS_RICH = False
 
 from .common import Globals
+from .fastcmds import PAIRED_FLAGS
 from .refusals import COMMANDS
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -95,11 +96,8 @@ def build(only: Optional[str] = None) -> typer.Typer:
 
 
 # podman spells boolean flags with values (`--tls-verify=false`); click's paired
-# flags take none, so those spellings are rewritten before parsing.
-_PAIRED_FLAGS = ("--tls-verify", "--rollback", "--dry-run",
-                 "--stream", "--layers", "--archive", "--overwrite", "--pause", "--human", "--infra",
-                 "--share-parent", "--sig-proxy", "--start", "--build", "--service-container",
-                 "--disable-dns", "--internal", "--ipv6", "--all-tags")
+# flags take none, so those spellings (fastcmds.PAIRED_FLAGS) are rewritten before parsing.
+_PAIRED_FLAGS = PAIRED_FLAGS
 # podman's `--pull` alone means `--pull=always`; with a policy word after it, that is its value
 _PULL_WORDS = ("always", "missing", "never", "newer", "true", "false", "ifmissing", "ifnewer")
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import List, Optional
 
@@ -11,6 +10,7 @@ import typer
 
 from . import render
 from .app import runtime
+from .fastcmds import SECCOMP_ROOT, print_down, read_yaml
 from .systemd import systemd as _systemd
 
 TYPE_CHECKING = False
@@ -18,27 +18,10 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-SECCOMP_ROOT = "/var/lib/kubelet/seccomp"   # podman's default --seccomp-profile-root
-
-
 def engine(ctx: typer.Context, quiet: bool = False) -> Any:
     from ..kube.apply import KubeEngine
 
     return KubeEngine(runtime(ctx), render.warn, None if quiet else render.err_line)
-
-
-def _read(path: str) -> str:
-    from ..errors import InvalidArgument
-
-    if path == "-":
-        return sys.stdin.read()
-    try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except OSError as exc:
-        raise InvalidArgument(f"{path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise InvalidArgument(f"{path}: not UTF-8 text") from None
 
 
 def play(
@@ -82,48 +65,10 @@ def play(
                                help="With --down: remove the volumes of the file's PersistentVolumeClaims too."),
 ) -> None:
     """Make pods, containers and volumes from Kubernetes YAML, and start them."""
-    from ..errors import InvalidArgument
-    from ..kube.play import PlayOptions
+    params = {k: v for k, v in locals().items() if k != "ctx"}   # the parameters, by name
+    from .fastcmds import kube_play
 
-    if exit_propagation is not None and exit_propagation not in ("none", "all", "any"):
-        raise InvalidArgument(f"invalid --service-exit-code-propagation {exit_propagation!r}: none, all or any")
-    if exit_propagation not in (None, "none") and not service_container:
-        raise InvalidArgument("--service-exit-code-propagation needs --service-container")
-    if context_dir is not None and build is None:   # podman's check: the directory is only for --build
-        raise InvalidArgument("--build must be specified when using --context-dir option")
-    if authfile is not None and not os.path.exists(authfile):
-        raise InvalidArgument(f"stat {authfile}: no such file or directory")
-    for note in annotation:
-        if "=" not in note:
-            raise InvalidArgument(f"annotation {note!r} must be KEY=VALUE")
-
-    text = _read(file)
-    if down:
-        _print_down(engine(ctx).down(text, force))
-        return
-    maps = [p for item in configmap for p in item.split(",") if p]
-    opts = PlayOptions(network=list(network), publish=list(publish), log_driver=log_driver,
-                       log_opts=list(log_opt), userns=userns, ip=ip, mac_address=mac_address, no_hosts=no_hosts,
-                       annotations=list(annotation), seccomp_profile_root=seccomp_profile_root,
-                       authfile=authfile, cert_dir=cert_dir, creds=creds, tls_verify=tls_verify)
-    if context_dir is not None and not os.path.isdir(context_dir):
-        raise InvalidArgument(f"--context-dir {context_dir}: not a directory")
-    report = engine(ctx, quiet).play(text, opts, maps, start=start, replace=replace, strict=strict, build=build,
-                                     context_dir=context_dir, service_container=service_container,
-                                     exit_propagation=exit_propagation or "none",
-                                     say=(lambda _line: None) if quiet else render.out)
-    if report.volumes:
-        render.out("Volumes:")
-        for name in report.volumes:
-            render.out(name)
-    for pod in report.pods:
-        render.out(f"Pod:\n{pod.id}")
-        for title, ids in (("Container", pod.containers), ("Init Container", pod.init)):
-            if ids:
-                render.out(title + (":" if len(ids) == 1 else "s:"))
-                for cid in ids:
-                    render.out(cid)
-        render.out()
+    kube_play(lambda: runtime(ctx), params)
 
 
 def down(
@@ -133,22 +78,7 @@ def down(
                                help="Remove the volumes of the file's PersistentVolumeClaims too."),
 ) -> None:
     """Stop and remove the pods a Kubernetes YAML file made (claims' volumes are kept unless --force)."""
-    _print_down(engine(ctx).down(_read(file), force))
-
-
-def _print_down(report: Any) -> None:
-    if report.stopped:
-        render.out("Pods stopped:")
-        for pid in report.stopped:
-            render.out(pid)
-    if report.removed:
-        render.out("Pods removed:")
-        for pid in report.removed:
-            render.out(pid)
-    if report.claims:
-        render.out("Volumes removed:")
-        for name in report.claims:
-            render.out(name)
+    print_down(engine(ctx).down(read_yaml(file), force))
 
 
 def generate(

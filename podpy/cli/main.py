@@ -1,5 +1,6 @@
 """The entry point: global flags (globalflags.py), then either the fast path (`run`, `create`,
-`exec`) or typer.
+`exec` always; `pod create` and `kube play` when fastcmds.py can parse their command line) or
+typer.
 
 Exit codes, as podman's: 125 for podpy's own errors (including unknown flags
 and bad values), 126 when the container's command cannot be invoked, 127 when
@@ -19,6 +20,7 @@ from .common import guarded
 from .globalflags import Globals, lift, parse
 
 FAST = ("run", "create", "exec")
+FAST_TYPER = ("pod create", "kube play", "play kube", "kube down")   # typer's commands that fastcmds.py parses when it can
 
 
 def split_globals(args: list[str]) -> tuple[Globals, Optional[str], list[str]]:
@@ -140,7 +142,8 @@ def dispatch(args: list[str]) -> int:
     """Global flags (before the command, and podman's persistent ones after it) checked and
     applied, then the command: the fast path's or typer's."""
     g, command, rest = split_globals(args)
-    fields = None
+    fields = params = None
+    path = ""
     fast = command
     if command == "container" and rest and rest[0] in FAST:   # `podpy container run`: the same
         fast, rest = rest[0], rest[1:]
@@ -158,6 +161,11 @@ def dispatch(args: list[str]) -> int:
         return generator(rest)
     elif command and not g.help:
         rest = lift(g, [command, *rest])[1:]
+        path = " ".join([command, *rest[:1]])
+        if path in FAST_TYPER:   # `pod create`, `kube play`: parsed without typer when they can be
+            from . import fastcmds
+
+            params = fastcmds.parse(path, rest[1:])
     service = _service_args(rest) if command == "system" and not g.help else None
     g.check()   # a bad value stops the command line here, before anything is done
     g.apply(args)
@@ -172,6 +180,10 @@ def dispatch(args: list[str]) -> int:
         return exec_command(fields, g)
     if fields is not None:
         return run_or_create(str(command), fields, g)
+    if params is not None:
+        from . import fastcmds
+
+        return fastcmds.run(path, params, g)
     from .app import main as typer_main
 
     words = [str(command), *rest] if command else []

@@ -112,24 +112,10 @@ def create(
     device_write_bps: List[str] = typer.Option([], "--device-write-bps", help="DEVICE:RATE write limit of the pod."),
 ) -> None:
     """Create a pod; print its id."""
-    from ..engine.pods import PodCreateOptions
+    params = {k: v for k, v in locals().items() if k != "ctx"}   # the parameters, by name
+    from .fastcmds import pod_create
 
-    opts = PodCreateOptions(
-        name=name, infra=infra, infra_image=infra_image, infra_command=infra_command, infra_name=infra_name,
-        infra_conmon_pidfile=infra_conmon_pidfile, share=share, share_parent=share_parent, publish=list(publish),
-        network=list(network), hostname=hostname,
-        add_host=list(add_host), dns=list(dns), dns_search=list(dns_search), dns_option=list(dns_option),
-        labels=list(label), label_files=list(label_file), userns=userns, volumes=list(volume),
-        uidmap=list(uidmap), gidmap=list(gidmap), subuidname=subuidname, subgidname=subgidname,
-        exit_policy=exit_policy, replace=replace, network_alias=list(network_alias), ip=ip, ip6=ip6,
-        mac_address=mac_address, pod_id_file=pod_id_file, create_command=["podpy", *sys.argv[1:]],
-        no_hosts=no_hosts, shm_size=shm_size, sysctls=list(sysctl), uts=uts, pid=pid,
-        security_opts=list(security_opt), volumes_from=list(volumes_from), devices=list(device),
-        cgroup_parent=cgroup_parent, cpus=cpus, cpu_shares=cpu_shares, cpuset_cpus=cpuset_cpus,
-        cpuset_mems=cpuset_mems, memory=memory, memory_swap=memory_swap, blkio_weight=blkio_weight,
-        blkio_weight_device=list(blkio_weight_device), device_read_bps=list(device_read_bps),
-        device_write_bps=list(device_write_bps))
-    render.out(engine(ctx).create(opts).id)
+    pod_create(lambda: runtime(ctx), params)
 
 
 def start(

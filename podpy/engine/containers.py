@@ -143,6 +143,13 @@ class ContainerEngine:
             from rootless import ahead as stage1
 
             ahead = stage1.start(mappings)
+        if opts.detach and opts.cgroups not in ("split", "no-conmon"):
+            from .runfiles import under_systemd
+
+            if not under_systemd():   # the user's shared monitor (runfiles.own_monitor)
+                from ..monitor.client import prestart
+
+                prestart(self.rt.cfg.runroot)
         try:
             reconcile(self.rt)
             opts = self._pull_if_needed(opts)
@@ -205,7 +212,7 @@ class ContainerEngine:
             opts = type(opts)(**{**opts.as_dict(), "image": name})
             if transport != "docker":
                 return opts
-        from .pull import retry_plan
+        from .retries import retry_plan
 
         retry_plan(opts.retry, opts.retry_delay)   # bad values stop the command even with no pull
         image, policy = opts.image, opts.pull or "missing"

@@ -29,6 +29,7 @@ from ..errors import InvalidArgument, NoSuchImage, PodpyError, translate
 from .imagestore import apply_options, host_arch
 from .context import Runtime
 from .reconcile import reconcile
+from .retries import retry_plan   # also imported from here by cli/images.py
 
 POLICIES = ("always", "missing", "never", "newer")
 
@@ -47,20 +48,6 @@ class PullOptions:
     retry: Optional[str] = None           # --retry N: attempts after a failed connection (none)
     retry_delay: Optional[str] = None     # --retry-delay DURATION: between them (2s, doubling)
     signature_policy: Optional[str] = None  # --signature-policy: the policy.json to check the image against
-
-
-def retry_plan(retry: Optional[str], delay: Optional[str]) -> tuple[int, Optional[float]]:
-    """--retry and --retry-delay checked: (attempts after the first, the fixed delay or None
-    for podman's back-off from 2s)."""
-    from ..formats import parse_duration
-
-    count = 0
-    if retry is not None:
-        if not retry.strip().isdigit():
-            raise InvalidArgument(f"invalid --retry {retry!r}: expected a number of attempts (0 or more)")
-        count = int(retry)
-    fixed = parse_duration(delay, "--retry-delay") if delay else None
-    return count, fixed
 
 
 def unreachable(exc: BaseException) -> bool:

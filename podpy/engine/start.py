@@ -205,6 +205,12 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
     start_dependencies(rt, rec, warn)
     ctr = Container(rt, rec)
     rec = ctr.claim_start(detached=True, by_policy=by_policy)
+    from . import runfiles
+
+    if not runfiles.own_monitor(rec.config):
+        from ..monitor.client import prestart
+
+        prestart(rt.cfg.runroot)   # its start-up overlaps the spec's making
     cfg = rec.config
     net = None
     try:
@@ -235,8 +241,6 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
                       **_podpy_command(rt, "healthcheck", "run", rec.id), **_startup_schedule(rt, rec)}
         # A systemd unit's container (or one asked to keep its monitor out of podpy's hands)
         # gets a monitor of its own, in this command's cgroup: the unit's main process.
-        from . import runfiles
-
         own = runfiles.own_monitor(cfg)
         root = rt.cfg.runroot
         if own:

@@ -52,3 +52,11 @@ def test_help_does_not_import_rich():
                           "with contextlib.redirect_stdout(io.StringIO()):\n"
                           "    main(['pull', '--help'])")
     assert "typer" in mods and "rich" not in mods
+
+
+def test_detached_start_helpers_stay_light():
+    """What every `run -d` of a local image reads: --retry's check (not pull.py, ~10 ms with its
+    thread pool) and the hooks' state key (not subprocess)."""
+    mods = _modules_after("import podpy.engine.retries, rootless.hooks, podpy.monitor.client")
+    assert not {"podpy.engine.pull", "concurrent.futures", "subprocess"} & mods, \
+        sorted({"podpy.engine.pull", "concurrent.futures", "subprocess"} & mods)
