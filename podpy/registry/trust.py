@@ -120,21 +120,13 @@ def go_json(value: Any, indent: int = 4) -> str:
 
 
 def _write(path: str, text: str) -> None:
-    """The file replaced at once: a temporary file beside it, renamed over it."""
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp{os.getpid()}")
+    """The file replaced at once: a temporary file beside it, fsync'd, renamed over it."""
+    from storage.fsutil import atomic_file
+
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        with atomic_file(path, 0o644) as f:
+            f.write(text.encode("utf-8"))
     except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
         raise PodpyError(f"setting trust policy: {exc.strerror or exc}: {path}") from exc
 
 
