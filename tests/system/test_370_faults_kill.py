@@ -48,6 +48,7 @@ def p(tmp_path_factory, base_env, image_tar):
     q("import", image_tar, "busybox", timeout=120)
     q("volume", "create", "first")   # the store's directories of volumes made once, not by a test
     q("volume", "rm", "first")
+    q("run", "--rm", "--network", "none", "busybox", "true")   # and its directory of containers
     yield q
     q("rm", "-f", "-a", check=False, timeout=120)
     remove_tree(home)
