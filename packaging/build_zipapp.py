@@ -156,6 +156,105 @@ def run_logged(cmd: list[str], env: dict[str, str]) -> None:
     subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL, env=env)
 
 
+LAUNCHER = '''\
+# The archive's entry: when its site-packages is unpacked already (every run but the first),
+# put it on sys.path and call the entry point, importing nothing more than os and sys (shiv's
+# bootstrap imports compileall, zipfile, hashlib, subprocess... and reads the archive: tens of
+# milliseconds on every command). Otherwise, or when a SHIV_ variable asks for shiv's own
+# behaviour, shiv's bootstrap does its work (unpacking, interpreter mode).
+import os
+import sys
+
+BUILD_ID = {build_id!r}
+ROOT = {root!r}
+EXTEND_PYTHONPATH = {extend!r}
+
+
+def _site_packages():
+    if any(k.startswith("SHIV_") and k != "SHIV_ROOT" for k in os.environ):
+        return None
+    root = os.environ.get("SHIV_ROOT") or ROOT
+    if root.startswith("$"):
+        root = os.environ.get(root[1:], root[1:])
+    root = os.path.expanduser(root or "~/.shiv")
+    name = os.path.basename(os.path.realpath(sys.argv[0]))
+    path = os.path.join(root, name + "_" + BUILD_ID, "site-packages")
+    return path if os.path.isdir(path) else None
+
+
+def _enter(site_packages):
+    """What shiv's bootstrap does with an unpacked archive: its site-packages before any other
+    (.pth files handled), and on PYTHONPATH for child processes."""
+    import site
+
+    length = len(sys.path)
+    index = next((i for i, part in enumerate(sys.path)
+                  if os.path.basename(part) in ("site-packages", "dist-packages")), length)
+    before = list(sys.path)
+    site.addsitedir(site_packages)
+    sys.path[:] = sys.path[:index] + sys.path[length:] + sys.path[index:length]
+    if EXTEND_PYTHONPATH:
+        paths = os.environ["PYTHONPATH"].split(os.pathsep) if "PYTHONPATH" in os.environ else []
+        paths += [p for p in sys.path if p not in before]
+        os.environ["PYTHONPATH"] = os.pathsep.join(sorted(set(paths), key=paths.index))
+
+
+_where = _site_packages()
+if _where is not None:
+    _enter(_where)
+    from {module} import {function} as _main
+
+    sys.exit(_main())
+else:
+    import _bootstrap
+
+    _bootstrap.bootstrap()
+'''
+
+
+def install_launcher(archive: Path, spec: dict) -> None:
+    """Replace shiv's __main__.py in archive by LAUNCHER (the same shebang, members and
+    timestamps otherwise)."""
+    import json
+
+    module, _, function = spec["entry_point"].partition(":")
+    with open(archive, "rb") as f:
+        head = f.read(2)
+        shebang = (b"#!" + f.readline()) if head == b"#!" else b""
+    with zipfile.ZipFile(archive) as zf:
+        env = json.loads(zf.read("environment.json"))
+        text = LAUNCHER.format(build_id=str(env["build_id"]), root=str(env.get("root") or ""),
+                               extend=bool(env.get("extend_pythonpath")), module=module,
+                               function=function or "main")
+        compile(text, "__main__.py", "exec")
+        rewritten = archive.with_name(archive.name + ".launcher")
+        with open(rewritten, "wb") as out:
+            out.write(shebang)
+            with zipfile.ZipFile(out, "w") as new:
+                for info in zf.infolist():
+                    data = text.encode() if info.filename == "__main__.py" else zf.read(info)
+                    new.writestr(info, data, compress_type=info.compress_type)
+    os.replace(rewritten, archive)
+
+
+def launcher_check(archive: Path, python: str) -> None:
+    """The archive run twice as a user runs it: the first run unpacks it (shiv's bootstrap), the
+    second takes the launcher's fast way; both must print the same `version`."""
+    outs = []
+    with tempfile.TemporaryDirectory(prefix="podpy-zipapp-check.") as tmp:
+        env = {"PATH": "/usr/bin:/bin", "HOME": tmp, "LANG": "C.UTF-8", "SHIV_ROOT": tmp}
+        for _ in range(2):
+            proc = subprocess.run([python, str(archive), "version"], env=env, stdin=subprocess.DEVNULL,
+                                  capture_output=True, text=True, timeout=300)
+            if proc.returncode != 0:
+                raise RuntimeError(f"{archive.name} version failed (exit {proc.returncode}):\n"
+                                   f"{proc.stdout}{proc.stderr}")
+            outs.append(proc.stdout)
+    if outs[0] != outs[1]:
+        raise RuntimeError(f"{archive.name}: the unpacked run printed something else:\n{outs[0]}\n{outs[1]}")
+    print(f"launcher check with {python}: both runs print the same version")
+
+
 def check_members(archive: Path, spec: dict) -> list[str]:
     """Return problems found in the archive's member list (empty when fine)."""
     problems = []
@@ -229,6 +328,7 @@ def build(src: Path, spec_path: Path, out_dir: Path, check: bool = True) -> Path
         scrub_site_packages(site)
         run_logged(shiv_command(spec, site, partial), env)
 
+        install_launcher(partial, spec)
         problems = check_members(partial, spec)
         if problems:
             raise RuntimeError(f"{partial.name}: " + "; ".join(problems))
@@ -245,6 +345,7 @@ def build(src: Path, spec_path: Path, out_dir: Path, check: bool = True) -> Path
                 print(f"note: {python} not found; smoke test uses {sys.executable}")
                 python = ""
             smoke_test(partial, spec, python or sys.executable)
+            launcher_check(partial, python or sys.executable)
 
         # Replace the old archive in one step: a running copy keeps its inode.
         staged = out_dir / f".{spec['output']}.new"
