@@ -40,8 +40,10 @@ def write_bytes(path: str, data: bytes, durable: bool = True) -> None:
     """path holds data, whole or not at all (durable: fsync'd before the rename, as
     storage.fsutil.atomic_file). The bytes go to an unnamed file that gets its temporary
     name only once whole, just before the rename: a writer killed while writing leaves
-    nothing. Temporary files of writers killed in that last step are removed here."""
+    nothing. Temporary files of writers killed in that last step are removed here, before
+    the write."""
     tmp = f"{path}.tmp-{os.getpid()}"
+    _remove_dead_temps(path)   # first: the rename is the last step, as close to the caller's commit as can be
     try:
         if not _write_unnamed(path, tmp, data, durable):
             _write_named(tmp, data, durable)
@@ -49,7 +51,6 @@ def write_bytes(path: str, data: bytes, durable: bool = True) -> None:
     except BaseException:
         _remove_file(tmp)
         raise
-    _remove_dead_temps(path)
 
 
 def _write_unnamed(path: str, tmp: str, data: bytes, durable: bool) -> bool:

@@ -59,6 +59,11 @@ class Reader:
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
+            # removed (the container with it) since it was opened: what the open file holds
+            # is still there to read, as a client that follows the log and removes the
+            # container before reading the rest (the Docker SDK's `run`) expects
+            if self.f is not None:
+                out += self._parse(self.f.read())
             return out
         if self.f is not None and st.st_ino != self.ino:
             out += self._parse(self.f.read())   # the end of the rotated file, then the new one

@@ -19,6 +19,8 @@ INSTALLED = pytest.mark.parametrize("podpy", ["installed"], indirect=True)
 
 @pytest.fixture
 def p(podpy, busybox):
+    """The session's store with no containers: --latest and --all find these tests' alone."""
+    podpy("rm", "-a", "-f", check=False)
     yield podpy
     podpy("rm", "-a", "-f", check=False)
 
