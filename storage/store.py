@@ -136,6 +136,8 @@ class Store:
         self.db.migrate("storage", STORAGE_SCHEMA)
         if 0 < had < 2:
             self.write_all_records()   # a store made before the records were kept beside the data
+        if self.db.conn.execute("SELECT 1 FROM record_writers LIMIT 1").fetchone() is not None:
+            self._settle_rewrites()
         self._check_driver()
 
     # -- driver -------------------------------------------------------------
@@ -313,6 +315,55 @@ class Store:
             "id": image_id, "layers": json.loads(row["layers"]), "names": names, "digest": row["digest"],
             "size": int(row["size"]), "created": float(row["created"])})
 
+    @contextmanager
+    def _rewriting(self, kind: str) -> Iterator[None]:
+        """A change of rows whose records (kind: "images") are rewritten inside its transaction.
+        A record is renamed into place just before the commit: a writer killed between the two
+        would leave a file that says what the database does not. So the writer is noted in its
+        own transaction first and forgotten after the commit; a note whose writer is dead makes
+        the next command write the records again from the database (_settle_rewrites)."""
+        import threading
+
+        token = f"{os.getpid()}-{threading.get_ident()}"
+        with self.db.write() as c:
+            c.execute("INSERT OR REPLACE INTO record_writers (token, pid, kind) VALUES (?, ?, ?)",
+                      (token, os.getpid(), kind))
+        settled = False
+        try:
+            yield
+            settled = True
+        except BaseException:
+            try:   # the transaction rolled back: the records as the database is, now
+                with self.db.write() as c:
+                    self._rewrite_records(c, kind)
+                settled = True
+            except Exception:  # noqa: BLE001 - the note stays: the next command does it
+                pass
+            raise
+        finally:
+            if settled:
+                try:
+                    with self.db.write() as c:
+                        c.execute("DELETE FROM record_writers WHERE token=?", (token,))
+                except Exception:  # noqa: BLE001 - a note left is settled by the next command
+                    pass
+
+    def _rewrite_records(self, c: Any, kind: str) -> None:
+        if kind == "images":
+            for (image_id,) in c.execute("SELECT id FROM images").fetchall():
+                self._write_image_record(c, image_id)
+
+    def _settle_rewrites(self) -> None:
+        """The records that writers killed mid-change may have left saying what the database
+        does not, written again from it; their notes removed."""
+        with self.db.write() as c:
+            dead = [(token, kind) for token, pid, kind in c.execute("SELECT token, pid, kind FROM record_writers")
+                    if not _alive(int(pid))]
+            for kind in sorted({kind for _, kind in dead}):
+                self._rewrite_records(c, kind)
+            for token, _ in dead:
+                c.execute("DELETE FROM record_writers WHERE token=?", (token,))
+
     def write_all_records(self) -> None:
         """Every layer's and image's files from the database (once, for a store made before
         they were kept)."""
@@ -391,7 +442,7 @@ class Store:
             digest = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
         self._claim(image=image_id)   # its files go if this command dies before its row is in
         sidecar.write_image_config(self.root, image_id, text)   # outside the lock: it never changes
-        with self.db.write() as c:
+        with self._rewriting("images"), self.db.write() as c:
             losers = self._owners(c, names)
             img.insert(c, image_id, text, layers, size, time.time(), manifest, digest)
             for n in names:
@@ -413,14 +464,14 @@ class Store:
         return found
 
     def tag(self, image_id: str, name: str) -> None:
-        with self.db.write() as c:
+        with self._rewriting("images"), self.db.write() as c:
             losers = self._owners(c, [name])
             img.set_name(c, name, image_id)
             for other in {image_id, *losers}:
                 self._write_image_record(c, other)
 
     def untag(self, name: str) -> bool:
-        with self.db.write() as c:
+        with self._rewriting("images"), self.db.write() as c:
             owners = self._owners(c, [name])
             gone = c.execute("DELETE FROM image_names WHERE name=?", (name,)).rowcount > 0
             for other in owners:
@@ -542,3 +593,13 @@ class Store:
         for d in doomed:
             d.drop_lock()
         return len(doomed)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True

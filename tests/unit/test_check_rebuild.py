@@ -410,3 +410,32 @@ def test_a_name_two_images_files_claim_stays_with_the_newer(rt, tmp_path):
     assert sidecar.read_image(root, made["base"])["names"] == ["localhost/base:latest"]
     assert sorted(_fresh(rt).store.image("localhost/two:1", None).names) == [  # type: ignore[arg-type]
         "localhost/two:1", "localhost/two:latest"]
+
+
+def test_a_tag_killed_between_its_record_and_its_commit_is_settled_by_the_next_command(rt, tmp_path):
+    """The record of the image is renamed into place just before the transaction commits: a
+    `tag` killed right then leaves a file naming what the database does not. The next command
+    writes the records again from the database, and `system check` finds nothing."""
+    base = _image(rt, tmp_path, ["localhost/base:latest"], [{"etc/a": b"a"}])
+    root = rt.cfg.root
+    pid = os.fork()
+    if pid == 0:   # the killed `tag`: gone the moment its record is in place
+        try:
+            real = sidecar.write_image
+
+            def then_killed(*args, **kwargs):
+                real(*args, **kwargs)
+                os._exit(9)
+
+            sidecar.write_image = then_killed
+            _fresh(rt).store.tag(base, "localhost/killed:1")
+        finally:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 9
+    assert sidecar.read_image(root, base)["names"] == ["localhost/base:latest", "localhost/killed:1"]
+    after = _fresh(rt)
+    assert [list(i.names) for i in after.store.images()] == [["localhost/base:latest"]]
+    assert sidecar.read_image(root, base)["names"] == ["localhost/base:latest"]
+    assert after.store.db.conn.execute("SELECT COUNT(*) FROM record_writers").fetchone()[0] == 0
+    assert check(_fresh(after), SystemCheckOptions()).errors is False
