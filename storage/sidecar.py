@@ -113,11 +113,12 @@ def _remove_dead_temps(path: str) -> None:
     except OSError:
         return
     for name in names:
-        if name.startswith(prefix) and name[len(prefix):].isdigit() and not _pid_alive(int(name[len(prefix):])):
+        if name.startswith(prefix) and name[len(prefix):].isdigit() and not pid_alive(int(name[len(prefix):])):
             _remove_file(os.path.join(directory, name))
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this pid runs (one we may not signal counts as running)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -358,7 +358,7 @@ class Store:
         does not, written again from it; their notes removed."""
         with self.db.write() as c:
             dead = [(token, kind) for token, pid, kind in c.execute("SELECT token, pid, kind FROM record_writers")
-                    if not _alive(int(pid))]
+                    if not sidecar.pid_alive(int(pid))]
             for kind in sorted({kind for _, kind in dead}):
                 self._rewrite_records(c, kind)
             for token, _ in dead:
@@ -594,12 +594,3 @@ class Store:
             d.drop_lock()
         return len(doomed)
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
