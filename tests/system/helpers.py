@@ -330,7 +330,8 @@ def own_store_fixtures(label: str):
                        base_env={**base_env, "XDG_RUNTIME_DIR": str(runtime)})
         runner("import", image_tar, "busybox", timeout=300)
         yield runner
-        runner("rm", "-a", "-f", check=False)
+        runner("rm", "-a", "-f", "-t", "0", check=False)
+        runner("pod", "rm", "-a", "-f", check=False)
         remove_tree(home)
 
     @pytest.fixture(scope="module")

@@ -15,29 +15,15 @@ import time
 
 import pytest
 
-from helpers import VARIANTS, Podpy, command_for_variant, remove_tree
+from helpers import own_store_fixtures
 from units import UnitRunner, delegated_cgroup, load
 
 DEAD_REGISTRY = "localhost:1/nothing:latest"   # nothing listens: the connection is refused
 
 
-@pytest.fixture(scope="module", params=VARIANTS, ids=VARIANTS)
-def podpy(request, tmp_path_factory, base_env, image_tar):
-    """podpy (each build) with a store and a runtime directory of this module's own (its
-    monitor, and the kube watcher, are this module's alone)."""
-    argv, reason = command_for_variant(request.param)
-    if argv is None:
-        pytest.skip(f"{request.param} variant skipped: {reason}")
-    home = tmp_path_factory.mktemp(f"qflags-{request.param}")
-    runtime = home / "run"
-    runtime.mkdir(mode=0o700)
-    runner = Podpy(variant=request.param, argv=argv, home=home,
-                   base_env={**base_env, "XDG_RUNTIME_DIR": str(runtime)})
-    runner("import", image_tar, "busybox", timeout=300)
-    yield runner
-    runner("rm", "-a", "-f", "-t", "0", check=False)
-    runner("pod", "rm", "-a", "-f", check=False)
-    remove_tree(home)
+# podpy (each build) with a store and a runtime directory of this module's own (its monitor,
+# and the kube watcher, are this module's alone)
+podpy, busybox = own_store_fixtures("qflags")
 
 
 def _until(predicate, timeout: float = 30, step: float = 0.2):
