@@ -654,7 +654,13 @@ def _take_lock(runroot: str) -> int:
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)   # who serves, for people and tests
             return fd
         except BlockingIOError:
-            if time.monotonic() > deadline:
+            # The holder serves when its socket answers (a second spawn, by a command that
+            # found the socket missing while the first monitor was starting): leave at once,
+            # not after the wait below. A holder that is leaving has unlinked its socket.
+            served = sync.connect(runroot, SOCKET)
+            if served is not None or time.monotonic() > deadline:
+                if served is not None:
+                    served.close()
                 os.close(fd)
                 return -1
             time.sleep(0.01)   # a monitor that is leaving: it is gone in a moment

@@ -339,3 +339,23 @@ def own_store_fixtures(label: str):
         return "busybox"
 
     return podpy, busybox
+
+
+def settled_state(tool, name: str, timeout: float = 10.0) -> str:
+    """The state of an ended container once it is settled. podman shows "stopped" until the
+    clean-up command that conmon runs at the container's exit (`podman container cleanup`) is
+    done; on a busy machine that can take long, so after timeout this runs that command itself,
+    as conmon would have."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        state = tool("inspect", "--format", "{{.State.Status}}", name).stdout.strip()
+        if state != "stopped":
+            return state
+        if time.monotonic() > deadline:
+            done = tool("container", "cleanup", name, check=False)
+            state = tool("inspect", "--format", "{{.State.Status}}", name).stdout.strip()
+            assert state != "stopped", f"{name} stays stopped after `container cleanup`: {done.stderr}"
+            return state
+        time.sleep(0.05)

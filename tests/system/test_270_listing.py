@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from helpers import own_store_fixtures
+from helpers import own_store_fixtures, settled_state
 
 
 def _clean(tool):
@@ -55,13 +55,10 @@ def _containers(tool, image):
          image, "sleep", "120")
 
 
-def _cleaned_up(tool, name, timeout=10.0):
-    """Wait until the exited container's state is "exited": podman shows "stopped" until its
-    cleanup process has run, and `--sort status` orders by that state's name."""
-    deadline = time.monotonic() + timeout
-    while tool("inspect", "--format", "{{.State.Status}}", name).stdout.strip() != "exited":
-        assert time.monotonic() < deadline, f"{name} never reached the exited state"
-        time.sleep(0.05)
+def _cleaned_up(tool, name):
+    """Wait until the exited container's state is "exited" (`--sort status` orders by the
+    state's name, and podman's is "stopped" until its cleanup has run)."""
+    assert settled_state(tool, name) == "exited", name
 
 
 PS_CASES = [

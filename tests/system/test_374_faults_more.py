@@ -90,8 +90,15 @@ def gone(pid: int) -> bool:
 def kill_one(module: str, root: str) -> int:
     """SIGKILL the one process of module for root (not its forks: a worker has the same
     command line as the process it was forked from)."""
-    pids = pids_of(module, root)
-    top = [pid for pid in pids if parent(pid) not in pids]
+    deadline = time.monotonic() + 10
+    while True:
+        # a second monitor spawned by a command that found no socket while the first was
+        # starting leaves as soon as it finds the first serving
+        pids = pids_of(module, root)
+        top = [pid for pid in pids if parent(pid) not in pids]
+        if len(top) == 1 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert len(top) == 1, (module, root, pids)
     os.kill(top[0], signal.SIGKILL)
     for _ in range(100):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import settled_state
 from registry import LocalRegistry
 
 
@@ -408,8 +409,8 @@ def test_a_failing_start_container_hook_ends_the_container_as_with_podman(p, pod
         assert r.returncode == 1 and "ran" not in r.stdout, (name, r.stderr)
         assert "no such file or directory" in r.stderr.lower(), name
         assert (base / "created").exists(), name
-        state = tool("inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", "sfail").stdout.split()
-        assert state == ["exited", "1"], name
+        assert settled_state(tool, "sfail") == "exited", name
+        assert tool("inspect", "--format", "{{.State.ExitCode}}", "sfail").stdout.strip() == "1", name
         # detached: the start succeeds, the container ends with 1 and the reason in its log
         r = tool("--hooks-dir", d, "run", "-d", "--name", "sfail-d", "localhost/busybox", "echo", "ran")
         assert tool("wait", "sfail-d").stdout.strip() == "1", name
