@@ -247,7 +247,9 @@ class GpgVerifier:
 
     def __init__(self) -> None:
         self._dir: Optional[tempfile.TemporaryDirectory[str]] = None
-        self._rings: dict[int, str] = {}
+        # id(requirement) -> (the requirement, its keyring): the requirement is held so that
+        # its id is not reused by another one while the ring is cached
+        self._rings: dict[int, tuple[Requirement, str]] = {}
 
     def __enter__(self) -> "GpgVerifier":
         return self
@@ -266,8 +268,8 @@ class GpgVerifier:
             path = os.path.join(self._dir.name, f"ring{len(self._rings)}.gpg")
             with open(path, "wb") as f:
                 f.write(keys)
-            self._rings[id(req)] = path
-        return self._rings[id(req)]
+            self._rings[id(req)] = (req, path)
+        return self._rings[id(req)][1]
 
     def __call__(self, sig: bytes, req: Requirement) -> Verified:
         ring = self._ring(req)
