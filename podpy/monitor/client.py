@@ -36,15 +36,40 @@ def python_env() -> dict[str, str]:
 _spawned: dict[str, float] = {}
 
 
+_hints: list[Any] = []   # the connections that said a launch is coming (open until we exit)
+
+
 def prestart(runroot: str) -> None:
-    """Start the user's monitor now, without waiting for it, when none serves runroot: its
-    python starts up on the other CPU while this command prepares the container, rather than
-    after, when the launch request would wait for it (about 40 ms here). A socket left by a
-    killed monitor is left to request(), which replaces that monitor."""
+    """Tell the user's monitor that a launch is coming, without waiting for it: when none
+    serves runroot, start one (its python starts up on the other CPU while this command
+    prepares the container, rather than after, when the launch request would wait for it,
+    about 40 ms here); when one serves, ask it for a spare launcher (service.make_spare),
+    whose imports then run meanwhile. A socket left by a killed monitor is left to request(),
+    which replaces that monitor."""
     from .channel import SOCKET
 
-    if os.path.isdir(runroot) and not os.path.exists(os.path.join(runroot, SOCKET)):
+    if not os.path.isdir(runroot):
+        return
+    if not os.path.exists(os.path.join(runroot, SOCKET)):
         spawn(runroot)
+        return
+    if _hints or runroot in _spawned:
+        return   # said once is enough (a monitor this command started makes one by itself)
+    from rootless.sync import connect
+
+    from .channel import Channel
+
+    sock = connect(runroot, SOCKET)
+    if sock is None:
+        return
+    try:
+        Channel(sock).send("spare")
+    except OSError:
+        sock.close()
+        return
+    # Kept open until this process exits: a monitor of an older podpy answers an unknown
+    # request, and must not find its client gone (it would fail on the broken pipe).
+    _hints.append(sock)
 
 
 def spawn(runroot: str, own: bool = False) -> None:

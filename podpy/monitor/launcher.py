@@ -17,24 +17,45 @@ if TYPE_CHECKING:
     from .channel import Channel
 
 
+def _own_fds_only(chan: Channel) -> None:
+    """Leave signals as a new process has them and close every fd of the monitor's but chan:
+    not other containers' host ports, which a copy here would keep bound while their servers
+    take them over (rootless.network.redirect). The objects that owned those fds live on
+    untouched until _exit (no collection runs)."""
+    _signal.set_wakeup_fd(-1)
+    for sig in (_signal.SIGCHLD, _signal.SIGPIPE, _signal.SIGINT, _signal.SIGHUP):
+        _signal.signal(sig, _signal.SIG_DFL)
+    import gc
+
+    gc.disable()
+    keep = chan.fileno()
+    os.closerange(3, keep)
+    os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
+
+
+def serve_spare(chan: Channel) -> None:
+    """In a fork of the monitor made ahead of a launch: import what a launch needs, then wait
+    for the monitor to hand over one ("launch", with the container's stdio) and serve it as
+    launch() does; leave at the end of file (the monitor ended an idle spare) and exit."""
+    try:
+        _own_fds_only(chan)
+        from rootless import child, parent  # noqa: F401 - imported now, before the launch
+
+        msg, fds = chan.recv()
+    except BaseException:  # noqa: BLE001
+        os._exit(1)
+    if msg is None or msg.get("type") != "launch":
+        os._exit(0)
+    launch(msg["msg"], fds, chan)
+
+
 def launch(msg: dict[str, Any], stdio: list[int], chan: Channel) -> None:
     """In a fork of the monitor: start the container with stdio as its 0, 1, 2; report; exit."""
     code = 0
     try:
-        _signal.set_wakeup_fd(-1)
-        for sig in (_signal.SIGCHLD, _signal.SIGPIPE, _signal.SIGINT, _signal.SIGHUP):
-            _signal.signal(sig, _signal.SIG_DFL)
         for target, fd in enumerate(stdio):
             os.dup2(fd, target)
-        # Nothing else of the monitor's stays open here: not other containers' host ports, which a
-        # copy here would keep bound while their servers take them over (rootless.network.redirect).
-        # The objects that owned those fds live on untouched until _exit (no collection runs).
-        import gc
-
-        gc.disable()
-        keep = chan.fileno()
-        os.closerange(3, keep)
-        os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
+        _own_fds_only(chan)   # the stdio fds too, now that they are 0, 1 and 2
         from rootless import parent
 
         # The spec is read here, in the short-lived launcher: the monitor never holds it (a whole

@@ -60,6 +60,7 @@ IDLE_EXIT = 1.0          # seconds with no container and no client before the mo
 OWN_IDLE_EXIT = 0.1      # a unit's own monitor: its one container is done, the unit may end
 CLEANUP_WAIT = 30.0      # at most this long for a unit's monitor to wait for its clean-up commands
 DRAIN = 2.0              # seconds to read what a dead container's processes still write
+SPARE_IDLE = 1.0         # seconds a spare launcher waits for a launch before it is ended
 _CHUNK = 65536
 
 
@@ -121,6 +122,8 @@ class Monitor(sync.Service):
         self.idle_since = time.monotonic()
         self.last_code = 0           # the exit code of the last container (a unit's monitor leaves with it)
         self.stopped = False         # whether a `stop` ended it
+        # a launcher forked ahead of the launch it will serve (pid, its channel, since when)
+        self.spare: Optional[tuple[int, Channel, float]] = None
         wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         _signal.set_wakeup_fd(self.wake_w)
         _signal.signal(_signal.SIGCHLD, lambda *_: None)
@@ -140,6 +143,8 @@ class Monitor(sync.Service):
             elif now - self.idle_since >= self.idle_exit:
                 self.leave()
                 return
+            if self.spare is not None and now - self.spare[2] > SPARE_IDLE:
+                self._end_spare()
             self.dispatch(250)
             self._timeouts()
             self._reap()
@@ -194,8 +199,48 @@ class Monitor(sync.Service):
         elif kind == "launch":
             self.unwatch(chan.fileno())   # the answer comes when the launcher reports
             self._launch(chan, msg, fds)
+        elif kind == "spare":   # a launch is coming: no answer
+            self.make_spare()
         else:
-            chan.send("error", error={"kind": "setup", "message": f"monitor: unknown request {kind!r}"})
+            self._reply(chan, "error", error={"kind": "setup", "message": f"monitor: unknown request {kind!r}"})
+
+    # -- the spare launcher ------------------------------------------------------------------
+
+    def make_spare(self) -> None:
+        """Fork a launcher ahead of the launch it will serve, when none waits: its imports
+        (rootless.parent and .child, about 10 ms) then run on the other CPU while the command
+        that said a launch is coming makes the container's spec. Ended after SPARE_IDLE
+        unused, so that idle containers cost no more than the monitor."""
+        if self.spare is not None:
+            return
+        here, there = Channel.pair()
+        pid = os.fork()
+        if pid == 0:
+            from .launcher import serve_spare
+
+            serve_spare(there)
+        there.close()
+        self.spare = (pid, here, time.monotonic())
+
+    def _end_spare(self) -> None:
+        """Close the idle spare's channel: it leaves at the end of file (and is reaped)."""
+        if self.spare is not None:
+            self.spare[1].close()
+            self.spare = None
+
+    def _take_spare(self, msg: dict[str, Any], stdio: list[int]) -> Optional[tuple[int, Channel]]:
+        """The spare launcher, handed this launch (its stdio along); None when there is none
+        or it has gone."""
+        spare, self.spare = self.spare, None
+        if spare is None:
+            return None
+        pid, here, _since = spare
+        try:
+            here.send("launch", fds=stdio, msg=msg)
+        except OSError:
+            here.close()
+            return None
+        return pid, here
 
     # -- launching ---------------------------------------------------------------------------
 
@@ -244,7 +289,9 @@ class Monitor(sync.Service):
             if ctr.notify.get("proxy"):
                 ctr.notify_sock = notify_socket(str(ctr.notify["proxy"]))
                 self.watch(ctr.notify_sock.fileno(), lambda fd, ctr=ctr: self._notify_message(ctr))
-            here, there = Channel.pair()
+            taken = self._take_spare(msg, stdio)
+            if taken is None:
+                here, there = Channel.pair()
         except OSError as exc:
             for fd in set(stdio + keep + client_stdio):
                 os.close(fd)
@@ -252,16 +299,21 @@ class Monitor(sync.Service):
             client.send("error", error={"kind": "setup", "message": f"monitor: {exc}"})
             self._drop(client)
             return
-        pid = os.fork()
-        if pid == 0:
-            from .launcher import launch
+        if taken is None:
+            pid = os.fork()
+            if pid == 0:
+                from .launcher import launch
 
-            launch(msg, stdio, there)
+                launch(msg, stdio, there)
+            there.close()
+        else:
+            pid, here = taken
         del msg, process
         for fd in set(stdio + client_stdio):
             os.close(fd)
-        there.close()
         self.launching[pid] = (ctr, client, here)
+        if not self.own:
+            self.make_spare()   # for the next launch of a burst (pod members, `kube play`, scripts)
         self.watch(here.fileno(), lambda fd, pid=pid: self._launched(pid))
 
     def _launched(self, launcher: int) -> None:
@@ -678,6 +730,7 @@ def main() -> None:
     own = sys.argv[2:3] == ["own"]
     try:
         monitor = Monitor(runroot, own)
+        monitor.make_spare()   # whoever started this monitor is about to ask for a launch
         monitor.serve()
         if own and not monitor.stopped:
             os._exit(monitor.last_code & 0xFF)

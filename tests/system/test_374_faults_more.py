@@ -159,6 +159,21 @@ def test_monitor_killed_under_detached_containers(p):
     next_commands_work(p, ["m1", "m2"], ["--network", "none"], pids)
 
 
+def test_the_spare_launcher_serves_and_leaves(p):
+    """The monitor forks a launcher ahead of each launch (its imports done before the request
+    comes); several run -d in a row each start, and once idle no spare is left beside the
+    monitor."""
+    root = runroot(p)
+    for n in range(3):
+        p("run", "-d", "--name", f"s{n}", "--network", "none", "busybox", "sleep", "100")
+    assert set(states(p).values()) == {"Up"}
+    deadline = time.monotonic() + 10
+    while len(pids_of(MONITOR, root)) != 1:
+        assert time.monotonic() < deadline, pids_of(MONITOR, root)
+        time.sleep(0.1)
+    p("rm", "-f", "-t", "0", "s0", "s1", "s2")
+
+
 def test_monitor_killed_while_run_d_starts(p):
     root = runroot(p)
     p("run", "-d", "--name", "m1", "--network", "none", "busybox", "sleep", "100")   # a monitor runs
