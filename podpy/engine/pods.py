@@ -189,7 +189,14 @@ class PodEngine:
                 if given:
                     raise InvalidArgument(f"{flag} needs an infra container: it cannot be used with --infra=false")
         from . import podcgroup
+        from .runfiles import under_systemd
 
+        if o.infra and not under_systemd():
+            from ..monitor.client import prestart
+
+            # A pod is made to be started: the user's monitor starts up meanwhile (it leaves in
+            # a second if nothing is started), not on the path of the first `run -d --pod`.
+            prestart(self.rt.cfg.runroot)
         if o.cgroup_parent is not None and (not o.cgroup_parent or ".." in o.cgroup_parent.split("/")):
             raise InvalidArgument(f"invalid --cgroup-parent {o.cgroup_parent!r}: a path in the cgroup2 tree")
         limits, resources = podcgroup.decide(o)
