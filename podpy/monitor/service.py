@@ -46,8 +46,11 @@ import time
 from rootless import sync
 
 from .channel import LOCK, SOCKET, Channel
+from .container import Container, interval, spawn_command
 from .logfile import LogFile
-from .notify import notify_socket, tell
+from .notify import notify_socket
+from .readiness import Readiness
+from .streams import Streams
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -61,52 +64,9 @@ OWN_IDLE_EXIT = 0.1      # a unit's own monitor: its one container is done, the 
 CLEANUP_WAIT = 30.0      # at most this long for a unit's monitor to wait for its clean-up commands
 DRAIN = 2.0              # seconds to read what a dead container's processes still write
 SPARE_IDLE = 1.0         # seconds a spare launcher waits for a launch before it is ended
-_CHUNK = 65536
 
 
-class Container:
-    """One supervised container."""
-
-    def __init__(self, cid: str, request: dict[str, Any]) -> None:
-        self.id = cid
-        # only what the exit needs: the spec is the launcher's business (and memory held here
-        # stays with the monitor for its whole life)
-        self.request = {k: request[k] for k in ("exit_path", "cleanup") if k in request}
-        self.health = request.get("health")     # interval, argv, env of `podpy healthcheck run`
-        self.health_due = time.monotonic() + _interval(self.health) if self.health else 0.0
-        self.health_pid = 0
-        # --sdnotify under systemd: mode, the manager's socket, the container's own socket (proxied)
-        self.notify: dict[str, Any] = request.get("notify") or {}
-        self.notify_sock: Any = None
-        self.ready = False
-        self.ready_waiters: list[Channel] = []   # `run -d` clients waiting for READY=1
-        if self.health and self.notify.get("mode") == "healthy":   # ready at the first pass: try soon
-            self.health_due = time.monotonic() + min(float(self.health["interval"]), 1.0)
-        self.pid = 0
-        self.fuse_pid: Optional[int] = None
-        self.streams: dict[int, str] = {}      # fd -> "stdout" / "stderr"
-        self.slirp_exit: Optional[int] = None
-        self.listeners: list[int] = []        # published ports, until the forwarder takes them
-        self.forwarder: Any = None
-        self.bind_notify: Optional[int] = None   # the init's bind(2) listener, for the forwarder
-        self.pasta_pid: Optional[int] = None
-        self.stdin: Optional[int] = None
-        self.pty: Optional[int] = None
-        self.attached: list[Channel] = []     # `podpy attach` clients
-        self.log: Any = None                  # a LogFile, or a JournalLog
-        self.exit_code: Optional[int] = None
-        self.drain_until = 0.0
-        # --timeout: when it is killed (0: never); timed_out: it was, and exits with -1 as podman records it
-        self.timeout = int(request.get("timeout") or 0)
-        self.deadline = time.monotonic() + self.timeout if self.timeout else 0.0
-        self.timed_out = False
-        # `init`: the channel to its init, which waits for "start" before it execs; the client
-        # whose "release" waits for the exec
-        self.held: Optional[int] = None
-        self.releasing: Optional[Channel] = None
-
-
-class Monitor(sync.Service):
+class Monitor(Readiness, Streams, sync.Service):
     channel_class = Channel
 
     def __init__(self, runroot: str, own: bool = False) -> None:
@@ -398,7 +358,7 @@ class Monitor(sync.Service):
         if ctr.timeout:
             ctr.deadline = time.monotonic() + ctr.timeout
         if ctr.health:
-            ctr.health_due = time.monotonic() + _interval(ctr.health)
+            ctr.health_due = time.monotonic() + interval(ctr.health)
         if ctr.notify.get("mode") == "conmon":
             self._ready(ctr)
         self._reply(client, "started", pid=ctr.pid, monitor=os.getpid())
@@ -432,45 +392,6 @@ class Monitor(sync.Service):
         except OSError:
             pass   # the client went away: the container runs all the same
         self._drop(client)
-
-    # -- readiness (--sdnotify) --------------------------------------------------------------
-
-    def _tell_systemd(self, ctr: Container, lines: list[bytes]) -> None:
-        tell(str(ctr.notify.get("target") or ""), os.getpid(), lines)
-
-    def _ready(self, ctr: Container, lines: Optional[list[bytes]] = None) -> None:
-        self._tell_systemd(ctr, lines if lines is not None else [b"READY=1"])
-        if not ctr.ready:
-            ctr.ready = True
-            for client in ctr.ready_waiters:
-                self._reply(client, "ready")
-            ctr.ready_waiters = []
-
-    def _notify_message(self, ctr: Container) -> None:
-        """A message the container sent to its $NOTIFY_SOCKET: passed on with this process as
-        MAINPID (the container's own MAINPID= names a pid systemd cannot see)."""
-        try:
-            data = ctr.notify_sock.recv(4096)
-        except OSError:
-            return
-        lines = [line for line in data.split(b"\n") if line and not line.startswith(b"MAINPID=")]
-        if not lines:
-            return
-        if b"READY=1" in lines:
-            self._ready(ctr, lines)
-        else:
-            self._tell_systemd(ctr, lines)
-
-    def _wait_ready(self, chan: Channel, cid: str) -> None:
-        """A `run -d` waits until its container is ready (or gone)."""
-        ctr = next((c for c in self.containers.values() if c.id == cid), None)
-        if ctr is None or ctr.exit_code is not None:
-            chan.send("exited")
-        elif ctr.ready:
-            chan.send("ready")
-        else:
-            self.unwatch(chan.fileno())   # answered when the container is ready or exits
-            ctr.ready_waiters.append(chan)
 
     def _forget(self, ctr: Container) -> None:
         for client in ctr.ready_waiters:
@@ -511,70 +432,6 @@ class Monitor(sync.Service):
             ctr.log.close()
             ctr.log = None
 
-    # -- output ------------------------------------------------------------------------------
-
-    def _output(self, ctr: Container, fd: int) -> None:
-        try:
-            data = os.read(fd, _CHUNK)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""   # EIO: a terminal whose other side is closed
-        if not data:
-            self.unwatch(fd)
-            if fd == ctr.pty:
-                ctr.pty = None
-            os.close(fd)
-            del ctr.streams[fd]
-            return
-        if ctr.log is not None:
-            ctr.log.write(ctr.streams[fd], data)
-        for client in list(ctr.attached):
-            try:
-                client.send("output", stream=ctr.streams[fd], data=data)
-            except OSError:
-                self._detach(ctr, client)
-
-    # -- attach ------------------------------------------------------------------------------
-
-    def _attach(self, chan: Channel, cid: str) -> None:
-        ctr = next((c for c in self.containers.values() if c.id == cid and c.exit_code is None), None)
-        if ctr is None:
-            chan.send("error", error={"kind": "setup", "message": f"container {cid[:12]} is not running"})
-            return
-        ctr.attached.append(chan)
-        chan.send("attached", tty=ctr.pty is not None, stdin=ctr.stdin is not None or ctr.pty is not None)
-        self.handlers[chan.fileno()] = lambda fd: self._attached_input(ctr, chan)
-
-    def _attached_input(self, ctr: Container, chan: Channel) -> None:
-        msg = self._read(chan)
-        if msg is None:
-            self._detach(ctr, chan)
-            return
-        kind = msg.get("type")
-        target = ctr.pty if ctr.pty is not None else ctr.stdin
-        if kind == "input" and target is not None:
-            try:
-                os.write(target, bytes(msg.get("data") or b""))
-            except OSError:
-                pass
-        elif kind == "eof" and ctr.stdin is not None and ctr.pty is None:
-            os.close(ctr.stdin)
-            ctr.stdin = None
-        elif kind == "resize" and ctr.pty is not None:
-            # rootless.syscalls without ctypes (loaded only by calls that need it): a few small modules
-            from rootless import syscalls
-
-            try:
-                syscalls.default().set_winsize(ctr.pty, int(msg["rows"]), int(msg["cols"]))
-            except (OSError, KeyError, ValueError, OverflowError, TypeError):
-                pass
-
-    def _detach(self, ctr: Container, chan: Channel) -> None:
-        if chan in ctr.attached:
-            ctr.attached.remove(chan)
-        self._drop(chan)
-
     # -- exits -------------------------------------------------------------------------------
 
     def _reap(self) -> None:
@@ -602,15 +459,6 @@ class Monitor(sync.Service):
             ctr.exit_code = -1 if ctr.timed_out else code
             ctr.drain_until = time.monotonic() + DRAIN
 
-    def _health_result(self, pid: int, code: int) -> None:
-        """--sdnotify healthy: the first healthcheck that passes makes its container ready."""
-        for ctr in self.containers.values():
-            if pid == ctr.health_pid and ctr.health_pid:
-                ctr.health_pid = 0
-                if code == 0 and not ctr.ready and ctr.notify.get("mode") == "healthy":
-                    self._ready(ctr)
-                return
-
     def _timeouts(self) -> None:
         """--timeout: SIGKILL to each container whose time is up (once)."""
         now = time.monotonic()
@@ -622,17 +470,6 @@ class Monitor(sync.Service):
                     os.kill(ctr.pid, _signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-
-    def _healthchecks(self) -> None:
-        """Run each due healthcheck (`podpy healthcheck run ID`), one at a time per container."""
-        now = time.monotonic()
-        for ctr in self.containers.values():
-            if not ctr.health or ctr.exit_code is not None or ctr.held is not None or now < ctr.health_due:
-                continue
-            ctr.health_due = now + _interval(ctr.health)
-            if ctr.health_pid and _alive(ctr.health_pid):
-                continue
-            ctr.health_pid = _spawn(ctr.health)
 
     def _finish_drained(self) -> None:
         now = time.monotonic()
@@ -663,37 +500,9 @@ class Monitor(sync.Service):
                 pass   # the clean-up command reports the exit as unknown
         cleanup = request.get("cleanup")
         if cleanup:
-            pid = _spawn(cleanup)   # if it cannot run, the next podpy command records the exit from the file
+            pid = spawn_command(cleanup)   # if it cannot run, the next podpy command records the exit from the file
             if pid and self.own:
                 self.cleanups[pid] = time.monotonic()
-
-
-def _interval(health: dict[str, Any]) -> float:
-    """The time to a container's next check: its startup check's (--health-startup-interval)
-    until the check has passed (its marker file is there), then --health-interval."""
-    if health.get("startup_interval") and not os.path.exists(str(health.get("startup_marker"))):
-        return float(health["startup_interval"])
-    return float(health["interval"])
-
-
-def _spawn(command: dict[str, Any]) -> int:
-    """Start a podpy command (argv, env) in a session of its own; its pid, or 0."""
-    try:
-        return os.posix_spawn(command["argv"][0], command["argv"], command.get("env") or dict(os.environ),
-                              file_actions=[(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
-                                            (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
-                                            (os.POSIX_SPAWN_OPEN, 2, "/dev/null", os.O_WRONLY, 0)],
-                              setsid=True)
-    except OSError:
-        return 0
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
-    except (OSError, IndexError):
-        return False
 
 
 def _take_lock(runroot: str) -> int:
