@@ -36,7 +36,12 @@ def python_env() -> dict[str, str]:
 _spawned: dict[str, float] = {}
 
 
-_hints: list[Any] = []   # the connections that said a launch is coming (open until we exit)
+_hints: list[Any] = []   # the connections that said a launch is coming, open until an answer
+
+
+def _end_hints() -> None:
+    while _hints:
+        _hints.pop().close()
 
 
 def prestart(runroot: str) -> None:
@@ -53,8 +58,8 @@ def prestart(runroot: str) -> None:
     if not os.path.exists(os.path.join(runroot, SOCKET)):
         spawn(runroot)
         return
-    if _hints or runroot in _spawned:
-        return   # said once is enough (a monitor this command started makes one by itself)
+    if _hints or time.monotonic() - _spawned.get(runroot, -10.0) < 2.0:
+        return   # said once is enough (a monitor started here just now makes one by itself)
     from rootless.sync import connect
 
     from .channel import Channel
@@ -67,8 +72,10 @@ def prestart(runroot: str) -> None:
     except OSError:
         sock.close()
         return
-    # Kept open until this process exits: a monitor of an older podpy answers an unknown
-    # request, and must not find its client gone (it would fail on the broken pipe).
+    # Kept open until a request has its answer (by then the monitor has read this): a monitor
+    # of an older podpy answers an unknown request, and must not find its client gone (it
+    # would fail on the broken pipe); a long-lived process (the API service) must not hold
+    # the monitor, which counts it as a client, for good.
     _hints.append(sock)
 
 
@@ -161,6 +168,7 @@ def request(runroot: str, kind: str, fds: Optional[list[int]] = None, sent: Opti
             os.close(fd)
         if reply is None:
             continue
+        _end_hints()   # answered: the monitor has read them
         if reply.get("type") == "error":
             raise from_wire(reply["error"])
         return reply
