@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
@@ -17,6 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Iterator
 
 
 def free_port() -> int:
@@ -75,6 +77,21 @@ class LocalRegistry:
         if self.proc.poll() is None:
             self.proc.terminate()
         self.proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def serving(workdir: Path, **options) -> Iterator[LocalRegistry]:
+    """A LocalRegistry in workdir (options: LocalRegistry's tls and auth) for the with block;
+    the test is skipped, with the reason, where docker-registry or skopeo is missing."""
+    import pytest
+
+    if shutil.which("docker-registry") is None or shutil.which("skopeo") is None:
+        pytest.skip("docker-registry and skopeo are needed (installed by packaging/setup.sh test)")
+    reg = LocalRegistry(workdir, **options)
+    try:
+        yield reg
+    finally:
+        reg.stop()
 
 
 def _blob(layout: Path, data: bytes) -> dict:

@@ -8,16 +8,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from registry import LocalRegistry, oci_layout, push, tar_of
+from registry import oci_layout, push, serving, tar_of
 
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory, image_tar):
-    if shutil.which("docker-registry") is None or shutil.which("skopeo") is None:
-        pytest.skip("docker-registry and skopeo are needed (installed by packaging/setup.sh test)")
     work = tmp_path_factory.mktemp("registry")
-    reg = LocalRegistry(work)
-    try:
+    with serving(work) as reg:
         base = image_tar.read_bytes()
         oci_layout(work / "busybox", [base], ["sh"])
         push(work / "busybox", f"{reg.host}/library/busybox:latest")
@@ -28,8 +25,6 @@ def registry(tmp_path_factory, image_tar):
         oci_layout(work / "multi", [base, first, second], ["cat", "/added"])
         push(work / "multi", f"{reg.host}/tests/multi:latest")
         yield reg
-    finally:
-        reg.stop()
 
 
 def test_pull_and_run(new_podpy, registry):

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from registry import LocalRegistry, oci_layout, push
+from registry import LocalRegistry, oci_layout, push, serving
 
 ACCEPT = ("application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, "
           "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
@@ -21,19 +21,14 @@ DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory, image_tar):
-    if shutil.which("docker-registry") is None or shutil.which("skopeo") is None:
-        pytest.skip("docker-registry and skopeo are needed (installed by packaging/setup.sh test)")
     work = tmp_path_factory.mktemp("registry")
-    reg = LocalRegistry(work)
-    try:
+    with serving(work) as reg:
         base = image_tar.read_bytes()
         oci_layout(work / "amd", [base], ["sh"], arch="amd64")
         oci_layout(work / "arm", [base], ["sh"], arch="arm64")
         push(work / "amd", f"{reg.host}/plat/amd:latest")
         push(work / "arm", f"{reg.host}/plat/arm:latest")
         yield reg
-    finally:
-        reg.stop()
 
 
 def served(registry, path):

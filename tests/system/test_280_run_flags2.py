@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import pwd
-import shutil
 import subprocess
 
 import pytest
@@ -261,18 +260,13 @@ def test_same_as_podman(p, podman):
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory, image_tar):
-    if shutil.which("docker-registry") is None or shutil.which("skopeo") is None:
-        pytest.skip("docker-registry and skopeo are needed (installed by packaging/setup.sh test)")
-    from registry import LocalRegistry, oci_layout, push
+    from registry import oci_layout, push, serving
 
     work = tmp_path_factory.mktemp("registry")
-    reg = LocalRegistry(work)
-    try:
+    with serving(work) as reg:
         oci_layout(work / "busybox", [image_tar.read_bytes()], ["sh"])
         push(work / "busybox", f"{reg.host}/library/busybox:latest")
         yield reg
-    finally:
-        reg.stop()
 
 
 def test_implicit_pull_quiet_and_tls(new_podpy, registry):

@@ -5,7 +5,6 @@ the API service: containers (run detached, streamed logs, exec_run, wait, remove
 from __future__ import annotations
 
 import io
-import shutil
 import tarfile
 
 import pytest
@@ -13,7 +12,7 @@ import pytest
 from helpers import own_store_fixtures
 
 from apiservice import Service
-from registry import LocalRegistry, oci_layout, push
+from registry import oci_layout, push, serving
 
 # The SDK's pooled connections are closed by the garbage collector at moments of its own
 # choosing, which Python reports as unraisable ResourceWarnings in whichever test runs then:
@@ -47,16 +46,11 @@ def client(service):
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory, image_tar):
-    if shutil.which("docker-registry") is None or shutil.which("skopeo") is None:
-        pytest.skip("docker-registry and skopeo are needed (installed by packaging/setup.sh test)")
     work = tmp_path_factory.mktemp("sdk-registry")
-    reg = LocalRegistry(work)
-    try:
+    with serving(work) as reg:
         oci_layout(work / "busybox", [image_tar.read_bytes()], ["sh"])
         push(work / "busybox", f"{reg.host}/library/busybox:sdk")
         yield reg
-    finally:
-        reg.stop()
 
 
 def test_version_and_ping(client):

@@ -11,17 +11,15 @@ this file's only.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
 from helpers import Podpy, command_for_variant, remove_tree
-from test_370_faults_kill import FILL, after_kill, containers, matrix, rm_if, runs
+from test_370_faults_kill import FILL, after_kill, containers, matrix, runs
 from test_373_faults_race import both, consistent, one_line
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from registry import LocalRegistry, oci_layout, push
+from registry import oci_layout, push, serving
 from units import verify
 
 HERE = Path(__file__).resolve().parent
@@ -30,11 +30,8 @@ POLICY = "io.containers.autoupdate"
 
 @pytest.fixture(scope="module")
 def reg(tmp_path_factory):
-    if shutil.which("docker-registry") is None or shutil.which("skopeo") is None:
-        pytest.skip("docker-registry and skopeo are needed (installed by packaging/setup.sh test)")
-    reg = LocalRegistry(tmp_path_factory.mktemp("au-registry"))
-    yield reg
-    reg.stop()
+    with serving(tmp_path_factory.mktemp("au-registry")) as reg:
+        yield reg
 
 
 class Systemd:

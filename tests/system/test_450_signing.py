@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from helpers import VARIANTS, remove_tree, run_command
-from registry import LocalRegistry, oci_layout, push, tar_of
+from registry import oci_layout, push, serving, tar_of
 
 pytestmark = pytest.mark.skipif(shutil.which("gpg") is None or shutil.which("gpgv") is None,
                                 reason="gpg and gpgv are needed (gnupg; packaging/setup.sh installs it)")
@@ -20,16 +20,11 @@ pytestmark = pytest.mark.skipif(shutil.which("gpg") is None or shutil.which("gpg
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory, image_tar):
-    if shutil.which("docker-registry") is None or shutil.which("skopeo") is None:
-        pytest.skip("docker-registry and skopeo are needed (installed by packaging/setup.sh test)")
     work = tmp_path_factory.mktemp("registry")
-    reg = LocalRegistry(work)
-    try:
+    with serving(work) as reg:
         oci_layout(work / "unsigned", [image_tar.read_bytes(), tar_of({"unsigned": b"1\n"})], ["sh"])
         push(work / "unsigned", f"{reg.host}/plain/app:1")
         yield reg
-    finally:
-        reg.stop()
 
 
 @pytest.fixture(scope="module")
