@@ -120,6 +120,7 @@ class Service:
             if kind == "unix":
                 self.sock = _bind_unix(where)
                 self.path = where
+                app.socket_path = where
             else:
                 warn(TCP_WARNING)
                 self.sock = _bind_tcp(where)

@@ -1,0 +1,74 @@
+"""The libpod API's system routes (podman's remote client speaks these): /libpod/_ping,
+/libpod/version, /libpod/info, /libpod/events.
+
+podman's client pings /libpod/_ping first and checks the Libpod-Api-Version header (at least
+its minimal 4.0.0); every response carries the header (http.py).
+"""
+
+from __future__ import annotations
+
+from .http import Response
+from .routes import API_VERSION, LIBPOD_API_VERSION, LIBPOD_MIN_VERSION, MIN_VERSION, RouteTable
+from .system import PING_HEADERS
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .http import Request
+
+routes = RouteTable()
+
+
+@routes.get("/libpod/_ping")
+def ping(req: Request) -> Response:
+    return Response(200, b"OK", "text/plain; charset=utf-8", PING_HEADERS)
+
+
+@routes.head("/libpod/_ping")
+def ping_head(req: Request) -> Response:
+    return Response(200, b"OK", "text/plain; charset=utf-8", PING_HEADERS)
+
+
+def _arch() -> str:
+    from ..engine.imagestore import host_arch
+
+    return host_arch()
+
+
+@routes.get("/libpod/version")
+def version(req: Request) -> dict[str, Any]:
+    """podman's `version` document (its Server part): the engine component carries the libpod
+    API version the client shows as "API Version"."""
+    import platform
+
+    from .. import __version__
+
+    kernel = platform.release()
+    engine = {"Name": "Podman Engine", "Version": __version__,
+              "Details": {"APIVersion": LIBPOD_API_VERSION, "Arch": _arch(), "BuildTime": "1970-01-01T00:00:00Z",
+                          "Experimental": "false", "GitCommit": "", "GoVersion": "python" + platform.python_version(),
+                          "KernelVersion": kernel, "MinAPIVersion": LIBPOD_MIN_VERSION, "Os": "linux"}}
+    return {"Platform": {"Name": f"linux/{_arch()}/podpy"}, "Components": [engine], "Version": __version__,
+            "ApiVersion": API_VERSION, "MinAPIVersion": MIN_VERSION, "GitCommit": "",
+            "GoVersion": "python" + platform.python_version(), "Os": "linux", "Arch": _arch(),
+            "KernelVersion": kernel, "BuildTime": "1970-01-01T00:00:00Z"}
+
+
+@routes.get("/libpod/info")
+def info(req: Request) -> dict[str, Any]:
+    """`podpy info`'s document (podman's shape), with the socket this service answers on."""
+    from ..engine.system import SystemEngine
+
+    doc = SystemEngine(req.runtime(), lambda _line: None).info()
+    path = req.conn.app.socket_path
+    if path:
+        doc["host"]["remoteSocket"] = {"path": f"unix://{path}", "exists": True}
+    return doc
+
+
+@routes.get("/libpod/events")
+def events(req: Request) -> Any:
+    from .system import events as docker_events
+
+    return docker_events(req)
