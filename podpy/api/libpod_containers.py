@@ -13,7 +13,7 @@ import json
 
 from . import exec as docker_exec
 from . import lifecycle, streams
-from .containers import engine, lookup, raise_first
+from .containers import engine, lookup as docker_lookup, raise_first
 from .errors import ApiError, BadParameter
 from .http import Response, json_response
 from .routes import RouteTable
@@ -27,6 +27,27 @@ if TYPE_CHECKING:
 routes = RouteTable()
 NO_CONTENT = Response(204, b"", None)
 
+def podman_words(handler: Any) -> Any:
+    """A Docker handler whose "No such container/image: X" says it as podman's service does
+    (podman's client matches "no such container" in a message)."""
+    def wrapped(req: Request) -> Any:
+        try:
+            return handler(req)
+        except ApiError as exc:
+            if exc.status == 404 and exc.message.startswith("No such container: "):
+                name = exc.message[len("No such container: "):]
+                raise ApiError(404, f'no container with name or ID "{name}" found: no such container') from None
+            if exc.status == 404 and exc.message.startswith("No such image: "):
+                raise ApiError(404, f"{exc.message[len('No such image: '):]}: image not known") from None
+            raise
+    wrapped.__doc__ = handler.__doc__
+    return wrapped
+
+
+def lookup(req: Request) -> Any:
+    return podman_words(docker_lookup)(req)
+
+
 # podman's routes that behave as Docker's: the Docker handler serves them
 for _method, _path, _handler in (("POST", "/libpod/containers/{id}/start", lifecycle.start),
                                  ("POST", "/libpod/containers/{id}/kill", lifecycle.kill),
@@ -39,7 +60,7 @@ for _method, _path, _handler in (("POST", "/libpod/containers/{id}/start", lifec
                                  ("GET", "/libpod/exec/{id}/json", docker_exec.inspect),
                                  ("POST", "/libpod/exec/{id}/resize", docker_exec.resize),
                                  ("POST", "/libpod/exec/{id}/start", docker_exec.start)):
-    routes.add(_method, _path)(_handler)
+    routes.add(_method, _path)(podman_words(_handler))
 
 
 def list_entry(data: dict[str, Any], health: Any = None) -> dict[str, Any]:
@@ -186,4 +207,4 @@ def logs(req: Request) -> Any:
     tail = req.arg("tail")
     if tail is not None and tail.startswith("-"):
         req.query["tail"] = ["all"]
-    return streams.logs(req)
+    return podman_words(streams.logs)(req)

@@ -12,6 +12,7 @@ import json
 from . import images as docker_images
 from .errors import ApiError, BadParameter
 from .http import Response, Streamed
+from .libpod_containers import podman_words
 from .registryauth import credentials, tls_verify
 from .routes import RouteTable
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 routes = RouteTable()
 PULL_POLICIES = ("always", "missing", "never", "newer")
 
-routes.add("POST", "/libpod/images/{name}/tag")(docker_images.tag)
+routes.add("POST", "/libpod/images/{name}/tag")(podman_words(docker_images.tag))
 
 
 @routes.get("/libpod/images/json")

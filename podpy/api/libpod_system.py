@@ -45,6 +45,7 @@ def version(req: Request) -> dict[str, Any]:
     from .. import __version__
 
     kernel = platform.release()
+    # "Podman Engine": the component podman's client reads the server's version from
     engine = {"Name": "Podman Engine", "Version": __version__,
               "Details": {"APIVersion": LIBPOD_API_VERSION, "Arch": _arch(), "BuildTime": "1970-01-01T00:00:00Z",
                           "Experimental": "false", "GitCommit": "", "GoVersion": "python" + platform.python_version(),

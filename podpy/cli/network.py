@@ -20,8 +20,9 @@ COLUMNS = [("NETWORK ID", "ID"), ("NAME", "Name"), ("DRIVER", "Driver")]
 def engine(ctx: typer.Context) -> Any:
     """The network engine over this command's store."""
     from ..engine.networks import NetworkEngine
+    from .app import remote_engine
 
-    return NetworkEngine(runtime(ctx), render.warn)
+    return remote_engine(ctx, "networks", render.warn) or NetworkEngine(runtime(ctx), render.warn)
 
 
 def create(

@@ -19,8 +19,9 @@ if TYPE_CHECKING:
 def engine(ctx: typer.Context) -> Any:
     """The volume engine over this command's store."""
     from ..engine.volumes import VolumeEngine
+    from .app import remote_engine
 
-    return VolumeEngine(runtime(ctx), render.warn)
+    return remote_engine(ctx, "volumes", render.warn) or VolumeEngine(runtime(ctx), render.warn)
 
 
 def create(

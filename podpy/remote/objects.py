@@ -1,0 +1,213 @@
+"""The image, volume, network and system verbs over a service: the local engines' method
+names, options and reports, made of libpod API calls (the rest refused by Remote)."""
+
+from __future__ import annotations
+
+import json
+
+from ..engine.entities import Report
+from ..errors import InvalidArgument, NoSuchImage, NoSuchNetwork, NoSuchVolume
+from .client import ServiceError
+from .containers import Remote, _each, _q, engine_error
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Optional
+
+
+def _grouped(filters: Optional[list[str]]) -> str:
+    out: dict[str, list[str]] = {}
+    for f in filters or []:
+        key, _, value = f.partition("=")
+        out.setdefault(key, []).append(value)
+    return json.dumps(out)
+
+
+class RemoteImageEngine(Remote):
+    def __init__(self, client: Any, command: str, warn: Callable[[str], None] = lambda _line: None,
+                 progress: Optional[Callable[[str], None]] = None) -> None:
+        super().__init__(client, command, warn)
+        self.progress = progress
+
+    def ls(self, name: Optional[str] = None, all_: bool = False, filters: Optional[list[str]] = None) -> list[Any]:
+        from storage.images import Image
+
+        from ..engine.entities import ImageSummary
+
+        wanted = list(filters or []) + ([f"reference={name}"] if name else [])
+        out = []
+        for entry in self.client.call("GET", "/images/json", {"all": all_, "filters": _grouped(wanted)}) or []:
+            image_id = str(entry.get("Id") or "").removeprefix("sha256:")
+            created = float(entry.get("Created") or 0)
+            image = Image(image_id, tuple(entry.get("RepoTags") or entry.get("Names") or ()), {}, (),
+                          int(entry.get("Size") or 0), created, entry.get("Digest") or None, None)
+            data = dict(entry, Id=image_id)
+            out.append(ImageSummary(image=image, containers=int(entry.get("Containers") or 0), created=created,
+                                    data=data))
+        return out
+
+    def inspect(self, names: list[str]) -> list[Report]:
+        return _each(names, lambda n: self.client.call("GET", f"/images/{_q(n)}/json"), NoSuchImage)
+
+    def exists(self, name: str) -> bool:
+        try:
+            self.client.call("GET", f"/images/{_q(name)}/exists")
+        except ServiceError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def pull(self, opts: Any) -> Any:
+        from .run import pull
+
+        for flag, value in (("--cert-dir", opts.cert_dir), ("--authfile", opts.auth_file), ("--retry", opts.retry),
+                            ("--retry-delay", opts.retry_delay), ("--signature-policy", opts.signature_policy),
+                            ("--platform", opts.platform)):
+            if value:
+                raise InvalidArgument(f"podpy {self.command} {flag}: not available with --remote")
+        image_id = pull(self, opts.name, "always", self.progress is None, opts.tls_verify, opts.creds,
+                        self.progress)
+        return Pulled(image_id)
+
+    def pull_all_tags(self, opts: Any) -> list[Any]:
+        raise InvalidArgument(f"podpy {self.command} --all-tags: not available with --remote")
+
+    def tag(self, name: str, targets: list[str]) -> None:
+        from storage.reference import split_repo_tag
+
+        for target in targets:
+            repo, tag = split_repo_tag(target) if ":" in target.rsplit("/", 1)[-1] else (target, "latest")
+            try:
+                self.client.call("POST", f"/images/{_q(name)}/tag", {"repo": repo, "tag": tag})
+            except ServiceError as exc:
+                raise engine_error(exc, NoSuchImage) from None
+
+    def rm(self, names: list[str], force: bool = False, all_: bool = False, ignore: bool = False,
+           no_prune: bool = False) -> list[Any]:
+        from ..engine.entities import ImageRemoveReport
+
+        if all_ and names:
+            raise InvalidArgument("when using the --all switch, you may not pass any images names or IDs")
+        if not names and not all_:
+            raise InvalidArgument("`podpy rmi` requires at least one image name or id, or --all")
+        out = []
+        for name in names or [""]:
+            try:
+                doc = self.client.call("DELETE", "/images/remove",
+                                       {"images": [name] if name else None, "all": all_, "force": force,
+                                        "ignore": ignore, "noprune": no_prune}, timeout=None) or {}
+            except ServiceError as exc:
+                out.append(ImageRemoveReport(name=name, error=engine_error(exc, NoSuchImage)))
+                continue
+            errors = doc.get("Errors") or []
+            deleted = [str(d) for d in doc.get("Deleted") or []]
+            out.append(ImageRemoveReport(name=name, untagged=[str(u) for u in doc.get("Untagged") or []],
+                                         deleted=deleted[0] if deleted else None, also=deleted[1:],
+                                         error=(NoSuchImage(str(errors[0])) if "image not known" in str(errors[0])
+                                                else InvalidArgument(str(errors[0]))) if errors else None))
+        return out
+
+
+class Pulled:
+    """The image a remote pull got (the CLI prints its id)."""
+
+    def __init__(self, image_id: str) -> None:
+        self.id = image_id
+
+
+class RemoteVolumeEngine(Remote):
+    def create(self, opts: Any) -> str:
+        body = {"Name": opts.name or "", "Driver": opts.driver, "Labels": dict(opts.labels),
+                "Options": dict(opts.options), "IgnoreIfExists": opts.ignore}
+        try:
+            return str(self.client.call("POST", "/volumes/create", body=body)["Name"])
+        except ServiceError as exc:
+            raise engine_error(exc, NoSuchVolume) from None
+
+    def ls(self, filters: list[str]) -> list[dict[str, Any]]:
+        return self.client.call("GET", "/volumes/json", {"filters": _grouped(filters)}) or []
+
+    def inspect(self, names: list[str], all_: bool = False) -> list[Report]:
+        if all_ == bool(names):
+            raise InvalidArgument("provide one or more volume names or use --all")
+        if all_:
+            return [Report(v["Name"], v) for v in self.ls([])]
+        return _each(names, lambda n: self.client.call("GET", f"/volumes/{_q(n)}/json"), NoSuchVolume)
+
+    def exists(self, name: str) -> bool:
+        try:
+            self.client.call("GET", f"/volumes/{_q(name)}/exists")
+        except ServiceError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def rm(self, names: list[str], force: bool = False, all_: bool = False,
+           timeout: Optional[int] = None) -> list[Report]:
+        targets = [v["Name"] for v in self.ls([])] if all_ else list(names)
+        if not targets and not all_:
+            raise InvalidArgument("`podpy volume rm` requires at least one volume name, or --all")
+        return _each(targets, lambda n: (self.client.call("DELETE", f"/volumes/{_q(n)}",
+                                                          {"force": force, "timeout": timeout}, timeout=None), n)[1],
+                     NoSuchVolume)
+
+
+class RemoteNetworkEngine(Remote):
+    def create(self, opts: Any) -> dict[str, Any]:
+        if opts.ip_range or opts.options or opts.ignore:
+            raise InvalidArgument(f"podpy {self.command} --ip-range, --opt and --ignore: not available with --remote")
+        subnets = opts.subnet if isinstance(opts.subnet, list) else [opts.subnet] if opts.subnet else []
+        gateways = opts.gateway if isinstance(opts.gateway, list) else [opts.gateway] if opts.gateway else []
+        body: dict[str, Any] = {"name": opts.name or "", "driver": opts.driver, "internal": opts.internal,
+                                "labels": dict(opts.labels), "dns_enabled": not opts.disable_dns,
+                                "ipv6_enabled": opts.ipv6,
+                                "subnets": [{"subnet": s, **({"gateway": gateways[i]} if i < len(gateways) else {})}
+                                            for i, s in enumerate(subnets)]}
+        if opts.interface_name:
+            body["network_interface"] = opts.interface_name
+        if opts.ipam_driver:
+            body["ipam_options"] = {"driver": opts.ipam_driver}
+        if opts.dns:
+            body["network_dns_servers"] = list(opts.dns)
+        try:
+            return dict(self.client.call("POST", "/networks/create", body=body))
+        except ServiceError as exc:
+            raise engine_error(exc, NoSuchNetwork) from None
+
+    def ls(self, filters: list[str]) -> list[Any]:
+        from ..engine.entities import NetworkSummary
+
+        nets = self.client.call("GET", "/networks/json", {"filters": _grouped(filters)}) or []
+        return [NetworkSummary(network=dict({"network_interface": "", "created": "", "subnets": [],
+                                             "internal": False, "dns_enabled": False}, **n)) for n in nets]
+
+    def inspect(self, names: list[str]) -> list[Report]:
+        return _each(names, lambda n: self.client.call("GET", f"/networks/{_q(n)}/json"), NoSuchNetwork)
+
+    def exists(self, name: str) -> bool:
+        try:
+            self.client.call("GET", f"/networks/{_q(name)}/exists")
+        except ServiceError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def rm(self, names: list[str], force: bool = False, timeout: Optional[int] = None) -> list[Report]:
+        return _each(names, lambda n: (self.client.call("DELETE", f"/networks/{_q(n)}",
+                                                        {"force": force, "timeout": timeout}, timeout=None), n)[1],
+                     NoSuchNetwork)
+
+
+class RemoteSystemEngine(Remote):
+    def info(self) -> dict[str, Any]:
+        doc = self.client.call("GET", "/info") or {}
+        host = doc.get("host")
+        if isinstance(host, dict):
+            host["serviceIsRemote"] = True
+        return doc
+
+    def server_version(self) -> dict[str, Any]:
+        return self.client.call("GET", "/version") or {}

@@ -1,0 +1,167 @@
+"""`run`, `create`, `start -a` and `exec` over a service, in the order podman's client makes
+its calls: pull (by the policy), create, attach (before the start: no output is lost), start,
+wait; exec: create the session, start it with its output streamed, read its exit code."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from ..errors import InvalidArgument, NoSuchImage, PodpyError
+from .client import ServiceError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Optional
+
+    from .containers import RemoteContainerEngine
+
+
+class Made:
+    """The container a remote create made (the CLI prints its id)."""
+
+    def __init__(self, cid: str, warnings: list[str]) -> None:
+        self.id, self.warnings = cid, warnings
+
+
+def _auth(creds: Optional[str]) -> dict[str, str]:
+    """X-Registry-Auth for a pull with --creds (base64 of podman's {"username", "password"})."""
+    import base64
+
+    if not creds:
+        return {}
+    user, _, password = creds.partition(":")
+    doc = json.dumps({"username": user, "password": password}).encode()
+    return {"X-Registry-Auth": base64.urlsafe_b64encode(doc).decode()}
+
+
+def pull(eng: Any, name: str, policy: str, quiet: bool, tls_verify: Optional[bool] = None,
+         creds: Optional[str] = None, progress: Optional[Callable[[str], None]] = None) -> str:
+    """The image's id once the service has it (pulled by policy: always, missing, never, newer)."""
+    query: dict[str, Any] = {"reference": name, "policy": policy, "quiet": quiet}
+    if tls_verify is not None:
+        query["tlsVerify"] = tls_verify
+    ids: list[str] = []
+    for doc in eng.client.lines("POST", "/images/pull", query, headers=_auth(creds)):
+        if doc.get("error"):
+            raise PodpyError(str(doc["error"]))
+        if doc.get("stream") and not quiet:
+            text = str(doc["stream"]).rstrip("\n")
+            if progress is not None:
+                progress(text)
+            else:
+                sys.stderr.write(text + "\n")
+        if doc.get("images"):
+            ids = [str(i) for i in doc["images"]]
+        elif doc.get("id"):
+            ids = [str(doc["id"])]
+    if not ids:
+        raise PodpyError(f"pulling {name}: the service gave no image")
+    return ids[0]
+
+
+def create(eng: RemoteContainerEngine, opts: Any, command: str) -> Made:
+    from .specgen import spec_generator
+
+    if opts.tty and not opts.detach and command == "run":
+        raise InvalidArgument(f"podpy {command} --tty: not available with --remote (without --detach)")
+    spec = spec_generator(opts, command)
+    policy = (opts.pull or "missing").lower()
+    policy = {"true": "always", "false": "never", "ifmissing": "missing", "ifnewer": "newer"}.get(policy, policy)
+    pull(eng, opts.image, policy, opts.quiet, opts.tls_verify, opts.creds)
+    try:
+        answer = eng.client.call("POST", "/containers/create", body=spec) or {}
+    except ServiceError as exc:
+        if exc.status == 404:
+            raise NoSuchImage(str(exc)) from None
+        raise PodpyError(str(exc)) from None
+    made = Made(str(answer.get("Id") or ""), [str(w) for w in answer.get("Warnings") or []])
+    for line in made.warnings:
+        eng.warn(line)
+    if opts.cidfile:
+        with open(opts.cidfile, "x", encoding="utf-8") as f:
+            f.write(made.id)
+    return made
+
+
+def run(eng: RemoteContainerEngine, opts: Any, on_detached: Optional[Callable[[str], None]]) -> int:
+    made = create(eng, opts, "run")
+    if opts.detach:
+        eng.client.call("POST", f"/containers/{made.id}/start")
+        if on_detached is not None:
+            on_detached(made.id)
+        return 0
+    return _foreground(eng, made.id, opts.interactive, opts.remove)
+
+
+def attached(eng: RemoteContainerEngine, name: str, interactive: bool) -> int:
+    """`start -a`: the container's output here until it exits; its exit code."""
+    from .containers import _q
+
+    doc = eng.client.call("GET", f"/containers/{_q(name)}/json")
+    if (doc.get("Config") or {}).get("Tty"):
+        raise InvalidArgument(f"podpy {eng.command} --attach of a container with a terminal: "
+                              "not available with --remote")
+    return _foreground(eng, str(doc["Id"]), interactive, False)
+
+
+def _foreground(eng: RemoteContainerEngine, cid: str, interactive: bool, remove: bool) -> int:
+    import threading
+
+    from .streams import attach, copy_out
+
+    resp = attach(eng.client, cid, interactive)
+    reader = threading.Thread(target=copy_out, args=(resp.fp,), daemon=True)
+    reader.start()
+    try:
+        eng.client.call("POST", f"/containers/{cid}/start")
+    except ServiceError as exc:
+        if exc.status != 304:
+            raise
+    code = int(eng.client.call("POST", f"/containers/{cid}/wait", {"condition": ["stopped", "exited"]},
+                               timeout=None))
+    reader.join(5)
+    if remove:
+        try:
+            eng.client.call("DELETE", f"/containers/{cid}", {"force": False, "volumes": True})
+        except ServiceError:
+            pass   # the service's --rm got there first
+    return code
+
+
+def exec_(eng: RemoteContainerEngine, opts: Any) -> int:
+    """`exec`: the command's exit code (0 at once with --detach)."""
+    from .containers import _q, latest_or
+    from .streams import _sock, copy_in, copy_out
+
+    if opts.tty and not opts.detach:
+        raise InvalidArgument("podpy exec --tty: not available with --remote")
+    if opts.env_file or opts.preserve_fds:
+        raise InvalidArgument(f"podpy exec {'--env-file' if opts.env_file else '--preserve-fds'}: "
+                              "not available with --remote")
+    from .specgen import _env
+
+    name = latest_or(eng, opts.container, opts.latest)
+    body = {"AttachStdin": opts.interactive, "AttachStdout": not opts.detach, "AttachStderr": not opts.detach,
+            "Tty": opts.tty, "Cmd": list(opts.command), "Detach": opts.detach, "Privileged": opts.privileged,
+            "Env": [f"{k}={v}" for k, v in _env(opts.env).items()], "User": opts.user or "",
+            "WorkingDir": opts.workdir or ""}
+    if opts.detach_keys is not None:
+        body["DetachKeys"] = opts.detach_keys
+    try:
+        session = eng.client.call("POST", f"/containers/{_q(name)}/exec", body=body)["Id"]
+    except ServiceError as exc:
+        from .containers import engine_error
+
+        raise engine_error(exc) from None
+    if opts.detach:
+        eng.client.call("POST", f"/exec/{session}/start", body={"Detach": True, "Tty": opts.tty})
+        return 0
+    sys.stdout.flush()
+    resp = eng.client.open("POST", f"/exec/{session}/start", body={"Detach": False, "Tty": opts.tty},
+                           timeout=None)
+    if opts.interactive:
+        copy_in(_sock(resp))
+    copy_out(resp.fp, opts.tty)
+    info = eng.client.call("GET", f"/exec/{session}/json") or {}
+    return int(info.get("ExitCode") or 0)
