@@ -185,6 +185,13 @@ ENGINE_SETTINGS = ("events_backend", "tmpdir", "cgroup_manager", "runtime", "run
                    "network_cmd_path", "network_config_dir", "namespace", "volume_path", "hooks_dirs")
 
 
+def service_socket() -> str:
+    """The API service's default socket: $XDG_RUNTIME_DIR/podpy/podpy.sock (`system service`
+    listens there; `--remote` talks to it when no service is named)."""
+    base = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
+    return os.path.join(base, "podpy", "podpy.sock")
+
+
 def config_dir() -> str:
     """podpy's configuration directory: $XDG_CONFIG_HOME/podpy for a user (and inside `podpy
     unshare`), /etc/podpy for root (where load() reads storage.conf and containers.conf)."""

@@ -78,9 +78,9 @@ def exec_command(fields: dict, g: Globals) -> int:
 
     opts = ExecOptions(**fields)
     if g.is_remote():
-        from ..remote.run import exec_
+        from ..remote.run import exec_ as remote_exec
 
-        return exec_(g.remote_engine("containers", "exec", render.warn), opts)
+        return remote_exec(g.remote_engine("containers", "exec", render.warn), opts)
     if opts.preserve_fds:
         _check_inherited_fds(opts.preserve_fds)
     if opts.tty and opts.interactive and not opts.detach and not sys.stdin.isatty():

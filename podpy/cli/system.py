@@ -336,3 +336,7 @@ from .service import service  # noqa: E402 - its own module: the API's command
 
 GROUP = {"info": (info, {}), "df": (df, {}), "service": (service, {}), "prune": (prune, {}), "reset": (reset, {}), "events": (events, {}),
          "doctor": (doctor, {}), "check": (check, {})}
+
+from .connections import connection as _connection  # noqa: E402 - `system connection add|list|...`
+
+GROUP["connection"] = (_connection, {})

@@ -26,15 +26,12 @@ KINDS = ("containers", "images", "volumes", "networks", "system")
 
 def connect(url: Optional[str], connection: Optional[str], identity: Optional[str]) -> Client:
     """A client of the service this command line names, pinged (its ssh forward, if any, ends
-    with the process)."""
-    import atexit
-
+    with the command: client.close_all(), from the CLI's guard)."""
     from .client import Client
     from .url import resolve
 
     target, key = resolve(url, connection, identity)
     client = Client(target, key)
-    atexit.register(client.close)
     client.ping()
     return client
 

@@ -54,6 +54,24 @@ def _quote_query(query: Optional[dict[str, Any]]) -> str:
     return "?" + urlencode(pairs) if pairs else ""
 
 
+_OPEN: list["Client"] = []
+
+
+def close_all() -> None:
+    """Every client's ssh forward ended (the CLI's guard calls this when a command is done)."""
+    while _OPEN:
+        _OPEN.pop().close()
+
+
+def _tied() -> None:
+    """In the ssh child: it dies with podpy, even when podpy is killed."""
+    import signal
+
+    from rootless import syscalls
+
+    syscalls.default().set_pdeathsig(signal.SIGTERM)
+
+
 class Client:
     """One command's connection to a service (reconnected per request: a service may close
     a connection after a streamed answer)."""
@@ -64,6 +82,7 @@ class Client:
         self._ssh: Any = None
         self._ssh_dir: Optional[str] = None
         self._local: Optional[str] = None
+        _OPEN.append(self)
 
     # -- connecting ---------------------------------------------------------------------------
 
@@ -100,7 +119,7 @@ class Client:
         local = os.path.join(self._ssh_dir, "service.sock")
         try:
             self._ssh = subprocess.Popen(ssh_command(self.target, self.identity, local), stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_tied)
         except FileNotFoundError:
             raise Unreachable("ssh:// connections need OpenSSH's client (ssh) on PATH") from None
         deadline = time.monotonic() + 30
@@ -117,6 +136,8 @@ class Client:
         return local
 
     def close(self) -> None:
+        """The ssh forward ended and its directory removed (close_all() calls this for every
+        client when the command is done)."""
         import shutil
 
         if self._ssh is not None:

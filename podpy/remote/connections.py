@@ -112,6 +112,10 @@ def render(text: str, active: str, dests: list[Destination]) -> str:
         elif table == "engine" and (_ACTIVE.match(line) or re.match(r"^\s*service_destinations\s*[.=]", line)):
             continue
         out.append(line)
+    # what the removed tables leave is no more than one blank line at a time
+    out = [line for i, line in enumerate(out) if line.strip() or (i and out[i - 1].strip())]
+    while out and not out[-1].strip():
+        out.pop()
     if active:
         line = f"active_service = {_quote(active)}"
         if engine_at >= 0:

@@ -8,7 +8,7 @@ import json
 from ..engine.entities import Report
 from ..errors import InvalidArgument, NoSuchImage, NoSuchNetwork, NoSuchVolume
 from .client import ServiceError
-from .containers import Remote, _each, _q, engine_error
+from .base import Remote, _each, _q, engine_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

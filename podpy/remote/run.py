@@ -14,8 +14,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Optional
 
-    from .containers import RemoteContainerEngine
-
 
 class Made:
     """The container a remote create made (the CLI prints its id)."""
@@ -60,7 +58,7 @@ def pull(eng: Any, name: str, policy: str, quiet: bool, tls_verify: Optional[boo
     return ids[0]
 
 
-def create(eng: RemoteContainerEngine, opts: Any, command: str) -> Made:
+def create(eng: Any, opts: Any, command: str) -> Made:
     from .specgen import spec_generator
 
     if opts.tty and not opts.detach and command == "run":
@@ -84,7 +82,7 @@ def create(eng: RemoteContainerEngine, opts: Any, command: str) -> Made:
     return made
 
 
-def run(eng: RemoteContainerEngine, opts: Any, on_detached: Optional[Callable[[str], None]]) -> int:
+def run(eng: Any, opts: Any, on_detached: Optional[Callable[[str], None]]) -> int:
     made = create(eng, opts, "run")
     if opts.detach:
         eng.client.call("POST", f"/containers/{made.id}/start")
@@ -94,9 +92,9 @@ def run(eng: RemoteContainerEngine, opts: Any, on_detached: Optional[Callable[[s
     return _foreground(eng, made.id, opts.interactive, opts.remove)
 
 
-def attached(eng: RemoteContainerEngine, name: str, interactive: bool) -> int:
+def attached(eng: Any, name: str, interactive: bool) -> int:
     """`start -a`: the container's output here until it exits; its exit code."""
-    from .containers import _q
+    from .base import _q
 
     doc = eng.client.call("GET", f"/containers/{_q(name)}/json")
     if (doc.get("Config") or {}).get("Tty"):
@@ -105,7 +103,7 @@ def attached(eng: RemoteContainerEngine, name: str, interactive: bool) -> int:
     return _foreground(eng, str(doc["Id"]), interactive, False)
 
 
-def _foreground(eng: RemoteContainerEngine, cid: str, interactive: bool, remove: bool) -> int:
+def _foreground(eng: Any, cid: str, interactive: bool, remove: bool) -> int:
     import threading
 
     from .streams import attach, copy_out
@@ -129,9 +127,9 @@ def _foreground(eng: RemoteContainerEngine, cid: str, interactive: bool, remove:
     return code
 
 
-def exec_(eng: RemoteContainerEngine, opts: Any) -> int:
+def exec_(eng: Any, opts: Any) -> int:
     """`exec`: the command's exit code (0 at once with --detach)."""
-    from .containers import _q, latest_or
+    from .base import _q, latest_or
     from .streams import _sock, copy_in, copy_out
 
     if opts.tty and not opts.detach:
@@ -151,7 +149,7 @@ def exec_(eng: RemoteContainerEngine, opts: Any) -> int:
     try:
         session = eng.client.call("POST", f"/containers/{_q(name)}/exec", body=body)["Id"]
     except ServiceError as exc:
-        from .containers import engine_error
+        from .base import engine_error
 
         raise engine_error(exc) from None
     if opts.detach:

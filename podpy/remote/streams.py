@@ -24,7 +24,7 @@ def logs(client: Client, names: list[str], opts: Any) -> Iterator[tuple[Any, Any
     from ..engine.logs import Entry
     from ..errors import NoSuchContainer
     from ..formats import parse_rfc3339, rfc3339
-    from .containers import _q
+    from .base import _q
 
     found = []
     for name in names:

@@ -94,8 +94,9 @@ def parse(uri: str) -> Target:
 
 def local_socket() -> str:
     """The user's own service socket (`podpy system service`'s default)."""
-    base = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
-    return os.path.join(base, "podpy", "podpy.sock")
+    from ..config import service_socket
+
+    return service_socket()
 
 
 def is_remote(remote: bool, url: Optional[str], connection: Optional[str],
@@ -109,7 +110,7 @@ def is_remote(remote: bool, url: Optional[str], connection: Optional[str],
 def resolve(url: Optional[str], connection: Optional[str], identity: Optional[str],
             env: Optional[Mapping[str, str]] = None, conf: Optional[str] = None) -> tuple[Target, str]:
     """(the service to talk to, the ssh identity file or "")."""
-    from . import connections
+    from .connections import find, load
 
     env = os.environ if env is None else env
     key = identity or env.get("CONTAINER_SSHKEY") or ""
@@ -120,9 +121,9 @@ def resolve(url: Optional[str], connection: Optional[str], identity: Optional[st
         return parse(env["CONTAINER_HOST"]), key
     name = name or env.get("CONTAINER_CONNECTION") or ""
     if not name:
-        name = connections.load(conf)[0]
+        name = load(conf)[0]
     if name:
-        dest = connections.find(name, conf)
+        dest = find(name, conf)
         return parse(dest.uri), identity or dest.identity or env.get("CONTAINER_SSHKEY") or ""
     return Target("unix", path=local_socket()), key
 
