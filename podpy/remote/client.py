@@ -187,13 +187,17 @@ class Client:
             raw = resp.read()
             conn.close()
             raise ServiceError(_message(raw, resp.status), resp.status)
+        resp.connection = conn   # closed with done(resp)
         return resp
 
     def call(self, method: str, path: str, query: Optional[dict[str, Any]] = None, body: Any = None,
              headers: Optional[dict[str, str]] = None, timeout: Optional[float] = 30) -> Any:
         """The decoded JSON answer (None for an empty one)."""
         resp = self.open(method, path, query, body, headers, timeout)
-        raw = resp.read()
+        try:
+            raw = resp.read()
+        finally:
+            done(resp)
         if not raw.strip():
             return None
         try:
@@ -205,20 +209,32 @@ class Client:
               headers: Optional[dict[str, str]] = None) -> Iterator[Any]:
         """A streamed answer's JSON documents, one per line, as they come."""
         resp = self.open(method, path, query, body, headers, timeout=None)
-        for line in resp:
-            if line.strip():
-                yield json.loads(line)
+        try:
+            for line in resp:
+                if line.strip():
+                    yield json.loads(line)
+        finally:
+            done(resp)
 
     def ping(self) -> str:
         """The service's libpod API version (at least 4.0.0), or why it will not do."""
         resp = self.open("GET", "/_ping")
         resp.read()
+        done(resp)
         version = resp.getheader("Libpod-Api-Version") or ""
         parts = tuple(int(p) if p.isdigit() else 0 for p in version.split(".")[:3])
         if not version or parts < MIN_LIBPOD:
             raise Unreachable(f"the service at {self.target.uri()} does not speak podman's API (4.0.0 or newer)"
                               + (f": it answers {version}" if version else ""))
         return version
+
+
+def done(resp: Any) -> None:
+    """A response and its connection closed."""
+    resp.close()
+    conn = getattr(resp, "connection", None)
+    if conn is not None:
+        conn.close()
 
 
 def _message(raw: bytes, status: int) -> str:

@@ -8,7 +8,7 @@ import json
 import sys
 
 from ..errors import InvalidArgument, NoSuchImage, PodpyError
-from .client import ServiceError
+from .client import ServiceError, done
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -119,6 +119,7 @@ def _foreground(eng: Any, cid: str, interactive: bool, remove: bool) -> int:
     code = int(eng.client.call("POST", f"/containers/{cid}/wait", {"condition": ["stopped", "exited"]},
                                timeout=None))
     reader.join(5)
+    done(resp)
     if remove:
         try:
             eng.client.call("DELETE", f"/containers/{cid}", {"force": False, "volumes": True})
@@ -161,5 +162,6 @@ def exec_(eng: Any, opts: Any) -> int:
     if opts.interactive:
         copy_in(_sock(resp))
     copy_out(resp.fp, opts.tty)
+    done(resp)
     info = eng.client.call("GET", f"/exec/{session}/json") or {}
     return int(info.get("ExitCode") or 0)

@@ -7,7 +7,7 @@ import socket
 import sys
 import threading
 
-from .client import ServiceError, demux
+from .client import ServiceError, demux, done
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -55,6 +55,7 @@ def logs(client: Client, names: list[str], opts: Any) -> Iterator[tuple[Any, Any
                     stamp, _, text = line.partition(b" ")
                     when = parse_rfc3339(stamp.decode("ascii", "replace")) or 0.0
                     yield who, Entry(stamp, when, b"stderr" if kind == 2 else b"stdout", text + b"\n")
+            done(resp)
             for kind, rest in pending.items():
                 if rest:
                     stamp, _, text = rest.partition(b" ")
