@@ -274,12 +274,14 @@ def sshd(ssh_store):
     shutil.copy(work / "userkey.pub", work / "authorized_keys")
     port = free_port()
     store_env = podpy.environ()
+    # what the podpy under test needs in an ssh session: its store, and where its code is
+    passed = " ".join(f"{k}={store_env[k]}" for k in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "PYTHONPATH", "SHIV_ROOT")
+                      if store_env.get(k))
     (work / "sshd_config").write_text(
         f"Port {port}\nListenAddress 127.0.0.1\nHostKey {work}/hostkey\nAuthorizedKeysFile {work}/authorized_keys\n"
         f"PidFile {work}/sshd.pid\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
         "StrictModes no\nAllowStreamLocalForwarding yes\n"
-        f"SetEnv PATH={bin_dir}:/usr/bin:/bin XDG_RUNTIME_DIR={run} XDG_DATA_HOME={store_env['XDG_DATA_HOME']} "
-        f"XDG_CONFIG_HOME={store_env['XDG_CONFIG_HOME']}\n")
+        f"SetEnv PATH={bin_dir}:/usr/bin:/bin XDG_RUNTIME_DIR={run} {passed}\n")
     (work / "known_hosts").write_text(f"[127.0.0.1]:{port} {(work / 'hostkey.pub').read_text()}")
     (work / "ssh_config").write_text(f"Host *\n  UserKnownHostsFile {work}/known_hosts\n  StrictHostKeyChecking yes\n"
                                      "  BatchMode yes\n")
