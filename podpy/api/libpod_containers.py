@@ -58,8 +58,7 @@ for _method, _path, _handler in (("POST", "/libpod/containers/{id}/start", lifec
                                  ("POST", "/libpod/containers/{id}/attach", streams.attach),
                                  ("POST", "/libpod/containers/{id}/exec", docker_exec.create),
                                  ("GET", "/libpod/exec/{id}/json", docker_exec.inspect),
-                                 ("POST", "/libpod/exec/{id}/resize", docker_exec.resize),
-                                 ("POST", "/libpod/exec/{id}/start", docker_exec.start)):
+                                 ("POST", "/libpod/exec/{id}/resize", docker_exec.resize)):
     routes.add(_method, _path)(podman_words(_handler))
 
 
@@ -79,6 +78,11 @@ def list_entry(data: dict[str, Any], health: Any = None) -> dict[str, Any]:
 
 def _filters(req: Request) -> list[str]:
     return [f"{key}={value}" for key, values in req.filters().items() for value in values]
+
+
+@routes.post("/libpod/exec/{id}/start")
+def exec_start(req: Request) -> Any:
+    return docker_exec.start_session(req, late=True)
 
 
 @routes.get("/libpod/containers/json")
