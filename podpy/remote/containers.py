@@ -178,6 +178,16 @@ class RemoteContainerEngine(Remote):
                      lambda n: (self.client.call("POST", f"/containers/{_q(n)}/restart", {"t": timeout},
                                                  timeout=None), n)[1])
 
+    def pause(self, names: list[str], all_: bool = False, latest: bool = False,
+              filters: Optional[list[str]] = None) -> list[Report]:
+        return _each(self._names(names, all_, latest, filters, True),
+                     lambda n: (self.client.call("POST", f"/containers/{_q(n)}/pause"), n)[1])
+
+    def unpause(self, names: list[str], all_: bool = False, latest: bool = False,
+                filters: Optional[list[str]] = None) -> list[Report]:
+        return _each(self._names(names, all_, latest, filters, True),
+                     lambda n: (self.client.call("POST", f"/containers/{_q(n)}/unpause"), n)[1])
+
     def wait(self, names: list[str], conditions: tuple[str, ...] = ("stopped",),
              interval: Optional[float] = None) -> list[Report]:
         return _each(names, lambda n: int(self.client.call("POST", f"/containers/{_q(n)}/wait",

@@ -110,10 +110,20 @@ def test_podpys_client_drives_podpys_service(service, podpy, registry):
     assert remote("exec", "-i", "pp-c1", "cat", check=False).returncode == 0
     assert podpy("--url", url, "exec", "-i", "pp-c1", "cat", input="piped\n").stdout == "piped\n"
     assert remote("inspect", "--format", "{{.Name}} {{.State.Status}}", "pp-c1").stdout.strip() == "pp-c1 running"
+    remote("pause", "pp-c1")
+    assert podpy("inspect", "--format", "{{.State.Status}}", "pp-c1").stdout.strip() == "paused"
+    remote("unpause", "pp-c1")
     assert remote("stop", "-t", "1", "pp-c1").stdout.strip() == "pp-c1"
     assert remote("rm", "pp-c1").stdout.strip() == "pp-c1"
     res = remote("run", "--rm", "busybox", "sh", "-c", "echo attached; echo err >&2; exit 5", check=False)
     assert (res.returncode, res.stdout, res.stderr) == (5, "attached\n", "err\n")
+    remote("run", "-d", "--name", "pp-c2", "busybox", "sleep", "300")
+    remote("kill", "pp-c2")
+    assert remote("wait", "pp-c2").stdout.strip() == "137"
+    remote("create", "--name", "pp-c3", "busybox", "sh", "-c", "echo started; exit 8")
+    res = remote("start", "-a", "pp-c3", check=False)
+    assert (res.returncode, res.stdout) == (8, "started\n")
+    remote("rm", "pp-c2", "pp-c3")
     assert podpy("--url", url, "run", "-i", "--rm", "busybox", "cat", input="in\n").stdout == "in\n"
     pulled = remote("pull", f"{registry.host}/remote/busybox:1").stdout.strip()
     assert pulled in podpy("images", "--no-trunc", "--format", "{{.ID}}").stdout.split()
