@@ -1,5 +1,5 @@
 """The libpod API's system routes (podman's remote client speaks these): /libpod/_ping,
-/libpod/version, /libpod/info, /libpod/events.
+/libpod/version, /libpod/info, /libpod/events (podman's event shape, stream=false).
 
 podman's client pings /libpod/_ping first and checks the Libpod-Api-Version header (at least
 its minimal 4.0.0); every response carries the header (http.py).
@@ -68,8 +68,39 @@ def info(req: Request) -> dict[str, Any]:
     return doc
 
 
+def libpod_event(e: dict[str, Any]) -> dict[str, Any]:
+    """An event of podpy's log as podman's service sends it: Docker's message with libpod's
+    action words, and the attributes podman's client reads (containerExitCode always a number)."""
+    attributes = {str(k): str(v) for k, v in (e.get("Attributes") or {}).items()}
+    attributes["containerExitCode"] = str(attributes.get("containerExitCode") or 0)
+    attributes.setdefault("podId", "")
+    for key, field in (("name", "Name"), ("image", "Image")):
+        if e.get(field):
+            attributes[key] = str(e[field])
+    ns = int(e.get("Time", 0))
+    action = str(e.get("Status", ""))
+    return {"status": action, "id": e.get("ID", ""), "from": e.get("Image", ""), "Type": e.get("Type", ""),
+            "Action": action, "Actor": {"ID": e.get("ID") or e.get("Name", ""), "Attributes": attributes},
+            "scope": "local", "time": ns // 1_000_000_000, "timeNano": ns}
+
+
 @routes.get("/libpod/events")
 def events(req: Request) -> Any:
-    from .system import events as docker_events
+    """The event log (podman's filters: type, event, container, image, volume, network, label),
+    streamed unless stream=false."""
+    from .. import events as event_log
+    from .errors import BadParameter
+    from .http import Streamed
+    from .system import EVENT_FILTERS, _event_stream, _time_arg
 
-    return docker_events(req)
+    filters = req.filters()
+    for key in filters:
+        if key not in EVENT_FILTERS:
+            raise BadParameter(f"invalid filter '{key}'")
+    if event_log.backend() == "none":
+        raise BadParameter('cannot read events with the "none" backend')
+    path = event_log.path(req.runtime().cfg.runroot)
+    since, until, stream = _time_arg(req, "since"), _time_arg(req, "until"), req.flag("stream", True)
+    if since is None and (until is not None or not stream):
+        since = 0.0   # podman's service reads the log from its start then, not from now
+    return Streamed(_event_stream(req, path, since, until, filters, libpod_event, stream))

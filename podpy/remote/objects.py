@@ -209,5 +209,25 @@ class RemoteSystemEngine(Remote):
             host["serviceIsRemote"] = True
         return doc
 
+    def events(self, opts: Any) -> Any:
+        """The service's events, each as `podpy events` reports podpy's own."""
+        from ..engine.events_read import report
+        from ..formats import rfc3339
+
+        query: dict[str, Any] = {"stream": opts.stream, "filters": _grouped(opts.filters)}
+        if opts.since is not None:
+            query["since"] = rfc3339(opts.since)
+        if opts.until is not None:
+            query["until"] = rfc3339(opts.until)
+        for doc in self.client.lines("GET", "/events", query):
+            attributes = dict((doc.get("Actor") or {}).get("Attributes") or {})
+            name, image = attributes.pop("name", ""), attributes.pop("image", "") or doc.get("from", "")
+            attributes.pop("podId", None)
+            if attributes.get("containerExitCode") in ("0", "", None):
+                attributes.pop("containerExitCode", None)
+            yield report({"Type": doc.get("Type", ""), "Status": doc.get("Action") or doc.get("status", ""),
+                          "ID": (doc.get("Actor") or {}).get("ID") or doc.get("id", ""), "Name": name,
+                          "Image": image, "Time": int(doc.get("timeNano") or 0), "Attributes": attributes})
+
     def server_version(self) -> dict[str, Any]:
         return self.client.call("GET", "/version") or {}

@@ -86,6 +86,8 @@ def test_podmans_client_drives_podpys_service(service, podpy, registry):
     assert "pm-net" in pm("network", "ls", "--format", "{{.Name}}").stdout.split()
     pm("network", "rm", "pm-net")
     assert pm("info", "--format", "{{.Host.RemoteSocket.Path}}").stdout.strip() == f"unix://{service.sock}"
+    died = pm("events", "--stream=false", "--filter", "event=died", "--format", "{{.Name}} {{.ContainerExitCode}}")
+    assert "pm-c1 137" in died.stdout.splitlines()
     missing = pm("rm", "no-such-ctr", check=False)
     assert missing.returncode == 1 and "no such container" in missing.stderr
 
@@ -124,6 +126,9 @@ def test_podpys_client_drives_podpys_service(service, podpy, registry):
     res = remote("start", "-a", "pp-c3", check=False)
     assert (res.returncode, res.stdout) == (8, "started\n")
     remote("rm", "pp-c2", "pp-c3")
+    seen = remote("events", "--no-stream", "--format", "json", "--filter", "container=pp-c2").stdout
+    assert seen == podpy("events", "--no-stream", "--format", "json", "--filter", "container=pp-c2").stdout
+    assert {"create", "start", "kill", "died", "remove"} <= {json.loads(line)["Status"] for line in seen.splitlines()}
     assert podpy("--url", url, "run", "-i", "--rm", "busybox", "cat", input="in\n").stdout == "in\n"
     pulled = remote("pull", f"{registry.host}/remote/busybox:1").stdout.strip()
     assert pulled in podpy("images", "--no-trunc", "--format", "{{.ID}}").stdout.split()
