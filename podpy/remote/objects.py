@@ -223,8 +223,9 @@ class RemoteSystemEngine(Remote):
             attributes = dict((doc.get("Actor") or {}).get("Attributes") or {})
             name, image = attributes.pop("name", ""), attributes.pop("image", "") or doc.get("from", "")
             attributes.pop("podId", None)
-            if attributes.get("containerExitCode") in ("0", "", None):
-                attributes.pop("containerExitCode", None)
+            code = str(attributes.pop("containerExitCode", "") or "")
+            if code.lstrip("-").isdigit() and int(code):
+                attributes["containerExitCode"] = int(code)   # a number, as podpy's own log has it
             yield report({"Type": doc.get("Type", ""), "Status": doc.get("Action") or doc.get("status", ""),
                           "ID": (doc.get("Actor") or {}).get("ID") or doc.get("id", ""), "Name": name,
                           "Image": image, "Time": int(doc.get("timeNano") or 0), "Attributes": attributes})
