@@ -1,4 +1,5 @@
-"""The libpod API's image routes: list, inspect, exists, pull, tag, untag and remove.
+"""The libpod API's image routes: list, inspect, exists, pull, tag, untag, remove, get (a
+docker-archive) and load.
 
 The list entries are `podpy images --format json`'s, inspect is `podpy image inspect`'s
 document (both podman's shapes). A pull answers podman's stream: {"stream": TEXT} lines of
@@ -99,6 +100,29 @@ def _pull(req: Request, name: str, policy: str, quiet: bool, verify: Any) -> Ite
         return
     yield b"".join(json.dumps({"stream": line + "\n"}).encode() + b"\n" for line in lines)
     yield json.dumps({"images": ids, "id": ids[0]}).encode() + b"\n"
+
+
+@routes.get("/libpod/images/{name}/get")
+def get(req: Request) -> Any:
+    """The image as a docker-archive (podman's format=docker-archive, its default here)."""
+    fmt = req.arg("format") or "docker-archive"
+    if fmt != "docker-archive":
+        raise BadParameter(f"format {fmt!r}: podpy's service exports docker-archive only")
+    return podman_words(docker_images.get_one)(req)
+
+
+@routes.post("/libpod/images/load", stream_body=True)
+def load(req: Request) -> Any:
+    """A docker-archive or oci-archive in the body; podman's report: {"Names": [...]}."""
+    import os
+
+    rt = req.runtime()
+    with rt.store.temporary("api-load") as stage:
+        path = os.path.join(stage.path, "archive.tar")
+        if not docker_images.body_to_file(req, path):
+            raise BadParameter("the body is empty: send a docker-archive or oci-archive tar")
+        reports = docker_images.engine(req).load(path)
+    return {"Names": [n for r in reports for n in (r.names or [f"sha256:{r.image.id}"])]}
 
 
 @routes.delete("/libpod/images/remove")

@@ -521,3 +521,21 @@ from .signing import sign as _sign, trust as _trust  # noqa: E402 - `image sign`
 
 GROUP["sign"] = (_sign, {})
 GROUP["trust"] = (_trust, {})
+
+
+def scp(
+    ctx: typer.Context,
+    source: str = typer.Argument(..., help="IMAGE (this store's) or CONNECTION::IMAGE."),
+    destination: Optional[str] = typer.Argument(None, help="CONNECTION::[NEWNAME], or NEWNAME in this store "
+                                                           "(default: this store, the same name)."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Print nothing but errors."),
+) -> None:
+    """Copy an image to or from another host's service (a `system connection`: podpy/remote/scp.py)."""
+    from ..remote.scp import copy
+
+    for name in copy(source, destination, lambda: engine(ctx)):
+        if not quiet:
+            render.out(f"Loaded image: {name}")
+
+
+GROUP["scp"] = (scp, {})

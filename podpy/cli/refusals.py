@@ -27,8 +27,6 @@ COMMANDS = {
     "generate spec": "not available yet: podpy's API service reads podman's container specs (the libpod API's "
                      "create), but podpy does not write them",
     "machine": "out of scope: podpy runs containers on this Linux host and manages no virtual machines",
-    "image scp": "copying images to another user needs root (podman runs sudo or machinectl), and to another "
-                 "host is not available yet: use save, then load as the other user or on the other host",
     "system migrate": "out of scope: podpy's database updates itself when a newer podpy opens it",
     "system renumber": "out of scope: podpy has no lock numbers to renumber (SQLite locks the rows)",
 }

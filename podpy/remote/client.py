@@ -172,7 +172,11 @@ class Client:
         conn = self._connection()
         data = None
         hdrs = dict(headers or {})
-        if body is not None:
+        if hasattr(body, "read"):   # a file, sent as it is read (its size known beforehand)
+            data = body
+            hdrs.setdefault("Content-Type", "application/x-tar")
+            hdrs.setdefault("Content-Length", str(os.fstat(body.fileno()).st_size))
+        elif body is not None:
             data = body if isinstance(body, bytes) else json.dumps(body).encode()
             hdrs.setdefault("Content-Type", "application/json")
         try:

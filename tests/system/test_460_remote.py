@@ -371,3 +371,32 @@ def _eventually(check, what: str = "the condition", timeout: float = 20) -> None
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not come within {timeout} seconds")
         time.sleep(0.1)
+
+
+# -- image scp ------------------------------------------------------------------------------------
+
+def test_image_scp_through_connections(service, podman_service, podpy, tmp_path):
+    """This store -> podman's service, back under a new name, and podpy's service -> podman's
+    (any connection will do: these are unix sockets)."""
+    sock, pm_env = podman_service
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "config")}
+    podpy("system", "connection", "add", "pm", f"unix://{sock}", env=env)
+    podpy("system", "connection", "add", "pp", f"unix://{service.sock}", env=env)
+
+    def podman_names() -> list[str]:
+        return run_command([PODMAN, "images", "--format", "{{.Repository}}:{{.Tag}}"], env=pm_env).stdout.split()
+
+    out = podpy("image", "scp", "busybox", "pm::localhost/scp-there:1", env=env, timeout=120).stdout
+    assert out == "Loaded image: localhost/scp-there:1\n"
+    assert "localhost/scp-there:1" in podman_names()
+    podpy("image", "scp", "pm::localhost/scp-there:1", "localhost/scp-back:2", env=env, timeout=120)
+    assert "localhost/scp-back:2" in podpy("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+    podpy("image", "scp", "-q", "pp::localhost/scp-back:2", "pm::", env=env, timeout=120)
+    assert "localhost/scp-back:2" in podman_names()
+    for args, words in ((("busybox",), "must specify a destination"),
+                        (("busybox", "me@localhost::"), "needs root"),
+                        (("pm::no-such-image",), "no-such-image"),
+                        (("busybox", "nope::"), '"nope" destination is not defined')):
+        res = podpy("image", "scp", *args, env=env, check=False)
+        assert res.returncode == 125 and words in res.stderr and res.stderr.count("\n") == 1, res.stderr
+    podpy("rmi", "localhost/scp-back:2")

@@ -101,3 +101,14 @@ def test_the_socket_probe_asks_info_for_its_path():
     argv = ssh_probe_command(parse("ssh://me@host:22"), "", "podpy")
     assert argv[argv.index("--") + 1:] == ["me@host", "podpy", "info", "--format", "'{{.Host.RemoteSocket.Path}}'"]
     assert "BatchMode=yes" in argv
+
+
+def test_image_scp_sides():
+    from podpy.remote.scp import split
+
+    assert split("busybox") == (None, "busybox")
+    assert split("prod::busybox:1") == ("prod", "busybox:1")
+    assert split("prod::") == ("prod", "")
+    for bad in ("::busybox", "localhost::", "me@localhost::x"):
+        with pytest.raises(InvalidArgument):
+            split(bad)
