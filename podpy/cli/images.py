@@ -21,11 +21,14 @@ IMAGE_COLUMNS = [("REPOSITORY", "Repository"), ("TAG", "Tag"), ("IMAGE ID", "ID"
 def engine(ctx: typer.Context, progress: Optional[Callable[[str], None]] = None,
            layer_progress: Any = None) -> Any:
     """The image engine over this command's store."""
-    from ..engine.images import ImageEngine
     from .app import remote_engine
 
-    return remote_engine(ctx, "images", render.warn, progress) or ImageEngine(runtime(ctx), render.warn, progress,
-                                                                              layer_progress)
+    remote = remote_engine(ctx, "images", render.warn, progress)
+    if remote is not None:
+        return remote
+    from ..engine.images import ImageEngine
+
+    return ImageEngine(runtime(ctx), render.warn, progress, layer_progress)
 
 
 def _progress(quiet: bool) -> Optional[Callable[[str], None]]:

@@ -32,11 +32,14 @@ def _reports(reports: List[Any], echo: bool = True, ignore_missing: bool = False
 
 def engine(ctx: typer.Context) -> Any:
     """The container engine over this command's store."""
-    from ..engine.containers import ContainerEngine
     from .app import remote_engine
 
-    return remote_engine(ctx, "containers", render.warn) or ContainerEngine(runtime(ctx), render.warn,
-                                                                            render.err_line)
+    remote = remote_engine(ctx, "containers", render.warn)
+    if remote is not None:
+        return remote
+    from ..engine.containers import ContainerEngine
+
+    return ContainerEngine(runtime(ctx), render.warn, render.err_line)
 
 
 def targets(names: Optional[List[str]], all_: bool = False, latest: bool = False,

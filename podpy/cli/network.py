@@ -19,10 +19,14 @@ COLUMNS = [("NETWORK ID", "ID"), ("NAME", "Name"), ("DRIVER", "Driver")]
 
 def engine(ctx: typer.Context) -> Any:
     """The network engine over this command's store."""
-    from ..engine.networks import NetworkEngine
     from .app import remote_engine
 
-    return remote_engine(ctx, "networks", render.warn) or NetworkEngine(runtime(ctx), render.warn)
+    remote = remote_engine(ctx, "networks", render.warn)
+    if remote is not None:
+        return remote
+    from ..engine.networks import NetworkEngine
+
+    return NetworkEngine(runtime(ctx), render.warn)
 
 
 def create(

@@ -15,10 +15,14 @@ from .app import runtime
 
 def engine(ctx: typer.Context) -> Any:
     """The system engine over this command's store."""
-    from ..engine.system import SystemEngine
     from .app import remote_engine
 
-    return remote_engine(ctx, "system", render.warn) or SystemEngine(runtime(ctx), render.warn)
+    remote = remote_engine(ctx, "system", render.warn)
+    if remote is not None:
+        return remote
+    from ..engine.system import SystemEngine
+
+    return SystemEngine(runtime(ctx), render.warn)
 
 
 def _yaml(data: Any, indent: int = 0) -> list[str]:

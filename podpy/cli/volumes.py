@@ -18,10 +18,14 @@ if TYPE_CHECKING:
 
 def engine(ctx: typer.Context) -> Any:
     """The volume engine over this command's store."""
-    from ..engine.volumes import VolumeEngine
     from .app import remote_engine
 
-    return remote_engine(ctx, "volumes", render.warn) or VolumeEngine(runtime(ctx), render.warn)
+    remote = remote_engine(ctx, "volumes", render.warn)
+    if remote is not None:
+        return remote
+    from ..engine.volumes import VolumeEngine
+
+    return VolumeEngine(runtime(ctx), render.warn)
 
 
 def create(
