@@ -79,6 +79,20 @@ def ps_entry(entry: dict[str, Any]) -> Any:
     return PsEntry(record=rec, data=data, health=entry.get("Status") or None)
 
 
+def _local_words(doc: dict[str, Any]) -> dict[str, Any]:
+    """An inspect document as `podpy inspect` words it: the stop signal by name (podman 4.3.1's
+    API gives its number)."""
+    import signal
+
+    config = doc.get("Config")
+    if isinstance(config, dict) and isinstance(config.get("StopSignal"), int):
+        try:
+            config["StopSignal"] = signal.Signals(config["StopSignal"]).name
+        except ValueError:
+            pass
+    return doc
+
+
 class RemoteContainerEngine(Remote):
     """ContainerEngine's verbs, over a service."""
 
@@ -120,7 +134,7 @@ class RemoteContainerEngine(Remote):
 
         def one(name: str) -> Any:
             try:
-                return self.client.call("GET", f"/containers/{_q(name)}/json", {"size": size})
+                return _local_words(self.client.call("GET", f"/containers/{_q(name)}/json", {"size": size}))
             except ServiceError as exc:
                 if exc.status != 404 or kind == "container":
                     raise
@@ -202,15 +216,12 @@ class RemoteContainerEngine(Remote):
             raise InvalidArgument("`podpy rm` requires at least one argument, or --all")
 
         def one(name: str) -> str:
-            try:
-                self.client.call("DELETE", f"/containers/{_q(name)}",
-                                 {"force": force, "volumes": volumes, "timeout": timeout}, timeout=None)
-            except ServiceError as exc:
-                if exc.status == 404 and (ignore or force):
-                    return name
-                raise
+            self.client.call("DELETE", f"/containers/{_q(name)}",
+                             {"force": force, "volumes": volumes, "timeout": timeout}, timeout=None)
             return name
-        return _each(self._names(names, all_, latest, filters, None), one)
+        reports = _each(self._names(names, all_, latest, filters, None), one)
+        # as the local engine: with --force or --ignore, a container that is not there is not reported
+        return [r for r in reports if not (isinstance(r.error, NoSuchContainer) and (ignore or force))]
 
     def logs(self, names: list[str], opts: Any) -> Iterator[tuple[Any, Any]]:
         from .streams import logs

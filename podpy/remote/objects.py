@@ -179,9 +179,13 @@ class RemoteNetworkEngine(Remote):
     def ls(self, filters: list[str]) -> list[Any]:
         from ..engine.entities import NetworkSummary
 
-        nets = self.client.call("GET", "/networks/json", {"filters": _grouped(filters)}) or []
-        return [NetworkSummary(network=dict({"network_interface": "", "created": "", "subnets": [],
-                                             "internal": False, "dns_enabled": False}, **n)) for n in nets]
+        out = []
+        for net in self.client.call("GET", "/networks/json", {"filters": _grouped(filters)}) or []:
+            for key, default in (("network_interface", ""), ("created", ""), ("subnets", []), ("internal", False),
+                                 ("dns_enabled", False)):
+                net.setdefault(key, default)   # what `network ls` shows, when a service leaves it out
+            out.append(NetworkSummary(network=net))
+        return out
 
     def inspect(self, names: list[str]) -> list[Report]:
         return _each(names, lambda n: self.client.call("GET", f"/networks/{_q(n)}/json"), NoSuchNetwork)
