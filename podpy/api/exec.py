@@ -141,6 +141,9 @@ def start_session(req: Request, late: bool = False) -> Any:
     detach = bool(_get(body, "Detach", bool, ""))
     if _get(body, "Tty", bool, "") is not None:
         session.tty = bool(body["Tty"])
+    rows, cols = body.get("h"), body.get("w")   # podman's start gives the terminal's size
+    if isinstance(rows, int) and isinstance(cols, int) and rows > 0 and cols > 0:
+        session.size = (rows, cols)
     with _LOCK:
         if session.started:
             raise ApiError(409, f"exec session {session.id} has already been started")

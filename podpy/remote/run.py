@@ -61,8 +61,6 @@ def pull(eng: Any, name: str, policy: str, quiet: bool, tls_verify: Optional[boo
 def create(eng: Any, opts: Any, command: str) -> Made:
     from .specgen import spec_generator
 
-    if opts.tty and not opts.detach and command == "run":
-        raise InvalidArgument(f"podpy {command} --tty: not available with --remote (without --detach)")
     spec = spec_generator(opts, command)
     policy = (opts.pull or "missing").lower()
     policy = {"true": "always", "false": "never", "ifmissing": "missing", "ifnewer": "newer"}.get(policy, policy)
@@ -89,7 +87,7 @@ def run(eng: Any, opts: Any, on_detached: Optional[Callable[[str], None]]) -> in
         if on_detached is not None:
             on_detached(made.id)
         return 0
-    return _foreground(eng, made.id, opts.interactive, opts.remove)
+    return _foreground(eng, made.id, opts.interactive, opts.remove, opts.tty)
 
 
 def attached(eng: Any, name: str, interactive: bool) -> int:
@@ -97,28 +95,43 @@ def attached(eng: Any, name: str, interactive: bool) -> int:
     from .base import _q
 
     doc = eng.client.call("GET", f"/containers/{_q(name)}/json")
-    if (doc.get("Config") or {}).get("Tty"):
-        raise InvalidArgument(f"podpy {eng.command} --attach of a container with a terminal: "
-                              "not available with --remote")
-    return _foreground(eng, str(doc["Id"]), interactive, False)
+    return _foreground(eng, str(doc["Id"]), interactive, False, bool((doc.get("Config") or {}).get("Tty")))
 
 
-def _foreground(eng: Any, cid: str, interactive: bool, remove: bool) -> int:
+def _foreground(eng: Any, cid: str, interactive: bool, remove: bool, tty: bool = False) -> int:
     import threading
 
-    from .streams import attach, copy_out
+    from . import terminal
+    from .streams import _sock, attach, copy_in, copy_out
 
-    resp = attach(eng.client, cid, interactive)
-    reader = threading.Thread(target=copy_out, args=(resp.fp,), daemon=True)
-    reader.start()
-    try:
-        eng.client.call("POST", f"/containers/{cid}/start")
-    except ServiceError as exc:
-        if exc.status != 304:
-            raise
-    code = int(eng.client.call("POST", f"/containers/{cid}/wait", {"condition": ["stopped", "exited"]},
-                               timeout=None))
-    reader.join(5)
+    def resize(rows: int, cols: int) -> None:
+        eng.client.call("POST", f"/containers/{cid}/resize", {"h": rows, "w": cols})
+
+    size = terminal.size() if tty else None
+    if size:
+        try:
+            resize(*size)   # podpy's service gives a created container its size at the start
+        except ServiceError:
+            pass
+    resp = attach(eng.client, cid, interactive, pump=not tty)
+    with terminal.Terminal(interactive, resize) if tty else _Plain():
+        if tty and interactive:
+            copy_in(_sock(resp))
+        reader = threading.Thread(target=copy_out, args=(resp.fp, tty), daemon=True)
+        reader.start()
+        try:
+            eng.client.call("POST", f"/containers/{cid}/start")
+        except ServiceError as exc:
+            if exc.status != 304:
+                raise
+        if size:
+            try:
+                resize(*size)   # podman's service sizes it once it runs
+            except ServiceError:
+                pass
+        code = int(eng.client.call("POST", f"/containers/{cid}/wait", {"condition": ["stopped", "exited"]},
+                                   timeout=None))
+        reader.join(5)
     done(resp)
     if remove:
         try:
@@ -128,13 +141,21 @@ def _foreground(eng: Any, cid: str, interactive: bool, remove: bool) -> int:
     return code
 
 
+class _Plain:
+    """No terminal: nothing to set up."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
 def exec_(eng: Any, opts: Any) -> int:
     """`exec`: the command's exit code (0 at once with --detach)."""
     from .base import _q, latest_or
     from .streams import _sock, copy_in, copy_out
 
-    if opts.tty and not opts.detach:
-        raise InvalidArgument("podpy exec --tty: not available with --remote")
     if opts.env_file or opts.preserve_fds:
         raise InvalidArgument(f"podpy exec {'--env-file' if opts.env_file else '--preserve-fds'}: "
                               "not available with --remote")
@@ -157,11 +178,16 @@ def exec_(eng: Any, opts: Any) -> int:
         eng.client.call("POST", f"/exec/{session}/start", body={"Detach": True, "Tty": opts.tty})
         return 0
     sys.stdout.flush()
-    resp = eng.client.open("POST", f"/exec/{session}/start", body={"Detach": False, "Tty": opts.tty},
-                           timeout=None)
-    if opts.interactive:
-        copy_in(_sock(resp))
-    copy_out(resp.fp, opts.tty)
+    from . import terminal
+
+    rows, cols = (terminal.size() or (0, 0)) if opts.tty else (0, 0)
+    resp = eng.client.open("POST", f"/exec/{session}/start", body={"Detach": False, "Tty": opts.tty,
+                                                                     "h": rows, "w": cols}, timeout=None)
+    with terminal.Terminal(opts.interactive, lambda r, c: eng.client.call(
+            "POST", f"/exec/{session}/resize", {"h": r, "w": c})) if opts.tty else _Plain():
+        if opts.interactive:
+            copy_in(_sock(resp))
+        copy_out(resp.fp, opts.tty)
     done(resp)
     info = eng.client.call("GET", f"/exec/{session}/json") or {}
     return int(info.get("ExitCode") or 0)

@@ -109,12 +109,13 @@ def copy_in(sock: Optional[socket.socket]) -> threading.Thread:
     return thread
 
 
-def attach(client: Client, cid: str, stdin: bool) -> Any:
+def attach(client: Client, cid: str, stdin: bool, pump: bool = True) -> Any:
     """The attach stream of a container (opened before its start, so no output is lost):
-    the response, whose fp is the stream; with stdin, this process's stdin goes to it."""
+    the response, whose fp is the stream; with stdin and pump, this process's stdin goes to it
+    (without pump, the caller sends it: a terminal's relay)."""
     query = {"stdout": True, "stderr": True, "stream": True, "stdin": stdin}
     resp = client.open("POST", f"/containers/{cid}/attach", query, headers=ATTACH_HEADERS, timeout=None)
-    if stdin:
+    if stdin and pump:
         copy_in(_sock(resp))
     return resp
 

@@ -400,3 +400,39 @@ def test_image_scp_through_connections(service, podman_service, podpy, tmp_path)
         res = podpy("image", "scp", *args, env=env, check=False)
         assert res.returncode == 125 and words in res.stderr and res.stderr.count("\n") == 1, res.stderr
     podpy("rmi", "localhost/scp-back:2")
+
+
+# -- terminals -------------------------------------------------------------------------------------
+
+def _terminal_session(argv: list[str], env: dict[str, str]) -> int:
+    """A shell through a real terminal: its size at the start and after a change, what is
+    typed, the exit code."""
+    pexpect = pytest.importorskip("pexpect")
+    child = pexpect.spawn(argv[0], argv[1:], env=env, timeout=30, dimensions=(33, 101), encoding="utf-8")
+    child.expect(r"[$#] ")
+    child.sendline("stty size; echo typed:$((6*7))")
+    child.expect("33 101")
+    child.expect("typed:42")
+    child.setwinsize(40, 120)
+    child.sendline("stty size")
+    child.expect("40 120")
+    child.sendline("exit 3")
+    child.expect(pexpect.EOF)
+    child.close()
+    return child.exitstatus
+
+
+def test_terminals_through_the_services(service, podman_service, podpy):
+    for sock in (service.sock, podman_service[0]):
+        url = f"unix://{sock}"
+        image = "busybox" if sock == service.sock else "localhost/busybox"
+        assert _terminal_session(podpy.command("--url", url, "run", "-it", "--rm", image, "sh"), podpy.environ()) == 3
+        podpy("--url", url, "run", "-d", "--name", "tty-c1", image, "sleep", "300")
+        try:
+            assert _terminal_session(podpy.command("--url", url, "exec", "-it", "tty-c1", "sh"), podpy.environ()) == 3
+            assert podpy("--url", url, "exec", "-t", "tty-c1", "echo", "hi").stdout == "hi\r\n"
+        finally:
+            podpy("--url", url, "rm", "-f", "tty-c1")
+    if PODMAN is not None:
+        argv = [PODMAN, "--remote", "--url", f"unix://{service.sock}", "run", "-it", "--rm", "busybox", "sh"]
+        assert _terminal_session(argv, podpy.environ()) == 3
