@@ -101,20 +101,20 @@ def attached(eng: Any, name: str, interactive: bool) -> int:
 def _foreground(eng: Any, cid: str, interactive: bool, remove: bool, tty: bool = False) -> int:
     import threading
 
-    from . import terminal
     from .streams import _sock, attach, copy_in, copy_out
+    from .terminal import Terminal, size as terminal_size
 
     def resize(rows: int, cols: int) -> None:
         eng.client.call("POST", f"/containers/{cid}/resize", {"h": rows, "w": cols})
 
-    size = terminal.size() if tty else None
+    size = terminal_size() if tty else None
     if size:
         try:
             resize(*size)   # podpy's service gives a created container its size at the start
         except ServiceError:
             pass
     resp = attach(eng.client, cid, interactive, pump=not tty)
-    with terminal.Terminal(interactive, resize) if tty else _Plain():
+    with Terminal(interactive, resize) if tty else _Plain():
         if tty and interactive:
             copy_in(_sock(resp))
         reader = threading.Thread(target=copy_out, args=(resp.fp, tty), daemon=True)
@@ -178,12 +178,12 @@ def exec_(eng: Any, opts: Any) -> int:
         eng.client.call("POST", f"/exec/{session}/start", body={"Detach": True, "Tty": opts.tty})
         return 0
     sys.stdout.flush()
-    from . import terminal
+    from .terminal import Terminal, size as terminal_size
 
-    rows, cols = (terminal.size() or (0, 0)) if opts.tty else (0, 0)
+    rows, cols = (terminal_size() or (0, 0)) if opts.tty else (0, 0)
     resp = eng.client.open("POST", f"/exec/{session}/start", body={"Detach": False, "Tty": opts.tty,
                                                                      "h": rows, "w": cols}, timeout=None)
-    with terminal.Terminal(opts.interactive, lambda r, c: eng.client.call(
+    with Terminal(opts.interactive, lambda r, c: eng.client.call(
             "POST", f"/exec/{session}/resize", {"h": r, "w": c})) if opts.tty else _Plain():
         if opts.interactive:
             copy_in(_sock(resp))
