@@ -111,6 +111,21 @@ def get(req: Request) -> Any:
     return podman_words(docker_images.get_one)(req)
 
 
+@routes.get("/libpod/images/export")
+def export(req: Request) -> Any:
+    """podman's `--remote save` of images (references, once each) as one docker-archive."""
+    fmt = req.arg("format") or "docker-archive"
+    if fmt != "docker-archive":
+        raise BadParameter(f"format {fmt!r}: podpy's service exports docker-archive only")
+    names = [n for values in req.query.get("references", []) for n in values.split(",") if n]
+    if not names:
+        raise BadParameter("no images named: the `references` query, once per image")
+    for name in names:
+        if not docker_images.engine(req).exists(name):
+            raise ApiError(404, f"{name}: image not known")
+    return docker_images._save(req, names)
+
+
 @routes.post("/libpod/images/load", stream_body=True)
 def load(req: Request) -> Any:
     """A docker-archive or oci-archive in the body; podman's report: {"Names": [...]}."""

@@ -70,6 +70,70 @@ class RemoteImageEngine(Remote):
                         self.progress)
         return Pulled(image_id)
 
+    def save(self, opts: Any) -> None:
+        """The images as a docker-archive, to opts.output or stdout (the service writes it)."""
+        import os
+        import sys
+
+        from .client import done
+
+        if opts.format != "docker-archive":
+            raise InvalidArgument(f"podpy {self.command} --format {opts.format}: not available with --remote "
+                                  "(docker-archive only)")
+        if len(opts.names) > 1 and not opts.multi_image:
+            raise InvalidArgument(f"podpy {self.command} of several images: not available with --remote "
+                                  "without --multi-image-archive")
+        try:
+            resp = self.client.open("GET", "/images/export", {"references": list(opts.names),
+                                                               "format": "docker-archive"}, timeout=None)
+        except ServiceError as exc:
+            raise engine_error(exc, NoSuchImage) from None
+        try:
+            if opts.output in (None, "-"):
+                out = sys.stdout.buffer
+                for chunk in iter(lambda: resp.read(1 << 20), b""):
+                    out.write(chunk)
+                out.flush()
+            else:
+                tmp = f"{opts.output}.tmp-{os.getpid()}"
+                with open(tmp, "wb") as f:
+                    for chunk in iter(lambda: resp.read(1 << 20), b""):
+                        f.write(chunk)
+                os.replace(tmp, opts.output)
+        finally:
+            done(resp)
+
+    def load(self, source: Optional[str]) -> list[Any]:
+        """A docker-archive or oci-archive (a file, or stdin) loaded by the service."""
+        import os
+        import shutil
+        import sys
+        import tempfile
+
+        from storage.images import Image
+
+        from ..engine.entities import LoadReport
+
+        work = None
+        try:
+            if source in (None, "-"):
+                work = tempfile.mkdtemp(prefix="podpy-load-")
+                source = os.path.join(work, "archive.tar")
+                with open(source, "wb") as f:
+                    shutil.copyfileobj(sys.stdin.buffer, f, 1 << 20)
+            if os.path.isdir(source):
+                raise InvalidArgument(f"podpy {self.command} of a directory: not available with --remote")
+            with open(source, "rb") as f:
+                doc = self.client.call("POST", "/images/load", body=f, timeout=None) or {}
+        except ServiceError as exc:
+            raise InvalidArgument(str(exc)) from None
+        finally:
+            if work is not None:
+                shutil.rmtree(work, ignore_errors=True)
+        names = [str(n) for n in doc.get("Names") or []]
+        return [LoadReport(image=Image(n.removeprefix("sha256:"), (), {}, (), 0, 0.0),
+                           names=[] if n.startswith("sha256:") else [n]) for n in names]
+
     def pull_all_tags(self, opts: Any) -> list[Any]:
         raise InvalidArgument(f"podpy {self.command} --all-tags: not available with --remote")
 

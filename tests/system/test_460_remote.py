@@ -53,7 +53,7 @@ def podman_client(service_sock: str, env: dict[str, str]):
 
 # -- podman's own client, podpy's service --------------------------------------------------------
 
-def test_podmans_client_drives_podpys_service(service, podpy, registry):
+def test_podmans_client_drives_podpys_service(service, podpy, registry, tmp_path):
     pm = podman_client(service.sock, podpy.environ())
     version = pm("version", "--format", "{{.Server.APIVersion}} {{.Client.APIVersion}}").stdout.split()
     assert version == ["4.3.1", "4.3.1"]
@@ -85,6 +85,8 @@ def test_podmans_client_drives_podpys_service(service, podpy, registry):
     pm("network", "create", "pm-net")
     assert "pm-net" in pm("network", "ls", "--format", "{{.Name}}").stdout.split()
     pm("network", "rm", "pm-net")
+    pm("save", "-o", tmp_path / "saved.tar", "busybox")
+    assert "Loaded image: localhost/busybox:latest" in pm("load", "-i", tmp_path / "saved.tar").stdout
     assert pm("info", "--format", "{{.Host.RemoteSocket.Path}}").stdout.strip() == f"unix://{service.sock}"
     died = pm("events", "--stream=false", "--filter", "event=died", "--format", "{{.Name}} {{.ContainerExitCode}}")
     assert "pm-c1 137" in died.stdout.splitlines()
@@ -217,8 +219,9 @@ def podman_service(tmp_path_factory, image_tar):
     shutil.rmtree(sock_dir, ignore_errors=True)
 
 
-def test_podpys_client_drives_podmans_service(podman_service, podpy, registry):
+def test_podpys_client_drives_podmans_service(podman_service, service, podpy, registry, tmp_path):
     sock, pm_env = podman_service
+    service_sock = service.sock
     url = f"unix://{sock}"
 
     def remote(*args, check=True, input=None):
@@ -255,6 +258,10 @@ def test_podpys_client_drives_podmans_service(podman_service, podpy, registry):
     remote("network", "create", "pp-net-pm")
     assert "pp-net-pm" in remote("network", "ls", "--format", "{{.Name}}").stdout.split()
     remote("network", "rm", "pp-net-pm")
+    archive = tmp_path / "pm.tar"
+    remote("save", "-o", archive, "localhost/busybox")
+    assert podpy("--url", f"unix://{service_sock}", "load", "-i", archive).stdout == \
+        "Loaded image: localhost/busybox:latest\n"   # podman's service -> podpy's, through this host
 
 
 # -- ssh:// ---------------------------------------------------------------------------------------
