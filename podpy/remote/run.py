@@ -87,7 +87,7 @@ def run(eng: Any, opts: Any, on_detached: Optional[Callable[[str], None]]) -> in
         if on_detached is not None:
             on_detached(made.id)
         return 0
-    return _foreground(eng, made.id, opts.interactive, opts.remove, opts.tty)
+    return _foreground(eng, made.id, opts.interactive, opts.remove, opts.tty, opts.detach_keys)
 
 
 def attached(eng: Any, name: str, interactive: bool) -> int:
@@ -98,8 +98,13 @@ def attached(eng: Any, name: str, interactive: bool) -> int:
     return _foreground(eng, str(doc["Id"]), interactive, False, bool((doc.get("Config") or {}).get("Tty")))
 
 
-def _foreground(eng: Any, cid: str, interactive: bool, remove: bool, tty: bool = False) -> int:
+def _foreground(eng: Any, cid: str, interactive: bool, remove: bool, tty: bool = False,
+                keys: Optional[str] = None) -> int:
+    """Attached until the container exits (its exit code), or until the detach keys are typed
+    on its terminal (0, the container left running)."""
     import threading
+
+    from ..options import DEFAULT_DETACH_KEYS, detach_keys
 
     from .streams import _sock, attach, copy_in, copy_out
     from .terminal import Terminal, size as terminal_size
@@ -114,9 +119,10 @@ def _foreground(eng: Any, cid: str, interactive: bool, remove: bool, tty: bool =
         except ServiceError:
             pass
     resp = attach(eng.client, cid, interactive, pump=not tty)
+    detached = threading.Event()
     with Terminal(interactive, resize) if tty else _Plain():
         if tty and interactive:
-            copy_in(_sock(resp))
+            copy_in(_sock(resp), detach_keys(DEFAULT_DETACH_KEYS if keys is None else keys), detached)
         reader = threading.Thread(target=copy_out, args=(resp.fp, tty), daemon=True)
         reader.start()
         try:
@@ -129,10 +135,26 @@ def _foreground(eng: Any, cid: str, interactive: bool, remove: bool, tty: bool =
                 resize(*size)   # podman's service sizes it once it runs
             except ServiceError:
                 pass
-        code = int(eng.client.call("POST", f"/containers/{cid}/wait", {"condition": ["stopped", "exited"]},
-                                   timeout=None))
+        got: list[Any] = []
+
+        def wait() -> None:
+            try:
+                got.append(int(eng.client.call("POST", f"/containers/{cid}/wait",
+                                               {"condition": ["stopped", "exited"]}, timeout=None)))
+            except BaseException as exc:  # noqa: BLE001 - raised below, in this thread
+                got.append(exc)
+        waiter = threading.Thread(target=wait, daemon=True)
+        waiter.start()
+        while waiter.is_alive() and not detached.is_set():
+            waiter.join(0.1)
+        if detached.is_set():
+            done(resp)
+            return 0
         reader.join(5)
     done(resp)
+    if isinstance(got[0], BaseException):
+        raise got[0]
+    code = got[0]
     if remove:
         try:
             eng.client.call("DELETE", f"/containers/{cid}", {"force": False, "volumes": True})

@@ -86,9 +86,14 @@ def copy_out(stream: Any, tty: bool = False) -> None:
         target.flush()
 
 
-def copy_in(sock: Optional[socket.socket]) -> threading.Thread:
-    """This process's stdin to the socket (then its write side shut), in a thread."""
+def copy_in(sock: Optional[socket.socket], keys: bytes = b"",
+            detached: Optional[threading.Event] = None) -> threading.Thread:
+    """This process's stdin to the socket (then its write side shut), in a thread. keys: the
+    detach keys, which (typed on a terminal) set detached and end the stream instead."""
     def pump() -> None:
+        from rootless.tty import Escape
+
+        escape = Escape(keys) if keys and detached is not None else None
         try:
             fd = sys.stdin.fileno()
             import os
@@ -98,6 +103,13 @@ def copy_in(sock: Optional[socket.socket]) -> threading.Thread:
                 if not data:
                     break
                 assert sock is not None
+                if escape is not None:
+                    data, found = escape.feed(data)
+                    if found:
+                        assert detached is not None
+                        detached.set()
+                        sock.shutdown(socket.SHUT_RDWR)
+                        return
                 sock.sendall(data)
             assert sock is not None
             sock.shutdown(socket.SHUT_WR)

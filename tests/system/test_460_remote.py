@@ -443,3 +443,22 @@ def test_terminals_through_the_services(service, podman_service, podpy):
     if PODMAN is not None:
         argv = [PODMAN, "--remote", "--url", f"unix://{service.sock}", "run", "-it", "--rm", "busybox", "sh"]
         assert _terminal_session(argv, podpy.environ()) == 3
+
+
+def test_the_detach_keys_leave_a_remote_container_running(service, podpy):
+    pexpect = pytest.importorskip("pexpect")
+    url = f"unix://{service.sock}"
+    child = pexpect.spawn(podpy.argv[0], [*podpy.command("--url", url, "run", "-it", "--name", "detached-c1",
+                                                         "busybox", "sh")[1:]],
+                          env=podpy.environ(), timeout=30, encoding="utf-8")
+    try:
+        child.expect(r"[$#] ")
+        child.sendline("echo typed:$((6*7))")
+        child.expect("typed:42")
+        child.send("\x10\x11")   # ctrl-p, ctrl-q
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == 0
+        assert podpy("inspect", "--format", "{{.State.Status}}", "detached-c1").stdout.strip() == "running"
+    finally:
+        podpy("rm", "-f", "detached-c1")
