@@ -45,6 +45,8 @@ TEST_PACKAGES=(podman runc docker-registry skopeo systemd tmux docker.io openssh
 TEST_PACKAGES+=(docker-compose)
 # gnupg: gpg, which makes the signing tests' keys and signs (push --sign-by, image sign)
 TEST_PACKAGES+=(gnupg)
+# openssh-server: the sshd the remote tests start as the test user on 127.0.0.1 (ssh:// services)
+TEST_PACKAGES+=(openssh-server)
 
 log() { printf '\n==> %s\n' "$*"; }
 note() { printf '    %s\n' "$*"; }

@@ -185,6 +185,21 @@ ENGINE_SETTINGS = ("events_backend", "tmpdir", "cgroup_manager", "runtime", "run
                    "network_cmd_path", "network_config_dir", "namespace", "volume_path", "hooks_dirs")
 
 
+def service_socket() -> str:
+    """The API service's default socket: $XDG_RUNTIME_DIR/podpy/podpy.sock (`system service`
+    listens there; `--remote` talks to it when no service is named)."""
+    base = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
+    return os.path.join(base, "podpy", "podpy.sock")
+
+
+def config_dir() -> str:
+    """podpy's configuration directory: $XDG_CONFIG_HOME/podpy for a user (and inside `podpy
+    unshare`), /etc/podpy for root (where load() reads storage.conf and containers.conf)."""
+    if os.geteuid() != 0 or os.environ.get("_PODPY_USERNS_CONFIGURED"):
+        return os.path.join(_xdg("XDG_CONFIG_HOME", ".config"), "podpy")
+    return "/etc/podpy"
+
+
 def load(root: Optional[str] = None, runroot: Optional[str] = None, storage_driver: Optional[str] = None,
          storage_opts: Optional[list[str]] = None, engine: Optional[dict[str, Any]] = None) -> Config:
     """The configuration in force: flags over storage.conf over defaults. storage_opts (the

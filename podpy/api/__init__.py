@@ -15,7 +15,12 @@ Streamed (chunks as they come) or Hijack (the connection handed over). It raises
 engine's errors or errors.ApiError: both become Docker's `{"message": ...}` with its status.
 translate.py turns Docker's request shapes into engine options, shapes.py engine records
 into Docker's response shapes.
+
+The libpod_* areas serve podman's own API (/v4.x.y/libpod/...), which podman's remote client
+and `podpy --remote` speak: podman's request and response shapes over the same engine verbs
+(libpod_specgen.py reads podman's SpecGenerator into CreateOptions).
 """
 
 AREAS = ("system", "containers", "lifecycle", "streams", "archive", "exec",
-         "images", "registries", "build", "networks", "volumes")
+         "images", "registries", "build", "networks", "volumes",
+         "libpod_system", "libpod_containers", "libpod_images", "libpod_resources")

@@ -127,6 +127,13 @@ def set_size(fd: int, rows: int, cols: int) -> None:
 
 @routes.post("/exec/{id}/start")
 def start(req: Request) -> Any:
+    return start_session(req)
+
+
+def start_session(req: Request, late: bool = False) -> Any:
+    """Start an exec session. late: the process starts once the stream's header is out, as
+    podman's service does (podman's client reads the stream from the bare socket, so output
+    sent along with the header would be lost in its HTTP reader's buffer)."""
     session = _session(req)
     body = req.json({}) or {}
     if not isinstance(body, dict):
@@ -134,12 +141,17 @@ def start(req: Request) -> Any:
     detach = bool(_get(body, "Detach", bool, ""))
     if _get(body, "Tty", bool, "") is not None:
         session.tty = bool(body["Tty"])
+    rows, cols = body.get("h"), body.get("w")   # podman's start gives the terminal's size
+    if isinstance(rows, int) and isinstance(cols, int) and rows > 0 and cols > 0:
+        session.size = (rows, cols)
     with _LOCK:
         if session.started:
             raise ApiError(409, f"exec session {session.id} has already been started")
         session.started = True
     content_type = "application/vnd.docker.raw-stream" if session.tty else \
         "application/vnd.docker.multiplexed-stream"
+    if late and not detach:
+        return Hijack(lambda sock, already: _launch_and_relay(req, session, sock, already), content_type)
     try:
         started, stdio = _launch(req, session, detach)
     except ExecFailed as exc:
@@ -154,6 +166,16 @@ def start(req: Request) -> Any:
         threading.Thread(target=_reap, args=(session, started), daemon=True).start()
         return Response(200, b"", None)
     return Hijack(lambda sock, already: _relay(session, started, stdio, sock, already), content_type)
+
+
+def _launch_and_relay(req: Request, session: Session, sock: socket.socket, already: bytes) -> None:
+    try:
+        started, stdio = _launch(req, session, False)
+    except ExecFailed as exc:
+        session.exit_code, session.running = exc.exit_code, False
+        _say(sock, f"{exc}\r\n".encode(), session.tty)
+        return
+    _relay(session, started, stdio, sock, already)
 
 
 def _launch(req: Request, session: Session, detach: bool) -> tuple[Any, dict[str, int]]:

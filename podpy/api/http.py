@@ -31,7 +31,7 @@ import sys
 import h11
 
 from .errors import ApiError, BadParameter, from_engine
-from .routes import API_VERSION, check_version, split_version
+from .routes import API_VERSION, LIBPOD_API_VERSION, check_version, split_version
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -61,9 +61,14 @@ def json_response(data: Any, status: int = 200) -> Response:
     return Response(status, json.dumps(data).encode() + b"\n")
 
 
-def error_response(status: int, message: str) -> Response:
+def error_response(status: int, message: str, libpod: bool = False) -> Response:
+    """Docker's `{"message": ...}`; the libpod routes' error also names its cause and status, as
+    podman's service does (podman's client matches causes in the message)."""
     if status == 304:
         return Response(304, b"", None)
+    if libpod:
+        cause = message.rsplit(": ", 1)[-1] if ": " in message else message
+        return json_response({"cause": cause, "message": message, "response": status}, status)
     return json_response({"message": message}, status)
 
 
@@ -192,6 +197,7 @@ class App:
     def __init__(self, router: Router, open_runtime: Callable[[], Any], log: Callable[[str], None],
                  cors: Optional[str] = None) -> None:
         self.router, self.open_runtime, self.log = router, open_runtime, log
+        self.socket_path: Optional[str] = None   # the unix socket served (libpod info's remoteSocket)
         self.cors = [("Access-Control-Allow-Origin", cors), *CORS_HEADERS] if cors is not None else []
 
 
@@ -312,7 +318,7 @@ class Connection:
                 # daemon does (podman 4.3.1's answer, 405, fails every preflight)
                 self._read_body(req)
                 return Response(200, b"", None)
-            req.version = check_version(req.asked_version)
+            req.version = check_version(req.asked_version, req.path)
             route, req.params = self.router.match(req.method, req.path)
             if route.stream_body:
                 req.streaming = True
@@ -324,14 +330,14 @@ class Connection:
         except ApiError as exc:
             if exc.status != 413 and not req.streaming:
                 self._drain()
-            return error_response(exc.status, exc.message)
+            return error_response(exc.status, exc.message, req.path.startswith("/libpod/"))
         except Exception as exc:  # noqa: BLE001 - every failure is the client's answer, not a traceback
             if not req.streaming:
                 self._drain()
             err = from_engine(exc)
             if err.status == 500 and not _is_engine_error(exc):
                 self.log(f"{req.method} {req.path}: {type(exc).__name__}: {exc}")
-            return error_response(err.status, err.message)
+            return error_response(err.status, err.message, req.path.startswith("/libpod/"))
         if result is None:
             return Response(204, b"", None)
         if isinstance(result, (Response, Streamed, Hijack)):
@@ -341,7 +347,8 @@ class Connection:
     def _headers(self, content_type: Optional[str], extra: list[tuple[str, str]]) -> list[tuple[str, str]]:
         from .. import __version__
 
-        headers = [("Api-Version", API_VERSION), ("Docker-Experimental", "false"), ("Ostype", "linux"),
+        headers = [("Api-Version", API_VERSION), ("Libpod-Api-Version", LIBPOD_API_VERSION),
+                   ("Docker-Experimental", "false"), ("Ostype", "linux"),
                    ("Server", f"Podpy/{__version__} (linux)")]
         if content_type:
             headers.append(("Content-Type", content_type))

@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 
 API_VERSION = "1.41"       # what docker 20.10 speaks; newer clients negotiate down to it
 MIN_VERSION = "1.24"       # the oldest Docker's own daemon still accepts
-_PREFIX = re.compile(r"^/v(\d+)\.(\d+)(/.*)$")
+LIBPOD_API_VERSION = "4.3.1"   # the libpod API podman 4.3.1's remote client speaks (/v4.3.1/libpod/...)
+LIBPOD_MIN_VERSION = "4.0.0"   # the oldest libpod API podman 4's clients accept from a service
+_PREFIX = re.compile(r"^/v(\d+)\.(\d+)(?:\.\d+)?(/.*)$")
 _PARAM = re.compile(r"\{(\w+)\}")
 
 
@@ -41,8 +43,11 @@ def split_version(path: str) -> tuple[Optional[str], str]:
     return f"{int(m.group(1))}.{int(m.group(2))}", m.group(3)
 
 
-def check_version(version: Optional[str]) -> str:
-    """The version a request is served at, or Docker's refusal of it."""
+def check_version(version: Optional[str], path: str = "") -> str:
+    """The version a request is served at, or Docker's refusal of it (the libpod routes' prefix
+    is podman's version, v4.x.y: served as they are)."""
+    if path.startswith("/libpod/"):
+        return API_VERSION
     if version is None:
         return API_VERSION
     asked = version_tuple(version)

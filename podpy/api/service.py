@@ -26,8 +26,9 @@ TCP_WARNING = ("API service listening on a TCP socket: anyone who can connect to
 
 def default_socket_path() -> str:
     """$XDG_RUNTIME_DIR/podpy/podpy.sock (the user's private runtime directory)."""
-    base = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
-    return os.path.join(base, "podpy", "podpy.sock")
+    from ..config import service_socket
+
+    return service_socket()
 
 
 def parse_uri(uri: Optional[str]) -> tuple[str, Any]:
@@ -120,6 +121,7 @@ class Service:
             if kind == "unix":
                 self.sock = _bind_unix(where)
                 self.path = where
+                app.socket_path = where
             else:
                 warn(TCP_WARNING)
                 self.sock = _bind_tcp(where)

@@ -174,8 +174,11 @@ def events(req: Request) -> Streamed:
 
 
 def _event_stream(req: Request, path: str, since: Optional[float], until: Optional[float],
-                  filters: dict[str, list[str]]) -> Iterator[bytes]:
-    """The log from since (or from now), then what comes, until `until` or the client leaves."""
+                  filters: dict[str, list[str]], shape: Any = None, follow: bool = True) -> Iterator[bytes]:
+    """The log from since (or from now), then what comes, until `until` or the client leaves
+    (without follow: what the log holds now). shape: an event as the client reads it (Docker's
+    by default)."""
+    shape = shape or docker_event
     import os
 
     pos, rest = 0, b""
@@ -206,12 +209,12 @@ def _event_stream(req: Request, path: str, since: Optional[float], until: Option
                 continue
             if until is not None and t > until:
                 break
-            doc = docker_event(e)
+            doc = shape(e)
             if _event_matches(e, doc, filters):
                 out.append(json.dumps(doc).encode() + b"\n")
         if out:
             yield b"".join(out)
-        if until is not None and time.time() > until:
+        if not follow or (until is not None and time.time() > until):
             return
         if req.gone():
             return

@@ -55,10 +55,29 @@ REFUSED_TOP = {path for path in COMMANDS if " " not in path}
 GROUP_TABLES = {"healthcheck": "HEALTHCHECK", "kube": "KUBE", "generate": "GENERATE", "play": "PLAY"}
 
 
+def command_words(ctx: typer.Context) -> str:
+    """The command's words without the program's ("volume ls")."""
+    return ctx.command_path.partition(" ")[2] or ctx.command_path
+
+
+def remote_engine(ctx: typer.Context, kind: str, warn=None, progress=None):  # type: ignore[no-untyped-def]
+    """The remote engine of kind (podpy/remote/) when the command line is remote, else None."""
+    root = ctx.find_root()
+    g = root.obj if isinstance(root.obj, Globals) else None
+    if g is None or not g.is_remote():
+        return None
+    return g.remote_engine(kind, command_words(ctx), warn, progress)
+
+
 def runtime(ctx: typer.Context):  # type: ignore[no-untyped-def]
-    """The engine runtime for this command, opened once."""
+    """The engine runtime for this command, opened once (a remote command line has none: the
+    command is refused in one line)."""
     root = ctx.find_root()
     g: Globals = root.obj if isinstance(root.obj, Globals) else Globals()
+    if g.is_remote():
+        from ..errors import InvalidArgument
+
+        raise InvalidArgument(f"podpy {command_words(ctx)}: not available with --remote")
     cached = getattr(root, "_podpy_rt", None)
     if cached is None:
         cached = g.open_runtime()

@@ -66,6 +66,9 @@ def _tidy() -> None:
     only when those modules were loaded: `version` and `--help` never open the database)."""
     import sys
 
+    client = sys.modules.get("podpy.remote.client")
+    if client is not None:   # a remote command's ssh forward ends with it
+        client.close_all()
     store = sys.modules.get("storage.store")
     if store is not None:
         store.release_all_claims()

@@ -25,7 +25,10 @@ What each does in podpy:
     --volumepath PATH                     where a new store's volumes live (then recorded: an
                                           existing store keeps its own, as podman's database does)
     --hooks-dir PATH                      OCI hook files for the containers started (engine/hooks.py)
-The rest of podman's (remote connections) are refused, from refusals.py.
+    -r/--remote, --url, -c/--connection   the command talks to an API service (podpy/remote/):
+    --identity, --ssh                     --url's, a connection's, $CONTAINER_HOST's or
+                                          $CONTAINER_CONNECTION's, else the default connection's,
+                                          else the user's own podpy socket
 
 Nothing here imports more than the standard library's os and sys: the fast path reads this module.
 """
@@ -82,11 +85,14 @@ TABLE: tuple[tuple[tuple[str, ...], Optional[str], str, str, str], ...] = (
      "Work in this namespace: its containers only, and new containers join it."),
     (("--volumepath",), "volume_path", VALUE, "PATH",
      "Where a new store keeps its volumes (an existing store keeps the one it has)."),
-    (("-c", "--connection"), None, VALUE, "NAME", ""),
-    (("--identity",), None, VALUE, "PATH", ""),
-    (("-r", "--remote"), None, FLAG, "", ""),
-    (("--url",), None, VALUE, "URL", ""),
-    (("--ssh",), None, VALUE, "MODE", ""),
+    (("-c", "--connection"), "connection", VALUE, "NAME",
+     "Talk to the service of this connection (`system connection`; CONTAINER_CONNECTION); implies --remote."),
+    (("--identity",), "identity", VALUE, "PATH", "The ssh key of an ssh:// service (CONTAINER_SSHKEY)."),
+    (("-r", "--remote"), "remote", FLAG, "", "Talk to a podpy or podman API service instead of the local store."),
+    (("--url",), "url", VALUE, "URL",
+     "The service: unix:///PATH, tcp://HOST:PORT or ssh://[USER@]HOST[:PORT]/PATH (CONTAINER_HOST); "
+     "implies --remote."),
+    (("--ssh",), "ssh", VALUE, "MODE", "golang or native: podpy always uses the system's ssh client."),
     (("-h", "--help"), "help", FLAG, "", "Show this message and exit."),
     (("-v", "--version"), "version", FLAG, "", "Print the version and exit."),
 )
@@ -118,6 +124,12 @@ class Globals:
         self.namespace: Optional[str] = None
         self.volume_path: Optional[str] = None
         self.hooks_dirs: Optional[list[str]] = None
+        self.remote = False              # --remote, --url, --connection: a service's engine (is_remote)
+        self.url: Optional[str] = None
+        self.connection: Optional[str] = None
+        self.identity: Optional[str] = None
+        self.ssh: Optional[str] = None
+        self._client: Any = None
         self.modules: list[str] = []     # --module: containers.conf modules, resolved by check()
         self.help = False
         self.version = False
@@ -129,6 +141,20 @@ class Globals:
                 "runtime": self.runtime, "runtime_flags": list(self.runtime_flags), "conmon": self.conmon,
                 "network_cmd_path": self.network_cmd_path, "network_config_dir": self.network_config_dir,
                 "namespace": self.namespace, "volume_path": self.volume_path, "hooks_dirs": self.hooks_dirs}
+
+    def is_remote(self) -> bool:
+        """Whether the command talks to a service: --remote, --url or --connection given, or
+        CONTAINER_HOST or CONTAINER_CONNECTION set (podman's rule)."""
+        return bool(self.remote or self.url or self.connection or "CONTAINER_HOST" in os.environ
+                    or "CONTAINER_CONNECTION" in os.environ)
+
+    def remote_engine(self, kind: str, command: str, warn: Any = None, progress: Any = None) -> Any:
+        """The remote engine of a kind (podpy/remote/), over one client per command line."""
+        from .. import remote
+
+        if self._client is None:
+            self._client = remote.connect(self.url, self.connection, self.identity)
+        return remote.engine(self._client, kind, command, warn or (lambda _line: None), progress)
 
     def open_runtime(self) -> Runtime:
         """The engine's Runtime for this command line."""
@@ -148,6 +174,8 @@ class Globals:
 
     def check(self) -> None:
         """Refuse bad values in one line (nothing has been done yet); note what falls back."""
+        if self.ssh is not None and self.ssh not in ("golang", "native"):
+            raise InvalidArgument(f"--ssh {_go_quote(self.ssh)}: choose golang or native")
         if self.log_level.lower() not in LOG_LEVELS:
             raise InvalidArgument(f"Log Level {_go_quote(self.log_level)} is not supported, choose from: "
                                   + ", ".join(LOG_LEVELS))

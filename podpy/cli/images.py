@@ -21,6 +21,11 @@ IMAGE_COLUMNS = [("REPOSITORY", "Repository"), ("TAG", "Tag"), ("IMAGE ID", "ID"
 def engine(ctx: typer.Context, progress: Optional[Callable[[str], None]] = None,
            layer_progress: Any = None) -> Any:
     """The image engine over this command's store."""
+    from .app import remote_engine
+
+    remote = remote_engine(ctx, "images", render.warn, progress)
+    if remote is not None:
+        return remote
     from ..engine.images import ImageEngine
 
     return ImageEngine(runtime(ctx), render.warn, progress, layer_progress)
@@ -519,3 +524,21 @@ from .signing import sign as _sign, trust as _trust  # noqa: E402 - `image sign`
 
 GROUP["sign"] = (_sign, {})
 GROUP["trust"] = (_trust, {})
+
+
+def scp(
+    ctx: typer.Context,
+    source: str = typer.Argument(..., help="IMAGE (this store's) or CONNECTION::IMAGE."),
+    destination: Optional[str] = typer.Argument(None, help="CONNECTION::[NEWNAME], or NEWNAME in this store "
+                                                           "(default: this store, the same name)."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Print nothing but errors."),
+) -> None:
+    """Copy an image to or from another host's service (a `system connection`: podpy/remote/scp.py)."""
+    from ..remote.scp import copy
+
+    for name in copy(source, destination, lambda: engine(ctx)):
+        if not quiet:
+            render.out(f"Loaded image: {name}")
+
+
+GROUP["scp"] = (scp, {})

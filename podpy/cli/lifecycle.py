@@ -32,6 +32,11 @@ def _reports(reports: List[Any], echo: bool = True, ignore_missing: bool = False
 
 def engine(ctx: typer.Context) -> Any:
     """The container engine over this command's store."""
+    from .app import remote_engine
+
+    remote = remote_engine(ctx, "containers", render.warn)
+    if remote is not None:
+        return remote
     from ..engine.containers import ContainerEngine
 
     return ContainerEngine(runtime(ctx), render.warn, render.err_line)

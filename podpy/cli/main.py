@@ -32,11 +32,18 @@ def split_globals(args: list[str]) -> tuple[Globals, Optional[str], list[str]]:
 def run_or_create(command: str, fields: dict, g: Globals) -> int:
     """`podpy run` and `podpy create` (their command line parsed by runargs): create, and for
     run start in the foreground."""
-    from ..engine.containers import ContainerEngine
     from ..engine.runoptions import CreateOptions
     from . import render
 
     opts = CreateOptions(**fields, create_command=["podpy", *sys.argv[1:]])
+    if g.is_remote():
+        remote = g.remote_engine("containers", command, render.warn)
+        if command == "create":
+            render.out(remote.create(opts).id)
+            return 0
+        return int(remote.run(opts, on_detached=render.out))
+    from ..engine.containers import ContainerEngine
+
     if opts.preserve_fds:
         _check_inherited_fds(opts.preserve_fds)
     if opts.tty and opts.interactive and not opts.detach and not sys.stdin.isatty():
@@ -70,6 +77,10 @@ def exec_command(fields: dict, g: Globals) -> int:
     from . import render
 
     opts = ExecOptions(**fields)
+    if g.is_remote():
+        from ..remote.run import exec_ as remote_exec
+
+        return remote_exec(g.remote_engine("containers", "exec", render.warn), opts)
     if opts.preserve_fds:
         _check_inherited_fds(opts.preserve_fds)
     if opts.tty and opts.interactive and not opts.detach and not sys.stdin.isatty():

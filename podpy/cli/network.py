@@ -19,6 +19,11 @@ COLUMNS = [("NETWORK ID", "ID"), ("NAME", "Name"), ("DRIVER", "Driver")]
 
 def engine(ctx: typer.Context) -> Any:
     """The network engine over this command's store."""
+    from .app import remote_engine
+
+    remote = remote_engine(ctx, "networks", render.warn)
+    if remote is not None:
+        return remote
     from ..engine.networks import NetworkEngine
 
     return NetworkEngine(runtime(ctx), render.warn)

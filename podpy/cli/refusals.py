@@ -18,24 +18,20 @@ No imports: the run path reads it only when a command line has a flag it does no
 """
 
 NOT_YET = "not available yet"
-REMOTE = "remote connections are not available yet"
 SIGSTORE = "sigstore signatures are not available: podpy signs with GPG keys (--sign-by)"
 LATEST = NOT_YET
 
 COMMANDS = {
     "container checkpoint": "checkpointing needs CRIU with root privileges; podpy runs containers without them",
     "container restore": "restoring needs CRIU with root privileges; podpy runs containers without them",
-    "generate spec": "out of scope: podpy has no remote API that takes podman's container specs",
+    "generate spec": "not available yet: podpy's API service reads podman's container specs (the libpod API's "
+                     "create), but podpy does not write them",
     "machine": "out of scope: podpy runs containers on this Linux host and manages no virtual machines",
-    "image scp": "copying images to another user needs root (podman runs sudo or machinectl), and to another "
-                 "host a remote connection, which is not available yet: use save, then load as the other user",
-    "system connection": REMOTE,
     "system migrate": "out of scope: podpy's database updates itself when a newer podpy opens it",
     "system renumber": "out of scope: podpy has no lock numbers to renumber (SQLite locks the rows)",
 }
 
 FLAGS = {
-    "": {"-c/--connection": REMOTE, "--identity": REMOTE, "-r/--remote": REMOTE, "--url": REMOTE, "--ssh": REMOTE},
     "build": {
         "--all-platforms": "building for every platform needs emulation of other architectures, which podpy "
         "does not have",

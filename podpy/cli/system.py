@@ -15,6 +15,11 @@ from .app import runtime
 
 def engine(ctx: typer.Context) -> Any:
     """The system engine over this command's store."""
+    from .app import remote_engine
+
+    remote = remote_engine(ctx, "system", render.warn)
+    if remote is not None:
+        return remote
     from ..engine.system import SystemEngine
 
     return SystemEngine(runtime(ctx), render.warn)
@@ -54,12 +59,18 @@ def _scalar(v: Any) -> str:
 
 
 def version(
+    ctx: typer.Context,
     fmt: Optional[str] = typer.Option(None, "-f", "--format", help="json, or a Go template."),
 ) -> None:
-    """Print podpy's version."""
+    """Print podpy's version (and the service's, with --remote)."""
     from ..engine.system import SystemEngine
+    from .app import remote_engine
 
     data = SystemEngine.version()
+    service = remote_engine(ctx, "system")
+    if service is not None:
+        _remote_version(data, service.server_version(), fmt)
+        return
     if fmt == "json":
         render.out(render.to_json({"Client": data}))
     elif fmt:
@@ -78,6 +89,29 @@ def version(
         render.out(f"API Version:  {data['APIVersion']}")
         render.out(f"Python Version: {data['PythonVersion']}")
         render.out(f"OS/Arch:      {data['OsArch']}")
+
+
+def _remote_version(client: dict, doc: dict, fmt: Optional[str]) -> None:
+    """`--remote version`: podpy's, then the service's (podman's Server part)."""
+    details = ((doc.get("Components") or [{}])[0] or {}).get("Details") or {}
+    server = {"Name": ((doc.get("Components") or [{}])[0] or {}).get("Name", ""), "Version": doc.get("Version", ""),
+              "APIVersion": details.get("APIVersion", ""), "GoVersion": doc.get("GoVersion", ""),
+              "OsArch": f"{doc.get('Os', '')}/{doc.get('Arch', '')}", "Os": doc.get("Os", "")}
+    both = {"Client": client, "Server": server}
+    if fmt == "json":
+        render.out(render.to_json(both))
+    elif fmt:
+        from . import gotemplate as gt
+
+        text = gt.parse(gt.split_table(fmt)[1]).execute(both)
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    else:
+        for line in ("Client:       podpy", f"Version:      {client['Version']}",
+                     f"API Version:  {client['APIVersion']}", f"OS/Arch:      {client['OsArch']}", "",
+                     f"Server:       {server['Name']}", f"Version:      {server['Version']}",
+                     f"API Version:  {server['APIVersion']}", f"Go Version:   {server['GoVersion']}",
+                     f"OS/Arch:      {server['OsArch']}"):
+            render.out(line)
 
 
 def info(
@@ -306,3 +340,7 @@ from .service import service  # noqa: E402 - its own module: the API's command
 
 GROUP = {"info": (info, {}), "df": (df, {}), "service": (service, {}), "prune": (prune, {}), "reset": (reset, {}), "events": (events, {}),
          "doctor": (doctor, {}), "check": (check, {})}
+
+from .connections import connection as _connection  # noqa: E402 - `system connection add|list|...`
+
+GROUP["connection"] = (_connection, {})

@@ -18,6 +18,11 @@ if TYPE_CHECKING:
 
 def engine(ctx: typer.Context) -> Any:
     """The volume engine over this command's store."""
+    from .app import remote_engine
+
+    remote = remote_engine(ctx, "volumes", render.warn)
+    if remote is not None:
+        return remote
     from ..engine.volumes import VolumeEngine
 
     return VolumeEngine(runtime(ctx), render.warn)

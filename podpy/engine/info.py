@@ -30,6 +30,7 @@ def info(rt: Runtime) -> dict[str, Any]:
 
     from rootless.cgroups import detect
 
+    from ..config import service_socket
     from ..network.options import default_rootless_cmd
     from .doctor import diagnose
     from .imagestore import host_arch
@@ -75,7 +76,8 @@ def info(rt: Runtime) -> dict[str, Any]:
             "conmon": {"path": cfg.conmon or "", "used": False},
             "networkCmdPath": cfg.network_cmd_path or "",
             "networkConfigDir": cfg.network_config_dir or "",
-            "remoteSocket": {"path": "", "exists": False},   # podpy has no API service yet
+            # where `system service` listens by default (what `system connection add` asks over ssh)
+            "remoteSocket": {"path": "unix://" + service_socket(), "exists": os.path.exists(service_socket())},
             "serviceIsRemote": False,
             "security": {"apparmorEnabled": False, "rootless": cfg.rootless,
                          "capabilities": "CAP_CHOWN,CAP_DAC_OVERRIDE,CAP_FOWNER,"

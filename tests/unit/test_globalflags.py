@@ -69,14 +69,39 @@ def test_unknown_and_incomplete_flags_are_errors():
         parse(["--runroot"])
 
 
-@pytest.mark.parametrize("args,flag", [
-    (["--url", "unix:///x.sock"], "--url"), (["--url=tcp://h:1"], "--url"), (["-c", "prod"], "--connection"),
-    (["--connection=prod"], "--connection"), (["-r"], "--remote"), (["--remote"], "--remote"),
-    (["--identity", "/k"], "--identity"), (["--ssh", "native"], "--ssh"),
+@pytest.mark.parametrize("args,attr,value", [
+    (["--url", "unix:///x.sock"], "url", "unix:///x.sock"), (["--url=tcp://h:1"], "url", "tcp://h:1"),
+    (["-c", "prod"], "connection", "prod"), (["--connection=prod"], "connection", "prod"),
+    (["-cprod"], "connection", "prod"), (["-r"], "remote", True), (["--remote"], "remote", True),
+    (["--identity", "/k"], "identity", "/k"), (["--ssh", "native"], "ssh", "native"),
 ])
-def test_remote_connections_are_refused_in_one_line(args, flag):
-    with pytest.raises(InvalidArgument, match=_exactly(f"podpy {flag}: remote connections are not available yet")):
-        parse([*args, "ps"])
+def test_remote_connection_flags_are_podmans(args, attr, value, monkeypatch):
+    monkeypatch.delenv("CONTAINER_HOST", raising=False)
+    monkeypatch.delenv("CONTAINER_CONNECTION", raising=False)
+    g, rest = parse([*args, "ps"])
+    assert rest == ["ps"] and getattr(g, attr) == value
+    assert g.is_remote() == (attr != "identity" and attr != "ssh")   # --identity and --ssh alone are not remote
+
+
+def test_podmans_variables_make_a_command_remote(monkeypatch):
+    monkeypatch.delenv("CONTAINER_HOST", raising=False)
+    monkeypatch.delenv("CONTAINER_CONNECTION", raising=False)
+    assert not parse(["ps"])[0].is_remote()
+    monkeypatch.setenv("CONTAINER_HOST", "unix:///x.sock")
+    assert parse(["ps"])[0].is_remote()
+    monkeypatch.delenv("CONTAINER_HOST")
+    monkeypatch.setenv("CONTAINER_CONNECTION", "prod")
+    assert parse(["ps"])[0].is_remote()
+
+
+def test_remote_flags_are_not_taken_after_the_command():
+    assert parse(["ps", "--url", "unix:///x"])[1] == ["ps", "--url", "unix:///x"]   # ps's own parser refuses it
+
+
+def test_a_bad_ssh_mode_is_refused():
+    g, _ = parse(["--ssh", "telnet", "ps"])
+    with pytest.raises(InvalidArgument, match="choose golang or native"):
+        g.check()
 
 
 def test_hooks_dir_is_repeatable_and_reaches_the_engine_settings():

@@ -1,0 +1,302 @@
+"""The image, volume, network and system verbs over a service: the local engines' method
+names, options and reports, made of libpod API calls (the rest refused by Remote)."""
+
+from __future__ import annotations
+
+import json
+
+from ..engine.entities import Report
+from ..errors import InvalidArgument, NoSuchImage, NoSuchNetwork, NoSuchVolume
+from .client import ServiceError
+from .base import Remote, _each, _q, engine_error
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Optional
+
+
+def _grouped(filters: Optional[list[str]]) -> str:
+    out: dict[str, list[str]] = {}
+    for f in filters or []:
+        key, _, value = f.partition("=")
+        out.setdefault(key, []).append(value)
+    return json.dumps(out)
+
+
+class RemoteImageEngine(Remote):
+    def __init__(self, client: Any, command: str, warn: Callable[[str], None] = lambda _line: None,
+                 progress: Optional[Callable[[str], None]] = None) -> None:
+        super().__init__(client, command, warn)
+        self.progress = progress
+
+    def ls(self, name: Optional[str] = None, all_: bool = False, filters: Optional[list[str]] = None) -> list[Any]:
+        from storage.images import Image
+
+        from ..engine.entities import ImageSummary
+
+        wanted = list(filters or []) + ([f"reference={name}"] if name else [])
+        out = []
+        for entry in self.client.call("GET", "/images/json", {"all": all_, "filters": _grouped(wanted)}) or []:
+            image_id = str(entry.get("Id") or "").removeprefix("sha256:")
+            created = float(entry.get("Created") or 0)
+            image = Image(image_id, tuple(entry.get("RepoTags") or entry.get("Names") or ()), {}, (),
+                          int(entry.get("Size") or 0), created, entry.get("Digest") or None, None)
+            data = dict(entry, Id=image_id)
+            out.append(ImageSummary(image=image, containers=int(entry.get("Containers") or 0), created=created,
+                                    data=data))
+        return out
+
+    def inspect(self, names: list[str]) -> list[Report]:
+        return _each(names, lambda n: self.client.call("GET", f"/images/{_q(n)}/json"), NoSuchImage)
+
+    def exists(self, name: str) -> bool:
+        try:
+            self.client.call("GET", f"/images/{_q(name)}/exists")
+        except ServiceError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def pull(self, opts: Any) -> Any:
+        from .run import pull
+
+        for flag, value in (("--cert-dir", opts.cert_dir), ("--authfile", opts.auth_file), ("--retry", opts.retry),
+                            ("--retry-delay", opts.retry_delay), ("--signature-policy", opts.signature_policy),
+                            ("--platform", opts.platform)):
+            if value:
+                raise InvalidArgument(f"podpy {self.command} {flag}: not available with --remote")
+        image_id = pull(self, opts.name, "always", self.progress is None, opts.tls_verify, opts.creds,
+                        self.progress)
+        return Pulled(image_id)
+
+    def save(self, opts: Any) -> None:
+        """The images as a docker-archive, to opts.output or stdout (the service writes it)."""
+        import os
+        import sys
+
+        from .client import done
+
+        if opts.format != "docker-archive":
+            raise InvalidArgument(f"podpy {self.command} --format {opts.format}: not available with --remote "
+                                  "(docker-archive only)")
+        if len(opts.names) > 1 and not opts.multi_image:
+            raise InvalidArgument(f"podpy {self.command} of several images: not available with --remote "
+                                  "without --multi-image-archive")
+        try:
+            resp = self.client.open("GET", "/images/export", {"references": list(opts.names),
+                                                               "format": "docker-archive"}, timeout=None)
+        except ServiceError as exc:
+            raise engine_error(exc, NoSuchImage) from None
+        try:
+            if opts.output in (None, "-"):
+                out = sys.stdout.buffer
+                for chunk in iter(lambda: resp.read(1 << 20), b""):
+                    out.write(chunk)
+                out.flush()
+            else:
+                tmp = f"{opts.output}.tmp-{os.getpid()}"
+                with open(tmp, "wb") as f:
+                    for chunk in iter(lambda: resp.read(1 << 20), b""):
+                        f.write(chunk)
+                os.replace(tmp, opts.output)
+        finally:
+            done(resp)
+
+    def load(self, source: Optional[str]) -> list[Any]:
+        """A docker-archive or oci-archive (a file, or stdin) loaded by the service."""
+        import os
+        import shutil
+        import sys
+        import tempfile
+
+        from storage.images import Image
+
+        from ..engine.entities import LoadReport
+
+        work = None
+        try:
+            if source in (None, "-"):
+                work = tempfile.mkdtemp(prefix="podpy-load-")
+                source = os.path.join(work, "archive.tar")
+                with open(source, "wb") as f:
+                    shutil.copyfileobj(sys.stdin.buffer, f, 1 << 20)
+            if os.path.isdir(source):
+                raise InvalidArgument(f"podpy {self.command} of a directory: not available with --remote")
+            with open(source, "rb") as f:
+                doc = self.client.call("POST", "/images/load", body=f, timeout=None) or {}
+        except ServiceError as exc:
+            raise InvalidArgument(str(exc)) from None
+        finally:
+            if work is not None:
+                shutil.rmtree(work, ignore_errors=True)
+        names = [str(n) for n in doc.get("Names") or []]
+        return [LoadReport(image=Image(n.removeprefix("sha256:"), (), {}, (), 0, 0.0),
+                           names=[] if n.startswith("sha256:") else [n]) for n in names]
+
+    def pull_all_tags(self, opts: Any) -> list[Any]:
+        raise InvalidArgument(f"podpy {self.command} --all-tags: not available with --remote")
+
+    def tag(self, name: str, targets: list[str]) -> None:
+        from storage.reference import split_repo_tag
+
+        for target in targets:
+            repo, tag = split_repo_tag(target) if ":" in target.rsplit("/", 1)[-1] else (target, "latest")
+            try:
+                self.client.call("POST", f"/images/{_q(name)}/tag", {"repo": repo, "tag": tag})
+            except ServiceError as exc:
+                raise engine_error(exc, NoSuchImage) from None
+
+    def rm(self, names: list[str], force: bool = False, all_: bool = False, ignore: bool = False,
+           no_prune: bool = False) -> list[Any]:
+        from ..engine.entities import ImageRemoveReport
+
+        if all_ and names:
+            raise InvalidArgument("when using the --all switch, you may not pass any images names or IDs")
+        if not names and not all_:
+            raise InvalidArgument("`podpy rmi` requires at least one image name or id, or --all")
+        out = []
+        for name in names or [""]:
+            try:
+                doc = self.client.call("DELETE", "/images/remove",
+                                       {"images": [name] if name else None, "all": all_, "force": force,
+                                        "ignore": ignore, "noprune": no_prune}, timeout=None) or {}
+            except ServiceError as exc:
+                out.append(ImageRemoveReport(name=name, error=engine_error(exc, NoSuchImage)))
+                continue
+            errors = doc.get("Errors") or []
+            deleted = [str(d) for d in doc.get("Deleted") or []]
+            out.append(ImageRemoveReport(name=name, untagged=[str(u) for u in doc.get("Untagged") or []],
+                                         deleted=deleted[0] if deleted else None, also=deleted[1:],
+                                         error=(NoSuchImage(str(errors[0])) if "image not known" in str(errors[0])
+                                                else InvalidArgument(str(errors[0]))) if errors else None))
+        return out
+
+
+class Pulled:
+    """The image a remote pull got (the CLI prints its id)."""
+
+    def __init__(self, image_id: str) -> None:
+        self.id = image_id
+
+
+class RemoteVolumeEngine(Remote):
+    def create(self, opts: Any) -> str:
+        body = {"Name": opts.name or "", "Driver": opts.driver, "Labels": dict(opts.labels),
+                "Options": dict(opts.options), "IgnoreIfExists": opts.ignore}
+        try:
+            return str(self.client.call("POST", "/volumes/create", body=body)["Name"])
+        except ServiceError as exc:
+            raise engine_error(exc, NoSuchVolume) from None
+
+    def ls(self, filters: list[str]) -> list[dict[str, Any]]:
+        return self.client.call("GET", "/volumes/json", {"filters": _grouped(filters)}) or []
+
+    def inspect(self, names: list[str], all_: bool = False) -> list[Report]:
+        if all_ == bool(names):
+            raise InvalidArgument("provide one or more volume names or use --all")
+        if all_:
+            return [Report(v["Name"], v) for v in self.ls([])]
+        return _each(names, lambda n: self.client.call("GET", f"/volumes/{_q(n)}/json"), NoSuchVolume)
+
+    def exists(self, name: str) -> bool:
+        try:
+            self.client.call("GET", f"/volumes/{_q(name)}/exists")
+        except ServiceError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def rm(self, names: list[str], force: bool = False, all_: bool = False,
+           timeout: Optional[int] = None) -> list[Report]:
+        targets = [v["Name"] for v in self.ls([])] if all_ else list(names)
+        if not targets and not all_:
+            raise InvalidArgument("`podpy volume rm` requires at least one volume name, or --all")
+        return _each(targets, lambda n: (self.client.call("DELETE", f"/volumes/{_q(n)}",
+                                                          {"force": force, "timeout": timeout}, timeout=None), n)[1],
+                     NoSuchVolume)
+
+
+class RemoteNetworkEngine(Remote):
+    def create(self, opts: Any) -> dict[str, Any]:
+        if opts.ip_range or opts.options or opts.ignore:
+            raise InvalidArgument(f"podpy {self.command} --ip-range, --opt and --ignore: not available with --remote")
+        subnets = opts.subnet if isinstance(opts.subnet, list) else [opts.subnet] if opts.subnet else []
+        gateways = opts.gateway if isinstance(opts.gateway, list) else [opts.gateway] if opts.gateway else []
+        body: dict[str, Any] = {"name": opts.name or "", "driver": opts.driver, "internal": opts.internal,
+                                "labels": dict(opts.labels), "dns_enabled": not opts.disable_dns,
+                                "ipv6_enabled": opts.ipv6,
+                                "subnets": [{"subnet": s, **({"gateway": gateways[i]} if i < len(gateways) else {})}
+                                            for i, s in enumerate(subnets)]}
+        if opts.interface_name:
+            body["network_interface"] = opts.interface_name
+        if opts.ipam_driver:
+            body["ipam_options"] = {"driver": opts.ipam_driver}
+        if opts.dns:
+            body["network_dns_servers"] = list(opts.dns)
+        try:
+            return dict(self.client.call("POST", "/networks/create", body=body))
+        except ServiceError as exc:
+            raise engine_error(exc, NoSuchNetwork) from None
+
+    def ls(self, filters: list[str]) -> list[Any]:
+        from ..engine.entities import NetworkSummary
+
+        out = []
+        for net in self.client.call("GET", "/networks/json", {"filters": _grouped(filters)}) or []:
+            for key, default in (("network_interface", ""), ("created", ""), ("subnets", []), ("internal", False),
+                                 ("dns_enabled", False)):
+                net.setdefault(key, default)   # what `network ls` shows, when a service leaves it out
+            out.append(NetworkSummary(network=net))
+        return out
+
+    def inspect(self, names: list[str]) -> list[Report]:
+        return _each(names, lambda n: self.client.call("GET", f"/networks/{_q(n)}/json"), NoSuchNetwork)
+
+    def exists(self, name: str) -> bool:
+        try:
+            self.client.call("GET", f"/networks/{_q(name)}/exists")
+        except ServiceError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def rm(self, names: list[str], force: bool = False, timeout: Optional[int] = None) -> list[Report]:
+        return _each(names, lambda n: (self.client.call("DELETE", f"/networks/{_q(n)}",
+                                                        {"force": force, "timeout": timeout}, timeout=None), n)[1],
+                     NoSuchNetwork)
+
+
+class RemoteSystemEngine(Remote):
+    def info(self) -> dict[str, Any]:
+        doc = self.client.call("GET", "/info") or {}
+        host = doc.get("host")
+        if isinstance(host, dict):
+            host["serviceIsRemote"] = True
+        return doc
+
+    def events(self, opts: Any) -> Any:
+        """The service's events, each as `podpy events` reports podpy's own."""
+        from ..engine.events_read import report
+        from ..formats import rfc3339
+
+        query: dict[str, Any] = {"stream": opts.stream, "filters": _grouped(opts.filters)}
+        if opts.since is not None:
+            query["since"] = rfc3339(opts.since)
+        if opts.until is not None:
+            query["until"] = rfc3339(opts.until)
+        for doc in self.client.lines("GET", "/events", query):
+            attributes = dict((doc.get("Actor") or {}).get("Attributes") or {})
+            name, image = attributes.pop("name", ""), attributes.pop("image", "") or doc.get("from", "")
+            attributes.pop("podId", None)
+            code = str(attributes.pop("containerExitCode", "") or "")
+            if code.lstrip("-").isdigit() and int(code):
+                attributes["containerExitCode"] = int(code)   # a number, as podpy's own log has it
+            yield report({"Type": doc.get("Type", ""), "Status": doc.get("Action") or doc.get("status", ""),
+                          "ID": (doc.get("Actor") or {}).get("ID") or doc.get("id", ""), "Name": name,
+                          "Image": image, "Time": int(doc.get("timeNano") or 0), "Attributes": attributes})
+
+    def server_version(self) -> dict[str, Any]:
+        return self.client.call("GET", "/version") or {}
