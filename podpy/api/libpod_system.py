@@ -7,9 +7,8 @@ its minimal 4.0.0); every response carries the header (http.py).
 
 from __future__ import annotations
 
-from .http import Response
 from .routes import API_VERSION, LIBPOD_API_VERSION, LIBPOD_MIN_VERSION, MIN_VERSION, RouteTable
-from .system import PING_HEADERS
+from .system import _arch, ping, ping_head
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -20,20 +19,10 @@ if TYPE_CHECKING:
 routes = RouteTable()
 
 
-@routes.get("/libpod/_ping")
-def ping(req: Request) -> Response:
-    return Response(200, b"OK", "text/plain; charset=utf-8", PING_HEADERS)
-
-
-@routes.head("/libpod/_ping")
-def ping_head(req: Request) -> Response:
-    return Response(200, b"OK", "text/plain; charset=utf-8", PING_HEADERS)
-
-
-def _arch() -> str:
-    from ..engine.imagestore import host_arch
-
-    return host_arch()
+# the Docker API's answers: the Libpod-Api-Version header that podman's client checks is on
+# every response (http.py)
+routes.get("/libpod/_ping")(ping)
+routes.head("/libpod/_ping")(ping_head)
 
 
 @routes.get("/libpod/version")

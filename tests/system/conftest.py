@@ -196,19 +196,13 @@ def podman(tmp_path_factory, image_tar):
     for tests that compare podpy's output with podman's."""
     import shutil as _shutil
 
-    from helpers import run_command
+    from helpers import private_podman_env, run_command
 
     binary = _shutil.which("podman")
     if binary is None:
         pytest.skip("podman is not installed: nothing to compare with")
     home = tmp_path_factory.mktemp("podman")
-    conf = home / "config" / "containers"
-    conf.mkdir(parents=True)
-    (conf / "containers.conf").write_text('[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\n'
-                                          'events_logger = "file"\n')
-    (conf / "storage.conf").write_text(f'[storage]\ndriver = "overlay"\ngraphroot = "{home}/storage"\n'
-                                       f'runroot = "{home}/run"\n')
-    env = dict(os.environ, XDG_CONFIG_HOME=str(home / "config"), XDG_DATA_HOME=str(home / "data"))
+    env = private_podman_env(home)
 
     def podman(*args, check=True, timeout=120, input=None):
         return run_command([binary, *map(str, args)], env=env, check=check, timeout=timeout, variant="podman",

@@ -359,3 +359,15 @@ def settled_state(tool, name: str, timeout: float = 10.0) -> str:
             assert state != "stopped", f"{name} stays stopped after `container cleanup`: {done.stderr}"
             return state
         time.sleep(0.05)
+
+
+def private_podman_env(home: Path) -> dict[str, str]:
+    """The environment of a podman 4.3.1 on a private store under home (runc, cgroupfs, file
+    events: what a hybrid-cgroup host needs)."""
+    conf = home / "config" / "containers"
+    conf.mkdir(parents=True)
+    (conf / "containers.conf").write_text('[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\n'
+                                          'events_logger = "file"\n')
+    (conf / "storage.conf").write_text(f'[storage]\ndriver = "overlay"\ngraphroot = "{home}/storage"\n'
+                                       f'runroot = "{home}/run"\n')
+    return dict(os.environ, XDG_CONFIG_HOME=str(home / "config"), XDG_DATA_HOME=str(home / "data"))

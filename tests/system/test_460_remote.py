@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from apiservice import Service
-from helpers import run_command
+from helpers import private_podman_env, run_command
 from registry import LocalRegistry, free_port
 
 PODMAN = shutil.which("podman")
@@ -194,13 +194,7 @@ def podman_service(tmp_path_factory, image_tar):
     if PODMAN is None:
         pytest.skip("podman is not installed: no podman service to talk to")
     home = tmp_path_factory.mktemp("podman-service")
-    conf = home / "config" / "containers"
-    conf.mkdir(parents=True)
-    (conf / "containers.conf").write_text('[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\n'
-                                          'events_logger = "file"\n')
-    (conf / "storage.conf").write_text(f'[storage]\ndriver = "overlay"\ngraphroot = "{home}/storage"\n'
-                                       f'runroot = "{home}/run"\n')
-    env = dict(os.environ, XDG_CONFIG_HOME=str(home / "config"), XDG_DATA_HOME=str(home / "data"))
+    env = private_podman_env(home)
     imported = run_command([PODMAN, "import", image_tar, "localhost/busybox"], env=env, check=False, timeout=120)
     if imported.returncode != 0:
         pytest.skip(f"podman cannot import the test image here: {imported.stderr.strip()}")
