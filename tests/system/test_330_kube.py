@@ -19,6 +19,9 @@ ID = re.compile(r"[0-9a-f]{64}")
 
 @pytest.fixture
 def p(podpy, busybox):
+    # the session's store, as other files may leave it: this file lists what it plays
+    podpy("pod", "rm", "-a", "-f", "-t", "0", check=False)
+    podpy("rm", "-a", "-f", "-t", "0", check=False)
     yield podpy
     podpy("pod", "rm", "-a", "-f", "-t", "0", check=False)
     podpy("rm", "-a", "-f", "-t", "0", check=False)
