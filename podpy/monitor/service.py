@@ -94,6 +94,7 @@ class Monitor(Readiness, Streams, sync.Service):
     # -- the loop ----------------------------------------------------------------------------
 
     def serve(self) -> None:
+        self.idle_since = time.monotonic()   # the idle time counts from here, not from set-up
         while True:
             now = time.monotonic()
             if self.own:
@@ -170,8 +171,9 @@ class Monitor(Readiness, Streams, sync.Service):
         """Fork a launcher ahead of the launch it will serve, when none waits: its imports
         (rootless.parent and .child, about 10 ms) then run on the other CPU while the command
         that said a launch is coming makes the container's spec. Ended after SPARE_IDLE
-        unused, so that idle containers cost no more than the monitor."""
-        if self.spare is not None:
+        unused, so that idle containers cost no more than the monitor. A systemd unit's own
+        monitor has none: it launches one container, right after it starts."""
+        if self.spare is not None or self.own:
             return
         here, there = Channel.pair()
         pid = os.fork()
@@ -272,8 +274,7 @@ class Monitor(Readiness, Streams, sync.Service):
         for fd in set(stdio + client_stdio):
             os.close(fd)
         self.launching[pid] = (ctr, client, here)
-        if not self.own:
-            self.make_spare()   # for the next launch of a burst (pod members, `kube play`, scripts)
+        self.make_spare()   # for the next launch of a burst (pod members, `kube play`, scripts)
         self.watch(here.fileno(), lambda fd, pid=pid: self._launched(pid))
 
     def _launched(self, launcher: int) -> None:
