@@ -135,28 +135,21 @@ def _ports(o: CreateOptions, body: dict[str, Any]) -> None:
         o.publish_all = True
 
 
+# resource_limits' section and key -> the create option it sets
+_LIMITS = (("memory", "limit", "memory"), ("memory", "swap", "memory_swap"),
+           ("memory", "reservation", "memory_reservation"), ("cpu", "shares", "cpu_shares"),
+           ("cpu", "quota", "cpu_quota"), ("cpu", "period", "cpu_period"), ("cpu", "cpus", "cpuset_cpus"),
+           ("pids", "limit", "pids_limit"))
+
 def _resources(o: CreateOptions, limits: Any) -> None:
     if not limits:
         return
     if not isinstance(limits, dict):
         raise BadParameter("invalid SpecGenerator resource_limits: expected an object")
-    memory, cpu, pids = limits.get("memory") or {}, limits.get("cpu") or {}, limits.get("pids") or {}
-    if memory.get("limit"):
-        o.memory = str(memory["limit"])
-    if memory.get("swap"):
-        o.memory_swap = str(memory["swap"])
-    if memory.get("reservation"):
-        o.memory_reservation = str(memory["reservation"])
-    if cpu.get("shares"):
-        o.cpu_shares = str(cpu["shares"])
-    if cpu.get("quota"):
-        o.cpu_quota = str(cpu["quota"])
-    if cpu.get("period"):
-        o.cpu_period = str(cpu["period"])
-    if cpu.get("cpus"):
-        o.cpuset_cpus = str(cpu["cpus"])
-    if pids.get("limit"):
-        o.pids_limit = str(pids["limit"])
+    for section, key, field in _LIMITS:
+        value = (limits.get(section) or {}).get(key)
+        if value:
+            setattr(o, field, str(value))
     rest = sorted(k for k, v in limits.items() if k not in ("memory", "cpu", "pids") and not _zero(v))
     if rest:
         raise BadParameter(f"SpecGenerator resource_limits.{rest[0]} is not available in podpy")

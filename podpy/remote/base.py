@@ -46,6 +46,17 @@ def _each(names: list[str], verb: Callable[[str], Any], missing: type[PodpyError
             out.append(Report(name, error=exc))
     return out
 
+def exists(client: Client, kind: str, name: str) -> bool:
+    """libpod's `GET /KIND/NAME/exists`: 204 when it does, 404 when not."""
+    try:
+        client.call("GET", f"/{kind}/{_q(name)}/exists")
+    except ServiceError as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return True
+
+
 def _q(name: str) -> str:
     from urllib.parse import quote
 

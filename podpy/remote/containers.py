@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..engine.entities import Report
 from ..errors import InvalidArgument, NoSuchContainer, NoSuchImage
-from .base import Remote, _each, _q
+from .base import Remote, _each, _q, exists
 from .client import ServiceError
 
 TYPE_CHECKING = False
@@ -121,13 +121,7 @@ class RemoteContainerEngine(Remote):
         return str(entries[0]["Id"])
 
     def exists(self, name: str) -> bool:
-        try:
-            self.client.call("GET", f"/containers/{_q(name)}/exists")
-        except ServiceError as exc:
-            if exc.status == 404:
-                return False
-            raise
-        return True
+        return exists(self.client, "containers", name)
 
     def inspect(self, names: list[str], kind: str = "container", size: bool = False) -> list[Report]:
         from .objects import RemoteImageEngine

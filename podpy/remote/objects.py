@@ -8,7 +8,7 @@ import json
 from ..engine.entities import Report
 from ..errors import InvalidArgument, NoSuchImage, NoSuchNetwork, NoSuchVolume
 from .client import ServiceError
-from .base import Remote, _each, _q, engine_error
+from .base import Remote, _each, _q, engine_error, exists
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -50,13 +50,7 @@ class RemoteImageEngine(Remote):
         return _each(names, lambda n: self.client.call("GET", f"/images/{_q(n)}/json"), NoSuchImage)
 
     def exists(self, name: str) -> bool:
-        try:
-            self.client.call("GET", f"/images/{_q(name)}/exists")
-        except ServiceError as exc:
-            if exc.status == 404:
-                return False
-            raise
-        return True
+        return exists(self.client, "images", name)
 
     def pull(self, opts: Any) -> Any:
         from .run import pull
@@ -200,13 +194,7 @@ class RemoteVolumeEngine(Remote):
         return _each(names, lambda n: self.client.call("GET", f"/volumes/{_q(n)}/json"), NoSuchVolume)
 
     def exists(self, name: str) -> bool:
-        try:
-            self.client.call("GET", f"/volumes/{_q(name)}/exists")
-        except ServiceError as exc:
-            if exc.status == 404:
-                return False
-            raise
-        return True
+        return exists(self.client, "volumes", name)
 
     def rm(self, names: list[str], force: bool = False, all_: bool = False,
            timeout: Optional[int] = None) -> list[Report]:
@@ -255,13 +243,7 @@ class RemoteNetworkEngine(Remote):
         return _each(names, lambda n: self.client.call("GET", f"/networks/{_q(n)}/json"), NoSuchNetwork)
 
     def exists(self, name: str) -> bool:
-        try:
-            self.client.call("GET", f"/networks/{_q(name)}/exists")
-        except ServiceError as exc:
-            if exc.status == 404:
-                return False
-            raise
-        return True
+        return exists(self.client, "networks", name)
 
     def rm(self, names: list[str], force: bool = False, timeout: Optional[int] = None) -> list[Report]:
         return _each(names, lambda n: (self.client.call("DELETE", f"/networks/{_q(n)}",

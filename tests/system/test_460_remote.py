@@ -114,6 +114,10 @@ def test_podpys_client_drives_podpys_service(service, podpy, registry):
     assert remote("exec", "-i", "pp-c1", "cat", check=False).returncode == 0
     assert podpy("--url", url, "exec", "-i", "pp-c1", "cat", input="piped\n").stdout == "piped\n"
     assert remote("inspect", "--format", "{{.Name}} {{.State.Status}}", "pp-c1").stdout.strip() == "pp-c1 running"
+    for kind, there in (("container", "pp-c1"), ("image", "busybox"), ("network", "podman")):
+        assert remote(kind, "exists", there, check=False).returncode == 0, kind
+        assert remote(kind, "exists", "pp-nothing", check=False).returncode == 1, kind
+    assert remote("volume", "exists", "pp-nothing", check=False).returncode == 1
     remote("pause", "pp-c1")
     assert podpy("inspect", "--format", "{{.State.Status}}", "pp-c1").stdout.strip() == "paused"
     remote("unpause", "pp-c1")

@@ -53,7 +53,8 @@ def test_specgen_fields_map_to_flags():
                             volumes=[{"Name": "vol", "Dest": "/v", "Options": []}],
                             netns={"nsmode": "bridge"}, Networks={"net1": {"aliases": ["a1"]}},
                             restart_policy="on-failure", restart_tries=3, stop_signal=9,
-                            resource_limits={"memory": {"limit": 1048576}, "pids": {"limit": 10}},
+                            resource_limits={"memory": {"limit": 1048576, "swap": 2097152}, "pids": {"limit": 10},
+                                             "cpu": {"quota": 50000, "period": 100000, "cpus": "0"}},
                             pidns={"nsmode": "host"}))
     assert o.env == ["A=b"] and o.labels == ["l=v"] and o.remove and o.tty and o.interactive
     assert (o.workdir, o.user) == ("/w", "1:2")
@@ -61,7 +62,8 @@ def test_specgen_fields_map_to_flags():
     assert o.volumes == ["/s:/d:ro", "vol:/v"]
     assert o.network == ["net1"] and o.network_aliases == ["a1"]
     assert o.restart == "on-failure:3" and o.stop_signal == "9"
-    assert (o.memory, o.pids_limit, o.pid) == ("1048576", "10", "host")
+    assert (o.memory, o.memory_swap, o.pids_limit, o.pid) == ("1048576", "2097152", "10", "host")
+    assert (o.cpu_quota, o.cpu_period, o.cpuset_cpus) == ("50000", "100000", "0")
 
 
 @pytest.mark.parametrize("field, value, words", [
