@@ -164,6 +164,27 @@ def test_name_clashes_and_replace(p):
     assert len(p("pod", "ps", "-q").stdout.split()) == 1
 
 
+def test_a_detached_member_starts_its_pod_and_a_refused_one_leaves_it_created(p):
+    # `run -d --pod` of a created pod: its infra container starts with the member (and while
+    # the member is made); a member refused for its name leaves the pod created, as podman does
+    p("pod", "create", "--name", "lazy")
+    p("create", "--name", "taken", "busybox", "true")
+    res = p("run", "-d", "--pod", "lazy", "--name", "taken", "busybox", "sleep", "600", check=False)
+    assert res.returncode == 125 and "already in use" in res.stderr
+    assert _pods(p)["lazy"] == "Created"
+    p("run", "-d", "--pod", "lazy", "--name", "lazy-1", "busybox", "sleep", "600")
+    assert _pods(p)["lazy"] == "Running"
+    infra = p("pod", "inspect", "--format", "{{.InfraContainerID}}", "lazy").stdout.strip()
+    for ctr in (infra, "lazy-1"):
+        assert p("inspect", "--format", "{{.State.Status}}", ctr).stdout == "running\n"
+    assert p("exec", "lazy-1", "sh", "-c", NAMESPACES).stdout.split() == _infra_namespaces(p, infra)
+
+
+def _infra_namespaces(p, infra: str) -> list[str]:
+    pid = p("inspect", "--format", "{{.State.Pid}}", infra).stdout.strip()
+    return [os.readlink(f"/proc/{pid}/ns/{n}") for n in ("net", "uts", "ipc")]
+
+
 def test_exit_policy_stop_ends_the_pod_with_its_last_container(p):
     p("pod", "create", "--name", "keep")
     p("pod", "create", "--name", "ends", "--exit-policy", "stop")

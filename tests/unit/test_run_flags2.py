@@ -14,7 +14,7 @@ from podpy.cli import runargs
 from podpy.config import Config
 from podpy.engine import cgroupopts, procopts
 from podpy.engine import spec as specgen
-from podpy.engine.containers import attached_streams
+from podpy.engine.runverbs import attached_streams
 from podpy.engine.context import Runtime
 from podpy.engine.create import create
 from podpy.engine.reports import container_inspect
