@@ -291,7 +291,7 @@ def step_idmap(rt: Any, o: Any, userns: str) -> dict[str, list[list[int]]]:
     stands for both) or --userns-uid-map-user/--userns-gid-map-group NAME (as run's
     --subuidname/--subgidname): RUN's user namespace; {} for the user's default mapping."""
     from ..engine import procopts
-    from ..engine.create import parse_userns
+    from ..engine.usernsopts import parse_userns
 
     uidmap, gidmap = list(o.uid_map), list(o.gid_map)
     if o.uid_map_user or o.gid_map_group:

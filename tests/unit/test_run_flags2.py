@@ -258,7 +258,7 @@ def _maps():
 
 
 def test_userns_nomap_maps_every_id_but_the_users_own():
-    from podpy.engine.create import parse_userns
+    from podpy.engine.usernsopts import parse_userns
 
     userns = parse_userns("nomap", [], [], True, _maps())
     assert userns.idmap == {"uids": [[0, 1, 65536]], "gids": [[0, 1, 65536]]}

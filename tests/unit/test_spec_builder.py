@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from podpy.config import Config
-from podpy.engine import create, spec as specgen
+from podpy.engine import spec as specgen, usernsopts
 from podpy.engine.context import Runtime, in_userns_for
 from podpy.state import ContainerConfig, ContainerRecord
 from rootless import seccomp, userns
@@ -62,8 +62,8 @@ def test_one_command_reads_the_mappings_once_and_compiles_each_filter_once(tmp_p
     assert specgen.builder(rt) is specs and rt.specs is specs
 
     # create's checks, as `run` makes them before the start
-    ns = create.parse_userns(None, [], [], True, rt.id_mappings)
-    create._check_mapped(0, [0], ns, rt.id_mappings)
+    ns = usernsopts.parse_userns(None, [], [], True, rt.id_mappings)
+    usernsopts.check_mapped(0, [0], ns, rt.id_mappings)
     recs = [_rec("a"), _rec("b", tty=True), _rec("c", cap_add=["SYS_ADMIN"])]
     for rec in recs:
         etc = specgen.write_etc(str(tmp_path / rec.id), specgen.etc_files(rec))
