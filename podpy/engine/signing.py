@@ -5,8 +5,8 @@ fetches the manifest from the registry, as podman does, rather than reading the 
 signature goes: `image sign --directory DIR` writes under DIR; otherwise, and for a push, it
 goes to the lookaside staging location registries.d gives for the reference (a file:// URL).
 `image sign` adds signature-N after those present; a push stores its image's one signature as
-signature-1, as podman's push does (podpy keeps no signatures of stored images to copy along,
-so `--remove-signatures` has nothing to remove).
+signature-1, as podman's push does, or after the signatures of a stored image (`build
+--sign-by`) that the push copied along (storedsigs.py).
 """
 
 from __future__ import annotations
@@ -53,19 +53,22 @@ def check_key(key: str) -> None:
         raise InvalidArgument(f'key "{key}" not found')
 
 
-def sign_pushed(dest: reference.Reference, digests: list[str], key: str, report: Report) -> None:
+def sign_pushed(dest: reference.Reference, digests: list[str], key: str, report: Report,
+                passphrase: Optional[str] = None, keep: bool = False) -> None:
     """Sign each manifest digest just pushed to dest and store the signatures in dest's
-    lookaside staging location (the list's and, for `manifest push --all`, its images')."""
+    lookaside staging location (the list's and, for `manifest push --all`, its images');
+    keep: after the signatures the push copied there, else in their place."""
     from ..registry import signatures
 
     lookaside = signatures.load_registries_d()
     directory = signatures.local_path(lookaside.base_url(dest, write=True))
     report("Signing manifest using simple signing")
-    made = [(d, signatures.sign(signatures.make_payload(str(dest), d, creator()), key)) for d in digests]
+    made = [(d, signatures.sign(signatures.make_payload(str(dest), d, creator()), key, passphrase))
+            for d in digests]
     report("Storing signatures")
     for digest, sig in made:
         try:
-            signatures.store(directory, dest, digest, sig, replace=True)
+            signatures.store(directory, dest, digest, sig, replace=not keep)
         except OSError as exc:
             raise PodpyError(f"storing signature for {dest}, {digest}: {exc.strerror or exc}") from exc
 

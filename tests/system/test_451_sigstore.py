@@ -1,0 +1,303 @@
+"""Sigstore signatures (push --sign-by-sigstore-private-key, sigstoreSigned policies) checked both
+ways with podman 4.3.1, and `build --sign-by`: signatures kept with the stored image, carried by
+push, verified on pull."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from helpers import VARIANTS, private_podman_env, remove_tree, run_command
+from registry import oci_layout, push, serving, tar_of
+
+from podpy.registry import sigstore
+
+ATTACHMENT = "application/vnd.dev.cosign.simplesigning.v1+json"
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory, image_tar):
+    work = tmp_path_factory.mktemp("registry")
+    with serving(work) as reg:
+        oci_layout(work / "unsigned", [image_tar.read_bytes(), tar_of({"unsigned": b"1\n"})], ["sh"])
+        push(work / "unsigned", f"{reg.host}/plain/app:1")
+        yield reg
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    """Two sigstore key pairs (passphrase "pass one" and "pass two") and their passphrase files."""
+    root = tmp_path_factory.mktemp("keys")
+    out = {}
+    for who in ("one", "two"):
+        private, public = sigstore.generate_key_pair(f"pass {who}")
+        (root / f"{who}.key").write_bytes(private)
+        (root / f"{who}.pub").write_bytes(public)
+        (root / f"{who}.pass").write_text(f"pass {who}\n")
+        out[who] = (root / f"{who}.key", root / f"{who}.pub", root / f"{who}.pass")
+    return out
+
+
+class Site:
+    """A HOME whose registries.d keeps sigstore signatures in the registry (and simple signing
+    ones in a lookaside directory), and whose policy.json the test sets."""
+
+    def __init__(self, root: Path, attachments: bool = True) -> None:
+        self.home = root / "home"
+        self.sigs = root / "sigs"
+        self.sigs.mkdir(parents=True)
+        conf = self.home / ".config" / "containers"
+        (conf / "registries.d").mkdir(parents=True)
+        (conf / "registries.d" / "default.yaml").write_text(
+            f"default-docker:\n  lookaside: file://{self.sigs}\n"
+            + ("  use-sigstore-attachments: true\n" if attachments else ""))
+        self.policy = conf / "policy.json"
+        self.policy.write_text('{"default": [{"type": "insecureAcceptAnything"}]}')
+        self.env = {"HOME": str(self.home)}
+
+    def require(self, host: str, req: dict) -> None:
+        self.policy.write_text(json.dumps({"default": [{"type": "reject"}], "transports": {"docker": {host: [req]}}}))
+
+    def sigstore(self, host: str, public: Path) -> None:
+        self.require(host, {"type": "sigstoreSigned", "keyPath": str(public)})
+
+
+def _error(res) -> str:
+    lines = res.stderr.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+def _manifest(registry, repo: str, ref: str) -> dict | None:
+    req = urllib.request.Request(f"http://{registry.host}/v2/{repo}/manifests/{ref}",
+                                 headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as reply:
+            return json.loads(reply.read())
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return None
+        raise
+
+
+def _digest(p, name: str) -> str:
+    return p("image", "inspect", "--format", "{{.Digest}}", name).stdout.strip()
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_push_with_a_sigstore_key_then_pulls_the_policy_decides(new_podpy, registry, keys, image_tar, tmp_path,
+                                                                 variant):
+    site = Site(tmp_path)
+    p = new_podpy(variant=variant)
+    p("import", image_tar, "busybox", timeout=300)
+    dest = f"{registry.host}/sig-{variant}/app:1"
+    res = p("push", "--tls-verify=false", "--sign-by-sigstore-private-key", keys["one"][0],
+            "--sign-passphrase-file", keys["one"][2], "busybox", dest, env=site.env)
+    assert "Signing manifest using a sigstore signature" in res.stderr
+    p("push", "--tls-verify=false", "--digestfile", tmp_path / "d", "busybox", dest)
+    digest = (tmp_path / "d").read_text()
+    attached = _manifest(registry, f"sig-{variant}/app", f"sha256-{digest.split(':')[1]}.sig")
+    assert attached is not None and attached["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
+    [layer] = attached["layers"]
+    assert layer["mediaType"] == ATTACHMENT
+    assert "dev.cosignproject.cosign/signature" in layer["annotations"]
+    # a second key's signature is appended after the first
+    p("push", "--tls-verify=false", "--sign-by-sigstore-private-key", keys["two"][0],
+      "--sign-passphrase-file", keys["two"][2], "busybox", dest, env=site.env)
+    attached = _manifest(registry, f"sig-{variant}/app", f"sha256-{digest.split(':')[1]}.sig")
+    assert len(attached["layers"]) == 2 and attached["layers"][0] == layer
+
+    q = new_podpy(variant=variant)   # an empty store: a refused pull must leave it empty
+    for who in ("one", "two"):
+        site.sigstore(registry.host, keys[who][1])
+        assert len(q("pull", "-q", "--tls-verify=false", dest, env=site.env).stdout.strip()) == 64
+        q("rmi", "-a")
+    wrong = tmp_path / "wrong.pub"
+    wrong.write_bytes(sigstore.generate_key_pair("x")[1])
+    site.sigstore(registry.host, wrong)
+    res = q("pull", "--tls-verify=false", dest, env=site.env, check=False)
+    assert res.returncode == 125
+    assert _error(res).startswith("Error: Source image rejected: None of the signatures were accepted, reasons: "
+                                  "cryptographic signature verification failed")
+    site.sigstore(registry.host, keys["one"][1])
+    res = q("pull", "--tls-verify=false", f"{registry.host}/plain/app:1", env=site.env, check=False)
+    assert (res.returncode, _error(res)) == (
+        125, "Error: Source image rejected: A signature was required, but no signature exists")
+    assert q("images", "-q").stdout == ""
+
+
+def test_bad_keys_and_configuration_fail_before_anything_is_pushed(new_podpy, registry, keys, image_tar, tmp_path):
+    site = Site(tmp_path)
+    p = new_podpy()
+    p("import", image_tar, "busybox", timeout=300)
+    dest = f"{registry.host}/never/app:1"
+    not_a_key = tmp_path / "not-a-key"
+    not_a_key.write_text("hello\n")
+    empty = tmp_path / "empty"
+    empty.write_text("")
+    cases = [
+        ([keys["one"][0], "--sign-passphrase-file", keys["two"][2]],
+         "Error: initializing private key: decrypt: encrypted: decryption failed"),
+        ([not_a_key, "--sign-passphrase-file", keys["one"][2]], "Error: initializing private key: invalid pem block"),
+        ([tmp_path / "missing.key", "--sign-passphrase-file", keys["one"][2]],
+         f"Error: reading private key from {tmp_path / 'missing.key'}: open {tmp_path / 'missing.key'}: "
+         "no such file or directory"),
+        ([keys["one"][0], "--sign-passphrase-file", empty], f"Error: empty passphrase read from {empty}"),
+        ([keys["one"][0], "--sign-passphrase-file", keys["one"][2], "--sign-by", "someone@example.com"],
+         "Error: only one of --sign-by and sign-by-sigstore-private-key can be used with --sign-passphrase-file"),
+    ]
+    for args, words in cases:
+        res = p("push", "--tls-verify=false", "--sign-by-sigstore-private-key", *args, "busybox", dest,
+                env=site.env, check=False)
+        assert (res.returncode, _error(res)) == (125, words), args
+        assert "Copying blob" not in res.stderr
+    # a registry whose registries.d entry does not say use-sigstore-attachments
+    off = Site(tmp_path / "off", attachments=False)
+    res = p("push", "--tls-verify=false", "--sign-by-sigstore-private-key", keys["one"][0],
+            "--sign-passphrase-file", keys["one"][2], "busybox", dest, env=off.env, check=False)
+    assert (res.returncode, _error(res)) == (
+        125, "Error: writing signatures: writing sigstore attachments is disabled by configuration")
+    assert _manifest(registry, "never/app", "1") is None
+
+
+# ------------------------------------------------------------- with podman --
+
+
+@pytest.fixture(scope="module")
+def podman_home(tmp_path_factory):
+    if shutil.which("podman") is None:
+        pytest.skip("podman is not installed: nothing to compare with")
+    home = tmp_path_factory.mktemp("podman")
+    env = private_podman_env(home)
+    yield env
+    run_command(["podman", "unshare", "rm", "-rf", str(home / "storage")], env=env, check=False)
+    remove_tree(home)
+
+
+def _podman(env: dict, site_env: dict, *args, check=False):
+    return run_command(["podman", *map(str, args)], env=dict(env, **site_env), check=check, timeout=180,
+                       variant="podman")
+
+
+def test_podman_verifies_podpy_signatures_and_podpy_podman_ones(new_podpy, registry, keys, image_tar, tmp_path,
+                                                                podman_home):
+    site = Site(tmp_path)
+    p = new_podpy()
+    p("import", image_tar, "busybox", timeout=300)
+    p("push", "--tls-verify=false", "--sign-by-sigstore-private-key", keys["one"][0], "--sign-passphrase-file",
+      keys["one"][2], "busybox", f"{registry.host}/both/app:1", env=site.env)
+    wrong = tmp_path / "wrong.pub"
+    wrong.write_bytes(sigstore.generate_key_pair("x")[1])
+    q = new_podpy()
+    for public, image, accepted in ((keys["one"][1], "both/app:1", True), (wrong, "both/app:1", False),
+                                    (keys["one"][1], "plain/app:1", False)):
+        site.sigstore(registry.host, public)
+        theirs = _podman(podman_home, site.env, "pull", "--tls-verify=false", f"{registry.host}/{image}")
+        ours = q("pull", "--tls-verify=false", f"{registry.host}/{image}", env=site.env, check=False)
+        assert (theirs.returncode == 0, ours.returncode == 0) == (accepted, accepted), (image, theirs.stderr)
+        if not accepted:
+            assert ours.returncode == 125
+            assert _error(ours).startswith("Error: Source image rejected: ")
+            assert _error(theirs).startswith("Error: Source image rejected: ")
+        if image == "plain/app:1":
+            assert _error(ours) == _error(theirs)
+
+    # podman signs with a key podpy made (it decrypts podpy's key file); podpy verifies podman's signature
+    site.policy.write_text('{"default": [{"type": "insecureAcceptAnything"}]}')
+    _podman(podman_home, site.env, "push", "--tls-verify=false", "--sign-by-sigstore-private-key", keys["two"][0],
+            "--sign-passphrase-file", keys["two"][2], f"{registry.host}/plain/app:1",
+            f"{registry.host}/podman/app:1", check=True)
+    q("rmi", "-a", check=False)
+    site.sigstore(registry.host, keys["two"][1])
+    assert len(q("pull", "-q", "--tls-verify=false", f"{registry.host}/podman/app:1", env=site.env)
+               .stdout.strip()) == 64
+    q("rmi", "-a")
+    site.sigstore(registry.host, keys["one"][1])
+    res = q("pull", "--tls-verify=false", f"{registry.host}/podman/app:1", env=site.env, check=False)
+    assert res.returncode == 125 and "cryptographic signature verification failed" in _error(res)
+
+
+# ------------------------------------------------------------ build --sign-by --
+
+
+@pytest.fixture(scope="module")
+def gpg(tmp_path_factory):
+    if shutil.which("gpg") is None or shutil.which("gpgv") is None:
+        pytest.skip("gpg and gpgv are needed (gnupg; packaging/setup.sh installs it)")
+    root = tmp_path_factory.mktemp("gpg")
+    home = root / "gnupg"
+    home.mkdir(mode=0o700)
+    env = dict(os.environ, GNUPGHOME=str(home))
+    subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", "builder@example.com", "ed25519",
+                    "sign", "never"], env=env, check=True, capture_output=True)
+    (root / "builder.gpg").write_bytes(subprocess.run(["gpg", "--batch", "--export", "builder@example.com"],
+                                                      env=env, check=True, capture_output=True).stdout)
+    yield home, root / "builder.gpg"
+    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], capture_output=True)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_build_sign_by_keeps_the_signature_and_push_carries_it(new_podpy, registry, gpg, image_tar, tmp_path,
+                                                               variant):
+    site = Site(tmp_path)
+    env = dict(site.env, GNUPGHOME=str(gpg[0]))
+    p = new_podpy(variant=variant)
+    p("import", image_tar, "busybox", timeout=300)
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Containerfile").write_text("FROM busybox\nRUN echo built > /built\n")
+    name = f"{registry.host}/built-{variant}/app:1"
+    res = p("build", "-t", name, "--sign-by", "builder@example.com", ctx, env=env, timeout=300)
+    assert "Signing manifest using simple signing" in res.stdout + res.stderr
+    digest = _digest(p, name)
+    res = p("push", "--tls-verify=false", name, env=env)
+    assert "Storing signatures" in res.stderr
+    [sig] = site.sigs.glob(f"built-{variant}/app@sha256={digest.split(':')[1]}/signature-*")
+    assert sig.name == "signature-1"
+    # the registry has the very manifest that was signed
+    pushed = tmp_path / "pushed"
+    p("push", "--tls-verify=false", "--digestfile", pushed, name, env=env)
+    assert pushed.read_text() == digest
+
+    q = new_podpy(variant=variant)
+    site.require(registry.host, {"type": "signedBy", "keyType": "GPGKeys", "keyPath": str(gpg[1])})
+    assert len(q("pull", "-q", "--tls-verify=false", name, env=env).stdout.strip()) == 64
+    assert q("run", "--rm", name, "cat", "/built").stdout == "built\n"
+
+    # --remove-signatures: pushed as any image, without them (the lookaside has none of that manifest)
+    other = f"{registry.host}/unsigned-{variant}/app:1"
+    p("push", "--tls-verify=false", "--remove-signatures", "--digestfile", pushed, name, other, env=env)
+    assert pushed.read_text() != digest
+    res = q("pull", "--tls-verify=false", other, env=env, check=False)
+    assert (res.returncode, _error(res)) == (
+        125, "Error: Source image rejected: A signature was required, but no signature exists")
+    # a push that would change the signed manifest is refused before it sends anything
+    res = p("push", "--tls-verify=false", "--format", "v2s2", name, f"{registry.host}/v2s2-{variant}/app:1",
+            env=env, check=False)
+    assert res.returncode == 125 and "Would invalidate signatures" in _error(res)
+    assert _manifest(registry, f"v2s2-{variant}/app", "1") is None
+
+    # the signatures are kept beside the image's record, and go with it
+    [kept] = p.data_home.glob("**/images/*/signatures")
+    p("rmi", "-f", name)
+    assert not kept.exists()
+
+
+def test_build_sign_by_needs_a_name_and_a_key(new_podpy, gpg, image_tar, tmp_path):
+    p = new_podpy()
+    p("import", image_tar, "busybox", timeout=300)
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Containerfile").write_text("FROM busybox\nRUN true\n")
+    env = {"GNUPGHOME": str(gpg[0])}
+    res = p("build", "--sign-by", "builder@example.com", ctx, env=env, check=False)
+    assert (res.returncode, _error(res)) == (125, "Error: --sign-by: the image needs a name to be signed as (-t NAME)")
+    res = p("build", "-t", "x", "--sign-by", "nobody@example.com", ctx, env=env, check=False)
+    assert (res.returncode, _error(res)) == (125, 'Error: key "nobody@example.com" not found')
+    assert p("images", "-q", "--filter", "dangling=false").stdout.strip() == p("images", "-q", "busybox").stdout.strip()
