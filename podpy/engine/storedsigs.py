@@ -1,9 +1,9 @@
 """Signatures kept with a stored image (`build --sign-by`) and carried along by `push`.
 
-What is signed: the image's stored manifest (the OCI manifest of its uncompressed layers, the
-one its Digest names), as podman signs the manifest it commits to containers-storage. The
-signatures are a JSON file beside the image's record (storage's `images/<hex>/signatures`),
-replaced whole in one rename and removed with the image.
+What is signed: the OCI manifest of the image's uncompressed layers (each layer exported as the
+tar its diff id names, with that tar's size), as podman signs the manifest it commits to
+containers-storage. That manifest and its signatures are a JSON file beside the image's record
+(storage's `images/<hex>/signatures`), replaced whole in one rename and removed with the image.
 
 A push of a signed image must send that very manifest, or the signatures would sign nothing
 the registry has: the layers go uncompressed (podman does the same: it may not change the
@@ -36,13 +36,16 @@ INVALIDATES = ('Copying this image would require changing layer representation, 
 
 @dataclass(frozen=True)
 class Stored:
+    manifest: bytes                      # the signed manifest, byte for byte
     manifest_digest: str
     simple: tuple[bytes, ...]            # OpenPGP messages
     sigstore: tuple[dict[str, Any], ...]  # sigstore.Signature.to_json() documents
 
 
 def load(rt: Runtime, image: Any) -> Optional[Stored]:
-    """The signatures kept with image (None: none, or none of the manifest it has now)."""
+    """The signatures kept with image (None: it has none)."""
+    import hashlib
+
     data = rt.store.image_signatures(image.id)
     if not data:
         return None
@@ -50,40 +53,75 @@ def load(rt: Runtime, image: Any) -> Optional[Stored]:
         doc = json.loads(data)
         simple = tuple(base64.b64decode(s["blob"]) for s in doc["signatures"] if s.get("format") == SIMPLE)
         other = tuple(s for s in doc["signatures"] if s.get("format") == SIGSTORE)
-        digest = str(doc["manifest_digest"])
+        manifest = str(doc["manifest"]).encode()
     except (ValueError, KeyError, TypeError) as exc:
         raise PodpyError(f"reading the signatures of image {image.id[:12]}: {exc}") from None
-    if digest != image.digest or not (simple or other):
+    if not (simple or other):
         return None
-    return Stored(digest, simple, other)
+    return Stored(manifest, "sha256:" + hashlib.sha256(manifest).hexdigest(), simple, other)
 
 
-def add_simple(rt: Runtime, image: Any, signature: bytes) -> None:
-    """Keep one more simple signing signature of image's manifest with it."""
-    stored = load(rt, image)
-    entries: list[dict[str, Any]] = []
-    if stored is not None:
-        entries = [{"format": SIMPLE, "blob": base64.b64encode(s).decode()} for s in stored.simple]
-        entries += [dict(s) for s in stored.sigstore]
-    entries.append({"format": SIMPLE, "blob": base64.b64encode(signature).decode()})
-    doc = {"manifest_digest": image.digest, "signatures": entries}
+def _keep(rt: Runtime, image: Any, manifest: bytes, simple: list[bytes], other: list[dict[str, Any]]) -> None:
+    entries = [{"format": SIMPLE, "blob": base64.b64encode(s).decode()} for s in simple] + other
+    doc = {"manifest": manifest.decode(), "signatures": entries}
     rt.store.set_image_signatures(image.id, json.dumps(doc, separators=(",", ":")).encode())
 
 
+def _export(rt: Runtime, image: Any, stage: Any) -> list[tuple[str, str, int]]:
+    """Each layer of image as the uncompressed tar its diff id names: (path, digest, size)."""
+    from .layerexport import export_in_ns
+
+    out = []
+    for i, lid in enumerate(image.layers):
+        path = os.path.join(stage.path, f"layer{i}")
+        _diff, digest, size = rt.store.in_userns(export_in_ns, rt.store.layer_export_dirs(image, i), path, "none",
+                                                 rt.store.tar_split(lid), rt.store.layer_diff_id(lid))
+        out.append((path, digest, size))
+    return out
+
+
+def signed_manifest(rt: Runtime, image: Any) -> bytes:
+    """The manifest a signature of image signs: OCI, its config, its uncompressed layers with
+    their tars' sizes, the annotations of its stored manifest."""
+    from storage import images as img
+
+    config_raw = img.config_text(rt.db.conn, image.id).encode()
+    diff_ids = list((json.loads(config_raw).get("rootfs") or {}).get("diff_ids") or [])
+    with rt.store.temporary("sign") as stage:
+        layers = _export(rt, image, stage)
+    if [d for _p, d, _s in layers] != diff_ids:
+        raise PodpyError(f"image {image.id[:12]}: its layers do not export to the diff ids of its config, so "
+                         "there is no manifest to sign that a push could keep")
+    doc: dict[str, Any] = {
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": f"sha256:{image.id}",
+                   "size": len(config_raw)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": d, "size": s}
+                   for _p, d, s in layers]}
+    annotations = json.loads(image.manifest or "{}").get("annotations")
+    if annotations:
+        doc["annotations"] = annotations
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
 def sign_built(rt: Runtime, image: Any, name: str, key: str, report: Report) -> None:
-    """`build --sign-by`: sign the built image's manifest as `name` and keep the signature."""
+    """`build --sign-by`: sign the built image's manifest as `name` and keep the signature
+    (after those of the same manifest kept already)."""
+    import hashlib
+
     from ..registry import signatures
     from .signing import creator
 
-    if not image.digest:
-        raise PodpyError(f"image {image.id[:12]} has no manifest to sign")
+    stored = load(rt, image)
+    manifest = signed_manifest(rt, image)
+    digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
     report("Signing manifest using simple signing")
-    payload = signatures.make_payload(name, image.digest, creator())
     try:
-        sig = signatures.sign(payload, key)
+        sig = signatures.sign(signatures.make_payload(name, digest, creator()), key)
     except signatures.SignatureError as exc:
         raise PodpyError(f"signing image {image.id[:12]}: {exc}") from exc
-    add_simple(rt, image, sig)
+    kept = stored if stored is not None and stored.manifest == manifest else None
+    _keep(rt, image, manifest, [*(kept.simple if kept else ()), sig], [dict(s) for s in (kept.sigstore if kept else ())])
 
 
 def check_push(stored: Stored, dest: reference.Reference, o: Any) -> None:
@@ -102,16 +140,13 @@ def check_push(stored: Stored, dest: reference.Reference, o: Any) -> None:
 
 def upload_signed(rt: Runtime, image: Any, stored: Stored, client: Any, repo: str, ref: str, report: Report,
                   mount_from: Optional[str], progress: Any) -> str:
-    """Send image's layers (uncompressed), config and stored manifest unchanged; its digest."""
+    """Send image's layers (uncompressed), config and signed manifest unchanged; its digest."""
     import hashlib
     import io
 
-    from .layerexport import export_in_ns
     from .push import _Metered
 
-    raw = (image.manifest or "").encode()
-    if "sha256:" + hashlib.sha256(raw).hexdigest() != stored.manifest_digest:
-        raise PodpyError(INVALIDATES)
+    raw = stored.manifest
     doc = json.loads(raw)
     layers = doc.get("layers") or []
     if len(layers) != len(image.layers):
@@ -123,15 +158,9 @@ def upload_signed(rt: Runtime, image: Any, stored: Stored, client: Any, repo: st
         raise PodpyError(INVALIDATES)
     with rt.store.temporary("push") as stage:
         report("Getting image source signatures")
-        blobs = []
-        for i, desc in enumerate(layers):
-            path = os.path.join(stage.path, f"layer{i}")
-            lid = image.layers[i]
-            _diff, digest, size = rt.store.in_userns(export_in_ns, rt.store.layer_export_dirs(image, i), path, "none",
-                                                     rt.store.tar_split(lid), rt.store.layer_diff_id(lid))
-            if digest != desc["digest"] or size != desc["size"]:
-                raise PodpyError(INVALIDATES)
-            blobs.append((path, digest, size))
+        blobs = _export(rt, image, stage)
+        if [(d, s) for _p, d, s in blobs] != [(desc["digest"], desc["size"]) for desc in layers]:
+            raise PodpyError(INVALIDATES)
         for path, digest, size in blobs:
             short = digest.split(":", 1)[1][:12]
             with open(path, "rb") as f:
