@@ -226,6 +226,14 @@ def read_image(root: str, image_id: str) -> Optional[dict[str, Any]]:
     return record
 
 
+def read_image_signatures(root: str, image_id: str) -> Optional[bytes]:
+    try:
+        with open(os.path.join(image_dir(root, image_id), IMAGE_SIGNATURES), "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
 def remove_image(root: str, image_id: str) -> None:
     d = image_dir(root, image_id)
     for name in (IMAGE, IMAGE_SIGNATURES, IMAGE_CONFIG, IMAGE_MANIFEST):   # the record first: no record without config

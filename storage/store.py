@@ -454,12 +454,8 @@ class Store:
         return found
 
     def image_signatures(self, image_id: str) -> Optional[bytes]:
-        """The signatures kept with an image (signatures_add's data), None when it has none."""
-        try:
-            with open(os.path.join(sidecar.image_dir(self.root, image_id), sidecar.IMAGE_SIGNATURES), "rb") as f:
-                return f.read()
-        except FileNotFoundError:
-            return None
+        """The signatures kept with an image (set_image_signatures' data), None when it has none."""
+        return sidecar.read_image_signatures(self.root, image_id)
 
     def set_image_signatures(self, image_id: str, data: bytes) -> None:
         """Keep data (the image's signatures, whole) beside the image, replacing what was there in one

@@ -64,7 +64,7 @@ def push_list(rt: Runtime, name: str, o: ManifestPushOptions, report: Callable[[
     if o.sign_by is not None:
         from .signing import check_key
 
-        check_key(o.sign_by)
+        check_key(o.sign_by, o.sign_passphrase)
     sigstore_key = None
     if o.sigstore_key is not None:
         from .sigstoresign import prepare

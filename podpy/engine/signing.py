@@ -38,8 +38,9 @@ def creator() -> str:
     return f"podpy {__version__}"
 
 
-def check_key(key: str) -> None:
-    """Fail before anything is sent when the user's keyring has no secret key `key`."""
+def check_key(key: str, passphrase: Optional[str] = None) -> None:
+    """Fail before anything is sent when the user's keyring has no secret key `key` (or, given a
+    passphrase, when it does not unlock it: a trial signature tells)."""
     import subprocess
 
     if not key:
@@ -51,6 +52,13 @@ def check_key(key: str) -> None:
         raise InvalidArgument("signing is not supported: gpg is not installed (install gnupg)") from None
     if proc.returncode != 0 or b"\nsec:" not in b"\n" + proc.stdout:
         raise InvalidArgument(f'key "{key}" not found')
+    if passphrase is not None:
+        from ..registry import signatures
+
+        try:
+            signatures.sign(b"podpy: the passphrase unlocks the key", key, passphrase)
+        except signatures.SignatureError as exc:
+            raise InvalidArgument(str(exc)) from exc
 
 
 def sign_pushed(dest: reference.Reference, digests: list[str], key: str, report: Report,

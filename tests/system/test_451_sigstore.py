@@ -389,3 +389,37 @@ def test_podman_accepts_what_build_sign_by_signed(new_podpy, registry, gpg, imag
     res = run_command(["podman", "pull", "--tls-verify=false", name], env=dict(podman_env, **site.env), check=False,
                       timeout=180, variant="podman")
     assert res.returncode != 0 and "Source image rejected: Signature for identity" in res.stderr
+
+
+def test_sign_passphrase_file_unlocks_a_gpg_key(new_podpy, registry, image_tar, tmp_path):
+    if shutil.which("gpg") is None or shutil.which("gpgv") is None:
+        pytest.skip("gpg and gpgv are needed (gnupg; packaging/setup.sh installs it)")
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    gpg_env = dict(os.environ, GNUPGHOME=str(home))
+    subprocess.run(["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", "gpg secret",
+                    "--quick-gen-key", "locked@example.com", "ed25519", "sign", "never"], env=gpg_env, check=True,
+                   capture_output=True)
+    public = tmp_path / "locked.gpg"
+    public.write_bytes(subprocess.run(["gpg", "--batch", "--export", "locked@example.com"], env=gpg_env, check=True,
+                                      capture_output=True).stdout)
+    site = Site(tmp_path / "site")
+    env = dict(site.env, GNUPGHOME=str(home))
+    p = new_podpy()
+    p("import", image_tar, "busybox", timeout=300)
+    name = f"{registry.host}/locked/app:1"
+    wrong, right = tmp_path / "wrong", tmp_path / "right"
+    wrong.write_text("not it\n")
+    right.write_text("gpg secret\n")
+    try:
+        res = p("push", "--tls-verify=false", "--sign-by", "locked@example.com", "--sign-passphrase-file", wrong,
+                "busybox", name, env=env, check=False)
+        assert res.returncode == 125 and _error(res).startswith("Error: signing with locked@example.com: ")
+        assert "Copying blob" not in res.stderr and _manifest(registry, "locked/app", "1") is None
+        p("push", "--tls-verify=false", "--sign-by", "locked@example.com", "--sign-passphrase-file", right,
+          "busybox", name, env=env)
+        site.require(registry.host, {"type": "signedBy", "keyType": "GPGKeys", "keyPath": str(public)})
+        q = new_podpy()
+        assert len(q("pull", "-q", "--tls-verify=false", name, env=env).stdout.strip()) == 64
+    finally:
+        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], capture_output=True)
