@@ -140,8 +140,9 @@ def push(rt: Runtime, o: PushOptions, report: Callable[[str], None], progress: O
         with _client(ep, popts) as client:
             mount_from = _same_registry_repo(image.names, dest)
             if stored is not None:
-                digest = storedsigs.upload_signed(rt, image, stored, client, dest.path,
-                                                  dest.digest or dest.tag or "latest", report, mount_from, progress)
+                digest = storedsigs.upload_signed(
+                    rt, image, stored, client, dest.path, dest.digest or dest.tag or "latest", report, mount_from,
+                    lambda f, label, size: _Metered(f, label, size, progress) if progress else f)
                 storedsigs.copy_signatures(client, dest, stored, report)
             else:
                 _raw, _type, digest = upload_image(rt, image, client, dest.path,

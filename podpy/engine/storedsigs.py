@@ -139,12 +139,11 @@ def check_push(stored: Stored, dest: reference.Reference, o: Any) -> None:
 
 
 def upload_signed(rt: Runtime, image: Any, stored: Stored, client: Any, repo: str, ref: str, report: Report,
-                  mount_from: Optional[str], progress: Any) -> str:
-    """Send image's layers (uncompressed), config and signed manifest unchanged; its digest."""
+                  mount_from: Optional[str], meter: Callable[[Any, str, int], Any]) -> str:
+    """Send image's layers (uncompressed), config and signed manifest unchanged; its digest.
+    meter(file, label, size) is the file to upload a layer from (push's progress bars)."""
     import hashlib
     import io
-
-    from .push import _Metered
 
     raw = stored.manifest
     doc = json.loads(raw)
@@ -164,7 +163,7 @@ def upload_signed(rt: Runtime, image: Any, stored: Stored, client: Any, repo: st
         for path, digest, size in blobs:
             short = digest.split(":", 1)[1][:12]
             with open(path, "rb") as f:
-                body = _Metered(f, short, size, progress) if progress else f
+                body = meter(f, short, size)
                 how = client.upload_blob(repo, digest, size, body, mount_from=mount_from)
             report(f"Copying blob {short}" + (" skipped: already exists" if how == "exists" else ""))
         client.upload_blob(repo, doc["config"]["digest"], len(config_raw), io.BytesIO(config_raw))
