@@ -423,3 +423,21 @@ def test_sign_passphrase_file_unlocks_a_gpg_key(new_podpy, registry, image_tar, 
         assert len(q("pull", "-q", "--tls-verify=false", name, env=env).stdout.strip()) == 64
     finally:
         subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], capture_output=True)
+
+
+def test_the_passphrase_is_asked_on_a_terminal(new_podpy, registry, keys, image_tar, tmp_path):
+    import pexpect
+
+    site = Site(tmp_path)
+    p = new_podpy()
+    p("import", image_tar, "busybox", timeout=300)
+    name = f"{registry.host}/asked/app:1"
+    cmd = p.command("push", "--tls-verify=false", "--sign-by-sigstore-private-key", keys["one"][0], "busybox", name)
+    child = pexpect.spawn(cmd[0], cmd[1:], env=p.environ(site.env), encoding="utf-8", timeout=120)
+    child.expect("Key Passphrase: ")
+    child.sendline("pass one")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+    site.sigstore(registry.host, keys["one"][1])
+    assert len(new_podpy()("pull", "-q", "--tls-verify=false", name, env=site.env).stdout.strip()) == 64
