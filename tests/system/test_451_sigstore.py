@@ -76,7 +76,9 @@ def _error(res) -> str:
 
 def _manifest(registry, repo: str, ref: str) -> dict | None:
     req = urllib.request.Request(f"http://{registry.host}/v2/{repo}/manifests/{ref}",
-                                 headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+                                 headers={"Accept": "application/vnd.oci.image.manifest.v1+json, "
+                                                    "application/vnd.oci.image.index.v1+json, "
+                                                    "application/vnd.docker.distribution.manifest.list.v2+json"})
     try:
         with urllib.request.urlopen(req, timeout=30) as reply:
             return json.loads(reply.read())
@@ -439,5 +441,23 @@ def test_the_passphrase_is_asked_on_a_terminal(new_podpy, registry, keys, image_
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0, child.before
+    site.sigstore(registry.host, keys["one"][1])
+    assert len(new_podpy()("pull", "-q", "--tls-verify=false", name, env=site.env).stdout.strip()) == 64
+
+
+def test_manifest_push_signs_the_list_and_its_images(new_podpy, registry, keys, image_tar, tmp_path):
+    site = Site(tmp_path)
+    p = new_podpy()
+    p("import", image_tar, "busybox", timeout=300)
+    p("manifest", "create", "mylist")
+    p("manifest", "add", "mylist", "busybox")
+    name = f"{registry.host}/siglist/app:1"
+    res = p("manifest", "push", "--tls-verify=false", "--sign-by-sigstore-private-key", keys["one"][0],
+            "--sign-passphrase-file", keys["one"][2], "--digestfile", tmp_path / "d", "mylist", name, env=site.env)
+    assert "Signing manifest using a sigstore signature" in res.stderr
+    index = _manifest(registry, "siglist/app", (tmp_path / "d").read_text())
+    for digest in [(tmp_path / "d").read_text(), index["manifests"][0]["digest"]]:
+        attached = _manifest(registry, "siglist/app", f"sha256-{digest.split(':')[1]}.sig")
+        assert [layer["mediaType"] for layer in attached["layers"]] == [ATTACHMENT], digest
     site.sigstore(registry.host, keys["one"][1])
     assert len(new_podpy()("pull", "-q", "--tls-verify=false", name, env=site.env).stdout.strip()) == 64
