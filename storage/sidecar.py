@@ -8,6 +8,7 @@ The database is an index; these files are the truth. Each one is written atomica
     images/<hex>/image.json        an image: id, layer ids, names, digest, size, created
     images/<hex>/config            its config, byte for byte (its sha256 is the image id)
     images/<hex>/manifest          its manifest, byte for byte (its sha256 is its digest)
+    images/<hex>/signatures        signatures of that manifest made with the image (build --sign-by)
     volumes/<name>/volume.json     a volume: name, created, labels, options, anonymous
     containers/<id>/container.json a container: its record (name, image, config, last exit)
 
@@ -28,6 +29,7 @@ DRIVER = "driver.json"
 IMAGE = "image.json"
 IMAGE_CONFIG = "config"
 IMAGE_MANIFEST = "manifest"
+IMAGE_SIGNATURES = "signatures"
 VOLUME = "volume.json"
 CONTAINER = "container.json"
 
@@ -224,9 +226,17 @@ def read_image(root: str, image_id: str) -> Optional[dict[str, Any]]:
     return record
 
 
+def read_image_signatures(root: str, image_id: str) -> Optional[bytes]:
+    try:
+        with open(os.path.join(image_dir(root, image_id), IMAGE_SIGNATURES), "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
 def remove_image(root: str, image_id: str) -> None:
     d = image_dir(root, image_id)
-    for name in (IMAGE, IMAGE_CONFIG, IMAGE_MANIFEST):   # the record first: no record without config
+    for name in (IMAGE, IMAGE_SIGNATURES, IMAGE_CONFIG, IMAGE_MANIFEST):   # the record first: no record without config
         remove_with_temps(os.path.join(d, name))
     try:
         os.rmdir(d)

@@ -33,7 +33,7 @@ from . import intents, reference
 from . import sidecar
 from .db import STORAGE_SCHEMA, Database
 from .drivers.base import LAYER_ROOT_MODE, Driver
-from .errors import DatabaseDamaged, ImageInUseError, LayerError, StorageError, no_space
+from .errors import DatabaseDamaged, ImageInUseError, ImageUnknownError, LayerError, StorageError, no_space
 from .staging import Staging, abandoned
 
 TYPE_CHECKING = False
@@ -452,6 +452,18 @@ class Store:
         found = img.by_id(self.db.conn, image_id)
         assert found is not None
         return found
+
+    def image_signatures(self, image_id: str) -> Optional[bytes]:
+        """The signatures kept with an image (set_image_signatures' data), None when it has none."""
+        return sidecar.read_image_signatures(self.root, image_id)
+
+    def set_image_signatures(self, image_id: str, data: bytes) -> None:
+        """Keep data (the image's signatures, whole) beside the image, replacing what was there in one
+        rename; under the images' write lock, so a removal of the image in between leaves no file."""
+        with self.db.write() as c:
+            if c.execute("SELECT 1 FROM images WHERE id=?", (image_id,)).fetchone() is None:
+                raise ImageUnknownError(f"image {image_id[:12]} is not in the store")
+            sidecar.write_bytes(os.path.join(sidecar.image_dir(self.root, image_id), sidecar.IMAGE_SIGNATURES), data)
 
     @staticmethod
     def _owners(c: Any, names: list[str]) -> set[str]:

@@ -112,15 +112,22 @@ def push(
     _content_trust: bool = typer.Option(False, "--disable-content-trust",
                                         help="A no-op kept for Docker's scripts, as in podman."),
     sign_by: Optional[str] = typer.Option(None, "--sign-by", help="Sign the pushed image with this GPG key."),
-    _remove_signatures: bool = typer.Option(False, "--remove-signatures",
-                                            help="Copy no signatures (podpy keeps none with stored images)."),
+    sigstore_key: Optional[str] = typer.Option(None, "--sign-by-sigstore-private-key",
+                                               help="Sign the pushed image with this sigstore private key file."),
+    passphrase_file: Optional[str] = typer.Option(None, "--sign-passphrase-file",
+                                                  help="Read the signing key's passphrase from this file."),
+    remove_signatures: bool = typer.Option(False, "--remove-signatures",
+                                           help="Leave the signatures kept with the stored image behind."),
 ) -> None:
     """Push an image to a registry, an archive (docker-archive:, oci-archive:) or a directory (oci:, dir:)."""
     from ..engine.push import PushOptions, check
+    from .signing import passphrase
 
     opts = PushOptions(image=image, destination=destination, compression=compression, tls_verify=tls_verify,
                        creds=creds, cert_dir=cert_dir, auth_file=authfile, digest_file=digestfile, format=fmt,
-                       compress=compress, sign_by=sign_by)
+                       compress=compress, sign_by=sign_by, sigstore_key=sigstore_key,
+                       sign_passphrase=passphrase(sign_by, sigstore_key, passphrase_file),
+                       remove_signatures=remove_signatures)
     check(opts)
     _with_bars(ctx, quiet, lambda images: images.push(opts))
 

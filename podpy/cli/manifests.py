@@ -145,15 +145,22 @@ def push(
     digestfile: Optional[str] = typer.Option(None, "--digestfile", help="Write the list's digest here."),
     sign_by: Optional[str] = typer.Option(None, "--sign-by", help="Sign the list (and with --all its images) "
                                                                   "with this GPG key."),
+    sigstore_key: Optional[str] = typer.Option(None, "--sign-by-sigstore-private-key",
+                                               help="Sign the list (and with --all its images) with this sigstore "
+                                                    "private key file."),
+    passphrase_file: Optional[str] = typer.Option(None, "--sign-passphrase-file",
+                                                  help="Read the signing key's passphrase from this file."),
     _remove_signatures: bool = typer.Option(False, "--remove-signatures",
-                                            help="Copy no signatures (podpy keeps none with stored images)."),
+                                            help="Copy no signatures (a list's images are pushed without them)."),
 ) -> None:
     """Push a manifest list (and its images) to a registry."""
     from ..engine.manifestpush import ManifestPushOptions
+    from .signing import passphrase
 
     opts = ManifestPushOptions(destination=destination, all=all_, format=fmt, compression=compression, rm=rm_,
                                tls_verify=tls_verify, creds=creds, cert_dir=cert_dir, auth_file=authfile,
-                               digest_file=digestfile, sign_by=sign_by)
+                               digest_file=digestfile, sign_by=sign_by, sigstore_key=sigstore_key,
+                               sign_passphrase=passphrase(sign_by, sigstore_key, passphrase_file))
     engine(ctx, quiet).push(name, opts)
 
 

@@ -18,7 +18,6 @@ No imports: the run path reads it only when a command line has a flag it does no
 """
 
 NOT_YET = "not available yet"
-SIGSTORE = "sigstore signatures are not available: podpy signs with GPG keys (--sign-by)"
 LATEST = NOT_YET
 
 COMMANDS = {
@@ -36,11 +35,7 @@ FLAGS = {
         "--all-platforms": "building for every platform needs emulation of other architectures, which podpy "
         "does not have",
         "--decryption-key": "image encryption is not available",
-        "--sign-by": "signing images in the store is not available (podpy keeps no signatures with stored "
-                     "images): sign the image when pushing it (push --sign-by) or afterwards (image sign)",
     },
-    "manifest push": {"--sign-by-sigstore-private-key": SIGSTORE, "--sign-passphrase-file": SIGSTORE},
-    "push": {"--sign-by-sigstore-private-key": SIGSTORE, "--sign-passphrase-file": SIGSTORE},
 }
 
 # podman's second names of a command -> the first (their flags are the same in podman 4.3.1)

@@ -76,3 +76,23 @@ trust = typer.Typer(name="trust", help="Manage the trust policy of images.", no_
                     context_settings=CONTEXT, rich_markup_mode=None)
 trust.command("set")(trust_set)
 trust.command("show")(trust_show)
+
+
+def passphrase(sign_by: Optional[str], sigstore_key: Optional[str], passphrase_file: Optional[str]) -> Optional[str]:
+    """The passphrase for push's signing key, as podman gets it: from --sign-passphrase-file's first
+    line, else (for a sigstore key) asked on the terminal; None when none is needed."""
+    from ..engine.sigstoresign import check_passphrase_use
+
+    check_passphrase_use(sign_by, sigstore_key, passphrase_file)
+    if passphrase_file:
+        from ..registry.sigstore import read_passphrase_file
+
+        return read_passphrase_file(passphrase_file)
+    if sigstore_key:
+        import getpass
+        import sys
+
+        if sys.stdin.isatty():
+            return getpass.getpass("Key Passphrase: ")
+        return ""
+    return None

@@ -41,6 +41,8 @@ class ManifestPushOptions:
     auth_file: Optional[str] = None
     digest_file: Optional[str] = None
     sign_by: Optional[str] = None       # --sign-by: sign the list (and with --all its images) with this key
+    sigstore_key: Optional[str] = None  # --sign-by-sigstore-private-key: the same with a sigstore key file
+    sign_passphrase: Optional[str] = None   # that key's passphrase (or the GPG key's)
 
 
 def push_list(rt: Runtime, name: str, o: ManifestPushOptions, report: Callable[[str], None]) -> str:
@@ -62,7 +64,12 @@ def push_list(rt: Runtime, name: str, o: ManifestPushOptions, report: Callable[[
     if o.sign_by is not None:
         from .signing import check_key
 
-        check_key(o.sign_by)
+        check_key(o.sign_by, o.sign_passphrase)
+    sigstore_key = None
+    if o.sigstore_key is not None:
+        from .sigstoresign import prepare
+
+        sigstore_key = prepare(dest, o.sigstore_key, o.sign_passphrase or "")
     reconcile(rt)
     try:
         with _client(ep, popts) as client:
@@ -76,11 +83,15 @@ def push_list(rt: Runtime, name: str, o: ManifestPushOptions, report: Callable[[
             raw = json.dumps(doc, separators=(",", ":")).encode()
             report("Writing manifest list to image destination")
             digest = str(client.put_manifest(dest.path, dest.digest or dest.tag or "latest", raw, list_type))
+            instances = [str(e["digest"]) for e in entries] if o.all else []
+            if sigstore_key is not None:
+                from .sigstoresign import sign_pushed as sigstore_sign
+
+                sigstore_sign(client, dest, [digest, *instances], sigstore_key, report)
         if o.sign_by is not None:
             from .signing import sign_pushed
 
-            instances = [str(e["digest"]) for e in entries] if o.all else []
-            sign_pushed(dest, [digest, *instances], o.sign_by, report)
+            sign_pushed(dest, [digest, *instances], o.sign_by, report, passphrase=o.sign_passphrase)
     except PodpyError:
         raise
     except Exception as exc:  # noqa: BLE001

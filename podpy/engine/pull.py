@@ -100,8 +100,9 @@ def platform_of(value: Optional[str], os_: Optional[str], arch: Optional[str],
 
 # progress(label, total bytes) -> advance(n): how a front end shows each layer's download.
 Progress = Callable[[str, int], Callable[[int], None]]
-# gate(reference, image manifest): raises when the trust policy does not accept the image
-Gate = Callable[[reference.Reference, Any], None]
+# gate(reference, image manifest, registry client, repository): raises when the trust policy
+# does not accept the image (the client reads its sigstore signatures from the repository)
+Gate = Callable[[reference.Reference, Any, Any, str], None]
 
 
 def trust_gate(policy_file: Optional[str]) -> Optional[Gate]:
@@ -114,15 +115,21 @@ def trust_gate(policy_file: Optional[str]) -> Optional[Gate]:
     if not pol.transports.get("docker") and all(r.type == "insecureAcceptAnything" for r in pol.default):
         return None
 
-    def gate(ref: reference.Reference, manifest: Any) -> None:
+    def gate(ref: reference.Reference, manifest: Any, client: Any, repo: str) -> None:
         if pol.accepts_anything(ref):
             return
         from ..registry import signatures
 
         lookaside = signatures.load_registries_d()
+        sigstore = None
+        if any(r.type == "sigstoreSigned" for r in pol.for_docker(ref)) and lookaside.use_sigstore_attachments(ref):
+            from ..registry import attachments
+            from ..registry.sigstore import verify_for
+
+            sigstore = (lambda: attachments.read(client, repo, manifest.digest), verify_for)
         with signatures.GpgVerifier() as verify:
             policy.check(pol, ref, manifest.raw,
-                         lambda: signatures.read_signatures(lookaside, ref, manifest.digest), verify)
+                         lambda: signatures.read_signatures(lookaside, ref, manifest.digest), verify, sigstore)
 
     return gate
 
@@ -324,7 +331,7 @@ def _fetch_image(rt: Runtime, client: Any, repo: str, ref: reference.Reference,
                  progress: Optional[Progress], gate: Optional[Gate] = None) -> Image:
     manifest = client.resolve(repo, ref.digest or ref.tag or "latest", *platform)
     if gate is not None:   # before any blob is fetched: a rejected image leaves nothing behind
-        gate(ref, manifest)
+        gate(ref, manifest, client, repo)
     report("Getting image source signatures")
     with client.open_blob(repo, manifest.config.digest, manifest.config.size) as blob:
         config_raw = blob.read()

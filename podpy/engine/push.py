@@ -48,6 +48,9 @@ class PushOptions:
     format: Optional[str] = None        # -f: oci or v2s2 (None: oci to a registry, as before)
     compress: bool = False              # --compress: gzip the layers written to a dir: directory
     sign_by: Optional[str] = None       # --sign-by: the GPG key to sign the pushed manifest with
+    sigstore_key: Optional[str] = None  # --sign-by-sigstore-private-key: the encrypted key file's path
+    sign_passphrase: Optional[str] = None   # the passphrase of that key (or of the GPG key)
+    remove_signatures: bool = False     # --remove-signatures: leave the stored image's signatures behind
 
 
 FORMATS = ("oci", "v2s2", "v2s1")
@@ -113,25 +116,47 @@ def push(rt: Runtime, o: PushOptions, report: Callable[[str], None], progress: O
     if t is not None and t.transport == "docker":
         dest_name = transports.registry_name(t)
     elif t is not None:  # docker-archive:, oci-archive:, oci:, dir:, containers-storage:
-        if o.sign_by is not None:
-            raise InvalidArgument(f"--sign-by: podpy signs images pushed to a registry only, not to {t.transport}:")
+        if o.sign_by is not None or o.sigstore_key is not None:
+            flag = "--sign-by" if o.sign_by is not None else "--sign-by-sigstore-private-key"
+            raise InvalidArgument(f"{flag}: podpy signs images pushed to a registry only, not to {t.transport}:")
         return _push_to_files(rt, o, image, t, report)
     dest, ep, popts = target(rt, dest_name, o)
     if o.sign_by is not None:
         from .signing import check_key
 
-        check_key(o.sign_by)
+        check_key(o.sign_by, o.sign_passphrase)
+    sigstore_key = None
+    if o.sigstore_key is not None:
+        from .sigstoresign import prepare
+
+        sigstore_key = prepare(dest, o.sigstore_key, o.sign_passphrase or "")
+    from . import storedsigs
+
+    stored = None if o.remove_signatures else storedsigs.load(rt, image)
+    if stored is not None:
+        storedsigs.check_push(stored, dest, o)
     reconcile(rt)
     try:
         with _client(ep, popts) as client:
             mount_from = _same_registry_repo(image.names, dest)
-            _raw, _type, digest = upload_image(rt, image, client, dest.path, dest.digest or dest.tag or "latest",
-                                               o.compression, report, fmt=o.format or "oci",
-                                               mount_from=mount_from, progress=progress)
+            if stored is not None:
+                digest = storedsigs.upload_signed(
+                    rt, image, stored, client, dest.path, dest.digest or dest.tag or "latest", report, mount_from,
+                    lambda f, label, size: _Metered(f, label, size, progress) if progress else f)
+                storedsigs.copy_signatures(client, dest, stored, report)
+            else:
+                _raw, _type, digest = upload_image(rt, image, client, dest.path,
+                                                   dest.digest or dest.tag or "latest", o.compression, report,
+                                                   fmt=o.format or "oci", mount_from=mount_from, progress=progress)
+            if sigstore_key is not None:
+                from .sigstoresign import sign_pushed as sigstore_sign
+
+                sigstore_sign(client, dest, [digest], sigstore_key, report)
         if o.sign_by is not None:
             from .signing import sign_pushed
 
-            sign_pushed(dest, [digest], o.sign_by, report)
+            sign_pushed(dest, [digest], o.sign_by, report, passphrase=o.sign_passphrase,
+                        keep=stored is not None and bool(stored.simple))
         return digest
     except PodpyError:
         raise

@@ -5,8 +5,8 @@ fetches the manifest from the registry, as podman does, rather than reading the 
 signature goes: `image sign --directory DIR` writes under DIR; otherwise, and for a push, it
 goes to the lookaside staging location registries.d gives for the reference (a file:// URL).
 `image sign` adds signature-N after those present; a push stores its image's one signature as
-signature-1, as podman's push does (podpy keeps no signatures of stored images to copy along,
-so `--remove-signatures` has nothing to remove).
+signature-1, as podman's push does, or after the signatures of a stored image (`build
+--sign-by`) that the push copied along (storedsigs.py).
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ def creator() -> str:
     return f"podpy {__version__}"
 
 
-def check_key(key: str) -> None:
-    """Fail before anything is sent when the user's keyring has no secret key `key`."""
+def check_key(key: str, passphrase: Optional[str] = None) -> None:
+    """Fail before anything is sent when the user's keyring has no secret key `key` (or, given a
+    passphrase, when it does not unlock it: a trial signature tells)."""
     import subprocess
 
     if not key:
@@ -51,21 +52,31 @@ def check_key(key: str) -> None:
         raise InvalidArgument("signing is not supported: gpg is not installed (install gnupg)") from None
     if proc.returncode != 0 or b"\nsec:" not in b"\n" + proc.stdout:
         raise InvalidArgument(f'key "{key}" not found')
+    if passphrase is not None:
+        from ..registry import signatures
+
+        try:
+            signatures.sign(b"podpy: the passphrase unlocks the key", key, passphrase)
+        except signatures.SignatureError as exc:
+            raise InvalidArgument(str(exc)) from exc
 
 
-def sign_pushed(dest: reference.Reference, digests: list[str], key: str, report: Report) -> None:
+def sign_pushed(dest: reference.Reference, digests: list[str], key: str, report: Report,
+                passphrase: Optional[str] = None, keep: bool = False) -> None:
     """Sign each manifest digest just pushed to dest and store the signatures in dest's
-    lookaside staging location (the list's and, for `manifest push --all`, its images')."""
+    lookaside staging location (the list's and, for `manifest push --all`, its images');
+    keep: after the signatures the push copied there, else in their place."""
     from ..registry import signatures
 
     lookaside = signatures.load_registries_d()
     directory = signatures.local_path(lookaside.base_url(dest, write=True))
     report("Signing manifest using simple signing")
-    made = [(d, signatures.sign(signatures.make_payload(str(dest), d, creator()), key)) for d in digests]
+    made = [(d, signatures.sign(signatures.make_payload(str(dest), d, creator()), key, passphrase))
+            for d in digests]
     report("Storing signatures")
     for digest, sig in made:
         try:
-            signatures.store(directory, dest, digest, sig, replace=True)
+            signatures.store(directory, dest, digest, sig, replace=not keep)
         except OSError as exc:
             raise PodpyError(f"storing signature for {dest}, {digest}: {exc.strerror or exc}") from exc
 

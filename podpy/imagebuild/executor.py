@@ -540,6 +540,12 @@ def build(rt: Runtime, o: BuildOptions, say: Callable[[str], None], warn: Callab
         names = [reference.normalize_local(t) for t in o.tags]
     except Exception as exc:  # noqa: BLE001
         raise InvalidArgument(f"invalid tag: {exc}") from exc
+    if o.sign_by is not None:
+        if not names:
+            raise InvalidArgument("--sign-by: the image needs a name to be signed as (-t NAME)")
+        from ..engine.signing import check_key
+
+        check_key(o.sign_by)
     b = Build(rt, o, say, warn, info)
     from . import output
 
@@ -559,6 +565,10 @@ def build(rt: Runtime, o: BuildOptions, say: Callable[[str], None], warn: Callab
         raise translate(exc) from exc
     from ..events import emit
 
+    if o.sign_by is not None:   # before the names: a failed signing leaves no named, unsigned image
+        from ..engine.storedsigs import sign_built
+
+        sign_built(rt, image, names[0], o.sign_by, b.say)
     for n in names:
         rt.store.tag(image.id, n)
     emit(rt.cfg.runroot, "image", "build", image.id, names[0] if names else "")

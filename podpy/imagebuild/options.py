@@ -33,6 +33,7 @@ class BuildOptions:
     format: Optional[str] = None
     quiet: bool = False
     iidfile: Optional[str] = None
+    sign_by: Optional[str] = None           # --sign-by: the GPG key the built image is signed with in the store
     network: Optional[str] = None
     jobs: int = 1
     tls_verify: Optional[bool] = None     # for the images FROM and --from pull

@@ -9,8 +9,9 @@ default. Every requirement of the chosen list must accept the image.
 Parsing follows containers/image: unknown keys and types are errors, worded as its own
 (`invalid policy in "F": ...`), so a policy file podman refuses podpy refuses too. Evaluation
 asks the caller for the image's signatures and for a verifier (signatures.py), so this module
-stays free of subprocesses and files beyond the policy itself. `sigstoreSigned` parses but
-refuses to evaluate: podpy cannot check sigstore signatures.
+stays free of subprocesses and files beyond the policy itself: `signedBy` requirements check
+simple signing signatures, `sigstoreSigned` ones (keyPath or keyData, as containers/image 5.23)
+the sigstore signatures attached to the image in its registry.
 """
 
 from __future__ import annotations
@@ -188,7 +189,22 @@ def _requirement(value: Any) -> Requirement:
         identity = _identity(obj["signedIdentity"]) if "signedIdentity" in obj else Identity()
         return Requirement("signedBy", key_type, paths, data, identity)
     if kind == "sigstoreSigned":
-        return Requirement("sigstoreSigned")
+        obj = _object(value, ("type", "keyPath", "keyData", "signedIdentity"))
+        if ("keyPath" in obj) == ("keyData" in obj):
+            raise _Invalid("exactly one of keyPath and keyData must be specified")
+        paths = ()
+        data = None
+        if "keyPath" in obj:
+            if not isinstance(obj["keyPath"], str):
+                raise _Invalid('"keyPath" is not a string')
+            paths = (obj["keyPath"],)
+        else:
+            try:
+                data = base64.b64decode(str(obj["keyData"]), validate=True)
+            except (binascii.Error, ValueError):
+                raise _Invalid("illegal base64 data in keyData") from None
+        identity = _identity(obj["signedIdentity"]) if "signedIdentity" in obj else Identity()
+        return Requirement("sigstoreSigned", "", paths, data, identity)
     if kind is None:
         raise _Invalid('Key "type" missing in a JSON object')
     raise _Invalid(f'Unknown policy requirement type "{kind}"')
@@ -359,15 +375,23 @@ Verifier = Callable[[bytes, Requirement], Verified]
 
 
 def check(policy: Policy, ref: reference.Reference, manifest: bytes,
-          signatures: Callable[[], list[bytes]], verify: Verifier) -> None:
+          signatures: Callable[[], list[bytes]], verify: Verifier,
+          sigstore: Optional[tuple[Callable[[], list[Any]], Callable[[Any, Requirement], Verified]]] = None) -> None:
     """Raise ImageRejected unless every requirement of ref's scope accepts the image whose
-    manifest is `manifest`; signatures() is called at most once, when a requirement needs them."""
-    fetched: list[list[bytes]] = []
+    manifest is `manifest`; signatures() is called at most once, when a requirement needs them.
+    sigstore: (the image's sigstore signatures, their verifier) for sigstoreSigned requirements
+    (None: the image has none)."""
+    fetched: dict[str, list[Any]] = {}
 
     def sigs() -> list[bytes]:
-        if not fetched:
-            fetched.append(signatures())
-        return fetched[0]
+        if "simple" not in fetched:
+            fetched["simple"] = signatures()
+        return fetched["simple"]
+
+    def sigstore_sigs() -> list[Any]:
+        if "sigstore" not in fetched:
+            fetched["sigstore"] = sigstore[0]() if sigstore is not None else []
+        return fetched["sigstore"]
 
     for req in policy.for_docker(ref):
         if req.type == "insecureAcceptAnything":
@@ -375,13 +399,14 @@ def check(policy: Policy, ref: reference.Reference, manifest: bytes,
         if req.type == "reject":
             raise ImageRejected(f"Running image docker://{familiar(ref)} is rejected by policy.")
         if req.type == "sigstoreSigned":
-            raise ImageRejected("sigstoreSigned requirements are not available in podpy: it cannot check "
-                                "sigstore signatures")
+            _check_signed_by(req, ref, manifest, sigstore_sigs(),
+                             sigstore[1] if sigstore is not None else verify)
+            continue
         _check_signed_by(req, ref, manifest, sigs(), verify)
 
 
-def _check_signed_by(req: Requirement, ref: reference.Reference, manifest: bytes, sigs: list[bytes],
-                     verify: Verifier) -> None:
+def _check_signed_by(req: Requirement, ref: reference.Reference, manifest: bytes, sigs: list[Any],
+                     verify: Callable[[Any, Requirement], Verified]) -> None:
     reasons = []
     for sig in sigs:
         try:

@@ -7,6 +7,8 @@ Where: containers-registries.d(5). The YAML files of ~/.config/containers/regist
 Nothing configured: ~/.local/share/containers/sigstore (root: /var/lib/containers/sigstore), as
 podman. A manifest's signatures are `<url>/<repository path>@sha256=<hex>/signature-1`, `-2`, ...
 read until one is missing; file:// and http(s):// URLs are read, file:// ones written.
+`use-sigstore-attachments: true` in a namespace (or the default) lets sigstore signatures
+(sigstore.py) be read from and written to that registry beside the image.
 
 How: the signed payload is the JSON of containers-signature(5) (its "critical" section names
 the image's reference and its manifest's digest), in an OpenPGP message made by `gpg --sign`
@@ -46,6 +48,7 @@ class SignatureError(PodpyError):
 class Namespace:
     lookaside: str = ""
     staging: str = ""
+    use_sigstore_attachments: Optional[bool] = None   # None: not said here
 
     def url(self, write: bool) -> str:
         return (self.staging or self.lookaside) if write else self.lookaside
@@ -76,6 +79,17 @@ class RegistriesD:
         if self.default is not None and self.default.url(write):
             return self.default.url(write)
         return "file://" + default_store()
+
+    def use_sigstore_attachments(self, ref: reference.Reference) -> bool:
+        """Whether sigstore signatures of ref's repository are read from and written to the
+        registry (`use-sigstore-attachments`, most specific namespace first, then the default)."""
+        for scope in [identity_of(ref), *scope_candidates(ref)[1:]]:
+            ns = self.docker.get(scope)
+            if ns is not None and ns.use_sigstore_attachments is not None:
+                return ns.use_sigstore_attachments
+        if self.default is not None and self.default.use_sigstore_attachments is not None:
+            return self.default.use_sigstore_attachments
+        return False
 
 
 def default_store() -> str:
@@ -139,8 +153,11 @@ def _namespace(entry: Any, path: str) -> Namespace:
     for new, old in (("lookaside", "sigstore"), ("lookaside-staging", "sigstore-staging")):
         if entry.get(new) and entry.get(old):
             raise SignatureError(f'parsing {path}: "{new}" and "{old}" are both set; keep one')
+    use = entry.get("use-sigstore-attachments")
+    if use is not None and not isinstance(use, bool):
+        raise SignatureError(f"parsing {path}: use-sigstore-attachments must be true or false")
     return Namespace(str(entry.get("lookaside") or entry.get("sigstore") or ""),
-                     str(entry.get("lookaside-staging") or entry.get("sigstore-staging") or ""))
+                     str(entry.get("lookaside-staging") or entry.get("sigstore-staging") or ""), use)
 
 
 def signature_dir(base: str, ref: reference.Reference, digest: str) -> str:
@@ -357,20 +374,31 @@ def make_payload(docker_reference: str, manifest_digest: str, creator: str) -> b
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
 
-def sign(payload: bytes, key: str) -> bytes:
+def sign(payload: bytes, key: str, passphrase: Optional[str] = None) -> bytes:
     """payload signed with the secret key `key` (a fingerprint, id or e-mail) of the user's
-    GnuPG home ($GNUPGHOME or ~/.gnupg), as an OpenPGP message."""
+    GnuPG home ($GNUPGHOME or ~/.gnupg), as an OpenPGP message; passphrase (--sign-passphrase-file)
+    is handed to gpg through a pipe instead of its agent asking for it."""
     if not key:
         raise InvalidArgument("please provide an identity")
     cmd = ["gpg", "--sign", "--local-user", key, "--output", "-"]
     import sys
 
-    if not sys.stdin.isatty():
+    if not sys.stdin.isatty() or passphrase is not None:
         cmd[1:1] = ["--batch", "--no-tty"]
+    fds: tuple[int, ...] = ()
+    if passphrase is not None:
+        r, w = os.pipe()
+        os.write(w, passphrase.encode() + b"\n")   # a passphrase is far smaller than a pipe's buffer
+        os.close(w)
+        fds = (r,)
+        cmd[1:1] = ["--pinentry-mode", "loopback", "--passphrase-fd", str(r)]
     try:
-        proc = subprocess.run(cmd, input=payload, capture_output=True, timeout=300)
+        proc = subprocess.run(cmd, input=payload, capture_output=True, timeout=300, pass_fds=fds)
     except FileNotFoundError:
         raise SignatureError("signing is not supported: gpg is not installed (install gnupg)") from None
+    finally:
+        for fd in fds:
+            os.close(fd)
     if proc.returncode != 0 or not proc.stdout:
         err = proc.stderr.decode(errors="replace")
         if "No secret key" in err or "skipped" in err:

@@ -69,3 +69,16 @@ def test_the_bytes_are_written_to_an_unnamed_file(tmp_path):
     assert sidecar._write_unnamed(path, tmp, b"{}", durable=False) is True
     assert sorted(os.listdir(tmp_path)) == ["image.json.tmp-1"]
     assert (tmp_path / "image.json.tmp-1").read_text() == "{}"
+
+
+def test_an_images_signatures_are_read_back_and_removed_with_it(tmp_path):
+    from storage import sidecar
+
+    root, image_id = str(tmp_path), "ab" * 32
+    sidecar.write_image(root, image_id, "{}", "{\"schemaVersion\":2}", {"id": image_id, "layers": []})
+    assert sidecar.read_image_signatures(root, image_id) is None
+    path = os.path.join(sidecar.image_dir(root, image_id), sidecar.IMAGE_SIGNATURES)
+    sidecar.write_bytes(path, b'{"signatures":[]}')
+    assert sidecar.read_image_signatures(root, image_id) == b'{"signatures":[]}'
+    sidecar.remove_image(root, image_id)
+    assert not os.path.exists(sidecar.image_dir(root, image_id))

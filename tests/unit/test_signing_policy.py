@@ -194,6 +194,27 @@ def test_every_requirement_of_the_scope_must_accept() -> None:
         check(doc, "x.io/a:1", [], {})
 
 
-def test_sigstore_signed_is_refused_in_one_line() -> None:
-    with pytest.raises(ImageRejected, match="^Source image rejected: sigstoreSigned requirements are not available"):
-        check({"default": [{"type": "sigstoreSigned", "keyPath": "/k"}]}, "x.io/a:1", [], {})
+def test_sigstore_signed_without_sigstore_signatures_is_refused_in_one_line() -> None:
+    # simple signing signatures do not count for a sigstoreSigned requirement
+    with pytest.raises(ImageRejected) as exc:
+        check({"default": [{"type": "sigstoreSigned", "keyPath": "/k"}]}, "x.io/a:1", [b"1"], {})
+    assert str(exc.value) == "Source image rejected: A signature was required, but no signature exists"
+
+
+@pytest.mark.parametrize("doc, words", [
+    ({"type": "sigstoreSigned"}, "exactly one of keyPath and keyData must be specified"),
+    ({"type": "sigstoreSigned", "keyPath": "/a", "keyData": "eA=="},
+     "exactly one of keyPath and keyData must be specified"),
+    ({"type": "sigstoreSigned", "keyPaths": ["/a"]}, 'Unknown key "keyPaths"'),
+    ({"type": "sigstoreSigned", "keyData": "!!"}, "illegal base64 data in keyData"),
+])
+def test_invalid_sigstore_signed_requirements(doc: object, words: str) -> None:
+    with pytest.raises(PolicyError) as exc:
+        parse({"default": [doc]})
+    assert str(exc.value) == f'invalid policy in "p.json": {words}'
+
+
+def test_sigstore_signed_parses_its_key_and_identity() -> None:
+    req = parse({"default": [{"type": "sigstoreSigned", "keyData": "eA==",
+                              "signedIdentity": {"type": "matchRepository"}}]}).default[0]
+    assert (req.type, req.key_data, req.key_paths, req.identity.type) == ("sigstoreSigned", b"x", (), "matchRepository")
