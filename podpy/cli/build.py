@@ -53,6 +53,8 @@ def build(
                                                    help="The trust policy FROM's pulls are checked against."),
     _content_trust: bool = typer.Option(False, "--disable-content-trust",
                                         help="A no-op kept for Docker's scripts, as in podman."),
+    decryption_keys: List[str] = typer.Option([], "--decryption-key", help="KEY[:PASSPHRASE]: a private key "
+                                              "for FROM images' encrypted layers (repeatable)."),
     # what the image records
     annotations: List[str] = typer.Option([], "--annotation", help="KEY=VALUE annotation of the image's manifest."),
     env: List[str] = typer.Option([], "--env", help="KEY=VALUE (or KEY from here) set in the image (repeatable)."),
@@ -157,7 +159,7 @@ def build(
                         pull=pull or "missing", layers=layers, squash=squash, labels=list(labels),
                         secrets=list(secrets), format=fmt, quiet=quiet, iidfile=iidfile, network=network,
                         jobs=jobs, tls_verify=tls_verify, creds=creds, cert_dir=cert_dir, auth_file=authfile,
-                        signature_policy=signature_policy,
+                        signature_policy=signature_policy, decryption_keys=list(decryption_keys),
                         annotations=list(annotations), env=list(env), unsetenv=list(unsetenv), arch=arch, os=os_,
                         variant=variant, platforms=list(platforms), os_features=list(os_features),
                         os_version=os_version, timestamp=timestamp, omit_history=omit_history,

@@ -35,7 +35,6 @@ FLAGS = {
     "build": {
         "--all-platforms": "building for every platform needs emulation of other architectures, which podpy "
         "does not have",
-        "--decryption-key": "image encryption is not available",
         "--sign-by": "signing images in the store is not available (podpy keeps no signatures with stored "
                      "images): sign the image when pushing it (push --sign-by) or afterwards (image sign)",
     },
@@ -101,7 +100,7 @@ PODPY_FLAGS = {
     "network create": {"--ignore": LATER, "--dns": QUADLET, "--interface-name": QUADLET},
     "pod create": {"--dns-opt": HIDDEN, "--net": HIDDEN},
     "pull": {"--retry": QUADLET, "--retry-delay": QUADLET, "--signature-policy": HIDDEN,
-             "--decryption-key": "podman 5's flag, refused in one line: podpy has no image decryption"},
+             "--decryption-key": "podman 5's flag: the keys of encrypted layers, as build's --decryption-key"},
     "restart": {"--timeout": "stop's second spelling of --time, which podman 4.3.1's stop takes"},
     "search": {"--cert-dir": LATER, "--creds": LATER},
     "stop": {"--timeout": HIDDEN},
