@@ -146,11 +146,11 @@ def _parse_key(path: str, data: bytes, password: Optional[bytes]) -> Any:
                                   "(give it as KEY:PASSPHRASE)")
         try:
             key = serialization.load_pem_private_key(data, password if encrypted else None)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError):
             if encrypted:
                 raise DecryptionError(f"invalid decryption keys: {path}: wrong password: could not decrypt "
                                       "private key") from None
-            raise DecryptionError(f"invalid decryption keys: {path}: not a private key ({exc})") from None
+            key = None
     elif data.lstrip().startswith(b"{"):
         key = _jwk_private_key(path, data)
     else:
@@ -268,6 +268,7 @@ def _jwe_decrypt(jwe: Any, key: Any) -> Optional[bytes]:
     recipients that key opens; None when it opens none."""
     from cryptography.exceptions import InvalidTag
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.keywrap import InvalidUnwrap
 
     if not isinstance(jwe, dict):
         return None
@@ -287,8 +288,8 @@ def _jwe_decrypt(jwe: Any, key: Any) -> Optional[bytes]:
             continue
         try:
             cek = _content_key(header, _b64url(recipient.get("encrypted_key") or ""), key, _GCM_BITS[enc])
-        except (ValueError, TypeError, KeyError, InvalidTag):
-            cek = None
+        except (ValueError, TypeError, KeyError, AttributeError, InvalidTag, InvalidUnwrap):
+            cek = None   # not this recipient's key
         if cek is None or len(cek) * 8 != _GCM_BITS[enc]:
             continue
         try:
