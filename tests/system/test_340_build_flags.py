@@ -324,7 +324,7 @@ def test_accepted_flags_that_change_nothing(p, tmp_path):
     (["--output", "type=tar,dest=/no/such/dir/x.tar"], "does not exist"),
     (["--userns-uid-map", "0:1:99999999"], "--userns-uid-map"),
     (["--all-platforms"], "emulation"),
-    (["--decryption-key", "k"], "encryption"),
+    (["--decryption-key", "k"], "Unable to read file: open k: no such file or directory"),
     (["--sign-by", "me"], "signing"),
 ])
 def test_bad_or_refused_flags_make_nothing(p, tmp_path, args, words):
