@@ -63,6 +63,8 @@ def build(
     os_: Optional[str] = typer.Option(None, "--os", help="The operating system of the image (and of FROM's pull)."),
     variant: Optional[str] = typer.Option(None, "--variant", help="The architecture's variant (arm: v7, v8...)."),
     platforms: List[str] = typer.Option([], "--platform", help="OS/ARCH[/VARIANT] of the image and of FROM's pull."),
+    all_platforms: bool = typer.Option(False, "--all-platforms", help="Build for every platform all the base "
+                                       "images' manifest lists offer."),
     os_features: List[str] = typer.Option([], "--os-feature", help="An OS feature the image needs (! to drop)."),
     os_version: Optional[str] = typer.Option(None, "--os-version", help="The OS version the image needs."),
     timestamp: Optional[int] = typer.Option(None, "--timestamp", help="Seconds since the epoch: every time the "
@@ -182,17 +184,30 @@ def build(
     from ..errors import InvalidArgument
     from ..imagebuild.flags import platform, platforms_to_build
 
-    # several platforms are built one after another (each one this host runs: flags.py)
+    # several platforms are built one after another (a RUN step of another architecture needs a
+    # binfmt_misc handler: imagebuild/platforms.py)
     values = platforms_to_build(list(platforms))
-    runs = [[v] for v in values] if len(values) > 1 else [list(platforms)]
+    rt = runtime(ctx)
+    if all_platforms:   # buildah's rule: what every base image's manifest list offers (--platform aside)
+        from ..imagebuild.platforms import all_platforms as offered
+
+        values = offered(rt, opts, render.warn)
+    runs = [[v] for v in values] if len(values) > 1 or all_platforms else [list(platforms)]
     if len(runs) > 1 and outputs:
         raise InvalidArgument("--output with several --platform values is not available: build one platform "
                               "at a time")
-    rt = runtime(ctx)
     # a tar written to stdout (-o -) keeps stdout to itself: the build's lines go to stderr
     tar_out = any(o == "-" or o.endswith(",dest=-") or ",dest=-," in o for o in outputs)
     say = _say_err if tar_out else _say
     split = bool(logfile and logsplit)
+    # several platforms' images join --manifest's list once every one is built: a failure adds none
+    deferred = opts.manifest if len(runs) > 1 else None
+    if deferred:
+        from ..imagebuild.output import add_to_manifest, check_manifest
+
+        check_manifest(rt, deferred)
+        opts = dataclasses.replace(opts, manifest=None)
+    built = []
     with _logged(logfile) if logfile else contextlib.nullcontext():
         for one in runs:
             # podman's names: LOGFILE_OS_ARCH, empty parts for what was not given (LOGFILE__)
@@ -202,8 +217,12 @@ def build(
                 image = do_build(rt, dataclasses.replace(opts, platforms=one),
                                  (lambda line, pre=prefix: say(pre + line)) if prefix else say,
                                  render.warn, render.err_line)
+                built.append(image)
                 if split and not tar_out:
                     render.out(image.id)
+        if deferred:
+            for each in built:
+                add_to_manifest(rt, deferred, each)
         if not split and not tar_out:
             render.out(image.id)
 

@@ -33,8 +33,6 @@ COMMANDS = {
 
 FLAGS = {
     "build": {
-        "--all-platforms": "building for every platform needs emulation of other architectures, which podpy "
-        "does not have",
         "--sign-by": "signing images in the store is not available (podpy keeps no signatures with stored "
                      "images): sign the image when pushing it (push --sign-by) or afterwards (image sign)",
     },
