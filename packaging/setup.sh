@@ -47,6 +47,8 @@ TEST_PACKAGES+=(docker-compose)
 TEST_PACKAGES+=(gnupg)
 # openssh-server: the sshd the remote tests start as the test user on 127.0.0.1 (ssh:// services)
 TEST_PACKAGES+=(openssh-server)
+# openssl: the keys the encrypted-image tests make (skopeo, above, encrypts the images)
+TEST_PACKAGES+=(openssl)
 
 log() { printf '\n==> %s\n' "$*"; }
 note() { printf '    %s\n' "$*"; }

@@ -138,12 +138,12 @@ def pull(rt: Runtime, o: PullOptions, report: Callable[[str], None],
     from . import transports
 
     t = transports.parse(o.name)
+    keys = decryption_keys(o.decryption_keys)
     if t is not None and t.transport == "docker":
         o = replace(o, name=transports.registry_name(t))
     elif t is not None:  # docker-archive:, oci-archive:, oci:, dir:, containers-storage:
-        return transports.pull(rt, t, report)[0]
+        return transports.pull(rt, t, report, keys)[0]
     given_credentials(o)
-    keys = decryption_keys(o.decryption_keys)
     gate = trust_gate(o.signature_policy)
     conf = load(rt.cfg.config_dir)
     try:

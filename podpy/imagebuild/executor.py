@@ -208,7 +208,8 @@ class Build:
         if t is not None:  # docker-archive:x.tar, oci:dir...: read from there each time
             where = platform_of(platform or None, None, None, None)
             try:
-                image = pull(self.rt, PullOptions(name=name), self.info, where)
+                given = PullOptions(name=name, decryption_keys=self.decryption_keys)
+                image = pull(self.rt, given, self.info, where)
             except PodpyError as exc:
                 raise NoSuchImage(f"{what} {name}: {exc}") from None
         elif self.pull not in ("always", "newer"):

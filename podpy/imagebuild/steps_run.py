@@ -106,7 +106,7 @@ def run_step(sb: Any, ins: Instruction) -> Step:
     def work(w: "Working") -> list[str]:
         from storage import view
 
-        from .platforms import check_runnable
+        from .binfmt import check_runnable
 
         # a stage of another architecture: this kernel must run its binaries (a binfmt_misc handler)
         check_runnable(sb.config)

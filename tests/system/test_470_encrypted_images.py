@@ -164,3 +164,18 @@ def _exported(tool, image: str, out) -> list[tuple[str, int, int]]:
     tool("rm", cid)
     with tarfile.open(out) as tf:
         return sorted((m.name.lstrip("./"), m.size, m.mode & 0o7777) for m in tf.getmembers() if m.name.lstrip("./") != "")
+
+
+def test_an_encrypted_oci_layout_is_decrypted_too(new_podpy, keys, tmp_path, image_tar):
+    from registry import tar_of
+
+    oci_layout(tmp_path / "plain", [image_tar.read_bytes(), tar_of({"etc/secret": b"in a layout\n"})], ["sh"])
+    _skopeo("--encryption-key", f"jwe:{keys / 'ec.pub'}", f"oci:{tmp_path / 'plain'}:latest",
+            f"oci:{tmp_path / 'enc'}:latest")
+    p = new_podpy()
+    res = p("pull", f"oci:{tmp_path / 'enc'}:latest", check=False)
+    assert res.returncode == 125 and _last(res).endswith(": missing private key needed for decryption")
+    assert _images(p) == []
+    p("pull", "--decryption-key", keys / "ec.pem", f"oci:{tmp_path / 'enc'}:latest")
+    name = f"localhost{tmp_path / 'enc'}:latest"
+    assert p("run", "--rm", "--network", "none", name, "cat", "/etc/secret").stdout == "in a layout\n"

@@ -8,6 +8,7 @@ import pytest
 from podpy.engine.imagestore import host_arch
 from podpy.engine.listplatforms import normalize
 from podpy.errors import InvalidArgument
+from podpy.imagebuild import binfmt as runs
 from podpy.imagebuild import platforms
 
 # what Debian's qemu-user-static registers for aarch64 (its magic and mask, in binfmt_misc's words)
@@ -32,30 +33,30 @@ def binfmt(tmp_path, monkeypatch):
     d.mkdir()
     (d / "register").write_text("")
     (d / "status").write_text("enabled\n")
-    monkeypatch.setattr(platforms, "BINFMT", str(d))
+    monkeypatch.setattr(runs, "BINFMT", str(d))
     return d
 
 
 @pytest.mark.skipif(host_arch() != "amd64", reason="the cases are an amd64 host's")
 def test_what_an_amd64_host_lacks_for_each_platform(binfmt):
-    assert platforms.missing_for("linux", "amd64") is None
-    assert platforms.missing_for("linux", "386") is None      # the kernel's 32-bit compat
-    assert "no binfmt_misc handler for arm64 binaries" in platforms.missing_for("linux", "arm64")
+    assert runs.missing_for("linux", "amd64") is None
+    assert runs.missing_for("linux", "386") is None      # the kernel's 32-bit compat
+    assert "no binfmt_misc handler for arm64 binaries" in runs.missing_for("linux", "arm64")
     (binfmt / "qemu-aarch64").write_text(AARCH64.format(flags="P"))
-    assert "registered without the F flag" in platforms.missing_for("linux", "arm64")
+    assert "registered without the F flag" in runs.missing_for("linux", "arm64")
     (binfmt / "qemu-aarch64").write_text(AARCH64.format(flags="POCF"))
-    assert platforms.missing_for("linux", "arm64") is None
-    assert "no binfmt_misc handler for s390x" in platforms.missing_for("linux", "s390x")
+    assert runs.missing_for("linux", "arm64") is None
+    assert "no binfmt_misc handler for s390x" in runs.missing_for("linux", "s390x")
     (binfmt / "qemu-aarch64").write_text(AARCH64.format(flags="F").replace("enabled", "disabled"))
-    assert platforms.missing_for("linux", "arm64") is not None
-    assert "linux binaries only" in platforms.missing_for("windows", "amd64")
+    assert runs.missing_for("linux", "arm64") is not None
+    assert "linux binaries only" in runs.missing_for("windows", "amd64")
 
 
 @pytest.mark.skipif(host_arch() != "amd64", reason="the cases are an amd64 host's")
 def test_check_runnable_names_the_platform_and_what_is_missing(binfmt):
-    platforms.check_runnable({"os": "linux", "architecture": "amd64"})
+    runs.check_runnable({"os": "linux", "architecture": "amd64"})
     with pytest.raises(InvalidArgument) as info:
-        platforms.check_runnable({"os": "linux", "architecture": "arm64", "variant": "v8"})
+        runs.check_runnable({"os": "linux", "architecture": "arm64", "variant": "v8"})
     assert str(info.value) == ("the platform linux/arm64/v8 cannot run on this linux/amd64 host (exec format "
                                "error): no binfmt_misc handler for arm64 binaries is registered (e.g. install "
                                "qemu-user-static)")
