@@ -52,6 +52,11 @@ def all_platforms(rt: Any, o: BuildOptions, warn: Callable[[str], None]) -> list
     """--all-platforms: every platform all the base images' manifest lists offer."""
     from ..engine.listplatforms import common_platforms
     from ..engine.pull import PullOptions
+    from ..errors import InvalidArgument
+
+    if o.context == "-" or "-" in o.files:   # read once for the base images, it would be gone for the builds
+        raise InvalidArgument("--all-platforms with the Containerfile or the context on stdin is not available: "
+                              "give them as files")
 
     given = PullOptions(name="", tls_verify=o.tls_verify, creds=o.creds, cert_dir=o.cert_dir,
                         auth_file=o.auth_file)

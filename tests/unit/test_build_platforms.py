@@ -89,3 +89,11 @@ def test_base_images_skip_scratch_and_stages_and_expand_args(tmp_path, rt):
         "reg.example/base:2", "reg.example/other", "reg.example/third:3"]
     o = BuildOptions(context=str(ctx), from_="reg.example/first")
     assert platforms.base_images(rt, o, lambda _line: None)[0] == "reg.example/first"
+
+
+def test_all_platforms_refuses_stdin_which_each_platform_would_read_again(rt):
+    from podpy.imagebuild.options import BuildOptions
+
+    for o in (BuildOptions(context="-"), BuildOptions(context=".", files=["-"])):
+        with pytest.raises(InvalidArgument, match="--all-platforms with the Containerfile or the context on stdin"):
+            platforms.all_platforms(rt, o, lambda _line: None)
