@@ -47,7 +47,8 @@ TEST_PACKAGES+=(docker-compose)
 TEST_PACKAGES+=(gnupg)
 # openssh-server: the sshd the remote tests start as the test user on 127.0.0.1 (ssh:// services)
 TEST_PACKAGES+=(openssh-server)
-# openssl: signs and verifies sigstore payloads in the sigstore tests, independently of podpy
+# openssl: signs and verifies sigstore payloads in the sigstore tests, independently of podpy,
+# and makes the keys of the encrypted-image tests (skopeo, above, encrypts the images)
 TEST_PACKAGES+=(openssl)
 
 log() { printf '\n==> %s\n' "$*"; }

@@ -9,6 +9,7 @@
     ├── ReferenceError_       a malformed image name
     ├── DriverError           a storage driver cannot be used
     ├── NoSpaceError          the file system ran out of space while writing something
+    ├── DecryptionError       an encrypted layer without its key, a bad key file, a failed check
     └── DatabaseDamaged       the database cannot be read: `podpy system check --repair`
 """
 
@@ -45,6 +46,11 @@ class ReferenceError_(StorageError):
 
 class DriverError(StorageError):
     """A storage driver cannot be used here."""
+
+
+class DecryptionError(StorageError):
+    """An encrypted layer could not be decrypted: no key or no fitting key, a key file that
+    cannot be used, or a blob whose HMAC or plain digest does not match."""
 
 
 class NoSpaceError(StorageError):

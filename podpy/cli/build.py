@@ -55,6 +55,8 @@ def build(
                                         help="A no-op kept for Docker's scripts, as in podman."),
     sign_by: Optional[str] = typer.Option(None, "--sign-by", help="Sign the built image with this GPG key "
                                           "(kept with it in the store; push carries the signature along)."),
+    decryption_keys: List[str] = typer.Option([], "--decryption-key", help="KEY[:PASSPHRASE]: a private key "
+                                              "for FROM images' encrypted layers (repeatable)."),
     # what the image records
     annotations: List[str] = typer.Option([], "--annotation", help="KEY=VALUE annotation of the image's manifest."),
     env: List[str] = typer.Option([], "--env", help="KEY=VALUE (or KEY from here) set in the image (repeatable)."),
@@ -63,6 +65,8 @@ def build(
     os_: Optional[str] = typer.Option(None, "--os", help="The operating system of the image (and of FROM's pull)."),
     variant: Optional[str] = typer.Option(None, "--variant", help="The architecture's variant (arm: v7, v8...)."),
     platforms: List[str] = typer.Option([], "--platform", help="OS/ARCH[/VARIANT] of the image and of FROM's pull."),
+    all_platforms: bool = typer.Option(False, "--all-platforms", help="Build for every platform all the base "
+                                       "images' manifest lists offer."),
     os_features: List[str] = typer.Option([], "--os-feature", help="An OS feature the image needs (! to drop)."),
     os_version: Optional[str] = typer.Option(None, "--os-version", help="The OS version the image needs."),
     timestamp: Optional[int] = typer.Option(None, "--timestamp", help="Seconds since the epoch: every time the "
@@ -159,7 +163,7 @@ def build(
                         pull=pull or "missing", layers=layers, squash=squash, labels=list(labels),
                         secrets=list(secrets), format=fmt, quiet=quiet, iidfile=iidfile, network=network,
                         jobs=jobs, tls_verify=tls_verify, creds=creds, cert_dir=cert_dir, auth_file=authfile,
-                        signature_policy=signature_policy, sign_by=sign_by,
+                        signature_policy=signature_policy, sign_by=sign_by, decryption_keys=list(decryption_keys),
                         annotations=list(annotations), env=list(env), unsetenv=list(unsetenv), arch=arch, os=os_,
                         variant=variant, platforms=list(platforms), os_features=list(os_features),
                         os_version=os_version, timestamp=timestamp, omit_history=omit_history,
@@ -182,17 +186,30 @@ def build(
     from ..errors import InvalidArgument
     from ..imagebuild.flags import platform, platforms_to_build
 
-    # several platforms are built one after another (each one this host runs: flags.py)
+    # several platforms are built one after another (a RUN step of another architecture needs a
+    # binfmt_misc handler: imagebuild/platforms.py)
     values = platforms_to_build(list(platforms))
-    runs = [[v] for v in values] if len(values) > 1 else [list(platforms)]
+    rt = runtime(ctx)
+    if all_platforms:   # buildah's rule: what every base image's manifest list offers (--platform aside)
+        from ..imagebuild.platforms import all_platforms as offered
+
+        values = offered(rt, opts, render.warn)
+    runs = [[v] for v in values] if len(values) > 1 or all_platforms else [list(platforms)]
     if len(runs) > 1 and outputs:
         raise InvalidArgument("--output with several --platform values is not available: build one platform "
                               "at a time")
-    rt = runtime(ctx)
     # a tar written to stdout (-o -) keeps stdout to itself: the build's lines go to stderr
     tar_out = any(o == "-" or o.endswith(",dest=-") or ",dest=-," in o for o in outputs)
     say = _say_err if tar_out else _say
     split = bool(logfile and logsplit)
+    # several platforms' images join --manifest's list once every one is built: a failure adds none
+    deferred = opts.manifest if len(runs) > 1 else None
+    if deferred:
+        from ..imagebuild.output import add_to_manifest, check_manifest
+
+        check_manifest(rt, deferred)
+        opts = dataclasses.replace(opts, manifest=None)
+    built = []
     with _logged(logfile) if logfile else contextlib.nullcontext():
         for one in runs:
             # podman's names: LOGFILE_OS_ARCH, empty parts for what was not given (LOGFILE__)
@@ -202,8 +219,12 @@ def build(
                 image = do_build(rt, dataclasses.replace(opts, platforms=one),
                                  (lambda line, pre=prefix: say(pre + line)) if prefix else say,
                                  render.warn, render.err_line)
+                built.append(image)
                 if split and not tar_out:
                     render.out(image.id)
+        if deferred:
+            for each in built:
+                add_to_manifest(rt, deferred, each)
         if not split and not tar_out:
             render.out(image.id)
 

@@ -75,21 +75,19 @@ def pull(
                                                               "reached (podman 5's flag; default 0)."),
     retry_delay: Optional[str] = typer.Option(None, "--retry-delay", help="Wait between tries (default: 2s, "
                                                                           "doubling each time)."),
-    _decryption_key: Optional[str] = typer.Option(None, "--decryption-key", hidden=True,
-                                                  help="Refused: podpy has no image decryption."),
+    decryption_keys: list[str] = typer.Option([], "--decryption-key",
+                                              help="KEY[:PASSPHRASE]: a private key for encrypted layers "
+                                                   "(repeatable)."),
     signature_policy: Optional[str] = typer.Option(None, "--signature-policy", hidden=True,
                                                    help="The trust policy file (default: policy.json)."),
 ) -> None:
     """Pull an image from a registry."""
     from ..engine.pull import PullOptions, retry_plan
-    from ..errors import InvalidArgument
 
-    if _decryption_key is not None:
-        raise InvalidArgument("podpy pull --decryption-key: image decryption is not available")
     retry_plan(retry, retry_delay)   # a bad value stops here, before any progress
     opts = PullOptions(name=name, tls_verify=tls_verify, creds=creds, cert_dir=cert_dir, auth_file=authfile,
                        platform=platform, os=os_, arch=arch, variant=variant, retry=retry, retry_delay=retry_delay,
-                       signature_policy=signature_policy)
+                       signature_policy=signature_policy, decryption_keys=tuple(decryption_keys))
     images = _with_bars(ctx, quiet, lambda eng: eng.pull_all_tags(opts) if all_tags else [eng.pull(opts)])
     for image in images:
         render.out(image.id)

@@ -30,13 +30,7 @@ COMMANDS = {
     "system renumber": "out of scope: podpy has no lock numbers to renumber (SQLite locks the rows)",
 }
 
-FLAGS = {
-    "build": {
-        "--all-platforms": "building for every platform needs emulation of other architectures, which podpy "
-        "does not have",
-        "--decryption-key": "image encryption is not available",
-    },
-}
+FLAGS: dict[str, dict[str, str]] = {}
 
 # podman's second names of a command -> the first (their flags are the same in podman 4.3.1)
 SAME = {
@@ -96,7 +90,7 @@ PODPY_FLAGS = {
     "network create": {"--ignore": LATER, "--dns": QUADLET, "--interface-name": QUADLET},
     "pod create": {"--dns-opt": HIDDEN, "--net": HIDDEN},
     "pull": {"--retry": QUADLET, "--retry-delay": QUADLET, "--signature-policy": HIDDEN,
-             "--decryption-key": "podman 5's flag, refused in one line: podpy has no image decryption"},
+             "--decryption-key": "podman 5's flag: the keys of encrypted layers, as build's --decryption-key"},
     "restart": {"--timeout": "stop's second spelling of --time, which podman 4.3.1's stop takes"},
     "search": {"--cert-dir": LATER, "--creds": LATER},
     "stop": {"--timeout": HIDDEN},

@@ -25,7 +25,7 @@ from storage import reference
 from storage.images import Image
 from storage.store import chain_id
 
-from ..errors import InvalidArgument, NoSuchImage, PodpyError, translate
+from ..errors import EngineError, InvalidArgument, NoSuchImage, PodpyError, translate
 from .imagestore import apply_options, host_arch
 from .context import Runtime
 from .reconcile import reconcile
@@ -48,6 +48,9 @@ class PullOptions:
     retry: Optional[str] = None           # --retry N: attempts after a failed connection (none)
     retry_delay: Optional[str] = None     # --retry-delay DURATION: between them (2s, doubling)
     signature_policy: Optional[str] = None  # --signature-policy: the policy.json to check the image against
+    # --decryption-key KEY[:PASSPHRASE] values for encrypted layers, or keys already read from them
+    # (decryption_keys(): a build reads them once, before its first step)
+    decryption_keys: tuple[Any, ...] = ()
 
 
 def unreachable(exc: BaseException) -> bool:
@@ -142,10 +145,11 @@ def pull(rt: Runtime, o: PullOptions, report: Callable[[str], None],
     from . import transports
 
     t = transports.parse(o.name)
+    keys = decryption_keys(o.decryption_keys)
     if t is not None and t.transport == "docker":
         o = replace(o, name=transports.registry_name(t))
     elif t is not None:  # docker-archive:, oci-archive:, oci:, dir:, containers-storage:
-        return transports.pull(rt, t, report)[0]
+        return transports.pull(rt, t, report, keys)[0]
     given_credentials(o)
     gate = trust_gate(o.signature_policy)
     conf = load(rt.cfg.config_dir)
@@ -161,7 +165,7 @@ def pull(rt: Runtime, o: PullOptions, report: Callable[[str], None],
     for ref in cands:
         report(f"Trying to pull {ref}...")
         try:
-            image = _pull_one(rt, ref, o, conf, report, platform, progress, gate)
+            image = _pull_one(rt, ref, o, conf, report, platform, progress, gate, keys)
             from ..events import emit
 
             emit(rt.cfg.runroot, "image", "pull", image.id, str(ref))
@@ -286,6 +290,19 @@ def _daemon_json_mirrors() -> list[Any]:
     return []
 
 
+def decryption_keys(specs: tuple[Any, ...]) -> list[Any]:
+    """The private keys of --decryption-key, read and checked before anything is fetched (a
+    value that is a key already read is kept)."""
+    if not specs:
+        return []
+    from storage.ocicrypt import DecryptionError, load_keys
+
+    try:
+        return [k for spec in specs for k in (load_keys([spec]) if isinstance(spec, str) else [spec])]
+    except DecryptionError as exc:
+        raise InvalidArgument(str(exc)) from None
+
+
 def given_credentials(o: PullOptions) -> Optional[tuple[str, str]]:
     """--creds USER:PASSWORD, checked before anything is fetched."""
     if not o.creds:
@@ -310,7 +327,7 @@ def _client(ep: Endpoint, o: PullOptions) -> Any:
 
 def _pull_one(rt: Runtime, ref: reference.Reference, o: PullOptions, conf: Any,
               report: Callable[[str], None], platform: tuple[str, str, Optional[str]],
-              progress: Optional[Progress], gate: Optional[Gate] = None) -> Image:
+              progress: Optional[Progress], gate: Optional[Gate] = None, keys: Optional[list[Any]] = None) -> Image:
     """Try each endpoint in turn; a mirror that fails falls back to the next, then the registry."""
     from storage.transports.registry import RegistryError
 
@@ -318,7 +335,7 @@ def _pull_one(rt: Runtime, ref: reference.Reference, o: PullOptions, conf: Any,
     for i, ep in enumerate(eps):
         try:
             with _client(ep, o) as client:
-                return _fetch_image(rt, client, ep.repository, ref, report, platform, progress, gate)
+                return _fetch_image(rt, client, ep.repository, ref, report, platform, progress, gate, keys or [])
         except RegistryError as exc:
             if i == len(eps) - 1:
                 raise
@@ -328,7 +345,7 @@ def _pull_one(rt: Runtime, ref: reference.Reference, o: PullOptions, conf: Any,
 
 def _fetch_image(rt: Runtime, client: Any, repo: str, ref: reference.Reference,
                  report: Callable[[str], None], platform: tuple[str, str, Optional[str]],
-                 progress: Optional[Progress], gate: Optional[Gate] = None) -> Image:
+                 progress: Optional[Progress], gate: Optional[Gate] = None, keys: Optional[list[Any]] = None) -> Image:
     manifest = client.resolve(repo, ref.digest or ref.tag or "latest", *platform)
     if gate is not None:   # before any blob is fetched: a rejected image leaves nothing behind
         gate(ref, manifest, client, repo)
@@ -340,6 +357,9 @@ def _fetch_image(rt: Runtime, client: Any, repo: str, ref: reference.Reference,
     if len(diff_ids) != len(manifest.layers):
         raise PodpyError(f"pulling {ref}: the config lists {len(diff_ids)} layers, the manifest "
                          f"{len(manifest.layers)}")
+    # Every encrypted layer's key is unwrapped before any blob is fetched: a missing or wrong key
+    # stores nothing (and a layer already here is no way around the key).
+    layer_keys = _layer_keys(manifest, keys or [])
     name = str(ref)
     existing = _existing(rt, config_raw)
     chains: list[str] = []
@@ -361,7 +381,12 @@ def _fetch_image(rt: Runtime, client: Any, repo: str, ref: reference.Reference,
 
         def opener() -> Any:  # runs in the user-namespace child: a connection of its own
             blob = client.fork_copy().open_blob(repo, desc.digest, desc.size)
-            return meter.wrap(blob) if meter else blob
+            blob = meter.wrap(blob) if meter else blob
+            if i in layer_keys:   # the HMAC and plain digest are checked at its end, before the commit
+                from storage.ocicrypt import DecryptingReader
+
+                blob = DecryptingReader(blob, layer_keys[i], f"layer {desc.digest}")
+            return blob
 
         try:
             rt.store.apply_layer(opener, chains[i - 1] if i else None, options, expect_diff_id=diff_ids[i])
@@ -383,10 +408,38 @@ def _fetch_image(rt: Runtime, client: Any, repo: str, ref: reference.Reference,
         report(f"Copying config {manifest.config.digest.split(':', 1)[-1][:12]}")
     report("Writing manifest to image destination")
     try:
-        return rt.store.create_image(config_raw, chains, [name], manifest=manifest.raw.decode(),
+        return rt.store.create_image(config_raw, chains, [name], manifest=_stored_manifest(manifest, layer_keys),
                                      digest=manifest.digest)
     except Exception as exc:  # noqa: BLE001
         raise translate(exc) from exc
+
+
+def _layer_keys(manifest: Any, keys: list[Any]) -> dict[int, Any]:
+    """The key of each encrypted layer (by its index), unwrapped with --decryption-key's keys."""
+    from storage.ocicrypt import DecryptionError, is_encrypted, unwrap
+
+    out = {}
+    for i, desc in enumerate(manifest.layers):
+        if is_encrypted(desc.media_type):
+            try:
+                out[i] = unwrap(desc.digest, desc.annotations, keys)
+            except DecryptionError as exc:
+                raise EngineError(str(exc)) from None
+    return out
+
+
+def _stored_manifest(manifest: Any, layer_keys: dict[int, Any]) -> str:
+    """The manifest kept with the image: the registry's, with decrypted layers described as
+    they are stored (their plain media type and digest), as podman keeps it; its Digest stays
+    the registry's."""
+    if not layer_keys:
+        return str(manifest.raw.decode())
+    from storage.ocicrypt import plain_descriptor
+
+    doc = json.loads(manifest.raw)
+    doc["layers"] = [plain_descriptor(d, layer_keys[i]) if i in layer_keys else d
+                     for i, d in enumerate(doc.get("layers") or [])]
+    return json.dumps(doc, separators=(",", ":"))
 
 
 def parallel_layers(layers: int) -> int:

@@ -15,13 +15,13 @@ import json
 import os
 import tarfile
 from dataclasses import dataclass, field
-from typing import IO, Any, Callable, Optional
+from typing import IO, Any, Callable, Optional, cast
 
 from storage import reference
 from storage.images import Image
 from storage.store import chain_id
 
-from ..errors import InvalidArgument, translate
+from ..errors import EngineError, InvalidArgument, translate
 from .context import Runtime
 from .imagestore import apply_options, host_arch
 
@@ -197,9 +197,11 @@ def docker_archive(files: Files, name: Optional[str] = None, index: Optional[int
 
 
 def oci_layout(files: Files, ref: Optional[str] = None, every: bool = False,
-               name_as: Optional[str] = None) -> list[Found]:
+               name_as: Optional[str] = None, keys: Optional[list[Any]] = None) -> list[Found]:
     """The images of an OCI layout (a directory, or a tar of one): every one (every), the one
-    whose ref.name is ref, or the only one. Each is named by its annotations, or name_as."""
+    whose ref.name is ref, or the only one. Each is named by its annotations, or name_as.
+    Encrypted layers are decrypted with keys (--decryption-key's), each unwrapped here, before
+    anything is applied."""
     index = _json(files.read("index.json"), f"index.json in {files.path}")
     descs = [d for d in ((index.get("manifests") or []) if isinstance(index, dict) else []) if isinstance(d, dict)]
     if ref is not None:
@@ -216,7 +218,8 @@ def oci_layout(files: Files, ref: Optional[str] = None, every: bool = False,
         if desc.get("mediaType") in (OCI_INDEX, DOCKER_LIST) or "manifests" in manifest:
             manifest = _json(_blob(files, _pick(manifest).get("digest"), True), "manifest")
         config = _blob(files, (manifest.get("config") or {}).get("digest"), True)
-        layers = [files.opener(_blob(files, d.get("digest"), False)) for d in manifest.get("layers") or []]
+        layers = [_decrypting(files.opener(_blob(files, d.get("digest"), False)), d, keys)
+                  for d in manifest.get("layers") or []]
         if name_as is not None:
             names = [name_as]
         else:
@@ -236,6 +239,27 @@ def oci_layout(files: Files, ref: Optional[str] = None, every: bool = False,
     if not merged:
         raise InvalidArgument(f"invalid index.json in {files.path}: no images")
     return list(merged.values())
+
+
+def _decrypting(opener: Callable[[], IO[bytes]], desc: dict[str, Any],
+                keys: Optional[list[Any]]) -> Callable[[], IO[bytes]]:
+    """A layer's opener, decrypting it when the layer is encrypted (ocicrypt)."""
+    from storage.ocicrypt import is_encrypted
+
+    if not is_encrypted(str(desc.get("mediaType") or "")):
+        return opener
+    from storage.ocicrypt import DecryptingReader, DecryptionError, unwrap
+
+    digest = str(desc.get("digest"))
+    try:
+        key = unwrap(digest, desc.get("annotations"), keys or [])
+    except DecryptionError as exc:
+        raise EngineError(str(exc)) from None
+
+    def decrypting() -> IO[bytes]:
+        return cast(IO[bytes], DecryptingReader(opener(), key, f"layer {digest}"))
+
+    return decrypting
 
 
 def dir_layout(files: Files) -> list[Found]:

@@ -46,14 +46,16 @@ def registry_name(t: refs.TransportRef) -> str:
         raise translate(exc) from exc
 
 
-def pull(rt: Runtime, t: refs.TransportRef, report: Report) -> tuple[Image, str]:
+def pull(rt: Runtime, t: refs.TransportRef, report: Report,
+         keys: Optional[list[Any]] = None) -> tuple[Image, str]:
     """Every image t names (not docker://, which pull.py fetches) into the store: the first,
     and the name a container made from it shows (the first name the source gave it, else its
-    first name in the store, else its id)."""
+    first name in the store, else its id). keys: --decryption-key's, for an OCI layout's
+    encrypted layers."""
     if t.transport == refs.STORAGE:
         image = in_store(rt, t)
         return image, display_name(image)
-    images = read(rt, t, report)
+    images = read(rt, t, report, keys)
     from ..events import emit
 
     for image, _names in images:
@@ -69,7 +71,8 @@ def in_store(rt: Runtime, t: refs.TransportRef) -> Image:
     return lookup(rt, str(t))
 
 
-def read(rt: Runtime, t: refs.TransportRef, report: Report) -> list[tuple[Image, list[str]]]:
+def read(rt: Runtime, t: refs.TransportRef, report: Report,
+         keys: Optional[list[Any]] = None) -> list[tuple[Image, list[str]]]:
     """The image(s) t names in an archive or a layout directory, applied into the store, each
     with the names the source gave it."""
     from . import sources
@@ -88,10 +91,10 @@ def read(rt: Runtime, t: refs.TransportRef, report: Report) -> list[tuple[Image,
                 todo = sources.docker_archive(files, t.name, t.index)
             elif t.transport == refs.OCI_ARCHIVE:
                 _expect(files, "oci-archive", t)
-                todo = sources.oci_layout(files, t.name)
+                todo = sources.oci_layout(files, t.name, keys=keys)
             elif t.transport == refs.OCI:
                 _expect(files, "oci", t)
-                todo = sources.oci_layout(files, t.name, name_as=sources.local_name_for(t.path))
+                todo = sources.oci_layout(files, t.name, name_as=sources.local_name_for(t.path), keys=keys)
             else:
                 _expect(files, "dir", t)
                 todo = sources.dir_layout(files)

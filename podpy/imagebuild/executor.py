@@ -108,6 +108,9 @@ class Build:
         flags.check_isolation(o.isolation)
         if o.retry < 0:
             raise InvalidArgument(f"invalid --retry {o.retry}: a number of attempts")
+        from ..engine.pull import decryption_keys
+
+        self.decryption_keys = tuple(decryption_keys(tuple(o.decryption_keys)))   # read once, before any step
         from ..formats import parse_duration
 
         self.retry_delay = parse_duration(o.retry_delay, "--retry-delay") if o.retry_delay else 2.0
@@ -205,7 +208,8 @@ class Build:
         if t is not None:  # docker-archive:x.tar, oci:dir...: read from there each time
             where = platform_of(platform or None, None, None, None)
             try:
-                image = pull(self.rt, PullOptions(name=name), self.info, where)
+                given = PullOptions(name=name, decryption_keys=self.decryption_keys)
+                image = pull(self.rt, given, self.info, where)
             except PodpyError as exc:
                 raise NoSuchImage(f"{what} {name}: {exc}") from None
         elif self.pull not in ("always", "newer"):
@@ -221,7 +225,7 @@ class Build:
             where = platform_of(platform or None, None, None, None)
             given = PullOptions(name=name, tls_verify=self.o.tls_verify, creds=self.o.creds,
                                 cert_dir=self.o.cert_dir, auth_file=self.o.auth_file,
-                                signature_policy=self.o.signature_policy)
+                                signature_policy=self.o.signature_policy, decryption_keys=self.decryption_keys)
             image = self._pull(given, where, f"{what} {name}")
         if not store.hold_image(image.id):   # its layers stay until the build ends, whatever removes it
             raise NoSuchImage(f"{what} {name}: image not known (it was removed meanwhile)")

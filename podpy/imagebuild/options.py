@@ -38,6 +38,7 @@ class BuildOptions:
     jobs: int = 1
     tls_verify: Optional[bool] = None     # for the images FROM and --from pull
     signature_policy: Optional[str] = None  # the trust policy those pulls are checked against
+    decryption_keys: list[str] = field(default_factory=list)  # KEY[:PASSPHRASE]: FROM's encrypted layers
     creds: Optional[str] = None
     cert_dir: Optional[str] = None
     auth_file: Optional[str] = None

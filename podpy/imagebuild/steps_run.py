@@ -106,6 +106,11 @@ def run_step(sb: Any, ins: Instruction) -> Step:
     def work(w: "Working") -> list[str]:
         from storage import view
 
+        from .binfmt import check_runnable
+
+        # a stage of another architecture: this kernel must run its binaries (a binfmt_misc handler)
+        check_runnable(sb.config)
+
         layer_dirs = [w.changes] if w.driver.full_tree_layers else [*w.layer_dirs, w.changes]
         if workdir != "/" and view.resolve(layer_dirs, workdir) is None:
             w.in_root(ensure_dir, workdir)

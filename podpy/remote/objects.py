@@ -57,7 +57,7 @@ class RemoteImageEngine(Remote):
 
         for flag, value in (("--cert-dir", opts.cert_dir), ("--authfile", opts.auth_file), ("--retry", opts.retry),
                             ("--retry-delay", opts.retry_delay), ("--signature-policy", opts.signature_policy),
-                            ("--platform", opts.platform)):
+                            ("--platform", opts.platform), ("--decryption-key", opts.decryption_keys)):
             if value:
                 raise InvalidArgument(f"podpy {self.command} {flag}: not available with --remote")
         image_id = pull(self, opts.name, "always", self.progress is None, opts.tls_verify, opts.creds,

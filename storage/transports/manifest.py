@@ -39,6 +39,12 @@ LAYER_TYPES = frozenset({
     "application/vnd.oci.image.layer.v1.tar+zstd",
     "application/vnd.docker.image.rootfs.diff.tar.gzip",
 })
+# ocicrypt's encrypted layers (decrypted while pulled, with the keys of --decryption-key: ocicrypt.py)
+ENCRYPTED_LAYER_TYPES = frozenset({
+    "application/vnd.oci.image.layer.v1.tar+encrypted",
+    "application/vnd.oci.image.layer.v1.tar+gzip+encrypted",
+    "application/vnd.oci.image.layer.v1.tar+zstd+encrypted",
+})
 FOREIGN_LAYER_TYPES = frozenset({
     "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
     "application/vnd.oci.image.layer.nondistributable.v1.tar",
@@ -190,7 +196,7 @@ def parse_manifest(raw: bytes, media_type: str) -> ImageManifest | list[Descript
         if layer.media_type in FOREIGN_LAYER_TYPES:
             raise RegistryError(f"layer {layer.digest} is a foreign (non-distributable) layer ({layer.media_type}); "
                          "such images (usually Windows) cannot be pulled")
-        if layer.media_type not in LAYER_TYPES:
+        if layer.media_type not in LAYER_TYPES and layer.media_type not in ENCRYPTED_LAYER_TYPES:
             raise RegistryError(f"unsupported layer media type {layer.media_type}")
     return ImageManifest(raw, kind, sha256_digest(raw), config, layers, None)
 

@@ -122,8 +122,9 @@ def compress(tar: bytes, compression: str) -> bytes:
 
 
 def oci_layout(layout: Path, layers: list[bytes], cmd: list[str], arch: str = "amd64",
-               compression: str = "gzip") -> None:
-    """An OCI image layout with gzip or zstd layers (given as uncompressed tars)."""
+               compression: str = "gzip", history: bool = False) -> None:
+    """An OCI image layout with gzip or zstd layers (given as uncompressed tars); with history,
+    the config records one history entry per layer (podman's builds want them)."""
     layout.mkdir(parents=True, exist_ok=True)
     (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
     descs, diff_ids = [], []
@@ -133,6 +134,10 @@ def oci_layout(layout: Path, layers: list[bytes], cmd: list[str], arch: str = "a
                       **_blob(layout, compress(tar, compression))})
     config = {"architecture": arch, "os": "linux", "config": {"Cmd": cmd},
               "rootfs": {"type": "layers", "diff_ids": diff_ids}}
+    if history:
+        config["created"] = "2023-01-01T00:00:00Z"
+        config["history"] = [{"created": "2023-01-01T00:00:00Z", "created_by": f"layer {i}"}
+                             for i in range(len(layers))]
     cdesc = {"mediaType": "application/vnd.oci.image.config.v1+json",
              **_blob(layout, json.dumps(config).encode())}
     manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -141,6 +146,28 @@ def oci_layout(layout: Path, layers: list[bytes], cmd: list[str], arch: str = "a
              **_blob(layout, json.dumps(manifest).encode()),
              "annotations": {"org.opencontainers.image.ref.name": "latest"}}
     (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [mdesc]}))
+
+
+def push_index(registry: str, repo: str, tag: str, entries: list[tuple[str, str]]) -> str:
+    """An OCI index of the images already at repo:ARCH for each (tag, arch) of entries, put at
+    repo:tag; its digest."""
+    import urllib.request
+
+    manifests = []
+    for source, arch in entries:
+        req = urllib.request.Request(f"http://{registry}/v2/{repo}/manifests/{source}",
+                                     headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            body = r.read()
+        manifests.append({"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                          "digest": "sha256:" + hashlib.sha256(body).hexdigest(), "size": len(body),
+                          "platform": {"architecture": arch, "os": "linux"}})
+    data = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                       "manifests": manifests}).encode()
+    req = urllib.request.Request(f"http://{registry}/v2/{repo}/manifests/{tag}", data=data, method="PUT",
+                                 headers={"Content-Type": "application/vnd.oci.image.index.v1+json"})
+    with urllib.request.urlopen(req, timeout=10):
+        return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def push(layout: Path, dest: str, cert_dir: Path | None = None, creds: str | None = None) -> None:
