@@ -480,11 +480,36 @@ class PodEngine:
 
     # -- reading -------------------------------------------------------------------------
 
-    def ps(self) -> list[dict[str, Any]]:
-        """`pod ps`: one entry per pod, newest first, with podman's fields."""
+    def ps(self, filters: Optional[list[str]] = None) -> list[dict[str, Any]]:
+        """`pod ps`: one entry per pod, newest first, with podman's fields; only those the
+        filters (podfilter.py's KEY=VALUE words) match."""
+        from . import podfilter
+
+        podfilter.parse(list(filters or []))
         reconcile(self.rt)
         all_ctrs = self.rt.state.all()
-        return [self._summary(pod, members(all_ctrs, pod.id)) for pod in self.pods.all()]
+        found = [self._summary(pod, members(all_ctrs, pod.id)) for pod in self.pods.all()]
+        return podfilter.select(found, list(filters or [])) if filters else found
+
+    def top(self, name: str, descriptors: list[str], latest: bool = False) -> list[list[str]]:
+        """`pod top`: the processes of the pod's running containers, one header row first
+        (ps(1)'s descriptors, as `top` takes them)."""
+        from .observe import top
+
+        reports = self.inspect([name] if name else [], latest)
+        if not reports:
+            raise InvalidArgument("no pods to show")
+        doc = reports[0]
+        if doc.error is not None:
+            raise doc.error
+        running = [c for c in doc.value["Containers"] if c["State"] == "running"]
+        if not running:
+            raise InvalidState(f"pod {doc.value['Id']} is not running: no running containers")
+        lines: list[list[str]] = []
+        for c in running:
+            rows = top(self.rt, c["Id"], list(descriptors))
+            lines += rows if not lines else rows[1:]
+        return lines
 
     def _summary(self, pod: PodRecord, recs: list[ContainerRecord]) -> dict[str, Any]:
         from .container import state_word
