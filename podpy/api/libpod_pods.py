@@ -159,8 +159,6 @@ def top(req: Request) -> dict[str, Any]:
 def stats(req: Request) -> list[dict[str, str]]:
     """One reading of the named pods' running containers (every pod's with all or no names):
     podman's PodStatsReport, each figure as `pod stats` prints it."""
-    from ..engine.podstats import stats_row as pod_stats_row
-
     names = [n for values in req.query.get("namesOrIDs", []) for n in values.split(",") if n]
-    readings = _pods(req).stats([] if req.flag("all") else names, False, False, 1, False)
-    return [pod_stats_row(pod.id, st) for rows in readings for pod, st in rows]
+    return [row for rows in _pods(req).stats_rows([] if req.flag("all") else names, False, False, 1, False)
+            for row in rows]

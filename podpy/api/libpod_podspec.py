@@ -111,7 +111,8 @@ def pod_create_options(body: dict[str, Any]) -> PodCreateOptions:
     if body.get("infra_command"):
         o.infra_command = json.dumps(_strs(body["infra_command"], "infra_command"))
     shared = _strs(body.get("shared_namespaces"), "shared_namespaces")
-    o.share = ",".join(shared) if shared else None
+    if shared or (isinstance(body.get("shared_namespaces"), list) and o.infra):
+        o.share = ",".join(shared) or "none"   # podman's client sends the list it means, empty for none
     if "share_parent" in body:
         o.share_parent = bool(body["share_parent"])
     o.pid, o.uts, o.userns = (_ns(body.get(k), k) for k in ("pidns", "utsns", "userns"))

@@ -19,8 +19,13 @@ if TYPE_CHECKING:
 
 
 def engine(ctx: typer.Context, quiet: bool = False) -> Any:
+    """The kube engine over this command's store (a service's, with --remote)."""
     from ..kube.apply import KubeEngine
+    from .app import remote_engine
 
+    remote = remote_engine(ctx, "kube", render.warn)
+    if remote is not None:
+        return remote
     return KubeEngine(runtime(ctx), render.warn, None if quiet else render.err_line)
 
 
@@ -66,9 +71,10 @@ def play(
 ) -> None:
     """Make pods, containers and volumes from Kubernetes YAML, and start them."""
     params = {k: v for k, v in locals().items() if k != "ctx"}   # the parameters, by name
+    from .app import remote_engine
     from .fastcmds import kube_play
 
-    kube_play(lambda: runtime(ctx), params)
+    kube_play(lambda: runtime(ctx), params, remote_engine(ctx, "kube", render.warn))
 
 
 def down(

@@ -18,9 +18,13 @@ if TYPE_CHECKING:
 
 
 def engine(ctx: typer.Context) -> Any:
-    """The pod engine over this command's store."""
+    """The pod engine over this command's store (a service's, with --remote)."""
     from ..engine.pods import PodEngine
+    from .app import remote_engine
 
+    remote = remote_engine(ctx, "pods", render.warn)
+    if remote is not None:
+        return remote
     return PodEngine(runtime(ctx), render.warn)
 
 
@@ -113,9 +117,10 @@ def create(
 ) -> None:
     """Create a pod; print its id."""
     params = {k: v for k, v in locals().items() if k != "ctx"}   # the parameters, by name
+    from .app import remote_engine
     from .fastcmds import pod_create
 
-    pod_create(lambda: runtime(ctx), params)
+    pod_create(lambda: runtime(ctx), params, remote_engine(ctx, "pods", render.warn))
 
 
 def start(
@@ -430,11 +435,10 @@ def stats(
     """Resource use of the containers of pods: CPU, memory, network, block I/O, processes."""
     import json
 
-    from .views import POD_STATS_COLUMNS, pod_stats_row
+    from .views import POD_STATS_COLUMNS
 
     # podman reads every second
-    for readings in engine(ctx).stats(list(pods or []), all_, latest, 1, not no_stream):
-        rows = [pod_stats_row(pod.id, st) for pod, st in readings]
+    for rows in engine(ctx).stats_rows(list(pods or []), all_, latest, 1, not no_stream):
         if fmt == "json":
             render.out(json.dumps(rows, indent=5))
         else:

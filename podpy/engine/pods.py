@@ -570,6 +570,14 @@ class PodEngine:
 
         return pod_stats(self.rt, self.pods, names, all_, latest, interval, stream)
 
+    def stats_rows(self, names: list[str], all_: bool = False, latest: bool = False, interval: int = 5,
+                   stream: bool = True) -> Iterator[list[dict[str, str]]]:
+        """stats() as podman's PodStatsReport rows (podstats.stats_row), what the API answers."""
+        from .podstats import stats_row
+
+        for readings in self.stats(names, all_, latest, interval, stream):
+            yield [stats_row(pod.id, st) for pod, st in readings]
+
     def inspect(self, names: list[str], latest: bool = False) -> list[Report]:
         def one(name: str) -> dict[str, Any]:
             return self._inspect(self.pods.lookup(name))
