@@ -35,8 +35,9 @@ class Query:
             self.values.setdefault(key.lower(), []).extend(values)
 
     def text(self, name: str) -> Optional[str]:
-        values = self.values.get(name)
-        return values[-1] if values and values[-1] != "" else None
+        """The last value given that is not empty (podman's client sends the empty ones too)."""
+        values = self.texts(name)
+        return values[-1] if values else None
 
     def texts(self, name: str) -> list[str]:
         return [v for v in self.values.get(name, []) if v != ""]
