@@ -82,3 +82,24 @@ def stats_row(pod_id: str, stats: dict[str, Any]) -> dict[str, str]:
             "BlockIO": pair(stats["BlockInput"], stats["BlockOutput"], human),
             "PIDS": str(stats["PIDs"]) if stats["PIDs"] else "--", "Pod": pod_id[:12],
             "CID": stats["ContainerID"][:12], "Name": stats["Name"]}
+
+
+def pod_top(rt: Runtime, reports: list[Any], descriptors: list[str]) -> list[list[str]]:
+    """`pod top` of the pod whose inspect report is given: the processes of its running
+    containers under one header row."""
+    from ..errors import InvalidState
+    from .observe import top
+
+    if not reports:
+        raise InvalidArgument("no pods to show")
+    if reports[0].error is not None:
+        raise reports[0].error
+    doc = reports[0].value
+    running = [c for c in doc["Containers"] if c["State"] == "running"]
+    if not running:
+        raise InvalidState(f"pod {doc['Id']} is not running: no running containers")
+    lines: list[list[str]] = []
+    for c in running:
+        rows = top(rt, c["Id"], list(descriptors))
+        lines += rows if not lines else rows[1:]
+    return lines
