@@ -117,7 +117,7 @@ def spec(
     name: str = typer.Argument(..., metavar="{CONTAINER|POD}", help="The container or pod."),
     compact: bool = typer.Option(False, "-c", "--compact", help="Print the JSON on one line."),
     filename: Optional[str] = typer.Option(None, "-f", "--filename", help="Write the JSON to this file."),
-    new_name: bool = typer.Option(True, "-n", "--name/--no-name",
+    new_name: bool = typer.Option(True, "-n", "--name/--no-name", show_default=False,
                                   help="Give the spec a new name, NAME-clone (--name=false: the same name)."),
 ) -> None:
     """Print podman's SpecGenerator JSON of a container (PodSpecGenerator of a pod), which the
