@@ -26,7 +26,7 @@ TEXTS = {"name": "name", "hostname": "hostname", "infra_image": "infra_image", "
 LISTS = {"dns_server": "dns", "dns_search": "dns_search", "dns_option": "dns_option", "hostadd": "add_host",
          "security_opt": "security_opts", "volumes_from": "volumes_from", "pod_create_command": "create_command"}
 # read by the code below
-OTHERS = {"labels", "no_infra", "infra_command", "shared_namespaces", "share_parent", "pidns", "utsns", "userns",
+OTHERS = {"pod_devices", "labels", "no_infra", "infra_command", "shared_namespaces", "share_parent", "pidns", "utsns", "userns",
           "netns", "Networks", "portmappings", "no_manage_hosts", "volumes", "mounts", "sysctl", "shm_size",
           "devices", "resource_limits", "cpu_period", "cpu_quota", "idmappings"}
 
@@ -42,11 +42,11 @@ def _ns(value: Any, key: str) -> Any:
     if not isinstance(value, dict):
         raise BadParameter(f"invalid PodSpecGenerator {key}: expected an object")
     mode, target = value.get("nsmode") or "", value.get("value") or ""
-    if mode in ("", "default"):
+    if mode in ("", "default", "private"):   # a pod's own namespace: what podpy makes anyway
         return None
     if mode == "path":
         return f"ns:{target}"
-    if mode in ("host", "private", "keep-id", "auto", "nomap"):
+    if mode in ("host", "keep-id", "auto", "nomap"):
         return mode + (f":{target}" if target and mode in ("keep-id", "auto") else "")
     raise BadParameter(f"PodSpecGenerator {key} mode {mode!r} is not available in podpy")
 
@@ -117,7 +117,14 @@ def pod_create_options(body: dict[str, Any]) -> PodCreateOptions:
         o.share_parent = bool(body["share_parent"])
     o.pid, o.uts, o.userns = (_ns(body.get(k), k) for k in ("pidns", "utsns", "userns"))
     o.no_hosts = bool(body.get("no_manage_hosts"))
-    # the network, ports and volumes, read as a container's are
+    # the network, ports and volumes, read as a container's are; podman's client puts --ip and
+    # --mac-address on the network named "default" (the default network, whichever it is)
+    networks = body.get("Networks")
+    if isinstance(networks, dict) and isinstance(networks.get("default"), dict):
+        default = networks["default"]
+        o.ip = o.ip or next(iter(_strs(default.get("static_ips"), "static_ips")), None)
+        o.mac_address = o.mac_address or default.get("static_mac") or None
+        body = dict(body, Networks={k: v for k, v in networks.items() if k != "default"})
     scratch = CreateOptions(image="")
     _netns(scratch, body)
     _ports(scratch, body)
@@ -132,7 +139,7 @@ def pod_create_options(body: dict[str, Any]) -> PodCreateOptions:
     o.sysctls = [f"{k}={v}" for k, v in sysctl.items()]
     if body.get("shm_size"):
         o.shm_size = str(int(body["shm_size"]))
-    devices = body.get("devices") or []
+    devices = (body.get("devices") or []) + (body.get("pod_devices") or [])
     if not isinstance(devices, list):
         raise BadParameter("invalid PodSpecGenerator devices: expected an array")
     o.devices = [str(d.get("path") if isinstance(d, dict) else d) for d in devices]

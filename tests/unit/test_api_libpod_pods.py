@@ -33,9 +33,16 @@ PODMAN_POD_CREATE = {
 def test_podmans_pod_create_body_becomes_pod_create_options():
     o = pod_create_options(PODMAN_POD_CREATE)
     assert (o.name, o.labels, o.exit_policy, o.infra) == ("p2", ["x=y"], "continue", True)
-    assert o.share == "ipc,net,uts" and o.share_parent and o.pid == "private"
+    assert o.share == "ipc,net,uts" and o.share_parent and o.pid is None   # "private": the default
     assert o.publish == ["18081:80/tcp"] and o.network == [] and o.userns is None
     assert o.create_command[:3] == ["podman", "--remote", "pod"]
+
+
+def test_the_default_networks_addresses_and_the_pods_devices():
+    o = pod_create_options(dict(PODMAN_POD_CREATE, Networks={"default": {"static_ips": ["10.88.0.9"],
+                                                                         "static_mac": "92:d0:c6:0a:29:33"}},
+                                pod_devices=["/dev/null"]))
+    assert (o.ip, o.mac_address, o.network, o.devices) == ("10.88.0.9", "92:d0:c6:0a:29:33", [], ["/dev/null"])
 
 
 def test_an_empty_share_list_means_none_and_no_infra_is_read():
