@@ -32,7 +32,7 @@ def _pods(req: Request) -> Any:
 def _one(reports: list[Any]) -> Any:
     """The value of a verb's only report, or its error (404 for no such pod)."""
     if not reports:
-        raise ApiError(404, f"no pod with name or ID {''} found: no such pod")
+        raise ApiError(404, "no pods found: no such pod")
     if reports[0].error is not None:
         raise reports[0].error
     return reports[0].value
