@@ -158,6 +158,9 @@ def main(args: list[str], command: Optional[str], g: Optional[Globals] = None) -
         args = [{"--no-trunc=true": "--no-trunc", "--no-trunc=false": "--trunc"}.get(a.lower(), a) for a in args]
     if args[:2] in (["kube", "down"], ["play", "kube"]) and "--down" in args or args[:2] == ["kube", "down"]:
         args = [{"--force=true": "--force", "--force=false": "--no-force"}.get(a.lower(), a) for a in args]
+    if args[:2] == ["generate", "spec"]:   # podman's `--name=false`
+        args = [{"--name=true": "--name", "--name=false": "--no-name", "-n=true": "--name",
+                 "-n=false": "--no-name"}.get(a.lower(), a) for a in args]
     if command in ("history", "image") and "history" in args[:2]:   # podman's `-H=false`
         args = [{"-h=true": "--human", "-h=false": "--no-human"}.get(a.lower(), a) for a in args]
     args = [("--pull=always" if a == "--pull" and (i + 1 >= len(args) or args[i + 1].lower() not in _PULL_WORDS)

@@ -172,18 +172,23 @@ def parse(path: str, words: list[str]) -> Optional[dict[str, Any]]:
 
 def run(path: str, params: dict[str, Any], g: Globals) -> int:
     """Run `path` (a key of COMMANDS) with parse()'s parameters on the store g names."""
+    from . import render
+
+    remote = g.remote_engine("pods" if path == "pod create" else "kube", path, render.warn) \
+        if g.is_remote() else None
     if path == "pod create":
-        return pod_create(g.open_runtime, params)
+        return pod_create(g.open_runtime, params, remote)
     if path == "kube down":
         text = read_yaml(params["file"])
-        print_down(kube_engine(g.open_runtime()).down(text, params["force"]))
+        print_down((remote or kube_engine(g.open_runtime())).down(text, params["force"]))
         return 0
-    return kube_play(g.open_runtime, params)
+    return kube_play(g.open_runtime, params, remote)
 
 
-def pod_create(runtime: Callable[[], Any], p: dict[str, Any]) -> int:
+def pod_create(runtime: Callable[[], Any], p: dict[str, Any], remote: Any = None) -> int:
     """`pod create` from its parameters (typer's, or parse()'s): print the pod's id. runtime
-    opens the command's store, once the options are checked."""
+    opens the command's store, once the options are checked (remote: a service's pod engine
+    instead)."""
     from ..engine.pods import PodCreateOptions, PodEngine
     from . import render
 
@@ -205,7 +210,7 @@ def pod_create(runtime: Callable[[], Any], p: dict[str, Any]) -> int:
         memory_swap=p["memory_swap"], blkio_weight=p["blkio_weight"],
         blkio_weight_device=list(p["blkio_weight_device"]), device_read_bps=list(p["device_read_bps"]),
         device_write_bps=list(p["device_write_bps"]))
-    render.out(PodEngine(runtime(), render.warn).create(opts).id)
+    render.out((remote or PodEngine(runtime(), render.warn)).create(opts).id)
     return 0
 
 
@@ -231,9 +236,10 @@ def read_yaml(path: str) -> str:
         raise InvalidArgument(f"{path}: not UTF-8 text") from None
 
 
-def kube_play(runtime: Callable[[], Any], p: dict[str, Any]) -> int:
+def kube_play(runtime: Callable[[], Any], p: dict[str, Any], remote: Any = None) -> int:
     """`kube play` from its parameters (typer's, or parse()'s): what it made, as podman prints it.
-    runtime opens the command's store, once the options and the file are read."""
+    runtime opens the command's store, once the options and the file are read (remote: a
+    service's kube engine instead)."""
     from ..errors import InvalidArgument
     from ..kube.play import PlayOptions
     from . import render
@@ -255,7 +261,7 @@ def kube_play(runtime: Callable[[], Any], p: dict[str, Any]) -> int:
 
     text = read_yaml(p["file"])
     if p["down"]:
-        print_down(kube_engine(runtime()).down(text, p["force"]))
+        print_down((remote or kube_engine(runtime())).down(text, p["force"]))
         return 0
     maps = [path for item in p["configmap"] for path in item.split(",") if path]
     opts = PlayOptions(network=list(p["network"]), publish=list(p["publish"]), log_driver=p["log_driver"],
@@ -266,7 +272,7 @@ def kube_play(runtime: Callable[[], Any], p: dict[str, Any]) -> int:
     if context_dir is not None and not os.path.isdir(context_dir):
         raise InvalidArgument(f"--context-dir {context_dir}: not a directory")
     quiet = p["quiet"]
-    report = kube_engine(runtime(), quiet).play(text, opts, maps, start=p["start"], replace=p["replace"],
+    report = (remote or kube_engine(runtime(), quiet)).play(text, opts, maps, start=p["start"], replace=p["replace"],
                                          strict=p["strict"], build=build, context_dir=context_dir,
                                          service_container=service_container,
                                          exit_propagation=exit_propagation or "none",

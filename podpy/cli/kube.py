@@ -1,5 +1,6 @@
 """`kube play`, `kube down`, `kube generate`, and podman 4.3.1's older spellings `play kube` and
-`generate kube` (each one KubeEngine call, its report printed as podman prints it)."""
+`generate kube` (each one KubeEngine call, its report printed as podman prints it); `generate
+spec` (engine/genspec.py)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,13 @@ if TYPE_CHECKING:
 
 
 def engine(ctx: typer.Context, quiet: bool = False) -> Any:
+    """The kube engine over this command's store (a service's, with --remote)."""
     from ..kube.apply import KubeEngine
+    from .app import remote_engine
 
+    remote = remote_engine(ctx, "kube", render.warn)
+    if remote is not None:
+        return remote
     return KubeEngine(runtime(ctx), render.warn, None if quiet else render.err_line)
 
 
@@ -66,9 +72,10 @@ def play(
 ) -> None:
     """Make pods, containers and volumes from Kubernetes YAML, and start them."""
     params = {k: v for k, v in locals().items() if k != "ctx"}   # the parameters, by name
+    from .app import remote_engine
     from .fastcmds import kube_play
 
-    kube_play(lambda: runtime(ctx), params)
+    kube_play(lambda: runtime(ctx), params, remote_engine(ctx, "kube", render.warn))
 
 
 def down(
@@ -105,7 +112,36 @@ def generate(
     sys.stdout.write(text)
 
 
+def spec(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="{CONTAINER|POD}", help="The container or pod."),
+    compact: bool = typer.Option(False, "-c", "--compact", help="Print the JSON on one line."),
+    filename: Optional[str] = typer.Option(None, "-f", "--filename", help="Write the JSON to this file."),
+    new_name: bool = typer.Option(True, "-n", "--name/--no-name", show_default=False,
+                                  help="Give the spec a new name, NAME-clone (--name=false: the same name)."),
+) -> None:
+    """Print podman's SpecGenerator JSON of a container (PodSpecGenerator of a pod), which the
+    libpod API's create takes."""
+    import json
+
+    from ..engine.genspec import generate_spec
+    from ..errors import InvalidArgument
+    from . import runargs
+
+    doc = generate_spec(runtime(ctx), name, lambda words: runargs.parse("run", words) or {}, new_name)
+    text = json.dumps(doc, separators=(",", ":")) if compact else json.dumps(doc, indent=1)
+    if filename:
+        try:
+            with open(filename, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as exc:
+            raise InvalidArgument(f"cannot write to {filename}: {exc.strerror}") from None
+        render.out(filename)
+        return
+    render.out(text)
+
+
 TOP: dict = {}
 KUBE = {"play": (play, {}), "down": (down, {}), "generate": (generate, {})}
-GENERATE = {"kube": (generate, {}), "systemd": (_systemd, {})}
+GENERATE = {"kube": (generate, {}), "systemd": (_systemd, {}), "spec": (spec, {})}
 PLAY = {"kube": (play, {})}

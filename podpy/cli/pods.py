@@ -18,9 +18,13 @@ if TYPE_CHECKING:
 
 
 def engine(ctx: typer.Context) -> Any:
-    """The pod engine over this command's store."""
+    """The pod engine over this command's store (a service's, with --remote)."""
     from ..engine.pods import PodEngine
+    from .app import remote_engine
 
+    remote = remote_engine(ctx, "pods", render.warn)
+    if remote is not None:
+        return remote
     return PodEngine(runtime(ctx), render.warn)
 
 
@@ -113,9 +117,10 @@ def create(
 ) -> None:
     """Create a pod; print its id."""
     params = {k: v for k, v in locals().items() if k != "ctx"}   # the parameters, by name
+    from .app import remote_engine
     from .fastcmds import pod_create
 
-    pod_create(lambda: runtime(ctx), params)
+    pod_create(lambda: runtime(ctx), params, remote_engine(ctx, "pods", render.warn))
 
 
 def start(
@@ -243,43 +248,6 @@ def inspect(
     raise typer.Exit(code)
 
 
-_PS_FILTERS = ("ctr-ids", "ctr-names", "ctr-number", "ctr-status", "id", "label", "name", "network", "status",
-               "until")
-_PS_SORT = {"created": lambda p: -p["CreatedTs"], "id": lambda p: p["Id"], "name": lambda p: p["Name"],
-            "number": lambda p: len(p["Containers"]), "status": lambda p: p["Status"]}
-
-
-def _matches(pod: dict, key: str, value: str) -> bool:
-    import fnmatch
-    import re
-
-    ctrs = pod["Containers"]
-    if key == "id":
-        return pod["Id"].startswith(value)
-    if key == "name":
-        return re.search(value, pod["Name"]) is not None
-    if key == "label":
-        k, eq, v = value.partition("=")
-        return k in pod["Labels"] and (not eq or pod["Labels"][k] == v)
-    if key == "status":
-        return pod["Status"].lower() == value.lower()
-    if key == "ctr-names":
-        return any(fnmatch.fnmatchcase(c["Names"], value) or c["Names"] == value for c in ctrs)
-    if key == "ctr-ids":
-        return any(c["Id"].startswith(value) for c in ctrs)
-    if key == "ctr-status":
-        return any(c["Status"] == value for c in ctrs)
-    if key == "ctr-number":
-        return str(len(ctrs)) == value
-    if key == "network":
-        return value in pod["Networks"]
-    if key == "until":
-        from ..formats import parse_time
-
-        return pod["CreatedTs"] < parse_time(value, "--filter until")
-    return False
-
-
 def ps(
     ctx: typer.Context,
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only the pods' ids."),
@@ -295,28 +263,15 @@ def ps(
     ns: bool = typer.Option(False, "--ns", help="The pods' cgroup parent and namespace columns."),
 ) -> None:
     """List pods."""
+    from ..engine import podfilter
     from ..errors import InvalidArgument
     from ..formats import ago, rfc3339
 
-    parsed = []
-    for f in filters:
-        key, eq, value = f.partition("=")
-        if not eq:
-            raise InvalidArgument(f"invalid filter {f!r}: it must be KEY=VALUE")
-        if key not in _PS_FILTERS:
-            raise InvalidArgument(f"{key} is an invalid filter")
-        parsed.append((key, value))
-    if sort not in _PS_SORT:
-        raise InvalidArgument(f"invalid option for --sort, options are: {', '.join(_PS_SORT)}")
-    pods = []
-    for p in engine(ctx).ps():
-        p = {**p, "CreatedTs": p["Created"]}
-        by_key: dict[str, list[str]] = {}
-        for key, value in parsed:
-            by_key.setdefault(key, []).append(value)
-        if all(any(_matches(p, key, v) for v in values) for key, values in by_key.items()):
-            pods.append(p)
-    pods.sort(key=_PS_SORT[sort])
+    podfilter.parse(filters)   # checked before the pods are listed
+    if sort not in podfilter.SORTS:
+        raise InvalidArgument(f"invalid option for --sort, options are: {', '.join(podfilter.SORTS)}")
+    pods = [{**p, "CreatedTs": p["Created"]} for p in engine(ctx).ps(filters)]
+    pods.sort(key=podfilter.SORTS[sort])
     if latest:
         pods = sorted(pods, key=lambda p: -p["CreatedTs"])[:1]
     if quiet:
@@ -357,30 +312,14 @@ def top(
     latest: bool = typer.Option(False, "-l", "--latest", help="The latest pod."),
 ) -> None:
     """The processes of a pod's containers, in one table."""
-    from ..errors import InvalidArgument, InvalidState
-    from .lifecycle import engine as containers
+    from ..errors import InvalidArgument
 
-    pods = engine(ctx)
-    if latest:
-        found = pods.ps()
-        if not found:
-            raise InvalidArgument("no pods to show")
-        if pod is not None:
-            descriptors = [pod, *(descriptors or [])]
-        pod = found[0]["Id"]
-    if pod is None:
+    if latest and pod is not None:
+        descriptors = [pod, *(descriptors or [])]
+        pod = None
+    if pod is None and not latest:
         raise InvalidArgument("you must provide the name or id of a running pod")
-    doc = pods.inspect([pod])[0]
-    if doc.error is not None:
-        raise doc.error
-    running = [c for c in doc.value["Containers"] if c["State"] == "running"]
-    if not running:
-        raise InvalidState(f"pod {doc.value['Id']} is not running: no running containers")
-    lines: list[list[str]] = []
-    for c in running:
-        rows = containers(ctx).top(c["Id"], list(descriptors or []))
-        lines += rows if not lines else rows[1:]
-    for line in render._tabwrite(lines):
+    for line in render._tabwrite(engine(ctx).top(pod or "", list(descriptors or []), latest)):
         render.out(line)
 
 
@@ -496,11 +435,10 @@ def stats(
     """Resource use of the containers of pods: CPU, memory, network, block I/O, processes."""
     import json
 
-    from .views import POD_STATS_COLUMNS, pod_stats_row
+    from .views import POD_STATS_COLUMNS
 
     # podman reads every second
-    for readings in engine(ctx).stats(list(pods or []), all_, latest, 1, not no_stream):
-        rows = [pod_stats_row(pod.id, st) for pod, st in readings]
+    for rows in engine(ctx).stats_rows(list(pods or []), all_, latest, 1, not no_stream):
         if fmt == "json":
             render.out(json.dumps(rows, indent=5))
         else:

@@ -23,8 +23,6 @@ LATEST = NOT_YET
 COMMANDS = {
     "container checkpoint": "checkpointing needs CRIU with root privileges; podpy runs containers without them",
     "container restore": "restoring needs CRIU with root privileges; podpy runs containers without them",
-    "generate spec": "not available yet: podpy's API service reads podman's container specs (the libpod API's "
-                     "create), but podpy does not write them",
     "machine": "out of scope: podpy runs containers on this Linux host and manages no virtual machines",
     "system migrate": "out of scope: podpy's database updates itself when a newer podpy opens it",
     "system renumber": "out of scope: podpy has no lock numbers to renumber (SQLite locks the rows)",

@@ -37,7 +37,7 @@ def systemd(
     fmt: Optional[str] = typer.Option(None, "--format", help="json: the units as a JSON object."),
 ) -> None:
     """Generate systemd units for a container or a pod."""
-    from ..engine.generate import generate_systemd, write_unit_files
+    from ..engine.generate import GeneratedUnits, generate_systemd, write_unit_files
     from ..engine.unitgen import SystemdOptions
     from ..errors import InvalidArgument
 
@@ -48,7 +48,13 @@ def systemd(
                           container_prefix=container_prefix, pod_prefix=pod_prefix, separator=separator,
                           after=list(after), wants=list(wants), requires=list(requires), no_header=no_header,
                           template=template, env=list(env))
-    units = generate_systemd(runtime(ctx), name, opts, render.warn)
+    from .app import remote_engine
+
+    remote = remote_engine(ctx, "kube", render.warn)
+    if remote is not None:   # the service's units (its paths and its podpy), written here with --files
+        units = GeneratedUnits(remote.systemd(name, opts))
+    else:
+        units = generate_systemd(runtime(ctx), name, opts, render.warn)
     if files:
         paths = write_unit_files(units, os.getcwd())
         if fmt == "json":

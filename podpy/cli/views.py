@@ -144,25 +144,10 @@ POD_STATS_COLUMNS = [("POD", "Pod"), ("CID", "CID"), ("NAME", "Name"), ("CPU %",
 
 
 def pod_stats_row(pod_id: str, stats: dict[str, Any]) -> dict[str, str]:
-    """One container of `pod stats`: podman's PodStatsReport, every figure a text (a zero is `--`)."""
-    from ..formats import binary_size
+    """One container of `pod stats` (podstats.stats_row: the API's rows are the same)."""
+    from ..engine.podstats import stats_row
 
-    def percent(f: Any) -> str:
-        return f"{f:.2f}%" if f and round(f, 2) else "--"
-
-    def pair(a: Any, b: Any, size: Any) -> str:
-        return "-- / --" if not a and not b else f"{size(a or 0)} / {size(b or 0)}"
-
-    def human(n: float) -> str:
-        return human_size(n, "")
-
-    mem, limit = stats["MemUsage"], stats["MemLimit"]
-    return {"CPU": percent(stats["CPU"]), "MemUsage": pair(mem, limit, human),
-            "MemUsageBytes": pair(mem, limit, binary_size), "Mem": percent(stats["MemPerc"]),
-            "NetIO": pair(stats["NetInput"], stats["NetOutput"], human),
-            "BlockIO": pair(stats["BlockInput"], stats["BlockOutput"], human),
-            "PIDS": str(stats["PIDs"]) if stats["PIDs"] else "--", "Pod": pod_id[:12],
-            "CID": stats["ContainerID"][:12], "Name": stats["Name"]}
+    return stats_row(pod_id, stats)
 
 
 def stats_json(row: dict[str, Any]) -> dict[str, str]:

@@ -19,6 +19,7 @@ from ..errors import InvalidArgument, InvalidState, NoSuchContainer, NoSuchPod, 
 from ..record import Record
 from .context import Runtime
 from .entities import Report, each
+from .podpause import pause_image
 from .podstore import PodConfig, PodRecord, PodStore, members, parse_share, status
 from .reconcile import reconcile
 
@@ -28,8 +29,6 @@ if TYPE_CHECKING:
 
     from ..state import ContainerRecord
 
-PAUSE_REPOSITORY = "localhost/podpy-pause"
-CATATONIT = ("/usr/libexec/podman/catatonit", "/usr/bin/catatonit", "/usr/local/bin/catatonit")
 EXIT_POLICIES = ("continue", "stop")
 
 
@@ -105,44 +104,6 @@ class PodCreateOptions(Record):
     blkio_weight_device: list[str]
     device_read_bps: list[str]
     device_write_bps: list[str]
-
-
-def pause_image(rt: Runtime) -> str:
-    """The pause image's name, made from the host's catatonit the first time a pod needs it."""
-    from .. import __version__
-
-    name = f"{PAUSE_REPOSITORY}:{__version__}"
-    try:
-        rt.store.image(name, rt.cfg.short_names)
-        return name
-    except Exception:  # noqa: BLE001 - not made yet
-        pass
-    binary = next((p for p in CATATONIT if os.access(p, os.X_OK)), None)
-    if binary is None:
-        raise InvalidArgument("a pod's infra container runs catatonit, which is not installed "
-                              "(Debian: apt-get install catatonit), or use --infra=false")
-    import io
-    import tarfile
-
-    from .entities import ImportOptions
-    from .images import ImageEngine
-
-    with rt.store.temporary("pause") as stage:
-        path = os.path.join(stage.path, "pause.tar")
-        with tarfile.open(path, "w") as tf:
-            info = tf.gettarinfo(os.path.realpath(binary), arcname="catatonit")
-            info.uid = info.gid = 0
-            info.uname = info.gname = "root"
-            info.mode = 0o755
-            with open(binary, "rb") as f:
-                tf.addfile(info, f)
-            for d in ("etc", "proc", "sys", "dev", "run", "tmp"):
-                entry = tarfile.TarInfo(d)
-                entry.type, entry.mode = tarfile.DIRTYPE, 0o755 if d != "tmp" else 0o1777
-                tf.addfile(entry, io.BytesIO(b""))
-        ImageEngine(rt, lambda _line: None).import_(ImportOptions(
-            source=path, reference=name, changes=['ENTRYPOINT ["/catatonit", "-P"]'], message=""))
-    return name
 
 
 class PodEngine:
@@ -480,11 +441,23 @@ class PodEngine:
 
     # -- reading -------------------------------------------------------------------------
 
-    def ps(self) -> list[dict[str, Any]]:
-        """`pod ps`: one entry per pod, newest first, with podman's fields."""
+    def ps(self, filters: Optional[list[str]] = None) -> list[dict[str, Any]]:
+        """`pod ps`: one entry per pod, newest first, with podman's fields; only those the
+        filters (podfilter.py's KEY=VALUE words) match."""
+        from . import podfilter
+
+        podfilter.parse(list(filters or []))
         reconcile(self.rt)
         all_ctrs = self.rt.state.all()
-        return [self._summary(pod, members(all_ctrs, pod.id)) for pod in self.pods.all()]
+        found = [self._summary(pod, members(all_ctrs, pod.id)) for pod in self.pods.all()]
+        return podfilter.select(found, list(filters or [])) if filters else found
+
+    def top(self, name: str, descriptors: list[str], latest: bool = False) -> list[list[str]]:
+        """`pod top`: the processes of the pod's running containers, one header row first
+        (ps(1)'s descriptors, as `top` takes them)."""
+        from .podstats import pod_top
+
+        return pod_top(self.rt, self.inspect([name] if name else [], latest), descriptors)
 
     def _summary(self, pod: PodRecord, recs: list[ContainerRecord]) -> dict[str, Any]:
         from .container import state_word
@@ -544,6 +517,14 @@ class PodEngine:
         from .podstats import pod_stats
 
         return pod_stats(self.rt, self.pods, names, all_, latest, interval, stream)
+
+    def stats_rows(self, names: list[str], all_: bool = False, latest: bool = False, interval: int = 5,
+                   stream: bool = True) -> Iterator[list[dict[str, str]]]:
+        """stats() as podman's PodStatsReport rows (podstats.stats_row), what the API answers."""
+        from .podstats import stats_row
+
+        for readings in self.stats(names, all_, latest, interval, stream):
+            yield [stats_row(pod.id, st) for pod, st in readings]
 
     def inspect(self, names: list[str], latest: bool = False) -> list[Report]:
         def one(name: str) -> dict[str, Any]:

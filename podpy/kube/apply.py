@@ -159,7 +159,7 @@ class KubeEngine:
         """The play's service container: started last, its monitor says READY=1 (--sdnotify
         conmon) with its pid as the service's MAINPID; with an exit-code propagation (all, any)
         a watcher says it instead, and exits with the pods' code (kube/service.py)."""
-        from ..engine.pods import pause_image
+        from ..engine.podpause import pause_image
         from ..engine.runoptions import CreateOptions
 
         watched = propagation != "none"

@@ -4,8 +4,9 @@
     connections.py  `system connection`'s destinations, in podpy's containers.conf
     client.py       HTTP over the socket (ssh: a socket forwarded by OpenSSH's client)
     containers.py   the container verbs; objects.py the image, volume, network, system ones
+    pods.py         the pod verbs, kube play/down/generate and generate systemd
     run.py          run, create, start -a, exec; streams.py their output (and logs)
-    specgen.py      run's options -> podman's SpecGenerator
+    (engine/podmanspec.py: run's options -> podman's SpecGenerator, and a pod's)
 
 The remote engines have the local engines' method names, options and reports, so the CLI
 renders what they return unchanged; what they lack is refused in one line, exit 125:
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
     from .client import Client
 
-KINDS = ("containers", "images", "volumes", "networks", "system")
+KINDS = ("containers", "images", "volumes", "networks", "system", "pods", "kube")
 
 
 def connect(url: Optional[str], connection: Optional[str], identity: Optional[str]) -> Client:
@@ -50,4 +51,8 @@ def engine(client: Client, kind: str, command: str, warn: Callable[[str], None] 
         return objects.RemoteVolumeEngine(client, command, warn)
     if kind == "networks":
         return objects.RemoteNetworkEngine(client, command, warn)
+    if kind in ("pods", "kube"):
+        from .pods import RemoteKubeEngine, RemotePodEngine
+
+        return (RemotePodEngine if kind == "pods" else RemoteKubeEngine)(client, command, warn)
     return objects.RemoteSystemEngine(client, command, warn)

@@ -59,7 +59,7 @@ def pull(eng: Any, name: str, policy: str, quiet: bool, tls_verify: Optional[boo
 
 
 def create(eng: Any, opts: Any, command: str) -> Made:
-    from .specgen import spec_generator
+    from ..engine.podmanspec import spec_generator
 
     spec = spec_generator(opts, command)
     policy = (opts.pull or "missing").lower()
@@ -181,7 +181,7 @@ def exec_(eng: Any, opts: Any) -> int:
     if opts.env_file or opts.preserve_fds:
         raise InvalidArgument(f"podpy exec {'--env-file' if opts.env_file else '--preserve-fds'}: "
                               "not available with --remote")
-    from .specgen import _env
+    from ..engine.podmanspec import _env
 
     name = latest_or(eng, opts.container, opts.latest)
     body = {"AttachStdin": opts.interactive, "AttachStdout": not opts.detach, "AttachStderr": not opts.detach,

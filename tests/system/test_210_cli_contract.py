@@ -187,7 +187,6 @@ def test_the_accepted_engine_flags_are_recorded(p):
     (["image", "sign", "docker://x"], "please provide an identity"),
     (["container", "checkpoint", "x"], "podpy container checkpoint: checkpointing needs CRIU"),
     (["system", "migrate"], "podpy system migrate: out of scope"),
-    (["generate", "spec", "x"], "podpy generate spec: not available yet"),
     (["push", "--sign-by-sigstore-private-key", "k", "x"],
      "podpy push --sign-by-sigstore-private-key: sigstore signatures are not available"),
     (["--hooks-dir", "/no/such/hooks", "run", "--rm", "busybox", "true"],

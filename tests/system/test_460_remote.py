@@ -150,7 +150,7 @@ def test_podpys_client_drives_podpys_service(service, podpy, registry):
 
 def test_what_the_remote_client_lacks_is_refused_in_one_line(service, podpy):
     url = f"unix://{service.sock}"
-    for args, words in ((("pod", "ps"), "podpy pod ps: not available with --remote"),
+    for args, words in ((("pod", "clone", "x"), "podpy pod clone: not available with --remote"),
                         (("run", "--memory-swap", "1g", "busybox", "true"),
                          "podpy run --memory-swap: not available with --remote"),
                         (("volume", "prune", "-f"), "podpy volume prune: not available with --remote")):

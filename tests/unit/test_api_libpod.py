@@ -18,7 +18,7 @@ from podpy.api.routes import Router, split_version
 from podpy.engine.runoptions import CreateOptions
 from podpy.errors import InvalidArgument
 from podpy.remote.client import Client, Unreachable, demux
-from podpy.remote.specgen import spec_generator
+from podpy.engine.podmanspec import spec_generator
 from podpy.remote.url import Target
 
 # what podman 4.3.1's client sends for `podman --remote run -d --name c1 localhost/busybox sh -c '...'`

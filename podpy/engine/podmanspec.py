@@ -1,8 +1,10 @@
-"""`run`/`create`'s options -> podman's SpecGenerator (what POST /libpod/containers/create takes).
+"""podpy's options -> podman's SpecGenerator JSON: `run`/`create`'s (what POST
+/libpod/containers/create takes) and `pod create`'s (PodSpecGenerator, POST /libpod/pods/create).
 
-The flags a service can be given this way are mapped; any other flag given is refused in
-one line before anything is sent ("podpy run --FLAG: not available with --remote"), so that
-nothing asked for is dropped on the way.
+`podpy --remote` sends them to a service, `generate spec` prints them. The flags that can be
+said this way are mapped; any other flag given is refused in one line before anything is
+sent or printed ("podpy run --FLAG: not available with --remote"), so that nothing asked for
+is dropped on the way.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from ..errors import InvalidArgument
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Optional
 
-    from ..engine.runoptions import CreateOptions
+    from .pods import PodCreateOptions
+    from .runoptions import CreateOptions
 
 # the CreateOptions fields this module sends (others must keep their defaults)
 SENT = frozenset((
@@ -29,16 +32,16 @@ SENT = frozenset((
 ))
 
 
-def refuse_unsent(opts: CreateOptions, command: str) -> None:
+def refuse_unsent(opts: CreateOptions, command: str, why: str = "not available with --remote") -> None:
     """The first flag given that this module cannot send, refused in one line."""
-    from ..engine.runoptions import ALL_OPTIONS
+    from .runoptions import ALL_OPTIONS
 
     defaults = type(opts)(image=opts.image)
     for option in ALL_OPTIONS:
         if option.dest in SENT:
             continue
         if getattr(opts, option.dest) != getattr(defaults, option.dest):
-            raise InvalidArgument(f"podpy {command} {option.flags[-1]}: not available with --remote")
+            raise InvalidArgument(f"podpy {command} {option.flags[-1]}: {why}")
 
 
 def _port(spec: str) -> dict[str, Any]:
@@ -123,10 +126,11 @@ def _network(opts: CreateOptions, spec: dict[str, Any]) -> None:
         spec.setdefault("netns", {"nsmode": "bridge"})
 
 
-def spec_generator(opts: CreateOptions, command: str = "run") -> dict[str, Any]:
+def spec_generator(opts: CreateOptions, command: str = "run", why: str = "not available with --remote"
+                   ) -> dict[str, Any]:
     from ..options import parse_signal
 
-    refuse_unsent(opts, command)
+    refuse_unsent(opts, command, why)
     spec: dict[str, Any] = {"image": opts.image, "raw_image_name": opts.image}
     if opts.command:
         spec["command"] = list(opts.command)
@@ -193,4 +197,115 @@ def spec_generator(opts: CreateOptions, command: str = "run") -> dict[str, Any]:
         spec["image_volume_mode"] = opts.image_volume
     _volumes(opts, spec)
     _network(opts, spec)
+    return spec
+
+
+class _Scratch:
+    """The few CreateOptions fields the container mapping's helpers read, for a pod's options."""
+
+    def __init__(self, **fields: Any) -> None:
+        self.__dict__.update(fields)
+
+
+# PodCreateOptions fields -> PodSpecGenerator keys, for texts and lists of texts
+_POD_TEXTS = (("name", "name"), ("hostname", "hostname"), ("infra_image", "infra_image"),
+              ("infra_name", "infra_name"), ("infra_conmon_pidfile", "infra_conmon_pid_file"),
+              ("cgroup_parent", "cgroup_parent"), ("ip", "static_ip"), ("ip6", "static_ipv6"),
+              ("mac_address", "static_mac"))
+_POD_LISTS = (("dns", "dns_server"), ("dns_search", "dns_search"), ("dns_option", "dns_option"),
+              ("add_host", "hostadd"), ("security_opts", "security_opt"), ("volumes_from", "volumes_from"))
+# the options a PodSpecGenerator has no field for (the client acts on some of them itself)
+POD_UNSENT = (("subuidname", "--subuidname"), ("subgidname", "--subgidname"),
+              ("blkio_weight_device", "--blkio-weight-device"), ("device_read_bps", "--device-read-bps"),
+              ("device_write_bps", "--device-write-bps"))
+
+
+def _ns_object(word: Optional[str]) -> dict[str, str]:
+    if not word:
+        return {}
+    mode, _, value = word.partition(":")
+    if mode == "ns":
+        return {"nsmode": "path", "value": value}
+    return {"nsmode": mode, **({"value": value} if value else {})}
+
+
+def _idmap(text: str, flag: str) -> dict[str, int]:
+    parts = text.split(":")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        raise InvalidArgument(f"invalid {flag} {text!r}: CONTAINER:HOST:SIZE")
+    return {"container_id": int(parts[0]), "host_id": int(parts[1]), "size": int(parts[2])}
+
+
+def pod_spec_generator(o: PodCreateOptions, command: str = "pod create",
+                       why: str = "not available with --remote") -> dict[str, Any]:
+    """`pod create`'s options as podman's PodSpecGenerator (label files read here)."""
+    from ..formats import parse_size
+    from ..options import parse_labels
+    from .pods import _label_file
+    from .podstore import parse_share
+
+    for field, flag in POD_UNSENT:
+        if getattr(o, field):
+            raise InvalidArgument(f"podpy {command} {flag}: {why}")
+    spec: dict[str, Any] = {}
+    for field, key in _POD_TEXTS:
+        if getattr(o, field):
+            spec[key] = getattr(o, field)
+    labels = parse_labels(list(o.labels))
+    for path in o.label_files:
+        labels.update(_label_file(path))
+    if labels:
+        spec["labels"] = labels
+    if not o.infra:
+        spec["no_infra"] = True
+    if o.infra_command:
+        text = o.infra_command.strip()
+        spec["infra_command"] = json.loads(text) if text.startswith("[") else text.split()
+    spec["shared_namespaces"] = sorted(parse_share(o.share, o.infra))
+    spec["share_parent"] = bool(o.share_parent)
+    if o.create_command:
+        spec["pod_create_command"] = list(o.create_command)
+    spec["exit_policy"] = o.exit_policy
+    for key, word in (("pidns", o.pid), ("utsns", o.uts), ("userns", o.userns)):
+        if word:
+            spec[key] = _ns_object(word)
+    for field, key in _POD_LISTS:
+        if getattr(o, field):
+            spec[key] = list(getattr(o, field))
+    if o.no_hosts:
+        spec["no_manage_hosts"] = True
+    if o.publish:
+        spec["portmappings"] = [_port(p) for p in o.publish]
+    _network(_Scratch(network=list(o.network), network_aliases=list(o.network_alias)), spec)  # type: ignore[arg-type]
+    _volumes(_Scratch(volumes=list(o.volumes), tmpfs=[]), spec)  # type: ignore[arg-type]
+    if o.sysctls:
+        spec["sysctl"] = _pairs(o.sysctls)
+    if o.shm_size:
+        spec["shm_size"] = parse_size(o.shm_size, "--shm-size")
+    if o.devices:
+        spec["devices"] = [{"path": d} for d in o.devices]
+    if o.uidmap or o.gidmap:
+        spec["idmappings"] = {"HostUIDMapping": not o.uidmap, "HostGIDMapping": not o.gidmap,
+                              "UIDMap": [_idmap(m, "--uidmap") for m in o.uidmap] or None,
+                              "GIDMap": [_idmap(m, "--gidmap") for m in o.gidmap] or None}
+    limits: dict[str, Any] = {}
+    if o.memory:
+        limits.setdefault("memory", {})["limit"] = parse_size(o.memory, "--memory")
+    if o.memory_swap:
+        limits.setdefault("memory", {})["swap"] = parse_size(o.memory_swap, "--memory-swap")
+    for field, key in (("cpu_shares", "shares"), ("cpuset_cpus", "cpus"), ("cpuset_mems", "mems")):
+        value = getattr(o, field)
+        if value:
+            limits.setdefault("cpu", {})[key] = int(value) if key == "shares" else value
+    if o.cpus:
+        try:
+            period, quota = 100000, int(float(o.cpus) * 100000)
+        except ValueError:
+            raise InvalidArgument(f"invalid --cpus {o.cpus!r}: a number of CPUs") from None
+        limits.setdefault("cpu", {}).update(period=period, quota=quota)
+        spec["cpu_period"], spec["cpu_quota"] = period, quota
+    if o.blkio_weight:
+        limits["blockIO"] = {"weight": int(o.blkio_weight)}
+    if limits:
+        spec["resource_limits"] = limits
     return spec
