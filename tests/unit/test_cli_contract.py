@@ -211,12 +211,13 @@ def _refused_flag_cases():
                     yield path, flag, names.split("/")[-1], reason
 
 
-@pytest.mark.parametrize("path,flag,long,reason", list(_refused_flag_cases()))
-def test_a_refused_flag_prints_its_reason(tree, capsys, path, flag, long, reason):
-    paths = [path] + [p for p, same in refusals.SAME.items() if same == path]
-    for p in paths:
-        code = invoke(tree, [*p.split(), flag, "some-value"], Globals())
-        assert (code, capsys.readouterr().err) == (125, f"Error: podpy {p} {long}: {reason}\n")
+def test_every_refused_flag_prints_its_reason(tree, capsys):
+    # (a loop rather than parameters: the table may be empty, as it is once every flag works)
+    for path, flag, long, reason in _refused_flag_cases():
+        paths = [path] + [p for p, same in refusals.SAME.items() if same == path]
+        for p in paths:
+            code = invoke(tree, [*p.split(), flag, "some-value"], Globals())
+            assert (code, capsys.readouterr().err) == (125, f"Error: podpy {p} {long}: {reason}\n")
 
 
 @pytest.mark.parametrize("command", ["run", "create", "exec"])
