@@ -117,6 +117,8 @@ class SpecBuilder:
         if image is None:
             raise InvalidState(f"the image of container {rec.name} ({rec.image_id[:12]}) is gone")
         desc = rt.store.rootfs_mount(rec.id, image)
+        if rec.config.remove and desc.get("type") == "overlay":
+            desc["volatile"] = True   # removed at its exit: nothing to sync (rootless/mounts.py)
         if rec.config.idmap:
             desc = idmapped_rootfs(rt, rec.id, desc, rec.config.idmap)
         return desc
