@@ -191,18 +191,26 @@ def prune(
             "system prune", f"WARNING! This command removes:\n\t- all stopped containers\n\t- {what}{extra}\n"):
         return
     removed = engine(ctx).prune(all_, volumes, list(filters))
-    render.out("Deleted Containers")
-    for cid in removed.containers:
-        render.out(cid)
-    render.out("Deleted Images")
-    for iid in removed.images:
-        render.out(iid)
-    if removed.volumes is not None:
-        render.out("Deleted Volumes")
-        for name in removed.volumes:
-            render.out(name)
-        if removed.volumes_error is not None:
-            raise removed.volumes_error
+    # podman's words: a heading over what was removed of each kind, then the space it held
+    for heading, names in (("Deleted Containers", removed.containers), ("Deleted Networks", removed.networks),
+                           ("Deleted Volumes", removed.volumes or []), ("Deleted Images", removed.images)):
+        if names:
+            render.out(heading)
+            for name in names:
+                render.out(name)
+    render.out(f"Total reclaimed space: {reclaimed(removed.reclaimed)}")
+    if removed.volumes_error is not None:
+        raise removed.volumes_error
+
+
+def reclaimed(n: float) -> str:
+    """Docker's units.HumanSize (four significant digits, no space), as podman's prunes print it."""
+    units = ("B", "kB", "MB", "GB", "TB", "PB")
+    i = 0
+    while n >= 1000 and i < len(units) - 1:
+        n /= 1000
+        i += 1
+    return f"{n:.4g}{units[i]}"
 
 
 def reset(
