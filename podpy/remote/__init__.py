@@ -4,6 +4,7 @@
     connections.py  `system connection`'s destinations, in podpy's containers.conf
     client.py       HTTP over the socket (ssh: a socket forwarded by OpenSSH's client)
     containers.py   the container verbs; objects.py the image, volume, network, system ones
+    cp.py, prune.py, manifests.py, build.py   cp, the prunes, manifest lists, build
     run.py          run, create, start -a, exec; streams.py their output (and logs)
     specgen.py      run's options -> podman's SpecGenerator
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
     from .client import Client
 
-KINDS = ("containers", "images", "volumes", "networks", "system")
+KINDS = ("containers", "images", "volumes", "networks", "system", "manifests")
 
 
 def connect(url: Optional[str], connection: Optional[str], identity: Optional[str]) -> Client:
@@ -50,4 +51,8 @@ def engine(client: Client, kind: str, command: str, warn: Callable[[str], None] 
         return objects.RemoteVolumeEngine(client, command, warn)
     if kind == "networks":
         return objects.RemoteNetworkEngine(client, command, warn)
+    if kind == "manifests":
+        from .manifests import RemoteManifestEngine
+
+        return RemoteManifestEngine(client, command, warn, progress)
     return objects.RemoteSystemEngine(client, command, warn)
