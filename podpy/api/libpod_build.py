@@ -4,7 +4,7 @@ The body is the context as a tar (podman's client gzips it); the query is what p
 client sends (pkg/bindings/images/build.go): t (repeatable) or output, dockerfile (a JSON list
 of paths in the context), buildargs, labels, annotations, envs (JSON), target, nocache,
 pullpolicy, layers, squash, q, jobs, platform, outputformat, timestamp, omithistory, from,
-manifest, and RUN's extrahosts, dnsservers, dnsoptions, dnssearch, addcaps, dropcaps,
+manifest, tlsVerify (and X-Registry-Auth for FROM's pulls), and RUN's extrahosts, dnsservers, dnsoptions, dnssearch, addcaps, dropcaps,
 cgroupparent, cpu*, memory, memswap, shmsize, ulimits (the rest is accepted and changes
 nothing here, as identitylabel, isolation, networkmode and seccomp).
 
@@ -107,8 +107,11 @@ def options(req: Request, root: str) -> Any:
         raise BadParameter(f"invalid outputformat {fmt!r}")
     platform = (req.arg("platform") or "").strip()
     platforms = [p for p in platform.split(",") if p.strip("/")] if platform else []
+    from .registryauth import credentials
+
     timestamp = req.int_arg("timestamp")
     jobs = req.int_arg("jobs", 1)
+    tls = req.arg("tlsVerify")
     return BuildOptions(
         context=root, files=_containerfiles(req, root), tags=tags, target=req.arg("target") or None,
         build_args=_pairs(req, "buildargs"), labels=_pairs(req, "labels"), annotations=_pairs(req, "annotations"),
@@ -123,7 +126,7 @@ def options(req: Request, root: str) -> Any:
         cpuset_cpus=req.arg("cpusetcpus") or None, cpuset_mems=req.arg("cpusetmems") or None,
         memory=_number(req, "memory"), memory_swap=_number(req, "memswap"), shm_size=_number(req, "shmsize"),
         ulimits=_words(req, "ulimits"), http_proxy=req.flag("httpproxy"), rm=req.flag("rm", True),
-        force_rm=req.flag("forcerm"))
+        force_rm=req.flag("forcerm"), tls_verify=req.flag("tlsVerify") if tls else None, creds=credentials(req))
 
 
 @routes.post("/libpod/build", stream_body=True)

@@ -133,6 +133,12 @@ class RemoteImageEngine(Remote):
 
         return images(self.client, all_, filters)
 
+    def build(self, opts: Any, say: Callable[[str], None]) -> str:
+        """`build`: the context sent to the service, which builds the image; its id."""
+        from .build import build
+
+        return build(self.client, opts, self.command, say)
+
     def pull_all_tags(self, opts: Any) -> list[Any]:
         raise InvalidArgument(f"podpy {self.command} --all-tags: not available with --remote")
 
