@@ -190,27 +190,19 @@ def prune(
     if not force and not render.confirm(
             "system prune", f"WARNING! This command removes:\n\t- all stopped containers\n\t- {what}{extra}\n"):
         return
+    from ..formats import human_size
+
     removed = engine(ctx).prune(all_, volumes, list(filters))
     # podman's words: a heading over what was removed of each kind, then the space it held
-    for heading, names in (("Deleted Containers", removed.containers), ("Deleted Networks", removed.networks),
-                           ("Deleted Volumes", removed.volumes or []), ("Deleted Images", removed.images)):
+    for heading, names in (("Deleted Containers", removed.containers), ("Deleted Volumes", removed.volumes or []),
+                           ("Deleted Networks", removed.networks), ("Deleted Images", removed.images)):
         if names:
             render.out(heading)
             for name in names:
                 render.out(name)
-    render.out(f"Total reclaimed space: {reclaimed(removed.reclaimed)}")
+    render.out(f"Total reclaimed space: {human_size(removed.reclaimed, '', 4)}")
     if removed.volumes_error is not None:
         raise removed.volumes_error
-
-
-def reclaimed(n: float) -> str:
-    """Docker's units.HumanSize (four significant digits, no space), as podman's prunes print it."""
-    units = ("B", "kB", "MB", "GB", "TB", "PB")
-    i = 0
-    while n >= 1000 and i < len(units) - 1:
-        n /= 1000
-        i += 1
-    return f"{n:.4g}{units[i]}"
 
 
 def reset(
