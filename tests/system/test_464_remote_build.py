@@ -238,17 +238,18 @@ def sections(out: str) -> dict[str, list[str]]:
     return found
 
 
-def _prunes(remote, local):
-    """Each prune of `remote` against a store `local` lists: what goes, and podman's words."""
+def _prunes(remote, local, podpys):
+    """Each prune of `remote` against a store `local` lists (podpys: podpy's service): what
+    goes, and podman's words."""
     try:
-        _prune_each(remote, local)
+        _prune_each(remote, local, podpys)
     finally:
         remote("rm", "-f", "-t", "0", "pr-c", "pr-c2", "pr-running", check=False)
         remote("network", "rm", "pr-n1", "pr-n2", check=False)
         remote("volume", "rm", "pr-v1", "pr-v2", check=False)
 
 
-def _prune_each(remote, local):
+def _prune_each(remote, local, podpys):
     remote("create", "--name", "pr-c", "localhost/busybox", "true")
     cid = local("inspect", "--format", "{{.Id}}", "pr-c").strip()
     remote("run", "-d", "--name", "pr-running", "localhost/busybox", "sleep", "300")
@@ -274,10 +275,11 @@ def _prune_each(remote, local):
     assert local("images", "-q", "--filter", "dangling=true") == ""
     assert "localhost/pr-unused" in local("images", "--format", "{{.Repository}}").split()
     remote("rm", "-f", "-t", "0", "pr-running")
-    out = remote("system", "prune", "-af").stdout.splitlines()
-    assert out[0] == "Deleted Images" and len(out[1]) == 64 and out[-1].startswith("Total reclaimed space: ")
-    assert out[-1] != "Total reclaimed space: 0B"
-    assert local("images", "-q") == ""
+    found = sections(remote("system", "prune", "-af").stdout)
+    if podpys:   # every image goes (podman 4.3.1's own service keeps an image with several names)
+        assert list(found) == ["Deleted Images", "Total"] and found["Total"] != ["0B"]
+        assert local("images", "-q") == ""
+    assert all(len(i) == 64 for i in found.get("Deleted Images", []))
 
 
 def test_remote_prunes_on_podpys_service(new_podpy, image_tar):
@@ -286,7 +288,7 @@ def test_remote_prunes_on_podpys_service(new_podpy, image_tar):
     svc = Service(store)
     try:
         _prunes(lambda *a, **kw: store("--url", f"unix://{svc.sock}", *a, timeout=120, **kw),
-                lambda *a: store(*a).stdout)
+                lambda *a: store(*a).stdout, True)
     finally:
         assert svc.stop() == 0, svc.log.read_text()
 
@@ -295,7 +297,7 @@ def test_remote_prunes_on_podmans_service(podpy, podman_service, image_tar):
     sock, env = podman_service
     try:
         _prunes(lambda *a, **kw: podpy("--url", f"unix://{sock}", *a, timeout=120, **kw),
-                lambda *a: run_command([PODMAN, *a], env=env, timeout=120).stdout)
+                lambda *a: run_command([PODMAN, *a], env=env, timeout=120).stdout, False)
     finally:
         run_command([PODMAN, "import", image_tar, "localhost/busybox"], env=env, timeout=120)
 
