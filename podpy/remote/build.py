@@ -87,10 +87,14 @@ def _build_args(o: Any) -> dict[str, str]:
 def query(o: Any, files: list[str]) -> dict[str, Any]:
     """The query of POST /build, in podman's client's words."""
     from ..imagebuild.flags import platform
+    from ..imagebuild.options import PULL_POLICIES
 
+    pull = PULL_POLICIES.get((o.pull or "missing").lower())
+    if pull is None:
+        raise InvalidArgument(f"invalid --pull {o.pull!r}: always, missing, never or newer")
     q: dict[str, Any] = {"t": list(o.tags) or None, "output": o.tags[0] if o.tags else None,
                          "dockerfile": json.dumps(files) if files else None, "target": o.target,
-                         "nocache": o.no_cache, "pullpolicy": o.pull, "layers": o.layers, "squash": o.squash,
+                         "nocache": o.no_cache, "pullpolicy": pull, "layers": o.layers, "squash": o.squash,
                          "q": o.quiet, "jobs": o.jobs, "rm": o.rm, "forcerm": o.force_rm,
                          "httpproxy": o.http_proxy, "omithistory": o.omit_history,
                          "identitylabel": o.identity_label, "from": o.from_, "manifest": o.manifest,

@@ -148,6 +148,9 @@ def test_the_build_query_is_podmans(tmp_path, monkeypatch):
     assert q["outputformat"] == "application/vnd.docker.distribution.manifest.v2+json"
     with pytest.raises(InvalidArgument, match="invalid --cpu-quota"):
         remote_build.query(BuildOptions(cpu_quota="lots"), [])
+    assert remote_build.query(BuildOptions(pull="true"), [])["pullpolicy"] == "always"
+    with pytest.raises(InvalidArgument, match="invalid --pull 'sometimes'"):
+        remote_build.query(BuildOptions(pull="sometimes"), [])
 
 
 @pytest.mark.parametrize("field, value, flag", [
