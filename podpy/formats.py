@@ -55,14 +55,15 @@ def ago(ts: Optional[float]) -> str:
     return f"{human_duration(time.time() - ts)} ago" if ts else ""
 
 
-def human_size(n: float, sep: str = " ") -> str:
-    """Docker's units.HumanSize: SI units, three significant digits (podman's stats: no space)."""
+def human_size(n: float, sep: str = " ", digits: int = 3) -> str:
+    """Docker's units.HumanSizeWithPrecision: SI units, three significant digits (podman's stats:
+    no space; its prunes' reclaimed space: units.HumanSize, four digits)."""
     units = ("B", "kB", "MB", "GB", "TB", "PB")
     i = 0
     while n >= 1000 and i < len(units) - 1:
         n /= 1000
         i += 1
-    return f"{n:.3g}{sep}{units[i]}"
+    return f"{n:.{digits}g}{sep}{units[i]}"
 
 
 def go_time(ts: Optional[float]) -> str:

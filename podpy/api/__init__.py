@@ -24,4 +24,5 @@ and `podpy --remote` speak: podman's request and response shapes over the same e
 AREAS = ("system", "containers", "lifecycle", "streams", "archive", "exec",
          "images", "registries", "build", "networks", "volumes",
          "libpod_system", "libpod_containers", "libpod_images", "libpod_resources",
-         "libpod_pods", "libpod_kube")
+         "libpod_pods", "libpod_kube", "libpod_prune", "libpod_archive", "libpod_build",
+         "libpod_manifests")

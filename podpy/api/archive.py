@@ -100,7 +100,9 @@ def _file_chunks(path: str, staging: Any) -> Iterator[bytes]:
 
 
 @routes.put("/containers/{id}/archive", stream_body=True)
-def put(req: Request) -> Response:
+def put(req: Request, chown: bool = False) -> Response:
+    """The tar into the container's directory path, owned as its entries say (chown: by the
+    container's user, libpod's copyUIDGID)."""
     from ..engine.cp import archive_in
 
     rec = lookup(req)
@@ -119,7 +121,7 @@ def put(req: Request) -> Response:
                 os.write(fd, chunk)
             req.streaming = False   # the body is read: the connection may serve another request
             try:
-                archive_in(rt, rec.id, path, fd, overwrite)
+                archive_in(rt, rec.id, path, fd, overwrite, chown)
             except Exception as exc:  # noqa: BLE001
                 raise _not_found(exc, path, rec) from None
         finally:

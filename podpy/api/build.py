@@ -97,6 +97,13 @@ def options(req: Request, root: str) -> Any:
 
 @routes.post("/build", stream_body=True)
 def build(req: Request) -> Streamed:
+    return received(req, options, lambda opts, cleanup: _build(req, opts, req.flag("q"), cleanup))
+
+
+def received(req: Request, parse: Callable[[Request, str], Any],
+             answer: Callable[[Any, Callable[[], None]], Iterator[bytes]]) -> Streamed:
+    """The body's context unpacked in the store's staging area, the query parsed against it
+    (parse(req, root)), and answer(options, cleanup)'s stream (cleanup removes the context)."""
     from storage.archive import ApplyOptions, apply_layer
     from storage.errors import StorageError
 
@@ -115,15 +122,17 @@ def build(req: Request) -> Streamed:
             apply_layer(_BodyFile(req.stream()), root, ApplyOptions(whiteout_format="vfs", chown="none"))
         except StorageError as exc:
             raise BadParameter(f"reading the build context: {exc}") from None
-        opts = options(req, root)
+        opts = parse(req, root)
     except BaseException:
         staging.__exit__(None, None, None)
         raise
-    return Streamed(_build(req, opts, req.flag("q"), lambda: staging.__exit__(None, None, None)))
+    return Streamed(answer(opts, lambda: staging.__exit__(None, None, None)))
 
 
-def _build(req: Request, opts: Any, quiet: bool, cleanup: Callable[[], None]) -> Iterator[bytes]:
-    """The build in a thread; its lines (and its RUN steps' output, through a pipe) as they come."""
+def _build(req: Request, opts: Any, quiet: bool, cleanup: Callable[[], None],
+           libpod: bool = False) -> Iterator[bytes]:
+    """The build in a thread; its lines (and its RUN steps' output, through a pipe) as they come
+    (libpod: podman's stream, the lines as `podpy build` prints them, the image id last)."""
     import select
     import threading
 
@@ -138,6 +147,9 @@ def _build(req: Request, opts: Any, quiet: bool, cleanup: Callable[[], None]) ->
     def say_to(emit: Callable[[dict[str, Any]], None]) -> Callable[[str], None]:
         def say(text: str) -> None:
             if quiet:
+                return
+            if libpod:
+                emit({"stream": text + "\n"})
                 return
             m = _STEP.match(text)
             if m:
@@ -181,6 +193,8 @@ def _build(req: Request, opts: Any, quiet: bool, cleanup: Callable[[], None]) ->
         return image
 
     def finish(image: Any) -> list[dict[str, Any]]:
+        if libpod:   # podman's client takes the last line that starts with 12 hex digits as the id
+            return [{"stream": f"{image.id}\n"}]
         done: list[dict[str, Any]] = [{"aux": {"ID": f"sha256:{image.id}"}}]
         if quiet:   # the docker CLI's -q prints the stream, which is the id alone
             done.append({"stream": f"sha256:{image.id}\n"})

@@ -185,6 +185,13 @@ def build(
                         stdin=stdin)
     from ..errors import InvalidArgument
     from ..imagebuild.flags import platform, platforms_to_build
+    from .app import remote_engine
+
+    remote = remote_engine(ctx, "images", render.warn)
+    if remote is not None:   # the context goes to the service, which builds (podpy/remote/build.py)
+        with _logged(logfile) if logfile else contextlib.nullcontext():
+            render.out(remote.build(opts, _say))
+        return
 
     # several platforms are built one after another (a RUN step of another architecture needs a
     # binfmt_misc handler: imagebuild/platforms.py)

@@ -16,6 +16,11 @@ if TYPE_CHECKING:
 
 
 def engine(ctx: typer.Context, quiet: bool = True) -> Any:
+    from .app import remote_engine
+
+    remote = remote_engine(ctx, "manifests", render.warn, None if quiet else render.err_line)
+    if remote is not None:
+        return remote
     from ..engine.manifests import ManifestEngine
 
     return ManifestEngine(runtime(ctx), None if quiet else render.err_line)

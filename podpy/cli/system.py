@@ -190,19 +190,19 @@ def prune(
     if not force and not render.confirm(
             "system prune", f"WARNING! This command removes:\n\t- all stopped containers\n\t- {what}{extra}\n"):
         return
+    from ..formats import human_size
+
     removed = engine(ctx).prune(all_, volumes, list(filters))
-    render.out("Deleted Containers")
-    for cid in removed.containers:
-        render.out(cid)
-    render.out("Deleted Images")
-    for iid in removed.images:
-        render.out(iid)
-    if removed.volumes is not None:
-        render.out("Deleted Volumes")
-        for name in removed.volumes:
-            render.out(name)
-        if removed.volumes_error is not None:
-            raise removed.volumes_error
+    # podman's words: a heading over what was removed of each kind, then the space it held
+    for heading, names in (("Deleted Containers", removed.containers), ("Deleted Volumes", removed.volumes or []),
+                           ("Deleted Networks", removed.networks), ("Deleted Images", removed.images)):
+        if names:
+            render.out(heading)
+            for name in names:
+                render.out(name)
+    render.out(f"Total reclaimed space: {human_size(removed.reclaimed, '', 4)}")
+    if removed.volumes_error is not None:
+        raise removed.volumes_error
 
 
 def reset(

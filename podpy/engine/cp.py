@@ -366,10 +366,11 @@ def archive_out(rt: Runtime, name: str, path: str, fd: int) -> dict[str, Any]:
     return info
 
 
-def archive_in(rt: Runtime, name: str, path: str, tar_fd: int, overwrite: bool) -> None:
+def archive_in(rt: Runtime, name: str, path: str, tar_fd: int, overwrite: bool, chown: bool = False) -> None:
     """Unpack the tar at tar_fd (a seekable file) into the container's directory path (docker's
-    PUT archive), owned as its entries say; overwrite: a directory may replace a
-    non-directory and the reverse (docker's noOverwriteDirNonDir=false)."""
+    PUT archive), owned as its entries say (chown: by the container's user, as libpod's
+    copyUIDGID asks); overwrite: a directory may replace a non-directory and the reverse
+    (docker's noOverwriteDirNonDir=false)."""
     import pickle  # noqa: F401
     import storage.archive  # noqa: F401
     import storage.compression  # noqa: F401
@@ -384,8 +385,8 @@ def archive_in(rt: Runtime, name: str, path: str, tar_fd: int, overwrite: bool) 
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise InvalidArgument(STDIN_NOT_TAR) from exc
     try:
-        _in_container(rt, rec, _tar_in, tar_fd, _container_path(rec, path), None, None, overwrite,
-                      f"container {rec.name}", False)
+        _in_container(rt, rec, _tar_in, tar_fd, _container_path(rec, path), None,
+                      (rec.config.user or "0") if chown else None, overwrite, f"container {rec.name}", False)
     except PodpyError:
         raise
     except Exception as exc:  # noqa: BLE001

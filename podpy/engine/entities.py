@@ -345,15 +345,19 @@ class NetworkSummary(Record):
 # -- system ----------------------------------------------------------------------------------
 
 class SystemPruneReport(Record):
-    """`system prune`: the containers and images removed, and the volumes when they were
-    asked for (None when not); volumes_error when pruning the volumes failed."""
+    """`system prune`: the containers, networks and images removed, and the volumes when they
+    were asked for (None when not); volumes_error when pruning the volumes failed; reclaimed:
+    the bytes the removed images held."""
 
-    FIELDS = {"containers": list, "images": list, "volumes": None, "volumes_error": None}
+    FIELDS = {"containers": list, "images": list, "volumes": None, "volumes_error": None, "networks": list,
+              "reclaimed": 0}
     __slots__ = tuple(FIELDS)
     containers: list[str]
     images: list[str]
     volumes: Optional[list[str]]
     volumes_error: Optional[PodpyError]
+    networks: list[str]
+    reclaimed: int
 
 
 class EventsOptions(Record):

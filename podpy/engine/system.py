@@ -71,8 +71,8 @@ def _volume_usage(rt: Runtime, recs: list[Any]) -> dict[str, int]:
 
 def prune(rt: Runtime, all_images: bool, volumes: bool = False,
           filters: Optional[PruneFilters] = None) -> SystemPruneReport:
-    """Containers that are not running, then dangling images (every unused one with all_images),
-    then with volumes the volumes no container uses (a failure there is the report's); with
+    """Containers that are not running, then the networks no container is on, then dangling
+    images (every unused one with all_images), then with volumes the volumes no container uses (a failure there is the report's); with
     filters, only what they match (labels and creation times: the containers', the images'
     configurations', the volumes')."""
     from ..errors import translate
@@ -91,7 +91,13 @@ def prune(rt: Runtime, all_images: bool, volumes: bool = False,
     if failed is not None:
         raise failed
     removed = [r.id for r in pruned]
-    report = SystemPruneReport(removed, prune_images(rt, all_images, also=image_matches if filters else None))
+    # as podman's: the networks no container is on next (the default one stays), then the images
+    from .networks import prune as prune_networks
+
+    networks = prune_networks(rt, filters)
+    sizes = {i.id: i.size for i in rt.store.images()}
+    images = prune_images(rt, all_images, also=image_matches if filters else None)
+    report = SystemPruneReport(removed, images, networks=networks, reclaimed=sum(sizes.get(i, 0) for i in images))
     if volumes:
         from .volumes import prune as prune_volumes
 

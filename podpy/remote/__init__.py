@@ -5,6 +5,7 @@
     client.py       HTTP over the socket (ssh: a socket forwarded by OpenSSH's client)
     containers.py   the container verbs; objects.py the image, volume, network, system ones
     pods.py         the pod verbs, kube play/down/generate and generate systemd
+    cp.py, prune.py, manifests.py, build.py   cp, the prunes, manifest lists, build
     run.py          run, create, start -a, exec; streams.py their output (and logs)
     (engine/podmanspec.py: run's options -> podman's SpecGenerator, and a pod's)
 
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
     from .client import Client
 
-KINDS = ("containers", "images", "volumes", "networks", "system", "pods", "kube")
+KINDS = ("containers", "images", "volumes", "networks", "system", "pods", "kube", "manifests")
 
 
 def connect(url: Optional[str], connection: Optional[str], identity: Optional[str]) -> Client:
@@ -55,4 +56,8 @@ def engine(client: Client, kind: str, command: str, warn: Callable[[str], None] 
         from .pods import RemoteKubeEngine, RemotePodEngine
 
         return (RemotePodEngine if kind == "pods" else RemoteKubeEngine)(client, command, warn)
+    if kind == "manifests":
+        from .manifests import RemoteManifestEngine
+
+        return RemoteManifestEngine(client, command, warn, progress)
     return objects.RemoteSystemEngine(client, command, warn)

@@ -217,6 +217,16 @@ class RemoteContainerEngine(Remote):
         # as the local engine: with --force or --ignore, a container that is not there is not reported
         return [r for r in reports if not (isinstance(r.error, NoSuchContainer) and (ignore or force))]
 
+    def prune(self, opts: Any) -> list[Any]:
+        from .prune import containers
+
+        return containers(self.client, opts)
+
+    def cp(self, src: str, dst: str, archive: bool = True, overwrite: bool = False, pause: bool = True) -> None:
+        from .cp import cp
+
+        cp(self, src, dst, archive, overwrite, pause)
+
     def logs(self, names: list[str], opts: Any) -> Iterator[tuple[Any, Any]]:
         from .streams import logs
 

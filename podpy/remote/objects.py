@@ -128,6 +128,17 @@ class RemoteImageEngine(Remote):
         return [LoadReport(image=Image(n.removeprefix("sha256:"), (), {}, (), 0, 0.0),
                            names=[] if n.startswith("sha256:") else [n]) for n in names]
 
+    def prune(self, all_: bool = False, filters: Optional[list[str]] = None) -> list[str]:
+        from .prune import images
+
+        return images(self.client, all_, filters)
+
+    def build(self, opts: Any, say: Callable[[str], None]) -> str:
+        """`build`: the context sent to the service, which builds the image; its id."""
+        from .build import build
+
+        return build(self.client, opts, self.command, say)
+
     def pull_all_tags(self, opts: Any) -> list[Any]:
         raise InvalidArgument(f"podpy {self.command} --all-tags: not available with --remote")
 
@@ -205,6 +216,12 @@ class RemoteVolumeEngine(Remote):
                                                           {"force": force, "timeout": timeout}, timeout=None), n)[1],
                      NoSuchVolume)
 
+    def prune(self, filters: Optional[list[str]] = None,
+              confirm: Optional[Callable[[list[str]], bool]] = None) -> list[str]:
+        from .prune import volumes
+
+        return volumes(self.client, filters, confirm)
+
 
 class RemoteNetworkEngine(Remote):
     def create(self, opts: Any) -> dict[str, Any]:
@@ -250,6 +267,11 @@ class RemoteNetworkEngine(Remote):
                                                         {"force": force, "timeout": timeout}, timeout=None), n)[1],
                      NoSuchNetwork)
 
+    def prune(self, filters: Optional[list[str]] = None) -> list[str]:
+        from .prune import networks
+
+        return networks(self.client, filters)
+
 
 class RemoteSystemEngine(Remote):
     def info(self) -> dict[str, Any]:
@@ -279,6 +301,11 @@ class RemoteSystemEngine(Remote):
             yield report({"Type": doc.get("Type", ""), "Status": doc.get("Action") or doc.get("status", ""),
                           "ID": (doc.get("Actor") or {}).get("ID") or doc.get("id", ""), "Name": name,
                           "Image": image, "Time": int(doc.get("timeNano") or 0), "Attributes": attributes})
+
+    def prune(self, all_images: bool = False, volumes: bool = False, filters: Optional[list[str]] = None) -> Any:
+        from .prune import system
+
+        return system(self.client, all_images, volumes, filters)
 
     def server_version(self) -> dict[str, Any]:
         return self.client.call("GET", "/version") or {}

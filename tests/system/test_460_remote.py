@@ -153,7 +153,7 @@ def test_what_the_remote_client_lacks_is_refused_in_one_line(service, podpy):
     for args, words in ((("pod", "clone", "x"), "podpy pod clone: not available with --remote"),
                         (("run", "--memory-swap", "1g", "busybox", "true"),
                          "podpy run --memory-swap: not available with --remote"),
-                        (("volume", "prune", "-f"), "podpy volume prune: not available with --remote")):
+                        (("volume", "export", "pp-nothing"), "podpy volume export: not available with --remote")):
         res = podpy("--url", url, *args, check=False)
         assert res.returncode == 125 and res.stderr.strip().splitlines() == [f"Error: {words}"], res.stderr
     bad = podpy("--url", "tcp://localhost", "ps", check=False)
