@@ -357,10 +357,12 @@ class State:
                 " You have to remove that container to be able to reuse that name: that name is already in use"
             ) from exc
 
-    def running_detached(self) -> list[ContainerRecord]:
-        rows = self.db.conn.execute("SELECT * FROM containers WHERE state IN (?, ?, ?) AND detached=1",
+    def running_detached_ids(self) -> list[str]:
+        """The ids of the detached containers that run (or are paused or initialized): only
+        their ids, which every command checks for an exit file, without reading their rows."""
+        rows = self.db.conn.execute("SELECT id FROM containers WHERE state IN (?, ?, ?) AND detached=1",
                                     (RUNNING, PAUSED, INITIALIZED))
-        return [_record(r) for r in rows.fetchall()]
+        return [r[0] for r in rows.fetchall()]
 
     def orphans(self) -> list[ContainerRecord]:
         """Rows whose owning process has died, each adopted by this process (see adopt)."""

@@ -40,8 +40,11 @@ def reconcile(rt: Runtime) -> None:
 
 
 def _finish(rt: Runtime) -> None:
-    for rec in rt.state.running_detached():
-        if os.path.exists(os.path.join(rt.container_run_dir(rec.id), EXIT_FILE)):
+    for cid in rt.state.running_detached_ids():
+        if os.path.exists(os.path.join(rt.container_run_dir(cid), EXIT_FILE)):
+            rec = rt.state.get(cid)
+            if rec is None:
+                continue   # removed meanwhile by another command
             ctr = Container(rt, rec)
             got = ctr.read_exit()
             if got is not None:
