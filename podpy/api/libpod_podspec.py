@@ -17,7 +17,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from ..engine.pods import PodCreateOptions
+    from ..engine.podoptions import PodCreateOptions
 
 # PodSpecGenerator key -> PodCreateOptions field, for plain texts and lists of texts
 TEXTS = {"name": "name", "hostname": "hostname", "infra_image": "infra_image", "infra_name": "infra_name",
@@ -90,7 +90,7 @@ def _resources(o: PodCreateOptions, body: dict[str, Any]) -> None:
 
 
 def pod_create_options(body: dict[str, Any]) -> PodCreateOptions:
-    from ..engine.pods import PodCreateOptions
+    from ..engine.podoptions import PodCreateOptions
     from ..engine.runoptions import CreateOptions
     from .libpod_specgen import _mounts, _netns, _ports, _strs
 

@@ -189,7 +189,8 @@ def pod_create(runtime: Callable[[], Any], p: dict[str, Any], remote: Any = None
     """`pod create` from its parameters (typer's, or parse()'s): print the pod's id. runtime
     opens the command's store, once the options are checked (remote: a service's pod engine
     instead)."""
-    from ..engine.pods import PodCreateOptions, PodEngine
+    from ..engine.podoptions import PodCreateOptions
+    from ..engine.pods import PodEngine
     from . import render
 
     opts = PodCreateOptions(

@@ -63,7 +63,7 @@ def _container_spec(rt: Runtime, rec: Any, parse: Callable[[list[str]], dict[str
 def _pod_spec(rt: Runtime, pod: Any, new_name: bool) -> dict[str, Any]:
     from .podclone import clone_create_options, pod_clone_name
     from .podmanspec import pod_spec_generator
-    from .pods import PodCreateOptions
+    from .podoptions import PodCreateOptions
     from .podstore import PodStore
 
     name = pod_clone_name(rt, PodStore(rt.db, rt.cfg.namespace or ""), pod.name) if new_name else pod.name

@@ -24,7 +24,7 @@ PREFIX = "podpy-pod-"
 
 def decide(o: Any) -> tuple[dict[str, str], dict[str, Any]]:
     """(the cgroup files to write, the values `pod inspect` shows by podman's names) of a
-    PodCreateOptions (pods.py, which imports this module), checked as `create` checks a
+    PodCreateOptions (podoptions.py; pods.py imports this module), checked as `create` checks a
     container's flags (the same errors)."""
     from ..options import parse_limits, parse_size
     from . import cgroupopts

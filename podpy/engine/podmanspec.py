@@ -18,7 +18,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Optional
 
-    from .pods import PodCreateOptions
+    from .podoptions import PodCreateOptions
     from .runoptions import CreateOptions
 
 # the CreateOptions fields this module sends (others must keep their defaults)

@@ -62,7 +62,8 @@ class RunVerbs:
         networks, which belong to a pod), the container then made in it."""
         if not (opts.pod or "").startswith("new:"):
             return opts
-        from .pods import PodCreateOptions, PodEngine
+        from .podoptions import PodCreateOptions
+        from .pods import PodEngine
         from .runoptions import CreateOptions
 
         PodEngine(self.rt, self.warn).create(PodCreateOptions(

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import posixpath
 
-from ..engine.pods import PodCreateOptions
+from ..engine.podoptions import PodCreateOptions
 from ..engine.runoptions import CreateOptions
 from ..errors import InvalidArgument
 from .schema import Document

@@ -14,7 +14,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Iterator, Optional
 
-    from ..engine.pods import PodCreateOptions
+    from ..engine.podoptions import PodCreateOptions
 
 
 class Made:

@@ -13,7 +13,7 @@ from podpy.api.libpod_podspec import pod_create_options
 from podpy.api.routes import Router
 from podpy.engine import podfilter
 from podpy.engine.podmanspec import pod_spec_generator
-from podpy.engine.pods import PodCreateOptions
+from podpy.engine.podoptions import PodCreateOptions
 from podpy.errors import InvalidArgument
 
 # what podman 4.3.1's client sends for `podman --remote pod create --name p2 -p 18081:80 --label x=y`

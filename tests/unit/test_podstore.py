@@ -60,7 +60,7 @@ def test_a_pod_whose_infra_container_was_never_made_says_so(tmp_path):
 
 def _pod_limits(**given):
     from podpy.engine.podcgroup import decide
-    from podpy.engine.pods import PodCreateOptions
+    from podpy.engine.podoptions import PodCreateOptions
 
     return decide(PodCreateOptions(**given))
 
