@@ -187,8 +187,8 @@ def test_the_accepted_engine_flags_are_recorded(p):
     (["image", "sign", "docker://x"], "please provide an identity"),
     (["container", "checkpoint", "x"], "podpy container checkpoint: checkpointing needs CRIU"),
     (["system", "migrate"], "podpy system migrate: out of scope"),
-    (["push", "--sign-by-sigstore-private-key", "k", "x"],
-     "podpy push --sign-by-sigstore-private-key: sigstore signatures are not available"),
+    (["push", "--sign-by-sigstore-private-key", "/no/such/key", "busybox", "localhost:1/x"],
+     "reading private key from /no/such/key: open /no/such/key: no such file or directory"),
     (["--hooks-dir", "/no/such/hooks", "run", "--rm", "busybox", "true"],
      "--hooks-dir /no/such/hooks: no such directory"),
 ])

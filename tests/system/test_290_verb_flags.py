@@ -110,8 +110,11 @@ def test_latest_stands_for_the_one_container_of_the_reading_verbs(p):
 def _attached(p, name, *flags):
     """`attach` to a container that prints a tick every 0.2 s, once the first tick came through
     (so the attach is in place), and the process."""
+    # SIGINT as a terminal's shell leaves it: a test run in the background (as a job of a
+    # non-interactive shell) inherits it ignored, and so would the attach
     proc = subprocess.Popen(p.command("attach", *flags, name), env=p.environ(), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert proc.stdout is not None
     assert proc.stdout.readline() == "tick\n"
     return proc

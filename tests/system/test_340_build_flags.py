@@ -325,7 +325,7 @@ def test_accepted_flags_that_change_nothing(p, tmp_path):
     (["--userns-uid-map", "0:1:99999999"], "--userns-uid-map"),
     (["--all-platforms"], "base image name \"busybox\" didn't resolve to"),
     (["--decryption-key", "k"], "Unable to read file: open k: no such file or directory"),
-    (["--sign-by", "me"], "signing"),
+    (["--sign-by", "me"], 'key "me" not found'),
 ])
 def test_bad_or_refused_flags_make_nothing(p, tmp_path, args, words):
     d = ctx(tmp_path, "FROM busybox\nRUN touch /x\n")
