@@ -327,7 +327,10 @@ def mount_rootfs(sc: S.Syscalls, desc: dict[str, Any], tied: bool = True) -> Opt
             # A container removed at its exit (--rm), as podman mounts one: its writes are never
             # synced, and above all its unmount does not sync the whole file system of the
             # upper directory (milliseconds, more on a busy disk). A kernel older than 5.10
-            # does not know the option: mounted without it.
+            # does not know the option: mounted without it. A volatile mount leaves a mark in
+            # its work directory that refuses the next mount (a restart): as c/storage does,
+            # the mark goes first, since the container's writes were never meant to be kept.
+            _drop_volatile_mark(desc["work"])
             try:
                 sc.mount("overlay", target, "overlay", 0, opts + ",volatile")
                 return None
@@ -344,6 +347,25 @@ def mount_rootfs(sc: S.Syscalls, desc: dict[str, Any], tied: bool = True) -> Opt
                 opts += f",{key}={desc[key]}"
         return _fuse_overlay(sc, desc, opts, target, tied)
     raise SetupError(f"unknown rootfs mount type `{kind}`")
+
+
+def _drop_volatile_mark(work: str) -> None:
+    """The kernel's mark of a volatile mount that was not unmounted cleanly (work/incompat/
+    volatile/dirty), which refuses any later mount of the same directories."""
+    mark = os.path.join(work, "work", "incompat")
+    try:
+        os.unlink(os.path.join(mark, "volatile", "dirty"))
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise SetupError(f"removing the volatile mark of {work}: {exc.strerror}") from exc
+    try:
+        os.rmdir(os.path.join(mark, "volatile"))
+        os.rmdir(mark)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise SetupError(f"removing the volatile mark of {work}: {exc.strerror}") from exc
 
 
 def _fuse_overlay(sc: S.Syscalls, desc: dict[str, Any], opts: str, target: str, tied: bool = True) -> int:

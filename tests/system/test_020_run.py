@@ -119,6 +119,12 @@ def test_a_removed_containers_overlay_is_volatile_as_podmans(podpy, busybox):
     if podpy("info", "--format", "{{.Store.GraphDriverName}}").stdout.strip() == "overlay":
         assert removed.startswith("overlay ") and "volatile" in removed
     assert "volatile" not in kept
+    # a volatile mount's mark does not keep a --rm container from restarting, as with podman
+    podpy("run", "-d", "--rm", *NONE, "--name", "restarts", busybox, "sleep", "60")
+    for _ in range(2):
+        podpy("restart", "-t", "0", "restarts")
+        assert podpy("inspect", "--format", "{{.State.Status}}", "restarts").stdout == "running\n"
+    podpy("rm", "-f", "-t", "0", "restarts")
 
 
 def test_without_rm_the_container_stays_exited(podpy, busybox):

@@ -52,3 +52,14 @@ def test_another_failure_is_not_hidden():
     with pytest.raises(SyscallError) as err:
         mount_rootfs(k, {**DESC, "volatile": True})
     assert err.value.errno == errno.EPERM and len(k.mounts) == 1
+
+
+def test_the_mark_of_an_earlier_volatile_mount_goes_first(tmp_path):
+    # a restarted --rm container: the kernel's mark of its last mount would refuse this one
+    mark = tmp_path / "work" / "work" / "incompat" / "volatile"
+    mark.mkdir(parents=True)
+    (mark / "dirty").write_bytes(b"")
+    k = Kernel()
+    mount_rootfs(k, {**DESC, "work": str(tmp_path / "work"), "volatile": True})
+    assert not (tmp_path / "work" / "work" / "incompat").exists()
+    assert (tmp_path / "work" / "work").is_dir() and len(k.mounts) == 1
