@@ -66,11 +66,6 @@ class RemoteImageEngine(Remote):
 
     def save(self, opts: Any) -> None:
         """The images as a docker-archive, to opts.output or stdout (the service writes it)."""
-        import os
-        import sys
-
-        from .client import done
-
         if opts.format != "docker-archive":
             raise InvalidArgument(f"podpy {self.command} --format {opts.format}: not available with --remote "
                                   "(docker-archive only)")
@@ -82,20 +77,7 @@ class RemoteImageEngine(Remote):
                                                                "format": "docker-archive"}, timeout=None)
         except ServiceError as exc:
             raise engine_error(exc, NoSuchImage) from None
-        try:
-            if opts.output in (None, "-"):
-                out = sys.stdout.buffer
-                for chunk in iter(lambda: resp.read(1 << 20), b""):
-                    out.write(chunk)
-                out.flush()
-            else:
-                tmp = f"{opts.output}.tmp-{os.getpid()}"
-                with open(tmp, "wb") as f:
-                    for chunk in iter(lambda: resp.read(1 << 20), b""):
-                        f.write(chunk)
-                os.replace(tmp, opts.output)
-        finally:
-            done(resp)
+        copy_out(resp, opts.output)
 
     def load(self, source: Optional[str]) -> list[Any]:
         """A docker-archive or oci-archive (a file, or stdin) loaded by the service."""
@@ -177,6 +159,53 @@ class RemoteImageEngine(Remote):
                                                 else InvalidArgument(str(errors[0]))) if errors else None))
         return out
 
+    def history(self, name: str) -> list[dict[str, Any]]:
+        """libpod's history, in the rows of the local engine's (times to the second)."""
+        import datetime as dt
+
+        from ..engine.imagestore import _human
+        from ..formats import ago
+
+        try:
+            entries = self.client.call("GET", f"/images/{_q(name)}/history") or []
+        except ServiceError as exc:
+            raise engine_error(exc, NoSuchImage) from None
+        rows = []
+        for e in entries:
+            seconds = int(e.get("Created") or 0)
+            created = dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") \
+                if seconds else ""
+            ident = str(e.get("Id") or "<missing>").removeprefix("sha256:")
+            size = int(e.get("Size") or 0)
+            row = {"created": created, "CreatedBy": str(e.get("CreatedBy") or ""), "size": size,
+                   "comment": str(e.get("Comment") or ""), "tags": e.get("Tags") or None, "ID": ident}
+            row.update(Created=ago(seconds) if seconds else "", Size=_human(size), Comment=row["comment"],
+                       Tags=row["tags"], id=ident)
+            rows.append(row)
+        return rows
+
+    def untag(self, name: str, targets: list[str]) -> list[str]:
+        """libpod's untag, once per name (every name with none)."""
+        try:
+            if not targets:
+                self.client.call("POST", f"/images/{_q(name)}/untag")
+            for target in targets:
+                repo, tag = target, ""
+                if ":" in target.rpartition("/")[2]:
+                    repo, _, tag = target.rpartition(":")
+                self.client.call("POST", f"/images/{_q(name)}/untag", {"repo": repo, "tag": tag or "latest"})
+        except ServiceError as exc:
+            raise engine_error(exc, NoSuchImage) from None
+        return list(targets)
+
+    def diff(self, name: str, other: Optional[str] = None) -> list[tuple[str, str]]:
+        try:
+            changes = self.client.call("GET", f"/images/{_q(name)}/changes", {"parent": other}) or []
+        except ServiceError as exc:
+            raise engine_error(exc, NoSuchImage) from None
+        kinds = {0: "C", 1: "A", 2: "D"}
+        return [(kinds.get(int(c.get("Kind") or 0), "C"), str(c["Path"])) for c in changes]
+
 
 class Pulled:
     """The image a remote pull got (the CLI prints its id)."""
@@ -224,6 +253,23 @@ class RemoteVolumeEngine(Remote):
 
 
 class RemoteNetworkEngine(Remote):
+    def connect(self, container: str, network: str, aliases: Optional[list[str]] = None,
+                ip: Optional[str] = None, mac: Optional[str] = None, ip6: Optional[str] = None) -> None:
+        body = {"container": container, "aliases": list(aliases or []) or None,
+                "static_ips": [a for a in (ip, ip6) if a] or None, "static_mac": mac or None}
+        try:
+            self.client.call("POST", f"/networks/{_q(network)}/connect",
+                             body={k: v for k, v in body.items() if v is not None})
+        except ServiceError as exc:
+            raise engine_error(exc, NoSuchNetwork) from None
+
+    def disconnect(self, container: str, network: str, force: bool = False) -> None:
+        try:
+            self.client.call("POST", f"/networks/{_q(network)}/disconnect",
+                             body={"Container": container, "Force": force})
+        except ServiceError as exc:
+            raise engine_error(exc, NoSuchNetwork) from None
+
     def create(self, opts: Any) -> dict[str, Any]:
         if opts.ip_range or opts.options or opts.ignore:
             raise InvalidArgument(f"podpy {self.command} --ip-range, --opt and --ignore: not available with --remote")
@@ -309,3 +355,33 @@ class RemoteSystemEngine(Remote):
 
     def server_version(self) -> dict[str, Any]:
         return self.client.call("GET", "/version") or {}
+
+
+def copy_out(resp: Any, output: Optional[str]) -> None:
+    """A streamed answer (a tar) to output, whole or not at all (None or "-": stdout)."""
+    import os
+    import sys
+
+    from .client import done
+
+    try:
+        if output in (None, "-"):
+            out = sys.stdout.buffer
+            for chunk in iter(lambda: resp.read(1 << 20), b""):
+                out.write(chunk)
+            out.flush()
+        else:
+            tmp = f"{output}.tmp-{os.getpid()}"
+            try:
+                with open(tmp, "wb") as f:
+                    for chunk in iter(lambda: resp.read(1 << 20), b""):
+                        f.write(chunk)
+                os.replace(tmp, output)
+            except BaseException:
+                try:
+                    os.unlink(tmp)
+                except FileNotFoundError:
+                    pass
+                raise
+    finally:
+        done(resp)
