@@ -120,3 +120,29 @@ def top(req: Request) -> dict[str, Any]:
     words = [w for arg in req.query.get("ps_args", []) for w in arg.replace(",", " ").split()]
     rows = docker_containers.engine(req).top(rec.id, [w for w in words if not w.startswith("-")])
     return {"Processes": rows[1:], "Titles": rows[0] if rows else []}
+
+
+@routes.get("/libpod/containers/stats")
+def stats(req: Request) -> Any:
+    """podman's `{"Error": null, "Stats": [ContainerStats...]}`: one with stream=false, else one
+    per interval (a line each) while a named container runs (every running one without names)."""
+    import json
+
+    from .http import Streamed
+
+    names = [n for value in req.query.get("containers", []) for n in value.split(",") if n]
+    stream = req.flag("stream", True)
+    interval = req.int_arg("interval", 5) or 5
+    if interval < 1:
+        raise BadParameter("invalid interval: at least 1 second")
+    readings = docker_containers.engine(req).stats(names, interval, stream)
+    if not stream:
+        return {"Error": None, "Stats": next(iter(readings), [])}
+
+    def lines() -> Any:
+        yield b""
+        for rows in readings:
+            if req.gone():
+                return
+            yield json.dumps({"Error": None, "Stats": rows}).encode() + b"\n"
+    return Streamed(lines())

@@ -355,3 +355,34 @@ class RemoteContainerEngine(Remote):
         except ServiceError as exc:
             raise engine_error(exc) from None
         copy_out(resp, output)
+
+    def stats(self, names: list[str], interval: int = 5, stream: bool = True,
+              all_: bool = False) -> Iterator[list[dict[str, object]]]:
+        """libpod's stats: podman's ContainerStats, one list per interval (--all adds no
+        figures: a container that does not run has none, as locally)."""
+        query = {"containers": list(names), "stream": stream, "interval": interval}
+        try:
+            if not stream:
+                doc = self.client.call("GET", "/containers/stats", query, timeout=None) or {}
+                docs: Any = iter([doc])
+            else:
+                docs = self.client.lines("GET", "/containers/stats", query)
+                first = next(docs, None)   # the service's refusal (a container that is not running) now
+                docs = iter([]) if first is None else _chain(first, docs)
+        except ServiceError as exc:
+            raise engine_error(exc) from None
+        return _readings(docs)
+
+
+def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    yield first
+    yield from rest
+
+
+def _readings(docs: Iterator[Any]) -> Iterator[list[dict[str, object]]]:
+    from ..errors import PodpyError
+
+    for doc in docs:
+        if doc.get("Error"):
+            raise PodpyError(str(doc["Error"]))
+        yield [dict(s) for s in doc.get("Stats") or []]

@@ -320,6 +320,40 @@ class RemoteNetworkEngine(Remote):
 
 
 class RemoteSystemEngine(Remote):
+    def df(self) -> dict[str, Any]:
+        """libpod's SystemDfReport as the local engine's usage: an image once however many names
+        it has; podpy's service gives its own image totals (a shared layer counted once), podman's
+        the sums its client makes."""
+        doc = self.client.call("GET", "/system/df", timeout=None) or {}
+        images: dict[str, dict[str, Any]] = {}
+        for i in doc.get("Images") or []:
+            entry = images.setdefault(str(i.get("ImageID") or ""), {
+                "Id": str(i.get("ImageID") or ""), "Names": [], "Size": int(i.get("Size") or 0),
+                "SharedSize": int(i.get("SharedSize") or 0), "UniqueSize": int(i.get("UniqueSize") or 0),
+                "Containers": int(i.get("Containers") or 0)})
+            if i.get("Repository") not in (None, "", "<none>"):
+                entry["Names"].append(f"{i['Repository']}:{i.get('Tag') or 'latest'}")
+        unused = [i for i in images.values() if not i["Containers"]]
+        containers = [{"Id": str(c.get("ContainerID") or ""), "Name": str(c.get("Names") or ""),
+                       "Image": str(c.get("Image") or ""), "Size": int(c.get("RWSize") or 0),
+                       "Status": str(c.get("Status") or "")} for c in doc.get("Containers") or []]
+        running = [c for c in containers if c["Status"] in ("running", "paused")]
+        volumes = doc.get("Volumes") or []
+        return {
+            "Images": {"Total": len(images), "Active": len(images) - len(unused),
+                       "Size": int(doc.get("ImagesSize") or sum(i["Size"] for i in images.values())),
+                       "Reclaimable": int(doc["ImagesReclaimable"]) if "ImagesReclaimable" in doc
+                       else sum(i["Size"] for i in unused)},
+            "Containers": {"Total": len(containers), "Active": len(running),
+                           "Size": sum(c["Size"] for c in containers),
+                           "Reclaimable": sum(c["Size"] for c in containers if c not in running)},
+            "Volumes": {"Total": len(volumes), "Active": sum(1 for v in volumes if v.get("Links")),
+                        "Size": sum(int(v.get("Size") or 0) for v in volumes),
+                        "Reclaimable": sum(int(v.get("ReclaimableSize") or 0) for v in volumes)},
+            "ImageList": list(images.values()),
+            "ContainerList": containers,
+        }
+
     def info(self) -> dict[str, Any]:
         doc = self.client.call("GET", "/info") or {}
         host = doc.get("host")
