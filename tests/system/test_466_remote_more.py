@@ -6,6 +6,7 @@ prints; and what podman's remote client refuses too is refused in one line sayin
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import tarfile
 
@@ -82,6 +83,25 @@ def test_top_rename_init_port_and_export(remote, podpy, tmp_path):
     assert _names(there) == _names(here) and "bin/sh" in _names(there)
     assert not [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name]
     remote("rm", "-f", "rm-c2b", "rm-c3")
+
+
+def test_stats_and_system_df(remote, podpy, service):
+    remote("run", "-d", "--name", "rm-c5", "busybox", "sleep", "300")
+    fmt = "{{.ID}} {{.Name}} {{.PIDS}}"
+    assert remote("stats", "--no-stream", "--format", fmt).stdout == podpy("stats", "--no-stream", "--format", fmt).stdout
+    rows = json.loads(remote("stats", "--no-stream", "--format", "json", "rm-c5").stdout)
+    assert [(r["name"], r["pids"]) for r in rows] == [("rm-c5", "1")]
+    streamed = run_command(["timeout", "4", *podpy.command("--url", f"unix://{service.sock}", "stats", "-i", "1",
+                                                           "--no-reset", "--format", "{{.Name}}", "rm-c5")],
+                           env=podpy.environ(), check=False, timeout=60)
+    assert streamed.stdout.split()[:2] == ["rm-c5", "rm-c5"]   # a reading a second, until stopped
+    remote("create", "--name", "rm-c6", "busybox", "true")
+    stopped = remote("stats", "--no-stream", "rm-c6", check=False)
+    assert stopped.returncode == 125 and "is not running" in stopped.stderr
+    assert remote("system", "df").stdout == podpy("system", "df").stdout
+    assert remote("system", "df", "-v").stdout == podpy("system", "df", "-v").stdout
+    assert remote("system", "df", "--format", "json").stdout == podpy("system", "df", "--format", "json").stdout
+    remote("rm", "-f", "rm-c5", "rm-c6")
 
 
 def test_secrets(remote, podpy, tmp_path):
@@ -167,7 +187,7 @@ def test_podmans_client_drives_these_on_podpys_service(service, podpy, tmp_path)
                                            "remote client refuses it too)"),
     (("generate", "spec", "rm-nothing"), "podpy generate spec: not available with --remote (podman 4.3.1's remote "
                                          "client refuses it too)"),
-    (("stats", "--no-stream"), "podpy stats: not available with --remote"),
+    (("image", "tree", "busybox"), "podpy image tree: not available with --remote"),
 ])
 def test_what_stays_refused_says_why_in_one_line(remote, args, words):
     res = remote(*args, check=False)
