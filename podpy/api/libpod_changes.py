@@ -146,3 +146,23 @@ def stats(req: Request) -> Any:
                 return
             yield json.dumps({"Error": None, "Stats": rows}).encode() + b"\n"
     return Streamed(lines())
+
+
+@routes.get("/libpod/containers/{id}/healthcheck")
+def healthcheck(req: Request) -> dict[str, Any]:
+    """One run of the container's check: podman's HealthCheckResults, Status that run's
+    (healthy when it passed, else unhealthy), FailingStreak and Log the container's."""
+    import json
+
+    from ..engine import health
+    from ..engine.healthstate import health_path
+
+    rec = lookup(req)
+    _status, code = health.run(req.runtime(), rec.id, lambda _line: None)
+    try:
+        with open(health_path(req.runtime(), rec)) as f:
+            kept = json.load(f)
+    except (OSError, ValueError):
+        kept = {}
+    return {"Status": "healthy" if code == 0 else "unhealthy", "FailingStreak": int(kept.get("FailingStreak") or 0),
+            "Log": kept.get("Log") or []}

@@ -140,6 +140,28 @@ def load(req: Request) -> Any:
     return {"Names": [n for r in reports for n in (r.names or [f"sha256:{r.image.id}"])]}
 
 
+@routes.post("/libpod/images/import", stream_body=True)
+def import_(req: Request) -> Any:
+    """A rootfs tarball in the body (or at `url`, which the service fetches) as a one-layer
+    image; podman's report: {"Id": "sha256:..."}."""
+    import os
+
+    from ..engine.entities import ImportOptions
+
+    changes = [c for value in req.query.get("changes") or [] for c in value.split("\n") if c.strip()]
+    rt = req.runtime()
+    with rt.store.temporary("api-import") as stage:
+        source = req.arg("url") or ""
+        if not source:
+            source = os.path.join(stage.path, "rootfs.tar")
+            if not docker_images.body_to_file(req, source):
+                raise BadParameter("the body is empty: send a tar of a root file system, or a url")
+        image = docker_images.engine(req).import_(ImportOptions(
+            source=source, reference=req.arg("reference") or None, changes=changes, message=req.arg("message") or "",
+            arch=req.arg("arch") or None, os=req.arg("os") or None, variant=req.arg("variant") or None))
+    return {"Id": f"sha256:{image.id}"}
+
+
 @routes.delete("/libpod/images/remove")
 def remove(req: Request) -> Any:
     """podman's rmi: {"Deleted", "Untagged", "Errors", "ExitCode"} of every image asked for."""

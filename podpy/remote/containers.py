@@ -356,6 +356,15 @@ class RemoteContainerEngine(Remote):
             raise engine_error(exc) from None
         copy_out(resp, output)
 
+    def healthcheck_run(self, name: str) -> tuple[str, int]:
+        """libpod's healthcheck: the run's status, and 0 when it passed, else 1."""
+        try:
+            doc = self.client.call("GET", f"/containers/{_q(name)}/healthcheck", timeout=None) or {}
+        except ServiceError as exc:
+            raise engine_error(exc) from None
+        status = str(doc.get("Status") or "")
+        return status, 0 if status == "healthy" else 1
+
     def stats(self, names: list[str], interval: int = 5, stream: bool = True,
               all_: bool = False) -> Iterator[list[dict[str, object]]]:
         """libpod's stats: podman's ContainerStats, one list per interval (--all adds no

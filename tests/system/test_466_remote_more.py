@@ -1,7 +1,7 @@
 """More remote forms: commit, diff (of a container and of an image), history, untag, top,
 rename, init, port, export, secrets and network connect/disconnect, by podpy's client and by
 podman 4.3.1's own remote client against podpy's service, each printing what the local command
-prints; and what podman's remote client refuses too is refused in one line saying so."""
+prints (and import, stats, system df, healthcheck run); and what podman's remote client refuses too is refused in one line saying so."""
 
 from __future__ import annotations
 
@@ -58,13 +58,14 @@ def test_commit_diff_history_and_untag(remote, podpy):
     remote("untag", "rm-img:1", "localhost/rm-img:2")
     names = podpy("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
     assert "localhost/rm-img:1" in names and "localhost/rm-img:2" not in names
+    assert remote("import", "/rm-nothing", check=False).stderr == "Error: cannot import /rm-nothing: no such file\n"
     missing = remote("diff", "rm-nothing", check=False)
     assert missing.returncode == 125 and missing.stderr.count("\n") == 1
     remote("rm", "-f", "rm-c1")
     podpy("rmi", "-f", "localhost/rm-img:1")
 
 
-def test_top_rename_init_port_and_export(remote, podpy, tmp_path):
+def test_top_rename_init_port_export_and_import(remote, podpy, service, tmp_path):
     remote("run", "-d", "--name", "rm-c2", "busybox", "sleep", "300")
     top = remote("top", "rm-c2", "pid", "args").stdout.splitlines()
     assert top[0].split() == ["PID", "COMMAND"] and top[1].split() == ["1", "sleep", "300"]
@@ -82,6 +83,14 @@ def test_top_rename_init_port_and_export(remote, podpy, tmp_path):
     there, here = ((tmp_path / f"{n}.tar").read_bytes() for n in ("there", "here"))
     assert _names(there) == _names(here) and "bin/sh" in _names(there)
     assert not [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name]
+    made = remote("import", "-c", "ENV RM=1", "-m", "from rm-c3", tmp_path / "there.tar", "rm-imported").stdout.strip()
+    assert podpy("image", "inspect", "--format", "{{.Id}} {{.Config.Env}} {{.Comment}}", "rm-imported").stdout.strip() \
+        == f"{made} [RM=1] from rm-c3"
+    piped = run_command(["sh", "-c", f'exec "$@" < {tmp_path / "there.tar"}', "sh",
+                         *podpy.command("--url", f"unix://{service.sock}", "import", "-")],
+                        env=podpy.environ(), timeout=120).stdout.strip()
+    assert piped in podpy("images", "--no-trunc", "--format", "{{.ID}}").stdout.replace("sha256:", "").split()
+    podpy("rmi", "rm-imported", piped)
     remote("rm", "-f", "rm-c2b", "rm-c3")
 
 
@@ -102,6 +111,21 @@ def test_stats_and_system_df(remote, podpy, service):
     assert remote("system", "df", "-v").stdout == podpy("system", "df", "-v").stdout
     assert remote("system", "df", "--format", "json").stdout == podpy("system", "df", "--format", "json").stdout
     remote("rm", "-f", "rm-c5", "rm-c6")
+
+
+def test_healthcheck_run(remote, podpy):
+    podpy("run", "-d", "--name", "rm-hc", "--health-cmd", "test -e /ok", "--health-retries", "1", "busybox",
+          "sleep", "300")
+    failed = remote("healthcheck", "run", "rm-hc", check=False)
+    assert (failed.returncode, failed.stdout) == (1, "unhealthy\n")
+    podpy("exec", "rm-hc", "touch", "/ok")
+    passed = remote("healthcheck", "run", "rm-hc", check=False)
+    assert (passed.returncode, passed.stdout) == (0, "")
+    assert podpy("inspect", "--format", "{{.State.Health.Status}}", "rm-hc").stdout.strip() == "healthy"
+    remote("run", "-d", "--name", "rm-nohc", "busybox", "sleep", "300")
+    none = remote("healthcheck", "run", "rm-nohc", check=False)
+    assert none.returncode == 125 and none.stderr == "Error: container rm-nohc has no defined healthcheck\n"
+    remote("rm", "-f", "rm-hc", "rm-nohc")
 
 
 def test_secrets(remote, podpy, tmp_path):
@@ -158,6 +182,8 @@ def test_podmans_client_drives_these_on_podpys_service(service, podpy, tmp_path)
     assert pm("history", "--format", fmt, "rm-pm-img:1").stdout == podpy("history", "--format", fmt, "rm-pm-img:1").stdout
     assert pm("top", "rm-pm1", "pid", "args").stdout.splitlines()[0].split() == ["PID", "COMMAND"]
     pm("rename", "rm-pm1", "rm-pm1b")
+    hc = pm("healthcheck", "run", "rm-pm1b", check=False)
+    assert hc.returncode == 125 and "has no defined healthcheck" in hc.stderr
     assert podpy("inspect", "--format", "{{.Name}}", "rm-pm1b").stdout.strip() == "rm-pm1b"
     pm("untag", "localhost/rm-pm-img:1")
     assert "localhost/rm-pm-img" not in podpy("images", "--format", "{{.Repository}}").stdout.split()
