@@ -77,7 +77,7 @@ def runtime(ctx: typer.Context):  # type: ignore[no-untyped-def]
     if g.is_remote():
         from ..errors import InvalidArgument
 
-        from ..remote import refusal
+        from ..remote.refusals import refusal
 
         raise InvalidArgument(refusal(command_words(ctx)))
     cached = getattr(root, "_podpy_rt", None)

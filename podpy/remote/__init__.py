@@ -7,6 +7,7 @@
     pods.py         the pod verbs, kube play/down/generate and generate systemd
     cp.py, prune.py, manifests.py, build.py   cp, the prunes, manifest lists, build
     secrets.py      the secret verbs
+    refusals.py     the one line of what a remote command line cannot do
     run.py          run, create, start -a, exec; streams.py their output (and logs)
     (engine/podmanspec.py: run's options -> podman's SpecGenerator, and a pod's)
 
@@ -23,26 +24,6 @@ if TYPE_CHECKING:
     from typing import Any, Callable, Optional
 
     from .client import Client
-
-# what podman 4.3.1's own remote client refuses too ("cannot use command ... with the remote
-# podman client", or its own words): podpy's refusal of them says so
-PODMAN_REFUSES = frozenset((
-    "auto-update", "cleanup", "clone", "runlabel", "mount", "unmount", "umount", "unshare", "checkpoint",
-    "restore", "generate spec", "image mount", "image unmount", "image umount", "image sign",
-    "image trust show", "image trust set", "network reload", "volume export", "volume import", "volume mount",
-    "volume unmount", "volume umount", "volume reload", "system migrate", "system renumber",
-    "machine"))
-
-
-def refusal(command: str) -> str:
-    """The one line a command line that is remote gets for what it cannot do there."""
-    words = command.removeprefix("container ")
-    if words == "pod clone":
-        return f"podpy {command}: not available with --remote (podman 4.3.1's remote client fails on it too)"
-    if words in PODMAN_REFUSES or words.partition(" ")[0] in ("machine",):
-        return f"podpy {command}: not available with --remote (podman 4.3.1's remote client refuses it too)"
-    return f"podpy {command}: not available with --remote"
-
 
 KINDS = ("containers", "images", "volumes", "networks", "system", "pods", "kube", "manifests", "secrets")
 

@@ -23,7 +23,7 @@ class Remote:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
-        from . import refusal
+        from .refusals import refusal
 
         raise InvalidArgument(refusal(self.command))
 

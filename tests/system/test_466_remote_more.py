@@ -128,6 +128,30 @@ def test_healthcheck_run(remote, podpy):
     remote("rm", "-f", "rm-hc", "rm-nohc")
 
 
+def test_cp_between_two_containers(remote, podpy, service):
+    remote("run", "-d", "--name", "rm-cpa", "busybox", "sh", "-c",
+           "mkdir -p /d/sub; echo one > /d/f; echo two > /d/sub/g; touch /ready; sleep 300")
+    remote("run", "-d", "--name", "rm-cpb", "busybox", "sleep", "300")
+    podpy("exec", "rm-cpa", "sh", "-c", "while [ ! -e /ready ]; do sleep 0.1; done")
+    remote("cp", "rm-cpa:/d/f", "rm-cpb:/tmp/")
+    remote("cp", "rm-cpa:/d/f", "rm-cpb:/tmp/renamed")
+    remote("cp", "rm-cpa:/d", "rm-cpb:/tmp/")
+    remote("cp", "rm-cpa:/d", "rm-cpb:/tmp/dcopy")
+    remote("cp", "rm-cpa:/d/.", "rm-cpb:/tmp/dcopy/")
+    found = podpy("exec", "rm-cpb", "find", "/tmp").stdout.split()
+    assert sorted(found) == ["/tmp", "/tmp/d", "/tmp/d/f", "/tmp/d/sub", "/tmp/d/sub/g", "/tmp/dcopy", "/tmp/dcopy/f",
+                             "/tmp/dcopy/sub", "/tmp/dcopy/sub/g", "/tmp/f", "/tmp/renamed"]
+    assert podpy("exec", "rm-cpb", "cat", "/tmp/renamed", "/tmp/dcopy/sub/g").stdout == "one\ntwo\n"
+    for args in (("rm-cpa:/nope", "rm-cpb:/tmp"), ("rm-cpa:/d", "rm-cpb:/nodir/x"), ("rm-cpa:/d", "rm-cpb:/tmp/f")):
+        there, here = remote("cp", *args, check=False), podpy("cp", *args, check=False)
+        assert (there.returncode, there.stderr) == (here.returncode, here.stderr) and there.returncode == 125
+    if PODMAN is not None:   # podman's client renames with the archive route's rename query
+        run_command([PODMAN, "--remote", "--url", f"unix://{service.sock}", "cp", "rm-cpa:/d/f", "rm-cpb:/tmp/pm"],
+                    env=podpy.environ(), timeout=120, variant="podman")
+        assert podpy("exec", "rm-cpb", "cat", "/tmp/pm").stdout == "one\n"
+    remote("rm", "-f", "rm-cpa", "rm-cpb")
+
+
 def test_secrets(remote, podpy, tmp_path):
     data = tmp_path / "data"
     data.write_text("s3cret")

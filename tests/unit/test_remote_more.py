@@ -6,7 +6,7 @@ import pytest
 
 from podpy.api import AREAS
 from podpy.api.routes import Router
-from podpy.remote import refusal
+from podpy.remote.refusals import refusal
 from podpy.remote.secrets import _local_times
 
 
