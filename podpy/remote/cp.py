@@ -193,7 +193,7 @@ def _between(client: Client, src_ctr: str, src_path: str, dst_ctr: str, dst_path
         finally:
             done(resp)
         got.seek(0)
-        _renamed(got, f, top)
+        _renamed(got, f, top, src_path.endswith("/.") and bool(info["isDir"]))
         f.seek(0)
         query = {"path": into, "copyUIDGID": archive, "nooverwritedirnondir": not overwrite, "pause": pause}
         try:
@@ -202,23 +202,39 @@ def _between(client: Client, src_ctr: str, src_path: str, dst_ctr: str, dst_path
             raise engine_error(exc, PodpyError) from None
 
 
-def _renamed(src: Any, dst: Any, top: Optional[str]) -> None:
-    """The tar in src written to dst with its top entry named top (None: its content only)."""
+def _renamed(src: Any, dst: Any, top: Optional[str], contents: bool) -> None:
+    """The tar in src written to dst with its top entry named top, or (contents: the tar is a
+    directory's content, "PATH/." copied) its entries put under top; top None: the content
+    alone, without a top entry."""
+    def named(name: str) -> Optional[str]:
+        bare = name.lstrip("/").removeprefix("./").rstrip("/")
+        if contents:
+            if bare in ("", "."):
+                return top
+            return bare if top is None else f"{top}/{bare}"
+        _first, _, rest = bare.partition("/")
+        if top is None:
+            return rest or None
+        return top + ("/" + rest if rest else "")
+
     with tarfile.open(fileobj=src, mode="r|*") as tin, \
             tarfile.open(fileobj=dst, mode="w", format=tarfile.PAX_FORMAT) as tout:
+        made_top = not (contents and top is not None)
         for member in tin:
-            first, _, rest = member.name.lstrip("/").removeprefix("./").partition("/")
-            if top is None:
-                if not rest:
-                    continue
-                member.name = rest
-            else:
-                member.name = top + ("/" + rest if rest else "")
+            name = named(member.name)
+            if name is None:
+                continue
+            if name == top:
+                made_top = True
+            elif not made_top:   # the directory the content goes into comes first
+                folder = tarfile.TarInfo(top)
+                folder.type, folder.mode = tarfile.DIRTYPE, 0o755
+                tout.addfile(folder)
+                made_top = True
+            member.name = name
             if member.islnk():   # a hard link names a member of the same tar: renamed alike
-                _first, _, lrest = member.linkname.lstrip("/").removeprefix("./").partition("/")
-                member.linkname = lrest if top is None else top + ("/" + lrest if lrest else "")
-            data = tin.extractfile(member) if member.isreg() else None
-            tout.addfile(member, data)
+                member.linkname = named(member.linkname) or member.linkname
+            tout.addfile(member, tin.extractfile(member) if member.isreg() else None)
     dst.flush()
 
 
