@@ -140,6 +140,22 @@ def load(req: Request) -> Any:
     return {"Names": [n for r in reports for n in (r.names or [f"sha256:{r.image.id}"])]}
 
 
+@routes.get("/libpod/images/search")
+def search(req: Request) -> list[dict[str, Any]]:
+    """podman's ImageSearchReport rows (Index, Name, Description, Stars, Official, Automated,
+    Tag): `podpy search`'s own."""
+    from ..engine.search import SearchOptions
+
+    term = req.arg("term")
+    if not term:
+        raise BadParameter("no search term: the `term` query")
+    words = tuple(f"{k}={v}" for k, vs in req.filters().items() for v in vs)
+    verify = req.arg("tlsVerify")
+    return docker_images.engine(req).search(SearchOptions(
+        term=term, limit=req.int_arg("limit", None), filters=words, list_tags=req.flag("listTags"),
+        tls_verify=(verify.lower() in ("1", "true")) if verify else tls_verify(term), creds=credentials(req)))
+
+
 @routes.post("/libpod/images/import", stream_body=True)
 def import_(req: Request) -> Any:
     """A rootfs tarball in the body (or at `url`, which the service fetches) as a one-layer

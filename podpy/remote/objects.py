@@ -159,6 +159,22 @@ class RemoteImageEngine(Remote):
                                                 else InvalidArgument(str(errors[0]))) if errors else None))
         return out
 
+    def search(self, opts: Any) -> list[dict[str, Any]]:
+        """libpod's search: the service asks the registries (--authfile and --cert-dir name this
+        host's files, which the service cannot read)."""
+        from .run import _auth
+
+        for flag, value in (("--authfile", opts.auth_file), ("--cert-dir", opts.cert_dir)):
+            if value:
+                raise InvalidArgument(f"podpy {self.command} {flag}: not available with --remote")
+        query = {"term": opts.term, "limit": opts.limit, "filters": _grouped(list(opts.filters)),
+                 "listTags": opts.list_tags, "tlsVerify": opts.tls_verify}
+        try:
+            rows = self.client.call("GET", "/images/search", query, headers=_auth(opts.creds), timeout=None) or []
+        except ServiceError as exc:
+            raise InvalidArgument(str(exc)) from None
+        return [dict(r) for r in rows]
+
     def import_(self, opts: Any) -> Any:
         """libpod's import: the tarball (a file, stdin, or a URL the service fetches) sent to the
         service, which makes the image."""

@@ -14,6 +14,7 @@ import pytest
 
 from apiservice import Service
 from helpers import run_command
+from registry import LocalRegistry
 
 PODMAN = shutil.which("podman")
 
@@ -33,6 +34,18 @@ def remote(service, podpy):
     def run(*args, check=True, input=None):
         return podpy("--url", url, *args, check=check, timeout=120, input=input)
     return run
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory, podpy, busybox):
+    """A plain-HTTP registry on 127.0.0.1 holding busybox as rm/busybox:1 and :2."""
+    if shutil.which("docker-registry") is None:
+        pytest.skip("docker-registry is needed (installed by packaging/setup.sh test)")
+    reg = LocalRegistry(tmp_path_factory.mktemp("rm-registry"))
+    for tag in ("1", "2"):
+        podpy("push", "--tls-verify=false", "busybox", f"{reg.host}/rm/busybox:{tag}", timeout=120)
+    yield reg
+    reg.stop()
 
 
 def _names(tar_bytes: bytes) -> list[str]:
@@ -150,6 +163,24 @@ def test_cp_between_two_containers(remote, podpy, service):
                     env=podpy.environ(), timeout=120, variant="podman")
         assert podpy("exec", "rm-cpb", "cat", "/tmp/pm").stdout == "one\n"
     remote("rm", "-f", "rm-cpa", "rm-cpb")
+
+
+def test_search(remote, podpy, registry, service):
+    for args in ((f"{registry.host}/",), (f"{registry.host}/rm/busy",), ("--format", "json", f"{registry.host}/"),
+                 ("--list-tags", f"{registry.host}/rm/busybox"),
+                 ("--list-tags", "--format", "json", f"{registry.host}/rm/busybox")):
+        there = remote("search", "--tls-verify=false", *args)
+        assert there.stdout == podpy("search", "--tls-verify=false", *args).stdout
+    assert f"{registry.host}/rm/busybox" in remote("search", "--tls-verify=false", f"{registry.host}/").stdout
+    tags = remote("search", "--tls-verify=false", "--list-tags", f"{registry.host}/rm/busybox").stdout.splitlines()
+    assert sorted(line.split()[1] for line in tags[1:]) == ["1", "2"]
+    if PODMAN is not None:
+        pm = run_command([PODMAN, "--remote", "--url", f"unix://{service.sock}", "search", "--tls-verify=false",
+                          "--format", "{{.Name}}", f"{registry.host}/"], env=podpy.environ(), timeout=120,
+                         variant="podman")
+        assert f"{registry.host}/rm/busybox" in pm.stdout.split()
+    refused = remote("search", "--authfile", "/nonexistent", "x", check=False)
+    assert refused.returncode == 125 and refused.stderr == "Error: podpy search --authfile: not available with --remote\n"
 
 
 def test_secrets(remote, podpy, tmp_path):
