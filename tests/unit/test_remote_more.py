@@ -1,5 +1,6 @@
-"""The remote forms of commit, diff, history, top, rename, init, export, secrets and network
-connect/disconnect: their libpod routes are registered, and what podman 4.3.1's own remote
+"""The remote forms of commit, diff, history, top, rename, init, export, import, stats, system
+df, healthcheck run, search, secrets and network connect/disconnect: their libpod routes are
+registered, a tar's entries renamed as libpod's archive `rename` asks, and what podman 4.3.1's own remote
 client refuses is refused saying so."""
 
 import pytest
@@ -26,6 +27,12 @@ from podpy.remote.secrets import _local_times
     ("DELETE", "/libpod/secrets/s1", "remove"),
     ("POST", "/libpod/networks/n1/connect", "network_connect"),
     ("POST", "/libpod/networks/n1/disconnect", "network_disconnect"),
+    ("GET", "/libpod/containers/stats", "stats"),
+    ("GET", "/libpod/containers/c1/healthcheck", "healthcheck"),
+    ("GET", "/libpod/system/df", "df"),
+    ("GET", "/libpod/images/search", "search"),
+    ("POST", "/libpod/images/import", "import_"),
+    ("PUT", "/libpod/containers/c1/archive", "put"),
 ])
 def test_the_routes_are_served(method, path, handler):
     route, _params = Router.build(AREAS).match(method, path)
@@ -42,6 +49,27 @@ def test_what_podmans_remote_client_refuses_says_so(command):
 def test_pod_clone_fails_in_podmans_client_and_the_rest_is_podpys_own_refusal():
     assert refusal("pod clone").endswith("(podman 4.3.1's remote client fails on it too)")
     assert refusal("stats") == "podpy stats: not available with --remote"
+
+
+def test_the_archive_rename_names_an_entry_and_what_is_under_it():
+    import io
+    import tarfile
+
+    from podpy.api.archive import rename_entries
+
+    src = io.BytesIO()
+    with tarfile.open(fileobj=src, mode="w") as tf:
+        for name in ("d", "d/f", "df"):
+            info = tarfile.TarInfo(name)
+            if name == "d":
+                info.type = tarfile.DIRTYPE
+            tf.addfile(info, io.BytesIO(b"") if name != "d" else None)
+    src.seek(0)
+    dst = io.BytesIO()
+    rename_entries(src, dst, {"d": "new"})
+    dst.seek(0)
+    with tarfile.open(fileobj=dst) as tf:
+        assert tf.getnames() == ["new", "new/f", "df"]
 
 
 def test_podmans_nanosecond_secret_times_read_as_podpys_microseconds():
