@@ -66,14 +66,13 @@ def pull(req: Request) -> Streamed:
     policy = (req.arg("policy") or "always").lower()
     if policy not in PULL_POLICIES:
         raise BadParameter(f"unsupported pull policy {policy!r}: always, missing, never or newer")
-    if req.flag("alltags"):
-        raise BadParameter("pulling every tag (alltags) is not available through podpy's API")
     verify = req.arg("tlsVerify")
     return Streamed(_pull(req, name, policy, req.flag("quiet"),
-                          (verify.lower() in ("1", "true")) if verify else tls_verify(name)))
+                          (verify.lower() in ("1", "true")) if verify else tls_verify(name),
+                          any(req.flag(k) for k in ("allTags", "alltags"))))
 
 
-def _pull(req: Request, name: str, policy: str, quiet: bool, verify: Any) -> Iterator[bytes]:
+def _pull(req: Request, name: str, policy: str, quiet: bool, verify: Any, all_tags: bool = False) -> Iterator[bytes]:
     from ..engine.images import ImageEngine
     from ..engine.pull import PullOptions
     from .errors import from_engine
@@ -90,10 +89,9 @@ def _pull(req: Request, name: str, policy: str, quiet: bool, verify: Any) -> Ite
             raise ApiError(404, f"{name}: image not known")
         else:
             creds = credentials(req)
-            got = engine.pull(PullOptions(name=name, creds=creds, tls_verify=verify,
-                                          os=req.arg("os") or None, arch=req.arg("arch") or None,
-                                          variant=req.arg("variant") or None))
-            ids = [got.id]
+            opts = PullOptions(name=name, creds=creds, tls_verify=verify, os=req.arg("os") or None,
+                               arch=req.arg("arch") or None, variant=req.arg("variant") or None)
+            ids = [i.id for i in engine.pull_all_tags(opts)] if all_tags else [engine.pull(opts).id]
     except Exception as exc:  # noqa: BLE001 - the stream's last line says why
         yield b"".join(json.dumps({"stream": line + "\n"}).encode() + b"\n" for line in lines)
         yield json.dumps({"error": from_engine(exc).message}).encode() + b"\n"

@@ -55,11 +55,7 @@ class RemoteImageEngine(Remote):
     def pull(self, opts: Any) -> Any:
         from .run import pull
 
-        for flag, value in (("--cert-dir", opts.cert_dir), ("--authfile", opts.auth_file), ("--retry", opts.retry),
-                            ("--retry-delay", opts.retry_delay), ("--signature-policy", opts.signature_policy),
-                            ("--platform", opts.platform), ("--decryption-key", opts.decryption_keys)):
-            if value:
-                raise InvalidArgument(f"podpy {self.command} {flag}: not available with --remote")
+        self._pull_flags(opts)
         image_id = pull(self, opts.name, "always", self.progress is None, opts.tls_verify, opts.creds,
                         self.progress)
         return Pulled(image_id)
@@ -121,8 +117,20 @@ class RemoteImageEngine(Remote):
 
         return build(self.client, opts, self.command, say)
 
+    def _pull_flags(self, opts: Any) -> None:
+        for flag, value in (("--cert-dir", opts.cert_dir), ("--authfile", opts.auth_file), ("--retry", opts.retry),
+                            ("--retry-delay", opts.retry_delay), ("--signature-policy", opts.signature_policy),
+                            ("--platform", opts.platform), ("--decryption-key", opts.decryption_keys)):
+            if value:
+                raise InvalidArgument(f"podpy {self.command} {flag}: not available with --remote")
+
     def pull_all_tags(self, opts: Any) -> list[Any]:
-        raise InvalidArgument(f"podpy {self.command} --all-tags: not available with --remote")
+        """Every tag of the name's repository, pulled by the service."""
+        from .run import pull_ids
+
+        self._pull_flags(opts)
+        return [Pulled(i) for i in pull_ids(self, opts.name, "always", self.progress is None, opts.tls_verify,
+                                            opts.creds, self.progress, all_tags=True)]
 
     def tag(self, name: str, targets: list[str]) -> None:
         from storage.reference import split_repo_tag

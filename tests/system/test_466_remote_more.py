@@ -183,6 +183,22 @@ def test_search(remote, podpy, registry, service):
     assert refused.returncode == 125 and refused.stderr == "Error: podpy search --authfile: not available with --remote\n"
 
 
+def test_pull_all_tags(remote, podpy, registry, service):
+    ids = remote("pull", "-q", "--all-tags", "--tls-verify=false", f"{registry.host}/rm/busybox").stdout.split()
+    assert len(ids) == 2 and len(set(ids)) == 1   # both tags are the one image
+    names = podpy("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+    assert {f"{registry.host}/rm/busybox:1", f"{registry.host}/rm/busybox:2"} <= set(names)
+    podpy("rmi", f"{registry.host}/rm/busybox:1", f"{registry.host}/rm/busybox:2")
+    if PODMAN is not None:
+        run_command([PODMAN, "--remote", "--url", f"unix://{service.sock}", "pull", "--all-tags", "--tls-verify=false",
+                     f"{registry.host}/rm/busybox"], env=podpy.environ(), timeout=120, variant="podman")
+        names = podpy("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+        assert {f"{registry.host}/rm/busybox:1", f"{registry.host}/rm/busybox:2"} <= set(names)
+        podpy("rmi", f"{registry.host}/rm/busybox:1", f"{registry.host}/rm/busybox:2")
+    missing = remote("pull", "--all-tags", "--tls-verify=false", f"{registry.host}/rm/nothing", check=False)
+    assert missing.returncode == 125 and missing.stderr.startswith("Error: ")
+
+
 def test_secrets(remote, podpy, tmp_path):
     data = tmp_path / "data"
     data.write_text("s3cret")
