@@ -102,26 +102,27 @@ def _pull(req: Request, name: str, policy: str, quiet: bool, verify: Any, all_ta
 
 @routes.get("/libpod/images/{name}/get")
 def get(req: Request) -> Any:
-    """The image as a docker-archive (podman's format=docker-archive, its default here)."""
+    """The image in podman's format (docker-archive by default; a directory's as a tar of it)."""
     fmt = req.arg("format") or "docker-archive"
-    if fmt != "docker-archive":
-        raise BadParameter(f"format {fmt!r}: podpy's service exports docker-archive only")
-    return podman_words(docker_images.get_one)(req)
+    if fmt == "docker-archive":
+        return podman_words(docker_images.get_one)(req)
+    name = req.params["name"]
+    if not docker_images.engine(req).exists(name):
+        raise ApiError(404, f"{name}: image not known")
+    return docker_images._save(req, [name], fmt, req.flag("compress"), req.flag("ociAcceptUncompressedLayers"))
 
 
 @routes.get("/libpod/images/export")
 def export(req: Request) -> Any:
     """podman's `--remote save` of images (references, once each) as one docker-archive."""
     fmt = req.arg("format") or "docker-archive"
-    if fmt != "docker-archive":
-        raise BadParameter(f"format {fmt!r}: podpy's service exports docker-archive only")
     names = [n for values in req.query.get("references", []) for n in values.split(",") if n]
     if not names:
         raise BadParameter("no images named: the `references` query, once per image")
     for name in names:
         if not docker_images.engine(req).exists(name):
             raise ApiError(404, f"{name}: image not known")
-    return docker_images._save(req, names)
+    return docker_images._save(req, names, fmt, req.flag("compress"), req.flag("ociAcceptUncompressedLayers"))
 
 
 @routes.post("/libpod/images/load", stream_body=True)

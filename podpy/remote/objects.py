@@ -4,10 +4,13 @@ names, options and reports, made of libpod API calls (the rest refused by Remote
 from __future__ import annotations
 
 import json
+import os
+import posixpath
+import shutil
 
 from ..engine.entities import Report
 from ..errors import InvalidArgument, NoSuchImage, NoSuchNetwork, NoSuchVolume
-from .client import ServiceError
+from .client import ServiceError, done
 from .base import Remote, _each, _q, engine_error, exists
 
 TYPE_CHECKING = False
@@ -61,19 +64,34 @@ class RemoteImageEngine(Remote):
         return Pulled(image_id)
 
     def save(self, opts: Any) -> None:
-        """The images as a docker-archive, to opts.output or stdout (the service writes it)."""
-        if opts.format != "docker-archive":
-            raise InvalidArgument(f"podpy {self.command} --format {opts.format}: not available with --remote "
-                                  "(docker-archive only)")
+        """The images in opts.format, to opts.output or stdout (the service writes them; a
+        directory's format comes as a tar, unpacked here into the new directory)."""
         if len(opts.names) > 1 and not opts.multi_image:
             raise InvalidArgument(f"podpy {self.command} of several images: not available with --remote "
                                   "without --multi-image-archive")
+        is_dir = opts.format.endswith("-dir")
+        if is_dir and opts.output in (None, "-"):
+            raise InvalidArgument(f"the {opts.format} format writes a directory: give it with -o")
+        if is_dir and os.path.lexists(opts.output):
+            raise InvalidArgument(f"{opts.output}: the directory must not exist yet")
+        query = {"references": list(opts.names), "format": opts.format, "compress": opts.compress or None,
+                 "ociAcceptUncompressedLayers": opts.uncompressed or None}
         try:
-            resp = self.client.open("GET", "/images/export", {"references": list(opts.names),
-                                                               "format": "docker-archive"}, timeout=None)
+            resp = self.client.open("GET", "/images/export", query, timeout=None)
         except ServiceError as exc:
             raise engine_error(exc, NoSuchImage) from None
-        copy_out(resp, opts.output)
+        if not is_dir:
+            copy_out(resp, opts.output)
+            return
+        import tempfile
+
+        with tempfile.TemporaryFile(prefix="podpy-save-") as f:
+            try:
+                shutil.copyfileobj(resp, f, 1 << 20)
+            finally:
+                done(resp)
+            f.seek(0)
+            _unpack_dir(f, opts.output)
 
     def load(self, source: Optional[str]) -> list[Any]:
         """A docker-archive or oci-archive (a file, or stdin) loaded by the service."""
@@ -481,3 +499,34 @@ def copy_out(resp: Any, output: Optional[str]) -> None:
                 raise
     finally:
         done(resp)
+
+
+def _unpack_dir(f: Any, output: str) -> None:
+    """A tar of an image directory (regular files and directories only, every name inside)
+    unpacked into the new directory output, whole or not at all."""
+    import tarfile
+
+    tmp = f"{output}.tmp-{os.getpid()}"
+    os.mkdir(tmp, 0o755)
+    try:
+        with tarfile.open(fileobj=f, mode="r|*") as tf:
+            for member in tf:
+                name = posixpath.normpath(member.name.lstrip("/"))
+                if name in (".", "") or name.startswith("../") or name == "..":
+                    continue
+                target = os.path.join(tmp, name)
+                if member.isdir():
+                    os.makedirs(target, 0o755, exist_ok=True)
+                elif member.isreg():
+                    os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
+                    src = tf.extractfile(member)
+                    assert src is not None
+                    with open(target, "wb") as out:
+                        shutil.copyfileobj(src, out, 1 << 20)
+                    os.chmod(target, member.mode & 0o755 or 0o644)
+                else:
+                    raise InvalidArgument(f"the service's {name}: neither a file nor a directory")
+        os.rename(tmp, output)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -199,6 +199,26 @@ def test_pull_all_tags(remote, podpy, registry, service):
     assert missing.returncode == 125 and missing.stderr.startswith("Error: ")
 
 
+@pytest.mark.parametrize("fmt", ["oci-archive", "oci-dir", "docker-dir"])
+def test_save_in_every_format(remote, podpy, service, tmp_path, fmt):
+    remote("save", "--format", fmt, "-o", tmp_path / "there", "busybox")
+    podpy("save", "--format", fmt, "-o", tmp_path / "here", "busybox")
+    there, here = tmp_path / "there", tmp_path / "here"
+    if fmt.endswith("-dir"):
+        listing = lambda d: sorted((str(p.relative_to(d)), p.read_bytes() if p.is_file() else b"")  # noqa: E731
+                                   for p in d.rglob("*"))
+        assert listing(there) == listing(here) and (there / ("index.json" if fmt == "oci-dir" else "manifest.json")).exists()
+    else:
+        assert there.read_bytes() == here.read_bytes()
+    taken = remote("save", "--format", fmt, "-o", there, "busybox", check=False)
+    if fmt.endswith("-dir"):
+        assert taken.returncode == 125 and "must not exist yet" in taken.stderr
+    if PODMAN is not None:
+        run_command([PODMAN, "--remote", "--url", f"unix://{service.sock}", "save", "--format", fmt, "-o",
+                     tmp_path / "pm", "localhost/busybox"], env=podpy.environ(), timeout=120, variant="podman")
+        assert (tmp_path / "pm").exists()
+
+
 def test_secrets(remote, podpy, tmp_path):
     data = tmp_path / "data"
     data.write_text("s3cret")
