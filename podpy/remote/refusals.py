@@ -8,7 +8,7 @@ from __future__ import annotations
 PODMAN_REFUSES = frozenset((
     "auto-update", "cleanup", "clone", "runlabel", "mount", "unmount", "umount", "unshare", "checkpoint",
     "restore", "generate spec", "image mount", "image unmount", "image umount", "image sign",
-    "image trust show", "image trust set", "network reload", "volume export", "volume import", "volume mount",
+    "network reload", "volume export", "volume import", "volume mount",
     "volume unmount", "volume umount", "volume reload", "system migrate", "system renumber",
     "machine"))
 
