@@ -25,4 +25,4 @@ AREAS = ("system", "containers", "lifecycle", "streams", "archive", "exec",
          "images", "registries", "build", "networks", "volumes",
          "libpod_system", "libpod_containers", "libpod_images", "libpod_resources",
          "libpod_pods", "libpod_kube", "libpod_prune", "libpod_archive", "libpod_build",
-         "libpod_manifests")
+         "libpod_manifests", "libpod_changes", "libpod_secrets")

@@ -19,7 +19,7 @@ from .routes import RouteTable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Iterator
+    from typing import Any, Iterator, Optional
 
     from .http import Request
 
@@ -100,9 +100,10 @@ def _file_chunks(path: str, staging: Any) -> Iterator[bytes]:
 
 
 @routes.put("/containers/{id}/archive", stream_body=True)
-def put(req: Request, chown: bool = False) -> Response:
+def put(req: Request, chown: bool = False, rename: Optional[dict[str, str]] = None) -> Response:
     """The tar into the container's directory path, owned as its entries say (chown: by the
-    container's user, libpod's copyUIDGID)."""
+    container's user, libpod's copyUIDGID); rename: entries named (or under) a key go in under
+    its value (libpod's `rename`, which podman's client sends for a copy between containers)."""
     from ..engine.cp import archive_in
 
     rec = lookup(req)
@@ -120,6 +121,13 @@ def put(req: Request, chown: bool = False) -> Response:
                     raise ApiError(413, f"archive larger than {MAX_UPLOAD} bytes")
                 os.write(fd, chunk)
             req.streaming = False   # the body is read: the connection may serve another request
+            if rename:
+                os.lseek(fd, 0, os.SEEK_SET)
+                renamed = os.path.join(stage.path, "renamed.tar")
+                with os.fdopen(os.dup(fd), "rb") as src, open(renamed, "w+b") as dst:
+                    rename_entries(src, dst, rename)
+                os.close(fd)
+                fd = os.open(renamed, os.O_RDWR | os.O_CLOEXEC)
             try:
                 archive_in(rt, rec.id, path, fd, overwrite, chown)
             except Exception as exc:  # noqa: BLE001
@@ -127,3 +135,24 @@ def put(req: Request, chown: bool = False) -> Response:
         finally:
             os.close(fd)
     return Response(200, b"", None)
+
+
+def rename_entries(src: Any, dst: Any, mapping: dict[str, str]) -> None:
+    """The tar in src written to dst, an entry named KEY (or under KEY/) named VALUE instead."""
+    import tarfile
+
+    def renamed(name: str) -> str:
+        bare = name.lstrip("/").removeprefix("./")
+        for old, new in mapping.items():
+            old = old.strip("/")
+            if bare == old or bare.startswith(old + "/"):
+                return new.strip("/") + bare[len(old):]
+        return name
+
+    with tarfile.open(fileobj=src, mode="r|*") as tin, \
+            tarfile.open(fileobj=dst, mode="w", format=tarfile.PAX_FORMAT) as tout:
+        for member in tin:
+            member.name = renamed(member.name)
+            if member.islnk():
+                member.linkname = renamed(member.linkname)
+            tout.addfile(member, tin.extractfile(member) if member.isreg() else None)

@@ -186,20 +186,38 @@ def get_many(req: Request) -> Streamed:
     return _save(req, names)
 
 
-def _save(req: Request, names: list[str]) -> Streamed:
-    """A docker-archive of the images, written to a file of the store's then sent."""
+SAVE_FORMATS = ("docker-archive", "oci-archive", "oci-dir", "docker-dir")
+
+
+def _save(req: Request, names: list[str], fmt: str = "docker-archive", compress: bool = False,
+          uncompressed: bool = False) -> Streamed:
+    """The images in a format (a directory's, oci-dir and docker-dir, as a tar of its content),
+    written in the store's temporary space then sent."""
     import os
 
     from ..engine.entities import SaveOptions
 
+    if fmt not in SAVE_FORMATS:
+        raise BadParameter(f"unknown format {fmt!r}: docker-archive, oci-archive, oci-dir or docker-dir")
     for n in names:
         lookup(req, n)
     rt = req.runtime()
     stage = rt.store.temporary("api-save")
-    path = os.path.join(stage.__enter__().path, "images.tar")
+    where = stage.__enter__().path
+    path = os.path.join(where, "images.tar")
     try:
-        engine(req).save(SaveOptions(names=names, output=path, format="docker-archive",
-                                     multi_image=len(names) > 1))
+        if fmt.endswith("-dir"):
+            import tarfile
+
+            folder = os.path.join(where, "out")
+            engine(req).save(SaveOptions(names=names, output=folder, format=fmt, compress=compress,
+                                         uncompressed=uncompressed))
+            with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tf:
+                for entry in sorted(os.listdir(folder)):
+                    tf.add(os.path.join(folder, entry), arcname=entry)
+        else:
+            engine(req).save(SaveOptions(names=names, output=path, format=fmt, uncompressed=uncompressed,
+                                         multi_image=len(names) > 1 and fmt == "docker-archive"))
     except BaseException:
         stage.__exit__(None, None, None)
         raise

@@ -80,8 +80,15 @@ def get(req: Request) -> Streamed:
 def put(req: Request) -> Response:
     """The tar into the directory path: archive.put's, with the container's user owning what
     it unpacks when copyUIDGID (podman's default for its own client) asks for it."""
-    if _query(req, "rename"):
-        raise BadParameter("the rename query is not supported: name the entries in the tar as they should be")
+    rename = None
+    raw = _query(req, "rename")
+    if raw:
+        try:
+            rename = json.loads(raw)
+        except ValueError:
+            rename = None
+        if not isinstance(rename, dict) or not all(isinstance(v, str) for v in rename.values()):
+            raise BadParameter("invalid rename: expected a JSON object of names")
     req.query["noOverwriteDirNonDir"] = ["1" if _bool(req, "noOverwriteDirNonDir", False) else "0"]
     lookup(req)   # podman's words for a missing container
-    return archive.put(req, chown=_bool(req, "copyUIDGID", False))
+    return archive.put(req, chown=_bool(req, "copyUIDGID", False), rename=rename)

@@ -66,14 +66,13 @@ def pull(req: Request) -> Streamed:
     policy = (req.arg("policy") or "always").lower()
     if policy not in PULL_POLICIES:
         raise BadParameter(f"unsupported pull policy {policy!r}: always, missing, never or newer")
-    if req.flag("alltags"):
-        raise BadParameter("pulling every tag (alltags) is not available through podpy's API")
     verify = req.arg("tlsVerify")
     return Streamed(_pull(req, name, policy, req.flag("quiet"),
-                          (verify.lower() in ("1", "true")) if verify else tls_verify(name)))
+                          (verify.lower() in ("1", "true")) if verify else tls_verify(name),
+                          any(req.flag(k) for k in ("allTags", "alltags"))))
 
 
-def _pull(req: Request, name: str, policy: str, quiet: bool, verify: Any) -> Iterator[bytes]:
+def _pull(req: Request, name: str, policy: str, quiet: bool, verify: Any, all_tags: bool = False) -> Iterator[bytes]:
     from ..engine.images import ImageEngine
     from ..engine.pull import PullOptions
     from .errors import from_engine
@@ -90,10 +89,9 @@ def _pull(req: Request, name: str, policy: str, quiet: bool, verify: Any) -> Ite
             raise ApiError(404, f"{name}: image not known")
         else:
             creds = credentials(req)
-            got = engine.pull(PullOptions(name=name, creds=creds, tls_verify=verify,
-                                          os=req.arg("os") or None, arch=req.arg("arch") or None,
-                                          variant=req.arg("variant") or None))
-            ids = [got.id]
+            opts = PullOptions(name=name, creds=creds, tls_verify=verify, os=req.arg("os") or None,
+                               arch=req.arg("arch") or None, variant=req.arg("variant") or None)
+            ids = [i.id for i in engine.pull_all_tags(opts)] if all_tags else [engine.pull(opts).id]
     except Exception as exc:  # noqa: BLE001 - the stream's last line says why
         yield b"".join(json.dumps({"stream": line + "\n"}).encode() + b"\n" for line in lines)
         yield json.dumps({"error": from_engine(exc).message}).encode() + b"\n"
@@ -104,26 +102,27 @@ def _pull(req: Request, name: str, policy: str, quiet: bool, verify: Any) -> Ite
 
 @routes.get("/libpod/images/{name}/get")
 def get(req: Request) -> Any:
-    """The image as a docker-archive (podman's format=docker-archive, its default here)."""
+    """The image in podman's format (docker-archive by default; a directory's as a tar of it)."""
     fmt = req.arg("format") or "docker-archive"
-    if fmt != "docker-archive":
-        raise BadParameter(f"format {fmt!r}: podpy's service exports docker-archive only")
-    return podman_words(docker_images.get_one)(req)
+    if fmt == "docker-archive":
+        return podman_words(docker_images.get_one)(req)
+    name = req.params["name"]
+    if not docker_images.engine(req).exists(name):
+        raise ApiError(404, f"{name}: image not known")
+    return docker_images._save(req, [name], fmt, req.flag("compress"), req.flag("ociAcceptUncompressedLayers"))
 
 
 @routes.get("/libpod/images/export")
 def export(req: Request) -> Any:
     """podman's `--remote save` of images (references, once each) as one docker-archive."""
     fmt = req.arg("format") or "docker-archive"
-    if fmt != "docker-archive":
-        raise BadParameter(f"format {fmt!r}: podpy's service exports docker-archive only")
     names = [n for values in req.query.get("references", []) for n in values.split(",") if n]
     if not names:
         raise BadParameter("no images named: the `references` query, once per image")
     for name in names:
         if not docker_images.engine(req).exists(name):
             raise ApiError(404, f"{name}: image not known")
-    return docker_images._save(req, names)
+    return docker_images._save(req, names, fmt, req.flag("compress"), req.flag("ociAcceptUncompressedLayers"))
 
 
 @routes.post("/libpod/images/load", stream_body=True)
@@ -138,6 +137,44 @@ def load(req: Request) -> Any:
             raise BadParameter("the body is empty: send a docker-archive or oci-archive tar")
         reports = docker_images.engine(req).load(path)
     return {"Names": [n for r in reports for n in (r.names or [f"sha256:{r.image.id}"])]}
+
+
+@routes.get("/libpod/images/search")
+def search(req: Request) -> list[dict[str, Any]]:
+    """podman's ImageSearchReport rows (Index, Name, Description, Stars, Official, Automated,
+    Tag): `podpy search`'s own."""
+    from ..engine.search import SearchOptions
+
+    term = req.arg("term")
+    if not term:
+        raise BadParameter("no search term: the `term` query")
+    words = tuple(f"{k}={v}" for k, vs in req.filters().items() for v in vs)
+    verify = req.arg("tlsVerify")
+    return docker_images.engine(req).search(SearchOptions(
+        term=term, limit=req.int_arg("limit", None), filters=words, list_tags=req.flag("listTags"),
+        tls_verify=(verify.lower() in ("1", "true")) if verify else tls_verify(term), creds=credentials(req)))
+
+
+@routes.post("/libpod/images/import", stream_body=True)
+def import_(req: Request) -> Any:
+    """A rootfs tarball in the body (or at `url`, which the service fetches) as a one-layer
+    image; podman's report: {"Id": "sha256:..."}."""
+    import os
+
+    from ..engine.entities import ImportOptions
+
+    changes = [c for value in req.query.get("changes") or [] for c in value.split("\n") if c.strip()]
+    rt = req.runtime()
+    with rt.store.temporary("api-import") as stage:
+        source = req.arg("url") or ""
+        if not source:
+            source = os.path.join(stage.path, "rootfs.tar")
+            if not docker_images.body_to_file(req, source):
+                raise BadParameter("the body is empty: send a tar of a root file system, or a url")
+        image = docker_images.engine(req).import_(ImportOptions(
+            source=source, reference=req.arg("reference") or None, changes=changes, message=req.arg("message") or "",
+            arch=req.arg("arch") or None, os=req.arg("os") or None, variant=req.arg("variant") or None))
+    return {"Id": f"sha256:{image.id}"}
 
 
 @routes.delete("/libpod/images/remove")

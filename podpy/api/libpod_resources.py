@@ -137,3 +137,30 @@ def network_remove(req: Request) -> list[dict[str, Any]]:
     name = req.params["name"]
     _one(_networks(req).rm([name], force=req.flag("force"), timeout=req.int_arg("timeout", None)))
     return [{"Name": name, "Err": None}]
+
+
+@routes.post("/libpod/networks/{name}/connect")
+def network_connect(req: Request) -> Response:
+    """podman's body: {"container", "aliases", "static_ips", "static_mac"}; 200 "OK"."""
+    body = req.json({}) or {}
+    if not isinstance(body, dict) or not body.get("container"):
+        raise BadParameter("invalid body: expected {\"container\": NAME, ...}")
+    aliases = body.get("aliases") or []
+    ips = body.get("static_ips") or []
+    if not isinstance(aliases, list) or not isinstance(ips, list):
+        raise BadParameter("invalid aliases or static_ips: expected lists")
+    ip4 = next((str(ip) for ip in ips if ":" not in str(ip)), None)
+    ip6 = next((str(ip) for ip in ips if ":" in str(ip)), None)
+    _networks(req).connect(str(body["container"]), req.params["name"], [str(a) for a in aliases], ip4,
+                           body.get("static_mac") or None, ip6)
+    return Response(200, b"OK", "text/plain; charset=utf-8")
+
+
+@routes.post("/libpod/networks/{name}/disconnect")
+def network_disconnect(req: Request) -> Response:
+    """podman's body: {"Container", "Force"}; 200 "OK"."""
+    body = req.json({}) or {}
+    if not isinstance(body, dict) or not body.get("Container"):
+        raise BadParameter("invalid body: expected {\"Container\": NAME, \"Force\": BOOL}")
+    _networks(req).disconnect(str(body["Container"]), req.params["name"], bool(body.get("Force")))
+    return Response(200, b"OK", "text/plain; charset=utf-8")

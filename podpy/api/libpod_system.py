@@ -93,3 +93,29 @@ def events(req: Request) -> Any:
     if since is None and (until is not None or not stream):
         since = 0.0   # podman's service reads the log from its start then, not from now
     return Streamed(_event_stream(req, path, since, until, filters, libpod_event, stream))
+
+
+@routes.get("/libpod/system/df")
+def df(req: Request) -> dict[str, Any]:
+    """podman 4.3.1's SystemDfReport (an image once per name), with podpy's own image totals
+    beside it (ImagesSize is podman's; ImagesReclaimable podpy's, which podman's client skips):
+    a layer that images share counts once."""
+    from ..engine.system import SystemEngine
+    from ..formats import rfc3339
+
+    usage = SystemEngine(req.runtime(), lambda _line: None).df()
+    images = []
+    for i in usage["ImageList"]:
+        for name in i["Names"] or ["<none>:<none>"]:
+            repo, _, tag = name.rpartition(":") if ":" in name.rpartition("/")[2] else (name, "", "<none>")
+            images.append({"Repository": repo, "Tag": tag, "ImageID": i["Id"], "Created": rfc3339(i["Created"]),
+                           "Size": i["Size"], "SharedSize": i["SharedSize"], "UniqueSize": i["UniqueSize"],
+                           "Containers": i["Containers"]})
+    containers = [{"ContainerID": c["Id"], "Image": c["Image"], "Command": c["Command"],
+                   "LocalVolumes": c["LocalVolumes"], "Size": c["Size"], "RWSize": c["Size"],
+                   "Created": rfc3339(c["Created"]), "Status": c["Status"], "Names": c["Name"]}
+                  for c in usage["ContainerList"]]
+    volumes = [{"VolumeName": v["Name"], "Links": v["Links"], "Size": v["Size"],
+                "ReclaimableSize": 0 if v["Links"] else v["Size"]} for v in usage["VolumeList"]]
+    return {"ImagesSize": usage["Images"]["Size"], "ImagesReclaimable": usage["Images"]["Reclaimable"],
+            "Images": images, "Containers": containers, "Volumes": volumes}

@@ -77,7 +77,9 @@ def runtime(ctx: typer.Context):  # type: ignore[no-untyped-def]
     if g.is_remote():
         from ..errors import InvalidArgument
 
-        raise InvalidArgument(f"podpy {command_words(ctx)}: not available with --remote")
+        from ..remote.refusals import refusal
+
+        raise InvalidArgument(refusal(command_words(ctx)))
     cached = getattr(root, "_podpy_rt", None)
     if cached is None:
         cached = g.open_runtime()

@@ -313,10 +313,9 @@ def diff(
     except NoSuchContainer:
         if latest:
             raise
-        from ..engine.images import ImageEngine   # podman's `diff` takes an image too
-        from .app import runtime
+        from .images import engine as image_engine   # podman's `diff` takes an image too
 
-        changes = ImageEngine(runtime(ctx), render.warn).diff(name)
+        changes = image_engine(ctx).diff(name)
     render.changes(changes, fmt)
 
 

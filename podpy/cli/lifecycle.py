@@ -351,9 +351,15 @@ def attach(
 
 def healthcheck_run(ctx: typer.Context, container: str = typer.Argument(..., help="Container name or id.")) -> None:
     """Run a container's healthcheck once: exit 0 when it passes, 1 (and "unhealthy") when not."""
-    from ..engine import health
+    from .app import remote_engine
 
-    _status, code = health.run(runtime(ctx), container, render.warn)
+    remote = remote_engine(ctx, "containers", render.warn)
+    if remote is not None:
+        _status, code = remote.healthcheck_run(container)
+    else:
+        from ..engine import health
+
+        _status, code = health.run(runtime(ctx), container, render.warn)
     if code != 0:
         render.out("unhealthy")
         raise typer.Exit(1)

@@ -19,7 +19,11 @@ if TYPE_CHECKING:
 def engine(ctx: typer.Context) -> Any:
     """The secret engine over this command's store."""
     from ..engine.secrets import SecretEngine
+    from .app import remote_engine
 
+    remote = remote_engine(ctx, "secrets", render.warn)
+    if remote is not None:
+        return remote
     return SecretEngine(runtime(ctx), render.warn)
 
 

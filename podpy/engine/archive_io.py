@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tarfile
 from typing import Any, Callable, Optional
 
@@ -179,6 +180,10 @@ def export_container(rt: Runtime, name: str, output: Optional[str]) -> None:
             desc = rt.store.rootfs_view(rec.id, image, target)
             if to_stdout:
                 _export_to_fd(desc, 1, rt)
+            elif os.path.exists(output) and not stat.S_ISREG(os.stat(output).st_mode):
+                # a pipe or a device (/dev/stdout, the API service's pipe): written as it is
+                with open(output, "wb") as f:
+                    _export_to_fd(desc, f.fileno(), rt)
             else:
                 from storage.fsutil import atomic_file
 

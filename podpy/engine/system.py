@@ -45,17 +45,23 @@ def disk_usage(rt: Runtime) -> dict[str, Any]:
     def shared(image: Any) -> int:
         return sum(layer_sizes.get(lid, 0) for lid in set(image.layers) if users[lid] > 1)
 
+    volume_usage = _volume_usage(rt, recs)
+
     return {
         "Images": {"Total": len(images), "Active": len(used_images & {i.id for i in images}),
                    "Size": image_size, "Reclaimable": reclaim_images},
         "Containers": {"Total": len(recs), "Active": len(running), "Size": sum(sizes),
                        "Reclaimable": sum(per_container[r.id] for r in recs if r not in running)},
-        "Volumes": _volume_usage(rt, recs),
+        "Volumes": volume_usage,
+        "VolumeList": volume_usage.pop("List"),
         "ImageList": [{"Id": i.id, "Names": list(i.names), "Size": i.size, "SharedSize": shared(i),
                        "UniqueSize": i.size - shared(i),
-                       "Containers": sum(1 for r in recs if r.image_id == i.id)} for i in images],
+                       "Containers": sum(1 for r in recs if r.image_id == i.id), "Created": i.created}
+                      for i in images],
         "ContainerList": [{"Id": r.id, "Name": r.name, "Image": r.image_name, "Size": per_container[r.id],
-                           "Status": r.state} for r in recs],
+                           "Status": r.state, "Created": r.created,
+                           "Command": list(r.config.entrypoint) + list(r.config.command),
+                           "LocalVolumes": sum(1 for m in r.config.mounts if m.get("volume"))} for r in recs],
     }
 
 
@@ -65,8 +71,10 @@ def _volume_usage(rt: Runtime, recs: list[Any]) -> dict[str, int]:
     vols = volumes.all_volumes(rt)
     used = {m.get("volume") for r in recs for m in r.config.mounts}
     sizes = rt.store.in_userns(tree_sizes, [v["Mountpoint"] for v in vols]) if vols else []
+    links = {v["Name"]: sum(1 for r in recs for m in r.config.mounts if m.get("volume") == v["Name"]) for v in vols}
     return {"Total": len(vols), "Active": sum(1 for v in vols if v["Name"] in used), "Size": sum(sizes),
-            "Reclaimable": sum(s for v, s in zip(vols, sizes) if v["Name"] not in used)}
+            "Reclaimable": sum(s for v, s in zip(vols, sizes) if v["Name"] not in used),
+            "List": [{"Name": v["Name"], "Links": links[v["Name"]], "Size": s} for v, s in zip(vols, sizes)]}
 
 
 def prune(rt: Runtime, all_images: bool, volumes: bool = False,

@@ -6,6 +6,8 @@
     containers.py   the container verbs; objects.py the image, volume, network, system ones
     pods.py         the pod verbs, kube play/down/generate and generate systemd
     cp.py, prune.py, manifests.py, build.py   cp, the prunes, manifest lists, build
+    secrets.py      the secret verbs
+    refusals.py     the one line of what a remote command line cannot do
     run.py          run, create, start -a, exec; streams.py their output (and logs)
     (engine/podmanspec.py: run's options -> podman's SpecGenerator, and a pod's)
 
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
 
     from .client import Client
 
-KINDS = ("containers", "images", "volumes", "networks", "system", "pods", "kube", "manifests")
+KINDS = ("containers", "images", "volumes", "networks", "system", "pods", "kube", "manifests", "secrets")
 
 
 def connect(url: Optional[str], connection: Optional[str], identity: Optional[str]) -> Client:
@@ -56,6 +58,10 @@ def engine(client: Client, kind: str, command: str, warn: Callable[[str], None] 
         from .pods import RemoteKubeEngine, RemotePodEngine
 
         return (RemotePodEngine if kind == "pods" else RemoteKubeEngine)(client, command, warn)
+    if kind == "secrets":
+        from .secrets import RemoteSecretEngine
+
+        return RemoteSecretEngine(client, command, warn)
     if kind == "manifests":
         from .manifests import RemoteManifestEngine
 

@@ -23,7 +23,9 @@ class Remote:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
-        raise InvalidArgument(f"podpy {self.command}: not available with --remote")
+        from .refusals import refusal
+
+        raise InvalidArgument(refusal(self.command))
 
 
 def engine_error(exc: ServiceError, missing: type[PodpyError] = NoSuchContainer) -> PodpyError:

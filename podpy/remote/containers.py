@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..engine.entities import Report
 from ..errors import InvalidArgument, NoSuchContainer, NoSuchImage
-from .base import Remote, _each, _q, exists
+from .base import Remote, _each, _q, engine_error, exists
 from .client import ServiceError
 
 TYPE_CHECKING = False
@@ -250,3 +250,148 @@ class RemoteContainerEngine(Remote):
         return attached(self, name, interactive)
 
 
+
+    # -- changes, processes, ports ------------------------------------------------------------
+
+    def commit(self, opts: Any) -> Any:
+        """libpod's `POST /commit`: the new image, with the id the service made."""
+        from storage.images import Image
+
+        if opts.include_volumes:
+            raise InvalidArgument(f"podpy {self.command} --include-volumes: not available with --remote")
+        repo, tag = (opts.image or ""), ""
+        if ":" in repo.rpartition("/")[2]:   # the tag is after the last slash (a port is before it)
+            repo, _, tag = repo.rpartition(":")
+        query = {"container": opts.container, "repo": repo, "tag": tag, "comment": opts.message,
+                 "author": opts.author, "pause": opts.pause, "squash": opts.squash, "format": "oci",
+                 "changes": list(opts.changes)}
+        try:
+            made = self.client.call("POST", "/commit", query, timeout=None)
+        except ServiceError as exc:
+            raise engine_error(exc) from None
+        image_id = str((made or {}).get("Id") or "").removeprefix("sha256:")
+        return Image(image_id, (), {}, (), 0, 0.0, None, None)
+
+    def diff(self, name: str) -> list[tuple[str, str]]:
+        """libpod's changes of a container: (A, C or D, path), as the local engine gives them."""
+        if not self.exists(name):   # podman's service says "layer not known" (500) otherwise
+            raise NoSuchContainer(f"no container with name or ID \"{name}\" found: no such container")
+        try:
+            changes = self.client.call("GET", f"/containers/{_q(name)}/changes") or []
+        except ServiceError as exc:
+            raise engine_error(exc) from None
+        return [("CAD"[int(c.get("Kind") or 0)] if int(c.get("Kind") or 0) in (0, 1, 2) else "C", str(c["Path"]))
+                for c in changes]
+
+    def top(self, name: str, descriptors: list[str]) -> list[list[str]]:
+        try:
+            doc = self.client.call("GET", f"/containers/{_q(name)}/top",
+                                   {"ps_args": ",".join(descriptors) if descriptors else None, "stream": False})
+        except ServiceError as exc:
+            raise engine_error(exc) from None
+        return [list(doc.get("Titles") or [])] + [list(p) for p in doc.get("Processes") or []]
+
+    def rename(self, name: str, new: str) -> None:
+        try:
+            self.client.call("POST", f"/containers/{_q(name)}/rename", {"name": new})
+        except ServiceError as exc:
+            raise engine_error(exc) from None
+
+    def init(self, names: list[str], all_: bool = False, latest: bool = False) -> list[Report]:
+        if all_ and names:
+            raise InvalidArgument("no arguments are needed with --all")
+        if not (all_ or latest or names):
+            raise InvalidArgument("you must provide at least one name or id")
+
+        def one(name: str) -> str:
+            try:
+                self.client.call("POST", f"/containers/{_q(name)}/init")
+            except ServiceError as exc:
+                if exc.status != 304:
+                    raise
+            return name
+        if all_:
+            names = [e["Id"] for e in self._list(True) if e.get("State") in ("created", "configured", "exited",
+                                                                                "stopped")]
+        return _each(self._names(names, False, latest, None, None), one)
+
+    def port(self, name: Optional[str], private: Optional[str] = None, all_: bool = False,
+             latest: bool = False) -> list[Any]:
+        """The published ports of the service's list entries (podman's client reads them there)."""
+        from ..engine.entities import PortReport
+        from ..network.options import port_lines
+
+        def ports(entry: dict[str, Any]) -> list[dict[str, Any]]:
+            found = Config(entry).ports
+            if private is None:
+                return found
+            port_lines(found, private)   # checks PORT[/PROTOCOL]
+            num, _, proto = private.partition("/")
+            return [p for p in found if p["container_port"] == int(num) and p["protocol"] == (proto or "tcp")]
+
+        if all_ or latest:
+            running = [e for e in self._list(False)]
+            return [PortReport(e["Id"], ports(e)) for e in (running[:1] if latest else running)]
+        if name is None:
+            raise InvalidArgument("`podpy port` requires a container name or id, --all or --latest")
+        try:
+            full = str(self.client.call("GET", f"/containers/{_q(name)}/json")["Id"])
+        except ServiceError as exc:
+            raise engine_error(exc) from None
+        entries = [e for e in self._list(True, [f"id={full}"]) if e.get("Id") == full]
+        if not entries or entries[0].get("State") != "running":
+            return []
+        found = ports(entries[0])
+        if private is not None and not found:
+            raise InvalidArgument(f"failed to find published port \"{private}\"")
+        return [PortReport(full, found)]
+
+    def export(self, name: str, output: Optional[str]) -> None:
+        """The container's file system as the service's tar, to output (None or "-": fd 1)."""
+        from .objects import copy_out
+
+        try:
+            resp = self.client.open("GET", f"/containers/{_q(name)}/export", timeout=None)
+        except ServiceError as exc:
+            raise engine_error(exc) from None
+        copy_out(resp, output)
+
+    def healthcheck_run(self, name: str) -> tuple[str, int]:
+        """libpod's healthcheck: the run's status, and 0 when it passed, else 1."""
+        try:
+            doc = self.client.call("GET", f"/containers/{_q(name)}/healthcheck", timeout=None) or {}
+        except ServiceError as exc:
+            raise engine_error(exc) from None
+        status = str(doc.get("Status") or "")
+        return status, 0 if status == "healthy" else 1
+
+    def stats(self, names: list[str], interval: int = 5, stream: bool = True,
+              all_: bool = False) -> Iterator[list[dict[str, object]]]:
+        """libpod's stats: podman's ContainerStats, one list per interval (--all adds no
+        figures: a container that does not run has none, as locally)."""
+        query = {"containers": list(names), "stream": stream, "interval": interval}
+        try:
+            if not stream:
+                doc = self.client.call("GET", "/containers/stats", query, timeout=None) or {}
+                docs: Any = iter([doc])
+            else:
+                docs = self.client.lines("GET", "/containers/stats", query)
+                first = next(docs, None)   # the service's refusal (a container that is not running) now
+                docs = iter([]) if first is None else _chain(first, docs)
+        except ServiceError as exc:
+            raise engine_error(exc) from None
+        return _readings(docs)
+
+
+def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    yield first
+    yield from rest
+
+
+def _readings(docs: Iterator[Any]) -> Iterator[list[dict[str, object]]]:
+    from ..errors import PodpyError
+
+    for doc in docs:
+        if doc.get("Error"):
+            raise PodpyError(str(doc["Error"]))
+        yield [dict(s) for s in doc.get("Stats") or []]

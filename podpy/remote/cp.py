@@ -74,8 +74,8 @@ def cp(eng: Any, src: str, dst: str, archive: bool = True, overwrite: bool = Fal
     if src_ctr is None and dst_ctr is None:
         raise InvalidArgument("`podpy cp` copies from or to a container: give CONTAINER:PATH on at least one side")
     if src_ctr is not None and dst_ctr is not None:
-        raise InvalidArgument(f"podpy {eng.command} between two containers: not available with --remote")
-    if src_ctr is not None:
+        _between(client, src_ctr, src_path, dst_ctr, dst_path, archive, overwrite, pause)
+    elif src_ctr is not None:
         _from_container(client, src_ctr, src_path, dst_path, overwrite)
     else:
         assert dst_ctr is not None
@@ -155,6 +155,87 @@ def _to_container(client: Client, src: str, name: str, path: str, archive: bool,
             client.call("PUT", f"/containers/{_q(name)}/archive", query, body=f, timeout=None)
         except ServiceError as exc:
             raise engine_error(exc, PodpyError) from None
+
+
+def _between(client: Client, src_ctr: str, src_path: str, dst_ctr: str, dst_path: str, archive: bool,
+             overwrite: bool, pause: bool) -> None:
+    """One container's path into another's, through this host: the source's tar, its top
+    entry renamed here as the copy's name is decided (podman's client does the same)."""
+    from ..engine.cp import NOT_A_DIR
+
+    info = stat(client, src_ctr, src_path)
+    if info is None:
+        raise _missing(src_path, f"container {src_ctr}")
+    where = f"container {dst_ctr}"
+    dinfo = stat(client, dst_ctr, dst_path)
+    if dinfo is not None and dinfo["isDir"]:
+        into = dst_path
+        top = None if src_path.endswith("/.") and info["isDir"] else posixpath.basename(src_path.rstrip("/")) or "root"
+    elif dinfo is not None:
+        if info["isDir"]:
+            raise InvalidArgument(NOT_A_DIR)
+        into, top = posixpath.dirname(dst_path.rstrip("/")) or ".", posixpath.basename(dst_path)
+    else:
+        parent = posixpath.dirname(dst_path.rstrip("/")) or ("/" if dst_path.startswith("/") else ".")
+        above = stat(client, dst_ctr, parent)
+        if (dst_path.endswith("/") and not info["isDir"]) or above is None or not above["isDir"]:
+            raise _missing(dst_path, where)
+        into, top = parent, posixpath.basename(dst_path.rstrip("/"))
+    try:
+        resp = client.open("GET", f"/containers/{_q(src_ctr)}/archive", {"path": src_path}, timeout=None)
+    except ServiceError as exc:
+        if exc.status == 404:
+            raise _missing(src_path, f"container {src_ctr}") from None
+        raise engine_error(exc) from None
+    with tempfile.TemporaryFile(prefix="podpy-cp-") as got, tempfile.TemporaryFile(prefix="podpy-cp-") as f:
+        try:
+            shutil.copyfileobj(resp, got, 1 << 20)
+        finally:
+            done(resp)
+        got.seek(0)
+        _renamed(got, f, top, src_path.endswith("/.") and bool(info["isDir"]))
+        f.seek(0)
+        query = {"path": into, "copyUIDGID": archive, "nooverwritedirnondir": not overwrite, "pause": pause}
+        try:
+            client.call("PUT", f"/containers/{_q(dst_ctr)}/archive", query, body=f, timeout=None)
+        except ServiceError as exc:
+            raise engine_error(exc, PodpyError) from None
+
+
+def _renamed(src: Any, dst: Any, top: Optional[str], contents: bool) -> None:
+    """The tar in src written to dst with its top entry named top, or (contents: the tar is a
+    directory's content, "PATH/." copied) its entries put under top; top None: the content
+    alone, without a top entry."""
+    def named(name: str) -> Optional[str]:
+        bare = name.lstrip("/").removeprefix("./").rstrip("/")
+        if contents:
+            if bare in ("", "."):
+                return top
+            return bare if top is None else f"{top}/{bare}"
+        _first, _, rest = bare.partition("/")
+        if top is None:
+            return rest or None
+        return top + ("/" + rest if rest else "")
+
+    with tarfile.open(fileobj=src, mode="r|*") as tin, \
+            tarfile.open(fileobj=dst, mode="w", format=tarfile.PAX_FORMAT) as tout:
+        made_top = not (contents and top is not None)
+        for member in tin:
+            name = named(member.name)
+            if name is None:
+                continue
+            if name == top:
+                made_top = True
+            elif not made_top:   # the directory the content goes into comes first
+                folder = tarfile.TarInfo(top)
+                folder.type, folder.mode = tarfile.DIRTYPE, 0o755
+                tout.addfile(folder)
+                made_top = True
+            member.name = name
+            if member.islnk():   # a hard link names a member of the same tar: renamed alike
+                member.linkname = named(member.linkname) or member.linkname
+            tout.addfile(member, tin.extractfile(member) if member.isreg() else None)
+    dst.flush()
 
 
 def _host_tar(src: str, f: Any, top: Optional[str], archive: bool) -> None:

@@ -4,10 +4,13 @@ names, options and reports, made of libpod API calls (the rest refused by Remote
 from __future__ import annotations
 
 import json
+import os
+import posixpath
+import shutil
 
 from ..engine.entities import Report
 from ..errors import InvalidArgument, NoSuchImage, NoSuchNetwork, NoSuchVolume
-from .client import ServiceError
+from .client import ServiceError, done
 from .base import Remote, _each, _q, engine_error, exists
 
 TYPE_CHECKING = False
@@ -55,47 +58,40 @@ class RemoteImageEngine(Remote):
     def pull(self, opts: Any) -> Any:
         from .run import pull
 
-        for flag, value in (("--cert-dir", opts.cert_dir), ("--authfile", opts.auth_file), ("--retry", opts.retry),
-                            ("--retry-delay", opts.retry_delay), ("--signature-policy", opts.signature_policy),
-                            ("--platform", opts.platform), ("--decryption-key", opts.decryption_keys)):
-            if value:
-                raise InvalidArgument(f"podpy {self.command} {flag}: not available with --remote")
+        self._pull_flags(opts)
         image_id = pull(self, opts.name, "always", self.progress is None, opts.tls_verify, opts.creds,
                         self.progress)
         return Pulled(image_id)
 
     def save(self, opts: Any) -> None:
-        """The images as a docker-archive, to opts.output or stdout (the service writes it)."""
-        import os
-        import sys
-
-        from .client import done
-
-        if opts.format != "docker-archive":
-            raise InvalidArgument(f"podpy {self.command} --format {opts.format}: not available with --remote "
-                                  "(docker-archive only)")
+        """The images in opts.format, to opts.output or stdout (the service writes them; a
+        directory's format comes as a tar, unpacked here into the new directory)."""
         if len(opts.names) > 1 and not opts.multi_image:
             raise InvalidArgument(f"podpy {self.command} of several images: not available with --remote "
                                   "without --multi-image-archive")
+        is_dir = opts.format.endswith("-dir")
+        if is_dir and opts.output in (None, "-"):
+            raise InvalidArgument(f"the {opts.format} format writes a directory: give it with -o")
+        if is_dir and os.path.lexists(opts.output):
+            raise InvalidArgument(f"{opts.output}: the directory must not exist yet")
+        query = {"references": list(opts.names), "format": opts.format, "compress": opts.compress or None,
+                 "ociAcceptUncompressedLayers": opts.uncompressed or None}
         try:
-            resp = self.client.open("GET", "/images/export", {"references": list(opts.names),
-                                                               "format": "docker-archive"}, timeout=None)
+            resp = self.client.open("GET", "/images/export", query, timeout=None)
         except ServiceError as exc:
             raise engine_error(exc, NoSuchImage) from None
-        try:
-            if opts.output in (None, "-"):
-                out = sys.stdout.buffer
-                for chunk in iter(lambda: resp.read(1 << 20), b""):
-                    out.write(chunk)
-                out.flush()
-            else:
-                tmp = f"{opts.output}.tmp-{os.getpid()}"
-                with open(tmp, "wb") as f:
-                    for chunk in iter(lambda: resp.read(1 << 20), b""):
-                        f.write(chunk)
-                os.replace(tmp, opts.output)
-        finally:
-            done(resp)
+        if not is_dir:
+            copy_out(resp, opts.output)
+            return
+        import tempfile
+
+        with tempfile.TemporaryFile(prefix="podpy-save-") as f:
+            try:
+                shutil.copyfileobj(resp, f, 1 << 20)
+            finally:
+                done(resp)
+            f.seek(0)
+            _unpack_dir(f, opts.output)
 
     def load(self, source: Optional[str]) -> list[Any]:
         """A docker-archive or oci-archive (a file, or stdin) loaded by the service."""
@@ -139,8 +135,20 @@ class RemoteImageEngine(Remote):
 
         return build(self.client, opts, self.command, say)
 
+    def _pull_flags(self, opts: Any) -> None:
+        for flag, value in (("--cert-dir", opts.cert_dir), ("--authfile", opts.auth_file), ("--retry", opts.retry),
+                            ("--retry-delay", opts.retry_delay), ("--signature-policy", opts.signature_policy),
+                            ("--platform", opts.platform), ("--decryption-key", opts.decryption_keys)):
+            if value:
+                raise InvalidArgument(f"podpy {self.command} {flag}: not available with --remote")
+
     def pull_all_tags(self, opts: Any) -> list[Any]:
-        raise InvalidArgument(f"podpy {self.command} --all-tags: not available with --remote")
+        """Every tag of the name's repository, pulled by the service."""
+        from .run import pull_ids
+
+        self._pull_flags(opts)
+        return [Pulled(i) for i in pull_ids(self, opts.name, "always", self.progress is None, opts.tls_verify,
+                                            opts.creds, self.progress, all_tags=True)]
 
     def tag(self, name: str, targets: list[str]) -> None:
         from storage.reference import split_repo_tag
@@ -176,6 +184,107 @@ class RemoteImageEngine(Remote):
                                          error=(NoSuchImage(str(errors[0])) if "image not known" in str(errors[0])
                                                 else InvalidArgument(str(errors[0]))) if errors else None))
         return out
+
+    def search(self, opts: Any) -> list[dict[str, Any]]:
+        """libpod's search: the service asks the registries (--authfile and --cert-dir name this
+        host's files, which the service cannot read)."""
+        from .run import _auth
+
+        for flag, value in (("--authfile", opts.auth_file), ("--cert-dir", opts.cert_dir)):
+            if value:
+                raise InvalidArgument(f"podpy {self.command} {flag}: not available with --remote")
+        query = {"term": opts.term, "limit": opts.limit, "filters": _grouped(list(opts.filters)),
+                 "listTags": opts.list_tags, "tlsVerify": opts.tls_verify}
+        try:
+            rows = self.client.call("GET", "/images/search", query, headers=_auth(opts.creds), timeout=None) or []
+        except ServiceError as exc:
+            raise InvalidArgument(str(exc)) from None
+        return [dict(r) for r in rows]
+
+    def import_(self, opts: Any) -> Any:
+        """libpod's import: the tarball (a file, stdin, or a URL the service fetches) sent to the
+        service, which makes the image."""
+        import os
+        import shutil
+        import sys
+        import tempfile
+
+        from storage.images import Image
+
+        query = {"reference": opts.reference, "changes": list(opts.changes), "message": opts.message or None,
+                 "arch": opts.arch, "os": opts.os, "variant": opts.variant}
+        work = None
+        try:
+            if opts.source.startswith(("http://", "https://")):
+                doc = self.client.call("POST", "/images/import", dict(query, url=opts.source), timeout=None)
+            else:
+                source = opts.source
+                if source == "-":
+                    work = tempfile.mkdtemp(prefix="podpy-import-")
+                    source = os.path.join(work, "rootfs.tar")
+                    with open(source, "wb") as f:
+                        shutil.copyfileobj(sys.stdin.buffer, f, 1 << 20)
+                if not os.path.isfile(source):   # the local import's words
+                    raise InvalidArgument(f"cannot import {source}: no such file")
+                try:
+                    f = open(source, "rb")
+                except OSError as exc:
+                    raise InvalidArgument(f"cannot import {source}: {(exc.strerror or str(exc)).lower()}") from None
+                with f:
+                    doc = self.client.call("POST", "/images/import", query, body=f, timeout=None)
+        except ServiceError as exc:
+            raise InvalidArgument(str(exc)) from None
+        finally:
+            if work is not None:
+                shutil.rmtree(work, ignore_errors=True)
+        return Image(str((doc or {}).get("Id") or "").removeprefix("sha256:"), (), {}, (), 0, 0.0)
+
+    def history(self, name: str) -> list[dict[str, Any]]:
+        """libpod's history, in the rows of the local engine's (times to the second)."""
+        import datetime as dt
+
+        from ..engine.imagestore import _human
+        from ..formats import ago
+
+        try:
+            entries = self.client.call("GET", f"/images/{_q(name)}/history") or []
+        except ServiceError as exc:
+            raise engine_error(exc, NoSuchImage) from None
+        rows = []
+        for e in entries:
+            seconds = int(e.get("Created") or 0)
+            created = dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") \
+                if seconds else ""
+            ident = str(e.get("Id") or "<missing>").removeprefix("sha256:")
+            size = int(e.get("Size") or 0)
+            row = {"created": created, "CreatedBy": str(e.get("CreatedBy") or ""), "size": size,
+                   "comment": str(e.get("Comment") or ""), "tags": e.get("Tags") or None, "ID": ident}
+            row.update(Created=ago(seconds) if seconds else "", Size=_human(size), Comment=row["comment"],
+                       Tags=row["tags"], id=ident)
+            rows.append(row)
+        return rows
+
+    def untag(self, name: str, targets: list[str]) -> list[str]:
+        """libpod's untag, once per name (every name with none)."""
+        try:
+            if not targets:
+                self.client.call("POST", f"/images/{_q(name)}/untag")
+            for target in targets:
+                repo, tag = target, ""
+                if ":" in target.rpartition("/")[2]:
+                    repo, _, tag = target.rpartition(":")
+                self.client.call("POST", f"/images/{_q(name)}/untag", {"repo": repo, "tag": tag or "latest"})
+        except ServiceError as exc:
+            raise engine_error(exc, NoSuchImage) from None
+        return list(targets)
+
+    def diff(self, name: str, other: Optional[str] = None) -> list[tuple[str, str]]:
+        try:
+            changes = self.client.call("GET", f"/images/{_q(name)}/changes", {"parent": other}) or []
+        except ServiceError as exc:
+            raise engine_error(exc, NoSuchImage) from None
+        kinds = {0: "C", 1: "A", 2: "D"}
+        return [(kinds.get(int(c.get("Kind") or 0), "C"), str(c["Path"])) for c in changes]
 
 
 class Pulled:
@@ -224,6 +333,23 @@ class RemoteVolumeEngine(Remote):
 
 
 class RemoteNetworkEngine(Remote):
+    def connect(self, container: str, network: str, aliases: Optional[list[str]] = None,
+                ip: Optional[str] = None, mac: Optional[str] = None, ip6: Optional[str] = None) -> None:
+        body = {"container": container, "aliases": list(aliases or []) or None,
+                "static_ips": [a for a in (ip, ip6) if a] or None, "static_mac": mac or None}
+        try:
+            self.client.call("POST", f"/networks/{_q(network)}/connect",
+                             body={k: v for k, v in body.items() if v is not None})
+        except ServiceError as exc:
+            raise engine_error(exc, NoSuchNetwork) from None
+
+    def disconnect(self, container: str, network: str, force: bool = False) -> None:
+        try:
+            self.client.call("POST", f"/networks/{_q(network)}/disconnect",
+                             body={"Container": container, "Force": force})
+        except ServiceError as exc:
+            raise engine_error(exc, NoSuchNetwork) from None
+
     def create(self, opts: Any) -> dict[str, Any]:
         if opts.ip_range or opts.options or opts.ignore:
             raise InvalidArgument(f"podpy {self.command} --ip-range, --opt and --ignore: not available with --remote")
@@ -274,6 +400,40 @@ class RemoteNetworkEngine(Remote):
 
 
 class RemoteSystemEngine(Remote):
+    def df(self) -> dict[str, Any]:
+        """libpod's SystemDfReport as the local engine's usage: an image once however many names
+        it has; podpy's service gives its own image totals (a shared layer counted once), podman's
+        the sums its client makes."""
+        doc = self.client.call("GET", "/system/df", timeout=None) or {}
+        images: dict[str, dict[str, Any]] = {}
+        for i in doc.get("Images") or []:
+            entry = images.setdefault(str(i.get("ImageID") or ""), {
+                "Id": str(i.get("ImageID") or ""), "Names": [], "Size": int(i.get("Size") or 0),
+                "SharedSize": int(i.get("SharedSize") or 0), "UniqueSize": int(i.get("UniqueSize") or 0),
+                "Containers": int(i.get("Containers") or 0)})
+            if i.get("Repository") not in (None, "", "<none>"):
+                entry["Names"].append(f"{i['Repository']}:{i.get('Tag') or 'latest'}")
+        unused = [i for i in images.values() if not i["Containers"]]
+        containers = [{"Id": str(c.get("ContainerID") or ""), "Name": str(c.get("Names") or ""),
+                       "Image": str(c.get("Image") or ""), "Size": int(c.get("RWSize") or 0),
+                       "Status": str(c.get("Status") or "")} for c in doc.get("Containers") or []]
+        running = [c for c in containers if c["Status"] in ("running", "paused")]
+        volumes = doc.get("Volumes") or []
+        return {
+            "Images": {"Total": len(images), "Active": len(images) - len(unused),
+                       "Size": int(doc.get("ImagesSize") or sum(i["Size"] for i in images.values())),
+                       "Reclaimable": int(doc["ImagesReclaimable"]) if "ImagesReclaimable" in doc
+                       else sum(i["Size"] for i in unused)},
+            "Containers": {"Total": len(containers), "Active": len(running),
+                           "Size": sum(c["Size"] for c in containers),
+                           "Reclaimable": sum(c["Size"] for c in containers if c not in running)},
+            "Volumes": {"Total": len(volumes), "Active": sum(1 for v in volumes if v.get("Links")),
+                        "Size": sum(int(v.get("Size") or 0) for v in volumes),
+                        "Reclaimable": sum(int(v.get("ReclaimableSize") or 0) for v in volumes)},
+            "ImageList": list(images.values()),
+            "ContainerList": containers,
+        }
+
     def info(self) -> dict[str, Any]:
         doc = self.client.call("GET", "/info") or {}
         host = doc.get("host")
@@ -309,3 +469,64 @@ class RemoteSystemEngine(Remote):
 
     def server_version(self) -> dict[str, Any]:
         return self.client.call("GET", "/version") or {}
+
+
+def copy_out(resp: Any, output: Optional[str]) -> None:
+    """A streamed answer (a tar) to output, whole or not at all (None or "-": stdout)."""
+    import os
+    import sys
+
+    from .client import done
+
+    try:
+        if output in (None, "-"):
+            out = sys.stdout.buffer
+            for chunk in iter(lambda: resp.read(1 << 20), b""):
+                out.write(chunk)
+            out.flush()
+        else:
+            tmp = f"{output}.tmp-{os.getpid()}"
+            try:
+                with open(tmp, "wb") as f:
+                    for chunk in iter(lambda: resp.read(1 << 20), b""):
+                        f.write(chunk)
+                os.replace(tmp, output)
+            except BaseException:
+                try:
+                    os.unlink(tmp)
+                except FileNotFoundError:
+                    pass
+                raise
+    finally:
+        done(resp)
+
+
+def _unpack_dir(f: Any, output: str) -> None:
+    """A tar of an image directory (regular files and directories only, every name inside)
+    unpacked into the new directory output, whole or not at all."""
+    import tarfile
+
+    tmp = f"{output}.tmp-{os.getpid()}"
+    os.mkdir(tmp, 0o755)
+    try:
+        with tarfile.open(fileobj=f, mode="r|*") as tf:
+            for member in tf:
+                name = posixpath.normpath(member.name.lstrip("/"))
+                if name in (".", "") or name.startswith("../") or name == "..":
+                    continue
+                target = os.path.join(tmp, name)
+                if member.isdir():
+                    os.makedirs(target, 0o755, exist_ok=True)
+                elif member.isreg():
+                    os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
+                    src = tf.extractfile(member)
+                    assert src is not None
+                    with open(target, "wb") as out:
+                        shutil.copyfileobj(src, out, 1 << 20)
+                    os.chmod(target, member.mode & 0o755 or 0o644)
+                else:
+                    raise InvalidArgument(f"the service's {name}: neither a file nor a directory")
+        os.rename(tmp, output)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -36,7 +36,16 @@ def _auth(creds: Optional[str]) -> dict[str, str]:
 def pull(eng: Any, name: str, policy: str, quiet: bool, tls_verify: Optional[bool] = None,
          creds: Optional[str] = None, progress: Optional[Callable[[str], None]] = None) -> str:
     """The image's id once the service has it (pulled by policy: always, missing, never, newer)."""
+    return pull_ids(eng, name, policy, quiet, tls_verify, creds, progress)[0]
+
+
+def pull_ids(eng: Any, name: str, policy: str, quiet: bool, tls_verify: Optional[bool] = None,
+             creds: Optional[str] = None, progress: Optional[Callable[[str], None]] = None,
+             all_tags: bool = False) -> list[str]:
+    """The ids of what the service pulled: the image, or with all_tags every tag's."""
     query: dict[str, Any] = {"reference": name, "policy": policy, "quiet": quiet}
+    if all_tags:
+        query["allTags"] = True
     if tls_verify is not None:
         query["tlsVerify"] = tls_verify
     ids: list[str] = []
@@ -55,7 +64,7 @@ def pull(eng: Any, name: str, policy: str, quiet: bool, tls_verify: Optional[boo
             ids = [str(doc["id"])]
     if not ids:
         raise PodpyError(f"pulling {name}: the service gave no image")
-    return ids[0]
+    return ids
 
 
 def create(eng: Any, opts: Any, command: str) -> Made:
