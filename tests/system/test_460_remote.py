@@ -15,40 +15,22 @@ from pathlib import Path
 
 import pytest
 
-from apiservice import Service
-from helpers import private_podman_env, run_command
-from registry import LocalRegistry, free_port
+import remotes
+from helpers import run_command
+from registry import free_port
+from remotes import PODMAN, busybox_registry, eventually, podman_client, podpy_service
 
-PODMAN = shutil.which("podman")
 
 
 @pytest.fixture(scope="module")
 def service(podpy, busybox):
-    svc = Service(podpy)
-    yield svc
-    podpy("rm", "-af", check=False)
-    assert svc.stop() == 0, svc.log.read_text()
+    yield from podpy_service(podpy)
 
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory, podpy, busybox):
     """A plain-HTTP registry on 127.0.0.1 holding busybox as remote/busybox:1."""
-    if shutil.which("docker-registry") is None:
-        pytest.skip("docker-registry is needed (installed by packaging/setup.sh test)")
-    reg = LocalRegistry(tmp_path_factory.mktemp("remote-registry"))
-    podpy("push", "--tls-verify=false", "busybox", f"{reg.host}/remote/busybox:1", timeout=120)
-    yield reg
-    reg.stop()
-
-
-def podman_client(service_sock: str, env: dict[str, str]):
-    if PODMAN is None:
-        pytest.skip("podman is not installed: its remote client cannot be tried")
-
-    def run(*args, check=True, timeout=120, input=None):
-        return run_command([PODMAN, "--remote", "--url", f"unix://{service_sock}", *map(str, args)], env=env,
-                           check=check, timeout=timeout, variant="podman", input=input)
-    return run
+    yield from busybox_registry(tmp_path_factory, podpy, "remote/busybox")
 
 
 # -- podman's own client, podpy's service --------------------------------------------------------
@@ -63,7 +45,7 @@ def test_podmans_client_drives_podpys_service(service, podpy, registry, tmp_path
     assert len(cid) == 64
     assert "pm-c1" in pm("ps", "--format", "{{.Names}}").stdout.split()
     assert podpy("ps", "--format", "{{.Names}} {{.ID}}").stdout.count(f"pm-c1 {cid[:12]}") == 1   # the same store
-    _eventually(lambda: pm("logs", "pm-c1").stdout == "out\n")
+    eventually(lambda: pm("logs", "pm-c1").stdout == "out\n")
     ex = pm("exec", "pm-c1", "sh", "-c", "echo $A; exit 3", check=False)
     assert (ex.returncode, ex.stdout) == (3, "b\n")
     assert pm("inspect", "pm-c1", "--format", "{{.State.Status}}").stdout.strip() == "running"
@@ -108,7 +90,7 @@ def test_podpys_client_drives_podpys_service(service, podpy, registry):
     assert json.loads(remote("info", "--format", "json").stdout)["host"]["serviceIsRemote"] is True
     cid = remote("run", "-d", "--name", "pp-c1", "busybox", "sh", "-c", "echo out; sleep 300").stdout.strip()
     assert remote("ps", "--format", "{{.Names}} {{.ID}}").stdout.count(f"pp-c1 {cid[:12]}") == 1
-    _eventually(lambda: remote("logs", "pp-c1").stdout == "out\n")
+    eventually(lambda: remote("logs", "pp-c1").stdout == "out\n")
     ex = remote("exec", "pp-c1", "sh", "-c", "echo ex; echo err >&2; exit 2", check=False)
     assert (ex.returncode, ex.stdout, ex.stderr) == (2, "ex\n", "err\n")
     assert remote("exec", "-i", "pp-c1", "cat", check=False).returncode == 0
@@ -197,27 +179,7 @@ def test_connections_and_podmans_variables(service, podpy, tmp_path):
 
 @pytest.fixture(scope="module")
 def podman_service(tmp_path_factory, image_tar):
-    """podman 4.3.1's `system service` on a private store and socket, busybox imported."""
-    if PODMAN is None:
-        pytest.skip("podman is not installed: no podman service to talk to")
-    home = tmp_path_factory.mktemp("podman-service")
-    env = private_podman_env(home)
-    imported = run_command([PODMAN, "import", image_tar, "localhost/busybox"], env=env, check=False, timeout=120)
-    if imported.returncode != 0:
-        pytest.skip(f"podman cannot import the test image here: {imported.stderr.strip()}")
-    sock_dir = Path(tempfile.mkdtemp(prefix="podman-svc-", dir="/tmp"))
-    sock = sock_dir / "podman.sock"
-    log = open(home / "service.log", "wb")
-    proc = subprocess.Popen([PODMAN, "system", "service", "--time", "0", f"unix://{sock}"], env=env,
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    _eventually(lambda: sock.exists(), what="podman's service socket")
-    yield sock, env
-    proc.terminate()
-    proc.wait(30)
-    log.close()
-    run_command([PODMAN, "rm", "-af"], env=env, check=False, timeout=120)
-    run_command([PODMAN, "unshare", "rm", "-rf", str(home / "storage")], env=env, check=False)
-    shutil.rmtree(sock_dir, ignore_errors=True)
+    yield from remotes.podman_service(tmp_path_factory, image_tar)
 
 
 def test_podpys_client_drives_podmans_service(podman_service, service, podpy, registry, tmp_path):
@@ -240,7 +202,7 @@ def test_podpys_client_drives_podmans_service(podman_service, service, podpy, re
                  ).stdout.strip()
     assert cid in local_podman("ps", "--no-trunc", "--format", "{{.ID}}").split()
     assert remote("ps", "--format", "{{.Names}}").stdout.split() == ["pp-on-pm"]
-    _eventually(lambda: remote("logs", "pp-on-pm").stdout == "out\n")
+    eventually(lambda: remote("logs", "pp-on-pm").stdout == "out\n")
     ex = remote("exec", "pp-on-pm", "sh", "-c", "echo ex; exit 3", check=False)
     assert (ex.returncode, ex.stdout) == (3, "ex\n")
     assert remote("inspect", "--format", "{{.State.Status}}", "pp-on-pm").stdout.strip() == "running"
@@ -321,7 +283,7 @@ def sshd(ssh_store):
             raise RuntimeError("sshd exited: " + (work / "sshd.log").read_text())
         with socket.socket() as s:
             return s.connect_ex(("127.0.0.1", port)) == 0
-    _eventually(listening, what="sshd")
+    eventually(listening, what="sshd")
     yield {"port": port, "key": str(work / "userkey"), "run": run, "bin": bin_dir,
            "user": subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()}
     proc.terminate()
@@ -341,7 +303,7 @@ def test_ssh_forwards_the_service_socket(sshd, ssh_store, tmp_path):
                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     sock = sshd["run"] / "podpy" / "podpy.sock"
     try:
-        _eventually(sock.exists, what="the service's default socket")
+        eventually(sock.exists, what="the service's default socket")
         url = f"ssh://{sshd['user']}@127.0.0.1:{sshd['port']}{sock}"
         ids = podpy("--url", url, "--identity", sshd["key"], "images", "--format", "{{.ID}}", env=env).stdout.split()
         local = podpy("images", "--format", "{{.ID}}", env={"XDG_RUNTIME_DIR": str(sshd["run"])})
@@ -366,19 +328,6 @@ def test_ssh_forwards_the_service_socket(sshd, ssh_store, tmp_path):
         svc.terminate()
         svc.wait(30)
         log.close()
-
-
-def _eventually(check, what: str = "the condition", timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if check():
-                return
-        except AssertionError:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not come within {timeout} seconds")
-        time.sleep(0.1)
 
 
 # -- image scp ------------------------------------------------------------------------------------

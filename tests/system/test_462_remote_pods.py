@@ -11,9 +11,21 @@ import subprocess
 
 import pytest
 
+import remotes
 from helpers import run_command
 from registry import free_port
-from test_460_remote import PODMAN, _eventually, podman_client, podman_service, service  # noqa: F401 - fixtures
+from remotes import PODMAN, eventually, podman_client, podpy_service
+
+
+@pytest.fixture(scope="module")
+def service(podpy, busybox):
+    yield from podpy_service(podpy)
+
+
+@pytest.fixture(scope="module")
+def podman_service(tmp_path_factory, image_tar):
+    yield from remotes.podman_service(tmp_path_factory, image_tar)
+
 
 YAML = """apiVersion: v1
 kind: Pod
@@ -72,7 +84,7 @@ def test_podpys_pod_verbs_through_podpys_service(service, podpy, busybox):
     else:
         assert paused.stderr == local_pause.stderr
     assert remote("pod", "kill", "-s", "KILL", "rp-one").stdout.strip() == pod_id
-    _eventually(lambda: podpy("pod", "inspect", "--format", "{{.State}}", "rp-one").stdout.strip() != "Running")
+    eventually(lambda: podpy("pod", "inspect", "--format", "{{.State}}", "rp-one").stdout.strip() != "Running")
     assert remote("pod", "restart", "rp-one").stdout.strip() == pod_id
     assert podpy("pod", "inspect", "--format", "{{.State}}", "rp-one").stdout.strip() == "Running"
     assert remote("pod", "stop", "-t", "1", "rp-one").stdout.strip() == pod_id

@@ -5,83 +5,36 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import subprocess
 import tarfile
-import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
+import remotes
 from apiservice import Service
-from helpers import private_podman_env, run_command
-from registry import LocalRegistry
-
-PODMAN = shutil.which("podman")
-
-
-def _eventually(check, timeout=30, what="the condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{what} did not hold within {timeout}s")
+from helpers import run_command
+from remotes import PODMAN, busybox_registry, podpy_service
 
 
 @pytest.fixture(scope="module")
 def service(podpy, busybox):
-    svc = Service(podpy)
-    yield svc
-    podpy("rm", "-af", check=False)
-    assert svc.stop() == 0, svc.log.read_text()
+    yield from podpy_service(podpy)
 
 
 @pytest.fixture(scope="module")
 def podman_service(tmp_path_factory, image_tar):
-    """podman 4.3.1's `system service` on a private store and socket, busybox imported."""
-    if PODMAN is None:
-        pytest.skip("podman is not installed: no podman service to talk to")
-    home = tmp_path_factory.mktemp("podman-service")
-    env = private_podman_env(home)
-    imported = run_command([PODMAN, "import", image_tar, "localhost/busybox"], env=env, check=False, timeout=120)
-    if imported.returncode != 0:
-        pytest.skip(f"podman cannot import the test image here: {imported.stderr.strip()}")
-    sock_dir = Path(tempfile.mkdtemp(prefix="podman-svc-", dir="/tmp"))
-    sock = sock_dir / "podman.sock"
-    log = open(home / "service.log", "wb")
-    proc = subprocess.Popen([PODMAN, "system", "service", "--time", "0", f"unix://{sock}"], env=env,
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    _eventually(lambda: sock.exists(), what="podman's service socket")
-    yield sock, env
-    proc.terminate()
-    proc.wait(30)
-    log.close()
-    run_command([PODMAN, "rm", "-af"], env=env, check=False, timeout=120)
-    run_command([PODMAN, "unshare", "rm", "-rf", str(home / "storage")], env=env, check=False)
-    shutil.rmtree(sock_dir, ignore_errors=True)
+    yield from remotes.podman_service(tmp_path_factory, image_tar)
 
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory, podpy, busybox):
     """A plain-HTTP registry on 127.0.0.1 holding busybox as rb/busybox:1."""
-    if shutil.which("docker-registry") is None:
-        pytest.skip("docker-registry is needed (installed by packaging/setup.sh test)")
-    reg = LocalRegistry(tmp_path_factory.mktemp("remote-build-registry"))
-    podpy("push", "--tls-verify=false", "busybox", f"{reg.host}/rb/busybox:1", timeout=120)
-    yield reg
-    reg.stop()
+    yield from busybox_registry(tmp_path_factory, podpy, "rb/busybox")
 
 
 def podman_client(sock, env):
-    if PODMAN is None:
-        pytest.skip("podman is not installed: its remote client cannot be tried")
-
-    def run(*args, check=True, timeout=180, input=None):
-        return run_command([PODMAN, "--remote", "--url", f"unix://{sock}", *map(str, args)], env=env,
-                           check=check, timeout=timeout, variant="podman", input=input)
-    return run
+    return remotes.podman_client(sock, env, timeout=180)
 
 
 def context(tmp_path: Path) -> Path:

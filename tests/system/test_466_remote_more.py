@@ -7,24 +7,16 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import tarfile
 
 import pytest
 
-from apiservice import Service
 from helpers import run_command
-from registry import LocalRegistry
-
-PODMAN = shutil.which("podman")
-
+from remotes import PODMAN, busybox_registry, podpy_service
 
 @pytest.fixture(scope="module")
 def service(podpy, busybox):
-    svc = Service(podpy)
-    yield svc
-    podpy("rm", "-af", check=False)
-    assert svc.stop() == 0, svc.log.read_text()
+    yield from podpy_service(podpy)
 
 
 @pytest.fixture(scope="module")
@@ -39,13 +31,7 @@ def remote(service, podpy):
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory, podpy, busybox):
     """A plain-HTTP registry on 127.0.0.1 holding busybox as rm/busybox:1 and :2."""
-    if shutil.which("docker-registry") is None:
-        pytest.skip("docker-registry is needed (installed by packaging/setup.sh test)")
-    reg = LocalRegistry(tmp_path_factory.mktemp("rm-registry"))
-    for tag in ("1", "2"):
-        podpy("push", "--tls-verify=false", "busybox", f"{reg.host}/rm/busybox:{tag}", timeout=120)
-    yield reg
-    reg.stop()
+    yield from busybox_registry(tmp_path_factory, podpy, "rm/busybox", ("1", "2"))
 
 
 def _names(tar_bytes: bytes) -> list[str]:
