@@ -7,12 +7,12 @@ from __future__ import annotations
 import os
 import sys
 
-from ..errors import InvalidArgument, InvalidState, NoSuchContainer
+from ..errors import InvalidArgument
 from .reconcile import reconcile
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Optional
+    from typing import Callable, Optional
 
     from ..state import ContainerRecord
     from .context import Runtime
@@ -106,20 +106,7 @@ class RunVerbs:
         try:
             reconcile(self.rt)
             opts = self._pull_if_needed(opts)
-            infra = self._start_infra_ahead(opts) if opts.detach else None
-            try:
-                rec = create(self.rt, self._new_pod(opts), for_run=True, on_replaced=on_replaced)
-            except BaseException:
-                if infra is not None:
-                    # a failed create leaves the pod started, as a failed member start would;
-                    # the create's error is the one to tell
-                    try:
-                        infra.finish()
-                    except Exception:  # noqa: BLE001
-                        pass
-                raise
-            if infra is not None:
-                infra.finish()   # the member joins its namespaces: it must run first
+            rec = create(self.rt, self._new_pod(opts), for_run=True, on_replaced=on_replaced)
             for line in self.rt.cfg.warnings:
                 self.warn(line)
             if opts.detach:
@@ -146,38 +133,6 @@ class RunVerbs:
         if opts.rmi:
             self._remove_image(opts.image)
         return code
-
-    def _start_infra_ahead(self, opts: CreateOptions) -> Optional[Any]:
-        """`run -d --pod POD` of a pod whose infra container does not run: that start sent to the
-        monitor now (start.DetachedStart), so that it runs while the member is created, rather
-        than after. None when there is nothing to start, or when the create will fail anyway
-        (a name in use without --replace): then the pod stays as it is."""
-        pod = opts.pod or ""
-        if not pod or pod.startswith("new:"):
-            return None
-        from ..errors import NoSuchPod
-        from ..state import CREATED, EXITED
-        from .podstore import load_store
-
-        try:
-            infra_id = load_store(self.rt).lookup(pod).infra_id
-        except NoSuchPod:
-            return None   # create names the error
-        infra = self.rt.state.get(infra_id) if infra_id else None
-        if infra is None or infra.state not in (CREATED, EXITED):
-            return None
-        if opts.name and not opts.replace:
-            try:
-                self.rt.state.lookup(opts.name)
-                return None
-            except NoSuchContainer:
-                pass
-        from .start import DetachedStart
-
-        try:
-            return DetachedStart(self.rt, infra, self.warn)
-        except InvalidState:
-            return None   # another command's start of it meanwhile: the member's start sees to it
 
     def _remove_image(self, name: str) -> None:
         """--rmi: `rmi NAME` once the container is over (its name only, when the image has

@@ -29,7 +29,7 @@ from .spec import builder, etc_files, write_etc
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, NoReturn, Optional
+    from typing import Any, Callable, Optional
 
     from ..network.start import NetStart
 
@@ -194,142 +194,110 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
     once it runs. by_policy: a restart policy's start, which a `stop` meanwhile cancels; hold:
     `init`, set it up and leave its process waiting to exec (initialized); console: the
     terminal's first size (rows, columns) for a container with one (24x80 otherwise)."""
+    from ..network.start import NetStart
     from ..state import INITIALIZED
 
     if rec.state == INITIALIZED and not hold:
         return release(rt, rec, warn)
     start_dependencies(rt, rec, warn)
-    return DetachedStart(rt, rec, warn, by_policy, hold, console).finish()
+    ctr = Container(rt, rec)
+    rec = ctr.claim_start(detached=True, by_policy=by_policy)
+    from . import runfiles
 
+    if not runfiles.own_monitor(rec.config):
+        from ..monitor.client import prestart
 
-class DetachedStart:
-    """A detached start in two halves: the constructor claims the container and sends the
-    monitor its launch; finish() waits for the monitor's answer and records it. Between the two
-    the caller may do other work (`run -d --pod` creates the member while the pod's infra
-    container starts). A failure in either half leaves the container as it was (start_failed)."""
-
-    def __init__(self, rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None],
-                 by_policy: bool = False, hold: bool = False,
-                 console: Optional[tuple[int, int]] = None) -> None:
-        from ..network.start import NetStart
-
-        self.rt, self.warn, self.by_policy, self.hold = rt, warn, by_policy, hold
-        self.ctr = ctr = Container(rt, rec)
-        rec = ctr.claim_start(detached=True, by_policy=by_policy)
-        from . import runfiles
-
-        if not runfiles.own_monitor(rec.config):
-            from ..monitor.client import prestart
-
-            prestart(rt.cfg.runroot)   # its start-up overlaps the spec's making
-        cfg = rec.config
-        self.net = net = None
+        prestart(rt.cfg.runroot)   # its start-up overlaps the spec's making
+    cfg = rec.config
+    net = None
+    try:
+        net = NetStart(rt, rec)
+        spec = container_spec(rt, rec, warn, (console or (24, 80)) if cfg.tty else None, net)
+        run_dir = rt.container_run_dir(rec.id)
         try:
-            self.net = net = NetStart(rt, rec)
-            spec = container_spec(rt, rec, warn, (console or (24, 80)) if cfg.tty else None, net)
-            self.run_dir = run_dir = rt.container_run_dir(rec.id)
-            try:
-                os.unlink(os.path.join(run_dir, EXIT_FILE))
-            except FileNotFoundError:
-                pass
-            slirp = None
-            if net.slirp is not None:
-                s = net.slirp
-                slirp = {"mtu": s.mtu, "cidr": s.cidr, "allow_host_loopback": s.allow_host_loopback,
-                         "enable_ipv6": s.enable_ipv6, "outbound_addr": s.outbound_addr, "extra": list(s.extra)}
-            listeners = net.bind()
-            if len(listeners) > MAX_PUBLISHED:   # checked at create too
-                raise InvalidArgument(f"at most {MAX_PUBLISHED} published ports ({len(listeners)} asked for)")
-            # --log-driver passthrough: the container writes to this command's stdout and stderr
-            # (the monitor starts it with them), as podman's conmon passes its own on
-            stdio = [0, 1, 2] if cfg.log_driver == "passthrough" and not cfg.tty else []
-            log = {"driver": cfg.log_driver, "path": log_path(rt, rec), "name": rec.name,
-                   "max_size": int(cfg.log_opts.get("max-size") or 0)}
-            cgroup = container_cgroup(ctr, warn)
-            health = None
-            if cfg.healthcheck:
-                health = {"interval": float(cfg.healthcheck["interval"]),
-                          **_podpy_command(rt, "healthcheck", "run", rec.id), **_startup_schedule(rt, rec)}
-            # A systemd unit's container (or one asked to keep its monitor out of podpy's hands)
-            # gets a monitor of its own, in this command's cgroup: the unit's main process.
-            self.own = own = runfiles.own_monitor(cfg)
-            self.root = root = rt.cfg.runroot
-            if own:
-                from ..monitor.client import own_root
+            os.unlink(os.path.join(run_dir, EXIT_FILE))
+        except FileNotFoundError:
+            pass
+        slirp = None
+        if net.slirp is not None:
+            s = net.slirp
+            slirp = {"mtu": s.mtu, "cidr": s.cidr, "allow_host_loopback": s.allow_host_loopback,
+                     "enable_ipv6": s.enable_ipv6, "outbound_addr": s.outbound_addr, "extra": list(s.extra)}
+        listeners = net.bind()
+        if len(listeners) > MAX_PUBLISHED:   # checked at create too
+            raise InvalidArgument(f"at most {MAX_PUBLISHED} published ports ({len(listeners)} asked for)")
+        # --log-driver passthrough: the container writes to this command's stdout and stderr
+        # (the monitor starts it with them), as podman's conmon passes its own on
+        stdio = [0, 1, 2] if cfg.log_driver == "passthrough" and not cfg.tty else []
+        log = {"driver": cfg.log_driver, "path": log_path(rt, rec), "name": rec.name,
+               "max_size": int(cfg.log_opts.get("max-size") or 0)}
+        cgroup = container_cgroup(ctr, warn)
+        health = None
+        if cfg.healthcheck:
+            health = {"interval": float(cfg.healthcheck["interval"]),
+                      **_podpy_command(rt, "healthcheck", "run", rec.id), **_startup_schedule(rt, rec)}
+        # A systemd unit's container (or one asked to keep its monitor out of podpy's hands)
+        # gets a monitor of its own, in this command's cgroup: the unit's main process.
+        own = runfiles.own_monitor(cfg)
+        root = rt.cfg.runroot
+        if own:
+            from ..monitor.client import own_root
 
-                self.root = root = own_root(run_dir)
-                os.makedirs(root, mode=0o700, exist_ok=True)
-            self.notify = notify = runfiles.notify_request(cfg, run_dir, spec)
-            spec_path = os.path.join(run_dir, "spec")
-            _write_spec(spec_path, spec)
-            process = spec["process"]
-            # Our copies of the host ports' sockets close once sent: a server in the container that
-            # takes its port over (rootless.network.redirect) may have to bind it anew.
-            from ..monitor.client import send
+            root = own_root(run_dir)
+            os.makedirs(root, mode=0o700, exist_ok=True)
+        notify = runfiles.notify_request(cfg, run_dir, spec)
+        spec_path = os.path.join(run_dir, "spec")
+        _write_spec(spec_path, spec)
+        process = spec["process"]
+        # Our copies of the host ports' sockets close once sent: a server in the container that
+        # takes its port over (rootless.network.redirect) may have to bind it anew.
+        from ..monitor.client import request
 
-            needs = [f for f, wanted in (("stdio", stdio), ("timeout", cfg.timeout),
-                                         ("journald", cfg.log_driver == "journald"), ("hold", hold)) if wanted]
-            if needs:
-                _check_monitor(root, needs, own)
+        needs = [f for f, wanted in (("stdio", stdio), ("timeout", cfg.timeout),
+                                     ("journald", cfg.log_driver == "journald"), ("hold", hold)) if wanted]
+        if needs:
+            _check_monitor(root, needs, own)
 
-            self.pending = send(root, "launch", own=own, fds=stdio + listeners, sent=net.close_listeners,
-                                again=lambda: stdio + net.bind(), id=rec.id, spec_path=spec_path,
-                                stdio=len(stdio), timeout=cfg.timeout,
-                                process={"stdin": bool(process.get("stdin")),
-                                         "terminal": bool(process.get("terminal"))},
-                                userns=any(ns["type"] == "user" for ns in spec["linux"].get("namespaces", [])),
-                                slirp=slirp, log=log,
-                                cgroup=cgroup, exit_path=os.path.join(run_dir, EXIT_FILE),
-                                cleanup=_cleanup_command(rt, rec.id), health=health, net=net.monitor_request(),
-                                hold=hold, notify=notify)
-        except BaseException as exc:
-            self._failed(exc)
+        reply = request(root, "launch", own=own, fds=stdio + listeners, sent=net.close_listeners,
+                         again=lambda: stdio + net.bind(), id=rec.id, spec_path=spec_path, stdio=len(stdio),
+                         timeout=cfg.timeout,
+                         process={"stdin": bool(process.get("stdin")), "terminal": bool(process.get("terminal"))},
+                         userns=any(ns["type"] == "user" for ns in spec["linux"].get("namespaces", [])),
+                         slirp=slirp, log=log,
+                         cgroup=cgroup, exit_path=os.path.join(run_dir, EXIT_FILE),
+                         cleanup=_cleanup_command(rt, rec.id), health=health, net=net.monitor_request(),
+                         hold=hold, notify=notify)
+    except BaseException as exc:
+        if net is not None:
+            net.stop()
+        ctr.start_failed()
+        raise _failure(exc, rec.id) if isinstance(exc, Exception) else exc
+    net.stop()   # our copies of the listeners: the monitor has its own
+    monitor = int(reply["monitor"])
+    if reply.get("cgroup_error") and rec.cgroup:
+        # The monitor runs in a cgroup from which this one cannot be reached (it was started
+        # from elsewhere): the container runs, without its cgroup.
+        warn(f"the container runs without its cgroup: {reply['cgroup_error']} (the container monitor "
+             "was started from a cgroup that does not reach this one)")
+        from rootless import cgroups
 
-    def _failed(self, exc: BaseException) -> NoReturn:
-        if self.net is not None:
-            self.net.stop()
-        self.ctr.start_failed()
-        raise _failure(exc, self.ctr.rec.id) if isinstance(exc, Exception) else exc
-
-    def finish(self) -> ContainerRecord:
-        """Wait for the monitor's answer; the container's row once it runs."""
-        ctr, warn, net = self.ctr, self.warn, self.net
-        try:
-            reply = self.pending.reply()
-        except BaseException as exc:
-            self._failed(exc)
-        net.stop()   # our copies of the listeners: the monitor has its own
-        rec, root, own, notify = ctr.rec, self.root, self.own, self.notify
-        cfg = rec.config
-        monitor = int(reply["monitor"])
-        if reply.get("cgroup_error") and rec.cgroup:
-            # The monitor runs in a cgroup from which this one cannot be reached (it was started
-            # from elsewhere): the container runs, without its cgroup.
-            warn(f"the container runs without its cgroup: {reply['cgroup_error']} (the container monitor "
-                 "was started from a cgroup that does not reach this one)")
-            from rootless import cgroups
-
-            cgroups.remove(rec.cgroup, timeout=0)
-            ctr.set_cgroup(None)
-        if self.hold:
-            ctr.initialized(int(reply["pid"]), monitor, process_start_time(monitor))
-            return ctr.rec
-        ctr.handed_over(int(reply["pid"]), monitor, process_start_time(monitor), self.by_policy)
-        from . import runfiles
-
-        runfiles.write_pidfiles(cfg, int(reply["pid"]), monitor, warn)
-        try:   # what a generated unit's PIDFile= names
-            runfiles.write_pidfile(os.path.join(self.run_dir, runfiles.MONITOR_PID_FILE), monitor)
-        except InvalidArgument as exc:
-            warn(str(exc))
-        if notify is not None and notify["mode"] in ("container", "healthy"):
-            # under systemd, `run -d` returns once the container is ready (its own READY=1, or its
-            # first passing healthcheck), which its monitor has passed on
-            from ..monitor.client import request
-
-            if request(root, "ready", own=own, id=rec.id).get("type") != "ready":
-                raise EngineError(f"container {rec.name} exited before it was ready (--sdnotify {notify['mode']})")
+        cgroups.remove(rec.cgroup, timeout=0)
+        ctr.set_cgroup(None)
+    if hold:
+        ctr.initialized(int(reply["pid"]), monitor, process_start_time(monitor))
         return ctr.rec
+    ctr.handed_over(int(reply["pid"]), monitor, process_start_time(monitor), by_policy)
+    runfiles.write_pidfiles(cfg, int(reply["pid"]), monitor, warn)
+    try:   # what a generated unit's PIDFile= names
+        runfiles.write_pidfile(os.path.join(run_dir, runfiles.MONITOR_PID_FILE), monitor)
+    except InvalidArgument as exc:
+        warn(str(exc))
+    if notify is not None and notify["mode"] in ("container", "healthy"):
+        # under systemd, `run -d` returns once the container is ready (its own READY=1, or its
+        # first passing healthcheck), which its monitor has passed on
+        if request(root, "ready", own=own, id=rec.id).get("type") != "ready":
+            raise EngineError(f"container {rec.name} exited before it was ready (--sdnotify {notify['mode']})")
+    return ctr.rec
 
 
 def release(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None]) -> ContainerRecord:

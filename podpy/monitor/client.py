@@ -144,72 +144,32 @@ def connect_monitor(runroot: str, timeout: float = 10.0, own: bool = False) -> "
         time.sleep(0.003)
 
 
-class Pending:
-    """A request on its way to the monitor, whose answer is read by reply(): the caller does
-    other work meanwhile (a pod's infra container starts while its member is created). A
-    monitor that leaves before it answers is replaced and asked again, at most three times."""
+def request(runroot: str, kind: str, fds: Optional[list[int]] = None, sent: Optional[Callable[[], Any]] = None,
+             again: Optional[Callable[[], list[int]]] = None, own: bool = False, **fields: Any) -> dict[str, Any]:
+    """One request to the monitor (fds go along, SCM_RIGHTS); a monitor that leaves as we ask
+    is replaced and asked again. sent: told once the fds are on their way (ours may close);
+    again: the fds for another attempt."""
+    from rootless.errors import from_wire
 
-    def __init__(self, runroot: str, kind: str, fds: Optional[list[int]], sent: Optional[Callable[[], Any]],
-                 again: Optional[Callable[[], list[int]]], own: bool, fields: dict[str, Any]) -> None:
-        self._args = (runroot, kind, sent, again, own, fields)
-        self._attempt = 0
-        self._chan: Optional[Channel] = None
-        self._send(fds)
-
-    def _send(self, fds: Optional[list[int]]) -> None:
-        runroot, kind, sent, again, own, fields = self._args
+    for attempt in range(3):
         chan = connect_monitor(runroot, own=own)
         try:
-            if self._attempt and again is not None:
+            if attempt and again is not None:
                 fds = again()
             chan.send(kind, fds=fds, **fields)
             if sent is not None:
                 sent()
+            reply, fds = chan.recv()
         except (ConnectionResetError, BrokenPipeError):
-            pass   # read as no answer: asked again
-        self._chan = chan
-
-    def reply(self) -> dict[str, Any]:
-        from rootless.errors import from_wire
-
-        while True:
-            chan, self._chan = self._chan, None
-            if chan is None:
-                raise EngineError("the container monitor went away while starting the container")
-            try:
-                reply, fds = chan.recv()
-            except (ConnectionResetError, BrokenPipeError):
-                reply, fds = None, []
-            finally:
-                chan.close()
-            for fd in fds:
-                os.close(fd)
-            if reply is not None:
-                _end_hints()   # answered: the monitor has read them
-                if reply.get("type") == "error":
-                    raise from_wire(reply["error"])
-                return reply
-            self._attempt += 1
-            if self._attempt >= 3:
-                raise EngineError("the container monitor went away while starting the container")
-            self._send(None)
-
-    def abandon(self) -> None:
-        """Stop waiting for the answer (the request stands: the monitor carries it out)."""
-        if self._chan is not None:
-            self._chan.close()
-            self._chan = None
-
-
-def send(runroot: str, kind: str, fds: Optional[list[int]] = None, sent: Optional[Callable[[], Any]] = None,
-         again: Optional[Callable[[], list[int]]] = None, own: bool = False, **fields: Any) -> Pending:
-    """A request (fds go along, SCM_RIGHTS) sent now, its answer read later by Pending.reply().
-    sent: told once the fds are on their way (ours may close); again: the fds for another
-    attempt."""
-    return Pending(runroot, kind, fds, sent, again, own, fields)
-
-
-def request(runroot: str, kind: str, fds: Optional[list[int]] = None, sent: Optional[Callable[[], Any]] = None,
-            again: Optional[Callable[[], list[int]]] = None, own: bool = False, **fields: Any) -> dict[str, Any]:
-    """One request to the monitor and its answer (as send(), then reply())."""
-    return Pending(runroot, kind, fds, sent, again, own, fields).reply()
+            reply, fds = None, []
+        finally:
+            chan.close()
+        for fd in fds:
+            os.close(fd)
+        if reply is None:
+            continue
+        _end_hints()   # answered: the monitor has read them
+        if reply.get("type") == "error":
+            raise from_wire(reply["error"])
+        return reply
+    raise EngineError("the container monitor went away while starting the container")

@@ -165,8 +165,8 @@ def test_name_clashes_and_replace(p):
 
 
 def test_a_detached_member_starts_its_pod_and_a_refused_one_leaves_it_created(p):
-    # `run -d --pod` of a created pod: its infra container starts with the member (and while
-    # the member is made); a member refused for its name leaves the pod created, as podman does
+    # `run -d --pod` of a created pod starts its infra container first; a member refused for
+    # its name leaves the pod created, as podman does
     p("pod", "create", "--name", "lazy")
     p("create", "--name", "taken", "busybox", "true")
     res = p("run", "-d", "--pod", "lazy", "--name", "taken", "busybox", "sleep", "600", check=False)
