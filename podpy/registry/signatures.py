@@ -335,23 +335,31 @@ def _gpg_reason(status: dict[str, list[str]], stderr: bytes) -> str:
     return "Invalid GPG signature: " + (lines[-1].removeprefix("gpgv: ") if lines else "not verified")
 
 
-def parse_payload(payload: bytes) -> Verified:
-    """The claims of a simple signing payload (containers-signature(5)), checked for shape."""
+def parse_payload(payload: bytes, kind: str = SIGNATURE_TYPE, exact: bool = True) -> Verified:
+    """The claims of a simple signing payload (containers-signature(5)) of type kind, checked
+    for shape. exact: the GPG form's rules (no other keys in image and identity, "optional" an
+    object); a sigstore payload (sigstore.py) is read as containers/image reads it, leniently."""
     try:
         doc = json.loads(payload)
     except ValueError as exc:
-        raise SignatureRejected(f"Invalid signature format: {exc}") from exc
+        raise SignatureRejected(f"Invalid signature format: {exc}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("critical"), dict):
         raise SignatureRejected('Invalid signature format: "critical" is missing or not an object')
     critical = doc["critical"]
     if set(critical) != {"type", "image", "identity"}:
         raise SignatureRejected("Invalid signature format: the critical section must have exactly "
                                 "type, image and identity")
-    if critical["type"] != SIGNATURE_TYPE:
+    if critical["type"] != kind:
         raise SignatureRejected(f"Unrecognized signature type {critical['type']}")
+    image, identity = critical["image"], critical["identity"]
+    if not exact:
+        if not isinstance(image, dict) or not isinstance(image.get("docker-manifest-digest"), str):
+            raise SignatureRejected("Invalid signature format: critical.image.docker-manifest-digest is missing")
+        if not isinstance(identity, dict) or not isinstance(identity.get("docker-reference"), str):
+            raise SignatureRejected("Invalid signature format: critical.identity.docker-reference is missing")
+        return Verified(identity["docker-reference"], image["docker-manifest-digest"])
     if "optional" in doc and not isinstance(doc["optional"], dict):
         raise SignatureRejected('Invalid signature format: "optional" is not an object')
-    image, identity = critical["image"], critical["identity"]
     if not isinstance(image, dict) or set(image) != {"docker-manifest-digest"} \
             or not isinstance(image["docker-manifest-digest"], str):
         raise SignatureRejected("Invalid signature format: critical.image must be "

@@ -277,24 +277,9 @@ def verify_for(sig: Signature, req: Any) -> Verified:
 
 def parse_payload(payload: bytes) -> Verified:
     """The claims of a sigstore payload, checked for shape as containers/image does."""
-    try:
-        doc = json.loads(payload)
-    except ValueError as exc:
-        raise SignatureRejected(f"Invalid signature format: {exc}") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("critical"), dict):
-        raise SignatureRejected('Invalid signature format: "critical" is missing or not an object')
-    critical = doc["critical"]
-    if set(critical) != {"type", "image", "identity"}:
-        raise SignatureRejected("Invalid signature format: the critical section must have exactly "
-                                "type, image and identity")
-    if critical["type"] != PAYLOAD_TYPE:
-        raise SignatureRejected(f"Unrecognized signature type {critical['type']}")
-    image, identity = critical["image"], critical["identity"]
-    if not isinstance(image, dict) or not isinstance(image.get("docker-manifest-digest"), str):
-        raise SignatureRejected("Invalid signature format: critical.image.docker-manifest-digest is missing")
-    if not isinstance(identity, dict) or not isinstance(identity.get("docker-reference"), str):
-        raise SignatureRejected("Invalid signature format: critical.identity.docker-reference is missing")
-    return Verified(identity["docker-reference"], image["docker-manifest-digest"])
+    from .signatures import parse_payload as parse_simple_signing
+
+    return parse_simple_signing(payload, PAYLOAD_TYPE, exact=False)
 
 
 # ----------------------------------------------------------- attachments --
