@@ -190,6 +190,9 @@ def export_container(rt: Runtime, name: str, output: Optional[str]) -> None:
                 assert output is not None
                 with atomic_file(output) as f:
                     _export_to_fd(desc, f.fileno(), rt)
+                    from .removal import not_removed_during
+
+                    not_removed_during(rt, rec, "it was exported: nothing was written")
     except PodpyError:
         raise
     except Exception as exc:  # noqa: BLE001

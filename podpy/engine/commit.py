@@ -21,6 +21,7 @@ from ..errors import InvalidArgument, InvalidState, PodpyError, translate
 from ..state import RUNNING
 from .context import Runtime
 from .reconcile import reconcile
+from .removal import not_removed_during
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ def diff(rt: Runtime, name: str) -> list[tuple[str, str]]:
     with rt.store.temporary("diff") as stage:
         tar = os.path.join(stage.path, "changes.tar")
         _changes_tar(rt, rec, image, tar)
+        not_removed_during(rt, rec, "its changes were read")
         for m in _members(tar):
             rel = m.name.lstrip("./").rstrip("/")
             base = os.path.basename(rel)
@@ -181,8 +183,12 @@ def commit(rt: Runtime, name: str, target: Optional[str], changes: list[str], me
                     export_container(rt, rec.id, tar)
                 else:
                     _changes_tar(rt, rec, image, tar)
-            except OSError as exc:
-                raise no_space(exc, f"writing the changes of container {rec.name} to {tar}") or exc from None
+            except Exception as exc:  # noqa: BLE001
+                not_removed_during(rt, rec, "it was committed: nothing was committed")
+                if isinstance(exc, OSError):
+                    raise no_space(exc, f"writing the changes of container {rec.name} to {tar}") or exc from None
+                raise
+            not_removed_during(rt, rec, "it was committed: nothing was committed")
             parent = image.layers[-1] if image.layers and not squash else None
             layer_id, result = rt.store.apply_layer(tar, parent, apply_options(rt))
         now = rfc3339(time.time())

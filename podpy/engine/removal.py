@@ -65,6 +65,15 @@ def remove_container(rt: Runtime, rec: ContainerRecord, force: bool, volumes: bo
     ctr.destroy(volumes)
 
 
+def not_removed_during(rt: Runtime, rec: ContainerRecord, what: str) -> None:
+    """Raise unless the container's storage was left whole while its changes were read: a
+    removal claims the row (REMOVING) before it deletes a file, so a row still there and not
+    being removed after the read means the read saw all of it."""
+    now = rt.state.get(rec.id)
+    if now is None or now.state == REMOVING:
+        raise InvalidState(f"container {rec.name} was removed while {what}")
+
+
 def _removed_by_other(rt: Runtime, cid: str, timeout: float = 30.0) -> bool:
     """Whether the removal another command is doing (a --rm container's monitor, after `stop`)
     ends within timeout: `rm -f` and `run --replace` then find it gone, as podman's wait on

@@ -143,6 +143,9 @@ def test_commit_while_the_container_is_removed(p):
             out = p("run", "--rm", "--network", "none", "committed", "wc", "-c", "/big").stdout
             assert out.split()[0] == "2097152"
             p("rmi", "committed")
+        else:
+            # the removal won: no image, half-read or otherwise
+            assert p("image", "exists", "committed", check=False).returncode == 1
         p("rm", "-f", "c", check=False)
         consistent(p)
 
