@@ -8,9 +8,10 @@ written (a full disk) is dropped, never the command.
 
 from __future__ import annotations
 
-import json
 import os
 import time
+
+from storage import fastjson as json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -6,10 +6,11 @@ anything is created.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections import namedtuple
+
+from storage import fastjson as json
 
 from .formats import parse_size, parse_duration
 from .errors import InvalidArgument

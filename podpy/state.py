@@ -9,11 +9,11 @@ marked exited with an unknown code (and removed if it was started with --rm).
 
 from __future__ import annotations
 
-import json
 import os
-import sqlite3
 
+from storage import fastjson as json
 from storage.db import Database
+from storage.db import sqlite3
 
 from .errors import Ambiguous, NameInUse, NoSuchContainer, NoSuchImage
 from .record import REQUIRED, Record

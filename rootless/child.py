@@ -23,9 +23,9 @@ hands in a recorder and checks the calls in their order.
 
 from __future__ import annotations
 
+import _signal
 import errno
 import os
-import signal
 import stat
 
 from . import capabilities as caps
@@ -46,8 +46,8 @@ _NS_FLAGS = {
     "network": S.CLONE_NEWNET, "mount": S.CLONE_NEWNS, "cgroup": S.CLONE_NEWCGROUP,
     "user": S.CLONE_NEWUSER,
 }
-_RESET_SIGNALS = (signal.SIGINT, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGTERM, signal.SIGHUP,
-                  signal.SIGQUIT, signal.SIGCHLD, signal.SIGWINCH, signal.SIGUSR1, signal.SIGUSR2)
+_RESET_SIGNALS = (_signal.SIGINT, _signal.SIGPIPE, _signal.SIGXFSZ, _signal.SIGTERM, _signal.SIGHUP,
+                  _signal.SIGQUIT, _signal.SIGCHLD, _signal.SIGWINCH, _signal.SIGUSR1, _signal.SIGUSR2)
 
 
 def namespaces(spec: dict[str, Any]) -> dict[str, Optional[str]]:
@@ -72,10 +72,10 @@ def stage1(spec: dict[str, Any], chan: Channel, host_side_fds: list[int],
 def detach_from_caller(sc: S.Syscalls) -> None:
     """Stage 1's first steps: killed with its parent, out of the caller's terminal process
     group (podpy forwards signals itself), deaf to the terminal's signals."""
-    sc.set_pdeathsig(signal.SIGKILL)
+    sc.set_pdeathsig(_signal.SIGKILL)
     os.setsid()
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
-        signal.signal(sig, signal.SIG_IGN)
+    for sig in (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT):
+        _signal.signal(sig, _signal.SIG_IGN)
 
 
 def run_stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[Callable[[], None]], detach: bool,
@@ -134,7 +134,7 @@ def run_stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[Callabl
         except OSError:
             pass
     if fuse_pid:
-        os.kill(fuse_pid, signal.SIGTERM)
+        os.kill(fuse_pid, _signal.SIGTERM)
         _wait(fuse_pid)
     if after_exit is not None:
         try:
@@ -192,7 +192,7 @@ def init(spec: dict[str, Any], chan: Channel, detach: bool = False,
 
 def _init(spec: dict[str, Any], chan: Channel, detach: bool, sc: S.Syscalls) -> None:
     if not detach:  # a detached init outlives stage 1 by design
-        sc.set_pdeathsig(signal.SIGKILL)
+        sc.set_pdeathsig(_signal.SIGKILL)
     go, stdio = chan.expect("go")
     for target, fd in zip((1, 2), stdio):  # the host side's pipes (a foreground run it logs)
         os.dup2(fd, target)
@@ -504,8 +504,8 @@ def _exec(process: dict[str, Any], chan: Channel) -> None:
     if not env.get("HOME"):
         env["HOME"] = passwd_home(os.getuid())
     for sig in _RESET_SIGNALS:
-        signal.signal(sig, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+        _signal.signal(sig, _signal.SIG_DFL)
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
     keep = chan.fileno()
     # Only 0, 1 and 2 cross into the container (the sync socket is close-on-exec), and
     # with preserveFds (--preserve-fds N) the N after them, as the caller had them.

@@ -5,8 +5,8 @@ root, so no path the container controls (a symlink, "..") can lead out of it."""
 
 from __future__ import annotations
 
+import _signal
 import os
-import signal
 
 from . import syscalls as S
 from .errors import SetupError
@@ -66,7 +66,7 @@ def _chrooted(desc: dict[str, Any], fn: Callable[..., Any], args: tuple[Any, ...
         return fn(*args)
     finally:
         if fuse:
-            os.kill(fuse, signal.SIGTERM)
+            os.kill(fuse, _signal.SIGTERM)
 
 
 def _in_child(prepare: Callable[[], None], fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
@@ -80,7 +80,7 @@ def _in_child(prepare: Callable[[], None], fn: Callable[..., Any], args: tuple[A
         code = 0
         try:
             os.close(r)
-            S.default().set_pdeathsig(signal.SIGKILL)
+            S.default().set_pdeathsig(_signal.SIGKILL)
 
             def prepared() -> Any:
                 prepare()

@@ -11,8 +11,8 @@ command cannot be run, as for `run`).
 
 from __future__ import annotations
 
+import _signal
 import os
-import signal
 
 from . import child as C
 from . import syscalls as S
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 _ORDER = (("user", S.CLONE_NEWUSER), ("ipc", S.CLONE_NEWIPC), ("uts", S.CLONE_NEWUTS),
           ("net", S.CLONE_NEWNET), ("pid", S.CLONE_NEWPID), ("cgroup", S.CLONE_NEWCGROUP),
           ("mnt", S.CLONE_NEWNS))
-_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+_FORWARDED = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT, _signal.SIGUSR1, _signal.SIGUSR2)
 
 
 class Execution:
@@ -143,7 +143,7 @@ def exec_in(target: int, process: dict[str, Any], detach: bool = False, cgroup: 
             os.waitpid(stage, 0)
             raise
         try:
-            os.kill(stage, signal.SIGKILL)
+            os.kill(stage, _signal.SIGKILL)
         except ProcessLookupError:
             pass
         os.waitpid(stage, 0)
@@ -172,7 +172,7 @@ def _stage(namespaces: list[tuple[int, int, str]], process: dict[str, Any], chan
         # libc now: once in the container's mount namespace the host's files are out of reach
         sc.load()
         if not detach:
-            sc.set_pdeathsig(signal.SIGKILL)
+            sc.set_pdeathsig(_signal.SIGKILL)
         os.setsid()   # out of the caller's process group: podpy forwards signals itself
         if detach:
             null = os.open("/dev/null", os.O_RDWR)
@@ -209,7 +209,7 @@ def _stage(namespaces: list[tuple[int, int, str]], process: dict[str, Any], chan
         chan.send("pid", pid=pid)
         chan.close()
         for sig in _FORWARDED:
-            signal.signal(sig, lambda s, _f: _pass_on(pid, s))
+            _signal.signal(sig, lambda s, _f: _pass_on(pid, s))
         while True:
             try:
                 _, status = os.waitpid(pid, 0)

@@ -21,7 +21,6 @@ only reported.
 
 from __future__ import annotations
 
-import json
 import os
 
 from .errors import SetupError
@@ -38,6 +37,8 @@ def state(spec: dict[str, Any], status: str, pid: int) -> bytes:
     base = spec.get(STATE_KEY) or {}
     out = {"ociVersion": spec.get("ociVersion", "1.0.2"), "id": base.get("id", ""), "status": status,
            "pid": pid, "bundle": base.get("bundle", ""), "annotations": dict(spec.get("annotations") or {})}
+    import json   # only where a hook runs: `run` without hooks does without the package
+
     return json.dumps(out).encode()
 
 

@@ -7,9 +7,9 @@ Every destination is resolved as if the rootfs were `/`: a symlink in the image
 
 from __future__ import annotations
 
+import _signal
 import errno
 import os
-import signal
 import stat
 import time
 
@@ -376,7 +376,7 @@ def _fuse_overlay(sc: S.Syscalls, desc: dict[str, Any], opts: str, target: str, 
     if pid == 0:
         try:
             if tied:
-                sc.set_pdeathsig(signal.SIGKILL)
+                sc.set_pdeathsig(_signal.SIGKILL)
             devnull = os.open("/dev/null", os.O_RDWR)
             os.dup2(devnull, 0)
             os.dup2(devnull, 1)
@@ -405,5 +405,5 @@ def _wait_mounted(pid: int, target: str, before: int, err: int) -> int:
         except OSError:
             pass
         time.sleep(0.002)
-    os.kill(pid, signal.SIGKILL)
+    os.kill(pid, _signal.SIGKILL)
     raise SetupError(f"fuse-overlayfs did not mount `{target}` within 10 s")

@@ -21,8 +21,8 @@ Any side may instead send "error", which is raised here as its typed error.
 
 from __future__ import annotations
 
+import _signal
 import os
-import signal
 
 from .errors import EXIT_SETUP_FAILED, RuntimeFailure, SetupError, from_wire
 from .sync import Channel
@@ -236,7 +236,7 @@ def _kill_detached(started: Container) -> None:
     for pid in (started.pid, started.fuse_pid):
         if pid:
             try:
-                os.kill(pid, signal.SIGKILL)
+                os.kill(pid, _signal.SIGKILL)
             except ProcessLookupError:
                 pass
 
@@ -272,7 +272,7 @@ def _abort(stage1: int, started: Optional[Container]) -> int:
         if done:
             status = st
         elif time.monotonic() > deadline:
-            os.kill(stage1, signal.SIGKILL)
+            os.kill(stage1, _signal.SIGKILL)
             _, status = os.waitpid(stage1, 0)
         else:
             time.sleep(0.002)

@@ -13,7 +13,6 @@ program, or built by libseccomp there).
 
 from __future__ import annotations
 
-import json
 import os
 
 from . import syscalls as S
@@ -21,7 +20,7 @@ from .errors import SetupError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Optional
+    from typing import Any, Callable, Optional
 
     from ._ffi.libseccomp import Filter
 
@@ -40,12 +39,18 @@ _OPS = {"SCMP_CMP_NE": 1, "SCMP_CMP_LT": 2, "SCMP_CMP_LE": 3, "SCMP_CMP_EQ": 4, 
 EPERM = 1
 
 
-def read_profile(path: Optional[str] = None) -> dict[str, Any]:
-    """A profile file (the default one when path is None); SetupError names what is wrong."""
+def read_profile(path: Optional[str] = None, loads: Optional[Callable[[str], Any]] = None) -> dict[str, Any]:
+    """A profile file (the default one when path is None), decoded with loads (json.loads when
+    None: the engine passes a decoder that does without the json package's imports);
+    SetupError names what is wrong."""
     path = path or DEFAULT_PROFILE
+    if loads is None:
+        import json
+
+        loads = json.loads
     try:
         with open(path) as f:
-            profile = json.load(f)
+            profile = loads(f.read())
     except OSError as exc:
         raise SetupError(f"seccomp profile {path}: {exc.strerror}") from exc
     except ValueError as exc:

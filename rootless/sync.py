@@ -1,7 +1,7 @@
 """Typed messages between the host side and a container's set-up processes.
 
 A SOCK_SEQPACKET socketpair keeps message boundaries, so each message is one
-JSON object, optionally carrying file descriptors (SCM_RIGHTS) such as a pty
+marshalled dict, optionally carrying file descriptors (SCM_RIGHTS) such as a pty
 master. End of file means the peer closed its end: for the container's init
 that happens on a successful execve, because the socket is close-on-exec.
 """
@@ -9,6 +9,7 @@ that happens on a successful execve, because the socket is close-on-exec.
 from __future__ import annotations
 
 import _socket
+import marshal
 import os
 import struct
 
@@ -25,7 +26,9 @@ _SOL_SOCKET, _SCM_RIGHTS = _socket.SOL_SOCKET, _socket.SCM_RIGHTS
 
 
 class Channel:
-    """One end of the sync socketpair: JSON messages (a subclass may encode them otherwise)."""
+    """One end of the sync socketpair. Messages are marshalled dicts: both ends are this
+    user's podpy processes of one interpreter (a command and the processes it forked, or its
+    monitor), and marshal is built in where json would cost its imports (`re`, `enum`)."""
 
     max_message = _MAX
     max_fds = _MAX_FDS
@@ -93,17 +96,13 @@ class Channel:
         return msg, fds
 
     def encode(self, fields: dict[str, Any]) -> bytes:
-        import json   # imported here: the monitor's channel does without it
-
-        return json.dumps(fields).encode()
+        return marshal.dumps(fields)
 
     def decode(self, data: bytes) -> Optional[dict[str, Any]]:
         """The message, or None when it is not one."""
-        import json
-
         try:
-            msg = json.loads(data)
-        except ValueError:
+            msg = marshal.loads(data)
+        except (ValueError, EOFError, TypeError):
             return None
         return msg if isinstance(msg, dict) else None
 

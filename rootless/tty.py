@@ -7,10 +7,10 @@ way out (normal exit, exception, signal), because `restore` runs in `finally`.
 
 from __future__ import annotations
 
+import _signal
 import errno
 import os
 import select
-import signal
 import termios
 import tty as _tty
 
@@ -100,7 +100,7 @@ def relay(master: int, stdin_open: bool, in_fd: int = 0, out_fd: int = 1,
         if size:
             set_window_size(master, *size)
 
-    old = signal.signal(signal.SIGWINCH, on_winch)
+    old = _signal.signal(_signal.SIGWINCH, on_winch)
     inputs = [master] + ([in_fd] if stdin_open else [])
     try:
         while True:
@@ -148,7 +148,7 @@ def relay(master: int, stdin_open: bool, in_fd: int = 0, out_fd: int = 1,
                         return
                     raise
     finally:
-        signal.signal(signal.SIGWINCH, old)
+        _signal.signal(_signal.SIGWINCH, old)
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -10,9 +10,9 @@ owned by the same ids in the next.
 
 from __future__ import annotations
 
+import _signal
 import os
 import pwd
-import signal
 from collections import namedtuple
 
 from . import syscalls
@@ -242,7 +242,7 @@ def run_in_userns(
             os.close(go_w)
             os.close(res_r)
             sc = syscalls.default()
-            sc.set_pdeathsig(signal.SIGKILL)
+            sc.set_pdeathsig(_signal.SIGKILL)
             if not rootful:
                 sc.unshare(syscalls.CLONE_NEWUSER | extra_flags)
             elif extra_flags:
@@ -268,7 +268,7 @@ def run_in_userns(
             try:
                 write_maps(pid, mappings)
             except RuntimeFailure:
-                os.kill(pid, signal.SIGKILL)
+                os.kill(pid, _signal.SIGKILL)
                 raise
         os.write(go_w, b"1")
         with os.fdopen(res_r, "rb") as f:
@@ -304,7 +304,7 @@ def run_in_namespaces_of(pid: int, kinds: Sequence[str], fn: Callable[..., Any],
         try:
             os.close(res_r)
             sc = syscalls.default()
-            sc.set_pdeathsig(signal.SIGKILL)
+            sc.set_pdeathsig(_signal.SIGKILL)
             user = f"/proc/{pid}/ns/user"
             joined = os.stat(user).st_ino != os.stat("/proc/self/ns/user").st_ino
             if joined:   # not when it is ours already (root, whose holder has none of its own)
@@ -398,7 +398,7 @@ def spawn_in_userns(argv: Sequence[str], env: dict[str, str], mappings: Optional
             try:
                 write_maps(pid, mappings)
             except RuntimeFailure:
-                os.kill(pid, signal.SIGKILL)
+                os.kill(pid, _signal.SIGKILL)
                 raise
         os.write(go_w, b"1")
     finally:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from collections import namedtuple
 
+from . import fastjson as json
 from . import reference
+from .db import sqlite3
 from .errors import AmbiguousIdError, ImageUnknownError
 
 TYPE_CHECKING = False

@@ -29,9 +29,9 @@ The staging directory itself (with the moved layers in it) is then removed by th
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 
+from . import fastjson as json
 from . import sidecar
 
 TYPE_CHECKING = False

@@ -8,8 +8,9 @@ one under a name with the time, and never deletes it.
 from __future__ import annotations
 
 import os
-import sqlite3
 import time
+
+from .db import sqlite3
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

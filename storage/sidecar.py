@@ -18,8 +18,9 @@ reports it, it never guesses.
 
 from __future__ import annotations
 
-import json
 import os
+
+from . import fastjson as json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -23,11 +23,11 @@ itself never creates namespaces.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from contextlib import contextmanager
 
+from . import fastjson as json
 from . import images as img
 from . import intents, reference
 from . import sidecar

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import sys
+
+from storage import fastjson as json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

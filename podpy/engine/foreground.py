@@ -5,8 +5,8 @@ the command's. The detached start, which the monitor supervises, is start.py's."
 
 from __future__ import annotations
 
+import _signal
 import os
-import signal
 
 from ..state import ContainerRecord
 from .container import Container
@@ -86,7 +86,7 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
             if net is not None:
                 net.stop()
             if container is not None:
-                container.signal(signal.SIGKILL)
+                container.signal(_signal.SIGKILL)
                 container.wait()
             for fd in pipes:
                 os.close(fd)
@@ -119,7 +119,7 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
             if checks is not None:
                 checks.stop()
             if container.exit_code is None:  # an exception in the relay: do not leave it running
-                container.signal(signal.SIGKILL)
+                container.signal(_signal.SIGKILL)
                 container.wait()
             net.stop()
             if timer is not None and timer.fired:
@@ -200,16 +200,16 @@ class _Timeout:
     def __init__(self, container: Any, seconds: int) -> None:
         self.container = container
         self.fired = False
-        self.old = signal.signal(signal.SIGALRM, self._fire)
-        signal.setitimer(signal.ITIMER_REAL, seconds)
+        self.old = _signal.signal(_signal.SIGALRM, self._fire)
+        _signal.setitimer(_signal.ITIMER_REAL, seconds)
 
     def _fire(self, _sig: int, _frame: object) -> None:
         self.fired = True
-        self.container.signal(signal.SIGKILL)
+        self.container.signal(_signal.SIGKILL)
 
     def stop(self) -> None:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, self.old)
+        _signal.setitimer(_signal.ITIMER_REAL, 0)
+        _signal.signal(_signal.SIGALRM, self.old)
 
 
 DETACH_REFUSED = (b"\r\npodpy: cannot detach from a container running in the foreground (nothing would "

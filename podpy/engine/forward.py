@@ -3,13 +3,13 @@ PID 1, an exec'd process), passed on to it (remembered until its pid is known)."
 
 from __future__ import annotations
 
-import signal
+import _signal
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Optional
 
-FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+FORWARDED = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT, _signal.SIGUSR1, _signal.SIGUSR2)
 
 
 class Forwarder:
@@ -25,7 +25,7 @@ class Forwarder:
 
     def __enter__(self) -> "Forwarder":
         for sig in FORWARDED:
-            self.old[sig] = signal.signal(sig, self._handle)
+            self.old[sig] = _signal.signal(sig, self._handle)
         return self
 
     def _handle(self, sig: int, _frame: object) -> None:
@@ -44,4 +44,4 @@ class Forwarder:
 
     def __exit__(self, *exc: object) -> None:
         for sig, handler in self.old.items():
-            signal.signal(sig, handler)
+            _signal.signal(sig, handler)

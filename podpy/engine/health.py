@@ -20,11 +20,11 @@ acts (kill, restart or stop). The monitor runs `podpy healthcheck run` at each
 
 from __future__ import annotations
 
+import _signal
 import fcntl
 import json
 import os
 import select
-import signal
 import time
 
 from ..errors import InvalidArgument, InvalidState
@@ -91,7 +91,7 @@ def _run_test(rt: Runtime, rec: ContainerRecord, test: list[str], timeout: float
     if timed_out:
         for target in (started.pid, started.stage):
             try:
-                os.kill(target, signal.SIGKILL)
+                os.kill(target, _signal.SIGKILL)
             except OSError:
                 pass
         started.wait()
@@ -180,7 +180,7 @@ def _act(rt: Runtime, rec: ContainerRecord, action: str, warn: Callable[[str], N
     from .start import start_detached
 
     if action == "kill":
-        lifecycle.kill(rt, rec.id, signal.SIGKILL)
+        lifecycle.kill(rt, rec.id, _signal.SIGKILL)
     elif action == "stop":
         lifecycle.stop(rt, rec.id, None, warn)
     elif action == "restart":

@@ -19,8 +19,9 @@ createContainer and startContainer stages in the container's namespaces, from it
 
 from __future__ import annotations
 
-import json
 import os
+
+from storage import fastjson as json
 
 from ..errors import InvalidArgument
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-import signal
 import time
+from _signal import SIGKILL
 
 from ..errors import EngineError, InvalidArgument, InvalidState
 from ..state import CREATED, EXITED, INITIALIZED, PAUSED, RUNNING, STOPPED, ContainerRecord
@@ -40,7 +40,7 @@ def kill(rt: Runtime, name: str, sig: int) -> ContainerRecord:
 
 
 def _signal(rec: ContainerRecord, sig: int) -> None:
-    if sig == signal.SIGKILL and rec.cgroup:
+    if sig == SIGKILL and rec.cgroup:
         from rootless import cgroups
 
         if cgroups.kill_all(rec.cgroup):   # every process, exec'd ones too
@@ -90,7 +90,7 @@ def stop(rt: Runtime, name: str, timeout: Optional[int], warn: Callable[[str], N
                     return rec
                 warn(f"StopSignal {rec.config.stop_signal} failed to stop container {rec.name} in {wait_for} "
                      "seconds, resorting to SIGKILL")
-            _signal(rec, signal.SIGKILL)
+            _signal(rec, SIGKILL)
         if not _wait_over(rt, rec, 30):
             raise EngineError(f"container {rec.name} did not exit after SIGKILL")
         _own_monitor_gone(monitor)
@@ -155,7 +155,7 @@ def unpause(rt: Runtime, name: str) -> ContainerRecord:
 def kill_and_wait(rt: Runtime, rec: ContainerRecord) -> None:
     """SIGKILL a detached container and wait until its exit is recorded (rm -f)."""
     Container(rt, rec).mark_stopping()
-    _signal(rec, signal.SIGKILL)
+    _signal(rec, SIGKILL)
     if not _wait_over(rt, rec, 30):
         raise EngineError(f"container {rec.name} did not exit after SIGKILL")
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 import time
 from dataclasses import dataclass, field
 
 from storage import images as img
 from storage import reference
+from storage.db import sqlite3
 
 from ..errors import InvalidArgument, translate
 from .context import Runtime

@@ -17,10 +17,10 @@ is still there, the row deleted and the mount point removed.
 
 from __future__ import annotations
 
+import _signal
 import fcntl
 import json
 import os
-import signal
 import sys
 import time
 from contextlib import contextmanager
@@ -132,7 +132,7 @@ def _end(rt: Runtime, r: MountRow) -> None:
         # The server of a mount that is gone has nothing left to do; it may still hold a
         # copy of the mount made in another mount namespace meanwhile, which this ends.
         try:
-            os.kill(r.pid, signal.SIGKILL)
+            os.kill(r.pid, _signal.SIGKILL)
         except OSError:
             pass
     with rt.db.write() as c:

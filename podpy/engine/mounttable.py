@@ -3,7 +3,7 @@ anything mounted at all? (The rest is mounts.py's, imported only when something 
 
 from __future__ import annotations
 
-import sqlite3
+from storage.db import sqlite3
 
 from .context import Runtime
 

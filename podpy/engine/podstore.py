@@ -8,8 +8,8 @@ the pod's row does not list them, so a container made or removed never rewrites 
 
 from __future__ import annotations
 
-import json
-import sqlite3
+from storage import fastjson as json
+from storage.db import sqlite3
 
 from ..errors import Ambiguous, NameInUse, NoSuchPod
 from ..record import REQUIRED, Record

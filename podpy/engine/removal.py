@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
+import _signal
 import os
-import signal
 import time
 
 from ..errors import InvalidState, NoSuchContainer, PodpyError, translate
@@ -96,7 +96,7 @@ def _kill_and_wait(rec: ContainerRecord, timeout: float = 10.0) -> None:
 
     if rec.pid:
         try:
-            os.kill(rec.pid, signal.SIGKILL)
+            os.kill(rec.pid, _signal.SIGKILL)
         except ProcessLookupError:
             pass
     deadline = time.monotonic() + timeout

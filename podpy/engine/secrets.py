@@ -14,8 +14,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import sqlite3
 import time
+
+from storage.db import sqlite3
 
 from ..errors import InvalidArgument, NameInUse, NoSuchSecret
 from .context import Runtime

@@ -89,8 +89,9 @@ class SpecBuilder:
             filt = self._filters.get(key)
             if filt is None:
                 from rootless import seccomp
+                from storage import fastjson
 
-                filt = seccomp.resolve(seccomp.read_profile(cfg.seccomp or None), list(caps))
+                filt = seccomp.resolve(seccomp.read_profile(cfg.seccomp or None, fastjson.loads), list(caps))
                 filt["bpf"] = compiled_seccomp(self.rt.cfg.runroot, filt)
                 self._filters[key] = filt
         return dict(filt)
@@ -442,7 +443,7 @@ def write_etc(run_dir: str, files: dict[str, Any]) -> dict[str, str]:
 def compiled_seccomp(runroot: str, seccomp: dict[str, Any]) -> str:
     """The filter's BPF program in a file under runroot, compiled once per distinct filter:
     libseccomp takes some 20 ms to build podman's profile, loading the program well under 1."""
-    import json
+    from storage import fastjson as json
 
     try:  # built in: hashlib would load OpenSSL's libcrypto, some 2 ms of every `run`
         from _blake2 import blake2b as digest

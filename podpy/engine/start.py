@@ -304,7 +304,7 @@ def release(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None]) -> C
     """`start` of an initialized container: its monitor lets the waiting process exec; returns
     the row once it has. If it could not, the container is back to `created`, as after any
     failed start."""
-    import json
+    import marshal
 
     from rootless.errors import from_wire
 
@@ -323,7 +323,7 @@ def release(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None]) -> C
     try:
         reply = request(root, "release", own=own, id=rec.id)
         if reply.get("type") == "failed":
-            raise from_wire(json.loads(bytes(reply["reply"]))["error"])
+            raise from_wire(marshal.loads(bytes(reply["reply"]))["error"])
     except BaseException as exc:
         ctr.start_failed()
         raise _failure(exc, rec.id) if isinstance(exc, Exception) else exc

@@ -15,10 +15,11 @@ user namespace.
 from __future__ import annotations
 
 import errno
-import json
 import os
-import sqlite3
 import time
+
+from storage import fastjson as json
+from storage.db import sqlite3
 
 from ..errors import InvalidArgument, NoSuchVolume, PodpyError
 from .context import Runtime

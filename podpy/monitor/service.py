@@ -39,6 +39,7 @@ from __future__ import annotations
 import _signal
 import _socket
 import fcntl
+import marshal
 import os
 import sys
 import time
@@ -334,7 +335,7 @@ class Monitor(Readiness, Streams, sync.Service):
             return
         self.unwatch(client.fileno())
         try:
-            os.write(ctr.held, b'{"type": "start"}')   # rootless.sync's message, in its JSON
+            os.write(ctr.held, marshal.dumps({"type": "start"}))   # rootless.sync's message
         except OSError as exc:
             self._reply(client, "error", error={"kind": "setup", "message": f"starting the container: {exc}"})
             return
@@ -342,14 +343,15 @@ class Monitor(Readiness, Streams, sync.Service):
         self.watch(ctr.held, lambda fd, ctr=ctr: self._released(ctr))
 
     def _released(self, ctr: Container) -> None:
-        """The held init's answer: end of file once it has exec'd, else its error (JSON, read by
-        the client: the monitor imports no json)."""
+        """The held init's answer: end of file once it has exec'd, else its error (a
+        rootless.sync message, which the client reads)."""
         fd, client = ctr.held, ctr.releasing
         assert fd is not None and client is not None
         try:
             data = os.read(fd, 65536)
         except OSError:
-            data = b'{"type": "error", "error": {"kind": "setup", "message": "the container\'s process is gone"}}'
+            data = marshal.dumps({"type": "error", "error": {"kind": "setup",
+                                                             "message": "the container's process is gone"}})
         self.unwatch(fd)
         os.close(fd)
         ctr.held, ctr.releasing = None, None

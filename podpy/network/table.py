@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import time
+
+from storage.db import sqlite3
 
 from ..errors import InvalidArgument, InvalidState, NoSuchNetwork, PodpyError
 from .files import EtcNet, host_nameservers

@@ -29,10 +29,10 @@ networks: [...]} with the container's netns fd -> ok; detach {id, network} -> ok
 
 from __future__ import annotations
 
+import _signal
 import _socket
 import fcntl
 import os
-import signal
 import sys
 import time
 
@@ -54,8 +54,8 @@ def main() -> None:
     runroot, chan_fd, rootless = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
     chan = Channel(_socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET, 0, chan_fd))
     os.set_inheritable(chan_fd, False)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
+    _signal.signal(_signal.SIGHUP, _signal.SIG_IGN)
     try:
         sc = syscalls.default()
         sc.unshare((syscalls.CLONE_NEWUSER if rootless else 0) | syscalls.CLONE_NEWNET)
@@ -150,7 +150,7 @@ class Worker:
             try:
                 os.closerange(3, there.fileno())
                 os.closerange(there.fileno() + 1, 1 << 16)
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                _signal.signal(_signal.SIGTERM, _signal.SIG_DFL)
                 from .bridge import serve
 
                 serve(there)
@@ -200,7 +200,7 @@ class Holder(Service):
         self.networks: dict[str, Network] = {}
         self.containers: dict[str, dict[str, Any]] = {}    # id -> pidfd, networks: name -> veth
         self.forwards: dict[int, tuple[_socket.socket, Network, Any, float]] = {}
-        signal.signal(signal.SIGTERM, lambda *_: self._terminate())
+        _signal.signal(_signal.SIGTERM, lambda *_: self._terminate())
         self.stopping = False
 
     def _terminate(self) -> None:

@@ -18,10 +18,10 @@ with podpy (PDEATHSIG).
 
 from __future__ import annotations
 
+import _signal
 import _socket
 import gc
 import os
-import signal
 import struct
 
 from .. import syscalls
@@ -113,12 +113,12 @@ def spawn(pid: int, userns: bool, tied: bool) -> SocketSource:
 def _helper(chan: _socket.socket, userns_fd: int, netns_fd: int, tied: bool) -> None:
     sc = syscalls.default()
     if tied:
-        sc.set_pdeathsig(signal.SIGKILL)
+        sc.set_pdeathsig(_signal.SIGKILL)
     os.setsid()
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
-                signal.SIGWINCH, signal.SIGCHLD):
-        signal.signal(sig, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    for sig in (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT, _signal.SIGUSR1, _signal.SIGUSR2,
+                _signal.SIGWINCH, _signal.SIGCHLD):
+        _signal.signal(sig, _signal.SIG_DFL)
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
     # Nothing of the caller's stays open here: not the container's output pipes (whose readers
     # wait for every writer), not the terminal, not the caller's sockets.
     null = os.open("/dev/null", os.O_RDWR)

@@ -14,10 +14,9 @@ plan keys (all optional):
 
 from __future__ import annotations
 
-import json
+import _signal
 import os
 import select
-import signal
 import time
 
 from ..errors import NetworkError
@@ -92,6 +91,7 @@ def slirp_forward(api: str, ports: list[dict[str, Any]], timeout: float = 5.0) -
 
 def _slirp_forward(api: str, ports: list[dict[str, Any]], timeout: float) -> None:
     import _socket
+    import json   # slirp4netns's API speaks JSON; only published ports reach it
 
     deadline = time.monotonic() + timeout
     for p in ports:
@@ -178,15 +178,15 @@ def start_pasta(pid: int, conf: dict[str, Any], userns: bool, timeout: float = 1
                                              (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
                                              (os.POSIX_SPAWN_DUP2, err, 2)],
                                # Python ignores SIGPIPE, and this pasta dies when it finds it ignored
-                               setsid=True, setsigdef=(signal.SIGPIPE, signal.SIGINT, signal.SIGTERM,
-                                                       signal.SIGHUP, signal.SIGQUIT))
+                               setsid=True, setsigdef=(_signal.SIGPIPE, _signal.SIGINT, _signal.SIGTERM,
+                                                       _signal.SIGHUP, _signal.SIGQUIT))
         deadline = time.monotonic() + timeout
         while True:
             done, status = os.waitpid(child, os.WNOHANG)
             if done:
                 break
             if time.monotonic() > deadline:
-                os.kill(child, signal.SIGKILL)
+                os.kill(child, _signal.SIGKILL)
                 os.waitpid(child, 0)
                 raise NetworkError("pasta did not configure the network in time")
             select.select([], [], [], 0.002)
@@ -216,7 +216,7 @@ def stop_pasta(pid: int) -> None:
     """End a pasta we started (it does not notice that a /proc namespace path is gone)."""
     if is_program(pid, b"pasta"):
         try:
-            os.kill(pid, signal.SIGTERM)
+            os.kill(pid, _signal.SIGTERM)
         except ProcessLookupError:
             pass
 

@@ -9,9 +9,9 @@ the process that started it.
 
 from __future__ import annotations
 
+import _signal
 import os
 import select
-import signal
 from collections import namedtuple
 
 from ..errors import NetworkError
@@ -62,7 +62,7 @@ class Slirp:
         try:
             done, _ = os.waitpid(self.pid, os.WNOHANG)
             if not done:
-                os.kill(self.pid, signal.SIGTERM)
+                os.kill(self.pid, _signal.SIGTERM)
                 os.waitpid(self.pid, 0)
         except ChildProcessError:
             pass
