@@ -275,7 +275,6 @@ class Monitor(Readiness, Streams, sync.Service):
         for fd in set(stdio + client_stdio):
             os.close(fd)
         self.launching[pid] = (ctr, client, here)
-        self.make_spare()   # for the next launch of a burst (pod members, `kube play`, scripts)
         self.watch(here.fileno(), lambda fd, pid=pid: self._launched(pid))
 
     def _launched(self, launcher: int) -> None:
@@ -322,6 +321,9 @@ class Monitor(Readiness, Streams, sync.Service):
             self._ready(ctr)   # before the reply: `run -d` returns once systemd has been told
         self._reply(client, "started", pid=ctr.pid, monitor=os.getpid(), cgroup_error=msg.get("cgroup_error"),
                     held=ctr.held is not None)
+        # for the next launch of a burst (pod members, `kube play`, scripts): forked once this
+        # one is over, so that its imports do not take a CPU from the launch
+        self.make_spare()
 
     # -- release (`start` of an initialized container) ---------------------------------------
 
