@@ -8,7 +8,6 @@ aliases) that the caller read from registries.conf; this module reads no file.
 
 from __future__ import annotations
 
-import re
 from collections import namedtuple
 
 from .errors import ReferenceError_
@@ -21,12 +20,106 @@ DEFAULT_REGISTRY = "docker.io"
 LOCAL_REGISTRY = "localhost"
 DEFAULT_TAG = "latest"
 
-_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
-_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
-_DIGEST = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[0-9a-fA-F]{32,}$")
-_DOMAIN = re.compile(r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)"
-                     r"(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?$|^\[[0-9a-fA-F:]+\](?::[0-9]+)?$")
-HEX_ID = re.compile(r"^(?:sha256:)?[0-9a-f]{1,64}$")
+# The grammar below is distribution/reference's, checked by hand rather than with `re`:
+# importing `re` (and the `enum` it pulls in) costs milliseconds on every `podpy run`.
+_LOWER_ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
+_ALNUM = _LOWER_ALNUM + "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_DIGITS = "0123456789"
+_HEX = "0123456789abcdef"
+_ANY_HEX = _HEX + "ABCDEF"
+
+
+def _only(text: str, chars: str) -> bool:
+    """Whether every character of text is one of chars (true for an empty text)."""
+    return not text.strip(chars)
+
+
+def _alnum_runs(text: str, separators: tuple[str, ...], dashes: bool) -> bool:
+    """text is runs of [a-z0-9] joined by one of separators (or, with dashes, by any run of `-`)."""
+    n = len(text)
+    i = 0
+    while True:
+        j = i
+        while j < n and text[j] in _LOWER_ALNUM:
+            j += 1
+        if j == i:
+            return False
+        if j == n:
+            return True
+        k = j
+        while k < n and text[k] not in _LOWER_ALNUM:
+            k += 1
+        sep = text[j:k]
+        if sep not in separators and not (dashes and _only(sep, "-")):
+            return False
+        i = k
+
+
+def valid_component(text: str) -> bool:
+    """A path component: `[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*`: lowercase letters and digits, joined by
+    one `.`, one or two `_`, or any number of `-`."""
+    return _alnum_runs(text, (".", "_", "__"), True)
+
+
+def valid_tag(text: str) -> bool:
+    r"""A tag: `\w[\w.-]{0,127}`, where \w is a Unicode letter, digit or `_` (as `re` has it for str)."""
+    if not 0 < len(text) <= 128:
+        return False
+    if not (text[0] == "_" or text[0].isalnum()):
+        return False
+    return all(c.isalnum() or c in "_.-" for c in text)
+
+
+def valid_digest(text: str) -> bool:
+    """A digest: `[a-z0-9]+([.+_-][a-z0-9]+)*:[0-9a-fA-F]{32,}`."""
+    algorithm, colon, encoded = text.partition(":")
+    return (bool(colon) and len(encoded) >= 32 and _only(encoded, _ANY_HEX)
+            and _alnum_runs(algorithm, (".", "+", "_", "-"), False))
+
+
+def _label(text: str) -> bool:
+    """`[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?`"""
+    return (bool(text) and text[0] != "-" and text[-1] != "-" and _only(text, _ALNUM + "-"))
+
+
+def valid_domain(text: str) -> bool:
+    """A registry: dot-separated host labels or a bracketed IPv6 address (`[::1]`), with an optional `:port`."""
+    if text.startswith("["):
+        close = text.find("]")
+        if close < 2 or not _only(text[1:close], _ANY_HEX + ":"):
+            return False
+        host, port = "", text[close + 1:]
+        if port and port[0] != ":":
+            return False
+        port = port[1:]
+        has_port = bool(text[close + 1:])
+    else:
+        host, colon, port = text.partition(":")
+        has_port = bool(colon)
+        if not all(_label(label) for label in host.split(".")):
+            return False
+    return not has_port or (bool(port) and _only(port, _DIGITS))
+
+
+def is_hex_id(text: str) -> bool:
+    """Whether text is an id or id prefix: `(sha256:)?[0-9a-f]{1,64}`."""
+    hexpart = text[7:] if text.startswith("sha256:") else text
+    return 0 < len(hexpart) <= 64 and _only(hexpart, _HEX)
+
+
+class _Check:
+    """A validator with a compiled pattern's `match` method, for callers written against the old patterns."""
+
+    __slots__ = ("_test",)
+
+    def __init__(self, test):
+        self._test = test
+
+    def match(self, text: str) -> Optional[bool]:
+        return True if self._test(text) else None
+
+
+HEX_ID = _Check(is_hex_id)  # kept for callers not yet moved to is_hex_id()
 
 
 class Reference(namedtuple("Reference", "domain path tag digest", defaults=(None, None))):
@@ -77,24 +170,24 @@ def parse(name: str) -> Reference:
     digest = None
     if "@" in rest:
         rest, digest = rest.split("@", 1)
-        if not _DIGEST.match(digest):
+        if not valid_digest(digest):
             raise ReferenceError_(f"invalid reference format: bad digest in {name!r}")
     tag = None
     last = rest.rsplit("/", 1)[-1]
     if ":" in last:
         rest, tag = rest.rsplit(":", 1)
-        if not _TAG.match(tag):
+        if not valid_tag(tag):
             raise ReferenceError_(f"invalid reference format: bad tag {tag!r} in {name!r}")
     domain = ""
     parts = rest.split("/")
     if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost"
                            or parts[0] != parts[0].lower()):
         domain = parts[0]
-        if not _DOMAIN.match(domain):
+        if not valid_domain(domain):
             raise ReferenceError_(f"invalid reference format: bad registry {domain!r} in {name!r}")
         parts = parts[1:]
     for comp in parts:
-        if not _COMPONENT.match(comp):
+        if not valid_component(comp):
             if comp != comp.lower():
                 raise ReferenceError_(f"invalid reference format: repository name must be lowercase: {name!r}")
             raise ReferenceError_(f"invalid reference format: {name!r}")

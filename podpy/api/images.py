@@ -127,18 +127,18 @@ def remove(req: Request) -> list[dict[str, str]]:
     force = req.flag("force")
     rt = req.runtime()
     from ..engine.imagestore import local_name
-    from storage.reference import HEX_ID
+    from storage.reference import is_hex_id
 
     given = local_name(rt, name)
-    untag_only = not HEX_ID.match(given) and len(image.names) > 1
+    untag_only = not is_hex_id(given) and len(image.names) > 1
     users = [r for r in rt.state.all() if r.image_id == image.id]
     if users and not force and not untag_only:
-        if HEX_ID.match(given) or image.id.startswith(name.removeprefix("sha256:")):
+        if is_hex_id(given) or image.id.startswith(name.removeprefix("sha256:")):
             raise ApiError(409, f"conflict: unable to delete {image.id[:12]} (cannot be forced) - image is "
                                 f"being used by running container {users[0].id[:12]}")
         raise ApiError(409, f'conflict: unable to remove repository reference "{name}" (must force) - '
                             f"container {users[0].id[:12]} is using its referenced image {image.id[:12]}")
-    if HEX_ID.match(given) and len(image.names) > 1 and not force:
+    if is_hex_id(given) and len(image.names) > 1 and not force:
         raise ApiError(409, f"conflict: unable to delete {image.id[:12]} (must be forced) - image is referenced "
                             "in multiple repositories")
     reports = engine(req).rm([name], force=force, no_prune=req.flag("noprune"))

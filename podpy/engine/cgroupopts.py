@@ -14,7 +14,6 @@ container's devices are bind mounts, and a device cgroup needs privileges it lac
 from __future__ import annotations
 
 import os
-import re
 import stat
 
 from ..errors import InvalidArgument
@@ -44,7 +43,7 @@ def limit_flags(keys: list[str]) -> str:
     return ", ".join(out)
 
 
-_CPU_LIST = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
+_CPU_LIST = r"^\d+(-\d+)?(,\d+(-\d+)?)*$"  # `re` is imported only for the flags that need it
 _THROTTLE = (("device_read_bps", "rbps", "BlkioDeviceReadBps"), ("device_write_bps", "wbps", "BlkioDeviceWriteBps"),
              ("device_read_iops", "riops", "BlkioDeviceReadIOps"),
              ("device_write_iops", "wiops", "BlkioDeviceWriteIOps"))
@@ -71,7 +70,9 @@ def decide(o: CreateOptions, limits: dict[str, str]) -> tuple[dict[str, str], di
     for value, flag, key, field in ((o.cpuset_cpus, "--cpuset-cpus", "cpuset_cpus", "CpusetCpus"),
                                     (o.cpuset_mems, "--cpuset-mems", "cpuset_mems", "CpusetMems")):
         if value:
-            if not _CPU_LIST.match(value):
+            import re
+
+            if not re.match(_CPU_LIST, value):
                 raise InvalidArgument(f"invalid {flag} {value!r}: a list such as 0-3,5")
             files[key] = value
             shown[field] = value
@@ -196,6 +197,8 @@ def _throttle(item: str, in_bytes: bool) -> tuple[str, int]:
     if not sep or not path:
         raise InvalidArgument(f"bad format: {item}")
     if in_bytes:
+        import re
+
         match = re.match(r"^(\d+)(kb|mb|gb|k|m|g|b)?$", text.lower())
         if not match or int(match.group(1)) <= 0:
             raise InvalidArgument(f"invalid rate for device: {item}. The correct format is <device-path>:<number>"

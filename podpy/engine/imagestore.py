@@ -400,7 +400,7 @@ def remove_images(rt: Runtime, names: list[str], force: bool, ignore: bool = Fal
             users = [r for r in rt.state.all() if r.image_id == image.id]
             # `rmi name` of an image with several names only untags that name.
             full = None
-            if not reference.HEX_ID.match(given) and len(image.names) > 1:
+            if not reference.is_hex_id(given) and len(image.names) > 1:
                 for cand in reference.candidates(given, rt.cfg.short_names):
                     if cand in image.names:
                         full = cand

@@ -77,7 +77,7 @@ def _names_registry(ref: str) -> bool:
     """Whether ref names a registry to fetch from (not localhost, not a short name or an id)."""
     from storage import reference
 
-    if reference.HEX_ID.match(ref):
+    if reference.is_hex_id(ref):
         return False
     try:
         parsed = reference.parse(ref)

@@ -116,7 +116,7 @@ def is_list(rt: Runtime, image: Image) -> bool:
 def shown_name(name: str) -> str:
     """The name as podman says it in its errors: localhost/busybox -> localhost/busybox:latest."""
     try:
-        if reference.HEX_ID.match(name):
+        if reference.is_hex_id(name):
             return name
         return reference.normalize_local(name)
     except Exception:  # noqa: BLE001 - an unparsable name is shown as given

@@ -53,7 +53,7 @@ def create(rt: Runtime, name: Optional[str], driver: str, subnet: Any, gateway: 
     name servers its containers are given instead of the host's."""
     import ipaddress
 
-    from ..options import NAME_RE
+    from ..options import valid_name
 
     if driver != "bridge":
         raise InvalidArgument(f"unsupported network driver {driver!r}: bridge")
@@ -65,7 +65,7 @@ def create(rt: Runtime, name: Optional[str], driver: str, subnet: Any, gateway: 
         raise InvalidArgument(f'unsupported ipam driver "{ipam}": host-local or none')
     if ipam == "none" and (_listed(subnet) or ipv6):
         raise InvalidArgument("none ipam driver is set but subnets are given")
-    if name is not None and not NAME_RE.match(name):
+    if name is not None and not valid_name(name):
         raise InvalidArgument(f"invalid network name {name!r}: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*")
     if name in RESERVED:
         raise InvalidArgument(f"network name {name} is a network mode: choose another")

@@ -61,3 +61,19 @@ def test_detached_start_helpers_stay_light():
     mods = _modules_after("import podpy.engine.retries, rootless.hooks, podpy.monitor.client")
     assert not {"podpy.engine.pull", "concurrent.futures", "subprocess"} & mods, \
         sorted({"podpy.engine.pull", "concurrent.futures", "subprocess"} & mods)
+
+
+def test_reference_and_option_parsing_leave_re_out():
+    """Image references, names, -e and the cgroup and duration helpers are checked without `re`
+    (with the `enum` it pulls in, ~3 ms a command). json still imports `re` itself, so it, sqlite3
+    and signal are imported first and `re` dropped from sys.modules: what comes back is ours."""
+    mods = _modules_after("import json, sqlite3, signal\n"
+                          "for m in [m for m in sys.modules if m in ('re', 'enum') or m.startswith('re.')]:\n"
+                          "    del sys.modules[m]\n"
+                          "import storage.reference, podpy.options, podpy.formats, podpy.engine.cgroupopts\n"
+                          "from podpy.cli import runargs\n"
+                          "runargs.parse('run', ['--rm', '--name', 'x', '-e', 'A=1', 'img', 'true'])\n"
+                          "storage.reference.parse('localhost:5000/a/b:1.0')\n"
+                          "podpy.options.check_name('x'); podpy.options.parse_env(['A=1'])")
+    assert "storage.reference" in mods and "podpy.cli.runargs" in mods
+    assert "re" not in mods and "enum" not in mods
