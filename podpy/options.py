@@ -36,16 +36,6 @@ def valid_env_name(name: str) -> bool:
     return bool(name) and "=" not in name and not any(c.isspace() for c in name)
 
 
-class _NameCheck:
-    """valid_name with a compiled pattern's `match` method, for callers written against the old pattern."""
-
-    __slots__ = ()
-
-    def match(self, text: str) -> Optional[bool]:
-        return True if valid_name(text) else None
-
-
-NAME_RE = _NameCheck()  # kept for callers not yet moved to valid_name()
 _VOLUME_OPTS = {
     "ro", "rw", "z", "Z", "U", "O", "copy", "nocopy", "exec", "noexec", "suid", "nosuid", "dev", "nodev",
     "private", "rprivate", "shared", "rshared", "slave", "rslave", "bind", "rbind", "idmap",

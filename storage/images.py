@@ -59,7 +59,7 @@ def by_id(conn: sqlite3.Connection, image_id: str) -> Optional[Image]:
 def lookup(conn: sqlite3.Connection, name: str, short_names: reference.ShortNames) -> Image:
     """Find an image by name (podman's short-name rules), full id or unique id prefix."""
     bare = name[7:] if name.startswith("sha256:") else name
-    if reference.HEX_ID.match(name) and len(bare) >= 3:
+    if reference.is_hex_id(name) and len(bare) >= 3:
         rows = conn.execute("SELECT id FROM images WHERE id LIKE ?", (bare + "%",)).fetchall()
         if len(rows) == 1:
             found = by_id(conn, rows[0][0])

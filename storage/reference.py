@@ -107,19 +107,6 @@ def is_hex_id(text: str) -> bool:
     return 0 < len(hexpart) <= 64 and _only(hexpart, _HEX)
 
 
-class _Check:
-    """A validator with a compiled pattern's `match` method, for callers written against the old patterns."""
-
-    __slots__ = ("_test",)
-
-    def __init__(self, test):
-        self._test = test
-
-    def match(self, text: str) -> Optional[bool]:
-        return True if self._test(text) else None
-
-
-HEX_ID = _Check(is_hex_id)  # kept for callers not yet moved to is_hex_id()
 
 
 class Reference(namedtuple("Reference", "domain path tag digest", defaults=(None, None))):

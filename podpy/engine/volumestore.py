@@ -103,12 +103,12 @@ def _stamp(t: float) -> str:
 def create(rt: Runtime, name: Optional[str], labels: dict[str, str], options: dict[str, str],
            anonymous: bool = False, exist_ok: bool = False) -> str:
     """Make the volume (a random 64-hex name when none); returns its name."""
-    from ..options import NAME_RE
+    from ..options import valid_name
     from .volumeopts import parse
 
     options, uid, gid = parse(options)
     name = name or os.urandom(32).hex()
-    if not NAME_RE.match(name):
+    if not valid_name(name):
         raise InvalidArgument(f"invalid volume name {name!r}: letters, digits, _ . - (not first)")
     conn = _table(rt)
     with rt.db.write() as c:

@@ -111,12 +111,6 @@ def test_trailing_newline_is_refused(kind):
     assert not check(accepted + "\n")
 
 
-def test_compatibility_match_methods():
-    """HEX_ID and NAME_RE keep `.match` for callers written against the compiled patterns."""
-    assert reference.HEX_ID.match("sha256:abc") and not reference.HEX_ID.match("busybox")
-    assert options.NAME_RE.match("web-1") and not options.NAME_RE.match("-web")
-
-
 def test_references_still_parse():
     ref = reference.parse("[::1]:5000/my_org/app-x:v1.0@sha256:" + "a" * 64)
     assert (ref.domain, ref.path, ref.tag) == ("[::1]:5000", "my_org/app-x", "v1.0")
