@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import os
 import stat
-from contextlib import contextmanager
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import BinaryIO, Iterator
+    from typing import Any, BinaryIO, Optional
 
 
 def copy_file(src: str, dst: str) -> None:
@@ -93,24 +92,47 @@ def atomic_tmp(path: str) -> str:
     return f"{path}.tmp-{os.getpid()}"
 
 
-@contextmanager
-def atomic_file(path: str, mode: int = 0o644) -> Iterator[BinaryIO]:
-    """Write beside path, fsync, then rename over it: readers see the old file or the
-    whole new one, never half of it. On any error the temporary file is removed."""
-    tmp = atomic_tmp(path)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+class atomic_file:
+    """For a with block that writes the file it gets: written beside path, fsynced, then
+    renamed over it, so that readers see the old file or the whole new one, never half of
+    it. On any error the temporary file is removed. (A class: importing contextlib would
+    cost some 0.7 ms of every command.)"""
+
+    __slots__ = ("path", "mode", "tmp", "file")
+
+    def __init__(self, path: str, mode: int = 0o644) -> None:
+        self.path, self.mode = path, mode
+
+    def __enter__(self) -> BinaryIO:
+        self.tmp = atomic_tmp(self.path)
+        fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, self.mode)
         try:
-            os.unlink(tmp)
+            self.file = os.fdopen(fd, "wb")
+        except BaseException:
+            os.close(fd)
+            self._discard()
+            raise
+        return self.file
+
+    def __exit__(self, kind: Optional[type], exc: Optional[BaseException], tb: Any) -> None:
+        try:
+            if kind is None:
+                self.file.flush()
+                os.fsync(self.file.fileno())
+            self.file.close()
+            if kind is None:
+                os.replace(self.tmp, self.path)
+                return
+        except BaseException:
+            self._discard()
+            raise
+        self._discard()
+
+    def _discard(self) -> None:
+        try:
+            os.unlink(self.tmp)
         except FileNotFoundError:
             pass
-        raise
 
 
 def tree_sizes(paths: list[str], apparent: bool = False) -> list[int]:

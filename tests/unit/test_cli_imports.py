@@ -33,7 +33,7 @@ def test_run_path_keeps_slow_standard_modules_out():
                           "import podpy.network.start, podpy.network.config, podpy.network.options, podpy.network.files\n"
                           "import rootless.network.portfwd, rootless.network.nsock, rootless.network.setup")
     slow = {"typing", "dataclasses", "inspect", "argparse", "shutil", "random", "socket", "tempfile",
-            "subprocess", "threading", "logging", "json", "sqlite3", "signal", "datetime", "re", "enum"}
+            "subprocess", "threading", "logging", "json", "sqlite3", "signal", "datetime", "re", "enum", "contextlib"}
     assert not slow & mods, sorted(slow & mods)
     assert not {m for m in mods if m.startswith("podpy.imagebuild")}, "the run path imports the build package"
 
