@@ -57,7 +57,7 @@ STORAGE_SCHEMA: Sequence[str] = (
     # version 2: no table changes; every layer and image is described by files beside it
     # (storage/sidecar.py), which the Store writes for a store that had none (Store.__init__).
     "SELECT 1",
-    # version 3: who is rewriting records beside the data (Store._rewriting): a writer killed
+    # version 3: who is rewriting records beside the data (records.Rewriting): a writer killed
     # between a record's rename and its transaction's commit leaves its row here, and the next
     # command writes the records again from the database
     "CREATE TABLE IF NOT EXISTS record_writers (token TEXT PRIMARY KEY, pid INTEGER NOT NULL, kind TEXT NOT NULL)",

@@ -28,7 +28,7 @@ import time
 
 from . import fastjson as json
 from . import images as img
-from . import intents, reference
+from . import intents, records, reference
 from . import sidecar
 from .db import STORAGE_SCHEMA, Database
 from .drivers.base import LAYER_ROOT_MODE, Driver
@@ -134,9 +134,10 @@ class Store:
             raise DatabaseDamaged(self.db.path, "it is missing or empty, but the store holds images or volumes")
         self.db.migrate("storage", STORAGE_SCHEMA)
         if 0 < had < 2:
-            self.write_all_records()   # a store made before the records were kept beside the data
+            # a store made before the records were kept beside the data
+            records.write_all(self.db.conn, self.root, self.tar_split)
         if self.db.conn.execute("SELECT 1 FROM record_writers LIMIT 1").fetchone() is not None:
-            self._settle_rewrites()
+            records.settle_rewrites(self.db, self.root)
         self._check_driver()
 
     # -- driver -------------------------------------------------------------
@@ -237,7 +238,8 @@ class Store:
             if c.execute("INSERT OR IGNORE INTO layers (id, parent, diff_id, compressed_digest, size, created)"
                          " VALUES (?, ?, ?, ?, ?, ?)",
                          (layer_id, parent, diff_id, compressed_digest, size, now)).rowcount:
-                self._write_layer_record(layer_id, parent, diff_id, compressed_digest, size, now)
+                records.write_layer(self.root, self.tar_split, layer_id, parent, diff_id, compressed_digest, size,
+                                    now)
 
     def hold_image(self, image_id: str) -> bool:
         """Keep the image's layers until this command ends, whatever removes the image meanwhile
@@ -297,57 +299,6 @@ class Store:
     def _live_claims(self, exclude: set[str]) -> set[str]:
         """The layers claimed by commands still running (their staging directory's lock held)."""
         return intents.live_claims(os.path.join(self.root, "tmp"), exclude)
-
-    def _write_layer_record(self, layer_id: str, parent: Optional[str], diff_id: str,
-                            compressed_digest: Optional[str], size: int, created: float) -> None:
-        sidecar.write_json(sidecar.layer_path(self.root, layer_id), {
-            "id": layer_id, "parent": parent, "diff_id": diff_id, "compressed_digest": compressed_digest,
-            "size": size, "created": created, "tar_split": os.path.exists(self.tar_split(layer_id))})
-
-    def _write_image_record(self, c: Any, image_id: str) -> None:
-        """The image's files as its row (in c's transaction) now is: config, manifest, names."""
-        row = c.execute("SELECT * FROM images WHERE id=?", (image_id,)).fetchone()
-        if row is None:
-            return
-        names = sorted(r[0] for r in c.execute("SELECT name FROM image_names WHERE image_id=?", (image_id,)))
-        sidecar.write_image(self.root, image_id, row["config"], row["manifest"], {
-            "id": image_id, "layers": json.loads(row["layers"]), "names": names, "digest": row["digest"],
-            "size": int(row["size"]), "created": float(row["created"])})
-
-    def _rewriting(self, kind: str) -> _Rewriting:
-        """For a with block: a change of rows whose records (kind: "images") are rewritten
-        inside its transaction. A record is renamed into place just before the commit: a
-        writer killed between the two would leave a file that says what the database does
-        not. So the writer is noted in its own transaction first and forgotten after the
-        commit; a note whose writer is dead makes the next command write the records again
-        from the database (_settle_rewrites)."""
-        return _Rewriting(self, kind)
-
-    def _rewrite_records(self, c: Any, kind: str) -> None:
-        if kind == "images":
-            for (image_id,) in c.execute("SELECT id FROM images").fetchall():
-                self._write_image_record(c, image_id)
-
-    def _settle_rewrites(self) -> None:
-        """The records that writers killed mid-change may have left saying what the database
-        does not, written again from it; their notes removed."""
-        with self.db.write() as c:
-            dead = [(token, kind) for token, pid, kind in c.execute("SELECT token, pid, kind FROM record_writers")
-                    if not sidecar.pid_alive(int(pid))]
-            for kind in sorted({kind for _, kind in dead}):
-                self._rewrite_records(c, kind)
-            for token, _ in dead:
-                c.execute("DELETE FROM record_writers WHERE token=?", (token,))
-
-    def write_all_records(self) -> None:
-        """Every layer's and image's files from the database (once, for a store made before
-        they were kept)."""
-        conn = self.db.conn
-        for r in conn.execute("SELECT * FROM layers").fetchall():
-            self._write_layer_record(r["id"], r["parent"], r["diff_id"], r["compressed_digest"], int(r["size"]),
-                                     float(r["created"]))
-        for (image_id,) in conn.execute("SELECT id FROM images").fetchall():
-            self._write_image_record(conn, image_id)
 
     def temporary(self, kind: str) -> _Temporary:
         """A staging directory under tmp/ for the length of a with block, then removed;
@@ -412,13 +363,13 @@ class Store:
             digest = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
         self._claim(image=image_id)   # its files go if this command dies before its row is in
         sidecar.write_image_config(self.root, image_id, text)   # outside the lock: it never changes
-        with self._rewriting("images"), self.db.write() as c:
+        with records.Rewriting(self.db, self.root, "images"), self.db.write() as c:
             losers = self._owners(c, names)
             img.insert(c, image_id, text, layers, size, time.time(), manifest, digest)
             for n in names:
                 img.set_name(c, n, image_id)
             for other in {image_id, *losers}:
-                self._write_image_record(c, other)
+                records.write_image(self.root, c, other)
         found = img.by_id(self.db.conn, image_id)
         assert found is not None
         return found
@@ -446,18 +397,18 @@ class Store:
         return found
 
     def tag(self, image_id: str, name: str) -> None:
-        with self._rewriting("images"), self.db.write() as c:
+        with records.Rewriting(self.db, self.root, "images"), self.db.write() as c:
             losers = self._owners(c, [name])
             img.set_name(c, name, image_id)
             for other in {image_id, *losers}:
-                self._write_image_record(c, other)
+                records.write_image(self.root, c, other)
 
     def untag(self, name: str) -> bool:
-        with self._rewriting("images"), self.db.write() as c:
+        with records.Rewriting(self.db, self.root, "images"), self.db.write() as c:
             owners = self._owners(c, [name])
             gone = c.execute("DELETE FROM image_names WHERE name=?", (name,)).rowcount > 0
             for other in owners:
-                self._write_image_record(c, other)
+                records.write_image(self.root, c, other)
             return gone
 
     def delete_image(self, image_id: str, in_use: bool,
@@ -577,41 +528,10 @@ class Store:
         return len(doomed)
 
 
-# The with blocks' classes (not contextlib's generators: importing contextlib would cost some
-# 0.7 ms of every command).
-
-class _Rewriting:
-    __slots__ = ("store", "kind", "token")
-
-    def __init__(self, store: Store, kind: str) -> None:
-        self.store, self.kind = store, kind
-
-    def __enter__(self) -> None:
-        import _thread
-
-        self.token = f"{os.getpid()}-{_thread.get_ident()}"
-        with self.store.db.write() as c:
-            c.execute("INSERT OR REPLACE INTO record_writers (token, pid, kind) VALUES (?, ?, ?)",
-                      (self.token, os.getpid(), self.kind))
-
-    def __exit__(self, kind: Optional[type], exc: Optional[BaseException], tb: Any) -> None:
-        settled = kind is None
-        if not settled:
-            try:   # the transaction rolled back: the records as the database is, now
-                with self.store.db.write() as c:
-                    self.store._rewrite_records(c, self.kind)
-                settled = True
-            except Exception:  # noqa: BLE001 - the note stays: the next command does it
-                pass
-        if settled:
-            try:
-                with self.store.db.write() as c:
-                    c.execute("DELETE FROM record_writers WHERE token=?", (self.token,))
-            except Exception:  # noqa: BLE001 - a note left is settled by the next command
-                pass
-
-
 class _Temporary:
+    """Store.temporary()'s with block (a class, not contextlib's generator: importing
+    contextlib would cost some 0.7 ms of every command)."""
+
     __slots__ = ("store", "kind", "stage")
 
     def __init__(self, store: Store, kind: str) -> None:
