@@ -67,8 +67,11 @@ def loads(text: str | bytes | bytearray) -> Any:
         start += 1
     try:
         value, end = _scan(text, start)
-    except StopIteration:
-        return _package().loads(text)   # raises json's "Expecting value"
+    except (StopIteration, SystemError):
+        # Not JSON: json raises its own error. (The C scanner takes JSONDecodeError from
+        # json.decoder only when that module is already imported; before, it fails with a
+        # SystemError instead.)
+        return _package().loads(text)
     while end < n and text[end] in _WHITESPACE:
         end += 1
     if end != n:

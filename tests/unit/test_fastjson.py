@@ -100,6 +100,23 @@ def test_load_and_dump_use_files():
     assert fastjson.load(io.StringIO(' {"a": [1]} ')) == {"a": [1]}
 
 
+@pytest.mark.parametrize("text", ["{not json", "[1,]", '{"a" 1}', '"\\x01"', "x", "1 2", "[1] ]"])
+def test_errors_are_json_errors_before_json_is_imported(text):
+    """The C scanner finds JSONDecodeError only in an already imported json.decoder: in a
+    process that has not imported json yet, malformed input must still raise json's error
+    (each text in a fresh process: the first error imports json)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nimport storage.fastjson as j\nassert 'json.decoder' not in sys.modules\n"
+            "try:\n    j.loads(sys.argv[1])\nexcept ValueError as exc:\n    print(type(exc).__name__, exc)\n")
+    out = subprocess.run([sys.executable, "-S", "-c", code, text], capture_output=True, text=True,
+                         env={"PYTHONPATH": str(__import__("pathlib").Path(__file__).resolve().parents[2])})
+    with pytest.raises(json.JSONDecodeError) as want:
+        json.loads(text)
+    assert out.stdout.strip() == f"JSONDecodeError {want.value}", out.stderr
+
+
 def test_importing_it_leaves_re_and_json_out():
     import subprocess
     import sys
