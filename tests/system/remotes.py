@@ -1,6 +1,7 @@
 """What the remote tests share: podpy's API service and podman 4.3.1's on private sockets, a
 local registry holding busybox, and podman's remote client bound to a socket. The fixtures of
-each test file are thin wrappers of these (`yield from`)."""
+each test file import `service` and `podman_service` from here (module-scoped: one of each
+per test file)."""
 
 from __future__ import annotations
 
@@ -32,8 +33,10 @@ def eventually(check, timeout=30, what="the condition"):
     raise AssertionError(f"{what} did not hold within {timeout}s")
 
 
-def podpy_service(podpy):
-    """podpy's `system service` on a private socket; its containers removed at the end."""
+@pytest.fixture(scope="module")
+def service(podpy, busybox):
+    """podpy's `system service` on a private socket, busybox in its store; its containers
+    removed at the end."""
     svc = Service(podpy)
     yield svc
     podpy("rm", "-af", check=False)
@@ -51,6 +54,7 @@ def busybox_registry(tmp_path_factory, podpy, repo: str, tags=("1",)):
     reg.stop()
 
 
+@pytest.fixture(scope="module")
 def podman_service(tmp_path_factory, image_tar):
     """podman 4.3.1's `system service` on a private store and socket, busybox imported:
     (the socket, podman's environment)."""

@@ -15,16 +15,10 @@ from pathlib import Path
 
 import pytest
 
-import remotes
 from helpers import run_command
 from registry import free_port
-from remotes import PODMAN, busybox_registry, eventually, podman_client, podpy_service
-
-
-
-@pytest.fixture(scope="module")
-def service(podpy, busybox):
-    yield from podpy_service(podpy)
+from remotes import PODMAN, busybox_registry, eventually, podman_client
+from remotes import service, podman_service  # noqa: F401 - fixtures
 
 
 @pytest.fixture(scope="module")
@@ -176,11 +170,6 @@ def test_connections_and_podmans_variables(service, podpy, tmp_path):
 
 
 # -- podpy's client, podman's service ------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def podman_service(tmp_path_factory, image_tar):
-    yield from remotes.podman_service(tmp_path_factory, image_tar)
-
 
 def test_podpys_client_drives_podmans_service(podman_service, service, podpy, registry, tmp_path):
     sock, pm_env = podman_service

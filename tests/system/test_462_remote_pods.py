@@ -11,20 +11,10 @@ import subprocess
 
 import pytest
 
-import remotes
 from helpers import run_command
 from registry import free_port
-from remotes import PODMAN, eventually, podman_client, podpy_service
-
-
-@pytest.fixture(scope="module")
-def service(podpy, busybox):
-    yield from podpy_service(podpy)
-
-
-@pytest.fixture(scope="module")
-def podman_service(tmp_path_factory, image_tar):
-    yield from remotes.podman_service(tmp_path_factory, image_tar)
+from remotes import PODMAN, eventually, podman_client
+from remotes import service, podman_service  # noqa: F401 - fixtures
 
 
 YAML = """apiVersion: v1

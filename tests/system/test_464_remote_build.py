@@ -14,17 +14,8 @@ import pytest
 import remotes
 from apiservice import Service
 from helpers import run_command
-from remotes import PODMAN, busybox_registry, podpy_service
-
-
-@pytest.fixture(scope="module")
-def service(podpy, busybox):
-    yield from podpy_service(podpy)
-
-
-@pytest.fixture(scope="module")
-def podman_service(tmp_path_factory, image_tar):
-    yield from remotes.podman_service(tmp_path_factory, image_tar)
+from remotes import PODMAN, busybox_registry
+from remotes import service, podman_service  # noqa: F401 - fixtures
 
 
 @pytest.fixture(scope="module")

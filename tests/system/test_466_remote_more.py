@@ -12,11 +12,8 @@ import tarfile
 import pytest
 
 from helpers import run_command
-from remotes import PODMAN, busybox_registry, podpy_service
-
-@pytest.fixture(scope="module")
-def service(podpy, busybox):
-    yield from podpy_service(podpy)
+from remotes import PODMAN, busybox_registry
+from remotes import service  # noqa: F401 - fixtures
 
 
 @pytest.fixture(scope="module")
