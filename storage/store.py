@@ -202,12 +202,8 @@ class Store:
             if expect_diff_id is not None and result.diff_id != expect_diff_id:
                 raise LayerError(f"layer content is {result.diff_id}, but the image config says {expect_diff_id}")
             layer_id = chain_id(parent, result.diff_id)
-            if os.path.exists(split):
-                # Before the layer is in place: a layer never has a record of another tar.
-                os.makedirs(os.path.dirname(self.tar_split(layer_id)), mode=0o700, exist_ok=True)
-                if not os.path.exists(self.tar_split(layer_id)):
-                    os.replace(split, self.tar_split(layer_id))
-            self._install(target, layer_id, parent, result.diff_id, result.compressed_digest, result.size)
+            self._install(target, layer_id, parent, result.diff_id, result.compressed_digest, result.size,
+                          split if os.path.exists(split) else None)
             return layer_id, result
         finally:
             self._discard(stage)
@@ -222,13 +218,19 @@ class Store:
         return layer_id
 
     def _install(self, directory: str, layer_id: str, parent: Optional[str], diff_id: str,
-                 compressed_digest: str, size: int) -> None:
+                 compressed_digest: str, size: int, split: Optional[str] = None) -> None:
+        """Rename directory into place as layer_id (split: the tar-split record of the tar it
+        was unpacked from, kept with it)."""
         final = self.layer_dir(layer_id)
         with self.db.write() as c:
-            # Claimed before it is in place: if this command dies before an image uses the
-            # layer, whoever finds its staging directory removes the layer (intents.settle).
+            # Claimed before any of its files is in place: if this command dies before an image
+            # uses the layer, whoever finds its staging directory removes them (intents.settle).
             if c.execute("SELECT 1 FROM layers WHERE id=?", (layer_id,)).fetchone() is None:
                 self._claim(layer_id)
+            if split is not None and not os.path.exists(self.tar_split(layer_id)):
+                # Before the layer is in place: a layer never has a record of another tar.
+                os.makedirs(os.path.dirname(self.tar_split(layer_id)), mode=0o700, exist_ok=True)
+                os.replace(split, self.tar_split(layer_id))
             try:
                 rename_dir(directory, final)
             except OSError:

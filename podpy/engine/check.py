@@ -114,6 +114,8 @@ def _repair(rt: Runtime, opts: SystemCheckOptions, report: SystemCheckReport, ol
             _drop_layer(root, view, lid, doomed_trees, report)
     for lid in view.stale_layer_records:
         sidecar.remove(sidecar.layer_path(root, lid))
+    for name in view.stale_tar_splits:
+        sidecar.remove(os.path.join(root, "tar-split", name))
     for iid in view.unfinished_images:
         sidecar.remove_image(root, iid)
         report.removed_images.append(iid)

@@ -36,6 +36,7 @@ class View:
         self.networks: dict[str, dict[str, Any]] = {}    # name -> row
         self.secrets: dict[str, dict[str, Any]] = {}     # id -> row
         self.stale_layer_records: list[str] = []    # records of layers whose directory is gone
+        self.stale_tar_splits: list[str] = []       # tar-split records of layers that are not there
         self.unfinished_images: list[str] = []      # image directories with a config and no record
         self.missing_files: set[str] = set()        # objects known from a row only: file to write
 
@@ -58,7 +59,7 @@ def problem(report: SystemCheckReport, kind: str, ident: str, text: str) -> None
 def scan(rt: Runtime, old: OldDatabase, report: SystemCheckReport, max_age: float) -> View:
     root = rt.cfg.root
     view = View()
-    _scan_layers(root, old, report, view)
+    _scan_layers(root, old, report, view, max_age)
     _scan_images(root, old, report, view, max_age)
     _scan_volumes(root, old, report, view)
     _scan_containers(rt, old, report, view)
@@ -85,7 +86,7 @@ def _scan_networks_and_secrets(root: str, old: OldDatabase, report: SystemCheckR
             view.missing_files.add("secret:" + sid)
 
 
-def _scan_layers(root: str, old: OldDatabase, report: SystemCheckReport, view: View) -> None:
+def _scan_layers(root: str, old: OldDatabase, report: SystemCheckReport, view: View, max_age: float) -> None:
     rows = _rows(old, "layers", "id")
     top = os.path.join(root, "layers")
     entries = _listdir(top)
@@ -119,6 +120,20 @@ def _scan_layers(root: str, old: OldDatabase, report: SystemCheckReport, view: V
     for lid in rows:
         if lid not in view.layers and lid not in view.stale_layer_records:
             problem(report, "layers", lid, "its directory is missing")
+    splits = os.path.join(root, "tar-split")
+    for name in _listdir(splits):
+        lid = "sha256:" + name
+        if lid in view.layers or lid in rows or name in dirs:
+            continue
+        # A layer being installed has its record a moment before its directory: only one
+        # older than --max was left by a command killed on the way (or an older podpy's).
+        try:
+            age = time.time() - os.lstat(os.path.join(splits, name)).st_mtime
+        except FileNotFoundError:
+            continue
+        if age > max_age:
+            view.stale_tar_splits.append(name)
+            problem(report, "layers", lid, "a tar-split record is left of it, and nothing else")
 
 
 def _scan_images(root: str, old: OldDatabase, report: SystemCheckReport, view: View, max_age: float) -> None:

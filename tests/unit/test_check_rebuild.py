@@ -439,3 +439,57 @@ def test_a_tag_killed_between_its_record_and_its_commit_is_settled_by_the_next_c
     assert sidecar.read_image(root, base)["names"] == ["localhost/base:latest"]
     assert after.store.db.conn.execute("SELECT COUNT(*) FROM record_writers").fetchone()[0] == 0
     assert check(_fresh(after), SystemCheckOptions()).errors is False
+
+
+@pytest.fixture(params=["claim", "rename"])
+def killed_at(request):
+    return request.param
+
+
+def test_a_layer_install_killed_on_the_way_leaves_nothing_behind(rt, tmp_path, killed_at):
+    """The tar-split record goes into place after the layer is claimed: an `apply_layer` killed
+    as it claims the layer leaves nothing, and one killed as it renames the layer's directory
+    leaves a claim, which the next command settles: the tar-split goes with the rest."""
+    import storage.store
+
+    tar = _tar(tmp_path, "killed", {"etc/k": b"k"})
+    root = rt.cfg.root
+    pid = os.fork()
+    if pid == 0:   # the killed `load`
+        try:
+            def killed(*args, **kwargs):
+                os._exit(9)
+
+            if killed_at == "claim":
+                storage.store.Store._claim = killed
+            else:
+                storage.store.rename_dir = killed
+            _fresh(rt).store.apply_layer(tar, None, apply_options(rt))
+        finally:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 9
+    after = _fresh(rt)
+    after.store.collect_garbage()   # what the next command that reads state does first
+    splits = os.path.join(root, "tar-split")
+    assert (os.listdir(splits) if os.path.exists(splits) else []) == []
+    assert after.store.db.conn.execute("SELECT COUNT(*) FROM layers").fetchone()[0] == 0
+    assert check(_fresh(rt), SystemCheckOptions()).errors is False
+
+
+def test_a_tar_split_left_alone_is_reported_and_removed_by_repair(rt, tmp_path):
+    _populate(rt, tmp_path)
+    root = rt.cfg.root
+    kept = sorted(os.listdir(os.path.join(root, "tar-split")))
+    stray = os.path.join(root, "tar-split", "ab" * 32)
+    with open(stray, "wb") as f:
+        f.write(b"left by an older podpy")
+    assert check(_fresh(rt), SystemCheckOptions()).errors is False   # as if being installed now
+    old = time.time() - 90000
+    os.utime(stray, (old, old))
+    report = check(_fresh(rt), SystemCheckOptions())
+    assert report.layers == {"sha256:" + "ab" * 32: ["a tar-split record is left of it, and nothing else"]}
+    report = check(_fresh(rt), SystemCheckOptions(repair=True))
+    assert report.left is False
+    assert not os.path.exists(stray)
+    assert sorted(os.listdir(os.path.join(root, "tar-split"))) == kept   # the layers' own stay
