@@ -375,14 +375,18 @@ class Redirect:
         worker may join their group."""
         with self.lock:
             taken = self.inner.get(m.container_port)
-            ours = set(taken.sockets) if taken is not None and taken.reuseport else set()
+            ours = dict(taken.sockets) if taken is not None and taken.reuseport else {}
         if not ours:
             return False
         try:
             others = {inode for inode, (_state, port) in bn.tcp_sockets().items() if port == m.host_port}
         except OSError:
             return False
-        return bool(others) and others <= ours
+        if not others <= set(ours):
+            return False
+        # A socket bound and not listening yet (the first worker between its bind and its
+        # listen) may be missing from the kernel's list: one its process still holds counts.
+        return bool(others) or any(_holds(pid, fd, inode) for inode, (_seen, pid, fd) in ours.items())
 
     def _forward_again(self, m: "Mapping", serve: bool = True) -> Optional[_socket.socket]:
         """The forwarder listens on m's host port again (when it is free); with serve=False the

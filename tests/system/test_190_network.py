@@ -336,6 +336,7 @@ def worker(i):
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     s.bind(("0.0.0.0", 80))
+    time.sleep(LATE * (i == 0))
     s.listen()
     while True:
         c, _ = s.accept()
@@ -354,13 +355,15 @@ time.sleep(1000)
 """
 
 
-def test_reuseport_workers_share_the_host_port(p):
+@pytest.mark.parametrize("late", [0, 0.5], ids=["at-once", "late-listen"])
+def test_reuseport_workers_share_the_host_port(p, late):
     """Two workers binding the published port with SO_REUSEPORT both get the host's port (one
-    group, the kernel spreads the connections); an IPv6-only socket on the same port binds
-    inside as asked."""
+    group, the kernel spreads the connections), also when the second binds while the first
+    is bound and not listening yet; an IPv6-only socket on the same port binds inside as
+    asked."""
     port = free_port()
     p("run", "-d", "--name", "workers", *TAKEOVER, *PYTHON_IN_CONTAINER, "-p", f"127.0.0.1:{port}:80",
-      "busybox", "/usr/bin/python3", "-c", WORKERS)
+      "busybox", "/usr/bin/python3", "-c", f"LATE = {late}\n" + WORKERS)
     try:
         seen = set()
         deadline = time.monotonic() + 20
