@@ -4,7 +4,7 @@ slirp4netns runs as a subprocess of the host side, joins the container's user
 and network namespaces, creates `tap0` there and configures it (10.0.2.100/24,
 gateway 10.0.2.2, DNS 10.0.2.3). It writes to --ready-fd once the interface is
 up, and exits when the read end of --exit-fd is closed, so it can never outlive
-the process that started it.
+the process that started it by more than its own exit.
 """
 
 from __future__ import annotations
@@ -39,11 +39,13 @@ class SlirpOptions(namedtuple("SlirpOptions", "mtu cidr allow_host_loopback enab
 
 
 class Slirp:
-    """A running slirp4netns attached to one container."""
+    """A running slirp4netns attached to one container (holds_ports: it forwards published
+    ports itself, through its API socket, and so holds host ports)."""
 
-    def __init__(self, pid: int, exit_w: int) -> None:
+    def __init__(self, pid: int, exit_w: int, holds_ports: bool = False) -> None:
         self.pid = pid
         self._exit_w = exit_w
+        self.holds_ports = holds_ports
 
     @property
     def exit_fd(self) -> int:
@@ -55,7 +57,10 @@ class Slirp:
         return fd
 
     def stop(self) -> None:
-        """Close the exit fd (slirp4netns exits by itself) and reap it."""
+        """Close the exit fd and end slirp4netns. Its exit closes the tap device, whose removal
+        waits out the kernel's RCU grace periods (10-25 ms here): that is waited for only when
+        it holds host ports, which must be free once the container is over; otherwise it is
+        reaped later (by a later stop(), or by whoever inherits it when this process ends)."""
         if self._exit_w >= 0:
             os.close(self._exit_w)
             self._exit_w = -1
@@ -63,9 +68,33 @@ class Slirp:
             done, _ = os.waitpid(self.pid, os.WNOHANG)
             if not done:
                 os.kill(self.pid, _signal.SIGTERM)
-                os.waitpid(self.pid, 0)
+                if self.holds_ports:
+                    os.waitpid(self.pid, 0)
+                else:
+                    _leaving.append(self.pid)
         except ChildProcessError:
             pass
+        reap_left()
+
+
+_leaving: list[int] = []   # slirp4netns processes told to end, not reaped yet
+
+
+def reap_left() -> None:
+    """Reap the slirp4netns processes stop() did not wait for that have ended by now."""
+    for pid in list(_leaving):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid   # reaped by someone else
+        if done:
+            _leaving.remove(pid)
+
+
+def forwards_ports(options: SlirpOptions) -> bool:
+    """slirp4netns forwards published ports itself (podman's port_handler=slirp4netns: through
+    its API socket), holding the host's ports."""
+    return any(a == "--api-socket" or a.startswith("--api-socket=") for a in options.extra)
 
 
 def _which(name: str) -> Optional[str]:
@@ -138,7 +167,7 @@ def start(target_pid: int, options: SlirpOptions, *, userns: bool, timeout: floa
         os.close(exit_r)
         if owner >= 0:
             os.close(owner)
-    slirp = Slirp(pid, exit_w)
+    slirp = Slirp(pid, exit_w, holds_ports=forwards_ports(options))
     try:
         ready, _, _ = select.select([ready_r], [], [], timeout)
         data = os.read(ready_r, 1) if ready else b""
