@@ -179,7 +179,16 @@ install_venv() {
     "${pip[@]}" install --progress-bar off -q shiv "${SRC}[test]"
     rm -rf "$SRC/build" "$SRC"/*.egg-info
     write_launcher
+    write_pack
     note "$("$VENV/bin/python" -m pip --disable-pip-version-check show podpy | sed -n 's/^Version: /podpy /p')"
+}
+
+# podpy's modules compiled into one file beside the package (packaging/build_pack.py): a
+# command imports them from it without Python's per-module search and .pyc reads.
+write_pack() {
+    local purelib
+    purelib=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+    note "$("$VENV/bin/python" "$SRC/packaging/build_pack.py" "$purelib")"
 }
 
 # pip's console script imports re and starts Python with the site module, whose

@@ -1,0 +1,108 @@
+"""The bytecode pack (packaging/build_pack.py, served by podpy/__init__.py): modules come from
+it only while their sources are the ones compiled, and only where the ordinary import would
+have found them; a damaged pack or one of another Python is ignored. Each case runs a fresh
+interpreter over a copy of the packages in a temporary site directory."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "packaging"))
+import build_pack  # noqa: E402
+
+PROBE = """
+import sys
+sys.path[:] = [p for p in {path!r}] + sys.path
+import podpy, storage.reference, rootless.userns, podpy.engine.entities
+for name in ("storage.reference", "rootless.userns", "podpy.engine.entities", "storage"):
+    m = sys.modules[name]
+    print(name, getattr(m.__loader__, "__name__", type(m.__loader__).__name__), m.__file__)
+print("path", podpy.engine.__path__[0])
+"""
+
+
+@pytest.fixture
+def site(tmp_path):
+    site = tmp_path / "site"
+    for top in build_pack.PACKAGES:
+        shutil.copytree(ROOT / top, site / top, ignore=shutil.ignore_patterns("__pycache__", "*.pack"))
+    build_pack.build(str(site))
+    return site
+
+
+def probe(site: Path, *before: Path) -> dict[str, tuple[str, str]]:
+    out = subprocess.run([sys.executable, "-S", "-c", PROBE.format(path=[*map(str, before), str(site)])],
+                         capture_output=True, text=True, check=True, cwd="/").stdout
+    rows = [line.split() for line in out.splitlines()]
+    return {r[0]: tuple(r[1:]) for r in rows}   # type: ignore[misc]
+
+
+def test_modules_come_from_the_pack_with_their_own_file_names(site):
+    got = probe(site)
+    assert got["storage.reference"] == ("Pack", str(site / "storage" / "reference.py"))
+    assert got["rootless.userns"] == ("Pack", str(site / "rootless" / "userns.py"))
+    assert got["podpy.engine.entities"] == ("Pack", str(site / "podpy" / "engine" / "entities.py"))
+    assert got["storage"] == ("Pack", str(site / "storage" / "__init__.py"))
+    assert got["path"] == (str(site / "podpy" / "engine"),)
+
+
+def test_a_changed_source_is_imported_as_usual(site):
+    path = site / "storage" / "reference.py"
+    path.write_text(path.read_text() + "\nCHANGED = True\n")
+    got = probe(site)
+    assert got["storage.reference"] == ("SourceFileLoader", str(path))
+    assert got["rootless.userns"][0] == "Pack"
+    st = (site / "rootless" / "userns.py").stat()
+    os.utime(site / "rootless" / "userns.py", ns=(st.st_atime_ns, st.st_mtime_ns + 1000))
+    assert probe(site)["rootless.userns"][0] == "SourceFileLoader"
+
+
+def test_a_package_earlier_on_the_path_wins(site, tmp_path):
+    other = tmp_path / "other"
+    shutil.copytree(site / "storage", other / "storage")
+    got = probe(site, other)
+    assert got["storage.reference"] == ("SourceFileLoader", str(other / "storage" / "reference.py"))
+    assert got["rootless.userns"][0] == "Pack"
+
+
+@pytest.mark.parametrize("damage", ["magic", "truncated", "garbage"])
+def test_a_damaged_or_foreign_pack_is_ignored(site, damage):
+    pack = site / "podpy" / build_pack.PACK
+    data = pack.read_bytes()
+    if damage == "magic":
+        data = data[:8] + b"\0\0\r\n" + data[12:]
+    elif damage == "truncated":
+        data = data[: len(data) // 2]
+    else:
+        data = b"podpypk1" + data[8:16] + os.urandom(64)
+    pack.write_bytes(data)
+    got = probe(site)
+    assert got["storage.reference"] == ("SourceFileLoader", str(site / "storage" / "reference.py"))
+
+
+def test_a_process_that_closed_the_packs_fd_imports_as_usual(site):
+    code = f"""
+import os, sys
+sys.path[:] = [{str(site)!r}] + sys.path
+import podpy
+def target(n):
+    try:
+        return os.readlink(f"/proc/self/fd/{{n}}")
+    except OSError:
+        return ""
+fd = max(int(n) for n in os.listdir("/proc/self/fd") if target(n).endswith("{build_pack.PACK}"))
+os.close(fd)
+assert os.open("/dev/null", os.O_RDONLY) == fd   # another file at its number
+import storage.reference
+m = sys.modules["storage.reference"]
+print(type(m.__loader__).__name__, m.__file__)
+"""
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True, cwd="/")
+    assert out.stdout.split() == ["SourceFileLoader", str(site / "storage" / "reference.py")]
