@@ -11,10 +11,13 @@ def _serve_pack() -> None:
 
     Python's own import costs some 70 us a module before its code runs (finding it on the
     path, statting, opening and reading its .pyc, checking it); a command imports over a
-    hundred of them. From the pack a module costs one stat and one pread. A module is
-    served only while its source file has the size and modification time it was compiled
-    from, and only where the ordinary import would have found it (the directory this
-    package is in); anything else is left to the ordinary import."""
+    hundred of them. From the pack a module costs a stat of its source and one open, pread
+    and close of the pack. A module is served only while its source file has the size and
+    modification time it was compiled from, only where the ordinary import would have found
+    it (the directory this package is in), and only from the pack whose index was read
+    (a rebuilt one is another file); anything else is left to the ordinary import. No file
+    descriptor stays open: podpy passes descriptors by number (--preserve-fds, socket
+    activation) and counts them."""
     import sys
     from _frozen_importlib import ModuleSpec
     from _frozen_importlib_external import MAGIC_NUMBER
@@ -24,25 +27,26 @@ def _serve_pack() -> None:
 
     here = __file__.rpartition("/")[0]
     base = here.rpartition("/")[0]
+    pack = here + "/" + PACK
     try:
-        fd = open_(here + "/" + PACK, O_RDONLY | O_CLOEXEC)
+        fd = open_(pack, O_RDONLY | O_CLOEXEC)
     except OSError:
         return
     try:
         head = pread(fd, 16, 0)
         if len(head) != 16 or head[:8] != b"podpypk1" or head[8:12] != MAGIC_NUMBER:
-            close(fd)
             return
         size = int.from_bytes(head[12:], "little")
         index = loads(pread(fd, size, 16))
         start = 16 + size
         st = fstat(fd)
         if start + max((e[4] + e[5] for e in index.values()), default=0) > st.st_size:
-            raise ValueError("truncated")
-        identity = (st.st_dev, st.st_ino)
+            return
+        identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
     except Exception:  # noqa: BLE001 - a damaged pack: the ordinary import, as without one
-        close(fd)
         return
+    finally:
+        close(fd)
 
     def first_on_path(top: str) -> bool:
         """The ordinary import would find package top in base (no earlier path entry has it)."""
@@ -57,6 +61,21 @@ def _serve_pack() -> None:
                 continue
         return False
 
+    def read(offset: int, length: int) -> "bytes | None":
+        """The bytes at offset in the pack whose index was read (None: it is not there now)."""
+        try:
+            fd = open_(pack, O_RDONLY | O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            st = fstat(fd)
+            if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) != identity:
+                return None
+            data = pread(fd, length, start + offset)
+            return data if len(data) == length else None
+        finally:
+            close(fd)
+
     class Pack:
         @staticmethod
         def find_spec(name: str, path: object = None, target: object = None) -> object:
@@ -70,12 +89,7 @@ def _serve_pack() -> None:
 
         @staticmethod
         def _spec(name: str, path: object, entry: tuple) -> object:
-            # A process that closed its inherited fds (a container's set-up, a daemon) may have
-            # another file at this number now: then the pack is not read any more.
-            st = fstat(fd)
-            if (st.st_dev, st.st_ino) != identity:
-                return None
-            is_pkg, rel, mtime, source_size = entry[0], entry[1], entry[2], entry[3]
+            is_pkg, rel, mtime, source_size, offset, length = entry
             parent, _, _ = name.rpartition(".")
             if parent:
                 want = base + "/" + parent.replace(".", "/")
@@ -84,14 +98,15 @@ def _serve_pack() -> None:
             elif not first_on_path(name):
                 return None
             origin = base + "/" + rel
-            try:
-                st = stat(origin)
-            except OSError:
-                return None
+            st = stat(origin)
             if st.st_mtime_ns != mtime or st.st_size != source_size:
+                return None
+            code = read(offset, length)
+            if code is None:
                 return None
             spec = ModuleSpec(name, Pack, origin=origin, is_package=is_pkg)
             spec.has_location = True
+            spec.loader_state = code
             if is_pkg:
                 spec.submodule_search_locations = [origin.rpartition("/")[0]]
             return spec
@@ -102,9 +117,31 @@ def _serve_pack() -> None:
 
         @staticmethod
         def exec_module(module: object) -> None:
-            entry = index[module.__spec__.name]  # type: ignore[attr-defined]
-            code = loads(pread(fd, entry[5], start + entry[4]))
-            exec(code, module.__dict__)  # type: ignore[attr-defined]
+            spec = module.__spec__  # type: ignore[attr-defined]
+            code, spec.loader_state = spec.loader_state, None
+            if code is None:   # executed again (importlib.reload)
+                code = read(*index[spec.name][4:])
+                if code is None:
+                    raise ImportError(f"{spec.name}: the module pack changed", name=spec.name)
+            exec(loads(code), module.__dict__)  # type: ignore[attr-defined]
+
+        @staticmethod
+        def get_code(name: str) -> object:
+            """The module's code object (what runpy runs for `python -m`)."""
+            entry = index.get(name)
+            code = read(*entry[4:]) if entry is not None else None
+            if code is None:
+                raise ImportError(f"{name}: not in the module pack", name=name)
+            return loads(code)
+
+        @staticmethod
+        def get_source(name: str) -> None:
+            return None   # linecache reads the source file itself, at its own path
+
+        @staticmethod
+        def is_package(name: str) -> bool:
+            entry = index.get(name)
+            return bool(entry is not None and entry[0])
 
     sys.meta_path.insert(0, Pack)
 

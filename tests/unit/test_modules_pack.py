@@ -87,22 +87,43 @@ def test_a_damaged_or_foreign_pack_is_ignored(site, damage):
     assert got["storage.reference"] == ("SourceFileLoader", str(site / "storage" / "reference.py"))
 
 
-def test_a_process_that_closed_the_packs_fd_imports_as_usual(site):
+def test_no_descriptor_stays_open_and_a_rebuilt_pack_is_not_read_with_the_old_index(site):
     code = f"""
 import os, sys
 sys.path[:] = [{str(site)!r}] + sys.path
+before = sorted(os.listdir("/proc/self/fd"))
 import podpy
-def target(n):
-    try:
-        return os.readlink(f"/proc/self/fd/{{n}}")
-    except OSError:
-        return ""
-fd = max(int(n) for n in os.listdir("/proc/self/fd") if target(n).endswith("{build_pack.PACK}"))
-os.close(fd)
-assert os.open("/dev/null", os.O_RDONLY) == fd   # another file at its number
+assert sorted(os.listdir("/proc/self/fd")) == before, "a descriptor left open"
+pack = os.path.join({str(site)!r}, "podpy", "{build_pack.PACK}")
+data = open(pack, "rb").read()
+os.unlink(pack)
+with open(pack, "wb") as f:   # the same bytes, another file: as a reinstall writes it
+    f.write(data)
 import storage.reference
 m = sys.modules["storage.reference"]
 print(type(m.__loader__).__name__, m.__file__)
 """
     out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True, cwd="/")
     assert out.stdout.split() == ["SourceFileLoader", str(site / "storage" / "reference.py")]
+
+
+def test_python_dash_m_runs_a_module_from_the_pack(site):
+    """The monitor starts clean-up commands as `python -m podpy ...`: runpy asks the loader for
+    the code object."""
+    main = site / "podpy" / "__main__.py"
+    import sysconfig
+
+    env = {"PYTHONPATH": f"{site}:{sysconfig.get_path('purelib')}", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-S", "-P", "-m", "podpy", "version", "--format", "{{.Client.Version}}"],
+                         capture_output=True, text=True, env=env, cwd="/")
+    assert (out.returncode, out.stdout.strip()) == (0, "0.1.0"), out.stderr
+    probe_main = f"""
+import sys
+sys.path[:] = [{str(site)!r}] + sys.path
+import podpy, runpy
+spec = __import__("importlib.util").util.find_spec("podpy.__main__")
+print(getattr(spec.loader, "__name__", ""), spec.origin)
+"""
+    got = subprocess.run([sys.executable, "-S", "-c", probe_main], capture_output=True, text=True, check=True,
+                         cwd="/").stdout.split()
+    assert got == ["Pack", str(main)]
