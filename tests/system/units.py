@@ -430,8 +430,8 @@ class UnitRunner:
         try:
             with open(f"/proc/{self.main_pid}/stat") as f:
                 return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-        except FileNotFoundError:
-            return False
+        except (FileNotFoundError, ProcessLookupError):
+            return False   # gone between the two looks (reading the stat of a dying process gives ESRCH)
 
     def cgroup_pids(self) -> list[int]:
         """Every process in the unit's cgroup and its children."""
