@@ -185,6 +185,9 @@ def remove_many(rt: Runtime, names: list[str], force: bool, all_: bool, ignore: 
                                  f"{','.join(d.id for d in left)}: container already exists")
             remove_container(rt, rec, force, volumes, timeout, warn)
             reports.append(Report(label))
+        except NoSuchContainer as exc:
+            if not ignore:   # with --force or --ignore, one removed meanwhile is as one not found
+                reports.append(Report(label, error=exc))
         except PodpyError as exc:
             reports.append(Report(label, error=exc))
         except Exception as exc:  # noqa: BLE001
