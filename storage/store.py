@@ -23,6 +23,7 @@ itself never creates namespaces.
 
 from __future__ import annotations
 
+import _thread
 import os
 import time
 
@@ -125,6 +126,8 @@ class Store:
         self._claims_pid = 0
         self._claimed: list[str] = []
         self._claimed_images: list[str] = []
+        # One command's threads (build --jobs) claim into one intent file: one writer at a time.
+        self._claim_lock = _thread.allocate_lock()
         os.makedirs(root, mode=0o700, exist_ok=True)
         self.db = db or Database(os.path.join(root, "podpy.db"))
         had = self.db.version("storage")
@@ -262,27 +265,32 @@ class Store:
                layers: Optional[list[str]] = None) -> None:
         """Note a layer this command installs, or an image whose files it writes, in its claims'
         staging directory (made on the first one, settled when the command ends: release_claims)."""
-        if self._claims is None:
-            self._claims = Staging(self.root, "claim")
-            self._claims_pid = os.getpid()
-            _claiming.append(self)
-        if layer_id is not None:
-            self._claimed.append(layer_id)
-        self._claimed.extend(layers or [])
-        if image is not None:
-            self._claimed_images.append(image)
-        intents.write(self._claims.path, "claim", self._claimed, images=self._claimed_images)
+        with self._claim_lock:
+            if self._claims is None:
+                self._claims = Staging(self.root, "claim")
+                self._claims_pid = os.getpid()
+                _claiming.append(self)
+            if layer_id is not None:
+                self._claimed.append(layer_id)
+            self._claimed.extend(layers or [])
+            if image is not None:
+                self._claimed_images.append(image)
+            intents.write(self._claims.path, "claim", self._claimed, images=self._claimed_images)
 
     def release_claims(self) -> None:
         """The command's claimed layers that no image uses (it failed before recording its
         image) are removed, and the claims' staging directory with them. Left for the next
         command when this cannot be done now (it then finds the directory's writer gone)."""
-        if self in _claiming:
-            _claiming.remove(self)
-        stage, self._claims = self._claims, None
-        if stage is None or self._claims_pid != os.getpid():
+        if self._claims is not None and self._claims_pid != os.getpid():
+            self._claims = None   # a forked child's copy: the parent settles them (and may hold the lock)
             return
-        self._claimed, self._claimed_images = [], []
+        with self._claim_lock:
+            if self in _claiming:
+                _claiming.remove(self)
+            stage, self._claims = self._claims, None
+            if stage is None or self._claims_pid != os.getpid():
+                return
+            self._claimed, self._claimed_images = [], []
         try:
             with self.db.write() as c:
                 intents.settle(c, self._where(), stage.path, self._live_claims({os.path.basename(stage.path)}))

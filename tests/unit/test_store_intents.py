@@ -121,3 +121,40 @@ def test_a_record_a_killed_writer_left_half_written_goes_with_its_layer(tmp_path
     intents.write(str(stage), "claim", [A])
     intents.settle(db, where, str(stage), ())
     assert not half.exists() and _on_disk(root, A) == (False, False)
+
+
+def test_threads_of_one_command_claim_into_one_intent_without_losing_any(tmp_path):
+    """build --jobs: stages in threads install layers and write images at once, each noting
+    it in the command's one claim file."""
+    import threading
+
+    from podpy.config import Config
+    from podpy.engine.context import Runtime
+
+    cfg = Config(rootless=False, root=str(tmp_path / "root"), runroot=str(tmp_path / "run"),
+                 config_dir=str(tmp_path / "config"))
+    cfg.driver, cfg.driver_source = "vfs", "the test"
+    store = Runtime(cfg).store
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def claim(which: int) -> None:
+        start.wait()
+        try:
+            for n in range(150):
+                store._claim(image=f"{which}-{n}")
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    stage = store._claims.path
+    rec = intents.read(stage)
+    assert sorted(rec["images"]) == sorted(f"{i}-{n}" for i in range(4) for n in range(150))
+    assert [n for n in os.listdir(stage) if n != intents.INTENT] == []
+    store.release_claims()
+    assert not os.path.exists(stage)
