@@ -199,6 +199,7 @@ def _build(spec: dict[str, Any], sc: S.Syscalls) -> Filter:
     try:
         # libseccomp would set no_new_privs itself; that is --security-opt no-new-privileges' call.
         ctx.set_nnp(False)
+        ctx.optimize()
         for arch in spec.get("architectures") or []:
             # libseccomp's names: SCMP_ARCH_X86_64 -> x86_64, SCMP_ARCH_X32 -> x32 (the native one
             # is there already)

@@ -452,7 +452,8 @@ def compiled_seccomp(runroot: str, seccomp: dict[str, Any]) -> str:
 
     from rootless import seccomp as sec
 
-    key = digest(json.dumps(seccomp, sort_keys=True).encode(), digest_size=32).hexdigest()
+    # the layout's version in the key: a program compiled another way is compiled anew
+    key = digest(b"tree:" + json.dumps(seccomp, sort_keys=True).encode(), digest_size=32).hexdigest()
     directory = os.path.join(runroot, "seccomp")
     path = os.path.join(directory, f"{key}.bpf")
     if not os.path.exists(path):

@@ -69,3 +69,66 @@ def test_profile_errors_are_one_line(tmp_path):
     (tmp_path / "bad.json").write_text("[]")
     with pytest.raises(Exception, match="no defaultAction"):
         seccomp.read_profile(str(tmp_path / "bad.json"))
+
+
+def _run_bpf(program: bytes, data: bytes) -> tuple[int, int]:
+    """Run a classic BPF program (the instructions libseccomp emits) over seccomp_data; its
+    return value and how many instructions it took."""
+    import struct
+
+    insns = [struct.unpack_from("=HBBI", program, i) for i in range(0, len(program), 8)]
+    a = x = 0
+    mem = [0] * 16
+    pc = steps = 0
+    while True:
+        code, jt, jf, k = insns[pc]
+        steps += 1
+        pc += 1
+        if code == 0x20:            # ld [k]
+            a = struct.unpack_from("=I", data, k)[0]
+        elif code == 0x06:          # ret #k
+            return k, steps
+        elif code == 0x16:          # ret a
+            return a, steps
+        elif code == 0x05:          # ja
+            pc += k
+        elif code in (0x15, 0x25, 0x35, 0x45):   # jeq, jgt, jge, jset #k
+            hit = {0x15: a == k, 0x25: a > k, 0x35: a >= k, 0x45: bool(a & k)}[code]
+            pc += jt if hit else jf
+        elif code == 0x54:          # and #k
+            a &= k
+        elif code == 0x60:          # ld M[k]
+            a = mem[k]
+        elif code == 0x02:          # st M[k]
+            mem[k] = a
+        elif code == 0x07:          # tax
+            x = a
+        elif code == 0x87:          # txa
+            a = x
+        else:
+            raise AssertionError(f"instruction {code:#x} not emulated")
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="the audit architecture below is x86_64's")
+def test_compiled_filter_is_a_tree_that_decides_as_the_list(monkeypatch):
+    """The compiled program is laid out as a binary tree of call numbers (cheaper for the
+    kernel to load and for each call to pass), and decides every call as the plain list does."""
+    import struct
+
+    from rootless._ffi import libseccomp
+
+    spec = seccomp.resolve(seccomp.read_profile(), list(capabilities.DEFAULT))
+    tree = seccomp.compile_bpf(spec)
+    monkeypatch.setattr(libseccomp.Filter, "optimize", lambda self: None)
+    listed = seccomp.compile_bpf(spec)
+    assert tree != listed
+    audit_x86_64 = 0xC000003E
+    longest = {"tree": 0, "list": 0}
+    for nr in range(0, 460):
+        for args in ((0,) * 6, (0xFFFFFFFF,) * 6, (0x7E020000, 0, 0, 0, 0, 0)):
+            data = struct.pack("=IIQ6Q", nr, audit_x86_64, 0, *args)
+            got, steps = _run_bpf(tree, data)
+            want, list_steps = _run_bpf(listed, data)
+            assert got == want, f"call {nr} with {args}: {got:#x} from the tree, {want:#x} from the list"
+            longest["tree"], longest["list"] = max(longest["tree"], steps), max(longest["list"], list_steps)
+    assert longest["tree"] < 40 < longest["list"], longest

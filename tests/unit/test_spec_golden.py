@@ -164,7 +164,7 @@ def make_etc(tmp: Path, rec: ContainerRecord, net: object) -> dict:
 def _check_seccomp(sec: dict, caps: list[str], profile: str, runroot: str) -> str:
     resolved = {k: v for k, v in sec.items() if k != "bpf"}
     assert resolved == seccomp.resolve(seccomp.read_profile(profile or None), caps)
-    key = hashlib.blake2b(json.dumps(resolved, sort_keys=True).encode(), digest_size=32).hexdigest()
+    key = hashlib.blake2b(b"tree:" + json.dumps(resolved, sort_keys=True).encode(), digest_size=32).hexdigest()
     assert sec["bpf"] == os.path.join(runroot, "seccomp", f"{key}.bpf")
     assert os.path.exists(sec["bpf"])
     return "<the profile resolved for the process's capabilities, compiled>"
