@@ -38,7 +38,7 @@ from .sync import Channel
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, NoReturn, Optional
+    from typing import Any, NoReturn, Optional
 
 
 _NS_FLAGS = {
@@ -56,7 +56,7 @@ def namespaces(spec: dict[str, Any]) -> dict[str, Optional[str]]:
 
 
 def stage1(spec: dict[str, Any], chan: Channel, host_side_fds: list[int],
-           after_exit: Optional[Callable[[], None]] = None, detach: bool = False,
+           after_exit: Optional[tuple[str, str, tuple[Any, ...]]] = None, detach: bool = False,
            sc: Optional[S.Syscalls] = None) -> NoReturn:
     """The namespace holder. Never returns."""
     code = EXIT_SETUP_FAILED
@@ -78,8 +78,8 @@ def detach_from_caller(sc: S.Syscalls) -> None:
         _signal.signal(sig, _signal.SIG_IGN)
 
 
-def run_stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[Callable[[], None]], detach: bool,
-               sc: S.Syscalls, in_userns: bool = False) -> int:
+def run_stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[tuple[str, str, tuple[Any, ...]]],
+               detach: bool, sc: S.Syscalls, in_userns: bool = False) -> int:
     """Stage 1's work; its exit status. in_userns: the user namespace is unshared and mapped."""
     if not in_userns:  # a stage 1 started ahead did these (ahead.py)
         detach_from_caller(sc)
@@ -121,12 +121,19 @@ def run_stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[Callabl
     pid = os.fork()
     if pid == 0:
         init(spec, chan, detach, sc)
-    chan.send("pid", pid=pid, fuse_pid=fuse_pid)
-    chan.close()
     if detach:
+        chan.send("pid", pid=pid, fuse_pid=fuse_pid)
+        chan.close()
         # The init lives on without us: it is reparented to the caller's subreaper (the
         # monitor), which reaps it; its mount namespace keeps the root file system mounted.
         return 0
+    # The host side learns the init's status from this pipe as soon as the root file system
+    # is released, and that we are done (after_exit) at its end: it need not wait for this
+    # process to exit (the kernel's tear-down of its namespaces and memory).
+    done_r, done_w = os.pipe2(os.O_CLOEXEC)
+    chan.send("pid", fds=[done_r], pid=pid, fuse_pid=fuse_pid)
+    os.close(done_r)
+    chan.close()
     status = _wait(pid)
     if root_desc:
         try:
@@ -136,11 +143,17 @@ def run_stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[Callabl
     if fuse_pid:
         os.kill(fuse_pid, _signal.SIGTERM)
         _wait(fuse_pid)
+    try:
+        os.write(done_w, b"%d\n" % status)
+    except OSError:
+        pass   # the host side is gone
     if after_exit is not None:
         try:
-            after_exit()
+            module, name, args = after_exit
+            getattr(__import__(module, fromlist=[name]), name)(*args)
         except Exception:  # noqa: BLE001 - the next command cleans up what is left
             pass
+    os.close(done_w)   # done: before the exit, whose tear-down nobody waits for
     return status
 
 

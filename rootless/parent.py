@@ -6,7 +6,10 @@ Message order on the sync channel (see child.py for the other side):
     host   -> "mapped"          after newuidmap/newgidmap
 A stage 1 started ahead (ahead.py) has its maps written by a helper of its own and reads
 its spec from a pipe: its messages start at "pid".
-    stage1 -> "pid" {pid}       the init's host pid; stage 1 then closes its end
+    stage1 -> "pid" {pid} [fd]  the init's host pid; stage 1 then closes its end. fd (not for
+                                a detached one): a pipe on which stage 1 writes the init's
+                                exit status once the root file system is released, and
+                                which ends once stage 1 is done (Container.wait, finish)
     host   -> "go" {net} [fds]  once the init is in its cgroup (fds: its stdout and stderr)
     host   -> "net"             with net: once slirp4netns (or the caller's on_pid) made the
                                 network; the init waits for it before it secures itself and execs
@@ -35,13 +38,17 @@ if TYPE_CHECKING:
     from .ahead import Ahead
     from .network import slirp as slirp_mod
 
+    # A call made in another process, by name: (module, function, arguments)
+    Call = tuple[str, str, tuple[Any, ...]]
+
 
 class LaunchOptions:
     """Host-side settings that are not part of the OCI spec.
 
     slirp: start slirp4netns with these options; cgroup_procs: a cgroup.procs file to move the
-    init into; on_pid: told the init's pid before it execs; after_exit: run by stage 1 after
-    the init exits; detach: stage 1 exits once the init is forked, leaving the init to the
+    init into; on_pid: told the init's pid before it execs; after_exit: a call stage 1 makes
+    after the init exits, by name (module, function, arguments: it crosses a pipe to a stage 1
+    started ahead); detach: stage 1 exits once the init is forked, leaving the init to the
     caller's subreaper (a detached container's monitor), which must reap it; close_fds: the
     caller's fds that stage 1, which lives as long as the container, must not hold (the
     listening sockets of published ports, which a process in the container may take over);
@@ -53,7 +60,7 @@ class LaunchOptions:
 
     def __init__(self, slirp: Optional["slirp_mod.SlirpOptions"] = None, cgroup_procs: Optional[str] = None,
                  on_pid: Optional[Callable[[int], None]] = None,
-                 after_exit: Optional[Callable[[], None]] = None, detach: bool = False,
+                 after_exit: Optional[Call] = None, detach: bool = False,
                  close_fds: tuple[int, ...] = (), stdio: tuple[int, ...] = (), hold: bool = False) -> None:
         self.slirp = slirp
         self.cgroup_procs = cgroup_procs
@@ -69,12 +76,14 @@ class Container:
     """A started container, seen from the host side."""
 
     __slots__ = ("stage1_pid", "pid", "pty_master", "slirp", "exit_code", "fuse_pid", "cgroup_error",
-                 "bind_notify", "held")
+                 "bind_notify", "held", "done_fd")
 
     def __init__(self, stage1_pid: int, pid: int, pty_master: Optional[int] = None,
                  slirp: Optional["slirp_mod.Slirp"] = None, exit_code: Optional[int] = None,
-                 fuse_pid: Optional[int] = None) -> None:
+                 fuse_pid: Optional[int] = None, done_fd: Optional[int] = None) -> None:
         self.stage1_pid = stage1_pid
+        # stage 1's pipe: the init's exit status as a line, then its end once stage 1 is done
+        self.done_fd = done_fd
         self.pid = pid
         self.pty_master = pty_master
         self.slirp = slirp
@@ -90,28 +99,88 @@ class Container:
         except ProcessLookupError:
             pass
 
-    def wait(self) -> int:
-        """Wait for the container to exit; its exit code (128+N for a signal)."""
+    def wait(self, finish: bool = True) -> int:
+        """Wait for the container to exit; its exit code (128+N for a signal). Stage 1 tells
+        it once the root file system is released; with finish, this also waits for stage 1
+        to be done (its after_exit run: finish()), else the caller calls finish() later and
+        may do its own clean-up meanwhile."""
         if self.exit_code is None:
-            while True:
-                try:
-                    _, status = os.waitpid(self.stage1_pid, 0)
-                    break
-                except ChildProcessError:
-                    status = EXIT_SETUP_FAILED << 8
-                    break
-            self.exit_code = os.waitstatus_to_exitcode(status)
-            if self.exit_code < 0:
-                self.exit_code = 128 - self.exit_code
+            code = self._reported()
+            if code is None:   # stage 1 ended without telling (killed): its own status
+                code = self._reap()
+            self.exit_code = code
             if self.slirp:
                 self.slirp.stop()
+        if finish:
+            self.finish()
         return self.exit_code
+
+    def finish(self) -> None:
+        """Wait for stage 1 to be done with the container (the end of its pipe), not for its
+        exit: the kernel's tear-down of its namespaces takes a millisecond or more, which
+        nobody needs to wait for. It is reaped now if it is gone, else by a later launch
+        (reap_left) or, when this process ends first, by whoever inherits it."""
+        fd, self.done_fd = self.done_fd, None
+        if fd is None:
+            return
+        try:
+            while os.read(fd, 64):
+                pass
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        _reap_later(self.stage1_pid)
+
+    def _reported(self) -> Optional[int]:
+        if self.done_fd is None:
+            return None
+        try:
+            line = os.read(self.done_fd, 64)   # one write of one short line: whole or nothing
+        except OSError:
+            return None
+        try:
+            return int(line) if line.endswith(b"\n") else None
+        except ValueError:
+            return None
+
+    def _reap(self) -> int:
+        try:
+            _, status = os.waitpid(self.stage1_pid, 0)
+        except ChildProcessError:
+            status = EXIT_SETUP_FAILED << 8
+        code = os.waitstatus_to_exitcode(status)
+        return 128 - code if code < 0 else code
+
+
+_left: list[int] = []   # stage 1 processes done with their containers, not reaped yet
+
+
+def _reap_later(pid: int) -> None:
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == 0:
+            _left.append(pid)
+    except ChildProcessError:
+        pass
+
+
+def reap_left() -> None:
+    """Reap the stage 1 processes that finish() left exiting, those that are gone by now."""
+    for pid in list(_left):
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == 0:
+                continue
+        except ChildProcessError:
+            pass
+        _left.remove(pid)
 
 
 def launch(spec: dict[str, Any], options: LaunchOptions, ahead: Optional["Ahead"] = None) -> Container:
     """Start the container described by spec, up to and including its execve. With ahead (a
     stage 1 forked earlier, ahead.py) that fits the spec, that one runs it; one that does not
     fit is discarded."""
+    if _left:
+        reap_left()
     if ahead is not None and not ahead.fits(spec):
         ahead.discard()
         ahead = None
@@ -133,8 +202,9 @@ def launch(spec: dict[str, Any], options: LaunchOptions, ahead: Optional["Ahead"
             host.expect("userns")
             write_maps(pid, IdMappings.from_spec(linux))
             host.send("mapped")
-        msg, _ = host.expect("pid")
-        started = Container(stage1_pid=pid, pid=int(msg["pid"]), fuse_pid=msg.get("fuse_pid"))
+        msg, fds = host.expect("pid")
+        started = Container(stage1_pid=pid, pid=int(msg["pid"]), fuse_pid=msg.get("fuse_pid"),
+                            done_fd=fds[0] if fds else None)
         if options.cgroup_procs:
             try:
                 _join_cgroup(options.cgroup_procs, started.pid)
@@ -279,6 +349,9 @@ def _abort(stage1: int, started: Optional[Container]) -> int:
     code = os.waitstatus_to_exitcode(status)
     if started is not None:
         started.exit_code = code
+        if started.done_fd is not None:
+            os.close(started.done_fd)
+            started.done_fd = None
         if started.slirp:
             started.slirp.stop()
         if started.pty_master is not None:

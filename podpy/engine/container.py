@@ -32,7 +32,7 @@ from .context import Runtime
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Optional
+    from typing import Any, Callable, Optional
 
 STARTABLE = (CREATED, EXITED, STOPPED)
 REMOVABLE = (CONFIGURED, CREATED, EXITED, STOPPED)
@@ -281,10 +281,12 @@ class Container:
 
     # -- exit --------------------------------------------------------------------------------
 
-    def exited(self, code: Optional[int], finished: Optional[float] = None) -> bool:
+    def exited(self, code: Optional[int], finished: Optional[float] = None,
+               before_storage: Optional[Callable[[], None]] = None) -> bool:
         """The container is over: record it (once: False when another command recorded it
         first), release what the run held, and with --rm of a foreground run remove it (a
-        detached one is removed by the monitor's clean-up command)."""
+        detached one is removed by the monitor's clean-up command); before_storage: called
+        before its storage goes (a foreground run's wait for stage 1, which removes it too)."""
         with self.rt.db.write() as c:
             row = c.execute("SELECT state, detached, cgroup FROM containers WHERE id=?", (self.rec.id,)).fetchone()
             if row is None or row[0] not in LIVE:
@@ -304,7 +306,7 @@ class Container:
         self._release()
         self.rec.cgroup = None
         if self.rec.config.remove and not row[1]:
-            self.destroy(volumes=True)
+            self.destroy(volumes=True, before_storage=before_storage)
         return True
 
     def _poststop(self) -> None:
@@ -356,7 +358,8 @@ class Container:
         this command is killed the next one finishes the removal (reconcile)."""
         self._claim(REMOVABLE, REMOVING)
 
-    def destroy(self, volumes: bool, event: bool = True) -> None:
+    def destroy(self, volumes: bool, event: bool = True, before_storage: Optional[Callable[[], None]] = None
+                ) -> None:
         """Remove the container, whose row is ours: what its run held, its storage, its row,
         its addresses and, with volumes, its anonymous volumes; a mount of it on the host
         (`podpy mount`) goes first, whatever its counter, as podman's rm unmounts."""
@@ -367,6 +370,8 @@ class Container:
             from .mounts import release
 
             release(self.rt, CONTAINER, self.rec.id)
+        if before_storage is not None:
+            before_storage()
         self.rt.store.remove_container(self.rec.id)
         self.rt.state.delete(self.rec.id)
         self._release_resources(volumes)

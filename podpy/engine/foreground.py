@@ -42,7 +42,6 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
     from functools import partial
 
     from rootless import parent, tty
-    from storage.fsutil import remove_tree
 
     start_dependencies(rt, rec, warn)
     ctr = Container(rt, rec)
@@ -70,8 +69,8 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
             options = parent.LaunchOptions(
                 slirp=net.slirp,
                 cgroup_procs=os.path.join(cgroup, "cgroup.procs") if cgroup else None,
-                after_exit=(partial(_remove_rootfs_container, cdir) if cfg.rootfs else partial(remove_tree, cdir))
-                if cfg.remove else None,
+                after_exit=((__name__, "_remove_rootfs_container", (cdir,)) if cfg.rootfs
+                            else ("storage.fsutil", "remove_tree", (cdir,))) if cfg.remove else None,
                 on_pid=net.on_pid,
                 close_fds=listening,
                 stdio=stdio,
@@ -108,7 +107,7 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
                 os.close(container.pty_master)
             elif pipes:
                 _relay_logged(pipes, log, streams)
-            code = container.wait()
+            code = container.wait(finish=False)   # stage 1 finishes (after_exit) meanwhile
         finally:
             for fd in pipes:
                 os.close(fd)
@@ -124,7 +123,10 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
             net.stop()
             if timer is not None and timer.fired:
                 container.exit_code = code = -1   # podman's record of a container its --timeout killed
-            ctr.exited(container.exit_code)
+            try:
+                ctr.exited(container.exit_code, before_storage=container.finish)
+            finally:
+                container.finish()
     return code
 
 

@@ -1,0 +1,54 @@
+"""The host side learns a container's exit status from stage 1's pipe, without waiting for
+stage 1's own exit, and waits for stage 1 to be done (its after_exit) only in finish()."""
+
+import os
+import time
+
+from rootless import parent
+
+
+def _stage1(lines: list[bytes], linger: float, then_exit: float = 0.0, code: int = 0) -> parent.Container:
+    """A stand-in stage 1: writes lines on its pipe, keeps it open for linger seconds, then
+    closes it and exits then_exit seconds later (status code)."""
+    r, w = os.pipe2(os.O_CLOEXEC)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            for line in lines:
+                os.write(w, line)
+            time.sleep(linger)
+            os.close(w)
+            time.sleep(then_exit)
+        finally:
+            os._exit(code)
+    os.close(w)
+    return parent.Container(stage1_pid=pid, pid=pid, done_fd=r)
+
+
+def test_the_status_comes_before_stage1_is_done_and_finish_waits_for_that_only():
+    ctr = _stage1([b"7\n"], linger=0.3, then_exit=0.5, code=9)
+    t = time.monotonic()
+    assert ctr.wait(finish=False) == 7   # the init's status, not stage 1's exit code
+    assert time.monotonic() - t < 0.25
+    ctr.finish()
+    waited = time.monotonic() - t
+    assert 0.25 < waited < 0.7   # the end of the pipe, not the exit half a second later
+    assert ctr.done_fd is None
+    assert ctr.stage1_pid in parent._left   # still exiting: left for later
+    time.sleep(0.7)
+    parent.reap_left()
+    assert ctr.stage1_pid not in parent._left
+    assert not os.path.exists(f"/proc/{ctr.stage1_pid}")   # reaped, no zombie left
+
+
+def test_a_stage1_that_ends_without_telling_gives_its_own_status():
+    ctr = _stage1([], linger=0, code=3)   # killed before it wrote, say
+    assert ctr.wait() == 3
+    assert ctr.done_fd is None and ctr.stage1_pid not in parent._left
+
+
+def test_a_signal_that_killed_the_init_is_128_plus_its_number():
+    ctr = _stage1([b"137\n"], linger=0)
+    assert ctr.wait() == 137
+    parent.reap_left()
