@@ -88,7 +88,9 @@ class Agents:
                                 stderr=subprocess.PIPE)
         self.procs.append(proc)
         deadline = time.monotonic() + 10
-        while not os.path.exists(path):
+        # listening, not only bound: the socket's file appears a moment before the agent
+        # listens on it, and an ssh-add in between fails
+        while not _listening(path):
             if proc.poll() is not None or time.monotonic() > deadline:
                 why = (proc.stderr.read() if proc.stderr else b"").decode(errors="replace").strip()
                 raise InvalidArgument(f"--ssh {sid}: ssh-agent did not start: {why or 'no socket'}")
@@ -119,3 +121,15 @@ class Agents:
         if self.tmp is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
             self.tmp = None
+
+
+def _listening(path: str) -> bool:
+    """Whether a process accepts connections on the unix socket at path."""
+    import socket
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        try:
+            s.connect(path)
+        except OSError:
+            return False
+    return True

@@ -116,10 +116,13 @@ def agent(tmp_path):
     proc = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL)
     import time
     for _ in range(200):
-        if sock.exists():
+        # listening, not only bound (its file appears a moment before the agent listens)
+        if subprocess.run(["ssh-add", "-q", str(key)], env={**os.environ, "SSH_AUTH_SOCK": str(sock)},
+                          stderr=subprocess.DEVNULL).returncode == 0:
             break
         time.sleep(0.02)
-    subprocess.run(["ssh-add", "-q", str(key)], env={**os.environ, "SSH_AUTH_SOCK": str(sock)}, check=True)
+    else:
+        pytest.fail(f"ssh-agent never took the key on {sock}")
     yield sock, key
     proc.terminate()
     proc.wait()

@@ -115,3 +115,19 @@ def test_runtime_hooks_get_the_state_in_their_directory_and_a_failure_is_126(tmp
     with pytest.raises(SetupError) as caught:
         oci_hooks.run(spec, "startContainer", "created", 1)
     assert caught.value.status == 126 and str(caught.value) == "OCI startContainer hook /bin/sh: exit status 3: why"
+
+
+def test_an_agent_socket_counts_once_it_listens_not_when_its_file_appears(tmp_path):
+    """ssh-agent's socket file exists from its bind(2), a moment before it listens: an ssh-add
+    in between fails, so podpy's own agent is waited for until it accepts a connection."""
+    import socket
+
+    from podpy.imagebuild.ssh import _listening
+
+    path = str(tmp_path / "agent.sock")
+    assert not _listening(path)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.bind(path)
+        assert os.path.exists(path) and not _listening(path)
+        s.listen(1)
+        assert _listening(path)
