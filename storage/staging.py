@@ -6,6 +6,13 @@
 
 A directory whose lock nobody holds was left by a killed command: `abandoned` finds them,
 and the store settles what their intent files say (intents.py) before removing them.
+
+Only the command itself holds the lock. A flock belongs to the open file, which a forked
+child shares: a helper forked while the lock is held (one in the container's namespaces,
+unpacking a `cp`) would otherwise hold it after the command was killed, for as long as the
+helper takes to die (the unmount of its root file system may wait for a sync of the whole
+file system), and the next commands would take the directory for work still in progress.
+So a forked child drops its copies of the held locks' descriptors at once (`_forked`).
 """
 
 from __future__ import annotations
@@ -16,6 +23,24 @@ import os
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Optional
+
+
+_held: set[Staging] = set()   # the stagings whose lock this process holds
+
+
+def _forked() -> None:
+    """In a child just forked: its copies of the held locks' descriptors closed (the lock
+    stays the parent's, held by the parent's descriptor), and the stagings left alone."""
+    for stage in _held:
+        try:
+            os.close(stage._lock_fd)
+        except OSError:
+            pass
+        stage._lock_fd = -1
+    _held.clear()
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 class Staging:
@@ -38,9 +63,11 @@ class Staging:
             except FileNotFoundError:
                 pass
             os.close(self._lock_fd)
+        _held.add(self)
         os.mkdir(self.path, 0o755)
 
     def release(self) -> None:
+        _held.discard(self)
         if self._lock_fd >= 0:
             try:
                 os.unlink(self.lock_path)
