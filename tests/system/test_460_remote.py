@@ -360,8 +360,15 @@ def _terminal_session(argv: list[str], env: dict[str, str]) -> int:
     child.expect("33 101")
     child.expect("typed:42")
     child.setwinsize(40, 120)
-    child.sendline("stty size")
-    child.expect("40 120")
+    # The client tells the service of the change on its own (podman's client with a request of
+    # its own, beside the attach stream): a command typed at once may run before it arrives.
+    for _ in range(50):
+        child.sendline("stty size")
+        if child.expect(["40 120", r"\d+ \d+\r"]) == 0:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the terminal's new size never reached the container")
     child.sendline("exit 3")
     child.expect(pexpect.EOF)
     child.close()
