@@ -80,7 +80,7 @@ class Filter:
         """Lay the program out as a binary tree of syscall numbers (libseccomp 2.5 and later;
         an older one keeps its list). For podman's profile the kernel then takes about a third
         of the time to load it (its cache of allowed calls runs the program for each call
-        number), and a call the container makes passes some 10 comparisons, not hundreds."""
+        number), and a call the container makes passes some 20 instructions, not hundreds."""
         self.lib.seccomp_attr_set(self.ctx, FLTATR_CTL_OPTIMIZE, 2)
 
     def add_arch(self, name: str) -> None:
