@@ -20,7 +20,7 @@ from .record import REQUIRED, Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Optional
+    from typing import Any, Callable, Optional
 
 SCHEMA = (
     """
@@ -322,10 +322,11 @@ class State:
             return c.execute(f"UPDATE containers SET {cols} WHERE id=?", (*fields.values(), cid)).rowcount > 0
 
     def claim(self, cid: str, allowed: tuple[str, ...], new_state: str, unless_stopping: bool = False,
-              **fields: Any) -> ContainerRecord:
+              then: Optional[Callable[[], None]] = None, **fields: Any) -> ContainerRecord:
         """Atomically move a container from one of `allowed` states to new_state, owned by us,
         with `fields` set in the same transaction (with unless_stopping, not one that podpy was
-        told to stop: a restart policy's start)."""
+        told to stop: a restart policy's start); then: called before the transaction commits
+        (no other command's transaction comes between the two)."""
         from .errors import InvalidState
 
         with self.db.write() as c:
@@ -338,6 +339,8 @@ class State:
             fields.update(state=new_state, owner_pid=self.me, owner_start=self.my_start)
             cols = ", ".join(f"{k}=?" for k in fields)
             c.execute(f"UPDATE containers SET {cols} WHERE id=?", (*fields.values(), cid))
+            if then is not None:
+                then()
         for k, v in fields.items():
             setattr(rec, k, v)
         return rec

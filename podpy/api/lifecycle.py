@@ -233,9 +233,7 @@ class Waiter:
                 return code if code is not None else 0
             last = now.exit_code if now.exit_code is not None else last
             if now.state == RUNNING and now.detached:
-                got = Container(self.rt, now).read_exit()
-                if got is not None:
-                    Container(self.rt, now).exited(*got)
+                if Container(self.rt, now).exited(from_file=True):
                     continue
             running = now.state in (RUNNING, "paused")
             if condition == "removed" and now.state == EXITED and now.config.remove and now.detached:

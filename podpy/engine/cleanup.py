@@ -27,11 +27,8 @@ def cleanup(rt: Runtime, cid: str, warn: Callable[[str], None]) -> None:
         return
     ctr = Container(rt, rec)
     if rec.state in LIVE and rec.detached:
-        got = ctr.read_exit()
-        if got is None:
-            return   # still running (or its monitor died; reconcile handles that)
-        if not ctr.exited(*got):
-            return
+        if not ctr.exited(from_file=True):
+            return   # still running (or its monitor died; reconcile handles that), or recorded
         rec = ctr.refresh()
         if rec is None:
             return

@@ -113,10 +113,11 @@ class Container:
         event(self.rt.cfg.runroot, status, self.rec, **attributes)
 
     def _claim(self, allowed: tuple[str, ...], new_state: str, unless_stopping: bool = False,
-               **fields: Any) -> ContainerRecord:
+               then: Optional[Callable[[], None]] = None, **fields: Any) -> ContainerRecord:
         """Move the row from one of `allowed` to new_state, owned by this process, in one
-        transaction with `fields`."""
-        rec = self.rt.state.claim(self.rec.id, allowed, new_state, unless_stopping=unless_stopping, **fields)
+        transaction with `fields` (and `then`, run before it commits)."""
+        rec = self.rt.state.claim(self.rec.id, allowed, new_state, unless_stopping=unless_stopping, then=then,
+                                  **fields)
         self.rec = rec
         return rec
 
@@ -157,7 +158,10 @@ class Container:
                                  "detached": detached, "stopping": False}
         if by_policy:
             extra["restarts"] = self.rec.restarts + 1
-        rec = self._claim(allowed, RUNNING, unless_stopping=by_policy, **extra)
+        # The last run's exit file goes in the claim's transaction: a command that finds it
+        # records an exit only in a transaction of its own that still sees it (exited), so no
+        # clean-up of the last run, however late, takes this run for over.
+        rec = self._claim(allowed, RUNNING, unless_stopping=by_policy, then=self._forget_exit, **extra)
         if rec.config.healthcheck:
             from .healthstate import reset
 
@@ -281,16 +285,25 @@ class Container:
 
     # -- exit --------------------------------------------------------------------------------
 
-    def exited(self, code: Optional[int], finished: Optional[float] = None,
-               before_storage: Optional[Callable[[], None]] = None) -> bool:
+    def exited(self, code: Optional[int] = None, finished: Optional[float] = None,
+               before_storage: Optional[Callable[[], None]] = None, from_file: bool = False,
+               unknown: bool = False) -> bool:
         """The container is over: record it (once: False when another command recorded it
         first), release what the run held, and with --rm of a foreground run remove it (a
         detached one is removed by the monitor's clean-up command); before_storage: called
-        before its storage goes (a foreground run's wait for stage 1, which removes it too)."""
+        before its storage goes (a foreground run's wait for stage 1, which removes it too).
+        from_file: the code and time are the monitor's exit file's, read in the transaction
+        that records them (False without one, or with unknown an unknown code): a start's
+        claim removes the file in its own, so a file read here is this run's."""
         with self.rt.db.write() as c:
             row = c.execute("SELECT state, detached, cgroup FROM containers WHERE id=?", (self.rec.id,)).fetchone()
             if row is None or row[0] not in LIVE:
                 return False
+            if from_file:
+                got = self.read_exit()
+                if got is None and not unknown:
+                    return False
+                code, finished = got if got is not None else (-1, time.time())
             c.execute("UPDATE containers SET state=?, exit_code=?, finished_at=?, pid=NULL, owner_pid=NULL,"
                       " owner_start=NULL, cgroup=NULL WHERE id=?",
                       (EXITED, code, finished or time.time(), self.rec.id))
@@ -326,6 +339,12 @@ class Container:
         self.rt.state.update(rec.id, exit_code=code)
         self.rec.exit_code = code
 
+    def _forget_exit(self) -> None:
+        try:
+            os.unlink(os.path.join(self.run_dir(), EXIT_FILE))
+        except FileNotFoundError:
+            pass
+
     def read_exit(self) -> Optional[tuple[int, float]]:
         """(exit code, finish time) from the monitor's exit file, if it wrote one."""
         import json
@@ -348,8 +367,7 @@ class Container:
                 os.kill(self.rec.pid, signal.SIGKILL)
             except OSError:
                 pass
-        got = self.read_exit()
-        self.exited(*(got if got is not None else (-1, time.time())))
+        self.exited(from_file=True, unknown=True)
 
     # -- remove ------------------------------------------------------------------------------
 

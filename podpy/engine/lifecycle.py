@@ -169,10 +169,7 @@ def _wait_over(rt: Runtime, rec: ContainerRecord, timeout: float) -> bool:
         if now is None or now.state not in LIVE:
             return True
         if now.detached:
-            ctr = Container(rt, now)
-            got = ctr.read_exit()
-            if got is not None:
-                ctr.exited(*got)
+            if Container(rt, now).exited(from_file=True):
                 continue
         reconcile(rt)   # a foreground owner or a monitor that died
         if time.monotonic() > deadline:
@@ -197,10 +194,7 @@ def wait(rt: Runtime, name: str, conditions: tuple[str, ...] = ("stopped", "exit
         if now.state == RUNNING and "running" in conditions:
             return -1   # podman's figure: no exit code yet
         if now.state in (RUNNING, INITIALIZED) and now.detached:
-            ctr = Container(rt, now)
-            got = ctr.read_exit()
-            if got is not None:
-                ctr.exited(*got)
+            if Container(rt, now).exited(from_file=True):
                 continue
         reconcile(rt)
         time.sleep(delay)

@@ -45,10 +45,7 @@ def _finish(rt: Runtime) -> None:
             rec = rt.state.get(cid)
             if rec is None:
                 continue   # removed meanwhile by another command
-            ctr = Container(rt, rec)
-            got = ctr.read_exit()
-            if got is not None:
-                ctr.exited(*got)
+            Container(rt, rec).exited(from_file=True)
     for rec in rt.state.orphans():
         Container(rt, rec).recover()
     if any_mount(rt):

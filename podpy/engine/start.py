@@ -213,11 +213,7 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
     try:
         net = NetStart(rt, rec)
         spec = container_spec(rt, rec, warn, (console or (24, 80)) if cfg.tty else None, net)
-        run_dir = rt.container_run_dir(rec.id)
-        try:
-            os.unlink(os.path.join(run_dir, EXIT_FILE))
-        except FileNotFoundError:
-            pass
+        run_dir = rt.container_run_dir(rec.id)   # the last run's exit file went with the claim
         slirp = None
         if net.slirp is not None:
             s = net.slirp

@@ -1,0 +1,104 @@
+"""A detached run's exit file belongs to that run: the monitor writes it when the container
+exits, and whoever records the exit reads it. A start's claim removes the last run's file in
+the claim's own transaction, and an exit is recorded from the file only in a transaction that
+still sees it, so a late clean-up of the last run (the monitor's `container cleanup`, a
+`wait`, any command's reconcile) never ends the run that a restart has just begun."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+
+from podpy.config import Config
+from podpy.engine.cleanup import cleanup
+from podpy.engine.container import EXIT_FILE, Container
+from podpy.engine.context import Runtime
+from podpy.engine.reconcile import reconcile
+from podpy.state import CONFIGURED, EXITED, RUNNING, ContainerConfig, ContainerRecord
+
+
+@pytest.fixture
+def rt(tmp_path):
+    cfg = Config(rootless=False, root=str(tmp_path / "root"), runroot=str(tmp_path / "run"),
+                 config_dir=str(tmp_path / "config"))
+    cfg.driver, cfg.driver_source = "vfs", "the test"
+    runtime = Runtime(cfg)
+    yield runtime
+    runtime.db.close()
+
+
+def _container(rt: Runtime) -> Container:
+    config = {"created": "2024-01-01T00:00:00Z", "architecture": "amd64", "os": "linux", "config": {},
+              "rootfs": {"type": "layers", "diff_ids": []}, "history": []}
+    image = rt.store.create_image(config, [], ["localhost/a:latest"])
+    rec = ContainerRecord(id=os.urandom(32).hex(), name="restarted", image_id=image.id, image_name=image.names[0],
+                          created=time.time(), state=CONFIGURED, config=ContainerConfig(command=["sh"], entrypoint=[], env=[], labels={}))
+    ctr = Container.insert(rt, rec)
+    rt.store.create_container(rec.id, image)
+    ctr.created(keep=False)
+    return ctr
+
+
+def _started(rt: Runtime, ctr: Container, pid: int) -> None:
+    """What a detached start leaves: the row running, the monitor's pid as its owner."""
+    ctr.claim_start(detached=True)
+    rt.state.update(ctr.rec.id, pid=pid, owner_pid=os.getpid())
+    os.makedirs(ctr.run_dir(), exist_ok=True)
+
+
+def _monitor_exit(ctr: Container, code: int) -> None:
+    with open(os.path.join(ctr.run_dir(), EXIT_FILE), "w") as f:
+        json.dump({"code": code, "finished": time.time()}, f)
+
+
+def test_a_late_cleanup_of_the_last_run_leaves_a_restarted_container_running(rt):
+    ctr = _container(rt)
+    _started(rt, ctr, 4242)
+    _monitor_exit(ctr, 143)                     # stopped: the monitor wrote the exit file
+    assert Container(rt, rt.state.get(ctr.rec.id)).exited(from_file=True)   # `stop` recorded it
+    assert rt.state.get(ctr.rec.id).state == EXITED
+    restart = Container(rt, rt.state.get(ctr.rec.id))
+    restart.claim_start(detached=True)          # a healthcheck's restart claims it ...
+    assert not os.path.exists(os.path.join(ctr.run_dir(), EXIT_FILE))
+    cleanup(rt, ctr.rec.id, print)              # ... before the stopped run's clean-up comes
+    reconcile(rt)
+    assert not Container(rt, rt.state.get(ctr.rec.id)).exited(from_file=True)
+    now = rt.state.get(ctr.rec.id)
+    assert now.state == RUNNING and now.exit_code is None
+
+
+def test_a_file_written_after_the_claim_is_the_new_runs_exit(rt):
+    ctr = _container(rt)
+    _started(rt, ctr, 4242)
+    _monitor_exit(ctr, 0)
+    cleanup(rt, ctr.rec.id, print)
+    assert rt.state.get(ctr.rec.id).state == EXITED
+    _started(rt, Container(rt, rt.state.get(ctr.rec.id)), 4343)
+    _monitor_exit(ctr, 7)
+    cleanup(rt, ctr.rec.id, print)
+    now = rt.state.get(ctr.rec.id)
+    assert (now.state, now.exit_code) == (EXITED, 7)
+
+
+def test_the_file_is_read_in_the_recording_transaction(rt, monkeypatch):
+    """A command that saw the file before a start's claim, and records after it, finds it gone
+    (the claim and the reading are serialised by the database's write lock)."""
+    ctr = _container(rt)
+    _started(rt, ctr, 4242)
+    _monitor_exit(ctr, 143)
+    late = Container(rt, rt.state.get(ctr.rec.id))
+    assert late.read_exit() is not None          # the late command saw the last run's file
+    assert Container(rt, rt.state.get(ctr.rec.id)).exited(from_file=True)
+    Container(rt, rt.state.get(ctr.rec.id)).claim_start(detached=True)
+    assert not late.exited(from_file=True)       # and records nothing once the claim is in
+    assert rt.state.get(ctr.rec.id).state == RUNNING
+
+
+def test_a_container_whose_monitor_died_without_a_file_is_over_with_an_unknown_code(rt):
+    ctr = _container(rt)
+    _started(rt, ctr, 4242)
+    assert Container(rt, rt.state.get(ctr.rec.id)).exited(from_file=True, unknown=True)
+    assert rt.state.get(ctr.rec.id).exit_code == -1
