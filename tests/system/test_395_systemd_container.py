@@ -79,14 +79,23 @@ def debian(p):
 
 
 def _wait_pid1(p, name: str, timeout: float = 30) -> str:
+    """PID 1's command name, once it is systemd and has made the socket systemctl talks to."""
     deadline = time.monotonic() + timeout
     comm = ""
     while time.monotonic() < deadline:
         out = p("exec", name, "cat", "/proc/1/comm", check=False)
         comm = out.stdout.strip()
         if comm == "systemd":
-            return comm
+            break
         time.sleep(0.5)
+    else:
+        return comm
+    # systemd is PID 1 from its exec on; systemctl talks to it once it has made its private
+    # socket, a moment into its start (longer on a busy machine)
+    while time.monotonic() < deadline:
+        if p("exec", name, "test", "-S", "/run/systemd/private", check=False).returncode == 0:
+            break
+        time.sleep(0.2)
     return comm
 
 
