@@ -62,16 +62,29 @@ def interval(health: dict[str, Any]) -> float:
     return float(health["interval"])
 
 
-def spawn_command(command: dict[str, Any]) -> int:
-    """Start a podpy command (argv, env) in a session of its own; its pid, or 0."""
+LOG = "monitor.log"
+
+
+def spawn_command(command: dict[str, Any], runroot: str) -> int:
+    """Start a podpy command (argv, env) in a session of its own; its pid, or 0. What it
+    says on stderr (a clean-up's or a healthcheck's warnings and errors, such as a restart
+    that failed, each line naming its container) goes to the monitor's log in runroot."""
+    log = os.path.join(runroot, LOG)
     try:
+        fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError:
+        fd = -1
+    try:
+        err = (os.POSIX_SPAWN_DUP2, fd, 2) if fd >= 0 else (os.POSIX_SPAWN_OPEN, 2, "/dev/null", os.O_WRONLY, 0)
         return os.posix_spawn(command["argv"][0], command["argv"], command.get("env") or dict(os.environ),
                               file_actions=[(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
-                                            (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
-                                            (os.POSIX_SPAWN_OPEN, 2, "/dev/null", os.O_WRONLY, 0)],
+                                            (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0), err],
                               setsid=True)
     except OSError:
         return 0
+    finally:
+        if fd >= 0:
+            os.close(fd)
 
 
 def alive(pid: int) -> bool:

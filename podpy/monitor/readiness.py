@@ -76,4 +76,4 @@ class Readiness:
             ctr.health_due = now + interval(ctr.health)
             if ctr.health_pid and alive(ctr.health_pid):
                 continue
-            ctr.health_pid = spawn_command(ctr.health)
+            ctr.health_pid = spawn_command(ctr.health, self.runroot)

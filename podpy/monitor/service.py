@@ -47,7 +47,7 @@ import time
 from rootless import sync
 
 from .channel import LOCK, SOCKET, Channel
-from .container import Container, interval, spawn_command
+from .container import LOG, Container, interval, spawn_command
 from .logfile import LogFile
 from .notify import notify_socket
 from .readiness import Readiness
@@ -505,7 +505,7 @@ class Monitor(Readiness, Streams, sync.Service):
                 pass   # the clean-up command reports the exit as unknown
         cleanup = request.get("cleanup")
         if cleanup:
-            pid = spawn_command(cleanup)   # if it cannot run, the next podpy command records the exit from the file
+            pid = spawn_command(cleanup, self.runroot)   # if it cannot run, the next podpy command records the exit from the file
             if pid and self.own:
                 self.cleanups[pid] = time.monotonic()
 
@@ -550,7 +550,7 @@ def main() -> None:
             os._exit(monitor.last_code & 0xFF)
     except BaseException as exc:  # noqa: BLE001
         try:
-            with open(os.path.join(runroot, "monitor.log"), "a") as f:
+            with open(os.path.join(runroot, LOG), "a") as f:
                 f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} monitor failed: {type(exc).__name__}: {exc}\n")
         except OSError:
             pass
