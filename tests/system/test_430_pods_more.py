@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 
 import pytest
 
@@ -47,13 +48,26 @@ def test_init_containers_run_in_order_before_the_others_and_once_ones_go(p, tmp_
     p("create", "--pod", "ic", "--init-ctr", "once", "--name", "ic-once", "-v", vol, "busybox",
       "sh", "-c", "echo once >> /out/log")
     p("pod", "start", "ic")
-    assert (out / "log").read_text() == "always\nonce\nmember\n"
+    # the init containers are over when `pod start` returns; the member has started, and
+    # writes its line a moment later
+    assert _text_once(out / "log", "always\nonce\nmember\n") == "always\nonce\nmember\n"
     states = _states(p, "ic")
     assert states.pop("ic-always") == "exited" and states.pop("ic-member") == "running"
     assert "ic-once" not in states   # it ran once and is gone
     p("pod", "stop", "-t", "0", "ic")
     p("pod", "start", "ic")
-    assert (out / "log").read_text() == "always\nonce\nmember\nalways\nmember\n"
+    expected = "always\nonce\nmember\nalways\nmember\n"
+    assert _text_once(out / "log", expected) == expected
+
+
+def _text_once(path, expected: str, timeout: float = 15) -> str:
+    """The file's text once it is `expected`, or what it is after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = path.read_text()
+        if text == expected or time.monotonic() > deadline:
+            return text
+        time.sleep(0.05)
 
 
 def test_a_failing_init_container_stops_the_start_of_the_pod(p):
