@@ -15,6 +15,22 @@ import pytest
 REGISTRY_BINARY = "/usr/bin/docker-registry"
 
 
+@pytest.fixture
+def rt(tmp_path: Path) -> Iterator[object]:
+    """The engine's runtime over a new store in tmp_path: the vfs driver, as root (no user
+    namespace, no kernel mounts). A test file that needs more in it overrides this fixture
+    with one that takes it (`def rt(rt): ...`)."""
+    from podpy.config import Config
+    from podpy.engine.context import Runtime
+
+    cfg = Config(rootless=False, root=str(tmp_path / "root"), runroot=str(tmp_path / "run"),
+                 config_dir=str(tmp_path / "config"))
+    cfg.driver, cfg.driver_source = "vfs", "the test"
+    runtime = Runtime(cfg)
+    yield runtime
+    runtime.db.close()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

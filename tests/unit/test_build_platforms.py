@@ -62,19 +62,6 @@ def test_check_runnable_names_the_platform_and_what_is_missing(binfmt):
                                "qemu-user-static)")
 
 
-@pytest.fixture
-def rt(tmp_path):
-    from podpy.config import Config
-    from podpy.engine.context import Runtime
-
-    cfg = Config(rootless=False, root=str(tmp_path / "root"), runroot=str(tmp_path / "run"),
-                 config_dir=str(tmp_path / "config"))
-    cfg.driver, cfg.driver_source = "vfs", "the test"
-    runtime = Runtime(cfg)
-    yield runtime
-    runtime.db.close()
-
-
 def test_base_images_skip_scratch_and_stages_and_expand_args(tmp_path, rt):
     from podpy.imagebuild.options import BuildOptions
 

@@ -8,7 +8,6 @@ import os
 
 import pytest
 
-from podpy.config import Config
 from podpy.engine.containers import ContainerEngine
 from podpy.engine.context import Runtime
 from podpy.engine.entities import ContainerPruneOptions, NetworkCreateOptions, PsOptions, VolumeCreateOptions, each
@@ -19,16 +18,6 @@ from podpy.engine.volumes import VolumeEngine
 from podpy.errors import (
     EngineError, InvalidArgument, NoSuchContainer, NoSuchImage, NoSuchNetwork, NoSuchVolume, PodpyError,
 )
-
-
-@pytest.fixture
-def rt(tmp_path):
-    cfg = Config(rootless=False, root=str(tmp_path / "root"), runroot=str(tmp_path / "run"),
-                 config_dir=str(tmp_path / "config"))
-    cfg.driver, cfg.driver_source = "vfs", "the test"
-    runtime = Runtime(cfg)
-    yield runtime
-    runtime.db.close()
 
 
 def _image(rt: Runtime, *names: str, created: str = "2024-01-01T00:00:00Z") -> str:

@@ -10,9 +10,6 @@ import json
 import os
 import time
 
-import pytest
-
-from podpy.config import Config
 from podpy.engine.cleanup import cleanup
 from podpy.engine.container import EXIT_FILE, Container
 from podpy.engine.context import Runtime
@@ -20,22 +17,13 @@ from podpy.engine.reconcile import reconcile
 from podpy.state import CONFIGURED, EXITED, RUNNING, ContainerConfig, ContainerRecord
 
 
-@pytest.fixture
-def rt(tmp_path):
-    cfg = Config(rootless=False, root=str(tmp_path / "root"), runroot=str(tmp_path / "run"),
-                 config_dir=str(tmp_path / "config"))
-    cfg.driver, cfg.driver_source = "vfs", "the test"
-    runtime = Runtime(cfg)
-    yield runtime
-    runtime.db.close()
-
-
 def _container(rt: Runtime) -> Container:
     config = {"created": "2024-01-01T00:00:00Z", "architecture": "amd64", "os": "linux", "config": {},
               "rootfs": {"type": "layers", "diff_ids": []}, "history": []}
     image = rt.store.create_image(config, [], ["localhost/a:latest"])
+    settings = ContainerConfig(command=["sh"], entrypoint=[], env=[], labels={})
     rec = ContainerRecord(id=os.urandom(32).hex(), name="restarted", image_id=image.id, image_name=image.names[0],
-                          created=time.time(), state=CONFIGURED, config=ContainerConfig(command=["sh"], entrypoint=[], env=[], labels={}))
+                          created=time.time(), state=CONFIGURED, config=settings)
     ctr = Container.insert(rt, rec)
     rt.store.create_container(rec.id, image)
     ctr.created(keep=False)
@@ -83,7 +71,7 @@ def test_a_file_written_after_the_claim_is_the_new_runs_exit(rt):
     assert (now.state, now.exit_code) == (EXITED, 7)
 
 
-def test_the_file_is_read_in_the_recording_transaction(rt, monkeypatch):
+def test_the_file_is_read_in_the_recording_transaction(rt):
     """A command that saw the file before a start's claim, and records after it, finds it gone
     (the claim and the reading are serialised by the database's write lock)."""
     ctr = _container(rt)

@@ -11,7 +11,6 @@ import pytest
 from podpy.cli import gotemplate
 from podpy.cli.views import event_line, event_row, event_time, info_view, ps_row, sort_image_rows, stats_json, \
     stats_row
-from podpy.config import Config
 from podpy.engine import imagefilter, psfilter
 from podpy.engine.context import Runtime
 from podpy.engine.entities import PsEntry
@@ -113,16 +112,6 @@ def test_ps_row_size_namespaces_and_podmans_fields():
     assert row["State"] == "Up 2 seconds ago" and row["ID"] == rec.id[:12] and row["ImageID"] == "b" * 12
     assert row["PIDNS"] == "4026532389" and row["User"] == row["USERNS"] == "4026532174" and row["NET"] == ""
     assert ps_row(PsEntry(rec, data, None), no_trunc=True)["Size"] == ""   # only with --size
-
-
-@pytest.fixture
-def rt(tmp_path):
-    cfg = Config(rootless=False, root=str(tmp_path / "root"), runroot=str(tmp_path / "run"),
-                 config_dir=str(tmp_path / "config"))
-    cfg.driver, cfg.driver_source = "vfs", "the test"
-    runtime = Runtime(cfg)
-    yield runtime
-    runtime.db.close()
 
 
 def _image(rt: Runtime, *names: str, created: str, labels: dict[str, str] | None = None) -> str:

@@ -8,8 +8,6 @@ import json
 
 import pytest
 
-from podpy.config import Config
-from podpy.engine.context import Runtime
 from podpy.engine.images import ImageEngine
 from podpy.engine.manifestadd import AddOptions
 from podpy.engine.manifestpush import _convert
@@ -17,16 +15,6 @@ from podpy.engine.manifests import ManifestEngine
 from podpy.engine.search import parse_filters
 from podpy.errors import InvalidArgument, NameInUse, NoSuchImage, PodpyError
 from storage.transports.manifest import parse_manifest
-
-
-@pytest.fixture
-def rt(tmp_path):
-    cfg = Config(rootless=False, root=str(tmp_path / "root"), runroot=str(tmp_path / "run"),
-                 config_dir=str(tmp_path / "config"))
-    cfg.driver, cfg.driver_source = "vfs", "the test"
-    runtime = Runtime(cfg)
-    yield runtime
-    runtime.db.close()
 
 
 def _image(rt, name, arch="amd64", variant=None):

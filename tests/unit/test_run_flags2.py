@@ -11,11 +11,9 @@ import os
 import pytest
 
 from podpy.cli import runargs
-from podpy.config import Config
 from podpy.engine import cgroupopts, procopts
 from podpy.engine import spec as specgen
 from podpy.engine.runverbs import attached_streams
-from podpy.engine.context import Runtime
 from podpy.engine.create import create
 from podpy.engine.reports import container_inspect
 from podpy.engine.runoptions import CreateOptions
@@ -25,17 +23,13 @@ from rootless import cgroups
 
 
 @pytest.fixture
-def rt(tmp_path):
-    cfg = Config(rootless=False, root=str(tmp_path / "root"), runroot=str(tmp_path / "run"),
-                 config_dir=str(tmp_path / "config"))
-    cfg.driver, cfg.driver_source = "vfs", "the test"
-    runtime = Runtime(cfg)
+def rt(rt):
+    """The shared runtime (conftest.py) with an image `img` in its store."""
     config = {"created": "2024-01-01T00:00:00Z", "architecture": "amd64", "os": "linux",
               "config": {"Cmd": ["sh"], "Env": ["PATH=/bin", "KEEP=1", "DROP=2"]},
               "rootfs": {"type": "layers", "diff_ids": []}, "history": []}
-    runtime.store.create_image(config, [], ["localhost/img:latest"])
-    yield runtime
-    runtime.db.close()
+    rt.store.create_image(config, [], ["localhost/img:latest"])
+    return rt
 
 
 def _create(rt, *args, command=()):

@@ -10,20 +10,8 @@ import stat
 import pytest
 
 from podpy.cli.runargs import parse
-from podpy.config import Config
 from podpy.engine import secrets as sec
-from podpy.engine.context import Runtime
 from podpy.errors import InvalidArgument, NameInUse, NoSuchSecret
-
-
-@pytest.fixture
-def rt(tmp_path):
-    cfg = Config(rootless=False, root=str(tmp_path / "root"), runroot=str(tmp_path / "run"),
-                 config_dir=str(tmp_path / "config"))
-    cfg.driver, cfg.driver_source = "vfs", "the test"
-    runtime = Runtime(cfg)
-    yield runtime
-    runtime.db.close()
 
 
 def test_create_keeps_the_data_private_and_inspect_never_shows_it(rt):
