@@ -295,6 +295,8 @@ class Container:
         from_file: the code and time are the monitor's exit file's, read in the transaction
         that records them (False without one, or with unknown an unknown code): a start's
         claim removes the file in its own, so a file read here is this run's."""
+        if from_file and not unknown and not os.path.exists(os.path.join(self.run_dir(), EXIT_FILE)):
+            return False   # nothing to record (a poll's usual answer): no write lock taken for it
         with self.rt.db.write() as c:
             row = c.execute("SELECT state, detached, cgroup FROM containers WHERE id=?", (self.rec.id,)).fetchone()
             if row is None or row[0] not in LIVE:

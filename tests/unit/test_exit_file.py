@@ -90,3 +90,21 @@ def test_a_container_whose_monitor_died_without_a_file_is_over_with_an_unknown_c
     _started(rt, ctr, 4242)
     assert Container(rt, rt.state.get(ctr.rec.id)).exited(from_file=True, unknown=True)
     assert rt.state.get(ctr.rec.id).exit_code == -1
+
+
+def test_a_poll_without_a_file_takes_no_write_lock(rt):
+    """`stop` and `wait` poll for the exit: while there is no file they must not queue for the
+    database's write lock, which 100 concurrent commands share."""
+    import sqlite3
+
+    ctr = _container(rt)
+    _started(rt, ctr, 4242)
+    other = sqlite3.connect(rt.db.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")        # another command writes
+    try:
+        rt.db.conn.execute("PRAGMA busy_timeout=0")   # a lock asked for now would fail at once
+        assert not Container(rt, rt.state.get(ctr.rec.id)).exited(from_file=True)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert rt.state.get(ctr.rec.id).state == RUNNING
