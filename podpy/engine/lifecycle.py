@@ -167,6 +167,8 @@ def _wait_over(rt: Runtime, rec: ContainerRecord, timeout: float) -> bool:
     while True:
         now = rt.state.get(rec.id)
         if now is None or now.state not in LIVE:
+            if now is not None:
+                _released(rt.container_run_dir(rec.id), time.monotonic() + 3)
             return True
         if now.detached:
             if Container(rt, now).exited(from_file=True):
@@ -176,6 +178,17 @@ def _wait_over(rt: Runtime, rec: ContainerRecord, timeout: float) -> bool:
             return False
         time.sleep(delay)
         delay = min(delay * 2, 0.1)
+
+
+def _released(run_dir: str, deadline: float) -> None:
+    """Another command recorded the exit (the monitor's clean-up, the foreground run): wait
+    until it has released what the run held, its runtime directory last (Container._release),
+    so that a start right after the stop (`restart`, a healthcheck's restart) does not write
+    its new run's files where that release is still removing the last run's."""
+    delay = 0.002
+    while os.path.lexists(run_dir) and time.monotonic() < deadline:
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
 
 
 def wait(rt: Runtime, name: str, conditions: tuple[str, ...] = ("stopped", "exited"),

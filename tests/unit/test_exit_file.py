@@ -108,3 +108,31 @@ def test_a_poll_without_a_file_takes_no_write_lock(rt):
         other.execute("ROLLBACK")
         other.close()
     assert rt.state.get(ctr.rec.id).state == RUNNING
+
+
+def test_stop_returns_once_the_recorder_of_the_exit_has_released_the_run(rt):
+    """A clean-up that recorded the exit removes the runtime directory just after its commit:
+    `stop` returns only once that is done, so a restart does not write where it removes."""
+    import shutil
+    import threading
+
+    from podpy.engine.lifecycle import _wait_over
+
+    ctr = _container(rt)
+    _started(rt, ctr, 4242)
+    with open(os.path.join(ctr.run_dir(), "spec"), "w") as f:
+        f.write("{}")
+    rt.state.update(ctr.rec.id, state=EXITED)          # the clean-up's commit ...
+    seen = []
+
+    def release() -> None:
+        seen.append(True)
+        shutil.rmtree(ctr.run_dir())
+
+    late = threading.Timer(0.3, release)
+    late.start()                                       # ... and its release, a moment later
+    try:
+        assert _wait_over(rt, rt.state.get(ctr.rec.id), 10)
+        assert seen and not os.path.exists(ctr.run_dir())
+    finally:
+        late.cancel()
