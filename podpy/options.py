@@ -7,9 +7,9 @@ anything is created.
 from __future__ import annotations
 
 import os
-from collections import namedtuple
 
 from storage import fastjson as json
+from storage.named import NamedTuple
 
 from .formats import parse_size, parse_duration
 from .errors import InvalidArgument
@@ -96,7 +96,7 @@ def merge_env(*layers: list[str]) -> list[str]:
     return [f"{k}={v}" for k, v in merged.items()]
 
 
-class Volume(namedtuple("Volume", "source destination options kind", defaults=("bind",))):
+class Volume(NamedTuple):
     """A mount asked for: kind bind (source a host path), volume (source a volume's name; ""
     for a new anonymous one) or tmpfs (source unused)."""
 
@@ -104,7 +104,7 @@ class Volume(namedtuple("Volume", "source destination options kind", defaults=("
     source: str
     destination: str
     options: tuple[str, ...]
-    kind: str
+    kind: str = "bind"
 
 
 def parse_volume(spec: str) -> Volume:
@@ -245,7 +245,7 @@ def json_strings(value: str, flag: str) -> list[str]:
     return parsed
 
 
-class UserSpec(namedtuple("UserSpec", "user group")):
+class UserSpec(NamedTuple):
     __slots__ = ()
     user: str
     group: Optional[str]

@@ -12,19 +12,37 @@ from __future__ import annotations
 
 import os
 import time
-from collections import namedtuple
+from _operator import itemgetter
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Optional
+    from typing import Any, Optional
 
 
-class CgroupInfo(namedtuple("CgroupInfo", "mount path writable controllers reason")):
+class CgroupInfo(tuple):  # type: ignore[type-arg]
     """mount: the cgroup2 mount point (None: none); path: this process's cgroup directory;
     writable: can we create child cgroups there; controllers: enabled in our cgroup;
-    reason: why containers do or do not get a cgroup."""
+    reason: why containers do or do not get a cgroup. (A tuple class written out, as
+    userns.IdMap.)"""
 
     __slots__ = ()
+    _fields = ("mount", "path", "writable", "controllers", "reason")
+
+    def __new__(cls, mount: Optional[str], path: Optional[str], writable: bool, controllers: tuple[str, ...],
+                reason: str) -> "CgroupInfo":
+        return tuple.__new__(cls, (mount, path, writable, controllers, reason))
+
+    def __getnewargs__(self) -> tuple[Any, ...]:
+        return tuple(self)
+
+    def __repr__(self) -> str:
+        return "CgroupInfo(" + ", ".join(f"{n}={v!r}" for n, v in zip(self._fields, self)) + ")"
+
+    mount: Optional[str] = property(itemgetter(0))  # type: ignore[assignment]
+    path: Optional[str] = property(itemgetter(1))  # type: ignore[assignment]
+    writable: bool = property(itemgetter(2))  # type: ignore[assignment]
+    controllers: tuple[str, ...] = property(itemgetter(3))  # type: ignore[assignment]
+    reason: str = property(itemgetter(4))  # type: ignore[assignment]
 
 
 def cgroup2_mount(mountinfo: str = "/proc/self/mountinfo") -> Optional[str]:

@@ -12,7 +12,6 @@ import errno
 import os
 import select
 import termios
-import tty as _tty
 
 from . import syscalls
 
@@ -46,6 +45,8 @@ class RawMode:
     def __enter__(self) -> "RawMode":
         if os.isatty(self.fd):
             self.saved = termios.tcgetattr(self.fd)
+            import tty as _tty   # here: `run` without a terminal does without it
+
             _tty.setraw(self.fd, termios.TCSANOW)
         return self
 

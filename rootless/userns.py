@@ -13,7 +13,7 @@ from __future__ import annotations
 import _signal
 import os
 import pwd
-from collections import namedtuple
+from _operator import itemgetter
 
 from . import syscalls
 from .errors import IdMapError, RuntimeFailure, SetupError
@@ -26,22 +26,47 @@ SUBUID = "/etc/subuid"
 SUBGID = "/etc/subgid"
 
 
-class IdMap(namedtuple("IdMap", "container_id host_id size")):
-    """One line of a uid_map/gid_map: container ids [container_id, +size) are host ids [host_id, +size)."""
+class IdMap(tuple):  # type: ignore[type-arg]
+    """One line of a uid_map/gid_map: container ids [container_id, +size) are host ids [host_id, +size).
+
+    A tuple class written out, as the other few in rootless: collections.namedtuple would
+    cost every command the import of collections (storage/named.py says more)."""
 
     __slots__ = ()
-    container_id: int
-    host_id: int
-    size: int
+    _fields = ("container_id", "host_id", "size")
+
+    def __new__(cls, container_id: int, host_id: int, size: int) -> "IdMap":
+        return tuple.__new__(cls, (container_id, host_id, size))
+
+    def __getnewargs__(self) -> tuple[int, int, int]:
+        return (self[0], self[1], self[2])
+
+    def __repr__(self) -> str:
+        return f"IdMap(container_id={self[0]!r}, host_id={self[1]!r}, size={self[2]!r})"
+
+    container_id: int = property(itemgetter(0))  # type: ignore[assignment]
+    host_id: int = property(itemgetter(1))  # type: ignore[assignment]
+    size: int = property(itemgetter(2))  # type: ignore[assignment]
 
 
-class IdMappings(namedtuple("IdMappings", "uids gids warning", defaults=("",))):
+class IdMappings(tuple):  # type: ignore[type-arg]
     """The uid and gid maps of a user namespace, plus a warning to show when degraded."""
 
     __slots__ = ()
-    uids: tuple[IdMap, ...]
-    gids: tuple[IdMap, ...]
-    warning: str
+    _fields = ("uids", "gids", "warning")
+
+    def __new__(cls, uids: tuple[IdMap, ...], gids: tuple[IdMap, ...], warning: str = "") -> "IdMappings":
+        return tuple.__new__(cls, (uids, gids, warning))
+
+    def __getnewargs__(self) -> tuple[Any, ...]:
+        return (self[0], self[1], self[2])
+
+    def __repr__(self) -> str:
+        return f"IdMappings(uids={self[0]!r}, gids={self[1]!r}, warning={self[2]!r})"
+
+    uids: tuple[IdMap, ...] = property(itemgetter(0))  # type: ignore[assignment]
+    gids: tuple[IdMap, ...] = property(itemgetter(1))  # type: ignore[assignment]
+    warning: str = property(itemgetter(2))  # type: ignore[assignment]
 
     def to_spec(self) -> dict[str, list[dict[str, int]]]:
         def conv(maps: Sequence[IdMap]) -> list[dict[str, int]]:

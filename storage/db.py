@@ -14,10 +14,43 @@ from __future__ import annotations
 import _thread
 import os
 
+
+def _import_driver():  # type: ignore[no-untyped-def]
+    """The driver itself: the sqlite3 package around it only adds datetime's adapters, which
+    nothing here uses, for some 1 ms of every command.
+
+    The driver's module takes functools.lru_cache when it is loaded (each connection's
+    statement cache is one), and importing functools imports collections, operator,
+    reprlib, keyword, itertools and types: some 3 ms of every command, which nothing else
+    on the way of `run` needs. When functools is not loaded yet, the driver is given a
+    stand-in for the import that offers lru_cache made from the same C cache that
+    functools' own lru_cache wraps, and the stand-in is gone from sys.modules again before
+    anything else can import functools."""
+    import sys
+
+    if "functools" in sys.modules:
+        import _sqlite3
+        return _sqlite3
+    from _functools import _lru_cache_wrapper
+
+    def lru_cache(maxsize: int = 128, typed: bool = False):  # type: ignore[no-untyped-def]
+        def decorate(function):  # type: ignore[no-untyped-def]
+            return _lru_cache_wrapper(function, maxsize, typed, lambda *info: info)
+        return decorate
+
+    stand_in = type(sys)("functools")
+    stand_in.lru_cache = lru_cache  # type: ignore[attr-defined]
+    sys.modules["functools"] = stand_in
+    try:
+        import _sqlite3
+    finally:
+        if sys.modules.get("functools") is stand_in:
+            del sys.modules["functools"]
+    return _sqlite3
+
+
 try:
-    # the driver itself: the sqlite3 package around it only adds datetime's adapters, which
-    # nothing here uses, for some 1 ms of every command
-    import _sqlite3 as sqlite3
+    sqlite3 = _import_driver()
 except ImportError:  # pragma: no cover - an interpreter whose driver is not built that way
     import sqlite3  # type: ignore[no-redef]
 

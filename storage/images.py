@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from collections import namedtuple
 
 from . import fastjson as json
 from . import reference
 from .db import sqlite3
 from .errors import AmbiguousIdError, ImageUnknownError
+from .named import NamedTuple
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Optional
 
 
-class Image(namedtuple("Image", "id names config layers size created digest manifest", defaults=(None, None))):
+class Image(NamedTuple):
     """An image in the store. `layers` are layer ids, bottom first."""
 
     __slots__ = ()
@@ -24,8 +24,8 @@ class Image(namedtuple("Image", "id names config layers size created digest mani
     layers: tuple[str, ...]
     size: int
     created: float
-    digest: Optional[str]
-    manifest: Optional[str]
+    digest: Optional[str] = None
+    manifest: Optional[str] = None
 
     @property
     def short_id(self) -> str:

@@ -8,9 +8,8 @@ aliases) that the caller read from registries.conf; this module reads no file.
 
 from __future__ import annotations
 
-from collections import namedtuple
-
 from .errors import ReferenceError_
+from .named import NamedTuple
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -109,7 +108,7 @@ def is_hex_id(text: str) -> bool:
 
 
 
-class Reference(namedtuple("Reference", "domain path tag digest", defaults=(None, None))):
+class Reference(NamedTuple):
     """A parsed image name. `domain` is empty when the user gave none; `tag` and `digest` may be None.
 
     A named tuple, not a dataclass: it is built on the path of every `podpy run`.
@@ -118,8 +117,8 @@ class Reference(namedtuple("Reference", "domain path tag digest", defaults=(None
     __slots__ = ()
     domain: str
     path: str
-    tag: Optional[str]
-    digest: Optional[str]
+    tag: Optional[str] = None
+    digest: Optional[str] = None
 
     @property
     def qualified(self) -> bool:
@@ -184,7 +183,7 @@ def parse(name: str) -> Reference:
     return Reference(domain, path, tag, digest)
 
 
-class ShortNames(namedtuple("ShortNames", "search aliases")):
+class ShortNames(NamedTuple):
     """How short names resolve: `unqualified-search-registries` and `[aliases]` (short name -> repository)."""
 
     __slots__ = ()

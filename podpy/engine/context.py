@@ -10,8 +10,8 @@ the Runtime.
 
 from __future__ import annotations
 
+import _thread
 import os
-from functools import cached_property
 
 from storage.db import Database
 from storage.drivers.base import Choice, Driver
@@ -27,6 +27,32 @@ if TYPE_CHECKING:
     from typing import Any, Callable, Optional
 
     from rootless.userns import IdMappings
+
+
+class cached_property:
+    """functools.cached_property (computed once per instance, under a lock, then read from the
+    instance's __dict__), written here: importing functools would cost every command the
+    import of collections (storage/named.py says more)."""
+
+    def __init__(self, fn: Callable[[Any], Any]) -> None:
+        self.fn = fn
+        self.name = fn.__name__
+        self.__doc__ = fn.__doc__
+        self.lock = _thread.RLock()
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: Optional[type] = None) -> Any:
+        if obj is None:
+            return self
+        values = obj.__dict__
+        if self.name in values:
+            return values[self.name]
+        with self.lock:
+            if self.name not in values:
+                values[self.name] = self.fn(obj)
+            return values[self.name]
 
 
 def in_userns_for(rootless: bool, mappings: Callable[[], Optional[IdMappings]]) -> Callable[..., Any]:

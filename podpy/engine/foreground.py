@@ -39,8 +39,6 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
     the signals podpy receives on to it (else they are ignored while it runs); detach_keys:
     the keys whose detaching a terminal's relay refuses (see _refuse_detach); streams: the
     outputs shown (-a/--attach: "stdout", "stderr"; None: both), the others still logged."""
-    from functools import partial
-
     from rootless import parent, tty
 
     start_dependencies(rt, rec, warn)
@@ -103,7 +101,7 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
                 with tty.RawMode(0):
                     tty.relay(container.pty_master, stdin_open=cfg.interactive,
                               escape=_refuse_detach(detach_keys) if detach_keys else None,
-                              copy=None if log is None else partial(log.write, "stdout"))
+                              copy=None if log is None else _writer(log, "stdout"))
                 os.close(container.pty_master)
             elif pipes:
                 _relay_logged(pipes, log, streams)
@@ -128,6 +126,11 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
             finally:
                 container.finish()
     return code
+
+
+def _writer(log: Any, stream: str) -> Callable[[bytes], Any]:
+    """log.write for one stream (functools.partial's job, without importing functools)."""
+    return lambda data: log.write(stream, data)
 
 
 def _remove_rootfs_container(cdir: str) -> None:

@@ -20,8 +20,8 @@ No dataclasses here for the same reason (they are slow to import).
 from __future__ import annotations
 
 import os
-from collections import namedtuple
 
+from storage.named import NamedTuple
 from storage.reference import ShortNames
 
 from .. import tomlfile
@@ -36,24 +36,23 @@ _CACHE_NAME = "registries.cache"
 _CACHE_VERSION = 1
 
 
-class Mirror(namedtuple("Mirror", "location insecure", defaults=(False,))):
+class Mirror(NamedTuple):
     """A [[registry.mirror]]: another place to fetch the registry's images from first."""
 
     __slots__ = ()
     location: str
-    insecure: bool
+    insecure: bool = False
 
 
-class Registry(namedtuple("Registry", "prefix location insecure blocked mirrors",
-                          defaults=(False, False, ()))):
+class Registry(NamedTuple):
     """A [[registry]] table: which names it covers (prefix), where they come from, how safely."""
 
     __slots__ = ()
     prefix: str                    # what names it applies to: "host[:port][/path]"
     location: str                  # where to fetch them from instead (same as prefix by default)
-    insecure: bool
-    blocked: bool
-    mirrors: tuple[Mirror, ...]
+    insecure: bool = False
+    blocked: bool = False
+    mirrors: tuple[Mirror, ...] = ()
 
 
 class RegistriesConf:

@@ -12,30 +12,45 @@ from __future__ import annotations
 import _signal
 import os
 import select
-from collections import namedtuple
+from _operator import itemgetter
 
 from ..errors import NetworkError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Optional
+    from typing import Any, Optional
 
 DNS = "10.0.2.3"
 GATEWAY = "10.0.2.2"
 ADDRESS = "10.0.2.100"
 
 
-class SlirpOptions(namedtuple("SlirpOptions", "mtu cidr allow_host_loopback enable_ipv6 outbound_addr extra",
-                              defaults=(65520, None, False, False, None, ()))):
-    """podman's slirp4netns options."""
+class SlirpOptions(tuple):  # type: ignore[type-arg]
+    """podman's slirp4netns options. (A tuple class written out, as userns.IdMap.)"""
 
     __slots__ = ()
-    mtu: int
-    cidr: Optional[str]
-    allow_host_loopback: bool
-    enable_ipv6: bool
-    outbound_addr: Optional[str]
-    extra: tuple[str, ...]
+    _fields = ("mtu", "cidr", "allow_host_loopback", "enable_ipv6", "outbound_addr", "extra")
+
+    def __new__(cls, mtu: int = 65520, cidr: Optional[str] = None, allow_host_loopback: bool = False,
+                enable_ipv6: bool = False, outbound_addr: Optional[str] = None,
+                extra: tuple[str, ...] = ()) -> "SlirpOptions":
+        return tuple.__new__(cls, (mtu, cidr, allow_host_loopback, enable_ipv6, outbound_addr, extra))
+
+    def __getnewargs__(self) -> tuple[Any, ...]:
+        return tuple(self)
+
+    def __repr__(self) -> str:
+        return "SlirpOptions(" + ", ".join(f"{n}={v!r}" for n, v in zip(self._fields, self)) + ")"
+
+    def _replace(self, **changes: Any) -> "SlirpOptions":
+        return SlirpOptions(**{**dict(zip(self._fields, self)), **changes})
+
+    mtu: int = property(itemgetter(0))  # type: ignore[assignment]
+    cidr: Optional[str] = property(itemgetter(1))  # type: ignore[assignment]
+    allow_host_loopback: bool = property(itemgetter(2))  # type: ignore[assignment]
+    enable_ipv6: bool = property(itemgetter(3))  # type: ignore[assignment]
+    outbound_addr: Optional[str] = property(itemgetter(4))  # type: ignore[assignment]
+    extra: tuple[str, ...] = property(itemgetter(5))  # type: ignore[assignment]
 
 
 class Slirp:

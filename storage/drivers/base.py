@@ -9,7 +9,8 @@ layer as a full tree, so it works on any file system at the cost of space.
 from __future__ import annotations
 
 import os
-from collections import namedtuple
+
+from ..named import NamedTuple
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -18,14 +19,14 @@ else:
     Protocol = object
 
 
-class Choice(namedtuple("Choice", "name reason recorded", defaults=(False,))):
+class Choice(NamedTuple):
     """The driver in force and why it was chosen (shown by `podpy info`); `recorded`: already in
     the store's database."""
 
     __slots__ = ()
     name: str
     reason: str
-    recorded: bool
+    recorded: bool = False
 
 
 class Driver(Protocol):

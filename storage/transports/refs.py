@@ -21,9 +21,8 @@ The shapes, as containers-transports(5) describes them:
 
 from __future__ import annotations
 
-from collections import namedtuple
-
 from ..errors import ReferenceError_
+from ..named import NamedTuple
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -43,8 +42,7 @@ KNOWN = (DOCKER, DOCKER_ARCHIVE, OCI_ARCHIVE, OCI, DIR, STORAGE, DOCKER_DAEMON)
 PATH_TRANSPORTS = (DOCKER_ARCHIVE, OCI_ARCHIVE, OCI, DIR)
 
 
-class TransportRef(namedtuple("TransportRef", "transport path name index store_spec",
-                              defaults=("", None, None, None))):
+class TransportRef(NamedTuple):
     """A parsed `TRANSPORT:...` reference.
 
     path: the archive file or layout directory ("" for docker and containers-storage);
@@ -57,10 +55,10 @@ class TransportRef(namedtuple("TransportRef", "transport path name index store_s
 
     __slots__ = ()
     transport: str
-    path: str
-    name: Optional[str]
-    index: Optional[int]
-    store_spec: Optional[str]
+    path: str = ""
+    name: Optional[str] = None
+    index: Optional[int] = None
+    store_spec: Optional[str] = None
 
     def __str__(self) -> str:
         if self.transport == DOCKER:

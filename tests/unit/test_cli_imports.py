@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -10,8 +11,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _modules_after(code: str) -> set[str]:
     script = f"import sys\n{code}\nprint(' '.join(sorted(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=str(ROOT)).stdout
+    # -S, as the installed command runs: site's own imports are not podpy's
+    out = subprocess.run([sys.executable, "-S", "-c", script], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": f"{ROOT}:{sysconfig.get_paths()['purelib']}"},
+                         cwd=str(ROOT)).stdout
     return set(out.split()[-1000:]) if out else set()
 
 
@@ -24,7 +27,8 @@ def test_run_arguments_parse_without_click_or_typer():
 
 def test_run_path_keeps_slow_standard_modules_out():
     """Each of these costs 1-10 ms at every `podpy run` (dataclasses pulls in inspect, ast, dis;
-    json pulls in re and enum, sqlite3 datetime, signal enum; re and enum 2.5 ms together)."""
+    json pulls in re and enum, sqlite3 datetime, signal enum; re and enum 2.5 ms together;
+    functools and collections some 3 ms, with operator, reprlib, keyword and itertools)."""
     mods = _modules_after("from podpy.cli import runargs\nrunargs.parse('run', ['--rm', 'img', 'true'])\n"
                           "import podpy.engine.containers, podpy.engine.create, podpy.engine.context\n"
                           "import rootless.parent, rootless.child, rootless.network.slirp, storage.store\n"
@@ -33,7 +37,8 @@ def test_run_path_keeps_slow_standard_modules_out():
                           "import podpy.network.start, podpy.network.config, podpy.network.options, podpy.network.files\n"
                           "import rootless.network.portfwd, rootless.network.nsock, rootless.network.setup")
     slow = {"typing", "dataclasses", "inspect", "argparse", "shutil", "random", "socket", "tempfile",
-            "subprocess", "threading", "logging", "json", "sqlite3", "signal", "datetime", "re", "enum", "contextlib"}
+            "subprocess", "threading", "logging", "json", "sqlite3", "signal", "datetime", "re", "enum", "contextlib",
+            "functools", "collections", "operator", "reprlib", "types"}
     assert not slow & mods, sorted(slow & mods)
     assert not {m for m in mods if m.startswith("podpy.imagebuild")}, "the run path imports the build package"
 
@@ -73,3 +78,16 @@ def test_reference_and_option_parsing_leave_re_out():
                           "podpy.options.check_name('x'); podpy.options.parse_env(['A=1'])")
     assert "storage.reference" in mods and "podpy.cli.runargs" in mods
     assert "re" not in mods and "enum" not in mods
+
+
+def test_the_database_driver_loads_without_functools():
+    """_sqlite3 takes functools.lru_cache when loaded; storage.db gives it a stand-in for that
+    moment: the connections' statement caches work, and functools, imported later, is the
+    real one."""
+    mods = _modules_after("from storage import db\n"
+                          "c = db.sqlite3.connect(':memory:')\n"
+                          "assert [c.execute('SELECT ?', (i % 300,)).fetchone()[0] for i in range(1000)][-1] == 999 % 300\n"
+                          "assert 'functools' not in sys.modules and 'collections' not in sys.modules\n"
+                          "import functools\n"
+                          "assert functools.lru_cache.__module__ == 'functools' and hasattr(functools, 'partial')")
+    assert "_sqlite3" in mods

@@ -75,16 +75,19 @@ def test_oci_archive_names_and_choice(tmp_path):
         assert sources.oci_layout(files)[0].names == ["localhost/mytag:latest"]
 
 
-def test_oci_directory_is_named_after_its_path(tmp_path):
+def test_oci_directory_is_named_after_its_path(tmp_path, monkeypatch):
+    # a relative path: the name must not depend on where the test's temporary directory is
+    # (a path with upper case in it makes no name)
+    monkeypatch.chdir(tmp_path)
     layout = tmp_path / "layout"
     for name, data in _oci_files([None, {"org.opencontainers.image.ref.name": "t"}]).items():
         (layout / name).parent.mkdir(parents=True, exist_ok=True)
         (layout / name).write_bytes(data)
-    with sources.Files(str(layout)) as files:
+    with sources.Files("layout") as files:
         assert sources.kind_of(files) == "oci"
         found = sources.load_all(files)
         assert len(found) == 1  # one config: one image
-        assert found[0].names == [sources.local_name_for(str(layout))]
+        assert found[0].names == ["localhost/layout:latest"]
         with pytest.raises(InvalidArgument, match="holds 2 images"):
             sources.oci_layout(files)
     assert sources.local_name_for("/tmp/x/od") == "localhost/tmp/x/od:latest"
