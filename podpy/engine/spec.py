@@ -88,11 +88,7 @@ class SpecBuilder:
         with self._lock:
             filt = self._filters.get(key)
             if filt is None:
-                from rootless import seccomp
-                from storage import fastjson
-
-                filt = seccomp.resolve(seccomp.read_profile(cfg.seccomp or None, fastjson.loads), list(caps))
-                filt["bpf"] = compiled_seccomp(self.rt.cfg.runroot, filt)
+                filt = resolved_seccomp(self.rt.cfg.runroot, cfg.seccomp or None, list(caps))
                 self._filters[key] = filt
         return dict(filt)
 
@@ -440,20 +436,65 @@ def write_etc(run_dir: str, files: dict[str, Any]) -> dict[str, str]:
 # -- seccomp and id mappings -------------------------------------------------------------
 
 
+def resolved_seccomp(runroot: str, profile: Optional[str], caps: list[str]) -> dict[str, Any]:
+    """The filter (OCI form, its compiled program's path in `bpf`) of a profile file (None: the
+    default one) for a process with these capabilities on this kernel. Reading, resolving
+    and keying podman's profile costs some 0.6 ms of every start; the result is kept under
+    runroot beside the program, named by the profile file's identity (device, inode, size,
+    modification time), the kernel's release, the machine and the capabilities, and read
+    from there while all of those stay the same."""
+    from storage import fastjson as json
+
+    from rootless import seccomp as sec
+
+    path = profile or sec.DEFAULT_PROFILE
+    memo = None
+    try:
+        st = os.stat(path)
+    except OSError:
+        pass   # read_profile says what is wrong with it
+    else:
+        uname = os.uname()
+        ident = "\0".join((os.path.abspath(path), str(st.st_dev), str(st.st_ino), str(st.st_size),
+                           str(st.st_mtime_ns), uname.release, uname.machine, ",".join(caps)))
+        memo = os.path.join(runroot, "seccomp", f"{_digest(ident.encode())}.filter")
+        try:
+            with open(memo, "rb") as f:
+                filt = json.loads(f.read())
+            if isinstance(filt, dict) and isinstance(filt.get("bpf"), str) and os.path.exists(filt["bpf"]):
+                return filt
+        except (OSError, ValueError):
+            pass
+    filt = sec.resolve(sec.read_profile(profile, json.loads), caps)
+    filt["bpf"] = compiled_seccomp(runroot, filt)
+    if memo is not None:
+        tmp = f"{memo}.tmp-{os.getpid()}"
+        try:
+            with open(tmp, "w") as f:
+                f.write(json.dumps(filt))
+            os.replace(tmp, memo)
+        except OSError:
+            pass   # read again next time
+    return filt
+
+
+def _digest(data: bytes) -> str:
+    try:  # built in: hashlib would load OpenSSL's libcrypto, some 2 ms of every `run`
+        from _blake2 import blake2b as digest
+    except ImportError:  # pragma: no cover - an interpreter built without it
+        from hashlib import blake2b as digest
+    return digest(data, digest_size=32).hexdigest()
+
+
 def compiled_seccomp(runroot: str, seccomp: dict[str, Any]) -> str:
     """The filter's BPF program in a file under runroot, compiled once per distinct filter:
     libseccomp takes some 20 ms to build podman's profile, loading the program well under 1."""
     from storage import fastjson as json
 
-    try:  # built in: hashlib would load OpenSSL's libcrypto, some 2 ms of every `run`
-        from _blake2 import blake2b as digest
-    except ImportError:  # pragma: no cover - an interpreter built without it
-        from hashlib import blake2b as digest
-
     from rootless import seccomp as sec
 
     # the layout's version in the key: a program compiled another way is compiled anew
-    key = digest(b"tree:" + json.dumps(seccomp, sort_keys=True).encode(), digest_size=32).hexdigest()
+    key = _digest(b"tree:" + json.dumps(seccomp, sort_keys=True).encode())
     directory = os.path.join(runroot, "seccomp")
     path = os.path.join(directory, f"{key}.bpf")
     if not os.path.exists(path):

@@ -132,3 +132,40 @@ def test_compiled_filter_is_a_tree_that_decides_as_the_list(monkeypatch):
             assert got == want, f"call {nr} with {args}: {got:#x} from the tree, {want:#x} from the list"
             longest["tree"], longest["list"] = max(longest["tree"], steps), max(longest["list"], list_steps)
     assert longest["tree"] < 40 < longest["list"], longest
+
+
+def test_a_resolved_filter_is_kept_while_its_profile_file_stays_the_same(tmp_path, monkeypatch):
+    """The engine reads, resolves and keys a profile once: later starts read the kept filter,
+    until the profile file changes (or the capabilities differ)."""
+    import json
+
+    from podpy.engine import spec
+
+    profile = tmp_path / "profile.json"
+    rules = {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+        {"names": ["read", "write", "exit_group"], "action": "SCMP_ACT_ALLOW"},
+        {"names": ["chown"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": ["CAP_CHOWN"]}}]}
+    profile.write_text(json.dumps(rules))
+    runroot = tmp_path / "run"
+    runroot.mkdir()
+    resolved = []
+    real = seccomp.resolve
+    monkeypatch.setattr(seccomp, "resolve", lambda *a, **k: resolved.append(1) or real(*a, **k))
+
+    first = spec.resolved_seccomp(str(runroot), str(profile), ["CAP_CHOWN"])
+    assert ["chown"] in [r["names"] for r in first["syscalls"]] and os.path.exists(first["bpf"])
+    again = spec.resolved_seccomp(str(runroot), str(profile), ["CAP_CHOWN"])
+    assert again == first and len(resolved) == 1   # read back, not resolved again
+    fewer = spec.resolved_seccomp(str(runroot), str(profile), [])
+    assert ["chown"] not in [r["names"] for r in fewer["syscalls"]] and len(resolved) == 2
+
+    rules["syscalls"][0]["names"].append("close")
+    profile.write_text(json.dumps(rules))
+    os.utime(profile, ns=(1, 1))   # another modification time, whatever the clock's resolution
+    changed = spec.resolved_seccomp(str(runroot), str(profile), ["CAP_CHOWN"])
+    assert len(resolved) == 3 and "close" in changed["syscalls"][0]["names"]
+    assert changed["bpf"] != first["bpf"]
+
+    for kept in (runroot / "seccomp").glob("*.filter"):
+        kept.write_text("{not json")
+    assert spec.resolved_seccomp(str(runroot), str(profile), ["CAP_CHOWN"]) == changed   # a damaged one is redone
