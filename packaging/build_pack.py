@@ -9,15 +9,21 @@ podpy/__init__.py imports those modules from the pack while each source file kee
 size and modification time recorded here; a reinstall that changes a file makes that module
 come from the ordinary import again until the pack is rebuilt.
 
-Layout: b"podpypk1", the 4-byte bytecode magic, the index's length (4 bytes, little-endian),
+Layout: b"podpypk2", the 4-byte bytecode magic, the index's length (4 bytes, little-endian),
 the index (marshal: module name -> (is package, path relative to SITE, source mtime in ns,
-source size, offset, length)), then each module's marshalled code object; offsets count
-from the end of the index.
+source size, offset, length, the pack's modules it imports when it is executed)), then each
+module's marshalled code object; offsets count from the end of the index.
+
+A module's imports are read from its source: the import statements of its top level (also
+inside top-level if, try and else blocks), not those under `if TYPE_CHECKING:` nor those in
+functions or classes, which run later if ever. `podpy.preload` executes a module's imports
+before it in that order.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import marshal
 import os
 import sys
@@ -36,28 +42,73 @@ def modules(site: str):  # type: ignore[no-untyped-def]
                     yield os.path.join(directory, name)
 
 
+def imported_at_load(tree: ast.Module, name: str, is_pkg: bool) -> list[str]:
+    """The absolute names a module's top level imports (its import statements outside
+    functions, classes and `if TYPE_CHECKING:` blocks), in order: for `from a.b import c`,
+    a, a.b and a.b.c (the caller keeps those that are modules of the pack)."""
+    package = name if is_pkg else name.rpartition(".")[0]
+    found: list[str] = []
+
+    def prefixes(dotted: str) -> None:
+        parts = dotted.split(".")
+        found.extend(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+
+    def visit(body: list[ast.stmt]) -> None:
+        for node in body:
+            if isinstance(node, ast.If):
+                if not (isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"):
+                    visit(node.body)
+                visit(node.orelse)
+            elif isinstance(node, ast.Try):
+                visit(node.body)
+                for handler in node.handlers:
+                    visit(handler.body)
+                visit(node.orelse)
+                visit(node.finalbody)
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    prefixes(alias.name)
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.split(".")[:len(package.split(".")) - (node.level - 1)]
+                    module = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    module = node.module or ""
+                prefixes(module)
+                found.extend(f"{module}.{alias.name}" for alias in node.names)
+
+    visit(tree.body)
+    return found
+
+
 def build(site: str) -> tuple[int, int]:
     """Write the pack; (modules, bytes)."""
     site = os.path.abspath(site)
-    index: dict[str, tuple[bool, str, int, int, int, int]] = {}
+    entries: dict[str, list] = {}  # type: ignore[type-arg]
     blobs: list[bytes] = []
     offset = 0
     for path in modules(site):
         rel = os.path.relpath(path, site)
         is_pkg = os.path.basename(path) == "__init__.py"
-        name = os.path.dirname(rel) if is_pkg else rel[:-3]
+        name = (os.path.dirname(rel) if is_pkg else rel[:-3]).replace(os.sep, ".")
         st = os.stat(path)
         with open(path, "rb") as f:
             source = f.read()
+        tree = ast.parse(source, path)
         blob = marshal.dumps(compile(source, path, "exec", dont_inherit=True, optimize=0))
-        index[name.replace(os.sep, ".")] = (is_pkg, rel, st.st_mtime_ns, st.st_size, offset, len(blob))
+        entries[name] = [is_pkg, rel, st.st_mtime_ns, st.st_size, offset, len(blob),
+                         imported_at_load(tree, name, is_pkg)]
         blobs.append(blob)
         offset += len(blob)
+    index = {}
+    for name, entry in entries.items():
+        deps = tuple(dict.fromkeys(d for d in entry[6] if d in entries and d != name))
+        index[name] = (*entry[:6], deps)
     head = marshal.dumps(index)
     target = os.path.join(site, "podpy", PACK)
     tmp = f"{target}.tmp-{os.getpid()}"
     with open(tmp, "wb") as f:
-        f.write(b"podpypk1" + MAGIC_NUMBER + len(head).to_bytes(4, "little") + head)
+        f.write(b"podpypk2" + MAGIC_NUMBER + len(head).to_bytes(4, "little") + head)
         for blob in blobs:
             f.write(blob)
         f.flush()

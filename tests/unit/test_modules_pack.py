@@ -81,7 +81,7 @@ def test_a_damaged_or_foreign_pack_is_ignored(site, damage):
     elif damage == "truncated":
         data = data[: len(data) // 2]
     else:
-        data = b"podpypk1" + data[8:16] + os.urandom(64)
+        data = b"podpypk2" + data[8:16] + os.urandom(64)
     pack.write_bytes(data)
     got = probe(site)
     assert got["storage.reference"] == ("SourceFileLoader", str(site / "storage" / "reference.py"))
@@ -127,3 +127,80 @@ print(getattr(spec.loader, "__name__", ""), spec.origin)
     got = subprocess.run([sys.executable, "-S", "-c", probe_main], capture_output=True, text=True, check=True,
                          cwd="/").stdout.split()
     assert got == ["Pack", str(main)]
+
+
+PRELOAD = """
+import sys
+sys.path[:] = [{site!r}] + sys.path
+import podpy
+Pack = sys.meta_path[0]
+through_importlib = []
+exec_module = Pack.exec_module
+Pack.exec_module = staticmethod(lambda m: (through_importlib.append(m.__name__), exec_module(m))[1])
+{before}
+podpy.preload({names!r})
+import storage.store, podpy.engine.context
+m = sys.modules["storage.store"]
+s = m.__spec__
+print("attrs", m.__name__, m.__package__, m.__file__, m.__cached__, type(m.__loader__).__name__,
+      s.name, s.origin, s.cached, s.parent, s.has_location, getattr(s, "_initializing", False),
+      sys.modules["storage"].store is m)
+print("pkg", sys.modules["storage.drivers"].__path__[0], sys.modules["storage.drivers"].__package__)
+print("importlib", " ".join(through_importlib) or "-")
+"""
+
+
+def preloaded(site: Path, names: tuple[str, ...], before: str = "") -> dict[str, list[str]]:
+    out = subprocess.run([sys.executable, "-S", "-c", PRELOAD.format(site=str(site), names=names, before=before)],
+                         capture_output=True, text=True, check=True, cwd="/").stdout
+    return {line.split()[0]: line.split()[1:] for line in out.splitlines()}
+
+
+def test_preload_imports_a_module_after_what_it_imports_with_importlibs_attributes(site):
+    got = preloaded(site, ("podpy.engine.context",))
+    # nothing went through importlib: context and everything its top level imports was preloaded
+    assert got["importlib"] == ["-"]
+    src = site / "storage" / "store.py"
+    cached = site / "storage" / "__pycache__" / f"store.{sys.implementation.cache_tag}.pyc"
+    assert got["attrs"] == ["storage.store", "storage", str(src), str(cached), "type",
+                            "storage.store", str(src), str(cached), "storage", "True", "False", "True"]
+    assert got["pkg"] == [str(site / "storage" / "drivers"), "storage.drivers"]
+
+
+def test_preload_stops_at_a_module_it_does_not_serve_and_importlib_does_the_rest(site):
+    path = site / "storage" / "db.py"
+    path.write_text(path.read_text() + "\nCHANGED = True\n")
+    got = preloaded(site, ("podpy.engine.context",))
+    assert "storage.db" not in got["importlib"]   # a changed source: not the pack's (SourceFileLoader)
+    assert "podpy.engine.context" in got["importlib"]   # imported after it, as usual
+    assert got["attrs"][0] == "storage.store"
+
+
+def test_preload_leaves_a_process_with_threads_to_importlib(site):
+    before = "import threading, time\nt = threading.Thread(target=time.sleep, args=(2,), daemon=True)\nt.start()"
+    got = preloaded(site, ("podpy.engine.context",), before)
+    assert "podpy.engine.context" in got["importlib"] and "storage.store" in got["importlib"]
+
+
+def test_preload_of_a_name_the_pack_does_not_have_does_nothing(site):
+    got = preloaded(site, ("podpy.no_such_module", "podpy.engine.context"))
+    assert "podpy.engine.context" in got["importlib"]
+
+
+def test_the_pack_lists_each_modules_top_level_imports(site):
+    import marshal
+
+    data = (site / "podpy" / build_pack.PACK).read_bytes()
+    index = marshal.loads(data[16:16 + int.from_bytes(data[12:16], "little")])
+    imports = index["podpy.engine.context"][6]
+    assert "storage.db" in imports and "storage.store" in imports and "podpy.state" in imports
+    assert "rootless.userns" not in imports   # only under TYPE_CHECKING there, and in a function
+    assert "podpy.engine.context" not in imports
+
+
+def test_the_run_path_list_names_modules_that_exist():
+    from podpy.cli import main
+
+    for name in (*main.RUN_PATH, *main.EXEC_PATH):
+        assert (ROOT / (name.replace(".", "/") + ".py")).exists() or (ROOT / name.replace(".", "/")).is_dir(), name
+    assert set(main.CREATE_PATH) <= set(main.RUN_PATH)
