@@ -22,19 +22,6 @@ from .globalflags import Globals, lift, parse
 FAST = ("run", "create", "exec")
 FAST_TYPER = ("pod create", "kube play", "play kube", "kube down")   # typer's commands that fastcmds.py parses when it can
 
-# What `run`, `create` and `exec` import, as the modules their code imports when it gets there (the
-# modules these import at their top level come with them): imported ahead in one go
-# (podpy.preload). One missing here is imported when it is needed, as any other.
-CREATE_PATH = ("podpy.cli.runargs", "podpy.cli.render", "podpy.engine.runoptions", "podpy.engine.containers",
-               "podpy.engine.create", "storage.drivers.overlay", "storage.drivers.vfs", "storage.transports.refs", "podpy.engine.retries",
-               "podpy.registry.conf", "podpy.engine.procopts", "podpy.engine.cgroupopts", "podpy.network.config",
-               "podpy.engine.healthopts", "podpy.engine.volumestore", "podpy.engine.records")
-RUN_PATH = (*CREATE_PATH, "rootless.ahead", "podpy.engine.foreground", "rootless.parent", "rootless.tty",
-            "podpy.network.files", "podpy.network.start", "rootless.seccomp", "podpy.engine.hooks", "rootless.hooks",
-            "rootless.cgroups")
-EXEC_PATH = ("podpy.cli.runargs", "podpy.engine.runoptions", "podpy.engine.execute", "rootless.tty", "rootless.execute",
-             "rootless.child", "podpy.engine.forward", "podpy.engine.spec", "rootless.userns", "storage.drivers.overlay",
-             "storage.drivers.vfs", "storage.fsutil")
 
 
 def split_globals(args: list[str]) -> tuple[Globals, Optional[str], list[str]]:
@@ -174,8 +161,9 @@ def dispatch(args: list[str]) -> int:
         fast, rest = rest[0], rest[1:]
     if not g.help and fast in FAST:
         from .. import preload
+        from ..engine import paths
 
-        preload({"run": RUN_PATH, "create": CREATE_PATH}.get(fast, EXEC_PATH))
+        preload(paths.PATHS[fast])
         from . import runargs
 
         command = fast

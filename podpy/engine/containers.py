@@ -17,8 +17,7 @@ import sys
 from ..errors import InvalidArgument, InvalidState, NoSuchContainer, translate
 from .context import Runtime
 from .entities import Report, each as _each
-from .reconcile import reconcile
-from .runverbs import RunVerbs
+from .runverbs import RunVerbs, reconcile
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

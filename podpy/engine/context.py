@@ -13,20 +13,24 @@ from __future__ import annotations
 import _thread
 import os
 
-from storage.db import Database
-from storage.drivers.base import Choice, Driver
-from storage.store import Store
-
 from .. import config as config_mod
 from .. import events
 from ..errors import DatabaseUnreadable, EngineError, InvalidArgument, translate
-from ..state import RECORDS_SINCE, State
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Optional
 
     from rootless.userns import IdMappings
+    from storage.db import Database
+    from storage.drivers.base import Choice, Driver
+    from storage.store import Store
+
+    from ..state import State
+
+# The database, the store and the state are imported where they are first opened: a `run`
+# forks its container's stage 1 (rootless/ahead.py) before it needs them, and the sooner it
+# can, the sooner that stage 1's user namespace is ready.
 
 
 class cached_property:
@@ -127,6 +131,8 @@ class Runtime:
 
     @cached_property
     def db(self) -> Database:
+        from storage.db import Database
+
         path = os.path.join(self.cfg.root, "podpy.db")
         try:
             return Database(path)
@@ -140,6 +146,8 @@ class Runtime:
 
     @cached_property
     def driver_choice(self) -> Choice:
+        from storage.drivers.base import Choice
+
         cfg = self.cfg
         row = None
         try:
@@ -171,6 +179,7 @@ class Runtime:
 
     def _probe(self) -> Choice:
         from rootless.probe import fuse_refusal
+        from storage.drivers.base import Choice
 
         why_not = self.overlay_refusal()
         if why_not is None:
@@ -203,6 +212,8 @@ class Runtime:
 
     @cached_property
     def store(self) -> Store:
+        from storage.store import Store
+
         choice = self.driver_choice
         try:
             in_userns = in_userns_for(self.cfg.rootless, lambda: self.userns_mappings)
@@ -225,6 +236,8 @@ class Runtime:
 
     @cached_property
     def state(self) -> State:
+        from ..state import RECORDS_SINCE, State
+
         self.store  # the storage tables first: one migration order for everyone
         had = self.db.version("containers")
         state = State(self.db, self.cfg.namespace or "")

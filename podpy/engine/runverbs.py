@@ -8,7 +8,6 @@ import os
 import sys
 
 from ..errors import InvalidArgument
-from .reconcile import reconcile
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -17,6 +16,14 @@ if TYPE_CHECKING:
     from ..state import ContainerRecord
     from .context import Runtime
     from .runoptions import CreateOptions
+
+
+def reconcile(rt: Runtime) -> None:
+    """What killed commands left, finished (reconcile.py): imported on first use, so that the
+    store's and the state's modules come after a `run` has forked its container's stage 1."""
+    from .reconcile import reconcile as finish
+
+    finish(rt)
 
 
 def attached_streams(values: list[str]) -> Optional[set[str]]:
@@ -81,8 +88,6 @@ class RunVerbs:
         """`run`: pull if needed, create, start (detached or attached) and, for --rm, tear down
         once it is over; with --rmi, then remove the image unless it is in use. The container's
         exit code (0 for a detached one, whose id goes to on_detached)."""
-        from .create import create
-
         keys = None
         if opts.detach_keys is not None or (opts.tty and not opts.detach):
             from ..options import DEFAULT_DETACH_KEYS, detach_keys
@@ -96,6 +101,11 @@ class RunVerbs:
             from rootless import ahead as stage1
 
             ahead = stage1.start(mappings)
+        from .. import preload
+        from . import paths
+
+        preload(paths.CREATE if opts.detach else (*paths.CREATE, *paths.FOREGROUND))
+        from .create import create
         if opts.detach and opts.cgroups not in ("split", "no-conmon"):
             from .runfiles import under_systemd
 

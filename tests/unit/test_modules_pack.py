@@ -139,13 +139,13 @@ exec_module = Pack.exec_module
 Pack.exec_module = staticmethod(lambda m: (through_importlib.append(m.__name__), exec_module(m))[1])
 {before}
 podpy.preload({names!r})
-import storage.store, podpy.engine.context
-m = sys.modules["storage.store"]
+import storage.db, podpy.state
+m = sys.modules["storage.db"]
 s = m.__spec__
 print("attrs", m.__name__, m.__package__, m.__file__, m.__cached__, type(m.__loader__).__name__,
       s.name, s.origin, s.cached, s.parent, s.has_location, getattr(s, "_initializing", False),
-      sys.modules["storage"].store is m)
-print("pkg", sys.modules["storage.drivers"].__path__[0], sys.modules["storage.drivers"].__package__)
+      sys.modules["storage"].db is m)
+print("pkg", sys.modules["storage"].__path__[0], sys.modules["storage"].__package__)
 print("importlib", " ".join(through_importlib) or "-")
 """
 
@@ -157,34 +157,34 @@ def preloaded(site: Path, names: tuple[str, ...], before: str = "") -> dict[str,
 
 
 def test_preload_imports_a_module_after_what_it_imports_with_importlibs_attributes(site):
-    got = preloaded(site, ("podpy.engine.context",))
-    # nothing went through importlib: context and everything its top level imports was preloaded
+    got = preloaded(site, ("podpy.state",))
+    # nothing went through importlib: the state and everything its top level imports was preloaded
     assert got["importlib"] == ["-"]
-    src = site / "storage" / "store.py"
-    cached = site / "storage" / "__pycache__" / f"store.{sys.implementation.cache_tag}.pyc"
-    assert got["attrs"] == ["storage.store", "storage", str(src), str(cached), "type",
-                            "storage.store", str(src), str(cached), "storage", "True", "False", "True"]
-    assert got["pkg"] == [str(site / "storage" / "drivers"), "storage.drivers"]
+    src = site / "storage" / "db.py"
+    cached = site / "storage" / "__pycache__" / f"db.{sys.implementation.cache_tag}.pyc"
+    assert got["attrs"] == ["storage.db", "storage", str(src), str(cached), "type",
+                            "storage.db", str(src), str(cached), "storage", "True", "False", "True"]
+    assert got["pkg"] == [str(site / "storage"), "storage"]
 
 
 def test_preload_stops_at_a_module_it_does_not_serve_and_importlib_does_the_rest(site):
     path = site / "storage" / "db.py"
     path.write_text(path.read_text() + "\nCHANGED = True\n")
-    got = preloaded(site, ("podpy.engine.context",))
+    got = preloaded(site, ("podpy.state",))
     assert "storage.db" not in got["importlib"]   # a changed source: not the pack's (SourceFileLoader)
-    assert "podpy.engine.context" in got["importlib"]   # imported after it, as usual
-    assert got["attrs"][0] == "storage.store"
+    assert "podpy.state" in got["importlib"]   # imported after it, as usual
+    assert got["attrs"][0] == "storage.db"
 
 
 def test_preload_leaves_a_process_with_threads_to_importlib(site):
     before = "import threading, time\nt = threading.Thread(target=time.sleep, args=(2,), daemon=True)\nt.start()"
-    got = preloaded(site, ("podpy.engine.context",), before)
-    assert "podpy.engine.context" in got["importlib"] and "storage.store" in got["importlib"]
+    got = preloaded(site, ("podpy.state",), before)
+    assert "podpy.state" in got["importlib"] and "storage.db" in got["importlib"]
 
 
 def test_preload_of_a_name_the_pack_does_not_have_does_nothing(site):
-    got = preloaded(site, ("podpy.no_such_module", "podpy.engine.context"))
-    assert "podpy.engine.context" in got["importlib"]
+    got = preloaded(site, ("podpy.no_such_module", "podpy.state"))
+    assert "podpy.state" in got["importlib"]
 
 
 def test_the_pack_lists_each_modules_top_level_imports(site):
@@ -193,14 +193,15 @@ def test_the_pack_lists_each_modules_top_level_imports(site):
     data = (site / "podpy" / build_pack.PACK).read_bytes()
     index = marshal.loads(data[16:16 + int.from_bytes(data[12:16], "little")])
     imports = index["podpy.engine.context"][6]
-    assert "storage.db" in imports and "storage.store" in imports and "podpy.state" in imports
-    assert "rootless.userns" not in imports   # only under TYPE_CHECKING there, and in a function
+    assert "podpy.config" in imports and "podpy.events" in imports and "podpy.errors" in imports
+    # only under TYPE_CHECKING there, and in functions
+    assert "storage.store" not in imports and "rootless.userns" not in imports
     assert "podpy.engine.context" not in imports
+    assert {"storage.db", "storage.fastjson", "podpy.record"} <= set(index["podpy.state"][6])
 
 
-def test_the_run_path_list_names_modules_that_exist():
-    from podpy.cli import main
+def test_the_preload_lists_name_modules_that_exist():
+    from podpy.engine import paths
 
-    for name in (*main.RUN_PATH, *main.EXEC_PATH):
+    for name in (*paths.ENGINE, *paths.CREATE, *paths.FOREGROUND, *paths.EXEC, *paths.PATHS["run"]):
         assert (ROOT / (name.replace(".", "/") + ".py")).exists() or (ROOT / name.replace(".", "/")).is_dir(), name
-    assert set(main.CREATE_PATH) <= set(main.RUN_PATH)

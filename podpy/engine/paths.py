@@ -1,0 +1,21 @@
+"""The modules each fast verb's code imports as it goes, for `podpy.preload` to import ahead
+in one go (the modules these import at their top level come with them). A module missing
+here is imported when it is needed, as any other; one named here that a path no longer
+needs costs that path its import.
+
+`run` in two steps: the command line preloads what leads to the engine's `run`, which forks
+a foreground container's stage 1 first (rootless/ahead.py: its user namespace is made and
+mapped on the other CPU meanwhile) and then preloads the rest of its way."""
+
+ENGINE = ("podpy.cli.runargs", "podpy.cli.render", "podpy.engine.runoptions", "podpy.engine.containers")
+CREATE = ("storage.db", "storage.store", "podpy.state", "podpy.engine.reconcile", "podpy.engine.create", "storage.drivers.overlay", "storage.drivers.vfs", "storage.transports.refs",
+          "podpy.engine.retries", "podpy.registry.conf", "podpy.engine.procopts", "podpy.engine.cgroupopts",
+          "podpy.network.config", "podpy.engine.healthopts", "podpy.engine.volumestore", "podpy.engine.records")
+FOREGROUND = ("podpy.engine.foreground", "rootless.parent", "rootless.tty", "podpy.network.files",
+              "podpy.network.start", "rootless.seccomp", "podpy.engine.hooks", "rootless.hooks", "rootless.cgroups")
+EXEC = ("podpy.cli.runargs", "podpy.engine.runoptions", "podpy.engine.execute", "rootless.tty", "rootless.execute",
+        "rootless.child", "podpy.engine.forward", "podpy.engine.spec", "rootless.userns", "storage.drivers.overlay",
+        "storage.drivers.vfs", "storage.fsutil")
+
+# what the command line preloads for each fast verb (run's rest: RunVerbs.run)
+PATHS = {"run": (*ENGINE, "rootless.ahead", "rootless.userns", "rootless.sync"), "create": (*ENGINE, *CREATE), "exec": EXEC}
