@@ -26,9 +26,11 @@ if TYPE_CHECKING:
 
 class Ahead:
     """A stage 1 waiting for its spec: `fits(spec)` says whether it can run it, `hand(...)`
-    gives it the spec, `discard()` lets it go (it exits without doing anything)."""
+    gives it the spec, `discard()` lets it go (it exits without doing anything). `give(...)`
+    hands it the spec when it fits, before the caller has the rest of the launch ready: the
+    channel waits in `handed` for parent.launch (or parent.abandon) to take it."""
 
-    __slots__ = ("pid", "host", "mappings", "_spec_w")
+    __slots__ = ("pid", "host", "mappings", "handed", "_spec_w")
 
     def __init__(self, mappings: IdMappings) -> None:
         from .sync import Channel
@@ -44,6 +46,7 @@ class Ahead:
         inside.close()
         self.pid: int = pid
         self.host: Optional[Channel] = host
+        self.handed: Optional[Channel] = None
         self._spec_w = spec_w
 
     def fits(self, spec: dict[str, Any]) -> bool:
@@ -74,6 +77,16 @@ class Ahead:
         finally:
             os.close(fd)
         return host
+
+    def give(self, spec: dict[str, Any], after_exit: Optional[tuple[str, str, tuple[Any, ...]]]) -> bool:
+        """Hand stage 1 a foreground container's spec now, if it fits (else discard it): it
+        mounts the root file system and forks the init while the caller makes the cgroup and
+        the log, then launches (parent.launch takes the channel from `handed`)."""
+        if not self.fits(spec):
+            self.discard()
+            return False
+        self.handed = self.hand(spec, after_exit, False)
+        return True
 
     def discard(self) -> None:
         """Let stage 1 go unused: at the end of the pipe it exits; reap it."""

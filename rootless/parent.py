@@ -177,24 +177,28 @@ def reap_left() -> None:
 
 def launch(spec: dict[str, Any], options: LaunchOptions, ahead: Optional["Ahead"] = None) -> Container:
     """Start the container described by spec, up to and including its execve. With ahead (a
-    stage 1 forked earlier, ahead.py) that fits the spec, that one runs it; one that does not
-    fit is discarded."""
+    stage 1 forked earlier, ahead.py) that fits the spec, that one runs it (given the spec
+    now, or already by Ahead.give); one that does not fit is discarded."""
     if _left:
         reap_left()
-    if ahead is not None and not ahead.fits(spec):
-        ahead.discard()
-        ahead = None
-    if ahead is not None:
-        pid = ahead.pid
-        host = ahead.hand(spec, options.after_exit, options.detach)
+    if ahead is not None and ahead.handed is not None:   # given its spec already (Ahead.give)
+        pid, host, ahead.handed = ahead.pid, ahead.handed, None
     else:
-        from . import child
+        if ahead is not None and not ahead.fits(spec):
+            ahead.discard()
+            ahead = None
+        if ahead is not None:
+            pid = ahead.pid
+            host = ahead.hand(spec, options.after_exit, options.detach)
+        else:
+            from . import child
 
-        host, inside = Channel.pair()
-        pid = os.fork()
-        if pid == 0:
-            child.stage1(spec, inside, [host.fileno(), *options.close_fds], options.after_exit, options.detach)
-        inside.close()
+            host, inside = Channel.pair()
+            pid = os.fork()
+            if pid == 0:
+                child.stage1(spec, inside, [host.fileno(), *options.close_fds], options.after_exit,
+                             options.detach)
+            inside.close()
     started: Optional[Container] = None
     try:
         linux = spec.get("linux", {})
@@ -281,6 +285,16 @@ def launch(spec: dict[str, Any], options: LaunchOptions, ahead: Optional["Ahead"
     finally:
         if host is not None:
             host.close()
+
+
+def abandon(ahead: "Ahead") -> None:
+    """A stage 1 given its spec (Ahead.give) whose launch is not coming (the start failed
+    before it): its channel closed, the init it forked fails and exits, and stage 1 after its
+    clean-up (after_exit), waited for here."""
+    host, ahead.handed = ahead.handed, None
+    if host is not None:
+        host.close()
+        _abort(ahead.pid, None)
 
 
 def _raise_reported(host: Channel) -> None:

@@ -57,6 +57,11 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
             console = tty.window_size(0) if cfg.tty else None
             spec = container_spec(rt, rec, warn, console, net)
             cdir = rt.store.container_dir(rec.id)
+            after_exit = ((__name__, "_remove_rootfs_container", (cdir,)) if cfg.rootfs
+                          else ("storage.fsutil", "remove_tree", (cdir,))) if cfg.remove else None
+            if ahead is not None and not ahead.give(spec, after_exit):
+                ahead = None   # it did not fit: launch forks a stage 1 of its own
+            # (a stage 1 given its spec mounts the root file system and forks the init meanwhile)
             listening = tuple(net.bind())
             cgroup = container_cgroup(ctr, warn)
             log, stdio = _foreground_log(rt, rec, pipes)
@@ -67,8 +72,7 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
             options = parent.LaunchOptions(
                 slirp=net.slirp,
                 cgroup_procs=os.path.join(cgroup, "cgroup.procs") if cgroup else None,
-                after_exit=((__name__, "_remove_rootfs_container", (cdir,)) if cfg.rootfs
-                            else ("storage.fsutil", "remove_tree", (cdir,))) if cfg.remove else None,
+                after_exit=after_exit,
                 on_pid=net.on_pid,
                 close_fds=listening,
                 stdio=stdio,
@@ -85,6 +89,8 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
             if container is not None:
                 container.signal(_signal.SIGKILL)
                 container.wait()
+            elif ahead is not None:
+                parent.abandon(ahead)   # given its spec, not launched: let it go and wait for it
             for fd in pipes:
                 os.close(fd)
             if log is not None:

@@ -41,3 +41,39 @@ def test_a_discarded_stage1_exits_and_is_reaped():
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
     ahead.discard()  # a second time changes nothing
+
+
+def _own() -> IdMappings:
+    return IdMappings((IdMap(0, os.getuid(), 1),), (IdMap(0, os.getgid(), 1),))
+
+
+def test_give_discards_a_stage1_the_spec_does_not_fit():
+    ahead = Ahead(_own())
+    pid = ahead.pid
+    assert ahead.give(_spec([{"type": "user"}], DEFAULT), None) is False
+    assert ahead.handed is None
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def test_a_given_stage1_that_is_never_launched_is_abandoned_and_reaped(tmp_path):
+    """A start that fails between giving stage 1 its spec and launching (a cgroup that cannot
+    be made...) lets it go: its init, waiting for "go", ends at the channel's end, and stage 1
+    after it; abandon returns once stage 1 is gone."""
+    import time
+
+    from rootless import parent
+
+    ahead = Ahead(_own())
+    pid = ahead.pid
+    spec = _spec([{"type": "user"}, {"type": "mount"}], _own())
+    spec.update(process={"args": ["/bin/true"], "cwd": "/"}, root={"path": str(tmp_path)})
+    assert ahead.give(spec, None) is True
+    assert ahead.handed is not None and ahead.host is None
+    started = time.monotonic()
+    parent.abandon(ahead)
+    assert time.monotonic() - started < 4   # not the kill after _abort's 5 s
+    assert ahead.handed is None
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    ahead.discard()  # what runverbs does at the end: nothing left to do
