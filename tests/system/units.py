@@ -250,13 +250,16 @@ class NotifySocket:
             ready, _, _ = select.select([self.sock], [], [], 0.2)
             if not ready:
                 continue
-            data, ancillary, _flags, _addr = self.sock.recvmsg(65536, size)
-            pid = 0
-            for level, kind, payload in ancillary:
-                if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
-                    pid = int.from_bytes(payload[:4], "little")
-            fields = dict(line.split("=", 1) for line in data.decode(errors="replace").splitlines() if "=" in line)
+            # received and kept under the lock: wait_for, which holds it, sees a message either
+            # still in the socket (_pending) or kept, never in between
             with self._cond:
+                data, ancillary, _flags, _addr = self.sock.recvmsg(65536, size)
+                pid = 0
+                for level, kind, payload in ancillary:
+                    if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+                        pid = int.from_bytes(payload[:4], "little")
+                fields = dict(line.split("=", 1) for line in data.decode(errors="replace").splitlines()
+                              if "=" in line)
                 self.messages.append((pid, fields))
                 self._cond.notify_all()
 
