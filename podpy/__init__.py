@@ -174,7 +174,10 @@ def _serve_pack() -> None:
             load(imported)
         if name in modules:
             return
-        spec = Pack._spec(name, modules[parent].__path__ if parent else None, entry)
+        try:
+            spec = Pack._spec(name, modules[parent].__path__ if parent else None, entry)
+        except Exception:  # noqa: BLE001 - as find_spec: whatever is odd, importlib decides
+            spec = None
         if spec is None:
             raise Stop
         module = module_type(name)
@@ -193,8 +196,10 @@ def _serve_pack() -> None:
         modules[name] = module
         try:
             exec(loads(code), module.__dict__)
-        except Exception:
-            modules.pop(name, None)
+        except BaseException as exc:
+            modules.pop(name, None)   # as importlib: no module half executed stays
+            if not isinstance(exc, Exception):
+                raise
             raise Stop from None   # its import statement, when it comes, raises it where it is
         finally:
             spec._initializing = False

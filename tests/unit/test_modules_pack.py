@@ -205,3 +205,16 @@ def test_the_preload_lists_name_modules_that_exist():
 
     for name in (*paths.ENGINE, *paths.CREATE, *paths.FOREGROUND, *paths.EXEC, *paths.PATHS["run"]):
         assert (ROOT / (name.replace(".", "/") + ".py")).exists() or (ROOT / name.replace(".", "/")).is_dir(), name
+
+
+def test_preload_stops_at_a_module_whose_source_is_gone(site):
+    (site / "storage" / "db.py").unlink()
+    out = subprocess.run([sys.executable, "-S", "-c", f"""
+import sys
+sys.path[:] = [{str(site)!r}] + sys.path
+import podpy
+podpy.preload(("podpy.state",))
+print("storage.db" in sys.modules, "podpy.state" in sys.modules)
+"""], capture_output=True, text=True, cwd="/")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "False"]
