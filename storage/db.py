@@ -43,6 +43,12 @@ def _import_driver():  # type: ignore[no-untyped-def]
     sys.modules["functools"] = stand_in
     try:
         import _sqlite3
+    except ImportError:
+        raise
+    except Exception:  # noqa: BLE001 - a driver that wants more of functools: the real one
+        if sys.modules.get("functools") is stand_in:
+            del sys.modules["functools"]
+        import _sqlite3
     finally:
         if sys.modules.get("functools") is stand_in:
             del sys.modules["functools"]

@@ -91,3 +91,22 @@ def test_the_database_driver_loads_without_functools():
                           "import functools\n"
                           "assert functools.lru_cache.__module__ == 'functools' and hasattr(functools, 'partial')")
     assert "_sqlite3" in mods
+
+
+def test_a_driver_that_wants_more_of_functools_gets_the_real_one():
+    """Should a later driver take more than lru_cache from functools, the stand-in gives way:
+    the import is made again with the real module."""
+    mods = _modules_after("import builtins\n"
+                          "real_import = builtins.__import__\n"
+                          "tries = []\n"
+                          "def fussy(name, *args, **kwargs):\n"
+                          "    if name == '_sqlite3' and '_sqlite3' not in sys.modules:\n"
+                          "        tries.append(1)\n"
+                          "        real_import('functools').partial   # what the stand-in lacks\n"
+                          "    return real_import(name, *args, **kwargs)\n"
+                          "builtins.__import__ = fussy\n"
+                          "from storage import db\n"
+                          "builtins.__import__ = real_import\n"
+                          "assert len(tries) == 2 and db.sqlite3.connect(':memory:').execute('SELECT 1').fetchone() == (1,)\n"
+                          "assert hasattr(sys.modules['functools'], 'partial')")
+    assert "_sqlite3" in mods and "functools" in mods
