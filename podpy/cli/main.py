@@ -23,7 +23,6 @@ FAST = ("run", "create", "exec")
 FAST_TYPER = ("pod create", "kube play", "play kube", "kube down")   # typer's commands that fastcmds.py parses when it can
 
 
-
 def split_globals(args: list[str]) -> tuple[Globals, Optional[str], list[str]]:
     """(the global flags, the command or None, the command's arguments)."""
     g, rest = parse(args)
