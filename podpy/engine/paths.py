@@ -8,9 +8,10 @@ a foreground container's stage 1 first (rootless/ahead.py: its user namespace is
 mapped on the other CPU meanwhile) and then preloads the rest of its way."""
 
 ENGINE = ("podpy.cli.runargs", "podpy.cli.render", "podpy.engine.runoptions", "podpy.engine.containers")
-CREATE = ("storage.db", "storage.store", "podpy.state", "podpy.engine.reconcile", "podpy.engine.create", "storage.drivers.overlay", "storage.drivers.vfs", "storage.transports.refs",
-          "podpy.engine.retries", "podpy.registry.conf", "podpy.engine.procopts", "podpy.engine.cgroupopts",
-          "podpy.network.config", "podpy.engine.healthopts", "podpy.engine.volumestore", "podpy.engine.records")
+CREATE = ("storage.db", "storage.store", "podpy.state", "podpy.engine.reconcile", "podpy.engine.create",
+          "storage.drivers.overlay", "storage.drivers.vfs", "storage.transports.refs", "podpy.engine.retries",
+          "podpy.registry.conf", "podpy.engine.procopts", "podpy.engine.cgroupopts", "podpy.network.config",
+          "podpy.engine.healthopts", "podpy.engine.volumestore", "podpy.engine.records")
 FOREGROUND = ("podpy.engine.foreground", "rootless.parent", "rootless.tty", "podpy.network.files",
               "podpy.network.start", "rootless.seccomp", "podpy.engine.hooks", "rootless.hooks", "rootless.cgroups")
 EXEC = ("podpy.cli.runargs", "podpy.engine.runoptions", "podpy.engine.execute", "rootless.tty", "rootless.execute",
@@ -18,4 +19,8 @@ EXEC = ("podpy.cli.runargs", "podpy.engine.runoptions", "podpy.engine.execute", 
         "storage.drivers.vfs", "storage.fsutil")
 
 # what the command line preloads for each fast verb (run's rest: RunVerbs.run)
-PATHS = {"run": (*ENGINE, "rootless.ahead", "rootless.userns", "rootless.sync"), "create": (*ENGINE, *CREATE), "exec": EXEC}
+PATHS = {
+    "run": (*ENGINE, "rootless.ahead", "rootless.userns", "rootless.sync"),
+    "create": (*ENGINE, *CREATE),
+    "exec": EXEC,
+}
