@@ -455,8 +455,8 @@ def resolved_seccomp(runroot: str, profile: Optional[str], caps: list[str]) -> d
         pass   # read_profile says what is wrong with it
     else:
         uname = os.uname()
-        ident = "\0".join((os.path.abspath(path), str(st.st_dev), str(st.st_ino), str(st.st_size),
-                           str(st.st_mtime_ns), uname.release, uname.machine, ",".join(caps)))
+        ident = "\0".join((_LAYOUT.decode(), os.path.abspath(path), str(st.st_dev), str(st.st_ino),
+                           str(st.st_size), str(st.st_mtime_ns), uname.release, uname.machine, ",".join(caps)))
         memo = os.path.join(runroot, "seccomp", f"{_digest(ident.encode())}.filter")
         try:
             with open(memo, "rb") as f:
@@ -478,6 +478,11 @@ def resolved_seccomp(runroot: str, profile: Optional[str], caps: list[str]) -> d
     return filt
 
 
+# the compiled program's layout: a program (and a kept filter naming one) compiled another way
+# is compiled anew
+_LAYOUT = b"tree:"
+
+
 def _digest(data: bytes) -> str:
     try:  # built in: hashlib would load OpenSSL's libcrypto, some 2 ms of every `run`
         from _blake2 import blake2b as digest
@@ -493,8 +498,7 @@ def compiled_seccomp(runroot: str, seccomp: dict[str, Any]) -> str:
 
     from rootless import seccomp as sec
 
-    # the layout's version in the key: a program compiled another way is compiled anew
-    key = _digest(b"tree:" + json.dumps(seccomp, sort_keys=True).encode())
+    key = _digest(_LAYOUT + json.dumps(seccomp, sort_keys=True).encode())
     directory = os.path.join(runroot, "seccomp")
     path = os.path.join(directory, f"{key}.bpf")
     if not os.path.exists(path):
