@@ -2,6 +2,10 @@
 
 __version__ = "0.1.0"
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
+
 PACK = "_modules.pack"   # beside this file: podpy's, storage's and rootless's bytecode in one file
 
 
@@ -67,18 +71,29 @@ def _serve_pack() -> None:
                 continue
         return False
 
-    def read(offset: int, length: int) -> "bytes | None":
-        """The bytes at offset in the pack whose index was read (None: it is not there now)."""
+    def open_pack() -> "int | None":
+        """The pack whose index was read, opened (None: it is not there now)."""
         try:
             fd = open_(pack, O_RDONLY | O_CLOEXEC)
         except OSError:
             return None
+        st = fstat(fd)
+        if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) != identity:
+            close(fd)
+            return None
+        return fd
+
+    def read_at(fd: int, offset: int, length: int) -> "bytes | None":
+        data = pread(fd, length, start + offset)
+        return data if len(data) == length else None
+
+    def read(offset: int, length: int) -> "bytes | None":
+        """The bytes at offset in the pack whose index was read (None: it is not there now)."""
+        fd = open_pack()
+        if fd is None:
+            return None
         try:
-            st = fstat(fd)
-            if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) != identity:
-                return None
-            data = pread(fd, length, start + offset)
-            return data if len(data) == length else None
+            return read_at(fd, offset, length)
         finally:
             close(fd)
 
@@ -89,12 +104,12 @@ def _serve_pack() -> None:
             if entry is None:
                 return None
             try:
-                return Pack._spec(name, path, entry)
+                return Pack._spec(name, path, entry, read)
             except Exception:  # noqa: BLE001 - whatever is odd here, the ordinary import decides
                 return None
 
         @staticmethod
-        def _spec(name: str, path: object, entry: tuple) -> object:
+        def _spec(name: str, path: object, entry: tuple, read: "Callable[[int, int], bytes | None]") -> object:
             is_pkg, rel, mtime, source_size, offset, length, _imports = entry
             parent, _, _ = name.rpartition(".")
             if parent:
@@ -158,7 +173,7 @@ def _serve_pack() -> None:
     class Stop(Exception):
         pass
 
-    def load(name: str) -> None:
+    def load(name: str, read: "Callable[[int, int], bytes | None]") -> None:
         """name, its package and what its top level imports, executed here in that order, as
         importlib would: the same module attributes, the same spec, the module set on its
         package. A module the pack does not serve as it is stops the preload."""
@@ -169,13 +184,13 @@ def _serve_pack() -> None:
             raise Stop
         parent, _, child = name.rpartition(".")
         if parent:
-            load(parent)
+            load(parent, read)
         for imported in entry[6]:
-            load(imported)
+            load(imported, read)
         if name in modules:
             return
         try:
-            spec = Pack._spec(name, modules[parent].__path__ if parent else None, entry)
+            spec = Pack._spec(name, modules[parent].__path__ if parent else None, entry, read)
         except Exception:  # noqa: BLE001 - as find_spec: whatever is odd, importlib decides
             spec = None
         if spec is None:
@@ -216,11 +231,19 @@ def _serve_pack() -> None:
         the pack, failing): the import statements that follow import the rest as usual."""
         if _thread._count():
             return
+        fd = open_pack()   # once for them all: the modules are read from it by offset
+        if fd is None:
+            return
+        def read_open(offset: int, length: int) -> "bytes | None":
+            return read_at(fd, offset, length)
+
         try:
             for name in names:
-                load(name)
+                load(name, read_open)
         except Stop:
             pass
+        finally:
+            close(fd)
 
     global preload
     preload = preload_from_pack  # type: ignore[assignment]  # noqa: F811

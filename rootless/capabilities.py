@@ -7,8 +7,11 @@ capset writes effective/permitted/inheritable and the ambient set is filled.
 
 from __future__ import annotations
 
-from . import syscalls as S
 from .errors import SetupError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .syscalls import Syscalls
 
 NAMES = (
     "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
@@ -69,7 +72,7 @@ def last_cap() -> int:
         return len(NAMES) - 1
 
 
-def drop_bounding(sc: S.Syscalls, keep: int) -> None:
+def drop_bounding(sc: Syscalls, keep: int) -> None:
     """Drop every capability not in `keep` from the bounding set."""
     for cap in range(last_cap() + 1):
         if not keep & (1 << cap):
@@ -79,7 +82,7 @@ def drop_bounding(sc: S.Syscalls, keep: int) -> None:
                 pass  # unknown to this kernel
 
 
-def apply(sc: S.Syscalls, keep: int, ambient: bool) -> None:
+def apply(sc: Syscalls, keep: int, ambient: bool) -> None:
     """Set effective, permitted and inheritable to `keep`; ambient too for non-root users."""
     sc.capset(keep, keep, keep)
     if ambient:

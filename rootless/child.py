@@ -33,7 +33,7 @@ from . import rootfs as R
 from . import seccomp as _seccomp
 from . import syscalls as S
 from .errors import EXIT_SETUP_FAILED, ExecError, SetupError
-from .mounts import mount_rootfs
+from .mounts import ensure_target, mount_rootfs, resolve_in_root
 from .sync import Channel
 
 TYPE_CHECKING = False
@@ -233,7 +233,7 @@ def _init(spec: dict[str, Any], chan: Channel, detach: bool, sc: S.Syscalls) -> 
         from .network import bindnotify as notify   # before pivot_root, as seccomp above
     R.mount_all(sc, rootfs, spec.get("mounts", []))
     cwd = process.get("cwd") or "/"
-    cwd_host = R.resolve_in_root(rootfs, cwd)
+    cwd_host = resolve_in_root(rootfs, cwd)
     if not os.path.isdir(cwd_host):
         if os.path.exists(cwd_host):
             # podman's words and status (the engine adds the container's id)
@@ -454,7 +454,7 @@ def _terminal(sc: S.Syscalls, chan: Channel, process: dict[str, Any], console: b
         sc.set_winsize(slave, int(size["height"]), int(size["width"]))
     if console:
         try:
-            R.ensure_target("/dev/console", False)
+            ensure_target("/dev/console", False)
             sc.mount(slave_path, "/dev/console", None, S.MS_BIND)
         except OSError:
             pass

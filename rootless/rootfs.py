@@ -1,6 +1,10 @@
 """The container's view below its root: /proc, /sys, /dev and friends, masked and
 read-only paths, and pivot_root.
 
+The spec takes the first part (what is mounted where) from here on the host side, where
+nothing is mounted: the mount code (mounts.py, syscalls.py) is imported by the steps that
+mount, in the container's stage 1 and init.
+
 Order matters: everything is mounted while host paths are still reachable
 (device nodes are bound from the host's /dev, since a user namespace may not
 mknod them), then pivot_root, then the paths that must be hidden are masked.
@@ -11,13 +15,14 @@ from __future__ import annotations
 import errno
 import os
 
-from . import syscalls as S
+from ._ffi.numbers import MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REC
 from .errors import SyscallError
-from .mounts import ensure_target, mount_one, remount_readonly, resolve_in_root
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+    from .syscalls import Syscalls
 
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 DEV_LINKS = (
@@ -34,7 +39,7 @@ DEFAULT_READONLY = (
     "/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
 )
 
-_NOSUID_NODEV_NOEXEC = S.MS_NOSUID | S.MS_NODEV | S.MS_NOEXEC
+_NOSUID_NODEV_NOEXEC = MS_NOSUID | MS_NODEV | MS_NOEXEC
 
 
 def default_mounts(tty_gid_mapped: bool, own_netns: bool, own_pidns: bool = True, ipc: str = "private",
@@ -80,13 +85,15 @@ def default_mounts(tty_gid_mapped: bool, own_netns: bool, own_pidns: bool = True
     return mounts
 
 
-def populate_dev(sc: S.Syscalls, rootfs: str) -> None:
+def populate_dev(sc: Syscalls, rootfs: str) -> None:
     """Bind the usual device nodes from the host and add /dev's symlinks."""
+    from .mounts import ensure_target
+
     dev = os.path.join(rootfs, "dev")
     for name in DEVICES:
         target = os.path.join(dev, name)
         ensure_target(target, False)
-        sc.mount(f"/dev/{name}", target, None, S.MS_BIND)
+        sc.mount(f"/dev/{name}", target, None, MS_BIND)
     for name, link in DEV_LINKS:
         try:
             os.symlink(link, os.path.join(dev, name))
@@ -94,8 +101,10 @@ def populate_dev(sc: S.Syscalls, rootfs: str) -> None:
             pass
 
 
-def mount_all(sc: S.Syscalls, rootfs: str, mounts: list[dict[str, Any]]) -> None:
+def mount_all(sc: Syscalls, rootfs: str, mounts: list[dict[str, Any]]) -> None:
     """Mount every OCI mount below rootfs; /dev gets its nodes right after its tmpfs."""
+    from .mounts import mount_one
+
     for m in mounts:
         try:
             mount_one(sc, rootfs, m)
@@ -111,38 +120,42 @@ def mount_all(sc: S.Syscalls, rootfs: str, mounts: list[dict[str, Any]]) -> None
             populate_dev(sc, rootfs)
 
 
-def pivot(sc: S.Syscalls, rootfs: str) -> None:
+def pivot(sc: Syscalls, rootfs: str) -> None:
     """Make rootfs the root: pivot_root(".", ".") then detach the old root."""
     os.chdir(rootfs)
     sc.pivot_root(".", ".")
-    sc.umount2(".", S.MNT_DETACH)
+    sc.umount2(".", MNT_DETACH)
     os.chdir("/")
 
 
-def mask_paths(sc: S.Syscalls, masked: list[str], readonly: list[str]) -> None:
+def mask_paths(sc: Syscalls, masked: list[str], readonly: list[str]) -> None:
     """After pivot_root: hide masked paths and make read-only ones so."""
+    from .mounts import remount_readonly
+
     for path in masked:
         try:
             if os.path.isdir(path):
-                sc.mount("tmpfs", path, "tmpfs", S.MS_RDONLY, "size=0k,mode=000")
+                sc.mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0k,mode=000")
             elif os.path.exists(path):
-                sc.mount("/dev/null", path, None, S.MS_BIND)
+                sc.mount("/dev/null", path, None, MS_BIND)
         except SyscallError:
             pass  # a path the kernel will not let us cover stays as it is, as in crun
     for path in readonly:
         if not os.path.exists(path):
             continue
         try:
-            sc.mount(path, path, None, S.MS_BIND | S.MS_REC)
+            sc.mount(path, path, None, MS_BIND | MS_REC)
             remount_readonly(sc, path, _NOSUID_NODEV_NOEXEC)
         except SyscallError:
             pass
 
 
-def readonly_root(sc: S.Syscalls) -> None:
+def readonly_root(sc: Syscalls) -> None:
     """--read-only: remount / read-only (after pivot_root)."""
-    sc.mount("/", "/", None, S.MS_BIND | S.MS_REC)
+    from .mounts import remount_readonly
+
+    sc.mount("/", "/", None, MS_BIND | MS_REC)
     remount_readonly(sc, "/")
 
 
-__all__ = ["default_mounts", "mount_all", "pivot", "mask_paths", "readonly_root", "resolve_in_root"]
+__all__ = ["default_mounts", "mount_all", "pivot", "mask_paths", "readonly_root"]

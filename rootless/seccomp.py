@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 
+from . import SECCOMP_PROFILE
 from . import syscalls as S
 from .errors import SetupError
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
     from ._ffi.libseccomp import Filter
 
-DEFAULT_PROFILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "seccomp_default.json")
+DEFAULT_PROFILE = SECCOMP_PROFILE
 
 # uname machine -> the profile's SCMP_ARCH name
 _NATIVE = {"x86_64": "SCMP_ARCH_X86_64", "aarch64": "SCMP_ARCH_AARCH64", "i686": "SCMP_ARCH_X86",

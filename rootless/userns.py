@@ -15,12 +15,13 @@ import os
 import pwd
 from _operator import itemgetter
 
-from . import syscalls
 from .errors import IdMapError, RuntimeFailure, SetupError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Optional, Sequence
+
+    from .syscalls import Syscalls
 
 SUBUID = "/etc/subuid"
 SUBGID = "/etc/subgid"
@@ -230,9 +231,11 @@ def write_maps(pid: int, mappings: IdMappings) -> None:
         raise IdMapError("; ".join(errors) + " (check /etc/subuid and /etc/subgid)")
 
 
-def become_root_in_userns(sc: Optional[syscalls.Syscalls] = None) -> None:
+def become_root_in_userns(sc: Optional[Syscalls] = None) -> None:
     """After the maps are written: take uid/gid 0 inside explicitly (the caller's
     ids already map to 0, but a set-gid helper may have left others) and keep caps."""
+    from . import syscalls
+
     sc = sc or syscalls.default()
     sc.setresgid(0, 0, 0)
     sc.setresuid(0, 0, 0)
@@ -253,6 +256,8 @@ def run_in_userns(
     program's exit code (128+N when a signal ended it).
     """
     import pickle  # noqa: F401 - loaded before the fork: fn may leave the host's files behind
+
+    from . import syscalls   # the namespace code (imported here: the host side of a `run` needs none)
 
     rootful = os.geteuid() == 0 and mappings is None
     mappings = mappings or (None if rootful else default_mappings())
@@ -321,6 +326,8 @@ def run_in_namespaces_of(pid: int, kinds: Sequence[str], fn: Callable[..., Any],
     execs). The user namespace is joined first, so that the others, which it owns, may be."""
     import pickle  # noqa: F401 - loaded before the fork, as in run_in_userns
 
+    from . import syscalls
+
     flags = {"net": syscalls.CLONE_NEWNET, "ipc": syscalls.CLONE_NEWIPC, "uts": syscalls.CLONE_NEWUTS}
     res_r, res_w = os.pipe()
     child = os.fork()
@@ -377,6 +384,8 @@ def spawn_in_userns(argv: Sequence[str], env: dict[str, str], mappings: Optional
     a new user namespace with mappings, as its root; with mappings None (as root) in none.
     keep_fds stay open in it, under the same numbers; stderr goes to stderr_path (appended)
     or /dev/null. Returns its pid once its ids are mapped and it has been let go on."""
+    from . import syscalls
+
     pid_r, pid_w = os.pipe()
     go_r, go_w = os.pipe()
     child = os.fork()

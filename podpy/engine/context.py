@@ -71,13 +71,14 @@ def in_userns_for(rootless: bool, mappings: Callable[[], Optional[IdMappings]]) 
 
 def make_driver(name: str, rootless: bool, mount_program: Optional[str]) -> Driver:
     from storage.drivers.overlay import FuseOverlayDriver, OverlayDriver
-    from storage.drivers.vfs import VfsDriver
 
     if name == "overlay":
         return OverlayDriver(rootless)
     if name == "fuse-overlayfs":
         return FuseOverlayDriver(rootless, mount_program)
     if name == "vfs":
+        from storage.drivers.vfs import VfsDriver
+
         return VfsDriver()
     raise InvalidArgument(f"unknown storage driver {name!r}")
 

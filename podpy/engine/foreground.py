@@ -39,7 +39,7 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
     the signals podpy receives on to it (else they are ignored while it runs); detach_keys:
     the keys whose detaching a terminal's relay refuses (see _refuse_detach); streams: the
     outputs shown (-a/--attach: "stdout", "stderr"; None: both), the others still logged."""
-    from rootless import parent, tty
+    from rootless import parent
 
     start_dependencies(rt, rec, warn)
     ctr = Container(rt, rec)
@@ -54,7 +54,7 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
             from ..network.start import NetStart
 
             net = NetStart(rt, rec)
-            console = tty.window_size(0) if cfg.tty else None
+            console = _window_size() if cfg.tty else None
             spec = container_spec(rt, rec, warn, console, net)
             cdir = rt.store.container_dir(rec.id)
             after_exit = ((__name__, "_remove_rootfs_container", (cdir,)) if cfg.rootfs
@@ -104,6 +104,8 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
         timer = _Timeout(container, cfg.timeout) if cfg.timeout else None
         try:
             if container.pty_master is not None:
+                from rootless import tty
+
                 with tty.RawMode(0):
                     tty.relay(container.pty_master, stdin_open=cfg.interactive,
                               escape=_refuse_detach(detach_keys) if detach_keys else None,
@@ -152,6 +154,14 @@ def _remove_rootfs_container(cdir: str) -> None:
     except OSError:
         return
     remove_tree(cdir)
+
+
+def _window_size() -> Optional[tuple[int, int]]:
+    """The size of podpy's terminal, for a --tty container's console (rootless/tty.py, with
+    termios, imported only for those)."""
+    from rootless import tty
+
+    return tty.window_size(0)
 
 
 def _foreground_log(rt: Runtime, rec: ContainerRecord, pipes: list[int]) -> tuple[Any, tuple[int, ...]]:

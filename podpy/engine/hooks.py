@@ -155,10 +155,10 @@ def for_spec(hooks: list[Hook], spec: dict[str, Any], binds: bool, warn: Optiona
 def attach(spec: dict[str, Any], dirs: Optional[list[str]], cid: str, bundle: str, binds: bool,
            warn: Optional[Callable[[str], None]] = None) -> None:
     """Put the matching hooks of dirs into spec (nothing when none match)."""
-    from rootless.hooks import STATE_KEY
-
     matched = for_spec(load(dirs), spec, binds, warn)
     if matched:
+        from rootless.hooks import STATE_KEY
+
         spec["hooks"] = matched
         spec[STATE_KEY] = {"id": cid, "bundle": bundle}
 

@@ -9,11 +9,11 @@ mapped on the other CPU meanwhile) and then preloads the rest of its way."""
 
 ENGINE = ("podpy.cli.runargs", "podpy.cli.render", "podpy.engine.runoptions", "podpy.engine.containers")
 CREATE = ("storage.db", "storage.store", "podpy.state", "podpy.engine.reconcile", "podpy.engine.create",
-          "storage.drivers.overlay", "storage.drivers.vfs", "storage.transports.refs", "podpy.engine.retries",
+          "storage.drivers.overlay", "storage.transports.refs", "podpy.engine.retries",
           "podpy.registry.conf", "podpy.engine.procopts", "podpy.engine.cgroupopts", "podpy.network.config",
           "podpy.engine.healthopts", "podpy.engine.volumestore", "podpy.engine.records")
-FOREGROUND = ("podpy.engine.foreground", "rootless.parent", "rootless.tty", "podpy.network.files",
-              "podpy.network.start", "rootless.seccomp", "podpy.engine.hooks", "rootless.hooks", "rootless.cgroups")
+FOREGROUND = ("podpy.engine.foreground", "rootless.parent", "podpy.network.files", "podpy.network.start",
+              "podpy.engine.hooks", "rootless.cgroups")
 EXEC = ("podpy.cli.runargs", "podpy.engine.runoptions", "podpy.engine.execute", "rootless.tty", "rootless.execute",
         "rootless.child", "podpy.engine.forward", "podpy.engine.spec", "rootless.userns", "storage.drivers.overlay",
         "storage.drivers.vfs", "storage.fsutil")

@@ -445,9 +445,9 @@ def resolved_seccomp(runroot: str, profile: Optional[str], caps: list[str]) -> d
     from there while all of those stay the same."""
     from storage import fastjson as json
 
-    from rootless import seccomp as sec
+    from rootless import SECCOMP_PROFILE
 
-    path = profile or sec.DEFAULT_PROFILE
+    path = profile or SECCOMP_PROFILE
     memo = None
     try:
         st = os.stat(path)
@@ -465,6 +465,8 @@ def resolved_seccomp(runroot: str, profile: Optional[str], caps: list[str]) -> d
                 return filt
         except (OSError, ValueError):
             pass
+    from rootless import seccomp as sec
+
     filt = sec.resolve(sec.read_profile(profile, json.loads), caps)
     filt["bpf"] = compiled_seccomp(runroot, filt)
     if memo is not None:

@@ -1,11 +1,11 @@
 """The kernel's numbers that podpy uses: flags, prctl options, ioctl requests, syscall numbers.
 
 Taken from the uapi headers named beside each group. Only modules that every Python process
-has loaded (os) or that are written in C (termios) are imported, so any module may use these.
+has loaded (os) or that are written in C (termios) are imported, so any module may use these;
+termios (a shared library to load) only when a terminal's number is first asked for.
 """
 
 import os as _os
-import termios as _termios
 
 # Namespace flags (linux/sched.h).
 CLONE_NEWNS = 0x00020000
@@ -71,9 +71,18 @@ SO_LOCK_FILTER = 44
 _PPC = _os.uname().machine.startswith("ppc")
 TIOCSPTLCK = 0x80045431 if _PPC else 0x40045431
 TIOCGPTN = 0x40045430 if _PPC else 0x80045430
-TIOCSCTTY = _termios.TIOCSCTTY
-TIOCGWINSZ = _termios.TIOCGWINSZ
-TIOCSWINSZ = _termios.TIOCSWINSZ
+_FROM_TERMIOS = ("TIOCSCTTY", "TIOCGWINSZ", "TIOCSWINSZ")
+
+
+def __getattr__(name: str) -> int:
+    """TIOCSCTTY, TIOCGWINSZ, TIOCSWINSZ: this architecture's, as termios names them."""
+    if name in _FROM_TERMIOS:
+        import termios
+
+        value: int = getattr(termios, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # Numbers of the calls glibc has no wrapper for, per architecture (pidfd_getfd is 438 on all).
 SYSCALL_NUMBERS = {

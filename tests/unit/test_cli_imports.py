@@ -110,3 +110,45 @@ def test_a_driver_that_wants_more_of_functools_gets_the_real_one():
                           "assert len(tries) == 2 and db.sqlite3.connect(':memory:').execute('SELECT 1').fetchone() == (1,)\n"
                           "assert hasattr(sys.modules['functools'], 'partial')")
     assert "_sqlite3" in mods and "functools" in mods
+
+
+def test_run_host_side_leaves_the_containers_own_code_out():
+    """The host side of a `run` builds the spec and waits: the mount, seccomp and terminal code
+    (and termios, a shared library) are the container's stage 1's and init's to import, the
+    vfs driver is for stores that use it, and the OCI hooks' runner for containers with hooks."""
+    mods = _modules_after("import podpy.engine.runverbs, podpy.engine.foreground, podpy.engine.spec\n"
+                          "import podpy.engine.start, podpy.engine.create, podpy.engine.hooks, podpy.engine.context\n"
+                          "import rootless.ahead, rootless.parent, rootless.userns, rootless.sync, rootless.cgroups\n"
+                          "import rootless.rootfs, rootless.capabilities\n"
+                          "podpy.engine.context.make_driver('overlay', True, None)\n"
+                          "podpy.engine.hooks.attach({}, [], 'c', '/b', False)\n"
+                          "rootless.rootfs.default_mounts(True, True)\n"
+                          "rootless.capabilities.resolve(rootless.capabilities.DEFAULT, [], [], False)")
+    assert "rootless.rootfs" in mods and "podpy.engine.foreground" in mods
+    heavy = {"rootless.mounts", "rootless.syscalls", "rootless.seccomp", "rootless.tty", "rootless.child",
+             "rootless.hooks", "termios", "ctypes", "storage.drivers.vfs"}
+    assert not heavy & mods, sorted(heavy & mods)
+
+
+def test_terminal_numbers_come_from_termios_when_asked_for():
+    from rootless._ffi import numbers
+    import termios
+
+    assert (numbers.TIOCSCTTY, numbers.TIOCGWINSZ, numbers.TIOCSWINSZ) == (
+        termios.TIOCSCTTY, termios.TIOCGWINSZ, termios.TIOCSWINSZ)
+    mods = _modules_after("from rootless._ffi import numbers\nnumbers.MS_BIND")
+    assert "rootless._ffi.numbers" in mods and "termios" not in mods
+
+
+def test_a_command_collects_its_young_objects_only_after_its_start_up():
+    """The young generation's threshold is raised for the whole command (its start-up's objects
+    all live on); the older generations keep theirs."""
+    import gc
+
+    code = ("import gc, os, sys\nsys.argv = ['podpy', 'run', '--help']\nreal_exit = os._exit\n"
+            "def leave(code):\n    print(gc.get_threshold(), gc.get_count()[0] > 700, flush=True)\n    real_exit(code)\n"
+            "os._exit = leave\nfrom podpy.__main__ import main, YOUNG_THRESHOLD\nmain()")
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": f"{ROOT}:{sysconfig.get_paths()['purelib']}"},
+                         cwd=str(ROOT)).stdout
+    assert out.splitlines()[-1] == f"(100000, {gc.get_threshold()[1]}, {gc.get_threshold()[2]}) True"

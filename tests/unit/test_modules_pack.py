@@ -218,3 +218,38 @@ print("storage.db" in sys.modules, "podpy.state" in sys.modules)
 """], capture_output=True, text=True, cwd="/")
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_preload_reads_the_pack_once_and_closes_it(site):
+    out = subprocess.run([sys.executable, "-S", "-c", f"""
+import os, sys
+sys.path[:] = [{str(site)!r}] + sys.path
+import podpy
+before = sorted(os.listdir("/proc/self/fd"))
+opened = []
+sys.addaudithook(lambda event, args: opened.append(str(args[0])) if event == "open" else None)
+podpy.preload(("podpy.state",))
+print(sum(1 for p in opened if p.endswith("{build_pack.PACK}")), "storage.db" in sys.modules,
+      sorted(os.listdir("/proc/self/fd")) == before)
+"""], capture_output=True, text=True, cwd="/")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1", "True", "True"]
+
+
+def test_preload_of_a_pack_rebuilt_since_its_index_was_read_leaves_it_to_importlib(site):
+    pack = site / "podpy" / build_pack.PACK
+    out = subprocess.run([sys.executable, "-S", "-c", f"""
+import os, sys
+sys.path[:] = [{str(site)!r}] + sys.path
+import podpy
+data = open({str(pack)!r}, "rb").read()
+os.unlink({str(pack)!r})
+with open({str(pack)!r}, "wb") as f:
+    f.write(data)
+podpy.preload(("podpy.state",))
+print("storage.db" in sys.modules)
+import storage.db
+print(type(storage.db.__loader__).__name__)
+"""], capture_output=True, text=True, cwd="/")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "SourceFileLoader"]
