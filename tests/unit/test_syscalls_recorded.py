@@ -348,3 +348,66 @@ def test_the_recorder_has_only_real_methods():
     with pytest.raises(TypeError):
         rec.unshare()                          # the real signature takes flags
 
+
+
+def _start_early(spec: dict):
+    """As _start, for a stage 1 started ahead that forked its init before the spec came
+    (child.EarlyInit): the init is handed its job once stage 1 has mounted the rootfs."""
+    import marshal
+
+    r, w = os.pipe()
+    host, inside = Channel.pair()
+    stage1 = os.fork()
+    if stage1 == 0:
+        os.close(r)
+        host.close()
+        code = 1
+        try:
+            sc = Recorder(w)
+            early = child.EarlyInit(inside, sc, lambda data: (marshal.loads(data), False))
+            code = child.run_stage1(spec, inside, None, False, sc, in_userns=True,
+                                    early=(early, marshal.dumps(spec)))
+        except BaseException as exc:  # noqa: BLE001
+            inside.report(exc)
+        os._exit(code)
+    os.close(w)
+    inside.close()
+    try:
+        msg, _ = host.expect("pid")
+        init = int(msg["pid"])
+        host.send("go")
+        while True:
+            reply, fds = host.recv()
+            for fd in fds:
+                os.close(fd)
+            if reply is None:
+                break
+            assert reply.get("type") != "error", from_wire(reply["error"])
+    finally:
+        host.close()
+        with os.fdopen(r) as f:
+            calls = [ast.literal_eval(line) for line in f]
+        _, status = os.waitpid(stage1, 0)
+    return stage1, init, calls, os.waitstatus_to_exitcode(status)
+
+
+def test_an_early_init_is_forked_into_its_namespaces_before_the_rootfs_is_mounted(tmp_path):
+    spec = _spec(tmp_path)
+    root = spec["root"]["path"]
+    stage1, init, calls, status = _start_early(spec)
+    assert status == 0
+    assert _brief(calls, stage1, root) == [
+        ("setresgid", 0), ("setresuid", 0),
+        ("unshare", S.CLONE_NEWNS),
+        ("mount", "/"),                                      # made private
+        ("unshare", S.CLONE_NEWPID | S.CLONE_NEWUTS | S.CLONE_NEWIPC | S.CLONE_NEWNET),
+        ("setresgid", 0), ("setresuid", 0),                  # run_stage1's own, with its spec
+        ("mount", "<root>"),                                 # the overlay, then the init goes on
+        ("umount2", "<root>"),                               # after the init exited
+    ]
+    got = _brief(calls, init, root)
+    # `lo` came up while the init waited for its job; the rest is the init's usual order
+    assert got[:4] == [("interface_up", "lo"), ("set_pdeathsig",), ("unshare", S.CLONE_NEWNS),
+                       ("sysctl", "net/ipv4/ping_group_range")]
+    assert got.count(("interface_up", "lo")) == 1
+    assert ("pivot_root",) in got and got[-1] == ("capset",)
