@@ -143,8 +143,7 @@ class Database:
         # isolation_level=None: we issue BEGIN ourselves, so reads never hold locks.
         self.conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                                     check_same_thread=False)
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        self.conn.row_factory = sqlite3.Row   # connect's timeout is the busy timeout
         mode = self.conn.execute("PRAGMA journal_mode").fetchone()[0]
         if mode != "wal":
             self.conn.execute("PRAGMA journal_mode=WAL")
@@ -157,6 +156,9 @@ class Database:
         # One connection may serve several threads (a pull applies layers in
         # parallel): their write transactions take turns on it.
         self._lock = _thread.RLock()
+        # each component's schema version as read or migrated here (a command asks twice: before
+        # and in its migration)
+        self._versions: dict[str, int] = {}
 
     def write(self) -> _Write:
         """A write transaction for a with block: BEGIN IMMEDIATE ... COMMIT, rolled back on
@@ -177,6 +179,7 @@ class Database:
                     if stmt.strip():
                         c.execute(stmt)
             c.execute("INSERT OR REPLACE INTO schema_versions VALUES (?, ?)", (component, len(migrations)))
+        self._versions[component] = len(migrations)
 
     def version(self, component: str) -> int:
         """The schema version of component's tables (0: none yet)."""
@@ -204,12 +207,18 @@ class Database:
                     pass
 
     def _version(self, component: str) -> int:
+        known = self._versions.get(component)
+        if known is not None:
+            return known
         try:
             row = self.conn.execute(
                 "SELECT version FROM schema_versions WHERE component=?", (component,)).fetchone()
         except sqlite3.OperationalError:
             return 0
-        return int(row[0]) if row else 0
+        version = int(row[0]) if row else 0
+        if version:
+            self._versions[component] = version   # (none yet: asked again, it may be there by then)
+        return version
 
     def close(self) -> None:
         if self in _open:

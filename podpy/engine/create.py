@@ -19,6 +19,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable, Optional
 
+    from storage.images import Image
+
     from .podstore import PodRecord
     from .runoptions import CreateOptions
 
@@ -40,7 +42,7 @@ def random_name() -> str:
 
 def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
            on_replaced: Optional[Callable[[str], None]] = None, pod: Optional[PodRecord] = None,
-           infra: bool = False) -> ContainerRecord:
+           infra: bool = False, image: Optional[Image] = None) -> ContainerRecord:
     """Validate everything first, then make the row (state `configured`), the
     storage, and flip the row to `created`; on failure undo what was made.
 
@@ -49,6 +51,8 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
     removes, not a stray created container. With --replace, a container of the
     same name is removed first (its name told to on_replaced, as podman prints it). In a pod
     (--pod, or pod given: the pod whose infra container this is), it joins what the pod shares.
+    image: the one o.image names, when the caller has just looked it up (the row's insert
+    checks that it is still there).
     """
     if o.init_ctr is not None:
         if not (o.pod or o.pod_id_file) or infra:
@@ -132,7 +136,10 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
         raise InvalidArgument(str(exc)) from exc
     rootfs, rootfs_overlay = procopts.check_rootfs(o.image) if o.rootfs else ("", False)
     try:
-        image = None if rootfs else rt.store.image(o.image, rt.cfg.short_names)
+        if rootfs:
+            image = None
+        elif image is None:
+            image = rt.store.image(o.image, rt.cfg.short_names)
     except Exception as exc:  # noqa: BLE001
         raise translate(exc) from exc
     if image is not None and not image.layers:   # maybe a manifest list: its image for this machine

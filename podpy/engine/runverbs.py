@@ -13,6 +13,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable, Optional
 
+    from storage.images import Image
+
     from ..state import ContainerRecord
     from .context import Runtime
     from .runoptions import CreateOptions
@@ -52,11 +54,14 @@ def _platform_matches(config: dict[str, object], wanted: tuple[str, str, Optiona
 _OWN_NETNS_MODES = ("none", "slirp4netns", "pasta", "private")
 
 
-def _own_namespaces(opts: CreateOptions) -> bool:
-    """Whether, as far as its options say, the container gets PID, UTS, IPC and network
-    namespaces of its own (a guess: the spec decides, and a stage 1 that made them for another
-    spec is let go)."""
-    if opts.pod or opts.pid or opts.ipc or opts.uts:
+def _own_namespaces(opts: CreateOptions, driver: Optional[str]) -> bool:
+    """Whether, as far as its options and the store's driver say, the container gets PID, UTS,
+    IPC and network namespaces of its own and a root file system that needs no server (a guess:
+    the spec decides, and a stage 1 that made them for another spec is let go). Another user
+    namespace may need an id-mapped root (fuse-overlayfs), as the fuse-overlayfs driver does."""
+    if opts.pod or opts.pid or opts.ipc or opts.uts or driver == "fuse-overlayfs":
+        return False
+    if opts.userns or opts.uidmap or opts.gidmap or opts.subuidname or opts.subgidname:
         return False
     return all(mode.partition(":")[0] in _OWN_NETNS_MODES for mode in opts.network)
 
@@ -74,8 +79,8 @@ class RunVerbs:
         from .create import create
 
         reconcile(self.rt)
-        opts = self._pull_if_needed(opts)
-        return create(self.rt, self._new_pod(opts), on_replaced=on_replaced)
+        opts, image = self._pull_if_needed(opts)
+        return create(self.rt, self._new_pod(opts), on_replaced=on_replaced, image=image)
 
     def _new_pod(self, opts: CreateOptions) -> CreateOptions:
         """`--pod new:NAME`: the pod made first (with the container's published ports and
@@ -114,7 +119,10 @@ class RunVerbs:
             # too when the container will most likely have namespaces of its own.
             from rootless import ahead as stage1
 
-            ahead = stage1.start(mappings, early_init=_own_namespaces(opts))
+            from storage.sidecar import recorded_driver
+
+            driver = self.rt.cfg.driver or recorded_driver(self.rt.cfg.root)
+            ahead = stage1.start(mappings, early_init=_own_namespaces(opts, driver))
         from .. import preload
         from . import paths
 
@@ -129,8 +137,8 @@ class RunVerbs:
                 prestart(self.rt.cfg.runroot)
         try:
             reconcile(self.rt)
-            opts = self._pull_if_needed(opts)
-            rec = create(self.rt, self._new_pod(opts), for_run=True, on_replaced=on_replaced)
+            opts, image = self._pull_if_needed(opts)
+            rec = create(self.rt, self._new_pod(opts), for_run=True, on_replaced=on_replaced, image=image)
             for line in self.rt.cfg.warnings:
                 self.warn(line)
             if opts.detach:
@@ -167,18 +175,19 @@ class RunVerbs:
             if report.error is not None:
                 self.warn(str(report.error))
 
-    def _pull_if_needed(self, opts: CreateOptions) -> CreateOptions:
+    def _pull_if_needed(self, opts: CreateOptions) -> tuple[CreateOptions, Optional[Image]]:
         """opts, its image pulled as --pull says (of the platform of --platform or
         --os/--arch/--variant, with --authfile's credentials and --tls-verify); a transport
         reference's image (docker-archive:x.tar, oci:dir...) copied in and named by what it
-        became in the store."""
+        became in the store. With it the image found in the store, when it was looked up
+        (create looks it up otherwise)."""
         attached_streams(opts.attach)   # checked for create as for run
         if opts.platform and (opts.arch or opts.os):
             raise InvalidArgument("--platform option can not be specified with --arch or --os")
         if opts.authfile and not os.path.exists(opts.authfile):
             raise InvalidArgument(f"stat {opts.authfile}: no such file or directory")
         if opts.rootfs:
-            return opts
+            return opts, None
         from storage.transports.refs import transport_of
 
         transport = transport_of(opts.image)
@@ -188,7 +197,7 @@ class RunVerbs:
             name = ensure_transport_image(self.rt, opts.image, self.progress or (lambda _line: None))
             opts = type(opts)(**{**opts.as_dict(), "image": name})
             if transport != "docker":
-                return opts
+                return opts, None
         from .retries import retry_plan
 
         retry_plan(opts.retry, opts.retry_delay)   # bad values stop the command even with no pull
@@ -199,14 +208,14 @@ class RunVerbs:
 
             wanted = platform_of(opts.platform, opts.os, opts.arch, opts.variant)
         if policy == "never":
-            return opts
+            return opts, None
         if policy == "missing":
             from storage.errors import StorageError
 
             try:
                 found = self.rt.store.image(image, self.rt.cfg.short_names)
                 if wanted is None or _platform_matches(found.config, wanted):
-                    return opts
+                    return opts, found
                 # another platform's image: pull the one asked for, as podman does
             except StorageError:
                 pass  # not here: pull it, as podman does
@@ -216,4 +225,4 @@ class RunVerbs:
                      tls_verify=opts.tls_verify, auth_file=opts.authfile, creds=opts.creds, cert_dir=opts.cert_dir,
                      retry=opts.retry, retry_delay=opts.retry_delay, warn=self.warn,
                      signature_policy=opts.signature_policy)
-        return opts
+        return opts, None

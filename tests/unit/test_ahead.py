@@ -117,10 +117,22 @@ def test_a_given_stage1_that_is_never_launched_is_abandoned_and_reaped(tmp_path)
     ({}, True), ({"network": ["none"]}, True), ({"network": ["slirp4netns:port_handler=slirp4netns"]}, True),
     ({"network": ["pasta"]}, True), ({"network": ["host"]}, False), ({"network": ["container:db"]}, False),
     ({"network": ["mynet"]}, False), ({"pid": "host"}, False), ({"ipc": "shareable"}, False),
-    ({"uts": "host"}, False), ({"pod": "p"}, False),
+    ({"uts": "host"}, False), ({"pod": "p"}, False), ({"userns": "keep-id"}, False),
+    ({"uidmap": ["0:1:1000"]}, False), ({"subuidname": "u"}, False),
 ])
 def test_run_guesses_from_its_options_whether_to_fork_the_init_early(fields, own):
     from podpy.engine.runoptions import CreateOptions
     from podpy.engine.runverbs import _own_namespaces
 
-    assert _own_namespaces(CreateOptions(image="busybox", **fields)) is own
+    assert _own_namespaces(CreateOptions(image="busybox", **fields), "overlay") is own
+    assert _own_namespaces(CreateOptions(image="busybox", **fields), None) is own
+    # the fuse-overlayfs driver's server must stay out of the container's PID namespace
+    assert _own_namespaces(CreateOptions(image="busybox", **fields), "fuse-overlayfs") is False
+
+
+def test_the_store_records_its_driver_beside_its_data(tmp_path):
+    from storage.sidecar import recorded_driver
+
+    assert recorded_driver(str(tmp_path)) is None
+    (tmp_path / "driver.json").write_text('{"driver": "fuse-overlayfs"}')
+    assert recorded_driver(str(tmp_path)) == "fuse-overlayfs"

@@ -300,3 +300,19 @@ def test_seccomp_policy_image_takes_the_images_profile(rt):
     with open(rec.config.seccomp) as f:
         assert f.read() == profile
     assert _create(rt).config.seccomp == ""   # the default policy: the default profile
+
+
+def test_create_looks_its_image_up_once_after_the_pull_policy_did(rt):
+    """`run` and `create` with --pull missing find the image for the policy and hand it to the
+    container's creation, which does not look it up again (the row's insert still checks that
+    it is there)."""
+    from podpy.engine.containers import ContainerEngine
+
+    seen: list[str] = []
+    rt.db.conn.set_trace_callback(seen.append)
+    try:
+        rec = ContainerEngine(rt, lambda _line: None, None).create(CreateOptions(**runargs.parse("create", ["img"])))
+    finally:
+        rt.db.conn.set_trace_callback(None)
+    assert rec.image_name == "localhost/img:latest"
+    assert len([s for s in seen if s.startswith("SELECT image_id FROM image_names WHERE name=")]) == 1
