@@ -10,10 +10,6 @@ it the spec through a pipe and carries on as for a stage 1 forked there.
 The host side imports nothing heavy here before the fork. The child loads libc, forks its
 map-writing helper, unshares, and only then imports the rest of child.py (the mount and
 seccomp code) while the helper runs newuidmap and newgidmap.
-
-Told that the container will most likely have its own PID, UTS, IPC and network namespaces
-(`early_init`), it also makes those, once its maps are written, and forks the container's
-init into them (child.EarlyInit): a spec that asks for other namespaces does not fit it.
 """
 
 from __future__ import annotations
@@ -34,19 +30,18 @@ class Ahead:
     hands it the spec when it fits, before the caller has the rest of the launch ready: the
     channel waits in `handed` for parent.launch (or parent.abandon) to take it."""
 
-    __slots__ = ("pid", "host", "mappings", "early_init", "handed", "_spec_w")
+    __slots__ = ("pid", "host", "mappings", "handed", "_spec_w")
 
-    def __init__(self, mappings: IdMappings, early_init: bool = False) -> None:
+    def __init__(self, mappings: IdMappings) -> None:
         from .sync import Channel
 
         self.mappings = mappings
-        self.early_init = early_init
         host, inside = Channel.pair()
         spec_r, spec_w = os.pipe2(os.O_CLOEXEC)
         pid = os.fork()
         if pid == 0:
             os.close(spec_w)
-            _stage1(inside, spec_r, [host.fileno()], mappings, early_init)
+            _stage1(inside, spec_r, [host.fileno()], mappings)
         os.close(spec_r)
         inside.close()
         self.pid: int = pid
@@ -55,25 +50,13 @@ class Ahead:
         self._spec_w = spec_w
 
     def fits(self, spec: dict[str, Any]) -> bool:
-        """Whether spec asks for a new user namespace with the mappings this one has (and, for
-        an early init, exactly the new namespaces it was forked into, and a cgroup one or not)."""
+        """Whether spec asks for a new user namespace with the mappings this one has."""
         from .userns import IdMappings
 
         linux = spec.get("linux", {})
-        namespaces = linux.get("namespaces", [])
-        users = [ns for ns in namespaces if ns["type"] == "user"]
+        users = [ns for ns in linux.get("namespaces", []) if ns["type"] == "user"]
         if len(users) != 1 or users[0].get("path"):
             return False
-        if self.early_init:
-            from .child import EARLY_NAMESPACES
-
-            new = {ns["type"] for ns in namespaces if not ns.get("path")}
-            if len(new) != len(namespaces) or new - {"user", "cgroup"} != set(EARLY_NAMESPACES):
-                return False
-            if (spec.get("rootfsMount") or {}).get("type") == "fuse-overlayfs":
-                # its server must stay out of the container's PID namespace, which this stage 1
-                # has entered already (the init dies only once all of that namespace is reaped)
-                return False
         want = IdMappings.from_spec(linux)
         return (want.uids, want.gids) == (self.mappings.uids, self.mappings.gids)
 
@@ -121,11 +104,9 @@ class Ahead:
 
 # -- the child's side ------------------------------------------------------------------------
 
-def _stage1(chan: Channel, spec_fd: int, host_side_fds: list[int], mappings: IdMappings,
-            early_init: bool) -> NoReturn:
-    """Unshare the user namespace and have its maps written (with early_init, make the other
-    namespaces and fork the init), then read the job from spec_fd (end of file: not wanted,
-    exit quietly) and run it as child.stage1 would. Never returns."""
+def _stage1(chan: Channel, spec_fd: int, host_side_fds: list[int], mappings: IdMappings) -> NoReturn:
+    """Unshare the user namespace and have its maps written, then read the job from spec_fd
+    (end of file: not wanted, exit quietly) and run it as child.stage1 would. Never returns."""
     from .errors import EXIT_SETUP_FAILED
 
     code = EXIT_SETUP_FAILED
@@ -146,20 +127,13 @@ def _stage1(chan: Channel, spec_fd: int, host_side_fds: list[int], mappings: IdM
         from . import child  # the rest of stage 1, imported while the maps are written
 
         child.detach_from_caller(sc)
-        early = None
-        if early_init:
-            maps.wait()   # the init is forked as root of the mapped namespace
-            early = child.EarlyInit(chan, sc, _init_job)
         data = _read_all(spec_fd)
         if not data:
-            if early is not None:
-                early.discard()
             maps.cancel()
             os._exit(0)
         maps.wait()
         job = _decode(data)
-        code = child.run_stage1(job["spec"], chan, job["after_exit"], job["detach"], sc, in_userns=True,
-                                early=None if early is None else (early, data))
+        code = child.run_stage1(job["spec"], chan, job["after_exit"], job["detach"], sc, in_userns=True)
     except BaseException as exc:  # noqa: BLE001 - reported to the host side
         chan.report(exc)
     os._exit(code)
@@ -212,13 +186,10 @@ class _MapWriter:
         self.wait(check=False)
 
     def wait(self, check: bool = True) -> None:
-        """Wait for the helper (once; later calls return at once); raise its IdMapError when
-        the maps could not be written."""
+        """Wait for the helper; raise its IdMapError when the maps could not be written."""
         from .errors import IdMapError
 
-        if self._done < 0:
-            return
-        result = _read_all(self._done)
+        result = _read_all(self._done) if self._done >= 0 else b""
         self._done = -1
         try:
             os.waitpid(self.pid, 0)
@@ -252,12 +223,6 @@ def _decode(data: bytes) -> dict[str, Any]:
     return pickle.loads(data[1:])
 
 
-def _init_job(data: bytes) -> tuple[dict[str, Any], bool]:
-    """An early init's part of the job stage 1 read: the spec, and whether it is detached."""
-    job = _decode(data)
-    return job["spec"], job["detach"]
-
-
 def _read_all(fd: int) -> bytes:
     """Everything until end of file; fd is closed."""
     chunks = []
@@ -273,11 +238,10 @@ def _read_all(fd: int) -> bytes:
 
 # -- the host side's entry ------------------------------------------------------------------
 
-def start(mappings: IdMappings, early_init: bool = False) -> Optional[Ahead]:
-    """A stage 1 for a new user namespace with these mappings (with early_init, also the
-    container's init, in new PID, UTS, IPC and network namespaces), or None when it cannot be
+def start(mappings: IdMappings) -> Optional[Ahead]:
+    """A stage 1 for a new user namespace with these mappings, or None when it cannot be
     forked (the caller then starts one the ordinary way)."""
     try:
-        return Ahead(mappings, early_init)
+        return Ahead(mappings)
     except OSError:
         return None

@@ -7,9 +7,7 @@ unshares the PID, UTS, IPC and network namespaces and forks the init, then
 waits for it and exits with its status, after running the caller's `after_exit`
 (still inside the user namespace, so it can remove files owned by container ids).
 A detached stage 1 (the monitor's containers) exits once the init is forked: the
-init is then reaped by the monitor, a child subreaper. A stage 1 started ahead of its
-spec (ahead.py) may make those namespaces and fork the init before the spec comes
-(EarlyInit), when the root file system needs no server process.
+init is then reaped by the monitor, a child subreaper.
 
 The init is PID 1 of the new PID namespace. It waits for "go" (the host side
 has by then placed it in its cgroup; with "net" in it, it waits again for "net",
@@ -34,6 +32,7 @@ from . import capabilities as caps
 from . import rootfs as R
 from . import seccomp as _seccomp
 from . import syscalls as S
+from ._ffi.numbers import TIOCSCTTY  # noqa: F401 - termios loaded now: the init sets its terminal after pivot_root
 from .errors import EXIT_SETUP_FAILED, ExecError, SetupError
 from .mounts import ensure_target, mount_rootfs, resolve_in_root
 from .sync import Channel
@@ -80,80 +79,9 @@ def detach_from_caller(sc: S.Syscalls) -> None:
         _signal.signal(sig, _signal.SIG_IGN)
 
 
-# the namespaces an early init (EarlyInit) is forked into, besides its user namespace: the ones
-# a container has of its own unless its options say otherwise
-EARLY_NAMESPACES = ("mount", "pid", "uts", "ipc", "network")
-_EARLY_FLAGS = S.CLONE_NEWPID | S.CLONE_NEWUTS | S.CLONE_NEWIPC | S.CLONE_NEWNET
-
-
-class EarlyInit:
-    """The init, forked by a stage 1 started ahead (ahead.py) before its spec came: stage 1
-    takes its mount namespace and the new PID, UTS, IPC and network namespaces, and the init,
-    forked into them, brings `lo` up and waits for its job on a pipe, while the host side is
-    still creating the container. Once the spec has come and fits (the host side checks
-    against EARLY_NAMESPACES), `start(job)` hands the init its job (run_stage1 mounts the root
-    file system first, in the mount namespace the init still shares); `discard()` lets it go.
-    decode(job) gives the init the spec and whether it is detached."""
-
-    def __init__(self, chan: Channel, sc: S.Syscalls, decode: Any) -> None:
-        sc.setresgid(0, 0, 0)
-        sc.setresuid(0, 0, 0)
-        sc.unshare(S.CLONE_NEWNS)
-        sc.mount(None, "/", None, S.MS_REC | S.MS_PRIVATE)
-        sc.unshare(_EARLY_FLAGS)
-        job_r, self._job_w = os.pipe2(os.O_CLOEXEC)
-        self.pid = os.fork()
-        if self.pid == 0:
-            os.close(self._job_w)
-            self._wait_for_job(chan, sc, job_r, decode)
-        os.close(job_r)
-
-    @staticmethod
-    def _wait_for_job(chan: Channel, sc: S.Syscalls, job_r: int, decode: Any) -> NoReturn:
-        try:
-            sc.interface_up("lo")   # as _init does for a new network namespace
-            chunks = []
-            while True:
-                chunk = os.read(job_r, 1 << 16)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-            os.close(job_r)
-        except BaseException as exc:  # noqa: BLE001 - reported to the host side
-            chan.report(exc)
-            os._exit(EXIT_SETUP_FAILED)
-        if not chunks:
-            os._exit(0)   # discarded
-        spec, detach = decode(b"".join(chunks))
-        init(spec, chan, detach, sc, lo_up=True)
-
-    def start(self, job: bytes) -> int:
-        """Hand the init its job; its pid."""
-        fd, self._job_w = self._job_w, -1
-        try:
-            view = memoryview(job)
-            while view:
-                view = view[os.write(fd, view):]
-        except BrokenPipeError:
-            pass   # the init failed: its error is on the channel
-        finally:
-            os.close(fd)
-        return self.pid
-
-    def discard(self) -> None:
-        """Let the init go (it exits at the end of its pipe) and reap it."""
-        if self._job_w < 0:
-            return
-        os.close(self._job_w)
-        self._job_w = -1
-        _wait(self.pid)
-
-
 def run_stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[tuple[str, str, tuple[Any, ...]]],
-               detach: bool, sc: S.Syscalls, in_userns: bool = False,
-               early: Optional[tuple[EarlyInit, bytes]] = None) -> int:
-    """Stage 1's work; its exit status. in_userns: the user namespace is unshared and mapped;
-    early: an init forked already, in the namespaces the spec asks for, and its job."""
+               detach: bool, sc: S.Syscalls, in_userns: bool = False) -> int:
+    """Stage 1's work; its exit status. in_userns: the user namespace is unshared and mapped."""
     if not in_userns:  # a stage 1 started ahead did these (ahead.py)
         detach_from_caller(sc)
     ns = namespaces(spec)
@@ -175,29 +103,25 @@ def run_stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[tuple[s
             chan.expect("mapped")
         sc.setresgid(0, 0, 0)
         sc.setresuid(0, 0, 0)
-    if early is None:
-        # A mount namespace of our own for the rootfs; nothing propagates back to the host.
-        sc.unshare(S.CLONE_NEWNS)
-        sc.mount(None, "/", None, S.MS_REC | S.MS_PRIVATE)
+    # A mount namespace of our own for the rootfs; nothing propagates back to the host.
+    sc.unshare(S.CLONE_NEWNS)
+    sc.mount(None, "/", None, S.MS_REC | S.MS_PRIVATE)
     root_desc = spec.get("rootfsMount")
     fuse_pid = mount_rootfs(sc, root_desc, tied=not detach) if root_desc else None
-    if early is not None:
-        pid = early[0].start(early[1])   # it shares our mount namespace: the rootfs is there
-    else:
-        flags = 0
-        for kind in ("pid", "uts", "ipc", "network"):
-            if kind in ns and ns[kind] is None:
-                flags |= _NS_FLAGS[kind]
-        # Namespaces of another container (--pid container:NAME, --network ns:PATH...), joined
-        # in the user namespace that owns them (joined above); a PID namespace takes effect for
-        # the init forked below, as a new one would.
-        for kind in ("network", "ipc", "uts", "cgroup", "pid"):
-            if ns.get(kind):
-                _join(sc, str(ns[kind]), _NS_FLAGS[kind])
-        sc.unshare(flags)
-        pid = os.fork()
-        if pid == 0:
-            init(spec, chan, detach, sc)
+    flags = 0
+    for kind in ("pid", "uts", "ipc", "network"):
+        if kind in ns and ns[kind] is None:
+            flags |= _NS_FLAGS[kind]
+    # Namespaces of another container (--pid container:NAME, --network ns:PATH...), joined in
+    # the user namespace that owns them (joined above); a PID namespace takes effect for the
+    # init forked below, as a new one would.
+    for kind in ("network", "ipc", "uts", "cgroup", "pid"):
+        if ns.get(kind):
+            _join(sc, str(ns[kind]), _NS_FLAGS[kind])
+    sc.unshare(flags)
+    pid = os.fork()
+    if pid == 0:
+        init(spec, chan, detach, sc)
     if detach:
         chan.send("pid", pid=pid, fuse_pid=fuse_pid)
         chan.close()
@@ -268,11 +192,10 @@ def _wait(pid: int) -> int:
 
 
 def init(spec: dict[str, Any], chan: Channel, detach: bool = False,
-         sc: Optional[S.Syscalls] = None, lo_up: bool = False) -> NoReturn:
-    """PID 1 of the container. Never returns: execs or exits. lo_up: its network namespace's
-    `lo` is up already (EarlyInit)."""
+         sc: Optional[S.Syscalls] = None) -> NoReturn:
+    """PID 1 of the container. Never returns: execs or exits."""
     try:
-        _init(spec, chan, detach, sc or S.default(), lo_up)
+        _init(spec, chan, detach, sc or S.default())
     except ExecError as exc:
         chan.report(exc)
         os._exit(exc.exit_code)
@@ -281,7 +204,7 @@ def init(spec: dict[str, Any], chan: Channel, detach: bool = False,
     os._exit(EXIT_SETUP_FAILED)
 
 
-def _init(spec: dict[str, Any], chan: Channel, detach: bool, sc: S.Syscalls, lo_up: bool = False) -> None:
+def _init(spec: dict[str, Any], chan: Channel, detach: bool, sc: S.Syscalls) -> None:
     if not detach:  # a detached init outlives stage 1 by design
         sc.set_pdeathsig(_signal.SIGKILL)
     go, stdio = chan.expect("go")
@@ -298,8 +221,7 @@ def _init(spec: dict[str, Any], chan: Channel, detach: bool, sc: S.Syscalls, lo_
     process = spec["process"]
     rootfs = spec["root"]["path"]
     if ns.get("network", "") is None:
-        if not lo_up:
-            sc.interface_up("lo")   # a new network namespace starts with `lo` down; containers expect it up
+        sc.interface_up("lo")   # a new network namespace starts with `lo` down; containers expect it up
         _ping_group(sc, spec)
     if "uts" in ns and ns["uts"] is None and spec.get("hostname"):
         sc.sethostname(spec["hostname"])

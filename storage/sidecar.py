@@ -176,13 +176,6 @@ def driver_path(root: str) -> str:
     return os.path.join(root, DRIVER)
 
 
-def recorded_driver(root: str) -> Optional[str]:
-    """The storage driver the store at root records beside its data (None: none yet)."""
-    got = read_json(driver_path(root))
-    driver = (got or {}).get("driver")
-    return driver if isinstance(driver, str) else None
-
-
 def layer_path(root: str, layer_id: str) -> str:
     return os.path.join(root, "layers", _hex(layer_id) + ".json")
 

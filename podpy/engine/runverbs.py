@@ -50,22 +50,6 @@ def _platform_matches(config: dict[str, object], wanted: tuple[str, str, Optiona
             and (not variant or not have or have == variant))
 
 
-# --network modes with a network namespace of the container's own (made new by its stage 1)
-_OWN_NETNS_MODES = ("none", "slirp4netns", "pasta", "private")
-
-
-def _own_namespaces(opts: CreateOptions, driver: Optional[str]) -> bool:
-    """Whether, as far as its options and the store's driver say, the container gets PID, UTS,
-    IPC and network namespaces of its own and a root file system that needs no server (a guess:
-    the spec decides, and a stage 1 that made them for another spec is let go). Another user
-    namespace may need an id-mapped root (fuse-overlayfs), as the fuse-overlayfs driver does."""
-    if opts.pod or opts.pid or opts.ipc or opts.uts or driver == "fuse-overlayfs":
-        return False
-    if opts.userns or opts.uidmap or opts.gidmap or opts.subuidname or opts.subgidname:
-        return False
-    return all(mode.partition(":")[0] in _OWN_NETNS_MODES for mode in opts.network)
-
-
 class RunVerbs:
     """ContainerEngine's create and run (its rt, warn and progress)."""
 
@@ -115,14 +99,10 @@ class RunVerbs:
         mappings = None if opts.detach else self.rt.userns_mappings
         if mappings is not None:
             # Its stage 1 forked now: it unshares and maps its user namespace on the other CPU
-            # while this process creates the container (rootless/ahead.py), and forks the init
-            # too when the container will most likely have namespaces of its own.
+            # while this process creates the container (rootless/ahead.py).
             from rootless import ahead as stage1
 
-            from storage.sidecar import recorded_driver
-
-            driver = self.rt.cfg.driver or recorded_driver(self.rt.cfg.root)
-            ahead = stage1.start(mappings, early_init=_own_namespaces(opts, driver))
+            ahead = stage1.start(mappings)
         from .. import preload
         from . import paths
 

@@ -13,10 +13,6 @@ import struct
 from ..errors import SyscallError
 from . import numbers as N
 
-# The terminal requests, taken from termios now: a container's init uses them after pivot_root,
-# when termios (a shared library) could no longer be loaded.
-_TIOCGWINSZ, _TIOCSWINSZ, _TIOCSCTTY = N.TIOCGWINSZ, N.TIOCSWINSZ, N.TIOCSCTTY
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Union
@@ -37,14 +33,14 @@ def _ioctl(name: str, fd: int, request: int, arg: Union[int, bytes, bytearray] =
 
 
 def get_winsize(fd: int, path: str = "") -> tuple[int, int]:
-    rows, cols, _, _ = _WINSIZE.unpack(_ioctl("TIOCGWINSZ", fd, _TIOCGWINSZ, bytes(_WINSIZE.size), path))
+    rows, cols, _, _ = _WINSIZE.unpack(_ioctl("TIOCGWINSZ", fd, N.TIOCGWINSZ, bytes(_WINSIZE.size), path))
     return rows, cols
 
 
 def set_winsize(fd: int, rows: int, cols: int, path: str = "") -> None:
     if not (0 <= rows <= 0xFFFF and 0 <= cols <= 0xFFFF):
         raise ValueError(f"window size {rows}x{cols} out of range")
-    _ioctl("TIOCSWINSZ", fd, _TIOCSWINSZ, _WINSIZE.pack(rows, cols, 0, 0), path)
+    _ioctl("TIOCSWINSZ", fd, N.TIOCSWINSZ, _WINSIZE.pack(rows, cols, 0, 0), path)
 
 
 def unlockpt(fd: int, path: str = "/dev/ptmx") -> None:
@@ -58,7 +54,7 @@ def ptsname(fd: int, path: str = "/dev/ptmx") -> str:
 
 
 def set_controlling_terminal(fd: int, path: str = "") -> None:
-    _ioctl("TIOCSCTTY", fd, _TIOCSCTTY, 0, path)
+    _ioctl("TIOCSCTTY", fd, N.TIOCSCTTY, 0, path)
 
 
 def ns_get_userns(fd: int, path: str = "") -> int:

@@ -2,8 +2,8 @@
 
 Taken from the uapi headers named beside each group. Only modules that every Python process
 has loaded (os) or that are written in C (termios) are imported, so any module may use these;
-termios (a shared library to load) only when a terminal's number is first asked for (ioctl.py
-asks when it is imported, before any pivot_root).
+termios (a shared library to load) only when a terminal's number is first asked for (child.py
+asks when it is imported, before any pivot_root or change of mount namespace).
 """
 
 import os as _os

@@ -138,9 +138,12 @@ def test_terminal_numbers_come_from_termios_when_asked_for():
         termios.TIOCSCTTY, termios.TIOCGWINSZ, termios.TIOCSWINSZ)
     mods = _modules_after("from rootless._ffi import numbers\nnumbers.MS_BIND")
     assert "rootless._ffi.numbers" in mods and "termios" not in mods
-    # the ioctls take them when imported: an init sets its terminal after pivot_root, where
-    # termios could not be loaded any more
-    assert "termios" in _modules_after("import rootless._ffi.ioctl")
+    # the container's side takes them when imported: an init sets its terminal after
+    # pivot_root, where termios could not be loaded any more (and `exec` after entering the
+    # container's mount namespace); a stage 1 imports child.py after its unshare
+    assert "termios" not in _modules_after("import rootless.syscalls")
+    assert "termios" in _modules_after("import rootless.child")
+    assert "termios" in _modules_after("import rootless.execute")
 
 
 def test_a_command_collects_its_young_objects_only_after_its_start_up():
