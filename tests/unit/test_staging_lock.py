@@ -20,6 +20,7 @@ from storage.staging import Staging
 stage = Staging({store!r}, "cp")
 helper = os.fork()
 if helper == 0:       # a helper still at work after its command is gone
+    open({ready!r}, "w").close()   # past the fork's hooks: its copy of the lock is gone
     time.sleep(30)
     os._exit(0)
 print(helper, flush=True)
@@ -29,9 +30,16 @@ time.sleep(30)
 
 def test_a_killed_commands_staging_is_abandoned_while_its_helper_lives(tmp_path):
     store = tmp_path / "store"
-    proc = subprocess.Popen([sys.executable, "-c", COMMAND.format(root=str(ROOT), store=str(store))],
+    ready = tmp_path / "helper-at-work"
+    proc = subprocess.Popen([sys.executable, "-c", COMMAND.format(root=str(ROOT), store=str(store),
+                                                                   ready=str(ready))],
                             stdout=subprocess.PIPE, text=True)
     helper = int(proc.stdout.readline())
+    # The command is killed while its helper works (not in the instant between the fork and the
+    # helper's first step, where the helper has yet to drop its copy of the lock).
+    deadline = time.monotonic() + 10
+    while not ready.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
     try:
         assert abandoned(str(store / "tmp")) == []   # its command works: held
         proc.send_signal(signal.SIGKILL)
