@@ -180,10 +180,18 @@ def test_monitor_killed_while_run_d_starts(p):
         proc = subprocess.Popen(p.command("run", "-d", "--name", "m2", "--network", "none", "busybox", "sleep", "100"),
                                 env=p.environ(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
-        time.sleep(delay)
-        for pid in pids_of(MONITOR, root):
-            os.kill(pid, signal.SIGKILL)
-        _, err = proc.communicate(timeout=120)
+        try:
+            time.sleep(delay)
+            for pid in pids_of(MONITOR, root):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass   # a launcher the monitor forked (its command line is the monitor's), gone with it
+            _, err = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:   # a failure above: the command is not left to the next test
+                proc.kill()
+                proc.communicate()
         assert proc.returncode == 0 or (proc.returncode == 125 and err.count("\n") == 1), (proc.returncode, err)
         old = ["m1"] + (["m2"] if "m2" in containers(p) else [])
         next_commands_work(p, old, ["--network", "none"], pids)
