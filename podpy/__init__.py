@@ -234,6 +234,7 @@ def _serve_pack() -> None:
         fd = open_pack()   # once for them all: the modules are read from it by offset
         if fd is None:
             return
+
         def read_open(offset: int, length: int) -> "bytes | None":
             return read_at(fd, offset, length)
 

@@ -16,7 +16,7 @@ FOREGROUND = ("podpy.engine.foreground", "rootless.parent", "podpy.network.files
               "podpy.engine.hooks", "rootless.cgroups")
 EXEC = ("podpy.cli.runargs", "podpy.engine.runoptions", "podpy.engine.execute", "rootless.tty", "rootless.execute",
         "rootless.child", "podpy.engine.forward", "podpy.engine.spec", "rootless.userns", "storage.drivers.overlay",
-        "storage.drivers.vfs", "storage.fsutil")
+        "storage.fsutil")
 
 # what the command line preloads for each fast verb (run's rest: RunVerbs.run)
 PATHS = {
