@@ -1,42 +1,100 @@
-"""The calls the standard library lacks on Python 3.11, through ctypes: unshare, setns, mount,
+"""The calls the standard library lacks on Python 3.11, through libffi: unshare, setns, mount,
 umount2, pivot_root, open_tree, move_mount, prctl, capget/capset, prlimit, seccomp,
 pidfd_getfd, and a socket filter's setsockopt (which takes a pointer).
 
-Loaded by rootless.syscalls on first use: importing ctypes costs some milliseconds and a few
-hundred KB, which the monitor and the CLI's terminal handling do without.
+Loaded by rootless.syscalls on first use. It binds libc with _ctypes, the C half of ctypes,
+and the handful of C types these calls take, declared here: the ctypes package itself
+(ctypes/__init__.py, which defines every C type and imports struct and types) costs a
+stage 1 some 3-4 ms before its unshare, against 1 ms for _ctypes alone.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
+from _ctypes import CFuncPtr, FUNCFLAG_CDECL, FUNCFLAG_USE_ERRNO, Structure, _SimpleCData, addressof, byref
+from _ctypes import dlopen, get_errno, sizeof
 
 from ..errors import SyscallError
 from . import numbers as N
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Optional
+    from typing import Any, Optional
 
 
-class _CapHeader(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+class c_int(_SimpleCData):
+    _type_ = "i"
 
 
-class _CapData(ctypes.Structure):
+class c_uint(_SimpleCData):
+    _type_ = "I"
+
+
+class c_long(_SimpleCData):
+    _type_ = "l"
+
+
+class c_ulong(_SimpleCData):
+    _type_ = "L"
+
+
+class c_ushort(_SimpleCData):
+    _type_ = "H"
+
+
+class c_uint64(_SimpleCData):
+    _type_ = "Q"
+
+
+class c_void_p(_SimpleCData):
+    _type_ = "P"
+
+
+class c_char(_SimpleCData):
+    _type_ = "c"
+
+
+c_uint32 = c_uint   # 32 bits on every Linux ABI
+
+
+class _Function(CFuncPtr):
+    """A libc function returning int, errno kept for get_errno (ctypes' CDLL(use_errno=True))."""
+    _flags_ = FUNCFLAG_CDECL | FUNCFLAG_USE_ERRNO
+    _restype_ = c_int
+
+
+class _Lib:
+    """The process's own symbols (dlopen(NULL)), each function bound on first use."""
+
+    def __init__(self) -> None:
+        self._handle = dlopen(None, 0)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        func = _Function((name, self))
+        setattr(self, name, func)
+        return func
+
+
+class _CapHeader(Structure):
+    _fields_ = [("version", c_uint32), ("pid", c_int)]
+
+
+class _CapData(Structure):
     _fields_ = [
-        ("effective", ctypes.c_uint32),
-        ("permitted", ctypes.c_uint32),
-        ("inheritable", ctypes.c_uint32),
+        ("effective", c_uint32),
+        ("permitted", c_uint32),
+        ("inheritable", c_uint32),
     ]
 
 
-class _Rlimit(ctypes.Structure):
-    _fields_ = [("cur", ctypes.c_uint64), ("max", ctypes.c_uint64)]
+class _Rlimit(Structure):
+    _fields_ = [("cur", c_uint64), ("max", c_uint64)]
 
 
-class _SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+class _SockFprog(Structure):
+    _fields_ = [("len", c_ushort), ("filter", c_void_p)]
 
 
 def where(path: str) -> str:
@@ -50,31 +108,31 @@ def where(path: str) -> str:
         return path
 
 
-def _fprog(program: bytes) -> tuple[_SockFprog, ctypes.Array[ctypes.c_char]]:
+def _fprog(program: bytes) -> tuple[_SockFprog, Any]:
     """struct sock_fprog for a BPF program (struct sock_filter[]), and the buffer it points to,
     which must stay alive while the kernel reads it."""
-    buf = ctypes.create_string_buffer(program, len(program))
-    return _SockFprog(len(program) // 8, ctypes.cast(buf, ctypes.c_void_p)), buf
+    buf = (c_char * len(program)).from_buffer_copy(program)
+    return _SockFprog(len(program) // 8, addressof(buf)), buf
 
 
 class Libc:
     """Thin wrappers over libc, each raising SyscallError(op, path, errno) on failure."""
 
     def __init__(self) -> None:
-        self.lib = ctypes.CDLL(None, use_errno=True)
-        self.lib.syscall.restype = ctypes.c_long
+        self.lib = _Lib()
+        self.lib.syscall.restype = c_long
         self.nr = N.SYSCALL_NUMBERS.get(os.uname().machine, N.SYSCALL_NUMBERS["x86_64"])
 
     def _check(self, op: str, ret: int, path: str = "") -> int:
         if ret < 0:
-            raise SyscallError(op, where(path), ctypes.get_errno())
+            raise SyscallError(op, where(path), get_errno())
         return ret
 
     def unshare(self, flags: int) -> None:
-        self._check("unshare", self.lib.unshare(ctypes.c_int(flags)))
+        self._check("unshare", self.lib.unshare(c_int(flags)))
 
     def setns(self, fd: int, nstype: int, path: str) -> None:
-        self._check("setns", self.lib.setns(ctypes.c_int(fd), ctypes.c_int(nstype)), path)
+        self._check("setns", self.lib.setns(c_int(fd), c_int(nstype)), path)
 
     def mount(self, source: Optional[str], target: str, fstype: Optional[str], flags: int,
               data: Optional[str]) -> None:
@@ -82,47 +140,47 @@ class Libc:
             None if source is None else os.fsencode(source),
             os.fsencode(target),
             None if fstype is None else os.fsencode(fstype),
-            ctypes.c_ulong(flags),
+            c_ulong(flags),
             None if data is None else os.fsencode(data),
         )
         self._check("mount", ret, target)
 
     def umount2(self, target: str, flags: int) -> None:
-        self._check("umount2", self.lib.umount2(os.fsencode(target), ctypes.c_int(flags)), target)
+        self._check("umount2", self.lib.umount2(os.fsencode(target), c_int(flags)), target)
 
     def pivot_root(self, new_root: str, put_old: str) -> None:
-        ret = self.lib.syscall(ctypes.c_long(self.nr["pivot_root"]), os.fsencode(new_root), os.fsencode(put_old))
+        ret = self.lib.syscall(c_long(self.nr["pivot_root"]), os.fsencode(new_root), os.fsencode(put_old))
         self._check("pivot_root", ret, new_root)
 
     def open_tree(self, path: str, flags: int) -> int:
-        ret = self.lib.syscall(ctypes.c_long(N.NR_OPEN_TREE), ctypes.c_int(N.AT_FDCWD), os.fsencode(path),
-                               ctypes.c_uint(flags))
+        ret = self.lib.syscall(c_long(N.NR_OPEN_TREE), c_int(N.AT_FDCWD), os.fsencode(path),
+                               c_uint(flags))
         return self._check("open_tree", ret, path)
 
     def move_mount(self, fd: int, target: str) -> None:
         """Attach the detached mount open on fd at target."""
-        ret = self.lib.syscall(ctypes.c_long(N.NR_MOVE_MOUNT), ctypes.c_int(fd), b"", ctypes.c_int(N.AT_FDCWD),
-                               os.fsencode(target), ctypes.c_uint(N.MOVE_MOUNT_F_EMPTY_PATH))
+        ret = self.lib.syscall(c_long(N.NR_MOVE_MOUNT), c_int(fd), b"", c_int(N.AT_FDCWD),
+                               os.fsencode(target), c_uint(N.MOVE_MOUNT_F_EMPTY_PATH))
         self._check("move_mount", ret, target)
 
     def prlimit(self, resource: int, soft: int, hard: int, name: str) -> None:
         """Set this process's limit of resource (soft and hard as the kernel's unsigned values)."""
         new = _Rlimit(soft, hard)
-        ret = self.lib.prlimit64(ctypes.c_int(0), ctypes.c_int(resource), ctypes.byref(new), None)
+        ret = self.lib.prlimit64(c_int(0), c_int(resource), byref(new), None)
         self._check("setrlimit", ret, name)
 
     def personality(self, persona: int) -> None:
-        self._check("personality", self.lib.personality(ctypes.c_ulong(persona)), hex(persona))
+        self._check("personality", self.lib.personality(c_ulong(persona)), hex(persona))
 
     def prctl(self, option: int, arg2: int, arg3: int, arg4: int, arg5: int, op: str = "prctl") -> int:
-        ret = self.lib.prctl(ctypes.c_int(option), ctypes.c_ulong(arg2), ctypes.c_ulong(arg3),
-                             ctypes.c_ulong(arg4), ctypes.c_ulong(arg5))
+        ret = self.lib.prctl(c_int(option), c_ulong(arg2), c_ulong(arg3),
+                             c_ulong(arg4), c_ulong(arg5))
         return self._check(op, ret)
 
     def capget(self) -> tuple[int, int, int]:
         hdr = _CapHeader(N.LINUX_CAPABILITY_VERSION_3, 0)
         data = (_CapData * 2)()
-        self._check("capget", self.lib.syscall(ctypes.c_long(self.nr["capget"]), ctypes.byref(hdr), data))
+        self._check("capget", self.lib.syscall(c_long(self.nr["capget"]), byref(hdr), data))
         return (
             data[0].effective | (data[1].effective << 32),
             data[0].permitted | (data[1].permitted << 32),
@@ -136,25 +194,25 @@ class Libc:
             data[i].effective = (effective >> shift) & 0xFFFFFFFF
             data[i].permitted = (permitted >> shift) & 0xFFFFFFFF
             data[i].inheritable = (inheritable >> shift) & 0xFFFFFFFF
-        self._check("capset", self.lib.syscall(ctypes.c_long(self.nr["capset"]), ctypes.byref(hdr), data))
+        self._check("capset", self.lib.syscall(c_long(self.nr["capset"]), byref(hdr), data))
 
     def seccomp_filter(self, program: bytes) -> None:
         """prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)."""
         prog, _buf = _fprog(program)
-        ret = self.lib.prctl(ctypes.c_int(N.PR_SET_SECCOMP), ctypes.c_ulong(N.SECCOMP_MODE_FILTER),
-                             ctypes.byref(prog), ctypes.c_ulong(0), ctypes.c_ulong(0))
+        ret = self.lib.prctl(c_int(N.PR_SET_SECCOMP), c_ulong(N.SECCOMP_MODE_FILTER),
+                             byref(prog), c_ulong(0), c_ulong(0))
         self._check("prctl(PR_SET_SECCOMP)", ret)
 
     def seccomp_set_mode_filter(self, program: bytes, flags: int) -> int:
         """seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog): with FLAG_NEW_LISTENER, the listener's fd."""
         prog, _buf = _fprog(program)
-        ret = self.lib.syscall(ctypes.c_long(self.nr["seccomp"]), ctypes.c_uint(N.SECCOMP_SET_MODE_FILTER),
-                               ctypes.c_uint(flags), ctypes.byref(prog))
+        ret = self.lib.syscall(c_long(self.nr["seccomp"]), c_uint(N.SECCOMP_SET_MODE_FILTER),
+                               c_uint(flags), byref(prog))
         return self._check("seccomp(SECCOMP_SET_MODE_FILTER)", ret)
 
     def pidfd_getfd(self, pidfd: int, fd: int) -> int:
-        ret = self.lib.syscall(ctypes.c_long(N.NR_PIDFD_GETFD), ctypes.c_int(pidfd), ctypes.c_int(fd),
-                               ctypes.c_uint(0))
+        ret = self.lib.syscall(c_long(N.NR_PIDFD_GETFD), c_int(pidfd), c_int(fd),
+                               c_uint(0))
         return self._check("pidfd_getfd", ret)
 
     def attach_socket_filter(self, fd: int, program: bytes) -> None:
@@ -162,7 +220,7 @@ class Libc:
         import _socket
 
         prog, _buf = _fprog(program)
-        ret = self.lib.setsockopt(ctypes.c_int(fd), ctypes.c_int(_socket.SOL_SOCKET),
-                                  ctypes.c_int(N.SO_ATTACH_FILTER), ctypes.byref(prog),
-                                  ctypes.c_uint(ctypes.sizeof(prog)))
+        ret = self.lib.setsockopt(c_int(fd), c_int(_socket.SOL_SOCKET),
+                                  c_int(N.SO_ATTACH_FILTER), byref(prog),
+                                  c_uint(sizeof(prog)))
         self._check("setsockopt(SO_ATTACH_FILTER)", ret)

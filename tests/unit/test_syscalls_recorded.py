@@ -348,3 +348,31 @@ def test_the_recorder_has_only_real_methods():
     with pytest.raises(TypeError):
         rec.unshare()                          # the real signature takes flags
 
+
+
+def test_libc_calls_bind_without_the_ctypes_package():
+    """libc's calls go through _ctypes with the few C types they take declared by the binding:
+    the ctypes package stays unimported, and values cross both ways (a structure filled by the
+    kernel, a pointer to a buffer, errno on failure)."""
+    script = (
+        "import os, sys, resource\n"
+        "from rootless import syscalls as S\n"
+        "from rootless._ffi.libc import _fprog\n"
+        "from rootless.errors import SyscallError\n"
+        "sc = S.default()\n"
+        "eff, prm, inh = sc._libc.capget()\n"
+        "assert eff == prm and inh == 0, (eff, prm, inh)\n"
+        "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+        "sc._libc.prlimit(resource.RLIMIT_NOFILE, soft - 1, hard, 'nofile')\n"
+        "assert resource.getrlimit(resource.RLIMIT_NOFILE) == (soft - 1, hard)\n"
+        "prog, buf = _fprog(bytes(range(16)))\n"
+        "assert prog.len == 2 and bytes(buf) == bytes(range(16))\n"
+        "try:\n"
+        "    sc.umount2('/no/such/mount/point', 0)\n"
+        "except SyscallError as exc:\n"
+        "    assert exc.errno in (1, 2), exc\n"
+        "else:\n"
+        "    raise AssertionError('umount2 of nothing succeeded')\n"
+        "assert 'ctypes' not in sys.modules, 'ctypes imported'\n")
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=str(ROOT),
+                   env={**os.environ, "PYTHONPATH": str(ROOT)})
