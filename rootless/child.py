@@ -148,14 +148,40 @@ def run_stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[tuple[s
         os.write(done_w, b"%d\n" % status)
     except OSError:
         pass   # the host side is gone
+    _after_exit(sc, done_w, after_exit)
+    return status
+
+
+def _after_exit(sc: S.Syscalls, done_w: int, after_exit: Optional[tuple[str, str, tuple[Any, ...]]],
+                devnull: bool = True) -> None:
+    """Stage 1's last steps, the container over and its root file system released: the caller's
+    after_exit, then done_w closed (the host side waits for that). What after_exit returns to
+    be done later (the removal of a directory it moved aside: storage.staging.discard) is done
+    after that, and may outlive the host side: its end must not kill us (PDEATHSIG), nor our
+    holding its output keep a reader of that output waiting (devnull: 0, 1 and 2 let go)."""
+    rest = None
     if after_exit is not None:
         try:
             module, name, args = after_exit
-            getattr(__import__(module, fromlist=[name]), name)(*args)
+            rest = getattr(__import__(module, fromlist=[name]), name)(*args)
         except Exception:  # noqa: BLE001 - the next command cleans up what is left
             pass
+    if callable(rest):
+        try:
+            sc.set_pdeathsig(0)
+            if devnull:
+                null = os.open(os.devnull, os.O_RDWR)
+                for fd in (0, 1, 2):
+                    os.dup2(null, fd)
+                os.close(null)
+        except OSError:
+            rest = None
     os.close(done_w)   # done: before the exit, whose tear-down nobody waits for
-    return status
+    if callable(rest):
+        try:
+            rest()
+        except Exception:  # noqa: BLE001 - garbage left is the next command's
+            pass
 
 
 def _join_parent(sc: S.Syscalls, path: str) -> None:

@@ -3,6 +3,8 @@
     tmp/<kind>-<random>        the directory a command writes (a layer being applied, the
                                claims of the layers it installs, an image being removed)
     tmp/<kind>-<random>.lock   held (flock) by the writer for as long as it works
+    tmp/trash-<random>         garbage being removed (`discard`): its remover holds a flock
+                               on the directory itself until it is gone
 
 A directory whose lock nobody holds was left by a killed command: `abandoned` finds them,
 and the store settles what their intent files say (intents.py) before removing them.
@@ -22,7 +24,7 @@ import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Optional
+    from typing import Callable, Optional
 
 
 _held: set[Staging] = set()   # the stagings whose lock this process holds
@@ -131,8 +133,15 @@ def abandoned(tmp: str) -> list[Abandoned]:
         try:
             fd = os.open(lock, os.O_RDWR | os.O_CLOEXEC)
         except FileNotFoundError:
-            found.append(Abandoned(os.path.join(tmp, name), None, lock))
-            continue
+            if name.startswith(TRASH):
+                # garbage whose remover holds the directory's own lock while it works
+                try:
+                    fd = os.open(os.path.join(tmp, name), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+                except OSError:
+                    continue   # gone meanwhile
+            else:
+                found.append(Abandoned(os.path.join(tmp, name), None, lock))
+                continue
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -140,3 +149,46 @@ def abandoned(tmp: str) -> list[Abandoned]:
             continue
         found.append(Abandoned(os.path.join(tmp, name), fd, lock))
     return found
+
+
+TRASH = "trash-"
+
+
+def discard(path: str, root: str) -> Optional[Callable[[], None]]:
+    """A directory that takes time to remove (a container's, at the end of a `run --rm`),
+    moved at once under root's tmp/ as garbage and locked there while it goes; the removal
+    itself is returned, for the caller to run once it has told whoever waits that the
+    directory is gone (a file system mounted with `discard` makes each freed block a
+    synchronous request to the disk: a millisecond or two for an empty container). Killed
+    before the end, the remover leaves it to the next command's garbage collection. None:
+    nothing left to do (the path was not there, or could not be moved and was removed here)."""
+    from .fsutil import remove_tree
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        remove_tree(path)   # not a directory
+        return None
+    tmp = os.path.join(root, "tmp")
+    dest = os.path.join(tmp, TRASH + os.urandom(8).hex())
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            os.rename(path, dest)
+        except FileNotFoundError:
+            os.makedirs(tmp, mode=0o700, exist_ok=True)
+            os.rename(path, dest)
+    except OSError:
+        os.close(fd)
+        remove_tree(path)
+        return None
+
+    def remove() -> None:
+        try:
+            remove_tree(dest)
+        finally:
+            os.close(fd)
+
+    return remove

@@ -57,8 +57,10 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
             console = _window_size() if cfg.tty else None
             spec = container_spec(rt, rec, warn, console, net)
             cdir = rt.store.container_dir(rec.id)
+            # --rm: stage 1 removes the container's directory once the container is over; it
+            # moves it aside at once and removes it after telling us (storage/staging.discard)
             after_exit = ((__name__, "_remove_rootfs_container", (cdir,)) if cfg.rootfs
-                          else ("storage.fsutil", "remove_tree", (cdir,))) if cfg.remove else None
+                          else ("storage.staging", "discard", (cdir, rt.store.root))) if cfg.remove else None
             if ahead is not None and not ahead.give(spec, after_exit):
                 ahead = None   # it did not fit: launch forks a stage 1 of its own
             # (a stage 1 given its spec mounts the root file system and forks the init meanwhile)

@@ -52,3 +52,40 @@ def test_a_signal_that_killed_the_init_is_128_plus_its_number():
     ctr = _stage1([b"137\n"], linger=0)
     assert ctr.wait() == 137
     parent.reap_left()
+
+
+
+def test_stage1_is_done_before_the_removal_after_exit_leaves_for_later():
+    """after_exit may return the slow part of its work (discard: the removal of the directory
+    it moved aside): stage 1 closes its pipe first (the host side is told it is done), with
+    its parent's death no longer its own, and only then does it."""
+    from rootless.child import _after_exit
+
+    order = []
+    r, w = os.pipe()
+
+    class Sc:
+        def set_pdeathsig(self, sig):
+            order.append(("pdeathsig", sig))
+
+    def rest():
+        order.append(("rest", os.read(r, 10)))   # the pipe's end is there already: EOF
+
+    _after_exit(Sc(), w, ("builtins", "getattr", (rest, "__call__")), devnull=False)
+    assert order == [("pdeathsig", 0), ("rest", b"")]
+    os.close(r)
+
+
+def test_an_after_exit_with_nothing_left_closes_the_pipe_and_keeps_pdeathsig():
+    from rootless.child import _after_exit
+
+    calls = []
+    r, w = os.pipe()
+
+    class Sc:
+        def set_pdeathsig(self, sig):
+            calls.append(sig)
+
+    _after_exit(Sc(), w, ("os.path", "exists", ("/nonexistent",)))
+    assert os.read(r, 10) == b"" and calls == []
+    os.close(r)

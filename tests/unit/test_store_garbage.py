@@ -44,3 +44,52 @@ def test_a_writer_whose_lock_was_collected_makes_another(tmp_path, monkeypatch):
     assert removed and os.path.exists(stage.lock_path) and os.path.isdir(stage.path)
     assert os.stat(stage.lock_path).st_ino == os.fstat(stage._lock_fd).st_ino
     stage.release()
+
+
+def _container_dir(root):
+    cdir = root / "containers" / "c0ffee"
+    (cdir / "diff" / "etc").mkdir(parents=True)
+    (cdir / "diff" / "etc" / "hostname").write_text("")
+    (cdir / "work" / "work").mkdir(parents=True)
+    return cdir
+
+
+def test_discard_moves_the_directory_aside_at_once_and_removes_it_later(tmp_path):
+    from storage.staging import TRASH, abandoned, discard
+
+    cdir = _container_dir(tmp_path)
+    remove = discard(str(cdir), str(tmp_path))
+    assert not cdir.exists()                          # its name is free before the removal
+    (trash,) = os.listdir(tmp_path / "tmp")
+    assert trash.startswith(TRASH)
+    assert abandoned(str(tmp_path / "tmp")) == []     # in progress: the collector leaves it
+    remove()
+    assert os.listdir(tmp_path / "tmp") == []
+
+
+def test_garbage_whose_remover_died_is_collected(tmp_path):
+    """A remover killed before the end leaves its trash unlocked: the next command's
+    collection takes it (and a second collector leaves what the first holds)."""
+    from storage.staging import abandoned, discard
+
+    cdir = _container_dir(tmp_path)
+    pid = os.fork()
+    if pid == 0:
+        discard(str(cdir), str(tmp_path))
+        os._exit(0)                                   # killed before its removal, say
+    os.waitpid(pid, 0)
+    (found,) = abandoned(str(tmp_path / "tmp"))
+    assert os.path.isdir(found.path) and found.fd is not None
+    assert abandoned(str(tmp_path / "tmp")) == []     # held by the first collector
+    from storage.fsutil import remove_tree
+
+    remove_tree(found.path)
+    found.drop_lock()
+    assert os.listdir(tmp_path / "tmp") == []
+
+
+def test_discard_of_nothing_does_nothing(tmp_path):
+    from storage.staging import discard
+
+    assert discard(str(tmp_path / "containers" / "gone"), str(tmp_path)) is None
+    assert not (tmp_path / "tmp").exists()
