@@ -65,7 +65,8 @@ def _members(path: str) -> list[tarfile.TarInfo]:
 
 def diff(rt: Runtime, name: str) -> list[tuple[str, str]]:
     """(kind, path) of each change, podman's way: A added, C changed, D deleted; the
-    directories that hold a change count as changed."""
+    directories that hold a change count as changed; the paths a start makes (mount points,
+    runtime files: imagediff.INIT_PATHS) are left out, whatever happened to them."""
     from storage import view
 
     rec, image = _container(rt, name)
@@ -90,7 +91,9 @@ def diff(rt: Runtime, name: str) -> list[tuple[str, str]]:
             while parent:
                 out.setdefault("/" + parent, "C")
                 parent = os.path.dirname(parent)
-    return sorted(((kind, p) for p, kind in out.items()), key=lambda x: x[1])
+    from .imagediff import INIT_PATHS
+
+    return sorted(((kind, p) for p, kind in out.items() if p not in INIT_PATHS), key=lambda x: x[1])
 
 
 def tree_size(paths: list[str]) -> list[int]:

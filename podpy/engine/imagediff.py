@@ -66,8 +66,16 @@ def merged_view(layers: list[str]) -> dict[str, Entry]:
     return view
 
 
+# The paths a container's start makes (mount points, its runtime files): podman leaves them
+# out of every diff, of containers and of images, whatever happened to them.
+INIT_PATHS = frozenset(("/dev", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/proc", "/run",
+                        "/run/notify", "/run/.containerenv", "/run/secrets", "/run/podman-init", "/sys",
+                        "/etc/mtab"))
+
+
 def changes(new: dict[str, Entry], base: dict[str, Entry]) -> list[tuple[str, str]]:
-    """(kind, path) sorted by path: A added, C changed, D deleted, as `diff` prints them."""
+    """(kind, path) sorted by path: A added, C changed, D deleted, as `diff` prints them
+    (without INIT_PATHS)."""
     out: dict[str, str] = {}
     for path, entry in new.items():
         if path not in base:
@@ -83,7 +91,7 @@ def changes(new: dict[str, Entry], base: dict[str, Entry]) -> list[tuple[str, st
             if parent in base:
                 out[parent] = "C"
             parent = os.path.dirname(parent)
-    return sorted(((kind, p) for p, kind in out.items()), key=lambda x: x[1])
+    return sorted(((kind, p) for p, kind in out.items() if p not in INIT_PATHS), key=lambda x: x[1])
 
 
 def _views(rt: Runtime, image: Image, other: Optional[Image]) -> tuple[list[str], list[str]]:
