@@ -253,3 +253,33 @@ print(type(storage.db.__loader__).__name__)
 """], capture_output=True, text=True, cwd="/")
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "SourceFileLoader"]
+
+
+def test_the_pack_is_lean_outside_the_cli_and_the_api(site):
+    """Functions and classes come without docstrings and functions without annotations, except
+    in the CLI (typer reads both) and the API; module docstrings, class-level annotations (the
+    option classes' fields) and line numbers stay."""
+    script = """
+import sys, traceback
+sys.path[:] = [{site!r}] + sys.path
+import podpy, storage.fsutil, podpy.engine.runoptions, podpy.cli.common, podpy.errors
+from storage.fsutil import remove_tree
+from podpy.engine.runoptions import CreateOptions
+assert storage.fsutil.__loader__.__name__ == "Pack"
+assert storage.fsutil.__doc__
+assert remove_tree.__doc__ is None and remove_tree.__annotations__ == {{}}
+assert CreateOptions.__annotations__, "class-level annotations kept"
+cli_funcs = [f for f in vars(podpy.cli.common).values()
+             if callable(f) and getattr(f, "__module__", "") == "podpy.cli.common" and f.__doc__]
+assert cli_funcs, "the CLI keeps its docstrings"
+try:
+    remove_tree(0)
+except TypeError:
+    tb = traceback.extract_tb(sys.exc_info()[2])[-1]
+    src = open(storage.fsutil.__file__).read().splitlines()
+    assert src[tb.lineno - 1].strip() == tb.line.strip(), (tb.lineno, tb.line)
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-S", "-c", script.format(site=str(site))],
+                         capture_output=True, text=True, cwd="/")
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
