@@ -11,7 +11,6 @@ import os
 from storage import fastjson as json
 from storage.named import NamedTuple
 
-from .formats import parse_size, parse_duration
 from .errors import InvalidArgument
 
 TYPE_CHECKING = False
@@ -23,6 +22,21 @@ if TYPE_CHECKING:
     from typing import Optional
 
 _NAME_FIRST = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def parse_size(value: str, what: str) -> int:
+    """formats.parse_size, its module imported when a size is given: a `run` without one
+    does without it."""
+    from .formats import parse_size as parse
+
+    return parse(value, what)
+
+
+def parse_duration(value: str, what: str) -> float:
+    """formats.parse_duration, imported as parse_size is."""
+    from .formats import parse_duration as parse
+
+    return parse(value, what)
 
 
 def valid_name(name: str) -> bool:

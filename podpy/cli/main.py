@@ -42,13 +42,13 @@ def run_or_create(command: str, fields: dict, g: Globals) -> int:
             render.out(remote.create(opts).id)
             return 0
         return int(remote.run(opts, on_detached=render.out))
-    from ..engine.containers import ContainerEngine
+    from ..engine.runverbs import RunVerbs   # ContainerEngine's run and create, without its other verbs
 
     if opts.preserve_fds:
         _check_inherited_fds(opts.preserve_fds)
     if opts.tty and opts.interactive and not opts.detach and not sys.stdin.isatty():
         render.warn("The input device is not a TTY. The --tty and --interactive flags might not work properly")
-    engine = ContainerEngine(g.open_runtime(), render.warn, None if opts.quiet else render.err_line)
+    engine = RunVerbs(g.open_runtime(), render.warn, None if opts.quiet else render.err_line)
     if command == "create":
         rec = engine.create(opts, on_replaced=render.out)
         for line in engine.rt.cfg.warnings:

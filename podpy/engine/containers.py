@@ -64,13 +64,8 @@ def _select(rt: Runtime, names: list[str], all_: bool, latest: bool,
 
 
 class ContainerEngine(RunVerbs):
-    """The container verbs over one store (a Runtime: configuration, database, store)."""
-
-    def __init__(self, rt: Runtime, warn: Callable[[str], None],
-                 progress: Optional[Callable[[str], None]] = None) -> None:
-        self.rt = rt
-        self.warn = warn          # one line for the user, not an error
-        self.progress = progress  # a pull's progress lines
+    """The container verbs over one store (a Runtime: configuration, database, store); made
+    as RunVerbs is: ContainerEngine(rt, warn, progress)."""
 
     # -- start, stop and the other running verbs ---------------------------------------------
 

@@ -260,9 +260,14 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
     rec = ContainerRecord(id=cid, name=name or "", image_id=image.id if image else "", image_name=image_name,
                           created=time.time(), state=CONFIGURED, config=cfg)
     from .container import Container
-    from .volumestore import resolve
 
-    cfg.mounts = resolve(rt, volumes, icfg.get("Volumes") or {}, uid, gid, image_volume) + shared
+    image_volumes = icfg.get("Volumes") or {}
+    if volumes or (image_volumes and image_volume != "ignore"):
+        from .volumestore import resolve   # imported only for a container with volumes
+
+        cfg.mounts = resolve(rt, volumes, image_volumes, uid, gid, image_volume) + shared
+    else:
+        cfg.mounts = list(shared)
     cfg.secrets = [spec for spec, _ in secrets]
     cidfile = -1
     if o.cidfile:

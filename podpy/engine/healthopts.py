@@ -6,8 +6,7 @@ from __future__ import annotations
 import os
 
 from ..errors import InvalidArgument
-from ..formats import parse_duration
-from ..options import json_strings
+from ..options import json_strings, parse_duration
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -7,11 +7,11 @@ needs costs that path its import.
 a foreground container's stage 1 first (rootless/ahead.py: its user namespace is made and
 mapped on the other CPU meanwhile) and then preloads the rest of its way."""
 
-ENGINE = ("podpy.cli.runargs", "podpy.cli.render", "podpy.engine.runoptions", "podpy.engine.containers")
+ENGINE = ("podpy.cli.runargs", "podpy.cli.render", "podpy.engine.runoptions", "podpy.engine.runverbs")
 CREATE = ("storage.db", "storage.store", "podpy.state", "podpy.engine.reconcile", "podpy.engine.create",
           "storage.drivers.overlay", "storage.transports.refs", "podpy.engine.retries",
           "podpy.registry.conf", "podpy.engine.procopts", "podpy.engine.cgroupopts", "podpy.network.config",
-          "podpy.engine.healthopts", "podpy.engine.volumestore", "podpy.engine.records")
+          "podpy.engine.healthopts")
 FOREGROUND = ("podpy.engine.foreground", "rootless.parent", "podpy.network.files", "podpy.network.start",
               "podpy.engine.hooks", "rootless.cgroups")
 EXEC = ("podpy.cli.runargs", "podpy.engine.runoptions", "podpy.engine.execute", "rootless.tty", "rootless.execute",

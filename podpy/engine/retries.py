@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 def retry_plan(retry: Optional[str], delay: Optional[str]) -> tuple[int, Optional[float]]:
     """--retry and --retry-delay checked: (attempts after the first, the fixed delay or None
     for podman's back-off from 2s)."""
-    from ..formats import parse_duration
+    from ..options import parse_duration   # formats.py's, imported only for a given delay
 
     count = 0
     if retry is not None:

@@ -51,11 +51,15 @@ def _platform_matches(config: dict[str, object], wanted: tuple[str, str, Optiona
 
 
 class RunVerbs:
-    """ContainerEngine's create and run (its rt, warn and progress)."""
+    """ContainerEngine's create and run. The command line's `run` and `create` make this class
+    itself rather than the whole ContainerEngine (whose other verbs they would load for
+    nothing: some 40 KB of code at every run)."""
 
-    rt: Runtime
-    warn: Callable[[str], None]
-    progress: Optional[Callable[[str], None]]
+    def __init__(self, rt: Runtime, warn: Callable[[str], None],
+                 progress: Optional[Callable[[str], None]] = None) -> None:
+        self.rt = rt
+        self.warn = warn          # one line for the user, not an error
+        self.progress = progress  # a pull's progress lines
 
     def create(self, opts: CreateOptions, on_replaced: Optional[Callable[[str], None]] = None) -> ContainerRecord:
         """`create`: pull the image if the policy says so, then make the container (with
