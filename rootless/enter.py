@@ -46,7 +46,7 @@ def in_stopped(desc: dict[str, Any], fn: Callable[..., Any], *args: Any,
     read-write and chrooted into, in a user namespace (unless rootful) and mount namespace
     of our own; binds: OCI bind mounts (the container's volumes and bind mounts) made in it
     first, below the root as a start would make them."""
-    from .userns import run_in_userns
+    from .inuserns import run_in_userns
 
     return run_in_userns(_chrooted, desc, fn, args, list(binds or ()), extra_flags=S.CLONE_NEWNS)
 
@@ -72,7 +72,7 @@ def _chrooted(desc: dict[str, Any], fn: Callable[..., Any], args: tuple[Any, ...
 def _in_child(prepare: Callable[[], None], fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
     import pickle  # noqa: F401 - before the child leaves the host's files behind
 
-    from .userns import call_and_send, received
+    from .inuserns import call_and_send, received
 
     r, w = os.pipe()
     child = os.fork()

@@ -11,7 +11,8 @@ import shutil
 from typing import Optional
 
 from . import syscalls as S
-from .userns import IdMappings, run_in_userns
+from .inuserns import run_in_userns
+from .userns import IdMappings
 
 
 def _try_overlay(base: str, userxattr: bool) -> Optional[str]:

@@ -29,8 +29,7 @@ import time
 
 from . import fastjson as json
 from . import images as img
-from . import intents, records, reference
-from . import sidecar
+from . import reference, sidecar
 from .db import STORAGE_SCHEMA, Database
 from .drivers.base import LAYER_ROOT_MODE, Driver
 from .errors import DatabaseDamaged, ImageInUseError, ImageUnknownError, LayerError, StorageError, no_space
@@ -39,6 +38,8 @@ from .staging import Staging, abandoned
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, BinaryIO, Callable, Optional, Union
+
+    from . import intents
 
     InUserns = Callable[..., Any]
     Source = Union[str, Callable[[], BinaryIO]]
@@ -138,8 +139,12 @@ class Store:
         self.db.migrate("storage", STORAGE_SCHEMA)
         if 0 < had < 2:
             # a store made before the records were kept beside the data
+            from . import records
+
             records.write_all(self.db.conn, self.root, self.tar_split)
         if self.db.conn.execute("SELECT 1 FROM record_writers LIMIT 1").fetchone() is not None:
+            from . import records   # the files a killed writer left half rewritten
+
             records.settle_rewrites(self.db, self.root)
         self._check_driver()
 
@@ -224,6 +229,8 @@ class Store:
                  compressed_digest: str, size: int, split: Optional[str] = None) -> None:
         """Rename directory into place as layer_id (split: the tar-split record of the tar it
         was unpacked from, kept with it)."""
+        from . import records
+
         final = self.layer_dir(layer_id)
         with self.db.write() as c:
             # Claimed before any of its files is in place: if this command dies before an image
@@ -265,6 +272,8 @@ class Store:
                layers: Optional[list[str]] = None) -> None:
         """Note a layer this command installs, or an image whose files it writes, in its claims'
         staging directory (made on the first one, settled when the command ends: release_claims)."""
+        from . import intents
+
         with self._claim_lock:
             if self._claims is None:
                 self._claims = Staging(self.root, "claim")
@@ -281,6 +290,8 @@ class Store:
         """The command's claimed layers that no image uses (it failed before recording its
         image) are removed, and the claims' staging directory with them. Left for the next
         command when this cannot be done now (it then finds the directory's writer gone)."""
+        from . import intents
+
         if self._claims is not None and self._claims_pid != os.getpid():
             self._claims = None   # a forked child's copy: the parent settles them (and may hold the lock)
             return
@@ -300,14 +311,20 @@ class Store:
 
     def settle(self, stage: Staging) -> None:
         """Finish or undo what stage's intent file says, now (its own command's error path)."""
+        from . import intents
+
         with self.db.write() as c:
             intents.settle(c, self._where(), stage.path, self._live_claims({os.path.basename(stage.path)}))
 
     def _where(self) -> intents.Layers:
+        from . import intents
+
         return intents.Layers(self.root, self.layer_dir, self.tar_split, rename_dir)
 
     def _live_claims(self, exclude: set[str]) -> set[str]:
         """The layers claimed by commands still running (their staging directory's lock held)."""
+        from . import intents
+
         return intents.live_claims(os.path.join(self.root, "tmp"), exclude)
 
     def temporary(self, kind: str) -> _Temporary:
@@ -344,6 +361,8 @@ class Store:
         """Record an image. Its id is the sha256 of the config's bytes: pass the exact
         bytes of a pulled config, or a dict for an image made here (annotations: those of
         the manifest made for it)."""
+        from . import records
+
         import hashlib
 
         raw = config if isinstance(config, bytes) else json.dumps(config, separators=(",", ":")).encode()
@@ -407,6 +426,8 @@ class Store:
         return found
 
     def tag(self, image_id: str, name: str) -> None:
+        from . import records
+
         with records.Rewriting(self.db, self.root, "images"), self.db.write() as c:
             losers = self._owners(c, [name])
             img.set_name(c, name, image_id)
@@ -414,6 +435,8 @@ class Store:
                 records.write_image(self.root, c, other)
 
     def untag(self, name: str) -> bool:
+        from . import records
+
         with records.Rewriting(self.db, self.root, "images"), self.db.write() as c:
             owners = self._owners(c, [name])
             gone = c.execute("DELETE FROM image_names WHERE name=?", (name,)).rowcount > 0
@@ -429,6 +452,8 @@ class Store:
         deletes their rows, with an intent file saying so: a command killed before the commit
         has them moved back by the next one, after it the removal finished (intents.settle).
         """
+        from . import intents
+
         if in_use:
             raise ImageInUseError(f"image {image_id[:12]} is in use by a container")
         stage = Staging(self.root, "remove")
@@ -522,6 +547,8 @@ class Store:
         doomed = abandoned(os.path.join(self.root, "tmp"))
         if not doomed:
             return 0
+        from . import intents
+
         try:
             if any(os.path.exists(os.path.join(d.path, intents.INTENT)) for d in doomed):
                 live = self._live_claims({os.path.basename(d.path) for d in doomed})

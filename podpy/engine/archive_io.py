@@ -201,7 +201,7 @@ def export_container(rt: Runtime, name: str, output: Optional[str]) -> None:
 
 def _export_to_fd(desc: dict[str, Any], fd: int, rt: Runtime) -> None:
     from rootless import syscalls
-    from rootless.userns import run_in_userns
+    from rootless.inuserns import run_in_userns
 
     run_in_userns(_tar_mounted_rootfs, desc, fd, mappings=rt.userns_mappings, extra_flags=syscalls.CLONE_NEWNS)
 

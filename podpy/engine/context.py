@@ -64,9 +64,13 @@ def in_userns_for(rootless: bool, mappings: Callable[[], Optional[IdMappings]]) 
     asked for when a user namespace is first made)."""
     if not rootless:
         return lambda fn, *args: fn(*args)
-    from rootless.userns import run_in_userns
 
-    return lambda fn, *args: run_in_userns(fn, *args, mappings=mappings())
+    def run(fn: Callable[..., Any], *args: Any) -> Any:
+        from rootless.inuserns import run_in_userns   # when first needed: most commands never are
+
+        return run_in_userns(fn, *args, mappings=mappings())
+
+    return run
 
 
 def make_driver(name: str, rootless: bool, mount_program: Optional[str]) -> Driver:

@@ -3,7 +3,7 @@ table, the serving processes, and every way a mount ends.
 
 A mount is a read-only FUSE file system (storage/fusemount) at `<store>/mounts/images/<id>`
 or `<store>/mounts/containers/<id>`, mounted by fusermount3 and served by a small process of
-its own, started detached in the user's user namespace (rootless/userns.spawn_in_userns).
+its own, started detached in the user's user namespace (rootless/inuserns.spawn_in_userns).
 The table keeps podman's mount counter: `mount` twice, `unmount` once, and it stays; `--force`
 (and `rm`, `rmi`, `system reset`) ends it whatever the count.
 
@@ -304,7 +304,7 @@ def _is_mounted(path: str) -> bool:
 def _serve(rt: Runtime, kind: str, ident: str, target: str, job: dict[str, Any]) -> int:
     """Mount target with fusermount3 and start its server; its pid, once it serves."""
     from rootless.fuse import fusermount
-    from rootless.userns import spawn_in_userns
+    from rootless.inuserns import spawn_in_userns
 
     env = _python_env()
     try:

@@ -218,7 +218,7 @@ def unshare(rt: Runtime, argv: list[str], rootless_netns: bool = False) -> int:
     import signal
 
     from rootless import syscalls
-    from rootless.userns import run_in_userns
+    from rootless.inuserns import run_in_userns
 
     from ..errors import ExecFailed
 
@@ -237,7 +237,7 @@ def unshare(rt: Runtime, argv: list[str], rootless_netns: bool = False) -> int:
     try:
         if rootless_netns:
             from rootless.network.holder_client import connect
-            from rootless.userns import run_in_namespaces_of
+            from rootless.inuserns import run_in_namespaces_of
 
             chan, hello = connect(rt.cfg.runroot, rt.cfg.rootless)
             return run_in_namespaces_of(int(hello["pid"]), ["net"], do_exec, expect_exec=True)

@@ -106,7 +106,7 @@ class Working:
 
 def in_mount_ns(rt: Runtime, fn: Callable[..., Any], *args: Any) -> Any:
     """fn(*args) in a child in the user namespace (as root, rootful) with a mount namespace of its own."""
-    from rootless.userns import run_in_userns
+    from rootless.inuserns import run_in_userns
 
     with FORK_LOCK:
         return run_in_userns(_guarded, fn, args, mappings=rt.userns_mappings, extra_flags=S.CLONE_NEWNS)

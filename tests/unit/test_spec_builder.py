@@ -13,7 +13,7 @@ from podpy.config import Config
 from podpy.engine import spec as specgen, usernsopts
 from podpy.engine.context import Runtime, in_userns_for
 from podpy.state import ContainerConfig, ContainerRecord
-from rootless import seccomp, userns
+from rootless import inuserns, seccomp, userns
 from rootless.userns import IdMap, IdMappings
 
 MAPPINGS = IdMappings((IdMap(0, 1000, 1), IdMap(1, 100000, 65536)), (IdMap(0, 1000, 1), IdMap(1, 100000, 65536)))
@@ -95,7 +95,7 @@ def test_exec_and_healthchecks_read_no_mappings(tmp_path, counts):
 
 def test_the_store_takes_the_commands_mappings(tmp_path, counts, monkeypatch):
     seen = []
-    monkeypatch.setattr(userns, "run_in_userns", lambda fn, *args, mappings=None: seen.append(mappings))
+    monkeypatch.setattr(inuserns, "run_in_userns", lambda fn, *args, mappings=None: seen.append(mappings))
     rt = _runtime(tmp_path)
     run = in_userns_for(True, lambda: rt.userns_mappings)
     run(print, "a")
