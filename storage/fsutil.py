@@ -36,17 +36,22 @@ def copy_file(src: str, dst: str) -> None:
 
 def remove_tree(path: str) -> None:
     """rm -rf without following symlinks, that also empties directories whose
-    mode forbids it (overlay's work/work is mode 000). No shutil: this runs on
-    the `run --rm` path, where every import counts."""
+    mode forbids it (overlay's work/work is mode 000). What another remover takes
+    meanwhile is not an error, as for rm -rf (a `run --rm`'s stage 1 may still be
+    removing its container's directory under tmp/ when `system reset` removes the
+    store). No shutil: this runs on the `run --rm` path, where every import counts."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
         return
-    if not stat.S_ISDIR(st.st_mode):
-        os.unlink(path)
-        return
-    _empty(path)
-    os.rmdir(path)
+    try:
+        if not stat.S_ISDIR(st.st_mode):
+            os.unlink(path)
+            return
+        _empty(path)
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass
 
 
 def _empty(path: str) -> None:
@@ -55,22 +60,25 @@ def _empty(path: str) -> None:
     except PermissionError:
         os.chmod(path, 0o700)
         entries = list(os.scandir(path))
+    except FileNotFoundError:
+        return
     for e in entries:
-        if e.is_dir(follow_symlinks=False):
-            _empty(e.path)
-            try:
-                os.rmdir(e.path)
-            except PermissionError:
-                os.chmod(path, 0o700)
-                os.rmdir(e.path)
-        else:
-            try:
-                os.unlink(e.path)
-            except PermissionError:
-                os.chmod(path, 0o700)
-                os.unlink(e.path)
-            except FileNotFoundError:
-                pass
+        try:
+            if e.is_dir(follow_symlinks=False):
+                _empty(e.path)
+                try:
+                    os.rmdir(e.path)
+                except PermissionError:
+                    os.chmod(path, 0o700)
+                    os.rmdir(e.path)
+            else:
+                try:
+                    os.unlink(e.path)
+                except PermissionError:
+                    os.chmod(path, 0o700)
+                    os.unlink(e.path)
+        except FileNotFoundError:
+            pass
 
 
 OPAQUE_XATTRS = ("user.overlay.opaque", "trusted.overlay.opaque")

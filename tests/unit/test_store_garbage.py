@@ -93,3 +93,28 @@ def test_discard_of_nothing_does_nothing(tmp_path):
 
     assert discard(str(tmp_path / "containers" / "gone"), str(tmp_path)) is None
     assert not (tmp_path / "tmp").exists()
+
+
+def test_remove_tree_takes_what_another_remover_takes_meanwhile(tmp_path, monkeypatch):
+    """rm -rf's way: entries another process removes while this one works (a run's stage 1
+    removing its trash while `system reset` removes the store) are not an error."""
+    import subprocess
+
+    from storage import fsutil
+
+    top = tmp_path / "store"
+    for sub in ("tmp/trash-1/diff/etc", "tmp/trash-1/work/work", "containers"):
+        (top / sub).mkdir(parents=True)
+    (top / "tmp" / "trash-1" / "diff" / "etc" / "hostname").write_text("")
+    real = os.scandir
+
+    def racing(path):
+        entries = list(real(path))
+        if str(path).endswith("/tmp"):
+            # the other remover, between listing and descending
+            subprocess.run(["rm", "-rf", str(top / "tmp" / "trash-1")], check=True)
+        return iter(entries)
+
+    monkeypatch.setattr(fsutil.os, "scandir", racing)
+    fsutil.remove_tree(str(top))
+    assert not top.exists()
