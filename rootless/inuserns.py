@@ -92,11 +92,7 @@ def run_in_userns(
             raise SetupError("could not create a user namespace")
         if not rootful:
             assert mappings is not None
-            try:
-                write_maps(pid, mappings)
-            except RuntimeFailure:
-                os.kill(pid, _signal.SIGKILL)
-                raise
+            _map(pid, mappings)
         os.write(go_w, b"1")
         with os.fdopen(res_r, "rb") as f:
             res_r = -1
@@ -107,12 +103,7 @@ def run_in_userns(
         if res_r >= 0:
             os.close(res_r)
         _, status = os.waitpid(pid, 0)
-    if not data:
-        if expect_exec:
-            code = os.waitstatus_to_exitcode(status)
-            return 128 - code if code < 0 else code
-        raise SetupError(f"the user-namespace helper died ({_describe(status)})")
-    return received(data)
+    return _outcome(data, status, expect_exec, "the user-namespace helper")
 
 
 def run_in_namespaces_of(pid: int, kinds: Sequence[str], fn: Callable[..., Any], *args: Any,
@@ -163,12 +154,27 @@ def run_in_namespaces_of(pid: int, kinds: Sequence[str], fn: Callable[..., Any],
             data = f.read()
     finally:
         _, status = os.waitpid(child, 0)
+    return _outcome(data, status, expect_exec, "the namespace helper")
+
+
+def _outcome(data: bytes, status: int, expect_exec: bool, helper: str) -> Any:
+    """What a helper sent (its result, or its exception raised here); with nothing sent,
+    the exit code of the program it exec'd (expect_exec: 128+N for a signal), else an error."""
     if not data:
         if expect_exec:
             code = os.waitstatus_to_exitcode(status)
             return 128 - code if code < 0 else code
-        raise SetupError(f"the namespace helper died ({_describe(status)})")
+        raise SetupError(f"{helper} died ({_describe(status)})")
     return received(data)
+
+
+def _map(pid: int, mappings: IdMappings) -> None:
+    """The maps of the user namespace pid has just made, written; pid killed if they cannot be."""
+    try:
+        write_maps(pid, mappings)
+    except RuntimeFailure:
+        os.kill(pid, _signal.SIGKILL)
+        raise
 
 
 def _raise(exc: BaseException) -> None:
@@ -226,11 +232,7 @@ def spawn_in_userns(argv: Sequence[str], env: dict[str, str], mappings: Optional
             raise SetupError("could not start a process in a new user namespace")
         pid = int(line)
         if mappings is not None:
-            try:
-                write_maps(pid, mappings)
-            except RuntimeFailure:
-                os.kill(pid, _signal.SIGKILL)
-                raise
+            _map(pid, mappings)
         os.write(go_w, b"1")
     finally:
         if pid_r >= 0:

@@ -1,12 +1,6 @@
 """User namespaces: subordinate id ranges, the id mappings and newuidmap/newgidmap, and the
 mappings of containers other than the default (keep-id, auto, --uidmap). Running a function
 or a command inside a fresh user namespace is inuserns.py's.
-
-Choice: a fresh user namespace per command rather than a resident pause
-process. Entering one costs a fork plus two short helper execs (measured about
-3 ms here) and leaves nothing running between commands; every user namespace
-podpy makes for one user carries the same mapping, so files written in one are
-owned by the same ids in the next.
 """
 
 from __future__ import annotations

@@ -22,38 +22,15 @@ if TYPE_CHECKING:
     from typing import Any, Optional
 
 
-class c_int(_SimpleCData):
-    _type_ = "i"
+def _c_type(name: str, code: str) -> Any:
+    """A C scalar type as ctypes declares it (code: struct's format character)."""
+    return type(name, (_SimpleCData,), {"_type_": code})
 
 
-class c_uint(_SimpleCData):
-    _type_ = "I"
-
-
-class c_long(_SimpleCData):
-    _type_ = "l"
-
-
-class c_ulong(_SimpleCData):
-    _type_ = "L"
-
-
-class c_ushort(_SimpleCData):
-    _type_ = "H"
-
-
-class c_uint64(_SimpleCData):
-    _type_ = "Q"
-
-
-class c_void_p(_SimpleCData):
-    _type_ = "P"
-
-
-class c_char(_SimpleCData):
-    _type_ = "c"
-
-
+c_int, c_uint, c_long, c_ulong = _c_type("c_int", "i"), _c_type("c_uint", "I"), _c_type("c_long", "l"), \
+    _c_type("c_ulong", "L")
+c_ushort, c_uint64, c_void_p, c_char = _c_type("c_ushort", "H"), _c_type("c_uint64", "Q"), \
+    _c_type("c_void_p", "P"), _c_type("c_char", "c")
 c_uint32 = c_uint   # 32 bits on every Linux ABI
 
 
