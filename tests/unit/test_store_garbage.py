@@ -103,8 +103,9 @@ def test_remove_tree_takes_what_another_remover_takes_meanwhile(tmp_path, monkey
     from storage import fsutil
 
     top = tmp_path / "store"
-    for sub in ("tmp/trash-1/diff/etc", "tmp/trash-1/work/work", "containers"):
-        (top / sub).mkdir(parents=True)
+    trash = top / "tmp" / "trash-1"
+    for d in (trash / "diff" / "etc", trash / "work" / "work", top / "containers"):
+        d.mkdir(parents=True)
     (top / "tmp" / "trash-1" / "diff" / "etc" / "hostname").write_text("")
     real = os.scandir
 
@@ -118,3 +119,18 @@ def test_remove_tree_takes_what_another_remover_takes_meanwhile(tmp_path, monkey
     monkeypatch.setattr(fsutil.os, "scandir", racing)
     fsutil.remove_tree(str(top))
     assert not top.exists()
+
+
+def test_discard_removes_at_once_what_it_cannot_move_aside(tmp_path):
+    """Not a directory, or no tmp/ to move it into (here a file is in its way): removed on
+    the spot, nothing left for later."""
+    from storage.staging import discard
+
+    single = tmp_path / "containers" / "file"
+    single.parent.mkdir()
+    single.write_text("x")
+    assert discard(str(single), str(tmp_path)) is None and not single.exists()
+    cdir = _container_dir(tmp_path)
+    (tmp_path / "tmp").write_text("in the way")
+    assert discard(str(cdir), str(tmp_path)) is None
+    assert not cdir.exists() and (tmp_path / "tmp").read_text() == "in the way"
