@@ -18,6 +18,11 @@ EXEC = ("podpy.cli.runargs", "podpy.engine.runoptions", "podpy.engine.execute", 
         "rootless.child", "podpy.engine.forward", "podpy.engine.spec", "rootless.userns", "storage.drivers.overlay",
         "storage.fsutil")
 
+# What both sides of a foreground run need: imported just before stage 1's fork, the host
+# side's copy serves stage 1 as well (the mount helpers of its set-up, the removal of a --rm
+# container's directory at its end), which would import them again beside the host's work.
+SHARED = ("rootless.rootfs", "rootless.capabilities", "storage.staging", "storage.fsutil")
+
 # what the command line preloads for each fast verb (run's rest: RunVerbs.run)
 PATHS = {
     "run": (*ENGINE, "rootless.ahead", "rootless.userns", "rootless.sync"),

@@ -99,6 +99,9 @@ class RunVerbs:
             from ..options import DEFAULT_DETACH_KEYS, detach_keys
 
             keys = detach_keys(DEFAULT_DETACH_KEYS if opts.detach_keys is None else opts.detach_keys)
+        from .. import preload
+        from . import paths
+
         ahead = None
         mappings = None if opts.detach else self.rt.userns_mappings
         if mappings is not None:
@@ -106,10 +109,8 @@ class RunVerbs:
             # while this process creates the container (rootless/ahead.py).
             from rootless import ahead as stage1
 
+            preload(paths.SHARED)
             ahead = stage1.start(mappings)
-        from .. import preload
-        from . import paths
-
         preload(paths.CREATE if opts.detach else (*paths.CREATE, *paths.FOREGROUND))
         from .create import create
         if opts.detach and opts.cgroups not in ("split", "no-conmon"):

@@ -158,3 +158,18 @@ def test_a_command_collects_its_young_objects_only_after_its_start_up():
                          env={**os.environ, "PYTHONPATH": f"{ROOT}:{sysconfig.get_paths()['purelib']}"},
                          cwd=str(ROOT)).stdout
     assert out.splitlines()[-1] == f"(100000, {gc.get_threshold()[1]}, {gc.get_threshold()[2]}) True"
+
+
+def test_modules_both_sides_of_a_run_need_come_before_stage_1s_fork():
+    """What the host side imports after forking a foreground run's stage 1 and stage 1 imports
+    too (its set-up, the removal of a --rm container's directory) is imported before the fork,
+    once for both: stage 1 importing its own copy beside the host's work slows both."""
+    def ours(code: str) -> set[str]:
+        return {m for m in _modules_after(code) if m.split(".")[0] in ("podpy", "storage", "rootless")}
+
+    before_fork = ours("from podpy.engine import paths\nfor m in (*paths.PATHS['run'], *paths.SHARED): __import__(m)")
+    host = ours("from podpy.engine import paths\n"
+                "for m in (*paths.PATHS['run'], *paths.SHARED, *paths.CREATE, *paths.FOREGROUND): __import__(m)")
+    stage1 = ours("import rootless.child, storage.staging")
+    assert "storage.staging" in before_fork and "rootless.rootfs" in before_fork
+    assert not (host & stage1) - before_fork, sorted((host & stage1) - before_fork)

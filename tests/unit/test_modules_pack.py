@@ -203,7 +203,7 @@ def test_the_pack_lists_each_modules_top_level_imports(site):
 def test_the_preload_lists_name_modules_that_exist():
     from podpy.engine import paths
 
-    for name in (*paths.ENGINE, *paths.CREATE, *paths.FOREGROUND, *paths.EXEC, *paths.PATHS["run"]):
+    for name in (*paths.ENGINE, *paths.CREATE, *paths.FOREGROUND, *paths.EXEC, *paths.SHARED, *paths.PATHS["run"]):
         assert (ROOT / (name.replace(".", "/") + ".py")).exists() or (ROOT / name.replace(".", "/")).is_dir(), name
 
 
