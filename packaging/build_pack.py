@@ -9,10 +9,15 @@ podpy/__init__.py imports those modules from the pack while each source file kee
 size and modification time recorded here; a reinstall that changes a file makes that module
 come from the ordinary import again until the pack is rebuilt.
 
-Layout: b"podpypk2", the 4-byte bytecode magic, the index's length (4 bytes, little-endian),
-the index (marshal: module name -> (is package, path relative to SITE, source mtime in ns,
-source size, offset, length, the pack's modules it imports when it is executed)), then each
-module's marshalled code object; offsets count from the end of the index.
+Layout: b"podpypk3", the 4-byte bytecode magic, the index's length (4 bytes, little-endian),
+the length of the modules' code after it (8 bytes), the index, then each module's marshalled
+code object; offsets count from the end of the index. The index is one marshalled tuple that
+every command reads at its start, made of three flat values rather than a record per module
+(some 0.3 ms less to read): the module names, one a line; a table of RECORD bytes per module,
+in the names' order (is a package, source mtime in ns, source size, offset, length; little-
+endian); and, one a line in the same order, the names' numbers of the pack's modules each
+imports when it is executed, comma-separated. A module's file is where its name says
+(a/b.py, or a/b/__init__.py for a package) under SITE.
 
 Outside the command line's and the API's packages (whose functions' docstrings and annotations
 typer and the API server read), a module is compiled lean: without its functions' and
@@ -35,6 +40,10 @@ from importlib.util import MAGIC_NUMBER
 
 PACKAGES = ("podpy", "storage", "rootless")
 PACK = "_modules.pack"
+MAGIC = b"podpypk3"
+# a module's record in the index's table: is a package (1 byte), its source's mtime in ns (8,
+# signed), its size (4), the offset (4) and length (4) of its code
+RECORD = 21
 
 
 def modules(site: str):  # type: ignore[no-untyped-def]
@@ -138,6 +147,8 @@ def build(site: str) -> tuple[int, int]:
         rel = os.path.relpath(path, site)
         is_pkg = os.path.basename(path) == "__init__.py"
         name = (os.path.dirname(rel) if is_pkg else rel[:-3]).replace(os.sep, ".")
+        if rel != name.replace(".", "/") + ("/__init__.py" if is_pkg else ".py"):
+            raise SystemExit(f"build_pack: {rel}: the index finds a module's file by its name alone")
         st = os.stat(path)
         with open(path, "rb") as f:
             source = f.read()
@@ -148,22 +159,43 @@ def build(site: str) -> tuple[int, int]:
                          imported_at_load(tree, name, is_pkg)]
         blobs.append(blob)
         offset += len(blob)
-    index = {}
-    for name, entry in entries.items():
-        deps = tuple(dict.fromkeys(d for d in entry[6] if d in entries and d != name))
-        index[name] = (*entry[:6], deps)
-    head = marshal.dumps(index)
+    names = list(entries)
+    number = {name: i for i, name in enumerate(names)}
+    table = bytearray()
+    deps = []
+    for name, (is_pkg, _rel, mtime, size, start, length, imports) in entries.items():
+        table += (bytes([is_pkg]) + mtime.to_bytes(8, "little", signed=True) + size.to_bytes(4, "little")
+                  + start.to_bytes(4, "little") + length.to_bytes(4, "little"))
+        deps.append(",".join(str(number[d]) for d in dict.fromkeys(imports) if d in entries and d != name))
+    head = marshal.dumps(("\n".join(names), bytes(table), "\n".join(deps)))
     target = os.path.join(site, "podpy", PACK)
     tmp = f"{target}.tmp-{os.getpid()}"
     with open(tmp, "wb") as f:
-        f.write(b"podpypk2" + MAGIC_NUMBER + len(head).to_bytes(4, "little") + head)
+        f.write(MAGIC + MAGIC_NUMBER + len(head).to_bytes(4, "little") + offset.to_bytes(8, "little") + head)
         for blob in blobs:
             f.write(blob)
         f.flush()
         os.fsync(f.fileno())
     os.chmod(tmp, 0o644)
     os.replace(tmp, target)
-    return len(index), os.path.getsize(target)
+    return len(names), os.path.getsize(target)
+
+
+def read_index(data: bytes) -> dict[str, tuple]:  # type: ignore[type-arg]
+    """A pack's index as module name -> (is package, path relative to SITE, source mtime in
+    ns, source size, offset, length, the names it imports when it is executed)."""
+    size = int.from_bytes(data[12:16], "little")
+    names_text, table, deps_text = marshal.loads(data[24:24 + size])
+    names = names_text.split("\n")
+    index = {}
+    for i, (name, deps) in enumerate(zip(names, deps_text.split("\n"))):
+        rec = table[i * RECORD:(i + 1) * RECORD]
+        is_pkg = rec[0] == 1
+        rel = name.replace(".", "/") + ("/__init__.py" if is_pkg else ".py")
+        index[name] = (is_pkg, rel, int.from_bytes(rec[1:9], "little", signed=True),
+                       int.from_bytes(rec[9:13], "little"), int.from_bytes(rec[13:17], "little"),
+                       int.from_bytes(rec[17:21], "little"), tuple(names[int(n)] for n in deps.split(",") if n))
+    return index
 
 
 def main() -> int:

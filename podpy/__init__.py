@@ -43,20 +43,43 @@ def _serve_pack() -> None:
     except OSError:
         return
     try:
-        head = pread(fd, 16, 0)
-        if len(head) != 16 or head[:8] != b"podpypk2" or head[8:12] != MAGIC_NUMBER:
+        # the layout: packaging/build_pack.py
+        head = pread(fd, 24, 0)
+        if len(head) != 24 or head[:8] != b"podpypk3" or head[8:12] != MAGIC_NUMBER:
             return
-        size = int.from_bytes(head[12:], "little")
-        index = loads(pread(fd, size, 16))
-        start = 16 + size
+        size = int.from_bytes(head[12:16], "little")
+        names_text, table, deps_text = loads(pread(fd, size, 24))
+        names = names_text.split("\n")
+        start = 24 + size
         st = fstat(fd)
-        if start + max((e[4] + e[5] for e in index.values()), default=0) > st.st_size:
+        if start + int.from_bytes(head[16:], "little") > st.st_size or len(table) != 21 * len(names):
             return
+        numbers = dict(zip(names, range(len(names))))
         identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
     except Exception:  # noqa: BLE001 - a damaged pack: the ordinary import, as without one
         return
     finally:
         close(fd)
+    deps: "list[str]" = []
+
+    def entry_of(name: str) -> "tuple[bool, str, int, int, int, int, int] | None":
+        """(is a package, path under base, source mtime in ns, source size, offset, length,
+        number) of a module of the pack, or None."""
+        i = numbers.get(name)
+        if i is None:
+            return None
+        at = 21 * i
+        is_pkg = table[at] == 1
+        return (is_pkg, name.replace(".", "/") + ("/__init__.py" if is_pkg else ".py"),
+                int.from_bytes(table[at + 1:at + 9], "little", signed=True),
+                int.from_bytes(table[at + 9:at + 13], "little"), int.from_bytes(table[at + 13:at + 17], "little"),
+                int.from_bytes(table[at + 17:at + 21], "little"), i)
+
+    def imports_of(i: int) -> "list[str]":
+        """The pack's modules that module number i imports when it is executed."""
+        if not deps:
+            deps.extend(deps_text.split("\n"))
+        return [names[int(n)] for n in deps[i].split(",") if n]
 
     def first_on_path(top: str) -> bool:
         """The ordinary import would find package top in base (no earlier path entry has it)."""
@@ -100,7 +123,7 @@ def _serve_pack() -> None:
     class Pack:
         @staticmethod
         def find_spec(name: str, path: object = None, target: object = None) -> object:
-            entry = index.get(name)
+            entry = entry_of(name)
             if entry is None:
                 return None
             try:
@@ -110,7 +133,7 @@ def _serve_pack() -> None:
 
         @staticmethod
         def _spec(name: str, path: object, entry: tuple, read: "Callable[[int, int], bytes | None]") -> object:
-            is_pkg, rel, mtime, source_size, offset, length, _imports = entry
+            is_pkg, rel, mtime, source_size, offset, length, _number = entry
             parent, _, _ = name.rpartition(".")
             if parent:
                 want = base + "/" + parent.replace(".", "/")
@@ -141,7 +164,7 @@ def _serve_pack() -> None:
             spec = module.__spec__  # type: ignore[attr-defined]
             code, spec.loader_state = spec.loader_state, None
             if code is None:   # executed again (importlib.reload)
-                code = read(*index[spec.name][4:6])
+                code = read(*entry_of(spec.name)[4:6])  # type: ignore[index]
                 if code is None:
                     raise ImportError(f"{spec.name}: the module pack changed", name=spec.name)
             exec(loads(code), module.__dict__)  # type: ignore[attr-defined]
@@ -149,7 +172,7 @@ def _serve_pack() -> None:
         @staticmethod
         def get_code(name: str) -> object:
             """The module's code object (what runpy runs for `python -m`)."""
-            entry = index.get(name)
+            entry = entry_of(name)
             code = read(*entry[4:6]) if entry is not None else None
             if code is None:
                 raise ImportError(f"{name}: not in the module pack", name=name)
@@ -161,7 +184,7 @@ def _serve_pack() -> None:
 
         @staticmethod
         def is_package(name: str) -> bool:
-            entry = index.get(name)
+            entry = entry_of(name)
             return bool(entry is not None and entry[0])
 
     sys.meta_path.insert(0, Pack)
@@ -179,13 +202,13 @@ def _serve_pack() -> None:
         package. A module the pack does not serve as it is stops the preload."""
         if name in modules:
             return
-        entry = index.get(name)
+        entry = entry_of(name)
         if entry is None:
             raise Stop
         parent, _, child = name.rpartition(".")
         if parent:
             load(parent, read)
-        for imported in entry[6]:
+        for imported in imports_of(entry[6]):
             load(imported, read)
         if name in modules:
             return

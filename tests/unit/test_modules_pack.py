@@ -81,7 +81,7 @@ def test_a_damaged_or_foreign_pack_is_ignored(site, damage):
     elif damage == "truncated":
         data = data[: len(data) // 2]
     else:
-        data = b"podpypk2" + data[8:16] + os.urandom(64)
+        data = build_pack.MAGIC + data[8:24] + os.urandom(64)
     pack.write_bytes(data)
     got = probe(site)
     assert got["storage.reference"] == ("SourceFileLoader", str(site / "storage" / "reference.py"))
@@ -188,10 +188,7 @@ def test_preload_of_a_name_the_pack_does_not_have_does_nothing(site):
 
 
 def test_the_pack_lists_each_modules_top_level_imports(site):
-    import marshal
-
-    data = (site / "podpy" / build_pack.PACK).read_bytes()
-    index = marshal.loads(data[16:16 + int.from_bytes(data[12:16], "little")])
+    index = build_pack.read_index((site / "podpy" / build_pack.PACK).read_bytes())
     imports = index["podpy.engine.context"][6]
     assert "podpy.config" in imports and "podpy.events" in imports and "podpy.errors" in imports
     # only under TYPE_CHECKING there, and in functions
@@ -283,3 +280,20 @@ print("ok")
     out = subprocess.run([sys.executable, "-S", "-c", script.format(site=str(site))],
                          capture_output=True, text=True, cwd="/")
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_the_index_records_each_modules_file_and_where_its_code_is(site):
+    import marshal
+
+    data = (site / "podpy" / build_pack.PACK).read_bytes()
+    index = build_pack.read_index(data)
+    start = 24 + int.from_bytes(data[12:16], "little")
+    assert len(index) == len(list(build_pack.modules(str(site)))) > 100
+    for name, (is_pkg, rel, mtime, size, offset, length, _imports) in index.items():
+        st = (site / rel).stat()
+        assert (st.st_mtime_ns, st.st_size) == (mtime, size), name
+        assert is_pkg == rel.endswith("/__init__.py")
+        code = marshal.loads(data[start + offset:start + offset + length])
+        assert code.co_filename == str(site / rel), name
+    ends = sorted((e[4], e[4] + e[5]) for e in index.values())
+    assert all(a[1] == b[0] for a, b in zip(ends, ends[1:])) and start + ends[-1][1] == len(data)
