@@ -154,14 +154,18 @@ def abandoned(tmp: str) -> list[Abandoned]:
 TRASH = "trash-"
 
 
-def discard(path: str, root: str) -> Optional[Callable[[], None]]:
+def discard(path: str, root: str, *others: str) -> Optional[Callable[[], None]]:
     """A directory that takes time to remove (a container's, at the end of a `run --rm`),
     moved at once under root's tmp/ as garbage and locked there while it goes; the removal
     itself is returned, for the caller to run once it has told whoever waits that the
     directory is gone (a file system mounted with `discard` makes each freed block a
     synchronous request to the disk: a millisecond or two for an empty container). Killed
     before the end, the remover leaves it to the next command's garbage collection. None:
-    nothing left to do (the path was not there, or could not be moved and was removed here)."""
+    nothing left to do (the path was not there, or could not be moved and was removed here).
+
+    others: directories that go with it (the container's runtime directory) when they are on
+    the same file system, moved into the garbage with it; one that is not (a runtime directory
+    on tmpfs, where removing is cheap) or that is gone already is left to its owner."""
     from .fsutil import remove_tree
 
     try:
@@ -184,6 +188,11 @@ def discard(path: str, root: str) -> Optional[Callable[[], None]]:
         os.close(fd)
         remove_tree(path)
         return None
+    for i, other in enumerate(others):
+        try:
+            os.rename(other, os.path.join(dest, f"{TRASH}{i}"))
+        except OSError:
+            pass
 
     def remove() -> None:
         try:

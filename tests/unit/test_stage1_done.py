@@ -89,3 +89,15 @@ def test_an_after_exit_with_nothing_left_closes_the_pipe_and_keeps_pdeathsig():
     _after_exit(Sc(), w, ("os.path", "exists", ("/nonexistent",)))
     assert os.read(r, 10) == b"" and calls == []
     os.close(r)
+
+
+def test_a_rm_runs_runtime_directory_goes_with_its_container_unless_poststop_hooks_read_it():
+    from types import SimpleNamespace
+
+    from podpy.engine.foreground import _run_dir_after
+
+    rt = SimpleNamespace(container_run_dir=lambda cid: f"/run/podpy/containers/{cid}")
+    rec = SimpleNamespace(id="c0ffee")
+    assert _run_dir_after(rt, rec, {"hooks": {}}) == ("/run/podpy/containers/c0ffee",)
+    assert _run_dir_after(rt, rec, {}) == ("/run/podpy/containers/c0ffee",)
+    assert _run_dir_after(rt, rec, {"hooks": {"poststop": [{"path": "/bin/true"}]}}) == ()

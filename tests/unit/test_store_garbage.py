@@ -67,6 +67,46 @@ def test_discard_moves_the_directory_aside_at_once_and_removes_it_later(tmp_path
     assert os.listdir(tmp_path / "tmp") == []
 
 
+def test_discard_takes_other_directories_of_its_file_system_with_it(tmp_path):
+    """A --rm run's runtime directory goes into its container's garbage (when it is on the same
+    file system); one that is gone already, or cannot be moved there, is left alone."""
+    from storage.staging import discard
+
+    cdir = _container_dir(tmp_path)
+    run_dir = tmp_path / "run" / "containers" / "c0ffee"
+    run_dir.mkdir(parents=True)
+    (run_dir / "hosts").write_text("127.0.0.1 localhost\n")
+    remove = discard(str(cdir), str(tmp_path), str(run_dir), str(tmp_path / "run" / "gone"))
+    assert not cdir.exists() and not run_dir.exists()
+    (trash,) = os.listdir(tmp_path / "tmp")
+    assert (tmp_path / "tmp" / trash / "diff").is_dir() and len(os.listdir(tmp_path / "tmp" / trash)) == 3
+    remove()
+    assert os.listdir(tmp_path / "tmp") == [] and os.listdir(tmp_path / "run" / "containers") == []
+
+
+def test_discard_leaves_a_directory_it_cannot_move_to_its_owner(tmp_path, monkeypatch):
+    """A runtime directory on another file system (tmpfs) stays for Container._release."""
+    import errno
+
+    from storage import staging
+
+    cdir = _container_dir(tmp_path)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    real_rename = os.rename
+
+    def rename(src, dst):
+        if src == str(run_dir):
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(staging.os, "rename", rename)
+    remove = staging.discard(str(cdir), str(tmp_path), str(run_dir))
+    assert remove is not None and run_dir.is_dir() and not cdir.exists()
+    remove()
+    assert run_dir.is_dir()
+
+
 def test_garbage_whose_remover_died_is_collected(tmp_path):
     """A remover killed before the end leaves its trash unlocked: the next command's
     collection takes it (and a second collector leaves what the first holds)."""
