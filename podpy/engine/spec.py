@@ -418,17 +418,33 @@ def containerenv(rec: ContainerRecord) -> str:
 
 
 def write_etc(run_dir: str, files: dict[str, Any]) -> dict[str, str]:
-    """Write etc_files' files into the container's runtime directory (each replaced whole);
-    destination -> the file, to bind there."""
-    os.makedirs(run_dir, mode=0o700, exist_ok=True)
+    """Write etc_files' files into the container's runtime directory; destination -> the
+    file, to bind there. A file already there (a restart's, one `network connect` updates) is
+    replaced whole, through a temporary file renamed over it; in a directory made here, for
+    this start, each is written in place."""
+    try:
+        os.mkdir(run_dir, 0o700)
+        fresh = True
+    except FileNotFoundError:
+        os.makedirs(run_dir, mode=0o700, exist_ok=True)
+        fresh = True
+    except FileExistsError:
+        fresh = False
     out = {}
     for dest, content in files.items():
         path = os.path.join(run_dir, os.path.basename(dest))
-        tmp = path + ".tmp"
-        with open(tmp, "wb" if isinstance(content, bytes) else "w") as f:
-            f.write(content)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        target = path if fresh else path + ".tmp"
+        data = content if isinstance(content, bytes) else content.encode()
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        try:
+            os.fchmod(fd, 0o644)   # whatever the umask: the container's users read them
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+        if not fresh:
+            os.replace(target, path)
         out[dest] = path
     return out
 

@@ -4,6 +4,7 @@ the store's user namespaces alike), each seccomp filter compiled at most once, a
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -159,3 +160,19 @@ def test_etc_files_are_data_until_written(tmp_path):
     paths = specgen.write_etc(str(tmp_path / "run"), files)
     assert paths == {dest: str(tmp_path / "run" / dest.rsplit("/", 1)[1]) for dest in files}
     assert (tmp_path / "run" / "hostname").read_text() == "box\n"
+
+
+def test_etc_files_are_readable_by_the_containers_users_and_replaced_whole(tmp_path):
+    files = {"/etc/hostname": "box\n", "/etc/hosts": "127.0.0.1\tlocalhost\n"}
+    old = os.umask(0o077)
+    try:
+        first = specgen.write_etc(str(tmp_path / "run"), files)
+        inode = os.stat(first["/etc/hosts"]).st_ino
+        again = specgen.write_etc(str(tmp_path / "run"), {**files, "/etc/hosts": "10.0.0.1\tother\n"})
+    finally:
+        os.umask(old)
+    assert first == again
+    assert sorted(os.listdir(tmp_path / "run")) == ["hostname", "hosts"]   # no temporary file left
+    assert {oct(os.stat(p).st_mode & 0o777) for p in again.values()} == {"0o644"}
+    assert (tmp_path / "run" / "hosts").read_text() == "10.0.0.1\tother\n"
+    assert os.stat(again["/etc/hosts"]).st_ino != inode   # a new file renamed over the old one
