@@ -51,8 +51,12 @@ def emit(runroot: str, kind: str, status: str, ident: str, name: str = "", image
     line = (json.dumps(event, separators=(",", ":")) + "\n").encode()
     try:
         log = path(runroot)
-        os.makedirs(os.path.dirname(log), mode=0o700, exist_ok=True)
-        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+        try:
+            fd = os.open(log, flags, 0o600)
+        except FileNotFoundError:   # the first event under this runroot
+            os.makedirs(os.path.dirname(log), mode=0o700, exist_ok=True)
+            fd = os.open(log, flags, 0o600)
         try:
             os.write(fd, line)
         finally:

@@ -92,7 +92,10 @@ def populate_dev(sc: Syscalls, rootfs: str) -> None:
     dev = os.path.join(rootfs, "dev")
     for name in DEVICES:
         target = os.path.join(dev, name)
-        ensure_target(target, False)
+        try:   # the tmpfs was mounted just now: the node's mount point is made in one call
+            os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+        except OSError:
+            ensure_target(target, False)
         sc.mount(f"/dev/{name}", target, None, MS_BIND)
     for name, link in DEV_LINKS:
         try:

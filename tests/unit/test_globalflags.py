@@ -348,3 +348,18 @@ def test_a_persistent_flag_after_the_command_reaches_the_engine(tmp_path):
                  "-q")
     assert res.returncode == 0, res.stderr
     assert f"Using graph root {tmp_path / 'store'}" in res.stderr and res.stdout == ""
+
+
+def test_the_first_event_makes_its_directory_and_later_ones_append(tmp_path, monkeypatch):
+    import json
+
+    from podpy import events
+
+    monkeypatch.setattr(events, "_backend", "file")
+    monkeypatch.setattr(events, "_tmpdir", None)
+    runroot = tmp_path / "run" / "podpy"
+    events.emit(str(runroot), "container", "start", "c0ffee", "web")
+    events.emit(str(runroot), "container", "died", "c0ffee", "web")
+    lines = [json.loads(line) for line in (runroot / events.FILE).read_text().splitlines()]
+    assert [e["Status"] for e in lines] == ["start", "died"]
+    assert oct((runroot / events.FILE).stat().st_mode & 0o777) == "0o600"

@@ -376,3 +376,18 @@ def test_libc_calls_bind_without_the_ctypes_package():
         "assert 'ctypes' not in sys.modules, 'ctypes imported'\n")
     subprocess.run([sys.executable, "-c", script], check=True, cwd=str(ROOT),
                    env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def test_dev_nodes_get_their_mount_points_also_where_one_is_there_already(tmp_path):
+    (tmp_path / "dev").mkdir()
+    (tmp_path / "dev" / "null").write_text("")          # made already (not on a fresh tmpfs)
+    mounted = []
+
+    class Sc:
+        def mount(self, source, target, fstype=None, flags=0, data=None):
+            mounted.append((source, target))
+
+    rootfs.populate_dev(Sc(), str(tmp_path))
+    assert mounted == [(f"/dev/{d}", str(tmp_path / "dev" / d)) for d in rootfs.DEVICES]
+    assert all((tmp_path / "dev" / d).is_file() for d in rootfs.DEVICES)
+    assert os.readlink(tmp_path / "dev" / "stdin") == "/proc/self/fd/0"
