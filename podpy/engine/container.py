@@ -268,10 +268,10 @@ class Container:
     def _write_record(self, state: Optional[str] = None, durable: bool = True) -> None:
         """The container's file (records.py) as its row now is; `state`: the one it is kept
         as (a running container is kept as it was before it ran)."""
-        from .records import read_container, write_container
-
         if self.rec.config.remove:
             return
+        from .records import read_container, write_container
+
         if state is None:
             before = read_container(self.rt.cfg.root, self.rec.id)
             state = (before or {}).get("state") or CREATED
