@@ -7,6 +7,7 @@ if TYPE_CHECKING:
     from typing import Callable
 
 PACK = "_modules.pack"   # beside this file: podpy's, storage's and rootless's bytecode in one file
+PACK_RECORD = 21          # bytes of a module's record in the pack's index (packaging/build_pack.py)
 
 
 def preload(names: "tuple[str, ...]") -> None:
@@ -52,7 +53,7 @@ def _serve_pack() -> None:
         names = names_text.split("\n")
         start = 24 + size
         st = fstat(fd)
-        if start + int.from_bytes(head[16:], "little") > st.st_size or len(table) != 21 * len(names):
+        if start + int.from_bytes(head[16:], "little") > st.st_size or len(table) != PACK_RECORD * len(names):
             return
         numbers = dict(zip(names, range(len(names))))
         identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
@@ -68,7 +69,7 @@ def _serve_pack() -> None:
         i = numbers.get(name)
         if i is None:
             return None
-        at = 21 * i
+        at = PACK_RECORD * i
         is_pkg = table[at] == 1
         return (is_pkg, name.replace(".", "/") + ("/__init__.py" if is_pkg else ".py"),
                 int.from_bytes(table[at + 1:at + 9], "little", signed=True),

@@ -297,3 +297,21 @@ def test_the_index_records_each_modules_file_and_where_its_code_is(site):
         assert code.co_filename == str(site / rel), name
     ends = sorted((e[4], e[4] + e[5]) for e in index.values())
     assert all(a[1] == b[0] for a, b in zip(ends, ends[1:])) and start + ends[-1][1] == len(data)
+
+
+def test_the_loader_and_the_writer_agree_on_the_record_size():
+    import podpy
+
+    assert podpy.PACK_RECORD == build_pack.RECORD
+
+
+def test_a_module_whose_file_its_name_does_not_find_stops_the_build(tmp_path):
+    """The index keeps no paths: a file under a dotted directory would be looked for elsewhere."""
+    for top in build_pack.PACKAGES:
+        (tmp_path / top).mkdir()
+        (tmp_path / top / "__init__.py").write_text("")
+    (tmp_path / "podpy" / "a.b").mkdir()
+    (tmp_path / "podpy" / "a.b" / "c.py").write_text("")
+    with pytest.raises(SystemExit, match="a.b/c.py"):
+        build_pack.build(str(tmp_path))
+    assert not (tmp_path / "podpy" / build_pack.PACK).exists()
