@@ -638,10 +638,12 @@ main() {
     test)
         [ $# -eq 0 ] || EXTRA_ARGS_GIVEN=1
         run_unit_tests "$@"
-        run_root_tests "$@"
-        build_systemd_image
+        # The root tests use the test user too (doctor's checks, a full disk): it is
+        # prepared first, on a fresh machine as on one that has it already.
         prepare_user podpy-test
         configure_podman podpy-test
+        run_root_tests "$@"
+        build_systemd_image
         run_system_tests podpy-test "$@"
         log "Summary"
         if [ ${#FAILED[@]} -gt 0 ]; then
