@@ -364,10 +364,24 @@ delegate_cgroup() {
             echo "+$ctrl" >"$mnt/cgroup.subtree_control" 2>/dev/null || true
     done
     CGROUP_SLICE=$mnt/podpy-$user.slice
+    make_slice "$user" "$group"
+    note "delegated $CGROUP_SLICE (controllers: $(cat "$CGROUP_SLICE/cgroup.controllers"))"
+}
+
+# make_slice USER GROUP: the delegated cgroup, made anew when no process is left in it. A
+# cgroup counts the cgroup.kill writes that reached it, and some kernels (6.18 among them)
+# kill a child that clone3 starts in a cgroup whose count differs from its parent's; podpy
+# then forks its containers' inits the ordinary way and moves them, which costs every start
+# a grace period of the kernel's. A new slice starts at zero, as a user's session does.
+make_slice() {
+    local user=$1 group=$2
+    if [ -d "$CGROUP_SLICE" ] &&
+        [ -z "$(find "$CGROUP_SLICE" -name cgroup.procs -exec cat {} + 2>/dev/null)" ]; then
+        find "$CGROUP_SLICE" -depth -type d -exec rmdir {} + 2>/dev/null || true
+    fi
     mkdir -p "$CGROUP_SLICE"
     chown "$user:$group" "$CGROUP_SLICE" "$CGROUP_SLICE/cgroup.procs" \
         "$CGROUP_SLICE/cgroup.subtree_control" "$CGROUP_SLICE/cgroup.threads"
-    note "delegated $CGROUP_SLICE (controllers: $(cat "$CGROUP_SLICE/cgroup.controllers"))"
 }
 
 # Kill whatever a finished run left behind in the delegated cgroup.
@@ -384,6 +398,14 @@ reap_cgroup() {
         # shellcheck disable=SC2086
         kill -KILL $left 2>/dev/null || true
     fi
+    # once they are gone, a fresh slice for whatever runs next (make_slice)
+    local owner tries=50
+    owner=$(stat -c %U:%G "$CGROUP_SLICE")
+    while [ $tries -gt 0 ] && [ -n "$(find "$CGROUP_SLICE" -name cgroup.procs -exec cat {} + 2>/dev/null)" ]; do
+        sleep 0.1
+        tries=$((tries - 1))
+    done
+    make_slice "${owner%%:*}" "${owner##*:}"
 }
 
 configure_podman() {

@@ -61,12 +61,13 @@ class Ahead:
         return (want.uids, want.gids) == (self.mappings.uids, self.mappings.gids)
 
     def hand(self, spec: dict[str, Any], after_exit: Optional[tuple[str, str, tuple[Any, ...]]],
-             detach: bool) -> Channel:
+             detach: bool, cgroup: Optional[str] = None) -> Channel:
         """Give stage 1 its spec (after_exit: the call it makes once the init exits, as
-        parent.LaunchOptions has it); the channel to it from now on."""
+        parent.LaunchOptions has it; cgroup: the container's cgroup directory, where it forks
+        the init if it can); the channel to it from now on."""
         host = self.host
         assert host is not None, "this stage 1 was handed its spec already"
-        data = _encode({"spec": spec, "after_exit": after_exit, "detach": detach})
+        data = _encode({"spec": spec, "after_exit": after_exit, "detach": detach, "cgroup": cgroup})
         fd, self._spec_w, self.host = self._spec_w, -1, None
         try:
             view = memoryview(data)
@@ -78,14 +79,16 @@ class Ahead:
             os.close(fd)
         return host
 
-    def give(self, spec: dict[str, Any], after_exit: Optional[tuple[str, str, tuple[Any, ...]]]) -> bool:
+    def give(self, spec: dict[str, Any], after_exit: Optional[tuple[str, str, tuple[Any, ...]]],
+             cgroup: Optional[str] = None) -> bool:
         """Hand stage 1 a foreground container's spec now, if it fits (else discard it): it
-        mounts the root file system and forks the init while the caller makes the cgroup and
-        the log, then launches (parent.launch takes the channel from `handed`)."""
+        mounts the root file system and forks the init (into cgroup, the container's cgroup
+        directory, if it can) while the caller makes the log, then launches (parent.launch
+        takes the channel from `handed`)."""
         if not self.fits(spec):
             self.discard()
             return False
-        self.handed = self.hand(spec, after_exit, False)
+        self.handed = self.hand(spec, after_exit, False, cgroup)
         return True
 
     def discard(self) -> None:
@@ -133,7 +136,8 @@ def _stage1(chan: Channel, spec_fd: int, host_side_fds: list[int], mappings: IdM
             os._exit(0)
         maps.wait()
         job = _decode(data)
-        code = child.run_stage1(job["spec"], chan, job["after_exit"], job["detach"], sc, in_userns=True)
+        code = child.run_stage1(job["spec"], chan, job["after_exit"], job["detach"], sc, in_userns=True,
+                                cgroup=job.get("cgroup"))
     except BaseException as exc:  # noqa: BLE001 - reported to the host side
         chan.report(exc)
     os._exit(code)

@@ -3,14 +3,14 @@
 Stage 1 is forked by the host side. It unshares the user namespace, waits for
 its id maps, takes a mount namespace of its own and mounts the rootfs there
 (so a fuse-overlayfs server stays outside the container's PID namespace),
-unshares the PID, UTS, IPC and network namespaces and forks the init, then
-waits for it and exits with its status, after running the caller's `after_exit`
+unshares the PID, UTS, IPC and network namespaces and forks the init (straight
+into the container's cgroup where it can: see fork_init), then waits for it and exits with its status, after running the caller's `after_exit`
 (still inside the user namespace, so it can remove files owned by container ids).
 A detached stage 1 (the monitor's containers) exits once the init is forked: the
 init is then reaped by the monitor, a child subreaper.
 
 The init is PID 1 of the new PID namespace. It waits for "go" (the host side
-has by then placed it in its cgroup; with "net" in it, it waits again for "net",
+has by then placed it in its cgroup if it was not born there; with "net" in it, it waits again for "net",
 the network made, and with "hold" it says "held" and waits for "start" before it
 secures itself and execs), copies the mount
 namespace so pivot_root does not move stage 1, mounts the container's file
@@ -58,13 +58,14 @@ def namespaces(spec: dict[str, Any]) -> dict[str, Optional[str]]:
 
 def stage1(spec: dict[str, Any], chan: Channel, host_side_fds: list[int],
            after_exit: Optional[tuple[str, str, tuple[Any, ...]]] = None, detach: bool = False,
-           sc: Optional[S.Syscalls] = None) -> NoReturn:
-    """The namespace holder. Never returns."""
+           sc: Optional[S.Syscalls] = None, cgroup: Optional[str] = None) -> NoReturn:
+    """The namespace holder (cgroup: the container's cgroup directory, for fork_init). Never
+    returns."""
     code = EXIT_SETUP_FAILED
     try:
         for fd in host_side_fds:
             os.close(fd)
-        code = run_stage1(spec, chan, after_exit, detach, sc or S.default())
+        code = run_stage1(spec, chan, after_exit, detach, sc or S.default(), cgroup=cgroup)
     except BaseException as exc:  # noqa: BLE001 - reported to the host side
         chan.report(exc)
     os._exit(code)
@@ -80,8 +81,9 @@ def detach_from_caller(sc: S.Syscalls) -> None:
 
 
 def run_stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[tuple[str, str, tuple[Any, ...]]],
-               detach: bool, sc: S.Syscalls, in_userns: bool = False) -> int:
-    """Stage 1's work; its exit status. in_userns: the user namespace is unshared and mapped."""
+               detach: bool, sc: S.Syscalls, in_userns: bool = False, cgroup: Optional[str] = None) -> int:
+    """Stage 1's work; its exit status. in_userns: the user namespace is unshared and mapped;
+    cgroup: the container's cgroup directory, where the init is forked if it can be."""
     if not in_userns:  # a stage 1 started ahead did these (ahead.py)
         detach_from_caller(sc)
     ns = namespaces(spec)
@@ -119,11 +121,11 @@ def run_stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[tuple[s
         if ns.get(kind):
             _join(sc, str(ns[kind]), _NS_FLAGS[kind])
     sc.unshare(flags)
-    pid = os.fork()
+    pid, in_cgroup = fork_init(sc, cgroup)
     if pid == 0:
         init(spec, chan, detach, sc)
     if detach:
-        chan.send("pid", pid=pid, fuse_pid=fuse_pid)
+        chan.send("pid", pid=pid, fuse_pid=fuse_pid, in_cgroup=in_cgroup)
         chan.close()
         # The init lives on without us: it is reparented to the caller's subreaper (the
         # monitor), which reaps it; its mount namespace keeps the root file system mounted.
@@ -132,7 +134,7 @@ def run_stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[tuple[s
     # is released, and that we are done (after_exit) at its end: it need not wait for this
     # process to exit (the kernel's tear-down of its namespaces and memory).
     done_r, done_w = os.pipe2(os.O_CLOEXEC)
-    chan.send("pid", fds=[done_r], pid=pid, fuse_pid=fuse_pid)
+    chan.send("pid", fds=[done_r], pid=pid, fuse_pid=fuse_pid, in_cgroup=in_cgroup)
     os.close(done_r)
     chan.close()
     status = _wait(pid)
@@ -150,6 +152,52 @@ def run_stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[tuple[s
         pass   # the host side is gone
     _after_exit(sc, done_w, after_exit)
     return status
+
+
+def fork_init(sc: S.Syscalls, cgroup: Optional[str]) -> tuple[int, bool]:
+    """Fork the init: (0 in the child, its pid in the parent; whether it was born in cgroup).
+
+    Into cgroup with clone3 where that works, so the host side need not move it there:
+    writing a pid to cgroup.procs waits for a grace period of the kernel's (10 ms here, on
+    the way to every start). Else (no cgroup, an older kernel, a cgroup we may not fork into)
+    an ordinary fork. Some kernels (6.18 among them) compare the kill count of the caller's
+    cgroup with the target's and kill the child at birth when they differ, as after a
+    `cgroup.kill` above the caller: such a child is reaped and the init forked again the
+    ordinary way."""
+    if cgroup:
+        try:
+            fd = os.open(cgroup, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            fd = -1
+        if fd >= 0:
+            try:
+                pid = sc.fork_into_cgroup(fd, cgroup)
+            except OSError:
+                pid = -1
+            finally:
+                os.close(fd)
+            if pid == 0 or (pid > 0 and not _killed_at_birth(pid)):
+                return pid, True
+            if pid > 0:
+                _wait(pid)
+    return os.fork(), False
+
+
+def _killed_at_birth(pid: int) -> bool:
+    """Whether our child pid has a SIGKILL pending or is gone already (see fork_init): the
+    kernel queues that kill before the clone returns."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            status = f.read()
+    except OSError:
+        return True
+    for line in status.splitlines():
+        name, _, value = line.partition(b":")
+        if name == b"State" and value.split()[:1] in ([b"Z"], [b"X"]):
+            return True
+        if name in (b"SigPnd", b"ShdPnd") and int(value, 16) & (1 << (_signal.SIGKILL - 1)):
+            return True
+    return False
 
 
 def _after_exit(sc: S.Syscalls, done_w: int, after_exit: Optional[tuple[str, str, tuple[Any, ...]]],

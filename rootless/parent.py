@@ -45,8 +45,8 @@ if TYPE_CHECKING:
 class LaunchOptions:
     """Host-side settings that are not part of the OCI spec.
 
-    slirp: start slirp4netns with these options; cgroup_procs: a cgroup.procs file to move the
-    init into; on_pid: told the init's pid before it execs; after_exit: a call stage 1 makes
+    slirp: start slirp4netns with these options; cgroup_procs: the cgroup.procs file of the
+    init's cgroup (stage 1 forks it there, else it is moved there); on_pid: told the init's pid before it execs; after_exit: a call stage 1 makes
     after the init exits, by name (module, function, arguments: it crosses a pipe to a stage 1
     started ahead); detach: stage 1 exits once the init is forked, leaving the init to the
     caller's subreaper (a detached container's monitor), which must reap it; close_fds: the
@@ -187,9 +187,10 @@ def launch(spec: dict[str, Any], options: LaunchOptions, ahead: Optional["Ahead"
         if ahead is not None and not ahead.fits(spec):
             ahead.discard()
             ahead = None
+        cgroup = os.path.dirname(options.cgroup_procs) if options.cgroup_procs else None
         if ahead is not None:
             pid = ahead.pid
-            host = ahead.hand(spec, options.after_exit, options.detach)
+            host = ahead.hand(spec, options.after_exit, options.detach, cgroup)
         else:
             from . import child
 
@@ -197,7 +198,7 @@ def launch(spec: dict[str, Any], options: LaunchOptions, ahead: Optional["Ahead"
             pid = os.fork()
             if pid == 0:
                 child.stage1(spec, inside, [host.fileno(), *options.close_fds], options.after_exit,
-                             options.detach)
+                             options.detach, cgroup=cgroup)
             inside.close()
     started: Optional[Container] = None
     try:
@@ -209,7 +210,7 @@ def launch(spec: dict[str, Any], options: LaunchOptions, ahead: Optional["Ahead"
         msg, fds = host.expect("pid")
         started = Container(stage1_pid=pid, pid=int(msg["pid"]), fuse_pid=msg.get("fuse_pid"),
                             done_fd=fds[0] if fds else None)
-        if options.cgroup_procs:
+        if options.cgroup_procs and not msg.get("in_cgroup"):   # else forked into it (child.fork_init)
             try:
                 _join_cgroup(options.cgroup_procs, started.pid)
             except SetupError as exc:

@@ -63,11 +63,12 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
             after_exit = ((__name__, "_remove_rootfs_container", (cdir,)) if cfg.rootfs
                           else ("storage.staging", "discard", (cdir, rt.store.root, *_run_dir_after(rt, rec, spec)))
                           ) if cfg.remove else None
-            if ahead is not None and not ahead.give(spec, after_exit):
-                ahead = None   # it did not fit: launch forks a stage 1 of its own
-            # (a stage 1 given its spec mounts the root file system and forks the init meanwhile)
-            listening = tuple(net.bind())
             cgroup = container_cgroup(ctr, warn)
+            if ahead is not None and not ahead.give(spec, after_exit, cgroup):
+                ahead = None   # it did not fit: launch forks a stage 1 of its own
+            # (a stage 1 given its spec mounts the root file system and forks the init into its
+            # cgroup meanwhile)
+            listening = tuple(net.bind())
             log, stdio = _foreground_log(rt, rec, pipes)
             if streams is not None and not stdio and not cfg.tty:
                 # unlogged (--rm): what is not shown goes to /dev/null

@@ -11,7 +11,8 @@ stage 1 some 3-4 ms before its unshare, against 1 ms for _ctypes alone.
 from __future__ import annotations
 
 import os
-from _ctypes import CFuncPtr, FUNCFLAG_CDECL, FUNCFLAG_USE_ERRNO, Structure, _SimpleCData, addressof, byref
+from _ctypes import CFuncPtr, FUNCFLAG_CDECL, FUNCFLAG_PYTHONAPI, FUNCFLAG_USE_ERRNO, Structure, _SimpleCData
+from _ctypes import addressof, byref
 from _ctypes import dlopen, get_errno, sizeof
 
 from ..errors import SyscallError
@@ -38,6 +39,13 @@ class _Function(CFuncPtr):
     """A libc function returning int, errno kept for get_errno (ctypes' CDLL(use_errno=True))."""
     _flags_ = FUNCFLAG_CDECL | FUNCFLAG_USE_ERRNO
     _restype_ = c_int
+
+
+class _HeldFunction(CFuncPtr):
+    """A function called with the GIL held (ctypes' PyDLL), for the calls around a fork: Python's
+    own fork bookkeeping (PyOS_*Fork*) expects the GIL, and nothing may run between them."""
+    _flags_ = FUNCFLAG_CDECL | FUNCFLAG_PYTHONAPI | FUNCFLAG_USE_ERRNO
+    _restype_ = c_long
 
 
 class _Lib:
@@ -68,6 +76,13 @@ class _CapData(Structure):
 
 class _Rlimit(Structure):
     _fields_ = [("cur", c_uint64), ("max", c_uint64)]
+
+
+class _CloneArgs(Structure):
+    """struct clone_args as far as its cgroup field (CLONE_ARGS_SIZE_VER2, linux/sched.h)."""
+    _fields_ = [(name, c_uint64) for name in (
+        "flags", "pidfd", "child_tid", "parent_tid", "exit_signal", "stack", "stack_size", "tls",
+        "set_tid", "set_tid_size", "cgroup")]
 
 
 class _SockFprog(Structure):
@@ -139,6 +154,31 @@ class Libc:
         ret = self.lib.syscall(c_long(N.NR_MOVE_MOUNT), c_int(fd), b"", c_int(N.AT_FDCWD),
                                os.fsencode(target), c_uint(N.MOVE_MOUNT_F_EMPTY_PATH))
         self._check("move_mount", ret, target)
+
+    def fork_into_cgroup(self, cgroup_fd: int, path: str) -> int:
+        """fork(2) whose child is born in the cgroup v2 directory open on cgroup_fd (clone3 with
+        CLONE_INTO_CGROUP): 0 in the child, its pid in the parent. With Python's bookkeeping
+        around it as os.fork has it (before-fork hooks and the import lock; in the child, the
+        GIL, threads' state and after-fork hooks). The calling process must have one thread.
+        Unlike glibc's fork the child's cached thread id stays its parent's; glibc reads it only
+        for thread-owned mutexes (consistent within the child) and asks the kernel when a
+        process signals itself."""
+        args = _CloneArgs(flags=N.CLONE_INTO_CGROUP, exit_signal=N.SIGCHLD, cgroup=cgroup_fd)
+        before, parent, child = (_HeldFunction((name, self.lib)) for name in (
+            "PyOS_BeforeFork", "PyOS_AfterFork_Parent", "PyOS_AfterFork_Child"))
+        clone3 = _HeldFunction(("syscall", self.lib))
+        for func in (before, parent, child):
+            func.restype = None
+        before()
+        pid = clone3(c_long(N.NR_CLONE3), byref(args), c_ulong(sizeof(args)))
+        if pid == 0:
+            child()
+            return 0
+        err = get_errno()
+        parent()
+        if pid < 0:
+            raise SyscallError("clone3", path, err)
+        return pid
 
     def prlimit(self, resource: int, soft: int, hard: int, name: str) -> None:
         """Set this process's limit of resource (soft and hard as the kernel's unsigned values)."""

@@ -16,6 +16,8 @@ CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
+CLONE_INTO_CGROUP = 0x200000000   # clone3 only (linux/sched.h)
+SIGCHLD = 17   # a clone3 child's exit signal, as fork(2)'s (the same on every Linux architecture)
 
 # Mount flags (linux/mount.h).
 MS_RDONLY = 1
@@ -96,6 +98,7 @@ SYSCALL_NUMBERS = {
 NR_PIDFD_GETFD = 438
 NR_OPEN_TREE = 428    # the same on every architecture, as every number from 424 on
 NR_MOVE_MOUNT = 429
+NR_CLONE3 = 435
 
 # open_tree(2) and move_mount(2)
 OPEN_TREE_CLONE = 1

@@ -1,0 +1,153 @@
+"""Stage 1 forks the container's init straight into its cgroup (clone3 with CLONE_INTO_CGROUP)
+where it can, and says so; where it cannot, or where the kernel kills the child at birth, it
+forks the ordinary way and the host side moves the init as before. Each case checks where
+the child really is, from the child itself."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+from rootless import child, cgroups
+from rootless import syscalls as S
+from rootless.errors import SyscallError
+
+
+def _writable_cgroup2() -> str:
+    mount = cgroups.cgroup2_mount()
+    if mount is None or not os.access(os.path.join(mount, "cgroup.procs"), os.W_OK):
+        pytest.skip("needs a cgroup2 hierarchy this user may make cgroups in (the unit tests run as root)")
+    return mount
+
+
+@pytest.fixture
+def cgroup_dirs():
+    """Make cgroups under the cgroup2 mount; all removed afterwards (their processes are gone)."""
+    mount = _writable_cgroup2()
+    made: list[str] = []
+
+    def make(parent: str = "") -> str:
+        path = os.path.join(parent or mount, f"podpy-test-{uuid.uuid4().hex[:12]}")
+        os.mkdir(path)
+        made.append(path)
+        return path
+
+    yield make
+    for path in reversed(made):
+        try:
+            os.rmdir(path)
+        except OSError:
+            pass
+
+
+def _cgroup_of_self() -> str:
+    with open("/proc/self/cgroup") as f:
+        return next(line[3:].strip() for line in f if line.startswith("0::"))
+
+
+def _in_helper(body) -> int:
+    """Run body() in a forked process (so the test process keeps its cgroup); its exit code."""
+    pid = os.fork()
+    if pid == 0:
+        code = 99
+        try:
+            code = body()
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def _fork_and_report(sc, target: str | None, mount: str) -> int:
+    """fork_init into target; the child exits 0 when it is where fork_init said it is born."""
+    want = "/" + os.path.relpath(target, mount) if target else None
+    r, w = os.pipe()
+    pid, in_cgroup = child.fork_init(sc, target)
+    if pid == 0:
+        here = _cgroup_of_self()
+        os._exit(0 if (here == want) == in_cgroup else 1)
+    os.close(w)
+    os.close(r)
+    code = child._wait(pid)
+    return code * 10 + (2 if in_cgroup else 3)
+
+
+def test_the_init_is_born_in_its_cgroup(cgroup_dirs):
+    target = cgroup_dirs()
+    mount = cgroups.cgroup2_mount()
+    # a fresh cgroup to start from, as a user's session, so nothing earlier bears on it
+    home = cgroup_dirs()
+
+    def body() -> int:
+        with open(os.path.join(home, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+        return _fork_and_report(S.default(), target, mount)
+
+    assert _in_helper(body) == 2   # the child is in target, and fork_init said so
+
+
+def test_a_child_killed_at_birth_is_forked_again_outside(cgroup_dirs):
+    """Kernels that compare the caller's cgroup kill count with the target's kill a clone3
+    child whose caller sits in a cgroup killed before (cgroup.kill); fork_init then forks it
+    the ordinary way. On a kernel without that flaw the child is born in the target."""
+    mount = cgroups.cgroup2_mount()
+    home = cgroup_dirs()
+    if not os.path.exists(os.path.join(home, "cgroup.kill")):
+        pytest.skip("this kernel has no cgroup.kill")
+    with open(os.path.join(home, "cgroup.kill"), "w") as f:
+        f.write("1")   # empty: nothing dies, its count goes up
+    target = cgroup_dirs()
+
+    def body() -> int:
+        with open(os.path.join(home, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+        # the kernel's own answer first: does a bare clone3 child live?
+        fd = os.open(target, os.O_PATH | os.O_DIRECTORY)
+        pid = S.default().fork_into_cgroup(fd, target)
+        if pid == 0:
+            os._exit(0)
+        os.close(fd)
+        _, status = os.waitpid(pid, 0)
+        flawed = os.WIFSIGNALED(status) and os.WTERMSIG(status) == 9
+        return 100 * flawed + _fork_and_report(S.default(), target, mount)
+
+    # alive (no tens), and outside the target where the kernel kills, born in it where it does not
+    assert _in_helper(body) in (103, 2)
+
+
+def test_no_cgroup_or_a_refused_clone_gives_an_ordinary_fork(cgroup_dirs):
+    mount = cgroups.cgroup2_mount()
+
+    class Refusing:
+        def fork_into_cgroup(self, fd: int, path: str = "") -> int:
+            raise SyscallError("clone3", path, 38)   # ENOSYS: a kernel before 5.7
+
+    target = cgroup_dirs()
+    assert _in_helper(lambda: _fork_and_report(Refusing(), target, mount)) == 3
+    assert _in_helper(lambda: _fork_and_report(Refusing(), None, mount)) == 3
+    gone = os.path.join(mount, "podpy-test-missing")
+    assert _in_helper(lambda: _fork_and_report(S.default(), gone, mount)) == 3
+
+
+def test_killed_at_birth_reads_the_child_state():
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    while True:   # a zombie: gone before it could run
+        with open(f"/proc/{pid}/status") as f:
+            if "\nState:\tZ" in f.read():
+                break
+    assert child._killed_at_birth(pid)
+    os.waitpid(pid, 0)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.read(r, 1)
+        os._exit(0)
+    try:
+        assert not child._killed_at_birth(pid)   # alive, nothing pending
+    finally:
+        os.write(w, b"x")
+        os.waitpid(pid, 0)
