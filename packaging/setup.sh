@@ -321,9 +321,15 @@ ensure_runtime_dir() {
         find "$dir" -mindepth 1 -delete 2>/dev/null || rm -rf "${dir:?}"/* 2>/dev/null || true
     fi
     mkdir -p "$dir"
+    # A tmpfs of the user's, as systemd-logind mounts it at a login (RuntimeDirectorySize=10%):
+    # runtime files are memory, not disk. Where no tmpfs can be mounted, the directory serves.
+    if ! mountpoint -q "$dir"; then
+        mount -t tmpfs -o "mode=0700,uid=$uid,gid=$(id -g "$user"),size=10%,nosuid,nodev" tmpfs "$dir" 2>/dev/null ||
+            warn "could not mount a tmpfs on $dir; using the directory"
+    fi
     chown "$user:$group" "$dir"
     chmod 0700 "$dir"
-    note "XDG_RUNTIME_DIR=$dir"
+    note "XDG_RUNTIME_DIR=$dir ($(stat -f -c %T "$dir"))"
 }
 
 fix_device_modes() {

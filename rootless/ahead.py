@@ -10,6 +10,11 @@ it the spec through a pipe and carries on as for a stage 1 forked there.
 The host side imports nothing heavy here before the fork. The child loads libc, forks its
 map-writing helper, unshares, and only then imports the rest of child.py (the mount and
 seccomp code) while the helper runs newuidmap and newgidmap.
+
+The pipe to the child carries frames (a 4-byte length, then the payload): optionally the
+container's root file system first (`prepare`), which the child mounts in a mount namespace
+of its own while the host side builds the spec, then the job itself (`hand`). End of file
+before the job: not wanted.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, NoReturn, Optional
+    from typing import Any, NoReturn, Optional
 
     from .sync import Channel
     from .userns import IdMappings
@@ -60,6 +65,17 @@ class Ahead:
         want = IdMappings.from_spec(linux)
         return (want.uids, want.gids) == (self.mappings.uids, self.mappings.gids)
 
+    def prepare(self, rootfs: dict[str, Any]) -> None:
+        """Have stage 1 mount the container's root file system (storage's rootfsMount) now,
+        ahead of its spec; a fuse-overlayfs root waits for the spec (its server is a process
+        to account for)."""
+        if self.host is None or rootfs.get("type") not in ("overlay", "bind"):
+            return
+        try:
+            _write_frame(self._spec_w, _encode({"rootfs": rootfs}))
+        except BrokenPipeError:
+            pass  # stage 1 failed: its error is on the channel
+
     def hand(self, spec: dict[str, Any], after_exit: Optional[tuple[str, str, tuple[Any, ...]]],
              detach: bool, cgroup: Optional[str] = None) -> Channel:
         """Give stage 1 its spec (after_exit: the call it makes once the init exits, as
@@ -70,9 +86,7 @@ class Ahead:
         data = _encode({"spec": spec, "after_exit": after_exit, "detach": detach, "cgroup": cgroup})
         fd, self._spec_w, self.host = self._spec_w, -1, None
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            _write_frame(fd, data)
         except BrokenPipeError:
             pass  # stage 1 failed before reading: its error is on the channel
         finally:
@@ -130,14 +144,23 @@ def _stage1(chan: Channel, spec_fd: int, host_side_fds: list[int], mappings: IdM
         from . import child  # the rest of stage 1, imported while the maps are written
 
         child.detach_from_caller(sc)
-        data = _read_all(spec_fd)
-        if not data:
+        data = _read_frame(spec_fd)
+        if data is None:
             maps.cancel()
             os._exit(0)
         maps.wait()
         job = _decode(data)
+        prepared = None
+        if "rootfs" in job:
+            prepared = job["rootfs"]
+            child.prepare_root(sc, prepared)
+            data = _read_frame(spec_fd)
+            if data is None:
+                os._exit(0)   # not wanted after all: the mount goes with our mount namespace
+            job = _decode(data)
+        os.close(spec_fd)
         code = child.run_stage1(job["spec"], chan, job["after_exit"], job["detach"], sc, in_userns=True,
-                                cgroup=job.get("cgroup"))
+                                cgroup=job.get("cgroup"), prepared=prepared)
     except BaseException as exc:  # noqa: BLE001 - reported to the host side
         chan.report(exc)
     os._exit(code)
@@ -238,6 +261,31 @@ def _read_all(fd: int) -> bytes:
             chunks.append(chunk)
     finally:
         os.close(fd)
+
+
+def _write_frame(fd: int, data: bytes) -> None:
+    view = memoryview(len(data).to_bytes(4, "little") + data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _read_exactly(fd: int, n: int) -> Optional[bytes]:
+    chunks, left = [], n
+    while left:
+        chunk = os.read(fd, left)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_frame(fd: int) -> Optional[bytes]:
+    """The next frame's payload; None at end of file (a frame cut short counts as that)."""
+    head = _read_exactly(fd, 4)
+    if head is None:
+        return None
+    return _read_exactly(fd, int.from_bytes(head, "little"))
 
 
 # -- the host side's entry ------------------------------------------------------------------

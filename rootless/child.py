@@ -9,8 +9,9 @@ into the container's cgroup where it can: see fork_init), then waits for it and 
 A detached stage 1 (the monitor's containers) exits once the init is forked: the
 init is then reaped by the monitor, a child subreaper.
 
-The init is PID 1 of the new PID namespace. It waits for "go" (the host side
-has by then placed it in its cgroup if it was not born there; with "net" in it, it waits again for "net",
+The init is PID 1 of the new PID namespace. It reads "go", which the host side
+sends as soon as it has started stage 1 (and "joined" when it has moved an init that was
+not born in its cgroup; with "net" in go, it waits again for "net",
 the network made, and with "hold" it says "held" and waits for "start" before it
 secures itself and execs), copies the mount
 namespace so pivot_root does not move stage 1, mounts the container's file
@@ -81,13 +82,17 @@ def detach_from_caller(sc: S.Syscalls) -> None:
 
 
 def run_stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[tuple[str, str, tuple[Any, ...]]],
-               detach: bool, sc: S.Syscalls, in_userns: bool = False, cgroup: Optional[str] = None) -> int:
+               detach: bool, sc: S.Syscalls, in_userns: bool = False, cgroup: Optional[str] = None,
+               prepared: Optional[dict[str, Any]] = None) -> int:
     """Stage 1's work; its exit status. in_userns: the user namespace is unshared and mapped;
-    cgroup: the container's cgroup directory, where the init is forked if it can be."""
+    cgroup: the container's cgroup directory, where the init is forked if it can be;
+    prepared: the root file system mounted already (prepare_root)."""
     if not in_userns:  # a stage 1 started ahead did these (ahead.py)
         detach_from_caller(sc)
     ns = namespaces(spec)
-    if in_userns:
+    if prepared is not None:
+        pass   # prepare_root took our ids
+    elif in_userns:
         sc.setresgid(0, 0, 0)
         sc.setresuid(0, 0, 0)
     elif "user" in ns:
@@ -105,11 +110,15 @@ def run_stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[tuple[s
             chan.expect("mapped")
         sc.setresgid(0, 0, 0)
         sc.setresuid(0, 0, 0)
-    # A mount namespace of our own for the rootfs; nothing propagates back to the host.
-    sc.unshare(S.CLONE_NEWNS)
-    sc.mount(None, "/", None, S.MS_REC | S.MS_PRIVATE)
     root_desc = spec.get("rootfsMount")
-    fuse_pid = mount_rootfs(sc, root_desc, tied=not detach) if root_desc else None
+    if prepared is None:
+        _own_mount_namespace(sc)
+        fuse_pid = mount_rootfs(sc, root_desc, tied=not detach) if root_desc else None
+    elif root_desc == prepared:
+        fuse_pid = None
+    else:   # a spec for another root than the one mounted ahead: that one goes
+        sc.umount2(prepared["target"], S.MNT_DETACH)
+        fuse_pid = mount_rootfs(sc, root_desc, tied=not detach) if root_desc else None
     flags = 0
     for kind in ("pid", "uts", "ipc", "network"):
         if kind in ns and ns[kind] is None:
@@ -123,7 +132,7 @@ def run_stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[tuple[s
     sc.unshare(flags)
     pid, in_cgroup = fork_init(sc, cgroup)
     if pid == 0:
-        init(spec, chan, detach, sc)
+        init(spec, chan, detach, sc, wait_cgroup=bool(cgroup) and not in_cgroup)
     if detach:
         chan.send("pid", pid=pid, fuse_pid=fuse_pid, in_cgroup=in_cgroup)
         chan.close()
@@ -154,6 +163,22 @@ def run_stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[tuple[s
     return status
 
 
+def _own_mount_namespace(sc: S.Syscalls) -> None:
+    """A mount namespace of our own for the rootfs; nothing propagates back to the host."""
+    sc.unshare(S.CLONE_NEWNS)
+    sc.mount(None, "/", None, S.MS_REC | S.MS_PRIVATE)
+
+
+def prepare_root(sc: S.Syscalls, rootfs: dict[str, Any]) -> None:
+    """A stage 1 started ahead, its user namespace mapped: take root's ids there and mount the
+    container's root file system (an overlay or a bind: no server process) in a mount
+    namespace of our own, before the spec comes (run_stage1's prepared)."""
+    sc.setresgid(0, 0, 0)
+    sc.setresuid(0, 0, 0)
+    _own_mount_namespace(sc)
+    mount_rootfs(sc, rootfs)
+
+
 def fork_init(sc: S.Syscalls, cgroup: Optional[str]) -> tuple[int, bool]:
     """Fork the init: (0 in the child, its pid in the parent; whether it was born in cgroup).
 
@@ -171,24 +196,38 @@ def fork_init(sc: S.Syscalls, cgroup: Optional[str]) -> tuple[int, bool]:
             fd = -1
         if fd >= 0:
             try:
-                pid = sc.fork_into_cgroup(fd, cgroup)
-            except OSError:
-                pid = -1
+                pid = fork_in_cgroup(sc, fd, cgroup)
             finally:
                 os.close(fd)
-            if pid == 0 or (pid > 0 and not _killed_at_birth(pid)):
+            if pid >= 0:
                 return pid, True
-            if pid > 0:
-                _wait(pid)
     return os.fork(), False
 
 
-def _killed_at_birth(pid: int) -> bool:
-    """Whether our child pid has a SIGKILL pending or is gone already (see fork_init): the
-    kernel queues that kill before the clone returns."""
+def fork_in_cgroup(sc: S.Syscalls, fd: int, path: str, proc: Optional[int] = None) -> int:
+    """A fork whose child is born in the cgroup open on fd (see fork_init): 0 in the child, its
+    pid in the parent; -1 when that cannot be (nothing forked then). proc: a directory fd of
+    the /proc of our PID namespace, for a caller in another mount namespace."""
     try:
-        with open(f"/proc/{pid}/status", "rb") as f:
-            status = f.read()
+        pid = sc.fork_into_cgroup(fd, path)
+    except OSError:
+        return -1
+    if pid > 0 and _killed_at_birth(pid, proc):
+        _wait(pid)
+        return -1
+    return pid
+
+
+def _killed_at_birth(pid: int, proc: Optional[int] = None) -> bool:
+    """Whether our child pid has a SIGKILL pending or is gone already (see fork_init): the
+    kernel queues that kill before the clone returns. proc: as fork_in_cgroup's."""
+    try:
+        fd = os.open(f"{pid}/status" if proc is not None else f"/proc/{pid}/status",
+                     os.O_RDONLY | os.O_CLOEXEC, dir_fd=proc)
+        try:
+            status = os.read(fd, 4096)
+        finally:
+            os.close(fd)
     except OSError:
         return True
     for line in status.splitlines():
@@ -266,10 +305,11 @@ def _wait(pid: int) -> int:
 
 
 def init(spec: dict[str, Any], chan: Channel, detach: bool = False,
-         sc: Optional[S.Syscalls] = None) -> NoReturn:
-    """PID 1 of the container. Never returns: execs or exits."""
+         sc: Optional[S.Syscalls] = None, wait_cgroup: bool = False) -> NoReturn:
+    """PID 1 of the container (wait_cgroup: not born in its cgroup, it waits for the host side
+    to move it there). Never returns: execs or exits."""
     try:
-        _init(spec, chan, detach, sc or S.default())
+        _init(spec, chan, detach, sc or S.default(), wait_cgroup)
     except ExecError as exc:
         chan.report(exc)
         os._exit(exc.exit_code)
@@ -278,10 +318,12 @@ def init(spec: dict[str, Any], chan: Channel, detach: bool = False,
     os._exit(EXIT_SETUP_FAILED)
 
 
-def _init(spec: dict[str, Any], chan: Channel, detach: bool, sc: S.Syscalls) -> None:
+def _init(spec: dict[str, Any], chan: Channel, detach: bool, sc: S.Syscalls, wait_cgroup: bool = False) -> None:
     if not detach:  # a detached init outlives stage 1 by design
         sc.set_pdeathsig(_signal.SIGKILL)
     go, stdio = chan.expect("go")
+    if wait_cgroup:   # in its cgroup before its cgroup namespace is made (whose root that is)
+        chan.expect("joined")
     for target, fd in zip((1, 2), stdio):  # the host side's pipes (a foreground run it logs)
         os.dup2(fd, target)
         os.close(fd)

@@ -207,10 +207,19 @@ def launch(spec: dict[str, Any], options: LaunchOptions, ahead: Optional["Ahead"
             host.expect("userns")
             write_maps(pid, IdMappings.from_spec(linux))
             host.send("mapped")
+        # "go" at once: the init reads it when it starts, without a round trip through us. The
+        # init sets up its mounts while the network is made; it waits for "net" before it
+        # secures itself and execs, so the container's process starts with its network up.
+        hooks = spec.get("hooks") or {}
+        early_hooks = bool(hooks.get("prestart") or hooks.get("createRuntime"))
+        wait_net = options.slirp is not None or options.on_pid is not None or early_hooks
+        host.send("go", fds=list(options.stdio), net=wait_net, hold=options.hold)
         msg, fds = host.expect("pid")
         started = Container(stage1_pid=pid, pid=int(msg["pid"]), fuse_pid=msg.get("fuse_pid"),
                             done_fd=fds[0] if fds else None)
-        if options.cgroup_procs and not msg.get("in_cgroup"):   # else forked into it (child.fork_init)
+        if options.cgroup_procs and not msg.get("in_cgroup"):
+            # Not born in its cgroup (child.fork_init): moved there now; the init waits for
+            # "joined" before it makes its cgroup namespace.
             try:
                 _join_cgroup(options.cgroup_procs, started.pid)
             except SetupError as exc:
@@ -218,12 +227,7 @@ def launch(spec: dict[str, Any], options: LaunchOptions, ahead: Optional["Ahead"
                     started.cgroup_error = str(exc)
                 else:
                     raise
-        # The init sets up its mounts while the network is made; it waits for "net" before it
-        # secures itself and execs, so the container's process starts with its network up.
-        hooks = spec.get("hooks") or {}
-        early_hooks = bool(hooks.get("prestart") or hooks.get("createRuntime"))
-        wait_net = options.slirp is not None or options.on_pid is not None or early_hooks
-        host.send("go", fds=list(options.stdio), net=wait_net, hold=options.hold)
+            host.send("joined")
         try:
             if options.slirp is not None:
                 from .network import slirp as slirp_mod

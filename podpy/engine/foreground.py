@@ -12,6 +12,7 @@ from ..state import ContainerRecord
 from .container import Container
 from .context import Runtime
 from .forward import Forwarder
+from .spec import builder
 from .start import (_failure, _podpy_command, _startup_schedule, container_cgroup, container_spec,
                     health_interval, log_path, start_dependencies)
 
@@ -54,8 +55,11 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
             from ..network.start import NetStart
 
             net = NetStart(rt, rec)
+            rootfs = builder(rt).rootfs(rec)
+            if ahead is not None:
+                ahead.prepare(rootfs)   # stage 1 mounts it while the spec is made
             console = _window_size() if cfg.tty else None
-            spec = container_spec(rt, rec, warn, console, net)
+            spec = container_spec(rt, rec, warn, console, net, rootfs)
             cdir = rt.store.container_dir(rec.id)
             # --rm: stage 1 removes the container's directory once the container is over; it
             # moves it aside at once and removes it after telling us (storage/staging.discard),

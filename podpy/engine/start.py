@@ -116,11 +116,14 @@ def _cleanup_command(rt: Runtime, cid: str) -> dict[str, Any]:
 
 
 def container_spec(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None],
-                   console: Optional[tuple[int, int]], net: NetStart) -> dict[str, Any]:
+                   console: Optional[tuple[int, int]], net: NetStart,
+                   rootfs: Optional[dict[str, Any]] = None) -> dict[str, Any]:
     """The runtime spec of this start of rec, its /etc files written into its runtime
-    directory on the way."""
+    directory on the way (rootfs: its root file system's description, when the caller has
+    it from builder(rt).rootfs already)."""
     specs = builder(rt)
-    rootfs = specs.rootfs(rec)
+    if rootfs is None:
+        rootfs = specs.rootfs(rec)
     uts = rec.config.uts_mode
     uts_hostname = ""
     if uts == "host" or uts.startswith("container:"):

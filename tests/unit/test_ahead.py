@@ -77,3 +77,21 @@ def test_a_given_stage1_that_is_never_launched_is_abandoned_and_reaped(tmp_path)
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
     ahead.discard()  # what runverbs does at the end: nothing left to do
+
+
+def test_a_stage1_given_its_root_ahead_and_then_let_go_exits_and_is_reaped(tmp_path):
+    """prepare(): stage 1 mounts the root file system in its own mount namespace before its
+    spec; discarded after that, it exits with the mount (nothing of it reaches ours)."""
+    source, target = tmp_path / "source", tmp_path / "target"
+    source.mkdir()
+    target.mkdir()
+    (source / "mark").write_text("x")
+    ahead = Ahead(_own())
+    pid = ahead.pid
+    ahead.prepare({"type": "bind", "source": str(source), "target": str(target)})
+    ahead.prepare({"type": "fuse-overlayfs", "target": str(target)})   # not ahead: left for the spec
+    ahead.discard()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    assert not (target / "mark").exists()
+    ahead.prepare({"type": "bind", "source": str(source), "target": str(target)})   # gone: nothing happens

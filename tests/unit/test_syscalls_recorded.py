@@ -115,6 +115,41 @@ def _start(spec: dict, fail: tuple[str, int] | None = None):
     return stage1, init, error, calls, os.waitstatus_to_exitcode(status)
 
 
+def _start_ahead(spec: dict, prepared: dict):
+    """As _start, for a stage 1 started ahead (ahead.py) whose root file system came before its
+    spec (prepare_root): its user namespace made and mapped already, "go" sent at once."""
+    r, w = os.pipe()
+    host, inside = Channel.pair()
+    stage1 = os.fork()
+    if stage1 == 0:
+        code = 1
+        try:
+            os.close(r)
+            host.close()
+            sc = Recorder(w)
+            child.prepare_root(sc, prepared)
+            code = child.run_stage1(spec, inside, None, False, sc, in_userns=True, prepared=prepared)
+        finally:
+            os._exit(code)
+    os.close(w)
+    inside.close()
+    try:
+        host.send("go")
+        msg, _ = host.expect("pid")
+        while True:
+            reply, fds = host.recv()
+            for fd in fds:
+                os.close(fd)
+            if reply is None:
+                break
+    finally:
+        host.close()
+        with os.fdopen(r) as f:
+            calls = [ast.literal_eval(line) for line in f]
+        _, status = os.waitpid(stage1, 0)
+    return stage1, int(msg["pid"]), calls, os.waitstatus_to_exitcode(status)
+
+
 def _brief(calls, pid, root):
     """(method, what it was about) of pid's calls; repeats of one bounding-set drop as one."""
     out = []
@@ -176,6 +211,40 @@ def test_stage1_and_init_make_their_calls_in_order(tmp_path):
     dropped = {args[0] for who, name, args in calls if who == init and name == "capbset_drop"}
     assert dropped and not {c for c in dropped if keep & (1 << c)}
     assert {who for who, _n, _a in calls} == {stage1, init}
+
+
+def test_a_root_mounted_ahead_of_the_spec_is_not_mounted_again(tmp_path):
+    spec = _spec(tmp_path)
+    root = spec["root"]["path"]
+    stage1, init, calls, status = _start_ahead(spec, dict(spec["rootfsMount"]))
+    assert status == 0
+    assert _brief(calls, stage1, root) == [
+        ("setresgid", 0), ("setresuid", 0),                 # prepare_root, before the spec
+        ("unshare", S.CLONE_NEWNS),
+        ("mount", "/"),
+        ("mount", "<root>"),
+        ("unshare", S.CLONE_NEWPID | S.CLONE_NEWUTS | S.CLONE_NEWIPC | S.CLONE_NEWNET),
+        ("umount2", "<root>"),
+    ]
+    assert ("mount", "<root>/proc") in _brief(calls, init, root)
+
+
+def test_a_spec_for_another_root_than_the_one_mounted_ahead_replaces_it(tmp_path):
+    spec = _spec(tmp_path)
+    root = spec["root"]["path"]
+    other = tmp_path / "other"
+    other.mkdir()
+    prepared = {"type": "bind", "source": str(tmp_path / "lower"), "target": str(other)}
+    stage1, _init, calls, status = _start_ahead(spec, prepared)
+    assert status == 0
+    brief = _brief(calls, stage1, root)
+    assert brief[brief.index(("mount", "/")) + 1:] == [
+        ("mount", str(other)),                               # the one given ahead
+        ("umount2", str(other)),                             # let go for the spec's
+        ("mount", "<root>"),
+        ("unshare", S.CLONE_NEWPID | S.CLONE_NEWUTS | S.CLONE_NEWIPC | S.CLONE_NEWNET),
+        ("umount2", "<root>"),
+    ]
 
 
 def test_joined_namespaces_limits_and_settings(tmp_path):
