@@ -179,27 +179,46 @@ def _stage(namespaces: list[tuple[int, int, str]], process: dict[str, Any], chan
             for target in (0, 1, 2):
                 os.dup2(null, target)
             os.close(null)
+        # The container's cgroup, opened before the mount namespace changes what the path
+        # means: the process is born there (child.fork_in_cgroup), else we move there to fork
+        # it (procs) and back (home) after, as writing cgroup.procs waits for a grace period
+        # of the kernel's each time.
+        where = procs = proc = -1
         home = None
-        if cgroup:   # before the mount namespace changes what the path means
-            home = _own_cgroup_procs(cgroup)
+        if cgroup:
             try:
-                with open(os.path.join(cgroup, "cgroup.procs"), "w") as f:
-                    f.write(str(os.getpid()))
+                where = os.open(cgroup, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+                procs = os.open(os.path.join(cgroup, "cgroup.procs"), os.O_WRONLY | os.O_CLOEXEC)
+                proc = os.open("/proc", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)   # ours, for our pids
+                home = _own_cgroup_procs(cgroup)
             except OSError:
-                # From a cgroup that does not reach the container's (a move needs write access
-                # to both sides' common ancestor): the process runs outside it.
-                if home is not None:
-                    os.close(home)
-                home = None
+                pass
         if process.get("seccomp"):
             C._seccomp.preload(process["seccomp"], sc)   # the host's files, before the container's mount namespace
         for fd, flag, path in namespaces:
             sc.setns(fd, flag, path)
             os.close(fd)
-        pid = os.fork()
+        pid = C.fork_in_cgroup(sc, where, cgroup, proc) if where >= 0 and proc >= 0 and cgroup else -1
         if pid == 0:
             _process(sc, process, chan)
-        if home is not None:
+        moved = False
+        if pid < 0:
+            if procs >= 0:
+                try:
+                    os.write(procs, str(os.getpid()).encode())
+                    moved = True
+                except OSError:
+                    pass   # from a cgroup that does not reach the container's (a move needs
+                    # write access to both sides' common ancestor): the process runs outside it
+            pid = os.fork()
+            if pid == 0:
+                _process(sc, process, chan)
+        for fd in (where, procs, proc):
+            if fd >= 0:
+                os.close(fd)
+        if home is not None and not moved:
+            os.close(home)
+        elif home is not None:
             # The process stays in the container's cgroup; we, a host-side helper, leave it.
             try:
                 os.write(home, str(os.getpid()).encode())

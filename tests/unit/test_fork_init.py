@@ -151,3 +151,35 @@ def test_killed_at_birth_reads_the_child_state():
     finally:
         os.write(w, b"x")
         os.waitpid(pid, 0)
+
+
+def test_fork_in_cgroup_reads_the_childs_state_through_a_given_proc(cgroup_dirs):
+    """exec's stage is in the container's mount namespace when it forks, where /proc is the
+    container's: it passes a descriptor of its own /proc, opened before."""
+    mount = cgroups.cgroup2_mount()
+    target = cgroup_dirs()
+    home = cgroup_dirs()
+    proc = os.open("/proc", os.O_PATH | os.O_DIRECTORY)
+
+    def body() -> int:
+        with open(os.path.join(home, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+        fd = os.open(target, os.O_PATH | os.O_DIRECTORY)
+        pid = child.fork_in_cgroup(S.default(), fd, target, proc)
+        if pid == 0:
+            os._exit(0 if _cgroup_of_self() == "/" + os.path.relpath(target, mount) else 1)
+        return child._wait(pid) if pid > 0 else 2
+
+    try:
+        assert _in_helper(body) == 0
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        while True:   # a zombie: gone
+            with open(f"/proc/{pid}/status") as f:
+                if "\nState:\tZ" in f.read():
+                    break
+        assert child._killed_at_birth(pid, proc)
+        os.waitpid(pid, 0)
+    finally:
+        os.close(proc)
