@@ -157,10 +157,6 @@ def apply_limits(path: str, values: dict[str, str]) -> list[str]:
     return missing
 
 
-def join(path: str, pid: int = 0) -> None:
-    _write(os.path.join(path, "cgroup.procs"), str(pid or os.getpid()))
-
-
 def pids(path: str) -> list[int]:
     """Every process in the cgroup and its children."""
     out = []
