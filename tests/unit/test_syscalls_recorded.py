@@ -78,25 +78,40 @@ def _spec(tmp_path: Path) -> dict:
     }
 
 
-def _start(spec: dict, fail: tuple[str, int] | None = None):
+def _start(spec: dict, fail: tuple[str, int] | None = None, prepared: dict | None = None):
     """Fork stage 1 with a recorder and play the host side (without id maps). Returns stage 1's
     pid, the init's pid (0 when it never came), the error the host side got (or None), and the
-    recorded calls as (pid, method, arguments)."""
+    recorded calls as (pid, method, arguments). prepared: a stage 1 started ahead (ahead.py)
+    whose root file system came before its spec (prepare_root): its user namespace made and
+    mapped already, "go" sent at once, as parent.launch sends it."""
     r, w = os.pipe()
     host, inside = Channel.pair()
     stage1 = os.fork()
     if stage1 == 0:
         os.close(r)
-        child.stage1(spec, inside, [host.fileno()], sc=Recorder(w, fail))
+        if prepared is None:
+            child.stage1(spec, inside, [host.fileno()], sc=Recorder(w, fail))
+        code = 1
+        try:
+            host.close()
+            sc = Recorder(w, fail)
+            child.prepare_root(sc, prepared)
+            code = child.run_stage1(spec, inside, None, False, sc, in_userns=True, prepared=prepared)
+        finally:
+            os._exit(code)
     os.close(w)
     inside.close()
     init, error = 0, None
     try:
-        host.expect("userns")
-        host.send("mapped")
+        if prepared is None:
+            host.expect("userns")
+            host.send("mapped")
+        else:
+            host.send("go")
         msg, _ = host.expect("pid")
         init = int(msg["pid"])
-        host.send("go")
+        if prepared is None:
+            host.send("go")
         while True:
             reply, fds = host.recv()
             for fd in fds:
@@ -113,41 +128,6 @@ def _start(spec: dict, fail: tuple[str, int] | None = None):
             calls = [ast.literal_eval(line) for line in f]
         _, status = os.waitpid(stage1, 0)
     return stage1, init, error, calls, os.waitstatus_to_exitcode(status)
-
-
-def _start_ahead(spec: dict, prepared: dict):
-    """As _start, for a stage 1 started ahead (ahead.py) whose root file system came before its
-    spec (prepare_root): its user namespace made and mapped already, "go" sent at once."""
-    r, w = os.pipe()
-    host, inside = Channel.pair()
-    stage1 = os.fork()
-    if stage1 == 0:
-        code = 1
-        try:
-            os.close(r)
-            host.close()
-            sc = Recorder(w)
-            child.prepare_root(sc, prepared)
-            code = child.run_stage1(spec, inside, None, False, sc, in_userns=True, prepared=prepared)
-        finally:
-            os._exit(code)
-    os.close(w)
-    inside.close()
-    try:
-        host.send("go")
-        msg, _ = host.expect("pid")
-        while True:
-            reply, fds = host.recv()
-            for fd in fds:
-                os.close(fd)
-            if reply is None:
-                break
-    finally:
-        host.close()
-        with os.fdopen(r) as f:
-            calls = [ast.literal_eval(line) for line in f]
-        _, status = os.waitpid(stage1, 0)
-    return stage1, int(msg["pid"]), calls, os.waitstatus_to_exitcode(status)
 
 
 def _brief(calls, pid, root):
@@ -216,8 +196,8 @@ def test_stage1_and_init_make_their_calls_in_order(tmp_path):
 def test_a_root_mounted_ahead_of_the_spec_is_not_mounted_again(tmp_path):
     spec = _spec(tmp_path)
     root = spec["root"]["path"]
-    stage1, init, calls, status = _start_ahead(spec, dict(spec["rootfsMount"]))
-    assert status == 0
+    stage1, init, error, calls, status = _start(spec, prepared=dict(spec["rootfsMount"]))
+    assert error is None and status == 0
     assert _brief(calls, stage1, root) == [
         ("setresgid", 0), ("setresuid", 0),                 # prepare_root, before the spec
         ("unshare", S.CLONE_NEWNS),
@@ -235,8 +215,8 @@ def test_a_spec_for_another_root_than_the_one_mounted_ahead_replaces_it(tmp_path
     other = tmp_path / "other"
     other.mkdir()
     prepared = {"type": "bind", "source": str(tmp_path / "lower"), "target": str(other)}
-    stage1, _init, calls, status = _start_ahead(spec, prepared)
-    assert status == 0
+    stage1, _init, error, calls, status = _start(spec, prepared=prepared)
+    assert error is None and status == 0
     brief = _brief(calls, stage1, root)
     assert brief[brief.index(("mount", "/")) + 1:] == [
         ("mount", str(other)),                               # the one given ahead
