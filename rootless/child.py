@@ -129,8 +129,11 @@ def run_stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[tuple[s
     for kind in ("network", "ipc", "uts", "cgroup", "pid"):
         if ns.get(kind):
             _join(sc, str(ns[kind]), _NS_FLAGS[kind])
-    sc.unshare(flags)
-    pid, in_cgroup = fork_init(sc, cgroup)
+    # A new PID namespace comes with the init's clone when it is born in its cgroup: one the
+    # kernel kills at birth (fork_init) must not leave a dead namespace for the fork after it.
+    new_pid = flags & S.CLONE_NEWPID if cgroup else 0
+    sc.unshare(flags & ~new_pid)
+    pid, in_cgroup = fork_init(sc, cgroup, new_pid)
     if pid == 0:
         init(spec, chan, detach, sc, wait_cgroup=bool(cgroup) and not in_cgroup)
     if detach:
@@ -179,8 +182,10 @@ def prepare_root(sc: S.Syscalls, rootfs: dict[str, Any]) -> None:
     mount_rootfs(sc, rootfs)
 
 
-def fork_init(sc: S.Syscalls, cgroup: Optional[str]) -> tuple[int, bool]:
+def fork_init(sc: S.Syscalls, cgroup: Optional[str], flags: int = 0) -> tuple[int, bool]:
     """Fork the init: (0 in the child, its pid in the parent; whether it was born in cgroup).
+    flags: the namespaces the init gets with its fork (CLONE_NEWPID: its PID namespace, whose
+    first process it is; a namespace whose first process dies takes no other).
 
     Into cgroup with clone3 where that works, so the host side need not move it there:
     writing a pid to cgroup.procs waits for a grace period of the kernel's (10 ms here, on
@@ -196,20 +201,23 @@ def fork_init(sc: S.Syscalls, cgroup: Optional[str]) -> tuple[int, bool]:
             fd = -1
         if fd >= 0:
             try:
-                pid = fork_in_cgroup(sc, fd, cgroup)
+                pid = fork_in_cgroup(sc, fd, cgroup, flags=flags)
             finally:
                 os.close(fd)
             if pid >= 0:
                 return pid, True
+    if flags:
+        sc.unshare(flags)
     return os.fork(), False
 
 
-def fork_in_cgroup(sc: S.Syscalls, fd: int, path: str, proc: Optional[int] = None) -> int:
+def fork_in_cgroup(sc: S.Syscalls, fd: int, path: str, proc: Optional[int] = None, flags: int = 0) -> int:
     """A fork whose child is born in the cgroup open on fd (see fork_init): 0 in the child, its
     pid in the parent; -1 when that cannot be (nothing forked then). proc: a directory fd of
-    the /proc of our PID namespace, for a caller in another mount namespace."""
+    the /proc of our PID namespace, for a caller in another mount namespace; flags: the
+    namespaces the child gets with its clone."""
     try:
-        pid = sc.fork_into_cgroup(fd, path)
+        pid = sc.fork_into_cgroup(fd, path, flags)
     except OSError:
         return -1
     if pid > 0 and _killed_at_birth(pid, proc):

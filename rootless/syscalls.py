@@ -70,11 +70,12 @@ class Syscalls:
     def unshare(self, flags: int) -> None:
         self._libc.unshare(flags)
 
-    def fork_into_cgroup(self, cgroup_fd: int, path: str = "") -> int:
-        """os.fork() whose child starts in the cgroup open on cgroup_fd (path: for the error):
-        nothing to migrate afterwards, which costs a grace period of the kernel's (some 10 ms
-        here) each time a process is moved by writing cgroup.procs. 0 in the child."""
-        return self._libc.fork_into_cgroup(cgroup_fd, path)
+    def fork_into_cgroup(self, cgroup_fd: int, path: str = "", flags: int = 0) -> int:
+        """os.fork() whose child starts in the cgroup open on cgroup_fd (path: for the error;
+        flags: namespaces the child gets, CLONE_NEWPID): nothing to migrate afterwards, which
+        costs a grace period of the kernel's (some 10 ms here) each time a process is moved by
+        writing cgroup.procs. 0 in the child."""
+        return self._libc.fork_into_cgroup(cgroup_fd, path, flags)
 
     def setns(self, fd: int, nstype: int = 0, path: str = "") -> None:
         self._libc.setns(fd, nstype, path)

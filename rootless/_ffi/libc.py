@@ -155,15 +155,15 @@ class Libc:
                                os.fsencode(target), c_uint(N.MOVE_MOUNT_F_EMPTY_PATH))
         self._check("move_mount", ret, target)
 
-    def fork_into_cgroup(self, cgroup_fd: int, path: str) -> int:
+    def fork_into_cgroup(self, cgroup_fd: int, path: str, flags: int = 0) -> int:
         """fork(2) whose child is born in the cgroup v2 directory open on cgroup_fd (clone3 with
-        CLONE_INTO_CGROUP): 0 in the child, its pid in the parent. With Python's bookkeeping
+        CLONE_INTO_CGROUP, and flags: CLONE_NEWPID...): 0 in the child, its pid in the parent. With Python's bookkeeping
         around it as os.fork has it (before-fork hooks and the import lock; in the child, the
         GIL, threads' state and after-fork hooks). The calling process must have one thread.
         Unlike glibc's fork the child's cached thread id stays its parent's; glibc reads it only
         for thread-owned mutexes (consistent within the child) and asks the kernel when a
         process signals itself."""
-        args = _CloneArgs(flags=N.CLONE_INTO_CGROUP, exit_signal=N.SIGCHLD, cgroup=cgroup_fd)
+        args = _CloneArgs(flags=N.CLONE_INTO_CGROUP | flags, exit_signal=N.SIGCHLD, cgroup=cgroup_fd)
         before, parent, child = (_HeldFunction((name, self.lib)) for name in (
             "PyOS_BeforeFork", "PyOS_AfterFork_Parent", "PyOS_AfterFork_Child"))
         clone3 = _HeldFunction(("syscall", self.lib))

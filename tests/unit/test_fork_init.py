@@ -60,14 +60,16 @@ def _in_helper(body) -> int:
     return os.waitstatus_to_exitcode(status)
 
 
-def _fork_and_report(sc, target: str | None, mount: str) -> int:
-    """fork_init into target; the child exits 0 when it is where fork_init said it is born."""
+def _fork_and_report(sc, target: str | None, mount: str, flags: int = 0) -> int:
+    """fork_init into target; the child exits 0 when it is where fork_init said it is born
+    (and, with CLONE_NEWPID, the first process of a new PID namespace)."""
     want = "/" + os.path.relpath(target, mount) if target else None
     r, w = os.pipe()
-    pid, in_cgroup = child.fork_init(sc, target)
+    pid, in_cgroup = child.fork_init(sc, target, flags)
     if pid == 0:
         here = _cgroup_of_self()
-        os._exit(0 if (here == want) == in_cgroup else 1)
+        first = os.getpid() == 1 if flags & S.CLONE_NEWPID else True
+        os._exit(0 if (here == want) == in_cgroup and first else 1)
     os.close(w)
     os.close(r)
     code = child._wait(pid)
@@ -116,12 +118,21 @@ def test_a_child_killed_at_birth_is_forked_again_outside(cgroup_dirs):
     # alive (no tens), and outside the target where the kernel kills, born in it where it does not
     assert _in_helper(body) in (103, 2)
 
+    def body_new_pid() -> int:
+        """The init's PID namespace comes with its clone: a clone killed at birth must leave
+        the fork after it a namespace to be the first process of."""
+        with open(os.path.join(home, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+        return _fork_and_report(S.default(), target, mount, S.CLONE_NEWPID)
+
+    assert _in_helper(body_new_pid) in (3, 2)   # never 13: the child lives, as PID 1
+
 
 def test_no_cgroup_or_a_refused_clone_gives_an_ordinary_fork(cgroup_dirs):
     mount = cgroups.cgroup2_mount()
 
     class Refusing:
-        def fork_into_cgroup(self, fd: int, path: str = "") -> int:
+        def fork_into_cgroup(self, fd: int, path: str = "", flags: int = 0) -> int:
             raise SyscallError("clone3", path, 38)   # ENOSYS: a kernel before 5.7
 
     target = cgroup_dirs()
