@@ -4,7 +4,7 @@ Stage 1 is forked by the host side. It unshares the user namespace, waits for
 its id maps, takes a mount namespace of its own and mounts the rootfs there
 (so a fuse-overlayfs server stays outside the container's PID namespace),
 unshares the PID, UTS, IPC and network namespaces and forks the init (straight
-into the container's cgroup where it can: see fork_init), then waits for it and exits with its status, after running the caller's `after_exit`
+into the container's cgroup where it can: cgroupfork.py), then waits for it and exits with its status, after running the caller's `after_exit`
 (still inside the user namespace, so it can remove files owned by container ids).
 A detached stage 1 (the monitor's containers) exits once the init is forked: the
 init is then reaped by the monitor, a child subreaper.
@@ -27,14 +27,15 @@ from __future__ import annotations
 import _signal
 import errno
 import os
-import stat
 
 from . import capabilities as caps
 from . import rootfs as R
 from . import seccomp as _seccomp
 from . import syscalls as S
 from ._ffi.numbers import TIOCSCTTY  # noqa: F401 - termios loaded now: the init sets its terminal after pivot_root
+from .cgroupfork import fork_init
 from .errors import EXIT_SETUP_FAILED, ExecError, SetupError
+from .execpath import lookpath, passwd_home
 from .mounts import ensure_target, mount_rootfs, resolve_in_root
 from .sync import Channel
 
@@ -180,71 +181,6 @@ def prepare_root(sc: S.Syscalls, rootfs: dict[str, Any]) -> None:
     sc.setresuid(0, 0, 0)
     _own_mount_namespace(sc)
     mount_rootfs(sc, rootfs)
-
-
-def fork_init(sc: S.Syscalls, cgroup: Optional[str], flags: int = 0) -> tuple[int, bool]:
-    """Fork the init: (0 in the child, its pid in the parent; whether it was born in cgroup).
-    flags: the namespaces the init gets with its fork (CLONE_NEWPID: its PID namespace, whose
-    first process it is; a namespace whose first process dies takes no other).
-
-    Into cgroup with clone3 where that works, so the host side need not move it there:
-    writing a pid to cgroup.procs waits for a grace period of the kernel's (10 ms here, on
-    the way to every start). Else (no cgroup, an older kernel, a cgroup we may not fork into)
-    an ordinary fork. Some kernels (6.18 among them) compare the kill count of the caller's
-    cgroup with the target's and kill the child at birth when they differ, as after a
-    `cgroup.kill` above the caller: such a child is reaped and the init forked again the
-    ordinary way."""
-    if cgroup:
-        try:
-            fd = os.open(cgroup, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-        except OSError:
-            fd = -1
-        if fd >= 0:
-            try:
-                pid = fork_in_cgroup(sc, fd, cgroup, flags=flags)
-            finally:
-                os.close(fd)
-            if pid >= 0:
-                return pid, True
-    if flags:
-        sc.unshare(flags)
-    return os.fork(), False
-
-
-def fork_in_cgroup(sc: S.Syscalls, fd: int, path: str, proc: Optional[int] = None, flags: int = 0) -> int:
-    """A fork whose child is born in the cgroup open on fd (see fork_init): 0 in the child, its
-    pid in the parent; -1 when that cannot be (nothing forked then). proc: a directory fd of
-    the /proc of our PID namespace, for a caller in another mount namespace; flags: the
-    namespaces the child gets with its clone."""
-    try:
-        pid = sc.fork_into_cgroup(fd, path, flags)
-    except OSError:
-        return -1
-    if pid > 0 and _killed_at_birth(pid, proc):
-        _wait(pid)
-        return -1
-    return pid
-
-
-def _killed_at_birth(pid: int, proc: Optional[int] = None) -> bool:
-    """Whether our child pid has a SIGKILL pending or is gone already (see fork_init): the
-    kernel queues that kill before the clone returns. proc: as fork_in_cgroup's."""
-    try:
-        fd = os.open(f"{pid}/status" if proc is not None else f"/proc/{pid}/status",
-                     os.O_RDONLY | os.O_CLOEXEC, dir_fd=proc)
-        try:
-            status = os.read(fd, 4096)
-        finally:
-            os.close(fd)
-    except OSError:
-        return True
-    for line in status.splitlines():
-        name, _, value = line.partition(b":")
-        if name == b"State" and value.split()[:1] in ([b"Z"], [b"X"]):
-            return True
-        if name in (b"SigPnd", b"ShdPnd") and int(value, 16) & (1 << (_signal.SIGKILL - 1)):
-            return True
-    return False
 
 
 def _after_exit(sc: S.Syscalls, done_w: int, after_exit: Optional[tuple[str, str, tuple[Any, ...]]],
@@ -656,38 +592,3 @@ def _exec(process: dict[str, Any], chan: Channel) -> None:
         os.execve(lookpath(args[0], env.get("PATH")), args, env)
     except OSError as exc:
         raise ExecError(args[0], exc.errno or errno.ENOENT) from exc
-
-
-def passwd_home(uid: int) -> str:
-    """HOME of a process given none (or an empty one), as runc sets it: the home of the
-    first entry of the container's /etc/passwd with the process's uid, else "/"."""
-    try:
-        with open("/etc/passwd", "rb") as f:
-            for line in f:
-                entry = line.rstrip(b"\n").split(b":")
-                if len(entry) > 5 and entry[2] == str(uid).encode() and entry[5]:
-                    return os.fsdecode(entry[5])
-    except OSError:
-        pass
-    return "/"
-
-
-def lookpath(name: str, path: Optional[str]) -> str:
-    """Find name on PATH as Go's exec.LookPath does: directories we may not search
-    are skipped (execvp would report their EACCES instead of "not found")."""
-    if "/" in name:
-        return name
-    found_unexecutable = None
-    for d in (path if path is not None else os.defpath).split(":"):
-        cand = os.path.join(d or ".", name)
-        try:
-            st = os.stat(cand)
-        except OSError:
-            continue
-        if not stat.S_ISDIR(st.st_mode):
-            if os.access(cand, os.X_OK):
-                return cand
-            found_unexecutable = found_unexecutable or cand
-    if found_unexecutable:
-        return found_unexecutable  # execve reports EACCES: 126, as podman
-    raise FileNotFoundError(errno.ENOENT, "not found in $PATH", name)

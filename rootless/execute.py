@@ -16,6 +16,7 @@ import os
 
 from . import child as C
 from . import syscalls as S
+from .cgroupfork import fork_in_cgroup
 from .errors import ExecError, RuntimeFailure, SetupError, from_wire
 from .sync import Channel
 
@@ -180,7 +181,7 @@ def _stage(namespaces: list[tuple[int, int, str]], process: dict[str, Any], chan
                 os.dup2(null, target)
             os.close(null)
         # The container's cgroup, opened before the mount namespace changes what the path
-        # means: the process is born there (child.fork_in_cgroup), else we move there to fork
+        # means: the process is born there (cgroupfork.py), else we move there to fork
         # it (procs) and back (home) after, as writing cgroup.procs waits for a grace period
         # of the kernel's each time.
         where = procs = proc = -1
@@ -198,7 +199,7 @@ def _stage(namespaces: list[tuple[int, int, str]], process: dict[str, Any], chan
         for fd, flag, path in namespaces:
             sc.setns(fd, flag, path)
             os.close(fd)
-        pid = C.fork_in_cgroup(sc, where, cgroup, proc) if where >= 0 and proc >= 0 and cgroup else -1
+        pid = fork_in_cgroup(sc, where, cgroup, proc) if where >= 0 and proc >= 0 and cgroup else -1
         if pid == 0:
             _process(sc, process, chan)
         moved = False

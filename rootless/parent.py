@@ -218,7 +218,7 @@ def launch(spec: dict[str, Any], options: LaunchOptions, ahead: Optional["Ahead"
         started = Container(stage1_pid=pid, pid=int(msg["pid"]), fuse_pid=msg.get("fuse_pid"),
                             done_fd=fds[0] if fds else None)
         if options.cgroup_procs and not msg.get("in_cgroup"):
-            # Not born in its cgroup (child.fork_init): moved there now; the init waits for
+            # Not born in its cgroup (cgroupfork.fork_init): moved there now; the init waits for
             # "joined" before it makes its cgroup namespace.
             try:
                 _join_cgroup(options.cgroup_procs, started.pid)

@@ -228,7 +228,7 @@ def unshare(rt: Runtime, argv: list[str], rootless_netns: bool = False) -> int:
     def do_exec() -> None:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-        from rootless.child import lookpath
+        from rootless.execpath import lookpath
 
         os.execve(lookpath(argv[0], env.get("PATH")), argv, env)
 

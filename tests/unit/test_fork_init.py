@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from rootless import child, cgroups
+from rootless import cgroupfork, cgroups
 from rootless import syscalls as S
 from rootless.errors import SyscallError
 
@@ -42,6 +42,11 @@ def cgroup_dirs():
             pass
 
 
+def _reap_code(pid: int) -> int:
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
 def _cgroup_of_self() -> str:
     with open("/proc/self/cgroup") as f:
         return next(line[3:].strip() for line in f if line.startswith("0::"))
@@ -65,14 +70,14 @@ def _fork_and_report(sc, target: str | None, mount: str, flags: int = 0) -> int:
     (and, with CLONE_NEWPID, the first process of a new PID namespace)."""
     want = "/" + os.path.relpath(target, mount) if target else None
     r, w = os.pipe()
-    pid, in_cgroup = child.fork_init(sc, target, flags)
+    pid, in_cgroup = cgroupfork.fork_init(sc, target, flags)
     if pid == 0:
         here = _cgroup_of_self()
         first = os.getpid() == 1 if flags & S.CLONE_NEWPID else True
         os._exit(0 if (here == want) == in_cgroup and first else 1)
     os.close(w)
     os.close(r)
-    code = child._wait(pid)
+    code = _reap_code(pid)
     return code * 10 + (2 if in_cgroup else 3)
 
 
@@ -150,7 +155,7 @@ def test_killed_at_birth_reads_the_child_state():
         with open(f"/proc/{pid}/status") as f:
             if "\nState:\tZ" in f.read():
                 break
-    assert child._killed_at_birth(pid)
+    assert cgroupfork.killed_at_birth(pid)
     os.waitpid(pid, 0)
     r, w = os.pipe()
     pid = os.fork()
@@ -158,7 +163,7 @@ def test_killed_at_birth_reads_the_child_state():
         os.read(r, 1)
         os._exit(0)
     try:
-        assert not child._killed_at_birth(pid)   # alive, nothing pending
+        assert not cgroupfork.killed_at_birth(pid)   # alive, nothing pending
     finally:
         os.write(w, b"x")
         os.waitpid(pid, 0)
@@ -176,10 +181,10 @@ def test_fork_in_cgroup_reads_the_childs_state_through_a_given_proc(cgroup_dirs)
         with open(os.path.join(home, "cgroup.procs"), "w") as f:
             f.write(str(os.getpid()))
         fd = os.open(target, os.O_PATH | os.O_DIRECTORY)
-        pid = child.fork_in_cgroup(S.default(), fd, target, proc)
+        pid = cgroupfork.fork_in_cgroup(S.default(), fd, target, proc)
         if pid == 0:
             os._exit(0 if _cgroup_of_self() == "/" + os.path.relpath(target, mount) else 1)
-        return child._wait(pid) if pid > 0 else 2
+        return _reap_code(pid) if pid > 0 else 2
 
     try:
         assert _in_helper(body) == 0
@@ -190,7 +195,7 @@ def test_fork_in_cgroup_reads_the_childs_state_through_a_given_proc(cgroup_dirs)
             with open(f"/proc/{pid}/status") as f:
                 if "\nState:\tZ" in f.read():
                     break
-        assert child._killed_at_birth(pid, proc)
+        assert cgroupfork.killed_at_birth(pid, proc)
         os.waitpid(pid, 0)
     finally:
         os.close(proc)
