@@ -95,3 +95,15 @@ def test_a_stage1_given_its_root_ahead_and_then_let_go_exits_and_is_reaped(tmp_p
         os.waitpid(pid, os.WNOHANG)
     assert not (target / "mark").exists()
     ahead.prepare({"type": "bind", "source": str(source), "target": str(target)})   # gone: nothing happens
+
+
+def test_a_root_given_to_a_stage1_that_died_is_dropped_without_error(tmp_path):
+    """A stage 1 that failed (here: killed) no longer reads its pipe: prepare() says nothing,
+    as the failure is on the channel for launch to report."""
+    import signal
+
+    ahead = Ahead(_own())
+    os.kill(ahead.pid, signal.SIGKILL)
+    os.waitpid(ahead.pid, 0)
+    ahead.prepare({"type": "bind", "source": str(tmp_path), "target": str(tmp_path)})
+    ahead.discard()
