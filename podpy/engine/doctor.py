@@ -3,7 +3,8 @@ found by really trying where trying is cheap, named with what it means for the u
 command that fixes it; and `cause_of`, the one line that an error from such a cause ends with.
 
 Order: the user namespace and its ids first (nothing starts without them), then storage, the
-runtime directory, cgroups, devices and networking, then what degrades (lingering, limits,
+runtime directory, cgroups (and whether a container's first process can be born in its
+cgroup), devices and networking, then what degrades (lingering, limits,
 space, security modules). As root the rootful set-up is checked instead: no user namespace,
 subordinate ids, runtime directory or lingering are involved there.
 
@@ -27,6 +28,8 @@ from .entities import Finding
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable, Optional
+
+    from rootless.cgroups import CgroupInfo
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 SUBID_SIZE = 65536
@@ -253,10 +256,7 @@ def _hybrid(mountinfo: str = "/proc/self/mountinfo") -> bool:
         return False
 
 
-def cgroup_finding(rootless: bool) -> Finding:
-    from rootless.cgroups import detect
-
-    cg = detect()
+def cgroup_finding(rootless: bool, cg: "CgroupInfo") -> Finding:
     drop_in = (f"sudo mkdir -p {os.path.dirname(DROP_IN)} && printf '[Service]\\nDelegate=yes\\n' | sudo tee "
                f"{DROP_IN} && sudo systemctl daemon-reload (then log in again)")
     if cg.mount is None:
@@ -284,6 +284,49 @@ def cgroup_finding(rootless: bool) -> Finding:
                                         f"{', '.join(missing)}, {', '.join(limits[c] for c in missing)} are not "
                                         "applied", fix, True)
     return Finding("cgroups", OK, f"cgroup2 at {cg.mount}, {cg.path.rstrip('/') or '/'} delegated, controllers: {have}")
+
+
+def cgroup_fork_finding(path: str) -> Finding:
+    """Whether a container's first process can be born in its cgroup (clone3 with
+    CLONE_INTO_CGROUP, rootless/cgroupfork.py) rather than moved there, which waits for a grace
+    period of the kernel's at every start: tried with a child that exits at once, in a scratch
+    cgroup where containers' cgroups are made (path, the delegated one)."""
+    from rootless import cgroups, syscalls
+
+    scratch = os.path.join(path, f"podpy-doctor-{os.getpid()}")
+    try:
+        os.mkdir(scratch)
+    except OSError as exc:
+        return Finding("cgroup-fork", WARN, f"no cgroup can be made in {path} ({exc.strerror}): containers run "
+                                            "without one", "")
+    slower = "each start moves the container's first process into its cgroup instead, 1 to 10 ms slower"
+    why = fix = ""
+    try:
+        fd = os.open(scratch, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            pid = syscalls.default().fork_into_cgroup(fd, scratch)
+        except OSError as exc:
+            pid = -1
+            why = f"this kernel does not clone into a cgroup ({exc.strerror}; Linux 5.7 and later do)"
+        finally:
+            os.close(fd)
+        if pid == 0:
+            os._exit(0)
+        if pid > 0:
+            _, status = os.waitpid(pid, 0)
+            if os.WIFSIGNALED(status) and os.WTERMSIG(status) == 9:
+                # Linux 6.18: the child is killed when the caller's cgroup's kill count (each
+                # cgroup.kill at it or above it) differs from the new cgroup's (0)
+                why = (f"this kernel kills a child cloned into a new cgroup when a cgroup.kill has gone "
+                       f"through the caller's ({path})")
+                session = os.path.join(path, "session")
+                fix = (f"start podpy from a cgroup no cgroup.kill went through: log in again, or in your shell: "
+                       f"mkdir -p {session} && echo $$ > {session}/cgroup.procs")
+    finally:
+        cgroups.remove(scratch)
+    if why:
+        return Finding("cgroup-fork", WARN, f"{why}: {slower}", fix)
+    return Finding("cgroup-fork", OK, "a container's first process is born in its cgroup")
 
 
 def device_finding(name: str, path: str, meaning: str, needed: bool) -> Finding:
@@ -386,6 +429,8 @@ def security_finding() -> Finding:
 def diagnose(rt: Runtime, probe: bool = True) -> list[Finding]:
     """Every check, in order. probe=False (for `info`) leaves out what needs a user namespace or
     a mount: the user namespace is judged from its sysctls and the driver from the record."""
+    from rootless.cgroups import detect
+
     rootless = rt.cfg.rootless
     out: list[Finding] = []
     if not rootless:
@@ -406,7 +451,10 @@ def diagnose(rt: Runtime, probe: bool = True) -> list[Finding]:
     out.append(storage)
     if rootless:
         out.append(runtime_dir_finding())
-    out.append(cgroup_finding(rootless))
+    cg = detect()
+    out.append(cgroup_finding(rootless, cg))
+    if probe and cg.writable and cg.path:
+        out.append(cgroup_fork_finding(cg.path))
     fuse_needed = storage.message.startswith("fuse-overlayfs")
     out.append(device_finding("fuse", "/dev/fuse", "fuse-overlayfs and `podpy mount` cannot work", fuse_needed))
     if rootless:

@@ -199,3 +199,80 @@ def test_fork_in_cgroup_reads_the_childs_state_through_a_given_proc(cgroup_dirs)
         os.waitpid(pid, 0)
     finally:
         os.close(proc)
+
+
+# -- system doctor's probe of the same ---------------------------------------------------------
+
+def _no_scratch_left(path: str) -> bool:
+    return not any(name.startswith("podpy-doctor-") for name in os.listdir(path))
+
+
+def test_doctor_finds_a_first_process_born_in_its_cgroup(cgroup_dirs):
+    from podpy.engine import doctor
+
+    home = cgroup_dirs()
+
+    def body() -> int:
+        with open(os.path.join(home, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+        found = doctor.cgroup_fork_finding(home)
+        return 0 if (found.status, found.fix) == ("ok", "") and _no_scratch_left(home) else 1
+
+    assert _in_helper(body) == 0
+
+
+def test_doctor_warns_where_the_kernel_kills_a_child_born_in_a_cgroup(cgroup_dirs):
+    """From a cgroup that cgroup.kill went through: a warning with the way out where the kernel
+    kills such a child (its own answer, asked with a bare clone), ok where it does not."""
+    from podpy.engine import doctor
+
+    home = cgroup_dirs()
+    if not os.path.exists(os.path.join(home, "cgroup.kill")):
+        pytest.skip("this kernel has no cgroup.kill")
+    with open(os.path.join(home, "cgroup.kill"), "w") as f:
+        f.write("1")
+    bare = cgroup_dirs(home)
+
+    def body() -> int:
+        with open(os.path.join(home, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+        fd = os.open(bare, os.O_PATH | os.O_DIRECTORY)
+        pid = S.default().fork_into_cgroup(fd, bare)
+        if pid == 0:
+            os._exit(0)
+        os.close(fd)
+        _, status = os.waitpid(pid, 0)
+        flawed = os.WIFSIGNALED(status) and os.WTERMSIG(status) == 9
+        found = doctor.cgroup_fork_finding(home)
+        if flawed:
+            right = (found.status == "warn" and "kills a child cloned into a new cgroup" in found.message
+                     and "1 to 10 ms slower" in found.message and f"echo $$ > {home}/session/cgroup.procs" in found.fix)
+        else:
+            right = found.status == "ok"
+        return (0 if right else 1) + (10 if _no_scratch_left(home) else 20)
+
+    assert _in_helper(body) == 10
+
+
+def test_doctor_warns_where_the_kernel_does_not_clone_into_a_cgroup(cgroup_dirs, monkeypatch):
+    from podpy.engine import doctor
+
+    def refused(self, fd, path="", flags=0):
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(S.Syscalls, "fork_into_cgroup", refused)
+    home = cgroup_dirs()
+    found = doctor.cgroup_fork_finding(home)
+    assert found.status == "warn" and found.fix == ""
+    assert found.message == ("this kernel does not clone into a cgroup (Function not implemented; Linux 5.7 and "
+                             "later do): each start moves the container's first process into its cgroup instead, "
+                             "1 to 10 ms slower")
+    assert _no_scratch_left(home)
+
+
+def test_doctor_says_when_no_cgroup_can_be_made(tmp_path):
+    from podpy.engine import doctor
+
+    found = doctor.cgroup_fork_finding(str(tmp_path / "gone"))
+    assert found.status == "warn"
+    assert found.message.startswith(f"no cgroup can be made in {tmp_path / 'gone'} (No such file or directory)")
