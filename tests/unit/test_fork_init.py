@@ -65,6 +65,28 @@ def _in_helper(body) -> int:
     return os.waitstatus_to_exitcode(status)
 
 
+def _killed_cgroup(cgroup_dirs) -> str:
+    """A new cgroup that cgroup.kill went through while empty: nothing died, its count went up."""
+    home = cgroup_dirs()
+    if not os.path.exists(os.path.join(home, "cgroup.kill")):
+        pytest.skip("this kernel has no cgroup.kill")
+    with open(os.path.join(home, "cgroup.kill"), "w") as f:
+        f.write("1")
+    return home
+
+
+def _kernel_kills_at_birth(target: str) -> bool:
+    """The kernel's own answer, from the caller's cgroup: is a bare clone3 child into target
+    killed at birth?"""
+    fd = os.open(target, os.O_PATH | os.O_DIRECTORY)
+    pid = S.default().fork_into_cgroup(fd, target)
+    if pid == 0:
+        os._exit(0)
+    os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    return os.WIFSIGNALED(status) and os.WTERMSIG(status) == 9
+
+
 def _fork_and_report(sc, target: str | None, mount: str, flags: int = 0) -> int:
     """fork_init into target; the child exits 0 when it is where fork_init said it is born
     (and, with CLONE_NEWPID, the first process of a new PID namespace)."""
@@ -100,24 +122,14 @@ def test_a_child_killed_at_birth_is_forked_again_outside(cgroup_dirs):
     child whose caller sits in a cgroup killed before (cgroup.kill); fork_init then forks it
     the ordinary way. On a kernel without that flaw the child is born in the target."""
     mount = cgroups.cgroup2_mount()
-    home = cgroup_dirs()
-    if not os.path.exists(os.path.join(home, "cgroup.kill")):
-        pytest.skip("this kernel has no cgroup.kill")
-    with open(os.path.join(home, "cgroup.kill"), "w") as f:
-        f.write("1")   # empty: nothing dies, its count goes up
+    home = _killed_cgroup(cgroup_dirs)
     target = cgroup_dirs()
 
     def body() -> int:
         with open(os.path.join(home, "cgroup.procs"), "w") as f:
             f.write(str(os.getpid()))
         # the kernel's own answer first: does a bare clone3 child live?
-        fd = os.open(target, os.O_PATH | os.O_DIRECTORY)
-        pid = S.default().fork_into_cgroup(fd, target)
-        if pid == 0:
-            os._exit(0)
-        os.close(fd)
-        _, status = os.waitpid(pid, 0)
-        flawed = os.WIFSIGNALED(status) and os.WTERMSIG(status) == 9
+        flawed = _kernel_kills_at_birth(target)
         return 100 * flawed + _fork_and_report(S.default(), target, mount)
 
     # alive (no tens), and outside the target where the kernel kills, born in it where it does not
@@ -226,23 +238,13 @@ def test_doctor_warns_where_the_kernel_kills_a_child_born_in_a_cgroup(cgroup_dir
     kills such a child (its own answer, asked with a bare clone), ok where it does not."""
     from podpy.engine import doctor
 
-    home = cgroup_dirs()
-    if not os.path.exists(os.path.join(home, "cgroup.kill")):
-        pytest.skip("this kernel has no cgroup.kill")
-    with open(os.path.join(home, "cgroup.kill"), "w") as f:
-        f.write("1")
+    home = _killed_cgroup(cgroup_dirs)
     bare = cgroup_dirs(home)
 
     def body() -> int:
         with open(os.path.join(home, "cgroup.procs"), "w") as f:
             f.write(str(os.getpid()))
-        fd = os.open(bare, os.O_PATH | os.O_DIRECTORY)
-        pid = S.default().fork_into_cgroup(fd, bare)
-        if pid == 0:
-            os._exit(0)
-        os.close(fd)
-        _, status = os.waitpid(pid, 0)
-        flawed = os.WIFSIGNALED(status) and os.WTERMSIG(status) == 9
+        flawed = _kernel_kills_at_birth(bare)
         found = doctor.cgroup_fork_finding(home)
         if flawed:
             right = (found.status == "warn" and "kills a child cloned into a new cgroup" in found.message
