@@ -89,7 +89,7 @@ def play(req: Request) -> Response:
     """Make (and, unless start=false, start) what the YAML body describes."""
     import json
 
-    from ..kube.play import PlayOptions
+    from ..kube.plan import PlayOptions
 
     q = Query(req)
     for name in _PLAY_REFUSED:

@@ -242,7 +242,7 @@ def kube_play(runtime: Callable[[], Any], p: dict[str, Any], remote: Any = None)
     runtime opens the command's store, once the options and the file are read (remote: a
     service's kube engine instead)."""
     from ..errors import InvalidArgument
-    from ..kube.play import PlayOptions
+    from ..kube.plan import PlayOptions
     from . import render
 
     exit_propagation, service_container = p["exit_propagation"], p["service_container"]

@@ -21,6 +21,7 @@ import os
 from ..engine.context import Runtime
 from ..errors import InvalidArgument, NoSuchContainer, NoSuchPod
 from . import play as mapping
+from .plan import POD_LABEL, Plan, PlayOptions, PodPlan
 from .schema import Document, check, load
 
 TYPE_CHECKING = False
@@ -79,7 +80,7 @@ class KubeEngine:
             self.warn(line)
         return docs
 
-    def play(self, text: str, opts: mapping.PlayOptions, configmaps: list[str], start: bool = True,
+    def play(self, text: str, opts: PlayOptions, configmaps: list[str], start: bool = True,
              replace: bool = False, strict: bool = False, build: Optional[bool] = None,
              context_dir: Optional[str] = None, say: Optional[Callable[[str], None]] = None,
              service_container: bool = False, exit_propagation: str = "none") -> PlayReport:
@@ -125,7 +126,7 @@ class KubeEngine:
             raise
         return report
 
-    def _build_images(self, plan: mapping.Plan, always: bool, context_dir: str, say: Callable[[str], None]) -> None:
+    def _build_images(self, plan: Plan, always: bool, context_dir: str, say: Callable[[str], None]) -> None:
         """Build the images the pods' containers name that have a build directory; their
         containers then use the built image, never a pulled one."""
         built: set[str] = set()
@@ -195,13 +196,13 @@ class KubeEngine:
 
         return self.volumes.create(VolumeCreateOptions(name=name, labels=labels))
 
-    def _pod(self, p: mapping.PodPlan, start: bool, made_pods: list[str], made_volumes: list[str]) -> PodReport:
+    def _pod(self, p: PodPlan, start: bool, made_pods: list[str], made_volumes: list[str]) -> PodReport:
         for path, kind in p.host_paths:
             _host_path(path, kind)
         pod = self.pods.create(p.create)
         made_pods.append(pod.id)
         for name, files in p.volumes.items():
-            made_volumes.append(self._volume(name, {mapping.POD_LABEL: p.name}))
+            made_volumes.append(self._volume(name, {POD_LABEL: p.name}))
             if files:
                 _write_files(self.volumes.inspect([name])[0].value["Mountpoint"], files)
         for d in p.subdirs:
@@ -266,7 +267,7 @@ class KubeEngine:
                 if r.error is not None:
                     raise r.error
             report.removed.append(pod.id)
-            own = [v["Name"] for v in self.volumes.ls([f"label={mapping.POD_LABEL}={pod.name}"])]
+            own = [v["Name"] for v in self.volumes.ls([f"label={POD_LABEL}={pod.name}"])]
             for r in self.volumes.rm(own, force=True) if own else []:
                 if r.error is None:
                     report.volumes.append(r.name)
@@ -310,7 +311,7 @@ class KubeEngine:
             raise InvalidArgument(f"{name} is no container, pod or volume: no such object")
         docs: list[dict[str, Any]] = []
         every = self.rt.state.all()
-        own = frozenset(v["Name"] for v in self.volumes.ls([f"label={mapping.POD_LABEL}"]))
+        own = frozenset(v["Name"] for v in self.volumes.ls([f"label={POD_LABEL}"]))
 
         def member(rec: Any) -> Member:
             try:

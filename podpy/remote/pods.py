@@ -191,7 +191,7 @@ class RemoteKubeEngine(Remote):
         import json
 
         from ..kube.apply import PlayReport, PodReport
-        from ..kube.play import SECCOMP_PROFILE_ROOT
+        from ..kube.plan import SECCOMP_PROFILE_ROOT
 
         for flag, given in (("--strict", strict), ("--build", build), ("--context-dir", context_dir),
                             ("--service-container", service_container),

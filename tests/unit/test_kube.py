@@ -10,7 +10,8 @@ import pytest
 
 from podpy.engine.podstore import PodConfig
 from podpy.errors import InvalidArgument
-from podpy.kube import generate, play
+from podpy.kube import containers, generate, play
+from podpy.kube.plan import PlayOptions
 from podpy.kube.schema import check, load
 from podpy.state import ContainerConfig
 
@@ -97,7 +98,7 @@ spec:
 def _plan(text: str, **kw):
     docs = load(text)
     warnings = check(docs)
-    return play.plan(docs, play.PlayOptions(**kw), lambda name: f"/vols/{name}/_data"), warnings
+    return play.plan(docs, PlayOptions(**kw), lambda name: f"/vols/{name}/_data"), warnings
 
 
 def test_a_pod_maps_to_pod_and_container_options():
@@ -221,11 +222,11 @@ spec:
 
 
 def test_quantities():
-    assert play.quantity_bytes("64Mi") == 64 << 20
-    assert play.quantity_bytes("1G") == 10**9
-    assert play.quantity_bytes(1024) == 1024
-    assert play.quantity_bytes("129e6") == 129000000
-    assert play.quantity_cpus("250m") == 0.25 and play.quantity_cpus(2) == 2.0
+    assert containers.quantity_bytes("64Mi") == 64 << 20
+    assert containers.quantity_bytes("1G") == 10**9
+    assert containers.quantity_bytes(1024) == 1024
+    assert containers.quantity_bytes("129e6") == 129000000
+    assert containers.quantity_cpus("250m") == 0.25 and containers.quantity_cpus(2) == 2.0
 
 
 def _config(**kw) -> ContainerConfig:
@@ -319,10 +320,10 @@ spec:
     stored = {"raw": b"plain-data", "kubeish": b"kind: Secret\ndata: {user: cm9vdA==}\nstringData: {b: two}\n"}
     docs = load(text)
     check(docs)
-    plan = play.plan(docs, play.PlayOptions(), lambda n: n, stored_secret=stored.get)
+    plan = play.plan(docs, PlayOptions(), lambda n: n, stored_secret=stored.get)
     assert plan.pods[0].containers[0].env == ["K_user=root", "K_b=two", "RAW=plain-data", "USER=root"]
     with pytest.raises(InvalidArgument, match=r"envFrom\[0\].secretRef.name: no Secret named 'kubeish'"):
-        play.plan(docs, play.PlayOptions(), lambda n: n, stored_secret=lambda n: None)
+        play.plan(docs, PlayOptions(), lambda n: n, stored_secret=lambda n: None)
 
 
 def test_volumes_play_made_for_a_pod_are_written_as_its_empty_dirs():
