@@ -14,6 +14,8 @@ from rootless import cgroupfork, cgroups
 from rootless import syscalls as S
 from rootless.errors import SyscallError
 
+from forked import in_child as _in_helper  # helper module beside this file (the test process keeps its cgroup)
+
 
 def _writable_cgroup2() -> str:
     mount = cgroups.cgroup2_mount()
@@ -50,19 +52,6 @@ def _reap_code(pid: int) -> int:
 def _cgroup_of_self() -> str:
     with open("/proc/self/cgroup") as f:
         return next(line[3:].strip() for line in f if line.startswith("0::"))
-
-
-def _in_helper(body) -> int:
-    """Run body() in a forked process (so the test process keeps its cgroup); its exit code."""
-    pid = os.fork()
-    if pid == 0:
-        code = 99
-        try:
-            code = body()
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
 
 
 def _killed_cgroup(cgroup_dirs) -> str:

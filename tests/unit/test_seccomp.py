@@ -9,6 +9,8 @@ import pytest
 
 from rootless import capabilities, seccomp
 
+from forked import in_child as _in_child  # helper module beside this file
+
 NR = {"x86_64": {"getpid": 39, "add_key": 248, "vmsplice": 278, "personality": 135}}
 
 
@@ -25,17 +27,6 @@ def test_default_profile_resolves_by_capabilities():
     assert {"sethostname", "vmsplice", "kexec_load", "swapon"} <= denied
     admin = seccomp.resolve(profile, [*capabilities.DEFAULT, "CAP_SYS_ADMIN"], machine="x86_64")
     assert "sethostname" in {n for r in admin["syscalls"] if r["action"] == "SCMP_ACT_ALLOW" for n in r["names"]}
-
-
-def _in_child(fn) -> int:
-    pid = os.fork()
-    if pid == 0:
-        code = 99
-        try:
-            code = fn()
-        finally:
-            os._exit(code)
-    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
 
 
 @pytest.mark.skipif(os.uname().machine != "x86_64", reason="syscall numbers below are x86_64's")
