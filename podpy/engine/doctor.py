@@ -291,6 +291,8 @@ def cgroup_fork_finding(path: str) -> Finding:
     CLONE_INTO_CGROUP, rootless/cgroupfork.py) rather than moved there, which waits for a grace
     period of the kernel's at every start: tried with a child that exits at once, in a scratch
     cgroup where containers' cgroups are made (path, the delegated one)."""
+    import _signal
+
     from rootless import cgroups, syscalls
 
     scratch = os.path.join(path, f"podpy-doctor-{os.getpid()}")
@@ -314,7 +316,7 @@ def cgroup_fork_finding(path: str) -> Finding:
             os._exit(0)
         if pid > 0:
             _, status = os.waitpid(pid, 0)
-            if os.WIFSIGNALED(status) and os.WTERMSIG(status) == 9:
+            if os.WIFSIGNALED(status) and os.WTERMSIG(status) == _signal.SIGKILL:
                 # Linux 6.18: the child is killed when the caller's cgroup's kill count (each
                 # cgroup.kill at it or above it) differs from the new cgroup's (0)
                 why = (f"this kernel kills a child cloned into a new cgroup when a cgroup.kill has gone "

@@ -9,7 +9,7 @@ import json
 import posixpath
 
 from ..engine.runoptions import CreateOptions
-from .plan import PULL, PlayOptions, PodPlan
+from .plan import PULL
 from .schema import Document
 
 TYPE_CHECKING = False
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from typing import Any, Callable, Optional
 
     from ..errors import InvalidArgument
+    from .plan import PlayOptions, PodPlan
 
 
 def quantity_bytes(value: Any) -> int:
@@ -53,7 +54,7 @@ class PodContainers:
         return self.doc.fail(self.prefix + path, problem)
 
     def container(self, c: dict[str, Any], path: str, volumes: dict[str, tuple[str, str, str]],
-                   pod_sc: dict[str, Any], restart: str, opts: PlayOptions, out: PodPlan) -> CreateOptions:
+                  pod_sc: dict[str, Any], restart: str, opts: PlayOptions, out: PodPlan) -> CreateOptions:
         image = c.get("image")
         if not image:
             raise self.fail(f"{path}.image", "missing")

@@ -4,12 +4,12 @@ containers.py, carried out by apply.py."""
 
 from __future__ import annotations
 
-from ..engine.podoptions import PodCreateOptions
-from ..engine.runoptions import CreateOptions
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Optional
+
+    from ..engine.podoptions import PodCreateOptions
+    from ..engine.runoptions import CreateOptions
 
 POD_LABEL = "io.podpy.kube.pod"
 RESTART = {"Always": "always", "OnFailure": "on-failure", "Never": "no"}
