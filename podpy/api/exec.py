@@ -104,8 +104,8 @@ def inspect(req: Request) -> dict[str, Any]:
 def resize(req: Request) -> Response:
     session = _session(req)
     rows, cols = req.int_arg("h", 0), req.int_arg("w", 0)
-    if not rows or not cols or rows < 0 or cols < 0:
-        raise BadParameter("resize needs positive h and w")
+    if not (0 < rows <= 0xFFFF and 0 < cols <= 0xFFFF):
+        raise BadParameter(f"invalid terminal size {rows}x{cols}: h and w must be from 1 to 65535")
     if session.pty is None:
         if not session.running:
             raise ApiError(409, f"exec session {session.id} is not running")
@@ -115,12 +115,10 @@ def resize(req: Request) -> Response:
 
 
 def set_size(fd: int, rows: int, cols: int) -> None:
-    import fcntl
-    import struct
-    import termios
+    from rootless import syscalls
 
     try:
-        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        syscalls.default().set_winsize(fd, rows, cols)
     except OSError:
         pass
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from .containers import console_size, engine, lookup, raise_first
@@ -104,8 +105,8 @@ def unpause(req: Request) -> Response:
 def resize(req: Request) -> Response:
     rec = lookup(req)
     rows, cols = req.int_arg("h", 0), req.int_arg("w", 0)
-    if not rows or not cols or rows < 0 or cols < 0:
-        raise BadParameter("resize needs positive h and w")
+    if not (0 < rows <= 0xFFFF and 0 < cols <= 0xFFFF):
+        raise BadParameter(f"invalid terminal size {rows}x{cols}: h and w must be from 1 to 65535")
     from ..state import RUNNING
 
     if rec.state != RUNNING:
@@ -129,15 +130,33 @@ def resize_container(req: Request, cid: str, rows: int, cols: int) -> None:
         chan.send("attach", id=cid)
         reply, fds = chan.recv()
         for fd in fds:
-            import os
-
             os.close(fd)
         if reply is None or reply.get("type") != "attached":
             raise ApiError(409, f"container {cid[:12]} is not running")
         if reply.get("tty"):
             chan.send("resize", rows=rows, cols=cols)
+            _until_detached(chan)
     finally:
         chan.close()
+
+
+def _until_detached(chan: Any) -> None:
+    """Wait (a few seconds at most) until the monitor has read all this client sent: it
+    closes its end after the end of file that follows. The resize is then done when the
+    request answers, as Docker's is; output sent meanwhile is read and dropped."""
+    import socket
+
+    chan.sock.shutdown(socket.SHUT_WR)
+    chan.sock.settimeout(5.0)
+    try:
+        while True:
+            msg, fds = chan.recv()
+            for fd in fds:
+                os.close(fd)
+            if msg is None:
+                return
+    except OSError:
+        return   # a timeout: the monitor is stuck elsewhere; the resize is queued
 
 
 @routes.post("/containers/{id}/wait")

@@ -41,6 +41,8 @@ class Streams:
         for client in list(ctr.attached):
             try:
                 client.send("output", stream=ctr.streams[fd], data=data)
+            except (BrokenPipeError, ConnectionResetError):
+                self._last_words(ctr, client)
             except OSError:
                 self._detach(ctr, client)
 
@@ -60,6 +62,17 @@ class Streams:
         if msg is None:
             self._detach(ctr, chan)
             return
+        self._handle(ctr, msg)
+
+    def _last_words(self, ctr: Container, chan: Channel) -> None:
+        """A client that has gone (its socket closed) detached, once what it sent before it
+        closed is handled: a resize sent just before closing must not be dropped because the
+        container printed first. Reading cannot block: the peer is closed, so the queue ends."""
+        while (msg := self._read(chan)) is not None:
+            self._handle(ctr, msg)
+        self._detach(ctr, chan)
+
+    def _handle(self, ctr: Container, msg: dict[str, Any]) -> None:
         kind = msg.get("type")
         target = ctr.pty if ctr.pty is not None else ctr.stdin
         if kind == "input" and target is not None:

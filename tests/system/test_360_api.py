@@ -269,6 +269,27 @@ def test_error_statuses(service):
     assert status == 404
 
 
+def test_a_terminal_resize_is_done_when_it_answers(service, podpy):
+    """Each resize is in the container's terminal by the time the request answers, also while
+    the container prints (the output to the resizing connection must not drop its message);
+    a size a terminal cannot have is a 400 naming it."""
+    made = service.json("POST", "/v1.41/containers/create?name=resized",
+                        {"Image": "busybox", "Tty": True,
+                         "Cmd": ["sh", "-c", "while :; do echo tick; sleep 0.005; done"]}, expect=201)
+    try:
+        assert service.request("POST", "/v1.41/containers/resized/start")[0] == 204
+        for rows, cols in ((25, 91), (40, 120), (61, 203), (24, 80)):
+            status, body, _ = service.request("POST", f"/v1.41/containers/resized/resize?h={rows}&w={cols}")
+            assert status == 200, body
+            assert podpy("exec", "resized", "stty", "-F", "/dev/console", "size").stdout.split() == \
+                [str(rows), str(cols)]
+        for query in ("h=0&w=80", "h=70000&w=80", "h=24"):
+            status, body, _ = service.request("POST", f"/v1.41/containers/resized/resize?{query}")
+            assert status == 400 and "invalid terminal size" in json.loads(body)["message"], (query, body)
+    finally:
+        assert service.request("DELETE", f"/v1.41/containers/{made['Id']}?force=1")[0] == 204
+
+
 def test_huge_body_and_bad_http(service):
     with socket.socket(socket.AF_UNIX) as s:   # refused on its length, before it is read
         s.connect(service.sock)
