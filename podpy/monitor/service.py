@@ -85,6 +85,7 @@ class Monitor(Readiness, Streams, sync.Service):
         self.stopped = False         # whether a `stop` ended it
         # a launcher forked ahead of the launch it will serve (pid, its channel, since when)
         self.spare: Optional[tuple[int, Channel, float]] = None
+        self.behind: dict[Channel, Any] = {}   # attached clients' output not taken yet (streams.py)
         wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         _signal.set_wakeup_fd(self.wake_w)
         _signal.signal(_signal.SIGCHLD, lambda *_: None)
@@ -407,11 +408,7 @@ class Monitor(Readiness, Streams, sync.Service):
             ctr.notify_sock.close()
             ctr.notify_sock = None
         for client in list(ctr.attached):
-            try:
-                client.send("exit", code=ctr.exit_code)
-            except OSError:
-                pass
-            self._detach(ctr, client)
+            self._let_go(ctr, client, ctr.exit_code)
         for fd in list(ctr.streams):
             self.unwatch(fd)
             os.close(fd)

@@ -552,3 +552,38 @@ def test_events_stream_starts_with_new_events(store):
         proc.wait()
         proc.stdout.close()
     assert first == "create evnew"
+
+
+def test_an_attach_that_reads_nothing_holds_up_no_other_container(store):
+    """A `podpy attach` whose output nobody reads (its pipe full, its socket to the monitor
+    full): the monitor goes on serving everyone else. Another container starts, the busy one
+    is still logged, and the stuck client still gets the exit in the end."""
+    p = store
+    p("run", "-d", "--name", "noisy", "busybox", "sh", "-c",
+      "i=0; while [ $i -lt 400000 ]; do echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done; "
+      "echo finished; sleep 300")
+    attach = subprocess.Popen(p.command("attach", "--no-stdin", "noisy"), env=p.environ(),
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(2)   # its pipe and the monitor's socket to it are full by now
+        started = time.monotonic()
+        p("run", "-d", "--name", "other", "busybox", "sleep", "300", timeout=20)
+        assert time.monotonic() - started < 10
+        assert _status(p, "other") == ["running", "0"]
+        assert _until(lambda: "finished" in p("logs", "--tail", "2", "noisy").stdout, timeout=60)
+        p("stop", "-t", "0", "noisy")
+        os.set_blocking(attach.stdout.fileno(), False)
+        for _ in range(600):   # the client, read at last, ends (let go if it fell too far behind)
+            try:
+                attach.stdout.read()
+            except BlockingIOError:
+                pass
+            if attach.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert attach.poll() is not None
+    finally:
+        attach.kill()
+        attach.wait()
+        attach.stdout.close()
+        p("rm", "-f", "-t", "0", "noisy", "other")
