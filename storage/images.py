@@ -11,7 +11,7 @@ from .named import NamedTuple
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Optional
+    from typing import Any, Optional, Sequence
 
 
 class Image(NamedTuple):
@@ -102,6 +102,20 @@ def lookup(conn: sqlite3.Connection, name: str, short_names: reference.ShortName
             if found:
                 return found
     raise ImageUnknownError(f"{name}: image not known")
+
+
+def name_for(names: Sequence[str], name: str, short_names: reference.ShortNames) -> Optional[str]:
+    """Which of an image's names `name` stands for, by lookup's rules (a candidate of the short
+    name first, then a stored name ending in it); None when it is none of them (an id, a
+    digest)."""
+    for cand in reference.candidates(name, short_names):
+        if cand in names:
+            return cand
+    ref = reference.parse(name).with_default_tag()
+    if not ref.qualified:
+        suffix = "/" + str(ref)
+        return next((n for n in sorted(names) if n.endswith(suffix)), None)
+    return None
 
 
 def repository(name: str) -> str:

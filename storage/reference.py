@@ -238,15 +238,13 @@ def normalize_local(name: str) -> str:
     ref = parse(name)
     if not ref.qualified:
         ref = Reference(LOCAL_REGISTRY, ref.path, ref.tag, ref.digest)
-    return str(ref.with_default_tag())
+    return str(ref.with_domain(ref.domain).with_default_tag())   # docker.io/x: docker.io/library/x
 
 
 def normalize_pull(name: str) -> str:
     """The name podman pulls for `name` with the default registry: `x` -> `docker.io/library/x:latest`."""
     ref = parse(name)
-    if not ref.qualified:
-        ref = ref.with_domain(DEFAULT_REGISTRY)
-    return str(ref.with_default_tag())
+    return str(ref.with_domain(ref.domain or DEFAULT_REGISTRY).with_default_tag())
 
 
 def candidates(name: str, names: ShortNames) -> list[str]:
@@ -257,7 +255,7 @@ def candidates(name: str, names: ShortNames) -> list[str]:
     given = parse(name)
     ref = given.with_default_tag()
     if ref.qualified:
-        return [str(ref)]
+        return [str(ref.with_domain(ref.domain))]   # docker.io/x: docker.io/library/x
     out = [str(ref.with_domain(LOCAL_REGISTRY))]
     alias = apply_alias(given, names.aliases)
     if alias is not None:

@@ -551,10 +551,13 @@ def _unescape(fmt: str) -> str:
 
 
 def split_table(fmt: str) -> tuple[bool, str]:
-    """(is_table, body) for a --format value: drop podman's "table" prefix and expand literal \\t and \\n."""
+    """(is_table, body) for a --format value: drop podman's "table" prefix and expand literal \\t and \\n
+    (and, in a table, a space between the actions is a tab)."""
     stripped = fmt.lstrip()
     if stripped == "table" or (stripped.startswith("table") and stripped[5:6].isspace()):
-        return True, _unescape(stripped[6:])
+        # as podman's: a space of a table's text separates columns, as a tab does
+        parts = re.split(r"({{.*?}})", _unescape(stripped[6:]), flags=re.S)
+        return True, "".join(p if i % 2 else p.replace(" ", "\t") for i, p in enumerate(parts))
     return False, _unescape(fmt)
 
 

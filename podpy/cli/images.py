@@ -51,7 +51,7 @@ def import_(
 
     image = engine(ctx).import_(ImportOptions(source=source, reference=reference, changes=list(change),
                                               message=message, arch=arch, os=os_, variant=variant))
-    render.out(image.id)
+    render.out(f"sha256:{image.id}")   # as podman prints an import's id
 
 
 def pull(
@@ -337,12 +337,16 @@ def history(
 def prune(
     ctx: typer.Context,
     all_: bool = typer.Option(False, "-a", "--all", help="Remove every image no container uses."),
-    force: bool = typer.Option(False, "-f", "--force", help="Do not ask (podpy never asks)."),
+    force: bool = typer.Option(False, "-f", "--force", help="Do not ask for confirmation."),
     filters: List[str] = typer.Option([], "--filter", help="Only images that match (the keys of `images`)."),
     _external: bool = typer.Option(False, "--external",
                                    help="Also images only other tools' containers use (podpy's store has none)."),
 ) -> None:
     """Remove dangling images (with -a, every unused image)."""
+    warning = ("WARNING! This command removes all images without at least one container associated with them."
+               if all_ else "WARNING! This command removes all dangling images.")
+    if not force and not render.confirm("image prune", warning):
+        return
     for image_id in engine(ctx).prune(all_, list(filters)):
         render.out(image_id)
 
@@ -377,7 +381,7 @@ def images(
         for s in found:
             if s.image.id not in seen:
                 seen.add(s.image.id)
-                render.out(s.image.id if no_trunc else s.image.short_id)
+                render.out(f"sha256:{s.image.id}" if no_trunc else s.image.short_id)
         return
     rows = sort_image_rows([row for s in found for row in image_rows(s, no_trunc)], sort)
     columns = IMAGE_COLUMNS[:2] + ([("DIGEST", "Digest")] if digests else []) + IMAGE_COLUMNS[2:] \

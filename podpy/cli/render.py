@@ -186,12 +186,17 @@ def ask(prompt: str) -> bool:
 
 
 def confirm(command: str, warning: str) -> bool:
-    """Ask before a destructive command (-f/--force skips this); a refusal without a terminal."""
-    from ..errors import InvalidArgument
+    """Ask before a destructive command (-f/--force skips this), as podman asks: the answer is
+    stdin's next line, a terminal or not (`echo y | podpy system prune` answers yes); stdin at
+    its end answers nothing, which is podman's `Error: EOF` (exit 125). command: unused, kept
+    for the callers' wording."""
+    from ..errors import PodpyError
 
-    if not sys.stdin.isatty():
-        raise InvalidArgument(f"{command} asks for confirmation: use -f/--force when stdin is no terminal")
-    answer = input(f"{warning}\nAre you sure you want to continue? [y/N] ")
+    sys.stdout.write(f"{warning}\nAre you sure you want to continue? [y/N] ")
+    sys.stdout.flush()
+    answer = sys.stdin.readline()
+    if not answer:
+        raise PodpyError("EOF")
     return answer.strip().lower() in ("y", "yes")
 
 

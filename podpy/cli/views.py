@@ -67,13 +67,19 @@ def image_rows(summary: ImageSummary, no_trunc: bool) -> list[dict[str, Any]]:
     image, created = summary.image, summary.created
     base = dict(summary.data)
     base.update({
-        "ID": image.id if no_trunc else image.id[:12],
+        "ID": f"sha256:{image.id}" if no_trunc else image.id[:12],
+        "Created": ago(created),   # as podman's template has it (json keeps the seconds)
         "CreatedSince": ago(created),
-        "CreatedAt": go_time(created),
+        "CreatedAt": go_time(int(created)),   # whole seconds, as an image's Created is
+        "CreatedTime": go_time(int(created)),
         "Size": human_size(image.size),
         "ReadOnly": False,
+        "IsReadOnly": False,
+        "Dangling": not image.names,
+        "Labels": summary.data.get("Labels") or {},
         "Digest": image.digest or "",
         "History": ", ".join(summary.data.get("History") or []),
+        "_created": created,
     })
     rows = []
     for name in image.names or ("<none>:<none>",):
@@ -87,7 +93,7 @@ def sort_image_rows(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]
     ties in the order of the images' ids."""
     rows = sorted(rows, key=lambda r: r["Id"])
     if key == "created":
-        return sorted(rows, key=lambda r: -r["Created"])
+        return sorted(rows, key=lambda r: -r["_created"])
     field = {"id": "Id", "repository": "Repository", "size": "VirtualSize", "tag": "Tag"}[key]
     return sorted(rows, key=lambda r: r[field])
 

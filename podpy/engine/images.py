@@ -127,12 +127,12 @@ class ImageEngine:
 
         if all_ and names:
             raise InvalidArgument("when using the --all switch, you may not pass any images names or IDs")
-        targets = list(names)
         if all_:
-            targets += [i.id for i in self.rt.store.images()]
-        if not targets:
+            # (an image gone by the time its turn comes went with one built on it: no error)
+            return remove_images(self.rt, [i.id for i in self.rt.store.images()], force, True, no_prune)
+        if not names:
             raise InvalidArgument("`podpy rmi` requires at least one image name or id, or --all")
-        return remove_images(self.rt, targets, force, ignore, no_prune)
+        return remove_images(self.rt, list(names), force, ignore, no_prune)
 
     def prune(self, all_: bool = False, filters: Optional[list[str]] = None) -> list[str]:
         """`image prune`: the ids of the dangling images removed (every unused one with all_)

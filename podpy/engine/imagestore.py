@@ -12,7 +12,7 @@ import shlex
 from typing import Any, Callable, Optional
 
 from storage import reference
-from storage.images import Image
+from storage.images import Image, name_for
 
 from ..formats import rfc3339
 from ..errors import InvalidArgument, NoSuchImage, PodpyError, translate
@@ -32,8 +32,10 @@ def host_arch() -> str:
 def apply_changes(changes: list[str], cfg: dict[str, Any]) -> None:
     """--change 'CMD ...' and friends, as `podman import -c` takes them."""
     for change in changes:
-        word, _, rest = change.strip().partition(" ")
-        word, rest = word.upper(), rest.strip()
+        text = change.strip()
+        # KEY VALUE, or KEY=VALUE as podman takes it too (`CMD=/bin/true`, `ENV=X=1`)
+        cut = min((i for i in (text.find(" "), text.find("\t"), text.find("=")) if i >= 0), default=len(text))
+        word, rest = text[:cut].upper(), text[cut + 1:].strip()
         if word in ("CMD", "ENTRYPOINT"):
             if rest.startswith("["):
                 try:
@@ -363,9 +365,9 @@ def image_document(rt: Runtime, image: Image) -> dict[str, Any]:
 
 
 def summaries(rt: Runtime, name: Optional[str], all_: bool, filters: Optional[list[str]] = None) -> list[ImageSummary]:
-    """`images`: every image but a build's intermediate steps (all of them with all_), or only
-    the image that name is, that the filters (podman's, imagefilter.py) match; each with the
-    number of containers that use it."""
+    """`images`: every image but a build's intermediate steps (all of them with all_), those
+    named like name if given (the reference filter), that the filters (podman's,
+    imagefilter.py) match; each with the number of containers that use it."""
     from . import imagefilter
     from .reports import created_time, image_json
 
@@ -376,10 +378,9 @@ def summaries(rt: Runtime, name: Optional[str], all_: bool, filters: Optional[li
     counts: dict[str, int] = {}
     for rec in rt.state.all():
         counts[rec.image_id] = counts.get(rec.image_id, 0) + 1
+    if name:   # as podman: the reference filter (no image is an empty list, not an error)
+        pairs.append(("reference", name))
     match = imagefilter.matcher(found, pairs, counts, parents(found), lambda n: lookup(rt, n))
-    if name:
-        wanted = lookup(rt, name).id
-        found = [i for i in found if i.id == wanted]
     return [ImageSummary(i, counts.get(i.id, 0), created_time(i), image_json(i, counts.get(i.id, 0)))
             for i in found if match(i)]
 
@@ -401,10 +402,7 @@ def remove_images(rt: Runtime, names: list[str], force: bool, ignore: bool = Fal
             # `rmi name` of an image with several names only untags that name.
             full = None
             if not reference.is_hex_id(given) and len(image.names) > 1:
-                for cand in reference.candidates(given, rt.cfg.short_names):
-                    if cand in image.names:
-                        full = cand
-                        break
+                full = name_for(image.names, given, rt.cfg.short_names)
             if full is not None:
                 rt.store.untag(full)
                 reports.append(ImageRemoveReport(name, [full]))
@@ -448,17 +446,17 @@ def tag(rt: Runtime, source: str, targets: list[str]) -> None:
 
 
 def untag(rt: Runtime, source: str, targets: list[str]) -> list[str]:
-    """Take names off an image (all of them without targets); a target is found among the
-    image's names as `rmi` finds one (localhost/ first, then aliases and search registries)."""
+    """Take names off an image (all of them without targets); a target is the name podman makes
+    of it (a short name is localhost/'s, docker.io/x is docker.io/library/x)."""
     image = lookup(rt, source)
     names = []
     for t in targets:
         try:
-            found = next((c for c in reference.candidates(t, rt.cfg.short_names) if c in image.names), None)
+            found = reference.normalize_local(t)   # as podman: a short name is localhost/'s
         except Exception as exc:  # noqa: BLE001
             raise translate(exc) from exc
-        if found is None:
-            raise PodpyError(f"{_qualified(t)}: tag not known")
+        if found not in image.names:
+            raise PodpyError(f"{found}: tag not known")
         names.append(found)
     from ..events import emit
 
@@ -467,13 +465,6 @@ def untag(rt: Runtime, source: str, targets: list[str]) -> list[str]:
         rt.store.untag(n)
         emit(rt.cfg.runroot, "image", "untag", image.id, n)
     return names
-
-
-def _qualified(name: str) -> str:
-    try:
-        return reference.normalize_local(name)
-    except Exception:  # noqa: BLE001 - the name as given, then
-        return name
 
 
 def exists(rt: Runtime, name: str) -> bool:

@@ -23,8 +23,9 @@ def test_import_from_stdin_and_change(podpy, image_tar):
                                         "-", "stdin-img"),
                           input=data, capture_output=True, env=podpy.environ(), timeout=120)
     assert proc.returncode == 0, proc.stderr
-    image_id = proc.stdout.decode().strip()
-    assert len(image_id) == 64
+    printed = proc.stdout.decode().strip()   # podman's form of an import's id
+    assert printed.startswith("sha256:") and len(printed) == 71
+    image_id = printed[7:]
     cfg = json.loads(podpy("image", "inspect", "stdin-img").stdout)[0]["Config"]
     assert cfg["Cmd"] == ["echo", "from-cmd"] and "X=1" in cfg["Env"]
     assert podpy("run", "--rm", "--network", "none", "stdin-img").stdout == "from-cmd\n"
@@ -44,6 +45,35 @@ def test_tag_exists_and_rmi_untags(podpy, busybox):
     assert "Untagged: localhost/extra:one" in out and "Deleted" not in out
     podpy("rmi", "quay.io/some/thing:v2")
     assert podpy("image", "exists", "busybox").returncode == 0
+
+
+def test_rmi_of_a_name_found_by_its_end_takes_that_name_only(new_podpy, image_tar):
+    """`rmi u5:1` of an image also named quay.io/x/u5:1 and more: that name goes, the image and
+    its other names stay (a short name found as the end of a stored one, as podman finds it)."""
+    p = new_podpy()
+    p("import", image_tar, "busybox")
+    p("tag", "busybox", "docker.io/u4", "quay.io/x/u5:1", "t6")
+    assert p("rmi", "u5:1").stdout == "Untagged: quay.io/x/u5:1\n"
+    assert sorted(p("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()) == [
+        "docker.io/library/u4:latest", "localhost/busybox:latest", "localhost/t6:latest"]
+    # untag takes the name podman makes of what is given: a short name is localhost/'s
+    res = p("untag", "busybox", "u4", check=False)
+    assert (res.returncode, res.stderr.strip()) == (125, "Error: localhost/u4:latest: tag not known")
+    p("untag", "busybox", "docker.io/u4")
+    assert p("image", "exists", "docker.io/library/u4", check=False).returncode == 1
+    # `images NAME` is podman's reference filter: patterns, and no error for no match
+    assert p("images", "--format", "{{.Repository}}", "t*").stdout.split() == ["localhost/busybox", "localhost/t6"]
+    assert p("images", "-q", "nosuch").stdout == ""
+    assert p("images", "-q", "--no-trunc", "t6").stdout.startswith("sha256:")
+    # rmi -a removes everything without errors for the layers already gone; on nothing, nothing
+    d = p.home / "ctx"
+    d.mkdir()
+    (d / "Containerfile").write_text("FROM busybox\nRUN echo a > /a\nRUN echo b > /b\n")
+    p("build", "-q", "-t", "built", str(d))
+    res = p("rmi", "-af")
+    assert res.returncode == 0 and "Error" not in res.stderr
+    assert p("images", "-aq").stdout == ""
+    assert (p("rmi", "-a").returncode, p("rmi", "-a").stdout) == (0, "")
 
 
 def test_untag_takes_names_off(new_podpy, image_tar):
@@ -136,8 +166,9 @@ def test_import_from_url_history_and_prune(new_podpy, image_tar):
     try:
         p = new_podpy()
         url = f"http://127.0.0.1:{server.server_address[1]}/{image_tar.name}"
-        image_id = p("import", "-m", "from the web", url, "webimg").stdout.strip()
-        assert len(image_id) == 64
+        printed = p("import", "-m", "from the web", url, "webimg").stdout.strip()
+        assert printed.startswith("sha256:") and len(printed) == 71
+        image_id = printed[7:]
         res = p("import", f"http://127.0.0.1:{server.server_address[1]}/missing.tar", "x", check=False)
         assert res.returncode == 125 and "cannot import" in res.stderr
     finally:
@@ -151,8 +182,15 @@ def test_import_from_url_history_and_prune(new_podpy, image_tar):
     p("tag", "webimg", "second")
     p("rmi", "webimg")
     p("create", "--name", "user", "second", "true")
-    assert p("image", "prune").stdout == ""
-    assert p("image", "prune", "-a").stdout == ""   # in use by "user"
+    assert p("image", "prune", "-f").stdout == ""
+    assert p("image", "prune", "-af").stdout == ""   # in use by "user"
     p("rm", "user")
-    assert p("image", "prune", "-a").stdout.strip() == image_id
+    # without -f it asks, as podman does: a no (or no answer) removes nothing
+    asked = p("image", "prune", "-a", input="n\n")
+    assert asked.stdout == ("WARNING! This command removes all images without at least one container associated "
+                            "with them.\nAre you sure you want to continue? [y/N] ")
+    res = p("image", "prune", input="", check=False)
+    assert (res.returncode, res.stderr.strip()) == (125, "Error: EOF")
+    assert p("images", "-q").stdout.strip() == image_id[:12]
+    assert p("image", "prune", "-a", input="y\n").stdout.endswith("[y/N] " + image_id + "\n")
     assert p("images", "-q").stdout == ""

@@ -244,11 +244,11 @@ def test_cache_hit_and_misses(p, tmp_path):
     assert step_id != "<missing>"
     assert step_id not in p("images").stdout and step_id in p("images", "-a").stdout
     # image prune keeps what named images were built on; rmi and prune take a build's steps away
-    p("image", "prune")
+    p("image", "prune", "-f")
     assert steps_run(p("build", d).stdout) == []
     for tag in ("c:1", "c:2", "c:3"):
         p("rmi", tag)
-    p("image", "prune")
+    p("image", "prune", "-f")
     assert "<none>" not in p("images", "-a").stdout
     assert steps_run(p("build", d).stdout) == ["RAN first 1", "RAN second"]
 

@@ -272,7 +272,7 @@ def test_pull_all_tags_and_login_verbose(p, tmp_path, image_tar):
         ids = res.stdout.split()
         assert len(ids) == 2 and ids[0] != ids[1]
         names = p("images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}", "--no-trunc").stdout
-        assert f"{reg.host}/vf/app:one {ids[0]}" in names and f"{reg.host}/vf/app:two {ids[1]}" in names
+        assert f"{reg.host}/vf/app:one sha256:{ids[0]}" in names and f"{reg.host}/vf/app:two sha256:{ids[1]}" in names
         missing = p("pull", "-a", "--tls-verify=false", f"{reg.host}/vf/nothing", check=False)
         assert missing.returncode == 125 and "repository name not known to registry" in missing.stderr
         authfile = tmp_path / "auth.json"

@@ -350,3 +350,16 @@ def test_each_turns_any_failure_into_its_report():
     reports = each(["a", "bad", "gone", "b"], verb)
     assert [r.value for r in reports] == ["A", None, None, "B"]
     assert isinstance(reports[1].error, EngineError) and isinstance(reports[2].error, NoSuchVolume)
+
+
+def test_import_changes_take_podmans_key_value_form_too() -> None:
+    """`import --change` as podman takes it: `KEY VALUE` or `KEY=VALUE`."""
+    from podpy.engine.imagestore import apply_changes
+
+    cfg: dict = {}
+    apply_changes(["CMD=/bin/true", "ENV=X=1", "LABEL=blue=image", "WORKDIR=/w", "ENTRYPOINT [\"/bin/sh\"]",
+                   "ENV Y 2", "EXPOSE 80"], cfg)
+    assert cfg == {"Cmd": ["/bin/sh", "-c", "/bin/true"], "Env": ["X=1", "Y=2"], "Labels": {"blue": "image"},
+                   "WorkingDir": "/w", "Entrypoint": ["/bin/sh"], "ExposedPorts": {"80/tcp": {}}}
+    with pytest.raises(InvalidArgument, match="unknown instruction RUN"):
+        apply_changes(["RUN=true"], {})

@@ -475,6 +475,9 @@ def test_execution_state_does_not_leak_between_runs() -> None:
     ("{{.ID}} {{.Names}}", (False, "{{.ID}} {{.Names}}")),
     ("tablespoon {{.ID}}", (False, "tablespoon {{.ID}}")),
     ('table {{printf "%s\\n" .ID}}\\t', (True, '{{printf "%s\\n" .ID}}\t')),
+    # a table's spaces separate columns, as podman's do; a space inside an action stays
+    ("table {{.Repository}} {{.Tag}} {{.ID}}", (True, "{{.Repository}}\t{{.Tag}}\t{{.ID}}")),
+    ('table {{.A}}:{{.B}} lit eral {{join .C " "}}', (True, '{{.A}}:{{.B}}\tlit\teral\t{{join .C " "}}')),
 ])
 def test_split_table(fmt: str, want: tuple[bool, str]) -> None:
     assert split_table(fmt) == want

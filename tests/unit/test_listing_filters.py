@@ -164,9 +164,9 @@ def test_image_prune_takes_the_filters(rt):
 
 
 def test_image_rows_sort_as_podman():
-    rows = [{"Id": "b", "Created": 1, "Repository": "z", "Tag": "1", "VirtualSize": 5},
-            {"Id": "a", "Created": 2, "Repository": "y", "Tag": "latest", "VirtualSize": 9},
-            {"Id": "c", "Created": 2, "Repository": "x", "Tag": "0", "VirtualSize": 1}]
+    rows = [{"Id": "b", "_created": 1, "Repository": "z", "Tag": "1", "VirtualSize": 5},
+            {"Id": "a", "_created": 2, "Repository": "y", "Tag": "latest", "VirtualSize": 9},
+            {"Id": "c", "_created": 2, "Repository": "x", "Tag": "0", "VirtualSize": 1}]
     assert [r["Id"] for r in sort_image_rows(rows, "created")] == ["a", "c", "b"]   # newest first, ties by id
     assert [r["Id"] for r in sort_image_rows(rows, "id")] == ["a", "b", "c"]
     assert [r["Id"] for r in sort_image_rows(rows, "repository")] == ["c", "a", "b"]

@@ -13,6 +13,8 @@ from storage.errors import ReferenceError_
     ("quay.io/a/b:v1", "quay.io/a/b:v1", "quay.io/a/b:v1"),
     ("localhost:5000/x", "localhost:5000/x:latest", "localhost:5000/x:latest"),
     ("127.0.0.1:5000/x/y:z", "127.0.0.1:5000/x/y:z", "127.0.0.1:5000/x/y:z"),
+    ("docker.io/u4", "docker.io/library/u4:latest", "docker.io/library/u4:latest"),
+    ("docker.io/x/u4:1", "docker.io/x/u4:1", "docker.io/x/u4:1"),
 ])
 def test_normalize(name, local, pull):
     assert ref.normalize_local(name) == local
@@ -83,3 +85,19 @@ def test_a_digest_that_contradicts_the_alias_is_an_error():
 
 def test_split_repo_tag():
     assert ref.split_repo_tag("docker.io/library/busybox:1.36") == ("docker.io/library/busybox", "1.36")
+
+
+def test_the_name_of_an_image_a_name_stands_for() -> None:
+    """rmi's and untag's question: which of an image's names does a name mean? A candidate of
+    the short name first, then a stored name ending in it; never all of them."""
+    from storage.images import name_for
+
+    names = ["docker.io/library/u4:latest", "localhost/busybox:latest", "localhost/t6:latest", "quay.io/x/u5:1"]
+    short = ref.ShortNames(("docker.io",), {})
+    assert name_for(names, "u5:1", short) == "quay.io/x/u5:1"
+    assert name_for(names, "x/u5:1", short) == "quay.io/x/u5:1"
+    assert name_for(names, "t6", short) == "localhost/t6:latest"
+    assert name_for(names, "u4", short) == "docker.io/library/u4:latest"
+    assert name_for(names, "docker.io/u4", short) == "docker.io/library/u4:latest"
+    assert name_for(names, "u5", short) is None   # another tag
+    assert name_for(names, "quay.io/u5:1", short) is None
