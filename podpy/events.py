@@ -66,4 +66,7 @@ def emit(runroot: str, kind: str, status: str, ident: str, name: str = "", image
 
 
 def container(runroot: str, status: str, rec: Any, **attributes: Any) -> None:
-    emit(runroot, "container", status, rec.id, rec.name, rec.image_name, attributes or None)
+    """A container's event; its labels are among the attributes, as podman records them (the
+    event's own attributes win over a label of the same name)."""
+    labels = getattr(getattr(rec, "config", None), "labels", None) or {}
+    emit(runroot, "container", status, rec.id, rec.name, rec.image_name, {**labels, **attributes} or None)

@@ -160,13 +160,15 @@ def parse_duration(value: str, what: str) -> float:
     return seconds
 
 
-def parse_time(value: str, what: str, now: Optional[float] = None) -> float:
-    """--since/--until: an RFC 3339 time, a date, a unix time, or a duration (10m, 1h30m) before now."""
+def parse_time(value: str, what: str, now: Optional[float] = None, ahead: bool = False) -> float:
+    """--since/--until: an RFC 3339 time, a date, a unix time, or a duration (10m, 1h30m, -1s)
+    before now; ahead: after now (podman's --until of `logs` and `events`)."""
     now = time.time() if now is None else now
     text = value.strip()
-    ago = go_duration(text)
-    if ago is not None:
-        return now - ago
+    sign = -1.0 if text.startswith("-") else 1.0
+    span = go_duration(text.lstrip("+-")) if text[:1] in "+-" else go_duration(text)
+    if span is not None:
+        return now + sign * span if ahead else now - sign * span
     try:
         return float(text)
     except ValueError:
@@ -182,7 +184,7 @@ def parse_rfc3339(text: str) -> Optional[float]:
     import datetime as dt
     import re
 
-    m = re.match(r"^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2})?)(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$", text)
+    m = re.match(r"^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2})?)([.,]\d+)?)?(Z|[+-]\d{2}:?\d{2})?$", text)
     if not m:
         return None
     date, clock, frac, zone = m.groups()
@@ -199,7 +201,7 @@ def parse_rfc3339(text: str) -> Optional[float]:
         base = base.replace(tzinfo=dt.timezone.utc)
     else:
         base = base.astimezone()   # local time, as podman reads a zone-less time
-    return base.timestamp() + (float(frac) if frac else 0.0)
+    return base.timestamp() + (float(frac.replace(",", ".")) if frac else 0.0)   # (`date --iso-8601=ns`: a comma)
 
 
 _GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v",

@@ -185,7 +185,6 @@ def inspect(
                                    "their image)."),
 ) -> None:
     """Show the configuration of containers or images."""
-    from ..engine.entities import failed
     from ..errors import InvalidArgument
     from .lifecycle import engine
 
@@ -205,7 +204,7 @@ def inspect(
             raise NoSuchContainer(f"inspecting object: no containers to inspect: {exc}") from None
     reports = eng.inspect(names, kind, size)
     render.inspect([r.value for r in reports if r.error is None], fmt)
-    error = failed(reports)
+    error = render.inspect_error(reports)
     if error is not None:
         raise error
 

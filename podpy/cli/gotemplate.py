@@ -464,10 +464,18 @@ class _Exec:
             recv = self.arg(dot, node.base)
         for i, name in enumerate(node.names):
             last = i == len(node.names) - 1
+            # A key of one of podman's maps (`.Labels.x` of a container without label x, of a
+            # nil map): Go's index of a missing key, no value and no error. A struct's field
+            # (anything else) must be there.
+            in_map = i > 0 and node.names[i - 1].lower() in MAP_FIELDS
             if recv is None:
+                if in_map:
+                    return None
                 self.fail(node, f"nil pointer evaluating {node.text}")
             found, val, is_method = lookup(recv, name)
             if not found:
+                if in_map and isinstance(recv, Mapping):
+                    return None
                 self.fail(node, f"can't evaluate field {name}")
             if is_method:
                 argv = [self.arg(dot, a) for a in args] + piped if last else []
@@ -548,6 +556,12 @@ def _unescape(fmt: str) -> str:
     # Only literal text (even pieces): inside actions, Go string literals interpret their own escapes.
     parts = re.split(r"(\{\{.*?\}\})", fmt, flags=re.DOTALL)
     return "".join(p if i % 2 else p.replace("\\t", "\t").replace("\\n", "\n") for i, p in enumerate(parts))
+
+
+# The fields of podman's reports and documents that are Go maps (string keys), whose keys a
+# template names as fields: .Labels.app, .Config.Annotations.x, .Attributes.name
+MAP_FIELDS = frozenset({"labels", "annotations", "attributes", "options", "driveropts", "sysctls", "sysctl",
+                        "storageopt", "networks", "ports", "volumes", "exposedports"})
 
 
 def split_table(fmt: str) -> tuple[bool, str]:

@@ -446,11 +446,9 @@ def inspect(
     fmt: Optional[str] = typer.Option(None, "-f", "--format", help="json, or a Go template."),
 ) -> None:
     """Show the configuration of images."""
-    from ..engine.entities import failed
-
     reports = engine(ctx).inspect(list(names))
     render.inspect([r.value for r in reports if r.error is None], fmt)
-    error = failed(reports)
+    error = render.inspect_error(reports)
     if error is not None:
         raise error
 

@@ -224,7 +224,7 @@ def show_logs(ctx: typer.Context, containers: List[str], follow: bool, tail: int
 
     eng = engine(ctx)
     opts = LogsOptions(follow=follow, tail=tail, since=parse_time(since, "--since") if since else None,
-                       until=parse_time(until, "--until") if until else None)
+                       until=parse_time(until, "--until", ahead=True) if until else None)
     prefix_names = names or len(containers) > 1
     out, err = sys.stdout.buffer, sys.stderr.buffer
     colors: dict[str, bytes] = {}
@@ -324,7 +324,7 @@ def stats(
         if not no_reset and sys.stdout.isatty():
             sys.stdout.write("\x1b[2J\x1b[H")
         rows = [stats_row(r, no_trunc) for r in readings]
-        if fmt == "json":
+        if fmt and render.is_json(fmt):
             render.out(json.dumps([stats_json(r) for r in rows], indent=1))
         else:
             render.formatted(rows, fmt, STATS_COLUMNS,

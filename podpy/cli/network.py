@@ -90,13 +90,11 @@ def inspect(
     fmt: Optional[str] = typer.Option(None, "-f", "--format", help="json, or a Go template."),
 ) -> None:
     """Show networks' configuration as JSON."""
-    from ..engine.entities import failed
-
     reports = engine(ctx).inspect(list(names))
-    error = failed(reports)
+    render.inspect([r.value for r in reports if r.error is None], fmt)
+    error = render.inspect_error(reports)
     if error is not None:
         raise error
-    render.inspect([r.value for r in reports], fmt)
 
 
 def rm(

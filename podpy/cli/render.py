@@ -111,6 +111,18 @@ def table(rows: Iterable[dict[str, Any]], columns: Sequence[tuple[str, str]], he
         out(line)
 
 
+def is_json(fmt: str) -> bool:
+    """Whether a listing's --format asks for its JSON: `json`, or `{{json .}}` (`{{ json }}`...),
+    which podman's listings take for the same."""
+    text = fmt.strip()
+    if text == "json":
+        return True
+    if not (text.startswith("{{") and text.endswith("}}")):
+        return False
+    inner = text[2:-2].strip().split()
+    return inner in (["json"], ["json", "."]) or (len(inner) == 1 and inner[0] == "json.")
+
+
 def formatted(rows: list[dict[str, Any]], fmt: Optional[str], columns: Sequence[tuple[str, str]],
               json_rows: Optional[list[Any]] = None, header_overrides: Optional[dict[str, str]] = None,
               noheading: bool = False) -> None:
@@ -118,7 +130,7 @@ def formatted(rows: list[dict[str, Any]], fmt: Optional[str], columns: Sequence[
     if fmt is None or fmt == "":
         table(rows, columns, header=not noheading)
         return
-    if fmt == "json":
+    if is_json(fmt):
         out(to_json(json_rows if json_rows is not None else rows))
         return
     from . import gotemplate as gt
@@ -141,9 +153,36 @@ def formatted(rows: list[dict[str, Any]], fmt: Optional[str], columns: Sequence[
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
+def inspect_error(reports: Sequence[Any]) -> Optional[Exception]:
+    """The first failed report of an `inspect`, worded as podman words it (`inspecting object:
+    no such container NAME`), of the same kind (its exit code); None when none failed."""
+    import copy
+
+    from ..errors import NoSuchContainer, NoSuchNetwork, NoSuchVolume
+
+    for r in reports:
+        err = r.error
+        if err is None:
+            continue
+        if isinstance(err, NoSuchContainer):
+            text = f"no such container {r.name}"
+        elif isinstance(err, NoSuchVolume):
+            text = f"no such volume {r.name}"
+        elif isinstance(err, NoSuchNetwork):
+            text = f"network {r.name}: {err}"
+        else:
+            text = str(err)
+        if text.startswith("inspecting object: "):
+            return err
+        worded = copy.copy(err)
+        worded.args = (f"inspecting object: {text}",)
+        return worded
+    return None
+
+
 def inspect(items: list[Any], fmt: Optional[str]) -> None:
     """`inspect`: a JSON array, or a template per item."""
-    if fmt is None or fmt in ("", "json"):
+    if fmt is None or fmt == "" or is_json(fmt):
         out(to_json(items))
         return
     from . import gotemplate as gt

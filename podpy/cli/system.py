@@ -295,15 +295,17 @@ def events(
 
     eng = engine(ctx)
     opts = EventsOptions(since=parse_time(since, "--since") if since else None,
-                         until=parse_time(until, "--until") if until else None, filters=list(filters), stream=stream)
+                         until=parse_time(until, "--until", ahead=True) if until else None, filters=list(filters),
+                         stream=stream)
     found = eng.events(opts)
     tmpl = None
-    if fmt and fmt != "json":
+    as_json = bool(fmt) and render.is_json(str(fmt))   # `{{json .}}` too, as podman takes it
+    if fmt and not as_json:
         from . import gotemplate as gt
 
         tmpl = gt.parse(gt.split_table(fmt)[1])
     for e in found:
-        if fmt == "json":
+        if as_json:
             render.out(json.dumps(e, separators=(",", ":"), default=str))
         elif tmpl is not None:
             text = tmpl.execute(event_row(e))

@@ -62,7 +62,10 @@ def ls(
         for r in rows:
             render.out(r["Name"])
         return
-    render.formatted(rows, fmt, [("DRIVER", "Driver"), ("VOLUME NAME", "Name")], noheading=noheading)
+    if not rows and not (fmt and render.is_json(fmt)):
+        return   # podman's `volume ls` of no volumes prints nothing, not even the header
+    render.formatted(rows, fmt, [("DRIVER", "Driver"), ("VOLUME NAME", "Name")], noheading=noheading,
+                     header_overrides={"Name": "VOLUME NAME"})
 
 
 def inspect(
@@ -72,13 +75,20 @@ def inspect(
     all_: bool = typer.Option(False, "-a", "--all", help="Every volume."),
 ) -> None:
     """Show volumes' details as JSON."""
-    from ..engine.entities import failed
-
     reports = engine(ctx).inspect(list(names or []), all_)
-    error = failed(reports)
+    # what was found is shown before the first error, as podman shows it ([] for none); a
+    # template sees the fields podman's JSON leaves out when empty (.NeedsCopyUp: false)
+    found = [r.value for r in reports if r.error is None]
+    if fmt and not render.is_json(fmt):
+        found = [{**_TEMPLATE_DEFAULTS, **doc} for doc in found]
+    render.inspect(found, fmt)
+    error = render.inspect_error(reports)
     if error is not None:
         raise error
-    render.inspect([r.value for r in reports], fmt)
+
+
+_TEMPLATE_DEFAULTS = {"UID": 0, "GID": 0, "Anonymous": False, "MountCount": 0, "NeedsCopyUp": False,
+                      "NeedsChown": False, "Timeout": 0}
 
 
 def rm(

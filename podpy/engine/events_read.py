@@ -33,6 +33,13 @@ def _match(e: dict[str, Any], filters: dict[str, list[str]]) -> bool:
             return False
         if key == "event" and e.get("Status") not in values:
             return False
+        if key == "label":
+            # KEY or KEY=VALUE among a container's labels (its event's attributes); another
+            # kind of object has none
+            attributes = e.get("Attributes") or {}
+            if not any((k in attributes) if not eq else (attributes.get(k) == v)
+                       for k, eq, v in (value.partition("=") for value in values)):
+                return False
         if key in ("container", "image", "volume"):
             if e.get("Type") != key:
                 return False
@@ -44,11 +51,11 @@ def _match(e: dict[str, Any], filters: dict[str, list[str]]) -> bool:
 def events(rt: Runtime, since: Optional[float], until: Optional[float], filters: dict[str, list[str]],
            stream: bool) -> Iterator[dict[str, Any]]:
     """Events in order; with stream, new ones as they come (until `until`, or forever). A
-    stream without `since` starts with the events written from now on, as podman's does
-    (the history is for --since or --stream=false)."""
+    stream without `since` or `until` starts with the events written from now on, as
+    podman's does (the history is for --since, --until or --stream=false)."""
     file = path(rt.cfg.runroot)
     pos, rest = 0, b""
-    if stream and since is None:
+    if stream and since is None and until is None:
         try:
             pos = os.stat(file).st_size
         except FileNotFoundError:

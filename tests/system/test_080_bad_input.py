@@ -62,7 +62,7 @@ def _snapshot(p):
     (["volume", "inspect", "nosuch"], "no such volume"),
     (["healthcheck", "run", "nosuch"], "no such container"),
     (["attach", "nosuch"], "no such container"),
-    (["system", "prune"], "use -f/--force"),
+    (["system", "prune"], "EOF"),   # no answer to its question, as podman
     (["volume", "prune", "--filter", "bogus=1"], '"bogus" is an invalid volume filter'),
     (["volume", "export", "nosuch"], "no such volume nosuch"),
     (["run", "--image-volume", "bogus", "busybox", "true"], "invalid image volume mode"),

@@ -30,7 +30,7 @@ def test_save_to_file_and_load_into_fresh_store(source, new_podpy, tmp_path, fmt
     res = q("load", "-i", out)
     assert res.stdout == "Loaded image: localhost/busybox:latest\n"
     image_id = q("images", "-q", "--no-trunc").stdout.strip()
-    assert len(image_id) == 64
+    assert len(image_id) == 71 and image_id.startswith("sha256:")
     assert _ok(q, "busybox") == "ok\n"
     # Loading again reuses every layer.
     again = q("load", "-i", out)

@@ -157,6 +157,16 @@ def test_missing_nested_field_reports_its_line_and_column() -> None:
     assert msg == 'template: :2:4: executing "" at <.Config.Nope>: can\'t evaluate field Nope'
 
 
+def test_a_missing_key_of_a_map_is_no_value_as_in_go() -> None:
+    """`.Labels.x` of an object without label x (or without labels): Go's index of a missing
+    map key, `<no value>` and false in `if`; a struct's missing field is still an error."""
+    rows = [{"Names": "a", "Labels": {"x": "1"}, "Config": {"Labels": None}}, {"Names": "b", "Labels": {}}]
+    assert [render("{{.Names}} {{.Labels.x}}", r) for r in rows] == ["a 1", "b <no value>"]
+    assert [render("{{if .Labels.x}}has{{else}}no{{end}}", r) for r in rows] == ["has", "no"]
+    assert render("{{.Config.Labels.x}}", rows[0]) == "<no value>"
+    assert "can't evaluate field Nope" in err("{{.Config.Nope}}")
+
+
 def test_field_of_nil_is_an_error() -> None:
     assert "nil pointer evaluating .Pod.Name" in err("{{.Pod.Name}}")
 

@@ -1,0 +1,33 @@
+"""What the CLI prints, in podman's forms (podpy/cli/render.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from podpy.cli import render
+from podpy.engine.entities import Report
+from podpy.errors import NoSuchContainer, NoSuchImage, NoSuchNetwork, NoSuchVolume
+
+
+@pytest.mark.parametrize(("fmt", "want"), [
+    ("json", True), (" json ", True), ("{{json .}}", True), ("{{ json . }}", True), ("{{json}}", True),
+    ("{{json .Names}}", False), ("table {{json .}}", False), ("{{.ID}}", False), ("jsonx", False),
+])
+def test_json_is_asked_for_as_podman_takes_it(fmt: str, want: bool) -> None:
+    assert render.is_json(fmt) is want
+
+
+def test_inspect_errors_are_worded_as_podmans() -> None:
+    def first(err: Exception, name: str = "x") -> str:
+        worded = render.inspect_error([Report("ok", {}), Report(name, error=err)])
+        assert type(worded) is type(err)
+        return str(worded)
+
+    assert first(NoSuchContainer('no container with name or ID "x" found')) == \
+        "inspecting object: no such container x"
+    assert first(NoSuchVolume("no volume with name \"x\" found: no such volume")) == \
+        "inspecting object: no such volume x"
+    assert first(NoSuchImage("x: image not known")) == "inspecting object: x: image not known"
+    assert first(NoSuchNetwork("unable to find network with name or ID x: network not found")) == \
+        "inspecting object: network x: unable to find network with name or ID x: network not found"
+    assert render.inspect_error([Report("ok", {})]) is None
