@@ -82,6 +82,8 @@ def inspect(doc: dict[str, Any]) -> dict[str, Any]:
     state["Paused"] = state["Status"] == "paused"
     state.pop("OciVersion", None)
     state.pop("CgroupPath", None)
+    if not (state.get("Health") or {}).get("Status"):
+        state.pop("Health", None)   # no healthcheck: Docker has no Health (clients read its presence)
     config = dict(doc.get("Config") or {})
     entry = config.get("Entrypoint")
     if isinstance(entry, str):

@@ -79,6 +79,11 @@ class GoNames(dict):  # type: ignore[type-arg]
         self.go_names = dict(go_names)
 
 
+class NilMap(dict):  # type: ignore[type-arg]
+    """A map field that is null in the document: Go's nil map, `map[]` when printed, "" for any
+    key `index` asks, false in `if`, and still `null` in `json`."""
+
+
 def lookup(recv: object, name: str) -> tuple[bool, object, bool]:
     """(found, value, is_method) for the template's .name on recv: a mapping key or a public attribute."""
     if isinstance(recv, Mapping):
@@ -315,7 +320,7 @@ def _json_str(s: str) -> str:
 
 def go_json(v: object) -> str:
     """encoding/json Marshal, compact, with HTML escaping off (podman's json function)."""
-    if v is None:
+    if v is None or isinstance(v, NilMap):
         return "null"
     if isinstance(v, bool):
         return "true" if v else "false"

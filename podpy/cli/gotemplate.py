@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NoReturn, Union
 
-from podpy.cli._gotemplate_funcs import (FUNCS, SPECIAL_FORMS, ArgError, FuncError, fold_key, go_str, lookup,
+from podpy.cli._gotemplate_funcs import (FUNCS, SPECIAL_FORMS, ArgError, FuncError, NilMap, fold_key, go_str, lookup,
                                          sorted_keys, truth)
 
 __all__ = ["Template", "TemplateError", "header_for", "parse", "render", "split_table"]
@@ -485,6 +485,8 @@ class _Exec:
                     self.fail(node, f"error calling {name}: {exc}")
             elif last and (args or piped):
                 self.fail(node, f"{name} has arguments but cannot be invoked as function")
+            if val is None and name.lower() in MAP_FIELDS:
+                val = NilMap()   # a null map field is Go's nil map: `map[]`, index "", json null
             recv = val
         return recv
 

@@ -111,7 +111,7 @@ def stop(
 ) -> None:
     """Stop containers: the stop signal, then SIGKILL."""
     names = targets(containers, all_, latest, cidfiles, filters)
-    raise typer.Exit(_reports(engine(ctx).stop(names, timeout, all_, latest, filters), ignore_missing=ignore))
+    raise typer.Exit(_reports(engine(ctx).stop(names, timeout, all_, latest, filters, ignore), ignore_missing=ignore))
 
 
 def kill(
@@ -149,7 +149,7 @@ def wait(
         names = [latest_or(ctx, names[0] if names else None, latest,
                            '"podpy wait" requires a name, id, or the "--latest" flag')]
     code = 0
-    for rep in engine(ctx).wait(names, tuple(condition) or ("stopped",), every):
+    for rep in engine(ctx).wait(names, tuple(condition) or ("stopped",), every, ignore):
         if rep.error is None:
             render.out(str(rep.value))
         elif ignore and isinstance(rep.error, NoSuchContainer):

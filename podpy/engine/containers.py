@@ -63,6 +63,20 @@ def _select(rt: Runtime, names: list[str], all_: bool, latest: bool,
     return list(names)
 
 
+def _unknown(rt: Runtime, names: list[str]) -> list[Report]:
+    """podman's look before a verb on several containers: the reports of the names no
+    container has (a verb that has any acts on none of the names)."""
+    if len(names) < 2:
+        return []   # one name: the verb says it itself
+    missing = []
+    for name in names:
+        try:
+            rt.state.lookup(name)
+        except NoSuchContainer as exc:
+            missing.append(Report(name, error=exc))
+    return missing
+
+
 class ContainerEngine(RunVerbs):
     """The container verbs over one store (a Runtime: configuration, database, store); made
     as RunVerbs is: ContainerEngine(rt, warn, progress)."""
@@ -93,7 +107,7 @@ class ContainerEngine(RunVerbs):
             if rec.state not in (RUNNING, PAUSED):
                 start_detached(self.rt, rec, self.warn)
             return name
-        return _each(names, one)
+        return _unknown(self.rt, names) or _each(names, one)
 
     def start_attached(self, name: str, interactive: bool, sig_proxy: bool = True,
                        detach_keys: Optional[str] = None) -> int:
@@ -146,28 +160,29 @@ class ContainerEngine(RunVerbs):
         return _each(names, lambda n: (init(self.rt, self.rt.state.lookup(n), self.warn), n)[1])
 
     def stop(self, names: list[str], timeout: Optional[int], all_: bool = False,
-             latest: bool = False, filters: Optional[list[str]] = None) -> list[Report]:
+             latest: bool = False, filters: Optional[list[str]] = None, ignore: bool = False) -> list[Report]:
         """`stop`: the named containers, those matching filters, every running one (all_) or
-        the newest (latest)."""
+        the newest (latest); a name no container has stops them all unless ignore (then it
+        has its error report, for the caller to pass over)."""
         from .lifecycle import check_timeout, stop
 
         names = _select(self.rt, names, all_, latest, _running, filters, "stop")
         check_timeout(timeout)
         reconcile(self.rt)
-        return _each(names, lambda n: stop(self.rt, n, timeout, self.warn))
+        return (not ignore and _unknown(self.rt, names)) or _each(names, lambda n: stop(self.rt, n, timeout, self.warn))
 
     def kill(self, names: list[str], sig: int, all_: bool = False, latest: bool = False) -> list[Report]:
         from .lifecycle import kill
 
         names = _select(self.rt, names, all_, latest, _running)
-        return _each(names, lambda n: kill(self.rt, n, sig))
+        return _unknown(self.rt, names) or _each(names, lambda n: kill(self.rt, n, sig))
 
     def pause(self, names: list[str], all_: bool = False, latest: bool = False,
               filters: Optional[list[str]] = None) -> list[Report]:
         from .lifecycle import pause
 
         names = _select(self.rt, names, all_, latest, _running, filters, "pause")
-        return _each(names, lambda n: pause(self.rt, n))
+        return _unknown(self.rt, names) or _each(names, lambda n: pause(self.rt, n))
 
     def unpause(self, names: list[str], all_: bool = False, latest: bool = False,
                 filters: Optional[list[str]] = None) -> list[Report]:
@@ -178,10 +193,10 @@ class ContainerEngine(RunVerbs):
 
         reconcile(self.rt)
         names = _select(self.rt, names, all_, latest, lambda r: r.state == PAUSED, filters, "unpause")
-        return _each(names, lambda n: unpause(self.rt, n))
+        return _unknown(self.rt, names) or _each(names, lambda n: unpause(self.rt, n))
 
     def wait(self, names: list[str], conditions: tuple[str, ...] = ("stopped",),
-             interval: Optional[float] = None) -> list[Report]:
+             interval: Optional[float] = None, ignore: bool = False) -> list[Report]:
         """`wait`: each container's exit code once it meets one of the conditions (stopped,
         exited, created; running: -1, as podman says); interval: the seconds between two looks (podpy's own short back-off
         without it)."""
@@ -190,7 +205,7 @@ class ContainerEngine(RunVerbs):
         for c in conditions:
             if c not in ("stopped", "exited", "created", "running"):
                 raise InvalidArgument(f"invalid --condition {c!r}: use stopped, exited, created or running")
-        return _each(names, lambda n: wait(self.rt, n, conditions, interval))
+        return (not ignore and _unknown(self.rt, names)) or _each(names, lambda n: wait(self.rt, n, conditions, interval))
 
     def restart(self, names: list[str], timeout: Optional[int], all_: bool = False,
                 running: bool = False, latest: bool = False, filters: Optional[list[str]] = None) -> list[Report]:
@@ -209,7 +224,7 @@ class ContainerEngine(RunVerbs):
             rec = stop(self.rt, name, timeout, self.warn)
             start_detached(self.rt, self.rt.state.get(rec.id) or rec, self.warn)
             return name
-        return _each(names, one)
+        return _unknown(self.rt, names) or _each(names, one)
 
     def latest(self) -> str:
         """--latest: the full id of the container created last (NoSuchContainer when none)."""

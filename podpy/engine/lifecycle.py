@@ -193,8 +193,9 @@ def _released(run_dir: str, deadline: float) -> None:
 
 def wait(rt: Runtime, name: str, conditions: tuple[str, ...] = ("stopped", "exited"),
          interval: Optional[float] = None) -> int:
-    """`wait`: block until the container is not running; its exit code (-1 if unknown). It
-    looks every interval seconds, or after a short back-off growing to 0.1 s without one."""
+    """`wait`: block until the container is not running (a container never started is not); its
+    exit code (-1 if unknown). It looks every interval seconds, or after a short back-off
+    growing to 0.1 s without one."""
     reconcile(rt)
     rec = rt.state.lookup(name)
     delay = 0.005 if interval is None else interval
@@ -202,8 +203,11 @@ def wait(rt: Runtime, name: str, conditions: tuple[str, ...] = ("stopped", "exit
         now = rt.state.get(rec.id)
         if now is None:
             raise InvalidState(f"container {rec.name} was removed while waiting for it")
-        if now.state in (EXITED, STOPPED) or (now.state == CREATED and "created" in conditions):
-            return now.exit_code if now.exit_code is not None else -1
+        # A container that has not run (created, or initialized and waiting to exec) is not
+        # running: as podman's, a wait for it to stop or exit answers at once, with code 0
+        not_started = now.state in (CREATED, INITIALIZED) and bool({"stopped", "exited"} & set(conditions))
+        if now.state in (EXITED, STOPPED) or (now.state == CREATED and "created" in conditions) or not_started:
+            return now.exit_code if now.exit_code is not None else (0 if not_started else -1)
         if now.state == RUNNING and "running" in conditions:
             return -1   # podman's figure: no exit code yet
         if now.state in (RUNNING, INITIALIZED) and now.detached:

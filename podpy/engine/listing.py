@@ -202,6 +202,8 @@ def container_document(rt: Runtime, rec: ContainerRecord, size: bool = False) ->
             "Test": hc["test"], "Interval": int(hc["interval"] * 1e9), "Timeout": int(hc["timeout"] * 1e9),
             "StartPeriod": int(hc["start_period"] * 1e9), "Retries": hc["retries"]}
         data["Config"]["HealthcheckOnFailureAction"] = hc["on_failure"]
+    else:   # podman's empty results, so that `{{.State.Health.Status}}` is "" (the Docker API leaves it out)
+        data["State"]["Health"] = {"Status": "", "FailingStreak": 0, "Log": None}
     data["LogPath"] = log_path(rt, rec)
     if size:
         from .commit import sizes

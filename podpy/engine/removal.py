@@ -131,7 +131,8 @@ def with_dependents(recs: list[ContainerRecord], rec: ContainerRecord) -> list[C
 def remove_many(rt: Runtime, names: list[str], force: bool, all_: bool, ignore: bool,
                 volumes: bool = False, timeout: Optional[int] = None,
                 warn: Optional[Callable[[str], None]] = None, depend: bool = False) -> list[Report]:
-    """`rm`: one report per container, each with its own error, so a partial failure says which.
+    """`rm`: one report per container, each with its own error, so a partial failure says which
+    (a name no container has, unless ignored, stops the removal before anything is removed).
     A container others share namespaces of is refused while they exist; with depend they are
     removed first (reported by full id, as podman's --depend prints them), and --all removes
     every dependent before what it depends on."""
@@ -153,6 +154,11 @@ def remove_many(rt: Runtime, names: list[str], force: bool, all_: bool, ignore: 
                 targets.append((n, None, exc))
         except PodpyError as exc:
             targets.append((n, None, exc))
+    unknown = [(label, err) for label, rec, err in targets if isinstance(err, NoSuchContainer)]
+    if unknown:
+        # as podman's: every name is looked up before anything is removed, and one that no
+        # container has stops them all (with --ignore or --force it is passed over)
+        return [Report(label, error=err) for label, err in unknown]
     if depend:
         every = rt.state.all()
         expanded: list[tuple[str, Optional[ContainerRecord], Optional[PodpyError]]] = []

@@ -114,6 +114,7 @@ def container_inspect(rec: ContainerRecord, rootfs: str, driver: str, run_dir: s
                  (o for o in m.get("options", []) if o in ("private", "rprivate", "slave", "rslave")), "")}
             for m in cfg.mounts
         ],
+        "ExecIDs": [],   # exec sessions are their `exec` command's (and the API service's), none recorded here
         "GraphDriver": {"Name": driver, "Data": {"MergedDir": rootfs}},
         "Config": {
             "Hostname": hostname,

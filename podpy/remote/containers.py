@@ -165,7 +165,7 @@ class RemoteContainerEngine(Remote):
         return _each(self._names(names, all_, False, filters, False), one)
 
     def stop(self, names: list[str], timeout: Optional[int], all_: bool = False, latest: bool = False,
-             filters: Optional[list[str]] = None) -> list[Report]:
+             filters: Optional[list[str]] = None, ignore: bool = False) -> list[Report]:
         def one(name: str) -> str:
             try:
                 self.client.call("POST", f"/containers/{_q(name)}/stop", {"timeout": timeout},
@@ -197,7 +197,7 @@ class RemoteContainerEngine(Remote):
                      lambda n: (self.client.call("POST", f"/containers/{_q(n)}/unpause"), n)[1])
 
     def wait(self, names: list[str], conditions: tuple[str, ...] = ("stopped",),
-             interval: Optional[float] = None) -> list[Report]:
+             interval: Optional[float] = None, ignore: bool = False) -> list[Report]:
         return _each(names, lambda n: int(self.client.call("POST", f"/containers/{_q(n)}/wait",
                                                            {"condition": list(conditions)}, timeout=None)))
 

@@ -55,13 +55,33 @@ def test_inspect_shape_and_templates(podpy, busybox, tmp_path):
 
 
 def test_rm_several_with_partial_failure(podpy, busybox):
+    """As podman's: every name is looked up first, and one no container has stops the removal
+    before anything is removed; a container that cannot be removed (running, without -f)
+    fails alone, the others go, and each failure is said."""
     for n in ("r1", "r2"):
         podpy("create", "--name", n, busybox, "true")
     res = podpy("rm", "r1", "no-such-container", "r2", check=False)
-    assert res.returncode == 1
-    assert res.stdout.split() == ["r1", "r2"]
+    assert res.returncode == 1 and res.stdout == ""
     assert "no-such-container" in res.stderr
-    assert podpy("ps", "-a", "--filter", "name=r1", "-q").stdout == ""
+    assert sorted(podpy("ps", "-a", "--filter", "name=^r[12]$", "--format", "{{.Names}}").stdout.split()) == ["r1", "r2"]
+    podpy("run", "-d", "--name", "rr", "--network", "none", busybox, "sleep", "60")
+    try:
+        res = podpy("rm", "r1", "rr", "r2", check=False)
+        assert res.returncode == 2 and res.stdout.split() == ["r1", "r2"]
+        assert "rr" in res.stderr and "running" in res.stderr
+        assert podpy("ps", "-a", "--filter", "name=^r[12]$", "-q").stdout == ""
+    finally:
+        podpy("rm", "-f", "-t", "0", "rr")
+    # the other verbs on several containers look them all up first too
+    podpy("create", "--name", "s1", busybox, "true")
+    try:
+        for verb in (["start"], ["stop"], ["kill"], ["wait"], ["restart"], ["pause"]):
+            res = podpy(*verb, "s1", "no-such-container", check=False)
+            assert res.returncode == 125 and res.stdout == "" and "no-such-container" in res.stderr, (verb, res)
+        assert podpy("inspect", "--format", "{{.State.Status}}", "s1").stdout == "created\n"
+        assert podpy("wait", "--ignore", "s1", "no-such-container").stdout == "0\n-1\n"
+    finally:
+        podpy("rm", "s1")
 
 
 def test_a_missing_container_is_no_error_to_rm_force_or_stop_ignore(podpy, busybox):

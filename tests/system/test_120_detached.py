@@ -125,6 +125,9 @@ def test_start_restart_and_wait_several(store):
     p = store
     p("create", "--name", "c1", "--network", "none", "busybox", "sh", "-c", "echo run; exit 4")
     p("create", "--name", "c2", "--network", "none", "busybox", "sh", "-c", "exit 5")
+    # a container never started is not running: a wait answers at once, 0, as podman's
+    for args in ([], ["--condition", "stopped"], ["--condition", "exited"]):
+        assert p("wait", *args, "c1", timeout=10).stdout == "0\n"
     assert p("start", "c1", "c2").stdout == "c1\nc2\n"
     assert p("wait", "c1", "c2").stdout == "4\n5\n"
     p("start", "c1")
