@@ -46,8 +46,9 @@ def valid_name(name: str) -> bool:
 
 
 def valid_env_name(name: str) -> bool:
-    r"""An -e variable name: `[^=\s]+` (no `=`, no whitespace as str.isspace has it)."""
-    return bool(name) and "=" not in name and not any(c.isspace() for c in name)
+    """An -e variable name as podman takes one: anything but nothing (`=x` is refused; spaces
+    are the variable's own, as in `export E=5` of an env file)."""
+    return bool(name) and "=" not in name
 
 
 _VOLUME_OPTS = {
@@ -70,6 +71,7 @@ def parse_env(items: list[str], host_env: Optional[dict[str, str]] = None) -> li
         name, eq, value = item.partition("=")
         if not valid_env_name(name):
             raise InvalidArgument(f"invalid environment variable: {item!r}")
+        name = name.lstrip(" \t\n\v\f\r")   # the front trimmed, nothing else, as podman does
         if eq:
             out.append(f"{name}={value}")
         elif name.endswith("*"):
@@ -348,11 +350,15 @@ def parse_signal(value: str) -> int:
     """A signal given as a name (TERM, SIGTERM) or a number, as podman takes them."""
     import signal
 
-    text = value.strip().upper()
+    shown = value.strip()
+    shown = shown[1:] if shown.startswith("-") else shown   # `kill -s -INT`, as podman takes it
+    text = shown.upper()
     if text.isdigit():
         num = int(text)
         if 0 < num < signal.NSIG:
             return num
+        if num:
+            raise InvalidArgument(f"valid signals are 1 through {signal.NSIG - 1}")
     else:
         name = text if text.startswith("SIG") else "SIG" + text
         sig = getattr(signal.Signals, name, None) if name.isidentifier() else None
@@ -367,7 +373,7 @@ def parse_signal(value: str) -> int:
                 num = int(base) + int(off)
                 if signal.SIGRTMIN <= num <= signal.SIGRTMAX:
                     return num
-    raise InvalidArgument(f"invalid signal: {value}")
+    raise InvalidArgument(f"invalid signal: {shown}")
 
 
 def signal_name(num: int) -> str:
@@ -382,11 +388,10 @@ def signal_name(num: int) -> str:
 
 
 def parse_log_options(driver: Optional[str], items: list[str]) -> tuple[str, dict[str, str]]:
-    """--log-driver and --log-opt: the driver (k8s-file, or json-file as its alias; none) and its options."""
+    """--log-driver and --log-opt: the driver (k8s-file, or json-file, kept as its name but written
+    as k8s-file, as podman does; none, passthrough, journald) and its options."""
     name = driver or "k8s-file"
-    if name == "json-file":
-        name = "k8s-file"
-    if name not in ("k8s-file", "none", "passthrough", "journald"):
+    if name not in ("k8s-file", "json-file", "none", "passthrough", "journald"):
         raise InvalidArgument(f"unsupported log driver {driver!r}: use k8s-file, none, passthrough or journald")
     if name == "journald":
         check_journal()

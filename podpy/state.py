@@ -72,7 +72,7 @@ class ContainerConfig(Record):
 
     FIELDS = {
         "command": REQUIRED, "entrypoint": REQUIRED, "env": REQUIRED, "user": "", "uid": 0, "gid": 0,
-        "groups": list, "workdir": "/", "hostname": "", "tty": False, "interactive": False, "remove": False,
+        "groups": list, "workdir": "/", "create_workdir": True, "hostname": "", "tty": False, "interactive": False, "remove": False,
         "network": "slirp4netns", "network_options": dict, "mounts": list, "labels": dict, "read_only": False,
         "cap_add": list, "cap_drop": list, "privileged": False, "stop_signal": "SIGTERM", "annotations": dict,
         "create_command": list, "restart": "no", "stop_timeout": 10, "log_driver": "k8s-file", "log_opts": dict,
@@ -98,6 +98,7 @@ class ContainerConfig(Record):
     gid: int
     groups: list[int]
     workdir: str
+    create_workdir: bool    # a missing workdir is made (the image's); --workdir's must exist, as in podman
     hostname: str
     tty: bool
     interactive: bool

@@ -299,6 +299,8 @@ def _init(spec: dict[str, Any], chan: Channel, detach: bool, sc: S.Syscalls, wai
         if os.path.exists(cwd_host):
             # podman's words and status (the engine adds the container's id)
             raise SetupError(f'workdir "{cwd}" exists on container, but is not a directory', 126)
+        if spec.get("workdirMustExist"):   # given with --workdir: podman makes only the image's
+            raise SetupError(f'workdir "{cwd}" does not exist on container', 126)
         os.makedirs(cwd_host, 0o755, exist_ok=True)
     nested = spec.get("linux", {}).get("nestedIdMappings")
     waited_net = False

@@ -143,6 +143,7 @@ def create_options(body: Any, name: Optional[str] = None, platform: Optional[str
     o.env = _strings(body, "Env", "")
     o.labels = [f"{k}={v}" for k, v in _string_map(body, "Labels", "").items()]
     o.workdir = _get(body, "WorkingDir", str, "") or None
+    o.create_workdir = True   # Docker makes a WorkingDir that is missing
     o.user = _get(body, "User", str, "") or None
     o.hostname = _get(body, "Hostname", str, "") or None
     o.tty = bool(_get(body, "Tty", bool, ""))

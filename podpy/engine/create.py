@@ -185,7 +185,8 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
         extra_etc = keep_id_entries(uid, gid, home, passwd, group)
     else:
         uid, gid, groups, home = opt.resolve_user(spec, passwd, group)
-    added, keep_groups = procopts.group_add(o.group_add, group)
+    group_add = [g for item in o.group_add for g in item.split(",") if g]   # `--group-add 1,2`, as podman's
+    added, keep_groups = procopts.group_add(group_add, group)
     groups = groups + [g for g in added if g not in groups]
     if keep_groups:
         extra["annotations"][procopts.KEEP_GROUPS_ANNOTATION] = "1"
@@ -239,7 +240,8 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
         image_name = _display_name(image, o.image)
     cfg = ContainerConfig(
         command=command, entrypoint=entrypoint, env=env, user=user_str, uid=uid, gid=gid, groups=groups,
-        workdir=workdir, hostname=hostname, tty=o.tty,
+        workdir=workdir, create_workdir=o.workdir is None if o.create_workdir is None else o.create_workdir,
+        hostname=hostname, tty=o.tty,
         interactive=o.interactive, remove=o.remove, **net,
         mounts=[], labels={**(icfg.get("Labels") or {}), **labels},
         read_only=o.read_only, cap_add=o.cap_add, cap_drop=o.cap_drop, privileged=o.privileged,
@@ -250,7 +252,7 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
         mask=security["mask"], unmask=security["unmask"],
         read_only_tmpfs=ro_tmpfs and o.read_only,
         userns="private" if userns.mode == "nomap" else o.userns or userns.mode,
-        idmap=userns.idmap, etc_entries=extra_etc, group_add=list(o.group_add), keep_groups=keep_groups,
+        idmap=userns.idmap, etc_entries=extra_etc, group_add=group_add, keep_groups=keep_groups,
         systemd=systemd, rootfs=rootfs, rootfs_overlay=rootfs_overlay, resources=resources, cgroup_conf=cgroup_conf, **extra,
         create_command=o.create_command or [os.path.basename(sys.argv[0])] + sys.argv[1:],
         pod=pod.id if pod is not None else "", pod_infra=infra, namespace=rt.cfg.namespace or "",

@@ -191,7 +191,7 @@ def _foreground_log(rt: Runtime, rec: ContainerRecord, pipes: list[int]) -> tupl
     passthrough). With a terminal the
     pty's relay copies what it shows (no pipes)."""
     cfg = rec.config
-    if cfg.remove or cfg.log_driver not in (None, "", "k8s-file"):
+    if cfg.remove or cfg.log_driver not in (None, "", "k8s-file", "json-file"):
         return None, ()
     from ..monitor.logfile import LogFile
 

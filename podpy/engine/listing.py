@@ -191,7 +191,7 @@ def container_document(rt: Runtime, rec: ContainerRecord, size: bool = False) ->
                              rt.container_run_dir(rec.id), image)
     if rec.state == RUNNING and stop_waiting(rt.container_run_dir(rec.id)):
         data["State"]["Status"], data["State"]["Running"] = "stopping", False   # as podman's, while a stop waits
-    if rec.config.log_driver == "k8s-file":   # podman shows no path for the other drivers
+    if rec.config.log_driver in ("k8s-file", "json-file"):   # podman shows no path for the other drivers
         data["HostConfig"]["LogConfig"]["Path"] = log_path(rt, rec)
     if rec.config.healthcheck:
         from .healthstate import read

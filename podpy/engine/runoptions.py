@@ -342,6 +342,9 @@ class CreateOptions(Record):
     attach: list[str] = option("-a", "--attach", metavar="STREAM",
                                help="stdin, stdout, stderr: the streams run shows (all)")
     create_command: list[str] = field(list)   # the command line, for inspect and generated units
+    # whether a missing working directory is made (None: only when it is the image's, not
+    # --workdir's, as podman decides; the Docker API and kube play make theirs, as Docker does)
+    create_workdir: Optional[bool] = field(None)
     creds: Optional[str] = field(None)        # USER:PASSWORD for the image's pull (kube play --creds)
     cert_dir: Optional[str] = field(None)     # certificates for the image's pull (kube play --cert-dir)
 

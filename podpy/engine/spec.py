@@ -313,7 +313,7 @@ class SpecBuilder:
         if cfg.init_path:
             mounts.append({"destination": "/run/podman-init", "type": "bind", "source": cfg.init_path,
                            "options": ["bind", "ro", "nodev", "rprivate"]})
-        return {
+        spec = {
             "ociVersion": "1.0.2",
             "process": process,
             "root": {"path": rootfs_desc["target"], "readonly": cfg.read_only},
@@ -323,6 +323,9 @@ class SpecBuilder:
             "linux": linux,
             "annotations": dict(cfg.annotations),
         }
+        if not cfg.create_workdir:
+            spec["workdirMustExist"] = True   # --workdir's: not made (rootless.child)
+        return spec
 
 
 def _after(mounts: list[dict[str, Any]], destination: str) -> int:

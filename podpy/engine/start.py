@@ -228,7 +228,8 @@ def start_detached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
         # --log-driver passthrough: the container writes to this command's stdout and stderr
         # (the monitor starts it with them), as podman's conmon passes its own on
         stdio = [0, 1, 2] if cfg.log_driver == "passthrough" and not cfg.tty else []
-        log = {"driver": cfg.log_driver, "path": log_path(rt, rec), "name": rec.name,
+        log = {"driver": "k8s-file" if cfg.log_driver == "json-file" else cfg.log_driver,   # (written alike)
+               "path": log_path(rt, rec), "name": rec.name,
                "max_size": int(cfg.log_opts.get("max-size") or 0)}
         cgroup = container_cgroup(ctr, warn)
         health = None
@@ -386,4 +387,6 @@ def _failure(exc: Exception, cid: str) -> Exception:
     text = str(err)
     if text.startswith('workdir "') and text.endswith("exists on container, but is not a directory"):
         return ExecFailed(text.replace("exists on container,", f"exists on container {cid},"), 126)
+    if text.startswith('workdir "') and text.endswith("does not exist on container"):
+        return ExecFailed(f"{text} {cid}", 126)
     return err

@@ -76,6 +76,7 @@ class PodContainers:
             o.command = list(args)
         o.env = self._env(c, path)
         o.workdir = c.get("workingDir") or None
+        o.create_workdir = True   # a pod's workingDir is made when missing, as the kubelet's runtimes do
         o.interactive, o.tty = bool(c.get("stdin")), bool(c.get("tty"))
         policy = c.get("imagePullPolicy")
         if policy:

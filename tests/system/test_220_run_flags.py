@@ -390,3 +390,44 @@ def test_inspect_of_the_rest(p, tmp_path):
     assert (doc["HostConfig"]["UTSMode"], doc["HostConfig"]["CgroupMode"], doc["HostConfig"]["Cgroups"]) == (
         "host", "private", "default")
     assert doc["HostConfig"]["SecurityOpt"] == ["no-new-privileges"]
+
+
+def test_workdir_group_add_env_and_signals_as_podman_takes_them(p, tmp_path, image_tar):
+    """--workdir must exist (podman makes only the image's WORKDIR); --group-add takes a comma
+    list; an -e name may hold spaces; `kill -s -INT` is SIGINT."""
+    res = p("run", "--rm", "--network", "none", "--workdir", "/i/do/not/exist", "busybox", "pwd", check=False)
+    assert res.returncode == 126
+    assert res.stderr.startswith('Error: workdir "/i/do/not/exist" does not exist on container ')
+    assert p("run", "--rm", "--network", "none", "--workdir", "/tmp", "busybox", "pwd").stdout == "/tmp\n"
+    p("import", "--change", "WORKDIR /made/here", image_tar, "wd-image")
+    assert p("run", "--rm", "--network", "none", "wd-image", "pwd").stdout == "/made/here\n"
+    assert p("run", "--rm", "--network", "none", "--group-add", "1,2", "busybox", "id", "-G").stdout.split()[-2:] \
+        == ["1", "2"]
+    envfile = tmp_path / "env"
+    envfile.write_text("export E=5\nB = 2\n")
+    out = p("run", "--rm", "--network", "none", "--env-file", envfile, "-e", "A VAR=1", "busybox", "env").stdout
+    assert {"export E=5", "B = 2", "A VAR=1"} <= set(out.splitlines())
+    p("run", "-d", "--name", "sig", "--network", "none", "busybox", "sh", "-c",
+      "trap 'echo got-int' INT; echo ready; while :; do sleep 0.05; done")
+    for _ in range(100):
+        if "ready" in p("logs", "sig").stdout:
+            break
+        time.sleep(0.05)
+    p("kill", "-s", "-INT", "sig")
+    for _ in range(100):
+        if "got-int" in p("logs", "sig").stdout:
+            break
+        time.sleep(0.05)
+    assert "got-int" in p("logs", "sig").stdout
+    res = p("kill", "-s", "65", "sig", check=False)
+    assert (res.returncode, res.stderr.strip()) == (125, "Error: valid signals are 1 through 64")
+    p("rmi", "-f", "wd-image")
+
+
+def test_log_driver_json_file_keeps_its_name(p):
+    """--log-driver json-file: written as k8s-file's, named json-file in inspect, as podman."""
+    p("run", "--name", "jf", "--network", "none", "--log-driver", "json-file", "busybox", "echo", "logged")
+    assert p("inspect", "--format", "{{.HostConfig.LogConfig.Type}}", "jf").stdout == "json-file\n"
+    assert p("logs", "jf").stdout == "logged\n"
+    p("run", "-d", "--name", "jfd", "--network", "none", "--log-driver", "json-file", "busybox", "echo", "detached")
+    assert p("wait", "jfd").stdout == "0\n" and p("logs", "jfd").stdout == "detached\n"

@@ -25,7 +25,7 @@ PATTERNS = {
                r"(?::[0-9]+)?|\[[0-9a-fA-F:]+\](?::[0-9]+)?"),
     "hex_id": (reference.is_hex_id, r"(?:sha256:)?[0-9a-f]{1,64}"),
     "name": (options.valid_name, r"[a-zA-Z0-9][a-zA-Z0-9_.-]*"),
-    "env_name": (options.valid_env_name, r"[^=\s]+"),
+    "env_name": (options.valid_env_name, r"[^=]+"),
 }
 
 # letters and digits the patterns treat differently: ASCII classes, Unicode \w and \s, and
@@ -101,7 +101,7 @@ def test_every_code_point_alone_and_after_a_letter(kind):
             assert check(text) is (compiled.fullmatch(text) is not None), f"{kind}: {text!r}"
 
 
-@pytest.mark.parametrize("kind", sorted(PATTERNS))
+@pytest.mark.parametrize("kind", sorted(set(PATTERNS) - {"env_name"}))   # (a variable's name may hold one, as in podman)
 def test_trailing_newline_is_refused(kind):
     check, pattern = PATTERNS[kind]
     accepted = {"component": "abc", "tag": "latest", "digest": "sha256:" + "a" * 64, "domain": "localhost:5000",
