@@ -225,14 +225,14 @@ def show_logs(ctx: typer.Context, containers: List[str], follow: bool, tail: int
     eng = engine(ctx)
     opts = LogsOptions(follow=follow, tail=tail, since=parse_time(since, "--since") if since else None,
                        until=parse_time(until, "--until", ahead=True) if until else None)
-    prefix_names = names or len(containers) > 1
+    prefix_names = len(containers) > 1   # (podman 4.3.1 prefixes one container's lines with nothing, --names or not)
     out, err = sys.stdout.buffer, sys.stderr.buffer
     colors: dict[str, bytes] = {}
     for rec, e in eng.logs(containers, opts):
         # podman: the short id before each line of several logs, the name with --names
         prefix = ((rec.name if names else rec.id[:12]) + " ").encode() if prefix_names else b""
         stream = err if e.stream == b"stderr" else out
-        line = prefix + (e.stamp + b" " if timestamps else b"") + e.text
+        line = prefix + (_go_stamp(e.stamp) + b" " if timestamps else b"") + e.text
         if color:   # the line (without its newline) between the container's color and a reset
             index = color_index.get(rec.id, len(colors)) if color_index is not None else len(colors)
             code = colors.setdefault(rec.id, LOG_COLORS[index % len(LOG_COLORS)])
@@ -241,6 +241,11 @@ def show_logs(ctx: typer.Context, containers: List[str], follow: bool, tail: int
         stream.write(line)
         if follow:
             stream.flush()
+
+
+def _go_stamp(stamp: bytes) -> bytes:
+    """A log line's time as podman's `logs -t` prints it (Go's `Z07:00`: Z for UTC)."""
+    return stamp[:-6] + b"Z" if stamp.endswith((b"+00:00", b"-00:00")) else stamp
 
 
 # --color: the colors of the containers' lines, in the order podman gives them out

@@ -34,7 +34,7 @@ def _done(reports: list[Report], printed: Any) -> None:
     """What went well first, one line each; then the errors; exit 125 if any."""
     failed = False
     for rep in reports:
-        if rep.error is None:
+        if rep.error is None and printed(rep) is not None:   # (None: nothing was done, nothing said)
             render.out(printed(rep))
     for rep in reports:
         if rep.error is not None:

@@ -242,6 +242,10 @@ def confirm(command: str, warning: str) -> bool:
 def changes(items: list[tuple[str, str]], fmt: Optional[str]) -> None:
     """`diff`'s and `image diff`'s output: `KIND PATH` lines, or podman's JSON groups (an empty
     one left out, indented as podman indents them)."""
+    if fmt and fmt != "json":
+        from ..errors import InvalidArgument
+
+        raise InvalidArgument("only supported value for '--format' is 'json'")
     if fmt == "json":
         groups: dict[str, list[str]] = {"changed": [], "added": [], "deleted": []}
         for kind, path in items:

@@ -4,8 +4,6 @@ give back podman's JSON documents; these add the truncated, human-readable field
 
 from __future__ import annotations
 
-import shlex
-
 from ..formats import ago, go_time, human_size
 
 TYPE_CHECKING = False
@@ -27,7 +25,7 @@ def ps_row(entry: PsEntry, no_trunc: bool, size: bool = False) -> dict[str, Any]
 
     rec = entry.record
     data = dict(entry.data)
-    cmd = shlex.join(rec.config.entrypoint + rec.config.command)
+    cmd = " ".join(rec.config.entrypoint + rec.config.command)   # podman joins the words, unquoted
     namespaces = data.get("Namespaces") or {}
     by_field = {"MNT": "Mnt", "Cgroup": "Cgroup", "IPC": "Ipc", "NET": "Net", "PIDNS": "Pidns", "UTS": "Uts",
                 "User": "User"}

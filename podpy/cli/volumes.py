@@ -64,6 +64,10 @@ def ls(
         return
     if not rows and not (fmt and render.is_json(fmt)):
         return   # podman's `volume ls` of no volumes prints nothing, not even the header
+    if fmt and not render.is_json(fmt):   # a template's .CreatedAt is a Go time, as podman prints it
+        from ..formats import go_time, parse_rfc3339
+
+        rows = [dict(r, CreatedAt=go_time(parse_rfc3339(str(r.get("CreatedAt") or "")))) for r in rows]
     render.formatted(rows, fmt, [("DRIVER", "Driver"), ("VOLUME NAME", "Name")], noheading=noheading,
                      header_overrides={"Name": "VOLUME NAME"})
 

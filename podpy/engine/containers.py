@@ -42,6 +42,13 @@ def _running(rec: ContainerRecord) -> bool:
     return rec.state == RUNNING
 
 
+def _made(rec: ContainerRecord) -> bool:
+    """A container made and not being removed: what `stop -a` names."""
+    from ..state import CONFIGURED, REMOVING
+
+    return rec.state not in (CONFIGURED, REMOVING)
+
+
 def _select(rt: Runtime, names: list[str], all_: bool, latest: bool,
             which: Callable[[ContainerRecord], bool], filters: Optional[list[str]] = None,
             verb: str = "") -> list[str]:
@@ -90,7 +97,7 @@ class ContainerEngine(RunVerbs):
         from ..state import CONFIGURED, PAUSED, RUNNING
         from .start import start_detached
 
-        if (all_ or filters) and names:
+        if all_ and names:
             raise InvalidArgument("either start all containers or the container(s) provided in the arguments")
         if not (all_ or filters) and not names:
             raise InvalidArgument("start requires at least one argument")
@@ -99,15 +106,26 @@ class ContainerEngine(RunVerbs):
             from . import psfilter
 
             match = psfilter.matcher(self.rt, psfilter.group(list(filters or [])))
+            if names:   # podman's: the filters pick among the containers named
+                recs = []
+                for name in names:
+                    try:
+                        recs.append((name, self.rt.state.lookup(name)))
+                    except NoSuchContainer as exc:
+                        return [Report(name, error=exc)]
+                return _each([rec.id for _n, rec in recs if match(rec)], lambda n: self._start_one(n, start_detached))
             names = [r.id for r in reversed(self.rt.state.all())
                      if r.state not in (CONFIGURED, RUNNING, PAUSED) and match(r)]
 
-        def one(name: str) -> str:
-            rec = self.rt.state.lookup(name)
-            if rec.state not in (RUNNING, PAUSED):
-                start_detached(self.rt, rec, self.warn)
-            return name
-        return _unknown(self.rt, names) or _each(names, one)
+        return _unknown(self.rt, names) or _each(names, lambda n: self._start_one(n, start_detached))
+
+    def _start_one(self, name: str, start_detached: Any) -> str:
+        from ..state import PAUSED, RUNNING
+
+        rec = self.rt.state.lookup(name)
+        if rec.state not in (RUNNING, PAUSED):
+            start_detached(self.rt, rec, self.warn)
+        return name
 
     def start_attached(self, name: str, interactive: bool, sig_proxy: bool = True,
                        detach_keys: Optional[str] = None) -> int:
@@ -166,7 +184,8 @@ class ContainerEngine(RunVerbs):
         has its error report, for the caller to pass over)."""
         from .lifecycle import check_timeout, stop
 
-        names = _select(self.rt, names, all_, latest, _running, filters, "stop")
+        # -a: every container, as podman 4.3.1 stops (and prints) them all; one not running is left as it is
+        names = _select(self.rt, names, all_, latest, _made, filters, "stop")
         check_timeout(timeout)
         reconcile(self.rt)
         return (not ignore and _unknown(self.rt, names)) or _each(names, lambda n: stop(self.rt, n, timeout, self.warn))

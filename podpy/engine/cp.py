@@ -59,8 +59,16 @@ STDIN_NOT_DIR = "destination must be a directory when copying from stdin"
 
 # ----------------------------------------------------------- inside the container --
 
-def _tar_out(path: str, arcname: str, fd: int, where: str) -> bool:
-    """Write path (its content for "dir/.") as a tar to fd; whether it is a directory."""
+def _tar_out(path: str, arcname: str, fd: int, where: str, follow: bool = False) -> tuple[bool, str]:
+    """Write path (its content for "dir/.") as a tar to fd: (whether it is a directory, the
+    name its top entry has). follow: a symlink at path is followed, as podman's cp follows it
+    (the target is copied, under the target's name; a link to nothing is missing); `/` here is
+    the container's root, so the link cannot lead out of it."""
+    if follow and not path.endswith("/.") and os.path.islink(path.rstrip("/")):
+        real = os.path.realpath(path)
+        if not os.path.exists(real):
+            raise _missing(path, where)
+        path, arcname = real, (arcname if arcname == "." else os.path.basename(real) or "root")
     if not os.path.lexists(path.rstrip("/") if path != "/" else path) or (
             path.endswith("/") and not os.path.isdir(path)):
         raise _missing(path, where)
@@ -71,7 +79,7 @@ def _tar_out(path: str, arcname: str, fd: int, where: str) -> bool:
                 tf.add(os.path.join(path, name), arcname=name)
         else:
             tf.add(path, arcname=arcname)
-    return os.path.isdir(path)
+    return os.path.isdir(path), arcname
 
 
 def _resolve_user(spec: str) -> tuple[int, int]:
@@ -154,6 +162,10 @@ def _unpack(stream_fd: int, dest: str, top: Optional[str], owner: Optional[tuple
                 except OSError:
                     pass
 
+    if os.path.islink(dest) and not dest.endswith("/"):
+        # a symlink as the destination is written through, as podman's cp does (in a
+        # container, `/` is its root: the link stays in it)
+        dest = os.path.realpath(dest)
     stdin = top is None and not src_is_dir
     if not os.path.isdir(dest) and stdin:
         raise InvalidArgument(STDIN_NOT_DIR)
@@ -256,8 +268,9 @@ def _copy(rt: Runtime, src: str, src_ctr: Optional[ContainerRecord], src_path: s
                 if src_ctr is not None:
                     path = _container_path(src_ctr, src_path)
                     top = None if path.endswith("/.") else os.path.basename(path.rstrip("/")) or "root"
-                    src_is_dir = _in_container(rt, src_ctr, _tar_out, path, top or ".", fd,
-                                               f"container {src_ctr.name}")
+                    src_is_dir, named = _in_container(rt, src_ctr, _tar_out, path, top or ".", fd,
+                                                      f"container {src_ctr.name}", True)
+                    top = None if top is None else named
                 elif src == "-":
                     top, src_is_dir = None, False
                     _stdin_tar(fd)
@@ -303,6 +316,11 @@ def _host_tar(src: str, fd: int, archive: bool) -> tuple[Optional[str], bool]:
     become its root's, anyone else's the overflow id."""
     if not os.path.lexists(src) or (src.endswith("/") and not os.path.isdir(src)):
         raise _missing(src, "the host")
+    if not src.endswith("/.") and os.path.islink(src.rstrip("/")):   # followed, as podman's cp follows it
+        real = os.path.realpath(src)
+        if not os.path.exists(real):
+            raise _missing(src, "the host")
+        src = real
     top: Optional[str] = os.path.basename(os.path.abspath(src)) or "root"
     uid, gid = os.getuid(), os.getgid()
 

@@ -168,9 +168,9 @@ class ImageEngine:
         return reports
 
     def unmount(self, names: list[str], all_: bool = False, force: bool = False) -> list[Report]:
-        """`image unmount`: one report per image, its id. A mount goes when its counter comes
-        down to 0, at once with force; an image that is not mounted is no error (as in
-        podman). all_: every mounted image."""
+        """`image unmount`: one report per image, its id (None for one that was not mounted,
+        no error, as in podman). A mount goes when its counter comes down to 0, at once with
+        force. all_: every mounted image."""
         from ..events import emit
         from . import mounts
         from .imagestore import lookup
@@ -185,12 +185,13 @@ class ImageEngine:
         reports = []
         for name, image_id in targets:
             try:
-                if mounts.unmount(self.rt, mounts.IMAGE, image_id, force):
+                was_mounted = mounts.unmount(self.rt, mounts.IMAGE, image_id, force)
+                if was_mounted:
                     emit(self.rt.cfg.runroot, "image", "unmount", image_id, name)
             except Exception as exc:  # noqa: BLE001 - one report each
                 reports.append(Report(name, error=translate(exc)))
                 continue
-            reports.append(Report(name, image_id))
+            reports.append(Report(name, image_id if was_mounted else None))
         return reports
 
     def mounted(self) -> list[MountReport]:

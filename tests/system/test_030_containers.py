@@ -210,7 +210,7 @@ def test_rm_depend_removes_the_containers_sharing_namespaces_first(podpy, busybo
 
 def test_start_all_and_filter(podpy, busybox):
     """podman: --all and --filter start every matching container not running (full ids,
-    running ones skipped silently); names with them, -a with them, and bad filters are
+    running ones skipped silently); names with --all, -a with them, and bad filters are
     refused (125) before anything starts."""
     s1 = podpy("create", "--network", "none", "--name", "s1", "--label", "k=v", busybox, "sleep", "60").stdout.strip()
     s2 = podpy("create", "--network", "none", "--name", "s2", busybox, "sleep", "60").stdout.strip()
@@ -231,4 +231,9 @@ def test_start_all_and_filter(podpy, busybox):
     assert podpy("start", "--all").stdout == f"{s3}\n"
     podpy("wait", "s3")
     assert podpy("start", "-f", "status=exited", "-f", "id=" + s3[:8]).stdout == f"{s3}\n"
+    podpy("wait", "s3")
+    # names with --filter: the filter picks among them, as podman's does (full ids printed)
+    assert podpy("start", "--filter", "status=exited", "s3", "s1").stdout == f"{s3}\n"
+    res = podpy("start", "--filter", "restart-policy=fakepolicy", "s3", check=False)
+    assert (res.returncode, res.stderr.strip()) == (125, "Error: fakepolicy invalid restart policy")
     podpy("rm", "-f", "s1", "s2", "s3")

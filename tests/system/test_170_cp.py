@@ -75,15 +75,17 @@ def test_container_symlinks_never_reach_the_host(p, tmp_path):
     # reading: the path is resolved in the container's root, where the host's file is not
     res = p("cp", f"evil:/up{secret}", str(tmp_path / "got"), check=False)
     assert res.returncode == 125 and not (tmp_path / "got").exists()
-    p("cp", "evil:/pointer", str(tmp_path / "ptr"))
-    assert (tmp_path / "ptr").is_symlink()           # the link itself, not the host file it names
+    # a symlink given as the source is followed, in the container's root, where the host's
+    # file is not: missing, as podman says, and nothing written
+    res = p("cp", "evil:/pointer", str(tmp_path / "ptr"), check=False)
+    assert res.returncode == 125 and '"/pointer" could not be found on container evil' in res.stderr
     # writing: through a symlink of the container, into the container, not to the host
     (tmp_path / "payload").write_text("x\n")
     (tmp_path / "payload").chmod(0o644)
     res = p("cp", str(tmp_path / "payload"), "evil:/box/out/", check=False)
     assert res.returncode == 125 and '"/box/out/" could not be found on container evil' in res.stderr
     assert secret.read_text() == "host secret\n"
-    assert sorted(x.name for x in tmp_path.iterdir()) == sorted(["secret", "ptr", "payload"])
+    assert sorted(x.name for x in tmp_path.iterdir()) == sorted(["secret", "payload"])
     res = p("cp", "a", "b", check=False)
     assert res.returncode == 125 and "at least one side" in res.stderr
 
@@ -222,3 +224,33 @@ def test_cp_into_volumes_and_binds_of_a_stopped_container(p, tmp_path):
     assert p("start", "-a", "st").stdout == "s\ns\n"
     p("cp", "st:/vol/f", str(tmp_path / "back"))
     assert (tmp_path / "back").read_text() == "s\n"
+
+
+def test_symlinks_given_to_cp_are_followed_as_podman_follows_them(p, tmp_path):
+    """A symlink named as the source is copied as what it points to, under that one's name;
+    one that points to nothing is missing; a symlink named as the destination is written
+    through (in the container, within its root). Links inside a copied directory stay links."""
+    p("run", "--name", "links", "--network", "none", "busybox", "sh", "-c",
+      "mkdir -p /tmp/d /tmp/sub && echo in-d > /tmp/d/f && ln -s /tmp/d /tmp/link && ln -s .. /tmp/sub/up && "
+      "ln -s /tmp/d/f /tmp/flink && ln -s /nonexist /tmp/dangling && ln -s /tmp/nonesuch /tmp/wlink")
+    out = tmp_path / "out"
+    out.mkdir()
+    p("cp", "links:/tmp/link", str(out))
+    assert (out / "d" / "f").read_text() == "in-d\n" and not (out / "link").exists()
+    p("cp", "links:/tmp/sub/up", str(tmp_path / "dest"))
+    assert (tmp_path / "dest").is_dir() and not (tmp_path / "dest").is_symlink()
+    assert (tmp_path / "dest" / "d" / "f").read_text() == "in-d\n"
+    p("cp", "links:/tmp/flink", str(tmp_path / "file"))
+    assert not (tmp_path / "file").is_symlink() and (tmp_path / "file").read_text() == "in-d\n"
+    res = p("cp", "links:/tmp/dangling", str(out), check=False)
+    assert res.returncode == 125 and '"/tmp/dangling" could not be found on container links' in res.stderr
+    src = tmp_path / "f1"
+    src.write_text("through\n")
+    src.chmod(0o644)
+    p("cp", str(src), "links:/tmp/wlink")
+    p("cp", "links:/tmp/nonesuch", str(tmp_path / "back"))
+    assert (tmp_path / "back").read_text() == "through\n"
+    hostlink = tmp_path / "hl"
+    hostlink.symlink_to("/nonexistent-on-the-host")
+    res = p("cp", str(hostlink), "links:/tmp/", check=False)
+    assert res.returncode == 125 and "could not be found on the host" in res.stderr

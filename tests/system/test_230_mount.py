@@ -139,7 +139,8 @@ def test_an_image_is_read_with_the_users_own_tools(p):
     assert p("image", "unmount", "layered").stdout.strip() == image_id
     assert_ended(path)
     assert p("image", "mount").stdout == ""
-    assert p("image", "unmount", "layered").stdout.strip() == image_id   # not mounted: no error
+    res = p("image", "unmount", "layered")   # not mounted: no error, and nothing said, as podman
+    assert (res.returncode, res.stdout) == (0, "")
 
 
 def test_a_container_mount_shows_what_the_container_writes(p):

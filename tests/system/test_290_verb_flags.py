@@ -54,6 +54,8 @@ def test_cidfile_filter_and_latest_name_the_containers_of_stop_restart_kill_and_
     # --all: the same order and full ids, as podman prints them
     assert p("kill", "-s", "WINCH", "-a").stdout.split() == sorted(ids.values())
     assert p("stop", "--filter", "name=nothing-matches").stdout == ""
+    # stop --all: every container, running or not (podman 4.3.1 prints them all)
+    assert p("stop", "-t", "0", "-a").stdout.split() == sorted(ids.values())
     # --latest: the container created last, by full id
     assert p("stop", "-t", "0", "-l").stdout == ids["vf3"] + "\n"
     assert _status(p, "vf3") == "exited"
