@@ -110,12 +110,33 @@ def private_dir(path: str) -> bool:
     return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not (st.st_mode & 0o077)
 
 
+def usable_runtime_dir(path: str) -> bool:
+    """XDG_RUNTIME_DIR as podpy takes it: a directory of ours that no one else may write to.
+    Others may pass through it (0711: podman makes /run/user/UID so for its network
+    namespaces), since podpy's own directory in it is private."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return (stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not (st.st_mode & 0o022)
+            and os.access(path, os.W_OK))
+
+
 def runtime_base() -> str:
     """The user's runtime directory: XDG_RUNTIME_DIR when it is really ours, else /tmp/podpy-run-<uid>."""
     uid = os.getuid()
     xdg = os.environ.get("XDG_RUNTIME_DIR")
-    if xdg and private_dir(xdg) and os.access(xdg, os.W_OK):
-        return os.path.join(xdg, "podpy")
+    if xdg and usable_runtime_dir(xdg):
+        own = os.path.join(xdg, "podpy")
+        if not private_dir(xdg):   # (others may pass through it: ours must be closed to them)
+            try:
+                os.mkdir(own, 0o700)
+            except FileExistsError:
+                if not private_dir(own) and os.lstat(own).st_uid == uid and not os.path.islink(own):
+                    os.chmod(own, 0o700)
+            except OSError:
+                pass
+        return own
     fallback = f"/tmp/podpy-run-{uid}"
     try:
         os.mkdir(fallback, 0o700)

@@ -222,20 +222,21 @@ def storage_finding(rt: Runtime, probe: bool) -> Finding:
 
 
 def runtime_dir_finding() -> Finding:
-    from ..config import private_dir
+    from ..config import private_dir, usable_runtime_dir
 
     uid = os.getuid()
     xdg = os.environ.get("XDG_RUNTIME_DIR")
     fallback = f"/tmp/podpy-run-{uid}"
     fix = f"export XDG_RUNTIME_DIR=/run/user/{uid} (made by a systemd login, or: sudo install -d -m 0700 -o " \
           f"{_user()} /run/user/{uid})"
-    if xdg and private_dir(xdg) and os.access(xdg, os.W_OK):
+    if xdg and usable_runtime_dir(xdg):
         return Finding("runtime-dir", OK, f"XDG_RUNTIME_DIR={xdg}")
     if xdg:
         try:
             st = os.stat(xdg)
             wrong = (f"belongs to uid {st.st_uid}" if st.st_uid != uid else
-                     f"has mode {st.st_mode & 0o7777:04o}, not 0700" if st.st_mode & 0o077 else "is not writable")
+                     f"has mode {st.st_mode & 0o7777:04o}: others may write to it" if st.st_mode & 0o022
+                     else "is not writable")
         except OSError as exc:
             wrong = f"cannot be used ({exc.strerror})"
         fix = (f"chmod 0700 {xdg}" if wrong.startswith("has mode") else fix)

@@ -43,6 +43,28 @@ def test_unshare_sees_container_owned_files(podpy, busybox):
     podpy("rm", "owner")
 
 
+def test_a_runtime_dir_others_may_pass_through_is_used(new_podpy, image_tar, tmp_path):
+    """XDG_RUNTIME_DIR at 0711, as podman leaves /run/user/UID: still podpy's (its own directory
+    in it is made private); one that others may write to is not."""
+    p = new_podpy()
+    run = tmp_path / "xdg-run"
+    run.mkdir(mode=0o711)
+    run.chmod(0o711)
+    p.base_env = {**p.base_env, "XDG_RUNTIME_DIR": str(run)}
+    p("import", image_tar, "busybox")
+    p("run", "-d", "--name", "passthrough", "--network", "none", "busybox", "sleep", "30")
+    try:
+        assert (run / "podpy" / "monitor.sock").exists()
+        assert stat.S_IMODE(os.lstat(run / "podpy").st_mode) == 0o700
+        assert p("ps", "--format", "{{.Names}}").stdout == "passthrough\n"
+    finally:
+        p("rm", "-f", "-t", "0", "passthrough")
+    run.chmod(0o733)
+    doctor = json.loads(p("system", "doctor", "--format", "json").stdout)
+    found = next(f for f in doctor if f["Check"] == "runtime-dir")
+    assert found["Status"] == "warn" and "others may write to it" in found["Message"]
+
+
 def test_runtime_dir_fallback_when_xdg_runtime_dir_is_not_ours(new_podpy, image_tar):
     p = new_podpy()
     p("import", image_tar, "busybox")
