@@ -85,6 +85,10 @@ def inspect(doc: dict[str, Any]) -> dict[str, Any]:
     if not (state.get("Health") or {}).get("Status"):
         state.pop("Health", None)   # no healthcheck: Docker has no Health (clients read its presence)
     config = dict(doc.get("Config") or {})
+    if isinstance(config.get("StopSignal"), int):   # Docker's API names it
+        from ..options import signal_name
+
+        config["StopSignal"] = signal_name(config["StopSignal"])
     entry = config.get("Entrypoint")
     if isinstance(entry, str):
         config["Entrypoint"] = entry.split(" ") if entry else None

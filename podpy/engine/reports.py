@@ -67,6 +67,15 @@ def ps_json(rec: ContainerRecord) -> dict[str, Any]:
     }
 
 
+def _signal_number(name: str) -> int:
+    from ..options import parse_signal
+
+    try:
+        return int(parse_signal(name or "SIGTERM"))
+    except Exception:  # noqa: BLE001 - a signal podpy cannot name is the default's
+        return 15
+
+
 def container_inspect(rec: ContainerRecord, rootfs: str, driver: str, run_dir: str,
                       image: Optional[Image]) -> dict[str, Any]:
     cfg = rec.config
@@ -125,7 +134,7 @@ def container_inspect(rec: ContainerRecord, rootfs: str, driver: str, run_dir: s
             "WorkingDir": cfg.workdir,
             "Entrypoint": shlex.join(cfg.entrypoint) if cfg.entrypoint else "",
             "Labels": cfg.labels or None,
-            "StopSignal": cfg.stop_signal,
+            "StopSignal": _signal_number(cfg.stop_signal),   # a number, as podman 4.3.1 shows it
             "Tty": cfg.tty,
             "OpenStdin": cfg.interactive,
             "StopTimeout": cfg.stop_timeout,

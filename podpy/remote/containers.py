@@ -79,20 +79,6 @@ def ps_entry(entry: dict[str, Any]) -> Any:
     return PsEntry(record=rec, data=data, health=entry.get("Status") or None)
 
 
-def _local_words(doc: dict[str, Any]) -> dict[str, Any]:
-    """An inspect document as `podpy inspect` words it: the stop signal by name (podman 4.3.1's
-    API gives its number)."""
-    import signal
-
-    config = doc.get("Config")
-    if isinstance(config, dict) and isinstance(config.get("StopSignal"), int):
-        try:
-            config["StopSignal"] = signal.Signals(config["StopSignal"]).name
-        except ValueError:
-            pass
-    return doc
-
-
 class RemoteContainerEngine(Remote):
     """ContainerEngine's verbs, over a service."""
 
@@ -128,7 +114,7 @@ class RemoteContainerEngine(Remote):
 
         def one(name: str) -> Any:
             try:
-                return _local_words(self.client.call("GET", f"/containers/{_q(name)}/json", {"size": size}))
+                return self.client.call("GET", f"/containers/{_q(name)}/json", {"size": size})
             except ServiceError as exc:
                 if exc.status != 404 or kind == "container":
                     raise
