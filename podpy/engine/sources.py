@@ -29,7 +29,7 @@ OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 REF_NAME = "org.opencontainers.image.ref.name"
 CONTAINERD_NAME = "io.containerd.image.name"
-FORMATS_TRIED = "(oci, oci-archive, docker-archive, dir)"
+FORMATS_TRIED = "oci, oci-archive, docker-archive, dir"   # (after podman's "formats:", on one line)
 
 Report = Callable[[str], None]
 
@@ -59,8 +59,8 @@ class Files:
                 self._tar = tarfile.open(path, "r:*")
                 self._members = {_clean(m.name): m for m in self._tar.getmembers() if _safe(m.name)}
             except (tarfile.TarError, EOFError) as exc:  # tarfile's message spans lines: keep ours to one
-                raise InvalidArgument(f"{path}: payload does not match any of the supported image formats "
-                                      f"{FORMATS_TRIED}") from exc
+                raise InvalidArgument(f"payload does not match any of the supported image formats: "
+                                      f"{FORMATS_TRIED} ({path})") from exc
 
     def close(self) -> None:
         if self._tar is not None:
@@ -156,8 +156,8 @@ def kind_of(files: Files) -> str:
         return "docker-archive"
     elif files.has("index.json") and files.has("oci-layout"):
         return "oci-archive"
-    raise InvalidArgument(f"{files.path}: payload does not match any of the supported image formats "
-                          f"{FORMATS_TRIED}")
+    raise InvalidArgument(f"payload does not match any of the supported image formats: {FORMATS_TRIED} "
+                          f"({files.path})")
 
 
 def docker_archive(files: Files, name: Optional[str] = None, index: Optional[int] = None,
