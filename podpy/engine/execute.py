@@ -61,7 +61,7 @@ def process_for(rt: Runtime, o: ExecOptions, console: Optional[tuple[int, int]]
     from .spec import builder
 
     if not o.command:
-        raise InvalidArgument("`podpy exec` requires a command to run")
+        raise InvalidArgument("must provide a non-empty command to start an exec session: invalid argument")
     if o.workdir is not None and not o.workdir.startswith("/"):
         raise InvalidArgument(f"invalid --workdir {o.workdir!r}: must be an absolute path")
     user_env = opt.parse_env_files(o.env_file) + opt.parse_env(o.env)
