@@ -158,19 +158,47 @@ def df(
                      "Reclaimable": f"{human_size(u['Reclaimable'])} ({pct})", "RawSize": u["Size"],
                      "RawReclaimable": u["Reclaimable"]})
     if verbose and fmt is None:
-        render.out("Images space usage:\n")
-        render.table([{**i, "Id": i["Id"][:12], "Size": human_size(i["Size"]), "Names": ",".join(i["Names"]),
-                       "SharedSize": human_size(i["SharedSize"]), "UniqueSize": human_size(i["UniqueSize"])}
-                      for i in usage["ImageList"]],
-                     [("IMAGE ID", "Id"), ("REPOSITORY", "Names"), ("SIZE", "Size"), ("SHARED SIZE", "SharedSize"),
-                      ("UNIQUE SIZE", "UniqueSize"), ("CONTAINERS", "Containers")])
-        render.out("\nContainers space usage:\n")
-        render.table([{**c, "Id": c["Id"][:12], "Size": human_size(c["Size"])} for c in usage["ContainerList"]],
-                     [("CONTAINER ID", "Id"), ("IMAGE", "Image"), ("SIZE", "Size"), ("STATUS", "Status"),
-                      ("NAMES", "Name")])
+        _df_verbose(usage)
         return
     render.formatted(rows, fmt, [("TYPE", "Type"), ("TOTAL", "Total"), ("ACTIVE", "Active"), ("SIZE", "Size"),
                                  ("RECLAIMABLE", "Reclaimable")])
+
+
+def _df_verbose(usage: dict[str, Any]) -> None:
+    """`system df -v` as podman 4.3.1 lays it out: images (by repository and tag), containers
+    and volumes, sizes as Docker's units.HumanSize (four digits, no space), times since."""
+    import time
+
+    from ..formats import human_duration, human_size
+    from storage.reference import split_repo_tag
+
+    def size(n: int) -> str:
+        return human_size(n, sep="", digits=4)
+
+    def since(ts: float) -> str:
+        return human_duration(time.time() - ts) if ts else ""
+
+    images = []
+    for i in usage["ImageList"]:
+        repo, tag = split_repo_tag(i["Names"][0]) if i["Names"] else ("<none>", "<none>")
+        images.append({"Repository": repo, "Tag": tag, "Id": i["Id"][:12], "Created": since(i["Created"]),
+                       "Size": size(i["Size"]), "SharedSize": size(i["SharedSize"]),
+                       "UniqueSize": size(i["UniqueSize"]), "Containers": i["Containers"]})
+    render.out("Images space usage:\n")
+    render.table(images, [("REPOSITORY", "Repository"), ("TAG", "Tag"), ("IMAGE ID", "Id"), ("CREATED", "Created"),
+                          ("SIZE", "Size"), ("SHARED SIZE", "SharedSize"), ("UNIQUE SIZE", "UniqueSize"),
+                          ("CONTAINERS", "Containers")])
+    ids = {name: i["Id"][:12] for i in usage["ImageList"] for name in i["Names"]}   # (podman shows the image's id)
+    containers = [{"Id": c["Id"][:12], "Image": ids.get(c["Image"], c["Image"]), "Command": " ".join(c["Command"]),
+                   "LocalVolumes": c["LocalVolumes"], "Size": size(c["Size"]), "Created": since(c["Created"]),
+                   "Status": c["Status"], "Name": c["Name"]} for c in usage["ContainerList"]]
+    render.out("\nContainers space usage:\n")
+    render.table(containers, [("CONTAINER ID", "Id"), ("IMAGE", "Image"), ("COMMAND", "Command"),
+                              ("LOCAL VOLUMES", "LocalVolumes"), ("SIZE", "Size"), ("CREATED", "Created"),
+                              ("STATUS", "Status"), ("NAMES", "Name")])
+    render.out("\nLocal Volumes space usage:\n")
+    render.table([{**v, "Size": size(v["Size"])} for v in usage["VolumeList"]],
+                 [("VOLUME NAME", "Name"), ("LINKS", "Links"), ("SIZE", "Size")])
 
 
 def prune(

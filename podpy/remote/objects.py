@@ -404,19 +404,26 @@ class RemoteSystemEngine(Remote):
         """libpod's SystemDfReport as the local engine's usage: an image once however many names
         it has; podpy's service gives its own image totals (a shared layer counted once), podman's
         the sums its client makes."""
+        from ..formats import parse_rfc3339
+
+        def when(text: Any) -> float:
+            return parse_rfc3339(str(text or "")) or 0.0
+
         doc = self.client.call("GET", "/system/df", timeout=None) or {}
         images: dict[str, dict[str, Any]] = {}
         for i in doc.get("Images") or []:
             entry = images.setdefault(str(i.get("ImageID") or ""), {
                 "Id": str(i.get("ImageID") or ""), "Names": [], "Size": int(i.get("Size") or 0),
                 "SharedSize": int(i.get("SharedSize") or 0), "UniqueSize": int(i.get("UniqueSize") or 0),
-                "Containers": int(i.get("Containers") or 0)})
+                "Containers": int(i.get("Containers") or 0), "Created": when(i.get("Created"))})
             if i.get("Repository") not in (None, "", "<none>"):
                 entry["Names"].append(f"{i['Repository']}:{i.get('Tag') or 'latest'}")
         unused = [i for i in images.values() if not i["Containers"]]
         containers = [{"Id": str(c.get("ContainerID") or ""), "Name": str(c.get("Names") or ""),
                        "Image": str(c.get("Image") or ""), "Size": int(c.get("RWSize") or 0),
-                       "Status": str(c.get("Status") or "")} for c in doc.get("Containers") or []]
+                       "Status": str(c.get("Status") or ""), "Created": when(c.get("Created")),
+                       "Command": [str(w) for w in c.get("Command") or []],
+                       "LocalVolumes": int(c.get("LocalVolumes") or 0)} for c in doc.get("Containers") or []]
         running = [c for c in containers if c["Status"] in ("running", "paused")]
         volumes = doc.get("Volumes") or []
         return {
@@ -432,6 +439,8 @@ class RemoteSystemEngine(Remote):
                         "Reclaimable": sum(int(v.get("ReclaimableSize") or 0) for v in volumes)},
             "ImageList": list(images.values()),
             "ContainerList": containers,
+            "VolumeList": [{"Name": str(v.get("VolumeName") or ""), "Links": int(v.get("Links") or 0),
+                            "Size": int(v.get("Size") or 0)} for v in volumes],
         }
 
     def info(self) -> dict[str, Any]:
