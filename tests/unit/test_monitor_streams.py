@@ -56,13 +56,14 @@ class _Monitor(Streams):
 
 
 def _container(mon: _Monitor, tty: bool) -> tuple[Container, int, int, int]:
-    """A supervised container with an output pipe (and a terminal): (it, the pipe's write end,
-    its read end, the terminal's other side or -1)."""
+    """A supervised container with an output pipe (and a terminal of 24x80): (it, the pipe's
+    write end, its read end, the terminal's other side or -1)."""
     ctr = Container("c" * 64, {})
     ctr.pid = 100
     slave = -1
     if tty:
         ctr.pty, slave = pty.openpty()
+        syscalls.default().set_winsize(ctr.pty, 24, 80)
     out_r, out_w = os.pipe()
     ctr.streams[out_r] = "stdout"
     mon.containers[ctr.pid] = ctr
@@ -85,7 +86,6 @@ def test_a_resize_sent_just_before_the_client_closed_reaches_the_terminal() -> N
     mon = _Monitor()
     ctr, out_w, out_r, slave = _container(mon, tty=True)
     try:
-        syscalls.default().set_winsize(ctr.pty, 24, 80)
         client = mon.connect(ctr)
         client.send("resize", rows=51, cols=132)
         client.close()
@@ -102,7 +102,6 @@ def test_a_client_that_is_still_there_gets_the_output_and_keeps_its_messages_que
     mon = _Monitor()
     ctr, out_w, out_r, slave = _container(mon, tty=True)
     try:
-        syscalls.default().set_winsize(ctr.pty, 24, 80)
         client = mon.connect(ctr)
         client.send("resize", rows=30, cols=100)
         os.write(out_w, b"hello\n")
