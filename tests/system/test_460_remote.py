@@ -113,7 +113,7 @@ def test_podpys_client_drives_podpys_service(service, podpy, registry):
     assert {"create", "start", "kill", "died", "remove"} <= {json.loads(line)["Status"] for line in seen.splitlines()}
     assert podpy("--url", url, "run", "-i", "--rm", "busybox", "cat", input="in\n").stdout == "in\n"
     pulled = remote("pull", f"{registry.host}/remote/busybox:1").stdout.strip()
-    assert pulled in podpy("images", "--no-trunc", "--format", "{{.ID}}").stdout.split()
+    assert f"sha256:{pulled}" in podpy("images", "--no-trunc", "--format", "{{.ID}}").stdout.split()
     remote("tag", f"{registry.host}/remote/busybox:1", "localhost/pp-tagged:3")
     assert "Untagged: localhost/pp-tagged:3" in remote("rmi", "localhost/pp-tagged:3").stdout
     assert remote("volume", "create", "pp-vol").stdout.strip() == "pp-vol"

@@ -98,7 +98,7 @@ def test_podmans_client_builds_with_podpys_service(service, podpy, tmp_path):
     res = pm("build", "-t", "rb-pm-client:1", "--build-arg", "A=pm", ctx)
     lines = res.stdout.splitlines()
     assert "arg=pm" in lines and ". ./.containerignore ./Containerfile ./keep.txt ./sub ./sub/kept " in lines
-    assert lines[-1] in podpy("images", "-q", "--no-trunc").stdout.split()
+    assert f"sha256:{lines[-1]}" in podpy("images", "-q", "--no-trunc").stdout.split()
     assert "localhost/rb-pm-client:1" in podpy("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
     podpy("rmi", "rb-pm-client:1")
 
@@ -262,7 +262,7 @@ def test_podmans_client_prunes_on_podpys_service(new_podpy, image_tar):
         assert store("system", "prune", "-f").stdout == "Total reclaimed space: 0B\n"   # the same words here
         store("volume", "create", "pm-pr-v2")
         assert pm("volume", "prune", "-f").stdout.split() == ["pm-pr-v2"]
-        image_id = store("images", "-q", "--no-trunc").stdout.strip()
+        image_id = store("images", "-q", "--no-trunc").stdout.strip().removeprefix("sha256:")
         assert pm("image", "prune", "-af").stdout.split() == [image_id]
         assert store("images", "-q").stdout == ""
     finally:
