@@ -70,11 +70,12 @@ def _select(rt: Runtime, names: list[str], all_: bool, latest: bool,
     return list(names)
 
 
-def _unknown(rt: Runtime, names: list[str]) -> list[Report]:
+def _unknown(rt: Runtime, names: list[str], at_least: int = 2) -> list[Report]:
     """podman's look before a verb on several containers: the reports of the names no
-    container has (a verb that has any acts on none of the names)."""
-    if len(names) < 2:
-        return []   # one name: the verb says it itself
+    container has (a verb that has any acts on none of the names). Fewer names than at_least:
+    none looked at (one name's verb says it itself)."""
+    if len(names) < at_least:
+        return []
     missing = []
     for name in names:
         try:
@@ -95,7 +96,6 @@ class ContainerEngine(RunVerbs):
         With all_ or filters (podman's `ps --filter` keys) every container that matches and is
         not running is started, oldest first, reported by full id."""
         from ..state import CONFIGURED, PAUSED, RUNNING
-        from .start import start_detached
 
         if all_ and names:
             raise InvalidArgument("either start all containers or the container(s) provided in the arguments")
@@ -107,20 +107,17 @@ class ContainerEngine(RunVerbs):
 
             match = psfilter.matcher(self.rt, psfilter.group(list(filters or [])))
             if names:   # podman's: the filters pick among the containers named
-                recs = []
-                for name in names:
-                    try:
-                        recs.append((name, self.rt.state.lookup(name)))
-                    except NoSuchContainer as exc:
-                        return [Report(name, error=exc)]
-                return _each([rec.id for _n, rec in recs if match(rec)], lambda n: self._start_one(n, start_detached))
+                missing = _unknown(self.rt, names, 1)
+                return missing or _each([rec.id for rec in map(self.rt.state.lookup, names) if match(rec)],
+                                        self._start_one)
             names = [r.id for r in reversed(self.rt.state.all())
                      if r.state not in (CONFIGURED, RUNNING, PAUSED) and match(r)]
 
-        return _unknown(self.rt, names) or _each(names, lambda n: self._start_one(n, start_detached))
+        return _unknown(self.rt, names) or _each(names, self._start_one)
 
-    def _start_one(self, name: str, start_detached: Any) -> str:
+    def _start_one(self, name: str) -> str:
         from ..state import PAUSED, RUNNING
+        from .start import start_detached
 
         rec = self.rt.state.lookup(name)
         if rec.state not in (RUNNING, PAUSED):
