@@ -112,7 +112,8 @@ def test_bad_input_on_existing_containers(podpy, busybox):
         for args, msg in [(["top", "idle"], "not running"), (["attach", "idle"], "running containers"),
                           (["pause", "idle"], "not running"), (["unpause", "idle"], "not paused"),
                           (["healthcheck", "run", "idle"], "no defined healthcheck"),
-                          (["commit", "idle", "Bad:Name:x"], "invalid"), (["volume", "rm", "nosuch"], "no such volume")]:
+                          (["commit", "idle", "Bad:Name:x"], "invalid"), (["volume", "rm", "nosuch"], "no such volume"),
+                          (["exec", "idle"], "must provide a non-empty command to start an exec session")]:
             res = podpy(*args, check=False)
             assert res.returncode in (1, 125) and res.stderr.count("Error:") == 1 and msg in res.stderr, (args, res)
     finally:

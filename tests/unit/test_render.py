@@ -31,3 +31,11 @@ def test_inspect_errors_are_worded_as_podmans() -> None:
     assert first(NoSuchNetwork("unable to find network with name or ID x: network not found")) == \
         "inspecting object: network x: unable to find network with name or ID x: network not found"
     assert render.inspect_error([Report("ok", {})]) is None
+
+
+def test_diff_takes_json_only_as_its_format() -> None:
+    """`diff --format` other than json is podman's one-line error."""
+    from podpy.errors import InvalidArgument
+
+    with pytest.raises(InvalidArgument, match="^only supported value for '--format' is 'json'$"):
+        render.changes([("A", "/x")], "{{.Path}}")
