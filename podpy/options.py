@@ -477,6 +477,9 @@ def healthcheck(image_check: Optional[dict[str, object]], cmd: Optional[str], in
                 retries: Optional[str], start_period: Optional[str], timeout: Optional[str],
                 on_failure: Optional[str], disabled: bool) -> dict[str, object]:
     """The container's healthcheck from the image's HEALTHCHECK and the --health-* flags ({} for none)."""
+    if on_failure is not None and on_failure not in HEALTH_ACTIONS:
+        raise InvalidArgument(f'invalid on-failure action "{on_failure}" for health check: supported actions '
+                              f'are {",".join(HEALTH_ACTIONS)}')
     base = dict(image_check or {})
     test: list[str] = [str(x) for x in (base.get("Test") or [])]  # type: ignore[union-attr]
     if cmd is not None:
@@ -490,6 +493,8 @@ def healthcheck(image_check: Optional[dict[str, object]], cmd: Optional[str], in
     if disabled or not test or test[0] == "NONE":
         if any(v is not None for v in (interval, retries, start_period, timeout)) and cmd is None and not test:
             raise InvalidArgument("--health-* options need a --health-cmd or an image with a HEALTHCHECK")
+        if on_failure not in (None, "none"):
+            raise InvalidArgument(f"cannot set on-failure action to {on_failure} without a health check")
         return {}
     if test[0] not in ("CMD", "CMD-SHELL") or len(test) < 2:
         raise InvalidArgument(f"invalid healthcheck {test!r}: expected CMD or CMD-SHELL and a command")
@@ -514,8 +519,6 @@ def healthcheck(image_check: Optional[dict[str, object]], cmd: Optional[str], in
         check["retries"] = int(retries)
     elif isinstance(base.get("Retries"), int) and int(base["Retries"]) > 0:  # type: ignore[arg-type]
         check["retries"] = int(base["Retries"])  # type: ignore[arg-type]
-    if check["on_failure"] not in HEALTH_ACTIONS:
-        raise InvalidArgument(f"invalid --health-on-failure {on_failure!r}: use none, kill, restart or stop")
     if check["interval"] <= 0 or check["timeout"] <= 0:  # type: ignore[operator]
         raise InvalidArgument("--health-interval and --health-timeout must be more than 0")
     return check

@@ -187,9 +187,11 @@ def inspect(items: list[Any], fmt: Optional[str]) -> None:
         return
     from . import gotemplate as gt
 
+    from .views import inspect_view
+
     tmpl = gt.parse(gt.split_table(fmt)[1])
     for item in items:
-        text = tmpl.execute(item)
+        text = tmpl.execute(inspect_view(item))
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 

@@ -172,6 +172,17 @@ def info_view(doc: dict[str, Any]) -> dict[str, Any]:
     return {**doc, "host": GoNames(host, {"CgroupsVersion": "cgroupVersion"})}
 
 
+def inspect_view(doc: Any) -> Any:
+    """An inspected object as templates see it: a container's `.State.Healthcheck` is its
+    `.State.Health`, as podman keeps the older name for templates."""
+    state = doc.get("State") if isinstance(doc, dict) else None
+    if isinstance(state, dict) and "Health" in state:
+        from ._gotemplate_funcs import GoNames
+
+        return {**doc, "State": GoNames(state, {"Healthcheck": "Health"})}
+    return doc
+
+
 def event_time(text: str) -> str:
     """An event's RFC 3339 time as Go prints a time: `2024-01-02 15:04:05.123456789 +0000 UTC`."""
     import re

@@ -116,6 +116,8 @@ def run(rt: Runtime, name: str, warn: Callable[[str], None]) -> tuple[str, int]:
     start = time.time()
     code, output = _run_test(rt, rec, list(test), float(limit))
     end = time.time()
+    if output.endswith("\n"):
+        output = output[:-1]   # as podman logs it: the output's last newline goes
     keep = int(check.get("max_log_count", _KEEP))
     size = int(check.get("max_log_size", 0))
     if size:

@@ -179,7 +179,12 @@ def test_lifecycle_option_parsers():
     (lambda: opt.parse_security_opts(["selinux=on"]), "invalid --security-opt"),
     (lambda: opt.healthcheck(None, "[bad", None, None, None, None, None, False), "invalid --health-cmd"),
     (lambda: opt.healthcheck(None, "true", None, "0", None, None, None, False), "--health-retries"),
-    (lambda: opt.healthcheck(None, "true", None, None, None, None, "panic", False), "--health-on-failure"),
+    (lambda: opt.healthcheck(None, "true", None, None, None, None, "panic", False),
+     'invalid on-failure action "panic" for health check: supported actions are none,kill,restart,stop'),
+    (lambda: opt.healthcheck(None, None, None, None, None, None, "kill", False),
+     "cannot set on-failure action to kill without a health check"),
+    (lambda: opt.healthcheck({"Test": ["NONE"]}, None, None, None, None, None, "stop", False),
+     "cannot set on-failure action to stop without a health check"),
     (lambda: opt.healthcheck(None, None, "5s", None, None, None, None, False), "need a --health-cmd"),
     (lambda: opt.parse_tmpfs("rel"), "must be absolute"),
 ])

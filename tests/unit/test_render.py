@@ -39,3 +39,13 @@ def test_diff_takes_json_only_as_its_format() -> None:
 
     with pytest.raises(InvalidArgument, match="^only supported value for '--format' is 'json'$"):
         render.changes([("A", "/x")], "{{.Path}}")
+
+
+def test_templates_see_a_containers_health_also_as_healthcheck(capsys) -> None:
+    """podman's templates keep the older `.State.Healthcheck` for `.State.Health`; the JSON is
+    unchanged."""
+    doc = {"Id": "c1", "State": {"Status": "running", "Health": {"Status": "healthy", "FailingStreak": 0}}}
+    render.inspect([doc], "{{.State.Healthcheck.Status}} {{.State.Health.FailingStreak}} {{json .State.Healthcheck}}")
+    assert capsys.readouterr().out == 'healthy 0 {"Status":"healthy","FailingStreak":0}\n'
+    render.inspect([doc], "json")
+    assert '"Healthcheck"' not in capsys.readouterr().out
