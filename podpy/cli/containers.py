@@ -377,6 +377,9 @@ def runlabel(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No output of the command or the pull."),
     tls_verify: Optional[bool] = typer.Option(None, "--tls-verify/--no-tls-verify",
                                               help="Require HTTPS and verify certificates when pulling."),
+    opt1: Optional[str] = typer.Option(None, "--opt1", hidden=True, help="What $OPT1 in the label stands for."),
+    opt2: Optional[str] = typer.Option(None, "--opt2", hidden=True, help="What $OPT2 in the label stands for."),
+    opt3: Optional[str] = typer.Option(None, "--opt3", hidden=True, help="What $OPT3 in the label stands for."),
 ) -> None:
     """Run the command an image keeps in a label."""
     import os
@@ -390,7 +393,8 @@ def runlabel(
     if authfile and not os.path.exists(authfile):
         raise InvalidArgument(f"stat {authfile}: no such file or directory")
     pull = PullOptions(name=image, tls_verify=tls_verify, creds=creds, cert_dir=cert_dir, auth_file=authfile)
-    made = engine(ctx).runlabel(label, image, list(args or []), name, pull, replace, display)
+    opts = {k: v for k, v in (("OPT1", opt1), ("OPT2", opt2), ("OPT3", opt3)) if v is not None}
+    made = engine(ctx).runlabel(label, image, list(args or []), name, pull, replace, display, opts)
     if display:
         # podman names itself as it was invoked; a command that is not podman's stays what it is
         words = ([sys.argv[0], *made.words[1:]] if made.words[0] in _SELF else made.words)
@@ -522,7 +526,7 @@ _RUN, _CREATE, _EXEC = ({"context_settings": RUN_SETTINGS, "add_help_option": Fa
 TOP = {"run": (forward_run, _RUN), "create": (forward_run, _CREATE), "start": (start, {}),
        "rm": (rm, {}), "inspect": (inspect, {}), "ps": (ps, {}), "export": (export, {}), "stop": (stop, {}),
        "kill": (kill, {}), "wait": (wait, {}), "restart": (restart, {}), "logs": (logs, {}),
-       "rename": (rename, {}), "attach": (attach, {}), "commit": (commit, {}), "diff": (diff, {}), "cp": (cp, {}), "pause": (pause, {}), "unpause": (unpause, {}), "top": (top, {}),
+       "rename": (rename, {}), "attach": (attach, {}), "commit": (commit, {}), "diff": (diff, {}), "cp": (cp, {}), "pause": (pause, {}), "unpause": (unpause, {}), "top": (top, {"context_settings": {"ignore_unknown_options": True}}),
        "stats": (stats, {}), "port": (port, {}), "update": (update, {}), "init": (init, {}),
        "exec": (forward_exec, _EXEC)}
 GROUP = {**TOP, "ls": (ps, {}), "list": (ps, {"hidden": True}), "exists": (exists, {}),

@@ -67,6 +67,7 @@ PODPY_FLAGS = {
     "": {"--module": "podman 4.8's flag, which the units made from Quadlet files use (ContainersConfModule=)"},
     "auto-update": {"--tls-verify": LATER},
     "build": {"--build-arg-file": LATER, "--group-add": QUADLET, "--signature-policy": HIDDEN},
+    "container runlabel": {"--opt1": HIDDEN, "--opt2": HIDDEN, "--opt3": HIDDEN},
     "cp": {"--pause": HIDDEN},
     "container inspect": {"--type": "podpy's `container inspect` is `inspect`, whose flag it is"},
     "create": {"--detach": "`run`'s flag: podpy parses run and create alike, and create ignores it",

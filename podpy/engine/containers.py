@@ -395,7 +395,8 @@ class ContainerEngine(RunVerbs):
         return entries_of(self.rt, recs, opts.follow, opts.tail, opts.since, opts.until)
 
     def runlabel(self, label: str, image: str, args: list[str], name: Optional[str] = None,
-                 pull: Any = None, replace: bool = False, display: bool = False) -> Any:
+                 pull: Any = None, replace: bool = False, display: bool = False,
+                 opts: Optional[dict[str, str]] = None) -> Any:
         """`container runlabel`: the command of the image's label, substituted as podman does
         (a runlabel.RunlabelCommand); the image is pulled (with pull's PullOptions) when it is
         not here. With replace, a container of the name the command's --name gives is removed
@@ -404,7 +405,7 @@ class ContainerEngine(RunVerbs):
         from .runlabel import runlabel
 
         made = runlabel(self.rt, label, image, list(args), name, pull or PullOptions(name=image),
-                        self.progress or (lambda _line: None))
+                        self.progress or (lambda _line: None), opts)
         if replace and not display and made.name:
             try:
                 self.rt.state.lookup(made.name)

@@ -47,6 +47,12 @@ def _stamp(t: float) -> str:
     return rfc3339(t)
 
 
+def exec_output(rt: Runtime, rec: ContainerRecord, argv: list[str], timeout: float) -> tuple[int, str]:
+    """(exit code, stdout and stderr together) of argv run in the running container, as a
+    healthcheck's command runs; -1 when it timed out."""
+    return _run_test(rt, rec, ["CMD", *argv], timeout)
+
+
 def _run_test(rt: Runtime, rec: ContainerRecord, test: list[str], timeout: float) -> tuple[int, str]:
     """(exit code, output) of the test run in the container; -1 when it timed out."""
     from rootless.errors import ExecError

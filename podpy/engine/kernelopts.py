@@ -332,6 +332,9 @@ def parse_namespace(rt: Runtime, kind: str, value: Optional[str]) -> str:
             other = rt.state.lookup(arg)
         except NoSuchContainer as exc:
             raise InvalidArgument(f"looking up container to share {kind} namespace with: {exc}") from None
+        if kind == "ipc" and other.config.ipc_mode == "private":
+            raise InvalidArgument(f"joining IPC of container {other.id} is not allowed: non-shareable IPC "
+                                  "(hint: use IpcMode:shareable for the donor container)")
         return f"container:{other.id}"
     if mode == "ns" and arg:
         if not os.path.exists(arg):

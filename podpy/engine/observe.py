@@ -23,10 +23,17 @@ if TYPE_CHECKING:
 
 _TICK = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
-TOP_FIELDS = ("user", "pid", "ppid", "pcpu", "etime", "tty", "time", "args", "comm", "group", "nice", "vsz", "rss")
+TOP_FIELDS = ("user", "pid", "ppid", "pcpu", "etime", "tty", "time", "args", "comm", "group", "nice", "vsz", "rss",
+              "ruser", "rgroup", "pgid", "state", "stime", "huser", "hgroup", "hpid", "seccomp", "label",
+              "capamb", "capbnd", "capeff", "capinh", "capprm")
 _HEADERS = {"user": "USER", "pid": "PID", "ppid": "PPID", "pcpu": "%CPU", "etime": "ELAPSED", "tty": "TTY",
             "time": "TIME", "args": "COMMAND", "comm": "COMMAND", "group": "GROUP", "nice": "NI", "vsz": "VSZ",
-            "rss": "RSS"}
+            "rss": "RSS", "ruser": "RUSER", "rgroup": "RGROUP", "pgid": "PGID", "state": "STATE", "stime": "STIME",
+            "huser": "HUSER", "hgroup": "HGROUP", "hpid": "HPID", "seccomp": "SECCOMP", "label": "LABEL",
+            "capamb": "AMBIENT CAPS", "capbnd": "BOUNDING CAPS", "capeff": "EFFECTIVE CAPS",
+            "capinh": "INHERITED CAPS", "capprm": "PERMITTED CAPS"}
+_CAP_STATUS = {"capamb": "CapAmb", "capbnd": "CapBnd", "capeff": "CapEff", "capinh": "CapInh", "capprm": "CapPrm"}
+_SECCOMP = {"0": "disabled", "1": "strict", "2": "filter"}
 _ALIASES = {"%cpu": "pcpu", "command": "args", "cmd": "args", "etime": "etime", "cputime": "time", "uid": "user"}
 
 
@@ -96,14 +103,18 @@ def _names(path: str) -> dict[int, str]:
 
 
 def top(rt: Runtime, name: str, descriptors: list[str]) -> list[list[str]]:
-    """Rows (header first) of ps-like fields for each process of the container."""
+    """Rows (header first) of ps-like fields for each process of the container. Descriptors
+    that are not podman's (ps(1) options such as `-eo pid,comm` or `aux`) are given to the
+    container's own ps, whose lines come back as rows of one column, as podman does."""
     rec = running(rt, name)
     fields = []
     for d in descriptors or ["user", "pid", "ppid", "pcpu", "etime", "tty", "time", "args"]:
         for part in d.split(","):
+            if not part.strip():
+                continue
             key = _ALIASES.get(part.strip().lower(), part.strip().lower())
             if key not in TOP_FIELDS:
-                raise InvalidArgument(f"unknown descriptor: {part} (use {', '.join(TOP_FIELDS)})")
+                return [[line] for line in _container_ps(rt, rec, descriptors)]
             fields.append(key)
     users = _names(f"/proc/{rec.pid}/root/etc/passwd")
     groups = _names(f"/proc/{rec.pid}/root/etc/group")
@@ -130,21 +141,65 @@ def top(rt: Runtime, name: str, descriptors: list[str]) -> list[list[str]]:
         started = boot + int(st[19]) / _TICK
         cpu = (int(st[11]) + int(st[12])) / _TICK
         elapsed = max(now - started, 1e-6)
-        uid = int(status.get("Uid", "0").split()[0])
-        gid = int(status.get("Gid", "0").split()[0])
+        ruid, uid = (int(x) for x in (status.get("Uid", "0 0").split() + ["0"])[:2])
+        rgid, gid = (int(x) for x in (status.get("Gid", "0 0").split() + ["0"])[:2])
         tty_nr = int(st[4])
         ppid = int(st[1])
+
+        def user(host_id: int, names: dict[int, str], kind: str) -> str:
+            inside = _container_id(rec, host_id, kind)
+            return names.get(inside, str(inside))
+
         values = {
-            "user": users.get(_container_id(rec, uid, "uid"), str(_container_id(rec, uid, "uid"))),
-            "group": groups.get(_container_id(rec, gid, "gid"), str(_container_id(rec, gid, "gid"))),
-            "pid": str(inner), "ppid": str(ns_pid.get(ppid, 0)),
+            "user": user(uid, users, "uid"), "group": user(gid, groups, "gid"),
+            "ruser": user(ruid, users, "uid"), "rgroup": user(rgid, groups, "gid"),
+            "huser": str(uid), "hgroup": str(gid), "hpid": str(pid),
+            "pid": str(inner), "ppid": str(ns_pid.get(ppid, 0)), "pgid": str(ns_pid.get(int(st[2]), 0)),
             "pcpu": f"{100 * cpu / elapsed:.3f}", "etime": _duration(elapsed),
             "tty": f"pts/{os.minor(tty_nr)}" if tty_nr and os.major(tty_nr) == 136 else "?",
             "time": _duration(cpu), "args": cmdline or f"[{comm}]", "comm": comm, "nice": st[16],
             "vsz": str(int(st[20]) // 1024), "rss": str(int(st[21]) * _PAGE // 1024),
+            "state": st[0], "stime": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(started)),
+            "seccomp": _SECCOMP.get(status.get("Seccomp", ""), "?"), "label": "?",
         }
+        for key, line in _CAP_STATUS.items():
+            values[key] = _cap_names(status.get(line, "0"))
         rows.append([values[f] for f in fields])
     return rows
+
+
+def _cap_names(mask_hex: str) -> str:
+    """A /proc status capability mask as podman's top shows it: the names, sorted, without
+    CAP_; `none` for no capability, `full` for every one this kernel knows."""
+    from rootless.capabilities import NAMES
+
+    try:
+        mask = int(mask_hex, 16)
+    except ValueError:
+        return "?"
+    if not mask:
+        return "none"
+    try:
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            last = int(f.read())
+    except (OSError, ValueError):
+        last = len(NAMES) - 1
+    if mask & ((1 << (last + 1)) - 1) == (1 << (last + 1)) - 1:
+        return "full"
+    return ",".join(sorted(NAMES[i] for i in range(len(NAMES)) if mask & (1 << i)))
+
+
+def _container_ps(rt: Runtime, rec: ContainerRecord, args: list[str]) -> list[str]:
+    """The container's own `ps ARGS` (top's descriptors that are ps(1) options), without the
+    lines of that ps itself (those with its arguments in them), as podman runs it."""
+    from .health import exec_output
+
+    code, output = exec_output(rt, rec, ["ps", *args], 30.0)
+    if code != 0:
+        raise InvalidArgument(f"executing ps(1) in the container: ps(1) failed with exit code {code}: "
+                              f"{output.strip()}")
+    cmd = " ".join(args)
+    return [line for line in output.splitlines() if cmd not in line]
 
 
 def _container_id(rec: ContainerRecord, host_id: int, kind: str) -> int:

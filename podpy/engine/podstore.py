@@ -233,6 +233,8 @@ def join(rt: Any, o: CreateOptions) -> tuple[CreateOptions, PodRecord]:
     from ..errors import InvalidArgument
     from .runoptions import CreateOptions
 
+    if o.userns is not None:   # podman refuses the two flags together, before the pod is looked up
+        raise InvalidArgument("--userns and --pod cannot be set together")
     value = o.pod or ""
     if o.pod_id_file:
         try:
@@ -253,8 +255,6 @@ def join(rt: Any, o: CreateOptions) -> tuple[CreateOptions, PodRecord]:
         if o.uidmap or o.gidmap or o.subuidname or o.subgidname:
             raise InvalidArgument("cannot specify a new uid/gid map when entering a pod with an infra container: "
                                   "invalid argument")
-        if o.userns is not None:
-            raise InvalidArgument("--userns and --pod cannot be set together")
         cfg = pod.config
         o.userns, o.uidmap, o.gidmap = cfg.userns or None, list(cfg.uidmap), list(cfg.gidmap)
         o.subuidname, o.subgidname = cfg.subuidname or None, cfg.subgidname or None

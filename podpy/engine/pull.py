@@ -90,7 +90,10 @@ def with_retries(attempt: Callable[[], Any], retry: Optional[str], retry_delay: 
 
 def platform_of(value: Optional[str], os_: Optional[str], arch: Optional[str],
                 variant: Optional[str]) -> tuple[str, str, Optional[str]]:
-    """--platform os[/arch[/variant]] and --os/--arch/--variant; defaults are the host's."""
+    """--platform os[/arch[/variant]] or --os/--arch/--variant (not both, in podman's words);
+    defaults are the host's."""
+    if value and (os_ or arch):
+        raise InvalidArgument("--platform option can not be specified with --arch or --os")
     if value:
         parts = value.split("/")
         if len(parts) > 3 or not all(parts):

@@ -15,7 +15,7 @@ import hashlib
 import io
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Optional
 
 from storage import reference
@@ -56,8 +56,11 @@ class PushOptions:
 FORMATS = ("oci", "v2s2", "v2s1")
 
 
-def check(o: PushOptions) -> None:
-    """podman's checks of push's flags, before anything is looked up."""
+def check(o: PushOptions) -> PushOptions:
+    """podman's checks of push's flags, before anything is looked up; the options to push with
+    (`--format docker` is podman's other name for v2s2)."""
+    if o.format == "docker":
+        o = replace(o, format="v2s2")
     if o.compression not in LAYER_TYPES:
         raise InvalidArgument(f"invalid --compression-format {o.compression!r}: use gzip or zstd")
     if o.format is not None and o.format not in FORMATS:
@@ -67,6 +70,7 @@ def check(o: PushOptions) -> None:
                               "deprecated): use v2s2 or oci")
     if o.format == "v2s2" and o.compression == "zstd":
         raise InvalidArgument("--format v2s2 takes no zstd layers: use --compression-format gzip")
+    return o
 
 
 class _Metered:
@@ -104,13 +108,12 @@ def push(rt: Runtime, o: PushOptions, report: Callable[[str], None], progress: O
     from . import transports
     from .pull import _client
 
-    check(o)
+    o = check(o)
     image = lookup(rt, o.image)
     from .manifeststore import is_list
 
     if is_list(rt, image):
         raise InvalidArgument(f"{o.image} is a manifest list: push it with `podpy manifest push`")
-    check(o)
     dest_name = o.destination or o.image
     t = transports.parse(dest_name)
     if t is not None and t.transport == "docker":

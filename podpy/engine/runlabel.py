@@ -3,7 +3,8 @@
 podman's substitutions, in its order: the user's arguments are added to the label's text, the
 words `IMAGE` and `NAME` become the image's name and the container's name (and `$IMAGE`,
 `${IMAGE}`, `$NAME`, `${NAME}` inside a word), then `$PWD` is the working directory, `$OPT1`,
-`$OPT2`, `$OPT3` come from the environment and every other `$VARIABLE` is empty. A command
+`$OPT2`, `$OPT3` come from --opt1, --opt2, --opt3 or else the environment, and every other
+`$VARIABLE` is empty. The label's name is matched without regard to case. A command
 that starts with `podman` runs this podpy on the same store (the label was written for "this
 tool"); any other command runs as it is, with `PODMAN_RUNLABEL_NESTED=1` in its environment.
 """
@@ -80,8 +81,19 @@ def substitute(text: str, args: list[str], image_name: str, name: str, cwd: str,
         raise InvalidArgument(f"the label's command does not parse: {exc}") from None
 
 
+def label_text(labels: dict[str, str], label: str) -> str:
+    """The label's value, its name matched as podman matches it: exactly, else without regard to
+    case (`runlabel install` finds INSTALL); "" when the image has none."""
+    if labels.get(label):
+        return labels[label]
+    folded = label.lower()
+    return next((v for k, v in labels.items() if k.lower() == folded and v), "")
+
+
 def runlabel(rt: Runtime, label: str, image: str, args: list[str], name: Optional[str],
-             pull: PullOptions, progress: Callable[[str], None]) -> RunlabelCommand:
+             pull: PullOptions, progress: Callable[[str], None],
+             opts: Optional[dict[str, str]] = None) -> RunlabelCommand:
+    """opts: $OPT1, $OPT2, $OPT3 as --opt1/--opt2/--opt3 give them (over the environment's)."""
     from storage.errors import StorageError
 
     from .imagestore import lookup
@@ -101,11 +113,11 @@ def runlabel(rt: Runtime, label: str, image: str, args: list[str], name: Optiona
 
             raise translate(exc) from exc
     labels = (found.config.get("config") or {}).get("Labels") or {}
-    text = labels.get(label)
+    text = label_text(labels, label)
     if not text:
         raise InvalidArgument(f"cannot find the value of label: {label} in image: {image}")
     image_name, ctr_name = image_and_name(found.id, found.names, image, name)
-    words = substitute(text, args, image_name, ctr_name, os.getcwd(), dict(os.environ))
+    words = substitute(text, args, image_name, ctr_name, os.getcwd(), {**os.environ, **(opts or {})})
     env = dict(os.environ, PODMAN_RUNLABEL_NESTED="1")
     if words[0] in _SELF:
         made = _podpy_command(rt, *words[1:])

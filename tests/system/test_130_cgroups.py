@@ -143,8 +143,17 @@ def test_top_and_stats(store):
     assert rows[0].split() == ["USER", "PID", "PPID", "%CPU", "ELAPSED", "TTY", "TIME", "COMMAND"]
     assert rows[1].split()[:3] == ["root", "1", "0"] and rows[1].endswith("while :; do :; done")
     assert p("top", "busy", "pid", "comm").stdout.splitlines()[1].split() == ["1", "sh"]
-    res = p("top", "busy", "bogus", check=False)
-    assert res.returncode == 125 and "unknown descriptor" in res.stderr
+    # podman's other descriptors: the host's ids and pid, the process's state and capabilities
+    host = p("top", "busy", "huser", "hpid", "state", "seccomp", "capamb", "capeff").stdout.splitlines()
+    assert host[0].split() == ["HUSER", "HPID", "STATE", "SECCOMP", "AMBIENT", "CAPS", "EFFECTIVE", "CAPS"]
+    huser, hpid, state, seccomp, ambient, effective = host[1].split()
+    assert huser == str(os.getuid()) and Path(f"/proc/{hpid}").exists() and state in "RS"
+    assert seccomp == "filter" and ambient == "none" and "CHOWN" in effective.split(",")
+    # what is not a descriptor goes to the container's ps, without that ps's own line
+    ps = p("top", "busy", "-o", "pid,args").stdout.splitlines()
+    assert ps[:2] == ["PID   COMMAND", "    1 sh -c while :; do :; done"] and not [x for x in ps if "pid,args" in x]
+    bogus = p("top", "busy", "bogus").stdout.splitlines()
+    assert bogus[0].split() == ["PID", "USER", "COMMAND"] and not [x for x in bogus if "bogus" in x]
     stats = json.loads(p("stats", "--no-stream", "--format", "json", "busy").stdout)[0]
     assert stats["name"] == "busy" and stats["pids"] == "1"   # podman's JSON: every figure as text
     assert float(stats["cpu_percent"].rstrip("%")) > 20   # a busy loop: CPU from the cgroup's cpu.stat

@@ -169,6 +169,14 @@ def test_namespaces_of_another_container(p):
     assert out == [_ns("pid"), socket.gethostname()]
     res = _run(p, "--pid", "container:no-such-container", "busybox", "true", check=False)
     assert "looking up container to share pid namespace with" in _one_line_error(res)
+    # a private IPC namespace is not for sharing (the default, shareable, and none are)
+    priv = p("create", "--name", "privipc", "--ipc", "private", "busybox", "true").stdout.strip()
+    res = p("create", "--ipc", "container:privipc", "busybox", "true", check=False)
+    assert res.returncode == 125 and res.stderr == (f"Error: joining IPC of container {priv} is not allowed: "
+                                                    "non-shareable IPC (hint: use IpcMode:shareable for the donor "
+                                                    "container)\n")
+    p("create", "--name", "noipc", "--ipc", "none", "busybox", "true")
+    p("create", "--ipc", "container:noipc", "busybox", "true")
 
 
 def test_cgroups_disabled(p):

@@ -401,6 +401,13 @@ def test_container_runlabel_substitutes_displays_and_runs_as_podman(p, podman, t
         assert p("ps", "-a", "--format", "{{.Names}}").stdout.split().count("lbl") == 0
         out = p("container", "runlabel", "INSTALL", "localhost/lbl", "x", env={"OPT1": "one"}).stdout
         assert out.split()[:4] == ["install", "localhost/lbl:latest", "lbl", "one"] and out.split()[-1] == "x"
+        # --opt1 over the environment's $OPT1, and the label's name in any case
+        for tool in (p, podman):
+            out = tool("container", "runlabel", "--display", "--opt1", "R1", "install", "localhost/lbl").stdout
+            assert out.split()[2:5] == ["install", "localhost/lbl:latest", "lbl"] and out.split()[5] == "R1"
+        out = p("container", "runlabel", "--display", "--opt1", "R1", "install", "localhost/lbl",
+                env={"OPT1": "one"}).stdout
+        assert out.split()[5] == "R1"
         # --replace: the container of the command's --name goes first
         p("create", "--name", "web", "busybox", "true")
         assert "N=web" in p("container", "runlabel", "--replace", "--name", "web", "RUN",

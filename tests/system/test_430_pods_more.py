@@ -171,6 +171,13 @@ def test_a_member_of_its_own_id_maps_is_refused_in_podmans_words(p, podman, args
             tool("pod", "rm", "-f", "umr", check=False)
 
 
+def test_userns_with_a_pod_is_refused_before_the_pod_is_looked_up(p, podman):
+    for tool, image in ((p, "busybox"), (podman, "localhost/busybox")):
+        for verb in ("create", "run"):
+            r = tool(verb, "--userns=bar", "--pod=nosuchpod", image, "true", check=False)
+            assert (r.returncode, r.stderr.strip()) == (125, "Error: --userns and --pod cannot be set together")
+
+
 def test_pod_userns_keep_id_is_its_containers(p, podman):
     p("pod", "create", "--name", "uk", "--userns", "keep-id")
     podman("pod", "create", "--name", "uk", "--userns", "keep-id")

@@ -48,6 +48,10 @@ def test_platform_flags():
         platform_of("linux/arm64/v8/x", None, None, None)
     with pytest.raises(InvalidArgument):
         platform_of("linux//v8", None, None, None)
+    # podman's words for both ways at once (before a pull looks anything up)
+    for os_, arch in (("bar", None), (None, "bar")):
+        with pytest.raises(InvalidArgument, match="^--platform option can not be specified with --arch or --os$"):
+            platform_of("foo", os_, arch, None)
 
 
 def _auth(user, pw):

@@ -149,12 +149,14 @@ def test_save_flag_checks_pass():
     (dict(format="bogus"), 'unknown format "bogus"'),
     (dict(format="v2s1"), "schema 1"),
     (dict(format="v2s2", compression="zstd"), "no zstd"),
+    (dict(format="docker", compression="zstd"), "no zstd"),
     (dict(compression="xz"), "--compression-format"),
 ])
 def test_push_flag_checks(opts, message):
     with pytest.raises(InvalidArgument, match=message):
         check(PushOptions(image="a", **opts))
-    check(PushOptions(image="a", format="v2s2"))
+    assert check(PushOptions(image="a", format="v2s2")).format == "v2s2"
+    assert check(PushOptions(image="a", format="docker")).format == "v2s2"   # podman's other name
 
 
 # ------------------------------------------------------------- writing layouts --
