@@ -51,6 +51,7 @@ def info(rt: Runtime) -> dict[str, Any]:
     return {
         "host": {
             "arch": host_arch(),
+            "buildahVersion": version()["Version"],   # `build` is podpy's own builder
             "cgroupManager": cfg.cgroup_manager,
             "cgroupVersion": "v2" if cg.mount else "none",
             "cgroupMount": cg.mount or "",
@@ -73,7 +74,10 @@ def info(rt: Runtime) -> dict[str, Any]:
             "ociRuntime": {"name": cfg.runtime or "podpy", "path": sys.argv[0], "version": version()["Version"],
                            "flags": list(cfg.runtime_flags)},
             "eventLogger": cfg.events_backend,
-            "conmon": {"path": cfg.conmon or "", "used": False},
+            # podman's conmon: podpy supervises containers itself (a foreground `run`, else the
+            # user's monitor, `podpy` too); a configured conmon is recorded, not used
+            "conmon": {"package": f"podpy {version()['Version']}", "path": cfg.conmon or sys.argv[0],
+                       "version": f"podpy monitor version {version()['Version']}", "used": False},
             "networkCmdPath": cfg.network_cmd_path or "",
             "networkConfigDir": cfg.network_config_dir or "",
             # where `system service` listens by default (what `system connection add` asks over ssh)

@@ -57,7 +57,7 @@ def _write(path: str, data: dict[str, Any]) -> None:
 
     os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
     with atomic_file(path, 0o600) as f:
-        f.write((json.dumps(data, indent=1) + "\n").encode())
+        f.write((json.dumps(data, indent="\t") + "\n").encode())   # podman's layout
 
 
 def login(registry: str, user: str, password: str, *, tls_verify: Optional[bool], cert_dir: Optional[str],
@@ -76,9 +76,13 @@ def login(registry: str, user: str, password: str, *, tls_verify: Optional[bool]
     insecure = bool(entry and entry.insecure) or tls_verify is False
     options = RegistryOptions(insecure=insecure, tls_verify=tls_verify is not False and not insecure,
                               cert_dir=cert_dir, credentials=(user, password))
+    from storage.transports.errors import UnauthorizedError
+
     try:
         with RegistryClient(host, options) as client:
             client.check_login()
+    except UnauthorizedError:
+        raise InvalidArgument(f'logging into "{key}": invalid username/password') from None
     except PodpyError:
         raise
     except Exception as exc:  # noqa: BLE001

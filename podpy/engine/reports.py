@@ -96,6 +96,9 @@ def container_inspect(rec: ContainerRecord, rootfs: str, driver: str, run_dir: s
             "OOMKilled": False,
             "Dead": False,
             "Pid": rec.pid or 0,
+            # the container's supervisor, podman's conmon: this podpy for a foreground run, the
+            # user's monitor for a detached one
+            "ConmonPid": (rec.owner_pid or 0) if rec.state in (RUNNING, "paused") else 0,
             "CgroupPath": rec.cgroup or "",
             "ExitCode": rec.exit_code if rec.exit_code is not None else 0,
             "Error": "",
@@ -174,6 +177,7 @@ def container_inspect(rec: ContainerRecord, rootfs: str, driver: str, run_dir: s
             **_limits(cfg.limits),
             **_RESOURCES, **cfg.resources,
             "CgroupConf": dict(cfg.cgroup_conf) or None,
+            "CgroupManager": "cgroupfs",   # podpy writes the delegated cgroup tree itself
             "CgroupParent": cfg.cgroup_parent,
             "SecurityOpt": ([f"seccomp={cfg.seccomp}"] if cfg.seccomp else [])
             + (["no-new-privileges"] if cfg.no_new_privileges else []),

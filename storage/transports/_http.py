@@ -244,7 +244,7 @@ class Session:
                 self._auth.forget(auth.token_scope(repository, push))
             rejected = " (credentials rejected)" if request.headers.get("Authorization", "").startswith(
                 "Basic ") else ""
-            raise UnauthorizedError(f"{label}: authentication required{rejected}")
+            raise UnauthorizedError(f"{label}: unauthorized: authentication required{rejected}")
         if reply.status == 403:
             raise UnauthorizedError(f"{label}: access denied")
         for _ in range(_MAX_REDIRECTS):

@@ -183,7 +183,7 @@ class Authenticator:
         Raises UnauthorizedError when credentials are missing or refused.
         """
         if sent is not None and sent.startswith("Basic "):
-            raise UnauthorizedError(f"{label}: authentication required (credentials rejected)")
+            raise UnauthorizedError(f"{label}: unauthorized: authentication required (credentials rejected)")
         scope = token_scope(repository, push)
         self.forget(scope)  # a kept token may have expired: it gets one fresh replacement
         challenges = parse_challenges(challenge_headers)
@@ -199,7 +199,7 @@ class Authenticator:
             status, body, answered = get(url, headers)
             if status == 401:
                 rejected = " (credentials rejected)" if self._credentials else ""
-                raise UnauthorizedError(f"{label}: authentication required{rejected}")
+                raise UnauthorizedError(f"{label}: unauthorized: authentication required{rejected}")
             if status == 403:
                 raise UnauthorizedError(f"{label}: access denied")
             if status != 200:
@@ -211,9 +211,9 @@ class Authenticator:
             return f"Bearer {token}"
         if any(c.scheme == "basic" for c in challenges):
             if self._credentials is None:
-                raise UnauthorizedError(f"{label}: authentication required")
+                raise UnauthorizedError(f"{label}: unauthorized: authentication required")
             self._basic = True
             return basic_authorization(self._credentials)
         schemes = ", ".join(sorted({c.scheme for c in challenges}))
         detail = f" (unsupported authentication scheme {schemes})" if schemes else ""
-        raise UnauthorizedError(f"{label}: authentication required{detail}")
+        raise UnauthorizedError(f"{label}: unauthorized: authentication required{detail}")

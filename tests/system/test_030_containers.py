@@ -54,6 +54,23 @@ def test_inspect_shape_and_templates(podpy, busybox, tmp_path):
     podpy("rm", "insp")
 
 
+def test_inspect_names_the_supervisor_and_the_cgroup_manager(podpy, busybox):
+    """podman's .State.ConmonPid (its conmon; podpy's monitor for a detached container) while it
+    runs, 0 once it is over; .HostConfig.CgroupManager."""
+    podpy("run", "-d", "--name", "sup", "--network", "none", busybox, "sleep", "60")
+    try:
+        out = podpy("inspect", "--format", "{{.State.ConmonPid}} {{.State.Pid}} {{.HostConfig.CgroupManager}}",
+                    "sup").stdout.split()
+        supervisor, pid = int(out[0]), int(out[1])
+        assert supervisor > 0 and supervisor != pid and out[2] == "cgroupfs"
+        with open(f"/proc/{supervisor}/cmdline", "rb") as f:
+            assert b"podpy" in f.read()
+        podpy("stop", "-t", "0", "sup")
+        assert podpy("inspect", "--format", "{{.State.ConmonPid}}", "sup").stdout == "0\n"
+    finally:
+        podpy("rm", "-f", "sup", check=False)
+
+
 def test_rm_several_with_partial_failure(podpy, busybox):
     """As podman's: every name is looked up first, and one no container has stops the removal
     before anything is removed; a container that cannot be removed (running, without -f)

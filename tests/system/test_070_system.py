@@ -15,6 +15,10 @@ def test_info_says_which_driver_and_why(podpy, busybox):
     assert podpy("info", "--format", "{{.Store.GraphDriverName}}").stdout.strip() == store["graphDriverName"]
     text = podpy("info").stdout
     assert "graphDriverName:" in text and "cgroupVersion:" in text
+    # podman's fields for its builder and its conmon: podpy's own
+    assert podpy("info", "--format", "{{.Host.BuildahVersion}}").stdout == "0.1.0\n"
+    conmon = info["host"]["conmon"]
+    assert os.path.isabs(conmon["path"]) and conmon["package"].startswith("podpy ")
 
 
 def test_version_formats(podpy):

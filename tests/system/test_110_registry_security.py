@@ -251,8 +251,8 @@ def test_basic_login_with_a_wrong_password_writes_nothing(client, basic_registry
     res = p("login", "-u", USER, "-p", "wrong", basic_registry.host, check=False)
     assert not p.auth_json.exists()
     assert not (p.config_home / "containers" / "auth.json").exists()
-    # The same words as for a token server that refuses the password.
-    _one_error(res, "authentication required (credentials rejected)")
+    # podman's words, as for a token server that refuses the password.
+    _one_error(res, f'logging into "{basic_registry.host}": invalid username/password')
 
 
 def test_basic_login_pull_push_logout(client, basic_registry, pki, image_tar):
@@ -293,7 +293,7 @@ def test_basic_creds_without_login(client, basic_registry, pki, image_tar):
     _trust_by_default(q, pki, host)
     res = q("pull", "--creds", f"{USER}:wrong", f"{host}/tests/tiny:latest", check=False)
     assert q("images", "-q").stdout == ""
-    _one_error(res, "authentication required (credentials rejected)")
+    _one_error(res, ": unauthorized: authentication required (credentials rejected)")   # podman's words, and why
 
 
 # ---------------------------------------------------------- bearer tokens --
@@ -455,7 +455,7 @@ def test_token_wrong_password(client, token_registry):
     _insecure(p, reg.host)
     start = tokens.count()
     _one_error(p("login", "-u", USER, "-p", "wrong", reg.host, check=False),
-               "authentication required (credentials rejected)")
+               f'logging into "{reg.host}": invalid username/password')
     assert not p.auth_json.exists()
     _one_error(p("pull", "--creds", f"{USER}:wrong", f"{reg.host}/tests/multi:latest", check=False),
                "authentication required (credentials rejected)")

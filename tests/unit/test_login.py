@@ -38,7 +38,7 @@ def test_login_checks_and_stores(env, mode):
         entry = load(path)["auths"][fake.netloc]
         assert base64.b64decode(entry["auth"]).decode() == f"{USER}:{PASSWORD}"
         assert lg.stored_user(fake.netloc, None) == USER
-        with pytest.raises(PodpyError, match="authentication required"):
+        with pytest.raises(PodpyError, match=f'^logging into "{fake.netloc}": invalid username/password$'):
             lg.login(fake.netloc, USER, "wrong", tls_verify=False, cert_dir=None, auth_file=None)
         # The failed login kept the good entry.
         assert fake.netloc in load(path)["auths"]
