@@ -246,7 +246,8 @@ class PodEngine:
     def restart(self, names: list[str], timeout: Optional[int] = None, all_: bool = False,
                 latest: bool = False) -> list[Report]:
         stopped = {r.name: r for r in self.stop(names, timeout, all_, latest)}
-        started = self.start([r.value for r in stopped.values() if r.error is None and r.value])
+        ids = [r.value for r in stopped.values() if r.error is None and r.value]
+        started = self.start(ids) if ids else []   # `--all` with no pods: nothing to do, as in podman
         out = [r for r in stopped.values() if r.error is not None]
         return out + started
 
@@ -314,9 +315,6 @@ class PodEngine:
 
         check_timeout(timeout)
         reconcile(self.rt)
-        if all_ and not names:
-            names = [p.id for p in self.pods.all()]
-            all_ = False
 
         def one(name: str) -> str:
             pod = self.pods.lookup(name)
