@@ -277,9 +277,9 @@ class State:
             other = self.db.conn.execute("SELECT id FROM containers WHERE name=?", (rec.name,)).fetchone()
             if other is None:
                 raise
-            raise NameInUse(
-                f"the container name \"{rec.name}\" is already in use by {other[0]}. You have to remove "
-                "that container to be able to reuse that name: that name is already in use") from exc
+            raise NameInUse(   # podman's words, where its storage refuses the name
+                f"creating container storage: the container name \"{rec.name}\" is already in use by {other[0]}. "
+                "You have to remove that container to be able to reuse that name: that name is already in use") from exc
 
     def get(self, cid: str) -> Optional[ContainerRecord]:
         row = self.db.conn.execute("SELECT * FROM containers WHERE id=?", (cid,)).fetchone()

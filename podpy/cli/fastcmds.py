@@ -119,9 +119,10 @@ KUBE_PLAY = (
 
 KUBE_DOWN = ((("--force", "--no-force"), "force", FLAG, False),)
 
-# command path -> (its table, its positional parameters (each one word, all required))
-COMMANDS = {"pod create": (POD_CREATE, ()), "kube play": (KUBE_PLAY, ("file",)),
+# command path -> (its table, its positional parameters (each one word, required but OPTIONAL_ARGS'))
+COMMANDS = {"pod create": (POD_CREATE, ("pod_name",)), "kube play": (KUBE_PLAY, ("file",)),
             "play kube": (KUBE_PLAY, ("file",)), "kube down": (KUBE_DOWN, ("file",))}
+OPTIONAL_ARGS = ("pod_name",)   # None when not given, as typer's Argument(None)
 _TRUE, _FALSE = ("true", "1"), ("false", "0")
 
 
@@ -164,8 +165,9 @@ def parse(path: str, words: list[str]) -> Optional[dict[str, Any]]:
             params[name].append(value)
         else:
             params[name] = value
-    if len(args) != len(positional):
+    if not len([p for p in positional if p not in OPTIONAL_ARGS]) <= len(args) <= len(positional):
         return None
+    params.update({p: None for p in positional if p in OPTIONAL_ARGS})
     params.update(zip(positional, args))
     return params
 
@@ -191,10 +193,13 @@ def pod_create(runtime: Callable[[], Any], p: dict[str, Any], remote: Any = None
     instead)."""
     from ..engine.podoptions import PodCreateOptions
     from ..engine.pods import PodEngine
+    from ..errors import InvalidArgument
     from . import render
 
+    if p["pod_name"] is not None and p["name"] is not None:   # podman 4.3's optional NAME
+        raise InvalidArgument("cannot specify --name and NAME at the same time")
     opts = PodCreateOptions(
-        name=p["name"], infra=p["infra"], infra_image=p["infra_image"], infra_command=p["infra_command"],
+        name=p["name"] if p["pod_name"] is None else p["pod_name"], infra=p["infra"], infra_image=p["infra_image"], infra_command=p["infra_command"],
         infra_name=p["infra_name"], infra_conmon_pidfile=p["infra_conmon_pidfile"], share=p["share"],
         share_parent=p["share_parent"], publish=list(p["publish"]), network=list(p["network"]),
         hostname=p["hostname"], add_host=list(p["add_host"]), dns=list(p["dns"]),

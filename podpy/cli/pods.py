@@ -60,6 +60,7 @@ def _ids_from(files: List[str]) -> List[str]:
 
 def create(
     ctx: typer.Context,
+    pod_name: Optional[str] = typer.Argument(None, metavar="[NAME]", help="Name of the pod (or --name)."),
     name: Optional[str] = typer.Option(None, "-n", "--name", help="Name of the pod."),
     infra: bool = typer.Option(True, "--infra/--no-infra", help="Make an infra container that holds the namespaces."),
     infra_image: Optional[str] = typer.Option(None, "--infra-image", help="Image of the infra container."),
@@ -208,6 +209,7 @@ def rm(
     names = list(pods or []) + _ids_from(pod_id_file)
     if not names and not all_ and not latest:
         raise InvalidArgument("you must provide at least one name or id")
+    ignore = ignore or force   # podman's: --force passes over pods that do not exist
     raise typer.Exit(_reports(engine(ctx).rm(names, force, all_, ignore, timeout, latest), ignore, missing_code=1))
 
 

@@ -21,7 +21,7 @@ PS_HEADERS = {"ID": "CONTAINER ID", "CreatedHuman": "CREATED", "Pod": "POD ID", 
 def ps_row(entry: PsEntry, no_trunc: bool, size: bool = False) -> dict[str, Any]:
     """One container of `ps --format`: podman's fields (`.State` is the status in words, as in
     podman's templates; `.Size` only with --size; the namespaces' fields only with --ns)."""
-    from ..network.options import ports_text
+    from ..network.options import ports_from_json, ports_text
 
     rec = entry.record
     data = dict(entry.data)
@@ -40,7 +40,7 @@ def ps_row(entry: PsEntry, no_trunc: bool, size: bool = False) -> dict[str, Any]
         "RunningFor": ago(rec.created),
         "State": data["Status"],
         "Names": rec.name,
-        "Ports": ports_text(rec.config.ports),
+        "Ports": ports_text(ports_from_json(data.get("Ports"))),   # a pod's members show their infra's
         "Networks": ",".join(data["Networks"]),
         "Labels": rec.config.labels,
         "Size": _ps_size(data["Size"]) if size and data.get("Size") else "",

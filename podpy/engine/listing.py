@@ -31,6 +31,7 @@ def ps(rt: Runtime, opts: PsOptions) -> list[PsEntry]:
     (oldest first by default). A container with a healthcheck carries its health state; with
     size, its writable layer's and its whole file system's sizes; with namespaces, the inodes
     of its namespaces."""
+    from ..network.options import ports_json
     from . import psfilter
     from .reports import ps_json
 
@@ -44,7 +45,8 @@ def ps(rt: Runtime, opts: PsOptions) -> list[PsEntry]:
     reconcile(rt)
     match = psfilter.matcher(rt, psfilter.group(opts.filters))
     last = 1 if opts.latest else opts.last
-    recs = [r for r in rt.state.all() if r.state != CONFIGURED]   # newest first
+    every = rt.state.all()
+    recs = [r for r in every if r.state != CONFIGURED]   # newest first
     if not opts.all and last <= 0 and not any(f.startswith("status=") for f in opts.filters):
         recs = [r for r in recs if r.state == RUNNING]
     recs = [r for r in recs if match(r)]
@@ -60,6 +62,8 @@ def ps(rt: Runtime, opts: PsOptions) -> list[PsEntry]:
     entries = []
     for rec in recs:
         data, health = ps_json(rec), None
+        if rec.config.network.startswith("container:"):
+            data["Ports"] = ports_json(_published(rec, every))
         data["PodName"] = pod_names.get(rec.config.pod, "")
         if rec.state == RUNNING and stop_waiting(rt.container_run_dir(rec.id)):
             data["State"], data["Status"] = "stopping", "Stopping"   # podman's words while a stop waits
@@ -75,6 +79,21 @@ def ps(rt: Runtime, opts: PsOptions) -> list[PsEntry]:
             data["Namespaces"] = _namespaces(rec.pid if rec.state in (RUNNING, "paused") else None)
         entries.append(PsEntry(rec, data, health))
     return _sorted(entries, opts.sort)
+
+
+def _published(rec: ContainerRecord, every: list[ContainerRecord]) -> list[dict[str, Any]]:
+    """The ports published for rec: with `--network container:X` (a pod's members: its infra
+    container), X's, followed to the container that has a network of its own, as podman's ps
+    shows them."""
+    by_id = {r.id: r for r in every}
+    seen: set[str] = set()
+    while rec.config.network.startswith("container:") and rec.id not in seen:
+        seen.add(rec.id)
+        joined = by_id.get(rec.config.network.partition(":")[2])
+        if joined is None:
+            return []
+        rec = joined
+    return list(rec.config.ports)
 
 
 def _sorted(entries: list[PsEntry], key: str) -> list[PsEntry]:

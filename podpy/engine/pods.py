@@ -48,7 +48,7 @@ class PodEngine:
         name = check_name(o.name) if o.name else None
         share = parse_share(o.share, o.infra)
         if o.exit_policy not in EXIT_POLICIES:
-            raise InvalidArgument(f'invalid pod exit policy: "{o.exit_policy}"')
+            raise InvalidArgument(f'running pod create option: invalid pod exit policy: "{o.exit_policy}"')
         if not o.infra:
             for flag, given in (("--publish", o.publish), ("--network", o.network), ("--hostname", o.hostname),
                                 ("--add-host", o.add_host), ("--dns", o.dns), ("--infra-image", o.infra_image),
@@ -152,7 +152,7 @@ class PodEngine:
 
                 ensure_image(self.rt, image, "missing", lambda _line: None)
         copts = CreateOptions(
-            image=image, command=list(cfg.infra_command), name=cfg.infra_name or f"{pod.id[:12]}-infra",
+            image=image, name=cfg.infra_name or f"{pod.id[:12]}-infra",
             network=list(o.network), publish=list(o.publish), add_hosts=list(o.add_host),
             # podman's: the pod's name, in a UTS namespace of the pod's own
             hostname=(o.hostname or pod.name) if "uts" in cfg.share and o.uts in (None, "private") else None,
@@ -164,8 +164,10 @@ class PodEngine:
             volumes_from=list(o.volumes_from), devices=list(o.devices), uidmap=list(o.uidmap),
             gidmap=list(o.gidmap), subuidname=o.subuidname, subgidname=o.subgidname,
             conmon_pidfile=o.infra_conmon_pidfile, sdnotify="ignore")   # the pause process tells systemd nothing
-        if cfg.infra_command:
-            copts.entrypoint = "[]"
+        if cfg.infra_command:   # podman's: the infra command is the entrypoint, with no Cmd
+            import json
+
+            copts.entrypoint = json.dumps(list(cfg.infra_command))
         return create(self.rt, copts, pod=pod, infra=True)
 
     # -- lookups ------------------------------------------------------------------------
@@ -246,7 +248,8 @@ class PodEngine:
     def restart(self, names: list[str], timeout: Optional[int] = None, all_: bool = False,
                 latest: bool = False) -> list[Report]:
         stopped = {r.name: r for r in self.stop(names, timeout, all_, latest)}
-        started = self.start([r.value for r in stopped.values() if r.error is None and r.value])
+        ids = [r.value for r in stopped.values() if r.error is None and r.value]
+        started = self.start(ids) if ids else []   # `--all` with no pods: nothing to do, as in podman
         out = [r for r in stopped.values() if r.error is not None]
         return out + started
 
@@ -314,9 +317,6 @@ class PodEngine:
 
         check_timeout(timeout)
         reconcile(self.rt)
-        if all_ and not names:
-            names = [p.id for p in self.pods.all()]
-            all_ = False
 
         def one(name: str) -> str:
             pod = self.pods.lookup(name)
@@ -325,28 +325,9 @@ class PodEngine:
         return self._each_pod(names, all_, latest, one, ignore)
 
     def _remove(self, pod: PodRecord, force: bool, timeout: Optional[int]) -> None:
-        from .removal import remove_container
+        from .removal import remove_pod
 
-        recs = self._stop_order(pod)
-        # its infra container running alone does not keep a pod, as in podman: it is stopped
-        running = [r for r in recs if r.state in ("running", "paused") and not r.config.pod_infra]
-        if running and not force:
-            raise InvalidState(f"pod {pod.id} has containers that are not ready to be removed: cannot remove "
-                               f"container {running[0].id} as it is running - running or paused containers cannot "
-                               "be removed without force: container state improper")
-        for rec in recs:
-            current = self.rt.state.get(rec.id)
-            if current is None:
-                continue
-            try:
-                remove_container(self.rt, current, force or current.config.pod_infra, False, timeout, self.warn)
-            except NoSuchContainer:
-                pass
-        from .podcgroup import remove as remove_cgroup
-
-        remove_cgroup(pod)     # before the row: a command killed in between leaves the pod to remove again
-        self.pods.delete(pod.id)
-        self._event(pod, "remove")
+        remove_pod(self.rt, pod, force, timeout, self.warn)
 
     def prune(self) -> list[Report]:
         """`pod prune`: every pod none of whose containers runs."""

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from typing import Callable, Optional
 
     from .entities import ContainerPruneOptions
+    from .podstore import PodRecord
 
 
 def remove_container(rt: Runtime, rec: ContainerRecord, force: bool, volumes: bool = False,
@@ -135,7 +136,8 @@ def remove_many(rt: Runtime, names: list[str], force: bool, all_: bool, ignore: 
     (a name no container has, unless ignored, stops the removal before anything is removed).
     A container others share namespaces of is refused while they exist; with depend they are
     removed first (reported by full id, as podman's --depend prints them), and --all removes
-    every dependent before what it depends on."""
+    every dependent before what it depends on. An infra container is removed only with its
+    pod: with depend or --all the pod goes too, with every container of it (each reported)."""
     reconcile(rt)
     targets: list[tuple[str, Optional[ContainerRecord], Optional[PodpyError]]] = []
     if all_:
@@ -173,15 +175,25 @@ def remove_many(rt: Runtime, names: list[str], force: bool, all_: bool, ignore: 
                     expanded.append((d.id, d, None))
         targets = expanded
     reports = []
+    gone: set[str] = set()   # removed with their pod, through its infra container
     for label, rec, err in targets:
         if rec is None:
             reports.append(Report(label, error=err))
+            continue
+        if rec.id in gone:
             continue
         try:
             if rec.config.pod_infra:
                 from .podstore import PodStore
 
                 pod = PodStore(rt.db).get(rec.config.pod)
+                if pod is not None and (depend or all_):
+                    # podman's: the infra container goes with its pod, and so every container of it
+                    removed = remove_pod(rt, pod, force, timeout, warn)
+                    gone.update(removed)
+                    reports.append(Report(label))
+                    reports += [Report(cid) for cid in removed if cid != rec.id]
+                    continue
                 if pod is not None:
                     raise PodpyError(f"container {rec.id} is the infra container of pod {pod.id} and cannot be "
                                      "removed without removing the pod")
@@ -199,6 +211,42 @@ def remove_many(rt: Runtime, names: list[str], force: bool, all_: bool, ignore: 
         except Exception as exc:  # noqa: BLE001
             reports.append(Report(label, error=translate(exc)))
     return reports
+
+
+def remove_pod(rt: Runtime, pod: PodRecord, force: bool, timeout: Optional[int],
+               warn: Optional[Callable[[str], None]] = None) -> list[str]:
+    """`pod rm`, and `rm --depend INFRA` or `rm --all` of a pod's infra container: the pod's
+    containers (members newest first, the infra container last; a running member only with
+    force), its cgroup and the pod; the ids of the containers removed."""
+    from .. import events
+    from .podcgroup import remove as remove_cgroup
+    from .podstore import PodStore, members
+
+    recs = members(rt.state.all(), pod.id)
+    recs = [r for r in reversed(recs) if not r.config.pod_infra] + [r for r in recs if r.config.pod_infra]
+    # its infra container running alone does not keep a pod, as in podman: it is stopped
+    running = [r for r in recs if r.state in (RUNNING, "paused") and not r.config.pod_infra]
+    if running and not force:
+        raise InvalidState(f"pod {pod.id} has containers that are not ready to be removed: cannot remove "
+                           f"container {running[0].id} as it is running - running or paused containers cannot "
+                           "be removed without force: container state improper")
+    removed = []
+    for rec in recs:
+        current = rt.state.get(rec.id)
+        if current is None:
+            continue
+        try:
+            remove_container(rt, current, force or current.config.pod_infra, False, timeout, warn)
+            removed.append(rec.id)
+        except NoSuchContainer:
+            pass
+    remove_cgroup(pod)     # before the row: a command killed in between leaves the pod to remove again
+    PodStore(rt.db).delete(pod.id)
+    try:
+        events.emit(rt.cfg.runroot, "pod", "remove", pod.id, pod.name)
+    except Exception:  # noqa: BLE001 - an event log that cannot be written loses no pod
+        pass
+    return removed
 
 
 def prune(rt: Runtime, opts: ContainerPruneOptions) -> list[PruneReport]:

@@ -71,8 +71,8 @@ class RunVerbs:
         return create(self.rt, self._new_pod(opts), on_replaced=on_replaced, image=image)
 
     def _new_pod(self, opts: CreateOptions) -> CreateOptions:
-        """`--pod new:NAME`: the pod made first (with the container's published ports and
-        networks, which belong to a pod), the container then made in it."""
+        """`--pod new:NAME`: the pod made first (with the container's published ports, networks
+        and host name, which belong to a pod), the container then made in it."""
         if not (opts.pod or "").startswith("new:"):
             return opts
         from .podoptions import PodCreateOptions
@@ -80,11 +80,11 @@ class RunVerbs:
         from .runoptions import CreateOptions
 
         PodEngine(self.rt, self.warn).create(PodCreateOptions(
-            name=opts.pod[4:], publish=list(opts.publish), network=list(opts.network),
+            name=opts.pod[4:], publish=list(opts.publish), network=list(opts.network), hostname=opts.hostname,
             create_command=list(opts.create_command), userns=opts.userns, uidmap=list(opts.uidmap),
             gidmap=list(opts.gidmap), subuidname=opts.subuidname, subgidname=opts.subgidname))
         opts = CreateOptions(**opts.as_dict())
-        opts.pod, opts.publish, opts.network = opts.pod[4:], [], []
+        opts.pod, opts.publish, opts.network, opts.hostname = opts.pod[4:], [], [], None
         # the user namespace is the pod's, which its containers join
         opts.userns, opts.uidmap, opts.gidmap, opts.subuidname, opts.subgidname = None, [], [], None, None
         return opts

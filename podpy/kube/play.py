@@ -180,7 +180,8 @@ class _Pod(PodContainers):
             name=self.name, labels=[f"{k}={v}" for k, v in self.labels.items()], publish=publish,
             network=network, hostname=spec.get("hostname") or None, add_host=aliases, userns=opts.userns,
             ip=opts.ip, mac_address=opts.mac_address, share="ipc,uts" if host_network else None,
-            create_command=["podpy", "kube", "play"], no_hosts=opts.no_hosts)
+            create_command=["podpy", "kube", "play"], no_hosts=opts.no_hosts,
+            exit_policy="stop")   # podman's: a kube pod ends when its containers have
         out = PodPlan(self.name, create)
         volumes = self._volumes(spec.get("volumes") or [], out)
         pod_sc = spec.get("securityContext") or {}

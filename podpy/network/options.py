@@ -359,6 +359,12 @@ def ports_json(ports: list[dict[str, Any]]) -> Optional[list[dict[str, Any]]]:
             for ip, hport, cport, count, proto in _groups(ports)]
 
 
+def ports_from_json(groups: Optional[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """ports_json's groups (ps --format json's Ports) back as one entry per port."""
+    return [{"host_ip": g["host_ip"], "host_port": g["host_port"] + i, "container_port": g["container_port"] + i,
+             "protocol": g["protocol"]} for g in groups or [] for i in range(g.get("range") or 1)]
+
+
 def inspect_ports(ports: list[dict[str, Any]], exposed: list[tuple[int, str]]) -> dict[str, Any]:
     """inspect's NetworkSettings.Ports and HostConfig.PortBindings: "80/tcp": [{HostIp, HostPort}];
     exposed ports that are not published map to null."""

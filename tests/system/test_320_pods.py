@@ -198,7 +198,8 @@ def test_exit_policy_stop_ends_the_pod_with_its_last_container(p):
         time.sleep(0.1)
     assert _pods(p) == {"keep": "Degraded", "ends": "Exited"}   # continue: the infra container runs on
     res = p("pod", "create", "--exit-policy", "sometimes", check=False)
-    assert res.returncode == 125 and res.stderr == 'Error: invalid pod exit policy: "sometimes"\n'
+    assert res.returncode == 125 and res.stderr == \
+        'Error: running pod create option: invalid pod exit policy: "sometimes"\n'
 
 
 def test_a_containers_namespace_donor_is_started_first(p):

@@ -97,12 +97,25 @@ def test_both_parsers_read_a_command_line_alike(path):
 
 
 @pytest.mark.parametrize("words", [
-    ["--bogus"], ["--name"], ["-n"], ["--name", "a", "b"], ["posname"], ["--replace=true"], ["--help"],
+    ["--bogus"], ["--name"], ["-n"], ["a", "b"], ["--name", "a", "b", "c"], ["--replace=true"], ["--help"],
     ["-h"], ["--", "x"], ["--name", "-x"], ["-nfoo"], ["--infra=maybe"], ["--no-infra=false"],
     ["--dns-opt=x", "--bogus=1"],
 ])
 def test_what_the_fast_parser_is_not_sure_of_goes_to_typer(words):
     assert fastcmds.parse("pod create", words) is None
+
+
+def test_pod_create_takes_the_pods_name_as_an_optional_argument():
+    assert fastcmds.parse("pod create", [])["pod_name"] is None
+    assert fastcmds.parse("pod create", ["--replace", "web"])["pod_name"] == "web"
+
+
+def test_pod_create_refuses_both_name_and_argument_in_podmans_words():
+    from podpy.errors import InvalidArgument
+
+    params = fastcmds.parse("pod create", ["--name", "a", "b"])
+    with pytest.raises(InvalidArgument, match="^cannot specify --name and NAME at the same time$"):
+        fastcmds.pod_create(lambda: None, params)
 
 
 def test_kube_play_needs_its_file_from_typer_when_missing_or_doubled():

@@ -114,6 +114,28 @@ def test_ps_row_size_namespaces_and_podmans_fields():
     assert ps_row(PsEntry(rec, data, None), no_trunc=True)["Size"] == ""   # only with --size
 
 
+def _port(host: int, ctr: int) -> dict:
+    return {"host_ip": "", "host_port": host, "container_port": ctr, "protocol": "tcp"}
+
+
+def test_ps_shows_the_ports_of_the_container_whose_network_is_joined():
+    """A pod's member (`--network container:INFRA`), and a container joining one that joins,
+    shows the ports the container with the network publishes, as podman's ps does."""
+    from podpy.engine.listing import _published
+
+    infra = _rec("infra", 1, network="slirp4netns", ports=[_port(6234, 5234)])
+    member = _rec("member", 2, network=f"container:{infra.id}")
+    second = _rec("second", 3, network=f"container:{member.id}")
+    orphan = _rec("orphan", 4, network="container:" + "9" * 64)
+    every = [infra, member, second, orphan]
+    assert _published(member, every) == _published(second, every) == [_port(6234, 5234)]
+    assert _published(orphan, every) == []
+    data = {"Command": ["sleep", "1"], "Status": "Created", "State": "created", "Networks": [], "Mounts": [],
+            "ExitedAt": -62135596800, "Ports": [{"host_ip": "", "container_port": 5234, "host_port": 6234,
+                                                 "range": 2, "protocol": "tcp"}]}
+    assert ps_row(PsEntry(member, data, None), no_trunc=False)["Ports"] == "0.0.0.0:6234-6235->5234-5235/tcp"
+
+
 def _image(rt: Runtime, *names: str, created: str, labels: dict[str, str] | None = None) -> str:
     config = {"created": created, "architecture": "amd64", "os": "linux", "config": {"Labels": labels or {}},
               "rootfs": {"type": "layers", "diff_ids": []}, "history": []}

@@ -62,6 +62,9 @@ def test_port_listings_merge_ranges_like_podman():
     assert netopts.ports_json(ports)[2] == {"host_ip": "", "container_port": 90, "host_port": 9000, "range": 2,
                                             "protocol": "udp"}
     assert netopts.ports_json([]) is None
+    # ps's PORTS column is made from the JSON's groups: every port comes back from them
+    assert sorted(netopts.ports_from_json(netopts.ports_json(ports)), key=str) == sorted(ports, key=str)
+    assert netopts.ports_from_json(None) == []
     assert netopts.port_lines(ports) == ["70/tcp -> [::1]:7000", "80/tcp -> 127.0.0.1:8080",
                                          "90/udp -> 0.0.0.0:9000", "91/udp -> 0.0.0.0:9001"]
     assert netopts.port_lines(ports, "90/udp") == ["0.0.0.0:9000"]
