@@ -115,7 +115,8 @@ def inspect(doc: dict[str, Any]) -> dict[str, Any]:
         mounts.append(m)
     return {
         "Id": doc["Id"], "Created": doc.get("Created", ""), "Path": doc.get("Path", ""),
-        "Args": doc.get("Args") or [], "State": state, "Image": image_id(doc.get("Image", "")),
+        # Docker's arguments leave the path out, also for a command of one word (podman's repeat it)
+        "Args": [] if doc.get("Args") == [doc.get("Path")] else doc.get("Args") or [], "State": state, "Image": image_id(doc.get("Image", "")),
         "ResolvConfPath": doc.get("ResolvConfPath", ""), "HostnamePath": doc.get("HostnamePath", ""),
         "HostsPath": doc.get("HostsPath", ""), "LogPath": doc.get("LogPath", ""), "Name": "/" + doc.get("Name", ""),
         "RestartCount": doc.get("RestartCount", 0), "Driver": doc.get("Driver", ""), "Platform": "linux",

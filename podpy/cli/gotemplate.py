@@ -8,8 +8,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NoReturn, Union
 
-from podpy.cli._gotemplate_funcs import (FUNCS, SPECIAL_FORMS, ArgError, FuncError, NilMap, fold_key, go_str, lookup,
-                                         sorted_keys, truth)
+from podpy.cli._gotemplate_funcs import (FUNCS, SPECIAL_FORMS, ArgError, FuncError, NilMap, NilSlice, fold_key,
+                                         go_str, lookup, sorted_keys, truth)
 
 __all__ = ["Template", "TemplateError", "header_for", "parse", "render", "split_table"]
 
@@ -487,6 +487,8 @@ class _Exec:
                 self.fail(node, f"{name} has arguments but cannot be invoked as function")
             if val is None and name.lower() in MAP_FIELDS:
                 val = NilMap()   # a null map field is Go's nil map: `map[]`, index "", json null
+            elif val is None and name.lower() in SLICE_FIELDS:
+                val = NilSlice()   # a null list field is Go's nil slice: `[]`, json null
             recv = val
         return recv
 
@@ -564,6 +566,10 @@ def _unescape(fmt: str) -> str:
 # template names as fields: .Labels.app, .Config.Annotations.x, .Attributes.name
 MAP_FIELDS = frozenset({"labels", "annotations", "attributes", "options", "driveropts", "sysctls", "sysctl",
                         "storageopt", "networks", "ports", "volumes", "exposedports"})
+# podman's list fields that may be null in a document (Go's nil slices)
+SLICE_FIELDS = frozenset({"cmd", "entrypoint", "env", "args", "tags", "names", "repotags", "repodigests",
+                          "mounts", "binds", "capadd", "capdrop", "dns", "dnssearch", "dnsoptions", "extrahosts",
+                          "groupadd", "securityopt", "devices", "onbuild", "history", "namespaces", "containers"})
 
 
 def split_table(fmt: str) -> tuple[bool, str]:

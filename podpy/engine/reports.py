@@ -86,7 +86,7 @@ def container_inspect(rec: ContainerRecord, rootfs: str, driver: str, run_dir: s
         "Id": rec.id,
         "Created": rfc3339(rec.created),
         "Path": args[0] if args else "",
-        "Args": args[1:],
+        "Args": args[1:] or args[:1],   # podman's: a command of one word is its own argument too
         "State": {
             "OciVersion": "1.0.2",
             "Status": state,

@@ -52,6 +52,12 @@ def test_inspect_shape_and_templates(podpy, busybox, tmp_path):
     assert podpy("inspect", "--format", "{{.State.Status}} {{.Config.WorkingDir}}", "insp").stdout == "created /data\n"
     assert podpy("container", "inspect", "-f", "{{index .Config.Env 0}}", "insp").stdout.startswith("PATH=")
     podpy("rm", "insp")
+    # podman's Path and Args: the command's first word, then the rest (a one-word command repeated)
+    podpy("create", "--name", "one", busybox, "true")
+    podpy("create", "--name", "two", busybox, "sh", "-c", "echo hi")
+    fmt = "{{.Path}}|{{json .Args}}"
+    assert podpy("inspect", "--format", fmt, "one", "two").stdout == 'true|["true"]\nsh|["-c","echo hi"]\n'
+    podpy("rm", "one", "two")
 
 
 def test_inspect_names_the_supervisor_and_the_cgroup_manager(podpy, busybox):

@@ -159,6 +159,10 @@ def test_inspect_in_dockers_shape():
     assert doc["NetworkSettings"]["Ports"] == {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}
     assert doc["NetworkSettings"]["Networks"]["bridge"]["IPAddress"] == "10.0.2.100"
     assert doc["Mounts"] == [{"Type": "bind", "Source": "/a", "Destination": "/b", "RW": True}]
+    assert doc["Path"] == "sleep" and doc["Args"] == ["9"]
+    # podman repeats a one-word command as its argument; Docker's Args leave it out
+    one = inspect({**json.loads(json.dumps(PODMAN_DOC)), "Path": "true", "Args": ["true"]})
+    assert one["Path"] == "true" and one["Args"] == []
 
 
 def test_list_entry_and_status():

@@ -167,6 +167,16 @@ def test_a_missing_key_of_a_map_is_no_value_as_in_go() -> None:
     assert "can't evaluate field Nope" in err("{{.Config.Nope}}")
 
 
+def test_a_null_list_field_is_a_nil_slice_as_in_go() -> None:
+    """podman's list fields that are null (`Config.Cmd` of a container without one): Go's nil
+    slice, `[]` printed, false in `if`, nothing to `range`, `null` to `json`."""
+    doc = {"Config": {"Cmd": None, "Entrypoint": ["/bin/sh"]}, "Other": None}
+    assert render("{{.Config.Cmd}} {{.Config.Entrypoint}} {{json .Config.Cmd}} {{len .Config.Cmd}}", doc) == \
+        "[] [/bin/sh] null 0"
+    assert render("{{if .Config.Cmd}}has{{else}}none{{end}}{{range .Config.Cmd}}x{{end}}", doc) == "none"
+    assert render("{{.Other}}", doc) == "<no value>"   # a field not known as a list: as before
+
+
 def test_field_of_nil_is_an_error() -> None:
     assert "nil pointer evaluating .Pod.Name" in err("{{.Pod.Name}}")
 
