@@ -270,6 +270,10 @@ class ContainerEngine(RunVerbs):
 
         if exec_session is not None and all_:
             raise InvalidArgument("exec and all options conflict")
+        if exec_session is not None and len(names) > 1:
+            raise InvalidArgument("cannot use exec option when more than one container is given")
+        if exec_session is not None and remove_image:
+            raise InvalidArgument("exec and rmi options conflict")
         if not os.path.exists(os.path.join(self.rt.cfg.root, "podpy.db")):
             return [Report(n) for n in names]   # the store is gone (system reset): nothing to record
         if all_:

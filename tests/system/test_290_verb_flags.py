@@ -243,6 +243,10 @@ def test_container_cleanup_flags(p):
            f"failed to clean up container {busy}: container {busy} is running or paused, refusing to clean up: "
            "container state improper")
     _fails(p("container", "cleanup", "--exec", "abc", "-a", check=False), 125, "exec and all options conflict")
+    for args in (["--exec=foo", "--rmi", "nosuch"], ["--rmi", "--exec=foo", "nosuch"]):   # before any look-up
+        _fails(p("container", "cleanup", *args, check=False), 125, "exec and rmi options conflict")
+    _fails(p("container", "cleanup", "--exec", "abc", "a", "b", check=False), 125,
+           "cannot use exec option when more than one container is given")
     assert p("container", "cleanup", "--rm", "done1").stdout == "done1\n"
     assert p("container", "exists", "done1", check=False).returncode == 1
     assert p("container", "exists", "--external", "busy").returncode == 0
