@@ -305,7 +305,7 @@ def diff(
 
     from ..errors import NoSuchContainer
 
-    name = latest_or(ctx, container, latest, '"podpy diff" requires a name, id, or the "--latest" flag',
+    name = latest_or(ctx, container, latest, '"{path}" requires a name, id, or the "--latest" flag',
                      "unable to get latest container: ")
     try:
         changes = engine(ctx).diff(name)

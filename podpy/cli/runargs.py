@@ -18,7 +18,7 @@ from __future__ import annotations
 import sys
 
 from ..engine.runoptions import CREATE_OPTIONS, FLAG, MULTI, OPTIONS, VALUE, Option
-from ..errors import InvalidArgument
+from ..errors import InvalidArgument, UsageError
 from . import globalflags
 
 TYPE_CHECKING = False
@@ -76,11 +76,13 @@ def help_text(command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def parse(command: str, args: list[str], g: Optional[Globals] = None) -> Optional[dict[str, Any]]:
+def parse(command: str, args: list[str], g: Optional[Globals] = None,
+          invoked: str = "") -> Optional[dict[str, Any]]:
     """The options given, as CreateOptions fields (ExecOptions' for exec), with the image (the
     container) and the command; None after --help. Options not given are left to the
     options class's defaults. podman's persistent global flags among the options (`run --root
-    DIR IMAGE`) go to g."""
+    DIR IMAGE`) go to g. invoked: the command's words as the user ran it (`container run`),
+    for the hint after an unknown flag."""
     table = _index(TABLES[command])
     fields: dict[str, Any] = {}
 
@@ -108,7 +110,7 @@ def parse(command: str, args: list[str], g: Optional[Globals] = None) -> Optiona
                 i = globalflags.take(g, a, args, i)
                 continue
             if flag not in table:
-                raise _unknown(command, flag, f"unknown flag: {flag}")
+                raise _unknown(command, flag, f"unknown flag: {flag}", invoked)
             dest, kind = table[flag]
             if kind == FLAG:
                 fields[dest] = _boolean(flag, value) if eq else True
@@ -125,7 +127,7 @@ def parse(command: str, args: list[str], g: Optional[Globals] = None) -> Optiona
         while j < len(a):
             flag = "-" + a[j]
             if flag not in table:
-                raise _unknown(command, flag, f"unknown shorthand flag: {a[j]!r} in {a}")
+                raise _unknown(command, flag, f"unknown shorthand flag: {a[j]!r} in -{a[j:]}", invoked)
             dest, kind = table[flag]
             j += 1
             if kind == FLAG:
@@ -151,22 +153,22 @@ def parse(command: str, args: list[str], g: Optional[Globals] = None) -> Optiona
         fields["container"] = ""
         fields["command"] = ([image] if image else []) + args[i:]
         return fields
-    if not image:
-        what = "a container name or id" if command == "exec" else "an image name"
-        raise InvalidArgument(f"`podpy {command}` requires {what}")
+    if not image:   # podman's words
+        raise InvalidArgument("exec requires the name or ID of a container or the --latest flag"
+                              if command == "exec" else "requires at least 1 arg(s), only received 0")
     fields["container" if command == "exec" else "image"] = image
     fields["command"] = args[i:]
     return fields
 
 
-def _unknown(command: str, flag: str, otherwise: str) -> InvalidArgument:
+def _unknown(command: str, flag: str, otherwise: str, invoked: str = "") -> InvalidArgument:
     """The error for a flag this parser does not know: podman's flags that podpy refuses say
-    why (refusals.py, read only here), others are unknown."""
+    why (refusals.py, read only here), others are unknown (then podman's hint line)."""
     from .refusals import FLAGS, flag_refusal, message
 
     reason = flag_refusal(command, flag)
     if reason is None:
-        return InvalidArgument(otherwise)
+        return UsageError(otherwise, f"See '{globalflags.program()} {invoked or command} --help'")
     long = next((names.split("/")[-1] for names in FLAGS[command] if flag in names.split("/")), flag)
     return InvalidArgument(message(command, long, reason))
 

@@ -50,7 +50,7 @@ def _snapshot(p):
     (["run", "--stop-timeout", "soon", "busybox", "true"], "invalid --stop-timeout"),
     (["run", "--cgroup-parent", "../up", "busybox", "true"], "invalid --cgroup-parent"),
     (["run", "--read-only-tmpfs", "maybe", "busybox", "true"], "invalid --read-only-tmpfs"),
-    (["exec", "-i"], "requires a container name or id"),
+    (["exec", "-i"], "exec requires the name or ID of a container or the --latest flag"),
     (["commit", "nosuch", "img"], "no such container"),
     (["cp", "nosuch:/etc", "."], "no such container"),
     (["top", "nosuch"], "no such container"),
