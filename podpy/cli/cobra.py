@@ -19,6 +19,7 @@ from typing import Any, Callable, Optional
 import click
 
 from ..errors import UsageError
+from . import render
 
 INFINITE = 1 << 30
 
@@ -191,3 +192,58 @@ def unknown_flag(exc: click.NoSuchOption) -> UsageError:
     name = exc.option_name
     message = f"unknown flag: {name}" if name.startswith("--") else f"unknown shorthand flag: {name[1:]!r} in {name}"
     return UsageError(message, f"See '{exc.ctx.command_path} --help'" if exc.ctx is not None else "")
+
+
+# -- help ------------------------------------------------------------------------------------
+
+def _type_word(param: click.Option) -> str:
+    """pflag's word for what an option takes (none for a flag)."""
+    if param.is_flag or param.count:
+        return ""
+    if param.multiple:
+        return "stringArray"
+    return {click.INT: "int", click.FLOAT: "float"}.get(param.type, "string")   # type: ignore[call-overload]
+
+
+def _argument_words(cmd: click.Command) -> str:
+    """The arguments of a usage line, upper case, the optional ones bracketed: `NAME [NAME...]`."""
+    words = []
+    for param in cmd.params:
+        if not isinstance(param, click.Argument):
+            continue
+        name = (param.metavar or param.name or "ARG").upper().rstrip(".")
+        if param.nargs < 0:
+            words.append(f"{name} [{name}...]" if param.required else f"[{name}...]")
+        else:
+            words.append(name if param.required else f"[{name}]")
+    return " ".join(words)
+
+
+def command_help(cmd: click.Command, ctx: click.Context) -> str:
+    """cmd's help page in cobra's layout (the command named as invoked, its commands sorted)."""
+    text = (cmd.help or cmd.short_help or "").strip()
+    title, _, description = text.partition("\n\n")
+    title = " ".join(title.split())
+    rows = []
+    for param in cmd.get_params(ctx):
+        if not isinstance(param, click.Option) or param.hidden or "--help" in param.opts:
+            continue
+        short = next((o for o in param.opts if len(o) == 2), "")
+        long = next((o for o in param.opts if o.startswith("--")), short)
+        rows.append((short if long != short else "", long, _type_word(param), " ".join((param.help or "").split())))
+    commands = []
+    if isinstance(cmd, click.Group):
+        for name in cmd.list_commands(ctx):
+            sub = cmd.get_command(ctx, name)
+            if sub is not None and not sub.hidden:
+                commands.append((name, " ".join((sub.help or sub.short_help or "").split("\n\n")[0].split())))
+    if isinstance(cmd, click.Group):
+        usage = f"{ctx.command_path}{' [options]' if rows and ctx.parent is None else ''} [command]"
+    else:
+        usage = " ".join(w for w in (ctx.command_path, "[options]" if rows else "", _argument_words(cmd)) if w)
+    return render.help_page(title, description.strip("\n"), usage, sorted(commands), render.flag_rows(rows))
+
+
+def cobra_help(cmd: click.Command) -> None:
+    """cmd's --help (and a group's page before `missing command`) in cobra's layout."""
+    cmd.get_help = lambda ctx: command_help(cmd, ctx).rstrip("\n") + "\n"  # type: ignore[method-assign]

@@ -62,18 +62,15 @@ def _index(options: tuple[Option, ...]) -> dict[str, tuple[str, str]]:
     return table
 
 
-def help_text(command: str) -> str:
-    usage = USAGE.get(command, "IMAGE [COMMAND [ARG...]]")
-    lines = [f"Usage: podpy {command} [OPTIONS] {usage}", "", HELP[command], "", "Options:"]
-    rows = []
-    for o in TABLES[command]:
-        names = ", ".join(o.flags)
-        rows.append((names + (f" {o.metavar}" if o.kind != FLAG else ""), o.help))
-    rows.append(("--help" if any("-h" in o.flags for o in TABLES[command]) else "-h, --help",
-                 "show this help and exit"))
-    width = max(len(r[0]) for r in rows) + 2
-    lines += [f"  {name.ljust(width)}{text}" for name, text in rows]
-    return "\n".join(lines) + "\n"
+def help_text(command: str, invoked: str = "") -> str:
+    """command's --help in cobra's layout (render.help_page), named as invoked (`container run`)."""
+    from . import render
+
+    rows = [(next((f for f in o.flags if len(f) == 2), ""), next((f for f in o.flags if f.startswith("--")), o.flags[0]),
+             "" if o.kind == FLAG else "stringArray" if o.kind == MULTI else "string", o.help)
+            for o in TABLES[command]]
+    usage = f"{globalflags.program()} {invoked or command} [options] {USAGE.get(command, 'IMAGE [COMMAND [ARG...]]')}"
+    return render.help_page(HELP[command], "", usage, [], render.flag_rows(rows))
 
 
 def parse(command: str, args: list[str], g: Optional[Globals] = None,
@@ -147,7 +144,7 @@ def parse(command: str, args: list[str], g: Optional[Globals] = None,
             store(flag, dest, kind, value)
             break
     if fields.pop("help", False):
-        sys.stdout.write(help_text(command))
+        sys.stdout.write(help_text(command, invoked))
         return None
     if command == "exec" and fields.get("latest"):   # `exec -l CMD...`: no container word
         fields["container"] = ""

@@ -40,6 +40,7 @@ def _complete(group: click.Group, path: str, only: Optional[str]) -> None:
         if parent == path and name not in group.commands and (path or only in (None, name)):
             group.add_command(refused_command(name, refused, reason))
     cobra.unknown_commands(group)
+    cobra.cobra_help(group)
     for name, cmd in list(group.commands.items()):
         sub = f"{path} {name}".strip()
         if getattr(cmd, "refused", False):
@@ -49,6 +50,7 @@ def _complete(group: click.Group, path: str, only: Optional[str]) -> None:
         if isinstance(cmd, click.Group):
             _complete(cmd, sub, None)
         else:
+            cobra.cobra_help(cmd)
             cobra.count_arguments(cmd, refusals.SAME.get(sub, sub))
             cobra.check_targets(cmd, refusals.SAME.get(sub, sub))
 
@@ -81,11 +83,12 @@ def refused_command(name: str, path: str, reason: str) -> click.Command:
 
     def callback(args: tuple[str, ...]) -> None:
         from ..errors import InvalidArgument
+        from .common import program
 
         # a subcommand with a reason of its own (`generate spec`) says it rather than the group's
         where, why = refusals.refused_command(" ".join([path, *args[:1]])) or (path, reason)
         if "--help" in args or "-h" in args:
-            click.echo(f"Usage: podpy {where} ...\n\n{refusals.message(where, '', why)}")
+            click.echo(f"{refusals.message(where, '', why)}\n\nUsage:\n  {program()} {where} ...")
             return
         raise InvalidArgument(refusals.message(where, "", why))
 

@@ -144,3 +144,49 @@ def test_an_unknown_command_gets_cobras_suggestions(tree, capsys):
 ])
 def test_an_unknown_flag_names_the_help_to_see(tree, capsys, words, message):
     assert _run(tree, capsys, *words) == (125, "", f"Error: {message}\n")
+
+
+def _pages(tree):
+    """(words, cmd) of every command and group podpy has (not the refused ones)."""
+    def walk(cmd, words):
+        yield words, cmd
+        if isinstance(cmd, click.Group):
+            for name, sub in cmd.commands.items():
+                if not getattr(sub, "refused", False):
+                    yield from walk(sub, [*words, name])
+    return list(walk(tree, []))
+
+
+def test_help_pages_are_laid_out_as_cobras(tree, capsys):
+    """podman's test/system/015-help.bats rules for each page's usage line."""
+    import re
+
+    for words, cmd in _pages(tree):
+        if words == ["quadlet"]:   # podpy's own, with the Quadlet generator's Go-style flags and help
+            continue
+        code, out, err = _run(tree, capsys, *words, "--help")
+        assert code == 0 and err == "", words
+        lines = out.splitlines()
+        assert lines[0] and lines[1] == "", (words, lines[:2])   # the short description first
+        usage = lines[lines.index("Usage:") + 1]
+        path = " ".join(["podpy", *words])
+        assert usage == f"  {path}" or usage.startswith(f"  {path} "), (words, usage)
+        rest = usage[len(path) + 3:]
+        if isinstance(cmd, click.Group):
+            assert rest.endswith("[command]") and "Available Commands:" in out, words
+            continue
+        assert "[OPTION" not in rest and not re.search(r"[A-Z].*\[option", rest), (words, usage)
+        has_options = rest.startswith("[options]")
+        assert has_options == ("\nOptions:\n" in out), (words, usage)
+        args = rest[len("[options]"):].strip() if has_options else rest
+        assert not re.search(r"[a-z]", args), (words, usage)   # argument names in upper case
+        assert not re.search(r"\[.*\] [A-Z]", args), (words, usage)   # optional ones after required ones
+
+
+def test_container_run_help_names_container_run(capsys):
+    from podpy.cli.main import dispatch
+
+    assert dispatch(["container", "run", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Run a command in a new container.\n\nUsage:\n  podpy container run [options] IMAGE")
+    assert "\nOptions:\n      --name string " in out
