@@ -2,6 +2,7 @@
 
     PodpyError (125)
     ├── InvalidArgument      bad flag values, malformed -v/-e/-u/-p, bad names
+    │   └── UsageError       a command line podman's parser refuses, with its hint line
     ├── NoSuchContainer      unknown name or id prefix  (podman rm: exit 1)
     ├── NoSuchImage          unknown image
     ├── NoSuchNetwork        unknown network
@@ -28,6 +29,16 @@ class PodpyError(Exception):
 
 class InvalidArgument(PodpyError):
     pass
+
+
+class UsageError(InvalidArgument):
+    """A command line refused as podman's parser (cobra) refuses it: `Error: MESSAGE`, then
+    hint on a line of its own when there is one (`See 'podpy ps --help'`). bare: the message
+    without `Error: ` (podman's check of --log-level, which exits 1)."""
+
+    def __init__(self, message: str, hint: str = "", bare: bool = False, exit_code: int = 125) -> None:
+        super().__init__(message)
+        self.hint, self.bare, self.exit_code = hint, bare, exit_code
 
 
 class NoSuchContainer(PodpyError):

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import os
 
-from .globalflags import Globals
+from .globalflags import Globals, program
 
-__all__ = ["Globals", "guarded"]   # Globals: where the CLI's modules find it
+__all__ = ["Globals", "guarded", "program"]   # Globals: where the CLI's modules find it
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -17,11 +17,16 @@ if TYPE_CHECKING:
 
 def guarded(fn: Callable[[], int]) -> int:
     """Run fn; podpy's errors become one `Error:` line and their exit code."""
-    from ..errors import PodpyError
+    from ..errors import PodpyError, UsageError
     from . import render
 
     try:
         return fn()
+    except UsageError as exc:
+        (render.err_line if exc.bare else render.error)(str(exc))
+        if exc.hint:
+            render.err_line(exc.hint)
+        return exc.exit_code
     except PodpyError as exc:
         render.error(str(exc))
         _host_cause(exc)

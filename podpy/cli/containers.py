@@ -27,11 +27,12 @@ PS_NS_COLUMNS = [("CONTAINER ID", "ID"), ("NAMES", "Names"), ("PID", "Pid"), ("C
 def forward_run(ctx: typer.Context) -> None:
     """`run`/`create` reached through typer (`podpy container run`): the fast path's code."""
     from . import runargs
+    from .app import command_words
     from .main import Globals, run_or_create
 
     root = ctx.find_root()
     g = root.obj if isinstance(root.obj, Globals) else Globals()
-    fields = runargs.parse(str(ctx.info_name), list(ctx.args))
+    fields = runargs.parse(str(ctx.info_name), list(ctx.args), invoked=command_words(ctx))
     raise typer.Exit(0 if fields is None else run_or_create(str(ctx.info_name), fields, g))
 
 
@@ -248,11 +249,12 @@ def exists(
 def forward_exec(ctx: typer.Context) -> None:
     """`container exec` reached through typer: the fast path's code."""
     from . import runargs
+    from .app import command_words
     from .main import Globals, exec_command
 
     root = ctx.find_root()
     g = root.obj if isinstance(root.obj, Globals) else Globals()
-    fields = runargs.parse("exec", list(ctx.args))
+    fields = runargs.parse("exec", list(ctx.args), invoked=command_words(ctx))
     raise typer.Exit(0 if fields is None else exec_command(fields, g))
 
 
@@ -305,7 +307,7 @@ def diff(
 
     from ..errors import NoSuchContainer
 
-    name = latest_or(ctx, container, latest, '"podpy diff" requires a name, id, or the "--latest" flag',
+    name = latest_or(ctx, container, latest, '"{path}" requires a name, id, or the "--latest" flag',
                      "unable to get latest container: ")
     try:
         changes = engine(ctx).diff(name)

@@ -38,7 +38,7 @@ from __future__ import annotations
 import os
 import sys
 
-from ..errors import InvalidArgument
+from ..errors import InvalidArgument, UsageError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -177,8 +177,9 @@ class Globals:
         if self.ssh is not None and self.ssh not in ("golang", "native"):
             raise InvalidArgument(f"--ssh {_go_quote(self.ssh)}: choose golang or native")
         if self.log_level.lower() not in LOG_LEVELS:
-            raise InvalidArgument(f"Log Level {_go_quote(self.log_level)} is not supported, choose from: "
-                                  + ", ".join(LOG_LEVELS))
+            # podman prints this one without `Error: ` and exits 1
+            raise UsageError(f"Log Level {_go_quote(self.log_level)} is not supported, choose from: "
+                             + ", ".join(LOG_LEVELS), bare=True, exit_code=1)
         self.log_level = self.log_level.lower()
         if self.events_backend not in EVENTS_BACKENDS:
             raise InvalidArgument(f"{_go_quote(self.events_backend)} is not a valid events backend: "
@@ -247,6 +248,13 @@ _OWN = {"build": ("--runtime-flag", "--hooks-dir"), "image build": ("--runtime-f
 _PASS_THROUGH = ("unshare",)
 
 
+def program() -> str:
+    """The name the user ran podpy by (podman's messages name the program as invoked: `podman
+    ps` when podpy is installed as podman); podpy when it ran as a Python file or module."""
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return "podpy" if not name or name.endswith((".py", ".pyz")) or name.startswith("-") else name
+
+
 def parse(args: list[str]) -> tuple[Globals, list[str]]:
     """The global flags before the command, and the rest of the line (the command first).
 
@@ -278,8 +286,8 @@ def take(g: Globals, a: str, args: list[str], i: int) -> int:
         inline = (rest[1:] if rest.startswith("=") else rest) if rest else None
     row = _INDEX.get(name)
     if row is None:
-        raise InvalidArgument(f"unknown flag: {name}" if name.startswith("--")
-                              else f"unknown shorthand flag: {name[1:]!r} in {a}")
+        raise UsageError(f"unknown flag: {name}" if name.startswith("--")
+                         else f"unknown shorthand flag: {name[1:]!r} in {a}", f"See '{program()} --help'")
     flags, attr, kind, _metavar, _help = row
     if kind == FLAG:
         if inline is not None and inline.lower() not in _TRUE + _FALSE:

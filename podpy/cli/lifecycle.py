@@ -79,7 +79,8 @@ def targets(names: Optional[List[str]], all_: bool = False, latest: bool = False
 def latest_or(ctx: typer.Context, name: Optional[str], latest: bool, needs: str, missing: str = "") -> str:
     """The one container of a verb that takes a name or --latest (the newest container's full
     id); needs is podman's message when there is neither, missing the words it puts before
-    "no such container" when there is no container at all."""
+    "no such container" when there is no container at all. `{path}` in needs: the command as
+    invoked (`podpy container wait`)."""
     from ..errors import InvalidArgument, NoSuchContainer
 
     if latest and name:
@@ -90,7 +91,7 @@ def latest_or(ctx: typer.Context, name: Optional[str], latest: bool, needs: str,
         except NoSuchContainer as exc:
             raise NoSuchContainer(f"{missing}{exc}") from None
     if not name:
-        raise InvalidArgument(needs)
+        raise InvalidArgument(needs.format(path=ctx.command_path))
     return name
 
 
@@ -147,7 +148,7 @@ def wait(
     names = list(containers or [])
     if latest or not names:
         names = [latest_or(ctx, names[0] if names else None, latest,
-                           '"podpy wait" requires a name, id, or the "--latest" flag')]
+                           '"{path}" requires a name, id, or the "--latest" flag')]
     code = 0
     for rep in engine(ctx).wait(names, tuple(condition) or ("stopped",), every, ignore):
         if rep.error is None:
@@ -350,7 +351,7 @@ def attach(
                                    help="Pass the signals podpy receives on to the container (without -t)."),
 ) -> None:
     """Attach this terminal to a detached container's input and output."""
-    name = latest_or(ctx, container, latest, '"podpy attach" requires a name, id, or the "--latest" flag')
+    name = latest_or(ctx, container, latest, '"{path}" requires a name, id, or the "--latest" flag')
     raise typer.Exit(engine(ctx).attach(name, no_stdin, detach_keys, sig_proxy))
 
 

@@ -165,8 +165,9 @@ def dispatch(args: list[str]) -> int:
         preload(paths.PATHS[fast])
         from . import runargs
 
+        invoked = f"{command} {fast}" if command != fast else str(fast)
         command = fast
-        fields = runargs.parse(str(command), rest, g)
+        fields = runargs.parse(str(command), rest, g, invoked)
         if fields is None:   # --help, answered
             return 0
     elif command == "quadlet" and not g.help and not {"-h", "--help", "-help"} & set(rest):

@@ -256,3 +256,29 @@ def changes(items: list[tuple[str, str]], fmt: Optional[str]) -> None:
         return
     for kind, path in items:
         out(f"{kind} {path}")
+
+
+# -- help pages ------------------------------------------------------------------------------
+
+def flag_rows(rows: Sequence[tuple[str, str, str, str]]) -> list[str]:
+    """pflag's list of flags from (short, long, type word, help) rows: `  -o, --output string   help`."""
+    lines = [("  " + (f"{short}, " if short else "    ") + long + (f" {kind}" if kind else ""), text)
+             for short, long, kind, text in rows]
+    width = max((len(left) for left, _ in lines), default=0)
+    return [f"{left.ljust(width)}   {text}".rstrip() for left, text in lines]
+
+
+def help_page(title: str, description: str, usage: str, commands: Sequence[tuple[str, str]],
+              options: Sequence[str]) -> str:
+    """A help page laid out as cobra lays out podman's: the short description, Description:,
+    Usage:, Available Commands: and Options: (each when there is one)."""
+    parts = [title, ""]
+    if description:
+        parts += ["Description:", *[f"  {line}".rstrip() for line in description.splitlines()], ""]
+    parts += ["Usage:", f"  {usage}", ""]
+    if commands:
+        pad = max([11, *(len(name) for name, _ in commands)])
+        parts += ["Available Commands:", *[f"  {name.ljust(pad)} {short}".rstrip() for name, short in commands], ""]
+    if options:
+        parts += ["Options:", *options, ""]
+    return "\n".join(parts)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import sys
 
 from ..engine.runoptions import CREATE_OPTIONS, FLAG, MULTI, OPTIONS, VALUE, Option
-from ..errors import InvalidArgument
+from ..errors import InvalidArgument, UsageError
 from . import globalflags
 
 TYPE_CHECKING = False
@@ -62,25 +62,24 @@ def _index(options: tuple[Option, ...]) -> dict[str, tuple[str, str]]:
     return table
 
 
-def help_text(command: str) -> str:
-    usage = USAGE.get(command, "IMAGE [COMMAND [ARG...]]")
-    lines = [f"Usage: podpy {command} [OPTIONS] {usage}", "", HELP[command], "", "Options:"]
-    rows = []
-    for o in TABLES[command]:
-        names = ", ".join(o.flags)
-        rows.append((names + (f" {o.metavar}" if o.kind != FLAG else ""), o.help))
-    rows.append(("--help" if any("-h" in o.flags for o in TABLES[command]) else "-h, --help",
-                 "show this help and exit"))
-    width = max(len(r[0]) for r in rows) + 2
-    lines += [f"  {name.ljust(width)}{text}" for name, text in rows]
-    return "\n".join(lines) + "\n"
+def help_text(command: str, invoked: str = "") -> str:
+    """command's --help in cobra's layout (render.help_page), named as invoked (`container run`)."""
+    from . import render
+
+    rows = [(next((f for f in o.flags if len(f) == 2), ""), next((f for f in o.flags if f.startswith("--")), o.flags[0]),
+             "" if o.kind == FLAG else "stringArray" if o.kind == MULTI else "string", o.help)
+            for o in TABLES[command]]
+    usage = f"{globalflags.program()} {invoked or command} [options] {USAGE.get(command, 'IMAGE [COMMAND [ARG...]]')}"
+    return render.help_page(HELP[command], "", usage, [], render.flag_rows(rows))
 
 
-def parse(command: str, args: list[str], g: Optional[Globals] = None) -> Optional[dict[str, Any]]:
+def parse(command: str, args: list[str], g: Optional[Globals] = None,
+          invoked: str = "") -> Optional[dict[str, Any]]:
     """The options given, as CreateOptions fields (ExecOptions' for exec), with the image (the
     container) and the command; None after --help. Options not given are left to the
     options class's defaults. podman's persistent global flags among the options (`run --root
-    DIR IMAGE`) go to g."""
+    DIR IMAGE`) go to g. invoked: the command's words as the user ran it (`container run`),
+    for the hint after an unknown flag."""
     table = _index(TABLES[command])
     fields: dict[str, Any] = {}
 
@@ -108,7 +107,7 @@ def parse(command: str, args: list[str], g: Optional[Globals] = None) -> Optiona
                 i = globalflags.take(g, a, args, i)
                 continue
             if flag not in table:
-                raise _unknown(command, flag, f"unknown flag: {flag}")
+                raise _unknown(command, flag, f"unknown flag: {flag}", invoked)
             dest, kind = table[flag]
             if kind == FLAG:
                 fields[dest] = _boolean(flag, value) if eq else True
@@ -125,7 +124,7 @@ def parse(command: str, args: list[str], g: Optional[Globals] = None) -> Optiona
         while j < len(a):
             flag = "-" + a[j]
             if flag not in table:
-                raise _unknown(command, flag, f"unknown shorthand flag: {a[j]!r} in {a}")
+                raise _unknown(command, flag, f"unknown shorthand flag: {a[j]!r} in -{a[j:]}", invoked)
             dest, kind = table[flag]
             j += 1
             if kind == FLAG:
@@ -145,28 +144,28 @@ def parse(command: str, args: list[str], g: Optional[Globals] = None) -> Optiona
             store(flag, dest, kind, value)
             break
     if fields.pop("help", False):
-        sys.stdout.write(help_text(command))
+        sys.stdout.write(help_text(command, invoked))
         return None
     if command == "exec" and fields.get("latest"):   # `exec -l CMD...`: no container word
         fields["container"] = ""
         fields["command"] = ([image] if image else []) + args[i:]
         return fields
-    if not image:
-        what = "a container name or id" if command == "exec" else "an image name"
-        raise InvalidArgument(f"`podpy {command}` requires {what}")
+    if not image:   # podman's words
+        raise InvalidArgument("exec requires the name or ID of a container or the --latest flag"
+                              if command == "exec" else "requires at least 1 arg(s), only received 0")
     fields["container" if command == "exec" else "image"] = image
     fields["command"] = args[i:]
     return fields
 
 
-def _unknown(command: str, flag: str, otherwise: str) -> InvalidArgument:
+def _unknown(command: str, flag: str, otherwise: str, invoked: str = "") -> InvalidArgument:
     """The error for a flag this parser does not know: podman's flags that podpy refuses say
-    why (refusals.py, read only here), others are unknown."""
+    why (refusals.py, read only here), others are unknown (then podman's hint line)."""
     from .refusals import FLAGS, flag_refusal, message
 
     reason = flag_refusal(command, flag)
     if reason is None:
-        return InvalidArgument(otherwise)
+        return UsageError(otherwise, f"See '{globalflags.program()} {invoked or command} --help'")
     long = next((names.split("/")[-1] for names in FLAGS[command] if flag in names.split("/")), flag)
     return InvalidArgument(message(command, long, reason))
 

@@ -4,7 +4,8 @@ typer makes the click commands from the command functions; this adds, per comman
 podman's refused subcommands (a command that prints its reason) and refused flags (hidden
 options that print theirs, whatever their value), both from refusals.py, and lists the
 global flags (parsed earlier, in globalflags.py) in `podpy --help`. `invoke` runs a
-command line through the tree and maps click's errors to podpy's one line and exit 125.
+command line through the tree and maps click's errors to podpy's one line and exit 125
+(podman's words for them: cobra.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any, Optional
 import click
 import typer
 
-from . import refusals
+from . import cobra, refusals
 from .globalflags import FLAG, MULTI, TABLE, Globals
 
 _UNGIVEN = object()
@@ -38,6 +39,8 @@ def _complete(group: click.Group, path: str, only: Optional[str]) -> None:
         parent, _, name = refused.rpartition(" ")
         if parent == path and name not in group.commands and (path or only in (None, name)):
             group.add_command(refused_command(name, refused, reason))
+    cobra.unknown_commands(group)
+    cobra.cobra_help(group)
     for name, cmd in list(group.commands.items()):
         sub = f"{path} {name}".strip()
         if getattr(cmd, "refused", False):
@@ -46,6 +49,10 @@ def _complete(group: click.Group, path: str, only: Optional[str]) -> None:
             refuse_flags(cmd, sub)
         if isinstance(cmd, click.Group):
             _complete(cmd, sub, None)
+        else:
+            cobra.cobra_help(cmd)
+            cobra.count_arguments(cmd, refusals.SAME.get(sub, sub))
+            cobra.check_targets(cmd, refusals.SAME.get(sub, sub))
 
 
 def refuse_flags(cmd: click.Command, path: str) -> None:
@@ -76,11 +83,12 @@ def refused_command(name: str, path: str, reason: str) -> click.Command:
 
     def callback(args: tuple[str, ...]) -> None:
         from ..errors import InvalidArgument
+        from .common import program
 
         # a subcommand with a reason of its own (`generate spec`) says it rather than the group's
         where, why = refusals.refused_command(" ".join([path, *args[:1]])) or (path, reason)
         if "--help" in args or "-h" in args:
-            click.echo(f"Usage: podpy {where} ...\n\n{refusals.message(where, '', why)}")
+            click.echo(f"{refusals.message(where, '', why)}\n\nUsage:\n  {program()} {where} ...")
             return
         raise InvalidArgument(refusals.message(where, "", why))
 
@@ -96,14 +104,15 @@ def invoke(cli: click.Group, args: list[str], g: Globals) -> int:
     """Run one command line through the tree: its exit code, errors (click's and podpy's) as
     one line."""
     from . import render
-    from .common import guarded
+    from .common import guarded, program
 
     def run() -> int:
         try:
-            code = cli.main(args=args, prog_name="podpy", standalone_mode=False, obj=g)
+            code = cli.main(args=args, prog_name=program(), standalone_mode=False, obj=g)
         except click.exceptions.NoSuchOption as exc:
-            render.error(f"unknown flag: {exc.option_name}")
-            return 125
+            raise cobra.unknown_flag(exc) from None
+        except click.exceptions.NoArgsIsHelpError as exc:
+            raise cobra.missing_command(exc.ctx) from None
         except click.exceptions.UsageError as exc:
             render.error(exc.format_message())
             return 125

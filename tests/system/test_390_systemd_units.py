@@ -166,7 +166,7 @@ def test_generate_bad_input(p):
                           (["--restart-policy=sometimes", "solo"], "sometimes is not a valid restart policy"),
                           (["--format=yaml", "solo"], "unknown --format argument: yaml"),
                           (["--template", "lone"], "--template is not supported for pods"),
-                          ([], "Missing argument")):
+                          ([], "accepts 1 arg(s), received 0")):
         out = p("generate", "systemd", *args, check=False)
         assert out.returncode == 125 and message in out.stderr, (args, out.stderr)
 
