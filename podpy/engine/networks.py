@@ -317,8 +317,10 @@ def _refresh_hosts(rt: Runtime, rec: "ContainerRecord") -> None:
     path = os.path.join(rt.container_run_dir(rec.id), "hosts")
     ips, _ = addresses(rec)
     ips += [str(n["ip6"]) for n in rec.config.networks.values() if n.get("ip6")]   # IPv6 after, as podman
+    conf = rt.cfg.container_defaults
     content = netfiles.hosts(rec.config.hostname or rec.id[:12], rec.name, rec.config.add_hosts,
-                             netfiles.EtcNet(ips, netopts.host_address(), []))
+                             netfiles.EtcNet(ips, netopts.host_address(), []),
+                             conf.base_hosts_file, conf.host_containers_internal_ip)
     try:
         with open(path, "r+") as f:
             f.write(content)

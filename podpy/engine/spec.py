@@ -25,6 +25,7 @@ import os
 
 from rootless import capabilities, rootfs
 
+from ..config import ContainerDefaults
 from ..errors import InvalidState
 from ..state import ContainerRecord
 from . import kernelopts
@@ -381,12 +382,16 @@ def _process(terminal: bool, stdin: bool, uid: int, gid: int, groups: list[int],
 # -- the /etc files ----------------------------------------------------------------------
 
 
-def etc_files(rec: ContainerRecord, net: Optional["EtcNet"] = None,
-              uts_hostname: str = "") -> dict[str, Any]:
+def etc_files(rec: ContainerRecord, net: Optional["EtcNet"] = None, uts_hostname: str = "",
+              defaults: Optional[ContainerDefaults] = None,
+              joined: Optional[dict[str, Optional[str]]] = None) -> dict[str, Any]:
     """The container's hostname, hosts and resolv.conf (and keep-id's passwd and group, and
     --tz's localtime, bytes): destination -> content. No resolv.conf when the container keeps
     its image's (--network none without --dns). net: the network's facts (the default
-    network's when None); uts_hostname: the host name of the UTS namespace it shares."""
+    network's when None); uts_hostname: the host name of the UTS namespace it shares;
+    defaults: containers.conf's (its DNS settings, base hosts file and host address);
+    joined: for a container in another's network namespace (--network container:, a pod's
+    member), that container's hosts and resolv.conf (None: it has none), which it takes."""
     from ..network import files as netfiles
     from ..network.options import host_resolv
 
@@ -394,10 +399,22 @@ def etc_files(rec: ContainerRecord, net: Optional["EtcNet"] = None,
     hostname = uts_hostname or cfg.hostname or rec.id[:12]
     if net is None:
         net = netfiles.EtcNet([SLIRP_ADDRESS], None, [SLIRP_DNS])
+    conf = defaults or ContainerDefaults()
+    if joined is not None:
+        other_hosts = joined.get("/etc/hosts")
+        hosts = (None if cfg.no_hosts or other_hosts is None
+                 else netfiles.joined_entry(other_hosts, [hostname, rec.name]))
+        resolv = joined.get("/etc/resolv.conf")
+    else:
+        hosts = None if cfg.no_hosts else netfiles.hosts(hostname, rec.name, cfg.add_hosts, net,
+                                                         conf.base_hosts_file, conf.host_containers_internal_ip)
+        resolv = netfiles.resolv(net, cfg.dns, host_resolv(), {"servers": conf.dns_servers,
+                                                               "search": conf.dns_searches,
+                                                               "options": conf.dns_options})
     files = {
         "/etc/hostname": hostname + "\n",
-        "/etc/hosts": None if cfg.no_hosts else netfiles.hosts(hostname, rec.name, cfg.add_hosts, net),
-        "/etc/resolv.conf": netfiles.resolv(net, cfg.dns, host_resolv()),
+        "/etc/hosts": hosts,
+        "/etc/resolv.conf": resolv,
         **cfg.etc_entries,   # --userns=keep-id: /etc/passwd and /etc/group with the user's entries
     }
     files["/run/.containerenv"] = containerenv(rec)
