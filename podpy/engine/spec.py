@@ -296,10 +296,13 @@ class SpecBuilder:
             mounts.extend(systemd_mounts(user_dests | ({"/run", "/tmp"} if cfg.read_only_tmpfs else set())))
             if "/sys/fs/cgroup" not in user_dests:
                 mounts.append(_cgroup_mount(cfg))
+        # with a nested user namespace (keep-id, auto, --uidmap) the files, written by the user,
+        # are given to the container's root first, as podman's are
+        etc_owner = [f"podpy.chown={_outer_root(nested)}"] if nested is not None and _outer_root(nested) else []
         for dest, path in etc.items():
             if dest not in user_dests:
                 mounts.append({"destination": dest, "type": "bind", "source": path,
-                               "options": ["bind", "rprivate"]})
+                               "options": ["bind", "rprivate", *etc_owner]})
         for chroot in cfg.chrootdirs:
             # --chrootdirs: a chroot inside sees the container's hosts and resolv.conf too, as podman's
             for dest in ("/etc/hosts", "/etc/resolv.conf"):
@@ -549,15 +552,23 @@ def compiled_seccomp(runroot: str, seccomp: dict[str, Any]) -> str:
     return path
 
 
+def _outer(maps: tuple[Any, ...], cid: int) -> Optional[int]:
+    """The id of the default user namespace that a nested namespace's cid maps to."""
+    return next((m.host_id + cid - m.container_id for m in maps
+                 if m.container_id <= cid < m.container_id + m.size), None)
+
+
+def _outer_root(nested: IdMappings) -> str:
+    """"UID:GID" of the nested namespace's root in the default one ("" when it is not mapped)."""
+    uid, gid = _outer(nested.uids, 0), _outer(nested.gids, 0)
+    return f"{uid}:{gid}" if uid is not None and gid is not None else ""
+
+
 def _owned_by_container_root(mounts: list[dict[str, Any]], nested: IdMappings) -> None:
     """The kernel file systems are mounted before the init enters its nested user namespace:
     their ids count in the outer one, so name the outer ids of the container's root (and of
     its tty group) for them to show as root (and tty) inside."""
-    def outer(maps: tuple[Any, ...], cid: int) -> Optional[int]:
-        return next((m.host_id + cid - m.container_id for m in maps
-                     if m.container_id <= cid < m.container_id + m.size), None)
-
-    uid, gid, tty = outer(nested.uids, 0), outer(nested.gids, 0), outer(nested.gids, 5)
+    uid, gid, tty = _outer(nested.uids, 0), _outer(nested.gids, 0), _outer(nested.gids, 5)
     for m in mounts:
         if m["type"] == "tmpfs" and uid is not None and gid is not None:
             m["options"] = [*m["options"], f"uid={uid}", f"gid={gid}"]
