@@ -11,7 +11,7 @@ import os
 import re
 import time
 
-from ..errors import InvalidArgument, InvalidState, PodpyError
+from ..errors import InvalidArgument, InvalidState, NetworkInUse, NoSuchNetwork, PodpyError
 from ..network.options import DEFAULT_BRIDGE
 from ..network.table import (
     RESERVED, UPLINK, _conn, _default, _endpoint_request, _record, _stamp, all_networks,
@@ -136,8 +136,8 @@ def remove(rt: Runtime, name: str, force: bool, timeout: Optional[int] = None) -
         raise InvalidArgument(f"default network {DEFAULT_BRIDGE} cannot be removed")
     using = users(rt, net)
     if using and not force:
-        raise InvalidState(f"\"{net['name']}\" has associated containers with it ({', '.join(r.name for r in using)}). "
-                           "Use -f to forcibly delete containers: network is being used")
+        raise NetworkInUse(f"\"{net['name']}\" has associated containers with it. "
+                           "Use -f to forcibly delete containers and pods: network is being used")
     for rec in using:
         remove_container(rt, rec, force=True, timeout=timeout)
     with rt.db.write() as c:
@@ -380,7 +380,15 @@ class NetworkEngine:
         never the default network."""
         if timeout is not None and not force:
             raise InvalidArgument("--force option must be specified to use the --time option")
-        return each(names, lambda n: remove(self.rt, n, force, timeout))
+        reports = []
+        for name in names:
+            rep = each([name], lambda n: remove(self.rt, n, force, timeout))[0]
+            if isinstance(rep.error, NetworkInUse):
+                raise rep.error   # podman's: the whole command stops there, exit 2
+            if force and isinstance(rep.error, NoSuchNetwork):
+                continue   # -f: nothing to say about a network that is not there
+            reports.append(rep)
+        return reports
 
     def prune(self, filters: Optional[list[str]] = None) -> list[str]:
         """`network prune`: the names of the networks removed, those no container is on (never

@@ -654,7 +654,14 @@ def test_user_network_names_aliases_and_the_way_out(p, host_server):
         assert {"front", "podman"} <= {n["name"] for n in listed}
         assert p("network", "ls", "--filter", "label=team=a", "-q").stdout == "front\n"
         # in use: refused without -f (nothing removed), removed with its containers with -f
-        assert "network is being used" in one_error_line(p("network", "rm", "front", check=False))
+        used = p("network", "rm", "front", check=False)
+        assert used.returncode == 2
+        assert used.stderr == ('Error: "front" has associated containers with it. Use -f to forcibly '
+                               'delete containers and pods: network is being used\n')
+        missing = p("network", "rm", "no-such-net", check=False)
+        assert missing.returncode == 1 and "network not found" in missing.stderr
+        quiet = p("network", "rm", "-f", "no-such-net", check=False)
+        assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
         assert p("network", "exists", "front").returncode == 0
         assert p("network", "rm", "-f", "front").stdout == "front\n"
         assert p("container", "exists", "db", check=False).returncode == 1
