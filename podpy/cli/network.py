@@ -158,7 +158,7 @@ def disconnect(
     ctx: typer.Context,
     network: str = typer.Argument(..., help="Network."),
     container: str = typer.Argument(..., help="Container."),
-    force: bool = typer.Option(False, "-f", "--force", help="Even its last network."),
+    force: bool = typer.Option(False, "-f", "--force", help="Force removal of container from network."),
 ) -> None:
     """Disconnect a container from a network."""
     engine(ctx).disconnect(container, network, force)

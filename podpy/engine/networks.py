@@ -210,9 +210,6 @@ def disconnect(rt: Runtime, container: str, network: str, force: bool) -> None:
     net = lookup(rt, network)
     if net["name"] not in rec.config.networks:
         raise InvalidState(f"container {rec.name} is not connected to network {net['name']}")
-    if len(rec.config.networks) == 1 and not force:
-        raise InvalidState(f"network {net['name']} is the last network of container {rec.name}: "
-                           "a container on user networks keeps at least one (use -f to disconnect anyway)")
     if rec.state in (RUNNING, PAUSED, INITIALIZED) and rec.pid:
         from rootless.network.holder_client import request
 
@@ -403,7 +400,8 @@ class NetworkEngine:
         connect(self.rt, container, network, list(aliases or []), ip, mac, ip6)
 
     def disconnect(self, container: str, network: str, force: bool = False) -> None:
-        """`network disconnect`: the container leaves the network (its last one only with force)."""
+        """`network disconnect`: the container leaves the network (its last one too, as in podman:
+        it then has its loopback only)."""
         disconnect(self.rt, container, network, force)
 
     def reload(self, names: list[str], all_: bool = False, latest: bool = False) -> list[Report]:
