@@ -53,6 +53,7 @@ class Config:
         self.storage_opts: Optional[list[str]] = None   # --storage-opt, as given; None: storage.conf's
         self.warnings: list[str] = []
         self._short_names: Optional[ShortNames] = None
+        self._container_defaults: Optional[ContainerDefaults] = None
         # What the global flags record beyond the store (globalflags.py says what each does).
         self.events_backend = "file"
         self.tmpdir: Optional[str] = None
@@ -74,6 +75,13 @@ class Config:
 
             self._short_names = short_names(self.config_dir, self.runroot if _usable_dir(self.runroot) else None)
         return self._short_names
+
+    @property
+    def container_defaults(self) -> ContainerDefaults:
+        """containers.conf's settings for containers (read once, when first asked for)."""
+        if self._container_defaults is None:
+            self._container_defaults = container_defaults(self.config_dir)
+        return self._container_defaults
 
     @property
     def search_registries(self) -> list[str]:
@@ -183,9 +191,34 @@ def use_modules(names: list[str]) -> None:
     _MODULES[:] = paths
 
 
+CONTAINERS_CONF_ENV = "CONTAINERS_CONF"
+
+
+def containers_conf_override() -> Optional[str]:
+    """$CONTAINERS_CONF: the one containers.conf read in place of the configuration
+    directory's (podman 4.3.1's rule: it replaces the user's and the system's files)."""
+    return os.environ.get(CONTAINERS_CONF_ENV) or None
+
+
+def check_containers_conf_override() -> Optional[str]:
+    """podman's error line when $CONTAINERS_CONF names no file (the command then stops, exit 1);
+    None when it is unset or there."""
+    path = containers_conf_override()
+    if path is None:
+        return None
+    try:
+        os.stat(path)
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+        return f"finding config on system: CONTAINERS_CONF file: stat {path}: {reason}"
+    return None
+
+
 def containers_conf_files(config_dir: str) -> list[str]:
-    """containers.conf in config_dir, then each --module: a later file's setting wins."""
-    return [os.path.join(config_dir, "containers.conf"), *_MODULES]
+    """containers.conf in config_dir (or $CONTAINERS_CONF's file instead), then each --module:
+    a later file's setting wins."""
+    main = containers_conf_override() or os.path.join(config_dir, "containers.conf")
+    return [main, *_MODULES]
 
 
 def containers_conf_value(config_dir: str, table: str, key: str) -> tuple[Any, Optional[str]]:
@@ -200,6 +233,53 @@ def containers_conf_value(config_dir: str, table: str, key: str) -> tuple[Any, O
         if value is not None:
             found = (value, path)
     return found
+
+
+class ContainerDefaults:
+    """containers.conf's settings for containers that podpy applies (podman 4.3.1's keys):
+    [containers] env (every container's variables, under the image's and the user's),
+    userns (the default --userns), dns_servers, dns_searches and dns_options (before the
+    container's own --dns, --dns-search and --dns-option), base_hosts_file (in place of the
+    host's /etc/hosts), host_containers_internal_ip; [engine] infra_image."""
+
+    __slots__ = ("env", "userns", "dns_servers", "dns_searches", "dns_options", "base_hosts_file",
+                 "host_containers_internal_ip", "infra_image")
+
+    LISTS = ("env", "dns_servers", "dns_searches", "dns_options")
+    STRINGS = ("userns", "base_hosts_file", "host_containers_internal_ip")
+
+    def __init__(self) -> None:
+        self.env: list[str] = []
+        self.userns = ""
+        self.dns_servers: list[str] = []
+        self.dns_searches: list[str] = []
+        self.dns_options: list[str] = []
+        self.base_hosts_file = ""
+        self.host_containers_internal_ip = ""
+        self.infra_image = ""
+
+
+def container_defaults(config_dir: str) -> ContainerDefaults:
+    """The ContainerDefaults of containers_conf_files(), each file read once, a later file's
+    setting winning; a value of another type is refused in one line naming the file."""
+    out = ContainerDefaults()
+    for path in containers_conf_files(config_dir):
+        data = tomlfile.read(path)
+        if data is None:
+            continue
+        containers = tomlfile.table(data, "containers", path)
+        for key in ContainerDefaults.LISTS:
+            value = tomlfile.strings(containers, key, path, "containers")
+            if value is not None:
+                setattr(out, key, value)
+        for key in ContainerDefaults.STRINGS:
+            value = tomlfile.string(containers, key, path, "containers")
+            if value is not None:
+                setattr(out, key, value)
+        image = tomlfile.string(tomlfile.table(data, "engine", path), "infra_image", path, "engine")
+        if image is not None:
+            out.infra_image = image
+    return out
 
 
 ENGINE_SETTINGS = ("events_backend", "tmpdir", "cgroup_manager", "runtime", "runtime_flags", "conmon",

@@ -5,12 +5,13 @@
     │   └── UsageError       a command line podman's parser refuses, with its hint line
     ├── NoSuchContainer      unknown name or id prefix  (podman rm: exit 1)
     ├── NoSuchImage          unknown image
-    ├── NoSuchNetwork        unknown network
+    ├── NoSuchNetwork        unknown network (podman network rm: exit 1)
     ├── NoSuchSecret         unknown secret
     ├── NoSuchPod            unknown pod (podman pod rm: exit 1)
     ├── Ambiguous            an id prefix matches several objects
     ├── NameInUse            a container name already taken
     ├── InvalidState         the container's state forbids it (rm of a running one: exit 2)
+    │   └── NetworkInUse     network rm of a network with containers, without -f (exit 2)
     └── EngineError          anything else, wrapping a storage/ or rootless/ error
         ├── VolumeMountFailed  a volume whose mount a rootless start cannot make (126)
         └── DatabaseUnreadable  the database is damaged or lost: `system check --repair`
@@ -75,6 +76,10 @@ class NameInUse(PodpyError):
 
 class InvalidState(PodpyError):
     pass
+
+
+class NetworkInUse(InvalidState):
+    exit_code = 2
 
 
 class EngineError(PodpyError):

@@ -135,7 +135,10 @@ def network_create(req: Request) -> Any:
 @routes.delete("/libpod/networks/{name}")
 def network_remove(req: Request) -> list[dict[str, Any]]:
     name = req.params["name"]
-    _one(_networks(req).rm([name], force=req.flag("force"), timeout=req.int_arg("timeout", None)))
+    reports = _networks(req).rm([name], force=req.flag("force"), timeout=req.int_arg("timeout", None))
+    if not reports:   # force, and no such network: nothing removed, no error (podman's)
+        return []
+    _one(reports)
     return [{"Name": name, "Err": None}]
 
 

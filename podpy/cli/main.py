@@ -184,6 +184,14 @@ def dispatch(args: list[str]) -> int:
             params = fastcmds.parse(path, rest[1:])
     service = _service_args(rest) if command == "system" and not g.help else None
     g.check()   # a bad value stops the command line here, before anything is done
+    from ..config import check_containers_conf_override
+
+    missing = check_containers_conf_override()
+    if missing is not None:   # podman logs it and stops, exit 1
+        from . import render
+
+        render.log_error(missing)
+        return 1
     g.apply(args)
     if service is not None:
         return serve_command(g, *service)

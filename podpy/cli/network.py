@@ -113,13 +113,15 @@ def rm(
             raise InvalidArgument(f'invalid argument "{time}" for "-t, --time" flag: strconv.ParseUint: parsing '
                                   f'"{time}": invalid syntax')
         seconds = int(time)
+    from ..errors import NoSuchNetwork
+
     code = 0
     for rep in engine(ctx).rm(list(names), force, seconds):
         if rep.error is None:
             render.out(rep.value)
         else:
             render.error(str(rep.error))
-            code = rep.error.exit_code
+            code = 1 if isinstance(rep.error, NoSuchNetwork) else rep.error.exit_code   # podman's exit codes
     raise typer.Exit(code)
 
 
@@ -156,7 +158,7 @@ def disconnect(
     ctx: typer.Context,
     network: str = typer.Argument(..., help="Network."),
     container: str = typer.Argument(..., help="Container."),
-    force: bool = typer.Option(False, "-f", "--force", help="Even its last network."),
+    force: bool = typer.Option(False, "-f", "--force", help="Force removal of container from network."),
 ) -> None:
     """Disconnect a container from a network."""
     engine(ctx).disconnect(container, network, force)

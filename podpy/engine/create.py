@@ -63,6 +63,13 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
         from .podstore import join
 
         o, pod = join(rt, o)
+    elif o.userns is None and not infra and not (o.uidmap or o.gidmap or o.subuidname or o.subgidname):
+        # the default --userns: $PODMAN_USERNS, else containers.conf's [containers] userns
+        default_userns = os.environ.get("PODMAN_USERNS") or rt.cfg.container_defaults.userns
+        if default_userns:
+            from .runoptions import CreateOptions
+
+            o = CreateOptions(**{**o.as_dict(), "userns": default_userns})
     name = opt.check_name(o.name) if o.name else None
     if o.replace and not name:
         raise InvalidArgument("cannot replace container without --name being set")
@@ -221,7 +228,8 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
             extra_etc["/etc/passwd"] = with_hosts
     cid = os.urandom(32).hex()
     hostname = o.hostname or ""
-    base_env = ["PATH=" + DEFAULT_PATH, "TERM=xterm", "container=podman"]
+    base_env = ["PATH=" + DEFAULT_PATH, "TERM=xterm", "container=podman",
+                *procopts.conf_env(rt.cfg.container_defaults.env)]
     env = procopts.environment(o, base_env, list(icfg.get("Env") or []), user_env)
     systemd = procopts.systemd_mode(o.systemd, entrypoint + command)
     if systemd and not any(e.startswith("container=") for e in env):

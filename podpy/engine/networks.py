@@ -11,7 +11,7 @@ import os
 import re
 import time
 
-from ..errors import InvalidArgument, InvalidState, PodpyError
+from ..errors import InvalidArgument, InvalidState, NetworkInUse, NoSuchNetwork, PodpyError
 from ..network.options import DEFAULT_BRIDGE
 from ..network.table import (
     RESERVED, UPLINK, _conn, _default, _endpoint_request, _record, _stamp, all_networks,
@@ -136,8 +136,8 @@ def remove(rt: Runtime, name: str, force: bool, timeout: Optional[int] = None) -
         raise InvalidArgument(f"default network {DEFAULT_BRIDGE} cannot be removed")
     using = users(rt, net)
     if using and not force:
-        raise InvalidState(f"\"{net['name']}\" has associated containers with it ({', '.join(r.name for r in using)}). "
-                           "Use -f to forcibly delete containers: network is being used")
+        raise NetworkInUse(f"\"{net['name']}\" has associated containers with it. "
+                           "Use -f to forcibly delete containers and pods: network is being used")
     for rec in using:
         remove_container(rt, rec, force=True, timeout=timeout)
     with rt.db.write() as c:
@@ -210,9 +210,6 @@ def disconnect(rt: Runtime, container: str, network: str, force: bool) -> None:
     net = lookup(rt, network)
     if net["name"] not in rec.config.networks:
         raise InvalidState(f"container {rec.name} is not connected to network {net['name']}")
-    if len(rec.config.networks) == 1 and not force:
-        raise InvalidState(f"network {net['name']} is the last network of container {rec.name}: "
-                           "a container on user networks keeps at least one (use -f to disconnect anyway)")
     if rec.state in (RUNNING, PAUSED, INITIALIZED) and rec.pid:
         from rootless.network.holder_client import request
 
@@ -317,8 +314,10 @@ def _refresh_hosts(rt: Runtime, rec: "ContainerRecord") -> None:
     path = os.path.join(rt.container_run_dir(rec.id), "hosts")
     ips, _ = addresses(rec)
     ips += [str(n["ip6"]) for n in rec.config.networks.values() if n.get("ip6")]   # IPv6 after, as podman
+    conf = rt.cfg.container_defaults
     content = netfiles.hosts(rec.config.hostname or rec.id[:12], rec.name, rec.config.add_hosts,
-                             netfiles.EtcNet(ips, netopts.host_address(), []))
+                             netfiles.EtcNet(ips, netopts.host_address(), []),
+                             conf.base_hosts_file, conf.host_containers_internal_ip)
     try:
         with open(path, "r+") as f:
             f.write(content)
@@ -378,7 +377,15 @@ class NetworkEngine:
         never the default network."""
         if timeout is not None and not force:
             raise InvalidArgument("--force option must be specified to use the --time option")
-        return each(names, lambda n: remove(self.rt, n, force, timeout))
+        reports = []
+        for name in names:
+            rep = each([name], lambda n: remove(self.rt, n, force, timeout))[0]
+            if isinstance(rep.error, NetworkInUse):
+                raise rep.error   # podman's: the whole command stops there, exit 2
+            if force and isinstance(rep.error, NoSuchNetwork):
+                continue   # -f: nothing to say about a network that is not there
+            reports.append(rep)
+        return reports
 
     def prune(self, filters: Optional[list[str]] = None) -> list[str]:
         """`network prune`: the names of the networks removed, those no container is on (never
@@ -393,7 +400,8 @@ class NetworkEngine:
         connect(self.rt, container, network, list(aliases or []), ip, mac, ip6)
 
     def disconnect(self, container: str, network: str, force: bool = False) -> None:
-        """`network disconnect`: the container leaves the network (its last one only with force)."""
+        """`network disconnect`: the container leaves the network (its last one too, as in podman:
+        it then has its loopback only)."""
         disconnect(self.rt, container, network, force)
 
     def reload(self, names: list[str], all_: bool = False, latest: bool = False) -> list[Report]:

@@ -107,7 +107,7 @@ class PodEngine:
 
             text = o.infra_command.strip()
             infra_command = json.loads(text) if text.startswith("[") else text.split()
-        cfg = PodConfig(labels=labels, share=share, infra=o.infra, infra_image=o.infra_image or "",
+        cfg = PodConfig(labels=labels, share=share, infra=o.infra, infra_image=o.infra_image or self._conf_infra_image(o.infra),
                         namespace=self.rt.cfg.namespace or "",
                         infra_command=infra_command or [], infra_name=o.infra_name or "",
                         hostname=o.hostname or "", exit_policy=o.exit_policy, create_command=list(o.create_command),
@@ -137,6 +137,10 @@ class PodEngine:
                 f.write(pod_id.encode())
         self._event(rec, "create")
         return rec
+
+    def _conf_infra_image(self, infra: bool) -> str:
+        """containers.conf's [engine] infra_image: the infra image when --infra-image is not given."""
+        return self.rt.cfg.container_defaults.infra_image if infra else ""
 
     def _create_infra(self, pod: PodRecord, o: PodCreateOptions) -> ContainerRecord:
         from .create import create

@@ -128,6 +128,18 @@ def requires(rt: Runtime, names: list[str]) -> list[str]:
 
 # -- the environment ---------------------------------------------------------------------------
 
+def conf_env(items: list[str]) -> list[str]:
+    """containers.conf's [containers] env as KEY=VALUE items: a bare KEY takes the caller's
+    value (left out when the caller has none), as podman reads it."""
+    out = []
+    for item in items:
+        if "=" in item:
+            out.append(item)
+        elif item and item in os.environ:
+            out.append(f"{item}={os.environ[item]}")
+    return out
+
+
 def environment(o: CreateOptions, defaults: list[str], image_env: list[str], given: list[str]) -> list[str]:
     """The container's variables, in podman's order: the defaults (with --env-host the
     caller's whole environment, else with --http-proxy its proxy variables), the image's,

@@ -25,6 +25,7 @@ import os
 
 from rootless import capabilities, rootfs
 
+from ..config import ContainerDefaults
 from ..errors import InvalidState
 from ..state import ContainerRecord
 from . import kernelopts
@@ -295,10 +296,13 @@ class SpecBuilder:
             mounts.extend(systemd_mounts(user_dests | ({"/run", "/tmp"} if cfg.read_only_tmpfs else set())))
             if "/sys/fs/cgroup" not in user_dests:
                 mounts.append(_cgroup_mount(cfg))
+        # with a nested user namespace (keep-id, auto, --uidmap) the files, written by the user,
+        # are given to the container's root first, as podman's are
+        etc_owner = [f"podpy.chown={_outer_root(nested)}"] if nested is not None and _outer_root(nested) else []
         for dest, path in etc.items():
             if dest not in user_dests:
                 mounts.append({"destination": dest, "type": "bind", "source": path,
-                               "options": ["bind", "rprivate"]})
+                               "options": ["bind", "rprivate", *etc_owner]})
         for chroot in cfg.chrootdirs:
             # --chrootdirs: a chroot inside sees the container's hosts and resolv.conf too, as podman's
             for dest in ("/etc/hosts", "/etc/resolv.conf"):
@@ -381,12 +385,16 @@ def _process(terminal: bool, stdin: bool, uid: int, gid: int, groups: list[int],
 # -- the /etc files ----------------------------------------------------------------------
 
 
-def etc_files(rec: ContainerRecord, net: Optional["EtcNet"] = None,
-              uts_hostname: str = "") -> dict[str, Any]:
+def etc_files(rec: ContainerRecord, net: Optional["EtcNet"] = None, uts_hostname: str = "",
+              defaults: Optional[ContainerDefaults] = None,
+              joined: Optional[dict[str, Optional[str]]] = None) -> dict[str, Any]:
     """The container's hostname, hosts and resolv.conf (and keep-id's passwd and group, and
     --tz's localtime, bytes): destination -> content. No resolv.conf when the container keeps
     its image's (--network none without --dns). net: the network's facts (the default
-    network's when None); uts_hostname: the host name of the UTS namespace it shares."""
+    network's when None); uts_hostname: the host name of the UTS namespace it shares;
+    defaults: containers.conf's (its DNS settings, base hosts file and host address);
+    joined: for a container in another's network namespace (--network container:, a pod's
+    member), that container's hosts and resolv.conf (None: it has none), which it takes."""
     from ..network import files as netfiles
     from ..network.options import host_resolv
 
@@ -394,10 +402,22 @@ def etc_files(rec: ContainerRecord, net: Optional["EtcNet"] = None,
     hostname = uts_hostname or cfg.hostname or rec.id[:12]
     if net is None:
         net = netfiles.EtcNet([SLIRP_ADDRESS], None, [SLIRP_DNS])
+    conf = defaults or ContainerDefaults()
+    if joined is not None:
+        other_hosts = joined.get("/etc/hosts")
+        hosts = (None if cfg.no_hosts or other_hosts is None
+                 else netfiles.joined_entry(other_hosts, [hostname, rec.name]))
+        resolv = joined.get("/etc/resolv.conf")
+    else:
+        hosts = None if cfg.no_hosts else netfiles.hosts(hostname, rec.name, cfg.add_hosts, net,
+                                                         conf.base_hosts_file, conf.host_containers_internal_ip)
+        resolv = netfiles.resolv(net, cfg.dns, host_resolv(), {"servers": conf.dns_servers,
+                                                               "search": conf.dns_searches,
+                                                               "options": conf.dns_options})
     files = {
         "/etc/hostname": hostname + "\n",
-        "/etc/hosts": None if cfg.no_hosts else netfiles.hosts(hostname, rec.name, cfg.add_hosts, net),
-        "/etc/resolv.conf": netfiles.resolv(net, cfg.dns, host_resolv()),
+        "/etc/hosts": hosts,
+        "/etc/resolv.conf": resolv,
         **cfg.etc_entries,   # --userns=keep-id: /etc/passwd and /etc/group with the user's entries
     }
     files["/run/.containerenv"] = containerenv(rec)
@@ -532,15 +552,23 @@ def compiled_seccomp(runroot: str, seccomp: dict[str, Any]) -> str:
     return path
 
 
+def _outer(maps: tuple[Any, ...], cid: int) -> Optional[int]:
+    """The id of the default user namespace that a nested namespace's cid maps to."""
+    return next((m.host_id + cid - m.container_id for m in maps
+                 if m.container_id <= cid < m.container_id + m.size), None)
+
+
+def _outer_root(nested: IdMappings) -> str:
+    """"UID:GID" of the nested namespace's root in the default one ("" when it is not mapped)."""
+    uid, gid = _outer(nested.uids, 0), _outer(nested.gids, 0)
+    return f"{uid}:{gid}" if uid is not None and gid is not None else ""
+
+
 def _owned_by_container_root(mounts: list[dict[str, Any]], nested: IdMappings) -> None:
     """The kernel file systems are mounted before the init enters its nested user namespace:
     their ids count in the outer one, so name the outer ids of the container's root (and of
     its tty group) for them to show as root (and tty) inside."""
-    def outer(maps: tuple[Any, ...], cid: int) -> Optional[int]:
-        return next((m.host_id + cid - m.container_id for m in maps
-                     if m.container_id <= cid < m.container_id + m.size), None)
-
-    uid, gid, tty = outer(nested.uids, 0), outer(nested.gids, 0), outer(nested.gids, 5)
+    uid, gid, tty = _outer(nested.uids, 0), _outer(nested.gids, 0), _outer(nested.gids, 5)
     for m in mounts:
         if m["type"] == "tmpfs" and uid is not None and gid is not None:
             m["options"] = [*m["options"], f"uid={uid}", f"gid={gid}"]

@@ -130,12 +130,34 @@ def container_spec(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
         from .kernelopts import uts_hostname as shared_hostname
 
         uts_hostname = shared_hostname(rt, uts)
-    etc = write_etc(rt.container_run_dir(rec.id), etc_files(rec, net.etc, uts_hostname))
+    etc = write_etc(rt.container_run_dir(rec.id), etc_files(rec, net.etc, uts_hostname, rt.cfg.container_defaults,
+                                                            joined_etc(rt, rec)))
     if specs.mappings is not None and specs.mappings.warning:
         warn(specs.mappings.warning)
     spec = specs.container(rec, rootfs, etc, console, net)
     _hooks(rt, rec, spec, warn)
     return spec
+
+
+def joined_etc(rt: Runtime, rec: ContainerRecord) -> Optional[dict[str, Optional[str]]]:
+    """For a container in another's network namespace (--network container:, a pod's member):
+    that one's /etc/hosts and /etc/resolv.conf as written for its start (None for a file it
+    does not have); None for a container with a network of its own."""
+    mode = rec.config.network
+    if not mode.startswith("container:"):
+        return None
+    other = rt.state.get(mode.partition(":")[2])
+    if other is None:
+        return None
+    run_dir = rt.container_run_dir(other.id)
+    out: dict[str, Optional[str]] = {}
+    for dest in ("/etc/hosts", "/etc/resolv.conf"):
+        try:
+            with open(os.path.join(run_dir, os.path.basename(dest))) as f:
+                out[dest] = f.read()
+        except FileNotFoundError:
+            out[dest] = None
+    return out
 
 
 def _hooks(rt: Runtime, rec: ContainerRecord, spec: dict[str, Any], warn: Callable[[str], None]) -> None:

@@ -206,10 +206,10 @@ class _Pod(PodContainers):
                 seccomp = self._seccomp(cname, opts.seccomp_profile_root)
                 if seccomp is not None:
                     ctr.security_opts = [*ctr.security_opts, f"seccomp={seccomp}"]
-                # a pod's --add-host reaches its infra container's /etc/hosts only: each gets them
-                ctr.add_hosts = list(aliases)
                 if host_network:
                     ctr.network = ["host"]
+                    ctr.add_hosts = list(aliases)   # its own /etc/hosts: the pod's aliases in it too
+                # else the members take the infra container's /etc/hosts, which has them
                 if spec.get("terminationGracePeriodSeconds") is not None:
                     ctr.stop_timeout = str(max(0, spec["terminationGracePeriodSeconds"]))
                 target.append(ctr)

@@ -61,6 +61,10 @@ def resolve(rt: Runtime, o: CreateOptions, icfg: dict[str, Any]) -> dict[str, An
     if (o.dns or o.dns_search or o.dns_options) and o.network and (mode == "none" or mode.startswith("container:")):
         # no resolv.conf of its own to write them in (podman's words)
         raise InvalidArgument(f"conflicting options: dns and the network mode: {mode.partition(':')[0]}")
+    if o.add_hosts and o.network and mode.startswith("container:"):
+        # its /etc/hosts is the other container's (with a line for itself): podman's words
+        raise InvalidArgument("invalid config provided: cannot set extra host entries when the container is "
+                              "joined to another containers network namespace: invalid configuration")
     add_hosts = [list(netopts.parse_add_host(h)) for h in o.add_hosts]
     dns = netopts.parse_dns(list(o.dns), list(o.dns_search), list(o.dns_options))
     return {"network": mode, "network_options": options, "ports": ports,

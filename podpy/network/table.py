@@ -16,7 +16,7 @@ import time
 
 from storage.db import sqlite3
 
-from ..errors import InvalidArgument, InvalidState, NoSuchNetwork, PodpyError
+from ..errors import InvalidArgument, NoSuchNetwork, PodpyError
 from .files import EtcNet, host_nameservers
 from .options import DEFAULT_BRIDGE, parse_mac
 from .subnets import host_range, of as subnet_of
@@ -266,7 +266,8 @@ def bridge_start(ns: Any, host_ip: Optional[str], host_lines: list[str]) -> EtcN
         routed = routed or req["route_via"] is not None
         requests.append(req)
     if not requests:
-        raise InvalidState(f"container {rec.name} is on no network: connect it to one, or recreate it")
+        # its last network disconnected: loopback only, as podman starts it
+        return EtcNet(["127.0.0.1"], host_ip, host_nameservers(host_lines))
     chan, hello = connect(rt.cfg.runroot, rt.cfg.rootless)
     ns.holder = chan
     if rt.cfg.rootless:

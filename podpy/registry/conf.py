@@ -4,7 +4,8 @@ Files, later ones overriding earlier ones key by key (as containers/image does):
     /etc/containers/registries.conf, /etc/containers/registries.conf.d/*.conf,
     $XDG_CONFIG_HOME/containers/registries.conf (replaces the system file when present),
     $XDG_CONFIG_HOME/containers/registries.conf.d/*.conf,
-    and podpy's own $XDG_CONFIG_HOME/podpy/registries.conf last.
+    and podpy's own $XDG_CONFIG_HOME/podpy/registries.conf last;
+    $CONTAINERS_REGISTRIES_CONF (a file that must exist) in place of the three main files.
 Understood: `unqualified-search-registries`, `[aliases]` (short-name aliases, as in the
 distributions' registries.conf.d/shortnames.conf) and `[[registry]]` tables with
 `prefix`/`location`, `insecure`, `blocked` and `[[registry.mirror]]` entries
@@ -80,6 +81,9 @@ class RegistriesConf:
         return best
 
 
+REGISTRIES_CONF_ENV = "CONTAINERS_REGISTRIES_CONF"
+
+
 def _conf_d(directory: str) -> list[str]:
     try:
         names = os.listdir(directory)
@@ -89,14 +93,27 @@ def _conf_d(directory: str) -> list[str]:
 
 
 def conf_files(config_dir: str) -> list[str]:
-    """The registries.conf files in force, in the order they are applied."""
+    """The registries.conf files in force, in the order they are applied.
+    $CONTAINERS_REGISTRIES_CONF names the one main file (the user's, the system's and
+    podpy's own are then not read; the .conf.d directories still are), and it must exist,
+    as podman's does."""
     xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
     user = os.path.join(xdg, "containers", "registries.conf")
-    out = [user] if os.getuid() != 0 and os.path.exists(user) else ["/etc/containers/registries.conf"]
+    given = os.environ.get(REGISTRIES_CONF_ENV)
+    if given:
+        try:
+            os.stat(given)
+        except OSError as exc:
+            raise InvalidArgument(f'loading registries configuration "{given}": open {given}: '
+                                  f"{(exc.strerror or str(exc)).lower()}") from None
+        out = [given]
+    else:
+        out = [user] if os.getuid() != 0 and os.path.exists(user) else ["/etc/containers/registries.conf"]
     out += _conf_d("/etc/containers/registries.conf.d")
     if os.getuid() != 0:
         out += _conf_d(os.path.join(xdg, "containers", "registries.conf.d"))
-    out.append(os.path.join(config_dir, "registries.conf"))
+    if not given:
+        out.append(os.path.join(config_dir, "registries.conf"))
     return [f for f in out if os.path.isfile(f)]
 
 

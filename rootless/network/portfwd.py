@@ -276,6 +276,19 @@ class Forwarder:
         except OSError:
             pass   # full: the loop has a wake-up pending anyway
 
+    def _destination(self, inner: _socket.socket) -> str:
+        """Where a socket in the container's namespace connects: the container's address, the
+        socket bound to it first so that the connection stays on the container's loopback; once
+        that address is gone (its network disconnected while another is connected), its loopback
+        address, never the old address, which the remaining network's route would send out."""
+        try:
+            inner.bind((self.target, 0))
+            return self.target
+        except OSError as exc:
+            if exc.errno != errno.EADDRNOTAVAIL:
+                raise
+        return "::1" if self.family == _socket.AF_INET6 else "127.0.0.1"
+
     def _socket(self, kind: int) -> _socket.socket:
         """A fresh socket in the container's namespace (taken from a small pool: one round trip
         to the helper per _POOL connections)."""
@@ -332,7 +345,7 @@ class Forwarder:
             return
         try:
             inner.settimeout(CONNECT_TIMEOUT)
-            inner.connect((self.target, m.container_port))
+            inner.connect((self._destination(inner), m.container_port))
             inner.settimeout(None)
             # The peers' own writes decide the segments: no Nagle delay added in between (as Go,
             # and so podman's rootlessport, does by default).
@@ -468,7 +481,7 @@ class Forwarder:
             if flow is None:
                 try:
                     inner = self._socket(_socket.SOCK_DGRAM)
-                    inner.connect((self.target, m.container_port))
+                    inner.connect((self._destination(inner), m.container_port))
                 except OSError:
                     continue
                 inner.setblocking(False)

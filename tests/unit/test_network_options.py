@@ -155,6 +155,40 @@ def test_resolv_conf_like_podman():
     assert netfiles.resolv(netfiles.EtcNet([], None, [], none=True), {}, host) is None
 
 
+def test_hosts_file_base_file_and_internal_ip_from_containers_conf(tmp_path):
+    base = tmp_path / "hosts"
+    base.write_text("10.1.2.3 name1\n10.1.2.4 name2 #some comment\n")
+    net = netfiles.EtcNet(["10.0.2.100"], "192.0.2.2", [])
+    text = netfiles.hosts("conx", "conx", [["h3", "10.3.3.3"]], net, str(base), "10.9.9.9")
+    # localhost after the user's entries, the name given twice when host name and name are the same
+    assert text == ("10.3.3.3\th3\n10.1.2.3\tname1\n10.1.2.4\tname2\n127.0.0.1\tlocalhost\n::1\tlocalhost\n"
+                    "10.9.9.9\thost.containers.internal\n10.0.2.100\tconx conx\n")
+    # a name the base file has already is not given the container's address
+    text = netfiles.hosts("name1", "name1", [], net, str(base), "10.9.9.9")
+    assert text.splitlines()[-1] == "10.9.9.9\thost.containers.internal"
+    with pytest.raises(InvalidArgument, match="failed to create new hosts file: open"):
+        netfiles.hosts("a", "b", [], net, str(tmp_path / "missing"))
+
+
+def test_joined_container_takes_the_others_hosts_with_a_line_of_its_own():
+    infra = "127.0.0.1\tlocalhost\n10.0.2.100\tpodx infrax\n"
+    assert netfiles.joined_entry(infra, ["podx", "con1x"]) == infra + "127.0.0.1\tcon1x\n"
+    assert netfiles.joined_entry(infra, ["podx", "infrax"]) == infra
+
+
+def test_resolv_conf_puts_containers_conf_settings_first():
+    host = ["nameserver 10.1.1.1", "search corp.example", "options edns0"]
+    net = netfiles.EtcNet(["10.0.2.100"], None, ["10.0.2.3"])
+    conf = {"servers": ["1.1.1.1"], "search": ["example.com"], "options": ["ndots:3"]}
+    assert netfiles.resolv(net, {}, host, conf) == \
+        "search example.com\nnameserver 1.1.1.1\noptions ndots:3\n"
+    given = {"servers": ["8.8.4.4"], "search": ["foo.org"], "options": ["x:1"]}
+    assert netfiles.resolv(net, given, host, conf) == \
+        "search example.com foo.org\nnameserver 1.1.1.1\nnameserver 8.8.4.4\noptions ndots:3 x:1\n"
+    # no network: the image's file, whatever containers.conf says
+    assert netfiles.resolv(netfiles.EtcNet([], None, [], none=True), {}, host, conf) is None
+
+
 def test_dns_answers_container_names():
     records = dns.Records()
     records.add("c1", ["web", "8f3a2b1c0d9e", "alias"], "10.89.0.2")
