@@ -27,7 +27,8 @@ def _say_err(line: str) -> None:
 
 def build(
     ctx: typer.Context,
-    context: str = typer.Argument(".", help="The build context: a directory, - (a tar on stdin) or a git URL."),
+    context: str = typer.Argument(".", help="The build context: a directory, - (a tar or a Containerfile "
+                                  "on stdin) or a git URL."),
     tags: List[str] = typer.Option([], "-t", "--tag", help="Name the image (repeatable)."),
     files: List[str] = typer.Option([], "-f", "--file", help="The Containerfile (- for stdin)."),
     target: Optional[str] = typer.Option(None, "--target", help="Build this stage and what it needs."),

@@ -384,7 +384,7 @@ class Build:
 
         try:
             with open(path, encoding="utf-8", errors="surrogateescape") as f:
-                return Matcher(f.read().splitlines())
+                return Matcher(f.read().splitlines())   # named in no message, as in podman
         except OSError as exc:
             raise InvalidArgument(f"--ignorefile {path}: {exc.strerror}") from None
 
@@ -467,7 +467,7 @@ class Build:
                 raise InvalidArgument("the context and the Containerfile cannot both come from stdin")
             root = os.path.join(self.scratch, "context")
             os.mkdir(root)
-            unpack_stdin(root)
+            unpack_stdin(root, os.path.join(self.scratch, "stdin"))
             fetched = self.fetched = True
         elif is_git_url(o.context):
             root = clone(o.context, os.path.join(self.scratch, "git"))
