@@ -66,7 +66,8 @@ QUADLET = "podman 5's flag, which the units made from Quadlet files use"
 PODPY_FLAGS = {
     "": {"--module": "podman 4.8's flag, which the units made from Quadlet files use (ContainersConfModule=)"},
     "auto-update": {"--tls-verify": LATER},
-    "build": {"--build-arg-file": LATER, "--group-add": QUADLET, "--signature-policy": HIDDEN},
+    "build": {"--build-arg-file": LATER, "--group-add": QUADLET, "--signature-policy": HIDDEN,
+              "--pull-always": HIDDEN, "--pull-never": HIDDEN},
     "cp": {"--pause": HIDDEN},
     "container inspect": {"--type": "podpy's `container inspect` is `inspect`, whose flag it is"},
     "create": {"--detach": "`run`'s flag: podpy parses run and create alike, and create ignores it",

@@ -221,6 +221,8 @@ class Build:
                 image = None
         if image is None:
             if self.pull == "never":
+                if what == "FROM":   # podman's words
+                    raise NoSuchImage(f"creating build container: {name}: image not known")
                 raise NoSuchImage(f"{what} {name}: image not known (and --pull=never)")
             where = platform_of(platform or None, None, None, None)
             given = PullOptions(name=name, tls_verify=self.o.tls_verify, creds=self.o.creds,
@@ -503,8 +505,10 @@ class Build:
                 path = os.path.join(root, f)
             elif not os.path.exists(f) and not os.path.isabs(f) and os.path.exists(os.path.join(root, f)):
                 path = os.path.join(root, f)
+            if not os.path.exists(path):   # podman's words: the name looked for in the context
+                raise InvalidArgument(f"stat {os.path.normpath(root + '/' + f)}: no such file or directory")
             if not os.path.isfile(path):
-                raise InvalidArgument(f"the Containerfile {f} does not exist (no such file or directory)")
+                raise InvalidArgument(f'containerfile: "{os.path.abspath(path)}" cannot be path to a directory')
             texts.append(preprocess(path, root, o.cpp_flags) if path.endswith(".in") else _read(path))
             names.append(os.path.basename(path))
         return root, "\n".join(texts), names[0] if len(names) == 1 else "Containerfile"

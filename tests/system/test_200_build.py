@@ -367,8 +367,19 @@ def test_flags(p, tmp_path):
             input="FROM busybox\nRUN ls /sys/class/net > /nets\n")
     assert p("run", "--rm", "--network", "none", "stdin", "cat", "/nets").stdout == "lo\n"
     # --pull=never with a missing image; --pull alone means always (a local name cannot be pulled)
-    res = p("build", "--pull=never", "-f", "-", d, input="FROM nothere\n", check=False)
-    assert res.returncode == 125 and "nothere" in res.stderr and "--pull=never" in res.stderr
+    for flag in ("--pull=never", "--pull-never"):   # podman's hidden spelling too
+        res = p("build", flag, "-f", "-", d, input="FROM nothere\n", check=False)
+        assert res.returncode == 125 and "Error: creating build container: nothere: image not known" in res.stderr
+    # BUILDAH_LAYERS=false is --layers=false, unless --layers is given
+    n = len(p("images", "-a", "-q").stdout.split())
+    res = p("build", "--no-cache", "-t", "envlayers", "-f", d / "Other.containerfile", d,
+            env={"BUILDAH_LAYERS": "false"})
+    assert len(p("images", "-a", "-q").stdout.split()) == n + 1
+    res = p("build", "--layers", "-f", d / "Other.containerfile", d, env={"BUILDAH_LAYERS": "false"})
+    assert "Using cache" in res.stdout
+    res = p("build", "--squash-all", "--squash", d, check=False)
+    assert res.returncode == 125
+    assert res.stderr.strip() == "Error: cannot specify --squash with --layers and --squash-all with --squash"
 
 
 def test_context_from_stdin_and_git(p, tmp_path):
@@ -466,6 +477,7 @@ def test_add_url_with_checksum(p, tmp_path):
     ("FROM busybox\nCOPY ../outside /x\n", "../outside: the path is outside the build context"),
     ("FROM busybox\nCOPY --from=nostage /a /b\n", "nostage"),
     ("FROM nosuchimage\n", "nosuchimage: image not known"),
+    ("FROM busybox\nCOPY https://example.com/x /x\n", "source can't be a URL for COPY"),
     ("FROM busybox\nRUN <<EOF\necho\n", "Error: Containerfile:2: the heredoc EOF is not terminated"),
 ])
 def test_bad_input_is_one_line_and_leaves_nothing(p, tmp_path, text, message):
@@ -485,7 +497,11 @@ def test_missing_containerfile_and_context(p, tmp_path):
     res = p("build", tmp_path / "nowhere", check=False)
     assert res.returncode == 125 and "does not exist" in res.stderr
     res = p("build", "-f", tmp_path / "nofile", tmp_path / "empty", check=False)
-    assert res.returncode == 125 and "nofile does not exist" in res.stderr
+    assert res.returncode == 125 and res.stderr.strip().endswith("/nofile: no such file or directory")
+    res = p("build", "-f", "Containerfile2", tmp_path / "empty", check=False)
+    assert res.returncode == 125
+    where = os.path.realpath(tmp_path / "empty")
+    assert res.stderr.strip() == f"Error: stat {where}/Containerfile2: no such file or directory"
 
 
 def test_failing_run_gives_its_code_and_keeps_no_layer(p, tmp_path):
