@@ -84,6 +84,10 @@ class NilMap(dict):  # type: ignore[type-arg]
     key `index` asks, false in `if`, and still `null` in `json`."""
 
 
+class NilSlice(list):  # type: ignore[type-arg]
+    """A slice field absent from the document: Go's nil slice, `[]` when printed, `null` in `json`."""
+
+
 def lookup(recv: object, name: str) -> tuple[bool, object, bool]:
     """(found, value, is_method) for the template's .name on recv: a mapping key or a public attribute."""
     if isinstance(recv, Mapping):
@@ -320,7 +324,7 @@ def _json_str(s: str) -> str:
 
 def go_json(v: object) -> str:
     """encoding/json Marshal, compact, with HTML escaping off (podman's json function)."""
-    if v is None or isinstance(v, NilMap):
+    if v is None or isinstance(v, (NilMap, NilSlice)):
         return "null"
     if isinstance(v, bool):
         return "true" if v else "false"
