@@ -131,7 +131,8 @@ def _bool_flag(arg: str) -> str:
 
 
 _BUILD_BOOLS = ("--rm", "--force-rm", "--identity-label", "--skip-unused-stages", "--omit-history", "--squash-all",
-                "--compress", "--http-proxy", "--stdin", "--disable-compression", "--no-hosts")
+                "--compress", "--http-proxy", "--stdin", "--disable-compression", "--no-hosts", "--pull-always",
+                "--pull-never")
 
 
 def _build_bool(arg: str) -> str:

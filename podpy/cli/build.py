@@ -27,7 +27,8 @@ def _say_err(line: str) -> None:
 
 def build(
     ctx: typer.Context,
-    context: str = typer.Argument(".", help="The build context: a directory, - (a tar on stdin) or a git URL."),
+    context: str = typer.Argument(".", help="The build context: a directory, - (a tar or a Containerfile "
+                                  "on stdin) or a git URL."),
     tags: List[str] = typer.Option([], "-t", "--tag", help="Name the image (repeatable)."),
     files: List[str] = typer.Option([], "-f", "--file", help="The Containerfile (- for stdin)."),
     target: Optional[str] = typer.Option(None, "--target", help="Build this stage and what it needs."),
@@ -35,6 +36,10 @@ def build(
     build_arg_files: List[str] = typer.Option([], "--build-arg-file", help="A file of KEY=VALUE lines."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the layer cache."),
     pull: Optional[str] = typer.Option(None, "--pull", help="always, missing (the default), never or newer."),
+    pull_always: bool = typer.Option(False, "--pull-always/--no-pull-always", hidden=True,
+                                     help="podman's hidden spelling of --pull=always."),
+    pull_never: bool = typer.Option(False, "--pull-never/--no-pull-never", hidden=True,
+                                    help="podman's hidden spelling of --pull=never."),
     layers: bool = typer.Option(True, "--layers/--no-layers", help="Commit and cache each step (default)."),
     squash: bool = typer.Option(False, "--squash", help="The new layers as one."),
     labels: List[str] = typer.Option([], "--label", help="KEY=VALUE label of the image (repeatable)."),
@@ -158,6 +163,7 @@ def build(
     from ..imagebuild.executor import BuildOptions
     from ..imagebuild.executor import build as do_build
 
+    pull, layers = _pull_and_layers(ctx, pull, pull_always, pull_never, layers)
     opts = BuildOptions(context=context, files=list(files), tags=list(tags), target=target,
                         build_args=list(build_args), build_arg_files=list(build_arg_files), no_cache=no_cache,
                         pull=pull or "missing", layers=layers, squash=squash, labels=list(labels),
@@ -234,6 +240,36 @@ def build(
                 add_to_manifest(rt, deferred, each)
         if not split and not tar_out:
             render.out(image.id)
+
+
+def _pull_and_layers(ctx: typer.Context, pull: Optional[str], pull_always: bool, pull_never: bool,
+                     layers: bool) -> tuple[Optional[str], bool]:
+    """podman's checks of the flags that go together, and the pull policy and --layers they
+    leave: --pull-always and --pull-never are --pull=always and --pull=never (one of the three
+    at most); --squash goes neither with --layers nor with --squash-all; without --layers,
+    BUILDAH_LAYERS (a Go boolean: 1, t, true, 0, f, false... any case) says."""
+    from click.core import ParameterSource
+
+    from ..errors import InvalidArgument
+
+    def given(name: str) -> bool:
+        return ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)
+
+    if sum(map(given, ("pull", "pull_always", "pull_never"))) > 1:
+        raise InvalidArgument("can only set one of 'pull' or 'pull-always' or 'pull-never'")
+    if given("squash") and (given("layers") or given("squash_all")):
+        raise InvalidArgument("cannot specify --squash with --layers and --squash-all with --squash")
+    if pull_always:
+        pull = "always"
+    elif pull_never:
+        pull = "never"
+    if not given("layers"):
+        env = os.environ.get("BUILDAH_LAYERS", "")
+        if env in ("1", "t", "T", "TRUE", "true", "True"):
+            layers = True
+        elif env in ("0", "f", "F", "FALSE", "false", "False"):
+            layers = False
+    return pull, layers
 
 
 @contextlib.contextmanager

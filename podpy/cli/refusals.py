@@ -66,7 +66,8 @@ QUADLET = "podman 5's flag, which the units made from Quadlet files use"
 PODPY_FLAGS = {
     "": {"--module": "podman 4.8's flag, which the units made from Quadlet files use (ContainersConfModule=)"},
     "auto-update": {"--tls-verify": LATER},
-    "build": {"--build-arg-file": LATER, "--group-add": QUADLET, "--signature-policy": HIDDEN},
+    "build": {"--build-arg-file": LATER, "--group-add": QUADLET, "--signature-policy": HIDDEN,
+              "--pull-always": HIDDEN, "--pull-never": HIDDEN},
     "container runlabel": {"--opt1": HIDDEN, "--opt2": HIDDEN, "--opt3": HIDDEN},
     "cp": {"--pause": HIDDEN},
     "container inspect": {"--type": "podpy's `container inspect` is `inspect`, whose flag it is"},

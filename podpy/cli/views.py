@@ -174,7 +174,17 @@ def info_view(doc: dict[str, Any]) -> dict[str, Any]:
 
 def inspect_view(doc: Any) -> Any:
     """An inspected object as templates see it: a container's `.State.Healthcheck` is its
-    `.State.Health`, as podman keeps the older name for templates."""
+    `.State.Health`, as podman keeps the older name for templates; an image's `.Config` has
+    every field of Go's image config, those the document leaves out as their zero values
+    (`{{json .Config.Volumes}}` is `null`, `{{.Config.Cmd}}` is `[]`)."""
+    if isinstance(doc, dict) and "RootFS" in doc and isinstance(doc.get("Config"), dict):
+        from ._gotemplate_funcs import NilSlice
+
+        config = {"User": "", "ExposedPorts": None, "Env": NilSlice(), "Entrypoint": NilSlice(),
+                  "Cmd": NilSlice(), "Volumes": None, "WorkingDir": "", "Labels": None, "StopSignal": "",
+                  "ArgsEscaped": False}
+        config.update((k, v) for k, v in doc["Config"].items() if v is not None or k not in config)
+        return {**doc, "Config": config}
     state = doc.get("State") if isinstance(doc, dict) else None
     if isinstance(state, dict) and "Health" in state:
         from ._gotemplate_funcs import GoNames

@@ -2,7 +2,7 @@
 which of its files a COPY or ADD source names, and the content digest of those files.
 
 The digest is what the layer cache keys COPY and ADD on: names, types, modes, link
-targets and file contents, never times or owners (a COPY from the context gives its
+targets, hard links and file contents, never times or owners (a COPY from the context gives its
 files to root, or to --chown, whoever owned them here). Sources stay inside the context:
 `..` cannot leave it, and a symlink named as a source resolves as if the context were /.
 """
@@ -50,18 +50,29 @@ class Context:
         rel = posixpath.normpath(pattern).lstrip("/") or "."
         if rel == ".." or rel.startswith("../"):
             raise InvalidArgument(f"{pattern}: the path is outside the build context")
-        if _GLOB.search(rel):
-            found = [self._top(m) for m in self._glob(rel)]
-            found = [t for t in found if t is not None]
-        else:
-            top = self._top(rel)
-            found = [top] if top is not None else []
+        names = self._glob(rel) if _GLOB.search(rel) else [rel]
+        found = [t for t in map(self._top, names) if t is not None]
         if not found:
+            if any(self._exists(n) for n in names):   # there, but every one left out: buildah's words
+                using = f" using {self.matcher.source}" if self.matcher.source else ""
+                raise InvalidArgument(f"no items matching glob \"{os.path.join(self.root, rel)}\" copied "
+                                      f"({len(names)} filtered out{using}): no such file or directory")
             raise InvalidArgument(f"{pattern}: no such file or directory in the build context "
                                   "(or excluded by .containerignore/.dockerignore)")
         return found
 
+    def _exists(self, rel: str) -> bool:
+        from storage.inroot import resolve
+
+        try:
+            return os.path.exists(resolve(self.root, rel))
+        except OSError:
+            return False
+
     def _top(self, rel: str) -> Optional[Top]:
+        """The entry a source names; None when it is not there, or left out by the ignore
+        file: an excluded directory stays only when an exception names something inside it
+        (Matcher.may_include_below) and that brings back at least one entry."""
         from storage.inroot import resolve
 
         if rel == ".":
@@ -73,10 +84,13 @@ class Context:
             return None
         real_rel = os.path.relpath(host, self.root)
         is_dir = stat.S_ISDIR(st.st_mode)
+        top = Top(host, posixpath.basename(rel), is_dir, "" if real_rel == "." else real_rel)
         if self.matcher and (self.matcher.excluded(real_rel) or self.matcher.excluded(rel)):
-            if not (is_dir and self.matcher.may_include_below(real_rel)):
+            if not (is_dir and self.matcher.may_include_below(real_rel, named=True)):
                 return None
-        return Top(host, posixpath.basename(rel), is_dir, "" if real_rel == "." else real_rel)
+            if next(self.walk(top), None) is None:
+                return None
+        return top
 
     def _glob(self, rel: str) -> list[str]:
         parts = rel.split("/")
@@ -126,7 +140,15 @@ class Context:
             if known is not None:
                 return known
         h = hashlib.sha256()
+        names: dict[tuple[int, int], str] = {}   # hard links: a file's later names say which it is
         for rel, p, st in entries:
+            first = rel
+            if st.st_nlink > 1 and stat.S_ISREG(st.st_mode):
+                first = names.setdefault((st.st_dev, st.st_ino), rel)
+            if first != rel:
+                h.update(b"%s\0h\0%s\n" % (rel.encode("utf-8", "surrogateescape"),
+                                            first.encode("utf-8", "surrogateescape")))
+                continue
             h.update(_entry_digest(rel, p, st))
         digest = h.hexdigest()
         if memo is not None:
@@ -135,6 +157,12 @@ class Context:
 
 
 def walk_tree(root: str, ctx_rel: Optional[str], matcher: Optional[Matcher]) -> Iterator[tuple[str, str, os.stat_result]]:
+    """(path below root, host path, lstat) of the entries under root, sorted, a directory
+    before what it holds, those the ignore patterns exclude left out. An excluded directory
+    that is looked into (Matcher.may_include_below) is there only as the parent of what an
+    exception brings back, and then as buildah makes such a parent: mode 0755."""
+    pending: list[tuple[str, str, os.stat_result]] = []   # excluded parents not yet given
+
     def rec(host_dir: str, rel: str, crel: Optional[str]) -> Iterator[tuple[str, str, os.stat_result]]:
         with os.scandir(host_dir) as it:
             entries = sorted(it, key=lambda e: e.name)
@@ -144,13 +172,29 @@ def walk_tree(root: str, ctx_rel: Optional[str], matcher: Optional[Matcher]) -> 
             st = e.stat(follow_symlinks=False)
             is_dir = stat.S_ISDIR(st.st_mode)
             if matcher and c is not None and matcher.excluded(c):
-                if not (is_dir and matcher.may_include_below(c)):
-                    continue
+                if is_dir and matcher.may_include_below(c):
+                    entry = (r, e.path, _implicit_dir(st))
+                    pending.append(entry)
+                    yield from rec(e.path, r, c)
+                    if pending and pending[-1] is entry:   # nothing below it came back
+                        pending.pop()
+                continue
+            yield from pending
+            pending.clear()
             yield r, e.path, st
             if is_dir:
                 yield from rec(e.path, r, c)
 
     yield from rec(root, "", ctx_rel)
+
+
+def _implicit_dir(st: os.stat_result) -> os.stat_result:
+    """An excluded directory's stat, as the parent of an entry brought back below it."""
+    fields = list(st)
+    fields[0] = stat.S_IFDIR | 0o755
+    extra = {k: getattr(st, k) for k in ("st_atime", "st_mtime", "st_ctime", "st_atime_ns", "st_mtime_ns",
+                                         "st_ctime_ns", "st_blksize", "st_blocks", "st_rdev")}
+    return os.stat_result(fields, extra)
 
 
 def _entry_digest(rel: str, path: str, st: os.stat_result) -> bytes:
@@ -206,13 +250,32 @@ def clone(url: str, dest: str) -> str:
     return root
 
 
-def unpack_stdin(dest: str) -> None:
-    """A context sent as a tar (plain or compressed) on stdin, unpacked into dest, confined there."""
+def unpack_stdin(dest: str, spool: str) -> None:
+    """A context sent on stdin, into dest: a tar (plain or compressed) unpacked there, confined
+    there; anything else is taken, as buildah does, for a Containerfile and written as
+    dest/Dockerfile (0600) in an otherwise empty context. stdin is read whole into spool first."""
+    import shutil
+
     from storage.archive import ApplyOptions, apply_layer
     from storage.errors import StorageError
 
     try:
-        with os.fdopen(os.dup(0), "rb", buffering=0) as stream:
+        with os.fdopen(os.dup(0), "rb") as stream, open(spool, "wb") as out:
+            shutil.copyfileobj(stream, out, 1 << 20)
+    except OSError as exc:
+        raise InvalidArgument(f"reading the context from stdin: {exc.strerror}") from exc
+    try:
+        with open(spool, "rb", buffering=0) as stream:
             apply_layer(stream, dest, ApplyOptions(whiteout_format="vfs", chown="none"))
-    except StorageError as exc:
-        raise InvalidArgument(f"reading the context from stdin: {exc}") from exc
+        return
+    except StorageError:
+        pass
+    # not a tar: what the tar reading left goes, the bytes become the Dockerfile
+    for name in os.listdir(dest):
+        path = os.path.join(dest, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+    os.chmod(spool, 0o600)
+    os.replace(spool, os.path.join(dest, "Dockerfile"))

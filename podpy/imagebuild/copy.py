@@ -7,7 +7,8 @@ sources need a DEST ending with `/`; missing directories of DEST are made. Files
 context belong to root (or --chown) with their modes and modification times; files from
 another stage or image (--from) keep their owners unless --chown. The destination is
 resolved inside the container's root by storage.inroot (its symlinks cannot lead out), and
-the files are written below the physical directories it returns.
+the files are written below the physical directories it returns. Files with several
+names inside one directory source stay one file with those names (hard links).
 """
 
 from __future__ import annotations
@@ -105,6 +106,10 @@ class _Writer:
         self.root = root
         self.job = job
         self.dir_times: list[tuple[str, int]] = []
+        # while a directory source is copied, (device, inode) -> the copy of its files with
+        # several names: those stay one file, as buildah's copier keeps hard links within a
+        # source (separate sources, even of one glob, are separate files)
+        self.links: Optional[dict[tuple[int, int], str]] = None
 
     def _owner(self, top: Top, st: os.stat_result) -> tuple[int, int]:
         job = self.job
@@ -184,15 +189,28 @@ class _Writer:
             os.mkfifo(host, 0o600)
         elif stat.S_ISREG(st.st_mode):
             self._clear(host, False)
+            links = self.links if st.st_nlink > 1 else None
+            first = links.get((st.st_dev, st.st_ino)) if links is not None else None
+            if first is not None:
+                os.link(first, host)   # its owner, mode and times are the first name's
+                return
             copy_file(src, host)
+            if links is not None:
+                links[(st.st_dev, st.st_ino)] = host
         else:
             return    # sockets and devices are not copied
         self._meta(host, top, st)
 
     def tree(self, top: Top, ddir: str) -> None:
+        self.links = {}
+        try:
+            self._tree(top, {"": ddir})
+        finally:
+            self.links = None
+
+    def _tree(self, top: Top, made: dict[str, str]) -> None:
         job = self.job
         matcher = job.matcher if top.ctx_rel is not None else None
-        made: dict[str, str] = {"": ddir}
         for rel, src, st in walk_tree(top.path, top.ctx_rel, matcher):
             if job.exclude and job.exclude.excluded(rel):
                 continue

@@ -221,6 +221,8 @@ class Build:
                 image = None
         if image is None:
             if self.pull == "never":
+                if what == "FROM":   # podman's words
+                    raise NoSuchImage(f"creating build container: {name}: image not known")
                 raise NoSuchImage(f"{what} {name}: image not known (and --pull=never)")
             where = platform_of(platform or None, None, None, None)
             given = PullOptions(name=name, tls_verify=self.o.tls_verify, creds=self.o.creds,
@@ -384,7 +386,7 @@ class Build:
 
         try:
             with open(path, encoding="utf-8", errors="surrogateescape") as f:
-                return Matcher(f.read().splitlines())
+                return Matcher(f.read().splitlines())   # named in no message, as in podman
         except OSError as exc:
             raise InvalidArgument(f"--ignorefile {path}: {exc.strerror}") from None
 
@@ -467,7 +469,7 @@ class Build:
                 raise InvalidArgument("the context and the Containerfile cannot both come from stdin")
             root = os.path.join(self.scratch, "context")
             os.mkdir(root)
-            unpack_stdin(root)
+            unpack_stdin(root, os.path.join(self.scratch, "stdin"))
             fetched = self.fetched = True
         elif is_git_url(o.context):
             root = clone(o.context, os.path.join(self.scratch, "git"))
@@ -503,8 +505,10 @@ class Build:
                 path = os.path.join(root, f)
             elif not os.path.exists(f) and not os.path.isabs(f) and os.path.exists(os.path.join(root, f)):
                 path = os.path.join(root, f)
+            if not os.path.exists(path):   # podman's words: the name looked for in the context
+                raise InvalidArgument(f"stat {os.path.normpath(root + '/' + f)}: no such file or directory")
             if not os.path.isfile(path):
-                raise InvalidArgument(f"the Containerfile {f} does not exist (no such file or directory)")
+                raise InvalidArgument(f'containerfile: "{os.path.abspath(path)}" cannot be path to a directory')
             texts.append(preprocess(path, root, o.cpp_flags) if path.endswith(".in") else _read(path))
             names.append(os.path.basename(path))
         return root, "\n".join(texts), names[0] if len(names) == 1 else "Containerfile"

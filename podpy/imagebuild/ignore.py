@@ -5,7 +5,9 @@ pattern is cleaned (`a/./b//` is `a/b`, a leading `/` dropped). `*` matches with
 path component, `?` one character, `[...]` a class (`[!...]` negated), `\\` escapes, and
 `**` any number of components (`**/x` is `x` anywhere). A pattern matching a directory
 excludes everything below it. `!pattern` re-includes what an earlier pattern excluded:
-the last pattern that matches a path decides.
+the last pattern that matches a path decides, but an exception is looked for below an
+excluded directory only when its text starts with the directory's path (buildah's rule:
+see Matcher.may_include_below).
 """
 
 from __future__ import annotations
@@ -75,7 +77,8 @@ def clean(path: str) -> str:
 class Matcher:
     """The patterns of one ignore file; `excluded(path)` for a path relative to the context."""
 
-    def __init__(self, lines: list[str]) -> None:
+    def __init__(self, lines: list[str], source: str = "") -> None:
+        self.source = source   # the ignore file's path, for messages ("" when none)
         self.patterns: list[Pattern] = []
         for line in lines:
             text = line.strip()
@@ -116,17 +119,19 @@ class Matcher:
                 matched = not p.exclusion
         return matched
 
-    def may_include_below(self, directory: str) -> bool:
-        """Whether an exception could bring back something below an excluded directory."""
+    def may_include_below(self, directory: str, named: bool = False) -> bool:
+        """Whether an excluded directory is still looked into, for an exception that could
+        bring back something below it. As buildah decides, by the exception's text alone:
+        while walking, the exception (with a `/` added) starts with the directory's path, as
+        a string; for a directory a COPY source names, the exception starts with `DIR/`.
+        So `!*/sub1*` brings back nothing inside an excluded `subdir`, `!subdir/sub1*` does."""
         if not self.has_exceptions:
             return False
         directory = clean(directory)
         for p in self.patterns:
             if not p.exclusion:
                 continue
-            head = p.text.split("/")[0]
-            if any(c in head for c in "*?[\\") or p.text.startswith(directory + "/") or \
-                    directory.startswith(p.text + "/") or directory.split("/")[0] == head:
+            if p.text.startswith(directory + "/") if named else (p.text + "/").startswith(directory):
                 return True
         return False
 
@@ -142,5 +147,5 @@ def load(context_dir: str, containerfile: Optional[str] = None) -> Matcher:
             continue
         except OSError as exc:
             raise ValueError(f"reading {path}: {exc.strerror}") from exc
-        return Matcher(lines)
+        return Matcher(lines, path)
     return Matcher([])

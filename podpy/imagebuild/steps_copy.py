@@ -79,7 +79,9 @@ def copy_step(sb: Any, ins: Instruction) -> Step:
         elif kw == "ADD" and is_git_url(src):
             raise InvalidArgument(f"ADD {src}: adding a git repository is not supported (use it as the build "
                                   "context, or RUN git clone)")
-        elif kw == "ADD" and src.startswith(("http://", "https://")):
+        elif src.startswith(("http://", "https://")):
+            if kw != "ADD":
+                raise InvalidArgument(f"source can't be a URL for {kw}")   # podman's words
             urls.append(src)
         elif from_:
             view_sources.append(src)

@@ -203,7 +203,31 @@ def test_ignore_file_with_exceptions(p, tmp_path):
     assert found == ["/c/.containerignore", "/c/Containerfile", "/c/keep/b.txt", "/c/keep/important.log"]
     d2 = ctx(tmp_path / "2", "FROM busybox\nCOPY secret/key /k\n", files)
     res = p("build", d2, check=False)
-    assert res.returncode == 125 and "excluded by .containerignore" in res.stderr
+    assert res.returncode == 125 and "1 filtered out using " in res.stderr
+    # an exception reaches into an excluded directory only when it starts with the directory's name
+    files = {"subdir1/sub1/f": "1\n", "subdir1/sub2/f": "2\n", "subdir1/sub3/f": "3\n", "subdir2/sub1/f": "4\n",
+             ".dockerignore": "subdir1\nsubdir2\n!*/sub1*\n!subdir1/sub3*\n"}
+    d3 = ctx(tmp_path / "3", "FROM busybox\nCOPY ./ /n/\nCMD find /n -path '*sub*'\n", files)
+    p("build", "-t", "ign3", d3)
+    found = sorted(p("run", "--rm", "--network", "none", "ign3").stdout.split())
+    assert found == ["/n/subdir1", "/n/subdir1/sub1", "/n/subdir1/sub1/f", "/n/subdir1/sub3", "/n/subdir1/sub3/f"]
+    files = {"subdir/sub1/f": "1\n", ".dockerignore": "*\nsubdir\n!*/sub1*\n"}
+    d4 = ctx(tmp_path / "4", "FROM busybox\nCOPY subdir ./\n", files)
+    res = p("build", d4, check=False)
+    assert res.returncode == 125
+    assert (f'Error: building at STEP "COPY subdir ./": no items matching glob "{os.path.realpath(d4)}/subdir" '
+            f'copied (1 filtered out using {os.path.realpath(d4)}/.dockerignore): no such file or directory'
+            ) in res.stderr
+
+
+def test_copy_keeps_hard_links(p, tmp_path):
+    d = ctx(tmp_path, "FROM busybox\nCOPY d /d\nCMD stat -c '%i %h' /d/a /d/b /d/s/c\n", {"d/a": "x\n"})
+    os.makedirs(d / "d" / "s")
+    os.link(d / "d" / "a", d / "d" / "b")
+    os.link(d / "d" / "a", d / "d" / "s" / "c")
+    p("build", "-t", "links", d)
+    out = p("run", "--rm", "--network", "none", "links").stdout.splitlines()
+    assert len(out) == 3 and len(set(out)) == 1 and out[0].endswith(" 3")
 
 
 # -- the cache ------------------------------------------------------------------------------
@@ -343,8 +367,19 @@ def test_flags(p, tmp_path):
             input="FROM busybox\nRUN ls /sys/class/net > /nets\n")
     assert p("run", "--rm", "--network", "none", "stdin", "cat", "/nets").stdout == "lo\n"
     # --pull=never with a missing image; --pull alone means always (a local name cannot be pulled)
-    res = p("build", "--pull=never", "-f", "-", d, input="FROM nothere\n", check=False)
-    assert res.returncode == 125 and "nothere" in res.stderr and "--pull=never" in res.stderr
+    for flag in ("--pull=never", "--pull-never"):   # podman's hidden spelling too
+        res = p("build", flag, "-f", "-", d, input="FROM nothere\n", check=False)
+        assert res.returncode == 125 and "Error: creating build container: nothere: image not known" in res.stderr
+    # BUILDAH_LAYERS=false is --layers=false, unless --layers is given
+    n = len(p("images", "-a", "-q").stdout.split())
+    res = p("build", "--no-cache", "-t", "envlayers", "-f", d / "Other.containerfile", d,
+            env={"BUILDAH_LAYERS": "false"})
+    assert len(p("images", "-a", "-q").stdout.split()) == n + 1
+    res = p("build", "--layers", "-f", d / "Other.containerfile", d, env={"BUILDAH_LAYERS": "false"})
+    assert "Using cache" in res.stdout
+    res = p("build", "--squash-all", "--squash", d, check=False)
+    assert res.returncode == 125
+    assert res.stderr.strip() == "Error: cannot specify --squash with --layers and --squash-all with --squash"
 
 
 def test_context_from_stdin_and_git(p, tmp_path):
@@ -357,6 +392,11 @@ def test_context_from_stdin_and_git(p, tmp_path):
                               env=p.environ(), timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert p("run", "--rm", "--network", "none", "fromtar").stdout == "from tar\n"
+    # anything but a tar on stdin is the Containerfile, the Dockerfile of an empty context
+    text = "FROM busybox\nCOPY Dockerfile /d\nRUN stat -c %a /d\n"
+    res = p("build", "-t", "fromtext", "-", input=text)
+    assert "\n600\n" in res.stdout
+    assert p("run", "--rm", "--network", "none", "fromtext", "cat", "/d").stdout == text
     if shutil.which("git") is None:
         pytest.skip("git is not installed: the git context is not tested")
     repo = tmp_path / "repo.git"
@@ -437,6 +477,7 @@ def test_add_url_with_checksum(p, tmp_path):
     ("FROM busybox\nCOPY ../outside /x\n", "../outside: the path is outside the build context"),
     ("FROM busybox\nCOPY --from=nostage /a /b\n", "nostage"),
     ("FROM nosuchimage\n", "nosuchimage: image not known"),
+    ("FROM busybox\nCOPY https://example.com/x /x\n", "source can't be a URL for COPY"),
     ("FROM busybox\nRUN <<EOF\necho\n", "Error: Containerfile:2: the heredoc EOF is not terminated"),
 ])
 def test_bad_input_is_one_line_and_leaves_nothing(p, tmp_path, text, message):
@@ -456,7 +497,11 @@ def test_missing_containerfile_and_context(p, tmp_path):
     res = p("build", tmp_path / "nowhere", check=False)
     assert res.returncode == 125 and "does not exist" in res.stderr
     res = p("build", "-f", tmp_path / "nofile", tmp_path / "empty", check=False)
-    assert res.returncode == 125 and "nofile does not exist" in res.stderr
+    assert res.returncode == 125 and res.stderr.strip().endswith("/nofile: no such file or directory")
+    res = p("build", "-f", "Containerfile2", tmp_path / "empty", check=False)
+    assert res.returncode == 125
+    where = os.path.realpath(tmp_path / "empty")
+    assert res.stderr.strip() == f"Error: stat {where}/Containerfile2: no such file or directory"
 
 
 def test_failing_run_gives_its_code_and_keeps_no_layer(p, tmp_path):

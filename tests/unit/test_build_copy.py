@@ -86,6 +86,29 @@ def test_chown_and_chmod(dirs):
         assert (st.st_uid, st.st_gid) == (7, 8)
 
 
+def test_hard_links_within_a_directory_source_stay_links(dirs):
+    ctx, root = dirs
+    os.link(ctx / "dir" / "a", ctx / "dir" / "sub" / "a2")
+    os.link(ctx / "dir" / "a", ctx / "dir" / "a3")
+    run(ctx, root, ["dir"], "/h")
+    first = os.stat(root / "h" / "a")
+    assert first.st_nlink == 3
+    for other in ("sub/a2", "a3"):
+        assert os.stat(root / "h" / other).st_ino == first.st_ino
+    run(ctx, root, ["dir/a", "dir/a3"], "/two/")    # separate sources: separate files
+    assert os.stat(root / "two" / "a").st_nlink == 1
+
+
+def test_hard_links_change_the_digest(tmp_path):
+    for name in ("a", "b"):
+        (tmp_path / name).write_text("same")
+    c = Context(str(tmp_path), Matcher([]))
+    before = c.digest(c.sources(".", "COPY"))
+    os.unlink(tmp_path / "b")
+    os.link(tmp_path / "a", tmp_path / "b")
+    assert c.digest(c.sources(".", "COPY")) != before
+
+
 def test_is_archive(tmp_path):
     import tarfile
 

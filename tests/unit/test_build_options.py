@@ -142,3 +142,42 @@ def test_sources_globs_and_errors(tmp_path):
     os.symlink("/etc/passwd", tmp_path / "escape")
     with pytest.raises(InvalidArgument, match="no such file"):
         ctx.sources("escape", "COPY")    # resolved inside the context: there is no etc/passwd here
+
+
+class _Given:
+    """A click context whose get_parameter_source says which flags the command line gave."""
+
+    def __init__(self, *names):
+        self.names = names
+
+    def get_parameter_source(self, name):
+        from click.core import ParameterSource
+
+        return ParameterSource.COMMANDLINE if name in self.names else ParameterSource.DEFAULT
+
+
+def test_pull_flags_layers_and_squash_as_podman(monkeypatch):
+    import warnings
+
+    with warnings.catch_warnings():   # typer imports a name newer clicks deprecate
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from podpy.cli.build import _pull_and_layers
+
+    monkeypatch.delenv("BUILDAH_LAYERS", raising=False)
+    assert _pull_and_layers(_Given("pull_never"), None, False, True, True) == ("never", True)
+    assert _pull_and_layers(_Given("pull_always"), None, True, False, True) == ("always", True)
+    assert _pull_and_layers(_Given("pull_never"), None, False, False, True) == (None, True)   # =false
+    for given in (("pull", "pull_never"), ("pull_always", "pull_never"), ("pull", "pull_always")):
+        with pytest.raises(InvalidArgument, match="^can only set one of 'pull' or 'pull-always' or 'pull-never'$"):
+            _pull_and_layers(_Given(*given), "always", False, False, True)
+    for given in (("squash", "layers"), ("squash", "squash_all")):
+        with pytest.raises(InvalidArgument, match="^cannot specify --squash with --layers and --squash-all with "
+                                                  "--squash$"):
+            _pull_and_layers(_Given(*given), None, False, False, True)
+    assert _pull_and_layers(_Given("squash_all", "layers"), None, False, False, True) == (None, True)
+    # BUILDAH_LAYERS: a Go boolean, unless --layers is given
+    for value, layers in (("false", False), ("0", False), ("F", False), ("true", True), ("garbage", True)):
+        monkeypatch.setenv("BUILDAH_LAYERS", value)
+        assert _pull_and_layers(_Given(), None, False, False, True) == (None, layers)
+    monkeypatch.setenv("BUILDAH_LAYERS", "false")
+    assert _pull_and_layers(_Given("layers"), None, False, False, True) == (None, True)

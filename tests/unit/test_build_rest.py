@@ -1,4 +1,4 @@
-"""The pure parts of build's registry cache, its SSH flags, and OCI hook files and matching."""
+"""The pure parts of build's registry cache, its SSH flags, OCI hook files and matching, and a context on stdin."""
 
 import json
 import os
@@ -131,3 +131,40 @@ def test_an_agent_socket_counts_once_it_listens_not_when_its_file_appears(tmp_pa
         assert os.path.exists(path) and not _listening(path)
         s.listen(1)
         assert _listening(path)
+
+
+def _with_stdin(data, fn):
+    import tempfile
+
+    with tempfile.TemporaryFile() as f:
+        f.write(data)
+        f.seek(0)
+        saved = os.dup(0)
+        os.dup2(f.fileno(), 0)
+        try:
+            return fn()
+        finally:
+            os.dup2(saved, 0)
+            os.close(saved)
+
+
+def test_the_context_on_stdin_is_a_tar_or_else_a_containerfile(tmp_path):
+    import io
+    import tarfile
+
+    from podpy.imagebuild.context import unpack_stdin
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        info = tarfile.TarInfo("f")
+        info.size = 4
+        tf.addfile(info, io.BytesIO(b"data"))
+    (tmp_path / "a").mkdir()
+    _with_stdin(buf.getvalue(), lambda: unpack_stdin(str(tmp_path / "a"), str(tmp_path / "spool-a")))
+    assert os.listdir(tmp_path / "a") == ["f"]
+    (tmp_path / "b").mkdir()
+    text = b"FROM busybox\nRUN true\n"
+    _with_stdin(text, lambda: unpack_stdin(str(tmp_path / "b"), str(tmp_path / "spool-b")))
+    assert os.listdir(tmp_path / "b") == ["Dockerfile"]
+    assert (tmp_path / "b" / "Dockerfile").read_bytes() == text
+    assert os.stat(tmp_path / "b" / "Dockerfile").st_mode & 0o777 == 0o600

@@ -519,3 +519,14 @@ def test_table_round_trip() -> None:
     assert is_table
     assert header_for(body, {"ID": "CONTAINER ID"}) == "CONTAINER ID\tSTATE"
     assert render(body, {"ID": "abc", "State": "running"}) == "abc\trunning"
+
+
+def test_an_image_configs_absent_fields_are_go_zero_values():
+    from podpy.cli.views import inspect_view
+
+    doc = inspect_view({"Id": "x", "RootFS": {"Type": "layers"}, "Config": {"Env": ["A=1"]}})
+    out = render("{{json .Config.Volumes}}|{{.Config.Volumes}}|{{json .Config.Cmd}}|{{.Config.Cmd}}|"
+                 "{{json .Config.Env}}|{{.Config.User}}|{{.Config.ArgsEscaped}}|{{len .Config.ExposedPorts}}", doc)
+    assert out == 'null|map[]|null|[]|["A=1"]||false|0'
+    # a container's document is left as it is
+    assert inspect_view({"Config": {}, "State": {}}) == {"Config": {}, "State": {}}
