@@ -267,7 +267,10 @@ def join(rt: Any, o: CreateOptions) -> tuple[CreateOptions, PodRecord]:
             raise InvalidArgument("invalid config provided: published or exposed ports must be defined when the "
                                   "pod is created: network cannot be configured when it is shared with a pod")
         if not o.network:
-            o.network = [joined]
+            # a pod on the host's network: its members are on it too, as podman's are (a
+            # rootless process may not join the host's network namespace the infra one holds)
+            rec = rt.state.get(infra)
+            o.network = ["host"] if rec is not None and rec.config.network == "host" else [joined]
     if "uts" in share:
         if o.hostname:
             raise InvalidArgument("invalid config provided: cannot set hostname when joining the pod UTS namespace: "
