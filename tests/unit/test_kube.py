@@ -167,6 +167,8 @@ spec:
     image: busybox
     lifecycle: {postStart: {exec: {command: ["true"]}}}
     readinessProbe: {exec: {command: ["true"]}}
+    securityContext: {fsGroup: 2000, seLinuxOptions: {level: "s0:c1,c2"}}
+  securityContext: {fsGroup: 2000, seLinuxOptions: {level: "s0:c1,c2"}}
   nodeSelector: {disk: ssd}
 status: {}
 """
