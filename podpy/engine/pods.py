@@ -16,6 +16,7 @@ import os
 import time
 
 from ..errors import InvalidArgument, InvalidState, NoSuchContainer, NoSuchPod, PodpyError
+from ..formats import GoStruct
 from .context import Runtime
 from .entities import Report, each
 from .podoptions import CGROUP_LISTS, CGROUP_SCALARS, EXIT_POLICIES, PodCreateOptions
@@ -458,8 +459,8 @@ class PodEngine:
             bindings: dict[str, list[dict[str, str]]] = {}
             for p in ic.ports:
                 key = f"{p['container_port']}/{p['protocol']}"
-                bindings.setdefault(key, []).append({"HostIp": p.get("host_ip") or "",
-                                                     "HostPort": str(p["host_port"])})
+                bindings.setdefault(key, []).append(GoStruct(HostIp=p.get("host_ip") or "",
+                                                             HostPort=str(p["host_port"])))
             doc["InfraConfig"] = {
                 "PortBindings": bindings, "HostNetwork": ic.network == "host", "StaticIP": "", "StaticMAC": "",
                 "NoManageResolvConf": False, "DNSServer": cfg.dns.get("servers") or None,

@@ -519,3 +519,14 @@ def test_table_round_trip() -> None:
     assert is_table
     assert header_for(body, {"ID": "CONTAINER ID"}) == "CONTAINER ID\tSTATE"
     assert render(body, {"ID": "abc", "State": "running"}) == "abc\trunning"
+
+
+def test_a_go_struct_prints_as_podmans_struct_and_stays_an_object_in_json():
+    from podpy.formats import GoStruct
+    from podpy.network.options import inspect_ports
+
+    data = {"PortBindings": inspect_ports([{"host_ip": "", "host_port": 8080, "container_port": 80,
+                                            "protocol": "tcp"}], [])}
+    assert render("{{.PortBindings}}", data) == "map[80/tcp:[{ 8080}]]"
+    assert render("{{json .PortBindings}}", data) == '{"80/tcp":[{"HostIp":"","HostPort":"8080"}]}'
+    assert render("{{range .}}{{.HostPort}}{{end}}", [GoStruct(HostIp="", HostPort="1")]) == "1"

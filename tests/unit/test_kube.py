@@ -352,6 +352,20 @@ spec:
     assert (o.tmpfs, o.volumes, plan.pods[0].host_paths, warnings) == (["/scratch"], [], [], [])
 
 
+def test_ports_without_host_port_are_published_on_the_same_port_as_podman_4_3_publishes_them():
+    text = """
+kind: Pod
+metadata: {name: p}
+spec:
+  containers:
+  - name: c
+    image: busybox
+    ports: [{containerPort: 8080}, {containerPort: 81, hostPort: 28181}, {hostPort: 9000, protocol: UDP}]
+"""
+    plan, _ = _plan(text)
+    assert plan.pods[0].create.publish == ["8080:8080/tcp", "28181:81/tcp", "9000:9000/udp"]
+
+
 def test_host_network_pods_put_each_container_on_the_host_network():
     text = """
 kind: Pod
