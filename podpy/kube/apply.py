@@ -100,7 +100,7 @@ class KubeEngine:
             self._down([p.name for p in plan.pods])
         for p in plan.pods:
             if self.pods.exists(p.name) and self.pods.pods.lookup(p.name).name == p.name:
-                raise InvalidArgument(f"pod {p.name} already exists: use --replace, or `podpy kube down` first")
+                raise InvalidArgument(f'adding pod to state: name "{p.name}" is in use: pod already exists')
         made_pods: list[str] = []
         made_volumes: list[str] = []
         report = PlayReport()

@@ -154,7 +154,7 @@ def test_play_a_pod_then_down(p):
     # a second play of the same pods is refused; --replace makes them anew
     again = p("kube", "play", "-", input=text, check=False)
     assert again.returncode == 125 and again.stderr.strip().splitlines()[-1] == \
-        "Error: pod kp already exists: use --replace, or `podpy kube down` first"
+        'Error: adding pod to state: name "kp" is in use: pod already exists'   # podman's words
     replaced = p("kube", "play", "--replace", "-", input=text).stdout
     new_id = re.search(r"Pod:\n([0-9a-f]{64})", replaced).group(1)
     assert new_id != pod_id
