@@ -290,9 +290,15 @@ def kube_play(runtime: Callable[[], Any], p: dict[str, Any], remote: Any = None)
     authfile = p["authfile"]
     if authfile is not None and not os.path.exists(authfile):
         raise InvalidArgument(f"stat {authfile}: no such file or directory")
+    from ..kube.plan import MAX_ANNOTATION
+
     for note in p["annotation"]:
         if "=" not in note:
             raise InvalidArgument(f"annotation {note!r} must be KEY=VALUE")
+        value = note.split("=", 1)[1]
+        if len(value) > MAX_ANNOTATION:
+            raise InvalidArgument(f"annotation exceeds maximum size, {MAX_ANNOTATION}, of kubernetes annotation: "
+                                  f"{value}")
 
     text = read_yaml(p["file"])
     if p["down"]:

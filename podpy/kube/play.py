@@ -20,7 +20,7 @@ import posixpath
 from ..engine.podoptions import PodCreateOptions
 from ..errors import InvalidArgument
 from .containers import PodContainers
-from .plan import HOST_PATH_TYPES, RESTART, SECCOMP_CONTAINER, SECCOMP_POD, Plan, PlayOptions, PodPlan
+from .plan import HOST_PATH_TYPES, MAX_ANNOTATION, RESTART, SECCOMP_CONTAINER, SECCOMP_POD, Plan, PlayOptions, PodPlan
 from .schema import Document
 
 TYPE_CHECKING = False
@@ -76,6 +76,10 @@ def plan(docs: list[Document], opts: PlayOptions, volume_dir: Callable[[str], st
             template = (doc.body.get("spec") or {}).get("template") or {}
             meta, spec = template.get("metadata") or {}, template.get("spec") or {}
             prefix = "spec.template.spec."
+        for key, value in (meta.get("annotations") or {}).items():
+            if len(value) > MAX_ANNOTATION:   # podman's words, its misspelling too
+                raise InvalidArgument(f'invalid annotation "{key}"="{value}" value length exceeds Kubernetetes '
+                                      f'max {MAX_ANNOTATION}')
         for name in pod_names(doc):
             ctx = _Pod(doc, prefix, name, meta, maps, secrets, volume_dir)
             out.pods.append(ctx.build(spec, opts, services))

@@ -186,3 +186,12 @@ def test_kube_yaml_is_read_from_an_http_url_whatever_the_status(tmp_path):
         fastcmds.read_yaml("http://127.0.0.1:1/p.yaml")
     (tmp_path / "local.yaml").write_text("kind: Pod\n")
     assert fastcmds.read_yaml(str(tmp_path / "local.yaml")) == "kind: Pod\n"
+
+
+def test_kube_play_refuses_an_annotation_longer_than_63_before_reading_the_file():
+    from podpy.errors import InvalidArgument
+
+    params = fastcmds.parse("kube play", ["--annotation", "name=" + "a" * 64, "/nonexistent.yaml"])
+    assert params is not None
+    with pytest.raises(InvalidArgument, match="^annotation exceeds maximum size, 63, of kubernetes annotation: a{64}$"):
+        fastcmds.kube_play(lambda: None, params)

@@ -402,3 +402,14 @@ spec:
     pod = plan.pods[0]
     assert pod.containers[0].volumes == ["/vols/p-conf/_data/app.conf:/etc/app.conf:ro"]
     assert pod.subdirs == [] and pod.volumes == {"p-conf": {"app.conf": b"x=1"}}
+
+
+def test_annotations_longer_than_63_are_refused_in_podmans_words():
+    long = "a" * 64
+    with pytest.raises(InvalidArgument, match=f'^invalid annotation "test"="{long}" value length exceeds '
+                                              "Kubernetetes max 63$"):
+        _plan(f"kind: Pod\nmetadata: {{name: p, annotations: {{test: {long}}}}}\n"
+              "spec: {containers: [{name: c, image: busybox}]}\n")
+    plan, _ = _plan(f"kind: Pod\nmetadata: {{name: p, annotations: {{test: {long[1:]}}}}}\n"
+                    "spec: {containers: [{name: c, image: busybox}]}\n")
+    assert plan.pods[0].name == "p"
