@@ -4,7 +4,8 @@ Printing: `human_duration`/`ago` (Go's units.HumanDuration), `human_size` (docke
 units.HumanSize), `go_time` (Go's time.Time String), `rfc3339`. Reading: `parse_size`
 (512m, 1g), `go_duration`/`parse_duration` (Go's time.ParseDuration), `parse_time`
 (--since/--until: a time, a unix time or a duration before now), `parse_rfc3339`. And
-`go_quote` (Go's strconv.Quote), for templates and generated unit files alike.
+`go_quote` (Go's strconv.Quote), for templates and generated unit files alike; `GoStruct`, an
+object templates print as podman's Go struct.
 """
 
 from __future__ import annotations
@@ -224,3 +225,9 @@ def go_quote(text: str) -> str:
         else:
             out.append(f"\\U{ord(ch):08x}")
     return "".join(out) + '"'
+
+
+class GoStruct(dict):  # type: ignore[type-arg]
+    """A JSON object that is a struct in podman (a port binding, `{HostIp, HostPort}`): JSON
+    shows it as an object, a template prints it as Go prints a struct, its values in their
+    order (`{ 8080}`), where a map would print as `map[HostIp: HostPort:8080]`."""

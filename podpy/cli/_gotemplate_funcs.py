@@ -11,6 +11,8 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
+
+from podpy.formats import GoStruct
 from typing import Any, TypeGuard
 
 from ..formats import go_quote
@@ -174,6 +176,8 @@ def go_str(v: object) -> str:
         return str(v)
     if isinstance(v, (bytes, bytearray)):
         return v.decode("utf-8", "replace")
+    if isinstance(v, GoStruct):
+        return "{" + " ".join(go_str(e) for e in v.values()) + "}"
     if isinstance(v, Mapping):
         return "map[" + " ".join(f"{go_str(k)}:{go_str(v[k])}" for k in sorted_keys(v)) + "]"
     if _is_seq(v):

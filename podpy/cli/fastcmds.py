@@ -228,11 +228,14 @@ def kube_engine(rt: Any, quiet: bool = False) -> Any:
 
 
 def read_yaml(path: str) -> str:
-    """The text of a YAML file, or of stdin for `-`."""
+    """The text of a YAML file, of stdin for `-`, or of an http(s) URL (as podman fetches it)."""
     from ..errors import InvalidArgument
 
     if path == "-":
         return sys.stdin.read()
+    scheme, sep, _rest = path.partition("://")
+    if sep and scheme and scheme.isascii() and scheme.replace("+", "").replace("-", "").replace(".", "").isalnum():
+        return fetch_yaml(path)
     try:
         with open(path, encoding="utf-8") as f:
             return f.read()
@@ -240,6 +243,32 @@ def read_yaml(path: str) -> str:
         raise InvalidArgument(f"{path}: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise InvalidArgument(f"{path}: not UTF-8 text") from None
+
+
+def fetch_yaml(url: str) -> str:
+    """The body of a GET of url, whatever the status (podman's: a 404 page is then YAML that
+    does not parse); an error that says which URL failed and why, in podman's words."""
+    from ..errors import InvalidArgument
+
+    scheme = url.split("://", 1)[0]
+    if scheme not in ("http", "https"):
+        raise InvalidArgument(f'Get "{url}": unsupported protocol scheme "{scheme}"')
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            data = response.read()
+    except urllib.error.HTTPError as exc:
+        data = exc.read()
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        reason = getattr(reason, "strerror", None) or str(reason)
+        raise InvalidArgument(f'Get "{url}": {reason}') from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidArgument(f"{url}: not UTF-8 text") from None
 
 
 def kube_play(runtime: Callable[[], Any], p: dict[str, Any], remote: Any = None) -> int:
@@ -261,9 +290,15 @@ def kube_play(runtime: Callable[[], Any], p: dict[str, Any], remote: Any = None)
     authfile = p["authfile"]
     if authfile is not None and not os.path.exists(authfile):
         raise InvalidArgument(f"stat {authfile}: no such file or directory")
+    from ..kube.plan import MAX_ANNOTATION
+
     for note in p["annotation"]:
         if "=" not in note:
             raise InvalidArgument(f"annotation {note!r} must be KEY=VALUE")
+        value = note.split("=", 1)[1]
+        if len(value) > MAX_ANNOTATION:
+            raise InvalidArgument(f"annotation exceeds maximum size, {MAX_ANNOTATION}, of kubernetes annotation: "
+                                  f"{value}")
 
     text = read_yaml(p["file"])
     if p["down"]:

@@ -32,7 +32,7 @@ def engine(ctx: typer.Context, quiet: bool = False) -> Any:
 
 def play(
     ctx: typer.Context,
-    file: str = typer.Argument(..., help="The YAML file, or - for stdin."),
+    file: str = typer.Argument(..., help="The YAML file, an http(s) URL, or - for stdin."),
     down: bool = typer.Option(False, "--down", help="Remove what the file made instead (as `kube down`)."),
     replace: bool = typer.Option(False, "--replace", help="Remove the file's pods first, if they exist."),
     start: bool = typer.Option(True, "--start/--no-start", help="Start the pods (--start=false: create only)."),
@@ -80,7 +80,7 @@ def play(
 
 def down(
     ctx: typer.Context,
-    file: str = typer.Argument(..., help="The YAML file `kube play` was given, or - for stdin."),
+    file: str = typer.Argument(..., help="The YAML file (or URL) `kube play` was given, or - for stdin."),
     force: bool = typer.Option(False, "--force/--no-force", show_default=False,
                                help="Remove the volumes of the file's PersistentVolumeClaims too."),
 ) -> None:

@@ -16,6 +16,7 @@ import os
 import time
 
 from ..errors import InvalidArgument, InvalidState, NoSuchContainer, NoSuchPod, PodpyError
+from ..formats import GoStruct
 from .context import Runtime
 from .entities import Report, each
 from .podoptions import CGROUP_LISTS, CGROUP_SCALARS, EXIT_POLICIES, PodCreateOptions
@@ -201,13 +202,14 @@ class PodEngine:
     def start(self, names: list[str], all_: bool = False, latest: bool = False) -> list[Report]:
         """`pod start`: the infra container first, then the init containers, each to completion
         (podinit.py), then the others (each one a failure of its own)."""
-        from . import podinit
+        from . import podinit, podservice
         from .start import start_detached
 
         reconcile(self.rt)
 
         def one(name: str) -> str:
             pod = self.pods.lookup(name)
+            podservice.start_with(self.rt, pod, self.warn)
             infra, init, rest = podinit.split(self._members(pod))
             failed: list[str] = []
             for group in (infra, rest):
@@ -232,6 +234,7 @@ class PodEngine:
     def stop(self, names: list[str], timeout: Optional[int], all_: bool = False, latest: bool = False,
              ignore: bool = False) -> list[Report]:
         """`pod stop`: the members, then the infra container."""
+        from . import podservice
         from .lifecycle import check_timeout, stop
 
         check_timeout(timeout)
@@ -245,6 +248,7 @@ class PodEngine:
                         stop(self.rt, rec.id, timeout, self.warn)
                     except (NoSuchContainer, InvalidState):
                         pass   # gone or stopped meanwhile
+            podservice.stop_with(self.rt, pod, self.warn)
             self._event(pod, "stop")
             return pod.id
         return self._each_pod(names, all_, latest, one, ignore)
@@ -462,8 +466,8 @@ class PodEngine:
             bindings: dict[str, list[dict[str, str]]] = {}
             for p in ic.ports:
                 key = f"{p['container_port']}/{p['protocol']}"
-                bindings.setdefault(key, []).append({"HostIp": p.get("host_ip") or "",
-                                                     "HostPort": str(p["host_port"])})
+                bindings.setdefault(key, []).append(GoStruct(HostIp=p.get("host_ip") or "",
+                                                             HostPort=str(p["host_port"])))
             doc["InfraConfig"] = {
                 "PortBindings": bindings, "HostNetwork": ic.network == "host", "StaticIP": "", "StaticMAC": "",
                 "NoManageResolvConf": False, "DNSServer": cfg.dns.get("servers") or None,
@@ -511,10 +515,16 @@ def _status(recs: list[ContainerRecord]) -> str:
 
 def member_exited(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None]) -> None:
     """After a member of a pod has exited: with `--exit-policy stop`, the pod's infra container
-    stops once no other member runs (podman's policy); with `continue` it keeps running."""
-    if not rec.config.pod or rec.config.pod_infra or rec.config.init_ctr:
+    stops once no other member runs (podman's policy); with `continue` it keeps running. Once
+    the pod has stopped, so does a service container of its play's (podservice.py)."""
+    from .podservice import stop_with
+
+    if not rec.config.pod or rec.config.init_ctr:
         return   # an init container's exit is its pod's start going on
     pod = PodStore(rt.db).get(rec.config.pod)
+    if pod is not None and rec.config.pod_infra:
+        stop_with(rt, pod, warn)
+        return
     if pod is None or pod.config.exit_policy != "stop" or not pod.infra_id:
         return
     recs = members(rt.state.all(), pod.id)
@@ -528,4 +538,5 @@ def member_exited(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None]
             stop(rt, infra.id, None, warn)
         except (NoSuchContainer, InvalidState):
             pass
+    stop_with(rt, pod, warn)
 

@@ -267,13 +267,19 @@ def join(rt: Any, o: CreateOptions) -> tuple[CreateOptions, PodRecord]:
             raise InvalidArgument("invalid config provided: published or exposed ports must be defined when the "
                                   "pod is created: network cannot be configured when it is shared with a pod")
         if not o.network:
-            if o.add_hosts:
-                raise InvalidArgument("invalid config provided: extra host entries must be specified on the pod: "
-                                      "network cannot be configured when it is shared with a pod")
-            o.network = [joined]
-            # the member's /etc/hosts and /etc/resolv.conf are the infra container's (with a line
-            # for the member): its own --dns, --dns-search and --dns-option are left out, as podman does
-            o.dns, o.dns_search, o.dns_options = [], [], []
+            rec = rt.state.get(infra)
+            if rec is not None and rec.config.network == "host":
+                # a pod on the host's network: its members are on it too, as podman's are (a
+                # rootless process may not join the host's network namespace the infra one holds)
+                o.network = ["host"]
+            else:
+                if o.add_hosts:
+                    raise InvalidArgument("invalid config provided: extra host entries must be specified on the "
+                                          "pod: network cannot be configured when it is shared with a pod")
+                o.network = [joined]
+                # the member's /etc/hosts and /etc/resolv.conf are the infra container's (with a line
+                # for the member): its own --dns, --dns-search and --dns-option are left out, as podman does
+                o.dns, o.dns_search, o.dns_options = [], [], []
     if "uts" in share:
         if o.hostname:
             raise InvalidArgument("invalid config provided: cannot set hostname when joining the pod UTS namespace: "

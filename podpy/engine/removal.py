@@ -197,6 +197,9 @@ def remove_many(rt: Runtime, names: list[str], force: bool, all_: bool, ignore: 
                 if pod is not None:
                     raise PodpyError(f"container {rec.id} is the infra container of pod {pod.id} and cannot be "
                                      "removed without removing the pod")
+            from .podservice import refuse_removal
+
+            refuse_removal(rt, rec)
             left = dependents(rt.state.all(), rec.id)
             if left:
                 raise PodpyError(f"container {rec.id} has dependent containers which must be removed before it: "
@@ -242,11 +245,25 @@ def remove_pod(rt: Runtime, pod: PodRecord, force: bool, timeout: Optional[int],
             pass
     remove_cgroup(pod)     # before the row: a command killed in between leaves the pod to remove again
     PodStore(rt.db).delete(pod.id)
+    _remove_lone_service(rt, pod, timeout, warn)
     try:
         events.emit(rt.cfg.runroot, "pod", "remove", pod.id, pod.name)
     except Exception:  # noqa: BLE001 - an event log that cannot be written loses no pod
         pass
     return removed
+
+
+def _remove_lone_service(rt: Runtime, pod: PodRecord, timeout: Optional[int],
+                         warn: Optional[Callable[[str], None]]) -> None:
+    """The service container of a removed pod goes too once none of its pods is left (podman's)."""
+    from .podservice import pods_of, service_of
+
+    svc = service_of(rt, pod)
+    if svc is not None and not pods_of(rt, svc):
+        try:
+            remove_container(rt, svc, True, False, timeout, warn)
+        except NoSuchContainer:
+            pass
 
 
 def prune(rt: Runtime, opts: ContainerPruneOptions) -> list[PruneReport]:

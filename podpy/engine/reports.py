@@ -17,6 +17,7 @@ from ..formats import human_duration, ago, rfc3339
 from ..network.options import inspect_ports, ports_json
 from ..state import CONFIGURED, CREATED, EXITED, RUNNING, STOPPED, ContainerRecord
 from .kernelopts import DEFAULT_SHM_INSPECT, inspect_ulimits
+from .podservice import SERVICE_LABEL
 
 
 GO_ZERO_TIME = -62135596800   # Go's zero time in unix seconds: podman's "never"
@@ -200,6 +201,7 @@ def container_inspect(rec: ContainerRecord, rootfs: str, driver: str, run_dir: s
         "Dependencies": list(cfg.requires),
         "Pod": cfg.pod,
         "IsInfra": cfg.pod_infra,
+        "IsService": SERVICE_LABEL in (cfg.labels or {}),
     }
 
 

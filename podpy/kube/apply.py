@@ -9,9 +9,10 @@ If any step fails, what this play made is removed again (pods with their contain
 and the error is raised: nothing is left half-made.
 
 With a service container (`--service-container`, what the units of .kube Quadlet files use),
-a last container of the pause image, named after the file's pods, starts once the pods run:
-its monitor tells systemd READY=1 and is the service's main process, as podman's does, and
-`kube down` removes it with the pods.
+a last container of the pause image, named after the file's content as podman names it
+(engine/podservice.py: it stops with its pods and is not removed without them), starts once
+the pods run: its monitor tells systemd READY=1 and is the service's main process, as
+podman's does, and `kube down` removes it with the pods.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import os
 
 from ..engine.context import Runtime
+from ..engine.podservice import SERVICE_LABEL, service_name, services_of
 from ..errors import InvalidArgument, NoSuchContainer, NoSuchPod
 from . import play as mapping
 from .plan import POD_LABEL, Plan, PlayOptions, PodPlan
@@ -29,15 +31,7 @@ if TYPE_CHECKING:
     from typing import Any, Callable, Optional
 
 
-SERVICE_LABEL = "io.podpy.kube.service-container"
 PROPAGATION_LABEL = "io.podpy.kube.exit-code-propagation"
-
-
-def service_container_name(pods: list[str]) -> str:
-    """The service container of a file's pods: a name kube down finds again from the file."""
-    import hashlib
-
-    return hashlib.sha256(",".join(sorted(pods)).encode()).hexdigest()[:12] + "-service"
 
 
 class PodReport:
@@ -106,7 +100,7 @@ class KubeEngine:
             self._down([p.name for p in plan.pods])
         for p in plan.pods:
             if self.pods.exists(p.name) and self.pods.pods.lookup(p.name).name == p.name:
-                raise InvalidArgument(f"pod {p.name} already exists: use --replace, or `podpy kube down` first")
+                raise InvalidArgument(f'adding pod to state: name "{p.name}" is in use: pod already exists')
         made_pods: list[str] = []
         made_volumes: list[str] = []
         report = PlayReport()
@@ -119,7 +113,7 @@ class KubeEngine:
             for p in plan.pods:
                 report.pods.append(self._pod(p, start, made_pods, made_volumes))
             if service_container:
-                self._service_container([p.name for p in plan.pods], start, exit_propagation)
+                self._service_container(text, [p.name for p in plan.pods], start, exit_propagation)
         except BaseException:
             self._undo(made_pods, made_volumes)
             self._remove_service_container([p.name for p in plan.pods])
@@ -156,7 +150,7 @@ class KubeEngine:
         except Exception:  # noqa: BLE001 - not in the store (or not a name it takes): build
             return False
 
-    def _service_container(self, pods: list[str], start: bool, propagation: str = "none") -> None:
+    def _service_container(self, text: str, pods: list[str], start: bool, propagation: str = "none") -> None:
         """The play's service container: started last, its monitor says READY=1 (--sdnotify
         conmon) with its pid as the service's MAINPID; with an exit-code propagation (all, any)
         a watcher says it instead, and exits with the pods' code (kube/service.py)."""
@@ -165,7 +159,7 @@ class KubeEngine:
 
         watched = propagation != "none"
         rec = self.containers.create(CreateOptions(
-            image=pause_image(self.rt), name=service_container_name(pods), network=["none"],
+            image=pause_image(self.rt), name=service_name(text), network=["none"],
             sdnotify="ignore" if watched else "conmon",
             labels=[f"{SERVICE_LABEL}={','.join(pods)}", f"{PROPAGATION_LABEL}={propagation}"],
             create_command=["podpy", "kube", "play"]))
@@ -179,8 +173,9 @@ class KubeEngine:
                 watch(self.rt, [self.pods.pods.lookup(p).id for p in pods], rec.id, propagation)
 
     def _remove_service_container(self, pods: list[str]) -> None:
-        if pods:
-            self.containers.rm([service_container_name(pods)], force=True, all_=False, ignore=True)
+        found = [r.id for r in services_of(self.rt, pods)] if pods else []
+        if found:
+            self.containers.rm(found, force=True, all_=False, ignore=True)
 
     def _stored_secret(self, name: str) -> Optional[bytes]:
         from ..engine.secrets import read_data

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 POD_LABEL = "io.podpy.kube.pod"
 RESTART = {"Always": "always", "OnFailure": "on-failure", "Never": "no"}
+MAX_ANNOTATION = 63   # the longest annotation value podman 4.3.1 takes (its reading of Kubernetes' limit)
 PULL = {"Always": "always", "IfNotPresent": "missing", "Never": "never"}
 SECCOMP_PROFILE_ROOT = "/var/lib/kubelet/seccomp"   # podman's default --seccomp-profile-root
 SECCOMP_POD = "seccomp.security.alpha.kubernetes.io/pod"

@@ -20,7 +20,7 @@ import posixpath
 from ..engine.podoptions import PodCreateOptions
 from ..errors import InvalidArgument
 from .containers import PodContainers
-from .plan import HOST_PATH_TYPES, RESTART, SECCOMP_CONTAINER, SECCOMP_POD, Plan, PlayOptions, PodPlan
+from .plan import HOST_PATH_TYPES, MAX_ANNOTATION, RESTART, SECCOMP_CONTAINER, SECCOMP_POD, Plan, PlayOptions, PodPlan
 from .schema import Document
 
 TYPE_CHECKING = False
@@ -76,6 +76,10 @@ def plan(docs: list[Document], opts: PlayOptions, volume_dir: Callable[[str], st
             template = (doc.body.get("spec") or {}).get("template") or {}
             meta, spec = template.get("metadata") or {}, template.get("spec") or {}
             prefix = "spec.template.spec."
+        for key, value in (meta.get("annotations") or {}).items():
+            if len(value) > MAX_ANNOTATION:   # podman's words, its misspelling too
+                raise InvalidArgument(f'invalid annotation "{key}"="{value}" value length exceeds Kubernetetes '
+                                      f'max {MAX_ANNOTATION}')
         for name in pod_names(doc):
             ctx = _Pod(doc, prefix, name, meta, maps, secrets, volume_dir)
             out.pods.append(ctx.build(spec, opts, services))
@@ -159,8 +163,7 @@ class _Pod(PodContainers):
         publish: list[str] = []
         for i, c in enumerate(containers):
             for j, port in enumerate(c.get("ports") or []):
-                if port.get("hostPort"):
-                    publish.append(self._port(port, f"containers[{i}].ports[{j}]"))
+                publish.append(self._port(port, f"containers[{i}].ports[{j}]"))
         for svc in services:
             publish += self._service_ports(svc, containers)
         publish += opts.publish
@@ -235,10 +238,13 @@ class _Pod(PodContainers):
         proto = (port.get("protocol") or "TCP").lower()
         if proto not in ("tcp", "udp", "sctp"):
             raise self.fail(f"{path}.protocol", f"{port.get('protocol')!r} is not TCP, UDP or SCTP")
-        if not port.get("containerPort"):
+        # podman 4.3.1's: a port without hostPort is published on the same port of the host,
+        # a hostPort without containerPort is the container's port too
+        ctr = port.get("containerPort") or port.get("hostPort")
+        if not ctr:
             raise self.fail(f"{path}.containerPort", "missing")
         host_ip = f"{port['hostIP']}:" if port.get("hostIP") else ""
-        return f"{host_ip}{port['hostPort']}:{port['containerPort']}/{proto}"
+        return f"{host_ip}{port.get('hostPort') or ctr}:{ctr}/{proto}"
 
     def _service_ports(self, svc: Document, containers: list[dict[str, Any]]) -> list[str]:
         spec = svc.body.get("spec") or {}

@@ -47,8 +47,12 @@ PROBE = {"exec": {"command": LIST(STR)},
          "tcpSocket": {"port": INTSTR, "host": STR},
          "initialDelaySeconds": INT, "periodSeconds": INT, "timeoutSeconds": INT, "failureThreshold": INT,
          "successThreshold": QUIET}
+# read and not acted on, without a word, as podman 4.3.1 says none: SELinux labels (no SELinux
+# here, so podman's labels change nothing either) and fsGroup (not a container's field at all;
+# a pod's volumes here belong to the user who runs podpy)
+UNSAID = {"seLinuxOptions": QUIET, "fsGroup": QUIET}
 SECURITY = {"capabilities": {"add": LIST(STR), "drop": LIST(STR)}, "runAsUser": INT, "runAsGroup": INT,
-            "readOnlyRootFilesystem": BOOL, "privileged": BOOL, "allowPrivilegeEscalation": BOOL}
+            "readOnlyRootFilesystem": BOOL, "privileged": BOOL, "allowPrivilegeEscalation": BOOL, **UNSAID}
 CONTAINER = {
     "name": STR, "image": STR, "command": LIST(STR), "args": LIST(STR), "workingDir": STR,
     "env": LIST(ENV), "envFrom": LIST(ENV_FROM), "ports": LIST(PORT), "volumeMounts": LIST(MOUNT),
@@ -67,7 +71,7 @@ POD_SPEC = {
     "containers": LIST(CONTAINER), "initContainers": LIST(CONTAINER), "volumes": LIST(VOLUME),
     "restartPolicy": STR, "hostNetwork": BOOL, "hostname": STR,
     "hostAliases": LIST({"ip": STR, "hostnames": LIST(STR)}),
-    "securityContext": {"runAsUser": INT, "runAsGroup": INT},
+    "securityContext": {"runAsUser": INT, "runAsGroup": INT, **UNSAID},
     "automountServiceAccountToken": QUIET, "enableServiceLinks": QUIET, "dnsPolicy": QUIET,
     "terminationGracePeriodSeconds": INT, "schedulerName": QUIET,
 }

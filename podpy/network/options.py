@@ -11,6 +11,7 @@ from __future__ import annotations
 import _socket
 
 from ..errors import InvalidArgument
+from ..formats import GoStruct
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -373,7 +374,7 @@ def inspect_ports(ports: list[dict[str, Any]], exposed: list[tuple[int, str]]) -
         key = f"{p['container_port']}/{p['protocol']}"
         if out.get(key) is None:
             out[key] = []
-        out[key].append({"HostIp": p["host_ip"], "HostPort": str(p["host_port"])})
+        out[key].append(GoStruct(HostIp=p["host_ip"], HostPort=str(p["host_port"])))
     return dict(sorted(out.items(), key=lambda kv: (int(kv[0].split("/")[0]), kv[0])))
 
 

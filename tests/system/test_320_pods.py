@@ -74,6 +74,16 @@ def test_members_share_network_uts_and_ipc(p):
     assert header.split()[-3:] == ["POD", "ID", "PODNAME"]
 
 
+def test_members_of_a_pod_on_the_hosts_network_are_on_it(p):
+    p("pod", "create", "--network", "host", "--name", "hp")
+    assert p("pod", "inspect", "--format", "{{.InfraConfig.HostNetwork}}", "hp").stdout == "true\n"
+    host_net = os.readlink("/proc/self/ns/net")
+    out = p("run", "--rm", "--pod", "hp", "busybox", "readlink", "/proc/self/ns/net").stdout
+    assert out.strip() == host_net
+    p("create", "--pod", "hp", "--name", "hpm", "busybox", "true")
+    assert p("inspect", "--format", "{{.HostConfig.NetworkMode}}", "hpm").stdout == "host\n"
+
+
 def test_published_ports_belong_to_the_pod(p):
     port = _free_port()
     p("pod", "create", "--name", "ports", "-p", f"{port}:80")

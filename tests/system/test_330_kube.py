@@ -154,7 +154,7 @@ def test_play_a_pod_then_down(p):
     # a second play of the same pods is refused; --replace makes them anew
     again = p("kube", "play", "-", input=text, check=False)
     assert again.returncode == 125 and again.stderr.strip().splitlines()[-1] == \
-        "Error: pod kp already exists: use --replace, or `podpy kube down` first"
+        'Error: adding pod to state: name "kp" is in use: pod already exists'   # podman's words
     replaced = p("kube", "play", "--replace", "-", input=text).stdout
     new_id = re.search(r"Pod:\n([0-9a-f]{64})", replaced).group(1)
     assert new_id != pod_id
@@ -193,7 +193,7 @@ def test_deployment_replicas_each_run_in_a_pod_of_their_own(p):
 
 @INSTALLED
 def test_service_node_ports_are_published_and_start_false_creates_only(p, tmp_path):
-    port, extra = _free_port(), _free_port()
+    port, extra, inner = _free_port(), _free_port(), _free_port()
     cm = tmp_path / "cm.yaml"
     cm.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: outside}\ndata: {MODE: fast}\n")
     text = f"""\
@@ -212,11 +212,11 @@ spec:
   containers:
   - name: web
     image: busybox
-    command: [httpd, -f, -p, "80", -h, /]
-    ports: [{{name: http, containerPort: 80}}]
+    command: [httpd, -f, -p, "{inner}", -h, /]
+    ports: [{{name: http, containerPort: {inner}}}]
     env: [{{name: MODE, valueFrom: {{configMapKeyRef: {{name: outside, key: MODE}}}}}}]
 """
-    p("kube", "play", "--start=false", "--configmap", cm, "--publish", f"{extra}:80", "-", input=text)
+    p("kube", "play", "--start=false", "--configmap", cm, "--publish", f"{extra}:{inner}", "-", input=text)
     assert _names(p) == {"svc-web": "created"}
     assert _env(p, "svc-web")["MODE"] == "fast"
     p("pod", "start", "svc")
@@ -231,6 +231,11 @@ spec:
     got = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", f"http://127.0.0.1:{extra}/nope"],
                          capture_output=True, text=True)
     assert got.stdout == "404"                                       # --publish: one more port of the pod
+    got = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", f"http://127.0.0.1:{inner}/nope"],
+                         capture_output=True, text=True)
+    assert got.stdout == "404"               # a port without hostPort: the same port of the host, as podman's
+    bindings = p("pod", "inspect", "svc", "--format", "{{.InfraConfig.PortBindings}}").stdout.strip()
+    assert bindings.startswith(f"map[{inner}/tcp:[{{ {inner}}} ")   # podman's Go struct, its own port first
 
 
 @INSTALLED

@@ -151,3 +151,47 @@ def test_the_fast_path_leaves_typer_and_click_out(tmp_path):
     mods = _modules_after(["--root", str(tmp_path / "root"), "--runroot", str(tmp_path / "run"),
                            "kube", "play", "--bogus", str(tmp_path / "missing.yaml")])
     assert "typer" in mods   # the unknown flag: typer says so
+
+
+def test_kube_yaml_is_read_from_an_http_url_whatever_the_status(tmp_path):
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            found = self.path == "/pod.yaml"
+            body = b"kind: Pod\n" if found else b"not: found: here\n"
+            self.send_response(200 if found else 404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_port}"
+        assert fastcmds.read_yaml(f"{base}/pod.yaml") == "kind: Pod\n"
+        assert fastcmds.read_yaml(f"{base}/gone.yaml") == "not: found: here\n"   # podman's: the body
+    finally:
+        server.shutdown()
+        server.server_close()
+    from podpy.errors import InvalidArgument
+
+    with pytest.raises(InvalidArgument, match=r'^Get "ftp://h/p.yaml": unsupported protocol scheme "ftp"$'):
+        fastcmds.read_yaml("ftp://h/p.yaml")
+    with pytest.raises(InvalidArgument, match=r'^Get "http://127.0.0.1:1/p.yaml": '):
+        fastcmds.read_yaml("http://127.0.0.1:1/p.yaml")
+    (tmp_path / "local.yaml").write_text("kind: Pod\n")
+    assert fastcmds.read_yaml(str(tmp_path / "local.yaml")) == "kind: Pod\n"
+
+
+def test_kube_play_refuses_an_annotation_longer_than_63_before_reading_the_file():
+    from podpy.errors import InvalidArgument
+
+    params = fastcmds.parse("kube play", ["--annotation", "name=" + "a" * 64, "/nonexistent.yaml"])
+    assert params is not None
+    with pytest.raises(InvalidArgument, match="^annotation exceeds maximum size, 63, of kubernetes annotation: a{64}$"):
+        fastcmds.kube_play(lambda: None, params)

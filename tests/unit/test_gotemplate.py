@@ -530,3 +530,14 @@ def test_an_image_configs_absent_fields_are_go_zero_values():
     assert out == 'null|map[]|null|[]|["A=1"]||false|0'
     # a container's document is left as it is
     assert inspect_view({"Config": {}, "State": {}}) == {"Config": {}, "State": {}}
+
+
+def test_a_go_struct_prints_as_podmans_struct_and_stays_an_object_in_json():
+    from podpy.formats import GoStruct
+    from podpy.network.options import inspect_ports
+
+    data = {"PortBindings": inspect_ports([{"host_ip": "", "host_port": 8080, "container_port": 80,
+                                            "protocol": "tcp"}], [])}
+    assert render("{{.PortBindings}}", data) == "map[80/tcp:[{ 8080}]]"
+    assert render("{{json .PortBindings}}", data) == '{"80/tcp":[{"HostIp":"","HostPort":"8080"}]}'
+    assert render("{{range .}}{{.HostPort}}{{end}}", [GoStruct(HostIp="", HostPort="1")]) == "1"

@@ -167,6 +167,8 @@ spec:
     image: busybox
     lifecycle: {postStart: {exec: {command: ["true"]}}}
     readinessProbe: {exec: {command: ["true"]}}
+    securityContext: {fsGroup: 2000, seLinuxOptions: {level: "s0:c1,c2"}}
+  securityContext: {fsGroup: 2000, seLinuxOptions: {level: "s0:c1,c2"}}
   nodeSelector: {disk: ssd}
 status: {}
 """
@@ -350,6 +352,20 @@ spec:
     assert (o.tmpfs, o.volumes, plan.pods[0].host_paths, warnings) == (["/scratch"], [], [], [])
 
 
+def test_ports_without_host_port_are_published_on_the_same_port_as_podman_4_3_publishes_them():
+    text = """
+kind: Pod
+metadata: {name: p}
+spec:
+  containers:
+  - name: c
+    image: busybox
+    ports: [{containerPort: 8080}, {containerPort: 81, hostPort: 28181}, {hostPort: 9000, protocol: UDP}]
+"""
+    plan, _ = _plan(text)
+    assert plan.pods[0].create.publish == ["8080:8080/tcp", "28181:81/tcp", "9000:9000/udp"]
+
+
 def test_host_network_pods_put_each_container_on_the_host_network():
     text = """
 kind: Pod
@@ -386,3 +402,14 @@ spec:
     pod = plan.pods[0]
     assert pod.containers[0].volumes == ["/vols/p-conf/_data/app.conf:/etc/app.conf:ro"]
     assert pod.subdirs == [] and pod.volumes == {"p-conf": {"app.conf": b"x=1"}}
+
+
+def test_annotations_longer_than_63_are_refused_in_podmans_words():
+    long = "a" * 64
+    with pytest.raises(InvalidArgument, match=f'^invalid annotation "test"="{long}" value length exceeds '
+                                              "Kubernetetes max 63$"):
+        _plan(f"kind: Pod\nmetadata: {{name: p, annotations: {{test: {long}}}}}\n"
+              "spec: {containers: [{name: c, image: busybox}]}\n")
+    plan, _ = _plan(f"kind: Pod\nmetadata: {{name: p, annotations: {{test: {long[1:]}}}}}\n"
+                    "spec: {containers: [{name: c, image: busybox}]}\n")
+    assert plan.pods[0].name == "p"

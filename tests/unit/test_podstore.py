@@ -30,10 +30,12 @@ def test_share_kinds():
         parse_share("net", False)
 
 
-def _store(tmp_path):
+def _store(tmp_path, infra_network="slirp4netns"):
     db = Database(str(tmp_path / "podpy.db"))
     db.migrate("containers", ("CREATE TABLE containers (id TEXT PRIMARY KEY, name TEXT)",))
-    return SimpleNamespace(db=db, cfg=SimpleNamespace(namespace=None)), PodStore(db)
+    infra = SimpleNamespace(config=SimpleNamespace(network=infra_network))
+    state = SimpleNamespace(get=lambda cid: infra)
+    return SimpleNamespace(db=db, cfg=SimpleNamespace(namespace=None), state=state), PodStore(db)
 
 
 def test_joining_takes_the_infra_containers_namespaces_and_refuses_what_would_set_them(tmp_path):
@@ -47,6 +49,14 @@ def test_joining_takes_the_infra_containers_namespaces_and_refuses_what_would_se
         join(rt, CreateOptions(image="busybox", pod="p", publish=["8080:80"]))
     with pytest.raises(InvalidArgument, match="cannot set hostname when joining the pod UTS namespace"):
         join(rt, CreateOptions(image="busybox", pod="p", hostname="x"))
+
+
+def test_members_of_a_pod_on_the_hosts_network_use_the_hosts_network_themselves(tmp_path):
+    rt, pods = _store(tmp_path, infra_network="host")
+    pods.insert(PodRecord(id="a" * 64, name="hp", created=1.0, config=PodConfig(share=["net", "uts", "ipc"]),
+                          infra_id="b" * 64))
+    o, _pod = join(rt, CreateOptions(image="busybox", pod="hp"))
+    assert o.network == ["host"] and o.uts == "container:" + "b" * 64
 
 
 def test_a_pod_whose_infra_container_was_never_made_says_so(tmp_path):
