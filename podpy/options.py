@@ -317,6 +317,17 @@ def resolve_user(spec: UserSpec, passwd: Optional[bytes], group: Optional[bytes]
     return uid, gid, extra, home
 
 
+def container_groups(spec: Optional[UserSpec], gid: int, groups: list[int]) -> list[int]:
+    """A container's supplementary groups as podman gives them, from resolve_user's: none for a
+    container whose user nobody named (no --user, no USER in the image); with a user but no
+    group, the primary group as well as the user's memberships; with a group, that group."""
+    if spec is None:
+        return []
+    if spec.group is None and gid not in groups:
+        return [gid, *groups]
+    return groups
+
+
 def _table(data: Optional[bytes]) -> list[list[str]]:
     if not data:
         return []

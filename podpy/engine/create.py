@@ -192,6 +192,7 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
         extra_etc = keep_id_entries(uid, gid, home, passwd, group)
     else:
         uid, gid, groups, home = opt.resolve_user(spec, passwd, group)
+        groups = opt.container_groups(spec if user_spec or user_str else None, gid, groups)
     group_add = [g for item in o.group_add for g in item.split(",") if g]   # `--group-add 1,2`, as podman's
     added, keep_groups = procopts.group_add(group_add, group)
     groups = groups + [g for g in added if g not in groups]
@@ -207,6 +208,15 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
                                                 users.encode() if users else passwd)
         if with_entry is not None:
             extra_etc["/etc/passwd"] = with_entry
+    named_group = spec.group if spec.group is not None else spec.user
+    if o.passwd and (user_spec or user_str) and named_group.isdigit() and group is not None:
+        # a numeric group the image's /etc/group lacks (a --user of numbers without a group names
+        # the uid's) gets a line naming the user, as podman's
+        groups_text = extra_etc.get("/etc/group")
+        with_group = procopts.group_with_entry(int(named_group), spec.user,
+                                               groups_text.encode() if groups_text else group)
+        if with_group is not None:
+            extra_etc["/etc/group"] = with_group
     if uid == 0 and home == "/":
         home = "/root"
     if rt.cfg.rootless:

@@ -221,6 +221,17 @@ def passwd_with_entry(template: str, uid: int, gid: int, home: str, passwd: Opti
     return text + line + "\n"
 
 
+def group_with_entry(gid: int, user: str, group: bytes) -> Optional[str]:
+    """/etc/group with podman's line (`GID:x:GID:USER`) for a --user's numeric group it lacks;
+    None when the gid is there."""
+    text = group.decode("utf-8", "surrogateescape")
+    if any(line.split(":")[2:3] == [str(gid)] for line in text.splitlines()):
+        return None
+    if text and not text.endswith("\n"):
+        text += "\n"
+    return f"{text}{gid}:x:{gid}:{user}\n"
+
+
 def _expand_template(template: str, values: dict[str, str]) -> str:
     """$NAME and ${NAME} replaced (unknown names by nothing), as Go's os.Expand."""
     import re

@@ -54,6 +54,18 @@ def test_group_add(p):
     assert json.loads(_inspect(p, "kg", "{{json .Config.Annotations}}"))["run.oci.keep_original_groups"] == "1"
 
 
+@pytest.mark.parametrize("user", [None, "0", "tester", "1000", "1000:10", "tester:10", "12345", "12345:12345"])
+def test_a_containers_groups_are_podmans(p, podman, user):
+    """The supplementary groups podman gives: none to a container whose user nobody named, the
+    primary group and the user's memberships to a user named without a group, the group given
+    otherwise; a numeric group the image lacks gets a line in /etc/group naming the user."""
+    args = ["-u", user] if user else []
+    script = "id; tail -1 /etc/group"
+    ours = _run(p, *args, "busybox", "sh", "-c", script).stdout
+    theirs = podman("run", "--rm", *args, "localhost/busybox", "sh", "-c", script).stdout
+    assert ours == theirs
+
+
 def test_umask(p):
     assert _run(p, "--umask", "0027", "busybox", "sh", "-c", "umask; touch /f; stat -c %a /f").stdout.split() == [
         "0027", "640"]

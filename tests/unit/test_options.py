@@ -199,3 +199,11 @@ def test_detach_keys():
     assert detach_sequence("ctrl-p,ctrl-q") == b"\x10\x11" and detach_sequence("") == b""
     with pytest.raises(InvalidArgument, match="invalid detach keys: Unknown character: 'meta-x'"):
         detach_sequence("ctrl-p,meta-x")
+
+
+def test_container_groups_as_podman_gives_them():
+    spec = opt.UserSpec("tester", None)
+    assert opt.container_groups(None, 0, [0]) == []                  # nobody named a user
+    assert opt.container_groups(spec, 1000, [1001]) == [1000, 1001]  # the primary group too
+    assert opt.container_groups(spec, 1000, [1000]) == [1000]
+    assert opt.container_groups(opt.UserSpec("1000", "10"), 10, [10]) == [10]
