@@ -39,7 +39,11 @@ def remove_tree(path: str) -> None:
     mode forbids it (overlay's work/work is mode 000). What another remover takes
     meanwhile is not an error, as for rm -rf (a `run --rm`'s stage 1 may still be
     removing its container's directory under tmp/ when `system reset` removes the
-    store). No shutil: this runs on the `run --rm` path, where every import counts."""
+    store). No shutil: this runs on the `run --rm` path, where every import counts.
+
+    The tree is walked by directory fds (unlinkat, openat), never by its full paths: a
+    layer's paths may be near PATH_MAX below it, and a container may have made deeper ones
+    still. An error names the path shortened to one line."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -54,31 +58,113 @@ def remove_tree(path: str) -> None:
         pass
 
 
-def _empty(path: str) -> None:
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_OPEN_DIRS = 64   # directory fds held at most while walking down; those above are opened again by ".."
+
+
+class _Level:
+    """A directory being emptied: its fd (None while closed for depth), its entries still to go,
+    its name in its parent and its identity (to check a parent opened again by "..")."""
+
+    __slots__ = ("fd", "todo", "name", "ident")
+
+    def __init__(self, fd: int, name: str) -> None:
+        st = os.fstat(fd)
+        if st.st_mode & 0o700 != 0o700:   # its entries are read, walked into and removed
+            os.fchmod(fd, 0o700)
+        self.fd: Optional[int] = fd
+        self.name, self.ident = name, (st.st_dev, st.st_ino)
+        try:
+            self.todo = [(e.name, e.is_dir(follow_symlinks=False)) for e in os.scandir(fd)]
+        except FileNotFoundError:   # removed meanwhile
+            self.todo = []
+
+
+def _open_dir(name: str, parent: int) -> Optional[int]:
+    """A subdirectory's fd (its mode opened when it forbids reading); None when it is no
+    directory any more or gone."""
     try:
-        entries = list(os.scandir(path))
+        return os.open(name, _DIR_FLAGS, dir_fd=parent)
+    except PermissionError:
+        os.chmod(name, 0o700, dir_fd=parent)   # a directory a moment ago (O_NOFOLLOW said so, not ELOOP)
+        return os.open(name, _DIR_FLAGS, dir_fd=parent)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        import errno
+
+        if exc.errno == errno.ELOOP:   # a symlink now: unlinked as one
+            return None
+        raise
+
+
+def _empty(path: str) -> None:
+    """Remove everything below the directory path, depth first, without recursion (a tree may
+    be thousands of levels deep) and with at most _OPEN_DIRS directory fds open."""
+    try:
+        top = os.open(path, _DIR_FLAGS)
     except PermissionError:
         os.chmod(path, 0o700)
-        entries = list(os.scandir(path))
+        top = os.open(path, _DIR_FLAGS)
     except FileNotFoundError:
         return
-    for e in entries:
-        try:
-            if e.is_dir(follow_symlinks=False):
-                _empty(e.path)
-                try:
-                    os.rmdir(e.path)
-                except PermissionError:
-                    os.chmod(path, 0o700)
-                    os.rmdir(e.path)
-            else:
-                try:
-                    os.unlink(e.path)
-                except PermissionError:
-                    os.chmod(path, 0o700)
-                    os.unlink(e.path)
-        except FileNotFoundError:
-            pass
+    stack = [_Level(top, "")]
+    try:
+        while stack:
+            level = stack[-1]
+            assert level.fd is not None
+            if level.todo:
+                name, is_dir = level.todo.pop()
+                child = _open_dir(name, level.fd) if is_dir else None
+                if child is None:
+                    try:
+                        os.unlink(name, dir_fd=level.fd)
+                    except IsADirectoryError:   # a directory after all (no d_type): walked next time
+                        level.todo.append((name, True))
+                    except FileNotFoundError:
+                        pass
+                    continue
+                stack.append(_Level(child, name))
+                if len(stack) > _OPEN_DIRS:
+                    far = stack[-_OPEN_DIRS - 1]
+                    if far.fd is not None:
+                        os.close(far.fd)
+                        far.fd = None
+                continue
+            # level is empty: back to its parent, which removes it.
+            stack.pop()
+            try:
+                if not stack:
+                    break
+                parent = stack[-1]
+                if parent.fd is None:
+                    fd = os.open("..", _DIR_FLAGS, dir_fd=level.fd)
+                    st = os.fstat(fd)
+                    if (st.st_dev, st.st_ino) != parent.ident:   # moved meanwhile: stop rather than guess
+                        os.close(fd)
+                        raise OSError(16, "directory moved while being removed", _shown(path, stack))
+                    parent.fd = fd
+            finally:
+                os.close(level.fd)
+            try:
+                os.rmdir(level.name, dir_fd=parent.fd)
+            except FileNotFoundError:
+                pass
+    except OSError as exc:
+        for level in stack:
+            if level.fd is not None:
+                os.close(level.fd)
+        if exc.filename is None or not isinstance(exc.filename, str) or not exc.filename.startswith(path):
+            raise OSError(exc.errno, exc.strerror, _shown(path, stack, exc.filename)) from None
+        raise
+
+
+def _shown(path: str, stack: list[_Level], name: Any = None) -> str:
+    """Where the walk was, for a one-line error: control characters escaped, shortened."""
+    from .inroot import show
+
+    parts = [level.name for level in stack[1:]] + ([str(name)] if name else [])
+    return show(os.path.join(path, *parts)) if parts else show(path)
 
 
 OPAQUE_XATTRS = ("user.overlay.opaque", "trusted.overlay.opaque")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 from . import fastjson as json
-from . import reference
+from . import reference, shapes
 from .db import sqlite3
 from .errors import AmbiguousIdError, ImageUnknownError
 from .named import NamedTuple
@@ -32,9 +32,18 @@ class Image(NamedTuple):
         return self.id[:12]
 
 
+def _config(text: str) -> dict[str, Any]:
+    """A stored config as readers take it (shapes.readable): a store from before the shape
+    checks may hold one of the wrong shape, which must not break reading the others."""
+    try:
+        return shapes.readable(json.loads(text))
+    except (ValueError, RecursionError):
+        return {}
+
+
 def _from_row(row: sqlite3.Row, names: list[str]) -> Image:
     return Image(
-        id=row["id"], names=tuple(sorted(names)), config=json.loads(row["config"]),
+        id=row["id"], names=tuple(sorted(names)), config=_config(row["config"]),
         layers=tuple(json.loads(row["layers"])), size=int(row["size"]), created=float(row["created"]),
         digest=row["digest"], manifest=row["manifest"],
     )

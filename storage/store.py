@@ -365,7 +365,10 @@ class Store:
 
         import hashlib
 
+        from .shapes import image_config
+
         raw = config if isinstance(config, bytes) else json.dumps(config, separators=(",", ":")).encode()
+        image_config(raw)   # one of the wrong shape is never stored, whichever way it came
         text = raw.decode()
         image_id = hashlib.sha256(raw).hexdigest()
         size = 0

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Optional
 
-from storage import reference
+from storage import reference, shapes
 from storage.images import Image
 from storage.store import chain_id
 
@@ -355,7 +355,10 @@ def _fetch_image(rt: Runtime, client: Any, repo: str, ref: reference.Reference,
     report("Getting image source signatures")
     with client.open_blob(repo, manifest.config.digest, manifest.config.size) as blob:
         config_raw = blob.read()
-    config = json.loads(config_raw)
+    try:
+        config = shapes.image_config(config_raw, f"pulling {ref}: invalid image config")
+    except shapes.ShapeError as exc:
+        raise PodpyError(str(exc)) from None
     diff_ids = list((config.get("rootfs") or {}).get("diff_ids") or [])
     if len(diff_ids) != len(manifest.layers):
         raise PodpyError(f"pulling {ref}: the config lists {len(diff_ids)} layers, the manifest "

@@ -11,13 +11,12 @@ against the config's diff ids, and records the images only once all of them appl
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import tarfile
 from dataclasses import dataclass, field
 from typing import IO, Any, Callable, Optional, cast
 
-from storage import reference
+from storage import reference, shapes
 from storage.images import Image
 from storage.store import chain_id
 
@@ -91,10 +90,7 @@ class Files:
             with open(os.path.join(self.path, name), "rb") as fd:
                 return fd.read()
         assert self._tar is not None
-        f = self._tar.extractfile(self._members[name])
-        if f is None:
-            raise InvalidArgument(f"{name!r} in {self.path} is not a file")
-        with f:
+        with _extract(self._tar, self._members[name], self.path) as f:
             return f.read()
 
     def opener(self, name: Any) -> Callable[[], IO[bytes]]:
@@ -106,12 +102,21 @@ class Files:
             if is_dir:
                 return open(os.path.join(path, name), "rb")
             tf = tarfile.open(path, "r:*")
-            f = tf.extractfile(stored)
-            if f is None:
-                raise InvalidArgument(f"{name!r} in {path} is not a file")
-            return f
+            return _extract(tf, tf.getmember(stored), path)
 
         return opener
+
+
+def _extract(tf: tarfile.TarFile, member: tarfile.TarInfo, path: str) -> IO[bytes]:
+    """A member's content; a link is followed only to another file of the archive."""
+    try:
+        f = tf.extractfile(member)
+    except KeyError:   # a link to a name the archive does not hold (/etc/passwd, ../x)
+        raise InvalidArgument(f"{member.name!r} in {path} is a link to {member.linkname!r}, "
+                              "which is no file in the archive") from None
+    if f is None:
+        raise InvalidArgument(f"{member.name!r} in {path} is not a file")
+    return f
 
 
 def _clean(name: str) -> str:
@@ -124,11 +129,19 @@ def _safe(name: str) -> bool:
     return not name.startswith("/") and ".." not in name.split("/")
 
 
-def _json(data: bytes, what: str) -> Any:
+def _json(data: bytes, what: str, schema: Any) -> Any:
+    """A document decoded and checked against its schema (shapes.py): "invalid <what>: ..." else."""
     try:
-        return json.loads(data)
-    except ValueError as exc:
-        raise InvalidArgument(f"invalid {what}: {exc}") from exc
+        return _shape(shapes.loads(data, f"invalid {what}"), schema, what)
+    except shapes.ShapeError as exc:
+        raise InvalidArgument(str(exc)) from None
+
+
+def _shape(doc: Any, schema: Any, what: str) -> Any:
+    try:
+        return shapes.check(doc, schema, f"invalid {what}")
+    except shapes.ShapeError as exc:
+        raise InvalidArgument(str(exc)) from None
 
 
 def _hex(digest: str) -> str:
@@ -164,8 +177,8 @@ def docker_archive(files: Files, name: Optional[str] = None, index: Optional[int
                    every: bool = False) -> list[Found]:
     """The images of a `docker save` tar: every one (every), the one tagged name (which keeps
     only that name), the one at index, or the only one."""
-    entries = _json(files.read("manifest.json"), f"manifest.json in {files.path}")
-    if not isinstance(entries, list) or not entries:
+    entries = _json(files.read("manifest.json"), f"manifest.json in {files.path}", shapes.ARCHIVE_MANIFEST)
+    if not entries:
         raise InvalidArgument(f"invalid manifest.json in {files.path}: no images")
     for e in entries:
         if not isinstance(e, dict) or not isinstance(e.get("Layers"), list):
@@ -202,8 +215,8 @@ def oci_layout(files: Files, ref: Optional[str] = None, every: bool = False,
     whose ref.name is ref, or the only one. Each is named by its annotations, or name_as.
     Encrypted layers are decrypted with keys (--decryption-key's), each unwrapped here, before
     anything is applied."""
-    index = _json(files.read("index.json"), f"index.json in {files.path}")
-    descs = [d for d in ((index.get("manifests") or []) if isinstance(index, dict) else []) if isinstance(d, dict)]
+    index = _json(files.read("index.json"), f"index.json in {files.path}", shapes.OCI_INDEX)
+    descs = [d for d in index.get("manifests") or [] if d]
     if ref is not None:
         descs = [d for d in descs if (d.get("annotations") or {}).get(REF_NAME) == ref]
         if not descs:
@@ -214,12 +227,13 @@ def oci_layout(files: Files, ref: Optional[str] = None, every: bool = False,
                               "(oci:DIR:NAME, oci-archive:PATH:NAME)")
     merged: dict[str, Found] = {}
     for desc in descs:
-        manifest = _json(_blob(files, desc.get("digest"), True), "manifest")
+        manifest = _json(_blob(files, desc.get("digest"), True), "manifest", shapes.OCI_MANIFEST)
         if desc.get("mediaType") in (OCI_INDEX, DOCKER_LIST) or "manifests" in manifest:
-            manifest = _json(_blob(files, _pick(manifest).get("digest"), True), "manifest")
+            nested = _shape(manifest, shapes.OCI_INDEX, "image index")
+            manifest = _json(_blob(files, _pick(nested).get("digest"), True), "manifest", shapes.OCI_MANIFEST)
         config = _blob(files, (manifest.get("config") or {}).get("digest"), True)
         layers = [_decrypting(files.opener(_blob(files, d.get("digest"), False)), d, keys)
-                  for d in manifest.get("layers") or []]
+                  for d in (d or {} for d in manifest.get("layers") or [])]
         if name_as is not None:
             names = [name_as]
         else:
@@ -265,7 +279,7 @@ def _decrypting(opener: Callable[[], IO[bytes]], desc: dict[str, Any],
 def dir_layout(files: Files) -> list[Found]:
     """The image of a `dir:` directory: manifest.json, and each blob a file named by its digest's
     hex. It carries no name, as with podman."""
-    manifest = _json(files.read("manifest.json"), f"manifest.json in {files.path}")
+    manifest = _json(files.read("manifest.json"), f"manifest.json in {files.path}", shapes.OCI_MANIFEST)
     if not isinstance(manifest, dict) or not isinstance(manifest.get("config"), dict):
         raise InvalidArgument(f"{files.path}/manifest.json is no image manifest (schema 2 or OCI)")
     config = _dir_blob(files, manifest["config"].get("digest"), True)
@@ -333,17 +347,28 @@ def load_all(files: Files) -> list[Found]:
 # ---------------------------------------------------------------- apply --
 
 
+def _config(item: Found) -> dict[str, Any]:
+    """An image's config, decoded and of the shape its readers expect (shapes.image_config),
+    with as many diff ids as the image has layers."""
+    try:
+        config = shapes.image_config(item.config, f"invalid image config {hashlib.sha256(item.config).hexdigest()[:12]}")
+    except shapes.ShapeError as exc:
+        raise InvalidArgument(str(exc)) from None
+    diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
+    if len(diff_ids) != len(item.layers):
+        raise InvalidArgument(f"the config lists {len(diff_ids)} layers, the manifest {len(item.layers)}")
+    return config
+
+
 def apply(rt: Runtime, todo: list[Found], report: Report) -> list[Image]:
     """Apply each image's missing layers (checked against its config's diff ids), then record
     the images, only once every layer of every image has applied."""
     report("Getting image source signatures")
     options = apply_options(rt)
+    configs = [_config(item) for item in todo]   # every one checked before any layer is applied
     loaded = []
-    for item in todo:
-        config = _json(item.config, "image config")
-        diff_ids = list(((config if isinstance(config, dict) else {}).get("rootfs") or {}).get("diff_ids") or [])
-        if len(diff_ids) != len(item.layers):
-            raise InvalidArgument(f"the config lists {len(diff_ids)} layers, the manifest {len(item.layers)}")
+    for item, config in zip(todo, configs):
+        diff_ids = list((config.get("rootfs") or {}).get("diff_ids") or [])
         chains: list[str] = []
         for i, diff in enumerate(diff_ids):
             chains.append(chain_id(chains[-1] if chains else None, diff))

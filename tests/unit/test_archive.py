@@ -482,3 +482,66 @@ def test_no_fds_leak_on_success_or_error(box: tuple[Path, Path]) -> None:
     with pytest.raises(LayerError):
         apply(dest, Layer().file("f", b"12345678").bytes()[:1100])
     assert open_fds() == before
+
+
+def _old_gnu_sparse(real_size: int) -> bytes:
+    """An old GNU sparse entry ('S') claiming real_size bytes: one data byte at the end, the
+    rest a hole (as GNU tar writes it)."""
+    info = tarfile.TarInfo("sparse")
+    info.type, info.size, info.mtime = tarfile.GNUTYPE_SPARSE, 1, 1
+    buf = bytearray(info.tobuf(tarfile.GNU_FORMAT))
+    buf[386:410] = tarfile.itn(real_size - 1, 12, tarfile.GNU_FORMAT) + tarfile.itn(1, 12, tarfile.GNU_FORMAT)
+    buf[483:495] = tarfile.itn(real_size, 12, tarfile.GNU_FORMAT)
+    buf[148:156] = b" " * 8
+    buf[148:156] = ("%06o" % sum(buf[:512])).encode() + b"\0 "
+    return bytes(buf[:512]) + b"Z" + b"\0" * 511 + b"\0" * 1024
+
+
+def test_old_gnu_sparse_entries_are_refused_at_once(tmp_path: Path) -> None:
+    """As podman 4.3.1 ("unhandled tar header type 83"); read as tarfile reads it, a header
+    claiming 256 GiB of holes would keep the apply busy for minutes."""
+    import time
+
+    start = time.monotonic()
+    with pytest.raises(UnsafeEntryError, match='layer entry "sparse": unhandled tar header type 83'):
+        apply(tmp_path / "root", _old_gnu_sparse(256 << 30))
+    assert time.monotonic() - start < 5
+    assert not (tmp_path / "root" / "sparse").exists()
+
+
+def test_pax_sparse_files_are_written_by_their_map(tmp_path: Path) -> None:
+    """A pax sparse file (GNU.sparse 0.1) claiming 256 GiB: its data lands at the map's offsets,
+    the rest is a hole, at once and without the space."""
+    import io
+    import time
+
+    real = 256 << 30
+    info = tarfile.TarInfo("big")
+    info.size = 6   # the data the tar holds: "abc" at 1 MB, "yz\n"... at the end
+    info.pax_headers = {"GNU.sparse.size": str(real), "GNU.sparse.numblocks": "2",
+                        "GNU.sparse.map": f"{1 << 20},3,{real - 3},3"}
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        tar.addfile(info, io.BytesIO(b"abcxyz"))
+        tar.addfile(tarfile.TarInfo("after"), io.BytesIO(b""))
+    from storage.archive import ApplyOptions, apply_layer
+
+    (tmp_path / "root").mkdir()
+    start = time.monotonic()
+    result = apply_layer(io.BytesIO(buf.getvalue()), str(tmp_path / "root"), ApplyOptions(whiteout_format="vfs"),
+                         str(tmp_path / "split"))   # with the tar-split recorder reading along
+    assert time.monotonic() - start < 5
+    big = tmp_path / "root" / "big"
+    st = big.stat()
+    assert st.st_size == real and st.st_blocks * 512 < (1 << 24) and result.size == 6
+    import hashlib
+
+    assert result.diff_id == "sha256:" + hashlib.sha256(buf.getvalue()).hexdigest()   # every byte read
+    with open(big, "rb") as f:
+        f.seek(1 << 20)
+        assert f.read(3) == b"abc"
+        f.seek(real - 3)
+        assert f.read() == b"xyz"
+        f.seek(5)
+        assert f.read(4) == b"\0" * 4
+    assert (tmp_path / "root" / "after").exists()

@@ -149,9 +149,9 @@ def test_remove_tree_takes_what_another_remover_takes_meanwhile(tmp_path, monkey
     (top / "tmp" / "trash-1" / "diff" / "etc" / "hostname").write_text("")
     real = os.scandir
 
-    def racing(path):
-        entries = list(real(path))
-        if str(path).endswith("/tmp"):
+    def racing(fd):   # the remover lists a directory by its fd
+        entries = list(real(fd))
+        if os.readlink(f"/proc/self/fd/{fd}").endswith("/tmp"):
             # the other remover, between listing and descending
             subprocess.run(["rm", "-rf", str(top / "tmp" / "trash-1")], check=True)
         return iter(entries)
@@ -174,3 +174,64 @@ def test_discard_removes_at_once_what_it_cannot_move_aside(tmp_path):
     (tmp_path / "tmp").write_text("in the way")
     assert discard(str(cdir), str(tmp_path)) is None
     assert not cdir.exists() and (tmp_path / "tmp").read_text() == "in the way"
+
+
+def _deep(top, levels, name="d" * 200):
+    """A chain of directories levels deep below top, made by fds (its paths exceed PATH_MAX)."""
+    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    for i in range(levels):
+        os.mkdir(name, dir_fd=fd)
+        with open(os.open("f", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd), "w") as f:
+            f.write("x")
+        if i % 7 == 3:
+            os.symlink("/", "up", dir_fd=fd)     # never followed
+        child = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        if i % 5 == 2:
+            os.chmod(fd, 0o500)                  # its entries cannot be removed as it is
+        os.close(fd)
+        fd = child
+    os.chmod(fd, 0)                              # nor read
+    os.close(fd)
+
+
+def test_remove_tree_takes_trees_deeper_than_path_max(tmp_path):
+    """A layer's names may be near PATH_MAX below it (a container's deeper still): the remover
+    works by directory fds, holds few of them, and does not recurse."""
+    from storage.fsutil import remove_tree
+
+    top = tmp_path / "layer"
+    top.mkdir()
+    _deep(str(top), 150)                         # some 30000 bytes of path, past the fds it keeps open
+    (tmp_path / "keep").write_text("x")
+    remove_tree(str(top))
+    assert not top.exists() and (tmp_path / "keep").exists()
+    top.mkdir()
+    _deep(str(top), 2500, name="d")              # deeper than Python's recursion limit
+    remove_tree(str(top))
+    assert not top.exists()
+
+
+def test_remove_tree_error_is_one_short_line(tmp_path, monkeypatch):
+    from storage import fsutil
+
+    top = tmp_path / "layer"
+    top.mkdir()
+    _deep(str(top), 40)
+    real = os.rmdir
+
+    def refuse(name, dir_fd=None):
+        if dir_fd is not None:
+            raise PermissionError(13, "Permission denied", name)
+        return real(name)
+
+    monkeypatch.setattr(fsutil.os, "rmdir", refuse)
+    try:
+        fsutil.remove_tree(str(top))
+    except PermissionError as exc:
+        assert str(exc.filename).startswith(str(top)) and len(str(exc.filename)) < 320
+        assert "\n" not in str(exc)
+    else:
+        raise AssertionError("no error")
+    monkeypatch.setattr(fsutil.os, "rmdir", real)
+    fsutil.remove_tree(str(top))
+    assert not top.exists()
