@@ -247,3 +247,19 @@ def test_image_root_mode_ignores_its_tar(podpy, image_tar, tmp_path):
     finally:   # the session's store is shared: leave its image list as it was
         podpy("rm", "-f", "rootmode", check=False)
         podpy("rmi", "root0750c", "root0750", check=False)
+
+
+def test_a_run_keeps_slow_standard_modules_out(podpy, busybox):
+    """Every process of a `run` (podpy, stage 1, the init) leaves out the standard modules that
+    cost milliseconds to import: re with enum, functools and collections (some 5 ms), json,
+    subprocess (functools and collections come with the zipapp's runpy). Import statements are checked by the unit tests; this catches a module imported
+    inside a function that a run calls (as a check of a stored image's time once did). The first
+    run of a store compiles the seccomp filter (libseccomp through ctypes); the next ones do not."""
+    podpy("run", "--rm", "--network", "none", busybox, "true")
+    res = podpy("run", "--rm", "--network", "none", busybox, "true", env={"PYTHONPROFILEIMPORTTIME": "1"})
+    imported = {line.rsplit("|", 1)[1].strip() for line in res.stderr.splitlines() if line.startswith("import time:")}
+    assert "rootless.child" in imported or "podpy.cli.main" in imported, res.stderr[:500]   # the profile is there
+    slow = {"re", "enum", "json", "subprocess", "threading"}
+    if podpy.variant != "zipapp":   # Python's own runpy, which runs a zipapp, imports these
+        slow |= {"functools", "collections"}
+    assert not imported & slow, (imported & slow, res.stderr)
