@@ -320,7 +320,7 @@ class KubeEngine:
             infra = next((r.config for r in recs if r.config.pod_infra), None)
             ctrs = [member(r) for r in recs if not r.config.pod_infra]
             if not ctrs:
-                raise InvalidArgument(f"pod {pod.name} has no containers but its infra container: nothing to write")
+                raise InvalidArgument(f"pod {pod.id} only has an infra container")   # podman's words
             docs += pod_documents(pod.name, ctrs, infra, pod.config, kind, replicas, service, own)
         if loose:
             recs = sorted(loose, key=lambda r: r.created)

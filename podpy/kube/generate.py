@@ -95,13 +95,20 @@ def pod_documents(pod_name: str, members: list[Member], infra: Optional[Containe
                      "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}})
     if kind == "deployment":
         docs.append({"apiVersion": "apps/v1", "kind": "Deployment",
-                     "metadata": {"name": f"{name}-deployment"[:253], "labels": labels},
+                     "metadata": {"creationTimestamp": _now(), "name": f"{name}-deployment"[:253], "labels": labels},
                      "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
                               "template": {"metadata": {"labels": labels}, "spec": spec}}})
     else:
-        docs.append({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels},
-                     "spec": spec})
+        docs.append({"apiVersion": "v1", "kind": "Pod",
+                     "metadata": {"creationTimestamp": _now(), "name": name, "labels": labels}, "spec": spec})
     return docs
+
+
+def _now() -> str:
+    """metadata.creationTimestamp as podman writes it: now, RFC 3339 in UTC to the second."""
+    import time
+
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def _service(name: str, labels: dict[str, str], ports: list[dict[str, Any]]) -> dict[str, Any]:
@@ -125,14 +132,18 @@ def _container(name: str, m: Member, volumes: list[dict[str, Any]], claims: dict
 
     cfg, icfg = m.config, m.image_config
     out: dict[str, Any] = {"name": name, "image": m.image}
-    if cfg.entrypoint:
+    # As podman writes them: the image's own entrypoint is left to the image (`args` the
+    # command); another entrypoint is `command` (and the command `args`); with none at all,
+    # the command is `command`.
+    if cfg.entrypoint and list(cfg.entrypoint) == list(icfg.get("Entrypoint") or []):
+        if cfg.command:
+            out["args"] = list(cfg.command)
+    elif cfg.entrypoint:
         out["command"] = list(cfg.entrypoint)
         if cfg.command:
             out["args"] = list(cfg.command)
     elif cfg.command:
-        # no entrypoint: the command is the image's CMD's place (args), unless the image has an
-        # entrypoint the container was made without, which `command` replaces
-        out["command" if icfg.get("Entrypoint") else "args"] = list(cfg.command)
+        out["command"] = list(cfg.command)
     image_env = set(icfg.get("Env") or [])
     defaults = {f"PATH={DEFAULT_PATH}", "TERM=xterm", "container=podman"}
     env = []
@@ -178,10 +189,10 @@ def _container(name: str, m: Member, volumes: list[dict[str, Any]], claims: dict
         have = set(capabilities.resolve(capabilities.DEFAULT, list(cfg.cap_add), list(cfg.cap_drop), False))
         base = {"CAP_" + c for c in capabilities.DEFAULT}
         caps = {}
-        if have - base:
-            caps["add"] = sorted(c[4:] for c in have - base)
+        if have - base:   # named as podman names them, CAP_ and all
+            caps["add"] = sorted(have - base)
         if base - have:
-            caps["drop"] = sorted(c[4:] for c in base - have)
+            caps["drop"] = sorted(base - have)
         if caps:
             sc["capabilities"] = caps
     if cfg.user:

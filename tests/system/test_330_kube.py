@@ -275,7 +275,9 @@ def _round_trip_pod(p, port: int, memory: bool = True) -> None:
 def _summary(p, name: str) -> dict[str, object]:
     doc = json.loads(p("inspect", name).stdout)[0]
     env = {k: v for k, v in (e.split("=", 1) for e in doc["Config"]["Env"]) if k not in ("HOSTNAME",)}
-    return {"env": env, "cmd": doc["Config"]["Cmd"], "health": (doc["Config"].get("Healthcheck") or {}).get("Test"),
+    # what runs: `command` plays back as the entrypoint (Kubernetes' meaning), which podman's
+    # generate writes for a container's command when it has no entrypoint
+    return {"env": env, "cmd": [doc["Path"], *doc["Args"][doc["Args"] == [doc["Path"]]:]], "health": (doc["Config"].get("Healthcheck") or {}).get("Test"),
             "mounts": sorted((m.get("Name"), m["Destination"]) for m in doc["Mounts"]),
             "state": doc["State"]["Status"], "caps": sorted(doc["EffectiveCaps"] or [])
             if "EffectiveCaps" in doc else None}
@@ -414,3 +416,28 @@ def test_images_with_a_build_directory_are_built_as_podman_builds_them(p, tmp_pa
     finally:
         p("kube", "down", f, check=False)
         p("rmi", "-f", f"localhost/{name}", check=False)
+
+
+def test_generate_writes_what_podman_writes(podpy, busybox):
+    """`kube generate` of a container as podman 4.3.1 writes it (podman's own test reads these
+    fields): the command under `command`, a creation time, the dropped capabilities by their
+    CAP_ names; a pod with only its infra container in podman's words."""
+    import yaml
+
+    podpy("container", "create", "--cap-drop", "fowner", "--cap-drop", "setfcap", "--name", "gencap", busybox, "top")
+    try:
+        doc = yaml.safe_load(podpy("kube", "generate", "gencap").stdout)
+        ctr = doc["spec"]["containers"][0]
+        assert (doc["kind"], doc["metadata"]["name"], doc["metadata"]["labels"]["app"]) == ("Pod", "gencap-pod",
+                                                                                           "gencap-pod")
+        assert doc["metadata"]["creationTimestamp"].endswith("Z")
+        assert ctr["command"] == ["top"] and "args" not in ctr and ctr["name"] == "gencap"
+        assert ctr["securityContext"]["capabilities"] == {"drop": ["CAP_FOWNER", "CAP_SETFCAP"]}
+    finally:
+        podpy("rm", "gencap")
+    pid = podpy("pod", "create", "--name", "lonely").stdout.strip()
+    try:
+        res = podpy("kube", "generate", "lonely", check=False)
+        assert res.returncode == 125 and res.stderr == f"Error: pod {pid} only has an infra container\n"
+    finally:
+        podpy("pod", "rm", "lonely")

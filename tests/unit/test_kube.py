@@ -5,6 +5,7 @@ documents, and one through the other."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -263,17 +264,21 @@ def test_generate_writes_names_kubernetes_takes():
     assert svc["spec"]["ports"] == [{"name": "tcp-80", "protocol": "TCP", "port": 80, "targetPort": 80,
                                      "nodePort": 30080}]
     assert pvc["metadata"]["name"] == "my-vol"
+    stamp = pod["metadata"].pop("creationTimestamp")   # podman's: now, in UTC
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", stamp)
     assert pod["metadata"] == {"name": "my-pod", "labels": {"app": "my-pod", "tier": "front"}}
     spec = pod["spec"]
     web, side = spec["containers"]
     assert (web["name"], side["name"]) == ("web", "side-car")
-    assert web["command"] == ["httpd"] and web["args"] == ["-f", "-p", "80"] and side["args"] == ["sleep", "9"]
+    # podman's choice: another entrypoint is `command`; with none at all the command is `command`
+    assert web["command"] == ["httpd"] and web["args"] == ["-f", "-p", "80"] and side["command"] == ["sleep", "9"]
+    assert "args" not in side
     assert web["env"] == [{"name": "A", "value": "1"}]   # the image's PATH is the container's
     assert side["env"][0] == {"name": "PATH", "value": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
     assert web["ports"] == [{"containerPort": 80, "hostPort": 30080}] and "ports" not in side
     assert web["resources"] == {"limits": {"memory": "64Mi", "cpu": "500m"}}
-    assert web["securityContext"] == {"capabilities": {"add": ["NET_ADMIN"], "drop": ["CHOWN"]}, "runAsUser": 1000,
-                                      "runAsGroup": 100, "readOnlyRootFilesystem": True}
+    assert web["securityContext"] == {"capabilities": {"add": ["CAP_NET_ADMIN"], "drop": ["CAP_CHOWN"]},
+                                      "runAsUser": 1000, "runAsGroup": 100, "readOnlyRootFilesystem": True}
     assert web["volumeMounts"] == [{"name": "my-vol-pvc", "mountPath": "/data"},
                                    {"name": "tmpfs-t", "mountPath": "/t"}]
     assert web["livenessProbe"] == {"exec": {"command": ["/bin/sh", "-c", "true"]}, "periodSeconds": 5,
