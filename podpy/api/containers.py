@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from .errors import ApiError, BadParameter
-from .http import Response, Streamed, json_response
+from .http import Response, Streamed, close_runtime, json_response
 from .routes import RouteTable
 
 TYPE_CHECKING = False
@@ -18,13 +18,12 @@ if TYPE_CHECKING:
 routes = RouteTable()
 
 
-def engine(req: Request, warnings: list[str] | None = None, fresh: bool = False) -> ContainerEngine:
-    """The container engine over the request's Runtime (fresh: a Runtime of its own, for a
-    thread other than the request's: a SQLite connection stays in its thread)."""
+def engine(req: Request, warnings: list[str] | None = None) -> ContainerEngine:
+    """The container engine over the request's Runtime."""
     from ..engine.containers import ContainerEngine
 
     sink: Callable[[str], None] = warnings.append if warnings is not None else (lambda _line: None)
-    return ContainerEngine(req.conn.app.open_runtime() if fresh else req.runtime(), sink)
+    return ContainerEngine(req.runtime(), sink)
 
 
 def lookup(req: Request, name: str | None = None) -> Any:
@@ -195,16 +194,21 @@ def _export(req: Request, cid: str) -> Iterator[bytes]:
     import os
     import threading
 
+    from ..engine.containers import ContainerEngine
+
     r, w = os.pipe()
     failure: list[BaseException] = []
 
     def write() -> None:
+        # a Runtime of this thread's own (a SQLite connection stays in its thread), closed with it
+        rt = req.conn.app.open_runtime()
         try:
-            engine(req, fresh=True).export(cid, f"/proc/self/fd/{w}")
+            ContainerEngine(rt, lambda _line: None).export(cid, f"/proc/self/fd/{w}")
         except BaseException as exc:  # noqa: BLE001 - reported by the reader
             failure.append(exc)
         finally:
             os.close(w)
+            close_runtime(rt)
 
     thread = threading.Thread(target=write, daemon=True)
     thread.start()
