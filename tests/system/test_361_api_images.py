@@ -177,6 +177,28 @@ def test_build_with_tags_args_target_and_quiet(service, cli, tmp_path):
     service.docker(cli, "rmi", f"{tag}:1", f"{tag}:2", final)
 
 
+def test_builder_and_system_prune_take_the_build_cache(service, cli, tmp_path):
+    """The build cache is the unnamed images of a build's steps: `builder prune` leaves the
+    steps a tagged image is built on, `builder prune -a` takes them too, never a named image;
+    `system prune` asks for it (POST /build/prune) and succeeds."""
+    (tmp_path / "Containerfile").write_text("FROM busybox\nRUN echo one > /one\nRUN echo two > /two\n")
+    tag = f"cached-{cli.replace('/', '-')[-8:]}"
+    service.docker(cli, "build", "-q", "-t", tag, "-f", str(tmp_path / "Containerfile"), str(tmp_path))
+    unnamed = [i["Id"] for i in service.json("GET", "/images/json?all=1") if not i["RepoTags"]
+               or i["RepoTags"] == ["<none>:<none>"]]
+    assert unnamed   # the first RUN's step
+    pruned = service.json("POST", "/build/prune")
+    assert pruned["CachesDeleted"] is None and pruned["SpaceReclaimed"] == 0
+    out = service.docker(cli, "builder", "prune", "-a", "-f").stdout
+    assert all(i in out for i in unnamed), out
+    assert all(service.request("GET", f"/images/{i}/json")[0] == 404 for i in unnamed)
+    assert service.docker(cli, "run", "--rm", tag, "cat", "/one", "/two").stdout == "one\ntwo\n"
+    assert service.docker(cli, "system", "prune", "-f").returncode == 0
+    status, body, _ = service.request("POST", '/build/prune?filters={"type":["regular"]}')
+    assert status == 400 and b"invalid filter" in body
+    service.docker(cli, "rmi", tag)
+
+
 def test_save_and_load(service, cli, tmp_path):
     service.docker(cli, "tag", "busybox", "saved/img:1")
     archive = tmp_path / "images.tar"
