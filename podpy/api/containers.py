@@ -65,10 +65,11 @@ def console_size(cid: str, size: Optional[tuple[int, int]] = None) -> Optional[t
 @routes.post("/containers/create")
 def create(req: Request) -> Response:
     from ..errors import NoSuchImage
-    from .translate import create_options
+    from .translate import create_options, links
 
     body = req.json()
     opts = create_options(body, req.arg("name"), req.arg("platform"))
+    _link(req, opts, links(body))
     warnings: list[str] = []
     try:
         rec = engine(req, warnings).create(opts)
@@ -79,6 +80,38 @@ def create(req: Request) -> Response:
     if opts.tty and isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size):
         console_size(rec.id, (size[0], size[1]))
     return json_response({"Id": rec.id, "Warnings": warnings}, 201)
+
+
+def _link(req: Request, opts: Any, wanted: list[tuple[str, str]]) -> None:
+    """Docker's links on user networks: the target container is found by the link's alias from
+    the new container. Here the alias is a line of the new container's /etc/hosts with the
+    target's address on a network both are on (an address stays the container's until it
+    leaves that network), unless the networks' DNS already answers that name for the target
+    (its name, short id or a network alias: what docker-compose links mostly name). A target
+    on no network of the new container is refused, as there is no address to give."""
+    from ..engine.reconcile import reconcile
+    from ..errors import NoSuchContainer
+
+    if not wanted:
+        return
+    rt = req.runtime()
+    reconcile(rt)
+    ours = set(opts.network)
+    for target, alias in wanted:
+        try:
+            rec = rt.state.lookup(target)
+        except NoSuchContainer:
+            raise ApiError(404, f"could not get container for {target}") from None
+        shared = {name: ep for name, ep in rec.config.networks.items() if name in ours or ep.get("id") in ours}
+        if not shared:
+            raise BadParameter(f"cannot link to {rec.name}: it is on no user network of this container "
+                               "(links work on the networks both are on)")
+        if any(alias in (rec.name, rec.id[:12], *ep.get("aliases", [])) for ep in shared.values()):
+            continue   # the networks' DNS answers it
+        address = next((ep["ip"] for ep in shared.values() if ep.get("ip")), None)
+        if address is None:
+            raise BadParameter(f"cannot link to {rec.name}: it has no address on the networks both are on")
+        opts.add_hosts.append(f"{alias}:{address}")
 
 
 def _ps_filters(filters: dict[str, list[str]]) -> list[str]:

@@ -117,9 +117,15 @@ def test_wrong_types_are_a_400_naming_the_field(body, field):
         assert field in err.value.message
 
 
-def test_links_are_refused_not_dropped():
+def test_links_are_parsed_in_each_form():
+    from podpy.api.translate import links
+
+    body = {"Image": "x", "HostConfig": {"Links": ["proj_db_1:db", "cache", "/web_1:/proj_run_1/web"]}}
+    assert links(body) == [("proj_db_1", "db"), ("cache", "cache"), ("web_1", "web")]
+    assert create_options(body).add_hosts == []   # resolved by the create route, against the store
+    assert links({"Image": "x"}) == [] and links({"Image": "x", "HostConfig": {"Links": None}}) == []
     with pytest.raises(BadParameter, match="Links"):
-        create_options({"Image": "x", "HostConfig": {"Links": ["db:db"]}})
+        links({"Image": "x", "HostConfig": {"Links": "db"}})
 
 
 @pytest.mark.parametrize("port, binding, spec", [
