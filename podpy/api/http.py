@@ -347,7 +347,7 @@ class Connection:
         except Exception as exc:  # noqa: BLE001 - every failure is the client's answer, not a traceback
             if not req.streaming:
                 self._drain()
-            err = from_engine(exc)
+            err = from_engine(exc, docker=not req.path.startswith("/libpod/"))
             if err.status == 500 and not _is_engine_error(exc):
                 self.log(f"{req.method} {req.path}: {type(exc).__name__}: {exc}")
             return error_response(err.status, err.message, req.path.startswith("/libpod/"))

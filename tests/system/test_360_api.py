@@ -72,6 +72,13 @@ def test_run_rm_exit_code_and_output(service, cli):
     assert res.stdout == "out\n" and res.stderr == "err\n"
     assert service.docker(cli, "run", "--rm", "busybox", "true").returncode == 0
     assert len(_all_ids(service)) == before   # --rm: nothing left
+    # a command that cannot run: Docker's words, which the CLI turns into 127 and 126
+    for command, code, words in (("nosuchcmd", 127, "executable file not found in $PATH"),
+                                 ("/nosuch", 127, "stat /nosuch: no such file or directory"),
+                                 ("/etc", 126, "permission denied")):
+        res = service.docker(cli, "run", "--rm", "busybox", command, check=False)
+        assert res.returncode == code, res.stderr
+        assert f'exec: "{command}": {words}' in res.stderr
     cid = service.docker(cli, "create", "busybox", "sh", "-c", "echo started; exit 4").stdout.strip()
     for _ in range(2):   # created, then exited: start -a attaches first, then starts
         res = service.docker(cli, "start", "-a", cid, check=False)

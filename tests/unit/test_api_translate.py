@@ -183,3 +183,22 @@ def test_list_entry_and_status():
     assert status_text("paused", 100, None, None, now=105) == "Up 5 seconds (Paused)"
     assert status_text("stopped", 100, 200, 2, now=260) == "Exited (2) About a minute ago"
     assert status_text("created", None, None, None) == "Created"
+
+
+def test_a_command_that_cannot_run_is_worded_as_dockers_daemon_words_it():
+    """The docker CLI exits 127 on `executable file not found` or `no such file or directory`,
+    126 on `permission denied`: the Docker routes' message; the libpod routes keep podpy's."""
+    import errno
+
+    from podpy.api.errors import from_engine
+    from podpy.errors import translate
+    from rootless.errors import ExecError
+
+    missing = translate(ExecError("nosuchcmd", errno.ENOENT))
+    err = from_engine(missing)
+    assert err.status == 400
+    assert err.message == 'unable to start container process: exec: "nosuchcmd": executable file not found in $PATH'
+    assert "no such file or directory" in from_engine(translate(ExecError("/bin/nope", errno.ENOENT))).message
+    assert from_engine(translate(ExecError("/etc", errno.EACCES))).message.endswith('exec: "/etc": permission denied')
+    assert from_engine(missing, docker=False).message == str(missing)   # podpy's own words
+    assert "`nosuchcmd`" in str(missing)
