@@ -138,11 +138,37 @@ def list_(req: Request) -> list[dict[str, Any]]:
 
     limit = req.int_arg("limit", -1)
     all_ = req.flag("all") or (limit is not None and limit > 0)
+    filters = req.filters()
+    ancestors = _ancestor_ids(req, filters.pop("ancestor")) if "ancestor" in filters else None
     # podpy's ps without --all shows running containers; Docker's shows paused ones too
-    opts = PsOptions(all=True, filters=_ps_filters(req.filters()), size=req.flag("size"),
+    opts = PsOptions(all=True, filters=_ps_filters(filters), size=req.flag("size"),
                      last=limit if limit and limit > 0 else -1)
-    entries = [list_entry(e.data, e.health) for e in engine(req).ps(opts)]
+    found = [e for e in engine(req).ps(opts) if ancestors is None or e.data.get("ImageID") in ancestors]
+    entries = [list_entry(e.data, e.health) for e in found]
     return entries if all_ else [e for e in entries if e["State"] in ("running", "paused", "restarting")]
+
+
+def _ancestor_ids(req: Request, values: list[str]) -> set[str]:
+    """Docker's `ancestor` filter: the images the values name, as an image name is looked up
+    (a short name completed, a name without a tag its `latest`, an id or a prefix of one), and
+    every image built on one of them; a value that names no image adds none."""
+    from ..engine.imagestore import lookup as image_lookup
+    from ..engine.imagestore import parents
+
+    wanted = set()
+    for value in values:
+        try:
+            wanted.add(image_lookup(req.runtime(), value).id)
+        except Exception:  # noqa: BLE001 - as Docker: an unknown image matches no container
+            continue
+    if wanted:
+        parent_of = parents(req.runtime().store.images())
+        grown = True
+        while grown:
+            children = {child for child, parent in parent_of.items() if parent in wanted}
+            grown = not children <= wanted
+            wanted |= children
+    return wanted
 
 
 @routes.get("/containers/{id}/json")

@@ -199,6 +199,33 @@ def test_builder_and_system_prune_take_the_build_cache(service, cli, tmp_path):
     service.docker(cli, "rmi", tag)
 
 
+def test_ps_ancestor_filter_as_docker_matches_it(service, tmp_path):
+    """ancestor=: a short name, a name without its tag (its latest), an id or a prefix of one,
+    and the containers of images built on it (a full name too)."""
+    cli = "/usr/bin/docker"
+    service.docker(cli, "tag", "busybox", "anc/img:2")
+    service.docker(cli, "tag", "busybox", "anc/img")
+    (tmp_path / "Containerfile").write_text("FROM anc/img:2\nRUN echo x > /x\n")
+    service.docker(cli, "build", "-q", "-t", "anc/child", "-f", str(tmp_path / "Containerfile"), str(tmp_path))
+    base = service.docker(cli, "create", "--name", "anc-base", "anc/img:2", "true").stdout.strip()
+    child = service.docker(cli, "create", "--name", "anc-child", "anc/child", "true").stdout.strip()
+    try:
+        image = _image_id(service, "anc/img:2")
+        full = next(t for t in service.json("GET", "/images/anc/img:2/json")["RepoTags"] if t.endswith("anc/img:2"))
+
+        def matched(value: str) -> set[str]:
+            out = service.docker(cli, "ps", "-a", "--filter", f"ancestor={value}", "--format", "{{.Names}}").stdout
+            return {n for n in out.split() if n.startswith("anc-")}
+
+        for value in ("anc/img:2", "anc/img", image, image[7:19], "busybox", full):
+            assert matched(value) == {"anc-base", "anc-child"}, value
+        assert matched("anc/child") == {"anc-child"}
+        assert matched("anc/nosuch") == set()
+    finally:
+        service.docker(cli, "rm", base, child)
+        service.docker(cli, "rmi", "anc/child", "anc/img:2", "anc/img")
+
+
 def test_save_and_load(service, cli, tmp_path):
     service.docker(cli, "tag", "busybox", "saved/img:1")
     archive = tmp_path / "images.tar"
