@@ -199,6 +199,19 @@ def test_builder_and_system_prune_take_the_build_cache(service, cli, tmp_path):
     service.docker(cli, "rmi", tag)
 
 
+def test_images_of_a_reference_show_only_its_names(service, cli):
+    """`docker images REPO`: the image's other names are not rows of their own."""
+    service.docker(cli, "tag", "busybox", "refd/img:2")
+    service.docker(cli, "tag", "busybox", "refd/img:3")
+    try:
+        rows = service.docker(cli, "images", "--format", "{{.Repository}}:{{.Tag}}", "refd/img").stdout.split()
+        assert sorted(r.rpartition("refd/")[2] for r in rows) == ["img:2", "img:3"], rows   # no busybox row
+        rows = service.docker(cli, "images", "--format", "{{.Tag}}", "refd/img:3").stdout.split()
+        assert rows == ["3"]
+    finally:
+        service.docker(cli, "rmi", "refd/img:2", "refd/img:3")
+
+
 def test_ps_ancestor_filter_as_docker_matches_it(service, tmp_path):
     """ancestor=: a short name, a name without its tag (its latest), an id or a prefix of one,
     and the containers of images built on it (a full name too)."""
