@@ -380,6 +380,22 @@ def test_fifty_concurrent_clients(service):
     assert left == []
 
 
+def test_cp_into_a_container_gives_the_files_to_its_root_or_with_a_to_its_user(service, cli, tmp_path):
+    """As Docker's daemon: whatever ids the client's tar has (the caller's own), what `docker cp`
+    puts in a container belongs to its root, and with -a to its user."""
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "f").write_text("x\n")
+    cid = service.docker(cli, "run", "-d", "-u", "1000:1001", "busybox", "sleep", "1000").stdout.strip()
+    try:
+        service.docker(cli, "cp", str(tmp_path / "d"), f"{cid}:/tmp/plain")
+        service.docker(cli, "cp", "-a", str(tmp_path / "d"), f"{cid}:/tmp/archive")
+        out = service.docker(cli, "exec", cid, "stat", "-c", "%n %u:%g", "/tmp/plain", "/tmp/plain/f",
+                             "/tmp/archive", "/tmp/archive/f").stdout.split("\n")
+        assert out[:4] == ["/tmp/plain 0:0", "/tmp/plain/f 0:0", "/tmp/archive 1000:1001", "/tmp/archive/f 1000:1001"]
+    finally:
+        service.docker(cli, "rm", "-f", cid)
+
+
 def _open_fds(pid: int) -> list[str]:
     out = []
     for fd in os.listdir(f"/proc/{pid}/fd"):
