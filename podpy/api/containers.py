@@ -64,6 +64,7 @@ def console_size(cid: str, size: Optional[tuple[int, int]] = None) -> Optional[t
 
 @routes.post("/containers/create")
 def create(req: Request) -> Response:
+    from ..engine.start import limit_warnings
     from ..errors import NoSuchImage
     from .translate import create_options, links
 
@@ -76,6 +77,7 @@ def create(req: Request) -> Response:
     except NoSuchImage:
         raise ApiError(404, f"No such image: {opts.image}") from None
     warnings += req.runtime().cfg.warnings
+    warnings += [w for w in limit_warnings(rec) if w not in warnings]   # the CLI warns at the start
     size = (body.get("HostConfig") or {}).get("ConsoleSize")
     if opts.tty and isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size):
         console_size(rec.id, (size[0], size[1]))

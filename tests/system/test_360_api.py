@@ -396,6 +396,19 @@ def test_cp_into_a_container_gives_the_files_to_its_root_or_with_a_to_its_user(s
         service.docker(cli, "rm", "-f", cid)
 
 
+def test_create_warns_of_the_limits_the_cli_warns_of(service, podpy):
+    """The limits this host's cgroups cannot apply: the create's Warnings (the docker CLI
+    prints them) say what podpy's own run says (nothing where they are applied)."""
+    res = podpy("run", "--rm", "-m", "64m", "--pids-limit", "50", "busybox", "true")
+    cli_warnings = sorted(line.split("] ", 1)[1] for line in res.stderr.splitlines()
+                          if "ignored" in line and line.startswith("WARN"))
+    doc = service.json("POST", "/containers/create", {"Image": "busybox", "Cmd": ["true"],
+                                                      "HostConfig": {"Memory": 64 << 20, "PidsLimit": 50}},
+                       expect=201)
+    service.request("DELETE", f"/containers/{doc['Id']}")
+    assert sorted(doc["Warnings"]) == cli_warnings
+
+
 def _open_fds(pid: int) -> list[str]:
     out = []
     for fd in os.listdir(f"/proc/{pid}/fd"):
