@@ -409,6 +409,18 @@ def test_create_warns_of_the_limits_the_cli_warns_of(service, podpy):
     assert sorted(doc["Warnings"]) == cli_warnings
 
 
+def test_logs_timestamps_are_rfc3339_nano_in_utc(service, cli):
+    import re
+
+    cid = service.docker(cli, "run", "-d", "busybox", "echo", "stamped").stdout.strip()
+    try:
+        service.docker(cli, "wait", cid)
+        out = service.docker(cli, "logs", "-t", cid).stdout
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z stamped\n", out), out
+    finally:
+        service.docker(cli, "rm", "-f", cid)
+
+
 def _open_fds(pid: int) -> list[str]:
     out = []
     for fd in os.listdir(f"/proc/{pid}/fd"):

@@ -255,3 +255,12 @@ def test_a_missing_log_is_made_so_the_first_start_is_read_whole(tmp_path):
         f.write(b"2026-01-01T00:00:00Z stdout F hello\n")
     assert tail.read() == [("stdout", b"hello\n")]
     tail.close()
+
+
+def test_log_stamps_are_dockers_rfc3339_nano_in_utc():
+    from podpy.api.streams import docker_stamp
+
+    assert docker_stamp(b"2024-05-01T10:00:00.123456789+00:00", 0) == b"2024-05-01T10:00:00.123456789Z"
+    assert docker_stamp(b"2024-05-01T10:00:00.5Z", 0) == b"2024-05-01T10:00:00.500000000Z"
+    # another zone: from the entry's time, in UTC
+    assert docker_stamp(b"2024-05-01T12:00:00.250000000+02:00", 1714557600.25) == b"2024-05-01T10:00:00.250000000Z"
