@@ -135,6 +135,7 @@ def _ps_filters(filters: dict[str, list[str]]) -> list[str]:
 
 @routes.get("/containers/json")
 def list_(req: Request) -> list[dict[str, Any]]:
+    from ..engine.cleanup import restart_pending
     from ..engine.entities import PsOptions
     from .shapes import list_entry
 
@@ -146,7 +147,8 @@ def list_(req: Request) -> list[dict[str, Any]]:
     opts = PsOptions(all=True, filters=_ps_filters(filters), size=req.flag("size"),
                      last=limit if limit and limit > 0 else -1)
     found = [e for e in engine(req).ps(opts) if ancestors is None or e.data.get("ImageID") in ancestors]
-    entries = [list_entry(e.data, e.health) for e in found]
+    pending = {r.id for r in req.runtime().state.all() if restart_pending(r)}
+    entries = [list_entry(e.data, e.health, e.data.get("Id") in pending) for e in found]
     return entries if all_ else [e for e in entries if e["State"] in ("running", "paused", "restarting")]
 
 
@@ -177,10 +179,12 @@ def _ancestor_ids(req: Request, values: list[str]) -> set[str]:
 def inspect(req: Request) -> dict[str, Any]:
     from .shapes import inspect as shape
 
+    from ..engine.cleanup import restart_pending
+
     rec = lookup(req)
     reports = engine(req).inspect([rec.id], size=req.flag("size"))
     raise_first(reports)
-    return shape(reports[0].value)
+    return shape(reports[0].value, restarting=restart_pending(rec))
 
 
 @routes.delete("/containers/{id}")

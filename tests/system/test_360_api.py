@@ -421,6 +421,29 @@ def test_logs_timestamps_are_rfc3339_nano_in_utc(service, cli):
         service.docker(cli, "rm", "-f", cid)
 
 
+def test_a_restart_pending_is_restarting_and_stop_calls_it_off(service):
+    """--restart always between an exit and its restart: Docker's `restarting` (Running and
+    Restarting true, ps's Restarting (CODE)); a stop then leaves it exited."""
+    cli = "/usr/bin/docker"
+    cid = service.docker(cli, "run", "-d", "--restart", "always", "busybox", "sh", "-c", "sleep 0.3; exit 3"
+                         ).stdout.strip()
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            state = service.json("GET", f"/containers/{cid}/json")["State"]
+            if state["Status"] == "restarting" or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert (state["Status"], state["Running"], state["Restarting"], state["ExitCode"]) == \
+            ("restarting", True, True, 3)
+        service.docker(cli, "stop", cid)
+        time.sleep(1)
+        state = service.json("GET", f"/containers/{cid}/json")["State"]
+        assert (state["Status"], state["Restarting"]) == ("exited", False)
+    finally:
+        service.docker(cli, "rm", "-f", cid)
+
+
 def _open_fds(pid: int) -> list[str]:
     out = []
     for fd in os.listdir(f"/proc/{pid}/fd"):

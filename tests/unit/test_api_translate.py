@@ -169,6 +169,28 @@ def test_inspect_in_dockers_shape():
     # podman repeats a one-word command as its argument; Docker's Args leave it out
     one = inspect({**json.loads(json.dumps(PODMAN_DOC)), "Path": "true", "Args": ["true"]})
     assert one["Path"] == "true" and one["Args"] == []
+    assert doc["State"]["Restarting"] is False and doc["State"]["Running"] is False
+    # a restart of its policy pending: Docker's restarting, which counts as running
+    pending = inspect(json.loads(json.dumps(PODMAN_DOC)), restarting=True)["State"]
+    assert (pending["Status"], pending["Running"], pending["Restarting"], pending["ExitCode"]) == \
+        ("restarting", True, True, 3)
+    assert status_text("restarting", 100, 200, 3, now=202) == "Restarting (3) 2 seconds ago"
+
+
+def test_restart_pending_follows_the_policy():
+    from types import SimpleNamespace
+
+    from podpy.engine.cleanup import restart_pending
+
+    def rec(policy, state="exited", code=1, restarts=0, stopping=False, remove=False, detached=True):
+        return SimpleNamespace(state=state, exit_code=code, restarts=restarts, stopping=stopping, detached=detached,
+                               config=SimpleNamespace(restart=policy, remove=remove))
+
+    assert restart_pending(rec("always")) and restart_pending(rec("unless-stopped", code=0))
+    assert restart_pending(rec("on-failure:3", restarts=2)) and not restart_pending(rec("on-failure:3", restarts=3))
+    assert not restart_pending(rec("on-failure", code=0)) and not restart_pending(rec("no"))
+    assert not restart_pending(rec("always", stopping=True))   # stopped by a stop: not brought back
+    assert not restart_pending(rec("always", state="running")) and not restart_pending(rec("always", remove=True))
 
 
 def test_list_entry_and_status():
