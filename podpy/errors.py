@@ -23,6 +23,10 @@ boundary (`raise EngineError("mounting ...") from exc`) or translated by
 
 from __future__ import annotations
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional
+
 
 class PodpyError(Exception):
     exit_code = 125
@@ -98,11 +102,14 @@ class DatabaseUnreadable(EngineError):
 
 
 class ExecFailed(PodpyError):
-    """The container's command could not be run: 126 (not executable) or 127 (not found)."""
+    """The container's command could not be run: 126 (not executable) or 127 (not found).
+    command and errno: what exec(2) was given and its error, when known (the API words the
+    error as Docker's daemon does from them)."""
 
-    def __init__(self, message: str, exit_code: int) -> None:
+    def __init__(self, message: str, exit_code: int, command: Optional[str] = None, errno: int = 0) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+        self.command, self.errno = command, errno
 
 
 def translate(exc: BaseException) -> PodpyError:
@@ -125,7 +132,7 @@ def translate(exc: BaseException) -> PodpyError:
             return EngineError(f"writing the database {damaged_path()}: no space left on device")
         return EngineError(f"the database {damaged_path()}: {exc}")
     if isinstance(exc, ExecError):
-        return ExecFailed(str(exc), exc.exit_code)
+        return ExecFailed(str(exc), exc.exit_code, exc.command, exc.errno)
     if getattr(exc, "status", 0) in (126, 127) and isinstance(exc, RuntimeFailure):
         return ExecFailed(str(exc), exc.status)  # type: ignore[attr-defined]
     if isinstance(exc, ImageUnknownError):

@@ -21,11 +21,11 @@ def in_running(pid: int, fn: Callable[..., Any], *args: Any) -> Any:
     from .execute import _namespace_fds
 
     wanted = {S.CLONE_NEWUSER, S.CLONE_NEWNS}
-    namespaces = [n for n in _namespace_fds(pid) if n[1] in wanted]
+    opened = _namespace_fds(pid)
     try:
-        return _in_child(lambda: _join(namespaces), fn, args)
+        return _in_child(lambda: _join([n for n in opened if n[1] in wanted]), fn, args)
     finally:
-        for fd, _f, _p in namespaces:
+        for fd, _f, _p in opened:   # all of them, the ones not joined too
             os.close(fd)
 
 

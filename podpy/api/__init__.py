@@ -9,7 +9,9 @@ Adding an area (images, networks, volumes, ...): a module with `routes = RouteTa
 name in AREAS, and handlers `def handler(req: Request)` declared with `@routes.get(...)`,
 `.post`, `.put`, `.head` or `.delete` (path parameters as `{name}`, in req.params). A
 handler takes the request's engine Runtime from `req.runtime()` (one per request: SQLite
-connections stay in their thread), reads `req.arg()`, `req.flag()`, `req.filters()` and
+connections stay in their thread; closed when the request is answered, so a thread of the
+handler's own opens its own with `req.conn.app.open_runtime()` and closes it with
+http.close_runtime), reads `req.arg()`, `req.flag()`, `req.filters()` and
 `req.json()`, and returns a dict or list (200 JSON), None (204), or an http.Response,
 Streamed (chunks as they come) or Hijack (the connection handed over). It raises the
 engine's errors or errors.ApiError: both become Docker's `{"message": ...}` with its status.

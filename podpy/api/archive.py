@@ -100,10 +100,17 @@ def _file_chunks(path: str, staging: Any) -> Iterator[bytes]:
 
 
 @routes.put("/containers/{id}/archive", stream_body=True)
-def put(req: Request, chown: bool = False, rename: Optional[dict[str, str]] = None) -> Response:
-    """The tar into the container's directory path, owned as its entries say (chown: by the
-    container's user, libpod's copyUIDGID); rename: entries named (or under) a key go in under
-    its value (libpod's `rename`, which podman's client sends for a copy between containers)."""
+def docker_put(req: Request) -> Response:
+    """Docker's: what is unpacked belongs to the container's root, or with copyUIDGID (`docker
+    cp -a`) to its user, whatever ids the tar's entries have (the client's own, mostly)."""
+    return put(req, "user" if req.flag("copyUIDGID") else "root")
+
+
+def put(req: Request, owner: str = "tar", rename: Optional[dict[str, str]] = None) -> Response:
+    """The tar into the container's directory path, owned as its entries say (owner "tar"),
+    by the container's user ("user") or its root ("root"); rename: entries named (or under) a
+    key go in under its value (libpod's `rename`, which podman's client sends for a copy
+    between containers)."""
     from ..engine.cp import archive_in
 
     rec = lookup(req)
@@ -129,7 +136,7 @@ def put(req: Request, chown: bool = False, rename: Optional[dict[str, str]] = No
                 os.close(fd)
                 fd = os.open(renamed, os.O_RDWR | os.O_CLOEXEC)
             try:
-                archive_in(rt, rec.id, path, fd, overwrite, chown)
+                archive_in(rt, rec.id, path, fd, overwrite, owner)
             except Exception as exc:  # noqa: BLE001
                 raise _not_found(exc, path, rec) from None
         finally:

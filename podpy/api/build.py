@@ -100,6 +100,23 @@ def build(req: Request) -> Streamed:
     return received(req, options, lambda opts, cleanup: _build(req, opts, req.flag("q"), cleanup))
 
 
+@routes.post("/build/prune")
+def prune(req: Request) -> dict[str, Any]:
+    """Docker's build cache, here the unnamed images builds committed for their steps: the
+    dangling ones (all: every one) that no container uses. keep-storage is accepted and does
+    nothing (a cache is removed whole)."""
+    from ..engine.imagestore import prune_build_cache
+    from .images import docker_id
+
+    words = []
+    for key, values in req.filters().items():
+        if key not in ("until", "label", "label!"):
+            raise BadParameter(f"invalid filter '{key}'")
+        words += [f"{key}={v}" for v in values]
+    removed, reclaimed = prune_build_cache(req.runtime(), req.flag("all"), words)
+    return {"CachesDeleted": [docker_id(i) for i in removed] or None, "SpaceReclaimed": reclaimed}
+
+
 def received(req: Request, parse: Callable[[Request, str], Any],
              answer: Callable[[Any, Callable[[], None]], Iterator[bytes]]) -> Streamed:
     """The body's context unpacked in the store's staging area, the query parsed against it

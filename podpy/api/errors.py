@@ -5,7 +5,7 @@
     └── BadParameter (400)   a malformed body, query or path value
 
 Engine errors are mapped to Docker's status codes by `from_engine` (404 no such object,
-409 conflict, 400 bad argument, 500 otherwise).
+409 conflict, 400 bad argument or a command that cannot be run, 500 otherwise).
 """
 
 from __future__ import annotations
@@ -28,12 +28,33 @@ class BadParameter(ApiError):
         super().__init__(400, message)
 
 
-def from_engine(exc: BaseException) -> ApiError:
-    """The status Docker gives for what the engine raised."""
+def exec_failure(exc: BaseException) -> str:
+    """The message of a command that could not be run (ExecFailed) in Docker's daemon's words,
+    which the docker CLI reads: `executable file not found` or `no such file or directory` is
+    its exit code 127, `permission denied` or `is a directory` 126. podpy's own words for
+    anything else (or a command not known)."""
+    import os
+
+    command, errno = getattr(exc, "command", None), getattr(exc, "errno", 0)
+    if command is None:
+        return str(exc)
+    if getattr(exc, "exit_code", 0) == 127:
+        if "/" in command:
+            return f'unable to start container process: exec: "{command}": stat {command}: no such file or directory'
+        return f'unable to start container process: exec: "{command}": executable file not found in $PATH'
+    reason = os.strerror(errno).lower() if errno else "permission denied"
+    return f'unable to start container process: exec: "{command}": {reason}'
+
+
+def from_engine(exc: BaseException, docker: bool = True) -> ApiError:
+    """The status Docker gives for what the engine raised (docker=False: a libpod route's,
+    whose client shows podpy's own words)."""
     from .. import errors as e
 
     if isinstance(exc, ApiError):
         return exc
+    if docker and isinstance(exc, e.ExecFailed) and exc.command is not None:
+        return ApiError(400, exec_failure(exc))   # Docker's: an invalid configuration
     message = str(exc) or type(exc).__name__
     if isinstance(exc, (e.NoSuchContainer, e.NoSuchImage, e.NoSuchVolume, e.NoSuchNetwork, e.NoSuchSecret,
                         e.NoSuchPod)):

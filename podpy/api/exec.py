@@ -16,7 +16,7 @@ import threading
 
 from ..errors import ExecFailed
 from .containers import lookup
-from .errors import ApiError, BadParameter
+from .errors import ApiError, BadParameter, exec_failure
 from .http import Hijack, Response
 from .routes import RouteTable
 from .streams import frame
@@ -158,7 +158,7 @@ def start_session(req: Request, late: bool = False) -> Any:
         session.exit_code, session.running = exc.exit_code, False
         if detach:
             raise
-        message = f"{exc}\r\n".encode()
+        message = f"{exec_failure(exc)}\r\n".encode()
         return Hijack(lambda sock, _already: _say(sock, message, session.tty), content_type)
     if detach:
         threading.Thread(target=_reap, args=(session, started), daemon=True).start()
@@ -171,7 +171,7 @@ def _launch_and_relay(req: Request, session: Session, sock: socket.socket, alrea
         started, stdio = _launch(req, session, False)
     except ExecFailed as exc:
         session.exit_code, session.running = exc.exit_code, False
-        _say(sock, f"{exc}\r\n".encode(), session.tty)
+        _say(sock, f"{exec_failure(exc)}\r\n".encode(), session.tty)
         return
     _relay(session, started, stdio, sock, already)
 

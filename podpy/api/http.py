@@ -178,9 +178,26 @@ class Request:
             self._rt = self.conn.app.open_runtime()
         return self._rt
 
+    def close(self) -> None:
+        """The request's Runtime let go once it is answered (streams and hijacked connections
+        included): its claims in the store settled now, not at exit, and its database
+        connection closed."""
+        rt, self._rt = self._rt, None
+        if rt is not None:
+            close_runtime(rt)
+
     def gone(self) -> bool:
         """Whether the client has closed its side (checked by streams that wait)."""
         return self.conn.peer_gone()
+
+
+def close_runtime(rt: Any) -> None:
+    """A Runtime that a request (or a thread working for one) opened, closed when done; a
+    failure to settle its claims is left to the next command."""
+    try:
+        rt.close()
+    except Exception:  # noqa: BLE001
+        pass
 
 
 # --cors: what podman 4.3.1's service sends with the allowed origin
@@ -280,11 +297,7 @@ class Connection:
         try:
             return self._answer(req)
         finally:
-            if req._rt is not None:   # what the request claimed in the store settled now, not at exit
-                try:
-                    req._rt.release_claims()
-                except Exception:  # noqa: BLE001 - the next command settles them
-                    pass
+            req.close()
 
     def _answer(self, req: Request) -> bool:
         try:
@@ -334,7 +347,7 @@ class Connection:
         except Exception as exc:  # noqa: BLE001 - every failure is the client's answer, not a traceback
             if not req.streaming:
                 self._drain()
-            err = from_engine(exc)
+            err = from_engine(exc, docker=not req.path.startswith("/libpod/"))
             if err.status == 500 and not _is_engine_error(exc):
                 self.log(f"{req.method} {req.path}: {type(exc).__name__}: {exc}")
             return error_response(err.status, err.message, req.path.startswith("/libpod/"))

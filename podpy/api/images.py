@@ -52,12 +52,19 @@ def list_(req: Request) -> list[dict[str, Any]]:
         if key not in LIST_FILTERS:
             raise BadParameter(f"invalid filter '{key}'")
         filters += [f"{key}={v}" for v in values]
+    from ..engine.imagefilter import names_matching
+
     req.flag("digests")   # RepoDigests are always given; the flag is checked as a boolean only
+    # as Docker's: an image the reference filter matches shows only the names it matched
+    references = req.filters().get("reference")
     out = []
     for s in engine(req).ls(all_=req.flag("all"), filters=filters):
         d = s.data
-        entry = {"Id": docker_id(s.image.id), "ParentId": "", "RepoTags": d.get("RepoTags") or [],
-                 "RepoDigests": d.get("RepoDigests") or [], "Created": int(s.created), "Size": d.get("Size", 0),
+        tags, digests = d.get("RepoTags") or [], d.get("RepoDigests") or []
+        if references:
+            tags, digests = names_matching(references, tags), names_matching(references, digests)
+        entry = {"Id": docker_id(s.image.id), "ParentId": "", "RepoTags": tags,
+                 "RepoDigests": digests, "Created": int(s.created), "Size": d.get("Size", 0),
                  "SharedSize": -1, "VirtualSize": d.get("Size", 0), "Labels": d.get("Labels") or {},
                  "Containers": s.containers}
         out.append(entry)

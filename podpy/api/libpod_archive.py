@@ -91,4 +91,4 @@ def put(req: Request) -> Response:
             raise BadParameter("invalid rename: expected a JSON object of names")
     req.query["noOverwriteDirNonDir"] = ["1" if _bool(req, "noOverwriteDirNonDir", False) else "0"]
     lookup(req)   # podman's words for a missing container
-    return archive.put(req, chown=_bool(req, "copyUIDGID", False), rename=rename)
+    return archive.put(req, "user" if _bool(req, "copyUIDGID", False) else "tar", rename=rename)

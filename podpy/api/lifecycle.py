@@ -60,9 +60,12 @@ def _timeout(req: Request) -> Optional[int]:
 def stop(req: Request) -> Response:
     from ..state import PAUSED, RUNNING
 
+    from ..engine.cleanup import restart_pending
+
     rec = lookup(req)
-    if rec.state not in (RUNNING, PAUSED):
+    if rec.state not in (RUNNING, PAUSED) and not restart_pending(rec):
         raise NotModified()
+    # (a restart pending, as Docker's stop of a restarting container: the restart called off)
     raise_first(engine(req).stop([rec.id], _timeout(req)))
     return NO_CONTENT
 

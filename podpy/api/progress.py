@@ -37,6 +37,7 @@ def run(req: Request, work: Callable[[Any, Callable[[dict[str, Any]], None]], An
     """work(runtime, emit) in a thread; its messages, then finish(result)'s, as lines;
     describe: the error to give for what the work raised (from_engine's by default)."""
     from .errors import from_engine
+    from .http import close_runtime
 
     messages: queue.Queue[Any] = queue.Queue()
     outcome: dict[str, Any] = {}
@@ -50,10 +51,7 @@ def run(req: Request, work: Callable[[Any, Callable[[dict[str, Any]], None]], An
             outcome["error"] = exc
         finally:
             if rt is not None:
-                try:
-                    rt.release_claims()
-                except Exception:  # noqa: BLE001 - the next command settles them
-                    pass
+                close_runtime(rt)
             messages.put(_DONE)
 
     threading.Thread(target=target, daemon=True, name="api-work").start()

@@ -39,9 +39,9 @@ def status_text(state: str, started: Optional[float], finished: Optional[float],
         if kind == "paused":
             return text + " (Paused)"
         return text + (f" ({health})" if health else "")
-    if kind == "exited":
+    if kind in ("exited", "restarting"):
         when = f" {human_duration(now - finished)} ago" if finished else ""
-        return f"Exited ({code if code is not None else -1}){when}"
+        return f"{kind.capitalize()} ({code if code is not None else -1}){when}"
     return kind.capitalize()
 
 
@@ -73,13 +73,15 @@ def _ports(ports: Any) -> dict[str, Any]:
     return out
 
 
-def inspect(doc: dict[str, Any]) -> dict[str, Any]:
-    """The engine's container inspect document in Docker's shape."""
+def inspect(doc: dict[str, Any], restarting: bool = False) -> dict[str, Any]:
+    """The engine's container inspect document in Docker's shape; restarting: its restart
+    policy's start is pending (Docker's `restarting`, which counts as running)."""
     state = dict(doc.get("State") or {})
     status = state.get("Status", "")
-    state["Status"] = docker_state(status)
-    state["Running"] = state["Status"] in ("running", "paused")
+    state["Status"] = "restarting" if restarting else docker_state(status)
+    state["Running"] = state["Status"] in ("running", "paused", "restarting")
     state["Paused"] = state["Status"] == "paused"
+    state["Restarting"] = restarting
     state.pop("OciVersion", None)
     state.pop("CgroupPath", None)
     if not (state.get("Health") or {}).get("Status"):
@@ -127,8 +129,8 @@ def inspect(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def list_entry(data: dict[str, Any], health: Optional[str] = None) -> dict[str, Any]:
-    """One `ps` entry (podman's list shape) as GET /containers/json's."""
+def list_entry(data: dict[str, Any], health: Optional[str] = None, restarting: bool = False) -> dict[str, Any]:
+    """One `ps` entry (podman's list shape) as GET /containers/json's; restarting: as inspect's."""
     command = data.get("Command") or []
     ports = []
     for p in data.get("Ports") or []:
@@ -138,7 +140,7 @@ def list_entry(data: dict[str, Any], health: Optional[str] = None) -> dict[str, 
             if p.get("host_port"):
                 entry.update(IP=p.get("host_ip") or "0.0.0.0", PublicPort=int(p["host_port"]) + i)
             ports.append(entry)
-    state = str(data.get("State", ""))
+    state = "restarting" if restarting else str(data.get("State", ""))
     started = data.get("StartedAt")
     exited = data.get("ExitedAt")
     out = {

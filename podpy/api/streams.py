@@ -322,12 +322,25 @@ def _log_chunks(req: Request, entries: Iterator[Any], streams: set[str], stamps:
                 continue
             data = entry.text
             if stamps:
-                data = entry.stamp + b" " + data
+                data = docker_stamp(entry.stamp, entry.time) + b" " + data
             yield data if tty else frame(stream, data)
     finally:
         close = getattr(entries, "close", None)
         if close is not None:
             close()
+
+
+def docker_stamp(stamp: bytes, when: float) -> bytes:
+    """A log line's time as Docker's daemon gives it (RFC3339 in UTC, nine digits of the
+    second, `Z`): the log's own stamp when it is UTC (its nanoseconds kept), else from when."""
+    from ..formats import rfc3339
+
+    text = stamp.decode("ascii", "replace")
+    for zone in ("+00:00", "Z"):
+        if text.endswith(zone) and "." in text:
+            whole, _, fraction = text[:-len(zone)].partition(".")
+            return f"{whole}.{fraction[:9].ljust(9, '0')}Z".encode()
+    return (rfc3339(when)[:-1] + "000Z").encode()
 
 
 @routes.get("/containers/{id}/stats")

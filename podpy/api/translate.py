@@ -5,7 +5,8 @@ A create body becomes a CreateOptions whose fields hold what the command-line fl
 them once, by the same rules as the CLI's. Docker's clients send every field, most with
 their zero value: a zero, empty or null field means "not given". A field of the wrong JSON
 type is a 400 naming the field; fields podpy has no option for are ignored, as Docker
-ignores unknown fields, except those whose silent loss would change what runs (Links).
+ignores unknown fields. HostConfig.Links needs the store (links() parses them, the create
+route resolves them).
 """
 
 from __future__ import annotations
@@ -167,6 +168,21 @@ def create_options(body: Any, name: Optional[str] = None, platform: Optional[str
     return o
 
 
+def links(body: Any) -> list[tuple[str, str]]:
+    """HostConfig.Links as (container, alias): `NAME:ALIAS`, `NAME` (its own name as the
+    alias) or Docker's own form `/NAME:/LINKER/ALIAS`."""
+    host = _get(body, "HostConfig", dict, "") or {} if isinstance(body, dict) else {}
+    out = []
+    for link in _strings(host, "Links", "HostConfig."):
+        target, _, alias = link.partition(":")
+        target = target.lstrip("/")
+        alias = alias.rstrip("/").rpartition("/")[2] or target
+        if not target:
+            raise BadParameter(f"invalid HostConfig.Links entry {link!r}: expected NAME:ALIAS")
+        out.append((target, alias))
+    return out
+
+
 def _drop_covered(o: CreateOptions, anonymous: list[str]) -> None:
     """Config.Volumes that a bind or mount of HostConfig covers are not volumes of their own
     (docker-compose sends a named volume in both)."""
@@ -181,8 +197,6 @@ def _drop_covered(o: CreateOptions, anonymous: list[str]) -> None:
 
 def _host_config(o: CreateOptions, h: dict[str, Any], exposed: dict[str, Any]) -> None:
     w = "HostConfig."
-    if _strings(h, "Links", w):
-        raise BadParameter("HostConfig.Links: legacy container links are not supported: use a user network")
     o.volumes += _strings(h, "Binds", w)
     o.mounts = [mount_spec(m) for m in _get(h, "Mounts", list, w) or []]
     o.tmpfs = [f"{k}:{v}" if v else k for k, v in _string_map(h, "Tmpfs", w).items()]

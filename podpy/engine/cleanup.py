@@ -47,6 +47,13 @@ def cleanup(rt: Runtime, cid: str, warn: Callable[[str], None]) -> None:
         _restart_after_backoff(rt, rec, warn)
 
 
+def restart_pending(rec: ContainerRecord) -> bool:
+    """Whether the container's exit is followed by a start of its restart policy, which the
+    clean-up waits its back-off for (Docker's `restarting`): exited detached, not --rm, and
+    its policy says so."""
+    return rec.state == EXITED and rec.detached and not rec.config.remove and should_restart(rec)
+
+
 def should_restart(rec: ContainerRecord) -> bool:
     policy = rec.config.restart
     if rec.stopping or policy == "no":

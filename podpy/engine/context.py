@@ -239,6 +239,20 @@ class Runtime:
         if store is not None:
             store.release_claims()
 
+    def close(self) -> None:
+        """Everything this runtime opened let go: its claims settled (release_claims) and its
+        database connection closed, with the store and state over it (a later use opens them
+        again). A CLI command's process ends instead; the API service calls this at the end of
+        each request (without it, each request would keep a connection and its two files open)."""
+        try:
+            self.release_claims()
+        finally:
+            self.__dict__.pop("state", None)
+            self.__dict__.pop("store", None)
+            db = self.__dict__.pop("db", None)
+            if db is not None:
+                db.close()
+
     @cached_property
     def state(self) -> State:
         from ..state import RECORDS_SINCE, State

@@ -384,11 +384,12 @@ def archive_out(rt: Runtime, name: str, path: str, fd: int) -> dict[str, Any]:
     return info
 
 
-def archive_in(rt: Runtime, name: str, path: str, tar_fd: int, overwrite: bool, chown: bool = False) -> None:
+def archive_in(rt: Runtime, name: str, path: str, tar_fd: int, overwrite: bool, owner: str = "tar") -> None:
     """Unpack the tar at tar_fd (a seekable file) into the container's directory path (docker's
-    PUT archive), owned as its entries say (chown: by the container's user, as libpod's
-    copyUIDGID asks); overwrite: a directory may replace a non-directory and the reverse
-    (docker's noOverwriteDirNonDir=false)."""
+    PUT archive), owned as its entries say (owner "tar"), by the container's user ("user", as
+    libpod's and Docker's copyUIDGID ask) or by the container's root ("root", Docker's
+    default); overwrite: a directory may replace a non-directory and the reverse (docker's
+    noOverwriteDirNonDir=false)."""
     import pickle  # noqa: F401
     import storage.archive  # noqa: F401
     import storage.compression  # noqa: F401
@@ -404,7 +405,8 @@ def archive_in(rt: Runtime, name: str, path: str, tar_fd: int, overwrite: bool, 
         raise InvalidArgument(STDIN_NOT_TAR) from exc
     try:
         _in_container(rt, rec, _tar_in, tar_fd, _container_path(rec, path), None,
-                      (rec.config.user or "0") if chown else None, overwrite, f"container {rec.name}", False)
+                      {"user": rec.config.user or "0", "root": "0:0"}.get(owner), overwrite, f"container {rec.name}",
+                      False)
     except PodpyError:
         raise
     except Exception as exc:  # noqa: BLE001

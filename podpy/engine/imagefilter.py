@@ -106,6 +106,13 @@ def _lookup(lookup: Callable[[str], Image], key: str, value: str) -> Image:
                               f'{value}: image not known') from None
 
 
+def names_matching(patterns: list[str], names: list[str]) -> list[str]:
+    """Those of an image's names (NAME:TAG or NAME@DIGEST) that one of the `reference` filter's
+    patterns matches (a digest's name by its repository): Docker's image list shows only
+    those of a matched image."""
+    return [n for n in names if any(_reference_matches(p, n.partition("@")[0]) for p in patterns)]
+
+
 def _reference_matches(pattern: str, name: str) -> bool:
     """A shell pattern (`*` within one path component) against a name and its shorter forms:
     with and without the registry, the path and the tag."""

@@ -273,6 +273,23 @@ def prune(rt: Runtime, all_: bool, filters: Optional[list[str]] = None,
     return removed
 
 
+def prune_build_cache(rt: Runtime, all_: bool, filters: Optional[list[str]] = None) -> tuple[list[str], int]:
+    """Docker's `builder prune`: the build cache is the unnamed images builds committed for
+    their steps (imagebuild/cache.py); remove those no container uses that nothing is built on
+    (a removed step's parent step goes too), or with all_ every one of them, as `image prune`
+    removes images (the filters: its filters). The ids removed and the bytes their layers
+    took that no other image shares."""
+    from ..imagebuild.cache import Cache
+
+    before = {layer for i in rt.store.images() for layer in i.layers}
+    Cache(rt.db)   # its table made, on a store no build has used yet
+    cached = {row[0] for row in rt.db.conn.execute("SELECT image_id FROM build_cache")}
+    sizes = {row[0]: int(row[1]) for row in rt.db.conn.execute("SELECT id, size FROM layers")}
+    removed = prune(rt, all_, filters, also=lambda i: not i.names and i.id in cached)
+    after = {layer for i in rt.store.images() for layer in i.layers}
+    return removed, sum(sizes.get(layer, 0) for layer in before - after)
+
+
 def _delete_image(rt: Runtime, image_id: str) -> list[str]:
     """Remove an image from the store (its names, then what no other image uses), after its
     mount on the host if it has one, whatever the mount's counter (as podman's rmi does)."""

@@ -72,7 +72,7 @@ def container_cgroup(ctr: Container, warn: Callable[[str], None]) -> Optional[st
             warn(f"--cgroup-parent ignored: {why}")
     if parent is None:
         if cfg.limits:
-            warn(f"{limit_flags(list(cfg.limits))} ignored: containers get no cgroup here ({why})")
+            warn(_no_cgroup(cfg.limits, why))
         return None
     # --cgroups split: the caller's cgroup (a unit's) is shared between the container's monitor,
     # which stays there, and the container, in a child named as podman names its payload's
@@ -84,10 +84,41 @@ def container_cgroup(ctr: Container, warn: Callable[[str], None]) -> Optional[st
         return None
     missing = cgroups.apply_limits(path, cfg.limits) if cfg.limits else []
     for ctrl in missing:
-        flags = limit_flags([k for k in cfg.limits if cgroups.limit_file(k)[0] == ctrl])
-        warn(f"{flags} ignored: the {ctrl} controller is not delegated to {parent}")
+        warn(_undelegated(cfg.limits, ctrl, parent))
     ctr.set_cgroup(path)
     return path
+
+
+def _no_cgroup(limits: dict[str, str], why: str) -> str:
+    from .cgroupopts import limit_flags
+
+    return f"{limit_flags(list(limits))} ignored: containers get no cgroup here ({why})"
+
+
+def _undelegated(limits: dict[str, str], ctrl: str, parent: str) -> str:
+    from rootless import cgroups
+
+    from .cgroupopts import limit_flags
+
+    flags = limit_flags([k for k in limits if cgroups.limit_file(k)[0] == ctrl])
+    return f"{flags} ignored: the {ctrl} controller is not delegated to {parent}"
+
+
+def limit_warnings(rec: ContainerRecord) -> list[str]:
+    """What container_cgroup will warn about the container's limits, told before it starts
+    (the API's create gives them as Docker's Warnings, which the docker CLI prints): limits
+    this host's cgroups cannot apply. A container in a pod or under --cgroup-parent is
+    told at its start only."""
+    from rootless import cgroups
+
+    cfg = rec.config
+    if not cfg.limits or cfg.pod or cfg.cgroup_parent or cfg.cgroups_mode == "disabled":
+        return []
+    info = cgroups.detect()
+    if not info.writable or info.path is None:
+        return [_no_cgroup(cfg.limits, info.reason)]
+    wanted = {cgroups.limit_file(k)[0] for k in cfg.limits} - {"cgroup"}
+    return [_undelegated(cfg.limits, ctrl, info.path) for ctrl in sorted(wanted - set(info.controllers))]
 
 
 def log_path(rt: Runtime, rec: ContainerRecord) -> str:

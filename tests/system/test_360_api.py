@@ -72,6 +72,13 @@ def test_run_rm_exit_code_and_output(service, cli):
     assert res.stdout == "out\n" and res.stderr == "err\n"
     assert service.docker(cli, "run", "--rm", "busybox", "true").returncode == 0
     assert len(_all_ids(service)) == before   # --rm: nothing left
+    # a command that cannot run: Docker's words, which the CLI turns into 127 and 126
+    for command, code, words in (("nosuchcmd", 127, "executable file not found in $PATH"),
+                                 ("/nosuch", 127, "stat /nosuch: no such file or directory"),
+                                 ("/etc", 126, "permission denied")):
+        res = service.docker(cli, "run", "--rm", "busybox", command, check=False)
+        assert res.returncode == code, res.stderr
+        assert f'exec: "{command}": {words}' in res.stderr
     cid = service.docker(cli, "create", "busybox", "sh", "-c", "echo started; exit 4").stdout.strip()
     for _ in range(2):   # created, then exited: start -a attaches first, then starts
         res = service.docker(cli, "start", "-a", cid, check=False)
@@ -371,6 +378,115 @@ def test_fifty_concurrent_clients(service):
     assert "database is locked" not in service.log.read_text()
     left = [c for c in service.json("GET", "/containers/json?all=1") if c["Names"][0].startswith("/conc")]
     assert left == []
+
+
+def test_cp_into_a_container_gives_the_files_to_its_root_or_with_a_to_its_user(service, cli, tmp_path):
+    """As Docker's daemon: whatever ids the client's tar has (the caller's own), what `docker cp`
+    puts in a container belongs to its root, and with -a to its user."""
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "f").write_text("x\n")
+    cid = service.docker(cli, "run", "-d", "-u", "1000:1001", "busybox", "sleep", "1000").stdout.strip()
+    try:
+        service.docker(cli, "cp", str(tmp_path / "d"), f"{cid}:/tmp/plain")
+        service.docker(cli, "cp", "-a", str(tmp_path / "d"), f"{cid}:/tmp/archive")
+        out = service.docker(cli, "exec", cid, "stat", "-c", "%n %u:%g", "/tmp/plain", "/tmp/plain/f",
+                             "/tmp/archive", "/tmp/archive/f").stdout.split("\n")
+        assert out[:4] == ["/tmp/plain 0:0", "/tmp/plain/f 0:0", "/tmp/archive 1000:1001", "/tmp/archive/f 1000:1001"]
+    finally:
+        service.docker(cli, "rm", "-f", cid)
+
+
+def test_create_warns_of_the_limits_the_cli_warns_of(service, podpy):
+    """The limits this host's cgroups cannot apply: the create's Warnings (the docker CLI
+    prints them) say what podpy's own run says (nothing where they are applied)."""
+    res = podpy("run", "--rm", "-m", "64m", "--pids-limit", "50", "busybox", "true")
+    cli_warnings = sorted(line.split("] ", 1)[1] for line in res.stderr.splitlines()
+                          if "ignored" in line and line.startswith("WARN"))
+    doc = service.json("POST", "/containers/create", {"Image": "busybox", "Cmd": ["true"],
+                                                      "HostConfig": {"Memory": 64 << 20, "PidsLimit": 50}},
+                       expect=201)
+    service.request("DELETE", f"/containers/{doc['Id']}")
+    assert sorted(doc["Warnings"]) == cli_warnings
+
+
+def test_logs_timestamps_are_rfc3339_nano_in_utc(service, cli):
+    import re
+
+    cid = service.docker(cli, "run", "-d", "busybox", "echo", "stamped").stdout.strip()
+    try:
+        service.docker(cli, "wait", cid)
+        out = service.docker(cli, "logs", "-t", cid).stdout
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z stamped\n", out), out
+    finally:
+        service.docker(cli, "rm", "-f", cid)
+
+
+def test_a_restart_pending_is_restarting_and_stop_calls_it_off(service):
+    """--restart always between an exit and its restart: Docker's `restarting` (Running and
+    Restarting true, ps's Restarting (CODE)); a stop then leaves it exited."""
+    cli = "/usr/bin/docker"
+    cid = service.docker(cli, "run", "-d", "--restart", "always", "busybox", "sh", "-c", "sleep 0.3; exit 3"
+                         ).stdout.strip()
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            state = service.json("GET", f"/containers/{cid}/json")["State"]
+            if state["Status"] == "restarting" or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert (state["Status"], state["Running"], state["Restarting"], state["ExitCode"]) == \
+            ("restarting", True, True, 3)
+        service.docker(cli, "stop", cid)
+        time.sleep(1)
+        state = service.json("GET", f"/containers/{cid}/json")["State"]
+        assert (state["Status"], state["Restarting"]) == ("exited", False)
+    finally:
+        service.docker(cli, "rm", "-f", cid)
+
+
+def _open_fds(pid: int) -> list[str]:
+    out = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            out.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except OSError:
+            pass
+    return out
+
+
+def test_requests_leave_no_file_descriptor_open(service, tmp_path):
+    """Hundreds of requests, kept alive and on connections of their own, and copies in and out
+    of a running container: the service holds no more files after them than before (each
+    request once kept its database connection, and a copy the container's namespaces, until
+    the service ran out of files)."""
+    import http.client
+    from collections import Counter
+
+    from apiservice import UnixConnection
+
+    cid = service.docker("/usr/bin/docker", "run", "-d", "busybox", "sleep", "1000").stdout.strip()
+    src = tmp_path / "f1"
+    src.write_text("data\n")
+    try:
+        service.request("GET", "/containers/json")   # what the first requests load, loaded
+        before = _open_fds(service.proc.pid)
+        conn = UnixConnection(service.sock)
+        try:
+            for i in range(200):   # one connection kept alive
+                conn.request("GET", ("/containers/json?all=1", "/images/json", "/info", "/nope")[i % 4])
+                resp: http.client.HTTPResponse = conn.getresponse()
+                resp.read()
+        finally:
+            conn.close()
+        for _ in range(50):
+            assert service.request("GET", f"/containers/{cid}/json")[0] == 200
+        for _ in range(5):
+            service.docker("/usr/bin/docker", "cp", str(src), f"{cid}:/tmp/")
+            service.docker("/usr/bin/docker", "cp", f"{cid}:/tmp/f1", str(tmp_path / "back"))
+        more = Counter(_open_fds(service.proc.pid)) - Counter(before)
+        assert sum(more.values()) <= 2, more   # (a thread of another test's may just be ending)
+    finally:
+        service.docker("/usr/bin/docker", "rm", "-f", cid, check=False)
 
 
 # -- how the service is started and ends ------------------------------------------------------

@@ -177,6 +177,68 @@ def test_build_with_tags_args_target_and_quiet(service, cli, tmp_path):
     service.docker(cli, "rmi", f"{tag}:1", f"{tag}:2", final)
 
 
+def test_builder_and_system_prune_take_the_build_cache(service, cli, tmp_path):
+    """The build cache is the unnamed images of a build's steps: `builder prune` leaves the
+    steps a tagged image is built on, `builder prune -a` takes them too, never a named image;
+    `system prune` asks for it (POST /build/prune) and succeeds."""
+    (tmp_path / "Containerfile").write_text("FROM busybox\nRUN echo one > /one\nRUN echo two > /two\n")
+    tag = f"cached-{cli.replace('/', '-')[-8:]}"
+    service.docker(cli, "build", "-q", "-t", tag, "-f", str(tmp_path / "Containerfile"), str(tmp_path))
+    unnamed = [i["Id"] for i in service.json("GET", "/images/json?all=1") if not i["RepoTags"]
+               or i["RepoTags"] == ["<none>:<none>"]]
+    assert unnamed   # the first RUN's step
+    pruned = service.json("POST", "/build/prune")
+    assert pruned["CachesDeleted"] is None and pruned["SpaceReclaimed"] == 0
+    out = service.docker(cli, "builder", "prune", "-a", "-f").stdout
+    assert all(i in out for i in unnamed), out
+    assert all(service.request("GET", f"/images/{i}/json")[0] == 404 for i in unnamed)
+    assert service.docker(cli, "run", "--rm", tag, "cat", "/one", "/two").stdout == "one\ntwo\n"
+    assert service.docker(cli, "system", "prune", "-f").returncode == 0
+    status, body, _ = service.request("POST", '/build/prune?filters={"type":["regular"]}')
+    assert status == 400 and b"invalid filter" in body
+    service.docker(cli, "rmi", tag)
+
+
+def test_images_of_a_reference_show_only_its_names(service, cli):
+    """`docker images REPO`: the image's other names are not rows of their own."""
+    service.docker(cli, "tag", "busybox", "refd/img:2")
+    service.docker(cli, "tag", "busybox", "refd/img:3")
+    try:
+        rows = service.docker(cli, "images", "--format", "{{.Repository}}:{{.Tag}}", "refd/img").stdout.split()
+        assert sorted(r.rpartition("refd/")[2] for r in rows) == ["img:2", "img:3"], rows   # no busybox row
+        rows = service.docker(cli, "images", "--format", "{{.Tag}}", "refd/img:3").stdout.split()
+        assert rows == ["3"]
+    finally:
+        service.docker(cli, "rmi", "refd/img:2", "refd/img:3")
+
+
+def test_ps_ancestor_filter_as_docker_matches_it(service, tmp_path):
+    """ancestor=: a short name, a name without its tag (its latest), an id or a prefix of one,
+    and the containers of images built on it (a full name too)."""
+    cli = "/usr/bin/docker"
+    service.docker(cli, "tag", "busybox", "anc/img:2")
+    service.docker(cli, "tag", "busybox", "anc/img")
+    (tmp_path / "Containerfile").write_text("FROM anc/img:2\nRUN echo x > /x\n")
+    service.docker(cli, "build", "-q", "-t", "anc/child", "-f", str(tmp_path / "Containerfile"), str(tmp_path))
+    base = service.docker(cli, "create", "--name", "anc-base", "anc/img:2", "true").stdout.strip()
+    child = service.docker(cli, "create", "--name", "anc-child", "anc/child", "true").stdout.strip()
+    try:
+        image = _image_id(service, "anc/img:2")
+        full = next(t for t in service.json("GET", "/images/anc/img:2/json")["RepoTags"] if t.endswith("anc/img:2"))
+
+        def matched(value: str) -> set[str]:
+            out = service.docker(cli, "ps", "-a", "--filter", f"ancestor={value}", "--format", "{{.Names}}").stdout
+            return {n for n in out.split() if n.startswith("anc-")}
+
+        for value in ("anc/img:2", "anc/img", image, image[7:19], "busybox", full):
+            assert matched(value) == {"anc-base", "anc-child"}, value
+        assert matched("anc/child") == {"anc-child"}
+        assert matched("anc/nosuch") == set()
+    finally:
+        service.docker(cli, "rm", base, child)
+        service.docker(cli, "rmi", "anc/child", "anc/img:2", "anc/img")
+
+
 def test_save_and_load(service, cli, tmp_path):
     service.docker(cli, "tag", "busybox", "saved/img:1")
     archive = tmp_path / "images.tar"

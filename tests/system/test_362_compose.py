@@ -143,6 +143,41 @@ def test_docker_compose_up_ps_exec_logs_down(service, tmp_path):
         compose("down", "-v", check=False)
 
 
+LINKED = """\
+version: "3"
+services:
+  db:
+    image: localhost/busybox
+    command: ["sleep", "3600"]
+  web:
+    image: localhost/busybox
+    command: ["sleep", "3600"]
+    links:
+      - db
+      - db:database
+"""
+
+
+def test_docker_compose_links_and_run_while_up(service, tmp_path):
+    """links: (and `run`, which links the service's dependencies) are accepted: an alias the
+    network's DNS does not answer is a line of /etc/hosts with the target's address."""
+    (tmp_path / "docker-compose.yml").write_text(LINKED)
+
+    def compose(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return _run([COMPOSE, "-p", "linktest", *args], service.env, tmp_path, check)
+
+    try:
+        compose("up", "-d")
+        db = service.json("GET", "/containers/linktest_db_1/json")
+        address = db["NetworkSettings"]["Networks"]["linktest_default"]["IPAddress"]
+        hosts = compose("exec", "-T", "web", "cat", "/etc/hosts").stdout
+        assert f"{address}\tdatabase" in hosts.splitlines(), hosts
+        out = compose("run", "--rm", "web", "sh", "-c", "grep -w database /etc/hosts; echo ran").stdout
+        assert out.split() == [address, "database", "ran"]
+    finally:
+        compose("down", check=False)
+
+
 def test_podpy_compose_runs_the_provider_against_a_service_of_its_own(podpy, service, tmp_path):
     app, port = _app(tmp_path)
     project = "viapodpy"

@@ -55,6 +55,34 @@ def hijack(req):
     return http.Hijack(run)
 
 
+class FakeRuntime:
+    """What a request opens (the engine's Runtime), counting its closes."""
+
+    made: list["FakeRuntime"] = []
+
+    def __init__(self):
+        self.closed = 0
+        FakeRuntime.made.append(self)
+
+    def close(self):
+        self.closed += 1
+
+
+@table.get("/rt/{how}")
+def uses_runtime(req):
+    req.runtime()
+    req.runtime()   # one per request, however often asked
+    if req.params["how"] == "fails":
+        raise errors.NoSuchContainer("No such container: x")
+    if req.params["how"] == "streams":
+        def chunks():
+            yield b"a"
+            assert not FakeRuntime.made[-1].closed   # still open while the stream is sent
+            yield b"b"
+        return http.Streamed(chunks())
+    return {"ok": True}
+
+
 OPEN: list[socket.socket] = []
 
 
@@ -69,7 +97,7 @@ def serve():
     ours, theirs = socket.socketpair()
     OPEN.append(theirs)
     logged = []
-    app = http.App(Router([table]), lambda: None, logged.append)
+    app = http.App(Router([table]), FakeRuntime, logged.append)
     threading.Thread(target=http.Connection(ours, app).serve, daemon=True).start()
     return theirs, logged
 
@@ -103,6 +131,25 @@ def test_routes_versions_and_keep_alive():
     assert status == 200 and json.loads(body)["version"] == "1.41"   # the same connection
     status, body = status_and_body(exchange(sock, b"GET /v1.10/things/b/json HTTP/1.1\r\nHost: x\r\n\r\n"))
     assert status == 400 and b"too old" in body
+
+
+def test_each_requests_runtime_is_closed_when_it_is_answered():
+    """A Runtime holds a database connection (two files): one left open per request would,
+    after some hundreds of requests on a long-lived service, leave it no file to open."""
+    FakeRuntime.made.clear()
+    sock, _ = serve()
+    for how in ("plain", "fails", "plain"):   # kept alive: one connection, several requests
+        status, _ = status_and_body(exchange(sock, f"GET /rt/{how} HTTP/1.1\r\nHost: x\r\n\r\n".encode()))
+        assert status == (404 if how == "fails" else 200)
+    sock.sendall(b"GET /rt/streams HTTP/1.1\r\nHost: x\r\n\r\n")
+    sock.settimeout(5)
+    data = b""
+    while not data.endswith(b"0\r\n\r\n"):
+        data += sock.recv(4096)
+    assert b"b\r\n" in data
+    status_and_body(exchange(sock, b"GET /things/a/json HTTP/1.1\r\nHost: x\r\n\r\n"))  # no runtime
+    assert len(FakeRuntime.made) == 4
+    assert [rt.closed for rt in FakeRuntime.made] == [1, 1, 1, 1]
 
 
 @pytest.mark.parametrize("ident, status", [("missing", 404), ("busy", 409), ("boom", 500)])
@@ -208,3 +255,12 @@ def test_a_missing_log_is_made_so_the_first_start_is_read_whole(tmp_path):
         f.write(b"2026-01-01T00:00:00Z stdout F hello\n")
     assert tail.read() == [("stdout", b"hello\n")]
     tail.close()
+
+
+def test_log_stamps_are_dockers_rfc3339_nano_in_utc():
+    from podpy.api.streams import docker_stamp
+
+    assert docker_stamp(b"2024-05-01T10:00:00.123456789+00:00", 0) == b"2024-05-01T10:00:00.123456789Z"
+    assert docker_stamp(b"2024-05-01T10:00:00.5Z", 0) == b"2024-05-01T10:00:00.500000000Z"
+    # another zone: from the entry's time, in UTC
+    assert docker_stamp(b"2024-05-01T12:00:00.250000000+02:00", 1714557600.25) == b"2024-05-01T10:00:00.250000000Z"

@@ -117,9 +117,15 @@ def test_wrong_types_are_a_400_naming_the_field(body, field):
         assert field in err.value.message
 
 
-def test_links_are_refused_not_dropped():
+def test_links_are_parsed_in_each_form():
+    from podpy.api.translate import links
+
+    body = {"Image": "x", "HostConfig": {"Links": ["proj_db_1:db", "cache", "/web_1:/proj_run_1/web"]}}
+    assert links(body) == [("proj_db_1", "db"), ("cache", "cache"), ("web_1", "web")]
+    assert create_options(body).add_hosts == []   # resolved by the create route, against the store
+    assert links({"Image": "x"}) == [] and links({"Image": "x", "HostConfig": {"Links": None}}) == []
     with pytest.raises(BadParameter, match="Links"):
-        create_options({"Image": "x", "HostConfig": {"Links": ["db:db"]}})
+        links({"Image": "x", "HostConfig": {"Links": "db"}})
 
 
 @pytest.mark.parametrize("port, binding, spec", [
@@ -163,6 +169,28 @@ def test_inspect_in_dockers_shape():
     # podman repeats a one-word command as its argument; Docker's Args leave it out
     one = inspect({**json.loads(json.dumps(PODMAN_DOC)), "Path": "true", "Args": ["true"]})
     assert one["Path"] == "true" and one["Args"] == []
+    assert doc["State"]["Restarting"] is False and doc["State"]["Running"] is False
+    # a restart of its policy pending: Docker's restarting, which counts as running
+    pending = inspect(json.loads(json.dumps(PODMAN_DOC)), restarting=True)["State"]
+    assert (pending["Status"], pending["Running"], pending["Restarting"], pending["ExitCode"]) == \
+        ("restarting", True, True, 3)
+    assert status_text("restarting", 100, 200, 3, now=202) == "Restarting (3) 2 seconds ago"
+
+
+def test_restart_pending_follows_the_policy():
+    from types import SimpleNamespace
+
+    from podpy.engine.cleanup import restart_pending
+
+    def rec(policy, state="exited", code=1, restarts=0, stopping=False, remove=False, detached=True):
+        return SimpleNamespace(state=state, exit_code=code, restarts=restarts, stopping=stopping, detached=detached,
+                               config=SimpleNamespace(restart=policy, remove=remove))
+
+    assert restart_pending(rec("always")) and restart_pending(rec("unless-stopped", code=0))
+    assert restart_pending(rec("on-failure:3", restarts=2)) and not restart_pending(rec("on-failure:3", restarts=3))
+    assert not restart_pending(rec("on-failure", code=0)) and not restart_pending(rec("no"))
+    assert not restart_pending(rec("always", stopping=True))   # stopped by a stop: not brought back
+    assert not restart_pending(rec("always", state="running")) and not restart_pending(rec("always", remove=True))
 
 
 def test_list_entry_and_status():
@@ -177,3 +205,22 @@ def test_list_entry_and_status():
     assert status_text("paused", 100, None, None, now=105) == "Up 5 seconds (Paused)"
     assert status_text("stopped", 100, 200, 2, now=260) == "Exited (2) About a minute ago"
     assert status_text("created", None, None, None) == "Created"
+
+
+def test_a_command_that_cannot_run_is_worded_as_dockers_daemon_words_it():
+    """The docker CLI exits 127 on `executable file not found` or `no such file or directory`,
+    126 on `permission denied`: the Docker routes' message; the libpod routes keep podpy's."""
+    import errno
+
+    from podpy.api.errors import from_engine
+    from podpy.errors import translate
+    from rootless.errors import ExecError
+
+    missing = translate(ExecError("nosuchcmd", errno.ENOENT))
+    err = from_engine(missing)
+    assert err.status == 400
+    assert err.message == 'unable to start container process: exec: "nosuchcmd": executable file not found in $PATH'
+    assert "no such file or directory" in from_engine(translate(ExecError("/bin/nope", errno.ENOENT))).message
+    assert from_engine(translate(ExecError("/etc", errno.EACCES))).message.endswith('exec: "/etc": permission denied')
+    assert from_engine(missing, docker=False).message == str(missing)   # podpy's own words
+    assert "`nosuchcmd`" in str(missing)

@@ -253,3 +253,13 @@ def test_go_durations_and_binary_sizes():
     assert [go_duration_text(n) for n in (0, 850_000_000, 1_500_000_000, 123_250_000_000, 3_607_000_000_000)] == [
         "0s", "850ms", "1.5s", "2m3.25s", "1h0m7s"]
     assert binary_size(4718592) == "4.5MiB" and binary_size(100) == "100B"
+
+
+def test_names_matching_keeps_the_names_a_reference_pattern_matches():
+    from podpy.engine import imagefilter
+
+    names = ["docker.io/library/myimg:2", "docker.io/library/myimg:latest", "localhost/busybox:latest"]
+    assert imagefilter.names_matching(["myimg"], names) == names[:2]
+    assert imagefilter.names_matching(["myimg:2", "busy*"], names) == [names[0], names[2]]
+    digests = ["docker.io/library/myimg@sha256:" + "a" * 64, "localhost/busybox@sha256:" + "a" * 64]
+    assert imagefilter.names_matching(["myimg"], digests) == digests[:1]
