@@ -13,9 +13,8 @@ seccomp code) while the helper runs newuidmap and newgidmap.
 
 The pipe to the child carries frames (a 4-byte length, then the payload): optionally the
 container's root file system first (`prepare`), which the child mounts in a mount namespace
-of its own while the host side builds the spec, making the container's own UTS, IPC and
-network namespaces then too, then the job itself (`hand`). End of file before the job: not
-wanted.
+of its own while the host side builds the spec, then the job itself (`hand`). End of file
+before the job: not wanted.
 """
 
 from __future__ import annotations
@@ -36,7 +35,7 @@ class Ahead:
     hands it the spec when it fits, before the caller has the rest of the launch ready: the
     channel waits in `handed` for parent.launch (or parent.abandon) to take it."""
 
-    __slots__ = ("pid", "host", "mappings", "handed", "early", "_spec_w")
+    __slots__ = ("pid", "host", "mappings", "handed", "_spec_w")
 
     def __init__(self, mappings: IdMappings) -> None:
         from .sync import Channel
@@ -53,37 +52,29 @@ class Ahead:
         self.pid: int = pid
         self.host: Optional[Channel] = host
         self.handed: Optional[Channel] = None
-        self.early: tuple[str, ...] = ()
         self._spec_w = spec_w
 
     def fits(self, spec: dict[str, Any]) -> bool:
-        """Whether spec asks for a new user namespace with the mappings this one has, and for
-        new namespaces of the kinds made ahead (prepare's), no more and no fewer."""
+        """Whether spec asks for a new user namespace with the mappings this one has."""
         from .userns import IdMappings
 
         linux = spec.get("linux", {})
         users = [ns for ns in linux.get("namespaces", []) if ns["type"] == "user"]
         if len(users) != 1 or users[0].get("path"):
             return False
-        if made_ahead(spec) != set(self.early):
-            return False
         want = IdMappings.from_spec(linux)
         return (want.uids, want.gids) == (self.mappings.uids, self.mappings.gids)
 
-    def prepare(self, rootfs: dict[str, Any], namespaces: tuple[str, ...] = ()) -> None:
+    def prepare(self, rootfs: dict[str, Any]) -> None:
         """Have stage 1 mount the container's root file system (storage's rootfsMount) now,
-        ahead of its spec, and make the new namespaces of these kinds (of EARLY_KINDS: the
-        container's own UTS, IPC and network namespaces, which its init then inherits); a
-        fuse-overlayfs root waits for the spec (its server is a process to account for).
-        A spec that then asks for other namespaces does not fit (fits)."""
+        ahead of its spec; a fuse-overlayfs root waits for the spec (its server is a process
+        to account for)."""
         if self.host is None or rootfs.get("type") not in ("overlay", "bind"):
             return
-        early = tuple(kind for kind in EARLY_KINDS if kind in namespaces)
         try:
-            _write_frame(self._spec_w, _encode({"rootfs": rootfs, "namespaces": list(early)}))
+            _write_frame(self._spec_w, _encode({"rootfs": rootfs}))
         except BrokenPipeError:
-            return  # stage 1 failed: its error is on the channel
-        self.early = early
+            pass  # stage 1 failed: its error is on the channel
 
     def hand(self, spec: dict[str, Any], after_exit: Optional[tuple[str, str, tuple[Any, ...]]],
              detach: bool, cgroup: Optional[str] = None) -> Channel:
@@ -160,35 +151,22 @@ def _stage1(chan: Channel, spec_fd: int, host_side_fds: list[int], mappings: IdM
         maps.wait()
         job = _decode(data)
         prepared = None
-        early: tuple[str, ...] = ()
         if "rootfs" in job:
             prepared = job["rootfs"]
             child.prepare_root(sc, prepared)
-            early = tuple(job.get("namespaces") or ())
-            child.make_namespaces(sc, early)
             data = _read_frame(spec_fd)
             if data is None:
                 os._exit(0)   # not wanted after all: the mount goes with our mount namespace
             job = _decode(data)
         os.close(spec_fd)
         code = child.run_stage1(job["spec"], chan, job["after_exit"], job["detach"], sc, in_userns=True,
-                                cgroup=job.get("cgroup"), prepared=prepared, early=early)
+                                cgroup=job.get("cgroup"), prepared=prepared)
     except BaseException as exc:  # noqa: BLE001 - reported to the host side
         chan.report(exc)
     os._exit(code)
 
 
 _SIGKILL = 9
-
-# The namespaces stage 1 may make before its spec comes (prepare): they cost it some 0.3-0.5 ms
-# (the network namespace most), which the host side spends making the spec meanwhile.
-EARLY_KINDS = ("uts", "ipc", "network")
-
-
-def made_ahead(spec: dict[str, Any]) -> set[str]:
-    """The kinds of EARLY_KINDS that spec has new namespaces of (no path to join)."""
-    return {ns["type"] for ns in spec.get("linux", {}).get("namespaces", [])
-            if ns["type"] in EARLY_KINDS and not ns.get("path")}
 
 
 class _MapWriter:

@@ -84,11 +84,10 @@ def detach_from_caller(sc: S.Syscalls) -> None:
 
 def run_stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[tuple[str, str, tuple[Any, ...]]],
                detach: bool, sc: S.Syscalls, in_userns: bool = False, cgroup: Optional[str] = None,
-               prepared: Optional[dict[str, Any]] = None, early: tuple[str, ...] = ()) -> int:
+               prepared: Optional[dict[str, Any]] = None) -> int:
     """Stage 1's work; its exit status. in_userns: the user namespace is unshared and mapped;
     cgroup: the container's cgroup directory, where the init is forked if it can be;
-    prepared: the root file system mounted already (prepare_root); early: the kinds of
-    namespaces made already (make_namespaces), which must be the spec's new ones of them."""
+    prepared: the root file system mounted already (prepare_root)."""
     if not in_userns:  # a stage 1 started ahead did these (ahead.py)
         detach_from_caller(sc)
     ns = namespaces(spec)
@@ -125,12 +124,6 @@ def run_stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[tuple[s
     for kind in ("pid", "uts", "ipc", "network"):
         if kind in ns and ns[kind] is None:
             flags |= _NS_FLAGS[kind]
-    if early:
-        wanted = {kind for kind in ("uts", "ipc", "network") if kind in ns and ns[kind] is None}
-        if wanted != set(early):   # the host side's Ahead.fits keeps this from happening
-            raise SetupError(f"the namespaces made ahead ({', '.join(early)}) are not the spec's")
-        for kind in early:
-            flags &= ~_NS_FLAGS[kind]
     # Namespaces of another container (--pid container:NAME, --network ns:PATH...), joined in
     # the user namespace that owns them (joined above); a PID namespace takes effect for the
     # init forked below, as a new one would.
@@ -143,7 +136,7 @@ def run_stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[tuple[s
     sc.unshare(flags & ~new_pid)
     pid, in_cgroup = fork_init(sc, cgroup, new_pid)
     if pid == 0:
-        init(spec, chan, detach, sc, wait_cgroup=bool(cgroup) and not in_cgroup, loopback_up="network" in early)
+        init(spec, chan, detach, sc, wait_cgroup=bool(cgroup) and not in_cgroup)
     if detach:
         chan.send("pid", pid=pid, fuse_pid=fuse_pid, in_cgroup=in_cgroup)
         chan.close()
@@ -188,19 +181,6 @@ def prepare_root(sc: S.Syscalls, rootfs: dict[str, Any]) -> None:
     sc.setresuid(0, 0, 0)
     _own_mount_namespace(sc)
     mount_rootfs(sc, rootfs)
-
-
-def make_namespaces(sc: S.Syscalls, kinds: tuple[str, ...]) -> None:
-    """A stage 1 started ahead, before its spec: make the container's new namespaces of these
-    kinds (UTS, IPC, network), which the init inherits (run_stage1's early), with the network
-    namespace's loopback up."""
-    flags = 0
-    for kind in kinds:
-        flags |= _NS_FLAGS[kind]
-    if flags:
-        sc.unshare(flags)
-    if "network" in kinds:
-        sc.interface_up("lo")
 
 
 def _after_exit(sc: S.Syscalls, done_w: int, after_exit: Optional[tuple[str, str, tuple[Any, ...]]],
@@ -269,12 +249,11 @@ def _wait(pid: int) -> int:
 
 
 def init(spec: dict[str, Any], chan: Channel, detach: bool = False,
-         sc: Optional[S.Syscalls] = None, wait_cgroup: bool = False, loopback_up: bool = False) -> NoReturn:
+         sc: Optional[S.Syscalls] = None, wait_cgroup: bool = False) -> NoReturn:
     """PID 1 of the container (wait_cgroup: not born in its cgroup, it waits for the host side
-    to move it there; loopback_up: its network namespace, made by stage 1, has `lo` up
-    already). Never returns: execs or exits."""
+    to move it there). Never returns: execs or exits."""
     try:
-        _init(spec, chan, detach, sc or S.default(), wait_cgroup, loopback_up)
+        _init(spec, chan, detach, sc or S.default(), wait_cgroup)
     except ExecError as exc:
         chan.report(exc)
         os._exit(exc.exit_code)
@@ -283,8 +262,7 @@ def init(spec: dict[str, Any], chan: Channel, detach: bool = False,
     os._exit(EXIT_SETUP_FAILED)
 
 
-def _init(spec: dict[str, Any], chan: Channel, detach: bool, sc: S.Syscalls, wait_cgroup: bool = False,
-          loopback_up: bool = False) -> None:
+def _init(spec: dict[str, Any], chan: Channel, detach: bool, sc: S.Syscalls, wait_cgroup: bool = False) -> None:
     if not detach:  # a detached init outlives stage 1 by design
         sc.set_pdeathsig(_signal.SIGKILL)
     go, stdio = chan.expect("go")
@@ -303,8 +281,7 @@ def _init(spec: dict[str, Any], chan: Channel, detach: bool, sc: S.Syscalls, wai
     process = spec["process"]
     rootfs = spec["root"]["path"]
     if ns.get("network", "") is None:
-        if not loopback_up:
-            sc.interface_up("lo")   # a new network namespace starts with `lo` down; containers expect it up
+        sc.interface_up("lo")   # a new network namespace starts with `lo` down; containers expect it up
         _ping_group(sc, spec)
     if "uts" in ns and ns["uts"] is None and spec.get("hostname"):
         sc.sethostname(spec["hostname"])

@@ -57,10 +57,7 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
             net = NetStart(rt, rec)
             rootfs = builder(rt).rootfs(rec)
             if ahead is not None:
-                from .kernelopts import unjoined_namespaces
-
-                # stage 1 mounts it, and makes the container's own namespaces, while the spec is made
-                ahead.prepare(rootfs, unjoined_namespaces(cfg))
+                ahead.prepare(rootfs)   # stage 1 mounts it while the spec is made
             console = _window_size() if cfg.tty else None
             spec = container_spec(rt, rec, warn, console, net, rootfs)
             cdir = rt.store.container_dir(rec.id)

@@ -362,22 +362,6 @@ def spec_namespaces(cfg: ContainerConfig, own_netns: bool) -> list[dict[str, Any
     return out
 
 
-def unjoined_namespaces(cfg: ContainerConfig) -> tuple[str, ...]:
-    """The kinds of the UTS, IPC and network namespaces a start of the container makes new: not
-    the host's, not another's to join (`container:`, `ns:`, a pod's or a network's holder).
-    A stage 1 started ahead makes these before the spec comes (rootless/ahead.py); the spec
-    has the last word: one that asks for others is not given to it."""
-    def joined(mode: str) -> bool:
-        return mode == "host" or mode.startswith(("container:", "ns:"))
-
-    if cfg.pod:
-        return ()
-    kinds = [kind for kind, mode in (("uts", cfg.uts_mode), ("ipc", cfg.ipc_mode)) if not joined(mode)]
-    if cfg.network in ("none", "slirp4netns", "pasta"):
-        kinds.append("network")
-    return tuple(kinds)
-
-
 def ipc_kind(cfg: ContainerConfig) -> str:
     """/dev/shm and /dev/mqueue: "private", "none", "host", or "joined" (another's IPC namespace)."""
     mode = cfg.ipc_mode or "shareable"

@@ -11,10 +11,9 @@ from rootless.userns import IdMap, IdMappings
 DEFAULT = IdMappings((IdMap(0, 1000, 1), IdMap(1, 100000, 65536)), (IdMap(0, 1000, 1), IdMap(1, 100000, 65536)))
 
 
-def _unforked(mappings, early=()):
+def _unforked(mappings):
     ahead = object.__new__(Ahead)
     ahead.mappings = mappings
-    ahead.early = early
     return ahead
 
 
@@ -32,19 +31,6 @@ def test_does_not_fit_other_maps_a_joined_namespace_or_none():
     assert not ahead.fits(_spec([{"type": "user"}], other))
     assert not ahead.fits(_spec([{"type": "user", "path": "/proc/1/ns/user"}]))
     assert not ahead.fits(_spec([{"type": "mount"}]))
-
-
-def test_fits_only_the_new_namespaces_it_made_ahead():
-    """prepare() made the UTS, IPC and network namespaces: a spec must ask for those new, no
-    more (none made ahead: a spec with new ones is no fit) and no fewer (one to join instead)."""
-    made = ("uts", "ipc", "network")
-    new = [{"type": "user"}, {"type": "mount"}, {"type": "pid"}, *({"type": k} for k in made)]
-    assert _unforked(DEFAULT, made).fits(_spec(new))
-    assert not _unforked(DEFAULT).fits(_spec(new))
-    joined = [ns if ns["type"] != "network" else {"type": "network", "path": "/proc/1/ns/net"} for ns in new]
-    assert not _unforked(DEFAULT, made).fits(_spec(joined))
-    assert _unforked(DEFAULT, ("uts", "ipc")).fits(_spec(joined))
-    assert not _unforked(DEFAULT, made).fits(_spec([ns for ns in new if ns["type"] != "uts"]))
 
 
 def test_a_discarded_stage1_exits_and_is_reaped():

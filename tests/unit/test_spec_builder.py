@@ -176,22 +176,3 @@ def test_etc_files_are_readable_by_the_containers_users_and_replaced_whole(tmp_p
     assert {oct(os.stat(p).st_mode & 0o777) for p in again.values()} == {"0o644"}
     assert (tmp_path / "run" / "hosts").read_text() == "10.0.0.1\tother\n"
     assert os.stat(again["/etc/hosts"]).st_ino != inode   # a new file renamed over the old one
-
-
-@pytest.mark.parametrize("cfg", [
-    {}, {"network": "none"}, {"network": "pasta"}, {"network": "host"},
-    {"uts_mode": "host"}, {"ipc_mode": "host"}, {"ipc_mode": "none"}, {"ipc_mode": "private"},
-    {"uts_mode": "host", "ipc_mode": "host", "network": "host"},
-])
-def test_the_namespaces_a_stage1_makes_ahead_are_the_specs_new_ones(tmp_path, counts, cfg):
-    """kernelopts.unjoined_namespaces, which a stage 1 started ahead makes before the spec comes,
-    names the spec's own new UTS, IPC and network namespaces. (Namespaces to join, of another
-    container or a network's holder, get their paths at the start, after this builder; such a
-    spec, as any that differs, is not given to it: Ahead.fits.)"""
-    from podpy.engine.kernelopts import unjoined_namespaces
-    from rootless.ahead import made_ahead
-
-    rec = _rec("a", **{"network": "slirp4netns", **cfg})
-    etc = specgen.write_etc(str(tmp_path / rec.id), specgen.etc_files(rec))
-    spec = specgen.builder(_runtime(tmp_path)).container(rec, dict(ROOTFS), etc, None)
-    assert made_ahead(spec) == set(unjoined_namespaces(rec.config))

@@ -78,14 +78,12 @@ def _spec(tmp_path: Path) -> dict:
     }
 
 
-def _start(spec: dict, fail: tuple[str, int] | None = None, prepared: dict | None = None,
-           early: tuple[str, ...] = ()):
+def _start(spec: dict, fail: tuple[str, int] | None = None, prepared: dict | None = None):
     """Fork stage 1 with a recorder and play the host side (without id maps). Returns stage 1's
     pid, the init's pid (0 when it never came), the error the host side got (or None), and the
     recorded calls as (pid, method, arguments). prepared: a stage 1 started ahead (ahead.py)
     whose root file system came before its spec (prepare_root): its user namespace made and
-    mapped already, "go" sent at once, as parent.launch sends it; early: the namespaces it
-    made then too (make_namespaces)."""
+    mapped already, "go" sent at once, as parent.launch sends it."""
     r, w = os.pipe()
     host, inside = Channel.pair()
     stage1 = os.fork()
@@ -98,8 +96,7 @@ def _start(spec: dict, fail: tuple[str, int] | None = None, prepared: dict | Non
             host.close()
             sc = Recorder(w, fail)
             child.prepare_root(sc, prepared)
-            child.make_namespaces(sc, early)
-            code = child.run_stage1(spec, inside, None, False, sc, in_userns=True, prepared=prepared, early=early)
+            code = child.run_stage1(spec, inside, None, False, sc, in_userns=True, prepared=prepared)
         finally:
             os._exit(code)
     os.close(w)
@@ -210,50 +207,6 @@ def test_a_root_mounted_ahead_of_the_spec_is_not_mounted_again(tmp_path):
         ("umount2", "<root>"),
     ]
     assert ("mount", "<root>/proc") in _brief(calls, init, root)
-
-
-def test_namespaces_made_ahead_of_the_spec_are_not_made_again(tmp_path):
-    """A stage 1 given its root ahead makes the container's UTS, IPC and network namespaces then,
-    with the loopback up; the init inherits them and does neither again."""
-    spec = _spec(tmp_path)
-    root = spec["root"]["path"]
-    stage1, init, error, calls, status = _start(spec, prepared=dict(spec["rootfsMount"]),
-                                                early=("uts", "ipc", "network"))
-    assert error is None and status == 0
-    assert _brief(calls, stage1, root) == [
-        ("setresgid", 0), ("setresuid", 0),
-        ("unshare", S.CLONE_NEWNS),
-        ("mount", "/"),
-        ("mount", "<root>"),
-        ("unshare", S.CLONE_NEWUTS | S.CLONE_NEWIPC | S.CLONE_NEWNET),   # before the spec
-        ("interface_up", "lo"),
-        ("unshare", S.CLONE_NEWPID),
-        ("umount2", "<root>"),
-    ]
-    brief = _brief(calls, init, root)
-    assert ("interface_up", "lo") not in brief
-    assert brief[:4] == [("set_pdeathsig",), ("unshare", S.CLONE_NEWNS),
-                         ("sysctl", "net/ipv4/ping_group_range"), ("sethostname", "box")]
-
-
-def test_namespaces_made_ahead_that_are_not_the_specs_fail_the_start(tmp_path):
-    """Stage 1 refuses a spec whose new namespaces are not the ones it made ahead, before it
-    forks anything (the host side does not give it such a spec: Ahead.fits)."""
-    spec = _spec(tmp_path)
-    spec["linux"]["namespaces"] = [ns for ns in spec["linux"]["namespaces"] if ns["type"] != "ipc"]
-    r, w = os.pipe()
-    host, inside = Channel.pair()
-    try:
-        with pytest.raises(SetupError, match=r"made ahead \(uts, ipc, network\)"):
-            child.run_stage1(spec, inside, None, False, Recorder(w), in_userns=True,
-                             prepared=dict(spec["rootfsMount"]), early=("uts", "ipc", "network"))
-    finally:
-        os.close(w)
-        with os.fdopen(r) as f:
-            calls = f.read()
-        host.close()
-        inside.close()
-    assert "unshare" not in calls and "fork" not in calls
 
 
 def test_a_spec_for_another_root_than_the_one_mounted_ahead_replaces_it(tmp_path):
