@@ -84,6 +84,8 @@ def create(req: Request) -> Response:
     body = req.json()
     if not isinstance(body, dict):
         raise BadParameter("invalid body: expected a JSON object")
+    if rec.state == "paused" and not req.path.startswith("/libpod/"):   # Docker's words, which its CLI shows
+        raise ApiError(409, f"Container {rec.id} is paused, unpause the container before exec")
     if rec.state != RUNNING:
         raise ApiError(409, f"Container {rec.id} is not running")
     session = Session(rec.id, body)

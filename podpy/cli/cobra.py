@@ -14,6 +14,7 @@ declares:
 
 from __future__ import annotations
 
+import os
 from typing import Any, Callable, Optional
 
 import click
@@ -225,8 +226,12 @@ def command_help(cmd: click.Command, ctx: click.Context) -> str:
     title, _, description = text.partition("\n\n")
     title = " ".join(title.split())
     rows = []
+    # podman in remote mode (CONTAINER_HOST or CONTAINER_CONNECTION set) hides --remote
+    remote = bool(os.environ.get("CONTAINER_HOST") or os.environ.get("CONTAINER_CONNECTION"))
     for param in cmd.get_params(ctx):
         if not isinstance(param, click.Option) or param.hidden or "--help" in param.opts:
+            continue
+        if remote and "--remote" in param.opts:
             continue
         short = next((o for o in param.opts if len(o) == 2), "")
         long = next((o for o in param.opts if o.startswith("--")), short)

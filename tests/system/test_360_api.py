@@ -172,6 +172,8 @@ def test_detached_container_lifecycle(service, cli, tmp_path):
 
         service.docker(cli, "pause", "web")
         assert "(Paused)" in service.docker(cli, "ps", "--format", "{{.Status}}", "-f", "name=web").stdout
+        res = service.docker(cli, "exec", "web", "true", check=False)
+        assert res.returncode != 0 and "is paused, unpause the container before exec" in res.stderr
         service.docker(cli, "unpause", "web")
         service.docker(cli, "rename", "web", "web2")
         service.docker(cli, "restart", "-t", "1", "web2")

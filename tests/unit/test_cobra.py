@@ -190,3 +190,13 @@ def test_container_run_help_names_container_run(capsys):
     out = capsys.readouterr().out
     assert out.startswith("Run a command in a new container.\n\nUsage:\n  podpy container run [options] IMAGE")
     assert "\nOptions:\n      --name string " in out
+
+
+@pytest.mark.parametrize("variable", ["CONTAINER_HOST", "CONTAINER_CONNECTION"])
+def test_remote_mode_hides_the_remote_flag(tree, capsys, monkeypatch, variable):
+    """podman in remote mode (its service named by the environment) leaves --remote out of its help."""
+    code, out, _ = _run(tree, capsys, "--help")
+    assert code == 0 and " --remote " in out
+    monkeypatch.setenv(variable, "foobar")
+    code, out, _ = _run(tree, capsys, "--help")
+    assert code == 0 and " --remote " not in out and " --url " in out
