@@ -118,7 +118,7 @@ def check_targets(cmd: click.Command, canonical: str) -> None:
     latest = _param(cmd, "--latest")
     if latest is None or cmd.callback is None:
         return
-    every, id_file = _param(cmd, "--all"), _param(cmd, *ID_FILES)
+    every, id_file, filters = _param(cmd, "--all"), _param(cmd, *ID_FILES), _param(cmd, "--filter")
     arguments = [p for p in cmd.params if isinstance(p, click.Argument)] if canonical not in LATEST_ARGUMENTS else []
     callback: Callable[..., Any] = cmd.callback
 
@@ -135,6 +135,8 @@ def check_targets(cmd: click.Command, canonical: str) -> None:
             raise UsageError(f"--all, --latest, and {id_file.opts[-1]} cannot be used together")
         if given_all and given_latest:
             raise UsageError("--all and --latest cannot be used together")
+        if names and filters is not None and params.get(filters.name):   # type: ignore[arg-type]
+            raise UsageError("--filter takes no arguments")   # podman says so first (`rm --filter K=V -a NAME`)
         if names and given_all and canonical not in OWN_ALL_WITH_NAMES:
             raise UsageError("no arguments are needed with --all")
         if names and given_latest:
