@@ -42,6 +42,8 @@ TOGETHER = {"stats": "containers", "pod stats": "arguments"}
 LATEST_ARGUMENTS = ("port", "top", "pod top")
 # Commands that word --all with names themselves (start's "either start all containers or ...").
 OWN_ALL_WITH_NAMES = ("start",)
+# Commands whose --filter picks among the names given (podman's others refuse the two together).
+FILTER_WITH_NAMES = ("start",)
 # The options that name targets from a file, refused with --all or --latest.
 ID_FILES = ("--cidfile", "--pod-id-file")
 
@@ -135,7 +137,8 @@ def check_targets(cmd: click.Command, canonical: str) -> None:
             raise UsageError(f"--all, --latest, and {id_file.opts[-1]} cannot be used together")
         if given_all and given_latest:
             raise UsageError("--all and --latest cannot be used together")
-        if names and filters is not None and params.get(filters.name):   # type: ignore[arg-type]
+        filtered = filters is not None and params.get(filters.name)   # type: ignore[arg-type]
+        if names and filtered and canonical not in FILTER_WITH_NAMES:
             raise UsageError("--filter takes no arguments")   # podman says so first (`rm --filter K=V -a NAME`)
         if names and given_all and canonical not in OWN_ALL_WITH_NAMES:
             raise UsageError("no arguments are needed with --all")

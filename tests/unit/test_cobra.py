@@ -200,3 +200,16 @@ def test_remote_mode_hides_the_remote_flag(tree, capsys, monkeypatch, variable):
     monkeypatch.setenv(variable, "foobar")
     code, out, _ = _run(tree, capsys, "--help")
     assert code == 0 and " --remote " not in out and " --url " in out
+
+
+@pytest.mark.parametrize("verb", ["rm", "stop", "restart", "pause", "unpause", "container rm"])
+def test_a_filter_with_names_is_refused_first(tree, capsys, verb):
+    """podman refuses --filter with names before --all or --latest with them; `start`'s
+    --filter picks among the names instead (its own rule)."""
+    code, out, err = _run(tree, capsys, *verb.split(), "--filter", "name=x", "-a", "vfm")
+    assert (code, out, err) == (125, "", "Error: --filter takes no arguments\n")
+
+
+def test_starts_filter_picks_among_names(tree, capsys):
+    code, _, err = _run(tree, capsys, "start", "--filter", "name=x", "-l", "vfm")
+    assert "--filter takes no arguments" not in err
