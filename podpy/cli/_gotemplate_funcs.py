@@ -91,6 +91,15 @@ class NilSlice(list):  # type: ignore[type-arg]
     `range` and `len`, false in `if`, and still `null` in `json`."""
 
 
+# template names as fields: .Labels.app, .Config.Annotations.x, .Attributes.name
+MAP_FIELDS = frozenset({"labels", "annotations", "attributes", "options", "driveropts", "sysctls", "sysctl",
+                        "storageopt", "networks", "ports", "volumes", "exposedports"})
+# podman's list fields that may be null in a document (Go's nil slices)
+SLICE_FIELDS = frozenset({"cmd", "entrypoint", "env", "args", "tags", "names", "repotags", "repodigests",
+                          "mounts", "binds", "capadd", "capdrop", "dns", "dnssearch", "dnsoptions", "extrahosts",
+                          "groupadd", "securityopt", "devices", "onbuild", "history", "namespaces", "containers"})
+
+
 def lookup(recv: object, name: str) -> tuple[bool, object, bool]:
     """(found, value, is_method) for the template's .name on recv: a mapping key or a public attribute."""
     if isinstance(recv, Mapping):

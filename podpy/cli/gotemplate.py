@@ -8,8 +8,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NoReturn, Union
 
-from podpy.cli._gotemplate_funcs import (FUNCS, SPECIAL_FORMS, ArgError, FuncError, NilMap, NilSlice, fold_key,
-                                         go_str, lookup, sorted_keys, truth)
+from podpy.cli._gotemplate_funcs import (FUNCS, SPECIAL_FORMS, ArgError, FuncError, MAP_FIELDS, NilMap, NilSlice,
+                                         SLICE_FIELDS, fold_key, go_str, lookup, sorted_keys, truth)
 
 __all__ = ["Template", "TemplateError", "header_for", "parse", "render", "split_table"]
 
@@ -563,13 +563,6 @@ def _unescape(fmt: str) -> str:
 
 
 # The fields of podman's reports and documents that are Go maps (string keys), whose keys a
-# template names as fields: .Labels.app, .Config.Annotations.x, .Attributes.name
-MAP_FIELDS = frozenset({"labels", "annotations", "attributes", "options", "driveropts", "sysctls", "sysctl",
-                        "storageopt", "networks", "ports", "volumes", "exposedports"})
-# podman's list fields that may be null in a document (Go's nil slices)
-SLICE_FIELDS = frozenset({"cmd", "entrypoint", "env", "args", "tags", "names", "repotags", "repodigests",
-                          "mounts", "binds", "capadd", "capdrop", "dns", "dnssearch", "dnsoptions", "extrahosts",
-                          "groupadd", "securityopt", "devices", "onbuild", "history", "namespaces", "containers"})
 
 
 def split_table(fmt: str) -> tuple[bool, str]:
