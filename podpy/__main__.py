@@ -13,6 +13,27 @@ import sys
 YOUNG_THRESHOLD = 100_000
 
 
+# words of a `run` that make it anything but a rootless foreground run here (--preserve-fds:
+# its descriptors are counted, and the early stage 1's pipes must not be among them)
+_NOT_FOREGROUND = frozenset(("-d", "--detach", "--help", "-h", "--remote", "-r", "--preserve-fds"))
+
+
+def _foreground_run(args: list[str]) -> bool:
+    """Whether this command line looks like a rootless foreground `run`, from its words alone
+    (nothing is parsed yet): for rootless/ahead.py's fork_early. A wrong guess costs only a
+    stage 1 let go unused; a run that does not look like one forks its stage 1 later."""
+    if not args or args[0] != "run" or os.geteuid() == 0:
+        return False
+    if "CONTAINER_HOST" in os.environ or "CONTAINER_CONNECTION" in os.environ:
+        return False   # remote: the service starts it
+    for arg in args[1:]:
+        if arg in _NOT_FOREGROUND or arg.startswith(("--detach=", "--preserve-fds=")):
+            return False
+        if arg[:1] == "-" and arg[1:].isalpha() and "d" in arg:   # -d in a cluster: -dit
+            return False
+    return True
+
+
 def main() -> None:
     gc.set_threshold(YOUNG_THRESHOLD, *gc.get_threshold()[1:])
     name = os.path.basename(sys.argv[0])
@@ -23,6 +44,10 @@ def main() -> None:
 
         code = generator(sys.argv[1:], name)
     else:
+        if _foreground_run(sys.argv[1:]):
+            from rootless.ahead import fork_early
+
+            fork_early()   # its stage 1 forked now, from the small interpreter of the start
         from podpy.cli.main import main as cli_main
 
         code = cli_main()

@@ -7,14 +7,24 @@ namespace and have its id maps written (by a helper of its own, newuidmap/newgid
 on the second CPU while the host side creates the container; `parent.launch` then hands
 it the spec through a pipe and carries on as for a stage 1 forked there.
 
+The earliest point is before the command line is parsed (`fork_early`, from podpy's
+`main` when the words look like a foreground `run`): the child is then forked from an
+interpreter that has imported next to nothing. Both processes pay a copy of every page of
+the other's memory they write while both live (copy-on-write: some 4 us a page here), so
+a fork from the small interpreter of the start costs the host side far less than one from
+the command that has parsed its command line and loaded the engine. The mappings, not
+known yet then, follow as the pipe's first frame (`start`); a guess that turns out wrong
+(a detached run, --preserve-fds, a remote engine) lets the child go (`discard_early`).
+
 The host side imports nothing heavy here before the fork. The child loads libc, forks its
 map-writing helper, unshares, and only then imports the rest of child.py (the mount and
 seccomp code) while the helper runs newuidmap and newgidmap.
 
-The pipe to the child carries frames (a 4-byte length, then the payload): optionally the
-container's root file system first (`prepare`), which the child mounts in a mount namespace
-of its own while the host side builds the spec, then the job itself (`hand`). End of file
-before the job: not wanted.
+The pipe to the child carries frames (a 4-byte length, then the payload): the mappings
+first when the child was forked before they were known, optionally the container's root
+file system next (`prepare`), which the child mounts in a mount namespace of its own
+while the host side builds the spec, then the job itself (`hand`). End of file before the
+job: not wanted.
 """
 
 from __future__ import annotations
@@ -37,22 +47,33 @@ class Ahead:
 
     __slots__ = ("pid", "host", "mappings", "handed", "_spec_w")
 
-    def __init__(self, mappings: IdMappings) -> None:
+    def __init__(self, mappings: Optional[IdMappings]) -> None:
+        """Fork stage 1; mappings None: they are not known yet, `send_mappings` gives them."""
         from .sync import Channel
 
         self.mappings = mappings
         host, inside = Channel.pair()
         spec_r, spec_w = os.pipe2(os.O_CLOEXEC)
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:
             os.close(spec_w)
-            _stage1(inside, spec_r, [host.fileno()], mappings)
+            _stage1(inside, spec_r, [host.fileno()], parent, mappings)
         os.close(spec_r)
         inside.close()
         self.pid: int = pid
         self.host: Optional[Channel] = host
         self.handed: Optional[Channel] = None
         self._spec_w = spec_w
+
+    def send_mappings(self, mappings: IdMappings) -> None:
+        """The mappings of a stage 1 forked before they were known: its user namespace gets them."""
+        assert self.mappings is None and self.host is not None, "this stage 1 has its mappings"
+        self.mappings = mappings
+        try:
+            _write_frame(self._spec_w, _encode(mappings.to_spec()))
+        except BrokenPipeError:
+            pass  # stage 1 failed: its error is on the channel
 
     def fits(self, spec: dict[str, Any]) -> bool:
         """Whether spec asks for a new user namespace with the mappings this one has."""
@@ -121,9 +142,11 @@ class Ahead:
 
 # -- the child's side ------------------------------------------------------------------------
 
-def _stage1(chan: Channel, spec_fd: int, host_side_fds: list[int], mappings: IdMappings) -> NoReturn:
-    """Unshare the user namespace and have its maps written, then read the job from spec_fd
-    (end of file: not wanted, exit quietly) and run it as child.stage1 would. Never returns."""
+def _stage1(chan: Channel, spec_fd: int, host_side_fds: list[int], parent: int,
+            mappings: Optional[IdMappings]) -> NoReturn:
+    """Unshare the user namespace and have its maps written (mappings None: they come as the
+    pipe's first frame), then read the job from spec_fd (end of file: not wanted, exit
+    quietly) and run it as child.stage1 would. Never returns."""
     from .errors import EXIT_SETUP_FAILED
 
     code = EXIT_SETUP_FAILED
@@ -134,14 +157,25 @@ def _stage1(chan: Channel, spec_fd: int, host_side_fds: list[int], mappings: IdM
 
         sc = syscalls.default()
         sc.set_pdeathsig(_SIGKILL)
-        maps = _MapWriter(mappings)
+        if os.getppid() != parent:
+            os._exit(0)   # the host side is gone already
+        maps = _MapWriter()
         try:
             sc.unshare(syscalls.CLONE_NEWUSER)
         except BaseException:
             maps.cancel()
             raise
-        maps.go()
-        from . import child  # the rest of stage 1, imported while the maps are written
+        if mappings is None:
+            from . import child  # imported while the host side parses its command line
+
+            data = _read_frame(spec_fd)
+            if data is None:
+                maps.cancel()
+                os._exit(0)
+            maps.go(data)
+        else:
+            maps.go(_encode(mappings.to_spec()))
+            from . import child  # the rest of stage 1, imported while the maps are written
 
         child.detach_from_caller(sc)
         data = _read_frame(spec_fd)
@@ -171,29 +205,30 @@ _SIGKILL = 9
 
 class _MapWriter:
     """A helper forked before the unshare, so still outside the new user namespace, that
-    writes its maps (newuidmap/newgidmap) once told the namespace exists."""
+    writes its maps (newuidmap/newgidmap) once told the namespace exists and which maps."""
 
-    def __init__(self, mappings: IdMappings) -> None:
+    def __init__(self) -> None:
         go_r, self._go = os.pipe()
         self._done, done_w = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:
             os.close(self._go)
             os.close(self._done)
-            self._helper(go_r, done_w, mappings)
+            self._helper(go_r, done_w)
         os.close(go_r)
         os.close(done_w)
 
     @staticmethod
-    def _helper(go: int, done: int, mappings: IdMappings) -> NoReturn:
+    def _helper(go: int, done: int) -> NoReturn:
         status = 1
         try:
             from .errors import IdMapError
-            from .userns import write_maps
+            from .userns import IdMappings, write_maps
 
-            if os.read(go, 1) == b"u":
+            data = _read_all(go)   # the mappings (an encoded spec's), or nothing: cancelled
+            if data:
                 try:
-                    write_maps(os.getppid(), mappings)
+                    write_maps(os.getppid(), IdMappings.from_spec(_decode(data)))
                     os.write(done, b"ok")
                 except IdMapError as exc:
                     os.write(done, str(exc).encode(errors="replace")[:4000])
@@ -201,10 +236,13 @@ class _MapWriter:
         finally:
             os._exit(status)
 
-    def go(self) -> None:
-        os.write(self._go, b"u")
-        os.close(self._go)
-        self._go = -1
+    def go(self, mappings: bytes) -> None:
+        """The namespace exists: write these mappings (as `_encode` has a spec's) to it."""
+        try:
+            _write_frame_all(self._go, mappings)
+        finally:
+            os.close(self._go)
+            self._go = -1
 
     def cancel(self) -> None:
         if self._go >= 0:
@@ -264,7 +302,11 @@ def _read_all(fd: int) -> bytes:
 
 
 def _write_frame(fd: int, data: bytes) -> None:
-    view = memoryview(len(data).to_bytes(4, "little") + data)
+    _write_frame_all(fd, len(data).to_bytes(4, "little") + data)
+
+
+def _write_frame_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
 
@@ -291,9 +333,37 @@ def _read_frame(fd: int) -> Optional[bytes]:
 # -- the host side's entry ------------------------------------------------------------------
 
 def start(mappings: IdMappings) -> Optional[Ahead]:
-    """A stage 1 for a new user namespace with these mappings, or None when it cannot be
-    forked (the caller then starts one the ordinary way)."""
+    """A stage 1 for a new user namespace with these mappings (the one `fork_early` forked,
+    if there is one), or None when it cannot be forked (the caller then starts one the
+    ordinary way)."""
+    global _early
+    early, _early = _early, None
+    if early is not None:
+        early.send_mappings(mappings)
+        return early
     try:
         return Ahead(mappings)
     except OSError:
         return None
+
+
+_early: Optional[Ahead] = None
+
+
+def fork_early() -> None:
+    """Fork a stage 1 now, at the start of a command that looks like a foreground run, for
+    `start` to take (see the module's docstring). Nothing when it cannot be forked."""
+    global _early
+    if _early is None:
+        try:
+            _early = Ahead(None)
+        except OSError:
+            pass
+
+
+def discard_early() -> None:
+    """Let the stage 1 of `fork_early` go: the command is not a foreground run after all."""
+    global _early
+    early, _early = _early, None
+    if early is not None:
+        early.discard()

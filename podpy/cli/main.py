@@ -29,6 +29,14 @@ def split_globals(args: list[str]) -> tuple[Globals, Optional[str], list[str]]:
     return g, (rest[0] if rest else None), rest[1:]
 
 
+def _discard_early_stage1() -> None:
+    """Let go the stage 1 that `main` forked for what looked like a foreground run
+    (rootless/ahead.py), if it did: before --preserve-fds counts descriptors, its pipes closed."""
+    ahead = sys.modules.get("rootless.ahead")
+    if ahead is not None:
+        ahead.discard_early()
+
+
 def run_or_create(command: str, fields: dict, g: Globals) -> int:
     """`podpy run` and `podpy create` (their command line parsed by runargs): create, and for
     run start in the foreground."""
@@ -36,6 +44,8 @@ def run_or_create(command: str, fields: dict, g: Globals) -> int:
     from . import render
 
     opts = CreateOptions(**fields, create_command=["podpy", *sys.argv[1:]])
+    if command != "run" or opts.preserve_fds or g.is_remote():
+        _discard_early_stage1()
     if g.is_remote():
         remote = g.remote_engine("containers", command, render.warn)
         if command == "create":

@@ -104,13 +104,15 @@ class RunVerbs:
 
         ahead = None
         mappings = None if opts.detach else self.rt.userns_mappings
-        if mappings is not None:
-            # Its stage 1 forked now: it unshares and maps its user namespace on the other CPU
-            # while this process creates the container (rootless/ahead.py).
-            from rootless import ahead as stage1
+        from rootless import ahead as stage1
 
+        if mappings is not None:
+            # Its stage 1 forked now (or at the command's start): it unshares and maps its user
+            # namespace on the other CPU while this process creates the container (rootless/ahead.py).
             preload(paths.SHARED)
             ahead = stage1.start(mappings)
+        else:
+            stage1.discard_early()
         preload(paths.CREATE if opts.detach else (*paths.CREATE, *paths.FOREGROUND))
         from .create import create
         if opts.detach and opts.cgroups not in ("split", "no-conmon"):

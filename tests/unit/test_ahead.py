@@ -107,3 +107,77 @@ def test_a_root_given_to_a_stage1_that_died_is_dropped_without_error(tmp_path):
     os.waitpid(ahead.pid, 0)
     ahead.prepare({"type": "bind", "source": str(tmp_path), "target": str(tmp_path)})
     ahead.discard()
+
+
+def _uid_map(pid: int) -> str:
+    """The uid map of pid's own user namespace once made and written (waited for, up to 5 s)."""
+    import time
+
+    with open("/proc/self/uid_map") as f:
+        ours = f.read().split()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with open(f"/proc/{pid}/uid_map") as f:
+            text = f.read().split()
+        if text and text != ours:
+            return " ".join(text)
+        time.sleep(0.01)
+    raise AssertionError("the uid map was never written")
+
+
+def test_a_stage1_forked_before_its_mappings_maps_its_namespace_with_those_sent_later():
+    """fork_early's kind: forked with no mappings, it unshares and waits; the mappings sent
+    afterwards are the ones its namespace gets."""
+    ahead = Ahead(None)
+    try:
+        ahead.send_mappings(_own())
+        assert ahead.mappings == _own()
+        assert _uid_map(ahead.pid) == f"0 {os.getuid()} 1"
+        assert ahead.fits(_spec([{"type": "user"}], _own()))
+    finally:
+        ahead.discard()
+
+
+def test_an_early_stage1_is_taken_by_start_and_one_let_go_is_reaped():
+    from rootless import ahead as stage1
+
+    stage1.fork_early()
+    early = stage1._early
+    assert early is not None and early.mappings is None
+    taken = stage1.start(_own())
+    assert taken is early and stage1._early is None   # taken once
+    assert taken.mappings == _own()
+    taken.discard()
+    stage1.fork_early()
+    pid = stage1._early.pid
+    stage1.discard_early()
+    assert stage1._early is None
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    stage1.discard_early()   # none: nothing happens
+
+
+def test_an_early_stage1_let_go_before_its_mappings_exits(tmp_path):
+    ahead = Ahead(None)
+    pid = ahead.pid
+    ahead.discard()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def test_an_early_stage1_given_a_spec_and_never_launched_is_abandoned_and_reaped(tmp_path):
+    import time
+
+    from rootless import parent
+
+    ahead = Ahead(None)
+    pid = ahead.pid
+    ahead.send_mappings(_own())
+    spec = _spec([{"type": "user"}, {"type": "mount"}], _own())
+    spec.update(process={"args": ["/bin/true"], "cwd": "/"}, root={"path": str(tmp_path)})
+    assert ahead.give(spec, None) is True
+    started = time.monotonic()
+    parent.abandon(ahead)
+    assert time.monotonic() - started < 4
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
