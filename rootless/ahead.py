@@ -45,20 +45,24 @@ class Ahead:
     hands it the spec when it fits, before the caller has the rest of the launch ready: the
     channel waits in `handed` for parent.launch (or parent.abandon) to take it."""
 
-    __slots__ = ("pid", "host", "mappings", "handed", "_spec_w")
+    __slots__ = ("pid", "host", "mappings", "namespaces", "handed", "_spec_w")
 
-    def __init__(self, mappings: Optional[IdMappings]) -> None:
-        """Fork stage 1; mappings None: they are not known yet, `send_mappings` gives them."""
+    def __init__(self, mappings: Optional[IdMappings], namespaces: tuple[str, ...] = ()) -> None:
+        """Fork stage 1; mappings None: they are not known yet, `send_mappings` gives them (and
+        namespaces). namespaces: the kinds (uts, ipc, network) that the container is expected
+        to have new, which stage 1 makes once its maps are written; a spec that has them
+        otherwise does not fit."""
         from .sync import Channel
 
         self.mappings = mappings
+        self.namespaces = namespaces
         host, inside = Channel.pair()
         spec_r, spec_w = os.pipe2(os.O_CLOEXEC)
         parent = os.getpid()
         pid = os.fork()
         if pid == 0:
             os.close(spec_w)
-            _stage1(inside, spec_r, [host.fileno()], parent, mappings)
+            _stage1(inside, spec_r, [host.fileno()], parent, mappings, namespaces)
         os.close(spec_r)
         inside.close()
         self.pid: int = pid
@@ -66,22 +70,27 @@ class Ahead:
         self.handed: Optional[Channel] = None
         self._spec_w = spec_w
 
-    def send_mappings(self, mappings: IdMappings) -> None:
-        """The mappings of a stage 1 forked before they were known: its user namespace gets them."""
+    def send_mappings(self, mappings: IdMappings, namespaces: tuple[str, ...] = ()) -> None:
+        """The mappings of a stage 1 forked before they were known: its user namespace gets
+        them; and the namespaces to make once they are written (as __init__'s)."""
         assert self.mappings is None and self.host is not None, "this stage 1 has its mappings"
-        self.mappings = mappings
+        self.mappings, self.namespaces = mappings, namespaces
         try:
-            _write_frame(self._spec_w, _encode(mappings.to_spec()))
+            _write_frame(self._spec_w, _encode({**mappings.to_spec(), "namespaces": list(namespaces)}))
         except BrokenPipeError:
             pass  # stage 1 failed: its error is on the channel
 
     def fits(self, spec: dict[str, Any]) -> bool:
-        """Whether spec asks for a new user namespace with the mappings this one has."""
+        """Whether spec asks for a new user namespace with the mappings this one has, and for
+        new namespaces of the kinds it made ahead."""
         from .userns import IdMappings
 
         linux = spec.get("linux", {})
         users = [ns for ns in linux.get("namespaces", []) if ns["type"] == "user"]
         if len(users) != 1 or users[0].get("path"):
+            return False
+        new = {ns["type"] for ns in linux.get("namespaces", []) if not ns.get("path")}
+        if not new.issuperset(self.namespaces):
             return False
         want = IdMappings.from_spec(linux)
         return (want.uids, want.gids) == (self.mappings.uids, self.mappings.gids)
@@ -143,10 +152,11 @@ class Ahead:
 # -- the child's side ------------------------------------------------------------------------
 
 def _stage1(chan: Channel, spec_fd: int, host_side_fds: list[int], parent: int,
-            mappings: Optional[IdMappings]) -> NoReturn:
+            mappings: Optional[IdMappings], namespaces: tuple[str, ...]) -> NoReturn:
     """Unshare the user namespace and have its maps written (mappings None: they come as the
-    pipe's first frame), then read the job from spec_fd (end of file: not wanted, exit
-    quietly) and run it as child.stage1 would. Never returns."""
+    pipe's first frame, with the namespaces), make the namespaces asked for, then read the job
+    from spec_fd (end of file: not wanted, exit quietly) and run it as child.stage1 would.
+    Never returns."""
     from .errors import EXIT_SETUP_FAILED
 
     code = EXIT_SETUP_FAILED
@@ -173,16 +183,17 @@ def _stage1(chan: Channel, spec_fd: int, host_side_fds: list[int], parent: int,
                 maps.cancel()
                 os._exit(0)
             maps.go(data)
+            namespaces = tuple(_decode(data).get("namespaces", ()))
         else:
             maps.go(_encode(mappings.to_spec()))
             from . import child  # the rest of stage 1, imported while the maps are written
 
         child.detach_from_caller(sc)
+        maps.wait()
+        made = child.make_namespaces(sc, namespaces)
         data = _read_frame(spec_fd)
         if data is None:
-            maps.cancel()
             os._exit(0)
-        maps.wait()
         job = _decode(data)
         prepared = None
         if "rootfs" in job:
@@ -194,7 +205,7 @@ def _stage1(chan: Channel, spec_fd: int, host_side_fds: list[int], parent: int,
             job = _decode(data)
         os.close(spec_fd)
         code = child.run_stage1(job["spec"], chan, job["after_exit"], job["detach"], sc, in_userns=True,
-                                cgroup=job.get("cgroup"), prepared=prepared)
+                                cgroup=job.get("cgroup"), prepared=prepared, made=made)
     except BaseException as exc:  # noqa: BLE001 - reported to the host side
         chan.report(exc)
     os._exit(code)
@@ -332,17 +343,17 @@ def _read_frame(fd: int) -> Optional[bytes]:
 
 # -- the host side's entry ------------------------------------------------------------------
 
-def start(mappings: IdMappings) -> Optional[Ahead]:
-    """A stage 1 for a new user namespace with these mappings (the one `fork_early` forked,
-    if there is one), or None when it cannot be forked (the caller then starts one the
-    ordinary way)."""
+def start(mappings: IdMappings, namespaces: tuple[str, ...] = ()) -> Optional[Ahead]:
+    """A stage 1 for a new user namespace with these mappings, and new namespaces of these
+    kinds made in it ahead (the one `fork_early` forked, if there is one), or None when it
+    cannot be forked (the caller then starts one the ordinary way)."""
     global _early
     early, _early = _early, None
     if early is not None:
-        early.send_mappings(mappings)
+        early.send_mappings(mappings, namespaces)
         return early
     try:
-        return Ahead(mappings)
+        return Ahead(mappings, namespaces)
     except OSError:
         return None
 

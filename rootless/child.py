@@ -41,7 +41,7 @@ from .sync import Channel
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, NoReturn, Optional
+    from typing import Any, NoReturn, Optional, Sequence
 
 
 _NS_FLAGS = {
@@ -84,10 +84,11 @@ def detach_from_caller(sc: S.Syscalls) -> None:
 
 def run_stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[tuple[str, str, tuple[Any, ...]]],
                detach: bool, sc: S.Syscalls, in_userns: bool = False, cgroup: Optional[str] = None,
-               prepared: Optional[dict[str, Any]] = None) -> int:
+               prepared: Optional[dict[str, Any]] = None, made: frozenset[str] = frozenset()) -> int:
     """Stage 1's work; its exit status. in_userns: the user namespace is unshared and mapped;
     cgroup: the container's cgroup directory, where the init is forked if it can be;
-    prepared: the root file system mounted already (prepare_root)."""
+    prepared: the root file system mounted already (prepare_root); made: the new namespaces
+    that stage 1 is in already (make_namespaces: the spec asks for them new)."""
     if not in_userns:  # a stage 1 started ahead did these (ahead.py)
         detach_from_caller(sc)
     ns = namespaces(spec)
@@ -122,7 +123,7 @@ def run_stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[tuple[s
         fuse_pid = mount_rootfs(sc, root_desc, tied=not detach) if root_desc else None
     flags = 0
     for kind in ("pid", "uts", "ipc", "network"):
-        if kind in ns and ns[kind] is None:
+        if kind in ns and ns[kind] is None and kind not in made:
             flags |= _NS_FLAGS[kind]
     # Namespaces of another container (--pid container:NAME, --network ns:PATH...), joined in
     # the user namespace that owns them (joined above); a PID namespace takes effect for the
@@ -136,7 +137,7 @@ def run_stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[tuple[s
     sc.unshare(flags & ~new_pid)
     pid, in_cgroup = fork_init(sc, cgroup, new_pid)
     if pid == 0:
-        init(spec, chan, detach, sc, wait_cgroup=bool(cgroup) and not in_cgroup)
+        init(spec, chan, detach, sc, wait_cgroup=bool(cgroup) and not in_cgroup, made=made)
     if detach:
         chan.send("pid", pid=pid, fuse_pid=fuse_pid, in_cgroup=in_cgroup)
         chan.close()
@@ -165,6 +166,23 @@ def run_stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[tuple[s
         pass   # the host side is gone
     _after_exit(sc, done_w, after_exit)
     return status
+
+
+def make_namespaces(sc: S.Syscalls, kinds: Sequence[str]) -> frozenset[str]:
+    """A stage 1 started ahead, its user namespace mapped: the new UTS, IPC and network
+    namespaces that its container will have (of kinds), made before its spec comes, the
+    network one with `lo` up and ping allowed to group 0 (as the init does otherwise); the
+    ones made."""
+    made = frozenset(kind for kind in kinds if kind in ("uts", "ipc", "network"))
+    flags = 0
+    for kind in made:
+        flags |= _NS_FLAGS[kind]
+    if flags:
+        sc.unshare(flags)
+    if "network" in made:
+        sc.interface_up("lo")
+        _ping_group(sc, {})
+    return made
 
 
 def _own_mount_namespace(sc: S.Syscalls) -> None:
@@ -249,11 +267,12 @@ def _wait(pid: int) -> int:
 
 
 def init(spec: dict[str, Any], chan: Channel, detach: bool = False,
-         sc: Optional[S.Syscalls] = None, wait_cgroup: bool = False) -> NoReturn:
+         sc: Optional[S.Syscalls] = None, wait_cgroup: bool = False, made: frozenset[str] = frozenset()) -> NoReturn:
     """PID 1 of the container (wait_cgroup: not born in its cgroup, it waits for the host side
-    to move it there). Never returns: execs or exits."""
+    to move it there; made: the namespaces stage 1 made ahead, make_namespaces). Never
+    returns: execs or exits."""
     try:
-        _init(spec, chan, detach, sc or S.default(), wait_cgroup)
+        _init(spec, chan, detach, sc or S.default(), wait_cgroup, made)
     except ExecError as exc:
         chan.report(exc)
         os._exit(exc.exit_code)
@@ -262,7 +281,8 @@ def init(spec: dict[str, Any], chan: Channel, detach: bool = False,
     os._exit(EXIT_SETUP_FAILED)
 
 
-def _init(spec: dict[str, Any], chan: Channel, detach: bool, sc: S.Syscalls, wait_cgroup: bool = False) -> None:
+def _init(spec: dict[str, Any], chan: Channel, detach: bool, sc: S.Syscalls, wait_cgroup: bool = False,
+          made: frozenset[str] = frozenset()) -> None:
     if not detach:  # a detached init outlives stage 1 by design
         sc.set_pdeathsig(_signal.SIGKILL)
     go, stdio = chan.expect("go")
@@ -281,8 +301,11 @@ def _init(spec: dict[str, Any], chan: Channel, detach: bool, sc: S.Syscalls, wai
     process = spec["process"]
     rootfs = spec["root"]["path"]
     if ns.get("network", "") is None:
-        sc.interface_up("lo")   # a new network namespace starts with `lo` down; containers expect it up
-        _ping_group(sc, spec)
+        nested = spec.get("linux", {}).get("nestedIdMappings")
+        if "network" not in made:
+            sc.interface_up("lo")   # a new network namespace starts with `lo` down; containers expect it up
+        if "network" not in made or nested:   # made ahead: for gid 0 of the default mappings
+            _ping_group(sc, spec)
     if "uts" in ns and ns["uts"] is None and spec.get("hostname"):
         sc.sethostname(spec["hostname"])
     _sysctls(sc, spec.get("linux", {}).get("sysctl") or {})

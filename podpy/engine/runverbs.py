@@ -110,7 +110,7 @@ class RunVerbs:
             # Its stage 1 forked now (or at the command's start): it unshares and maps its user
             # namespace on the other CPU while this process creates the container (rootless/ahead.py).
             preload(paths.SHARED)
-            ahead = stage1.start(mappings)
+            ahead = stage1.start(mappings, new_namespaces(opts))
         else:
             stage1.discard_early()
         preload(paths.CREATE if opts.detach else (*paths.CREATE, *paths.FOREGROUND))
@@ -213,3 +213,17 @@ class RunVerbs:
                      retry=opts.retry, retry_delay=opts.retry_delay, warn=self.warn,
                      signature_policy=opts.signature_policy)
         return opts, None
+
+
+def new_namespaces(opts: CreateOptions) -> tuple[str, ...]:
+    """Of the UTS, IPC and network namespaces, the ones a container of these options gets new
+    (none in a pod; not those of --uts, --ipc or --network host, container:NAME or ns:PATH),
+    for its stage 1 to make ahead: a spec that has them otherwise does not fit that stage 1
+    (rootless/ahead.py), which then goes unused."""
+    if opts.pod:
+        return ()
+    def new(mode: Optional[str]) -> bool:
+        return not mode or mode != "host" and not mode.startswith(("container:", "ns:"))
+
+    kinds = tuple(kind for kind, mode in (("uts", opts.uts), ("ipc", opts.ipc)) if new(mode))
+    return (*kinds, "network") if all(new(mode) for mode in opts.network) else kinds

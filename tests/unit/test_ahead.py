@@ -14,6 +14,7 @@ DEFAULT = IdMappings((IdMap(0, 1000, 1), IdMap(1, 100000, 65536)), (IdMap(0, 100
 def _unforked(mappings):
     ahead = object.__new__(Ahead)
     ahead.mappings = mappings
+    ahead.namespaces = ()
     return ahead
 
 
@@ -181,3 +182,36 @@ def test_an_early_stage1_given_a_spec_and_never_launched_is_abandoned_and_reaped
     assert time.monotonic() - started < 4
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
+
+
+def test_a_stage1_that_made_namespaces_ahead_fits_only_specs_that_want_them_new():
+    ahead = _unforked(DEFAULT)
+    ahead.namespaces = ("uts", "network")
+    new = [{"type": "user"}, {"type": "mount"}, {"type": "uts"}, {"type": "network"}]
+    assert ahead.fits(_spec(new))
+    assert not ahead.fits(_spec([{"type": "user"}, {"type": "mount"}, {"type": "uts"}]))   # the host's network
+    joined = [{"type": "user"}, {"type": "uts"}, {"type": "network", "path": "/proc/1/ns/net"}]
+    assert not ahead.fits(_spec(joined))
+
+
+def test_a_stage1_makes_the_namespaces_it_is_asked_for_once_mapped():
+    """The kinds sent with the mappings: stage 1 is in new UTS, IPC and network namespaces
+    before any spec comes."""
+    import time
+
+    ahead = Ahead(None)
+    try:
+        ahead.send_mappings(_own(), ("uts", "ipc", "network"))
+        assert ahead.namespaces == ("uts", "ipc", "network")
+        _uid_map(ahead.pid)
+        deadline = time.monotonic() + 5
+        kinds = ("uts", "ipc", "net")
+        while time.monotonic() < deadline:
+            theirs = [os.readlink(f"/proc/{ahead.pid}/ns/{kind}") for kind in kinds]
+            if all(t != os.readlink(f"/proc/self/ns/{kind}") for t, kind in zip(theirs, kinds)):
+                break
+            time.sleep(0.01)
+        else:
+            raise AssertionError("stage 1 never made its namespaces")
+    finally:
+        ahead.discard()
