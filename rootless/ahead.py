@@ -239,7 +239,8 @@ class _MapWriter:
             data = _read_all(go)   # the mappings (an encoded spec's), or nothing: cancelled
             if data:
                 try:
-                    write_maps(os.getppid(), IdMappings.from_spec(_decode(data)))
+                    # one helper at a time: beside the host side's work, not ahead of it
+                    write_maps(os.getppid(), IdMappings.from_spec(_decode(data)), together=False)
                     os.write(done, b"ok")
                 except IdMapError as exc:
                     os.write(done, str(exc).encode(errors="replace")[:4000])
