@@ -47,22 +47,22 @@ class Ahead:
 
     __slots__ = ("pid", "host", "mappings", "namespaces", "handed", "_spec_w")
 
-    def __init__(self, mappings: Optional[IdMappings], namespaces: tuple[str, ...] = ()) -> None:
+    def __init__(self, mappings: Optional[IdMappings], plan: Optional[dict[str, Any]] = None) -> None:
         """Fork stage 1; mappings None: they are not known yet, `send_mappings` gives them (and
-        namespaces). namespaces: the kinds (uts, ipc, network) that the container is expected
-        to have new, which stage 1 makes once its maps are written; a spec that has them
-        otherwise does not fit."""
+        the plan). plan: what stage 1 makes once its maps are written, as the container is
+        expected to have it: "namespaces", the kinds (uts, ipc, network) it has new (a spec that
+        has them otherwise does not fit), and "mounts", for child.mount_ahead."""
         from .sync import Channel
 
         self.mappings = mappings
-        self.namespaces = namespaces
+        self.namespaces = tuple(plan.get("namespaces", ())) if plan else ()
         host, inside = Channel.pair()
         spec_r, spec_w = os.pipe2(os.O_CLOEXEC)
         parent = os.getpid()
         pid = os.fork()
         if pid == 0:
             os.close(spec_w)
-            _stage1(inside, spec_r, [host.fileno()], parent, mappings, namespaces)
+            _stage1(inside, spec_r, [host.fileno()], parent, mappings, plan)
         os.close(spec_r)
         inside.close()
         self.pid: int = pid
@@ -70,13 +70,14 @@ class Ahead:
         self.handed: Optional[Channel] = None
         self._spec_w = spec_w
 
-    def send_mappings(self, mappings: IdMappings, namespaces: tuple[str, ...] = ()) -> None:
+    def send_mappings(self, mappings: IdMappings, plan: Optional[dict[str, Any]] = None) -> None:
         """The mappings of a stage 1 forked before they were known: its user namespace gets
-        them; and the namespaces to make once they are written (as __init__'s)."""
+        them; and what to make once they are written (the plan, as __init__'s)."""
         assert self.mappings is None and self.host is not None, "this stage 1 has its mappings"
-        self.mappings, self.namespaces = mappings, namespaces
+        self.mappings = mappings
+        self.namespaces = tuple(plan.get("namespaces", ())) if plan else ()
         try:
-            _write_frame(self._spec_w, _encode({**mappings.to_spec(), "namespaces": list(namespaces)}))
+            _write_frame(self._spec_w, _encode({**mappings.to_spec(), "plan": plan}))
         except BrokenPipeError:
             pass  # stage 1 failed: its error is on the channel
 
@@ -152,11 +153,11 @@ class Ahead:
 # -- the child's side ------------------------------------------------------------------------
 
 def _stage1(chan: Channel, spec_fd: int, host_side_fds: list[int], parent: int,
-            mappings: Optional[IdMappings], namespaces: tuple[str, ...]) -> NoReturn:
+            mappings: Optional[IdMappings], plan: Optional[dict[str, Any]]) -> NoReturn:
     """Unshare the user namespace and have its maps written (mappings None: they come as the
-    pipe's first frame, with the namespaces), make the namespaces asked for, then read the job
-    from spec_fd (end of file: not wanted, exit quietly) and run it as child.stage1 would.
-    Never returns."""
+    pipe's first frame, with the plan), take root's ids and a mount namespace of our own there,
+    make what the plan says, then read the job from spec_fd (end of file: not wanted, exit
+    quietly) and run it as child.stage1 would. Never returns."""
     from .errors import EXIT_SETUP_FAILED
 
     code = EXIT_SETUP_FAILED
@@ -183,14 +184,17 @@ def _stage1(chan: Channel, spec_fd: int, host_side_fds: list[int], parent: int,
                 maps.cancel()
                 os._exit(0)
             maps.go(data)
-            namespaces = tuple(_decode(data).get("namespaces", ()))
+            plan = _decode(data).get("plan")
         else:
             maps.go(_encode(mappings.to_spec()))
             from . import child  # the rest of stage 1, imported while the maps are written
 
         child.detach_from_caller(sc)
         maps.wait()
-        made = child.make_namespaces(sc, namespaces)
+        plan = plan or {}
+        made = child.make_namespaces(sc, plan.get("namespaces", ()))
+        child.enter_own_root(sc)
+        ready = child.mount_ahead(sc, plan.get("mounts"), made)
         data = _read_frame(spec_fd)
         if data is None:
             os._exit(0)
@@ -205,7 +209,8 @@ def _stage1(chan: Channel, spec_fd: int, host_side_fds: list[int], parent: int,
             job = _decode(data)
         os.close(spec_fd)
         code = child.run_stage1(job["spec"], chan, job["after_exit"], job["detach"], sc, in_userns=True,
-                                cgroup=job.get("cgroup"), prepared=prepared, made=made)
+                                cgroup=job.get("cgroup"), prepared=prepared, made=made, rooted=True,
+                                ready=ready)
     except BaseException as exc:  # noqa: BLE001 - reported to the host side
         chan.report(exc)
     os._exit(code)
@@ -344,17 +349,17 @@ def _read_frame(fd: int) -> Optional[bytes]:
 
 # -- the host side's entry ------------------------------------------------------------------
 
-def start(mappings: IdMappings, namespaces: tuple[str, ...] = ()) -> Optional[Ahead]:
-    """A stage 1 for a new user namespace with these mappings, and new namespaces of these
-    kinds made in it ahead (the one `fork_early` forked, if there is one), or None when it
-    cannot be forked (the caller then starts one the ordinary way)."""
+def start(mappings: IdMappings, plan: Optional[dict[str, Any]] = None) -> Optional[Ahead]:
+    """A stage 1 for a new user namespace with these mappings, which makes what the plan says
+    ahead (Ahead's; the one `fork_early` forked, if there is one), or None when it cannot be
+    forked (the caller then starts one the ordinary way)."""
     global _early
     early, _early = _early, None
     if early is not None:
-        early.send_mappings(mappings, namespaces)
+        early.send_mappings(mappings, plan)
         return early
     try:
-        return Ahead(mappings, namespaces)
+        return Ahead(mappings, plan)
     except OSError:
         return None
 

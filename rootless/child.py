@@ -84,16 +84,19 @@ def detach_from_caller(sc: S.Syscalls) -> None:
 
 def run_stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[tuple[str, str, tuple[Any, ...]]],
                detach: bool, sc: S.Syscalls, in_userns: bool = False, cgroup: Optional[str] = None,
-               prepared: Optional[dict[str, Any]] = None, made: frozenset[str] = frozenset()) -> int:
+               prepared: Optional[dict[str, Any]] = None, made: frozenset[str] = frozenset(),
+               rooted: bool = False, ready: Optional[dict[str, Any]] = None) -> int:
     """Stage 1's work; its exit status. in_userns: the user namespace is unshared and mapped;
     cgroup: the container's cgroup directory, where the init is forked if it can be;
     prepared: the root file system mounted already (prepare_root); made: the new namespaces
-    that stage 1 is in already (make_namespaces: the spec asks for them new)."""
+    that stage 1 is in already (make_namespaces: the spec asks for them new); rooted: root's
+    ids and a mount namespace of our own taken already (enter_own_root); ready: mounts made
+    ahead for the init to move into place (mount_ahead)."""
     if not in_userns:  # a stage 1 started ahead did these (ahead.py)
         detach_from_caller(sc)
     ns = namespaces(spec)
-    if prepared is not None:
-        pass   # prepare_root took our ids
+    if rooted:
+        pass   # enter_own_root took our ids
     elif in_userns:
         sc.setresgid(0, 0, 0)
         sc.setresuid(0, 0, 0)
@@ -114,7 +117,8 @@ def run_stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[tuple[s
         sc.setresuid(0, 0, 0)
     root_desc = spec.get("rootfsMount")
     if prepared is None:
-        _own_mount_namespace(sc)
+        if not rooted:
+            _own_mount_namespace(sc)
         fuse_pid = mount_rootfs(sc, root_desc, tied=not detach) if root_desc else None
     elif root_desc == prepared:
         fuse_pid = None
@@ -137,7 +141,7 @@ def run_stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[tuple[s
     sc.unshare(flags & ~new_pid)
     pid, in_cgroup = fork_init(sc, cgroup, new_pid)
     if pid == 0:
-        init(spec, chan, detach, sc, wait_cgroup=bool(cgroup) and not in_cgroup, made=made)
+        init(spec, chan, detach, sc, wait_cgroup=bool(cgroup) and not in_cgroup, made=made, ready=ready)
     if detach:
         chan.send("pid", pid=pid, fuse_pid=fuse_pid, in_cgroup=in_cgroup)
         chan.close()
@@ -191,14 +195,55 @@ def _own_mount_namespace(sc: S.Syscalls) -> None:
     sc.mount(None, "/", None, S.MS_REC | S.MS_PRIVATE)
 
 
-def prepare_root(sc: S.Syscalls, rootfs: dict[str, Any]) -> None:
-    """A stage 1 started ahead, its user namespace mapped: take root's ids there and mount the
-    container's root file system (an overlay or a bind: no server process) in a mount
-    namespace of our own, before the spec comes (run_stage1's prepared)."""
+def enter_own_root(sc: S.Syscalls) -> None:
+    """A stage 1 started ahead, its user namespace mapped: take root's ids there and a mount
+    namespace of our own, before the spec comes (run_stage1's rooted)."""
     sc.setresgid(0, 0, 0)
     sc.setresuid(0, 0, 0)
     _own_mount_namespace(sc)
+
+
+def prepare_root(sc: S.Syscalls, rootfs: dict[str, Any]) -> None:
+    """A stage 1 started ahead, rooted (enter_own_root): mount the container's root file
+    system (an overlay or a bind: no server process) before the spec comes (run_stage1's
+    prepared)."""
     mount_rootfs(sc, rootfs)
+
+
+def mount_ahead(sc: S.Syscalls, plan: Optional[dict[str, Any]], made: frozenset[str]) -> Optional[dict[str, Any]]:
+    """A stage 1 started ahead, rooted, in the new namespaces it made: the kernel file systems
+    a container usually has below /dev and at /sys (plan["groups"]: lists of OCI mounts, each
+    under the first's destination), mounted before the spec comes on a tmpfs of our mount
+    namespace at plan["scratch"] (a directory of the runtime's, made if missing). mqueue and
+    sysfs show the IPC and network namespaces of whoever mounts them: a group with those is
+    made only when they are the container's own (made). The init binds a group into place when
+    the spec's mounts from its place on are the group's (rootfs.mount_all); the rest goes with
+    the old root at pivot_root. What was made, as `ready` for run_stage1 (None: nothing)."""
+    from .mounts import mount_one
+
+    if not plan:
+        return None
+    needs = {"mqueue": "ipc", "sysfs": "network"}
+    groups = [g for g in plan.get("groups", []) if all(needs[m["type"]] in made for m in g if m.get("type") in needs)]
+    if not groups:
+        return None
+    scratch = plan["scratch"]
+    try:
+        os.makedirs(scratch, 0o700, exist_ok=True)
+        sc.mount("tmpfs", scratch, "tmpfs", S.MS_NOSUID | S.MS_NODEV | S.MS_NOEXEC, "mode=700,size=64k")
+    except OSError:
+        return None
+    built = []
+    for group in groups:
+        try:
+            for m in group:
+                mount_one(sc, scratch, m)
+                if m["destination"] == "/dev" and m.get("type") == "tmpfs":
+                    R.populate_dev(sc, scratch)
+        except Exception:  # noqa: BLE001 - the init mounts this group and the ones after it itself
+            break
+        built.append(group)
+    return {"scratch": scratch, "groups": built} if built else None
 
 
 def _after_exit(sc: S.Syscalls, done_w: int, after_exit: Optional[tuple[str, str, tuple[Any, ...]]],
@@ -267,12 +312,13 @@ def _wait(pid: int) -> int:
 
 
 def init(spec: dict[str, Any], chan: Channel, detach: bool = False,
-         sc: Optional[S.Syscalls] = None, wait_cgroup: bool = False, made: frozenset[str] = frozenset()) -> NoReturn:
+         sc: Optional[S.Syscalls] = None, wait_cgroup: bool = False, made: frozenset[str] = frozenset(),
+         ready: Optional[dict[str, Any]] = None) -> NoReturn:
     """PID 1 of the container (wait_cgroup: not born in its cgroup, it waits for the host side
-    to move it there; made: the namespaces stage 1 made ahead, make_namespaces). Never
-    returns: execs or exits."""
+    to move it there; made: the namespaces stage 1 made ahead, make_namespaces; ready: the
+    mounts it made ahead, mount_ahead). Never returns: execs or exits."""
     try:
-        _init(spec, chan, detach, sc or S.default(), wait_cgroup, made)
+        _init(spec, chan, detach, sc or S.default(), wait_cgroup, made, ready)
     except ExecError as exc:
         chan.report(exc)
         os._exit(exc.exit_code)
@@ -282,7 +328,7 @@ def init(spec: dict[str, Any], chan: Channel, detach: bool = False,
 
 
 def _init(spec: dict[str, Any], chan: Channel, detach: bool, sc: S.Syscalls, wait_cgroup: bool = False,
-          made: frozenset[str] = frozenset()) -> None:
+          made: frozenset[str] = frozenset(), ready: Optional[dict[str, Any]] = None) -> None:
     if not detach:  # a detached init outlives stage 1 by design
         sc.set_pdeathsig(_signal.SIGKILL)
     go, stdio = chan.expect("go")
@@ -315,7 +361,7 @@ def _init(spec: dict[str, Any], chan: Channel, detach: bool, sc: S.Syscalls, wai
     notify = None
     if spec.get("linux", {}).get("bindNotify"):
         from .network import bindnotify as notify   # before pivot_root, as seccomp above
-    R.mount_all(sc, rootfs, spec.get("mounts", []))
+    R.mount_all(sc, rootfs, spec.get("mounts", []), ready)
     cwd = process.get("cwd") or "/"
     cwd_host = resolve_in_root(rootfs, cwd)
     if not os.path.isdir(cwd_host):

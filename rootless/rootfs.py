@@ -20,7 +20,9 @@ from .errors import SyscallError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Optional, Sequence
+
+    from .userns import IdMap
 
     from .syscalls import Syscalls
 
@@ -40,6 +42,12 @@ DEFAULT_READONLY = (
 )
 
 _NOSUID_NODEV_NOEXEC = MS_NOSUID | MS_NODEV | MS_NOEXEC
+
+
+def tty_gid_mapped(gids: Sequence[IdMap]) -> bool:
+    """Whether the tty group (gid 5) is mapped in a user namespace of these gid maps (devpts's
+    gid=5 then)."""
+    return any(m.container_id <= 5 < m.container_id + m.size for m in gids)
 
 
 def default_mounts(tty_gid_mapped: bool, own_netns: bool, own_pidns: bool = True, ipc: str = "private",
@@ -104,11 +112,24 @@ def populate_dev(sc: Syscalls, rootfs: str) -> None:
             pass
 
 
-def mount_all(sc: Syscalls, rootfs: str, mounts: list[dict[str, Any]]) -> None:
-    """Mount every OCI mount below rootfs; /dev gets its nodes right after its tmpfs."""
+def mount_all(sc: Syscalls, rootfs: str, mounts: list[dict[str, Any]], ready: Optional[dict[str, Any]] = None) -> None:
+    """Mount every OCI mount below rootfs; /dev gets its nodes right after its tmpfs. ready:
+    groups of these mounts made ahead below a scratch directory (child.mount_ahead), each
+    bound into place with its mounts, in one call, where the spec's mounts from there on are
+    the group's."""
     from .mounts import mount_one
 
-    for m in mounts:
+    groups = ready["groups"] if ready else ()
+    skip = 0
+    for i, m in enumerate(mounts):
+        if skip:
+            skip -= 1
+            continue
+        group = next((g for g in groups if mounts[i:i + len(g)] == g), None)
+        if group is not None:
+            _move_ready(sc, rootfs, ready["scratch"], m["destination"])   # type: ignore[index]
+            skip = len(group) - 1
+            continue
         try:
             mount_one(sc, rootfs, m)
         except SyscallError as exc:
@@ -121,6 +142,16 @@ def mount_all(sc: Syscalls, rootfs: str, mounts: list[dict[str, Any]]) -> None:
             raise
         if m["destination"] == "/dev" and m.get("type") == "tmpfs":
             populate_dev(sc, rootfs)
+
+
+def _move_ready(sc: Syscalls, rootfs: str, scratch: str, destination: str) -> None:
+    from .mounts import ensure_target, resolve_in_root
+
+    dest = resolve_in_root(rootfs, destination)
+    ensure_target(dest, True)
+    # a recursive bind rather than a move: the copies are new mounts, listed in mountinfo in
+    # the order the container's other mounts are (the root file system first), as without
+    sc.mount(scratch + destination, dest, None, MS_BIND | MS_REC)
 
 
 def pivot(sc: Syscalls, rootfs: str) -> None:

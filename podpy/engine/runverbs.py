@@ -11,8 +11,9 @@ from ..errors import InvalidArgument
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Callable, Optional
+    from typing import Any, Callable, Optional
 
+    from rootless.userns import IdMappings
     from storage.images import Image
 
     from ..state import ContainerRecord
@@ -110,7 +111,7 @@ class RunVerbs:
             # Its stage 1 forked now (or at the command's start): it unshares and maps its user
             # namespace on the other CPU while this process creates the container (rootless/ahead.py).
             preload(paths.SHARED)
-            ahead = stage1.start(mappings, new_namespaces(opts))
+            ahead = stage1.start(mappings, ahead_plan(opts, mappings, self.rt.cfg.runroot))
         else:
             stage1.discard_early()
         preload(paths.CREATE if opts.detach else (*paths.CREATE, *paths.FOREGROUND))
@@ -213,6 +214,23 @@ class RunVerbs:
                      retry=opts.retry, retry_delay=opts.retry_delay, warn=self.warn,
                      signature_policy=opts.signature_policy)
         return opts, None
+
+
+def ahead_plan(opts: CreateOptions, mappings: IdMappings, runroot: str) -> dict[str, Any]:
+    """What the stage 1 of a foreground run makes before its spec comes (rootless/ahead.py):
+    the namespaces its container gets new (new_namespaces) and, in them, the kernel file
+    systems of the container's /dev and its /sys as the spec has them when the options change
+    none of them (rootless.rootfs.default_mounts, as the spec builder calls it), on a scratch
+    directory of the runtime's; the init uses them where the spec's mounts are those."""
+    from rootless import rootfs
+
+    from .kernelopts import DEFAULT_SHM
+
+    mounts = rootfs.default_mounts(rootfs.tty_gid_mapped(mappings.gids), True, True, "private", DEFAULT_SHM)
+    dev = [m for m in mounts if m["destination"] == "/dev" or m["destination"].startswith("/dev/")]
+    sysfs = [m for m in mounts if m["destination"] == "/sys"]
+    return {"namespaces": list(new_namespaces(opts)),
+            "mounts": {"scratch": os.path.join(runroot, "ahead"), "groups": [dev, sysfs]}}
 
 
 def new_namespaces(opts: CreateOptions) -> tuple[str, ...]:

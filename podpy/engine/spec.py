@@ -264,12 +264,12 @@ class SpecBuilder:
         if mappings is not None:
             namespaces.insert(0, {"type": "user"})
             linux.update(mappings.to_spec())
-            tty_gid_mapped = any(m.container_id <= 5 < m.container_id + m.size for m in mappings.gids)
+            tty_gid_mapped = rootfs.tty_gid_mapped(mappings.gids)
         if nested is not None:
             # --userns=keep-id|auto, --uidmap: the container's namespace nests in the default one
             # (the maps count in its ids); see rootless.child.
             linux["nestedIdMappings"] = nested.to_spec()
-            tty_gid_mapped = any(m.container_id <= 5 < m.container_id + m.size for m in nested.gids)
+            tty_gid_mapped = rootfs.tty_gid_mapped(nested.gids)
         if not cfg.privileged:
             unmask = set(cfg.unmask)
             linux["maskedPaths"] = [p for p in rootfs.DEFAULT_MASKED if "ALL" not in unmask and p not in unmask]

@@ -201,7 +201,7 @@ def test_a_stage1_makes_the_namespaces_it_is_asked_for_once_mapped():
 
     ahead = Ahead(None)
     try:
-        ahead.send_mappings(_own(), ("uts", "ipc", "network"))
+        ahead.send_mappings(_own(), {"namespaces": ["uts", "ipc", "network"]})
         assert ahead.namespaces == ("uts", "ipc", "network")
         _uid_map(ahead.pid)
         deadline = time.monotonic() + 5

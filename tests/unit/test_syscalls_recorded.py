@@ -78,7 +78,8 @@ def _spec(tmp_path: Path) -> dict:
     }
 
 
-def _start(spec: dict, fail: tuple[str, int] | None = None, prepared: dict | None = None):
+def _start(spec: dict, fail: tuple[str, int] | None = None, prepared: dict | None = None,
+           plan: dict | None = None):
     """Fork stage 1 with a recorder and play the host side (without id maps). Returns stage 1's
     pid, the init's pid (0 when it never came), the error the host side got (or None), and the
     recorded calls as (pid, method, arguments). prepared: a stage 1 started ahead (ahead.py)
@@ -95,8 +96,12 @@ def _start(spec: dict, fail: tuple[str, int] | None = None, prepared: dict | Non
         try:
             host.close()
             sc = Recorder(w, fail)
+            made = child.make_namespaces(sc, (plan or {}).get("namespaces", ()))
+            child.enter_own_root(sc)
+            ready = child.mount_ahead(sc, (plan or {}).get("mounts"), made)
             child.prepare_root(sc, prepared)
-            code = child.run_stage1(spec, inside, None, False, sc, in_userns=True, prepared=prepared)
+            code = child.run_stage1(spec, inside, None, False, sc, in_userns=True, prepared=prepared, rooted=True,
+                                    made=made, ready=ready)
         finally:
             os._exit(code)
     os.close(w)
@@ -199,7 +204,7 @@ def test_a_root_mounted_ahead_of_the_spec_is_not_mounted_again(tmp_path):
     stage1, init, error, calls, status = _start(spec, prepared=dict(spec["rootfsMount"]))
     assert error is None and status == 0
     assert _brief(calls, stage1, root) == [
-        ("setresgid", 0), ("setresuid", 0),                 # prepare_root, before the spec
+        ("setresgid", 0), ("setresuid", 0),                 # enter_own_root, before the spec
         ("unshare", S.CLONE_NEWNS),
         ("mount", "/"),
         ("mount", "<root>"),
@@ -207,6 +212,63 @@ def test_a_root_mounted_ahead_of_the_spec_is_not_mounted_again(tmp_path):
         ("umount2", "<root>"),
     ]
     assert ("mount", "<root>/proc") in _brief(calls, init, root)
+
+
+def test_namespaces_and_mounts_made_ahead_are_used_where_the_spec_has_them(tmp_path):
+    """A stage 1 started ahead with a plan (runverbs.ahead_plan): its UTS, IPC and network
+    namespaces made (loopback up) and the default /dev and /sys mounted on a scratch tmpfs
+    before the spec; the init binds each group into place in one call where the spec's mounts
+    are the group's, and makes neither the namespaces nor the loopback again."""
+    spec = _spec(tmp_path)
+    root = spec["root"]["path"]
+    mounts = spec["mounts"]
+    scratch = str(tmp_path / "scratch")
+    plan = {"namespaces": ["uts", "ipc", "network"],
+            "mounts": {"scratch": scratch, "groups": [mounts[1:5], mounts[5:6]]}}
+    stage1, init, error, calls, status = _start(spec, prepared=dict(spec["rootfsMount"]), plan=plan)
+    assert error is None and status == 0
+    brief = [(name, what.replace(scratch, "<scratch>") if isinstance(what, str) else what)
+             for name, *rest in _brief(calls, stage1, root) for what in (rest[0] if rest else "",)]
+    devices = [("mount", f"<scratch>/dev/{d}") for d in rootfs.DEVICES]
+    assert brief == [
+        ("unshare", S.CLONE_NEWUTS | S.CLONE_NEWIPC | S.CLONE_NEWNET),   # the namespaces, once mapped
+        ("interface_up", "lo"), ("sysctl", "net/ipv4/ping_group_range"),
+        ("setresgid", 0), ("setresuid", 0), ("unshare", S.CLONE_NEWNS), ("mount", "/"),
+        ("mount", "<scratch>"), ("mount", "<scratch>/dev"), *devices, ("mount", "<scratch>/dev/pts"),
+        ("mount", "<scratch>/dev/mqueue"), ("mount", "<scratch>/dev/shm"), ("mount", "<scratch>/sys"),
+        ("mount", "<root>"),                                 # the root file system, given ahead
+        ("unshare", S.CLONE_NEWPID),                         # the rest of the spec's namespaces
+        ("umount2", "<root>"),
+    ]
+    init_calls = _brief(calls, init, root)
+    assert ("interface_up", "lo") not in init_calls
+    assert init_calls[init_calls.index(("sethostname", "box")) + 1:init_calls.index(("pivot_root",))] == [
+        ("mount", "<root>/proc"), ("mount", "<root>/dev"), ("mount", "<root>/sys")]
+    binds = [args for who, name, args in calls if who == init and name == "mount" and args[1] != f"{root}/proc"][:2]
+    assert binds == [[f"{scratch}/dev", f"{root}/dev", None, S.MS_BIND | S.MS_REC, None],
+                     [f"{scratch}/sys", f"{root}/sys", None, S.MS_BIND | S.MS_REC, None]]
+
+
+def test_mounts_made_ahead_that_the_spec_does_not_have_are_left(tmp_path):
+    """A spec whose /dev/shm is not the default one (--shm-size): the init mounts that group
+    itself; the /sys made ahead is still the spec's."""
+    spec = _spec(tmp_path)
+    root = spec["root"]["path"]
+    mounts = spec["mounts"]
+    plan = {"namespaces": ["uts", "ipc", "network"],
+            "mounts": {"scratch": str(tmp_path / "scratch"), "groups": [[dict(m) for m in mounts[1:5]], mounts[5:6]]}}
+    mounts[4] = {**mounts[4], "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=1m"]}
+    stage1, init, error, calls, status = _start(spec, prepared=dict(spec["rootfsMount"]), plan=plan)
+    assert error is None and status == 0
+    init_calls = _brief(calls, init, root)
+    devices = [("mount", f"<root>/dev/{d}") for d in rootfs.DEVICES]
+    assert init_calls[init_calls.index(("sethostname", "box")) + 1:init_calls.index(("pivot_root",))] == [
+        ("mount", "<root>/proc"), ("mount", "<root>/dev"), *devices, ("mount", "<root>/dev/pts"),
+        ("mount", "<root>/dev/mqueue"), ("mount", "<root>/dev/shm"), ("mount", "<root>/sys")]
+    sys_mount = [args for who, name, args in calls if who == init and name == "mount" and args[1] == f"{root}/sys"]
+    assert sys_mount == [[str(tmp_path / "scratch" / "sys"), f"{root}/sys", None, S.MS_BIND | S.MS_REC, None]]
+    shm = [args for who, name, args in calls if who == init and name == "mount" and args[1] == f"{root}/dev/shm"]
+    assert shm[0][2] == "tmpfs" and "size=1m" in shm[0][4]
 
 
 def test_a_spec_for_another_root_than_the_one_mounted_ahead_replaces_it(tmp_path):
