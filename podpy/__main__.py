@@ -20,7 +20,7 @@ _NOT_FOREGROUND = frozenset(("-d", "--detach", "--help", "-h", "--remote", "-r",
 
 def _foreground_run(args: list[str]) -> bool:
     """Whether this command line looks like a rootless foreground `run`, from its words alone
-    (nothing is parsed yet): for rootless/ahead.py's fork_early. A wrong guess costs only a
+    (nothing is parsed yet): for rootless/early.py's fork. A wrong guess costs only a
     stage 1 let go unused; a run that does not look like one forks its stage 1 later."""
     if not args or args[0] != "run" or os.geteuid() == 0:
         return False
@@ -45,9 +45,9 @@ def main() -> None:
         code = generator(sys.argv[1:], name)
     else:
         if _foreground_run(sys.argv[1:]):
-            from rootless.ahead import fork_early
+            from rootless import early
 
-            fork_early()   # its stage 1 forked now, from the small interpreter of the start
+            early.fork()   # its stage 1 forked now, from the small interpreter of the start
         from podpy.cli.main import main as cli_main
 
         code = cli_main()

@@ -7,14 +7,14 @@ namespace and have its id maps written (by a helper of its own, newuidmap/newgid
 on the second CPU while the host side creates the container; `parent.launch` then hands
 it the spec through a pipe and carries on as for a stage 1 forked there.
 
-The earliest point is before the command line is parsed (`fork_early`, from podpy's
+The earliest point is before the command line is parsed (`early.fork`, from podpy's
 `main` when the words look like a foreground `run`): the child is then forked from an
 interpreter that has imported next to nothing. Both processes pay a copy of every page of
 the other's memory they write while both live (copy-on-write: some 4 us a page here), so
 a fork from the small interpreter of the start costs the host side far less than one from
 the command that has parsed its command line and loaded the engine. The mappings, not
 known yet then, follow as the pipe's first frame (`start`); a guess that turns out wrong
-(a detached run, --preserve-fds, a remote engine) lets the child go (`discard_early`).
+(a detached run, --preserve-fds, a remote engine) lets the child go (`let_go`).
 
 The host side imports nothing heavy here before the fork. The child loads libc, forks its
 map-writing helper, unshares, and only then imports the rest of child.py (the mount and
@@ -56,6 +56,9 @@ class Ahead:
 
         self.mappings = mappings
         self.namespaces = tuple(plan.get("namespaces", ())) if plan else ()
+        self.handed: Optional[Channel] = None
+        if mappings is None:   # adopted (early.py): _adopt sets the rest
+            return
         host, inside = Channel.pair()
         spec_r, spec_w = os.pipe2(os.O_CLOEXEC)
         parent = os.getpid()
@@ -67,8 +70,17 @@ class Ahead:
         inside.close()
         self.pid: int = pid
         self.host: Optional[Channel] = host
-        self.handed: Optional[Channel] = None
         self._spec_w = spec_w
+
+    @classmethod
+    def _adopt(cls, forked: tuple[int, Any, int]) -> "Ahead":
+        """The stage 1 that early.fork forked (its pid, our socket, its pipe), without mappings yet."""
+        from .sync import Channel
+
+        ahead = cls(None)
+        ahead.pid, sock, ahead._spec_w = forked
+        ahead.host = Channel(sock)
+        return ahead
 
     def send_mappings(self, mappings: IdMappings, plan: Optional[dict[str, Any]] = None) -> None:
         """The mappings of a stage 1 forked before they were known: its user namespace gets
@@ -151,6 +163,14 @@ class Ahead:
 
 
 # -- the child's side ------------------------------------------------------------------------
+
+def early_stage1(inside: Any, spec_fd: int, host_fd: int, parent: int) -> NoReturn:
+    """Stage 1 as early.fork forks it (its channel's socket, the pipe, the host side's socket's
+    descriptor): the mappings come through the pipe."""
+    from .sync import Channel
+
+    _stage1(Channel(inside), spec_fd, [host_fd], parent, None, None)
+
 
 def _stage1(chan: Channel, spec_fd: int, host_side_fds: list[int], parent: int,
             mappings: Optional[IdMappings], plan: Optional[dict[str, Any]]) -> NoReturn:
@@ -349,38 +369,23 @@ def _read_frame(fd: int) -> Optional[bytes]:
 
 # -- the host side's entry ------------------------------------------------------------------
 
-def start(mappings: IdMappings, plan: Optional[dict[str, Any]] = None) -> Optional[Ahead]:
+def start(mappings: IdMappings, plan: Optional[dict[str, Any]] = None,
+          forked: Optional[tuple[int, Any, int]] = None) -> Optional[Ahead]:
     """A stage 1 for a new user namespace with these mappings, which makes what the plan says
-    ahead (Ahead's; the one `fork_early` forked, if there is one), or None when it cannot be
-    forked (the caller then starts one the ordinary way)."""
-    global _early
-    early, _early = _early, None
-    if early is not None:
-        early.send_mappings(mappings, plan)
-        return early
+    ahead (Ahead's): the one early.fork forked when given it (forked: early.take()'s), else
+    one forked now; None when it cannot be forked (the caller then starts one the ordinary
+    way)."""
+    if forked is not None:
+        ahead = Ahead._adopt(forked)
+        ahead.send_mappings(mappings, plan)
+        return ahead
     try:
         return Ahead(mappings, plan)
     except OSError:
         return None
 
 
-_early: Optional[Ahead] = None
-
-
-def fork_early() -> None:
-    """Fork a stage 1 now, at the start of a command that looks like a foreground run, for
-    `start` to take (see the module's docstring). Nothing when it cannot be forked."""
-    global _early
-    if _early is None:
-        try:
-            _early = Ahead(None)
-        except OSError:
-            pass
-
-
-def discard_early() -> None:
-    """Let the stage 1 of `fork_early` go: the command is not a foreground run after all."""
-    global _early
-    early, _early = _early, None
-    if early is not None:
-        early.discard()
+def let_go(forked: tuple[int, Any, int]) -> None:
+    """Let the stage 1 that early.fork forked go (forked: early.take()'s): the command is not
+    a foreground run after all."""
+    Ahead._adopt(forked).discard()

@@ -32,9 +32,12 @@ def split_globals(args: list[str]) -> tuple[Globals, Optional[str], list[str]]:
 def _discard_early_stage1() -> None:
     """Let go the stage 1 that `main` forked for what looked like a foreground run
     (rootless/ahead.py), if it did: before --preserve-fds counts descriptors, its pipes closed."""
-    ahead = sys.modules.get("rootless.ahead")
-    if ahead is not None:
-        ahead.discard_early()
+    early = sys.modules.get("rootless.early")
+    forked = early.take() if early is not None else None
+    if forked is not None:
+        from rootless.ahead import let_go
+
+        let_go(forked)
 
 
 def run_or_create(command: str, fields: dict, g: Globals) -> int:

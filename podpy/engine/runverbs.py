@@ -106,14 +106,16 @@ class RunVerbs:
         ahead = None
         mappings = None if opts.detach else self.rt.userns_mappings
         from rootless import ahead as stage1
+        from rootless import early
 
+        forked = early.take()   # the stage 1 forked at the command's start, if it was
         if mappings is not None:
             # Its stage 1 forked now (or at the command's start): it unshares and maps its user
             # namespace on the other CPU while this process creates the container (rootless/ahead.py).
             preload(paths.SHARED)
-            ahead = stage1.start(mappings, ahead_plan(opts, mappings, self.rt.cfg.runroot))
-        else:
-            stage1.discard_early()
+            ahead = stage1.start(mappings, ahead_plan(opts, mappings, self.rt.cfg.runroot), forked)
+        elif forked is not None:
+            stage1.let_go(forked)
         preload(paths.CREATE if opts.detach else (*paths.CREATE, *paths.FOREGROUND))
         from .create import create
         if opts.detach and opts.cgroups not in ("split", "no-conmon"):

@@ -110,6 +110,14 @@ def test_a_root_given_to_a_stage1_that_died_is_dropped_without_error(tmp_path):
     ahead.discard()
 
 
+def _early_forked() -> Ahead:
+    """A stage 1 as podpy's main forks it (rootless/early.py), adopted as `start` adopts it."""
+    from rootless import early
+
+    early.fork()
+    return Ahead._adopt(early.take())
+
+
 def _uid_map(pid: int) -> str:
     """The uid map of pid's own user namespace once made and written (waited for, up to 5 s)."""
     import time
@@ -127,9 +135,9 @@ def _uid_map(pid: int) -> str:
 
 
 def test_a_stage1_forked_before_its_mappings_maps_its_namespace_with_those_sent_later():
-    """fork_early's kind: forked with no mappings, it unshares and waits; the mappings sent
+    """early.fork's kind: forked with no mappings, it unshares and waits; the mappings sent
     afterwards are the ones its namespace gets."""
-    ahead = Ahead(None)
+    ahead = _early_forked()
     try:
         ahead.send_mappings(_own())
         assert ahead.mappings == _own()
@@ -141,25 +149,24 @@ def test_a_stage1_forked_before_its_mappings_maps_its_namespace_with_those_sent_
 
 def test_an_early_stage1_is_taken_by_start_and_one_let_go_is_reaped():
     from rootless import ahead as stage1
+    from rootless import early
 
-    stage1.fork_early()
-    early = stage1._early
-    assert early is not None and early.mappings is None
-    taken = stage1.start(_own())
-    assert taken is early and stage1._early is None   # taken once
-    assert taken.mappings == _own()
+    early.fork()
+    pid = early._forked[0]
+    forked = early.take()
+    assert early.take() is None   # taken once
+    taken = stage1.start(_own(), None, forked)
+    assert taken.pid == pid and taken.mappings == _own()
     taken.discard()
-    stage1.fork_early()
-    pid = stage1._early.pid
-    stage1.discard_early()
-    assert stage1._early is None
+    early.fork()
+    forked = early.take()
+    stage1.let_go(forked)
     with pytest.raises(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
-    stage1.discard_early()   # none: nothing happens
+        os.waitpid(forked[0], os.WNOHANG)
 
 
 def test_an_early_stage1_let_go_before_its_mappings_exits(tmp_path):
-    ahead = Ahead(None)
+    ahead = _early_forked()
     pid = ahead.pid
     ahead.discard()
     with pytest.raises(ChildProcessError):
@@ -171,7 +178,7 @@ def test_an_early_stage1_given_a_spec_and_never_launched_is_abandoned_and_reaped
 
     from rootless import parent
 
-    ahead = Ahead(None)
+    ahead = _early_forked()
     pid = ahead.pid
     ahead.send_mappings(_own())
     spec = _spec([{"type": "user"}, {"type": "mount"}], _own())
@@ -199,7 +206,7 @@ def test_a_stage1_makes_the_namespaces_it_is_asked_for_once_mapped():
     before any spec comes."""
     import time
 
-    ahead = Ahead(None)
+    ahead = _early_forked()
     try:
         ahead.send_mappings(_own(), {"namespaces": ["uts", "ipc", "network"]})
         assert ahead.namespaces == ("uts", "ipc", "network")

@@ -1,5 +1,5 @@
-"""podpy's main forks a foreground run's stage 1 before it parses anything (rootless/ahead.py's
-fork_early), guessing from the words of the command line: which words count as one."""
+"""podpy's main forks a foreground run's stage 1 before it parses anything (rootless/early.py's
+fork), guessing from the words of the command line: which words count as one."""
 
 import os
 
