@@ -16,7 +16,8 @@ the command that has parsed its command line and loaded the engine. The mappings
 known yet then, follow as the pipe's first frame (`start`); a guess that turns out wrong
 (a detached run, --preserve-fds, a remote engine) lets the child go (`let_go`).
 
-The host side imports nothing heavy here before the fork. The child loads libc, forks its
+Every such stage 1 is forked by early.py (`start`, with nothing imported for it) and adopted
+here (`Ahead`). The child loads libc, forks its
 map-writing helper, unshares, and only then imports the rest of child.py (the mount and
 seccomp code) while the helper runs newuidmap and newgidmap.
 
@@ -47,40 +48,22 @@ class Ahead:
 
     __slots__ = ("pid", "host", "mappings", "namespaces", "handed", "_spec_w")
 
-    def __init__(self, mappings: Optional[IdMappings], plan: Optional[dict[str, Any]] = None) -> None:
-        """Fork stage 1; mappings None: they are not known yet, `send_mappings` gives them (and
-        the plan). plan: what stage 1 makes once its maps are written, as the container is
-        expected to have it: "namespaces", the kinds (uts, ipc, network) it has new (a spec that
-        has them otherwise does not fit), and "mounts", for child.mount_ahead."""
+    def __init__(self, forked: tuple[int, Any, int, bool], mappings: Optional[IdMappings] = None,
+                 plan: Optional[dict[str, Any]] = None) -> None:
+        """The stage 1 that early.start forked (its pid, our end of its channel, the write end of
+        its pipe, whether it was given its mappings); mappings and plan: those it was given,
+        else `send_mappings` gives them. plan: what stage 1 makes once its maps are written,
+        as the container is expected to have it: "namespaces", the kinds (uts, ipc, network)
+        it has new (a spec that has them otherwise does not fit), and "mounts", for
+        child.mount_ahead."""
         from .sync import Channel
 
+        pid, sock, self._spec_w, _given = forked
+        self.pid: int = pid
+        self.host: Optional[Channel] = Channel(sock)
+        self.handed: Optional[Channel] = None
         self.mappings = mappings
         self.namespaces = tuple(plan.get("namespaces", ())) if plan else ()
-        self.handed: Optional[Channel] = None
-        if mappings is None:   # adopted (early.py): _adopt sets the rest
-            return
-        host, inside = Channel.pair()
-        spec_r, spec_w = os.pipe2(os.O_CLOEXEC)
-        parent = os.getpid()
-        pid = os.fork()
-        if pid == 0:
-            os.close(spec_w)
-            _stage1(inside, spec_r, [host.fileno()], parent, mappings, plan)
-        os.close(spec_r)
-        inside.close()
-        self.pid: int = pid
-        self.host: Optional[Channel] = host
-        self._spec_w = spec_w
-
-    @classmethod
-    def _adopt(cls, forked: tuple[int, Any, int]) -> "Ahead":
-        """The stage 1 that early.fork forked (its pid, our socket, its pipe), without mappings yet."""
-        from .sync import Channel
-
-        ahead = cls(None)
-        ahead.pid, sock, ahead._spec_w = forked
-        ahead.host = Channel(sock)
-        return ahead
 
     def send_mappings(self, mappings: IdMappings, plan: Optional[dict[str, Any]] = None) -> None:
         """The mappings of a stage 1 forked before they were known: its user namespace gets
@@ -164,12 +147,13 @@ class Ahead:
 
 # -- the child's side ------------------------------------------------------------------------
 
-def early_stage1(inside: Any, spec_fd: int, host_fd: int, parent: int) -> NoReturn:
-    """Stage 1 as early.fork forks it (its channel's socket, the pipe, the host side's socket's
-    descriptor): the mappings come through the pipe."""
+def forked_stage1(inside: Any, spec_fd: int, host_fd: int, parent: int, mappings: Optional[IdMappings],
+                  plan: Optional[dict[str, Any]]) -> NoReturn:
+    """Stage 1 as early.start forks it (its channel's socket, the pipe, the host side's
+    socket's descriptor, the host side's pid, and the mappings and plan when they were known)."""
     from .sync import Channel
 
-    _stage1(Channel(inside), spec_fd, [host_fd], parent, None, None)
+    _stage1(Channel(inside), spec_fd, [host_fd], parent, mappings, plan)
 
 
 def _stage1(chan: Channel, spec_fd: int, host_side_fds: list[int], parent: int,
@@ -369,23 +353,21 @@ def _read_frame(fd: int) -> Optional[bytes]:
 
 # -- the host side's entry ------------------------------------------------------------------
 
-def start(mappings: IdMappings, plan: Optional[dict[str, Any]] = None,
-          forked: Optional[tuple[int, Any, int]] = None) -> Optional[Ahead]:
-    """A stage 1 for a new user namespace with these mappings, which makes what the plan says
-    ahead (Ahead's): the one early.fork forked when given it (forked: early.take()'s), else
-    one forked now; None when it cannot be forked (the caller then starts one the ordinary
-    way)."""
-    if forked is not None:
-        ahead = Ahead._adopt(forked)
-        ahead.send_mappings(mappings, plan)
-        return ahead
-    try:
-        return Ahead(mappings, plan)
-    except OSError:
+def start(forked: Optional[tuple[int, Any, int, bool]], mappings: IdMappings,
+          plan: Optional[dict[str, Any]] = None) -> Optional[Ahead]:
+    """The stage 1 that early.start forked (None: none could be, and None), for a new user
+    namespace with these mappings, which makes what the plan says ahead (Ahead's): sent them
+    now when it was forked before they were known."""
+    if forked is None:
         return None
+    if forked[3]:
+        return Ahead(forked, mappings, plan)
+    ahead = Ahead(forked)
+    ahead.send_mappings(mappings, plan)
+    return ahead
 
 
-def let_go(forked: tuple[int, Any, int]) -> None:
-    """Let the stage 1 that early.fork forked go (forked: early.take()'s): the command is not
-    a foreground run after all."""
-    Ahead._adopt(forked).discard()
+def let_go(forked: tuple[int, Any, int, bool]) -> None:
+    """Let a stage 1 that early.start forked go unused: the command is not a foreground run
+    after all."""
+    Ahead(forked).discard()

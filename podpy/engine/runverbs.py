@@ -113,7 +113,8 @@ class RunVerbs:
             # Its stage 1 forked now (or at the command's start): it unshares and maps its user
             # namespace on the other CPU while this process creates the container (rootless/ahead.py).
             preload(paths.SHARED)
-            ahead = stage1.start(mappings, ahead_plan(opts, mappings, self.rt.cfg.runroot), forked)
+            plan = ahead_plan(opts, mappings, self.rt.cfg.runroot)
+            ahead = stage1.start(forked or early.start(mappings, plan), mappings, plan)
         elif forked is not None:
             stage1.let_go(forked)
         preload(paths.CREATE if opts.detach else (*paths.CREATE, *paths.FOREGROUND))
@@ -242,6 +243,7 @@ def new_namespaces(opts: CreateOptions) -> tuple[str, ...]:
     (rootless/ahead.py), which then goes unused."""
     if opts.pod:
         return ()
+
     def new(mode: Optional[str]) -> bool:
         return not mode or mode != "host" and not mode.startswith(("container:", "ns:"))
 

@@ -11,6 +11,13 @@ from rootless.userns import IdMap, IdMappings
 DEFAULT = IdMappings((IdMap(0, 1000, 1), IdMap(1, 100000, 65536)), (IdMap(0, 1000, 1), IdMap(1, 100000, 65536)))
 
 
+def _started(mappings):
+    """A stage 1 forked with its mappings, as a run forks one late (early.start)."""
+    from rootless import early
+
+    return Ahead(early.start(mappings), mappings)
+
+
 def _unforked(mappings):
     ahead = object.__new__(Ahead)
     ahead.mappings = mappings
@@ -36,7 +43,7 @@ def test_does_not_fit_other_maps_a_joined_namespace_or_none():
 
 def test_a_discarded_stage1_exits_and_is_reaped():
     own = IdMappings((IdMap(0, os.getuid(), 1),), (IdMap(0, os.getgid(), 1),))
-    ahead = Ahead(own)
+    ahead = _started(own)
     pid = ahead.pid
     ahead.discard()
     with pytest.raises(ChildProcessError):
@@ -49,7 +56,7 @@ def _own() -> IdMappings:
 
 
 def test_give_discards_a_stage1_the_spec_does_not_fit():
-    ahead = Ahead(_own())
+    ahead = _started(_own())
     pid = ahead.pid
     assert ahead.give(_spec([{"type": "user"}], DEFAULT), None) is False
     assert ahead.handed is None
@@ -65,7 +72,7 @@ def test_a_given_stage1_that_is_never_launched_is_abandoned_and_reaped(tmp_path)
 
     from rootless import parent
 
-    ahead = Ahead(_own())
+    ahead = _started(_own())
     pid = ahead.pid
     spec = _spec([{"type": "user"}, {"type": "mount"}], _own())
     spec.update(process={"args": ["/bin/true"], "cwd": "/"}, root={"path": str(tmp_path)})
@@ -87,7 +94,7 @@ def test_a_stage1_given_its_root_ahead_and_then_let_go_exits_and_is_reaped(tmp_p
     source.mkdir()
     target.mkdir()
     (source / "mark").write_text("x")
-    ahead = Ahead(_own())
+    ahead = _started(_own())
     pid = ahead.pid
     ahead.prepare({"type": "bind", "source": str(source), "target": str(target)})
     ahead.prepare({"type": "fuse-overlayfs", "target": str(target)})   # not ahead: left for the spec
@@ -103,7 +110,7 @@ def test_a_root_given_to_a_stage1_that_died_is_dropped_without_error(tmp_path):
     as the failure is on the channel for launch to report."""
     import signal
 
-    ahead = Ahead(_own())
+    ahead = _started(_own())
     os.kill(ahead.pid, signal.SIGKILL)
     os.waitpid(ahead.pid, 0)
     ahead.prepare({"type": "bind", "source": str(tmp_path), "target": str(tmp_path)})
@@ -115,7 +122,7 @@ def _early_forked() -> Ahead:
     from rootless import early
 
     early.fork()
-    return Ahead._adopt(early.take())
+    return Ahead(early.take())
 
 
 def _uid_map(pid: int) -> str:
@@ -155,7 +162,7 @@ def test_an_early_stage1_is_taken_by_start_and_one_let_go_is_reaped():
     pid = early._forked[0]
     forked = early.take()
     assert early.take() is None   # taken once
-    taken = stage1.start(_own(), None, forked)
+    taken = stage1.start(forked, _own())
     assert taken.pid == pid and taken.mappings == _own()
     taken.discard()
     early.fork()
@@ -222,3 +229,10 @@ def test_a_stage1_makes_the_namespaces_it_is_asked_for_once_mapped():
             raise AssertionError("stage 1 never made its namespaces")
     finally:
         ahead.discard()
+
+
+def test_no_stage1_when_none_could_be_forked():
+    """early.start's None (the fork failed): start gives none, and the launch forks its own."""
+    from rootless import ahead as stage1
+
+    assert stage1.start(None, _own()) is None
