@@ -132,54 +132,63 @@ def test_registry_update_dry_run_and_rollback(systemd, podpy, reg, tmp_path, ima
     ref = f"{reg.host}/au/app-{p.variant}:latest"
     push(_layout(tmp_path, image_tar, "one", ["sleep", "600"]), ref)
     p("pull", "-q", "--tls-verify=false", ref)
-    first = _image_id(p, ref)
-    unit = systemd.unit("au-reg", ref, "registry")
-    systemd.systemctl("start", unit)
-    before = _ctr(p, "au-reg")
-    assert before["State"]["Status"] == "running" and before["Image"] == first
-    assert before["Config"]["Labels"]["PODMAN_SYSTEMD_UNIT"] == unit
+    images = []
+    try:
+        first = _image_id(p, ref)
+        images.append(first)
+        unit = systemd.unit("au-reg", ref, "registry")
+        systemd.systemctl("start", unit)
+        before = _ctr(p, "au-reg")
+        assert before["State"]["Status"] == "running" and before["Image"] == first
+        assert before["Config"]["Labels"]["PODMAN_SYSTEMD_UNIT"] == unit
 
-    # the same digest in the registry: nothing to do
-    rows = json.loads(systemd.auto_update("--format", "json").stdout)
-    assert [(r["Unit"], r["ContainerName"], r["Image"], r["Policy"], r["Updated"]) for r in rows] == \
-        [(unit, "au-reg", ref, "registry", "false")]
-    assert rows[0]["ContainerID"] == before["Id"] and rows[0]["Container"] == f"{before['Id'][:12]} (au-reg)"
+        # the same digest in the registry: nothing to do
+        rows = json.loads(systemd.auto_update("--format", "json").stdout)
+        assert [(r["Unit"], r["ContainerName"], r["Image"], r["Policy"], r["Updated"]) for r in rows] == \
+            [(unit, "au-reg", ref, "registry", "false")]
+        assert rows[0]["ContainerID"] == before["Id"] and rows[0]["Container"] == f"{before['Id'][:12]} (au-reg)"
 
-    # a new image under the tag: --dry-run says pending and changes nothing
-    push(_layout(tmp_path, image_tar, "two", ["sleep", "601"]), ref)
-    res = systemd.auto_update("--dry-run", "--format", "{{.ContainerName}} {{.Updated}}")
-    assert res.stdout == "au-reg pending\n"
-    assert _ctr(p, "au-reg")["Id"] == before["Id"] and _image_id(p, ref) == first
-    assert not (systemd.base / "calls.log").read_text().count("restart")
+        # a new image under the tag: --dry-run says pending and changes nothing
+        push(_layout(tmp_path, image_tar, "two", ["sleep", "601"]), ref)
+        res = systemd.auto_update("--dry-run", "--format", "{{.ContainerName}} {{.Updated}}")
+        assert res.stdout == "au-reg pending\n"
+        assert _ctr(p, "au-reg")["Id"] == before["Id"] and _image_id(p, ref) == first
+        assert not (systemd.base / "calls.log").read_text().count("restart")
 
-    # the update: pulled, the unit restarted, a new container on the new image
-    res = systemd.auto_update()
-    lines = res.stdout.splitlines()
-    assert lines[0].split() == ["UNIT", "CONTAINER", "IMAGE", "POLICY", "UPDATED"]
-    assert lines[1].split() == [unit, before["Id"][:12], "(au-reg)", ref, "registry", "true"]
-    second = _image_id(p, ref)
-    after = _ctr(p, "au-reg")
-    assert second != first and after["Image"] == second and after["Id"] != before["Id"]
-    assert after["State"]["Status"] == "running" and after["Config"]["Cmd"] == ["sleep", "601"]
-    assert f"restart {unit} 0" in (systemd.base / "calls.log").read_text()
+        # the update: pulled, the unit restarted, a new container on the new image
+        res = systemd.auto_update()
+        lines = res.stdout.splitlines()
+        assert lines[0].split() == ["UNIT", "CONTAINER", "IMAGE", "POLICY", "UPDATED"]
+        assert lines[1].split() == [unit, before["Id"][:12], "(au-reg)", ref, "registry", "true"]
+        second = _image_id(p, ref)
+        images.append(second)
+        after = _ctr(p, "au-reg")
+        assert second != first and after["Image"] == second and after["Id"] != before["Id"]
+        assert after["State"]["Status"] == "running" and after["Config"]["Cmd"] == ["sleep", "601"]
+        assert f"restart {unit} 0" in (systemd.base / "calls.log").read_text()
 
-    # a broken image (its command does not exist: `run` fails, READY=1 never comes): the
-    # restart fails, the tag goes back to the image that ran, and the unit runs on it again
-    push(_layout(tmp_path, image_tar, "broken", ["/no/such/command"]), ref)
-    res = systemd.auto_update("--format", "{{.Unit}}|{{.Updated}}")
-    assert res.stdout == f"{unit}|rolled back\n", res.stderr
-    assert _image_id(p, ref) == second
-    rolled = _ctr(p, "au-reg")
-    assert rolled["Image"] == second and rolled["State"]["Status"] == "running" and rolled["Id"] != after["Id"]
-    calls = (systemd.base / "calls.log").read_text().splitlines()
-    assert calls[-2:] == [f"restart {unit} 1", f"restart {unit} 0"]
+        # a broken image (its command does not exist: `run` fails, READY=1 never comes): the
+        # restart fails, the tag goes back to the image that ran, and the unit runs on it again
+        push(_layout(tmp_path, image_tar, "broken", ["/no/such/command"]), ref)
+        res = systemd.auto_update("--format", "{{.Unit}}|{{.Updated}}")
+        assert res.stdout == f"{unit}|rolled back\n", res.stderr
+        assert _image_id(p, ref) == second
+        rolled = _ctr(p, "au-reg")
+        assert rolled["Image"] == second and rolled["State"]["Status"] == "running" and rolled["Id"] != after["Id"]
+        calls = (systemd.base / "calls.log").read_text().splitlines()
+        assert calls[-2:] == [f"restart {unit} 1", f"restart {unit} 0"]
 
-    # without --rollback the failure is reported and the unit is left down
-    res = systemd.auto_update("--rollback=false", check=False)
-    assert res.returncode == 125
-    assert [r.split()[-1] for r in res.stdout.splitlines()[1:]] == ["failed"]
-    assert f'restarting systemd unit "{unit}" failed' in res.stderr
-    assert p("container", "exists", "au-reg", check=False).returncode == 1
+        # without --rollback the failure is reported and the unit is left down
+        res = systemd.auto_update("--rollback=false", check=False)
+        assert res.returncode == 125
+        assert [r.split()[-1] for r in res.stdout.splitlines()[1:]] == ["failed"]
+        assert f'restarting systemd unit "{unit}" failed' in res.stderr
+        assert p("container", "exists", "au-reg", check=False).returncode == 1
+    finally:
+        # the store is shared with the other tests of this process: nothing of ours stays in it
+        # (its images have busybox's layer, which image tree would show under their tags)
+        p("rm", "-f", "au-reg", check=False)
+        p("rmi", "-f", ref, *images, check=False)
 
 
 def test_local_policy_and_containers_left_alone(systemd, podpy, busybox):
