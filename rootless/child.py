@@ -155,6 +155,8 @@ def run_stage1(spec: dict[str, Any], chan: Channel, after_exit: Optional[tuple[s
     chan.send("pid", fds=[done_r], pid=pid, fuse_pid=fuse_pid, in_cgroup=in_cgroup)
     os.close(done_r)
     chan.close()
+    if after_exit is not None:
+        _import_quietly(after_exit[0])   # now, while the init sets the container up: not after it
     status = _wait(pid)
     if root_desc:
         try:
@@ -276,6 +278,15 @@ def _after_exit(sc: S.Syscalls, done_w: int, after_exit: Optional[tuple[str, str
             rest()
         except Exception:  # noqa: BLE001 - garbage left is the next command's
             pass
+
+
+def _import_quietly(module: str) -> None:
+    """Import the module of the after-exit step ahead (what fails is tried again, and passed
+    over, by _after_exit)."""
+    try:
+        __import__(module)
+    except Exception:  # noqa: BLE001
+        pass
 
 
 def _join_parent(sc: S.Syscalls, path: str) -> None:

@@ -22,6 +22,8 @@ from __future__ import annotations
 import fcntl
 import os
 
+from .fsutil import remove_tree
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable, Optional
@@ -166,8 +168,6 @@ def discard(path: str, root: str, *others: str) -> Optional[Callable[[], None]]:
     others: directories that go with it (the container's runtime directory) when they are on
     the same file system, moved into the garbage with it; one that is not (a runtime directory
     on tmpfs, where removing is cheap) or that is gone already is left to its owner."""
-    from .fsutil import remove_tree
-
     try:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except FileNotFoundError:
