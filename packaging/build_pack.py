@@ -19,6 +19,10 @@ endian); and, one a line in the same order, the names' numbers of the pack's mod
 imports when it is executed, comma-separated. A module's file is where its name says
 (a/b.py, or a/b/__init__.py for a package) under SITE.
 
+A module's `from __future__ import` statements become the compiler flags they stand for: the
+pack's code does not import the __future__ module at run time (the ordinary import's does,
+for one more file found and loaded by every command), and binds no name for the feature.
+
 Outside the command line's and the API's packages (whose functions' docstrings and annotations
 typer and the API server read), a module is compiled lean: without its functions' and
 classes' docstrings and its functions' annotations (_Lean).
@@ -137,6 +141,23 @@ class _Lean(ast.NodeTransformer):
         return node
 
 
+def without_future_imports(tree: ast.Module) -> int:
+    """Take the module's `from __future__ import` statements out of tree; the compiler flags
+    that they turn on."""
+    import __future__
+
+    flags = 0
+    body = []
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+            for alias in node.names:
+                flags |= getattr(__future__, alias.name).compiler_flag
+            continue
+        body.append(node)
+    tree.body = body
+    return flags
+
+
 def build(site: str) -> tuple[int, int]:
     """Write the pack; (modules, bytes)."""
     site = os.path.abspath(site)
@@ -153,8 +174,9 @@ def build(site: str) -> tuple[int, int]:
         with open(path, "rb") as f:
             source = f.read()
         tree = ast.parse(source, path)
-        code_tree = _Lean().visit(ast.parse(source, path)) if lean(name) else tree
-        blob = marshal.dumps(compile(code_tree, path, "exec", dont_inherit=True, optimize=0))
+        code_tree = _Lean().visit(ast.parse(source, path)) if lean(name) else ast.parse(source, path)
+        futures = without_future_imports(code_tree)
+        blob = marshal.dumps(compile(code_tree, path, "exec", flags=futures, dont_inherit=True, optimize=0))
         entries[name] = [is_pkg, rel, st.st_mtime_ns, st.st_size, offset, len(blob),
                          imported_at_load(tree, name, is_pkg)]
         blobs.append(blob)

@@ -282,6 +282,27 @@ print("ok")
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
 
 
+def test_packed_modules_keep_their_future_features_without_importing_the_future_module(site):
+    """`from __future__ import annotations` is the compiler's flag in the pack's code: the
+    annotations the CLI keeps are still strings, and no module of the pack imports __future__."""
+    script = """
+import sys
+sys.path[:] = [{site!r}] + sys.path
+import podpy, podpy.cli.common, podpy.engine.runoptions
+assert podpy.cli.common.__loader__.__name__ == "Pack"
+assert "__future__" not in sys.modules, "imported"
+assert not hasattr(podpy.cli.common, "annotations")
+hints = [a for f in vars(podpy.cli.common).values() if getattr(f, "__module__", "") == "podpy.cli.common"
+         for a in getattr(f, "__annotations__", {{}}).values()]
+assert hints and all(isinstance(a, str) for a in hints), hints
+assert all(isinstance(a, str) for a in podpy.engine.runoptions.CreateOptions.__annotations__.values())
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-S", "-c", script.format(site=str(site))],
+                         capture_output=True, text=True, cwd="/")
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
 def test_the_index_records_each_modules_file_and_where_its_code_is(site):
     import marshal
 
