@@ -9,9 +9,9 @@ that happens on a successful execve, because the socket is close-on-exec.
 from __future__ import annotations
 
 import _socket
+import _struct   # struct's C half: struct.py is one more file to find and load on every run
 import marshal
 import os
-import struct
 
 from .errors import RuntimeFailure, SetupError, from_wire
 
@@ -48,7 +48,7 @@ class Channel:
         fields["type"] = kind
         data = self.encode(fields)
         if fds:
-            rights = struct.pack(f"{len(fds)}i", *fds)
+            rights = _struct.pack(f"{len(fds)}i", *fds)
             self.sock.sendmsg([data], [(_SOL_SOCKET, _SCM_RIGHTS, rights)])
         else:
             self.sock.send(data)
@@ -83,7 +83,7 @@ class Channel:
         for level, kind, payload in ancillary:
             if level == _SOL_SOCKET and kind == _SCM_RIGHTS:
                 usable = len(payload) - len(payload) % 4
-                fds.extend(struct.unpack(f"{usable // 4}i", payload[:usable]))
+                fds.extend(_struct.unpack(f"{usable // 4}i", payload[:usable]))
         if not data:
             for fd in fds:
                 os.close(fd)

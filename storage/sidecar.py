@@ -21,12 +21,12 @@ from __future__ import annotations
 import os
 
 from . import fastjson as json
+from .drivers.base import RECORD as DRIVER
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Optional
 
-DRIVER = "driver.json"
 IMAGE = "image.json"
 IMAGE_CONFIG = "config"
 IMAGE_MANIFEST = "manifest"

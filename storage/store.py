@@ -29,9 +29,9 @@ import time
 
 from . import fastjson as json
 from . import images as img
-from . import reference, sidecar
+from . import reference
 from .db import STORAGE_SCHEMA, Database
-from .drivers.base import LAYER_ROOT_MODE, Driver
+from .drivers.base import LAYER_ROOT_MODE, RECORD as DRIVER_RECORD, Driver
 from .errors import DatabaseDamaged, ImageInUseError, ImageUnknownError, LayerError, StorageError, no_space
 from .staging import Staging, abandoned
 
@@ -156,7 +156,9 @@ class Store:
                 c.execute("INSERT OR IGNORE INTO meta VALUES ('driver', ?)", (self.driver.name,))
             row = self.db.conn.execute("SELECT value FROM meta WHERE key='driver'").fetchone()
         stored = row[0]
-        if not os.path.exists(sidecar.driver_path(self.root)):
+        if not os.path.exists(os.path.join(self.root, DRIVER_RECORD)):
+            from . import sidecar   # imported only to write it: off the way of every other command
+
             sidecar.write_json(sidecar.driver_path(self.root), {"driver": stored})
         compatible = {stored, self.driver.name} <= {"overlay", "fuse-overlayfs"}
         if stored != self.driver.name and not compatible:
@@ -394,6 +396,8 @@ class Store:
             manifest = json.dumps(doc, separators=(",", ":"))
             digest = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
         self._claim(image=image_id)   # its files go if this command dies before its row is in
+        from . import sidecar
+
         sidecar.write_image_config(self.root, image_id, text)   # outside the lock: it never changes
         with records.Rewriting(self.db, self.root, "images"), self.db.write() as c:
             losers = self._owners(c, names)
@@ -408,11 +412,15 @@ class Store:
 
     def image_signatures(self, image_id: str) -> Optional[bytes]:
         """The signatures kept with an image (set_image_signatures' data), None when it has none."""
+        from . import sidecar
+
         return sidecar.read_image_signatures(self.root, image_id)
 
     def set_image_signatures(self, image_id: str, data: bytes) -> None:
         """Keep data (the image's signatures, whole) beside the image, replacing what was there in one
         rename; under the images' write lock, so a removal of the image in between leaves no file."""
+        from . import sidecar
+
         with self.db.write() as c:
             if c.execute("SELECT 1 FROM images WHERE id=?", (image_id,)).fetchone() is None:
                 raise ImageUnknownError(f"image {image_id[:12]} is not in the store")

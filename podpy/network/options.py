@@ -11,7 +11,6 @@ from __future__ import annotations
 import _socket
 
 from ..errors import InvalidArgument
-from ..formats import GoStruct
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -369,6 +368,8 @@ def ports_from_json(groups: Optional[list[dict[str, Any]]]) -> list[dict[str, An
 def inspect_ports(ports: list[dict[str, Any]], exposed: list[tuple[int, str]]) -> dict[str, Any]:
     """inspect's NetworkSettings.Ports and HostConfig.PortBindings: "80/tcp": [{HostIp, HostPort}];
     exposed ports that are not published map to null."""
+    from ..formats import GoStruct   # not at the top: formats is off a run's way
+
     out: dict[str, Any] = {f"{port}/{proto}": None for port, proto in exposed}
     for p in ports:
         key = f"{p['container_port']}/{p['protocol']}"

@@ -7,8 +7,8 @@ for what the fd is (empty when it has none).
 
 from __future__ import annotations
 
+import _struct   # struct's C half (struct.py is a file more to load on every run)
 import fcntl
-import struct
 
 from ..errors import SyscallError
 from . import numbers as N
@@ -17,9 +17,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Union
 
-_WINSIZE = struct.Struct("HHHH")    # rows, columns, x and y pixels
-_INT = struct.Struct("i")
-_IFREQ_FLAGS = struct.Struct("16sH14x")   # struct ifreq: the name, then ifr_flags
+_WINSIZE = _struct.Struct("HHHH")    # rows, columns, x and y pixels
+_INT = _struct.Struct("i")
+_IFREQ_FLAGS = _struct.Struct("16sH14x")   # struct ifreq: the name, then ifr_flags
 
 
 def _ioctl(name: str, fd: int, request: int, arg: Union[int, bytes, bytearray] = 0, path: str = "",
@@ -85,7 +85,7 @@ def notif_send(listener: int, resp: bytes) -> None:
 
 def notif_id_valid(listener: int, nid: int) -> None:
     _ioctl("SECCOMP_IOCTL_NOTIF_ID_VALID", listener, N.SECCOMP_IOCTL_NOTIF_ID_VALID,
-           bytearray(struct.pack("=Q", nid)), mutate=True)
+           bytearray(_struct.pack("=Q", nid)), mutate=True)
 
 
 def notif_addfd(listener: int, addfd: bytes) -> None:

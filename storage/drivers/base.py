@@ -63,6 +63,9 @@ def merged_dir(cdir: str) -> str:
 # parallel, before their parents are in place.
 LAYER_ROOT_MODE = 0o555
 
+# The file at a store's top that records the driver the store was made with (storage/sidecar.py).
+RECORD = "driver.json"
+
 
 def root_mode(top_layer_dir: str | None) -> int:
     """The mode a container's writable root starts with: its image's top layer's, else

@@ -43,6 +43,17 @@ def test_run_path_keeps_slow_standard_modules_out():
     assert not {m for m in mods if m.startswith("podpy.imagebuild")}, "the run path imports the build package"
 
 
+def test_a_foreground_run_without_network_loads_no_module_it_does_not_use():
+    """struct.py (the C half does), the output formats (for listings) and the records beside the
+    store's data (written by other commands) are one more file each to find and load."""
+    mods = _modules_after("from podpy.cli import runargs\nrunargs.parse('run', ['--rm', 'img', 'true'])\n"
+                          "import podpy.engine.runverbs, podpy.engine.foreground, podpy.engine.create\n"
+                          "import podpy.network.start, podpy.network.options, podpy.network.files, storage.store\n"
+                          "import rootless.ahead, rootless.parent, rootless.sync, rootless._ffi.ioctl, podpy.__main__")
+    assert "storage.store" in mods and "rootless.sync" in mods
+    assert not {"struct", "podpy.formats", "storage.sidecar"} & mods, sorted({"struct", "podpy.formats", "storage.sidecar"} & mods)
+
+
 def test_run_path_leaves_user_network_code_alone():
     """pyroute2 (~120 ms) and ipaddress are for user networks only: the default network, none,
     host and published ports do without them."""
