@@ -12,6 +12,11 @@ import sys
 # a build) collects once its objects have grown by this many.
 YOUNG_THRESHOLD = 100_000
 
+# What every command line needs first, preloaded (podpy.preload) with what these import, from
+# one read of the pack rather than one each through importlib (podpy/engine/paths.py names
+# the rest of each fast verb's way)
+COMMAND_LINE = ("podpy.cli.main", "podpy.cli.render", "podpy.engine.paths")
+
 
 # words of a `run` that make it anything but a rootless foreground run here (--preserve-fds:
 # its descriptors are counted, and the early stage 1's pipes must not be among them)
@@ -48,6 +53,9 @@ def main() -> None:
             from rootless import early
 
             early.fork()   # its stage 1 forked now, from the small interpreter of the start
+        from podpy import preload
+
+        preload(COMMAND_LINE)
         from podpy.cli.main import main as cli_main
 
         code = cli_main()

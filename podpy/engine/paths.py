@@ -7,16 +7,17 @@ needs costs that path its import.
 a foreground container's stage 1 first (rootless/ahead.py: its user namespace is made and
 mapped on the other CPU meanwhile) and then preloads the rest of its way."""
 
-ENGINE = ("podpy.cli.runargs", "podpy.cli.render", "podpy.engine.runoptions", "podpy.engine.runverbs")
+ENGINE = ("podpy.cli.runargs", "podpy.cli.render", "podpy.engine.runoptions", "podpy.engine.runverbs",
+          "podpy.engine.context", "podpy.engine.kernelopts")
 CREATE = ("storage.db", "storage.store", "podpy.state", "podpy.engine.reconcile", "podpy.engine.create",
           "storage.drivers.overlay", "storage.transports.refs", "podpy.engine.retries",
           "podpy.registry.conf", "podpy.engine.procopts", "podpy.engine.cgroupopts", "podpy.network.config",
           "podpy.engine.healthopts")
 FOREGROUND = ("podpy.engine.foreground", "rootless.parent", "podpy.network.files", "podpy.network.start",
               "podpy.engine.hooks", "rootless.cgroups")
-EXEC = ("podpy.cli.runargs", "podpy.engine.runoptions", "podpy.engine.execute", "rootless.tty", "rootless.execute",
-        "rootless.child", "podpy.engine.forward", "podpy.engine.spec", "rootless.userns", "storage.drivers.overlay",
-        "storage.fsutil")
+EXEC = ("podpy.cli.runargs", "podpy.engine.runoptions", "podpy.engine.context", "podpy.engine.execute",
+        "rootless.tty", "rootless.execute", "rootless.child", "podpy.engine.forward", "podpy.engine.spec",
+        "rootless.userns", "storage.drivers.overlay", "storage.fsutil")
 
 # What both sides of a foreground run need: imported just before stage 1's fork, the host
 # side's copy serves stage 1 as well (the mount helpers of its set-up, the removal of a --rm

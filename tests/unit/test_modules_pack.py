@@ -200,8 +200,38 @@ def test_the_pack_lists_each_modules_top_level_imports(site):
 def test_the_preload_lists_name_modules_that_exist():
     from podpy.engine import paths
 
-    for name in (*paths.ENGINE, *paths.CREATE, *paths.FOREGROUND, *paths.EXEC, *paths.SHARED, *paths.PATHS["run"]):
+    from podpy import __main__ as entry
+
+    for name in (*paths.ENGINE, *paths.CREATE, *paths.FOREGROUND, *paths.EXEC, *paths.SHARED, *paths.PATHS["run"],
+                 *entry.COMMAND_LINE):
         assert (ROOT / (name.replace(".", "/") + ".py")).exists() or (ROOT / name.replace(".", "/")).is_dir(), name
+
+
+def test_a_run_preloads_the_modules_its_command_line_and_engine_import_on_the_way(site):
+    """What every command line imports first (podpy/__main__.py's COMMAND_LINE) and the modules a
+    `run` imports before the engine's own preload (paths.PATHS["run"]) come from the preloads,
+    with what they import at their top, not one by one through importlib."""
+    from podpy import __main__ as entry
+    from podpy.engine import paths
+
+    index = build_pack.read_index((site / "podpy" / build_pack.PACK).read_bytes())
+    seen: set[str] = set()
+
+    def closure(name: str) -> None:
+        if name in seen or name not in index:
+            return
+        seen.add(name)
+        if "." in name:
+            closure(name.rpartition(".")[0])
+        for imported in index[name][6]:
+            closure(imported)
+
+    for name in (*entry.COMMAND_LINE, *paths.PATHS["run"]):
+        closure(name)
+    wanted = {"podpy.cli.main", "podpy.cli.common", "podpy.cli.globalflags", "podpy.cli.render", "podpy.errors",
+              "storage.fastjson", "podpy.engine.paths", "podpy.cli.runargs", "podpy.engine.runverbs",
+              "podpy.engine.context", "podpy.config", "podpy.events", "podpy.engine.kernelopts"}
+    assert wanted <= seen, sorted(wanted - seen)
 
 
 def test_preload_stops_at_a_module_whose_source_is_gone(site):
