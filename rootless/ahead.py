@@ -46,7 +46,7 @@ class Ahead:
     hands it the spec when it fits, before the caller has the rest of the launch ready: the
     channel waits in `handed` for parent.launch (or parent.abandon) to take it."""
 
-    __slots__ = ("pid", "host", "mappings", "namespaces", "handed", "_spec_w")
+    __slots__ = ("pid", "host", "mappings", "namespaces", "handed", "_spec_w", "_rooted")
 
     def __init__(self, forked: tuple[int, Any, int, bool], mappings: Optional[IdMappings] = None,
                  plan: Optional[dict[str, Any]] = None) -> None:
@@ -62,6 +62,7 @@ class Ahead:
         self.pid: int = pid
         self.host: Optional[Channel] = Channel(sock)
         self.handed: Optional[Channel] = None
+        self._rooted = False   # its root file system sent (prepare)
         self.mappings = mappings
         self.namespaces = tuple(plan.get("namespaces", ())) if plan else ()
 
@@ -99,6 +100,20 @@ class Ahead:
             return
         try:
             _write_frame(self._spec_w, _encode({"rootfs": rootfs}))
+            self._rooted = True
+        except BrokenPipeError:
+            pass  # stage 1 failed: its error is on the channel
+
+    def mount_points(self, points: tuple[str, ...]) -> None:
+        """Have stage 1 make these mount points (empty files: destinations of the spec's file
+        binds, in the container) in the root file system it mounted (prepare), while the spec is
+        built: the first one under /etc copies the image's /etc up, which the init would do on
+        the way to the container's exec. A point the spec then binds nothing onto would stay
+        as an empty file: the caller names only those it will bind."""
+        if self.host is None or not self._rooted or not points:
+            return
+        try:
+            _write_frame(self._spec_w, _encode({"points": list(points)}))
         except BrokenPipeError:
             pass  # stage 1 failed: its error is on the channel
 
@@ -199,18 +214,19 @@ def _stage1(chan: Channel, spec_fd: int, host_side_fds: list[int], parent: int,
         made = child.make_namespaces(sc, plan.get("namespaces", ()))
         child.enter_own_root(sc)
         ready = child.mount_ahead(sc, plan.get("mounts"), made)
-        data = _read_frame(spec_fd)
-        if data is None:
-            os._exit(0)
-        job = _decode(data)
         prepared = None
-        if "rootfs" in job:
-            prepared = job["rootfs"]
-            child.prepare_root(sc, prepared)
+        while True:   # the root file system and its mount points may come before the job
             data = _read_frame(spec_fd)
             if data is None:
-                os._exit(0)   # not wanted after all: the mount goes with our mount namespace
+                os._exit(0)   # not wanted (after all: what was mounted goes with our mount namespace)
             job = _decode(data)
+            if "rootfs" in job and prepared is None:
+                prepared = job["rootfs"]
+                child.prepare_root(sc, prepared)
+            elif "points" in job and prepared is not None:
+                child.make_mount_points(prepared["target"], job["points"])
+            else:
+                break
         os.close(spec_fd)
         code = child.run_stage1(job["spec"], chan, job["after_exit"], job["detach"], sc, in_userns=True,
                                 cgroup=job.get("cgroup"), prepared=prepared, made=made, rooted=True,

@@ -212,6 +212,17 @@ def prepare_root(sc: S.Syscalls, rootfs: dict[str, Any]) -> None:
     mount_rootfs(sc, rootfs)
 
 
+def make_mount_points(root: str, points: Sequence[str]) -> None:
+    """A stage 1 started ahead, its root file system mounted at root (prepare_root): make these
+    file mount points in it before the spec comes (ahead.Ahead.mount_points). One that cannot
+    be made is left to the init, which makes what is missing as it mounts."""
+    for point in points:
+        try:
+            ensure_target(resolve_in_root(root, point), False)
+        except (OSError, SetupError):
+            pass
+
+
 def mount_ahead(sc: S.Syscalls, plan: Optional[dict[str, Any]], made: frozenset[str]) -> Optional[dict[str, Any]]:
     """A stage 1 started ahead, rooted, in the new namespaces it made: the kernel file systems
     a container usually has below /dev and at /sys (plan["groups"]: lists of OCI mounts, each

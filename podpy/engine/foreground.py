@@ -12,8 +12,8 @@ from ..state import ContainerRecord
 from .container import Container
 from .context import Runtime
 from .forward import Forwarder
-from .spec import builder
-from .start import (_failure, _podpy_command, _startup_schedule, container_cgroup, container_spec,
+from .spec import builder, file_mount_points
+from .start import (_failure, _podpy_command, _startup_schedule, container_cgroup, container_etc, container_spec,
                     health_interval, log_path, start_dependencies)
 
 TYPE_CHECKING = False
@@ -56,10 +56,13 @@ def start_attached(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
 
             net = NetStart(rt, rec)
             rootfs = builder(rt).rootfs(rec)
+            etc = None
             if ahead is not None:
                 ahead.prepare(rootfs)   # stage 1 mounts it while the spec is made
+                etc = container_etc(rt, rec, net)
+                ahead.mount_points(file_mount_points(rec, etc))   # and makes the /etc files' mount points
             console = _window_size() if cfg.tty else None
-            spec = container_spec(rt, rec, warn, console, net, rootfs)
+            spec = container_spec(rt, rec, warn, console, net, rootfs, etc)
             cdir = rt.store.container_dir(rec.id)
             # --rm: stage 1 removes the container's directory once the container is over; it
             # moves it aside at once and removes it after telling us (storage/staging.discard),

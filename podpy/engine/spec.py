@@ -440,6 +440,18 @@ def containerenv(rec: ContainerRecord) -> str:
             + ("rootless=1\n" if os.geteuid() else ""))
 
 
+def file_mount_points(rec: ContainerRecord, etc: dict[str, str]) -> tuple[str, ...]:
+    """The destinations that the spec binds etc's files onto, in the root file system itself:
+    mount points a stage 1 started ahead can make before the spec comes (rootless/ahead.py's
+    mount_points). None where another of the spec's mounts could come between (the user's
+    mounts and secrets, --read-only's tmpfs on /run, systemd's mounts, --chrootdirs) or a
+    nested user namespace gives the files to its own root."""
+    cfg = rec.config
+    if cfg.mounts or cfg.secrets or cfg.read_only_tmpfs or cfg.systemd or cfg.chrootdirs or cfg.idmap:
+        return ()
+    return tuple(etc)
+
+
 def write_etc(run_dir: str, files: dict[str, Any]) -> dict[str, str]:
     """Write etc_files' files into the container's runtime directory; destination -> the
     file, to bind there. A file already there (a restart's, one `network connect` updates) is

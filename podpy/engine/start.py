@@ -146,23 +146,31 @@ def _cleanup_command(rt: Runtime, cid: str) -> dict[str, Any]:
     return _podpy_command(rt, "container", "cleanup", cid)
 
 
-def container_spec(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None],
-                   console: Optional[tuple[int, int]], net: NetStart,
-                   rootfs: Optional[dict[str, Any]] = None) -> dict[str, Any]:
-    """The runtime spec of this start of rec, its /etc files written into its runtime
-    directory on the way (rootfs: its root file system's description, when the caller has
-    it from builder(rt).rootfs already)."""
-    specs = builder(rt)
-    if rootfs is None:
-        rootfs = specs.rootfs(rec)
+def container_etc(rt: Runtime, rec: ContainerRecord, net: NetStart) -> dict[str, str]:
+    """This start's /etc files (and /run/.containerenv), written into the container's runtime
+    directory: destination -> the file."""
     uts = rec.config.uts_mode
     uts_hostname = ""
     if uts == "host" or uts.startswith("container:"):
         from .kernelopts import uts_hostname as shared_hostname
 
         uts_hostname = shared_hostname(rt, uts)
-    etc = write_etc(rt.container_run_dir(rec.id), etc_files(rec, net.etc, uts_hostname, rt.cfg.container_defaults,
-                                                            joined_etc(rt, rec)))
+    return write_etc(rt.container_run_dir(rec.id), etc_files(rec, net.etc, uts_hostname, rt.cfg.container_defaults,
+                                                             joined_etc(rt, rec)))
+
+
+def container_spec(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None],
+                   console: Optional[tuple[int, int]], net: NetStart,
+                   rootfs: Optional[dict[str, Any]] = None, etc: Optional[dict[str, str]] = None) -> dict[str, Any]:
+    """The runtime spec of this start of rec, its /etc files written into its runtime
+    directory on the way (rootfs: its root file system's description, when the caller has
+    it from builder(rt).rootfs already; etc: its files, when the caller has them from
+    container_etc already)."""
+    specs = builder(rt)
+    if rootfs is None:
+        rootfs = specs.rootfs(rec)
+    if etc is None:
+        etc = container_etc(rt, rec, net)
     if specs.mappings is not None and specs.mappings.warning:
         warn(specs.mappings.warning)
     spec = specs.container(rec, rootfs, etc, console, net)

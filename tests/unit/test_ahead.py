@@ -105,6 +105,34 @@ def test_a_stage1_given_its_root_ahead_and_then_let_go_exits_and_is_reaped(tmp_p
     ahead.prepare({"type": "bind", "source": str(source), "target": str(target)})   # gone: nothing happens
 
 
+def test_a_stage1_given_its_root_makes_the_file_mount_points_it_is_sent(tmp_path):
+    """mount_points(): after the root, stage 1 makes the spec's file mount points in it (with
+    their directories) before the spec comes; none without a root sent ahead."""
+    source, target = tmp_path / "source", tmp_path / "target"
+    (source / "etc").mkdir(parents=True)
+    (source / "etc" / "hosts").write_text("kept\n")
+    target.mkdir()
+    ahead = _started(_own())
+    ahead.mount_points(("/etc/early",))   # no root yet: nothing to make them in
+    ahead.prepare({"type": "bind", "source": str(source), "target": str(target)})
+    ahead.mount_points(("/etc/hostname", "/etc/hosts", "/run/.containerenv"))
+    ahead.discard()   # stage 1 reads to the pipe's end, then exits
+    assert (source / "etc" / "hostname").read_bytes() == b""
+    assert (source / "run" / ".containerenv").read_bytes() == b""
+    assert (source / "etc" / "hosts").read_text() == "kept\n"   # one there already is left as it is
+    assert not (source / "etc" / "early").exists()
+
+
+def test_mount_points_of_a_root_left_for_the_spec_are_not_sent(tmp_path):
+    target = tmp_path / "target"
+    target.mkdir()
+    ahead = _started(_own())
+    ahead.prepare({"type": "fuse-overlayfs", "target": str(target)})
+    ahead.mount_points(("/etc/hostname",))
+    ahead.discard()
+    assert not (target / "etc").exists()
+
+
 def test_a_root_given_to_a_stage1_that_died_is_dropped_without_error(tmp_path):
     """A stage 1 that failed (here: killed) no longer reads its pipe: prepare() says nothing,
     as the failure is on the channel for launch to report."""
@@ -114,6 +142,7 @@ def test_a_root_given_to_a_stage1_that_died_is_dropped_without_error(tmp_path):
     os.kill(ahead.pid, signal.SIGKILL)
     os.waitpid(ahead.pid, 0)
     ahead.prepare({"type": "bind", "source": str(tmp_path), "target": str(tmp_path)})
+    ahead.mount_points(("/etc/hostname",))
     ahead.discard()
 
 

@@ -176,3 +176,25 @@ def test_etc_files_are_readable_by_the_containers_users_and_replaced_whole(tmp_p
     assert {oct(os.stat(p).st_mode & 0o777) for p in again.values()} == {"0o644"}
     assert (tmp_path / "run" / "hosts").read_text() == "10.0.0.1\tother\n"
     assert os.stat(again["/etc/hosts"]).st_ino != inode   # a new file renamed over the old one
+
+
+def test_file_mount_points_are_the_etc_files_the_spec_binds_onto_the_root(tmp_path, counts):
+    """What a stage 1 started ahead may make before the spec comes: every destination it names
+    is bound from its etc file by the spec, and no other mount of the spec is at or above it
+    but the root's own; none with mounts that could come between or a nested namespace."""
+    rt = _runtime(tmp_path)
+    rec = _rec("a", hostname="box")
+    etc = specgen.write_etc(str(tmp_path / "run"), specgen.etc_files(rec))
+    points = specgen.file_mount_points(rec, etc)
+    assert set(points) == set(etc) and "/etc/hostname" in points and "/run/.containerenv" in points
+    mounts = specgen.builder(rt).container(rec, ROOTFS, etc)["mounts"]
+    for point in points:
+        assert [m["source"] for m in mounts if m["destination"] == point] == [etc[point]]
+        above = [m["destination"] for m in mounts
+                 if m["destination"] != point and point.startswith(m["destination"].rstrip("/") + "/")]
+        assert above == [], (point, above)
+    volume = {"destination": "/etc", "type": "bind", "source": str(tmp_path), "options": ["rbind"]}
+    for cfg in ({"mounts": [volume]}, {"read_only_tmpfs": True}, {"systemd": True}, {"chrootdirs": ["/x"]},
+                {"idmap": {"uids": [[0, 1, 1]], "gids": [[0, 1, 1]]}},
+                {"secrets": [{"name": "s", "id": "i", "type": "mount", "target": "/run/secrets/s"}]}):
+        assert specgen.file_mount_points(_rec("b", **cfg), etc) == (), cfg
