@@ -18,8 +18,8 @@ known yet then, follow as the pipe's first frame (`start`); a guess that turns o
 
 Every such stage 1 is forked by early.py (`start`, with nothing imported for it) and adopted
 here (`Ahead`). The child loads libc, forks its
-map-writing helper, unshares, and only then imports the rest of child.py (the mount and
-seccomp code) while the helper runs newuidmap and newgidmap.
+map-writing helper, unshares, and only then imports the rest of stage 1 (stage1.py, with
+the init's child.py: the mount and seccomp code) while the helper runs newuidmap and newgidmap.
 
 The pipe to the child carries frames (a 4-byte length, then the payload): the mappings
 first when the child was forked before they were known, optionally the container's root
@@ -55,7 +55,7 @@ class Ahead:
         else `send_mappings` gives them. plan: what stage 1 makes once its maps are written,
         as the container is expected to have it: "namespaces", the kinds (uts, ipc, network)
         it has new (a spec that has them otherwise does not fit), and "mounts", for
-        child.mount_ahead."""
+        stage1.mount_ahead."""
         from .sync import Channel
 
         pid, sock, self._spec_w, _given = forked
@@ -176,7 +176,7 @@ def _stage1(chan: Channel, spec_fd: int, host_side_fds: list[int], parent: int,
     """Unshare the user namespace and have its maps written (mappings None: they come as the
     pipe's first frame, with the plan), take root's ids and a mount namespace of our own there,
     make what the plan says, then read the job from spec_fd (end of file: not wanted, exit
-    quietly) and run it as child.stage1 would. Never returns."""
+    quietly) and run it as stage1.stage1 would. Never returns."""
     from .errors import EXIT_SETUP_FAILED
 
     code = EXIT_SETUP_FAILED
@@ -196,7 +196,7 @@ def _stage1(chan: Channel, spec_fd: int, host_side_fds: list[int], parent: int,
             maps.cancel()
             raise
         if mappings is None:
-            from . import child  # imported while the host side parses its command line
+            from . import stage1  # imported while the host side parses its command line
 
             data = _read_frame(spec_fd)
             if data is None:
@@ -206,14 +206,14 @@ def _stage1(chan: Channel, spec_fd: int, host_side_fds: list[int], parent: int,
             plan = _decode(data).get("plan")
         else:
             maps.go(_encode(mappings.to_spec()))
-            from . import child  # the rest of stage 1, imported while the maps are written
+            from . import stage1  # the rest of stage 1, imported while the maps are written
 
-        child.detach_from_caller(sc)
+        stage1.detach_from_caller(sc)
         maps.wait()
         plan = plan or {}
-        made = child.make_namespaces(sc, plan.get("namespaces", ()))
-        child.enter_own_root(sc)
-        ready = child.mount_ahead(sc, plan.get("mounts"), made)
+        made = stage1.make_namespaces(sc, plan.get("namespaces", ()))
+        stage1.enter_own_root(sc)
+        ready = stage1.mount_ahead(sc, plan.get("mounts"), made)
         prepared = None
         while True:   # the root file system and its mount points may come before the job
             data = _read_frame(spec_fd)
@@ -222,13 +222,13 @@ def _stage1(chan: Channel, spec_fd: int, host_side_fds: list[int], parent: int,
             job = _decode(data)
             if "rootfs" in job and prepared is None:
                 prepared = job["rootfs"]
-                child.prepare_root(sc, prepared)
+                stage1.prepare_root(sc, prepared)
             elif "points" in job and prepared is not None:
-                child.make_mount_points(prepared["target"], job["points"])
+                stage1.make_mount_points(prepared["target"], job["points"])
             else:
                 break
         os.close(spec_fd)
-        code = child.run_stage1(job["spec"], chan, job["after_exit"], job["detach"], sc, in_userns=True,
+        code = stage1.run_stage1(job["spec"], chan, job["after_exit"], job["detach"], sc, in_userns=True,
                                 cgroup=job.get("cgroup"), prepared=prepared, made=made, rooted=True,
                                 ready=ready)
     except BaseException as exc:  # noqa: BLE001 - reported to the host side

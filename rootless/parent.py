@@ -1,7 +1,7 @@
 """The host side of starting a container: fork, id maps, network, cgroup, and
 the wait for the container's process to exec.
 
-Message order on the sync channel (see child.py for the other side):
+Message order on the sync channel (see stage1.py and child.py for the other side):
     stage1 -> "userns"          (only with a new user namespace)
     host   -> "mapped"          after newuidmap/newgidmap
 A stage 1 started ahead (ahead.py) has its maps written by a helper of its own and reads
@@ -192,12 +192,12 @@ def launch(spec: dict[str, Any], options: LaunchOptions, ahead: Optional["Ahead"
             pid = ahead.pid
             host = ahead.hand(spec, options.after_exit, options.detach, cgroup)
         else:
-            from . import child
+            from . import stage1
 
             host, inside = Channel.pair()
             pid = os.fork()
             if pid == 0:
-                child.stage1(spec, inside, [host.fileno(), *options.close_fds], options.after_exit,
+                stage1.stage1(spec, inside, [host.fileno(), *options.close_fds], options.after_exit,
                              options.detach, cgroup=cgroup)
             inside.close()
     started: Optional[Container] = None

@@ -168,7 +168,7 @@ class SpecBuilder:
                     raise InvalidState("joining the namespaces of another container cannot be combined with "
                                        "--userns keep-id|auto or --uidmap")
                 # a member of a pod with id maps: it joins the infra container's nested user
-                # namespace, not one of its own (rootless.child joins its parent first)
+                # namespace, not one of its own (rootless.stage1 joins its parent first)
                 spec["linux"]["nestedUserns"] = userns
             user = next(ns for ns in namespaces if ns["type"] == "user")
             if user.get("path") and not kernelopts.same_namespace(user["path"], userns):

@@ -39,7 +39,7 @@ def serve_spare(chan: Channel) -> None:
     launch() does; leave at the end of file (the monitor ended an idle spare) and exit."""
     try:
         _own_fds_only(chan)
-        from rootless import child, parent, syscalls  # noqa: F401 - imported now, before the launch
+        from rootless import parent, stage1, syscalls  # noqa: F401 - imported now, before the launch (with child)
 
         syscalls.default().load()   # ctypes and libc, which the container's set-up calls first
 

@@ -136,7 +136,7 @@ def test_run_host_side_leaves_the_containers_own_code_out():
                           "rootless.rootfs.default_mounts(True, True)\n"
                           "rootless.capabilities.resolve(rootless.capabilities.DEFAULT, [], [], False)")
     assert "rootless.rootfs" in mods and "podpy.engine.foreground" in mods
-    heavy = {"rootless.mounts", "rootless.syscalls", "rootless.seccomp", "rootless.tty", "rootless.child",
+    heavy = {"rootless.mounts", "rootless.syscalls", "rootless.seccomp", "rootless.tty", "rootless.child", "rootless.stage1",
              "rootless.hooks", "termios", "ctypes", "storage.drivers.vfs"}
     assert not heavy & mods, sorted(heavy & mods)
 
@@ -151,9 +151,10 @@ def test_terminal_numbers_come_from_termios_when_asked_for():
     assert "rootless._ffi.numbers" in mods and "termios" not in mods
     # the container's side takes them when imported: an init sets its terminal after
     # pivot_root, where termios could not be loaded any more (and `exec` after entering the
-    # container's mount namespace); a stage 1 imports child.py after its unshare
+    # container's mount namespace); a stage 1 imports stage1.py, and child.py with it, after its unshare
     assert "termios" not in _modules_after("import rootless.syscalls")
     assert "termios" in _modules_after("import rootless.child")
+    assert "termios" in _modules_after("import rootless.stage1")
     assert "termios" in _modules_after("import rootless.execute")
 
 
@@ -181,6 +182,6 @@ def test_modules_both_sides_of_a_run_need_come_before_stage_1s_fork():
     before_fork = ours("from podpy.engine import paths\nfor m in (*paths.PATHS['run'], *paths.SHARED): __import__(m)")
     host = ours("from podpy.engine import paths\n"
                 "for m in (*paths.PATHS['run'], *paths.SHARED, *paths.CREATE, *paths.FOREGROUND): __import__(m)")
-    stage1 = ours("import rootless.child, storage.staging")
+    stage1 = ours("import rootless.stage1, storage.staging")
     assert "storage.staging" in before_fork and "rootless.rootfs" in before_fork
     assert not (host & stage1) - before_fork, sorted((host & stage1) - before_fork)

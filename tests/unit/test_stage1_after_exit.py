@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 
-from rootless import child
+from rootless import stage1
 
 
 class _Chan:
@@ -39,10 +39,10 @@ def test_the_after_exit_module_is_imported_before_the_init_is_waited_for(tmp_pat
         seen["imported"] = name in sys.modules
         return 3
 
-    monkeypatch.setattr(child, "fork_init", lambda sc, cgroup, flags: (12345, True))
-    monkeypatch.setattr(child, "_wait", wait)
+    monkeypatch.setattr(stage1, "fork_init", lambda sc, cgroup, flags: (12345, True))
+    monkeypatch.setattr(stage1, "_wait", wait)
     try:
-        code = child.run_stage1({"linux": {"namespaces": []}}, _Chan(), (name, "step", ("a", 1)), False, _Sc(),
+        code = stage1.run_stage1({"linux": {"namespaces": []}}, _Chan(), (name, "step", ("a", 1)), False, _Sc(),
                                 in_userns=True, rooted=True, prepared=None)
         assert code == 3
         assert seen == {"imported": True}
@@ -55,11 +55,11 @@ def test_the_after_exit_module_is_imported_before_the_init_is_waited_for(tmp_pat
 def test_an_after_exit_module_that_fails_to_import_does_not_stop_stage1(tmp_path, monkeypatch):
     name = "after_exit_probe_broken"
     _module(tmp_path, name, "raise RuntimeError('broken')\n")
-    monkeypatch.setattr(child, "fork_init", lambda sc, cgroup, flags: (12345, True))
-    monkeypatch.setattr(child, "_wait", lambda pid: 0)
+    monkeypatch.setattr(stage1, "fork_init", lambda sc, cgroup, flags: (12345, True))
+    monkeypatch.setattr(stage1, "_wait", lambda pid: 0)
     try:
         chan = _Chan()
-        assert child.run_stage1({"linux": {"namespaces": []}}, chan, (name, "step", ()), False, _Sc(),
+        assert stage1.run_stage1({"linux": {"namespaces": []}}, chan, (name, "step", ()), False, _Sc(),
                                 in_userns=True, rooted=True, prepared=None) == 0
         assert [kind for kind, _ in chan.sent] == ["pid"]
     finally:

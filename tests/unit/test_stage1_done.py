@@ -59,7 +59,7 @@ def test_stage1_is_done_before_the_removal_after_exit_leaves_for_later():
     """after_exit may return the slow part of its work (discard: the removal of the directory
     it moved aside): stage 1 closes its pipe first (the host side is told it is done), with
     its parent's death no longer its own, and only then does it."""
-    from rootless.child import _after_exit
+    from rootless.stage1 import _after_exit
 
     order = []
     r, w = os.pipe()
@@ -77,7 +77,7 @@ def test_stage1_is_done_before_the_removal_after_exit_leaves_for_later():
 
 
 def test_an_after_exit_with_nothing_left_closes_the_pipe_and_keeps_pdeathsig():
-    from rootless.child import _after_exit
+    from rootless.stage1 import _after_exit
 
     calls = []
     r, w = os.pipe()

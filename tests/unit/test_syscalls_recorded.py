@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from rootless import capabilities, child, rootfs
+from rootless import stage1 as stage_one
 from rootless import syscalls as S
 from rootless.errors import RuntimeFailure, SetupError, SyscallError, from_wire
 from rootless.sync import Channel
@@ -91,16 +92,16 @@ def _start(spec: dict, fail: tuple[str, int] | None = None, prepared: dict | Non
     if stage1 == 0:
         os.close(r)
         if prepared is None:
-            child.stage1(spec, inside, [host.fileno()], sc=Recorder(w, fail))
+            stage_one.stage1(spec, inside, [host.fileno()], sc=Recorder(w, fail))
         code = 1
         try:
             host.close()
             sc = Recorder(w, fail)
-            made = child.make_namespaces(sc, (plan or {}).get("namespaces", ()))
-            child.enter_own_root(sc)
-            ready = child.mount_ahead(sc, (plan or {}).get("mounts"), made)
-            child.prepare_root(sc, prepared)
-            code = child.run_stage1(spec, inside, None, False, sc, in_userns=True, prepared=prepared, rooted=True,
+            made = stage_one.make_namespaces(sc, (plan or {}).get("namespaces", ()))
+            stage_one.enter_own_root(sc)
+            ready = stage_one.mount_ahead(sc, (plan or {}).get("mounts"), made)
+            stage_one.prepare_root(sc, prepared)
+            code = stage_one.run_stage1(spec, inside, None, False, sc, in_userns=True, prepared=prepared, rooted=True,
                                     made=made, ready=ready)
         finally:
             os._exit(code)
