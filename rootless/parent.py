@@ -198,7 +198,7 @@ def launch(spec: dict[str, Any], options: LaunchOptions, ahead: Optional["Ahead"
             pid = os.fork()
             if pid == 0:
                 stage1.stage1(spec, inside, [host.fileno(), *options.close_fds], options.after_exit,
-                             options.detach, cgroup=cgroup)
+                              options.detach, cgroup=cgroup)
             inside.close()
     started: Optional[Container] = None
     try:

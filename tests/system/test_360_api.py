@@ -286,7 +286,8 @@ def test_a_terminal_resize_is_done_when_it_answers(service, podpy):
                         {"Image": "busybox", "Tty": True,
                          "Cmd": ["sh", "-c", "while :; do echo tick; sleep 0.005; done"]}, expect=201)
     try:
-        assert service.request("POST", "/v1.41/containers/resized/start")[0] == 204
+        status, body, _ = service.request("POST", "/v1.41/containers/resized/start")
+        assert status == 204, body
         for rows, cols in ((25, 91), (40, 120), (61, 203), (24, 80)):
             status, body, _ = service.request("POST", f"/v1.41/containers/resized/resize?h={rows}&w={cols}")
             assert status == 200, body
