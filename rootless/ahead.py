@@ -24,8 +24,8 @@ the init's child.py: the mount and seccomp code) while the helper runs newuidmap
 The pipe to the child carries frames (a 4-byte length, then the payload): the mappings
 first when the child was forked before they were known, optionally the container's root
 file system next (`prepare`), which the child mounts in a mount namespace of its own
-while the host side builds the spec, then the job itself (`hand`). End of file before the
-job: not wanted.
+while the host side builds the spec, and after it the mount points of the spec's /etc files
+(`mount_points`), then the job itself (`hand`). End of file before the job: not wanted.
 """
 
 from __future__ import annotations
