@@ -174,11 +174,12 @@ def build(site: str) -> tuple[int, int]:
         with open(path, "rb") as f:
             source = f.read()
         tree = ast.parse(source, path)
-        code_tree = _Lean().visit(ast.parse(source, path)) if lean(name) else ast.parse(source, path)
-        futures = without_future_imports(code_tree)
-        blob = marshal.dumps(compile(code_tree, path, "exec", flags=futures, dont_inherit=True, optimize=0))
-        entries[name] = [is_pkg, rel, st.st_mtime_ns, st.st_size, offset, len(blob),
-                         imported_at_load(tree, name, is_pkg)]
+        imports = imported_at_load(tree, name, is_pkg)   # before the tree is made lean
+        if lean(name):
+            tree = _Lean().visit(tree)
+        futures = without_future_imports(tree)
+        blob = marshal.dumps(compile(tree, path, "exec", flags=futures, dont_inherit=True, optimize=0))
+        entries[name] = [is_pkg, rel, st.st_mtime_ns, st.st_size, offset, len(blob), imports]
         blobs.append(blob)
         offset += len(blob)
     names = list(entries)
