@@ -12,7 +12,8 @@ from ..state import ContainerRecord
 from .container import Container
 from .context import Runtime
 from .forward import Forwarder
-from .spec import builder, file_mount_points
+from .etcfiles import file_mount_points
+from .spec import builder
 from .start import (_failure, _podpy_command, _startup_schedule, container_cgroup, container_etc, container_spec,
                     health_interval, log_path, start_dependencies)
 

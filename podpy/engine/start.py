@@ -25,7 +25,8 @@ from ..network.options import MAX_PUBLISHED
 from ..state import ContainerRecord, process_start_time
 from .container import EXIT_FILE, Container
 from .context import Runtime
-from .spec import builder, etc_files, write_etc
+from .etcfiles import etc_files, write_etc
+from .spec import builder
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+from ..engine import etcfiles
 from ..engine import spec as specgen
 from ..errors import InvalidArgument
 from ..state import ContainerConfig, ContainerRecord
@@ -203,7 +204,7 @@ def run(work: Working, step: RunStep, warn: Callable[[str], None], stopper: Stop
                           mounts=mounts, privileged=step.privileged, interactive=step.stdin, **settings)
     rec = ContainerRecord(id=cid, name=cid[:12], image_id="", image_name="", created=time.time(),
                           state="running", config=cfg)
-    etc = specgen.write_etc(os.path.join(work.cdir, "run"), specgen.etc_files(rec))
+    etc = etcfiles.write_etc(os.path.join(work.cdir, "run"), etcfiles.etc_files(rec))
     rootfs = work.rootfs()
     if cfg.idmap:   # --userns-uid-map & co: the layers seen with their own ids through fuse-overlayfs
         rootfs = specgen.idmapped_rootfs(rt, cid, rootfs, cfg.idmap, cdir=work.cdir)

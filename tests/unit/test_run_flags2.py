@@ -12,6 +12,7 @@ import pytest
 
 from podpy.cli import runargs
 from podpy.engine import cgroupopts, procopts
+from podpy.engine import etcfiles
 from podpy.engine import spec as specgen
 from podpy.engine.runverbs import attached_streams
 from podpy.engine.create import create
@@ -158,9 +159,9 @@ def test_systemd_mode_follows_the_command():
 
 
 def test_no_hosts_writes_no_hosts_file(rt):
-    files = specgen.etc_files(_create(rt, "--no-hosts"))
+    files = etcfiles.etc_files(_create(rt, "--no-hosts"))
     assert "/etc/hosts" not in files and "/etc/hostname" in files
-    assert "/etc/hosts" in specgen.etc_files(_create(rt))
+    assert "/etc/hosts" in etcfiles.etc_files(_create(rt))
 
 
 def test_environment_in_podmans_order(rt, monkeypatch):

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from podpy.config import Config
+from podpy.engine import etcfiles
 from podpy.engine import spec as specgen, usernsopts
 from podpy.engine.context import Runtime, in_userns_for
 from podpy.state import ContainerConfig, ContainerRecord
@@ -67,7 +68,7 @@ def test_one_command_reads_the_mappings_once_and_compiles_each_filter_once(tmp_p
     usernsopts.check_mapped(0, [0], ns, rt.id_mappings)
     recs = [_rec("a"), _rec("b", tty=True), _rec("c", cap_add=["SYS_ADMIN"])]
     for rec in recs:
-        etc = specgen.write_etc(str(tmp_path / rec.id), specgen.etc_files(rec))
+        etc = etcfiles.write_etc(str(tmp_path / rec.id), etcfiles.etc_files(rec))
         spec = specs.container(rec, dict(ROOTFS), etc, (24, 80) if rec.config.tty else None)
         assert spec["linux"]["uidMappings"][1] == {"containerID": 1, "hostID": 100000, "size": 65536}
     specs.build_step(recs[0], dict(ROOTFS), {})
@@ -154,10 +155,10 @@ def test_build_stages_side_by_side_compile_once(tmp_path, counts):
 
 def test_etc_files_are_data_until_written(tmp_path):
     rec = _rec("a", hostname="box")
-    files = specgen.etc_files(rec)
+    files = etcfiles.etc_files(rec)
     assert files["/etc/hostname"] == "box\n" and "10.0.2.100\tbox ca" in files["/etc/hosts"]
     assert not list(tmp_path.iterdir())
-    paths = specgen.write_etc(str(tmp_path / "run"), files)
+    paths = etcfiles.write_etc(str(tmp_path / "run"), files)
     assert paths == {dest: str(tmp_path / "run" / dest.rsplit("/", 1)[1]) for dest in files}
     assert (tmp_path / "run" / "hostname").read_text() == "box\n"
 
@@ -166,9 +167,9 @@ def test_etc_files_are_readable_by_the_containers_users_and_replaced_whole(tmp_p
     files = {"/etc/hostname": "box\n", "/etc/hosts": "127.0.0.1\tlocalhost\n"}
     old = os.umask(0o077)
     try:
-        first = specgen.write_etc(str(tmp_path / "run"), files)
+        first = etcfiles.write_etc(str(tmp_path / "run"), files)
         inode = os.stat(first["/etc/hosts"]).st_ino
-        again = specgen.write_etc(str(tmp_path / "run"), {**files, "/etc/hosts": "10.0.0.1\tother\n"})
+        again = etcfiles.write_etc(str(tmp_path / "run"), {**files, "/etc/hosts": "10.0.0.1\tother\n"})
     finally:
         os.umask(old)
     assert first == again
@@ -184,8 +185,8 @@ def test_file_mount_points_are_the_etc_files_the_spec_binds_onto_the_root(tmp_pa
     but the root's own; none with mounts that could come between or a nested namespace."""
     rt = _runtime(tmp_path)
     rec = _rec("a", hostname="box")
-    etc = specgen.write_etc(str(tmp_path / "run"), specgen.etc_files(rec))
-    points = specgen.file_mount_points(rec, etc)
+    etc = etcfiles.write_etc(str(tmp_path / "run"), etcfiles.etc_files(rec))
+    points = etcfiles.file_mount_points(rec, etc)
     assert set(points) == set(etc) and "/etc/hostname" in points and "/run/.containerenv" in points
     mounts = specgen.builder(rt).container(rec, ROOTFS, etc)["mounts"]
     for point in points:
@@ -197,4 +198,4 @@ def test_file_mount_points_are_the_etc_files_the_spec_binds_onto_the_root(tmp_pa
     for cfg in ({"mounts": [volume]}, {"read_only_tmpfs": True}, {"systemd": True}, {"chrootdirs": ["/x"]},
                 {"idmap": {"uids": [[0, 1, 1]], "gids": [[0, 1, 1]]}},
                 {"secrets": [{"name": "s", "id": "i", "type": "mount", "target": "/run/secrets/s"}]}):
-        assert specgen.file_mount_points(_rec("b", **cfg), etc) == (), cfg
+        assert etcfiles.file_mount_points(_rec("b", **cfg), etc) == (), cfg

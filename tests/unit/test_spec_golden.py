@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from podpy.config import Config
+from podpy.engine import etcfiles
 from podpy.engine import spec as specgen
 from podpy.engine.context import Runtime
 from podpy.network import files as netfiles
@@ -129,7 +130,7 @@ def env(tmp_path, monkeypatch):
 
 def make_container(tmp: Path, rec: ContainerRecord, console: object, rootless: bool) -> dict:
     specs = specgen.builder(_runtime(tmp, rec, rootless))
-    etc = specgen.write_etc(str(tmp / "run"), specgen.etc_files(rec))
+    etc = etcfiles.write_etc(str(tmp / "run"), etcfiles.etc_files(rec))
     return specs.container(rec, dict(ROOTFS), etc, console)
 
 
@@ -145,13 +146,13 @@ def make_health(tmp: Path, rec: ContainerRecord, test: list[str]) -> dict:
 
 
 def make_build_step(tmp: Path, rec: ContainerRecord) -> dict:
-    etc = specgen.write_etc(str(tmp / "run"), specgen.etc_files(rec))
+    etc = etcfiles.write_etc(str(tmp / "run"), etcfiles.etc_files(rec))
     return specgen.builder(_runtime(tmp, rec)).build_step(rec, dict(ROOTFS), etc)
 
 
 def make_etc(tmp: Path, rec: ContainerRecord, net: object) -> dict:
-    files = specgen.etc_files(rec, net)
-    for dest, path in specgen.write_etc(str(tmp / "run"), files).items():
+    files = etcfiles.etc_files(rec, net)
+    for dest, path in etcfiles.write_etc(str(tmp / "run"), files).items():
         assert os.stat(path).st_mode & 0o777 == 0o644
         with open(path) as f:
             assert f.read() == files[dest]
