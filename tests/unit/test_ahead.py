@@ -123,6 +123,17 @@ def test_a_stage1_given_its_root_makes_the_file_mount_points_it_is_sent(tmp_path
     assert not (source / "etc" / "early").exists()
 
 
+def test_mount_points_that_cannot_be_made_are_left_to_the_init(tmp_path):
+    """make_mount_points: one whose directory is a file (or outside what can be made) is passed
+    over, the others are made (the init makes what is missing as it mounts, and says why)."""
+    (tmp_path / "etc").write_text("not a directory")
+    from rootless import stage1
+
+    stage1.make_mount_points(str(tmp_path), ("/etc/hostname", "/run/.containerenv"))
+    assert (tmp_path / "etc").read_text() == "not a directory"
+    assert (tmp_path / "run" / ".containerenv").read_bytes() == b""
+
+
 def test_mount_points_of_a_root_left_for_the_spec_are_not_sent(tmp_path):
     target = tmp_path / "target"
     target.mkdir()
