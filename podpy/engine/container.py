@@ -306,8 +306,12 @@ class Container:
                 if got is None and not unknown:
                     return False
                 code, finished = got if got is not None else (-1, time.time())
-            c.execute("UPDATE containers SET state=?, exit_code=?, finished_at=?, pid=NULL, owner_pid=NULL,"
-                      " owner_start=NULL, cgroup=NULL WHERE id=?",
+            # A foreground --rm container stays ours until it is removed (destroy, below): killed
+            # in between, this command leaves its row to the next one's recovery, which removes
+            # it, rather than an exited row nobody owns whose directory stage 1 has taken away.
+            keep = bool(self.rec.config.remove) and not row[1]
+            c.execute("UPDATE containers SET state=?, exit_code=?, finished_at=?, pid=NULL, cgroup=NULL"
+                      + ("" if keep else ", owner_pid=NULL, owner_start=NULL") + " WHERE id=?",
                       (EXITED, code, finished or time.time(), self.rec.id))
         self.rec.state, self.rec.exit_code, self.rec.cgroup = EXITED, code, row[2]
         self.rec.finished_at = finished or time.time()

@@ -17,11 +17,11 @@ from podpy.engine.reconcile import reconcile
 from podpy.state import CONFIGURED, EXITED, RUNNING, ContainerConfig, ContainerRecord
 
 
-def _container(rt: Runtime) -> Container:
+def _container(rt: Runtime, remove: bool = False) -> Container:
     config = {"created": "2024-01-01T00:00:00Z", "architecture": "amd64", "os": "linux", "config": {},
               "rootfs": {"type": "layers", "diff_ids": []}, "history": []}
     image = rt.store.create_image(config, [], ["localhost/a:latest"])
-    settings = ContainerConfig(command=["sh"], entrypoint=[], env=[], labels={})
+    settings = ContainerConfig(command=["sh"], entrypoint=[], env=[], labels={}, remove=remove)
     rec = ContainerRecord(id=os.urandom(32).hex(), name="restarted", image_id=image.id, image_name=image.names[0],
                           created=time.time(), state=CONFIGURED, config=settings)
     ctr = Container.insert(rt, rec)
@@ -136,3 +136,26 @@ def test_stop_returns_once_the_recorder_of_the_exit_has_released_the_run(rt):
         assert seen and not os.path.exists(ctr.run_dir())
     finally:
         late.cancel()
+
+
+def test_a_foreground_rm_container_killed_between_its_exit_and_its_removal_is_removed_next(rt):
+    """A `run --rm` records the exit, then removes the container (stage 1 has taken its
+    directory away by then). Killed in between, it leaves the row owned by itself, dead: the
+    next command's recovery removes it, rather than an exited row that nobody owns."""
+    ctr = _container(rt, remove=True)
+    pid = os.fork()
+    if pid == 0:   # the foreground run, with its own connection, killed before the removal
+        code = 1
+        try:
+            mine = Runtime(rt.cfg)
+            running = Container(mine, mine.state.get(ctr.rec.id))
+            running.claim_start(detached=False)
+            Container.destroy = lambda self, *a, **k: None   # type: ignore[method-assign]
+            code = 0 if running.exited(0) else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert rt.state.get(ctr.rec.id).state == EXITED
+    reconcile(rt)
+    assert rt.state.get(ctr.rec.id) is None
