@@ -1,8 +1,14 @@
 """`python -m podpy` and the `podpy` command."""
 
-import gc
-import os
 import sys
+
+if "os" not in sys.modules:   # the `podpy` command: nothing has imported it yet
+    from podpy.lightos import install
+
+    install()
+
+import gc  # noqa: E402 - after the light os is in place
+import os  # noqa: E402
 
 # A command allocates tens of thousands of objects in its first milliseconds (modules,
 # functions, classes, option tables) and nearly all of them live until it exits. With
