@@ -88,7 +88,7 @@ def process_for(rt: Runtime, o: ExecOptions, console: Optional[tuple[int, int]]
 
 def exec_(rt: Runtime, o: ExecOptions, on_started: Callable[[], None]) -> int:
     """Run the command; its exit code (126/127 as `run`'s), or 0 at once with detach."""
-    import signal
+    from _signal import SIGKILL   # not signal.py: its enums import functools and collections
 
     from rootless import tty
     from rootless.execute import exec_in
@@ -132,7 +132,7 @@ def exec_(rt: Runtime, o: ExecOptions, on_started: Callable[[], None]) -> int:
             return started.wait()
         finally:
             if started.exit_code is None:
-                started.signal(signal.SIGKILL)
+                started.signal(SIGKILL)
                 started.wait()
 
 
