@@ -185,3 +185,22 @@ def test_modules_both_sides_of_a_run_need_come_before_stage_1s_fork():
     stage1 = ours("import rootless.stage1, storage.staging")
     assert "storage.staging" in before_fork and "rootless.rootfs" in before_fork
     assert not (host & stage1) - before_fork, sorted((host & stage1) - before_fork)
+
+
+def test_exec_and_run_paths_take_signals_from_the_c_module():
+    """signal.py's enums import enum, functools and collections (some 3 ms): the modules of
+    `exec`'s and `run`'s paths take the numbers and handlers from `_signal`, also inside their
+    functions, where the imports above do not look."""
+    import re
+
+    from podpy.engine import paths
+
+    names = {*paths.EXEC, *paths.PATHS["run"], *paths.CREATE, *paths.FOREGROUND, *paths.SHARED}
+    found = []
+    for name in sorted(names):
+        path = ROOT / (name.replace(".", "/") + ".py")
+        if not path.exists():
+            path = ROOT / name.replace(".", "/") / "__init__.py"
+        if re.search(r"^\s*(import signal\b|from signal import)", path.read_text(), re.M):
+            found.append(name)
+    assert not found, found
