@@ -28,8 +28,8 @@ def test_the_light_module_is_os_without_collections_abc():
                  "print(is_light(os), '_collections_abc' in sys.modules, os.path is posixpath,\n"
                  "      sys.modules['os.path'] is posixpath, sys.modules['os'] is os)\n"
                  "print(all(getattr(os, n) is getattr(posix, n) for n in dir(posix) if not n.startswith('_') and n != 'environ'))\n"
-                 "print(os._exit is posix._exit, os.__name__, os.__spec__.name)")
-    assert out.split() == ["True", "False", "True", "True", "True", "True", "True", "os", "os"]
+                 "print(os._exit is posix._exit, os.__name__, os.__spec__.name, repr(os.__package__))")
+    assert out.split() == ["True", "False", "True", "True", "True", "True", "True", "os", "os", "''"]
 
 
 def test_its_own_names_have_the_standard_modules_values():
