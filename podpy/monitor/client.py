@@ -85,7 +85,10 @@ def spawn(runroot: str, own: bool = False) -> None:
     of one systemd unit's container, in this process's cgroup (the unit's)."""
     from rootless import syscalls
 
-    argv = [sys.executable, "-S", "-c", "from podpy.monitor.service import main; main()", runroot]
+    # the light os of podpy's commands (podpy/lightos.py): 1.2 ms less to start, some 0.1 MB
+    # less for as long as the monitor lives
+    argv = [sys.executable, "-S", "-c", "from podpy.lightos import install; install()\n"
+            "from podpy.monitor.service import main; main()", runroot]
     if own:
         argv.append("own")
     env = python_env()

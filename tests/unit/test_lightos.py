@@ -132,3 +132,23 @@ def test_a_command_started_after_os_was_imported_leaves_it_alone():
                          capture_output=True, text=True, check=True, cwd=str(ROOT),
                          env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout
     assert out.split() == ["False", "_Environ"]
+
+
+def test_the_monitor_starts_with_it_and_needs_no_more():
+    """The monitor (podpy/monitor/client.spawn's command) installs the light os first; its
+    modules name nothing of os the light one lacks."""
+    from podpy.monitor import client
+
+    source = Path(client.__file__).read_text()
+    assert "from podpy.lightos import install; install()" in source
+    out = _fresh("import podpy.monitor.service\nprint(is_light(os), '_collections_abc' in sys.modules)\n"
+                 "print(' '.join(m.__file__ for n, m in sorted(sys.modules.items())\n"
+                 "               if n.split('.')[0] in ('podpy', 'storage', 'rootless') and getattr(m, '__file__', None)))")
+    first, files = out.splitlines()
+    assert first == "True False"
+    light = set(_fresh("print(' '.join(os.__dict__))").split())
+    lacking = set()
+    for path in files.split():
+        code = re.sub(r"#.*|\"\"\"[\s\S]*?\"\"\"|\"[^\"\n]*\"|'[^'\n]*'", "", Path(path).read_text())
+        lacking |= {name for name in re.findall(r"\bos\.([A-Za-z_]\w*)", code) if name not in light}
+    assert not lacking, sorted(lacking)
