@@ -23,6 +23,21 @@ def _fresh(code: str, env: "dict[str, str] | None" = None) -> str:
     return proc.stdout
 
 
+_LISTING = ("print(' '.join(m.__file__ for n, m in sorted(sys.modules.items())\n"
+            "               if n.split('.')[0] in ('podpy', 'storage', 'rootless') and getattr(m, '__file__', None)))")
+
+
+def _names_lacking(files: str) -> set:
+    """The attributes of os that these source files (a space-separated list) name and the
+    light module does not hold (strings and comments left out)."""
+    light = set(_fresh("print(' '.join(os.__dict__))").split())
+    lacking = set()
+    for path in files.split():
+        code = re.sub(r"#.*|\"\"\"[\s\S]*?\"\"\"|\"[^\"\n]*\"|'[^'\n]*'", "", Path(path).read_text())
+        lacking |= {name for name in re.findall(r"\bos\.([A-Za-z_]\w*)", code) if name not in light}
+    return lacking
+
+
 def test_the_light_module_is_os_without_collections_abc():
     out = _fresh("import posix, posixpath\n"
                  "print(is_light(os), '_collections_abc' in sys.modules, os.path is posixpath,\n"
@@ -113,16 +128,10 @@ def test_a_runs_modules_keep_the_light_module():
                  "for m in (*paths.PATHS['run'], *paths.SHARED, *paths.CREATE, *paths.FOREGROUND, 'rootless.stage1',\n"
                  "          'rootless.child', 'rootless.ahead', 'rootless.early'):\n    __import__(m)\n"
                  "from podpy.cli import runargs\nrunargs.parse('run', ['--rm', '--network', 'none', 'img', 'true'])\n"
-                 "print(is_light(os), '_collections_abc' in sys.modules)\n"
-                 "print(' '.join(m.__file__ for n, m in sorted(sys.modules.items())\n"
-                 "               if n.split('.')[0] in ('podpy', 'storage', 'rootless') and getattr(m, '__file__', None)))")
+                 "print(is_light(os), '_collections_abc' in sys.modules)\n" + _LISTING)
     first, files = out.splitlines()
     assert first == "True False"
-    light = set(_fresh("print(' '.join(os.__dict__))").split())
-    lacking = set()
-    for path in files.split():
-        code = re.sub(r"#.*|\"\"\"[\s\S]*?\"\"\"|\"[^\"\n]*\"|'[^'\n]*'", "", Path(path).read_text())
-        lacking |= {name for name in re.findall(r"\bos\.([A-Za-z_]\w*)", code) if name not in light}
+    lacking = _names_lacking(files)
     assert lacking <= {"walk", "execvp"}, sorted(lacking)
 
 
@@ -141,14 +150,8 @@ def test_the_monitor_starts_with_it_and_needs_no_more():
 
     source = Path(client.__file__).read_text()
     assert "from podpy.lightos import install; install()" in source
-    out = _fresh("import podpy.monitor.service\nprint(is_light(os), '_collections_abc' in sys.modules)\n"
-                 "print(' '.join(m.__file__ for n, m in sorted(sys.modules.items())\n"
-                 "               if n.split('.')[0] in ('podpy', 'storage', 'rootless') and getattr(m, '__file__', None)))")
+    out = _fresh("import podpy.monitor.service\nprint(is_light(os), '_collections_abc' in sys.modules)\n" + _LISTING)
     first, files = out.splitlines()
     assert first == "True False"
-    light = set(_fresh("print(' '.join(os.__dict__))").split())
-    lacking = set()
-    for path in files.split():
-        code = re.sub(r"#.*|\"\"\"[\s\S]*?\"\"\"|\"[^\"\n]*\"|'[^'\n]*'", "", Path(path).read_text())
-        lacking |= {name for name in re.findall(r"\bos\.([A-Za-z_]\w*)", code) if name not in light}
+    lacking = _names_lacking(files)
     assert not lacking, sorted(lacking)
