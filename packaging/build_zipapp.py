@@ -212,9 +212,59 @@ else:
 '''
 
 
+# The archive's first bytes, before the zip (which python reads from its end): a shell script
+# run when the archive is executed. Once the archive has unpacked itself, it starts the entry
+# point on the unpacked site-packages with python -S at once: python running the archive
+# imports runpy (with importlib.util, contextlib and collections) and site, and reads the
+# zip's index, some 10 ms of every command before LAUNCHER's fast way begins. Otherwise (not
+# unpacked, unpacked under another name, a SHIV_ variable set) python runs the archive.
+SHELL_PREFIX = """#!/bin/sh
+# A shell script before a zip archive: see packaging/build_zipapp.py (SHELL_PREFIX).
+if [ -z "${{SHIV_INTERPRETER+x}}${{SHIV_ENTRY_POINT+x}}${{SHIV_CONSOLE_SCRIPT+x}}${{SHIV_MODULE+x}}\
+${{SHIV_FORCE_EXTRACT+x}}${{SHIV_COMPILE_PYC+x}}${{SHIV_COMPILE_WORKERS+x}}${{SHIV_EXTEND_PYTHONPATH+x}}\
+${{SHIV_PREPEND_PYTHONPATH+x}}" ]; then
+    s=${{SHIV_ROOT:-{root}}}/${{0##*/}}_{build_id}/site-packages
+    if [ -d "$s" ]; then
+{extend}        exec {python} -S -c 'import sys
+s = sys.argv[1]
+sys.argv[:3] = sys.argv[2:3]
+sys.path[:] = [p for p in sys.path if p not in (s, "")] + [s]
+from {module} import {function} as main
+sys.exit(main())' "$s" "$0" "$@"
+    fi
+fi
+exec {python} "$0" "$@"
+"""
+
+
+def shell_prefix(shebang: bytes, build_id: str, root: str, extend: bool, module: str, function: str) -> bytes:
+    """SHELL_PREFIX for an archive whose interpreter line is shebang (its python: the program
+    after /usr/bin/env, as the shell looks it up on PATH, or the path itself), unpacked under
+    root (shiv's; "" for ~/.shiv). b"" when the fast way cannot be written for them (a root
+    with a variable or ~ other than shiv's default, an interpreter line with arguments):
+    the shebang then stays."""
+    import shlex
+
+    words = shebang[2:].decode().split()
+    if words[:1] == ["/usr/bin/env"]:
+        words = words[1:]
+    if len(words) != 1 or not build_id.isalnum():
+        return b""
+    if not root:
+        root_word = "$HOME/.shiv"
+    elif root.startswith("/") and "$" not in root:
+        root_word = shlex.quote(root)
+    else:
+        return b""
+    export = '        PYTHONPATH="$s${PYTHONPATH:+:$PYTHONPATH}"; export PYTHONPATH\n' if extend else ""
+    text = SHELL_PREFIX.format(root=root_word, build_id=build_id, extend=export, python=shlex.quote(words[0]),
+                               module=module, function=function)
+    return text.encode()
+
+
 def install_launcher(archive: Path, spec: dict) -> None:
-    """Replace shiv's __main__.py in archive by LAUNCHER (the same shebang, members and
-    timestamps otherwise)."""
+    """Replace shiv's __main__.py in archive by LAUNCHER and its shebang by SHELL_PREFIX (the
+    same members and timestamps otherwise)."""
     import json
 
     module, _, function = spec["entry_point"].partition(":")
@@ -227,13 +277,16 @@ def install_launcher(archive: Path, spec: dict) -> None:
                                extend=bool(env.get("extend_pythonpath")), module=module,
                                function=function or "main")
         compile(text, "__main__.py", "exec")
+        prefix = shell_prefix(shebang, str(env["build_id"]), str(env.get("root") or ""),
+                              bool(env.get("extend_pythonpath")), module, function or "main") if shebang else b""
         rewritten = archive.with_name(archive.name + ".launcher")
         with open(rewritten, "wb") as out:
-            out.write(shebang)
+            out.write(prefix or shebang)
             with zipfile.ZipFile(out, "w") as new:
                 for info in zf.infolist():
                     data = text.encode() if info.filename == "__main__.py" else zf.read(info)
                     new.writestr(info, data, compress_type=info.compress_type)
+    os.chmod(rewritten, os.stat(archive).st_mode & 0o7777)   # shiv's archive is executable: so is this
     os.replace(rewritten, archive)
 
 
@@ -243,16 +296,19 @@ def launcher_check(archive: Path, python: str) -> None:
     outs = []
     with tempfile.TemporaryDirectory(prefix="podpy-zipapp-check.") as tmp:
         env = {"PATH": "/usr/bin:/bin", "HOME": tmp, "LANG": "C.UTF-8", "SHIV_ROOT": tmp}
-        for _ in range(2):
-            proc = subprocess.run([python, str(archive), "version"], env=env, stdin=subprocess.DEVNULL,
+        runs = [[python, str(archive), "version"]] * 2
+        if archive.read_bytes()[:9] == b"#!/bin/sh" and os.path.dirname(python) in ("/usr/bin", "/bin"):
+            runs.append([str(archive), "version"])   # executed: its shell prefix's way
+        for argv in runs:
+            proc = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL,
                                   capture_output=True, text=True, timeout=300)
             if proc.returncode != 0:
                 raise RuntimeError(f"{archive.name} version failed (exit {proc.returncode}):\n"
                                    f"{proc.stdout}{proc.stderr}")
             outs.append(proc.stdout)
-    if outs[0] != outs[1]:
-        raise RuntimeError(f"{archive.name}: the unpacked run printed something else:\n{outs[0]}\n{outs[1]}")
-    print(f"launcher check with {python}: both runs print the same version")
+    if any(out != outs[0] for out in outs):
+        raise RuntimeError(f"{archive.name}: the unpacked runs printed something else:\n" + "\n".join(outs))
+    print(f"launcher check with {python}: {len(outs)} runs print the same version")
 
 
 def check_members(archive: Path, spec: dict) -> list[str]:
