@@ -298,7 +298,9 @@ def launcher_check(archive: Path, python: str) -> None:
         env = {"PATH": "/usr/bin:/bin", "HOME": tmp, "LANG": "C.UTF-8", "SHIV_ROOT": tmp}
         runs = [[python, str(archive), "version"]] * 2
         if archive.read_bytes()[:9] == b"#!/bin/sh" and os.path.dirname(python) in ("/usr/bin", "/bin"):
-            runs.append([str(archive), "version"])   # executed: its shell prefix's way
+            # executed: its shell prefix's way, with the python3 that PATH (/usr/bin:/bin) gives,
+            # which is the checking python's only when that lives there
+            runs.append([str(archive), "version"])
         for argv in runs:
             proc = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL,
                                   capture_output=True, text=True, timeout=300)

@@ -155,3 +155,13 @@ def test_the_monitor_starts_with_it_and_needs_no_more():
     assert first == "True False"
     lacking = _names_lacking(files)
     assert not lacking, sorted(lacking)
+
+
+def test_a_name_the_standard_module_lacks_too_is_an_attribute_error():
+    """Asked for a name neither module has, the light one completes itself and then raises as
+    the standard module would; a special name is refused without completing it."""
+    out = _fresh("try:\n    os.__wrapped__\nexcept AttributeError as exc:\n    print(is_light(os), exc)\n"
+                 "try:\n    os.no_such_function\nexcept AttributeError as exc:\n    print(is_light(os), exc)\n"
+                 "print(hasattr(os, 'no_such_function'), callable(os.walk))")
+    assert out.splitlines() == ["True module 'os' has no attribute '__wrapped__'",
+                                "False module 'os' has no attribute 'no_such_function'", "False True"]
