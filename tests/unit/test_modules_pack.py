@@ -345,6 +345,9 @@ def test_the_index_records_each_modules_file_and_where_its_code_is(site):
         assert (st.st_mtime_ns, st.st_size) == (mtime, size), name
         assert is_pkg == rel.endswith("/__init__.py")
         code = marshal.loads(data[start + offset:start + offset + length])
+        if isinstance(code, tuple):   # with its deferred functions' code
+            code, deferred = code
+            assert deferred and all(marshal.loads(d).co_filename == str(site / rel) for d in deferred), name
         assert code.co_filename == str(site / rel), name
     ends = sorted((e[4], e[4] + e[5]) for e in index.values())
     assert all(a[1] == b[0] for a, b in zip(ends, ends[1:])) and start + ends[-1][1] == len(data)
@@ -366,3 +369,198 @@ def test_a_module_whose_file_its_name_does_not_find_stops_the_build(tmp_path):
     with pytest.raises(SystemExit, match="a.b/c.py"):
         build_pack.build(str(tmp_path))
     assert not (tmp_path / "podpy" / build_pack.PACK).exists()
+
+
+DEFERRED_SAMPLE = """
+import functools
+
+
+def plain(a, b=2, *args, c, d=4, **kw):
+    return (a, b, args, c, d, sorted(kw.items()))
+
+
+def posonly(a, b, /, c=3, *, d):
+    return (a, b, c, d)
+
+
+def hot(x):
+    return x + 1
+
+
+def boom(message):
+    raise ValueError(message)
+
+
+def recurse(n):
+    return 0 if n == 0 else 1 + recurse(n - 1)
+
+
+alias = recurse
+
+
+def in_table(x):
+    return ("table", x)
+
+
+TABLE = {"t": in_table}
+
+
+@functools.lru_cache(maxsize=None)
+def cached(x):
+    return ("cached", x)
+
+
+def inner(x):
+    return ("inner", x)
+
+
+@functools.wraps(inner)
+def wrapper(x):
+    return inner(x)
+
+
+def gen(n):
+    yield from range(n)
+
+
+def closure(x):
+    def f():
+        return x
+    return f
+
+
+class Base:
+    def __repr__(self):
+        return "Base"
+
+
+class K(Base):
+    def __init__(self, v=5):
+        self.v = v
+
+    def method(self, x=1):
+        return self.v + x
+
+    @staticmethod
+    def static(x):
+        return ("static", x)
+
+    @classmethod
+    def klass(cls, x):
+        return (cls.__name__, x)
+
+    @property
+    def prop(self):
+        return self.v * 2
+
+    @prop.setter
+    def prop(self, value):
+        self.v = value
+
+    def uses_super(self):
+        return super().__repr__()
+
+    class Nested:
+        def deep(self):
+            return "deep"
+"""
+
+DEFERRED_PROBE = """
+import inspect, pickle, sys, traceback
+sys.path[:] = [{site!r}] + sys.path
+import podpy
+import storage.deferred_sample as m
+assert m.__loader__.__name__ == "Pack"
+
+def stand_in(fn):
+    return "__podpy_deferred__" in fn.__code__.co_names
+
+named = {{"plain": m.plain, "posonly": m.posonly, "hot": m.hot, "boom": m.boom, "recurse": m.recurse,
+         "in_table": m.in_table, "cached": m.cached.__wrapped__, "inner": m.inner, "wrapper": m.wrapper,
+         "gen": m.gen, "closure": m.closure, "init": m.K.__init__, "method": m.K.method,
+         "static": m.K.__dict__["static"].__func__, "klass": m.K.__dict__["klass"].__func__,
+         "prop": m.K.prop.fget, "prop_set": m.K.prop.fset, "uses_super": m.K.uses_super,
+         "deep": m.K.Nested.deep}}
+print("deferred", " ".join(sorted(n for n, f in named.items() if stand_in(f))))
+print("signature", inspect.signature(m.plain), inspect.signature(m.posonly), m.plain.__qualname__,
+      m.K.method.__qualname__, m.K.Nested.deep.__qualname__)
+print("pickled", pickle.loads(pickle.dumps(m.plain)) is m.plain)
+k = m.K()
+results = [m.plain(1, c=3), m.plain(1, 2, 3, c=4, d=5, e=6), m.posonly(1, 2, d=4), m.hot(1), m.recurse(3),
+           m.alias(2), m.TABLE["t"](1), m.cached(2), m.wrapper(3), list(m.gen(3)), m.closure(7)(),
+           k.method(), k.method(x=2), m.K.static(1), m.K.klass(2), k.prop, k.uses_super(), m.K.Nested().deep()]
+k.prop = 4
+results.append(k.v)
+print("results", repr(results))
+try:
+    m.boom("a message")
+except ValueError as exc:
+    frames = traceback.extract_tb(exc.__traceback__)
+    print("boom", str(exc), frames[-1].name, frames[-1].line)
+try:
+    m.posonly(1)
+except TypeError as exc:
+    print("typeerror", exc)
+print("swapped", " ".join(sorted(n for n, f in named.items() if stand_in(f))) or "-")
+"""
+
+
+def test_functions_a_run_does_not_call_are_unmarshalled_at_their_first_call(site, monkeypatch):
+    """Outside the hot list, a lean module's plain functions are packed as stand-ins with their
+    signatures: called, each runs its own code with the arguments as given, and every holder of
+    it in the module (globals, tables, classes' methods, static and class methods, properties,
+    what functools.wraps and lru_cache wrapped) has that code from then on; nested functions,
+    generators and functions with free variables (uses_super: `__class__`) are packed as they
+    are."""
+    (site / "storage" / "deferred_sample.py").write_text(DEFERRED_SAMPLE)
+    monkeypatch.setattr(build_pack, "SMALL", 0)   # the sample's functions are all small
+    build_pack.build(str(site), hot={"storage.deferred_sample:hot"})
+    out = subprocess.run([sys.executable, "-S", "-c", DEFERRED_PROBE.format(site=str(site))],
+                         capture_output=True, text=True, cwd="/")
+    assert out.returncode == 0, out.stderr
+    got = {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in out.stdout.splitlines()}
+    assert got["deferred"].split() == sorted(["plain", "posonly", "boom", "recurse", "in_table", "cached", "inner",
+                                              "wrapper", "closure", "init", "method", "static", "klass", "prop",
+                                              "prop_set", "deep"])
+    assert got["signature"] == ("(a, b=2, *args, c, d=4, **kw) (a, b, /, c=3, *, d) plain K.method "
+                                "K.Nested.deep")
+    assert got["pickled"] == "True"
+    assert got["results"] == repr([(1, 2, (), 3, 4, []), (1, 2, (3,), 4, 5, [("e", 6)]), (1, 2, 3, 4), 2, 3, 2,
+                                   ("table", 1), ("cached", 2), ("inner", 3), [0, 1, 2], 7, 6, 7, ("static", 1),
+                                   ("K", 2), 10, "Base", "deep", 4])
+    assert got["boom"] == "a message boom raise ValueError(message)"
+    assert got["typeerror"] == "posonly() missing 1 required positional argument: 'b'"
+    assert got["swapped"] == "-"
+
+
+def test_without_the_hot_list_nothing_is_deferred(tmp_path):
+    assert build_pack.read_hot(str(tmp_path / "missing.txt")) is None
+    code = compile("def f(a):\n    return a\n", "f.py", "exec")
+    assert build_pack.defer(code, "m", {"m:f"})[1] == []
+
+
+def test_the_hot_list_names_functions_that_exist():
+    """packaging/hot_functions.py writes the list from a run; a function renamed or moved since
+    would silently become deferred: rerun it."""
+    import ast
+
+    hot = build_pack.read_hot()
+    assert hot and len(hot) > 300
+    defined = set()
+    for top in build_pack.PACKAGES:
+        for path in (ROOT / top).rglob("*.py"):
+            rel = path.relative_to(ROOT).with_suffix("")
+            module = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
+
+            def visit(body, prefix):
+                for node in body:
+                    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        defined.add(f"{module}:{prefix}{node.name}")
+                    elif isinstance(node, ast.ClassDef):
+                        visit(node.body, f"{prefix}{node.name}.")
+                    elif isinstance(node, (ast.If, ast.Try)):
+                        visit(node.body, prefix)
+                        visit(node.orelse, prefix)
+
+            visit(ast.parse(path.read_text()).body, "")
+    assert sorted(hot - defined) == []
