@@ -12,8 +12,7 @@ come from the ordinary import again until the pack is rebuilt.
 Layout: b"podpypk4", the 4-byte bytecode magic, the index's length (4 bytes, little-endian),
 the length of the modules' code after it (8 bytes), the index, then each module's marshalled
 code object, or for a module with deferred functions (below) the tuple of its code object and
-their code, each marshalled on its own; offsets count from the end of the index. The index
-is one marshalled tuple that
+their code, each marshalled on its own; offsets count from the end of the index. The index is one marshalled tuple that
 every command reads at its start, made of three flat values rather than a record per module
 (some 0.3 ms less to read): the module names, one a line; a table of RECORD bytes per module,
 in the names' order (is a package, source mtime in ns, source size, offset, length; little-
