@@ -9,10 +9,9 @@ podpy/__init__.py imports those modules from the pack while each source file kee
 size and modification time recorded here; a reinstall that changes a file makes that module
 come from the ordinary import again until the pack is rebuilt.
 
-Layout: b"podpypk4", the 4-byte bytecode magic, the index's length (4 bytes, little-endian),
+Layout: b"podpypk3", the 4-byte bytecode magic, the index's length (4 bytes, little-endian),
 the length of the modules' code after it (8 bytes), the index, then each module's marshalled
-code object, or for a module with deferred functions (below) the tuple of its code object and
-their code, each marshalled on its own; offsets count from the end of the index. The index is one marshalled tuple that
+code object; offsets count from the end of the index. The index is one marshalled tuple that
 every command reads at its start, made of three flat values rather than a record per module
 (some 0.3 ms less to read): the module names, one a line; a table of RECORD bytes per module,
 in the names' order (is a package, source mtime in ns, source size, offset, length; little-
@@ -28,19 +27,6 @@ Outside the command line's and the API's packages (whose functions' docstrings a
 typer and the API server read), a module is compiled lean: without its functions' and
 classes' docstrings and its functions' annotations (_Lean).
 
-Deferred functions: a lean module's functions that a foreground `run` does not call (those
-not in packaging/hot_functions.txt, which packaging/hot_functions.py writes) are packed as
-stand-ins with their signatures, and their code beside the module's, marshalled but not
-unmarshalled with it: about half the code a run loads is never called by it, and unmarshalling
-costs some 3 us a function here. A stand-in's first call unmarshals its code and gives it to
-the function (and to every other holder of the stand-in that `podpy/__init__.py` finds in the
-module: its globals, its classes' methods, static and class methods, properties, what
-functools.wraps wrapped), then calls it with the arguments as bound, so that from then on the
-function is what its source says. Not deferred: nested functions and lambdas (made at every
-call), functions with free variables (closures, zero-argument super()), generators and
-coroutines (their stand-in would have to be one), and functions whose code is no bigger than a
-stand-in's. Without the list, nothing is deferred.
-
 A module's imports are read from its source: the import statements of its top level (also
 inside top-level if, try and else blocks), not those under `if TYPE_CHECKING:` nor those in
 functions or classes, which run later if ever. `podpy.preload` executes a module's imports
@@ -55,11 +41,10 @@ import marshal
 import os
 import sys
 from importlib.util import MAGIC_NUMBER
-from types import CodeType
 
 PACKAGES = ("podpy", "storage", "rootless")
 PACK = "_modules.pack"
-MAGIC = b"podpypk4"
+MAGIC = b"podpypk3"
 # a module's record in the index's table: is a package (1 byte), its source's mtime in ns (8,
 # signed), its size (4), the offset (4) and length (4) of its code
 RECORD = 21
@@ -119,11 +104,6 @@ def imported_at_load(tree: ast.Module, name: str, is_pkg: bool) -> list[str]:
 KEEP_DOCS = ("podpy.cli", "podpy.api")
 
 
-# Modules packed without stand-ins: the light os module, which stands in for os itself, and
-# the command's entry point
-EAGER = ("podpy.lightos", "podpy.__main__")
-
-
 def lean(name: str) -> bool:
     return not any(name == top or name.startswith(top + ".") for top in KEEP_DOCS)
 
@@ -161,89 +141,6 @@ class _Lean(ast.NodeTransformer):
         return node
 
 
-HOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hot_functions.txt")
-# the builtin a stand-in calls (podpy/__init__.py defines it when it serves the pack)
-DEFERRED = "__podpy_deferred__"
-_CO_OPTIMIZED, _CO_VARARGS, _CO_VARKEYWORDS = 0x1, 0x4, 0x8
-_CO_NOT_A_PLAIN_FUNCTION = 0x20 | 0x80 | 0x100 | 0x200   # generator, coroutine, iterable coroutine, async generator
-# a function whose marshalled code is smaller than this is packed as it is: a stand-in is about
-# half of it
-SMALL = 500
-
-
-def read_hot(path: str = HOT) -> "set[str] | None":
-    """The `module:qualified name` of the functions a run calls, or None without the list."""
-    try:
-        with open(path) as f:
-            return {line.strip() for line in f if line.strip() and not line.startswith("#")}
-    except FileNotFoundError:
-        return None
-
-
-def _signature(code: CodeType) -> "tuple[str, str] | None":
-    """A function's parameters as a def writes them, and as a call passes them all on; None
-    for one whose stand-in could not pass them (a parameter named as what it calls)."""
-    names = code.co_varnames
-    argc, posonly, kwonly = code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount
-    if {DEFERRED, "globals"} & set(names[:argc + kwonly + 2]):
-        return None
-    params, call = list(names[:posonly]), list(names[:argc])
-    if posonly:
-        params.append("/")
-    params.extend(names[posonly:argc])
-    at = argc + kwonly
-    if code.co_flags & _CO_VARARGS:
-        params.append("*" + names[at])
-        call.append("*" + names[at])
-        at += 1
-    elif kwonly:
-        params.append("*")
-    params.extend(names[argc:argc + kwonly])
-    call.extend(f"{name}={name}" for name in names[argc:argc + kwonly])
-    if code.co_flags & _CO_VARKEYWORDS:
-        params.append("**" + names[at])
-        call.append("**" + names[at])
-    return ", ".join(params), ", ".join(call)
-
-
-def stand_in(code: CodeType, index: int) -> "CodeType | None":
-    """The code of a function that, called, has deferred function number index of its module
-    loaded and calls it with what it was given: same name, parameters, file and first line."""
-    sig = _signature(code)
-    if sig is None:
-        return None
-    source = f"def {code.co_name}({sig[0]}):\n    return {DEFERRED}(globals(), {index})({sig[1]})\n"
-    made = next(c for c in compile(source, code.co_filename, "exec", dont_inherit=True).co_consts
-                if isinstance(c, CodeType))
-    return made.replace(co_name=code.co_name, co_qualname=code.co_qualname, co_firstlineno=code.co_firstlineno)
-
-
-def defer(code: CodeType, module: str, hot: "set[str]") -> "tuple[CodeType, list[bytes]]":
-    """A module's code with its functions outside hot replaced by stand-ins (in its body and
-    in its classes' bodies), and the marshalled code of each, in stand-in index order."""
-    deferred: list[bytes] = []
-
-    def visit(body: CodeType) -> CodeType:
-        consts = list(body.co_consts)
-        for i, const in enumerate(consts):
-            if not isinstance(const, CodeType) or const.co_name.startswith("<"):
-                continue   # not code, or a lambda's or a comprehension's
-            if not const.co_flags & _CO_OPTIMIZED:
-                consts[i] = visit(const)   # a class body
-            elif (not const.co_freevars and not const.co_flags & _CO_NOT_A_PLAIN_FUNCTION
-                  and f"{module}:{const.co_qualname}" not in hot):
-                blob = marshal.dumps(const)
-                if len(blob) < SMALL:
-                    continue
-                made = stand_in(const, len(deferred))
-                if made is not None:
-                    consts[i] = made
-                    deferred.append(blob)
-        return body.replace(co_consts=tuple(consts))
-
-    return visit(code), deferred
-
-
 def without_future_imports(tree: ast.Module) -> int:
     """Take the module's `from __future__ import` statements out of tree; the compiler flags
     that they turn on."""
@@ -261,12 +158,9 @@ def without_future_imports(tree: ast.Module) -> int:
     return flags
 
 
-def build(site: str, hot: "set[str] | None" = None) -> tuple[int, int]:
-    """Write the pack, deferring the functions outside hot (read_hot's when None) of lean
-    modules; (modules, bytes)."""
+def build(site: str) -> tuple[int, int]:
+    """Write the pack; (modules, bytes)."""
     site = os.path.abspath(site)
-    if hot is None:
-        hot = read_hot()
     entries: dict[str, list] = {}  # type: ignore[type-arg]
     blobs: list[bytes] = []
     offset = 0
@@ -284,11 +178,7 @@ def build(site: str, hot: "set[str] | None" = None) -> tuple[int, int]:
         if lean(name):
             tree = _Lean().visit(tree)
         futures = without_future_imports(tree)
-        code = compile(tree, path, "exec", flags=futures, dont_inherit=True, optimize=0)
-        deferred: list[bytes] = []
-        if hot is not None and lean(name) and name not in EAGER:
-            code, deferred = defer(code, name, hot)
-        blob = marshal.dumps((code, tuple(deferred)) if deferred else code)
+        blob = marshal.dumps(compile(tree, path, "exec", flags=futures, dont_inherit=True, optimize=0))
         entries[name] = [is_pkg, rel, st.st_mtime_ns, st.st_size, offset, len(blob), imports]
         blobs.append(blob)
         offset += len(blob)

@@ -46,7 +46,7 @@ def _serve_pack() -> None:
     try:
         # the layout: packaging/build_pack.py
         head = pread(fd, 24, 0)
-        if len(head) != 24 or head[:8] != b"podpypk4" or head[8:12] != MAGIC_NUMBER:
+        if len(head) != 24 or head[:8] != b"podpypk3" or head[8:12] != MAGIC_NUMBER:
             return
         size = int.from_bytes(head[12:16], "little")
         names_text, table, deps_text = loads(pread(fd, size, 24))
@@ -121,91 +121,6 @@ def _serve_pack() -> None:
         finally:
             close(fd)
 
-    deferred_code: "dict[str, list]" = {}   # module -> its deferred functions' code (bytes until loaded)
-    holders: "dict[str, dict[int, list]]" = {}   # module -> stand-in index -> the functions that hold it
-
-    def unpack(name: str, data: bytes) -> object:
-        """The code object of a module's pack entry, its deferred functions noted."""
-        code = loads(data)
-        if type(code) is tuple:
-            code, deferred = code
-            deferred_code[name] = list(deferred)
-        else:
-            deferred_code.pop(name, None)
-        holders.pop(name, None)   # found again after this execution (importlib.reload)
-        return code
-
-    function_type = type(unpack)
-
-    def stand_ins(namespace: dict, module: str) -> "dict[int, list]":
-        """The functions of a module (in its globals and the dicts, tuples and lists there,
-        within its own classes as methods, static and class methods and properties, and what
-        functools.wraps wrapped) that still hold a stand-in's code (packaging/build_pack.py),
-        by stand-in index."""
-        found: "dict[int, list]" = {}
-        seen: "set[int]" = set()
-
-        def note(fn: object) -> None:
-            while type(fn) is function_type and id(fn) not in seen:
-                seen.add(id(fn))
-                code = fn.__code__  # type: ignore[attr-defined]
-                # this module's own (one imported from another holds that one's stand-in)
-                if fn.__globals__ is namespace and "__podpy_deferred__" in code.co_names:  # type: ignore[attr-defined]
-                    for const in code.co_consts:
-                        if type(const) is int:
-                            found.setdefault(const, []).append(fn)
-                fn = fn.__dict__.get("__wrapped__")
-
-        def visit(values: "list[object]", tables: bool = True) -> None:
-            for value in values:
-                kind = type(value)
-                if tables and (kind is dict or kind is tuple or kind is list):
-                    visit(list(value.values() if kind is dict else value), False)   # a dispatch table's
-                elif kind is function_type:
-                    note(value)
-                elif kind is staticmethod or kind is classmethod:
-                    note(value.__func__)  # type: ignore[attr-defined]
-                elif kind is property:
-                    note(value.fget)  # type: ignore[attr-defined]
-                    note(value.fset)  # type: ignore[attr-defined]
-                    note(value.fdel)  # type: ignore[attr-defined]
-                elif isinstance(value, type) and value.__module__ == module and id(value) not in seen:
-                    seen.add(id(value))
-                    visit(list(value.__dict__.values()))
-                elif kind.__name__ == "_lru_cache_wrapper":
-                    note(getattr(value, "__wrapped__", None))
-
-        visit(list(namespace.values()))
-        return found
-
-    def call_deferred(namespace: dict, index: int) -> object:
-        """What a stand-in calls: deferred function number index of the module whose globals
-        these are, unmarshalled now, given to every function that holds the stand-in; the
-        function to call (one no holder was found for runs through its stand-in each time)."""
-        module = namespace["__name__"]
-        table = deferred_code.get(module)
-        if table is None:   # run as __main__ (python -m): the module its spec names
-            table = deferred_code[namespace["__spec__"].name]
-        code = table[index]
-        if type(code) is bytes:
-            code = table[index] = loads(code)
-        if type(code) is function_type:
-            return code
-        held = holders.get(module)
-        if held is None:
-            held = holders[module] = stand_ins(namespace, module)
-        functions = held.pop(index, None)
-        if not functions:
-            table[index] = function_type(code, namespace, code.co_name)  # type: ignore[arg-type]
-            return table[index]
-        for fn in functions:
-            fn.__code__ = code
-        return functions[0]
-
-    import builtins
-
-    builtins.__podpy_deferred__ = call_deferred  # type: ignore[attr-defined]
-
     class Pack:
         @staticmethod
         def find_spec(name: str, path: object = None, target: object = None) -> object:
@@ -253,7 +168,7 @@ def _serve_pack() -> None:
                 code = read(*entry_of(spec.name)[4:6])  # type: ignore[index]
                 if code is None:
                     raise ImportError(f"{spec.name}: the module pack changed", name=spec.name)
-            exec(unpack(spec.name, code), module.__dict__)  # type: ignore[attr-defined]
+            exec(loads(code), module.__dict__)  # type: ignore[attr-defined]
 
         @staticmethod
         def get_code(name: str) -> object:
@@ -262,7 +177,7 @@ def _serve_pack() -> None:
             code = read(*entry[4:6]) if entry is not None else None
             if code is None:
                 raise ImportError(f"{name}: not in the module pack", name=name)
-            return unpack(name, code)
+            return loads(code)
 
         @staticmethod
         def get_source(name: str) -> None:
@@ -319,7 +234,7 @@ def _serve_pack() -> None:
         spec._initializing = True
         modules[name] = module
         try:
-            exec(unpack(name, code), module.__dict__)
+            exec(loads(code), module.__dict__)
         except BaseException as exc:
             modules.pop(name, None)   # as importlib: no module half executed stays
             if not isinstance(exc, Exception):
