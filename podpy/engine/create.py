@@ -34,6 +34,27 @@ _NOUN = ("albattani", "babbage", "bell", "bohr", "curie", "darwin", "dijkstra", 
          "thompson", "torvalds", "turing", "wilson", "wozniak", "yalow")
 
 
+def _etc_file(volumes: list[opt.Volume], layer_dirs: list[str], path: str) -> Optional[bytes]:
+    """The container's /etc/passwd or /etc/group (path) as its process will see it, for the
+    lookup of its user: the host file a bind mount puts there (or under a directory bound over
+    /etc), as podman looks the user up through the container's mounts, else the image's."""
+    bind = None
+    for v in volumes:
+        if v.kind == "bind" and (path == v.destination or path.startswith(v.destination.rstrip("/") + "/")):
+            if bind is None or len(v.destination) > len(bind.destination):
+                bind = v
+    if bind is None:
+        return view.read_file(layer_dirs, path)
+    host = bind.source
+    if path != bind.destination:
+        host = os.path.join(host, path[len(bind.destination):].lstrip("/"))
+    try:
+        with open(host, "rb") as f:
+            return f.read(1 << 20)
+    except OSError:
+        return None   # nothing there in the container either
+
+
 def random_name() -> str:
     """adjective_scientist, as podman names containers (os.urandom: `random` is a slow import)."""
     a, n = os.urandom(2)
@@ -99,7 +120,7 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
     user_spec = opt.parse_user(o.user) if o.user else None
     restart = opt.parse_restart(o.restart)
     if restart != "no" and o.remove:
-        raise InvalidArgument("the --rm option conflicts with --restart, when the restartPolicy is not \"no\"")
+        raise InvalidArgument("the --rm option conflicts with --restart, when the restartPolicy is not \"\" and \"no\"")
     stop_signal = opt.signal_name(opt.parse_signal(o.stop_signal)) if o.stop_signal else None
     stop_timeout = 10
     if o.stop_timeout is not None:
@@ -175,8 +196,8 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
     layer_dirs = rt.store.layer_dirs(image) if image is not None else [rootfs]
     user_str = o.user if o.user is not None else str(icfg.get("User") or "")
     spec = user_spec or (opt.parse_user(user_str) if user_str else opt.UserSpec("0", None))
-    passwd = view.read_file(layer_dirs, "/etc/passwd")
-    group = view.read_file(layer_dirs, "/etc/group")
+    passwd = _etc_file(volumes, layer_dirs, "/etc/passwd")
+    group = _etc_file(volumes, layer_dirs, "/etc/group")
     uidmap, gidmap = o.uidmap, o.gidmap
     if o.subuidname or o.subgidname:
         if o.userns or uidmap or gidmap:

@@ -97,6 +97,26 @@ def test_user_by_id_and_name(podpy, busybox):
     assert run(podpy, "-u", "tester", busybox, "grep", "CapEff", "/proc/self/status").stdout.split()[-1] == "0000000000000000"
 
 
+def test_user_looked_up_through_a_bind_mounted_passwd(podpy, busybox, tmp_path):
+    # as podman: the container's /etc/passwd and /etc/group are the ones its mounts put there
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\nmine:x:4321:4322:me:/home/me:/bin/sh\n")
+    (etc / "group").write_text("root:x:0:\nmygroup:x:4322:\nextra:x:4400:mine\n")
+    os.chmod(tmp_path, 0o755)
+    bind = ["-v", f"{etc / 'passwd'}:/etc/passwd:ro", "--mount", f"type=bind,src={etc / 'group'},dst=/etc/group"]
+    out = run(podpy, *bind, "-u", "mine", busybox, "sh", "-c", "id; echo $HOME").stdout.splitlines()
+    assert out == ["uid=4321(mine) gid=4322(mygroup) groups=4322(mygroup),4400(extra)", "/home/me"]
+    out = run(podpy, *bind, "-u", "4321", busybox, "sh", "-c", "id -g; echo $HOME").stdout.split()
+    assert out == ["4322", "/home/me"]
+    assert run(podpy, *bind, "-u", "mine:extra", busybox, "id", "-g").stdout == "4400\n"
+    # a directory bound over /etc counts too; a user the mounted file lacks is unknown
+    whole = ["-v", f"{etc}:/etc"]
+    assert run(podpy, *whole, "-u", "mine", busybox, "id", "-u").stdout == "4321\n"
+    res = podpy("run", "--rm", *NONE, *bind, "-u", "tester", busybox, "id", check=False)
+    assert res.returncode == 125 and "unable to find user tester: no matching entries in passwd file" in res.stderr
+
+
 def test_entrypoint_override(podpy, busybox):
     assert run(podpy, "--entrypoint", "/bin/echo", busybox, "a", "b").stdout == "a b\n"
     assert run(podpy, "--entrypoint", '["/bin/sh", "-c"]', busybox, "echo $0", "zero").stdout == "zero\n"
