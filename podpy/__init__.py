@@ -1,6 +1,8 @@
 """podpy: a rootless, daemonless, podman-style container tool."""
 
 __version__ = "0.1.0"
+# the level of podman's REST API (libpod) that podpy's service and client speak: podman 4.3.1's
+LIBPOD_API_VERSION = "4.3.1"
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -11,7 +11,9 @@
     ├── Ambiguous            an id prefix matches several objects
     ├── NameInUse            a container name already taken
     ├── InvalidState         the container's state forbids it (rm of a running one: exit 2)
-    │   └── NetworkInUse     network rm of a network with containers, without -f (exit 2)
+    │   ├── NetworkInUse     network rm of a network with containers, without -f (exit 2)
+    │   └── ExecRefused      an exec refused before it ran anything (exit 255, podman's)
+    ├── StartFailed          `start`'s words for a container it could not start
     └── EngineError          anything else, wrapping a storage/ or rootless/ error
         ├── VolumeMountFailed  a volume whose mount a rootless start cannot make (126)
         └── DatabaseUnreadable  the database is damaged or lost: `system check --repair`
@@ -30,6 +32,9 @@ if TYPE_CHECKING:
 
 class PodpyError(Exception):
     exit_code = 125
+    # the container a start verb failed to start, where the engine knows it: `podpy start`
+    # words such an error as podman's does (StartFailed)
+    container_id: "Optional[str]" = None
 
 
 class InvalidArgument(PodpyError):
@@ -88,6 +93,25 @@ class NetworkInUse(InvalidState):
 
 class EngineError(PodpyError):
     pass
+
+
+class ExecRefused(InvalidState):
+    """An `exec` refused before anything ran in the container (it is not running, its user is
+    unknown): 255, podman's exit code for an exec that failed on its way, not in its command."""
+
+    exit_code = 255
+
+
+class StartFailed(PodpyError):
+    """`podpy start`'s error for a container that could not be started, in podman's words:
+    `unable to start container ID: WHY` (with -a; the id quoted without), exit code 125
+    whatever the cause (a `run` keeps the cause's own, 126 or 127 among them)."""
+
+    def __init__(self, cause: PodpyError, quoted: bool) -> None:
+        cid = cause.container_id or ""
+        shown = f'"{cid}"' if quoted else cid
+        super().__init__(f"unable to start container {shown}: {cause}")
+        self.container_id = cause.container_id
 
 
 class VolumeMountFailed(EngineError):

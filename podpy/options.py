@@ -90,8 +90,10 @@ def parse_env_files(paths: list[str]) -> list[str]:
         try:
             with open(path, encoding="utf-8") as f:
                 lines = f.read().splitlines()
-        except OSError as exc:
-            raise InvalidArgument(f"cannot read env file {path}: {exc.strerror}") from exc
+        except OSError as exc:   # podman's words (Go's: the call, then the lowercase reason)
+            call = "read" if isinstance(exc, IsADirectoryError) else "open"
+            reason = (exc.strerror or str(exc)).lower()
+            raise InvalidArgument(f'parsing env file "{path}": {call} {path}: {reason}') from exc
         for n, line in enumerate(lines, 1):
             s = line.strip()
             if not s or s.startswith("#"):

@@ -12,6 +12,7 @@ command cannot be run, as for `run`).
 from __future__ import annotations
 
 import _signal
+import errno as _errno
 import os
 
 from . import child as C
@@ -281,8 +282,9 @@ def _process(sc: S.Syscalls, process: dict[str, Any], chan: Channel) -> NoReturn
         C.secure(sc, process, process.get("seccomp"))
         try:
             os.chdir(cwd)
-        except OSError as exc:
-            raise SetupError(f"cannot chdir to `{cwd}`: {exc.strerror}") from exc
+        except OSError as exc:   # podman's codes: its runtime's chdir failure reads as "not found" (127)
+            raise SetupError(f"cannot chdir to `{cwd}`: {exc.strerror}",
+                             127 if exc.errno == _errno.ENOENT else 126) from exc
         C._exec(process, chan)
     except ExecError as exc:
         chan.report(exc)

@@ -30,8 +30,9 @@ import sys
 
 import h11
 
+from .. import LIBPOD_API_VERSION
 from .errors import ApiError, BadParameter, from_engine
-from .routes import API_VERSION, LIBPOD_API_VERSION, check_version, split_version
+from .routes import API_VERSION, check_version, split_version
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

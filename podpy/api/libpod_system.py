@@ -7,7 +7,8 @@ its minimal 4.0.0); every response carries the header (http.py).
 
 from __future__ import annotations
 
-from .routes import API_VERSION, LIBPOD_API_VERSION, LIBPOD_MIN_VERSION, MIN_VERSION, RouteTable
+from .. import LIBPOD_API_VERSION
+from .routes import API_VERSION, LIBPOD_MIN_VERSION, MIN_VERSION, RouteTable
 from .system import _arch, ping, ping_head
 
 TYPE_CHECKING = False

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 
 API_VERSION = "1.41"       # what docker 20.10 speaks; newer clients negotiate down to it
 MIN_VERSION = "1.24"       # the oldest Docker's own daemon still accepts
-LIBPOD_API_VERSION = "4.3.1"   # the libpod API podman 4.3.1's remote client speaks (/v4.3.1/libpod/...)
 LIBPOD_MIN_VERSION = "4.0.0"   # the oldest libpod API podman 4's clients accept from a service
 _PREFIX = re.compile(r"^/v(\d+)\.(\d+)(?:\.\d+)?(/.*)$")
 _PARAM = re.compile(r"\{(\w+)\}")

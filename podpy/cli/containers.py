@@ -54,7 +54,7 @@ def start(
                                                   "(default with -a)."),
 ) -> None:
     """Start one or more containers (in the foreground with -a)."""
-    from ..errors import InvalidArgument
+    from ..errors import InvalidArgument, PodpyError, StartFailed
     from .lifecycle import _reports, engine
 
     containers = list(containers or [])
@@ -68,12 +68,22 @@ def start(
     if latest:
         containers = [eng.latest()]
     if not attach:
-        raise typer.Exit(_reports(eng.start(containers, all_, list(filters or []))))
+        reports = eng.start(containers, all_, list(filters or []))
+        for rep in reports:   # podman's words and code for a container it could not start
+            if rep.error is not None and rep.error.container_id:
+                rep.error = StartFailed(rep.error, quoted=True)
+        raise typer.Exit(_reports(reports))
     if not containers:
         raise InvalidArgument("start requires at least one argument")
     if len(containers) > 1:
         raise InvalidArgument("you cannot start and attach multiple containers at once")
-    raise typer.Exit(eng.start_attached(containers[0], interactive, sig_proxy is not False, detach_keys))
+    try:
+        code = eng.start_attached(containers[0], interactive, sig_proxy is not False, detach_keys)
+    except PodpyError as exc:
+        if not exc.container_id:
+            raise
+        raise StartFailed(exc, quoted=False) from exc
+    raise typer.Exit(code)
 
 
 def rm(
@@ -186,10 +196,26 @@ def inspect(
                                    "their image)."),
 ) -> None:
     """Show the configuration of containers or images."""
+    _inspect(ctx, list(names or []), fmt, kind, latest, size)
+
+
+def container_inspect(
+    ctx: typer.Context,
+    names: Optional[List[str]] = typer.Argument(None, help="Containers."),
+    fmt: Optional[str] = typer.Option(None, "-f", "--format", help="json, or a Go template."),
+    latest: bool = typer.Option(False, "-l", "--latest", help="The latest container."),
+    size: bool = typer.Option(False, "-s", "--size",
+                              help="Their sizes too: SizeRw (their own changes) and SizeRootFs (with their "
+                                   "image)."),
+) -> None:
+    """Show the configuration of containers."""
+    _inspect(ctx, list(names or []), fmt, "container", latest, size)
+
+
+def _inspect(ctx: typer.Context, names: list[str], fmt: Optional[str], kind: str, latest: bool, size: bool) -> None:
     from ..errors import InvalidArgument
     from .lifecycle import engine
 
-    names = list(names or [])
     if latest and names:
         raise InvalidArgument("--latest and arguments cannot be used together")
     if not latest and not names:
@@ -531,7 +557,7 @@ TOP = {"run": (forward_run, _RUN), "create": (forward_run, _CREATE), "start": (s
        "rename": (rename, {}), "attach": (attach, {}), "commit": (commit, {}), "diff": (diff, {}), "cp": (cp, {}), "pause": (pause, {}), "unpause": (unpause, {}), "top": (top, {"context_settings": {"ignore_unknown_options": True}}),
        "stats": (stats, {}), "port": (port, {}), "update": (update, {}), "init": (init, {}),
        "exec": (forward_exec, _EXEC)}
-GROUP = {**TOP, "ls": (ps, {}), "list": (ps, {"hidden": True}), "exists": (exists, {}),
+GROUP = {**TOP, "inspect": (container_inspect, {}), "ls": (ps, {}), "list": (ps, {"hidden": True}), "exists": (exists, {}),
          "cleanup": (cleanup, {"hidden": True}), "prune": (prune, {}), "runlabel": (runlabel, {}),
          "clone": (clone, {})}
 GROUP.pop("ps")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 
-from ..errors import InvalidArgument, InvalidState, NoSuchContainer, translate
+from ..errors import InvalidArgument, InvalidState, NoSuchContainer, PodpyError, translate
 from .context import Runtime
 from .entities import Report, each as _each
 from .runverbs import RunVerbs, reconcile
@@ -85,6 +85,14 @@ def _unknown(rt: Runtime, names: list[str], at_least: int = 2) -> list[Report]:
     return missing
 
 
+def _failed_start(exc: Exception, cid: str) -> PodpyError:
+    """A start's error as a PodpyError that names the container it could not start (what
+    `podpy start` words as podman's does: errors.StartFailed)."""
+    err = exc if isinstance(exc, PodpyError) else translate(exc)
+    err.container_id = cid
+    return err
+
+
 class ContainerEngine(RunVerbs):
     """The container verbs over one store (a Runtime: configuration, database, store); made
     as RunVerbs is: ContainerEngine(rt, warn, progress)."""
@@ -121,7 +129,13 @@ class ContainerEngine(RunVerbs):
 
         rec = self.rt.state.lookup(name)
         if rec.state not in (RUNNING, PAUSED):
-            start_detached(self.rt, rec, self.warn)
+            try:
+                start_detached(self.rt, rec, self.warn)
+            except Exception as exc:  # noqa: BLE001 - translated, as each() would, and named
+                err = _failed_start(exc, rec.id)
+                if err is exc:
+                    raise
+                raise err from exc
         return name
 
     def start_attached(self, name: str, interactive: bool, sig_proxy: bool = True,
@@ -140,16 +154,23 @@ class ContainerEngine(RunVerbs):
         sys.stdout.flush()
         from ..state import INITIALIZED
 
-        if rec.state == INITIALIZED:
-            # set up by `init` under the monitor: attached through it, then let exec
-            from .attach import attach
-            from .start import release
+        try:
+            if rec.state == INITIALIZED:
+                # set up by `init` under the monitor: attached through it, then let exec
+                from .attach import attach
+                from .start import release
 
-            got = attach(self.rt, rec.id, no_stdin=not interactive, detach_keys=DEFAULT_DETACH_KEYS if detach_keys is None else detach_keys,
-                         sig_proxy=sig_proxy, start=lambda: release(self.rt, rec, self.warn))
-            return -1 if got is None else got
-        code = start_attached(self.rt, rec, self.warn, sig_proxy=sig_proxy,
-                              detach_keys=keys if rec.config.tty else None)
+                got = attach(self.rt, rec.id, no_stdin=not interactive,
+                             detach_keys=DEFAULT_DETACH_KEYS if detach_keys is None else detach_keys,
+                             sig_proxy=sig_proxy, start=lambda: release(self.rt, rec, self.warn))
+                return -1 if got is None else got
+            code = start_attached(self.rt, rec, self.warn, sig_proxy=sig_proxy,
+                                  detach_keys=keys if rec.config.tty else None)
+        except Exception as exc:  # noqa: BLE001 - translated, as the CLI would, and named
+            err = _failed_start(exc, rec.id)
+            if err is exc:
+                raise
+            raise err from exc
         if rec.config.pod:
             from .pods import member_exited
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from .. import options as opt
-from ..errors import InvalidArgument, InvalidState, translate
+from ..errors import ExecRefused, InvalidArgument, translate
 from ..record import REQUIRED, Record
 from ..state import RUNNING
 from .context import Runtime
@@ -68,15 +68,17 @@ def process_for(rt: Runtime, o: ExecOptions, console: Optional[tuple[int, int]]
     reconcile(rt)
     rec = rt.state.lookup(o.container)
     if rec.state != RUNNING or not rec.pid:
-        raise InvalidState(f"can only create exec sessions on running containers: container {rec.name} is "
-                           f"{rec.state}: container state improper")
+        raise ExecRefused("can only create exec sessions on running containers: container state improper")
     user = None
     if o.user:
         image = img.by_id(rt.db.conn, rec.image_id)
         layer_dirs = rt.store.layer_dirs(image) if image is not None else []
         spec = opt.parse_user(o.user)
-        uid, gid, groups, home = opt.resolve_user(spec, _container_file(rec.pid, "/etc/passwd", layer_dirs),
-                                                  _container_file(rec.pid, "/etc/group", layer_dirs))
+        try:
+            uid, gid, groups, home = opt.resolve_user(spec, _container_file(rec.pid, "/etc/passwd", layer_dirs),
+                                                      _container_file(rec.pid, "/etc/group", layer_dirs))
+        except InvalidArgument as exc:   # an unknown user: refused as podman's exec refuses it (255)
+            raise ExecRefused(str(exc)) from exc
         if uid == 0 and home == "/":
             home = "/root"
         user = (uid, gid, groups, home)
@@ -111,7 +113,10 @@ def exec_(rt: Runtime, o: ExecOptions, on_started: Callable[[], None]) -> int:
         try:
             started = exec_in(pid, process, detach=o.detach, cgroup=cgroup)
         except Exception as exc:  # noqa: BLE001
-            raise translate(exc) from exc
+            err = translate(exc)
+            if o.detach:
+                err.exit_code = 125   # podman's `exec -d`: a command it could not start is its own failure
+            raise err from exc
         on_started()
         from ..events import emit
 

@@ -16,10 +16,10 @@ if TYPE_CHECKING:
 
 def version() -> dict[str, Any]:
     """`version`'s document (podman's Client part)."""
-    from .. import __version__
+    from .. import LIBPOD_API_VERSION, __version__
     from .imagestore import host_arch
 
-    return {"Version": __version__, "APIVersion": __version__, "PythonVersion": platform.python_version(),
+    return {"Version": __version__, "APIVersion": LIBPOD_API_VERSION, "PythonVersion": platform.python_version(),
             "GoVersion": "", "GitCommit": "", "Built": 0, "BuiltTime": "",
             "OsArch": f"{platform.system().lower()}/{host_arch()}", "Os": platform.system().lower()}
 

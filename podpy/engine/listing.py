@@ -191,8 +191,9 @@ def inspect(rt: Runtime, names: list[str], kind: str, size: bool = False) -> lis
 
         try:
             reports.append(Report(name, image_document(rt, lookup(rt, name))))
-        except NoSuchImage:
-            reports.append(Report(name, error=NoSuchImage(f"no such object: \"{name}\"")))
+        except NoSuchImage:   # podman's words: of an image asked for as one, of a name found nowhere
+            text = f"{name}: image not known" if kind == "image" else f"no such object: \"{name}\""
+            reports.append(Report(name, error=NoSuchImage(text)))
     return reports
 
 

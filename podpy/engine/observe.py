@@ -13,6 +13,7 @@ import os
 import time
 
 from ..errors import InvalidArgument, InvalidState
+from ..formats import go_duration_text
 from ..state import RUNNING, ContainerRecord
 from .context import Runtime
 from .reconcile import reconcile
@@ -76,17 +77,8 @@ def _boot_time() -> float:
 
 
 def _duration(seconds: float) -> str:
-    """Go's time.Duration text, as podman's top prints it (1m2.5s, 3h4m5s)."""
-    if seconds < 1:
-        return f"{seconds * 1000:.0f}ms" if seconds > 0 else "0s"
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    text = f"{s:.3f}".rstrip("0").rstrip(".") + "s"
-    if m or h:
-        text = f"{int(m)}m" + text
-    if h:
-        text = f"{int(h)}h" + text
-    return text
+    """Go's time.Duration text to the nanosecond, as podman's top prints it (2.076842604s)."""
+    return go_duration_text(round(seconds * 1e9))
 
 
 def _names(path: str) -> dict[int, str]:

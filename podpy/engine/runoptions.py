@@ -271,6 +271,8 @@ class CreateOptions(Record):
     cgroups: Optional[str] = option("--cgroups", metavar="MODE",
                                     help="enabled (default), disabled (no cgroup), no-conmon or split")
     kernel_memory: Optional[str] = option("--kernel-memory", metavar="SIZE", help="accepted; has no effect")
+    gpus: list[str] = option("--gpus", metavar="GPUS",
+                             help="accepted; has no effect (no GPU is passed: podman 4.3.1 ignores it too)")
     tz: Optional[str] = option("--tz", metavar="ZONE", help="time zone: local or a zone such as Europe/Paris")
     env_host: bool = option("--env-host", help="start from podpy's own environment")
     hostusers: list[str] = option("--hostuser", metavar="USER",

@@ -20,6 +20,22 @@ def test_create_then_start_attached(podpy, busybox):
     podpy("rm", "made")
 
 
+def test_a_start_that_fails_is_worded_as_podmans(podpy, busybox):
+    cid = podpy("create", "--network", "none", "--name", "nostart", busybox, "no-such-command").stdout.strip()
+    attached = podpy("start", "-a", "nostart", check=False)
+    assert attached.returncode == 125
+    assert attached.stderr.startswith(f"Error: unable to start container {cid}: ") and "no-such-command" in attached.stderr
+    detached = podpy("start", "nostart", check=False)
+    assert detached.returncode == 125 and detached.stdout == ""
+    assert detached.stderr.startswith(f'Error: unable to start container "{cid}": ')
+    # a run keeps the cause's own code
+    assert podpy("run", "--rm", "--network", "none", busybox, "no-such-command", check=False).returncode == 127
+    missing = podpy("start", "no-such-container", check=False)
+    assert missing.returncode == 125 and missing.stderr.startswith('Error: no container with name or ID "no-such-container"')
+    assert podpy("ps", "-a", "--filter", "name=nostart", "--format", "{{.Status}}").stdout.strip() == "Created"
+    podpy("rm", "nostart")
+
+
 def test_ps_formats(podpy, busybox):
     podpy("run", "--network", "none", "--name", "fmt1", "--label", "team=a", busybox, "true")
     out = podpy("ps", "-a", "--format", "{{.ID}} {{.Names}} {{.Status}}").stdout

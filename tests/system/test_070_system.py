@@ -24,6 +24,8 @@ def test_info_says_which_driver_and_why(podpy, busybox):
 def test_version_formats(podpy):
     assert "Version:" in podpy("version").stdout
     assert podpy("version", "--format", "{{.Client.Version}}").stdout.strip() == "0.1.0"
+    # the API level is the libpod API's that podpy speaks, as podman 4.3.1's client shows its own
+    assert podpy("version", "--format", "{{.Client.APIVersion}}").stdout.strip() == "4.3.1"
     assert json.loads(podpy("version", "--format", "json").stdout)["Client"]["Version"] == "0.1.0"
 
 

@@ -18,7 +18,7 @@ def _snapshot(p):
     (["run", "-v", "/tmp:relative", "busybox", "true"], "not absolute"),
     (["run", "-v", "/does/not/exist:/x", "busybox", "true"], "no such file"),
     (["run", "-e", "=oops", "busybox", "true"], "invalid environment variable"),
-    (["run", "--env-file", "/does/not/exist", "busybox", "true"], "cannot read env file"),
+    (["run", "--env-file", "/does/not/exist", "busybox", "true"], 'parsing env file "/does/not/exist": open /does/not/exist: no such file or directory'),
     (["run", "-u", "a:b:c", "busybox", "true"], "invalid user"),
     (["run", "-u", "nosuchuser", "busybox", "true"], "unable to find user nosuchuser"),
     (["run", "-u", "tester:nosuchgroup", "busybox", "true"], "unable to find group"),

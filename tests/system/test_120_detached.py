@@ -323,14 +323,20 @@ def test_exec_runs_in_every_namespace_of_the_container(store):
     assert p("exec", "-i", "ex", "cat", input="piped\n").stdout == "piped\n"
     assert p("exec", "ex", "cat", input="ignored\n").stdout == ""
     p("exec", "-d", "ex", "sh", "-c", "sleep 0.3; echo later > /tmp/bg")
+    assert p("exec", "-d", "ex", "no-such-command", check=False).returncode == 125   # podman's -d: 125
     assert _until(lambda: p("exec", "ex", "cat", "/tmp/bg", check=False).stdout == "later\n")
     # --privileged gets every capability; the default set does not have CAP_SYS_ADMIN
     caps = p("exec", "ex", "grep", "CapEff", "/proc/self/status").stdout.split()[1]
     priv = p("exec", "--privileged", "ex", "grep", "CapEff", "/proc/self/status").stdout.split()[1]
     assert not int(caps, 16) & (1 << 21) and int(priv, 16) & (1 << 21)
+    # refused before anything ran: podman's 255; a directory that is not there is "not found"
+    res = p("exec", "-u", "no-such-user", "ex", "true", check=False)
+    assert res.returncode == 255 and "unable to find user no-such-user" in res.stderr
+    assert p("exec", "-w", "/no/such/dir", "ex", "true", check=False).returncode == 127
     p("stop", "-t", "0", "ex")
     res = p("exec", "ex", "true", check=False)
-    assert res.returncode == 125 and "running containers" in res.stderr
+    assert res.returncode == 255
+    assert res.stderr == "Error: can only create exec sessions on running containers: container state improper\n"
 
 
 def test_exec_with_a_terminal(store):

@@ -281,6 +281,10 @@ def test_life_options_stored(rt, tmp_path, monkeypatch):
     assert cfg.pidfile == str(tmp_path / "pid") and cfg.conmon_pidfile == str(tmp_path / "cpid")
     assert "The --kernel-memory flag is no longer supported. This flag is a noop." in rt.cfg.warnings
     assert _create(rt, "--sdnotify", "ignore").config.notify_socket == ""
+    # --gpus: taken and ignored, silently, as podman 4.3.1 takes it
+    warned = list(rt.cfg.warnings)
+    assert _create(rt, "--gpus", "all", "--gpus", "device=0").config.devices == []
+    assert rt.cfg.warnings == warned
 
 
 @pytest.mark.parametrize("args, message", [
