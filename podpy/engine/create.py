@@ -206,14 +206,20 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
         uidmap, gidmap = procopts.subid_maps(o.subuidname, o.subgidname, rt.id_mappings)
     userns = parse_userns(o.userns, uidmap, gidmap, rt.cfg.rootless, rt.id_mappings)
     extra_etc: dict[str, str] = {}
+    stored_user = user_str
     if userns.mode == "keep-id" and user_spec is None:
-        # As podman: the user's own ids, and entries for them in /etc/passwd and /etc/group.
-        uid, gid, groups = userns.keep_uid, userns.keep_gid, []
+        # As podman: the user's own ids (its user "UID:GID", so its group is its one
+        # supplementary group), and entries for them in /etc/passwd and /etc/group.
+        uid, gid = userns.keep_uid, userns.keep_gid
+        groups, stored_user = [gid], f"{uid}:{gid}"
         home = o.workdir or str(icfg.get("WorkingDir") or "/")
         extra_etc = keep_id_entries(uid, gid, home, passwd, group)
     else:
         uid, gid, groups, home = opt.resolve_user(spec, passwd, group)
-        groups = opt.container_groups(spec if user_spec or user_str else None, gid, groups)
+        named = user_spec or user_str or userns.mode == "nomap"   # nomap: podman's process has its group too
+        groups = opt.container_groups(spec if named else None, gid, groups)
+        if userns.mode == "keep-id":   # another user given: podman keeps the user's group among its groups
+            groups = [userns.keep_gid, *(g for g in groups if g != userns.keep_gid)]
     group_add = [g for item in o.group_add for g in item.split(",") if g]   # `--group-add 1,2`, as podman's
     added, keep_groups = procopts.group_add(group_add, group)
     groups = groups + [g for g in added if g not in groups]
@@ -278,7 +284,7 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
     else:
         image_name = _display_name(image, o.image)
     cfg = ContainerConfig(
-        command=command, entrypoint=entrypoint, env=env, user=user_str, uid=uid, gid=gid, groups=groups,
+        command=command, entrypoint=entrypoint, env=env, user=stored_user, uid=uid, gid=gid, groups=groups,
         workdir=workdir, create_workdir=o.workdir is None if o.create_workdir is None else o.create_workdir,
         hostname=hostname, tty=o.tty,
         interactive=o.interactive, remove=o.remove, **net,

@@ -47,6 +47,22 @@ def test_keep_id_runs_as_the_user_with_image_files_owned_by_root(p, tmp_path):
     assert _maps(p, "--userns=keep-id") == [(0, 1, ME), (ME, 0, 1), (ME + 1, ME + 1, 65536 - ME)]
 
 
+def test_the_groups_of_keep_id_and_nomap_are_podmans(p):
+    # keep-id: the user "UID:GID", so its group is among its groups, also under another --user;
+    # nomap: root with its group; the default: no supplementary group at all
+    def groups(*args):
+        out = p("run", "--rm", "--network", "none", *args, "busybox", "grep", "^Groups:", "/proc/self/status").stdout
+        return out.split()[1:]
+    gid = str(os.getgid())
+    assert groups("--userns=keep-id") == [gid]
+    assert groups("--userns=keep-id", "-u", "0") == [gid, "0"]
+    assert groups("--userns=nomap") == ["0"]
+    assert groups() == []
+    p("create", "--name", "kept-user", "--userns=keep-id", "busybox", "true")
+    assert p("inspect", "--format", "{{.Config.User}}", "kept-user").stdout.strip() == f"{ME}:{gid}"
+    p("rm", "kept-user")
+
+
 def test_keep_id_with_other_ids_inside(p, tmp_path):
     out = p("run", "--rm", "--network", "none", "--userns=keep-id:uid=200,gid=210", "busybox", "sh", "-c",
             "id -u; id -g; grep ':200:210:' /etc/passwd | cut -d: -f1").stdout.split()
