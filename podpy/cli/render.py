@@ -43,8 +43,32 @@ def set_syslog(send: Optional[Callable[[int, str], None]]) -> None:
     _syslog = send
 
 
+_LOGRUS_LEVELS = {"ERRO": "error", "WARN": "warning", "INFO": "info", "DEBU": "debug"}
+_stderr_tty: Optional[bool] = None
+
+
 def _log(label: str, priority: int, message: str) -> None:
-    sys.stderr.write(f"{label}[0000] {message}\n")
+    """A warning, note or debug line as podman's logger (logrus) writes it: `WARN[0000] MESSAGE`
+    on a terminal, else `time="RFC 3339" level=warning msg="MESSAGE"` (quoted as Go's %q when
+    it has more than letters, digits and -._/@^+), which scripts and logs of podman see."""
+    global _stderr_tty
+    if _stderr_tty is None:
+        try:
+            _stderr_tty = sys.stderr.isatty()
+        except (AttributeError, ValueError):
+            _stderr_tty = False
+    if _stderr_tty:
+        line = f"{label}[0000] {message}"
+    else:
+        import time
+
+        from ..formats import go_quote
+
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        stamp = stamp[:-5] + ("Z" if stamp[-5:] in ("+0000", "-0000") else f"{stamp[-5:-2]}:{stamp[-2:]}")
+        plain = message and all(ch.isascii() and (ch.isalnum() or ch in "-._/@^+") for ch in message)
+        line = f'time="{stamp}" level={_LOGRUS_LEVELS[label]} msg={message if plain else go_quote(message)}'
+    sys.stderr.write(line + "\n")
     sys.stderr.flush()
     if _syslog is not None:
         _syslog(priority, message)

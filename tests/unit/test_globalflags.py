@@ -177,9 +177,24 @@ def test_log_level_error_drops_warnings_and_debug_prints_what_podpy_uses(capsys)
     g.check()
     g.apply(["--log-level=debug", "ps"])
     render.warn("shown")
-    err = capsys.readouterr().err.splitlines()
-    assert err == ["INFO[0000] podpy filtering at log level debug",
-                   "DEBU[0000] Called podpy (podpy --log-level=debug ps)", "WARN[0000] shown"]
+    err = [line.split(" ", 1)[1] for line in capsys.readouterr().err.splitlines()]   # after time="..."
+    assert err == ['level=info msg="podpy filtering at log level debug"',
+                   'level=debug msg="Called podpy (podpy --log-level=debug ps)"', "level=warning msg=shown"]
+
+
+def test_warnings_are_written_as_podmans_logger_writes_them(capsys, monkeypatch):
+    import re
+
+    monkeypatch.setattr(render, "_stderr_tty", True)
+    render.warn('a "quoted" word')
+    assert capsys.readouterr().err == 'WARN[0000] a "quoted" word\n'
+    monkeypatch.setattr(render, "_stderr_tty", False)
+    render.warn('a "quoted" word\tand a tab')
+    render.warn("plain-1.2/x@y")
+    lines = capsys.readouterr().err.splitlines()
+    stamp = r'time="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)" '
+    assert re.fullmatch(stamp + r'level=warning msg="a \\"quoted\\" word\\tand a tab"', lines[0]), lines[0]
+    assert re.fullmatch(stamp + "level=warning msg=plain-1.2/x@y", lines[1]), lines[1]
 
 
 def test_syslog_gets_what_stderr_gets(capsys):
