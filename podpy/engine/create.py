@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import time
 
@@ -48,11 +49,16 @@ def _etc_file(volumes: list[opt.Volume], layer_dirs: list[str], path: str) -> Op
     host = bind.source
     if path != bind.destination:
         host = os.path.join(host, path[len(bind.destination):].lstrip("/"))
-    try:
-        with open(host, "rb") as f:
-            return f.read(1 << 20)
+    try:   # a regular file only (a FIFO bound there must not hang the create)
+        fd = os.open(host, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError:
         return None   # nothing there in the container either
+    try:
+        return os.read(fd, 1 << 20) if stat.S_ISREG(os.fstat(fd).st_mode) else None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def random_name() -> str:
