@@ -2,6 +2,7 @@
 
     PodpyError (125)
     ├── InvalidArgument      bad flag values, malformed -v/-e/-u/-p, bad names
+    │   ├── UnknownUser      a --user the container's /etc/passwd lacks (its start fails, not its create)
     │   └── UsageError       a command line podman's parser refuses, with its hint line
     ├── NoSuchContainer      unknown name or id prefix  (podman rm: exit 1)
     ├── NoSuchImage          unknown image
@@ -39,6 +40,11 @@ class PodpyError(Exception):
 
 class InvalidArgument(PodpyError):
     pass
+
+
+class UnknownUser(InvalidArgument):
+    """A user or group the container's /etc/passwd or /etc/group does not name. podman creates
+    a container with one all the same and fails its start (a `run`: exit 126), as Docker does."""
 
 
 class UsageError(InvalidArgument):

@@ -11,7 +11,7 @@ import os
 from storage import fastjson as json
 from storage.named import NamedTuple
 
-from .errors import InvalidArgument
+from .errors import InvalidArgument, UnknownUser
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -298,7 +298,7 @@ def resolve_user(spec: UserSpec, passwd: Optional[bytes], group: Optional[bytes]
     else:
         entry = next((e for e in users if e[0] == spec.user), None)
         if entry is None or len(entry) < 4 or not entry[2].isdigit() or not entry[3].isdigit():
-            raise InvalidArgument(f"unable to find user {spec.user}: no matching entries in passwd file")
+            raise UnknownUser(f"unable to find user {spec.user}: no matching entries in passwd file")
         uid, gid, name = int(entry[2]), int(entry[3]), entry[0]
         home = (entry[5] if len(entry) > 5 else "") or "/"
     if spec.group is not None:
@@ -307,7 +307,7 @@ def resolve_user(spec: UserSpec, passwd: Optional[bytes], group: Optional[bytes]
         else:
             g = next((e for e in groups if e[0] == spec.group), None)
             if g is None or len(g) < 3 or not g[2].isdigit():
-                raise InvalidArgument(f"unable to find group {spec.group}: no matching entries in group file")
+                raise UnknownUser(f"unable to find group {spec.group}: no matching entries in group file")
             gid = int(g[2])
     # As runc does: supplementary groups are the user's memberships in /etc/group
     # when no group was given and some exist, otherwise just the primary group.

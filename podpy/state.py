@@ -87,7 +87,7 @@ class ContainerConfig(Record):
         "group_add": list, "keep_groups": False, "umask": "", "oom_score_adj": None, "personality": "",
         "chrootdirs": list, "requires": list, "no_hosts": False, "seccomp_policy": "default", "systemd": False,
         "rootfs": "", "rootfs_overlay": False, "resources": dict, "cgroup_conf": dict, "pod": "", "pod_infra": False,
-        "namespace": "", "init_ctr": "",
+        "namespace": "", "init_ctr": "", "user_error": "",
     }
     __slots__ = tuple(FIELDS)
     command: list[str]
@@ -172,6 +172,7 @@ class ContainerConfig(Record):
     pod_infra: bool                     # the infra container of its pod
     namespace: str                      # --namespace: the libpod namespace it belongs to
     init_ctr: str                       # --init-ctr: always or once, an init container of its pod ("" not one)
+    user_error: str                     # why its --user could not be looked up: its start fails with it
 
     @classmethod
     def from_json(cls, text: str) -> "ContainerConfig":

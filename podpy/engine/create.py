@@ -11,7 +11,7 @@ from storage import view
 
 from .. import options as opt
 from ..config import DEFAULT_PATH
-from ..errors import EngineError, InvalidArgument, translate
+from ..errors import EngineError, InvalidArgument, UnknownUser, translate
 from ..state import CONFIGURED, ContainerConfig, ContainerRecord
 from .context import Runtime
 from .usernsopts import AutoUsernsLock, allocate_auto, check_mapped, keep_id_entries, parse_userns
@@ -212,7 +212,7 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
         uidmap, gidmap = procopts.subid_maps(o.subuidname, o.subgidname, rt.id_mappings)
     userns = parse_userns(o.userns, uidmap, gidmap, rt.cfg.rootless, rt.id_mappings)
     extra_etc: dict[str, str] = {}
-    stored_user = user_str
+    stored_user, user_error = user_str, ""
     if userns.mode == "keep-id" and user_spec is None:
         # As podman: the user's own ids (its user "UID:GID", so its group is its one
         # supplementary group), and entries for them in /etc/passwd and /etc/group.
@@ -221,7 +221,11 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
         home = o.workdir or str(icfg.get("WorkingDir") or "/")
         extra_etc = keep_id_entries(uid, gid, home, passwd, group)
     else:
-        uid, gid, groups, home = opt.resolve_user(spec, passwd, group)
+        try:
+            uid, gid, groups, home = opt.resolve_user(spec, passwd, group)
+        except UnknownUser as exc:   # created all the same, as podman's and Docker's: its start fails
+            user_error = str(exc)
+            uid, gid, groups, home = 0, 0, [], "/"
         named = user_spec or user_str or userns.mode == "nomap"   # nomap: podman's process has its group too
         groups = opt.container_groups(spec if named else None, gid, groups)
         if userns.mode == "keep-id":   # another user given: podman keeps the user's group among its groups
@@ -307,7 +311,7 @@ def create(rt: Runtime, o: CreateOptions, for_run: bool = False,
         systemd=systemd, rootfs=rootfs, rootfs_overlay=rootfs_overlay, resources=resources, cgroup_conf=cgroup_conf, **extra,
         create_command=o.create_command or [os.path.basename(sys.argv[0])] + sys.argv[1:],
         pod=pod.id if pod is not None else "", pod_infra=infra, namespace=rt.cfg.namespace or "",
-        init_ctr=o.init_ctr or "",
+        init_ctr=o.init_ctr or "", user_error=user_error,
         **kernel, **life,
     )
     rec = ContainerRecord(id=cid, name=name or "", image_id=image.id if image else "", image_name=image_name,

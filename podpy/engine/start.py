@@ -167,6 +167,8 @@ def container_spec(rt: Runtime, rec: ContainerRecord, warn: Callable[[str], None
     directory on the way (rootfs: its root file system's description, when the caller has
     it from builder(rt).rootfs already; etc: its files, when the caller has them from
     container_etc already)."""
+    if rec.config.user_error:   # its user unknown at its create: its start fails, 126 as podman's run
+        raise ExecFailed(rec.config.user_error, 126)
     specs = builder(rt)
     if rootfs is None:
         rootfs = specs.rootfs(rec)

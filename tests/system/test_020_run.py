@@ -114,7 +114,7 @@ def test_user_looked_up_through_a_bind_mounted_passwd(podpy, busybox, tmp_path):
     whole = ["-v", f"{etc}:/etc"]
     assert run(podpy, *whole, "-u", "mine", busybox, "id", "-u").stdout == "4321\n"
     res = podpy("run", "--rm", *NONE, *bind, "-u", "tester", busybox, "id", check=False)
-    assert res.returncode == 125 and "unable to find user tester: no matching entries in passwd file" in res.stderr
+    assert res.returncode == 126 and "unable to find user tester: no matching entries in passwd file" in res.stderr
 
 
 def test_entrypoint_override(podpy, busybox):

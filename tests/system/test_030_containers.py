@@ -36,6 +36,24 @@ def test_a_start_that_fails_is_worded_as_podmans(podpy, busybox):
     podpy("rm", "nostart")
 
 
+def test_an_unknown_user_fails_the_start_not_the_create(podpy, busybox):
+    # as podman's (and Docker's): the container is made; its start fails, a run's with 126
+    cid = podpy("create", "--network", "none", "--name", "nouser", "-u", "nosuchuser", busybox, "id").stdout.strip()
+    res = podpy("start", "nouser", check=False)
+    assert res.returncode == 125 and res.stderr == (f'Error: unable to start container "{cid}": unable to find user '
+                                                    "nosuchuser: no matching entries in passwd file\n")
+    res = podpy("run", "--network", "none", "--name", "nouser2", "-u", "tester:nosuchgroup", busybox, "id",
+                check=False)
+    assert res.returncode == 126
+    assert res.stderr == "Error: unable to find group nosuchgroup: no matching entries in group file\n"
+    states = podpy("ps", "-a", "--filter", "name=nouser", "--format", "{{.Names}} {{.Status}}").stdout.split("\n")
+    assert sorted(filter(None, states)) == ["nouser Created", "nouser2 Created"]
+    before = podpy("ps", "-aq").stdout
+    assert podpy("run", "--rm", "--network", "none", "-u", "nosuchuser", busybox, "id", check=False).returncode == 126
+    assert podpy("ps", "-aq").stdout == before   # --rm: nothing left
+    podpy("rm", "nouser", "nouser2")
+
+
 def test_ps_formats(podpy, busybox):
     podpy("run", "--network", "none", "--name", "fmt1", "--label", "team=a", busybox, "true")
     out = podpy("ps", "-a", "--format", "{{.ID}} {{.Names}} {{.Status}}").stdout

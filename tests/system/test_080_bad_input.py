@@ -20,8 +20,6 @@ def _snapshot(p):
     (["run", "-e", "=oops", "busybox", "true"], "invalid environment variable"),
     (["run", "--env-file", "/does/not/exist", "busybox", "true"], 'parsing env file "/does/not/exist": open /does/not/exist: no such file or directory'),
     (["run", "-u", "a:b:c", "busybox", "true"], "invalid user"),
-    (["run", "-u", "nosuchuser", "busybox", "true"], "unable to find user nosuchuser"),
-    (["run", "-u", "tester:nosuchgroup", "busybox", "true"], "unable to find group"),
     (["run", "-u", "70000", "busybox", "true"], "not mapped in the user namespace"),
     (["run", "--name", "bad name", "busybox", "true"], "invalid"),
     (["run", "--network", "bogus", "busybox", "true"], "network not found"),
