@@ -119,11 +119,15 @@ def binary_size(n: float) -> str:
     return f"{n:.4g}{units[i]}"
 
 
-def rfc3339_seconds(ts: float) -> str:
-    """Go's time.RFC3339 in UTC: to the second, `Z` for the zone."""
+def rfc3339_seconds(ts: float, local: bool = False) -> str:
+    """Go's time.RFC3339 to the second: in UTC (`Z` for the zone), or with local in the local
+    time zone (`+01:00`; `Z` where that is UTC), as a Go program's local time prints."""
     import datetime as _dt
 
-    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if not local:
+        return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    text = _dt.datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds")
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def parse_size(value: str, what: str) -> int:

@@ -345,7 +345,9 @@ def lift(g: Globals, words: list[str]) -> list[str]:
 
 def _go_quote(text: str) -> str:
     """Go's %q of a string (what podman's messages quote values with)."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    from ..formats import go_quote
+
+    return go_quote(text)
 
 
 def _is_socket(path: str) -> bool:

@@ -62,10 +62,9 @@ def _log(label: str, priority: int, message: str) -> None:
     else:
         import time
 
-        from ..formats import go_quote
+        from ..formats import go_quote, rfc3339_seconds
 
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        stamp = stamp[:-5] + ("Z" if stamp[-5:] in ("+0000", "-0000") else f"{stamp[-5:-2]}:{stamp[-2:]}")
+        stamp = rfc3339_seconds(time.time(), local=True)
         plain = message and all(ch.isascii() and (ch.isalnum() or ch in "-._/@^+") for ch in message)
         line = f'time="{stamp}" level={_LOGRUS_LEVELS[label]} msg={message if plain else go_quote(message)}'
     sys.stderr.write(line + "\n")

@@ -85,12 +85,18 @@ def _unknown(rt: Runtime, names: list[str], at_least: int = 2) -> list[Report]:
     return missing
 
 
-def _failed_start(exc: Exception, cid: str) -> PodpyError:
-    """A start's error as a PodpyError that names the container it could not start (what
-    `podpy start` words as podman's does: errors.StartFailed)."""
-    err = exc if isinstance(exc, PodpyError) else translate(exc)
-    err.container_id = cid
-    return err
+def _named_start(cid: str, start: Callable[[], Any]) -> Any:
+    """start(), its error (translated as each() would) naming the container it could not start,
+    which `podpy start` words as podman's does (errors.StartFailed)."""
+    try:
+        return start()
+    except PodpyError as exc:
+        exc.container_id = cid
+        raise
+    except Exception as exc:  # noqa: BLE001 - translated, and named
+        err = translate(exc)
+        err.container_id = cid
+        raise err from exc
 
 
 class ContainerEngine(RunVerbs):
@@ -129,13 +135,7 @@ class ContainerEngine(RunVerbs):
 
         rec = self.rt.state.lookup(name)
         if rec.state not in (RUNNING, PAUSED):
-            try:
-                start_detached(self.rt, rec, self.warn)
-            except Exception as exc:  # noqa: BLE001 - translated, as each() would, and named
-                err = _failed_start(exc, rec.id)
-                if err is exc:
-                    raise
-                raise err from exc
+            _named_start(rec.id, lambda: start_detached(self.rt, rec, self.warn))
         return name
 
     def start_attached(self, name: str, interactive: bool, sig_proxy: bool = True,
@@ -154,23 +154,18 @@ class ContainerEngine(RunVerbs):
         sys.stdout.flush()
         from ..state import INITIALIZED
 
-        try:
-            if rec.state == INITIALIZED:
-                # set up by `init` under the monitor: attached through it, then let exec
-                from .attach import attach
-                from .start import release
+        if rec.state == INITIALIZED:
+            # set up by `init` under the monitor: attached through it, then let exec
+            from .attach import attach
+            from .start import release
 
-                got = attach(self.rt, rec.id, no_stdin=not interactive,
-                             detach_keys=DEFAULT_DETACH_KEYS if detach_keys is None else detach_keys,
-                             sig_proxy=sig_proxy, start=lambda: release(self.rt, rec, self.warn))
-                return -1 if got is None else got
-            code = start_attached(self.rt, rec, self.warn, sig_proxy=sig_proxy,
-                                  detach_keys=keys if rec.config.tty else None)
-        except Exception as exc:  # noqa: BLE001 - translated, as the CLI would, and named
-            err = _failed_start(exc, rec.id)
-            if err is exc:
-                raise
-            raise err from exc
+            got = _named_start(rec.id, lambda: attach(
+                self.rt, rec.id, no_stdin=not interactive,
+                detach_keys=DEFAULT_DETACH_KEYS if detach_keys is None else detach_keys,
+                sig_proxy=sig_proxy, start=lambda: release(self.rt, rec, self.warn)))
+            return -1 if got is None else got
+        code = _named_start(rec.id, lambda: start_attached(self.rt, rec, self.warn, sig_proxy=sig_proxy,
+                                                           detach_keys=keys if rec.config.tty else None))
         if rec.config.pod:
             from .pods import member_exited
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from .. import options as opt
-from ..errors import ExecRefused, InvalidArgument, translate
+from ..errors import ExecRefused, InvalidArgument, UnknownUser, translate
 from ..record import REQUIRED, Record
 from ..state import RUNNING
 from .context import Runtime
@@ -77,7 +77,7 @@ def process_for(rt: Runtime, o: ExecOptions, console: Optional[tuple[int, int]]
         try:
             uid, gid, groups, home = opt.resolve_user(spec, _container_file(rec.pid, "/etc/passwd", layer_dirs),
                                                       _container_file(rec.pid, "/etc/group", layer_dirs))
-        except InvalidArgument as exc:   # an unknown user: refused as podman's exec refuses it (255)
+        except UnknownUser as exc:   # refused as podman's exec refuses it (255)
             raise ExecRefused(str(exc)) from exc
         if uid == 0 and home == "/":
             home = "/root"

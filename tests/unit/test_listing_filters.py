@@ -263,3 +263,21 @@ def test_names_matching_keeps_the_names_a_reference_pattern_matches():
     assert imagefilter.names_matching(["myimg:2", "busy*"], names) == [names[0], names[2]]
     digests = ["docker.io/library/myimg@sha256:" + "a" * 64, "localhost/busybox@sha256:" + "a" * 64]
     assert imagefilter.names_matching(["myimg"], digests) == digests[:1]
+
+
+def test_rfc3339_to_the_second_in_utc_and_in_local_time(monkeypatch):
+    import time
+
+    from podpy.formats import rfc3339_seconds
+
+    assert rfc3339_seconds(0) == "1970-01-01T00:00:00Z"
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    assert rfc3339_seconds(0, local=True) == "1970-01-01T00:00:00Z"
+    monkeypatch.setenv("TZ", "CET-1")
+    time.tzset()
+    try:
+        assert rfc3339_seconds(0, local=True) == "1970-01-01T01:00:00+01:00"
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
