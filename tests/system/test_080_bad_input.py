@@ -52,6 +52,8 @@ def _snapshot(p):
     (["commit", "nosuch", "img"], "no such container"),
     (["cp", "nosuch:/etc", "."], "no such container"),
     (["top", "nosuch"], "no such container"),
+    (["inspect", "--type", "image", "nosuch"], "inspecting object: nosuch: image not known"),
+    (["container", "inspect", "nosuch"], "inspecting object: no such container nosuch"),
     (["stats", "--no-stream", "--interval", "0"], "--interval"),
     (["events", "--stream=false", "--since", "the dawn of time"], "invalid --since"),
     (["volume", "create", "-o", "nosuch=1", "v"], "invalid mount option nosuch for driver 'local'"),

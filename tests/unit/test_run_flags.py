@@ -294,6 +294,7 @@ def test_life_options_stored(rt, tmp_path, monkeypatch):
     (["--pidfile", "/no/such/dir/pid"], "invalid --pidfile /no/such/dir/pid: /no/such/dir is not a directory"),
     (["--hostuser", "no-such-user-here"], "user: unknown user no-such-user-here"),
     (["--replace"], "cannot replace container without --name being set"),
+    (["--rm", "--restart", "always"], 'the --rm option conflicts with --restart, when the restartPolicy is not "" and "no"'),
 ])
 def test_bad_life_options(rt, args, message):
     _refused(rt, args, message)
@@ -462,3 +463,19 @@ def test_an_older_monitor_is_not_asked_for_what_it_does_not_know(monkeypatch):
         start._check_monitor("/run", ["stdio", "timeout"])
     replies["features"] = FEATURES
     start._check_monitor("/run", ["stdio", "timeout", "journald"])
+
+
+def test_a_fifo_bound_over_etc_passwd_is_not_read(tmp_path):
+    # the user's lookup reads a bound file only when it is a regular one: a FIFO would hang the create
+    import os
+
+    from podpy.engine.create import _etc_file
+    from podpy.options import Volume
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    regular = tmp_path / "passwd"
+    regular.write_text("root:x:0:0::/root:/bin/sh\n")
+    assert _etc_file([Volume(str(fifo), "/etc/passwd", ())], [], "/etc/passwd") is None
+    assert _etc_file([Volume(str(regular), "/etc/passwd", ())], [], "/etc/passwd") == regular.read_bytes()
+    assert _etc_file([Volume(str(tmp_path), "/etc", ())], [], "/etc/passwd") == regular.read_bytes()
